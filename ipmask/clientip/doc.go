@@ -1,0 +1,52 @@
+// Package clientip finds the address of the client behind an HTTP request,
+// safely behind proxies, and provides net/http middleware that masks it
+// with an [ipmask.Policy] before any handler sees it.
+//
+// # Resolving
+//
+// A [Resolver], built by [New] from one or more [Strategy] values, takes a
+// request's headers and RemoteAddr and answers a [netip.Addr] or an error
+// wrapping [ErrNoAddr], [ErrUntrusted] or [ErrMalformed]. It needs no
+// request, so rate limiters and tests can call [Resolver.Resolve] directly.
+// The zero Resolver reads RemoteAddr alone, which is the only safe choice
+// for a service not behind a proxy.
+//
+// Behind proxies, the strategies are [RightmostUntrusted] and
+// [TrustedHops] for X-Forwarded-For, [Forwarded] for RFC 7239, and
+// [SingleHeader] for a header a proxy sets to one address (X-Real-IP,
+// CF-Connecting-IP, ...). Each reads its header only when the connecting
+// peer is in its [Trusted] set of proxies, so a client that connects
+// directly cannot choose its address with a header. A Trusted set can be
+// replaced at run time, for CDN ranges that change.
+//
+// # The header walk
+//
+// X-Forwarded-For and Forwarded are walked from the right, over every copy
+// of the header (the last first), one entry at a time, without splitting
+// the header or allocating; the walk stops at its answer, so entries to
+// the left of the answer, which a client can forge, are never parsed, and
+// it examines at most [MaxHops] entries. An entry may carry a port
+// ("192.0.2.1:80") and an IPv6 address brackets ("[2001:db8::1]:80"); an
+// unbracketed IPv6 address has no port, so "2001:db8::1:80" is that
+// address. IPv4-mapped addresses are unmapped. Empty entries are skipped
+// (RFC 9110 section 5.6.1) but counted. Anything the walk reaches that is
+// not a plain address fails closed with [ErrMalformed]: text, a %zone, the
+// unspecified address (0.0.0.0, ::), leading zeros (192.000.002.001, which
+// some parsers read as octal), a bad port, an "unknown" or obfuscated
+// RFC 7239 node, a header with fewer entries than the trusted hop count.
+// A Resolver never falls back to the leftmost entry.
+//
+// Headers are looked up by their canonical names, as net/http stores
+// them, so a header sent as X_Forwarded_For (which some proxies pass
+// through and some frameworks conflate) is never read as X-Forwarded-For.
+//
+// # The middleware
+//
+// [NewMiddleware] resolves and masks each request's client, puts an
+// [Info] (masked address and network, the strategy that answered, the
+// outcome) in the request context for [FromContext], and by default hides
+// the raw address from everything downstream: RemoteAddr is rewritten to
+// the masked address and the forwarding headers are removed. [Info]
+// implements [slog.LogValuer] and logs only masked data; [KeyFunc] keys
+// rate limiters on the masked network.
+package clientip

@@ -1,0 +1,269 @@
+package clientip_test
+
+import (
+	"errors"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/ipmask/clientip"
+)
+
+// Proxies live in 10.0.0.0/8 and fd00::/8; clients in the documentation
+// ranges 198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/32.
+func proxies(t testing.TB) *clientip.Trusted {
+	t.Helper()
+	tr, err := clientip.NewTrusted("10.0.0.0/8", "fd00::/8")
+	require.NoError(t, err)
+	return tr
+}
+
+// hdr builds a header as net/http's server would: canonical keys, one
+// value per line received.
+func hdr(kv ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i < len(kv); i += 2 {
+		h[http.CanonicalHeaderKey(kv[i])] = append(h[http.CanonicalHeaderKey(kv[i])], kv[i+1])
+	}
+	return h
+}
+
+func TestResolveAdversarial(t *testing.T) {
+	tr := proxies(t)
+	xff := clientip.RightmostUntrusted(tr)
+	hops2 := clientip.TrustedHops(tr, 2)
+	realIP := clientip.SingleHeader(tr, "X-Real-IP")
+	cf := clientip.SingleHeader(tr, "CF-Connecting-IP")
+	fwd := clientip.Forwarded(tr)
+	const proxy = "10.0.0.1:4711"
+	mb := strings.Repeat("203.0.113.99, ", 1<<20/14) // about 1 MB of forged entries
+
+	tests := []struct {
+		name     string
+		strategy []clientip.Strategy
+		h        http.Header
+		remote   string
+		want     string // the address, or "" for an error
+		err      error  // the sentinel the error wraps
+	}{
+		// The default (chi, gin and echo all read headers by default).
+		{name: "zero config ignores headers", h: hdr("X-Forwarded-For", "203.0.113.9"), remote: "198.51.100.1:1234", want: "198.51.100.1"},
+		// gorilla/handlers ProxyHeaders and gin's ClientIP took the leftmost entry, which the client writes.
+		{name: "spoofed leftmost entry", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "203.0.113.9, 198.51.100.7"), remote: proxy, want: "198.51.100.7"},
+		// realclientip-go's trusted-range bypass: the header was read whatever the peer.
+		{name: "untrusted peer sends X-Forwarded-For", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "203.0.113.9"), remote: "198.51.100.1:1234", err: clientip.ErrUntrusted},
+		// chi's RealIP advisories: X-Real-IP from anyone.
+		{name: "untrusted peer sends X-Real-IP 127.0.0.1", strategy: []clientip.Strategy{realIP}, h: hdr("X-Real-IP", "127.0.0.1"), remote: "198.51.100.1:1234", err: clientip.ErrUntrusted},
+		// Platform headers (CF-Connecting-IP) sent straight to the origin, bypassing the CDN.
+		{name: "untrusted peer sends a platform header", strategy: []clientip.Strategy{cf, clientip.RemoteAddr()}, h: hdr("CF-Connecting-IP", "203.0.113.9"), remote: "198.51.100.1:1234", want: "198.51.100.1"},
+		// Untrusted peer: the chain moves on to the peer itself.
+		{name: "untrusted peer falls through the chain", strategy: []clientip.Strategy{xff, clientip.RemoteAddr()}, h: hdr("X-Forwarded-For", "203.0.113.9"), remote: "198.51.100.1:1234", want: "198.51.100.1"},
+		// Trusted peer, single header.
+		{name: "trusted peer X-Real-IP", strategy: []clientip.Strategy{realIP}, h: hdr("X-Real-IP", "198.51.100.7"), remote: proxy, want: "198.51.100.7"},
+		// A proxy that adds rather than replaces X-Real-IP leaves two copies: which is real is unknowable.
+		{name: "two copies of a single header", strategy: []clientip.Strategy{realIP}, h: hdr("X-Real-IP", "203.0.113.9", "X-Real-IP", "198.51.100.7"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "single header holding a list", strategy: []clientip.Strategy{realIP}, h: hdr("X-Real-IP", "203.0.113.9, 198.51.100.7"), remote: proxy, err: clientip.ErrMalformed},
+		// RFC 9110: a list may arrive as several header lines; Go's Header.Get reads only the first.
+		{name: "several copies, last copy wins", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "203.0.113.9", "X-Forwarded-For", "198.51.100.7, 10.0.0.2"), remote: proxy, want: "198.51.100.7"},
+		{name: "several copies, walk crosses into earlier copy", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "198.51.100.7", "X-Forwarded-For", "10.0.0.3, 10.0.0.2"), remote: proxy, want: "198.51.100.7"},
+		// Garbage left of the answer is never reached (realclientip-go tests "garbage before").
+		{name: "garbage before the answer", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "<script>, nonsense, 198.51.100.7"), remote: proxy, want: "198.51.100.7"},
+		// Garbage at the point the walk reaches fails closed, never skipped.
+		{name: "garbage at the answer", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "198.51.100.7, garbage"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "garbage beyond a trusted hop", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "198.51.100.7, garbage, 10.0.0.2"), remote: proxy, err: clientip.ErrMalformed},
+		// Empty elements: RFC 9110 section 5.6.1 says to ignore them.
+		{name: "empty entries skipped", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "203.0.113.9,, 198.51.100.7 , ,10.0.0.2"), remote: proxy, want: "198.51.100.7"},
+		{name: "only empty entries", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", " , ,"), remote: proxy, err: clientip.ErrNoAddr},
+		{name: "header absent", strategy: []clientip.Strategy{xff}, h: hdr(), remote: proxy, err: clientip.ErrNoAddr},
+		{name: "every entry trusted", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "10.0.0.3, 10.0.0.2"), remote: proxy, err: clientip.ErrNoAddr},
+		// Squid writes "unknown" when it does not know the client.
+		{name: "unknown in X-Forwarded-For", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "unknown"), remote: proxy, err: clientip.ErrMalformed},
+		// Ports: IIS/Azure Application Gateway append ip:port.
+		{name: "IPv4 with port", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "198.51.100.7:5555"), remote: proxy, want: "198.51.100.7"},
+		{name: "IPv4 with a bad port", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "198.51.100.7:99999"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "IPv4 with an empty port", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "198.51.100.7:"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "bracketed IPv6", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "[2001:db8::7]"), remote: proxy, want: "2001:db8::7"},
+		{name: "bracketed IPv6 with port", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "[2001:db8::7]:443"), remote: proxy, want: "2001:db8::7"},
+		{name: "bracketed IPv4 refused", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "[198.51.100.7]"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "unterminated bracket", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "[2001:db8::7"), remote: proxy, err: clientip.ErrMalformed},
+		// net.SplitHostPort-style code strips ":80" from an unbracketed IPv6 and gets a different address.
+		{name: "IPv6 that looks like it has a port", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "2001:db8::7:80"), remote: proxy, want: "2001:db8::7:80"},
+		// Zones identify a local interface; from a remote header they are forgery.
+		{name: "zone rejected", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "fe80::1%eth0"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "bracketed zone rejected", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "[fe80::1%25eth0]:80"), remote: proxy, err: clientip.ErrMalformed},
+		// A mapped trusted address must be recognised, or the walk stops at the proxy.
+		{name: "mapped entry in the trusted set", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "198.51.100.7, ::ffff:10.0.0.2"), remote: proxy, want: "198.51.100.7"},
+		{name: "mapped peer in the trusted set", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "198.51.100.7"), remote: "[::ffff:10.0.0.1]:4711", want: "198.51.100.7"},
+		{name: "mapped answer unmapped", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "::ffff:198.51.100.7"), remote: proxy, want: "198.51.100.7"},
+		// Leading zeros read as octal by inet_aton: 010.0.0.1 is 8.0.0.1 there.
+		{name: "leading zeros", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "198.051.100.007"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "unspecified IPv4", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "0.0.0.0"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "unspecified IPv6", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "::"), remote: proxy, err: clientip.ErrMalformed},
+		// Some proxies pass underscore headers through; nginx drops them. Never an alias.
+		{name: "underscore header is not X-Forwarded-For", strategy: []clientip.Strategy{xff}, h: hdr("X_Forwarded_For", "203.0.113.9"), remote: proxy, err: clientip.ErrNoAddr},
+		{name: "underscore header beside the real one", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "198.51.100.7", "X_Forwarded_For", "203.0.113.9"), remote: proxy, want: "198.51.100.7"},
+		// Hop counting (realclientip-go RightmostTrustedCount).
+		{name: "hops: second from the right", strategy: []clientip.Strategy{hops2}, h: hdr("X-Forwarded-For", "203.0.113.9, 198.51.100.7, 10.9.9.9"), remote: proxy, want: "198.51.100.7"},
+		{name: "hops: header shorter than the count", strategy: []clientip.Strategy{hops2}, h: hdr("X-Forwarded-For", "198.51.100.7"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "hops: garbage right of the answer", strategy: []clientip.Strategy{hops2}, h: hdr("X-Forwarded-For", "198.51.100.7, junk"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "hops: untrusted peer", strategy: []clientip.Strategy{hops2}, h: hdr("X-Forwarded-For", "198.51.100.7, 10.9.9.9"), remote: "203.0.113.1:1", err: clientip.ErrUntrusted},
+		// The 1 MB header of the realclientip-go measurement: answered at the right end.
+		{name: "1 MB header", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", mb+"198.51.100.7"), remote: proxy, want: "198.51.100.7"},
+		{name: "1 MB header of trusted hops hits the cap", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", strings.Repeat("10.1.1.1,", 1<<20/9)), remote: proxy, err: clientip.ErrMalformed},
+		{name: "1 MB of commas hits the cap", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", strings.Repeat(",", 1<<20)), remote: proxy, err: clientip.ErrMalformed},
+		// RFC 7239 section 4 examples, quoting, case and multiple elements.
+		{name: "forwarded: quoted IPv6 with port", strategy: []clientip.Strategy{fwd}, h: hdr("Forwarded", `For="[2001:db8:cafe::17]:4711"`), remote: proxy, want: "2001:db8:cafe::17"},
+		{name: "forwarded: params and elements", strategy: []clientip.Strategy{fwd}, h: hdr("Forwarded", `for=192.0.2.60;proto=http;by=203.0.113.43, for=198.51.100.17;by=10.0.0.1`), remote: proxy, want: "198.51.100.17"},
+		{name: "forwarded: trusted element skipped", strategy: []clientip.Strategy{fwd}, h: hdr("Forwarded", `for=192.0.2.43, FOR=10.0.0.9`), remote: proxy, want: "192.0.2.43"},
+		{name: "forwarded: comma inside quotes", strategy: []clientip.Strategy{fwd}, h: hdr("Forwarded", `for=192.0.2.43;host="a,b", for="10.0.0.9"`), remote: proxy, want: "192.0.2.43"},
+		{name: "forwarded: several copies", strategy: []clientip.Strategy{fwd}, h: hdr("Forwarded", `for=192.0.2.43`, "Forwarded", `for=10.0.0.9`), remote: proxy, want: "192.0.2.43"},
+		{name: "forwarded: unknown stops the walk", strategy: []clientip.Strategy{fwd}, h: hdr("Forwarded", `for=192.0.2.43, for=unknown`), remote: proxy, err: clientip.ErrMalformed},
+		{name: "forwarded: obfuscated stops the walk", strategy: []clientip.Strategy{fwd}, h: hdr("Forwarded", `for=192.0.2.43, for="_hidden"`), remote: proxy, err: clientip.ErrMalformed},
+		{name: "forwarded: obfuscated port is fine", strategy: []clientip.Strategy{fwd}, h: hdr("Forwarded", `for="192.0.2.43:_p1"`), remote: proxy, want: "192.0.2.43"},
+		{name: "forwarded: unbracketed IPv6 refused", strategy: []clientip.Strategy{fwd}, h: hdr("Forwarded", `for="2001:db8::1"`), remote: proxy, err: clientip.ErrMalformed},
+		{name: "forwarded: no for=", strategy: []clientip.Strategy{fwd}, h: hdr("Forwarded", `proto=https`), remote: proxy, err: clientip.ErrMalformed},
+		{name: "forwarded: client's unterminated quote left of the answer", strategy: []clientip.Strategy{fwd}, h: hdr("Forwarded", `for="203.0.113.9, for=198.51.100.7`), remote: proxy, want: "198.51.100.7"},
+		{name: "forwarded: untrusted peer", strategy: []clientip.Strategy{fwd}, h: hdr("Forwarded", `for=192.0.2.43`), remote: "203.0.113.1:1", err: clientip.ErrUntrusted},
+		// RemoteAddr forms.
+		{name: "peer with zone", h: hdr(), remote: "[fe80::1%eth0]:80", want: "fe80::1"},
+		{name: "peer without port", h: hdr(), remote: "198.51.100.1", want: "198.51.100.1"},
+		{name: "peer empty", h: hdr(), remote: "", err: clientip.ErrNoAddr},
+		{name: "peer garbage", h: hdr(), remote: "@", err: clientip.ErrMalformed},
+		// Malformed stops a chain: the next strategy is not a way around a failure.
+		{name: "malformed stops the chain", strategy: []clientip.Strategy{xff, clientip.RemoteAddr()}, h: hdr("X-Forwarded-For", "garbage"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "absent header moves the chain on", strategy: []clientip.Strategy{cf, xff}, h: hdr("X-Forwarded-For", "198.51.100.7"), remote: proxy, want: "198.51.100.7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := clientip.New(tt.strategy...)
+			require.NoError(t, err)
+			got, err := r.Resolve(tt.h, tt.remote)
+			if tt.err != nil {
+				require.Error(t, err)
+				assert.ErrorIs(t, err, tt.err)
+				assert.False(t, got.IsValid())
+				assert.True(t, strings.HasPrefix(err.Error(), "clientip: "), err.Error())
+				for _, s := range []error{clientip.ErrNoAddr, clientip.ErrUntrusted, clientip.ErrMalformed} {
+					if s != tt.err {
+						assert.NotErrorIs(t, err, s)
+					}
+				}
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, netip.MustParseAddr(tt.want), got)
+		})
+	}
+}
+
+func TestResolveRequest(t *testing.T) {
+	r, err := clientip.New(clientip.RightmostUntrusted(proxies(t)))
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodGet, "http://example.com/", nil)
+	require.NoError(t, err)
+	req.RemoteAddr = "10.0.0.1:1"
+	req.Header.Set("X-Forwarded-For", "198.51.100.7")
+	got, err := r.ResolveRequest(req)
+	require.NoError(t, err)
+	assert.Equal(t, netip.MustParseAddr("198.51.100.7"), got)
+
+	_, err = r.ResolveRequest(nil)
+	assert.ErrorIs(t, err, clientip.ErrNoAddr)
+
+	var zero *clientip.Resolver
+	got, err = zero.Resolve(req.Header, req.RemoteAddr)
+	require.NoError(t, err)
+	assert.Equal(t, netip.MustParseAddr("10.0.0.1"), got, "a nil Resolver reads RemoteAddr alone")
+}
+
+func TestNewValidates(t *testing.T) {
+	tr := proxies(t)
+	tests := []struct {
+		name       string
+		strategies []clientip.Strategy
+		quote      string
+	}{
+		{name: "nil trusted", strategies: []clientip.Strategy{clientip.RightmostUntrusted(nil)}, quote: "nil *Trusted"},
+		{name: "zero hops", strategies: []clientip.Strategy{clientip.TrustedHops(tr, 0)}, quote: "TrustedHops(0)"},
+		{name: "too many hops", strategies: []clientip.Strategy{clientip.TrustedHops(tr, clientip.MaxHops+1)}, quote: "TrustedHops(33)"},
+		{name: "empty header name", strategies: []clientip.Strategy{clientip.SingleHeader(tr, "")}, quote: `SingleHeader("")`},
+		{name: "header name with a space", strategies: []clientip.Strategy{clientip.SingleHeader(tr, "X Real IP")}, quote: `SingleHeader("X Real IP")`},
+		{name: "list header as single", strategies: []clientip.Strategy{clientip.SingleHeader(tr, "x-forwarded-for")}, quote: `SingleHeader("X-Forwarded-For")`},
+		{name: "strategy after remote-addr", strategies: []clientip.Strategy{clientip.RemoteAddr(), clientip.RightmostUntrusted(tr)}, quote: "follows remote-addr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := clientip.New(tt.strategies...)
+			require.Error(t, err)
+			assert.Nil(t, r)
+			assert.Contains(t, err.Error(), "clientip: New: ")
+			assert.Contains(t, err.Error(), tt.quote)
+		})
+	}
+}
+
+func TestSingleHeaderCanonical(t *testing.T) {
+	r, err := clientip.New(clientip.SingleHeader(proxies(t), "cf-connecting-ip"))
+	require.NoError(t, err)
+	got, err := r.Resolve(hdr("CF-Connecting-IP", "198.51.100.7"), "10.0.0.1:1")
+	require.NoError(t, err)
+	assert.Equal(t, netip.MustParseAddr("198.51.100.7"), got)
+	assert.Equal(t, "header/Cf-Connecting-Ip", r.Strategies()[0].String())
+}
+
+func TestStrategyString(t *testing.T) {
+	tr := proxies(t)
+	tests := []struct {
+		name string
+		s    clientip.Strategy
+		want string
+	}{
+		{name: "zero", s: clientip.Strategy{}, want: "remote-addr"},
+		{name: "xff", s: clientip.RightmostUntrusted(tr), want: "x-forwarded-for/rightmost-untrusted"},
+		{name: "hops", s: clientip.TrustedHops(tr, 2), want: "x-forwarded-for/hops=2"},
+		{name: "header", s: clientip.SingleHeader(tr, "X-Real-Ip"), want: "header/X-Real-Ip"},
+		{name: "forwarded", s: clientip.Forwarded(tr), want: "forwarded/rightmost-untrusted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, tt.s.String())
+		})
+	}
+	assert.Equal(t, clientip.RemoteAddr(), clientip.Strategy{}, "the zero Strategy is RemoteAddr")
+}
+
+func TestResolveAllocs(t *testing.T) {
+	tr := proxies(t)
+	r, err := clientip.New(clientip.SingleHeader(tr, "CF-Connecting-IP"), clientip.RightmostUntrusted(tr), clientip.RemoteAddr())
+	require.NoError(t, err)
+	f, err := clientip.New(clientip.Forwarded(tr))
+	require.NoError(t, err)
+	h := hdr("X-Forwarded-For", "203.0.113.9, [2001:db8::7]:443, 10.0.0.3", "X-Forwarded-For", "10.0.0.2")
+	fh := hdr("Forwarded", `for=192.0.2.43;proto=https, for="[2001:db8::7]:1";by=x, for=10.0.0.9`)
+	var got netip.Addr
+	allocs := testing.AllocsPerRun(100, func() {
+		got, err = r.Resolve(h, "10.0.0.1:4711")
+	})
+	require.NoError(t, err)
+	assert.Equal(t, netip.MustParseAddr("2001:db8::7"), got)
+	assert.Zero(t, allocs, "X-Forwarded-For walk")
+	allocs = testing.AllocsPerRun(100, func() {
+		got, err = f.Resolve(fh, "10.0.0.1:4711")
+	})
+	require.NoError(t, err)
+	assert.Equal(t, netip.MustParseAddr("2001:db8::7"), got)
+	assert.Zero(t, allocs, "Forwarded walk")
+}
+
+func TestErrorsQuoteInput(t *testing.T) {
+	r, err := clientip.New(clientip.RightmostUntrusted(proxies(t)))
+	require.NoError(t, err)
+	_, err = r.Resolve(hdr("X-Forwarded-For", "198.51.100.7:99999"), "10.0.0.1:1")
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, clientip.ErrMalformed))
+	assert.Contains(t, err.Error(), `"198.51.100.7:99999"`)
+}

@@ -1,0 +1,166 @@
+package clientip
+
+import (
+	"fmt"
+	"net/netip"
+	"sync/atomic"
+
+	"go4.org/netipx"
+)
+
+// Trusted is the set of proxies whose forwarding headers are believed: a
+// header strategy reads a header only when the connecting peer is in the
+// set. Addresses are looked up after unmapping IPv4-mapped IPv6 and
+// dropping any zone, so ::ffff:10.0.0.1 is trusted exactly when 10.0.0.1 is.
+//
+// The set can be replaced at run time with [Trusted.Update] or
+// [Trusted.Store] (CDN address ranges change) while requests are being
+// resolved; lookups see either the old set or the new one, never a mix.
+//
+// The zero Trusted is an empty set, ready to use, and a nil *Trusted
+// trusts nothing. A Trusted is safe for concurrent use; it must not be
+// copied after first use.
+type Trusted struct {
+	set atomic.Pointer[netipx.IPSet]
+}
+
+// NewTrusted returns the set of proxies in prefixes, each a CIDR prefix
+// ("10.0.0.0/8", "2001:db8::/32") or a single address ("192.0.2.7"). An
+// entry that does not parse, has bits set after its prefix length, carries
+// a zone, or is a /0 (trusting every address lets any client choose its
+// own) is an error quoting it. No prefixes gives an empty set, to be filled
+// later with [Trusted.Update].
+func NewTrusted(prefixes ...string) (*Trusted, error) {
+	s, err := buildStrings(prefixes)
+	if err != nil {
+		return nil, err
+	}
+	t := new(Trusted)
+	t.set.Store(s)
+	return t, nil
+}
+
+// NewTrustedPrefixes is [NewTrusted] for prefixes already parsed. It
+// rejects the same prefixes, and the zero Prefix.
+func NewTrustedPrefixes(prefixes ...netip.Prefix) (*Trusted, error) {
+	s, err := buildPrefixes(prefixes)
+	if err != nil {
+		return nil, err
+	}
+	t := new(Trusted)
+	t.set.Store(s)
+	return t, nil
+}
+
+// Update validates prefixes as [NewTrusted] does and, if every one is
+// valid, atomically replaces the set with them. On error the set is left
+// as it was. Update on a nil *Trusted is an error.
+func (t *Trusted) Update(prefixes ...string) error {
+	if t == nil {
+		return fmt.Errorf("clientip: Update on a nil *Trusted")
+	}
+	s, err := buildStrings(prefixes)
+	if err != nil {
+		return err
+	}
+	t.set.Store(s)
+	return nil
+}
+
+// Store atomically replaces the set with s, which the caller must not
+// modify afterwards (an [netipx.IPSet] is immutable once built). A nil s
+// empties the set. s is used as it is: IPv4-mapped prefixes in it match
+// nothing, since lookups unmap, and a set holding every address is the
+// caller's choice. Store on a nil *Trusted does nothing.
+func (t *Trusted) Store(s *netipx.IPSet) {
+	if t == nil {
+		return
+	}
+	t.set.Store(s)
+}
+
+// IPSet returns the current set, never nil. It must not be modified.
+func (t *Trusted) IPSet() *netipx.IPSet {
+	if t != nil {
+		if s := t.set.Load(); s != nil {
+			return s
+		}
+	}
+	return new(netipx.IPSet)
+}
+
+// Contains reports whether a, unmapped and without its zone, is a trusted
+// proxy. The zero Addr is never trusted. Contains does not allocate.
+func (t *Trusted) Contains(a netip.Addr) bool {
+	if t == nil || !a.IsValid() {
+		return false
+	}
+	s := t.set.Load()
+	if s == nil {
+		return false
+	}
+	return s.Contains(a.Unmap().WithZone(""))
+}
+
+func buildStrings(prefixes []string) (*netipx.IPSet, error) {
+	var b netipx.IPSetBuilder
+	for _, s := range prefixes {
+		p, err := parsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		b.AddPrefix(p)
+	}
+	return b.IPSet()
+}
+
+func buildPrefixes(prefixes []netip.Prefix) (*netipx.IPSet, error) {
+	var b netipx.IPSetBuilder
+	for _, p := range prefixes {
+		q, err := checkPrefix(p, p.String())
+		if err != nil {
+			return nil, err
+		}
+		b.AddPrefix(q)
+	}
+	return b.IPSet()
+}
+
+// parsePrefix parses a trusted-proxy entry: a prefix or a single address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	var p netip.Prefix
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("clientip: trusted proxy %q: a zone is not allowed", s)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	} else {
+		p, err = netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("clientip: trusted proxy %q: not an address or CIDR prefix", s)
+		}
+	}
+	return checkPrefix(p, s)
+}
+
+// checkPrefix validates p (whose text form was s) and returns it in the
+// form lookups use: an IPv4-mapped prefix of /96 or longer becomes the
+// IPv4 prefix it maps.
+func checkPrefix(p netip.Prefix, s string) (netip.Prefix, error) {
+	if !p.IsValid() {
+		return netip.Prefix{}, fmt.Errorf("clientip: trusted proxy %q: not a valid prefix", s)
+	}
+	if p.Addr().Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("clientip: trusted proxy %q: a zone is not allowed", s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("clientip: trusted proxy %q: bits set after the prefix length (did you mean %q?)", s, p.Masked().String())
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	if p.Bits() == 0 {
+		return netip.Prefix{}, fmt.Errorf("clientip: trusted proxy %q: trusting every address would let any client choose its own", s)
+	}
+	return p, nil
+}
