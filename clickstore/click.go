@@ -1,0 +1,261 @@
+package clickstore
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"time"
+)
+
+// Errors that callers branch on. Test for them with errors.Is: errors
+// returned by this package and its stores wrap them with detail.
+var (
+	// ErrInvalidClick is wrapped by every error that rejects a Click (or a
+	// Builder input) that breaks the rules of [Click.Validate].
+	ErrInvalidClick = errors.New("invalid click")
+
+	// ErrFull is returned by a Store that holds as many clicks as its
+	// capacity allows. Stores never evict to make room: evicting a click
+	// would count its visitor's next click as unique a second time.
+	ErrFull = errors.New("store is full")
+
+	// ErrClosed is returned by every method of a Store after Close.
+	ErrClosed = errors.New("store is closed")
+)
+
+// Limits on the text fields of a [Click], in bytes. They keep a Click's
+// footprint bounded whatever a client sends.
+const (
+	MaxLinkLen     = 256 // Link
+	MaxReferrerLen = 253 // Referrer: a host name, at most 253 bytes in DNS
+	MaxLabelLen    = 64  // Bot and Device
+)
+
+// Kind says what a [Click] records.
+type Kind uint8
+
+const (
+	// KindClick is a visitor following a link. It is the zero Kind.
+	KindClick Kind = iota
+	// KindConversion is a later action (a pixel, a sign-up) attributed to
+	// the visitor's latest click: its Link is that click's link. Stores
+	// hold only clicks; conversions go to a [Sink].
+	KindConversion
+)
+
+// String returns "click" or "conversion", or "Kind(N)" for other values.
+func (k Kind) String() string {
+	switch k {
+	case KindClick:
+		return "click"
+	case KindConversion:
+		return "conversion"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// Pseudonym identifies a visitor within one key epoch: a keyed hash of the
+// visitor's address and user agent (see the package documentation). It
+// cannot be reversed, and once its epoch key is destroyed it cannot be
+// recomputed either.
+//
+// A Pseudonym is a small comparable value. The zero Pseudonym means "none".
+type Pseudonym [16]byte
+
+// IsZero reports whether p is the zero Pseudonym.
+func (p Pseudonym) IsZero() bool { return p == Pseudonym{} }
+
+// String returns p as 32 lowercase hex digits.
+func (p Pseudonym) String() string { return hex.EncodeToString(p[:]) }
+
+// AppendText implements [encoding.TextAppender]: it appends p's 32 hex
+// digits to b.
+func (p Pseudonym) AppendText(b []byte) ([]byte, error) { return hex.AppendEncode(b, p[:]), nil }
+
+// MarshalText implements [encoding.TextMarshaler].
+func (p Pseudonym) MarshalText() ([]byte, error) { return p.AppendText(nil) }
+
+// UnmarshalText implements [encoding.TextUnmarshaler]; it accepts what
+// [Pseudonym.String] gives and nothing else.
+func (p *Pseudonym) UnmarshalText(b []byte) error {
+	q, err := ParsePseudonym(string(b))
+	if err != nil {
+		return err
+	}
+	*p = q
+	return nil
+}
+
+// ParsePseudonym parses the 32 hex digits [Pseudonym.String] gives.
+func ParsePseudonym(s string) (Pseudonym, error) {
+	var p Pseudonym
+	if len(s) != 2*len(p) {
+		return Pseudonym{}, fmt.Errorf("clickstore: pseudonym %q: want %d hex digits", quote(s), 2*len(p))
+	}
+	if _, err := hex.Decode(p[:], []byte(s)); err != nil {
+		return Pseudonym{}, fmt.Errorf("clickstore: pseudonym %q: %v", quote(s), err)
+	}
+	return p, nil
+}
+
+// Uniqueness says whether a click was its visitor's first on its link within
+// the retention window, as far as the [Store] could tell.
+type Uniqueness uint8
+
+const (
+	// UniqueUnknown means the store could not tell (it failed, or was
+	// full). It is the zero Uniqueness: aggregates count the click but not
+	// as a unique.
+	UniqueUnknown Uniqueness = iota
+	// Unique means no click of the visitor on the link was held.
+	Unique
+	// Repeat means a click of the visitor on the link was held.
+	Repeat
+)
+
+// UniquenessOf converts the result of [Store.Record] to a Uniqueness:
+// UniqueUnknown if err is not nil, else Unique or Repeat.
+func UniquenessOf(first bool, err error) Uniqueness {
+	switch {
+	case err != nil:
+		return UniqueUnknown
+	case first:
+		return Unique
+	}
+	return Repeat
+}
+
+// String returns "unknown", "unique" or "repeat", or "Uniqueness(N)".
+func (u Uniqueness) String() string {
+	switch u {
+	case UniqueUnknown:
+		return "unknown"
+	case Unique:
+		return "unique"
+	case Repeat:
+		return "repeat"
+	}
+	return fmt.Sprintf("Uniqueness(%d)", uint8(u))
+}
+
+// Click is what a service keeps about one click for the retention window.
+//
+// A Click is a small comparable value (strings, a time and fixed-size
+// arrays; no slices, maps or pointers of its own), safe to copy. The zero
+// Click is not valid: see [Click.Validate]. Build Clicks with a [Builder]
+// and then set the optional attributes.
+type Click struct {
+	// Link identifies what was clicked (a short link's ID). Required, at
+	// most MaxLinkLen bytes.
+	Link string
+
+	// Time is when the click happened. Required. Stores keep the instant
+	// (compare with Time.Equal), not the location or monotonic reading.
+	Time time.Time
+
+	// Kind is KindClick (the zero Kind) or KindConversion.
+	Kind Kind
+
+	// Visitor is the visitor's pseudonym under the current epoch key.
+	// Required (not zero).
+	Visitor Pseudonym
+
+	// PrevVisitor is the same visitor's pseudonym under the previous
+	// epoch's key, or zero if that key is gone. Stores use it only to
+	// recognise the visitor across an epoch boundary: a held click whose
+	// Visitor is this PrevVisitor is the same visitor's. Stores do not keep
+	// it: a Click read back from a Store has a zero PrevVisitor.
+	PrevVisitor Pseudonym
+
+	// Network is the visitor's masked network, e.g. 192.0.2.0/24, as
+	// [ipmask.Policy.Prefix] gives it. Required: a valid prefix with no
+	// bits set after its length.
+	Network netip.Prefix
+
+	// RawAddr is the visitor's full address, kept only when the
+	// [BuilderOptions.KeepRawAddr] option is on; otherwise the zero Addr.
+	// When set it must lie within Network and carry no zone.
+	RawAddr netip.Addr
+
+	// Country is an ISO 3166-1 alpha-2 code in upper case ("DE"), or "".
+	Country string
+
+	// Bot is a bot label ("googlebot"), or "" for a human or unknown
+	// client. At most MaxLabelLen bytes.
+	Bot string
+
+	// Referrer is the referring host ("news.example.com"), never a full
+	// URL, or "". At most MaxReferrerLen bytes.
+	Referrer string
+
+	// Device is a coarse device class ("mobile", "desktop"), or "". At most
+	// MaxLabelLen bytes.
+	Device string
+}
+
+// Validate reports whether c may be recorded: Link is 1 to MaxLinkLen bytes;
+// Time is not zero and within the years 1678 to 2262 (where Unix nanoseconds
+// fit an int64); Kind is KindClick or KindConversion; Visitor is not zero;
+// Network is a valid, masked prefix without a zone; RawAddr, if set, lies in
+// Network and has no zone; Country is "" or two upper-case ASCII letters;
+// Bot, Device and Referrer fit their limits. An error wraps
+// [ErrInvalidClick] and quotes the offending field.
+func (c Click) Validate() error {
+	switch {
+	case c.Link == "":
+		return invalid("link", c.Link, "empty")
+	case len(c.Link) > MaxLinkLen:
+		return invalid("link", c.Link, fmt.Sprintf("longer than %d bytes", MaxLinkLen))
+	case c.Time.IsZero():
+		return invalid("time", c.Time.String(), "zero")
+	case c.Time.Before(minTime) || c.Time.After(maxTime):
+		return invalid("time", c.Time.String(), "outside the years 1678 to 2262")
+	case c.Kind > KindConversion:
+		return invalid("kind", c.Kind.String(), "unknown")
+	case c.Visitor.IsZero():
+		return invalid("visitor", c.Visitor.String(), "zero pseudonym")
+	case !c.Network.IsValid():
+		return invalid("network", c.Network.String(), "not a valid prefix")
+	case c.Network.Addr().Zone() != "":
+		return invalid("network", c.Network.String(), "has a zone")
+	case c.Network.Masked() != c.Network:
+		return invalid("network", c.Network.String(), "has bits set after its length")
+	case c.RawAddr.IsValid() && c.RawAddr.Zone() != "":
+		return invalid("raw address", c.RawAddr.String(), "has a zone")
+	case c.RawAddr.IsValid() && !c.Network.Contains(c.RawAddr):
+		return invalid("raw address", c.RawAddr.String(), "not within network "+c.Network.String())
+	case c.Country != "" && !isCountry(c.Country):
+		return invalid("country", c.Country, "not two upper-case letters")
+	case len(c.Bot) > MaxLabelLen:
+		return invalid("bot", c.Bot, fmt.Sprintf("longer than %d bytes", MaxLabelLen))
+	case len(c.Device) > MaxLabelLen:
+		return invalid("device", c.Device, fmt.Sprintf("longer than %d bytes", MaxLabelLen))
+	case len(c.Referrer) > MaxReferrerLen:
+		return invalid("referrer", c.Referrer, fmt.Sprintf("longer than %d bytes", MaxReferrerLen))
+	}
+	return nil
+}
+
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+func isCountry(s string) bool {
+	return len(s) == 2 && 'A' <= s[0] && s[0] <= 'Z' && 'A' <= s[1] && s[1] <= 'Z'
+}
+
+func invalid(field, value, why string) error {
+	return fmt.Errorf("clickstore: %s %q: %w: %s", field, quote(value), ErrInvalidClick, why)
+}
+
+// quote shortens s for an error message; %q does the quoting.
+func quote(s string) string {
+	const max = 80
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
+}

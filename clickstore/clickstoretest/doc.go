@@ -1,0 +1,9 @@
+// Package clickstoretest is the conformance suite for [clickstore.Store]
+// implementations, in the manner of testing/fstest and testing/slogtest:
+// every backend calls [Run] from its tests, and the suite checks each clause
+// of the Store contract in a subtest of its own.
+//
+// The suite drives the store's clock: a backend must read time only from
+// the Now function the suite gives it, so that the window's exact end
+// (visible at t+W-1ns, gone at t+W) can be tested without waiting.
+package clickstoretest

@@ -1,0 +1,27 @@
+// Package retention decides how long transient data lives and makes sure it
+// dies on time.
+//
+// Three pieces work together:
+//
+//   - A [Policy] is a retention window (30 minutes by default) with a hard
+//     cap: [NewPolicy] refuses a window above [MaxWindow] unless the caller
+//     opts out explicitly, so a typo cannot turn a 30-minute buffer into a
+//     month-long one.
+//   - A [Keyring] hands out the random 256-bit keys that visitor pseudonyms
+//     are computed with: one key per window-long epoch, created lazily from
+//     crypto/rand, kept for its epoch plus one grace epoch (so a lookup just
+//     after a boundary still matches) and then destroyed. Keys are never
+//     derived from the date or from a long-lived secret, so once a key is
+//     gone the pseudonyms made with it cannot be linked back to an address,
+//     not even by brute force over the IPv4 space. Where the keys live is
+//     pluggable through [KeyStore]; [MemoryKeyStore] is the in-process
+//     default, and a shared store lets many machines agree on one key per
+//     epoch.
+//   - A [Sweeper] calls Sweep on anything [Sweepable] at an interval and
+//     reports what it deleted and the age of the oldest entry still held, so
+//     an operator can prove retention ("oldest held entry is 29m59s old")
+//     rather than trust it.
+//
+// Time is always data here: methods take a now argument or a Now function,
+// and nothing reads the clock behind the caller's back.
+package retention
