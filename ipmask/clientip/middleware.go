@@ -210,8 +210,9 @@ type MiddlewareOptions struct {
 // request is never modified.
 //
 // Per request it costs one allocation (the request copy, context and
-// Info together), plus the header map copy when a forwarding header is
-// present. An invalid opts.OnFailure is an error.
+// Info together) and, when a forwarding header has to be removed, the new
+// header map (two more in Go's map implementation; the values are shared,
+// not copied). An invalid opts.OnFailure is an error.
 func NewMiddleware(r *Resolver, p ipmask.Policy, opts *MiddlewareOptions) (func(http.Handler) http.Handler, error) {
 	var o MiddlewareOptions
 	if opts != nil {

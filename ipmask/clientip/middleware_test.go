@@ -1,0 +1,274 @@
+package clientip_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/clientip"
+)
+
+// seen is what the downstream handler observed.
+type seen struct {
+	info       clientip.Info
+	ok         bool
+	remoteAddr string
+	header     http.Header
+	log        string
+}
+
+// serve runs a real server with the middleware in front of a handler that
+// records what it sees and logs the Info with slog, and sends one request
+// with the given headers.
+func serve(t *testing.T, r *clientip.Resolver, opts *clientip.MiddlewareOptions, trustLoopback bool, h http.Header) (seen, *http.Response) {
+	t.Helper()
+	var got seen
+	var logBuf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logBuf, nil))
+	mw, err := clientip.NewMiddleware(r, ipmask.Default, opts)
+	require.NoError(t, err)
+	srv := httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		got.info, got.ok = clientip.FromContext(req.Context())
+		got.remoteAddr = req.RemoteAddr
+		got.header = req.Header.Clone()
+		logger.Info("click", "client", got.info, "remote", req.RemoteAddr, "headers", req.Header)
+		_, _ = io.WriteString(w, "ok")
+	})))
+	t.Cleanup(srv.Close)
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	for k, vv := range h {
+		for _, v := range vv {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+	got.log = logBuf.String()
+	return got, resp
+}
+
+// loopbackResolver trusts 127.0.0.0/8 and ::1, where the test client
+// connects from, as if it were a proxy.
+func loopbackResolver(t *testing.T, extra ...clientip.Strategy) *clientip.Resolver {
+	t.Helper()
+	tr, err := clientip.NewTrusted("127.0.0.0/8", "::1")
+	require.NoError(t, err)
+	r, err := clientip.New(append([]clientip.Strategy{clientip.RightmostUntrusted(tr)}, extra...)...)
+	require.NoError(t, err)
+	return r
+}
+
+func TestMiddlewareBehindProxy(t *testing.T) {
+	const raw = "198.51.100.77"
+	got, resp := serve(t, loopbackResolver(t), nil, true, http.Header{
+		"X-Forwarded-For": {"203.0.113.250, " + raw},
+		"Forwarded":       {"for=" + raw},
+		"X-Real-Ip":       {raw},
+		"X_forwarded_for": {"203.0.113.251"},
+		"User-Agent":      {"test"},
+	})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.True(t, got.ok)
+	assert.Equal(t, netip.MustParseAddr("198.51.100.0"), got.info.Addr)
+	assert.Equal(t, netip.MustParsePrefix("198.51.100.0/24"), got.info.Prefix)
+	assert.Equal(t, clientip.Resolved, got.info.Outcome)
+	assert.Equal(t, "x-forwarded-for/rightmost-untrusted", got.info.Strategy.String())
+	assert.NoError(t, got.info.Err)
+	assert.False(t, got.info.Raw.IsValid(), "no raw address unless asked")
+	assert.True(t, strings.HasPrefix(got.remoteAddr, "198.51.100.0:"), got.remoteAddr)
+	assert.Empty(t, got.header.Values("X-Forwarded-For"))
+	assert.Empty(t, got.header.Values("Forwarded"))
+	assert.Empty(t, got.header.Values("X-Real-Ip"))
+	assert.Equal(t, "test", got.header.Get("User-Agent"), "other headers pass")
+	assert.NotContains(t, got.log, raw, "the downstream log holds no raw address")
+	assert.Contains(t, got.log, "client.addr=198.51.100.0 client.prefix=198.51.100.0/24")
+}
+
+func TestMiddlewareDirectClient(t *testing.T) {
+	// The zero resolver: a direct client spoofing headers gets its peer.
+	got, resp := serve(t, nil, nil, false, http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Real-Ip": {"127.0.0.2"}})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.True(t, got.ok)
+	assert.Equal(t, clientip.Resolved, got.info.Outcome)
+	assert.True(t, got.info.Addr == netip.MustParseAddr("127.0.0.0") || got.info.Addr == netip.MustParseAddr("::"), got.info.Addr.String())
+	assert.Empty(t, got.header.Values("X-Forwarded-For"))
+	assert.Empty(t, got.header.Values("X-Real-Ip"))
+	assert.NotContains(t, got.log, "203.0.113.9")
+	assert.NotContains(t, got.log, "127.0.0.1")
+}
+
+func TestMiddlewareFailure(t *testing.T) {
+	bad := http.Header{"X-Forwarded-For": {"198.51.100.77, not-an-address"}}
+	tests := []struct {
+		name    string
+		opts    *clientip.MiddlewareOptions
+		status  int
+		outcome clientip.Outcome
+		addr    string
+	}{
+		{name: "default uses the peer", opts: nil, status: http.StatusOK, outcome: clientip.PeerUsed, addr: "127.0.0.0"},
+		{name: "reject", opts: &clientip.MiddlewareOptions{OnFailure: clientip.Reject}, status: http.StatusBadRequest},
+		{name: "continue without address", opts: &clientip.MiddlewareOptions{OnFailure: clientip.Continue}, status: http.StatusOK, outcome: clientip.Unresolved},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, resp := serve(t, loopbackResolver(t), tt.opts, true, bad)
+			require.Equal(t, tt.status, resp.StatusCode)
+			if tt.status != http.StatusOK {
+				assert.False(t, got.ok, "the handler is not called")
+				return
+			}
+			require.True(t, got.ok)
+			assert.Equal(t, tt.outcome, got.info.Outcome)
+			assert.ErrorIs(t, got.info.Err, clientip.ErrMalformed)
+			assert.Equal(t, clientip.ErrMalformed, got.info.Err, "only the sentinel, which quotes nothing")
+			if tt.addr != "" {
+				assert.Equal(t, netip.MustParseAddr(tt.addr), got.info.Addr)
+			} else {
+				assert.False(t, got.info.Addr.IsValid())
+				assert.False(t, got.info.Prefix.IsValid())
+			}
+			assert.True(t, strings.HasPrefix(got.remoteAddr, "127.0.0.0:"), "RemoteAddr is masked: %q", got.remoteAddr)
+			assert.NotContains(t, got.log, "198.51.100.77")
+			assert.Contains(t, got.log, "client.outcome="+tt.outcome.String())
+			assert.Contains(t, got.log, `client.error="malformed client address"`)
+		})
+	}
+}
+
+func TestMiddlewareKeepRawAndNoRewrite(t *testing.T) {
+	got, _ := serve(t, loopbackResolver(t), &clientip.MiddlewareOptions{KeepRaw: true, NoRewrite: true}, true,
+		http.Header{"X-Forwarded-For": {"198.51.100.77"}})
+	require.True(t, got.ok)
+	assert.Equal(t, netip.MustParseAddr("198.51.100.77"), got.info.Raw)
+	assert.Equal(t, netip.MustParseAddr("198.51.100.0"), got.info.Addr)
+	assert.Equal(t, "198.51.100.77", got.header.Get("X-Forwarded-For"), "NoRewrite leaves the headers")
+	assert.True(t, strings.HasPrefix(got.remoteAddr, "127.0.0.1:"), got.remoteAddr)
+	assert.NotContains(t, got.log, "client.raw", "LogValue never prints Raw")
+	assert.Contains(t, got.log, "client.addr=198.51.100.0 ")
+}
+
+func TestMiddlewareDoesNotModifyCallersRequest(t *testing.T) {
+	mw, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, nil)
+	require.NoError(t, err)
+	var downstream *http.Request
+	h := mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { downstream = r }))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "127.0.0.1:5555"
+	req.Header.Set("X-Forwarded-For", "198.51.100.77")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	require.NotNil(t, downstream)
+	assert.NotSame(t, req, downstream)
+	assert.Equal(t, "127.0.0.1:5555", req.RemoteAddr)
+	assert.Equal(t, "198.51.100.77", req.Header.Get("X-Forwarded-For"))
+	assert.Equal(t, "198.51.100.0:5555", downstream.RemoteAddr)
+	_, ok := clientip.FromContext(req.Context())
+	assert.False(t, ok)
+}
+
+func TestMiddlewareIPv6RemoteAddr(t *testing.T) {
+	mw, err := clientip.NewMiddleware(nil, ipmask.Default, nil)
+	require.NoError(t, err)
+	var downstream *http.Request
+	h := mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { downstream = r }))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "[2001:db8:1:2:3::7]:443"
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	require.NotNil(t, downstream)
+	assert.Equal(t, "[2001:db8:1::]:443", downstream.RemoteAddr)
+}
+
+func TestNewMiddlewareValidates(t *testing.T) {
+	mw, err := clientip.NewMiddleware(nil, ipmask.Default, &clientip.MiddlewareOptions{OnFailure: 9})
+	require.Error(t, err)
+	assert.Nil(t, mw)
+	assert.Contains(t, err.Error(), "clientip: NewMiddleware: OnFailure 9")
+
+	opts := &clientip.MiddlewareOptions{}
+	before := *opts
+	_, err = clientip.NewMiddleware(nil, ipmask.Default, opts)
+	require.NoError(t, err)
+	assert.Equal(t, before, *opts, "the caller's options are not modified")
+}
+
+func TestKeyFunc(t *testing.T) {
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	_, err := clientip.KeyFunc(req)
+	assert.ErrorIs(t, err, clientip.ErrNoAddr, "no middleware")
+
+	ctx := clientip.NewContext(context.Background(), clientip.Info{
+		Addr:   netip.MustParseAddr("198.51.100.0"),
+		Prefix: netip.MustParsePrefix("198.51.100.0/24"),
+	})
+	key, err := clientip.KeyFunc(req.WithContext(ctx))
+	require.NoError(t, err)
+	assert.Equal(t, "198.51.100.0/24", key)
+
+	ctx = clientip.NewContext(context.Background(), clientip.Info{Outcome: clientip.Unresolved})
+	_, err = clientip.KeyFunc(req.WithContext(ctx))
+	assert.ErrorIs(t, err, clientip.ErrNoAddr, "no address")
+
+	_, err = clientip.KeyFunc(nil)
+	assert.ErrorIs(t, err, clientip.ErrNoAddr)
+}
+
+func TestFromContextThroughOtherValues(t *testing.T) {
+	type other struct{}
+	info := clientip.Info{Addr: netip.MustParseAddr("198.51.100.0"), Outcome: clientip.Resolved}
+	ctx := context.WithValue(clientip.NewContext(context.WithValue(context.Background(), other{}, 1), info), other{}, 2)
+	got, ok := clientip.FromContext(ctx)
+	require.True(t, ok)
+	assert.Equal(t, info, got)
+	assert.Equal(t, 2, ctx.Value(other{}))
+	_, ok = clientip.FromContext(context.Background())
+	assert.False(t, ok)
+}
+
+func TestInfoLogValue(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	logger.Info("x", "client", clientip.Info{
+		Addr:    netip.MustParseAddr("2001:db8::"),
+		Prefix:  netip.MustParsePrefix("2001:db8::/48"),
+		Outcome: clientip.Resolved,
+		Raw:     netip.MustParseAddr("2001:db8::1234"),
+	})
+	assert.Contains(t, buf.String(), `"client":{"addr":"2001:db8::","prefix":"2001:db8::/48","strategy":"remote-addr","outcome":"resolved"}`)
+	assert.NotContains(t, buf.String(), "1234")
+}
+
+func TestMiddlewareAllocs(t *testing.T) {
+	mw, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, nil)
+	require.NoError(t, err)
+	h := mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	w := httptest.NewRecorder()
+	direct := httptest.NewRequest(http.MethodGet, "/", nil)
+	direct.RemoteAddr = "198.51.100.77:5555"
+	proxied := httptest.NewRequest(http.MethodGet, "/", nil)
+	proxied.RemoteAddr = "127.0.0.1:5555"
+	proxied.Header.Set("X-Forwarded-For", "198.51.100.77")
+	proxied.Header.Set("User-Agent", "test")
+	proxied.Header.Set("Accept", "*/*")
+	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { h.ServeHTTP(w, direct) }), 1.0, "direct: request copy, context and Info in one")
+	// A new header map without the forwarding headers costs Go's map two
+	// more (the map and its first group).
+	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { h.ServeHTTP(w, proxied) }), 3.0, "proxied, with the header copy")
+
+	keep, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, &clientip.MiddlewareOptions{NoRewrite: true})
+	require.NoError(t, err)
+	hk := keep(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { hk.ServeHTTP(w, proxied) }), 1.0, "proxied, NoRewrite")
+}
