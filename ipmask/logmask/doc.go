@@ -1,0 +1,83 @@
+// Package logmask masks every IP address in text, such as log lines, with an
+// [ipmask.Policy], keeping every other byte as it was. It is fast enough to
+// sit in front of a busy web server as a piped logger: [NewWriter] gives an
+// io.Writer that masks line by line, [Copy] masks a reader into a writer, and
+// [Masker.AppendMask] masks a byte slice without allocating.
+//
+//	w, err := logmask.NewWriter(os.Stdout, ipmask.Default, nil)
+//	...
+//	fmt.Fprintln(w, `203.0.113.9 - - "GET / HTTP/1.1" 200 "2001:db8:1:2::7"`)
+//	w.Close()
+//	// 203.0.113.0 - - "GET / HTTP/1.1" 200 "2001:db8:1::"
+//
+// # What is an address
+//
+// The scanner looks only at tokens: maximal runs of hex digits, ':' and '.'.
+// It finds, anywhere in a line (inside quotes, JSON, key=value pairs, URLs,
+// comma-separated X-Forwarded-For lists):
+//
+//   - dotted IPv4 (203.0.113.9), also with a port (203.0.113.9:8080);
+//   - IPv6 in every RFC 4291 form: compressed (2001:db8::1), full, upper
+//     case, with a dotted IPv4 tail (::ffff:192.0.2.1), with a %zone
+//     (fe80::1%eth0, the zone is dropped), in brackets ([2001:db8::1] and
+//     [2001:db8::1]:443, the brackets and port kept);
+//   - an IPv6 address written with an unbracketed :port is masked as well,
+//     the port read as part of the address where that parses, so some text
+//     may change but nothing leaks.
+//
+// Only the address changes: ports, brackets, quotes and the rest of the line
+// are copied byte for byte. An address that the policy already masks is kept
+// exactly as written. IPv4-mapped addresses become plain IPv4 (what
+// [ipmask.Policy.Mask] returns), and IPv6 is written in its canonical form.
+//
+// # Ambiguous text, and which way it goes
+//
+// Where text could be an address or something else, logmask masks when
+// leaving it would leak an address as a log writer would have meant it, and
+// leaves it alone when no such writer would produce it. Each case has a test
+// row.
+//
+//   - 1.2.3.4.5 and 10.0.0.1.2 (five or more dotted numbers) are left alone:
+//     they are version numbers or OIDs. This includes tcpdump's
+//     "10.0.0.1.443" address-and-port form, which logmask does not know.
+//     1.2.3.4..5 and 1.2.3.4. (a sentence's full stop) hold the address
+//     1.2.3.4, which is masked.
+//   - v2.0.1 and 10.1 (fewer than four numbers) are left alone.
+//   - A dotted quad is masked even when glued to letters (v1.2.3.4,
+//     host10.0.0.1, Foo/1.2.3.4): "v" cannot be told from "srv". A four-part
+//     version whose parts are all 255 or less is therefore masked too, such
+//     as Chrome/120.0.0.0, which a /24 policy leaves unchanged anyway.
+//   - Leading zeros (192.000.002.001) are read as decimal and masked,
+//     written back without them (192.0.2.0): loggers that zero-pad octets
+//     mean decimal, and leaving such text alone would leak it.
+//   - Times (12:30:28), log timestamps (2024:08:00:00) and MAC addresses
+//     (00:1a:2b:3c:4d:5e) are left alone: six or fewer colon groups without
+//     "::" are not IPv6. An eight-group EUI-64 (00:1a:2b:3c:4d:5e:6f:70)
+//     is a valid IPv6 address and is masked.
+//   - A colon token glued to a letter or '_' (std::abs, Foo::Bar,
+//     sha256:abcdef) is an identifier and left alone, unless it is a key
+//     followed by one colon and an address (addr:2001:db8::1,
+//     client:203.0.113.9), which is masked.
+//   - Hex hashes, UUIDs and dates (deadbeef, 2024-06-11) hold no colon or
+//     three dots and are left alone.
+//
+// # Output length
+//
+// Masked text is never longer than the address text it replaces, with one
+// exception: IPv6 text that uses "::" for a single zero group (1::2:3:4:5:6:7)
+// is written back in canonical form, which spells that group "0", so it can
+// grow by one byte, and only when the policy keeps more than 96 bits of it.
+// In free-text mode the output is therefore at most len(input) plus the
+// number of "::" in the input, and never longer than the input under
+// policies keeping 96 IPv6 bits or fewer (all the presets). In field mode a
+// replaced column becomes the placeholder, whatever their lengths.
+//
+// # Field mode
+//
+// With [Options].Fields, only the named columns are read, and each must hold
+// an address list: addresses (with a zone, [v6], [v6]:port or v4:port)
+// separated by commas, optionally in double quotes. Anything else (a host
+// name, "unknown", an empty column) is replaced by the placeholder rather
+// than passed through, since that is how a host name or a forged header
+// would slip past.
+package logmask

@@ -1,0 +1,394 @@
+package logmask
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+
+	"github.com/clickanon/clickanon/ipmask"
+)
+
+// DefaultMaxLine is the longest line, newline included, that a [Writer]
+// masks as a whole when [Options].MaxLine is zero.
+const DefaultMaxLine = 64 << 10
+
+// minMaxLine is the smallest MaxLine accepted: room for any address text.
+const minMaxLine = 256
+
+// maxFields is the highest column number field mode can mask.
+const maxFields = 64
+
+// Options configure a [Masker] or [Writer]. The zero Options (and a nil
+// *Options) mean: mask every address anywhere in the text, mask private
+// addresses too, and take lines of up to [DefaultMaxLine] bytes whole.
+// Constructors copy what they need; they never modify an Options.
+type Options struct {
+	// Fields, if not empty, turns on field mode: only these columns
+	// (numbered from 1, like awk and anonip's --column) are masked, and a
+	// value in one of them that is not an address list is replaced by
+	// Placeholder. Other columns pass through untouched. Column numbers run
+	// from 1 to 64.
+	Fields []int
+
+	// Delim separates columns in field mode. Zero means a space. Every
+	// byte is a column boundary, so two spaces make an empty column, as
+	// with cut(1). It may not be a newline or a byte that occurs in
+	// addresses (hex digits, ':', '.', '%').
+	Delim byte
+
+	// Placeholder replaces, in field mode, a column value that is not an
+	// address list (a host name, "unknown", an empty column). Empty means
+	// "-". It may not hold a newline, the delimiter, or an address that
+	// the policy does not mask.
+	Placeholder string
+
+	// SkipPrivate leaves private, loopback and link-local addresses as they
+	// are (10.0.0.1, fd00::1, ::1, fe80::1%eth0 keeps its zone too). An
+	// IPv6 address that embeds an IPv4 address (IPv4-mapped and
+	// -compatible, SIIT, 6to4, Teredo, NAT64, ISATAP) is kept only if the
+	// embedded address is private as well, so nothing public slips through:
+	// 2002:a00:1::1 (6to4 of 10.0.0.1) is kept, 2002:cb00:7107::1 (6to4 of
+	// 203.0.113.7) is masked, and an address in 64:ff9b:1::/48, where the
+	// IPv4 position is unknown, is always masked.
+	SkipPrivate bool
+
+	// MaxLine is the longest line, newline included, that a [Writer]
+	// masks as a whole; 0 means [DefaultMaxLine], and the least accepted is
+	// 256. A longer line is masked in pieces as it arrives, so memory stays
+	// bounded; see [Writer] for where it is cut. Masker ignores it.
+	MaxLine int
+}
+
+// A Masker masks the IP addresses in text: every address anywhere in a line
+// (free-text mode), or the values of chosen columns (field mode), as
+// [Options] say. Build one with [NewMasker].
+//
+// A Masker is immutable and safe for concurrent use. The zero Masker masks
+// every address in free-text mode with the zero [ipmask.Policy], which keeps
+// no bits at all.
+type Masker struct {
+	policy      ipmask.Policy
+	fields      uint64 // bit k set: column k+1 is masked; 0: free text
+	delim       byte
+	skipPrivate bool
+	placeholder string
+	maxLine     int
+}
+
+// NewMasker returns a Masker for policy p and options opts, which may be
+// nil. It reports an error, naming the package and quoting the bad value,
+// for options it cannot honour.
+func NewMasker(p ipmask.Policy, opts *Options) (*Masker, error) {
+	m := &Masker{policy: p, delim: ' ', placeholder: "-", maxLine: DefaultMaxLine}
+	if opts == nil {
+		return m, nil
+	}
+	m.skipPrivate = opts.SkipPrivate
+	switch {
+	case opts.MaxLine == 0:
+	case opts.MaxLine < minMaxLine:
+		return nil, fmt.Errorf("logmask: MaxLine %d: must be 0 (the default) or at least %d", opts.MaxLine, minMaxLine)
+	default:
+		m.maxLine = opts.MaxLine
+	}
+	for _, f := range opts.Fields {
+		if f < 1 || f > maxFields {
+			return nil, fmt.Errorf("logmask: Fields: column %d: must be from 1 to %d", f, maxFields)
+		}
+		m.fields |= 1 << (f - 1)
+	}
+	if opts.Delim != 0 {
+		d := opts.Delim
+		if d == '\n' || d == '%' || class[d]&(cDigit|cHex|cColon|cDot) != 0 {
+			return nil, fmt.Errorf("logmask: Delim %q: a newline or a byte found in addresses cannot separate columns", d)
+		}
+		m.delim = d
+	}
+	if opts.Placeholder != "" {
+		ph := opts.Placeholder
+		if bytes.IndexByte([]byte(ph), '\n') >= 0 || bytes.IndexByte([]byte(ph), m.delim) >= 0 {
+			return nil, fmt.Errorf("logmask: Placeholder %q: may not hold a newline or the delimiter %q", ph, m.delim)
+		}
+		for match := range Addrs([]byte(ph)) {
+			if !p.IsMasked(match.Addr) {
+				return nil, fmt.Errorf("logmask: Placeholder %q: holds the address %s, which %v does not mask", ph, match.Addr, p)
+			}
+		}
+		m.placeholder = ph
+	}
+	return m, nil
+}
+
+// Policy returns the policy m masks with.
+func (m *Masker) Policy() ipmask.Policy { return m.policy }
+
+// AppendMask appends text, with its addresses masked, to dst and returns
+// the extended buffer. Text may hold any number of lines; field mode counts
+// columns from the start of each. Bytes that are not part of an address are
+// copied unchanged, and an address whose masked form equals it is kept
+// byte for byte.
+//
+// AppendMask does not allocate when dst has room; len(text) bytes are
+// always enough except in field mode with a placeholder longer than the
+// values it replaces, or with a policy keeping more than 96 IPv6 bits (see
+// the package documentation).
+func (m *Masker) AppendMask(dst, text []byte) []byte {
+	if m.fields == 0 {
+		return m.appendFree(dst, text)
+	}
+	for len(text) > 0 {
+		i := bytes.IndexByte(text, '\n')
+		if i < 0 {
+			return m.appendFields(dst, text)
+		}
+		dst = m.appendFields(dst, text[:i])
+		dst = append(dst, '\n')
+		text = text[i+1:]
+	}
+	return dst
+}
+
+// MaskString returns s with its addresses masked, as AppendMask does.
+func (m *Masker) MaskString(s string) string {
+	return string(m.AppendMask(make([]byte, 0, len(s)+8), []byte(s)))
+}
+
+// appendFree masks every address in text.
+func (m *Masker) appendFree(dst, text []byte) []byte {
+	sc := scanner{s: text}
+	last := 0
+	for {
+		match, ok := sc.next()
+		if !ok {
+			break
+		}
+		dst = append(dst, text[last:match.Start]...)
+		dst = m.appendAddr(dst, text[match.Start:match.End], match.Addr)
+		last = match.End
+	}
+	return append(dst, text[last:]...)
+}
+
+// appendAddr appends the masked form of a, written in text as raw.
+func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr) []byte {
+	if m.skipPrivate && isPrivate(a) {
+		return append(dst, raw...)
+	}
+	masked := m.policy.Mask(a)
+	if masked == a && !hasZone(raw) {
+		return append(dst, raw...)
+	}
+	return masked.AppendTo(dst)
+}
+
+func hasZone(raw []byte) bool { return bytes.IndexByte(raw, '%') >= 0 }
+
+// appendFields masks the chosen columns of one line (no newline).
+func (m *Masker) appendFields(dst, line []byte) []byte {
+	col := 0
+	for {
+		i := bytes.IndexByte(line, m.delim)
+		v := line
+		if i >= 0 {
+			v = line[:i]
+		}
+		if col < maxFields && m.fields&(1<<col) != 0 {
+			if m.validList(v) {
+				dst = m.appendList(dst, v)
+			} else {
+				dst = append(dst, m.placeholder...)
+			}
+		} else {
+			dst = append(dst, v...)
+		}
+		if i < 0 {
+			return dst
+		}
+		dst = append(dst, m.delim)
+		line = line[i+1:]
+		col++
+	}
+}
+
+// A column value in field mode is an address list: items separated by
+// commas (and optional spaces or tabs), the whole optionally in double
+// quotes, each item an address (IPv6 with an optional %zone), [IPv6],
+// [IPv6]:port or IPv4:port.
+
+// validList reports whether v is an address list.
+func (m *Masker) validList(v []byte) bool {
+	v = unquote(v)
+	if len(v) == 0 {
+		return false
+	}
+	for {
+		i := bytes.IndexByte(v, ',')
+		seg := v
+		if i >= 0 {
+			seg = v[:i]
+		}
+		if _, _, _, ok := parseItem(trimBlank(seg)); !ok {
+			return false
+		}
+		if i < 0 {
+			return true
+		}
+		v = v[i+1:]
+	}
+}
+
+// appendList appends the address list v with each address masked, keeping
+// quotes, commas, blanks, brackets and ports.
+func (m *Masker) appendList(dst, v []byte) []byte {
+	quoted := len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"'
+	if quoted {
+		dst = append(dst, '"')
+		v = v[1 : len(v)-1]
+	}
+	for {
+		i := bytes.IndexByte(v, ',')
+		seg := v
+		if i >= 0 {
+			seg = v[:i]
+		}
+		item := trimBlank(seg)
+		lead := len(seg) - len(trimBlankLeft(seg))
+		a, as, ae, _ := parseItem(item)
+		dst = append(dst, seg[:lead]...)
+		dst = append(dst, item[:as]...)
+		dst = m.appendAddr(dst, item[as:ae], a)
+		dst = append(dst, item[ae:]...)
+		dst = append(dst, seg[lead+len(item):]...)
+		if i < 0 {
+			break
+		}
+		dst = append(dst, ',')
+		v = v[i+1:]
+	}
+	if quoted {
+		dst = append(dst, '"')
+	}
+	return dst
+}
+
+func unquote(v []byte) []byte {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		return v[1 : len(v)-1]
+	}
+	return v
+}
+
+func trimBlankLeft(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return b
+}
+
+func trimBlank(b []byte) []byte {
+	b = trimBlankLeft(b)
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// parseItem parses one list item; item[start:end] is the address text,
+// zone included.
+func parseItem(item []byte) (a netip.Addr, start, end int, ok bool) {
+	if len(item) == 0 {
+		return a, 0, 0, false
+	}
+	if item[0] == '[' {
+		j := bytes.IndexByte(item, ']')
+		if j < 0 {
+			return a, 0, 0, false
+		}
+		a, ok = parseZoned(item[1:j])
+		if !ok || !a.Is6() {
+			return a, 0, 0, false
+		}
+		if rest := item[j+1:]; len(rest) > 0 && (rest[0] != ':' || !isPort(rest[1:])) {
+			return a, 0, 0, false
+		}
+		return a, 1, j, true
+	}
+	if a, ok = parseZoned(item); ok {
+		return a, 0, len(item), true
+	}
+	// IPv4:port
+	if k := bytes.LastIndexByte(item, ':'); k > 0 && isPort(item[k+1:]) {
+		if v4, ok := parse4(item[:k]); ok {
+			return netip.AddrFrom4(v4), 0, k, true
+		}
+	}
+	return a, 0, 0, false
+}
+
+// parseZoned parses an address with an optional non-empty %zone on IPv6.
+func parseZoned(b []byte) (netip.Addr, bool) {
+	if i := bytes.IndexByte(b, '%'); i >= 0 {
+		if i == len(b)-1 {
+			return netip.Addr{}, false
+		}
+		a, ok := parse6(b[:i])
+		return a, ok
+	}
+	return parseAddr(b)
+}
+
+func isPort(b []byte) bool {
+	if len(b) == 0 || len(b) > 5 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	n := 0
+	for _, c := range b {
+		n = n*10 + int(c-'0')
+	}
+	return n <= 65535
+}
+
+// isPrivate reports whether a is private, loopback or link-local, and so
+// is every IPv4 address it embeds.
+func isPrivate(a netip.Addr) bool {
+	if a.Is4In6() {
+		a = a.Unmap()
+	}
+	if a.Is4() {
+		return private4(a.As4())
+	}
+	b := a.As16()
+	hi := binary.BigEndian.Uint64(b[:8])
+	lo := binary.BigEndian.Uint64(b[8:])
+	low32 := [4]byte{b[12], b[13], b[14], b[15]}
+	if (lo>>32)&0xfcff_ffff == 0x0000_5efe && !private4(low32) {
+		return false // ISATAP with a public IPv4 interface ID
+	}
+	switch {
+	case hi == 0 && (lo == 0 || lo == 1):
+		return true // :: and ::1
+	case hi>>48 == 0x2002: // 6to4
+		return private4([4]byte{b[2], b[3], b[4], b[5]})
+	case hi>>32 == 0x2001_0000: // Teredo: the client's IPv4, inverted
+		v := low32
+		return private4([4]byte{^v[0], ^v[1], ^v[2], ^v[3]})
+	case hi == 0x0064_ff9b_0000_0000 && lo>>32 == 0: // NAT64 well-known prefix
+		return private4(low32)
+	case hi>>32 == 0x0064_ff9b: // other NAT64: IPv4 position unknown
+		return false
+	case hi == 0 && (lo>>32 == 0 || lo>>32 == 0xffff_0000): // compatible, SIIT
+		return private4(low32)
+	}
+	return a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast()
+}
+
+func private4(v [4]byte) bool {
+	a := netip.AddrFrom4(v)
+	return a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsUnspecified()
+}

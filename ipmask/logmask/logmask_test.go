@@ -1,0 +1,464 @@
+package logmask
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/netip"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/ipmask"
+)
+
+func mustMasker(t testing.TB, p ipmask.Policy, opts *Options) *Masker {
+	t.Helper()
+	m, err := NewMasker(p, opts)
+	require.NoError(t, err)
+	return m
+}
+
+// TestMaskFreeText is the contract of free-text mode under ipmask.Default,
+// including a row for every ambiguous case the package documentation
+// decides.
+func TestMaskFreeText(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"ipv4", "client 203.0.113.9 done", "client 203.0.113.0 done"},
+		{"ipv4 already masked kept", "203.0.113.0", "203.0.113.0"},
+		{"ipv4 at start and end", "198.51.100.7", "198.51.100.0"},
+		{"ipv4 with port", "203.0.113.9:8080", "203.0.113.0:8080"},
+		{"url", "http://203.0.113.9:8080/path?x=1", "http://203.0.113.0:8080/path?x=1"},
+		{"url v6", "http://[2001:db8:1:2::7]:8080/", "http://[2001:db8:1::]:8080/"},
+		{"ipv6 compressed", "2001:db8:1:2::7", "2001:db8:1::"},
+		{"ipv6 full", "2001:0db8:0001:0002:0003:0004:0005:0006", "2001:db8:1::"},
+		{"ipv6 upper case", "2001:DB8:1:2::7", "2001:db8:1::"},
+		{"ipv6 already masked kept as written", "2001:DB8:1::", "2001:DB8:1::"},
+		{"ipv6 bracketed", "[2001:db8:1:2::7]", "[2001:db8:1::]"},
+		{"ipv6 bracketed with port", "[2001:db8:1:2::7]:443", "[2001:db8:1::]:443"},
+		{"ipv6 zone dropped", "fe80::1%eth0 up", "fe80:: up"},
+		{"ipv6 zone with vlan", "fe80::1%eth0.100", "fe80::"},
+		{"ipv6 zone then full stop", "from fe80::1%eth0.", "from fe80::."},
+		{"ipv6 empty zone", "fe80::1% x", "fe80::% x"},
+		{"ipv6 dotted tail", "64:ff9b::203.0.113.9", "64:ff9b::"},
+		{"mapped becomes ipv4", "::ffff:203.0.113.9", "203.0.113.0"},
+		{"mapped hex", "::ffff:cb00:7109", "203.0.113.0"},
+		{"mapped with port", "::ffff:203.0.113.9:80", "203.0.113.0:80"},
+		{"6to4 keeps only /24 of its ipv4", "2002:cb00:7109::1", "2002:cb00:7100::"},
+		{"teredo", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:0:4136::"},
+		{"ipv4-compatible", "::203.0.113.9", "::"},
+		{"unspecified", "::", "::"},
+		{"loopback", "::1", "::"},
+		{"xff list", `"203.0.113.9, 198.51.100.7,2001:db8:1:2::7"`, `"203.0.113.0, 198.51.100.0,2001:db8:1::"`},
+		{"json", `{"ip":"203.0.113.9","v6":"2001:db8:1:2::7"}`, `{"ip":"203.0.113.0","v6":"2001:db8:1::"}`},
+		{"key value", "ip=203.0.113.9 src=2001:db8:1:2::7;", "ip=203.0.113.0 src=2001:db8:1::;"},
+		{"key colon ipv4", "client:203.0.113.9", "client:203.0.113.0"},
+		{"key colon ipv6", "addr:2001:db8:1:2::7", "addr:2001:db8:1::"},
+		{"sentence full stop", "from 203.0.113.9.", "from 203.0.113.0."},
+		{"ipv6 trailing colon", "from 2001:db8:1:2::7: refused", "from 2001:db8:1::: refused"},
+		{"leading zeros read as decimal", "192.000.002.001", "192.0.2.0"},
+		{"leading zeros in v6 tail", "::ffff:192.000.002.001", "192.0.2.0"},
+		{"unbracketed v6 port", "2001:db8:0:0:0:0:0:1:443", "2001:db8:::443"},
+		{"unbracketed v6 port masked", "2001:db8:1:0:0:0:0:7:443", "2001:db8:1:::443"},
+		{"dotted quad glued to letters", "v1.2.3.4 host10.0.0.9", "v1.2.3.0 host10.0.0.0"},
+		{"four-part version", "Foo/1.2.3.4 Chrome/120.0.0.0", "Foo/1.2.3.0 Chrome/120.0.0.0"},
+		{"two quads on a colon", "1.2.3.4:5.6.7.8", "1.2.3.0:5.6.7.0"},
+		{"double dot splits", "1.2.3.4..5", "1.2.3.0..5"},
+		{"eui-64 is ipv6", "00:1a:2b:3c:4d:5e:6f:70", "0:1a:2b::"},
+
+		// Left alone.
+		{"five-part version", "1.2.3.4.5 v1.2.3.4.5 10.0.0.1.443", "1.2.3.4.5 v1.2.3.4.5 10.0.0.1.443"},
+		{"three-part version", "v2.0.1 go1.26.8 10.1", "v2.0.1 go1.26.8 10.1"},
+		{"octet out of range", "256.1.1.1 1.2.3.1000", "256.1.1.1 1.2.3.1000"},
+		{"time", "12:30:28 12:30:28.123", "12:30:28 12:30:28.123"},
+		{"log timestamp", "[11/Jun/2024:08:00:00 +0000]", "[11/Jun/2024:08:00:00 +0000]"},
+		{"mac", "00:1a:2b:3c:4d:5e 00-1A-2B-3C-4D-5E", "00:1a:2b:3c:4d:5e 00-1A-2B-3C-4D-5E"},
+		{"cpp identifier", "std::abs Foo::Bar", "std::abs Foo::Bar"},
+		{"bare a::b is an address", "a::b", "a::"},
+		{"hash with colon", "sha256:abcdef0123456789", "sha256:abcdef0123456789"},
+		{"hex hash", "deadbeefcafe 0x1f", "deadbeefcafe 0x1f"},
+		{"uuid", "123e4567-e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456-426614174000"},
+		{"date", "2024-06-11 2024.06.11", "2024-06-11 2024.06.11"},
+		{"too many groups", "1:2:3:4:5:6:7:8:9:a", "1:2:3:4:5:6:7:8:9:a"},
+		{"two ellipses", "1::2::3", "1::2::3"},
+		{"ipv4 zone is not a zone", "203.0.113.9%eth0", "203.0.113.0%eth0"},
+		{"empty", "", ""},
+		{"no address", "GET /index.html HTTP/1.1", "GET /index.html HTTP/1.1"},
+	}
+	m := mustMasker(t, ipmask.Default, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, m.MaskString(tt.in))
+			// Masking is idempotent.
+			assert.Equal(t, tt.want, m.MaskString(tt.want))
+		})
+	}
+}
+
+func TestAddrs(t *testing.T) {
+	text := []byte(`a 203.0.113.9:80 [fe80::1%eth0]:443 "::ffff:198.51.100.7" 1.2.3.4.5`)
+	var got []Match
+	for m := range Addrs(text) {
+		got = append(got, m)
+	}
+	require.Len(t, got, 3)
+	assert.Equal(t, Match{netip.MustParseAddr("203.0.113.9"), 2, 13}, got[0])
+	assert.Equal(t, "fe80::1%eth0", string(text[got[1].Start:got[1].End]))
+	assert.Equal(t, netip.MustParseAddr("fe80::1"), got[1].Addr)
+	assert.Equal(t, netip.MustParseAddr("::ffff:198.51.100.7"), got[2].Addr)
+
+	// Stopping early stops.
+	n := 0
+	for range Addrs(text) {
+		n++
+		break
+	}
+	assert.Equal(t, 1, n)
+}
+
+func TestParse6MatchesNetip(t *testing.T) {
+	valid := []string{
+		"::", "::1", "1::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6::", "::2:3:4:5:6:7:8", "1::8",
+		"::ffff:1.2.3.4", "1:2:3:4:5:6:1.2.3.4", "::1.2.3.4", "1::1.2.3.4", "FFFF::ffff",
+		"0000:0000:0000:0000:0000:0000:0000:0000", "2001:db8:0:0:1:0:0:1",
+	}
+	invalid := []string{
+		"", ":", ":::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "1::2::3", "12345::", "1:2:3:4:5:6:7:8::",
+		"::1:2:3:4:5:6:7:8", "1:", ":1", "1:2:3:4:5:6:7:1.2.3.4", "::1.2.3", "::1.2.3.256", "g::",
+		"1.2.3.4::", "::1.2.3.4:5", "1:2:3:4:5:6:7::8",
+	}
+	for _, s := range valid {
+		got, ok := parse6([]byte(s))
+		if assert.True(t, ok, s) {
+			assert.Equal(t, netip.MustParseAddr(s), got, s)
+		}
+	}
+	for _, s := range invalid {
+		_, ok := parse6([]byte(s))
+		assert.False(t, ok, s)
+	}
+}
+
+func TestFieldMode(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		in   string
+		want string
+	}{
+		{"first column", Options{Fields: []int{1}}, "203.0.113.9 - GET 198.51.100.7", "203.0.113.0 - GET 198.51.100.7"},
+		{"host name replaced", Options{Fields: []int{1}}, "client.example.net - GET", "- - GET"},
+		{"empty column replaced", Options{Fields: []int{2}}, "a  b", "a - b"},
+		{"custom placeholder", Options{Fields: []int{1}, Placeholder: "0.0.0.0"}, "unknown x", "0.0.0.0 x"},
+		{"two columns tab", Options{Fields: []int{1, 3}, Delim: '\t'}, "203.0.113.9\tx\t2001:db8:1:2::7", "203.0.113.0\tx\t2001:db8:1::"},
+		{"quoted list", Options{Fields: []int{2}, Delim: '|'}, `a|"203.0.113.9, 198.51.100.7"|b`, `a|"203.0.113.0, 198.51.100.0"|b`},
+		{"list with ports and brackets", Options{Fields: []int{1}, Delim: '|'}, "[2001:db8:1:2::7]:443,203.0.113.9:80", "[2001:db8:1::]:443,203.0.113.0:80"},
+		{"list with a bad item replaced", Options{Fields: []int{1}, Delim: '|'}, "203.0.113.9, unknown", "-"},
+		{"trailing comma replaced", Options{Fields: []int{1}, Delim: '|'}, "203.0.113.9,", "-"},
+		{"zone", Options{Fields: []int{1}}, "fe80::1%eth0 x", "fe80:: x"},
+		{"mapped", Options{Fields: []int{1}}, "::ffff:203.0.113.9 x", "203.0.113.0 x"},
+		{"leading zeros", Options{Fields: []int{1}}, "192.000.002.001 x", "192.0.2.0 x"},
+		{"port out of range replaced", Options{Fields: []int{1}}, "203.0.113.9:65536 x", "- x"},
+		{"v6 port needs brackets", Options{Fields: []int{1}}, "[2001:db8::1]:x y", "- y"},
+		{"ipv4 in brackets replaced", Options{Fields: []int{1}}, "[203.0.113.9] y", "- y"},
+		{"other columns untouched", Options{Fields: []int{2}}, "203.0.113.9 198.51.100.7", "203.0.113.9 198.51.100.0"},
+		{"missing column", Options{Fields: []int{5}}, "203.0.113.9 x", "203.0.113.9 x"},
+		{"each line", Options{Fields: []int{1}}, "203.0.113.9 a\nhost b\n", "203.0.113.0 a\n- b\n"},
+		{"skip private", Options{Fields: []int{1}, SkipPrivate: true}, "10.1.2.3 x", "10.1.2.3 x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := mustMasker(t, ipmask.Default, &tt.opts)
+			assert.Equal(t, tt.want, m.MaskString(tt.in))
+		})
+	}
+}
+
+func TestSkipPrivate(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		keep bool
+	}{
+		{"rfc1918", "10.1.2.3", true},
+		{"loopback v4", "127.0.0.1", true},
+		{"link-local v4", "169.254.1.2", true},
+		{"public v4", "203.0.113.9", false},
+		{"cgnat is masked", "100.64.1.2", false},
+		{"ula", "fd00:1:2::3", true},
+		{"loopback v6", "::1", true},
+		{"link-local v6 with zone", "fe80::1%eth0", true},
+		{"public v6", "2001:db8:1:2::7", false},
+		{"mapped private", "::ffff:10.1.2.3", true},
+		{"mapped public", "::ffff:203.0.113.9", false},
+		{"6to4 of private", "2002:a01:203::1", true},
+		{"6to4 of public", "2002:cb00:7109::1", false},
+		{"teredo of private client", "2001:0:4136:e378:8000:63bf:f5fe:fdfc", true}, // client 10.1.2.3
+		{"teredo of public client", "2001:0:4136:e378:8000:63bf:34ff:8ef6", false},  // client 203.0.113.9
+		{"nat64 of private", "64:ff9b::10.1.2.3", true},
+		{"nat64 of public", "64:ff9b::203.0.113.9", false},
+		{"nat64 local use always masked", "64:ff9b:1:a01:203::", false},
+		{"compatible private", "::10.1.2.3", true},
+		{"siit public", "::ffff:0:203.0.113.9", false},
+		{"isatap link-local private", "fe80::5efe:10.1.2.3", true},
+		{"isatap link-local public", "fe80::5efe:203.0.113.9", false},
+		{"isatap ula public", "fd00::200:5efe:203.0.113.9", false},
+	}
+	m := mustMasker(t, ipmask.Default, &Options{SkipPrivate: true})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := m.MaskString("x " + tt.in + " y")
+			if tt.keep {
+				assert.Equal(t, "x "+tt.in+" y", got)
+			} else {
+				assert.NotContains(t, got, tt.in)
+				for match := range Addrs([]byte(got)) {
+					assert.True(t, ipmask.Default.IsMasked(match.Addr), "%s left %v", tt.in, match.Addr)
+				}
+			}
+		})
+	}
+}
+
+func TestNewMaskerErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"column zero", Options{Fields: []int{0}}, `logmask: Fields: column 0`},
+		{"column too high", Options{Fields: []int{65}}, `logmask: Fields: column 65`},
+		{"delim digit", Options{Fields: []int{1}, Delim: '1'}, `logmask: Delim '1'`},
+		{"delim colon", Options{Fields: []int{1}, Delim: ':'}, `logmask: Delim ':'`},
+		{"delim newline", Options{Fields: []int{1}, Delim: '\n'}, `logmask: Delim '\n'`},
+		{"placeholder with delim", Options{Fields: []int{1}, Placeholder: "a b"}, `logmask: Placeholder "a b"`},
+		{"placeholder with newline", Options{Fields: []int{1}, Placeholder: "a\n"}, `logmask: Placeholder "a\n"`},
+		{"placeholder leaks", Options{Fields: []int{1}, Placeholder: "203.0.113.9"}, `logmask: Placeholder "203.0.113.9"`},
+		{"max line too small", Options{MaxLine: 10}, `logmask: MaxLine 10`},
+		{"max line negative", Options{MaxLine: -1}, `logmask: MaxLine -1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewMasker(ipmask.Default, &tt.opts)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			_, err = NewWriter(io.Discard, ipmask.Default, &tt.opts)
+			assert.Error(t, err)
+		})
+	}
+	_, err := NewWriter(nil, ipmask.Default, nil)
+	assert.ErrorContains(t, err, "logmask: NewWriter: nil")
+	_, err = Copy(io.Discard, nil, ipmask.Default, nil)
+	assert.ErrorContains(t, err, "logmask: Copy: nil")
+}
+
+func TestOptionsNotModified(t *testing.T) {
+	opts := Options{Fields: []int{3, 1}, Delim: '\t'}
+	_, err := NewMasker(ipmask.Default, &opts)
+	require.NoError(t, err)
+	assert.Equal(t, Options{Fields: []int{3, 1}, Delim: '\t'}, opts)
+}
+
+func TestZeroMasker(t *testing.T) {
+	var m Masker
+	assert.Equal(t, "x 0.0.0.0 :: y", m.MaskString("x 203.0.113.9 2001:db8::1 y"))
+}
+
+const sample = "203.0.113.9 - - [11/Jun/2024:08:00:00 +0000] \"GET /c/x HTTP/1.1\" 200 12 \"-\" \"curl/8\" \"198.51.100.7, 2001:db8:1:2::7\"\n" +
+	"::ffff:198.51.100.23 - - [11/Jun/2024:08:00:01 +0000] \"GET / HTTP/1.1\" 302 0 \"http://[2001:db8:9:9::1]:8080/\" \"x\"\n" +
+	"fe80::1%eth0 last line without newline 10.0.0.1"
+
+// TestWriterSplitsAnywhere writes the sample in two pieces at every
+// possible split and in one-byte writes: the output never depends on how
+// the input was cut.
+func TestWriterSplitsAnywhere(t *testing.T) {
+	m := mustMasker(t, ipmask.Default, nil)
+	want := m.MaskString(sample)
+	for i := 0; i <= len(sample); i++ {
+		var out bytes.Buffer
+		w, err := NewWriter(&out, ipmask.Default, nil)
+		require.NoError(t, err)
+		n, err := w.Write([]byte(sample[:i]))
+		require.NoError(t, err)
+		require.Equal(t, i, n)
+		_, err = w.Write([]byte(sample[i:]))
+		require.NoError(t, err)
+		require.NoError(t, w.Close())
+		require.Equal(t, want, out.String(), "split at %d", i)
+	}
+	var out bytes.Buffer
+	n, err := Copy(&out, iotest.OneByteReader(strings.NewReader(sample)), ipmask.Default, nil)
+	require.NoError(t, err)
+	assert.Equal(t, want, out.String())
+	assert.Equal(t, int64(len(want)), n)
+}
+
+// TestWriterPassesCompleteLines checks the piped-logger behaviour: a
+// complete line is written before Write returns, a partial one waits.
+func TestWriterPassesCompleteLines(t *testing.T) {
+	var out bytes.Buffer
+	w, err := NewWriter(&out, ipmask.Default, nil)
+	require.NoError(t, err)
+	_, err = w.Write([]byte("203.0.113.9 a\n198.51."))
+	require.NoError(t, err)
+	assert.Equal(t, "203.0.113.0 a\n", out.String())
+	_, err = w.Write([]byte("100.7"))
+	require.NoError(t, err)
+	assert.Equal(t, "203.0.113.0 a\n", out.String())
+	require.NoError(t, w.Close())
+	assert.Equal(t, "203.0.113.0 a\n198.51.100.0", out.String())
+	require.NoError(t, w.Close(), "second Close")
+	_, err = w.Write([]byte("x"))
+	assert.ErrorContains(t, err, "logmask: Write after Close")
+}
+
+// TestWriterLongLines checks the documented behaviour for lines longer than
+// MaxLine: memory stays within MaxLine, and a line with separators comes
+// out exactly as if masked whole.
+func TestWriterLongLines(t *testing.T) {
+	const max = 256
+	var line strings.Builder
+	for line.Len() < 5*max {
+		line.WriteString("203.0.113.9 [2001:db8:1:2::7]:443, fe80::1%eth0 x=198.51.100.7;")
+	}
+	text := line.String() + "\nshort 203.0.113.9\n"
+	m := mustMasker(t, ipmask.Default, nil)
+	want := m.MaskString(text)
+
+	for _, chunk := range []int{1, 7, 100, max, 3 * max, len(text)} {
+		var out bytes.Buffer
+		w, err := NewWriter(&out, ipmask.Default, &Options{MaxLine: max})
+		require.NoError(t, err)
+		for rest := []byte(text); len(rest) > 0; {
+			k := min(chunk, len(rest))
+			_, err := w.Write(rest[:k])
+			require.NoError(t, err)
+			rest = rest[k:]
+			assert.LessOrEqual(t, cap(w.pend), max, "held bytes stay bounded")
+		}
+		require.NoError(t, w.Close())
+		assert.Equal(t, want, out.String(), "chunk %d", chunk)
+	}
+}
+
+// TestWriterLongTokens feeds lines with no safe cut at all: the pieces are
+// cut where no dotted quad can be split, and nothing leaks.
+func TestWriterLongTokens(t *testing.T) {
+	tests := []struct{ name, text string }{
+		{"letters and quads", strings.Repeat("g203.0.113.9", 100)},
+		{"hex and quads", strings.Repeat("a203.0.113.9", 100)},
+		{"colons and quads", strings.Repeat(":203.0.113.9", 100)},
+		{"double dots", strings.Repeat("203.0.113.9..", 100)},
+		{"digits only", strings.Repeat("7", 1000) + " 203.0.113.9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			w, err := NewWriter(&out, ipmask.Default, &Options{MaxLine: 256})
+			require.NoError(t, err)
+			_, err = w.Write([]byte(tt.text))
+			require.NoError(t, err)
+			require.NoError(t, w.Close())
+			assert.NotContains(t, out.String(), "203.0.113.9")
+			assert.Contains(t, out.String(), "203.0.113.0")
+		})
+	}
+}
+
+func TestWriterFieldModeLongLine(t *testing.T) {
+	text := "host.example " + strings.Repeat("x 203.0.113.9 ", 50) + "\nhost2 y\n"
+	var out bytes.Buffer
+	w, err := NewWriter(&out, ipmask.Default, &Options{Fields: []int{1}, MaxLine: 256})
+	require.NoError(t, err)
+	_, err = w.Write([]byte(text))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	// The first piece is read as columns (the second one passes), the rest
+	// of the long line is masked as free text.
+	got := out.String()
+	assert.True(t, strings.HasPrefix(got, "- x 203.0.113.9 "), got)
+	assert.NotContains(t, got[256:], "203.0.113.9")
+	assert.True(t, strings.HasSuffix(got, " x 203.0.113.0 \n- y\n"), got)
+}
+
+type failWriter struct{ after int }
+
+var errBroken = errors.New("broken pipe")
+
+func (f *failWriter) Write(b []byte) (int, error) {
+	if f.after <= 0 {
+		return 0, errBroken
+	}
+	f.after--
+	return len(b), nil
+}
+
+type shortWriter struct{}
+
+func (shortWriter) Write(b []byte) (int, error) { return len(b) / 2, nil }
+
+func TestWriterErrors(t *testing.T) {
+	w, err := NewWriter(&failWriter{after: 1}, ipmask.Default, nil)
+	require.NoError(t, err)
+	_, err = w.Write([]byte("a\n"))
+	require.NoError(t, err)
+	_, err = w.Write([]byte("b\n"))
+	assert.ErrorIs(t, err, errBroken)
+	_, err = w.Write([]byte("c\n"))
+	assert.ErrorIs(t, err, errBroken, "the error sticks")
+	assert.ErrorIs(t, w.Close(), errBroken)
+
+	w, err = NewWriter(shortWriter{}, ipmask.Default, nil)
+	require.NoError(t, err)
+	_, err = w.Write([]byte("abcd\n"))
+	assert.ErrorIs(t, err, io.ErrShortWrite)
+
+	_, err = Copy(&failWriter{}, strings.NewReader("a\n"), ipmask.Default, nil)
+	assert.ErrorIs(t, err, errBroken)
+
+	var out bytes.Buffer
+	n, err := Copy(&out, iotest.TimeoutReader(strings.NewReader("203.0.113.9 a\n203.0.113.9")), ipmask.Default, nil)
+	assert.ErrorIs(t, err, iotest.ErrTimeout)
+	assert.Equal(t, "203.0.113.0 a\n203.0.113.0", out.String(), "what was read is masked and written")
+	assert.Equal(t, int64(out.Len()), n)
+}
+
+func TestCutPoint(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want int
+	}{
+		{"space", "ab cd", 3},
+		{"letter", "1.2gg1.2.3", 5},
+		{"hex letter", "1.2a1.2.3", 4},
+		{"double dot", "1.2..1.2.3", 5},
+		{"nothing", "1.2.3.4", 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, cutPoint([]byte(tt.in)))
+		})
+	}
+}
+
+func TestAllocs(t *testing.T) {
+	log := genLog(200, 1)
+	m := mustMasker(t, ipmask.Default, nil)
+	dst := make([]byte, 0, 2*len(log))
+	assert.Zero(t, testing.AllocsPerRun(20, func() { dst = m.AppendMask(dst[:0], log) }), "AppendMask")
+
+	fm := mustMasker(t, ipmask.Default, &Options{Fields: []int{1}, SkipPrivate: true})
+	assert.Zero(t, testing.AllocsPerRun(20, func() { dst = fm.AppendMask(dst[:0], log) }), "field mode")
+
+	w, err := NewWriter(io.Discard, ipmask.Default, nil)
+	require.NoError(t, err)
+	_, err = w.Write(log[:100]) // warm up the buffers
+	require.NoError(t, err)
+	assert.Zero(t, testing.AllocsPerRun(20, func() {
+		_, _ = w.Write(log)
+	}), "Writer.Write")
+}

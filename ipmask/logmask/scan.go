@@ -1,0 +1,381 @@
+package logmask
+
+import (
+	"iter"
+	"net/netip"
+)
+
+// Byte classes. A token is a maximal run of bytes of class cT (hex digits,
+// ':' and '.'); only tokens can hold an address, so the scanner skips
+// everything else with one table lookup per byte.
+const (
+	cDigit = 1 << iota // 0-9
+	cHex               // a-f, A-F
+	cColon             // :
+	cDot               // .
+	cWord              // letters g-z, G-Z and '_': glue that makes a token an identifier
+	cZone              // bytes allowed in a %zone: A-Z a-z 0-9 _ . -
+	cSafe              // bytes that can never touch an address token: a safe place to cut a line
+
+	cT = cDigit | cHex | cColon | cDot
+)
+
+// maxZone is the longest %zone taken as part of an address (and dropped with
+// it). Interface names are at most 15 bytes on Linux and numbers on Windows.
+const maxZone = 64
+
+var class = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		switch {
+		case '0' <= b && b <= '9':
+			t[c] = cDigit | cZone
+		case 'a' <= b && b <= 'f', 'A' <= b && b <= 'F':
+			t[c] = cHex | cZone
+		case 'g' <= b && b <= 'z', 'G' <= b && b <= 'Z', b == '_':
+			t[c] = cWord | cZone
+		case b == ':':
+			t[c] = cColon
+		case b == '.':
+			t[c] = cDot | cZone
+		case b == '-':
+			t[c] = cZone
+		case b == '%':
+			// neither zone nor safe
+		default:
+			t[c] = cSafe
+		}
+	}
+	return t
+}()
+
+var hexVal = func() (t [256]uint8) {
+	for c := range t {
+		t[c] = 0xff
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = uint8(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = uint8(c - 'a' + 10)
+		t[c-'a'+'A'] = uint8(c - 'a' + 10)
+	}
+	return t
+}()
+
+// parse4 parses a dotted quad of four decimal numbers from 0 to 255 with one
+// to three digits each. Unlike ipmask.ParseAddr it accepts leading zeros
+// (192.000.002.001): a logger that pads octets still wrote an address, and
+// passing it through would leak it. Such text is read as decimal.
+func parse4(b []byte) (a [4]byte, ok bool) {
+	part, digits, v := 0, 0, 0
+	for _, c := range b {
+		if c == '.' {
+			if digits == 0 || part == 3 {
+				return a, false
+			}
+			a[part] = byte(v)
+			part, digits, v = part+1, 0, 0
+			continue
+		}
+		if c < '0' || c > '9' {
+			return a, false
+		}
+		v = v*10 + int(c-'0')
+		digits++
+		if digits > 3 || v > 255 {
+			return a, false
+		}
+	}
+	if part != 3 || digits == 0 {
+		return a, false
+	}
+	a[3] = byte(v)
+	return a, true
+}
+
+// parse6 parses any RFC 4291 text form of an IPv6 address (no zone): hex
+// groups of one to four digits, at most one "::", and optionally a dotted
+// IPv4 tail in the last 32 bits (read by parse4).
+func parse6(s []byte) (netip.Addr, bool) {
+	var ip [16]byte
+	ellipsis := -1
+	if len(s) >= 2 && s[0] == ':' && s[1] == ':' {
+		ellipsis = 0
+		s = s[2:]
+		if len(s) == 0 {
+			return netip.IPv6Unspecified(), true
+		}
+	}
+	i := 0
+	for i < 16 {
+		j, acc := 0, uint32(0)
+		for j < len(s) {
+			v := hexVal[s[j]]
+			if v == 0xff {
+				break
+			}
+			acc = acc<<4 | uint32(v)
+			j++
+			if j > 4 {
+				return netip.Addr{}, false
+			}
+		}
+		if j == 0 {
+			return netip.Addr{}, false
+		}
+		if j < len(s) && s[j] == '.' {
+			// A dotted IPv4 tail: the last 32 bits, so it ends the text.
+			if (ellipsis < 0 && i != 12) || i > 12 {
+				return netip.Addr{}, false
+			}
+			v4, ok := parse4(s)
+			if !ok {
+				return netip.Addr{}, false
+			}
+			copy(ip[i:], v4[:])
+			i += 4
+			s = nil
+			break
+		}
+		ip[i], ip[i+1] = byte(acc>>8), byte(acc)
+		i += 2
+		s = s[j:]
+		if len(s) == 0 {
+			break
+		}
+		if s[0] != ':' || len(s) == 1 {
+			return netip.Addr{}, false
+		}
+		s = s[1:]
+		if s[0] == ':' {
+			if ellipsis >= 0 {
+				return netip.Addr{}, false
+			}
+			ellipsis = i
+			s = s[1:]
+			if len(s) == 0 {
+				break
+			}
+		}
+	}
+	if len(s) != 0 {
+		return netip.Addr{}, false
+	}
+	if i < 16 {
+		if ellipsis < 0 {
+			return netip.Addr{}, false
+		}
+		n := 16 - i
+		copy(ip[ellipsis+n:], ip[ellipsis:i])
+		clear(ip[ellipsis : ellipsis+n])
+	} else if ellipsis >= 0 {
+		return netip.Addr{}, false // "::" must stand for at least one group
+	}
+	return netip.AddrFrom16(ip), true
+}
+
+// parseAddr parses an IPv4 dotted quad or an IPv6 address, without zone.
+func parseAddr(b []byte) (netip.Addr, bool) {
+	for _, c := range b {
+		if c == ':' {
+			return parse6(b)
+		}
+	}
+	a, ok := parse4(b)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4(a), true
+}
+
+// A Match is one address found in text by [Addrs]: Addr is the address (its
+// zone dropped) and text[Start:End] the bytes that wrote it, including any
+// %zone but not brackets or a port.
+//
+// The zero Match has the zero Addr and an empty span.
+type Match struct {
+	Addr       netip.Addr
+	Start, End int
+}
+
+// Addrs returns an iterator over every address in text, in order, found by
+// the rules the package documentation states: the same scan that
+// [Masker.AppendMask] masks. The iterator reads text as it goes; do not
+// modify text while iterating.
+func Addrs(text []byte) iter.Seq[Match] {
+	return func(yield func(Match) bool) {
+		sc := scanner{s: text}
+		for {
+			m, ok := sc.next()
+			if !ok || !yield(m) {
+				return
+			}
+		}
+	}
+}
+
+// scanner finds addresses in s from position i on.
+type scanner struct {
+	s []byte
+	i int
+	// While i < quadEnd the scanner is inside a token whose whole text is
+	// not an address and looks only for dotted quads in it.
+	quadEnd int
+}
+
+// next returns the next address in s, or false when there is none.
+func (sc *scanner) next() (Match, bool) {
+	s := sc.s
+	n := len(s)
+	for {
+		if sc.i < sc.quadEnd {
+			if m, ok := sc.quad(sc.quadEnd); ok {
+				return m, true
+			}
+			sc.i = sc.quadEnd
+		}
+		i := sc.i
+		for i < n && class[s[i]]&cT == 0 {
+			i++
+		}
+		if i >= n {
+			sc.i = n
+			return Match{}, false
+		}
+		// s[i:j] is a token; note what it holds on the way.
+		a := i
+		colons, dots, double := 0, 0, false
+		var prev byte
+		for ; i < n; i++ {
+			c := s[i]
+			k := class[c]
+			if k&cT == 0 {
+				break
+			}
+			if k&cColon != 0 {
+				colons++
+				double = double || prev == ':'
+			} else if k&cDot != 0 {
+				dots++
+			}
+			prev = c
+		}
+		b := i
+		sc.i = b
+		if colons == 0 {
+			if dots >= 3 {
+				sc.i = a
+				sc.quadEnd = b
+				continue
+			}
+			continue
+		}
+		// Enough colons for an IPv6 address (eight groups, a "::", or a
+		// dotted tail), or a dotted quad with a port?
+		if colons < 7 && !double && dots < 3 {
+			continue
+		}
+		if m, ok := sc.colonToken(a, b); ok {
+			return m, true
+		}
+		if dots >= 3 {
+			sc.i = a
+			sc.quadEnd = b
+		}
+	}
+}
+
+// colonToken tries the token s[a:b], which holds a colon, as one address:
+// IPv6 (with a zone), or IPv4 or IPv6 followed by a :port.
+func (sc *scanner) colonToken(a, b int) (Match, bool) {
+	s := sc.s
+	n := len(s)
+	wordBefore := a > 0 && class[s[a-1]]&cWord != 0
+	if wordBefore {
+		// "addr:2001:db8::1" is a key and an address; "std::abs" and
+		// "Foo::Bar" are identifiers.
+		if b-a >= 2 && s[a] == ':' && s[a+1] != ':' {
+			a++
+		} else {
+			return Match{}, false
+		}
+	}
+	if b < n && class[s[b]]&cWord != 0 {
+		return Match{}, false // glued to a word on the right: an identifier
+	}
+	e := b
+	for e > a && s[e-1] == '.' {
+		e-- // a full stop ending a sentence
+	}
+	if addr, ok := parse6(s[a:e]); ok {
+		end := e
+		if e == b && b < n && s[b] == '%' {
+			end = zoneEnd(s, b)
+		}
+		return Match{Addr: addr, Start: a, End: end}, true
+	}
+	if e-a > 1 && s[e-1] == ':' && s[e-2] != ':' {
+		if addr, ok := parse6(s[a : e-1]); ok {
+			return Match{Addr: addr, Start: a, End: e - 1}, true
+		}
+	}
+	// addr:port, port all digits.
+	k := e - 1
+	for k > a && class[s[k]]&cDigit != 0 {
+		k--
+	}
+	if k > a && k < e-1 && s[k] == ':' && s[k-1] != ':' {
+		if addr, ok := parseAddr(s[a:k]); ok {
+			return Match{Addr: addr, Start: a, End: k}, true
+		}
+	}
+	return Match{}, false
+}
+
+// zoneEnd returns the end of the %zone starting at s[p] == '%', or p when
+// there is none worth taking.
+func zoneEnd(s []byte, p int) int {
+	e := p + 1
+	for e < len(s) && e-p-1 < maxZone && class[s[e]]&cZone != 0 {
+		e++
+	}
+	for e > p+1 && s[e-1] == '.' {
+		e--
+	}
+	if e == p+1 {
+		return p
+	}
+	return e
+}
+
+// quad returns the next dotted quad in s[sc.i:end], a stretch of one token.
+// It looks at maximal runs of digits and dots, split at "..", each trimmed of
+// dots at its ends: a piece of exactly four numbers is an address, a longer
+// one (1.2.3.4.5, a version) is not.
+func (sc *scanner) quad(end int) (Match, bool) {
+	s := sc.s
+	i := sc.i
+	for i < end {
+		for i < end && class[s[i]]&(cDigit|cDot) == 0 {
+			i++
+		}
+		// A piece: from i to the next non-digit-or-dot or "..".
+		for i < end && s[i] == '.' {
+			i++
+		}
+		a := i
+		for i < end && (class[s[i]]&cDigit != 0 || (s[i] == '.' && i+1 < end && class[s[i+1]]&cDigit != 0)) {
+			i++
+		}
+		if i == a {
+			continue
+		}
+		if v4, ok := parse4(s[a:i]); ok {
+			sc.i = i
+			return Match{Addr: netip.AddrFrom4(v4), Start: a, End: i}, true
+		}
+	}
+	sc.i = end
+	return Match{}, false
+}

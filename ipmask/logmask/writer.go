@@ -1,0 +1,230 @@
+package logmask
+
+import (
+	"bytes"
+	"errors"
+	"io"
+
+	"github.com/clickanon/clickanon/ipmask"
+)
+
+// flushAt is how much masked output a Writer gathers before it writes it to
+// its destination in the middle of a Write call.
+const flushAt = 64 << 10
+
+// A Writer masks the addresses in everything written to it and writes the
+// result to an underlying writer, a line at a time: a line split across
+// Write calls is held back until its newline (or Close) arrives, so an
+// address is never cut in two. Each Write passes on every complete line it
+// brought before returning, which makes a Writer usable as a piped logger.
+//
+// A line longer than MaxLine (see [Options]) is not held whole: when
+// MaxLine bytes of it are waiting, the Writer masks and writes them up to
+// the last byte that cannot touch an address (a space, a quote, a bracket,
+// a comma...), keeping the rest for the next piece, so the result is the
+// same as if the line had been masked whole. Only a stretch of MaxLine bytes
+// holding no such byte is cut elsewhere: after its last non-address byte
+// (a letter), else after its last byte that is neither digit nor dot, else
+// after its last "..", else at MaxLine, none of which can split a dotted
+// quad; at worst the pieces are masked more than the whole line would
+// have been, never less. In field mode only the first piece of a long line
+// is read as columns; the rest is masked as free text.
+//
+// A Writer must be closed to mask and write a last line that has no
+// newline; Close does not close the underlying writer. A Writer is not safe
+// for concurrent use. The zero Writer is not usable: build one with
+// [NewWriter].
+type Writer struct {
+	dst     io.Writer
+	m       *Masker
+	pend    []byte // start of a line whose newline has not arrived, < maxLine bytes
+	cont    bool   // pend continues a long line already partly written
+	out     []byte
+	written int64
+	err     error
+	closed  bool
+}
+
+// errClosed is returned by Write after Close.
+var errClosed = errors.New("logmask: Write after Close")
+
+// NewWriter returns a Writer that masks with policy p and options opts
+// (nil means the defaults) and writes to dst.
+func NewWriter(dst io.Writer, p ipmask.Policy, opts *Options) (*Writer, error) {
+	if dst == nil {
+		return nil, errors.New("logmask: NewWriter: nil destination io.Writer")
+	}
+	m, err := NewMasker(p, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{dst: dst, m: m}, nil
+}
+
+// Write masks the complete lines in b (and any held-back start of the first
+// one) and writes them to the underlying writer; it keeps an unfinished last
+// line for the next Write or Close. It returns len(b) and nil unless the
+// underlying writer fails, after which every call returns that error.
+func (w *Writer) Write(b []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.closed {
+		return 0, errClosed
+	}
+	max := w.m.maxLine
+	n := len(b)
+	for len(b) > 0 {
+		if len(w.pend) > 0 {
+			room := max - len(w.pend)
+			look := b[:min(len(b), room)]
+			if i := bytes.IndexByte(look, '\n'); i >= 0 {
+				w.pend = append(w.pend, b[:i+1]...)
+				w.line(w.pend)
+				w.pend = w.pend[:0]
+				w.cont = false
+				b = b[i+1:]
+			} else if len(b) < room {
+				w.pend = append(w.pend, b...)
+				b = nil
+			} else {
+				w.pend = append(w.pend, b[:room]...)
+				b = b[room:]
+				c := cutPoint(w.pend)
+				w.line(w.pend[:c])
+				w.cont = true
+				w.pend = w.pend[:copy(w.pend, w.pend[c:])]
+			}
+		} else {
+			look := b[:min(len(b), max)]
+			if i := bytes.IndexByte(look, '\n'); i >= 0 {
+				w.line(b[:i+1])
+				w.cont = false
+				b = b[i+1:]
+			} else if len(b) < max {
+				if w.pend == nil {
+					w.pend = make([]byte, 0, max)
+				}
+				w.pend = append(w.pend, b...)
+				b = nil
+			} else {
+				c := cutPoint(look)
+				w.line(b[:c])
+				w.cont = true
+				b = b[c:]
+			}
+		}
+		if len(w.out) >= flushAt {
+			if err := w.flush(); err != nil {
+				return n - len(b), err
+			}
+		}
+	}
+	if err := w.flush(); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// line masks one line or piece of a line into w.out.
+func (w *Writer) line(b []byte) {
+	if w.cont && w.m.fields != 0 {
+		w.out = w.m.appendFree(w.out, b)
+		return
+	}
+	w.out = w.m.AppendMask(w.out, b)
+}
+
+func (w *Writer) flush() error {
+	if len(w.out) == 0 {
+		return nil
+	}
+	k, err := w.dst.Write(w.out)
+	w.written += int64(k)
+	if err == nil && k < len(w.out) {
+		err = io.ErrShortWrite
+	}
+	w.out = w.out[:0]
+	if err != nil {
+		w.err = err
+	}
+	return err
+}
+
+// Close masks and writes a last line that has no newline. It does not close
+// the underlying writer. Calling Close again does nothing; Write after Close
+// is an error.
+func (w *Writer) Close() error {
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	if w.err != nil {
+		return w.err
+	}
+	if len(w.pend) > 0 {
+		w.line(w.pend)
+		w.pend = w.pend[:0]
+	}
+	return w.flush()
+}
+
+// Copy masks everything src holds with policy p and options opts (nil
+// means the defaults) and writes it to dst, until src reports io.EOF or an
+// error. It returns the number of bytes written to dst and the first error
+// met other than io.EOF. Lines are written as they complete, so Copy suits
+// a pipe that stays open.
+func Copy(dst io.Writer, src io.Reader, p ipmask.Policy, opts *Options) (written int64, err error) {
+	if src == nil {
+		return 0, errors.New("logmask: Copy: nil source io.Reader")
+	}
+	w, err := NewWriter(dst, p, opts)
+	if err != nil {
+		return 0, err
+	}
+	buf := make([]byte, 256<<10)
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return w.written, werr
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			// Pass on what was read before failing, then report.
+			w.Close()
+			return w.written, rerr
+		}
+	}
+	err = w.Close()
+	return w.written, err
+}
+
+// cutPoint returns where to end the piece of an over-long line held in b
+// (len(b) > 0): after the last byte that cannot touch an address, else after
+// the last byte outside tokens, else after the last byte that is neither
+// digit nor dot, else after the last "..", else len(b).
+func cutPoint(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if class[b[i]]&cSafe != 0 {
+			return i + 1
+		}
+	}
+	for i := len(b) - 1; i >= 0; i-- {
+		if class[b[i]]&cT == 0 {
+			return i + 1
+		}
+	}
+	for i := len(b) - 1; i >= 0; i-- {
+		if class[b[i]]&(cDigit|cDot) == 0 {
+			return i + 1
+		}
+	}
+	if i := bytes.LastIndex(b, []byte("..")); i >= 0 {
+		return i + 2
+	}
+	return len(b)
+}
