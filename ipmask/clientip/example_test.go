@@ -1,0 +1,95 @@
+package clientip_test
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/clientip"
+)
+
+// A service behind a load balancer in 10.0.0.0/8 reads the rightmost
+// X-Forwarded-For entry the balancer did not write; a client that
+// connects directly gets its own address, whatever headers it sends.
+func ExampleRightmostUntrusted() {
+	lb, err := clientip.NewTrusted("10.0.0.0/8")
+	if err != nil {
+		panic(err)
+	}
+	r, err := clientip.New(clientip.RightmostUntrusted(lb), clientip.RemoteAddr())
+	if err != nil {
+		panic(err)
+	}
+	h := http.Header{"X-Forwarded-For": {"203.0.113.9, 198.51.100.7, 10.0.0.3"}}
+
+	a, err := r.Resolve(h, "10.0.0.1:4711") // via the balancer
+	fmt.Println(a, err)
+	a, err = r.Resolve(h, "192.0.2.1:4711") // direct, spoofing the header
+	fmt.Println(a, err)
+	_, err = r.Resolve(http.Header{"X-Forwarded-For": {"198.51.100.7:99999"}}, "10.0.0.1:4711")
+	fmt.Println(errors.Is(err, clientip.ErrMalformed), err)
+	// Output:
+	// 198.51.100.7 <nil>
+	// 192.0.2.1 <nil>
+	// true clientip: X-Forwarded-For "198.51.100.7:99999": malformed client address: bad port
+}
+
+func ExampleForwarded() {
+	proxies, err := clientip.NewTrusted("10.0.0.0/8")
+	if err != nil {
+		panic(err)
+	}
+	r, err := clientip.New(clientip.Forwarded(proxies))
+	if err != nil {
+		panic(err)
+	}
+	h := http.Header{"Forwarded": {`for=192.0.2.60;proto=http, For="[2001:db8:cafe::17]:4711", for=10.0.0.2`}}
+	fmt.Println(r.Resolve(h, "10.0.0.1:443"))
+	// Output:
+	// 2001:db8:cafe::17 <nil>
+}
+
+// The middleware masks the client before any handler sees it, and logging
+// the Info prints only the masked network.
+func ExampleNewMiddleware() {
+	lb, err := clientip.NewTrusted("10.0.0.0/8")
+	if err != nil {
+		panic(err)
+	}
+	r, err := clientip.New(clientip.RightmostUntrusted(lb))
+	if err != nil {
+		panic(err)
+	}
+	mw, err := clientip.NewMiddleware(r, ipmask.Default, nil)
+	if err != nil {
+		panic(err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		info, _ := clientip.FromContext(req.Context())
+		logger.Info("click", "client", info)
+		fmt.Println(req.RemoteAddr, req.Header.Get("X-Forwarded-For") == "")
+		key, _ := clientip.KeyFunc(req)
+		fmt.Println("rate-limit key:", key)
+	}))
+
+	req := httptest.NewRequest(http.MethodGet, "/l/abc", nil)
+	req.RemoteAddr = "10.0.0.1:51234"
+	req.Header.Set("X-Forwarded-For", "198.51.100.77")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	// Output:
+	// level=INFO msg=click client.addr=198.51.100.0 client.prefix=198.51.100.0/24 client.strategy=x-forwarded-for/rightmost-untrusted client.outcome=resolved
+	// 198.51.100.0:51234 true
+	// rate-limit key: 198.51.100.0/24
+}
