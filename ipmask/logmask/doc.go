@@ -21,14 +21,19 @@
 //     case, with a dotted IPv4 tail (::ffff:192.0.2.1), with a %zone
 //     (fe80::1%eth0, the zone is dropped), in brackets ([2001:db8::1] and
 //     [2001:db8::1]:443, the brackets and port kept);
-//   - an IPv6 address written with an unbracketed :port is masked as well,
-//     the port read as part of the address where that parses, so some text
-//     may change but nothing leaks.
+//   - an IPv6 address written with an unbracketed :port is masked as well.
+//     Where the whole text parses as IPv6 the port is read as its last group
+//     (2001:db8::1:443 is one address); where the masked address and the
+//     port would read back as one longer address, the port is dropped, so
+//     the output never holds an address that was not masked.
 //
 // Only the address changes: ports, brackets, quotes and the rest of the line
 // are copied byte for byte. An address that the policy already masks is kept
-// exactly as written. IPv4-mapped addresses become plain IPv4 (what
-// [ipmask.Policy.Mask] returns), and IPv6 is written in its canonical form.
+// exactly as written (an IPv4-mapped one too), unless it has a %zone, which
+// is always dropped. Otherwise IPv4-mapped addresses become plain IPv4 (what
+// [ipmask.Policy.Mask] returns) and IPv6 is written in its canonical form.
+// A zone is '%' and up to 64 letters, digits, '_', '-' or '.', ending where
+// address text cannot follow.
 //
 // # Ambiguous text, and which way it goes
 //

@@ -44,7 +44,8 @@ type Options struct {
 	Placeholder string
 
 	// SkipPrivate leaves private, loopback and link-local addresses as they
-	// are (10.0.0.1, fd00::1, ::1, fe80::1%eth0 keeps its zone too). An
+	// are (10.0.0.1, fd00::1, ::1; fe80::1%eth0 loses its zone, as every
+	// address does, since a zone is free text). An
 	// IPv6 address that embeds an IPv4 address (IPv4-mapped and
 	// -compatible, SIIT, 6to4, Teredo, NAT64, ISATAP) is kept only if the
 	// embedded address is private as well, so nothing public slips through:
@@ -164,20 +165,40 @@ func (m *Masker) appendFree(dst, text []byte) []byte {
 			break
 		}
 		dst = append(dst, text[last:match.Start]...)
-		dst = m.appendAddr(dst, text[match.Start:match.End], match.Addr)
+		k := len(dst)
+		dst = m.appendAddr(dst, text[match.Start:match.End], match.Addr, match.Start > 0 && text[match.Start-1] == '%')
 		last = match.End
+		if sc.portEnd > match.End && match.Addr.Is6() && !match.Addr.Is4In6() {
+			// IPv6 with an unbracketed :port. If the masked text and the
+			// port would read as one longer address, drop the port.
+			n := len(dst)
+			dst = append(dst, text[match.End:sc.portEnd]...)
+			if _, ok := parse6(dst[k:]); ok {
+				last = sc.portEnd
+			}
+			dst = dst[:n]
+		}
 	}
 	return append(dst, text[last:]...)
 }
 
-// appendAddr appends the masked form of a, written in text as raw.
-func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr) []byte {
+// appendAddr appends the masked form of a, written in text as raw. An
+// address already masked is kept as written (an IPv4-mapped one too). An
+// IPv4-mapped address right after a '%' keeps the mapped form, so that its
+// digits cannot be read back as a %zone.
+func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []byte {
 	if m.skipPrivate && isPrivate(a) {
+		if i := bytes.IndexByte(raw, '%'); i >= 0 {
+			raw = raw[:i] // zones are always dropped
+		}
 		return append(dst, raw...)
 	}
 	masked := m.policy.Mask(a)
-	if masked == a && !hasZone(raw) {
+	if masked == a.Unmap() && !hasZone(raw) {
 		return append(dst, raw...)
+	}
+	if afterPercent && a.Is4In6() {
+		dst = append(dst, "::ffff:"...)
 	}
 	return masked.AppendTo(dst)
 }
@@ -257,7 +278,7 @@ func (m *Masker) appendList(dst, v []byte) []byte {
 		a, as, ae, _ := parseItem(item)
 		dst = append(dst, seg[:lead]...)
 		dst = append(dst, item[:as]...)
-		dst = m.appendAddr(dst, item[as:ae], a)
+		dst = m.appendAddr(dst, item[as:ae], a, false)
 		dst = append(dst, item[ae:]...)
 		dst = append(dst, seg[lead+len(item):]...)
 		if i < 0 {

@@ -190,14 +190,14 @@ func TestSkipPrivate(t *testing.T) {
 		{"cgnat is masked", "100.64.1.2", false},
 		{"ula", "fd00:1:2::3", true},
 		{"loopback v6", "::1", true},
-		{"link-local v6 with zone", "fe80::1%eth0", true},
+		{"link-local v6", "fe80::1", true},
 		{"public v6", "2001:db8:1:2::7", false},
 		{"mapped private", "::ffff:10.1.2.3", true},
 		{"mapped public", "::ffff:203.0.113.9", false},
 		{"6to4 of private", "2002:a01:203::1", true},
 		{"6to4 of public", "2002:cb00:7109::1", false},
 		{"teredo of private client", "2001:0:4136:e378:8000:63bf:f5fe:fdfc", true}, // client 10.1.2.3
-		{"teredo of public client", "2001:0:4136:e378:8000:63bf:34ff:8ef6", false},  // client 203.0.113.9
+		{"teredo of public client", "2001:0:4136:e378:8000:63bf:34ff:8ef6", false}, // client 203.0.113.9
 		{"nat64 of private", "64:ff9b::10.1.2.3", true},
 		{"nat64 of public", "64:ff9b::203.0.113.9", false},
 		{"nat64 local use always masked", "64:ff9b:1:a01:203::", false},
@@ -208,6 +208,7 @@ func TestSkipPrivate(t *testing.T) {
 		{"isatap ula public", "fd00::200:5efe:203.0.113.9", false},
 	}
 	m := mustMasker(t, ipmask.Default, &Options{SkipPrivate: true})
+	assert.Equal(t, "fe80::1 fe80::1", m.MaskString("fe80::1%eth0 fe80::1%203.0.113.9"), "zones dropped")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := m.MaskString("x " + tt.in + " y")

@@ -222,6 +222,8 @@ type scanner struct {
 	// While i < quadEnd the scanner is inside a token whose whole text is
 	// not an address and looks only for dotted quads in it.
 	quadEnd int
+	// portEnd is the end of the ":port" after the last match, or 0.
+	portEnd int
 }
 
 // next returns the next address in s, or false when there is none.
@@ -276,7 +278,9 @@ func (sc *scanner) next() (Match, bool) {
 		if colons < 7 && !double && dots < 3 {
 			continue
 		}
+		sc.portEnd = 0
 		if m, ok := sc.colonToken(a, b); ok {
+			sc.i = max(b, m.End) // past the token and any %zone
 			return m, true
 		}
 		if dots >= 3 {
@@ -315,7 +319,7 @@ func (sc *scanner) colonToken(a, b int) (Match, bool) {
 		}
 		return Match{Addr: addr, Start: a, End: end}, true
 	}
-	if e-a > 1 && s[e-1] == ':' && s[e-2] != ':' {
+	if e-a > 1 && s[e-1] == ':' {
 		if addr, ok := parse6(s[a : e-1]); ok {
 			return Match{Addr: addr, Start: a, End: e - 1}, true
 		}
@@ -325,8 +329,9 @@ func (sc *scanner) colonToken(a, b int) (Match, bool) {
 	for k > a && class[s[k]]&cDigit != 0 {
 		k--
 	}
-	if k > a && k < e-1 && s[k] == ':' && s[k-1] != ':' {
+	if k > a && k < e-1 && s[k] == ':' {
 		if addr, ok := parseAddr(s[a:k]); ok {
+			sc.portEnd = e
 			return Match{Addr: addr, Start: a, End: k}, true
 		}
 	}
@@ -339,6 +344,9 @@ func zoneEnd(s []byte, p int) int {
 	e := p + 1
 	for e < len(s) && e-p-1 < maxZone && class[s[e]]&cZone != 0 {
 		e++
+	}
+	if e < len(s) && (s[e] == ':' || s[e] == '%' || class[s[e]]&cZone != 0) {
+		return p // too long, or running into more address text
 	}
 	for e > p+1 && s[e-1] == '.' {
 		e--

@@ -1,0 +1,56 @@
+package logmask_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/logmask"
+)
+
+func ExampleNewWriter() {
+	w, err := logmask.NewWriter(os.Stdout, ipmask.Default, nil)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Fprintln(w, `203.0.113.9 - - [11/Jun/2024:08:00:00 +0000] "GET / HTTP/1.1" 200 "198.51.100.7, 2001:db8:1:2::7"`)
+	fmt.Fprint(w, "[2002:cb00:7109::1]:443 v1.2.3.4.5 at 12:30:28") // no newline: Close writes it
+	if err := w.Close(); err != nil {
+		panic(err)
+	}
+	// Output:
+	// 203.0.113.0 - - [11/Jun/2024:08:00:00 +0000] "GET / HTTP/1.1" 200 "198.51.100.0, 2001:db8:1::"
+	// [2002:cb00:7100::]:443 v1.2.3.4.5 at 12:30:28
+}
+
+func ExampleCopy() {
+	log := "::ffff:203.0.113.9 GET /\n10.1.2.3 GET /health\n"
+	_, err := logmask.Copy(os.Stdout, strings.NewReader(log), ipmask.Strict, &logmask.Options{SkipPrivate: true})
+	if err != nil {
+		panic(err)
+	}
+	// Output:
+	// 203.0.0.0 GET /
+	// 10.1.2.3 GET /health
+}
+
+func ExampleMasker_fieldMode() {
+	m, err := logmask.NewMasker(ipmask.Default, &logmask.Options{Fields: []int{1, 3}, Delim: '\t'})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(m.MaskString("203.0.113.9\t198.51.100.7\tclient.example.net"))
+	// Output:
+	// 203.0.113.0	198.51.100.7	-
+}
+
+func ExampleAddrs() {
+	text := []byte(`peer=[fe80::1%eth0]:443 via 203.0.113.9`)
+	for m := range logmask.Addrs(text) {
+		fmt.Printf("%d-%d %q %v\n", m.Start, m.End, text[m.Start:m.End], m.Addr)
+	}
+	// Output:
+	// 6-18 "fe80::1%eth0" fe80::1
+	// 28-39 "203.0.113.9" 203.0.113.9
+}

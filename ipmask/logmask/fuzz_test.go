@@ -1,0 +1,256 @@
+package logmask
+
+import (
+	"bytes"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/clickanon/clickanon/ipmask"
+)
+
+// seeds are inputs every fuzz target starts from: each tricky form.
+var seeds = []string{
+	sample,
+	"203.0.113.9:8080 [2001:db8::1]:443 fe80::1%eth0 ::ffff:1.2.3.4 2002:c000:2ff::1",
+	"2001:0:4136:e378:8000:63bf:3fff:fdd2 64:ff9b::1.2.3.4 64:ff9b:1::1 fe80::5efe:1.2.3.4",
+	"1.2.3.4.5 12:30:28 00:1a:2b:3c:4d:5e std::abs 010.001.002.003 1.2.3.4..5 a1.2.3.4",
+	`{"ip":"203.0.113.9"} "1.2.3.4, 5.6.7.8" http://203.0.113.9:8080/ addr:2001:db8::1`,
+	"1::2:3:4:5:6:7 1:2:3:4:5:6:7:8:80 ::ffff:1.2.3.4:80 ::1.2.3.4 ::ffff:0:1.2.3.4",
+}
+
+// plainLeaks is the independent check: written with strings and
+// netip.ParseAddr rather than the scanner, it lists the addresses in text
+// that p does not mask (skipping private ones if skip), by the rules the
+// package documentation states.
+func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
+	var leaks []string
+	bad := func(a netip.Addr) bool {
+		return !p.IsMasked(a) && !(skip && isPrivate(a))
+	}
+	isTok := func(c byte) bool { return strings.IndexByte("0123456789abcdefABCDEF:.", c) >= 0 }
+	isWord := func(c byte) bool {
+		return c == '_' || ('g' <= c && c <= 'z') || ('G' <= c && c <= 'Z')
+	}
+	for i := 0; i < len(text); {
+		if !isTok(text[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(text) && isTok(text[j]) {
+			j++
+		}
+		tok := text[i:j]
+		glued := i > 0 && isWord(text[i-1]) || j < len(text) && isWord(text[j])
+		if a, err := netip.ParseAddr(stripLeadingZeros(strings.TrimRight(tok, "."))); err == nil && a.Is6() && !glued {
+			// One IPv6 address, a dotted tail included.
+			if bad(a) {
+				leaks = append(leaks, tok)
+			}
+			i = j
+			continue
+		}
+		// Dotted quads: digit-and-dot runs, split at "..".
+		for _, run := range strings.FieldsFunc(tok, func(r rune) bool { return !('0' <= r && r <= '9' || r == '.') }) {
+			for _, piece := range strings.Split(run, "..") {
+				piece = strings.Trim(piece, ".")
+				parts := strings.Split(piece, ".")
+				if len(parts) != 4 {
+					continue
+				}
+				var v [4]byte
+				ok := true
+				for k, part := range parts {
+					n, err := strconv.Atoi(part)
+					ok = ok && err == nil && len(part) <= 3 && n <= 255
+					v[k] = byte(n)
+				}
+				if a := netip.AddrFrom4(v); ok && bad(a) {
+					leaks = append(leaks, piece)
+				}
+			}
+		}
+		// IPv6 (and addr:port) where the token is not an identifier.
+		if strings.Contains(tok, ":") && !(j < len(text) && isWord(text[j])) {
+			t := tok
+			if i > 0 && isWord(text[i-1]) {
+				t = ""
+				if len(tok) >= 2 && tok[0] == ':' && tok[1] != ':' {
+					t = tok[1:]
+				}
+			}
+			t = strings.TrimRight(t, ".")
+			cands := []string{t, strings.TrimSuffix(t, ":")}
+			if k := strings.LastIndexByte(t, ':'); k > 0 {
+				if _, err := strconv.Atoi(t[k+1:]); err == nil {
+					cands = append(cands, t[:k])
+				}
+			}
+			// The first reading that parses is the address (a port is
+			// read as a group where the whole parses).
+			for _, c := range cands {
+				if a, err := netip.ParseAddr(stripLeadingZeros(c)); err == nil {
+					if bad(a) {
+						leaks = append(leaks, c)
+					}
+					break
+				}
+			}
+		}
+		i = j
+	}
+	return leaks
+}
+
+// notAddrBytes deletes every byte that can belong to an address text.
+func notAddrBytes(b []byte) []byte {
+	return bytes.Map(func(r rune) rune {
+		if r < 256 && class[r]&(cZone|cColon) != 0 || r == '%' {
+			return -1
+		}
+		return r
+	}, b)
+}
+
+func FuzzMask(f *testing.F) {
+	for _, s := range seeds {
+		f.Add([]byte(s), uint8(24), uint8(48), false)
+		f.Add([]byte(s), uint8(16), uint8(120), true)
+	}
+	f.Fuzz(func(t *testing.T, text []byte, v4, v6 uint8, skip bool) {
+		p, err := ipmask.New(int(v4%33), int(v6%129))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := NewMasker(p, &Options{SkipPrivate: skip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := m.AppendMask(nil, text)
+
+		// Every address in the output is masked: by our own scanner...
+		for match := range Addrs(out) {
+			if !p.IsMasked(match.Addr) && !(skip && isPrivate(match.Addr)) {
+				t.Fatalf("%q -> %q: %v at %d is not masked under %v", text, out, match.Addr, match.Start, p)
+			}
+		}
+		// ...and by the independent check.
+		if leaks := plainLeaks(string(out), p, skip); len(leaks) > 0 {
+			t.Fatalf("%q -> %q: plain check finds %q not masked under %v", text, out, leaks, p)
+		}
+		// Bytes that are not address text are unchanged.
+		if a, b := notAddrBytes(text), notAddrBytes(out); !bytes.Equal(a, b) {
+			t.Fatalf("%q -> %q: other bytes changed: %q vs %q", text, out, a, b)
+		}
+		// The output length is bounded by the input's.
+		bound := len(text)
+		if p.IPv6Bits() > 96 {
+			bound += bytes.Count(text, []byte("::"))
+		}
+		if len(out) > bound {
+			t.Fatalf("%q -> %q: %d bytes, bound %d", text, out, len(out), bound)
+		}
+		// Idempotent.
+		if again := m.AppendMask(nil, out); !bytes.Equal(again, out) {
+			t.Fatalf("%q -> %q -> %q: not idempotent", text, out, again)
+		}
+	})
+}
+
+func FuzzWriter(f *testing.F) {
+	for _, s := range seeds {
+		f.Add([]byte(s), uint16(7), uint16(256))
+		f.Add([]byte(strings.Repeat(s, 5)), uint16(300), uint16(256))
+	}
+	f.Fuzz(func(t *testing.T, text []byte, step, maxLine uint16) {
+		max := 256 + int(maxLine%1024)
+		chunk := 1 + int(step%2048)
+		var out bytes.Buffer
+		w, err := NewWriter(&out, ipmask.Default, &Options{MaxLine: max})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rest := text; len(rest) > 0; {
+			k := min(chunk, len(rest))
+			if _, err := w.Write(rest[:k]); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[k:]
+			if cap(w.pend) > max {
+				t.Fatalf("holds %d bytes, MaxLine %d", cap(w.pend), max)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		long := false
+		for _, l := range bytes.SplitAfter(text, []byte("\n")) {
+			long = long || len(l) > max
+		}
+		if !long {
+			m, _ := NewMasker(ipmask.Default, nil)
+			if want := m.AppendMask(nil, text); !bytes.Equal(out.Bytes(), want) {
+				t.Fatalf("%q: Writer %q, AppendMask %q", text, out.Bytes(), want)
+			}
+		}
+		for match := range Addrs(out.Bytes()) {
+			if !ipmask.Default.IsMasked(match.Addr) {
+				t.Fatalf("%q -> %q: %v at %d not masked", text, out.Bytes(), match.Addr, match.Start)
+			}
+		}
+		if leaks := plainLeaks(out.String(), ipmask.Default, false); len(leaks) > 0 {
+			t.Fatalf("%q -> %q: plain check finds %q", text, out.Bytes(), leaks)
+		}
+	})
+}
+
+// FuzzParse checks the scanner's parser against net/netip: it accepts
+// exactly what netip.ParseAddr accepts (zones aside), plus leading zeros in
+// dotted octets, read as decimal.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"1.2.3.4", "::", "::ffff:1.2.3.4", "1:2:3:4:5:6:7:8", "01.2.3.4", "::1.2.3.04", "1::", "fe80::1%eth0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseAddr([]byte(s))
+		want, err := netip.ParseAddr(s)
+		if err == nil && want.Zone() == "" {
+			if !ok || got != want {
+				t.Fatalf("%q: parseAddr %v %v, netip %v", s, got, ok, want)
+			}
+			return
+		}
+		if !ok {
+			return
+		}
+		// Accepted where netip refuses: only for leading zeros, which
+		// must then be the only difference.
+		stripped := stripLeadingZeros(s)
+		if stripped == s {
+			t.Fatalf("%q: parseAddr accepts %v, netip refuses: %v", s, got, err)
+		}
+		if w, err := netip.ParseAddr(stripped); err != nil || w != got {
+			t.Fatalf("%q: parseAddr %v, netip(%q) %v %v", s, got, stripped, w, err)
+		}
+	})
+}
+
+// stripLeadingZeros removes leading zeros from the dotted part of s.
+func stripLeadingZeros(s string) string {
+	k := strings.LastIndexByte(s, ':') + 1
+	parts := strings.Split(s[k:], ".")
+	if len(parts) != 4 {
+		return s
+	}
+	for i, p := range parts {
+		if t := strings.TrimLeft(p, "0"); t != p && len(p) <= 3 {
+			if t == "" {
+				t = "0"
+			}
+			parts[i] = t
+		}
+	}
+	return s[:k] + strings.Join(parts, ".")
+}
