@@ -1,0 +1,375 @@
+package aggregate
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/axiomhq/hyperloglog"
+
+	"github.com/clickanon/clickanon/clickstore"
+)
+
+// DefaultK is the publication threshold used where a [Query] leaves K zero:
+// a cell with fewer than 5 distinct visitors is suppressed. Five is the
+// threshold Apple's analytics use to withhold cells, and small enough that
+// a link with real traffic keeps its detail, while a count of 1 or 2 for a
+// /24 network in a small town, which can name a person, is never shown.
+const DefaultK = 5
+
+// Scope says what a [Cell] covers.
+//
+// A Scope is a small comparable value. The zero Scope is ScopeBucket.
+type Scope uint8
+
+const (
+	// ScopeBucket is one time bucket of the query's granularity.
+	ScopeBucket Scope = iota
+	// ScopeRange is the whole query range [From, To): its counts are sums
+	// over the buckets, and its Visitors the estimate of their union.
+	ScopeRange
+)
+
+// String returns "bucket" or "range", or "Scope(N)".
+func (s Scope) String() string {
+	switch s {
+	case ScopeBucket:
+		return "bucket"
+	case ScopeRange:
+		return "range"
+	}
+	return fmt.Sprintf("Scope(%d)", uint8(s))
+}
+
+// Query selects what a report covers.
+//
+// A Query is a small comparable value. The zero Query is not valid: From
+// and To are required.
+type Query struct {
+	// Link is the link reported on; "" means every link (only backends
+	// that can list links accept it: a [Rollup] does).
+	Link string
+	// Granularity is the bucket width; 0 means Day.
+	Granularity Granularity
+	// From and To bound the range: buckets whose start is at or after
+	// From and before To are reported. From must be before To.
+	From, To time.Time
+	// K is the publication threshold: a cell with fewer than K distinct
+	// visitors is suppressed. 0 means DefaultK; negative is an error.
+	K int
+}
+
+// Normalize returns q with its defaults filled in (Granularity Day, K
+// DefaultK, From and To in UTC), or an error if q is invalid.
+func (q Query) Normalize() (Query, error) {
+	if q.Granularity == 0 {
+		q.Granularity = Day
+	}
+	if q.K == 0 {
+		q.K = DefaultK
+	}
+	switch {
+	case q.Granularity.Duration() == 0:
+		return Query{}, fmt.Errorf("aggregate: query granularity %q unknown", q.Granularity)
+	case q.K < 0:
+		return Query{}, fmt.Errorf("aggregate: query K %q: negative", fmt.Sprint(q.K))
+	case len(q.Link) > clickstore.MaxLinkLen:
+		return Query{}, fmt.Errorf("aggregate: query link %q: longer than %d bytes", q.Link, clickstore.MaxLinkLen)
+	case q.From.IsZero() || q.To.IsZero():
+		return Query{}, fmt.Errorf("aggregate: query range %q to %q: both ends are required", q.From, q.To)
+	case !q.From.Before(q.To):
+		return Query{}, fmt.Errorf("aggregate: query range %q to %q: From is not before To", q.From, q.To)
+	}
+	q.From, q.To = q.From.UTC(), q.To.UTC()
+	return q, nil
+}
+
+// Cell is one line of a report: the counts of one link in one bucket (or
+// over the whole range), either in total or for one value of a dimension.
+//
+// A Cell is a small comparable value; the zero Cell is an empty bucket
+// total with no link.
+type Cell struct {
+	Scope       Scope
+	Link        string // "" in the suppressed summary cells of a report
+	Granularity Granularity
+	Start, End  time.Time // the bucket, or the query range; UTC
+	Dimension   Dimension
+	// Value is the dimension's value as text: a country code, a masked
+	// network such as 192.0.2.0/24, a referrer host or a device class ("" is
+	// a real value: not known). It is "" for Total, "other" and suppressed
+	// cells.
+	Value string
+	// Other marks the cell that counts the values beyond the MaxValues cap.
+	Other bool
+	Counts
+	// Visitors is the estimated number of distinct human visitors
+	// (HyperLogLog; near-exact when small). It is 0 in suppressed cells.
+	Visitors uint64
+	// Suppressed marks a cell withheld for having fewer than K visitors
+	// (see [Publish]).
+	Suppressed bool
+	// SuppressedCells is how many cells a suppressed cell stands for.
+	SuppressedCells int
+}
+
+// Report is what [Publish] returns: the cells of a query with small cells
+// suppressed.
+//
+// A Report's zero value is an empty report; it is a plain value, safe to
+// read from many goroutines.
+type Report struct {
+	// Query is the query answered, normalized (see [Query.Normalize]).
+	Query Query
+	// Cells are in a stable order: bucket cells, then range cells; within
+	// a scope, by link (suppressed summaries, with Link "", last), start,
+	// dimension, then published before other before suppressed, then value.
+	Cells []Cell
+}
+
+// Backend is where rollups live: it counts clicks as a [clickstore.Sink]
+// and answers queries with raw cells. [Rollup] is the in-memory Backend;
+// package clickstore/redisstore has one shared by many instances.
+//
+// Cells returns the cells a normalized query selects, unsuppressed: for
+// every link and bucket, a Total cell and one cell per dimension value
+// (plus "other" cells), and for every link one ScopeRange Total cell whose
+// Visitors estimates the union over the range. Raw cells must not be
+// published as they are: [Publish] suppresses the small ones.
+//
+// Implementations must be safe for concurrent use.
+type Backend interface {
+	clickstore.Sink
+	Cells(ctx context.Context, q Query) ([]Cell, error)
+}
+
+// Publish answers q from b with every cell of fewer than q.K distinct
+// visitors suppressed, so the report can be shown to anyone.
+//
+// The contributors of a cell are its distinct human visitors as estimated
+// by its sketch, not its clicks: one person clicking ten times is one
+// contributor, and bot traffic contributes no one (a cell of bots alone is
+// suppressed). Small sketches are near-exact, so the threshold is applied
+// to the true count in the range where it matters.
+//
+// Suppression keeps the sums: for every scope and dimension, the counts of
+// all cells of that dimension add up to the total.
+//
+//   - A dimension cell below K is removed and its counts added to a single
+//     suppressed cell for its link, bucket and dimension, with Value ""
+//     and SuppressedCells saying how many it stands for.
+//   - A Total cell below K stays in place, marked Suppressed with its
+//     counts withheld (zero); its counts, and those of its bucket's
+//     dimension cells (none of which is published), go to suppressed
+//     summary cells with Link "", one per dimension, spanning the query
+//     range.
+func Publish(ctx context.Context, b Backend, q Query) (Report, error) {
+	q, err := q.Normalize()
+	if err != nil {
+		return Report{}, err
+	}
+	if b == nil {
+		return Report{}, fmt.Errorf("aggregate: publish %q: nil backend", q.Link)
+	}
+	raw, err := b.Cells(ctx, q)
+	if err != nil {
+		return Report{}, err
+	}
+	return Report{Query: q, Cells: suppress(q, raw)}, nil
+}
+
+type groupKey struct {
+	scope Scope
+	link  string
+	start time.Time
+	dim   Dimension
+}
+
+type bucketID struct {
+	scope Scope
+	link  string
+	start time.Time
+}
+
+func suppress(q Query, raw []Cell) []Cell {
+	hidden := make(map[bucketID]bool)
+	for _, c := range raw {
+		if c.Dimension == Total && c.Visitors < uint64(q.K) {
+			hidden[bucketID{c.Scope, c.Link, c.Start}] = true
+		}
+	}
+	out := make([]Cell, 0, len(raw))
+	groups := make(map[groupKey]int)  // index in out of a group's suppressed cell
+	summary := make(map[groupKey]int) // same, for the summaries (link "")
+	addTo := func(idx map[groupKey]int, k groupKey, c Cell, start, end time.Time) {
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, Cell{
+				Scope: c.Scope, Link: k.link, Granularity: c.Granularity,
+				Start: start, End: end, Dimension: c.Dimension, Suppressed: true,
+			})
+		}
+		out[i].Counts = out[i].Counts.Add(c.Counts)
+		out[i].SuppressedCells++
+	}
+	for _, c := range raw {
+		if hidden[bucketID{c.Scope, c.Link, c.Start}] {
+			addTo(summary, groupKey{scope: c.Scope, dim: c.Dimension}, c, q.From, q.To)
+			if c.Dimension == Total {
+				m := c
+				m.Counts, m.Visitors, m.Value, m.Other = Counts{}, 0, "", false
+				m.Suppressed, m.SuppressedCells = true, 1
+				out = append(out, m)
+			}
+			continue
+		}
+		if c.Visitors < uint64(q.K) {
+			addTo(groups, groupKey{c.Scope, c.Link, c.Start, c.Dimension}, c, c.Start, c.End)
+			continue
+		}
+		c.Suppressed, c.SuppressedCells = false, 0
+		out = append(out, c)
+	}
+	slices.SortStableFunc(out, compareCells)
+	return out
+}
+
+func compareCells(a, b Cell) int {
+	rank := func(c Cell) int {
+		switch {
+		case c.Suppressed && c.Dimension != Total:
+			return 2
+		case c.Other:
+			return 1
+		}
+		return 0
+	}
+	return cmp.Or(
+		cmp.Compare(a.Scope, b.Scope),
+		cmpBool(a.Link == "", b.Link == ""),
+		cmp.Compare(a.Link, b.Link),
+		a.Start.Compare(b.Start),
+		cmp.Compare(a.Dimension, b.Dimension),
+		cmp.Compare(rank(a), rank(b)),
+		cmp.Compare(a.Value, b.Value),
+	)
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// Report answers q from r with small cells suppressed: it is
+// Publish(ctx, r, q).
+func (r *Rollup) Report(ctx context.Context, q Query) (Report, error) {
+	return Publish(ctx, r, q)
+}
+
+// Cells returns the raw, unsuppressed cells q selects (see [Backend]).
+// q.Link "" selects every link. The granularity must be one r keeps.
+// Publish them only through [Publish] or [Rollup.Report].
+func (r *Rollup) Cells(ctx context.Context, q Query) ([]Cell, error) {
+	q, err := q.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	if !r.cfg.on[q.Granularity] {
+		return nil, fmt.Errorf("aggregate: query granularity %q is not kept by this rollup", q.Granularity)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("aggregate: cells of %q: %w", q.Link, err)
+	}
+	from, to := q.From.Unix(), q.To.Unix()
+	if q.From.Nanosecond() != 0 {
+		from++ // buckets start on whole seconds: the first at or after From
+	}
+	if q.To.Nanosecond() != 0 {
+		to++ // a bucket at To's whole second is before To
+	}
+	width := q.Granularity.Duration()
+	type rangeAcc struct {
+		n  Counts
+		sk *hyperloglog.Sketch
+	}
+	ranges := make(map[string]*rangeAcc)
+	var out []Cell
+	collect := func(s *shard) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for k, b := range s.buckets {
+			if k.g != q.Granularity || k.start < from || k.start >= to || (q.Link != "" && k.link != q.Link) {
+				continue
+			}
+			start := time.Unix(k.start, 0).UTC()
+			base := Cell{Scope: ScopeBucket, Link: k.link, Granularity: k.g, Start: start, End: start.Add(width)}
+			out = appendCell(out, base, Total, "", false, &b.total)
+			out = appendBreakdown(out, base, Country, &b.country, func(v string) string { return v })
+			out = appendBreakdown(out, base, Network, &b.network, func(v netip.Prefix) string { return v.String() })
+			out = appendBreakdown(out, base, Referrer, &b.referrer, func(v string) string { return v })
+			out = appendBreakdown(out, base, Device, &b.device, func(v string) string { return v })
+			ra := ranges[k.link]
+			if ra == nil {
+				ra = &rangeAcc{}
+				ranges[k.link] = ra
+			}
+			ra.n = ra.n.Add(b.total.n)
+			if b.total.sk != nil {
+				if ra.sk == nil {
+					ra.sk = newSketch(r.cfg.precision)
+				}
+				if err := ra.sk.Merge(b.total.sk); err != nil {
+					return fmt.Errorf("aggregate: cells of %q: %w", q.Link, err)
+				}
+			}
+		}
+		return nil
+	}
+	if q.Link != "" {
+		if err := collect(r.shard(q.Link)); err != nil {
+			return nil, err
+		}
+	} else {
+		for i := range r.shards {
+			if err := collect(&r.shards[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for link, ra := range ranges {
+		c := Cell{Scope: ScopeRange, Link: link, Granularity: q.Granularity, Start: q.From, End: q.To, Dimension: Total, Counts: ra.n}
+		if ra.sk != nil {
+			c.Visitors = ra.sk.Estimate()
+		}
+		out = append(out, c)
+	}
+	slices.SortStableFunc(out, compareCells)
+	return out, nil
+}
+
+func appendCell(out []Cell, base Cell, d Dimension, v string, other bool, c *cell) []Cell {
+	base.Dimension, base.Value, base.Other = d, v, other
+	base.Counts = c.n
+	base.Visitors = c.visitors()
+	return append(out, base)
+}
+
+func appendBreakdown[K comparable](out []Cell, base Cell, d Dimension, b *breakdown[K], text func(K) string) []Cell {
+	for k, c := range b.vals {
+		out = appendCell(out, base, d, text(k), false, c)
+	}
+	if b.other != nil {
+		out = appendCell(out, base, d, "", true, b.other)
+	}
+	return out
+}

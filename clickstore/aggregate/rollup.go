@@ -1,0 +1,443 @@
+package aggregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/axiomhq/hyperloglog"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/retention"
+)
+
+// Counts are the exact counters of one cell.
+//
+// Counts is a small comparable value; the zero Counts is all zeros.
+type Counts struct {
+	// Clicks counts clicks (Kind KindClick), bots included.
+	Clicks uint64
+	// Unique counts clicks that were their visitor's first on the link
+	// within the store's window (Uniqueness Unique). Bot clicks are never
+	// unique.
+	Unique uint64
+	// UnknownUniqueness counts clicks whose store could not tell
+	// (UniqueUnknown): a non-zero value means the store failed or was
+	// full, and Unique undercounts.
+	UnknownUniqueness uint64
+	// Bots counts clicks with a bot label.
+	Bots uint64
+	// Conversions counts conversions (Kind KindConversion).
+	Conversions uint64
+}
+
+// Add returns c plus d, field by field.
+func (c Counts) Add(d Counts) Counts {
+	return Counts{
+		Clicks:            c.Clicks + d.Clicks,
+		Unique:            c.Unique + d.Unique,
+		UnknownUniqueness: c.UnknownUniqueness + d.UnknownUniqueness,
+		Bots:              c.Bots + d.Bots,
+		Conversions:       c.Conversions + d.Conversions,
+	}
+}
+
+// IsZero reports whether every count is zero.
+func (c Counts) IsZero() bool { return c == Counts{} }
+
+// countsOf returns what one Add of c with u contributes.
+func countsOf(c *clickstore.Click, u clickstore.Uniqueness) Counts {
+	var n Counts
+	if c.Kind == clickstore.KindConversion {
+		n.Conversions = 1
+		return n
+	}
+	n.Clicks = 1
+	switch {
+	case c.Bot != "":
+		n.Bots = 1
+		if u == clickstore.UniqueUnknown {
+			n.UnknownUniqueness = 1
+		}
+	case u == clickstore.Unique:
+		n.Unique = 1
+	case u == clickstore.UniqueUnknown:
+		n.UnknownUniqueness = 1
+	}
+	return n
+}
+
+// cell is one set of counters with the sketch of its distinct human
+// visitors (nil until the first one).
+type cell struct {
+	n  Counts
+	sk *hyperloglog.Sketch
+}
+
+func (c *cell) add(n Counts, v *clickstore.Pseudonym, precision uint8) {
+	c.n = c.n.Add(n)
+	if v == nil {
+		return
+	}
+	if c.sk == nil {
+		c.sk = newSketch(precision)
+	}
+	c.sk.Insert(v[:])
+}
+
+func (c *cell) merge(o *cell, precision uint8) error {
+	c.n = c.n.Add(o.n)
+	if o.sk == nil {
+		return nil
+	}
+	if c.sk == nil {
+		c.sk = newSketch(precision)
+	}
+	return c.sk.Merge(o.sk)
+}
+
+func (c *cell) clone() *cell {
+	d := &cell{n: c.n}
+	if c.sk != nil {
+		d.sk = c.sk.Clone()
+	}
+	return d
+}
+
+func (c *cell) visitors() uint64 {
+	if c.sk == nil {
+		return 0
+	}
+	return c.sk.Estimate()
+}
+
+func newSketch(precision uint8) *hyperloglog.Sketch {
+	sk, err := hyperloglog.NewSketch(precision, true)
+	if err != nil {
+		// newConfig accepts only precisions 4 to 18, which NewSketch takes.
+		panic("aggregate: unreachable: " + err.Error())
+	}
+	return sk
+}
+
+// breakdown is one dimension of a bucket: a cell per value, up to a cap,
+// and an "other" cell for the rest.
+type breakdown[K comparable] struct {
+	vals  map[K]*cell
+	other *cell
+}
+
+func (b *breakdown[K]) get(k K, max int) *cell {
+	if c, ok := b.vals[k]; ok {
+		return c
+	}
+	if len(b.vals) >= max {
+		if b.other == nil {
+			b.other = new(cell)
+		}
+		return b.other
+	}
+	if b.vals == nil {
+		b.vals = make(map[K]*cell)
+	}
+	c := new(cell)
+	b.vals[k] = c
+	return c
+}
+
+func (b *breakdown[K]) merge(o *breakdown[K], max int, precision uint8) error {
+	for k, oc := range o.vals {
+		if err := b.get(k, max).merge(oc, precision); err != nil {
+			return err
+		}
+	}
+	if o.other != nil {
+		if b.other == nil {
+			b.other = new(cell)
+		}
+		return b.other.merge(o.other, precision)
+	}
+	return nil
+}
+
+func (b *breakdown[K]) clone() breakdown[K] {
+	d := breakdown[K]{}
+	if b.vals != nil {
+		d.vals = make(map[K]*cell, len(b.vals))
+		for k, c := range b.vals {
+			d.vals[k] = c.clone()
+		}
+	}
+	if b.other != nil {
+		d.other = b.other.clone()
+	}
+	return d
+}
+
+// bucket is everything counted for one link in one time bucket.
+type bucket struct {
+	total    cell
+	country  breakdown[string]
+	network  breakdown[netip.Prefix]
+	referrer breakdown[string]
+	device   breakdown[string]
+}
+
+func (b *bucket) clone() *bucket {
+	return &bucket{
+		total:    *b.total.clone(),
+		country:  b.country.clone(),
+		network:  b.network.clone(),
+		referrer: b.referrer.clone(),
+		device:   b.device.clone(),
+	}
+}
+
+// bucketKey names a bucket: a link, a granularity and the bucket's start
+// in Unix seconds.
+type bucketKey struct {
+	link  string
+	g     Granularity
+	start int64
+}
+
+const shardCount = 16
+
+type shard struct {
+	mu      sync.Mutex
+	buckets map[bucketKey]*bucket
+}
+
+// Rollup counts clicks per link and UTC time bucket (minute, hour and day),
+// with breakdowns by country, masked network, referrer host and device
+// class, and a HyperLogLog sketch of distinct visitors per cell. It
+// implements [clickstore.Sink] and [retention.Sweepable].
+//
+// Every click is added to its minute, hour and day bucket at once, so the
+// hour and day buckets are always exactly the compaction of the finer ones
+// (late clicks included) and [Rollup.Sweep] only has to drop buckets past
+// their granularity's retention: minute detail for 48 hours, hour detail
+// for 90 days, days for ever by default.
+//
+// Only pseudonyms enter the sketches, and only the sketches' estimates ever
+// leave a Rollup: no address and no pseudonym can be read back from one.
+//
+// A Rollup is safe for concurrent use; every Add is counted exactly once.
+// The zero Rollup is not usable: build one with [New].
+type Rollup struct {
+	cfg    config
+	seed   maphash.Seed
+	shards [shardCount]shard
+}
+
+var (
+	_ clickstore.Sink     = (*Rollup)(nil)
+	_ retention.Sweepable = (*Rollup)(nil)
+	_ Backend             = (*Rollup)(nil)
+)
+
+// New returns an empty Rollup configured by opts; a nil opts means the
+// defaults. It returns an error if opts is invalid.
+func New(opts *Options) (*Rollup, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	r := &Rollup{cfg: cfg, seed: maphash.MakeSeed()}
+	for i := range r.shards {
+		r.shards[i].buckets = make(map[bucketKey]*bucket)
+	}
+	return r, nil
+}
+
+func (r *Rollup) shard(link string) *shard {
+	return &r.shards[maphash.String(r.seed, link)%shardCount]
+}
+
+// Add counts c, whose visitor's uniqueness is u, in every granularity and
+// dimension the Rollup keeps. It returns an error, and counts nothing, if
+// c fails [clickstore.Click.Validate], u is not a known Uniqueness or ctx
+// is done. Bot clicks are never counted as unique and their visitors do
+// not enter the distinct-visitor sketches.
+//
+// Once a bucket and its dimension values exist, Add does not allocate
+// while a sketch is dense or sees a visitor it already holds.
+func (r *Rollup) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("aggregate: add click on %q: %w", c.Link, err)
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("aggregate: add click on %q: %w", c.Link, err)
+	}
+	if u > clickstore.Repeat {
+		return fmt.Errorf("aggregate: add click on %q: uniqueness %q unknown", c.Link, u)
+	}
+	n := countsOf(&c, u)
+	var v *clickstore.Pseudonym
+	if c.Bot == "" {
+		v = &c.Visitor
+	}
+	p := r.cfg.precision
+	max := r.cfg.maxValues
+	s := r.shard(c.Link)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range granularities {
+		if !r.cfg.on[g] {
+			continue
+		}
+		k := bucketKey{link: c.Link, g: g, start: floorDiv(c.Time.Unix(), int64(g.Duration()/time.Second))}
+		b := s.buckets[k]
+		if b == nil {
+			b = new(bucket)
+			s.buckets[k] = b
+		}
+		b.total.add(n, v, p)
+		if r.cfg.dims[Country] {
+			b.country.get(c.Country, max).add(n, v, p)
+		}
+		if r.cfg.dims[Network] {
+			b.network.get(c.Network, max).add(n, v, p)
+		}
+		if r.cfg.dims[Referrer] {
+			b.referrer.get(c.Referrer, max).add(n, v, p)
+		}
+		if r.cfg.dims[Device] {
+			b.device.get(c.Device, max).add(n, v, p)
+		}
+	}
+	return nil
+}
+
+// floorDiv returns the start, in Unix seconds, of the width-second bucket
+// that the Unix second t falls in.
+func floorDiv(t, width int64) int64 {
+	q := t / width
+	if t%width < 0 {
+		q--
+	}
+	return q * width
+}
+
+// Merge adds everything other has counted to r, so that r holds what one
+// Rollup would hold had it seen both streams of clicks: counts add and
+// sketches take their union. Only granularities and dimensions r keeps are
+// merged, under r's MaxValues: the result is exact as long as no
+// dimension's cap is reached. other is not modified and may be in use
+// concurrently. Merging rollups of different precisions, a nil Rollup or a
+// Rollup into itself is an error.
+func (r *Rollup) Merge(other *Rollup) error {
+	switch {
+	case other == nil:
+		return errors.New("aggregate: merge: other rollup is nil")
+	case other == r:
+		return errors.New("aggregate: merge: cannot merge a rollup into itself")
+	case other.cfg.precision != r.cfg.precision:
+		return fmt.Errorf("aggregate: merge: precision %q differs from %q", fmt.Sprint(other.cfg.precision), fmt.Sprint(r.cfg.precision))
+	}
+	type kb struct {
+		k bucketKey
+		b *bucket
+	}
+	for i := range other.shards {
+		os := &other.shards[i]
+		os.mu.Lock()
+		copies := make([]kb, 0, len(os.buckets))
+		for k, b := range os.buckets {
+			if r.cfg.on[k.g] {
+				copies = append(copies, kb{k, b.clone()})
+			}
+		}
+		os.mu.Unlock()
+		for _, c := range copies {
+			if err := r.mergeBucket(c.k, c.b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *Rollup) mergeBucket(k bucketKey, o *bucket) error {
+	p, max := r.cfg.precision, r.cfg.maxValues
+	s := r.shard(k.link)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.buckets[k]
+	if b == nil {
+		b = new(bucket)
+		s.buckets[k] = b
+	}
+	if err := b.total.merge(&o.total, p); err != nil {
+		return fmt.Errorf("aggregate: merge: %w", err)
+	}
+	var err error
+	if r.cfg.dims[Country] {
+		err = errors.Join(err, b.country.merge(&o.country, max, p))
+	}
+	if r.cfg.dims[Network] {
+		err = errors.Join(err, b.network.merge(&o.network, max, p))
+	}
+	if r.cfg.dims[Referrer] {
+		err = errors.Join(err, b.referrer.merge(&o.referrer, max, p))
+	}
+	if r.cfg.dims[Device] {
+		err = errors.Join(err, b.device.merge(&o.device, max, p))
+	}
+	if err != nil {
+		return fmt.Errorf("aggregate: merge: %w", err)
+	}
+	return nil
+}
+
+// Sweep drops every bucket whose retention has run out at now: a bucket of
+// granularity g starting at s is dropped once now >= s + g + retention(g).
+// Coarser buckets already hold the dropped detail, so the totals over any
+// range still covered by them do not change. It reports how many buckets
+// it dropped, how many remain and the age of the oldest remaining bucket's
+// start. It makes a Rollup [retention.Sweepable].
+func (r *Rollup) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
+	var st retention.SweepStats
+	if now.IsZero() {
+		return st, fmt.Errorf("aggregate: sweep at %q: zero time", now)
+	}
+	nowSec := now.Unix()
+	oldest := int64(0)
+	found := false
+	for i := range r.shards {
+		if err := ctx.Err(); err != nil {
+			return st, fmt.Errorf("aggregate: sweep at %q: %w", now, err)
+		}
+		s := &r.shards[i]
+		s.mu.Lock()
+		for k := range s.buckets {
+			if r.expired(k, nowSec) {
+				delete(s.buckets, k)
+				st.Deleted++
+				continue
+			}
+			st.Held++
+			if !found || k.start < oldest {
+				oldest, found = k.start, true
+			}
+		}
+		s.mu.Unlock()
+	}
+	if found && oldest < nowSec {
+		st.Oldest = time.Duration(nowSec-oldest) * time.Second
+	}
+	return st, nil
+}
+
+func (r *Rollup) expired(k bucketKey, now int64) bool {
+	ret := r.cfg.retention[k.g]
+	if ret == KeepForever {
+		return false
+	}
+	end := k.start + int64(k.g.Duration()/time.Second)
+	return now >= end+int64(ret/time.Second)
+}
