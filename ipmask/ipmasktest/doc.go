@@ -1,0 +1,16 @@
+// Package ipmasktest helps unit tests prove that code does not leak IP
+// addresses: [AssertNoRawIP] fails a test when a log buffer, a response
+// body or a dump holds an address that an [ipmask.Policy] does not mask,
+// naming the address and its byte offset; [AssertMasked] checks a single
+// [netip.Addr]; and [Cases] returns addresses in the forms that anonymizers
+// usually miss (IPv4-mapped, 6to4, Teredo, NAT64, ISATAP, zones, leading
+// zeros, ports, lists), for a test to feed through the code under test.
+//
+// Addresses are found in text by the rules of package
+// [github.com/clickanon/clickanon/ipmask/logmask], the same scan that masks
+// logs, so anything logmask would mask counts as a leak if left unmasked.
+//
+// Like testify's assert and require, the Assert functions report with
+// t.Errorf and return false, and the Require ones stop the test with
+// t.FailNow.
+package ipmasktest

@@ -1,0 +1,81 @@
+package ipmasktest
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/logmask"
+)
+
+// A Leak is an address found in text that a policy does not mask: Addr, as
+// parsed, written at text[Start:End].
+//
+// Leak is a small comparable value; the zero Leak has the zero Addr.
+type Leak struct {
+	Addr       netip.Addr
+	Start, End int
+}
+
+// Leaks returns every address in data that p does not mask, in order. An
+// empty result means data holds no raw address.
+func Leaks[T ~string | ~[]byte](p ipmask.Policy, data T) []Leak {
+	var leaks []Leak
+	for m := range logmask.Addrs([]byte(data)) {
+		if !p.IsMasked(m.Addr) {
+			leaks = append(leaks, Leak{Addr: m.Addr, Start: m.Start, End: m.End})
+		}
+	}
+	return leaks
+}
+
+// AssertNoRawIP reports an error, through t, for every address in data
+// that p does not mask, giving the address, its text, its byte offset and
+// the surrounding text, and returns whether there was none. msgAndArgs are
+// added to the report as testify does.
+func AssertNoRawIP[T ~string | ~[]byte](t testing.TB, p ipmask.Policy, data T, msgAndArgs ...any) bool {
+	t.Helper()
+	leaks := Leaks(p, data)
+	if len(leaks) == 0 {
+		return true
+	}
+	text := string(data)
+	var b strings.Builder
+	fmt.Fprintf(&b, "ipmasktest: %d raw IP address(es) not masked under %v:", len(leaks), p)
+	for _, l := range leaks {
+		fmt.Fprintf(&b, "\n\t%v written %q at byte %d: %s", l.Addr, text[l.Start:l.End], l.Start, around(text, l.Start, l.End))
+	}
+	return assert.Fail(t, b.String(), msgAndArgs...)
+}
+
+// RequireNoRawIP is [AssertNoRawIP] followed, on failure, by t.FailNow.
+func RequireNoRawIP[T ~string | ~[]byte](t testing.TB, p ipmask.Policy, data T, msgAndArgs ...any) {
+	t.Helper()
+	if !AssertNoRawIP(t, p, data, msgAndArgs...) {
+		t.FailNow()
+	}
+}
+
+// AssertMasked reports an error, through t, unless a is a valid address
+// that reveals no more than p allows ([ipmask.Policy.IsMasked]), and
+// returns whether it is.
+func AssertMasked(t testing.TB, p ipmask.Policy, a netip.Addr, msgAndArgs ...any) bool {
+	t.Helper()
+	if !a.IsValid() {
+		return assert.Fail(t, "ipmasktest: the zero netip.Addr is not a masked address", msgAndArgs...)
+	}
+	if !p.IsMasked(a) {
+		return assert.Fail(t, fmt.Sprintf("ipmasktest: %v is not masked under %v: want %v", a, p, p.Mask(a)), msgAndArgs...)
+	}
+	return true
+}
+
+// around quotes up to 20 bytes of context on each side of text[start:end].
+func around(text string, start, end int) string {
+	from, to := max(0, start-20), min(len(text), end+20)
+	return fmt.Sprintf("%q", text[from:to])
+}

@@ -1,0 +1,177 @@
+package ipmasktest_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
+	"github.com/clickanon/clickanon/ipmask/logmask"
+)
+
+// fakeTB records failures instead of failing the real test.
+type fakeTB struct {
+	testing.TB
+	errors  []string
+	failed  bool
+	stopped bool
+}
+
+func (f *fakeTB) Helper()      {}
+func (f *fakeTB) Name() string { return "fake" }
+func (f *fakeTB) Errorf(format string, args ...any) {
+	f.failed = true
+	f.errors = append(f.errors, fmt.Sprintf(format, args...))
+}
+func (f *fakeTB) Fatalf(format string, args ...any) { f.Errorf(format, args...); f.FailNow() }
+func (f *fakeTB) FailNow() {
+	f.failed = true
+	f.stopped = true
+	runtime.Goexit()
+}
+
+// run calls fn with a fresh fakeTB on its own goroutine, so FailNow can
+// stop it, and returns what it recorded.
+func run(fn func(tb *fakeTB)) *fakeTB {
+	f := &fakeTB{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(f)
+	}()
+	<-done
+	return f
+}
+
+func TestAssertNoRawIPFailsOnEveryCase(t *testing.T) {
+	for _, c := range ipmasktest.Cases() {
+		t.Run(c.Name, func(t *testing.T) {
+			text := "before " + c.Text + " after"
+			var ok bool
+			f := run(func(tb *fakeTB) { ok = ipmasktest.AssertNoRawIP(tb, ipmask.Default, text, "case %s", c.Name) })
+			assert.False(t, ok)
+			require.True(t, f.failed)
+			require.Len(t, f.errors, 1)
+			assert.Contains(t, f.errors[0], "not masked under ipv4/24,ipv6/48")
+			start := -1
+			for m := range logmask.Addrs([]byte(c.Text)) {
+				start = m.Start
+				break
+			}
+			require.GreaterOrEqual(t, start, 0)
+			assert.Contains(t, f.errors[0], fmt.Sprintf("at byte %d", len("before ")+start))
+			assert.Contains(t, f.errors[0], "case "+c.Name)
+			// The same text masked by logmask passes.
+			m, err := logmask.NewMasker(ipmask.Default, nil)
+			require.NoError(t, err)
+			f = run(func(tb *fakeTB) { ok = ipmasktest.AssertNoRawIP(tb, ipmask.Default, m.MaskString(text)) })
+			assert.True(t, ok)
+			assert.False(t, f.failed, f.errors)
+		})
+	}
+}
+
+func TestAssertNoRawIPReportsEachLeak(t *testing.T) {
+	data := []byte(`{"a":"203.0.113.0","b":"198.51.100.7","c":"[2001:db8::1]:443"}`)
+	f := run(func(tb *fakeTB) { ipmasktest.AssertNoRawIP(tb, ipmask.Default, data) })
+	require.Len(t, f.errors, 1)
+	msg := f.errors[0]
+	assert.Contains(t, msg, "2 raw IP address(es)")
+	assert.Contains(t, msg, `198.51.100.7 written "198.51.100.7" at byte 24`)
+	assert.Contains(t, msg, `2001:db8::1 written "2001:db8::1" at byte 44`)
+	assert.NotContains(t, msg, "203.0.113.0 written", "a masked address is not a leak")
+	assert.False(t, f.stopped, "Assert does not stop the test")
+
+	require.Equal(t, 24, bytes.Index(data, []byte("198.51.100.7")))
+	require.Equal(t, 44, bytes.Index(data, []byte("2001:db8::1")))
+	leaks := ipmasktest.Leaks(ipmask.Default, data)
+	assert.Equal(t, []ipmasktest.Leak{
+		{Addr: netip.MustParseAddr("198.51.100.7"), Start: 24, End: 36},
+		{Addr: netip.MustParseAddr("2001:db8::1"), Start: 44, End: 55},
+	}, leaks)
+}
+
+func TestAssertNoRawIPPasses(t *testing.T) {
+	tests := []struct{ name, text string }{
+		{"empty", ""},
+		{"masked", "203.0.113.0 [2001:db8::]:443 2002:cb00:7100::"},
+		{"not addresses", "v1.2.3.4.5 12:30:28 00:1a:2b:3c:4d:5e"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := run(func(tb *fakeTB) { ipmasktest.AssertNoRawIP(tb, ipmask.Default, tt.text) })
+			assert.False(t, f.failed, f.errors)
+		})
+	}
+}
+
+func TestRequireNoRawIPStops(t *testing.T) {
+	reached := false
+	f := run(func(tb *fakeTB) {
+		ipmasktest.RequireNoRawIP(tb, ipmask.Default, "203.0.113.9")
+		reached = true
+	})
+	assert.True(t, f.stopped)
+	assert.False(t, reached)
+
+	f = run(func(tb *fakeTB) {
+		ipmasktest.RequireNoRawIP(tb, ipmask.Default, "203.0.113.0")
+		reached = true
+	})
+	assert.False(t, f.failed)
+	assert.True(t, reached)
+}
+
+func TestAssertMasked(t *testing.T) {
+	tests := []struct {
+		name string
+		addr netip.Addr
+		ok   bool
+		msg  string
+	}{
+		{"masked ipv4", netip.MustParseAddr("203.0.113.0"), true, ""},
+		{"raw ipv4", netip.MustParseAddr("203.0.113.9"), false, "203.0.113.9 is not masked under ipv4/24,ipv6/48: want 203.0.113.0"},
+		{"masked 6to4", netip.MustParseAddr("2002:cb00:7100::"), true, ""},
+		{"6to4 masked to /48 only", netip.MustParseAddr("2002:cb00:7109::"), false, "want 2002:cb00:7100::"},
+		{"zero addr", netip.Addr{}, false, "the zero netip.Addr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ok bool
+			f := run(func(tb *fakeTB) { ok = ipmasktest.AssertMasked(tb, ipmask.Default, tt.addr) })
+			assert.Equal(t, tt.ok, ok)
+			assert.Equal(t, !tt.ok, f.failed)
+			if !tt.ok {
+				require.Len(t, f.errors, 1)
+				assert.Contains(t, f.errors[0], tt.msg)
+			}
+		})
+	}
+}
+
+func TestCases(t *testing.T) {
+	cases := ipmasktest.Cases()
+	require.NotEmpty(t, cases)
+	names := map[string]bool{}
+	for _, c := range cases {
+		assert.False(t, names[c.Name], "duplicate name %q", c.Name)
+		names[c.Name] = true
+		// Text holds Addr, found first by the scan.
+		var first netip.Addr
+		for m := range logmask.Addrs([]byte(c.Text)) {
+			first = m.Addr
+			break
+		}
+		assert.Equal(t, c.Addr, first, c.Name)
+		assert.False(t, ipmask.Default.IsMasked(c.Addr), "%s: already masked", c.Name)
+		assert.False(t, c.Addr.Unmap().IsPrivate(), c.Name)
+	}
+	cases[0].Name = "changed"
+	assert.NotEqual(t, "changed", ipmasktest.Cases()[0].Name, "each call returns a new slice")
+}
