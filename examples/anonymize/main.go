@@ -1,0 +1,152 @@
+// Command anonymize masks every IP address in text: it reads standard input
+// (or the files named as arguments, "-" meaning standard input) and writes
+// the text to standard output with each address truncated by an IP-masking
+// policy, everything else byte for byte. It writes each line as soon as it
+// is complete, so it works as a piped logger:
+//
+//	# Apache
+//	CustomLog "|/usr/local/bin/anonymize >> /var/log/apache2/access.log" combined
+//	# anything
+//	tail -f app.log | anonymize -ipv4 16 -ipv6 32
+//	anonymize -field 1 -placeholder 0.0.0.0 < access.log > masked.log
+//
+// Run anonymize -h for the flags.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/logmask"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `usage: anonymize [flags] [file ...]
+
+Reads the files (or standard input; "-" is standard input) and writes them
+to standard output with every IP address masked: IPv4 and IPv6 in any text
+form, with ports, brackets, zones, in lists, quotes, JSON and URLs. Lines
+are written as they complete, so anonymize can be a piped logger.
+
+An IPv6 address that carries an IPv4 address (IPv4-mapped, 6to4, Teredo,
+NAT64, ISATAP) never keeps more of it than -ipv4 allows.
+
+Flags:
+`
+
+// run is the whole command, with its streams passed in; it returns the exit
+// status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("anonymize", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	v4 := fs.Int("ipv4", ipmask.Default.IPv4Bits(), "leading `bits` of an IPv4 address to keep (0-32)")
+	v6 := fs.Int("ipv6", ipmask.Default.IPv6Bits(), "leading `bits` of an IPv6 address to keep (0-128)")
+	fields := fs.String("field", "", "mask only these comma-separated `columns` (from 1); a value there\nthat is not an address is replaced by -placeholder")
+	delim := fs.String("delim", " ", "column `separator` for -field: one byte, or \\t for a tab")
+	placeholder := fs.String("placeholder", "-", "`text` that replaces a non-address value in a -field column")
+	skip := fs.Bool("skip-private", false, "leave private, loopback and link-local addresses as they are\n(judged by the embedded IPv4 for mapped, 6to4, Teredo, NAT64)")
+	maxLine := fs.Int("max-line", logmask.DefaultMaxLine, "longest line in `bytes` masked whole; longer lines are masked in pieces")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+
+	p, err := ipmask.New(*v4, *v6)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	opts := &logmask.Options{Placeholder: *placeholder, SkipPrivate: *skip, MaxLine: *maxLine}
+	if *fields != "" {
+		for _, f := range strings.Split(*fields, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return fail(stderr, fmt.Errorf("-field %q: %q is not a column number", *fields, f))
+			}
+			opts.Fields = append(opts.Fields, n)
+		}
+	}
+	switch d := *delim; {
+	case d == `\t`:
+		opts.Delim = '\t'
+	case len(d) == 1:
+		opts.Delim = d[0]
+	default:
+		return fail(stderr, fmt.Errorf("-delim %q: must be one byte, or \\t", d))
+	}
+
+	w, err := logmask.NewWriter(stdout, p, opts)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	names := fs.Args()
+	if len(names) == 0 {
+		names = []string{"-"}
+	}
+	buf := make([]byte, 256<<10)
+	status := 0
+	for _, name := range names {
+		if err := copyFile(w, name, stdin, buf); err != nil {
+			if errors.Is(err, errWrite) {
+				return fail(stderr, err)
+			}
+			fmt.Fprintln(stderr, "anonymize:", err)
+			status = 1
+		}
+	}
+	if err := w.Close(); err != nil {
+		return fail(stderr, err)
+	}
+	return status
+}
+
+// errWrite marks a failure to write the output, which ends the run.
+var errWrite = errors.New("writing output")
+
+// copyFile masks the file name ("-": stdin) into w.
+func copyFile(w *logmask.Writer, name string, stdin io.Reader, buf []byte) error {
+	r := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	// A plain loop rather than io.CopyBuffer: each line goes out as soon
+	// as it is read, whatever interfaces r has.
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return fmt.Errorf("%w: %w", errWrite, err)
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return fmt.Errorf("%s: %w", name, rerr)
+		}
+	}
+}
+
+func fail(stderr io.Writer, err error) int {
+	fmt.Fprintln(stderr, "anonymize:", err)
+	return 1
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a.log")
+	require.NoError(t, os.WriteFile(file, []byte("from file 198.51.100.7\n"), 0o600))
+
+	tests := []struct {
+		name       string
+		args       []string
+		stdin      string
+		wantOut    string
+		wantErr    string
+		wantStatus int
+	}{
+		{"defaults", nil, "203.0.113.9 - \"2002:cb00:7109::1, [2001:db8:1:2::7]:443\"\nlast 10.1.2.3",
+			"203.0.113.0 - \"2002:cb00:7100::, [2001:db8:1::]:443\"\nlast 10.1.2.0", "", 0},
+		{"bits", []string{"-ipv4", "16", "-ipv6", "32"}, "203.0.113.9 2001:db8:1:2::7\n", "203.0.0.0 2001:db8::\n", "", 0},
+		{"skip private", []string{"-skip-private"}, "10.1.2.3 ::ffff:203.0.113.9\n", "10.1.2.3 203.0.113.0\n", "", 0},
+		{"field", []string{"-field", "1,3", "-delim", `\t`, "-placeholder", "none"}, "host\t203.0.113.9\t203.0.113.9\n",
+			"none\t203.0.113.9\t203.0.113.0\n", "", 0},
+		{"files and stdin", []string{file, "-"}, "from stdin 203.0.113.9\n", "from file 198.51.100.0\nfrom stdin 203.0.113.0\n", "", 0},
+		{"missing file", []string{filepath.Join(dir, "nope"), "-"}, "203.0.113.9\n", "203.0.113.0\n", "anonymize: open ", 1},
+		{"help", []string{"-h"}, "", "", "usage: anonymize", 0},
+		{"bad flag", []string{"-nope"}, "", "", "flag provided but not defined", 2},
+		{"bad bits", []string{"-ipv4", "33"}, "", "", "anonymize: ipmask: New(33, 48)", 1},
+		{"bad field", []string{"-field", "x"}, "", "", `anonymize: -field "x": "x" is not a column number`, 1},
+		{"bad column", []string{"-field", "0"}, "", "", "anonymize: logmask: Fields: column 0", 1},
+		{"bad delim", []string{"-field", "1", "-delim", "ab"}, "", "", `anonymize: -delim "ab"`, 1},
+		{"bad max line", []string{"-max-line", "5"}, "", "", "anonymize: logmask: MaxLine 5", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			status := run(tt.args, strings.NewReader(tt.stdin), &out, &errOut)
+			assert.Equal(t, tt.wantStatus, status, errOut.String())
+			assert.Equal(t, tt.wantOut, out.String())
+			if tt.wantErr == "" {
+				assert.Empty(t, errOut.String())
+			} else {
+				assert.Contains(t, errOut.String(), tt.wantErr)
+			}
+		})
+	}
+}
+
+type brokenPipe struct{}
+
+func (brokenPipe) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+func TestRunWriteError(t *testing.T) {
+	var errOut bytes.Buffer
+	status := run(nil, strings.NewReader("203.0.113.9\n"), brokenPipe{}, &errOut)
+	assert.Equal(t, 1, status)
+	assert.Contains(t, errOut.String(), "anonymize: writing output: broken pipe")
+}
