@@ -1,0 +1,120 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/redisstore"
+	"github.com/clickanon/clickanon/internal/redistest"
+	"github.com/clickanon/clickanon/retention"
+)
+
+func TestNewRejectsBadInput(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	client := newClient(t, srv.Addr())
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		opts *redisstore.Options
+		want string
+	}{
+		{"brace in prefix", &redisstore.Options{Prefix: "a{b"}, `"a{b"`},
+		{"negative capacity", &redisstore.Options{Capacity: -1}, `"-1"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := redisstore.New(ctx, client, tt.opts)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "redisstore")
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	_, err := redisstore.New(ctx, nil, nil)
+	assert.ErrorContains(t, err, "redisstore")
+	_, err = redisstore.NewKeyStore(nil, nil)
+	assert.ErrorContains(t, err, "redisstore")
+}
+
+func TestNewChecksServer(t *testing.T) {
+	srv := redistest.Start(t, &redistest.Options{Local: true})
+	client := newClient(t, srv.Addr())
+	ctx := context.Background()
+
+	opts := &redisstore.Options{Prefix: prefix(t)}
+	_, err := redisstore.New(ctx, client, opts)
+	require.NoError(t, err, "a server without persistence is accepted")
+
+	_, err = redistest.Do(srv.Addr(), "CONFIG", "SET", "appendonly", "yes")
+	require.NoError(t, err)
+	_, err = redisstore.New(ctx, client, opts)
+	assert.ErrorContains(t, err, "appendonly")
+	_, err = redisstore.New(ctx, client, &redisstore.Options{Prefix: prefix(t), AllowPersistence: true})
+	assert.NoError(t, err)
+	assert.Equal(t, prefix(t), opts.Prefix, "the caller's options are not modified")
+	_, err = redistest.Do(srv.Addr(), "CONFIG", "SET", "appendonly", "no")
+	require.NoError(t, err)
+
+	_, err = redistest.Do(srv.Addr(), "CONFIG", "SET", "maxmemory-policy", "volatile-lru")
+	require.NoError(t, err)
+	_, err = redisstore.New(ctx, client, opts)
+	assert.ErrorContains(t, err, "volatile-lru")
+	_, err = redisstore.New(ctx, client, &redisstore.Options{Prefix: prefix(t), AllowEviction: true})
+	assert.NoError(t, err)
+}
+
+func TestRawAddrNeedsKeyring(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	s := newStore(t, newClient(t, srv.Addr()), nil)
+	c := click(1, "a")
+	c.RawAddr = netip.MustParseAddr("192.0.2.9")
+	_, err := s.Record(context.Background(), c)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"192.0.2.9"`)
+}
+
+func TestRecordBatch(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	s := newStore(t, newClient(t, srv.Addr()), nil)
+	bad := click(3, "a")
+	bad.Link = ""
+	got, err := s.RecordBatch(context.Background(), []clickstore.Click{click(1, "a"), click(1, "a"), click(2, "a"), bad})
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, clickstore.ErrInvalidClick))
+	assert.Equal(t, []clickstore.Uniqueness{clickstore.Unique, clickstore.Repeat, clickstore.Unique, clickstore.UniqueUnknown}, got)
+}
+
+func TestKeyStore(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	client := newClient(t, srv.Addr())
+	ctx := context.Background()
+	a, err := redisstore.NewKeyStore(client, &redisstore.KeyStoreOptions{Prefix: prefix(t)})
+	require.NoError(t, err)
+	b, err := redisstore.NewKeyStore(client, &redisstore.KeyStoreOptions{Prefix: prefix(t)})
+	require.NoError(t, err)
+	w := retention.DefaultWindow
+
+	_, ok, err := a.Load(ctx, 7)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	ka, err := a.LoadOrCreate(ctx, 7, [32]byte{1}, w)
+	require.NoError(t, err)
+	kb, err := b.LoadOrCreate(ctx, 7, [32]byte{2}, w)
+	require.NoError(t, err)
+	assert.Equal(t, [32]byte{1}, ka, "the first candidate wins")
+	assert.Equal(t, ka, kb, "every instance gets the same key")
+	got, ok, err := b.Load(ctx, 7)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, ka, got)
+
+	_, err = a.LoadOrCreate(ctx, 8, [32]byte{1}, 3*w)
+	assert.ErrorContains(t, err, "ttl", "no key may be kept beyond its epoch and grace")
+	_, err = a.LoadOrCreate(ctx, 8, [32]byte{}, w)
+	assert.ErrorContains(t, err, "zero")
+}
