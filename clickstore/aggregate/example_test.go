@@ -1,0 +1,109 @@
+package aggregate_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/aggregate"
+)
+
+func pseudonym(i byte) clickstore.Pseudonym { return clickstore.Pseudonym{0: 1, 15: i} }
+
+// Six visitors click a link; five come from one network, one from another.
+// The report publishes the link's totals and the big network, and
+// suppresses the network with a single visitor, keeping its count visible
+// under "suppressed" so the breakdown still adds up.
+func ExampleRollup_Report() {
+	ctx := context.Background()
+	r, err := aggregate.New(nil)
+	if err != nil {
+		panic(err)
+	}
+	at := time.Date(2026, 3, 3, 10, 15, 0, 0, time.UTC)
+	for i := range 6 {
+		net := netip.MustParsePrefix("198.51.100.0/24")
+		if i == 5 {
+			net = netip.MustParsePrefix("203.0.113.0/24")
+		}
+		c := clickstore.Click{Link: "spring-sale", Time: at, Visitor: pseudonym(byte(i)), Network: net}
+		if err := r.Add(ctx, c, clickstore.Unique); err != nil {
+			panic(err)
+		}
+	}
+	rep, err := r.Report(ctx, aggregate.Query{Link: "spring-sale", Granularity: aggregate.Hour, From: at.Add(-time.Hour), To: at.Add(time.Hour)})
+	if err != nil {
+		panic(err)
+	}
+	for _, c := range rep.Cells {
+		if c.Scope == aggregate.ScopeBucket && (c.Dimension == aggregate.Total || c.Dimension == aggregate.Network) {
+			fmt.Printf("%s %s %q clicks=%d visitors=%d suppressed=%t\n", c.Start.Format("15:04"), c.Dimension, c.Value, c.Clicks, c.Visitors, c.Suppressed)
+		}
+	}
+	// Output:
+	// 10:00 total "" clicks=6 visitors=6 suppressed=false
+	// 10:00 network "198.51.100.0/24" clicks=5 visitors=5 suppressed=false
+	// 10:00 network "" clicks=1 visitors=0 suppressed=true
+}
+
+// Unique visitors over a range are the union of the buckets' sketches, not
+// a sum: a visitor who comes back the next day is counted once.
+func ExampleRollup_Cells_uniquesOverARange() {
+	ctx := context.Background()
+	r, err := aggregate.New(nil)
+	if err != nil {
+		panic(err)
+	}
+	monday := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	for day := range 3 {
+		for i := range 10 { // the same ten visitors every day
+			c := clickstore.Click{Link: "docs", Time: monday.AddDate(0, 0, day), Visitor: pseudonym(byte(i)), Network: netip.MustParsePrefix("192.0.2.0/24")}
+			if err := r.Add(ctx, c, clickstore.Unique); err != nil {
+				panic(err)
+			}
+		}
+	}
+	cells, err := r.Cells(ctx, aggregate.Query{Link: "docs", Granularity: aggregate.Day, From: monday.Truncate(24 * time.Hour), To: monday.AddDate(0, 0, 7)})
+	if err != nil {
+		panic(err)
+	}
+	for _, c := range cells {
+		if c.Dimension == aggregate.Total {
+			fmt.Println(c.Scope, c.Start.Format("Mon"), "unique clicks", c.Unique, "visitors", c.Visitors)
+		}
+	}
+	// Output:
+	// bucket Mon unique clicks 10 visitors 10
+	// bucket Tue unique clicks 10 visitors 10
+	// bucket Wed unique clicks 10 visitors 10
+	// range Mon unique clicks 30 visitors 10
+}
+
+func ExampleWriteCSV() {
+	ctx := context.Background()
+	r, err := aggregate.New(&aggregate.Options{NoCountry: true, NoNetwork: true, NoReferrer: true, NoDevice: true})
+	if err != nil {
+		panic(err)
+	}
+	at := time.Date(2026, 3, 3, 10, 15, 0, 0, time.UTC)
+	for i := range 5 {
+		c := clickstore.Click{Link: "spring-sale", Time: at, Visitor: pseudonym(byte(i)), Network: netip.MustParsePrefix("192.0.2.0/24")}
+		if err := r.Add(ctx, c, clickstore.Unique); err != nil {
+			panic(err)
+		}
+	}
+	rep, err := r.Report(ctx, aggregate.Query{Granularity: aggregate.Day, From: at.Truncate(24 * time.Hour), To: at.Truncate(24*time.Hour).AddDate(0, 0, 1)})
+	if err != nil {
+		panic(err)
+	}
+	if err := aggregate.WriteCSV(os.Stdout, rep); err != nil {
+		panic(err)
+	}
+	// Output:
+	// scope,link,granularity,start,end,dimension,value,other,suppressed,suppressed_cells,clicks,unique,unknown_uniqueness,bots,conversions,visitors
+	// bucket,spring-sale,day,2026-03-03T00:00:00Z,2026-03-04T00:00:00Z,total,,false,false,0,5,5,0,0,0,5
+	// range,spring-sale,day,2026-03-03T00:00:00Z,2026-03-04T00:00:00Z,total,,false,false,0,5,5,0,0,0,5
+}
