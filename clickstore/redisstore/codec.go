@@ -118,6 +118,9 @@ func decodeClick(b []byte, open opener, ad []byte) (clickstore.Click, error) {
 	}
 	sec := int64(d.uint64())
 	nsec := d.uint32()
+	if nsec >= 1e9 {
+		return clickstore.Click{}, errCorrupt
+	}
 	c.Time = time.Unix(sec, int64(nsec)).UTC()
 	c.Kind = clickstore.Kind(d.byte())
 	copy(c.Visitor[:], d.bytes(16))
@@ -131,7 +134,11 @@ func decodeClick(b []byte, open opener, ad []byte) (clickstore.Click, error) {
 		return clickstore.Click{}, errCorrupt
 	}
 	c.Network = p
-	if d.byte() == 1 {
+	switch d.byte() {
+	case 0:
+	default:
+		return clickstore.Click{}, errCorrupt
+	case 1:
 		epoch := int64(d.uint64())
 		nonce := d.bytes(12)
 		ct := d.bytes(int(d.byte()))
@@ -163,7 +170,7 @@ func decodeClick(b []byte, open opener, ad []byte) (clickstore.Click, error) {
 	c.Bot = string(d.bytes(int(d.byte())))
 	c.Referrer = string(d.bytes(int(d.byte())))
 	c.Device = string(d.bytes(int(d.byte())))
-	if d.err || len(d.b) != 0 {
+	if d.err || len(d.b) != 0 || c.Validate() != nil {
 		return clickstore.Click{}, errCorrupt
 	}
 	return c, nil
