@@ -1,0 +1,295 @@
+package redisstore_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/clickstore/redisstore"
+	"github.com/clickanon/clickanon/internal/redistest"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
+)
+
+var sinkT0 = time.Date(2026, 3, 3, 10, 0, 0, 0, time.UTC)
+
+func sinkClient(t testing.TB, addr string) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func sinkPrefix(t testing.TB) string {
+	return strings.NewReplacer("{", "(", "}", ")", "/", "_").Replace("sink-" + t.Name())
+}
+
+func sinkVisitor(i uint64) clickstore.Pseudonym {
+	var p clickstore.Pseudonym
+	binary.BigEndian.PutUint64(p[:8], i+1)
+	binary.BigEndian.PutUint64(p[8:], ^i)
+	return p
+}
+
+func newSink(t *testing.T, client redis.UniversalClient, now time.Time) *redisstore.Sink {
+	t.Helper()
+	s, err := redisstore.NewSink(client, &redisstore.SinkOptions{Prefix: sinkPrefix(t), Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	return s
+}
+
+func TestNewSinkErrors(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer c.Close()
+	for _, tc := range []struct {
+		name   string
+		client redis.UniversalClient
+		opts   *redisstore.SinkOptions
+		want   string
+	}{
+		{"nil client", nil, nil, "redisstore: NewSink: nil client"},
+		{"braces in prefix", c, &redisstore.SinkOptions{Prefix: "a{b"}, `redisstore: prefix "a{b"`},
+		{"negative retention", c, &redisstore.SinkOptions{HourRetention: -time.Hour}, `redisstore: HourRetention "-1h0m0s": negative`},
+		{"negative max buckets", c, &redisstore.SinkOptions{MaxBuckets: -1}, `redisstore: MaxBuckets "-1": negative`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := redisstore.NewSink(tc.client, tc.opts)
+			assert.Nil(t, s)
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+// randomClicks returns n clicks with their uniqueness, over three hours.
+func randomClicks(seed uint64, n int) ([]clickstore.Click, []clickstore.Uniqueness) {
+	rng := rand.New(rand.NewPCG(seed, 5))
+	cs := make([]clickstore.Click, n)
+	us := make([]clickstore.Uniqueness, n)
+	for i := range cs {
+		a := netip.AddrFrom4([4]byte{198, 51, byte(rng.IntN(4)), byte(rng.IntN(256))})
+		c := clickstore.Click{
+			Link:     "sale",
+			Time:     sinkT0.Add(time.Duration(rng.IntN(3*3600)) * time.Second),
+			Visitor:  sinkVisitor(uint64(rng.IntN(40))),
+			Network:  ipmask.Default.Prefix(a),
+			Country:  []string{"DE", "FR", ""}[rng.IntN(3)],
+			Referrer: []string{"news.example", "", "mail.example"}[rng.IntN(3)],
+			Device:   []string{"mobile", "desktop"}[rng.IntN(2)],
+		}
+		if rng.IntN(9) == 0 {
+			c.Bot = "crawler"
+		}
+		if rng.IntN(9) == 0 {
+			c.Kind = clickstore.KindConversion
+		}
+		cs[i], us[i] = c, clickstore.Uniqueness(rng.IntN(3))
+	}
+	return cs, us
+}
+
+// Two instances, each with its own client, add to the same totals, and the
+// result is what one in-memory Rollup that saw every click reports.
+func TestSinkMatchesRollup(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, nil)
+	a := newSink(t, sinkClient(t, srv.Addr()), sinkT0)
+	b := newSink(t, sinkClient(t, srv.Addr()), sinkT0)
+	oracle, err := aggregate.New(nil)
+	require.NoError(t, err)
+	cs, us := randomClicks(1, 600)
+	for i, c := range cs {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		require.NoError(t, s.Add(ctx, c, us[i]))
+		require.NoError(t, oracle.Add(ctx, c, us[i]))
+	}
+	for _, g := range []aggregate.Granularity{aggregate.Minute, aggregate.Hour, aggregate.Day} {
+		q := aggregate.Query{Link: "sale", Granularity: g, From: sinkT0.Add(-24 * time.Hour), To: sinkT0.Add(24 * time.Hour)}
+		got, err := a.Cells(ctx, q)
+		require.NoError(t, err)
+		want, err := oracle.Cells(ctx, q)
+		require.NoError(t, err)
+		assert.ElementsMatch(t, want, got, g.String())
+
+		gotRep, err := aggregate.Publish(ctx, b, q)
+		require.NoError(t, err)
+		wantRep, err := oracle.Report(ctx, q)
+		require.NoError(t, err)
+		assert.Equal(t, wantRep, gotRep, g.String())
+	}
+}
+
+func TestSinkConcurrentExactlyOnce(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, nil)
+	s := newSink(t, sinkClient(t, srv.Addr()), sinkT0)
+	const workers, per = 8, 100
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			cs, us := randomClicks(uint64(100+w), per)
+			for i, c := range cs {
+				if err := s.Add(ctx, c, us[i]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var want aggregate.Counts
+	for w := range workers {
+		cs, _ := randomClicks(uint64(100+w), per)
+		for _, c := range cs {
+			if c.Kind == clickstore.KindConversion {
+				want.Conversions++
+			} else {
+				want.Clicks++
+			}
+		}
+	}
+	cells, err := s.Cells(ctx, aggregate.Query{Link: "sale", Granularity: aggregate.Hour, From: sinkT0.Add(-time.Hour), To: sinkT0.Add(5 * time.Hour)})
+	require.NoError(t, err)
+	for _, d := range []aggregate.Dimension{aggregate.Total, aggregate.Country, aggregate.Network, aggregate.Referrer, aggregate.Device} {
+		var got aggregate.Counts
+		for _, c := range cells {
+			if c.Scope == aggregate.ScopeBucket && c.Dimension == d {
+				got = got.Add(c.Counts)
+			}
+		}
+		assert.Equal(t, want.Clicks, got.Clicks, d.String())
+		assert.Equal(t, want.Conversions, got.Conversions, d.String())
+	}
+}
+
+// The same ten visitors on three days are ten visitors over the range.
+func TestSinkRangeUniquesAreAUnion(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, nil)
+	s := newSink(t, sinkClient(t, srv.Addr()), sinkT0)
+	for day := range 3 {
+		for i := range 10 {
+			c := clickstore.Click{Link: "docs", Time: sinkT0.AddDate(0, 0, day), Visitor: sinkVisitor(uint64(i)), Network: netip.MustParsePrefix("192.0.2.0/24")}
+			require.NoError(t, s.Add(ctx, c, clickstore.Unique))
+		}
+	}
+	cells, err := s.Cells(ctx, aggregate.Query{Link: "docs", From: aggregate.Day.Start(sinkT0), To: sinkT0.AddDate(0, 0, 7)})
+	require.NoError(t, err)
+	var rangeCell aggregate.Cell
+	for _, c := range cells {
+		if c.Scope == aggregate.ScopeRange {
+			rangeCell = c
+		}
+	}
+	assert.Equal(t, uint64(30), rangeCell.Unique)
+	assert.Equal(t, uint64(10), rangeCell.Visitors)
+}
+
+func TestSinkTTLs(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, nil)
+	client := sinkClient(t, srv.Addr())
+	now := sinkT0.Add(90 * time.Second) // 30 s after the minute bucket ends
+	s := newSink(t, client, now)
+	require.NoError(t, s.Add(ctx, clickstore.Click{Link: "x", Time: sinkT0.Add(30 * time.Second), Visitor: sinkVisitor(1), Network: netip.MustParsePrefix("192.0.2.0/24")}, clickstore.Unique))
+	p := sinkPrefix(t) + ":a:1:{x}:"
+	for _, tc := range []struct {
+		name string
+		key  string
+		want time.Duration // -1: no expiry
+	}{
+		{"minute", p + "m:" + fmt.Sprint(sinkT0.Unix()), 48*time.Hour - 30*time.Second},
+		{"minute sketch", p + "m:" + fmt.Sprint(sinkT0.Unix()) + ":v:total:", 48*time.Hour - 30*time.Second},
+		{"hour", p + "h:" + fmt.Sprint(sinkT0.Unix()), 90*24*time.Hour + time.Hour - 90*time.Second},
+		{"day", p + "d:" + fmt.Sprint(aggregate.Day.Start(sinkT0).Unix()), -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ttl, err := client.TTL(ctx, tc.key).Result()
+			require.NoError(t, err)
+			if tc.want < 0 {
+				assert.Equal(t, time.Duration(-1), ttl, "key %s should not expire", tc.key)
+				return
+			}
+			assert.InDelta(t, tc.want.Seconds(), ttl.Seconds(), 2, tc.key)
+		})
+	}
+	// A click whose minute bucket is already past retention is kept in
+	// the coarser buckets only.
+	old := newSink(t, client, sinkT0.Add(49*time.Hour))
+	require.NoError(t, old.Add(ctx, clickstore.Click{Link: "y", Time: sinkT0, Visitor: sinkVisitor(2), Network: netip.MustParsePrefix("192.0.2.0/24")}, clickstore.Unique))
+	n, err := client.Exists(ctx, sinkPrefix(t)+":a:1:{y}:m:"+fmt.Sprint(sinkT0.Unix())).Result()
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	n, err = client.Exists(ctx, sinkPrefix(t)+":a:1:{y}:h:"+fmt.Sprint(sinkT0.Unix())).Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+}
+
+func TestSinkRejects(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, nil)
+	client := sinkClient(t, srv.Addr())
+	s := newSink(t, client, sinkT0)
+	err := s.Add(ctx, clickstore.Click{Link: "x"}, clickstore.Unique)
+	assert.ErrorIs(t, err, clickstore.ErrInvalidClick)
+	assert.ErrorContains(t, err, `redisstore: add click on "x"`)
+	err = s.Add(ctx, clickstore.Click{Link: "x", Time: sinkT0, Visitor: sinkVisitor(1), Network: netip.MustParsePrefix("192.0.2.0/24")}, 9)
+	assert.ErrorContains(t, err, `redisstore: add click on "x": uniqueness "Uniqueness(9)" unknown`)
+	_, err = s.Cells(ctx, aggregate.Query{From: sinkT0, To: sinkT0.Add(time.Hour)})
+	assert.ErrorContains(t, err, `redisstore: query link "": a link is required`)
+	_, err = s.Cells(ctx, aggregate.Query{Link: "x", Granularity: aggregate.Minute, From: sinkT0, To: sinkT0.AddDate(1, 0, 0)})
+	assert.ErrorContains(t, err, `redisstore: query "x" from`)
+	keys, err := client.Keys(ctx, sinkPrefix(t)+"*").Result()
+	require.NoError(t, err)
+	assert.Empty(t, keys, "a rejected click was written")
+}
+
+// Neither keys nor exports carry a raw address or a pseudonym.
+func TestSinkNothingPersonal(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, nil)
+	client := sinkClient(t, srv.Addr())
+	s := newSink(t, client, sinkT0)
+	cs, us := randomClicks(7, 200)
+	for i, c := range cs {
+		require.NoError(t, s.Add(ctx, c, us[i]))
+	}
+	keys, err := client.Keys(ctx, sinkPrefix(t)+"*").Result()
+	require.NoError(t, err)
+	require.NotEmpty(t, keys)
+	var dump strings.Builder
+	for _, k := range keys {
+		dump.WriteString(k + "\n")
+		if typ, _ := client.Type(ctx, k).Result(); typ == "hash" {
+			m, err := client.HGetAll(ctx, k).Result()
+			require.NoError(t, err)
+			for f, v := range m {
+				dump.WriteString(f + "=" + v + "\n")
+			}
+		}
+	}
+	rep, err := aggregate.Publish(ctx, s, aggregate.Query{Link: "sale", Granularity: aggregate.Hour, K: 2, From: sinkT0, To: sinkT0.Add(3 * time.Hour)})
+	require.NoError(t, err)
+	require.NoError(t, aggregate.WriteJSON(&dump, rep))
+	require.NoError(t, aggregate.WriteCSV(&dump, rep))
+	out := dump.String()
+	ipmasktest.AssertNoRawIP(t, ipmask.Default, out)
+	for _, c := range cs {
+		assert.NotContains(t, strings.ToLower(out), c.Visitor.String())
+		assert.NotContains(t, out, string(c.Visitor[:]))
+	}
+}
