@@ -43,36 +43,8 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			j++
 		}
 		tok := text[i:j]
-		glued := i > 0 && isWord(text[i-1]) || j < len(text) && isWord(text[j])
-		if a, err := netip.ParseAddr(stripLeadingZeros(strings.TrimRight(tok, "."))); err == nil && a.Is6() && !glued {
-			// One IPv6 address, a dotted tail included.
-			if bad(a) {
-				leaks = append(leaks, tok)
-			}
-			i = j
-			continue
-		}
-		// Dotted quads: digit-and-dot runs, split at "..".
-		for _, run := range strings.FieldsFunc(tok, func(r rune) bool { return !('0' <= r && r <= '9' || r == '.') }) {
-			for _, piece := range strings.Split(run, "..") {
-				piece = strings.Trim(piece, ".")
-				parts := strings.Split(piece, ".")
-				if len(parts) != 4 {
-					continue
-				}
-				var v [4]byte
-				ok := true
-				for k, part := range parts {
-					n, err := strconv.Atoi(part)
-					ok = ok && err == nil && len(part) <= 3 && n <= 255
-					v[k] = byte(n)
-				}
-				if a := netip.AddrFrom4(v); ok && bad(a) {
-					leaks = append(leaks, piece)
-				}
-			}
-		}
 		// IPv6 (and addr:port) where the token is not an identifier.
+		isV6 := false
 		if strings.Contains(tok, ":") && !(j < len(text) && isWord(text[j])) {
 			t := tok
 			if i > 0 && isWord(text[i-1]) {
@@ -95,7 +67,32 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 					if bad(a) {
 						leaks = append(leaks, c)
 					}
+					isV6 = a.Is6() // its dotted tail, if any, is part of it
 					break
+				}
+			}
+		}
+		if isV6 {
+			i = j
+			continue
+		}
+		// Dotted quads: digit-and-dot runs, split at "..".
+		for _, run := range strings.FieldsFunc(tok, func(r rune) bool { return !('0' <= r && r <= '9' || r == '.') }) {
+			for _, piece := range strings.Split(run, "..") {
+				piece = strings.Trim(piece, ".")
+				parts := strings.Split(piece, ".")
+				if len(parts) != 4 {
+					continue
+				}
+				var v [4]byte
+				ok := true
+				for k, part := range parts {
+					n, err := strconv.Atoi(part)
+					ok = ok && err == nil && len(part) <= 3 && n <= 255
+					v[k] = byte(n)
+				}
+				if a := netip.AddrFrom4(v); ok && bad(a) {
+					leaks = append(leaks, piece)
 				}
 			}
 		}

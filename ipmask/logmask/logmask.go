@@ -157,7 +157,7 @@ func (m *Masker) MaskString(s string) string {
 
 // appendFree masks every address in text.
 func (m *Masker) appendFree(dst, text []byte) []byte {
-	sc := scanner{s: text}
+	sc := newScanner(text)
 	last := 0
 	for {
 		match, ok := sc.next()

@@ -1,6 +1,7 @@
 package logmask
 
 import (
+	"bytes"
 	"iter"
 	"net/netip"
 )
@@ -205,7 +206,7 @@ type Match struct {
 // modify text while iterating.
 func Addrs(text []byte) iter.Seq[Match] {
 	return func(yield func(Match) bool) {
-		sc := scanner{s: text}
+		sc := newScanner(text)
 		for {
 			m, ok := sc.next()
 			if !ok || !yield(m) {
@@ -224,7 +225,20 @@ type scanner struct {
 	quadEnd int
 	// portEnd is the end of the ":port" after the last match, or 0.
 	portEnd int
+	// dot and colon are the positions of the next '.' and ':' at or after
+	// the position they were looked for from (len(s) if none), or -1.
+	dot, colon int
 }
+
+// indexFrom returns the index of the first c in s[from:], or len(s).
+func indexFrom(s []byte, from int, c byte) int {
+	if i := bytes.IndexByte(s[from:], c); i >= 0 {
+		return from + i
+	}
+	return len(s)
+}
+
+func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1} }
 
 // next returns the next address in s, or false when there is none.
 func (sc *scanner) next() (Match, bool) {
@@ -237,31 +251,37 @@ func (sc *scanner) next() (Match, bool) {
 			}
 			sc.i = sc.quadEnd
 		}
-		i := sc.i
-		for i < n && class[s[i]]&cT == 0 {
-			i++
+		// Only a token holding ':' or '.' can be an address, so jump from
+		// one of those bytes to the next (bytes.IndexByte is vectorised)
+		// and widen it to its token, never back past sc.i.
+		if sc.dot < sc.i {
+			sc.dot = indexFrom(s, sc.i, '.')
 		}
-		if i >= n {
+		if sc.colon < sc.i {
+			sc.colon = indexFrom(s, sc.i, ':')
+		}
+		p := min(sc.dot, sc.colon)
+		if p >= n {
 			sc.i = n
 			return Match{}, false
 		}
-		// s[i:j] is a token; note what it holds on the way.
-		a := i
+		a := p
+		for a > sc.i && class[s[a-1]]&cT != 0 {
+			a--
+		}
+		i := p
+		for i < n && class[s[i]]&cT != 0 {
+			i++
+		}
 		colons, dots, double := 0, 0, false
-		var prev byte
-		for ; i < n; i++ {
-			c := s[i]
-			k := class[c]
-			if k&cT == 0 {
-				break
-			}
-			if k&cColon != 0 {
+		for k := a; k < i; k++ {
+			switch s[k] {
+			case ':':
 				colons++
-				double = double || prev == ':'
-			} else if k&cDot != 0 {
+				double = double || (k > a && s[k-1] == ':')
+			case '.':
 				dots++
 			}
-			prev = c
 		}
 		b := i
 		sc.i = b
