@@ -1,0 +1,514 @@
+package clickstoretest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/retention"
+)
+
+func init() {
+	clauses = []clause{
+		{"WindowBoundary", testWindowBoundary},
+		{"OneFirstPerVisitorAndLink", testOneFirst},
+		{"PrevVisitorIsSameVisitor", testPrevVisitor},
+		{"RepeatDoesNotExtendLifetime", testRepeatDoesNotExtend},
+		{"Latest", testLatest},
+		{"RoundTrip", testRoundTrip},
+		{"EraseVisitor", testEraseVisitor},
+		{"EraseLink", testEraseLink},
+		{"ClockBackDoesNotRevive", testClockBack},
+		{"Sweep", testSweep},
+		{"InvalidInput", testInvalid},
+		{"Full", testFull},
+		{"Closed", testClosed},
+	}
+}
+
+// fakeClock is a clock the suite moves by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// t0 is an arbitrary instant, not aligned to any window.
+var t0 = time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC)
+
+const window = retention.DefaultWindow
+
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	clock *fakeClock
+	store clickstore.Store
+}
+
+func setup(t *testing.T, newStore NewStore, capacity int) *env {
+	t.Helper()
+	clk := &fakeClock{t: t0}
+	s := newStore(t, Config{Now: clk.Now, Capacity: capacity})
+	if s == nil {
+		t.Fatal("clickstoretest: newStore returned nil")
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return &env{t: t, ctx: context.Background(), clock: clk, store: s}
+}
+
+// visitor returns a distinct, non-zero pseudonym for i.
+func visitor(i int) clickstore.Pseudonym {
+	var p clickstore.Pseudonym
+	copy(p[:], fmt.Sprintf("v%015d", i))
+	p[15] ^= 0x80
+	return p
+}
+
+func click(v clickstore.Pseudonym, link string, at time.Time) clickstore.Click {
+	return clickstore.Click{
+		Link:    link,
+		Time:    at,
+		Visitor: v,
+		Network: netip.MustParsePrefix("192.0.2.0/24"),
+	}
+}
+
+func (e *env) record(c clickstore.Click) bool {
+	e.t.Helper()
+	first, err := e.store.Record(e.ctx, c)
+	if err != nil {
+		e.t.Fatalf("Record(%s on %q): %v", c.Visitor, c.Link, err)
+	}
+	return first
+}
+
+func (e *env) latest(v, prev clickstore.Pseudonym, link string) (clickstore.Click, bool) {
+	e.t.Helper()
+	c, ok, err := e.store.Latest(e.ctx, v, prev, link)
+	if err != nil {
+		e.t.Fatalf("Latest(%s, %s, %q): %v", v, prev, link, err)
+	}
+	return c, ok
+}
+
+func (e *env) all() []clickstore.Click {
+	e.t.Helper()
+	var out []clickstore.Click
+	for c, err := range e.store.All(e.ctx) {
+		if err != nil {
+			e.t.Fatalf("All: %v", err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// same reports whether got is want as a Store must read it back.
+func same(got, want clickstore.Click) bool {
+	want.PrevVisitor = clickstore.Pseudonym{}
+	if !got.Time.Equal(want.Time) {
+		return false
+	}
+	got.Time, want.Time = time.Time{}, time.Time{}
+	return got == want
+}
+
+// A click recorded at t must be readable at t+W-1ns and gone, and so
+// recordable as a first again, at exactly t+W.
+func testWindowBoundary(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	v := visitor(1)
+	c := click(v, "boundary", t0)
+	if !e.record(c) {
+		t.Fatal("first click on an empty store was not first")
+	}
+	e.clock.Set(t0.Add(window - 1))
+	if _, ok := e.latest(v, clickstore.Pseudonym{}, ""); !ok {
+		t.Error("click not readable by Latest at t+W-1ns")
+	}
+	if n := len(e.all()); n != 1 {
+		t.Errorf("All at t+W-1ns gave %d clicks, want 1", n)
+	}
+	if e.record(click(v, "boundary", t0.Add(window-1))) {
+		t.Error("repeat at t+W-1ns reported as first")
+	}
+	e.clock.Set(t0.Add(window))
+	if _, ok := e.latest(v, clickstore.Pseudonym{}, ""); ok {
+		t.Error("click still readable by Latest at t+W")
+	}
+	if n := len(e.all()); n != 0 {
+		t.Errorf("All at t+W gave %d clicks, want 0", n)
+	}
+	if !e.record(click(v, "boundary", t0.Add(window))) {
+		t.Error("click at t+W not first although the earlier one expired")
+	}
+}
+
+// Under many concurrent Records, exactly one per visitor and link must be
+// reported first.
+func testOneFirst(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	const visitors, links, goroutines = 8, 4, 16
+	var firsts [visitors][links]atomic.Int32
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range visitors * links {
+				k := (i + g) % (visitors * links)
+				v, l := k/links, k%links
+				first, err := e.store.Record(e.ctx, click(visitor(v), fmt.Sprint("link", l), t0))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if first {
+					firsts[v][l].Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Record: %v", err)
+	}
+	for v := range visitors {
+		for l := range links {
+			if n := firsts[v][l].Load(); n != 1 {
+				t.Errorf("visitor %d on link %d: %d firsts, want exactly 1", v, l, n)
+			}
+		}
+	}
+}
+
+// A click held under the visitor's previous pseudonym must make a click
+// carrying it as PrevVisitor a repeat, and be found by Latest through prev.
+func testPrevVisitor(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	old, cur := visitor(1), visitor(2)
+	e.record(click(old, "x", t0))
+	e.clock.Set(t0.Add(time.Minute))
+	c := click(cur, "x", t0.Add(time.Minute))
+	c.PrevVisitor = old
+	if e.record(c) {
+		t.Error("click whose PrevVisitor holds a click on the link was first")
+	}
+	got, ok := e.latest(cur, old, "x")
+	if !ok || got.Visitor != old {
+		t.Errorf("Latest(cur, prev) = %v, %v; want the click held under prev", got.Visitor, ok)
+	}
+	other := click(cur, "y", t0.Add(time.Minute))
+	other.PrevVisitor = old
+	if !e.record(other) {
+		t.Error("first click on another link was not first")
+	}
+}
+
+// A repeat must not be held nor extend the first click's lifetime: at t+W
+// the visitor's next click is first again.
+func testRepeatDoesNotExtend(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	v := visitor(1)
+	e.record(click(v, "r", t0))
+	e.clock.Set(t0.Add(window / 2))
+	rep := click(v, "r", t0.Add(window/2))
+	rep.Country = "DE"
+	if e.record(rep) {
+		t.Fatal("repeat reported as first")
+	}
+	got, ok := e.latest(v, clickstore.Pseudonym{}, "r")
+	if !ok || !got.Time.Equal(t0) || got.Country != "" {
+		t.Errorf("Latest after a repeat = %+v, %v; want the first click, unchanged", got, ok)
+	}
+	e.clock.Set(t0.Add(window))
+	if _, ok := e.latest(v, clickstore.Pseudonym{}, "r"); ok {
+		t.Error("click readable at t+W after a repeat: the repeat extended its lifetime")
+	}
+	if !e.record(click(v, "r", t0.Add(window))) {
+		t.Error("click at t+W after a repeat at t+W/2 was not first")
+	}
+}
+
+// Latest must return the most recently recorded held click of the visitor,
+// on the given link or on any link, and nothing for other visitors.
+func testLatest(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	v := visitor(1)
+	e.record(click(v, "a", t0))
+	e.clock.Set(t0.Add(time.Second))
+	e.record(click(v, "b", t0.Add(time.Second)))
+	e.clock.Set(t0.Add(2 * time.Second))
+	e.record(click(visitor(2), "c", t0.Add(2*time.Second)))
+	tests := []struct {
+		name string
+		link string
+		want string // "" for none
+	}{
+		{"any link", "", "b"},
+		{"older link", "a", "a"},
+		{"newer link", "b", "b"},
+		{"another visitor's link", "c", ""},
+		{"unknown link", "zzz", ""},
+	}
+	for _, tt := range tests {
+		got, ok := e.latest(v, clickstore.Pseudonym{}, tt.link)
+		if tt.want == "" {
+			if ok {
+				t.Errorf("%s: Latest gave %q, want none", tt.name, got.Link)
+			}
+			continue
+		}
+		if !ok || got.Link != tt.want || got.Visitor != v {
+			t.Errorf("%s: Latest = %q, %v; want %q", tt.name, got.Link, ok, tt.want)
+		}
+	}
+	if _, ok := e.latest(visitor(3), clickstore.Pseudonym{}, ""); ok {
+		t.Error("Latest found a click for a visitor who never clicked")
+	}
+}
+
+// Clicks read back must equal those recorded, but for PrevVisitor and the
+// Time's location.
+func testRoundTrip(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	full := clickstore.Click{
+		Link:        "full",
+		Time:        t0.In(time.FixedZone("X", 3600)),
+		Visitor:     visitor(1),
+		PrevVisitor: visitor(9),
+		Network:     netip.MustParsePrefix("2001:db8:1::/48"),
+		RawAddr:     netip.MustParseAddr("2001:db8:1::7"),
+		Country:     "FR",
+		Bot:         "examplebot",
+		Referrer:    "news.example.com",
+		Device:      "mobile",
+	}
+	bare := click(visitor(2), "bare", t0)
+	mapped := click(visitor(3), "v4", t0)
+	mapped.Network = netip.MustParsePrefix("198.51.100.0/24")
+	mapped.RawAddr = netip.MustParseAddr("198.51.100.7")
+	want := []clickstore.Click{full, bare, mapped}
+	for _, c := range want {
+		e.record(c)
+	}
+	got := e.all()
+	if len(got) != len(want) {
+		t.Fatalf("All gave %d clicks, want %d", len(got), len(want))
+	}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || same(g, w)
+		}
+		if !found {
+			t.Errorf("click %+v not read back intact; got %+v", w, got)
+		}
+		if g, ok := e.latest(w.Visitor, clickstore.Pseudonym{}, ""); !ok || !same(g, w) {
+			t.Errorf("Latest = %+v, %v; want %+v", g, ok, w)
+		}
+	}
+}
+
+// EraseVisitor must destroy exactly that visitor's clicks and count them.
+func testEraseVisitor(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	v, w := visitor(1), visitor(2)
+	for _, l := range []string{"a", "b", "c"} {
+		e.record(click(v, l, t0))
+	}
+	e.record(click(w, "a", t0))
+	n, err := e.store.EraseVisitor(e.ctx, v)
+	if err != nil || n != 3 {
+		t.Fatalf("EraseVisitor = %d, %v; want 3, nil", n, err)
+	}
+	if _, ok := e.latest(v, clickstore.Pseudonym{}, ""); ok {
+		t.Error("erased visitor's click still readable")
+	}
+	if _, ok := e.latest(w, clickstore.Pseudonym{}, "a"); !ok {
+		t.Error("another visitor's click was erased")
+	}
+	if !e.record(click(v, "a", t0)) {
+		t.Error("erased visitor's next click was not first")
+	}
+	if n, err := e.store.EraseVisitor(e.ctx, visitor(7)); err != nil || n != 0 {
+		t.Errorf("EraseVisitor(unknown) = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// EraseLink must destroy exactly the clicks on that link and count them.
+func testEraseLink(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	for i := range 20 {
+		e.record(click(visitor(i), "gone", t0))
+		e.record(click(visitor(i), "kept", t0))
+	}
+	n, err := e.store.EraseLink(e.ctx, "gone")
+	if err != nil || n != 20 {
+		t.Fatalf("EraseLink = %d, %v; want 20, nil", n, err)
+	}
+	for _, c := range e.all() {
+		if c.Link == "gone" {
+			t.Fatalf("click on an erased link still held: %+v", c)
+		}
+	}
+	if n := len(e.all()); n != 20 {
+		t.Errorf("%d clicks left, want the 20 on the other link", n)
+	}
+	if n, err := e.store.EraseLink(e.ctx, "never"); err != nil || n != 0 {
+		t.Errorf("EraseLink(unknown) = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// Once the store's clock has passed a click's deadline, setting the clock
+// back must not make the click readable again.
+func testClockBack(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	v := visitor(1)
+	e.record(click(v, "x", t0))
+	e.clock.Set(t0.Add(window + time.Hour))
+	if _, ok := e.latest(v, clickstore.Pseudonym{}, ""); ok {
+		t.Fatal("click readable after its deadline")
+	}
+	e.clock.Set(t0.Add(time.Minute))
+	if _, ok := e.latest(v, clickstore.Pseudonym{}, ""); ok {
+		t.Error("click readable again after the clock went back")
+	}
+	if n := len(e.all()); n != 0 {
+		t.Errorf("All gave %d clicks after the clock went back, want 0", n)
+	}
+}
+
+// Sweep must destroy expired clicks and report what it still holds.
+func testSweep(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	for i := range 5 {
+		e.record(click(visitor(i), "s", t0))
+	}
+	e.clock.Set(t0.Add(time.Minute))
+	st, err := e.store.Sweep(e.ctx, e.clock.Now())
+	if err != nil || st.Held != 5 || st.Deleted != 0 || st.Oldest != time.Minute {
+		t.Errorf("Sweep before the deadline = %+v, %v; want 5 held, 0 deleted, oldest 1m", st, err)
+	}
+	e.clock.Set(t0.Add(window))
+	st, err = e.store.Sweep(e.ctx, e.clock.Now())
+	if err != nil || st.Held != 0 || st.Deleted != 5 || st.Oldest != 0 {
+		t.Errorf("Sweep at the deadline = %+v, %v; want 0 held, 5 deleted", st, err)
+	}
+}
+
+// Invalid clicks must be rejected with ErrInvalidClick and not held.
+func testInvalid(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	good := click(visitor(1), "ok", t0)
+	tests := []struct {
+		name string
+		edit func(*clickstore.Click)
+	}{
+		{"empty link", func(c *clickstore.Click) { c.Link = "" }},
+		{"long link", func(c *clickstore.Click) { c.Link = string(make([]byte, clickstore.MaxLinkLen+1)) }},
+		{"zero time", func(c *clickstore.Click) { c.Time = time.Time{} }},
+		{"zero visitor", func(c *clickstore.Click) { c.Visitor = clickstore.Pseudonym{} }},
+		{"zero network", func(c *clickstore.Click) { c.Network = netip.Prefix{} }},
+		{"unmasked network", func(c *clickstore.Click) { c.Network = netip.MustParsePrefix("192.0.2.7/24") }},
+		{"raw address outside network", func(c *clickstore.Click) { c.RawAddr = netip.MustParseAddr("203.0.113.1") }},
+		{"bad country", func(c *clickstore.Click) { c.Country = "de" }},
+		{"conversion", func(c *clickstore.Click) { c.Kind = clickstore.KindConversion }},
+		{"unknown kind", func(c *clickstore.Click) { c.Kind = 9 }},
+	}
+	for _, tt := range tests {
+		c := good
+		tt.edit(&c)
+		first, err := e.store.Record(e.ctx, c)
+		if !errors.Is(err, clickstore.ErrInvalidClick) || first {
+			t.Errorf("%s: Record = %v, %v; want an error wrapping ErrInvalidClick", tt.name, first, err)
+		}
+	}
+	if n := len(e.all()); n != 0 {
+		t.Errorf("%d invalid clicks held", n)
+	}
+	if _, err := e.store.EraseLink(e.ctx, ""); !errors.Is(err, clickstore.ErrInvalidClick) {
+		t.Errorf("EraseLink(\"\") = %v; want an error wrapping ErrInvalidClick", err)
+	}
+}
+
+// A store at capacity must refuse new clicks with ErrFull, still report
+// repeats, evict nothing, and take clicks again once some expire.
+func testFull(t *testing.T, newStore NewStore) {
+	const capacity = 3
+	e := setup(t, newStore, capacity)
+	for i := range capacity {
+		e.record(click(visitor(i), "f", t0))
+	}
+	first, err := e.store.Record(e.ctx, click(visitor(capacity), "f", t0))
+	if !errors.Is(err, clickstore.ErrFull) || first {
+		t.Fatalf("Record beyond capacity = %v, %v; want an error wrapping ErrFull", first, err)
+	}
+	if e.record(click(visitor(0), "f", t0)) {
+		t.Error("repeat in a full store reported as first")
+	}
+	for i := range capacity {
+		if _, ok := e.latest(visitor(i), clickstore.Pseudonym{}, "f"); !ok {
+			t.Errorf("click %d evicted from a full store", i)
+		}
+	}
+	e.clock.Set(t0.Add(window))
+	if !e.record(click(visitor(capacity), "f", t0.Add(window))) {
+		t.Error("click after the held ones expired was not first")
+	}
+}
+
+// After Close, every method must fail with ErrClosed, nothing may be read,
+// and Close again must return nil.
+func testClosed(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	v := visitor(1)
+	e.record(click(v, "x", t0))
+	if err := e.store.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := e.store.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+	check := func(op string, err error) {
+		if !errors.Is(err, clickstore.ErrClosed) {
+			t.Errorf("%s after Close = %v; want an error wrapping ErrClosed", op, err)
+		}
+	}
+	_, err := e.store.Record(e.ctx, click(visitor(2), "x", t0))
+	check("Record", err)
+	c, ok, err := e.store.Latest(e.ctx, v, clickstore.Pseudonym{}, "")
+	check("Latest", err)
+	if ok || c != (clickstore.Click{}) {
+		t.Errorf("Latest after Close returned a click: %+v", c)
+	}
+	for c, err := range e.store.All(e.ctx) {
+		check("All", err)
+		if c != (clickstore.Click{}) {
+			t.Errorf("All after Close returned a click: %+v", c)
+		}
+	}
+	_, err = e.store.EraseVisitor(e.ctx, v)
+	check("EraseVisitor", err)
+	_, err = e.store.EraseLink(e.ctx, "x")
+	check("EraseLink", err)
+	_, err = e.store.Sweep(e.ctx, t0)
+	check("Sweep", err)
+}

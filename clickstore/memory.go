@@ -1,0 +1,463 @@
+package clickstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/clickanon/clickanon/retention"
+)
+
+// DefaultCapacity is how many clicks a [Memory] holds unless
+// [MemoryOptions.Capacity] says otherwise: about 1,160 new visitor-link pairs
+// a second, sustained over a 30-minute window, in roughly 140 MB.
+const DefaultCapacity = 1 << 21
+
+// MemoryOptions configures [NewMemory]. The zero value (or a nil pointer)
+// means the defaults.
+type MemoryOptions struct {
+	// Policy is the retention window; the zero Policy means
+	// retention.DefaultWindow.
+	Policy retention.Policy
+
+	// Capacity is the most clicks held at once; 0 means DefaultCapacity.
+	// Record returns ErrFull beyond it. Negative is an error.
+	Capacity int
+
+	// Now is the store's clock; nil means time.Now. Lifetimes are decided
+	// by it alone.
+	Now func() time.Time
+}
+
+// Memory is the in-process [Store].
+//
+// Clicks live in fixed-size records (64 bytes, no pointers, so the garbage
+// collector never scans them) appended to per-shard slabs in the order they
+// are recorded. Since every click lives for the same window, that order is
+// also the order of expiry: expiring means advancing the head of the slab,
+// with no heap, no timer wheel and no scan of what is still live, and costs
+// time proportional to what expired. Expired records are zeroed and unlinked
+// from the shard's hash index; links and attribute sets are interned per
+// shard, reference-counted, and zeroed when their last click goes. Indexes
+// and maps are rebuilt smaller when they shrink far below their peak, so
+// memory returns to baseline after a burst.
+//
+// A click recorded when the store's clock reads t is readable until
+// t+W-1ns and not at t+W. It is physically destroyed by the first of: any
+// Record on its shard after t+W, a Sweep after t+W, or the store's own
+// timer, which fires at the oldest click's deadline (a runtime timer, not a
+// goroutine, stopped by Close): within a second of t+W. The store's clock
+// only moves forward, and advances with the later of the monotonic and the
+// wall clock, so neither a wall-clock jump back nor a stalled monotonic
+// clock (a suspended machine) extends a lifetime.
+//
+// Repeats are counted, not held (see [Store]). A visitor with many held
+// clicks makes its own Record calls slower, since they are checked one by
+// one.
+//
+// The zero Memory is ready to use with the defaults of [MemoryOptions]. A
+// Memory is safe for concurrent use and must not be copied after first use.
+type Memory struct {
+	initOnce sync.Once
+	window   int64
+	capacity int64
+	nowFn    func() time.Time
+	clk      clock
+
+	held   atomic.Int64
+	closed atomic.Bool
+
+	timerMu sync.Mutex
+	timer   *time.Timer
+	armed   atomic.Bool
+
+	shards [numShards]shard
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an empty Memory configured by opts. A nil opts is
+// valid; a negative capacity is an error.
+func NewMemory(opts *MemoryOptions) (*Memory, error) {
+	m := &Memory{}
+	if opts != nil {
+		if opts.Capacity < 0 {
+			return nil, fmt.Errorf("clickstore: NewMemory: capacity %q must not be negative", fmt.Sprint(opts.Capacity))
+		}
+		m.window = int64(opts.Policy.Window())
+		m.capacity = int64(opts.Capacity)
+		m.nowFn = opts.Now
+	}
+	m.init()
+	return m, nil
+}
+
+func (m *Memory) init() {
+	m.initOnce.Do(func() {
+		if m.window == 0 {
+			m.window = int64(retention.DefaultWindow)
+		}
+		if m.capacity == 0 {
+			m.capacity = DefaultCapacity
+		}
+		if m.nowFn == nil {
+			m.nowFn = time.Now
+		}
+		m.clk.start(m.nowFn())
+	})
+}
+
+// now returns the store's clock as an offset from its start.
+func (m *Memory) now() int64 { return m.clk.offset(m.nowFn()) }
+
+// Len returns how many clicks the store physically holds, including any
+// that have expired but are not yet destroyed.
+func (m *Memory) Len() int {
+	m.init()
+	return int(m.held.Load())
+}
+
+func errClosed(op string) error { return fmt.Errorf("clickstore: %s: %w", op, ErrClosed) }
+
+// Record implements [Store]. It does not allocate once the click's link and
+// attributes are interned in its shard.
+func (m *Memory) Record(ctx context.Context, c Click) (bool, error) {
+	m.init()
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("clickstore: record: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return false, err
+	}
+	if c.Kind != KindClick {
+		return false, invalid("kind", c.Kind.String(), "stores hold clicks only")
+	}
+	first, err := m.record(&c)
+	if errors.Is(err, ErrFull) {
+		// Expired clicks on other shards may still count: destroy them
+		// and try once more.
+		m.sweepAll(m.now())
+		first, err = m.record(&c)
+	}
+	if err == nil && first && !m.armed.Load() {
+		m.arm()
+	}
+	return first, err
+}
+
+func (m *Memory) record(c *Click) (bool, error) {
+	s := m.shard(c.Visitor)
+	var p *shard
+	if !c.PrevVisitor.IsZero() {
+		p = m.shard(c.PrevVisitor)
+	}
+	unlock := lockPair(s, p)
+	defer unlock()
+	if m.closed.Load() {
+		return false, errClosed("record")
+	}
+	now := m.now() // read under the lock, so each shard's records are in clock order
+	m.expire(s, now)
+	if s.held(c.Visitor, c.Link, now, m.window) {
+		return false, nil
+	}
+	if !c.PrevVisitor.IsZero() {
+		if p != s {
+			m.expire(p, now)
+		}
+		if p.held(c.PrevVisitor, c.Link, now, m.window) {
+			return false, nil
+		}
+	}
+	if m.held.Add(1) > m.capacity {
+		m.held.Add(-1)
+		return false, fmt.Errorf("clickstore: record link %q: %w (capacity %d)", quote(c.Link), ErrFull, m.capacity)
+	}
+	s.insert(c, now)
+	return true, nil
+}
+
+func (m *Memory) shard(v Pseudonym) *shard {
+	return &m.shards[binary.LittleEndian.Uint64(v[:8])%numShards]
+}
+
+// lockPair locks s and p (p may be nil or s) in address order and returns
+// the unlock function.
+func lockPair(s, p *shard) func() {
+	if p == nil || p == s {
+		s.mu.Lock()
+		return s.mu.Unlock
+	}
+	a, b := s, p
+	if uintptr(unsafe.Pointer(b)) < uintptr(unsafe.Pointer(a)) {
+		a, b = b, a
+	}
+	a.mu.Lock()
+	b.mu.Lock()
+	return func() { b.mu.Unlock(); a.mu.Unlock() }
+}
+
+// expire destroys s's expired records and keeps the held count.
+func (m *Memory) expire(s *shard, now int64) int {
+	n := s.expire(now, m.window)
+	if n > 0 {
+		m.held.Add(int64(-n))
+	}
+	return n
+}
+
+// Latest implements [Store].
+func (m *Memory) Latest(ctx context.Context, visitor, prev Pseudonym, link string) (Click, bool, error) {
+	m.init()
+	if err := ctx.Err(); err != nil {
+		return Click{}, false, fmt.Errorf("clickstore: latest: %w", err)
+	}
+	if len(link) > MaxLinkLen {
+		return Click{}, false, invalid("link", link, fmt.Sprintf("longer than %d bytes", MaxLinkLen))
+	}
+	var (
+		best    Click
+		bestPut int64
+		found   bool
+	)
+	for _, v := range [2]Pseudonym{visitor, prev} {
+		if v.IsZero() {
+			continue
+		}
+		s := m.shard(v)
+		s.mu.Lock()
+		if m.closed.Load() {
+			s.mu.Unlock()
+			return Click{}, false, errClosed("latest")
+		}
+		c, put, ok := s.latest(v, link, m.now(), m.window)
+		s.mu.Unlock()
+		if ok && (!found || put > bestPut) {
+			best, bestPut, found = c, put, true
+		}
+	}
+	return best, found, nil
+}
+
+// All implements [Store]. It reads each shard in batches, so it never holds
+// a lock while the caller's loop body runs.
+func (m *Memory) All(ctx context.Context) iter.Seq2[Click, error] {
+	return func(yield func(Click, error) bool) {
+		m.init()
+		buf := make([]Click, 0, allBatch)
+		for i := range m.shards {
+			s := &m.shards[i]
+			var cursor uint32
+			started := false
+			for {
+				if err := ctx.Err(); err != nil {
+					yield(Click{}, fmt.Errorf("clickstore: all: %w", err))
+					return
+				}
+				s.mu.Lock()
+				if m.closed.Load() {
+					s.mu.Unlock()
+					yield(Click{}, errClosed("all"))
+					return
+				}
+				if !started || !s.within(cursor) {
+					cursor, started = s.head, true
+				}
+				buf, cursor = s.batch(buf[:0], cursor, m.now(), m.window)
+				s.mu.Unlock()
+				for _, c := range buf {
+					if !yield(c, nil) {
+						return
+					}
+				}
+				if len(buf) < allBatch {
+					break
+				}
+			}
+		}
+	}
+}
+
+const allBatch = 256
+
+// EraseVisitor implements [Store].
+func (m *Memory) EraseVisitor(ctx context.Context, v Pseudonym) (int, error) {
+	m.init()
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("clickstore: erase visitor: %w", err)
+	}
+	if v.IsZero() {
+		return 0, invalid("visitor", v.String(), "zero pseudonym")
+	}
+	s := m.shard(v)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.closed.Load() {
+		return 0, errClosed("erase visitor")
+	}
+	now := m.now()
+	live, gone := s.eraseVisitor(v, now, m.window)
+	m.held.Add(int64(-gone))
+	return live, nil
+}
+
+// EraseLink implements [Store]. It reads every shard's records, which is
+// fine for the rare data-subject request it serves.
+func (m *Memory) EraseLink(ctx context.Context, link string) (int, error) {
+	m.init()
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("clickstore: erase link: %w", err)
+	}
+	if link == "" || len(link) > MaxLinkLen {
+		return 0, Click{Link: link}.Validate()
+	}
+	total := 0
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		if m.closed.Load() {
+			s.mu.Unlock()
+			return total, errClosed("erase link")
+		}
+		live, gone := s.eraseLink(link, m.now(), m.window)
+		s.mu.Unlock()
+		m.held.Add(int64(-gone))
+		total += live
+	}
+	return total, nil
+}
+
+// Sweep implements [Store] and [retention.Sweepable]: it destroys every
+// click expired at now or at the store's own clock, whichever is later.
+// Oldest is the age of the oldest click held, by the store's clock.
+func (m *Memory) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
+	m.init()
+	if err := ctx.Err(); err != nil {
+		return retention.SweepStats{}, fmt.Errorf("clickstore: sweep: %w", err)
+	}
+	if m.closed.Load() {
+		return retention.SweepStats{}, errClosed("sweep")
+	}
+	off := max(m.clk.offset(now), m.now())
+	st, _, _ := m.sweepAll(off)
+	return st, nil
+}
+
+// sweepAll expires every shard at now and reports the stats and the
+// earliest deadline still held (ok false if none).
+func (m *Memory) sweepAll(now int64) (st retention.SweepStats, next int64, ok bool) {
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		st.Deleted += m.expire(s, now)
+		if put, has := s.oldest(); has {
+			st.Oldest = max(st.Oldest, time.Duration(now-put))
+			if d := put + m.window; !ok || d < next {
+				next, ok = d, true
+			}
+		}
+		s.mu.Unlock()
+	}
+	st.Held = int(m.held.Load())
+	return st, next, ok
+}
+
+// arm starts the store's timer, which destroys clicks at their deadline
+// while nobody calls the store.
+func (m *Memory) arm() {
+	m.timerMu.Lock()
+	defer m.timerMu.Unlock()
+	if m.armed.Load() || m.closed.Load() {
+		return
+	}
+	m.armed.Store(true)
+	d := time.Duration(m.window)
+	if m.timer == nil {
+		m.timer = time.AfterFunc(d, m.fire)
+	} else {
+		m.timer.Reset(d)
+	}
+}
+
+// fire runs on the timer: it sweeps and re-arms for the next deadline.
+func (m *Memory) fire() {
+	m.timerMu.Lock()
+	defer m.timerMu.Unlock()
+	if m.closed.Load() {
+		return
+	}
+	// Disarm before looking, so a Record that lands after the look
+	// arms the timer again itself.
+	m.armed.Store(false)
+	now := m.now()
+	_, next, ok := m.sweepAll(now)
+	if ok {
+		m.armed.Store(true)
+		m.timer.Reset(time.Duration(next - now))
+	}
+}
+
+// Close implements [Store]: it destroys every click, stops the timer and
+// makes every later call fail with ErrClosed. It is idempotent.
+func (m *Memory) Close() error {
+	m.init()
+	if m.closed.Swap(true) {
+		return nil
+	}
+	m.timerMu.Lock()
+	if m.timer != nil {
+		m.timer.Stop()
+	}
+	m.armed.Store(false)
+	m.timerMu.Unlock()
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		s.wipe()
+		s.mu.Unlock()
+	}
+	m.held.Store(0)
+	return nil
+}
+
+// clock turns the store's Now into a nanosecond offset that never goes back
+// and advances with the later of the monotonic and the wall clock.
+type clock struct {
+	base     time.Time // with a monotonic reading if Now gives one
+	baseWall int64
+	high     atomic.Int64
+}
+
+func (c *clock) start(now time.Time) {
+	c.base = now
+	c.baseWall = now.UnixNano()
+}
+
+func (c *clock) offset(now time.Time) int64 {
+	o := max(int64(now.Sub(c.base)), now.UnixNano()-c.baseWall)
+	for {
+		h := c.high.Load()
+		if o <= h {
+			return h
+		}
+		if c.high.CompareAndSwap(h, o) {
+			return o
+		}
+	}
+}
+
+// prefixOf rebuilds a Network from a record.
+func prefixOf(r *rec) netip.Prefix {
+	a := netip.AddrFrom16(r.net)
+	if r.is4 {
+		a = a.Unmap()
+	}
+	return netip.PrefixFrom(a, int(r.bits))
+}

@@ -1,0 +1,423 @@
+package clickstore
+
+import (
+	"encoding/binary"
+	"sync"
+	"time"
+)
+
+const (
+	numShards = 64
+	chunkLen  = 1024               // records per slab chunk (64 KiB)
+	bucketNs  = int64(time.Second) // time covered by one bucket
+	nilSeq    = ^uint32(0)         // no record; never handed out
+	minHeads  = 64                 // smallest hash index
+	bucketMin = 64                 // buckets kept before compacting the deque
+)
+
+// rec is one held click: 64 bytes with no pointers, so slabs of them are
+// never scanned by the garbage collector. A zero v marks a hole (an erased
+// record, or a sequence number skipped).
+type rec struct {
+	v    Pseudonym
+	net  [16]byte // Network's address in its 16-byte form
+	t    int64    // Click.Time in Unix nanoseconds
+	dt   uint32   // recording time minus its bucket's start, < bucketNs
+	link uint32   // ID in the shard's link table
+	attr uint32   // ID in the shard's attribute table, 0 for none
+	next uint32   // newer-to-older hash chain; nilSeq ends it
+	prev uint32   // the other way; nilSeq at the chain's head
+	bits uint8    // Network's length
+	is4  bool     // Network is IPv4
+}
+
+type chunk [chunkLen]rec
+
+// bucket groups records recorded within bucketNs of start. Records with
+// sequence numbers before end (and after the previous bucket's) belong to
+// it.
+type bucket struct {
+	start int64
+	end   uint32
+}
+
+// shard is one lock's worth of the store. Records are numbered by a uint32
+// sequence that wraps; the live ones are [head, tail), stored in chunks
+// starting at base (a multiple of chunkLen).
+type shard struct {
+	mu sync.Mutex
+
+	chunks     []*chunk
+	spare      *chunk
+	base       uint32
+	head, tail uint32
+
+	buckets []bucket // buckets[bh:] are live, oldest first
+	bh      int
+
+	heads []uint32 // hash index: newest record of each chain
+	n     int      // records linked in the index (not holes)
+
+	links table[string]
+	attrs table[attrs]
+
+	_ [64]byte // keep neighbouring shards' locks off one cache line
+}
+
+func (s *shard) rec(seq uint32) *rec {
+	i := seq - s.base
+	return &s.chunks[i/chunkLen][i%chunkLen]
+}
+
+// within reports whether seq is live, i.e. in [head, tail).
+func (s *shard) within(seq uint32) bool { return seq-s.head < s.tail-s.head }
+
+func (s *shard) slot(v Pseudonym) uint32 {
+	return uint32(binary.LittleEndian.Uint64(v[8:]) & uint64(len(s.heads)-1))
+}
+
+// put returns the time seq was recorded, by the store's clock. seq must be
+// live and not a hole.
+func (s *shard) put(seq uint32, r *rec) int64 {
+	bs := s.buckets[s.bh:]
+	lo, hi := 0, len(bs)-1 // the bucket is the first whose end is after seq
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if seq-s.head < bs[mid].end-s.head {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return bs[lo].start + int64(r.dt)
+}
+
+// held reports whether a click of v on link is held at now.
+func (s *shard) held(v Pseudonym, link string, now, window int64) bool {
+	if len(s.heads) == 0 {
+		return false
+	}
+	lid, ok := s.links.lookup(link)
+	if !ok {
+		return false
+	}
+	for seq := s.heads[s.slot(v)]; seq != nilSeq; {
+		r := s.rec(seq)
+		if r.v == v && r.link == lid {
+			return s.put(seq, r)+window > now
+		}
+		seq = r.next
+	}
+	return false
+}
+
+// latest returns the newest click of v held at now, on link or on any link
+// if link is "", with the time it was recorded.
+func (s *shard) latest(v Pseudonym, link string, now, window int64) (Click, int64, bool) {
+	if len(s.heads) == 0 {
+		return Click{}, 0, false
+	}
+	lid := uint32(0)
+	if link != "" {
+		var ok bool
+		if lid, ok = s.links.lookup(link); !ok {
+			return Click{}, 0, false
+		}
+	}
+	for seq := s.heads[s.slot(v)]; seq != nilSeq; {
+		r := s.rec(seq)
+		if r.v == v && (lid == 0 || r.link == lid) {
+			put := s.put(seq, r)
+			if put+window <= now {
+				// Chains run newest to oldest, so the rest are older.
+				return Click{}, 0, false
+			}
+			return s.click(r), put, true
+		}
+		seq = r.next
+	}
+	return Click{}, 0, false
+}
+
+// click reads r back as a Click; its strings are fresh copies, so they
+// survive the record.
+func (s *shard) click(r *rec) Click {
+	c := Click{
+		Link:    string(s.links.ents[r.link].buf),
+		Time:    time.Unix(0, r.t),
+		Visitor: r.v,
+		Network: prefixOf(r),
+	}
+	if r.attr != 0 {
+		a := s.attrs.ents[r.attr].key
+		c.RawAddr = a.raw
+		c.Country = clone(a.country)
+		c.Bot = clone(a.bot)
+		c.Referrer = clone(a.referrer)
+		c.Device = clone(a.device)
+	}
+	return c
+}
+
+func clone(s string) string {
+	if s == "" {
+		return ""
+	}
+	return string([]byte(s))
+}
+
+// insert appends c, recorded at now, to the shard.
+func (s *shard) insert(c *Click, now int64) {
+	if s.n >= len(s.heads) {
+		s.rehash(max(minHeads, 2*len(s.heads)))
+	}
+	if s.tail == nilSeq {
+		s.append(now) // skip the sequence number that means "none"; a hole
+	}
+	seq := s.append(now)
+	r := s.rec(seq)
+	r.v = c.Visitor
+	r.t = c.Time.UnixNano()
+	r.link = s.links.acquire(c.Link, ownString)
+	if a := (attrs{raw: c.RawAddr, country: c.Country, bot: c.Bot, referrer: c.Referrer, device: c.Device}); a != (attrs{}) {
+		r.attr = s.attrs.acquire(a, ownAttrs)
+	}
+	na := c.Network.Addr()
+	r.net = na.As16()
+	r.is4 = na.Is4()
+	r.bits = uint8(c.Network.Bits())
+	s.link(seq, r)
+	s.n++
+}
+
+// append claims the next sequence number, recorded at now, and returns it;
+// its record is zero.
+func (s *shard) append(now int64) uint32 {
+	if len(s.chunks) == 0 || s.tail-s.base == uint32(len(s.chunks)*chunkLen) {
+		c := s.spare
+		s.spare = nil
+		if c == nil {
+			c = new(chunk)
+		}
+		if len(s.chunks) == 0 {
+			s.base = s.tail - s.tail%chunkLen
+		}
+		s.chunks = append(s.chunks, c)
+	}
+	seq := s.tail
+	s.tail++
+	if nb := len(s.buckets); nb == s.bh || now-s.buckets[nb-1].start >= bucketNs {
+		s.buckets = append(s.buckets, bucket{start: now})
+	}
+	b := &s.buckets[len(s.buckets)-1]
+	b.end = s.tail
+	s.rec(seq).dt = uint32(now - b.start)
+	return seq
+}
+
+// link puts seq at the head of its hash chain.
+func (s *shard) link(seq uint32, r *rec) {
+	h := &s.heads[s.slot(r.v)]
+	r.prev, r.next = nilSeq, *h
+	if *h != nilSeq {
+		s.rec(*h).prev = seq
+	}
+	*h = seq
+}
+
+// unlink takes r out of its hash chain.
+func (s *shard) unlink(r *rec) {
+	if r.prev == nilSeq {
+		s.heads[s.slot(r.v)] = r.next
+	} else {
+		s.rec(r.prev).next = r.next
+	}
+	if r.next != nilSeq {
+		s.rec(r.next).prev = r.prev
+	}
+}
+
+// destroy unlinks r, releases what it references and zeroes it, leaving a
+// hole.
+func (s *shard) destroy(r *rec) {
+	s.unlink(r)
+	s.links.release(r.link)
+	if r.attr != 0 {
+		s.attrs.release(r.attr)
+	}
+	*r = rec{}
+	s.n--
+}
+
+// rehash rebuilds the hash index with size slots (a power of two).
+func (s *shard) rehash(size int) {
+	s.heads = make([]uint32, size)
+	for i := range s.heads {
+		s.heads[i] = nilSeq
+	}
+	for seq := s.head; seq != s.tail; seq++ {
+		if r := s.rec(seq); !r.v.IsZero() {
+			s.link(seq, r) // oldest first, so chains end up newest first
+		}
+	}
+}
+
+// expire destroys the records recorded at or before now-window and returns
+// how many it destroyed. Records are in recording order, so it stops at the
+// first live one: the cost is proportional to what expired.
+func (s *shard) expire(now, window int64) int {
+	n := 0
+	for s.head != s.tail {
+		b := &s.buckets[s.bh]
+		if b.start+window > now {
+			break // the whole oldest bucket is live: so is everything
+		}
+		r := s.rec(s.head)
+		if !r.v.IsZero() {
+			if b.start+int64(r.dt)+window > now {
+				break
+			}
+			s.destroy(r)
+			n++
+		} else {
+			*r = rec{}
+		}
+		s.pop()
+	}
+	if n > 0 {
+		s.shrink()
+	}
+	return n
+}
+
+// pop advances head past a zeroed record, freeing chunks and buckets
+// behind it.
+func (s *shard) pop() {
+	s.head++
+	if s.head == s.buckets[s.bh].end {
+		s.buckets[s.bh] = bucket{}
+		s.bh++
+		if s.bh == len(s.buckets) {
+			s.buckets, s.bh = s.buckets[:0], 0
+		} else if s.bh >= bucketMin && s.bh > len(s.buckets)/2 {
+			n := copy(s.buckets, s.buckets[s.bh:])
+			clear(s.buckets[n:])
+			s.buckets, s.bh = s.buckets[:n], 0
+		}
+	}
+	if s.head-s.base == chunkLen || s.head == s.tail {
+		if s.head-s.base == chunkLen {
+			if s.spare == nil {
+				s.spare = s.chunks[0] // zeroed record by record already
+			}
+			s.chunks[0] = nil
+			s.chunks = s.chunks[1:]
+			s.base += chunkLen
+		}
+		if len(s.chunks) == 0 {
+			s.chunks = nil
+		}
+	}
+}
+
+// shrink gives memory back once the shard holds far fewer records than its
+// index was sized for.
+func (s *shard) shrink() {
+	switch {
+	case s.head == s.tail:
+		s.heads, s.n = nil, 0
+		s.buckets, s.bh = nil, 0
+		s.chunks, s.spare = nil, nil
+		s.links.wipe()
+		s.attrs.wipe()
+	case len(s.heads) > minHeads && s.n < len(s.heads)/8:
+		size := minHeads
+		for size < 2*s.n {
+			size *= 2
+		}
+		s.rehash(size)
+	}
+	if cap(s.chunks) > 4*len(s.chunks)+16 {
+		s.chunks = append([]*chunk(nil), s.chunks...)
+	}
+	if cap(s.buckets) > 4*(len(s.buckets)-s.bh)+bucketMin {
+		s.buckets, s.bh = append([]bucket(nil), s.buckets[s.bh:]...), 0
+	}
+}
+
+// oldest returns when the oldest live record was recorded.
+func (s *shard) oldest() (int64, bool) {
+	for seq := s.head; seq != s.tail; seq++ {
+		if r := s.rec(seq); !r.v.IsZero() {
+			return s.put(seq, r), true
+		}
+	}
+	return 0, false
+}
+
+// eraseVisitor destroys v's records and returns how many were live at now
+// and how many were destroyed in all.
+func (s *shard) eraseVisitor(v Pseudonym, now, window int64) (live, gone int) {
+	if len(s.heads) == 0 {
+		return 0, 0
+	}
+	for seq := s.heads[s.slot(v)]; seq != nilSeq; {
+		r := s.rec(seq)
+		next := r.next
+		if r.v == v {
+			if s.put(seq, r)+window > now {
+				live++
+			}
+			s.destroy(r)
+			gone++
+		}
+		seq = next
+	}
+	return live, gone
+}
+
+// eraseLink destroys the records on link; the counts are as eraseVisitor's.
+func (s *shard) eraseLink(link string, now, window int64) (live, gone int) {
+	lid, ok := s.links.lookup(link)
+	if !ok {
+		return 0, 0
+	}
+	refs := int(s.links.ents[lid].refs)
+	for seq := s.head; seq != s.tail && gone < refs; seq++ {
+		r := s.rec(seq)
+		if r.v.IsZero() || r.link != lid {
+			continue
+		}
+		if s.put(seq, r)+window > now {
+			live++
+		}
+		s.destroy(r)
+		gone++
+	}
+	return live, gone
+}
+
+// batch appends to buf up to allBatch clicks live at now, from seq on, and
+// returns the sequence number to continue from.
+func (s *shard) batch(buf []Click, seq uint32, now, window int64) ([]Click, uint32) {
+	for ; seq != s.tail && len(buf) < allBatch; seq++ {
+		r := s.rec(seq)
+		if r.v.IsZero() || s.put(seq, r)+window <= now {
+			continue
+		}
+		buf = append(buf, s.click(r))
+	}
+	return buf, seq
+}
+
+// wipe destroys everything in the shard.
+func (s *shard) wipe() {
+	for _, c := range s.chunks {
+		clear(c[:])
+	}
+	s.links.wipe()
+	s.attrs.wipe()
+	s.chunks, s.spare, s.base, s.head, s.tail = nil, nil, 0, 0, 0
+	s.buckets, s.bh = nil, 0
+	s.heads, s.n = nil, 0
+}
