@@ -178,6 +178,7 @@ func (r *Keyring) Sweep(ctx context.Context, now time.Time) (SweepStats, error) 
 	}
 	r.mu.Unlock()
 	if r.store == nil {
+		r.mem.advance(e)
 		ms, err := r.mem.Sweep(ctx, now)
 		if err != nil {
 			return st, err

@@ -1,0 +1,263 @@
+package retention_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/retention"
+)
+
+var t0 = time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+
+func TestNewPolicy(t *testing.T) {
+	tests := []struct {
+		name   string
+		window time.Duration
+		opts   *retention.PolicyOptions
+		ok     bool
+	}{
+		{"default window", retention.DefaultWindow, nil, true},
+		{"one minute", time.Minute, nil, true},
+		{"at the cap", retention.MaxWindow, nil, true},
+		{"above the cap", retention.MaxWindow + 1, nil, false},
+		{"above the cap, opted out", 30 * 24 * time.Hour, &retention.PolicyOptions{AllowLongRetention: true}, true},
+		{"zero", 0, nil, false},
+		{"negative", -time.Second, &retention.PolicyOptions{AllowLongRetention: true}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := retention.NewPolicy(tt.window, tt.opts)
+			if !tt.ok {
+				require.Error(t, err)
+				assert.True(t, strings.HasPrefix(err.Error(), "retention: "), err.Error())
+				assert.Contains(t, err.Error(), `"`+tt.window.String()+`"`)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.window, p.Window())
+		})
+	}
+	assert.Equal(t, retention.DefaultWindow, retention.Policy{}.Window(), "zero Policy")
+}
+
+func TestEpoch(t *testing.T) {
+	p, err := retention.NewPolicy(time.Minute, nil)
+	require.NoError(t, err)
+	tests := []struct {
+		name string
+		t    time.Time
+		want int64
+	}{
+		{"unix epoch", time.Unix(0, 0), 0},
+		{"last ns of epoch 0", time.Unix(59, 999999999), 0},
+		{"start of epoch 1", time.Unix(60, 0), 1},
+		{"just before 1970", time.Unix(0, -1), -1},
+		{"a minute before 1970", time.Unix(-60, 0), -1},
+		{"beyond a minute before 1970", time.Unix(-60, -1), -2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, p.Epoch(tt.t))
+			assert.False(t, p.EpochStart(p.Epoch(tt.t)).After(tt.t))
+			assert.True(t, p.EpochStart(p.Epoch(tt.t)+1).After(tt.t))
+		})
+	}
+}
+
+func TestKeyNeverPrintsSecret(t *testing.T) {
+	r, err := retention.NewKeyring(&retention.KeyringOptions{Rand: bytes.NewReader(bytes.Repeat([]byte{0xab}, 64))})
+	require.NoError(t, err)
+	k, _, err := r.Keys(context.Background(), t0)
+	require.NoError(t, err)
+	require.False(t, k.IsZero())
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("key", "k", k)
+	for _, s := range []string{
+		fmt.Sprint(k), fmt.Sprintf("%+v %#v %x %X %d %s %q", k, k, k, k, k, k, k), buf.String(),
+	} {
+		assert.NotContains(t, strings.ToLower(s), "ab ab", s)
+		assert.NotContains(t, strings.ToLower(s), "abab", s)
+		assert.NotContains(t, s, "171", s)
+	}
+	assert.Contains(t, fmt.Sprint(k), fmt.Sprint(k.Epoch))
+}
+
+func TestKeyringKeys(t *testing.T) {
+	ctx := context.Background()
+	r, err := retention.NewKeyring(nil)
+	require.NoError(t, err)
+	p := r.Policy()
+	cur, prev, err := r.Keys(ctx, t0)
+	require.NoError(t, err)
+	assert.False(t, cur.IsZero())
+	assert.True(t, prev.IsZero(), "no previous key was ever created")
+	assert.Equal(t, p.Epoch(t0), cur.Epoch)
+
+	again, _, err := r.Keys(ctx, t0.Add(time.Second))
+	require.NoError(t, err)
+	assert.Equal(t, cur, again, "same epoch, same key")
+
+	next := p.EpochStart(cur.Epoch + 1)
+	cur2, prev2, err := r.Keys(ctx, next)
+	require.NoError(t, err)
+	assert.NotEqual(t, cur.Secret(), cur2.Secret(), "a new epoch has a new random key")
+	assert.Equal(t, cur, prev2, "the previous key is kept for its grace epoch")
+
+	cur3, prev3, err := r.Keys(ctx, p.EpochStart(cur.Epoch+2))
+	require.NoError(t, err)
+	assert.Equal(t, cur2, prev3)
+	assert.NotEqual(t, cur.Secret(), cur3.Secret())
+
+	// Two epochs later the first key is past its grace and gone for good.
+	_, prev5, err := r.Keys(ctx, p.EpochStart(cur.Epoch+5))
+	require.NoError(t, err)
+	assert.True(t, prev5.IsZero(), "a skipped epoch has no key to look up")
+}
+
+func TestKeyringSharedStoreAgrees(t *testing.T) {
+	ctx := context.Background()
+	store := retention.NewMemoryKeyStore(nil)
+	a, err := retention.NewKeyring(&retention.KeyringOptions{Store: store})
+	require.NoError(t, err)
+	b, err := retention.NewKeyring(&retention.KeyringOptions{Store: store})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	keys := make([]retention.Key, 16)
+	for i := range keys {
+		wg.Go(func() {
+			r := a
+			if i%2 == 1 {
+				r = b
+			}
+			k, _, err := r.Keys(ctx, t0)
+			assert.NoError(t, err)
+			keys[i] = k
+		})
+	}
+	wg.Wait()
+	for _, k := range keys {
+		assert.Equal(t, keys[0], k, "every keyring sharing a store must get the same key")
+	}
+}
+
+func TestKeyringErrors(t *testing.T) {
+	r, err := retention.NewKeyring(&retention.KeyringOptions{Rand: bytes.NewReader(nil)})
+	require.NoError(t, err)
+	cur, _, err := r.Keys(context.Background(), t0)
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), "retention: "))
+	assert.True(t, cur.IsZero())
+
+	zero, err := retention.NewKeyring(&retention.KeyringOptions{Rand: bytes.NewReader(make([]byte, 32))})
+	require.NoError(t, err)
+	_, _, err = zero.Keys(context.Background(), t0)
+	assert.Error(t, err, "an all-zero key must be refused")
+}
+
+func TestMemoryKeyStoreDestroysKeys(t *testing.T) {
+	ctx := context.Background()
+	now := t0
+	s := retention.NewMemoryKeyStore(&retention.MemoryKeyStoreOptions{Now: func() time.Time { return now }})
+	secret := [32]byte{1}
+	got, err := s.LoadOrCreate(ctx, 7, secret, time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, secret, got)
+	got, err = s.LoadOrCreate(ctx, 7, [32]byte{2}, time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, secret, got, "the first key stored wins")
+
+	now = t0.Add(time.Minute - 1)
+	_, ok, err := s.Load(ctx, 7)
+	require.NoError(t, err)
+	assert.True(t, ok, "key readable before its ttl")
+	now = t0.Add(time.Minute)
+	_, ok, err = s.Load(ctx, 7)
+	require.NoError(t, err)
+	assert.False(t, ok, "key destroyed at its ttl")
+
+	_, err = s.LoadOrCreate(ctx, 7, [32]byte{}, time.Minute)
+	assert.Error(t, err, "zero candidate")
+	_, err = s.LoadOrCreate(ctx, 7, secret, 0)
+	assert.Error(t, err, "zero ttl")
+
+	// An epoch two behind the newest asked for is past its grace.
+	_, err = s.LoadOrCreate(ctx, 20, secret, time.Hour)
+	require.NoError(t, err)
+	_, err = s.LoadOrCreate(ctx, 18, secret, time.Hour)
+	assert.Error(t, err)
+	st, err := s.Sweep(ctx, now)
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Held)
+}
+
+func TestKeyringSweepZeroesCache(t *testing.T) {
+	ctx := context.Background()
+	r, err := retention.NewKeyring(nil)
+	require.NoError(t, err)
+	cur, _, err := r.Keys(ctx, t0)
+	require.NoError(t, err)
+	st, err := r.Sweep(ctx, t0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Held)
+	assert.Equal(t, 0, st.Deleted)
+	// Two epochs on, nothing may be held.
+	later := r.Policy().EpochStart(cur.Epoch + 2)
+	st, err = r.Sweep(ctx, later)
+	require.NoError(t, err)
+	assert.Equal(t, 0, st.Held)
+	assert.Equal(t, 2, st.Deleted, "the cached key and the stored one")
+}
+
+type countSweeper struct {
+	mu    sync.Mutex
+	calls []time.Time
+}
+
+func (c *countSweeper) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, now)
+	return retention.SweepStats{Held: len(c.calls), Oldest: time.Minute}, nil
+}
+
+func TestSweeperRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		target := &countSweeper{}
+		var reports []retention.SweepStats
+		s, err := retention.NewSweeper(target, &retention.SweeperOptions{
+			Interval: time.Second,
+			OnSweep:  func(st retention.SweepStats, err error) { reports = append(reports, st) },
+		})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- s.Run(ctx) }()
+		time.Sleep(3*time.Second + time.Millisecond) // fake time inside the bubble
+		synctest.Wait()
+		cancel()
+		err = <-done
+		assert.True(t, errors.Is(err, context.Canceled))
+		assert.Len(t, reports, 4, "once at start and once per second")
+		assert.Equal(t, time.Minute, reports[0].Oldest)
+		// synctest.Test fails if Run left a goroutine behind.
+	})
+}
+
+func TestNewSweeperErrors(t *testing.T) {
+	_, err := retention.NewSweeper(nil, nil)
+	assert.Error(t, err)
+	_, err = retention.NewSweeper(&countSweeper{}, &retention.SweeperOptions{Interval: -time.Second})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"-1s"`)
+}
