@@ -84,5 +84,7 @@
 // separated by commas, optionally in double quotes. Anything else (a host
 // name, "unknown", an empty column) is replaced by the placeholder rather
 // than passed through, since that is how a host name or a forged header
-// would slip past.
+// would slip past. Columns are split at every delimiter byte (two spaces
+// make an empty column, which is replaced too); an empty line stays empty,
+// and a line with fewer columns passes through.
 package logmask

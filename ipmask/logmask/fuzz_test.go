@@ -251,3 +251,63 @@ func stripLeadingZeros(s string) string {
 	}
 	return s[:k] + strings.Join(parts, ".")
 }
+
+// FuzzFields checks field mode: columns not chosen pass through byte for
+// byte, and a chosen column comes out as the placeholder or as addresses
+// all masked.
+func FuzzFields(f *testing.F) {
+	for _, s := range seeds {
+		f.Add([]byte(s), uint8(0), false)
+	}
+	f.Add([]byte("203.0.113.9 x \"198.51.100.7, [2001:db8::1]:443\"\nhost y\n"), uint8(2), true)
+	f.Fuzz(func(t *testing.T, text []byte, col uint8, skip bool) {
+		field := 1 + int(col%4)
+		m, err := NewMasker(ipmask.Default, &Options{Fields: []int{field}, SkipPrivate: skip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := m.AppendMask(nil, text)
+		inLines := bytes.Split(text, []byte("\n"))
+		outLines := bytes.Split(out, []byte("\n"))
+		if len(inLines) != len(outLines) {
+			t.Fatalf("%q -> %q: %d lines became %d", text, out, len(inLines), len(outLines))
+		}
+		for i := range inLines {
+			if len(inLines[i]) == 0 {
+				if len(outLines[i]) != 0 {
+					t.Fatalf("%q -> %q: empty line %d filled", text, out, i)
+				}
+				continue
+			}
+			in := bytes.Split(inLines[i], []byte(" "))
+			got := bytes.Split(outLines[i], []byte(" "))
+			if len(in) != len(got) {
+				t.Fatalf("%q -> %q: columns %d became %d", inLines[i], outLines[i], len(in), len(got))
+			}
+			for k := range in {
+				if k != field-1 {
+					if !bytes.Equal(in[k], got[k]) {
+						t.Fatalf("%q -> %q: column %d changed", inLines[i], outLines[i], k+1)
+					}
+					continue
+				}
+				if string(got[k]) == "-" {
+					continue
+				}
+				n := 0
+				for match := range Addrs(got[k]) {
+					n++
+					if !ipmask.Default.IsMasked(match.Addr) && !(skip && isPrivate(match.Addr)) {
+						t.Fatalf("%q -> %q: %v not masked", inLines[i], outLines[i], match.Addr)
+					}
+				}
+				if n == 0 {
+					t.Fatalf("%q -> %q: column %d kept with no address", inLines[i], outLines[i], field)
+				}
+				if leaks := plainLeaks(string(got[k]), ipmask.Default, skip); len(leaks) > 0 {
+					t.Fatalf("%q -> %q: plain check finds %q", inLines[i], outLines[i], leaks)
+				}
+			}
+		}
+	})
+}

@@ -205,8 +205,12 @@ func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []
 
 func hasZone(raw []byte) bool { return bytes.IndexByte(raw, '%') >= 0 }
 
-// appendFields masks the chosen columns of one line (no newline).
+// appendFields masks the chosen columns of one line (no newline). An
+// empty line has no columns and stays empty.
 func (m *Masker) appendFields(dst, line []byte) []byte {
+	if len(line) == 0 {
+		return dst
+	}
 	col := 0
 	for {
 		i := bytes.IndexByte(line, m.delim)

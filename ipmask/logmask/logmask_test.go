@@ -167,6 +167,7 @@ func TestFieldMode(t *testing.T) {
 		{"other columns untouched", Options{Fields: []int{2}}, "203.0.113.9 198.51.100.7", "203.0.113.9 198.51.100.0"},
 		{"missing column", Options{Fields: []int{5}}, "203.0.113.9 x", "203.0.113.9 x"},
 		{"each line", Options{Fields: []int{1}}, "203.0.113.9 a\nhost b\n", "203.0.113.0 a\n- b\n"},
+		{"empty line stays empty", Options{Fields: []int{1}}, "a\n\nb", "-\n\n-"},
 		{"skip private", Options{Fields: []int{1}, SkipPrivate: true}, "10.1.2.3 x", "10.1.2.3 x"},
 	}
 	for _, tt := range tests {

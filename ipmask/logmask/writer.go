@@ -73,6 +73,10 @@ func (w *Writer) Write(b []byte) (int, error) {
 		return 0, errClosed
 	}
 	max := w.m.maxLine
+	if w.out == nil {
+		// Room for a flush's worth of output and the line that crosses it.
+		w.out = make([]byte, 0, flushAt+2*max)
+	}
 	n := len(b)
 	for len(b) > 0 {
 		if len(w.pend) > 0 {
