@@ -158,8 +158,7 @@ func (m *Memory) record(c *Click) (bool, error) {
 	if !c.PrevVisitor.IsZero() {
 		p = m.shard(c.PrevVisitor)
 	}
-	unlock := lockPair(s, p)
-	defer unlock()
+	defer unlockPair(lockPair(s, p))
 	if m.closed.Load() {
 		return false, errClosed("record")
 	}
@@ -188,20 +187,27 @@ func (m *Memory) shard(v Pseudonym) *shard {
 	return &m.shards[binary.LittleEndian.Uint64(v[:8])%numShards]
 }
 
-// lockPair locks s and p (p may be nil or s) in address order and returns
-// the unlock function.
-func lockPair(s, p *shard) func() {
+// lockPair locks s and p (p may be nil or s) in address order, so that two
+// Records locking the same pair cannot deadlock, and returns the second
+// lock taken (nil if only one) for unlockPair.
+func lockPair(s, p *shard) (*shard, *shard) {
 	if p == nil || p == s {
 		s.mu.Lock()
-		return s.mu.Unlock
+		return s, nil
 	}
-	a, b := s, p
-	if uintptr(unsafe.Pointer(b)) < uintptr(unsafe.Pointer(a)) {
-		a, b = b, a
+	if uintptr(unsafe.Pointer(p)) < uintptr(unsafe.Pointer(s)) {
+		s, p = p, s
 	}
-	a.mu.Lock()
-	b.mu.Lock()
-	return func() { b.mu.Unlock(); a.mu.Unlock() }
+	s.mu.Lock()
+	p.mu.Lock()
+	return s, p
+}
+
+func unlockPair(a, b *shard) {
+	if b != nil {
+		b.mu.Unlock()
+	}
+	a.mu.Unlock()
 }
 
 // expire destroys s's expired records and keeps the held count.

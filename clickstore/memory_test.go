@@ -1,13 +1,26 @@
 package clickstore_test
 
 import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/clickstoretest"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/retention"
 )
 
 func TestMemoryConformance(t *testing.T) {
@@ -18,4 +31,273 @@ func TestMemoryConformance(t *testing.T) {
 	})
 }
 
-var _ = time.Second
+func TestZeroMemoryConformance(t *testing.T) {
+	// The zero Memory reads time.Now, so only the clauses that do not move
+	// the clock can run on it; do a smoke check of the same kind.
+	var m clickstore.Memory
+	ctx := context.Background()
+	c := testClick(1, "z")
+	c.Time = time.Now()
+	first, err := m.Record(ctx, c)
+	require.NoError(t, err)
+	assert.True(t, first)
+	first, err = m.Record(ctx, c)
+	require.NoError(t, err)
+	assert.False(t, first)
+	require.NoError(t, m.Close())
+	_, err = m.Record(ctx, c)
+	assert.True(t, errors.Is(err, clickstore.ErrClosed))
+}
+
+var t0 = time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+
+func pseudonymOf(i int) clickstore.Pseudonym {
+	var p clickstore.Pseudonym
+	binary.LittleEndian.PutUint64(p[:8], uint64(i)*0x9e3779b97f4a7c15+1)
+	binary.LittleEndian.PutUint64(p[8:], uint64(i)*0xbf58476d1ce4e5b9+7)
+	return p
+}
+
+func testClick(i int, link string) clickstore.Click {
+	return clickstore.Click{
+		Link:    link,
+		Time:    t0,
+		Visitor: pseudonymOf(i),
+		Network: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), 0}), 24),
+	}
+}
+
+func TestNewMemoryErrors(t *testing.T) {
+	_, err := clickstore.NewMemory(&clickstore.MemoryOptions{Capacity: -1})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"-1"`)
+}
+
+// Physical deletion: by t+W+1s the record is gone, with nobody calling the
+// store, and Close leaves no goroutine (synctest.Test checks that).
+func TestMemoryDestroysOnItsOwn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, err := clickstore.NewMemory(nil)
+		require.NoError(t, err)
+		ctx := context.Background()
+		for i := range 100 {
+			c := testClick(i, "own")
+			c.Time = time.Now()
+			_, err := m.Record(ctx, c)
+			require.NoError(t, err)
+		}
+		time.Sleep(retention.DefaultWindow - time.Nanosecond)
+		synctest.Wait()
+		assert.Equal(t, 100, m.Len(), "held until the deadline")
+		time.Sleep(time.Second + time.Nanosecond)
+		synctest.Wait()
+		assert.Equal(t, 0, m.Len(), "physically destroyed by t+W+1s with no call to the store")
+		require.NoError(t, m.Close())
+	})
+}
+
+func TestMemoryCloseStopsTimer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, err := clickstore.NewMemory(nil)
+		require.NoError(t, err)
+		c := testClick(1, "x")
+		c.Time = time.Now()
+		_, err = m.Record(context.Background(), c)
+		require.NoError(t, err)
+		require.NoError(t, m.Close())
+		assert.Equal(t, 0, m.Len())
+		time.Sleep(2 * retention.DefaultWindow)
+		synctest.Wait() // a goroutine left behind would fail the bubble
+	})
+}
+
+// A stalled clock (the monotonic clock of a suspended machine) cannot extend
+// a lifetime when the wall clock moved on, and a wall clock set back cannot
+// either.
+func TestMemoryClockJumps(t *testing.T) {
+	ctx := context.Background()
+	base := time.Now() // has a monotonic reading
+	tests := []struct {
+		name  string
+		later time.Time
+	}{
+		{"wall moved, monotonic stalled", base.Add(0).Round(0).Add(retention.DefaultWindow)},
+		{"wall set back, monotonic moved", base.Add(retention.DefaultWindow).Add(-48 * time.Hour).Add(48 * time.Hour)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := base
+			m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time { return now }})
+			require.NoError(t, err)
+			defer m.Close()
+			_, err = m.Record(ctx, testClick(1, "j"))
+			require.NoError(t, err)
+			now = tt.later
+			_, ok, err := m.Latest(ctx, pseudonymOf(1), clickstore.Pseudonym{}, "")
+			require.NoError(t, err)
+			assert.False(t, ok)
+		})
+	}
+}
+
+func TestMemoryRecordAllocs(t *testing.T) {
+	ctx := context.Background()
+	now := t0
+	m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	defer m.Close()
+	for i := range 10_000 {
+		_, err := m.Record(ctx, testClick(i, "warm"))
+		require.NoError(t, err)
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		c := testClick(i%10_000, "warm")
+		_, _ = m.Record(ctx, c) // repeats
+		c = testClick(20_000+i, "warm")
+		_, _ = m.Record(ctx, c) // new clicks on an interned link
+		i++
+	})
+	assert.Zero(t, allocs)
+}
+
+func TestMemoryHeapReturns(t *testing.T) {
+	ctx := context.Background()
+	now := t0
+	m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time { return now }, Capacity: heapClicks})
+	require.NoError(t, err)
+	defer m.Close()
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	links := make([]string, 1000)
+	for i := range links {
+		links[i] = fmt.Sprintf("link-%d", i)
+	}
+	for i := range heapClicks {
+		c := testClick(i, links[i%len(links)])
+		c.Referrer = links[i%7]
+		now = t0.Add(time.Duration(i) * time.Microsecond)
+		first, err := m.Record(ctx, c)
+		require.True(t, err == nil && first, "click %d: %v", i, err)
+	}
+	full := heap()
+	perClick := float64(full-before) / heapClicks
+	t.Logf("heap: %d B before, %d B with %d clicks (%.1f B per click)", before, full, heapClicks, perClick)
+	assert.Less(t, perClick, 128.0, "a 64-byte record plus its share of index and slabs")
+
+	now = now.Add(retention.DefaultWindow)
+	st, err := m.Sweep(ctx, now)
+	require.NoError(t, err)
+	assert.Equal(t, heapClicks, st.Deleted)
+	assert.Equal(t, 0, st.Held)
+	after := heap()
+	t.Logf("heap after expiry: %d B", after)
+	assert.Less(t, int64(after)-int64(before), int64(1<<20), "heap back within 1 MiB of where it started")
+}
+
+func TestBuilder(t *testing.T) {
+	ctx := context.Background()
+	secret := bytes.Repeat([]byte{7}, 32)
+	ring, err := retention.NewKeyring(&retention.KeyringOptions{Rand: bytes.NewReader(append(secret, bytes.Repeat([]byte{9}, 32)...))})
+	require.NoError(t, err)
+	b, err := clickstore.NewBuilder(ipmask.Default, ring, nil)
+	require.NoError(t, err)
+	addr := netip.MustParseAddr("192.0.2.123")
+	c, err := b.Build(ctx, addr, "Mozilla/5.0", "l1", t0)
+	require.NoError(t, err)
+	require.NoError(t, c.Validate())
+
+	// The pseudonym is the documented HMAC, computed here with crypto/hmac.
+	ua := sha256.Sum256([]byte("Mozilla/5.0"))
+	ip := addr.As16()
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("clickanon/visitor/v1\x00"))
+	mac.Write(ip[:])
+	mac.Write(ua[:])
+	var want clickstore.Pseudonym
+	copy(want[:], mac.Sum(nil))
+	assert.Equal(t, want, c.Visitor)
+	assert.True(t, c.PrevVisitor.IsZero())
+	assert.Equal(t, netip.MustParsePrefix("192.0.2.0/24"), c.Network)
+	assert.False(t, c.RawAddr.IsValid(), "raw address kept without the option")
+
+	mapped, err := b.Build(ctx, netip.MustParseAddr("::ffff:192.0.2.123"), "Mozilla/5.0", "other", t0)
+	require.NoError(t, err)
+	assert.Equal(t, c.Visitor, mapped.Visitor, "mapped form and link do not change the pseudonym")
+	otherUA, err := b.Build(ctx, addr, "curl", "l1", t0)
+	require.NoError(t, err)
+	assert.NotEqual(t, c.Visitor, otherUA.Visitor)
+
+	next, err := b.Build(ctx, addr, "Mozilla/5.0", "l1", t0.Add(retention.DefaultWindow))
+	require.NoError(t, err)
+	assert.Equal(t, c.Visitor, next.PrevVisitor, "after the boundary the old pseudonym is PrevVisitor")
+	assert.NotEqual(t, c.Visitor, next.Visitor)
+
+	keep, err := clickstore.NewBuilder(ipmask.Default, ring, &clickstore.BuilderOptions{KeepRawAddr: true})
+	require.NoError(t, err)
+	raw, err := keep.Build(ctx, addr, "", "l1", t0)
+	require.NoError(t, err)
+	assert.Equal(t, addr, raw.RawAddr)
+}
+
+func TestBuilderErrors(t *testing.T) {
+	ring, err := retention.NewKeyring(nil)
+	require.NoError(t, err)
+	b, err := clickstore.NewBuilder(ipmask.Default, ring, nil)
+	require.NoError(t, err)
+	ctx := context.Background()
+	addr := netip.MustParseAddr("192.0.2.1")
+	tests := []struct {
+		name string
+		addr netip.Addr
+		link string
+		now  time.Time
+	}{
+		{"zero address", netip.Addr{}, "l", t0},
+		{"empty link", addr, "", t0},
+		{"long link", addr, string(make([]byte, clickstore.MaxLinkLen+1)), t0},
+		{"zero time", addr, "l", time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := b.Build(ctx, tt.addr, "ua", tt.link, tt.now)
+			require.Error(t, err)
+			assert.True(t, errors.Is(err, clickstore.ErrInvalidClick), err.Error())
+			assert.Contains(t, err.Error(), "clickstore: ")
+		})
+	}
+	_, err = clickstore.NewBuilder(ipmask.Default, nil, nil)
+	assert.Error(t, err)
+}
+
+func TestBuildAllocs(t *testing.T) {
+	ring, err := retention.NewKeyring(nil)
+	require.NoError(t, err)
+	b, err := clickstore.NewBuilder(ipmask.Default, ring, nil)
+	require.NoError(t, err)
+	ctx := context.Background()
+	addr := netip.MustParseAddr("2001:db8::1")
+	ua := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+	_, err = b.Build(ctx, addr, ua, "l", t0)
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100, func() { _, _ = b.Build(ctx, addr, ua, "l", t0) })
+	assert.Zero(t, allocs)
+}
+
+func TestPseudonymText(t *testing.T) {
+	p := pseudonymOf(3)
+	q, err := clickstore.ParsePseudonym(p.String())
+	require.NoError(t, err)
+	assert.Equal(t, p, q)
+	for _, bad := range []string{"", "xyz", p.String()[:30] + "zz"} {
+		_, err := clickstore.ParsePseudonym(bad)
+		require.Error(t, err, bad)
+		assert.Contains(t, err.Error(), fmt.Sprintf("%q", bad))
+	}
+}

@@ -100,26 +100,15 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (Key, Key, e
 	r.mu.RUnlock()
 
 	store := r.keyStore()
-	var candidate [32]byte
-	src := r.rand
-	if src == nil {
-		src = rand.Reader
-	}
-	if _, err := io.ReadFull(src, candidate[:]); err != nil {
-		return Key{}, Key{}, fmt.Errorf("retention: new key for epoch %d: %w", e, err)
-	}
-	if candidate == ([32]byte{}) {
-		return Key{}, Key{}, fmt.Errorf("retention: new key for epoch %d: random source gave all zero bytes", e)
-	}
-	// The key must die at the end of the grace epoch, e+1.
-	ttl := r.policy.EpochStart(e + 2).Sub(now)
-	secret, err := store.LoadOrCreate(ctx, e, candidate, ttl)
-	candidate = [32]byte{}
+	// An existing key needs no fresh randomness; look first.
+	secret, ok, err := store.Load(ctx, e)
 	if err != nil {
 		return Key{}, Key{}, err
 	}
-	if secret == ([32]byte{}) {
-		return Key{}, Key{}, fmt.Errorf("retention: key store gave an all-zero key for epoch %d", e)
+	if !ok || secret == ([32]byte{}) {
+		if secret, err = r.create(ctx, store, e, now); err != nil {
+			return Key{}, Key{}, err
+		}
 	}
 	cur := Key{Epoch: e, secret: secret}
 	var prev Key
@@ -135,6 +124,33 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (Key, Key, e
 	r.ok, r.epoch, r.cur, r.prev = true, e, cur, prev
 	r.mu.Unlock()
 	return cur, prev, nil
+}
+
+// create draws a candidate key for epoch e and stores it unless another
+// caller got there first; it returns the winner.
+func (r *Keyring) create(ctx context.Context, store KeyStore, e int64, now time.Time) ([32]byte, error) {
+	var candidate [32]byte
+	src := r.rand
+	if src == nil {
+		src = rand.Reader
+	}
+	if _, err := io.ReadFull(src, candidate[:]); err != nil {
+		return [32]byte{}, fmt.Errorf("retention: new key for epoch %d: %w", e, err)
+	}
+	if candidate == ([32]byte{}) {
+		return [32]byte{}, fmt.Errorf("retention: new key for epoch %d: random source gave all zero bytes", e)
+	}
+	// The key must die at the end of the grace epoch, e+1.
+	ttl := r.policy.EpochStart(e + 2).Sub(now)
+	secret, err := store.LoadOrCreate(ctx, e, candidate, ttl)
+	clear(candidate[:])
+	if err != nil {
+		return [32]byte{}, err
+	}
+	if secret == ([32]byte{}) {
+		return [32]byte{}, fmt.Errorf("retention: key store gave an all-zero key for epoch %d", e)
+	}
+	return secret, nil
 }
 
 func (r *Keyring) keyStore() KeyStore {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package clickstore_test
+
+const heapClicks = 1_000_000
