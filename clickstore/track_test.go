@@ -1,0 +1,449 @@
+package clickstore_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go4.org/netipx"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/clientip"
+	"github.com/clickanon/clickanon/retention"
+)
+
+// added is one call of a Sink.
+type added struct {
+	Click clickstore.Click
+	U     clickstore.Uniqueness
+}
+
+// recordingSink remembers what the tracker adds, so tests can assert on it.
+type recordingSink struct {
+	mu   sync.Mutex
+	adds []added
+	err  error
+}
+
+func (s *recordingSink) Add(_ context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.adds = append(s.adds, added{c, u})
+	return s.err
+}
+
+func (s *recordingSink) all() []added {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]added(nil), s.adds...)
+}
+
+type trackEnv struct {
+	clock   time.Time
+	store   *clickstore.Memory
+	sink    *recordingSink
+	tracker *clickstore.Tracker
+}
+
+func (e *trackEnv) now() time.Time { return e.clock }
+
+func newTrackEnv(t *testing.T, opts *clickstore.TrackOptions) *trackEnv {
+	t.Helper()
+	e := &trackEnv{clock: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC), sink: &recordingSink{}}
+	var err error
+	e.store, err = clickstore.NewMemory(&clickstore.MemoryOptions{Now: e.now})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = e.store.Close() })
+	kr, err := retention.NewKeyring(nil)
+	require.NoError(t, err)
+	b, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
+	require.NoError(t, err)
+	o := clickstore.TrackOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	o.Now = e.now
+	e.tracker, err = clickstore.NewTracker(b, e.store, e.sink, &o)
+	require.NoError(t, err)
+	return e
+}
+
+func request(method, remote, ua string, headers ...string) *http.Request {
+	r := httptest.NewRequest(method, "http://t.example/l/abc", nil)
+	r.RemoteAddr = remote
+	r.Header.Set("User-Agent", ua)
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Add(headers[i], headers[i+1])
+	}
+	return r
+}
+
+const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
+
+func TestTrackUniqueThenRepeat(t *testing.T) {
+	e := newTrackEnv(t, nil)
+	v := e.tracker.Track(request("GET", "198.51.100.77:4711", firefox), "abc", clickstore.KindClick)
+	assert.Equal(t, clickstore.Visit{Link: "abc", Kind: clickstore.KindClick, Outcome: clickstore.Counted, Uniqueness: clickstore.Unique}, v)
+
+	e.clock = e.clock.Add(10 * time.Minute)
+	v = e.tracker.Track(request("GET", "198.51.100.77:4712", firefox), "abc", clickstore.KindClick)
+	assert.Equal(t, clickstore.Repeat, v.Uniqueness)
+
+	v = e.tracker.Track(request("GET", "198.51.100.77:4712", firefox), "other", clickstore.KindClick)
+	assert.Equal(t, clickstore.Unique, v.Uniqueness, "a first click on another link is unique")
+
+	adds := e.sink.all()
+	require.Len(t, adds, 3)
+	for _, a := range adds {
+		assert.Equal(t, netip.MustParsePrefix("198.51.100.0/24"), a.Click.Network)
+		assert.False(t, a.Click.RawAddr.IsValid(), "the raw address is not kept by default")
+		assert.Equal(t, "desktop", a.Click.Device)
+	}
+	assert.Equal(t, adds[0].Click.Visitor, adds[1].Click.Visitor, "the same visitor gets the same pseudonym")
+	assert.Equal(t, uint64(3), e.tracker.Stats().Clicks)
+
+	// After the window the visitor's next click is unique again.
+	e.clock = e.clock.Add(20 * time.Minute)
+	v = e.tracker.Track(request("GET", "198.51.100.77:4712", firefox), "abc", clickstore.KindClick)
+	assert.Equal(t, clickstore.Unique, v.Uniqueness)
+}
+
+// A repeat just after a keyring epoch boundary is still a repeat: the click
+// carries the pseudonym under the previous key too.
+func TestTrackRepeatAcrossEpochBoundary(t *testing.T) {
+	e := newTrackEnv(t, nil)
+	e.clock = time.Date(2026, 11, 28, 12, 29, 0, 0, time.UTC) // epochs are 30 minutes, aligned
+	v := e.tracker.Track(request("GET", "203.0.113.5:1", firefox), "abc", clickstore.KindClick)
+	require.Equal(t, clickstore.Unique, v.Uniqueness)
+	e.clock = e.clock.Add(2 * time.Minute)
+	v = e.tracker.Track(request("GET", "203.0.113.5:1", firefox), "abc", clickstore.KindClick)
+	assert.Equal(t, clickstore.Repeat, v.Uniqueness)
+	adds := e.sink.all()
+	assert.NotEqual(t, adds[0].Click.Visitor, adds[1].Click.Visitor, "the key changed at the boundary")
+	assert.Equal(t, adds[0].Click.Visitor, adds[1].Click.PrevVisitor)
+}
+
+func TestTrackBehindProxy(t *testing.T) {
+	lb, err := clientip.NewTrusted("10.0.0.0/8")
+	require.NoError(t, err)
+	res, err := clientip.New(clientip.RightmostUntrusted(lb), clientip.RemoteAddr())
+	require.NoError(t, err)
+	e := newTrackEnv(t, &clickstore.TrackOptions{Resolver: res})
+
+	// Through the proxy: the client in X-Forwarded-For counts.
+	e.tracker.Track(request("GET", "10.1.2.3:5000", firefox, "X-Forwarded-For", "192.0.2.200, 203.0.113.9"), "abc", clickstore.KindClick)
+	// Direct, with a forged header: the peer counts, not the header.
+	e.tracker.Track(request("GET", "198.51.100.1:5000", firefox, "X-Forwarded-For", "203.0.113.9"), "abc", clickstore.KindClick)
+
+	adds := e.sink.all()
+	require.Len(t, adds, 2)
+	assert.Equal(t, netip.MustParsePrefix("203.0.113.0/24"), adds[0].Click.Network)
+	assert.Equal(t, netip.MustParsePrefix("198.51.100.0/24"), adds[1].Click.Network)
+	assert.Equal(t, clickstore.Unique, adds[1].U, "a forged header cannot make a visitor look like another")
+}
+
+func TestTrackExclusionsAndOptOut(t *testing.T) {
+	var sb netipx.IPSetBuilder
+	sb.AddPrefix(netip.MustParsePrefix("192.0.2.0/28"))
+	office, err := sb.IPSet()
+	require.NoError(t, err)
+	e := newTrackEnv(t, &clickstore.TrackOptions{Exclude: office, OptOutHeader: "sec-gpc", OptOutParam: "optout"})
+
+	tests := []struct {
+		name string
+		req  *http.Request
+		want clickstore.Outcome
+	}{
+		{name: "office address", req: request("GET", "192.0.2.3:1", firefox), want: clickstore.Excluded},
+		{name: "office address, mapped", req: request("GET", "[::ffff:192.0.2.3]:1", firefox), want: clickstore.Excluded},
+		{name: "just outside the office", req: request("GET", "192.0.2.16:1", firefox), want: clickstore.Counted},
+		{name: "global privacy control", req: request("GET", "198.51.100.1:1", firefox, "Sec-GPC", "1"), want: clickstore.OptedOut},
+		{name: "opt-out header 0", req: request("GET", "198.51.100.2:1", firefox, "Sec-GPC", "0"), want: clickstore.Counted},
+		{name: "unresolvable peer", req: request("GET", "not-an-address", firefox), want: clickstore.Unresolved},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, e.tracker.Track(tt.req, "abc", clickstore.KindClick).Outcome)
+		})
+	}
+	t.Run("opt-out parameter", func(t *testing.T) {
+		r := request("GET", "198.51.100.3:1", firefox)
+		r.URL.RawQuery = "optout=1"
+		assert.Equal(t, clickstore.OptedOut, e.tracker.Track(r, "abc", clickstore.KindClick).Outcome)
+	})
+	st := e.tracker.Stats()
+	assert.Equal(t, uint64(2), st.Excluded)
+	assert.Equal(t, uint64(2), st.OptedOut)
+	assert.Equal(t, uint64(1), st.Unresolved)
+	assert.Equal(t, uint64(2), st.Clicks)
+	assert.Len(t, e.sink.all(), 2, "only counted clicks reach the sink")
+}
+
+func TestTrackBotsAreNeverUnique(t *testing.T) {
+	e := newTrackEnv(t, nil)
+	v := e.tracker.Track(request("GET", "198.51.100.9:1", "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"), "abc", clickstore.KindClick)
+	assert.Equal(t, "slackbot", v.Bot)
+	assert.Equal(t, clickstore.Repeat, v.Uniqueness)
+	v = e.tracker.Track(request("HEAD", "198.51.100.10:1", firefox), "abc", clickstore.KindClick)
+	assert.Equal(t, "head", v.Bot)
+	assert.Equal(t, clickstore.Repeat, v.Uniqueness)
+	adds := e.sink.all()
+	require.Len(t, adds, 2)
+	assert.Equal(t, "slackbot", adds[0].Click.Bot)
+}
+
+func TestTrackEnrichSeesFullAddress(t *testing.T) {
+	var seen netip.Addr
+	e := newTrackEnv(t, &clickstore.TrackOptions{Enrich: func(_ *http.Request, a netip.Addr) clickstore.Attributes {
+		seen = a
+		return clickstore.Attributes{Country: "DE", Device: "tablet"}
+	}})
+	e.tracker.Track(request("GET", "198.51.100.77:1", firefox, "Referer", "https://News.Example.com:443/a?b"), "abc", clickstore.KindClick)
+	assert.Equal(t, netip.MustParseAddr("198.51.100.77"), seen)
+	c := e.sink.all()[0].Click
+	assert.Equal(t, "DE", c.Country)
+	assert.Equal(t, "tablet", c.Device)
+	assert.Equal(t, "news.example.com", c.Referrer)
+}
+
+func TestTrackConversions(t *testing.T) {
+	e := newTrackEnv(t, nil)
+	e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "abc", clickstore.KindClick)
+	e.clock = e.clock.Add(5 * time.Minute)
+
+	v := e.tracker.Track(request("GET", "198.51.100.77:2", firefox), "", clickstore.KindConversion)
+	assert.Equal(t, clickstore.Visit{Link: "abc", Kind: clickstore.KindConversion, Outcome: clickstore.Counted}, v, "any-link conversion finds the click")
+
+	v = e.tracker.Track(request("GET", "198.51.100.77:2", firefox), "xyz", clickstore.KindConversion)
+	assert.Equal(t, clickstore.Unattributed, v.Outcome, "no click on that link")
+
+	v = e.tracker.Track(request("GET", "198.51.100.78:2", firefox), "", clickstore.KindConversion)
+	assert.Equal(t, clickstore.Unattributed, v.Outcome, "another visitor has no click")
+
+	e.clock = e.clock.Add(30 * time.Minute)
+	v = e.tracker.Track(request("GET", "198.51.100.77:2", firefox), "abc", clickstore.KindConversion)
+	assert.Equal(t, clickstore.Unattributed, v.Outcome, "the click has expired")
+
+	adds := e.sink.all()
+	require.Len(t, adds, 2)
+	assert.Equal(t, clickstore.KindConversion, adds[1].Click.Kind)
+	assert.Equal(t, "abc", adds[1].Click.Link)
+	st := e.tracker.Stats()
+	assert.Equal(t, uint64(1), st.Conversions)
+	assert.Equal(t, uint64(3), st.Unattributed)
+}
+
+// If the store fails, the click is still counted, with unknown uniqueness,
+// and the failure is counted; the visitor is served.
+func TestTrackStoreFailure(t *testing.T) {
+	e := newTrackEnv(t, nil)
+	require.NoError(t, e.store.Close())
+	mw, err := e.tracker.Middleware(func(r *http.Request) (string, clickstore.Kind, bool) {
+		return "abc", clickstore.KindClick, true
+	})
+	require.NoError(t, err)
+	var visit clickstore.Visit
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		visit, _ = clickstore.VisitFromContext(r.Context())
+		w.WriteHeader(http.StatusFound)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, request("GET", "198.51.100.77:1", firefox))
+	assert.Equal(t, http.StatusFound, rec.Code)
+	assert.Equal(t, clickstore.Counted, visit.Outcome)
+	assert.Equal(t, clickstore.UniqueUnknown, visit.Uniqueness)
+	st := e.tracker.Stats()
+	assert.Equal(t, uint64(1), st.StoreFailures)
+	assert.Equal(t, uint64(1), st.Clicks)
+	require.Len(t, e.sink.all(), 1)
+	assert.Equal(t, clickstore.UniqueUnknown, e.sink.all()[0].U)
+}
+
+func TestTrackSinkFailureIsCounted(t *testing.T) {
+	e := newTrackEnv(t, nil)
+	e.sink.err = errors.New("sink down")
+	v := e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "abc", clickstore.KindClick)
+	assert.Equal(t, clickstore.Counted, v.Outcome)
+	assert.Equal(t, uint64(1), e.tracker.Stats().SinkFailures)
+}
+
+func TestMiddlewarePassesOtherRequests(t *testing.T) {
+	e := newTrackEnv(t, nil)
+	mw, err := e.tracker.Middleware(func(r *http.Request) (string, clickstore.Kind, bool) { return "", 0, false })
+	require.NoError(t, err)
+	called := false
+	mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		called = true
+		_, ok := clickstore.VisitFromContext(r.Context())
+		assert.False(t, ok)
+	})).ServeHTTP(httptest.NewRecorder(), request("GET", "198.51.100.77:1", firefox))
+	assert.True(t, called)
+	assert.Empty(t, e.sink.all())
+
+	_, err = e.tracker.Middleware(nil)
+	assert.Error(t, err)
+}
+
+func TestNewTrackerValidates(t *testing.T) {
+	kr, err := retention.NewKeyring(nil)
+	require.NoError(t, err)
+	b, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
+	require.NoError(t, err)
+	m, err := clickstore.NewMemory(nil)
+	require.NoError(t, err)
+	defer m.Close()
+	sink := &recordingSink{}
+	tests := []struct {
+		name    string
+		b       *clickstore.Builder
+		store   clickstore.Store
+		sink    clickstore.Sink
+		opts    *clickstore.TrackOptions
+		wantErr string
+	}{
+		{name: "nil builder", store: m, sink: sink, wantErr: "clickstore: NewTracker: nil *Builder"},
+		{name: "nil store", b: b, sink: sink, wantErr: "clickstore: NewTracker: nil Store"},
+		{name: "nil sink", b: b, store: m, wantErr: "clickstore: NewTracker: nil Sink"},
+		{name: "bad header", b: b, store: m, sink: sink, opts: &clickstore.TrackOptions{OptOutHeader: "Sec GPC"}, wantErr: `clickstore: NewTracker: OptOutHeader "Sec GPC" is not a header name`},
+		{name: "ok", b: b, store: m, sink: sink},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, err := clickstore.NewTracker(tt.b, tt.store, tt.sink, tt.opts)
+			if tt.wantErr != "" {
+				assert.EqualError(t, err, tt.wantErr)
+				assert.Nil(t, tr)
+				return
+			}
+			require.NoError(t, err)
+			assert.NotNil(t, tr)
+		})
+	}
+}
+
+func TestBotLabel(t *testing.T) {
+	tests := []struct {
+		name, method, ua string
+		headers          []string
+		want             string
+	}{
+		{name: "firefox", method: "GET", ua: firefox, want: ""},
+		{name: "chrome mobile", method: "GET", ua: "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36", want: ""},
+		{name: "slackbot", method: "GET", ua: "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", want: "slackbot"},
+		{name: "twitterbot", method: "GET", ua: "Twitterbot/1.0", want: "twitterbot"},
+		{name: "facebook", method: "GET", ua: "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", want: "facebook"},
+		{name: "linkedin", method: "GET", ua: "LinkedInBot/1.0 (compatible; Mozilla/5.0)", want: "linkedinbot"},
+		{name: "discord", method: "GET", ua: "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)", want: "discordbot"},
+		{name: "whatsapp", method: "GET", ua: "WhatsApp/2.23.20.0", want: "whatsapp"},
+		{name: "telegram", method: "GET", ua: "TelegramBot (like TwitterBot)", want: "telegrambot"},
+		{name: "googlebot", method: "GET", ua: "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", want: "googlebot"},
+		{name: "bingbot", method: "GET", ua: "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", want: "bingbot"},
+		{name: "curl", method: "GET", ua: "curl/8.4.0", want: "curl"},
+		{name: "wget", method: "GET", ua: "Wget/1.21.4", want: "wget"},
+		{name: "generic bot", method: "GET", ua: "SomeCrawler/3.0", want: "bot"},
+		{name: "empty user agent", method: "GET", ua: "", want: "no-user-agent"},
+		{name: "head", method: "HEAD", ua: firefox, want: "head"},
+		{name: "sec-purpose prefetch", method: "GET", ua: firefox, headers: []string{"Sec-Purpose", "prefetch;prerender"}, want: "prefetch"},
+		{name: "purpose prefetch", method: "GET", ua: firefox, headers: []string{"Purpose", "prefetch"}, want: "prefetch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := request(tt.method, "192.0.2.1:1", tt.ua, tt.headers...)
+			if tt.ua == "" {
+				r.Header.Del("User-Agent")
+			}
+			assert.Equal(t, tt.want, clickstore.BotLabel(r))
+		})
+	}
+	assert.Equal(t, "", clickstore.BotLabel(nil))
+}
+
+func TestDeviceClass(t *testing.T) {
+	tests := []struct{ name, ua, want string }{
+		{name: "linux desktop", ua: firefox, want: "desktop"},
+		{name: "iphone", ua: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) Mobile/15E148", want: "mobile"},
+		{name: "android phone", ua: "Mozilla/5.0 (Linux; Android 14) Chrome/120.0 Mobile Safari/537.36", want: "mobile"},
+		{name: "android tablet", ua: "Mozilla/5.0 (Linux; Android 14; SM-X910) Chrome/120.0 Safari/537.36", want: "tablet"},
+		{name: "ipad", ua: "Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X)", want: "tablet"},
+		{name: "unknown", ua: "SomeClient/1.0", want: ""},
+		{name: "empty", ua: "", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, clickstore.DeviceClass(tt.ua))
+		})
+	}
+}
+
+// Referrers keep the host only, and never an address.
+func TestTrackReferrerHost(t *testing.T) {
+	tests := []struct{ name, ref, want string }{
+		{name: "url", ref: "https://news.example.com/a/b?c=d#e", want: "news.example.com"},
+		{name: "port and case", ref: "HTTP://Example.COM:8080/", want: "example.com"},
+		{name: "user info", ref: "https://user:pw@example.com/", want: "example.com"},
+		{name: "ipv4 literal", ref: "http://198.51.100.7/x", want: ""},
+		{name: "ipv6 literal", ref: "http://[2001:db8::1]:80/", want: ""},
+		{name: "app", ref: "android-app://com.example.mail/", want: "com.example.mail"},
+		{name: "relative", ref: "/just/a/path", want: ""},
+		{name: "empty", ref: "", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTrackEnv(t, nil)
+			e.tracker.Track(request("GET", "198.51.100.77:1", firefox, "Referer", tt.ref), "abc", clickstore.KindClick)
+			adds := e.sink.all()
+			require.Len(t, adds, 1)
+			assert.Equal(t, tt.want, adds[0].Click.Referrer)
+		})
+	}
+}
+
+func BenchmarkTrack(b *testing.B) {
+	kr, err := retention.NewKeyring(nil)
+	require.NoError(b, err)
+	bl, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
+	require.NoError(b, err)
+	m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Capacity: 1 << 22})
+	require.NoError(b, err)
+	defer m.Close()
+	tr, err := clickstore.NewTracker(bl, m, discardSink{}, nil)
+	require.NoError(b, err)
+	link := func(r *http.Request) (string, clickstore.Kind, bool) { return "abc", clickstore.KindClick, true }
+	mw, err := tr.Middleware(link)
+	require.NoError(b, err)
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusFound) })
+	reqs := make([]*http.Request, 4096)
+	for i := range reqs {
+		reqs[i] = request("GET", netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)}), 1234).String(), firefox)
+	}
+	w := httptest.NewRecorder()
+	b.Run("baseline=bare-handler", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			bare.ServeHTTP(w, reqs[i&4095])
+			i++
+		}
+	})
+	b.Run("tracked", func(b *testing.B) {
+		h := mw(bare)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			h.ServeHTTP(w, reqs[i&4095])
+			i++
+		}
+	})
+}
+
+type discardSink struct{}
+
+func (discardSink) Add(context.Context, clickstore.Click, clickstore.Uniqueness) error { return nil }
