@@ -28,7 +28,9 @@ type Options struct {
 	// (numbered from 1, like awk and anonip's --column) are masked, and a
 	// value in one of them that is not an address list is replaced by
 	// Placeholder. Other columns pass through untouched. Column numbers run
-	// from 1 to 64.
+	// from 1 to 64. With a space delimiter, a list written with spaces
+	// after its commas (a quoted X-Forwarded-For in the combined log
+	// format) spans several columns; mask such logs in free-text mode.
 	Fields []int
 
 	// Delim separates columns in field mode. Zero means a space. Every

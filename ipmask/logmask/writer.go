@@ -28,7 +28,9 @@ const flushAt = 64 << 10
 // after its last "..", else at MaxLine, none of which can split a dotted
 // quad; at worst the pieces are masked more than the whole line would
 // have been, never less. In field mode only the first piece of a long line
-// is read as columns; the rest is masked as free text.
+// is read as columns; the rest is masked as free text. A Writer holds at
+// most MaxLine bytes of input and about 64 KiB plus twice MaxLine of
+// output, whatever it is given.
 //
 // A Writer must be closed to mask and write a last line that has no
 // newline; Close does not close the underlying writer. A Writer is not safe
