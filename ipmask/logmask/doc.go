@@ -66,6 +66,10 @@
 //   - Hex hashes, UUIDs and dates (deadbeef, 2024-06-11) hold no colon or
 //     three dots and are left alone.
 //
+// Not recognised: addresses percent-encoded in URLs (2001%3Adb8%3A%3A1 in a
+// query string; dotted IPv4 is never encoded and is found), and numeric
+// forms that are not dotted quads (3221226219, 0xc0000201).
+//
 // # Output length
 //
 // Masked text is never longer than the address text it replaces, with one

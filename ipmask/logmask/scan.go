@@ -286,10 +286,9 @@ func (sc *scanner) next() (Match, bool) {
 		b := i
 		sc.i = b
 		if colons == 0 {
-			if dots >= 3 {
+			if dots >= 3 { // look for dotted quads in it
 				sc.i = a
 				sc.quadEnd = b
-				continue
 			}
 			continue
 		}
