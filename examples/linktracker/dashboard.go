@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+)
+
+// chart draws clicks and unique clicks per bucket as an SVG line chart.
+func chart(series []point) template.HTML {
+	const w, h, pad = 720.0, 200.0, 24.0
+	var maxV uint64 = 1
+	for _, p := range series {
+		maxV = max(maxV, p.Clicks)
+	}
+	n := len(series)
+	x := func(i int) float64 {
+		if n <= 1 {
+			return pad
+		}
+		return pad + float64(i)*(w-2*pad)/float64(n-1)
+	}
+	y := func(v uint64) float64 { return h - pad - float64(v)*(h-2*pad)/float64(maxV) }
+	line := func(get func(point) uint64) string {
+		var b strings.Builder
+		for i, p := range series {
+			fmt.Fprintf(&b, "%.1f,%.1f ", x(i), y(get(p)))
+		}
+		return b.String()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" width="100%%" role="img" aria-label="clicks and unique clicks per minute">`, w, h)
+	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#999"/>`, pad, h-pad, w-pad, h-pad)
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#555">%d</text>`, 2.0, pad, maxV)
+	fmt.Fprintf(&b, `<polyline fill="none" stroke="#2563eb" stroke-width="2" points="%s"/>`, line(func(p point) uint64 { return p.Clicks }))
+	fmt.Fprintf(&b, `<polyline fill="none" stroke="#16a34a" stroke-width="2" points="%s"/>`, line(func(p point) uint64 { return p.Unique }))
+	if n > 0 {
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#555">%s</text>`, pad, h-6, series[0].Start.Format("15:04"))
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#555" text-anchor="end">%s UTC</text>`, w-pad, h-6, series[n-1].Start.Format("15:04"))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String()) // built from numbers and times only
+}
+
+var dashboardTmpl = template.Must(template.New("dashboard").Funcs(template.FuncMap{"chart": chart}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Link {{.ID}} · clickanon linktracker</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:780px;margin:2em auto;padding:0 1em;color:#111}
+.n{display:inline-block;margin-right:2em}.n b{display:block;font-size:28px}table{border-collapse:collapse;margin:.5em 0 1.5em}
+td,th{padding:2px 12px 2px 0;text-align:left}.muted{color:#666}.k1{color:#2563eb}.k2{color:#16a34a}</style></head>
+<body>
+<h1>Link <code>{{.ID}}</code></h1>
+<p>Redirects to <a href="{{.URL}}" rel="noreferrer">{{.URL}}</a>.</p>
+<p><span class="n"><b>{{.Clicks}}</b>clicks</span><span class="n"><b>{{.UniqueClicks}}</b>unique clicks</span><span class="n"><b>{{.BotClicks}}</b>bot clicks</span><span class="n"><b>{{.Conversions}}</b>conversions</span></p>
+<h2>Last hour, per minute</h2>
+<p class="muted"><span class="k1">■ clicks</span> <span class="k2">■ unique clicks</span></p>
+{{chart .Minutes}}
+{{range .Breakdowns}}<h2>By {{.Dimension}}</h2>
+<table><tr><th>{{.Dimension}}</th><th>clicks</th></tr>
+{{range .Cells}}<tr><td>{{if .Value}}{{.Value}}{{else}}(none){{end}}</td><td>{{.Clicks}}</td></tr>{{end}}
+{{if .Suppressed}}<tr class="muted"><td>fewer than {{$.K}} visitors each (suppressed)</td><td>{{.Suppressed}}</td></tr>{{end}}
+</table>{{end}}
+<h2>What is stored about visitors</h2>
+<p>{{.Privacy}}</p>
+</body></html>
+`))
+
+var indexTmpl = template.Must(template.New("index").Funcs(template.FuncMap{"privacy": func() string { return privacyNotice }}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>clickanon linktracker</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:780px;margin:2em auto;padding:0 1em}</style></head>
+<body><h1>clickanon linktracker</h1>
+<p>Create a tracking link:</p>
+<pre>curl -s -XPOST {{.}}/api/links -d '{"url":"https://example.com/"}'</pre>
+<p>Then click <code>{{.}}/l/ID</code>, fire the conversion pixel <code>{{.}}/c/ID.gif</code>, and open <code>{{.}}/links/ID</code>.</p>
+<p>{{privacy}}</p>
+</body></html>
+`))
+
+// privacyNotice says in plain words what is kept about visitors.
+const privacyNotice = "This tracker never stores, logs or returns a visitor's IP address. " +
+	"For the moment a request lasts it uses the address to derive the visitor's network (the first 24 bits of an IPv4 address, 48 of an IPv6 one) " +
+	"and a keyed pseudonym; it keeps those, with the link and the time, for 30 minutes to tell a unique click from a repeat and to attribute conversions, " +
+	"then deletes them, and the key behind the pseudonyms is destroyed one window later. " +
+	"What remains are counts per link and time, with any group of fewer than 5 visitors suppressed."
+
+func (a *app) dashboard(w http.ResponseWriter, r *http.Request) {
+	l, ok := a.lookup(w, r, r.PathValue("id"), false)
+	if !ok {
+		return
+	}
+	st, err := a.stats.Link(r.Context(), l, a.now())
+	if err != nil {
+		a.log.Error("stats", "err", err)
+		writeError(w, http.StatusInternalServerError, "could not compute statistics")
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := dashboardTmpl.Execute(w, st); err != nil {
+		a.log.Error("dashboard", "err", err)
+	}
+}
+
+func (a *app) index(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = indexTmpl.Execute(w, a.baseURL(r))
+}

@@ -1,0 +1,116 @@
+// Command linktracker is a privacy-first link tracker: short links that
+// redirect, count clicks and unique clicks, and attribute conversions, while
+// keeping only masked networks and aggregates. A visitor's address is used
+// for the moment a request lasts; what is remembered per visitor is a keyed
+// pseudonym held for 30 minutes; what persists is counts.
+//
+//	go run ./examples/linktracker          # in memory, on 127.0.0.1:8080
+//	go run ./examples/linktracker -demo    # and create a demo link
+//	go run ./examples/linktracker -redis 127.0.0.1:6379
+//
+// Then:
+//
+//	curl -s -XPOST localhost:8080/api/links -d '{"url":"https://example.com/"}'
+//	curl -si localhost:8080/l/ID
+//	curl -s localhost:8080/api/links/ID/stats
+//
+// and open http://127.0.0.1:8080/links/ID for the dashboard.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "linktracker:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// run parses args, serves until ctx is done, then shuts down gracefully.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("linktracker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `address`")
+	fs.StringVar(&cfg.redis, "redis", "", "Redis `host:port` for clicks, keys, links and aggregates shared by several instances (default: in memory)")
+	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRs` of proxies whose X-Forwarded-For is believed (default: none, the peer address is the client)")
+	fs.BoolVar(&cfg.demo, "demo", false, "create a demo link at start and print its tracking URL")
+	fs.BoolVar(&cfg.allowPersistence, "redis-allow-persistence", false, "accept a Redis server that writes snapshots or an append-only file (they keep expired data)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: linktracker [flags]\n\nA privacy-first link tracker: it keeps masked networks and aggregates, never an IP address.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	app, err := newApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	app.base = base
+	fmt.Fprintf(stdout, "linktracker listening on %s (store: %s)\n", base, app.storeName)
+	if cfg.demo {
+		l, err := app.links.Create(ctx, "https://example.com/")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "demo link: %s/l/%s\ndashboard: %s/links/%s\n", base, l.ID, base, l.ID)
+	}
+
+	srv := &http.Server{
+		Handler:           app.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	swept := make(chan struct{})
+	go func() { app.sweep(sweepCtx); close(swept) }()
+	defer func() { stopSweep(); <-swept }() // before app.Close, deferred above
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fmt.Fprintln(stdout, "linktracker shutting down")
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/internal/redistest"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
+)
+
+const browser = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+
+// syncBuffer is a log destination safe for the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testClock is a settable clock for the app.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// tracker is the app under test, behind a trusted proxy at 10.0.0.1.
+type tracker struct {
+	t      *testing.T
+	app    *app
+	h      http.Handler
+	logs   *syncBuffer
+	clock  *testClock
+	bodies []string // every response body, for the leak check
+}
+
+func newTracker(t *testing.T, redisAddr string) *tracker {
+	t.Helper()
+	tr := &tracker{t: t, logs: &syncBuffer{}, clock: &testClock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}}
+	cfg := config{addr: "127.0.0.1:8080", trustedProxies: "10.0.0.0/8", redis: redisAddr, now: tr.clock.Now}
+	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(tr.logs, nil)))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, a.Close()) })
+	tr.app, tr.h = a, a.Handler()
+	return tr
+}
+
+// do sends a request from client through the trusted proxy.
+func (tr *tracker) do(method, target, client, ua string, body io.Reader) *httptest.ResponseRecorder {
+	tr.t.Helper()
+	r := httptest.NewRequest(method, target, body)
+	r.RemoteAddr = "10.0.0.1:40000"
+	r.Header.Set("X-Forwarded-For", client)
+	r.Header.Set("User-Agent", ua)
+	w := httptest.NewRecorder()
+	tr.h.ServeHTTP(w, r)
+	tr.bodies = append(tr.bodies, w.Body.String())
+	return w
+}
+
+func (tr *tracker) create(url string) map[string]string {
+	tr.t.Helper()
+	w := tr.do("POST", "/api/links", "192.0.2.1", browser, strings.NewReader(fmt.Sprintf(`{"url": %q}`, url)))
+	require.Equal(tr.t, http.StatusCreated, w.Code, w.Body.String())
+	var out map[string]string
+	var raw map[string]any
+	require.NoError(tr.t, json.Unmarshal(w.Body.Bytes(), &raw))
+	out = map[string]string{}
+	for k, v := range raw {
+		out[k] = fmt.Sprint(v)
+	}
+	return out
+}
+
+func (tr *tracker) stats(id string) linkStats {
+	tr.t.Helper()
+	w := tr.do("GET", "/api/links/"+id+"/stats", "192.0.2.1", browser, nil)
+	require.Equal(tr.t, http.StatusOK, w.Code, w.Body.String())
+	var st linkStats
+	require.NoError(tr.t, json.Unmarshal(w.Body.Bytes(), &st))
+	return st
+}
+
+// assertNoLeak proves that no log line and no response body holds an
+// unmasked address.
+func (tr *tracker) assertNoLeak() {
+	tr.t.Helper()
+	ipmasktest.AssertNoRawIP(tr.t, ipmask.Default, tr.logs.String(), "log output")
+	for i, b := range tr.bodies {
+		ipmasktest.AssertNoRawIP(tr.t, ipmask.Default, b, "response body %d", i)
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	for _, backend := range []string{"memory", "redis"} {
+		t.Run(backend, func(t *testing.T) {
+			addr := ""
+			if backend == "redis" {
+				addr = redistest.Start(t, nil).Addr()
+			}
+			tr := newTracker(t, addr)
+			link := tr.create("https://example.com/landing?x=1")
+			id := link["id"]
+			assert.Equal(t, "http://example.com/l/"+id, link["tracking_url"], "links are built from the Host the client used")
+
+			// 40 visitors from 8 networks click; each clicks twice.
+			for i := range 40 {
+				client := fmt.Sprintf("198.51.%d.%d", i%8, 10+i)
+				for range 2 {
+					w := tr.do("GET", "/l/"+id, client, browser, nil)
+					require.Equal(t, http.StatusFound, w.Code)
+					assert.Equal(t, "https://example.com/landing?x=1", w.Header().Get("Location"))
+				}
+				tr.clock.Advance(time.Second)
+			}
+			// A link-preview bot, and a visitor on IPv6 and 6to4.
+			tr.do("GET", "/l/"+id, "203.0.113.50", "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", nil)
+			tr.do("GET", "/l/"+id, "2001:db8:1234:5678::9", browser, nil)
+			tr.do("GET", "/l/"+id, "2002:c000:2ff::1", browser, nil)
+			// Three visitors convert.
+			for i := range 3 {
+				w := tr.do("GET", "/c/"+id+".gif", fmt.Sprintf("198.51.%d.%d", i%8, 10+i), browser, nil)
+				assert.Equal(t, "image/gif", w.Header().Get("Content-Type"))
+			}
+			tr.do("GET", "/c/any.gif", "198.51.3.13", browser, nil)
+			tr.do("GET", "/c/any.gif", "192.0.2.99", browser, nil) // never clicked: unattributed
+
+			st := tr.stats(id)
+			assert.Equal(t, uint64(83), st.Clicks)
+			assert.Equal(t, uint64(42), st.UniqueClicks)
+			assert.Equal(t, uint64(1), st.BotClicks)
+			assert.Equal(t, uint64(4), st.Conversions)
+			assert.InDelta(t, 42, float64(st.UniqueVisitors), 1)
+			assert.Len(t, st.Minutes, 60)
+			assert.Len(t, st.Hours, 48)
+
+			var networks breakdown
+			for _, b := range st.Breakdowns {
+				if b.Dimension == "network" {
+					networks = b
+				}
+			}
+			require.NotEmpty(t, networks.Cells, "8 networks with 5 visitors each are published")
+			for _, c := range networks.Cells {
+				assert.Contains(t, c.Value, "198.51.", "only the busy networks are published")
+				assert.Equal(t, uint64(10), c.Clicks)
+			}
+			assert.Equal(t, uint64(3), networks.Suppressed, "the bot's, the IPv6 and the 6to4 networks are each below k")
+
+			// The dashboard renders the counts and says what is stored.
+			w := tr.do("GET", "/links/"+id, "192.0.2.1", browser, nil)
+			require.Equal(t, http.StatusOK, w.Code)
+			assert.Contains(t, w.Body.String(), "<svg")
+			assert.Contains(t, w.Body.String(), "<b>83</b>clicks")
+			assert.Contains(t, w.Body.String(), "30 minutes")
+
+			tr.assertNoLeak()
+		})
+	}
+}
+
+func TestUnknownLinksAndBadInput(t *testing.T) {
+	tr := newTracker(t, "")
+	tests := []struct {
+		name         string
+		method, path string
+		body         string
+		want         int
+		wantBody     string
+	}{
+		{name: "index", method: "GET", path: "/", want: http.StatusOK, wantBody: "http://example.com/api/links"},
+		{name: "unknown link", method: "GET", path: "/l/abcdefgh", want: http.StatusNotFound},
+		{name: "malformed id", method: "GET", path: "/l/..%2f", want: http.StatusNotFound},
+		{name: "unknown stats", method: "GET", path: "/api/links/abcdefgh/stats", want: http.StatusNotFound},
+		{name: "unknown dashboard", method: "GET", path: "/links/abcdefgh", want: http.StatusNotFound},
+		{name: "pixel without gif", method: "GET", path: "/c/abcdefgh", want: http.StatusNotFound},
+		{name: "ftp url", method: "POST", path: "/api/links", body: `{"url":"ftp://example.com/"}`, want: http.StatusBadRequest, wantBody: "only http and https"},
+		{name: "javascript url", method: "POST", path: "/api/links", body: `{"url":"javascript:alert(1)"}`, want: http.StatusBadRequest, wantBody: "only http and https"},
+		{name: "no host", method: "POST", path: "/api/links", body: `{"url":"https:///path"}`, want: http.StatusBadRequest, wantBody: "has no host"},
+		{name: "not json", method: "POST", path: "/api/links", body: `url=https://example.com`, want: http.StatusBadRequest, wantBody: "body must be JSON"},
+		{name: "unknown field", method: "POST", path: "/api/links", body: `{"url":"https://example.com","x":1}`, want: http.StatusBadRequest},
+		{name: "wrong method", method: "DELETE", path: "/api/links", want: http.StatusMethodNotAllowed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := tr.do(tt.method, tt.path, "198.51.100.7", browser, strings.NewReader(tt.body))
+			assert.Equal(t, tt.want, w.Code, w.Body.String())
+			assert.Contains(t, w.Body.String(), tt.wantBody)
+		})
+	}
+	assert.Equal(t, uint64(2), tr.app.orphans.Load(), "clicks on unknown links are counted as orphans")
+	tr.assertNoLeak()
+}
+
+// A client that is not the trusted proxy cannot choose the address that is
+// counted by sending X-Forwarded-For itself.
+func TestSpoofedHeaderFromUntrustedPeer(t *testing.T) {
+	tr := newTracker(t, "")
+	id := tr.create("https://example.com/")["id"]
+	for i := range 6 {
+		r := httptest.NewRequest("GET", "/l/"+id, nil)
+		r.RemoteAddr = "203.0.113.77:5555" // direct, not the proxy
+		r.Header.Set("X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i))
+		r.Header.Set("User-Agent", browser)
+		tr.h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	st := tr.stats(id)
+	assert.Equal(t, uint64(6), st.Clicks)
+	assert.Equal(t, uint64(1), st.UniqueClicks, "every click is the peer's: one visitor")
+}
+
+// run serves on the address it is given, prints the URL and the demo link,
+// and shuts down gracefully when its context ends.
+func TestRunGracefulShutdown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-demo"}, &stdout, &stderr) }()
+
+	var url string
+	require.Eventually(t, func() bool {
+		for _, line := range strings.Split(stdout.String(), "\n") {
+			if u, ok := strings.CutPrefix(line, "demo link: "); ok {
+				url = u
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusFound, resp.StatusCode)
+
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after its context ended")
+	}
+	assert.Contains(t, stdout.String(), "shutting down")
+	ipmasktest.AssertNoRawIP(t, ipmask.Default, stderr.String())
+}
+
+func TestRunFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{name: "bad proxies", args: []string{"-addr", "127.0.0.1:0", "-trusted-proxies", "10.0.0.0/33"}, wantErr: "-trusted-proxies"},
+		{name: "stray argument", args: []string{"extra"}, wantErr: `unexpected argument "extra"`},
+		{name: "unknown flag", args: []string{"-nope"}, wantErr: "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			require.Error(t, err)
+			assert.Contains(t, err.Error()+stderr.String(), tt.wantErr)
+		})
+	}
+}
