@@ -1,0 +1,14 @@
+// Command anonymize masks every IP address in text: it reads standard input
+// (or the files named as arguments, "-" meaning standard input) and writes
+// the text to standard output with each address truncated by an IP-masking
+// policy, everything else byte for byte. It writes each line as soon as it
+// is complete, so it works as a piped logger:
+//
+//	# Apache
+//	CustomLog "|/usr/local/bin/anonymize >> /var/log/apache2/access.log" combined
+//	# anything
+//	tail -f app.log | anonymize -ipv4 16 -ipv6 32
+//	anonymize -field 1 -placeholder 0.0.0.0 < access.log > masked.log
+//
+// Run anonymize -h for the flags.
+package main
