@@ -3,6 +3,8 @@ package clickstore
 import (
 	"net/http"
 	"net/netip"
+	"strings"
+	"unsafe"
 )
 
 // botTokens are user-agent substrings, in lower case, of crawlers,
@@ -72,12 +74,26 @@ func BotLabel(r *http.Request) string {
 	if ua == "" {
 		return "no-user-agent"
 	}
+	var buf [512]byte
+	lua := lowerInto(&buf, ua)
 	for _, b := range botTokens {
-		if containsFold(ua, b.token) {
+		if strings.Contains(lua, b.token) {
 			return b.label
 		}
 	}
 	return ""
+}
+
+// lowerInto returns s in ASCII lower case, written into buf when it fits
+// (so that nothing is allocated for a user agent of ordinary length).
+func lowerInto(buf *[512]byte, s string) string {
+	if len(s) > len(buf) {
+		return strings.ToLower(s)
+	}
+	for i := 0; i < len(s); i++ {
+		buf[i] = lower(s[i])
+	}
+	return unsafe.String(&buf[0], len(s))
 }
 
 // isPrefetch reports whether a Purpose or Sec-Purpose value announces a
@@ -92,17 +108,20 @@ func isPrefetch(v string) bool {
 //
 // DeviceClass does not allocate.
 func DeviceClass(userAgent string) string {
-	switch {
-	case userAgent == "":
+	if userAgent == "" {
 		return ""
-	case containsFold(userAgent, "ipad"), containsFold(userAgent, "tablet"):
+	}
+	var buf [512]byte
+	ua := lowerInto(&buf, userAgent)
+	has := func(token string) bool { return strings.Contains(ua, token) }
+	switch {
+	case has("ipad"), has("tablet"):
 		return "tablet"
-	case containsFold(userAgent, "android") && !containsFold(userAgent, "mobile"):
+	case has("android") && !has("mobile"):
 		return "tablet"
-	case containsFold(userAgent, "mobile"), containsFold(userAgent, "iphone"):
+	case has("mobile"), has("iphone"):
 		return "mobile"
-	case containsFold(userAgent, "windows"), containsFold(userAgent, "macintosh"),
-		containsFold(userAgent, "x11"), containsFold(userAgent, "cros"):
+	case has("windows"), has("macintosh"), has("x11"), has("cros"):
 		return "desktop"
 	}
 	return ""

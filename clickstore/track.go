@@ -323,10 +323,26 @@ func (t *Tracker) Stats() TrackStats {
 
 type visitKey struct{}
 
+// visitContext carries a Visit. It is context.WithValue in one allocation
+// instead of two (the node and the boxed Visit).
+type visitContext struct {
+	context.Context
+	visit Visit
+}
+
+func (c *visitContext) Value(key any) any {
+	if key == (visitKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 // VisitFromContext returns the Visit the [Tracker.Middleware] stored in ctx.
 func VisitFromContext(ctx context.Context) (Visit, bool) {
-	v, ok := ctx.Value(visitKey{}).(Visit)
-	return v, ok
+	if c, ok := ctx.Value(visitKey{}).(*visitContext); ok {
+		return c.visit, true
+	}
+	return Visit{}, false
 }
 
 // Middleware returns net/http middleware that tracks every request link
@@ -345,7 +361,7 @@ func (t *Tracker) Middleware(link LinkFunc) (func(http.Handler) http.Handler, er
 				return
 			}
 			v := t.Track(r, l, kind)
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), visitKey{}, v)))
+			next.ServeHTTP(w, r.WithContext(&visitContext{r.Context(), v}))
 		})
 	}, nil
 }
