@@ -337,17 +337,25 @@ func (a *app) conversion(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) linkStats(w http.ResponseWriter, r *http.Request) {
+	if st, ok := a.statsFor(w, r); ok {
+		writeJSON(w, http.StatusOK, st)
+	}
+}
+
+// statsFor computes the statistics of the link the request names, or
+// answers the error itself.
+func (a *app) statsFor(w http.ResponseWriter, r *http.Request) (linkStats, bool) {
 	l, ok := a.lookup(w, r, r.PathValue("id"), false)
 	if !ok {
-		return
+		return linkStats{}, false
 	}
 	st, err := a.stats.Link(r.Context(), l, a.now())
 	if err != nil {
 		a.log.Error("stats", "err", err)
 		writeError(w, http.StatusInternalServerError, "could not compute statistics")
-		return
+		return linkStats{}, false
 	}
-	writeJSON(w, http.StatusOK, st)
+	return st, true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

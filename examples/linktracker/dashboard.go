@@ -84,14 +84,8 @@ const privacyNotice = "This tracker never stores, logs or returns a visitor's IP
 	"What remains are counts per link and time, with any group of fewer than 5 visitors suppressed."
 
 func (a *app) dashboard(w http.ResponseWriter, r *http.Request) {
-	l, ok := a.lookup(w, r, r.PathValue("id"), false)
+	st, ok := a.statsFor(w, r)
 	if !ok {
-		return
-	}
-	st, err := a.stats.Link(r.Context(), l, a.now())
-	if err != nil {
-		a.log.Error("stats", "err", err)
-		writeError(w, http.StatusInternalServerError, "could not compute statistics")
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
