@@ -2,6 +2,7 @@ package clickstore
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"sync"
 	"time"
 )
@@ -56,6 +57,7 @@ type shard struct {
 	bh      int
 
 	heads []uint32 // hash index: newest record of each chain
+	shift uint8    // 64 - log2(len(heads))
 	n     int      // records linked in the index (not holes)
 
 	links table[string]
@@ -72,8 +74,13 @@ func (s *shard) rec(seq uint32) *rec {
 // within reports whether seq is live, i.e. in [head, tail).
 func (s *shard) within(seq uint32) bool { return seq-s.head < s.tail-s.head }
 
+// slot returns v's hash chain. Pseudonyms are uniform, but the shard was
+// chosen by the low bits of v's first half, so both halves are mixed and the
+// top bits of the product taken (Fibonacci hashing): chains stay short even
+// for pseudonyms that are not random.
 func (s *shard) slot(v Pseudonym) uint32 {
-	return uint32(binary.LittleEndian.Uint64(v[8:]) & uint64(len(s.heads)-1))
+	h := binary.LittleEndian.Uint64(v[:8]) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(v[8:]), 29)
+	return uint32((h * 0x9e3779b97f4a7c15) >> s.shift)
 }
 
 // put returns the time seq was recorded, by the store's clock. seq must be
@@ -252,6 +259,7 @@ func (s *shard) destroy(r *rec) {
 // rehash rebuilds the hash index with size slots (a power of two).
 func (s *shard) rehash(size int) {
 	s.heads = make([]uint32, size)
+	s.shift = uint8(64 - bits.TrailingZeros(uint(size)))
 	for i := range s.heads {
 		s.heads[i] = nilSeq
 	}
