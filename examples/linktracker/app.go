@@ -102,6 +102,9 @@ func (a *app) init(ctx context.Context, cfg config) error {
 			Keyring:          a.keyring,
 			AllowPersistence: cfg.allowPersistence,
 		})
+		if err != nil && !cfg.allowPersistence {
+			err = fmt.Errorf("%w\n(-redis-allow-persistence accepts a server that writes to disk)", err)
+		}
 	} else {
 		a.store, err = clickstore.NewMemory(&clickstore.MemoryOptions{Now: a.now})
 	}
