@@ -54,6 +54,7 @@ func TestNewChecksServer(t *testing.T) {
 	require.NoError(t, err)
 	_, err = redisstore.New(ctx, client, opts)
 	assert.ErrorContains(t, err, "appendonly")
+	assert.ErrorIs(t, err, redisstore.ErrPersistence)
 	_, err = redisstore.New(ctx, client, &redisstore.Options{Prefix: prefix(t), AllowPersistence: true})
 	assert.NoError(t, err)
 	assert.Equal(t, prefix(t), opts.Prefix, "the caller's options are not modified")
@@ -64,8 +65,31 @@ func TestNewChecksServer(t *testing.T) {
 	require.NoError(t, err)
 	_, err = redisstore.New(ctx, client, opts)
 	assert.ErrorContains(t, err, "volatile-lru")
+	assert.ErrorIs(t, err, redisstore.ErrEviction)
 	_, err = redisstore.New(ctx, client, &redisstore.Options{Prefix: prefix(t), AllowEviction: true})
 	assert.NoError(t, err)
+}
+
+// A managed server that refuses CONFIG GET might persist: New says so
+// unless told to accept it. A server that cannot be reached is a plain
+// error, not a persistence one.
+func TestNewServerRefusesConfig(t *testing.T) {
+	srv := redistest.Start(t, &redistest.Options{Args: []string{"--rename-command", "CONFIG", ""}})
+	client := newClient(t, srv.Addr())
+	ctx := context.Background()
+	_, err := redisstore.New(ctx, client, &redisstore.Options{Prefix: prefix(t)})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, redisstore.ErrPersistence)
+	assert.ErrorContains(t, err, "AllowPersistence")
+	_, err = redisstore.New(ctx, client, &redisstore.Options{Prefix: prefix(t), AllowPersistence: true})
+	assert.ErrorIs(t, err, redisstore.ErrEviction)
+	_, err = redisstore.New(ctx, client, &redisstore.Options{Prefix: prefix(t), AllowPersistence: true, AllowEviction: true})
+	assert.NoError(t, err)
+
+	srv.Kill()
+	_, err = redisstore.New(ctx, client, &redisstore.Options{Prefix: prefix(t)})
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, redisstore.ErrPersistence)
 }
 
 func TestRawAddrNeedsKeyring(t *testing.T) {

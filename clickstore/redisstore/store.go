@@ -164,31 +164,44 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Sto
 	return s, nil
 }
 
-// checkServer refuses servers that persist or evict.
+// ErrPersistence is wrapped by the error [New] returns when the server
+// writes its data to disk (RDB snapshots or an append-only file), or
+// refuses to say whether it does, and Options.AllowPersistence is not set.
+// Test for it with errors.Is to tell an operator which setting to change.
+var ErrPersistence = errors.New("server may persist clicks to disk")
+
+// ErrEviction is wrapped by the error [New] returns when the server's
+// maxmemory-policy may evict keys, or it refuses to say, and
+// Options.AllowEviction is not set.
+var ErrEviction = errors.New("server may evict clicks early")
+
+// checkServer refuses servers that persist or evict. A server that refuses
+// CONFIG GET (a managed service) counts as one that might; a network error
+// is returned as it is.
 func checkServer(ctx context.Context, c redis.UniversalClient, allowPersist, allowEvict bool) error {
 	if !allowPersist {
 		save, err := configGet(ctx, c, "save")
 		if err != nil {
-			return fmt.Errorf("redisstore: cannot check the server's persistence (set Options.AllowPersistence if you accept it): %w", err)
+			return refused(err, ErrPersistence, "persistence", "AllowPersistence")
 		}
 		if save != "" {
-			return fmt.Errorf("redisstore: server saves snapshots (save %q): snapshots keep clicks past their window; disable them (CONFIG SET save \"\") or set Options.AllowPersistence", save)
+			return fmt.Errorf("redisstore: %w: it saves snapshots (save %q), which keep clicks past their window; disable them (CONFIG SET save \"\") or set Options.AllowPersistence", ErrPersistence, save)
 		}
 		aof, err := configGet(ctx, c, "appendonly")
 		if err != nil {
-			return fmt.Errorf("redisstore: cannot check the server's persistence (set Options.AllowPersistence if you accept it): %w", err)
+			return refused(err, ErrPersistence, "persistence", "AllowPersistence")
 		}
 		if aof != "no" {
-			return fmt.Errorf("redisstore: server writes an append-only file (appendonly %q): it keeps clicks past their window; disable it or set Options.AllowPersistence", aof)
+			return fmt.Errorf("redisstore: %w: it writes an append-only file (appendonly %q), which keeps clicks past their window; disable it or set Options.AllowPersistence", ErrPersistence, aof)
 		}
 	}
 	if !allowEvict {
 		pol, err := configGet(ctx, c, "maxmemory-policy")
 		if err != nil {
-			return fmt.Errorf("redisstore: cannot check the server's eviction policy (set Options.AllowEviction if you accept it): %w", err)
+			return refused(err, ErrEviction, "eviction policy", "AllowEviction")
 		}
 		if pol != "noeviction" {
-			return fmt.Errorf("redisstore: server may evict keys (maxmemory-policy %q): an evicted click counts its visitor as unique again; use noeviction or set Options.AllowEviction", pol)
+			return fmt.Errorf("redisstore: %w: maxmemory-policy %q may evict keys, and an evicted click counts its visitor as unique again; use noeviction or set Options.AllowEviction", ErrEviction, pol)
 		}
 	}
 	return nil
@@ -636,4 +649,14 @@ func (s *Store) Clear(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("redisstore: clear: %w", err)
 	}
 	return n, nil
+}
+
+// refused wraps the error of a CONFIG GET: a server's refusal (an error
+// reply, as managed services give) with sentinel, a network error as is.
+func refused(err, sentinel error, what, option string) error {
+	var reply redis.Error
+	if errors.As(err, &reply) {
+		return fmt.Errorf("redisstore: %w: the server refused to show its %s (%w); set Options.%s if you accept the risk", sentinel, what, err, option)
+	}
+	return fmt.Errorf("redisstore: checking the server's %s: %w", what, err)
 }

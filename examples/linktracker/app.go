@@ -102,7 +102,7 @@ func (a *app) init(ctx context.Context, cfg config) error {
 			Keyring:          a.keyring,
 			AllowPersistence: cfg.allowPersistence,
 		})
-		if err != nil && !cfg.allowPersistence {
+		if errors.Is(err, redisstore.ErrPersistence) {
 			err = fmt.Errorf("%w\n(-redis-allow-persistence accepts a server that writes to disk)", err)
 		}
 	} else {
