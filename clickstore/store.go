@@ -33,7 +33,11 @@ import (
 //     error wrapping ErrFull from Record and holds nothing new; it never
 //     evicts a held click early.
 //   - Closing. After Close, every method returns an error wrapping
-//     ErrClosed and nothing recorded before can be read back.
+//     ErrClosed and nothing recorded before can be read back through the
+//     store. A store that is the only holder of its clicks (Memory)
+//     destroys them; one shared by several instances (redisstore) leaves
+//     them to the other instances and to their expiry, which still comes
+//     at t+W.
 //   - Input. Clicks that fail Click.Validate, or whose Kind is not
 //     KindClick, are rejected with an error wrapping ErrInvalidClick.
 //
@@ -72,8 +76,9 @@ type Store interface {
 	// retention.Sweepable.
 	Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error)
 
-	// Close destroys every held click and releases the store's
-	// resources. It is idempotent: later calls return nil.
+	// Close releases the store's resources and, for a store that is the
+	// only holder of its clicks, destroys them. It is idempotent: later
+	// calls return nil.
 	Close() error
 }
 
