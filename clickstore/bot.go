@@ -196,14 +196,38 @@ func referrerHost(ref string) string {
 	if _, err := netip.ParseAddr(host); err == nil {
 		return "" // an address, not a host name: never keep it
 	}
+	upper := false
 	for j := 0; j < len(host); j++ {
-		if c := host[j]; 'A' <= c && c <= 'Z' {
-			b := []byte(host)
-			for k := range b {
-				b[k] = lower(b[k])
-			}
-			return string(b)
+		switch c := host[j]; {
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '.', c == '-', c == '_':
+		default:
+			return "" // not a host name (and nothing a spreadsheet could run)
 		}
 	}
+	if upper {
+		b := []byte(host)
+		for k := range b {
+			b[k] = lower(b[k])
+		}
+		return string(b)
+	}
 	return host
+}
+
+// countryCode returns an ISO 3166-1 alpha-2 code in upper case, or "" for
+// anything that is not two ASCII letters.
+func countryCode(s string) string {
+	if len(s) != 2 {
+		return ""
+	}
+	a, b := s[0]&^0x20, s[1]&^0x20 // ASCII upper case
+	if a < 'A' || a > 'Z' || b < 'A' || b > 'Z' {
+		return ""
+	}
+	if a == s[0] && b == s[1] {
+		return s
+	}
+	return string([]byte{a, b})
 }

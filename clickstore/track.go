@@ -236,7 +236,7 @@ func (t *Tracker) Track(r *http.Request, link string, kind Kind) Visit {
 	}
 	c.Kind = kind
 	c.Bot = v.Bot
-	c.Country = attrs.Country
+	c.Country = countryCode(attrs.Country) // a hook's mistake must not make the store refuse the click
 	c.Device = attrs.Device
 	if c.Device == "" {
 		c.Device = DeviceClass(ua)

@@ -214,6 +214,29 @@ func TestTrackEnrichSeesFullAddress(t *testing.T) {
 	assert.Equal(t, "news.example.com", c.Referrer)
 }
 
+// Attributes from the enrichment hook are normalised, so a sloppy hook
+// cannot make the store refuse a click.
+func TestTrackNormalisesAttributes(t *testing.T) {
+	tests := []struct{ name, country, want string }{
+		{name: "upper", country: "DE", want: "DE"},
+		{name: "lower", country: "fr", want: "FR"},
+		{name: "name", country: "Germany", want: ""},
+		{name: "digits", country: "12", want: ""},
+		{name: "empty", country: "", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTrackEnv(t, &clickstore.TrackOptions{Enrich: func(*http.Request, netip.Addr) clickstore.Attributes {
+				return clickstore.Attributes{Country: tt.country}
+			}})
+			v := e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "abc", clickstore.KindClick)
+			assert.Equal(t, clickstore.Unique, v.Uniqueness, "the store accepted the click")
+			require.Len(t, e.sink.all(), 1)
+			assert.Equal(t, tt.want, e.sink.all()[0].Click.Country)
+		})
+	}
+}
+
 func TestTrackConversions(t *testing.T) {
 	e := newTrackEnv(t, nil)
 	e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "abc", clickstore.KindClick)
@@ -393,6 +416,8 @@ func TestTrackReferrerHost(t *testing.T) {
 		{name: "ipv6 literal", ref: "http://[2001:db8::1]:80/", want: ""},
 		{name: "app", ref: "android-app://com.example.mail/", want: "com.example.mail"},
 		{name: "relative", ref: "/just/a/path", want: ""},
+		{name: "formula", ref: "http://=cmd|' /C calc'!A0/", want: ""},
+		{name: "percent-encoded", ref: "https://ex%61mple.com/", want: ""},
 		{name: "empty", ref: "", want: ""},
 	}
 	for _, tt := range tests {
