@@ -42,6 +42,10 @@
 //     after any 64-bit prefix (RFC 5214): IPv4 at bit 96. This can stack on
 //     the forms above; the smallest count wins.
 //
+// [EmbeddedIPv4] reports what an address carries, by the same recognition,
+// for code that must judge an address by its IPv4 part (a geo lookup, a
+// private-address check).
+//
 // Zones (fe80::1%eth0) are dropped. Masking is idempotent: masking a masked
 // address changes nothing. The zero [netip.Addr] masks to the zero Addr, and
 // text that is not an address is an error wrapping [ErrInvalidAddr].

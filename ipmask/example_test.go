@@ -63,3 +63,21 @@ func ExamplePolicy_AppendMask() {
 	// Output:
 	// client=198.51.100.0 <nil>
 }
+
+// EmbeddedIPv4 finds the IPv4 address inside a transition address, e.g.
+// for a geo lookup in an enrichment hook.
+func ExampleEmbeddedIPv4() {
+	for _, s := range []string{"2002:c000:2ff::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:db8::1"} {
+		e, n := ipmask.EmbeddedIPv4(netip.MustParseAddr(s))
+		for _, x := range e[:n] {
+			fmt.Println(s, x.Form, x.IPv4, "at bit", x.Offset)
+		}
+		if n == 0 {
+			fmt.Println(s, "carries no IPv4 address")
+		}
+	}
+	// Output:
+	// 2002:c000:2ff::1 6to4 192.0.2.255 at bit 16
+	// 2001:0:4136:e378:8000:63bf:3fff:fdd2 teredo 192.0.2.45 at bit 96
+	// 2001:db8::1 carries no IPv4 address
+}

@@ -2,6 +2,7 @@ package ipmask_test
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/clickanon/clickanon/ipmask"
@@ -70,6 +71,49 @@ func checkMask(t *testing.T, p ipmask.Policy, a netip.Addr) {
 	}
 	if got.Zone() != "" || !p.IsMasked(got) {
 		t.Fatalf("%v under %v: %v is not a masked address", a, p, got)
+	}
+	checkEmbedded(t, a)
+}
+
+// checkEmbedded asserts that EmbeddedIPv4 finds what the reference finds,
+// at the same offsets, and reads each IPv4 address from its offset.
+func checkEmbedded(t *testing.T, a netip.Addr) {
+	t.Helper()
+	e, n := ipmask.EmbeddedIPv4(a)
+	plain := a.Unmap().WithZone("")
+	var want []int
+	switch {
+	case a.Is4In6():
+		want = []int{96}
+	case plain.Is6():
+		want = refOffsets(plain)
+	}
+	var got []int
+	for _, x := range e[:n] {
+		got = append(got, x.Offset)
+		if !x.IPv4.IsValid() {
+			if x.Form != ipmask.NAT64 || x.Offset != 48 {
+				t.Fatalf("%v: %v has no address", a, x)
+			}
+			continue
+		}
+		b := a.As16()
+		var v [4]byte
+		for i := range v {
+			bit := x.Offset + 8*i
+			v[i] = b[bit/8]
+		}
+		if x.Form == ipmask.Teredo {
+			v = [4]byte{^v[0], ^v[1], ^v[2], ^v[3]}
+		}
+		if x.IPv4 != netip.AddrFrom4(v) {
+			t.Fatalf("%v: %v, but bits %d.. hold %v", a, x, x.Offset, netip.AddrFrom4(v))
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("%v: EmbeddedIPv4 offsets %v, reference %v", a, got, want)
 	}
 }
 

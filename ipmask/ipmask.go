@@ -154,38 +154,45 @@ const (
 	isatapPattern = 0x0000_5efe
 )
 
+// prefixForm returns the form of the IPv6 address hi:lo that its leading
+// bits announce, and the offset of its IPv4 address; 0 and -1 for none.
+// IPv4-mapped addresses are the callers' to handle.
+func prefixForm(hi, lo uint64) (Form, int) {
+	switch {
+	case hi>>48 == 0x2002: // 6to4, RFC 3056: 2002:V4ADDR::/48
+		return SixToFour, offset6to4
+	case hi>>32 == 0x2001_0000: // Teredo, RFC 4380: client IPv4 inverted in the low 32 bits
+		return Teredo, offsetTail
+	case hi>>32 == 0x0064_ff9b: // NAT64, RFC 6052 and RFC 8215
+		if hi == 0x0064_ff9b_0000_0000 && lo>>32 == 0 {
+			return NAT64, offsetTail // the well-known prefix 64:ff9b::/96
+		}
+		// 64:ff9b:1::/48 and the rest of the /32, where the RFC 6052
+		// format (and so the IPv4 position) cannot be known: assume the
+		// earliest.
+		return NAT64, offsetLocal
+	case hi == 0 && lo>>32 == 0: // IPv4-compatible ::a.b.c.d (RFC 4291, deprecated)
+		return Compatible, offsetTail
+	case hi == 0 && lo>>32 == 0xffff_0000: // SIIT IPv4-translated ::ffff:0:a.b.c.d (RFC 2765)
+		return Translated, offsetTail
+	}
+	return 0, -1
+}
+
+// isISATAP reports whether the low 64 bits are an ISATAP interface ID,
+// [02]00:5efe:a.b.c.d (RFC 5214), after any 64-bit prefix. The u/g bits are
+// ignored so every variant is caught.
+func isISATAP(lo uint64) bool { return (lo>>32)&isatapMask == isatapPattern }
+
 // bits6 returns how many leading bits of the IPv6 address hi:lo survive:
 // p.v6, lowered to offset+p.v4 for every IPv4 address embedded at offset.
 func (p Policy) bits6(hi, lo uint64) int {
 	n := int(p.v6)
-	v4 := int(p.v4)
-	switch {
-	case hi>>48 == 0x2002: // 6to4, RFC 3056: 2002:V4ADDR::/48
-		n = min(n, offset6to4+v4)
-	case hi>>32 == 0x2001_0000: // Teredo, RFC 4380: client IPv4 inverted in the low 32 bits
-		n = min(n, offsetTail+v4)
-	case hi>>32 == 0x0064_ff9b: // NAT64, RFC 6052 and RFC 8215
-		if hi == 0x0064_ff9b_0000_0000 && lo>>32 == 0 {
-			n = min(n, offsetTail+v4) // the well-known prefix 64:ff9b::/96
-		} else {
-			// 64:ff9b:1::/48 and the rest of the /32, where the RFC 6052
-			// format (and so the IPv4 position) cannot be known: assume
-			// the earliest.
-			n = min(n, offsetLocal+v4)
-		}
-	case hi == 0:
-		// IPv4-compatible ::a.b.c.d (RFC 4291, deprecated) and SIIT
-		// IPv4-translated ::ffff:0:a.b.c.d (RFC 2765). IPv4-mapped is
-		// handled by the caller.
-		if lo>>32 == 0 || lo>>32 == 0xffff_0000 {
-			n = min(n, offsetTail+v4)
-		}
+	if _, off := prefixForm(hi, lo); off >= 0 {
+		n = min(n, off+int(p.v4))
 	}
-	// ISATAP, RFC 5214: an interface ID of [02]00:5efe:a.b.c.d after any
-	// 64-bit prefix, so it can stack on the forms above. The u/g bits are
-	// ignored so every variant is caught.
-	if (lo>>32)&isatapMask == isatapPattern {
-		n = min(n, offsetTail+v4)
+	if isISATAP(lo) { // it can stack on a prefix form
+		n = min(n, offsetTail+int(p.v4))
 	}
 	return n
 }
