@@ -2,9 +2,9 @@ package logmask
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strconv"
 
 	"github.com/clickanon/clickanon/ipmask"
 )
@@ -186,8 +186,8 @@ func (m *Masker) appendFree(dst, text []byte) []byte {
 
 // appendAddr appends the masked form of a, written in text as raw. An
 // address already masked is kept as written (an IPv4-mapped one too). An
-// IPv4-mapped address right after a '%' keeps the mapped form, so that its
-// digits cannot be read back as a %zone.
+// IPv4-mapped address right after a '%' keeps the mapped form (in
+// hexadecimal groups), so that its digits cannot be read back as a %zone.
 func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []byte {
 	if m.skipPrivate && isPrivate(a) {
 		if i := bytes.IndexByte(raw, '%'); i >= 0 {
@@ -200,7 +200,13 @@ func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []
 		return append(dst, raw...)
 	}
 	if afterPercent && a.Is4In6() {
+		// The mapped form in hexadecimal groups, which is never longer
+		// than the input's (dotted ::ffff:0.0.0.0 can be).
+		b := masked.As4()
 		dst = append(dst, "::ffff:"...)
+		dst = strconv.AppendUint(dst, uint64(b[0])<<8|uint64(b[1]), 16)
+		dst = append(dst, ':')
+		return strconv.AppendUint(dst, uint64(b[2])<<8|uint64(b[3]), 16)
 	}
 	return masked.AppendTo(dst)
 }
@@ -382,37 +388,25 @@ func isPort(b []byte) bool {
 }
 
 // isPrivate reports whether a is private, loopback or link-local, and so
-// is every IPv4 address it embeds.
+// is every IPv4 address it embeds. An address behind a prefix form (6to4,
+// Teredo, NAT64, compatible, mapped) is judged by its IPv4 address alone;
+// one with only an ISATAP interface ID, by its IPv6 prefix as well.
 func isPrivate(a netip.Addr) bool {
-	if a.Is4In6() {
-		a = a.Unmap()
-	}
 	if a.Is4() {
 		return private4(a.As4())
 	}
-	b := a.As16()
-	hi := binary.BigEndian.Uint64(b[:8])
-	lo := binary.BigEndian.Uint64(b[8:])
-	low32 := [4]byte{b[12], b[13], b[14], b[15]}
-	if (lo>>32)&0xfcff_ffff == 0x0000_5efe && !private4(low32) {
-		return false // ISATAP with a public IPv4 interface ID
+	if a.IsLoopback() || a.IsUnspecified() {
+		return true // ::1 and ::, which also read as IPv4-compatible
 	}
-	switch {
-	case hi == 0 && (lo == 0 || lo == 1):
-		return true // :: and ::1
-	case hi>>48 == 0x2002: // 6to4
-		return private4([4]byte{b[2], b[3], b[4], b[5]})
-	case hi>>32 == 0x2001_0000: // Teredo: the client's IPv4, inverted
-		v := low32
-		return private4([4]byte{^v[0], ^v[1], ^v[2], ^v[3]})
-	case hi == 0x0064_ff9b_0000_0000 && lo>>32 == 0: // NAT64 well-known prefix
-		return private4(low32)
-	case hi>>32 == 0x0064_ff9b: // other NAT64: IPv4 position unknown
-		return false
-	case hi == 0 && (lo>>32 == 0 || lo>>32 == 0xffff_0000): // compatible, SIIT
-		return private4(low32)
+	e, n := ipmask.EmbeddedIPv4(a)
+	prefix := false
+	for _, x := range e[:n] {
+		if !x.IPv4.IsValid() || !private4(x.IPv4.As4()) {
+			return false // a public or unknown IPv4 address inside
+		}
+		prefix = prefix || x.Form != ipmask.ISATAP
 	}
-	return a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast()
+	return prefix || a.IsPrivate() || a.IsLinkLocalUnicast()
 }
 
 func private4(v [4]byte) bool {
