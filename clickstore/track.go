@@ -19,7 +19,8 @@ import (
 // LinkFunc says which link a request is a click on, or a conversion of. It
 // returns ok = false for a request that is neither; the middleware then
 // passes it on untouched. For a conversion, link may be "" to attribute it
-// to the visitor's latest click on any link.
+// to the visitor's latest click on any link. It is called from many
+// goroutines at once.
 type LinkFunc func(r *http.Request) (link string, kind Kind, ok bool)
 
 // Attributes are the coarse facts an enrichment hook may add to a click. The
@@ -73,7 +74,8 @@ type TrackOptions struct {
 
 // Visit is what the tracker did with one request, for the handler it wraps
 // (read it with [VisitFromContext]). It holds no address and no pseudonym.
-// The zero Visit means the request was not tracked.
+// It is a small comparable value; the zero Visit means the request was not
+// tracked.
 type Visit struct {
 	// Link is the link the click was on, or the conversion attributed to
 	// ("" when none was found).
@@ -90,7 +92,8 @@ type Visit struct {
 	Bot string
 }
 
-// Outcome says what the tracker did with a request.
+// Outcome says what the tracker did with a request. The zero Outcome is
+// NotTracked.
 type Outcome uint8
 
 const (
@@ -122,7 +125,8 @@ func (o Outcome) String() string {
 	return "Outcome(" + strconv.Itoa(int(o)) + ")"
 }
 
-// TrackStats counts what a Tracker did since it was made.
+// TrackStats counts what a Tracker did since it was made. It is a plain
+// value, a snapshot; the zero TrackStats counts nothing.
 type TrackStats struct {
 	Clicks, Conversions, Excluded, OptedOut, Unresolved, Unattributed uint64
 	// StoreFailures counts clicks counted with unknown uniqueness because
