@@ -26,7 +26,9 @@
 // clock rates; never an absolute time from the client's clock), and
 // [Store.Sweep] deletes expired clicks and their index entries to the
 // millisecond; it is idempotent and safe to run on every instance (use a
-// [retention.Sweeper]). The store's clock never goes back, so a clock jump
+// [retention.Sweeper]). Every Record also destroys up to 8 expired clicks on
+// its way, so under traffic nothing waits for a Sweep (the indexes' TTLs
+// are refreshed by each new click, so they alone would not do). The store's clock never goes back, so a clock jump
 // cannot bring a click back.
 //
 // # First clicks, atomically and safe to retry

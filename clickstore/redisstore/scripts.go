@@ -1,6 +1,10 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // The scripts run atomically on the server, so that deciding whether a click
 // is first and holding it is one step, whichever instance runs it. Every key
@@ -26,7 +30,24 @@ local function live(key, cs, cn)
 end
 `
 
-// recordScript decides and holds a click.
+// luaDrop is shared by the scripts: drop(ti, ni, prefix, id) destroys the
+// marker id and its entries in the time index ti and the name index ni.
+const luaDrop = `
+local function drop(ti, ni, prefix, id)
+  redis.call('DEL', prefix .. id)
+  redis.call('ZREM', ti, id)
+  local link = string.sub(id, 33)
+  redis.call('ZREM', ni, 'v:' .. string.sub(id, 1, 32) .. ':' .. link, string.format('l:%03d', #link) .. link .. string.sub(id, 1, 32))
+end
+`
+
+// recordTrim is how many expired clicks each Record destroys on its way, so
+// that under traffic nothing waits for a Sweep to be deleted (the indexes'
+// TTLs are refreshed by every new click).
+const recordTrim = 8
+
+// recordScript decides and holds a click. It first destroys up to
+// recordTrim clicks whose recorded millisecond is before the cutoff's.
 //
 // KEYS: 1 marker (visitor, link), 2 marker (prev, link) or KEYS[1] again,
 // 3 time index, 4 name index.
@@ -35,8 +56,11 @@ end
 // 11 score (now ms), 12 capacity (0: none), 13 cutoff ms, 14 marker prefix.
 //
 // It returns 1 (first, held), 0 (repeat) or -1 (full).
-var recordScript = redis.NewScript(luaLive + `
+var recordScript = redis.NewScript(luaLive + luaDrop + `
 local cs, cn = tonumber(ARGV[1]), tonumber(ARGV[2])
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[13], 'LIMIT', 0, ` + strconv.Itoa(recordTrim) + `)) do
+  drop(KEYS[3], KEYS[4], ARGV[14], id)
+end
 local k = live(KEYS[1], cs, cn)
 if k then
   if k == ARGV[5] then return 1 end
@@ -95,7 +119,7 @@ return out
 // KEYS: 1 time index, 2 name index.
 // ARGV: 1 cutoff s, 2 cutoff ns, 3 marker prefix, 4 "v" or "l", 5 range
 // start, 6 range end.
-var eraseScript = redis.NewScript(luaLive + `
+var eraseScript = redis.NewScript(luaLive + luaDrop + `
 local cs, cn = tonumber(ARGV[1]), tonumber(ARGV[2])
 local n = 0
 for _, m in ipairs(redis.call('ZRANGEBYLEX', KEYS[2], ARGV[5], ARGV[6])) do
@@ -106,12 +130,8 @@ for _, m in ipairs(redis.call('ZRANGEBYLEX', KEYS[2], ARGV[5], ARGV[6])) do
     local len = tonumber(string.sub(m, 3, 5))
     id = string.sub(m, 6 + len) .. string.sub(m, 6, 5 + len)
   end
-  local key = ARGV[3] .. id
-  if live(key, cs, cn) then n = n + 1 end
-  redis.call('DEL', key)
-  redis.call('ZREM', KEYS[1], id)
-  local link = string.sub(id, 33)
-  redis.call('ZREM', KEYS[2], 'v:' .. string.sub(id, 1, 32) .. ':' .. link, string.format('l:%03d', #link) .. link .. string.sub(id, 1, 32))
+  if live(ARGV[3] .. id, cs, cn) then n = n + 1 end
+  drop(KEYS[1], KEYS[2], ARGV[3], id)
 end
 return n
 `)
@@ -124,20 +144,14 @@ return n
 //
 // KEYS: 1 time index, 2 name index.
 // ARGV: 1 cutoff ms, 2 marker prefix, 3 cutoff s, 4 cutoff ns, 5 limit.
-var sweepScript = redis.NewScript(luaLive + `
+var sweepScript = redis.NewScript(luaLive + luaDrop + `
 local cs, cn = tonumber(ARGV[3]), tonumber(ARGV[4])
-local function drop(id)
-  redis.call('DEL', ARGV[2] .. id)
-  redis.call('ZREM', KEYS[1], id)
-  local link = string.sub(id, 33)
-  redis.call('ZREM', KEYS[2], 'v:' .. string.sub(id, 1, 32) .. ':' .. link, string.format('l:%03d', #link) .. link .. string.sub(id, 1, 32))
-end
 local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[5]))
-for _, id in ipairs(gone) do drop(id) end
+for _, id in ipairs(gone) do drop(KEYS[1], KEYS[2], ARGV[2], id) end
 local n = #gone
 if n < tonumber(ARGV[5]) then
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])) do
-    if not live(ARGV[2] .. id, cs, cn) then drop(id); n = n + 1 end
+    if not live(ARGV[2] .. id, cs, cn) then drop(KEYS[1], KEYS[2], ARGV[2], id); n = n + 1 end
   end
 end
 local t, ns = '', ''
