@@ -2,11 +2,14 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
-
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,12 +52,25 @@ type SinkOptions struct {
 // without moving sketches to the client. Its standard error is 0.81%, the
 // same as aggregate.DefaultPrecision.
 //
-// One Add is one MULTI/EXEC transaction sent in one round trip, so a click
-// is counted in every bucket and dimension or in none. Every key gets a
-// relative TTL: the bucket's end plus its granularity's retention, minus
-// now. All keys of a link share one hash tag, so the transaction and
-// multi-key PFCOUNT work on Redis Cluster. Unlike [aggregate.Rollup], the
-// Sink does not cap the distinct values per dimension.
+// One Add is one Lua script run (EVALSHA, falling back to EVAL when the
+// server does not have the script), one round trip, atomic on the server,
+// so a click is counted in every bucket and dimension or in none. Every
+// key gets a relative TTL: the bucket's end plus its granularity's
+// retention, minus now. All keys of a link share one hash tag, and the
+// script is given every key it touches, so it and multi-key PFCOUNT work
+// on Redis Cluster. Unlike [aggregate.Rollup], the Sink does not cap the
+// distinct values per dimension.
+//
+// Add is safe for go-redis to retry. go-redis resends a command whose
+// reply was lost (the connection dropped after the server ran it), so a
+// script or a bare HINCRBY that only counted would count the click twice.
+// Each Add therefore carries a request token (a random instance id and a
+// counter): the script first sets a token key in the link's slot (SET NX,
+// expiring after two minutes, far longer than go-redis goes on retrying)
+// and counts only if that key was new, so a resent run changes nothing and
+// Add reports success. Calling Add again is a new call and counts again.
+// The token keys cost one short-lived key for every click added in the
+// last two minutes.
 //
 // A Sink is safe for concurrent use. The zero Sink is not usable: build one
 // with [NewSink].
@@ -64,7 +80,18 @@ type Sink struct {
 	now        func() time.Time
 	retention  [aggregate.Day + 1]time.Duration
 	maxBuckets int
+
+	// token: a random instance id and a counter make each Add call's
+	// request token unique across instances.
+	instance [8]byte
+	counter  atomic.Uint64
 }
+
+// sinkTokenTTL is how long the token key of an Add call lives: far longer
+// than go-redis keeps resending one command (MaxRetries times a read
+// timeout and a backoff: seconds by default), short enough that the keys
+// of past calls take little memory.
+const sinkTokenTTL = 2 * time.Minute
 
 var _ aggregate.Backend = (*Sink)(nil)
 
@@ -87,6 +114,9 @@ func NewSink(client redis.UniversalClient, opts *SinkOptions) (*Sink, error) {
 	s := &Sink{client: client, prefix: o.Prefix + ":a:", now: o.Now, maxBuckets: o.MaxBuckets}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if _, err := rand.Read(s.instance[:]); err != nil {
+		return nil, fmt.Errorf("redisstore: NewSink: %v", err)
 	}
 	switch {
 	case o.MaxBuckets < 0:
@@ -125,6 +155,20 @@ func (s *Sink) bucketKey(link string, g aggregate.Granularity, start int64) stri
 	return s.prefix + strconv.Itoa(len(link)) + ":{" + link + "}:" + g.String()[:1] + ":" + strconv.FormatInt(start, 10)
 }
 
+// tokenKey returns the key that marks the Add call with request token tok
+// as done, in the slot of link's buckets.
+func (s *Sink) tokenKey(link, tok string) string {
+	return s.prefix + strconv.Itoa(len(link)) + ":{" + link + "}:r:" + tok
+}
+
+// token returns a new request token, 32 hex digits.
+func (s *Sink) token() string {
+	var b [16]byte
+	copy(b[:8], s.instance[:])
+	binary.BigEndian.PutUint64(b[8:], s.counter.Add(1))
+	return hex.EncodeToString(b[:])
+}
+
 // hllKey returns the HyperLogLog key of one cell of a bucket.
 func hllKey(bucket string, d aggregate.Dimension, value string) string {
 	return bucket + ":v:" + d.String() + ":" + value
@@ -156,9 +200,13 @@ func setCounter(n *aggregate.Counts, name string, v uint64) bool {
 }
 
 // Add counts c, whose uniqueness is u, in its minute, hour and day buckets
-// in one transaction. Bot clicks are never unique and do not enter the
-// visitor sketches. It returns an error, and counts nothing, if c is
-// invalid, u unknown or ctx done; a Redis error leaves the click uncounted.
+// in one script run (see [Sink] for why it is safe to retry). Bot clicks
+// are never unique and do not enter the visitor sketches. It returns an
+// error, and counts nothing, if c is invalid, u unknown or ctx done. A
+// Redis or network error usually means nothing was counted, but if the
+// connection failed after the server ran the script and every retry
+// failed too, the click was counted once: an error never means it was
+// counted twice.
 func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("redisstore: add click on %q: %w", c.Link, err)
@@ -196,43 +244,81 @@ func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniquen
 		{aggregate.Device, c.Device},
 	}
 	now := s.now()
-	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for _, g := range sinkGranularities {
-			width := int64(g.Duration() / time.Second)
-			start := g.Start(c.Time).Unix()
-			key := s.bucketKey(c.Link, g, start)
-			ttl := time.Duration(0)
-			if r := s.retention[g]; r != aggregate.KeepForever {
-				ttl = time.Unix(start+width, 0).Add(r).Sub(now)
-				if ttl <= 0 {
-					continue // already past retention: nothing to keep
-				}
-			}
-			for _, cl := range cells {
-				for i, v := range vals {
-					if v != 0 {
-						p.HIncrBy(ctx, key, counterNames[i]+":"+cl.d.String()+":"+cl.v, int64(v))
-					}
-				}
-				if c.Bot == "" {
-					h := hllKey(key, cl.d, cl.v)
-					p.PFAdd(ctx, h, string(c.Visitor[:]))
-					if ttl > 0 {
-						p.Expire(ctx, h, ttl)
-					}
-				}
-			}
-			if ttl > 0 {
-				p.Expire(ctx, key, ttl)
+	tok := s.token()
+	nh := 0 // sketches per bucket: bots enter none
+	if c.Bot == "" {
+		nh = len(cells)
+	}
+	keys := make([]string, 0, 1+len(sinkGranularities)*(1+len(cells)))
+	keys = append(keys, s.tokenKey(c.Link, tok))
+	args := make([]any, 0, 4+len(cells)*len(vals)+len(sinkGranularities))
+	args = append(args, sinkTokenTTL.Milliseconds(), string(c.Visitor[:]), nh, 0)
+	nf := 0
+	for _, cl := range cells {
+		for i, v := range vals {
+			if v != 0 {
+				args = append(args, counterNames[i]+":"+cl.d.String()+":"+cl.v, v)
+				nf++
 			}
 		}
-		return nil
-	})
-	if err != nil {
+	}
+	args[3] = nf
+	for _, g := range sinkGranularities {
+		width := int64(g.Duration() / time.Second)
+		start := g.Start(c.Time).Unix()
+		var ms int64 // 0: no expiry
+		if r := s.retention[g]; r != aggregate.KeepForever {
+			ttl := time.Unix(start+width, 0).Add(r).Sub(now)
+			if ttl <= 0 {
+				continue // already past retention: nothing to keep
+			}
+			ms = (ttl + time.Millisecond - 1).Milliseconds() // rounded up: at least 1
+		}
+		key := s.bucketKey(c.Link, g, start)
+		keys = append(keys, key)
+		for _, cl := range cells[:nh] {
+			keys = append(keys, hllKey(key, cl.d, cl.v))
+		}
+		args = append(args, ms)
+	}
+	if len(keys) == 1 {
+		return nil // every bucket is past its retention
+	}
+	if err := sinkAddScript.Run(ctx, s.client, keys, args...).Err(); err != nil {
 		return fmt.Errorf("redisstore: add click on %q: %w", c.Link, err)
 	}
 	return nil
 }
+
+// sinkAddScript counts one click, once per request token.
+//
+// KEYS: 1 token key, then per bucket kept (minute, hour, day; a bucket past
+// its retention is left out): the bucket hash and its nh sketches.
+// ARGV: 1 token key PX ms, 2 visitor (16 bytes), 3 nh, 4 nf, then nf pairs
+// of hash field and increment, then per bucket kept its TTL in ms (0: no
+// expiry).
+//
+// It returns 1 if it counted the click, 0 if the token was already spent
+// (a resent run of a call that counted it).
+var sinkAddScript = redis.NewScript(`
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+local nh, nf = tonumber(ARGV[3]), tonumber(ARGV[4])
+local last = 4 + 2 * nf
+local k = 2
+for i = last + 1, #ARGV do
+  local ttl = ARGV[i]
+  for j = 5, last, 2 do
+    redis.call('HINCRBY', KEYS[k], ARGV[j], ARGV[j + 1])
+  end
+  if ttl ~= '0' then redis.call('PEXPIRE', KEYS[k], ttl) end
+  for h = k + 1, k + nh do
+    redis.call('PFADD', KEYS[h], ARGV[2])
+    if ttl ~= '0' then redis.call('PEXPIRE', KEYS[h], ttl) end
+  end
+  k = k + 1 + nh
+end
+return 1
+`)
 
 // Cells returns the raw cells of q (see [aggregate.Backend]). q.Link is
 // required: the Sink cannot list links. It reads in two round trips: the

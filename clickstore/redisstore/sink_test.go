@@ -43,7 +43,7 @@ func sinkVisitor(i uint64) clickstore.Pseudonym {
 	return p
 }
 
-func newSink(t *testing.T, client redis.UniversalClient, now time.Time) *redisstore.Sink {
+func newSink(t testing.TB, client redis.UniversalClient, now time.Time) *redisstore.Sink {
 	t.Helper()
 	s, err := redisstore.NewSink(client, &redisstore.SinkOptions{Prefix: sinkPrefix(t), Now: func() time.Time { return now }})
 	require.NoError(t, err)
@@ -291,5 +291,140 @@ func TestSinkNothingPersonal(t *testing.T) {
 	for _, c := range cs {
 		assert.NotContains(t, strings.ToLower(out), c.Visitor.String())
 		assert.NotContains(t, out, string(c.Visitor[:]))
+	}
+}
+
+// sinkTotal returns the Total bucket cell of link at sinkT0 in granularity
+// g, as s reads it.
+func sinkTotal(t *testing.T, s *redisstore.Sink, link string, g aggregate.Granularity) aggregate.Cell {
+	t.Helper()
+	cells, err := s.Cells(context.Background(), aggregate.Query{Link: link, Granularity: g, From: g.Start(sinkT0), To: g.Start(sinkT0).Add(g.Duration())})
+	require.NoError(t, err)
+	for _, c := range cells {
+		if c.Scope == aggregate.ScopeBucket && c.Dimension == aggregate.Total {
+			return c
+		}
+	}
+	return aggregate.Cell{}
+}
+
+// A connection cut after the server has run a request and before its reply
+// reaches the client (the dropProxy of fault_test.go) makes go-redis resend
+// a single command, so a bare HINCRBY (or a script without a token) counts
+// the click twice. go-redis does not resend a MULTI/EXEC, so the old
+// transaction counted once but reported an error for a click it had
+// counted. Add, whichever of EVALSHA or EVAL loses its reply, counts the
+// click exactly once and reports success.
+func TestSinkLostReplyCountsOnce(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, nil)
+	direct := sinkClient(t, srv.Addr())
+
+	t.Run("bare HINCRBY counts twice", func(t *testing.T) {
+		p := startProxy(t, srv.Addr(), "hincrby")
+		client := sinkClient(t, p.ln.Addr().String())
+		require.NoError(t, client.Ping(ctx).Err())
+		key := sinkPrefix(t) + ":h"
+		p.armed.Store(true)
+		require.NoError(t, client.HIncrBy(ctx, key, "clicks", 1).Err())
+		require.Equal(t, int32(1), p.dropped.Load(), "the proxy must have cut one reply")
+		n, err := direct.HGet(ctx, key, "clicks").Int()
+		require.NoError(t, err)
+		assert.Equal(t, 2, n, "the resent HINCRBY counts again (this is the bug the token avoids)")
+	})
+
+	t.Run("bare MULTI/EXEC counts once but fails", func(t *testing.T) {
+		p := startProxy(t, srv.Addr(), "$4\r\nexec\r\n")
+		client := sinkClient(t, p.ln.Addr().String())
+		require.NoError(t, client.Ping(ctx).Err())
+		key := sinkPrefix(t) + ":h"
+		p.armed.Store(true)
+		_, err := client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HIncrBy(ctx, key, "clicks", 1)
+			return nil
+		})
+		require.Equal(t, int32(1), p.dropped.Load(), "the proxy must have cut one reply")
+		assert.Error(t, err, "go-redis does not resend a transaction whose reply was lost")
+		n, gerr := direct.HGet(ctx, key, "clicks").Int()
+		require.NoError(t, gerr)
+		assert.Equal(t, 1, n, "yet the transaction ran: an error for a counted click")
+	})
+
+	for _, tc := range []struct {
+		name    string
+		trigger string
+		flush   bool // SCRIPT FLUSH first, so that Add falls back to EVAL
+	}{
+		{"Add EVALSHA", "evalsha", false},
+		{"Add EVAL", "$4\r\neval\r\n", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProxy(t, srv.Addr(), tc.trigger)
+			s := newSink(t, sinkClient(t, p.ln.Addr().String()), sinkT0)
+			reader := newSink(t, direct, sinkT0)
+			// Load the script (and warm the connection) on another link.
+			warm := clickstore.Click{Link: "warm", Time: sinkT0, Visitor: sinkVisitor(9), Network: netip.MustParsePrefix("192.0.2.0/24")}
+			require.NoError(t, s.Add(ctx, warm, clickstore.Unique))
+			if tc.flush {
+				require.NoError(t, direct.ScriptFlush(ctx).Err())
+			}
+
+			c := clickstore.Click{Link: "lost", Time: sinkT0, Visitor: sinkVisitor(1), Network: netip.MustParsePrefix("192.0.2.0/24"), Country: "DE", Device: "mobile"}
+			p.armed.Store(true)
+			require.NoError(t, s.Add(ctx, c, clickstore.Unique), "a resent run must report success")
+			require.Equal(t, int32(1), p.dropped.Load(), "the proxy must have cut one reply")
+			for _, g := range sinkGranularities {
+				got := sinkTotal(t, reader, "lost", g)
+				assert.Equal(t, aggregate.Counts{Clicks: 1, Unique: 1}, got.Counts, g.String())
+				assert.Equal(t, uint64(1), got.Visitors, g.String())
+			}
+
+			// The token is per call, not per click: a new call counts again.
+			require.NoError(t, s.Add(ctx, c, clickstore.Repeat))
+			for _, g := range sinkGranularities {
+				assert.Equal(t, aggregate.Counts{Clicks: 2, Unique: 1}, sinkTotal(t, reader, "lost", g).Counts, g.String())
+			}
+
+			// Each call left one token key, which expires within minutes.
+			toks, err := direct.Keys(ctx, sinkPrefix(t)+":a:4:{lost}:r:*").Result()
+			require.NoError(t, err)
+			assert.Len(t, toks, 2)
+			for _, k := range toks {
+				ttl, err := direct.PTTL(ctx, k).Result()
+				require.NoError(t, err)
+				assert.Greater(t, ttl, time.Duration(0), k)
+				assert.LessOrEqual(t, ttl, 5*time.Minute, k)
+			}
+		})
+	}
+}
+
+var sinkGranularities = []aggregate.Granularity{aggregate.Minute, aggregate.Hour, aggregate.Day}
+
+// On a (one-node) Redis Cluster, every key the script touches is in the
+// link's slot and named in KEYS, so Add and Cells work through a
+// ClusterClient, which refuses scripts whose keys span slots (CROSSSLOT).
+func TestSinkOnCluster(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, &redistest.Options{Args: []string{"--cluster-enabled", "yes"}})
+	_, err := redistest.Do(srv.Addr(), "CLUSTER", "ADDSLOTSRANGE", "0", "16383")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		info, err := redistest.Do(srv.Addr(), "CLUSTER", "INFO")
+		return err == nil && strings.Contains(info, "cluster_state:ok")
+	}, 10*time.Second, 20*time.Millisecond)
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}})
+	t.Cleanup(func() { _ = client.Close() })
+	s := newSink(t, client, sinkT0)
+	for _, link := range []string{"sale", "a}b"} {
+		for i := range 3 {
+			c := clickstore.Click{Link: link, Time: sinkT0, Visitor: sinkVisitor(uint64(i)), Network: netip.MustParsePrefix("192.0.2.0/24"), Country: "DE"}
+			require.NoError(t, s.Add(ctx, c, clickstore.Unique), link)
+		}
+		for _, g := range sinkGranularities {
+			got := sinkTotal(t, s, link, g)
+			assert.Equal(t, aggregate.Counts{Clicks: 3, Unique: 3}, got.Counts, "%s %s", link, g)
+			assert.Equal(t, uint64(3), got.Visitors, "%s %s", link, g)
+		}
 	}
 }
