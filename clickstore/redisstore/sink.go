@@ -152,13 +152,25 @@ var sinkGranularities = [...]aggregate.Granularity{aggregate.Minute, aggregate.H
 // seconds). The link's length comes first, so distinct links never share
 // a key, and the link is the hash tag.
 func (s *Sink) bucketKey(link string, g aggregate.Granularity, start int64) string {
-	return s.prefix + strconv.Itoa(len(link)) + ":{" + link + "}:" + g.String()[:1] + ":" + strconv.FormatInt(start, 10)
+	return s.prefix + strconv.Itoa(len(link)) + ":{" + linkTag(link) + "}:" + g.String()[:1] + ":" + strconv.FormatInt(start, 10)
 }
 
 // tokenKey returns the key that marks the Add call with request token tok
 // as done, in the slot of link's buckets.
 func (s *Sink) tokenKey(link, tok string) string {
-	return s.prefix + strconv.Itoa(len(link)) + ":{" + link + "}:r:" + tok
+	return s.prefix + strconv.Itoa(len(link)) + ":{" + linkTag(link) + "}:r:" + tok
+}
+
+// linkTag returns the hash tag of link's keys: the link itself, or "#" and
+// its hex form when it holds a brace, which would end the tag early (a link
+// "}x" would give the empty tag "{}", and each key its own Cluster slot).
+// The two forms have different lengths for links of one length, so with the
+// length before the tag no two links share a key.
+func linkTag(link string) string {
+	if strings.ContainsAny(link, "{}") {
+		return "#" + hex.EncodeToString([]byte(link))
+	}
+	return link
 }
 
 // token returns a new request token, 32 hex digits.

@@ -416,7 +416,7 @@ func TestSinkOnCluster(t *testing.T) {
 	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}})
 	t.Cleanup(func() { _ = client.Close() })
 	s := newSink(t, client, sinkT0)
-	for _, link := range []string{"sale", "a}b"} {
+	for _, link := range []string{"sale", "a}b", "}x", "{y}"} { // braces must not break the hash tag
 		for i := range 3 {
 			c := clickstore.Click{Link: link, Time: sinkT0, Visitor: sinkVisitor(uint64(i)), Network: netip.MustParsePrefix("192.0.2.0/24"), Country: "DE"}
 			require.NoError(t, s.Add(ctx, c, clickstore.Unique), link)
