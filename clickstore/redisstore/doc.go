@@ -76,6 +76,23 @@
 // once the keyring has destroyed that key. Recording a raw address without a
 // keyring is an error.
 //
+// # Aggregates and epoch keys
+//
+// [Sink] is the [aggregate.Backend] every instance adds to: per link,
+// granularity and UTC bucket, one hash of exact counters and one Redis
+// HyperLogLog per cell, written by one token-guarded script per click so a
+// go-redis retry cannot count a click twice. Its keys are
+//
+//	P:<len>:{<link>}:<m|h|d>:<start>           hash: the bucket's counters
+//	P:<len>:{<link>}:<m|h|d>:<start>:v:<dim>:<value>  HyperLogLog of visitors
+//	P:<len>:{<link>}:r:<token>                 a done Add call, for two minutes
+//
+// with the link as hash tag (its hex form after "#" when it holds a brace),
+// each with a relative TTL from its granularity's retention. [KeyStore] is
+// the [retention.KeyStore] that lets every instance use the same epoch key
+// ({P}:k:<epoch> above): the first instance to need a key creates it, and it
+// expires with its epoch plus the grace epoch.
+//
 // # Persistence must be off
 //
 // Redis snapshots (RDB, the save setting) and append-only files (AOF) write
