@@ -83,9 +83,9 @@
 // HyperLogLog per cell, written by one token-guarded script per click so a
 // go-redis retry cannot count a click twice. Its keys are
 //
-//	P:<len>:{<link>}:<m|h|d>:<start>           hash: the bucket's counters
-//	P:<len>:{<link>}:<m|h|d>:<start>:v:<dim>:<value>  HyperLogLog of visitors
-//	P:<len>:{<link>}:r:<token>                 a done Add call, for two minutes
+//	P:a:<len>:{<link>}:<m|h|d>:<start>                   hash: the bucket's counters
+//	P:a:<len>:{<link>}:<m|h|d>:<start>:v:<dim>:<value>   HyperLogLog of visitors
+//	P:a:<len>:{<link>}:r:<token>                         a done Add call, for two minutes
 //
 // with the link as hash tag (its hex form after "#" when it holds a brace),
 // each with a relative TTL from its granularity's retention. [KeyStore] is
