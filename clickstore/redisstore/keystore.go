@@ -59,13 +59,9 @@ func NewKeyStore(client redis.UniversalClient, opts *KeyStoreOptions) (*KeyStore
 	if opts != nil {
 		o = *opts
 	}
-	if o.Prefix == "" {
-		o.Prefix = DefaultPrefix
-	}
-	for _, r := range o.Prefix {
-		if r == '{' || r == '}' {
-			return nil, fmt.Errorf("redisstore: prefix %q: must not contain '{' or '}'", o.Prefix)
-		}
+	var err error
+	if o.Prefix, err = checkPrefix(o.Prefix); err != nil {
+		return nil, err
 	}
 	return &KeyStore{client: client, prefix: "{" + o.Prefix + "}:k:", maxTTL: 2 * o.Policy.Window()}, nil
 }

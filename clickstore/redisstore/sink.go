@@ -105,11 +105,9 @@ func NewSink(client redis.UniversalClient, opts *SinkOptions) (*Sink, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Prefix == "" {
-		o.Prefix = DefaultPrefix
-	}
-	if strings.ContainsAny(o.Prefix, "{}") {
-		return nil, fmt.Errorf("redisstore: prefix %q: must not contain '{' or '}'", o.Prefix)
+	var err error
+	if o.Prefix, err = checkPrefix(o.Prefix); err != nil {
+		return nil, err
 	}
 	s := &Sink{client: client, prefix: o.Prefix + ":a:", now: o.Now, maxBuckets: o.MaxBuckets}
 	if s.now == nil {

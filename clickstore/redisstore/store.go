@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"iter"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -122,13 +123,9 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Sto
 	if opts != nil {
 		o = *opts
 	}
-	if o.Prefix == "" {
-		o.Prefix = DefaultPrefix
-	}
-	for _, r := range o.Prefix {
-		if r == '{' || r == '}' {
-			return nil, fmt.Errorf("redisstore: prefix %q: must not contain '{' or '}'", o.Prefix)
-		}
+	var err error
+	if o.Prefix, err = checkPrefix(o.Prefix); err != nil {
+		return nil, err
 	}
 	if o.Capacity < 0 {
 		return nil, fmt.Errorf("redisstore: capacity %q: must not be negative", strconv.Itoa(o.Capacity))
@@ -659,4 +656,16 @@ func refused(err, sentinel error, what, option string) error {
 		return fmt.Errorf("redisstore: %w: the server refused to show its %s (%w); set Options.%s if you accept the risk", sentinel, what, err, option)
 	}
 	return fmt.Errorf("redisstore: checking the server's %s: %w", what, err)
+}
+
+// checkPrefix returns the key prefix to use: DefaultPrefix for "", an error
+// for one with a brace, which would change the keys' hash tag.
+func checkPrefix(p string) (string, error) {
+	if p == "" {
+		return DefaultPrefix, nil
+	}
+	if strings.ContainsAny(p, "{}") {
+		return "", fmt.Errorf("redisstore: prefix %q: must not contain '{' or '}'", p)
+	}
+	return p, nil
 }
