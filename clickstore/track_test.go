@@ -76,6 +76,17 @@ func newTrackEnv(t *testing.T, opts *clickstore.TrackOptions) *trackEnv {
 	return e
 }
 
+// clicksOn returns the tracker's middleware counting every request as a
+// click on link.
+func (e *trackEnv) clicksOn(t *testing.T, link string) func(http.Handler) http.Handler {
+	t.Helper()
+	mw, err := e.tracker.Middleware(func(*http.Request) (string, clickstore.Kind, bool) {
+		return link, clickstore.KindClick, true
+	})
+	require.NoError(t, err)
+	return mw
+}
+
 func request(method, remote, ua string, headers ...string) *http.Request {
 	r := httptest.NewRequest(method, "http://t.example/l/abc", nil)
 	r.RemoteAddr = remote
@@ -269,10 +280,7 @@ func TestTrackConversions(t *testing.T) {
 func TestTrackStoreFailure(t *testing.T) {
 	e := newTrackEnv(t, nil)
 	require.NoError(t, e.store.Close())
-	mw, err := e.tracker.Middleware(func(r *http.Request) (string, clickstore.Kind, bool) {
-		return "abc", clickstore.KindClick, true
-	})
-	require.NoError(t, err)
+	mw := e.clicksOn(t, "abc")
 	var visit clickstore.Visit
 	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		visit, _ = clickstore.VisitFromContext(r.Context())
@@ -478,10 +486,7 @@ func (discardSink) Add(context.Context, clickstore.Click, clickstore.Uniqueness)
 // visitor.
 func TestMiddlewareAllocs(t *testing.T) {
 	e := newTrackEnv(t, nil)
-	mw, err := e.tracker.Middleware(func(r *http.Request) (string, clickstore.Kind, bool) {
-		return "abc", clickstore.KindClick, true
-	})
-	require.NoError(t, err)
+	mw := e.clicksOn(t, "abc")
 	var v clickstore.Visit
 	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, _ = clickstore.VisitFromContext(r.Context())
@@ -497,10 +502,7 @@ func TestMiddlewareAllocs(t *testing.T) {
 // The Visit stays readable when handlers further in add context values.
 func TestVisitFromContextThroughOtherValues(t *testing.T) {
 	e := newTrackEnv(t, nil)
-	mw, err := e.tracker.Middleware(func(r *http.Request) (string, clickstore.Kind, bool) {
-		return "abc", clickstore.KindClick, true
-	})
-	require.NoError(t, err)
+	mw := e.clicksOn(t, "abc")
 	type otherKey struct{}
 	var got clickstore.Visit
 	var ok bool
