@@ -299,3 +299,27 @@ func TestRunFlags(t *testing.T) {
 		})
 	}
 }
+
+// Two instances on one Redis act as one tracker: a link made on one
+// redirects on the other, a visitor's repeat click on the other instance is
+// still a repeat, and both report the same counts.
+func TestTwoInstancesShareRedis(t *testing.T) {
+	addr := redistest.Start(t, nil).Addr()
+	a, b := newTracker(t, addr), newTracker(t, addr) // their clocks read the same instant
+	id := a.create("https://example.com/")["id"]
+
+	for i := range 10 {
+		client := fmt.Sprintf("198.51.100.%d", 10+i)
+		w := a.do("GET", "/l/"+id, client, browser, nil)
+		require.Equal(t, http.StatusFound, w.Code)
+		w = b.do("GET", "/l/"+id, client, browser, nil)
+		require.Equal(t, http.StatusFound, w.Code, "the link made on a redirects on b")
+	}
+	sa, sb := a.stats(id), b.stats(id)
+	assert.Equal(t, uint64(20), sa.Clicks)
+	assert.Equal(t, uint64(10), sa.UniqueClicks, "a repeat on the other instance is a repeat")
+	sb.Privacy, sa.Privacy = "", ""
+	assert.Equal(t, sa, sb, "both instances report the same")
+	a.assertNoLeak()
+	b.assertNoLeak()
+}
