@@ -30,7 +30,7 @@ type seen struct {
 // serve runs a real server with the middleware in front of a handler that
 // records what it sees and logs the Info with slog, and sends one request
 // with the given headers.
-func serve(t *testing.T, r *clientip.Resolver, opts *clientip.MiddlewareOptions, trustLoopback bool, h http.Header) (seen, *http.Response) {
+func serve(t *testing.T, r *clientip.Resolver, opts *clientip.MiddlewareOptions, h http.Header) (seen, *http.Response) {
 	t.Helper()
 	var got seen
 	var logBuf bytes.Buffer
@@ -73,7 +73,7 @@ func loopbackResolver(t *testing.T, extra ...clientip.Strategy) *clientip.Resolv
 
 func TestMiddlewareBehindProxy(t *testing.T) {
 	const raw = "198.51.100.77"
-	got, resp := serve(t, loopbackResolver(t), nil, true, http.Header{
+	got, resp := serve(t, loopbackResolver(t), nil, http.Header{
 		"X-Forwarded-For": {"203.0.113.250, " + raw},
 		"Forwarded":       {"for=" + raw},
 		"X-Real-Ip":       {raw},
@@ -99,7 +99,7 @@ func TestMiddlewareBehindProxy(t *testing.T) {
 
 func TestMiddlewareDirectClient(t *testing.T) {
 	// The zero resolver: a direct client spoofing headers gets its peer.
-	got, resp := serve(t, nil, nil, false, http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Real-Ip": {"127.0.0.2"}})
+	got, resp := serve(t, nil, nil, http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Real-Ip": {"127.0.0.2"}})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.True(t, got.ok)
 	assert.Equal(t, clientip.Resolved, got.info.Outcome)
@@ -125,7 +125,7 @@ func TestMiddlewareFailure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, resp := serve(t, loopbackResolver(t), tt.opts, true, bad)
+			got, resp := serve(t, loopbackResolver(t), tt.opts, bad)
 			require.Equal(t, tt.status, resp.StatusCode)
 			if tt.status != http.StatusOK {
 				assert.False(t, got.ok, "the handler is not called")
@@ -150,7 +150,7 @@ func TestMiddlewareFailure(t *testing.T) {
 }
 
 func TestMiddlewareKeepRawAndNoRewrite(t *testing.T) {
-	got, _ := serve(t, loopbackResolver(t), &clientip.MiddlewareOptions{KeepRaw: true, NoRewrite: true}, true,
+	got, _ := serve(t, loopbackResolver(t), &clientip.MiddlewareOptions{KeepRaw: true, NoRewrite: true},
 		http.Header{"X-Forwarded-For": {"198.51.100.77"}})
 	require.True(t, got.ok)
 	assert.Equal(t, netip.MustParseAddr("198.51.100.77"), got.info.Raw)
