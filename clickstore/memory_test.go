@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"runtime"
 	"testing"
@@ -299,5 +300,162 @@ func TestPseudonymText(t *testing.T) {
 		_, err := clickstore.ParsePseudonym(bad)
 		require.Error(t, err, bad)
 		assert.Contains(t, err.Error(), fmt.Sprintf("%q", bad))
+	}
+}
+
+// TestMemoryModel runs random operations against a Memory and against a
+// plain map that follows the Store contract, and compares every answer.
+// Its visitors all fall in one shard, so that hash chains are long and
+// records are linked, unlinked, erased and expired from every position in
+// them, across buckets, chunks and index rebuilds.
+func TestMemoryModel(t *testing.T) {
+	const (
+		window   = time.Minute
+		visitors = 40
+		ops      = 20_000
+	)
+	ctx := context.Background()
+	pol, err := retention.NewPolicy(window, nil)
+	require.NoError(t, err)
+	now := t0
+	m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Policy: pol, Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	defer m.Close()
+
+	visitor := func(i int) clickstore.Pseudonym {
+		var p clickstore.Pseudonym
+		binary.LittleEndian.PutUint64(p[:8], uint64(i)<<6|5) // one shard
+		binary.LittleEndian.PutUint64(p[8:], uint64(i)*0x9e3779b97f4a7c15+3)
+		return p
+	}
+	links := []string{"a", "b", "c", "d", "e", "f"}
+	nets := []netip.Prefix{
+		netip.MustParsePrefix("192.0.2.0/24"),
+		netip.MustParsePrefix("2001:db8:1::/48"),
+		netip.MustParsePrefix("2001:db8:1:2::/64"),
+		netip.MustParsePrefix("2001:db8:1:2:8000::/65"),
+		netip.MustParsePrefix("::ffff:192.0.2.0/120"),
+		netip.MustParsePrefix("2001:db8::7/128"),
+		netip.MustParsePrefix("2001:db8::8/128"),
+	}
+
+	type key struct {
+		v    clickstore.Pseudonym
+		link string
+	}
+	type held struct {
+		c   clickstore.Click
+		put time.Time
+	}
+	model := map[key]held{}
+	live := func(h held, ok bool) bool { return ok && now.Before(h.put.Add(window)) }
+	latest := func(v, prev clickstore.Pseudonym, link string) (held, bool) {
+		var best held
+		found := false
+		for k, h := range model {
+			if (k.v == v || (!prev.IsZero() && k.v == prev)) && (link == "" || k.link == link) && live(h, true) && (!found || h.put.After(best.put)) {
+				best, found = h, true
+			}
+		}
+		return best, found
+	}
+	same := func(t *testing.T, want, got clickstore.Click) {
+		t.Helper()
+		assert.True(t, want.Time.Equal(got.Time), "time %v, want %v", got.Time, want.Time)
+		want.Time, got.Time = time.Time{}, time.Time{}
+		want.PrevVisitor = clickstore.Pseudonym{}
+		assert.Equal(t, want, got)
+	}
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	for op := range ops {
+		now = now.Add(time.Duration(1 + rng.Int64N(int64(600*time.Millisecond))))
+		v := visitor(rng.IntN(visitors))
+		link := links[rng.IntN(len(links))]
+		switch r := rng.IntN(100); {
+		case r < 70:
+			c := clickstore.Click{Link: link, Time: now.Add(-time.Duration(rng.IntN(1e9))), Visitor: v, Network: nets[rng.IntN(len(nets))]}
+			if rng.IntN(4) == 0 {
+				c.PrevVisitor = visitor(rng.IntN(visitors))
+			}
+			if rng.IntN(4) == 0 {
+				c.Country, c.Device = "DE", "mobile"
+			}
+			h, ok := model[key{c.Visitor, link}]
+			want := !live(h, ok)
+			if !c.PrevVisitor.IsZero() {
+				h, ok := model[key{c.PrevVisitor, link}]
+				want = want && !live(h, ok)
+			}
+			first, err := m.Record(ctx, c)
+			require.NoError(t, err)
+			require.Equal(t, want, first, "op %d: Record", op)
+			if first {
+				model[key{c.Visitor, link}] = held{c, now}
+			}
+		case r < 85:
+			prev := clickstore.Pseudonym{}
+			if rng.IntN(2) == 0 {
+				prev = visitor(rng.IntN(visitors))
+			}
+			if rng.IntN(2) == 0 {
+				link = ""
+			}
+			want, wantOK := latest(v, prev, link)
+			got, ok, err := m.Latest(ctx, v, prev, link)
+			require.NoError(t, err)
+			require.Equal(t, wantOK, ok, "op %d: Latest", op)
+			if ok {
+				same(t, want.c, got)
+			}
+		case r < 92:
+			want := 0
+			for k, h := range model {
+				if k.v == v {
+					if live(h, true) {
+						want++
+					}
+					delete(model, k)
+				}
+			}
+			n, err := m.EraseVisitor(ctx, v)
+			require.NoError(t, err)
+			require.Equal(t, want, n, "op %d: EraseVisitor", op)
+		case r < 94:
+			want := 0
+			for k, h := range model {
+				if k.link == link {
+					if live(h, true) {
+						want++
+					}
+					delete(model, k)
+				}
+			}
+			n, err := m.EraseLink(ctx, link)
+			require.NoError(t, err)
+			require.Equal(t, want, n, "op %d: EraseLink", op)
+		case r < 97:
+			now = now.Add(time.Duration(rng.Int64N(int64(window))))
+		default:
+			st, err := m.Sweep(ctx, now)
+			require.NoError(t, err)
+			want := map[key]held{}
+			for k, h := range model {
+				if live(h, true) {
+					want[k] = h
+				}
+			}
+			require.Equal(t, len(want), st.Held, "op %d: Sweep", op)
+			require.Equal(t, len(want), m.Len())
+			got := 0
+			for c, err := range m.All(ctx) {
+				require.NoError(t, err)
+				h, ok := want[key{c.Visitor, c.Link}]
+				require.True(t, ok, "op %d: All gave %+v, not held", op, c)
+				same(t, h.c, c)
+				got++
+			}
+			require.Equal(t, len(want), got, "op %d: All", op)
+		}
 	}
 }

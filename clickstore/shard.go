@@ -26,8 +26,7 @@ type rec struct {
 	dt   uint32   // recording time minus its bucket's start, < bucketNs
 	link uint32   // ID in the shard's link table
 	attr uint32   // ID in the shard's attribute table, 0 for none
-	next uint32   // newer-to-older hash chain; nilSeq ends it
-	prev uint32   // the other way; nilSeq at the chain's head
+	x    uint32   // hash chain links: see shard.link
 	bits uint8    // Network's length
 	is4  bool     // Network is IPv4
 }
@@ -108,12 +107,12 @@ func (s *shard) held(v Pseudonym, link string, now, window int64) bool {
 	if !ok {
 		return false
 	}
-	for seq := s.heads[s.slot(v)]; seq != nilSeq; {
+	for prev, seq := nilSeq, s.heads[s.slot(v)]; seq != nilSeq; {
 		r := s.rec(seq)
 		if r.v == v && r.link == lid {
 			return s.put(seq, r)+window > now
 		}
-		seq = r.next
+		prev, seq = seq, r.x^prev
 	}
 	return false
 }
@@ -131,7 +130,7 @@ func (s *shard) latest(v Pseudonym, link string, now, window int64) (Click, int6
 			return Click{}, 0, false
 		}
 	}
-	for seq := s.heads[s.slot(v)]; seq != nilSeq; {
+	for prev, seq := nilSeq, s.heads[s.slot(v)]; seq != nilSeq; {
 		r := s.rec(seq)
 		if r.v == v && (lid == 0 || r.link == lid) {
 			put := s.put(seq, r)
@@ -141,7 +140,7 @@ func (s *shard) latest(v Pseudonym, link string, now, window int64) (Click, int6
 			}
 			return s.click(r), put, true
 		}
-		seq = r.next
+		prev, seq = seq, r.x^prev
 	}
 	return Click{}, 0, false
 }
@@ -222,32 +221,50 @@ func (s *shard) append(now int64) uint32 {
 	return seq
 }
 
-// link puts seq at the head of its hash chain.
+// link puts seq, whose record is r, at the head of its hash chain.
+//
+// Chains run newest to oldest and are doubly linked through one field (an
+// XOR linked list): a record's x is the sequence number of the record
+// before it in its chain XOR that of the record after it, nilSeq standing
+// for none. A walk from the chain's head knows the record before the
+// current one, and so the one after: x^prev. The record at the chain's end,
+// which expiry takes out, knows the one before it: x^nilSeq.
 func (s *shard) link(seq uint32, r *rec) {
 	h := &s.heads[s.slot(r.v)]
-	r.prev, r.next = nilSeq, *h
 	if *h != nilSeq {
-		s.rec(*h).prev = seq
+		s.rec(*h).x ^= nilSeq ^ seq // its prev was nilSeq, now seq
 	}
+	r.x = nilSeq ^ *h
 	*h = seq
 }
 
-// unlink takes r out of its hash chain.
-func (s *shard) unlink(r *rec) {
-	if r.prev == nilSeq {
-		s.heads[s.slot(r.v)] = r.next
+// unlink takes seq, whose record is r, out of its hash chain, where it sits
+// between prev and next (nilSeq for none).
+func (s *shard) unlink(prev, seq, next uint32, r *rec) {
+	if prev == nilSeq {
+		s.heads[s.slot(r.v)] = next
 	} else {
-		s.rec(r.prev).next = r.next
+		s.rec(prev).x ^= seq ^ next
 	}
-	if r.next != nilSeq {
-		s.rec(r.next).prev = r.prev
+	if next != nilSeq {
+		s.rec(next).x ^= seq ^ prev
 	}
 }
 
-// destroy unlinks r, releases what it references and zeroes it, leaving a
-// hole.
-func (s *shard) destroy(r *rec) {
-	s.unlink(r)
+// destroy unlinks seq, whose record is r, releases what it references and
+// zeroes it, leaving a hole. It walks r's chain to find r's neighbours.
+func (s *shard) destroy(seq uint32, r *rec) {
+	prev := nilSeq
+	for cur := s.heads[s.slot(r.v)]; cur != seq; {
+		prev, cur = cur, s.rec(cur).x^prev
+	}
+	s.unlink(prev, seq, r.x^prev, r)
+	s.drop(r)
+}
+
+// drop releases what r references and zeroes it, leaving a hole; r must be
+// out of the index already.
+func (s *shard) drop(r *rec) {
 	s.links.release(r.link)
 	if r.attr != 0 {
 		s.attrs.release(r.attr)
@@ -285,7 +302,10 @@ func (s *shard) expire(now, window int64) int {
 			if b.start+int64(r.dt)+window > now {
 				break
 			}
-			s.destroy(r)
+			// Every other record in r's chain is newer: r is at its
+			// end, so r.x is the record before it.
+			s.unlink(r.x^nilSeq, s.head, nilSeq, r)
+			s.drop(r)
 			n++
 		} else {
 			*r = rec{}
@@ -369,17 +389,20 @@ func (s *shard) eraseVisitor(v Pseudonym, now, window int64) (live, gone int) {
 	if len(s.heads) == 0 {
 		return 0, 0
 	}
-	for seq := s.heads[s.slot(v)]; seq != nilSeq; {
+	for prev, seq := nilSeq, s.heads[s.slot(v)]; seq != nilSeq; {
 		r := s.rec(seq)
-		next := r.next
-		if r.v == v {
-			if s.put(seq, r)+window > now {
-				live++
-			}
-			s.destroy(r)
-			gone++
+		next := r.x ^ prev
+		if r.v != v {
+			prev, seq = seq, next
+			continue
 		}
-		seq = next
+		if s.put(seq, r)+window > now {
+			live++
+		}
+		s.unlink(prev, seq, next, r)
+		s.drop(r)
+		gone++
+		seq = next // prev stays: it is next's prev now
 	}
 	return live, gone
 }
@@ -399,7 +422,7 @@ func (s *shard) eraseLink(link string, now, window int64) (live, gone int) {
 		if s.put(seq, r)+window > now {
 			live++
 		}
-		s.destroy(r)
+		s.destroy(seq, r)
 		gone++
 	}
 	return live, gone
