@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +16,7 @@ import (
 
 // DefaultCapacity is how many clicks a [Memory] holds unless
 // [MemoryOptions.Capacity] says otherwise: about 1,160 new visitor-link pairs
-// a second, sustained over a 30-minute window, in roughly 140 MB.
+// a second, sustained over a 30-minute window, in roughly 110 MB.
 const DefaultCapacity = 1 << 21
 
 // MemoryOptions configures [NewMemory]. The zero value (or a nil pointer)
@@ -38,16 +37,16 @@ type MemoryOptions struct {
 
 // Memory is the in-process [Store].
 //
-// Clicks live in fixed-size records (64 bytes, no pointers, so the garbage
+// Clicks live in fixed-size records (48 bytes, no pointers, so the garbage
 // collector never scans them) appended to per-shard slabs in the order they
 // are recorded. Since every click lives for the same window, that order is
 // also the order of expiry: expiring means advancing the head of the slab,
 // with no heap, no timer wheel and no scan of what is still live, and costs
 // time proportional to what expired. Expired records are zeroed and unlinked
-// from the shard's hash index; links and attribute sets are interned per
-// shard, reference-counted, and zeroed when their last click goes. Indexes
-// and maps are rebuilt smaller when they shrink far below their peak, so
-// memory returns to baseline after a burst.
+// from the shard's hash index; links, attribute sets and networks longer
+// than 64 bits are interned per shard, reference-counted, and zeroed when
+// their last click goes. Indexes and maps are rebuilt smaller when they
+// shrink far below their peak, so memory returns to baseline after a burst.
 //
 // A click recorded when the store's clock reads t is readable until
 // t+W-1ns and not at t+W. It is physically destroyed by the first of: any
@@ -457,13 +456,4 @@ func (c *clock) offset(now time.Time) int64 {
 			return o
 		}
 	}
-}
-
-// prefixOf rebuilds a Network from a record.
-func prefixOf(r *rec) netip.Prefix {
-	a := netip.AddrFrom16(r.net)
-	if r.is4 {
-		a = a.Unmap()
-	}
-	return netip.PrefixFrom(a, int(r.bits))
 }

@@ -190,7 +190,7 @@ func TestMemoryHeapReturns(t *testing.T) {
 	full := heap()
 	perClick := float64(full-before) / heapClicks
 	t.Logf("heap: %d B before, %d B with %d clicks (%.1f B per click)", before, full, heapClicks, perClick)
-	assert.Less(t, perClick, 128.0, "a 64-byte record plus its share of index and slabs")
+	assert.Less(t, perClick, 96.0, "a 48-byte record plus its share of index, slabs and interned values")
 
 	now = now.Add(retention.DefaultWindow)
 	st, err := m.Sweep(ctx, now)
@@ -458,4 +458,148 @@ func TestMemoryModel(t *testing.T) {
 			require.Equal(t, len(want), got, "op %d: All", op)
 		}
 	}
+}
+
+// Every network reads back as it was recorded, whatever its family and
+// length, alone or sharing its shard with others of the same network, and
+// erasing or expiring one click leaves the others' networks intact.
+func TestMemoryNetworks(t *testing.T) {
+	tests := []struct {
+		name    string
+		network string
+	}{
+		{"IPv4 /0", "0.0.0.0/0"},
+		{"IPv4 /8", "10.0.0.0/8"},
+		{"IPv4 /24", "192.0.2.0/24"},
+		{"IPv4 /31", "255.255.255.254/31"},
+		{"IPv4 /32", "255.255.255.255/32"},
+		{"IPv6 /0", "::/0"},
+		{"IPv6 /1", "8000::/1"},
+		{"IPv6 /48", "2001:db8:1::/48"},
+		{"IPv6 /56", "2001:db8:1:ff00::/56"},
+		{"IPv6 /63", "ffff:ffff:ffff:fffe::/63"},
+		{"IPv6 /64", "ffff:ffff:ffff:ffff::/64"},
+		{"IPv6 /64 zero", "::/64"},
+		{"IPv6 /65", "2001:db8:1:2:8000::/65"},
+		{"IPv6 /96", "2001:db8:1:2:3:4::/96"},
+		{"IPv6 /128", "2001:db8::1/128"},
+		{"IPv6 /128 all ones", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"},
+		{"IPv4-mapped /96", "::ffff:0.0.0.0/96"},
+		{"IPv4-mapped /120", "::ffff:192.0.2.0/120"},
+		{"IPv6 /32 zero", "::/32"},
+	}
+	ctx := context.Background()
+	now := t0
+	m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	defer m.Close()
+	want := map[clickstore.Pseudonym]clickstore.Click{}
+	for i, tt := range tests {
+		for j := range 3 { // three clicks per network, two in one shard
+			c := testClick(1000*i+j, "n")
+			if j == 2 {
+				c.Visitor = pseudonymOf(1000*i + 1)
+				c.Link = "other"
+			}
+			c.Network = netip.MustParsePrefix(tt.network)
+			c.Country = "FR"
+			first, err := m.Record(ctx, c)
+			require.NoError(t, err, tt.name)
+			require.True(t, first, tt.name)
+			want[c.Visitor] = c
+		}
+	}
+	check := func(stage string) {
+		for i, tt := range tests {
+			for j := range 2 {
+				v := pseudonymOf(1000*i + j)
+				w, held := want[v]
+				got, ok, err := m.Latest(ctx, v, clickstore.Pseudonym{}, "")
+				require.NoError(t, err)
+				require.Equal(t, held, ok, "%s: %s", stage, tt.name)
+				if held {
+					assert.Equal(t, w.Network, got.Network, "%s: %s", stage, tt.name)
+					assert.Equal(t, w.Network.String(), tt.network, "%s: %s", stage, tt.name)
+				}
+			}
+		}
+		n := 0
+		for c, err := range m.All(ctx) {
+			require.NoError(t, err)
+			assert.Equal(t, want[c.Visitor].Network, c.Network, stage)
+			n++
+		}
+		assert.Equal(t, m.Len(), n, stage)
+	}
+	check("recorded")
+	for i := range tests {
+		v := pseudonymOf(1000 * i)
+		_, err := m.EraseVisitor(ctx, v)
+		require.NoError(t, err)
+		delete(want, v)
+	}
+	check("one erased")
+	now = now.Add(retention.DefaultWindow / 2)
+	for i, tt := range tests {
+		c := testClick(1000*i, "n")
+		c.Network = netip.MustParsePrefix(tt.network)
+		c.Time = now
+		_, err := m.Record(ctx, c)
+		require.NoError(t, err)
+		want[c.Visitor] = c
+	}
+	now = now.Add(retention.DefaultWindow / 2)
+	_, err = m.Sweep(ctx, now)
+	require.NoError(t, err)
+	for i := range tests {
+		delete(want, pseudonymOf(1000*i+1))
+	}
+	check("older ones expired")
+	assert.Equal(t, len(tests), m.Len())
+}
+
+// Networks too long for a record are interned per shard; they must go with
+// their last click even while the shard holds others. The heap left after
+// a burst of clicks on /128 networks expires is compared with the heap left
+// after the same burst on /48 networks, which records hold themselves.
+func TestMemoryLongNetworksReleased(t *testing.T) {
+	ctx := context.Background()
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	const n = heapClicks / 10
+	residue := func(bits int) int64 {
+		now := t0
+		m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time { return now }})
+		require.NoError(t, err)
+		defer m.Close()
+		before := heap()
+		for i := range n {
+			c := testClick(i, "burst")
+			a := netip.AddrFrom16([16]byte{0x20, 0x01, 0xd, 0xb8, 12: byte(i >> 16), byte(i >> 8), byte(i), 1})
+			c.Network = netip.PrefixFrom(a, bits).Masked()
+			_, err := m.Record(ctx, c)
+			require.NoError(t, err)
+		}
+		now = now.Add(retention.DefaultWindow / 2)
+		for i := range 64 { // one click left on every shard
+			c := testClick(n+i, "anchor")
+			c.Network = netip.MustParsePrefix("2001:db8::/48")
+			_, err := m.Record(ctx, c)
+			require.NoError(t, err)
+		}
+		now = now.Add(retention.DefaultWindow / 2)
+		st, err := m.Sweep(ctx, now)
+		require.NoError(t, err)
+		require.Equal(t, n, st.Deleted)
+		require.Equal(t, 64, st.Held)
+		return int64(heap()) - int64(before)
+	}
+	short, long := residue(48), residue(128)
+	t.Logf("heap left after expiry: %d B with /48 networks, %d B with /128", short, long)
+	assert.Less(t, long-short, int64(1<<20), "long networks are given back with their clicks")
 }

@@ -3,33 +3,59 @@ package clickstore
 import (
 	"encoding/binary"
 	"math/bits"
+	"net/netip"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 const (
 	numShards = 64
-	chunkLen  = 1024               // records per slab chunk (64 KiB)
+	chunkLen  = 1024               // records per slab chunk (48 KiB)
 	bucketNs  = int64(time.Second) // time covered by one bucket
 	nilSeq    = ^uint32(0)         // no record; never handed out
 	minHeads  = 64                 // smallest hash index
 	bucketMin = 64                 // buckets kept before compacting the deque
 )
 
-// rec is one held click: 64 bytes with no pointers, so slabs of them are
+// rec is one held click: 48 bytes with no pointers, so slabs of them are
 // never scanned by the garbage collector. A zero v marks a hole (an erased
 // record, or a sequence number skipped).
 type rec struct {
 	v    Pseudonym
-	net  [16]byte // Network's address in its 16-byte form
-	t    int64    // Click.Time in Unix nanoseconds
-	dt   uint32   // recording time minus its bucket's start, < bucketNs
-	link uint32   // ID in the shard's link table
-	attr uint32   // ID in the shard's attribute table, 0 for none
-	x    uint32   // hash chain links: see shard.link
-	bits uint8    // Network's length
-	is4  bool     // Network is IPv4
+	t    int64  // Click.Time in Unix nanoseconds
+	net  uint64 // Network, in one of the forms below (see setNetwork)
+	dt   uint32 // recording time minus its bucket's start; above dtBits, net's form
+	link uint32 // ID in the shard's link table
+	attr uint32 // ID in the shard's attribute table, 0 for none
+	x    uint32 // hash chain links: see shard.link
 }
+
+// A record's size is most of what a held click costs: keep it at 48 bytes.
+var _ [0]struct{} = [unsafe.Sizeof(rec{}) - 48]struct{}{}
+
+// rec.dt holds the recording time's offset in its bucket in its low dtBits
+// bits, and the form of rec.net in the two above.
+const (
+	dtBits = 30
+	dtMask = 1<<dtBits - 1
+
+	_ = uint64(1<<dtBits - bucketNs) // an offset, < bucketNs, fits in dtBits
+)
+
+// Forms of rec.net. Networks are masked (Click.Validate), so the bits after
+// a network's length are zero: up to 63 bits of network fit in 64 with
+// the length marked by a 1 bit right after them.
+const (
+	netMarked6 = iota // IPv6 of at most 63 bits: its first 64 bits, marked
+	netMarked4        // IPv4: its 32 bits, then 32 zero bits, marked
+	net64             // IPv6 of 64 bits: its first 64 bits
+	netLong           // IPv6 longer: its ID in the shard's nets table
+)
+
+func (r *rec) offset() int64 { return int64(r.dt & dtMask) }
+
+func (r *rec) form() uint32 { return r.dt >> dtBits }
 
 type chunk [chunkLen]rec
 
@@ -61,6 +87,7 @@ type shard struct {
 
 	links table[string]
 	attrs table[attrs]
+	nets  table[netip.Prefix] // networks too long for a record: see netLong
 
 	_ [64]byte // keep neighbouring shards' locks off one cache line
 }
@@ -95,7 +122,7 @@ func (s *shard) put(seq uint32, r *rec) int64 {
 			lo = mid + 1
 		}
 	}
-	return bs[lo].start + int64(r.dt)
+	return bs[lo].start + r.offset()
 }
 
 // held reports whether a click of v on link is held at now.
@@ -152,7 +179,7 @@ func (s *shard) click(r *rec) Click {
 		Link:    string(s.links.ents[r.link].buf),
 		Time:    time.Unix(0, r.t),
 		Visitor: r.v,
-		Network: prefixOf(r),
+		Network: s.network(r),
 	}
 	if r.attr != 0 {
 		a := s.attrs.ents[r.attr].key
@@ -188,13 +215,56 @@ func (s *shard) insert(c *Click, now int64) {
 	if a := (attrs{raw: c.RawAddr, country: c.Country, bot: c.Bot, referrer: c.Referrer, device: c.Device}); a != (attrs{}) {
 		r.attr = s.attrs.acquire(a, ownAttrs)
 	}
-	na := c.Network.Addr()
-	r.net = na.As16()
-	r.is4 = na.Is4()
-	r.bits = uint8(c.Network.Bits())
+	s.setNetwork(r, c.Network)
 	s.link(seq, r)
 	s.n++
 }
+
+// setNetwork stores p, a masked prefix, in r.net and its form in r.dt.
+func (s *shard) setNetwork(r *rec, p netip.Prefix) {
+	a, n := p.Addr(), p.Bits()
+	var form uint32
+	switch {
+	case a.Is4():
+		b := a.As4()
+		r.net, form = uint64(binary.BigEndian.Uint32(b[:]))<<32|1<<(63-n), netMarked4
+	case n < 64:
+		b := a.As16()
+		r.net, form = binary.BigEndian.Uint64(b[:8])|1<<(63-n), netMarked6
+	case n == 64:
+		b := a.As16()
+		r.net, form = binary.BigEndian.Uint64(b[:8]), net64
+	default:
+		r.net, form = uint64(s.nets.acquire(p, ownPrefix)), netLong
+	}
+	r.dt |= form << dtBits
+}
+
+// network reads back what setNetwork stored in r.
+func (s *shard) network(r *rec) netip.Prefix {
+	var n int
+	hi := r.net
+	switch f := r.form(); f {
+	case netLong:
+		return s.nets.ents[r.net].key
+	case netMarked4, netMarked6:
+		n = 63 - bits.TrailingZeros64(hi)
+		hi &= hi - 1 // clear the mark
+		if f == netMarked4 {
+			var b [4]byte
+			binary.BigEndian.PutUint32(b[:], uint32(hi>>32))
+			return netip.PrefixFrom(netip.AddrFrom4(b), n)
+		}
+	default:
+		n = 64
+	}
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], hi)
+	return netip.PrefixFrom(netip.AddrFrom16(b), n)
+}
+
+// ownPrefix interns p as it is: it holds no bytes of its own to copy.
+func ownPrefix(p netip.Prefix) (netip.Prefix, []byte) { return p, nil }
 
 // append claims the next sequence number, recorded at now, and returns it;
 // its record is zero.
@@ -269,6 +339,9 @@ func (s *shard) drop(r *rec) {
 	if r.attr != 0 {
 		s.attrs.release(r.attr)
 	}
+	if r.form() == netLong {
+		s.nets.release(uint32(r.net))
+	}
 	*r = rec{}
 	s.n--
 }
@@ -299,7 +372,7 @@ func (s *shard) expire(now, window int64) int {
 		}
 		r := s.rec(s.head)
 		if !r.v.IsZero() {
-			if b.start+int64(r.dt)+window > now {
+			if b.start+r.offset()+window > now {
 				break
 			}
 			// Every other record in r's chain is newer: r is at its
@@ -358,6 +431,7 @@ func (s *shard) shrink() {
 		s.chunks, s.spare = nil, nil
 		s.links.wipe()
 		s.attrs.wipe()
+		s.nets.wipe()
 	case len(s.heads) > minHeads && s.n < len(s.heads)/8:
 		size := minHeads
 		for size < 2*s.n {
@@ -448,6 +522,7 @@ func (s *shard) wipe() {
 	}
 	s.links.wipe()
 	s.attrs.wipe()
+	s.nets.wipe()
 	s.chunks, s.spare, s.base, s.head, s.tail = nil, nil, 0, 0, 0
 	s.buckets, s.bh = nil, 0
 	s.heads, s.n = nil, 0

@@ -5,11 +5,12 @@ import (
 	"unsafe"
 )
 
-// table interns values of a shard (links, attribute sets) so that records
-// refer to them by a uint32 ID and hold no pointers. Each value is copied
-// into bytes the table owns, counted by reference, and zeroed when its last
-// reference goes. The map is rebuilt when it shrinks far below its peak,
-// since a Go map never gives memory back by itself.
+// table interns values of a shard (links, attribute sets, long networks) so
+// that records refer to them by a uint32 ID and hold no pointers. Each
+// value's bytes are copied into a buffer the table owns; the value is
+// counted by reference, and zeroed when its last reference goes. The map is
+// rebuilt when it shrinks far below its peak, since a Go map never gives
+// memory back by itself.
 //
 // ID 0 is never handed out. A table is not safe for concurrent use; its
 // shard's lock guards it.
