@@ -200,10 +200,16 @@ func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []
 		return append(dst, raw...)
 	}
 	if afterPercent && a.Is4In6() {
-		// The mapped form in hexadecimal groups, which is never longer
-		// than the input's (dotted ::ffff:0.0.0.0 can be).
-		b := masked.As4()
+		// The mapped form, written the way the input was: dotted after
+		// dotted (a hexadecimal tail could run into a ":port" after it
+		// and read as another address), hexadecimal groups after
+		// hexadecimal ones (a dotted tail could be longer than the input).
+		// Either way it is never longer than the input.
 		dst = append(dst, "::ffff:"...)
+		if bytes.IndexByte(raw, '.') >= 0 {
+			return masked.AppendTo(dst)
+		}
+		b := masked.As4()
 		dst = strconv.AppendUint(dst, uint64(b[0])<<8|uint64(b[1]), 16)
 		dst = append(dst, ':')
 		return strconv.AppendUint(dst, uint64(b[2])<<8|uint64(b[3]), 16)
