@@ -168,7 +168,7 @@ func (m *Masker) appendFree(dst, text []byte) []byte {
 		}
 		dst = append(dst, text[last:match.Start]...)
 		k := len(dst)
-		dst = m.appendAddr(dst, text[match.Start:match.End], match.Addr, match.Start > 0 && text[match.Start-1] == '%')
+		dst = m.appendAddr(dst, text[match.Start:match.End], match.Addr, inZone(text, match.Start))
 		last = match.End
 		if sc.portEnd > match.End && match.Addr.Is6() && !match.Addr.Is4In6() {
 			// IPv6 with an unbracketed :port. If the masked text and the
@@ -184,10 +184,20 @@ func (m *Masker) appendFree(dst, text []byte) []byte {
 	return append(dst, text[last:]...)
 }
 
+// inZone reports whether text[:i] ends in a '%' and zone characters, so
+// that zone characters written at i would extend a %zone.
+func inZone(text []byte, i int) bool {
+	for i > 0 && class[text[i-1]]&cZone != 0 {
+		i--
+	}
+	return i > 0 && text[i-1] == '%'
+}
+
 // appendAddr appends the masked form of a, written in text as raw. An
 // address already masked is kept as written (an IPv4-mapped one too). An
-// IPv4-mapped address right after a '%' keeps the mapped form (in
-// hexadecimal groups), so that its digits cannot be read back as a %zone.
+// IPv4-mapped address where a %zone could run on into it (afterPercent)
+// keeps the mapped form, whose colons end a zone, so that its digits
+// cannot be read back as part of a zone and dropped with it.
 func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []byte {
 	if m.skipPrivate && isPrivate(a) {
 		if i := bytes.IndexByte(raw, '%'); i >= 0 {
