@@ -33,7 +33,7 @@ const (
 	MaxLabelLen    = 64  // Bot and Device
 )
 
-// Kind says what a [Click] records.
+// Kind says what a [Click] records. The zero Kind is KindClick.
 type Kind uint8
 
 const (
@@ -101,7 +101,8 @@ func ParsePseudonym(s string) (Pseudonym, error) {
 }
 
 // Uniqueness says whether a click was its visitor's first on its link within
-// the retention window, as far as the [Store] could tell.
+// the retention window, as far as the [Store] could tell. The zero
+// Uniqueness is UniqueUnknown.
 type Uniqueness uint8
 
 const (

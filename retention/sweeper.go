@@ -8,7 +8,8 @@ import (
 )
 
 // SweepStats reports one sweep: what it deleted and what is still held.
-// It is a small comparable value.
+// It is a small comparable value; the zero SweepStats is a sweep of an
+// empty store.
 type SweepStats struct {
 	// Deleted is how many entries this sweep destroyed.
 	Deleted int

@@ -8,7 +8,9 @@ import (
 	"github.com/clickanon/clickanon/retention"
 )
 
-// Config is what the suite asks of each store it creates.
+// Config is what the suite asks of each store it creates; a NewStore must
+// honour every field. The zero Config asks for the defaults on the
+// wall clock.
 type Config struct {
 	// Now is the store's clock. The store must decide every lifetime with
 	// it (and not with time.Now, nor a server's clock).

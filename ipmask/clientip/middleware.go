@@ -41,7 +41,8 @@ func (f Failure) String() string {
 	return fmt.Sprintf("Failure(%d)", uint8(f))
 }
 
-// Outcome says how the middleware arrived at an [Info].
+// Outcome says how the middleware arrived at an [Info]. The zero Outcome
+// is none: an Info the middleware did not make.
 type Outcome uint8
 
 const (
