@@ -2,14 +2,11 @@ package redisstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -81,10 +78,7 @@ type Sink struct {
 	retention  [aggregate.Day + 1]time.Duration
 	maxBuckets int
 
-	// token: a random instance id and a counter make each Add call's
-	// request token unique across instances.
-	instance [8]byte
-	counter  atomic.Uint64
+	tokens requestTokens // one per Add call
 }
 
 // sinkTokenTTL is how long the token key of an Add call lives: far longer
@@ -113,7 +107,7 @@ func NewSink(client redis.UniversalClient, opts *SinkOptions) (*Sink, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if _, err := rand.Read(s.instance[:]); err != nil {
+	if err := s.tokens.init(); err != nil {
 		return nil, fmt.Errorf("redisstore: NewSink: %v", err)
 	}
 	switch {
@@ -173,10 +167,8 @@ func linkTag(link string) string {
 
 // token returns a new request token, 32 hex digits.
 func (s *Sink) token() string {
-	var b [16]byte
-	copy(b[:8], s.instance[:])
-	binary.BigEndian.PutUint64(b[8:], s.counter.Add(1))
-	return hex.EncodeToString(b[:])
+	t := s.tokens.next()
+	return hex.EncodeToString(t[:])
 }
 
 // hllKey returns the HyperLogLog key of one cell of a bucket.

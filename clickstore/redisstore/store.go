@@ -2,8 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -101,10 +99,7 @@ type Store struct {
 	last   atomic.Int64
 	closed atomic.Bool
 
-	// token: a random instance id and a counter make each Record call's
-	// request token unique across instances.
-	instance [8]byte
-	counter  atomic.Uint64
+	tokens requestTokens // one per Record call
 }
 
 var _ clickstore.Store = (*Store)(nil)
@@ -147,7 +142,7 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Sto
 	s.marker = s.tag + ":c:"
 	s.timeIdx = s.tag + ":i"
 	s.nameIdx = s.tag + ":x"
-	if _, err := rand.Read(s.instance[:]); err != nil {
+	if err := s.tokens.init(); err != nil {
 		return nil, fmt.Errorf("redisstore: New: %v", err)
 	}
 	if err := checkServer(ctx, client, o.AllowPersistence, o.AllowEviction); err != nil {
@@ -262,11 +257,10 @@ func id(v clickstore.Pseudonym, link string) string {
 	return string(b[:]) + link
 }
 
+// token returns a new request token, 16 raw bytes.
 func (s *Store) token() string {
-	var b [16]byte
-	copy(b[:8], s.instance[:])
-	binary.BigEndian.PutUint64(b[8:], s.counter.Add(1))
-	return string(b[:])
+	t := s.tokens.next()
+	return string(t[:])
 }
 
 // Record holds c unless a click of the same visitor (c.Visitor or
