@@ -46,68 +46,75 @@ func trimOWS(s string) string {
 	return s
 }
 
-// rightmostUntrusted answers the rightmost X-Forwarded-For entry not in t.
-// Empty elements are skipped, as RFC 9110 section 5.6.1 asks of list
-// recipients, but count towards MaxHops.
-func rightmostUntrusted(copies []string, t *Trusted) (netip.Addr, failure) {
-	w := listWalker{copies: copies}
-	seen := 0
-	for n := 1; ; n++ {
-		e, ok := w.next()
-		if !ok {
-			break
+// xffWalk yields the addresses of X-Forwarded-For from the right. Empty
+// elements are skipped, as RFC 9110 section 5.6.1 asks of list recipients,
+// but count towards MaxHops; the first element that does not parse, or the
+// one past MaxHops, ends the walk with a failure.
+type xffWalk struct {
+	w    listWalker
+	n    int // elements read, empty ones included
+	seen int // addresses yielded
+}
+
+// next returns the next address; ok is false at the end of the list or on
+// a failure, which fail then holds.
+func (x *xffWalk) next() (a netip.Addr, fail failure, ok bool) {
+	for {
+		e, more := x.w.next()
+		if !more {
+			return netip.Addr{}, failure{}, false
 		}
-		if n > MaxHops {
-			return netip.Addr{}, errTooLong(HeaderXForwardedFor)
+		if x.n++; x.n > MaxHops {
+			return netip.Addr{}, errTooLong(HeaderXForwardedFor), false
 		}
 		if e == "" {
 			continue
 		}
-		seen++
-		a, err := parseEntry(HeaderXForwardedFor, e)
-		if err.sentinel != nil {
-			return netip.Addr{}, err
+		a, fail := parseEntry(HeaderXForwardedFor, e)
+		if fail.sentinel != nil {
+			return netip.Addr{}, fail, false
 		}
-		if !t.Contains(a) {
+		x.seen++
+		return a, failure{}, true
+	}
+}
+
+// rightmostUntrusted answers the rightmost X-Forwarded-For entry not in t.
+func rightmostUntrusted(copies []string, t *Trusted) (netip.Addr, failure) {
+	x := xffWalk{w: listWalker{copies: copies}}
+	for {
+		a, fail, ok := x.next()
+		switch {
+		case fail.sentinel != nil:
+			return netip.Addr{}, fail
+		case !ok && x.seen == 0:
+			return netip.Addr{}, errAbsent(HeaderXForwardedFor)
+		case !ok:
+			return netip.Addr{}, failure{sentinel: ErrNoAddr, where: HeaderXForwardedFor, why: "every entry is a trusted proxy"}
+		case !t.Contains(a):
 			return a, failure{}
 		}
 	}
-	if seen == 0 {
-		return netip.Addr{}, errAbsent(HeaderXForwardedFor)
-	}
-	return netip.Addr{}, failure{sentinel: ErrNoAddr, where: HeaderXForwardedFor, why: "every entry is a trusted proxy"}
 }
 
 // trustedHops answers the hops-th non-empty X-Forwarded-For entry from the
 // right. The entries to its right are parsed too, so garbage there fails
 // closed.
 func trustedHops(copies []string, hops int) (netip.Addr, failure) {
-	w := listWalker{copies: copies}
-	seen := 0
-	for n := 1; ; n++ {
-		e, ok := w.next()
-		if !ok {
-			break
-		}
-		if n > MaxHops {
-			return netip.Addr{}, errTooLong(HeaderXForwardedFor)
-		}
-		if e == "" {
-			continue
-		}
-		seen++
-		a, err := parseEntry(HeaderXForwardedFor, e)
-		if err.sentinel != nil {
-			return netip.Addr{}, err
-		}
-		if seen == hops {
+	x := xffWalk{w: listWalker{copies: copies}}
+	for {
+		a, fail, ok := x.next()
+		switch {
+		case fail.sentinel != nil:
+			return netip.Addr{}, fail
+		case !ok && x.seen == 0:
+			return netip.Addr{}, errAbsent(HeaderXForwardedFor)
+		case !ok:
+			return netip.Addr{}, failure{sentinel: ErrMalformed, where: HeaderXForwardedFor, why: "fewer entries than trusted hops", n: x.seen, m: hops}
+		case x.seen == hops:
 			return a, failure{}
 		}
 	}
-	if seen == 0 {
-		return netip.Addr{}, errAbsent(HeaderXForwardedFor)
-	}
-	return netip.Addr{}, failure{sentinel: ErrMalformed, where: HeaderXForwardedFor, why: "fewer entries than trusted hops", n: seen, m: hops}
 }
 
 // singleHeader answers the one address in the one copy of header name.
