@@ -349,6 +349,19 @@ func TestMemoryModel(t *testing.T) {
 	}
 	model := map[key]held{}
 	live := func(h held, ok bool) bool { return ok && now.Before(h.put.Add(window)) }
+	// erase drops the model's clicks that match and counts the live ones.
+	erase := func(match func(key) bool) int {
+		n := 0
+		for k, h := range model {
+			if match(k) {
+				if live(h, true) {
+					n++
+				}
+				delete(model, k)
+			}
+		}
+		return n
+	}
 	latest := func(v, prev clickstore.Pseudonym, link string) (held, bool) {
 		var best held
 		found := false
@@ -409,28 +422,12 @@ func TestMemoryModel(t *testing.T) {
 				same(t, want.c, got)
 			}
 		case r < 92:
-			want := 0
-			for k, h := range model {
-				if k.v == v {
-					if live(h, true) {
-						want++
-					}
-					delete(model, k)
-				}
-			}
+			want := erase(func(k key) bool { return k.v == v })
 			n, err := m.EraseVisitor(ctx, v)
 			require.NoError(t, err)
 			require.Equal(t, want, n, "op %d: EraseVisitor", op)
 		case r < 94:
-			want := 0
-			for k, h := range model {
-				if k.link == link {
-					if live(h, true) {
-						want++
-					}
-					delete(model, k)
-				}
-			}
+			want := erase(func(k key) bool { return k.link == link })
 			n, err := m.EraseLink(ctx, link)
 			require.NoError(t, err)
 			require.Equal(t, want, n, "op %d: EraseLink", op)
