@@ -2,7 +2,6 @@ package clickstore
 
 import (
 	"net/http"
-	"net/netip"
 	"strings"
 	"unsafe"
 )
@@ -193,7 +192,7 @@ func referrerHost(ref string) string {
 	if len(host) > MaxReferrerLen {
 		return ""
 	}
-	if _, err := netip.ParseAddr(host); err == nil {
+	if numericHost(host) {
 		return "" // an address, not a host name: never keep it
 	}
 	upper := false
@@ -214,6 +213,24 @@ func referrerHost(ref string) string {
 		return string(b)
 	}
 	return host
+}
+
+// numericHost reports whether a URL host is an IPv4 address as a browser
+// reads one: its last label is a number, decimal or 0x hexadecimal (the
+// WHATWG URL standard's rule; a real top-level domain is never numeric).
+// It does not allocate, unlike parsing and failing.
+func numericHost(host string) bool {
+	host = strings.TrimSuffix(host, ".")
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	if len(last) > 1 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X') {
+		return true
+	}
+	for i := 0; i < len(last); i++ {
+		if last[i] < '0' || last[i] > '9' {
+			return false
+		}
+	}
+	return last != ""
 }
 
 // countryCode returns an ISO 3166-1 alpha-2 code in upper case, or "" for

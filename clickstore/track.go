@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -303,11 +304,39 @@ func (t *Tracker) isOptedOut(r *http.Request) bool {
 		}
 	}
 	if t.opts.OptOutParam != "" && r.URL != nil && r.URL.RawQuery != "" {
-		if v := r.URL.Query().Get(t.opts.OptOutParam); v != "" && v != "0" {
+		if v := queryParam(r.URL.RawQuery, t.opts.OptOutParam); v != "" && v != "0" {
 			return true
 		}
 	}
 	return false
+}
+
+// queryParam returns the first value of key in the raw query, as
+// url.Values.Get would, without building the map: it allocates only to
+// unescape a key or value that needs it.
+func queryParam(raw, key string) string {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(k, "%+") {
+			var err error
+			if k, err = url.QueryUnescape(k); err != nil {
+				continue
+			}
+		}
+		if k != key {
+			continue
+		}
+		if strings.ContainsAny(v, "%+") {
+			var err error
+			if v, err = url.QueryUnescape(v); err != nil {
+				continue
+			}
+		}
+		return v
+	}
+	return ""
 }
 
 // Stats returns what the tracker has counted so far.

@@ -185,17 +185,29 @@ func TestTrackExclusionsAndOptOut(t *testing.T) {
 			assert.Equal(t, tt.want, e.tracker.Track(tt.req, "abc", clickstore.KindClick).Outcome)
 		})
 	}
-	t.Run("opt-out parameter", func(t *testing.T) {
-		r := request("GET", "198.51.100.3:1", firefox)
-		r.URL.RawQuery = "optout=1"
-		assert.Equal(t, clickstore.OptedOut, e.tracker.Track(r, "abc", clickstore.KindClick).Outcome)
-	})
+	for _, q := range []struct {
+		name, raw string
+		want      clickstore.Outcome
+	}{
+		{name: "opt-out parameter", raw: "optout=1", want: clickstore.OptedOut},
+		{name: "opt-out among others", raw: "utm_source=x&optout=yes&a=b", want: clickstore.OptedOut},
+		{name: "escaped opt-out", raw: "opt%6Fut=%31", want: clickstore.OptedOut},
+		{name: "opt-out 0", raw: "optout=0", want: clickstore.Counted},
+		{name: "opt-out empty", raw: "optout=&x=1", want: clickstore.Counted},
+		{name: "similar name", raw: "optouts=1&xoptout=1", want: clickstore.Counted},
+	} {
+		t.Run(q.name, func(t *testing.T) {
+			r := request("GET", "198.51.100.3:1", firefox)
+			r.URL.RawQuery = q.raw
+			assert.Equal(t, q.want, e.tracker.Track(r, "abc", clickstore.KindClick).Outcome)
+		})
+	}
 	st := e.tracker.Stats()
 	assert.Equal(t, uint64(2), st.Excluded)
-	assert.Equal(t, uint64(2), st.OptedOut)
+	assert.Equal(t, uint64(4), st.OptedOut)
 	assert.Equal(t, uint64(1), st.Unresolved)
-	assert.Equal(t, uint64(2), st.Clicks)
-	assert.Len(t, e.sink.all(), 2, "only counted clicks reach the sink")
+	assert.Equal(t, uint64(5), st.Clicks)
+	assert.Len(t, e.sink.all(), 5, "only counted clicks reach the sink")
 }
 
 func TestTrackBotsAreNeverUnique(t *testing.T) {
@@ -421,6 +433,10 @@ func TestTrackReferrerHost(t *testing.T) {
 		{name: "port and case", ref: "HTTP://Example.COM:8080/", want: "example.com"},
 		{name: "user info", ref: "https://user:pw@example.com/", want: "example.com"},
 		{name: "ipv4 literal", ref: "http://198.51.100.7/x", want: ""},
+		{name: "ipv4 trailing dot", ref: "http://198.51.100.7./x", want: ""},
+		{name: "ipv4 as one number", ref: "http://3325256711/", want: ""},
+		{name: "ipv4 in hex", ref: "http://0xC6336407/", want: ""},
+		{name: "numeric label inside", ref: "https://123.example.com/", want: "123.example.com"},
 		{name: "ipv6 literal", ref: "http://[2001:db8::1]:80/", want: ""},
 		{name: "app", ref: "android-app://com.example.mail/", want: "com.example.mail"},
 		{name: "relative", ref: "/just/a/path", want: ""},
@@ -485,13 +501,14 @@ func (discardSink) Add(context.Context, clickstore.Click, clickstore.Uniqueness)
 // the handler (the request copy and its context), once the store holds the
 // visitor.
 func TestMiddlewareAllocs(t *testing.T) {
-	e := newTrackEnv(t, nil)
+	e := newTrackEnv(t, &clickstore.TrackOptions{OptOutHeader: "Sec-GPC", OptOutParam: "optout"})
 	mw := e.clicksOn(t, "abc")
 	var v clickstore.Visit
 	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, _ = clickstore.VisitFromContext(r.Context())
 	}))
-	r := request("GET", "198.51.100.77:1", firefox)
+	r := request("GET", "198.51.100.77:1", firefox, "Referer", "https://news.example.com/a")
+	r.URL.RawQuery = "utm_source=newsletter&utm_medium=email" // the opt-out check reads it
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r) // the first click makes the key and the store's entry
 	allocs := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) })
