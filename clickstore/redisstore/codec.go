@@ -135,9 +135,7 @@ func decodeClick(b []byte, open opener, ad []byte) (clickstore.Click, error) {
 	}
 	c.Network = p
 	switch d.byte() {
-	case 0:
-	default:
-		return clickstore.Click{}, errCorrupt
+	case 0: // no raw address
 	case 1:
 		epoch := int64(d.uint64())
 		nonce := d.bytes(12)
@@ -164,6 +162,8 @@ func decodeClick(b []byte, open opener, ad []byte) (clickstore.Click, error) {
 				}
 			}
 		}
+	default:
+		return clickstore.Click{}, errCorrupt
 	}
 	c.Link = string(d.bytes(int(d.uint16())))
 	c.Country = string(d.bytes(int(d.byte())))
