@@ -27,6 +27,24 @@
 //     port would read back as one longer address, the port is dropped, so
 //     the output never holds an address that was not masked.
 //
+// Addresses in URLs are found when percent-encoded, as query strings write
+// them:
+//
+//   - "%3A" and "%3a" are read as ':' (2001%3Adb8%3A%3A1, and a port or a
+//     "%25" zone after it); the masked address is written back with its
+//     colons escaped the same way (2001%3Adb8%3A%3A under /48), or with
+//     plain colons where the input mixed both forms;
+//   - a token right after a percent-escape is read without the escape's two
+//     hex digits first, so "%5B2001:db8::1%5D", "ip%3D2001:db8::1" and
+//     "%20198.51.100.7" (an escaped space, then the address) are found, and
+//     read as a whole only if that fails;
+//   - '%' and two upper-case hex digits with a letter among them ("%5D",
+//     "%2C") end an address rather than start a zone, since interface names
+//     are lower case and Windows zones are numbers.
+//
+// Double encoding (%253A) is not decoded, and neither are '.' and hex
+// digits, which URL encoders never escape.
+//
 // Only the address changes: ports, brackets, quotes and the rest of the line
 // are copied byte for byte. An address that the policy already masks is kept
 // exactly as written (an IPv4-mapped one too), unless it has a %zone, which
@@ -66,9 +84,9 @@
 //   - Hex hashes, UUIDs and dates (deadbeef, 2024-06-11) hold no colon or
 //     three dots and are left alone.
 //
-// Not recognised: addresses percent-encoded in URLs (2001%3Adb8%3A%3A1 in a
-// query string; dotted IPv4 is never encoded and is found), and numeric
-// forms that are not dotted quads (3221226219, 0xc0000201).
+// Not recognised: numeric forms that are not dotted quads (3221226219,
+// 0xc0000201), and addresses encoded otherwise than above (base64, %2E
+// for dots).
 //
 // # Output length
 //
@@ -77,7 +95,7 @@
 // is written back in canonical form, which spells that group "0", so it can
 // grow by one byte, and only when the policy keeps more than 96 bits of it.
 // In free-text mode the output is therefore at most len(input) plus the
-// number of "::" in the input, and never longer than the input under
+// number of "::" in the input (an escaped "%3A%3A" counts as one), and never longer than the input under
 // policies keeping 96 IPv6 bits or fewer (all the presets). In field mode a
 // replaced column becomes the placeholder, whatever their lengths.
 //
@@ -88,7 +106,8 @@
 // separated by commas, optionally in double quotes. Anything else (a host
 // name, "unknown", an empty column) is replaced by the placeholder rather
 // than passed through, since that is how a host name or a forged header
-// would slip past. Columns are split at every delimiter byte (two spaces
+// would slip past; so is a percent-encoded address, which field mode does
+// not decode. Columns are split at every delimiter byte (two spaces
 // make an empty column, which is replaced too); an empty line stays empty,
 // and a line with fewer columns passes through.
 package logmask

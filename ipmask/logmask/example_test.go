@@ -35,6 +35,18 @@ func ExampleCopy() {
 	// 10.1.2.3 GET /health
 }
 
+// Query strings percent-encode IPv6 colons; the masked address keeps the
+// encoding.
+func ExampleMasker_MaskString_urlEncoded() {
+	m, err := logmask.NewMasker(ipmask.Default, nil)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(m.MaskString(`"GET /r?ip=2001%3Adb8%3A1%3A2%3A%3A7&via=%5B2001:db8:1:2::8%5D HTTP/1.1"`))
+	// Output:
+	// "GET /r?ip=2001%3Adb8%3A1%3A%3A&via=%5B2001:db8:1::%5D HTTP/1.1"
+}
+
 func ExampleMasker_fieldMode() {
 	m, err := logmask.NewMasker(ipmask.Default, &logmask.Options{Fields: []int{1, 3}, Delim: '\t'})
 	if err != nil {

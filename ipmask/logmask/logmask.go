@@ -157,28 +157,55 @@ func (m *Masker) MaskString(s string) string {
 	return string(m.AppendMask(make([]byte, 0, len(s)+8), []byte(s)))
 }
 
-// appendFree masks every address in text.
+// appendFree masks every address in text. Text with a percent-encoded
+// colon is scanned in its decoded form (see decode.go).
 func (m *Masker) appendFree(dst, text []byte) []byte {
-	sc := newScanner(text)
-	last := 0
+	if !hasPctColon(text) {
+		return m.appendScanned(dst, text, text, nil)
+	}
+	d := decodedPool.Get().(*decoded)
+	d.decode(text)
+	dst = m.appendScanned(dst, text, d.text, d)
+	decodedPool.Put(d)
+	return dst
+}
+
+// appendScanned masks the addresses that the scanner finds in scan, the
+// decoded form of text by d (scan is text when d is nil), copying every
+// other byte from text. A masked address whose colons were all escaped is
+// written with escaped colons; one kept as it was is copied from text.
+func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
+	sc := newScanner(scan)
+	last := 0 // in text
 	for {
 		match, ok := sc.next()
 		if !ok {
 			break
 		}
-		dst = append(dst, text[last:match.Start]...)
+		start, escBefore := d.orig(match.Start)
+		end, escAfter := d.orig(match.End)
+		dst = append(dst, text[last:start]...)
 		k := len(dst)
-		dst = m.appendAddr(dst, text[match.Start:match.End], match.Addr, inZone(text, match.Start))
-		last = match.End
+		raw := scan[match.Start:match.End]
+		dst = m.appendAddr(dst, raw, match.Addr, inZone(scan, match.Start))
+		n := len(dst)
+		last = end
 		if sc.portEnd > match.End && match.Addr.Is6() && !match.Addr.Is4In6() {
 			// IPv6 with an unbracketed :port. If the masked text and the
 			// port would read as one longer address, drop the port.
-			n := len(dst)
-			dst = append(dst, text[match.End:sc.portEnd]...)
+			dst = append(dst, scan[match.End:sc.portEnd]...)
 			if _, ok := parse6(dst[k:]); ok {
-				last = sc.portEnd
+				last, _ = d.orig(sc.portEnd)
 			}
 			dst = dst[:n]
+		}
+		if esc := escAfter - escBefore; esc > 0 {
+			switch {
+			case bytes.Equal(dst[k:], raw):
+				dst = append(dst[:k], text[start:end]...) // kept: as written
+			case esc == bytes.Count(raw, []byte{':'}):
+				dst = encodeColons(dst, k, d.colons[escBefore]&1 == 1)
+			}
 		}
 	}
 	return append(dst, text[last:]...)

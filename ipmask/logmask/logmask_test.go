@@ -69,6 +69,24 @@ func TestMaskFreeText(t *testing.T) {
 		{"double dot splits", "1.2.3.4..5", "1.2.3.0..5"},
 		{"eui-64 is ipv6", "00:1a:2b:3c:4d:5e:6f:70", "0:1a:2b::"},
 
+		// Percent-encoded, as in a URL's query string.
+		{"ipv6 escaped colons", "u=2001%3Adb8%3A1%3A2%3A%3A7&x", "u=2001%3Adb8%3A1%3A%3A&x"},
+		{"ipv6 lower-case escapes", "u=2001%3adb8%3a1%3a2%3a%3a7", "u=2001%3adb8%3a1%3a%3a"},
+		{"ipv6 escaped already masked kept", "u=2001%3ADB8%3A1%3A%3A", "u=2001%3ADB8%3A1%3A%3A"},
+		{"ipv6 escaped brackets and port", "u=%5B2001%3Adb8%3A1%3A2%3A%3A7%5D%3A443", "u=%5B2001%3Adb8%3A1%3A%3A%5D%3A443"},
+		{"ipv6 escaped brackets only", "u=http://%5B2001:db8:1:2::7%5D:80/", "u=http://%5B2001:db8:1::%5D:80/"},
+		{"ipv6 escaped bracket at end", "u=%5B2001:db8:1:2::7%5D", "u=%5B2001:db8:1::%5D"},
+		{"ipv6 after escaped separator", "ip%3D2001%3Adb8%3A1%3A2%3A%3A7", "ip%3D2001%3Adb8%3A1%3A%3A"},
+		{"ipv6 mixed escapes written plain", "2001:db8:1:2%3A%3A7", "2001:db8:1::"},
+		{"ipv6 escaped zone dropped", "fe80%3A%3A1%25eth0", "fe80%3A%3A"},
+		{"mapped escaped", "%3A%3Affff%3A203.0.113.9", "203.0.113.0"},
+		{"ipv4 escaped port", "http%3A%2F%2F203.0.113.9%3A8080%2F", "http%3A%2F%2F203.0.113.0%3A8080%2F"},
+		{"ipv4 after escaped space", "ip=198.51.100.7%2C%20198.51.100.8", "ip=198.51.100.0%2C%20198.51.100.0"},
+		{"ipv4 after escaped space, one-digit octet", "ip=%201.2.3.4", "ip=%201.2.3.0"},
+		{"escaped list", "ip=203.0.113.9%2C2001%3Adb8%3A1%3A2%3A%3A7", "ip=203.0.113.0%2C2001%3Adb8%3A1%3A%3A"},
+		{"escape after address is not a zone", "2001:db8:1:2::7%2C203.0.113.9", "2001:db8:1::%2C203.0.113.0"},
+		{"decimal zone kept a zone", "fe80::1%12 up", "fe80:: up"},
+
 		// Left alone.
 		{"five-part version", "1.2.3.4.5 v1.2.3.4.5 10.0.0.1.443", "1.2.3.4.5 v1.2.3.4.5 10.0.0.1.443"},
 		{"three-part version", "v2.0.1 go1.26.8 10.1", "v2.0.1 go1.26.8 10.1"},
@@ -85,6 +103,8 @@ func TestMaskFreeText(t *testing.T) {
 		{"too many groups", "1:2:3:4:5:6:7:8:9:a", "1:2:3:4:5:6:7:8:9:a"},
 		{"two ellipses", "1::2::3", "1::2::3"},
 		{"ipv4 zone is not a zone", "203.0.113.9%eth0", "203.0.113.0%eth0"},
+		{"double-encoded colon", "2001%253Adb8%253A%253A1", "2001%253Adb8%253A%253A1"},
+		{"escaped colons in a time", "12%3A30%3A28", "12%3A30%3A28"},
 		{"empty", "", ""},
 		{"no address", "GET /index.html HTTP/1.1", "GET /index.html HTTP/1.1"},
 	}
@@ -109,6 +129,16 @@ func TestAddrs(t *testing.T) {
 	assert.Equal(t, "fe80::1%eth0", string(text[got[1].Start:got[1].End]))
 	assert.Equal(t, netip.MustParseAddr("fe80::1"), got[1].Addr)
 	assert.Equal(t, netip.MustParseAddr("::ffff:198.51.100.7"), got[2].Addr)
+
+	// Escaped text is reported where it is written.
+	esc := []byte("u=%5B2001%3Adb8%3A%3A1%5D&v=%20203.0.113.9")
+	got = got[:0]
+	for m := range Addrs(esc) {
+		got = append(got, m)
+	}
+	require.Len(t, got, 2)
+	assert.Equal(t, Match{netip.MustParseAddr("2001:db8::1"), 5, 22}, got[0])
+	assert.Equal(t, Match{netip.MustParseAddr("203.0.113.9"), 31, 42}, got[1])
 
 	// Stopping early stops.
 	n := 0
@@ -161,6 +191,7 @@ func TestFieldMode(t *testing.T) {
 		{"zone", Options{Fields: []int{1}}, "fe80::1%eth0 x", "fe80:: x"},
 		{"mapped", Options{Fields: []int{1}}, "::ffff:203.0.113.9 x", "203.0.113.0 x"},
 		{"leading zeros", Options{Fields: []int{1}}, "192.000.002.001 x", "192.0.2.0 x"},
+		{"percent-encoded replaced", Options{Fields: []int{1}}, "2001%3Adb8%3A%3A1 x", "- x"},
 		{"port out of range replaced", Options{Fields: []int{1}}, "203.0.113.9:65536 x", "- x"},
 		{"v6 port needs brackets", Options{Fields: []int{1}}, "[2001:db8::1]:x y", "- y"},
 		{"ipv4 in brackets replaced", Options{Fields: []int{1}}, "[203.0.113.9] y", "- y"},
@@ -439,6 +470,8 @@ func TestCutPoint(t *testing.T) {
 		{"hex letter", "1.2a1.2.3", 4},
 		{"double dot", "1.2..1.2.3", 5},
 		{"nothing", "1.2.3.4", 7},
+		{"not inside an escape", "a1%20198.51.100.7", 1},
+		{"not after a percent", "x%20", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -455,6 +488,10 @@ func TestAllocs(t *testing.T) {
 
 	fm := mustMasker(t, ipmask.Default, &Options{Fields: []int{1}, SkipPrivate: true})
 	assert.Zero(t, testing.AllocsPerRun(20, func() { dst = fm.AppendMask(dst[:0], log) }), "field mode")
+
+	esc := bytes.Repeat([]byte("GET /r?ip=2001%3Adb8%3A1%3A2%3A%3A7&x=%5B2001:db8::1%5D HTTP/1.1\n"), 50)
+	dst = m.AppendMask(dst[:0], esc) // warm up the pool
+	assert.Zero(t, testing.AllocsPerRun(20, func() { dst = m.AppendMask(dst[:0], esc) }), "escaped colons")
 
 	w, err := NewWriter(io.Discard, ipmask.Default, nil)
 	require.NoError(t, err)

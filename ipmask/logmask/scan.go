@@ -206,10 +206,22 @@ type Match struct {
 // modify text while iterating.
 func Addrs(text []byte) iter.Seq[Match] {
 	return func(yield func(Match) bool) {
-		sc := newScanner(text)
+		var d *decoded
+		scan := text
+		if hasPctColon(text) {
+			d = new(decoded)
+			d.decode(text)
+			scan = d.text
+		}
+		sc := newScanner(scan)
 		for {
 			m, ok := sc.next()
-			if !ok || !yield(m) {
+			if !ok {
+				return
+			}
+			m.Start, _ = d.orig(m.Start)
+			m.End, _ = d.orig(m.End)
+			if !yield(m) {
 				return
 			}
 		}
@@ -309,9 +321,29 @@ func (sc *scanner) next() (Match, bool) {
 	}
 }
 
+// escapeAt reports whether s[a:] starts with the two hex digits of a
+// percent-escape (s[a-1] is '%'), such as the "%20", "%2C" or "%5B" that a
+// URL's query string writes before an address.
+func escapeAt(s []byte, a int) bool {
+	return a > 0 && s[a-1] == '%' && a+1 < len(s) && hexVal[s[a]] != 0xff && hexVal[s[a+1]] != 0xff
+}
+
 // colonToken tries the token s[a:b], which holds a colon, as one address:
-// IPv6 (with a zone), or IPv4 or IPv6 followed by a :port.
+// IPv6 (with a zone), or IPv4 or IPv6 followed by a :port. A token that
+// starts with the digits of a percent-escape is first read without them:
+// "%5B2001:db8::1%5D" is the bracketed address of a URL.
 func (sc *scanner) colonToken(a, b int) (Match, bool) {
+	if b-a > 2 && escapeAt(sc.s, a) {
+		if m, ok := sc.colonTokenAt(a+2, b); ok {
+			return m, true
+		}
+		sc.portEnd = 0
+	}
+	return sc.colonTokenAt(a, b)
+}
+
+// colonTokenAt is colonToken without the percent-escape rule.
+func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 	s := sc.s
 	n := len(s)
 	wordBefore := a > 0 && class[s[a-1]]&cWord != 0
@@ -358,8 +390,13 @@ func (sc *scanner) colonToken(a, b int) (Match, bool) {
 }
 
 // zoneEnd returns the end of the %zone starting at s[p] == '%', or p when
-// there is none worth taking.
+// there is none worth taking. A '%' and two upper-case hex digits with a
+// letter among them ("%5D", "%2C") is a URL's percent-escape, not a zone:
+// interface names are lower case and Windows zones are decimal.
 func zoneEnd(s []byte, p int) int {
+	if p+2 < len(s) && upperHex(s[p+1]) && upperHex(s[p+2]) && (s[p+1] >= 'A' || s[p+2] >= 'A') {
+		return p
+	}
 	e := p + 1
 	for e < len(s) && e-p-1 < maxZone && class[s[e]]&cZone != 0 {
 		e++
@@ -398,6 +435,13 @@ func (sc *scanner) quad(end int) (Match, bool) {
 		if i == a {
 			continue
 		}
+		if i-a > 2 && escapeAt(s, a) {
+			// "%20198.51.100.7": an escaped space, then an address.
+			if v4, ok := parse4(s[a+2 : i]); ok {
+				sc.i = i
+				return Match{Addr: netip.AddrFrom4(v4), Start: a + 2, End: i}, true
+			}
+		}
 		if v4, ok := parse4(s[a:i]); ok {
 			sc.i = i
 			return Match{Addr: netip.AddrFrom4(v4), Start: a, End: i}, true
@@ -406,3 +450,6 @@ func (sc *scanner) quad(end int) (Match, bool) {
 	sc.i = end
 	return Match{}, false
 }
+
+// upperHex reports whether c is 0-9 or A-F.
+func upperHex(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' }

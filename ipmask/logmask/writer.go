@@ -26,7 +26,7 @@ const flushAt = 64 << 10
 // holding no such byte is cut elsewhere: after its last non-address byte
 // (a letter), else after its last byte that is neither digit nor dot, else
 // after its last "..", else at MaxLine, none of which can split a dotted
-// quad; at worst the pieces are masked more than the whole line would
+// quad (the first two never split a percent-escape either); at worst the pieces are masked more than the whole line would
 // have been, never less. In field mode only the first piece of a long line
 // is read as columns; the rest is masked as free text. A Writer holds at
 // most MaxLine bytes of input and about 64 KiB plus twice MaxLine of
@@ -212,7 +212,8 @@ func Copy(dst io.Writer, src io.Reader, p ipmask.Policy, opts *Options) (written
 // cutPoint returns where to end the piece of an over-long line held in b
 // (len(b) > 0): after the last byte that cannot touch an address, else after
 // the last byte outside tokens, else after the last byte that is neither
-// digit nor dot, else after the last "..", else len(b).
+// digit nor dot, else after the last "..", else len(b). The two middle
+// rules never cut a percent-escape, whose digits could run into an address.
 func cutPoint(b []byte) int {
 	for i := len(b) - 1; i >= 0; i-- {
 		if class[b[i]]&cSafe != 0 {
@@ -220,12 +221,12 @@ func cutPoint(b []byte) int {
 		}
 	}
 	for i := len(b) - 1; i >= 0; i-- {
-		if class[b[i]]&cT == 0 {
+		if class[b[i]]&cT == 0 && !splitsEscape(b, i) {
 			return i + 1
 		}
 	}
 	for i := len(b) - 1; i >= 0; i-- {
-		if class[b[i]]&(cDigit|cDot) == 0 {
+		if class[b[i]]&(cDigit|cDot) == 0 && !splitsEscape(b, i) {
 			return i + 1
 		}
 	}
@@ -233,4 +234,11 @@ func cutPoint(b []byte) int {
 		return i + 2
 	}
 	return len(b)
+}
+
+// splitsEscape reports whether a cut after b[i] would split a "%XX"
+// percent-escape: "%20198.51.100.7" cut after "%" or "%2" would leave a
+// piece starting with digits that no longer read as the address.
+func splitsEscape(b []byte, i int) bool {
+	return b[i] == '%' || i > 0 && b[i-1] == '%'
 }
