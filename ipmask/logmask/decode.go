@@ -46,19 +46,25 @@ type decoded struct {
 
 var decodedPool = sync.Pool{New: func() any { return new(decoded) }}
 
-// decode sets d to the decoded form of s.
+// decode sets d to the decoded form of s, reusing d's buffers.
 func (d *decoded) decode(s []byte) {
-	d.text, d.colons, d.next = d.text[:0], d.colons[:0], 0
+	d.text, d.colons = decodeInto(d.text[:0], d.colons[:0], s)
+	d.next = 0
+}
+
+// decodeInto appends the decoded form of s to text, and the positions of
+// its escaped colons (see decoded.colons) to colons. A function of values
+// rather than a method, so that buffers on the caller's stack stay there.
+func decodeInto(text []byte, colons []int32, s []byte) ([]byte, []int32) {
 	for i := 0; i < len(s); {
 		j := bytes.IndexByte(s[i:], '%')
 		if j < 0 {
-			d.text = append(d.text, s[i:]...)
-			return
+			return append(text, s[i:]...), colons
 		}
-		d.text = append(d.text, s[i:i+j]...)
+		text = append(text, s[i:i+j]...)
 		i += j
 		if !pctColon(s, i) {
-			d.text = append(d.text, '%')
+			text = append(text, '%')
 			i++
 			continue
 		}
@@ -66,10 +72,11 @@ func (d *decoded) decode(s []byte) {
 		if s[i+2] == 'a' {
 			lower = 1
 		}
-		d.colons = append(d.colons, int32(len(d.text))<<1|lower)
-		d.text = append(d.text, ':')
+		colons = append(colons, int32(len(text))<<1|lower)
+		text = append(text, ':')
 		i += 3
 	}
+	return text, colons
 }
 
 // orig maps position p of the decoded text to the text it was decoded

@@ -132,7 +132,9 @@ func (m *Masker) Policy() ipmask.Policy { return m.policy }
 // copied unchanged, and an address whose masked form equals it is kept
 // byte for byte.
 //
-// AppendMask does not allocate when dst has room; len(text) bytes are
+// AppendMask does not allocate when dst has room (text of over 1 KiB that
+// holds a percent-encoded colon borrows a scratch buffer from a sync.Pool,
+// which may allocate after a garbage collection); len(text) bytes are
 // always enough except in field mode with a placeholder longer than the
 // values it replaces, or with a policy keeping more than 96 IPv6 bits (see
 // the package documentation).
@@ -157,11 +159,22 @@ func (m *Masker) MaskString(s string) string {
 	return string(m.AppendMask(make([]byte, 0, len(s)+8), []byte(s)))
 }
 
+// stackDecode is the longest text with a percent-encoded colon that
+// appendFree decodes on its stack; longer text borrows from decodedPool.
+const stackDecode = 1024
+
 // appendFree masks every address in text. Text with a percent-encoded
 // colon is scanned in its decoded form (see decode.go).
 func (m *Masker) appendFree(dst, text []byte) []byte {
 	if !hasPctColon(text) {
 		return m.appendScanned(dst, text, text, nil)
+	}
+	if len(text) <= stackDecode {
+		var buf [stackDecode]byte
+		var colons [stackDecode / 3]int32
+		var d decoded
+		d.text, d.colons = decodeInto(buf[:0], colons[:0], text)
+		return m.appendScanned(dst, text, d.text, &d)
 	}
 	d := decodedPool.Get().(*decoded)
 	d.decode(text)
