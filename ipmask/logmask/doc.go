@@ -80,7 +80,9 @@
 //   - A colon token glued to a letter or '_' (std::abs, Foo::Bar,
 //     sha256:abcdef) is an identifier and left alone, unless it is a key
 //     followed by one colon and an address (addr:2001:db8::1,
-//     client:203.0.113.9), which is masked.
+//     client:203.0.113.9), which is masked. A '.' separates an address from a
+//     word after it: 2001:db8::1.gif, 2001:db8::1.css and 2001:db8::1.Done
+//     are masked.
 //   - Hex hashes, UUIDs and dates (deadbeef, 2024-06-11) hold no colon or
 //     three dots and are left alone.
 //
@@ -94,8 +96,11 @@
 // exception: IPv6 text that uses "::" for a single zero group (1::2:3:4:5:6:7)
 // is written back in canonical form, which spells that group "0", so it can
 // grow by one byte, and only when the policy keeps more than 96 bits of it.
-// In free-text mode the output is therefore at most len(input) plus the
-// number of "::" in the input (an escaped "%3A%3A" counts as one), and never longer than the input under
+// (An IPv6 address written with a dotted tail keeps it, 64:ff9b::192.0.2.0,
+// while any of those 32 bits survive: as two hexadecimal groups it could be
+// longer once its colons are percent-encoded.) In free-text mode the output
+// is therefore at most len(input) plus the number of "::" in the input (an
+// escaped "%3A%3A" counts as one), and never longer than the input under
 // policies keeping 96 IPv6 bits or fewer (all the presets). In field mode a
 // replaced column becomes the placeholder, whatever their lengths.
 //

@@ -56,9 +56,10 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			}
 		}
 		// The first reading that parses is the address (a port is read as
-		// a group where the whole parses).
-		for _, c := range cands {
-			if a, err := netip.ParseAddr(stripLeadingZeros(c)); err == nil {
+		// a group where the whole parses); only one with a port may be
+		// IPv4 (without a port, dotted quads are found as such).
+		for k, c := range cands {
+			if a, err := netip.ParseAddr(stripLeadingZeros(c)); err == nil && (k == 2 || a.Is6()) {
 				return a, c, true
 			}
 		}
@@ -94,13 +95,19 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		esc := i > 0 && text[i-1] == '%' && len(tok) > 2 && isHex(tok[0]) && isHex(tok[1])
 		// IPv6 (and addr:port) where the token is not an identifier.
 		isV6 := false
-		if strings.Contains(tok, ":") && !(j < len(text) && isWord(text[j])) {
-			a, c, ok := netip.Addr{}, "", false
-			if esc {
-				a, c, ok = v6(tok[2:], false)
+		if strings.Contains(tok, ":") {
+			// Glued to a word on the right, only what comes before the
+			// last '.' can be an address.
+			t, glued := tok, j < len(text) && isWord(text[j])
+			if glued {
+				t = tok[:max(0, strings.LastIndexByte(tok, '.'))]
 			}
-			if !ok {
-				a, c, ok = v6(tok, i > 0 && isWord(text[i-1]))
+			a, c, ok := netip.Addr{}, "", false
+			if esc && len(t) > 2 && strings.Contains(t[2:], ":") {
+				a, c, ok = v6(t[2:], false)
+			}
+			if !ok && strings.Contains(t, ":") {
+				a, c, ok = v6(t, i > 0 && isWord(text[i-1]))
 			}
 			if ok && bad(a) {
 				leaks = append(leaks, c)

@@ -264,7 +264,29 @@ func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []
 		dst = append(dst, ':')
 		return strconv.AppendUint(dst, uint64(b[2])<<8|uint64(b[3]), 16)
 	}
+	if masked.Is6() && bytes.IndexByte(raw, '.') >= 0 {
+		return appendMixed(dst, masked)
+	}
 	return masked.AppendTo(dst)
+}
+
+// appendMixed writes an IPv6 address given with a dotted tail
+// (64:ff9b::192.0.2.33) the way it came: the first 96 bits in canonical
+// form and the last 32 dotted, unless those are all zero. Masking only
+// clears bits, so the tail is never longer than the input's, and it cannot
+// run into a ":port" after it; two hexadecimal groups could do both.
+func appendMixed(dst []byte, a netip.Addr) []byte {
+	b := a.As16()
+	tail := [4]byte(b[12:])
+	if tail == [4]byte{} {
+		return a.AppendTo(dst)
+	}
+	// Two non-zero groups in the tail keep the "::" in the first 96 bits,
+	// where RFC 5952 section 5 puts it; they format as "1:1".
+	b[12], b[13], b[14], b[15] = 0, 1, 0, 1
+	dst = netip.AddrFrom16(b).AppendTo(dst)
+	dst = dst[:len(dst)-len("1:1")]
+	return netip.AddrFrom4(tail).AppendTo(dst)
 }
 
 func hasZone(raw []byte) bool { return bytes.IndexByte(raw, '%') >= 0 }

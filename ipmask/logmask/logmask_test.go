@@ -58,6 +58,8 @@ func TestMaskFreeText(t *testing.T) {
 		{"key colon ipv4", "client:203.0.113.9", "client:203.0.113.0"},
 		{"key colon ipv6", "addr:2001:db8:1:2::7", "addr:2001:db8:1::"},
 		{"sentence full stop", "from 203.0.113.9.", "from 203.0.113.0."},
+		{"ipv6 then a file extension", "/c/2001:db8:1:2::7.gif /c/::ffff:203.0.113.9.png /2001:db8:1:2::7.css", "/c/2001:db8:1::.gif /c/203.0.113.0.png /2001:db8:1::.css"},
+		{"ipv6 then a full stop and a word", "from 2001:db8:1:2::7.Done", "from 2001:db8:1::.Done"},
 		{"ipv6 trailing colon", "from 2001:db8:1:2::7: refused", "from 2001:db8:1::: refused"},
 		{"leading zeros read as decimal", "192.000.002.001", "192.0.2.0"},
 		{"leading zeros in v6 tail", "::ffff:192.000.002.001", "192.0.2.0"},
@@ -114,6 +116,37 @@ func TestMaskFreeText(t *testing.T) {
 			assert.Equal(t, tt.want, m.MaskString(tt.in))
 			// Masking is idempotent.
 			assert.Equal(t, tt.want, m.MaskString(tt.want))
+		})
+	}
+}
+
+// TestMaskFinePolicy covers policies keeping more than 96 IPv6 bits, where
+// the last 32 bits survive in part: a dotted tail stays dotted, so masked
+// text is never longer than the input's, escaped or not, except for the
+// documented "::" standing for one zero group.
+func TestMaskFinePolicy(t *testing.T) {
+	p, err := ipmask.New(24, 120)
+	require.NoError(t, err)
+	tests := []struct{ name, in, want string }{
+		{"dotted tail", "::1:1.0.1.1", "::1:1.0.1.0"},
+		{"nat64", "64:ff9b::192.0.2.33", "64:ff9b::192.0.2.0"},
+		{"first of two zero runs", "1:0:0:2:0:0:10.1.2.3", "1::2:0:0:10.1.2.0"},
+		{"tail masked to zero", "1:2:3:4:5:6:0.0.0.9", "1:2:3:4:5:6::"},
+		{"zone dropped", "fe80::1.2.3.4%eth0", "fe80::1.2.3.0"},
+		{"escaped", "%3A%3A1%3A1.0.1.1", "%3A%3A1%3A1.0.1.0"},
+		{"then a port", "::1:1.0.1.1:80", "::1:1.0.1.0:80"},
+		{"hexadecimal stays hexadecimal", "::1:100:101", "::1:100:100"},
+		{"one zero group spelled out", "1::2:3:4:5:6:7", "1:0:2:3:4:5:6:0"},
+	}
+	m := mustMasker(t, p, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := m.MaskString(tt.in)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.want, m.MaskString(got), "idempotent")
+			if !strings.Contains(tt.in, "::") || strings.Contains(tt.in, ".") {
+				assert.LessOrEqual(t, len(got), len(tt.in))
+			}
 		})
 	}
 }

@@ -356,10 +356,15 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 			return Match{}, false
 		}
 	}
-	if b < n && class[s[b]]&cWord != 0 {
-		return Match{}, false // glued to a word on the right: an identifier
-	}
 	e := b
+	if b < n && class[s[b]]&cWord != 0 {
+		// Glued to a word on the right: an identifier, unless a '.'
+		// parts them, as before a file extension (2001:db8::1.css).
+		e = a + bytes.LastIndexByte(s[a:b], '.')
+		if e <= a {
+			return Match{}, false
+		}
+	}
 	for e > a && s[e-1] == '.' {
 		e-- // a full stop ending a sentence
 	}
