@@ -19,6 +19,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore/redisstore"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
+	"github.com/clickanon/clickanon/ipmask/logmask"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -38,6 +39,7 @@ type app struct {
 	now       func() time.Time
 	log       *slog.Logger
 	policy    ipmask.Policy
+	paths     *logmask.Masker // masks addresses that a visitor writes into a path
 	resolver  *clientip.Resolver
 
 	links   linkStore
@@ -67,6 +69,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 func (a *app) init(ctx context.Context, cfg config) error {
 	var err error
 	if a.resolver, err = newResolver(cfg.trustedProxies); err != nil {
+		return err
+	}
+	if a.paths, err = logmask.NewMasker(a.policy, nil); err != nil {
 		return err
 	}
 	var (
@@ -205,7 +210,8 @@ func (a *app) Handler() http.Handler {
 }
 
 // accessLog logs each request with the client's masked network only; the
-// query string is left out, since it is the visitor's to fill.
+// query string is left out, since it is the visitor's to fill, and any
+// address a visitor writes into the path (/l/203.0.113.9) is masked.
 func (a *app) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -215,7 +221,7 @@ func (a *app) accessLog(next http.Handler) http.Handler {
 		if addr, err := a.resolver.ResolveRequest(r); err == nil {
 			client = a.policy.Prefix(addr).String()
 		}
-		a.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+		a.log.Info("request", "method", r.Method, "path", a.paths.MaskString(r.URL.Path), "status", sw.status,
 			"client_network", client, "duration", a.now().Sub(start).String())
 	})
 }

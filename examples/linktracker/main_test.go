@@ -127,6 +127,19 @@ func (tr *tracker) assertNoLeak() {
 	}
 }
 
+// TestAddressInPath sends addresses where the link id goes: a visitor
+// chooses the path, so the access log masks what it holds.
+func TestAddressInPath(t *testing.T) {
+	tr := newTracker(t, "")
+	for _, path := range []string{"/l/203.0.113.9", "/c/2001:db8:1:2::7.gif", "/l/%5B2001:db8:1:2::7%5D", "/l/2001%3Adb8%3A1%3A2%3A%3A7"} {
+		w := tr.do("GET", path, "198.51.100.7", browser, nil)
+		assert.Equal(t, http.StatusNotFound, w.Code, path)
+	}
+	assert.Contains(t, tr.logs.String(), "path=/l/203.0.113.0 ")
+	assert.Contains(t, tr.logs.String(), "path=/c/2001:db8:1::.gif ")
+	tr.assertNoLeak()
+}
+
 func TestEndToEnd(t *testing.T) {
 	for _, backend := range []string{"memory", "redis"} {
 		t.Run(backend, func(t *testing.T) {
