@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"unsafe"
 
 	"github.com/clickanon/clickanon/ipmask"
 )
@@ -154,9 +155,21 @@ func (m *Masker) AppendMask(dst, text []byte) []byte {
 	return dst
 }
 
-// MaskString returns s with its addresses masked, as AppendMask does.
+// MaskString returns s with its addresses masked, as AppendMask does. When
+// nothing changes it returns s itself, so text holding no address (most
+// request paths and messages) costs no allocation under 256 bytes.
 func (m *Masker) MaskString(s string) string {
-	return string(m.AppendMask(make([]byte, 0, len(s)+8), []byte(s)))
+	var buf [256]byte
+	dst := buf[:0]
+	if len(s) > len(buf) {
+		dst = make([]byte, 0, len(s)+8)
+	}
+	// AppendMask only reads text, so a view of s's bytes is enough.
+	out := m.AppendMask(dst, unsafe.Slice(unsafe.StringData(s), len(s)))
+	if string(out) == s {
+		return s
+	}
+	return string(out)
 }
 
 // stackDecode is the longest text with a percent-encoded colon that

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -539,6 +540,16 @@ func TestAllocs(t *testing.T) {
 	esc = append(esc, bytes.Repeat([]byte("x"), stackDecode-len(esc))...)
 	assert.Zero(t, testing.AllocsPerRun(20, func() { dst = m.AppendMask(dst[:0], esc) }), "escaped colons")
 	assert.Equal(t, "GET /r?ip=2001%3Adb8%3A1%3A%3A&x=%5B2001:db8::%5D HTTP/1.1\n", string(dst[:bytes.IndexByte(dst, '\n')+1]))
+
+	// MaskString hands back its argument when nothing changes, and
+	// allocates only the result when something does.
+	var got string
+	path := "/l/7Kq2/landing-page/index.html?utm_source=newsletter"
+	assert.Zero(t, testing.AllocsPerRun(20, func() { got = m.MaskString(path) }), "MaskString, no address")
+	assert.Equal(t, unsafe.StringData(path), unsafe.StringData(got), "the same string, not a copy")
+	path = "/l/203.0.113.9/landing-page/index.html?utm_source=newsletter"
+	assert.Equal(t, 1.0, testing.AllocsPerRun(20, func() { got = m.MaskString(path) }), "MaskString, an address")
+	assert.Equal(t, "/l/203.0.113.0/landing-page/index.html?utm_source=newsletter", got)
 
 	w, err := NewWriter(io.Discard, ipmask.Default, nil)
 	require.NoError(t, err)
