@@ -288,6 +288,7 @@ func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []
 // form and the last 32 dotted, unless those are all zero. Masking only
 // clears bits, so the tail is never longer than the input's, and it cannot
 // run into a ":port" after it; two hexadecimal groups could do both.
+// a is never IPv4-mapped: Policy.Mask unmaps those.
 func appendMixed(dst []byte, a netip.Addr) []byte {
 	b := a.As16()
 	tail := [4]byte(b[12:])
