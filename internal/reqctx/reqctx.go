@@ -1,0 +1,70 @@
+// Package reqctx holds what the module's middlewares hand each other through
+// a request's context: a context node that carries one value in one
+// allocation, and the full client address that the clientip middleware
+// resolved, which only code inside this module can ask for.
+//
+// Code outside the module cannot import an internal package, so it cannot
+// name [ClientKey] and cannot read the full address back: a handler behind
+// the masking middleware sees only the masked network, while the tracker
+// (inside the module) still pseudonymizes the visitor from the full address,
+// whichever order the two middlewares are installed in.
+package reqctx
+
+import (
+	"context"
+	"net/netip"
+)
+
+// Node is a context node carrying one value of type T under the key type K
+// (a zero-size, unexported struct of the package that owns the value). It
+// does in one allocation what context.WithValue does in two: the node and
+// the boxed value.
+//
+// A Node is immutable once made with [With]; it is safe for concurrent use.
+type Node[K comparable, T any] struct {
+	context.Context
+	V T
+}
+
+// With returns a child of parent that answers key type K with v.
+func With[K comparable, T any](parent context.Context, v T) *Node[K, T] {
+	return &Node[K, T]{Context: parent, V: v}
+}
+
+// Value answers a key of type K with the node itself, and asks the parent
+// for any other key.
+func (n *Node[K, T]) Value(key any) any {
+	if _, ok := key.(K); ok {
+		return n
+	}
+	return n.Context.Value(key)
+}
+
+// String names the node's kind without printing its value, so that
+// fmt.Sprint of a request context never prints an address.
+func (n *Node[K, T]) String() string { return "reqctx.Node" }
+
+// Get returns the value that the nearest [Node] of key type K in ctx holds.
+func Get[K comparable, T any](ctx context.Context) (T, bool) {
+	var k K
+	if n, ok := ctx.Value(k).(*Node[K, T]); ok {
+		return n.V, true
+	}
+	var zero T
+	return zero, false
+}
+
+// ClientKey is the context key under which the clientip middleware answers
+// with a *netip.Addr: the full client address it resolved, before masking.
+// Only code in this module can name it.
+type ClientKey struct{}
+
+// ClientAddr returns the full client address that the clientip middleware
+// resolved for this request, if it ran and resolved one.
+func ClientAddr(ctx context.Context) (netip.Addr, bool) {
+	p, ok := ctx.Value(ClientKey{}).(*netip.Addr)
+	if !ok || p == nil || !p.IsValid() {
+		return netip.Addr{}, false
+	}
+	return *p, true
+}
