@@ -1,6 +1,6 @@
 module github.com/clickanon/clickanon
 
-go 1.25
+go 1.26.0
 
 require (
 	github.com/axiomhq/hyperloglog v0.3.0
