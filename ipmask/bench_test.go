@@ -81,10 +81,28 @@ func BenchmarkMask(b *testing.B) {
 	})
 }
 
-// BenchmarkMaskText compares the text forms with what most tools do:
-// net.ParseIP, net.IP.Mask and String.
+// BenchmarkMaskText compares the text forms with what most tools do
+// (net.ParseIP, net.IP.Mask and String) and with the same in net/netip
+// (ParseAddr, Addr.Prefix and String), on mixed traffic and on IPv4 alone.
 func BenchmarkMaskText(b *testing.B) {
-	addrs := mixedAddrs(1024)
+	mixed := mixedAddrs(1024)
+	v4 := make([]netip.Addr, 0, 1024)
+	for len(v4) < cap(v4) {
+		for _, a := range mixedAddrs(1024) {
+			if a.Is4() && len(v4) < cap(v4) {
+				v4 = append(v4, a)
+			}
+		}
+	}
+	for _, set := range []struct {
+		name  string
+		addrs []netip.Addr
+	}{{"mixed", mixed}, {"ipv4", v4}} {
+		b.Run(set.name, func(b *testing.B) { benchMaskText(b, set.addrs) })
+	}
+}
+
+func benchMaskText(b *testing.B, addrs []netip.Addr) {
 	texts := make([]string, len(addrs))
 	bytes := make([][]byte, len(addrs))
 	for i, a := range addrs {
@@ -101,6 +119,23 @@ func BenchmarkMaskText(b *testing.B) {
 				sinkString = v4.Mask(v4mask).String()
 			} else {
 				sinkString = ip.Mask(v6mask).String()
+			}
+			i++
+		}
+	})
+	b.Run("baseline=netip.ParseAddr+Prefix+String", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			a, err := netip.ParseAddr(texts[i&1023])
+			if err == nil {
+				a = a.Unmap()
+				n := 48
+				if a.Is4() {
+					n = 24
+				}
+				pre, _ := a.Prefix(n)
+				sinkString = pre.Addr().String()
 			}
 			i++
 		}

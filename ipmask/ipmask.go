@@ -2,15 +2,10 @@ package ipmask
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
 )
-
-// ErrInvalidAddr is wrapped by every error that reports text which is not an
-// IP address. Test for it with errors.Is.
-var ErrInvalidAddr = errors.New("not an IP address")
 
 // Policy says how many leading bits of an address survive masking: IPv4Bits
 // of an IPv4 address, IPv6Bits of an IPv6 address, and for an IPv6 address
