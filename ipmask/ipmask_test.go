@@ -289,8 +289,15 @@ func TestAllocs(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(100, func() {
 		sink, _ = ipmask.ParseAddr("2001:db8::1%eth0")
 	}), "ParseAddr")
-	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() {
-		_, _ = ipmask.Default.MaskString("2001:db8::1")
-	}), 1.0, "MaskString")
+	for _, s := range []string{"2001:db8::1", "203.0.113.9", "::ffff:203.0.113.9", "fe80::1%eth0"} {
+		assert.LessOrEqual(t, testing.AllocsPerRun(100, func() {
+			_, _ = ipmask.Default.MaskString(s)
+		}), 1.0, "MaskString(%q)", s)
+	}
+	for _, s := range []string{"203.0.113.0", "2001:db8:1::"} {
+		assert.Zero(t, testing.AllocsPerRun(100, func() {
+			_, _ = ipmask.Default.MaskString(s)
+		}), "MaskString(%q) of masked text returns it", s)
+	}
 	_, _ = sink, psink
 }

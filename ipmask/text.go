@@ -2,7 +2,9 @@ package ipmask
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
 	"unsafe"
 )
@@ -66,46 +68,120 @@ func (p Policy) AppendMask(dst, s []byte) ([]byte, error) {
 }
 
 func (p Policy) appendMask(dst []byte, s string) ([]byte, error) {
+	// IPv4 first, on a path of its own: it is most traffic.
+	if v, dots, ok := quad(s); ok {
+		// Dotted-quad text without leading zeros is canonical, so the
+		// octets the policy keeps whole are copied as written.
+		k := int(p.v4) / 8
+		if k > 0 {
+			end := len(s)
+			if k < 4 {
+				end = int(dots[k-1])
+			}
+			dst = append(dst, s[:end]...)
+		}
+		return appendOctets(dst, v&^(^uint32(0)>>p.v4), k), nil
+	}
 	r := scan(s)
 	if r.fault != 0 {
 		return dst, r.err(s)
 	}
-	if r.is4 {
-		return appendV4(dst, r.v4&^(^uint32(0)>>p.v4)), nil
+	if r.is4 { // unreachable: quad accepts all IPv4 text that scan does
+		return dst, errors.New("ipmask: internal error: IPv4 text refused by quad")
 	}
 	m, _ := p.mask(netip.AddrFrom16(r.v6))
 	if m.Is4() { // an IPv4-mapped address, unmapped by mask
 		b := m.As4()
-		return appendV4(dst, binary.BigEndian.Uint32(b[:])), nil
+		return appendOctets(dst, binary.BigEndian.Uint32(b[:]), 0), nil
 	}
 	return m.AppendTo(dst), nil
 }
 
-// appendV4 appends the dotted-quad text of v.
-func appendV4(dst []byte, v uint32) []byte {
-	for shift := 24; ; shift -= 8 {
-		x := byte(v >> shift)
-		if x >= 100 {
-			dst = append(dst, '0'+x/100)
+// appendOctets appends the dotted-quad text of the octets of v from the
+// k-th on (0 for all of them), each preceded by a dot but the first.
+func appendOctets(dst []byte, v uint32, k int) []byte {
+	for i := k; i < 4; i++ {
+		if i > 0 {
+			dst = append(dst, '.')
 		}
-		if x >= 10 {
-			dst = append(dst, '0'+x/10%10)
-		}
-		dst = append(dst, '0'+x%10)
-		if shift == 0 {
-			return dst
-		}
-		dst = append(dst, '.')
+		d := &decimal[byte(v>>(24-8*i))]
+		dst = append(dst, d[:d[3]]...)
 	}
+	return dst
 }
+
+// hexDigit holds the value of every hex digit, and 0xff for other bytes.
+var hexDigit = func() (t [256]uint8) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i, c := range "0123456789abcdef" {
+		t[c] = uint8(i)
+	}
+	for i, c := range "ABCDEF" {
+		t[c] = uint8(10 + i)
+	}
+	return t
+}()
+
+// decimal holds the text of every octet value: up to three digits, and
+// their count in the last byte.
+var decimal = func() (t [256][4]byte) {
+	for i := range t {
+		s := strconv.Itoa(i)
+		copy(t[i][:], s)
+		t[i][3] = byte(len(s))
+	}
+	return t
+}()
 
 // scanned is the result of scan: an address or the fault that stopped it.
 type scanned struct {
 	v6    [16]byte
 	v4    uint32
+	dots  [3]uint8 // where the dots of an IPv4 address are, in s
 	is4   bool
 	fault fault
 	pos   int // byte offset of the fault, where it has one
+}
+
+// quad parses s as a dotted-quad IPv4 address, as scan4 does, and
+// returns the offsets of its dots; ok is false for anything else, valid or
+// not, which scan then judges.
+func quad(s string) (v uint32, dots [3]uint8, ok bool) {
+	i := 0
+	for k := 0; k < 4; k++ {
+		if i >= len(s) {
+			return 0, dots, false
+		}
+		val := uint32(s[i] - '0')
+		if val > 9 {
+			return 0, dots, false
+		}
+		i++
+		if val != 0 { // a leading 0 stands alone
+			for n := 0; n < 2 && i < len(s); n++ {
+				d := uint32(s[i] - '0')
+				if d > 9 {
+					break
+				}
+				val = val*10 + d
+				i++
+			}
+			if val > 255 {
+				return 0, dots, false
+			}
+		}
+		v = v<<8 | val
+		if k < 3 {
+			if i >= len(s) || s[i] != '.' {
+				return 0, dots, false
+			}
+			dots[k] = uint8(i)
+			i++
+		}
+	}
+	return v, dots, i == len(s)
 }
 
 // scan parses s as netip.ParseAddr does, zone aside: the first '.', ':' or
@@ -115,7 +191,7 @@ func scan(s string) (r scanned) {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '.':
-			r.v4, r.fault, r.pos = scan4(s, 0)
+			r.v4, r.dots, r.fault, r.pos = scan4(s, 0)
 			r.is4 = true
 			return r
 		case ':':
@@ -143,43 +219,45 @@ func scan(s string) (r scanned) {
 
 // scan4 parses s[off:] as a dotted-quad IPv4 address: four decimal fields
 // of one to three digits, each at most 255 and without a leading zero.
-func scan4(s string, off int) (uint32, fault, int) {
-	var v uint32
+// It also returns the offsets of the three dots, for text of up to 255
+// bytes (an IPv4 address is at most 15).
+func scan4(s string, off int) (v uint32, dots [3]uint8, f fault, pos int) {
 	val, digits, fields := uint32(0), 0, 0
 	for i := off; i < len(s); i++ {
 		switch c := s[i]; {
-		case c >= '0' && c <= '9':
+		case c-'0' < 10:
 			if digits == 1 && val == 0 {
-				return 0, faultV4Zero, i - 1
+				return 0, dots, faultV4Zero, i - 1
 			}
 			val = val*10 + uint32(c-'0')
 			digits++
 			if val > 255 {
-				return 0, faultV4Range, i + 1 - digits
+				return 0, dots, faultV4Range, i + 1 - digits
 			}
 		case c == '.':
 			if digits == 0 {
-				return 0, faultV4Empty, i
+				return 0, dots, faultV4Empty, i
 			}
 			if fields == 3 {
-				return 0, faultV4Long, i
+				return 0, dots, faultV4Long, i
 			}
+			dots[fields] = uint8(i)
 			v = v<<8 | val
 			fields++
 			val, digits = 0, 0
 		case c == '%':
-			return 0, faultZoneNoV6, i
+			return 0, dots, faultZoneNoV6, i
 		default:
-			return 0, faultChar, i
+			return 0, dots, faultChar, i
 		}
 	}
 	if digits == 0 {
-		return 0, faultV4Empty, len(s)
+		return 0, dots, faultV4Empty, len(s)
 	}
 	if fields < 3 {
-		return 0, faultV4Short, len(s)
+		return 0, dots, faultV4Short, len(s)
 	}
-	return v<<8 | val, 0, 0
+	return v<<8 | val, dots, 0, 0
 }
 
 // scan6 parses s, with no zone, as an RFC 4291 IPv6 address: eight groups
@@ -198,23 +276,15 @@ func scan6(s string) (b [16]byte, f fault, pos int) {
 		start := p
 		acc := uint32(0)
 		for ; p < len(s); p++ {
-			c := s[p]
-			switch {
-			case c >= '0' && c <= '9':
-				c -= '0'
-			case c >= 'a' && c <= 'f':
-				c -= 'a' - 10
-			case c >= 'A' && c <= 'F':
-				c -= 'A' - 10
-			default:
-				goto done
+			d := hexDigit[s[p]]
+			if d > 0xf {
+				break
 			}
 			if p-start == 4 {
 				return b, faultV6Digits, start
 			}
-			acc = acc<<4 | uint32(c)
+			acc = acc<<4 | uint32(d)
 		}
-	done:
 		if p == start {
 			if p < len(s) && s[p] != ':' {
 				return b, faultChar, p
@@ -225,7 +295,7 @@ func scan6(s string) (b [16]byte, f fault, pos int) {
 			if (ellipsis < 0 && i != 12) || i > 12 {
 				return b, faultV6Dotted, start
 			}
-			v, f, pos := scan4(s, start)
+			v, _, f, pos := scan4(s, start)
 			if f != 0 {
 				return b, f, pos
 			}
