@@ -344,11 +344,14 @@ func (r *Keyring) Close() error {
 	return nil
 }
 
-// Sweep zeroes the cached keys if the epoch they were cached for is over at
-// now, and sweeps the default in-memory store (a store given in
-// [KeyringOptions.Store] is the caller's to sweep). Deleted counts the keys
-// destroyed, Held the keys still cached, Oldest the age of the oldest held
-// key since the start of its epoch. Sweep makes a Keyring [Sweepable].
+// Sweep does on demand, at now, what the keyring's timers do on their own:
+// it zeroes the cached keys if the epoch they were cached for is over, and
+// sweeps the default in-memory store (a store given in
+// [KeyringOptions.Store] is the caller's to sweep). Deleted counts the key
+// copies destroyed (a key cached and stored counts twice), Held the keys
+// still cached, Oldest the age of the oldest cached key since the start of
+// its epoch. Sweep makes a Keyring [Sweepable], for a [Group]; see
+// [Keyring.Stats] for figures that count each key once.
 func (r *Keyring) Sweep(ctx context.Context, now time.Time) (SweepStats, error) {
 	if err := ctx.Err(); err != nil {
 		return SweepStats{}, fmt.Errorf("retention: sweep: %w", err)
