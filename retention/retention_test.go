@@ -346,3 +346,33 @@ func TestNewSweeperErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `"-1s"`)
 }
+
+// Callers, the keyring's timers and Stats race across epoch boundaries;
+// every caller gets the key of its epoch, and the race detector watches.
+func TestKeyringConcurrentAcrossEpochs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		r, err := retention.NewKeyring(nil)
+		require.NoError(t, err)
+		w := r.Policy().Window()
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 40 {
+					now := time.Now()
+					cur, _, err := r.Keys(ctx, now)
+					if assert.NoError(t, err) {
+						assert.Equal(t, r.Policy().Epoch(now), cur.Epoch)
+					}
+					if g == 0 {
+						assert.Less(t, r.Stats().OldestAge, 2*w)
+					}
+					time.Sleep(w / 7 * time.Duration(1+i%3))
+				}
+			})
+		}
+		wg.Wait()
+		require.NoError(t, r.Close())
+		assert.Zero(t, r.Stats().Held)
+	})
+}
