@@ -2,7 +2,6 @@ package ipmask
 
 import (
 	"encoding/binary"
-	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -86,8 +85,8 @@ func (p Policy) appendMask(dst []byte, s string) ([]byte, error) {
 	if r.fault != 0 {
 		return dst, r.err(s)
 	}
-	if r.is4 { // unreachable: quad accepts all IPv4 text that scan does
-		return dst, errors.New("ipmask: internal error: IPv4 text refused by quad")
+	if r.is4 { // quad takes all IPv4 text; this keeps the two honest
+		return appendOctets(dst, r.v4&^(^uint32(0)>>p.v4), 0), nil
 	}
 	m, _ := p.mask(netip.AddrFrom16(r.v6))
 	if m.Is4() { // an IPv4-mapped address, unmapped by mask
