@@ -115,21 +115,26 @@ func (p Policy) mask(a netip.Addr) (netip.Addr, int) {
 		return mask4(a.Unmap().As4(), int(p.v4))
 	case a.Is6():
 		b := a.As16()
-		hi := binary.BigEndian.Uint64(b[:8])
-		lo := binary.BigEndian.Uint64(b[8:])
-		n := p.bits6(hi, lo)
-		if n < 64 {
-			hi &^= ^uint64(0) >> n
-			lo = 0
-		} else {
-			lo &^= ^uint64(0) >> (n - 64)
-		}
+		hi, lo, n := p.mask6(binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]))
 		binary.BigEndian.PutUint64(b[:8], hi)
 		binary.BigEndian.PutUint64(b[8:], lo)
 		return netip.AddrFrom16(b), n
 	default:
 		return netip.Addr{}, 0
 	}
+}
+
+// mask6 masks the IPv6 address hi:lo (not IPv4-mapped) and returns it
+// with the number of leading bits kept.
+func (p Policy) mask6(hi, lo uint64) (uint64, uint64, int) {
+	n := p.bits6(hi, lo)
+	if n < 64 {
+		hi &^= ^uint64(0) >> n
+		lo = 0
+	} else {
+		lo &^= ^uint64(0) >> (n - 64)
+	}
+	return hi, lo, n
 }
 
 func mask4(b [4]byte, n int) (netip.Addr, int) {

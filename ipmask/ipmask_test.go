@@ -301,3 +301,19 @@ func TestAllocs(t *testing.T) {
 	}
 	_, _ = sink, psink
 }
+
+// The IPv6 text MaskString writes is netip's, zero runs and ties included.
+func TestMaskStringIPv6Text(t *testing.T) {
+	all := mustPolicy(t, 32, 128)
+	for _, s := range []string{
+		"1:0:0:1:0:0:1:1", "1:0:0:1:0:0:0:1", "1:0:0:0:1:0:0:0", "0:0:1::", "1::", "::1", "::",
+		"1:0:1:0:1:0:1:0", "2001:db8:0:0:1:0:0:1", "0:1:0:1:0:1:0:1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+		"abcd:ef01:2345:6789:a:bc:def:0", "1:2:3:4:5:6:0:0", "0:0:3:4:5:6:7:8",
+	} {
+		t.Run(s, func(t *testing.T) {
+			got, err := all.MaskString(s)
+			require.NoError(t, err)
+			assert.Equal(t, netip.MustParseAddr(s).String(), got)
+		})
+	}
+}

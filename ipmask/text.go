@@ -88,13 +88,65 @@ func (p Policy) appendMask(dst []byte, s string) ([]byte, error) {
 	if r.is4 { // quad takes all IPv4 text; this keeps the two honest
 		return appendOctets(dst, r.v4&^(^uint32(0)>>p.v4), 0), nil
 	}
-	m, _ := p.mask(netip.AddrFrom16(r.v6))
-	if m.Is4() { // an IPv4-mapped address, unmapped by mask
-		b := m.As4()
-		return appendOctets(dst, binary.BigEndian.Uint32(b[:]), 0), nil
+	hi := binary.BigEndian.Uint64(r.v6[:8])
+	lo := binary.BigEndian.Uint64(r.v6[8:])
+	if hi == 0 && lo>>32 == 0xffff { // IPv4-mapped: unmapped, masked as IPv4
+		return appendOctets(dst, uint32(lo)&^(^uint32(0)>>p.v4), 0), nil
 	}
-	return m.AppendTo(dst), nil
+	hi, lo, _ = p.mask6(hi, lo)
+	return appendV6(dst, hi, lo), nil
 }
+
+// appendV6 appends the RFC 5952 text of the IPv6 address hi:lo, as
+// netip.Addr.String gives it: lower-case hex without leading zeros, and
+// the first longest run of two or more zero groups written "::". It is
+// never called for an IPv4-mapped address, which masking unmaps.
+func appendV6(dst []byte, hi, lo uint64) []byte {
+	var g [8]uint16
+	for i := range 4 {
+		g[i] = uint16(hi >> (48 - 16*i))
+		g[4+i] = uint16(lo >> (48 - 16*i))
+	}
+	zs, ze := 8, 8 // the run of zero groups written "::"
+	for i := 0; i < 8; {
+		if g[i] != 0 {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < 8 && g[j] == 0 {
+			j++
+		}
+		if j-i >= 2 && j-i > ze-zs {
+			zs, ze = i, j
+		}
+		i = j
+	}
+	for i := 0; i < 8; i++ {
+		if i == zs {
+			dst = append(dst, ':', ':')
+			i = ze - 1
+			continue
+		}
+		if i > 0 && i != ze {
+			dst = append(dst, ':')
+		}
+		x := g[i]
+		if x >= 0x1000 {
+			dst = append(dst, hexChars[x>>12])
+		}
+		if x >= 0x100 {
+			dst = append(dst, hexChars[x>>8&0xf])
+		}
+		if x >= 0x10 {
+			dst = append(dst, hexChars[x>>4&0xf])
+		}
+		dst = append(dst, hexChars[x&0xf])
+	}
+	return dst
+}
+
+const hexChars = "0123456789abcdef"
 
 // appendOctets appends the dotted-quad text of the octets of v from the
 // k-th on (0 for all of them), each preceded by a dot but the first.
