@@ -115,7 +115,15 @@ func (p Policy) mask(a netip.Addr) (netip.Addr, int) {
 		return mask4(a.Unmap().As4(), int(p.v4))
 	case a.Is6():
 		b := a.As16()
-		hi, lo, n := p.mask6(binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]))
+		hi := binary.BigEndian.Uint64(b[:8])
+		lo := binary.BigEndian.Uint64(b[8:])
+		n := p.bits6(hi, lo)
+		if n < 64 { // written out, not a call to mask6: Mask is the hot path
+			hi &^= ^uint64(0) >> n
+			lo = 0
+		} else {
+			lo &^= ^uint64(0) >> (n - 64)
+		}
 		binary.BigEndian.PutUint64(b[:8], hi)
 		binary.BigEndian.PutUint64(b[8:], lo)
 		return netip.AddrFrom16(b), n
