@@ -48,5 +48,8 @@
 //
 // Zones (fe80::1%eth0) are dropped. Masking is idempotent: masking a masked
 // address changes nothing. The zero [netip.Addr] masks to the zero Addr, and
-// text that is not an address is an error wrapping [ErrInvalidAddr].
+// text that is not an address is an error wrapping [ErrInvalidAddr]. No
+// error quotes its input, which may hold an address even when it does not
+// parse as one ("203.0.113.9:80"): it names the kind of fault, the byte
+// position and the length instead, since errors get logged.
 package ipmask

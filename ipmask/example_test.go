@@ -53,7 +53,7 @@ func ExamplePolicy_MaskString() {
 	// Output:
 	// fe80:: <nil>
 	// true
-	// ipmask: "192.000.002.001": not an IP address: IPv4 field has octet with leading zero
+	// ipmask: not an IP address: IPv4 field with a leading zero at byte 4 (text of 15 bytes)
 }
 
 func ExamplePolicy_AppendMask() {

@@ -1,11 +1,14 @@
 package ipmask_test
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
 
 // refOffsets is the independent reference for the embedded-IPv4 rule: it
@@ -147,33 +150,68 @@ func FuzzMaskString(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	policies := []ipmask.Policy{ipmask.Default, ipmask.Strict, mustPolicy(f, 32, 128), mustPolicy(f, 0, 0), mustPolicy(f, 7, 61)}
 	f.Fuzz(func(t *testing.T, s string) {
-		p := ipmask.Default
-		got, err := p.MaskString(s)
-		buf, err2 := p.AppendMask([]byte("pre"), []byte(s))
-		if (err == nil) != (err2 == nil) {
-			t.Fatalf("%q: MaskString err %v, AppendMask err %v", s, err, err2)
-		}
-		if err != nil {
-			if string(buf) != "pre" {
-				t.Fatalf("%q: AppendMask changed dst on error: %q", s, buf)
-			}
-			return
-		}
-		if string(buf) != "pre"+got {
-			t.Fatalf("%q: AppendMask %q, MaskString %q", s, buf, got)
-		}
-		a, err := ipmask.ParseAddr(s)
-		if err != nil {
-			t.Fatalf("%q masked but does not parse: %v", s, err)
-		}
-		checkMask(t, p, a)
-		m, err := netip.ParseAddr(got)
-		if err != nil || m != p.Mask(a) {
-			t.Fatalf("%q: text %q does not round-trip to %v", s, got, p.Mask(a))
-		}
-		if again, err := p.MaskString(got); err != nil || again != got {
-			t.Fatalf("%q: masking %q again gave %q, %v", s, got, again, err)
+		ref, refErr := refParse(s)
+		for _, p := range policies {
+			checkMaskString(t, p, s, ref, refErr)
 		}
 	})
+}
+
+// refParse is the slow reference for the text forms: the zone (from the
+// first '%') must follow IPv6 text and not be empty, and the rest is what
+// netip.ParseAddr accepts.
+func refParse(s string) (netip.Addr, error) {
+	if i := strings.IndexByte(s, '%'); i >= 0 {
+		if i == len(s)-1 || strings.IndexByte(s[:i], ':') < 0 {
+			return netip.Addr{}, errors.New("bad zone")
+		}
+		s = s[:i]
+	}
+	return netip.ParseAddr(s)
+}
+
+// checkMaskString holds MaskString, AppendMask and ParseAddr of s under p
+// to the reference: netip's parse, Policy.Mask and netip's String, or an
+// error that says nothing of s.
+func checkMaskString(t *testing.T, p ipmask.Policy, s string, ref netip.Addr, refErr error) {
+	t.Helper()
+	got, err := p.MaskString(s)
+	buf, err2 := p.AppendMask([]byte("pre"), []byte(s))
+	a, err3 := ipmask.ParseAddr(s)
+	if refErr != nil {
+		for _, e := range []error{err, err2, err3} {
+			if e == nil {
+				t.Fatalf("%q: accepted, but netip refuses it: %v", s, refErr)
+			}
+			if !errors.Is(e, ipmask.ErrInvalidAddr) || !strings.HasPrefix(e.Error(), "ipmask: ") {
+				t.Fatalf("%q: error %q", s, e)
+			}
+			ipmasktest.AssertNoRawIPError(t, ipmask.Default, e, "input %q", s)
+			if len(s) >= 4 && strings.Contains(e.Error(), s) {
+				t.Fatalf("%q: the error quotes the input: %q", s, e)
+			}
+		}
+		if got != "" || string(buf) != "pre" {
+			t.Fatalf("%q: output on error: %q, %q", s, got, buf)
+		}
+		return
+	}
+	for _, e := range []error{err, err2, err3} {
+		if e != nil {
+			t.Fatalf("%q: refused, but netip parses it as %v: %v", s, ref, e)
+		}
+	}
+	if a != ref.WithZone("") {
+		t.Fatalf("%q: ParseAddr %v, netip %v", s, a, ref)
+	}
+	want := p.Mask(ref).String()
+	if got != want || string(buf) != "pre"+want {
+		t.Fatalf("%q under %v: MaskString %q, AppendMask %q, reference %q", s, p, got, buf, want)
+	}
+	checkMask(t, p, a)
+	if again, err := p.MaskString(got); err != nil || again != got {
+		t.Fatalf("%q: masking %q again gave %q, %v", s, got, again, err)
+	}
 }

@@ -2,15 +2,10 @@ package ipmask
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
 )
-
-// ErrInvalidAddr is wrapped by every error that reports text which is not an
-// IP address. Test for it with errors.Is.
-var ErrInvalidAddr = errors.New("not an IP address")
 
 // Policy says how many leading bits of an address survive masking: IPv4Bits
 // of an IPv4 address, IPv6Bits of an IPv6 address, and for an IPv6 address
@@ -123,7 +118,7 @@ func (p Policy) mask(a netip.Addr) (netip.Addr, int) {
 		hi := binary.BigEndian.Uint64(b[:8])
 		lo := binary.BigEndian.Uint64(b[8:])
 		n := p.bits6(hi, lo)
-		if n < 64 {
+		if n < 64 { // written out, not a call to mask6: Mask is the hot path
 			hi &^= ^uint64(0) >> n
 			lo = 0
 		} else {
@@ -135,6 +130,19 @@ func (p Policy) mask(a netip.Addr) (netip.Addr, int) {
 	default:
 		return netip.Addr{}, 0
 	}
+}
+
+// mask6 masks the IPv6 address hi:lo (not IPv4-mapped) and returns it
+// with the number of leading bits kept.
+func (p Policy) mask6(hi, lo uint64) (uint64, uint64, int) {
+	n := p.bits6(hi, lo)
+	if n < 64 {
+		hi &^= ^uint64(0) >> n
+		lo = 0
+	} else {
+		lo &^= ^uint64(0) >> (n - 64)
+	}
+	return hi, lo, n
 }
 
 func mask4(b [4]byte, n int) (netip.Addr, int) {

@@ -1,8 +1,9 @@
 package ipmask
 
 import (
-	"fmt"
+	"encoding/binary"
 	"net/netip"
+	"strconv"
 	"strings"
 	"unsafe"
 )
@@ -10,72 +11,385 @@ import (
 // ParseAddr parses s as an IP address, strictly: dotted-quad IPv4 without
 // leading zeros (192.000.002.001 is an error, since some parsers read it as
 // octal), or any RFC 4291 text form of IPv6, optionally with a non-empty
-// %zone, which is dropped. An error wraps [ErrInvalidAddr] and quotes s.
+// %zone, which is dropped. It accepts exactly what [netip.ParseAddr]
+// accepts, except a zone on an IPv4 address.
+//
+// An error wraps [ErrInvalidAddr] and says what is wrong, where and how long
+// the text is, without quoting it (see [ErrInvalidAddr]).
 //
 // ParseAddr does not allocate when s is an address.
 func ParseAddr(s string) (netip.Addr, error) {
-	a, ok := parse(s)
-	if !ok {
-		return netip.Addr{}, invalid(s)
+	r := scan(s)
+	if r.fault != 0 {
+		return netip.Addr{}, r.err(s)
 	}
-	return a, nil
+	if r.is4 {
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], r.v4)
+		return netip.AddrFrom4(b), nil
+	}
+	return netip.AddrFrom16(r.v6), nil
 }
 
 // MaskString parses s as [ParseAddr] does and returns the text of its
 // masked address, e.g. "192.0.2.0" for "192.0.2.123" under [Default], or
-// "2001:db8::" for "2001:db8:0:1::7%eth0". Text that is not an address is an
-// error wrapping [ErrInvalidAddr], never passed through.
+// "2001:db8::" for "2001:db8:0:1::7%eth0". The text is the one
+// [netip.Addr.String] gives for [Policy.Mask] of the parsed address. Text
+// that is not an address is an error wrapping [ErrInvalidAddr], never passed
+// through, and the error does not quote it.
 //
-// MaskString allocates only the returned string.
+// MaskString parses, masks and formats in one pass on the stack and
+// allocates only the returned string; when s already is the text of its
+// masked address it returns s and allocates nothing.
 func (p Policy) MaskString(s string) (string, error) {
-	a, ok := parse(s)
-	if !ok {
-		return "", invalid(s)
+	var buf [64]byte // the longest result, 39 bytes, and room to spare
+	out, err := p.appendMask(buf[:0], s)
+	if err != nil {
+		return "", err
 	}
-	return p.Mask(a).String(), nil
+	if string(out) == s { // compared without a copy
+		return s, nil
+	}
+	return string(out), nil
 }
 
 // AppendMask parses s as [ParseAddr] does, appends the text of its masked
-// address to dst and returns the extended buffer. Text that is not an
-// address is an error wrapping [ErrInvalidAddr]; dst is then returned
-// unchanged.
+// address (as [Policy.MaskString] gives it) to dst and returns the extended
+// buffer. Text that is not an address is an error wrapping
+// [ErrInvalidAddr]; dst is then returned unchanged. The error keeps no
+// reference to s.
 //
 // AppendMask does not allocate when s is an address and dst has room.
 func (p Policy) AppendMask(dst, s []byte) ([]byte, error) {
-	// parse keeps no reference to its argument once it returns, so a view
-	// of s is safe and saves a copy.
-	a, ok := parse(unsafe.String(unsafe.SliceData(s), len(s)))
-	if !ok {
-		return dst, invalid(string(s))
-	}
-	return p.Mask(a).AppendTo(dst), nil
+	// appendMask keeps no reference to s once it returns, and neither does
+	// its error, so a view of s is safe and saves a copy.
+	return p.appendMask(dst, unsafe.String(unsafe.SliceData(s), len(s)))
 }
 
-// parse is ParseAddr without the error value. It strips a zone before
-// parsing so the zone is never interned, and never retains s.
-func parse(s string) (netip.Addr, bool) {
-	if i := strings.IndexByte(s, '%'); i >= 0 {
-		if i == len(s)-1 || strings.IndexByte(s[:i], ':') < 0 {
-			return netip.Addr{}, false // empty zone, or a zone on IPv4
+func (p Policy) appendMask(dst []byte, s string) ([]byte, error) {
+	// IPv4 first, on a path of its own: it is most traffic.
+	if v, dots, ok := quad(s); ok {
+		// Dotted-quad text without leading zeros is canonical, so the
+		// octets the policy keeps whole are copied as written.
+		k := int(p.v4) / 8
+		if k > 0 {
+			end := len(s)
+			if k < 4 {
+				end = int(dots[k-1])
+			}
+			dst = append(dst, s[:end]...)
 		}
-		s = s[:i]
+		return appendOctets(dst, v&^(^uint32(0)>>p.v4), k), nil
 	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Addr{}, false
+	r := scan(s)
+	if r.fault != 0 {
+		return dst, r.err(s)
 	}
-	return a, true
+	if r.is4 { // quad takes all IPv4 text; this keeps the two honest
+		return appendOctets(dst, r.v4&^(^uint32(0)>>p.v4), 0), nil
+	}
+	hi := binary.BigEndian.Uint64(r.v6[:8])
+	lo := binary.BigEndian.Uint64(r.v6[8:])
+	if hi == 0 && lo>>32 == 0xffff { // IPv4-mapped: unmapped, masked as IPv4
+		return appendOctets(dst, uint32(lo)&^(^uint32(0)>>p.v4), 0), nil
+	}
+	hi, lo, _ = p.mask6(hi, lo)
+	return appendV6(dst, hi, lo), nil
 }
 
-// invalid returns the error for text that is not an address. It is only on
-// the error path, so it may allocate; s must not alias a caller's buffer.
-func invalid(s string) error {
-	if _, err := netip.ParseAddr(s); err != nil {
-		msg := err.Error() // `ParseAddr("…"): reason`: keep the reason
-		if i := strings.LastIndex(msg, "): "); i >= 0 {
-			msg = msg[i+3:]
-		}
-		return fmt.Errorf("ipmask: %q: %w: %s", s, ErrInvalidAddr, msg)
+// appendV6 appends the RFC 5952 text of the IPv6 address hi:lo, as
+// netip.Addr.String gives it: lower-case hex without leading zeros, and
+// the first longest run of two or more zero groups written "::". It is
+// never called for an IPv4-mapped address, which masking unmaps.
+func appendV6(dst []byte, hi, lo uint64) []byte {
+	var g [8]uint16
+	for i := range 4 {
+		g[i] = uint16(hi >> (48 - 16*i))
+		g[4+i] = uint16(lo >> (48 - 16*i))
 	}
-	return fmt.Errorf("ipmask: %q: %w", s, ErrInvalidAddr)
+	zs, ze := 8, 8 // the run of zero groups written "::"
+	for i := 0; i < 8; {
+		if g[i] != 0 {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < 8 && g[j] == 0 {
+			j++
+		}
+		if j-i >= 2 && j-i > ze-zs {
+			zs, ze = i, j
+		}
+		i = j
+	}
+	for i := 0; i < 8; i++ {
+		if i == zs {
+			dst = append(dst, ':', ':')
+			i = ze - 1
+			continue
+		}
+		if i > 0 && i != ze {
+			dst = append(dst, ':')
+		}
+		x := g[i]
+		if x >= 0x1000 {
+			dst = append(dst, hexChars[x>>12])
+		}
+		if x >= 0x100 {
+			dst = append(dst, hexChars[x>>8&0xf])
+		}
+		if x >= 0x10 {
+			dst = append(dst, hexChars[x>>4&0xf])
+		}
+		dst = append(dst, hexChars[x&0xf])
+	}
+	return dst
+}
+
+const hexChars = "0123456789abcdef"
+
+// appendOctets appends the dotted-quad text of the octets of v from the
+// k-th on (0 for all of them), each preceded by a dot but the first.
+func appendOctets(dst []byte, v uint32, k int) []byte {
+	for i := k; i < 4; i++ {
+		if i > 0 {
+			dst = append(dst, '.')
+		}
+		d := &decimal[byte(v>>(24-8*i))]
+		dst = append(dst, d[:d[3]]...)
+	}
+	return dst
+}
+
+// hexDigit holds the value of every hex digit, and 0xff for other bytes.
+var hexDigit = func() (t [256]uint8) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i, c := range "0123456789abcdef" {
+		t[c] = uint8(i)
+	}
+	for i, c := range "ABCDEF" {
+		t[c] = uint8(10 + i)
+	}
+	return t
+}()
+
+// decimal holds the text of every octet value: up to three digits, and
+// their count in the last byte.
+var decimal = func() (t [256][4]byte) {
+	for i := range t {
+		s := strconv.Itoa(i)
+		copy(t[i][:], s)
+		t[i][3] = byte(len(s))
+	}
+	return t
+}()
+
+// scanned is the result of scan: an address or the fault that stopped it.
+type scanned struct {
+	v6    [16]byte
+	v4    uint32
+	dots  [3]uint8 // where the dots of an IPv4 address are, in s
+	is4   bool
+	fault fault
+	pos   int // byte offset of the fault, where it has one
+}
+
+// quad parses s as a dotted-quad IPv4 address, as scan4 does, and
+// returns the offsets of its dots; ok is false for anything else, valid or
+// not, which scan then judges.
+func quad(s string) (v uint32, dots [3]uint8, ok bool) {
+	i := 0
+	for k := 0; k < 4; k++ {
+		if i >= len(s) {
+			return 0, dots, false
+		}
+		val := uint32(s[i] - '0')
+		if val > 9 {
+			return 0, dots, false
+		}
+		i++
+		if val != 0 { // a leading 0 stands alone
+			for n := 0; n < 2 && i < len(s); n++ {
+				d := uint32(s[i] - '0')
+				if d > 9 {
+					break
+				}
+				val = val*10 + d
+				i++
+			}
+			if val > 255 {
+				return 0, dots, false
+			}
+		}
+		v = v<<8 | val
+		if k < 3 {
+			if i >= len(s) || s[i] != '.' {
+				return 0, dots, false
+			}
+			dots[k] = uint8(i)
+			i++
+		}
+	}
+	return v, dots, i == len(s)
+}
+
+// scan parses s as netip.ParseAddr does, zone aside: the first '.', ':' or
+// '%' decides between IPv4, IPv6 and an error, and an IPv6 zone (everything
+// after the first '%') must not be empty and is dropped. It never retains s.
+func scan(s string) (r scanned) {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '.':
+			r.v4, r.dots, r.fault, r.pos = scan4(s, 0)
+			r.is4 = true
+			return r
+		case ':':
+			if z := strings.IndexByte(s, '%'); z >= 0 {
+				if z == len(s)-1 {
+					r.fault, r.pos = faultZoneEmpty, z
+					return r
+				}
+				s = s[:z]
+			}
+			r.v6, r.fault, r.pos = scan6(s)
+			return r
+		case '%':
+			r.fault, r.pos = faultZoneNoV6, i
+			return r
+		}
+	}
+	if len(s) == 0 {
+		r.fault = faultEmpty
+	} else {
+		r.fault = faultNoSeparator
+	}
+	return r
+}
+
+// scan4 parses s[off:] as a dotted-quad IPv4 address: four decimal fields
+// of one to three digits, each at most 255 and without a leading zero.
+// It also returns the offsets of the three dots, for text of up to 255
+// bytes (an IPv4 address is at most 15).
+func scan4(s string, off int) (v uint32, dots [3]uint8, f fault, pos int) {
+	val, digits, fields := uint32(0), 0, 0
+	for i := off; i < len(s); i++ {
+		switch c := s[i]; {
+		case c-'0' < 10:
+			if digits == 1 && val == 0 {
+				return 0, dots, faultV4Zero, i - 1
+			}
+			val = val*10 + uint32(c-'0')
+			digits++
+			if val > 255 {
+				return 0, dots, faultV4Range, i + 1 - digits
+			}
+		case c == '.':
+			if digits == 0 {
+				return 0, dots, faultV4Empty, i
+			}
+			if fields == 3 {
+				return 0, dots, faultV4Long, i
+			}
+			dots[fields] = uint8(i)
+			v = v<<8 | val
+			fields++
+			val, digits = 0, 0
+		case c == '%':
+			return 0, dots, faultZoneNoV6, i
+		default:
+			return 0, dots, faultChar, i
+		}
+	}
+	if digits == 0 {
+		return 0, dots, faultV4Empty, len(s)
+	}
+	if fields < 3 {
+		return 0, dots, faultV4Short, len(s)
+	}
+	return v<<8 | val, dots, 0, 0
+}
+
+// scan6 parses s, with no zone, as an RFC 4291 IPv6 address: eight groups
+// of one to four hex digits, at most one "::" standing for one or more zero
+// groups, and optionally a dotted-quad IPv4 address for the last two.
+func scan6(s string) (b [16]byte, f fault, pos int) {
+	ellipsis := -1 // index in b where "::" stands
+	i, p := 0, 0   // bytes of b filled, bytes of s read
+	if len(s) >= 2 && s[0] == ':' && s[1] == ':' {
+		ellipsis, p = 0, 2
+		if p == len(s) {
+			return b, 0, 0
+		}
+	}
+	for i < 16 {
+		start := p
+		acc := uint32(0)
+		for ; p < len(s); p++ {
+			d := hexDigit[s[p]]
+			if d > 0xf {
+				break
+			}
+			if p-start == 4 {
+				return b, faultV6Digits, start
+			}
+			acc = acc<<4 | uint32(d)
+		}
+		if p == start {
+			if p < len(s) && s[p] != ':' {
+				return b, faultChar, p
+			}
+			return b, faultV6Empty, p
+		}
+		if p < len(s) && s[p] == '.' {
+			if (ellipsis < 0 && i != 12) || i > 12 {
+				return b, faultV6Dotted, start
+			}
+			v, _, f, pos := scan4(s, start)
+			if f != 0 {
+				return b, f, pos
+			}
+			binary.BigEndian.PutUint32(b[i:], v)
+			i += 4
+			p = len(s)
+			break
+		}
+		b[i], b[i+1] = byte(acc>>8), byte(acc)
+		i += 2
+		if p == len(s) {
+			break
+		}
+		if s[p] != ':' {
+			return b, faultChar, p
+		}
+		if p+1 == len(s) {
+			return b, faultV6Colon, p
+		}
+		p++
+		if s[p] == ':' {
+			if ellipsis >= 0 {
+				return b, faultV6Ellipsis, p - 1
+			}
+			ellipsis = i
+			p++
+			if p == len(s) {
+				break
+			}
+		}
+	}
+	if p != len(s) {
+		return b, faultV6Long, p
+	}
+	if i < 16 {
+		if ellipsis < 0 {
+			return b, faultV6Short, len(s)
+		}
+		n := 16 - i
+		copy(b[ellipsis+n:], b[ellipsis:i])
+		clear(b[ellipsis : ellipsis+n])
+	} else if ellipsis >= 0 {
+		return b, faultV6EmptyEllipsis, 0
+	}
+	return b, 0, 0
 }

@@ -10,18 +10,28 @@
 //   - A [Keyring] hands out the random 256-bit keys that visitor pseudonyms
 //     are computed with: one key per window-long epoch, created lazily from
 //     crypto/rand, kept for its epoch plus one grace epoch (so a lookup just
-//     after a boundary still matches) and then destroyed. Keys are never
-//     derived from the date or from a long-lived secret, so once a key is
-//     gone the pseudonyms made with it cannot be linked back to an address,
-//     not even by brute force over the IPv4 space. Where the keys live is
+//     after a boundary still matches) and then destroyed, by the keyring
+//     itself, on a timer, whether or not anything sweeps it;
+//     [Keyring.Stats] reports the age of the oldest key held and how many
+//     were destroyed. Keys are never derived from the date or from a
+//     long-lived secret, so once a key is gone the pseudonyms made with it
+//     cannot be linked back to an address, not even by brute force over the
+//     IPv4 space. Where the keys live is
 //     pluggable through [KeyStore]; [MemoryKeyStore] is the in-process
 //     default, and a shared store lets many machines agree on one key per
 //     epoch.
-//   - A [Sweeper] calls Sweep on anything [Sweepable] at an interval and
-//     reports what it deleted and the age of the oldest entry still held, so
-//     an operator can prove retention ("oldest held entry is 29m59s old")
-//     rather than trust it.
+//   - A [Sweeper] calls Sweep on anything [Sweepable] at an interval (a
+//     [Group] of them for several) and reports what it deleted and the age
+//     of the oldest entry still held, so an operator can prove retention
+//     ("oldest held entry is 29m59s old") rather than trust it.
+//
+// Errors start with "retention: " and never carry an address: the text of
+// an error from something retention calls (a key store, a random source, a
+// Sweepable) has every address-like run replaced with "[address]", while
+// the error itself stays reachable with errors.Is and errors.As.
 //
 // Time is always data here: methods take a now argument or a Now function,
-// and nothing reads the clock behind the caller's back.
+// and nothing reads the clock behind the caller's back. The timers that
+// destroy keys compute their deadlines with Now and wait on the runtime's
+// clock; tests run them on a fake clock with testing/synctest.
 package retention

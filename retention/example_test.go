@@ -36,3 +36,49 @@ func ExampleKeyring() {
 	// 964297 true false
 	// retention.Key(epoch 964297)
 }
+
+// Stats tells how old the oldest key held is and how many keys were
+// destroyed: the figures that prove guarantee 5 on a dashboard.
+func ExampleKeyring_Stats() {
+	ctx := context.Background()
+	clock := time.Date(2025, 1, 1, 12, 10, 0, 0, time.UTC)
+	ring, _ := retention.NewKeyring(&retention.KeyringOptions{Now: func() time.Time { return clock }})
+	defer ring.Close() // destroys what is left and stops the timers
+
+	_, _, _ = ring.Keys(ctx, clock)
+	st := ring.Stats()
+	fmt.Println(st.Held, st.OldestAge)
+
+	// An hour later the key's epoch and its grace are over. The keyring's
+	// timers destroy it at that moment on their own; a sweep does the same
+	// work on demand.
+	clock = clock.Add(time.Hour)
+	_, _ = ring.Sweep(ctx, clock)
+	st = ring.Stats()
+	fmt.Println(st.Held, st.Destroyed)
+	// Output:
+	// 1 10m0s
+	// 0 1
+}
+
+// A Group lets one Sweeper sweep everything that holds transient data and
+// report it as one.
+func ExampleGroup() {
+	ctx := context.Background()
+	clock := time.Date(2025, 1, 1, 12, 10, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	ring, _ := retention.NewKeyring(&retention.KeyringOptions{Now: now})
+	defer ring.Close()
+	clicks := retention.NewMemoryKeyStore(&retention.MemoryKeyStoreOptions{Now: now}) // stands for a click store
+	sweeper, _ := retention.NewSweeper(retention.Group{clicks, ring}, &retention.SweeperOptions{Now: now})
+
+	_, _, _ = ring.Keys(ctx, clock)
+	st, err := sweeper.SweepNow(ctx)
+	fmt.Println(st.Held, st.Deleted, err)
+	clock = clock.Add(time.Hour)
+	st, err = sweeper.SweepNow(ctx)
+	fmt.Println(st.Held, st.Deleted, err)
+	// Output:
+	// 1 0 <nil>
+	// 0 2 <nil>
+}

@@ -2,10 +2,15 @@ package retention
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 )
+
+// ErrClosed is wrapped by the errors of a [Keyring] or [MemoryKeyStore]
+// used after Close.
+var ErrClosed = errors.New("closed")
 
 // MemoryKeyStoreOptions configures [NewMemoryKeyStore]. The zero value (or a
 // nil pointer) means the defaults.
@@ -15,12 +20,19 @@ type MemoryKeyStoreOptions struct {
 }
 
 // MemoryKeyStore is the in-process [KeyStore]: a map from epoch to key.
-// A key is destroyed (its bytes zeroed, its entry dropped) once its ttl has
-// passed by the store's clock, and also as soon as a caller asks for an
-// epoch two or more epochs later (so a stalled or fake clock cannot keep it
-// alive while time moves on for the callers). Destruction happens during
-// calls to its methods; run a [Sweeper] on it, or use it through a
-// [Keyring] that is swept, to destroy keys on time while the store is idle.
+//
+// A key is destroyed (its bytes zeroed, its entry dropped) when its ttl
+// has passed, by the store itself: a runtime timer (time.AfterFunc, one per
+// store, not one per key) fires at the earliest deadline held, destroys
+// what is due and re-arms for the next, so keys die on time whether or not
+// anyone calls or sweeps the store, and nothing runs while the store is
+// empty. The timer measures durations on the runtime's clock from deadlines
+// computed with Now. A key is also destroyed as soon as a caller asks for
+// an epoch two or more epochs later, so a stalled or fake clock cannot
+// keep it alive while time moves on for the callers. [MemoryKeyStore.Sweep]
+// does the same work on demand and reports it.
+//
+// [MemoryKeyStore.Close] destroys every key and stops the timer.
 //
 // The zero MemoryKeyStore is ready to use with time.Now as its clock. A
 // MemoryKeyStore is safe for concurrent use and must not be copied after
@@ -28,9 +40,14 @@ type MemoryKeyStoreOptions struct {
 type MemoryKeyStore struct {
 	now func() time.Time
 
-	mu   sync.Mutex
-	keys map[int64]*memKey
-	top  int64 // highest epoch asked for so far
+	mu        sync.Mutex
+	keys      map[int64]*memKey
+	top       int64 // highest epoch asked for so far
+	destroyed uint64
+	closed    bool
+	timer     *time.Timer
+	armedFor  time.Time // the deadline the timer is set for; zero if stopped
+	onDestroy func()    // called, without mu, after the timer destroyed keys
 }
 
 type memKey struct {
@@ -68,6 +85,9 @@ func (s *MemoryKeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidat
 	now := s.clock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return [32]byte{}, fmt.Errorf("retention: key for epoch %d: key store %w", epoch, ErrClosed)
+	}
 	s.observe(epoch)
 	s.sweepLocked(now)
 	if k, ok := s.keys[epoch]; ok {
@@ -79,7 +99,9 @@ func (s *MemoryKeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidat
 	if s.keys == nil {
 		s.keys = make(map[int64]*memKey)
 	}
-	s.keys[epoch] = &memKey{secret: candidate, deadline: now.Add(ttl)}
+	k := &memKey{secret: candidate, deadline: now.Add(ttl)}
+	s.keys[epoch] = k
+	s.armLocked(now)
 	return candidate, nil
 }
 
@@ -91,6 +113,9 @@ func (s *MemoryKeyStore) Load(ctx context.Context, epoch int64) ([32]byte, bool,
 	now := s.clock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return [32]byte{}, false, fmt.Errorf("retention: key for epoch %d: key store %w", epoch, ErrClosed)
+	}
 	s.sweepLocked(now)
 	k, ok := s.keys[epoch]
 	if !ok {
@@ -101,17 +126,60 @@ func (s *MemoryKeyStore) Load(ctx context.Context, epoch int64) ([32]byte, bool,
 
 // Sweep destroys every key whose ttl has passed at now, or whose epoch is
 // two or more epochs older than the newest epoch asked for, and reports
-// what it destroyed and what it still holds. Oldest is the age of the
-// oldest key held, measured from its creation. Sweep makes MemoryKeyStore
-// [Sweepable].
+// what it destroyed and what it still holds. Oldest is 0: the store does
+// not know epoch lengths, so it cannot tell a key's age ([Keyring.Sweep]
+// and [Keyring.Stats] do). Sweep makes MemoryKeyStore [Sweepable]; the
+// store's own timer makes sweeping it optional.
 func (s *MemoryKeyStore) Sweep(ctx context.Context, now time.Time) (SweepStats, error) {
 	if err := ctx.Err(); err != nil {
 		return SweepStats{}, fmt.Errorf("retention: sweep: %w", err)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := SweepStats{Deleted: s.sweepLocked(now), Held: len(s.keys)}
+	n := s.sweepLocked(now)
+	st := SweepStats{Deleted: n, Held: len(s.keys)}
+	if !s.closed {
+		s.armLocked(s.clock())
+	}
+	hook := s.onDestroy
+	s.mu.Unlock()
+	if n > 0 && hook != nil {
+		hook()
+	}
 	return st, nil
+}
+
+// Stats reports the keys the store holds and has destroyed. OldestAge is
+// 0: the store does not know epoch lengths (see [Keyring.Stats]).
+func (s *MemoryKeyStore) Stats() KeyStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := KeyStats{Held: len(s.keys), Destroyed: s.destroyed}
+	first := true
+	for e := range s.keys {
+		if first || e < st.OldestEpoch {
+			st.OldestEpoch, first = e, false
+		}
+	}
+	return st
+}
+
+// Close destroys every key the store holds and stops its timer. Later
+// calls to LoadOrCreate and Load fail with an error wrapping [ErrClosed].
+// Close is idempotent and returns nil.
+func (s *MemoryKeyStore) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	n := s.destroyLocked(func(int64, *memKey) bool { return true })
+	if s.timer != nil {
+		s.timer.Stop()
+		s.armedFor = time.Time{}
+	}
+	hook := s.onDestroy
+	s.mu.Unlock()
+	if n > 0 && hook != nil {
+		hook()
+	}
+	return nil
 }
 
 // observe records that a caller asked for epoch.
@@ -123,10 +191,18 @@ func (s *MemoryKeyStore) observe(epoch int64) {
 
 // sweepLocked destroys expired keys and returns how many.
 func (s *MemoryKeyStore) sweepLocked(now time.Time) int {
+	return s.destroyLocked(func(e int64, k *memKey) bool {
+		return !now.Before(k.deadline) || e < s.top-1
+	})
+}
+
+// destroyLocked zeroes and drops every key for which due is true and
+// returns how many.
+func (s *MemoryKeyStore) destroyLocked(due func(int64, *memKey) bool) int {
 	n := 0
 	for e, k := range s.keys {
-		if !now.Before(k.deadline) || e < s.top-1 {
-			k.secret = [32]byte{}
+		if due(e, k) {
+			clear(k.secret[:])
 			delete(s.keys, e)
 			n++
 		}
@@ -134,7 +210,52 @@ func (s *MemoryKeyStore) sweepLocked(now time.Time) int {
 	if len(s.keys) == 0 {
 		s.keys = nil // let the map's memory go
 	}
+	s.destroyed += uint64(n)
 	return n
+}
+
+// armLocked sets the timer for the earliest deadline held, or stops it
+// when nothing is held.
+func (s *MemoryKeyStore) armLocked(now time.Time) {
+	var next time.Time
+	for _, k := range s.keys {
+		if next.IsZero() || k.deadline.Before(next) {
+			next = k.deadline
+		}
+	}
+	switch {
+	case next.IsZero():
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		s.armedFor = time.Time{}
+	case s.armedFor.IsZero() || !next.Equal(s.armedFor):
+		d := max(0, next.Sub(now))
+		if s.timer == nil {
+			s.timer = time.AfterFunc(d, s.fire)
+		} else {
+			s.timer.Reset(d)
+		}
+		s.armedFor = next
+	}
+}
+
+// fire runs on the timer: it destroys what is due and re-arms.
+func (s *MemoryKeyStore) fire() {
+	now := s.clock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	n := s.sweepLocked(now)
+	s.armedFor = time.Time{} // the timer has fired: arm afresh
+	s.armLocked(now)
+	hook := s.onDestroy
+	s.mu.Unlock()
+	if n > 0 && hook != nil {
+		hook()
+	}
 }
 
 // advance tells the store that callers have reached epoch, so that keys two
@@ -142,5 +263,22 @@ func (s *MemoryKeyStore) sweepLocked(now time.Time) int {
 func (s *MemoryKeyStore) advance(epoch int64) {
 	s.mu.Lock()
 	s.top = max(s.top, epoch)
+	s.mu.Unlock()
+}
+
+// epochs appends the epochs of the keys held to dst.
+func (s *MemoryKeyStore) epochs(dst []int64) []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for e := range s.keys {
+		dst = append(dst, e)
+	}
+	return dst
+}
+
+// setHook sets the function called after the timer destroys keys.
+func (s *MemoryKeyStore) setHook(f func()) {
+	s.mu.Lock()
+	s.onDestroy = f
 	s.mu.Unlock()
 }

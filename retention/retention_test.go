@@ -202,21 +202,70 @@ func TestMemoryKeyStoreDestroysKeys(t *testing.T) {
 }
 
 func TestKeyringSweepZeroesCache(t *testing.T) {
-	ctx := context.Background()
-	r, err := retention.NewKeyring(nil)
-	require.NoError(t, err)
-	cur, _, err := r.Keys(ctx, t0)
-	require.NoError(t, err)
-	st, err := r.Sweep(ctx, t0)
-	require.NoError(t, err)
-	assert.Equal(t, 1, st.Held)
-	assert.Equal(t, 0, st.Deleted)
-	// Two epochs on, nothing may be held.
-	later := r.Policy().EpochStart(cur.Epoch + 2)
-	st, err = r.Sweep(ctx, later)
-	require.NoError(t, err)
-	assert.Equal(t, 0, st.Held)
-	assert.Equal(t, 2, st.Deleted, "the cached key and the stored one")
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		r, err := retention.NewKeyring(nil)
+		require.NoError(t, err)
+		now := time.Now()
+		cur, _, err := r.Keys(ctx, now)
+		require.NoError(t, err)
+		st, err := r.Sweep(ctx, now)
+		require.NoError(t, err)
+		assert.Equal(t, 1, st.Held)
+		assert.Equal(t, 0, st.Deleted)
+		// Two epochs on, nothing may be held: a sweep at that instant
+		// finds the cached key and the stored one before the timers do.
+		later := r.Policy().EpochStart(cur.Epoch + 2)
+		st, err = r.Sweep(ctx, later)
+		require.NoError(t, err)
+		assert.Equal(t, 0, st.Held)
+		assert.Equal(t, 2, st.Deleted, "the cached key and the stored one")
+		assert.Equal(t, retention.KeyStats{Destroyed: 1}, r.Stats(), "one key, in two places")
+	})
+}
+
+// A keyring on a shared store holds only its cache, drops it when the
+// epoch ends, and counts each epoch's key once although it reads it again
+// from the store during its grace.
+func TestKeyringStatsSharedStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		store := retention.NewMemoryKeyStore(nil)
+		r, err := retention.NewKeyring(&retention.KeyringOptions{Store: store})
+		require.NoError(t, err)
+		w := r.Policy().Window()
+		start := r.Policy().EpochStart(r.Policy().Epoch(time.Now()) + 1)
+		time.Sleep(time.Until(start))
+
+		cur, _, err := r.Keys(ctx, time.Now())
+		require.NoError(t, err)
+		st := r.Stats()
+		assert.Equal(t, retention.KeyStats{Held: 1, OldestEpoch: cur.Epoch}, st)
+
+		time.Sleep(w / 2)
+		synctest.Wait()
+		assert.Equal(t, w/2, r.Stats().OldestAge)
+
+		time.Sleep(w / 2) // the epoch ends: the cache is dropped
+		synctest.Wait()
+		assert.Equal(t, retention.KeyStats{Destroyed: 1}, r.Stats())
+		assert.Equal(t, 1, store.Stats().Held, "the store keeps it through its grace")
+
+		_, prev, err := r.Keys(ctx, time.Now()) // reads it back as the previous key
+		require.NoError(t, err)
+		assert.Equal(t, cur, prev)
+		time.Sleep(w)
+		synctest.Wait()
+		assert.Equal(t, retention.KeyStats{Destroyed: 2}, r.Stats(), "the re-read key is not counted again")
+		assert.Equal(t, retention.KeyStats{Held: 1, OldestEpoch: cur.Epoch + 1, Destroyed: 1}, store.Stats())
+		time.Sleep(w)
+		synctest.Wait()
+		assert.Equal(t, retention.KeyStats{Destroyed: 2}, store.Stats())
+		require.NoError(t, r.Close())
+		require.NoError(t, store.Close())
+		_, _, err = store.Load(ctx, 1)
+		assert.ErrorIs(t, err, retention.ErrClosed)
+	})
 }
 
 type countSweeper struct {
@@ -254,10 +303,76 @@ func TestSweeperRun(t *testing.T) {
 	})
 }
 
+func TestGroup(t *testing.T) {
+	ctx := context.Background()
+	a := &countSweeper{}
+	b := &statSweeper{st: retention.SweepStats{Deleted: 3, Held: 5, Oldest: time.Hour}}
+	failing := &statSweeper{st: retention.SweepStats{Deleted: 1}, err: errors.New("boom at 203.0.113.9:6379")}
+	st, err := retention.Group{a, b, failing}.Sweep(ctx, t0)
+	assert.Equal(t, retention.SweepStats{Deleted: 4, Held: 6, Oldest: time.Hour}, st)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, failing.err, "members' errors are wrapped, not replaced")
+	assert.Equal(t, "retention: sweep member 2 of the group: boom at [address]", err.Error())
+	assert.Equal(t, []time.Time{t0}, a.calls)
+
+	st, err = retention.Group(nil).Sweep(ctx, t0)
+	assert.NoError(t, err)
+	assert.Zero(t, st)
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = retention.Group{a}.Sweep(cctx, t0)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Len(t, a.calls, 1, "a done context stops the group")
+}
+
+type statSweeper struct {
+	st  retention.SweepStats
+	err error
+}
+
+func (s *statSweeper) Sweep(context.Context, time.Time) (retention.SweepStats, error) {
+	return s.st, s.err
+}
+
 func TestNewSweeperErrors(t *testing.T) {
 	_, err := retention.NewSweeper(nil, nil)
 	assert.Error(t, err)
+	_, err = retention.NewSweeper(retention.Group{}, nil)
+	assert.EqualError(t, err, "retention: NewSweeper: empty Group")
+	_, err = retention.NewSweeper(retention.Group{&countSweeper{}, nil}, nil)
+	assert.EqualError(t, err, "retention: NewSweeper: member 1 of the Group is nil")
 	_, err = retention.NewSweeper(&countSweeper{}, &retention.SweeperOptions{Interval: -time.Second})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `"-1s"`)
+}
+
+// Callers, the keyring's timers and Stats race across epoch boundaries;
+// every caller gets the key of its epoch, and the race detector watches.
+func TestKeyringConcurrentAcrossEpochs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		r, err := retention.NewKeyring(nil)
+		require.NoError(t, err)
+		w := r.Policy().Window()
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 40 {
+					now := time.Now()
+					cur, _, err := r.Keys(ctx, now)
+					if assert.NoError(t, err) {
+						assert.Equal(t, r.Policy().Epoch(now), cur.Epoch)
+					}
+					if g == 0 {
+						assert.Less(t, r.Stats().OldestAge, 2*w)
+					}
+					time.Sleep(w / 7 * time.Duration(1+i%3))
+				}
+			})
+		}
+		wg.Wait()
+		require.NoError(t, r.Close())
+		assert.Zero(t, r.Stats().Held)
+	})
 }

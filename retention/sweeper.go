@@ -27,6 +27,40 @@ type Sweepable interface {
 	Sweep(ctx context.Context, now time.Time) (SweepStats, error)
 }
 
+// Group is a [Sweepable] made of several: one [Sweeper] can then sweep a
+// click store, an aggregate rollup and a keyring together. Sweep sweeps
+// each member in order, even after one fails; Deleted and Held are the
+// sums, Oldest the largest, and the error joins the members' errors, each
+// naming the member by its position.
+//
+// A Group is a slice: its zero value (nil) sweeps nothing. It is safe for
+// concurrent use when its members are and it is not modified.
+type Group []Sweepable
+
+// Sweep implements [Sweepable].
+func (g Group) Sweep(ctx context.Context, now time.Time) (SweepStats, error) {
+	var st SweepStats
+	var errs []error
+	for i, s := range g {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("retention: sweep: %w", err))
+			break
+		}
+		if s == nil {
+			errs = append(errs, fmt.Errorf("retention: sweep: member %d of the group is nil", i))
+			continue
+		}
+		one, err := s.Sweep(ctx, now)
+		st.Deleted += one.Deleted
+		st.Held += one.Held
+		st.Oldest = max(st.Oldest, one.Oldest)
+		if err != nil {
+			errs = append(errs, foreign(fmt.Sprintf("sweep member %d of the group", i), err))
+		}
+	}
+	return st, errors.Join(errs...)
+}
+
 // DefaultSweepInterval is how often a [Sweeper] sweeps unless told
 // otherwise: once a second, the granularity the in-memory stores promise
 // for physical deletion.
@@ -59,11 +93,22 @@ type Sweeper struct {
 	onSweep  func(SweepStats, error)
 }
 
-// NewSweeper returns a Sweeper for target. A nil target or a negative
-// interval is an error. A nil opts is valid.
+// NewSweeper returns a Sweeper for target; to sweep several things, pass a
+// [Group] of them. A nil target, a Group that is empty or has a nil member,
+// or a negative interval is an error. A nil opts is valid.
 func NewSweeper(target Sweepable, opts *SweeperOptions) (*Sweeper, error) {
 	if target == nil {
 		return nil, errors.New("retention: NewSweeper: nil target")
+	}
+	if g, ok := target.(Group); ok {
+		if len(g) == 0 {
+			return nil, errors.New("retention: NewSweeper: empty Group")
+		}
+		for i, s := range g {
+			if s == nil {
+				return nil, fmt.Errorf("retention: NewSweeper: member %d of the Group is nil", i)
+			}
+		}
 	}
 	s := &Sweeper{target: target, interval: DefaultSweepInterval, now: time.Now}
 	if opts != nil {

@@ -10,7 +10,12 @@
 // [github.com/clickanon/clickanon/ipmask/logmask], the same scan that masks
 // logs, so anything logmask would mask counts as a leak if left unmasked.
 //
+// [AssertNoRawIPError] does the same for the text of an error, since errors
+// get logged.
+//
 // Like testify's assert and require, the Assert functions report with
 // t.Errorf and return false, and the Require ones stop the test with
-// t.FailNow.
+// t.FailNow. The package uses only the standard library, so importing it
+// adds no dependency to a module. Its functions are safe to call from
+// several goroutines of one test, as testing.TB is.
 package ipmasktest

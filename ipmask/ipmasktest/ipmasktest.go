@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/logmask"
 )
@@ -36,7 +34,10 @@ func Leaks[T ~string | ~[]byte](p ipmask.Policy, data T) []Leak {
 // AssertNoRawIP reports an error, through t, for every address in data
 // that p does not mask, giving the address, its text, its byte offset and
 // the surrounding text, and returns whether there was none. msgAndArgs are
-// added to the report as testify does.
+// added to the report as testify does: a lone value is printed with %v, and
+// a format string followed by its arguments is formatted.
+//
+// To check an error's text, use [AssertNoRawIPError].
 func AssertNoRawIP[T ~string | ~[]byte](t testing.TB, p ipmask.Policy, data T, msgAndArgs ...any) bool {
 	t.Helper()
 	leaks := Leaks(p, data)
@@ -49,7 +50,7 @@ func AssertNoRawIP[T ~string | ~[]byte](t testing.TB, p ipmask.Policy, data T, m
 	for _, l := range leaks {
 		fmt.Fprintf(&b, "\n\t%v written %q at byte %d: %s", l.Addr, text[l.Start:l.End], l.Start, around(text, l.Start, l.End))
 	}
-	return assert.Fail(t, b.String(), msgAndArgs...)
+	return fail(t, b.String(), msgAndArgs)
 }
 
 // RequireNoRawIP is [AssertNoRawIP] followed, on failure, by t.FailNow.
@@ -66,12 +67,54 @@ func RequireNoRawIP[T ~string | ~[]byte](t testing.TB, p ipmask.Policy, data T, 
 func AssertMasked(t testing.TB, p ipmask.Policy, a netip.Addr, msgAndArgs ...any) bool {
 	t.Helper()
 	if !a.IsValid() {
-		return assert.Fail(t, "ipmasktest: the zero netip.Addr is not a masked address", msgAndArgs...)
+		return fail(t, "ipmasktest: the zero netip.Addr is not a masked address", msgAndArgs)
 	}
 	if !p.IsMasked(a) {
-		return assert.Fail(t, fmt.Sprintf("ipmasktest: %v is not masked under %v: want %v", a, p, p.Mask(a)), msgAndArgs...)
+		return fail(t, fmt.Sprintf("ipmasktest: %v is not masked under %v: want %v", a, p, p.Mask(a)), msgAndArgs)
 	}
 	return true
+}
+
+// AssertNoRawIPError is [AssertNoRawIP] on the text of err: it reports an
+// error, through t, for every address in err.Error() that p does not mask,
+// and returns whether there was none. A nil err holds no address. Use it on
+// every error path of code that handles addresses, since an error gets
+// logged.
+func AssertNoRawIPError(t testing.TB, p ipmask.Policy, err error, msgAndArgs ...any) bool {
+	t.Helper()
+	if err == nil {
+		return true
+	}
+	return AssertNoRawIP(t, p, err.Error(), msgAndArgs...)
+}
+
+// fail reports msg, and the caller's message if any, through t.Errorf and
+// returns false.
+func fail(t testing.TB, msg string, msgAndArgs []any) bool {
+	t.Helper()
+	if extra := message(msgAndArgs); extra != "" {
+		msg += "\n\tmessage: " + extra
+	}
+	t.Errorf("%s", msg)
+	return false
+}
+
+// message formats msgAndArgs the way testify does: nothing, a lone value
+// printed with %v, or a format string and its arguments.
+func message(msgAndArgs []any) string {
+	switch {
+	case len(msgAndArgs) == 0:
+		return ""
+	case len(msgAndArgs) == 1:
+		if s, ok := msgAndArgs[0].(string); ok {
+			return s
+		}
+		return fmt.Sprintf("%+v", msgAndArgs[0])
+	}
+	if format, ok := msgAndArgs[0].(string); ok {
+		return fmt.Sprintf(format, msgAndArgs[1:]...)
+	}
+	return fmt.Sprint(msgAndArgs...)
 }
 
 // around quotes up to 20 bytes of context on each side of text[start:end].

@@ -2,8 +2,10 @@ package ipmasktest_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"runtime"
 	"testing"
 
@@ -153,6 +155,63 @@ func TestAssertMasked(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestAssertNoRawIPError(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		ok   bool
+	}{
+		{"nil", nil, true},
+		{"no address", errors.New("ipmask: text of 14 bytes is not an IP address"), true},
+		{"masked", fmt.Errorf("wrapped: %w", errors.New("from 203.0.113.0")), true},
+		{"raw ipv4", fmt.Errorf("wrapped: %w", errors.New("from 203.0.113.9:80")), false},
+		{"raw 6to4", errors.New("bad 2002:cb00:7109::1"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ok bool
+			f := run(func(tb *fakeTB) { ok = ipmasktest.AssertNoRawIPError(tb, ipmask.Default, tt.err, "row %s", tt.name) })
+			assert.Equal(t, tt.ok, ok)
+			assert.Equal(t, !tt.ok, f.failed)
+			if !tt.ok {
+				require.Len(t, f.errors, 1)
+				assert.Contains(t, f.errors[0], "row "+tt.name)
+			}
+		})
+	}
+}
+
+func TestMessageForms(t *testing.T) {
+	tests := []struct {
+		name string
+		args []any
+		want string
+	}{
+		{"format", []any{"got %d", 3}, "message: got 3"},
+		{"lone string", []any{"plain %d"}, "message: plain %d"},
+		{"lone value", []any{42}, "message: 42"},
+		{"values", []any{1, 2}, "message: 1 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := run(func(tb *fakeTB) { ipmasktest.AssertMasked(tb, ipmask.Default, netip.Addr{}, tt.args...) })
+			require.Len(t, f.errors, 1)
+			assert.Contains(t, f.errors[0], tt.want)
+		})
+	}
+	f := run(func(tb *fakeTB) { ipmasktest.AssertMasked(tb, ipmask.Default, netip.Addr{}) })
+	require.Len(t, f.errors, 1)
+	assert.NotContains(t, f.errors[0], "message:")
+}
+
+func TestNoTestifyDependency(t *testing.T) {
+	// The package must not pull testify into its users' module graphs.
+	out, err := exec.Command("go", "list", "-deps", "github.com/clickanon/clickanon/ipmask/ipmasktest").Output()
+	require.NoError(t, err)
+	assert.NotContains(t, string(out), "testify")
+	assert.NotContains(t, string(out), "yaml")
 }
 
 func TestCases(t *testing.T) {

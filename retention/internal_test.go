@@ -1,0 +1,96 @@
+package retention
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The store's timer zeroes a key's bytes at its deadline, with no call and
+// no sweep, and stops when nothing is held.
+func TestMemoryKeyStoreTimerZeroesKeys(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := NewMemoryKeyStore(nil)
+		_, err := s.LoadOrCreate(context.Background(), 1, [32]byte{7}, time.Minute)
+		require.NoError(t, err)
+		_, err = s.LoadOrCreate(context.Background(), 2, [32]byte{8}, 2*time.Minute)
+		require.NoError(t, err)
+		s.mu.Lock()
+		k1, k2 := s.keys[1], s.keys[2]
+		s.mu.Unlock()
+
+		time.Sleep(time.Minute - time.Nanosecond)
+		synctest.Wait()
+		assert.Equal(t, KeyStats{Held: 2, OldestEpoch: 1}, s.Stats())
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		assert.Equal(t, KeyStats{Held: 1, OldestEpoch: 2, Destroyed: 1}, s.Stats())
+		s.mu.Lock()
+		assert.Equal(t, [32]byte{}, k1.secret, "a destroyed key is zeroed")
+		assert.Equal(t, [32]byte{8}, k2.secret)
+		s.mu.Unlock()
+
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		assert.Equal(t, KeyStats{Destroyed: 2}, s.Stats())
+		s.mu.Lock()
+		assert.Equal(t, [32]byte{}, k2.secret)
+		assert.True(t, s.armedFor.IsZero(), "no timer armed while nothing is held")
+		s.mu.Unlock()
+	})
+}
+
+// Close zeroes the cache and every key of the default store.
+func TestKeyringCloseZeroes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, err := NewKeyring(nil)
+		require.NoError(t, err)
+		ctx := context.Background()
+		_, _, err = r.Keys(ctx, time.Now())
+		require.NoError(t, err)
+		_, _, err = r.Keys(ctx, time.Now().Add(r.Policy().Window()))
+		require.NoError(t, err)
+		r.mem.mu.Lock()
+		var held []*memKey
+		for _, k := range r.mem.keys {
+			held = append(held, k)
+		}
+		r.mem.mu.Unlock()
+		require.Len(t, held, 2)
+
+		require.NoError(t, r.Close())
+		require.NoError(t, r.Close(), "idempotent")
+		for _, k := range held {
+			assert.Equal(t, [32]byte{}, k.secret)
+		}
+		r.mu.RLock()
+		assert.True(t, r.cur.IsZero())
+		assert.True(t, r.prev.IsZero())
+		r.mu.RUnlock()
+		assert.Equal(t, KeyStats{Destroyed: 2}, r.Stats())
+		_, _, err = r.Keys(ctx, time.Now())
+		assert.ErrorIs(t, err, ErrClosed)
+	})
+}
+
+func TestScrub(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"nothing", "connection refused", "connection refused"},
+		{"ipv4 and port", "dial tcp 10.1.2.3:6379: connect: refused", "dial tcp [address] connect: refused"},
+		{"ipv6 bracketed", "dial [2001:db8::1]:443 failed", "dial [[address]]:443 failed"},
+		{"zone", "fe80::1%eth0 down", "[address]th0 down"},
+		{"mapped", "from ::ffff:203.0.113.9", "from [address]"},
+		{"percent-encoded", "ip=2001%3Adb8%3A%3A1", "ip=[address]"},
+		{"version kept", "v1.2.3 and 1.5s", "v1.2.3 and 1.5s"},
+		{"single colon kept", "epoch 5: bad", "epoch 5: bad"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, scrub(tt.in))
+		})
+	}
+}
