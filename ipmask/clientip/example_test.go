@@ -35,7 +35,7 @@ func ExampleRightmostUntrusted() {
 	// Output:
 	// 198.51.100.7 <nil>
 	// 192.0.2.1 <nil>
-	// true clientip: X-Forwarded-For "198.51.100.7:99999": malformed client address: bad port
+	// true clientip: X-Forwarded-For entry 1 from the right (18 bytes): malformed client address: bad port
 }
 
 func ExampleForwarded() {
