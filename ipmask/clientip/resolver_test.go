@@ -187,8 +187,9 @@ func TestNewValidates(t *testing.T) {
 		quote      string
 	}{
 		{name: "nil trusted", strategies: []clientip.Strategy{clientip.RightmostUntrusted(nil)}, quote: "nil *Trusted"},
-		{name: "zero hops", strategies: []clientip.Strategy{clientip.TrustedHops(tr, 0)}, quote: "TrustedHops(0)"},
-		{name: "too many hops", strategies: []clientip.Strategy{clientip.TrustedHops(tr, clientip.MaxHops+1)}, quote: "TrustedHops(33)"},
+		{name: "zero hops", strategies: []clientip.Strategy{clientip.TrustedHops(tr, 0)}, quote: "strategy 1: the TrustedHops count must be from 1 to 32"},
+		{name: "too many hops", strategies: []clientip.Strategy{clientip.TrustedHops(tr, clientip.MaxHops+1)}, quote: "TrustedHops count must be"},
+		{name: "hops that wrap in 32 bits", strategies: []clientip.Strategy{clientip.TrustedHops(tr, 1<<32+1)}, quote: "TrustedHops count must be"},
 		{name: "empty header name", strategies: []clientip.Strategy{clientip.SingleHeader(tr, "")}, quote: "strategy 1: SingleHeader name of 0 bytes is not a header name"},
 		{name: "header name with a space", strategies: []clientip.Strategy{clientip.SingleHeader(tr, "X Real IP")}, quote: "SingleHeader name of 9 bytes"},
 		{name: "header name that is an address", strategies: []clientip.Strategy{clientip.RemoteAddr(), clientip.SingleHeader(tr, "198.51.100.77")}, quote: "strategy 2: SingleHeader name of 13 bytes"},

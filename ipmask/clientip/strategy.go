@@ -67,7 +67,7 @@ const (
 // between goroutines. The zero Strategy is [RemoteAddr].
 type Strategy struct {
 	kind    kind
-	hops    int
+	hops    int32 // 0 when the count given was out of range
 	header  string
 	trusted *Trusted
 }
@@ -100,7 +100,10 @@ func RightmostUntrusted(trusted *Trusted) Strategy {
 // A header with fewer than hops entries is an [ErrMalformed] error, never
 // an answer from the leftmost entry. hops must be from 1 to [MaxHops].
 func TrustedHops(trusted *Trusted, hops int) Strategy {
-	return Strategy{kind: kindTrustedHops, trusted: trusted, hops: hops}
+	if hops < 1 || hops > MaxHops {
+		hops = 0 // New refuses it
+	}
+	return Strategy{kind: kindTrustedHops, trusted: trusted, hops: int32(hops)}
 }
 
 // SingleHeader answers the address in the header name, which a trusted
@@ -141,7 +144,7 @@ func (s Strategy) String() string {
 	case kindRightmostUntrusted:
 		return "x-forwarded-for/rightmost-untrusted"
 	case kindTrustedHops:
-		return "x-forwarded-for/hops=" + strconv.Itoa(s.hops)
+		return "x-forwarded-for/hops=" + strconv.Itoa(int(s.hops))
 	case kindSingleHeader:
 		if !validHeaderName(s.header) {
 			return "header/(invalid name)"
@@ -242,7 +245,7 @@ func New(strategies ...Strategy) (*Resolver, error) {
 			return nil, fmt.Errorf("clientip: New: strategy %d (%s) has a nil *Trusted and would never read its header", n, s)
 		}
 		if s.kind == kindTrustedHops && (s.hops < 1 || s.hops > MaxHops) {
-			return nil, fmt.Errorf("clientip: New: strategy %d: TrustedHops(%d): the count must be from 1 to %d", n, s.hops, MaxHops)
+			return nil, fmt.Errorf("clientip: New: strategy %d: the TrustedHops count must be from 1 to %d", n, MaxHops)
 		}
 		out = append(out, s)
 	}
@@ -381,7 +384,7 @@ func (s Strategy) resolve(h http.Header, peer netip.Addr, set *netipx.IPSet) (ne
 	case kindRightmostUntrusted:
 		return rightmostUntrusted(h[HeaderXForwardedFor], set)
 	case kindTrustedHops:
-		return trustedHops(h[HeaderXForwardedFor], s.hops)
+		return trustedHops(h[HeaderXForwardedFor], int(s.hops))
 	case kindSingleHeader:
 		return singleHeader(h[s.header], s.header)
 	case kindForwarded:
