@@ -94,8 +94,8 @@ type Info struct {
 	Outcome Outcome
 	// Err is nil when Outcome is Resolved; otherwise the sentinel
 	// ([ErrNoAddr], [ErrUntrusted] or [ErrMalformed]) naming the failure,
-	// without the offending text (it may hold a raw address) unless
-	// KeepRaw is set, in which case it is the full error.
+	// or, when KeepRaw is set, the full error, which also says which
+	// header and entry failed and how (never the entry's text).
 	Err error
 	// Raw is the unmasked client address, set only when
 	// [MiddlewareOptions].KeepRaw is. LogValue never prints it.
@@ -212,7 +212,8 @@ type MiddlewareOptions struct {
 	OnFailure Failure
 
 	// KeepRaw stores the unmasked client address in Info.Raw and the full
-	// error in Info.Err. Anything downstream can then read and log it.
+	// error in Info.Err. Anything downstream can then read and log the
+	// address.
 	KeepRaw bool
 
 	// NoRewrite leaves the request as it arrived: RemoteAddr holds the
