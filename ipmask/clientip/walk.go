@@ -442,35 +442,37 @@ func forwarded(copies []string, set *netipx.IPSet) (netip.Addr, failure) {
 // the Forwarded list v, honouring quoted strings (a comma inside quotes
 // does not end an element), looking back at most maxElement bytes. It
 // returns the element, what is left of v, and whether anything is left.
+//
+// A backslash is not read as an escape here: a quoted value holding one
+// is refused by unquote, and reading a \" as a closing quote can only
+// make the element found end to the right of a backslash, which is then
+// in it; so escapes change which error is reported, never what is
+// accepted.
 func lastElement(v string, pos int) (elem, rest string, more bool, fail failure) {
-	inQuote := false
 	stop := max(0, len(v)-maxElement)
-	for i := len(v) - 1; i >= stop; i-- {
-		c := v[i]
-		if inQuote {
-			if c == '"' {
-				k := 0
-				for j := i - 1; j >= stop && v[j] == '\\'; j-- {
-					k++
-				}
-				if k%2 == 0 {
-					inQuote = false
-				}
+	w := v[stop:] // the window; indexes below are into it
+	end := len(w)
+	for {
+		c := strings.LastIndexByte(w[:end], ',')
+		q := strings.LastIndexByte(w[c+1:end], '"')
+		if q < 0 { // no quote right of the comma
+			if c >= 0 {
+				return v[stop+c+1:], v[:stop+c], true, failure{}
 			}
-			continue
+			break
 		}
-		switch c {
-		case '"':
-			inQuote = true
-		case ',':
-			return v[i+1:], v[:i], true, failure{}
+		// Skip the quoted string that ends at q.
+		open := strings.LastIndexByte(w[:c+1+q], '"')
+		if open < 0 {
+			if stop > 0 {
+				break
+			}
+			return "", "", false, malformed(HeaderForwarded, pos, v, unterminated(v))
 		}
+		end = open
 	}
 	if stop > 0 {
 		return "", "", false, failure{sentinel: ErrMalformed, where: HeaderForwarded, pos: pos, why: "element longer than " + maxElementText + " bytes"}
-	}
-	if inQuote {
-		return "", "", false, malformed(HeaderForwarded, pos, v, "unterminated quoted string")
 	}
 	return v, "", false, failure{}
 }
@@ -519,27 +521,37 @@ func forwardedFor(e string, pos int) (netip.Addr, failure) {
 	return a, failure{}
 }
 
-// nextPair splits the first ;-separated pair off s, honouring quotes.
+// unterminated names the fault of s, which has an odd number of quotes:
+// an escaped quote, if s holds a backslash, else a quoted string that
+// does not end.
+func unterminated(s string) string {
+	if strings.IndexByte(s, '\\') >= 0 {
+		return "escape in a quoted value"
+	}
+	return "unterminated quoted string"
+}
+
+// nextPair splits the first ;-separated pair off s, honouring quotes. A
+// backslash is not read as an escape, for the reason lastElement gives.
 func nextPair(s string) (pair, rest, why string) {
-	inQuote := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case inQuote && c == '\\':
-			i++
-		case c == '"':
-			inQuote = !inQuote
-		case !inQuote && c == ';':
-			if i == len(s)-1 {
+	for i := 0; ; {
+		semi := strings.IndexByte(s[i:], ';')
+		q := strings.IndexByte(s[i:], '"')
+		if q < 0 || semi >= 0 && semi < q {
+			if semi < 0 {
+				return s, "", ""
+			}
+			if i+semi == len(s)-1 {
 				return "", "", "empty parameter"
 			}
-			return s[:i], s[i+1:], ""
+			return s[:i+semi], s[i+semi+1:], ""
 		}
+		closing := strings.IndexByte(s[i+q+1:], '"')
+		if closing < 0 {
+			return "", "", unterminated(s)
+		}
+		i += q + 1 + closing + 1
 	}
-	if inQuote {
-		return "", "", "unterminated quoted string"
-	}
-	return s, "", ""
 }
 
 // unquote returns a token value as it is and a quoted value without its
