@@ -56,6 +56,7 @@ func dump(r *http.Request) []byte {
 func TestMiddlewareHidesEveryClientAddrHeader(t *testing.T) {
 	tr, err := clientip.NewTrusted("10.0.0.0/8")
 	require.NoError(t, err)
+	require.Len(t, clientip.ClientAddrHeaders(), 32, "README.md gives the count")
 	build := func(custom bool) http.Header {
 		names := append(clientip.ClientAddrHeaders(), "Forwarded-For", "CloudFront-Viewer-Address")
 		if custom {
