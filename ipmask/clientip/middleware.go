@@ -165,9 +165,12 @@ func (p *payload) Info() Info {
 }
 
 // NewContext returns a copy of ctx carrying info, as the middleware stores
-// it; tests of handlers that sit behind the middleware use it. Printing
-// the context prints no address.
+// it; tests of handlers that sit behind the middleware use it. A nil ctx
+// is read as context.Background(). Printing the context prints no address.
 func NewContext(ctx context.Context, info Info) context.Context {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	return reqctx.With[ctxKey](ctx, payload{info: &info})
 }
 

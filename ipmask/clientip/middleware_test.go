@@ -239,6 +239,28 @@ func TestFromContextThroughOtherValues(t *testing.T) {
 	assert.Equal(t, 2, ctx.Value(other{}))
 	_, ok = clientip.FromContext(context.Background())
 	assert.False(t, ok)
+
+	//lint:ignore SA1012 a nil context is the input under test
+	nilCtx := clientip.NewContext(nil, info)
+	got, ok = clientip.FromContext(nilCtx)
+	require.True(t, ok)
+	assert.Equal(t, info, got)
+	assert.Nil(t, nilCtx.Value(other{}), "a nil context reads as Background, not a panic")
+}
+
+// With no RemoteAddr every strategy fails the same way; the Info names
+// the last one, as its documentation says.
+func TestMiddlewareNoRemoteAddrNamesLastStrategy(t *testing.T) {
+	mw, err := clientip.NewMiddleware(loopbackResolver(t, clientip.RemoteAddr()), ipmask.Default, &clientip.MiddlewareOptions{OnFailure: clientip.Continue})
+	require.NoError(t, err)
+	var info clientip.Info
+	h := mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { info, _ = clientip.FromContext(r.Context()) }))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = ""
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	assert.Equal(t, clientip.Unresolved, info.Outcome)
+	assert.Equal(t, "remote-addr", info.Strategy.String())
+	assert.ErrorIs(t, info.Err, clientip.ErrNoAddr)
 }
 
 func TestInfoLogValue(t *testing.T) {

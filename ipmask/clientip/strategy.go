@@ -315,8 +315,11 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string) result {
 	for _, s := range strategies {
 		res.strategy = s
 		if perr.sentinel != nil {
-			res.fail = perr
-			break
+			res.fail = perr // every strategy needs the peer
+			if perr.sentinel != ErrNoAddr {
+				break
+			}
+			continue
 		}
 		var set *netipx.IPSet
 		if s.trusted != nil {
