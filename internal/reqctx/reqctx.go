@@ -27,6 +27,9 @@ import (
 // address.
 //
 // A Node is immutable once made with [With]; it is safe for concurrent use.
+// The zero Node has no parent context and must not be used as a context;
+// make one with With (or, as the clientip middleware does to share an
+// allocation, set Context and V before handing it out).
 // It prints as "reqctx.Node" under every fmt verb, never its value.
 type Node[K comparable, T any] struct {
 	context.Context

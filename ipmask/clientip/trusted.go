@@ -15,7 +15,9 @@ import (
 //
 // The set can be replaced at run time with [Trusted.Update] or
 // [Trusted.Store] (CDN address ranges change) while requests are being
-// resolved; lookups see either the old set or the new one, never a mix.
+// resolved; a [Resolver] reads the set once per resolution, so each
+// request is resolved with the old set or with the new one, never with a
+// mix of the two.
 //
 // The zero Trusted is an empty set, ready to use, and a nil *Trusted
 // trusts nothing. A Trusted is safe for concurrent use; it must not be
