@@ -12,6 +12,8 @@ package reqctx
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/netip"
 )
 
@@ -20,7 +22,15 @@ import (
 // does in one allocation what context.WithValue does in two: the node and
 // the boxed value.
 //
+// If T implements [ClientHolder], the node also answers [ClientKey], so
+// that one node carries both a middleware's own value and the full client
+// address.
+//
 // A Node is immutable once made with [With]; it is safe for concurrent use.
+// The zero Node has no parent context and must not be used as a context;
+// make one with With (or, as the clientip middleware does to share an
+// allocation, set Context and V before handing it out).
+// It prints as "reqctx.Node" under every fmt verb, never its value.
 type Node[K comparable, T any] struct {
 	context.Context
 	V T
@@ -31,18 +41,28 @@ func With[K comparable, T any](parent context.Context, v T) *Node[K, T] {
 	return &Node[K, T]{Context: parent, V: v}
 }
 
-// Value answers a key of type K with the node itself, and asks the parent
-// for any other key.
+// Value answers a key of type K with the node itself, [ClientKey] with
+// the address a [ClientHolder] value holds, and asks the parent for any
+// other key.
 func (n *Node[K, T]) Value(key any) any {
 	if _, ok := key.(K); ok {
 		return n
+	}
+	if _, ok := key.(ClientKey); ok {
+		if c, ok := any(&n.V).(ClientHolder); ok {
+			return c.FullClientAddr()
+		}
 	}
 	return n.Context.Value(key)
 }
 
 // String names the node's kind without printing its value, so that
 // fmt.Sprint of a request context never prints an address.
-func (n *Node[K, T]) String() string { return "reqctx.Node" }
+func (Node[K, T]) String() string { return "reqctx.Node" }
+
+// Format writes "reqctx.Node" whatever the verb and flags, so that not
+// even %#v or %+v prints the value.
+func (Node[K, T]) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, "reqctx.Node") }
 
 // Get returns the value that the nearest [Node] of key type K in ctx holds.
 func Get[K comparable, T any](ctx context.Context) (T, bool) {
@@ -58,6 +78,13 @@ func Get[K comparable, T any](ctx context.Context) (T, bool) {
 // with a *netip.Addr: the full client address it resolved, before masking.
 // Only code in this module can name it.
 type ClientKey struct{}
+
+// ClientHolder is implemented by a [Node]'s value (through a pointer to
+// it) that carries the full client address: the node answers [ClientKey]
+// with FullClientAddr's result, a pointer into the node.
+type ClientHolder interface {
+	FullClientAddr() *netip.Addr
+}
 
 // ClientAddr returns the full client address that the clientip middleware
 // resolved for this request, if it ran and resolved one.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type keyA struct{}
@@ -14,44 +16,55 @@ type keyB struct{}
 func TestNode(t *testing.T) {
 	ctx := With[keyA](context.Background(), 7)
 	ctx2 := With[keyB](context.Context(ctx), "b")
-	if v, ok := Get[keyA, int](ctx2); !ok || v != 7 {
-		t.Fatalf("Get keyA = %v, %v; want 7, true", v, ok)
-	}
-	if v, ok := Get[keyB, string](ctx2); !ok || v != "b" {
-		t.Fatalf("Get keyB = %q, %v; want b, true", v, ok)
-	}
-	if _, ok := Get[keyB, string](context.Context(ctx)); ok {
-		t.Fatal("Get keyB on a context without it reported a value")
-	}
-	if s := fmt.Sprint(ctx2); strings.Contains(s, "7") || strings.Contains(s, "\"b\"") {
-		t.Fatalf("printing the context shows a value: %s", s)
-	}
-	if n := testing.AllocsPerRun(100, func() { _ = With[keyA](context.Background(), 7) }); n > 1 {
-		t.Fatalf("With allocates %v times, want at most 1", n)
-	}
+	v, ok := Get[keyA, int](ctx2)
+	assert.True(t, ok)
+	assert.Equal(t, 7, v)
+	s, ok := Get[keyB, string](ctx2)
+	assert.True(t, ok)
+	assert.Equal(t, "b", s)
+	_, ok = Get[keyB, string](context.Context(ctx))
+	assert.False(t, ok, "Get keyB on a context without it")
+	_, ok = ClientAddr(ctx2)
+	assert.False(t, ok, "a value that is no ClientHolder answers no address")
+	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { _ = With[keyA](context.Background(), 7) }), 1.0)
 }
 
-type addrCtx struct {
-	context.Context
-	addr netip.Addr
+// holder carries a full address as the clientip middleware's payload does.
+type holder struct {
+	secret string
+	full   netip.Addr
 }
 
-func (c *addrCtx) Value(key any) any {
-	if key == (ClientKey{}) {
-		return &c.addr
-	}
-	return c.Context.Value(key)
+func (h *holder) FullClientAddr() *netip.Addr { return &h.full }
+
+func TestNodeAnswersClientKey(t *testing.T) {
+	a := netip.MustParseAddr("198.51.100.77")
+	ctx := With[keyA](context.Background(), holder{secret: "s3cret", full: a})
+	got, ok := ClientAddr(context.WithValue(ctx, keyB{}, 1))
+	require.True(t, ok)
+	assert.Equal(t, a, got)
+	h, ok := Get[keyA, holder](ctx)
+	require.True(t, ok)
+	assert.Equal(t, a, h.full)
+
+	_, ok = ClientAddr(With[keyA](context.Background(), holder{}))
+	assert.False(t, ok, "the zero address is not a resolved client")
+	_, ok = ClientAddr(context.Background())
+	assert.False(t, ok)
 }
 
-func TestClientAddr(t *testing.T) {
-	if _, ok := ClientAddr(context.Background()); ok {
-		t.Fatal("ClientAddr on an empty context reported an address")
-	}
-	a := netip.MustParseAddr("192.0.2.9")
-	if got, ok := ClientAddr(&addrCtx{context.Background(), a}); !ok || got != a {
-		t.Fatalf("ClientAddr = %v, %v; want the stored address", got, ok)
-	}
-	if _, ok := ClientAddr(&addrCtx{context.Background(), netip.Addr{}}); ok {
-		t.Fatal("ClientAddr reported the zero address as resolved")
+func TestNodeNeverPrintsItsValue(t *testing.T) {
+	ctx := context.WithValue(With[keyA](context.Background(), holder{secret: "s3cret", full: netip.MustParseAddr("198.51.100.77")}), keyB{}, "x")
+	node := With[keyA](context.Background(), holder{secret: "s3cret", full: netip.MustParseAddr("198.51.100.77")})
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
+		for _, c := range []any{ctx, node, *node} {
+			out := fmt.Sprintf(verb, c)
+			assert.NotContains(t, out, "s3cret", verb)
+			assert.NotContains(t, out, "198.51.100.77", verb)
+			assert.NotContains(t, out, "c6336", verb, "the address in hex") // 198.51.100 = c6.33.64
+		}
+		for _, c := range []any{node, *node} {
+			assert.Equal(t, "reqctx.Node", fmt.Sprintf(verb, c), verb)
+		}
 	}
 }

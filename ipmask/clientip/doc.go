@@ -24,8 +24,13 @@
 // X-Forwarded-For and Forwarded are walked from the right, over every copy
 // of the header (the last first), one entry at a time, without splitting
 // the header or allocating; the walk stops at its answer, so entries to
-// the left of the answer, which a client can forge, are never parsed, and
-// it examines at most [MaxHops] entries. An entry may carry a port
+// the left of the answer, which a client can forge, are never parsed. Its
+// work is bounded whatever the header's size: it examines at most
+// [MaxHops] entries, looks back at most 128 bytes for an entry's start,
+// reads at most 4 KiB of a Forwarded header, and refuses an entry longer
+// than the longest address form
+// ("[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535") before parsing
+// it. An entry may carry a port
 // ("192.0.2.1:80") and an IPv6 address brackets ("[2001:db8::1]:80"); an
 // unbracketed IPv6 address has no port, so "2001:db8::1:80" is that
 // address. IPv4-mapped addresses are unmapped. Empty entries are skipped
@@ -35,6 +40,14 @@
 // some parsers read as octal), a bad port, an "unknown" or obfuscated
 // RFC 7239 node, a header with fewer entries than the trusted hop count.
 // A Resolver never falls back to the leftmost entry.
+//
+// # Errors
+//
+// An error says which header, which entry (by position from the right),
+// how long it was and what kind of fault it has, and never quotes the
+// entry: errors get logged, and the entry may be an address. The same
+// holds for [NewTrusted], [New] and [NewMiddleware], and for the String
+// and LogValue methods of every type here.
 //
 // Headers are looked up by their canonical names, as net/http stores
 // them, so a header sent as X_Forwarded_For (which some proxies pass
@@ -46,7 +59,10 @@
 // [Info] (masked address and network, the strategy that answered, the
 // outcome) in the request context for [FromContext], and by default hides
 // the raw address from everything downstream: RemoteAddr is rewritten to
-// the masked address and the forwarding headers are removed. [Info]
-// implements [slog.LogValuer] and logs only masked data; [KeyFunc] keys
-// rate limiters on the masked network.
+// the masked address and every header that carries a client address
+// ([ClientAddrHeaders], in any case spelling) is deleted from the
+// request's header map, whichever strategy answered. [Info] implements
+// [slog.LogValuer] and logs only masked data; [KeyFunc] keys rate
+// limiters on the masked network; [Resolver.Stats] counts resolutions by
+// outcome for metrics.
 package clientip

@@ -35,7 +35,7 @@ func ExampleRightmostUntrusted() {
 	// Output:
 	// 198.51.100.7 <nil>
 	// 192.0.2.1 <nil>
-	// true clientip: X-Forwarded-For "198.51.100.7:99999": malformed client address: bad port
+	// true clientip: X-Forwarded-For entry 1 from the right (18 bytes): malformed client address: bad port
 }
 
 func ExampleForwarded() {
@@ -92,4 +92,79 @@ func ExampleNewMiddleware() {
 	// level=INFO msg=click client.addr=198.51.100.0 client.prefix=198.51.100.0/24 client.strategy=x-forwarded-for/rightmost-untrusted client.outcome=resolved
 	// 198.51.100.0:51234 true
 	// rate-limit key: 198.51.100.0/24
+}
+
+// Errors say where and what, never the text: it may be an address, and
+// errors get logged.
+func ExampleResolver_Resolve_errors() {
+	cdn, err := clientip.NewTrusted("10.0.0.0/8")
+	if err != nil {
+		panic(err)
+	}
+	r, err := clientip.New(clientip.SingleHeader(cdn, "CF-Connecting-IP"))
+	if err != nil {
+		panic(err)
+	}
+	h := http.Header{"Cf-Connecting-Ip": {"198.51.100.77, 203.0.113.9"}}
+	_, err = r.Resolve(h, "10.0.0.1:443")
+	fmt.Println(err)
+	_, err = r.Resolve(h, "203.0.113.50:443")
+	fmt.Println(err)
+	_, err = clientip.NewTrusted("10.0.0.0/8", "198.51.100.77/24")
+	fmt.Println(err)
+	// Output:
+	// clientip: Cf-Connecting-Ip (26 bytes): malformed client address: not an IP address
+	// clientip: Cf-Connecting-Ip: peer is not a trusted proxy: header not read
+	// clientip: trusted proxy 2: bits set after the prefix length /24
+}
+
+// Stats counts resolutions by how they ended, for metrics: no address
+// or network is ever in it.
+func ExampleResolver_Stats() {
+	lb, err := clientip.NewTrusted("10.0.0.0/8")
+	if err != nil {
+		panic(err)
+	}
+	r, err := clientip.New(clientip.RightmostUntrusted(lb), clientip.RemoteAddr())
+	if err != nil {
+		panic(err)
+	}
+	_, _ = r.Resolve(http.Header{"X-Forwarded-For": {"198.51.100.7"}}, "10.0.0.1:1")
+	_, _ = r.Resolve(http.Header{"X-Forwarded-For": {"198.51.100.7"}}, "203.0.113.9:1")
+	_, _ = r.Resolve(http.Header{"X-Forwarded-For": {"garbage"}}, "10.0.0.1:1")
+	fmt.Printf("%+v\n", r.Stats())
+	// Output:
+	// {Header:1 Peer:1 NoAddr:0 Untrusted:0 Malformed:1}
+}
+
+// Behind a CDN the middleware reads one header and hides all of them from
+// the handler, whichever answered.
+func ExampleClientAddrHeaders() {
+	cdn, err := clientip.NewTrusted("10.0.0.0/8")
+	if err != nil {
+		panic(err)
+	}
+	r, err := clientip.New(clientip.SingleHeader(cdn, "CF-Connecting-IP"), clientip.RemoteAddr())
+	if err != nil {
+		panic(err)
+	}
+	mw, err := clientip.NewMiddleware(r, ipmask.Default, nil)
+	if err != nil {
+		panic(err)
+	}
+	h := mw(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) {
+		fmt.Println(req.RemoteAddr, len(req.Header), req.Header.Get("User-Agent"))
+	}))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "10.0.0.1:443"
+	req.Header.Set("CF-Connecting-IP", "198.51.100.77") // read, and hidden
+	for _, k := range []string{"True-Client-IP", "X-Forwarded-For", "X-Real-IP", "forwarded", "x_client_ip"} {
+		req.Header[k] = []string{"198.51.100.77"} // hidden in any spelling
+	}
+	req.Header.Set("User-Agent", "example")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	fmt.Println(len(clientip.ClientAddrHeaders()) > 30)
+	// Output:
+	// 198.51.100.0:443 1 example
+	// true
 }

@@ -3,19 +3,22 @@ package clientip_test
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
 
 // FuzzResolve checks every header strategy on arbitrary headers: it never
 // panics; an answer is valid, unmapped, zoneless and specified; the
 // rightmost-untrusted walks never answer a trusted address; the answer
 // re-parses to itself; text prepended to the left of a list never changes
-// an answer; and every error starts with the package name and wraps
-// exactly one sentinel.
+// an answer; every error starts with the package name, wraps exactly one
+// sentinel and holds no raw address, whatever addresses the input held.
 func FuzzResolve(f *testing.F) {
 	f.Add("203.0.113.9, 198.51.100.7, 10.0.0.2", `for=192.0.2.60;proto=http, for="[2001:db8::17]:4711"`, "198.51.100.7", "10.0.0.1:4711")
 	f.Add("[2001:db8::7]:443,, 10.1.1.1", `For="_hidden", for=unknown`, "[2001:db8::7]", "[fd00::1]:80")
@@ -77,6 +80,7 @@ func FuzzResolve(f *testing.F) {
 				if n != 1 {
 					t.Fatalf("%s: error %q wraps %d sentinels", name, err, n)
 				}
+				ipmasktest.AssertNoRawIP(t, ipmask.Default, []byte(err.Error()))
 				continue
 			}
 			if !a.IsValid() || a.Is4In6() || a.Zone() != "" || a.IsUnspecified() {
@@ -103,4 +107,67 @@ func FuzzResolve(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzHideHeaders checks the middleware's header hiding against a plain
+// reference: a header is removed exactly when its name, in any case and
+// with underscores read as hyphens, is one of ClientAddrHeaders or the
+// SingleHeader name configured; every other header reaches the handler
+// untouched.
+func FuzzHideHeaders(f *testing.F) {
+	f.Add("X-Forwarded-For", "cf_connecting_ip", "User-Agent")
+	f.Add("TRUE-CLIENT-IP", "x-my-client", "Accept")
+	f.Add("X_Real_Ip", "X-Forwarded-Fo", "Forwarded-Forx")
+	f.Add("", "\xff", "Cf-Connecting-Ipv6")
+	tr, err := clientip.NewTrusted("10.0.0.0/8")
+	if err != nil {
+		f.Fatal(err)
+	}
+	r, err := clientip.New(clientip.SingleHeader(tr, "X-My-Client"), clientip.RemoteAddr())
+	if err != nil {
+		f.Fatal(err)
+	}
+	mw, err := clientip.NewMiddleware(r, ipmask.Default, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "_", "-")) }
+	hidden := map[string]bool{norm("X-My-Client"): true}
+	for _, n := range clientip.ClientAddrHeaders() {
+		hidden[norm(n)] = true
+	}
+	var got http.Header
+	h := mw(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) { got = req.Header.Clone() }))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "198.51.100.7:1"
+	w := httptest.NewRecorder()
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		in := http.Header{a: {"v"}, b: {"v"}, c: {"v"}}
+		req.Header = in.Clone()
+		got = nil
+		h.ServeHTTP(w, req)
+		if got == nil {
+			t.Fatal("the handler did not run")
+		}
+		for k := range in {
+			_, kept := got[k]
+			// ASCII case folding only: strings.ToLower folds more.
+			want := !hidden[norm(k)] || !isASCII(k)
+			if kept != want {
+				t.Fatalf("header %q: kept=%v, want %v", k, kept, want)
+			}
+		}
+		if len(got) > len(in) {
+			t.Fatalf("headers appeared: %v", got)
+		}
+	})
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

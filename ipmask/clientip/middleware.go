@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strings"
 	"unsafe"
 
+	"github.com/clickanon/clickanon/internal/reqctx"
 	"github.com/clickanon/clickanon/ipmask"
 )
 
@@ -91,8 +94,8 @@ type Info struct {
 	Outcome Outcome
 	// Err is nil when Outcome is Resolved; otherwise the sentinel
 	// ([ErrNoAddr], [ErrUntrusted] or [ErrMalformed]) naming the failure,
-	// without the offending text (it may hold a raw address) unless
-	// KeepRaw is set, in which case it is the full error.
+	// or, when KeepRaw is set, the full error, which also says which
+	// header and entry failed and how (never the entry's text).
 	Err error
 	// Raw is the unmasked client address, set only when
 	// [MiddlewareOptions].KeepRaw is. LogValue never prints it.
@@ -126,24 +129,49 @@ func sentinel(err error) error {
 
 type ctxKey struct{}
 
-// infoCtx is the context the middleware hands downstream: the parent and
-// the Info, in the one allocation that also holds the request copy.
-type infoCtx struct {
-	context.Context
-	info Info
+// payload is what the middleware's context node carries: the Info, kept
+// compact (the masked network is rebuilt from the address and its bit
+// count, Raw from the full address), and the full client address it was
+// made from, which only code inside this module can read back
+// (internal/reqctx.ClientAddr). An Info given to NewContext is kept whole
+// in info.
+type payload struct {
+	addr     netip.Addr // Info.Addr, the masked address
+	full     netip.Addr // the address Info was made from
+	strategy Strategy
+	err      error
+	info     *Info // from NewContext: the Info as given
+	bits     uint8 // Info.Prefix.Bits()
+	outcome  Outcome
+	keepRaw  bool
 }
 
-func (c *infoCtx) Value(key any) any {
-	if key == (ctxKey{}) {
-		return &c.info
+// FullClientAddr implements reqctx.ClientHolder.
+func (p *payload) FullClientAddr() *netip.Addr { return &p.full }
+
+// Info returns the Info p holds.
+func (p *payload) Info() Info {
+	if p.info != nil {
+		return *p.info
 	}
-	return c.Context.Value(key)
+	i := Info{Addr: p.addr, Strategy: p.strategy, Outcome: p.outcome, Err: p.err}
+	if p.addr.IsValid() {
+		i.Prefix = netip.PrefixFrom(p.addr, int(p.bits))
+	}
+	if p.keepRaw {
+		i.Raw = p.full
+	}
+	return i
 }
 
 // NewContext returns a copy of ctx carrying info, as the middleware stores
-// it; tests of handlers that sit behind the middleware use it.
+// it; tests of handlers that sit behind the middleware use it. A nil ctx
+// is read as context.Background(). Printing the context prints no address.
 func NewContext(ctx context.Context, info Info) context.Context {
-	return &infoCtx{Context: ctx, info: info}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return reqctx.With[ctxKey](ctx, payload{info: &info})
 }
 
 // FromContext returns the Info the middleware stored in ctx, and whether
@@ -152,11 +180,11 @@ func FromContext(ctx context.Context) (Info, bool) {
 	if ctx == nil {
 		return Info{}, false
 	}
-	p, ok := ctx.Value(ctxKey{}).(*Info)
-	if !ok || p == nil {
+	n, ok := ctx.Value(ctxKey{}).(*reqctx.Node[ctxKey, payload])
+	if !ok {
 		return Info{}, false
 	}
-	return *p, true
+	return n.V.Info(), true
 }
 
 // KeyFunc returns the masked network of the request's client, e.g.
@@ -180,40 +208,84 @@ func KeyFunc(r *http.Request) (string, error) {
 
 // MiddlewareOptions configures [NewMiddleware]. The zero value, and a nil
 // *MiddlewareOptions, mean the defaults: use the peer on failure, keep no
-// raw address, rewrite the request.
+// raw address, rewrite the request and hide the client-address headers.
 type MiddlewareOptions struct {
 	// OnFailure says what to do when the client address cannot be
 	// resolved. The default is UsePeer.
 	OnFailure Failure
 
 	// KeepRaw stores the unmasked client address in Info.Raw and the full
-	// error in Info.Err. Anything downstream can then read and log it.
+	// error in Info.Err. Anything downstream can then read and log the
+	// address.
 	KeepRaw bool
 
 	// NoRewrite leaves the request as it arrived: RemoteAddr holds the
-	// peer's raw address and the forwarding headers stay. Set it only for
-	// services that need the raw address downstream; every handler, logger
-	// and error report after the middleware then sees it, and the promise
-	// that nothing keeps a full address rests on all of them. It also
-	// saves the header copy (see NewMiddleware).
+	// peer's raw address and the client-address headers stay. Set it only
+	// for services that need the raw address downstream; every handler,
+	// logger and error report after the middleware then sees it, and the
+	// promise that nothing keeps a full address rests on all of them.
 	NoRewrite bool
+}
+
+// ClientAddrHeaders returns, in canonical form, the headers that carry a
+// client address and that the middleware removes by default, whichever
+// strategy answered: the de facto and standard ones (X-Forwarded-For,
+// Forwarded of RFC 7239, X-Real-Ip of nginx, the older X-Forwarded and
+// Forwarded-For, X-Client-Ip, Client-Ip, X-Cluster-Client-Ip, X-Remote-Ip,
+// X-Remote-Addr, X-Originating-Ip), those of CDNs and platforms
+// (Cloudflare: Cf-Connecting-Ip, Cf-Connecting-Ipv6, Cf-Pseudo-Ipv4,
+// True-Client-Ip; Akamai: True-Client-Ip; Fastly: Fastly-Client-Ip;
+// Fly.io: Fly-Client-Ip; Amazon CloudFront: Cloudfront-Viewer-Address;
+// Azure Front Door: X-Azure-Clientip, X-Azure-Socketip; Google App Engine
+// and Cloud: X-Appengine-User-Ip, X-Proxyuser-Ip; Netlify:
+// X-Nf-Client-Connection-Ip; Vercel: X-Vercel-Forwarded-For; Imperva:
+// Incap-Client-Ip; Sucuri: X-Sucuri-Clientip; Alibaba Cloud:
+// Ali-Cdn-Real-Ip; Tencent EdgeOne: Eo-Connecting-Ip), and those of
+// proxies (Envoy: X-Envoy-External-Address; ingress-nginx:
+// X-Original-Forwarded-For; Oracle WebLogic and Apache plugins:
+// Wl-Proxy-Client-Ip, Proxy-Client-Ip).
+//
+// A header is removed whatever its case and with underscores for hyphens
+// (X_Forwarded_For), since some stacks conflate the two; so is every
+// header a [SingleHeader] strategy of the middleware's Resolver reads.
+func ClientAddrHeaders() []string { return slices.Clone(clientAddrHeaders) }
+
+var clientAddrHeaders = []string{
+	"X-Forwarded-For", "Forwarded", "X-Real-Ip", "X-Forwarded", "Forwarded-For",
+	"X-Client-Ip", "Client-Ip", "X-Cluster-Client-Ip", "X-Remote-Ip",
+	"X-Remote-Addr", "X-Originating-Ip",
+	"Cf-Connecting-Ip", "Cf-Connecting-Ipv6", "Cf-Pseudo-Ipv4", "True-Client-Ip",
+	"Fastly-Client-Ip", "Fly-Client-Ip", "Cloudfront-Viewer-Address",
+	"X-Azure-Clientip", "X-Azure-Socketip", "X-Appengine-User-Ip",
+	"X-Proxyuser-Ip", "X-Nf-Client-Connection-Ip", "X-Vercel-Forwarded-For",
+	"Incap-Client-Ip", "X-Sucuri-Clientip", "Ali-Cdn-Real-Ip", "Eo-Connecting-Ip",
+	"X-Envoy-External-Address", "X-Original-Forwarded-For",
+	"Wl-Proxy-Client-Ip", "Proxy-Client-Ip",
 }
 
 // NewMiddleware returns net/http middleware that resolves each request's
 // client address with r (nil means [RemoteAddr] alone), masks it with p,
-// and calls the next handler with an [Info] in the request context.
+// and calls the next handler with an [Info] in the request context. The
+// context also carries the full address for this module's tracker, which
+// no code outside the module can read and which printing the context
+// never shows.
 //
 // Unless opts.NoRewrite is set, the next handler gets a shallow copy of
 // the request whose RemoteAddr is the masked client address with the
 // peer's port ("192.0.2.0:51234"; "" when Unresolved and the peer has no
-// address) and whose headers lack X-Forwarded-For, Forwarded, X-Real-Ip
-// and every header a [SingleHeader] strategy of r reads. The caller's
-// request is never modified.
+// address), and the headers that carry a client address
+// (those of [ClientAddrHeaders], and those r's [SingleHeader] strategies read) are
+// deleted from the request's Header map. They are deleted in place, not
+// from a copy: copying the map would cost three allocations and most of
+// the middleware's time on every request. The map is the one net/http's
+// server made for this request, which it does not read after the handler
+// returns; the consequence is that a handler wrapping this middleware
+// that reads those headers after calling it finds them gone (log them,
+// if at all, before). The caller's *http.Request is otherwise unchanged.
 //
-// Per request it costs one allocation (the request copy, context and
-// Info together) and, when a forwarding header has to be removed, the new
-// header map (two more in Go's map implementation; the values are shared,
-// not copied). An invalid opts.OnFailure is an error.
+// Per request it costs one allocation (the request copy, context node and
+// Info together), and a walk over the header map's keys. An invalid
+// opts.OnFailure is an error.
 func NewMiddleware(r *Resolver, p ipmask.Policy, opts *MiddlewareOptions) (func(http.Handler) http.Handler, error) {
 	var o MiddlewareOptions
 	if opts != nil {
@@ -225,13 +297,13 @@ func NewMiddleware(r *Resolver, p ipmask.Policy, opts *MiddlewareOptions) (func(
 	if r == nil {
 		r = &Resolver{}
 	}
-	strip := []string{HeaderXForwardedFor, HeaderForwarded, HeaderXRealIP}
+	hide := slices.Clone(clientAddrHeaders)
 	for _, s := range r.strategies {
-		if s.kind == kindSingleHeader && s.header != HeaderXRealIP {
-			strip = append(strip, s.header)
+		if s.kind == kindSingleHeader {
+			hide = append(hide, s.header)
 		}
 	}
-	m := &middleware{r: r, p: p, opts: o, strip: strip}
+	m := &middleware{r: r, p: p, opts: o, hide: newHeaderSet(hide)}
 	return func(next http.Handler) http.Handler {
 		if next == nil {
 			next = http.NotFoundHandler()
@@ -241,10 +313,10 @@ func NewMiddleware(r *Resolver, p ipmask.Policy, opts *MiddlewareOptions) (func(
 }
 
 type middleware struct {
-	r     *Resolver
-	p     ipmask.Policy
-	opts  MiddlewareOptions
-	strip []string
+	r    *Resolver
+	p    ipmask.Policy
+	opts MiddlewareOptions
+	hide headerSet
 }
 
 type handler struct {
@@ -255,7 +327,7 @@ type handler struct {
 // state is the one allocation per request: the context node with the
 // Info, the request copy, and the bytes of the rewritten RemoteAddr.
 type state struct {
-	ctx  infoCtx
+	node reqctx.Node[ctxKey, payload]
 	req  http.Request
 	addr [len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")]byte
 }
@@ -263,40 +335,36 @@ type state struct {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
 	res := m.r.resolve(r.Header, r.RemoteAddr)
-	info := Info{Strategy: res.strategy}
+	pl := payload{strategy: res.strategy, keepRaw: m.opts.KeepRaw}
 	addr := res.addr
 	switch {
 	case res.fail.sentinel == nil:
-		info.Outcome = Resolved
+		pl.outcome = Resolved
 	case m.opts.OnFailure == Reject:
 		http.Error(w, "Bad Request: client address", http.StatusBadRequest)
 		return
 	case m.opts.OnFailure == UsePeer && res.peer.IsValid():
 		addr = res.peer
-		info.Outcome = PeerUsed
+		pl.outcome = PeerUsed
 	default:
 		addr = netip.Addr{}
-		info.Outcome = Unresolved
+		pl.outcome = Unresolved
 	}
 	if res.fail.sentinel != nil {
-		info.Err = res.fail.sentinel
+		pl.err = res.fail.sentinel
 		if m.opts.KeepRaw {
-			info.Err = res.fail.error()
+			pl.err = res.fail.error()
 		}
 	}
 	if addr.IsValid() {
-		info.Addr = m.p.Mask(addr)
-		info.Prefix = m.p.Prefix(addr)
-		if m.opts.KeepRaw {
-			info.Raw = addr
-		}
+		pre := m.p.Prefix(addr)
+		pl.addr, pl.bits, pl.full = pre.Addr(), uint8(pre.Bits()), addr
 	}
-
 	st := new(state)
-	st.ctx = infoCtx{Context: r.Context(), info: info}
-	st.req = *r.WithContext(&st.ctx)
+	st.node.Context, st.node.V = r.Context(), pl
+	st.req = *r.WithContext(&st.node)
 	if !m.opts.NoRewrite {
-		shown := info.Addr
+		shown := pl.addr
 		if !shown.IsValid() && res.peer.IsValid() {
 			shown = m.p.Mask(res.peer)
 		}
@@ -310,34 +378,67 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			b := shown.AppendTo(st.addr[:0])
 			st.req.RemoteAddr = unsafe.String(unsafe.SliceData(b), len(b))
 		}
-		st.req.Header = m.stripHeaders(r.Header)
+		m.hide.deleteFrom(r.Header)
 	}
 	h.next.ServeHTTP(w, &st.req)
 }
 
-// stripHeaders returns h without the forwarding headers: h itself when it
-// has none, else a new map sharing the other values (their slices capped,
-// so an append downstream cannot write into the caller's).
-func (m *middleware) stripHeaders(h http.Header) http.Header {
-	found := false
-	for _, k := range m.strip {
-		if _, ok := h[k]; ok {
-			found = true
-			break
+// headerSet matches header names against a list, ignoring case and
+// reading '_' as '-', without allocating: names are bucketed by length.
+type headerSet struct {
+	byLen [][]string // lower-case names with hyphens, by length
+}
+
+func newHeaderSet(names []string) headerSet {
+	var s headerSet
+	for _, n := range names {
+		n = strings.ToLower(strings.ReplaceAll(n, "_", "-"))
+		for len(s.byLen) <= len(n) {
+			s.byLen = append(s.byLen, nil)
+		}
+		if !slices.Contains(s.byLen[len(n)], n) {
+			s.byLen[len(n)] = append(s.byLen[len(n)], n)
 		}
 	}
-	if !found {
-		return h
+	return s
+}
+
+// has reports whether k is in the set.
+func (s headerSet) has(k string) bool {
+	if len(k) >= len(s.byLen) {
+		return false
 	}
-	out := make(http.Header, len(h))
-outer:
-	for k, v := range h {
-		for _, s := range m.strip {
-			if k == s {
-				continue outer
-			}
+	for _, n := range s.byLen[len(k)] {
+		if foldEqual(k, n) {
+			return true
 		}
-		out[k] = v[:len(v):len(v)]
 	}
-	return out
+	return false
+}
+
+// deleteFrom deletes every header of the set from h, whatever the
+// spelling of its key.
+func (s headerSet) deleteFrom(h http.Header) {
+	for k := range h {
+		if s.has(k) {
+			delete(h, k)
+		}
+	}
+}
+
+// foldEqual reports whether k equals lower, a lower-case name of the same
+// length, ignoring ASCII case and reading '_' as '-'.
+func foldEqual(k, lower string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		} else if c == '_' {
+			c = '-'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }

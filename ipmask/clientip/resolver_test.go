@@ -1,7 +1,6 @@
 package clientip_test
 
 import (
-	"errors"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -188,12 +187,16 @@ func TestNewValidates(t *testing.T) {
 		quote      string
 	}{
 		{name: "nil trusted", strategies: []clientip.Strategy{clientip.RightmostUntrusted(nil)}, quote: "nil *Trusted"},
-		{name: "zero hops", strategies: []clientip.Strategy{clientip.TrustedHops(tr, 0)}, quote: "TrustedHops(0)"},
-		{name: "too many hops", strategies: []clientip.Strategy{clientip.TrustedHops(tr, clientip.MaxHops+1)}, quote: "TrustedHops(33)"},
-		{name: "empty header name", strategies: []clientip.Strategy{clientip.SingleHeader(tr, "")}, quote: `SingleHeader("")`},
-		{name: "header name with a space", strategies: []clientip.Strategy{clientip.SingleHeader(tr, "X Real IP")}, quote: `SingleHeader("X Real IP")`},
-		{name: "list header as single", strategies: []clientip.Strategy{clientip.SingleHeader(tr, "x-forwarded-for")}, quote: `SingleHeader("X-Forwarded-For")`},
-		{name: "strategy after remote-addr", strategies: []clientip.Strategy{clientip.RemoteAddr(), clientip.RightmostUntrusted(tr)}, quote: "follows remote-addr"},
+		{name: "zero hops", strategies: []clientip.Strategy{clientip.TrustedHops(tr, 0)}, quote: "strategy 1: the TrustedHops count must be from 1 to 32"},
+		{name: "too many hops", strategies: []clientip.Strategy{clientip.TrustedHops(tr, clientip.MaxHops+1)}, quote: "TrustedHops count must be"},
+		{name: "hops that wrap in 32 bits", strategies: []clientip.Strategy{clientip.TrustedHops(tr, 1<<32+1)}, quote: "TrustedHops count must be"},
+		{name: "empty header name", strategies: []clientip.Strategy{clientip.SingleHeader(tr, "")}, quote: "strategy 1: SingleHeader name of 0 bytes is not a header name"},
+		{name: "header name with a space", strategies: []clientip.Strategy{clientip.SingleHeader(tr, "X Real IP")}, quote: "SingleHeader name of 9 bytes"},
+		{name: "header name that is an address", strategies: []clientip.Strategy{clientip.RemoteAddr(), clientip.SingleHeader(tr, "198.51.100.77")}, quote: "strategy 2: SingleHeader name of 13 bytes"},
+		{name: "header name with an underscore", strategies: []clientip.Strategy{clientip.SingleHeader(tr, "X_Real_IP")}, quote: "SingleHeader name of 9 bytes"},
+		{name: "list header as single", strategies: []clientip.Strategy{clientip.SingleHeader(tr, "x-forwarded-for")}, quote: `SingleHeader("X-Forwarded-For") is a list header`},
+		{name: "strategy after remote-addr", strategies: []clientip.Strategy{clientip.RemoteAddr(), clientip.RightmostUntrusted(tr)}, quote: "strategy 2 (x-forwarded-for/rightmost-untrusted) follows remote-addr"},
+		{name: "invalid strategy", strategies: []clientip.Strategy{clientip.RemoteAddr(), {}}, quote: "follows remote-addr"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,6 +205,7 @@ func TestNewValidates(t *testing.T) {
 			assert.Nil(t, r)
 			assert.Contains(t, err.Error(), "clientip: New: ")
 			assert.Contains(t, err.Error(), tt.quote)
+			noLeak(t, err.Error(), "198.51.100.77")
 		})
 	}
 }
@@ -227,6 +231,7 @@ func TestStrategyString(t *testing.T) {
 		{name: "hops", s: clientip.TrustedHops(tr, 2), want: "x-forwarded-for/hops=2"},
 		{name: "header", s: clientip.SingleHeader(tr, "X-Real-Ip"), want: "header/X-Real-Ip"},
 		{name: "forwarded", s: clientip.Forwarded(tr), want: "forwarded/rightmost-untrusted"},
+		{name: "header named like an address, before New refuses it", s: clientip.SingleHeader(tr, "198.51.100.77"), want: "header/(invalid name)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -259,11 +264,101 @@ func TestResolveAllocs(t *testing.T) {
 	assert.Zero(t, allocs, "Forwarded walk")
 }
 
-func TestErrorsQuoteInput(t *testing.T) {
-	r, err := clientip.New(clientip.RightmostUntrusted(proxies(t)))
+// TestErrorsNeverQuoteInput drives every error path of a resolution with
+// inputs holding canary addresses: each error says which header, which
+// entry, how long and what fault, and holds no address and no input text.
+func TestErrorsNeverQuoteInput(t *testing.T) {
+	tr := proxies(t)
+	xff := clientip.RightmostUntrusted(tr)
+	hops2 := clientip.TrustedHops(tr, 2)
+	realIP := clientip.SingleHeader(tr, "X-Real-IP")
+	fwd := clientip.Forwarded(tr)
+	const (
+		proxy = "10.0.0.1:4711"
+		v4    = "198.51.100.77"
+		v6    = "2001:db8:1:2:3:4:5:6"
+	)
+	tests := []struct {
+		name     string
+		strategy clientip.Strategy
+		h        http.Header
+		remote   string
+		err      error
+		want     string // a part of the message
+	}{
+		{name: "bad port", strategy: xff, h: hdr("X-Forwarded-For", v4+":99999"), remote: proxy, err: clientip.ErrMalformed, want: "X-Forwarded-For entry 1 from the right (19 bytes): malformed client address: bad port"},
+		{name: "text after an address", strategy: xff, h: hdr("X-Forwarded-For", v4+"x"), remote: proxy, err: clientip.ErrMalformed, want: "(14 bytes): malformed client address: not an IP address"},
+		{name: "position from the right", strategy: xff, h: hdr("X-Forwarded-For", v4+", x"+v4+", 10.0.0.2"), remote: proxy, err: clientip.ErrMalformed, want: "X-Forwarded-For entry 2 from the right (14 bytes)"},
+		{name: "position across copies, empty entries counted", strategy: xff, h: hdr("X-Forwarded-For", v4+"x", "X-Forwarded-For", ",10.0.0.2"), remote: proxy, err: clientip.ErrMalformed, want: "entry 3 from the right"},
+		{name: "zone", strategy: xff, h: hdr("X-Forwarded-For", v6+"%eth0"), remote: proxy, err: clientip.ErrMalformed, want: "a zone is not allowed"},
+		{name: "bracketed IPv4", strategy: xff, h: hdr("X-Forwarded-For", "["+v4+"]"), remote: proxy, err: clientip.ErrMalformed, want: "IPv4 in brackets"},
+		{name: "unterminated bracket", strategy: xff, h: hdr("X-Forwarded-For", "["+v6), remote: proxy, err: clientip.ErrMalformed, want: "unterminated bracket"},
+		{name: "text after the bracket", strategy: xff, h: hdr("X-Forwarded-For", "["+v6+"]x"), remote: proxy, err: clientip.ErrMalformed, want: "text after the bracket"},
+		{name: "leading zeros", strategy: xff, h: hdr("X-Forwarded-For", "198.051.100.077"), remote: proxy, err: clientip.ErrMalformed, want: "not an IP address"},
+		{name: "entry longer than any address", strategy: xff, h: hdr("X-Forwarded-For", v4+strings.Repeat("7", 50)), remote: proxy, err: clientip.ErrMalformed, want: "(63 bytes): malformed client address: longer than any address"},
+		{name: "entry longer than the walk looks", strategy: xff, h: hdr("X-Forwarded-For", strings.Repeat(v4, 20)), remote: proxy, err: clientip.ErrMalformed, want: "entry 1 from the right (over 128 bytes)"},
+		{name: "too many entries", strategy: xff, h: hdr("X-Forwarded-For", strings.Repeat(v4+", ", 5)+strings.Repeat("10.0.0.2, ", 40)), remote: proxy, err: clientip.ErrMalformed, want: "more entries than MaxHops (33, want 32)"},
+		{name: "every entry trusted", strategy: xff, h: hdr("X-Forwarded-For", "10.0.0.2"), remote: proxy, err: clientip.ErrNoAddr, want: "every entry is a trusted proxy"},
+		{name: "untrusted peer", strategy: xff, h: hdr("X-Forwarded-For", v6), remote: v4 + ":1234", err: clientip.ErrUntrusted, want: "X-Forwarded-For: peer is not a trusted proxy: header not read"},
+		{name: "hops: too few", strategy: hops2, h: hdr("X-Forwarded-For", v4), remote: proxy, err: clientip.ErrMalformed, want: "fewer entries than trusted hops (1, want 2)"},
+		{name: "hops: garbage", strategy: hops2, h: hdr("X-Forwarded-For", v4+", "+v4+"x"), remote: proxy, err: clientip.ErrMalformed, want: "entry 1 from the right"},
+		{name: "single: two copies", strategy: realIP, h: hdr("X-Real-IP", v4, "X-Real-IP", v6), remote: proxy, err: clientip.ErrMalformed, want: "X-Real-Ip: malformed client address: several copies of a single-address header (2)"},
+		{name: "single: a list", strategy: realIP, h: hdr("X-Real-IP", v4+", "+v6), remote: proxy, err: clientip.ErrMalformed, want: "X-Real-Ip (35 bytes)"},
+		{name: "single: too long", strategy: realIP, h: hdr("X-Real-IP", strings.Repeat(v4, 10)), remote: proxy, err: clientip.ErrMalformed, want: "X-Real-Ip (130 bytes): malformed client address: longer than any address"},
+		{name: "single: untrusted", strategy: realIP, h: hdr("X-Real-IP", v4), remote: "[" + v6 + "]:1", err: clientip.ErrUntrusted, want: "X-Real-Ip: peer is not a trusted proxy"},
+		{name: "remote: bad port", h: hdr(), remote: v4 + ":99999", err: clientip.ErrMalformed, want: "RemoteAddr (19 bytes): malformed client address: bad port"},
+		{name: "remote: empty port", h: hdr(), remote: v4 + ":", err: clientip.ErrMalformed, want: "RemoteAddr (14 bytes)"},
+		{name: "remote: text", h: hdr(), remote: v4 + "x:80", err: clientip.ErrMalformed, want: "not an IP address"},
+		{name: "remote: bracketed IPv4", h: hdr(), remote: "[" + v4 + "]:80", err: clientip.ErrMalformed, want: "IPv4 in brackets"},
+		{name: "remote: unterminated bracket", h: hdr(), remote: "[" + v6, err: clientip.ErrMalformed, want: "unterminated bracket"},
+		{name: "remote: unspecified", h: hdr(), remote: "0.0.0.0:80", err: clientip.ErrMalformed, want: "unspecified address"},
+		{name: "remote: too long", h: hdr(), remote: strings.Repeat(v4, 100), err: clientip.ErrMalformed, want: "RemoteAddr (1300 bytes): malformed client address: longer than any address"},
+		{name: "remote: empty", h: hdr(), remote: "", err: clientip.ErrNoAddr, want: "RemoteAddr: no client address: empty"},
+		{name: "forwarded: text", strategy: fwd, h: hdr("Forwarded", "for="+v4+"x"), remote: proxy, err: clientip.ErrMalformed, want: "Forwarded entry 1 from the right (18 bytes): malformed client address: not an IP address"},
+		{name: "forwarded: unterminated quote", strategy: fwd, h: hdr("Forwarded", `for="`+v4), remote: proxy, err: clientip.ErrMalformed, want: "unterminated quoted string"},
+		{name: "forwarded: two for=", strategy: fwd, h: hdr("Forwarded", "for="+v4+";for="+v4), remote: proxy, err: clientip.ErrMalformed, want: "two for= parameters"},
+		{name: "forwarded: no for=", strategy: fwd, h: hdr("Forwarded", "by="+v4), remote: proxy, err: clientip.ErrMalformed, want: "no for= parameter"},
+		{name: "forwarded: not pairs", strategy: fwd, h: hdr("Forwarded", v4), remote: proxy, err: clientip.ErrMalformed, want: "not a list of name=value pairs"},
+		{name: "forwarded: empty parameter", strategy: fwd, h: hdr("Forwarded", "for="+v4+";"), remote: proxy, err: clientip.ErrMalformed, want: "empty parameter"},
+		{name: "forwarded: escape", strategy: fwd, h: hdr("Forwarded", `for=`+v4+`;host="a\"`+v4+`"`), remote: proxy, err: clientip.ErrMalformed, want: "escape in a quoted value"},
+		{name: "forwarded: bad token", strategy: fwd, h: hdr("Forwarded", "for=["+v6+"]"), remote: proxy, err: clientip.ErrMalformed, want: "neither a token nor a quoted string"},
+		{name: "forwarded: unbracketed IPv6", strategy: fwd, h: hdr("Forwarded", `for="`+v6+`"`), remote: proxy, err: clientip.ErrMalformed, want: "IPv6 node without brackets"},
+		{name: "forwarded: text after bracket", strategy: fwd, h: hdr("Forwarded", `for="[`+v6+`]x"`), remote: proxy, err: clientip.ErrMalformed, want: "text after the bracket"},
+		{name: "forwarded: unterminated bracket", strategy: fwd, h: hdr("Forwarded", `for="[`+v6+`"`), remote: proxy, err: clientip.ErrMalformed, want: "unterminated bracket"},
+		{name: "forwarded: bad port", strategy: fwd, h: hdr("Forwarded", `for="`+v4+`:99999"`), remote: proxy, err: clientip.ErrMalformed, want: "bad port"},
+		{name: "forwarded: zone", strategy: fwd, h: hdr("Forwarded", `for="[`+v6+`%25eth0]"`), remote: proxy, err: clientip.ErrMalformed, want: "a zone is not allowed"},
+		{name: "forwarded: unknown", strategy: fwd, h: hdr("Forwarded", "for="+v4+", for=unknown"), remote: proxy, err: clientip.ErrMalformed, want: "entry 1 from the right (11 bytes): malformed client address: unknown or obfuscated node"},
+		{name: "forwarded: node too long", strategy: fwd, h: hdr("Forwarded", `for="`+strings.Repeat(v4, 5)+`"`), remote: proxy, err: clientip.ErrMalformed, want: "node longer than any address"},
+		{name: "forwarded: element too long", strategy: fwd, h: hdr("Forwarded", "for="+v4+";host="+strings.Repeat("a", 600)), remote: proxy, err: clientip.ErrMalformed, want: "Forwarded entry 1 from the right: malformed client address: element longer than 512 bytes"},
+		{name: "forwarded: walk too long", strategy: fwd, h: hdr("Forwarded", strings.Repeat(`for=10.0.0.2;host="`+strings.Repeat("a", 400)+`", `, 20)), remote: proxy, err: clientip.ErrMalformed, want: "walk past 4096 bytes"},
+		{name: "forwarded: too many elements", strategy: fwd, h: hdr("Forwarded", "for="+v4+strings.Repeat(", for=10.0.0.2", 40)), remote: proxy, err: clientip.ErrMalformed, want: "more entries than MaxHops"},
+		{name: "forwarded: every node trusted", strategy: fwd, h: hdr("Forwarded", "for=10.0.0.2"), remote: proxy, err: clientip.ErrNoAddr, want: "every node is a trusted proxy"},
+		{name: "forwarded: untrusted", strategy: fwd, h: hdr("Forwarded", "for="+v4), remote: v4 + ":1", err: clientip.ErrUntrusted, want: "Forwarded: peer is not a trusted proxy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := clientip.New(tt.strategy)
+			require.NoError(t, err)
+			got, err := r.Resolve(tt.h, tt.remote)
+			require.Error(t, err)
+			assert.False(t, got.IsValid())
+			assert.ErrorIs(t, err, tt.err)
+			msg := err.Error()
+			assert.True(t, strings.HasPrefix(msg, "clientip: "), msg)
+			assert.Contains(t, msg, tt.want)
+			noLeak(t, msg, v4)
+			noLeak(t, msg, v6)
+			noLeak(t, msg, tt.remote)
+			for _, vv := range tt.h {
+				for _, v := range vv {
+					noLeak(t, msg, v)
+				}
+			}
+		})
+	}
+	r, err := clientip.New(xff)
 	require.NoError(t, err)
-	_, err = r.Resolve(hdr("X-Forwarded-For", "198.51.100.7:99999"), "10.0.0.1:1")
-	require.Error(t, err)
-	assert.True(t, errors.Is(err, clientip.ErrMalformed))
-	assert.Contains(t, err.Error(), `"198.51.100.7:99999"`)
+	_, err = r.ResolveRequest(nil)
+	require.ErrorIs(t, err, clientip.ErrNoAddr)
+	assert.Equal(t, "clientip: ResolveRequest: no client address: nil request", err.Error())
 }

@@ -7,6 +7,9 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
+
+	"go4.org/netipx"
 )
 
 // Sentinel errors. Every error a [Resolver] returns wraps exactly one of
@@ -64,7 +67,7 @@ const (
 // between goroutines. The zero Strategy is [RemoteAddr].
 type Strategy struct {
 	kind    kind
-	hops    int
+	hops    int32 // 0 when the count given was out of range
 	header  string
 	trusted *Trusted
 }
@@ -97,7 +100,10 @@ func RightmostUntrusted(trusted *Trusted) Strategy {
 // A header with fewer than hops entries is an [ErrMalformed] error, never
 // an answer from the leftmost entry. hops must be from 1 to [MaxHops].
 func TrustedHops(trusted *Trusted, hops int) Strategy {
-	return Strategy{kind: kindTrustedHops, trusted: trusted, hops: hops}
+	if hops < 1 || hops > MaxHops {
+		hops = 0 // New refuses it
+	}
+	return Strategy{kind: kindTrustedHops, trusted: trusted, hops: int32(hops)}
 }
 
 // SingleHeader answers the address in the header name, which a trusted
@@ -107,9 +113,10 @@ func TrustedHops(trusted *Trusted, hops int) Strategy {
 // must occur once and hold one address (a port and brackets are
 // allowed); two copies, a list or anything else is [ErrMalformed].
 //
-// name is matched as net/http canonicalizes it. It must be a valid header
-// name and not X-Forwarded-For or Forwarded, which are lists with their
-// own strategies.
+// name is matched as net/http canonicalizes it. It must be letters,
+// digits and hyphens, starting with a letter (every proxy's header is),
+// and not X-Forwarded-For or Forwarded, which are lists with their own
+// strategies.
 func SingleHeader(trusted *Trusted, name string) Strategy {
 	return Strategy{kind: kindSingleHeader, trusted: trusted, header: name}
 }
@@ -137,8 +144,11 @@ func (s Strategy) String() string {
 	case kindRightmostUntrusted:
 		return "x-forwarded-for/rightmost-untrusted"
 	case kindTrustedHops:
-		return "x-forwarded-for/hops=" + strconv.Itoa(s.hops)
+		return "x-forwarded-for/hops=" + strconv.Itoa(int(s.hops))
 	case kindSingleHeader:
+		if !validHeaderName(s.header) {
+			return "header/(invalid name)"
+		}
 		return "header/" + s.header
 	case kindForwarded:
 		return "forwarded/rightmost-untrusted"
@@ -149,11 +159,57 @@ func (s Strategy) String() string {
 // Resolver finds a request's client address by trying its strategies in
 // order. A strategy answering [ErrUntrusted] or [ErrNoAddr] passes the
 // request to the next one; an address or any other error is the answer.
+// Each [Trusted] set is read once per resolution, so a set replaced
+// while a request is resolved gives the answer of the old set or of the
+// new one, never of a mix.
 //
-// A Resolver is immutable and safe for concurrent use. The zero Resolver,
-// and a nil *Resolver, use [RemoteAddr] alone.
+// A Resolver counts its resolutions by how they ended ([Resolver.Stats]);
+// apart from those counters it is immutable. It is safe for concurrent
+// use and must not be copied after first use. The zero Resolver, and a
+// nil *Resolver, use [RemoteAddr] alone; a nil *Resolver counts nothing.
 type Resolver struct {
 	strategies []Strategy
+	_          [64]byte // keeps the counters off the strategies' cache line
+	stats      counters
+}
+
+// Stats counts a [Resolver]'s resolutions by how they ended: every call
+// of Resolve or ResolveRequest, and every request its middleware handled,
+// adds one to exactly one field. No address or network is ever in it.
+//
+// Stats is a comparable value, safe to copy; the zero Stats counts
+// nothing.
+type Stats struct {
+	// Header: a header strategy answered, from a trusted proxy's header.
+	Header uint64
+	// Peer: the RemoteAddr strategy answered (a direct client, or a
+	// chain whose header strategies passed the request on).
+	Peer uint64
+	// NoAddr, Untrusted and Malformed: the resolution failed with
+	// [ErrNoAddr], [ErrUntrusted] or [ErrMalformed].
+	NoAddr, Untrusted, Malformed uint64
+}
+
+type counters struct {
+	header, peer, noAddr, untrusted, malformed atomic.Uint64
+}
+
+// Stats returns the counts so far. Each field is read atomically; the
+// fields are not read together, so under load their sum may be a few
+// resolutions ahead of an earlier read's. A nil *Resolver returns the
+// zero Stats.
+func (r *Resolver) Stats() Stats {
+	if r == nil {
+		return Stats{}
+	}
+	c := &r.stats
+	return Stats{
+		Header:    c.header.Load(),
+		Peer:      c.peer.Load(),
+		NoAddr:    c.noAddr.Load(),
+		Untrusted: c.untrusted.Load(),
+		Malformed: c.malformed.Load(),
+	}
 }
 
 // New returns a Resolver that tries strategies in order; with none it uses
@@ -167,31 +223,29 @@ type Resolver struct {
 func New(strategies ...Strategy) (*Resolver, error) {
 	out := make([]Strategy, 0, len(strategies))
 	for i, s := range strategies {
-		if i > 0 && strategies[i-1].kind == kindRemoteAddr {
-			return nil, fmt.Errorf("clientip: New: strategy %d (%s) follows remote-addr, which always answers", i, s)
-		}
+		n := i + 1
 		switch s.kind {
-		case kindRemoteAddr:
-		case kindRightmostUntrusted, kindTrustedHops, kindSingleHeader, kindForwarded:
-			if s.trusted == nil {
-				return nil, fmt.Errorf("clientip: New: strategy %d (%s) has a nil *Trusted and would never read its header", i, s)
-			}
+		case kindRemoteAddr, kindRightmostUntrusted, kindTrustedHops, kindSingleHeader, kindForwarded:
 		default:
-			return nil, fmt.Errorf("clientip: New: strategy %d is not a valid Strategy", i)
+			return nil, fmt.Errorf("clientip: New: strategy %d is not a valid Strategy", n)
 		}
-		switch s.kind {
-		case kindTrustedHops:
-			if s.hops < 1 || s.hops > MaxHops {
-				return nil, fmt.Errorf("clientip: New: TrustedHops(%d): the count must be from 1 to %d", s.hops, MaxHops)
-			}
-		case kindSingleHeader:
-			if !validToken(s.header) {
-				return nil, fmt.Errorf("clientip: New: SingleHeader(%q): not a valid header name", s.header)
+		if s.kind == kindSingleHeader {
+			if !validHeaderName(s.header) {
+				return nil, fmt.Errorf("clientip: New: strategy %d: SingleHeader name of %d bytes is not a header name (letters, digits and hyphens, starting with a letter)", n, len(s.header))
 			}
 			s.header = http.CanonicalHeaderKey(s.header)
 			if s.header == HeaderXForwardedFor || s.header == HeaderForwarded {
-				return nil, fmt.Errorf("clientip: New: SingleHeader(%q): a list header; use RightmostUntrusted, TrustedHops or Forwarded", s.header)
+				return nil, fmt.Errorf("clientip: New: strategy %d: SingleHeader(%q) is a list header; use RightmostUntrusted, TrustedHops or Forwarded", n, s.header)
 			}
+		}
+		if i > 0 && strategies[i-1].kind == kindRemoteAddr {
+			return nil, fmt.Errorf("clientip: New: strategy %d (%s) follows remote-addr, which always answers", n, s)
+		}
+		if s.kind != kindRemoteAddr && s.trusted == nil {
+			return nil, fmt.Errorf("clientip: New: strategy %d (%s) has a nil *Trusted and would never read its header", n, s)
+		}
+		if s.kind == kindTrustedHops && (s.hops < 1 || s.hops > MaxHops) {
+			return nil, fmt.Errorf("clientip: New: strategy %d: the TrustedHops count must be from 1 to %d", n, MaxHops)
 		}
 		out = append(out, s)
 	}
@@ -210,9 +264,14 @@ func (r *Resolver) Strategies() []Strategy {
 // the connection's remote address (http.Request.RemoteAddr), without
 // needing a request. The address is valid, unmapped, has no zone and is
 // not unspecified. An error wraps [ErrNoAddr], [ErrUntrusted] or
-// [ErrMalformed] and quotes the offending text.
+// [ErrMalformed] and says which header, which entry (by position from the
+// right, empty entries included), its length and what kind of fault,
+// never the text itself, which may be an address.
 //
-// Resolve does not allocate when it finds an address.
+// Resolve does not allocate when it finds an address, and allocates once
+// for an error. Its work is bounded whatever the headers' size: an entry
+// longer than any address is refused unparsed, a walk examines at most
+// [MaxHops] entries and 4 KiB of a header.
 func (r *Resolver) Resolve(h http.Header, remoteAddr string) (netip.Addr, error) {
 	res := r.resolve(h, remoteAddr)
 	return res.addr, res.fail.error()
@@ -221,7 +280,7 @@ func (r *Resolver) Resolve(h http.Header, remoteAddr string) (netip.Addr, error)
 // ResolveRequest is Resolve(req.Header, req.RemoteAddr).
 func (r *Resolver) ResolveRequest(req *http.Request) (netip.Addr, error) {
 	if req == nil {
-		return netip.Addr{}, fmt.Errorf("clientip: ResolveRequest(nil): %w", ErrNoAddr)
+		return netip.Addr{}, failure{sentinel: ErrNoAddr, where: "ResolveRequest", why: "nil request"}.error()
 	}
 	return r.Resolve(req.Header, req.RemoteAddr)
 }
@@ -246,40 +305,116 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string) result {
 	if r != nil && len(r.strategies) > 0 {
 		strategies = r.strategies
 	}
+	// Each Trusted is loaded once: a chain whose strategies share one
+	// (the usual case) reads it once, and a walk never sees two sets.
+	var sets [4]struct {
+		t   *Trusted
+		set *netipx.IPSet
+	}
+	nsets := 0
 	for _, s := range strategies {
 		res.strategy = s
 		if perr.sentinel != nil {
-			res.fail = perr
-		} else {
-			res.addr, res.fail = s.resolve(h, res.peer)
+			res.fail = perr // every strategy needs the peer
+			if perr.sentinel != ErrNoAddr {
+				break
+			}
+			continue
 		}
+		var set *netipx.IPSet
+		if s.trusted != nil {
+			found := false
+			for _, c := range sets[:nsets] {
+				if c.t == s.trusted {
+					set, found = c.set, true
+					break
+				}
+			}
+			if !found {
+				set = s.trusted.set.Load()
+				if nsets < len(sets) {
+					sets[nsets].t, sets[nsets].set = s.trusted, set
+					nsets++
+				}
+			}
+		}
+		res.addr, res.fail = s.resolve(h, res.peer, set)
 		if f := res.fail.sentinel; f != ErrNoAddr && f != ErrUntrusted {
-			return res
+			break
 		}
+	}
+	if r != nil {
+		r.count(&res)
 	}
 	return res
 }
 
-// resolve runs one strategy for the already parsed peer.
-func (s Strategy) resolve(h http.Header, peer netip.Addr) (netip.Addr, failure) {
+func (r *Resolver) count(res *result) {
+	c := &r.stats
+	switch res.fail.sentinel {
+	case nil:
+		if res.strategy.kind == kindRemoteAddr {
+			c.peer.Add(1)
+		} else {
+			c.header.Add(1)
+		}
+	case ErrNoAddr:
+		c.noAddr.Add(1)
+	case ErrUntrusted:
+		c.untrusted.Add(1)
+	default:
+		c.malformed.Add(1)
+	}
+}
+
+// resolve runs one strategy for the already parsed peer, with set the
+// strategy's trusted set as loaded for this resolution.
+func (s Strategy) resolve(h http.Header, peer netip.Addr, set *netipx.IPSet) (netip.Addr, failure) {
 	if s.kind == kindRemoteAddr {
 		return peer, failure{}
 	}
-	if !s.trusted.Contains(peer) {
-		return netip.Addr{}, failure{sentinel: ErrUntrusted, where: "peer", peer: peer, why: "headers not read"}
+	where := s.header
+	switch s.kind {
+	case kindRightmostUntrusted, kindTrustedHops:
+		where = HeaderXForwardedFor
+	case kindForwarded:
+		where = HeaderForwarded
+	}
+	if !inSet(set, peer) {
+		return netip.Addr{}, failure{sentinel: ErrUntrusted, where: where, why: "header not read"}
 	}
 	switch s.kind {
 	case kindRightmostUntrusted:
-		return rightmostUntrusted(h[HeaderXForwardedFor], s.trusted)
+		return rightmostUntrusted(h[HeaderXForwardedFor], set)
 	case kindTrustedHops:
-		return trustedHops(h[HeaderXForwardedFor], s.hops)
+		return trustedHops(h[HeaderXForwardedFor], int(s.hops))
 	case kindSingleHeader:
 		return singleHeader(h[s.header], s.header)
 	case kindForwarded:
-		return forwarded(h[HeaderForwarded], s.trusted)
+		return forwarded(h[HeaderForwarded], set)
 	}
-	return netip.Addr{}, failure{sentinel: ErrNoAddr, where: s.String(), why: "invalid strategy"}
+	return netip.Addr{}, failure{sentinel: ErrNoAddr, where: "Strategy", why: "invalid strategy"}
 }
+
+// validHeaderName reports whether s is a name a proxy's client-address
+// header has: letters, digits and hyphens, starting with a letter. That
+// is stricter than an RFC 9110 token, and on purpose: such a name cannot
+// spell an address (no dots or colons), so printing it never prints one,
+// and an underscore name (which some stacks conflate with its hyphenated
+// twin) is refused.
+func validHeaderName(s string) bool {
+	if s == "" || !isLetter(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isLetter(c) && !('0' <= c && c <= '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 // validToken reports whether s is a non-empty RFC 9110 token.
 func validToken(s string) bool {

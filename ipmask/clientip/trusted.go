@@ -15,7 +15,9 @@ import (
 //
 // The set can be replaced at run time with [Trusted.Update] or
 // [Trusted.Store] (CDN address ranges change) while requests are being
-// resolved; lookups see either the old set or the new one, never a mix.
+// resolved; a [Resolver] reads the set once per resolution, so each
+// request is resolved with the old set or with the new one, never with a
+// mix of the two.
 //
 // The zero Trusted is an empty set, ready to use, and a nil *Trusted
 // trusts nothing. A Trusted is safe for concurrent use; it must not be
@@ -28,7 +30,8 @@ type Trusted struct {
 // ("10.0.0.0/8", "2001:db8::/32") or a single address ("192.0.2.7"). An
 // entry that does not parse, has bits set after its prefix length, carries
 // a zone, or is a /0 (trusting every address lets any client choose its
-// own) is an error quoting it. No prefixes gives an empty set, to be filled
+// own) is an error naming it by position (1 is the first), never quoting
+// it. No prefixes gives an empty set, to be filled
 // later with [Trusted.Update].
 func NewTrusted(prefixes ...string) (*Trusted, error) {
 	s, err := buildStrings(prefixes)
@@ -92,20 +95,13 @@ func (t *Trusted) IPSet() *netipx.IPSet {
 // Contains reports whether a, unmapped and without its zone, is a trusted
 // proxy. The zero Addr is never trusted. Contains does not allocate.
 func (t *Trusted) Contains(a netip.Addr) bool {
-	if t == nil || !a.IsValid() {
-		return false
-	}
-	s := t.set.Load()
-	if s == nil {
-		return false
-	}
-	return s.Contains(a.Unmap().WithZone(""))
+	return t != nil && inSet(t.set.Load(), a)
 }
 
 func buildStrings(prefixes []string) (*netipx.IPSet, error) {
 	var b netipx.IPSetBuilder
-	for _, s := range prefixes {
-		p, err := parsePrefix(s)
+	for i, s := range prefixes {
+		p, err := parsePrefix(i+1, s)
 		if err != nil {
 			return nil, err
 		}
@@ -116,8 +112,8 @@ func buildStrings(prefixes []string) (*netipx.IPSet, error) {
 
 func buildPrefixes(prefixes []netip.Prefix) (*netipx.IPSet, error) {
 	var b netipx.IPSetBuilder
-	for _, p := range prefixes {
-		q, err := checkPrefix(p, p.String())
+	for i, p := range prefixes {
+		q, err := checkPrefix(i+1, p)
 		if err != nil {
 			return nil, err
 		}
@@ -126,41 +122,47 @@ func buildPrefixes(prefixes []netip.Prefix) (*netipx.IPSet, error) {
 	return b.IPSet()
 }
 
-// parsePrefix parses a trusted-proxy entry: a prefix or a single address.
-func parsePrefix(s string) (netip.Prefix, error) {
+// parsePrefix parses trusted-proxy entry number n: a prefix or a single
+// address.
+func parsePrefix(n int, s string) (netip.Prefix, error) {
 	var p netip.Prefix
 	if a, err := netip.ParseAddr(s); err == nil {
 		if a.Zone() != "" {
-			return netip.Prefix{}, fmt.Errorf("clientip: trusted proxy %q: a zone is not allowed", s)
+			return netip.Prefix{}, errPrefix(n, "a zone is not allowed")
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	} else {
 		p, err = netip.ParsePrefix(s)
 		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("clientip: trusted proxy %q: not an address or CIDR prefix", s)
+			return netip.Prefix{}, fmt.Errorf("clientip: trusted proxy %d: %d bytes that are not an address or CIDR prefix", n, len(s))
 		}
 	}
-	return checkPrefix(p, s)
+	return checkPrefix(n, p)
 }
 
-// checkPrefix validates p (whose text form was s) and returns it in the
+// checkPrefix validates trusted-proxy entry number n and returns it in the
 // form lookups use: an IPv4-mapped prefix of /96 or longer becomes the
-// IPv4 prefix it maps.
-func checkPrefix(p netip.Prefix, s string) (netip.Prefix, error) {
+// IPv4 prefix it maps. Its errors name the entry by position and never
+// print it.
+func checkPrefix(n int, p netip.Prefix) (netip.Prefix, error) {
 	if !p.IsValid() {
-		return netip.Prefix{}, fmt.Errorf("clientip: trusted proxy %q: not a valid prefix", s)
+		return netip.Prefix{}, errPrefix(n, "not a valid prefix")
 	}
 	if p.Addr().Zone() != "" {
-		return netip.Prefix{}, fmt.Errorf("clientip: trusted proxy %q: a zone is not allowed", s)
+		return netip.Prefix{}, errPrefix(n, "a zone is not allowed")
 	}
 	if p.Masked() != p {
-		return netip.Prefix{}, fmt.Errorf("clientip: trusted proxy %q: bits set after the prefix length (did you mean %q?)", s, p.Masked().String())
+		return netip.Prefix{}, fmt.Errorf("clientip: trusted proxy %d: bits set after the prefix length /%d", n, p.Bits())
 	}
 	if p.Addr().Is4In6() && p.Bits() >= 96 {
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 	}
 	if p.Bits() == 0 {
-		return netip.Prefix{}, fmt.Errorf("clientip: trusted proxy %q: trusting every address would let any client choose its own", s)
+		return netip.Prefix{}, errPrefix(n, "a /0 would trust every address and let any client choose its own")
 	}
 	return p, nil
+}
+
+func errPrefix(n int, why string) error {
+	return fmt.Errorf("clientip: trusted proxy %d: %s", n, why)
 }

@@ -12,31 +12,58 @@ import (
 	"github.com/clickanon/clickanon/ipmask/clientip"
 )
 
+// TestNewTrustedRejects checks every way an entry can be refused, and
+// that the error names it by position without quoting it: the entries
+// hold canary addresses that must not appear.
 func TestNewTrustedRejects(t *testing.T) {
 	tests := []struct {
 		name, in, why string
 	}{
-		{name: "garbage", in: "proxy.example", why: "not an address or CIDR prefix"},
-		{name: "empty", in: "", why: "not an address or CIDR prefix"},
-		{name: "host bits", in: "10.0.0.1/8", why: `did you mean "10.0.0.0/8"`},
-		{name: "zone", in: "fe80::1%eth0", why: "zone"},
-		{name: "every IPv4", in: "0.0.0.0/0", why: "every address"},
-		{name: "every IPv6", in: "::/0", why: "every address"},
-		{name: "every IPv4, mapped", in: "::ffff:0.0.0.0/96", why: "every address"},
-		{name: "leading zeros", in: "010.0.0.0/8", why: "not an address"},
-		{name: "bad length", in: "10.0.0.0/33", why: "not an address"},
+		{name: "garbage", in: "proxy.example", why: "13 bytes that are not an address or CIDR prefix"},
+		{name: "empty", in: "", why: "0 bytes that are not an address or CIDR prefix"},
+		{name: "host bits", in: "198.51.100.77/8", why: "bits set after the prefix length /8"},
+		{name: "zone", in: "fe80::1:2:3:4%eth0", why: "a zone is not allowed"},
+		{name: "prefix with a zone", in: "2001:db8:1:2::1%eth0/64", why: "a zone is not allowed"},
+		{name: "every IPv4", in: "0.0.0.0/0", why: "a /0 would trust every address"},
+		{name: "every IPv6", in: "::/0", why: "a /0 would trust every address"},
+		{name: "every IPv4, mapped", in: "::ffff:0.0.0.0/96", why: "a /0 would trust every address"},
+		{name: "leading zeros", in: "198.051.100.077", why: "not an address or CIDR prefix"},
+		{name: "bad length", in: "198.51.100.77/33", why: "not an address or CIDR prefix"},
+		{name: "address with text", in: "198.51.100.77x", why: "not an address or CIDR prefix"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr, err := clientip.NewTrusted(tt.in)
+			tr, err := clientip.NewTrusted("10.0.0.0/8", tt.in)
 			require.Error(t, err)
 			assert.Nil(t, tr)
-			assert.Contains(t, err.Error(), `clientip: trusted proxy "`+tt.in+`"`)
+			assert.Contains(t, err.Error(), "clientip: trusted proxy 2: ")
 			assert.Contains(t, err.Error(), tt.why)
+			noLeak(t, err.Error(), tt.in)
+
+			var ok clientip.Trusted
+			err = ok.Update(tt.in)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "clientip: trusted proxy 1: ")
+			noLeak(t, err.Error(), tt.in)
 		})
 	}
-	_, err := clientip.NewTrustedPrefixes(netip.Prefix{})
-	assert.Error(t, err)
+	prefixes := []struct {
+		name string
+		p    netip.Prefix
+		why  string
+	}{
+		{name: "zero", p: netip.Prefix{}, why: "not a valid prefix"},
+		{name: "host bits", p: netip.PrefixFrom(netip.MustParseAddr("198.51.100.77"), 24), why: "bits set after the prefix length /24"},
+		{name: "every address", p: netip.MustParsePrefix("::/0"), why: "a /0"},
+	}
+	for _, tt := range prefixes {
+		t.Run("prefix "+tt.name, func(t *testing.T) {
+			_, err := clientip.NewTrustedPrefixes(netip.MustParsePrefix("10.0.0.0/8"), tt.p)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "clientip: trusted proxy 2: "+tt.why)
+			noLeak(t, err.Error(), tt.p.String())
+		})
+	}
 }
 
 func TestTrustedContains(t *testing.T) {
@@ -129,4 +156,71 @@ func TestTrustedSwapWhileResolving(t *testing.T) {
 		}
 	}()
 	wg.Wait()
+}
+
+// TestTrustedSwapNeverMixesSets replaces the trusted set while requests
+// are resolved: each answer must be the one the old set alone or the new
+// set alone gives, never one that testing some entries against each set
+// would give. Under set A the walk stops at 192.0.2.1, under B at
+// 203.0.113.1; a walk that read 203.0.113.1 under A and 192.0.2.1 under B
+// would answer 198.51.100.1.
+func TestTrustedSwapNeverMixesSets(t *testing.T) {
+	a := []string{"10.0.0.0/8", "203.0.113.0/24"}
+	b := []string{"10.0.0.0/8", "192.0.2.0/24"}
+	tr, err := clientip.NewTrusted(a...)
+	require.NoError(t, err)
+	xff, err := clientip.New(clientip.RightmostUntrusted(tr))
+	require.NoError(t, err)
+	fwd, err := clientip.New(clientip.Forwarded(tr))
+	require.NoError(t, err)
+	h := hdr("X-Forwarded-For", "198.51.100.1, 192.0.2.1, 203.0.113.1, 10.0.0.2",
+		"Forwarded", "for=198.51.100.1, for=192.0.2.1, for=203.0.113.1, for=10.0.0.2")
+
+	// The only two acceptable answers, each computed from one set alone.
+	want := map[netip.Addr]bool{}
+	for _, set := range [][]string{a, b} {
+		one, err := clientip.NewTrusted(set...)
+		require.NoError(t, err)
+		for _, s := range []clientip.Strategy{clientip.RightmostUntrusted(one), clientip.Forwarded(one)} {
+			r, err := clientip.New(s)
+			require.NoError(t, err)
+			got, err := r.Resolve(h, "10.0.0.1:1")
+			require.NoError(t, err)
+			want[got] = true
+		}
+	}
+	require.Len(t, want, 2, "the two sets must give different answers for the test to mean anything")
+
+	stop := make(chan struct{})
+	var swapper sync.WaitGroup
+	swapper.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			set := a
+			if i%2 == 1 {
+				set = b
+			}
+			assert.NoError(t, tr.Update(set...))
+		}
+	})
+	var walkers sync.WaitGroup
+	for range 4 {
+		walkers.Go(func() {
+			for range 2000 {
+				for _, r := range []*clientip.Resolver{xff, fwd} {
+					got, err := r.Resolve(h, "10.0.0.1:1")
+					if !assert.NoError(t, err) || !assert.True(t, want[got], "mixed answer %v", got) {
+						return
+					}
+				}
+			}
+		})
+	}
+	walkers.Wait()
+	close(stop)
+	swapper.Wait()
 }

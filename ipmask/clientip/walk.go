@@ -1,39 +1,66 @@
 package clientip
 
 import (
-	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
-	"github.com/clickanon/clickanon/ipmask"
+	"go4.org/netipx"
+)
+
+// Bounds on the text a resolution reads, so that a hostile header costs a
+// fixed amount of work whatever its size.
+const (
+	// maxAddrLen is the longest form an entry can take:
+	// "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535". A longer
+	// entry is refused before it is parsed.
+	maxAddrLen = len("[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535")
+	// maxRawEntry bounds an entry with its optional whitespace (and a
+	// RemoteAddr with its zone): the walk looks no further back than this
+	// for the comma that starts an entry.
+	maxRawEntry = 128
+	// maxElement bounds one Forwarded element (for=, by=, host=, proto=).
+	maxElement = 512
+	// maxWalkBytes bounds the header text one walk reads from the end of a
+	// list header, over every copy.
+	maxWalkBytes = 4096
+
+	maxElementText   = "512"  // maxElement, for messages
+	maxWalkBytesText = "4096" // maxWalkBytes, for messages
 )
 
 // listWalker yields the elements of a comma-separated header list from the
 // right: the last copy of the header first, each copy from its end. It
-// never allocates and reads nothing to the left of what it has yielded.
+// never allocates, reads nothing to the left of what it has yielded, and
+// looks no further back than maxRawEntry bytes for an element's start.
 type listWalker struct {
 	copies []string // copies not yet started, walked from the last
 	cur    string   // the unread part of the current copy
 	inCopy bool     // cur still has at least one element
 }
 
-// next returns the next element, trimmed of optional whitespace.
-func (w *listWalker) next() (string, bool) {
+// next returns the next element, trimmed of optional whitespace; ok is
+// false at the end of the list. long reports an element longer than
+// maxRawEntry bytes, which is not returned and ends the walk.
+func (w *listWalker) next() (e string, ok, long bool) {
 	for !w.inCopy {
 		if len(w.copies) == 0 {
-			return "", false
+			return "", false, false
 		}
 		w.cur = w.copies[len(w.copies)-1]
 		w.copies = w.copies[:len(w.copies)-1]
 		w.inCopy = true
 	}
-	var e string
-	if i := strings.LastIndexByte(w.cur, ','); i >= 0 {
-		e, w.cur = w.cur[i+1:], w.cur[:i]
-	} else {
+	lo := max(0, len(w.cur)-maxRawEntry-1)
+	switch i := strings.LastIndexByte(w.cur[lo:], ','); {
+	case i >= 0:
+		e, w.cur = w.cur[lo+i+1:], w.cur[:lo+i]
+	case lo > 0:
+		return "", false, true
+	default:
 		e, w.cur, w.inCopy = w.cur, "", false
 	}
-	return trimOWS(e), true
+	return trimOWS(e), true, false
 }
 
 func trimOWS(s string) string {
@@ -52,7 +79,7 @@ func trimOWS(s string) string {
 // one past MaxHops, ends the walk with a failure.
 type xffWalk struct {
 	w    listWalker
-	n    int // elements read, empty ones included
+	n    int // elements read, empty ones included: the position from the right
 	seen int // addresses yielded
 }
 
@@ -60,17 +87,20 @@ type xffWalk struct {
 // a failure, which fail then holds.
 func (x *xffWalk) next() (a netip.Addr, fail failure, ok bool) {
 	for {
-		e, more := x.w.next()
-		if !more {
+		e, more, long := x.w.next()
+		if !more && !long {
 			return netip.Addr{}, failure{}, false
 		}
 		if x.n++; x.n > MaxHops {
-			return netip.Addr{}, errTooLong(HeaderXForwardedFor), false
+			return netip.Addr{}, errTooMany(HeaderXForwardedFor), false
+		}
+		if long {
+			return netip.Addr{}, failure{sentinel: ErrMalformed, where: HeaderXForwardedFor, pos: x.n, length: -1, why: whyTooLong}, false
 		}
 		if e == "" {
 			continue
 		}
-		a, fail := parseEntry(HeaderXForwardedFor, e)
+		a, fail := parseEntry(HeaderXForwardedFor, x.n, e)
 		if fail.sentinel != nil {
 			return netip.Addr{}, fail, false
 		}
@@ -79,8 +109,9 @@ func (x *xffWalk) next() (a netip.Addr, fail failure, ok bool) {
 	}
 }
 
-// rightmostUntrusted answers the rightmost X-Forwarded-For entry not in t.
-func rightmostUntrusted(copies []string, t *Trusted) (netip.Addr, failure) {
+// rightmostUntrusted answers the rightmost X-Forwarded-For entry not in
+// set, the trusted set loaded once for this resolution.
+func rightmostUntrusted(copies []string, set *netipx.IPSet) (netip.Addr, failure) {
 	x := xffWalk{w: listWalker{copies: copies}}
 	for {
 		a, fail, ok := x.next()
@@ -91,7 +122,7 @@ func rightmostUntrusted(copies []string, t *Trusted) (netip.Addr, failure) {
 			return netip.Addr{}, errAbsent(HeaderXForwardedFor)
 		case !ok:
 			return netip.Addr{}, failure{sentinel: ErrNoAddr, where: HeaderXForwardedFor, why: "every entry is a trusted proxy"}
-		case !t.Contains(a):
+		case !inSet(set, a):
 			return a, failure{}
 		}
 	}
@@ -124,61 +155,104 @@ func singleHeader(copies []string, name string) (netip.Addr, failure) {
 		return netip.Addr{}, errAbsent(name)
 	case 1:
 	default:
-		return netip.Addr{}, failure{sentinel: ErrMalformed, where: name, why: "several copies of a single-address header"}
+		return netip.Addr{}, failure{sentinel: ErrMalformed, where: name, why: "several copies of a single-address header", n: len(copies)}
 	}
-	v := trimOWS(copies[0])
-	if v == "" {
+	v := copies[0]
+	if len(v) > maxRawEntry {
+		return netip.Addr{}, failure{sentinel: ErrMalformed, where: name, length: len(v), why: whyTooLong}
+	}
+	if v = trimOWS(v); v == "" {
 		return netip.Addr{}, errAbsent(name)
 	}
-	return parseEntry(name, v)
+	return parseEntry(name, 0, v)
 }
 
-// failure describes why a walk found no address. It is a value, built
-// without allocating, so that a strategy failing in a chain costs nothing;
-// only a failure returned to the caller becomes an error.
+// failure describes why a resolution found no address. It is a value,
+// built without allocating, so that a strategy failing in a chain costs
+// nothing; only a failure returned to the caller becomes an error.
+//
+// It never holds the offending text: an error gets logged, and the text
+// may be an address. It says where (the header, the entry's position from
+// the right), what kind of fault, and how long the entry was.
 type failure struct {
-	sentinel error      // ErrNoAddr, ErrUntrusted or ErrMalformed; nil: no failure
-	where    string     // the header, "RemoteAddr" or "peer"
-	input    string     // the offending text, quoted in the message
-	why      string     // a fixed phrase
-	n, m     int        // for "fewer entries than trusted hops": found, wanted
-	peer     netip.Addr // the untrusted peer, quoted in the message
+	sentinel error  // ErrNoAddr, ErrUntrusted or ErrMalformed; nil: no failure
+	where    string // the header name or "RemoteAddr"
+	why      string // a fixed phrase
+	pos      int    // the entry's position from the right, 1-based; 0: none
+	length   int    // the entry's length in bytes; -1: over maxRawEntry; 0: none
+	n, m     int    // counts: found, wanted
+}
+
+const whyTooLong = "longer than any address"
+
+// resolveError is a failure returned to the caller: one allocation, and
+// the message is only formatted when asked for.
+type resolveError struct{ f failure }
+
+func (e *resolveError) Unwrap() error { return e.f.sentinel }
+
+func (e *resolveError) Error() string {
+	f := &e.f
+	b := make([]byte, 0, 128)
+	b = append(b, "clientip: "...)
+	b = append(b, f.where...)
+	if f.pos > 0 {
+		b = append(b, " entry "...)
+		b = strconv.AppendInt(b, int64(f.pos), 10)
+		b = append(b, " from the right"...)
+	}
+	switch {
+	case f.length < 0:
+		b = append(b, " (over "...)
+		b = strconv.AppendInt(b, maxRawEntry, 10)
+		b = append(b, " bytes)"...)
+	case f.length > 0:
+		b = append(b, " ("...)
+		b = strconv.AppendInt(b, int64(f.length), 10)
+		b = append(b, " bytes)"...)
+	}
+	b = append(b, ": "...)
+	b = append(b, f.sentinel.Error()...)
+	b = append(b, ": "...)
+	b = append(b, f.why...)
+	switch {
+	case f.m > 0:
+		b = append(b, " ("...)
+		b = strconv.AppendInt(b, int64(f.n), 10)
+		b = append(b, ", want "...)
+		b = strconv.AppendInt(b, int64(f.m), 10)
+		b = append(b, ')')
+	case f.n > 0:
+		b = append(b, " ("...)
+		b = strconv.AppendInt(b, int64(f.n), 10)
+		b = append(b, ')')
+	}
+	return string(b)
 }
 
 func (f failure) error() error {
 	if f.sentinel == nil {
 		return nil
 	}
-	in := f.input
-	if f.peer.IsValid() {
-		in = f.peer.String()
-	}
-	if len(in) > 64 {
-		in = in[:64] + "..."
-	}
-	var msg string
-	switch {
-	case f.n > 0 || f.m > 0:
-		msg = fmt.Sprintf("%s (%d, want %d)", f.why, f.n, f.m)
-	default:
-		msg = f.why
-	}
-	if in == "" {
-		return fmt.Errorf("clientip: %s: %w: %s", f.where, f.sentinel, msg)
-	}
-	return fmt.Errorf("clientip: %s %q: %w: %s", f.where, in, f.sentinel, msg)
+	return &resolveError{f}
 }
 
 func errAbsent(name string) failure {
 	return failure{sentinel: ErrNoAddr, where: name, why: "header absent or empty"}
 }
 
-func errTooLong(name string) failure {
-	return failure{sentinel: ErrMalformed, where: name, why: "more than MaxHops entries examined"}
+func errTooMany(name string) failure {
+	return failure{sentinel: ErrMalformed, where: name, why: "more entries than MaxHops", n: MaxHops + 1, m: MaxHops}
 }
 
-func malformed(name, entry, why string) failure {
-	return failure{sentinel: ErrMalformed, where: name, input: entry, why: why}
+// malformed describes the entry e at position pos of header name.
+func malformed(name string, pos int, e, why string) failure {
+	return failure{sentinel: ErrMalformed, where: name, pos: pos, length: len(e), why: why}
+}
+
+// inSet reports whether a, unmapped and without its zone, is in set.
+func inSet(set *netipx.IPSet, a netip.Addr) bool {
+	return set != nil && a.IsValid() && set.Contains(a.Unmap().WithZone(""))
 }
 
 // parsePeer parses http.Request.RemoteAddr: "ip:port", "[ipv6]:port" or a
@@ -188,25 +262,33 @@ func parsePeer(s string) (a netip.Addr, port uint16, hasPort bool, err failure) 
 	if s == "" {
 		return netip.Addr{}, 0, false, failure{sentinel: ErrNoAddr, where: "RemoteAddr", why: "empty"}
 	}
+	if len(s) > maxRawEntry {
+		return netip.Addr{}, 0, false, failure{sentinel: ErrMalformed, where: "RemoteAddr", length: len(s), why: whyTooLong}
+	}
 	host, port, hasPort, why := splitHostPort(s)
 	if why == "" {
 		a, why = parseHost(host, hasBracket(s))
 	}
 	if why != "" {
-		return netip.Addr{}, 0, false, malformed("RemoteAddr", s, why)
+		return netip.Addr{}, 0, false, malformed("RemoteAddr", 0, s, why)
 	}
 	return a, port, hasPort, failure{}
 }
 
 func hasBracket(s string) bool { return len(s) > 0 && s[0] == '[' }
 
-// parseEntry parses one list entry or single-header value: an address,
-// optionally with a port ("192.0.2.1:80", "[2001:db8::1]:80") or in
-// brackets ("[2001:db8::1]"). An IPv6 address without brackets has no
-// port: "2001:db8::1:80" is the address it looks like. Zones are rejected.
-func parseEntry(name, e string) (netip.Addr, failure) {
+// parseEntry parses the entry e at position pos (0 for a single-address
+// header) of header name: an address, optionally with a port
+// ("192.0.2.1:80", "[2001:db8::1]:80") or in brackets ("[2001:db8::1]").
+// An IPv6 address without brackets has no port: "2001:db8::1:80" is the
+// address it looks like. Zones are rejected, and so is an entry longer
+// than any address, before it is parsed.
+func parseEntry(name string, pos int, e string) (netip.Addr, failure) {
+	if len(e) > maxAddrLen {
+		return netip.Addr{}, malformed(name, pos, e, whyTooLong)
+	}
 	if strings.IndexByte(e, '%') >= 0 {
-		return netip.Addr{}, malformed(name, e, "a zone is not allowed")
+		return netip.Addr{}, malformed(name, pos, e, "a zone is not allowed")
 	}
 	host, _, _, why := splitHostPort(e)
 	var a netip.Addr
@@ -214,7 +296,7 @@ func parseEntry(name, e string) (netip.Addr, failure) {
 		a, why = parseHost(host, hasBracket(e))
 	}
 	if why != "" {
-		return netip.Addr{}, malformed(name, e, why)
+		return netip.Addr{}, malformed(name, pos, e, why)
 	}
 	return a, failure{}
 }
@@ -271,12 +353,22 @@ func parsePort(s string) (uint16, bool) {
 	return uint16(n), true
 }
 
-// parseHost parses an address with ipmask.ParseAddr (strict: no leading
-// zeros; a zone, if the caller let one through, is dropped), checks that a
-// bracketed host is IPv6 and an unbracketed host with a port IPv4, unmaps
-// it and rejects the unspecified address.
+// parseHost parses an address as netip.ParseAddr does (strict: no
+// leading zeros; a zone, if the caller let one through, is dropped),
+// checks that a bracketed host is IPv6 and an unbracketed host with a port
+// IPv4, unmaps it and rejects the unspecified address. Text that cannot be
+// an address is refused before netip.ParseAddr, whose error allocates.
 func parseHost(host string, bracketed bool) (netip.Addr, string) {
-	a, err := ipmask.ParseAddr(host)
+	if i := strings.IndexByte(host, '%'); i >= 0 {
+		if i == len(host)-1 || strings.IndexByte(host[:i], ':') < 0 {
+			return netip.Addr{}, "not an IP address" // empty zone, or a zone on IPv4
+		}
+		host = host[:i]
+	}
+	if !addrChars(host) {
+		return netip.Addr{}, "not an IP address"
+	}
+	a, err := netip.ParseAddr(host)
 	if err != nil {
 		return netip.Addr{}, "not an IP address"
 	}
@@ -290,34 +382,52 @@ func parseHost(host string, bracketed bool) (netip.Addr, string) {
 	return a, ""
 }
 
+// addrChars reports whether s is made of the characters of an address's
+// text: hex digits, dots and colons.
+func addrChars(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
 // forwarded answers the rightmost for= node in the Forwarded header that is
-// not in t.
-func forwarded(copies []string, t *Trusted) (netip.Addr, failure) {
-	seen := 0
-	n := 0
+// not in set, the trusted set loaded once for this resolution. It reads at
+// most maxWalkBytes of the header from its end.
+func forwarded(copies []string, set *netipx.IPSet) (netip.Addr, failure) {
+	seen, n, budget := 0, 0, maxWalkBytes
 	for i := len(copies) - 1; i >= 0; i-- {
 		v := copies[i]
 		for more := true; more; {
-			var e string
-			var err failure
-			e, v, more, err = lastElement(v)
-			if err.sentinel != nil {
-				return netip.Addr{}, err
+			if n++; n > MaxHops {
+				return netip.Addr{}, errTooMany(HeaderForwarded)
 			}
-			n++
-			if n > MaxHops {
-				return netip.Addr{}, errTooLong(HeaderForwarded)
+			var e string
+			var fail failure
+			before := len(v)
+			e, v, more, fail = lastElement(v, n)
+			if fail.sentinel != nil {
+				return netip.Addr{}, fail
+			}
+			if budget -= before - len(v); budget < 0 {
+				return netip.Addr{}, failure{sentinel: ErrMalformed, where: HeaderForwarded, pos: n, why: "walk past " + maxWalkBytesText + " bytes"}
 			}
 			e = trimOWS(e)
 			if e == "" {
 				continue
 			}
 			seen++
-			a, err := forwardedFor(e)
-			if err.sentinel != nil {
-				return netip.Addr{}, err
+			a, fail := forwardedFor(e, n)
+			if fail.sentinel != nil {
+				return netip.Addr{}, fail
 			}
-			if !t.Contains(a) {
+			if !inSet(set, a) {
 				return a, failure{}
 			}
 		}
@@ -328,162 +438,179 @@ func forwarded(copies []string, t *Trusted) (netip.Addr, failure) {
 	return netip.Addr{}, failure{sentinel: ErrNoAddr, where: HeaderForwarded, why: "every node is a trusted proxy"}
 }
 
-// maxElement bounds how far back lastElement looks for the start of one
-// Forwarded element.
-const maxElement = 1024
-
-// lastElement splits the last element off the Forwarded list v, honouring
-// quoted strings (a comma inside quotes does not end an element). It
+// lastElement splits the last element (position pos from the right) off
+// the Forwarded list v, honouring quoted strings (a comma inside quotes
+// does not end an element), looking back at most maxElement bytes. It
 // returns the element, what is left of v, and whether anything is left.
-func lastElement(v string) (elem, rest string, more bool, err failure) {
-	inQuote := false
+//
+// A backslash is not read as an escape here: a quoted value holding one
+// is refused by unquote, and reading a \" as a closing quote can only
+// make the element found end to the right of a backslash, which is then
+// in it; so escapes change which error is reported, never what is
+// accepted.
+func lastElement(v string, pos int) (elem, rest string, more bool, fail failure) {
 	stop := max(0, len(v)-maxElement)
-	for i := len(v) - 1; i >= stop; i-- {
-		c := v[i]
-		if inQuote {
-			if c == '"' {
-				k := 0
-				for j := i - 1; j >= 0 && v[j] == '\\'; j-- {
-					k++
-				}
-				if k%2 == 0 {
-					inQuote = false
-				}
+	w := v[stop:] // the window; indexes below are into it
+	end := len(w)
+	for {
+		c := strings.LastIndexByte(w[:end], ',')
+		q := strings.LastIndexByte(w[c+1:end], '"')
+		if q < 0 { // no quote right of the comma
+			if c >= 0 {
+				return v[stop+c+1:], v[:stop+c], true, failure{}
 			}
-			continue
+			break
 		}
-		switch c {
-		case '"':
-			inQuote = true
-		case ',':
-			return v[i+1:], v[:i], true, failure{}
+		// Skip the quoted string that ends at q.
+		open := strings.LastIndexByte(w[:c+1+q], '"')
+		if open < 0 {
+			if stop > 0 {
+				break
+			}
+			return "", "", false, malformed(HeaderForwarded, pos, v, unterminated(v))
 		}
-	}
-	if inQuote {
-		return "", "", false, malformed(HeaderForwarded, v[stop:], "unterminated quoted string")
+		end = open
 	}
 	if stop > 0 {
-		return "", "", false, malformed(HeaderForwarded, v[stop:], "element too long")
+		return "", "", false, failure{sentinel: ErrMalformed, where: HeaderForwarded, pos: pos, why: "element longer than " + maxElementText + " bytes"}
 	}
 	return v, "", false, failure{}
 }
 
-// forwardedFor returns the address in the for= parameter of element e.
-func forwardedFor(e string) (netip.Addr, failure) {
+// forwardedFor returns the address in the for= parameter of element e,
+// at position pos from the right.
+func forwardedFor(e string, pos int) (netip.Addr, failure) {
+	bad := func(why string) (netip.Addr, failure) {
+		return netip.Addr{}, malformed(HeaderForwarded, pos, e, why)
+	}
 	var node string
 	found := false
 	for rest := e; ; {
-		var pair string
-		var err failure
-		pair, rest, err = nextPair(rest, e)
-		if err.sentinel != nil {
-			return netip.Addr{}, err
+		var pair, why string
+		pair, rest, why = nextPair(rest)
+		if why != "" {
+			return bad(why)
 		}
 		pair = trimOWS(pair)
 		eq := strings.IndexByte(pair, '=')
 		if eq <= 0 || !validToken(pair[:eq]) {
-			return netip.Addr{}, malformed(HeaderForwarded, e, "not a list of name=value pairs")
+			return bad("not a list of name=value pairs")
 		}
 		name, val := pair[:eq], pair[eq+1:]
+		val, why = unquote(val)
+		if why != "" {
+			return bad(why)
+		}
 		if strings.EqualFold(name, "for") {
 			if found {
-				return netip.Addr{}, malformed(HeaderForwarded, e, "two for= parameters")
+				return bad("two for= parameters")
 			}
-			found = true
-			node, err = unquote(val, e)
-			if err.sentinel != nil {
-				return netip.Addr{}, err
-			}
-		} else if _, err := unquote(val, e); err.sentinel != nil {
-			return netip.Addr{}, err
+			found, node = true, val
 		}
 		if rest == "" {
 			break
 		}
 	}
 	if !found {
-		return netip.Addr{}, malformed(HeaderForwarded, e, "no for= parameter")
+		return bad("no for= parameter")
 	}
-	return forwardedNode(node, e)
+	a, why := forwardedNode(node)
+	if why != "" {
+		return bad(why)
+	}
+	return a, failure{}
 }
 
-// nextPair splits the first ;-separated pair off s, honouring quotes.
-func nextPair(s, elem string) (pair, rest string, err failure) {
-	inQuote := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case inQuote && c == '\\':
-			i++
-		case c == '"':
-			inQuote = !inQuote
-		case !inQuote && c == ';':
-			if i == len(s)-1 {
-				return "", "", malformed(HeaderForwarded, elem, "empty parameter")
+// unterminated names the fault of s, which has an odd number of quotes:
+// an escaped quote, if s holds a backslash, else a quoted string that
+// does not end.
+func unterminated(s string) string {
+	if strings.IndexByte(s, '\\') >= 0 {
+		return "escape in a quoted value"
+	}
+	return "unterminated quoted string"
+}
+
+// nextPair splits the first ;-separated pair off s, honouring quotes. A
+// backslash is not read as an escape, for the reason lastElement gives.
+func nextPair(s string) (pair, rest, why string) {
+	for i := 0; ; {
+		semi := strings.IndexByte(s[i:], ';')
+		q := strings.IndexByte(s[i:], '"')
+		if q < 0 || semi >= 0 && semi < q {
+			if semi < 0 {
+				return s, "", ""
 			}
-			return s[:i], s[i+1:], failure{}
+			if i+semi == len(s)-1 {
+				return "", "", "empty parameter"
+			}
+			return s[:i+semi], s[i+semi+1:], ""
 		}
+		closing := strings.IndexByte(s[i+q+1:], '"')
+		if closing < 0 {
+			return "", "", unterminated(s)
+		}
+		i += q + 1 + closing + 1
 	}
-	if inQuote {
-		return "", "", malformed(HeaderForwarded, elem, "unterminated quoted string")
-	}
-	return s, "", failure{}
 }
 
 // unquote returns a token value as it is and a quoted value without its
 // quotes. A quoted value holding a backslash is refused: no node needs
 // one, and refusing saves unescaping.
-func unquote(v, elem string) (string, failure) {
+func unquote(v string) (string, string) {
 	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 		v = v[1 : len(v)-1]
 		if strings.IndexByte(v, '\\') >= 0 || strings.IndexByte(v, '"') >= 0 {
-			return "", malformed(HeaderForwarded, elem, "escape in a quoted value")
+			return "", "escape in a quoted value"
 		}
-		return v, failure{}
+		return v, ""
 	}
 	if !validToken(v) {
-		return "", malformed(HeaderForwarded, elem, "value is neither a token nor a quoted string")
+		return "", "value is neither a token nor a quoted string"
 	}
-	return v, failure{}
+	return v, ""
 }
 
 // forwardedNode parses an RFC 7239 node: IPv4 or bracketed IPv6, with an
 // optional port or obfuscated port. "unknown" and obfuscated identifiers
 // are errors: the walk cannot see past them.
-func forwardedNode(node, elem string) (netip.Addr, failure) {
+func forwardedNode(node string) (netip.Addr, string) {
+	if len(node) > maxAddrLen {
+		return netip.Addr{}, "node longer than any address"
+	}
 	host, port := node, ""
 	if hasBracket(node) {
 		j := strings.IndexByte(node, ']')
 		if j < 0 {
-			return netip.Addr{}, malformed(HeaderForwarded, elem, "unterminated bracket")
+			return netip.Addr{}, "unterminated bracket"
 		}
 		host, port = node[1:j], node[j+1:]
 		if port != "" && port[0] != ':' {
-			return netip.Addr{}, malformed(HeaderForwarded, elem, "text after the bracket")
+			return netip.Addr{}, "text after the bracket"
 		}
 	} else if i := strings.IndexByte(node, ':'); i >= 0 {
+		if strings.IndexByte(node[i+1:], ':') >= 0 {
+			return netip.Addr{}, "IPv6 node without brackets"
+		}
 		host, port = node[:i], node[i:]
 	}
 	if port != "" {
 		p := port[1:]
 		if _, ok := parsePort(p); !ok && !isObfuscated(p) {
-			return netip.Addr{}, malformed(HeaderForwarded, elem, "bad port")
+			return netip.Addr{}, "bad port"
 		}
 	}
 	if strings.EqualFold(host, "unknown") || isObfuscated(host) {
-		return netip.Addr{}, malformed(HeaderForwarded, elem, "unknown or obfuscated node hides the hop")
+		return netip.Addr{}, "unknown or obfuscated node hides the hop"
 	}
 	if strings.IndexByte(host, '%') >= 0 {
-		return netip.Addr{}, malformed(HeaderForwarded, elem, "a zone is not allowed")
+		return netip.Addr{}, "a zone is not allowed"
 	}
 	a, why := parseHost(host, hasBracket(node))
 	if why == "" && !hasBracket(node) && !a.Is4() {
 		why = "IPv6 node without brackets"
 	}
-	if why != "" {
-		return netip.Addr{}, malformed(HeaderForwarded, elem, why)
-	}
-	return a, failure{}
+	return a, why
 }
 
 // isObfuscated reports whether s is an RFC 7239 obfnode or obfport:

@@ -1,0 +1,261 @@
+package clientip_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/internal/reqctx"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/clientip"
+)
+
+// Canary client addresses: none may reach a handler behind the middleware.
+const (
+	canary4 = "198.51.100.77"
+	canary6 = "2001:db8:1:2:3:4:5:6"
+)
+
+// spellings returns name as net/http would store it, in lower and upper
+// case, and with underscores for hyphens.
+func spellings(name string) []string {
+	return []string{
+		http.CanonicalHeaderKey(name),
+		strings.ToLower(name),
+		strings.ToUpper(name),
+		strings.ReplaceAll(http.CanonicalHeaderKey(name), "-", "_"),
+	}
+}
+
+// dump writes everything a handler could print or log about its request:
+// the request with every fmt verb, its headers, RemoteAddr, URL and the
+// context.
+func dump(r *http.Request) []byte {
+	var b bytes.Buffer
+	_ = r.Header.Write(&b)
+	fmt.Fprintf(&b, "%s %s %s %s\n", r.RemoteAddr, r.URL, r.Host, r.RequestURI)
+	ctx := r.Context()
+	fmt.Fprintf(&b, "%v %+v %#v %s %x\n", ctx, ctx, ctx, ctx, ctx)
+	fmt.Fprintf(&b, "%v %+v\n", *r, r)
+	return b.Bytes()
+}
+
+// TestMiddlewareHidesEveryClientAddrHeader sends every client-address
+// header in every case spelling, and a header a SingleHeader strategy
+// reads, through the middleware, with each way of answering (a header, the
+// peer, a failure): nothing downstream holds a raw address.
+func TestMiddlewareHidesEveryClientAddrHeader(t *testing.T) {
+	tr, err := clientip.NewTrusted("10.0.0.0/8")
+	require.NoError(t, err)
+	require.Len(t, clientip.ClientAddrHeaders(), 32, "README.md gives the count")
+	build := func(custom bool) http.Header {
+		names := append(clientip.ClientAddrHeaders(), "Forwarded-For", "CloudFront-Viewer-Address")
+		if custom {
+			names = append(names, "X-My-Client") // hidden because a strategy reads it
+		}
+		h := http.Header{"User-Agent": {"test"}, "Accept": {"*/*"}}
+		for i, n := range names {
+			for j, k := range spellings(n) {
+				v := canary4
+				if (i+j)%2 == 1 {
+					v = "[" + canary6 + "]:443"
+				}
+				h[k] = append(h[k], v)
+			}
+		}
+		h["X-Forwarded-For"] = []string{canary4}
+		h["Forwarded"] = []string{"for=" + canary4}
+		return h
+	}
+	tests := []struct {
+		name     string
+		strategy []clientip.Strategy
+		remote   string
+		opts     *clientip.MiddlewareOptions
+		outcome  clientip.Outcome
+		custom   bool
+	}{
+		{name: "X-Forwarded-For answers", strategy: []clientip.Strategy{clientip.RightmostUntrusted(tr)}, remote: "10.0.0.1:1", outcome: clientip.Resolved},
+		{name: "a SingleHeader answers", strategy: []clientip.Strategy{clientip.SingleHeader(tr, "X-My-Client")}, remote: "10.0.0.1:1", outcome: clientip.Resolved, custom: true},
+		{name: "Forwarded answers", strategy: []clientip.Strategy{clientip.Forwarded(tr)}, remote: "10.0.0.1:1", outcome: clientip.Resolved},
+		{name: "the peer answers", remote: canary4 + ":1", outcome: clientip.Resolved},
+		{name: "untrusted peer falls back to itself", strategy: []clientip.Strategy{clientip.SingleHeader(tr, "Cf-Connecting-Ip")}, remote: "[" + canary6 + "]:1", outcome: clientip.PeerUsed},
+		{name: "failure, continue", strategy: []clientip.Strategy{clientip.SingleHeader(tr, "X-My-Client")}, remote: "10.0.0.1:1", opts: &clientip.MiddlewareOptions{OnFailure: clientip.Continue}, outcome: clientip.Unresolved, custom: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := clientip.New(tt.strategy...)
+			require.NoError(t, err)
+			mw, err := clientip.NewMiddleware(r, ipmask.Default, tt.opts)
+			require.NoError(t, err)
+			var got []byte
+			var info clientip.Info
+			var left http.Header
+			h := mw(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) {
+				got = dump(req)
+				info, _ = clientip.FromContext(req.Context())
+				left = req.Header.Clone()
+			}))
+			req := httptest.NewRequest(http.MethodGet, "http://example.com/l/abc?x=1", nil)
+			req.Header = build(tt.custom)
+			if tt.outcome == clientip.Unresolved {
+				req.Header["X-My-Client"] = []string{canary4 + ", " + canary4} // a list: malformed
+			}
+			req.RemoteAddr = tt.remote
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			require.NotNil(t, got, "the handler ran")
+			assert.Equal(t, tt.outcome, info.Outcome)
+			noLeak(t, string(got), canary4)
+			noLeak(t, string(got), canary6)
+			assert.Equal(t, http.Header{"User-Agent": {"test"}, "Accept": {"*/*"}}, left, "only the other headers are left")
+		})
+	}
+}
+
+// TestMiddlewareBehindCloudflare is the usual CDN setup through a real
+// server: the trusted proxy sends X-Forwarded-For, Forwarded, X-Real-IP,
+// CF-Connecting-IP and True-Client-IP, and the handler sees none of them.
+func TestMiddlewareBehindCloudflare(t *testing.T) {
+	tr, err := clientip.NewTrusted("127.0.0.0/8", "::1")
+	require.NoError(t, err)
+	r, err := clientip.New(clientip.SingleHeader(tr, "CF-Connecting-IP"), clientip.RemoteAddr())
+	require.NoError(t, err)
+	mw, err := clientip.NewMiddleware(r, ipmask.Default, nil)
+	require.NoError(t, err)
+	var headers bytes.Buffer
+	var remote string
+	var full netip.Addr
+	var info clientip.Info
+	srv := httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_ = req.Header.Write(&headers)
+		remote = req.RemoteAddr
+		full, _ = reqctx.ClientAddr(req.Context())
+		info, _ = clientip.FromContext(req.Context())
+		_, _ = io.WriteString(w, "ok")
+	})))
+	t.Cleanup(srv.Close)
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	for _, k := range []string{"x-forwarded-for", "FORWARDED", "X-Real-IP", "cf-connecting-ip", "True-Client-IP", "x_real_ip"} {
+		v := canary4
+		if k == "FORWARDED" {
+			v = "for=" + canary4
+		}
+		req.Header[k] = []string{v}
+	}
+	req.Header.Set("User-Agent", "test")
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, clientip.Resolved, info.Outcome)
+	assert.Equal(t, netip.MustParseAddr("198.51.100.0"), info.Addr)
+	assert.Equal(t, netip.MustParseAddr(canary4), full, "the tracker still gets the full address")
+	assert.True(t, strings.HasPrefix(remote, "198.51.100.0:"), remote)
+	noLeak(t, headers.String()+remote, canary4)
+	assert.Contains(t, headers.String(), "User-Agent: test")
+}
+
+// TestMiddlewareFullAddrForTracker checks that behind the middleware
+// reqctx.ClientAddr returns the full address Info was made from, while
+// FromContext, RemoteAddr and the printed context show only the masked one.
+func TestMiddlewareFullAddrForTracker(t *testing.T) {
+	tr, err := clientip.NewTrusted("10.0.0.0/8")
+	require.NoError(t, err)
+	r, err := clientip.New(clientip.RightmostUntrusted(tr))
+	require.NoError(t, err)
+	tests := []struct {
+		name    string
+		opts    *clientip.MiddlewareOptions
+		xff     string
+		remote  string
+		full    string // "" for none
+		outcome clientip.Outcome
+	}{
+		{name: "resolved IPv4", xff: canary4, remote: "10.0.0.1:1", full: canary4, outcome: clientip.Resolved},
+		{name: "resolved IPv6", xff: "[" + canary6 + "]:80", remote: "10.0.0.1:1", full: canary6, outcome: clientip.Resolved},
+		{name: "peer used", xff: "", remote: canary4 + ":1", full: canary4, outcome: clientip.PeerUsed},
+		{name: "unresolved", xff: "garbage", remote: "10.0.0.1:1", opts: &clientip.MiddlewareOptions{OnFailure: clientip.Continue}, outcome: clientip.Unresolved},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mw, err := clientip.NewMiddleware(r, ipmask.Default, tt.opts)
+			require.NoError(t, err)
+			var ctx context.Context
+			var remote string
+			h := mw(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) {
+				ctx, remote = req.Context(), req.RemoteAddr
+			}))
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.RemoteAddr = tt.remote
+			if tt.xff != "" {
+				req.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			require.NotNil(t, ctx)
+			info, ok := clientip.FromContext(ctx)
+			require.True(t, ok)
+			assert.Equal(t, tt.outcome, info.Outcome)
+			full, ok := reqctx.ClientAddr(ctx)
+			if tt.full == "" {
+				assert.False(t, ok)
+				return
+			}
+			require.True(t, ok)
+			assert.Equal(t, netip.MustParseAddr(tt.full), full)
+			assert.Equal(t, ipmask.Default.Mask(full), info.Addr, "FromContext holds the masked address")
+			assert.False(t, info.Raw.IsValid())
+			noLeak(t, fmt.Sprintf("%v %+v %#v %s %v", ctx, ctx, ctx, remote, info), tt.full)
+		})
+	}
+	_, ok := reqctx.ClientAddr(clientip.NewContext(context.Background(), clientip.Info{Addr: netip.MustParseAddr("198.51.100.0")}))
+	assert.False(t, ok, "NewContext carries no full address")
+}
+
+func TestResolverStats(t *testing.T) {
+	tr, err := clientip.NewTrusted("10.0.0.0/8")
+	require.NoError(t, err)
+	r, err := clientip.New(clientip.RightmostUntrusted(tr), clientip.RemoteAddr())
+	require.NoError(t, err)
+	only, err := clientip.New(clientip.RightmostUntrusted(tr))
+	require.NoError(t, err)
+	assert.Equal(t, clientip.Stats{}, r.Stats())
+
+	call := func(r *clientip.Resolver, xff, remote string) {
+		h := http.Header{}
+		if xff != "" {
+			h.Set("X-Forwarded-For", xff)
+		}
+		_, _ = r.Resolve(h, remote)
+	}
+	call(r, canary4, "10.0.0.1:1")       // header
+	call(r, canary4, "10.0.0.1:1")       // header
+	call(r, canary4, canary4+":1")       // untrusted peer: RemoteAddr answers
+	call(r, "garbage", "10.0.0.1:1")     // malformed
+	call(r, "", "")                      // no RemoteAddr: malformed? no: empty is ErrNoAddr
+	call(only, canary4, canary4+":1")    // untrusted
+	call(only, "10.0.0.2", "10.0.0.1:1") // every entry trusted: no address
+	assert.Equal(t, clientip.Stats{Header: 2, Peer: 1, Malformed: 1, NoAddr: 1}, r.Stats())
+	assert.Equal(t, clientip.Stats{Untrusted: 1, NoAddr: 1}, only.Stats())
+
+	mw, err := clientip.NewMiddleware(r, ipmask.Default, nil)
+	require.NoError(t, err)
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "10.0.0.1:1"
+	req.Header.Set("X-Forwarded-For", canary4)
+	mw(http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), req)
+	assert.Equal(t, uint64(3), r.Stats().Header, "the middleware counts its resolutions")
+
+	var zero *clientip.Resolver
+	assert.Equal(t, clientip.Stats{}, zero.Stats())
+	noLeak(t, fmt.Sprintf("%+v", r.Stats()), canary4)
+}
