@@ -1,0 +1,348 @@
+package geo
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/netip"
+	"os"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+	"github.com/oschwald/maxminddb-golang/v2/mmdbdata"
+)
+
+// snapshot is one loaded database. It is immutable, so lookups share it
+// without locks; a reload replaces it whole and the garbage collector frees
+// the old one when the last lookup using it returns. Nothing is memory
+// mapped and nothing needs closing.
+type snapshot struct {
+	reader   *maxminddb.Reader
+	data     []byte            // the data section, which dec reads
+	dec      *mmdbdata.Decoder // cursors over data; safe for concurrent reads
+	ipv4Only bool
+	info     Info
+}
+
+// The MaxMind DB format (https://maxmind.github.io/MaxMind-DB/): the search
+// tree, 16 zero bytes, the data section, then this marker and the metadata.
+var metadataMarker = []byte("\xAB\xCD\xEFMaxMind.com")
+
+const dataSectionSeparator = 16
+
+// maxKeys bounds the keys of a record, and of a map in it, that a lookup
+// walks; real records have about a dozen.
+const maxKeys = 1024
+
+// maxFileSize bounds what load reads into memory: the largest commercial
+// City databases are a fraction of it.
+const maxFileSize = 1 << 30
+
+// load reads a database file whole and verifies it.
+func load(f io.Reader, fi os.FileInfo) (*snapshot, error) {
+	size := fi.Size()
+	if size > maxFileSize {
+		return nil, fmt.Errorf("geo: database file too large (%d bytes, limit %d)", size, maxFileSize)
+	}
+	buf := make([]byte, 0, size+1) // +1 so a file growing while read is noticed by ReadAll's EOF
+	buf, err := readAll(f, buf)
+	if err != nil {
+		return nil, fmt.Errorf("geo: cannot read the database file: %w", err)
+	}
+	s, err := parse(buf)
+	if err != nil {
+		return nil, err
+	}
+	s.info.Size = int64(len(buf))
+	return s, nil
+}
+
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) >= maxFileSize {
+				return nil, errors.New("database file grew past the size limit while read")
+			}
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// parse opens buf as a MaxMind DB and checks every network and every
+// record the way lookups will read them, so that a damaged file is refused
+// at load time (and the previous one kept) rather than found out one
+// lookup at a time.
+//
+// maxminddb's Reader.Verify is not used: it is stricter than the format
+// specification (it refuses, for one, a file whose metadata has no
+// description), and would turn away files that read correctly.
+func parse(buf []byte) (*snapshot, error) {
+	r, err := maxminddb.OpenBytes(buf)
+	if err != nil {
+		return nil, fmt.Errorf("geo: not a valid MaxMind DB file (%d bytes): %w", len(buf), err)
+	}
+	md := r.Metadata
+	if md.IPVersion != 4 && md.IPVersion != 6 {
+		return nil, fmt.Errorf("geo: the database declares IP version %d (want 4 or 6)", md.IPVersion)
+	}
+	// The data section, located as the format specifies; OpenBytes has
+	// checked the same bounds.
+	start := md.NodeCount*md.RecordSize/4 + dataSectionSeparator
+	end := bytes.LastIndex(buf, metadataMarker)
+	if end < 0 || uint(end) < start {
+		return nil, errors.New("geo: the database's data section is out of bounds")
+	}
+	data := buf[start:end]
+	s := &snapshot{
+		reader:   r,
+		data:     data,
+		dec:      mmdbdata.NewDecoder(data, 0),
+		ipv4Only: md.IPVersion == 4,
+		info:     Info{DatabaseType: md.DatabaseType, BuildTime: md.BuildTime()},
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// check walks the whole search tree and decodes each distinct record once
+// with every field, as a lookup would.
+func (s *snapshot) check() error {
+	seen := make(map[uintptr]struct{})
+	n := 0
+	for res := range s.reader.Networks() {
+		n++
+		if res.Err() != nil {
+			return fmt.Errorf("geo: the database's search tree is damaged (network %d)", n)
+		}
+		off := res.Offset()
+		if _, ok := seen[off]; ok {
+			continue
+		}
+		seen[off] = struct{}{}
+		if _, err := s.decode(uint(off), allFields); err != nil {
+			return fmt.Errorf("geo: the database's record for network %d cannot be read: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// lookup finds a's record and decodes the fields in want from it.
+func (s *snapshot) lookup(a netip.Addr, want Fields) (Facts, error) {
+	if s.ipv4Only && a.Is6() {
+		return Facts{}, nil // an IPv4 database knows nothing of IPv6
+	}
+	res := s.reader.Lookup(a)
+	if err := res.Err(); err != nil {
+		return Facts{}, errors.New("geo: the search tree is damaged")
+	}
+	if !res.Found() {
+		return Facts{}, nil
+	}
+	f, err := s.decode(uint(res.Offset()), want)
+	if err != nil {
+		return Facts{}, fmt.Errorf("geo: record at data offset %d: %w", res.Offset(), err)
+	}
+	return f, nil
+}
+
+// decode reads the fields in want from the record (a map) at off, walking
+// its keys once and skipping every value it does not need; a record in
+// another layout, or a value of an unexpected kind, leaves the fact unknown.
+func (s *snapshot) decode(off uint, want Fields) (Facts, error) {
+	var f Facts
+	m, err := s.dec.CursorAt(off).MapReader()
+	if err != nil {
+		return Facts{}, err
+	}
+	if m.Len() > maxKeys {
+		return Facts{}, fmt.Errorf("record has %d keys (limit %d)", m.Len(), maxKeys)
+	}
+	cur := m.First()
+	for range m.Len() {
+		key, val, err := cur.ReadMapKey()
+		if err != nil {
+			return Facts{}, err
+		}
+		switch string(key) {
+		case "country": // GeoLite2, DB-IP: {"iso_code": "DE"}; old IPinfo: "DE"
+			if want&FieldCountry != 0 && f.Country == "" {
+				f.Country, err = s.code(val, "iso_code")
+			}
+		case "country_code": // IPinfo Lite, ip-location-db
+			if want&FieldCountry != 0 && f.Country == "" {
+				f.Country, err = s.code(val, "")
+			}
+		case "continent": // GeoLite2, DB-IP: {"code": "EU"}; old IPinfo: "EU"
+			if want&FieldContinent != 0 && f.Continent == "" {
+				f.Continent, err = s.code(val, "code")
+			}
+		case "continent_code": // IPinfo Lite
+			if want&FieldContinent != 0 && f.Continent == "" {
+				f.Continent, err = s.code(val, "")
+			}
+		case "autonomous_system_number", "asn": // GeoLite2-ASN, DB-IP; IPinfo: "AS123"
+			if want&FieldASN != 0 && f.ASN == 0 {
+				f.ASN, err = s.asn(val)
+			}
+		}
+		if err != nil {
+			return Facts{}, err
+		}
+		if cur, err = val.Skip(); err != nil {
+			return Facts{}, err
+		}
+	}
+	return f, nil
+}
+
+// code reads a two-letter code at c: a string, or, when inner is not "",
+// a map holding it under the key inner.
+func (s *snapshot) code(c mmdbdata.Cursor, inner string) (string, error) {
+	kind, err := c.Kind()
+	if err != nil {
+		return "", err
+	}
+	if kind == mmdbdata.KindMap && inner != "" {
+		m, err := c.MapReader()
+		if err != nil {
+			return "", err
+		}
+		if m.Len() > maxKeys {
+			return "", fmt.Errorf("map has %d keys (limit %d)", m.Len(), maxKeys)
+		}
+		cur := m.First()
+		for range m.Len() {
+			key, val, err := cur.ReadMapKey()
+			if err != nil {
+				return "", err
+			}
+			if string(key) == inner {
+				return s.code(val, "")
+			}
+			if cur, err = val.Skip(); err != nil {
+				return "", err
+			}
+		}
+		return "", nil
+	}
+	b, err := s.shortString(c)
+	if err != nil {
+		return "", err
+	}
+	return code(b), nil
+}
+
+// asn reads an autonomous system number at c: an unsigned integer, or a
+// string "AS123" (or "123").
+func (s *snapshot) asn(c mmdbdata.Cursor) (uint32, error) {
+	kind, err := c.Kind()
+	if err != nil {
+		return 0, err
+	}
+	switch kind {
+	case mmdbdata.KindUint16, mmdbdata.KindUint32, mmdbdata.KindUint64:
+		v, _, err := c.ReadUint()
+		if err != nil || v > math.MaxUint32 {
+			return 0, err
+		}
+		return uint32(v), nil
+	case mmdbdata.KindString:
+		b, err := s.shortString(c)
+		if err != nil {
+			return 0, err
+		}
+		return parseASN(b), nil
+	}
+	return 0, nil
+}
+
+// shortString returns the bytes of the string at c, in place, if it is a
+// string of at most 28 bytes (the size that fits the control byte, which
+// every code and ASN does); otherwise nil. The cursor API has no
+// non-allocating string read, so this reads the control byte itself.
+func (s *snapshot) shortString(c mmdbdata.Cursor) ([]byte, error) {
+	off, err := c.Offset() // resolves a pointer
+	if err != nil {
+		return nil, err
+	}
+	if off >= uint(len(s.data)) {
+		return nil, errors.New("value offset out of bounds")
+	}
+	ctrl := s.data[off]
+	size := uint(ctrl & 0x1f)
+	if mmdbdata.Kind(ctrl>>5) != mmdbdata.KindString || size >= 29 {
+		return nil, nil
+	}
+	if size > uint(len(s.data))-off-1 {
+		return nil, errors.New("string runs past the data section")
+	}
+	return s.data[off+1 : off+1+size], nil
+}
+
+// parseASN reads "AS123", "as123" or "123" (at most 4294967295).
+func parseASN(b []byte) uint32 {
+	if len(b) > 2 && (b[0]|0x20) == 'a' && (b[1]|0x20) == 's' {
+		b = b[2:]
+	}
+	if len(b) == 0 || len(b) > 10 {
+		return 0
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	if v > math.MaxUint32 {
+		return 0
+	}
+	return uint32(v)
+}
+
+// codes holds every two-letter code, "AA" to "ZZ", so that a code read from
+// the database is returned without allocating.
+var codes = func() (t [26 * 26]string) {
+	var all [2 * len(t)]byte
+	for i := range t {
+		all[2*i], all[2*i+1] = 'A'+byte(i/26), 'A'+byte(i%26)
+	}
+	s := string(all[:])
+	for i := range t {
+		t[i] = s[2*i : 2*i+2]
+	}
+	return t
+}()
+
+// code returns b as an upper-case code from the table if it is two ASCII
+// letters, and "" otherwise.
+func code(b []byte) string {
+	if len(b) != 2 {
+		return ""
+	}
+	i, ok := letter(b[0])
+	j, ok2 := letter(b[1])
+	if !ok || !ok2 {
+		return ""
+	}
+	return codes[i*26+j]
+}
+
+func letter(c byte) (int, bool) {
+	c |= 0x20 // lower case; leaves non-letters non-letters
+	if c < 'a' || c > 'z' {
+		return 0, false
+	}
+	return int(c - 'a'), true
+}
