@@ -23,6 +23,35 @@ type snapshot struct {
 	dec      *mmdbdata.Decoder // cursors over data; safe for concurrent reads
 	ipv4Only bool
 	info     Info
+	// records holds the configured facts of every record, by data offset,
+	// decoded once at load: a lookup is a tree walk and a map read.
+	records map[uint32]record
+	fields  Fields // the facts in records
+}
+
+// record is the compact form of [Facts] that a snapshot keeps per record:
+// codes as indexes into the codes table plus one, 0 for none.
+type record struct {
+	country, continent uint16
+	asn                uint32
+}
+
+func (r record) facts() Facts {
+	return Facts{Country: name(r.country), Continent: name(r.continent), ASN: r.asn}
+}
+
+// keep returns r with only the facts in want.
+func (r record) keep(want Fields) record {
+	if want&FieldCountry == 0 {
+		r.country = 0
+	}
+	if want&FieldContinent == 0 {
+		r.continent = 0
+	}
+	if want&FieldASN == 0 {
+		r.asn = 0
+	}
+	return r
 }
 
 // The MaxMind DB format (https://maxmind.github.io/MaxMind-DB/): the search
@@ -40,7 +69,7 @@ const maxKeys = 1024
 const maxFileSize = 1 << 30
 
 // load reads a database file whole and verifies it.
-func load(f io.Reader, fi os.FileInfo) (*snapshot, error) {
+func load(f io.Reader, fi os.FileInfo, fields Fields) (*snapshot, error) {
 	size := fi.Size()
 	if size > maxFileSize {
 		return nil, fmt.Errorf("geo: database file too large (%d bytes, limit %d)", size, maxFileSize)
@@ -50,7 +79,7 @@ func load(f io.Reader, fi os.FileInfo) (*snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("geo: cannot read the database file: %w", err)
 	}
-	s, err := parse(buf)
+	s, err := parse(buf, fields)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +114,7 @@ func readAll(r io.Reader, buf []byte) ([]byte, error) {
 // maxminddb's Reader.Verify is not used: it is stricter than the format
 // specification (it refuses, for one, a file whose metadata has no
 // description), and would turn away files that read correctly.
-func parse(buf []byte) (*snapshot, error) {
+func parse(buf []byte, fields Fields) (*snapshot, error) {
 	r, err := maxminddb.OpenBytes(buf)
 	if err != nil {
 		return nil, fmt.Errorf("geo: not a valid MaxMind DB file (%d bytes): %w", len(buf), err)
@@ -108,6 +137,7 @@ func parse(buf []byte) (*snapshot, error) {
 		dec:      mmdbdata.NewDecoder(data, 0),
 		ipv4Only: md.IPVersion == 4,
 		info:     Info{DatabaseType: md.DatabaseType, BuildTime: md.BuildTime()},
+		fields:   fields,
 	}
 	if err := s.check(); err != nil {
 		return nil, err
@@ -115,10 +145,12 @@ func parse(buf []byte) (*snapshot, error) {
 	return s, nil
 }
 
-// check walks the whole search tree and decodes each distinct record once
-// with every field, as a lookup would.
+// check walks the whole search tree and decodes each distinct record once,
+// keeping its configured facts in s.records. Every record a lookup can
+// reach is one the walk sees: the IPv4 aliases it skips (::ffff:0:0/96,
+// 2002::/16, 2001::/32) lead to the IPv4 subtree it walks.
 func (s *snapshot) check() error {
-	seen := make(map[uintptr]struct{})
+	s.records = make(map[uint32]record)
 	n := 0
 	for res := range s.reader.Networks() {
 		n++
@@ -126,18 +158,19 @@ func (s *snapshot) check() error {
 			return fmt.Errorf("geo: the database's search tree is damaged (network %d)", n)
 		}
 		off := res.Offset()
-		if _, ok := seen[off]; ok {
+		if _, ok := s.records[uint32(off)]; ok {
 			continue
 		}
-		seen[off] = struct{}{}
-		if _, err := s.decode(uint(off), allFields); err != nil {
+		rec, err := s.decode(uint(off), s.fields)
+		if err != nil {
 			return fmt.Errorf("geo: the database's record for network %d cannot be read: %w", n, err)
 		}
+		s.records[uint32(off)] = rec
 	}
 	return nil
 }
 
-// lookup finds a's record and decodes the fields in want from it.
+// lookup finds a's record and returns the facts in want from it.
 func (s *snapshot) lookup(a netip.Addr, want Fields) (Facts, error) {
 	if s.ipv4Only && a.Is6() {
 		return Facts{}, nil // an IPv4 database knows nothing of IPv6
@@ -149,58 +182,58 @@ func (s *snapshot) lookup(a netip.Addr, want Fields) (Facts, error) {
 	if !res.Found() {
 		return Facts{}, nil
 	}
-	f, err := s.decode(uint(res.Offset()), want)
-	if err != nil {
-		return Facts{}, fmt.Errorf("geo: record at data offset %d: %w", res.Offset(), err)
+	rec, ok := s.records[uint32(res.Offset())]
+	if !ok { // check saw every reachable record; this would be a defect
+		return Facts{}, fmt.Errorf("geo: a lookup reached a record the load did not see (data offset %d)", res.Offset())
 	}
-	return f, nil
+	return rec.keep(want).facts(), nil
 }
 
 // decode reads the fields in want from the record (a map) at off, walking
 // its keys once and skipping every value it does not need; a record in
 // another layout, or a value of an unexpected kind, leaves the fact unknown.
-func (s *snapshot) decode(off uint, want Fields) (Facts, error) {
-	var f Facts
+func (s *snapshot) decode(off uint, want Fields) (record, error) {
+	var f record
 	m, err := s.dec.CursorAt(off).MapReader()
 	if err != nil {
-		return Facts{}, err
+		return record{}, err
 	}
 	if m.Len() > maxKeys {
-		return Facts{}, fmt.Errorf("record has %d keys (limit %d)", m.Len(), maxKeys)
+		return record{}, fmt.Errorf("record has %d keys (limit %d)", m.Len(), maxKeys)
 	}
 	cur := m.First()
 	for range m.Len() {
 		key, val, err := cur.ReadMapKey()
 		if err != nil {
-			return Facts{}, err
+			return record{}, err
 		}
 		switch string(key) {
 		case "country": // GeoLite2, DB-IP: {"iso_code": "DE"}; old IPinfo: "DE"
-			if want&FieldCountry != 0 && f.Country == "" {
-				f.Country, err = s.code(val, "iso_code")
+			if want&FieldCountry != 0 && f.country == 0 {
+				f.country, err = s.code(val, "iso_code")
 			}
 		case "country_code": // IPinfo Lite, ip-location-db
-			if want&FieldCountry != 0 && f.Country == "" {
-				f.Country, err = s.code(val, "")
+			if want&FieldCountry != 0 && f.country == 0 {
+				f.country, err = s.code(val, "")
 			}
 		case "continent": // GeoLite2, DB-IP: {"code": "EU"}; old IPinfo: "EU"
-			if want&FieldContinent != 0 && f.Continent == "" {
-				f.Continent, err = s.code(val, "code")
+			if want&FieldContinent != 0 && f.continent == 0 {
+				f.continent, err = s.code(val, "code")
 			}
 		case "continent_code": // IPinfo Lite
-			if want&FieldContinent != 0 && f.Continent == "" {
-				f.Continent, err = s.code(val, "")
+			if want&FieldContinent != 0 && f.continent == 0 {
+				f.continent, err = s.code(val, "")
 			}
 		case "autonomous_system_number", "asn": // GeoLite2-ASN, DB-IP; IPinfo: "AS123"
-			if want&FieldASN != 0 && f.ASN == 0 {
-				f.ASN, err = s.asn(val)
+			if want&FieldASN != 0 && f.asn == 0 {
+				f.asn, err = s.asn(val)
 			}
 		}
 		if err != nil {
-			return Facts{}, err
+			return record{}, err
 		}
 		if cur, err = val.Skip(); err != nil {
-			return Facts{}, err
+			return record{}, err
 		}
 	}
 	return f, nil
@@ -208,37 +241,37 @@ func (s *snapshot) decode(off uint, want Fields) (Facts, error) {
 
 // code reads a two-letter code at c: a string, or, when inner is not "",
 // a map holding it under the key inner.
-func (s *snapshot) code(c mmdbdata.Cursor, inner string) (string, error) {
+func (s *snapshot) code(c mmdbdata.Cursor, inner string) (uint16, error) {
 	kind, err := c.Kind()
 	if err != nil {
-		return "", err
+		return 0, err
 	}
 	if kind == mmdbdata.KindMap && inner != "" {
 		m, err := c.MapReader()
 		if err != nil {
-			return "", err
+			return 0, err
 		}
 		if m.Len() > maxKeys {
-			return "", fmt.Errorf("map has %d keys (limit %d)", m.Len(), maxKeys)
+			return 0, fmt.Errorf("map has %d keys (limit %d)", m.Len(), maxKeys)
 		}
 		cur := m.First()
 		for range m.Len() {
 			key, val, err := cur.ReadMapKey()
 			if err != nil {
-				return "", err
+				return 0, err
 			}
 			if string(key) == inner {
 				return s.code(val, "")
 			}
 			if cur, err = val.Skip(); err != nil {
-				return "", err
+				return 0, err
 			}
 		}
-		return "", nil
+		return 0, nil
 	}
 	b, err := s.shortString(c)
 	if err != nil {
-		return "", err
+		return 0, err
 	}
 	return code(b), nil
 }
@@ -325,18 +358,26 @@ var codes = func() (t [26 * 26]string) {
 	return t
 }()
 
-// code returns b as an upper-case code from the table if it is two ASCII
-// letters, and "" otherwise.
-func code(b []byte) string {
+// code returns the index of b in codes plus one if it is two ASCII letters
+// (in either case), and 0 otherwise.
+func code(b []byte) uint16 {
 	if len(b) != 2 {
-		return ""
+		return 0
 	}
 	i, ok := letter(b[0])
 	j, ok2 := letter(b[1])
 	if !ok || !ok2 {
+		return 0
+	}
+	return uint16(i*26+j) + 1
+}
+
+// name is the upper-case code of index i (from code), or "".
+func name(i uint16) string {
+	if i == 0 || int(i) > len(codes) {
 		return ""
 	}
-	return codes[i*26+j]
+	return codes[i-1]
 }
 
 func letter(c byte) (int, bool) {

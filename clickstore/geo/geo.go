@@ -252,7 +252,7 @@ func (db *DB) reload() (loaded bool, err error) {
 		return false, db.triedErr
 	}
 	db.tried = fi
-	s, err := load(f, fi)
+	s, err := load(f, fi, db.fields)
 	if err != nil {
 		db.triedErr = err
 		return false, err

@@ -2,7 +2,9 @@ package geo_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -135,13 +137,13 @@ var layoutNets = []network{
 // layoutDB is built once per test binary; tests require its error nil.
 var layoutDB = sync.OnceValues(func() ([]byte, error) { return build(6, "clickanon-test", layoutNets) })
 
-// realistic builds a database shaped like a real country file: /8 blocks
-// split recursively into ranges from /8 down to /30 for IPv4 (and /20 to
-// /64 for IPv6), with one country each, neighbours often sharing one,
-// about one /24 in twenty split into ranges smaller than /24.
+// realistic builds a database shaped like a real country file: IPv4
+// ranges from /16 to /24 and IPv6 ranges from /32 to /48, one in ten finer
+// than the mask (down to /30 or /64), each with a country that half the
+// time is its neighbour's.
 type realistic struct {
 	nets   []network
-	leaves []leaf
+	leaves []leaf // in address order
 	data   []byte // the database file
 }
 
@@ -166,45 +168,45 @@ func continent(c string) string {
 func newRealistic(seed uint64) *realistic {
 	r := &realistic{}
 	rng := rand.New(rand.NewPCG(seed, 1))
-	for i := range 24 { // 24 /8 blocks of IPv4
-		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(11 + i), 0, 0, 0}), 8)
-		r.split(rng, p, countries[rng.IntN(len(countries))], 24, 30)
-	}
-	for i := range 8 { // 8 /20 blocks of IPv6
-		a := netip.AddrFrom16([16]byte{0x2a, 0x00, byte(i) << 4})
-		r.split(rng, netip.PrefixFrom(a, 20), countries[rng.IntN(len(countries))], 48, 64)
-	}
+	r.fill(rng, netip.MustParsePrefix("12.0.0.0/9"), 16, 24, 30)
+	r.fill(rng, netip.MustParsePrefix("2a00::/30"), 32, 48, 64)
 	for _, l := range r.leaves {
 		r.nets = append(r.nets, network{l.prefix.String(), geoLite2(l.country, continent(l.country), 0)})
 	}
 	return r
 }
 
-// split divides p into leaves. Above the masking length (fine = /24 or
-// /48) it stops with a probability that grows with the prefix length; at
-// it, one block in twenty is split further, down to at most last bits.
-func (r *realistic) split(rng *rand.Rand, p netip.Prefix, parent string, fine, last int) {
-	country := parent
-	if rng.IntN(3) == 0 { // a third of sub-ranges change country
-		country = countries[rng.IntN(len(countries))]
-	}
-	stop := false
-	switch {
-	case p.Bits() >= last:
-		stop = true
-	case p.Bits() >= fine:
-		stop = p.Bits() == fine && rng.IntN(20) != 0 || p.Bits() > fine && rng.IntN(2) == 0
-	default:
-		stop = rng.IntN(fine-p.Bits()+2) == 0
-	}
-	if stop {
+// fill covers root, from its first address, with ranges of coarse to fine
+// bits, one in ten finer than fine (down to finest bits). A range can be
+// no larger than its first address's alignment allows.
+func (r *realistic) fill(rng *rand.Rand, root netip.Prefix, coarse, fine, finest int) {
+	country := countries[rng.IntN(len(countries))]
+	for a := root.Masked().Addr(); a.IsValid() && root.Contains(a); {
+		bits := coarse + rng.IntN(fine-coarse+1)
+		if rng.IntN(10) == 0 {
+			bits = fine + 1 + rng.IntN(finest-fine)
+		}
+		p := netip.PrefixFrom(a, max(bits, alignment(a)))
+		if rng.IntN(2) == 0 {
+			country = countries[rng.IntN(len(countries))]
+		}
 		r.leaves = append(r.leaves, leaf{p, country})
-		return
+		a = lastAddr(p).Next()
 	}
-	lo := netip.PrefixFrom(p.Addr(), p.Bits()+1)
-	hi := netip.PrefixFrom(lastAddr(lo).Next(), p.Bits()+1)
-	r.split(rng, lo, country, fine, last)
-	r.split(rng, hi, country, fine, last)
+}
+
+// alignment is the shortest prefix length a begins.
+func alignment(a netip.Addr) int {
+	if a.Is4() {
+		b := a.As4()
+		return 32 - bits.TrailingZeros32(binary.BigEndian.Uint32(b[:]))
+	}
+	b := a.As16()
+	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	if lo != 0 {
+		return 128 - bits.TrailingZeros64(lo)
+	}
+	return 64 - bits.TrailingZeros64(hi)
 }
 
 // lastAddr is the last address of p.
