@@ -24,9 +24,9 @@
 //
 // A country or continent is accepted only as two ASCII letters and returned
 // in upper case from a fixed table, so a lookup never allocates. Names
-// ("Germany", "North America") are ignored. Country databases list no
-// registered_country fallback here: a record without its own country answers
-// "".
+// ("Germany", "North America") are ignored. registered_country (where the
+// network's owner is registered) is never used in place of country (where
+// the address is): a record without its own country answers "".
 //
 // # Embedded IPv4
 //
