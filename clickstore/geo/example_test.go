@@ -113,3 +113,28 @@ func ExampleDB_Country() {
 	// Output:
 	// ""
 }
+
+// An updater replaces the file; the watcher (or Reload, on SIGHUP say)
+// puts the new one in service, and a broken file leaves the old one there.
+func ExampleDB_Reload() {
+	dir, _ := os.MkdirTemp("", "geo")
+	defer os.RemoveAll(dir)
+	path := exampleDatabase(dir)
+
+	db, err := geo.Open(path, &geo.Options{CheckEvery: -1}) // no watcher: reload by hand
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	info, _ := db.Info()
+	fmt.Println(info.DatabaseType, db.Country(netip.MustParseAddr("198.51.100.7")))
+
+	_ = os.WriteFile(path+".new", []byte("half a download"), 0o644)
+	_ = os.Rename(path+".new", path)
+	fmt.Println(db.Reload())
+	fmt.Println(db.Country(netip.MustParseAddr("198.51.100.7"))) // still answered by the last good file
+	// Output:
+	// Example-Country DE
+	// geo: not a valid MaxMind DB file (15 bytes): error opening database: invalid MaxMind DB file
+	// DE
+}

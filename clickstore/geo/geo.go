@@ -13,8 +13,9 @@ import (
 	"github.com/clickanon/clickanon/ipmask"
 )
 
-// Fields selects the facts a [DB] decodes. The zero Fields means
-// [FieldCountry] alone.
+// Fields selects the facts a [DB] decodes, as a set of bits. The zero
+// Fields means [FieldCountry] alone. It is a plain value, safe to copy and
+// share.
 type Fields uint8
 
 // The facts a lookup can return. Nothing finer than a country is offered.
@@ -30,7 +31,7 @@ const (
 // [Fields] configured. It is a small comparable value; its strings come
 // from a fixed table, so returning one allocates nothing. The zero Facts
 // means nothing is known (the address is not covered, the field was not
-// asked for, or there is no database).
+// asked for, or there is no database). Facts are safe to copy and share.
 type Facts struct {
 	// Country is an ISO 3166-1 alpha-2 code in upper case ("DE"), or "".
 	Country string
@@ -44,8 +45,8 @@ type Facts struct {
 
 // Options configure [Open]. The zero Options (or a nil *Options) decode the
 // country alone, check the file once a minute and log through
-// slog.Default at most once a minute. Open copies what it needs; the
-// caller's struct is never modified.
+// slog.Default at most once a minute. Open copies what it needs and never
+// modifies the caller's struct, which may be shared once Open returns.
 type Options struct {
 	// Fields selects the facts to decode; zero means FieldCountry.
 	Fields Fields
@@ -66,7 +67,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Info describes the database in service.
+// Info describes the database in service, as [DB.Info] returns it. The
+// zero Info describes no database. It is a plain value, safe to copy and
+// share.
 type Info struct {
 	// DatabaseType is the type the file declares, such as
 	// "GeoLite2-Country" or "ipinfo lite.mmdb".
