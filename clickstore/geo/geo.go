@@ -255,6 +255,10 @@ func (db *DB) reload() (loaded bool, err error) {
 		return false, db.triedErr
 	}
 	db.tried = fi
+	if !fi.Mode().IsRegular() { // a directory, a FIFO, /dev/zero: nothing to load, or no end to it
+		db.triedErr = fmt.Errorf("geo: the database path is not a regular file (%s)", fi.Mode().Type())
+		return false, db.triedErr
+	}
 	s, err := load(f, fi, db.fields)
 	if err != nil {
 		db.triedErr = err
