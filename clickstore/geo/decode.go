@@ -149,9 +149,13 @@ func parse(buf []byte, fields Fields) (*snapshot, error) {
 // keeping its configured facts in s.records. Every record a lookup can
 // reach is one the walk sees: the IPv4 aliases it skips (::ffff:0:0/96,
 // 2002::/16, 2001::/32) lead to the IPv4 subtree it walks.
+//
+// A file in which no record holds a configured fact in a layout geo reads
+// is refused too: it is the wrong file (an ASN file where a country file
+// was meant) and would answer "" to every lookup.
 func (s *snapshot) check() error {
 	s.records = make(map[uint32]record)
-	n := 0
+	n, useful := 0, false
 	for res := range s.reader.Networks() {
 		n++
 		if res.Err() != nil {
@@ -166,6 +170,10 @@ func (s *snapshot) check() error {
 			return fmt.Errorf("geo: the database's record for network %d cannot be read: %w", n, err)
 		}
 		s.records[uint32(off)] = rec
+		useful = useful || rec != record{}
+	}
+	if !useful {
+		return fmt.Errorf("geo: none of the database's %d networks has a %s in a layout geo reads", n, s.fields)
 	}
 	return nil
 }

@@ -26,7 +26,9 @@
 // in upper case from a fixed table, so a lookup never allocates. Names
 // ("Germany", "North America") are ignored. registered_country (where the
 // network's owner is registered) is never used in place of country (where
-// the address is): a record without its own country answers "".
+// the address is): a record without its own country answers "". A file in
+// which no record holds any of the configured facts, in these layouts, is
+// refused as the wrong file.
 //
 // # Embedded IPv4
 //

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,27 @@ const (
 
 	allFields = FieldCountry | FieldContinent | FieldASN
 )
+
+// String names the facts in f, such as "country or ASN", for messages;
+// the zero Fields is "none".
+func (f Fields) String() string {
+	var parts []string
+	for _, n := range []struct {
+		bit  Fields
+		name string
+	}{{FieldCountry, "country"}, {FieldContinent, "continent"}, {FieldASN, "ASN"}} {
+		if f&n.bit != 0 {
+			parts = append(parts, n.name)
+		}
+	}
+	if f&^allFields != 0 {
+		parts = append(parts, fmt.Sprintf("%#x", uint8(f&^allFields)))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " or ")
+}
 
 // Facts are what a database says about one address, limited to the
 // [Fields] configured. It is a small comparable value; its strings come

@@ -188,6 +188,9 @@ func TestOpenErrors(t *testing.T) {
 		{"negative LogEvery", writeDB(t, data), &geo.Options{LogEvery: -time.Second}, "geo: negative LogEvery"},
 		{"missing file", dir + "/missing.mmdb", nil, "geo: cannot open the database file"},
 		{"directory", dir, nil, "geo: the database path is not a regular file (d---------)"},
+		{"the wrong kind of file", writeDB(t, buildDB(t, 6, "GeoLite2-ASN", []network{{"198.51.100.0/24", mmdbtype.Map{
+			"autonomous_system_number": mmdbtype.Uint32(64500)}}})), &geo.Options{Fields: geo.FieldCountry | geo.FieldContinent},
+			"geo: none of the database's 1 networks has a country or continent in a layout geo reads"},
 		{"device", "/dev/zero", nil, "geo: the database path is not a regular file (Dc---------)"},
 		{"not a database", file("text", []byte("198.51.100.7 DE\n")), nil, "geo: not a valid MaxMind DB file (16 bytes)"},
 		{"truncated", file("truncated", data[:len(data)/2]), nil, "geo: not a valid MaxMind DB file"},
@@ -323,5 +326,22 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 		addr := netip.MustParseAddr(a)
 		assert.Zero(t, testing.AllocsPerRun(100, func() { _ = db.Lookup(addr) }), a)
 		assert.Zero(t, testing.AllocsPerRun(100, func() { _ = db.Country(addr) }), a)
+	}
+}
+
+func TestFieldsString(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    geo.Fields
+		want string
+	}{
+		{"zero", 0, "none"},
+		{"one", geo.FieldASN, "ASN"},
+		{"all", all, "country or continent or ASN"},
+		{"unknown bits", geo.FieldCountry | 1<<7, "country or 0x80"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.f.String())
+		})
 	}
 }
