@@ -6,7 +6,7 @@
 // looked up once, the coarse answer is kept, and the address is not. Only
 // the fields named in [Options.Fields] are ever decoded, into a small
 // comparable [Facts]; a city, a subdivision, a postal code or coordinates
-// are never read, whatever the file holds.
+// are stepped over, never decoded, whatever the file holds.
 //
 // # Databases
 //
