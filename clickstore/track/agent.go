@@ -137,7 +137,9 @@ var fetchers = [...]struct {
 // [LabelHeadless] for a headless browser; [LabelCrawler] for an agent on
 // the crawler list maintained at github.com/monperrus/crawler-user-agents;
 // [LabelBot] for one that calls itself a "…bot" (case-sensitively, so a
-// CUBOT phone is a phone), a crawler or a spider; else "", a person.
+// CUBOT phone is a phone), a crawler, spider, scanner, monitor or checker,
+// or gives a contact URL ("+http…", or any URL in an agent that does not
+// claim to be a browser); else "", a person.
 //
 // It costs a few microseconds; the tracker calls it once per distinct user
 // agent and caches the answer.
@@ -210,10 +212,27 @@ func agentBot(ua string) string {
 	if crawlers.IsCrawler(ua) {
 		return LabelCrawler
 	}
-	if callsItselfBot(ua) || strings.Contains(lua, "crawl") || strings.Contains(lua, "spider") {
+	if callsItselfBot(ua) || selfDescribed(lua) {
 		return LabelBot
 	}
 	return ""
+}
+
+// botWords are words in a user agent that no browser uses.
+var botWords = [...]string{"crawl", "spider", "scanner", "monitor", "checker", "extractor", "+http"}
+
+// selfDescribed reports whether the lower-case user agent describes an
+// automaton: a word of botWords ("+http" is the crawlers' convention for
+// their contact page), or a URL in an agent that does not claim to be a
+// browser.
+func selfDescribed(lua string) bool {
+	for _, w := range botWords {
+		if strings.Contains(lua, w) {
+			return true
+		}
+	}
+	browser := strings.HasPrefix(lua, "mozilla/") || strings.HasPrefix(lua, "opera/")
+	return !browser && (strings.Contains(lua, "http://") || strings.Contains(lua, "https://"))
 }
 
 // callsItselfBot reports whether ua holds a word ending in "bot" or "Bot"
