@@ -101,7 +101,9 @@ type Options struct {
 	// Builder's policy masks: a /24, a /48) the tracker lets the store
 	// hold at once; past it the network's clicks are still counted but
 	// not recorded, with unknown uniqueness and [Visit].OverQuota set,
-	// so that a flood from one network cannot fill the store. 0 means
+	// so that a flood from one network cannot fill the store (a visitor
+	// whose click the store already holds is still told Repeat). Clicks
+	// racing past the check at once may overshoot it by as many. 0 means
 	// DefaultNetworkQuota; a negative quota turns the check off. It is
 	// per Tracker: several instances sharing a Redis store each allow
 	// their quota.
@@ -139,7 +141,8 @@ type Visit struct {
 	// Bot is the bot label, or "".
 	Bot string
 	// OverQuota is set when the click was counted but not recorded in the
-	// store because its network holds as many clicks as the quota allows.
+	// store because its network holds as many clicks as the quota allows
+	// (a visitor whose click the store holds is still told Repeat).
 	OverQuota bool
 }
 
@@ -413,13 +416,19 @@ func (t *Tracker) Track(r *http.Request, link string, kind clickstore.Kind) Visi
 
 // record asks the store whether c is its visitor's first click on the link,
 // unless c is a bot's (never unique, and not worth the store's room) or its
-// network is at its quota.
+// network is at its quota (then only whether the store holds the visitor's
+// click already).
 func (t *Tracker) record(ctx context.Context, c clickstore.Click, bot bool, now time.Time) (clickstore.Uniqueness, bool) {
 	if bot {
 		t.count(cBots)
 		return clickstore.Repeat, false
 	}
 	if t.quota != nil && !t.quota.allow(c.Network, now) {
+		// A visitor the store holds is still told a repeat; a new one
+		// is counted without being held.
+		if _, ok, err := t.store.Latest(ctx, c.Visitor, c.PrevVisitor, c.Link); err == nil && ok {
+			return clickstore.Repeat, false
+		}
 		t.count(cOverQuota)
 		return clickstore.UniqueUnknown, true
 	}

@@ -58,9 +58,16 @@ func (e *trackEnv) now() time.Time { return e.clock }
 
 func newTrackEnv(t *testing.T, opts *track.Options) *trackEnv {
 	t.Helper()
+	return newTrackEnvCap(t, opts, 0)
+}
+
+// newTrackEnvCap is newTrackEnv with a store that holds capacity clicks (0
+// means the default).
+func newTrackEnvCap(t *testing.T, opts *track.Options, capacity int) *trackEnv {
+	t.Helper()
 	e := &trackEnv{clock: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC), sink: &recordingSink{}}
 	var err error
-	e.store, err = clickstore.NewMemory(&clickstore.MemoryOptions{Now: e.now})
+	e.store, err = clickstore.NewMemory(&clickstore.MemoryOptions{Now: e.now, Capacity: capacity})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = e.store.Close() })
 	kr, err := retention.NewKeyring(nil)
