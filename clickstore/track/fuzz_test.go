@@ -95,3 +95,31 @@ func (s *lastSink) Add(_ context.Context, c clickstore.Click, _ clickstore.Uniqu
 	s.last = c
 	return nil
 }
+
+// FuzzClassify: classifying never panics, gives the same answer twice, a
+// short lower-case label and one of the device classes, and BotLabel of a
+// plain GET agrees with it.
+func FuzzClassify(f *testing.F) {
+	for _, ua := range []string{firefox, "", "CUBOT P80", "AcoonBot/4.10.5 (+http://www.acoon.de)", "Slackbot 1.0", "axios/1.7.7", "IDbot553", "Mozilla/5.0 (compatible; Googlebot/2.1)"} {
+		f.Add(ua)
+	}
+	f.Fuzz(func(t *testing.T, ua string) {
+		a := track.Classify(ua)
+		if b := track.Classify(ua); a != b {
+			t.Fatalf("Classify(%q) gave %+v, then %+v", ua, a, b)
+		}
+		if len(a.Bot) > 16 || strings.ToLower(a.Bot) != a.Bot {
+			t.Fatalf("Classify(%q).Bot = %q", ua, a.Bot)
+		}
+		switch a.Device {
+		case "", "mobile", "tablet", "desktop":
+		default:
+			t.Fatalf("Classify(%q).Device = %q", ua, a.Device)
+		}
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header["User-Agent"] = []string{ua}
+		if got := track.BotLabel(r); got != a.Bot {
+			t.Fatalf("BotLabel of a GET with %q = %q, Classify says %q", ua, got, a.Bot)
+		}
+	})
+}
