@@ -67,3 +67,23 @@ func TestAgentCacheConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkAgent: the tracker's cached classification of a user agent it
+// has seen, against classifying it afresh.
+func BenchmarkAgent(b *testing.B) {
+	ua := "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.6778.81 Mobile Safari/537.36"
+	b.Run("baseline=Classify", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			Classify(ua)
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		c := newAgentCache(DefaultAgentCache, Classify)
+		c.get(ua)
+		b.ReportAllocs()
+		for b.Loop() {
+			c.get(ua)
+		}
+	})
+}
