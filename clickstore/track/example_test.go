@@ -30,6 +30,17 @@ func redirect(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, to, http.StatusFound)
 }
 
+// exampleTracker makes a tracker on a Memory store and an aggregate
+// Rollup, the way the example of Tracker.Handler shows in full.
+func exampleTracker(opts *track.Options) (*track.Tracker, func()) {
+	keyring, _ := retention.NewKeyring(nil)
+	builder, _ := clickstore.NewBuilder(ipmask.Default, keyring, nil)
+	store, _ := clickstore.NewMemory(nil)
+	stats, _ := aggregate.New(nil)
+	tracker, _ := track.New(builder, store, stats, opts)
+	return tracker, func() { store.Close() }
+}
+
 // Counting the clicks of an existing ServeMux route: the tracker reads the
 // {link} wildcard after routing and counts the request once the handler
 // served it.
@@ -80,12 +91,8 @@ func ExampleTracker_Handler() {
 // values; Middleware with a LinkFunc fits any router, here installed on the
 // route so that it runs after routing.
 func ExampleTracker_Middleware() {
-	keyring, _ := retention.NewKeyring(nil)
-	builder, _ := clickstore.NewBuilder(ipmask.Default, keyring, nil)
-	store, _ := clickstore.NewMemory(nil)
-	defer store.Close()
-	stats, _ := aggregate.New(nil)
-	tracker, _ := track.New(builder, store, stats, nil)
+	tracker, done := exampleTracker(nil) // as in the example of Tracker.Handler
+	defer done()
 
 	trackLink, _ := tracker.Middleware(func(r *http.Request) (string, clickstore.Kind, bool) {
 		link := chi.URLParam(r, "link")
@@ -132,4 +139,80 @@ func ExampleClassify() {
 	// "http-client" ""
 	// "crawler" ""
 	// "no-user-agent" ""
+}
+
+// A handler that looks the link up itself calls Track once it knows the
+// link exists, and reads what the tracker did.
+func ExampleTracker_Track() {
+	tracker, done := exampleTracker(&track.Options{OptOutHeader: "Sec-GPC"}) // as in the example of Tracker.Handler
+	defer done()
+
+	click := func(w http.ResponseWriter, r *http.Request) {
+		link := r.PathValue("link")
+		to, ok := links[link]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		v := tracker.Track(r, link, clickstore.KindClick)
+		fmt.Printf("%v %v %q\n", v.Outcome, v.Uniqueness, v.Bot)
+		http.Redirect(w, r, to, http.StatusFound)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /go/{link}", click)
+
+	for _, h := range []http.Header{
+		{"User-Agent": {"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X)"}},
+		{"User-Agent": {"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X)"}},
+		{"User-Agent": {"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X)"}, "Sec-Gpc": {"1"}},
+		{"User-Agent": {"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X)"}, "Sec-Purpose": {"prefetch"}},
+		{"User-Agent": {"WhatsApp/2.23.20.0 A"}},
+	} {
+		r := httptest.NewRequest("GET", "/go/spring-sale", nil)
+		r.RemoteAddr = "192.0.2.44:5000"
+		r.Header = h
+		mux.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	// Output:
+	// counted unique ""
+	// counted repeat ""
+	// opted-out unknown ""
+	// counted repeat "prefetch"
+	// counted repeat "whatsapp"
+}
+
+// A conversion pixel: counted once the handler served it, attributed to
+// the visitor's latest click on the link.
+func ExampleTracker_ConversionHandler() {
+	tracker, done := exampleTracker(nil) // as in the example of Tracker.Handler
+	defer done()
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /go/{link}", tracker.Handler(http.HandlerFunc(redirect)))
+	mux.Handle("GET /pixel/{link}", tracker.ConversionHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/gif")
+		w.WriteHeader(http.StatusOK)
+	})))
+	for _, path := range []string{"/pixel/spring-sale", "/go/spring-sale", "/pixel/spring-sale"} {
+		r := httptest.NewRequest("GET", path, nil)
+		r.RemoteAddr = "192.0.2.44:5000"
+		r.Header.Set("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64)")
+		mux.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	st := tracker.Stats()
+	fmt.Println("clicks:", st.Clicks, "conversions:", st.Conversions, "unattributed:", st.Unattributed)
+	// Output:
+	// clicks: 1 conversions: 1 unattributed: 1
+}
+
+func ExampleBotLabel() {
+	get := httptest.NewRequest("GET", "/go/spring-sale", nil)
+	get.Header.Set("User-Agent", "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36")
+	head := httptest.NewRequest("HEAD", "/go/spring-sale", nil)
+	head.Header = get.Header
+	slack := httptest.NewRequest("GET", "/go/spring-sale", nil)
+	slack.Header.Set("User-Agent", "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)")
+	fmt.Printf("%q %q %q\n", track.BotLabel(get), track.BotLabel(head), track.BotLabel(slack))
+	// Output:
+	// "" "head" "slack"
 }
