@@ -13,8 +13,8 @@ import (
 )
 
 // Agent is what a user agent says about the client that sent it. It is a
-// small comparable value; the zero Agent is a person on a device of unknown
-// class.
+// small comparable value, safe to copy and share; the zero Agent is a
+// person on a device of unknown class.
 type Agent struct {
 	// Bot labels a client that is not a person ("slack", "http-client",
 	// "crawler"), or is "" for one that looks like a person.

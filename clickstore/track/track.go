@@ -38,8 +38,8 @@ const DefaultNetworkQuota = 4096
 // classification of unless [Options].AgentCache says otherwise.
 const DefaultAgentCache = 4096
 
-// Attributes are the coarse facts an enrichment hook may add to a click. The
-// zero value adds nothing.
+// Attributes are the coarse facts an enrichment hook may add to a click. It
+// is a plain value, safe to copy and share; the zero value adds nothing.
 type Attributes struct {
 	// Country is an ISO 3166-1 alpha-2 code ("DE"), or "". Anything else
 	// is dropped.
@@ -124,8 +124,8 @@ type Options struct {
 }
 
 // Visit is what the tracker did with one request. It holds no address and
-// no pseudonym. It is a small comparable value; the zero Visit means the
-// request was not tracked.
+// no pseudonym. It is a small comparable value, safe to copy and share; the
+// zero Visit means the request was not tracked.
 type Visit struct {
 	// Link is the link the click was on, or the conversion attributed to
 	// ("" when none was found).
@@ -182,7 +182,7 @@ func (o Outcome) String() string {
 }
 
 // Stats counts what a Tracker did since it was made. It is a plain value, a
-// snapshot; the zero Stats counts nothing. It holds counts only: no address,
+// snapshot, safe to copy and share; the zero Stats counts nothing. It holds counts only: no address,
 // network, pseudonym, link or user agent.
 type Stats struct {
 	// Clicks and Conversions count what was counted (Outcome Counted).
