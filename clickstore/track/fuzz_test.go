@@ -2,6 +2,7 @@ package track_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -41,7 +42,8 @@ func FuzzTrack(f *testing.F) {
 	f.Fuzz(func(t *testing.T, remote, ua, referer, country, method string) {
 		tr, err := track.New(b, store, sink, &track.Options{
 			Now:          func() time.Time { return now },
-			NetworkQuota: -1, // one address can be fuzzed into more clicks than a quota allows
+			NetworkQuota: -1,                            // one address can be fuzzed into more clicks than a quota allows
+			Logger:       slog.New(slog.DiscardHandler), // masked-looking addresses are logged
 			Enrich: func(*http.Request, netip.Addr) track.Attributes {
 				return track.Attributes{Country: country, Device: ua}
 			},

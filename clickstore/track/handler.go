@@ -1,9 +1,11 @@
 package track
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
 )
@@ -31,8 +33,10 @@ type LinkFunc func(r *http.Request) (link string, kind clickstore.Kind, ok bool)
 // [Tracker.Middleware]. A nil next is http.NotFoundHandler().
 //
 // The wrapped handler sees the request as it arrived. The click is counted
-// once next returns, before the response is complete on the wire; the
-// visitor waits for the tracker as long as the store takes to answer.
+// once next returns, before the response is complete on the wire (the
+// visitor waits for the tracker as long as the store takes to answer),
+// with the request's context values but not its cancellation: a visitor
+// who hangs up once answered is still counted.
 func (t *Tracker) Handler(next http.Handler) http.Handler {
 	return t.pathHandler(clickstore.KindClick, next)
 }
@@ -88,17 +92,32 @@ func (t *Tracker) Middleware(link LinkFunc) (func(http.Handler) http.Handler, er
 // tracks r if next served it.
 func (t *Tracker) serve(w http.ResponseWriter, r *http.Request, link string, kind clickstore.Kind, next http.Handler) {
 	sw := writers.Get().(*statusWriter)
+	defer writers.Put(sw)
 	sw.ResponseWriter, sw.status = w, 0
 	next.ServeHTTP(sw, r)
-	status := sw.status
 	sw.ResponseWriter = nil
-	writers.Put(sw)
-	if status >= http.StatusBadRequest {
+	if sw.status >= http.StatusBadRequest {
 		t.count(cUnserved)
 		return
 	}
-	t.Track(r, link, kind)
+	// The response is written: a client that hangs up now must not make
+	// the store or the sink give up on the click. The detached context
+	// lives in the pooled writer, so it costs no allocation; nothing keeps
+	// it past this call.
+	sw.ctx = detached{r.Context()}
+	t.track(&sw.ctx, r, link, kind)
+	sw.ctx = detached{}
 }
+
+// detached is context.WithoutCancel's context: the parent's values without
+// its deadline or cancellation.
+type detached struct{ parent context.Context }
+
+func (detached) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (detached) Done() <-chan struct{}       { return nil }
+func (detached) Err() error                  { return nil }
+func (c *detached) Value(key any) any        { return c.parent.Value(key) }
+func (c *detached) String() string           { return "track.detached" }
 
 // writers recycles statusWriters: a handler must not use its
 // ResponseWriter after it returns, so one is free again once next is done.
@@ -111,6 +130,7 @@ var writers = sync.Pool{New: func() any { return new(statusWriter) }}
 type statusWriter struct {
 	http.ResponseWriter
 	status int // 0 until the handler writes; a response with no write is 200
+	ctx    detached
 }
 
 func (w *statusWriter) WriteHeader(code int) {

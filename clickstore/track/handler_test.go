@@ -286,3 +286,49 @@ func TestMaskedAddressFailsLoudly(t *testing.T) {
 		assert.NotContains(t, log.String(), "2001:db8")
 	})
 }
+
+// ctxSink remembers the error of the context each Add was called with.
+type ctxSink struct{ errs []error }
+
+func (s *ctxSink) Add(ctx context.Context, _ clickstore.Click, _ clickstore.Uniqueness) error {
+	s.errs = append(s.errs, ctx.Err())
+	return nil
+}
+
+// A visitor who hangs up once answered is still counted: the store and
+// the sink get the request's values without its cancellation.
+func TestHandlerCountsAfterTheClientLeft(t *testing.T) {
+	e := newTrackEnv(t, nil)
+	sink := &ctxSink{}
+	tr, err := track.New(newTestBuilder(t), e.store, sink, nil)
+	require.NoError(t, err)
+	type key struct{}
+	var seen any
+	h := tr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusFound)
+	}))
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	r := httptest.NewRequestWithContext(ctx, "GET", "/go/abc", nil)
+	r.SetPathValue("link", "abc")
+	r.RemoteAddr = "198.51.100.7:1"
+	r.Header.Set("User-Agent", firefox)
+	tr2, err := track.New(newTestBuilder(t), e.store, sink, &track.Options{Enrich: func(r *http.Request, _ netip.Addr) track.Attributes {
+		seen = r.Context().Value(key{})
+		cancel() // the client hangs up while the click is being counted
+		return track.Attributes{}
+	}})
+	require.NoError(t, err)
+	h2 := tr2.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusFound)
+	}))
+	h2.ServeHTTP(httptest.NewRecorder(), r)
+	require.Len(t, sink.errs, 1)
+	assert.NoError(t, sink.errs[0], "the sink's context is not cancelled")
+	assert.Equal(t, "v", seen)
+	assert.Equal(t, track.Stats{Clicks: 1, Unique: 1}, tr2.Stats())
+
+	h.ServeHTTP(httptest.NewRecorder(), r) // the context is cancelled before the tracker runs
+	require.Len(t, sink.errs, 2)
+	assert.NoError(t, sink.errs[1])
+	assert.Equal(t, uint64(1), tr.Stats().Clicks)
+}

@@ -330,6 +330,14 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 // Track does not allocate once the visitor's user agent is in the cache
 // and the keyring's keys are, with the Memory store.
 func (t *Tracker) Track(r *http.Request, link string, kind clickstore.Kind) Visit {
+	if r == nil {
+		return t.track(nil, nil, link, kind)
+	}
+	return t.track(r.Context(), r, link, kind)
+}
+
+// track is Track with the context the store and the sink are called with.
+func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind clickstore.Kind) Visit {
 	v := Visit{Link: link, Kind: kind}
 	if r == nil || (kind != clickstore.KindClick && kind != clickstore.KindConversion) {
 		v.Outcome = Failed
@@ -368,7 +376,6 @@ func (t *Tracker) Track(r *http.Request, link string, kind clickstore.Kind) Visi
 		attrs = t.opts.Enrich(r, addr)
 	}
 	// 5. Pseudonym and masked network.
-	ctx := r.Context()
 	now := t.opts.Now()
 	buildLink := link
 	if buildLink == "" && kind == clickstore.KindConversion {

@@ -70,10 +70,7 @@ func newTrackEnvCap(t *testing.T, opts *track.Options, capacity int) *trackEnv {
 	e.store, err = clickstore.NewMemory(&clickstore.MemoryOptions{Now: e.now, Capacity: capacity})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = e.store.Close() })
-	kr, err := retention.NewKeyring(nil)
-	require.NoError(t, err)
-	b, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
-	require.NoError(t, err)
+	b := newTestBuilder(t)
 	o := track.Options{}
 	if opts != nil {
 		o = *opts
@@ -82,6 +79,17 @@ func newTrackEnvCap(t *testing.T, opts *track.Options, capacity int) *trackEnv {
 	e.tracker, err = track.New(b, e.store, e.sink, &o)
 	require.NoError(t, err)
 	return e
+}
+
+// newTestBuilder returns a Builder with the default policy and a fresh
+// keyring.
+func newTestBuilder(t *testing.T) *clickstore.Builder {
+	t.Helper()
+	kr, err := retention.NewKeyring(nil)
+	require.NoError(t, err)
+	b, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
+	require.NoError(t, err)
+	return b
 }
 
 func request(method, remote, ua string, headers ...string) *http.Request {
