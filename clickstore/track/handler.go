@@ -3,6 +3,7 @@ package track
 import (
 	"context"
 	"errors"
+	"math/bits"
 	"net/http"
 	"sync"
 	"time"
@@ -30,7 +31,10 @@ type LinkFunc func(r *http.Request) (link string, kind clickstore.Kind, ok bool)
 // 404 for an unknown link is not counted (see [Stats].Unserved). A route
 // without the wildcard counts nothing. Routers that set path values the
 // ServeMux way (chi does) work the same; for others, see
-// [Tracker.Middleware]. A nil next is http.NotFoundHandler().
+// [Tracker.Middleware]. A request whose route has no such wildcard (or an
+// empty one) is served and not counted, and counted in [Stats].NoLink and
+// logged, since that is a route set up wrong. A nil next is
+// http.NotFoundHandler().
 //
 // The wrapped handler sees the request as it arrived. The click is counted
 // once next returns, before the response is complete on the wire (the
@@ -57,6 +61,11 @@ func (t *Tracker) pathHandler(kind clickstore.Kind, next http.Handler) http.Hand
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		link := r.PathValue(name)
 		if link == "" && kind == clickstore.KindClick {
+			// A route without the wildcard: most likely PathValue names
+			// another one. Say so rather than count nothing in silence.
+			if n := t.count(cNoLink); bits.OnesCount64(n) == 1 {
+				t.logger.Warn("track: Tracker.Handler: the route has no path wildcard named by Options.PathValue; nothing is counted", "path_value", name, "requests", n)
+			}
 			next.ServeHTTP(w, r)
 			return
 		}

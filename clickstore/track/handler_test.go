@@ -75,7 +75,8 @@ func TestHandlerMadeUpLinksAreNotTracked(t *testing.T) {
 }
 
 func TestHandlerReadsTheRoutesLink(t *testing.T) {
-	e := newTrackEnv(t, &track.Options{PathValue: "id"})
+	var log bytes.Buffer
+	e := newTrackEnv(t, &track.Options{PathValue: "id", Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	mux := http.NewServeMux()
 	mux.Handle("GET /l/{id}", e.tracker.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
@@ -100,7 +101,10 @@ func TestHandlerReadsTheRoutesLink(t *testing.T) {
 	st := e.tracker.Stats()
 	assert.Equal(t, uint64(1), st.Clicks)
 	assert.Equal(t, uint64(1), st.Conversions)
-	assert.Equal(t, uint64(1), st.Unserved, "the pixel route's 404; /nolink/ names no link and is passed through")
+	assert.Equal(t, uint64(1), st.Unserved, "the pixel route's 404")
+	assert.Equal(t, uint64(1), st.NoLink, "/nolink/ has no {id}: served, not counted, said")
+	assert.Contains(t, log.String(), "the route has no path wildcard")
+	assert.Contains(t, log.String(), "path_value=id")
 }
 
 func TestMiddleware(t *testing.T) {

@@ -115,8 +115,10 @@ type Options struct {
 	Window time.Duration
 
 	// Logger receives ErrMaskedAddr when the tracker finds a masked
-	// client address (at the first, second, fourth, eighth... such
-	// request). It never receives an address. Nil means slog.Default().
+	// client address, and a warning when Handler serves a route without
+	// the PathValue wildcard (each at the first, second, fourth,
+	// eighth... such request). It never receives an address. Nil means
+	// slog.Default().
 	Logger *slog.Logger
 
 	// Now is the clock. Nil means time.Now.
@@ -215,6 +217,9 @@ type Stats struct {
 	// Middleware did not count because the wrapped handler answered with
 	// a status of 400 or more (an unknown link, say).
 	Unserved uint64
+	// NoLink counts requests Handler did not count because their route
+	// has no path wildcard of the name Options.PathValue gives.
+	NoLink uint64
 }
 
 // Tracker counts clicks and conversions: it finds the client's address,
@@ -257,6 +262,7 @@ const (
 	cSinkFailures
 	cBuildFailures
 	cUnserved
+	cNoLink
 	nCounters
 )
 
@@ -548,5 +554,6 @@ func (t *Tracker) Stats() Stats {
 		SinkFailures:  c(cSinkFailures),
 		BuildFailures: c(cBuildFailures),
 		Unserved:      c(cUnserved),
+		NoLink:        c(cNoLink),
 	}
 }
