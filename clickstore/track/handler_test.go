@@ -19,6 +19,7 @@ import (
 	"github.com/clickanon/clickanon/internal/reqctx"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
+	"github.com/clickanon/clickanon/retention"
 )
 
 // get serves GET path from remote with the user agent ua, and returns the
@@ -278,6 +279,24 @@ func TestMaskedAddressFailsLoudly(t *testing.T) {
 			get(mux, "/go/spring-sale", remote, firefox)
 		}
 		assert.Equal(t, track.Stats{Clicks: 5, Unique: 5}, e.tracker.Stats())
+	})
+
+	t.Run("a policy that keeps every bit", func(t *testing.T) {
+		log.Reset()
+		kr, err := retention.NewKeyring(nil)
+		require.NoError(t, err)
+		keepAll, err := ipmask.New(32, 128)
+		require.NoError(t, err)
+		b, err := clickstore.NewBuilder(keepAll, kr, nil)
+		require.NoError(t, err)
+		sink := &recordingSink{}
+		tr, err := track.New(b, newTrackEnv(t, nil).store, sink, &track.Options{Logger: logger})
+		require.NoError(t, err)
+		for _, remote := range []string{"[2001:db8:1:2::7]:1", "192.0.2.1:1", "192.0.2.2:1", "192.0.2.3:1", "192.0.2.4:1", "192.0.2.5:1"} {
+			tr.Track(request("GET", remote, firefox), "abc", clickstore.KindClick)
+		}
+		assert.Equal(t, track.Stats{Clicks: 6, Unique: 6}, tr.Stats(), "no address looks masked when nothing is masked")
+		assert.Empty(t, log.String())
 	})
 
 	t.Run("unknown IPv6 masking", func(t *testing.T) {

@@ -498,14 +498,14 @@ func (t *Tracker) clientAddr(r *http.Request) (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, err
 	}
-	if !t.policy.IsMasked(a) {
+	if !t.policy.IsMasked(a) || t.policy.Bits(a) >= a.Unmap().BitLen() {
 		if t.maskRun.Load() != 0 {
 			t.maskRun.Store(0)
 		}
 		return a, nil
 	}
-	// The address has no bits past the policy's: it may be a network a
-	// masking middleware put in RemoteAddr.
+	// The address has no bits past the policy's, and the policy drops
+	// some: it may be a network a masking middleware put in RemoteAddr.
 	_, clientipRan := clientip.FromContext(r.Context())
 	u := a.Unmap()
 	if !clientipRan && u.Is4() && t.maskRun.Add(1) < maskedRunLen {

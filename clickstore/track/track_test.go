@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -445,3 +446,29 @@ func TestTrackReferrerHost(t *testing.T) {
 type discardSink struct{}
 
 func (discardSink) Add(context.Context, clickstore.Click, clickstore.Uniqueness) error { return nil }
+
+// Bad input to Track is a Visit with Outcome Failed, counted, never a panic.
+func TestTrackBadInput(t *testing.T) {
+	e := newTrackEnv(t, nil)
+	tests := []struct {
+		name string
+		r    *http.Request
+		link string
+		kind clickstore.Kind
+	}{
+		{name: "nil request", link: "abc"},
+		{name: "unknown kind", r: request("GET", "198.51.100.7:1", firefox), link: "abc", kind: clickstore.KindConversion + 1},
+		{name: "empty link", r: request("GET", "198.51.100.7:1", firefox), link: ""},
+		{name: "long link", r: request("GET", "198.51.100.7:1", firefox), link: strings.Repeat("l", clickstore.MaxLinkLen+1)},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := e.tracker.Track(tt.r, tt.link, tt.kind)
+			assert.Equal(t, track.Failed, v.Outcome)
+			assert.Equal(t, uint64(i+1), e.tracker.Stats().BuildFailures)
+		})
+	}
+	assert.Empty(t, e.sink.all())
+	assert.Equal(t, "failed", track.Failed.String())
+	assert.Equal(t, "Outcome(200)", track.Outcome(200).String())
+}
