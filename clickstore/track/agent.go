@@ -318,7 +318,7 @@ func lower(c byte) byte {
 
 // agentCache remembers the classification and the digest of the user agents
 // seen last: a fixed table of two-way sets, read without locks, each entry
-// immutable once published. A hit allocates nothing; a miss classifies the
+// immutable once published, holding agents of up to maxCachedAgent bytes. A hit allocates nothing; a miss classifies the
 // agent and allocates its entry (and a copy of the string, so that the
 // cache does not keep a request's header alive).
 type agentCache struct {
@@ -342,7 +342,16 @@ func newAgentCache(size int, classify func(string) Agent) *agentCache {
 	return &agentCache{seed: maphash.MakeSeed(), mask: uint64(n-1) &^ 1, slots: make([]atomic.Pointer[agentEntry], n), classify: classify}
 }
 
+// maxCachedAgent is the longest user agent the cache keeps (real ones stay
+// under 600 bytes), so that it holds at most its size times this many
+// bytes whatever clients send. A longer agent is classified by its first
+// maxCachedAgent bytes, on every request.
+const maxCachedAgent = 1024
+
 func (c *agentCache) get(ua string) *agentEntry {
+	if len(ua) > maxCachedAgent {
+		return &agentEntry{agent: c.classify(ua[:maxCachedAgent]), digest: clickstore.DigestAgent(ua)}
+	}
 	h := maphash.String(c.seed, ua)
 	set := h & c.mask
 	for i := range uint64(2) {

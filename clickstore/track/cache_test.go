@@ -2,6 +2,7 @@ package track
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,6 +44,21 @@ func TestAgentCache(t *testing.T) {
 		}
 	}
 	assert.LessOrEqual(t, n, 64)
+
+	// An agent longer than maxCachedAgent is classified by its start and
+	// not kept, so that clients cannot make the cache hold much.
+	long := "curl/8.4.0 " + strings.Repeat("x", maxCachedAgent)
+	before := calls.Load()
+	e = c.get(long)
+	assert.Equal(t, LabelHTTPClient, e.agent.Bot)
+	assert.Equal(t, clickstore.DigestAgent(long), e.digest, "the digest is of the whole agent")
+	c.get(long)
+	assert.Equal(t, before+2, calls.Load(), "not cached")
+	for i := range c.slots {
+		if p := c.slots[i].Load(); p != nil {
+			assert.LessOrEqual(t, len(p.ua), maxCachedAgent)
+		}
+	}
 
 	assert.Len(t, newAgentCache(1, classify).slots, 2, "sizes round up to a two-way set")
 	assert.Len(t, newAgentCache(100, classify).slots, 128, "and to a power of two")

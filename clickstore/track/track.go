@@ -84,7 +84,9 @@ type Options struct {
 
 	// AgentCache is how many distinct user agents keep their
 	// classification in the tracker's cache; 0 means DefaultAgentCache.
-	// Negative is an error.
+	// Negative is an error. The cache keeps agents of up to 1 KiB, so it
+	// holds at most AgentCache KiB of them; a longer agent is classified
+	// by its first KiB on every request.
 	AgentCache int
 
 	// Enrich sees the full client address, for the moment the request
