@@ -27,14 +27,16 @@
 //
 // # The client's address
 //
-// Behind a proxy, give the tracker a clientip Resolver that trusts it
-// ([Options].Resolver), or install the ipmask/clientip middleware, in
-// front of the tracker or behind it: the tracker reads the full address
-// that middleware resolved from the request context (only packages of this
-// module can), so both orders count the same visitors. A request whose
-// address was masked by some other middleware before the tracker saw it
-// is not counted: it is [Unresolved] and [ErrMaskedAddr] is logged, since
-// counting it would make a whole network one visitor.
+// The ipmask/clientip masking middleware may be installed in front of the
+// tracker or behind it; both orders count the same visitors. In front, it
+// hands the tracker the full address it resolved through the request
+// context (only packages of this module can read it), and the tracker uses
+// that. Otherwise the tracker resolves the address itself, with
+// [Options].Resolver: behind a proxy, give it the Resolver the middleware
+// has, one that trusts the proxy. A request whose address was masked by
+// some other middleware before the tracker saw it is not counted: it is
+// [Unresolved] and [ErrMaskedAddr] is logged, since counting it would make
+// a whole network one visitor.
 //
 // # Bots
 //

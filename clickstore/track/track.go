@@ -54,7 +54,8 @@ type Attributes struct {
 // struct afterwards has no effect.
 type Options struct {
 	// Resolver finds the client's address when no clientip middleware in
-	// front of the tracker already did. Nil means the connecting peer's
+	// front of the tracker already did (behind a proxy, give it the one
+	// the middleware has). Nil means the connecting peer's
 	// address alone (http.Request.RemoteAddr), the only choice that no
 	// client can spoof; behind a proxy, configure one with clientip.New
 	// and the proxy's addresses.
