@@ -62,8 +62,8 @@ func (b *Builder) Policy() ipmask.Policy { return b.policy }
 // the same user agents again and again can compute each one's digest once,
 // with [DigestAgent], and build with [Builder.BuildDigest].
 //
-// An AgentDigest is a small comparable value. The zero AgentDigest is not
-// the digest of any user agent, not even of "".
+// An AgentDigest is a small comparable value, safe to copy and share. The
+// zero AgentDigest is not the digest of any user agent, not even of "".
 type AgentDigest [sha256.Size]byte
 
 // DigestAgent returns the digest of userAgent. It does not allocate.

@@ -30,8 +30,8 @@ const (
 type quotaShard struct {
 	mu    sync.Mutex
 	nets  map[netip.Prefix]netCount
-	swept int64 // the slot of the last sweep
-	_     [40]byte
+	swept int64    // the slot of the last sweep
+	_     [40]byte // to a cache line of its own
 }
 
 // netCount is one network's first clicks per slot, in a ring indexed by
