@@ -1,6 +1,7 @@
 package track
 
 import (
+	"math"
 	"net/netip"
 	"sync"
 	"time"
@@ -42,7 +43,7 @@ type netCount struct {
 }
 
 func newQuota(limit int, window time.Duration) *quota {
-	q := &quota{limit: uint32(min(limit, 1<<31)), slot: max(int64(window)/quotaSlots, 1)}
+	q := &quota{limit: uint32(min(uint64(limit), math.MaxUint32)), slot: max(int64(window)/quotaSlots, 1)}
 	for i := range q.shards {
 		q.shards[i].nets = make(map[netip.Prefix]netCount)
 	}
