@@ -54,6 +54,24 @@ func NewBuilder(policy ipmask.Policy, keyring *retention.Keyring, opts *BuilderO
 	return b, nil
 }
 
+// Policy returns the masking policy b builds networks with.
+func (b *Builder) Policy() ipmask.Policy { return b.policy }
+
+// AgentDigest is the SHA-256 of a user agent, the form in which a
+// pseudonym hashes it (see the package documentation). A service that sees
+// the same user agents again and again can compute each one's digest once,
+// with [DigestAgent], and build with [Builder.BuildDigest].
+//
+// An AgentDigest is a small comparable value, safe to copy and share. The
+// zero AgentDigest is not the digest of any user agent, not even of "".
+type AgentDigest [sha256.Size]byte
+
+// DigestAgent returns the digest of userAgent. It does not allocate.
+func DigestAgent(userAgent string) AgentDigest {
+	// The user agent is only read, so a view of it saves a copy.
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(userAgent), len(userAgent)))
+}
+
 // Build returns the Click of a visit at now from addr with userAgent to link:
 // Kind KindClick, Visitor and PrevVisitor computed under the current and
 // previous epoch keys, Network the masked network of addr, RawAddr set only
@@ -64,10 +82,16 @@ func NewBuilder(policy ipmask.Policy, keyring *retention.Keyring, opts *BuilderO
 // wrapping ErrInvalidClick; keyring failures are returned as they are.
 // Build allocates nothing once the epoch's keys are cached.
 func (b *Builder) Build(ctx context.Context, addr netip.Addr, userAgent, link string, now time.Time) (Click, error) {
+	return b.BuildDigest(ctx, addr, DigestAgent(userAgent), link, now)
+}
+
+// BuildDigest is [Builder.Build] with the user agent's digest from
+// [DigestAgent]. A zero digest is an error wrapping ErrInvalidClick.
+func (b *Builder) BuildDigest(ctx context.Context, addr netip.Addr, ua AgentDigest, link string, now time.Time) (Click, error) {
 	if link == "" || len(link) > MaxLinkLen {
 		return Click{}, Click{Link: link}.Validate()
 	}
-	cur, prev, err := b.Pseudonyms(ctx, addr, userAgent, now)
+	cur, prev, err := b.pseudonyms(ctx, addr, &ua, now)
 	if err != nil {
 		return Click{}, err
 	}
@@ -90,8 +114,16 @@ func (b *Builder) Build(ctx context.Context, addr netip.Addr, userAgent, link st
 //
 // A zero addr or now is an error wrapping ErrInvalidClick.
 func (b *Builder) Pseudonyms(ctx context.Context, addr netip.Addr, userAgent string, now time.Time) (current, previous Pseudonym, err error) {
+	ua := DigestAgent(userAgent)
+	return b.pseudonyms(ctx, addr, &ua, now)
+}
+
+func (b *Builder) pseudonyms(ctx context.Context, addr netip.Addr, ua *AgentDigest, now time.Time) (current, previous Pseudonym, err error) {
 	if !addr.IsValid() {
-		return Pseudonym{}, Pseudonym{}, invalid("address", addr.String(), "zero address")
+		return Pseudonym{}, Pseudonym{}, invalid("address", "", "zero address")
+	}
+	if *ua == (AgentDigest{}) {
+		return Pseudonym{}, Pseudonym{}, invalid("user agent digest", "", "zero")
 	}
 	if now.IsZero() {
 		return Pseudonym{}, Pseudonym{}, invalid("time", now.String(), "zero")
@@ -101,14 +133,12 @@ func (b *Builder) Pseudonyms(ctx context.Context, addr netip.Addr, userAgent str
 		return Pseudonym{}, Pseudonym{}, fmt.Errorf("clickstore: keys for %s: %w", now.Format(time.RFC3339Nano), err)
 	}
 	ip := addr.As16() // an IPv4 address and its mapped form agree; zones are ignored
-	// The user agent is only read, so a view of it saves a copy.
-	ua := sha256.Sum256(unsafe.Slice(unsafe.StringData(userAgent), len(userAgent)))
 	sc := kc.Secret()
-	current = pseudonym(&sc, &ip, &ua)
+	current = pseudonym(&sc, &ip, (*[32]byte)(ua))
 	clear(sc[:])
 	if !kp.IsZero() {
 		sp := kp.Secret()
-		previous = pseudonym(&sp, &ip, &ua)
+		previous = pseudonym(&sp, &ip, (*[32]byte)(ua))
 		clear(sp[:])
 	}
 	return current, previous, nil

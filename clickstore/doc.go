@@ -22,18 +22,9 @@
 //
 // # Tracking clicks
 //
-// A [Tracker] ties it together for an HTTP service: [Tracker.Middleware]
-// (or [Tracker.Track], called from a handler) finds the client's address
-// with an ipmask/clientip Resolver (the connecting peer by default, the only
-// choice no client can spoof), skips excluded addresses and opted-out
-// requests, labels bots ([BotLabel]: crawlers, link-preview fetchers,
-// command-line clients, HEAD requests and prefetches, which are never
-// unique), lets an enrichment hook see the address for a geo lookup, builds
-// the [Click], records it in the Store and adds it to the Sink. The full
-// address is used there and nowhere else. If the store fails the click is
-// still counted, with its uniqueness unknown, and the visitor is served;
-// [Tracker.Stats] counts every such failure. The handler behind the
-// middleware reads the outcome with [VisitFromContext].
+// Package clickstore/track ties it together for an HTTP service: it finds
+// the visitor's address, labels bots, builds the Click, records it in a
+// Store and adds it to a Sink, from a net/http handler or middleware.
 //
 // # Pseudonyms
 //

@@ -37,3 +37,21 @@ func ExampleMemory() {
 	// repeat
 	// unique
 }
+
+// A service that sees the same user agents again and again hashes each one
+// once and builds with its digest.
+func ExampleBuilder_BuildDigest() {
+	ctx := context.Background()
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	ring, _ := retention.NewKeyring(nil)
+	b, _ := clickstore.NewBuilder(ipmask.Default, ring, nil)
+
+	ua := "Mozilla/5.0 (X11; Linux x86_64)"
+	digest := clickstore.DigestAgent(ua) // keep it with whatever else is cached per agent
+	addr := netip.MustParseAddr("2001:db8:1:2::7")
+	c1, _ := b.BuildDigest(ctx, addr, digest, "spring-sale", now)
+	c2, _ := b.Build(ctx, addr, ua, "spring-sale", now)
+	fmt.Println(c1.Network, c1.Visitor == c2.Visitor)
+	// Output:
+	// 2001:db8:1::/48 true
+}

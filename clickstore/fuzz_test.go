@@ -1,86 +1,11 @@
 package clickstore_test
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
-	"github.com/clickanon/clickanon/ipmask"
-	"github.com/clickanon/clickanon/retention"
 )
-
-// FuzzTrack sends requests with arbitrary headers through a Tracker: it
-// never panics, a counted click is one the store accepted (so uniqueness is
-// known), and nothing the click carries holds the raw address.
-func FuzzTrack(f *testing.F) {
-	f.Add("198.51.100.7:1234", firefox, "https://news.example.com/a", "DE", "GET")
-	f.Add("[2002:c000:2ff::1]:80", "Slackbot 1.0", "http://192.0.2.1/", "fr", "HEAD")
-	f.Add("not an address", "", "", "", "GET")
-	f.Add("192.0.2.1:1", "curl/8", "HTTP://EXAMPLE.com:80", "xx1", "POST")
-	kr, err := retention.NewKeyring(nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	b, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	store, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time { return now }})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { store.Close() })
-	sink := &lastSink{}
-	f.Fuzz(func(t *testing.T, remote, ua, referer, country, method string) {
-		tr, err := clickstore.NewTracker(b, store, sink, &clickstore.TrackOptions{
-			Now: func() time.Time { return now },
-			Enrich: func(*http.Request, netip.Addr) clickstore.Attributes {
-				return clickstore.Attributes{Country: country, Device: ua}
-			},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := httptest.NewRequest("GET", "/l/x", nil)
-		r.Method = method
-		r.RemoteAddr = remote
-		r.Header["User-Agent"] = []string{ua}
-		r.Header["Referer"] = []string{referer}
-		before := sink.n
-		v := tr.Track(r, "x", clickstore.KindClick)
-		if v.Outcome != clickstore.Counted {
-			if sink.n != before {
-				t.Fatalf("outcome %v but the sink got a click", v.Outcome)
-			}
-			return
-		}
-		c := sink.last
-		if v.Uniqueness == clickstore.UniqueUnknown {
-			t.Fatalf("the store refused a click the tracker built: %+v", c)
-		}
-		if err := c.Validate(); err != nil {
-			t.Fatalf("tracker built an invalid click: %v", err)
-		}
-		if c.RawAddr.IsValid() {
-			t.Fatalf("raw address kept: %v", c.RawAddr)
-		}
-		if !ipmask.Default.IsMasked(c.Network.Addr()) {
-			t.Fatalf("network %v is not masked", c.Network)
-		}
-		if strings.ContainsAny(c.Referrer, "=+@\"', \t\r\n") {
-			t.Fatalf("referrer %q is not a host name", c.Referrer)
-		}
-		if _, err := netip.ParseAddr(c.Referrer); err == nil {
-			t.Fatalf("referrer %q is an address", c.Referrer)
-		}
-	})
-}
 
 // FuzzParsePseudonym: parsing never panics and round-trips what it accepts.
 func FuzzParsePseudonym(f *testing.F) {
@@ -104,16 +29,4 @@ func FuzzParsePseudonym(f *testing.F) {
 			t.Fatalf("text round trip of %v: %v, %v", p, q, err)
 		}
 	})
-}
-
-// lastSink keeps the last click it was given and a count.
-type lastSink struct {
-	n    int
-	last clickstore.Click
-}
-
-func (s *lastSink) Add(_ context.Context, c clickstore.Click, _ clickstore.Uniqueness) error {
-	s.n++
-	s.last = c
-	return nil
 }

@@ -240,6 +240,13 @@ func TestBuilder(t *testing.T) {
 	assert.Equal(t, c.Visitor, next.PrevVisitor, "after the boundary the old pseudonym is PrevVisitor")
 	assert.NotEqual(t, c.Visitor, next.Visitor)
 
+	digest := clickstore.DigestAgent("Mozilla/5.0")
+	assert.Equal(t, clickstore.AgentDigest(ua), digest, "the digest is the user agent's SHA-256")
+	byDigest, err := b.BuildDigest(ctx, addr, digest, "l1", t0)
+	require.NoError(t, err)
+	assert.Equal(t, c, byDigest, "BuildDigest builds what Build does")
+	assert.Equal(t, ipmask.Default, b.Policy())
+
 	keep, err := clickstore.NewBuilder(ipmask.Default, ring, &clickstore.BuilderOptions{KeepRawAddr: true})
 	require.NoError(t, err)
 	raw, err := keep.Build(ctx, addr, "", "l1", t0)
@@ -273,8 +280,12 @@ func TestBuilderErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), "clickstore: ")
 		})
 	}
+	_, err = b.BuildDigest(ctx, addr, clickstore.AgentDigest{}, "l", t0)
+	assert.ErrorIs(t, err, clickstore.ErrInvalidClick, "a zero digest is no user agent's")
+	_, err = b.Build(ctx, netip.Addr{}, "ua", "l", t0)
+	assert.EqualError(t, err, `clickstore: address "": invalid click: zero address`)
 	_, err = clickstore.NewBuilder(ipmask.Default, nil, nil)
-	assert.Error(t, err)
+	assert.EqualError(t, err, "clickstore: NewBuilder: nil keyring")
 }
 
 func TestBuildAllocs(t *testing.T) {

@@ -83,7 +83,7 @@ type Store interface {
 }
 
 // Sink receives every click and every attributed conversion, with whether
-// the click was unique, for counting. The Track middleware writes to a Sink;
+// the click was unique, for counting. Package clickstore/track writes to a Sink;
 // package clickstore/aggregate implements one.
 //
 // For a click, c.Kind is KindClick and u comes from [Store.Record]

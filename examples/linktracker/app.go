@@ -17,6 +17,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/clickstore/redisstore"
+	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
 	"github.com/clickanon/clickanon/ipmask/logmask"
@@ -45,7 +46,7 @@ type app struct {
 	links   linkStore
 	store   clickstore.Store
 	keyring *retention.Keyring
-	tracker *clickstore.Tracker
+	tracker *track.Tracker
 	stats   *statsBook
 	orphans atomic.Uint64
 
@@ -123,7 +124,7 @@ func (a *app) init(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	a.tracker, err = clickstore.NewTracker(builder, a.store, a.stats, &clickstore.TrackOptions{
+	a.tracker, err = track.New(builder, a.store, a.stats, &track.Options{
 		Resolver:     a.resolver,
 		OptOutHeader: "Sec-GPC",
 		OptOutParam:  "optout",

@@ -1,4 +1,4 @@
-package clickstore_test
+package track_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"go4.org/netipx"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
 	"github.com/clickanon/clickanon/retention"
@@ -50,41 +52,45 @@ type trackEnv struct {
 	clock   time.Time
 	store   *clickstore.Memory
 	sink    *recordingSink
-	tracker *clickstore.Tracker
+	tracker *track.Tracker
 }
 
 func (e *trackEnv) now() time.Time { return e.clock }
 
-func newTrackEnv(t *testing.T, opts *clickstore.TrackOptions) *trackEnv {
+func newTrackEnv(t *testing.T, opts *track.Options) *trackEnv {
+	t.Helper()
+	return newTrackEnvCap(t, opts, 0)
+}
+
+// newTrackEnvCap is newTrackEnv with a store that holds capacity clicks (0
+// means the default).
+func newTrackEnvCap(t *testing.T, opts *track.Options, capacity int) *trackEnv {
 	t.Helper()
 	e := &trackEnv{clock: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC), sink: &recordingSink{}}
 	var err error
-	e.store, err = clickstore.NewMemory(&clickstore.MemoryOptions{Now: e.now})
+	e.store, err = clickstore.NewMemory(&clickstore.MemoryOptions{Now: e.now, Capacity: capacity})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = e.store.Close() })
-	kr, err := retention.NewKeyring(nil)
-	require.NoError(t, err)
-	b, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
-	require.NoError(t, err)
-	o := clickstore.TrackOptions{}
+	b := newTestBuilder(t)
+	o := track.Options{}
 	if opts != nil {
 		o = *opts
 	}
 	o.Now = e.now
-	e.tracker, err = clickstore.NewTracker(b, e.store, e.sink, &o)
+	e.tracker, err = track.New(b, e.store, e.sink, &o)
 	require.NoError(t, err)
 	return e
 }
 
-// clicksOn returns the tracker's middleware counting every request as a
-// click on link.
-func (e *trackEnv) clicksOn(t *testing.T, link string) func(http.Handler) http.Handler {
+// newTestBuilder returns a Builder with the default policy and a fresh
+// keyring.
+func newTestBuilder(t *testing.T) *clickstore.Builder {
 	t.Helper()
-	mw, err := e.tracker.Middleware(func(*http.Request) (string, clickstore.Kind, bool) {
-		return link, clickstore.KindClick, true
-	})
+	kr, err := retention.NewKeyring(nil)
 	require.NoError(t, err)
-	return mw
+	b, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
+	require.NoError(t, err)
+	return b
 }
 
 func request(method, remote, ua string, headers ...string) *http.Request {
@@ -102,7 +108,7 @@ const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefo
 func TestTrackUniqueThenRepeat(t *testing.T) {
 	e := newTrackEnv(t, nil)
 	v := e.tracker.Track(request("GET", "198.51.100.77:4711", firefox), "abc", clickstore.KindClick)
-	assert.Equal(t, clickstore.Visit{Link: "abc", Kind: clickstore.KindClick, Outcome: clickstore.Counted, Uniqueness: clickstore.Unique}, v)
+	assert.Equal(t, track.Visit{Link: "abc", Kind: clickstore.KindClick, Outcome: track.Counted, Uniqueness: clickstore.Unique}, v)
 
 	e.clock = e.clock.Add(10 * time.Minute)
 	v = e.tracker.Track(request("GET", "198.51.100.77:4712", firefox), "abc", clickstore.KindClick)
@@ -147,7 +153,7 @@ func TestTrackBehindProxy(t *testing.T) {
 	require.NoError(t, err)
 	res, err := clientip.New(clientip.RightmostUntrusted(lb), clientip.RemoteAddr())
 	require.NoError(t, err)
-	e := newTrackEnv(t, &clickstore.TrackOptions{Resolver: res})
+	e := newTrackEnv(t, &track.Options{Resolver: res})
 
 	// Through the proxy: the client in X-Forwarded-For counts.
 	e.tracker.Track(request("GET", "10.1.2.3:5000", firefox, "X-Forwarded-For", "192.0.2.200, 203.0.113.9"), "abc", clickstore.KindClick)
@@ -166,19 +172,19 @@ func TestTrackExclusionsAndOptOut(t *testing.T) {
 	sb.AddPrefix(netip.MustParsePrefix("192.0.2.0/28"))
 	office, err := sb.IPSet()
 	require.NoError(t, err)
-	e := newTrackEnv(t, &clickstore.TrackOptions{Exclude: office, OptOutHeader: "sec-gpc", OptOutParam: "optout"})
+	e := newTrackEnv(t, &track.Options{Exclude: office, OptOutHeader: "sec-gpc", OptOutParam: "optout"})
 
 	tests := []struct {
 		name string
 		req  *http.Request
-		want clickstore.Outcome
+		want track.Outcome
 	}{
-		{name: "office address", req: request("GET", "192.0.2.3:1", firefox), want: clickstore.Excluded},
-		{name: "office address, mapped", req: request("GET", "[::ffff:192.0.2.3]:1", firefox), want: clickstore.Excluded},
-		{name: "just outside the office", req: request("GET", "192.0.2.16:1", firefox), want: clickstore.Counted},
-		{name: "global privacy control", req: request("GET", "198.51.100.1:1", firefox, "Sec-GPC", "1"), want: clickstore.OptedOut},
-		{name: "opt-out header 0", req: request("GET", "198.51.100.2:1", firefox, "Sec-GPC", "0"), want: clickstore.Counted},
-		{name: "unresolvable peer", req: request("GET", "not-an-address", firefox), want: clickstore.Unresolved},
+		{name: "office address", req: request("GET", "192.0.2.3:1", firefox), want: track.Excluded},
+		{name: "office address, mapped", req: request("GET", "[::ffff:192.0.2.3]:1", firefox), want: track.Excluded},
+		{name: "just outside the office", req: request("GET", "192.0.2.16:1", firefox), want: track.Counted},
+		{name: "global privacy control", req: request("GET", "198.51.100.1:1", firefox, "Sec-GPC", "1"), want: track.OptedOut},
+		{name: "opt-out header 0", req: request("GET", "198.51.100.2:1", firefox, "Sec-GPC", "0"), want: track.Counted},
+		{name: "unresolvable peer", req: request("GET", "not-an-address", firefox), want: track.Unresolved},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,14 +193,14 @@ func TestTrackExclusionsAndOptOut(t *testing.T) {
 	}
 	for _, q := range []struct {
 		name, raw string
-		want      clickstore.Outcome
+		want      track.Outcome
 	}{
-		{name: "opt-out parameter", raw: "optout=1", want: clickstore.OptedOut},
-		{name: "opt-out among others", raw: "utm_source=x&optout=yes&a=b", want: clickstore.OptedOut},
-		{name: "escaped opt-out", raw: "opt%6Fut=%31", want: clickstore.OptedOut},
-		{name: "opt-out 0", raw: "optout=0", want: clickstore.Counted},
-		{name: "opt-out empty", raw: "optout=&x=1", want: clickstore.Counted},
-		{name: "similar name", raw: "optouts=1&xoptout=1", want: clickstore.Counted},
+		{name: "opt-out parameter", raw: "optout=1", want: track.OptedOut},
+		{name: "opt-out among others", raw: "utm_source=x&optout=yes&a=b", want: track.OptedOut},
+		{name: "escaped opt-out", raw: "opt%6Fut=%31", want: track.OptedOut},
+		{name: "opt-out 0", raw: "optout=0", want: track.Counted},
+		{name: "opt-out empty", raw: "optout=&x=1", want: track.Counted},
+		{name: "similar name", raw: "optouts=1&xoptout=1", want: track.Counted},
 	} {
 		t.Run(q.name, func(t *testing.T) {
 			r := request("GET", "198.51.100.3:1", firefox)
@@ -213,21 +219,21 @@ func TestTrackExclusionsAndOptOut(t *testing.T) {
 func TestTrackBotsAreNeverUnique(t *testing.T) {
 	e := newTrackEnv(t, nil)
 	v := e.tracker.Track(request("GET", "198.51.100.9:1", "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"), "abc", clickstore.KindClick)
-	assert.Equal(t, "slackbot", v.Bot)
+	assert.Equal(t, "slack", v.Bot)
 	assert.Equal(t, clickstore.Repeat, v.Uniqueness)
 	v = e.tracker.Track(request("HEAD", "198.51.100.10:1", firefox), "abc", clickstore.KindClick)
 	assert.Equal(t, "head", v.Bot)
 	assert.Equal(t, clickstore.Repeat, v.Uniqueness)
 	adds := e.sink.all()
 	require.Len(t, adds, 2)
-	assert.Equal(t, "slackbot", adds[0].Click.Bot)
+	assert.Equal(t, "slack", adds[0].Click.Bot)
 }
 
 func TestTrackEnrichSeesFullAddress(t *testing.T) {
 	var seen netip.Addr
-	e := newTrackEnv(t, &clickstore.TrackOptions{Enrich: func(_ *http.Request, a netip.Addr) clickstore.Attributes {
+	e := newTrackEnv(t, &track.Options{Enrich: func(_ *http.Request, a netip.Addr) track.Attributes {
 		seen = a
-		return clickstore.Attributes{Country: "DE", Device: "tablet"}
+		return track.Attributes{Country: "DE", Device: "tablet"}
 	}})
 	e.tracker.Track(request("GET", "198.51.100.77:1", firefox, "Referer", "https://News.Example.com:443/a?b"), "abc", clickstore.KindClick)
 	assert.Equal(t, netip.MustParseAddr("198.51.100.77"), seen)
@@ -249,8 +255,8 @@ func TestTrackNormalisesAttributes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newTrackEnv(t, &clickstore.TrackOptions{Enrich: func(*http.Request, netip.Addr) clickstore.Attributes {
-				return clickstore.Attributes{Country: tt.country}
+			e := newTrackEnv(t, &track.Options{Enrich: func(*http.Request, netip.Addr) track.Attributes {
+				return track.Attributes{Country: tt.country}
 			}})
 			v := e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "abc", clickstore.KindClick)
 			assert.Equal(t, clickstore.Unique, v.Uniqueness, "the store accepted the click")
@@ -266,17 +272,17 @@ func TestTrackConversions(t *testing.T) {
 	e.clock = e.clock.Add(5 * time.Minute)
 
 	v := e.tracker.Track(request("GET", "198.51.100.77:2", firefox), "", clickstore.KindConversion)
-	assert.Equal(t, clickstore.Visit{Link: "abc", Kind: clickstore.KindConversion, Outcome: clickstore.Counted}, v, "any-link conversion finds the click")
+	assert.Equal(t, track.Visit{Link: "abc", Kind: clickstore.KindConversion, Outcome: track.Counted}, v, "any-link conversion finds the click")
 
 	v = e.tracker.Track(request("GET", "198.51.100.77:2", firefox), "xyz", clickstore.KindConversion)
-	assert.Equal(t, clickstore.Unattributed, v.Outcome, "no click on that link")
+	assert.Equal(t, track.Unattributed, v.Outcome, "no click on that link")
 
 	v = e.tracker.Track(request("GET", "198.51.100.78:2", firefox), "", clickstore.KindConversion)
-	assert.Equal(t, clickstore.Unattributed, v.Outcome, "another visitor has no click")
+	assert.Equal(t, track.Unattributed, v.Outcome, "another visitor has no click")
 
 	e.clock = e.clock.Add(30 * time.Minute)
 	v = e.tracker.Track(request("GET", "198.51.100.77:2", firefox), "abc", clickstore.KindConversion)
-	assert.Equal(t, clickstore.Unattributed, v.Outcome, "the click has expired")
+	assert.Equal(t, track.Unattributed, v.Outcome, "the click has expired")
 
 	adds := e.sink.all()
 	require.Len(t, adds, 2)
@@ -292,20 +298,14 @@ func TestTrackConversions(t *testing.T) {
 func TestTrackStoreFailure(t *testing.T) {
 	e := newTrackEnv(t, nil)
 	require.NoError(t, e.store.Close())
-	mw := e.clicksOn(t, "abc")
-	var visit clickstore.Visit
-	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		visit, _ = clickstore.VisitFromContext(r.Context())
-		w.WriteHeader(http.StatusFound)
-	}))
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, request("GET", "198.51.100.77:1", firefox))
-	assert.Equal(t, http.StatusFound, rec.Code)
-	assert.Equal(t, clickstore.Counted, visit.Outcome)
-	assert.Equal(t, clickstore.UniqueUnknown, visit.Uniqueness)
+	v := e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "abc", clickstore.KindClick)
+	assert.Equal(t, track.Counted, v.Outcome)
+	assert.Equal(t, clickstore.UniqueUnknown, v.Uniqueness)
 	st := e.tracker.Stats()
 	assert.Equal(t, uint64(1), st.StoreFailures)
+	assert.Equal(t, uint64(0), st.StoreFull, "a closed store is not a full one")
 	assert.Equal(t, uint64(1), st.Clicks)
+	assert.Equal(t, uint64(1), st.UniqueUnknown)
 	require.Len(t, e.sink.all(), 1)
 	assert.Equal(t, clickstore.UniqueUnknown, e.sink.all()[0].U)
 }
@@ -314,25 +314,8 @@ func TestTrackSinkFailureIsCounted(t *testing.T) {
 	e := newTrackEnv(t, nil)
 	e.sink.err = errors.New("sink down")
 	v := e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "abc", clickstore.KindClick)
-	assert.Equal(t, clickstore.Counted, v.Outcome)
+	assert.Equal(t, track.Counted, v.Outcome)
 	assert.Equal(t, uint64(1), e.tracker.Stats().SinkFailures)
-}
-
-func TestMiddlewarePassesOtherRequests(t *testing.T) {
-	e := newTrackEnv(t, nil)
-	mw, err := e.tracker.Middleware(func(r *http.Request) (string, clickstore.Kind, bool) { return "", 0, false })
-	require.NoError(t, err)
-	called := false
-	mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		called = true
-		_, ok := clickstore.VisitFromContext(r.Context())
-		assert.False(t, ok)
-	})).ServeHTTP(httptest.NewRecorder(), request("GET", "198.51.100.77:1", firefox))
-	assert.True(t, called)
-	assert.Empty(t, e.sink.all())
-
-	_, err = e.tracker.Middleware(nil)
-	assert.Error(t, err)
 }
 
 func TestNewTrackerValidates(t *testing.T) {
@@ -349,18 +332,21 @@ func TestNewTrackerValidates(t *testing.T) {
 		b       *clickstore.Builder
 		store   clickstore.Store
 		sink    clickstore.Sink
-		opts    *clickstore.TrackOptions
+		opts    *track.Options
 		wantErr string
 	}{
-		{name: "nil builder", store: m, sink: sink, wantErr: "clickstore: NewTracker: nil *Builder"},
-		{name: "nil store", b: b, sink: sink, wantErr: "clickstore: NewTracker: nil Store"},
-		{name: "nil sink", b: b, store: m, wantErr: "clickstore: NewTracker: nil Sink"},
-		{name: "bad header", b: b, store: m, sink: sink, opts: &clickstore.TrackOptions{OptOutHeader: "Sec GPC"}, wantErr: `clickstore: NewTracker: OptOutHeader "Sec GPC" is not a header name`},
+		{name: "nil builder", store: m, sink: sink, wantErr: "track: New: nil *clickstore.Builder"},
+		{name: "nil store", b: b, sink: sink, wantErr: "track: New: nil clickstore.Store"},
+		{name: "nil sink", b: b, store: m, wantErr: "track: New: nil clickstore.Sink"},
+		{name: "bad header", b: b, store: m, sink: sink, opts: &track.Options{OptOutHeader: "Sec GPC"}, wantErr: "track: New: OptOutHeader (7 bytes) is not a header name"},
+		{name: "negative cache", b: b, store: m, sink: sink, opts: &track.Options{AgentCache: -1}, wantErr: "track: New: AgentCache -1 is negative"},
+		{name: "negative window", b: b, store: m, sink: sink, opts: &track.Options{Window: -time.Second}, wantErr: "track: New: Window -1s is negative"},
+		{name: "nil options", b: b, store: m, sink: sink},
 		{name: "ok", b: b, store: m, sink: sink},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr, err := clickstore.NewTracker(tt.b, tt.store, tt.sink, tt.opts)
+			tr, err := track.New(tt.b, tt.store, tt.sink, tt.opts)
 			if tt.wantErr != "" {
 				assert.EqualError(t, err, tt.wantErr)
 				assert.Nil(t, tr)
@@ -380,22 +366,24 @@ func TestBotLabel(t *testing.T) {
 	}{
 		{name: "firefox", method: "GET", ua: firefox, want: ""},
 		{name: "chrome mobile", method: "GET", ua: "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36", want: ""},
-		{name: "slackbot", method: "GET", ua: "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", want: "slackbot"},
-		{name: "twitterbot", method: "GET", ua: "Twitterbot/1.0", want: "twitterbot"},
+		{name: "slackbot", method: "GET", ua: "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", want: "slack"},
+		{name: "twitterbot", method: "GET", ua: "Twitterbot/1.0", want: "twitter"},
 		{name: "facebook", method: "GET", ua: "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", want: "facebook"},
-		{name: "linkedin", method: "GET", ua: "LinkedInBot/1.0 (compatible; Mozilla/5.0)", want: "linkedinbot"},
-		{name: "discord", method: "GET", ua: "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)", want: "discordbot"},
+		{name: "linkedin", method: "GET", ua: "LinkedInBot/1.0 (compatible; Mozilla/5.0)", want: "linkedin"},
+		{name: "discord", method: "GET", ua: "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)", want: "discord"},
 		{name: "whatsapp", method: "GET", ua: "WhatsApp/2.23.20.0", want: "whatsapp"},
-		{name: "telegram", method: "GET", ua: "TelegramBot (like TwitterBot)", want: "telegrambot"},
-		{name: "googlebot", method: "GET", ua: "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", want: "googlebot"},
-		{name: "bingbot", method: "GET", ua: "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", want: "bingbot"},
-		{name: "curl", method: "GET", ua: "curl/8.4.0", want: "curl"},
-		{name: "wget", method: "GET", ua: "Wget/1.21.4", want: "wget"},
+		{name: "telegram", method: "GET", ua: "TelegramBot (like TwitterBot)", want: "telegram"},
+		{name: "googlebot", method: "GET", ua: "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", want: "google"},
+		{name: "bingbot", method: "GET", ua: "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", want: "bing"},
+		{name: "curl", method: "GET", ua: "curl/8.4.0", want: "http-client"},
+		{name: "wget", method: "GET", ua: "Wget/1.21.4", want: "http-client"},
 		{name: "generic bot", method: "GET", ua: "SomeCrawler/3.0", want: "bot"},
 		{name: "empty user agent", method: "GET", ua: "", want: "no-user-agent"},
 		{name: "head", method: "HEAD", ua: firefox, want: "head"},
 		{name: "sec-purpose prefetch", method: "GET", ua: firefox, headers: []string{"Sec-Purpose", "prefetch;prerender"}, want: "prefetch"},
 		{name: "purpose prefetch", method: "GET", ua: firefox, headers: []string{"Purpose", "prefetch"}, want: "prefetch"},
+		{name: "x-moz prefetch", method: "GET", ua: firefox, headers: []string{"X-Moz", "prefetch"}, want: "prefetch"},
+		{name: "cubot phone", method: "GET", ua: "Mozilla/5.0 (Linux; Android 13; CUBOT P80) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.113 Mobile Safari/537.36", want: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -403,13 +391,13 @@ func TestBotLabel(t *testing.T) {
 			if tt.ua == "" {
 				r.Header.Del("User-Agent")
 			}
-			assert.Equal(t, tt.want, clickstore.BotLabel(r))
+			assert.Equal(t, tt.want, track.BotLabel(r))
 		})
 	}
-	assert.Equal(t, "", clickstore.BotLabel(nil))
+	assert.Equal(t, "", track.BotLabel(nil))
 }
 
-func TestDeviceClass(t *testing.T) {
+func TestClassifyDevice(t *testing.T) {
 	tests := []struct{ name, ua, want string }{
 		{name: "linux desktop", ua: firefox, want: "desktop"},
 		{name: "iphone", ua: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) Mobile/15E148", want: "mobile"},
@@ -421,7 +409,7 @@ func TestDeviceClass(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, clickstore.DeviceClass(tt.ua))
+			assert.Equal(t, tt.want, track.Classify(tt.ua).Device)
 		})
 	}
 }
@@ -455,81 +443,32 @@ func TestTrackReferrerHost(t *testing.T) {
 	}
 }
 
-func BenchmarkTrack(b *testing.B) {
-	kr, err := retention.NewKeyring(nil)
-	require.NoError(b, err)
-	bl, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
-	require.NoError(b, err)
-	m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Capacity: 1 << 22})
-	require.NoError(b, err)
-	defer m.Close()
-	tr, err := clickstore.NewTracker(bl, m, discardSink{}, nil)
-	require.NoError(b, err)
-	link := func(r *http.Request) (string, clickstore.Kind, bool) { return "abc", clickstore.KindClick, true }
-	mw, err := tr.Middleware(link)
-	require.NoError(b, err)
-	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusFound) })
-	reqs := make([]*http.Request, 4096)
-	for i := range reqs {
-		reqs[i] = request("GET", netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)}), 1234).String(), firefox)
-	}
-	w := httptest.NewRecorder()
-	b.Run("baseline=bare-handler", func(b *testing.B) {
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			bare.ServeHTTP(w, reqs[i&4095])
-			i++
-		}
-	})
-	b.Run("tracked", func(b *testing.B) {
-		h := mw(bare)
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			h.ServeHTTP(w, reqs[i&4095])
-			i++
-		}
-	})
-}
-
 type discardSink struct{}
 
 func (discardSink) Add(context.Context, clickstore.Click, clickstore.Uniqueness) error { return nil }
 
-// The middleware costs at most 2 allocations per tracked request on top of
-// the handler (the request copy and its context), once the store holds the
-// visitor.
-func TestMiddlewareAllocs(t *testing.T) {
-	e := newTrackEnv(t, &clickstore.TrackOptions{OptOutHeader: "Sec-GPC", OptOutParam: "optout"})
-	mw := e.clicksOn(t, "abc")
-	var v clickstore.Visit
-	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v, _ = clickstore.VisitFromContext(r.Context())
-	}))
-	r := request("GET", "198.51.100.77:1", firefox, "Referer", "https://news.example.com/a")
-	r.URL.RawQuery = "utm_source=newsletter&utm_medium=email" // the opt-out check reads it
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r) // the first click makes the key and the store's entry
-	allocs := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) })
-	assert.LessOrEqual(t, allocs, 2.0)
-	assert.Equal(t, clickstore.Repeat, v.Uniqueness)
-}
-
-// The Visit stays readable when handlers further in add context values.
-func TestVisitFromContextThroughOtherValues(t *testing.T) {
+// Bad input to Track is a Visit with Outcome Failed, counted, never a panic.
+func TestTrackBadInput(t *testing.T) {
 	e := newTrackEnv(t, nil)
-	mw := e.clicksOn(t, "abc")
-	type otherKey struct{}
-	var got clickstore.Visit
-	var ok bool
-	mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithValue(r.Context(), otherKey{}, 1)
-		got, ok = clickstore.VisitFromContext(ctx)
-		assert.Equal(t, 1, ctx.Value(otherKey{}))
-	})).ServeHTTP(httptest.NewRecorder(), request("GET", "198.51.100.77:1", firefox))
-	require.True(t, ok)
-	assert.Equal(t, clickstore.Unique, got.Uniqueness)
-	_, ok = clickstore.VisitFromContext(context.Background())
-	assert.False(t, ok)
+	tests := []struct {
+		name string
+		r    *http.Request
+		link string
+		kind clickstore.Kind
+	}{
+		{name: "nil request", link: "abc"},
+		{name: "unknown kind", r: request("GET", "198.51.100.7:1", firefox), link: "abc", kind: clickstore.KindConversion + 1},
+		{name: "empty link", r: request("GET", "198.51.100.7:1", firefox), link: ""},
+		{name: "long link", r: request("GET", "198.51.100.7:1", firefox), link: strings.Repeat("l", clickstore.MaxLinkLen+1)},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := e.tracker.Track(tt.r, tt.link, tt.kind)
+			assert.Equal(t, track.Failed, v.Outcome)
+			assert.Equal(t, uint64(i+1), e.tracker.Stats().BuildFailures)
+		})
+	}
+	assert.Empty(t, e.sink.all())
+	assert.Equal(t, "failed", track.Failed.String())
+	assert.Equal(t, "Outcome(200)", track.Outcome(200).String())
 }

@@ -1,0 +1,81 @@
+package track_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/track"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/retention"
+)
+
+// benchRequests returns n requests for /go/abc from n visitors, routed (the
+// link is a path value, as ServeMux sets it).
+func benchRequests(n int) []*http.Request {
+	reqs := make([]*http.Request, n)
+	for i := range reqs {
+		reqs[i] = request("GET", netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)}), 1234).String(), firefox)
+		reqs[i].SetPathValue("link", "abc")
+	}
+	return reqs
+}
+
+// BenchmarkHandler measures what the tracker adds to a handler, against
+// chi's RealIP middleware in the same run: a tracked click (client
+// address, cached user-agent classification, two HMAC-SHA256 pseudonyms,
+// the quota, the Memory store, the sink) once the store holds the 4096
+// visitors.
+func BenchmarkHandler(b *testing.B) {
+	kr, err := retention.NewKeyring(nil)
+	require.NoError(b, err)
+	bl, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
+	require.NoError(b, err)
+	m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Capacity: 1 << 22})
+	require.NoError(b, err)
+	defer m.Close()
+	tr, err := track.New(bl, m, discardSink{}, nil)
+	require.NoError(b, err)
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusFound) })
+	reqs := benchRequests(4096)
+	w := httptest.NewRecorder()
+	run := func(h http.Handler) func(*testing.B) {
+		return func(b *testing.B) {
+			for _, r := range reqs {
+				h.ServeHTTP(w, r) // the first sightings
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				h.ServeHTTP(w, reqs[i&4095])
+				i++
+			}
+		}
+	}
+	b.Run("bare-handler", run(bare))
+	b.Run("baseline=chi-RealIP", run(middleware.RealIP(bare)))
+	b.Run("tracked", run(tr.Handler(bare)))
+}
+
+// The tracker allocates nothing per tracked click on top of the handler
+// once the visitor's user agent is cached and the store holds the visitor.
+func TestHandlerAllocs(t *testing.T) {
+	e := newTrackEnv(t, &track.Options{OptOutHeader: "Sec-GPC", OptOutParam: "optout"})
+	h := e.tracker.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusFound) }))
+	r := request("GET", "198.51.100.77:1", firefox, "Referer", "https://news.example.com/a")
+	r.URL.RawQuery = "utm_source=newsletter&utm_medium=email" // the opt-out check reads it
+	r.SetPathValue("link", "abc")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r) // the first click classifies the agent, makes the key and the store's entry
+	allocs := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) })
+	assert.Zero(t, allocs)
+	st := e.tracker.Stats()
+	assert.Equal(t, uint64(1), st.Unique)
+	assert.Equal(t, uint64(101+1), st.Clicks, "AllocsPerRun runs once more to warm up")
+}

@@ -1,0 +1,60 @@
+// Package track counts the clicks on a service's links without keeping
+// anyone's IP address: for each click it finds the visitor's address,
+// skips excluded and opted-out requests, labels bots, builds a
+// [clickstore.Click] (a keyed pseudonym and a masked network), records it
+// in a [clickstore.Store] to tell a unique click from a repeat, and adds it
+// to a [clickstore.Sink], the aggregates that persist. The full address is
+// used inside [Tracker.Track] and nowhere else.
+//
+// # In an existing service
+//
+//	keyring, _ := retention.NewKeyring(nil)                           // random keys, destroyed after their window
+//	builder, _ := clickstore.NewBuilder(ipmask.Default, keyring, nil) // /24 and /48 networks, keyed pseudonyms
+//	store, _ := clickstore.NewMemory(nil)                             // the 30-minute buffer
+//	stats, _ := aggregate.New(nil)                                    // what persists: counts
+//	tracker, _ := track.New(builder, store, stats, nil)
+//
+//	mux.Handle("GET /go/{link}", tracker.Handler(redirect))          // counted once redirect answered < 400
+//	sweeper, _ := retention.NewSweeper(store, nil)
+//	go sweeper.Run(ctx)                                               // physical deletion, once a second
+//
+// [Tracker.Handler] reads the link from the route's {link} wildcard after
+// routing and counts the request only once the wrapped handler has served
+// it (a status below 400): a handler that answers 404 for a link it does
+// not know keeps made-up links out of the store and the counts. Routers
+// that do not set path values use [Tracker.Middleware] with a [LinkFunc];
+// a handler that has looked the link up itself can call [Tracker.Track].
+//
+// # The client's address
+//
+// The ipmask/clientip masking middleware may be installed in front of the
+// tracker or behind it; both orders count the same visitors. In front, it
+// hands the tracker the full address it resolved through the request
+// context (only packages of this module can read it), and the tracker uses
+// that. Otherwise the tracker resolves the address itself, with
+// [Options].Resolver: behind a proxy, give it the Resolver the middleware
+// has, one that trusts the proxy. A request whose address was masked by
+// some other middleware before the tracker saw it is not counted: it is
+// [Unresolved] and [ErrMaskedAddr] is logged, since counting it would make
+// a whole network one visitor.
+//
+// # Bots
+//
+// A bot's click is counted, labelled ([Visit].Bot) and never unique; it is
+// not held in the store. The label comes from the request (HEAD, prefetch
+// and prerender) and from the user agent: link-preview fetchers of chat and
+// social apps, HTTP client libraries, and the crawler list maintained at
+// github.com/monperrus/crawler-user-agents (see [Classify]). The tracker
+// classifies each distinct user agent once and keeps the answer, with the
+// agent's digest for the pseudonym, in a bounded cache.
+//
+// # Floods
+//
+// One network may have at most [Options].NetworkQuota clicks held in the
+// store at once (4096 by default). Past it, its clicks are still counted,
+// with unknown uniqueness and [Visit].OverQuota, but not recorded, so a
+// flood from one network leaves the store's room to everyone else and
+// their uniqueness exact. A store that is full anyway refuses new clicks
+// rather than evicting (clickstore.ErrFull): they are counted with unknown
+// uniqueness, and [Stats] says how many.
+package track

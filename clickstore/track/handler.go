@@ -1,0 +1,168 @@
+package track
+
+import (
+	"context"
+	"errors"
+	"math/bits"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/clickanon/clickanon/clickstore"
+)
+
+// LinkFunc says which link a request is a click on, or a conversion of, for
+// [Tracker.Middleware]. It returns ok = false for a request that is
+// neither; the middleware then passes it on untouched. For a conversion,
+// link may be "" to attribute it to the visitor's latest click on any link.
+// It is called from many goroutines at once, after routing when the
+// middleware is installed on a route.
+type LinkFunc func(r *http.Request) (link string, kind clickstore.Kind, ok bool)
+
+// Handler returns a handler that serves each request with next and then,
+// if next answered with a status below 400, counts it as a click on the
+// link named by the path wildcard [Options].PathValue ("link" by default):
+//
+//	mux.Handle("GET /go/{link}", tracker.Handler(redirect))
+//
+// The link is read with r.PathValue after routing, so only requests that
+// matched the route are tracked. Tracking after next answered is what keeps
+// made-up links out of the store: next looks the link up anyway, and a
+// 404 for an unknown link is not counted (see [Stats].Unserved). A route
+// without the wildcard counts nothing. Routers that set path values the
+// ServeMux way (chi does) work the same; for others, see
+// [Tracker.Middleware]. A request whose route has no such wildcard (or an
+// empty one) is served and not counted, and counted in [Stats].NoLink and
+// logged, since that is a route set up wrong. A nil next is
+// http.NotFoundHandler().
+//
+// The wrapped handler sees the request as it arrived. The click is counted
+// once next returns, before the response is complete on the wire (the
+// visitor waits for the tracker as long as the store takes to answer),
+// with the request's context values but not its cancellation: a visitor
+// who hangs up once answered is still counted.
+func (t *Tracker) Handler(next http.Handler) http.Handler {
+	return t.pathHandler(clickstore.KindClick, next)
+}
+
+// ConversionHandler is [Tracker.Handler] for conversions (a pixel, a
+// sign-up): each request next serves with a status below 400 is counted as
+// a conversion attributed to the visitor's latest click on the link named
+// by the path wildcard, or on any link when the route has no such wildcard.
+func (t *Tracker) ConversionHandler(next http.Handler) http.Handler {
+	return t.pathHandler(clickstore.KindConversion, next)
+}
+
+func (t *Tracker) pathHandler(kind clickstore.Kind, next http.Handler) http.Handler {
+	if next == nil {
+		next = http.NotFoundHandler()
+	}
+	name := t.opts.PathValue
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		link := r.PathValue(name)
+		if link == "" && kind == clickstore.KindClick {
+			// A route without the wildcard: most likely PathValue names
+			// another one. Say so rather than count nothing in silence.
+			if n := t.count(cNoLink); bits.OnesCount64(n) == 1 {
+				t.logger.Warn("track: Tracker.Handler: the route has no path wildcard named by Options.PathValue; nothing is counted", "path_value", name, "requests", n)
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		t.serve(w, r, link, kind, next)
+	})
+}
+
+// Middleware returns net/http middleware for routers that do not set path
+// values: for each request link names, it serves the request with the
+// wrapped handler and then, if that answered with a status below 400,
+// counts it as Handler does. Requests link does not name pass through
+// untouched. A nil link is an error.
+func (t *Tracker) Middleware(link LinkFunc) (func(http.Handler) http.Handler, error) {
+	if link == nil {
+		return nil, errors.New("track: Tracker.Middleware: nil LinkFunc")
+	}
+	return func(next http.Handler) http.Handler {
+		if next == nil {
+			next = http.NotFoundHandler()
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			l, kind, ok := link(r)
+			if !ok {
+				next.ServeHTTP(w, r)
+				return
+			}
+			t.serve(w, r, l, kind, next)
+		})
+	}, nil
+}
+
+// serve serves r with next through a writer that notes the status, then
+// tracks r if next served it.
+func (t *Tracker) serve(w http.ResponseWriter, r *http.Request, link string, kind clickstore.Kind, next http.Handler) {
+	sw := writers.Get().(*statusWriter)
+	defer writers.Put(sw)
+	sw.ResponseWriter, sw.status = w, 0
+	next.ServeHTTP(sw, r)
+	sw.ResponseWriter = nil
+	if sw.status >= http.StatusBadRequest {
+		t.count(cUnserved)
+		return
+	}
+	// The response is written: a client that hangs up now must not make
+	// the store or the sink give up on the click. The detached context
+	// lives in the pooled writer, so it costs no allocation; nothing keeps
+	// it past this call.
+	sw.ctx = detached{r.Context()}
+	t.track(&sw.ctx, r, link, kind)
+	sw.ctx = detached{}
+}
+
+// detached is context.WithoutCancel's context: the parent's values without
+// its deadline or cancellation.
+type detached struct{ parent context.Context }
+
+func (detached) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (detached) Done() <-chan struct{}       { return nil }
+func (detached) Err() error                  { return nil }
+func (c *detached) Value(key any) any        { return c.parent.Value(key) }
+func (c *detached) String() string           { return "track.detached" }
+
+// writers recycles statusWriters: a handler must not use its
+// ResponseWriter after it returns, so one is free again once next is done.
+var writers = sync.Pool{New: func() any { return new(statusWriter) }}
+
+// statusWriter notes the status a handler answers with. Unwrap lets
+// http.ResponseController reach the connection's own writer (to flush,
+// hijack or set deadlines); Flush is there for handlers that still assert
+// http.Flusher.
+type statusWriter struct {
+	http.ResponseWriter
+	status int // 0 until the handler writes; a response with no write is 200
+	ctx    detached
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,126 @@
+package track
+
+import (
+	"math"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// quota counts, per masked network, the clicks the tracker had the store
+// hold within the last window, so that one network cannot fill the store.
+//
+// A store holds a first click for exactly the window W, so the clicks a
+// network has held at now are its first clicks recorded after now-W. The
+// quota counts them in slots of W/8 and sums the slots that can still hold
+// a click: the sum may count clicks up to one slot older than W, so it
+// errs on the side of the store's room, never of the flood. Erasures are
+// not seen; they only make the count high for a window.
+type quota struct {
+	limit  uint32
+	slot   int64 // nanoseconds per slot
+	shards [quotaShards]quotaShard
+}
+
+const (
+	quotaSlots  = 8              // slots per window
+	quotaRing   = quotaSlots + 1 // the slot now falls in, and the window before
+	quotaShards = 16             // locks, to keep cores apart; a power of two
+)
+
+type quotaShard struct {
+	mu    sync.Mutex
+	nets  map[netip.Prefix]netCount
+	swept int64    // the slot of the last sweep
+	_     [40]byte // to a cache line of its own
+}
+
+// netCount is one network's first clicks per slot, in a ring indexed by
+// slot number modulo quotaRing; last is the newest slot written.
+type netCount struct {
+	n    [quotaRing]uint32
+	last int64
+}
+
+func newQuota(limit int, window time.Duration) *quota {
+	q := &quota{limit: uint32(min(uint64(limit), math.MaxUint32)), slot: max(int64(window)/quotaSlots, 1)}
+	for i := range q.shards {
+		q.shards[i].nets = make(map[netip.Prefix]netCount)
+	}
+	return q
+}
+
+func (q *quota) shard(p netip.Prefix) *quotaShard {
+	b := p.Addr().As16()
+	var h byte
+	for _, x := range b {
+		h ^= x
+	}
+	return &q.shards[(h^byte(p.Bits()))&(quotaShards-1)]
+}
+
+// held returns how many clicks of the network may be held at slot s.
+func (c *netCount) held(s int64) uint32 {
+	if s-c.last >= quotaRing {
+		return 0
+	}
+	var sum uint32
+	for i := max(s-quotaRing+1, c.last-quotaRing+1); i <= c.last; i++ {
+		sum += c.n[i%quotaRing]
+	}
+	return sum
+}
+
+// allow reports whether the network may have one more click held at now.
+func (q *quota) allow(p netip.Prefix, now time.Time) bool {
+	s := now.UnixNano() / q.slot
+	sh := q.shard(p)
+	sh.mu.Lock()
+	c, ok := sh.nets[p]
+	sh.mu.Unlock()
+	return !ok || c.held(s) < q.limit
+}
+
+// add counts a click of the network held from now.
+func (q *quota) add(p netip.Prefix, now time.Time) {
+	s := now.UnixNano() / q.slot
+	sh := q.shard(p)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if s != sh.swept {
+		sh.sweep(s)
+	}
+	c := sh.nets[p]
+	if s < c.last {
+		s = c.last // the clock went back: count it in the newest slot
+	}
+	for i := c.last + 1; i <= s && i <= c.last+quotaRing; i++ {
+		c.n[i%quotaRing] = 0 // slots the ring skipped over
+	}
+	c.n[s%quotaRing]++
+	c.last = s
+	sh.nets[p] = c
+}
+
+// sweep forgets the networks that can hold nothing at slot s, so that the
+// map holds only networks with clicks within the window.
+func (sh *quotaShard) sweep(s int64) {
+	sh.swept = s
+	for p, c := range sh.nets {
+		if s-c.last >= quotaRing {
+			delete(sh.nets, p)
+		}
+	}
+}
+
+// networks returns how many networks the quota is counting.
+func (q *quota) networks() int {
+	n := 0
+	for i := range q.shards {
+		sh := &q.shards[i]
+		sh.mu.Lock()
+		n += len(sh.nets)
+		sh.mu.Unlock()
+	}
+	return n
+}

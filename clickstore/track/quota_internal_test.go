@@ -1,0 +1,46 @@
+package track
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// The quota forgets a network once none of its clicks can be held, so its
+// memory follows the networks active within the window, not all it saw.
+func TestQuotaForgetsQuietNetworks(t *testing.T) {
+	const window = 30 * time.Minute
+	q := newQuota(3, window)
+	t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	for i := range 1000 {
+		q.add(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24), t0)
+	}
+	assert.Equal(t, 1000, q.networks())
+
+	busy := netip.MustParsePrefix("192.0.2.0/24")
+	for range 3 {
+		assert.True(t, q.allow(busy, t0))
+		q.add(busy, t0)
+	}
+	assert.False(t, q.allow(busy, t0), "at the quota")
+	assert.False(t, q.allow(busy, t0.Add(window-time.Nanosecond)), "still held")
+	assert.True(t, q.allow(busy, t0.Add(window+window/quotaSlots)), "all expired a slot after the window")
+
+	// Every shard sweeps as its next add comes a window and a slot later.
+	later := t0.Add(window + 2*window/quotaSlots)
+	for i := range 256 {
+		q.add(netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i), 0}), 24), later)
+	}
+	assert.Equal(t, 256, q.networks(), "only the networks active within the window are kept")
+
+	// A clock that goes back counts in the newest slot and keeps counting.
+	q.add(busy, later)
+	q.add(busy, later.Add(-time.Hour))
+	assert.Equal(t, uint32(2), func() uint32 {
+		sh := q.shard(busy)
+		c := sh.nets[busy]
+		return c.held(later.UnixNano() / q.slot)
+	}())
+}

@@ -1,0 +1,562 @@
+package track
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/bits"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"go4.org/netipx"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/internal/reqctx"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/clientip"
+	"github.com/clickanon/clickanon/retention"
+)
+
+// ErrMaskedAddr is what the tracker logs when the client address it finds
+// is already masked: a middleware in front of it replaced RemoteAddr with a
+// masked network without handing the tracker the full address. Counting
+// such requests would make every visitor of a network one visitor, so they
+// are not counted (Outcome [Unresolved], [Stats].MaskedAddrs). Put the
+// tracker in front of the masking middleware, or use the one of package
+// ipmask/clientip, which hands the full address on to the tracker.
+var ErrMaskedAddr = errors.New("track: the client address is already masked: a middleware in front of the tracker masked RemoteAddr and did not hand on the full address")
+
+// DefaultNetworkQuota is how many clicks one masked network may have held
+// in the store at once unless [Options].NetworkQuota says otherwise.
+const DefaultNetworkQuota = 4096
+
+// DefaultAgentCache is how many distinct user agents the tracker keeps the
+// classification of unless [Options].AgentCache says otherwise.
+const DefaultAgentCache = 4096
+
+// Attributes are the coarse facts an enrichment hook may add to a click. It
+// is a plain value, safe to copy and share; the zero value adds nothing.
+type Attributes struct {
+	// Country is an ISO 3166-1 alpha-2 code ("DE"), or "". Anything else
+	// is dropped.
+	Country string
+	// Device overrides the device class the classifier gave ("mobile",
+	// "tablet", "desktop"), when not "".
+	Device string
+}
+
+// Options configures [New]. The zero value, and a nil *Options, mean the
+// defaults given field by field. New copies what it needs; changing the
+// struct afterwards has no effect.
+type Options struct {
+	// Resolver finds the client's address when no clientip middleware in
+	// front of the tracker already did (behind a proxy, give it the one
+	// the middleware has). Nil means the connecting peer's
+	// address alone (http.Request.RemoteAddr), the only choice that no
+	// client can spoof; behind a proxy, configure one with clientip.New
+	// and the proxy's addresses.
+	Resolver *clientip.Resolver
+
+	// Exclude lists addresses whose requests are never counted: the
+	// service's own offices, uptime monitors. Nil excludes nothing. It is
+	// checked against the full address, before masking.
+	Exclude *netipx.IPSet
+
+	// OptOutHeader names a request header that, when its value is "1",
+	// keeps the request from being counted ("Sec-GPC" honours Global
+	// Privacy Control). "" checks no header.
+	OptOutHeader string
+
+	// OptOutParam names a query parameter that, when present with a value
+	// other than "" or "0", keeps the request from being counted. ""
+	// checks no parameter.
+	OptOutParam string
+
+	// Classify tells from a user agent whether a person made the request
+	// and on what class of device. Nil means [Classify]. Its answers are
+	// cached per user agent (see AgentCache), so it must depend on the
+	// user agent alone; HEAD requests and prefetches are labelled bots
+	// whatever it says (see [BotLabel]).
+	Classify func(userAgent string) Agent
+
+	// AgentCache is how many distinct user agents keep their
+	// classification in the tracker's cache; 0 means DefaultAgentCache.
+	// Negative is an error. The cache keeps agents of up to 1 KiB, so it
+	// holds at most AgentCache KiB of them; a longer agent is classified
+	// by its first KiB on every request.
+	AgentCache int
+
+	// Enrich sees the full client address, for the moment the request
+	// lasts, and returns coarse attributes (a country from a geo lookup,
+	// say). It must not keep the address. Nil adds nothing.
+	Enrich func(r *http.Request, addr netip.Addr) Attributes
+
+	// PathValue names the path wildcard [Tracker.Handler] and
+	// [Tracker.ConversionHandler] read the link from ("/go/{link}"). ""
+	// means "link".
+	PathValue string
+
+	// NetworkQuota is how many clicks of one masked network (as the
+	// Builder's policy masks: a /24, a /48) the tracker lets the store
+	// hold at once; past it the network's clicks are still counted but
+	// not recorded, with unknown uniqueness and [Visit].OverQuota set,
+	// so that a flood from one network cannot fill the store (a visitor
+	// whose click the store already holds is still told Repeat). Clicks
+	// racing past the check at once may overshoot it by as many. 0 means
+	// DefaultNetworkQuota; a negative quota turns the check off. It is
+	// per Tracker: several instances sharing a Redis store each allow
+	// their quota.
+	NetworkQuota int
+
+	// Window is how long the store holds a click, for the quota's
+	// bookkeeping. 0 means retention.DefaultWindow, the default of every
+	// store in this module. Negative is an error.
+	Window time.Duration
+
+	// Logger receives ErrMaskedAddr when the tracker finds a masked
+	// client address, and a warning when Handler serves a route without
+	// the PathValue wildcard (each at the first, second, fourth,
+	// eighth... such request). It never receives an address. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Visit is what the tracker did with one request. It holds no address and
+// no pseudonym. It is a small comparable value, safe to copy and share; the
+// zero Visit means the request was not tracked.
+type Visit struct {
+	// Link is the link the click was on, or the conversion attributed to
+	// ("" when none was found).
+	Link string
+	// Kind is KindClick or KindConversion.
+	Kind clickstore.Kind
+	// Outcome says what happened to the request.
+	Outcome Outcome
+	// Uniqueness is Unique for a visitor's first click on the link within
+	// the window, Repeat for a later one or a bot, UniqueUnknown if the
+	// store failed or the visitor's network is over its quota.
+	Uniqueness clickstore.Uniqueness
+	// Bot is the bot label, or "".
+	Bot string
+	// OverQuota is set when the click was counted but not recorded in the
+	// store because its network holds as many clicks as the quota allows
+	// (a visitor whose click the store holds is still told Repeat).
+	OverQuota bool
+}
+
+// Outcome says what the tracker did with a request. The zero Outcome is
+// NotTracked.
+type Outcome uint8
+
+const (
+	// NotTracked: there was no link to count the request on.
+	NotTracked Outcome = iota
+	// Counted: the click or conversion was counted.
+	Counted
+	// Excluded: the address is in Options.Exclude.
+	Excluded
+	// OptedOut: the request carried the opt-out header or parameter.
+	OptedOut
+	// Unresolved: the client address could not be found, or was already
+	// masked ([ErrMaskedAddr]); nothing was counted, since nothing could
+	// be pseudonymized.
+	Unresolved
+	// Unattributed: a conversion with no click of the visitor's within the
+	// window.
+	Unattributed
+	// Failed: the click could not be built (a nil request, an invalid
+	// link or kind, the keyring failed) and was not counted.
+	Failed
+)
+
+var outcomeNames = [...]string{"not-tracked", "counted", "excluded", "opted-out", "unresolved", "unattributed", "failed"}
+
+// String returns the outcome's name ("counted"), or "Outcome(N)".
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "Outcome(" + strconv.Itoa(int(o)) + ")"
+}
+
+// Stats counts what a Tracker did since it was made. It is a plain value, a
+// snapshot, safe to copy and share; the zero Stats counts nothing. It holds counts only: no address,
+// network, pseudonym, link or user agent.
+type Stats struct {
+	// Clicks and Conversions count what was counted (Outcome Counted).
+	Clicks, Conversions uint64
+	// Unique, Repeat and UniqueUnknown split Clicks by uniqueness.
+	Unique, Repeat, UniqueUnknown uint64
+	// Bots counts the clicks that carried a bot label (all are Repeat).
+	Bots uint64
+	// Excluded, OptedOut, Unresolved and Unattributed count requests by
+	// those outcomes.
+	Excluded, OptedOut, Unresolved, Unattributed uint64
+	// MaskedAddrs counts the Unresolved requests whose address was
+	// already masked (see ErrMaskedAddr).
+	MaskedAddrs uint64
+	// OverQuota counts clicks counted but not recorded because their
+	// network was at its quota (they are UniqueUnknown).
+	OverQuota uint64
+	// StoreFailures counts clicks counted with unknown uniqueness because
+	// the Store failed, and conversions not attributed for that reason.
+	StoreFailures uint64
+	// StoreFull counts the StoreFailures that were the store being full
+	// (clickstore.ErrFull): stores refuse new clicks rather than evict.
+	StoreFull uint64
+	// SinkFailures counts clicks and conversions the Sink refused.
+	SinkFailures uint64
+	// BuildFailures counts requests not counted because the click could
+	// not be built (Outcome Failed).
+	BuildFailures uint64
+	// Unserved counts requests that Handler, ConversionHandler or
+	// Middleware did not count because the wrapped handler answered with
+	// a status of 400 or more (an unknown link, say).
+	Unserved uint64
+	// NoLink counts requests Handler did not count because their route
+	// has no path wildcard of the name Options.PathValue gives.
+	NoLink uint64
+}
+
+// Tracker counts clicks and conversions: it finds the client's address,
+// applies exclusions, opt-outs and bot labels, builds a [clickstore.Click]
+// with a [clickstore.Builder], records it in a [clickstore.Store] and adds
+// it to a [clickstore.Sink]. Only inside [Tracker.Track] is the full
+// address used; what leaves it is masked.
+//
+// A Tracker is safe for concurrent use. The zero Tracker is not usable; make
+// one with [New].
+type Tracker struct {
+	builder  *clickstore.Builder
+	policy   ipmask.Policy
+	store    clickstore.Store
+	sink     clickstore.Sink
+	opts     Options
+	agents   *agentCache
+	quota    *quota
+	logger   *slog.Logger
+	maskRun  atomic.Int64 // consecutive IPv4 addresses that looked masked
+	counters [nCounters]atomic.Uint64
+}
+
+// The counters behind Stats, indexed.
+const (
+	cClicks = iota
+	cConversions
+	cUnique
+	cRepeat
+	cUnknown
+	cBots
+	cExcluded
+	cOptedOut
+	cUnresolved
+	cUnattributed
+	cMasked
+	cOverQuota
+	cStoreFailures
+	cStoreFull
+	cSinkFailures
+	cBuildFailures
+	cUnserved
+	cNoLink
+	nCounters
+)
+
+func (t *Tracker) count(i int) uint64 { return t.counters[i].Add(1) }
+
+// New returns a Tracker that builds clicks with b, records them in store
+// and counts them in sink. All three are required; a nil opts means the
+// defaults.
+func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, opts *Options) (*Tracker, error) {
+	switch {
+	case b == nil:
+		return nil, errors.New("track: New: nil *clickstore.Builder")
+	case store == nil:
+		return nil, errors.New("track: New: nil clickstore.Store")
+	case sink == nil:
+		return nil, errors.New("track: New: nil clickstore.Sink")
+	}
+	t := &Tracker{builder: b, policy: b.Policy(), store: store, sink: sink}
+	if opts != nil {
+		t.opts = *opts
+	}
+	o := &t.opts
+	if o.OptOutHeader != "" {
+		if !validHeaderName(o.OptOutHeader) {
+			return nil, fmt.Errorf("track: New: OptOutHeader (%d bytes) is not a header name", len(o.OptOutHeader))
+		}
+		o.OptOutHeader = http.CanonicalHeaderKey(o.OptOutHeader)
+	}
+	if o.PathValue == "" {
+		o.PathValue = "link"
+	}
+	if o.AgentCache < 0 {
+		return nil, fmt.Errorf("track: New: AgentCache %d is negative", o.AgentCache)
+	}
+	if o.Window < 0 {
+		return nil, fmt.Errorf("track: New: Window %v is negative", o.Window)
+	}
+	if o.Classify == nil {
+		o.Classify = Classify
+	}
+	if o.AgentCache == 0 {
+		o.AgentCache = DefaultAgentCache
+	}
+	if o.Window == 0 {
+		o.Window = retention.DefaultWindow
+	}
+	if o.NetworkQuota == 0 {
+		o.NetworkQuota = DefaultNetworkQuota
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	t.logger = o.Logger
+	if t.logger == nil {
+		t.logger = slog.Default()
+	}
+	t.agents = newAgentCache(o.AgentCache, o.Classify)
+	if o.NetworkQuota > 0 {
+		t.quota = newQuota(o.NetworkQuota, o.Window)
+	}
+	return t, nil
+}
+
+// Track counts r as a click on link (kind KindClick) or a conversion (kind
+// KindConversion; link "" attributes it to the visitor's latest click on any
+// link) and reports what it did. Call it from a handler once the link is
+// known to exist; [Tracker.Handler] does that for a ServeMux route. A Store
+// or Sink failure is counted in [Tracker.Stats] and reflected in the Visit,
+// never returned: the visitor's request must be served anyway.
+//
+// Track does not allocate once the visitor's user agent is in the cache
+// and the keyring's keys are, with the Memory store.
+func (t *Tracker) Track(r *http.Request, link string, kind clickstore.Kind) Visit {
+	if r == nil {
+		return t.track(nil, nil, link, kind)
+	}
+	return t.track(r.Context(), r, link, kind)
+}
+
+// track is Track with the context the store and the sink are called with.
+func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind clickstore.Kind) Visit {
+	v := Visit{Link: link, Kind: kind}
+	if r == nil || (kind != clickstore.KindClick && kind != clickstore.KindConversion) {
+		v.Outcome = Failed
+		t.count(cBuildFailures)
+		return v
+	}
+	// 1. The client's address: the one the clientip middleware resolved,
+	// else the peer's unless a resolver trusts a proxy.
+	addr, err := t.clientAddr(r)
+	if err != nil {
+		v.Outcome = Unresolved
+		t.count(cUnresolved)
+		return v
+	}
+	// 2. Exclusions and opt-outs.
+	if t.opts.Exclude != nil && t.opts.Exclude.Contains(addr) {
+		v.Outcome = Excluded
+		t.count(cExcluded)
+		return v
+	}
+	if t.isOptedOut(r) {
+		v.Outcome = OptedOut
+		t.count(cOptedOut)
+		return v
+	}
+	// 3. What the user agent says, classified once per distinct agent.
+	ua := header(r.Header, "User-Agent")
+	ag := t.agents.get(ua)
+	v.Bot = requestBot(r)
+	if v.Bot == "" {
+		v.Bot = ag.agent.Bot
+	}
+	// 4. Enrichment sees the full address, and only here.
+	var attrs Attributes
+	if t.opts.Enrich != nil {
+		attrs = t.opts.Enrich(r, addr)
+	}
+	// 5. Pseudonym and masked network.
+	now := t.opts.Now()
+	buildLink := link
+	if buildLink == "" && kind == clickstore.KindConversion {
+		buildLink = "-" // Build wants a link; a conversion's comes from the store
+	}
+	c, err := t.builder.BuildDigest(ctx, addr, ag.digest, buildLink, now)
+	// 6. The raw address is not used past this point.
+	addr = netip.Addr{}
+	if err != nil {
+		v.Outcome = Failed
+		t.count(cBuildFailures)
+		return v
+	}
+	c.Kind = kind
+	c.Bot = truncate(v.Bot, clickstore.MaxLabelLen)
+	c.Country = countryCode(attrs.Country) // a hook's mistake must not make the store refuse the click
+	c.Device = attrs.Device
+	if c.Device == "" {
+		c.Device = ag.agent.Device
+	}
+	if len(c.Device) > clickstore.MaxLabelLen {
+		c.Device = ""
+	}
+	c.Referrer = referrerHost(header(r.Header, "Referer"))
+
+	if kind == clickstore.KindConversion {
+		return t.convert(ctx, c, link, v)
+	}
+	v.Uniqueness, v.OverQuota = t.record(ctx, c, v.Bot != "", now)
+	t.count(cClicks)
+	switch v.Uniqueness {
+	case clickstore.Unique:
+		t.count(cUnique)
+	case clickstore.Repeat:
+		t.count(cRepeat)
+	default:
+		t.count(cUnknown)
+	}
+	v.Outcome = Counted
+	if err := t.sink.Add(ctx, c, v.Uniqueness); err != nil {
+		t.count(cSinkFailures)
+	}
+	return v
+}
+
+// record asks the store whether c is its visitor's first click on the link,
+// unless c is a bot's (never unique, and not worth the store's room) or its
+// network is at its quota (then only whether the store holds the visitor's
+// click already).
+func (t *Tracker) record(ctx context.Context, c clickstore.Click, bot bool, now time.Time) (clickstore.Uniqueness, bool) {
+	if bot {
+		t.count(cBots)
+		return clickstore.Repeat, false
+	}
+	if t.quota != nil && !t.quota.allow(c.Network, now) {
+		// A visitor the store holds is still told a repeat; a new one
+		// is counted without being held.
+		if _, ok, err := t.store.Latest(ctx, c.Visitor, c.PrevVisitor, c.Link); err == nil && ok {
+			return clickstore.Repeat, false
+		}
+		t.count(cOverQuota)
+		return clickstore.UniqueUnknown, true
+	}
+	first, err := t.store.Record(ctx, c)
+	switch {
+	case err != nil:
+		t.count(cStoreFailures)
+		if errors.Is(err, clickstore.ErrFull) {
+			t.count(cStoreFull)
+		}
+	case first && t.quota != nil:
+		t.quota.add(c.Network, now)
+	}
+	return clickstore.UniquenessOf(first, err), false
+}
+
+// convert attributes a conversion to the visitor's latest click.
+func (t *Tracker) convert(ctx context.Context, c clickstore.Click, link string, v Visit) Visit {
+	held, ok, err := t.store.Latest(ctx, c.Visitor, c.PrevVisitor, link)
+	switch {
+	case err != nil:
+		t.count(cStoreFailures)
+		fallthrough
+	case !ok:
+		v.Outcome = Unattributed
+		v.Link = ""
+		t.count(cUnattributed)
+		return v
+	}
+	c.Link = held.Link
+	v.Link = held.Link
+	v.Outcome = Counted
+	v.Uniqueness = clickstore.UniqueUnknown
+	t.count(cConversions)
+	if err := t.sink.Add(ctx, c, v.Uniqueness); err != nil {
+		t.count(cSinkFailures)
+	}
+	return v
+}
+
+// maskedRunLen is how many IPv4 addresses in a row must look masked before
+// the tracker takes them for masked: one in 256 visitors genuinely has an
+// address ending in .0, four in a row by chance is one in 2^24.
+const maskedRunLen = 4
+
+// clientAddr returns the full address of r's client: the one the clientip
+// middleware resolved (whichever side of the tracker it is installed on),
+// else the one the Resolver finds, unless that is already masked.
+func (t *Tracker) clientAddr(r *http.Request) (netip.Addr, error) {
+	if a, ok := reqctx.ClientAddr(r.Context()); ok {
+		return a, nil
+	}
+	a, err := t.opts.Resolver.ResolveRequest(r)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if !t.policy.IsMasked(a) || t.policy.Bits(a) >= a.Unmap().BitLen() {
+		if t.maskRun.Load() != 0 {
+			t.maskRun.Store(0)
+		}
+		return a, nil
+	}
+	// The address has no bits past the policy's, and the policy drops
+	// some: it may be a network a masking middleware put in RemoteAddr.
+	_, clientipRan := clientip.FromContext(r.Context())
+	u := a.Unmap()
+	if !clientipRan && u.Is4() && t.maskRun.Add(1) < maskedRunLen {
+		return a, nil // most likely a visitor at an address ending in .0
+	}
+	// A clientip Info without the full address, an IPv6 address with a
+	// zero interface part (never a client), or a run of them.
+	if n := t.count(cMasked); bits.OnesCount64(n) == 1 {
+		t.logger.Warn(ErrMaskedAddr.Error(), "masked_requests", n)
+	}
+	return netip.Addr{}, ErrMaskedAddr
+}
+
+func (t *Tracker) isOptedOut(r *http.Request) bool {
+	if t.opts.OptOutHeader != "" {
+		if vs := r.Header[t.opts.OptOutHeader]; len(vs) > 0 && trimSpace(vs[0]) == "1" {
+			return true
+		}
+	}
+	if t.opts.OptOutParam != "" && r.URL != nil && r.URL.RawQuery != "" {
+		if v := queryParam(r.URL.RawQuery, t.opts.OptOutParam); v != "" && v != "0" {
+			return true
+		}
+	}
+	return false
+}
+
+// Stats returns what the tracker has counted so far.
+func (t *Tracker) Stats() Stats {
+	c := func(i int) uint64 { return t.counters[i].Load() }
+	return Stats{
+		Clicks:        c(cClicks),
+		Conversions:   c(cConversions),
+		Unique:        c(cUnique),
+		Repeat:        c(cRepeat),
+		UniqueUnknown: c(cUnknown),
+		Bots:          c(cBots),
+		Excluded:      c(cExcluded),
+		OptedOut:      c(cOptedOut),
+		Unresolved:    c(cUnresolved),
+		Unattributed:  c(cUnattributed),
+		MaskedAddrs:   c(cMasked),
+		OverQuota:     c(cOverQuota),
+		StoreFailures: c(cStoreFailures),
+		StoreFull:     c(cStoreFull),
+		SinkFailures:  c(cSinkFailures),
+		BuildFailures: c(cBuildFailures),
+		Unserved:      c(cUnserved),
+		NoLink:        c(cNoLink),
+	}
+}
