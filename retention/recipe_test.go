@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/retention"
 )
@@ -36,22 +36,18 @@ func TestREADMERecipeDestroysKeysOnTime(t *testing.T) {
 		require.NoError(t, err)
 		stats, err := aggregate.New(nil)
 		require.NoError(t, err)
-		tracker, err := clickstore.NewTracker(builder, store, stats, &clickstore.TrackOptions{Resolver: nil})
+		tracker, err := track.New(builder, store, stats, &track.Options{Resolver: nil})
 		require.NoError(t, err)
-		track, err := tracker.Middleware(func(r *http.Request) (string, clickstore.Kind, bool) {
-			link, ok := strings.CutPrefix(r.URL.Path, "/go/")
-			return link, clickstore.KindClick, ok
-		})
-		require.NoError(t, err)
-		mux := http.NewServeMux()
-		mux.HandleFunc("/go/", func(w http.ResponseWriter, r *http.Request) {
+		redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "https://example.com/", http.StatusFound)
 		})
+		mux := http.NewServeMux()
+		mux.Handle("GET /go/{link}", tracker.Handler(redirect))
 		sweeper, err := retention.NewSweeper(store, nil)
 		require.NoError(t, err)
 		done := make(chan error, 1)
 		go func() { done <- sweeper.Run(ctx) }()
-		handler := track(mux)
+		handler := mux
 
 		window := keyring.Policy().Window()
 		limit := 2 * window // a key lives for its epoch and one grace epoch
