@@ -36,10 +36,10 @@ func TestRun(t *testing.T) {
 		{"help", []string{"-h"}, "", "", "usage: anonymize", 0},
 		{"bad flag", []string{"-nope"}, "", "", "flag provided but not defined", 2},
 		{"bad bits", []string{"-ipv4", "33"}, "", "", "anonymize: ipmask: New(33, 48)", 1},
-		{"bad field", []string{"-field", "x"}, "", "", `anonymize: -field "x": "x" is not a column number`, 1},
-		{"bad column", []string{"-field", "0"}, "", "", "anonymize: logmask: Fields: column 0", 1},
-		{"bad delim", []string{"-field", "1", "-delim", "ab"}, "", "", `anonymize: -delim "ab"`, 1},
-		{"bad max line", []string{"-max-line", "5"}, "", "", "anonymize: logmask: MaxLine 5", 1},
+		{"bad field", []string{"-field", "1,203.0.113.9"}, "", "", `anonymize: -field: entry 2 of 2 is not a column number`, 1},
+		{"bad column", []string{"-field", "0"}, "", "", "anonymize: logmask: Fields: entry 1 of 1: column numbers run from 1 to 64", 1},
+		{"bad delim", []string{"-field", "1", "-delim", "ab"}, "", "", `anonymize: -delim: 2 bytes: must be one byte`, 1},
+		{"bad max line", []string{"-max-line", "5"}, "", "", "anonymize: logmask: MaxLine: below 256", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,9 +2,11 @@ package logmask
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/clickanon/clickanon/ipmask"
@@ -81,8 +83,10 @@ type Masker struct {
 }
 
 // NewMasker returns a Masker for policy p and options opts, which may be
-// nil. It reports an error, naming the package and quoting the bad value,
-// for options it cannot honour.
+// nil. It reports an error, naming the package and the option, for options
+// it cannot honour; the error says what kind of fault it found and where
+// (an entry's position, a byte offset, a length), never the option's text,
+// which could hold an address.
 func NewMasker(p ipmask.Policy, opts *Options) (*Masker, error) {
 	m := &Masker{policy: p, delim: ' ', placeholder: "-", maxLine: DefaultMaxLine}
 	if opts == nil {
@@ -91,37 +95,51 @@ func NewMasker(p ipmask.Policy, opts *Options) (*Masker, error) {
 	m.skipPrivate = opts.SkipPrivate
 	switch {
 	case opts.MaxLine == 0:
+	case opts.MaxLine < 0:
+		return nil, fmt.Errorf("logmask: MaxLine: negative; must be 0 (the default) or at least %d", minMaxLine)
 	case opts.MaxLine < minMaxLine:
-		return nil, fmt.Errorf("logmask: MaxLine %d: must be 0 (the default) or at least %d", opts.MaxLine, minMaxLine)
+		return nil, fmt.Errorf("logmask: MaxLine: below %d, too short to hold any address text; use 0 for the default", minMaxLine)
 	default:
 		m.maxLine = opts.MaxLine
 	}
-	for _, f := range opts.Fields {
+	for i, f := range opts.Fields {
 		if f < 1 || f > maxFields {
-			return nil, fmt.Errorf("logmask: Fields: column %d: must be from 1 to %d", f, maxFields)
+			return nil, fmt.Errorf("logmask: Fields: entry %d of %d: column numbers run from 1 to %d", i+1, len(opts.Fields), maxFields)
 		}
 		m.fields |= 1 << (f - 1)
 	}
-	if opts.Delim != 0 {
-		d := opts.Delim
-		if d == '\n' || d == '%' || class[d]&(cDigit|cHex|cColon|cDot) != 0 {
-			return nil, fmt.Errorf("logmask: Delim %q: a newline or a byte found in addresses cannot separate columns", d)
+	if d := opts.Delim; d != 0 {
+		switch {
+		case d == '\n':
+			return nil, errors.New("logmask: Delim: a newline ends lines and cannot separate columns")
+		case d == '%' || class[d]&(cDigit|cHex|cColon|cDot) != 0:
+			return nil, errors.New("logmask: Delim: a hex digit, ':', '.' or '%' occurs in addresses and cannot separate columns")
 		}
 		m.delim = d
 	}
-	if opts.Placeholder != "" {
-		ph := opts.Placeholder
-		if bytes.IndexByte([]byte(ph), '\n') >= 0 || bytes.IndexByte([]byte(ph), m.delim) >= 0 {
-			return nil, fmt.Errorf("logmask: Placeholder %q: may not hold a newline or the delimiter %q", ph, m.delim)
+	if ph := opts.Placeholder; ph != "" {
+		if i := strings.IndexByte(ph, '\n'); i >= 0 {
+			return nil, fmt.Errorf("logmask: Placeholder (%d bytes): a newline at byte %d", len(ph), i)
+		}
+		if i := strings.IndexByte(ph, m.delim); i >= 0 {
+			return nil, fmt.Errorf("logmask: Placeholder (%d bytes): the column delimiter at byte %d", len(ph), i)
 		}
 		for match := range Addrs([]byte(ph)) {
 			if !p.IsMasked(match.Addr) {
-				return nil, fmt.Errorf("logmask: Placeholder %q: holds the address %s, which %v does not mask", ph, match.Addr, p)
+				return nil, fmt.Errorf("logmask: Placeholder (%d bytes): an %s address at byte %d that %v does not mask", len(ph), family(match.Addr), match.Start, p)
 			}
 		}
 		m.placeholder = ph
 	}
 	return m, nil
+}
+
+// family names a's address family for error messages.
+func family(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
 }
 
 // Policy returns the policy m masks with.
@@ -210,6 +228,7 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 		}
 		start, escBefore := d.orig(match.Start)
 		end, escAfter := d.orig(match.End)
+		prev := last
 		dst = append(dst, text[last:start]...)
 		k := len(dst)
 		raw := scan[match.Start:match.End]
@@ -225,6 +244,11 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 			}
 			dst = dst[:n]
 		}
+		if sc.keyAt >= 0 && escAfter == escBefore {
+			if ks, _ := d.orig(sc.keyAt); ks >= prev {
+				dst = m.remaskKey(dst, k-(start-ks))
+			}
+		}
 		if esc := escAfter - escBefore; esc > 0 {
 			switch {
 			case bytes.Equal(dst[k:], raw):
@@ -235,6 +259,26 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 		}
 	}
 	return append(dst, text[last:]...)
+}
+
+// remaskKey handles an address read after a key that is all address text
+// (dead:2001:db8:1:2:3:4:5:abc, which does not parse whole): dst[from:] is
+// the key, its colon and the masked address. If that now reads as one
+// address that the policy does not mask (dead:2001:db8:1::), it is masked
+// as a whole (dead:2001:db8::), key and all, so that the output reveals no
+// more than the policy under either reading; a key reading of the result
+// then keeps 16 bits fewer than the whole one.
+func (m *Masker) remaskKey(dst []byte, from int) []byte {
+	for range 4 {
+		a, ok := parse6(dst[from:])
+		if !ok || m.skipPrivate && isPrivate(a) || m.policy.Mask(a) == a.Unmap() {
+			return dst
+		}
+		var raw [64]byte
+		n := copy(raw[:], dst[from:])
+		dst = m.appendAddr(dst[:from], raw[:n], a, false)
+	}
+	return dst
 }
 
 // inZone reports whether text[:i] ends in a '%' and zone characters, so

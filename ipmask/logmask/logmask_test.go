@@ -93,6 +93,9 @@ func TestMaskFreeText(t *testing.T) {
 		// hides the address the key reading sees.
 		{"hex key, nine groups", "cafe:2001:db8:1:2:3:4:5:6", "cafe:2001:db8:::6"},
 		{"hex key that parses as one address", "cafe:2001:db8:1:2::1", "cafe:2001:db8::"},
+		// A hex key and an address that, masked, would read as one
+		// longer address: masked whole, key and all.
+		{"hex key remasked", "dead:2001:db8:1:2:3:4:5:abc 0000:00:00:1:0:0::01:00A", "dead:2001:db8:: ::"},
 		{"key holding a dotted quad", "203.0.113.9:2001:db8:1:2::1 000.0.0.1:0::2", "203.0.113.0:2001:db8:1:: 0.0.0.0:::"},
 		{"key then ipv4 with port", "source:203.0.113.9:443 node:203.0.113.9", "source:203.0.113.0:443 node:203.0.113.0"},
 		{"eui-64 is ipv6", "00:1a:2b:3c:4d:5e:6f:70", "0:1a:2b::"},
@@ -340,16 +343,16 @@ func TestNewMaskerErrors(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"column zero", Options{Fields: []int{0}}, `logmask: Fields: column 0`},
-		{"column too high", Options{Fields: []int{65}}, `logmask: Fields: column 65`},
-		{"delim digit", Options{Fields: []int{1}, Delim: '1'}, `logmask: Delim '1'`},
-		{"delim colon", Options{Fields: []int{1}, Delim: ':'}, `logmask: Delim ':'`},
-		{"delim newline", Options{Fields: []int{1}, Delim: '\n'}, `logmask: Delim '\n'`},
-		{"placeholder with delim", Options{Fields: []int{1}, Placeholder: "a b"}, `logmask: Placeholder "a b"`},
-		{"placeholder with newline", Options{Fields: []int{1}, Placeholder: "a\n"}, `logmask: Placeholder "a\n"`},
-		{"placeholder leaks", Options{Fields: []int{1}, Placeholder: "203.0.113.9"}, `logmask: Placeholder "203.0.113.9"`},
-		{"max line too small", Options{MaxLine: 10}, `logmask: MaxLine 10`},
-		{"max line negative", Options{MaxLine: -1}, `logmask: MaxLine -1`},
+		{"column zero", Options{Fields: []int{0}}, `logmask: Fields: entry 1 of 1: column numbers run from 1 to 64`},
+		{"column too high", Options{Fields: []int{3, 65}}, `logmask: Fields: entry 2 of 2:`},
+		{"delim digit", Options{Fields: []int{1}, Delim: '1'}, `logmask: Delim: a hex digit`},
+		{"delim colon", Options{Fields: []int{1}, Delim: ':'}, `logmask: Delim: a hex digit, ':'`},
+		{"delim newline", Options{Fields: []int{1}, Delim: '\n'}, `logmask: Delim: a newline`},
+		{"placeholder with delim", Options{Fields: []int{1}, Placeholder: "a b"}, `logmask: Placeholder (3 bytes): the column delimiter at byte 1`},
+		{"placeholder with newline", Options{Fields: []int{1}, Placeholder: "a\n"}, `logmask: Placeholder (2 bytes): a newline at byte 1`},
+		{"placeholder leaks", Options{Fields: []int{1}, Placeholder: "x=203.0.113.9"}, `logmask: Placeholder (13 bytes): an IPv4 address at byte 2 that ipv4/24,ipv6/48 does not mask`},
+		{"max line too small", Options{MaxLine: 10}, `logmask: MaxLine: below 256`},
+		{"max line negative", Options{MaxLine: -1}, `logmask: MaxLine: negative`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

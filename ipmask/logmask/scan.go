@@ -237,6 +237,11 @@ type scanner struct {
 	quadEnd int
 	// portEnd is the end of the ":port" after the last match, or 0.
 	portEnd int
+	// keyAt is where the key of the last match starts when it was read as
+	// a key, a colon and an address with nothing glued to the key's left
+	// ("dead:2001:db8:1:2:3:4:5:abc"), or -1. Such a key could read, with
+	// the masked address after it, as one address; see Masker.remaskKey.
+	keyAt int
 	// dot and colon are the positions of the next '.' and ':' at or after
 	// the position they were looked for from (len(s) if none), or -1.
 	dot, colon int
@@ -250,7 +255,7 @@ func indexFrom(s []byte, from int, c byte) int {
 	return len(s)
 }
 
-func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1} }
+func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1, keyAt: -1} }
 
 // next returns the next address in s, or false when there is none.
 func (sc *scanner) next() (Match, bool) {
@@ -309,12 +314,12 @@ func (sc *scanner) next() (Match, bool) {
 		if colons < 7 && !double && dots < 3 {
 			continue
 		}
-		sc.portEnd = 0
+		sc.portEnd, sc.keyAt = 0, -1
 		if m, ok := sc.colonToken(a, b); ok {
 			if m.Start > a+1 && bytes.Count(s[a:m.Start], []byte{'.'}) >= 3 {
 				// A key that may hold a dotted quad (1.2.3.4:2001:db8::1):
 				// look for quads in it, then read on from its colon.
-				sc.i, sc.quadEnd, sc.portEnd = a, m.Start-1, 0
+				sc.i, sc.quadEnd, sc.portEnd, sc.keyAt = a, m.Start-1, 0, -1
 				continue
 			}
 			sc.i = max(b, m.End) // past the token and any %zone
@@ -372,7 +377,11 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 	if k+1 >= b || s[k+1] == ':' {
 		return Match{}, false
 	}
-	return sc.readColon(k+1, b)
+	m, ok := sc.readColon(k+1, b)
+	if ok && k > a && (a == 0 || class[s[a-1]]&cWord == 0) {
+		sc.keyAt = a
+	}
+	return m, ok
 }
 
 // readColon reads s[a:b], a stretch of a token, as an IPv6 address (with a
