@@ -59,7 +59,9 @@
 // is always dropped. Otherwise IPv4-mapped addresses become plain IPv4 (what
 // [ipmask.Policy.Mask] returns) and IPv6 is written in its canonical form.
 // A zone is '%' and up to 64 letters, digits, '_', '-' or '.', ending where
-// address text cannot follow.
+// address text cannot follow: a colon then ends it only if no address text
+// or port follows the colon ("dial tcp fe80::1%eth0: refused" loses the
+// zone, "fe80::1%eth0:8080" keeps it).
 //
 // # Ambiguous text, and which way it goes
 //

@@ -77,7 +77,7 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 				return a, c, 0, true
 			}
 		}
-		if k := strings.IndexByte(tok, ':'); k >= 0 && k+1 < len(tok) && tok[k+1] != ':' {
+		if k := strings.IndexByte(tok, ':'); k >= 0 && k+1 < len(tok) && (tok[k+1] != ':' || strings.HasPrefix(tok[k+1:], "::")) {
 			a, c, ok := readings(tok[k+1:])
 			return a, c, k + 1, ok
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -175,19 +176,46 @@ func (m *Masker) AppendMask(dst, text []byte) []byte {
 
 // MaskString returns s with its addresses masked, as AppendMask does. When
 // nothing changes it returns s itself, so text holding no address (most
-// request paths and messages) costs no allocation under 256 bytes.
+// request paths and messages) costs no allocation.
 func (m *Masker) MaskString(s string) string {
+	out, _ := m.maskString(s, m.fields != 0)
+	return out
+}
+
+// maskString masks s in field mode if fields, else in free-text mode, and
+// reports whether anything changed; if not, it returns s itself.
+func (m *Masker) maskString(s string, fields bool) (string, bool) {
+	// Masking only reads text, so a view of s's bytes is enough.
+	text := unsafe.Slice(unsafe.StringData(s), len(s))
 	var buf [256]byte
 	dst := buf[:0]
 	if len(s) > len(buf) {
+		if !fields && !m.hasAddr(text) {
+			return s, false
+		}
 		dst = make([]byte, 0, len(s)+8)
 	}
-	// AppendMask only reads text, so a view of s's bytes is enough.
-	out := m.AppendMask(dst, unsafe.Slice(unsafe.StringData(s), len(s)))
-	if string(out) == s {
-		return s
+	var out []byte
+	if fields {
+		out = m.AppendMask(dst, text)
+	} else {
+		out = m.appendFree(dst, text)
 	}
-	return string(out)
+	if string(out) == s {
+		return s, false
+	}
+	return string(out), true
+}
+
+// hasAddr reports whether free-text mode could change text: whether it
+// holds an address or a percent-encoded colon. It does not allocate.
+func (m *Masker) hasAddr(text []byte) bool {
+	if hasPctColon(text) {
+		return true
+	}
+	sc := newScanner(text)
+	_, ok := sc.next()
+	return ok
 }
 
 // stackDecode is the longest text with a percent-encoded colon that
@@ -244,10 +272,10 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 			}
 			dst = dst[:n]
 		}
-		if sc.keyAt >= 0 && escAfter == escBefore {
-			if ks, _ := d.orig(sc.keyAt); ks >= prev {
-				dst = m.remaskKey(dst, k-(start-ks))
-			}
+		if sc.keyAt >= 0 && d == nil && sc.keyAt >= prev {
+			var n int
+			dst, n = m.settleKey(dst, k-(start-sc.keyAt), text[last:])
+			last += n
 		}
 		if esc := escAfter - escBefore; esc > 0 {
 			switch {
@@ -261,24 +289,51 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 	return append(dst, text[last:]...)
 }
 
-// remaskKey handles an address read after a key that is all address text
+// settleKey handles an address read after a key that is all address text
 // (dead:2001:db8:1:2:3:4:5:abc, which does not parse whole): dst[from:] is
-// the key, its colon and the masked address. If that now reads as one
-// address that the policy does not mask (dead:2001:db8:1::), it is masked
-// as a whole (dead:2001:db8::), key and all, so that the output reveals no
-// more than the policy under either reading; a key reading of the result
-// then keeps 16 bits fewer than the whole one.
-func (m *Masker) remaskKey(dst []byte, from int) []byte {
-	for range 4 {
-		a, ok := parse6(dst[from:])
-		if !ok || m.skipPrivate && isPrivate(a) || m.policy.Mask(a) == a.Unmap() {
-			return dst
-		}
-		var raw [64]byte
-		n := copy(raw[:], dst[from:])
-		dst = m.appendAddr(dst[:from], raw[:n], a, false)
+// the key, its colon and the masked address, and rest the text after
+// them. Key and masked address could now read otherwise, as one address
+// that the policy does not mask (dead:2001:db8:1::). settleKey takes the
+// rest of the token from rest into dst and masks whatever the scanner
+// reads in it that is not masked, key and all, until nothing is left, so
+// that the output reveals no more than the policy under any reading. It
+// returns dst and how many bytes of rest it took.
+func (m *Masker) settleKey(dst []byte, from int, rest []byte) ([]byte, int) {
+	n := 0
+	for n < len(rest) && class[rest[n]]&cT != 0 {
+		n++
 	}
-	return dst
+	dst = append(dst, rest[:n]...)
+	end := len(dst)
+	if n < len(rest) {
+		dst = append(dst, rest[n]) // what follows the token decides some readings
+	}
+	for range 8 {
+		sc := newScanner(dst)
+		sc.i = from
+		var match Match
+		ok := false
+		for {
+			match, ok = sc.next()
+			if !ok || match.Start >= end || !m.kept(match.Addr) {
+				break
+			}
+		}
+		if !ok || match.Start >= end {
+			break
+		}
+		var raw [128]byte
+		var out [64]byte
+		rep := m.appendAddr(out[:0], append(raw[:0], dst[match.Start:match.End]...), match.Addr, false)
+		dst = slices.Replace(dst, match.Start, match.End, rep...)
+		end += len(rep) - (match.End - match.Start)
+	}
+	return dst[:end], n
+}
+
+// kept reports whether the Masker leaves a as it is.
+func (m *Masker) kept(a netip.Addr) bool {
+	return m.skipPrivate && isPrivate(a) || m.policy.IsMasked(a)
 }
 
 // inZone reports whether text[:i] ends in a '%' and zone characters, so

@@ -242,9 +242,18 @@ type scanner struct {
 	// ("dead:2001:db8:1:2:3:4:5:abc"), or -1. Such a key could read, with
 	// the masked address after it, as one address; see Masker.remaskKey.
 	keyAt int
+	// pending is a match to return once the quads before it are found.
+	pending pending
 	// dot and colon are the positions of the next '.' and ':' at or after
 	// the position they were looked for from (len(s) if none), or -1.
 	dot, colon int
+}
+
+// pending is a match held back, with the scanner state to return it with.
+type pending struct {
+	m                 Match
+	portEnd, keyAt, i int
+	ok                bool
 }
 
 // indexFrom returns the index of the first c in s[from:], or len(s).
@@ -267,6 +276,11 @@ func (sc *scanner) next() (Match, bool) {
 				return m, true
 			}
 			sc.i = sc.quadEnd
+		}
+		if p := sc.pending; p.ok {
+			sc.pending = pending{}
+			sc.i, sc.portEnd, sc.keyAt = p.i, p.portEnd, p.keyAt
+			return p.m, true
 		}
 		// Only a token holding ':' or '.' can be an address, so jump from
 		// one of those bytes to the next (bytes.IndexByte is vectorised)
@@ -318,7 +332,8 @@ func (sc *scanner) next() (Match, bool) {
 		if m, ok := sc.colonToken(a, b); ok {
 			if m.Start > a+1 && bytes.Count(s[a:m.Start], []byte{'.'}) >= 3 {
 				// A key that may hold a dotted quad (1.2.3.4:2001:db8::1):
-				// look for quads in it, then read on from its colon.
+				// look for quads in it, then return m.
+				sc.pending = pending{m: m, portEnd: sc.portEnd, keyAt: sc.keyAt, i: max(b, m.End), ok: true}
 				sc.i, sc.quadEnd, sc.portEnd, sc.keyAt = a, m.Start-1, 0, -1
 				continue
 			}
@@ -374,8 +389,8 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 		return Match{}, false
 	}
 	k += a
-	if k+1 >= b || s[k+1] == ':' {
-		return Match{}, false
+	if k+1 >= b || s[k+1] == ':' && (k+2 >= b || s[k+2] != ':') {
+		return Match{}, false // "std::abs"; but "IPv6:::ffff:192.0.2.1" is a key
 	}
 	m, ok := sc.readColon(k+1, b)
 	if ok && k > a && (a == 0 || class[s[a-1]]&cWord == 0) {
@@ -457,8 +472,8 @@ func zoneEnd(s []byte, p int) int {
 	for e < len(s) && e-p-1 < maxZone && class[s[e]]&cZone != 0 {
 		e++
 	}
-	if e < len(s) && (s[e] == ':' || s[e] == '%' || class[s[e]]&cZone != 0) {
-		return p // too long, or running into more address text
+	if e < len(s) && (s[e] == ':' && e+1 < len(s) && class[s[e+1]]&cT != 0 || s[e] == '%' || class[s[e]]&cZone != 0) {
+		return p // too long, or running into more address text or a port
 	}
 	for e > p+1 && s[e-1] == '.' {
 		e--
