@@ -2,7 +2,10 @@
 // [ipmask.Policy], keeping every other byte as it was. It is fast enough to
 // sit in front of a busy web server as a piped logger: [NewWriter] gives an
 // io.Writer that masks line by line, [Copy] masks a reader into a writer, and
-// [Masker.AppendMask] masks a byte slice without allocating.
+// [Masker.AppendMask] masks a byte slice without allocating. For log/slog,
+// [NewHandler] wraps any [slog.Handler] and masks every address in each
+// record, and [Masker.ReplaceAttr] does the same through a built-in
+// handler's options.
 //
 //	w, err := logmask.NewWriter(os.Stdout, ipmask.Default, nil)
 //	...

@@ -76,6 +76,10 @@ func TestErrorsCarryNoInput(t *testing.T) {
 		_, err := logmask.Copy(io.Discard, nil, ipmask.Default, nil)
 		assertLeakFree(t, err)
 	})
+	t.Run("nil slog handler", func(t *testing.T) {
+		_, err := logmask.NewHandler(nil, ipmask.Default, &logmask.HandlerOptions{SkipPrivate: true})
+		assertLeakFree(t, err)
+	})
 	t.Run("write after close", func(t *testing.T) {
 		w, err := logmask.NewWriter(io.Discard, ipmask.Default, nil)
 		require.NoError(t, err)
