@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,4 +66,23 @@ func TestRunWriteError(t *testing.T) {
 	status := run(nil, strings.NewReader("203.0.113.9\n"), brokenPipe{}, &errOut)
 	assert.Equal(t, 1, status)
 	assert.Contains(t, errOut.String(), "anonymize: writing output: broken pipe")
+}
+
+// BenchmarkRun is the whole command on the log that CLICKANON_ACCESS_LOG
+// names (the reference log; see BENCHMARKS.md), or on a small built-in
+// sample, writing to io.Discard.
+func BenchmarkRun(b *testing.B) {
+	data := []byte(strings.Repeat("203.0.113.9 - - [11/Jun/2024:08:00:00 +0000] \"GET /c/x HTTP/1.1\" 200 5 \"-\" \"curl/8.5.0\" \"198.51.100.7, 2001:db8:1:2::7\"\n", 20000))
+	if name := os.Getenv("CLICKANON_ACCESS_LOG"); name != "" {
+		var err error
+		data, err = os.ReadFile(name)
+		require.NoError(b, err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if status := run(nil, bytes.NewReader(data), io.Discard, io.Discard); status != 0 {
+			b.Fatalf("status %d", status)
+		}
+	}
 }

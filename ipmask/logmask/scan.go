@@ -277,8 +277,9 @@ func (sc *scanner) next() (Match, bool) {
 			}
 			sc.i = sc.quadEnd
 		}
-		if p := sc.pending; p.ok {
-			sc.pending = pending{}
+		if sc.pending.ok { // rare: tested before anything is copied
+			p := &sc.pending
+			p.ok = false
 			sc.i, sc.portEnd, sc.keyAt = p.i, p.portEnd, p.keyAt
 			return p.m, true
 		}
