@@ -2,6 +2,9 @@ package logmask
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -413,5 +416,48 @@ func FuzzFields(f *testing.F) {
 				}
 			}
 		}
+	})
+}
+
+// FuzzHandler logs fuzzed text through a Handler as the message, a key, a
+// string, an error and a group member, and checks every value of the JSON
+// record, decoded, with the scanner and with the independent check.
+func FuzzHandler(f *testing.F) {
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		var buf bytes.Buffer
+		h, err := NewHandler(slog.NewJSONHandler(&buf, nil), ipmask.Default, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slog.New(h).With("with", text).WithGroup("g").Info(text,
+			slog.String("s", text), slog.Int(text, 1), slog.Any("err", errors.New(text)),
+			slog.Group("in", slog.String("s", text)))
+		var rec map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		var check func(v any)
+		check = func(v any) {
+			switch v := v.(type) {
+			case string:
+				for match := range Addrs([]byte(v)) {
+					if !ipmask.Default.IsMasked(match.Addr) {
+						t.Fatalf("%q: %q holds %v", text, v, match.Addr)
+					}
+				}
+				if leaks := plainLeaks(decodeColons(v), ipmask.Default, false); len(leaks) > 0 {
+					t.Fatalf("%q: %q: plain check finds %q", text, v, leaks)
+				}
+			case map[string]any:
+				for k, x := range v {
+					check(k)
+					check(x)
+				}
+			}
+		}
+		check(rec)
 	})
 }
