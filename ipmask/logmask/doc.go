@@ -100,10 +100,15 @@
 //     followed by one colon and an address (addr:2001:db8::1,
 //     client:203.0.113.9, iface:2001:db8::1), which is masked. A key
 //     that is all hex digits with nothing glued to its left (cafe:,
-//     x :2001:...) is first read as part of the address: where that
-//     reading parses, it is masked whole (cafe:2001:db8:1:2::1 becomes
+//     dead:) is first read as part of the address: where that reading
+//     parses, it is masked whole (cafe:2001:db8:1:2::1 becomes
 //     cafe:2001:db8::), which hides the key reading's address as well;
-//     where it does not, the key reading is taken. A '.' separates an
+//     where it does not, the key reading is taken, and if the key and the
+//     masked address then read as one unmasked address, that is masked
+//     too (dead:2001:db8:1:2:3:4:5:abc becomes dead:2001:db8::). (With SkipPrivate, a
+//     whole reading that is private, such as fd:2001:db8::1, a unique
+//     local address, is kept whole: no rule can tell it from a key.)
+//     A '.' separates an
 //     address from a word after it: 2001:db8::1.gif, 2001:db8::1.css and
 //     2001:db8::1.Done are masked.
 //   - Hex hashes, UUIDs and dates (deadbeef, 2024-06-11) hold no colon or
