@@ -368,7 +368,7 @@ func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []
 		// hexadecimal ones (a dotted tail could be longer than the input).
 		// Either way it is never longer than the input.
 		dst = append(dst, "::ffff:"...)
-		if bytes.IndexByte(raw, '.') >= 0 {
+		if dottedTail(raw) {
 			return masked.AppendTo(dst)
 		}
 		b := masked.As4()
@@ -376,7 +376,7 @@ func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []
 		dst = append(dst, ':')
 		return strconv.AppendUint(dst, uint64(b[2])<<8|uint64(b[3]), 16)
 	}
-	if masked.Is6() && bytes.IndexByte(raw, '.') >= 0 {
+	if masked.Is6() && dottedTail(raw) {
 		return appendMixed(dst, masked)
 	}
 	return masked.AppendTo(dst)
@@ -400,6 +400,15 @@ func appendMixed(dst []byte, a netip.Addr) []byte {
 	dst = netip.AddrFrom16(b).AppendTo(dst)
 	dst = dst[:len(dst)-len("1:1")]
 	return netip.AddrFrom4(tail).AppendTo(dst)
+}
+
+// dottedTail reports whether the address text raw (maybe with a %zone)
+// ends in a dotted IPv4 tail; a dot in a zone (%eth0.100) does not count.
+func dottedTail(raw []byte) bool {
+	if i := bytes.IndexByte(raw, '%'); i >= 0 {
+		raw = raw[:i]
+	}
+	return bytes.IndexByte(raw, '.') >= 0
 }
 
 func hasZone(raw []byte) bool { return bytes.IndexByte(raw, '%') >= 0 }

@@ -187,6 +187,7 @@ func TestMaskFinePolicy(t *testing.T) {
 		{"escaped", "%3A%3A1%3A1.0.1.1", "%3A%3A1%3A1.0.1.0"},
 		{"then a port", "::1:1.0.1.1:80", "::1:1.0.1.0:80"},
 		{"hexadecimal stays hexadecimal", "::1:100:101", "::1:100:100"},
+		{"a dot in a zone is not a dotted tail", "::1:100:101%eth0.5 x", "::1:100:100 x"},
 		{"one zero group spelled out", "1::2:3:4:5:6:7", "1:0:2:3:4:5:6:0"},
 	})
 }
