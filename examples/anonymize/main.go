@@ -59,10 +59,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	opts := &logmask.Options{Placeholder: *placeholder, SkipPrivate: *skip, MaxLine: *maxLine}
 	if *fields != "" {
-		for _, f := range strings.Split(*fields, ",") {
+		list := strings.Split(*fields, ",")
+		for i, f := range list {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
 			if err != nil {
-				return fail(stderr, fmt.Errorf("-field %q: %q is not a column number", *fields, f))
+				// Say where, not what: the text could be anything.
+				return fail(stderr, fmt.Errorf("-field: entry %d of %d is not a column number", i+1, len(list)))
 			}
 			opts.Fields = append(opts.Fields, n)
 		}
@@ -73,7 +75,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case len(d) == 1:
 		opts.Delim = d[0]
 	default:
-		return fail(stderr, fmt.Errorf("-delim %q: must be one byte, or \\t", d))
+		return fail(stderr, fmt.Errorf("-delim: %d bytes: must be one byte, or \\t", len(d)))
 	}
 
 	w, err := logmask.NewWriter(stdout, p, opts)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,10 +37,10 @@ func TestRun(t *testing.T) {
 		{"help", []string{"-h"}, "", "", "usage: anonymize", 0},
 		{"bad flag", []string{"-nope"}, "", "", "flag provided but not defined", 2},
 		{"bad bits", []string{"-ipv4", "33"}, "", "", "anonymize: ipmask: New(33, 48)", 1},
-		{"bad field", []string{"-field", "x"}, "", "", `anonymize: -field "x": "x" is not a column number`, 1},
-		{"bad column", []string{"-field", "0"}, "", "", "anonymize: logmask: Fields: column 0", 1},
-		{"bad delim", []string{"-field", "1", "-delim", "ab"}, "", "", `anonymize: -delim "ab"`, 1},
-		{"bad max line", []string{"-max-line", "5"}, "", "", "anonymize: logmask: MaxLine 5", 1},
+		{"bad field", []string{"-field", "1,203.0.113.9"}, "", "", `anonymize: -field: entry 2 of 2 is not a column number`, 1},
+		{"bad column", []string{"-field", "0"}, "", "", "anonymize: logmask: Fields: entry 1 of 1: column numbers run from 1 to 64", 1},
+		{"bad delim", []string{"-field", "1", "-delim", "ab"}, "", "", `anonymize: -delim: 2 bytes: must be one byte`, 1},
+		{"bad max line", []string{"-max-line", "5"}, "", "", "anonymize: logmask: MaxLine: below 256", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,4 +66,23 @@ func TestRunWriteError(t *testing.T) {
 	status := run(nil, strings.NewReader("203.0.113.9\n"), brokenPipe{}, &errOut)
 	assert.Equal(t, 1, status)
 	assert.Contains(t, errOut.String(), "anonymize: writing output: broken pipe")
+}
+
+// BenchmarkRun is the whole command on the log that CLICKANON_ACCESS_LOG
+// names (the reference log; see BENCHMARKS.md), or on a small built-in
+// sample, writing to io.Discard.
+func BenchmarkRun(b *testing.B) {
+	data := []byte(strings.Repeat("203.0.113.9 - - [11/Jun/2024:08:00:00 +0000] \"GET /c/x HTTP/1.1\" 200 5 \"-\" \"curl/8.5.0\" \"198.51.100.7, 2001:db8:1:2::7\"\n", 20000))
+	if name := os.Getenv("CLICKANON_ACCESS_LOG"); name != "" {
+		var err error
+		data, err = os.ReadFile(name)
+		require.NoError(b, err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if status := run(nil, bytes.NewReader(data), io.Discard, io.Discard); status != 0 {
+			b.Fatalf("status %d", status)
+		}
+	}
 }

@@ -12,15 +12,15 @@ import (
 // Example serves one request from a 6to4 address, with an address in the
 // path, and prints the log line and the response.
 func Example() {
-	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+	sink := slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey {
 				return slog.Attr{} // keep the output stable
 			}
 			return a
 		},
-	}))
-	h, err := newHandler(logger, ipmask.Default)
+	})
+	h, err := newHandler(sink, ipmask.Default)
 	if err != nil {
 		panic(err)
 	}
@@ -30,6 +30,6 @@ func Example() {
 	h.ServeHTTP(w, r)
 	fmt.Print(w.Body.String())
 	// Output:
-	// level=INFO msg=request method=GET path=/click/203.0.113.0 network=2002:cb00:7100::/40
+	// level=INFO msg=request method=GET path=/click/203.0.113.0 remote=[2002:cb00:7100::]:4711 network=2002:cb00:7100::/40
 	// {"network":"2002:cb00:7100::/40"}
 }

@@ -12,25 +12,26 @@ import (
 )
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	h, err := newHandler(logger, ipmask.Default)
+	h, err := newHandler(slog.NewJSONHandler(os.Stderr, nil), ipmask.Default)
 	if err != nil {
-		logger.Error("setup", "err", err)
+		slog.Error("setup", "err", err)
 		os.Exit(1)
 	}
 	if err := http.ListenAndServe("localhost:8080", h); err != nil {
-		logger.Error("serve", "err", err)
+		slog.Error("serve", "err", err)
 		os.Exit(1)
 	}
 }
 
-// newHandler returns a handler that logs each request to logger with the
-// client's address masked under p.
-func newHandler(logger *slog.Logger, p ipmask.Policy) (http.Handler, error) {
-	urls, err := logmask.NewMasker(p, nil) // for addresses inside URLs
+// newHandler returns a handler that logs each request to sink, through a
+// logmask.Handler that masks every address under p, and answers with the
+// client's network.
+func newHandler(sink slog.Handler, p ipmask.Policy) (http.Handler, error) {
+	masking, err := logmask.NewHandler(sink, p, nil)
 	if err != nil {
 		return nil, err
 	}
+	logger := slog.New(masking)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		network := "unknown" // never the raw text of a RemoteAddr we cannot parse
 		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
@@ -38,9 +39,13 @@ func newHandler(logger *slog.Logger, p ipmask.Policy) (http.Handler, error) {
 				network = p.Prefix(a).String()
 			}
 		}
+		// Logged as they come: the masking handler masks any address in
+		// them, the path's (decoded, so percent-encoding hides nothing)
+		// and the peer's, whatever its form.
 		logger.Info("request",
 			"method", r.Method,
-			"path", urls.MaskString(r.URL.Path), // decoded, so logmask sees any address
+			"path", r.URL.Path,
+			"remote", r.RemoteAddr,
 			"network", network,
 		)
 		w.Header().Set("Content-Type", "application/json")

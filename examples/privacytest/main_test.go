@@ -22,7 +22,7 @@ func TestNoRawIP(t *testing.T) {
 	for _, c := range ipmasktest.Cases() {
 		t.Run(c.Name, func(t *testing.T) {
 			var logs bytes.Buffer
-			h, err := newHandler(slog.New(slog.NewJSONHandler(&logs, nil)), ipmask.Default)
+			h, err := newHandler(slog.NewJSONHandler(&logs, nil), ipmask.Default)
 			require.NoError(t, err)
 
 			r := httptest.NewRequest(http.MethodGet, "/click/"+url.PathEscape(c.Text), nil)
@@ -66,7 +66,7 @@ func TestCheckHasTeeth(t *testing.T) {
 
 func TestUnparseableRemoteAddr(t *testing.T) {
 	var logs bytes.Buffer
-	h, err := newHandler(slog.New(slog.NewJSONHandler(&logs, nil)), ipmask.Default)
+	h, err := newHandler(slog.NewJSONHandler(&logs, nil), ipmask.Default)
 	require.NoError(t, err)
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.RemoteAddr = "203.0.113.9" // no port: not what net/http sets

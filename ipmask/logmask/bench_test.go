@@ -2,14 +2,17 @@ package logmask
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/clickanon/clickanon/ipmask"
 )
@@ -182,4 +185,42 @@ func escapedLines(lines [][]byte) [][]byte {
 		out = append(out, e)
 	}
 	return out
+}
+
+// BenchmarkHandler compares, in one run, a JSON handler writing to
+// io.Discard with the same handler wrapped in a Handler, on records with
+// and without an address.
+func BenchmarkHandler(b *testing.B) {
+	ctx := context.Background()
+	attrs := func(client string) []slog.Attr {
+		return []slog.Attr{
+			slog.String("method", "GET"), slog.String("path", "/c/abc123?utm_source=news"),
+			slog.Int("status", 200), slog.Duration("took", 1234*time.Microsecond),
+			slog.String("ua", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0.6099.109"),
+			slog.String("client", client),
+		}
+	}
+	for _, tt := range []struct {
+		name  string
+		attrs []slog.Attr
+	}{
+		{"no address", attrs("anonymous")},
+		{"one address", attrs("203.0.113.9")},
+	} {
+		b.Run("JSON/"+tt.name, func(b *testing.B) {
+			logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+			b.ReportAllocs()
+			for b.Loop() {
+				logger.LogAttrs(ctx, slog.LevelInfo, "request", tt.attrs...)
+			}
+		})
+		b.Run("Handler/"+tt.name, func(b *testing.B) {
+			h, _ := NewHandler(slog.NewJSONHandler(io.Discard, nil), ipmask.Default, nil)
+			logger := slog.New(h)
+			b.ReportAllocs()
+			for b.Loop() {
+				logger.LogAttrs(ctx, slog.LevelInfo, "request", tt.attrs...)
+			}
+		})
+	}
 }

@@ -2,7 +2,10 @@
 // [ipmask.Policy], keeping every other byte as it was. It is fast enough to
 // sit in front of a busy web server as a piped logger: [NewWriter] gives an
 // io.Writer that masks line by line, [Copy] masks a reader into a writer, and
-// [Masker.AppendMask] masks a byte slice without allocating.
+// [Masker.AppendMask] masks a byte slice without allocating. For log/slog,
+// [NewHandler] wraps any [slog.Handler] and masks every address in each
+// record, and [Masker.ReplaceAttr] does the same through a built-in
+// handler's options.
 //
 //	w, err := logmask.NewWriter(os.Stdout, ipmask.Default, nil)
 //	...
@@ -16,7 +19,9 @@
 // It finds, anywhere in a line (inside quotes, JSON, key=value pairs, URLs,
 // comma-separated X-Forwarded-For lists):
 //
-//   - dotted IPv4 (203.0.113.9), also with a port (203.0.113.9:8080);
+//   - dotted IPv4 (203.0.113.9), also with a port (203.0.113.9:8080), or
+//     with a port after a dot as tcpdump and dante write it
+//     (192.0.2.1.43436; see below for versions);
 //   - IPv6 in every RFC 4291 form: compressed (2001:db8::1), full, upper
 //     case, with a dotted IPv4 tail (::ffff:192.0.2.1), with a %zone
 //     (fe80::1%eth0, the zone is dropped), in brackets ([2001:db8::1] and
@@ -25,7 +30,13 @@
 //     Where the whole text parses as IPv6 the port is read as its last group
 //     (2001:db8::1:443 is one address); where the masked address and the
 //     port would read back as one longer address, the port is dropped, so
-//     the output never holds an address that was not masked.
+//     the output never holds an address that was not masked;
+//   - an IPv6 address followed by a '.' and a port, as tcpdump writes it
+//     (2001:db8::1.443 > 2001:db8::2.22:);
+//   - an address after a key and one colon, whatever the key ends in:
+//     src:2001:db8::1, eth0:fe80::1%eth0, [IPv6:2001:db8::1] (sendmail,
+//     postfix), v6(en0:2607:f8b0::1) (macOS configd), and after a lone
+//     colon, (:2001:db8::1.
 //
 // Addresses in URLs are found when percent-encoded, as query strings write
 // them:
@@ -51,7 +62,9 @@
 // is always dropped. Otherwise IPv4-mapped addresses become plain IPv4 (what
 // [ipmask.Policy.Mask] returns) and IPv6 is written in its canonical form.
 // A zone is '%' and up to 64 letters, digits, '_', '-' or '.', ending where
-// address text cannot follow.
+// address text cannot follow: a colon then ends it only if no address text
+// or port follows the colon ("dial tcp fe80::1%eth0: refused" loses the
+// zone, "fe80::1%eth0:8080" keeps it).
 //
 // # Ambiguous text, and which way it goes
 //
@@ -60,11 +73,16 @@
 // leaves it alone when no such writer would produce it. Each case has a test
 // row.
 //
-//   - 1.2.3.4.5 and 10.0.0.1.2 (five or more dotted numbers) are left alone:
-//     they are version numbers or OIDs. This includes tcpdump's
-//     "10.0.0.1.443" address-and-port form, which logmask does not know.
-//     1.2.3.4..5 and 1.2.3.4. (a sentence's full stop) hold the address
-//     1.2.3.4, which is masked.
+//   - Five dotted numbers whose first four are an IPv4 address and whose
+//     fifth is a port (at most five digits, 65535 or less) are an address
+//     and a port: 192.0.2.1.43436 becomes 192.0.2.0.43436, and so does
+//     1.2.3.4.5 (1.2.3.0.5), an OID or a version written bare. They are a
+//     version, left alone, when a version marker is glued to their left: a
+//     letter, '_', '/' or '-' (v1.2.3.4.5, OpenSSH_9.6.1.2.3,
+//     nginx/1.25.3.1.2, pkg-1.2.3.4.5). Six or more dotted numbers
+//     (1.3.6.1.4.1.311), and five whose last is not a port
+//     (10.0.0.1.70000), are left alone. 1.2.3.4..5 and 1.2.3.4. (a
+//     sentence's full stop) hold the address 1.2.3.4, which is masked.
 //   - v2.0.1 and 10.1 (fewer than four numbers) are left alone.
 //   - A dotted quad is masked even when glued to letters (v1.2.3.4,
 //     host10.0.0.1, Foo/1.2.3.4): "v" cannot be told from "srv". A four-part
@@ -80,9 +98,19 @@
 //   - A colon token glued to a letter or '_' (std::abs, Foo::Bar,
 //     sha256:abcdef) is an identifier and left alone, unless it is a key
 //     followed by one colon and an address (addr:2001:db8::1,
-//     client:203.0.113.9), which is masked. A '.' separates an address from a
-//     word after it: 2001:db8::1.gif, 2001:db8::1.css and 2001:db8::1.Done
-//     are masked.
+//     client:203.0.113.9, iface:2001:db8::1), which is masked. A key
+//     that is all hex digits with nothing glued to its left (cafe:,
+//     dead:) is first read as part of the address: where that reading
+//     parses, it is masked whole (cafe:2001:db8:1:2::1 becomes
+//     cafe:2001:db8::), which hides the key reading's address as well;
+//     where it does not, the key reading is taken, and if the key and the
+//     masked address then read as one unmasked address, that is masked
+//     too (dead:2001:db8:1:2:3:4:5:abc becomes dead:2001:db8::). (With SkipPrivate, a
+//     whole reading that is private, such as fd:2001:db8::1, a unique
+//     local address, is kept whole: no rule can tell it from a key.)
+//     A '.' separates an
+//     address from a word after it: 2001:db8::1.gif, 2001:db8::1.css and
+//     2001:db8::1.Done are masked.
 //   - Hex hashes, UUIDs and dates (deadbeef, 2024-06-11) hold no colon or
 //     three dots and are left alone.
 //

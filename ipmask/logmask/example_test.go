@@ -1,7 +1,10 @@
 package logmask_test
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -15,12 +18,14 @@ func ExampleNewWriter() {
 		panic(err)
 	}
 	fmt.Fprintln(w, `203.0.113.9 - - [11/Jun/2024:08:00:00 +0000] "GET / HTTP/1.1" 200 "198.51.100.7, 2001:db8:1:2::7"`)
+	fmt.Fprintln(w, "IP 192.0.2.1.43436 > 198.51.100.7.22: Flags [S] (tcpdump)")
 	fmt.Fprint(w, "[2002:cb00:7109::1]:443 v1.2.3.4.5 at 12:30:28") // no newline: Close writes it
 	if err := w.Close(); err != nil {
 		panic(err)
 	}
 	// Output:
 	// 203.0.113.0 - - [11/Jun/2024:08:00:00 +0000] "GET / HTTP/1.1" 200 "198.51.100.0, 2001:db8:1::"
+	// IP 192.0.2.0.43436 > 198.51.100.0.22: Flags [S] (tcpdump)
 	// [2002:cb00:7100::]:443 v1.2.3.4.5 at 12:30:28
 }
 
@@ -65,4 +70,50 @@ func ExampleAddrs() {
 	// Output:
 	// 6-18 "fe80::1%eth0" fe80::1
 	// 28-39 "203.0.113.9" 203.0.113.9
+}
+
+// A Handler masks every address in a record, whatever attribute carries
+// it, before the handler it wraps sees it.
+func ExampleNewHandler() {
+	json := slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{} // keep the output stable
+			}
+			return a
+		},
+	})
+	h, err := logmask.NewHandler(json, ipmask.Default, nil)
+	if err != nil {
+		panic(err)
+	}
+	logger := slog.New(h)
+	logger.Info("login from 203.0.113.9",
+		"peer", netip.MustParseAddrPort("[2001:db8:1:2::7]:51234"),
+		"err", errors.New("dial tcp 198.51.100.7:443: refused"),
+		slog.Group("src", "eth0", "en0:2001:db8:a:b::1"),
+	)
+	logger.Info("no address here", "status", 200) // passed on as it is, no allocation
+	// Output:
+	// {"level":"INFO","msg":"login from 203.0.113.0","peer":"[2001:db8:1::]:51234","err":"dial tcp 198.51.100.0:443: refused","src":{"eth0":"en0:2001:db8:a::"}}
+	// {"level":"INFO","msg":"no address here","status":200}
+}
+
+// ReplaceAttr masks through a built-in handler's options.
+func ExampleMasker_ReplaceAttr() {
+	m, err := logmask.NewMasker(ipmask.Default, nil)
+	if err != nil {
+		panic(err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return m.ReplaceAttr(groups, a)
+		},
+	}))
+	logger.Warn("blocked", "client", netip.MustParseAddr("2002:cb00:7109::1"), "xff", "203.0.113.9, 198.51.100.7")
+	// Output:
+	// level=WARN msg=blocked client=2002:cb00:7100:: xff="203.0.113.0, 198.51.100.0"
 }

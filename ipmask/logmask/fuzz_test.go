@@ -2,6 +2,9 @@ package logmask
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -16,6 +19,8 @@ var seeds = []string{
 	"203.0.113.9:8080 [2001:db8::1]:443 fe80::1%eth0 ::ffff:1.2.3.4 2002:c000:2ff::1",
 	"2001:0:4136:e378:8000:63bf:3fff:fdd2 64:ff9b::1.2.3.4 64:ff9b:1::1 fe80::5efe:1.2.3.4",
 	"1.2.3.4.5 12:30:28 00:1a:2b:3c:4d:5e std::abs 010.001.002.003 1.2.3.4..5 a1.2.3.4",
+	"IP 192.0.2.1.43436 > 198.51.100.7.22: IP6 2001:db8::1.443 > 2001:db8::2.22: v1.2.3.4.5 OpenSSH_9.6.1.2.3 nginx/1.25.3.1.2",
+	"src:2001:db8:1:2::1 eth0:fe80::1%eth0 [IPv6:2001:DB8::1] v6(en0:2607:f8b0::1) (:2001:db8::1 en0+:2001:db8::1 cafe:1:2:3:4:5:6:7:8",
 	`{"ip":"203.0.113.9"} "1.2.3.4, 5.6.7.8" http://203.0.113.9:8080/ addr:2001:db8::1`,
 	"1::2:3:4:5:6:7 1:2:3:4:5:6:7:8:80 ::ffff:1.2.3.4:80 ::1.2.3.4 ::ffff:0:1.2.3.4",
 	"u=%5B2001%3Adb8%3A1%3A2%3A%3A7%5D%3A443&ip=%20198.51.100.7%2C2001%3adb8%3a%3a1 fe80%3A%3A1%25eth0 %3A%3Affff%3A1.2.3.4",
@@ -38,48 +43,79 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		return c == '_' || ('g' <= c && c <= 'z') || ('G' <= c && c <= 'Z')
 	}
 	isHex := func(c byte) bool { return strings.IndexByte("0123456789abcdefABCDEF", c) >= 0 }
-	// v6 reads tok as IPv6, maybe with a port, unless it is an identifier,
-	// and reports whether it is an address.
-	v6 := func(tok string, wordBefore bool) (netip.Addr, string, bool) {
-		t := tok
-		if wordBefore {
-			t = ""
-			if len(tok) >= 2 && tok[0] == ':' && tok[1] != ':' {
-				t = tok[1:]
-			}
-		}
+	isPortText := func(t string) bool {
+		n, err := strconv.Atoi(t)
+		return err == nil && len(t) <= 5 && n <= 65535 && strings.Trim(t, "0123456789") == ""
+	}
+	// readings reads t as IPv6, maybe with a :port or a .port, or as IPv4
+	// with a :port.
+	readings := func(t string) (netip.Addr, string, bool) {
 		t = strings.TrimRight(t, ".")
 		cands := []string{t, strings.TrimSuffix(t, ":")}
-		if k := strings.LastIndexByte(t, ':'); k > 0 {
-			if _, err := strconv.Atoi(t[k+1:]); err == nil {
-				cands = append(cands, t[:k])
-			}
+		if k := strings.LastIndexByte(t, ':'); k > 0 && isPortText(t[k+1:]) {
+			cands = append(cands, t[:k])
+		} else {
+			cands = append(cands, "")
+		}
+		// IPv6.port, with or without a colon after it.
+		if u := strings.TrimSuffix(t, ":"); strings.LastIndexByte(u, '.') > 0 && isPortText(u[strings.LastIndexByte(u, '.')+1:]) {
+			cands = append(cands, u[:strings.LastIndexByte(u, '.')])
 		}
 		// The first reading that parses is the address (a port is read as
-		// a group where the whole parses); only one with a port may be
+		// a group where the whole parses); only one with a :port may be
 		// IPv4 (without a port, dotted quads are found as such).
 		for k, c := range cands {
-			if a, err := netip.ParseAddr(stripLeadingZeros(c)); err == nil && (k == 2 || a.Is6()) {
+			if a, err := netip.ParseAddr(stripLeadingZeros(c)); err == nil && c != "" && (k == 2 || a.Is6()) {
 				return a, c, true
 			}
 		}
 		return netip.Addr{}, "", false
 	}
-	quad := func(piece string) (netip.Addr, bool) {
+	// v6 reads tok as an address unless a word is glued to its left, and
+	// then as a key, one colon (not "::") and an address.
+	// It returns where in tok the reading starts.
+	v6 := func(tok string, wordBefore bool) (netip.Addr, string, int, bool) {
+		if !wordBefore {
+			if a, c, ok := readings(tok); ok {
+				return a, c, 0, true
+			}
+		}
+		if k := strings.IndexByte(tok, ':'); k >= 0 && k+1 < len(tok) && (tok[k+1] != ':' || strings.HasPrefix(tok[k+1:], "::")) {
+			a, c, ok := readings(tok[k+1:])
+			return a, c, k + 1, ok
+		}
+		return netip.Addr{}, "", 0, false
+	}
+	// quad reads piece as a dotted quad or, if port, as a dotted quad, a
+	// '.' and a port.
+	quad := func(piece string, port bool) (netip.Addr, string, bool) {
 		parts := strings.Split(piece, ".")
+		if len(parts) == 5 && port && isPortText(parts[4]) {
+			parts = parts[:4]
+			piece = piece[:strings.LastIndexByte(piece, '.')]
+		}
 		if len(parts) != 4 {
-			return netip.Addr{}, false
+			return netip.Addr{}, "", false
 		}
 		var v [4]byte
 		for k, part := range parts {
 			n, err := strconv.Atoi(part)
 			if err != nil || len(part) > 3 || n > 255 {
-				return netip.Addr{}, false
+				return netip.Addr{}, "", false
 			}
 			v[k] = byte(n)
 		}
-		return netip.AddrFrom4(v), true
+		return netip.AddrFrom4(v), piece, true
 	}
+	// versioned reports a letter, '_', '/' or '-' at text[i-1].
+	versioned := func(i int) bool {
+		if i == 0 {
+			return false
+		}
+		c := text[i-1]
+		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || strings.IndexByte("_/-", c) >= 0
+	}
+	isDigitDot := func(c byte) bool { return '0' <= c && c <= '9' || c == '.' }
 	for i := 0; i < len(text); {
 		if !isTok(text[i]) {
 			i++
@@ -94,7 +130,7 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		// first: a URL's "%20", "%2C" or "%5B" before an address.
 		esc := i > 0 && text[i-1] == '%' && len(tok) > 2 && isHex(tok[0]) && isHex(tok[1])
 		// IPv6 (and addr:port) where the token is not an identifier.
-		isV6 := false
+		quadEnd := j
 		if strings.Contains(tok, ":") {
 			// Glued to a word on the right, only what comes before the
 			// last '.' can be an address.
@@ -102,39 +138,56 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			if glued {
 				t = tok[:max(0, strings.LastIndexByte(tok, '.'))]
 			}
-			a, c, ok := netip.Addr{}, "", false
+			a, c, at, ok := netip.Addr{}, "", 0, false
 			if esc && len(t) > 2 && strings.Contains(t[2:], ":") {
-				a, c, ok = v6(t[2:], false)
+				a, c, at, ok = v6(t[2:], false)
+				at += 2
 			}
 			if !ok && strings.Contains(t, ":") {
-				a, c, ok = v6(t, i > 0 && isWord(text[i-1]))
+				a, c, at, ok = v6(t, i > 0 && isWord(text[i-1]))
 			}
 			if ok && bad(a) {
 				leaks = append(leaks, c)
 			}
-			isV6 = ok && a.Is6() // its dotted tail, if any, is part of it
-		}
-		if isV6 {
-			i = j
-			continue
+			if ok && a.Is6() {
+				// Its dotted tail, if any, is part of it; a key before
+				// it may hold dotted quads.
+				quadEnd = i + max(0, at-1)
+			}
 		}
 		// Dotted quads: digit-and-dot runs, split at "..", trimmed of dots;
 		// the one that starts the token is read without an escape's
-		// digits first.
-		for r, run := range strings.FieldsFunc(tok, func(r rune) bool { return !('0' <= r && r <= '9' || r == '.') }) {
-			for k, piece := range strings.Split(run, "..") {
-				first := r == 0 && k == 0 && strings.HasPrefix(tok, piece)
-				piece = strings.Trim(piece, ".")
-				if a, ok := quad(piece[min(2, len(piece)):]); ok && esc && first && len(piece) > 2 {
-					if bad(a) {
-						leaks = append(leaks, piece[2:])
+		// digits first. Five numbers are an address and a port unless a
+		// version marker comes right before them.
+		for r := i; r < quadEnd; {
+			if !isDigitDot(text[r]) {
+				r++
+				continue
+			}
+			q := r
+			for q < quadEnd && isDigitDot(text[q]) {
+				q++
+			}
+			pos := r
+			for k, piece := range strings.Split(text[r:q], "..") {
+				at := pos
+				pos += len(piece) + 2
+				trimmed := strings.TrimLeft(piece, ".")
+				at += len(piece) - len(trimmed)
+				piece = strings.TrimRight(trimmed, ".")
+				if esc && r == i && k == 0 && at == i && len(piece) > 2 {
+					if a, c, ok := quad(piece[2:], true); ok {
+						if bad(a) {
+							leaks = append(leaks, c)
+						}
+						continue
 					}
-					continue
 				}
-				if a, ok := quad(piece); ok && bad(a) {
-					leaks = append(leaks, piece)
+				if a, c, ok := quad(piece, !versioned(at)); ok && bad(a) {
+					leaks = append(leaks, c)
 				}
 			}
+			r = q
 		}
 		i = j
 	}
@@ -363,5 +416,48 @@ func FuzzFields(f *testing.F) {
 				}
 			}
 		}
+	})
+}
+
+// FuzzHandler logs fuzzed text through a Handler as the message, a key, a
+// string, an error and a group member, and checks every value of the JSON
+// record, decoded, with the scanner and with the independent check.
+func FuzzHandler(f *testing.F) {
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		var buf bytes.Buffer
+		h, err := NewHandler(slog.NewJSONHandler(&buf, nil), ipmask.Default, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slog.New(h).With("with", text).WithGroup("g").Info(text,
+			slog.String("s", text), slog.Int(text, 1), slog.Any("err", errors.New(text)),
+			slog.Group("in", slog.String("s", text)))
+		var rec map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		var check func(v any)
+		check = func(v any) {
+			switch v := v.(type) {
+			case string:
+				for match := range Addrs([]byte(v)) {
+					if !ipmask.Default.IsMasked(match.Addr) {
+						t.Fatalf("%q: %q holds %v", text, v, match.Addr)
+					}
+				}
+				if leaks := plainLeaks(decodeColons(v), ipmask.Default, false); len(leaks) > 0 {
+					t.Fatalf("%q: %q: plain check finds %q", text, v, leaks)
+				}
+			case map[string]any:
+				for k, x := range v {
+					check(k)
+					check(x)
+				}
+			}
+		}
+		check(rec)
 	})
 }

@@ -2,9 +2,12 @@ package logmask
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/clickanon/clickanon/ipmask"
@@ -81,8 +84,10 @@ type Masker struct {
 }
 
 // NewMasker returns a Masker for policy p and options opts, which may be
-// nil. It reports an error, naming the package and quoting the bad value,
-// for options it cannot honour.
+// nil. It reports an error, naming the package and the option, for options
+// it cannot honour; the error says what kind of fault it found and where
+// (an entry's position, a byte offset, a length), never the option's text,
+// which could hold an address.
 func NewMasker(p ipmask.Policy, opts *Options) (*Masker, error) {
 	m := &Masker{policy: p, delim: ' ', placeholder: "-", maxLine: DefaultMaxLine}
 	if opts == nil {
@@ -91,37 +96,51 @@ func NewMasker(p ipmask.Policy, opts *Options) (*Masker, error) {
 	m.skipPrivate = opts.SkipPrivate
 	switch {
 	case opts.MaxLine == 0:
+	case opts.MaxLine < 0:
+		return nil, fmt.Errorf("logmask: MaxLine: negative; must be 0 (the default) or at least %d", minMaxLine)
 	case opts.MaxLine < minMaxLine:
-		return nil, fmt.Errorf("logmask: MaxLine %d: must be 0 (the default) or at least %d", opts.MaxLine, minMaxLine)
+		return nil, fmt.Errorf("logmask: MaxLine: below %d, too short to hold any address text; use 0 for the default", minMaxLine)
 	default:
 		m.maxLine = opts.MaxLine
 	}
-	for _, f := range opts.Fields {
+	for i, f := range opts.Fields {
 		if f < 1 || f > maxFields {
-			return nil, fmt.Errorf("logmask: Fields: column %d: must be from 1 to %d", f, maxFields)
+			return nil, fmt.Errorf("logmask: Fields: entry %d of %d: column numbers run from 1 to %d", i+1, len(opts.Fields), maxFields)
 		}
 		m.fields |= 1 << (f - 1)
 	}
-	if opts.Delim != 0 {
-		d := opts.Delim
-		if d == '\n' || d == '%' || class[d]&(cDigit|cHex|cColon|cDot) != 0 {
-			return nil, fmt.Errorf("logmask: Delim %q: a newline or a byte found in addresses cannot separate columns", d)
+	if d := opts.Delim; d != 0 {
+		switch {
+		case d == '\n':
+			return nil, errors.New("logmask: Delim: a newline ends lines and cannot separate columns")
+		case d == '%' || class[d]&(cDigit|cHex|cColon|cDot) != 0:
+			return nil, errors.New("logmask: Delim: a hex digit, ':', '.' or '%' occurs in addresses and cannot separate columns")
 		}
 		m.delim = d
 	}
-	if opts.Placeholder != "" {
-		ph := opts.Placeholder
-		if bytes.IndexByte([]byte(ph), '\n') >= 0 || bytes.IndexByte([]byte(ph), m.delim) >= 0 {
-			return nil, fmt.Errorf("logmask: Placeholder %q: may not hold a newline or the delimiter %q", ph, m.delim)
+	if ph := opts.Placeholder; ph != "" {
+		if i := strings.IndexByte(ph, '\n'); i >= 0 {
+			return nil, fmt.Errorf("logmask: Placeholder (%d bytes): a newline at byte %d", len(ph), i)
+		}
+		if i := strings.IndexByte(ph, m.delim); i >= 0 {
+			return nil, fmt.Errorf("logmask: Placeholder (%d bytes): the column delimiter at byte %d", len(ph), i)
 		}
 		for match := range Addrs([]byte(ph)) {
 			if !p.IsMasked(match.Addr) {
-				return nil, fmt.Errorf("logmask: Placeholder %q: holds the address %s, which %v does not mask", ph, match.Addr, p)
+				return nil, fmt.Errorf("logmask: Placeholder (%d bytes): an %s address at byte %d that %v does not mask", len(ph), family(match.Addr), match.Start, p)
 			}
 		}
 		m.placeholder = ph
 	}
 	return m, nil
+}
+
+// family names a's address family for error messages.
+func family(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
 }
 
 // Policy returns the policy m masks with.
@@ -157,19 +176,46 @@ func (m *Masker) AppendMask(dst, text []byte) []byte {
 
 // MaskString returns s with its addresses masked, as AppendMask does. When
 // nothing changes it returns s itself, so text holding no address (most
-// request paths and messages) costs no allocation under 256 bytes.
+// request paths and messages) costs no allocation.
 func (m *Masker) MaskString(s string) string {
+	out, _ := m.maskString(s, m.fields != 0)
+	return out
+}
+
+// maskString masks s in field mode if fields, else in free-text mode, and
+// reports whether anything changed; if not, it returns s itself.
+func (m *Masker) maskString(s string, fields bool) (string, bool) {
+	// Masking only reads text, so a view of s's bytes is enough.
+	text := unsafe.Slice(unsafe.StringData(s), len(s))
 	var buf [256]byte
 	dst := buf[:0]
 	if len(s) > len(buf) {
+		if !fields && !m.hasAddr(text) {
+			return s, false
+		}
 		dst = make([]byte, 0, len(s)+8)
 	}
-	// AppendMask only reads text, so a view of s's bytes is enough.
-	out := m.AppendMask(dst, unsafe.Slice(unsafe.StringData(s), len(s)))
-	if string(out) == s {
-		return s
+	var out []byte
+	if fields {
+		out = m.AppendMask(dst, text)
+	} else {
+		out = m.appendFree(dst, text)
 	}
-	return string(out)
+	if string(out) == s {
+		return s, false
+	}
+	return string(out), true
+}
+
+// hasAddr reports whether free-text mode could change text: whether it
+// holds an address or a percent-encoded colon. It does not allocate.
+func (m *Masker) hasAddr(text []byte) bool {
+	if hasPctColon(text) {
+		return true
+	}
+	sc := newScanner(text)
+	_, ok := sc.next()
+	return ok
 }
 
 // stackDecode is the longest text with a percent-encoded colon that
@@ -210,6 +256,7 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 		}
 		start, escBefore := d.orig(match.Start)
 		end, escAfter := d.orig(match.End)
+		prev := last
 		dst = append(dst, text[last:start]...)
 		k := len(dst)
 		raw := scan[match.Start:match.End]
@@ -225,6 +272,11 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 			}
 			dst = dst[:n]
 		}
+		if sc.keyAt >= 0 && d == nil && sc.keyAt >= prev {
+			var n int
+			dst, n = m.settleKey(dst, k-(start-sc.keyAt), text[last:])
+			last += n
+		}
 		if esc := escAfter - escBefore; esc > 0 {
 			switch {
 			case bytes.Equal(dst[k:], raw):
@@ -235,6 +287,53 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 		}
 	}
 	return append(dst, text[last:]...)
+}
+
+// settleKey handles an address read after a key that is all address text
+// (dead:2001:db8:1:2:3:4:5:abc, which does not parse whole): dst[from:] is
+// the key, its colon and the masked address, and rest the text after
+// them. Key and masked address could now read otherwise, as one address
+// that the policy does not mask (dead:2001:db8:1::). settleKey takes the
+// rest of the token from rest into dst and masks whatever the scanner
+// reads in it that is not masked, key and all, until nothing is left, so
+// that the output reveals no more than the policy under any reading. It
+// returns dst and how many bytes of rest it took.
+func (m *Masker) settleKey(dst []byte, from int, rest []byte) ([]byte, int) {
+	n := 0
+	for n < len(rest) && class[rest[n]]&cT != 0 {
+		n++
+	}
+	dst = append(dst, rest[:n]...)
+	end := len(dst)
+	if n < len(rest) {
+		dst = append(dst, rest[n]) // what follows the token decides some readings
+	}
+	for range 8 {
+		sc := newScanner(dst)
+		sc.i = from
+		var match Match
+		ok := false
+		for {
+			match, ok = sc.next()
+			if !ok || match.Start >= end || !m.kept(match.Addr) {
+				break
+			}
+		}
+		if !ok || match.Start >= end {
+			break
+		}
+		var raw [128]byte
+		var out [64]byte
+		rep := m.appendAddr(out[:0], append(raw[:0], dst[match.Start:match.End]...), match.Addr, false)
+		dst = slices.Replace(dst, match.Start, match.End, rep...)
+		end += len(rep) - (match.End - match.Start)
+	}
+	return dst[:end], n
+}
+
+// kept reports whether the Masker leaves a as it is.
+func (m *Masker) kept(a netip.Addr) bool {
+	return m.skipPrivate && isPrivate(a) || m.policy.IsMasked(a)
 }
 
 // inZone reports whether text[:i] ends in a '%' and zone characters, so
@@ -269,7 +368,7 @@ func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []
 		// hexadecimal ones (a dotted tail could be longer than the input).
 		// Either way it is never longer than the input.
 		dst = append(dst, "::ffff:"...)
-		if bytes.IndexByte(raw, '.') >= 0 {
+		if dottedTail(raw) {
 			return masked.AppendTo(dst)
 		}
 		b := masked.As4()
@@ -277,7 +376,7 @@ func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []
 		dst = append(dst, ':')
 		return strconv.AppendUint(dst, uint64(b[2])<<8|uint64(b[3]), 16)
 	}
-	if masked.Is6() && bytes.IndexByte(raw, '.') >= 0 {
+	if masked.Is6() && dottedTail(raw) {
 		return appendMixed(dst, masked)
 	}
 	return masked.AppendTo(dst)
@@ -301,6 +400,15 @@ func appendMixed(dst []byte, a netip.Addr) []byte {
 	dst = netip.AddrFrom16(b).AppendTo(dst)
 	dst = dst[:len(dst)-len("1:1")]
 	return netip.AddrFrom4(tail).AppendTo(dst)
+}
+
+// dottedTail reports whether the address text raw (maybe with a %zone)
+// ends in a dotted IPv4 tail; a dot in a zone (%eth0.100) does not count.
+func dottedTail(raw []byte) bool {
+	if i := bytes.IndexByte(raw, '%'); i >= 0 {
+		raw = raw[:i]
+	}
+	return bytes.IndexByte(raw, '.') >= 0
 }
 
 func hasZone(raw []byte) bool { return bytes.IndexByte(raw, '%') >= 0 }

@@ -43,6 +43,8 @@ func TestMaskFreeText(t *testing.T) {
 		{"ipv6 zone dropped", "fe80::1%eth0 up", "fe80:: up"},
 		{"ipv6 zone with vlan", "fe80::1%eth0.100", "fe80::"},
 		{"ipv6 zone then full stop", "from fe80::1%eth0.", "from fe80::."},
+		{"ipv6 zone then a colon", "dial tcp fe80::1%eth0: refused (fe80::1%eth0:)", "dial tcp fe80::: refused (fe80:::)"},
+		{"ipv6 zone then a port", "fe80::1%eth0:8080", "fe80::%eth0:8080"},
 		{"ipv6 empty zone", "fe80::1% x", "fe80::% x"},
 		{"ipv6 dotted tail", "64:ff9b::203.0.113.9", "64:ff9b::"},
 		{"mapped becomes ipv4", "::ffff:203.0.113.9", "203.0.113.0"},
@@ -70,6 +72,35 @@ func TestMaskFreeText(t *testing.T) {
 		{"four-part version", "Foo/1.2.3.4 Chrome/120.0.0.0", "Foo/1.2.3.0 Chrome/120.0.0.0"},
 		{"two quads on a colon", "1.2.3.4:5.6.7.8", "1.2.3.0:5.6.7.0"},
 		{"double dot splits", "1.2.3.4..5", "1.2.3.0..5"},
+		// Address and port joined by a dot (tcpdump, dante).
+		{"tcpdump ipv4", "IP 192.0.2.1.43436 > 198.51.100.7.22: Flags [S]", "IP 192.0.2.0.43436 > 198.51.100.0.22: Flags [S]"},
+		{"tcpdump ipv6", "IP6 2001:db8:1:2::1.443 > 2001:db8:a:b::2.51234: tcp 0", "IP6 2001:db8:1::.443 > 2001:db8:a::.51234: tcp 0"},
+		{"tcpdump ipv6 full stop after port", "to 2001:db8:1:2::1.443.", "to 2001:db8:1::.443."},
+		{"tcpdump mapped", "::ffff:203.0.113.9.8080 done", "203.0.113.0.8080 done"},
+		{"dotted port after a colon", "src:203.0.113.9.443", "src:203.0.113.0.443"},
+		{"dotted port, leading zeros", "203.0.113.9.00080", "203.0.113.0.00080"},
+		{"dotted port after an escaped space", "ip=%20203.0.113.9.443", "ip=%20203.0.113.0.443"},
+		{"five-part number, no marker", "1.2.3.4.5 (10.0.0.1.443)", "1.2.3.0.5 (10.0.0.0.443)"},
+
+		// A key, one colon, an address.
+		{"key ending in a hex letter", "src:2001:db8:1:2::1 node:2001:db8:1:2::1 source:2001:db8:1:2::1", "src:2001:db8:1:: node:2001:db8:1:: source:2001:db8:1::"},
+		{"key ending in a digit", "en0:2001:db8:1:2::1 eth0:2001:db8:1:2::1", "en0:2001:db8:1:: eth0:2001:db8:1::"},
+		{"key that reads as a group", "iface:2001:db8:1:2::1 IPv6:2001:DB8:1:2::1", "iface:2001:db8:1:: IPv6:2001:db8:1::"},
+		{"sendmail bracketed", "relay=[IPv6:2001:db8:1:2::1]", "relay=[IPv6:2001:db8:1::]"},
+		{"sendmail mapped", "[IPv6:::ffff:198.51.100.7] IPv6:::1", "[IPv6:198.51.100.0] IPv6:::"},
+		{"configd", "v6(en0:2607:f8b0:4005:80a::200e)", "v6(en0:2607:f8b0:4005::)"},
+		{"key with a zone", "en0:fe80::1%en0 up", "en0:fe80:: up"},
+		{"key then ipv6 with port", "peer:[2001:db8:1:2::1]:443 eth0:2001:db8:1:2::1.443", "peer:[2001:db8:1::]:443 eth0:2001:db8:1::.443"},
+		{"lone colon", "(:2001:db8:1:2::1) x :2001:db8:1:2::1 en0+:2001:db8:1:2::1", "(:2001:db8:1::) x :2001:db8:1:: en0+:2001:db8:1::"},
+		// Nine groups: read as an address and a port, whose output also
+		// hides the address the key reading sees.
+		{"hex key, nine groups", "cafe:2001:db8:1:2:3:4:5:6", "cafe:2001:db8:::6"},
+		{"hex key that parses as one address", "cafe:2001:db8:1:2::1", "cafe:2001:db8::"},
+		// A hex key and an address that, masked, would read as one
+		// longer address: masked whole, key and all.
+		{"hex key remasked", "dead:2001:db8:1:2:3:4:5:abc 0000:00:00:1:0:0::01:00A", "dead:2001:db8:: ::"},
+		{"key holding a dotted quad", "203.0.113.9:2001:db8:1:2::1 000.0.0.1:0::2", "203.0.113.0:2001:db8:1:: 0.0.0.0:::"},
+		{"key then ipv4 with port", "source:203.0.113.9:443 node:203.0.113.9", "source:203.0.113.0:443 node:203.0.113.0"},
 		{"eui-64 is ipv6", "00:1a:2b:3c:4d:5e:6f:70", "0:1a:2b::"},
 
 		// Percent-encoded, as in a URL's query string.
@@ -91,7 +122,10 @@ func TestMaskFreeText(t *testing.T) {
 		{"decimal zone kept a zone", "fe80::1%12 up", "fe80:: up"},
 
 		// Left alone.
-		{"five-part version", "1.2.3.4.5 v1.2.3.4.5 10.0.0.1.443", "1.2.3.4.5 v1.2.3.4.5 10.0.0.1.443"},
+		{"five-part version after a marker", "v1.2.3.4.5 OpenSSH_9.6.1.2.3 nginx/1.25.3.1.2 pkg-1.2.3.4.5 V10.0.0.1.2", "v1.2.3.4.5 OpenSSH_9.6.1.2.3 nginx/1.25.3.1.2 pkg-1.2.3.4.5 V10.0.0.1.2"},
+		{"six-part number", "1.2.3.4.5.6 10.0.0.1.443.1", "1.2.3.4.5.6 10.0.0.1.443.1"},
+		{"five parts, fifth not a port", "10.0.0.1.65536 10.0.0.1.123456", "10.0.0.1.65536 10.0.0.1.123456"},
+		{"five parts, first four not an address", "256.0.0.1.443 1.2.3.1000.5", "256.0.0.1.443 1.2.3.1000.5"},
 		{"three-part version", "v2.0.1 go1.26.8 10.1", "v2.0.1 go1.26.8 10.1"},
 		{"octet out of range", "256.1.1.1 1.2.3.1000", "256.1.1.1 1.2.3.1000"},
 		{"time", "12:30:28 12:30:28.123", "12:30:28 12:30:28.123"},
@@ -127,6 +161,12 @@ func checkRows(t *testing.T, m *Masker, rows []maskRow) {
 			assert.Equal(t, tt.want, got)
 			assert.Equal(t, tt.want, m.MaskString(got), "idempotent")
 			assert.LessOrEqual(t, len(got), lengthBound(m.policy, tt.in), "output length")
+			// The independent check agrees: nothing left in the output,
+			// and something to mask in an input that changed.
+			assert.Empty(t, plainLeaks(decodeColons(got), m.policy, m.skipPrivate), "plain check on the output")
+			if tt.want != tt.in {
+				assert.NotEmpty(t, plainLeaks(decodeColons(tt.in), m.policy, m.skipPrivate), "plain check on the input")
+			}
 		})
 	}
 }
@@ -147,6 +187,7 @@ func TestMaskFinePolicy(t *testing.T) {
 		{"escaped", "%3A%3A1%3A1.0.1.1", "%3A%3A1%3A1.0.1.0"},
 		{"then a port", "::1:1.0.1.1:80", "::1:1.0.1.0:80"},
 		{"hexadecimal stays hexadecimal", "::1:100:101", "::1:100:100"},
+		{"a dot in a zone is not a dotted tail", "::1:100:101%eth0.5 x", "::1:100:100 x"},
 		{"one zero group spelled out", "1::2:3:4:5:6:7", "1:0:2:3:4:5:6:0"},
 	})
 }
@@ -163,7 +204,7 @@ func TestMaskEscapedLong(t *testing.T) {
 }
 
 func TestAddrs(t *testing.T) {
-	text := []byte(`a 203.0.113.9:80 [fe80::1%eth0]:443 "::ffff:198.51.100.7" 1.2.3.4.5`)
+	text := []byte(`a 203.0.113.9:80 [fe80::1%eth0]:443 "::ffff:198.51.100.7" v1.2.3.4.5`)
 	var got []Match
 	for m := range Addrs(text) {
 		got = append(got, m)
@@ -306,16 +347,16 @@ func TestNewMaskerErrors(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"column zero", Options{Fields: []int{0}}, `logmask: Fields: column 0`},
-		{"column too high", Options{Fields: []int{65}}, `logmask: Fields: column 65`},
-		{"delim digit", Options{Fields: []int{1}, Delim: '1'}, `logmask: Delim '1'`},
-		{"delim colon", Options{Fields: []int{1}, Delim: ':'}, `logmask: Delim ':'`},
-		{"delim newline", Options{Fields: []int{1}, Delim: '\n'}, `logmask: Delim '\n'`},
-		{"placeholder with delim", Options{Fields: []int{1}, Placeholder: "a b"}, `logmask: Placeholder "a b"`},
-		{"placeholder with newline", Options{Fields: []int{1}, Placeholder: "a\n"}, `logmask: Placeholder "a\n"`},
-		{"placeholder leaks", Options{Fields: []int{1}, Placeholder: "203.0.113.9"}, `logmask: Placeholder "203.0.113.9"`},
-		{"max line too small", Options{MaxLine: 10}, `logmask: MaxLine 10`},
-		{"max line negative", Options{MaxLine: -1}, `logmask: MaxLine -1`},
+		{"column zero", Options{Fields: []int{0}}, `logmask: Fields: entry 1 of 1: column numbers run from 1 to 64`},
+		{"column too high", Options{Fields: []int{3, 65}}, `logmask: Fields: entry 2 of 2:`},
+		{"delim digit", Options{Fields: []int{1}, Delim: '1'}, `logmask: Delim: a hex digit`},
+		{"delim colon", Options{Fields: []int{1}, Delim: ':'}, `logmask: Delim: a hex digit, ':'`},
+		{"delim newline", Options{Fields: []int{1}, Delim: '\n'}, `logmask: Delim: a newline`},
+		{"placeholder with delim", Options{Fields: []int{1}, Placeholder: "a b"}, `logmask: Placeholder (3 bytes): the column delimiter at byte 1`},
+		{"placeholder with newline", Options{Fields: []int{1}, Placeholder: "a\n"}, `logmask: Placeholder (2 bytes): a newline at byte 1`},
+		{"placeholder leaks", Options{Fields: []int{1}, Placeholder: "x=203.0.113.9"}, `logmask: Placeholder (13 bytes): an IPv4 address at byte 2 that ipv4/24,ipv6/48 does not mask`},
+		{"max line too small", Options{MaxLine: 10}, `logmask: MaxLine: below 256`},
+		{"max line negative", Options{MaxLine: -1}, `logmask: MaxLine: negative`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

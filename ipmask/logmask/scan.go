@@ -237,9 +237,23 @@ type scanner struct {
 	quadEnd int
 	// portEnd is the end of the ":port" after the last match, or 0.
 	portEnd int
+	// keyAt is where the key of the last match starts when it was read as
+	// a key, a colon and an address with nothing glued to the key's left
+	// ("dead:2001:db8:1:2:3:4:5:abc"), or -1. Such a key could read, with
+	// the masked address after it, as one address; see Masker.remaskKey.
+	keyAt int
+	// pending is a match to return once the quads before it are found.
+	pending pending
 	// dot and colon are the positions of the next '.' and ':' at or after
 	// the position they were looked for from (len(s) if none), or -1.
 	dot, colon int
+}
+
+// pending is a match held back, with the scanner state to return it with.
+type pending struct {
+	m                 Match
+	portEnd, keyAt, i int
+	ok                bool
 }
 
 // indexFrom returns the index of the first c in s[from:], or len(s).
@@ -250,7 +264,7 @@ func indexFrom(s []byte, from int, c byte) int {
 	return len(s)
 }
 
-func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1} }
+func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1, keyAt: -1} }
 
 // next returns the next address in s, or false when there is none.
 func (sc *scanner) next() (Match, bool) {
@@ -262,6 +276,12 @@ func (sc *scanner) next() (Match, bool) {
 				return m, true
 			}
 			sc.i = sc.quadEnd
+		}
+		if sc.pending.ok { // rare: tested before anything is copied
+			p := &sc.pending
+			p.ok = false
+			sc.i, sc.portEnd, sc.keyAt = p.i, p.portEnd, p.keyAt
+			return p.m, true
 		}
 		// Only a token holding ':' or '.' can be an address, so jump from
 		// one of those bytes to the next (bytes.IndexByte is vectorised)
@@ -309,8 +329,15 @@ func (sc *scanner) next() (Match, bool) {
 		if colons < 7 && !double && dots < 3 {
 			continue
 		}
-		sc.portEnd = 0
+		sc.portEnd, sc.keyAt = 0, -1
 		if m, ok := sc.colonToken(a, b); ok {
+			if m.Start > a+1 && bytes.Count(s[a:m.Start], []byte{'.'}) >= 3 {
+				// A key that may hold a dotted quad (1.2.3.4:2001:db8::1):
+				// look for quads in it, then return m.
+				sc.pending = pending{m: m, portEnd: sc.portEnd, keyAt: sc.keyAt, i: max(b, m.End), ok: true}
+				sc.i, sc.quadEnd, sc.portEnd, sc.keyAt = a, m.Start-1, 0, -1
+				continue
+			}
 			sc.i = max(b, m.End) // past the token and any %zone
 			return m, true
 		}
@@ -342,20 +369,43 @@ func (sc *scanner) colonToken(a, b int) (Match, bool) {
 	return sc.colonTokenAt(a, b)
 }
 
-// colonTokenAt is colonToken without the percent-escape rule.
+// colonTokenAt is colonToken without the percent-escape rule. It reads the
+// token as an address (readColon) unless a word is glued to its left, and
+// then, if that fails, as a key, one colon and an address: "src:2001:db8::1",
+// "eth0:fe80::1", "IPv6:2001:db8::1", "(:2001:db8::1". A key that ends in
+// hex digits ("source:", "en0:") is part of the token, so where the text
+// could be read as one longer address that does not parse or as a key and
+// an address, the reading that masks wins. "::" is never a key's colon:
+// "std::abs" and "Foo::Bar" are identifiers.
 func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 	s := sc.s
-	n := len(s)
-	wordBefore := a > 0 && class[s[a-1]]&cWord != 0
-	if wordBefore {
-		// "addr:2001:db8::1" is a key and an address; "std::abs" and
-		// "Foo::Bar" are identifiers.
-		if b-a >= 2 && s[a] == ':' && s[a+1] != ':' {
-			a++
-		} else {
-			return Match{}, false
+	if a == 0 || class[s[a-1]]&cWord == 0 {
+		if m, ok := sc.readColon(a, b); ok {
+			return m, true
 		}
+		sc.portEnd = 0
 	}
+	k := bytes.IndexByte(s[a:b], ':')
+	if k < 0 {
+		return Match{}, false
+	}
+	k += a
+	if k+1 >= b || s[k+1] == ':' && (k+2 >= b || s[k+2] != ':') {
+		return Match{}, false // "std::abs"; but "IPv6:::ffff:192.0.2.1" is a key
+	}
+	m, ok := sc.readColon(k+1, b)
+	if ok && k > a && (a == 0 || class[s[a-1]]&cWord == 0) {
+		sc.keyAt = a
+	}
+	return m, ok
+}
+
+// readColon reads s[a:b], a stretch of a token, as an IPv6 address (with a
+// zone), or an IPv4 or IPv6 address followed by a :port, or an IPv6 address
+// followed by a .port as tcpdump writes it (2001:db8::1.443).
+func (sc *scanner) readColon(a, b int) (Match, bool) {
+	s := sc.s
+	n := len(s)
 	e := b
 	if b < n && class[s[b]]&cWord != 0 {
 		// Glued to a word on the right: an identifier, unless a '.'
@@ -380,18 +430,35 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 			return Match{Addr: addr, Start: a, End: e - 1}, true
 		}
 	}
-	// addr:port, port all digits.
-	k := e - 1
-	for k > a && class[s[k]]&cDigit != 0 {
-		k--
-	}
-	if k > a && k < e-1 && s[k] == ':' {
-		if addr, ok := parseAddr(s[a:k]); ok {
+	// addr:port, the port all digits.
+	k := portStart(s, a, e)
+	if k < e && s[k-1] == ':' {
+		if addr, ok := parseAddr(s[a : k-1]); ok {
 			sc.portEnd = e
-			return Match{Addr: addr, Start: a, End: k}, true
+			return Match{Addr: addr, Start: a, End: k - 1}, true
+		}
+	}
+	// IPv6.port, maybe with a colon after it (tcpdump's "> 2001:db8::2.22:").
+	if e-a > 1 && s[e-1] == ':' {
+		e--
+		k = portStart(s, a, e)
+	}
+	if k < e && s[k-1] == '.' && isPort(s[k:e]) {
+		if addr, ok := parse6(s[a : k-1]); ok {
+			return Match{Addr: addr, Start: a, End: k - 1}, true
 		}
 	}
 	return Match{}, false
+}
+
+// portStart returns where the digits that end s[a:e] start (e if there are
+// none); it stays above a, so s[k-1] is in the stretch.
+func portStart(s []byte, a, e int) int {
+	k := e
+	for k > a+1 && class[s[k-1]]&cDigit != 0 {
+		k--
+	}
+	return k
 }
 
 // zoneEnd returns the end of the %zone starting at s[p] == '%', or p when
@@ -406,8 +473,8 @@ func zoneEnd(s []byte, p int) int {
 	for e < len(s) && e-p-1 < maxZone && class[s[e]]&cZone != 0 {
 		e++
 	}
-	if e < len(s) && (s[e] == ':' || s[e] == '%' || class[s[e]]&cZone != 0) {
-		return p // too long, or running into more address text
+	if e < len(s) && (s[e] == ':' && e+1 < len(s) && class[s[e+1]]&cT != 0 || s[e] == '%' || class[s[e]]&cZone != 0) {
+		return p // too long, or running into more address text or a port
 	}
 	for e > p+1 && s[e-1] == '.' {
 		e--
@@ -420,8 +487,11 @@ func zoneEnd(s []byte, p int) int {
 
 // quad returns the next dotted quad in s[sc.i:end], a stretch of one token.
 // It looks at maximal runs of digits and dots, split at "..", each trimmed of
-// dots at its ends: a piece of exactly four numbers is an address, a longer
-// one (1.2.3.4.5, a version) is not.
+// dots at its ends: a piece of exactly four numbers is an address; a piece
+// of five whose first four are an address and whose fifth is a port (0 to
+// 65535, at most five digits) is an address and a port, as tcpdump writes
+// them (192.0.2.1.443), unless a version marker is glued to its left (see
+// versionMark); any other piece (1.2.3.4.5.6, 1.2.3.4.70000) is not.
 func (sc *scanner) quad(end int) (Match, bool) {
 	s := sc.s
 	i := sc.i
@@ -442,18 +512,49 @@ func (sc *scanner) quad(end int) (Match, bool) {
 		}
 		if i-a > 2 && escapeAt(s, a) {
 			// "%20198.51.100.7": an escaped space, then an address.
-			if v4, ok := parse4(s[a+2 : i]); ok {
+			if m, ok := quadAt(s, a+2, i, true); ok {
 				sc.i = i
-				return Match{Addr: netip.AddrFrom4(v4), Start: a + 2, End: i}, true
+				return m, true
 			}
 		}
-		if v4, ok := parse4(s[a:i]); ok {
+		if m, ok := quadAt(s, a, i, !versionMark(s, a)); ok {
 			sc.i = i
-			return Match{Addr: netip.AddrFrom4(v4), Start: a, End: i}, true
+			return m, true
 		}
 	}
 	sc.i = end
 	return Match{}, false
+}
+
+// quadAt reads the piece s[a:i] as a dotted quad or, if port, as a dotted
+// quad, a '.' and a port.
+func quadAt(s []byte, a, i int, port bool) (Match, bool) {
+	if v4, ok := parse4(s[a:i]); ok {
+		return Match{Addr: netip.AddrFrom4(v4), Start: a, End: i}, true
+	}
+	if !port {
+		return Match{}, false
+	}
+	d := bytes.LastIndexByte(s[a:i], '.')
+	if d < 0 || !isPort(s[a+d+1:i]) {
+		return Match{}, false
+	}
+	if v4, ok := parse4(s[a : a+d]); ok {
+		return Match{Addr: netip.AddrFrom4(v4), Start: a, End: a + d}, true
+	}
+	return Match{}, false
+}
+
+// versionMark reports whether the piece of digits and dots at s[a] follows a
+// version marker: a letter, '_', '/' or '-' glued to it (v1.2.3.4.5,
+// OpenSSH_9.6.1.2.3, nginx/1.25.3.1.2, foo-1.2.3.4.5). Five such numbers
+// are then a version, not an address and a port.
+func versionMark(s []byte, a int) bool {
+	if a == 0 {
+		return false
+	}
+	c := s[a-1] | 0x20 // ASCII lower case; '_' (0x5f) becomes 0x7f, '/' and '-' stay
+	return 'a' <= c && c <= 'z' || s[a-1] == '_' || s[a-1] == '/' || s[a-1] == '-'
 }
 
 // upperHex reports whether c is 0-9 or A-F.

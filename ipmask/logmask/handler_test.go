@@ -1,0 +1,211 @@
+package logmask_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"testing/slogtest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
+	"github.com/clickanon/clickanon/ipmask/logmask"
+)
+
+func mustHandler(t testing.TB, h slog.Handler, opts *logmask.HandlerOptions) *logmask.Handler {
+	t.Helper()
+	mh, err := logmask.NewHandler(h, ipmask.Default, opts)
+	require.NoError(t, err)
+	return mh
+}
+
+// TestHandlerSlogtest runs the standard library's handler conformance
+// tests on a Handler wrapped around a JSON handler.
+func TestHandlerSlogtest(t *testing.T) {
+	var buf *bytes.Buffer
+	slogtest.Run(t, func(t *testing.T) slog.Handler {
+		buf = new(bytes.Buffer)
+		return mustHandler(t, slog.NewJSONHandler(buf, nil), nil)
+	}, func(t *testing.T) map[string]any {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(buf.Bytes(), &m))
+		return m
+	})
+}
+
+type stringer string
+
+func (s stringer) String() string { return "peer " + string(s) }
+
+type valuer string
+
+func (v valuer) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("peer", string(v)), slog.Int("n", 1))
+}
+
+type peer struct {
+	Name string
+	Addr string
+}
+
+// logEveryForm logs text and addr, which is the address text holds, in
+// every way an attribute can carry an address, in the group named group.
+func logEveryForm(logger *slog.Logger, group, text string, addr netip.Addr) {
+	ip := net.IP(addr.AsSlice())
+	zoned := addr
+	if addr.Is6() && !addr.Is4In6() {
+		zoned = addr.WithZone("eth0")
+	}
+	ones := net.CIDRMask(addr.BitLen(), addr.BitLen())
+	logger.With("with", text, text, 1).WithGroup(group).Info("visit from "+text,
+		slog.String("text", text),
+		slog.Int(text, 1),
+		slog.Any("addr", zoned),
+		slog.Any("addrport", netip.AddrPortFrom(addr, 443)),
+		slog.Any("prefix", netip.PrefixFrom(addr, addr.BitLen())),
+		slog.Any("ip", ip),
+		slog.Any("ipnet", &net.IPNet{IP: ip, Mask: ones}),
+		slog.Any("tcp", &net.TCPAddr{IP: ip, Port: 80, Zone: "eth0"}),
+		slog.Any("udp", &net.UDPAddr{IP: ip, Port: 53}),
+		slog.Any("ipaddr", &net.IPAddr{IP: ip}),
+		slog.Any("err", fmt.Errorf("dial %s: connection refused", text)),
+		slog.Any("stringer", stringer(text)),
+		slog.Any("valuer", valuer(text)),
+		slog.Any("bytes", []byte(text)),
+		slog.Any("struct", peer{Name: "p", Addr: text}),
+		slog.Any("map", map[string]string{"peer": text}),
+		slog.Group("nested", slog.String("text", text), slog.Any("addr", addr), slog.Group("deeper", slog.Any("ip", ip))),
+	)
+}
+
+// TestHandlerMasksEveryForm logs every address form of ipmasktest.Cases in
+// every kind of attribute, through JSON and text handlers, and finds no
+// raw address in the output; the same logs without the Handler leak.
+func TestHandlerMasksEveryForm(t *testing.T) {
+	for _, c := range ipmasktest.Cases() {
+		t.Run(c.Name, func(t *testing.T) {
+			for name, newHandler := range map[string]func(io.Writer) slog.Handler{
+				"json": func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) },
+				"text": func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
+			} {
+				var raw, masked bytes.Buffer
+				logEveryForm(slog.New(newHandler(&raw)), "group "+c.Text, c.Text, c.Addr)
+				logEveryForm(slog.New(mustHandler(t, newHandler(&masked), nil)), "group "+c.Text, c.Text, c.Addr)
+				require.NotEmpty(t, ipmasktest.Leaks(ipmask.Default, raw.Bytes()), "%s: the check has teeth", name)
+				ipmasktest.AssertNoRawIP(t, ipmask.Default, masked.Bytes(), name)
+				assert.NotContains(t, masked.String(), "eth0", "%s: zones dropped", name)
+			}
+		})
+	}
+}
+
+// TestHandlerTypedValues checks what each typed value becomes.
+func TestHandlerTypedValues(t *testing.T) {
+	ip4 := net.ParseIP("203.0.113.9") // 16 bytes, as net.ParseIP returns
+	tests := []struct {
+		name  string
+		value any
+		want  string // JSON
+	}{
+		{"addr", netip.MustParseAddr("203.0.113.9"), `"203.0.113.0"`},
+		{"addr zoned", netip.MustParseAddr("fe80::1%eth0"), `"fe80::"`},
+		{"addr mapped", netip.MustParseAddr("::ffff:203.0.113.9"), `"203.0.113.0"`},
+		{"addr masked kept", netip.MustParseAddr("203.0.113.0"), `"203.0.113.0"`},
+		{"addrport", netip.MustParseAddrPort("[2001:db8:1:2::7]:443"), `"[2001:db8:1::]:443"`},
+		{"prefix longer than the policy", netip.MustParsePrefix("203.0.113.9/28"), `"203.0.113.0/24"`},
+		{"prefix shorter than the policy", netip.MustParsePrefix("203.0.113.9/16"), `"203.0.0.0/16"`},
+		{"prefix 6to4", netip.MustParsePrefix("2002:cb00:7109::/48"), `"2002:cb00:7100::/40"`},
+		{"net.IP", ip4, `"203.0.113.0"`},
+		{"net.IPNet", &net.IPNet{IP: ip4.To4(), Mask: net.CIDRMask(32, 32)}, `{"IP":"203.0.113.0","Mask":"////AA=="}`},
+		{"tcp", &net.TCPAddr{IP: ip4, Port: 80}, `{"IP":"203.0.113.0","Port":80,"Zone":""}`},
+		{"tcp zone dropped", &net.TCPAddr{IP: net.ParseIP("2001:db8:1:2::7"), Port: 80, Zone: "eth0"}, `{"IP":"2001:db8:1::","Port":80,"Zone":""}`},
+		{"error", fmt.Errorf("dial tcp 203.0.113.9:80: refused"), `"dial tcp 203.0.113.0:80: refused"`},
+		{"stringer", stringer("2001:db8:1:2::7"), `"peer 2001:db8:1::"`},
+		{"bytes", []byte("from 203.0.113.9"), `"ZnJvbSAyMDMuMC4xMTMuMA=="`},
+		{"struct", peer{Name: "a", Addr: "203.0.113.9"}, `"{Name:a Addr:203.0.113.0}"`},
+		{"struct without address", peer{Name: "a", Addr: "none"}, `{"Name":"a","Addr":"none"}`},
+		{"nil", nil, `null`},
+		{"int", 42, `42`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			slog.New(mustHandler(t, slog.NewJSONHandler(&buf, nil), nil)).Info("m", "v", tt.value)
+			var got map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(buf.Bytes(), &got))
+			assert.JSONEq(t, tt.want, string(got["v"]))
+		})
+	}
+}
+
+func TestHandlerSkipPrivate(t *testing.T) {
+	var buf bytes.Buffer
+	h := mustHandler(t, slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime}), &logmask.HandlerOptions{SkipPrivate: true})
+	slog.New(h).Info("from 10.1.2.3 and 203.0.113.9", "ip", netip.MustParseAddr("192.168.1.7"), "peer", netip.MustParseAddr("198.51.100.7"))
+	assert.Equal(t, "level=INFO msg=\"from 10.1.2.3 and 203.0.113.0\" ip=192.168.1.7 peer=198.51.100.0\n", buf.String())
+}
+
+func dropTime(_ []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
+}
+
+// TestReplaceAttr configures built-in handlers with Masker.ReplaceAttr and
+// logs every address form through them.
+func TestReplaceAttr(t *testing.T) {
+	m, err := logmask.NewMasker(ipmask.Default, nil)
+	require.NoError(t, err)
+	for _, c := range ipmasktest.Cases() {
+		t.Run(c.Name, func(t *testing.T) {
+			var buf bytes.Buffer
+			opts := &slog.HandlerOptions{ReplaceAttr: m.ReplaceAttr}
+			logger := slog.New(slog.NewJSONHandler(&buf, opts))
+			// Group names are not attributes: ReplaceAttr cannot see them.
+			logEveryForm(logger, "g", c.Text, c.Addr)
+			logger = slog.New(slog.NewTextHandler(&buf, opts))
+			logEveryForm(logger, "g", c.Text, c.Addr)
+			ipmasktest.AssertNoRawIP(t, ipmask.Default, buf.Bytes())
+		})
+	}
+}
+
+// nop is an enabled handler that does nothing, so that allocation counts
+// measure the Handler alone.
+type nop struct{}
+
+func (nop) Enabled(context.Context, slog.Level) bool  { return true }
+func (nop) Handle(context.Context, slog.Record) error { return nil }
+func (h nop) WithAttrs([]slog.Attr) slog.Handler      { return h }
+func (h nop) WithGroup(string) slog.Handler           { return h }
+
+// TestHandlerAllocs checks that a record holding no address costs no
+// allocation, and that one holding an address is masked.
+func TestHandlerAllocs(t *testing.T) {
+	h := mustHandler(t, nop{}, nil)
+	ctx := context.Background()
+	now := time.Date(2024, 6, 11, 8, 0, 0, 0, time.UTC)
+	r := slog.NewRecord(now, slog.LevelInfo, "request served in 12.5 ms, version 1.2.3", 0)
+	r.AddAttrs(
+		slog.String("method", "GET"), slog.String("path", "/c/abc?x=1"), slog.Int("status", 200),
+		slog.Duration("took", 12*time.Millisecond), slog.Time("at", now), slog.Bool("ok", true),
+		slog.Any("err", io.ErrUnexpectedEOF), slog.Any("level", slog.LevelWarn),
+		slog.Group("req", slog.String("ua", "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.6099.109"), slog.Int64("bytes", 1234)),
+		slog.String("long", strings.Repeat("no address here, only words. ", 20)),
+	)
+	allocs := testing.AllocsPerRun(100, func() {
+		_ = h.Handle(ctx, r)
+	})
+	assert.Zero(t, allocs)
+}

@@ -1,0 +1,299 @@
+package logmask
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+
+	"github.com/clickanon/clickanon/ipmask"
+)
+
+// HandlerOptions configure a [Handler]. The zero HandlerOptions (and a nil
+// *HandlerOptions) mask every address, private ones too. [NewHandler]
+// copies what it needs; it never modifies a HandlerOptions.
+type HandlerOptions struct {
+	// SkipPrivate leaves private, loopback and link-local addresses as
+	// they are, as [Options].SkipPrivate does.
+	SkipPrivate bool
+}
+
+// A Handler is a [slog.Handler] that masks every IP address in a record
+// and passes the record on to the handler it wraps. It reads content, not
+// attribute names: the message, attribute keys and group names, string
+// values, [netip.Addr], [netip.Prefix], [netip.AddrPort], [net.IP],
+// [*net.IPNet], [*net.TCPAddr], [*net.UDPAddr], [*net.IPAddr], []byte,
+// errors and [fmt.Stringer] values (by their text), [slog.LogValuer]
+// results, and attributes inside groups and given to WithAttrs. Any other
+// value (a struct, a map, a slice) is formatted with fmt's %+v; if that
+// text holds an address, the value is replaced by the masked text.
+//
+// Typed values keep their type: an Addr becomes the masked Addr (its zone
+// dropped), a Prefix the masked network (the policy's prefix, or the
+// value's own shorter one), an AddrPort keeps its port, a *net.TCPAddr its
+// port. Text is masked as [Masker.AppendMask] masks it in free-text mode.
+// An error, Stringer or %+v text that holds an address becomes a string
+// value. LogValuer values are resolved once, here, and the result passed
+// on, so the wrapped handler never calls LogValue itself.
+//
+// A record that holds no address is passed on as it is, without
+// allocating (unless it holds a LogValuer or a value formatted with %+v).
+// One that does is copied, with its attributes masked.
+//
+// A Handler is safe for concurrent use if the handler it wraps is, as
+// every slog.Handler must be. The zero Handler is not usable: build one
+// with [NewHandler].
+type Handler struct {
+	next slog.Handler
+	m    *Masker
+}
+
+var _ slog.Handler = (*Handler)(nil)
+
+// NewHandler returns a Handler that masks with policy p and options opts
+// (nil means the defaults) and passes records on to h. It reports an error
+// if h is nil.
+func NewHandler(h slog.Handler, p ipmask.Policy, opts *HandlerOptions) (*Handler, error) {
+	if h == nil {
+		return nil, errors.New("logmask: NewHandler: nil slog.Handler")
+	}
+	m := &Masker{policy: p, delim: ' ', placeholder: "-", maxLine: DefaultMaxLine}
+	if opts != nil {
+		m.skipPrivate = opts.SkipPrivate
+	}
+	return &Handler{next: h, m: m}, nil
+}
+
+// Enabled reports whether the wrapped handler handles records at level l.
+func (h *Handler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, l)
+}
+
+// Handle masks the addresses in r and passes it on to the wrapped handler.
+func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
+	msg, changed := h.m.maskString(r.Message, false)
+	if !changed {
+		r.Attrs(func(a slog.Attr) bool {
+			_, changed = h.m.maskAttr(a)
+			return !changed
+		})
+		if !changed {
+			return h.next.Handle(ctx, r)
+		}
+	}
+	out := slog.NewRecord(r.Time, r.Level, msg, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		a, _ = h.m.maskAttr(a)
+		out.AddAttrs(a)
+		return true
+	})
+	return h.next.Handle(ctx, out)
+}
+
+// WithAttrs returns a Handler whose wrapped handler has attrs, masked.
+func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &Handler{next: h.next.WithAttrs(h.m.maskAttrs(attrs)), m: h.m}
+}
+
+// WithGroup returns a Handler whose wrapped handler opens the group name,
+// masked.
+func (h *Handler) WithGroup(name string) slog.Handler {
+	name, _ = h.m.maskString(name, false)
+	return &Handler{next: h.next.WithGroup(name), m: h.m}
+}
+
+// ReplaceAttr returns a with every address in it masked, as [Handler]
+// masks attributes, for [slog.HandlerOptions].ReplaceAttr: a built-in
+// handler calls it for the message ("msg") and every attribute, inside
+// groups too. It masks in free-text mode, whatever m's Fields say.
+//
+// The names of groups (groups, and WithGroup's) are not passed to
+// ReplaceAttr as attributes and so are not masked; wrap the handler in a
+// [Handler] to mask them too.
+func (m *Masker) ReplaceAttr(groups []string, a slog.Attr) slog.Attr {
+	a, _ = m.maskAttr(a)
+	return a
+}
+
+// maskAttrs returns attrs with each attribute masked: attrs itself when
+// nothing changes, else a copy.
+func (m *Masker) maskAttrs(attrs []slog.Attr) []slog.Attr {
+	var out []slog.Attr
+	for i, a := range attrs {
+		ma, changed := m.maskAttr(a)
+		if changed && out == nil {
+			out = make([]slog.Attr, len(attrs))
+			copy(out, attrs[:i])
+		}
+		if out != nil {
+			out[i] = ma
+		}
+	}
+	if out == nil {
+		return attrs
+	}
+	return out
+}
+
+// maskAttr masks a's key and value and reports whether either changed.
+func (m *Masker) maskAttr(a slog.Attr) (slog.Attr, bool) {
+	key, kc := m.maskString(a.Key, false)
+	v, vc := m.maskValue(a.Value)
+	if !kc && !vc {
+		return a, false
+	}
+	return slog.Attr{Key: key, Value: v}, true
+}
+
+// maskValue masks v and reports whether it changed.
+func (m *Masker) maskValue(v slog.Value) (slog.Value, bool) {
+	switch v.Kind() {
+	case slog.KindString:
+		if s, changed := m.maskString(v.String(), false); changed {
+			return slog.StringValue(s), true
+		}
+	case slog.KindGroup:
+		attrs := v.Group()
+		if masked := m.maskAttrs(attrs); len(masked) > 0 && &masked[0] != &attrs[0] {
+			return slog.GroupValue(masked...), true
+		}
+	case slog.KindLogValuer:
+		// Resolved here, once: the wrapped handler must see what was
+		// masked, not call LogValue again.
+		r, _ := m.maskValue(v.Resolve())
+		return r, true
+	case slog.KindAny:
+		return m.maskAny(v)
+	}
+	return v, false
+}
+
+// maskAny masks a value of kind Any.
+func (m *Masker) maskAny(v slog.Value) (slog.Value, bool) {
+	switch x := v.Any().(type) {
+	case nil:
+	case netip.Addr:
+		if a, changed := m.maskAddr(x); changed {
+			return slog.AnyValue(a), true
+		}
+	case netip.AddrPort:
+		if a, changed := m.maskAddr(x.Addr()); changed {
+			return slog.AnyValue(netip.AddrPortFrom(a, x.Port())), true
+		}
+	case netip.Prefix:
+		if p, changed := m.maskPrefix(x); changed {
+			return slog.AnyValue(p), true
+		}
+	case net.IP:
+		if a, changed := m.maskIP(x); changed {
+			return slog.AnyValue(a), true
+		}
+	case *net.IPNet:
+		if x == nil {
+			break
+		}
+		a, ok := netip.AddrFromSlice(x.IP)
+		ones, bits := x.Mask.Size()
+		if !ok || bits != a.BitLen() {
+			return m.maskText(v, x.String()) // a mask that is not a prefix
+		}
+		if p, changed := m.maskPrefix(netip.PrefixFrom(a, ones)); changed {
+			return slog.AnyValue(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}), true
+		}
+	case *net.TCPAddr:
+		if x == nil {
+			break
+		}
+		if a, changed := m.maskIP(x.IP); changed || x.Zone != "" {
+			return slog.AnyValue(&net.TCPAddr{IP: a, Port: x.Port}), true
+		}
+	case *net.UDPAddr:
+		if x == nil {
+			break
+		}
+		if a, changed := m.maskIP(x.IP); changed || x.Zone != "" {
+			return slog.AnyValue(&net.UDPAddr{IP: a, Port: x.Port}), true
+		}
+	case *net.IPAddr:
+		if x == nil {
+			break
+		}
+		if a, changed := m.maskIP(x.IP); changed || x.Zone != "" {
+			return slog.AnyValue(&net.IPAddr{IP: a}), true
+		}
+	case *slog.Source:
+		if x == nil {
+			break
+		}
+		fn, fc := m.maskString(x.Function, false)
+		file, ffc := m.maskString(x.File, false)
+		if fc || ffc {
+			return slog.AnyValue(&slog.Source{Function: fn, File: file, Line: x.Line}), true
+		}
+	case []byte:
+		if m.hasAddr(x) {
+			if out := m.appendFree(nil, x); string(out) != string(x) {
+				return slog.AnyValue(out), true
+			}
+		}
+	case error:
+		return m.maskText(v, x.Error())
+	case fmt.Stringer:
+		return m.maskText(v, x.String())
+	default:
+		return m.maskText(v, fmt.Sprintf("%+v", x))
+	}
+	return v, false
+}
+
+// maskText returns, if the text of v holds an address, the masked text as
+// a string value; otherwise v.
+func (m *Masker) maskText(v slog.Value, text string) (slog.Value, bool) {
+	if s, changed := m.maskString(text, false); changed {
+		return slog.StringValue(s), true
+	}
+	return v, false
+}
+
+// maskAddr masks a as the Masker masks an address in text, dropping its
+// zone, and reports whether that changed it. A private address that
+// SkipPrivate keeps is only unmapped.
+func (m *Masker) maskAddr(a netip.Addr) (netip.Addr, bool) {
+	if !a.IsValid() {
+		return a, false
+	}
+	out := m.policy.Mask(a)
+	if m.skipPrivate && isPrivate(a) {
+		out = a.Unmap().WithZone("")
+	}
+	return out, out != a
+}
+
+// maskIP masks an address given as a net.IP, which holds an IPv4 address
+// in 4 bytes or 16 (as IPv4-mapped IPv6); one of another length is left
+// alone (it prints as "?" and hex digits).
+func (m *Masker) maskIP(ip net.IP) (net.IP, bool) {
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return ip, false
+	}
+	if masked, _ := m.maskAddr(a); masked != a.Unmap() {
+		return net.IP(masked.AsSlice()), true
+	}
+	return ip, false
+}
+
+// maskPrefix masks a network: the policy's prefix of its address, or the
+// network itself, masked to its own length, if that is shorter.
+func (m *Masker) maskPrefix(p netip.Prefix) (netip.Prefix, bool) {
+	if !p.IsValid() || m.skipPrivate && isPrivate(p.Addr()) {
+		return p, false
+	}
+	q := m.policy.Prefix(p.Addr())
+	if p.Addr().Is4() == q.Addr().Is4() && p.Bits() < q.Bits() {
+		q = p.Masked()
+	}
+	return q, q != p
+}
