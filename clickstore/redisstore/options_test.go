@@ -24,7 +24,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 		opts *redisstore.Options
 		want string
 	}{
-		{"brace in prefix", &redisstore.Options{Prefix: "a{b"}, `"a{b"`},
+		{"brace in prefix", &redisstore.Options{Prefix: "a{b"}, "prefix of 3 bytes"},
 		{"negative capacity", &redisstore.Options{Capacity: -1}, `"-1"`},
 	}
 	for _, tt := range tests {
@@ -99,7 +99,8 @@ func TestRawAddrNeedsKeyring(t *testing.T) {
 	c.RawAddr = netip.MustParseAddr("192.0.2.9")
 	_, err := s.Record(context.Background(), c)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `"192.0.2.9"`)
+	assert.ErrorContains(t, err, "Options.Keyring")
+	assert.NotContains(t, err.Error(), "192.0.2.9", "the address is not echoed")
 }
 
 func TestRecordBatch(t *testing.T) {

@@ -288,8 +288,8 @@ func (s *Store) Record(ctx context.Context, c clickstore.Click) (bool, error) {
 }
 
 func (s *Store) recordArgs(ctx context.Context, c clickstore.Click) ([]string, []any, error) {
-	if err := c.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("redisstore: record: %w", err)
+	if err := validate("record", c); err != nil {
+		return nil, nil, err
 	}
 	if c.Kind != clickstore.KindClick {
 		return nil, nil, fmt.Errorf("redisstore: record: kind %q: %w: stores hold clicks only", c.Kind.String(), clickstore.ErrInvalidClick)
@@ -300,7 +300,7 @@ func (s *Store) recordArgs(ctx context.Context, c clickstore.Click) ([]string, [
 	var err error
 	if c.RawAddr.IsValid() {
 		if s.keyring == nil {
-			return nil, nil, fmt.Errorf("redisstore: record: raw address %q: no Options.Keyring to seal it with", c.RawAddr.String())
+			return nil, nil, errors.New("redisstore: record: Click.RawAddr is set but there is no Options.Keyring to seal it with")
 		}
 		cur, _, kerr := s.keyring.Keys(ctx, now)
 		if kerr != nil {
@@ -337,15 +337,15 @@ func (s *Store) recordArgs(ctx context.Context, c clickstore.Click) ([]string, [
 func (s *Store) recordResult(c clickstore.Click, n int, err error) (bool, error) {
 	switch {
 	case err != nil:
-		return false, fmt.Errorf("redisstore: record on link %q: %w", c.Link, err)
+		return false, fmt.Errorf("redisstore: record: %w", err)
 	case n == 1:
 		return true, nil
 	case n == 0:
 		return false, nil
 	case n == -1:
-		return false, fmt.Errorf("redisstore: record on link %q: %w (capacity %s)", c.Link, clickstore.ErrFull, s.capacity)
+		return false, fmt.Errorf("redisstore: record: %w (capacity %s)", clickstore.ErrFull, s.capacity)
 	}
-	return false, fmt.Errorf("redisstore: record on link %q: unexpected script reply %q", c.Link, strconv.Itoa(n))
+	return false, fmt.Errorf("redisstore: record: unexpected script reply %d", n)
 }
 
 // RecordBatch records clicks in one pipeline (one round trip for all of
@@ -408,7 +408,7 @@ func (s *Store) Latest(ctx context.Context, visitor, prev clickstore.Pseudonym, 
 		return clickstore.Click{}, false, err
 	}
 	if len(link) > clickstore.MaxLinkLen {
-		return clickstore.Click{}, false, fmt.Errorf("redisstore: latest: link %q: %w: longer than %d bytes", link[:32]+"...", clickstore.ErrInvalidClick, clickstore.MaxLinkLen)
+		return clickstore.Click{}, false, fmt.Errorf("redisstore: latest: link of %d bytes: %w: longer than %d bytes", len(link), clickstore.ErrInvalidClick, clickstore.MaxLinkLen)
 	}
 	now := s.clock()
 	cs, cn, _ := s.cutoff(now)
@@ -423,7 +423,7 @@ func (s *Store) Latest(ctx context.Context, visitor, prev clickstore.Pseudonym, 
 	}
 	res, err := latestScript.Run(ctx, s.client, []string{s.nameIdx}, args...).StringSlice()
 	if err != nil {
-		return clickstore.Click{}, false, fmt.Errorf("redisstore: latest on link %q: %w", link, err)
+		return clickstore.Click{}, false, fmt.Errorf("redisstore: latest: %w", err)
 	}
 	var best clickstore.Click
 	var bs, bn int64
@@ -520,8 +520,12 @@ func (s *Store) All(ctx context.Context) iter.Seq2[clickstore.Click, error] {
 				if len(vals) != 3 || vals[0] == nil {
 					continue // erased or expired since the scan
 				}
-				ts, _ := strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64)
-				tn, _ := strconv.ParseInt(fmt.Sprint(vals[1]), 10, 64)
+				ts, err1 := strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64)
+				tn, err2 := strconv.ParseInt(fmt.Sprint(vals[1]), 10, 64)
+				if err1 != nil || err2 != nil {
+					yield(clickstore.Click{}, errCorrupt)
+					return
+				}
 				if ts < csec || ts == csec && tn <= cnsec {
 					continue
 				}
@@ -549,7 +553,7 @@ func (s *Store) EraseVisitor(ctx context.Context, v clickstore.Pseudonym) (int, 
 		return 0, err
 	}
 	if v.IsZero() {
-		return 0, fmt.Errorf("redisstore: erase visitor %q: %w: zero pseudonym", v.String(), clickstore.ErrInvalidClick)
+		return 0, fmt.Errorf("redisstore: erase visitor: %w: zero pseudonym", clickstore.ErrInvalidClick)
 	}
 	h := v.String()
 	return s.erase(ctx, "v", "[v:"+h+":", "(v:"+h+";", "visitor "+h)
@@ -561,7 +565,7 @@ func (s *Store) EraseLink(ctx context.Context, link string) (int, error) {
 		return 0, err
 	}
 	if link == "" || len(link) > clickstore.MaxLinkLen {
-		return 0, fmt.Errorf("redisstore: erase link %q: %w: want 1 to %d bytes", link, clickstore.ErrInvalidClick, clickstore.MaxLinkLen)
+		return 0, fmt.Errorf("redisstore: erase link: link of %d bytes: %w: want 1 to %d bytes", len(link), clickstore.ErrInvalidClick, clickstore.MaxLinkLen)
 	}
 	p := fmt.Sprintf("l:%03d", len(link)) + link
 	return s.erase(ctx, "l", "["+p, "("+p+"g", "link "+strconv.Quote(link))
@@ -597,7 +601,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (retention.SweepStats,
 			return st, fmt.Errorf("redisstore: sweep at %s: %w", now.Format(time.RFC3339Nano), err)
 		}
 		if len(res) != 5 {
-			return st, fmt.Errorf("redisstore: sweep: unexpected reply %q", fmt.Sprint(res))
+			return st, fmt.Errorf("redisstore: sweep: unexpected reply of %d elements", len(res))
 		}
 		batch, _ := res[0].(int64)
 		gone, _ := res[1].(int64)
@@ -659,7 +663,7 @@ func checkPrefix(p string) (string, error) {
 		return DefaultPrefix, nil
 	}
 	if strings.ContainsAny(p, "{}") {
-		return "", fmt.Errorf("redisstore: prefix %q: must not contain '{' or '}'", p)
+		return "", fmt.Errorf("redisstore: prefix of %d bytes: must not contain '{' or '}'", len(p))
 	}
 	return p, nil
 }
