@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/internal/redistest"
@@ -100,4 +101,42 @@ func BenchmarkRecord(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/click")
 	})
+}
+
+// Record allocates about what a bare SET NX PX does through the same
+// client (go-redis's own command, reply and arguments), and a batch less
+// per click than 100 pipelined SET NX PX: keys and the script argument
+// share one buffer, and the fixed arguments are boxed once per store.
+func TestRecordAllocs(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	client := newClient(t, srv.Addr())
+	s := newStore(t, client, nil)
+	ctx := context.Background()
+	base := testing.AllocsPerRun(200, func() {
+		_ = client.SetNX(ctx, "base:"+strconv.FormatUint(benchSeq.Add(1), 10), "1", 30*time.Minute).Err()
+	})
+	record := testing.AllocsPerRun(200, func() {
+		if _, err := s.Record(ctx, benchClick()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.LessOrEqual(t, record, base+1, "Record allocates %v, SET NX PX %v", record, base)
+
+	batch := make([]clickstore.Click, 100)
+	pipelined := testing.AllocsPerRun(20, func() {
+		pipe := client.Pipeline()
+		for range 100 {
+			pipe.SetNX(ctx, "base:"+strconv.FormatUint(benchSeq.Add(1), 10), "1", 30*time.Minute)
+		}
+		_, _ = pipe.Exec(ctx)
+	})
+	batched := testing.AllocsPerRun(20, func() {
+		for i := range batch {
+			batch[i] = benchClick()
+		}
+		if _, err := s.RecordBatch(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.LessOrEqual(t, batched, pipelined, "a batch of 100 allocates %v, 100 pipelined SET NX PX %v", batched, pipelined)
 }

@@ -25,7 +25,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 		want string
 	}{
 		{"brace in prefix", &redisstore.Options{Prefix: "a{b"}, "prefix of 3 bytes"},
-		{"negative capacity", &redisstore.Options{Capacity: -1}, `"-1"`},
+		{"negative capacity", &redisstore.Options{Capacity: -1}, "capacity -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
