@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -68,6 +69,13 @@ type Options struct {
 	// documentation.
 	AllowPersistence bool
 
+	// Logger receives warnings: a node whose persistence or eviction
+	// setting was accepted only because of AllowPersistence or
+	// AllowEviction (named by its server address), and a Redis restart
+	// that lost the held clicks. Nil means no logging. Nothing the store
+	// logs names a visitor, a pseudonym or a link.
+	Logger *slog.Logger
+
 	// AllowEviction lets New succeed when the server's maxmemory-policy
 	// may evict keys with a TTL. An evicted click makes its visitor's next
 	// click count as unique again.
@@ -86,6 +94,7 @@ type Store struct {
 	now      func() time.Time
 	capacity int
 	keyring  *retention.Keyring
+	log      *slog.Logger // never nil
 
 	marker  string // "{prefix}:c:", then visitor (16 bytes) and link
 	visIdx  string // "{prefix}:v:", then visitor (16 bytes): same length as marker
@@ -137,9 +146,13 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Sto
 		now:      o.Now,
 		capacity: o.Capacity,
 		keyring:  o.Keyring,
+		log:      o.Logger,
 		marker:   tag + ":c:",
 		visIdx:   tag + ":v:",
 		timeIdx:  tag + ":i",
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.timeIdxArg = s.timeIdx
 	s.pxArg = strconv.FormatInt((w + slack).Milliseconds(), 10)
@@ -148,7 +161,7 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Sto
 	if err := s.tokens.init(); err != nil {
 		return nil, fmt.Errorf("redisstore: New: %v", err)
 	}
-	if err := checkServer(ctx, client, o.AllowPersistence, o.AllowEviction); err != nil {
+	if err := checkServer(ctx, client, o.AllowPersistence, o.AllowEviction, s.log); err != nil {
 		return nil, err
 	}
 	for _, sc := range []*redis.Script{recordScript, dropScript, eraseVisitorScript} {
@@ -157,61 +170,6 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Sto
 		}
 	}
 	return s, nil
-}
-
-// ErrPersistence is wrapped by the error [New] returns when the server
-// writes its data to disk (RDB snapshots or an append-only file), or
-// refuses to say whether it does, and Options.AllowPersistence is not set.
-// Test for it with errors.Is to tell an operator which setting to change.
-var ErrPersistence = errors.New("server may persist clicks to disk")
-
-// ErrEviction is wrapped by the error [New] returns when the server's
-// maxmemory-policy may evict keys, or it refuses to say, and
-// Options.AllowEviction is not set.
-var ErrEviction = errors.New("server may evict clicks early")
-
-// checkServer refuses servers that persist or evict. A server that refuses
-// CONFIG GET (a managed service) counts as one that might; a network error
-// is returned as it is.
-func checkServer(ctx context.Context, c redis.UniversalClient, allowPersist, allowEvict bool) error {
-	if !allowPersist {
-		save, err := configGet(ctx, c, "save")
-		if err != nil {
-			return refused(err, ErrPersistence, "persistence", "AllowPersistence")
-		}
-		if save != "" {
-			return fmt.Errorf("redisstore: %w: it saves snapshots (save %q), which keep clicks past their window; disable them (CONFIG SET save \"\") or set Options.AllowPersistence", ErrPersistence, save)
-		}
-		aof, err := configGet(ctx, c, "appendonly")
-		if err != nil {
-			return refused(err, ErrPersistence, "persistence", "AllowPersistence")
-		}
-		if aof != "no" {
-			return fmt.Errorf("redisstore: %w: it writes an append-only file (appendonly %q), which keeps clicks past their window; disable it or set Options.AllowPersistence", ErrPersistence, aof)
-		}
-	}
-	if !allowEvict {
-		pol, err := configGet(ctx, c, "maxmemory-policy")
-		if err != nil {
-			return refused(err, ErrEviction, "eviction policy", "AllowEviction")
-		}
-		if pol != "noeviction" {
-			return fmt.Errorf("redisstore: %w: maxmemory-policy %q may evict keys, and an evicted click counts its visitor as unique again; use noeviction or set Options.AllowEviction", ErrEviction, pol)
-		}
-	}
-	return nil
-}
-
-func configGet(ctx context.Context, c redis.UniversalClient, name string) (string, error) {
-	m, err := c.ConfigGet(ctx, name).Result()
-	if err != nil {
-		return "", err
-	}
-	v, ok := m[name]
-	if !ok {
-		return "", fmt.Errorf("redisstore: CONFIG GET %q: no such setting", name)
-	}
-	return v, nil
 }
 
 // clock returns the store's time, never earlier than a time it returned
@@ -916,16 +874,6 @@ func (s *Store) Clear(ctx context.Context) (int, error) {
 		return n, fmt.Errorf("redisstore: clear: %w", err)
 	}
 	return n, nil
-}
-
-// refused wraps the error of a CONFIG GET: a server's refusal (an error
-// reply, as managed services give) with sentinel, a network error as is.
-func refused(err, sentinel error, what, option string) error {
-	var reply redis.Error
-	if errors.As(err, &reply) {
-		return fmt.Errorf("redisstore: %w: the server refused to show its %s (%w); set Options.%s if you accept the risk", sentinel, what, err, option)
-	}
-	return fmt.Errorf("redisstore: checking the server's %s: %w", what, err)
 }
 
 // checkPrefix returns the key prefix to use: DefaultPrefix for "", an error
