@@ -42,21 +42,7 @@ func clusterClient(t testing.TB) (*redistest.Cluster, *redis.ClusterClient) {
 // touches, all in the store's slot.
 func TestConformanceOnCluster(t *testing.T) {
 	_, client := clusterClient(t)
-	clickstoretest.Run(t, func(t *testing.T, cfg clickstoretest.Config) clickstore.Store {
-		ks, err := redisstore.NewKeyStore(client, &redisstore.KeyStoreOptions{Prefix: prefix(t), Policy: cfg.Policy})
-		require.NoError(t, err)
-		kr, err := retention.NewKeyring(&retention.KeyringOptions{Policy: cfg.Policy, Store: ks})
-		require.NoError(t, err)
-		s, err := redisstore.New(context.Background(), client, &redisstore.Options{
-			Prefix:   prefix(t),
-			Policy:   cfg.Policy,
-			Now:      cfg.Now,
-			Capacity: cfg.Capacity,
-			Keyring:  kr,
-		})
-		require.NoError(t, err)
-		return s
-	})
+	clickstoretest.Run(t, conformanceStore(client))
 }
 
 // The persistence and eviction settings are read on every node, masters

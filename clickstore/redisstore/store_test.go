@@ -33,8 +33,13 @@ func prefix(t testing.TB) string {
 
 func TestConformance(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	client := newClient(t, srv.Addr())
-	clickstoretest.Run(t, func(t *testing.T, cfg clickstoretest.Config) clickstore.Store {
+	clickstoretest.Run(t, conformanceStore(newClient(t, srv.Addr())))
+}
+
+// conformanceStore makes the suite's stores on client, each with its own
+// prefix and a keyring whose keys are on client too.
+func conformanceStore(client redis.UniversalClient) clickstoretest.NewStore {
+	return func(t *testing.T, cfg clickstoretest.Config) clickstore.Store {
 		ks, err := redisstore.NewKeyStore(client, &redisstore.KeyStoreOptions{Prefix: prefix(t), Policy: cfg.Policy})
 		require.NoError(t, err)
 		kr, err := retention.NewKeyring(&retention.KeyringOptions{Policy: cfg.Policy, Store: ks})
@@ -47,9 +52,8 @@ func TestConformance(t *testing.T) {
 			Keyring:  kr,
 		})
 		require.NoError(t, err)
-		t.Cleanup(func() { _ = s.Close() })
 		return s
-	})
+	}
 }
 
 // A click's marker gets a relative TTL of W plus the slack when it is
