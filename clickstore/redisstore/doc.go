@@ -125,6 +125,22 @@
 // marker would count a visitor as unique twice) unless
 // Options.AllowEviction is set.
 //
+// # Redis restarts
+//
+// Redis with persistence off loses everything when it restarts: the held
+// clicks (by design: they are one window of per-visitor data) and the
+// epoch keys. A [retention.Keyring] caches its key, so an instance started
+// before the restart would keep computing pseudonyms with the lost key
+// while one started after it creates a new key, and every visitor would
+// count once per instance. Give the store the keyring and its [KeyStore]
+// (Options.Keyring, Options.KeyStore, with the store's prefix): every
+// Record then checks, in the same script run, that the instance's epoch
+// key is the one in Redis (by its SHA-1). If it is gone or another, Record
+// returns an error wrapping [ErrKeyChanged] (the click's uniqueness is
+// unknown), logs a warning through Options.Logger saying what was lost,
+// and makes the keyring load the shared key again (creating it if still
+// missing, atomically), so instances agree again from their next click.
+//
 // # Failures
 //
 // A Redis error is returned, wrapped, never swallowed, and nothing is

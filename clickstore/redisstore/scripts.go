@@ -31,21 +31,31 @@ import (
 
 // recordBody decides and holds clicks, one after the other.
 //
-// KEYS: 1 time index, then per click: marker (visitor, link), visitor
-// index, marker (prev, link) or the marker again.
-// ARGV: 1 PX ms, 2 capacity (0: none), then per click: a trim flag ("t":
+// KEYS: 1 time index, 2 the current epoch key (or the time index again),
+// then per click: marker (visitor, link), visitor index, marker (prev,
+// link) or the marker again.
+// ARGV: 1 PX ms, 2 capacity (0: none), 3 the SHA-1 (hex) of the epoch key
+// the client uses, or "" not to check it; then per click: a trim flag ("t":
 // trim the indexes, "-": not), the cutoff (19 digits) and the marker's
 // value. The client asks for a trim on one Record in trimEvery, so that
 // the indexes shed expired entries under traffic without every click
 // paying for it.
 //
 // Each click gets 1 (first, held), 0 (repeat) or -1 (full). With one click
-// the reply is that number, with several an array.
+// the reply is that number, with several an array. If the epoch key is
+// checked and is gone (-2) or another (-3), nothing is decided and the
+// reply is that number: the clicks' pseudonyms were computed with a key
+// the other instances no longer use.
 var recordBody = strings.ReplaceAll(`
 local ti, px, cap = KEYS[1], ARGV[1], tonumber(ARGV[2])
+if ARGV[3] ~= '' then
+  local key = redis.call('GET', KEYS[2])
+  if not key then return -2 end
+  if redis.sha1hex(key) ~= ARGV[3] then return -3 end
+end
 local out, added, trimmed = {}, false, false
-for j = 3, #ARGV do
-  local k = 3 * j - 7
+for j = 4, #ARGV do
+  local k = 3 * j - 9
   local m, vi, pv = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local a = ARGV[j]
   local trim = string.sub(a, 1, 1) == 't'
@@ -87,7 +97,7 @@ for j = 3, #ARGV do
   out[#out + 1] = r
 end
 if added then redis.call('PEXPIRE', ti, px) end
-if #ARGV == 3 then return out[1] end
+if #ARGV == 4 then return out[1] end
 return out
 `, "SLACK", strconv.FormatInt(slack.Milliseconds(), 10))
 

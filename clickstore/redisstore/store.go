@@ -69,6 +69,18 @@ type Options struct {
 	// documentation.
 	AllowPersistence bool
 
+	// KeyStore is the KeyStore behind Keyring. With both set, every
+	// Record checks, in its script run, that the epoch key this instance
+	// uses is the one in Redis: after a Redis restart (which loses the
+	// key) or once another instance has created a new key, Record
+	// returns an error wrapping ErrKeyChanged, logs a warning and makes
+	// Keyring load the shared key again, so that instances converge on one
+	// key at their next click instead of counting every visitor once per
+	// instance. It must have the store's Prefix (its keys are then in the
+	// store's Cluster slot). The check adds a GET and a SHA-1 to each
+	// Record.
+	KeyStore *KeyStore
+
 	// Logger receives warnings: a node whose persistence or eviction
 	// setting was accepted only because of AllowPersistence or
 	// AllowEviction (named by its server address), and a Redis restart
@@ -110,6 +122,7 @@ type Store struct {
 	closed atomic.Bool
 
 	tokens requestTokens // one per Record call
+	watch  keyWatch
 }
 
 var _ clickstore.Store = (*Store)(nil)
@@ -150,6 +163,15 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Sto
 		marker:   tag + ":c:",
 		visIdx:   tag + ":v:",
 		timeIdx:  tag + ":i",
+	}
+	if o.KeyStore != nil {
+		if o.Keyring == nil {
+			return nil, errors.New("redisstore: New: Options.KeyStore is set without the Options.Keyring it serves")
+		}
+		if o.KeyStore.prefix != tag+":k:" {
+			return nil, errors.New("redisstore: New: Options.KeyStore must have the store's Prefix, so that its keys are in the store's slot")
+		}
+		s.watch.keys = o.KeyStore
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -252,17 +274,22 @@ func (s *Store) Record(ctx context.Context, c clickstore.Click) (bool, error) {
 	if err := s.checkOpen("record"); err != nil {
 		return false, err
 	}
-	args := make([]any, 6, 10)
-	args[0], args[1], args[2], args[3] = "evalsha", s.recordSHA, 4, s.timeIdxArg
-	args[4], args[5] = s.pxArg, s.capArg
-	args, err := s.appendClick(ctx, args, c, s.clock())
+	now := s.clock()
+	ek, fp, err := s.keyCheck(ctx, now)
 	if err != nil {
 		return false, err
 	}
-	// KEYS go before ARGV: move the two fixed ARGV after the click's keys.
-	args[4], args[5], args[6], args[7], args[8] = args[6], args[7], args[8], args[4], args[5]
+	var one [4]any
+	a, err := s.appendClick(ctx, one[:0], c, now)
+	if err != nil {
+		return false, err
+	}
+	args := []any{"evalsha", s.recordSHA, 5, s.timeIdxArg, ek, a[0], a[1], a[2], s.pxArg, s.capArg, fp, a[3]}
 	cmd := s.eval(ctx, args)
 	n, err := cmd.Int()
+	if err == nil && n < -1 {
+		return false, s.keyChanged(ctx, now, n)
+	}
 	return s.recordResult(n, err)
 }
 
@@ -366,6 +393,10 @@ func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) ([]c
 	out := make([]clickstore.Uniqueness, len(clicks))
 	errs := make([]error, len(clicks))
 	now := s.clock()
+	ek, fp, err := s.keyCheck(ctx, now)
+	if err != nil {
+		return nil, err
+	}
 	type run struct {
 		cmd  *redis.Cmd
 		args []any
@@ -379,9 +410,9 @@ func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) ([]c
 		if len(idx) == 0 {
 			return
 		}
-		args := make([]any, 0, 4+len(keys)+2+len(argv))
-		args = append(args, "evalsha", s.recordSHA, 1+len(keys), s.timeIdxArg)
-		args = append(append(append(args, keys...), s.pxArg, s.capArg), argv...)
+		args := make([]any, 0, 5+len(keys)+3+len(argv))
+		args = append(args, "evalsha", s.recordSHA, 2+len(keys), s.timeIdxArg, ek)
+		args = append(append(append(args, keys...), s.pxArg, s.capArg, fp), argv...)
 		runs = append(runs, run{args: args, idx: idx})
 		keys, argv, idx = keys[:0], argv[:0], nil
 	}
@@ -422,15 +453,14 @@ func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) ([]c
 	}
 	for _, r := range runs {
 		var res []any
-		var one int64
 		err := r.cmd.Err()
-		if err == nil {
-			if len(r.idx) == 1 {
-				one, err = r.cmd.Int64()
-				res = []any{one}
-			} else {
-				res, err = r.cmd.Slice()
+		if n, ierr := r.cmd.Int(); err == nil && ierr == nil {
+			if n < -1 {
+				err = s.keyChanged(ctx, now, n)
 			}
+			res = []any{int64(n)}
+		} else if err == nil {
+			res, err = r.cmd.Slice()
 		}
 		if err == nil && len(res) != len(r.idx) {
 			err = fmt.Errorf("unexpected reply of %d elements", len(res))
@@ -441,6 +471,9 @@ func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) ([]c
 				n, _ = res[j].(int64)
 			}
 			first, cerr := s.recordResult(int(n), err)
+			if err != nil && errors.Is(err, ErrKeyChanged) {
+				cerr = err
+			}
 			errs[i] = cerr
 			out[i] = clickstore.UniquenessOf(first, cerr)
 		}
