@@ -69,12 +69,6 @@ for j = 4, #ARGV do
     if p and string.sub(p, 1, 19) > cut then r = 0 end
   end
   local cms = string.sub(cut, 1, 13)
-  if not r and trim and not trimmed then
-    -- Index entries of clicks that Redis has expired too (the window
-    -- plus the slack ago): nothing else refers to them.
-    redis.call('ZREMRANGEBYSCORE', ti, '-inf', '(' .. (tonumber(cms) - SLACK))
-    trimmed = true
-  end
   if not r and cap > 0 then
     local held = redis.call('ZCOUNT', ti, '(' .. cms, '+inf')
     local cns = string.sub(cut, 14)
@@ -88,8 +82,19 @@ for j = 4, #ARGV do
     local vl = string.sub(m, #vi - 15)
     redis.call('SET', m, val, 'PX', px)
     redis.call('ZADD', ti, ms, ns .. vl)
-    if trim then redis.call('ZREMRANGEBYSCORE', vi, '-inf', '(' .. cms) end
     redis.call('ZADD', vi, ms, ns .. string.sub(vl, 17))
+    -- Trims come after the ZADDs so that they never empty (delete) a key
+    -- this run still uses: in a migrating Cluster slot, touching a key
+    -- that is not there fails the script halfway.
+    if trim then
+      redis.call('ZREMRANGEBYSCORE', vi, '-inf', '(' .. cms)
+      if not trimmed then
+        -- Entries of clicks that Redis has expired too (the window plus
+        -- the slack ago): nothing else refers to them.
+        redis.call('ZREMRANGEBYSCORE', ti, '-inf', '(' .. (tonumber(cms) - SLACK))
+        trimmed = true
+      end
+    end
     redis.call('PEXPIRE', vi, px)
     added = true
     r = 1
@@ -103,10 +108,17 @@ return out
 
 var recordScript = redis.NewScript(recordBody)
 
-// dropScript destroys the clicks that the client found in an index, after
-// checking each entry again: the time-index entry must still exist, and
-// the marker is deleted only if it still holds the click the entry names
-// (not a later click of the same visitor and link).
+// In a Cluster slot that is migrating, a script fails at the first call
+// that touches a key the node does not hold, and Redis does not undo the
+// calls before it. The scripts below therefore read everything first,
+// then write, and touch no key after a call that may have deleted it (one
+// DEL, one ZREM per index), so they either fail before changing anything
+// or run to the end.
+
+// dropScript destroys the clicks that the client found in the time index,
+// after checking each entry again: the entry must still exist, and the
+// marker is deleted only if it still holds the click the entry names (not
+// a later click of the same visitor and link).
 //
 // KEYS: 1 time index, then per entry: marker, visitor index.
 // ARGV: 1 mode ("sweep": drop only entries expired at the cutoff; "erase":
@@ -116,31 +128,35 @@ var recordScript = redis.NewScript(recordBody)
 // those were live clicks.
 var dropScript = redis.NewScript(`
 local ti, sweep, cut = KEYS[1], ARGV[1] == 'sweep', ARGV[2]
-local dropped, live = 0, 0
-for j = 3, #ARGV do
-  local e = ARGV[j]
-  local m, vi = KEYS[2 * j - 4], KEYS[2 * j - 3]
-  local sc = redis.call('ZSCORE', ti, e)
-  local rec = nil
+local members = {unpack(ARGV, 3)}
+if #members == 0 then return {0, 0} end
+local scores = redis.call('ZMSCORE', ti, unpack(members))
+local gone, rem, byvi, live = {}, {}, {}, 0
+for j, e in ipairs(members) do
+  local sc = scores[j]
   if sc then
-    rec = string.rep('0', 13 - #sc) .. sc .. string.sub(e, 1, 6)
-  end
-  if rec and not (sweep and rec > cut) then
-    local v = redis.call('GET', m)
-    if v and string.sub(v, 1, 19) == rec then
-      redis.call('DEL', m)
-      if rec > cut then live = live + 1 end
+    local rec = string.rep('0', 13 - #sc) .. sc .. string.sub(e, 1, 6)
+    if not (sweep and rec > cut) then
+      local m, vi = KEYS[2 * j], KEYS[2 * j + 1]
+      local v = redis.call('GET', m)
+      if v and string.sub(v, 1, 19) == rec then
+        gone[#gone + 1] = m
+        if rec > cut then live = live + 1 end
+      end
+      rem[#rem + 1] = e
+      byvi[vi] = byvi[vi] or {}
+      table.insert(byvi[vi], string.sub(e, 1, 6) .. string.sub(e, 23))
     end
-    redis.call('ZREM', ti, e)
-    redis.call('ZREM', vi, string.sub(e, 1, 6) .. string.sub(e, 23))
-    dropped = dropped + 1
   end
 end
-return {dropped, live}
+if #gone > 0 then redis.call('DEL', unpack(gone)) end
+if #rem > 0 then redis.call('ZREM', ti, unpack(rem)) end
+for vi, es in pairs(byvi) do redis.call('ZREM', vi, unpack(es)) end
+return {#rem, live}
 `)
 
 // eraseVisitorScript destroys every click of one visitor that the client
-// listed from the visitor's index, and tells whether the index still holds
+// listed from the visitor's index, and tells whether the index holds
 // entries it was not given (a click recorded meanwhile): the client then
 // reads the index again.
 //
@@ -152,18 +168,25 @@ return {dropped, live}
 // index entries it was not given.
 var eraseVisitorScript = redis.NewScript(`
 local ti, vi, cut, vis = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
-local live = 0
+local card = redis.call('ZCARD', vi)
+local gone, rem, tis, live = {}, {}, {}, 0
 for j = 3, #ARGV, 2 do
   local e, sc = ARGV[j], ARGV[j + 1]
   local m = KEYS[(j - 3) / 2 + 3]
   local rec = string.rep('0', 13 - #sc) .. sc .. string.sub(e, 1, 6)
   local v = redis.call('GET', m)
   if v and string.sub(v, 1, 19) == rec then
-    redis.call('DEL', m)
+    gone[#gone + 1] = m
     if rec > cut then live = live + 1 end
   end
-  redis.call('ZREM', ti, string.sub(e, 1, 6) .. vis .. string.sub(e, 7))
-  redis.call('ZREM', vi, e)
+  rem[#rem + 1] = e
+  tis[#tis + 1] = string.sub(e, 1, 6) .. vis .. string.sub(e, 7)
 end
-return {live, redis.call('ZCARD', vi)}
+if #gone > 0 then redis.call('DEL', unpack(gone)) end
+local removed = 0
+if #rem > 0 then
+  redis.call('ZREM', ti, unpack(tis))
+  removed = redis.call('ZREM', vi, unpack(rem))
+end
+return {live, card - removed}
 `)

@@ -391,15 +391,19 @@ func (c *Cluster) MigrateSlot(t testing.TB, slot int, to string, batch int, paus
 	}
 	host, p, _ := strings.Cut(to, ":")
 	for {
-		keys, err := Do(from, "CLUSTER", "GETKEYSINSLOT", s, strconv.Itoa(batch))
+		v, err := DoValue(from, "CLUSTER", "GETKEYSINSLOT", s, strconv.Itoa(batch))
 		if err != nil {
 			return err
 		}
-		if keys == "" {
+		keys, _ := v.([]any)
+		if len(keys) == 0 {
 			break
 		}
 		args := []string{"MIGRATE", host, p, "", "0", "5000", "KEYS"}
-		args = append(args, strings.Split(keys, "\n")...)
+		for _, k := range keys { // binary keys: no text round trip
+			ks, _ := k.(string)
+			args = append(args, ks)
+		}
 		if _, err := Do(from, args...); err != nil {
 			return fmt.Errorf("MIGRATE: %v", err)
 		}
