@@ -115,6 +115,22 @@ var recordScript = redis.NewScript(recordBody)
 // DEL, one ZREM per index), so they either fail before changing anything
 // or run to the end.
 
+// luaCheck is shared by the drop scripts: check(m, sc, e, cut, gone)
+// returns the recorded stamp of the entry e scored sc, and, if marker m
+// still holds that click, adds m to gone and reports whether it is live
+// at cut.
+const luaCheck = `
+local function check(m, sc, e, cut, gone)
+  local rec = string.rep('0', 13 - #sc) .. sc .. string.sub(e, 1, 6)
+  local v = redis.call('GET', m)
+  if v and string.sub(v, 1, 19) == rec then
+    gone[#gone + 1] = m
+    return rec, rec > cut
+  end
+  return rec, false
+end
+`
+
 // dropScript destroys the clicks that the client found in the time index,
 // after checking each entry again: the entry must still exist, and the
 // marker is deleted only if it still holds the click the entry names (not
@@ -126,7 +142,7 @@ var recordScript = redis.NewScript(recordBody)
 //
 // It returns {dropped, live}: how many entries it removed, and how many of
 // those were live clicks.
-var dropScript = redis.NewScript(`
+var dropScript = redis.NewScript(luaCheck + `
 local ti, sweep, cut = KEYS[1], ARGV[1] == 'sweep', ARGV[2]
 local members = {unpack(ARGV, 3)}
 if #members == 0 then return {0, 0} end
@@ -134,19 +150,13 @@ local scores = redis.call('ZMSCORE', ti, unpack(members))
 local gone, rem, byvi, live = {}, {}, {}, 0
 for j, e in ipairs(members) do
   local sc = scores[j]
-  if sc then
-    local rec = string.rep('0', 13 - #sc) .. sc .. string.sub(e, 1, 6)
-    if not (sweep and rec > cut) then
-      local m, vi = KEYS[2 * j], KEYS[2 * j + 1]
-      local v = redis.call('GET', m)
-      if v and string.sub(v, 1, 19) == rec then
-        gone[#gone + 1] = m
-        if rec > cut then live = live + 1 end
-      end
-      rem[#rem + 1] = e
-      byvi[vi] = byvi[vi] or {}
-      table.insert(byvi[vi], string.sub(e, 1, 6) .. string.sub(e, 23))
-    end
+  if sc and not (sweep and string.rep('0', 13 - #sc) .. sc .. string.sub(e, 1, 6) > cut) then
+    local m, vi = KEYS[2 * j], KEYS[2 * j + 1]
+    local _, l = check(m, sc, e, cut, gone)
+    if l then live = live + 1 end
+    rem[#rem + 1] = e
+    byvi[vi] = byvi[vi] or {}
+    table.insert(byvi[vi], string.sub(e, 1, 6) .. string.sub(e, 23))
   end
 end
 if #gone > 0 then redis.call('DEL', unpack(gone)) end
@@ -166,19 +176,15 @@ return {#rem, live}
 //
 // It returns {live, left}: how many live clicks it destroyed, and how many
 // index entries it was not given.
-var eraseVisitorScript = redis.NewScript(`
+var eraseVisitorScript = redis.NewScript(luaCheck + `
 local ti, vi, cut, vis = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 local card = redis.call('ZCARD', vi)
 local gone, rem, tis, live = {}, {}, {}, 0
 for j = 3, #ARGV, 2 do
   local e, sc = ARGV[j], ARGV[j + 1]
   local m = KEYS[(j - 3) / 2 + 3]
-  local rec = string.rep('0', 13 - #sc) .. sc .. string.sub(e, 1, 6)
-  local v = redis.call('GET', m)
-  if v and string.sub(v, 1, 19) == rec then
-    gone[#gone + 1] = m
-    if rec > cut then live = live + 1 end
-  end
+  local _, l = check(m, sc, e, cut, gone)
+  if l then live = live + 1 end
   rem[#rem + 1] = e
   tis[#tis + 1] = string.sub(e, 1, 6) .. vis .. string.sub(e, 7)
 end
