@@ -2,16 +2,19 @@ package redisstore_test
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/redisstore"
+	"github.com/clickanon/clickanon/internal/redistest"
 )
 
 // While the store's slot migrates to another master under load, no answer
@@ -118,4 +121,162 @@ func TestClusterSlotMigration(t *testing.T) {
 		}
 	}
 	t.Logf("migration of %d keys took %v; %d calls, %d failed (allowed), 0 wrong", 3*(held+erased)+1, migration, calls.Load(), failures.Load())
+}
+
+// faultLoad records first clicks of new visitors on s until stop is
+// closed, and keeps what each call answered.
+type faultLoad struct {
+	s       *redisstore.Store
+	base    int
+	mu      sync.Mutex
+	firsts  []clickstore.Pseudonym // confirmed first, no error
+	failed  int
+	wrong   int
+	slowest time.Duration
+	total   time.Duration
+	calls   int
+	errs    []string // the first few
+}
+
+func (l *faultLoad) run(ctx context.Context, stop <-chan struct{}) {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		c := click(0, "f")
+		c.Visitor = clickstore.Pseudonym{byte(l.base), byte(i >> 16), byte(i >> 8), byte(i), 9}
+		start := time.Now()
+		first, err := l.s.Record(ctx, c)
+		d := time.Since(start)
+		l.mu.Lock()
+		l.calls++
+		l.total += d
+		l.slowest = max(l.slowest, d)
+		switch {
+		case err != nil:
+			if l.failed < 3 {
+				l.errs = append(l.errs, err.Error())
+			}
+			l.failed++
+		case !first:
+			l.wrong++ // every visitor is new
+		default:
+			l.firsts = append(l.firsts, c.Visitor)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// forgotten re-records every confirmed first click and counts those the
+// store no longer holds (reported first again) and the calls that failed.
+func (l *faultLoad) forgotten(t *testing.T, ctx context.Context, s *redisstore.Store) (lost, failed int) {
+	t.Helper()
+	for _, v := range l.firsts {
+		c := click(0, "f")
+		c.Visitor = v
+		var first bool
+		var err error
+		for range 3 { // right after recovery, a call may still fail
+			if first, err = s.Record(ctx, c); err == nil {
+				break
+			}
+		}
+		switch {
+		case err != nil:
+			failed++
+		case first:
+			lost++
+		}
+	}
+	return lost, failed
+}
+
+// A coordinated failover (CLUSTER FAILOVER on the replica) loses nothing;
+// killing the master then makes its replica take over after the cluster
+// node timeout, and the store's calls fail until the client learns the new
+// topology, each bounded by Options.Timeout. Asynchronous replication may
+// forget first clicks confirmed just before the kill; with WaitReplicas a
+// first click is reported without error only once a replica has it.
+func TestClusterFailover(t *testing.T) {
+	c := redistest.StartCluster(t, nil)
+	ctx := context.Background()
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = client.Close() })
+	const timeout = 200 * time.Millisecond
+	plain := newStore(t, client, &redisstore.Options{Prefix: "failover", Timeout: timeout})
+	waiting := newStore(t, client, &redisstore.Options{Prefix: "failover", Timeout: timeout, WaitReplicas: 1})
+
+	slot := c.KeySlot(t, "{failover}")
+	replicaOf := func(master string) string {
+		var id string
+		nodes := c.Nodes(t)
+		for _, n := range nodes {
+			if n.Addr == master {
+				id = n.ID
+			}
+		}
+		for _, n := range nodes {
+			if !n.Master && n.MasterID == id && !n.Failed {
+				return n.Addr
+			}
+		}
+		t.Fatalf("no replica of %s", master)
+		return ""
+	}
+	// phase runs load on both stores, injects fault, waits until the
+	// store works again (if recovers) or one second, and reports.
+	phase := func(name string, fault func(), recovers bool) {
+		loads := []*faultLoad{{s: plain, base: len(name) * 2}, {s: waiting, base: len(name)*2 + 1}}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, l := range loads {
+			wg.Go(func() { l.run(ctx, stop) })
+		}
+		time.Sleep(200 * time.Millisecond)
+		start := time.Now()
+		fault()
+		if !recovers {
+			for _, l := range loads {
+				l.mu.Lock()
+				l.calls, l.failed, l.firsts, l.total, l.slowest, l.errs = 0, 0, nil, 0, 0, nil
+				l.mu.Unlock()
+			}
+			time.Sleep(time.Second)
+		}
+		for recovers {
+			_, err := plain.Record(ctx, click(byte(len(name)), "probe-"+name+strconv.Itoa(int(time.Since(start)))))
+			if err == nil || time.Since(start) > 20*time.Second {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		recovered := time.Since(start)
+		time.Sleep(100 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		for i, l := range loads {
+			assert.Zero(t, l.wrong, "%s: a new visitor reported as a repeat", name)
+			lost := 0
+			if recovers {
+				var failed int
+				lost, failed = l.forgotten(t, ctx, plain)
+				assert.Zero(t, failed, "%s: re-recording after recovery failed", name)
+			} else {
+				assert.Empty(t, l.firsts, "%s: a click recorded with its slot's master gone", name)
+			}
+			if i == 1 {
+				assert.Zero(t, lost, "%s, WaitReplicas: a confirmed first click was forgotten", name)
+			}
+			t.Logf("%s (WaitReplicas %d): first errors %q", name, i, l.errs)
+			t.Logf("%s (WaitReplicas %d): recovered after %v; %d calls, %d failed, slowest %v, mean %v; %d confirmed firsts, %d forgotten",
+				name, i, recovered.Round(time.Millisecond), l.calls, l.failed, l.slowest.Round(time.Millisecond),
+				(l.total / time.Duration(max(l.calls, 1))).Round(time.Microsecond), len(l.firsts), lost)
+		}
+	}
+	phase("coordinated failover", func() { c.Failover(t, replicaOf(c.SlotOwner(t, slot))) }, true)
+	c.WaitHealthy(t)
+	phase("master killed", func() { c.Kill(t, c.SlotOwner(t, slot)) }, true)
+	phase("master without replica killed", func() { c.Kill(t, c.SlotOwner(t, slot)) }, false)
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -136,4 +137,31 @@ func refused(err, sentinel error, at, what, option string, allowed bool, warn fu
 		return fmt.Errorf("redisstore: %s%w: the server refused to show its %s (%w); set Options.%s if you accept the risk", at, sentinel, what, err, option)
 	}
 	return fmt.Errorf("redisstore: %schecking the server's %s: %w", at, what, err)
+}
+
+// reloadEvery rate-limits the topology reloads failed asks for.
+const reloadEvery = 100 * time.Millisecond
+
+// failed reacts to a failed call: on a Cluster, an error that is not a
+// server's reply (a refused or broken connection, a timeout) or a
+// CLUSTERDOWN means the topology may have changed (a master died and a
+// replica took over; or a MOVED reached us, from the node client WAIT
+// runs on), so it asks go-redis to reload it now instead of at
+// its next periodic reload (every 60 s by default), at most once per
+// 100 ms.
+func (s *Store) failed(ctx context.Context, err error) {
+	c, ok := s.client.(*redis.ClusterClient)
+	if !ok || err == nil {
+		return
+	}
+	var reply redis.Error
+	if errors.As(err, &reply) && !redis.HasErrorPrefix(err, "CLUSTERDOWN") && !redis.HasErrorPrefix(err, "MOVED") {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := s.reloaded.Load()
+	if now-last < int64(reloadEvery) || !s.reloaded.CompareAndSwap(last, now) {
+		return
+	}
+	c.ReloadState(ctx)
 }

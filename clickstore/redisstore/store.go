@@ -69,6 +69,26 @@ type Options struct {
 	// documentation.
 	AllowPersistence bool
 
+	// Timeout, if positive, bounds each Record, RecordBatch and Latest
+	// call, go-redis's retries and redirects included, so that a lost
+	// node costs the request path at most this long (see "Redis Cluster"
+	// in the package documentation). The client must have
+	// ContextTimeoutEnabled for the deadline to cut a blocked read short
+	// too. Zero means the caller's context alone.
+	Timeout time.Duration
+
+	// WaitReplicas, if positive, makes Record wait, after holding a first
+	// click, until that many replicas have it (WAIT, in the same round
+	// trip) or WaitTimeout passes; a first click confirmed by fewer is
+	// reported with an error wrapping ErrNotReplicated. Replication is
+	// asynchronous, so without it a failover can forget first clicks that
+	// were reported (see "Redis Cluster"). It needs a *redis.Client or a
+	// *redis.ClusterClient. RecordBatch does not wait.
+	WaitReplicas int
+
+	// WaitTimeout bounds the wait of WaitReplicas; zero means 50 ms.
+	WaitTimeout time.Duration
+
 	// KeyStore is the KeyStore behind Keyring. With both set, every
 	// Record checks, in its script run, that the epoch key this instance
 	// uses is the one in Redis: after a Redis restart (which loses the
@@ -123,6 +143,11 @@ type Store struct {
 
 	tokens requestTokens // one per Record call
 	watch  keyWatch
+
+	timeout      time.Duration
+	waitReplicas int
+	waitTimeout  time.Duration
+	reloaded     atomic.Int64 // when a topology reload was last asked for (Unix ns)
 }
 
 var _ clickstore.Store = (*Store)(nil)
@@ -163,6 +188,20 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Sto
 		marker:   tag + ":c:",
 		visIdx:   tag + ":v:",
 		timeIdx:  tag + ":i",
+	}
+	if o.Timeout < 0 || o.WaitReplicas < 0 || o.WaitTimeout < 0 {
+		return nil, errors.New("redisstore: New: Timeout, WaitReplicas and WaitTimeout must not be negative")
+	}
+	s.timeout, s.waitReplicas, s.waitTimeout = o.Timeout, o.WaitReplicas, o.WaitTimeout
+	if s.waitTimeout == 0 {
+		s.waitTimeout = 50 * time.Millisecond
+	}
+	if s.waitReplicas > 0 {
+		switch client.(type) {
+		case *redis.Client, *redis.ClusterClient:
+		default:
+			return nil, errors.New("redisstore: New: Options.WaitReplicas needs a *redis.Client or a *redis.ClusterClient")
+		}
 	}
 	if o.KeyStore != nil {
 		if o.Keyring == nil {
@@ -285,13 +324,74 @@ func (s *Store) Record(ctx context.Context, c clickstore.Click) (bool, error) {
 		return false, err
 	}
 	args := []any{"evalsha", s.recordSHA, 5, s.timeIdxArg, ek, a[0], a[1], a[2], s.pxArg, s.capArg, fp, a[3]}
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
+	if s.waitReplicas > 0 {
+		return s.recordWait(ctx, now, args)
+	}
 	cmd := s.eval(ctx, args)
 	n, err := cmd.Int()
 	if err == nil && n < -1 {
 		return false, s.keyChanged(ctx, now, n)
 	}
-	return s.recordResult(n, err)
+	return s.recordResult(ctx, n, err)
 }
+
+// recordWait runs the record script and WAIT in one pipeline on the
+// connection of the slot's master (WAIT counts the replicas that have the
+// writes of its own connection).
+func (s *Store) recordWait(ctx context.Context, now time.Time, args []any) (bool, error) {
+	var node *redis.Client
+	switch c := s.client.(type) {
+	case *redis.ClusterClient:
+		n, err := c.MasterForKey(ctx, s.timeIdx)
+		if err != nil {
+			return s.recordResult(ctx, 0, err)
+		}
+		node = n
+	case *redis.Client:
+		node = c
+	}
+	var cmd, wait *redis.Cmd
+	run := func() error {
+		pipe := node.Pipeline()
+		cmd = redis.NewCmd(ctx, args...)
+		_ = pipe.Process(ctx, cmd)
+		wait = pipe.Do(ctx, "wait", s.waitReplicas, s.waitTimeout.Milliseconds())
+		_, err := pipe.Exec(ctx)
+		return err
+	}
+	if err := run(); err != nil && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		args[0], args[1] = "eval", recordBody
+		_ = run()
+	}
+	n, err := cmd.Int()
+	if err == nil && n < -1 {
+		return false, s.keyChanged(ctx, now, n)
+	}
+	first, err := s.recordResult(ctx, n, err)
+	if !first || err != nil {
+		return first, err
+	}
+	got, werr := wait.Int()
+	if werr != nil {
+		return true, fmt.Errorf("redisstore: record: %w: WAIT failed: %w", ErrNotReplicated, werr)
+	}
+	if got < s.waitReplicas {
+		return true, fmt.Errorf("redisstore: record: %w: %d of %d replicas within %v", ErrNotReplicated, got, s.waitReplicas, s.waitTimeout)
+	}
+	return true, nil
+}
+
+// ErrNotReplicated is wrapped by the error Record returns, with first =
+// true, when Options.WaitReplicas is set and fewer replicas than asked
+// confirmed the first click within Options.WaitTimeout: the click is held
+// on the master, but a failover now could forget it. Its uniqueness should
+// be counted as unknown (clickstore.UniquenessOf does that).
+var ErrNotReplicated = errors.New("first click not confirmed by the replicas")
 
 // appendClick appends the three keys of c (marker, visitor index, prev's
 // marker) and its script argument to args, as []byte slices of one buffer.
@@ -357,9 +457,10 @@ func (s *Store) eval(ctx context.Context, args []any) *redis.Cmd {
 	return cmd
 }
 
-func (s *Store) recordResult(n int, err error) (bool, error) {
+func (s *Store) recordResult(ctx context.Context, n int, err error) (bool, error) {
 	switch {
 	case err != nil:
+		s.failed(ctx, err)
 		return false, fmt.Errorf("redisstore: record: %w", err)
 	case n == 1:
 		return true, nil
@@ -389,6 +490,11 @@ const batchRun = 128
 func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) ([]clickstore.Uniqueness, error) {
 	if err := s.checkOpen("record batch"); err != nil {
 		return nil, err
+	}
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
 	}
 	out := make([]clickstore.Uniqueness, len(clicks))
 	errs := make([]error, len(clicks))
@@ -470,7 +576,7 @@ func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) ([]c
 			if err == nil {
 				n, _ = res[j].(int64)
 			}
-			first, cerr := s.recordResult(int(n), err)
+			first, cerr := s.recordResult(ctx, int(n), err)
 			if err != nil && errors.Is(err, ErrKeyChanged) {
 				cerr = err
 			}
@@ -511,6 +617,11 @@ func (s *Store) Latest(ctx context.Context, visitor, prev clickstore.Pseudonym, 
 	if len(link) > clickstore.MaxLinkLen {
 		return clickstore.Click{}, false, fmt.Errorf("redisstore: latest: link of %d bytes: %w: longer than %d bytes", len(link), clickstore.ErrInvalidClick, clickstore.MaxLinkLen)
 	}
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
 	now := s.clock()
 	var vs []clickstore.Pseudonym
 	for _, v := range [...]clickstore.Pseudonym{visitor, prev} {
@@ -533,6 +644,7 @@ func (s *Store) Latest(ctx context.Context, visitor, prev clickstore.Pseudonym, 
 			cmds[i] = pipe.ZRange(ctx, s.visIdx+string(v[:]), 0, -1)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
+			s.failed(ctx, err)
 			return clickstore.Click{}, false, fmt.Errorf("redisstore: latest: %w", err)
 		}
 		for i, v := range vs {
@@ -549,6 +661,7 @@ func (s *Store) Latest(ctx context.Context, visitor, prev clickstore.Pseudonym, 
 	}
 	vals, err := s.client.MGet(ctx, markers...).Result()
 	if err != nil {
+		s.failed(ctx, err)
 		return clickstore.Click{}, false, fmt.Errorf("redisstore: latest: %w", err)
 	}
 	cut := time.Time(now.Add(-s.window)).UnixNano()
