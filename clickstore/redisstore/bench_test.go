@@ -3,7 +3,9 @@ package redisstore_test
 import (
 	"context"
 	"encoding/binary"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,7 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/redisstore"
 	"github.com/clickanon/clickanon/internal/redistest"
+	"github.com/clickanon/clickanon/retention"
 )
 
 // Each benchmark records first clicks of distinct visitors, so every
@@ -45,8 +49,9 @@ func BenchmarkRecord(b *testing.B) {
 			}
 		}
 	})
-	b.Run("Parallel", func(b *testing.B) {
+	b.Run("Parallel16", func(b *testing.B) {
 		b.ReportAllocs()
+		b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if _, err := s.Record(ctx, benchClick()); err != nil {
@@ -77,8 +82,9 @@ func BenchmarkRecord(b *testing.B) {
 			}
 		}
 	})
-	b.Run("BaselineSetNX/Parallel", func(b *testing.B) {
+	b.Run("BaselineSetNX/Parallel16", func(b *testing.B) {
 		b.ReportAllocs()
+		b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if err := client.SetNX(ctx, "base:"+strconv.FormatUint(benchSeq.Add(1), 10), "1", 30*time.Minute).Err(); err != nil {
@@ -101,6 +107,50 @@ func BenchmarkRecord(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/click")
 	})
+}
+
+// BenchmarkRecordOptions measures what the options cost a serial Record on
+// a server with one replica: the epoch-key check of Options.KeyStore and
+// the WAIT of Options.WaitReplicas, against a plain Record in the same run.
+func BenchmarkRecordOptions(b *testing.B) {
+	srv := redistest.Start(b, nil)
+	redistest.Start(b, &redistest.Options{Args: []string{"--replicaof", "127.0.0.1", strings.TrimPrefix(srv.Addr(), "127.0.0.1:")}})
+	client := newClient(b, srv.Addr())
+	ctx := context.Background()
+	for {
+		if info, err := redistest.Do(srv.Addr(), "INFO", "replication"); err == nil && strings.Contains(info, "state=online") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ks, err := redisstore.NewKeyStore(client, &redisstore.KeyStoreOptions{Prefix: prefix(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	kr, err := retention.NewKeyring(&retention.KeyringOptions{Store: ks})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		opts redisstore.Options
+	}{
+		{"Plain", redisstore.Options{}},
+		{"KeyStore", redisstore.Options{Keyring: kr, KeyStore: ks}},
+		{"WaitReplicas1", redisstore.Options{WaitReplicas: 1, WaitTimeout: time.Second}},
+	} {
+		o := tt.opts
+		o.Prefix = prefix(b)
+		s := newStore(b, client, &o)
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Record(ctx, benchClick()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // Record allocates about what a bare SET NX PX does through the same
