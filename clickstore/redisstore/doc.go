@@ -9,7 +9,7 @@
 //	client := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
 //	keys, _ := redisstore.NewKeyStore(client, nil)
 //	keyring, _ := retention.NewKeyring(&retention.KeyringOptions{Store: keys})
-//	store, err := redisstore.New(ctx, client, &redisstore.Options{Keyring: keyring})
+//	store, err := redisstore.New(ctx, client, &redisstore.Options{Keyring: keyring, KeyStore: keys})
 //	if err != nil {
 //		return err // e.g. the server persists: see below
 //	}
