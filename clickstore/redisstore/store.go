@@ -279,14 +279,14 @@ func parseStamp(b string) (int64, bool) {
 	if len(b) < len(stamp{}) {
 		return 0, false
 	}
-	var n int64
-	for _, c := range []byte(b[:len(stamp{})]) {
-		if c < '0' || c > '9' {
+	d := b[:len(stamp{})]
+	for i := 0; i < len(d); i++ {
+		if d[i] < '0' || d[i] > '9' {
 			return 0, false
 		}
-		n = n*10 + int64(c-'0')
 	}
-	return n, n >= 0
+	n, err := strconv.ParseInt(d, 10, 64) // digits only: fails on overflow alone
+	return n, err == nil
 }
 
 // id is the hex form of (visitor, link) the sealed raw address is bound
