@@ -41,9 +41,9 @@
 // [Store.Record] is one small Lua script run (EVALSHA, falling back to EVAL
 // when the server has lost the script), one round trip. On the server it
 // reads the visitor's marker and the previous-epoch pseudonym's marker for
-// the link (a GET each) and holds the click only if neither is live, with
+// the link (one MGET) and holds the click only if neither is live, with
 // one SET PX and one ZADD into each index: two instances racing the same
-// first click get exactly one "first". A repeat costs the GETs only.
+// first click get exactly one "first". A repeat costs the MGET only.
 //
 // go-redis resends a command whose reply was lost (a dropped connection).
 // A bare SET NX would then report the click as a repeat of itself. Each
