@@ -1,7 +1,9 @@
 package redisstore_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"errors"
 	"net/netip"
 	"testing"
@@ -83,8 +85,13 @@ func TestNewServerRefusesConfig(t *testing.T) {
 	assert.ErrorContains(t, err, "AllowPersistence")
 	_, err = redisstore.New(ctx, client, &redisstore.Options{Prefix: prefix(t), AllowPersistence: true})
 	assert.ErrorIs(t, err, redisstore.ErrEviction)
-	_, err = redisstore.New(ctx, client, &redisstore.Options{Prefix: prefix(t), AllowPersistence: true, AllowEviction: true})
+	var logs bytes.Buffer
+	_, err = redisstore.New(ctx, client, &redisstore.Options{Prefix: prefix(t), AllowPersistence: true, AllowEviction: true,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	assert.NoError(t, err)
+	for _, setting := range []string{"save", "appendonly", "maxmemory-policy"} {
+		assert.Contains(t, logs.String(), "refused CONFIG GET "+setting, "each accepted refusal is logged as a warning")
+	}
 
 	srv.Kill()
 	_, err = redisstore.New(ctx, client, &redisstore.Options{Prefix: prefix(t)})
