@@ -3,8 +3,8 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"testing"
 
