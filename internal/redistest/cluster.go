@@ -257,7 +257,8 @@ func (c *Cluster) Addrs() []string {
 	return out
 }
 
-// Node is one node as CLUSTER NODES shows it.
+// Node is one node as CLUSTER NODES shows it. It is a plain value, safe to
+// copy and share; the zero Node names no node.
 type Node struct {
 	ID, Addr string
 	Master   bool
