@@ -3,15 +3,20 @@ package redisstore_test
 import (
 	"context"
 	"encoding/binary"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/redisstore"
 	"github.com/clickanon/clickanon/internal/redistest"
+	"github.com/clickanon/clickanon/retention"
 )
 
 // Each benchmark records first clicks of distinct visitors, so every
@@ -44,8 +49,9 @@ func BenchmarkRecord(b *testing.B) {
 			}
 		}
 	})
-	b.Run("Parallel", func(b *testing.B) {
+	b.Run("Parallel16", func(b *testing.B) {
 		b.ReportAllocs()
+		b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if _, err := s.Record(ctx, benchClick()); err != nil {
@@ -76,8 +82,9 @@ func BenchmarkRecord(b *testing.B) {
 			}
 		}
 	})
-	b.Run("BaselineSetNX/Parallel", func(b *testing.B) {
+	b.Run("BaselineSetNX/Parallel16", func(b *testing.B) {
 		b.ReportAllocs()
+		b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if err := client.SetNX(ctx, "base:"+strconv.FormatUint(benchSeq.Add(1), 10), "1", 30*time.Minute).Err(); err != nil {
@@ -100,4 +107,179 @@ func BenchmarkRecord(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/click")
 	})
+}
+
+// BenchmarkRecordOptions measures what the options cost a serial Record on
+// a server with one replica: the epoch-key check of Options.KeyStore and
+// the WAIT of Options.WaitReplicas, each paired with a plain Record (see
+// BenchmarkRecordPaired); x-plain is the option's throughput as a fraction
+// of the plain Record's.
+func BenchmarkRecordOptions(b *testing.B) {
+	srv := redistest.Start(b, nil)
+	redistest.Start(b, &redistest.Options{Args: []string{"--replicaof", "127.0.0.1", strings.TrimPrefix(srv.Addr(), "127.0.0.1:")}})
+	client := newClient(b, srv.Addr())
+	ctx := context.Background()
+	for {
+		if info, err := redistest.Do(srv.Addr(), "INFO", "replication"); err == nil && strings.Contains(info, "state=online") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ks, err := redisstore.NewKeyStore(client, &redisstore.KeyStoreOptions{Prefix: prefix(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	kr, err := retention.NewKeyring(&retention.KeyringOptions{Store: ks})
+	if err != nil {
+		b.Fatal(err)
+	}
+	plain := newStore(b, client, &redisstore.Options{Prefix: prefix(b)})
+	for _, tt := range []struct {
+		name string
+		opts redisstore.Options
+	}{
+		{"KeyStore", redisstore.Options{Keyring: kr, KeyStore: ks}},
+		{"WaitReplicas1", redisstore.Options{WaitReplicas: 1, WaitTimeout: time.Second}},
+	} {
+		o := tt.opts
+		o.Prefix = prefix(b)
+		s := newStore(b, client, &o)
+		b.Run(tt.name, func(b *testing.B) {
+			var base, store atomic.Int64
+			for b.Loop() {
+				err := timedPair(&base, &store,
+					func() error { _, err := plain.Record(ctx, benchClick()); return err },
+					func() error { _, err := s.Record(ctx, benchClick()); return err })
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportRatio(b, &base, &store, "x-plain")
+		})
+	}
+}
+
+// Record allocates about what a bare SET NX PX does through the same
+// client (go-redis's own command, reply and arguments), and a batch less
+// per click than 100 pipelined SET NX PX: keys and the script argument
+// share one buffer, and the fixed arguments are boxed once per store.
+func TestRecordAllocs(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	client := newClient(t, srv.Addr())
+	s := newStore(t, client, nil)
+	ctx := context.Background()
+	base := testing.AllocsPerRun(200, func() {
+		_ = client.SetNX(ctx, "base:"+strconv.FormatUint(benchSeq.Add(1), 10), "1", 30*time.Minute).Err()
+	})
+	record := testing.AllocsPerRun(200, func() {
+		if _, err := s.Record(ctx, benchClick()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.LessOrEqual(t, record, base+1, "Record allocates %v, SET NX PX %v", record, base)
+
+	batch := make([]clickstore.Click, 100)
+	pipelined := testing.AllocsPerRun(20, func() {
+		pipe := client.Pipeline()
+		for range 100 {
+			pipe.SetNX(ctx, "base:"+strconv.FormatUint(benchSeq.Add(1), 10), "1", 30*time.Minute)
+		}
+		_, _ = pipe.Exec(ctx)
+	})
+	batched := testing.AllocsPerRun(20, func() {
+		for i := range batch {
+			batch[i] = benchClick()
+		}
+		if _, err := s.RecordBatch(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.LessOrEqual(t, batched, pipelined, "a batch of 100 allocates %v, 100 pipelined SET NX PX %v", batched, pipelined)
+}
+
+// BenchmarkRecordPaired measures Record against a bare SET NX PX in pairs:
+// each iteration runs the baseline and then the store on the same client
+// and server, timing each, so that load on a shared machine, which moves
+// from one moment to the next, weighs on both alike. It reports
+// x-SETNX, the store's throughput as a fraction of the baseline's (time of
+// the baseline over time of the store; 1 means as fast).
+func BenchmarkRecordPaired(b *testing.B) {
+	client := benchServer(b)
+	s := newStore(b, client, nil)
+	ctx := context.Background()
+	setnx := func() error {
+		return client.SetNX(ctx, "base:"+strconv.FormatUint(benchSeq.Add(1), 10), "1", 30*time.Minute).Err()
+	}
+	record := func() error {
+		_, err := s.Record(ctx, benchClick())
+		return err
+	}
+	b.Run("Serial", func(b *testing.B) {
+		var base, store atomic.Int64
+		for b.Loop() {
+			if err := timedPair(&base, &store, setnx, record); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportRatio(b, &base, &store, "x-SETNX")
+	})
+	b.Run("Parallel16", func(b *testing.B) {
+		var base, store atomic.Int64
+		b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := timedPair(&base, &store, setnx, record); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		reportRatio(b, &base, &store, "x-SETNX")
+	})
+	b.Run("Batch100", func(b *testing.B) {
+		var base, store atomic.Int64
+		batch := make([]clickstore.Click, 100)
+		pipelined := func() error {
+			pipe := client.Pipeline()
+			for range 100 {
+				pipe.SetNX(ctx, "base:"+strconv.FormatUint(benchSeq.Add(1), 10), "1", 30*time.Minute)
+			}
+			_, err := pipe.Exec(ctx)
+			return err
+		}
+		recordBatch := func() error {
+			for i := range batch {
+				batch[i] = benchClick()
+			}
+			_, err := s.RecordBatch(ctx, batch)
+			return err
+		}
+		for b.Loop() {
+			if err := timedPair(&base, &store, pipelined, recordBatch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportRatio(b, &base, &store, "x-SETNX")
+	})
+}
+
+// timedPair runs a then c, adding their durations to base and store.
+func timedPair(base, store *atomic.Int64, a, c func() error) error {
+	t0 := time.Now()
+	if err := a(); err != nil {
+		return err
+	}
+	t1 := time.Now()
+	if err := c(); err != nil {
+		return err
+	}
+	base.Add(int64(t1.Sub(t0)))
+	store.Add(int64(time.Since(t1)))
+	return nil
+}
+
+// reportRatio reports the time of the baseline over the time of the store:
+// the store's throughput as a fraction of the baseline's.
+func reportRatio(b *testing.B, base, store *atomic.Int64, unit string) {
+	b.ReportMetric(float64(base.Load())/float64(store.Load()), unit)
 }

@@ -30,7 +30,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	store, err := redisstore.New(ctx, client, &redisstore.Options{Keyring: keyring})
+	store, err := redisstore.New(ctx, client, &redisstore.Options{Keyring: keyring, KeyStore: keys, Timeout: 200 * time.Millisecond})
 	if err != nil {
 		fmt.Println(err) // e.g. the server saves snapshots
 		return
@@ -47,4 +47,24 @@ func Example() {
 	}
 	first, err := store.Record(ctx, c)
 	fmt.Println(clickstore.UniquenessOf(first, err)) // unique, or unknown if Redis failed
+}
+
+// New validates its options before it talks to the server, and its errors
+// name the faulty setting without echoing values.
+func ExampleNew_errors() {
+	ctx := context.Background()
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled here
+	defer client.Close()
+
+	_, err := redisstore.New(ctx, client, &redisstore.Options{Prefix: "a{b}"})
+	fmt.Println(err)
+	_, err = redisstore.New(ctx, client, &redisstore.Options{Timeout: -time.Second})
+	fmt.Println(err)
+	keys, _ := redisstore.NewKeyStore(client, &redisstore.KeyStoreOptions{Prefix: "other"})
+	_, err = redisstore.New(ctx, client, &redisstore.Options{KeyStore: keys})
+	fmt.Println(err)
+	// Output:
+	// redisstore: prefix of 4 bytes: must not contain '{' or '}'
+	// redisstore: New: Timeout, WaitReplicas and WaitTimeout must not be negative
+	// redisstore: New: Options.KeyStore is set without the Options.Keyring it serves
 }

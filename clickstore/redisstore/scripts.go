@@ -2,163 +2,229 @@ package redisstore
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
 
 // The scripts run atomically on the server, so that deciding whether a click
-// is first and holding it is one step, whichever instance runs it. Every key
-// of a store shares one hash tag, so the keys a script builds from its
-// arguments (the markers named by index members) are in the same slot as
-// the keys it is given, which Redis Cluster requires.
+// is first and holding it is one step, whichever instance runs it. Every
+// key a script reads or writes is passed to it in KEYS (none is built from
+// an argument or read from an index inside the script), so that Redis
+// Cluster routes the call to the node that holds them all, answers ASK or
+// TRYAGAIN while their slot migrates, and never lets a script see a key as
+// missing because it moved. Scripts that act on what an index lists
+// (Sweep, the erasures) get the listed keys from the client, which read the
+// index first, and re-check every entry on the server.
 //
-// A marker is a hash: t (seconds) and n (nanoseconds) of the store clock
-// when the click was recorded, k (the request token of the Record call that
-// wrote it) and c (the click's binary form). It is live while its recorded
-// time is after the cutoff (now - W), passed as seconds and nanoseconds:
-// Lua numbers are doubles, exact for both halves, not for Unix nanoseconds.
-
-// luaLive is shared by the scripts: live(key, cs, cn) returns the marker's
-// token if it is held and live at the cutoff, else nil.
-const luaLive = `
-local function live(key, cs, cn)
-  local m = redis.call('HMGET', key, 't', 'n', 'k')
-  if not m[1] then return nil end
-  local t, n = tonumber(m[1]), tonumber(m[2])
-  if t > cs or (t == cs and n > cn) then return m[3] or '' end
-  return nil
-end
-`
-
-// luaDrop is shared by the scripts: drop(ti, ni, prefix, id) destroys the
-// marker id and its entries in the time index ti and the name index ni.
-const luaDrop = `
-local function drop(ti, ni, prefix, id)
-  redis.call('DEL', prefix .. id)
-  redis.call('ZREM', ti, id)
-  local link = string.sub(id, 33)
-  redis.call('ZREM', ni, 'v:' .. string.sub(id, 1, 32) .. ':' .. link, string.format('l:%03d', #link) .. link .. string.sub(id, 1, 32))
-end
-`
-
-// recordTrim is how many expired clicks each Record destroys on its way, so
-// that under traffic nothing waits for a Sweep to be deleted (the indexes'
-// TTLs are refreshed by every new click).
-const recordTrim = 8
-
-// recordScript decides and holds a click. It first destroys up to
-// recordTrim clicks whose recorded millisecond is before the cutoff's.
+// Times are 19-digit, zero-padded decimal Unix nanoseconds of the store's
+// clock, compared as strings: Lua numbers are doubles, exact for neither
+// Unix nanoseconds nor their sum, but fixed-width decimal strings compare
+// exactly. The first 13 digits are the Unix millisecond, the last 6 the
+// nanoseconds within it.
 //
-// KEYS: 1 marker (visitor, link), 2 marker (prev, link) or KEYS[1] again,
-// 3 time index, 4 name index.
-// ARGV: 1 cutoff s, 2 cutoff ns, 3 now s, 4 now ns, 5 token, 6 PX ms,
-// 7 click, 8 time-index member, 9 visitor name member, 10 link name member,
-// 11 score (now ms), 12 capacity (0: none), 13 cutoff ms, 14 marker prefix.
+// A marker's value is: recorded time (19 digits), request token (16
+// bytes), the click (codec.go). A time-index member is: the recorded
+// time's last 6 digits, the visitor (16 bytes), the link; its score is the
+// recorded millisecond. A visitor-index member is the same without the
+// visitor.
+
+// recordBody decides and holds clicks, one after the other.
 //
-// It returns 1 (first, held), 0 (repeat) or -1 (full).
-var recordScript = redis.NewScript(luaLive + luaDrop + `
-local cs, cn = tonumber(ARGV[1]), tonumber(ARGV[2])
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[13], 'LIMIT', 0, ` + strconv.Itoa(recordTrim) + `)) do
-  drop(KEYS[3], KEYS[4], ARGV[14], id)
+// KEYS: 1 time index, 2 the current epoch key (or the time index again),
+// then per click: marker (visitor, link), visitor index, marker (prev,
+// link) or the marker again.
+// ARGV: 1 PX ms, 2 capacity (0: none), 3 the SHA-1 (hex) of the epoch key
+// the client uses, or "" not to check it; then per click: a trim flag ("t":
+// trim the indexes, "-": not), the cutoff (19 digits) and the marker's
+// value. The client asks for a trim on one Record in trimEvery, so that
+// the indexes shed expired entries under traffic without every click
+// paying for it.
+//
+// It reads every marker with one MGET, decides each click in order (a
+// click of a visitor and link already decided in this run sees the
+// earlier one), then writes: one SET PX per held click and one ZADD per
+// index, so that a batch costs the server few calls per click.
+//
+// Each click gets 1 (first, held), 0 (repeat) or -1 (full). With one click
+// the reply is that number, with several an array. If the epoch key is
+// checked and is gone (-2) or another (-3), nothing is decided and the
+// reply is that number: the clicks' pseudonyms were computed with a key
+// the other instances no longer use.
+var recordBody = strings.ReplaceAll(`
+local ti, px, cap = KEYS[1], ARGV[1], tonumber(ARGV[2])
+if ARGV[3] ~= '' then
+  local key = redis.call('GET', KEYS[2])
+  if not key then return -2 end
+  if redis.sha1hex(key) ~= ARGV[3] then return -3 end
 end
-local k = live(KEYS[1], cs, cn)
-if k then
-  if k == ARGV[5] then return 1 end
-  return 0
+-- Reads first, in one MGET: every marker and previous-pseudonym marker.
+local n = #ARGV - 3
+local names = {}
+for j = 1, n do
+  names[2 * j - 1], names[2 * j] = KEYS[3 * j], KEYS[3 * j + 2]
 end
-if KEYS[2] ~= KEYS[1] and live(KEYS[2], cs, cn) then return 0 end
-local cap = tonumber(ARGV[12])
-if cap > 0 then
-  local held = redis.call('ZCOUNT', KEYS[3], '(' .. ARGV[13], '+inf')
-  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[13], ARGV[13])) do
-    if live(ARGV[14] .. m, cs, cn) then held = held + 1 end
+local got = redis.call('MGET', unpack(names))
+local now = {} -- markers written by this run, by name
+local function current(name, j)
+  if now[name] ~= nil then return now[name] end
+  return got[j]
+end
+local out, held, sets, tadd, vadd, vorder = {}, nil, {}, {}, {}, {}
+local trim, tcut = false, nil
+for j = 1, n do
+  local m, vi, pv = KEYS[3 * j], KEYS[3 * j + 1], KEYS[3 * j + 2]
+  local a = ARGV[j + 3]
+  local cut, val = string.sub(a, 2, 20), string.sub(a, 21)
+  local r
+  local v = current(m, 2 * j - 1)
+  if v and string.sub(v, 1, 19) > cut then
+    if string.sub(v, 20, 35) == string.sub(val, 20, 35) then r = 1 else r = 0 end
+  elseif pv ~= m then
+    local p = current(pv, 2 * j)
+    if p and string.sub(p, 1, 19) > cut then r = 0 end
   end
-  if held >= cap then return -1 end
-end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 't', ARGV[3], 'n', ARGV[4], 'k', ARGV[5], 'c', ARGV[7])
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('ZADD', KEYS[3], ARGV[11], ARGV[8])
-redis.call('ZADD', KEYS[4], 0, ARGV[9], 0, ARGV[10])
-redis.call('PEXPIRE', KEYS[3], ARGV[6])
-redis.call('PEXPIRE', KEYS[4], ARGV[6])
-return 1
-`)
-
-// latestScript returns t, n, c of every live marker of the given visitors
-// on one link, or on any link if ARGV[4] is "".
-//
-// KEYS: 1 name index.
-// ARGV: 1 cutoff s, 2 cutoff ns, 3 marker prefix, 4 link or "",
-// 5... visitors (32 hex digits).
-var latestScript = redis.NewScript(luaLive + `
-local cs, cn = tonumber(ARGV[1]), tonumber(ARGV[2])
-local out = {}
-local function take(key)
-  if live(key, cs, cn) then
-    local m = redis.call('HMGET', key, 't', 'n', 'c')
-    out[#out+1] = m[1]; out[#out+1] = m[2]; out[#out+1] = m[3]
-  end
-end
-for i = 5, #ARGV do
-  local v = ARGV[i]
-  if ARGV[4] ~= '' then
-    take(ARGV[3] .. v .. ARGV[4])
-  else
-    for _, m in ipairs(redis.call('ZRANGEBYLEX', KEYS[1], '[v:' .. v .. ':', '(v:' .. v .. ';')) do
-      take(ARGV[3] .. v .. string.sub(m, 36))
+  local cms = string.sub(cut, 1, 13)
+  if not r and cap > 0 then
+    if not held then
+      held = redis.call('ZCOUNT', ti, '(' .. cms, '+inf')
+      local cns = string.sub(cut, 14)
+      for _, e in ipairs(redis.call('ZRANGEBYSCORE', ti, cms, cms)) do
+        if string.sub(e, 1, 6) > cns then held = held + 1 end
+      end
     end
+    if held >= cap then r = -1 end
   end
+  if not r then
+    local ms, ns = string.sub(val, 1, 13), string.sub(val, 14, 19)
+    local vl = string.sub(m, #vi - 15)
+    now[m] = val
+    sets[#sets + 1] = m
+    sets[#sets + 1] = val
+    tadd[#tadd + 1] = ms
+    tadd[#tadd + 1] = ns .. vl
+    if not vadd[vi] then
+      vadd[vi] = {}
+      vorder[#vorder + 1] = vi
+    end
+    table.insert(vadd[vi], ms)
+    table.insert(vadd[vi], ns .. string.sub(vl, 17))
+    if string.sub(a, 1, 1) == 't' then trim, tcut = true, cms end
+    if held then held = held + 1 end
+    r = 1
+  end
+  out[j] = r
 end
+-- Then the writes: one SET PX per held click, one ZADD per index.
+for i = 1, #sets, 2 do redis.call('SET', sets[i], sets[i + 1], 'PX', px) end
+if #tadd > 0 then
+  redis.call('ZADD', ti, unpack(tadd))
+  for _, vi in ipairs(vorder) do
+    redis.call('ZADD', vi, unpack(vadd[vi]))
+    -- Trims come after the ZADDs so that they never empty (delete) a
+    -- key this run still uses: in a migrating Cluster slot, touching a
+    -- key that is not there fails the script halfway.
+    if trim then redis.call('ZREMRANGEBYSCORE', vi, '-inf', '(' .. tcut) end
+    redis.call('PEXPIRE', vi, px)
+  end
+  if trim then
+    -- Entries of clicks that Redis has expired too (the window plus the
+    -- slack ago): nothing else refers to them.
+    redis.call('ZREMRANGEBYSCORE', ti, '-inf', '(' .. (tonumber(tcut) - SLACK))
+  end
+  redis.call('PEXPIRE', ti, px)
+end
+if n == 1 then return out[1] end
 return out
+`, "SLACK", strconv.FormatInt(slack.Milliseconds(), 10))
+
+var recordScript = redis.NewScript(recordBody)
+
+// In a Cluster slot that is migrating, a script fails at the first call
+// that touches a key the node does not hold, and Redis does not undo the
+// calls before it. The scripts below therefore read everything first,
+// then write, and touch no key after a call that may have deleted it (one
+// DEL, one ZREM per index), so they either fail before changing anything
+// or run to the end.
+
+// luaCheck is shared by the drop scripts: check(m, sc, e, cut, gone)
+// returns the recorded stamp of the entry e scored sc, and, if marker m
+// still holds that click, adds m to gone and reports whether it is live
+// at cut.
+const luaCheck = `
+local function check(m, sc, e, cut, gone)
+  local rec = string.rep('0', 13 - #sc) .. sc .. string.sub(e, 1, 6)
+  local v = redis.call('GET', m)
+  if v and string.sub(v, 1, 19) == rec then
+    gone[#gone + 1] = m
+    return rec, rec > cut
+  end
+  return rec, false
+end
+`
+
+// dropScript destroys the clicks that the client found in the time index,
+// after checking each entry again: the entry must still exist, and the
+// marker is deleted only if it still holds the click the entry names (not
+// a later click of the same visitor and link).
+//
+// KEYS: 1 time index, then per entry: marker, visitor index.
+// ARGV: 1 mode ("sweep": drop only entries expired at the cutoff; "erase":
+// drop every entry), 2 cutoff (19 digits), then the time-index members.
+//
+// It returns {dropped, live}: how many entries it removed, and how many of
+// those were live clicks.
+var dropScript = redis.NewScript(luaCheck + `
+local ti, sweep, cut = KEYS[1], ARGV[1] == 'sweep', ARGV[2]
+local members = {unpack(ARGV, 3)}
+if #members == 0 then return {0, 0} end
+local scores = redis.call('ZMSCORE', ti, unpack(members))
+local gone, rem, byvi, live = {}, {}, {}, 0
+for j, e in ipairs(members) do
+  local sc = scores[j]
+  if sc and not (sweep and string.rep('0', 13 - #sc) .. sc .. string.sub(e, 1, 6) > cut) then
+    local m, vi = KEYS[2 * j], KEYS[2 * j + 1]
+    local _, l = check(m, sc, e, cut, gone)
+    if l then live = live + 1 end
+    rem[#rem + 1] = e
+    byvi[vi] = byvi[vi] or {}
+    table.insert(byvi[vi], string.sub(e, 1, 6) .. string.sub(e, 23))
+  end
+end
+if #gone > 0 then redis.call('DEL', unpack(gone)) end
+if #rem > 0 then redis.call('ZREM', ti, unpack(rem)) end
+for vi, es in pairs(byvi) do redis.call('ZREM', vi, unpack(es)) end
+return {#rem, live}
 `)
 
-// eraseScript destroys the clicks named by the name index members in a
-// range, and returns how many of them were live.
+// eraseVisitorScript destroys every click of one visitor that the client
+// listed from the visitor's index, and tells whether the index holds
+// entries it was not given (a click recorded meanwhile): the client then
+// reads the index again.
 //
-// KEYS: 1 time index, 2 name index.
-// ARGV: 1 cutoff s, 2 cutoff ns, 3 marker prefix, 4 "v" or "l", 5 range
-// start, 6 range end.
-var eraseScript = redis.NewScript(luaLive + luaDrop + `
-local cs, cn = tonumber(ARGV[1]), tonumber(ARGV[2])
-local n = 0
-for _, m in ipairs(redis.call('ZRANGEBYLEX', KEYS[2], ARGV[5], ARGV[6])) do
-  local id
-  if ARGV[4] == 'v' then
-    id = string.sub(m, 3, 34) .. string.sub(m, 36)
-  else
-    local len = tonumber(string.sub(m, 3, 5))
-    id = string.sub(m, 6 + len) .. string.sub(m, 6, 5 + len)
-  end
-  if live(ARGV[3] .. id, cs, cn) then n = n + 1 end
-  drop(KEYS[1], KEYS[2], ARGV[3], id)
-end
-return n
-`)
-
-// sweepScript destroys up to ARGV[5] clicks whose time-index score is below
-// the cutoff in milliseconds (so certainly expired), and those scored in the
-// cutoff's millisecond that are expired to the nanosecond. It returns how
-// many it removed, how many index entries remain, and the recorded time
-// (seconds, nanoseconds) of the oldest one left.
+// KEYS: 1 time index, 2 visitor index, then per entry: marker.
+// ARGV: 1 cutoff (19 digits), 2 the visitor (16 bytes), then the visitor
+// index's members, each followed by its score.
 //
-// KEYS: 1 time index, 2 name index.
-// ARGV: 1 cutoff ms, 2 marker prefix, 3 cutoff s, 4 cutoff ns, 5 limit.
-var sweepScript = redis.NewScript(luaLive + luaDrop + `
-local cs, cn = tonumber(ARGV[3]), tonumber(ARGV[4])
-local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[5]))
-for _, id in ipairs(gone) do drop(KEYS[1], KEYS[2], ARGV[2], id) end
-local n = #gone
-if n < tonumber(ARGV[5]) then
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])) do
-    if not live(ARGV[2] .. id, cs, cn) then drop(KEYS[1], KEYS[2], ARGV[2], id); n = n + 1 end
-  end
+// It returns {live, left}: how many live clicks it destroyed, and how many
+// index entries it was not given.
+var eraseVisitorScript = redis.NewScript(luaCheck + `
+local ti, vi, cut, vis = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+local card = redis.call('ZCARD', vi)
+local gone, rem, tis, live = {}, {}, {}, 0
+for j = 3, #ARGV, 2 do
+  local e, sc = ARGV[j], ARGV[j + 1]
+  local m = KEYS[(j - 3) / 2 + 3]
+  local _, l = check(m, sc, e, cut, gone)
+  if l then live = live + 1 end
+  rem[#rem + 1] = e
+  tis[#tis + 1] = string.sub(e, 1, 6) .. vis .. string.sub(e, 7)
 end
-local t, ns = '', ''
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0)
-if oldest[1] then
-  local m = redis.call('HMGET', ARGV[2] .. oldest[1], 't', 'n')
-  t, ns = m[1] or '', m[2] or ''
+if #gone > 0 then redis.call('DEL', unpack(gone)) end
+local removed = 0
+if #rem > 0 then
+  redis.call('ZREM', ti, unpack(tis))
+  removed = redis.call('ZREM', vi, unpack(rem))
 end
-return {#gone, n, redis.call('ZCARD', KEYS[1]), t, ns}
+return {live, card - removed}
 `)

@@ -210,14 +210,14 @@ func setCounter(n *aggregate.Counts, name string, v uint64) bool {
 // failed too, the click was counted once: an error never means it was
 // counted twice.
 func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("redisstore: add click on %q: %w", c.Link, err)
+	if err := validate("add click", c); err != nil {
+		return err
 	}
 	if u > clickstore.Repeat {
-		return fmt.Errorf("redisstore: add click on %q: uniqueness %q unknown", c.Link, u)
+		return fmt.Errorf("redisstore: add click: uniqueness %d unknown", int(u))
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redisstore: add click on %q: %w", c.Link, err)
+		return fmt.Errorf("redisstore: add click: %w", err)
 	}
 	var n aggregate.Counts
 	switch {
@@ -287,7 +287,7 @@ func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniquen
 		return nil // every bucket is past its retention
 	}
 	if err := sinkAddScript.Run(ctx, s.client, keys, args...).Err(); err != nil {
-		return fmt.Errorf("redisstore: add click on %q: %w", c.Link, err)
+		return fmt.Errorf("redisstore: add click: %w", err)
 	}
 	return nil
 }
@@ -344,7 +344,7 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) ([]aggregate.Cell, 
 		last -= width
 	}
 	if last >= first && (last-first)/width >= int64(s.maxBuckets) {
-		return nil, fmt.Errorf("redisstore: query %q from %q to %q: more than %d %s buckets", q.Link, q.From, q.To, s.maxBuckets, q.Granularity)
+		return nil, fmt.Errorf("redisstore: query from %s to %s: more than %d %s buckets", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339), s.maxBuckets, q.Granularity)
 	}
 	type bucketRead struct {
 		start int64
@@ -359,7 +359,7 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) ([]aggregate.Cell, 
 	}
 	if len(reads) > 0 {
 		if _, err := p.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("redisstore: query %q: %w", q.Link, err)
+			return nil, fmt.Errorf("redisstore: query: %w", err)
 		}
 	}
 	type pending struct {
@@ -382,20 +382,20 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) ([]aggregate.Cell, 
 			dim, value, ok2 := strings.Cut(rest, ":")
 			n, err := strconv.ParseUint(v, 10, 64)
 			if !ok1 || !ok2 || err != nil {
-				return nil, fmt.Errorf("redisstore: query %q: field %q of %q: not a counter", q.Link, f, rd.key)
+				return nil, fmt.Errorf("redisstore: query: bucket at %s: a field of %d bytes is not a counter", time.Unix(rd.start, 0).UTC().Format(time.RFC3339), len(f))
 			}
 			k := [2]string{dim, value}
 			if byCell[k] == nil {
 				byCell[k] = new(aggregate.Counts)
 			}
 			if !setCounter(byCell[k], name, n) {
-				return nil, fmt.Errorf("redisstore: query %q: field %q of %q: unknown counter", q.Link, f, rd.key)
+				return nil, fmt.Errorf("redisstore: query: bucket at %s: a field of %d bytes names an unknown counter", time.Unix(rd.start, 0).UTC().Format(time.RFC3339), len(f))
 			}
 		}
 		for k, n := range byCell {
 			d, ok := parseDimension(k[0])
 			if !ok {
-				return nil, fmt.Errorf("redisstore: query %q: dimension %q of %q unknown", q.Link, k[0], rd.key)
+				return nil, fmt.Errorf("redisstore: query: bucket at %s: a dimension of %d bytes is unknown", time.Unix(rd.start, 0).UTC().Format(time.RFC3339), len(k[0]))
 			}
 			c := aggregate.Cell{Scope: aggregate.ScopeBucket, Link: q.Link, Granularity: q.Granularity,
 				Start: startT, End: startT.Add(q.Granularity.Duration()), Dimension: d, Value: k[1], Counts: *n}
@@ -414,7 +414,7 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) ([]aggregate.Cell, 
 		union = p.PFCount(ctx, totals...)
 	}
 	if _, err := p.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("redisstore: query %q: %w", q.Link, err)
+		return nil, fmt.Errorf("redisstore: query: %w", err)
 	}
 	out := make([]aggregate.Cell, 0, len(cells)+1)
 	for _, pc := range cells {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -68,6 +69,45 @@ type Options struct {
 	// documentation.
 	AllowPersistence bool
 
+	// Timeout, if positive, bounds each Record, RecordBatch and Latest
+	// call, go-redis's retries and redirects included, so that a lost
+	// node costs the request path at most this long (see "Redis Cluster"
+	// in the package documentation). The client must have
+	// ContextTimeoutEnabled for the deadline to cut a blocked read short
+	// too. Zero means the caller's context alone.
+	Timeout time.Duration
+
+	// WaitReplicas, if positive, makes Record wait, after holding a first
+	// click, until that many replicas have it (WAIT, in the same round
+	// trip) or WaitTimeout passes; a first click confirmed by fewer is
+	// reported with an error wrapping ErrNotReplicated. Replication is
+	// asynchronous, so without it a failover can forget first clicks that
+	// were reported (see "Redis Cluster"). It needs a *redis.Client or a
+	// *redis.ClusterClient. RecordBatch does not wait.
+	WaitReplicas int
+
+	// WaitTimeout bounds the wait of WaitReplicas; zero means 50 ms.
+	WaitTimeout time.Duration
+
+	// KeyStore is the KeyStore behind Keyring. With both set, every
+	// Record checks, in its script run, that the epoch key this instance
+	// uses is the one in Redis: after a Redis restart (which loses the
+	// key) or once another instance has created a new key, Record
+	// returns an error wrapping ErrKeyChanged, logs a warning and makes
+	// Keyring load the shared key again, so that instances converge on one
+	// key at their next click instead of counting every visitor once per
+	// instance. It must have the store's Prefix (its keys are then in the
+	// store's Cluster slot). The check adds a GET and a SHA-1 to each
+	// Record.
+	KeyStore *KeyStore
+
+	// Logger receives warnings: a node whose persistence or eviction
+	// setting was accepted only because of AllowPersistence or
+	// AllowEviction (named by its server address), and a Redis restart
+	// that lost the held clicks. Nil means no logging. Nothing the store
+	// logs names a visitor, a pseudonym or a link.
+	Logger *slog.Logger
+
 	// AllowEviction lets New succeed when the server's maxmemory-policy
 	// may evict keys with a TTL. An evicted click makes its visitor's next
 	// click count as unique again.
@@ -83,16 +123,18 @@ type Options struct {
 type Store struct {
 	client   redis.UniversalClient
 	window   time.Duration
-	px       string // TTL of every key, in ms, as an argument
 	now      func() time.Time
-	capacity string
+	capacity int
 	keyring  *retention.Keyring
-	policy   retention.Policy
+	log      *slog.Logger // never nil
 
-	tag     string // "{prefix}"
-	marker  string // "{prefix}:c:"
+	marker  string // "{prefix}:c:", then visitor (16 bytes) and link
+	visIdx  string // "{prefix}:v:", then visitor (16 bytes): same length as marker
 	timeIdx string // "{prefix}:i"
-	nameIdx string // "{prefix}:x"
+
+	// Boxed once: go-redis takes arguments as []any, and boxing a string
+	// allocates.
+	timeIdxArg, pxArg, capArg, recordSHA any
 
 	// last is the latest store time seen (Unix ns): the clock never goes
 	// back, so a clock jump cannot bring an expired click back.
@@ -100,6 +142,12 @@ type Store struct {
 	closed atomic.Bool
 
 	tokens requestTokens // one per Record call
+	watch  keyWatch
+
+	timeout      time.Duration
+	waitReplicas int
+	waitTimeout  time.Duration
+	reloaded     atomic.Int64 // when a topology reload was last asked for (Unix ns)
 }
 
 var _ clickstore.Store = (*Store)(nil)
@@ -123,92 +171,66 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Sto
 		return nil, err
 	}
 	if o.Capacity < 0 {
-		return nil, fmt.Errorf("redisstore: capacity %q: must not be negative", strconv.Itoa(o.Capacity))
+		return nil, fmt.Errorf("redisstore: capacity %d: must not be negative", o.Capacity)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	w := o.Policy.Window()
+	tag := "{" + o.Prefix + "}"
 	s := &Store{
 		client:   client,
 		window:   w,
-		px:       strconv.FormatInt((w + slack).Milliseconds(), 10),
 		now:      o.Now,
-		capacity: strconv.Itoa(o.Capacity),
+		capacity: o.Capacity,
 		keyring:  o.Keyring,
-		policy:   o.Policy,
-		tag:      "{" + o.Prefix + "}",
+		log:      o.Logger,
+		marker:   tag + ":c:",
+		visIdx:   tag + ":v:",
+		timeIdx:  tag + ":i",
 	}
-	s.marker = s.tag + ":c:"
-	s.timeIdx = s.tag + ":i"
-	s.nameIdx = s.tag + ":x"
+	if o.Timeout < 0 || o.WaitReplicas < 0 || o.WaitTimeout < 0 {
+		return nil, errors.New("redisstore: New: Timeout, WaitReplicas and WaitTimeout must not be negative")
+	}
+	s.timeout, s.waitReplicas, s.waitTimeout = o.Timeout, o.WaitReplicas, o.WaitTimeout
+	if s.waitTimeout == 0 {
+		s.waitTimeout = 50 * time.Millisecond
+	}
+	if s.waitReplicas > 0 {
+		switch client.(type) {
+		case *redis.Client, *redis.ClusterClient:
+		default:
+			return nil, errors.New("redisstore: New: Options.WaitReplicas needs a *redis.Client or a *redis.ClusterClient")
+		}
+	}
+	if o.KeyStore != nil {
+		if o.Keyring == nil {
+			return nil, errors.New("redisstore: New: Options.KeyStore is set without the Options.Keyring it serves")
+		}
+		if o.KeyStore.prefix != tag+":k:" {
+			return nil, errors.New("redisstore: New: Options.KeyStore must have the store's Prefix, so that its keys are in the store's slot")
+		}
+		s.watch.keys = o.KeyStore
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.timeIdxArg = s.timeIdx
+	s.pxArg = strconv.FormatInt((w + slack).Milliseconds(), 10)
+	s.capArg = strconv.Itoa(o.Capacity)
+	s.recordSHA = recordScript.Hash()
 	if err := s.tokens.init(); err != nil {
 		return nil, fmt.Errorf("redisstore: New: %v", err)
 	}
-	if err := checkServer(ctx, client, o.AllowPersistence, o.AllowEviction); err != nil {
+	if err := checkServer(ctx, client, o.AllowPersistence, o.AllowEviction, s.log); err != nil {
 		return nil, err
 	}
-	for _, sc := range []*redis.Script{recordScript, latestScript, eraseScript, sweepScript} {
+	for _, sc := range []*redis.Script{recordScript, dropScript, eraseVisitorScript} {
 		if err := sc.Load(ctx, client).Err(); err != nil {
 			return nil, fmt.Errorf("redisstore: loading scripts: %w", err)
 		}
 	}
 	return s, nil
-}
-
-// ErrPersistence is wrapped by the error [New] returns when the server
-// writes its data to disk (RDB snapshots or an append-only file), or
-// refuses to say whether it does, and Options.AllowPersistence is not set.
-// Test for it with errors.Is to tell an operator which setting to change.
-var ErrPersistence = errors.New("server may persist clicks to disk")
-
-// ErrEviction is wrapped by the error [New] returns when the server's
-// maxmemory-policy may evict keys, or it refuses to say, and
-// Options.AllowEviction is not set.
-var ErrEviction = errors.New("server may evict clicks early")
-
-// checkServer refuses servers that persist or evict. A server that refuses
-// CONFIG GET (a managed service) counts as one that might; a network error
-// is returned as it is.
-func checkServer(ctx context.Context, c redis.UniversalClient, allowPersist, allowEvict bool) error {
-	if !allowPersist {
-		save, err := configGet(ctx, c, "save")
-		if err != nil {
-			return refused(err, ErrPersistence, "persistence", "AllowPersistence")
-		}
-		if save != "" {
-			return fmt.Errorf("redisstore: %w: it saves snapshots (save %q), which keep clicks past their window; disable them (CONFIG SET save \"\") or set Options.AllowPersistence", ErrPersistence, save)
-		}
-		aof, err := configGet(ctx, c, "appendonly")
-		if err != nil {
-			return refused(err, ErrPersistence, "persistence", "AllowPersistence")
-		}
-		if aof != "no" {
-			return fmt.Errorf("redisstore: %w: it writes an append-only file (appendonly %q), which keeps clicks past their window; disable it or set Options.AllowPersistence", ErrPersistence, aof)
-		}
-	}
-	if !allowEvict {
-		pol, err := configGet(ctx, c, "maxmemory-policy")
-		if err != nil {
-			return refused(err, ErrEviction, "eviction policy", "AllowEviction")
-		}
-		if pol != "noeviction" {
-			return fmt.Errorf("redisstore: %w: maxmemory-policy %q may evict keys, and an evicted click counts its visitor as unique again; use noeviction or set Options.AllowEviction", ErrEviction, pol)
-		}
-	}
-	return nil
-}
-
-func configGet(ctx context.Context, c redis.UniversalClient, name string) (string, error) {
-	m, err := c.ConfigGet(ctx, name).Result()
-	if err != nil {
-		return "", err
-	}
-	v, ok := m[name]
-	if !ok {
-		return "", fmt.Errorf("redisstore: CONFIG GET %q: no such setting", name)
-	}
-	return v, nil
 }
 
 // clock returns the store's time, never earlier than a time it returned
@@ -234,33 +256,45 @@ func (s *Store) checkOpen(op string) error {
 	return nil
 }
 
-// cutoff returns now-W as seconds and nanoseconds arguments, and in whole
-// milliseconds (floor).
-func (s *Store) cutoff(now time.Time) (sec, nsec, ms string) {
-	c := now.Add(-s.window)
-	return strconv.FormatInt(c.Unix(), 10), strconv.Itoa(c.Nanosecond()), strconv.FormatInt(floorMS(c), 10)
-}
+// stamp is a time as 19 zero-padded decimal digits of Unix nanoseconds,
+// the form the scripts compare; times before 1970 read as 1970.
+type stamp [19]byte
 
-func floorMS(t time.Time) int64 {
-	n := t.UnixNano()
-	m := n / 1e6
-	if n%1e6 < 0 {
-		m--
+func stampOf(t time.Time) stamp {
+	var b stamp
+	n := max(t.UnixNano(), 0)
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
 	}
-	return m
+	return b
 }
 
-// id is the marker suffix and time-index member of (visitor, link).
+// cutoff returns the stamp of now-W: a click is live if its recorded stamp
+// is greater.
+func (s *Store) cutoff(now time.Time) stamp { return stampOf(now.Add(-s.window)) }
+
+// parseStamp reads a recorded stamp back; ok is false if b is not one.
+func parseStamp(b string) (int64, bool) {
+	if len(b) < len(stamp{}) {
+		return 0, false
+	}
+	d := b[:len(stamp{})]
+	for i := 0; i < len(d); i++ {
+		if d[i] < '0' || d[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(d, 10, 64) // digits only: fails on overflow alone
+	return n, err == nil
+}
+
+// id is the hex form of (visitor, link) the sealed raw address is bound
+// to.
 func id(v clickstore.Pseudonym, link string) string {
 	var b [32]byte
 	hex.Encode(b[:], v[:])
 	return string(b[:]) + link
-}
-
-// token returns a new request token, 16 raw bytes.
-func (s *Store) token() string {
-	t := s.tokens.next()
-	return string(t[:])
 }
 
 // Record holds c unless a click of the same visitor (c.Visitor or
@@ -279,309 +313,628 @@ func (s *Store) Record(ctx context.Context, c clickstore.Click) (bool, error) {
 	if err := s.checkOpen("record"); err != nil {
 		return false, err
 	}
-	keys, args, err := s.recordArgs(ctx, c)
+	now := s.clock()
+	ek, fp, err := s.keyCheck(ctx, now)
 	if err != nil {
 		return false, err
 	}
-	n, err := recordScript.Run(ctx, s.client, keys, args...).Int()
-	return s.recordResult(c, n, err)
+	var one [4]any
+	a, err := s.appendClick(ctx, one[:0], c, now)
+	if err != nil {
+		return false, err
+	}
+	args := []any{"evalsha", s.recordSHA, 5, s.timeIdxArg, ek, a[0], a[1], a[2], s.pxArg, s.capArg, fp, a[3]}
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
+	if s.waitReplicas > 0 {
+		return s.recordWait(ctx, now, args)
+	}
+	cmd := s.eval(ctx, args)
+	n, err := cmd.Int()
+	if err == nil && n < -1 {
+		return false, s.keyChanged(ctx, now, n)
+	}
+	return s.recordResult(ctx, n, err)
 }
 
-func (s *Store) recordArgs(ctx context.Context, c clickstore.Click) ([]string, []any, error) {
-	if err := c.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("redisstore: record: %w", err)
+// recordWait runs the record script and WAIT in one pipeline on the
+// connection of the slot's master (WAIT counts the replicas that have the
+// writes of its own connection).
+func (s *Store) recordWait(ctx context.Context, now time.Time, args []any) (bool, error) {
+	var node *redis.Client
+	switch c := s.client.(type) {
+	case *redis.ClusterClient:
+		n, err := c.MasterForKey(ctx, s.timeIdx)
+		if err != nil {
+			return s.recordResult(ctx, 0, err)
+		}
+		node = n
+	case *redis.Client:
+		node = c
+	}
+	var cmd, wait *redis.Cmd
+	run := func() error {
+		pipe := node.Pipeline()
+		cmd = redis.NewCmd(ctx, args...)
+		_ = pipe.Process(ctx, cmd)
+		wait = pipe.Do(ctx, "wait", s.waitReplicas, s.waitTimeout.Milliseconds())
+		_, err := pipe.Exec(ctx)
+		return err
+	}
+	if err := run(); err != nil && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		args[0], args[1] = "eval", recordBody
+		_ = run()
+	}
+	n, err := cmd.Int()
+	if err == nil && n < -1 {
+		return false, s.keyChanged(ctx, now, n)
+	}
+	first, err := s.recordResult(ctx, n, err)
+	if !first || err != nil {
+		return first, err
+	}
+	got, werr := wait.Int()
+	if werr != nil {
+		return true, fmt.Errorf("redisstore: record: %w: WAIT failed: %w", ErrNotReplicated, werr)
+	}
+	if got < s.waitReplicas {
+		return true, fmt.Errorf("redisstore: record: %w: %d of %d replicas within %v", ErrNotReplicated, got, s.waitReplicas, s.waitTimeout)
+	}
+	return true, nil
+}
+
+// ErrNotReplicated is wrapped by the error Record returns, with first =
+// true, when Options.WaitReplicas is set and fewer replicas than asked
+// confirmed the first click within Options.WaitTimeout: the click is held
+// on the master, but a failover now could forget it. Its uniqueness should
+// be counted as unknown (clickstore.UniquenessOf does that).
+var ErrNotReplicated = errors.New("first click not confirmed by the replicas")
+
+// appendClick appends the three keys of c (marker, visitor index, prev's
+// marker) and its script argument to args, as []byte slices of one buffer.
+func (s *Store) appendClick(ctx context.Context, args []any, c clickstore.Click, now time.Time) ([]any, error) {
+	if err := validate("record", c); err != nil {
+		return nil, err
 	}
 	if c.Kind != clickstore.KindClick {
-		return nil, nil, fmt.Errorf("redisstore: record: kind %q: %w: stores hold clicks only", c.Kind.String(), clickstore.ErrInvalidClick)
+		return nil, fmt.Errorf("redisstore: record: kind %d: %w: stores hold clicks only", int(c.Kind), clickstore.ErrInvalidClick)
 	}
-	now := s.clock()
-	vid := id(c.Visitor, c.Link)
-	var val []byte
+	ml := len(s.marker) + len(c.Visitor) + len(c.Link)
+	buf := make([]byte, 0, 3*ml+1+2*len(stamp{})+16+96)
+	buf = append(append(append(buf, s.marker...), c.Visitor[:]...), c.Link...)
+	buf = append(append(buf, s.visIdx...), c.Visitor[:]...)
+	if !c.PrevVisitor.IsZero() {
+		buf = append(append(append(buf, s.marker...), c.PrevVisitor[:]...), c.Link...)
+	}
+	keys := len(buf)
+	cut, rec := s.cutoff(now), stampOf(now)
+	tok := s.tokens.next()
+	flag := byte('-')
+	if tok[15]%trimEvery == 0 {
+		flag = 't'
+	}
+	buf = append(append(append(append(buf, flag), cut[:]...), rec[:]...), tok[:]...)
 	var err error
 	if c.RawAddr.IsValid() {
 		if s.keyring == nil {
-			return nil, nil, fmt.Errorf("redisstore: record: raw address %q: no Options.Keyring to seal it with", c.RawAddr.String())
+			return nil, errors.New("redisstore: record: Click.RawAddr is set but there is no Options.Keyring to seal it with")
 		}
 		cur, _, kerr := s.keyring.Keys(ctx, now)
 		if kerr != nil {
-			return nil, nil, fmt.Errorf("redisstore: record: sealing key: %w", kerr)
+			return nil, fmt.Errorf("redisstore: record: sealing key: %w", kerr)
 		}
 		secret := cur.Secret()
-		val, err = encodeClick(make([]byte, 0, 128), c, cur.Epoch, &secret, []byte(vid))
+		buf, err = encodeClick(buf, c, cur.Epoch, &secret, []byte(id(c.Visitor, c.Link)))
 		clear(secret[:])
 	} else {
-		val, err = encodeClick(make([]byte, 0, 96), c, 0, nil, nil)
+		buf, err = encodeClick(buf, c, 0, nil, nil)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	prevKey := s.marker + vid
-	if !c.PrevVisitor.IsZero() {
-		prevKey = s.marker + id(c.PrevVisitor, c.Link)
+	m := buf[:ml:ml]
+	vi := buf[ml : ml+len(s.visIdx)+len(c.Visitor) : ml+len(s.visIdx)+len(c.Visitor)]
+	pv := m
+	if keys > ml+len(vi) {
+		pv = buf[ml+len(vi) : keys : keys]
 	}
-	cs, cn, cms := s.cutoff(now)
-	vhex := vid[:32]
-	keys := []string{s.marker + vid, prevKey, s.timeIdx, s.nameIdx}
-	args := []any{
-		cs, cn,
-		strconv.FormatInt(now.Unix(), 10), strconv.Itoa(now.Nanosecond()),
-		s.token(), s.px, val, vid,
-		"v:" + vhex + ":" + c.Link,
-		fmt.Sprintf("l:%03d", len(c.Link)) + c.Link + vhex,
-		strconv.FormatInt(floorMS(now), 10),
-		s.capacity, cms, s.marker,
-	}
-	return keys, args, nil
+	return append(args, m, vi, pv, buf[keys:]), nil
 }
 
-func (s *Store) recordResult(c clickstore.Click, n int, err error) (bool, error) {
+// eval runs the record script with args (EVALSHA first), loading it when
+// the server lost it.
+func (s *Store) eval(ctx context.Context, args []any) *redis.Cmd {
+	cmd := redis.NewCmd(ctx, args...)
+	_ = s.client.Process(ctx, cmd)
+	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		args[0], args[1] = "eval", recordBody
+		cmd = redis.NewCmd(ctx, args...)
+		_ = s.client.Process(ctx, cmd)
+	}
+	return cmd
+}
+
+func (s *Store) recordResult(ctx context.Context, n int, err error) (bool, error) {
 	switch {
 	case err != nil:
-		return false, fmt.Errorf("redisstore: record on link %q: %w", c.Link, err)
+		s.failed(ctx, err)
+		return false, fmt.Errorf("redisstore: record: %w", err)
 	case n == 1:
 		return true, nil
 	case n == 0:
 		return false, nil
 	case n == -1:
-		return false, fmt.Errorf("redisstore: record on link %q: %w (capacity %s)", c.Link, clickstore.ErrFull, s.capacity)
+		return false, fmt.Errorf("redisstore: record: %w (capacity %d)", clickstore.ErrFull, s.capacity)
 	}
-	return false, fmt.Errorf("redisstore: record on link %q: unexpected script reply %q", c.Link, strconv.Itoa(n))
+	return false, fmt.Errorf("redisstore: record: unexpected script reply %d", n)
 }
 
+// trimEvery is how often (one Record in trimEvery) the record script
+// trims the indexes of expired entries.
+const trimEvery = 16
+
+// batchRun bounds the clicks one script run of RecordBatch decides, so
+// that no run blocks the server for long; longer batches are several runs
+// in the same pipeline.
+const batchRun = 128
+
 // RecordBatch records clicks in one pipeline (one round trip for all of
-// them) and returns each click's uniqueness in order: Unique, Repeat, or
-// UniqueUnknown for a click that failed. The error joins every click's
-// error (nil if none failed). Clicks of the same visitor and link in one
-// batch are decided in order, as if recorded one after the other.
+// them, one script run per 128 clicks) and returns each click's uniqueness
+// in order: Unique, Repeat, or UniqueUnknown for a click that failed. The
+// error joins every click's error (nil if none failed). Clicks of the same
+// visitor and link in one batch are decided in order, as if recorded one
+// after the other.
 func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) ([]clickstore.Uniqueness, error) {
 	if err := s.checkOpen("record batch"); err != nil {
 		return nil, err
 	}
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
 	out := make([]clickstore.Uniqueness, len(clicks))
 	errs := make([]error, len(clicks))
-	cmds := make([]*redis.Cmd, len(clicks))
-	pipe := s.client.Pipeline()
+	now := s.clock()
+	ek, fp, err := s.keyCheck(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	type run struct {
+		cmd  *redis.Cmd
+		args []any
+		idx  []int // the clicks it decides
+	}
+	var runs []run
+	keys := make([]any, 0, 3*min(len(clicks), batchRun))
+	argv := make([]any, 0, min(len(clicks), batchRun))
+	var idx []int
+	flush := func() {
+		if len(idx) == 0 {
+			return
+		}
+		args := make([]any, 0, 5+len(keys)+3+len(argv))
+		args = append(args, "evalsha", s.recordSHA, 2+len(keys), s.timeIdxArg, ek)
+		args = append(append(append(args, keys...), s.pxArg, s.capArg, fp), argv...)
+		runs = append(runs, run{args: args, idx: idx})
+		keys, argv, idx = keys[:0], argv[:0], nil
+	}
+	var one [4]any
 	for i, c := range clicks {
-		keys, args, err := s.recordArgs(ctx, c)
+		a, err := s.appendClick(ctx, one[:0], c, now)
 		if err != nil {
-			errs[i] = err
+			errs[i], out[i] = err, clickstore.UniqueUnknown
 			continue
 		}
-		cmds[i] = recordScript.EvalSha(ctx, pipe, keys, args...)
-	}
-	_, perr := pipe.Exec(ctx)
-	if perr != nil && redis.HasErrorPrefix(perr, "NOSCRIPT") {
-		// The server lost the scripts (a restart): load them and try
-		// once more. Requests carry tokens, so the retry is safe.
-		if err := recordScript.Load(ctx, s.client).Err(); err != nil {
-			return out, fmt.Errorf("redisstore: record batch: loading script: %w", err)
+		keys = append(keys, a[:3]...)
+		argv = append(argv, a[3])
+		idx = append(idx, i)
+		if len(idx) == batchRun {
+			flush()
 		}
-		pipe = s.client.Pipeline()
-		for i := range clicks {
-			if cmds[i] != nil {
-				keys, args := cmds[i].Args()[3:3+4], cmds[i].Args()[3+4:]
-				ks := make([]string, len(keys))
-				for j, k := range keys {
-					ks[j] = k.(string)
-				}
-				cmds[i] = recordScript.EvalSha(ctx, pipe, ks, args...)
+	}
+	flush()
+	if len(runs) == 0 {
+		return out, errors.Join(errs...)
+	}
+	exec := func() error {
+		pipe := s.client.Pipeline()
+		for i := range runs {
+			runs[i].cmd = redis.NewCmd(ctx, runs[i].args...)
+			_ = pipe.Process(ctx, runs[i].cmd)
+		}
+		_, err := pipe.Exec(ctx)
+		return err
+	}
+	if err := exec(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// The server lost the script (a restart): run the source. The
+		// calls carry tokens, so running them again is safe.
+		for i := range runs {
+			runs[i].args[0], runs[i].args[1] = "eval", recordBody
+		}
+		_ = exec()
+	}
+	for _, r := range runs {
+		var res []any
+		err := r.cmd.Err()
+		if n, ierr := r.cmd.Int(); err == nil && ierr == nil {
+			if n < -1 {
+				err = s.keyChanged(ctx, now, n)
 			}
+			res = []any{int64(n)}
+		} else if err == nil {
+			res, err = r.cmd.Slice()
 		}
-		_, _ = pipe.Exec(ctx)
-	}
-	for i, c := range clicks {
-		if cmds[i] == nil {
-			continue
+		if err == nil && len(res) != len(r.idx) {
+			err = fmt.Errorf("unexpected reply of %d elements", len(res))
 		}
-		n, err := cmds[i].Int()
-		first, err := s.recordResult(c, n, err)
-		errs[i] = err
-		out[i] = clickstore.UniquenessOf(first, err)
+		for j, i := range r.idx {
+			var n int64
+			if err == nil {
+				n, _ = res[j].(int64)
+			}
+			first, cerr := s.recordResult(ctx, int(n), err)
+			if err != nil && errors.Is(err, ErrKeyChanged) {
+				cerr = err
+			}
+			errs[i] = cerr
+			out[i] = clickstore.UniquenessOf(first, cerr)
+		}
 	}
 	return out, errors.Join(errs...)
 }
 
+// held is a click read back from a marker, with its recorded stamp.
+type held struct {
+	rec   int64
+	value string // the marker's value
+}
+
+// live reads a marker's value (nil if absent) and reports whether it holds
+// a click live at cutoff cut, and its recorded time.
+func live(v any, cut int64) (held, bool, error) {
+	str, ok := v.(string)
+	if !ok {
+		return held{}, false, nil
+	}
+	rec, ok := parseStamp(str)
+	if !ok || len(str) < len(stamp{})+16 {
+		return held{}, false, errCorrupt
+	}
+	return held{rec: rec, value: str}, rec > cut, nil
+}
+
 // Latest returns the most recently recorded live click of visitor or prev
-// on link (any link if link is ""). One script run.
+// on link (any link if link is ""). With a link it is one MGET; on any
+// link it reads the visitors' indexes, then MGETs the markers they list.
 func (s *Store) Latest(ctx context.Context, visitor, prev clickstore.Pseudonym, link string) (clickstore.Click, bool, error) {
 	if err := s.checkOpen("latest"); err != nil {
 		return clickstore.Click{}, false, err
 	}
 	if len(link) > clickstore.MaxLinkLen {
-		return clickstore.Click{}, false, fmt.Errorf("redisstore: latest: link %q: %w: longer than %d bytes", link[:32]+"...", clickstore.ErrInvalidClick, clickstore.MaxLinkLen)
+		return clickstore.Click{}, false, fmt.Errorf("redisstore: latest: link of %d bytes: %w: longer than %d bytes", len(link), clickstore.ErrInvalidClick, clickstore.MaxLinkLen)
+	}
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
 	}
 	now := s.clock()
-	cs, cn, _ := s.cutoff(now)
-	args := []any{cs, cn, s.marker, link}
+	var vs []clickstore.Pseudonym
 	for _, v := range [...]clickstore.Pseudonym{visitor, prev} {
-		if !v.IsZero() {
-			args = append(args, v.String())
+		if !v.IsZero() && (len(vs) == 0 || vs[0] != v) {
+			vs = append(vs, v)
 		}
 	}
-	if len(args) == 4 {
+	if len(vs) == 0 {
 		return clickstore.Click{}, false, nil
 	}
-	res, err := latestScript.Run(ctx, s.client, []string{s.nameIdx}, args...).StringSlice()
-	if err != nil {
-		return clickstore.Click{}, false, fmt.Errorf("redisstore: latest on link %q: %w", link, err)
+	var markers []string
+	if link != "" {
+		for _, v := range vs {
+			markers = append(markers, s.marker+string(v[:])+link)
+		}
+	} else {
+		pipe := s.client.Pipeline()
+		cmds := make([]*redis.StringSliceCmd, len(vs))
+		for i, v := range vs {
+			cmds[i] = pipe.ZRange(ctx, s.visIdx+string(v[:]), 0, -1)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			s.failed(ctx, err)
+			return clickstore.Click{}, false, fmt.Errorf("redisstore: latest: %w", err)
+		}
+		for i, v := range vs {
+			for _, e := range cmds[i].Val() {
+				if len(e) <= 6 {
+					return clickstore.Click{}, false, errCorrupt
+				}
+				markers = append(markers, s.marker+string(v[:])+e[6:])
+			}
+		}
+		if len(markers) == 0 {
+			return clickstore.Click{}, false, nil
+		}
 	}
-	var best clickstore.Click
-	var bs, bn int64
+	vals, err := s.client.MGet(ctx, markers...).Result()
+	if err != nil {
+		s.failed(ctx, err)
+		return clickstore.Click{}, false, fmt.Errorf("redisstore: latest: %w", err)
+	}
+	cut := time.Time(now.Add(-s.window)).UnixNano()
+	var best held
 	found := false
-	for i := 0; i+2 < len(res); i += 3 {
-		ts, err1 := strconv.ParseInt(res[i], 10, 64)
-		tn, err2 := strconv.ParseInt(res[i+1], 10, 64)
-		if err1 != nil || err2 != nil {
-			return clickstore.Click{}, false, errCorrupt
-		}
-		if found && (ts < bs || ts == bs && tn <= bn) {
-			continue
-		}
-		c, err := s.decode(ctx, now, res[i+2])
+	for _, v := range vals {
+		h, ok, err := live(v, cut)
 		if err != nil {
 			return clickstore.Click{}, false, err
 		}
-		best, bs, bn, found = c, ts, tn, true
-	}
-	return best, found, nil
-}
-
-// decode parses a held click's value, opening a sealed raw address with the
-// epoch key if the keyring still has it.
-func (s *Store) decode(ctx context.Context, now time.Time, v string) (clickstore.Click, error) {
-	var open opener
-	if s.keyring != nil {
-		open = func(epoch int64) ([32]byte, bool) {
-			cur, prev, err := s.keyring.Keys(ctx, now)
-			if err != nil {
-				return [32]byte{}, false
-			}
-			switch {
-			case cur.Epoch == epoch && !cur.IsZero():
-				return cur.Secret(), true
-			case prev.Epoch == epoch && !prev.IsZero():
-				return prev.Secret(), true
-			}
-			return [32]byte{}, false
+		if ok && (!found || h.rec > best.rec) {
+			best, found = h, true
 		}
 	}
-	b := []byte(v)
-	// The sealed address is bound to the marker id, which the value
-	// contains: visitor and link.
+	if !found {
+		return clickstore.Click{}, false, nil
+	}
+	c, err := s.decode(ctx, now, best.value)
+	return c, err == nil, err
+}
+
+// decode parses a held click's marker value, opening a sealed raw address
+// with the epoch key if the keyring still has it.
+func (s *Store) decode(ctx context.Context, now time.Time, v string) (clickstore.Click, error) {
+	b := []byte(v[len(stamp{})+16:])
 	c, err := decodeClick(b, nil, nil)
-	if err != nil {
-		return clickstore.Click{}, err
+	if err != nil || s.keyring == nil {
+		return c, err
 	}
-	if open == nil {
-		return c, nil
+	open := func(epoch int64) ([32]byte, bool) {
+		cur, prev, err := s.keyring.Keys(ctx, now)
+		if err != nil {
+			return [32]byte{}, false
+		}
+		switch {
+		case cur.Epoch == epoch && !cur.IsZero():
+			return cur.Secret(), true
+		case prev.Epoch == epoch && !prev.IsZero():
+			return prev.Secret(), true
+		}
+		return [32]byte{}, false
 	}
+	// The sealed address is bound to visitor and link, which the value
+	// holds.
 	return decodeClick(b, open, []byte(id(c.Visitor, c.Link)))
 }
 
-// All iterates over the live clicks, reading the time index with ZSCAN
-// (so a long index never blocks the server) and the clicks in pipelined
-// pages.
+// entry is a time-index member with its score: the recorded time's last 6
+// digits, visitor and link; score the recorded millisecond.
+type entry struct {
+	member string
+	ms     int64
+}
+
+// valid reports whether e has the shape of a time-index member.
+func (e entry) valid() bool { return len(e.member) > 6+16 }
+
+// rec returns e's recorded stamp, or -1 if the member is malformed.
+func (e entry) rec() int64 {
+	n, err := strconv.ParseInt(e.member[:6], 10, 64)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return e.ms*1e6 + n
+}
+
+func (s *Store) markerOf(e entry) string { return s.marker + e.member[6:] }
+func (s *Store) visIdxOf(e entry) string { return s.visIdx + e.member[6:6+16] }
+
+// scan pages through the time index with ZSCAN (so a long index never
+// blocks the server), calling page with each page's entries that match
+// pattern ("" for all).
+func (s *Store) scan(ctx context.Context, pattern string, page func([]entry) error) error {
+	var cursor uint64
+	for {
+		res, next, err := s.client.ZScan(ctx, s.timeIdx, cursor, pattern, 512).Result()
+		if err != nil {
+			return err
+		}
+		es := make([]entry, 0, len(res)/2)
+		for i := 0; i+1 < len(res); i += 2 {
+			ms, err := strconv.ParseFloat(res[i+1], 64)
+			e := entry{member: res[i], ms: int64(ms)}
+			if err != nil || !e.valid() || e.rec() < 0 {
+				return errCorrupt
+			}
+			es = append(es, e)
+		}
+		if len(es) > 0 {
+			if err := page(es); err != nil {
+				return err
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
+	}
+}
+
+// All iterates over the live clicks: it pages through the time index and
+// reads each page's markers with one MGET. A marker is yielded only for
+// the index entry of the click it holds, so a click is seen once.
 func (s *Store) All(ctx context.Context) iter.Seq2[clickstore.Click, error] {
 	return func(yield func(clickstore.Click, error) bool) {
 		if err := s.checkOpen("all"); err != nil {
 			yield(clickstore.Click{}, err)
 			return
 		}
-		seen := make(map[string]struct{})
-		var cursor uint64
-		for {
-			members, next, err := s.client.ZScan(ctx, s.timeIdx, cursor, "", 256).Result()
+		stop := errors.New("stop")
+		err := s.scan(ctx, "", func(es []entry) error {
+			markers := make([]string, len(es))
+			for i, e := range es {
+				markers[i] = s.markerOf(e)
+			}
+			vals, err := s.client.MGet(ctx, markers...).Result()
 			if err != nil {
-				yield(clickstore.Click{}, fmt.Errorf("redisstore: all: %w", err))
-				return
+				return err
 			}
 			now := s.clock()
-			cs, cn, _ := s.cutoff(now)
-			csec, _ := strconv.ParseInt(cs, 10, 64)
-			cnsec, _ := strconv.ParseInt(cn, 10, 64)
-			pipe := s.client.Pipeline()
-			var cmds []*redis.SliceCmd
-			for i := 0; i < len(members); i += 2 { // member, score
-				m := members[i]
-				if _, dup := seen[m]; dup {
-					continue
-				}
-				seen[m] = struct{}{}
-				cmds = append(cmds, pipe.HMGet(ctx, s.marker+m, "t", "n", "c"))
-			}
-			if len(cmds) > 0 {
-				if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-					yield(clickstore.Click{}, fmt.Errorf("redisstore: all: %w", err))
-					return
-				}
-			}
-			for _, cmd := range cmds {
-				vals := cmd.Val()
-				if len(vals) != 3 || vals[0] == nil {
-					continue // erased or expired since the scan
-				}
-				ts, _ := strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64)
-				tn, _ := strconv.ParseInt(fmt.Sprint(vals[1]), 10, 64)
-				if ts < csec || ts == csec && tn <= cnsec {
-					continue
-				}
-				str, _ := vals[2].(string)
-				c, err := s.decode(ctx, now, str)
+			cut := now.Add(-s.window).UnixNano()
+			for i, v := range vals {
+				h, ok, err := live(v, cut)
 				if err != nil {
-					yield(clickstore.Click{}, err)
-					return
+					return err
+				}
+				if !ok || h.rec != es[i].rec() {
+					continue // expired, erased, or a later click's entry
+				}
+				c, err := s.decode(ctx, now, h.value)
+				if err != nil {
+					return err
 				}
 				if !yield(c, nil) {
-					return
+					return stop
 				}
 			}
-			cursor = next
-			if cursor == 0 {
-				return
-			}
+			return nil
+		})
+		switch {
+		case err == nil, err == stop:
+		case err == errCorrupt:
+			yield(clickstore.Click{}, err)
+		default:
+			yield(clickstore.Click{}, fmt.Errorf("redisstore: all: %w", err))
 		}
 	}
 }
 
-// EraseVisitor destroys every click held under v, on any link.
+// drop runs dropScript over entries; it returns how many it dropped and
+// how many of those were live.
+func (s *Store) drop(ctx context.Context, mode string, cut stamp, es []entry) (dropped, live int, err error) {
+	keys := make([]string, 0, 1+2*len(es))
+	args := make([]any, 0, 2+len(es))
+	keys = append(keys, s.timeIdx)
+	args = append(args, mode, string(cut[:]))
+	for _, e := range es {
+		keys = append(keys, s.markerOf(e), s.visIdxOf(e))
+		args = append(args, e.member)
+	}
+	res, err := dropScript.Run(ctx, s.client, keys, args...).Int64Slice()
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(res) != 2 {
+		return 0, 0, fmt.Errorf("unexpected reply of %d elements", len(res))
+	}
+	return int(res[0]), int(res[1]), nil
+}
+
+// eraseTries bounds how often EraseVisitor reads a visitor's index again
+// because clicks were recorded while it erased.
+const eraseTries = 8
+
+// EraseVisitor destroys every click held under v, on any link. It reads
+// the visitor's index, then destroys the clicks it lists in one script
+// run, which re-checks them; if the visitor clicked meanwhile, it reads the
+// index again.
 func (s *Store) EraseVisitor(ctx context.Context, v clickstore.Pseudonym) (int, error) {
 	if err := s.checkOpen("erase visitor"); err != nil {
 		return 0, err
 	}
 	if v.IsZero() {
-		return 0, fmt.Errorf("redisstore: erase visitor %q: %w: zero pseudonym", v.String(), clickstore.ErrInvalidClick)
+		return 0, fmt.Errorf("redisstore: erase visitor: %w: zero pseudonym", clickstore.ErrInvalidClick)
 	}
-	h := v.String()
-	return s.erase(ctx, "v", "[v:"+h+":", "(v:"+h+";", "visitor "+h)
+	vi := s.visIdx + string(v[:])
+	total := 0
+	for range eraseTries {
+		es, err := s.client.ZRangeWithScores(ctx, vi, 0, -1).Result()
+		if err != nil {
+			return total, fmt.Errorf("redisstore: erase visitor: %w", err)
+		}
+		if len(es) == 0 {
+			return total, nil
+		}
+		keys := make([]string, 0, 2+len(es))
+		args := make([]any, 0, 2+2*len(es))
+		keys = append(keys, s.timeIdx, vi)
+		cut := s.cutoff(s.clock())
+		args = append(args, string(cut[:]), string(v[:]))
+		for _, z := range es {
+			m, _ := z.Member.(string)
+			if len(m) <= 6 {
+				return total, errCorrupt
+			}
+			keys = append(keys, s.marker+string(v[:])+m[6:])
+			args = append(args, m, strconv.FormatInt(int64(z.Score), 10))
+		}
+		res, err := eraseVisitorScript.Run(ctx, s.client, keys, args...).Int64Slice()
+		if err != nil {
+			return total, fmt.Errorf("redisstore: erase visitor: %w", err)
+		}
+		if len(res) != 2 {
+			return total, fmt.Errorf("redisstore: erase visitor: unexpected reply of %d elements", len(res))
+		}
+		total += int(res[0])
+		if res[1] == 0 {
+			return total, nil
+		}
+	}
+	return total, fmt.Errorf("redisstore: erase visitor: the visitor kept clicking during %d tries; %d clicks erased so far", eraseTries, total)
 }
 
-// EraseLink destroys every click held on link.
+// EraseLink destroys every click held on link. It pages through the time
+// index with ZSCAN MATCH (the link is at a fixed offset of each entry), so
+// it costs one pass over the index, and destroys each page's clicks in one
+// script run that re-checks them.
 func (s *Store) EraseLink(ctx context.Context, link string) (int, error) {
 	if err := s.checkOpen("erase link"); err != nil {
 		return 0, err
 	}
 	if link == "" || len(link) > clickstore.MaxLinkLen {
-		return 0, fmt.Errorf("redisstore: erase link %q: %w: want 1 to %d bytes", link, clickstore.ErrInvalidClick, clickstore.MaxLinkLen)
+		return 0, fmt.Errorf("redisstore: erase link: link of %d bytes: %w: want 1 to %d bytes", len(link), clickstore.ErrInvalidClick, clickstore.MaxLinkLen)
 	}
-	p := fmt.Sprintf("l:%03d", len(link)) + link
-	return s.erase(ctx, "l", "["+p, "("+p+"g", "link "+strconv.Quote(link))
-}
-
-func (s *Store) erase(ctx context.Context, kind, from, to, what string) (int, error) {
-	cs, cn, _ := s.cutoff(s.clock())
-	n, err := eraseScript.Run(ctx, s.client, []string{s.timeIdx, s.nameIdx}, cs, cn, s.marker, kind, from, to).Int()
+	pattern := strings.Repeat("?", 6+16) + globEscape(link)
+	n, err := s.erase(ctx, pattern)
 	if err != nil {
-		return 0, fmt.Errorf("redisstore: erase %s: %w", what, err)
+		return n, fmt.Errorf("redisstore: erase link: %w", err)
 	}
 	return n, nil
 }
 
+// erase destroys every click whose time-index entry matches pattern and
+// reports how many were live.
+func (s *Store) erase(ctx context.Context, pattern string) (int, error) {
+	n := 0
+	err := s.scan(ctx, pattern, func(es []entry) error {
+		_, live, err := s.drop(ctx, "erase", s.cutoff(s.clock()), es)
+		n += live
+		return err
+	})
+	return n, err
+}
+
+// globEscape escapes the glob characters of s for ZSCAN MATCH.
+func globEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
 // Sweep deletes every click whose window ended before now (or the store's
-// clock, if later) to the millisecond, with its index entries, in batches.
-// It is idempotent and safe to run on every instance at once: a click
-// deleted twice is deleted once. Redis deletes keys itself too (their TTL
-// is W plus a small slack), so Sweep mostly keeps the indexes short and
-// makes deletion prompt.
+// clock, if later), with its index entries, in batches: it reads the time
+// index's expired entries, then deletes them in one script run that
+// re-checks each. It is idempotent and safe to run on every instance at
+// once. Redis deletes clicks itself too (their TTL is W plus a small
+// slack), so Sweep mostly keeps the indexes short and makes deletion
+// prompt.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
 	if err := s.checkOpen("sweep"); err != nil {
 		return retention.SweepStats{}, err
@@ -589,33 +942,61 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (retention.SweepStats,
 	if c := s.clock(); c.After(now) {
 		now = c
 	}
-	cs, cn, cms := s.cutoff(now)
+	cut := s.cutoff(now)
+	cutNS := now.Add(-s.window).UnixNano()
+	cutMS := strconv.FormatInt(floorDiv(cutNS, 1e6), 10)
 	var st retention.SweepStats
 	for {
-		res, err := sweepScript.Run(ctx, s.client, []string{s.timeIdx, s.nameIdx}, cms, s.marker, cs, cn, sweepBatch).Slice()
+		zs, err := s.client.ZRangeByScoreWithScores(ctx, s.timeIdx, &redis.ZRangeBy{Min: "-inf", Max: cutMS, Count: sweepBatch}).Result()
 		if err != nil {
-			return st, fmt.Errorf("redisstore: sweep at %s: %w", now.Format(time.RFC3339Nano), err)
+			return st, fmt.Errorf("redisstore: sweep: %w", err)
 		}
-		if len(res) != 5 {
-			return st, fmt.Errorf("redisstore: sweep: unexpected reply %q", fmt.Sprint(res))
-		}
-		batch, _ := res[0].(int64)
-		gone, _ := res[1].(int64)
-		held, _ := res[2].(int64)
-		st.Deleted += int(gone)
-		st.Held = int(held)
-		st.Oldest = 0
-		ts, _ := res[3].(string)
-		tn, _ := res[4].(string)
-		if sec, err := strconv.ParseInt(ts, 10, 64); err == nil {
-			if nsec, err := strconv.ParseInt(tn, 10, 64); err == nil {
-				st.Oldest = max(0, now.Sub(time.Unix(sec, nsec)))
+		es := make([]entry, 0, len(zs))
+		for _, z := range zs {
+			m, _ := z.Member.(string)
+			e := entry{member: m, ms: int64(z.Score)}
+			if !e.valid() || e.rec() < 0 {
+				return st, errCorrupt
+			}
+			if e.rec() <= cutNS {
+				es = append(es, e)
 			}
 		}
-		if batch < sweepBatch {
-			return st, nil
+		if len(es) > 0 {
+			n, _, err := s.drop(ctx, "sweep", cut, es)
+			st.Deleted += n
+			if err != nil {
+				return st, fmt.Errorf("redisstore: sweep: %w", err)
+			}
+		}
+		if len(zs) < sweepBatch || len(es) == 0 {
+			break
 		}
 	}
+	pipe := s.client.Pipeline()
+	card := pipe.ZCard(ctx, s.timeIdx)
+	oldest := pipe.ZRangeWithScores(ctx, s.timeIdx, 0, 0)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return st, fmt.Errorf("redisstore: sweep: %w", err)
+	}
+	st.Held = int(card.Val())
+	if o := oldest.Val(); len(o) == 1 {
+		m, _ := o[0].Member.(string)
+		e := entry{member: m, ms: int64(o[0].Score)}
+		if !e.valid() || e.rec() < 0 {
+			return st, errCorrupt
+		}
+		st.Oldest = max(0, now.Sub(time.Unix(0, e.rec())))
+	}
+	return st, nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }
 
 // Close marks the store closed: every method then returns an error wrapping
@@ -628,28 +1009,17 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Clear deletes every click and index of the store's prefix, for all
-// instances, and reports how many live clicks it destroyed.
+// Clear deletes every click of the store's prefix, with its index entries,
+// for all instances, and reports how many live clicks it destroyed.
 func (s *Store) Clear(ctx context.Context) (int, error) {
 	if err := s.checkOpen("clear"); err != nil {
 		return 0, err
 	}
-	cs, cn, _ := s.cutoff(s.clock())
-	n, err := eraseScript.Run(ctx, s.client, []string{s.timeIdx, s.nameIdx}, cs, cn, s.marker, "v", "[v:", "(v;").Int()
+	n, err := s.erase(ctx, "")
 	if err != nil {
-		return 0, fmt.Errorf("redisstore: clear: %w", err)
+		return n, fmt.Errorf("redisstore: clear: %w", err)
 	}
 	return n, nil
-}
-
-// refused wraps the error of a CONFIG GET: a server's refusal (an error
-// reply, as managed services give) with sentinel, a network error as is.
-func refused(err, sentinel error, what, option string) error {
-	var reply redis.Error
-	if errors.As(err, &reply) {
-		return fmt.Errorf("redisstore: %w: the server refused to show its %s (%w); set Options.%s if you accept the risk", sentinel, what, err, option)
-	}
-	return fmt.Errorf("redisstore: checking the server's %s: %w", what, err)
 }
 
 // checkPrefix returns the key prefix to use: DefaultPrefix for "", an error
@@ -659,7 +1029,7 @@ func checkPrefix(p string) (string, error) {
 		return DefaultPrefix, nil
 	}
 	if strings.ContainsAny(p, "{}") {
-		return "", fmt.Errorf("redisstore: prefix %q: must not contain '{' or '}'", p)
+		return "", fmt.Errorf("redisstore: prefix of %d bytes: must not contain '{' or '}'", len(p))
 	}
 	return p, nil
 }

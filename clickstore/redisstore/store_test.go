@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,8 +33,13 @@ func prefix(t testing.TB) string {
 
 func TestConformance(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	client := newClient(t, srv.Addr())
-	clickstoretest.Run(t, func(t *testing.T, cfg clickstoretest.Config) clickstore.Store {
+	clickstoretest.Run(t, conformanceStore(newClient(t, srv.Addr())))
+}
+
+// conformanceStore makes the suite's stores on client, each with its own
+// prefix and a keyring whose keys are on client too.
+func conformanceStore(client redis.UniversalClient) clickstoretest.NewStore {
+	return func(t *testing.T, cfg clickstoretest.Config) clickstore.Store {
 		ks, err := redisstore.NewKeyStore(client, &redisstore.KeyStoreOptions{Prefix: prefix(t), Policy: cfg.Policy})
 		require.NoError(t, err)
 		kr, err := retention.NewKeyring(&retention.KeyringOptions{Policy: cfg.Policy, Store: ks})
@@ -46,16 +52,18 @@ func TestConformance(t *testing.T) {
 			Keyring:  kr,
 		})
 		require.NoError(t, err)
-		t.Cleanup(func() { _ = s.Close() })
 		return s
-	})
+	}
 }
 
-// Under traffic, expired clicks are destroyed by the Records that follow,
-// with their index entries, even when no Sweep runs: the indexes' TTLs are
-// refreshed by every new click, so without this they would keep expired
-// pseudonyms for as long as traffic lasts.
-func TestRecordDestroysExpiredWithoutSweep(t *testing.T) {
+// A click's marker gets a relative TTL of W plus the slack when it is
+// held, never extended (a repeat does not touch it), so Redis deletes it
+// whether or not a Sweep runs. Under traffic, each Record trims the time
+// index of the entries Redis has expired, and a visitor's next first click
+// trims their own index, so no index keeps expired pseudonyms for as long
+// as traffic lasts (their TTLs are refreshed by new clicks). Trimming is
+// done by one Record in 16.
+func TestRecordTrimsIndexesWithoutSweep(t *testing.T) {
 	srv := redistest.Start(t, nil)
 	client := newClient(t, srv.Addr())
 	now := t0
@@ -65,21 +73,40 @@ func TestRecordDestroysExpiredWithoutSweep(t *testing.T) {
 		_, err := s.Record(ctx, click(v+1, "a"))
 		require.NoError(t, err)
 	}
-	keys := func(pattern string) int {
-		ks, err := client.Keys(ctx, "{"+prefix(t)+"}"+pattern).Result()
-		require.NoError(t, err)
-		return len(ks)
+	tag := "{" + prefix(t) + "}"
+	markers, err := client.Keys(ctx, tag+":c:*").Result()
+	require.NoError(t, err)
+	require.Len(t, markers, 5)
+	ttls := make([]time.Duration, len(markers))
+	for i, m := range markers {
+		ttls[i] = client.PTTL(ctx, m).Val()
+		assert.Greater(t, ttls[i], retention.DefaultWindow, "the marker outlives the window on Redis's clock")
+		assert.LessOrEqual(t, ttls[i], retention.DefaultWindow+2*time.Second, "by the slack at most")
 	}
-	require.Equal(t, 5, keys(":c:*"))
 
-	now = now.Add(retention.DefaultWindow + time.Millisecond)
-	_, err := s.Record(ctx, click(9, "b"))
+	now = now.Add(time.Minute)
+	first, err := s.Record(ctx, click(1, "a"))
 	require.NoError(t, err)
-	assert.Equal(t, 1, keys(":c:*"), "the expired markers were deleted")
-	n, err := client.ZCard(ctx, "{"+prefix(t)+"}:i").Result()
+	require.False(t, first)
+	for i, m := range markers {
+		assert.LessOrEqual(t, client.PTTL(ctx, m).Val(), ttls[i], "a repeat does not extend the marker's TTL")
+	}
+
+	// One Record in 16 trims: the visitor clicks 16 new links.
+	now = now.Add(retention.DefaultWindow + 2*time.Second)
+	for i := range 16 {
+		first, err = s.Record(ctx, click(1, "b"+strconv.Itoa(i)))
+		require.NoError(t, err)
+		require.True(t, first)
+	}
+	n, err := client.ZCard(ctx, tag+":i").Result()
 	require.NoError(t, err)
-	assert.Equal(t, int64(1), n, "the time index holds only the new click")
-	n, err = client.ZCard(ctx, "{"+prefix(t)+"}:x").Result()
+	assert.Equal(t, int64(16), n, "the time index holds only the new clicks")
+	v1 := clickstore.Pseudonym{1, 1}
+	links, err := client.ZRange(ctx, tag+":v:"+string(v1[:]), 0, -1).Result()
 	require.NoError(t, err)
-	assert.Equal(t, int64(2), n, "the name index holds only the new click's two names")
+	require.Len(t, links, 16, "the visitor's index holds only the new clicks")
+	for _, l := range links {
+		assert.Contains(t, l, "b", "expired link a was trimmed")
+	}
 }

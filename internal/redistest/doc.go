@@ -1,4 +1,5 @@
-// Package redistest starts a throwaway redis-server for tests.
+// Package redistest starts a throwaway redis-server, or a Redis Cluster, for
+// tests.
 //
 // [Start] runs redis-server from PATH on a free loopback port, in a temporary
 // directory, without persistence (--save "" --appendonly no) unless the
@@ -12,6 +13,12 @@
 // (host:port), tests use that server instead of starting one, unless the
 // Options say the test needs a local server (restarts and dumps do). Tests
 // that share a server must use their own key prefixes.
+//
+// [StartCluster] starts a real cluster (three masters and a replica each by
+// default) with `redis-cli --cluster create` on free loopback ports, and
+// [SharedCluster] one per test binary (stop it from TestMain with
+// [StopShared]); a [Cluster] can kill nodes, fail over and migrate a slot,
+// for fault tests.
 //
 // If redis-server is not installed, Start fails the test with a message
 // saying how to install it (apt-get install redis-server); it never skips.

@@ -175,9 +175,36 @@ func (s *Server) Save() []byte {
 // array joined by newlines. An error reply is returned as an error. It is
 // for test set-up (FLUSHALL, CONFIG SET), not for code under test.
 func Do(addr string, args ...string) (string, error) {
-	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	v, err := DoValue(addr, args...)
 	if err != nil {
 		return "", err
+	}
+	return flatten(v), nil
+}
+
+// flatten writes a reply as Do returns it.
+func flatten(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = flatten(e)
+		}
+		return strings.Join(parts, "\n")
+	}
+	return ""
+}
+
+// DoValue is [Do] returning the reply's structure: a string (simple or
+// bulk), an int64, nil (a null reply) or a []any of those.
+func DoValue(addr string, args ...string) (any, error) {
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return nil, err
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
@@ -187,54 +214,59 @@ func Do(addr string, args ...string) (string, error) {
 		b = fmt.Appendf(b, "$%d\r\n%s\r\n", len(a), a)
 	}
 	if _, err := conn.Write(b); err != nil {
-		return "", err
+		return nil, err
 	}
-	return readReply(bufio.NewReader(conn))
+	return readValue(bufio.NewReader(conn))
 }
 
-func readReply(r *bufio.Reader) (string, error) {
+func readValue(r *bufio.Reader) (any, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	line = strings.TrimSuffix(line, "\r\n")
 	if line == "" {
-		return "", errors.New("redistest: empty reply line")
+		return nil, errors.New("redistest: empty reply line")
 	}
 	switch line[0] {
-	case '+', ':':
+	case '+':
 		return line[1:], nil
+	case ':':
+		return strconv.ParseInt(line[1:], 10, 64)
 	case '-':
-		return "", fmt.Errorf("redistest: server error %q", line[1:])
+		return nil, fmt.Errorf("redistest: server error %q", line[1:])
 	case '$':
 		n, err := strconv.Atoi(line[1:])
 		if err != nil {
-			return "", fmt.Errorf("redistest: bad bulk length %q", line)
+			return nil, fmt.Errorf("redistest: bad bulk length %q", line)
 		}
 		if n < 0 {
-			return "", nil
+			return nil, nil
 		}
 		buf := make([]byte, n+2)
 		if _, err := io.ReadFull(r, buf); err != nil {
-			return "", err
+			return nil, err
 		}
 		return string(buf[:n]), nil
 	case '*':
 		n, err := strconv.Atoi(line[1:])
 		if err != nil {
-			return "", fmt.Errorf("redistest: bad array length %q", line)
+			return nil, fmt.Errorf("redistest: bad array length %q", line)
 		}
-		parts := make([]string, 0, max(n, 0))
+		if n < 0 {
+			return nil, nil
+		}
+		out := make([]any, 0, n)
 		for range n {
-			p, err := readReply(r)
+			v, err := readValue(r)
 			if err != nil {
-				return "", err
+				return nil, err
 			}
-			parts = append(parts, p)
+			out = append(out, v)
 		}
-		return strings.Join(parts, "\n"), nil
+		return out, nil
 	}
-	return "", fmt.Errorf("redistest: unexpected reply %q", line)
+	return nil, fmt.Errorf("redistest: unexpected reply %q", line)
 }
 
 func (s *Server) mustLocal(what string) {
