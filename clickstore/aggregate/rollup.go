@@ -49,8 +49,13 @@ func (c Counts) Add(d Counts) Counts {
 // IsZero reports whether every count is zero.
 func (c Counts) IsZero() bool { return c == Counts{} }
 
-// countsOf returns what one Add of c with u contributes.
-func countsOf(c *clickstore.Click, u clickstore.Uniqueness) Counts {
+// CountsOf returns what one Add of c, whose visitor's uniqueness is u,
+// contributes to each cell it lands in: a conversion counts one
+// Conversions; a click counts one Clicks and, for a bot, one Bots (bots are
+// never unique); otherwise one Unique if u is Unique, or one
+// UnknownUniqueness if u is UniqueUnknown (for bots too). Every [Backend]
+// counts with it, so that backends agree. It does not validate c.
+func CountsOf(c *clickstore.Click, u clickstore.Uniqueness) Counts {
 	var n Counts
 	if c.Kind == clickstore.KindConversion {
 		n.Conversions = 1
@@ -276,7 +281,7 @@ func (r *Rollup) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqu
 	if u > clickstore.Repeat {
 		return fmt.Errorf("aggregate: add click on %q: uniqueness %q unknown", c.Link, u)
 	}
-	n := countsOf(&c, u)
+	n := CountsOf(&c, u)
 	var v *clickstore.Pseudonym
 	if c.Bot == "" {
 		v = &c.Visitor
@@ -440,4 +445,27 @@ func (r *Rollup) expired(k bucketKey, now int64) bool {
 	}
 	end := k.start + int64(k.g.Duration()/time.Second)
 	return now >= end+int64(ret/time.Second)
+}
+
+// EraseLink drops every bucket of link, in every granularity, and reports
+// how many buckets it dropped. It returns an error if link is empty or
+// longer than clickstore.MaxLinkLen, or ctx is done.
+func (r *Rollup) EraseLink(ctx context.Context, link string) (int, error) {
+	if link == "" || len(link) > clickstore.MaxLinkLen {
+		return 0, fmt.Errorf("aggregate: erase link: %w", clickstore.Click{Link: link}.Validate())
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("aggregate: erase link %q: %w", link, err)
+	}
+	s := r.shard(link)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k := range s.buckets {
+		if k.link == link {
+			delete(s.buckets, k)
+			n++
+		}
+	}
+	return n, nil
 }
