@@ -12,7 +12,10 @@ import (
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/clickstore/aggregate/aggregatetest"
 	"github.com/clickanon/clickanon/clickstore/aggregate/sqlsink"
+	"github.com/clickanon/clickanon/internal/pgtest"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // newSinks returns an aggregatetest.NewBackend of sinks on the database dsn
 // gives for each subtest.
@@ -40,4 +43,8 @@ func sqliteDSN(t *testing.T) string {
 
 func TestConformanceSQLite(t *testing.T) {
 	aggregatetest.Run(t, newSinks(sqliteDSN))
+}
+
+func TestConformancePostgreSQL(t *testing.T) {
+	aggregatetest.Run(t, newSinks(func(t *testing.T) string { return pgtest.DB(t) }))
 }
