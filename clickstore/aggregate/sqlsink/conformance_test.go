@@ -15,8 +15,6 @@ import (
 	"github.com/clickanon/clickanon/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
 // newSinks returns an aggregatetest.NewBackend of sinks on the database dsn
 // gives for each subtest.
 func newSinks(dsn func(t *testing.T) string) aggregatetest.NewBackend {
