@@ -14,8 +14,9 @@ func TestRollupConformance(t *testing.T) {
 		if cfg.SharedWith != nil {
 			return cfg.SharedWith // one process's memory: a second instance is the same Rollup
 		}
-		r, err := aggregate.New(nil)
+		r, err := aggregate.New(&aggregate.Options{Now: cfg.Now})
 		require.NoError(t, err)
+		t.Cleanup(func() { _ = r.Close() })
 		return r
 	})
 }
