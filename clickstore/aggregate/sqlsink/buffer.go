@@ -2,6 +2,7 @@ package sqlsink
 
 import (
 	"cmp"
+	"errors"
 	"hash/maphash"
 	"net/netip"
 	"slices"
@@ -177,6 +178,7 @@ func cmpBool(a, b bool) int {
 // never change once built, so a retry writes exactly what the first
 // attempt did and the token makes it count once.
 type batch struct {
+	taken []map[bucketKey]*bucket // the buffer it was drained from, to restore
 	token string
 	rows  []row // sorted by compareRows: every writer locks rows in one order
 	adds  uint64
@@ -220,6 +222,7 @@ func (b *buffer) drain(cfg *config, now time.Time) (*batch, error) {
 	if bt.adds == 0 && bt.cells == 0 {
 		return nil, nil
 	}
+	bt.taken = taken
 	nowSec := now.Unix()
 	for _, m := range taken {
 		for k, bk := range m {
@@ -245,6 +248,65 @@ func (b *buffer) drain(cfg *config, now time.Time) (*batch, error) {
 	}
 	slices.SortFunc(bt.rows, compareRows)
 	return bt, nil
+}
+
+// restore puts back into the buffer a batch that was certainly not
+// written, merging it with what was added since. It returns how many cells
+// the buffer holds now that it did not hold before.
+func (b *buffer) restore(bt *batch) (int, error) {
+	added := 0
+	var err error
+	for _, m := range bt.taken {
+		for k, from := range m {
+			s := b.shard(k.link)
+			s.mu.Lock()
+			to := s.buckets[k]
+			if to == nil {
+				s.buckets[k] = from
+				n := 1
+				for _, d := range from.dims {
+					n += len(d)
+				}
+				s.cells += n
+				added += n
+				s.mu.Unlock()
+				continue
+			}
+			err = errors.Join(err, to.total.merge(&from.total))
+			for j := range dims {
+				for v, d := range from.dims[j] {
+					if to.dims[j] == nil {
+						to.dims[j] = make(map[valueKey]*delta)
+					}
+					if td := to.dims[j][v]; td != nil {
+						err = errors.Join(err, td.merge(d))
+						continue
+					}
+					to.dims[j][v] = d
+					s.cells++
+					added++
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+	s := &b.shards[0]
+	s.mu.Lock()
+	s.adds += bt.adds
+	s.mu.Unlock()
+	return added, err
+}
+
+func (d *delta) merge(o *delta) error {
+	d.n = d.n.Add(o.n)
+	switch {
+	case o.sk == nil:
+		return nil
+	case d.sk == nil:
+		d.sk = o.sk
+		return nil
+	}
+	return d.sk.Merge(o.sk)
 }
 
 func deltaRow(r row, d aggregate.Dimension, v valueKey, dl *delta) (row, error) {

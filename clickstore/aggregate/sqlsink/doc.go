@@ -24,7 +24,9 @@
 // n + excluded.n, which never loses a concurrent increment, and merges the
 // batch's sketches into the stored ones under the row locks the upsert
 // took (read-merge-write; rows are written in one sorted order, so
-// concurrent writers do not deadlock). A batch that failed is kept,
+// concurrent writers do not deadlock). A batch that failed before its
+// commit was sent goes back into the buffer. A batch whose commit was sent
+// but whose reply was lost may or may not be in the database: it is kept,
 // unchanged and with its token, and retried before anything new, so an
 // increment is written exactly once however often a flush is retried.
 //

@@ -64,7 +64,8 @@ type Options struct {
 	MaxBackoff time.Duration
 
 	// MaxBufferedCells bounds the distinct cells held in memory, counting
-	// those of a batch that failed and waits to be retried. An Add that
+	// those of a batch whose commit reply was lost and that waits to be
+	// retried. An Add that
 	// would need a cell beyond the bound is refused with an error wrapping
 	// ErrBufferFull and counted in Stats.Dropped: while the database is
 	// down the sink keeps counting clicks on the buckets and values it

@@ -207,10 +207,10 @@ func (s *Sink) reserve(need int) bool {
 	}
 }
 
-// Flush writes the buffer to the database now: first a batch that failed
-// before, with its original token, then everything buffered. It returns
-// the first error; what was not written stays buffered for the next try,
-// and is never written twice. It waits for a flush in progress.
+// Flush writes the buffer to the database now: first a batch whose commit
+// reply was lost, with its original token, then everything buffered. It
+// returns the first error; what was not written stays buffered for the
+// next try, and is never written twice. It waits for a flush in progress.
 func (s *Sink) Flush(ctx context.Context) error {
 	if s.closed.Load() {
 		return fmt.Errorf("sqlsink: flush: %w", ErrClosed)
@@ -239,8 +239,17 @@ func (s *Sink) flushLocked(ctx context.Context) error {
 			s.pending = b
 		}
 		b := s.pending
-		if err := s.write(ctx, b); err != nil {
+		if unknown, err := s.write(ctx, b); err != nil {
 			s.stats.flushErrors.Add(1)
+			if !unknown {
+				// Certainly not written: back into the buffer, where new
+				// clicks on its cells are counted without new cells.
+				s.pending = nil
+				s.held.Add(int64(-b.cells))
+				added, rerr := s.buf.restore(b)
+				s.held.Add(int64(added))
+				err = errors.Join(err, rerr)
+			}
 			s.logFlush.log(s.cfg.logger, s.cfg.now(), "sqlsink: flush failed; will retry",
 				"err", err, "buffered_increments", s.stats.buffered.Load(), "buffered_cells", s.held.Load())
 			return fmt.Errorf("sqlsink: flush: %w", err)

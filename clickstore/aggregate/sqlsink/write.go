@@ -29,36 +29,42 @@ const cellKeyColumns = "link, granularity, bucket, dimension, other, value"
 // returns the stored sketch; the rows whose sketch the merge changed are
 // written once more, still under the lock. A retry of a batch whose
 // commit went through finds its token and changes nothing.
-func (s *Sink) write(ctx context.Context, b *batch) error {
+//
+// It reports whether an error leaves the batch's fate unknown (the commit
+// was sent and its reply lost); an error before the commit means the
+// batch was certainly not written.
+func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	res, err := tx.ExecContext(ctx, s.dialect.rebind("INSERT INTO clickanon_batches (token, at) VALUES (?, ?) ON CONFLICT (token) DO NOTHING"),
 		b.token, s.cfg.now().Unix())
 	if err != nil {
-		return fmt.Errorf("record batch token: %w", err)
+		return false, fmt.Errorf("record batch token: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("record batch token: %w", err)
+		return false, fmt.Errorf("record batch token: %w", err)
 	}
 	if n == 1 {
 		for lo := 0; lo < len(b.rows); lo += chunkRows {
 			rows := b.rows[lo:min(lo+chunkRows, len(b.rows))]
 			if err := s.writeChunk(ctx, tx, rows); err != nil {
-				return fmt.Errorf("rows %d to %d of %d: %w", lo+1, lo+len(rows), len(b.rows), err)
+				return false, fmt.Errorf("rows %d to %d of %d: %w", lo+1, lo+len(rows), len(b.rows), err)
 			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return err
+		return true, err
 	}
 	if s.afterCommit != nil {
-		return s.afterCommit()
+		if err := s.afterCommit(); err != nil {
+			return true, err
+		}
 	}
-	return nil
+	return false, nil
 }
 
 func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row) error {
