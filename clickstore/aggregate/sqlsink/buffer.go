@@ -57,17 +57,64 @@ type bucketKey struct {
 	start int64
 }
 
-// valueKey is one value of a dimension: text for country, referrer and
-// device, a prefix for network (turned into text only when written).
-type valueKey struct {
-	text string
-	net  netip.Prefix
-}
-
-// bucket is what the buffer holds for one bucketKey.
+// bucket is what the buffer holds for one bucketKey: the total and a map
+// per dimension, keyed by the dimension's own type (as a Rollup's are, so
+// that a lookup hashes no more than the value).
 type bucket struct {
 	total delta
-	dims  [aggregate.Device]map[valueKey]*delta // indexed by Dimension-1
+	text  [3]map[string]*delta // country, referrer, device
+	net   map[netip.Prefix]*delta
+}
+
+// dims lists the dimensions below Total, in the order get and put number
+// them.
+var dims = [...]aggregate.Dimension{aggregate.Country, aggregate.Network, aggregate.Referrer, aggregate.Device}
+
+// textIndex maps a dimension's number to its index in bucket.text (-1 for
+// Network).
+var textIndex = [len(dims)]int{0, -1, 1, 2}
+
+func textValue(c *clickstore.Click, j int) string {
+	switch j {
+	case 0:
+		return c.Country
+	case 2:
+		return c.Referrer
+	}
+	return c.Device
+}
+
+// get returns the delta of dimension j's value in c, or nil.
+func (b *bucket) get(j int, c *clickstore.Click) *delta {
+	if j == 1 {
+		return b.net[c.Network]
+	}
+	return b.text[textIndex[j]][textValue(c, j)]
+}
+
+// put stores d as dimension j's delta for c's value.
+func (b *bucket) put(j int, c *clickstore.Click, d *delta) {
+	if j == 1 {
+		if b.net == nil {
+			b.net = make(map[netip.Prefix]*delta)
+		}
+		b.net[c.Network] = d
+		return
+	}
+	m := &b.text[textIndex[j]]
+	if *m == nil {
+		*m = make(map[string]*delta)
+	}
+	(*m)[textValue(c, j)] = d
+}
+
+// cells returns how many cells b holds.
+func (b *bucket) cells() int {
+	n := 1 + len(b.net)
+	for _, m := range b.text {
+		n += len(m)
+	}
+	return n
 }
 
 const shardCount = 16
@@ -80,19 +127,14 @@ type shard struct {
 	cells   int    // cells in buckets
 }
 
-// dims lists the dimensions below Total, in the order of bucket.dims.
-var dims = [...]aggregate.Dimension{aggregate.Country, aggregate.Network, aggregate.Referrer, aggregate.Device}
-
-func values(c *clickstore.Click) [len(dims)]valueKey {
-	return [len(dims)]valueKey{{text: c.Country}, {net: c.Network}, {text: c.Referrer}, {text: c.Device}}
-}
-
 // add counts c in s if reserve grants the new cells it needs; it reports
 // false, and changes nothing, if reserve refuses.
 func (s *shard) add(c *clickstore.Click, n aggregate.Counts, v *clickstore.Pseudonym, reserve func(int) bool) bool {
-	vals := values(c)
-	var keys [len(granularities)]bucketKey
-	var bs [len(granularities)]*bucket
+	var (
+		keys [len(granularities)]bucketKey
+		bs   [len(granularities)]*bucket
+		ds   [len(granularities)][len(dims)]*delta // nil: a cell to create
+	)
 	need := 0
 	for i, g := range granularities {
 		keys[i] = bucketKey{link: c.Link, g: g, start: g.Start(c.Time).Unix()}
@@ -103,7 +145,7 @@ func (s *shard) add(c *clickstore.Click, n aggregate.Counts, v *clickstore.Pseud
 			continue
 		}
 		for j := range dims {
-			if _, ok := b.dims[j][vals[j]]; !ok {
+			if ds[i][j] = b.get(j, c); ds[i][j] == nil {
 				need++
 			}
 		}
@@ -118,15 +160,10 @@ func (s *shard) add(c *clickstore.Click, n aggregate.Counts, v *clickstore.Pseud
 		}
 		b.total.add(n, v)
 		for j := range dims {
-			m := b.dims[j]
-			if m == nil {
-				m = make(map[valueKey]*delta)
-				b.dims[j] = m
-			}
-			d := m[vals[j]]
+			d := ds[i][j]
 			if d == nil {
 				d = new(delta)
-				m[vals[j]] = d
+				b.put(j, c, d)
 			}
 			d.add(n, v)
 		}
@@ -230,18 +267,21 @@ func (b *buffer) drain(cfg *config, now time.Time) (*batch, error) {
 				continue
 			}
 			base := row{key: key{link: k.link, g: k.g, start: k.start}}
-			r, err := deltaRow(base, aggregate.Total, valueKey{}, &bk.total)
+			r, err := deltaRow(base, aggregate.Total, "", &bk.total)
 			if err != nil {
 				return nil, err
 			}
 			bt.rows = append(bt.rows, r)
-			for j, d := range dims {
-				for v, dl := range bk.dims[j] {
-					r, err := deltaRow(base, d, v, dl)
-					if err != nil {
+			for v, dl := range bk.net {
+				if bt.rows, err = appendRow(bt.rows, base, aggregate.Network, v.String(), dl); err != nil {
+					return nil, err
+				}
+			}
+			for i, d := range []aggregate.Dimension{aggregate.Country, aggregate.Referrer, aggregate.Device} {
+				for v, dl := range bk.text[i] {
+					if bt.rows, err = appendRow(bt.rows, base, d, v, dl); err != nil {
 						return nil, err
 					}
-					bt.rows = append(bt.rows, r)
 				}
 			}
 		}
@@ -263,30 +303,22 @@ func (b *buffer) restore(bt *batch) (int, error) {
 			to := s.buckets[k]
 			if to == nil {
 				s.buckets[k] = from
-				n := 1
-				for _, d := range from.dims {
-					n += len(d)
-				}
+				n := from.cells()
 				s.cells += n
 				added += n
 				s.mu.Unlock()
 				continue
 			}
 			err = errors.Join(err, to.total.merge(&from.total))
-			for j := range dims {
-				for v, d := range from.dims[j] {
-					if to.dims[j] == nil {
-						to.dims[j] = make(map[valueKey]*delta)
-					}
-					if td := to.dims[j][v]; td != nil {
-						err = errors.Join(err, td.merge(d))
-						continue
-					}
-					to.dims[j][v] = d
-					s.cells++
-					added++
-				}
+			n, merr := mergeMap(&to.net, from.net)
+			err = errors.Join(err, merr)
+			for i := range to.text {
+				m, merr := mergeMap(&to.text[i], from.text[i])
+				n += m
+				err = errors.Join(err, merr)
 			}
+			s.cells += n
+			added += n
 			s.mu.Unlock()
 		}
 	}
@@ -294,6 +326,25 @@ func (b *buffer) restore(bt *batch) (int, error) {
 	s.mu.Lock()
 	s.adds += bt.adds
 	s.mu.Unlock()
+	return added, err
+}
+
+// mergeMap merges the deltas of from into *to and returns how many cells
+// it added.
+func mergeMap[K comparable](to *map[K]*delta, from map[K]*delta) (int, error) {
+	added := 0
+	var err error
+	for v, d := range from {
+		if *to == nil {
+			*to = make(map[K]*delta, len(from))
+		}
+		if td := (*to)[v]; td != nil {
+			err = errors.Join(err, td.merge(d))
+			continue
+		}
+		(*to)[v] = d
+		added++
+	}
 	return added, err
 }
 
@@ -309,14 +360,16 @@ func (d *delta) merge(o *delta) error {
 	return d.sk.Merge(o.sk)
 }
 
-func deltaRow(r row, d aggregate.Dimension, v valueKey, dl *delta) (row, error) {
-	r.dim = d
-	switch {
-	case d == aggregate.Network:
-		r.value = v.net.String()
-	default:
-		r.value = v.text
+func appendRow(rows []row, base row, d aggregate.Dimension, v string, dl *delta) ([]row, error) {
+	r, err := deltaRow(base, d, v, dl)
+	if err != nil {
+		return rows, err
 	}
+	return append(rows, r), nil
+}
+
+func deltaRow(r row, d aggregate.Dimension, v string, dl *delta) (row, error) {
+	r.dim, r.value = d, v
 	r.n = dl.n
 	if dl.sk != nil {
 		b, err := dl.sk.MarshalBinary()

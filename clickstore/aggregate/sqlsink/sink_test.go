@@ -255,3 +255,21 @@ func TestBackgroundLoop(t *testing.T) {
 		assert.Error(t, s.Close(short))
 	})
 }
+
+// Once its cells are buffered, a click costs Add no allocation: the
+// tracker's request path pays no more than with an in-memory Rollup.
+func TestAddDoesNotAllocate(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, sqlitePath(t), nil)
+	cs := benchClicks(256)
+	for _, c := range cs {
+		require.NoError(t, s.Add(ctx, c, clickstore.Unique))
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		_ = s.Add(ctx, cs[i%len(cs)], clickstore.Repeat)
+		i++
+	})
+	assert.Zero(t, allocs)
+	assert.Equal(t, uint64(256+1001), s.Stats().Buffered, "every Add counted")
+}

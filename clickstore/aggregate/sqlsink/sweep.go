@@ -85,10 +85,7 @@ func (s *Sink) EraseLink(ctx context.Context, link string) (int, error) {
 		if k.link != link {
 			continue
 		}
-		freed++
-		for _, m := range b.dims {
-			freed += len(m)
-		}
+		freed += b.cells()
 		if k.g == aggregate.Day {
 			// Every Add counts one click or one conversion in its day
 			// bucket's total: that is how many Adds leave the buffer.
