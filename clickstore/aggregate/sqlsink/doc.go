@@ -22,9 +22,14 @@
 // before (a retry after a lost reply) and nothing else happens. Otherwise
 // it adds the batch's counts with INSERT … ON CONFLICT … DO UPDATE SET n =
 // n + excluded.n, which never loses a concurrent increment, and merges the
-// batch's sketches into the stored ones under the row locks the upsert
-// took (read-merge-write; rows are written in one sorted order, so
-// concurrent writers do not deadlock). A batch that failed before its
+// batch's sketches into the stored ones. On PostgreSQL the upsert returns
+// the stored sketches and keeps their rows locked; the sink merges and
+// writes back those that changed (read-merge-write; rows are written in
+// one sorted order, so concurrent writers do not deadlock). On SQLite,
+// whose writers take the database in turn, the upsert merges in SQL
+// through clickanon_hll_merge, a function this package registers with the
+// modernc.org/sqlite driver (a database opened through another driver gets
+// the PostgreSQL way). A batch that failed before its
 // commit was sent goes back into the buffer. A batch whose commit was sent
 // but whose reply was lost may or may not be in the database: it is kept,
 // unchanged and with its token, and retried before anything new, so an

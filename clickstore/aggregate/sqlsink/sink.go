@@ -14,7 +14,6 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
@@ -67,6 +66,11 @@ type Sink struct {
 	// afterCommit, if set by a test, runs after a batch's transaction
 	// commits; an error it returns is treated as a lost reply.
 	afterCommit func() error
+
+	// sqlMerge is set when the database merges sketches itself (SQLite
+	// through this process's driver): a flush is then one upsert per
+	// chunk, with no sketch sent back.
+	sqlMerge bool
 }
 
 var (
@@ -145,6 +149,7 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, erro
 		stop: make(chan struct{}), loopDone: make(chan struct{}), kick: make(chan struct{}, 1),
 	}
 	s.logFlush.every, s.logDrop.every = cfg.logEvery, cfg.logEvery
+	s.sqlMerge = d == SQLite && hasSQLMerge(ctx, db)
 	s.buf.init()
 	go s.loop()
 	return s, nil

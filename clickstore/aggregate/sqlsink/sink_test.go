@@ -273,3 +273,38 @@ func TestAddDoesNotAllocate(t *testing.T) {
 	assert.Zero(t, allocs)
 	assert.Equal(t, uint64(256+1001), s.Stats().Buffered, "every Add counted")
 }
+
+// Sketches written by successive flushes, and by two sinks, merge: the
+// cell's visitors are the union. SQLite merges in SQL through a function
+// the package registers; elsewhere (PostgreSQL, or SQLite through another
+// driver) the upsert returns the stored sketch and the sink merges it.
+func TestSketchesMergeAcrossFlushes(t *testing.T) {
+	run := func(t *testing.T, dsn string, detected, inSQL bool) {
+		ctx := context.Background()
+		a, b := open(t, dsn, nil), open(t, dsn, nil)
+		require.Equal(t, detected, a.sqlMerge, "merge function detected")
+		a.sqlMerge, b.sqlMerge = inSQL, inSQL
+		for i := range 10 {
+			require.NoError(t, a.Add(ctx, click("merged", i), clickstore.Unique))
+		}
+		require.NoError(t, a.Flush(ctx))
+		for i := 5; i < 15; i++ {
+			require.NoError(t, b.Add(ctx, click("merged", i), clickstore.Unique))
+		}
+		require.NoError(t, b.Flush(ctx))
+		for i := 12; i < 20; i++ {
+			require.NoError(t, a.Add(ctx, click("merged", i), clickstore.Unique))
+		}
+		require.NoError(t, a.Flush(ctx))
+		cs, err := a.Cells(ctx, aggregate.Query{Link: "merged", Granularity: aggregate.Minute, From: t0, To: t0.Add(time.Minute), K: 1})
+		require.NoError(t, err)
+		require.Len(t, cs, 6, "total, 4 dimensions, range")
+		for _, c := range cs {
+			assert.Equal(t, uint64(20), c.Visitors, "%s %s %q", c.Scope, c.Dimension, c.Value)
+			assert.Equal(t, uint64(28), c.Clicks, "%s %s %q", c.Scope, c.Dimension, c.Value)
+		}
+	}
+	t.Run("sqlite, merged in SQL", func(t *testing.T) { run(t, sqlitePath(t), true, true) })
+	t.Run("sqlite, merged by the sink", func(t *testing.T) { run(t, sqlitePath(t), true, false) })
+	t.Run("postgresql, merged by the sink", func(t *testing.T) { run(t, pgtest.DB(t), false, false) })
+}

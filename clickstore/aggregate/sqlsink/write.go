@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/axiomhq/hyperloglog"
+	"modernc.org/sqlite"
 
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 )
@@ -68,7 +70,12 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 }
 
 func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row) error {
-	q, args := s.upsert(rows, true)
+	if s.sqlMerge {
+		q, args := s.upsert(rows, upsertMerge)
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	}
+	q, args := s.upsert(rows, upsertReturn)
 	res, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
@@ -116,7 +123,7 @@ func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row) error {
 		return err
 	}
 	if len(again) > 0 {
-		q, args := s.upsert(again, false)
+		q, args := s.upsert(again, upsertSketch)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("merged sketches: %w", err)
 		}
@@ -144,13 +151,41 @@ func mergeSketches(stored, mine []byte) ([]byte, error) {
 	return st.MarshalBinary()
 }
 
-// upsert returns the statement that writes rows and its arguments. With
-// add, it adds their counts to the stored ones, keeps the stored sketch
-// (or stores the row's when the row is new) and returns each row's key
-// and stored sketch; without, it replaces the stored sketch.
-func (s *Sink) upsert(rows []row, add bool) (string, []any) {
+// sqlMergeFunc is the SQL function, registered with the SQLite driver,
+// that merges a stored sketch and a batch's (either may be NULL).
+const sqlMergeFunc = "clickanon_hll_merge"
+
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction(sqlMergeFunc, 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		stored, _ := args[0].([]byte)
+		mine, _ := args[1].([]byte)
+		if mine == nil || bytes.Equal(stored, mine) {
+			return stored, nil
+		}
+		return mergeSketches(stored, mine)
+	})
+}
+
+// hasSQLMerge reports whether db's connections have sqlMergeFunc: SQLite
+// databases opened through the driver registered as "sqlite" do.
+func hasSQLMerge(ctx context.Context, db *sql.DB) bool {
+	var b []byte
+	return db.QueryRowContext(ctx, "SELECT "+sqlMergeFunc+"(NULL, NULL)").Scan(&b) == nil
+}
+
+type upsertMode uint8
+
+const (
+	upsertReturn upsertMode = iota // add counts, keep the stored sketch, return it
+	upsertMerge                    // add counts, merge sketches in SQL
+	upsertSketch                   // replace the stored sketch
+)
+
+// upsert returns the statement that writes rows in mode m, and its
+// arguments.
+func (s *Sink) upsert(rows []row, m upsertMode) (string, []any) {
 	var sb strings.Builder
-	sb.Grow(160 + len(rows)*64)
+	sb.Grow(400 + len(rows)*64)
 	sb.WriteString("INSERT INTO clickanon_cells (" + cellColumns + ") VALUES ")
 	args := make([]any, 0, len(rows)*12)
 	for i := range rows {
@@ -169,12 +204,15 @@ func (s *Sink) upsert(rows []row, add bool) (string, []any) {
 			int64(r.n.Clicks), int64(r.n.Unique), int64(r.n.UnknownUniqueness), int64(r.n.Bots), int64(r.n.Conversions), r.sketch)
 	}
 	sb.WriteString(" ON CONFLICT (" + cellKeyColumns + ") DO UPDATE SET ")
-	if add {
-		sb.WriteString(`clicks = clickanon_cells.clicks + excluded.clicks, uniq = clickanon_cells.uniq + excluded.uniq,
+	const sums = `clicks = clickanon_cells.clicks + excluded.clicks, uniq = clickanon_cells.uniq + excluded.uniq,
 unknown = clickanon_cells.unknown + excluded.unknown, bots = clickanon_cells.bots + excluded.bots,
-conversions = clickanon_cells.conversions + excluded.conversions
-RETURNING ` + cellKeyColumns + ", sketch")
-	} else {
+conversions = clickanon_cells.conversions + excluded.conversions`
+	switch m {
+	case upsertReturn:
+		sb.WriteString(sums + " RETURNING " + cellKeyColumns + ", sketch")
+	case upsertMerge:
+		sb.WriteString(sums + ", sketch = " + sqlMergeFunc + "(clickanon_cells.sketch, excluded.sketch)")
+	case upsertSketch:
 		sb.WriteString("sketch = excluded.sketch")
 	}
 	return sb.String(), args
