@@ -307,7 +307,8 @@ func (s *Sink) loop() {
 }
 
 // Close stops the background loop and writes what is buffered, trying
-// until it succeeds or ctx is done. What it could not write is counted in
+// until it succeeds or ctx is done: give it a ctx with a deadline, or it
+// waits for as long as the database is down. What it could not write is counted in
 // Stats.Dropped, logged and reported in the error. A Sink opened by Open
 // closes its database. After Close, Add, Flush, Cells, Sweep and EraseLink
 // return errors wrapping ErrClosed. Close is idempotent: later calls
