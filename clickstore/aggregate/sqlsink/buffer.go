@@ -220,6 +220,11 @@ type batch struct {
 	rows  []row // sorted by compareRows: every writer locks rows in one order
 	adds  uint64
 	cells int // cells it took from the buffer bound (expired ones included)
+
+	// maybeWritten is set once a commit of the batch was sent and its
+	// reply lost: from then on the batch is only ever retried with its
+	// token, never put back into the buffer.
+	maybeWritten bool
 }
 
 // buffer is the sharded in-memory delta that Add writes to.

@@ -66,6 +66,10 @@ type Sink struct {
 	// afterCommit, if set by a test, runs after a batch's transaction
 	// commits; an error it returns is treated as a lost reply.
 	afterCommit func() error
+	// beforeWrite, if set by a test, runs before a batch's transaction
+	// begins; an error it returns fails the attempt before anything is
+	// sent.
+	beforeWrite func() error
 
 	// sqlMerge is set when the database merges sketches itself (SQLite
 	// through this process's driver): a flush is then one upsert per
@@ -246,7 +250,8 @@ func (s *Sink) flushLocked(ctx context.Context) error {
 		b := s.pending
 		if unknown, err := s.write(ctx, b); err != nil {
 			s.stats.flushErrors.Add(1)
-			if !unknown {
+			b.maybeWritten = b.maybeWritten || unknown
+			if !b.maybeWritten {
 				// Certainly not written: back into the buffer, where new
 				// clicks on its cells are counted without new cells.
 				s.pending = nil

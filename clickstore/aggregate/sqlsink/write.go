@@ -36,6 +36,11 @@ const cellKeyColumns = "link, granularity, bucket, dimension, other, value"
 // was sent and its reply lost); an error before the commit means the
 // batch was certainly not written.
 func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
+	if s.beforeWrite != nil {
+		if err := s.beforeWrite(); err != nil {
+			return false, err
+		}
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
