@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -158,4 +159,27 @@ func bareUpsert(s *Sink, rows []row) (string, []any) {
 unknown = clickanon_cells.unknown + excluded.unknown, bots = clickanon_cells.bots + excluded.bots,
 conversions = clickanon_cells.conversions + excluded.conversions, sketch = excluded.sketch`, 1)
 	return q, args
+}
+
+// BenchmarkBufferedCellBytes measures the heap a buffered cell takes, to
+// size MaxBufferedCells: clicks of one visitor each on distinct links, so
+// that every cell holds a counter and a one-visitor sketch.
+func BenchmarkBufferedCellBytes(b *testing.B) {
+	ctx := context.Background()
+	const clicks = 6000 // 90,000 cells
+	for b.Loop() {
+		s := open(b, sqlitePath(b), &Options{MaxBufferedCells: 15 * clicks})
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range clicks {
+			if err := s.Add(ctx, click(fmt.Sprintf("cell-%d", i), i), clickstore.Unique); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(s.Stats().BufferedCells), "B/cell")
+		runtime.KeepAlive(s)
+	}
 }

@@ -20,9 +20,11 @@ const (
 	// DefaultMaxBufferedCells bounds the cells held in memory while they
 	// wait to be written (see [Options].MaxBufferedCells). A click touches
 	// at most 15 cells (3 granularities times the total and 4 dimensions),
-	// and far fewer new ones once its link's buckets are buffered; at some
-	// hundred bytes per cell plus sketches the default bounds the buffer
-	// to tens of megabytes.
+	// and far fewer new ones once its link's buckets are buffered. A
+	// buffered cell takes about 470 bytes with a small sketch
+	// (BenchmarkBufferedCellBytes), so the default bounds the buffer to
+	// about 50 MB; a cell's sketch grows towards 16 KiB only once it has
+	// seen thousands of distinct visitors between two flushes.
 	DefaultMaxBufferedCells = 100_000
 
 	// DefaultLogEvery is the least time between two log lines about the
