@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -330,4 +332,16 @@ func TestSketchesMergeAcrossFlushes(t *testing.T) {
 	t.Run("sqlite, merged in SQL", func(t *testing.T) { run(t, sqlitePath(t), true, true) })
 	t.Run("sqlite, merged by the sink", func(t *testing.T) { run(t, sqlitePath(t), true, false) })
 	t.Run("postgresql, merged by the sink", func(t *testing.T) { run(t, pgtest.DB(t), false, false) })
+}
+
+// A relative path, as in the link tracker's default sqlite:linktracker.db,
+// names a file in the working directory.
+func TestOpenRelativePath(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	s, err := Open(context.Background(), "sqlite:stats.db", nil)
+	require.NoError(t, err)
+	require.NoError(t, s.Close(context.Background()))
+	_, err = os.Stat(filepath.Join(dir, "stats.db"))
+	assert.NoError(t, err, "the database file is in the working directory")
 }
