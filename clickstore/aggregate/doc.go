@@ -38,9 +38,10 @@
 // rollup would hold had it seen every click; merge is commutative and
 // associative. Every click lands in its minute, hour and day bucket at
 // once, so coarse buckets are always the exact compaction of the fine ones
-// and [Rollup.Sweep] (a [retention.Sweepable], driven by a
-// retention.Sweeper) only drops buckets past their retention: minutes after
-// 48 hours, hours after 90 days, days never, by default.
+// and expiry only drops buckets past their retention: minutes after 48
+// hours, hours after 90 days, days never, by default. A Rollup does so on
+// its own, on a timer armed for the next bucket to run out, whether or not
+// a retention.Sweeper also calls [Rollup.Sweep] (a [retention.Sweepable]).
 //
 // # Publishing
 //
@@ -52,7 +53,10 @@
 // [SchemaVersion] documented at [CSVHeader]. Reports hold counts, masked
 // networks and estimates only: never an address, never a pseudonym.
 //
-// Where rollups live is a [Backend]: a Rollup in memory, or the Redis sink
-// in package clickstore/redisstore, which every instance of a service adds
-// to.
+// Where rollups live is a [Backend]: a Rollup in memory, the SQL sink in
+// package clickstore/aggregate/sqlsink (PostgreSQL, or an embedded SQLite
+// file) that survives restarts, or the Redis sink in package
+// clickstore/redisstore, which every instance of a service adds to.
+// Package clickstore/aggregate/aggregatetest checks a Backend against the
+// contract written on the interface.
 package aggregate

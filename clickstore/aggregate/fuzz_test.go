@@ -42,7 +42,7 @@ func FuzzReport(f *testing.F) {
 			}
 			u := clickstore.Uniqueness(a % 3)
 			require.NoError(t, r.Add(ctx, c, u))
-			want = want.Add(countsOf(&c, u))
+			want = want.Add(CountsOf(&c, u))
 		}
 		for _, g := range granularities {
 			rep, err := r.Report(ctx, Query{Granularity: g, K: int(k % 16), From: t0.Add(-24 * time.Hour), To: t0.Add(24 * time.Hour)})

@@ -155,7 +155,15 @@ type Options struct {
 	// DefaultPrecision. The standard error of an estimate is
 	// 1.04/sqrt(2^Precision).
 	Precision uint8
+
+	// Now is the clock the Rollup's own expiry reads (see [Rollup]); nil
+	// means time.Now.
+	Now func() time.Time
 }
+
+// defaultNow is the clock of Rollups whose Options leave Now nil. Tests of
+// this package set it to their fixed clock.
+var defaultNow = time.Now
 
 // config is the validated form of Options.
 type config struct {
@@ -164,6 +172,7 @@ type config struct {
 	dims      [Device + 1]bool       // indexed by Dimension; Total unused
 	maxValues int
 	precision uint8
+	now       func() time.Time
 }
 
 func newConfig(o *Options) (config, error) {
@@ -172,6 +181,10 @@ func newConfig(o *Options) (config, error) {
 		opts = *o
 	}
 	var c config
+	c.now = opts.Now
+	if c.now == nil {
+		c.now = defaultNow
+	}
 	c.on[Minute], c.on[Hour], c.on[Day] = !opts.NoMinute, !opts.NoHour, !opts.NoDay
 	if !c.on[Minute] && !c.on[Hour] && !c.on[Day] {
 		return config{}, fmt.Errorf("aggregate: options %q: every granularity is off", "NoMinute,NoHour,NoDay")

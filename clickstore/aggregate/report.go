@@ -132,15 +132,45 @@ type Report struct {
 
 // Backend is where rollups live: it counts clicks as a [clickstore.Sink]
 // and answers queries with raw cells. [Rollup] is the in-memory Backend;
-// package clickstore/redisstore has one shared by many instances.
+// package clickstore/aggregate/sqlsink keeps the statistics in PostgreSQL
+// or SQLite, and package clickstore/redisstore in Redis, shared by many
+// instances. Package clickstore/aggregate/aggregatetest checks a Backend
+// against this contract, one subtest per clause.
 //
-// Cells returns the cells a normalized query selects, unsuppressed: for
-// every link and bucket, a Total cell and one cell per dimension value
-// (plus "other" cells), and for every link one ScopeRange Total cell whose
-// Visitors estimates the union over the range. Raw cells must not be
-// published as they are: [Publish] suppresses the small ones.
+// The contract, for every implementation:
 //
-// Implementations must be safe for concurrent use.
+//   - Exactly once. Every Add that returns nil is counted exactly once, as
+//     [CountsOf] says, in its minute, hour and day bucket, in total and in
+//     each dimension, however many goroutines, and however many instances
+//     sharing one storage, add at once. A retry inside the backend (a
+//     resent command, a flush retried after a lost reply) never counts
+//     twice. An Add that returns an error counts nothing, or (for a
+//     backend that writes at once and lost the reply) the click once:
+//     never twice, never half of it.
+//   - Input. An invalid click ([clickstore.Click.Validate]), an unknown
+//     Uniqueness or a done ctx is refused with an error and counts nothing.
+//   - Buffering. A backend may count in memory first and write later (the
+//     SQL sink does); it then has a Flush(ctx) method after which Cells
+//     sees every Add that returned before Flush was called, and it bounds
+//     its buffer: an Add past the bound returns an error, it is not
+//     dropped silently. Cells may lag the Adds of a buffering backend,
+//     never the other way round.
+//   - Cells. Cells returns the cells a normalized query selects,
+//     unsuppressed: for every link and bucket of q.Granularity whose start
+//     is in [q.From, q.To), a Total cell and one cell per dimension value
+//     (plus "other" cells where a backend caps values), and for every link
+//     one ScopeRange Total cell whose counts are the sums and whose
+//     Visitors estimates the union of the buckets' visitors (never their
+//     sum). Bucket starts and ends are UTC. A link with no click in range
+//     has no cells. Bots never count as visitors.
+//   - Retention and erasure, where offered. A backend that is a
+//     [retention.Sweepable] drops a bucket of granularity g starting at s
+//     once now >= s + g + retention(g), and coarser buckets keep the
+//     totals; one with EraseLink(ctx, link) leaves nothing of the link,
+//     buffered or stored.
+//
+// Raw cells must not be published as they are: [Publish] suppresses the
+// small ones. Implementations must be safe for concurrent use.
 type Backend interface {
 	clickstore.Sink
 	Cells(ctx context.Context, q Query) ([]Cell, error)

@@ -141,7 +141,7 @@ func TestReportSumsAddUp(t *testing.T) {
 			}
 			u := clickstore.Uniqueness(rng.IntN(3))
 			require.NoError(t, r.Add(ctx, c, u))
-			want = want.Add(countsOf(&c, u))
+			want = want.Add(CountsOf(&c, u))
 		}
 		k := rng.IntN(12)
 		for _, g := range granularities {

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/axiomhq/hyperloglog"
@@ -49,8 +50,13 @@ func (c Counts) Add(d Counts) Counts {
 // IsZero reports whether every count is zero.
 func (c Counts) IsZero() bool { return c == Counts{} }
 
-// countsOf returns what one Add of c with u contributes.
-func countsOf(c *clickstore.Click, u clickstore.Uniqueness) Counts {
+// CountsOf returns what one Add of c, whose visitor's uniqueness is u,
+// contributes to each cell it lands in: a conversion counts one
+// Conversions; a click counts one Clicks and, for a bot, one Bots (bots are
+// never unique); otherwise one Unique if u is Unique, or one
+// UnknownUniqueness if u is UniqueUnknown (for bots too). Every [Backend]
+// counts with it, so that backends agree. It does not validate c.
+func CountsOf(c *clickstore.Click, u clickstore.Uniqueness) Counts {
 	var n Counts
 	if c.Kind == clickstore.KindConversion {
 		n.Conversions = 1
@@ -226,12 +232,23 @@ type shard struct {
 // Only pseudonyms enter the sketches, and only the sketches' estimates ever
 // leave a Rollup: no address and no pseudonym can be read back from one.
 //
+// A Rollup drops what its retention says on its own, whether or not a
+// sweeper calls [Rollup.Sweep]: a runtime timer (not a goroutine) is armed
+// for the earliest moment a bucket it holds runs out, by its clock
+// (Options.Now), sweeps then and re-arms for the next; nothing runs while
+// the Rollup holds no bucket that can expire. [Rollup.Close] stops it.
+//
 // A Rollup is safe for concurrent use; every Add is counted exactly once.
 // The zero Rollup is not usable: build one with [New].
 type Rollup struct {
 	cfg    config
 	seed   maphash.Seed
 	shards [shardCount]shard
+
+	next    atomic.Int64 // deadline the timer is armed for, Unix seconds; 0: not armed
+	timerMu sync.Mutex
+	timer   *time.Timer
+	closed  bool // under timerMu
 }
 
 var (
@@ -276,7 +293,7 @@ func (r *Rollup) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqu
 	if u > clickstore.Repeat {
 		return fmt.Errorf("aggregate: add click on %q: uniqueness %q unknown", c.Link, u)
 	}
-	n := countsOf(&c, u)
+	n := CountsOf(&c, u)
 	var v *clickstore.Pseudonym
 	if c.Bot == "" {
 		v = &c.Visitor
@@ -285,6 +302,7 @@ func (r *Rollup) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqu
 	max := r.cfg.maxValues
 	s := r.shard(c.Link)
 	s.mu.Lock()
+	defer r.armFor(c.Time.Unix())
 	defer s.mu.Unlock()
 	for _, g := range granularities {
 		if !r.cfg.on[g] {
@@ -366,6 +384,7 @@ func (r *Rollup) mergeBucket(k bucketKey, o *bucket) error {
 	p, max := r.cfg.precision, r.cfg.maxValues
 	s := r.shard(k.link)
 	s.mu.Lock()
+	defer r.arm(r.deadline(k))
 	defer s.mu.Unlock()
 	b := s.buckets[k]
 	if b == nil {
@@ -405,20 +424,30 @@ func (r *Rollup) Sweep(ctx context.Context, now time.Time) (retention.SweepStats
 	if now.IsZero() {
 		return st, fmt.Errorf("aggregate: sweep at %q: zero time", now)
 	}
-	nowSec := now.Unix()
+	if err := ctx.Err(); err != nil {
+		return st, fmt.Errorf("aggregate: sweep at %q: %w", now, err)
+	}
+	st, _ = r.sweep(now.Unix())
+	return st, nil
+}
+
+// sweep drops every bucket expired at now (Unix seconds) and returns the
+// stats and the earliest deadline left (0 if none).
+func (r *Rollup) sweep(nowSec int64) (st retention.SweepStats, next int64) {
 	oldest := int64(0)
 	found := false
 	for i := range r.shards {
-		if err := ctx.Err(); err != nil {
-			return st, fmt.Errorf("aggregate: sweep at %q: %w", now, err)
-		}
 		s := &r.shards[i]
 		s.mu.Lock()
 		for k := range s.buckets {
-			if r.expired(k, nowSec) {
+			d := r.deadline(k)
+			if d != 0 && nowSec >= d {
 				delete(s.buckets, k)
 				st.Deleted++
 				continue
+			}
+			if d != 0 && (next == 0 || d < next) {
+				next = d
 			}
 			st.Held++
 			if !found || k.start < oldest {
@@ -430,14 +459,107 @@ func (r *Rollup) Sweep(ctx context.Context, now time.Time) (retention.SweepStats
 	if found && oldest < nowSec {
 		st.Oldest = time.Duration(nowSec-oldest) * time.Second
 	}
-	return st, nil
+	return st, next
 }
 
-func (r *Rollup) expired(k bucketKey, now int64) bool {
+// deadline returns the Unix second at which bucket k runs out, or 0 if it
+// is kept for ever.
+func (r *Rollup) deadline(k bucketKey) int64 {
 	ret := r.cfg.retention[k.g]
 	if ret == KeepForever {
-		return false
+		return 0
 	}
-	end := k.start + int64(k.g.Duration()/time.Second)
-	return now >= end+int64(ret/time.Second)
+	return k.start + int64(k.g.Duration()/time.Second) + int64(ret/time.Second)
+}
+
+// armFor arms the timer for the earliest deadline of the buckets a click
+// at t (Unix seconds) lands in. It costs one atomic load when the timer is
+// already armed for an earlier deadline, as it is in the steady state.
+func (r *Rollup) armFor(t int64) {
+	var dl int64
+	for _, g := range granularities {
+		if !r.cfg.on[g] {
+			continue
+		}
+		if d := r.deadline(bucketKey{g: g, start: floorDiv(t, int64(g.Duration()/time.Second))}); d != 0 && (dl == 0 || d < dl) {
+			dl = d
+		}
+	}
+	r.arm(dl)
+}
+
+// arm makes the timer fire by deadline dl (Unix seconds; 0 means never).
+func (r *Rollup) arm(dl int64) {
+	if dl == 0 {
+		return
+	}
+	if n := r.next.Load(); n != 0 && n <= dl {
+		return
+	}
+	r.timerMu.Lock()
+	defer r.timerMu.Unlock()
+	if n := r.next.Load(); r.closed || (n != 0 && n <= dl) {
+		return
+	}
+	r.next.Store(dl)
+	d := time.Unix(dl, 0).Sub(r.cfg.now())
+	if r.timer == nil {
+		r.timer = time.AfterFunc(d, r.fire)
+	} else {
+		r.timer.Reset(d)
+	}
+}
+
+// fire runs on the timer: it sweeps at the Rollup's clock and re-arms for
+// the earliest deadline left.
+func (r *Rollup) fire() {
+	r.timerMu.Lock()
+	if r.closed {
+		r.timerMu.Unlock()
+		return
+	}
+	// Disarm before looking, so an Add that lands after the look arms
+	// the timer again itself.
+	r.next.Store(0)
+	r.timerMu.Unlock()
+	now := r.cfg.now()
+	_, next := r.sweep(now.Unix())
+	r.arm(next)
+}
+
+// Close stops the Rollup's own expiry (see [Rollup]). The Rollup still
+// counts and answers, and [Rollup.Sweep] still drops what has run out.
+// Close is idempotent and returns nil.
+func (r *Rollup) Close() error {
+	r.timerMu.Lock()
+	defer r.timerMu.Unlock()
+	r.closed = true
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	r.next.Store(0)
+	return nil
+}
+
+// EraseLink drops every bucket of link, in every granularity, and reports
+// how many buckets it dropped. It returns an error if link is empty or
+// longer than clickstore.MaxLinkLen, or ctx is done.
+func (r *Rollup) EraseLink(ctx context.Context, link string) (int, error) {
+	if link == "" || len(link) > clickstore.MaxLinkLen {
+		return 0, fmt.Errorf("aggregate: erase link: %w", clickstore.Click{Link: link}.Validate())
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("aggregate: erase link %q: %w", link, err)
+	}
+	s := r.shard(link)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k := range s.buckets {
+		if k.link == link {
+			delete(s.buckets, k)
+			n++
+		}
+	}
+	return n, nil
 }

@@ -106,7 +106,7 @@ func TestSinkMatchesRollup(t *testing.T) {
 	srv := redistest.Start(t, nil)
 	a := newSink(t, sinkClient(t, srv.Addr()), sinkT0)
 	b := newSink(t, sinkClient(t, srv.Addr()), sinkT0)
-	oracle, err := aggregate.New(nil)
+	oracle, err := aggregate.New(&aggregate.Options{Now: func() time.Time { return sinkT0 }})
 	require.NoError(t, err)
 	cs, us := randomClicks(1, 600)
 	for i, c := range cs {

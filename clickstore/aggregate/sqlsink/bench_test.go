@@ -1,0 +1,185 @@
+package sqlsink
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/internal/pgtest"
+)
+
+// benchClicks returns n clicks on 8 links by 256 visitors over 10
+// minutes, with 4 countries and 2 devices, as aggregate's benchmarks use.
+func benchClicks(n int) []clickstore.Click {
+	cs := make([]clickstore.Click, n)
+	for i := range cs {
+		c := click(fmt.Sprintf("link-%d", i%8), i%256)
+		c.Time = t0.Add(time.Duration(i%600) * time.Second)
+		c.Country = []string{"DE", "FR", "US", "JP"}[i%4]
+		c.Device = []string{"mobile", "desktop"}[i%2]
+		cs[i] = c
+	}
+	return cs
+}
+
+// BenchmarkAdd is what the tracker's request path pays: the SQL sink's Add
+// against the in-memory Rollup's, both in the steady state (buckets and
+// values held).
+func BenchmarkAdd(b *testing.B) {
+	ctx := context.Background()
+	cs := benchClicks(4096)
+	b.Run("rollup", func(b *testing.B) {
+		r, err := aggregate.New(&aggregate.Options{Now: clock})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		for _, c := range cs {
+			_ = r.Add(ctx, c, clickstore.Unique)
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if err := r.Add(ctx, cs[i%len(cs)], clickstore.Repeat); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("sqlsink", func(b *testing.B) {
+		s := open(b, sqlitePath(b), nil)
+		for _, c := range cs {
+			_ = s.Add(ctx, c, clickstore.Unique)
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if err := s.Add(ctx, cs[i%len(cs)], clickstore.Repeat); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkFlush writes batches of 4096 clicks (about 1,100 cells) into a
+// database that already holds their rows, as in the steady state: the
+// sink's Flush (token, upsert of sums, merge of sketches) against a bare
+// batched INSERT … ON CONFLICT DO UPDATE of the same rows in one
+// transaction (sums, sketch overwritten: no token, no merge). incr/s is
+// clicks written per second, timing the writes only: both fill and drain
+// a buffer outside the timer, so that both run under the same garbage
+// collection load.
+func BenchmarkFlush(b *testing.B) {
+	for _, d := range []struct {
+		name string
+		dsn  func(testing.TB) string
+	}{{"sqlite", sqlitePath}, {"postgresql", pgtest.DB}} {
+		b.Run(d.name, func(b *testing.B) {
+			ctx := context.Background()
+			cs := benchClicks(4096)
+			fill := func(s *Sink) {
+				for j, c := range cs {
+					if err := s.Add(ctx, c, clickstore.Uniqueness(j%3)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.Run("bare-upsert", func(b *testing.B) {
+				s := open(b, d.dsn(b), &Options{Logger: slog.New(slog.DiscardHandler)})
+				fill(s)
+				bt, err := s.buf.drain(&s.cfg, s.cfg.now())
+				if err != nil {
+					b.Fatal(err)
+				}
+				q, args := bareUpsert(s, bt.rows)
+				b.ReportAllocs()
+				var elapsed time.Duration
+				for b.Loop() {
+					b.StopTimer()
+					fill(s) // the same work outside the timer as the sink's
+					again, err := s.buf.drain(&s.cfg, s.cfg.now())
+					if err != nil {
+						b.Fatal(err)
+					}
+					s.held.Add(int64(-again.cells)) // as a flush would: room for the next fill
+					b.StartTimer()
+					start := time.Now()
+					tx, err := s.db.BeginTx(ctx, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+						b.Fatal(err)
+					}
+					if err := tx.Commit(); err != nil {
+						b.Fatal(err)
+					}
+					elapsed += time.Since(start)
+				}
+				b.ReportMetric(float64(len(cs)*b.N)/elapsed.Seconds(), "incr/s")
+				b.ReportMetric(float64(len(bt.rows)), "rows/op")
+			})
+			b.Run("sqlsink", func(b *testing.B) {
+				s := open(b, d.dsn(b), &Options{Logger: slog.New(slog.DiscardHandler)})
+				fill(s)
+				if err := s.Flush(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				var elapsed time.Duration
+				for b.Loop() {
+					b.StopTimer()
+					fill(s)
+					b.StartTimer()
+					start := time.Now()
+					if err := s.Flush(ctx); err != nil {
+						b.Fatal(err)
+					}
+					elapsed += time.Since(start)
+				}
+				b.ReportMetric(float64(len(cs)*b.N)/elapsed.Seconds(), "incr/s")
+			})
+		})
+	}
+}
+
+// bareUpsert is the baseline statement: every row in one INSERT … ON
+// CONFLICT DO UPDATE that adds the counts and overwrites the sketch.
+func bareUpsert(s *Sink, rows []row) (string, []any) {
+	q, args := s.upsert(rows, upsertSketch)
+	q = strings.Replace(q, "DO UPDATE SET sketch = excluded.sketch",
+		`DO UPDATE SET clicks = clickanon_cells.clicks + excluded.clicks, uniq = clickanon_cells.uniq + excluded.uniq,
+unknown = clickanon_cells.unknown + excluded.unknown, bots = clickanon_cells.bots + excluded.bots,
+conversions = clickanon_cells.conversions + excluded.conversions, sketch = excluded.sketch`, 1)
+	return q, args
+}
+
+// BenchmarkBufferedCellBytes measures the heap a buffered cell takes, to
+// size MaxBufferedCells: clicks of one visitor each on distinct links, so
+// that every cell holds a counter and a one-visitor sketch.
+func BenchmarkBufferedCellBytes(b *testing.B) {
+	ctx := context.Background()
+	const clicks = 6000 // 90,000 cells
+	for b.Loop() {
+		s := open(b, sqlitePath(b), &Options{MaxBufferedCells: 15 * clicks})
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range clicks {
+			if err := s.Add(ctx, click(fmt.Sprintf("cell-%d", i), i), clickstore.Unique); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(s.Stats().BufferedCells), "B/cell")
+		runtime.KeepAlive(s)
+	}
+}

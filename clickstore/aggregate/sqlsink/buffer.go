@@ -1,0 +1,387 @@
+package sqlsink
+
+import (
+	"cmp"
+	"errors"
+	"hash/maphash"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/axiomhq/hyperloglog"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/aggregate"
+)
+
+// precision is the HyperLogLog precision of every sketch the sink writes:
+// aggregate.DefaultPrecision. It is fixed, not an option, because sketches
+// of different precisions cannot be merged and the database outlives any
+// one configuration.
+const precision = aggregate.DefaultPrecision
+
+var granularities = [...]aggregate.Granularity{aggregate.Minute, aggregate.Hour, aggregate.Day}
+
+// delta is what the buffer holds for one cell: counts to add and the
+// sketch of the visitors seen (nil until the first).
+type delta struct {
+	n  aggregate.Counts
+	sk *hyperloglog.Sketch
+}
+
+func (d *delta) add(n aggregate.Counts, v *clickstore.Pseudonym) {
+	d.n = d.n.Add(n)
+	if v == nil {
+		return
+	}
+	if d.sk == nil {
+		d.sk = newSketch()
+	}
+	d.sk.Insert(v[:])
+}
+
+func newSketch() *hyperloglog.Sketch {
+	sk, err := hyperloglog.NewSketch(precision, true)
+	if err != nil {
+		panic("sqlsink: unreachable: " + err.Error()) // precision is a valid constant
+	}
+	return sk
+}
+
+// bucketKey names one link's bucket of one granularity; start is in Unix
+// seconds.
+type bucketKey struct {
+	link  string
+	g     aggregate.Granularity
+	start int64
+}
+
+// bucket is what the buffer holds for one bucketKey: the total and a map
+// per dimension, keyed by the dimension's own type (as a Rollup's are, so
+// that a lookup hashes no more than the value).
+type bucket struct {
+	total delta
+	text  [3]map[string]*delta // country, referrer, device
+	net   map[netip.Prefix]*delta
+}
+
+// dims lists the dimensions below Total, in the order get and put number
+// them.
+var dims = [...]aggregate.Dimension{aggregate.Country, aggregate.Network, aggregate.Referrer, aggregate.Device}
+
+// textIndex maps a dimension's number to its index in bucket.text (-1 for
+// Network).
+var textIndex = [len(dims)]int{0, -1, 1, 2}
+
+func textValue(c *clickstore.Click, j int) string {
+	switch j {
+	case 0:
+		return c.Country
+	case 2:
+		return c.Referrer
+	}
+	return c.Device
+}
+
+// get returns the delta of dimension j's value in c, or nil.
+func (b *bucket) get(j int, c *clickstore.Click) *delta {
+	if j == 1 {
+		return b.net[c.Network]
+	}
+	return b.text[textIndex[j]][textValue(c, j)]
+}
+
+// put stores d as dimension j's delta for c's value.
+func (b *bucket) put(j int, c *clickstore.Click, d *delta) {
+	if j == 1 {
+		if b.net == nil {
+			b.net = make(map[netip.Prefix]*delta)
+		}
+		b.net[c.Network] = d
+		return
+	}
+	m := &b.text[textIndex[j]]
+	if *m == nil {
+		*m = make(map[string]*delta)
+	}
+	(*m)[textValue(c, j)] = d
+}
+
+// cells returns how many cells b holds.
+func (b *bucket) cells() int {
+	n := 1 + len(b.net)
+	for _, m := range b.text {
+		n += len(m)
+	}
+	return n
+}
+
+const shardCount = 16
+
+// shard is one lock's worth of the buffer.
+type shard struct {
+	mu      sync.Mutex
+	buckets map[bucketKey]*bucket
+	adds    uint64 // Adds counted in buckets
+	cells   int    // cells in buckets
+}
+
+// add counts c in s if reserve grants the new cells it needs; it reports
+// false, and changes nothing, if reserve refuses.
+func (s *shard) add(c *clickstore.Click, n aggregate.Counts, v *clickstore.Pseudonym, reserve func(int) bool) bool {
+	var (
+		keys [len(granularities)]bucketKey
+		bs   [len(granularities)]*bucket
+		ds   [len(granularities)][len(dims)]*delta // nil: a cell to create
+	)
+	need := 0
+	for i, g := range granularities {
+		keys[i] = bucketKey{link: c.Link, g: g, start: g.Start(c.Time).Unix()}
+		b := s.buckets[keys[i]]
+		bs[i] = b
+		if b == nil {
+			need += 1 + len(dims)
+			continue
+		}
+		for j := range dims {
+			if ds[i][j] = b.get(j, c); ds[i][j] == nil {
+				need++
+			}
+		}
+	}
+	if !reserve(need) {
+		return false
+	}
+	for i, b := range bs {
+		if b == nil {
+			b = new(bucket)
+			s.buckets[keys[i]] = b
+		}
+		b.total.add(n, v)
+		for j := range dims {
+			d := ds[i][j]
+			if d == nil {
+				d = new(delta)
+				b.put(j, c, d)
+			}
+			d.add(n, v)
+		}
+	}
+	s.adds++
+	s.cells += need
+	return true
+}
+
+// key is a cell's primary key in the database.
+type key struct {
+	link  string
+	g     aggregate.Granularity
+	start int64
+	dim   aggregate.Dimension
+	other bool
+	value string
+}
+
+// row is one cell of a batch, as written to the database.
+type row struct {
+	key
+	n      aggregate.Counts
+	sketch []byte // marshalled; nil when the cell has no visitor
+}
+
+func compareRows(a, b row) int {
+	return cmp.Or(
+		cmp.Compare(a.link, b.link),
+		cmp.Compare(a.g, b.g),
+		cmp.Compare(a.start, b.start),
+		cmp.Compare(a.dim, b.dim),
+		cmpBool(a.other, b.other),
+		cmp.Compare(a.value, b.value),
+	)
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case b:
+		return -1
+	}
+	return 1
+}
+
+// batch is a drained buffer on its way to the database. Its token and rows
+// never change once built, so a retry writes exactly what the first
+// attempt did and the token makes it count once.
+type batch struct {
+	taken []map[bucketKey]*bucket // the buffer it was drained from, to restore
+	token string
+	rows  []row // sorted by compareRows: every writer locks rows in one order
+	adds  uint64
+	cells int // cells it took from the buffer bound (expired ones included)
+
+	// maybeWritten is set once a commit of the batch was sent and its
+	// reply lost: from then on the batch is only ever retried with its
+	// token, never put back into the buffer.
+	maybeWritten bool
+}
+
+// buffer is the sharded in-memory delta that Add writes to.
+type buffer struct {
+	seed   maphash.Seed
+	shards [shardCount]shard
+}
+
+func (b *buffer) init() {
+	b.seed = maphash.MakeSeed()
+	for i := range b.shards {
+		b.shards[i].buckets = make(map[bucketKey]*bucket)
+	}
+}
+
+func (b *buffer) shard(link string) *shard {
+	return &b.shards[maphash.String(b.seed, link)%shardCount]
+}
+
+// drain empties the buffer into a batch, leaving out buckets past their
+// retention at now. It returns nil if the buffer held nothing.
+func (b *buffer) drain(cfg *config, now time.Time) (*batch, error) {
+	taken := make([]map[bucketKey]*bucket, 0, shardCount)
+	bt := &batch{}
+	for i := range b.shards {
+		s := &b.shards[i]
+		s.mu.Lock()
+		if len(s.buckets) > 0 {
+			taken = append(taken, s.buckets)
+			s.buckets = make(map[bucketKey]*bucket)
+		}
+		bt.adds += s.adds
+		bt.cells += s.cells
+		s.adds, s.cells = 0, 0
+		s.mu.Unlock()
+	}
+	if bt.adds == 0 && bt.cells == 0 {
+		return nil, nil
+	}
+	bt.taken = taken
+	nowSec := now.Unix()
+	for _, m := range taken {
+		for k, bk := range m {
+			if cfg.expired(k.g, k.start, nowSec) {
+				continue
+			}
+			base := row{key: key{link: k.link, g: k.g, start: k.start}}
+			r, err := deltaRow(base, aggregate.Total, "", &bk.total)
+			if err != nil {
+				return nil, err
+			}
+			bt.rows = append(bt.rows, r)
+			for v, dl := range bk.net {
+				if bt.rows, err = appendRow(bt.rows, base, aggregate.Network, v.String(), dl); err != nil {
+					return nil, err
+				}
+			}
+			for i, d := range []aggregate.Dimension{aggregate.Country, aggregate.Referrer, aggregate.Device} {
+				for v, dl := range bk.text[i] {
+					if bt.rows, err = appendRow(bt.rows, base, d, v, dl); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+	}
+	slices.SortFunc(bt.rows, compareRows)
+	return bt, nil
+}
+
+// restore puts back into the buffer a batch that was certainly not
+// written, merging it with what was added since. It returns how many cells
+// the buffer holds now that it did not hold before.
+func (b *buffer) restore(bt *batch) (int, error) {
+	added := 0
+	var err error
+	for _, m := range bt.taken {
+		for k, from := range m {
+			s := b.shard(k.link)
+			s.mu.Lock()
+			to := s.buckets[k]
+			if to == nil {
+				s.buckets[k] = from
+				n := from.cells()
+				s.cells += n
+				added += n
+				s.mu.Unlock()
+				continue
+			}
+			err = errors.Join(err, to.total.merge(&from.total))
+			n, merr := mergeMap(&to.net, from.net)
+			err = errors.Join(err, merr)
+			for i := range to.text {
+				m, merr := mergeMap(&to.text[i], from.text[i])
+				n += m
+				err = errors.Join(err, merr)
+			}
+			s.cells += n
+			added += n
+			s.mu.Unlock()
+		}
+	}
+	s := &b.shards[0]
+	s.mu.Lock()
+	s.adds += bt.adds
+	s.mu.Unlock()
+	return added, err
+}
+
+// mergeMap merges the deltas of from into *to and returns how many cells
+// it added.
+func mergeMap[K comparable](to *map[K]*delta, from map[K]*delta) (int, error) {
+	added := 0
+	var err error
+	for v, d := range from {
+		if *to == nil {
+			*to = make(map[K]*delta, len(from))
+		}
+		if td := (*to)[v]; td != nil {
+			err = errors.Join(err, td.merge(d))
+			continue
+		}
+		(*to)[v] = d
+		added++
+	}
+	return added, err
+}
+
+func (d *delta) merge(o *delta) error {
+	d.n = d.n.Add(o.n)
+	switch {
+	case o.sk == nil:
+		return nil
+	case d.sk == nil:
+		d.sk = o.sk
+		return nil
+	}
+	return d.sk.Merge(o.sk)
+}
+
+func appendRow(rows []row, base row, d aggregate.Dimension, v string, dl *delta) ([]row, error) {
+	r, err := deltaRow(base, d, v, dl)
+	if err != nil {
+		return rows, err
+	}
+	return append(rows, r), nil
+}
+
+func deltaRow(r row, d aggregate.Dimension, v string, dl *delta) (row, error) {
+	r.dim, r.value = d, v
+	r.n = dl.n
+	if dl.sk != nil {
+		b, err := dl.sk.MarshalBinary()
+		if err != nil {
+			return row{}, err
+		}
+		r.sketch = b
+	}
+	return r, nil
+}

@@ -1,0 +1,76 @@
+// Package sqlsink keeps the statistics of package aggregate in a SQL
+// database, so that they survive restarts and are shared by every
+// instance of a service: PostgreSQL for a fleet (through pgx's
+// database/sql driver), or an embedded SQLite file by default (through the
+// pure-Go modernc.org/sqlite: no cgo, nothing to install).
+//
+// A [Sink] is an [aggregate.Backend]: the Track middleware hands it every
+// click, [aggregate.Publish] reads reports from it with the same
+// k-suppression as from the in-memory [aggregate.Rollup].
+//
+// # The request path never waits on the database
+//
+// [Sink.Add] only counts the click in an in-memory buffer, a delta of
+// counts and HyperLogLog sketches per cell, sharded by link like a Rollup.
+// A background loop writes the buffer every [Options].FlushInterval
+// (2 seconds by default), and [Sink.Flush] writes it at once.
+//
+// # Exact across instances and retries
+//
+// A flush is one transaction. It first records the batch's random token in
+// clickanon_batches; if the token is already there, the batch was written
+// before (a retry after a lost reply) and nothing else happens. Otherwise
+// it adds the batch's counts with INSERT … ON CONFLICT … DO UPDATE SET n =
+// n + excluded.n, which never loses a concurrent increment, and merges the
+// batch's sketches into the stored ones. On PostgreSQL the upsert returns
+// the stored sketches and keeps their rows locked; the sink merges and
+// writes back those that changed (read-merge-write; rows are written in
+// one sorted order, so concurrent writers do not deadlock). On SQLite,
+// whose writers take the database in turn, the upsert merges in SQL
+// through clickanon_hll_merge, a function this package registers with the
+// modernc.org/sqlite driver (a database opened through another driver gets
+// the PostgreSQL way). A batch that failed before its
+// commit was sent goes back into the buffer. A batch whose commit was sent
+// but whose reply was lost may or may not be in the database: it is kept,
+// unchanged and with its token, and retried before anything new, so an
+// increment is written exactly once however often a flush is retried.
+//
+// # Bounded while the database is down
+//
+// While flushes fail the loop backs off (doubling up to
+// [Options].MaxBackoff) and the sink keeps counting in memory, up to
+// [Options].MaxBufferedCells cells. Past that bound an Add that needs a new
+// cell is refused with [ErrBufferFull]; clicks on cells already held are
+// still counted. Refused clicks are counted in [Stats].Dropped and logged
+// (at most one line a minute); nothing is dropped silently. [Sink.Close]
+// writes what is left.
+//
+// # Retention
+//
+// Every click is counted in its minute, hour and day bucket at once, so
+// coarse buckets always hold the fine ones' totals. [Sink.Sweep] (a
+// [retention.Sweepable]) deletes buckets past their granularity's
+// retention (minutes after 48 hours, hours after 90 days, days never, by
+// default, as for a Rollup) and batch tokens older than [TokenRetention].
+// [Sink.EraseLink] destroys a link's statistics.
+//
+// # Schema
+//
+// The schema is created and upgraded by the sink itself on start, from
+// versioned migrations embedded in the package; clickanon_schema_version
+// holds the version. On PostgreSQL the migration holds an advisory lock,
+// so instances starting at once apply it once. Version 1:
+//
+//	clickanon_cells (link TEXT, granularity SMALLINT, bucket BIGINT,
+//	    dimension SMALLINT, other SMALLINT, value TEXT,
+//	    clicks, uniq, unknown, bots, conversions BIGINT,
+//	    sketch BYTEA,   -- HyperLogLog (axiomhq/hyperloglog, precision 14)
+//	    PRIMARY KEY (link, granularity, bucket, dimension, other, value))
+//	clickanon_batches (token TEXT PRIMARY KEY, at BIGINT)
+//
+// granularity and dimension hold the numeric values of aggregate's
+// Granularity and Dimension, bucket the bucket's start in Unix seconds,
+// value the dimension value as text ("" for totals). A row holds counts and
+// a sketch of pseudonym hashes: never an address, never a pseudonym.
+// Unlike a Rollup, the sink does not cap the values of a dimension.
+package sqlsink

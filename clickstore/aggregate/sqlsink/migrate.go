@@ -1,0 +1,118 @@
+package sqlsink
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// migrations are the schema's versions, applied in order: NNNN_name.sql,
+// statements separated by semicolons at line ends.
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// SchemaVersion is the schema version this package writes and reads; a
+// database at a newer version is refused.
+const SchemaVersion = 1
+
+// migrationLock is the PostgreSQL advisory lock key that serializes
+// migrations of instances starting at once ("clickano" in ASCII).
+const migrationLock = 0x636c69636b616e6f
+
+type migration struct {
+	version int
+	stmts   []string
+}
+
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	var ms []migration
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		num, _, _ := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if err != nil {
+			return nil, fmt.Errorf("sqlsink: migration %q: no version number", base)
+		}
+		text, err := migrations.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		m := migration{version: v}
+		for _, st := range strings.Split(string(text), ";\n") {
+			if strings.TrimSpace(stripComments(st)) != "" {
+				m.stmts = append(m.stmts, st)
+			}
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
+}
+
+func stripComments(s string) string {
+	var sb strings.Builder
+	for line := range strings.Lines(s) {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			sb.WriteString(line)
+		}
+	}
+	return sb.String()
+}
+
+// migrate brings db's schema to SchemaVersion in one transaction. On
+// PostgreSQL the transaction first takes an advisory lock, so instances
+// starting at once apply each migration once; on SQLite the sink's
+// connections begin IMMEDIATE transactions, which serialize writers.
+func migrate(ctx context.Context, db *sql.DB, d Dialect) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlsink: migrate: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	if d == PostgreSQL {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
+			return fmt.Errorf("sqlsink: migrate: lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS clickanon_schema_version (version INTEGER NOT NULL)"); err != nil {
+		return fmt.Errorf("sqlsink: migrate: %w", err)
+	}
+	var cur sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT max(version) FROM clickanon_schema_version").Scan(&cur); err != nil {
+		return fmt.Errorf("sqlsink: migrate: read version: %w", err)
+	}
+	if cur.Int64 > SchemaVersion {
+		return fmt.Errorf("sqlsink: migrate: database schema version %d is newer than this package's %d", cur.Int64, SchemaVersion)
+	}
+	for _, m := range ms {
+		if int64(m.version) <= cur.Int64 {
+			continue
+		}
+		for i, st := range m.stmts {
+			if _, err := tx.ExecContext(ctx, st); err != nil {
+				return fmt.Errorf("sqlsink: migrate to version %d, statement %d: %w", m.version, i+1, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, d.rebind("INSERT INTO clickanon_schema_version (version) VALUES (?)"), m.version); err != nil {
+			return fmt.Errorf("sqlsink: migrate to version %d: %w", m.version, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlsink: migrate: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,401 @@
+package sqlsink
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/retention"
+)
+
+// ErrBufferFull is wrapped by the error of an Add refused because counting
+// it would take the buffer past [Options].MaxBufferedCells.
+var ErrBufferFull = errors.New("sqlsink: buffer full")
+
+// ErrClosed is wrapped by the errors of a Sink's methods after Close.
+var ErrClosed = errors.New("sqlsink: sink closed")
+
+// Sink is an [aggregate.Backend] that keeps the statistics in a SQL
+// database: PostgreSQL for a fleet of instances, or an embedded SQLite
+// file. See the package documentation for the schema and the guarantees.
+//
+// Add only updates an in-memory buffer; a background loop writes it every
+// FlushInterval, and [Sink.Flush] writes it at once. [Sink.Cells] reads
+// what has been written. [Sink.Close] stops the loop and writes what is
+// left.
+//
+// A Sink is safe for concurrent use. The zero Sink is not usable: build
+// one with [New] or [Open].
+type Sink struct {
+	db      *sql.DB
+	ownDB   bool // opened by Open: closed by Close
+	dialect Dialect
+	cfg     config
+	buf     buffer
+
+	held   atomic.Int64 // cells in the buffer and in pending
+	closed atomic.Bool
+
+	flushMu sync.Mutex // one flush (or erase) at a time
+	pending *batch     // a batch that failed, retried before anything new
+
+	stats struct {
+		flushes, flushErrors, written, buffered, dropped atomic.Uint64
+	}
+	logFlush, logDrop limiter
+
+	stop     chan struct{}
+	loopDone chan struct{}
+	kick     chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+
+	// afterCommit, if set by a test, runs after a batch's transaction
+	// commits; an error it returns is treated as a lost reply.
+	afterCommit func() error
+	// beforeWrite, if set by a test, runs before a batch's transaction
+	// begins; an error it returns fails the attempt before anything is
+	// sent.
+	beforeWrite func() error
+
+	// sqlMerge is set when the database merges sketches itself (SQLite
+	// through this process's driver): a flush is then one upsert per
+	// chunk, with no sketch sent back.
+	sqlMerge bool
+}
+
+var (
+	_ aggregate.Backend   = (*Sink)(nil)
+	_ clickstore.Sink     = (*Sink)(nil)
+	_ retention.Sweepable = (*Sink)(nil)
+)
+
+// Open opens the database named by dsn, brings its schema up to date and
+// returns a Sink that owns it (Close closes it). dsn is either
+// "sqlite:PATH" (a file, created if missing; PATH must not hold '?') or a
+// PostgreSQL URL, "postgres://..." or "postgresql://...". Errors never
+// repeat dsn, which may hold a password.
+func Open(ctx context.Context, dsn string, opts *Options) (*Sink, error) {
+	var (
+		db  *sql.DB
+		d   Dialect
+		err error
+	)
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		switch {
+		case path == "":
+			return nil, errors.New("sqlsink: open: sqlite data source has no path")
+		case strings.ContainsAny(path, "?#"):
+			return nil, errors.New("sqlsink: open: sqlite path holds '?' or '#'")
+		}
+		d = SQLite
+		db, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
+		d = PostgreSQL
+		db, err = sql.Open("pgx", dsn)
+	default:
+		return nil, fmt.Errorf("sqlsink: open: data source of %d bytes: want sqlite:PATH or a postgres:// URL", len(dsn))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlsink: open %s: %w", d, err)
+	}
+	if d == SQLite {
+		// One connection: SQLite has one writer at a time anyway, and a
+		// single connection never meets SQLITE_BUSY from itself.
+		db.SetMaxOpenConns(1)
+	}
+	s, err := New(ctx, db, d, opts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.ownDB = true
+	return s, nil
+}
+
+// New returns a Sink writing to db, a database of dialect d, after
+// bringing its schema up to date (see [SchemaVersion]). The caller keeps
+// db: Close does not close it. With SQLite, open db with
+// "_txlock=immediate" and a busy timeout (as Open does) if several
+// processes share the file. It returns an error if db is nil, d unknown,
+// opts invalid or the migration fails.
+func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, error) {
+	if db == nil {
+		return nil, errors.New("sqlsink: new: nil database")
+	}
+	if d != SQLite && d != PostgreSQL {
+		return nil, fmt.Errorf("sqlsink: new: dialect %q unknown", d)
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, db, d); err != nil {
+		return nil, err
+	}
+	s := &Sink{
+		db: db, dialect: d, cfg: cfg,
+		stop: make(chan struct{}), loopDone: make(chan struct{}), kick: make(chan struct{}, 1),
+	}
+	s.logFlush.every, s.logDrop.every = cfg.logEvery, cfg.logEvery
+	s.sqlMerge = d == SQLite && hasSQLMerge(ctx, db)
+	s.buf.init()
+	go s.loop()
+	return s, nil
+}
+
+// Add counts c, whose visitor's uniqueness is u, in the buffer: in its
+// minute, hour and day buckets, in total and by country, masked network,
+// referrer host and device class, as [aggregate.CountsOf] says. It never
+// waits on the database. It returns an error, and counts nothing, if c
+// fails [clickstore.Click.Validate], u is unknown, ctx is done, the Sink is
+// closed, or the buffer is full (ErrBufferFull; counted in Stats.Dropped
+// and logged).
+func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlsink: add click on %q: %w", c.Link, err)
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("sqlsink: add click on %q: %w", c.Link, err)
+	}
+	if u > clickstore.Repeat {
+		return fmt.Errorf("sqlsink: add click on %q: uniqueness %q unknown", c.Link, u)
+	}
+	if s.closed.Load() {
+		return fmt.Errorf("sqlsink: add click on %q: %w", c.Link, ErrClosed)
+	}
+	n := aggregate.CountsOf(&c, u)
+	var v *clickstore.Pseudonym
+	if c.Bot == "" {
+		v = &c.Visitor
+	}
+	sh := s.buf.shard(c.Link)
+	sh.mu.Lock()
+	ok := sh.add(&c, n, v, s.reserve)
+	if ok {
+		s.stats.buffered.Add(1)
+	}
+	sh.mu.Unlock()
+	if !ok {
+		s.stats.dropped.Add(1)
+		s.logDrop.log(s.cfg.logger, s.cfg.now(), "sqlsink: click dropped: buffer full", "max_buffered_cells", s.cfg.maxCells)
+		return fmt.Errorf("sqlsink: add click on %q: %w (%d cells)", c.Link, ErrBufferFull, s.cfg.maxCells)
+	}
+	return nil
+}
+
+// reserve takes need cells of the buffer bound, or reports false and takes
+// none if that would pass it.
+func (s *Sink) reserve(need int) bool {
+	if need == 0 {
+		return true
+	}
+	for {
+		h := s.held.Load()
+		if h+int64(need) > int64(s.cfg.maxCells) {
+			return false
+		}
+		if s.held.CompareAndSwap(h, h+int64(need)) {
+			return true
+		}
+	}
+}
+
+// Flush writes the buffer to the database now: first a batch whose commit
+// reply was lost, with its original token, then everything buffered. It
+// returns the first error; what was not written stays buffered for the
+// next try, and is never written twice. It waits for a flush in progress.
+func (s *Sink) Flush(ctx context.Context) error {
+	if s.closed.Load() {
+		return fmt.Errorf("sqlsink: flush: %w", ErrClosed)
+	}
+	return s.flush(ctx)
+}
+
+func (s *Sink) flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	return s.flushLocked(ctx)
+}
+
+func (s *Sink) flushLocked(ctx context.Context) error {
+	for range 2 { // the failed batch, then the buffer
+		retry := s.pending != nil
+		if !retry {
+			b, err := s.buf.drain(&s.cfg, s.cfg.now())
+			if err != nil {
+				return fmt.Errorf("sqlsink: flush: %w", err)
+			}
+			if b == nil {
+				return nil
+			}
+			b.token = newToken()
+			s.pending = b
+		}
+		b := s.pending
+		if unknown, err := s.write(ctx, b); err != nil {
+			s.stats.flushErrors.Add(1)
+			b.maybeWritten = b.maybeWritten || unknown
+			if !b.maybeWritten {
+				// Certainly not written: back into the buffer, where new
+				// clicks on its cells are counted without new cells.
+				s.pending = nil
+				s.held.Add(int64(-b.cells))
+				added, rerr := s.buf.restore(b)
+				s.held.Add(int64(added))
+				err = errors.Join(err, rerr)
+			}
+			s.logFlush.log(s.cfg.logger, s.cfg.now(), "sqlsink: flush failed; will retry",
+				"err", err, "buffered_increments", s.stats.buffered.Load(), "buffered_cells", s.held.Load())
+			return fmt.Errorf("sqlsink: flush: %w", err)
+		}
+		s.pending = nil
+		s.held.Add(int64(-b.cells))
+		s.stats.buffered.Add(-b.adds)
+		s.stats.written.Add(b.adds)
+		s.stats.flushes.Add(1)
+		if !retry {
+			return nil
+		}
+	}
+	return nil
+}
+
+// newToken returns a random batch token: 32 hex digits.
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// flushTimeout bounds one background flush.
+const flushTimeout = 30 * time.Second
+
+// loop flushes every interval, backing off (doubling up to MaxBackoff)
+// while flushes fail, until Close.
+func (s *Sink) loop() {
+	defer close(s.loopDone)
+	wait := s.cfg.interval
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), max(flushTimeout, s.cfg.interval))
+		err := s.flush(ctx)
+		cancel()
+		if err != nil {
+			wait = min(wait*2, s.cfg.maxBackoff)
+		} else {
+			wait = s.cfg.interval
+		}
+		t.Reset(wait)
+	}
+}
+
+// Close stops the background loop and writes what is buffered, trying
+// until it succeeds or ctx is done: give it a ctx with a deadline, or it
+// waits for as long as the database is down. What it could not write is counted in
+// Stats.Dropped, logged and reported in the error. A Sink opened by Open
+// closes its database. After Close, Add, Flush, Cells, Sweep and EraseLink
+// return errors wrapping ErrClosed. Close is idempotent: later calls
+// return the first call's result.
+func (s *Sink) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		close(s.stop)
+		<-s.loopDone
+		s.flushMu.Lock()
+		defer s.flushMu.Unlock()
+		wait := 10 * time.Millisecond
+		var err error
+		for {
+			if err = s.flushLocked(ctx); err == nil || ctx.Err() != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+			wait = min(wait*2, time.Second)
+		}
+		if err != nil {
+			lost := s.stats.buffered.Swap(0)
+			s.stats.dropped.Add(lost)
+			s.cfg.logger.Error("sqlsink: close: increments not written", "err", err, "lost_increments", lost)
+			s.closeErr = fmt.Errorf("sqlsink: close: %d increments not written: %w", lost, err)
+		}
+		if s.ownDB {
+			if cerr := s.db.Close(); cerr != nil && s.closeErr == nil {
+				s.closeErr = fmt.Errorf("sqlsink: close: %w", cerr)
+			}
+		}
+	})
+	return s.closeErr
+}
+
+// Stats are a Sink's counters since it was built, for metrics. Increments
+// are Adds: one click or conversion each, whatever number of cells it
+// touches.
+//
+// Stats is a small comparable value; the zero Stats is all zeros.
+type Stats struct {
+	Flushes       uint64 // batches written
+	FlushErrors   uint64 // failed attempts to write a batch
+	Written       uint64 // increments written to the database
+	Buffered      uint64 // increments in memory, waiting to be written
+	BufferedCells int    // cells in memory, against MaxBufferedCells
+	Dropped       uint64 // increments refused for a full buffer, or not written at Close
+}
+
+// Stats returns the Sink's counters. It is safe to call at any time,
+// after Close too.
+func (s *Sink) Stats() Stats {
+	return Stats{
+		Flushes:       s.stats.flushes.Load(),
+		FlushErrors:   s.stats.flushErrors.Load(),
+		Written:       s.stats.written.Load(),
+		Buffered:      s.stats.buffered.Load(),
+		BufferedCells: int(s.held.Load()),
+		Dropped:       s.stats.dropped.Load(),
+	}
+}
+
+// limiter lets through one log line every `every`, counting the others.
+type limiter struct {
+	every time.Duration
+	mu    sync.Mutex
+	last  time.Time
+	quiet int
+}
+
+func (l *limiter) log(lg *slog.Logger, now time.Time, msg string, args ...any) {
+	l.mu.Lock()
+	if !l.last.IsZero() && now.Sub(l.last) < l.every {
+		l.quiet++
+		l.mu.Unlock()
+		return
+	}
+	quiet := l.quiet
+	l.last, l.quiet = now, 0
+	l.mu.Unlock()
+	lg.Warn(msg, append(args, "suppressed_lines", quiet)...)
+}
