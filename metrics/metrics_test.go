@@ -46,7 +46,7 @@ type service struct {
 	tracker  *track.Tracker
 }
 
-func newService(t *testing.T) *service {
+func newService(t testing.TB) *service {
 	t.Helper()
 	s := &service{clock: t0}
 	now := func() time.Time { return s.clock }
@@ -79,7 +79,7 @@ func newService(t *testing.T) *service {
 	return s
 }
 
-func (s *service) hit(t *testing.T, kind clickstore.Kind, peer, ua string, hdr ...string) track.Visit {
+func (s *service) hit(t testing.TB, kind clickstore.Kind, peer, ua string, hdr ...string) track.Visit {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodGet, "/go/spring-sale", nil)
 	r.RemoteAddr = peer
