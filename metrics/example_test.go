@@ -12,6 +12,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/clientip"
 	"github.com/clickanon/clickanon/metrics"
 	"github.com/clickanon/clickanon/retention"
 )
@@ -73,4 +74,37 @@ func print(reg prometheus.Gatherer, names ...string) {
 			}
 		}
 	}
+}
+
+// A sink's figures come through a function, so that package metrics does
+// not import the sink's package and its database drivers.
+func ExampleMetrics_Sink() {
+	reg := prometheus.NewRegistry()
+	m, _ := metrics.New(reg, nil)
+	stats := metrics.SinkStats{Flushes: 3, Written: 120, Buffered: 7} // sink.Stats(), field by field
+	_ = m.Sink("sql", func() metrics.SinkStats { return stats })
+	print(reg, "clickanon_sink_flushes_total", "clickanon_sink_written_total", "clickanon_sink_buffered")
+
+	err := m.Sink("10.0.0.1", func() metrics.SinkStats { return stats })
+	fmt.Println(err) // a name that could be an address is refused, and not quoted
+	// Output:
+	// clickanon_sink_flushes_total{sink="sql"} 3
+	// clickanon_sink_written_total{sink="sql"} 120
+	// clickanon_sink_buffered{sink="sql"} 7
+	// metrics: sink name of 8 bytes: use 1 to 64 letters, digits, '_' and '-'
+}
+
+func ExampleMetrics_Resolver() {
+	reg := prometheus.NewRegistry()
+	m, _ := metrics.New(reg, nil)
+	resolver, _ := clientip.New(clientip.RemoteAddr())
+	_ = m.Resolver("web", resolver)
+	_, _ = resolver.Resolve(nil, "198.51.100.7:443")
+	_, _ = resolver.Resolve(nil, "not an address")
+	print(reg, "clickanon_clientip_resolutions_total")
+	// Output:
+	// clickanon_clientip_resolutions_total{outcome="malformed",resolver="web"} 1
+	// clickanon_clientip_resolutions_total{outcome="no-addr",resolver="web"} 0
+	// clickanon_clientip_resolutions_total{outcome="resolved",resolver="web"} 1
+	// clickanon_clientip_resolutions_total{outcome="untrusted",resolver="web"} 0
 }

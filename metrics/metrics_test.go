@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -374,4 +375,41 @@ func get(t *testing.T, reg prometheus.Gatherer, name, label, value string) float
 	v, ok := scrape(t, reg)[name+"{"+label+`="`+value+`"}`]
 	require.True(t, ok, "missing %s", name)
 	return v
+}
+
+// Scrapes race clicks and sweeps; run with -race.
+func TestConcurrentScrapes(t *testing.T) {
+	s := newService(t)
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, nil)
+	require.NoError(t, err)
+	require.NoError(t, m.Tracker("web", s.tracker))
+	require.NoError(t, m.Resolver("web", s.resolver))
+	require.NoError(t, m.Keyring("local", s.keyring))
+	swept, err := m.Sweep("memory", s.store)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			for range 50 {
+				r := httptest.NewRequest(http.MethodGet, "/go/spring-sale", nil)
+				r.RemoteAddr = "198.51.100.7:1234"
+				r.Header.Set("User-Agent", person)
+				s.tracker.Track(r, "spring-sale", clickstore.KindClick)
+				if i == 0 {
+					_, _ = swept.Sweep(context.Background(), t0)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 50 {
+			_, err := reg.Gather()
+			assert.NoError(t, err)
+		}
+	})
+	wg.Wait()
+	got := scrape(t, reg)
+	assert.Equal(t, float64(200), got[`clickanon_tracker_requests_total{outcome="counted",tracker="web"}`])
+	assert.Equal(t, float64(50), got[`clickanon_store_sweeps_total{store="memory"}`])
 }
