@@ -57,15 +57,7 @@ func BenchmarkSweep(b *testing.B) {
 
 // BenchmarkScrape is what one scrape of a service's metrics costs.
 func BenchmarkScrape(b *testing.B) {
-	s := newService(b)
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, nil)
-	require.NoError(b, err)
-	require.NoError(b, m.Tracker("web", s.tracker))
-	require.NoError(b, m.Resolver("web", s.resolver))
-	require.NoError(b, m.Keyring("local", s.keyring))
-	_, err = m.Sweep("memory", s.store)
-	require.NoError(b, err)
+	_, reg, _ := newWired(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		_, _ = reg.Gather()

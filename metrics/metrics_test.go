@@ -80,6 +80,23 @@ func newService(t testing.TB) *service {
 	return s
 }
 
+// newWired returns a service whose tracker, resolver, keyring and store
+// are added to a Metrics on a fresh registry, and the store's sweep
+// wrapper.
+func newWired(tb testing.TB) (*service, *prometheus.Registry, retention.Sweepable) {
+	tb.Helper()
+	s := newService(tb)
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, nil)
+	require.NoError(tb, err)
+	require.NoError(tb, m.Tracker("web", s.tracker))
+	require.NoError(tb, m.Resolver("web", s.resolver))
+	require.NoError(tb, m.Keyring("local", s.keyring))
+	swept, err := m.Sweep("memory", s.store)
+	require.NoError(tb, err)
+	return s, reg, swept
+}
+
 func (s *service) hit(t testing.TB, kind clickstore.Kind, peer, ua string, hdr ...string) track.Visit {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodGet, "/go/spring-sale", nil)
@@ -245,17 +262,9 @@ func (failSweeper) Sweep(context.Context, time.Time) (retention.SweepStats, erro
 // that no label value parses as an address or a network and that the
 // whole exposition, as served, holds no raw address.
 func TestNoAddressInExposition(t *testing.T) {
-	s := newService(t)
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, nil)
-	require.NoError(t, err)
-	require.NoError(t, m.Tracker("web", s.tracker))
-	require.NoError(t, m.Resolver("web", s.resolver))
-	require.NoError(t, m.Keyring("local", s.keyring))
-	swept, err := m.Sweep("memory", s.store)
-	require.NoError(t, err)
+	s, reg, swept := newWired(t)
 	s.drive(t)
-	_, err = swept.Sweep(context.Background(), s.clock)
+	_, err := swept.Sweep(context.Background(), s.clock)
 	require.NoError(t, err)
 
 	mfs, err := reg.Gather()
@@ -379,15 +388,7 @@ func get(t *testing.T, reg prometheus.Gatherer, name, label, value string) float
 
 // Scrapes race clicks and sweeps; run with -race.
 func TestConcurrentScrapes(t *testing.T) {
-	s := newService(t)
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, nil)
-	require.NoError(t, err)
-	require.NoError(t, m.Tracker("web", s.tracker))
-	require.NoError(t, m.Resolver("web", s.resolver))
-	require.NoError(t, m.Keyring("local", s.keyring))
-	swept, err := m.Sweep("memory", s.store)
-	require.NoError(t, err)
+	s, reg, swept := newWired(t)
 	var wg sync.WaitGroup
 	for i := range 4 {
 		wg.Go(func() {
