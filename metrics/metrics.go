@@ -75,7 +75,8 @@ import (
 )
 
 // Options configures [New]. The zero value, and a nil *Options, mean the
-// defaults given field by field. New copies what it needs.
+// defaults given field by field. New copies what it needs; changing the
+// struct afterwards has no effect.
 type Options struct {
 	// Namespace prefixes every metric name. "" means "clickanon"; anything
 	// else must match [a-z_][a-z0-9_]*.
@@ -334,8 +335,8 @@ func (m *Metrics) Keyring(name string, r *retention.Keyring) error {
 }
 
 // SinkStats are the figures of a buffering sink (package sqlsink's Sink
-// has them all in its Stats). It is a small comparable value; the zero
-// SinkStats is a sink that did nothing.
+// has them all in its Stats). It is a small comparable value, safe to copy
+// and share; the zero SinkStats is a sink that did nothing.
 type SinkStats struct {
 	Flushes     uint64 // batches written
 	FlushErrors uint64 // failed attempts to write a batch
