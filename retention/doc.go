@@ -24,6 +24,14 @@
 //     [Group] of them for several) and reports what it deleted and the age
 //     of the oldest entry still held, so an operator can prove retention
 //     ("oldest held entry is 29m59s old") rather than trust it.
+//     [Sweeper.Last] tells a health check when the last sweep ran and
+//     whether it worked.
+//
+// Failures are never silent: a failed sweep, and a key store or random
+// source that cannot give a key, are logged through log/slog (the first
+// failure of a run at once, then at most one line a minute with the count
+// of those not logged, and one line on recovery) and counted
+// ([Sweeper.Failures], [KeyStats].Failures).
 //
 // Errors start with "retention: " and never carry an address: the text of
 // an error from something retention calls (a key store, a random source, a

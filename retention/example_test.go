@@ -3,6 +3,7 @@ package retention_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/clickanon/clickanon/retention"
@@ -81,4 +82,23 @@ func ExampleGroup() {
 	// Output:
 	// 1 0 <nil>
 	// 0 2 <nil>
+}
+
+// Last tells a health check when the store was last swept and whether it
+// worked; failures are also logged, once per run of failures.
+func ExampleSweeper_Last() {
+	clock := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	store := retention.NewMemoryKeyStore(nil) // stands for a click store
+	sweeper, _ := retention.NewSweeper(store, &retention.SweeperOptions{
+		Now:    func() time.Time { return clock },
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	at, _, _ := sweeper.Last()
+	fmt.Println(at.IsZero())
+	_, _ = sweeper.SweepNow(context.Background())
+	at, st, err := sweeper.Last()
+	fmt.Println(at.Format(time.TimeOnly), st.Held, err, sweeper.Failures())
+	// Output:
+	// true
+	// 12:00:00 0 <nil> 0
 }

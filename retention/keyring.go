@@ -3,11 +3,15 @@ package retention
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/clickanon/clickanon/internal/burstlog"
 )
 
 // KeyringOptions configures [NewKeyring]. The zero value (or a nil pointer)
@@ -28,6 +32,14 @@ type KeyringOptions struct {
 	// Now is the clock the keyring destroys keys by (and the default
 	// store's); nil means time.Now.
 	Now func() time.Time
+
+	// Logger receives a warning when the key store or the random source
+	// fails: the first failure of a run at once, then at most one line a
+	// minute with the count of those not logged, and one line when keys
+	// can be had again. Error text is logged with every address-like run
+	// replaced. Nil means slog.Default(). Failures are also counted in
+	// [KeyStats].Failures.
+	Logger *slog.Logger
 }
 
 // Keyring hands out the epoch keys visitor pseudonyms are computed with.
@@ -61,6 +73,9 @@ type Keyring struct {
 
 	fill sync.Mutex // serialises cache misses, so one goroutine talks to the store
 
+	logOnce sync.Once
+	log     burstlog.Logger // failures of the store and of Rand; see burst
+
 	mu     sync.RWMutex
 	ok     bool  // the cache below is filled
 	epoch  int64 // the epoch cur belongs to
@@ -88,8 +103,15 @@ func NewKeyring(opts *KeyringOptions) (*Keyring, error) {
 		r.rand = opts.Rand
 		r.now = opts.Now
 		r.mem.now = opts.Now
+		r.log.Logger = opts.Logger
 	}
 	return r, nil
+}
+
+// burst returns the logger of the keyring's failures, ready to use.
+func (r *Keyring) burst() *burstlog.Logger {
+	r.logOnce.Do(func() { r.log.Mask = scrub })
+	return &r.log
 }
 
 // Policy returns the policy that sets the keyring's epoch length.
@@ -110,7 +132,15 @@ func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Ke
 		return current, previous, nil
 	}
 	r.mu.RUnlock()
-	return r.miss(ctx, e, now)
+	cur, prev, err := r.miss(ctx, e, now)
+	switch {
+	case err == nil:
+		r.burst().OK(ctx, now, "retention: keyring: keys can be had again")
+	case ctx.Err() == nil && !errors.Is(err, ErrClosed):
+		r.burst().Fail(ctx, now, "retention: keyring: no key for the epoch; clicks cannot be pseudonymized and are not counted", err,
+			slog.Int64("epoch", e))
+	}
+	return cur, prev, err
 }
 
 // miss fills the cache for epoch e, or answers for an epoch older than the
@@ -306,6 +336,10 @@ type KeyStats struct {
 	// Destroyed is how many epochs' keys have been destroyed (zeroed and
 	// dropped from process memory) since the keyring or store was made.
 	Destroyed uint64
+	// Failures is how many times the keyring could not give a key because
+	// its store or random source failed (not counting calls whose context
+	// was done, or after Close); always 0 from a MemoryKeyStore.
+	Failures uint64
 }
 
 // Stats reports the keys held in process memory (cached, and in the
@@ -316,7 +350,7 @@ func (r *Keyring) Stats() KeyStats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.accountLocked()
-	st := KeyStats{Held: len(r.seen), Destroyed: r.destroyed}
+	st := KeyStats{Held: len(r.seen), Destroyed: r.destroyed, Failures: r.burst().Failures()}
 	for i, e := range r.seen {
 		if i == 0 || e < st.OldestEpoch {
 			st.OldestEpoch = e

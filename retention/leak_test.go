@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -79,7 +80,10 @@ func TestErrorsCarryNoAddress(t *testing.T) {
 		closedRing, err := retention.NewKeyring(nil)
 		require.NoError(t, err)
 		require.NoError(t, closedRing.Close())
+		var logs bytes.Buffer // what the keyrings and sweepers log must leak nothing either
+		logger := slog.New(slog.NewTextHandler(&logs, nil))
 		ring := func(o retention.KeyringOptions) error {
+			o.Logger = logger
 			r, err := retention.NewKeyring(&o)
 			require.NoError(t, err)
 			_, _, err = r.Keys(ctx, odd)
@@ -115,8 +119,14 @@ func TestErrorsCarryNoAddress(t *testing.T) {
 			"group member fails": func() error { _, err := retention.Group{&statSweeper{err: canary}}.Sweep(ctx, odd); return err }(),
 			"group nil member":   func() error { _, err := retention.Group{nil}.Sweep(ctx, odd); return err }(),
 			"group cancelled":    func() error { _, err := retention.Group{store}.Sweep(cancelled, odd); return err }(),
+			"sweeper target fails": func() error {
+				s, err := retention.NewSweeper(&statSweeper{err: canary}, &retention.SweeperOptions{Logger: logger})
+				require.NoError(t, err)
+				_, err = s.SweepNow(ctx)
+				return err
+			}(),
 			"sweeper group fails": func() error {
-				s, err := retention.NewSweeper(retention.Group{&statSweeper{err: canary}}, nil)
+				s, err := retention.NewSweeper(retention.Group{&statSweeper{err: canary}}, &retention.SweeperOptions{Logger: logger})
 				require.NoError(t, err)
 				_, err = s.SweepNow(ctx)
 				return err
@@ -129,6 +139,10 @@ func TestErrorsCarryNoAddress(t *testing.T) {
 			assert.True(t, strings.HasPrefix(err.Error(), "retention: "), "%s: %v", name, err)
 			assert.NotContains(t, err.Error(), c, name)
 		}
+		require.Contains(t, logs.String(), "cause: ", "the failures were logged")
+		ipmasktest.AssertNoRawIP(t, ipmask.Default, logs.String(), "logs, canary %q", c)
+		ipmasktest.AssertNoRawIP(t, ipmask.Strict, logs.String(), "logs, canary %q", c)
+		assert.NotContains(t, logs.String(), c)
 		// The causes stay reachable for callers that branch on them.
 		assert.ErrorIs(t, paths["store load fails"], canary)
 		assert.ErrorIs(t, paths["group member fails"], canary)

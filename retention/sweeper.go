@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
+
+	"github.com/clickanon/clickanon/internal/burstlog"
 )
 
 // SweepStats reports one sweep: what it deleted and what is still held.
@@ -79,10 +83,20 @@ type SweeperOptions struct {
 	// OnSweep, if not nil, is called after every sweep with its result,
 	// from the goroutine running [Sweeper.Run]. It must not block for long.
 	OnSweep func(SweepStats, error)
+
+	// Logger receives a warning when a sweep fails: the first failure of
+	// a run of failures at once, then at most one line a minute with the
+	// count of those not logged, and one line when sweeps succeed again.
+	// Error text is logged with every address-like run replaced, as in
+	// retention's own errors. Nil means slog.Default(); to silence it, pass
+	// a logger with slog.DiscardHandler.
+	Logger *slog.Logger
 }
 
 // Sweeper calls Sweep on a [Sweepable] at a fixed interval until its context
-// is done.
+// is done. A failed sweep is never silent: it is logged (once per run of
+// failures, see [SweeperOptions].Logger), counted in [Sweeper.Failures],
+// and [Sweeper.Last] reports it, for a health check.
 //
 // A Sweeper is safe for concurrent use; its zero value is not usable (build
 // one with [NewSweeper]).
@@ -91,6 +105,12 @@ type Sweeper struct {
 	interval time.Duration
 	now      func() time.Time
 	onSweep  func(SweepStats, error)
+	log      burstlog.Logger
+
+	mu      sync.Mutex
+	lastAt  time.Time
+	lastSt  SweepStats
+	lastErr error
 }
 
 // NewSweeper returns a Sweeper for target; to sweep several things, pass a
@@ -111,6 +131,7 @@ func NewSweeper(target Sweepable, opts *SweeperOptions) (*Sweeper, error) {
 		}
 	}
 	s := &Sweeper{target: target, interval: DefaultSweepInterval, now: time.Now}
+	s.log.Mask = scrub
 	if opts != nil {
 		if opts.Interval < 0 {
 			return nil, fmt.Errorf("retention: NewSweeper: interval %q must not be negative", opts.Interval)
@@ -122,13 +143,15 @@ func NewSweeper(target Sweepable, opts *SweeperOptions) (*Sweeper, error) {
 			s.now = opts.Now
 		}
 		s.onSweep = opts.OnSweep
+		s.log.Logger = opts.Logger
 	}
 	return s, nil
 }
 
 // Run sweeps once at once and then every interval, until ctx is done; it
-// then returns ctx's error. Errors from Sweep go to OnSweep and do not stop
-// the sweeper. Run starts no goroutine: everything happens in the caller's.
+// then returns ctx's error. Errors from Sweep go to OnSweep and the Logger
+// and do not stop the sweeper. Errors start with "retention: sweep" and
+// wrap the target's, whose text has every address-like run replaced. Run starts no goroutine: everything happens in the caller's.
 func (s *Sweeper) Run(ctx context.Context) error {
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
@@ -142,18 +165,50 @@ func (s *Sweeper) Run(ctx context.Context) error {
 	}
 }
 
-// SweepNow sweeps once, reports through OnSweep, and returns the result.
+// SweepNow sweeps once, reports through OnSweep and the Logger, and returns
+// the result.
 func (s *Sweeper) SweepNow(ctx context.Context) (SweepStats, error) {
 	return s.sweepOnce(ctx)
 }
+
+// Last returns when the last sweep started (by the Sweeper's Now), what it
+// reported and its error: what a health check needs to say whether the
+// store is reachable and swept on time. Before the first sweep, at is the
+// zero time. A sweep cut short because its context was done is not
+// recorded.
+func (s *Sweeper) Last() (at time.Time, st SweepStats, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastAt, s.lastSt, s.lastErr
+}
+
+// Failures returns how many sweeps have failed since the Sweeper was made
+// (sweeps cut short because their context was done are not counted).
+func (s *Sweeper) Failures() uint64 { return s.log.Failures() }
 
 func (s *Sweeper) sweepOnce(ctx context.Context) (SweepStats, error) {
 	if err := ctx.Err(); err != nil {
 		return SweepStats{}, err
 	}
-	st, err := s.target.Sweep(ctx, s.now())
+	now := s.now()
+	st, err := s.target.Sweep(ctx, now)
+	if _, group := s.target.(Group); err != nil && !group { // a Group's errors are wrapped already
+		err = foreign("sweep", err)
+	}
 	if s.onSweep != nil {
 		s.onSweep(st, err)
+	}
+	if ctx.Err() != nil && err != nil {
+		return st, err // shutting down: not a failure of the target
+	}
+	s.mu.Lock()
+	s.lastAt, s.lastSt, s.lastErr = now, st, err
+	s.mu.Unlock()
+	if err != nil {
+		s.log.Fail(ctx, now, "retention: sweep failed; expired entries may outlive their window until a sweep succeeds", err,
+			slog.Int("deleted", st.Deleted), slog.Int("held", st.Held), slog.Duration("oldest", st.Oldest))
+	} else {
+		s.log.OK(ctx, now, "retention: sweeps succeed again", slog.Int("held", st.Held), slog.Duration("oldest", st.Oldest))
 	}
 	return st, err
 }

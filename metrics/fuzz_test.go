@@ -1,0 +1,46 @@
+package metrics_test
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/clickanon/clickanon/metrics"
+)
+
+// FuzzName: whatever name a caller gives a part, it is either refused with
+// an error that does not quote it, or accepted as a label value that is
+// neither an address nor a network, and is then refused a second time.
+func FuzzName(f *testing.F) {
+	for _, s := range []string{"memory", "redis-eu_1", "", "203.0.113.9", "::1", "2001:db8::/32", "fe80", "a b", strings.Repeat("x", 65)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		m, err := metrics.New(prometheus.NewRegistry(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats := func() metrics.SinkStats { return metrics.SinkStats{} }
+		err = m.Sink(name, stats)
+		if err != nil {
+			if len(name) >= 3 && strings.Contains(err.Error(), name) {
+				t.Fatalf("the error quotes the name: %v", err)
+			}
+			return
+		}
+		if _, err := netip.ParseAddr(name); err == nil {
+			t.Fatalf("accepted an address as a name")
+		}
+		if _, err := netip.ParsePrefix(name); err == nil {
+			t.Fatalf("accepted a network as a name")
+		}
+		if len(name) == 0 || len(name) > 64 || strings.ContainsAny(name, ".:/% ") {
+			t.Fatalf("accepted a name of %d bytes outside the rules", len(name))
+		}
+		if m.Sink(name, stats) == nil {
+			t.Fatal("accepted the same name twice")
+		}
+	})
+}

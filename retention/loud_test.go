@@ -1,0 +1,147 @@
+package retention_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
+	"github.com/clickanon/clickanon/retention"
+)
+
+// switchSweeper fails with err while it is not nil.
+type switchSweeper struct {
+	err error
+	st  retention.SweepStats
+}
+
+func (s *switchSweeper) Sweep(context.Context, time.Time) (retention.SweepStats, error) {
+	return s.st, s.err
+}
+
+func TestSweeperFailuresAreLoudOncePerBurst(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	clock := t0
+	target := &switchSweeper{st: retention.SweepStats{Held: 2, Oldest: time.Minute}}
+	s, err := retention.NewSweeper(target, &retention.SweeperOptions{
+		Now:    func() time.Time { return clock },
+		Logger: slog.New(slog.NewTextHandler(&buf, nil)),
+	})
+	require.NoError(t, err)
+
+	at, st, err := s.Last()
+	assert.True(t, at.IsZero(), "no sweep yet")
+	assert.Zero(t, st)
+	assert.NoError(t, err)
+
+	_, err = s.SweepNow(ctx)
+	require.NoError(t, err)
+	at, st, err = s.Last()
+	assert.Equal(t, t0, at)
+	assert.Equal(t, target.st, st)
+	assert.NoError(t, err)
+	assert.Empty(t, buf.String(), "a success after no failure logs nothing")
+
+	target.err = errors.New("dial tcp 203.0.113.9:6379: connection refused")
+	for range 120 { // two minutes of failures, one a second
+		clock = clock.Add(time.Second)
+		_, err = s.SweepNow(ctx)
+		require.Error(t, err)
+	}
+	assert.ErrorIs(t, err, target.err, "the target's error stays reachable")
+	assert.Equal(t, "retention: sweep: dial tcp [address] connection refused", err.Error())
+	at, _, lastErr := s.Last()
+	assert.Equal(t, clock, at)
+	assert.Equal(t, err, lastErr)
+	assert.Equal(t, uint64(120), s.Failures())
+	out := buf.String()
+	assert.Equal(t, 2, strings.Count(out, "retention: sweep failed"), "first failure, then once a minute:\n%s", out)
+	assert.Contains(t, out, "suppressed=59")
+	ipmasktest.AssertNoRawIP(t, ipmask.Default, out)
+
+	buf.Reset()
+	target.err = nil
+	clock = clock.Add(time.Second)
+	_, err = s.SweepNow(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, buf.String(), "retention: sweeps succeed again")
+	assert.Contains(t, buf.String(), "failures=120")
+	_, _, err = s.Last()
+	assert.NoError(t, err, "Last reports the latest sweep")
+}
+
+func TestSweeperCancelledSweepIsNotAFailure(t *testing.T) {
+	var buf bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	target := &cancelSweeper{cancel: cancel}
+	s, err := retention.NewSweeper(target, &retention.SweeperOptions{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	require.NoError(t, err)
+	_, err = s.SweepNow(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Zero(t, s.Failures())
+	assert.Empty(t, buf.String())
+	at, _, _ := s.Last()
+	assert.True(t, at.IsZero())
+}
+
+// cancelSweeper cancels its context while sweeping, as a shutdown does.
+type cancelSweeper struct{ cancel context.CancelFunc }
+
+func (c *cancelSweeper) Sweep(ctx context.Context, _ time.Time) (retention.SweepStats, error) {
+	c.cancel()
+	return retention.SweepStats{}, ctx.Err()
+}
+
+func TestKeyringFailuresAreLoudAndCounted(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	store := &flakyKeyStore{MemoryKeyStore: retention.NewMemoryKeyStore(nil)}
+	store.err = errors.New("redis at [2001:db8:1:2::7]:6379 is down")
+	r, err := retention.NewKeyring(&retention.KeyringOptions{Store: store, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	require.NoError(t, err)
+	for i := range 30 {
+		_, _, err = r.Keys(ctx, t0.Add(time.Duration(i)*time.Second))
+		require.Error(t, err)
+	}
+	assert.Equal(t, uint64(30), r.Stats().Failures)
+	out := buf.String()
+	assert.Equal(t, 1, strings.Count(out, "level=WARN"), out)
+	assert.Contains(t, out, "[address]")
+	ipmasktest.AssertNoRawIP(t, ipmask.Default, out)
+
+	buf.Reset()
+	store.err = nil
+	_, _, err = r.Keys(ctx, t0.Add(time.Minute))
+	require.NoError(t, err)
+	assert.Contains(t, buf.String(), "keys can be had again")
+	assert.Contains(t, buf.String(), "failures=30")
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	store.err = context.Canceled
+	_, _, err = r.Keys(cctx, t0.Add(2*time.Hour))
+	require.Error(t, err)
+	assert.Equal(t, uint64(30), r.Stats().Failures, "a caller that went away is not a store failure")
+}
+
+// flakyKeyStore fails every call while err is set.
+type flakyKeyStore struct {
+	*retention.MemoryKeyStore
+	err error
+}
+
+func (f *flakyKeyStore) Load(ctx context.Context, e int64) ([32]byte, bool, error) {
+	if f.err != nil {
+		return [32]byte{}, false, f.err
+	}
+	return f.MemoryKeyStore.Load(ctx, e)
+}
