@@ -71,7 +71,7 @@ func testClick(i int, link string) clickstore.Click {
 func TestNewMemoryErrors(t *testing.T) {
 	_, err := clickstore.NewMemory(&clickstore.MemoryOptions{Capacity: -1})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `"-1"`)
+	assert.EqualError(t, err, "clickstore: NewMemory: capacity -1 is negative")
 }
 
 // Physical deletion: by t+W+1s the record is gone, with nobody calling the
@@ -283,7 +283,7 @@ func TestBuilderErrors(t *testing.T) {
 	_, err = b.BuildDigest(ctx, addr, clickstore.AgentDigest{}, "l", t0)
 	assert.ErrorIs(t, err, clickstore.ErrInvalidClick, "a zero digest is no user agent's")
 	_, err = b.Build(ctx, netip.Addr{}, "ua", "l", t0)
-	assert.EqualError(t, err, `clickstore: address "": invalid click: zero address`)
+	assert.EqualError(t, err, "clickstore: address: invalid click: zero address")
 	_, err = clickstore.NewBuilder(ipmask.Default, nil, nil)
 	assert.EqualError(t, err, "clickstore: NewBuilder: nil keyring")
 }
@@ -307,10 +307,14 @@ func TestPseudonymText(t *testing.T) {
 	q, err := clickstore.ParsePseudonym(p.String())
 	require.NoError(t, err)
 	assert.Equal(t, p, q)
-	for _, bad := range []string{"", "xyz", p.String()[:30] + "zz"} {
-		_, err := clickstore.ParsePseudonym(bad)
-		require.Error(t, err, bad)
-		assert.Contains(t, err.Error(), fmt.Sprintf("%q", bad))
+	for _, tt := range []struct{ name, in, want string }{
+		{"empty", "", "clickstore: pseudonym of 0 bytes: want 32 hex digits"},
+		{"short", "xyz", "clickstore: pseudonym of 3 bytes: want 32 hex digits"},
+		{"not hex", p.String()[:30] + "zz", "clickstore: pseudonym: byte 31 of 32 is not a hex digit"},
+		{"first byte", "g" + p.String()[1:], "clickstore: pseudonym: byte 1 of 32 is not a hex digit"},
+	} {
+		_, err := clickstore.ParsePseudonym(tt.in)
+		assert.EqualError(t, err, tt.want, tt.name)
 	}
 }
 
