@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/clickstoretest"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 	"github.com/clickanon/clickanon/retention"
@@ -19,24 +20,7 @@ import (
 
 // zeroBits keeps no bit of any address: under it, any address at all in a
 // text is a leak.
-var zeroBits = func() ipmask.Policy {
-	p, err := ipmask.New(0, 0)
-	if err != nil {
-		panic(err)
-	}
-	return p
-}()
-
-// canaryTexts returns text that holds an address in every tricky form
-// (ipmasktest.Cases), alone and with junk around it, as a client could put
-// it in a link, a user agent, a referrer or a label.
-func canaryTexts() []string {
-	var out []string
-	for _, c := range ipmasktest.Cases() {
-		out = append(out, c.Text, "go-"+c.Text, c.Text+"xyz", c.Text+"%eth0", c.Text+":80/x\x00\xff")
-	}
-	return out
-}
+var zeroBits ipmask.Policy
 
 // A canary of the exact length n (padded or cut), so that length checks
 // are reached with an address in the text.
@@ -189,7 +173,7 @@ func TestErrorsCarryNoInput(t *testing.T) {
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
-			for _, s := range canaryTexts() {
+			for _, s := range clickstoretest.Canaries() {
 				err := r.err(s)
 				require.Error(t, err, "input %q", s)
 				msg := err.Error()

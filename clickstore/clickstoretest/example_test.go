@@ -6,6 +6,8 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/clickstoretest"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
 
 // A backend's test file runs the suite with a constructor that honours the
@@ -35,4 +37,21 @@ func TestRunOnMemory(t *testing.T) {
 		}
 		return m
 	})
+}
+
+// A test feeds the canaries to code that reports errors and checks that no
+// error carries their addresses.
+func ExampleCanaries() {
+	leaked := 0
+	for _, s := range clickstoretest.Canaries() {
+		_, err := clickstore.ParsePseudonym(s)
+		if len(ipmasktest.Leaks(ipmask.Policy{}, err.Error())) > 0 {
+			leaked++
+		}
+	}
+	fmt.Println("canaries:", len(clickstoretest.Canaries()), "leaked:", leaked)
+	fmt.Println(clickstore.ParsePseudonym(clickstoretest.Canaries()[0]))
+	// Output:
+	// canaries: 110 leaked: 0
+	// 00000000000000000000000000000000 clickstore: pseudonym of 11 bytes: want 32 hex digits
 }

@@ -29,6 +29,7 @@ func init() {
 		{"InvalidInput", testInvalid},
 		{"Full", testFull},
 		{"Closed", testClosed},
+		{"ErrorsCarryNoInput", testErrorsCarryNoInput},
 	}
 }
 
