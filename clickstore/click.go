@@ -156,6 +156,10 @@ func (u Uniqueness) String() string {
 // arrays; no slices, maps or pointers of its own), safe to copy. The zero
 // Click is not valid: see [Click.Validate]. Build Clicks with a [Builder]
 // and then set the optional attributes.
+//
+// A Click printed (String, any fmt verb, slog) shows its masked network and
+// attributes but never its pseudonyms or RawAddr, and masks any address
+// written in its text fields: it is safe to log.
 type Click struct {
 	// Link identifies what was clicked (a short link's ID). Required, at
 	// most MaxLinkLen bytes.
