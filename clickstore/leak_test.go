@@ -82,15 +82,9 @@ func TestErrorsCarryNoInput(t *testing.T) {
 		require.NoError(t, m.Close())
 		return m
 	}
-	ring, err := retention.NewKeyring(nil)
-	require.NoError(t, err)
-	b, err := clickstore.NewBuilder(zeroBits, ring, nil)
-	require.NoError(t, err)
-	deadRing, err := retention.NewKeyring(nil)
-	require.NoError(t, err)
+	b, _ := newBuilder(t, zeroBits)
+	deadBuilder, deadRing := newBuilder(t, zeroBits)
 	require.NoError(t, deadRing.Close())
-	deadBuilder, err := clickstore.NewBuilder(zeroBits, deadRing, nil)
-	require.NoError(t, err)
 	long := func(text string) string { return canaryOf(text, clickstore.MaxLinkLen+1) }
 
 	rows := []row{

@@ -3,6 +3,7 @@ package clickstoretest_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/clickstoretest"
@@ -54,4 +55,15 @@ func ExampleCanaries() {
 	// Output:
 	// canaries: 110 leaked: 0
 	// 00000000000000000000000000000000 clickstore: pseudonym of 11 bytes: want 32 hex digits
+}
+
+// Tests and benchmarks make many distinct visitors' clicks with Click.
+func ExampleClick() {
+	at := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+	a, b := clickstoretest.Click(1, "spring-sale", at), clickstoretest.Click(2, "spring-sale", at)
+	fmt.Println(a.Validate(), a.Visitor != b.Visitor, a.Visitor == clickstoretest.Visitor(1))
+	fmt.Println(a.Network, clickstoretest.Click(1<<16, "x", at).Network)
+	// Output:
+	// <nil> true true
+	// 10.0.0.0/24 10.1.0.0/24
 }

@@ -75,12 +75,7 @@ func setup(t *testing.T, newStore NewStore, capacity int) *env {
 }
 
 // visitor returns a distinct, non-zero pseudonym for i.
-func visitor(i int) clickstore.Pseudonym {
-	var p clickstore.Pseudonym
-	copy(p[:], fmt.Sprintf("v%015d", i))
-	p[15] ^= 0x80
-	return p
-}
+func visitor(i int) clickstore.Pseudonym { return Visitor(i) }
 
 func click(v clickstore.Pseudonym, link string, at time.Time) clickstore.Click {
 	return clickstore.Click{
