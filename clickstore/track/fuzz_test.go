@@ -16,7 +16,6 @@ import (
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
-	"github.com/clickanon/clickanon/retention"
 )
 
 // FuzzTrack sends requests with arbitrary headers through a Tracker: it
@@ -29,14 +28,7 @@ func FuzzTrack(f *testing.F) {
 	f.Add("not an address", "", "", "", "GET")
 	f.Add("192.0.2.1:1", "curl/8", "HTTP://EXAMPLE.com:80", "xx1", "POST")
 	f.Add("[2001:db8:1::]:1", "Mozilla 203.0.113.9", "http://[2002:cb00:7109::1]:80/", "::ffff:203.0.113.9", "GET")
-	kr, err := retention.NewKeyring(nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	b, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
-	if err != nil {
-		f.Fatal(err)
-	}
+	b := newTestBuilder(f)
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	store, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time { return now }})
 	if err != nil {
