@@ -212,9 +212,9 @@ type Click struct {
 // Validate reports whether c may be recorded: Link is 1 to MaxLinkLen bytes;
 // Time is not zero and within the years 1678 to 2262 (where Unix nanoseconds
 // fit an int64); Kind is KindClick or KindConversion; Visitor is not zero;
-// Network is a valid, masked prefix without a zone; RawAddr, if set, lies in
-// Network and has no zone; Country is "" or two upper-case ASCII letters;
-// Bot, Device and Referrer fit their limits. An error wraps
+// Network is a valid, masked prefix; RawAddr, if set, lies in Network and
+// has no zone; Country is "" or two upper-case ASCII letters; Bot, Device
+// and Referrer fit their limits. An error wraps
 // [ErrInvalidClick] and names the offending field and its fault (and a
 // text field's length), never its value.
 func (c Click) Validate() error {
@@ -233,8 +233,6 @@ func (c Click) Validate() error {
 		return invalid("visitor", "zero pseudonym")
 	case !c.Network.IsValid():
 		return invalid("network", "not a valid prefix")
-	case c.Network.Addr().Zone() != "":
-		return invalid("network", "has a zone")
 	case c.Network.Masked() != c.Network:
 		return invalid("network", fmt.Sprintf("has bits set after its length (%d)", c.Network.Bits()))
 	case c.RawAddr.IsValid() && c.RawAddr.Zone() != "":
