@@ -120,17 +120,17 @@ func (b *Builder) Pseudonyms(ctx context.Context, addr netip.Addr, userAgent str
 
 func (b *Builder) pseudonyms(ctx context.Context, addr netip.Addr, ua *AgentDigest, now time.Time) (current, previous Pseudonym, err error) {
 	if !addr.IsValid() {
-		return Pseudonym{}, Pseudonym{}, invalid("address", "", "zero address")
+		return Pseudonym{}, Pseudonym{}, invalid("address", "zero address")
 	}
 	if *ua == (AgentDigest{}) {
-		return Pseudonym{}, Pseudonym{}, invalid("user agent digest", "", "zero")
+		return Pseudonym{}, Pseudonym{}, invalid("user agent digest", "zero")
 	}
 	if now.IsZero() {
-		return Pseudonym{}, Pseudonym{}, invalid("time", now.String(), "zero")
+		return Pseudonym{}, Pseudonym{}, invalid("time", "zero")
 	}
 	kc, kp, err := b.keyring.Keys(ctx, now)
 	if err != nil {
-		return Pseudonym{}, Pseudonym{}, fmt.Errorf("clickstore: keys for %s: %w", now.Format(time.RFC3339Nano), err)
+		return Pseudonym{}, Pseudonym{}, fmt.Errorf("clickstore: keyring: %w", err)
 	}
 	ip := addr.As16() // an IPv4 address and its mapped form agree; zones are ignored
 	sc := kc.Secret()

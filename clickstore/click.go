@@ -88,16 +88,25 @@ func (p *Pseudonym) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// ParsePseudonym parses the 32 hex digits [Pseudonym.String] gives.
+// ParsePseudonym parses the 32 hex digits [Pseudonym.String] gives. An
+// error says what was wrong (the length, the position of a byte that is not
+// a hex digit) without quoting s, which may be anything a client sent.
 func ParsePseudonym(s string) (Pseudonym, error) {
 	var p Pseudonym
 	if len(s) != 2*len(p) {
-		return Pseudonym{}, fmt.Errorf("clickstore: pseudonym %q: want %d hex digits", quote(s), 2*len(p))
+		return Pseudonym{}, fmt.Errorf("clickstore: pseudonym of %d bytes: want %d hex digits", len(s), 2*len(p))
 	}
-	if _, err := hex.Decode(p[:], []byte(s)); err != nil {
-		return Pseudonym{}, fmt.Errorf("clickstore: pseudonym %q: %v", quote(s), err)
+	for i := range len(s) {
+		if !isHex(s[i]) {
+			return Pseudonym{}, fmt.Errorf("clickstore: pseudonym: byte %d of %d is not a hex digit", i+1, len(s))
+		}
 	}
+	_, _ = hex.Decode(p[:], []byte(s)) // every byte is a hex digit: it cannot fail
 	return p, nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // Uniqueness says whether a click was its visitor's first on its link within
@@ -147,6 +156,10 @@ func (u Uniqueness) String() string {
 // arrays; no slices, maps or pointers of its own), safe to copy. The zero
 // Click is not valid: see [Click.Validate]. Build Clicks with a [Builder]
 // and then set the optional attributes.
+//
+// A Click printed (String, any fmt verb, slog) shows its masked network and
+// attributes but never its pseudonyms or RawAddr, and masks any address
+// written in its text fields: it is safe to log.
 type Click struct {
 	// Link identifies what was clicked (a short link's ID). Required, at
 	// most MaxLinkLen bytes.
@@ -199,42 +212,41 @@ type Click struct {
 // Validate reports whether c may be recorded: Link is 1 to MaxLinkLen bytes;
 // Time is not zero and within the years 1678 to 2262 (where Unix nanoseconds
 // fit an int64); Kind is KindClick or KindConversion; Visitor is not zero;
-// Network is a valid, masked prefix without a zone; RawAddr, if set, lies in
-// Network and has no zone; Country is "" or two upper-case ASCII letters;
-// Bot, Device and Referrer fit their limits. An error wraps
-// [ErrInvalidClick] and quotes the offending field.
+// Network is a valid, masked prefix; RawAddr, if set, lies in Network and
+// has no zone; Country is "" or two upper-case ASCII letters; Bot, Device
+// and Referrer fit their limits. An error wraps
+// [ErrInvalidClick] and names the offending field and its fault (and a
+// text field's length), never its value.
 func (c Click) Validate() error {
 	switch {
 	case c.Link == "":
-		return invalid("link", c.Link, "empty")
+		return invalid("link", "empty")
 	case len(c.Link) > MaxLinkLen:
-		return invalid("link", c.Link, fmt.Sprintf("longer than %d bytes", MaxLinkLen))
+		return tooLong("link", len(c.Link), MaxLinkLen)
 	case c.Time.IsZero():
-		return invalid("time", c.Time.String(), "zero")
+		return invalid("time", "zero")
 	case c.Time.Before(minTime) || c.Time.After(maxTime):
-		return invalid("time", c.Time.String(), "outside the years 1678 to 2262")
+		return invalid("time", "outside the years 1678 to 2262")
 	case c.Kind > KindConversion:
-		return invalid("kind", c.Kind.String(), "unknown")
+		return invalid("kind", "unknown")
 	case c.Visitor.IsZero():
-		return invalid("visitor", c.Visitor.String(), "zero pseudonym")
+		return invalid("visitor", "zero pseudonym")
 	case !c.Network.IsValid():
-		return invalid("network", c.Network.String(), "not a valid prefix")
-	case c.Network.Addr().Zone() != "":
-		return invalid("network", c.Network.String(), "has a zone")
+		return invalid("network", "not a valid prefix")
 	case c.Network.Masked() != c.Network:
-		return invalid("network", c.Network.String(), "has bits set after its length")
+		return invalid("network", fmt.Sprintf("has bits set after its length (%d)", c.Network.Bits()))
 	case c.RawAddr.IsValid() && c.RawAddr.Zone() != "":
-		return invalid("raw address", c.RawAddr.String(), "has a zone")
+		return invalid("raw address", "has a zone")
 	case c.RawAddr.IsValid() && !c.Network.Contains(c.RawAddr):
-		return invalid("raw address", c.RawAddr.String(), "not within network "+c.Network.String())
+		return invalid("raw address", "not within network")
 	case c.Country != "" && !isCountry(c.Country):
-		return invalid("country", c.Country, "not two upper-case letters")
+		return invalid("country", fmt.Sprintf("not two upper-case letters (%d bytes)", len(c.Country)))
 	case len(c.Bot) > MaxLabelLen:
-		return invalid("bot", c.Bot, fmt.Sprintf("longer than %d bytes", MaxLabelLen))
+		return tooLong("bot", len(c.Bot), MaxLabelLen)
 	case len(c.Device) > MaxLabelLen:
-		return invalid("device", c.Device, fmt.Sprintf("longer than %d bytes", MaxLabelLen))
+		return tooLong("device", len(c.Device), MaxLabelLen)
 	case len(c.Referrer) > MaxReferrerLen:
-		return invalid("referrer", c.Referrer, fmt.Sprintf("longer than %d bytes", MaxReferrerLen))
+		return tooLong("referrer", len(c.Referrer), MaxReferrerLen)
 	}
 	return nil
 }
@@ -248,15 +260,13 @@ func isCountry(s string) bool {
 	return len(s) == 2 && 'A' <= s[0] && s[0] <= 'Z' && 'A' <= s[1] && s[1] <= 'Z'
 }
 
-func invalid(field, value, why string) error {
-	return fmt.Errorf("clickstore: %s %q: %w: %s", field, quote(value), ErrInvalidClick, why)
+// invalid returns the error for a field of a Click that breaks a rule. It
+// names the field and the fault, never the value: a link, a referrer or a
+// network may carry a visitor's address.
+func invalid(field, why string) error {
+	return fmt.Errorf("clickstore: %s: %w: %s", field, ErrInvalidClick, why)
 }
 
-// quote shortens s for an error message; %q does the quoting.
-func quote(s string) string {
-	const max = 80
-	if len(s) > max {
-		return s[:max] + "..."
-	}
-	return s
+func tooLong(field string, n, max int) error {
+	return invalid(field, fmt.Sprintf("%d bytes, longer than %d", n, max))
 }

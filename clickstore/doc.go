@@ -42,4 +42,14 @@
 // recognise a visitor across a boundary, a Click also carries the pseudonym
 // under the previous epoch's key ([Click.PrevVisitor]) while that key is in
 // its grace epoch.
+//
+// # Errors and printing
+//
+// Errors get logged, and a link, a referrer or a label is client input that
+// may hold an address: no error of this package quotes its input. It names
+// the field or argument, the kind of fault and the length instead, and
+// wraps [ErrInvalidClick], [ErrFull] or [ErrClosed] where a caller may
+// branch. A [Click] printed with any fmt verb or logged with log/slog shows
+// its masked network and attributes, never its pseudonyms or raw address,
+// and masks any address written in its text fields.
 package clickstore

@@ -55,3 +55,26 @@ func ExampleBuilder_BuildDigest() {
 	// Output:
 	// 2001:db8:1::/48 true
 }
+
+// A Click prints its masked network and attributes, never its pseudonyms
+// or raw address, with any address in a text field masked away; errors
+// name the field at fault without quoting it.
+func ExampleClick_String() {
+	ring, _ := retention.NewKeyring(nil)
+	b, _ := clickstore.NewBuilder(ipmask.Default, ring, &clickstore.BuilderOptions{KeepRawAddr: true})
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	c, _ := b.Build(context.Background(), netip.MustParseAddr("198.51.100.7"), "Mozilla/5.0", "spring-sale", now)
+	c.Referrer = "news.example.com"
+	fmt.Println(c)
+	fmt.Printf("%#v\n", c)
+
+	c.Link = "go-198.51.100.7"
+	fmt.Println(c)
+	c.Country = "198.51.100.7"
+	fmt.Println(c.Validate())
+	// Output:
+	// click link="spring-sale" time=2025-01-01T12:00:00Z network=198.51.100.0/24 raw=kept referrer="news.example.com"
+	// click link="spring-sale" time=2025-01-01T12:00:00Z network=198.51.100.0/24 raw=kept referrer="news.example.com"
+	// click link="go-0.0.0.0" time=2025-01-01T12:00:00Z network=198.51.100.0/24 raw=kept referrer="news.example.com"
+	// clickstore: country: invalid click: not two upper-case letters (12 bytes)
+}

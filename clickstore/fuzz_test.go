@@ -1,23 +1,42 @@
 package clickstore_test
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/clickstoretest"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
 
-// FuzzParsePseudonym: parsing never panics and round-trips what it accepts.
+// FuzzParsePseudonym: parsing never panics, round-trips what it accepts,
+// and its errors neither quote the input nor carry an address.
 func FuzzParsePseudonym(f *testing.F) {
 	f.Add("00112233445566778899aabbccddeeff")
 	f.Add("00112233445566778899AABBCCDDEEFF")
 	f.Add("0011")
 	f.Add("zz112233445566778899aabbccddeeff")
+	f.Add("203.0.113.9")
+	f.Add("2001:db8:1:2:3:4:5:6%eth0")
+	f.Add("::ffff:203.0.113.9:8080xx")
+	f.Add("2002:cb00:7109::1aaaaaaaaaaaaaaa")
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := clickstore.ParsePseudonym(s)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "clickstore: ") {
 				t.Fatalf("error %q does not name the package", err)
+			}
+			// Errors carry no raw address, whatever text they were given.
+			ipmasktest.AssertNoRawIPError(t, zeroBits, err, "input %q", s)
+			if len(s) >= 4 && strings.Contains(err.Error(), s) {
+				t.Fatalf("error %q quotes its input", err)
 			}
 			return
 		}
@@ -27,6 +46,37 @@ func FuzzParsePseudonym(f *testing.F) {
 		var q clickstore.Pseudonym
 		if err := q.UnmarshalText([]byte(p.String())); err != nil || q != p {
 			t.Fatalf("text round trip of %v: %v, %v", p, q, err)
+		}
+	})
+}
+
+// FuzzClick: for any text in a Click's fields, Validate never panics and
+// its error carries no address, and the printed Click (String, %#v, slog)
+// shows no address finer than its masked network.
+func FuzzClick(f *testing.F) {
+	f.Add("spring-sale", "DE", "googlebot", "mobile", "news.example.com", int64(0))
+	f.Add("go-203.0.113.9", "::ffff:203.0.113.9", "2002:cb00:7109::1", "[2001:db8::1]:80", "http://203.0.113.9:8080/x", int64(-1))
+	f.Add("", "de", "", "", "", int64(1)<<62)
+	f.Fuzz(func(t *testing.T, link, country, bot, device, referrer string, nanos int64) {
+		raw := netip.MustParseAddr("198.51.100.7")
+		c := clickstore.Click{
+			Link: link, Time: time.Unix(0, nanos).In(time.FixedZone(link, 0)),
+			Visitor: clickstoretest.Visitor(1), Network: ipmask.Default.Prefix(raw), RawAddr: raw,
+			Country: country, Bot: bot, Device: device, Referrer: referrer,
+		}
+		if err := c.Validate(); err != nil {
+			if !strings.HasPrefix(err.Error(), "clickstore: ") || !errors.Is(err, clickstore.ErrInvalidClick) {
+				t.Fatalf("error %q does not name the package or wrap ErrInvalidClick", err)
+			}
+			ipmasktest.AssertNoRawIPError(t, zeroBits, err)
+		}
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("", "c", c)
+		for _, text := range []string{c.String(), fmt.Sprintf("%#v %d", c, c), buf.String()} {
+			ipmasktest.AssertNoRawIP(t, ipmask.Default, text)
+			if strings.Contains(text, c.Visitor.String()) {
+				t.Fatalf("%q shows the pseudonym", text)
+			}
 		}
 	})
 }

@@ -88,7 +88,7 @@ func NewMemory(opts *MemoryOptions) (*Memory, error) {
 	m := &Memory{}
 	if opts != nil {
 		if opts.Capacity < 0 {
-			return nil, fmt.Errorf("clickstore: NewMemory: capacity %q must not be negative", fmt.Sprint(opts.Capacity))
+			return nil, fmt.Errorf("clickstore: NewMemory: capacity %d is negative", opts.Capacity)
 		}
 		m.window = int64(opts.Policy.Window())
 		m.capacity = int64(opts.Capacity)
@@ -136,7 +136,7 @@ func (m *Memory) Record(ctx context.Context, c Click) (bool, error) {
 		return false, err
 	}
 	if c.Kind != KindClick {
-		return false, invalid("kind", c.Kind.String(), "stores hold clicks only")
+		return false, invalid("kind", "stores hold clicks only")
 	}
 	first, err := m.record(&c)
 	if errors.Is(err, ErrFull) {
@@ -176,7 +176,7 @@ func (m *Memory) record(c *Click) (bool, error) {
 	}
 	if m.held.Add(1) > m.capacity {
 		m.held.Add(-1)
-		return false, fmt.Errorf("clickstore: record link %q: %w (capacity %d)", quote(c.Link), ErrFull, m.capacity)
+		return false, fmt.Errorf("clickstore: record: %w (capacity %d)", ErrFull, m.capacity)
 	}
 	s.insert(c, now)
 	return true, nil
@@ -225,7 +225,7 @@ func (m *Memory) Latest(ctx context.Context, visitor, prev Pseudonym, link strin
 		return Click{}, false, fmt.Errorf("clickstore: latest: %w", err)
 	}
 	if len(link) > MaxLinkLen {
-		return Click{}, false, invalid("link", link, fmt.Sprintf("longer than %d bytes", MaxLinkLen))
+		return Click{}, false, tooLong("link", len(link), MaxLinkLen)
 	}
 	var (
 		best    Click
@@ -299,7 +299,7 @@ func (m *Memory) EraseVisitor(ctx context.Context, v Pseudonym) (int, error) {
 		return 0, fmt.Errorf("clickstore: erase visitor: %w", err)
 	}
 	if v.IsZero() {
-		return 0, invalid("visitor", v.String(), "zero pseudonym")
+		return 0, invalid("visitor", "zero pseudonym")
 	}
 	s := m.shard(v)
 	s.mu.Lock()

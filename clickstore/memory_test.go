@@ -52,26 +52,25 @@ func TestZeroMemoryConformance(t *testing.T) {
 
 var t0 = time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
 
-func pseudonymOf(i int) clickstore.Pseudonym {
-	var p clickstore.Pseudonym
-	binary.LittleEndian.PutUint64(p[:8], uint64(i)*0x9e3779b97f4a7c15+1)
-	binary.LittleEndian.PutUint64(p[8:], uint64(i)*0xbf58476d1ce4e5b9+7)
-	return p
-}
+func pseudonymOf(i int) clickstore.Pseudonym { return clickstoretest.Visitor(i) }
 
-func testClick(i int, link string) clickstore.Click {
-	return clickstore.Click{
-		Link:    link,
-		Time:    t0,
-		Visitor: pseudonymOf(i),
-		Network: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), 0}), 24),
-	}
+func testClick(i int, link string) clickstore.Click { return clickstoretest.Click(i, link, t0) }
+
+// newBuilder returns a Builder that masks with policy and hashes with a
+// fresh keyring of random keys, and that keyring.
+func newBuilder(t testing.TB, policy ipmask.Policy) (*clickstore.Builder, *retention.Keyring) {
+	t.Helper()
+	ring, err := retention.NewKeyring(nil)
+	require.NoError(t, err)
+	b, err := clickstore.NewBuilder(policy, ring, nil)
+	require.NoError(t, err)
+	return b, ring
 }
 
 func TestNewMemoryErrors(t *testing.T) {
 	_, err := clickstore.NewMemory(&clickstore.MemoryOptions{Capacity: -1})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `"-1"`)
+	assert.EqualError(t, err, "clickstore: NewMemory: capacity -1 is negative")
 }
 
 // Physical deletion: by t+W+1s the record is gone, with nobody calling the
@@ -255,10 +254,7 @@ func TestBuilder(t *testing.T) {
 }
 
 func TestBuilderErrors(t *testing.T) {
-	ring, err := retention.NewKeyring(nil)
-	require.NoError(t, err)
-	b, err := clickstore.NewBuilder(ipmask.Default, ring, nil)
-	require.NoError(t, err)
+	b, _ := newBuilder(t, ipmask.Default)
 	ctx := context.Background()
 	addr := netip.MustParseAddr("192.0.2.1")
 	tests := []struct {
@@ -280,23 +276,20 @@ func TestBuilderErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), "clickstore: ")
 		})
 	}
-	_, err = b.BuildDigest(ctx, addr, clickstore.AgentDigest{}, "l", t0)
+	_, err := b.BuildDigest(ctx, addr, clickstore.AgentDigest{}, "l", t0)
 	assert.ErrorIs(t, err, clickstore.ErrInvalidClick, "a zero digest is no user agent's")
 	_, err = b.Build(ctx, netip.Addr{}, "ua", "l", t0)
-	assert.EqualError(t, err, `clickstore: address "": invalid click: zero address`)
+	assert.EqualError(t, err, "clickstore: address: invalid click: zero address")
 	_, err = clickstore.NewBuilder(ipmask.Default, nil, nil)
 	assert.EqualError(t, err, "clickstore: NewBuilder: nil keyring")
 }
 
 func TestBuildAllocs(t *testing.T) {
-	ring, err := retention.NewKeyring(nil)
-	require.NoError(t, err)
-	b, err := clickstore.NewBuilder(ipmask.Default, ring, nil)
-	require.NoError(t, err)
+	b, _ := newBuilder(t, ipmask.Default)
 	ctx := context.Background()
 	addr := netip.MustParseAddr("2001:db8::1")
 	ua := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
-	_, err = b.Build(ctx, addr, ua, "l", t0)
+	_, err := b.Build(ctx, addr, ua, "l", t0)
 	require.NoError(t, err)
 	allocs := testing.AllocsPerRun(100, func() { _, _ = b.Build(ctx, addr, ua, "l", t0) })
 	assert.Zero(t, allocs)
@@ -307,10 +300,14 @@ func TestPseudonymText(t *testing.T) {
 	q, err := clickstore.ParsePseudonym(p.String())
 	require.NoError(t, err)
 	assert.Equal(t, p, q)
-	for _, bad := range []string{"", "xyz", p.String()[:30] + "zz"} {
-		_, err := clickstore.ParsePseudonym(bad)
-		require.Error(t, err, bad)
-		assert.Contains(t, err.Error(), fmt.Sprintf("%q", bad))
+	for _, tt := range []struct{ name, in, want string }{
+		{"empty", "", "clickstore: pseudonym of 0 bytes: want 32 hex digits"},
+		{"short", "xyz", "clickstore: pseudonym of 3 bytes: want 32 hex digits"},
+		{"not hex", p.String()[:30] + "zz", "clickstore: pseudonym: byte 31 of 32 is not a hex digit"},
+		{"first byte", "g" + p.String()[1:], "clickstore: pseudonym: byte 1 of 32 is not a hex digit"},
+	} {
+		_, err := clickstore.ParsePseudonym(tt.in)
+		assert.EqualError(t, err, tt.want, tt.name)
 	}
 }
 

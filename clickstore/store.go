@@ -40,6 +40,10 @@ import (
 //     at t+W.
 //   - Input. Clicks that fail Click.Validate, or whose Kind is not
 //     KindClick, are rejected with an error wrapping ErrInvalidClick.
+//   - Errors describe, never echo. An error says which field or argument
+//     was wrong, what kind of fault and its length, and never holds a
+//     link, a label or an address: errors get logged, and a link may hold
+//     a visitor's address.
 //
 // Clicks read back are equal to those recorded except that PrevVisitor is
 // zero and Time is the same instant (Time.Equal) without location or

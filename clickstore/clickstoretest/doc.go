@@ -6,4 +6,9 @@
 // The suite drives the store's clock: a backend must read time only from
 // the Now function the suite gives it, so that the window's exact end
 // (visible at t+W-1ns, gone at t+W) can be tested without waiting.
+//
+// The suite also holds a store's errors to the rule that no address leaves
+// the request: given links and labels that hold addresses ([Canaries]), no
+// error may carry one. [Visitor] and [Click] make the many distinct
+// visitors' clicks that a backend's own tests and benchmarks need.
 package clickstoretest

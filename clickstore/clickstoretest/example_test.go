@@ -3,9 +3,12 @@ package clickstoretest_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/clickstoretest"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
 
 // A backend's test file runs the suite with a constructor that honours the
@@ -35,4 +38,32 @@ func TestRunOnMemory(t *testing.T) {
 		}
 		return m
 	})
+}
+
+// A test feeds the canaries to code that reports errors and checks that no
+// error carries their addresses.
+func ExampleCanaries() {
+	leaked := 0
+	for _, s := range clickstoretest.Canaries() {
+		_, err := clickstore.ParsePseudonym(s)
+		if len(ipmasktest.Leaks(ipmask.Policy{}, err.Error())) > 0 {
+			leaked++
+		}
+	}
+	fmt.Println("canaries:", len(clickstoretest.Canaries()), "leaked:", leaked)
+	fmt.Println(clickstore.ParsePseudonym(clickstoretest.Canaries()[0]))
+	// Output:
+	// canaries: 110 leaked: 0
+	// 00000000000000000000000000000000 clickstore: pseudonym of 11 bytes: want 32 hex digits
+}
+
+// Tests and benchmarks make many distinct visitors' clicks with Click.
+func ExampleClick() {
+	at := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+	a, b := clickstoretest.Click(1, "spring-sale", at), clickstoretest.Click(2, "spring-sale", at)
+	fmt.Println(a.Validate(), a.Visitor != b.Visitor, a.Visitor == clickstoretest.Visitor(1))
+	fmt.Println(a.Network, clickstoretest.Click(1<<16, "x", at).Network)
+	// Output:
+	// <nil> true true
+	// 10.0.0.0/24 10.1.0.0/24
 }

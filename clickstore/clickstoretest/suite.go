@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,6 +30,7 @@ func init() {
 		{"InvalidInput", testInvalid},
 		{"Full", testFull},
 		{"Closed", testClosed},
+		{"ErrorsCarryNoInput", testErrorsCarryNoInput},
 	}
 }
 
@@ -74,12 +76,7 @@ func setup(t *testing.T, newStore NewStore, capacity int) *env {
 }
 
 // visitor returns a distinct, non-zero pseudonym for i.
-func visitor(i int) clickstore.Pseudonym {
-	var p clickstore.Pseudonym
-	copy(p[:], fmt.Sprintf("v%015d", i))
-	p[15] ^= 0x80
-	return p
-}
+func visitor(i int) clickstore.Pseudonym { return Visitor(i) }
 
 func click(v clickstore.Pseudonym, link string, at time.Time) clickstore.Click {
 	return clickstore.Click{
@@ -118,6 +115,12 @@ func (e *env) all() []clickstore.Click {
 		out = append(out, c)
 	}
 	return out
+}
+
+// describe shows all of a test click, pseudonyms and raw address too,
+// which Click.String leaves out: the suite's clicks are made up.
+func describe(c clickstore.Click) string {
+	return fmt.Sprintf("%v (visitor %v, prev %v, raw %v, time %v)", c, c.Visitor, c.PrevVisitor, c.RawAddr, c.Time)
 }
 
 // same reports whether got is want as a Store must read it back.
@@ -236,7 +239,7 @@ func testRepeatDoesNotExtend(t *testing.T, newStore NewStore) {
 	}
 	got, ok := e.latest(v, clickstore.Pseudonym{}, "r")
 	if !ok || !got.Time.Equal(t0) || got.Country != "" {
-		t.Errorf("Latest after a repeat = %+v, %v; want the first click, unchanged", got, ok)
+		t.Errorf("Latest after a repeat = %s, %v; want the first click, unchanged", describe(got), ok)
 	}
 	e.clock.Set(t0.Add(window))
 	if _, ok := e.latest(v, clickstore.Pseudonym{}, "r"); ok {
@@ -319,10 +322,14 @@ func testRoundTrip(t *testing.T, newStore NewStore) {
 			found = found || same(g, w)
 		}
 		if !found {
-			t.Errorf("click %+v not read back intact; got %+v", w, got)
+			var gs []string
+			for _, g := range got {
+				gs = append(gs, describe(g))
+			}
+			t.Errorf("click %s not read back intact; got %s", describe(w), strings.Join(gs, "; "))
 		}
 		if g, ok := e.latest(w.Visitor, clickstore.Pseudonym{}, ""); !ok || !same(g, w) {
-			t.Errorf("Latest = %+v, %v; want %+v", g, ok, w)
+			t.Errorf("Latest = %s, %v; want %s", describe(g), ok, describe(w))
 		}
 	}
 }

@@ -12,8 +12,6 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/track"
-	"github.com/clickanon/clickanon/ipmask"
-	"github.com/clickanon/clickanon/retention"
 )
 
 // benchRequests returns n requests for /go/abc from n visitors, routed (the
@@ -33,10 +31,7 @@ func benchRequests(n int) []*http.Request {
 // the quota, the Memory store, the sink) once the store holds the 4096
 // visitors.
 func BenchmarkHandler(b *testing.B) {
-	kr, err := retention.NewKeyring(nil)
-	require.NoError(b, err)
-	bl, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
-	require.NoError(b, err)
+	bl := newTestBuilder(b)
 	m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Capacity: 1 << 22})
 	require.NoError(b, err)
 	defer m.Close()

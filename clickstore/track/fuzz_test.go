@@ -1,7 +1,9 @@
 package track_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,25 +15,20 @@ import (
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
-	"github.com/clickanon/clickanon/retention"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
 
 // FuzzTrack sends requests with arbitrary headers through a Tracker: it
 // never panics, a counted click is one the store accepted (so uniqueness is
-// known), and nothing the click carries holds the raw address.
+// known), nothing the click carries holds the raw address, and no log line,
+// Visit or Stats holds any address at all.
 func FuzzTrack(f *testing.F) {
 	f.Add("198.51.100.7:1234", firefox, "https://news.example.com/a", "DE", "GET")
 	f.Add("[2002:c000:2ff::1]:80", "Slackbot 1.0", "http://192.0.2.1/", "fr", "HEAD")
 	f.Add("not an address", "", "", "", "GET")
 	f.Add("192.0.2.1:1", "curl/8", "HTTP://EXAMPLE.com:80", "xx1", "POST")
-	kr, err := retention.NewKeyring(nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	b, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
-	if err != nil {
-		f.Fatal(err)
-	}
+	f.Add("[2001:db8:1::]:1", "Mozilla 203.0.113.9", "http://[2002:cb00:7109::1]:80/", "::ffff:203.0.113.9", "GET")
+	b := newTestBuilder(f)
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	store, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time { return now }})
 	if err != nil {
@@ -40,10 +37,11 @@ func FuzzTrack(f *testing.F) {
 	f.Cleanup(func() { store.Close() })
 	sink := &lastSink{}
 	f.Fuzz(func(t *testing.T, remote, ua, referer, country, method string) {
+		var log bytes.Buffer
 		tr, err := track.New(b, store, sink, &track.Options{
 			Now:          func() time.Time { return now },
-			NetworkQuota: -1,                            // one address can be fuzzed into more clicks than a quota allows
-			Logger:       slog.New(slog.DiscardHandler), // masked-looking addresses are logged
+			NetworkQuota: -1,                                       // one address can be fuzzed into more clicks than a quota allows
+			Logger:       slog.New(slog.NewTextHandler(&log, nil)), // masked-looking addresses are logged
 			Enrich: func(*http.Request, netip.Addr) track.Attributes {
 				return track.Attributes{Country: country, Device: ua}
 			},
@@ -58,6 +56,9 @@ func FuzzTrack(f *testing.F) {
 		r.Header["Referer"] = []string{referer}
 		before := sink.n
 		v := tr.Track(r, "x", clickstore.KindClick)
+		// Nothing the tracker logs or reports holds an address.
+		ipmasktest.AssertNoRawIP(t, zeroBits, log.String(), "log")
+		ipmasktest.AssertNoRawIP(t, zeroBits, fmt.Sprintf("%+v %+v", v, tr.Stats()), "visit and stats")
 		if v.Outcome != track.Counted {
 			if sink.n != before {
 				t.Fatalf("outcome %v but the sink got a click", v.Outcome)

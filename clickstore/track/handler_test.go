@@ -19,7 +19,6 @@ import (
 	"github.com/clickanon/clickanon/internal/reqctx"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
-	"github.com/clickanon/clickanon/retention"
 )
 
 // get serves GET path from remote with the user agent ua, and returns the
@@ -283,12 +282,9 @@ func TestMaskedAddressFailsLoudly(t *testing.T) {
 
 	t.Run("a policy that keeps every bit", func(t *testing.T) {
 		log.Reset()
-		kr, err := retention.NewKeyring(nil)
-		require.NoError(t, err)
 		keepAll, err := ipmask.New(32, 128)
 		require.NoError(t, err)
-		b, err := clickstore.NewBuilder(keepAll, kr, nil)
-		require.NoError(t, err)
+		b := newPolicyBuilder(t, keepAll)
 		sink := &recordingSink{}
 		tr, err := track.New(b, newTrackEnv(t, nil).store, sink, &track.Options{Logger: logger})
 		require.NoError(t, err)

@@ -84,11 +84,18 @@ func newTrackEnvCap(t *testing.T, opts *track.Options, capacity int) *trackEnv {
 
 // newTestBuilder returns a Builder with the default policy and a fresh
 // keyring.
-func newTestBuilder(t *testing.T) *clickstore.Builder {
+func newTestBuilder(t testing.TB) *clickstore.Builder {
+	t.Helper()
+	return newPolicyBuilder(t, ipmask.Default)
+}
+
+// newPolicyBuilder returns a Builder that masks with p and hashes with a
+// fresh keyring of random keys.
+func newPolicyBuilder(t testing.TB, p ipmask.Policy) *clickstore.Builder {
 	t.Helper()
 	kr, err := retention.NewKeyring(nil)
 	require.NoError(t, err)
-	b, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
+	b, err := clickstore.NewBuilder(p, kr, nil)
 	require.NoError(t, err)
 	return b
 }
