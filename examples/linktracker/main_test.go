@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -70,10 +71,19 @@ type tracker struct {
 	bodies []string // every response body, for the leak check
 }
 
+// newTracker starts the app on a fresh SQLite file and, if redisAddr is
+// set, on that Redis.
 func newTracker(t *testing.T, redisAddr string) *tracker {
 	t.Helper()
+	return newTrackerWith(t, config{redis: redisAddr, db: "sqlite:" + filepath.Join(t.TempDir(), "links.db")})
+}
+
+// newTrackerWith starts the app with cfg, completed with the test's
+// proxy, address and clock.
+func newTrackerWith(t *testing.T, cfg config) *tracker {
+	t.Helper()
 	tr := &tracker{t: t, logs: &syncBuffer{}, clock: &testClock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}}
-	cfg := config{addr: "127.0.0.1:8080", trustedProxies: "10.0.0.0/8", redis: redisAddr, now: tr.clock.Now}
+	cfg.addr, cfg.trustedProxies, cfg.now = "127.0.0.1:8080", "10.0.0.0/8", tr.clock.Now
 	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(tr.logs, nil)))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, a.Close()) })
@@ -84,7 +94,12 @@ func newTracker(t *testing.T, redisAddr string) *tracker {
 // do sends a request from client through the trusted proxy.
 func (tr *tracker) do(method, target, client, ua string, body io.Reader) *httptest.ResponseRecorder {
 	tr.t.Helper()
-	r := httptest.NewRequest(method, target, body)
+	return tr.doWith(httptest.NewRequest(method, target, body), client, ua)
+}
+
+// doWith sends r from client through the trusted proxy.
+func (tr *tracker) doWith(r *http.Request, client, ua string) *httptest.ResponseRecorder {
+	tr.t.Helper()
 	r.RemoteAddr = "10.0.0.1:40000"
 	r.Header.Set("X-Forwarded-For", client)
 	r.Header.Set("User-Agent", ua)
@@ -264,7 +279,8 @@ func TestRunGracefulShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-demo"}, &stdout, &stderr) }()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "links.db")
+	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-demo", "-db", db}, &stdout, &stderr) }()
 
 	var url string
 	require.Eventually(t, func() bool {
@@ -300,7 +316,10 @@ func TestRunFlags(t *testing.T) {
 		wantErr string
 	}{
 		{name: "bad proxies", args: []string{"-addr", "127.0.0.1:0", "-trusted-proxies", "10.0.0.0/33"}, wantErr: "-trusted-proxies"},
-		{name: "stray argument", args: []string{"extra"}, wantErr: `unexpected argument "extra"`},
+		{name: "stray argument", args: []string{"extra"}, wantErr: "1 unexpected arguments"},
+		{name: "bad db", args: []string{"-addr", "127.0.0.1:0", "-db", "mysql://u:secret@h/d"}, wantErr: "-db: want sqlite:PATH or a postgres:// URL"},
+		{name: "bad redis", args: []string{"-addr", "127.0.0.1:0", "-redis", "h:1,,h:2"}, wantErr: "-redis: entry 2 is not host:port"},
+		{name: "negative limit", args: []string{"-addr", "127.0.0.1:0", "-create-per-minute", "-1"}, wantErr: "-create-per-minute"},
 		{name: "unknown flag", args: []string{"-nope"}, wantErr: "flag provided but not defined"},
 	}
 	for _, tt := range tests {
@@ -317,8 +336,8 @@ func TestRunFlags(t *testing.T) {
 // redirects on the other, a visitor's repeat click on the other instance is
 // still a repeat, and both report the same counts.
 func TestTwoInstancesShareRedis(t *testing.T) {
-	addr := redistest.Start(t, nil).Addr()
-	a, b := newTracker(t, addr), newTracker(t, addr) // their clocks read the same instant
+	cfg := config{redis: redistest.Start(t, nil).Addr(), db: "sqlite:" + filepath.Join(t.TempDir(), "links.db")}
+	a, b := newTrackerWith(t, cfg), newTrackerWith(t, cfg) // their clocks read the same instant
 	id := a.create("https://example.com/")["id"]
 
 	for i := range 10 {

@@ -14,14 +14,19 @@ import (
 type statsBook struct {
 	backend aggregate.Backend
 	now     func() time.Time
+	timeout time.Duration
 }
 
-func newStatsBook(backend aggregate.Backend, now func() time.Time) *statsBook {
-	return &statsBook{backend: backend, now: now}
+func newStatsBook(backend aggregate.Backend, now func() time.Time, timeout time.Duration) *statsBook {
+	return &statsBook{backend: backend, now: now, timeout: timeout}
 }
 
-// Add makes statsBook a clickstore.Sink.
+// Add makes statsBook a clickstore.Sink. A click is counted even if the
+// visitor hangs up or the store used up the request's time: the count gets
+// its own deadline, detached from the request's.
 func (s *statsBook) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
 	return s.backend.Add(ctx, c, u)
 }
 
