@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -395,19 +396,24 @@ func (a *app) conversion(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) linkStats(w http.ResponseWriter, r *http.Request) {
-	if st, ok := a.statsFor(w, r); ok {
+	if st, ok := a.statsFor(w, r, false); ok {
 		writeJSON(w, http.StatusOK, st)
 	}
 }
 
 // statsFor computes the statistics of the link the request names, or
 // answers the error itself.
-func (a *app) statsFor(w http.ResponseWriter, r *http.Request) (linkStats, bool) {
+// With ?zeros=true, or dense, the series hold every bucket, not only
+// those with clicks.
+func (a *app) statsFor(w http.ResponseWriter, r *http.Request, dense bool) (linkStats, bool) {
 	l, ok := a.lookup(w, r, r.PathValue("id"), false)
 	if !ok {
 		return linkStats{}, false
 	}
-	st, err := a.stats.Link(r.Context(), l, a.now())
+	zeros, _ := strconv.ParseBool(r.URL.Query().Get("zeros"))
+	ctx, cancel := context.WithTimeout(r.Context(), 4*a.cfg.storeTimeout)
+	defer cancel()
+	st, err := a.stats.Link(ctx, l, a.now(), zeros || dense)
 	if err != nil {
 		a.log.Error("stats", "err", err)
 		writeError(w, http.StatusInternalServerError, "could not compute statistics")

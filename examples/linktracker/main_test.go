@@ -125,7 +125,13 @@ func (tr *tracker) create(url string) map[string]string {
 
 func (tr *tracker) stats(id string) linkStats {
 	tr.t.Helper()
-	w := tr.do("GET", "/api/links/"+id+"/stats", "192.0.2.1", browser, nil)
+	return tr.statsQuery(id, "")
+}
+
+// statsQuery reads /api/links/{id}/stats with the query string q.
+func (tr *tracker) statsQuery(id, q string) linkStats {
+	tr.t.Helper()
+	w := tr.do("GET", "/api/links/"+id+"/stats"+q, "192.0.2.1", browser, nil)
 	require.Equal(tr.t, http.StatusOK, w.Code, w.Body.String())
 	var st linkStats
 	require.NoError(tr.t, json.Unmarshal(w.Body.Bytes(), &st))
@@ -195,8 +201,18 @@ func TestEndToEnd(t *testing.T) {
 			assert.Equal(t, uint64(1), st.BotClicks)
 			assert.Equal(t, uint64(4), st.Conversions)
 			assert.InDelta(t, 42, float64(st.UniqueVisitors), 1)
-			assert.Len(t, st.Minutes, 60)
-			assert.Len(t, st.Hours, 48)
+			// Sparse series: the one minute and the one hour that had clicks.
+			require.Len(t, st.Minutes.Points, 1)
+			assert.Equal(t, uint64(83), st.Minutes.Points[0].Clicks)
+			assert.Equal(t, uint64(83), st.Minutes.Clicks)
+			assert.Zero(t, st.Minutes.SuppressedClicks)
+			assert.Equal(t, "minute", st.Minutes.Step)
+			assert.Equal(t, time.Hour, st.Minutes.To.Sub(st.Minutes.From))
+			require.Len(t, st.Hours.Points, 1)
+			assert.Equal(t, 48*time.Hour, st.Hours.To.Sub(st.Hours.From))
+			dense := tr.statsQuery(id, "?zeros=true")
+			assert.Len(t, dense.Minutes.Points, 60)
+			assert.Len(t, dense.Hours.Points, 48)
 
 			var networks breakdown
 			for _, b := range st.Breakdowns {
@@ -215,7 +231,7 @@ func TestEndToEnd(t *testing.T) {
 			w := tr.do("GET", "/links/"+id, "192.0.2.1", browser, nil)
 			require.Equal(t, http.StatusOK, w.Code)
 			assert.Contains(t, w.Body.String(), "<svg")
-			assert.Contains(t, w.Body.String(), "<b>83</b>clicks")
+			assert.Contains(t, w.Body.String(), `<b id="clicks">83</b>clicks`)
 			assert.Contains(t, w.Body.String(), "30 minutes")
 
 			tr.assertNoLeak()
@@ -354,4 +370,35 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 	assert.Equal(t, sa, sb, "both instances report the same")
 	a.assertNoLeak()
 	b.assertNoLeak()
+}
+
+// A newcomer's three test clicks from one machine: the totals say 3, the
+// series and breakdowns say why they show nothing per bucket or value, and
+// the numbers add up.
+func TestFewClicksAreExplained(t *testing.T) {
+	tr := newTracker(t, "")
+	id := tr.create("https://example.com/")["id"]
+	for range 3 {
+		require.Equal(t, http.StatusFound, tr.do("GET", "/l/"+id, "198.51.100.7", browser, nil).Code)
+	}
+	st := tr.stats(id)
+	assert.Equal(t, uint64(3), st.Clicks)
+	assert.Equal(t, uint64(1), st.UniqueClicks)
+	for _, s := range []series{st.Minutes, st.Hours} {
+		assert.Equal(t, uint64(3), s.Clicks, s.Step)
+		assert.Equal(t, uint64(3), s.SuppressedClicks, s.Step)
+		require.Len(t, s.Points, 1, s.Step)
+		assert.True(t, s.Points[0].Suppressed, s.Step)
+		assert.Zero(t, s.Points[0].Clicks, "a suppressed bucket withholds its counts")
+	}
+	for _, b := range st.Breakdowns {
+		assert.Empty(t, b.Cells, b.Dimension)
+		assert.Equal(t, uint64(3), b.Suppressed, b.Dimension)
+	}
+
+	body := tr.do("GET", "/links/"+id, "192.0.2.1", browser, nil).Body.String()
+	assert.Contains(t, body, `<b id="clicks">3</b>`)
+	assert.Contains(t, body, "3 clicks in the last hour, 3 of them in minutes with fewer than 5 visitors")
+	assert.Contains(t, body, "once at least 5 different visitors are in it")
+	assert.Equal(t, 2, strings.Count(body, `<rect class="suppressed"`), "one grey band per chart")
 }
