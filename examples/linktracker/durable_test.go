@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -152,4 +153,21 @@ func mustPrefix(t *testing.T, s string) netip.Prefix {
 	p, err := netip.ParsePrefix(s)
 	require.NoError(t, err)
 	return p
+}
+
+// The token can come from the environment, out of ps; -help never shows
+// it.
+func TestTokenFromEnvironmentNotInHelp(t *testing.T) {
+	t.Setenv("LINKTRACKER_API_TOKEN", "env-s3cret")
+	var stdout, stderr syncBuffer
+	err := run(t.Context(), []string{"-h"}, &stdout, &stderr)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	assert.Contains(t, stderr.String(), "LINKTRACKER_API_TOKEN")
+	assert.NotContains(t, stderr.String(), "env-s3cret")
+
+	base := startServer(t)
+	resp, err := http.Post(base+"/api/links", "application/json", strings.NewReader(`{"url":"https://example.com/"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the environment's token is required")
 }

@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRs` of proxies whose X-Forwarded-For is believed (default: none, the peer address is the client)")
 	fs.BoolVar(&cfg.demo, "demo", false, "create a demo link at start and print its tracking URL")
 	fs.BoolVar(&cfg.allowPersistence, "redis-allow-persistence", false, "accept a Redis server that writes snapshots or an append-only file (they keep expired data)")
-	fs.StringVar(&cfg.apiToken, "api-token", os.Getenv("LINKTRACKER_API_TOKEN"), "if set, POST /api/links needs the header \"Authorization: Bearer `token`\" (default: $LINKTRACKER_API_TOKEN, which keeps it out of ps)")
+	fs.StringVar(&cfg.apiToken, "api-token", "", "if set, POST /api/links needs the header \"Authorization: Bearer `token`\" (default: $LINKTRACKER_API_TOKEN, which keeps it out of ps)")
 	fs.IntVar(&cfg.createPerMinute, "create-per-minute", 10, "links one network (/24, /48) may create a minute; 0 means no limit")
 	fs.DurationVar(&cfg.storeTimeout, "store-timeout", defaultStoreTimeout, "longest a request waits on the click store or the database; past it a click is counted with its uniqueness unknown")
 	fs.Usage = func() {
@@ -64,6 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if cfg.apiToken == "" {
+		cfg.apiToken = os.Getenv("LINKTRACKER_API_TOKEN") // read here, so -help never prints it
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%d unexpected arguments after the flags (flags start with -)", fs.NArg())
