@@ -16,6 +16,14 @@
 //	curl -s localhost:8080/api/links/ID/stats
 //
 // and open http://127.0.0.1:8080/links/ID for the dashboard.
+//
+// Links are kept in the database (-db) and redirects are answered from a
+// copy in memory, refreshed every 5 seconds, so a database or Redis outage
+// does not stop the redirects of existing links. Clicks and the keys of
+// the pseudonyms are transient: in memory, or in Redis (-redis) with
+// persistence off when several instances share them. Link creation can
+// require a token (-api-token) and is limited per network
+// (-create-per-minute). Every wait on a store is bounded (-store-timeout).
 package main
 
 import (
