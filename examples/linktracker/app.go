@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,8 +17,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/clickanon/clickanon/clickstore"
-	"github.com/clickanon/clickanon/clickstore/aggregate"
-	"github.com/clickanon/clickanon/clickstore/redisstore"
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
@@ -26,12 +26,23 @@ import (
 
 type config struct {
 	addr             string
+	db               string // sqlite:PATH or postgres://...
 	redis            string
 	trustedProxies   string
 	demo             bool
 	allowPersistence bool
+	apiToken         string           // if set, link creation needs "Authorization: Bearer <token>"
+	createPerMinute  int              // links a network may create a minute; 0: no limit
+	storeTimeout     time.Duration    // bound on each call to a store on the request path
+	refreshEvery     time.Duration    // how often links created elsewhere are loaded
 	now              func() time.Time // nil means time.Now; tests set it
 }
+
+// Defaults of the flags that tests do not set.
+const (
+	defaultStoreTimeout = 500 * time.Millisecond
+	defaultRefreshEvery = 5 * time.Second
+)
 
 // app is the link tracker: links, the click tracker and the statistics.
 type app struct {
@@ -42,22 +53,34 @@ type app struct {
 	policy    ipmask.Policy
 	paths     *logmask.Masker // masks addresses that a visitor writes into a path
 	resolver  *clientip.Resolver
+	cfg       config
 
-	links   linkStore
+	db      *database
+	links   *links
 	store   clickstore.Store
 	keyring *retention.Keyring
 	tracker *track.Tracker
 	stats   *statsBook
+	limiter *netLimiter
 	orphans atomic.Uint64
 
 	closers []func() error
 }
 
 func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
-	a := &app{now: cfg.now, log: log, policy: ipmask.Default, base: "http://" + cfg.addr}
-	if a.now == nil {
-		a.now = time.Now
+	if cfg.now == nil {
+		cfg.now = time.Now
 	}
+	if cfg.storeTimeout <= 0 {
+		cfg.storeTimeout = defaultStoreTimeout
+	}
+	if cfg.refreshEvery <= 0 {
+		cfg.refreshEvery = defaultRefreshEvery
+	}
+	if cfg.db == "" {
+		cfg.db = "sqlite:linktracker.db"
+	}
+	a := &app{now: cfg.now, log: log, policy: ipmask.Default, base: "http://" + cfg.addr, cfg: cfg}
 	if err := a.init(ctx, cfg); err != nil {
 		a.Close()
 		return nil, err
@@ -65,8 +88,8 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// init wires the parts: in memory, or on one Redis client shared by the
-// click store, the epoch keys, the links and the statistics.
+// init wires the parts: the links in the database, the clicks and keys in
+// memory or Redis, the statistics where newStatsBackend says.
 func (a *app) init(ctx context.Context, cfg config) error {
 	var err error
 	if a.resolver, err = newResolver(cfg.trustedProxies); err != nil {
@@ -75,61 +98,42 @@ func (a *app) init(ctx context.Context, cfg config) error {
 	if a.paths, err = logmask.NewMasker(a.policy, nil); err != nil {
 		return err
 	}
-	var (
-		keys    retention.KeyStore // nil: the keyring's in-memory default
-		backend aggregate.Backend
-		client  redis.UniversalClient
-	)
-	if cfg.redis != "" {
-		client = redis.NewClient(&redis.Options{Addr: cfg.redis})
-		a.closers = append(a.closers, client.Close)
-		if keys, err = redisstore.NewKeyStore(client, &redisstore.KeyStoreOptions{Prefix: "linktracker"}); err != nil {
-			return err
-		}
-		if backend, err = redisstore.NewSink(client, &redisstore.SinkOptions{Prefix: "linktracker", Now: a.now}); err != nil {
-			return err
-		}
-		a.links = &redisLinks{client: client, key: "linktracker:links", now: a.now}
-		a.storeName = "redis " + cfg.redis
-	} else {
-		if backend, err = aggregate.New(nil); err != nil {
-			return err
-		}
-		a.links = newMemLinks(a.now)
-		a.storeName = "memory"
+	if cfg.createPerMinute < 0 {
+		return errors.New("-create-per-minute: must be 0 (no limit) or more")
 	}
-	if a.keyring, err = retention.NewKeyring(&retention.KeyringOptions{Store: keys}); err != nil {
-		return err
-	}
-	if client != nil {
-		a.store, err = redisstore.New(ctx, client, &redisstore.Options{
-			Prefix:           "linktracker",
-			Now:              a.now,
-			Keyring:          a.keyring,
-			AllowPersistence: cfg.allowPersistence,
-		})
-		if errors.Is(err, redisstore.ErrPersistence) {
-			err = fmt.Errorf("%w\n(-redis-allow-persistence accepts a server that writes to disk)", err)
-		}
-	} else {
-		a.store, err = clickstore.NewMemory(&clickstore.MemoryOptions{Now: a.now})
-	}
-	if err != nil {
-		return err
-	}
-	a.closers = append(a.closers, a.store.Close)
-	a.stats = newStatsBook(backend, a.now)
+	a.limiter = newNetLimiter(cfg.createPerMinute)
 
-	builder, err := clickstore.NewBuilder(a.policy, a.keyring, nil)
+	if a.db, err = openDB(ctx, cfg.db); err != nil {
+		return err
+	}
+	a.closers = append(a.closers, a.db.Close)
+	a.links = newLinks(a.db, a.now)
+	if err := a.links.Refresh(ctx); err != nil {
+		return err
+	}
+
+	var client redis.UniversalClient
+	a.storeName = a.db.name + ", clicks in memory"
+	if cfg.redis != "" {
+		var name string
+		if client, name, err = newRedisClient(cfg.redis); err != nil {
+			return err
+		}
+		a.closers = append(a.closers, client.Close)
+		a.storeName = a.db.name + ", clicks in " + name
+	}
+	store, keyring, err := newClickStore(ctx, client, cfg.allowPersistence, a.now)
 	if err != nil {
 		return err
 	}
-	a.tracker, err = track.New(builder, a.store, a.stats, &track.Options{
-		Resolver:     a.resolver,
-		OptOutHeader: "Sec-GPC",
-		OptOutParam:  "optout",
-		Now:          a.now,
-	})
+	a.store, a.keyring = store, keyring
+	a.closers = append(a.closers, a.store.Close)
+	backend, err := newStatsBackend(a.db, client, a.now)
+	if err != nil {
+		return err
+	}
+	a.stats = newStatsBook(backend, a.now, cfg.storeTimeout)
+	a.tracker, err = newClickTracker(a.policy, a.keyring, timeoutStore{a.store, cfg.storeTimeout}, a.stats, a.resolver, a.now)
 	return err
 }
 
@@ -162,7 +166,7 @@ func (a *app) Close() error {
 }
 
 // sweep destroys expired clicks, keys and statistics buckets every second
-// until ctx ends, and logs once a minute what the store still holds, so
+// and refreshes the links until ctx ends, and logs once a minute what the store still holds, so
 // retention can be shown, not just claimed. It returns when every sweeper
 // has stopped.
 func (a *app) sweep(ctx context.Context) {
@@ -194,7 +198,28 @@ func (a *app) sweep(ctx context.Context) {
 		}
 		wg.Go(func() { _ = sw.Run(ctx) })
 	}
+	wg.Go(func() { a.refreshLinks(ctx) })
 	wg.Wait()
+}
+
+// refreshLinks loads the links other instances created, every
+// refreshEvery, until ctx ends. A failure is logged and tried again: the
+// links already loaded keep redirecting.
+func (a *app) refreshLinks(ctx context.Context) {
+	t := time.NewTicker(a.cfg.refreshEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, a.cfg.refreshEvery)
+		if err := a.links.Refresh(rctx); err != nil {
+			a.log.Warn("refresh links", "err", err, "links_held", a.links.Len())
+		}
+		cancel()
+	}
 }
 
 // Handler is the HTTP API, the redirects, the pixel and the dashboard.
@@ -237,7 +262,28 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// createLink makes a link. With -api-token it needs the token; each
+// network (the client's masked address) may create -create-per-minute
+// links a minute.
 func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.apiToken != "" {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.apiToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="linktracker"`)
+			writeError(w, http.StatusUnauthorized, "creating links needs the header Authorization: Bearer <token>")
+			return
+		}
+	}
+	addr, err := a.resolver.ResolveRequest(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "the client address could not be determined")
+		return
+	}
+	if !a.limiter.Allow(a.policy.Prefix(addr), a.now()) {
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusTooManyRequests, "too many links created from your network; try again in a minute")
+		return
+	}
 	var req struct {
 		URL string `json:"url"`
 	}
@@ -247,7 +293,9 @@ func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `body must be JSON like {"url": "https://example.com/"}`)
 		return
 	}
-	l, err := a.links.Create(r.Context(), req.URL)
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.storeTimeout*4)
+	defer cancel()
+	l, err := a.links.Create(ctx, req.URL)
 	if errors.Is(err, errBadURL) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -304,8 +352,10 @@ func (a *app) lookup(w http.ResponseWriter, r *http.Request, id string, orphan b
 		writeError(w, http.StatusNotFound, "no such link")
 		return Link{}, false
 	}
-	l, ok, err := a.links.Get(r.Context(), id)
-	if err != nil {
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.storeTimeout)
+	defer cancel()
+	l, ok, err := a.links.Get(ctx, id)
+	if err != nil { // not in memory, and the database cannot say
 		a.log.Error("get link", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "link store unavailable")
 		return Link{}, false
@@ -347,19 +397,24 @@ func (a *app) conversion(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) linkStats(w http.ResponseWriter, r *http.Request) {
-	if st, ok := a.statsFor(w, r); ok {
+	if st, ok := a.statsFor(w, r, false); ok {
 		writeJSON(w, http.StatusOK, st)
 	}
 }
 
 // statsFor computes the statistics of the link the request names, or
 // answers the error itself.
-func (a *app) statsFor(w http.ResponseWriter, r *http.Request) (linkStats, bool) {
+// With ?zeros=true, or dense, the series hold every bucket, not only
+// those with clicks.
+func (a *app) statsFor(w http.ResponseWriter, r *http.Request, dense bool) (linkStats, bool) {
 	l, ok := a.lookup(w, r, r.PathValue("id"), false)
 	if !ok {
 		return linkStats{}, false
 	}
-	st, err := a.stats.Link(r.Context(), l, a.now())
+	zeros, _ := strconv.ParseBool(r.URL.Query().Get("zeros"))
+	ctx, cancel := context.WithTimeout(r.Context(), 4*a.cfg.storeTimeout)
+	defer cancel()
+	st, err := a.stats.Link(ctx, l, a.now(), zeros || dense)
 	if err != nil {
 		a.log.Error("stats", "err", err)
 		writeError(w, http.StatusInternalServerError, "could not compute statistics")

@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Link is a tracking link: an ID and the URL it redirects to.
@@ -20,30 +19,23 @@ type Link struct {
 	Created time.Time `json:"created"`
 }
 
-// linkStore keeps links. Links are configuration, not visitor data, so
-// they live as long as the service wants.
-type linkStore interface {
-	Create(ctx context.Context, target string) (Link, error)
-	Get(ctx context.Context, id string) (Link, bool, error)
-}
-
 var errBadURL = errors.New("bad URL")
 
 // validateURL accepts absolute http and https URLs with a host, at most
-// 2048 bytes long.
+// 2048 bytes long. Its errors say what is wrong without repeating the URL.
 func validateURL(s string) (string, error) {
 	if len(s) > 2048 {
-		return "", fmt.Errorf("%w: longer than 2048 bytes", errBadURL)
+		return "", fmt.Errorf("%w: %d bytes, longer than 2048", errBadURL, len(s))
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return "", fmt.Errorf("%w: %q does not parse", errBadURL, s)
+		return "", fmt.Errorf("%w: the %d-byte URL does not parse", errBadURL, len(s))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("%w: %q: only http and https URLs can be tracked", errBadURL, s)
+		return "", fmt.Errorf("%w: only http and https URLs can be tracked", errBadURL)
 	}
 	if u.Host == "" || u.Hostname() == "" {
-		return "", fmt.Errorf("%w: %q has no host", errBadURL, s)
+		return "", fmt.Errorf("%w: the URL has no host", errBadURL)
 	}
 	return u.String(), nil
 }
@@ -61,7 +53,7 @@ func newID() string {
 }
 
 // validID reports whether s could be a link ID, so that nothing else is
-// used as a store key.
+// used as a database key.
 func validID(s string) bool {
 	if len(s) != 8 {
 		return false
@@ -74,80 +66,116 @@ func validID(s string) bool {
 	return true
 }
 
-// memLinks is the in-memory linkStore.
-type memLinks struct {
-	mu    sync.RWMutex
-	links map[string]Link
-	now   func() time.Time
+// links keeps the links in the database and a copy of all of them in
+// memory, so a redirect is answered without a database round trip and
+// keeps working while the database is down. The copy is refreshed with
+// what other instances created (Refresh, every few seconds) and takes a
+// link created here at once; a link not yet in the copy is looked up in
+// the database on its first click.
+//
+// Its methods are safe for concurrent use.
+type links struct {
+	db  *database
+	now func() time.Time
+
+	mu      sync.RWMutex
+	byID    map[string]Link
+	lastSeq int64 // the highest seq loaded by Refresh
 }
 
-func newMemLinks(now func() time.Time) *memLinks {
-	return &memLinks{links: make(map[string]Link), now: now}
+func newLinks(db *database, now func() time.Time) *links {
+	return &links{db: db, now: now, byID: make(map[string]Link)}
 }
 
-func (m *memLinks) Create(_ context.Context, target string) (Link, error) {
+// Create stores a new link to target under a fresh random ID.
+func (s *links) Create(ctx context.Context, target string) (Link, error) {
 	u, err := validateURL(target)
 	if err != nil {
 		return Link{}, err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for {
-		l := Link{ID: newID(), URL: u, Created: m.now().UTC()}
-		if _, taken := m.links[l.ID]; !taken {
-			m.links[l.ID] = l
-			return l, nil
-		}
-	}
-}
-
-func (m *memLinks) Get(_ context.Context, id string) (Link, bool, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	l, ok := m.links[id]
-	return l, ok, nil
-}
-
-// redisLinks keeps links in one Redis hash so every instance sees them.
-type redisLinks struct {
-	client redis.UniversalClient
-	key    string
-	now    func() time.Time
-}
-
-func (r *redisLinks) Create(ctx context.Context, target string) (Link, error) {
-	u, err := validateURL(target)
-	if err != nil {
-		return Link{}, err
-	}
+	q := s.db.rebind("INSERT INTO linktracker_links (id, url, created_ms) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING")
 	for range 10 {
-		l := Link{ID: newID(), URL: u, Created: r.now().UTC()}
-		ok, err := r.client.HSetNX(ctx, r.key, l.ID, l.Created.Format(time.RFC3339)+" "+l.URL).Result()
+		l := Link{ID: newID(), URL: u, Created: s.now().UTC().Truncate(time.Millisecond)}
+		res, err := s.db.ExecContext(ctx, q, l.ID, l.URL, l.Created.UnixMilli())
 		if err != nil {
-			return Link{}, err
+			return Link{}, fmt.Errorf("store link: %w", err)
 		}
-		if ok {
+		if n, err := res.RowsAffected(); err == nil && n == 1 {
+			s.put(l)
 			return l, nil
 		}
 	}
-	return Link{}, errors.New("could not find a free link ID")
+	return Link{}, errors.New("store link: no free ID after 10 tries")
 }
 
-func (r *redisLinks) Get(ctx context.Context, id string) (Link, bool, error) {
-	v, err := r.client.HGet(ctx, r.key, id).Result()
-	if errors.Is(err, redis.Nil) {
+// Get returns the link with the given ID: from memory when it is there,
+// else from the database. ok is false when there is no such link; err is
+// set only when the database had to be asked and failed.
+func (s *links) Get(ctx context.Context, id string) (l Link, ok bool, err error) {
+	s.mu.RLock()
+	l, ok = s.byID[id]
+	s.mu.RUnlock()
+	if ok {
+		return l, true, nil
+	}
+	var created int64
+	err = s.db.QueryRowContext(ctx, s.db.rebind("SELECT url, created_ms FROM linktracker_links WHERE id = ?"), id).Scan(&l.URL, &created)
+	if errors.Is(err, sql.ErrNoRows) {
 		return Link{}, false, nil
 	}
 	if err != nil {
-		return Link{}, false, err
+		return Link{}, false, fmt.Errorf("get link: %w", err)
 	}
-	created, target, ok := strings.Cut(v, " ")
-	if !ok {
-		return Link{}, false, fmt.Errorf("link %q: corrupt record", id)
-	}
-	t, err := time.Parse(time.RFC3339, created)
+	l.ID, l.Created = id, time.UnixMilli(created).UTC()
+	s.put(l)
+	return l, true, nil
+}
+
+func (s *links) put(l Link) {
+	s.mu.Lock()
+	s.byID[l.ID] = l
+	s.mu.Unlock()
+}
+
+// Len is the number of links held in memory.
+func (s *links) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.byID)
+}
+
+// Refresh loads the links created since the last Refresh, by any
+// instance. (On PostgreSQL a transaction can commit a lower seq after a
+// higher one was read; such a link is still found by Get on its first
+// click.)
+func (s *links) Refresh(ctx context.Context) error {
+	s.mu.RLock()
+	after := s.lastSeq
+	s.mu.RUnlock()
+	rows, err := s.db.QueryContext(ctx, s.db.rebind("SELECT seq, id, url, created_ms FROM linktracker_links WHERE seq > ? ORDER BY seq"), after)
 	if err != nil {
-		return Link{}, false, fmt.Errorf("link %q: corrupt record: %v", id, err)
+		return fmt.Errorf("load links: %w", err)
 	}
-	return Link{ID: id, URL: target, Created: t}, true, nil
+	defer rows.Close()
+	var batch []Link
+	last := after
+	for rows.Next() {
+		var l Link
+		var created int64
+		if err := rows.Scan(&last, &l.ID, &l.URL, &created); err != nil {
+			return fmt.Errorf("load links: %w", err)
+		}
+		l.Created = time.UnixMilli(created).UTC()
+		batch = append(batch, l)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load links: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range batch {
+		s.byID[l.ID] = l
+	}
+	s.lastSeq = max(s.lastSeq, last)
+	return nil
 }

@@ -4,9 +4,10 @@
 // for the moment a request lasts; what is remembered per visitor is a keyed
 // pseudonym held for 30 minutes; what persists is counts.
 //
-//	go run ./examples/linktracker          # in memory, on 127.0.0.1:8080
-//	go run ./examples/linktracker -demo    # and create a demo link
-//	go run ./examples/linktracker -redis 127.0.0.1:6379
+//	go build -o linktracker ./examples/linktracker
+//	./linktracker                     # links in ./linktracker.db, on 127.0.0.1:8080
+//	./linktracker -demo               # and create a demo link
+//	./linktracker -redis 127.0.0.1:6379 -db postgres://user@db/linktracker
 //
 // Then:
 //
@@ -15,6 +16,14 @@
 //	curl -s localhost:8080/api/links/ID/stats
 //
 // and open http://127.0.0.1:8080/links/ID for the dashboard.
+//
+// Links are kept in the database (-db) and redirects are answered from a
+// copy in memory, refreshed every 5 seconds, so a database or Redis outage
+// does not stop the redirects of existing links. Clicks and the keys of
+// the pseudonyms are transient: in memory, or in Redis (-redis) with
+// persistence off when several instances share them. Link creation can
+// require a token (-api-token) and is limited per network
+// (-create-per-minute). Every wait on a store is bounded (-store-timeout).
 package main
 
 import (
@@ -49,10 +58,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var cfg config
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `address`")
-	fs.StringVar(&cfg.redis, "redis", "", "Redis `host:port` for clicks, keys, links and aggregates shared by several instances (default: in memory)")
+	fs.StringVar(&cfg.db, "db", "sqlite:linktracker.db", "durable `database` for links (and statistics): sqlite:PATH, or a postgres:// URL for several instances")
+	fs.StringVar(&cfg.redis, "redis", "", "Redis `server` for the transient clicks and epoch keys shared by several instances: host:port, host:port,host:port (cluster) or redis://... (default: in memory)")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRs` of proxies whose X-Forwarded-For is believed (default: none, the peer address is the client)")
 	fs.BoolVar(&cfg.demo, "demo", false, "create a demo link at start and print its tracking URL")
 	fs.BoolVar(&cfg.allowPersistence, "redis-allow-persistence", false, "accept a Redis server that writes snapshots or an append-only file (they keep expired data)")
+	fs.StringVar(&cfg.apiToken, "api-token", "", "if set, POST /api/links needs the header \"Authorization: Bearer `token`\" (default: $LINKTRACKER_API_TOKEN, which keeps it out of ps)")
+	fs.IntVar(&cfg.createPerMinute, "create-per-minute", 10, "links one network (/24, /48) may create a minute; 0 means no limit")
+	fs.DurationVar(&cfg.storeTimeout, "store-timeout", defaultStoreTimeout, "longest a request waits on the click store or the database; past it a click is counted with its uniqueness unknown")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: linktracker [flags]\n\nA privacy-first link tracker: it keeps masked networks and aggregates, never an IP address.\n\n")
 		fs.PrintDefaults()
@@ -60,8 +73,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if cfg.apiToken == "" {
+		cfg.apiToken = os.Getenv("LINKTRACKER_API_TOKEN") // read here, so -help never prints it
+	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf("%d unexpected arguments after the flags (flags start with -)", fs.NArg())
 	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
@@ -77,7 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	base := "http://" + ln.Addr().String()
 	app.base = base
-	fmt.Fprintf(stdout, "linktracker listening on %s (store: %s)\n", base, app.storeName)
+	fmt.Fprintf(stdout, "linktracker listening on %s (links in %s)\n", base, app.storeName)
 	if cfg.demo {
 		l, err := app.links.Create(ctx, "https://example.com/")
 		if err != nil {
@@ -87,8 +103,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	srv := &http.Server{
-		Handler:           app.Handler(),
+		Handler: app.Handler(),
+		// A public tracker faces slow and idle clients: none may hold a
+		// connection for long. Requests are small; responses too.
 		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -70,10 +71,19 @@ type tracker struct {
 	bodies []string // every response body, for the leak check
 }
 
+// newTracker starts the app on a fresh SQLite file and, if redisAddr is
+// set, on that Redis.
 func newTracker(t *testing.T, redisAddr string) *tracker {
 	t.Helper()
+	return newTrackerWith(t, config{redis: redisAddr, db: "sqlite:" + filepath.Join(t.TempDir(), "links.db")})
+}
+
+// newTrackerWith starts the app with cfg, completed with the test's
+// proxy, address and clock.
+func newTrackerWith(t *testing.T, cfg config) *tracker {
+	t.Helper()
 	tr := &tracker{t: t, logs: &syncBuffer{}, clock: &testClock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}}
-	cfg := config{addr: "127.0.0.1:8080", trustedProxies: "10.0.0.0/8", redis: redisAddr, now: tr.clock.Now}
+	cfg.addr, cfg.trustedProxies, cfg.now = "127.0.0.1:8080", "10.0.0.0/8", tr.clock.Now
 	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(tr.logs, nil)))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, a.Close()) })
@@ -84,7 +94,12 @@ func newTracker(t *testing.T, redisAddr string) *tracker {
 // do sends a request from client through the trusted proxy.
 func (tr *tracker) do(method, target, client, ua string, body io.Reader) *httptest.ResponseRecorder {
 	tr.t.Helper()
-	r := httptest.NewRequest(method, target, body)
+	return tr.doWith(httptest.NewRequest(method, target, body), client, ua)
+}
+
+// doWith sends r from client through the trusted proxy.
+func (tr *tracker) doWith(r *http.Request, client, ua string) *httptest.ResponseRecorder {
+	tr.t.Helper()
 	r.RemoteAddr = "10.0.0.1:40000"
 	r.Header.Set("X-Forwarded-For", client)
 	r.Header.Set("User-Agent", ua)
@@ -110,7 +125,13 @@ func (tr *tracker) create(url string) map[string]string {
 
 func (tr *tracker) stats(id string) linkStats {
 	tr.t.Helper()
-	w := tr.do("GET", "/api/links/"+id+"/stats", "192.0.2.1", browser, nil)
+	return tr.statsQuery(id, "")
+}
+
+// statsQuery reads /api/links/{id}/stats with the query string q.
+func (tr *tracker) statsQuery(id, q string) linkStats {
+	tr.t.Helper()
+	w := tr.do("GET", "/api/links/"+id+"/stats"+q, "192.0.2.1", browser, nil)
 	require.Equal(tr.t, http.StatusOK, w.Code, w.Body.String())
 	var st linkStats
 	require.NoError(tr.t, json.Unmarshal(w.Body.Bytes(), &st))
@@ -180,8 +201,18 @@ func TestEndToEnd(t *testing.T) {
 			assert.Equal(t, uint64(1), st.BotClicks)
 			assert.Equal(t, uint64(4), st.Conversions)
 			assert.InDelta(t, 42, float64(st.UniqueVisitors), 1)
-			assert.Len(t, st.Minutes, 60)
-			assert.Len(t, st.Hours, 48)
+			// Sparse series: the one minute and the one hour that had clicks.
+			require.Len(t, st.Minutes.Points, 1)
+			assert.Equal(t, uint64(83), st.Minutes.Points[0].Clicks)
+			assert.Equal(t, uint64(83), st.Minutes.Clicks)
+			assert.Zero(t, st.Minutes.SuppressedClicks)
+			assert.Equal(t, "minute", st.Minutes.Step)
+			assert.Equal(t, time.Hour, st.Minutes.To.Sub(st.Minutes.From))
+			require.Len(t, st.Hours.Points, 1)
+			assert.Equal(t, 48*time.Hour, st.Hours.To.Sub(st.Hours.From))
+			dense := tr.statsQuery(id, "?zeros=true")
+			assert.Len(t, dense.Minutes.Points, 60)
+			assert.Len(t, dense.Hours.Points, 48)
 
 			var networks breakdown
 			for _, b := range st.Breakdowns {
@@ -200,7 +231,7 @@ func TestEndToEnd(t *testing.T) {
 			w := tr.do("GET", "/links/"+id, "192.0.2.1", browser, nil)
 			require.Equal(t, http.StatusOK, w.Code)
 			assert.Contains(t, w.Body.String(), "<svg")
-			assert.Contains(t, w.Body.String(), "<b>83</b>clicks")
+			assert.Contains(t, w.Body.String(), `<b id="clicks">83</b>clicks`)
 			assert.Contains(t, w.Body.String(), "30 minutes")
 
 			tr.assertNoLeak()
@@ -264,7 +295,8 @@ func TestRunGracefulShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-demo"}, &stdout, &stderr) }()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "links.db")
+	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-demo", "-db", db}, &stdout, &stderr) }()
 
 	var url string
 	require.Eventually(t, func() bool {
@@ -300,7 +332,10 @@ func TestRunFlags(t *testing.T) {
 		wantErr string
 	}{
 		{name: "bad proxies", args: []string{"-addr", "127.0.0.1:0", "-trusted-proxies", "10.0.0.0/33"}, wantErr: "-trusted-proxies"},
-		{name: "stray argument", args: []string{"extra"}, wantErr: `unexpected argument "extra"`},
+		{name: "stray argument", args: []string{"extra"}, wantErr: "1 unexpected arguments"},
+		{name: "bad db", args: []string{"-addr", "127.0.0.1:0", "-db", "mysql://u:secret@h/d"}, wantErr: "-db: want sqlite:PATH or a postgres:// URL"},
+		{name: "bad redis", args: []string{"-addr", "127.0.0.1:0", "-redis", "h:1,,h:2"}, wantErr: "-redis: entry 2 is not host:port"},
+		{name: "negative limit", args: []string{"-addr", "127.0.0.1:0", "-create-per-minute", "-1"}, wantErr: "-create-per-minute"},
 		{name: "unknown flag", args: []string{"-nope"}, wantErr: "flag provided but not defined"},
 	}
 	for _, tt := range tests {
@@ -317,8 +352,8 @@ func TestRunFlags(t *testing.T) {
 // redirects on the other, a visitor's repeat click on the other instance is
 // still a repeat, and both report the same counts.
 func TestTwoInstancesShareRedis(t *testing.T) {
-	addr := redistest.Start(t, nil).Addr()
-	a, b := newTracker(t, addr), newTracker(t, addr) // their clocks read the same instant
+	cfg := config{redis: redistest.Start(t, nil).Addr(), db: "sqlite:" + filepath.Join(t.TempDir(), "links.db")}
+	a, b := newTrackerWith(t, cfg), newTrackerWith(t, cfg) // their clocks read the same instant
 	id := a.create("https://example.com/")["id"]
 
 	for i := range 10 {
@@ -335,4 +370,35 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 	assert.Equal(t, sa, sb, "both instances report the same")
 	a.assertNoLeak()
 	b.assertNoLeak()
+}
+
+// A newcomer's three test clicks from one machine: the totals say 3, the
+// series and breakdowns say why they show nothing per bucket or value, and
+// the numbers add up.
+func TestFewClicksAreExplained(t *testing.T) {
+	tr := newTracker(t, "")
+	id := tr.create("https://example.com/")["id"]
+	for range 3 {
+		require.Equal(t, http.StatusFound, tr.do("GET", "/l/"+id, "198.51.100.7", browser, nil).Code)
+	}
+	st := tr.stats(id)
+	assert.Equal(t, uint64(3), st.Clicks)
+	assert.Equal(t, uint64(1), st.UniqueClicks)
+	for _, s := range []series{st.Minutes, st.Hours} {
+		assert.Equal(t, uint64(3), s.Clicks, s.Step)
+		assert.Equal(t, uint64(3), s.SuppressedClicks, s.Step)
+		require.Len(t, s.Points, 1, s.Step)
+		assert.True(t, s.Points[0].Suppressed, s.Step)
+		assert.Zero(t, s.Points[0].Clicks, "a suppressed bucket withholds its counts")
+	}
+	for _, b := range st.Breakdowns {
+		assert.Empty(t, b.Cells, b.Dimension)
+		assert.Equal(t, uint64(3), b.Suppressed, b.Dimension)
+	}
+
+	body := tr.do("GET", "/links/"+id, "192.0.2.1", browser, nil).Body.String()
+	assert.Contains(t, body, `<b id="clicks">3</b>`)
+	assert.Contains(t, body, "3 clicks in the last hour, 3 of them in minutes with fewer than 5 visitors")
+	assert.Contains(t, body, "once at least 5 different visitors are in it")
+	assert.Equal(t, 2, strings.Count(body, `<rect class="suppressed"`), "one grey band per chart")
 }

@@ -14,14 +14,19 @@ import (
 type statsBook struct {
 	backend aggregate.Backend
 	now     func() time.Time
+	timeout time.Duration
 }
 
-func newStatsBook(backend aggregate.Backend, now func() time.Time) *statsBook {
-	return &statsBook{backend: backend, now: now}
+func newStatsBook(backend aggregate.Backend, now func() time.Time, timeout time.Duration) *statsBook {
+	return &statsBook{backend: backend, now: now, timeout: timeout}
 }
 
-// Add makes statsBook a clickstore.Sink.
+// Add makes statsBook a clickstore.Sink. A click is counted even if the
+// visitor hangs up or the store used up the request's time: the count gets
+// its own deadline, detached from the request's.
 func (s *statsBook) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
 	return s.backend.Add(ctx, c, u)
 }
 
@@ -56,6 +61,20 @@ type breakdown struct {
 	Suppressed uint64       `json:"suppressed_clicks"`
 }
 
+// series is a time series of one link over a range: every click in it,
+// and the buckets. A bucket of fewer than K visitors is published as
+// suppressed, its counts withheld; SuppressedClicks says how many of the
+// range's clicks are in such buckets, so that the points and it add up to
+// Clicks.
+type series struct {
+	Step             string    `json:"step"`
+	From             time.Time `json:"from"`
+	To               time.Time `json:"to"`
+	Clicks           uint64    `json:"clicks"`
+	SuppressedClicks uint64    `json:"suppressed_clicks"`
+	Points           []point   `json:"points"`
+}
+
 // linkStats is the JSON of /api/links/{id}/stats and the dashboard's data.
 type linkStats struct {
 	ID                string      `json:"id"`
@@ -67,18 +86,19 @@ type linkStats struct {
 	UnknownUniqueness uint64      `json:"unknown_uniqueness"`
 	UniqueVisitors    uint64      `json:"unique_visitors_estimate"`
 	K                 int         `json:"k"`
-	Minutes           []point     `json:"per_minute"`
-	Hours             []point     `json:"per_hour"`
+	Minutes           series      `json:"per_minute"`
+	Hours             series      `json:"per_hour"`
 	Breakdowns        []breakdown `json:"breakdowns"`
 	Privacy           string      `json:"privacy"`
 }
 
 // Link reports a link's statistics at now: exact totals since it was
-// created, the last hour per minute and the last two days per hour, and
+// created, the last hour per minute and the last two days per hour (the
+// buckets that had clicks, or every bucket if zeros is set), and
 // breakdowns by country, network, referrer and device, with every cell of
 // fewer than aggregate.DefaultK visitors suppressed in the series and
 // breakdowns.
-func (s *statsBook) Link(ctx context.Context, l Link, now time.Time) (linkStats, error) {
+func (s *statsBook) Link(ctx context.Context, l Link, now time.Time, zeros bool) (linkStats, error) {
 	st := linkStats{ID: l.ID, URL: l.URL, K: aggregate.DefaultK, Privacy: privacyNotice}
 	dayFrom := aggregate.Day.Start(l.Created)
 	dayTo := aggregate.Day.Start(now).Add(24 * time.Hour)
@@ -104,10 +124,10 @@ func (s *statsBook) Link(ctx context.Context, l Link, now time.Time) (linkStats,
 		st.UnknownUniqueness += c.UnknownUniqueness
 	}
 
-	if st.Minutes, err = s.series(ctx, l.ID, aggregate.Minute, now, 60); err != nil {
+	if st.Minutes, err = s.series(ctx, l.ID, aggregate.Minute, now, 60, zeros); err != nil {
 		return linkStats{}, err
 	}
-	if st.Hours, err = s.series(ctx, l.ID, aggregate.Hour, now, 48); err != nil {
+	if st.Hours, err = s.series(ctx, l.ID, aggregate.Hour, now, 48, zeros); err != nil {
 		return linkStats{}, err
 	}
 
@@ -152,18 +172,31 @@ func (s *statsBook) Link(ctx context.Context, l Link, now time.Time) (linkStats,
 }
 
 // series returns the last n buckets of width g up to now, with the buckets
-// of fewer than K visitors marked suppressed.
-func (s *statsBook) series(ctx context.Context, link string, g aggregate.Granularity, now time.Time, n int) ([]point, error) {
+// of fewer than K visitors marked suppressed: those with clicks, or all n
+// if zeros is set.
+func (s *statsBook) series(ctx context.Context, link string, g aggregate.Granularity, now time.Time, n int, zeros bool) (series, error) {
 	to := g.Start(now).Add(g.Duration())
 	from := to.Add(-time.Duration(n) * g.Duration())
-	rep, err := aggregate.Publish(ctx, s.backend, aggregate.Query{Link: link, Granularity: g, From: from, To: to})
+	q := aggregate.Query{Link: link, Granularity: g, From: from, To: to}
+	out := series{Step: g.String(), From: from, To: to, Points: []point{}}
+	raw, err := s.backend.Cells(ctx, q)
 	if err != nil {
-		return nil, err
+		return series{}, err
+	}
+	for _, c := range raw {
+		if c.Scope == aggregate.ScopeBucket && c.Dimension == aggregate.Total && c.Link == link {
+			out.Clicks += c.Clicks
+		}
+	}
+	rep, err := aggregate.Publish(ctx, s.backend, q)
+	if err != nil {
+		return series{}, err
 	}
 	pts := make([]point, n)
 	for i := range pts {
 		pts[i].Start = from.Add(time.Duration(i) * g.Duration())
 	}
+	var shown uint64
 	for _, c := range rep.Cells {
 		if c.Scope != aggregate.ScopeBucket || c.Dimension != aggregate.Total || c.Link != link {
 			continue
@@ -173,6 +206,13 @@ func (s *statsBook) series(ctx context.Context, link string, g aggregate.Granula
 			continue
 		}
 		pts[i].Clicks, pts[i].Unique, pts[i].Suppressed = c.Clicks, c.Unique, c.Suppressed
+		shown += c.Clicks
 	}
-	return pts, nil
+	out.SuppressedClicks = out.Clicks - min(shown, out.Clicks)
+	for _, p := range pts {
+		if zeros || p.Clicks > 0 || p.Suppressed {
+			out.Points = append(out.Points, p)
+		}
+	}
+	return out, nil
 }

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver, pure Go
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// database is the durable half: the SQL database that holds the links
+// (and, with the SQL sink, the statistics). Nothing about a visitor is
+// ever written to it.
+type database struct {
+	*sql.DB
+	dialect string // "sqlite" or "postgres": the migrations directory
+	name    string // for the start-up line: no password, no query
+}
+
+// openDB opens the database named by the -db flag, sqlite:PATH or a
+// postgres:// URL, and brings its schema up to date. Errors never repeat
+// the flag's text, since a URL can hold a password.
+func openDB(ctx context.Context, dsn string) (*database, error) {
+	var d database
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		file := strings.TrimPrefix(dsn, "sqlite:")
+		if file == "" || strings.ContainsAny(file, "?#") {
+			return nil, errors.New("-db: sqlite: wants a file path after \"sqlite:\", without ? or #")
+		}
+		// WAL lets the redirects read while a link is written; the busy
+		// timeout makes two instances on one file wait for each other
+		// rather than fail.
+		q := url.Values{"_pragma": {"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(NORMAL)"}}
+		d = database{dialect: "sqlite", name: "sqlite " + file}
+		d.DB, err = sql.Open("sqlite", "file:"+file+"?"+q.Encode())
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		u, perr := url.Parse(dsn)
+		if perr != nil {
+			return nil, errors.New("-db: the postgres URL does not parse")
+		}
+		d = database{dialect: "postgres", name: "postgres " + u.Host + u.Path}
+		d.DB, err = sql.Open("pgx", dsn)
+	default:
+		return nil, fmt.Errorf("-db: want sqlite:PATH or a postgres:// URL (got %d bytes starting with neither)", len(dsn))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("-db: %s: %w", d.dialect, err)
+	}
+	if err := d.migrate(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("-db: %s: %w", d.name, err)
+	}
+	return &d, nil
+}
+
+// migrate applies, in one transaction, every embedded migration of the
+// dialect newer than the version the database records. On PostgreSQL an
+// advisory lock makes instances that start together take turns.
+func (d *database) migrate(ctx context.Context) error {
+	dir := path.Join("migrations", d.dialect)
+	entries, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		return err
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if d.dialect == "postgres" {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7364921)"); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS linktracker_schema (version INTEGER NOT NULL)"); err != nil {
+		return err
+	}
+	var have int
+	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM linktracker_schema").Scan(&have); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return fmt.Errorf("migration %s: name must start with a number and _", e.Name())
+		}
+		if v <= have {
+			continue
+		}
+		body, err := fs.ReadFile(migrations, path.Join(dir, e.Name()))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			return fmt.Errorf("migration %s: %w", e.Name(), err)
+		}
+		if _, err := tx.ExecContext(ctx, d.rebind("INSERT INTO linktracker_schema (version) VALUES (?)"), v); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// rebind turns the ? placeholders of a query into PostgreSQL's $1, $2...
+func (d *database) rebind(q string) string {
+	if d.dialect != "postgres" {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,134 @@
+package main
+
+// This file holds every call into the packages that are still moving (the
+// tracker, the statistics sink, the Redis store), so that re-pointing the
+// example at their new homes is a change here and nowhere else.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/clickstore/redisstore"
+	"github.com/clickanon/clickanon/clickstore/track"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/clientip"
+	"github.com/clickanon/clickanon/retention"
+)
+
+// redisPrefix starts every key the example writes to Redis.
+const redisPrefix = "linktracker"
+
+// newRedisClient connects to the -redis flag's server: host:port, several
+// comma-separated host:port of a cluster, or a redis:// (rediss://) URL.
+// Errors never repeat the flag, since a URL can hold a password.
+func newRedisClient(spec string) (redis.UniversalClient, string, error) {
+	if strings.Contains(spec, "://") {
+		o, err := redis.ParseURL(spec)
+		if err != nil {
+			return nil, "", errors.New("-redis: the URL does not parse (want redis://[user:password@]host:port[/db])")
+		}
+		return redis.NewUniversalClient(&redis.UniversalOptions{
+			Addrs: []string{o.Addr}, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig,
+		}), "redis " + o.Addr, nil
+	}
+	var addrs []string
+	for i, a := range strings.Split(spec, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" || strings.ContainsAny(a, " /@") {
+			return nil, "", fmt.Errorf("-redis: entry %d is not host:port", i+1)
+		}
+		addrs = append(addrs, a)
+	}
+	// One address is a single server, several a cluster.
+	return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs}), "redis " + strings.Join(addrs, ","), nil
+}
+
+// newClickStore is the transient half: Memory, or Redis for several
+// instances, with the epoch keys next to it.
+func newClickStore(ctx context.Context, client redis.UniversalClient, allowPersistence bool, now func() time.Time) (clickstore.Store, *retention.Keyring, error) {
+	var keys retention.KeyStore // nil: the keyring's in-memory default
+	if client != nil {
+		var err error
+		if keys, err = redisstore.NewKeyStore(client, &redisstore.KeyStoreOptions{Prefix: redisPrefix}); err != nil {
+			return nil, nil, err
+		}
+	}
+	keyring, err := retention.NewKeyring(&retention.KeyringOptions{Store: keys})
+	if err != nil {
+		return nil, nil, err
+	}
+	if client == nil {
+		store, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: now})
+		return store, keyring, err
+	}
+	store, err := redisstore.New(ctx, client, &redisstore.Options{
+		Prefix:           redisPrefix,
+		Now:              now,
+		Keyring:          keyring,
+		AllowPersistence: allowPersistence,
+		// TODO(merge): set the eviction override from -redis-allow-eviction
+		// once redisstore.Options has it.
+	})
+	if errors.Is(err, redisstore.ErrPersistence) {
+		err = fmt.Errorf("%w\n(start one with: redis-server --save '' --appendonly no; or pass -redis-allow-persistence)", err)
+	}
+	return store, keyring, err
+}
+
+// newStatsBackend chooses where the statistics go: the one place that
+// decides it.
+//
+// Until the SQL sink is merged the counts live in memory (lost on restart)
+// or, with -redis, in the Redis sink so that instances agree. The SQL sink
+// replaces both: db.DB is the database the links are in.
+func newStatsBackend(db *database, client redis.UniversalClient, now func() time.Time) (aggregate.Backend, error) {
+	_ = db // TODO(merge): return <sqlsink>.New(db.DB, db.dialect, ...)
+	if client != nil {
+		return redisstore.NewSink(client, &redisstore.SinkOptions{Prefix: redisPrefix, Now: now})
+	}
+	return aggregate.New(&aggregate.Options{Now: now})
+}
+
+// newClickTracker builds the tracker that turns a request into a counted
+// click: the full address is used inside it only.
+func newClickTracker(policy ipmask.Policy, keyring *retention.Keyring, store clickstore.Store, sink clickstore.Sink,
+	resolver *clientip.Resolver, now func() time.Time) (*track.Tracker, error) {
+	builder, err := clickstore.NewBuilder(policy, keyring, nil)
+	if err != nil {
+		return nil, err
+	}
+	return track.New(builder, store, sink, &track.Options{
+		Resolver:     resolver,
+		OptOutHeader: "Sec-GPC",
+		OptOutParam:  "optout",
+		Now:          now,
+		// Enrich: a geo lookup goes here (clickstore/geo), once merged.
+	})
+}
+
+// timeoutStore bounds each store call on the request path, so a stalled
+// store costs a visitor at most d: the click is then counted with its
+// uniqueness unknown.
+type timeoutStore struct {
+	clickstore.Store
+	d time.Duration
+}
+
+func (s timeoutStore) Record(ctx context.Context, c clickstore.Click) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.d)
+	defer cancel()
+	return s.Store.Record(ctx, c)
+}
+
+func (s timeoutStore) Latest(ctx context.Context, visitor, prev clickstore.Pseudonym, link string) (clickstore.Click, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.d)
+	defer cancel()
+	return s.Store.Latest(ctx, visitor, prev, link)
+}
