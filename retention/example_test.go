@@ -116,12 +116,13 @@ func (downStore) LoadOrCreate(context.Context, int64, [32]byte, time.Duration) (
 }
 
 func ExampleErrLocalKey() {
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 	ring, _ := retention.NewKeyring(&retention.KeyringOptions{
 		Store:  downStore{},
 		Logger: slog.New(slog.DiscardHandler),
+		Now:    func() time.Time { return now },
 	})
 	defer ring.Close()
-	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 
 	// The store is down: a local key stands in, so the click can still be
 	// counted, with its uniqueness unknown.
