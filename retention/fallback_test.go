@@ -26,6 +26,7 @@ type outageStore struct {
 	mu    sync.Mutex
 	err   error
 	tried int
+	block chan struct{} // if not nil, a failing call waits for it to close
 }
 
 func (o *outageStore) set(err error) {
@@ -36,11 +37,15 @@ func (o *outageStore) set(err error) {
 
 func (o *outageStore) down() (error, int) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	if o.err != nil {
 		o.tried++
 	}
-	return o.err, o.tried
+	err, tried, block := o.err, o.tried, o.block
+	o.mu.Unlock()
+	if err != nil && block != nil {
+		<-block
+	}
+	return err, tried
 }
 
 func (o *outageStore) calls() int {
@@ -236,4 +241,37 @@ func TestKeyringLocalKeyAllocs(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 	assert.Equal(t, 1, store.calls(), "one try: a Load, and no LoadOrCreate after it failed")
+}
+
+// While one caller waits on a store that hangs, the others are served the
+// local key at once.
+func TestKeyringLocalKeyDoesNotWaitForAHangingStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &outageStore{MemoryKeyStore: retention.NewMemoryKeyStore(nil)}
+		defer store.Close()
+		store.set(errors.New("down"))
+		r, err := retention.NewKeyring(&retention.KeyringOptions{Store: store, Logger: slog.New(slog.DiscardHandler)})
+		require.NoError(t, err)
+		defer r.Close()
+		ctx := context.Background()
+		local, _, err := r.Keys(ctx, time.Now())
+		require.ErrorIs(t, err, retention.ErrLocalKey)
+
+		time.Sleep(time.Second)
+		release := make(chan struct{})
+		store.mu.Lock()
+		store.block = release
+		store.mu.Unlock()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _, _ = r.Keys(ctx, time.Now()) // tries the store, and hangs
+		}()
+		synctest.Wait()
+		k, _, err := r.Keys(ctx, time.Now())
+		require.ErrorIs(t, err, retention.ErrLocalKey)
+		assert.Equal(t, local, k, "served at once, the store still hanging")
+		close(release)
+		<-done
+	})
 }

@@ -174,8 +174,27 @@ func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Ke
 		r.mu.RUnlock()
 		return current, previous, err
 	}
+	local := r.ok && r.epoch == e && r.local
 	r.mu.RUnlock()
+	if local {
+		// Time to try the store again, unless another caller is at it:
+		// then the local key serves on rather than wait for a store
+		// that may be timing out.
+		if !r.fill.TryLock() {
+			r.mu.RLock()
+			current, previous, err = r.cur, r.prev, r.localErr
+			ok := r.ok && r.epoch == e
+			r.mu.RUnlock()
+			if ok {
+				return current, previous, err
+			}
+			r.fill.Lock()
+		}
+	} else {
+		r.fill.Lock()
+	}
 	cur, prev, asked, err := r.miss(ctx, e, now)
+	r.fill.Unlock()
 	switch {
 	case !asked:
 	case err == nil:
@@ -193,10 +212,9 @@ func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Ke
 // miss fills the cache for epoch e, or answers for an epoch older than the
 // cached one without touching the cache. When the store fails it falls
 // back on a local key (see fallback). asked reports whether the store or
-// Rand was called (and so whether the outcome is news for the log).
+// Rand was called (and so whether the outcome is news for the log). The
+// caller holds r.fill, so that one goroutine at a time talks to the store.
 func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev Key, asked bool, err error) {
-	r.fill.Lock()
-	defer r.fill.Unlock()
 	r.mu.RLock()
 	if r.ok && r.epoch == e && (!r.local || now.Before(r.retry)) { // another goroutine filled it meanwhile
 		cur, prev, err = r.cur, r.prev, r.localErr
