@@ -159,10 +159,11 @@ func (r *Keyring) Policy() Policy { return r.policy }
 // exists (it is then within its grace epoch), or the zero Key.
 //
 // When the store fails (and ctx is not done), Keys returns a local key as
-// current, the zero Key as previous, and an error wrapping both [ErrLocalKey] and the store's error (see [Keyring]).
-// Other errors come from Rand, or from the store when ctx is done; current
-// is then the zero Key. After Close, Keys fails with an error wrapping
-// [ErrClosed].
+// current, the zero Key as previous, and an error wrapping both
+// [ErrLocalKey] and the store's error (see [Keyring]). Other errors come
+// from Rand, or from the store when ctx is done or now falls in an epoch
+// older than the one cached; current is then the zero Key. After Close,
+// Keys fails with an error wrapping [ErrClosed].
 //
 // Keys does not allocate while the epoch's keys are cached, shared or
 // local.
