@@ -79,7 +79,15 @@ func DigestAgent(userAgent string) AgentDigest {
 // Device) are left for the caller to set.
 //
 // A zero addr, an empty or over-long link and a zero now are errors
-// wrapping ErrInvalidClick; keyring failures are returned as they are.
+// wrapping ErrInvalidClick; keyring failures are returned wrapped.
+//
+// When the keyring's store fails and a local key stands in (see
+// [retention.ErrLocalKey]), Build returns the complete Click together with
+// an error wrapping retention.ErrLocalKey: its pseudonyms are computed
+// under a key no other instance shares, so the click can be counted but
+// its uniqueness is unknown, and it should not be recorded in a Store. Any
+// other error comes with the zero Click.
+//
 // Build allocates nothing once the epoch's keys are cached.
 func (b *Builder) Build(ctx context.Context, addr netip.Addr, userAgent, link string, now time.Time) (Click, error) {
 	return b.BuildDigest(ctx, addr, DigestAgent(userAgent), link, now)
@@ -92,7 +100,7 @@ func (b *Builder) BuildDigest(ctx context.Context, addr netip.Addr, ua AgentDige
 		return Click{}, Click{Link: link}.Validate()
 	}
 	cur, prev, err := b.pseudonyms(ctx, addr, &ua, now)
-	if err != nil {
+	if err != nil && cur == (Pseudonym{}) {
 		return Click{}, err
 	}
 	c := Click{
@@ -105,14 +113,16 @@ func (b *Builder) BuildDigest(ctx context.Context, addr netip.Addr, ua AgentDige
 	if b.keepRaw {
 		c.RawAddr = addr.Unmap().WithZone("")
 	}
-	return c, nil
+	return c, err // nil, or a local key's
 }
 
 // Pseudonyms returns the pseudonyms of the visitor at addr with userAgent
 // under the keys of the epoch now falls in and of the previous epoch (zero
 // if its key is gone). An erasure request needs both.
 //
-// A zero addr or now is an error wrapping ErrInvalidClick.
+// A zero addr or now is an error wrapping ErrInvalidClick. While a local
+// key stands in for the shared one, the pseudonyms are computed under it
+// and returned with an error wrapping [retention.ErrLocalKey].
 func (b *Builder) Pseudonyms(ctx context.Context, addr netip.Addr, userAgent string, now time.Time) (current, previous Pseudonym, err error) {
 	ua := DigestAgent(userAgent)
 	return b.pseudonyms(ctx, addr, &ua, now)
@@ -130,7 +140,10 @@ func (b *Builder) pseudonyms(ctx context.Context, addr netip.Addr, ua *AgentDige
 	}
 	kc, kp, err := b.keyring.Keys(ctx, now)
 	if err != nil {
-		return Pseudonym{}, Pseudonym{}, fmt.Errorf("clickstore: keyring: %w", err)
+		err = fmt.Errorf("clickstore: keyring: %w", err)
+		if kc.IsZero() || !errors.Is(err, retention.ErrLocalKey) {
+			return Pseudonym{}, Pseudonym{}, err
+		}
 	}
 	ip := addr.As16() // an IPv4 address and its mapped form agree; zones are ignored
 	sc := kc.Secret()
@@ -141,7 +154,7 @@ func (b *Builder) pseudonyms(ctx context.Context, addr netip.Addr, ua *AgentDige
 		previous = pseudonym(&sp, &ip, (*[32]byte)(ua))
 		clear(sp[:])
 	}
-	return current, previous, nil
+	return current, previous, err
 }
 
 // domain separates visitor pseudonyms from any other use of the keys.

@@ -27,6 +27,16 @@
 //     [Sweeper.Last] tells a health check when the last sweep ran and
 //     whether it worked.
 //
+// A key store outage does not stop pseudonymization: while the store
+// fails, [Keyring.Keys] hands out a local key for the epoch (random, held
+// only in the process, never written anywhere, destroyed when its epoch
+// ends or when the store answers again) with an error wrapping
+// [ErrLocalKey]. Pseudonyms under a local key match no other instance's,
+// so a click made with one is counted with its uniqueness unknown. The
+// keyring asks the store again at most once a second and goes back to the
+// shared key at its first answer, so instances sharing the store converge
+// on one key within a second of its recovery.
+//
 // Failures are never silent: a failed sweep, and a key store or random
 // source that cannot give a key, are logged through log/slog (the first
 // failure of a run at once, then at most one line a minute with the count

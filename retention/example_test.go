@@ -2,6 +2,7 @@ package retention_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -101,4 +102,37 @@ func ExampleSweeper_Last() {
 	// Output:
 	// true
 	// 12:00:00 0 <nil> 0
+}
+
+// downStore is a KeyStore whose server is unreachable.
+type downStore struct{}
+
+func (downStore) Load(context.Context, int64) ([32]byte, bool, error) {
+	return [32]byte{}, false, errors.New("connection refused")
+}
+
+func (downStore) LoadOrCreate(context.Context, int64, [32]byte, time.Duration) ([32]byte, error) {
+	return [32]byte{}, errors.New("connection refused")
+}
+
+func ExampleErrLocalKey() {
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	ring, _ := retention.NewKeyring(&retention.KeyringOptions{
+		Store:  downStore{},
+		Logger: slog.New(slog.DiscardHandler),
+		Now:    func() time.Time { return now },
+	})
+	defer ring.Close()
+
+	// The store is down: a local key stands in, so the click can still be
+	// counted, with its uniqueness unknown.
+	cur, _, err := ring.Keys(context.Background(), now)
+	fmt.Println(errors.Is(err, retention.ErrLocalKey), cur.IsZero())
+	fmt.Println(err)
+	st := ring.Stats()
+	fmt.Println(st.Local, st.LocalKeys, st.Failures)
+	// Output:
+	// true false
+	// retention: keys for epoch 964296: the key store failed; a local key stands in: retention: key store: load the key of epoch 964296: connection refused
+	// true 1 1
 }

@@ -14,6 +14,23 @@ import (
 	"github.com/clickanon/clickanon/internal/burstlog"
 )
 
+// ErrLocalKey is wrapped, with the key store's own error, by the error
+// [Keyring.Keys] returns when its [KeyStore] fails and it hands out a local
+// key instead: a random key made in this process for the epoch, never
+// written anywhere, that no other instance knows. The keys Keys returns
+// with it are usable, so that a click can still be counted, but
+// pseudonyms computed under a local key match no other instance's, nor
+// this instance's once the store is back: a caller must treat the
+// uniqueness of such a click as unknown and should not record it for
+// later lookups. Test for it with errors.Is.
+var ErrLocalKey = errors.New("the key store failed; a local key stands in")
+
+// localRetry is how long a Keyring answers with its local key before it
+// asks the failing store again: the store is not hammered on every click,
+// and the keyring is back on the shared key within this long of the
+// store's recovery.
+const localRetry = time.Second
+
 // KeyringOptions configures [NewKeyring]. The zero value (or a nil pointer)
 // means the defaults.
 type KeyringOptions struct {
@@ -34,9 +51,10 @@ type KeyringOptions struct {
 	Now func() time.Time
 
 	// Logger receives a warning when the key store or the random source
-	// fails: the first failure of a run at once, then at most one line a
-	// minute with the count of those not logged, and one line when keys
-	// can be had again. Error text is logged with every address-like run
+	// fails (and a local key stands in, see [ErrLocalKey]): the first
+	// failure of a run at once, then at most one line a minute with the
+	// count of those not logged, and one line when shared keys can be had
+	// again. Error text is logged with every address-like run
 	// replaced. Nil means slog.Default(). Failures are also counted in
 	// [KeyStats].Failures.
 	Logger *slog.Logger
@@ -58,6 +76,18 @@ type KeyringOptions struct {
 // as its [KeyStore] contract says. Copies of a [Key] that callers keep are
 // theirs to drop. [Keyring.Stats] tells how old the oldest key held is and
 // how many were destroyed; [Keyring.Sweep] does the timer's work on demand.
+//
+// When the store fails, Keys does not leave the caller without a key: it
+// hands out a local key for the epoch (random, from Rand, held only in
+// the keyring's cache, never written to any store) together with an error
+// wrapping [ErrLocalKey] and the store's error. The local key is destroyed
+// when its epoch ends, like any cached key, or as soon as the store
+// answers again: while it stands in, Keys asks the store again at most
+// once a second (at the first call a second or more after the last try),
+// and the first answer replaces the local key with the shared one, so
+// that instances sharing a store converge on one key within a second of
+// its recovery. [KeyStats] counts the local keys made and tells whether
+// one stands in now.
 //
 // [Keyring.Close] destroys every key held in process and stops the timers.
 //
@@ -82,7 +112,14 @@ type Keyring struct {
 	cur    Key
 	prev   Key // zero if there was none within its grace
 	closed bool
-	timer  *time.Timer // fires when the cached epoch ends
+
+	// A local key stands in for cur: the store failed (localErr says how,
+	// wrapping ErrLocalKey) and is asked again at or after retry.
+	local     bool
+	localErr  error
+	retry     time.Time
+	localKeys uint64      // local keys made, ever
+	timer     *time.Timer // fires when the cached epoch ends
 
 	// Accounts, under mu: the epochs held at the last look, and how many
 	// epochs' keys are gone from the process (each counted once: the
@@ -121,21 +158,51 @@ func (r *Keyring) Policy() Policy { return r.policy }
 // the first request for that epoch, and the previous epoch's key if it
 // exists (it is then within its grace epoch), or the zero Key.
 //
-// Errors come from the store or from Rand; current is then the zero Key.
-// After Close, Keys fails with an error wrapping [ErrClosed].
+// When the store fails (and ctx is not done), Keys returns a local key as
+// current, the zero Key as previous, and an error wrapping both
+// [ErrLocalKey] and the store's error (see [Keyring]). Other errors come
+// from Rand, or from the store when ctx is done or now falls in an epoch
+// older than the one cached; current is then the zero Key. After Close,
+// Keys fails with an error wrapping [ErrClosed].
+//
+// Keys does not allocate while the epoch's keys are cached, shared or
+// local.
 func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Key, err error) {
 	e := r.policy.Epoch(now)
 	r.mu.RLock()
-	if r.ok && r.epoch == e {
-		current, previous = r.cur, r.prev
+	if r.ok && r.epoch == e && (!r.local || now.Before(r.retry)) {
+		current, previous, err = r.cur, r.prev, r.localErr
 		r.mu.RUnlock()
-		return current, previous, nil
+		return current, previous, err
 	}
+	local := r.ok && r.epoch == e && r.local
 	r.mu.RUnlock()
-	cur, prev, err := r.miss(ctx, e, now)
+	if local {
+		// Time to try the store again, unless another caller is at it:
+		// then the local key serves on rather than wait for a store
+		// that may be timing out.
+		if !r.fill.TryLock() {
+			r.mu.RLock()
+			current, previous, err = r.cur, r.prev, r.localErr
+			ok := r.ok && r.epoch == e
+			r.mu.RUnlock()
+			if ok {
+				return current, previous, err
+			}
+			r.fill.Lock()
+		}
+	} else {
+		r.fill.Lock()
+	}
+	cur, prev, asked, err := r.miss(ctx, e, now)
+	r.fill.Unlock()
 	switch {
+	case !asked:
 	case err == nil:
-		r.burst().OK(ctx, now, "retention: keyring: keys can be had again")
+		r.burst().OK(ctx, now, "retention: keyring: shared keys can be had again")
+	case errors.Is(err, ErrLocalKey):
+		r.burst().Fail(ctx, now, "retention: keyring: the key store failed; a local key stands in, and clicks are counted with uniqueness unknown", err,
+			slog.Int64("epoch", e))
 	case ctx.Err() == nil && !errors.Is(err, ErrClosed):
 		r.burst().Fail(ctx, now, "retention: keyring: no key for the epoch; clicks cannot be pseudonymized and are not counted", err,
 			slog.Int64("epoch", e))
@@ -144,81 +211,131 @@ func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Ke
 }
 
 // miss fills the cache for epoch e, or answers for an epoch older than the
-// cached one without touching the cache.
-func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (Key, Key, error) {
-	r.fill.Lock()
-	defer r.fill.Unlock()
+// cached one without touching the cache. When the store fails it falls
+// back on a local key (see fallback). asked reports whether the store or
+// Rand was called (and so whether the outcome is news for the log). The
+// caller holds r.fill, so that one goroutine at a time talks to the store.
+func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev Key, asked bool, err error) {
 	r.mu.RLock()
-	if r.ok && r.epoch == e { // another goroutine filled it meanwhile
-		cur, prev := r.cur, r.prev
+	if r.ok && r.epoch == e && (!r.local || now.Before(r.retry)) { // another goroutine filled it meanwhile
+		cur, prev, err = r.cur, r.prev, r.localErr
 		r.mu.RUnlock()
-		return cur, prev, nil
+		return cur, prev, false, err
 	}
 	stale := r.ok && e < r.epoch
 	closed := r.closed
 	r.mu.RUnlock()
 	if closed {
-		return Key{}, Key{}, fmt.Errorf("retention: keys for epoch %d: keyring %w", e, ErrClosed)
+		return Key{}, Key{}, false, fmt.Errorf("retention: keys for epoch %d: keyring %w", e, ErrClosed)
 	}
 
 	store := r.keyStore()
 	// An existing key needs no fresh randomness; look first.
 	secret, ok, err := store.Load(ctx, e)
 	if err != nil {
-		return Key{}, Key{}, foreign(fmt.Sprintf("key store: load the key of epoch %d", e), err)
+		return r.fallback(ctx, e, now, stale, foreign(fmt.Sprintf("key store: load the key of epoch %d", e), err))
 	}
 	if !ok || secret == ([32]byte{}) {
-		if secret, err = r.create(ctx, store, e, now); err != nil {
-			return Key{}, Key{}, err
+		var fromStore bool
+		if secret, fromStore, err = r.create(ctx, store, e, now); err != nil {
+			if fromStore {
+				return r.fallback(ctx, e, now, stale, err)
+			}
+			return Key{}, Key{}, true, err
 		}
 	}
-	cur := Key{Epoch: e, secret: secret}
-	var prev Key
+	cur = Key{Epoch: e, secret: secret}
 	if p, ok, err := store.Load(ctx, e-1); err != nil {
-		return Key{}, Key{}, foreign(fmt.Sprintf("key store: load the key of epoch %d", e-1), err)
+		return r.fallback(ctx, e, now, stale, foreign(fmt.Sprintf("key store: load the key of epoch %d", e-1), err))
 	} else if ok && p != ([32]byte{}) {
 		prev = Key{Epoch: e - 1, secret: p}
 	}
 	if stale {
-		return cur, prev, nil // a late caller: never move the cache back
+		return cur, prev, true, nil // a late caller: never move the cache back
 	}
 	r.mu.Lock()
 	if r.closed { // closed while the store was asked
 		r.mu.Unlock()
-		return Key{}, Key{}, fmt.Errorf("retention: keys for epoch %d: keyring %w", e, ErrClosed)
+		return Key{}, Key{}, true, fmt.Errorf("retention: keys for epoch %d: keyring %w", e, ErrClosed)
 	}
+	// Assigning cur overwrites a local key's bytes in place.
 	r.ok, r.epoch, r.cur, r.prev = true, e, cur, prev
+	r.local, r.localErr, r.retry = false, nil, time.Time{}
 	r.armLocked()
 	r.accountLocked()
 	r.mu.Unlock()
-	return cur, prev, nil
+	return cur, prev, true, nil
 }
 
-// create draws a candidate key for epoch e and stores it unless another
-// caller got there first; it returns the winner.
-func (r *Keyring) create(ctx context.Context, store KeyStore, e int64, now time.Time) ([32]byte, error) {
-	var candidate [32]byte
+// fallback answers for epoch e after the store failed with cause: with the
+// local key already standing in for e, or a new one, and an error wrapping
+// ErrLocalKey and cause. A caller whose context is done, or a late caller
+// for an older epoch than the cached one, gets cause alone.
+func (r *Keyring) fallback(ctx context.Context, e int64, now time.Time, stale bool, cause error) (Key, Key, bool, error) {
+	if stale || ctx.Err() != nil {
+		return Key{}, Key{}, true, cause
+	}
+	lerr := fmt.Errorf("retention: keys for epoch %d: %w: %w", e, ErrLocalKey, cause)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.closed:
+		return Key{}, Key{}, true, fmt.Errorf("retention: keys for epoch %d: keyring %w", e, ErrClosed)
+	case r.ok && r.epoch == e && r.local:
+		r.localErr, r.retry = lerr, now.Add(localRetry)
+		return r.cur, r.prev, true, lerr
+	}
+	secret, err := r.draw(e)
+	if err != nil {
+		return Key{}, Key{}, true, err
+	}
+	if r.ok {
+		r.dropCacheLocked()
+	}
+	r.ok, r.epoch, r.cur, r.prev = true, e, Key{Epoch: e, secret: secret}, Key{}
+	clear(secret[:])
+	r.local, r.localErr, r.retry = true, lerr, now.Add(localRetry)
+	r.localKeys++
+	r.armLocked()
+	r.accountLocked()
+	return r.cur, r.prev, true, lerr
+}
+
+// draw returns a new random key for epoch e from Rand.
+func (r *Keyring) draw(e int64) ([32]byte, error) {
+	var k [32]byte
 	src := r.rand
 	if src == nil {
 		src = rand.Reader
 	}
-	if _, err := io.ReadFull(src, candidate[:]); err != nil {
+	if _, err := io.ReadFull(src, k[:]); err != nil {
 		return [32]byte{}, foreign(fmt.Sprintf("new key for epoch %d: random source", e), err)
 	}
-	if candidate == ([32]byte{}) {
+	if k == ([32]byte{}) {
 		return [32]byte{}, fmt.Errorf("retention: new key for epoch %d: random source gave all zero bytes", e)
+	}
+	return k, nil
+}
+
+// create draws a candidate key for epoch e and stores it unless another
+// caller got there first; it returns the winner. fromStore reports that
+// the error, if any, is the store's.
+func (r *Keyring) create(ctx context.Context, store KeyStore, e int64, now time.Time) (secret [32]byte, fromStore bool, err error) {
+	candidate, err := r.draw(e)
+	if err != nil {
+		return [32]byte{}, false, err
 	}
 	// The key must die at the end of the grace epoch, e+1.
 	ttl := r.policy.EpochStart(e + 2).Sub(now)
-	secret, err := store.LoadOrCreate(ctx, e, candidate, ttl)
+	secret, err = store.LoadOrCreate(ctx, e, candidate, ttl)
 	clear(candidate[:])
 	if err != nil {
-		return [32]byte{}, foreign(fmt.Sprintf("key store: create the key of epoch %d", e), err)
+		return [32]byte{}, true, foreign(fmt.Sprintf("key store: create the key of epoch %d", e), err)
 	}
 	if secret == ([32]byte{}) {
-		return [32]byte{}, fmt.Errorf("retention: key store gave an all-zero key for epoch %d", e)
+		return [32]byte{}, true, fmt.Errorf("retention: key store gave an all-zero key for epoch %d", e)
 	}
-	return secret, nil
+	return secret, false, nil
 }
 
 func (r *Keyring) keyStore() KeyStore {
@@ -274,6 +391,7 @@ func (r *Keyring) dropCacheLocked() int {
 		*k = Key{}
 	}
 	r.ok = false
+	r.local, r.localErr, r.retry = false, nil, time.Time{}
 	if r.timer != nil {
 		r.timer.Stop()
 	}
@@ -336,10 +454,15 @@ type KeyStats struct {
 	// Destroyed is how many epochs' keys have been destroyed (zeroed and
 	// dropped from process memory) since the keyring or store was made.
 	Destroyed uint64
-	// Failures is how many times the keyring could not give a key because
-	// its store or random source failed (not counting calls whose context
-	// was done, or after Close); always 0 from a MemoryKeyStore.
+	// Failures is how many times the keyring's store or random source
+	// failed when asked (not counting calls whose context was done, or
+	// after Close; while a local key stands in, the store is asked at most
+	// once a second); always 0 from a MemoryKeyStore.
 	Failures uint64
+	// LocalKeys is how many local keys the keyring made because its store
+	// failed (see [ErrLocalKey]); Local is whether one stands in now.
+	LocalKeys uint64
+	Local     bool
 }
 
 // Stats reports the keys held in process memory (cached, and in the
@@ -350,7 +473,8 @@ func (r *Keyring) Stats() KeyStats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.accountLocked()
-	st := KeyStats{Held: len(r.seen), Destroyed: r.destroyed, Failures: r.burst().Failures()}
+	st := KeyStats{Held: len(r.seen), Destroyed: r.destroyed, Failures: r.burst().Failures(),
+		LocalKeys: r.localKeys, Local: r.ok && r.local}
 	for i, e := range r.seen {
 		if i == 0 || e < st.OldestEpoch {
 			st.OldestEpoch = e

@@ -11,4 +11,6 @@
 // the request: given links and labels that hold addresses ([Canaries]), no
 // error may carry one. [Visitor] and [Click] make the many distinct
 // visitors' clicks that a backend's own tests and benchmarks need.
+// [OutageKeyStore] is a key store that can be taken down, to test what
+// code does when the store of its epoch keys fails.
 package clickstoretest

@@ -1,6 +1,8 @@
 package clickstoretest_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -66,4 +68,21 @@ func ExampleClick() {
 	// Output:
 	// <nil> true true
 	// 10.0.0.0/24 10.1.0.0/24
+}
+
+func ExampleOutageKeyStore() {
+	ctx := context.Background()
+	keys := clickstoretest.NewOutageKeyStore(nil)
+	defer keys.Close()
+
+	keys.Down(errors.New("connection refused"))
+	_, _, err := keys.Load(ctx, 1)
+	fmt.Println(err, keys.Failed())
+
+	keys.Up()
+	k, _ := keys.LoadOrCreate(ctx, 1, [32]byte{7}, time.Minute)
+	fmt.Println(k[0], keys.Failed())
+	// Output:
+	// connection refused 1
+	// 7 1
 }

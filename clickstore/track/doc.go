@@ -57,4 +57,24 @@
 // their uniqueness exact. A store that is full anyway refuses new clicks
 // rather than evicting (clickstore.ErrFull): they are counted with unknown
 // uniqueness, and [Stats] says how many.
+//
+// # Outages
+//
+// An outage never turns a visitor away and never loses a click of an
+// existing link. If the Store fails, the click is counted in the Sink with
+// unknown uniqueness ([Stats].StoreFailures). If the keyring's key store
+// fails (Redis is down), the keyring hands out a local key (see
+// retention.ErrLocalKey): the click is counted in the Sink with unknown
+// uniqueness and is not recorded in the Store, since a pseudonym under a
+// key no other instance shares would make its first/repeat answer
+// meaningless; a conversion cannot be attributed ([Stats].KeyFallbacks).
+// Within a second of the key store's recovery the keyring is back on the
+// shared key and uniqueness is exact again. Only a click that cannot be
+// built at all (no key of any kind) is dropped, as Outcome [Failed].
+//
+// Store and Sink failures are logged through [Options].Logger once per
+// burst each: the first failure at once, then at most one line a minute
+// with the count of those not logged, and one line on recovery. Error
+// text is logged with every address masked (ipmask/logmask, with the
+// Builder's policy), and every failure is counted in [Stats].
 package track

@@ -3,6 +3,7 @@ package track_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/clickstore/clickstoretest"
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/retention"
@@ -215,4 +217,45 @@ func ExampleBotLabel() {
 	fmt.Printf("%q %q %q\n", track.BotLabel(get), track.BotLabel(head), track.BotLabel(slack))
 	// Output:
 	// "" "head" "slack"
+}
+
+// A key store outage (Redis down) loses no click: a local key stands in,
+// clicks are counted with unknown uniqueness, and once the key store is
+// back uniqueness is exact again.
+func ExampleStats_keyFallbacks() {
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	keys := clickstoretest.NewOutageKeyStore(clock) // stands for a shared store on Redis
+	defer keys.Close()
+	quiet := slog.New(slog.DiscardHandler)
+	keyring, _ := retention.NewKeyring(&retention.KeyringOptions{Store: keys, Now: clock, Logger: quiet})
+	defer keyring.Close()
+	builder, _ := clickstore.NewBuilder(ipmask.Default, keyring, nil)
+	store, _ := clickstore.NewMemory(&clickstore.MemoryOptions{Now: clock})
+	defer store.Close()
+	stats, _ := aggregate.New(nil)
+	tracker, _ := track.New(builder, store, stats, &track.Options{Now: clock, Logger: quiet})
+
+	click := func() {
+		r := httptest.NewRequest("GET", "/go/spring-sale", nil)
+		r.RemoteAddr = "192.0.2.44:5000"
+		r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64)")
+		v := tracker.Track(r, "spring-sale", clickstore.KindClick)
+		fmt.Println(v.Outcome, v.Uniqueness)
+	}
+	keys.Down(nil)
+	click()
+	click()
+	keys.Up()
+	now = now.Add(time.Second) // the keyring asks its store again
+	click()
+	click()
+	st := tracker.Stats()
+	fmt.Println(st.Clicks, st.KeyFallbacks, st.BuildFailures)
+	// Output:
+	// counted unknown
+	// counted unknown
+	// counted unique
+	// counted repeat
+	// 4 2 0
 }

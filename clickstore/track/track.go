@@ -15,9 +15,11 @@ import (
 	"go4.org/netipx"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/internal/burstlog"
 	"github.com/clickanon/clickanon/internal/reqctx"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
+	"github.com/clickanon/clickanon/ipmask/logmask"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -120,8 +122,12 @@ type Options struct {
 	// Logger receives ErrMaskedAddr when the tracker finds a masked
 	// client address, and a warning when Handler serves a route without
 	// the PathValue wildcard (each at the first, second, fourth,
-	// eighth... such request). It never receives an address. Nil means
-	// slog.Default().
+	// eighth... such request). It also receives the failures of the Store
+	// and of the Sink, once per burst each: a warning at a burst's first
+	// failure, then at most one a minute with the count of those not
+	// logged, and one line when the Store or Sink works again; error text
+	// is logged with every address masked by the Builder's policy. It
+	// never receives an address. Nil means slog.Default().
 	Logger *slog.Logger
 
 	// Now is the clock. Nil means time.Now.
@@ -141,7 +147,8 @@ type Visit struct {
 	Outcome Outcome
 	// Uniqueness is Unique for a visitor's first click on the link within
 	// the window, Repeat for a later one or a bot, UniqueUnknown if the
-	// store failed or the visitor's network is over its quota.
+	// store failed, the keyring's store failed (a local key stood in), or
+	// the visitor's network is over its quota.
 	Uniqueness clickstore.Uniqueness
 	// Bot is the bot label, or "".
 	Bot string
@@ -172,7 +179,8 @@ const (
 	// window.
 	Unattributed
 	// Failed: the click could not be built (a nil request, an invalid
-	// link or kind, the keyring failed) and was not counted.
+	// link or kind, the keyring failed with no local key to stand in)
+	// and was not counted.
 	Failed
 )
 
@@ -213,6 +221,12 @@ type Stats struct {
 	StoreFull uint64
 	// SinkFailures counts clicks and conversions the Sink refused.
 	SinkFailures uint64
+	// KeyFallbacks counts requests whose pseudonym was computed under a
+	// local key because the keyring's key store failed (see
+	// retention.ErrLocalKey): their clicks are counted with unknown
+	// uniqueness and not recorded in the Store, and their conversions are
+	// not attributed.
+	KeyFallbacks uint64
 	// BuildFailures counts requests not counted because the click could
 	// not be built (Outcome Failed).
 	BuildFailures uint64
@@ -242,6 +256,8 @@ type Tracker struct {
 	agents   *agentCache
 	quota    *quota
 	logger   *slog.Logger
+	storeLog failLog      // the Store's failures, once per burst
+	sinkLog  failLog      // the Sink's
 	maskRun  atomic.Int64 // consecutive IPv4 addresses that looked masked
 	counters [nCounters]atomic.Uint64
 }
@@ -263,6 +279,7 @@ const (
 	cStoreFailures
 	cStoreFull
 	cSinkFailures
+	cKeyFallbacks
 	cBuildFailures
 	cUnserved
 	cNoLink
@@ -321,6 +338,13 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 	t.logger = o.Logger
 	if t.logger == nil {
 		t.logger = slog.Default()
+	}
+	masker, err := logmask.NewMasker(t.policy, nil)
+	if err != nil {
+		return nil, fmt.Errorf("track: New: log masker: %w", err)
+	}
+	for _, l := range [...]*failLog{&t.storeLog, &t.sinkLog} {
+		l.log.Logger, l.log.Mask = t.logger, masker.MaskString
 	}
 	t.agents = newAgentCache(o.AgentCache, o.Classify)
 	if o.NetworkQuota > 0 {
@@ -393,10 +417,16 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	c, err := t.builder.BuildDigest(ctx, addr, ag.digest, buildLink, now)
 	// 6. The raw address is not used past this point.
 	addr = netip.Addr{}
-	if err != nil {
+	// A local key stands in for the shared one: the click is whole, but
+	// its pseudonym matches no other instance's.
+	local := err != nil && errors.Is(err, retention.ErrLocalKey)
+	if err != nil && !local {
 		v.Outcome = Failed
 		t.count(cBuildFailures)
 		return v
+	}
+	if local {
+		t.count(cKeyFallbacks)
 	}
 	c.Kind = kind
 	c.Bot = truncate(v.Bot, clickstore.MaxLabelLen)
@@ -411,9 +441,9 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	c.Referrer = referrerHost(header(r.Header, "Referer"))
 
 	if kind == clickstore.KindConversion {
-		return t.convert(ctx, c, link, v)
+		return t.convert(ctx, c, link, v, local, now)
 	}
-	v.Uniqueness, v.OverQuota = t.record(ctx, c, v.Bot != "", now)
+	v.Uniqueness, v.OverQuota = t.record(ctx, c, v.Bot != "", local, now)
 	t.count(cClicks)
 	switch v.Uniqueness {
 	case clickstore.Unique:
@@ -424,25 +454,54 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 		t.count(cUnknown)
 	}
 	v.Outcome = Counted
-	if err := t.sink.Add(ctx, c, v.Uniqueness); err != nil {
-		t.count(cSinkFailures)
-	}
+	t.add(ctx, c, v.Uniqueness, now)
 	return v
 }
 
+// add counts c in the sink.
+func (t *Tracker) add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness, now time.Time) {
+	if err := t.sink.Add(ctx, c, u); err != nil {
+		t.count(cSinkFailures)
+		t.sinkLog.fail(ctx, now, "track: the sink failed; the click or conversion is not counted", err)
+		return
+	}
+	t.sinkLog.ok(ctx, now, "track: the sink works again")
+}
+
+// storeFailed counts and logs a failure of the store.
+func (t *Tracker) storeFailed(ctx context.Context, now time.Time, err error) {
+	t.count(cStoreFailures)
+	full := errors.Is(err, clickstore.ErrFull)
+	if full {
+		t.count(cStoreFull)
+	}
+	t.storeLog.fail(ctx, now, "track: the store failed; clicks are counted with uniqueness unknown and conversions are not attributed", err,
+		slog.Bool("full", full))
+}
+
 // record asks the store whether c is its visitor's first click on the link,
-// unless c is a bot's (never unique, and not worth the store's room) or its
-// network is at its quota (then only whether the store holds the visitor's
-// click already).
-func (t *Tracker) record(ctx context.Context, c clickstore.Click, bot bool, now time.Time) (clickstore.Uniqueness, bool) {
+// unless c is a bot's (never unique, and not worth the store's room), its
+// pseudonym is under a local key (the store's answer would mean nothing),
+// or its network is at its quota (then only whether the store holds the
+// visitor's click already).
+func (t *Tracker) record(ctx context.Context, c clickstore.Click, bot, local bool, now time.Time) (clickstore.Uniqueness, bool) {
 	if bot {
 		t.count(cBots)
 		return clickstore.Repeat, false
 	}
+	if local {
+		return clickstore.UniqueUnknown, false
+	}
 	if t.quota != nil && !t.quota.allow(c.Network, now) {
 		// A visitor the store holds is still told a repeat; a new one
 		// is counted without being held.
-		if _, ok, err := t.store.Latest(ctx, c.Visitor, c.PrevVisitor, c.Link); err == nil && ok {
+		_, ok, err := t.store.Latest(ctx, c.Visitor, c.PrevVisitor, c.Link)
+		if err != nil {
+			t.storeFailed(ctx, now, err)
+		} else {
+			t.storeLog.ok(ctx, now, storeOK)
+		}
+		if err == nil && ok {
 			return clickstore.Repeat, false
 		}
 		t.count(cOverQuota)
@@ -451,22 +510,34 @@ func (t *Tracker) record(ctx context.Context, c clickstore.Click, bot bool, now 
 	first, err := t.store.Record(ctx, c)
 	switch {
 	case err != nil:
-		t.count(cStoreFailures)
-		if errors.Is(err, clickstore.ErrFull) {
-			t.count(cStoreFull)
-		}
+		t.storeFailed(ctx, now, err)
 	case first && t.quota != nil:
 		t.quota.add(c.Network, now)
+	}
+	if err == nil {
+		t.storeLog.ok(ctx, now, storeOK)
 	}
 	return clickstore.UniquenessOf(first, err), false
 }
 
-// convert attributes a conversion to the visitor's latest click.
-func (t *Tracker) convert(ctx context.Context, c clickstore.Click, link string, v Visit) Visit {
-	held, ok, err := t.store.Latest(ctx, c.Visitor, c.PrevVisitor, link)
+const storeOK = "track: the store works again"
+
+// convert attributes a conversion to the visitor's latest click. A
+// conversion whose pseudonym is under a local key cannot be.
+func (t *Tracker) convert(ctx context.Context, c clickstore.Click, link string, v Visit, local bool, now time.Time) Visit {
+	var (
+		held clickstore.Click
+		ok   bool
+		err  error
+	)
+	if !local {
+		if held, ok, err = t.store.Latest(ctx, c.Visitor, c.PrevVisitor, link); err == nil {
+			t.storeLog.ok(ctx, now, storeOK)
+		}
+	}
 	switch {
 	case err != nil:
-		t.count(cStoreFailures)
+		t.storeFailed(ctx, now, err)
 		fallthrough
 	case !ok:
 		v.Outcome = Unattributed
@@ -479,10 +550,26 @@ func (t *Tracker) convert(ctx context.Context, c clickstore.Click, link string, 
 	v.Outcome = Counted
 	v.Uniqueness = clickstore.UniqueUnknown
 	t.count(cConversions)
-	if err := t.sink.Add(ctx, c, v.Uniqueness); err != nil {
-		t.count(cSinkFailures)
-	}
+	t.add(ctx, c, v.Uniqueness, now)
 	return v
+}
+
+// failLog logs one operation's failures once per burst. The flag spares
+// the hot path burstlog's lock while nothing fails.
+type failLog struct {
+	log     burstlog.Logger
+	failing atomic.Bool
+}
+
+func (l *failLog) fail(ctx context.Context, now time.Time, msg string, err error, attrs ...slog.Attr) {
+	l.failing.Store(true)
+	l.log.Fail(ctx, now, msg, err, attrs...)
+}
+
+func (l *failLog) ok(ctx context.Context, now time.Time, msg string) {
+	if l.failing.Load() && l.failing.CompareAndSwap(true, false) {
+		l.log.OK(ctx, now, msg)
+	}
 }
 
 // maskedRunLen is how many IPv4 addresses in a row must look masked before
@@ -555,6 +642,7 @@ func (t *Tracker) Stats() Stats {
 		StoreFailures: c(cStoreFailures),
 		StoreFull:     c(cStoreFull),
 		SinkFailures:  c(cSinkFailures),
+		KeyFallbacks:  c(cKeyFallbacks),
 		BuildFailures: c(cBuildFailures),
 		Unserved:      c(cUnserved),
 		NoLink:        c(cNoLink),
