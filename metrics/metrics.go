@@ -33,6 +33,7 @@
 //	clickanon_tracker_store_failures_total{tracker}
 //	clickanon_tracker_store_full_total{tracker}          records the store refused because it was full
 //	clickanon_tracker_sink_failures_total{tracker}
+//	clickanon_tracker_key_fallbacks_total{tracker}       clicks counted under a local key (uniqueness unknown)
 //	clickanon_store_sweeps_total{store}
 //	clickanon_store_sweep_errors_total{store}
 //	clickanon_store_swept_total{store}                   entries the sweeps destroyed
@@ -44,6 +45,8 @@
 //	clickanon_keyring_oldest_key_age_seconds{keyring}
 //	clickanon_keyring_keys_destroyed_total{keyring}
 //	clickanon_keyring_failures_total{keyring}            key store or random source failures
+//	clickanon_keyring_local_keys_total{keyring}          local keys made while the key store failed
+//	clickanon_keyring_local{keyring}                     1 while a local key stands in
 //	clickanon_sink_flushes_total{sink}
 //	clickanon_sink_flush_errors_total{sink}
 //	clickanon_sink_written_total{sink}                   increments written
@@ -107,18 +110,18 @@ type Metrics struct {
 // descs are the metrics' descriptions, one per metric name, shared by
 // every part of a kind.
 type descs struct {
-	requests, clicks, bots, conversions, masked, overQuota, storeFailures, storeFull, sinkFailures *prometheus.Desc
-	sweeps, sweepErrors, swept, held, oldest, lastSweep                                            *prometheus.Desc
-	keysHeld, keyAge, keysDestroyed, keyFailures                                                   *prometheus.Desc
-	flushes, flushErrors, written, buffered, dropped                                               *prometheus.Desc
-	resolutions, headerResolutions                                                                 *prometheus.Desc
+	requests, clicks, bots, conversions, masked, overQuota, storeFailures, storeFull, sinkFailures, keyFallbacks *prometheus.Desc
+	sweeps, sweepErrors, swept, held, oldest, lastSweep                                                          *prometheus.Desc
+	keysHeld, keyAge, keysDestroyed, keyFailures, localKeys, localNow                                            *prometheus.Desc
+	flushes, flushErrors, written, buffered, dropped                                                             *prometheus.Desc
+	resolutions, headerResolutions                                                                               *prometheus.Desc
 }
 
 func (d *descs) all() []*prometheus.Desc {
 	return []*prometheus.Desc{
-		d.requests, d.clicks, d.bots, d.conversions, d.masked, d.overQuota, d.storeFailures, d.storeFull, d.sinkFailures,
+		d.requests, d.clicks, d.bots, d.conversions, d.masked, d.overQuota, d.storeFailures, d.storeFull, d.sinkFailures, d.keyFallbacks,
 		d.sweeps, d.sweepErrors, d.swept, d.held, d.oldest, d.lastSweep,
-		d.keysHeld, d.keyAge, d.keysDestroyed, d.keyFailures,
+		d.keysHeld, d.keyAge, d.keysDestroyed, d.keyFailures, d.localKeys, d.localNow,
 		d.flushes, d.flushErrors, d.written, d.buffered, d.dropped,
 		d.resolutions, d.headerResolutions,
 	}
@@ -158,6 +161,7 @@ func New(reg prometheus.Registerer, opts *Options) (*Metrics, error) {
 		storeFailures: desc("tracker", "store_failures_total", "Clicks and conversions whose store call failed (uniqueness unknown, or unattributed).", "tracker"),
 		storeFull:     desc("tracker", "store_full_total", "Clicks the store refused because it was full.", "tracker"),
 		sinkFailures:  desc("tracker", "sink_failures_total", "Clicks and conversions the sink refused.", "tracker"),
+		keyFallbacks:  desc("tracker", "key_fallbacks_total", "Clicks counted under a local key while the key store failed (uniqueness unknown).", "tracker"),
 
 		sweeps:      desc("store", "sweeps_total", "Sweeps of the store.", "store"),
 		sweepErrors: desc("store", "sweep_errors_total", "Sweeps of the store that failed.", "store"),
@@ -170,6 +174,8 @@ func New(reg prometheus.Registerer, opts *Options) (*Metrics, error) {
 		keyAge:        desc("keyring", "oldest_key_age_seconds", "Time since the epoch of the oldest key held began; below twice the window when keys die on time.", "keyring"),
 		keysDestroyed: desc("keyring", "keys_destroyed_total", "Epoch keys destroyed.", "keyring"),
 		keyFailures:   desc("keyring", "failures_total", "Times the key store or random source failed to give a key.", "keyring"),
+		localKeys:     desc("keyring", "local_keys_total", "Local keys made because the key store failed.", "keyring"),
+		localNow:      desc("keyring", "local", "1 while a local key stands in for the shared one, else 0.", "keyring"),
 
 		flushes:     desc("sink", "flushes_total", "Batches the sink wrote.", "sink"),
 		flushErrors: desc("sink", "flush_errors_total", "Failed attempts to write a batch.", "sink"),
@@ -298,6 +304,7 @@ func (m *Metrics) Tracker(name string, t *track.Tracker) error {
 		counter(ch, d.storeFailures, s.StoreFailures, name)
 		counter(ch, d.storeFull, s.StoreFull, name)
 		counter(ch, d.sinkFailures, s.SinkFailures, name)
+		counter(ch, d.keyFallbacks, s.KeyFallbacks, name)
 	})
 }
 
@@ -331,6 +338,12 @@ func (m *Metrics) Keyring(name string, r *retention.Keyring) error {
 		gauge(ch, d.keyAge, s.OldestAge.Seconds(), name)
 		counter(ch, d.keysDestroyed, s.Destroyed, name)
 		counter(ch, d.keyFailures, s.Failures, name)
+		counter(ch, d.localKeys, s.LocalKeys, name)
+		local := 0.0
+		if s.Local {
+			local = 1
+		}
+		gauge(ch, d.localNow, local, name)
 	})
 }
 

@@ -193,6 +193,7 @@ func TestEveryMetric(t *testing.T) {
 		`clickanon_tracker_store_failures_total{tracker="web"}`:                  1,
 		`clickanon_tracker_store_full_total{tracker="web"}`:                      1,
 		`clickanon_tracker_sink_failures_total{tracker="web"}`:                   0,
+		`clickanon_tracker_key_fallbacks_total{tracker="web"}`:                   0,
 
 		`clickanon_clientip_resolutions_total{outcome="resolved",resolver="web"}`:  9, // all but the malformed one and the bad kind, refused before
 		`clickanon_clientip_resolutions_total{outcome="malformed",resolver="web"}`: 1,
@@ -204,6 +205,8 @@ func TestEveryMetric(t *testing.T) {
 		`clickanon_keyring_oldest_key_age_seconds{keyring="local"}`: (20 * time.Minute).Seconds(), // the epoch began at 10:00
 		`clickanon_keyring_keys_destroyed_total{keyring="local"}`:   0,
 		`clickanon_keyring_failures_total{keyring="local"}`:         0,
+		`clickanon_keyring_local_keys_total{keyring="local"}`:       0,
+		`clickanon_keyring_local{keyring="local"}`:                  0,
 
 		`clickanon_sink_flushes_total{sink="sql"}`:      1,
 		`clickanon_sink_flush_errors_total{sink="sql"}`: 0,
