@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/aggregate/sqlsink"
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
@@ -31,10 +32,12 @@ type config struct {
 	trustedProxies   string
 	demo             bool
 	allowPersistence bool
+	allowEviction    bool             // accept a Redis server whose maxmemory-policy may evict
 	apiToken         string           // if set, link creation needs "Authorization: Bearer <token>"
 	createPerMinute  int              // links a network may create a minute; 0: no limit
 	storeTimeout     time.Duration    // bound on each call to a store on the request path
 	refreshEvery     time.Duration    // how often links created elsewhere are loaded
+	closeTimeout     time.Duration    // longest Close waits to write the buffered statistics
 	now              func() time.Time // nil means time.Now; tests set it
 }
 
@@ -42,6 +45,7 @@ type config struct {
 const (
 	defaultStoreTimeout = 500 * time.Millisecond
 	defaultRefreshEvery = 5 * time.Second
+	defaultCloseTimeout = 10 * time.Second
 )
 
 // app is the link tracker: links, the click tracker and the statistics.
@@ -61,6 +65,7 @@ type app struct {
 	keyring *retention.Keyring
 	tracker *track.Tracker
 	stats   *statsBook
+	sink    *sqlsink.Sink // the statistics, in the database
 	limiter *netLimiter
 	orphans atomic.Uint64
 
@@ -76,6 +81,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}
 	if cfg.refreshEvery <= 0 {
 		cfg.refreshEvery = defaultRefreshEvery
+	}
+	if cfg.closeTimeout <= 0 {
+		cfg.closeTimeout = defaultCloseTimeout
 	}
 	if cfg.db == "" {
 		cfg.db = "sqlite:linktracker.db"
@@ -122,18 +130,24 @@ func (a *app) init(ctx context.Context, cfg config) error {
 		a.closers = append(a.closers, client.Close)
 		a.storeName = a.db.name + ", clicks in " + name
 	}
-	store, keyring, err := newClickStore(ctx, client, cfg.allowPersistence, a.now)
+	store, keyring, err := newClickStore(ctx, client, cfg, a.log)
 	if err != nil {
 		return err
 	}
 	a.store, a.keyring = store, keyring
 	a.closers = append(a.closers, a.store.Close)
-	backend, err := newStatsBackend(a.db, client, a.now)
-	if err != nil {
+	if a.sink, err = newStatsBackend(ctx, a.db, a.now, a.log); err != nil {
 		return err
 	}
-	a.stats = newStatsBook(backend, a.now, cfg.storeTimeout)
-	a.tracker, err = newClickTracker(a.policy, a.keyring, timeoutStore{a.store, cfg.storeTimeout}, a.stats, a.resolver, a.now)
+	// Closed before the database (closers run last first): what the sink
+	// buffers is written on shutdown.
+	a.closers = append(a.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.closeTimeout)
+		defer cancel()
+		return a.sink.Close(ctx)
+	})
+	a.stats = newStatsBook(a.sink, a.now, cfg.storeTimeout)
+	a.tracker, err = newClickTracker(a.policy, a.keyring, timeoutStore{a.store, cfg.storeTimeout}, a.stats, a.resolver, a.now, a.log)
 	return err
 }
 
