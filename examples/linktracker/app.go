@@ -10,10 +10,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/clickanon/clickanon/clickstore"
@@ -67,7 +67,10 @@ type app struct {
 	stats   *statsBook
 	sink    *sqlsink.Sink // the statistics, in the database
 	limiter *netLimiter
-	orphans atomic.Uint64
+	// registry holds the metrics of /metrics; sweepers are read by /healthz.
+	registry *prometheus.Registry
+	sweepers []sweeper
+	orphans  atomic.Uint64
 
 	closers []func() error
 }
@@ -148,7 +151,14 @@ func (a *app) init(ctx context.Context, cfg config) error {
 	})
 	a.stats = newStatsBook(a.sink, a.now, cfg.storeTimeout)
 	a.tracker, err = newClickTracker(a.policy, a.keyring, timeoutStore{a.store, cfg.storeTimeout}, a.stats, a.resolver, a.now, a.log)
-	return err
+	if err != nil {
+		return err
+	}
+	storeKind := "memory"
+	if client != nil {
+		storeKind = "redis"
+	}
+	return a.observe(storeKind)
 }
 
 // newResolver believes X-Forwarded-For only from the listed proxies.
@@ -177,43 +187,6 @@ func (a *app) Close() error {
 	}
 	a.closers = nil
 	return errors.Join(errs...)
-}
-
-// sweep destroys expired clicks, keys and statistics buckets every second
-// and refreshes the links until ctx ends, and logs once a minute what the store still holds, so
-// retention can be shown, not just claimed. It returns when every sweeper
-// has stopped.
-func (a *app) sweep(ctx context.Context) {
-	var lastLog time.Time
-	logHeld := func(st retention.SweepStats, err error) {
-		if err != nil {
-			a.log.Warn("sweep failed", "err", err)
-			return
-		}
-		if now := a.now(); now.Sub(lastLog) >= time.Minute {
-			lastLog = now
-			a.log.Info("retention", "held_clicks", st.Held, "oldest_held", st.Oldest.Round(time.Second).String(), "window", retention.DefaultWindow.String())
-		}
-	}
-	logErr := func(_ retention.SweepStats, err error) {
-		if err != nil {
-			a.log.Warn("sweep failed", "err", err)
-		}
-	}
-	var wg sync.WaitGroup
-	for _, s := range []struct {
-		target retention.Sweepable
-		report func(retention.SweepStats, error)
-	}{{a.store, logHeld}, {a.keyring, logErr}, {a.stats, logErr}} {
-		sw, err := retention.NewSweeper(s.target, &retention.SweeperOptions{Now: a.now, OnSweep: s.report})
-		if err != nil {
-			a.log.Error("sweeper", "err", err)
-			continue
-		}
-		wg.Go(func() { _ = sw.Run(ctx) })
-	}
-	wg.Go(func() { a.refreshLinks(ctx) })
-	wg.Wait()
 }
 
 // refreshLinks loads the links other instances created, every
@@ -246,6 +219,8 @@ func (a *app) Handler() http.Handler {
 	mux.HandleFunc("HEAD /l/{id}", a.click)
 	mux.HandleFunc("GET /c/{pixel}", a.conversion)
 	mux.HandleFunc("GET /links/{id}", a.dashboard)
+	mux.Handle("GET /metrics", a.metricsHandler())
+	mux.HandleFunc("GET /healthz", a.healthz)
 	return a.accessLog(mux)
 }
 

@@ -39,6 +39,9 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/logmask"
 )
 
 func main() {
@@ -81,7 +84,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d unexpected arguments after the flags (flags start with -)", fs.NArg())
 	}
 
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger, err := newLogger(stderr)
+	if err != nil {
+		return err
+	}
+	routeRedisLogs(logger)
 	app, err := newApp(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -136,4 +143,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// newLogger writes text lines to w with every address masked by content,
+// whatever a part logs (messages, errors, attributes): the tracker, the
+// stores, the sink, the sweepers and the access log all log through it.
+func newLogger(w io.Writer) (*slog.Logger, error) {
+	h, err := logmask.NewHandler(slog.NewTextHandler(w, nil), ipmask.Default, nil)
+	if err != nil {
+		return nil, err
+	}
+	return slog.New(h), nil
 }

@@ -51,6 +51,19 @@ func newRedisClient(spec string) (redis.UniversalClient, string, error) {
 	return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs}), "redis " + strings.Join(addrs, ","), nil
 }
 
+// redisLog sends go-redis's own log lines (a pool that cannot dial, with
+// the server's address) through the app's masked logger rather than to
+// stderr as they are.
+type redisLog struct{ log *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
+}
+
+// routeRedisLogs makes go-redis log through logger. go-redis has one
+// logger for the process, so run calls this once.
+func routeRedisLogs(logger *slog.Logger) { redis.SetLogger(redisLog{logger}) }
+
 // newClickStore is the transient half: Memory, or Redis for several
 // instances, with the epoch keys next to it.
 func newClickStore(ctx context.Context, client redis.UniversalClient, cfg config, logger *slog.Logger) (clickstore.Store, *retention.Keyring, error) {
