@@ -18,6 +18,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate/sqlsink"
+	"github.com/clickanon/clickanon/clickstore/geo"
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
@@ -30,6 +31,7 @@ type config struct {
 	db               string // sqlite:PATH or postgres://...
 	redis            string
 	trustedProxies   string
+	geoIP            string // a MaxMind-format database file, or ""
 	demo             bool
 	allowPersistence bool
 	allowEviction    bool             // accept a Redis server whose maxmemory-policy may evict
@@ -67,6 +69,7 @@ type app struct {
 	stats   *statsBook
 	sink    *sqlsink.Sink // the statistics, in the database
 	limiter *netLimiter
+	geo     *geo.DB // nil without -geoip: no countries, no geo redirects
 	// registry holds the metrics of /metrics; sweepers are read by /healthz.
 	registry *prometheus.Registry
 	sweepers []sweeper
@@ -123,6 +126,13 @@ func (a *app) init(ctx context.Context, cfg config) error {
 		return err
 	}
 
+	if a.geo, err = openGeo(cfg.geoIP, &geo.Options{Fields: geo.FieldCountry | geo.FieldContinent, Logger: a.log}); err != nil {
+		return err
+	}
+	if a.geo != nil {
+		a.closers = append(a.closers, a.geo.Close)
+	}
+
 	var client redis.UniversalClient
 	a.storeName = a.db.name + ", clicks in memory"
 	if cfg.redis != "" {
@@ -150,7 +160,7 @@ func (a *app) init(ctx context.Context, cfg config) error {
 		return a.sink.Close(ctx)
 	})
 	a.stats = newStatsBook(a.sink, a.now, cfg.storeTimeout)
-	a.tracker, err = newClickTracker(a.policy, a.keyring, timeoutStore{a.store, cfg.storeTimeout}, a.stats, a.resolver, a.now, a.log)
+	a.tracker, err = newClickTracker(a.policy, a.keyring, timeoutStore{a.store, cfg.storeTimeout}, a.stats, a.resolver, a.now, a.log, enrichCountry(a.geo))
 	if err != nil {
 		return err
 	}
@@ -274,17 +284,18 @@ func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		URL string `json:"url"`
+		URL string     `json:"url"`
+		Geo geoTargets `json:"geo"`
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, `body must be JSON like {"url": "https://example.com/"}`)
+		writeError(w, http.StatusBadRequest, `body must be JSON like {"url": "https://example.com/"}, optionally with "geo": {"countries": {"DE": "https://…"}, "continents": {"EU": "https://…"}}`)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.storeTimeout*4)
 	defer cancel()
-	l, err := a.links.Create(ctx, req.URL)
+	l, err := a.links.Create(ctx, req.URL, req.Geo)
 	if errors.Is(err, errBadURL) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -298,6 +309,7 @@ func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"id":             l.ID,
 		"url":            l.URL,
+		"geo":            l.Geo,
 		"created":        l.Created,
 		"tracking_url":   base + "/l/" + l.ID,
 		"conversion_url": base + "/c/" + l.ID + ".gif",
@@ -326,9 +338,17 @@ func (a *app) click(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.tracker.Track(r, l.ID, clickstore.KindClick)
+	target := l.URL
+	if !l.Geo.IsZero() {
+		// The visitor's country and continent, from the full address, for
+		// this moment only: neither the address nor the answer is kept.
+		if addr, err := a.resolver.ResolveRequest(r); err == nil {
+			target = l.target(a.geo.Lookup(addr))
+		}
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	http.Redirect(w, r, l.URL, http.StatusFound)
+	http.Redirect(w, r, target, http.StatusFound)
 }
 
 // lookup finds a link, answering 404 when there is none; a click or pixel

@@ -17,13 +17,18 @@
 //
 // and open http://127.0.0.1:8080/links/ID for the dashboard.
 //
-// Links are kept in the database (-db) and redirects are answered from a
-// copy in memory, refreshed every 5 seconds, so a database or Redis outage
-// does not stop the redirects of existing links. Clicks and the keys of
-// the pseudonyms are transient: in memory, or in Redis (-redis) with
-// persistence off when several instances share them. Link creation can
-// require a token (-api-token) and is limited per network
-// (-create-per-minute). Every wait on a store is bounded (-store-timeout).
+// Links and statistics are kept in the database (-db): the counts survive
+// a restart. Redirects are answered from a copy of the links in memory,
+// refreshed every 5 seconds, so a database or Redis outage does not stop
+// the redirects of existing links. Clicks and the keys of the pseudonyms
+// are transient: in memory, or in Redis (-redis) with persistence off when
+// several instances share them. With -geoip a MaxMind-format file gives
+// each click's country (for the breakdown) and a link's per-country or
+// per-continent target. Link creation can require a token (-api-token)
+// and is limited per network (-create-per-minute). Every wait on a store
+// is bounded (-store-timeout). Logs mask every address; /metrics serves
+// Prometheus metrics and /healthz whether the stores and the database are
+// reachable.
 package main
 
 import (
@@ -64,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.db, "db", "sqlite:linktracker.db", "durable `database` for links (and statistics): sqlite:PATH, or a postgres:// URL for several instances")
 	fs.StringVar(&cfg.redis, "redis", "", "Redis `server` for the transient clicks and epoch keys shared by several instances: host:port, host:port,host:port (cluster) or redis://... (default: in memory)")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRs` of proxies whose X-Forwarded-For is believed (default: none, the peer address is the client)")
+	fs.StringVar(&cfg.geoIP, "geoip", "", "MaxMind-format `file` (GeoLite2 or DB-IP Country, IPinfo Lite...) for the country breakdown and per-country redirects; reloaded when it changes (default: none)")
 	fs.BoolVar(&cfg.demo, "demo", false, "create a demo link at start and print its tracking URL")
 	fs.BoolVar(&cfg.allowPersistence, "redis-allow-persistence", false, "accept a Redis server that writes snapshots or an append-only file (they keep expired data), or that refuses CONFIG GET (managed servers)")
 	fs.BoolVar(&cfg.allowEviction, "redis-allow-eviction", false, "accept a Redis server whose maxmemory-policy may evict clicks (an evicted click makes a repeat visitor count as unique again)")
@@ -103,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	app.base = base
 	fmt.Fprintf(stdout, "linktracker listening on %s (links in %s)\n", base, app.storeName)
 	if cfg.demo {
-		l, err := app.links.Create(ctx, "https://example.com/")
+		l, err := app.links.Create(ctx, "https://example.com/", geoTargets{})
 		if err != nil {
 			return err
 		}

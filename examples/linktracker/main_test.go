@@ -337,6 +337,7 @@ func TestRunFlags(t *testing.T) {
 		{name: "bad redis", args: []string{"-addr", "127.0.0.1:0", "-redis", "h:1,,h:2"}, wantErr: "-redis: entry 2 is not host:port"},
 		{name: "negative limit", args: []string{"-addr", "127.0.0.1:0", "-create-per-minute", "-1"}, wantErr: "-create-per-minute"},
 		{name: "unknown flag", args: []string{"-nope"}, wantErr: "flag provided but not defined"},
+		{name: "missing geoip", args: []string{"-addr", "127.0.0.1:0", "-db", "sqlite:" + filepath.Join(t.TempDir(), "l.db"), "-geoip", filepath.Join(t.TempDir(), "none.mmdb")}, wantErr: "-geoip: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -115,7 +117,7 @@ func newStatsBackend(ctx context.Context, db *database, now func() time.Time, lo
 // newClickTracker builds the tracker that turns a request into a counted
 // click: the full address is used inside it only.
 func newClickTracker(policy ipmask.Policy, keyring *retention.Keyring, store clickstore.Store, sink clickstore.Sink,
-	resolver *clientip.Resolver, now func() time.Time, logger *slog.Logger) (*track.Tracker, error) {
+	resolver *clientip.Resolver, now func() time.Time, logger *slog.Logger, enrich func(*http.Request, netip.Addr) track.Attributes) (*track.Tracker, error) {
 	builder, err := clickstore.NewBuilder(policy, keyring, nil)
 	if err != nil {
 		return nil, err
@@ -126,6 +128,7 @@ func newClickTracker(policy ipmask.Policy, keyring *retention.Keyring, store cli
 		OptOutParam:  "optout",
 		Now:          now,
 		Logger:       logger,
+		Enrich:       enrich, // the country, when -geoip names a database
 	})
 }
 
