@@ -102,8 +102,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// init wires the parts: the links in the database, the clicks and keys in
-// memory or Redis, the statistics where newStatsBackend says.
+// init wires the parts: the links and the statistics in the database,
+// the clicks and keys in memory or Redis, the optional geo database, and
+// the metrics and sweepers that watch them.
 func (a *app) init(ctx context.Context, cfg config) error {
 	var err error
 	if a.resolver, err = newResolver(cfg.trustedProxies); err != nil {

@@ -5,7 +5,7 @@
 // pseudonym held for 30 minutes; what persists is counts.
 //
 //	go build -o linktracker ./examples/linktracker
-//	./linktracker                     # links in ./linktracker.db, on 127.0.0.1:8080
+//	./linktracker                     # links and statistics in ./linktracker.db, on 127.0.0.1:8080
 //	./linktracker -demo               # and create a demo link
 //	./linktracker -redis 127.0.0.1:6379 -db postgres://user@db/linktracker
 //
@@ -107,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	base := "http://" + ln.Addr().String()
 	app.base = base
-	fmt.Fprintf(stdout, "linktracker listening on %s (links in %s)\n", base, app.storeName)
+	fmt.Fprintf(stdout, "linktracker listening on %s (links and statistics in %s)\n", base, app.storeName)
 	if cfg.demo {
 		l, err := app.links.Create(ctx, "https://example.com/", geoTargets{})
 		if err != nil {
