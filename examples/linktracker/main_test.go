@@ -132,7 +132,7 @@ func (tr *tracker) stats(id string) linkStats {
 func (tr *tracker) statsQuery(id, q string) linkStats {
 	tr.t.Helper()
 	w := tr.do("GET", "/api/links/"+id+"/stats"+q, "192.0.2.1", browser, nil)
-	require.Equal(tr.t, http.StatusOK, w.Code, w.Body.String())
+	require.Equal(tr.t, http.StatusOK, w.Code, "%s\nlog:\n%s", w.Body.String(), tr.logs.String())
 	var st linkStats
 	require.NoError(tr.t, json.Unmarshal(w.Body.Bytes(), &st))
 	return st
