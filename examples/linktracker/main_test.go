@@ -323,6 +323,13 @@ func TestRunGracefulShutdown(t *testing.T) {
 	}
 	assert.Contains(t, stdout.String(), "shutting down")
 	ipmasktest.AssertNoRawIP(t, ipmask.Default, stderr.String())
+
+	// The click was written on shutdown (the sink's 2-second loop may not
+	// have run): a new instance on the file counts it.
+	id := url[strings.LastIndex(url, "/")+1:]
+	after := newTrackerWith(t, config{db: db})
+	after.clock.t = time.Now() // the click was made at the real time
+	assert.Equal(t, uint64(1), after.stats(id).Clicks, "written on shutdown")
 }
 
 func TestRunFlags(t *testing.T) {
