@@ -1,6 +1,6 @@
 module github.com/clickanon/clickanon/bench/peers
 
-go 1.25
+go 1.26.0
 
 require (
 	github.com/clickanon/clickanon v0.0.0
@@ -9,9 +9,6 @@ require (
 	github.com/maypok86/otter/v2 v2.4.0
 )
 
-require (
-	go4.org/netipx v0.0.0-20260823151212-3075585bcbeb // indirect
-	golang.org/x/sync v0.16.0 // indirect
-)
+require golang.org/x/sync v0.24.0 // indirect
 
 replace github.com/clickanon/clickanon => ../..

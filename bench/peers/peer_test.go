@@ -18,7 +18,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"net/netip"
 	"reflect"
 	"runtime"
 	"sync"
@@ -28,6 +27,7 @@ import (
 	"unsafe"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/clickstoretest"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/jellydator/ttlcache/v3"
 	"github.com/maypok86/otter/v2"
@@ -40,24 +40,9 @@ const (
 	capacity = 1 << 21 // 2,097,152 >= 2M for every bounded contender
 )
 
-// t0 and the key derivation are those of clickstore's own tests (memory_test.go).
+// t0 is the time of every click; visitors and clicks come from
+// clickstoretest, as in clickstore's own tests.
 var t0 = time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
-
-func pseudonymOf(i int) clickstore.Pseudonym {
-	var p clickstore.Pseudonym
-	binary.LittleEndian.PutUint64(p[:8], uint64(i)*0x9e3779b97f4a7c15+1)
-	binary.LittleEndian.PutUint64(p[8:], uint64(i)*0xbf58476d1ce4e5b9+7)
-	return p
-}
-
-func testClick(i int, link string) clickstore.Click {
-	return clickstore.Click{
-		Link:    link,
-		Time:    t0,
-		Visitor: pseudonymOf(i),
-		Network: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), 0}), 24),
-	}
-}
 
 // key is the cache key of the peers: the 16-byte pseudonym then the link ID
 // (the link's index, little-endian).
@@ -78,8 +63,8 @@ func data() {
 		clicks = make([]clickstore.Click, numKeys)
 		keys = make([]key, numKeys)
 		for i := range numKeys {
-			clicks[i] = testClick(i, links[i%numLinks])
-			p := pseudonymOf(i)
+			clicks[i] = clickstoretest.Click(i, links[i%numLinks], t0)
+			p := clickstoretest.Visitor(i)
 			copy(keys[i][:16], p[:])
 			binary.LittleEndian.PutUint64(keys[i][16:], uint64(i%numLinks))
 		}

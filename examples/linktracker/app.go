@@ -10,13 +10,15 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/aggregate/sqlsink"
+	"github.com/clickanon/clickanon/clickstore/geo"
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
@@ -29,12 +31,15 @@ type config struct {
 	db               string // sqlite:PATH or postgres://...
 	redis            string
 	trustedProxies   string
+	geoIP            string // a MaxMind-format database file, or ""
 	demo             bool
 	allowPersistence bool
+	allowEviction    bool             // accept a Redis server whose maxmemory-policy may evict
 	apiToken         string           // if set, link creation needs "Authorization: Bearer <token>"
 	createPerMinute  int              // links a network may create a minute; 0: no limit
 	storeTimeout     time.Duration    // bound on each call to a store on the request path
 	refreshEvery     time.Duration    // how often links created elsewhere are loaded
+	closeTimeout     time.Duration    // longest Close waits to write the buffered statistics
 	now              func() time.Time // nil means time.Now; tests set it
 }
 
@@ -42,6 +47,7 @@ type config struct {
 const (
 	defaultStoreTimeout = 500 * time.Millisecond
 	defaultRefreshEvery = 5 * time.Second
+	defaultCloseTimeout = 10 * time.Second
 )
 
 // app is the link tracker: links, the click tracker and the statistics.
@@ -61,8 +67,13 @@ type app struct {
 	keyring *retention.Keyring
 	tracker *track.Tracker
 	stats   *statsBook
+	sink    *sqlsink.Sink // the statistics, in the database
 	limiter *netLimiter
-	orphans atomic.Uint64
+	geo     *geo.DB // nil without -geoip: no countries, no geo redirects
+	// registry holds the metrics of /metrics; sweepers are read by /healthz.
+	registry *prometheus.Registry
+	sweepers []sweeper
+	orphans  atomic.Uint64
 
 	closers []func() error
 }
@@ -77,6 +88,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if cfg.refreshEvery <= 0 {
 		cfg.refreshEvery = defaultRefreshEvery
 	}
+	if cfg.closeTimeout <= 0 {
+		cfg.closeTimeout = defaultCloseTimeout
+	}
 	if cfg.db == "" {
 		cfg.db = "sqlite:linktracker.db"
 	}
@@ -88,8 +102,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// init wires the parts: the links in the database, the clicks and keys in
-// memory or Redis, the statistics where newStatsBackend says.
+// init wires the parts: the links and the statistics in the database,
+// the clicks and keys in memory or Redis, the optional geo database, and
+// the metrics and sweepers that watch them.
 func (a *app) init(ctx context.Context, cfg config) error {
 	var err error
 	if a.resolver, err = newResolver(cfg.trustedProxies); err != nil {
@@ -112,6 +127,13 @@ func (a *app) init(ctx context.Context, cfg config) error {
 		return err
 	}
 
+	if a.geo, err = openGeo(cfg.geoIP, &geo.Options{Fields: geo.FieldCountry | geo.FieldContinent, Logger: a.log}); err != nil {
+		return err
+	}
+	if a.geo != nil {
+		a.closers = append(a.closers, a.geo.Close)
+	}
+
 	var client redis.UniversalClient
 	a.storeName = a.db.name + ", clicks in memory"
 	if cfg.redis != "" {
@@ -122,19 +144,32 @@ func (a *app) init(ctx context.Context, cfg config) error {
 		a.closers = append(a.closers, client.Close)
 		a.storeName = a.db.name + ", clicks in " + name
 	}
-	store, keyring, err := newClickStore(ctx, client, cfg.allowPersistence, a.now)
+	store, keyring, err := newClickStore(ctx, client, cfg, a.log)
 	if err != nil {
 		return err
 	}
 	a.store, a.keyring = store, keyring
 	a.closers = append(a.closers, a.store.Close)
-	backend, err := newStatsBackend(a.db, client, a.now)
+	if a.sink, err = newStatsBackend(ctx, a.db, a.now, a.log); err != nil {
+		return err
+	}
+	// Closed before the database (closers run last first): what the sink
+	// buffers is written on shutdown.
+	a.closers = append(a.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.closeTimeout)
+		defer cancel()
+		return a.sink.Close(ctx)
+	})
+	a.stats = newStatsBook(a.sink, a.now, cfg.storeTimeout)
+	a.tracker, err = newClickTracker(a.policy, a.keyring, timeoutStore{a.store, cfg.storeTimeout}, a.stats, a.resolver, a.now, a.log, enrichCountry(a.geo))
 	if err != nil {
 		return err
 	}
-	a.stats = newStatsBook(backend, a.now, cfg.storeTimeout)
-	a.tracker, err = newClickTracker(a.policy, a.keyring, timeoutStore{a.store, cfg.storeTimeout}, a.stats, a.resolver, a.now)
-	return err
+	storeKind := "memory"
+	if client != nil {
+		storeKind = "redis"
+	}
+	return a.observe(storeKind)
 }
 
 // newResolver believes X-Forwarded-For only from the listed proxies.
@@ -163,43 +198,6 @@ func (a *app) Close() error {
 	}
 	a.closers = nil
 	return errors.Join(errs...)
-}
-
-// sweep destroys expired clicks, keys and statistics buckets every second
-// and refreshes the links until ctx ends, and logs once a minute what the store still holds, so
-// retention can be shown, not just claimed. It returns when every sweeper
-// has stopped.
-func (a *app) sweep(ctx context.Context) {
-	var lastLog time.Time
-	logHeld := func(st retention.SweepStats, err error) {
-		if err != nil {
-			a.log.Warn("sweep failed", "err", err)
-			return
-		}
-		if now := a.now(); now.Sub(lastLog) >= time.Minute {
-			lastLog = now
-			a.log.Info("retention", "held_clicks", st.Held, "oldest_held", st.Oldest.Round(time.Second).String(), "window", retention.DefaultWindow.String())
-		}
-	}
-	logErr := func(_ retention.SweepStats, err error) {
-		if err != nil {
-			a.log.Warn("sweep failed", "err", err)
-		}
-	}
-	var wg sync.WaitGroup
-	for _, s := range []struct {
-		target retention.Sweepable
-		report func(retention.SweepStats, error)
-	}{{a.store, logHeld}, {a.keyring, logErr}, {a.stats, logErr}} {
-		sw, err := retention.NewSweeper(s.target, &retention.SweeperOptions{Now: a.now, OnSweep: s.report})
-		if err != nil {
-			a.log.Error("sweeper", "err", err)
-			continue
-		}
-		wg.Go(func() { _ = sw.Run(ctx) })
-	}
-	wg.Go(func() { a.refreshLinks(ctx) })
-	wg.Wait()
 }
 
 // refreshLinks loads the links other instances created, every
@@ -232,6 +230,8 @@ func (a *app) Handler() http.Handler {
 	mux.HandleFunc("HEAD /l/{id}", a.click)
 	mux.HandleFunc("GET /c/{pixel}", a.conversion)
 	mux.HandleFunc("GET /links/{id}", a.dashboard)
+	mux.Handle("GET /metrics", a.metricsHandler())
+	mux.HandleFunc("GET /healthz", a.healthz)
 	return a.accessLog(mux)
 }
 
@@ -285,17 +285,18 @@ func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		URL string `json:"url"`
+		URL string     `json:"url"`
+		Geo geoTargets `json:"geo"`
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, `body must be JSON like {"url": "https://example.com/"}`)
+		writeError(w, http.StatusBadRequest, `body must be JSON like {"url": "https://example.com/"}, optionally with "geo": {"countries": {"DE": "https://…"}, "continents": {"EU": "https://…"}}`)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.storeTimeout*4)
 	defer cancel()
-	l, err := a.links.Create(ctx, req.URL)
+	l, err := a.links.Create(ctx, req.URL, req.Geo)
 	if errors.Is(err, errBadURL) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -309,6 +310,7 @@ func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"id":             l.ID,
 		"url":            l.URL,
+		"geo":            l.Geo,
 		"created":        l.Created,
 		"tracking_url":   base + "/l/" + l.ID,
 		"conversion_url": base + "/c/" + l.ID + ".gif",
@@ -337,9 +339,17 @@ func (a *app) click(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.tracker.Track(r, l.ID, clickstore.KindClick)
+	target := l.URL
+	if !l.Geo.IsZero() {
+		// The visitor's country and continent, from the full address, for
+		// this moment only: neither the address nor the answer is kept.
+		if addr, err := a.resolver.ResolveRequest(r); err == nil {
+			target = l.target(a.geo.Lookup(addr))
+		}
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	http.Redirect(w, r, l.URL, http.StatusFound)
+	http.Redirect(w, r, target, http.StatusFound)
 }
 
 // lookup finds a link, answering 404 when there is none; a click or pixel

@@ -43,8 +43,11 @@ func openDB(ctx context.Context, dsn string) (*database, error) {
 		}
 		// WAL lets the redirects read while a link is written; the busy
 		// timeout makes two instances on one file wait for each other
-		// rather than fail.
-		q := url.Values{"_pragma": {"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(NORMAL)"}}
+		// rather than fail, and immediate transactions take the write
+		// lock at BEGIN, so that the statistics sink's read-then-write
+		// transactions wait for it instead of failing with SQLITE_BUSY
+		// (as sqlsink asks).
+		q := url.Values{"_pragma": {"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(NORMAL)"}, "_txlock": {"immediate"}}
 		d = database{dialect: "sqlite", name: "sqlite " + file}
 		d.DB, err = sql.Open("sqlite", "file:"+file+"?"+q.Encode())
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):

@@ -18,8 +18,9 @@ import (
 	"github.com/clickanon/clickanon/internal/redistest"
 )
 
-// A link outlives the process: the app is stopped and started again on
-// the same SQLite file, and the link still redirects.
+// A link and its counts outlive the process: the app is stopped and
+// started again on the same SQLite file, the link still redirects and the
+// click before the restart is still counted (Close wrote it).
 func TestLinksSurviveRestart(t *testing.T) {
 	cfg := config{db: "sqlite:" + filepath.Join(t.TempDir(), "links.db")}
 	first := newTrackerWith(t, cfg)
@@ -32,21 +33,22 @@ func TestLinksSurviveRestart(t *testing.T) {
 	w := second.do("GET", "/l/"+id, "198.51.100.7", browser, nil)
 	assert.Equal(t, http.StatusFound, w.Code)
 	assert.Equal(t, "https://example.com/kept", w.Header().Get("Location"))
-	// TODO(merge): with the SQL sink the counts survive too:
-	// assert.Equal(t, uint64(2), second.stats(id).Clicks)
+	assert.Equal(t, uint64(2), second.stats(id).Clicks, "the click before the restart and the one after")
 }
 
 // With the database gone, links already known still redirect; an unknown
 // one cannot be answered and says so.
 func TestDatabaseOutageStillRedirects(t *testing.T) {
-	tr := newTracker(t, "")
+	tr := newTrackerWith(t, config{db: "sqlite:" + filepath.Join(t.TempDir(), "links.db"), closeTimeout: 50 * time.Millisecond})
 	id := tr.create("https://example.com/")["id"]
 	require.NoError(t, tr.app.db.Close())
 
 	w := tr.do("GET", "/l/"+id, "198.51.100.7", browser, nil)
 	assert.Equal(t, http.StatusFound, w.Code)
 	assert.Equal(t, "https://example.com/", w.Header().Get("Location"))
-	assert.Equal(t, uint64(1), tr.stats(id).Clicks, "the click is counted")
+	assert.Equal(t, uint64(1), tr.app.sink.Stats().Buffered, "the click is counted, in the sink's buffer")
+	w = tr.do("GET", "/api/links/"+id+"/stats", "198.51.100.7", browser, nil)
+	assert.Equal(t, http.StatusInternalServerError, w.Code, "statistics cannot be read")
 
 	w = tr.do("GET", "/l/abcdefgh", "198.51.100.7", browser, nil)
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code, "an unknown link cannot be told from a new one")
@@ -55,12 +57,15 @@ func TestDatabaseOutageStillRedirects(t *testing.T) {
 	assert.Error(t, tr.app.links.Refresh(t.Context()), "refresh fails, and keeps what it holds")
 	assert.Equal(t, 1, tr.app.links.Len())
 	tr.assertNoLeak()
+	err := tr.app.Close()
+	require.Error(t, err, "the buffered click could not be written: Close says so")
+	assert.Equal(t, uint64(1), tr.app.sink.Stats().Dropped, "and counts it as dropped")
 }
 
 // A link created on another instance is found on its first click (from the
 // database) and by the periodic refresh.
 func TestLinksFromOtherInstances(t *testing.T) {
-	cfg := config{db: "sqlite:" + filepath.Join(t.TempDir(), "links.db")}
+	cfg := config{db: "sqlite:" + filepath.Join(t.TempDir(), "links.db"), closeTimeout: 50 * time.Millisecond}
 	a, b := newTrackerWith(t, cfg), newTrackerWith(t, cfg)
 	viaClick := a.create("https://example.com/1")["id"]
 	viaRefresh := a.create("https://example.com/2")["id"]
@@ -71,6 +76,7 @@ func TestLinksFromOtherInstances(t *testing.T) {
 	assert.Equal(t, 2, b.app.links.Len())
 	require.NoError(t, b.app.db.Close())
 	assert.Equal(t, http.StatusFound, b.do("GET", "/l/"+viaRefresh, "198.51.100.7", browser, nil).Code)
+	assert.ErrorContains(t, b.app.Close(), "not written", "b's clicks could not be written: Close says so")
 }
 
 // With Redis down, a visitor is still redirected and the click is counted:

@@ -17,6 +17,9 @@ type Link struct {
 	ID      string    `json:"id"`
 	URL     string    `json:"url"`
 	Created time.Time `json:"created"`
+	// Geo are the link's geo redirects, chosen by the visitor's country
+	// or continent at click time; the zero value sends everyone to URL.
+	Geo geoTargets `json:"geo,omitzero"`
 }
 
 var errBadURL = errors.New("bad URL")
@@ -87,16 +90,24 @@ func newLinks(db *database, now func() time.Time) *links {
 	return &links{db: db, now: now, byID: make(map[string]Link)}
 }
 
-// Create stores a new link to target under a fresh random ID.
-func (s *links) Create(ctx context.Context, target string) (Link, error) {
+// Create stores a new link to target, with the geo targets g, under a
+// fresh random ID.
+func (s *links) Create(ctx context.Context, target string, g geoTargets) (Link, error) {
 	u, err := validateURL(target)
 	if err != nil {
 		return Link{}, err
 	}
-	q := s.db.rebind("INSERT INTO linktracker_links (id, url, created_ms) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING")
+	if g, err = g.validate(); err != nil {
+		return Link{}, err
+	}
+	geoJSON, err := g.encode()
+	if err != nil {
+		return Link{}, err
+	}
+	q := s.db.rebind("INSERT INTO linktracker_links (id, url, created_ms, geo_json) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
 	for range 10 {
-		l := Link{ID: newID(), URL: u, Created: s.now().UTC().Truncate(time.Millisecond)}
-		res, err := s.db.ExecContext(ctx, q, l.ID, l.URL, l.Created.UnixMilli())
+		l := Link{ID: newID(), URL: u, Created: s.now().UTC().Truncate(time.Millisecond), Geo: g}
+		res, err := s.db.ExecContext(ctx, q, l.ID, l.URL, l.Created.UnixMilli(), geoJSON)
 		if err != nil {
 			return Link{}, fmt.Errorf("store link: %w", err)
 		}
@@ -119,11 +130,15 @@ func (s *links) Get(ctx context.Context, id string) (l Link, ok bool, err error)
 		return l, true, nil
 	}
 	var created int64
-	err = s.db.QueryRowContext(ctx, s.db.rebind("SELECT url, created_ms FROM linktracker_links WHERE id = ?"), id).Scan(&l.URL, &created)
+	var geoJSON string
+	err = s.db.QueryRowContext(ctx, s.db.rebind("SELECT url, created_ms, geo_json FROM linktracker_links WHERE id = ?"), id).Scan(&l.URL, &created, &geoJSON)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Link{}, false, nil
 	}
 	if err != nil {
+		return Link{}, false, fmt.Errorf("get link: %w", err)
+	}
+	if l.Geo, err = decodeGeo(geoJSON); err != nil {
 		return Link{}, false, fmt.Errorf("get link: %w", err)
 	}
 	l.ID, l.Created = id, time.UnixMilli(created).UTC()
@@ -152,7 +167,7 @@ func (s *links) Refresh(ctx context.Context) error {
 	s.mu.RLock()
 	after := s.lastSeq
 	s.mu.RUnlock()
-	rows, err := s.db.QueryContext(ctx, s.db.rebind("SELECT seq, id, url, created_ms FROM linktracker_links WHERE seq > ? ORDER BY seq"), after)
+	rows, err := s.db.QueryContext(ctx, s.db.rebind("SELECT seq, id, url, created_ms, geo_json FROM linktracker_links WHERE seq > ? ORDER BY seq"), after)
 	if err != nil {
 		return fmt.Errorf("load links: %w", err)
 	}
@@ -162,7 +177,11 @@ func (s *links) Refresh(ctx context.Context) error {
 	for rows.Next() {
 		var l Link
 		var created int64
-		if err := rows.Scan(&last, &l.ID, &l.URL, &created); err != nil {
+		var geoJSON string
+		if err := rows.Scan(&last, &l.ID, &l.URL, &created, &geoJSON); err != nil {
+			return fmt.Errorf("load links: %w", err)
+		}
+		if l.Geo, err = decodeGeo(geoJSON); err != nil {
 			return fmt.Errorf("load links: %w", err)
 		}
 		l.Created = time.UnixMilli(created).UTC()

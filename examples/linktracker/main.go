@@ -5,7 +5,7 @@
 // pseudonym held for 30 minutes; what persists is counts.
 //
 //	go build -o linktracker ./examples/linktracker
-//	./linktracker                     # links in ./linktracker.db, on 127.0.0.1:8080
+//	./linktracker                     # links and statistics in ./linktracker.db, on 127.0.0.1:8080
 //	./linktracker -demo               # and create a demo link
 //	./linktracker -redis 127.0.0.1:6379 -db postgres://user@db/linktracker
 //
@@ -17,13 +17,18 @@
 //
 // and open http://127.0.0.1:8080/links/ID for the dashboard.
 //
-// Links are kept in the database (-db) and redirects are answered from a
-// copy in memory, refreshed every 5 seconds, so a database or Redis outage
-// does not stop the redirects of existing links. Clicks and the keys of
-// the pseudonyms are transient: in memory, or in Redis (-redis) with
-// persistence off when several instances share them. Link creation can
-// require a token (-api-token) and is limited per network
-// (-create-per-minute). Every wait on a store is bounded (-store-timeout).
+// Links and statistics are kept in the database (-db): the counts survive
+// a restart. Redirects are answered from a copy of the links in memory,
+// refreshed every 5 seconds, so a database or Redis outage does not stop
+// the redirects of existing links. Clicks and the keys of the pseudonyms
+// are transient: in memory, or in Redis (-redis) with persistence off when
+// several instances share them. With -geoip a MaxMind-format file gives
+// each click's country (for the breakdown) and a link's per-country or
+// per-continent target. Link creation can require a token (-api-token)
+// and is limited per network (-create-per-minute). Every wait on a store
+// is bounded (-store-timeout). Logs mask every address; /metrics serves
+// Prometheus metrics and /healthz whether the stores and the database are
+// reachable.
 package main
 
 import (
@@ -39,6 +44,9 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/logmask"
 )
 
 func main() {
@@ -61,8 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.db, "db", "sqlite:linktracker.db", "durable `database` for links (and statistics): sqlite:PATH, or a postgres:// URL for several instances")
 	fs.StringVar(&cfg.redis, "redis", "", "Redis `server` for the transient clicks and epoch keys shared by several instances: host:port, host:port,host:port (cluster) or redis://... (default: in memory)")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRs` of proxies whose X-Forwarded-For is believed (default: none, the peer address is the client)")
+	fs.StringVar(&cfg.geoIP, "geoip", "", "MaxMind-format `file` (GeoLite2 or DB-IP Country, IPinfo Lite...) for the country breakdown and per-country redirects; reloaded when it changes (default: none)")
 	fs.BoolVar(&cfg.demo, "demo", false, "create a demo link at start and print its tracking URL")
-	fs.BoolVar(&cfg.allowPersistence, "redis-allow-persistence", false, "accept a Redis server that writes snapshots or an append-only file (they keep expired data)")
+	fs.BoolVar(&cfg.allowPersistence, "redis-allow-persistence", false, "accept a Redis server that writes snapshots or an append-only file (they keep expired data), or that refuses CONFIG GET (managed servers)")
+	fs.BoolVar(&cfg.allowEviction, "redis-allow-eviction", false, "accept a Redis server whose maxmemory-policy may evict clicks (an evicted click makes a repeat visitor count as unique again)")
 	fs.StringVar(&cfg.apiToken, "api-token", "", "if set, POST /api/links needs the header \"Authorization: Bearer `token`\" (default: $LINKTRACKER_API_TOKEN, which keeps it out of ps)")
 	fs.IntVar(&cfg.createPerMinute, "create-per-minute", 10, "links one network (/24, /48) may create a minute; 0 means no limit")
 	fs.DurationVar(&cfg.storeTimeout, "store-timeout", defaultStoreTimeout, "longest a request waits on the click store or the database; past it a click is counted with its uniqueness unknown")
@@ -80,7 +90,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d unexpected arguments after the flags (flags start with -)", fs.NArg())
 	}
 
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger, err := newLogger(stderr)
+	if err != nil {
+		return err
+	}
+	routeRedisLogs(logger)
 	app, err := newApp(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -93,9 +107,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	base := "http://" + ln.Addr().String()
 	app.base = base
-	fmt.Fprintf(stdout, "linktracker listening on %s (links in %s)\n", base, app.storeName)
+	fmt.Fprintf(stdout, "linktracker listening on %s (links and statistics in %s)\n", base, app.storeName)
 	if cfg.demo {
-		l, err := app.links.Create(ctx, "https://example.com/")
+		l, err := app.links.Create(ctx, "https://example.com/", geoTargets{})
 		if err != nil {
 			return err
 		}
@@ -135,4 +149,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// newLogger writes text lines to w with every address masked by content,
+// whatever a part logs (messages, errors, attributes): the tracker, the
+// stores, the sink, the sweepers and the access log all log through it.
+func newLogger(w io.Writer) (*slog.Logger, error) {
+	h, err := logmask.NewHandler(slog.NewTextHandler(w, nil), ipmask.Default, nil)
+	if err != nil {
+		return nil, err
+	}
+	return slog.New(h), nil
 }

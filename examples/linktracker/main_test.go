@@ -132,7 +132,7 @@ func (tr *tracker) stats(id string) linkStats {
 func (tr *tracker) statsQuery(id, q string) linkStats {
 	tr.t.Helper()
 	w := tr.do("GET", "/api/links/"+id+"/stats"+q, "192.0.2.1", browser, nil)
-	require.Equal(tr.t, http.StatusOK, w.Code, w.Body.String())
+	require.Equal(tr.t, http.StatusOK, w.Code, "%s\nlog:\n%s", w.Body.String(), tr.logs.String())
 	var st linkStats
 	require.NoError(tr.t, json.Unmarshal(w.Body.Bytes(), &st))
 	return st
@@ -323,6 +323,13 @@ func TestRunGracefulShutdown(t *testing.T) {
 	}
 	assert.Contains(t, stdout.String(), "shutting down")
 	ipmasktest.AssertNoRawIP(t, ipmask.Default, stderr.String())
+
+	// The click was written on shutdown (the sink's 2-second loop may not
+	// have run): a new instance on the file counts it.
+	id := url[strings.LastIndex(url, "/")+1:]
+	after := newTrackerWith(t, config{db: db})
+	after.clock.t = time.Now() // the click was made at the real time
+	assert.Equal(t, uint64(1), after.stats(id).Clicks, "written on shutdown")
 }
 
 func TestRunFlags(t *testing.T) {
@@ -337,6 +344,7 @@ func TestRunFlags(t *testing.T) {
 		{name: "bad redis", args: []string{"-addr", "127.0.0.1:0", "-redis", "h:1,,h:2"}, wantErr: "-redis: entry 2 is not host:port"},
 		{name: "negative limit", args: []string{"-addr", "127.0.0.1:0", "-create-per-minute", "-1"}, wantErr: "-create-per-minute"},
 		{name: "unknown flag", args: []string{"-nope"}, wantErr: "flag provided but not defined"},
+		{name: "missing geoip", args: []string{"-addr", "127.0.0.1:0", "-db", "sqlite:" + filepath.Join(t.TempDir(), "l.db"), "-geoip", filepath.Join(t.TempDir(), "none.mmdb")}, wantErr: "-geoip: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,8 +371,11 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 		w = b.do("GET", "/l/"+id, client, browser, nil)
 		require.Equal(t, http.StatusFound, w.Code, "the link made on a redirects on b")
 	}
+	// Each instance writes its counts every 2 s; b's are written now, and
+	// a's by the stats read.
+	require.NoError(t, b.app.sink.Flush(t.Context()))
 	sa, sb := a.stats(id), b.stats(id)
-	assert.Equal(t, uint64(20), sa.Clicks)
+	assert.Equal(t, uint64(20), sa.Clicks, "a reads b's counts in the database")
 	assert.Equal(t, uint64(10), sa.UniqueClicks, "a repeat on the other instance is a repeat")
 	sb.Privacy, sa.Privacy = "", ""
 	assert.Equal(t, sa, sb, "both instances report the same")

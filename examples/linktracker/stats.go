@@ -10,7 +10,7 @@ import (
 )
 
 // statsBook is where the tracker's counts go and where the API reads them:
-// an aggregate.Rollup in memory, or the Redis sink shared by instances.
+// the SQL sink in the links' database.
 type statsBook struct {
 	backend aggregate.Backend
 	now     func() time.Time
@@ -30,8 +30,8 @@ func (s *statsBook) Add(ctx context.Context, c clickstore.Click, u clickstore.Un
 	return s.backend.Add(ctx, c, u)
 }
 
-// Sweep drops buckets past their retention when the backend keeps them in
-// memory; Redis expires its own.
+// Sweep deletes the buckets past their retention, when the backend keeps
+// any.
 func (s *statsBook) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
 	if sw, ok := s.backend.(retention.Sweepable); ok {
 		return sw.Sweep(ctx, now)
@@ -100,6 +100,12 @@ type linkStats struct {
 // breakdowns.
 func (s *statsBook) Link(ctx context.Context, l Link, now time.Time, zeros bool) (linkStats, error) {
 	st := linkStats{ID: l.ID, URL: l.URL, K: aggregate.DefaultK, Privacy: privacyNotice}
+	// A sink that buffers (the SQL sink) reads only what it has written:
+	// write this instance's clicks first, so a click shows at once. A
+	// failure here shows in the read below.
+	if f, ok := s.backend.(interface{ Flush(context.Context) error }); ok {
+		_ = f.Flush(ctx)
+	}
 	dayFrom := aggregate.Day.Start(l.Created)
 	dayTo := aggregate.Day.Start(now).Add(24 * time.Hour)
 

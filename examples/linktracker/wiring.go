@@ -8,13 +8,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/clickanon/clickanon/clickstore"
-	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/clickstore/aggregate/sqlsink"
 	"github.com/clickanon/clickanon/clickstore/redisstore"
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
@@ -50,31 +53,48 @@ func newRedisClient(spec string) (redis.UniversalClient, string, error) {
 	return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs}), "redis " + strings.Join(addrs, ","), nil
 }
 
+// redisLog sends go-redis's own log lines (a pool that cannot dial, with
+// the server's address) through the app's masked logger rather than to
+// stderr as they are.
+type redisLog struct{ log *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
+}
+
+// routeRedisLogs makes go-redis log through logger. go-redis has one
+// logger for the process, so run calls this once.
+func routeRedisLogs(logger *slog.Logger) { redis.SetLogger(redisLog{logger}) }
+
 // newClickStore is the transient half: Memory, or Redis for several
 // instances, with the epoch keys next to it.
-func newClickStore(ctx context.Context, client redis.UniversalClient, allowPersistence bool, now func() time.Time) (clickstore.Store, *retention.Keyring, error) {
-	var keys retention.KeyStore // nil: the keyring's in-memory default
+func newClickStore(ctx context.Context, client redis.UniversalClient, cfg config, logger *slog.Logger) (clickstore.Store, *retention.Keyring, error) {
+	var keys *redisstore.KeyStore
+	var keyStore retention.KeyStore // nil: the keyring's in-memory default
 	if client != nil {
 		var err error
 		if keys, err = redisstore.NewKeyStore(client, &redisstore.KeyStoreOptions{Prefix: redisPrefix}); err != nil {
 			return nil, nil, err
 		}
+		keyStore = keys
 	}
-	keyring, err := retention.NewKeyring(&retention.KeyringOptions{Store: keys})
+	keyring, err := retention.NewKeyring(&retention.KeyringOptions{Store: keyStore, Logger: logger})
 	if err != nil {
 		return nil, nil, err
 	}
 	if client == nil {
-		store, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: now})
+		store, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: cfg.now})
 		return store, keyring, err
 	}
 	store, err := redisstore.New(ctx, client, &redisstore.Options{
 		Prefix:           redisPrefix,
-		Now:              now,
+		Now:              cfg.now,
 		Keyring:          keyring,
-		AllowPersistence: allowPersistence,
-		// TODO(merge): set the eviction override from -redis-allow-eviction
-		// once redisstore.Options has it.
+		KeyStore:         keys,             // after a Redis restart the instances agree on one new key
+		Timeout:          cfg.storeTimeout, // a lost node costs a click at most this long
+		Logger:           logger,
+		AllowPersistence: cfg.allowPersistence,
+		AllowEviction:    cfg.allowEviction,
 	})
 	if errors.Is(err, redisstore.ErrPersistence) {
 		err = fmt.Errorf("%w\n(start one with: redis-server --save '' --appendonly no; or pass -redis-allow-persistence)", err)
@@ -82,24 +102,22 @@ func newClickStore(ctx context.Context, client redis.UniversalClient, allowPersi
 	return store, keyring, err
 }
 
-// newStatsBackend chooses where the statistics go: the one place that
-// decides it.
-//
-// Until the SQL sink is merged the counts live in memory (lost on restart)
-// or, with -redis, in the Redis sink so that instances agree. The SQL sink
-// replaces both: db.DB is the database the links are in.
-func newStatsBackend(db *database, client redis.UniversalClient, now func() time.Time) (aggregate.Backend, error) {
-	_ = db // TODO(merge): return <sqlsink>.New(db.DB, db.dialect, ...)
-	if client != nil {
-		return redisstore.NewSink(client, &redisstore.SinkOptions{Prefix: redisPrefix, Now: now})
+// newStatsBackend is where the statistics go: the SQL sink, in the
+// database the links are in, so that the counts survive a restart and
+// every instance adds to the same ones (Redis, with -redis, holds only the
+// transient clicks and the epoch keys). Close it to write what it buffers.
+func newStatsBackend(ctx context.Context, db *database, now func() time.Time, logger *slog.Logger) (*sqlsink.Sink, error) {
+	dialect := sqlsink.SQLite
+	if db.dialect == "postgres" {
+		dialect = sqlsink.PostgreSQL
 	}
-	return aggregate.New(&aggregate.Options{Now: now})
+	return sqlsink.New(ctx, db.DB, dialect, &sqlsink.Options{Now: now, Logger: logger})
 }
 
 // newClickTracker builds the tracker that turns a request into a counted
 // click: the full address is used inside it only.
 func newClickTracker(policy ipmask.Policy, keyring *retention.Keyring, store clickstore.Store, sink clickstore.Sink,
-	resolver *clientip.Resolver, now func() time.Time) (*track.Tracker, error) {
+	resolver *clientip.Resolver, now func() time.Time, logger *slog.Logger, enrich func(*http.Request, netip.Addr) track.Attributes) (*track.Tracker, error) {
 	builder, err := clickstore.NewBuilder(policy, keyring, nil)
 	if err != nil {
 		return nil, err
@@ -109,7 +127,8 @@ func newClickTracker(policy ipmask.Policy, keyring *retention.Keyring, store cli
 		OptOutHeader: "Sec-GPC",
 		OptOutParam:  "optout",
 		Now:          now,
-		// Enrich: a geo lookup goes here (clickstore/geo), once merged.
+		Logger:       logger,
+		Enrich:       enrich, // the country, when -geoip names a database
 	})
 }
 

@@ -46,15 +46,20 @@ var stdImports = map[string]string{
 	"strings": "strings", "testing": "testing", "time": "time", "json": "encoding/json",
 }
 
-// moduleImports maps each package name of the module (and go-redis) to its
-// import path, from go list, so that packages added later are found.
+// moduleImports maps each package name of the module (and of go-redis and
+// client_golang, which snippets use) to its import path, from go list, so
+// that packages added later are found.
 func moduleImports(t *testing.T, root string) map[string]string {
 	t.Helper()
 	cmd := exec.Command("go", "list", "-f", "{{.Name}} {{.ImportPath}}", "./...")
 	cmd.Dir = root
 	out, err := cmd.Output()
 	require.NoError(t, err, "go list")
-	m := map[string]string{"redis": "github.com/redis/go-redis/v9"}
+	m := map[string]string{
+		"redis":      "github.com/redis/go-redis/v9",
+		"prometheus": "github.com/prometheus/client_golang/prometheus",
+		"promhttp":   "github.com/prometheus/client_golang/prometheus/promhttp",
+	}
 	for k, v := range stdImports {
 		m[k] = v
 	}
