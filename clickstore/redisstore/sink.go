@@ -112,7 +112,7 @@ func NewSink(client redis.UniversalClient, opts *SinkOptions) (*Sink, error) {
 	}
 	switch {
 	case o.MaxBuckets < 0:
-		return nil, fmt.Errorf("redisstore: MaxBuckets %q: negative", fmt.Sprint(o.MaxBuckets))
+		return nil, fmt.Errorf("redisstore: NewSink: MaxBuckets %d is negative", o.MaxBuckets)
 	case o.MaxBuckets == 0:
 		s.maxBuckets = 7 * 24 * 60
 	}
@@ -128,7 +128,7 @@ func NewSink(client redis.UniversalClient, opts *SinkOptions) (*Sink, error) {
 	} {
 		switch {
 		case r.v < 0:
-			return nil, fmt.Errorf("redisstore: %s %q: negative", r.name, r.v)
+			return nil, fmt.Errorf("redisstore: NewSink: %s %v is negative", r.name, r.v)
 		case r.v == 0:
 			s.retention[r.g] = r.def
 		default:
@@ -329,10 +329,10 @@ return 1
 func (s *Sink) Cells(ctx context.Context, q aggregate.Query) ([]aggregate.Cell, error) {
 	q, err := q.Normalize()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("redisstore: cells: %w", err)
 	}
 	if q.Link == "" {
-		return nil, errors.New(`redisstore: query link "": a link is required`)
+		return nil, errors.New("redisstore: cells: the query has no link, and the Sink cannot list links")
 	}
 	width := int64(q.Granularity.Duration() / time.Second)
 	first := q.Granularity.Start(q.From).Unix()

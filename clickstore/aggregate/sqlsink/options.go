@@ -121,7 +121,7 @@ func newConfig(opts *Options) (config, error) {
 	} {
 		switch {
 		case d.v < 0:
-			return config{}, fmt.Errorf("sqlsink: %s %q: negative", d.name, d.v)
+			return config{}, fmt.Errorf("sqlsink: options: %s %v is negative", d.name, d.v)
 		case d.v == 0:
 			*d.dst = d.def
 		default:
@@ -131,7 +131,7 @@ func newConfig(opts *Options) (config, error) {
 	c.maxBackoff = max(c.maxBackoff, c.interval)
 	switch {
 	case o.MaxBufferedCells < 0:
-		return config{}, fmt.Errorf("sqlsink: MaxBufferedCells %q: negative", fmt.Sprint(o.MaxBufferedCells))
+		return config{}, fmt.Errorf("sqlsink: options: MaxBufferedCells %d is negative", o.MaxBufferedCells)
 	case o.MaxBufferedCells == 0:
 		c.maxCells = DefaultMaxBufferedCells
 	default:

@@ -139,7 +139,7 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, erro
 		return nil, errors.New("sqlsink: new: nil database")
 	}
 	if d != SQLite && d != PostgreSQL {
-		return nil, fmt.Errorf("sqlsink: new: dialect %q unknown", d)
+		return nil, fmt.Errorf("sqlsink: new: dialect %d unknown", int(d))
 	}
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -168,16 +168,16 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, erro
 // and logged).
 func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sqlsink: add click on %q: %w", c.Link, err)
+		return fmt.Errorf("sqlsink: add click: %w", err)
 	}
 	if err := c.Validate(); err != nil {
-		return fmt.Errorf("sqlsink: add click on %q: %w", c.Link, err)
+		return fmt.Errorf("sqlsink: add click: %w", err)
 	}
 	if u > clickstore.Repeat {
-		return fmt.Errorf("sqlsink: add click on %q: uniqueness %q unknown", c.Link, u)
+		return fmt.Errorf("sqlsink: add click: uniqueness %d unknown", int(u))
 	}
 	if s.closed.Load() {
-		return fmt.Errorf("sqlsink: add click on %q: %w", c.Link, ErrClosed)
+		return fmt.Errorf("sqlsink: add click: %w", ErrClosed)
 	}
 	n := aggregate.CountsOf(&c, u)
 	var v *clickstore.Pseudonym
@@ -194,7 +194,7 @@ func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniquen
 	if !ok {
 		s.stats.dropped.Add(1)
 		s.logDrop.log(s.cfg.logger, s.cfg.now(), "sqlsink: click dropped: buffer full", "max_buffered_cells", s.cfg.maxCells)
-		return fmt.Errorf("sqlsink: add click on %q: %w (%d cells)", c.Link, ErrBufferFull, s.cfg.maxCells)
+		return fmt.Errorf("sqlsink: add click: %w (%d cells)", ErrBufferFull, s.cfg.maxCells)
 	}
 	return nil
 }

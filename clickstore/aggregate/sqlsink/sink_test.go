@@ -167,7 +167,7 @@ func TestOpenRefusesBadInput(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	_, err = New(ctx, db, Dialect(9), nil)
-	assert.ErrorContains(t, err, `dialect "Dialect(9)" unknown`)
+	assert.ErrorContains(t, err, `sqlsink: new: dialect 9 unknown`)
 	for _, o := range []Options{{FlushInterval: -1}, {MaxBackoff: -1}, {LogEvery: -1}, {MaxBufferedCells: -1}, {MinuteRetention: -1}, {HourRetention: -1}, {DayRetention: -1}} {
 		_, err := New(ctx, db, SQLite, &o)
 		assert.ErrorContains(t, err, "negative", "options %+v", o)
