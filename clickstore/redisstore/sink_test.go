@@ -248,7 +248,7 @@ func TestSinkRejects(t *testing.T) {
 	assert.ErrorIs(t, err, clickstore.ErrInvalidClick)
 	assert.EqualError(t, err, `redisstore: add click: invalid click: field time: zero`)
 	err = s.Add(ctx, clickstore.Click{Link: "x", Time: sinkT0, Visitor: sinkVisitor(1), Network: netip.MustParsePrefix("192.0.2.0/24")}, 9)
-	assert.ErrorContains(t, err, `redisstore: add click: uniqueness 9 unknown`)
+	assert.ErrorContains(t, err, `redisstore: add click: invalid click: uniqueness 9 unknown`)
 	_, err = s.Cells(ctx, aggregate.Query{From: sinkT0, To: sinkT0.Add(time.Hour)})
 	assert.ErrorContains(t, err, `redisstore: cells: the query has no link, and the Sink cannot list links`)
 	_, err = s.Cells(ctx, aggregate.Query{Link: "x", Granularity: aggregate.Minute, From: sinkT0, To: sinkT0.AddDate(1, 0, 0)})
