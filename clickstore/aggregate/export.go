@@ -95,7 +95,7 @@ func WriteJSON(w io.Writer, r Report) error {
 	}
 	enc := json.NewEncoder(w)
 	if err := enc.Encode(jr); err != nil {
-		return fmt.Errorf("aggregate: write JSON report on %q: %w", r.Query.Link, err)
+		return fmt.Errorf("aggregate: write JSON report: %w", err)
 	}
 	return nil
 }
@@ -108,7 +108,7 @@ func WriteJSON(w io.Writer, r Report) error {
 func WriteCSV(w io.Writer, r Report) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
-		return fmt.Errorf("aggregate: write CSV report on %q: %w", r.Query.Link, err)
+		return fmt.Errorf("aggregate: write CSV report: %w", err)
 	}
 	row := make([]string, len(CSVHeader))
 	for _, c := range r.Cells {
@@ -121,12 +121,12 @@ func WriteCSV(w io.Writer, r Report) error {
 			strconv.FormatUint(c.Conversions, 10), strconv.FormatUint(c.Visitors, 10),
 		)
 		if err := cw.Write(row); err != nil {
-			return fmt.Errorf("aggregate: write CSV report on %q: %w", r.Query.Link, err)
+			return fmt.Errorf("aggregate: write CSV report: %w", err)
 		}
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
-		return fmt.Errorf("aggregate: write CSV report on %q: %w", r.Query.Link, err)
+		return fmt.Errorf("aggregate: write CSV report: %w", err)
 	}
 	return nil
 }

@@ -127,6 +127,6 @@ func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full")
 
 func TestWriteErrors(t *testing.T) {
 	rep, _ := sampleReport(t, 3)
-	assert.ErrorContains(t, WriteCSV(failWriter{}, rep), `aggregate: write CSV report on ""`)
-	assert.ErrorContains(t, WriteJSON(failWriter{}, rep), `aggregate: write JSON report on ""`)
+	assert.ErrorContains(t, WriteCSV(failWriter{}, rep), `aggregate: write CSV report: disk full`)
+	assert.ErrorContains(t, WriteJSON(failWriter{}, rep), `aggregate: write JSON report: disk full`)
 }

@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -187,7 +188,7 @@ func newConfig(o *Options) (config, error) {
 	}
 	c.on[Minute], c.on[Hour], c.on[Day] = !opts.NoMinute, !opts.NoHour, !opts.NoDay
 	if !c.on[Minute] && !c.on[Hour] && !c.on[Day] {
-		return config{}, fmt.Errorf("aggregate: options %q: every granularity is off", "NoMinute,NoHour,NoDay")
+		return config{}, errors.New("aggregate: options: NoMinute, NoHour and NoDay are all set: every granularity is off")
 	}
 	for _, r := range []struct {
 		g    Granularity
@@ -201,7 +202,7 @@ func newConfig(o *Options) (config, error) {
 	} {
 		switch {
 		case r.v < 0:
-			return config{}, fmt.Errorf("aggregate: %s %q: negative", r.name, r.v)
+			return config{}, fmt.Errorf("aggregate: options: %s %v is negative", r.name, r.v)
 		case r.v == 0:
 			c.retention[r.g] = r.def
 		default:
@@ -211,7 +212,7 @@ func newConfig(o *Options) (config, error) {
 	c.dims[Country], c.dims[Network], c.dims[Referrer], c.dims[Device] = !opts.NoCountry, !opts.NoNetwork, !opts.NoReferrer, !opts.NoDevice
 	switch {
 	case opts.MaxValues < 0 || opts.MaxValues > MaxMaxValues:
-		return config{}, fmt.Errorf("aggregate: MaxValues %q: want 0 to %d", fmt.Sprint(opts.MaxValues), MaxMaxValues)
+		return config{}, fmt.Errorf("aggregate: options: MaxValues %d: want 0 to %d", opts.MaxValues, MaxMaxValues)
 	case opts.MaxValues == 0:
 		c.maxValues = DefaultMaxValues
 	default:
@@ -221,7 +222,7 @@ func newConfig(o *Options) (config, error) {
 	case opts.Precision == 0:
 		c.precision = DefaultPrecision
 	case opts.Precision < 4 || opts.Precision > 18:
-		return config{}, fmt.Errorf("aggregate: Precision %q: want 4 to 18", fmt.Sprint(opts.Precision))
+		return config{}, fmt.Errorf("aggregate: options: Precision %d: want 4 to 18", opts.Precision)
 	default:
 		c.precision = opts.Precision
 	}

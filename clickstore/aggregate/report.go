@@ -3,6 +3,7 @@ package aggregate
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -73,15 +74,15 @@ func (q Query) Normalize() (Query, error) {
 	}
 	switch {
 	case q.Granularity.Duration() == 0:
-		return Query{}, fmt.Errorf("aggregate: query granularity %q unknown", q.Granularity)
+		return Query{}, fmt.Errorf("aggregate: query granularity %d unknown", int(q.Granularity))
 	case q.K < 0:
-		return Query{}, fmt.Errorf("aggregate: query K %q: negative", fmt.Sprint(q.K))
+		return Query{}, fmt.Errorf("aggregate: query K %d is negative", q.K)
 	case len(q.Link) > clickstore.MaxLinkLen:
-		return Query{}, fmt.Errorf("aggregate: query link %q: longer than %d bytes", q.Link, clickstore.MaxLinkLen)
+		return Query{}, fmt.Errorf("aggregate: query link of %d bytes: longer than %d bytes", len(q.Link), clickstore.MaxLinkLen)
 	case q.From.IsZero() || q.To.IsZero():
-		return Query{}, fmt.Errorf("aggregate: query range %q to %q: both ends are required", q.From, q.To)
+		return Query{}, fmt.Errorf("aggregate: query range: both ends are required (From zero: %t, To zero: %t)", q.From.IsZero(), q.To.IsZero())
 	case !q.From.Before(q.To):
-		return Query{}, fmt.Errorf("aggregate: query range %q to %q: From is not before To", q.From, q.To)
+		return Query{}, fmt.Errorf("aggregate: query range from %s to %s: From is not before To", q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano))
 	}
 	q.From, q.To = q.From.UTC(), q.To.UTC()
 	return q, nil
@@ -202,7 +203,7 @@ func Publish(ctx context.Context, b Backend, q Query) (Report, error) {
 		return Report{}, err
 	}
 	if b == nil {
-		return Report{}, fmt.Errorf("aggregate: publish %q: nil backend", q.Link)
+		return Report{}, errors.New("aggregate: publish: nil backend")
 	}
 	raw, err := b.Cells(ctx, q)
 	if err != nil {
@@ -315,10 +316,10 @@ func (r *Rollup) Cells(ctx context.Context, q Query) ([]Cell, error) {
 		return nil, err
 	}
 	if !r.cfg.on[q.Granularity] {
-		return nil, fmt.Errorf("aggregate: query granularity %q is not kept by this rollup", q.Granularity)
+		return nil, fmt.Errorf("aggregate: query granularity %s is not kept by this rollup", q.Granularity)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("aggregate: cells of %q: %w", q.Link, err)
+		return nil, fmt.Errorf("aggregate: cells: %w", err)
 	}
 	from, to := q.From.Unix(), q.To.Unix()
 	if q.From.Nanosecond() != 0 {
@@ -359,7 +360,7 @@ func (r *Rollup) Cells(ctx context.Context, q Query) ([]Cell, error) {
 					ra.sk = newSketch(r.cfg.precision)
 				}
 				if err := ra.sk.Merge(b.total.sk); err != nil {
-					return fmt.Errorf("aggregate: cells of %q: %w", q.Link, err)
+					return fmt.Errorf("aggregate: cells: %w", err)
 				}
 			}
 		}

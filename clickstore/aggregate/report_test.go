@@ -22,11 +22,11 @@ func TestQueryNormalize(t *testing.T) {
 		want string
 	}{
 		{"defaults", Query{From: t0, To: t0.Add(time.Hour)}, ""},
-		{"unknown granularity", Query{Granularity: 9, From: t0, To: t0.Add(time.Hour)}, `aggregate: query granularity "Granularity(9)" unknown`},
-		{"negative k", Query{K: -1, From: t0, To: t0.Add(time.Hour)}, `aggregate: query K "-1": negative`},
-		{"long link", Query{Link: strings.Repeat("x", clickstore.MaxLinkLen+1), From: t0, To: t0.Add(time.Hour)}, `aggregate: query link "xxx`},
-		{"no from", Query{To: t0}, `aggregate: query range "0001-01-01 00:00:00 +0000 UTC" to`},
-		{"empty range", Query{From: t0, To: t0}, `aggregate: query range "2026-03-03 10:00:00 +0000 UTC" to "2026-03-03 10:00:00 +0000 UTC": From is not before To`},
+		{"unknown granularity", Query{Granularity: 9, From: t0, To: t0.Add(time.Hour)}, `aggregate: query granularity 9 unknown`},
+		{"negative k", Query{K: -1, From: t0, To: t0.Add(time.Hour)}, `aggregate: query K -1 is negative`},
+		{"long link", Query{Link: strings.Repeat("x", clickstore.MaxLinkLen+1), From: t0, To: t0.Add(time.Hour)}, `aggregate: query link of 257 bytes: longer than 256 bytes`},
+		{"no from", Query{To: t0}, `aggregate: query range: both ends are required (From zero: true, To zero: false)`},
+		{"empty range", Query{From: t0, To: t0}, `aggregate: query range from 2026-03-03T10:00:00Z to 2026-03-03T10:00:00Z: From is not before To`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q, err := tc.q.Normalize()
@@ -44,7 +44,7 @@ func TestQueryNormalize(t *testing.T) {
 
 func TestPublishNilBackend(t *testing.T) {
 	_, err := Publish(context.Background(), nil, Query{Link: "a", From: t0, To: t0.Add(time.Hour)})
-	assert.ErrorContains(t, err, `aggregate: publish "a": nil backend`)
+	assert.ErrorContains(t, err, `aggregate: publish: nil backend`)
 }
 
 // Four visitors from one network are suppressed, five from another are

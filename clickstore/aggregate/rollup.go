@@ -285,13 +285,13 @@ func (r *Rollup) shard(link string) *shard {
 // while a sketch is dense or sees a visitor it already holds.
 func (r *Rollup) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("aggregate: add click on %q: %w", c.Link, err)
+		return fmt.Errorf("aggregate: add click: %w", err)
 	}
 	if err := c.Validate(); err != nil {
-		return fmt.Errorf("aggregate: add click on %q: %w", c.Link, err)
+		return fmt.Errorf("aggregate: add click: %w", err)
 	}
 	if u > clickstore.Repeat {
-		return fmt.Errorf("aggregate: add click on %q: uniqueness %q unknown", c.Link, u)
+		return fmt.Errorf("aggregate: add click: uniqueness %d unknown", int(u))
 	}
 	n := CountsOf(&c, u)
 	var v *clickstore.Pseudonym
@@ -355,7 +355,7 @@ func (r *Rollup) Merge(other *Rollup) error {
 	case other == r:
 		return errors.New("aggregate: merge: cannot merge a rollup into itself")
 	case other.cfg.precision != r.cfg.precision:
-		return fmt.Errorf("aggregate: merge: precision %q differs from %q", fmt.Sprint(other.cfg.precision), fmt.Sprint(r.cfg.precision))
+		return fmt.Errorf("aggregate: merge: precision %d differs from %d", other.cfg.precision, r.cfg.precision)
 	}
 	type kb struct {
 		k bucketKey
@@ -422,10 +422,10 @@ func (r *Rollup) mergeBucket(k bucketKey, o *bucket) error {
 func (r *Rollup) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
 	var st retention.SweepStats
 	if now.IsZero() {
-		return st, fmt.Errorf("aggregate: sweep at %q: zero time", now)
+		return st, errors.New("aggregate: sweep: zero time")
 	}
 	if err := ctx.Err(); err != nil {
-		return st, fmt.Errorf("aggregate: sweep at %q: %w", now, err)
+		return st, fmt.Errorf("aggregate: sweep: %w", err)
 	}
 	st, _ = r.sweep(now.Unix())
 	return st, nil
@@ -549,7 +549,7 @@ func (r *Rollup) EraseLink(ctx context.Context, link string) (int, error) {
 		return 0, fmt.Errorf("aggregate: erase link: %w", clickstore.Click{Link: link}.Validate())
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("aggregate: erase link %q: %w", link, err)
+		return 0, fmt.Errorf("aggregate: erase link: %w", err)
 	}
 	s := r.shard(link)
 	s.mu.Lock()

@@ -106,7 +106,9 @@
 //	P:a:<len>:{<link>}:r:<token>                         a done Add call, for two minutes
 //
 // with the link as hash tag (its hex form after "#" when it holds a brace),
-// each with a relative TTL from its granularity's retention. [KeyStore] is
+// each with a relative TTL from its granularity's retention. As every key
+// of a link starts with the same text, [Sink.EraseLink] finds them with
+// SCAN MATCH and deletes them, on whichever node holds the link's slot. [KeyStore] is
 // the [retention.KeyStore] that lets every instance use the same epoch key
 // ({P}:k:<epoch> above): the first instance to need a key creates it, and it
 // expires with its epoch plus the grace epoch.
@@ -197,4 +199,15 @@
 // buffered locally. A caller should count the click with uniqueness unknown
 // ([clickstore.UniquenessOf] does that; the Track middleware does it for
 // you) and carry on; go-redis reconnects by itself when the server is back.
+//
+// Failures are never silent. Each operation of a Store (Record and
+// RecordBatch, Latest, Sweep) and of a Sink (Add, Cells, EraseLink) logs
+// one warning through its Logger when it starts failing, saying what the
+// failure costs, then at most one a minute with the count, and one info
+// line when it works again; error text in those lines has every address
+// cut to no bits. [Store.Stats] and [Sink.Stats] count the failures by
+// operation, the restarts detected and the clicks refused as full, for
+// metrics. Errors that are the caller's (an invalid click, a bad query, a
+// canceled context, a closed store) are returned but neither counted nor
+// logged.
 package redisstore

@@ -62,6 +62,7 @@ func (s *Store) keyCheck(ctx context.Context, now time.Time) (key, fp any, err e
 // shared key again, and returns the error for the click.
 func (s *Store) keyChanged(ctx context.Context, now time.Time, code int) error {
 	what := "gone from Redis: the server restarted or was flushed, and the clicks it held (at most one window of per-visitor data, by design never persisted) are lost, so visitors seen before count as unique once more"
+	s.fails.restarts.Add(1)
 	if code == -3 {
 		what = "not the one in Redis: another instance created a new key after Redis lost the old one"
 	}

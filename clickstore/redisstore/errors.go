@@ -3,6 +3,7 @@ package redisstore
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/clickanon/clickanon/clickstore"
@@ -12,42 +13,44 @@ import (
 var validFields = [...]string{"link", "time", "kind", "visitor", "network", "raw address", "country", "bot", "device", "referrer"}
 
 // validate checks c for op and returns an error that wraps
-// clickstore.ErrInvalidClick and names the faulty field and its length, but
-// never its value: the messages of Click.Validate quote the value (an
-// unmasked network, a raw address), and an error gets logged.
+// clickstore.ErrInvalidClick and names the faulty field and its fault (a
+// text field's length), but never its value, for an error gets logged.
+//
+// Click.Validate's messages read "clickstore: <field>: invalid click:
+// <fault>"; the field and the fault are taken from them only when the
+// field is one Validate documents, and the fault only when it holds no
+// more than words, digits and commas, so that a change of Validate's
+// wording can never carry a value into this package's errors.
 func validate(op string, c clickstore.Click) error {
 	err := c.Validate()
 	if err == nil {
 		return nil
 	}
-	if !errors.Is(err, clickstore.ErrInvalidClick) {
-		return fmt.Errorf("redisstore: %s: %w: the click failed validation", op, clickstore.ErrInvalidClick)
-	}
-	msg := err.Error()
-	for _, f := range validFields {
-		if strings.HasPrefix(msg, "clickstore: "+f+" ") {
-			return fmt.Errorf("redisstore: %s: %w: field %s%s is not valid", op, clickstore.ErrInvalidClick, f, fieldLen(c, f))
+	if errors.Is(err, clickstore.ErrInvalidClick) {
+		msg := strings.TrimPrefix(err.Error(), "clickstore: ")
+		field, fault, ok := strings.Cut(msg, ": "+clickstore.ErrInvalidClick.Error()+": ")
+		if ok && slices.Contains(validFields[:], field) {
+			if !plain(fault) {
+				fault = "not valid"
+			}
+			return fmt.Errorf("redisstore: %s: %w: field %s: %s", op, clickstore.ErrInvalidClick, field, fault)
 		}
 	}
 	return fmt.Errorf("redisstore: %s: %w: the click failed validation", op, clickstore.ErrInvalidClick)
 }
 
-// fieldLen describes the length of a string field, which is safe to show.
-func fieldLen(c clickstore.Click, f string) string {
-	var n int
-	switch f {
-	case "link":
-		n = len(c.Link)
-	case "country":
-		n = len(c.Country)
-	case "bot":
-		n = len(c.Bot)
-	case "device":
-		n = len(c.Device)
-	case "referrer":
-		n = len(c.Referrer)
-	default:
-		return ""
+// plain reports whether s is made of lower-case words, digits, spaces,
+// commas and parentheses only: no address, link or label fits in it.
+func plain(s string) bool {
+	if s == "" {
+		return false
 	}
-	return fmt.Sprintf(" (%d bytes)", n)
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case 'a' <= b && b <= 'z', '0' <= b && b <= '9', b == ' ', b == ',', b == '(', b == ')', b == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }

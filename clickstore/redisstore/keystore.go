@@ -72,7 +72,7 @@ func (k *KeyStore) key(epoch int64) string { return k.prefix + strconv.FormatInt
 // none. ttl must be positive and at most two epochs.
 func (k *KeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidate [32]byte, ttl time.Duration) ([32]byte, error) {
 	if ttl <= 0 || ttl > k.maxTTL {
-		return [32]byte{}, fmt.Errorf("redisstore: key for epoch %d: ttl %q must be positive and at most %s", epoch, ttl, k.maxTTL)
+		return [32]byte{}, fmt.Errorf("redisstore: key for epoch %d: ttl %v must be positive and at most %s", epoch, ttl, k.maxTTL)
 	}
 	if candidate == ([32]byte{}) {
 		return [32]byte{}, fmt.Errorf("redisstore: key for epoch %d: candidate is all zero", epoch)

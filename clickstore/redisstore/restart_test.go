@@ -120,4 +120,6 @@ func TestRestartInstancesConverge(t *testing.T) {
 	assert.Contains(t, a.logs.String(), "level=WARN")
 	assert.Contains(t, a.logs.String(), "epoch key")
 	assert.Empty(t, b.logs.String(), "the new instance had nothing to report")
+	assert.Equal(t, uint64(1), a.store.Stats().Restarts, "the stale instance counted the restart")
+	assert.Zero(t, b.store.Stats().Restarts)
 }

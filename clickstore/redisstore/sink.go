@@ -5,14 +5,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/internal/burstlog"
 )
 
 // SinkOptions configures [NewSink]. The zero value (or a nil pointer) means
@@ -34,6 +37,13 @@ type SinkOptions struct {
 	// MaxBuckets caps the buckets one query may read; 0 means 10080 (a
 	// week of minutes). Negative is an error.
 	MaxBuckets int
+
+	// Logger receives the failures of Add, Cells and EraseLink: one
+	// warning when an operation starts failing, at most one a minute
+	// while it goes on (with the count), an info line when it works
+	// again; see [Sink.Stats] for the counters. Error text is logged with
+	// every address in it cut to no bits. Nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Sink is an [aggregate.Backend] on Redis: every instance of a service
@@ -79,6 +89,8 @@ type Sink struct {
 	maxBuckets int
 
 	tokens requestTokens // one per Add call
+
+	addLog, cellsLog, eraseLog burstlog.Logger
 }
 
 // sinkTokenTTL is how long the token key of an Add call lives: far longer
@@ -107,12 +119,18 @@ func NewSink(client redis.UniversalClient, opts *SinkOptions) (*Sink, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	for _, l := range []*burstlog.Logger{&s.addLog, &s.cellsLog, &s.eraseLog} {
+		l.Logger, l.Mask = o.Logger, maskError
+	}
 	if err := s.tokens.init(); err != nil {
 		return nil, fmt.Errorf("redisstore: NewSink: %v", err)
 	}
 	switch {
 	case o.MaxBuckets < 0:
-		return nil, fmt.Errorf("redisstore: MaxBuckets %q: negative", fmt.Sprint(o.MaxBuckets))
+		return nil, fmt.Errorf("redisstore: NewSink: MaxBuckets %d is negative", o.MaxBuckets)
 	case o.MaxBuckets == 0:
 		s.maxBuckets = 7 * 24 * 60
 	}
@@ -128,7 +146,7 @@ func NewSink(client redis.UniversalClient, opts *SinkOptions) (*Sink, error) {
 	} {
 		switch {
 		case r.v < 0:
-			return nil, fmt.Errorf("redisstore: %s %q: negative", r.name, r.v)
+			return nil, fmt.Errorf("redisstore: NewSink: %s %v is negative", r.name, r.v)
 		case r.v == 0:
 			s.retention[r.g] = r.def
 		default:
@@ -210,11 +228,17 @@ func setCounter(n *aggregate.Counts, name string, v uint64) bool {
 // failed too, the click was counted once: an error never means it was
 // counted twice.
 func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
+	err := s.add(ctx, c, u)
+	note(ctx, &s.addLog, s.now, &opAdd, err)
+	return err
+}
+
+func (s *Sink) add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
 	if err := validate("add click", c); err != nil {
 		return err
 	}
 	if u > clickstore.Repeat {
-		return fmt.Errorf("redisstore: add click: uniqueness %d unknown", int(u))
+		return fmt.Errorf("redisstore: add click: %w: uniqueness %d unknown", clickstore.ErrInvalidClick, int(u))
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: add click: %w", err)
@@ -327,12 +351,18 @@ return 1
 // buckets' hashes, then the visitor estimates, the range's as a PFCOUNT
 // over every bucket's total sketch (a union, not a sum).
 func (s *Sink) Cells(ctx context.Context, q aggregate.Query) ([]aggregate.Cell, error) {
+	cs, err := s.cells(ctx, q)
+	note(ctx, &s.cellsLog, s.now, &opCells, err)
+	return cs, err
+}
+
+func (s *Sink) cells(ctx context.Context, q aggregate.Query) ([]aggregate.Cell, error) {
 	q, err := q.Normalize()
 	if err != nil {
-		return nil, err
+		return nil, callerError{fmt.Errorf("redisstore: cells: %w", err)}
 	}
 	if q.Link == "" {
-		return nil, errors.New(`redisstore: query link "": a link is required`)
+		return nil, callerError{errors.New("redisstore: cells: the query has no link, and the Sink cannot list links")}
 	}
 	width := int64(q.Granularity.Duration() / time.Second)
 	first := q.Granularity.Start(q.From).Unix()
@@ -344,7 +374,7 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) ([]aggregate.Cell, 
 		last -= width
 	}
 	if last >= first && (last-first)/width >= int64(s.maxBuckets) {
-		return nil, fmt.Errorf("redisstore: query from %s to %s: more than %d %s buckets", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339), s.maxBuckets, q.Granularity)
+		return nil, callerError{fmt.Errorf("redisstore: query from %s to %s: more than %d %s buckets", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339), s.maxBuckets, q.Granularity)}
 	}
 	type bucketRead struct {
 		start int64
@@ -435,4 +465,82 @@ func parseDimension(s string) (aggregate.Dimension, bool) {
 		}
 	}
 	return 0, false
+}
+
+// SinkStats are a Sink's failure counters since NewSink, for metrics. As
+// for [Stats], bad input, a canceled context and bad queries are the
+// caller's errors and are not counted.
+//
+// SinkStats is a small comparable value; the zero SinkStats is all zeros.
+type SinkStats struct {
+	AddErrors   uint64 // Add calls that failed: the click may not be counted
+	CellsErrors uint64 // Cells calls that failed
+	EraseErrors uint64 // EraseLink calls that failed
+}
+
+// Stats returns the Sink's counters. It is safe for concurrent use.
+func (s *Sink) Stats() SinkStats {
+	return SinkStats{
+		AddErrors:   s.addLog.Failures(),
+		CellsErrors: s.cellsLog.Failures(),
+		EraseErrors: s.eraseLog.Failures(),
+	}
+}
+
+// EraseLink deletes every statistic of link: its buckets' counters and
+// visitor sketches at every granularity, and its request tokens. It
+// returns how many keys it deleted. The keys of a link share its hash
+// tag, so they live on one node; EraseLink finds them with SCAN (on every
+// master of a Cluster) and deletes them with UNLINK, a page at a time.
+// SCAN walks the node's whole keyspace: erasing is for the rare request
+// to forget a link, not for a hot path. Clicks added while it runs may
+// survive it. It returns an error if link is empty or longer than
+// clickstore.MaxLinkLen, or Redis fails (some keys may then be deleted).
+func (s *Sink) EraseLink(ctx context.Context, link string) (int, error) {
+	n, err := s.eraseLink(ctx, link)
+	note(ctx, &s.eraseLog, s.now, &opErase, err)
+	return n, err
+}
+
+func (s *Sink) eraseLink(ctx context.Context, link string) (int, error) {
+	if link == "" || len(link) > clickstore.MaxLinkLen {
+		return 0, fmt.Errorf("redisstore: erase link: link of %d bytes: %w: want 1 to %d bytes", len(link), clickstore.ErrInvalidClick, clickstore.MaxLinkLen)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("redisstore: erase link: %w", err)
+	}
+	pattern := globEscape(s.prefix+strconv.Itoa(len(link))+":{"+linkTag(link)+"}:") + "*"
+	var mu sync.Mutex
+	n := 0
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		var cursor uint64
+		for {
+			keys, next, err := c.Scan(ctx, cursor, pattern, 1000).Result()
+			if err != nil {
+				return err
+			}
+			if len(keys) > 0 {
+				d, err := c.Unlink(ctx, keys...).Result()
+				mu.Lock()
+				n += int(d)
+				mu.Unlock()
+				if err != nil {
+					return err
+				}
+			}
+			if cursor = next; cursor == 0 {
+				return nil
+			}
+		}
+	}
+	var err error
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error { return scan(ctx, node) })
+	} else {
+		err = scan(ctx, s.client)
+	}
+	if err != nil {
+		return n, fmt.Errorf("redisstore: erase link: %w", err)
+	}
+	return n, nil
 }

@@ -19,22 +19,38 @@ import (
 // key prefix; every other backend gets a prefix of its own.
 func TestSinkConformance(t *testing.T) {
 	srv := redistest.Start(t, nil)
+	aggregatetest.Run(t, sinkBackends(func(t *testing.T) redis.UniversalClient {
+		client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+		t.Cleanup(func() { _ = client.Close() })
+		return client
+	}))
+}
+
+// The contract holds on a real cluster too: a link's keys share its hash
+// tag, so Add's script and EraseLink's SCAN on every master find them.
+func TestSinkConformanceOnCluster(t *testing.T) {
+	_, client := clusterClient(t)
+	aggregatetest.Run(t, sinkBackends(func(*testing.T) redis.UniversalClient { return client }))
+}
+
+// sinkBackends returns an aggregatetest.NewBackend of sinks on the clients
+// newClient returns, each backend with a prefix of its own unless it
+// shares another's.
+func sinkBackends(newClient func(t *testing.T) redis.UniversalClient) aggregatetest.NewBackend {
 	var mu sync.Mutex
 	prefixes := map[aggregate.Backend]string{}
 	n := 0
-	aggregatetest.Run(t, func(t *testing.T, cfg aggregatetest.Config) aggregate.Backend {
+	return func(t *testing.T, cfg aggregatetest.Config) aggregate.Backend {
 		mu.Lock()
 		defer mu.Unlock()
 		p, ok := prefixes[cfg.SharedWith]
 		if !ok {
 			n++
-			p = fmt.Sprintf("conformance-%d", n)
+			p = fmt.Sprintf("conformance-%s-%d", t.Name(), n)
 		}
-		client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-		t.Cleanup(func() { _ = client.Close() })
-		s, err := redisstore.NewSink(client, &redisstore.SinkOptions{Prefix: p, Now: cfg.Now})
+		s, err := redisstore.NewSink(newClient(t), &redisstore.SinkOptions{Prefix: p, Now: cfg.Now})
 		require.NoError(t, err)
 		prefixes[s] = p
 		return s
-	})
+	}
 }

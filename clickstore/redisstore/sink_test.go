@@ -61,8 +61,8 @@ func TestNewSinkErrors(t *testing.T) {
 	}{
 		{"nil client", nil, nil, "redisstore: NewSink: nil client"},
 		{"braces in prefix", c, &redisstore.SinkOptions{Prefix: "a{b"}, `redisstore: prefix of 3 bytes`},
-		{"negative retention", c, &redisstore.SinkOptions{HourRetention: -time.Hour}, `redisstore: HourRetention "-1h0m0s": negative`},
-		{"negative max buckets", c, &redisstore.SinkOptions{MaxBuckets: -1}, `redisstore: MaxBuckets "-1": negative`},
+		{"negative retention", c, &redisstore.SinkOptions{HourRetention: -time.Hour}, `redisstore: NewSink: HourRetention -1h0m0s is negative`},
+		{"negative max buckets", c, &redisstore.SinkOptions{MaxBuckets: -1}, `redisstore: NewSink: MaxBuckets -1 is negative`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := redisstore.NewSink(tc.client, tc.opts)
@@ -246,11 +246,11 @@ func TestSinkRejects(t *testing.T) {
 	s := newSink(t, client, sinkT0)
 	err := s.Add(ctx, clickstore.Click{Link: "x"}, clickstore.Unique)
 	assert.ErrorIs(t, err, clickstore.ErrInvalidClick)
-	assert.ErrorContains(t, err, `redisstore: add click: invalid click: field time`)
+	assert.EqualError(t, err, `redisstore: add click: invalid click: field time: zero`)
 	err = s.Add(ctx, clickstore.Click{Link: "x", Time: sinkT0, Visitor: sinkVisitor(1), Network: netip.MustParsePrefix("192.0.2.0/24")}, 9)
-	assert.ErrorContains(t, err, `redisstore: add click: uniqueness 9 unknown`)
+	assert.ErrorContains(t, err, `redisstore: add click: invalid click: uniqueness 9 unknown`)
 	_, err = s.Cells(ctx, aggregate.Query{From: sinkT0, To: sinkT0.Add(time.Hour)})
-	assert.ErrorContains(t, err, `redisstore: query link "": a link is required`)
+	assert.ErrorContains(t, err, `redisstore: cells: the query has no link, and the Sink cannot list links`)
 	_, err = s.Cells(ctx, aggregate.Query{Link: "x", Granularity: aggregate.Minute, From: sinkT0, To: sinkT0.AddDate(1, 0, 0)})
 	assert.ErrorContains(t, err, `redisstore: query from`)
 	keys, err := client.Keys(ctx, sinkPrefix(t)+"*").Result()

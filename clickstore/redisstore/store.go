@@ -103,9 +103,14 @@ type Options struct {
 
 	// Logger receives warnings: a node whose persistence or eviction
 	// setting was accepted only because of AllowPersistence or
-	// AllowEviction (named by its server address), and a Redis restart
-	// that lost the held clicks. Nil means no logging. Nothing the store
-	// logs names a visitor, a pseudonym or a link.
+	// AllowEviction (named by its server address), a Redis restart that
+	// lost the held clicks, and failures of Record (and RecordBatch),
+	// Latest and Sweep: one warning when an operation starts failing,
+	// then at most one a minute with the count, and an info line when it
+	// works again (see [Store.Stats] for the counters). Error text is
+	// logged with every address in it cut to no bits. Nil means
+	// slog.Default(). Nothing the store logs names a visitor, a pseudonym
+	// or a link.
 	Logger *slog.Logger
 
 	// AllowEviction lets New succeed when the server's maxmemory-policy
@@ -148,6 +153,8 @@ type Store struct {
 	waitReplicas int
 	waitTimeout  time.Duration
 	reloaded     atomic.Int64 // when a topology reload was last asked for (Unix ns)
+
+	fails failures
 }
 
 var _ clickstore.Store = (*Store)(nil)
@@ -213,8 +220,9 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Sto
 		s.watch.keys = o.KeyStore
 	}
 	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+		s.log = slog.Default()
 	}
+	s.fails.init(s.log)
 	s.timeIdxArg = s.timeIdx
 	s.pxArg = strconv.FormatInt((w + slack).Milliseconds(), 10)
 	s.capArg = strconv.Itoa(o.Capacity)
@@ -310,6 +318,12 @@ func id(v clickstore.Pseudonym, link string) string {
 // locally. The caller should count the click with uniqueness unknown
 // (clickstore.UniquenessOf does that).
 func (s *Store) Record(ctx context.Context, c clickstore.Click) (bool, error) {
+	first, err := s.record(ctx, c)
+	note(ctx, &s.fails.record, s.now, &opRecord, err)
+	return first, err
+}
+
+func (s *Store) record(ctx context.Context, c clickstore.Click) (bool, error) {
 	if err := s.checkOpen("record"); err != nil {
 		return false, err
 	}
@@ -420,7 +434,7 @@ func (s *Store) appendClick(ctx context.Context, args []any, c clickstore.Click,
 	var err error
 	if c.RawAddr.IsValid() {
 		if s.keyring == nil {
-			return nil, errors.New("redisstore: record: Click.RawAddr is set but there is no Options.Keyring to seal it with")
+			return nil, callerError{errors.New("redisstore: record: Click.RawAddr is set but there is no Options.Keyring to seal it with")}
 		}
 		cur, _, kerr := s.keyring.Keys(ctx, now)
 		if kerr != nil {
@@ -467,6 +481,7 @@ func (s *Store) recordResult(ctx context.Context, n int, err error) (bool, error
 	case n == 0:
 		return false, nil
 	case n == -1:
+		s.fails.full.Add(1)
 		return false, fmt.Errorf("redisstore: record: %w (capacity %d)", clickstore.ErrFull, s.capacity)
 	}
 	return false, fmt.Errorf("redisstore: record: unexpected script reply %d", n)
@@ -488,8 +503,31 @@ const batchRun = 128
 // visitor and link in one batch are decided in order, as if recorded one
 // after the other.
 func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) ([]clickstore.Uniqueness, error) {
+	out, errs, err := s.recordBatch(ctx, clicks)
+	if err != nil {
+		note(ctx, &s.fails.record, s.now, &opRecord, err)
+		return out, err
+	}
+	note(ctx, &s.fails.record, s.now, &opRecord, firstFailure(errs))
+	return out, errors.Join(errs...)
+}
+
+// firstFailure returns the first of errs that is the store's failure (see
+// Stats), or nil.
+func firstFailure(errs []error) error {
+	for _, err := range errs {
+		if isFailure(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordBatch does RecordBatch's work: it returns the uniqueness and the
+// error of each click, or an error for the whole batch.
+func (s *Store) recordBatch(ctx context.Context, clicks []clickstore.Click) ([]clickstore.Uniqueness, []error, error) {
 	if err := s.checkOpen("record batch"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if s.timeout > 0 {
 		var cancel context.CancelFunc
@@ -501,7 +539,7 @@ func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) ([]c
 	now := s.clock()
 	ek, fp, err := s.keyCheck(ctx, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	type run struct {
 		cmd  *redis.Cmd
@@ -538,7 +576,7 @@ func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) ([]c
 	}
 	flush()
 	if len(runs) == 0 {
-		return out, errors.Join(errs...)
+		return out, errs, nil
 	}
 	exec := func() error {
 		pipe := s.client.Pipeline()
@@ -584,7 +622,7 @@ func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) ([]c
 			out[i] = clickstore.UniquenessOf(first, cerr)
 		}
 	}
-	return out, errors.Join(errs...)
+	return out, errs, nil
 }
 
 // held is a click read back from a marker, with its recorded stamp.
@@ -611,6 +649,12 @@ func live(v any, cut int64) (held, bool, error) {
 // on link (any link if link is ""). With a link it is one MGET; on any
 // link it reads the visitors' indexes, then MGETs the markers they list.
 func (s *Store) Latest(ctx context.Context, visitor, prev clickstore.Pseudonym, link string) (clickstore.Click, bool, error) {
+	c, ok, err := s.latest(ctx, visitor, prev, link)
+	note(ctx, &s.fails.latest, s.now, &opLatest, err)
+	return c, ok, err
+}
+
+func (s *Store) latest(ctx context.Context, visitor, prev clickstore.Pseudonym, link string) (clickstore.Click, bool, error) {
 	if err := s.checkOpen("latest"); err != nil {
 		return clickstore.Click{}, false, err
 	}
@@ -936,6 +980,12 @@ func globEscape(s string) string {
 // slack), so Sweep mostly keeps the indexes short and makes deletion
 // prompt.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
+	st, err := s.sweep(ctx, now)
+	note(ctx, &s.fails.sweep, s.now, &opSweep, err)
+	return st, err
+}
+
+func (s *Store) sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
 	if err := s.checkOpen("sweep"); err != nil {
 		return retention.SweepStats{}, err
 	}

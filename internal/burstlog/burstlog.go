@@ -21,6 +21,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,6 +46,11 @@ type Logger struct {
 	// the text is not logged at all.
 	Mask func(string) string
 
+	// hot mirrors failing for OK's lock-free fast path: a success while
+	// no burst is on (the common case, on request paths) costs one atomic
+	// load, not a lock every caller contends for.
+	hot atomic.Bool
+
 	mu       sync.Mutex
 	failing  bool
 	start    time.Time // first failure of the current burst
@@ -64,6 +70,7 @@ func (l *Logger) Fail(ctx context.Context, now time.Time, msg string, err error,
 	l.failures++
 	if !l.failing {
 		l.failing, l.start, l.burst, l.quiet = true, now, 0, 0
+		l.hot.Store(true)
 	}
 	l.burst++
 	if l.burst > 1 && now.Sub(l.logged) < l.every() {
@@ -93,8 +100,12 @@ func (l *Logger) Fail(ctx context.Context, now time.Time, msg string, err error,
 // OK records a success at now. If it ends a burst of failures, it logs msg
 // at slog.LevelInfo with attrs, the burst's failures ("failures"), those
 // never logged ("suppressed") and how long it lasted ("failing_for"), and
-// reports true.
+// reports true. Outside a burst it takes no lock and does not allocate, so
+// it may be called on every success of a hot path.
 func (l *Logger) OK(ctx context.Context, now time.Time, msg string, attrs ...slog.Attr) bool {
+	if !l.hot.Load() {
+		return false
+	}
 	l.mu.Lock()
 	if !l.failing {
 		l.mu.Unlock()
@@ -102,6 +113,7 @@ func (l *Logger) OK(ctx context.Context, now time.Time, msg string, attrs ...slo
 	}
 	burst, quiet, start := l.burst, l.quiet, l.start
 	l.failing, l.burst, l.quiet = false, 0, 0
+	l.hot.Store(false)
 	l.mu.Unlock()
 	attrs = append(attrs,
 		slog.Uint64("failures", burst),

@@ -149,3 +149,17 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A success outside a burst, on a hot path, costs no allocation; a
+// success after failures still ends the burst.
+func TestOKOutsideBurstDoesNotAllocate(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	l := newLogger(&buf, strings.ToUpper)
+	allocs := testing.AllocsPerRun(100, func() { l.OK(ctx, t0, "fine", slog.Int("n", 1)) })
+	assert.Zero(t, allocs)
+	assert.Empty(t, buf.String(), "nothing logged outside a burst")
+	l.Fail(ctx, t0, "op failed", errors.New("boom"))
+	assert.True(t, l.OK(ctx, t0.Add(time.Second), "fine"), "the burst ends")
+	assert.False(t, l.OK(ctx, t0.Add(2*time.Second), "fine"), "and only once")
+}

@@ -28,6 +28,7 @@ func init() {
 		{"EmptyAndInvalidQueries", needNothing, testQueries},
 		{"SweepDropsFineBucketsOnly", needSweep, testSweep},
 		{"EraseLink", needErase, testEraseLink},
+		{"ErrorsCarryNoInput", needNothing, testErrorsCarryNoInput},
 	}
 }
 

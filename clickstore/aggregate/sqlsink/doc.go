@@ -42,8 +42,13 @@
 // [Options].MaxBufferedCells cells. Past that bound an Add that needs a new
 // cell is refused with [ErrBufferFull]; clicks on cells already held are
 // still counted. Refused clicks are counted in [Stats].Dropped and logged
-// (at most one line a minute); nothing is dropped silently. [Sink.Close]
-// writes what is left.
+// as a warning once per burst (then at most one line every
+// [Options].LogEvery, with the count); nothing is dropped silently.
+// Failed flushes are counted in [Stats].FlushErrors and logged the same
+// way; the first flush that succeeds after them logs an info line with
+// the increments it wrote. Error text in log lines has every address cut
+// to no bits. [Sink.Close] writes what is left, and logs as an error what
+// it could not.
 //
 // # Retention
 //

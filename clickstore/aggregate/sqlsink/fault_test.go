@@ -1,11 +1,13 @@
 package sqlsink
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/internal/pgtest"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
 
 // waitFor polls cond, yielding, until it holds or a minute has passed.
@@ -128,4 +132,76 @@ func TestBufferBoundWhileDown(t *testing.T) {
 		}
 		assert.Equal(t, want, clicks(t, s, fmt.Sprintf("down-%d", l)), "link %d", l)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the sink's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// noTime drops the time of log records, so that the lines hold nothing
+// but what the sink logged.
+func noTime(_ []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
+}
+
+// PostgreSQL stops: every failed flush is counted, one warning is logged
+// for the burst, naming what stays buffered, and none carries an address
+// (the dial error's server address is masked); clicks refused for the
+// full buffer get one warning with the count. When the server is back,
+// one info line says how many increments were written after the outage.
+func TestPostgreSQLOutageLogged(t *testing.T) {
+	srv := pgtest.Start(t)
+	dsn := srv.DB(t)
+	var logs lockedBuffer
+	s := open(t, dsn, &Options{
+		FlushInterval: time.Hour, MaxBufferedCells: 15, Now: clock,
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{ReplaceAttr: noTime})),
+	})
+	ctx := context.Background()
+	srv.Stop(t)
+	const tries = 5
+	for i := range 3 {
+		require.NoError(t, s.Add(ctx, click("outage", i), clickstore.Unique))
+	}
+	for range tries {
+		require.Error(t, s.Flush(ctx), "the database is down")
+	}
+	for i := range 4 {
+		require.ErrorIs(t, s.Add(ctx, click(fmt.Sprintf("refused-%d", i), i), clickstore.Unique), ErrBufferFull)
+	}
+	st := s.Stats()
+	assert.Equal(t, uint64(tries), st.FlushErrors, "every failed flush counted")
+	assert.Equal(t, uint64(4), st.Dropped, "every refused click counted")
+	out := logs.String()
+	assert.Equal(t, 1, strings.Count(out, "flush failed"), "one warning for the burst of failed flushes:\n%s", out)
+	assert.Equal(t, 1, strings.Count(out, "click dropped"), "one warning for the burst of refused clicks:\n%s", out)
+	assert.Contains(t, out, `"buffered_increments":3`)
+	ipmasktest.AssertNoRawIP(t, ipmask.Policy{}, out, "log lines during the outage")
+
+	srv.Resume(t)
+	flushUntilWritten(t, s)
+	require.NoError(t, s.Add(ctx, click("outage", 9), clickstore.Unique))
+	out = logs.String()
+	assert.Equal(t, 1, strings.Count(out, "database reachable again"), "one recovery line:\n%s", out)
+	assert.Contains(t, out, `"retried_increments":3`)
+	assert.Equal(t, 1, strings.Count(out, "buffer takes clicks again"), "one line when the buffer takes clicks again:\n%s", out)
+	assert.Equal(t, uint64(3), clicks(t, s, "outage"), "the held clicks were written once")
+	ipmasktest.AssertNoRawIP(t, ipmask.Policy{}, out, "log lines")
 }

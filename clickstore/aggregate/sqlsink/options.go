@@ -46,13 +46,18 @@ type Options struct {
 	// runtime timers.
 	Now func() time.Time
 
-	// Logger receives the sink's failures (flush errors, clicks dropped
-	// for a full buffer), at most one line per kind every LogEvery. nil
-	// means slog.Default().
+	// Logger receives the sink's failures: a warning when flushes start
+	// failing and at most one more every LogEvery while they go on, an
+	// info line with the increments written once the database is back;
+	// the same for clicks refused for a full buffer (with the count
+	// dropped); an error at Close for increments lost. Error text is
+	// logged with every address in it cut to no bits. nil means
+	// slog.Default().
 	Logger *slog.Logger
 
-	// LogEvery is the least time between two log lines of one kind; lines
-	// in between are counted and the count is logged with the next line.
+	// LogEvery is the least time between two warnings of one burst of
+	// failures; failures in between are counted and the count is logged
+	// with the next line ("suppressed").
 	// 0 means DefaultLogEvery; negative is an error.
 	LogEvery time.Duration
 
@@ -121,7 +126,7 @@ func newConfig(opts *Options) (config, error) {
 	} {
 		switch {
 		case d.v < 0:
-			return config{}, fmt.Errorf("sqlsink: %s %q: negative", d.name, d.v)
+			return config{}, fmt.Errorf("sqlsink: options: %s %v is negative", d.name, d.v)
 		case d.v == 0:
 			*d.dst = d.def
 		default:
@@ -131,7 +136,7 @@ func newConfig(opts *Options) (config, error) {
 	c.maxBackoff = max(c.maxBackoff, c.interval)
 	switch {
 	case o.MaxBufferedCells < 0:
-		return config{}, fmt.Errorf("sqlsink: MaxBufferedCells %q: negative", fmt.Sprint(o.MaxBufferedCells))
+		return config{}, fmt.Errorf("sqlsink: options: MaxBufferedCells %d is negative", o.MaxBufferedCells)
 	case o.MaxBufferedCells == 0:
 		c.maxCells = DefaultMaxBufferedCells
 	default:

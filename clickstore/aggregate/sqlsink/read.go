@@ -21,7 +21,7 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) ([]aggregate.Cell, 
 		return nil, err
 	}
 	if s.closed.Load() {
-		return nil, fmt.Errorf("sqlsink: cells of %q: %w", q.Link, ErrClosed)
+		return nil, fmt.Errorf("sqlsink: cells: %w", ErrClosed)
 	}
 	from, to := q.From.Unix(), q.To.Unix()
 	if q.From.Nanosecond() != 0 {
@@ -39,7 +39,7 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) ([]aggregate.Cell, 
 	query += " ORDER BY link, bucket, dimension, other, value"
 	rows, err := s.db.QueryContext(ctx, s.dialect.rebind(query), args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlsink: cells of %q: %w", q.Link, err)
+		return nil, fmt.Errorf("sqlsink: cells: %w", err)
 	}
 	defer rows.Close()
 	type rangeAcc struct {
@@ -62,7 +62,7 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) ([]aggregate.Cell, 
 			sketch            []byte
 		)
 		if err := rows.Scan(&c.Link, &g, &start, &c.Dimension, &other, &c.Value, &clicks, &uniq, &unk, &bots, &conv, &sketch); err != nil {
-			return nil, fmt.Errorf("sqlsink: cells of %q: %w", q.Link, err)
+			return nil, fmt.Errorf("sqlsink: cells: %w", err)
 		}
 		c.Scope, c.Granularity, c.Other = aggregate.ScopeBucket, q.Granularity, other != 0
 		c.Start = time.Unix(start, 0).UTC()
@@ -72,7 +72,7 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) ([]aggregate.Cell, 
 		if sketch != nil {
 			sk = new(hyperloglog.Sketch)
 			if err := sk.UnmarshalBinary(sketch); err != nil {
-				return nil, fmt.Errorf("sqlsink: cells of %q: stored sketch of %d bytes: %w", q.Link, len(sketch), err)
+				return nil, fmt.Errorf("sqlsink: cells: stored sketch of %d bytes: %w", len(sketch), err)
 			}
 			c.Visitors = sk.Estimate()
 		}
@@ -91,12 +91,12 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) ([]aggregate.Cell, 
 			if ra.sk == nil {
 				ra.sk = sk
 			} else if err := ra.sk.Merge(sk); err != nil {
-				return nil, fmt.Errorf("sqlsink: cells of %q: %w", q.Link, err)
+				return nil, fmt.Errorf("sqlsink: cells: %w", err)
 			}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlsink: cells of %q: %w", q.Link, err)
+		return nil, fmt.Errorf("sqlsink: cells: %w", err)
 	}
 	for _, link := range links {
 		ra := ranges[link]

@@ -17,6 +17,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/internal/burstlog"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -54,7 +55,12 @@ type Sink struct {
 	stats struct {
 		flushes, flushErrors, written, buffered, dropped atomic.Uint64
 	}
-	logFlush, logDrop limiter
+	// logFlush logs failed flushes once per burst and the recovery;
+	// logDrop logs clicks refused for a full buffer once per burst, and
+	// dropping says a drop burst is on, so that Add's success path reads
+	// one atomic flag rather than taking logDrop's lock.
+	logFlush, logDrop burstlog.Logger
+	dropping          atomic.Bool
 
 	stop     chan struct{}
 	loopDone chan struct{}
@@ -139,7 +145,7 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, erro
 		return nil, errors.New("sqlsink: new: nil database")
 	}
 	if d != SQLite && d != PostgreSQL {
-		return nil, fmt.Errorf("sqlsink: new: dialect %q unknown", d)
+		return nil, fmt.Errorf("sqlsink: new: dialect %d unknown", int(d))
 	}
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -152,7 +158,9 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, erro
 		db: db, dialect: d, cfg: cfg,
 		stop: make(chan struct{}), loopDone: make(chan struct{}), kick: make(chan struct{}, 1),
 	}
-	s.logFlush.every, s.logDrop.every = cfg.logEvery, cfg.logEvery
+	for _, l := range []*burstlog.Logger{&s.logFlush, &s.logDrop} {
+		l.Logger, l.Every, l.Mask = cfg.logger, cfg.logEvery, maskError
+	}
 	s.sqlMerge = d == SQLite && hasSQLMerge(ctx, db)
 	s.buf.init()
 	go s.loop()
@@ -168,16 +176,16 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, erro
 // and logged).
 func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sqlsink: add click on %q: %w", c.Link, err)
+		return fmt.Errorf("sqlsink: add click: %w", err)
 	}
 	if err := c.Validate(); err != nil {
-		return fmt.Errorf("sqlsink: add click on %q: %w", c.Link, err)
+		return fmt.Errorf("sqlsink: add click: %w", err)
 	}
 	if u > clickstore.Repeat {
-		return fmt.Errorf("sqlsink: add click on %q: uniqueness %q unknown", c.Link, u)
+		return fmt.Errorf("sqlsink: add click: uniqueness %d unknown", int(u))
 	}
 	if s.closed.Load() {
-		return fmt.Errorf("sqlsink: add click on %q: %w", c.Link, ErrClosed)
+		return fmt.Errorf("sqlsink: add click: %w", ErrClosed)
 	}
 	n := aggregate.CountsOf(&c, u)
 	var v *clickstore.Pseudonym
@@ -192,9 +200,16 @@ func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniquen
 	}
 	sh.mu.Unlock()
 	if !ok {
-		s.stats.dropped.Add(1)
-		s.logDrop.log(s.cfg.logger, s.cfg.now(), "sqlsink: click dropped: buffer full", "max_buffered_cells", s.cfg.maxCells)
-		return fmt.Errorf("sqlsink: add click on %q: %w (%d cells)", c.Link, ErrBufferFull, s.cfg.maxCells)
+		dropped := s.stats.dropped.Add(1)
+		err := fmt.Errorf("sqlsink: add click: %w (%d cells)", ErrBufferFull, s.cfg.maxCells)
+		s.dropping.Store(true)
+		s.logDrop.Fail(ctx, s.cfg.now(), "sqlsink: click dropped: buffer full; it will not be counted", err,
+			slog.Int("max_buffered_cells", s.cfg.maxCells), slog.Uint64("dropped_total", dropped))
+		return err
+	}
+	if s.dropping.Load() && s.dropping.CompareAndSwap(true, false) {
+		s.logDrop.OK(ctx, s.cfg.now(), "sqlsink: buffer takes clicks again",
+			slog.Uint64("dropped_total", s.stats.dropped.Load()))
 	}
 	return nil
 }
@@ -234,6 +249,13 @@ func (s *Sink) flush(ctx context.Context) error {
 }
 
 func (s *Sink) flushLocked(ctx context.Context) error {
+	var written uint64 // increments written by this call
+	defer func() {
+		if written > 0 {
+			s.logFlush.OK(ctx, s.cfg.now(), "sqlsink: database reachable again; held increments written",
+				slog.Uint64("retried_increments", written))
+		}
+	}()
 	for range 2 { // the failed batch, then the buffer
 		retry := s.pending != nil
 		if !retry {
@@ -260,15 +282,17 @@ func (s *Sink) flushLocked(ctx context.Context) error {
 				s.held.Add(int64(added))
 				err = errors.Join(err, rerr)
 			}
-			s.logFlush.log(s.cfg.logger, s.cfg.now(), "sqlsink: flush failed; will retry",
-				"err", err, "buffered_increments", s.stats.buffered.Load(), "buffered_cells", s.held.Load())
-			return fmt.Errorf("sqlsink: flush: %w", err)
+			err = fmt.Errorf("sqlsink: flush: %w", err)
+			s.logFlush.Fail(ctx, s.cfg.now(), "sqlsink: flush failed; increments stay buffered and will be retried", err,
+				slog.Uint64("buffered_increments", s.stats.buffered.Load()), slog.Int64("buffered_cells", s.held.Load()))
+			return err
 		}
 		s.pending = nil
 		s.held.Add(int64(-b.cells))
 		s.stats.buffered.Add(-b.adds)
 		s.stats.written.Add(b.adds)
 		s.stats.flushes.Add(1)
+		written += b.adds
 		if !retry {
 			return nil
 		}
@@ -340,7 +364,8 @@ func (s *Sink) Close(ctx context.Context) error {
 		if err != nil {
 			lost := s.stats.buffered.Swap(0)
 			s.stats.dropped.Add(lost)
-			s.cfg.logger.Error("sqlsink: close: increments not written", "err", err, "lost_increments", lost)
+			s.cfg.logger.Error("sqlsink: close: increments not written; they are lost",
+				"error", maskError(err.Error()), "lost_increments", lost)
 			s.closeErr = fmt.Errorf("sqlsink: close: %d increments not written: %w", lost, err)
 		}
 		if s.ownDB {
@@ -377,25 +402,4 @@ func (s *Sink) Stats() Stats {
 		BufferedCells: int(s.held.Load()),
 		Dropped:       s.stats.dropped.Load(),
 	}
-}
-
-// limiter lets through one log line every `every`, counting the others.
-type limiter struct {
-	every time.Duration
-	mu    sync.Mutex
-	last  time.Time
-	quiet int
-}
-
-func (l *limiter) log(lg *slog.Logger, now time.Time, msg string, args ...any) {
-	l.mu.Lock()
-	if !l.last.IsZero() && now.Sub(l.last) < l.every {
-		l.quiet++
-		l.mu.Unlock()
-		return
-	}
-	quiet := l.quiet
-	l.last, l.quiet = now, 0
-	l.mu.Unlock()
-	lg.Warn(msg, append(args, "suppressed_lines", quiet)...)
 }

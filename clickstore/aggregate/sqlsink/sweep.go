@@ -74,7 +74,7 @@ func (s *Sink) EraseLink(ctx context.Context, link string) (int, error) {
 		return 0, fmt.Errorf("sqlsink: erase link: %w", clickstore.Click{Link: link}.Validate())
 	}
 	if s.closed.Load() {
-		return 0, fmt.Errorf("sqlsink: erase link %q: %w", link, ErrClosed)
+		return 0, fmt.Errorf("sqlsink: erase link: %w", ErrClosed)
 	}
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
@@ -112,11 +112,11 @@ func (s *Sink) EraseLink(ctx context.Context, link string) (int, error) {
 	}
 	res, err := s.db.ExecContext(ctx, s.dialect.rebind("DELETE FROM clickanon_cells WHERE link = ?"), link)
 	if err != nil {
-		return 0, fmt.Errorf("sqlsink: erase link %q: %w", link, err)
+		return 0, fmt.Errorf("sqlsink: erase link: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("sqlsink: erase link %q: %w", link, err)
+		return 0, fmt.Errorf("sqlsink: erase link: %w", err)
 	}
 	return int(n), nil
 }
