@@ -46,3 +46,25 @@ func TestKeyringLocalKey(t *testing.T) {
 	assert.Equal(t, float64(0), got[`clickanon_keyring_local{keyring="shared"}`])
 	assert.Equal(t, float64(1), got[`clickanon_keyring_local_keys_total{keyring="shared"}`])
 }
+
+// A shared store's failure figures are read at scrape time under its name.
+func TestStoreFailures(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, nil)
+	require.NoError(t, err)
+	st := metrics.StoreStats{RecordErrors: 3, LatestErrors: 2, SweepErrors: 1, Restarts: 1, Full: 7}
+	require.NoError(t, m.Store("redis", func() metrics.StoreStats { return st }))
+	require.Error(t, m.Store("redis", func() metrics.StoreStats { return st }), "a name twice")
+	require.Error(t, m.Store("redis-2", nil))
+	require.Error(t, m.Store("203.0.113.9", func() metrics.StoreStats { return st }), "no address as a label")
+
+	got := scrape(t, reg)
+	assert.Equal(t, float64(3), got[`clickanon_store_errors_total{op="record",store="redis"}`])
+	assert.Equal(t, float64(2), got[`clickanon_store_errors_total{op="latest",store="redis"}`])
+	assert.Equal(t, float64(1), got[`clickanon_store_errors_total{op="sweep",store="redis"}`])
+	assert.Equal(t, float64(1), got[`clickanon_store_restarts_total{store="redis"}`])
+	assert.Equal(t, float64(7), got[`clickanon_store_refused_full_total{store="redis"}`])
+
+	st.Restarts = 2 // read again at the next scrape
+	assert.Equal(t, float64(2), scrape(t, reg)[`clickanon_store_restarts_total{store="redis"}`])
+}

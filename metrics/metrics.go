@@ -41,6 +41,9 @@
 //	clickanon_store_oldest_age_seconds{store}            age of the oldest of them
 //	clickanon_store_last_sweep_timestamp_seconds{store}  when the last successful sweep ran
 //	clickanon_store_sweep_duration_seconds{store}        histogram
+//	clickanon_store_errors_total{store,op}               record, latest, sweep ([Metrics.Store])
+//	clickanon_store_restarts_total{store}                the server lost its data
+//	clickanon_store_refused_full_total{store}            clicks refused, the store being full
 //	clickanon_keyring_keys_held{keyring}
 //	clickanon_keyring_oldest_key_age_seconds{keyring}
 //	clickanon_keyring_keys_destroyed_total{keyring}
@@ -115,6 +118,7 @@ type descs struct {
 	keysHeld, keyAge, keysDestroyed, keyFailures, localKeys, localNow                                            *prometheus.Desc
 	flushes, flushErrors, written, buffered, dropped                                                             *prometheus.Desc
 	resolutions, headerResolutions                                                                               *prometheus.Desc
+	storeErrors, storeRestarts, storeRefusedFull                                                                 *prometheus.Desc
 }
 
 func (d *descs) all() []*prometheus.Desc {
@@ -124,6 +128,7 @@ func (d *descs) all() []*prometheus.Desc {
 		d.keysHeld, d.keyAge, d.keysDestroyed, d.keyFailures, d.localKeys, d.localNow,
 		d.flushes, d.flushErrors, d.written, d.buffered, d.dropped,
 		d.resolutions, d.headerResolutions,
+		d.storeErrors, d.storeRestarts, d.storeRefusedFull,
 	}
 }
 
@@ -182,6 +187,10 @@ func New(reg prometheus.Registerer, opts *Options) (*Metrics, error) {
 		written:     desc("sink", "written_total", "Increments written to durable storage.", "sink"),
 		buffered:    desc("sink", "buffered", "Increments in memory, waiting to be written.", "sink"),
 		dropped:     desc("sink", "dropped_total", "Increments refused for a full buffer, or not written at close.", "sink"),
+
+		storeErrors:      desc("store", "errors_total", "Store calls that failed, by operation (record, latest, sweep).", "store", "op"),
+		storeRestarts:    desc("store", "restarts_total", "Times the store found its server had lost its data (a restart): the window's clicks are gone.", "store"),
+		storeRefusedFull: desc("store", "refused_full_total", "Clicks the store refused because it was full.", "store"),
 
 		resolutions:       desc("clientip", "resolutions_total", "Client address resolutions, by outcome.", "resolver", "outcome"),
 		headerResolutions: desc("clientip", "header_resolutions_total", "Resolved client addresses read from a trusted proxy's header (the rest are the peer's).", "resolver"),
@@ -382,6 +391,46 @@ func (m *Metrics) Sink(name string, stats func() SinkStats) error {
 		counter(ch, d.written, s.Written, name)
 		gauge(ch, d.buffered, float64(s.Buffered), name)
 		counter(ch, d.dropped, s.Dropped, name)
+	})
+}
+
+// StoreStats are the failure figures of a shared store (package
+// redisstore's Store has them all in its Stats). It is a small comparable
+// value, safe to copy and share; the zero StoreStats is a store that never
+// failed.
+type StoreStats struct {
+	RecordErrors, LatestErrors, SweepErrors uint64
+	// Restarts counts the times the store found its server had lost its
+	// data.
+	Restarts uint64
+	// Full counts clicks refused because the store was full.
+	Full uint64
+}
+
+// Store adds a store's failure figures, as stats returns them at each
+// scrape, under the store label name (the same name as its [Metrics.Sweep]
+// wrapper, so that one store's series share a label). stats must be safe to
+// call from any goroutine. A nil stats or a name already added is an error.
+//
+// Like [Metrics.Sink] it takes a function, so that package metrics does
+// not import the Redis client; with a *redisstore.Store:
+//
+//	m.Store("redis", func() metrics.StoreStats {
+//		s := store.Stats()
+//		return metrics.StoreStats{RecordErrors: s.RecordErrors, LatestErrors: s.LatestErrors, SweepErrors: s.SweepErrors, Restarts: s.Restarts, Full: s.Full}
+//	})
+func (m *Metrics) Store(name string, stats func() StoreStats) error {
+	if stats == nil {
+		return errors.New("metrics: Store: nil stats function")
+	}
+	d := &m.d
+	return m.add("store-failures", name, func(ch chan<- prometheus.Metric) {
+		s := stats()
+		counter(ch, d.storeErrors, s.RecordErrors, name, "record")
+		counter(ch, d.storeErrors, s.LatestErrors, name, "latest")
+		counter(ch, d.storeErrors, s.SweepErrors, name, "sweep")
+		counter(ch, d.storeRestarts, s.Restarts, name)
+		counter(ch, d.storeRefusedFull, s.Full, name)
 	})
 }
 

@@ -61,6 +61,11 @@ func (a *app) observe(storeKind string) error {
 	if err != nil {
 		return err
 	}
+	if stats := redisStoreStats(a.store); stats != nil {
+		if err := m.Store(storeKind, stats); err != nil {
+			return err
+		}
+	}
 	var lastLog time.Time
 	logHeld := func(st retention.SweepStats, err error) {
 		if now := a.now(); err == nil && now.Sub(lastLog) >= time.Minute {

@@ -22,6 +22,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
+	"github.com/clickanon/clickanon/metrics"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -150,4 +151,17 @@ func (s timeoutStore) Latest(ctx context.Context, visitor, prev clickstore.Pseud
 	ctx, cancel := context.WithTimeout(ctx, s.d)
 	defer cancel()
 	return s.Store.Latest(ctx, visitor, prev, link)
+}
+
+// redisStoreStats reads a Redis store's failure figures for /metrics; nil
+// for the in-memory store, whose failures the tracker's figures cover.
+func redisStoreStats(s clickstore.Store) func() metrics.StoreStats {
+	rs, ok := s.(*redisstore.Store)
+	if !ok {
+		return nil
+	}
+	return func() metrics.StoreStats {
+		st := rs.Stats()
+		return metrics.StoreStats{RecordErrors: st.RecordErrors, LatestErrors: st.LatestErrors, SweepErrors: st.SweepErrors, Restarts: st.Restarts, Full: st.Full}
+	}
 }
