@@ -272,10 +272,19 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 			}
 			dst = dst[:n]
 		}
+		// A key before the masked address, or the rest of a token after
+		// it (2001:db8:: and "d"), could read with it as another address.
+		from := k
 		if sc.keyAt >= 0 && d == nil && sc.keyAt >= prev {
+			from -= start - sc.keyAt
+		}
+		if from < k || sc.cut {
 			var n int
-			dst, n = m.settleKey(dst, k-(start-sc.keyAt), text[last:])
+			dst, n = m.settleKey(dst, from, text[last:])
 			last += n
+			if sc.cut && last < len(text) && text[last] == '%' {
+				last = zoneEnd(text, last) // a zone after it goes, as every zone does
+			}
 		}
 		if esc := escAfter - escBefore; esc > 0 {
 			switch {
