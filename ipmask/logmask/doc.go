@@ -29,8 +29,9 @@
 //   - an IPv6 address written with an unbracketed :port is masked as well.
 //     Where the whole text parses as IPv6 the port is read as its last group
 //     (2001:db8::1:443 is one address); where the masked address and the
-//     port would read back as one longer address, the port is dropped, so
-//     the output never holds an address that was not masked;
+//     port would read back as one longer address, or as any address that
+//     is not masked, the port is dropped, so the output never holds an
+//     address that was not masked;
 //   - an IPv6 address followed by a '.' and a port, as tcpdump writes it
 //     (2001:db8::1.443 > 2001:db8::2.22:);
 //   - an address after a key and one colon, whatever the key ends in:

@@ -242,10 +242,14 @@ type scanner struct {
 	// ("dead:2001:db8:1:2:3:4:5:abc"), or -1. Such a key could read, with
 	// the masked address after it, as one address; see Masker.settleKey.
 	keyAt int
-	// cut is set when the last match is the longest address at the start
-	// of a token that does not parse whole (2001:db8::1abcd): the rest of
-	// the token could read, with the masked address, as one address.
-	cut bool
+	// cutEnd is the end of the token when the last match is the longest
+	// address at the start of a token that does not parse whole
+	// (2001:db8::1abcd), or 0: the rest of the token could read, with the
+	// masked address, as one address.
+	cutEnd int
+	// zoneTo is, after such a match, the end of a %zone right after the
+	// token, or 0: it goes with the address, as every zone does.
+	zoneTo int
 	// pending is a match to return once the quads before it are found.
 	pending pending
 	// dot and colon are the positions of the next '.' and ':' at or after
@@ -255,9 +259,10 @@ type scanner struct {
 
 // pending is a match held back, with the scanner state to return it with.
 type pending struct {
-	m                 Match
-	portEnd, keyAt, i int
-	cut, ok           bool
+	m                         Match
+	portEnd, keyAt, zoneTo, i int
+	cutEnd                    int
+	ok                        bool
 }
 
 // indexFrom returns the index of the first c in s[from:], or len(s).
@@ -284,7 +289,7 @@ func (sc *scanner) next() (Match, bool) {
 		if sc.pending.ok { // rare: tested before anything is copied
 			p := &sc.pending
 			p.ok = false
-			sc.i, sc.portEnd, sc.keyAt, sc.cut = p.i, p.portEnd, p.keyAt, p.cut
+			sc.i, sc.portEnd, sc.keyAt, sc.zoneTo, sc.cutEnd = p.i, p.portEnd, p.keyAt, p.zoneTo, p.cutEnd
 			return p.m, true
 		}
 		// Only a token holding ':' or '.' can be an address, so jump from
@@ -333,13 +338,14 @@ func (sc *scanner) next() (Match, bool) {
 		if colons < 7 && !double && dots < 3 {
 			continue
 		}
-		sc.portEnd, sc.keyAt, sc.cut = 0, -1, false
+		sc.portEnd, sc.keyAt, sc.cutEnd, sc.zoneTo = 0, -1, 0, 0
 		if m, ok := sc.colonToken(a, b); ok {
+			b = max(b, sc.zoneTo)
 			if m.Start > a+1 && bytes.Count(s[a:m.Start], []byte{'.'}) >= 3 {
 				// A key that may hold a dotted quad (1.2.3.4:2001:db8::1):
 				// look for quads in it, then return m.
-				sc.pending = pending{m: m, portEnd: sc.portEnd, keyAt: sc.keyAt, cut: sc.cut, i: max(b, m.End), ok: true}
-				sc.i, sc.quadEnd, sc.portEnd, sc.keyAt, sc.cut = a, m.Start-1, 0, -1, false
+				sc.pending = pending{m: m, portEnd: sc.portEnd, keyAt: sc.keyAt, zoneTo: sc.zoneTo, cutEnd: sc.cutEnd, i: max(b, m.End), ok: true}
+				sc.i, sc.quadEnd, sc.portEnd, sc.keyAt, sc.cutEnd, sc.zoneTo = a, m.Start-1, 0, -1, 0, 0
 				continue
 			}
 			sc.i = max(b, m.End) // past the token and any %zone
@@ -393,7 +399,7 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 		if m, ok := sc.readColon(a, b); ok {
 			return m, true
 		}
-		sc.portEnd, sc.cut = 0, false
+		sc.portEnd, sc.cutEnd = 0, 0
 	}
 	k := bytes.IndexByte(s[a:b], ':')
 	if k < 0 {
@@ -407,7 +413,7 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 			}
 			return m, true
 		}
-		sc.portEnd, sc.cut = 0, false
+		sc.portEnd, sc.cutEnd = 0, 0
 	}
 	if !glued || identifier(s, a, b) {
 		return Match{}, false
@@ -487,7 +493,7 @@ const maxAddrText = len("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255")
 // (2001:db8::1xyz, fe80::1ghost, 2001:db8::1.2xyz), and otherwise only
 // hex digits may follow the address (2001:db8::1abcd, read as
 // 2001:db8::1abc and "d"); "1::2::3" and nine groups are no address. It
-// sets sc.cut when text of the token is left after the address.
+// sets sc.cutEnd when text of the token is left after the address.
 func (sc *scanner) longest(a, b int, glued bool) (Match, bool) {
 	s := sc.s
 	for e := min(b, a+maxAddrText); e > a+1; e-- {
@@ -498,7 +504,15 @@ func (sc *scanner) longest(a, b int, glued bool) (Match, bool) {
 		if !glued && bytes.ContainsAny(s[e:b], ":.") {
 			return Match{}, false
 		}
-		sc.cut = e < b
+		if e == b {
+			return Match{Addr: addr, Start: a, End: e}, true
+		}
+		sc.cutEnd = b
+		if !glued && b < len(s) && s[b] == '%' {
+			if z := zoneEnd(s, b); z > b {
+				sc.zoneTo = z
+			}
+		}
 		return Match{Addr: addr, Start: a, End: e}, true
 	}
 	return Match{}, false
