@@ -38,30 +38,13 @@ func fit(text string, n int) string {
 // errors for invalid clicks, a full store and a closed one, given links and
 // labels that hold addresses, carry no address at all.
 func testErrorsCarryNoInput(t *testing.T, newStore NewStore) {
-	var none ipmask.Policy // keeps no bits: any address in an error is a leak
 	e := setup(t, newStore, 1)
 	e.record(click(visitor(0), "held", t0))
 	closed := setup(t, newStore, 0)
 	if err := closed.store.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	failed := map[string]bool{} // report each operation's first leak only
-	check := func(op, text string, err error) {
-		t.Helper()
-		switch {
-		case failed[op]:
-		case err == nil:
-			t.Errorf("%s with an address in the input: no error", op)
-			failed[op] = true
-		case !ipmasktest.AssertNoRawIPError(t, none, err, "%s", op):
-			failed[op] = true
-		default:
-			if frag := strings.Trim(text, " .:%[]x"); len(frag) >= 4 && strings.Contains(err.Error(), frag) {
-				t.Errorf("%s: the error quotes its input", op)
-				failed[op] = true
-			}
-		}
-	}
+	check := NewErrorChecker(t).Check
 	for _, s := range Canaries() {
 		link := fit(s, min(len(s), clickstore.MaxLinkLen))
 		for _, tt := range []struct {
@@ -93,5 +76,42 @@ func testErrorsCarryNoInput(t *testing.T, newStore NewStore) {
 		check("Latest after Close", s, err)
 		_, err = closed.store.EraseLink(closed.ctx, link)
 		check("EraseLink after Close", s, err)
+	}
+}
+
+// ErrorChecker checks that errors describe bad input without echoing it
+// (invariant 7): an error must be returned, carry no address at all (under
+// a policy that keeps no bits) and not quote the input it was given. It
+// reports each operation's first failure only, so that a leak on one path
+// does not bury the others.
+//
+// The zero ErrorChecker is not usable; make one with [NewErrorChecker]. It
+// is not safe for concurrent use.
+type ErrorChecker struct {
+	t      testing.TB
+	failed map[string]bool
+}
+
+// NewErrorChecker returns an ErrorChecker that reports to t.
+func NewErrorChecker(t testing.TB) *ErrorChecker {
+	return &ErrorChecker{t: t, failed: map[string]bool{}}
+}
+
+// Check checks err, returned by operation op for input text.
+func (c *ErrorChecker) Check(op, text string, err error) {
+	c.t.Helper()
+	var none ipmask.Policy // keeps no bits: any address in an error is a leak
+	switch {
+	case c.failed[op]:
+	case err == nil:
+		c.t.Errorf("%s with an address in the input: no error", op)
+		c.failed[op] = true
+	case !ipmasktest.AssertNoRawIPError(c.t, none, err, "%s", op):
+		c.failed[op] = true
+	default:
+		if frag := strings.Trim(text, " .:%[]x"); len(frag) >= 4 && strings.Contains(err.Error(), frag) {
+			c.t.Errorf("%s: the error quotes its input", op)
+			c.failed[op] = true
+		}
 	}
 }

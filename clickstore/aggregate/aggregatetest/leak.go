@@ -10,7 +10,6 @@ import (
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/clickstore/clickstoretest"
-	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
 
@@ -30,24 +29,7 @@ func fit(text string, n int) string {
 // quote its input.
 func testErrorsCarryNoInput(t *testing.T, newBackend NewBackend) {
 	e := setup(t, newBackend)
-	var none ipmask.Policy      // keeps no bits: any address in an error is a leak
-	failed := map[string]bool{} // report each operation's first leak only
-	check := func(op, text string, err error) {
-		t.Helper()
-		switch {
-		case failed[op]:
-		case err == nil:
-			t.Errorf("%s with an address in the input: no error", op)
-			failed[op] = true
-		case !ipmasktest.AssertNoRawIPError(t, none, err, "%s", op):
-			failed[op] = true
-		default:
-			if frag := strings.Trim(text, " .:%[]x"); len(frag) >= 4 && strings.Contains(err.Error(), frag) {
-				t.Errorf("%s: the error quotes its input", op)
-				failed[op] = true
-			}
-		}
-	}
+	check := clickstoretest.NewErrorChecker(t).Check
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	eraser, erases := e.b().(LinkEraser)
