@@ -1,11 +1,9 @@
 package geo_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -15,31 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore/geo"
+	"github.com/clickanon/clickanon/internal/testlog"
 )
 
-// lockedBuffer collects log lines written by the watcher goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) lines(substr string) []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-	for l := range strings.Lines(b.buf.String()) {
-		if strings.Contains(l, substr) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
+type lockedBuffer = testlog.Buffer
 
 // The watcher reloads a changed file on its own, keeps the last good
 // database when the new file is broken, and logs that at most once per
@@ -63,21 +40,21 @@ func TestWatcher(t *testing.T) {
 		time.Sleep(15 * time.Second) // the check at 10 s
 		synctest.Wait()
 		assert.Equal(t, "FR", db.Country(a))
-		assert.Len(t, logs.lines("geo: database reloaded"), 1)
+		assert.Len(t, logs.Lines("geo: database reloaded"), 1)
 
 		replaceFile(t, path, []byte("broken"))
 		time.Sleep(10 * time.Second) // the check at 20 s fails and logs
 		synctest.Wait()
 		assert.Equal(t, "FR", db.Country(a), "the last good database stays")
-		assert.Len(t, logs.lines("level=ERROR"), 1)
+		assert.Len(t, logs.Lines("level=ERROR"), 1)
 
 		time.Sleep(50 * time.Second) // checks at 30…70 s fail, counted
 		synctest.Wait()
-		assert.Len(t, logs.lines("level=ERROR"), 1, "rate-limited")
+		assert.Len(t, logs.Lines("level=ERROR"), 1, "rate-limited")
 
 		time.Sleep(10 * time.Second) // the check at 80 s, a minute after the first line
 		synctest.Wait()
-		errs := logs.lines("level=ERROR")
+		errs := logs.Lines("level=ERROR")
 		require.Len(t, errs, 2)
 		assert.Contains(t, errs[1], "suppressed=5")
 		assert.Contains(t, errs[1], "geo: not a valid MaxMind DB file (6 bytes)")
@@ -86,7 +63,7 @@ func TestWatcher(t *testing.T) {
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		assert.Equal(t, "DE", db.Country(a))
-		assert.Len(t, logs.lines("geo: database reloaded"), 2)
+		assert.Len(t, logs.Lines("geo: database reloaded"), 2)
 
 		require.NoError(t, db.Close())
 		require.NoError(t, db.Close(), "Close is idempotent")
@@ -94,7 +71,7 @@ func TestWatcher(t *testing.T) {
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		assert.Equal(t, "DE", db.Country(a), "no reload after Close; lookups still answer")
-		assertNoAddress(t, strings.Join(logs.lines(""), ""))
+		assertNoAddress(t, strings.Join(logs.Lines(""), ""))
 	})
 }
 
@@ -116,13 +93,13 @@ func TestLogLimitClockSetBack(t *testing.T) {
 		replaceFile(t, path, []byte("broken"))
 		time.Sleep(1500 * time.Millisecond)
 		synctest.Wait()
-		require.Len(t, logs.lines("level=ERROR"), 1)
+		require.Len(t, logs.Lines("level=ERROR"), 1)
 		time.Sleep(time.Second)
 		synctest.Wait()
-		assert.Len(t, logs.lines("level=ERROR"), 1, "within LogEvery")
+		assert.Len(t, logs.Lines("level=ERROR"), 1, "within LogEvery")
 		now.Add(-int64(time.Hour))
 		time.Sleep(time.Second)
 		synctest.Wait()
-		assert.Len(t, logs.lines("level=ERROR"), 2, "the clock went back an hour")
+		assert.Len(t, logs.Lines("level=ERROR"), 2, "the clock went back an hour")
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/internal/burstlog"
+	"github.com/clickanon/clickanon/internal/testlog"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -133,22 +134,7 @@ func TestConcurrentFailuresAllCounted(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(buf.String(), "\n"), "one line for a burst within a minute")
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testlog.Buffer
 
 // A success outside a burst, on a hot path, costs no allocation; a
 // success after failures still ends the burst.
