@@ -29,9 +29,8 @@
 //   - an IPv6 address written with an unbracketed :port is masked as well.
 //     Where the whole text parses as IPv6 the port is read as its last group
 //     (2001:db8::1:443 is one address); where the masked address and the
-//     port would read back as one longer address, or as any address that
-//     is not masked, the port is dropped, so the output never holds an
-//     address that was not masked;
+//     port would read back as one longer address, the port is dropped, so
+//     the output never holds an address that was not masked;
 //   - an IPv6 address followed by a '.' and a port, as tcpdump writes it
 //     (2001:db8::1.443 > 2001:db8::2.22:);
 //   - an address after a key and one colon, whatever the key ends in:
@@ -96,28 +95,10 @@
 //     (00:1a:2b:3c:4d:5e) are left alone: six or fewer colon groups without
 //     "::" are not IPv6. An eight-group EUI-64 (00:1a:2b:3c:4d:5e:6f:70)
 //     is a valid IPv6 address and is masked.
-//   - An address run straight into letters that cannot be part of it
-//     (g-z, G-Z, '_'; any non-ASCII byte ends an address as a space does)
-//     is masked, in every form above: 2001:db8:1:2::7xyz becomes
-//     2001:db8:1::xyz and fe80::1ghost becomes fe80::ghost, and
-//     [2001:db8:1:2::7zone]:443, ::ffff:203.0.113.9xyz,
-//     2001%3Adb8%3A1%3A2%3A%3A7xyz and 203.0.113.9xyz are masked too. The
-//     address is the longest one the token (the run of hex digits, ':' and
-//     '.') starts with, once the readings below have failed.
-//   - Where hex digits run on past an address (2001:db8:1:2::7abcd, whose
-//     last group is too long), the reading that masks is taken: the
-//     longest address the token starts with (2001:db8:1:2::7abc) is
-//     masked, and the digits after it are dropped where they would read
-//     on with the masked text as another address, as a port is, so the
-//     whole becomes 2001:db8:1::. A token with more colons or dots after
-//     its longest address (1::2::3, nine groups) is not an address.
-//   - A colon token glued to words on both sides that is one "::" between
-//     two groups at most (std::abs, Foo::Bar, std::io::Error) is an
-//     identifier and left alone. Any other colon token glued to a letter
-//     or '_' on its left (sha256:abcdef) is first read as a key followed by
-//     one colon and an address (addr:2001:db8::1, client:203.0.113.9,
-//     iface:2001:db8::1), which is masked, and if that fails as an address
-//     after all (xyz2001:db8:1:2:3:4:5:6 becomes xyz2001:db8:1::). A key
+//   - A colon token glued to a letter or '_' (std::abs, Foo::Bar,
+//     sha256:abcdef) is an identifier and left alone, unless it is a key
+//     followed by one colon and an address (addr:2001:db8::1,
+//     client:203.0.113.9, iface:2001:db8::1), which is masked. A key
 //     that is all hex digits with nothing glued to its left (cafe:,
 //     dead:) is first read as part of the address: where that reading
 //     parses, it is masked whole (cafe:2001:db8:1:2::1 becomes

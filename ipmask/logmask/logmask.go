@@ -267,29 +267,15 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 			// IPv6 with an unbracketed :port. If the masked text and the
 			// port would read as one longer address, drop the port.
 			dst = append(dst, scan[match.End:sc.portEnd]...)
-			if _, ok := parse6(dst[k:]); ok || m.unmaskedIn(dst, k) {
+			if _, ok := parse6(dst[k:]); ok {
 				last, _ = d.orig(sc.portEnd)
 			}
 			dst = dst[:n]
 		}
-		// A key before the masked address, or the rest of a token after
-		// it (2001:db8:: and "d"), could read with it as another address.
-		from := k
 		if sc.keyAt >= 0 && d == nil && sc.keyAt >= prev {
-			from -= start - sc.keyAt
-		}
-		if sc.keyAt >= 0 && d != nil {
-			var done bool
-			dst, last, done = m.settleEscapedKey(dst, k, text, scan, d, &sc, match, start, end, prev, last)
-			if done {
-				continue
-			}
-		} else if from < k {
 			var n int
-			dst, n = m.settleKey(dst, from, text[last:])
+			dst, n = m.settleKey(dst, k-(start-sc.keyAt), text[last:])
 			last += n
-		} else if sc.cutEnd > match.End { // not left from an earlier match
-			dst, last = m.cutRest(dst, k, scan, d, &sc, match, last)
 		}
 		if esc := escAfter - escBefore; esc > 0 {
 			switch {
@@ -301,101 +287,6 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 		}
 	}
 	return append(dst, text[last:]...)
-}
-
-// settleEscapedKey is settleKey for text with percent-encoded colons,
-// read as scan through d: the key and masked address in dst (from k, after
-// the text before the address) could read, decoded, as one unmasked
-// address (0%3A%3A1:0:0:0:0:10 as 0:0:0:1::). It settles the key, the
-// masked address and the rest of the token in their decoded form, and
-// only if that changes them writes the result in place of the key,
-// address and rest, with its colons escaped where the input's all were.
-// It returns dst, the new position in text, and whether it wrote.
-//
-// start and end are match's span in text; prev is where the text before
-// it was copied from.
-func (m *Masker) settleEscapedKey(dst []byte, k int, text, scan []byte, d *decoded, sc *scanner, match Match, start, end, prev, last int) ([]byte, int, bool) {
-	colon := 1 // the key's colon, as written in text
-	if text[start-1] != ':' {
-		colon = 3
-	}
-	keyOrig := start - colon - (match.Start - 1 - sc.keyAt)
-	if keyOrig < prev {
-		return dst, last, false
-	}
-	rest := match.End // in scan, where last is in text
-	if last != end {
-		rest = sc.portEnd
-	}
-	var buf [192]byte
-	key := scan[sc.keyAt:match.Start]
-	piece := append(buf[:0], key...)
-	piece = append(piece, dst[k:]...)
-	piece, n := m.settleKey(piece, 0, scan[rest:])
-	if isConcat(piece, key, dst[k:], scan[rest:rest+n]) {
-		return dst, last, false // settled as it was
-	}
-	last, _ = d.orig(rest + n)
-	from := k - (start - keyOrig)
-	dst = append(dst[:from], piece...)
-	if bytes.IndexByte(text[keyOrig:last], ':') < 0 {
-		dst = encodeColons(dst, from, text[start-1] == 'a')
-	}
-	return dst, last, true
-}
-
-// cutRest handles the rest of a token after an address read as the
-// longest one the token starts with (2001:db8::1abcd, fe80::1ghost): dst
-// holds the masked address from k. If the masked address and the rest of
-// the token (with the byte after it, which decides some readings) would
-// read as an address that is not masked, the rest is dropped, as a port
-// is; a %zone right after the token is dropped in any case. It returns the
-// position in text to copy from next.
-func (m *Masker) cutRest(dst []byte, k int, scan []byte, d *decoded, sc *scanner, match Match, last int) ([]byte, int) {
-	n := len(dst)
-	dst = append(dst, scan[match.End:min(sc.cutEnd+1, len(scan))]...)
-	drop := m.unmaskedIn(dst[:n+sc.cutEnd-match.End], k) || m.unmaskedIn(dst, k)
-	dst = dst[:n]
-	if drop {
-		last, _ = d.orig(sc.cutEnd)
-	}
-	if sc.zoneTo > 0 {
-		if !drop {
-			// The rest, all hex digits, is copied here, without the zone.
-			dst = append(dst, scan[match.End:sc.cutEnd]...)
-		}
-		last, _ = d.orig(sc.zoneTo)
-	}
-	return dst, last
-}
-
-// unmaskedIn reports whether the scanner reads in b[k:] an address that
-// the Masker would change, with the byte before k as context (a word glued
-// to the left changes the readings).
-func (m *Masker) unmaskedIn(b []byte, k int) bool {
-	from := max(0, k-1)
-	sc := newScanner(b[from:])
-	sc.i = k - from
-	for {
-		match, ok := sc.next()
-		if !ok {
-			return false
-		}
-		if !m.kept(match.Addr) {
-			return true
-		}
-	}
-}
-
-// isConcat reports whether b is the concatenation of parts.
-func isConcat(b []byte, parts ...[]byte) bool {
-	for _, p := range parts {
-		if len(b) < len(p) || !bytes.Equal(b[:len(p)], p) {
-			return false
-		}
-		b = b[len(p):]
-	}
-	return len(b) == 0
 }
 
 // settleKey handles an address read after a key that is all address text

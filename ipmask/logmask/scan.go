@@ -240,16 +240,8 @@ type scanner struct {
 	// keyAt is where the key of the last match starts when it was read as
 	// a key, a colon and an address with nothing glued to the key's left
 	// ("dead:2001:db8:1:2:3:4:5:abc"), or -1. Such a key could read, with
-	// the masked address after it, as one address; see Masker.settleKey.
+	// the masked address after it, as one address; see Masker.remaskKey.
 	keyAt int
-	// cutEnd is the end of the token when the last match is the longest
-	// address at the start of a token that does not parse whole
-	// (2001:db8::1abcd), or 0: the rest of the token could read, with the
-	// masked address, as one address.
-	cutEnd int
-	// zoneTo is, after such a match, the end of a %zone right after the
-	// token, or 0: it goes with the address, as every zone does.
-	zoneTo int
 	// pending is a match to return once the quads before it are found.
 	pending pending
 	// dot and colon are the positions of the next '.' and ':' at or after
@@ -259,10 +251,9 @@ type scanner struct {
 
 // pending is a match held back, with the scanner state to return it with.
 type pending struct {
-	m                         Match
-	portEnd, keyAt, zoneTo, i int
-	cutEnd                    int
-	ok                        bool
+	m                 Match
+	portEnd, keyAt, i int
+	ok                bool
 }
 
 // indexFrom returns the index of the first c in s[from:], or len(s).
@@ -289,7 +280,7 @@ func (sc *scanner) next() (Match, bool) {
 		if sc.pending.ok { // rare: tested before anything is copied
 			p := &sc.pending
 			p.ok = false
-			sc.i, sc.portEnd, sc.keyAt, sc.zoneTo, sc.cutEnd = p.i, p.portEnd, p.keyAt, p.zoneTo, p.cutEnd
+			sc.i, sc.portEnd, sc.keyAt = p.i, p.portEnd, p.keyAt
 			return p.m, true
 		}
 		// Only a token holding ':' or '.' can be an address, so jump from
@@ -338,14 +329,13 @@ func (sc *scanner) next() (Match, bool) {
 		if colons < 7 && !double && dots < 3 {
 			continue
 		}
-		sc.portEnd, sc.keyAt, sc.cutEnd, sc.zoneTo = 0, -1, 0, 0
+		sc.portEnd, sc.keyAt = 0, -1
 		if m, ok := sc.colonToken(a, b); ok {
-			b = max(b, sc.zoneTo)
 			if m.Start > a+1 && bytes.Count(s[a:m.Start], []byte{'.'}) >= 3 {
 				// A key that may hold a dotted quad (1.2.3.4:2001:db8::1):
 				// look for quads in it, then return m.
-				sc.pending = pending{m: m, portEnd: sc.portEnd, keyAt: sc.keyAt, zoneTo: sc.zoneTo, cutEnd: sc.cutEnd, i: max(b, m.End), ok: true}
-				sc.i, sc.quadEnd, sc.portEnd, sc.keyAt, sc.cutEnd, sc.zoneTo = a, m.Start-1, 0, -1, 0, 0
+				sc.pending = pending{m: m, portEnd: sc.portEnd, keyAt: sc.keyAt, i: max(b, m.End), ok: true}
+				sc.i, sc.quadEnd, sc.portEnd, sc.keyAt = a, m.Start-1, 0, -1
 				continue
 			}
 			sc.i = max(b, m.End) // past the token and any %zone
@@ -387,49 +377,27 @@ func (sc *scanner) colonToken(a, b int) (Match, bool) {
 // could be read as one longer address that does not parse or as a key and
 // an address, the reading that masks wins. "::" is never a key's colon:
 // "std::abs" and "Foo::Bar" are identifiers.
-//
-// A token with a word glued to its left that has no key reading is read
-// whole after all ("xyz2001:db8:1:2:3:4:5:6"), unless it is glued to words
-// on both sides and is one "::" between two groups at most: "std::abs",
-// "Foo::Bar" and "std::io" are identifiers.
 func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 	s := sc.s
-	glued := a > 0 && class[s[a-1]]&cWord != 0
-	if !glued {
+	if a == 0 || class[s[a-1]]&cWord == 0 {
 		if m, ok := sc.readColon(a, b); ok {
 			return m, true
 		}
-		sc.portEnd, sc.cutEnd = 0, 0
+		sc.portEnd = 0
 	}
 	k := bytes.IndexByte(s[a:b], ':')
 	if k < 0 {
 		return Match{}, false
 	}
 	k += a
-	if k+1 < b && (s[k+1] != ':' || k+2 < b && s[k+2] == ':') { // "std::abs" has no key; "IPv6:::ffff:192.0.2.1" has one
-		if m, ok := sc.readColon(k+1, b); ok {
-			if k > a && !glued {
-				sc.keyAt = a
-			}
-			return m, true
-		}
-		sc.portEnd, sc.cutEnd = 0, 0
+	if k+1 >= b || s[k+1] == ':' && (k+2 >= b || s[k+2] != ':') {
+		return Match{}, false // "std::abs"; but "IPv6:::ffff:192.0.2.1" is a key
 	}
-	if !glued || identifier(s, a, b) {
-		return Match{}, false
+	m, ok := sc.readColon(k+1, b)
+	if ok && k > a && (a == 0 || class[s[a-1]]&cWord == 0) {
+		sc.keyAt = a
 	}
-	return sc.readColon(a, b)
-}
-
-// identifier reports whether the token s[a:b], glued to a word on its
-// left, is glued to one on its right as well and is a "::" with at most
-// one group on each side, as programming languages write scopes.
-func identifier(s []byte, a, b int) bool {
-	if b >= len(s) || class[s[b]]&cWord == 0 || bytes.IndexByte(s[a:b], '.') >= 0 {
-		return false
-	}
-	i := bytes.Index(s[a:b], []byte("::"))
-	return i >= 0 && bytes.Count(s[a:b], []byte{':'}) == 2
+	return m, ok
 }
 
 // readColon reads s[a:b], a stretch of a token, as an IPv6 address (with a
@@ -444,7 +412,7 @@ func (sc *scanner) readColon(a, b int) (Match, bool) {
 		// parts them, as before a file extension (2001:db8::1.css).
 		e = a + bytes.LastIndexByte(s[a:b], '.')
 		if e <= a {
-			return sc.longest(a, b, true)
+			return Match{}, false
 		}
 	}
 	for e > a && s[e-1] == '.' {
@@ -464,7 +432,7 @@ func (sc *scanner) readColon(a, b int) (Match, bool) {
 	}
 	// addr:port, the port all digits.
 	k := portStart(s, a, e)
-	if k < e && s[k-1] == ':' && isPort(s[k:e]) {
+	if k < e && s[k-1] == ':' {
 		if addr, ok := parseAddr(s[a : k-1]); ok {
 			sc.portEnd = e
 			return Match{Addr: addr, Start: a, End: k - 1}, true
@@ -479,41 +447,6 @@ func (sc *scanner) readColon(a, b int) (Match, bool) {
 		if addr, ok := parse6(s[a : k-1]); ok {
 			return Match{Addr: addr, Start: a, End: k - 1}, true
 		}
-	}
-	return sc.longest(a, b, b < n && class[s[b]]&cWord != 0)
-}
-
-// maxAddrText is the longest text of an IPv6 address without zone:
-// six full groups and a dotted quad.
-const maxAddrText = len("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255")
-
-// longest reads s[a:b], a stretch of a token that no other reading takes,
-// as the longest IPv6 address it starts with, where that is an address run
-// straight into letters: glued is set when a word follows the token
-// (2001:db8::1xyz, fe80::1ghost, 2001:db8::1.2xyz), and otherwise only
-// hex digits may follow the address (2001:db8::1abcd, read as
-// 2001:db8::1abc and "d"); "1::2::3" and nine groups are no address. It
-// sets sc.cutEnd when text of the token is left after the address.
-func (sc *scanner) longest(a, b int, glued bool) (Match, bool) {
-	s := sc.s
-	for e := min(b, a+maxAddrText); e > a+1; e-- {
-		addr, ok := parse6(s[a:e])
-		if !ok {
-			continue
-		}
-		if !glued && bytes.ContainsAny(s[e:b], ":.") {
-			return Match{}, false
-		}
-		if e == b {
-			return Match{Addr: addr, Start: a, End: e}, true
-		}
-		sc.cutEnd = b
-		if !glued && b < len(s) && s[b] == '%' {
-			if z := zoneEnd(s, b); z > b {
-				sc.zoneTo = z
-			}
-		}
-		return Match{Addr: addr, Start: a, End: e}, true
 	}
 	return Match{}, false
 }
