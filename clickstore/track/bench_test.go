@@ -117,7 +117,8 @@ func BenchmarkHandler(b *testing.B) {
 }
 
 // The tracker allocates nothing per tracked click on top of the handler
-// once the visitor's user agent is cached and the store holds the visitor.
+// once the visitor's user agent is cached and the store holds the visitor,
+// in the first window and past it.
 func TestHandlerAllocs(t *testing.T) {
 	e := newTrackEnv(t, &track.Options{OptOutHeader: "Sec-GPC", OptOutParam: "optout"})
 	h := e.tracker.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusFound) }))
@@ -131,4 +132,15 @@ func TestHandlerAllocs(t *testing.T) {
 	st := e.tracker.Stats()
 	assert.Equal(t, uint64(1), st.Unique)
 	assert.Equal(t, uint64(101+1), st.Clicks, "AllocsPerRun runs once more to warm up")
+
+	// A window later the keyring holds the previous epoch's key too: two
+	// pseudonyms per click, still nothing allocated.
+	e.clock = e.clock.Add(retention.DefaultWindow)
+	h.ServeHTTP(w, r)
+	allocs = testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) })
+	assert.Zero(t, allocs)
+	last := e.sink.all()
+	require.NotEmpty(t, last)
+	assert.False(t, last[len(last)-1].Click.PrevVisitor.IsZero(), "the click has its pseudonym under the previous key")
+	assert.Equal(t, uint64(2), e.tracker.Stats().Unique, "the first click of the new window is unique again")
 }
