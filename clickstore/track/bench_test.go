@@ -76,15 +76,17 @@ func steadyBuilder(b *testing.B) *clickstore.Builder {
 // quota, the Memory store holding the 4096 visitors already, every click a
 // repeat).
 // "tracked" counts into a sink that does nothing, the tracker's own cost;
-// "tracked+Rollup" into aggregate.New(nil), the default setup of the
-// README, whose Add is the aggregate package's cost.
+// "tracked-first-window" is the same in a service's first window, when
+// there is no previous key and one pseudonym to compute; "tracked+Rollup"
+// counts into aggregate.New(nil), the default setup of the README, whose
+// Add is the aggregate package's cost.
 func BenchmarkHandler(b *testing.B) {
 	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusFound) })
-	tracker := func(sink clickstore.Sink) http.Handler {
+	tracker := func(bl *clickstore.Builder, sink clickstore.Sink) http.Handler {
 		m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Capacity: 1 << 22})
 		require.NoError(b, err)
 		b.Cleanup(func() { m.Close() })
-		tr, err := track.New(steadyBuilder(b), m, sink, nil)
+		tr, err := track.New(bl, m, sink, nil)
 		require.NoError(b, err)
 		return tr.Handler(bare)
 	}
@@ -112,8 +114,9 @@ func BenchmarkHandler(b *testing.B) {
 	}
 	b.Run("bare-handler", run(bare))
 	b.Run("baseline=chi-RealIP", run(middleware.RealIP(bare)))
-	b.Run("tracked", run(tracker(discardSink{})))
-	b.Run("tracked+Rollup", run(tracker(rollup)))
+	b.Run("tracked", run(tracker(steadyBuilder(b), discardSink{})))
+	b.Run("tracked-first-window", run(tracker(newTestBuilder(b), discardSink{})))
+	b.Run("tracked+Rollup", run(tracker(steadyBuilder(b), rollup)))
 }
 
 // The tracker allocates nothing per tracked click on top of the handler
