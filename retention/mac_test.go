@@ -1,6 +1,7 @@
 package retention
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -88,6 +89,30 @@ func BenchmarkKeyMAC(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			_ = k.MAC(msg)
+		}
+	})
+}
+
+// FuzzKeyMAC holds Key.MAC to crypto/hmac for any secret and message, from
+// the key's states or without them.
+func FuzzKeyMAC(f *testing.F) {
+	f.Add([]byte{1, 2, 3}, []byte(""))
+	f.Add(bytes.Repeat([]byte{0xff}, 32), make([]byte, 55))
+	f.Fuzz(func(t *testing.T, seed, msg []byte) {
+		var secret [32]byte
+		copy(secret[:], seed)
+		k := newKey(7, secret)
+		m := hmac.New(sha256.New, secret[:])
+		m.Write(msg)
+		want := m.Sum(nil)
+		if got := k.MAC(msg); !bytes.Equal(got[:], want) {
+			t.Fatalf("MAC of %d bytes: not HMAC-SHA256", len(msg))
+		}
+		if got := k.slowMAC(msg); !bytes.Equal(got[:], want) {
+			t.Fatalf("slowMAC of %d bytes: not HMAC-SHA256", len(msg))
+		}
+		if !k.IsZero() && k.pads == (macPads{}) {
+			t.Fatal("a key without its states")
 		}
 	})
 }
