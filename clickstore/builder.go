@@ -146,13 +146,9 @@ func (b *Builder) pseudonyms(ctx context.Context, addr netip.Addr, ua *AgentDige
 		}
 	}
 	ip := addr.As16() // an IPv4 address and its mapped form agree; zones are ignored
-	sc := kc.Secret()
-	current = pseudonym(&sc, &ip, (*[32]byte)(ua))
-	clear(sc[:])
+	current = pseudonym(&kc, &ip, (*[32]byte)(ua))
 	if !kp.IsZero() {
-		sp := kp.Secret()
-		previous = pseudonym(&sp, &ip, (*[32]byte)(ua))
-		clear(sp[:])
+		previous = pseudonym(&kp, &ip, (*[32]byte)(ua))
 	}
 	return current, previous, err
 }
@@ -161,35 +157,14 @@ func (b *Builder) pseudonyms(ctx context.Context, addr netip.Addr, ua *AgentDige
 const domain = "clickanon/visitor/v1\x00"
 
 // pseudonym returns the first 16 bytes of
-// HMAC-SHA256(key, domain || ip || ua), computed by hand (RFC 2104) over
-// stack buffers so that it does not allocate.
-func pseudonym(key *[32]byte, ip *[16]byte, ua *[32]byte) Pseudonym {
-	const block = 64
-	var in [block + len(domain) + 16 + 32]byte
-	for i := range block {
-		k := byte(0)
-		if i < len(key) {
-			k = key[i]
-		}
-		in[i] = k ^ 0x36
-	}
-	n := block + copy(in[block:], domain)
-	n += copy(in[n:], ip[:])
-	copy(in[n:], ua[:])
-	inner := sha256.Sum256(in[:])
-
-	var out [block + sha256.Size]byte
-	for i := range block {
-		k := byte(0)
-		if i < len(key) {
-			k = key[i]
-		}
-		out[i] = k ^ 0x5c
-	}
-	copy(out[block:], inner[:])
-	sum := sha256.Sum256(out[:])
-	clear(in[:block])
-	clear(out[:block])
+// HMAC-SHA256(key, domain || ip || ua), over a stack buffer so that it does
+// not allocate.
+func pseudonym(key *retention.Key, ip *[16]byte, ua *[32]byte) Pseudonym {
+	var msg [len(domain) + 16 + 32]byte
+	n := copy(msg[:], domain)
+	n += copy(msg[n:], ip[:])
+	copy(msg[n:], ua[:])
+	sum := key.MAC(msg[:])
 	var p Pseudonym
 	copy(p[:], sum[:])
 	return p

@@ -2,6 +2,8 @@ package retention_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -135,4 +137,20 @@ func ExampleErrLocalKey() {
 	// true false
 	// retention: keys for epoch 964296: the key store failed; a local key stands in: retention: key store: load the key of epoch 964296: connection refused
 	// true 1 1
+}
+
+func ExampleKey_MAC() {
+	ring, _ := retention.NewKeyring(nil)
+	defer ring.Close()
+	cur, _, _ := ring.Keys(context.Background(), time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC))
+
+	msg := []byte("clickanon/example\x00" + "what to pseudonymize")
+	mac := cur.MAC(msg) // from the key's precomputed states, no allocation
+
+	secret := cur.Secret()
+	h := hmac.New(sha256.New, secret[:])
+	h.Write(msg)
+	fmt.Println(hmac.Equal(mac[:], h.Sum(nil)))
+	// Output:
+	// true
 }

@@ -17,6 +17,9 @@ import (
 // Key built any other way has an all-zero secret and is the zero Key for
 // its epoch.
 //
+// A Key from a Keyring also carries the hash states [Key.MAC] starts
+// from, derived from the secret and zeroed with it.
+//
 // Formatting a Key with fmt (any verb) or logging it with log/slog shows the
 // epoch only, never the secret.
 type Key struct {
@@ -25,6 +28,7 @@ type Key struct {
 	Epoch int64
 
 	secret [32]byte
+	pads   macPads // derived from secret, see MAC
 }
 
 // Secret returns the key's 256 secret bits.

@@ -244,11 +244,11 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 			return Key{}, Key{}, true, err
 		}
 	}
-	cur = Key{Epoch: e, secret: secret}
+	cur = newKey(e, secret)
 	if p, ok, err := store.Load(ctx, e-1); err != nil {
 		return r.fallback(ctx, e, now, stale, foreign(fmt.Sprintf("key store: load the key of epoch %d", e-1), err))
 	} else if ok && p != ([32]byte{}) {
-		prev = Key{Epoch: e - 1, secret: p}
+		prev = newKey(e-1, p)
 	}
 	if stale {
 		return cur, prev, true, nil // a late caller: never move the cache back
@@ -292,7 +292,7 @@ func (r *Keyring) fallback(ctx context.Context, e int64, now time.Time, stale bo
 	if r.ok {
 		r.dropCacheLocked()
 	}
-	r.ok, r.epoch, r.cur, r.prev = true, e, Key{Epoch: e, secret: secret}, Key{}
+	r.ok, r.epoch, r.cur, r.prev = true, e, newKey(e, secret), Key{}
 	clear(secret[:])
 	r.local, r.localErr, r.retry = true, lerr, now.Add(localRetry)
 	r.localKeys++

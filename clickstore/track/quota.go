@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,6 +17,10 @@ import (
 // a click: the sum may count clicks up to one slot older than W, so it
 // errs on the side of the store's room, never of the flood. Erasures are
 // not seen; they only make the count high for a window.
+//
+// Most networks are far below the quota: each shard keeps, in peak, at
+// least the count of its busiest network, so that allow answers them with
+// one atomic load and no lock.
 type quota struct {
 	limit  uint32
 	slot   int64 // nanoseconds per slot
@@ -31,8 +36,12 @@ const (
 type quotaShard struct {
 	mu    sync.Mutex
 	nets  map[netip.Prefix]netCount
-	swept int64    // the slot of the last sweep
-	_     [40]byte // to a cache line of its own
+	swept int64 // the slot of the last sweep
+	// peak is at least held(last) of every network in nets: the most
+	// any of them can be holding, whatever the clock says. Written
+	// under mu, read without it.
+	peak atomic.Uint32
+	_    [36]byte // to a cache line of its own
 }
 
 // netCount is one network's first clicks per slot, in a ring indexed by
@@ -73,8 +82,11 @@ func (c *netCount) held(s int64) uint32 {
 
 // allow reports whether the network may have one more click held at now.
 func (q *quota) allow(p netip.Prefix, now time.Time) bool {
-	s := now.UnixNano() / q.slot
 	sh := q.shard(p)
+	if sh.peak.Load() < q.limit {
+		return true // no network of the shard can be at the quota
+	}
+	s := now.UnixNano() / q.slot
 	sh.mu.Lock()
 	c, ok := sh.nets[p]
 	sh.mu.Unlock()
@@ -100,17 +112,25 @@ func (q *quota) add(p netip.Prefix, now time.Time) {
 	c.n[s%quotaRing]++
 	c.last = s
 	sh.nets[p] = c
+	if h := c.held(s); h > sh.peak.Load() {
+		sh.peak.Store(h)
+	}
 }
 
 // sweep forgets the networks that can hold nothing at slot s, so that the
-// map holds only networks with clicks within the window.
+// map holds only networks with clicks within the window, and lowers peak to
+// the busiest of those left.
 func (sh *quotaShard) sweep(s int64) {
 	sh.swept = s
+	var peak uint32
 	for p, c := range sh.nets {
 		if s-c.last >= quotaRing {
 			delete(sh.nets, p)
+			continue
 		}
+		peak = max(peak, c.held(c.last))
 	}
+	sh.peak.Store(peak)
 }
 
 // networks returns how many networks the quota is counting.

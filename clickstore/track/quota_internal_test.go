@@ -1,6 +1,7 @@
 package track
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
@@ -43,4 +44,44 @@ func TestQuotaForgetsQuietNetworks(t *testing.T) {
 		c := sh.nets[busy]
 		return c.held(later.UnixNano() / q.slot)
 	}())
+}
+
+// allow answers as the count under the lock says, whether it takes the
+// shortcut of the shard's peak or not, through floods, quiet spells and a
+// clock that goes back.
+func TestQuotaPeakAgreesWithCounts(t *testing.T) {
+	const window = 30 * time.Minute
+	q := newQuota(5, window)
+	t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	locked := func(p netip.Prefix, now time.Time) bool {
+		sh := q.shard(p)
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		c, ok := sh.nets[p]
+		return !ok || c.held(now.UnixNano()/q.slot) < q.limit
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	now := t0
+	shortcuts := 0
+	for i := range 20000 {
+		switch rng.IntN(10) {
+		case 0:
+			now = now.Add(time.Duration(rng.IntN(int(window / 2)))) // a quiet spell
+		case 1:
+			now = now.Add(-time.Duration(rng.IntN(int(window / 4)))) // the clock goes back
+		}
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(rng.IntN(40)), 0}), 24)
+		want := locked(p, now)
+		if q.shard(p).peak.Load() < q.limit {
+			shortcuts++
+		}
+		if !assert.Equal(t, want, q.allow(p, now), "step %d", i) {
+			return
+		}
+		if want {
+			q.add(p, now)
+		}
+	}
+	assert.Positive(t, shortcuts, "some answers took the shortcut")
+	assert.Less(t, shortcuts, 20000, "some needed the lock")
 }
