@@ -1,0 +1,326 @@
+package main
+
+// Tests that run the real linktracker binary as a child process and stop
+// it the ways production does: SIGTERM (a deploy) and SIGKILL (the OOM
+// killer, a lost machine).
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
+)
+
+// The binary under test, built once per test binary by trackerBinary
+// and removed by TestMain.
+var built struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// trackerBinary builds this package, without -race (the child processes
+// are what is tested, not a data race in them: the in-process tests cover
+// that), once for the whole test binary, and returns the executable's
+// path.
+func trackerBinary(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		if built.dir, built.err = os.MkdirTemp("", "linktracker-bin-"); built.err != nil {
+			return
+		}
+		built.path = filepath.Join(built.dir, "linktracker")
+		cmd := exec.Command(goTool, "build", "-o", built.path, ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build of the linktracker failed (%v): %s", err, out)
+		}
+	})
+	require.NoError(t, built.err)
+	return built.path
+}
+
+// proc is one linktracker process, reached over loopback as a trusted
+// proxy (127.0.0.1) that names each visitor in X-Forwarded-For.
+type proc struct {
+	t              *testing.T
+	cmd            *exec.Cmd
+	base           string
+	stdout, stderr syncBuffer
+	done           chan struct{} // closed when the process has exited
+	waitErr        error
+}
+
+// noRedirect is a client that shows the redirects instead of following
+// them.
+var noRedirect = &http.Client{
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	Timeout:       20 * time.Second,
+}
+
+// startProc runs the linktracker with args (after -addr on a free
+// loopback port and -trusted-proxies for 127.0.0.1), waits until it
+// listens, and kills it at the end of the test if it still runs.
+func startProc(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, done: make(chan struct{})}
+	p.cmd = exec.Command(trackerBinary(t), append([]string{"-addr", "127.0.0.1:0", "-trusted-proxies", "127.0.0.1/32"}, args...)...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	p.cmd.Env = append(os.Environ(), "LINKTRACKER_API_TOKEN=") // no token, whatever the caller's environment says
+	require.NoError(t, p.cmd.Start())
+	go func() { p.waitErr = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		ipmasktest.AssertNoRawIP(t, ipmask.Default, p.stderr.String(), "the log of a linktracker process")
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for p.base == "" {
+		select {
+		case <-p.done:
+			require.FailNow(t, "the linktracker exited at start", "%v\nstdout:\n%s\nstderr:\n%s", p.waitErr, &p.stdout, &p.stderr)
+		default:
+		}
+		require.True(t, time.Now().Before(deadline), "the linktracker did not start listening within 30s:\n%s", &p.stderr)
+		line, _, _ := strings.Cut(p.stdout.String(), "\n")
+		if rest, ok := strings.CutPrefix(line, "linktracker listening on "); ok {
+			p.base, _, _ = strings.Cut(rest, " ")
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // polling the output of a child process
+	}
+	return p
+}
+
+// stop sends sig and waits for the process to exit; it returns the exit
+// error (nil for exit status 0).
+func (p *proc) stop(sig syscall.Signal) error {
+	p.t.Helper()
+	require.NoError(p.t, p.cmd.Process.Signal(sig))
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		require.FailNow(p.t, "the linktracker did not exit within 30s of the signal", "%v\nstderr:\n%s", sig, &p.stderr)
+	}
+	return p.waitErr
+}
+
+// get sends a GET for path from visitor (through the trusted proxy) and
+// returns the status code and the body.
+func (p *proc) get(path, visitor string) (int, []byte) {
+	p.t.Helper()
+	req, err := http.NewRequest("GET", p.base+path, nil)
+	require.NoError(p.t, err)
+	req.Header.Set("X-Forwarded-For", visitor)
+	req.Header.Set("User-Agent", browser)
+	resp, err := noRedirect.Do(req)
+	require.NoError(p.t, err, "GET %s", path)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(p.t, err)
+	return resp.StatusCode, body
+}
+
+// click clicks link id as visitor and requires the redirect.
+func (p *proc) click(id, visitor string) {
+	p.t.Helper()
+	code, body := p.get("/l/"+id, visitor)
+	require.Equal(p.t, http.StatusFound, code, "a click on an existing link is redirected: %s", body)
+}
+
+// create makes a link and returns its ID.
+func (p *proc) create(url string) string {
+	p.t.Helper()
+	resp, err := http.Post(p.base+"/api/links", "application/json", strings.NewReader(fmt.Sprintf(`{"url": %q}`, url)))
+	require.NoError(p.t, err)
+	defer resp.Body.Close()
+	var link struct{ ID string }
+	require.NoError(p.t, json.NewDecoder(resp.Body).Decode(&link))
+	require.Equal(p.t, http.StatusCreated, resp.StatusCode)
+	return link.ID
+}
+
+// stats reads the link's statistics through the API.
+func (p *proc) stats(id string) linkStats {
+	p.t.Helper()
+	code, body := p.get("/api/links/"+id+"/stats", "192.0.2.1")
+	require.Equal(p.t, http.StatusOK, code, "%s\nstderr:\n%s", body, &p.stderr)
+	var st linkStats
+	require.NoError(p.t, json.Unmarshal(body, &st))
+	return st
+}
+
+// sinkFigures are the statistics sink's counters, from /metrics: clicks
+// written to the database and clicks buffered in memory. Reading them
+// does not flush (reading the statistics API does).
+type sinkFigures struct{ written, buffered uint64 }
+
+func (p *proc) sink() sinkFigures {
+	p.t.Helper()
+	code, body := p.get("/metrics", "192.0.2.1")
+	require.Equal(p.t, http.StatusOK, code)
+	var f sinkFigures
+	found := 0
+	for _, line := range strings.Split(string(body), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		var dst *uint64
+		switch name {
+		case `clickanon_sink_written_total{sink="sql"}`:
+			dst = &f.written
+		case `clickanon_sink_buffered{sink="sql"}`:
+			dst = &f.buffered
+		default:
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		require.NoError(p.t, err, line)
+		*dst = uint64(v)
+		found++
+	}
+	require.Equal(p.t, 2, found, "the sink's written and buffered metrics are served:\n%s", body)
+	return f
+}
+
+// waitFlushed polls /metrics until the sink has nothing buffered: its
+// background loop has written every click so far.
+func (p *proc) waitFlushed() sinkFigures {
+	p.t.Helper()
+	var f sinkFigures
+	require.Eventually(p.t, func() bool { f = p.sink(); return f.buffered == 0 }, 30*time.Second, 20*time.Millisecond,
+		"the sink's loop did not write the buffer: %+v\nstderr:\n%s", f, &p.stderr)
+	return f
+}
+
+// visitor returns the address of visitor i: distinct for each i, 200 per
+// /24 network.
+func visitor(i int) string { return fmt.Sprintf("198.51.%d.%d", i/200, 10+i%200) }
+
+// SIGTERM loses nothing: the tracker's flush loop is set far beyond the
+// test (-flush-interval 1h), so every click is still buffered when the
+// signal comes (checked on /metrics); the tracker shuts down with exit
+// status 0, and a new process on the same SQLite file reports exactly
+// the clicks sent and one unique click per visitor.
+func TestSIGTERMLosesNothing(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "links.db")
+	p := startProc(t, "-db", db, "-flush-interval", "1h")
+	id := p.create("https://example.com/term")
+	const visitors, each = 30, 2
+	for range each {
+		for i := range visitors {
+			p.click(id, visitor(i))
+		}
+	}
+	require.Equal(t, sinkFigures{written: 0, buffered: visitors * each}, p.sink(), "every click is still in memory")
+	require.NoError(t, p.stop(syscall.SIGTERM), "exit status 0 on SIGTERM; stderr:\n%s", &p.stderr)
+	assert.Contains(t, p.stdout.String(), "linktracker shutting down")
+
+	after := startProc(t, "-db", db)
+	st := after.stats(id)
+	assert.Equal(t, uint64(visitors*each), st.Clicks, "every click written on shutdown")
+	assert.Equal(t, uint64(visitors), st.UniqueClicks, "each visitor unique once")
+	assert.Zero(t, st.UnknownUniqueness)
+	require.NoError(t, after.stop(syscall.SIGTERM))
+}
+
+// SIGKILL loses at most the clicks buffered since the last flush, and
+// never counts one twice. The tracker writes every second
+// (-flush-interval 1s). In each of three rounds a process on the same
+// SQLite file gets a new link, clicked at a steady pace (one distinct
+// visitor every 10 ms) for 1.3, 1.6 and 1.9 s; the test reads /metrics (written W,
+// buffered B: W + B is every click sent, since a click is counted before
+// its redirect is answered) and kills the process at once, at whatever
+// point of its flush cycle it is. A last process on the file must report,
+// for each link, totals T with W <= T <= N: what was written is kept (a
+// flush in flight at the kill commits or not, as one transaction) and
+// nothing is doubled, so the loss N - T is at most B, the clicks since
+// the last flush. Every visitor is distinct, so every counted click is
+// unique. The losses, and how much of the clicking they are, are logged
+// (go test -run SIGKILL -v): README gives the figures.
+func TestSIGKILLLosesAtMostOneFlushInterval(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "links.db")
+	type round struct {
+		n      int
+		id     string
+		seen   sinkFigures
+		sent   []time.Time // when each click was answered
+		killed time.Time
+	}
+	var rs []round
+	for k := range 3 {
+		n := 130 + 30*k // so that each kill comes at another point of the flush cycle
+		p := startProc(t, "-db", db, "-flush-interval", "1s")
+		r := round{n: n, id: p.create("https://example.com/kill"), sent: make([]time.Time, n)}
+		tick := time.NewTicker(10 * time.Millisecond)
+		for i := range n {
+			<-tick.C // pacing the load, not synchronising
+			p.click(r.id, visitor(i))
+			r.sent[i] = time.Now()
+		}
+		tick.Stop()
+		r.seen = p.sink()
+		r.killed = time.Now()
+		err := p.stop(syscall.SIGKILL)
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit)
+		ws, ok := exit.Sys().(syscall.WaitStatus)
+		require.True(t, ok)
+		require.Equal(t, syscall.SIGKILL, ws.Signal(), "the process died of the signal")
+		require.Equal(t, uint64(n), r.seen.written+r.seen.buffered, "every click is counted before its redirect")
+		rs = append(rs, r)
+	}
+
+	after := startProc(t, "-db", db)
+	for i, r := range rs {
+		n := r.n
+		st := after.stats(r.id)
+		assert.LessOrEqual(t, st.Clicks, uint64(n), "round %d: no click counted twice", i)
+		assert.GreaterOrEqual(t, st.Clicks, r.seen.written, "round %d: what was written before the kill is kept", i)
+		assert.Equal(t, st.Clicks, st.UniqueClicks, "round %d: every visitor was distinct, so each counted click is unique", i)
+		assert.Zero(t, st.UnknownUniqueness, "round %d", i)
+		lost := n - int(st.Clicks)
+		span := time.Duration(0)
+		if lost > 0 {
+			span = r.killed.Sub(r.sent[n-lost])
+		}
+		t.Logf("round %d: SIGKILL with -flush-interval 1s at 100 clicks/s: %d of %d clicks lost (%d buffered or being written at the last metrics read), the last %v of clicking",
+			i, lost, n, r.seen.buffered, span.Round(time.Millisecond))
+	}
+	require.NoError(t, after.stop(syscall.SIGTERM))
+}
