@@ -23,6 +23,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clickanon/clickanon/internal/pgtest"
+	"github.com/clickanon/clickanon/internal/redistest"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
@@ -105,6 +107,15 @@ func startProc(t *testing.T, args ...string) *proc {
 			<-p.done
 		}
 		ipmasktest.AssertNoRawIP(t, ipmask.Default, p.stderr.String(), "the log of a linktracker process")
+		if t.Failed() { // what the process said, but for the access log
+			var log strings.Builder
+			for _, line := range strings.SplitAfter(p.stderr.String(), "\n") {
+				if !strings.Contains(line, " msg=request ") {
+					log.WriteString(line)
+				}
+			}
+			t.Logf("log of the linktracker on %s:\n%s", p.base, &log)
+		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for p.base == "" {
@@ -184,38 +195,46 @@ func (p *proc) stats(id string) linkStats {
 	return st
 }
 
-// sinkFigures are the statistics sink's counters, from /metrics: clicks
-// written to the database and clicks buffered in memory. Reading them
-// does not flush (reading the statistics API does).
-type sinkFigures struct{ written, buffered uint64 }
-
-func (p *proc) sink() sinkFigures {
+// metrics reads the process's /metrics: each sample's name with its
+// labels, and its value.
+func (p *proc) metrics() map[string]uint64 {
 	p.t.Helper()
 	code, body := p.get("/metrics", "192.0.2.1")
 	require.Equal(p.t, http.StatusOK, code)
-	var f sinkFigures
-	found := 0
+	out := map[string]uint64{}
 	for _, line := range strings.Split(string(body), "\n") {
 		name, value, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		var dst *uint64
-		switch name {
-		case `clickanon_sink_written_total{sink="sql"}`:
-			dst = &f.written
-		case `clickanon_sink_buffered{sink="sql"}`:
-			dst = &f.buffered
-		default:
+		if !ok || strings.HasPrefix(line, "#") {
 			continue
 		}
 		v, err := strconv.ParseFloat(value, 64)
 		require.NoError(p.t, err, line)
-		*dst = uint64(v)
-		found++
+		out[name] = uint64(v)
 	}
-	require.Equal(p.t, 2, found, "the sink's written and buffered metrics are served:\n%s", body)
-	return f
+	return out
+}
+
+// metric reads one sample of /metrics, which must be served.
+func (p *proc) metric(name string) uint64 {
+	p.t.Helper()
+	v, ok := p.metrics()[name]
+	require.True(p.t, ok, "%s is served on /metrics", name)
+	return v
+}
+
+// sinkFigures are the statistics sink's counters, from /metrics: clicks
+// written to the database and clicks buffered in memory (or being
+// written). Reading them does not flush (reading the statistics API
+// does).
+type sinkFigures struct{ written, buffered uint64 }
+
+func (p *proc) sink() sinkFigures {
+	p.t.Helper()
+	m := p.metrics()
+	written, ok1 := m[`clickanon_sink_written_total{sink="sql"}`]
+	buffered, ok2 := m[`clickanon_sink_buffered{sink="sql"}`]
+	require.True(p.t, ok1 && ok2, "the sink's written and buffered figures are served on /metrics")
+	return sinkFigures{written: written, buffered: buffered}
 }
 
 // waitFlushed polls /metrics until the sink has nothing buffered: its
@@ -323,4 +342,114 @@ func TestSIGKILLLosesAtMostOneFlushInterval(t *testing.T) {
 			i, lost, n, r.seen.buffered, span.Round(time.Millisecond))
 	}
 	require.NoError(t, after.stop(syscall.SIGTERM))
+}
+
+// unknownMetric counts the clicks an instance counted with their
+// uniqueness unknown.
+const unknownMetric = `clickanon_tracker_clicks_total{tracker="linktracker",uniqueness="unknown"}`
+
+// Two linktracker processes behind a round robin, on one Redis and one
+// PostgreSQL database, through a Redis restart (the fleet recipe of the
+// README). Two links, one created on each instance (the other finds it
+// in the database); V visitors each click each link several times,
+// alternating between the instances, and every click must be answered
+// 302:
+//
+//   - before the outage, 3 clicks per visitor and link. Once both
+//     instances have written their counts, each link has exactly those
+//     clicks, V unique (a repeat on the other instance is a repeat) and
+//     none of unknown uniqueness.
+//   - redis-server killed: one click of 2 visitors on each link, counted
+//     with its uniqueness unknown.
+//   - redis-server started again on the same port, empty. Until each
+//     instance is back on the shared epoch key (its keyring retries the
+//     store within a second; the first click that finds the key changed,
+//     redisstore.ErrKeyChanged, makes it load the one key both agree
+//     on), clicks have their uniqueness unknown: a probe visitor clicks a
+//     third link on each instance until a click there is not counted
+//     unknown (the instance's /metrics). This is the rest of the outage
+//     window; the probe clicks it took are logged.
+//   - then 4 clicks per visitor and link. Redis lost the window's
+//     markers, so each visitor is unique once more, and only once
+//     whichever instance it reached.
+//   - both stopped with SIGTERM (exit status 0). A third process on the
+//     same database reads for each link what both had written before the
+//     signal, and: clicks exactly those sent, unique exactly 2V (V
+//     before the outage, V after), unknown exactly the outage's clicks.
+func TestFleetThroughRedisRestart(t *testing.T) {
+	dbURL := pgtest.Start(t).DB(t)
+	rs := redistest.Start(t, &redistest.Options{Local: true})
+	args := []string{"-db", dbURL, "-redis", rs.Addr(), "-flush-interval", "200ms", "-store-timeout", "2s"}
+	procs := []*proc{startProc(t, args...), startProc(t, args...)}
+	links := []string{procs[0].create("https://example.com/fleet-a"), procs[1].create("https://example.com/fleet-b")}
+	probe := procs[0].create("https://example.com/probe")
+	for i, id := range append(links, probe) {
+		code, body := procs[1-i%2].get("/api/links/"+id+"/stats", "192.0.2.1")
+		require.Equal(t, http.StatusOK, code, "the other instance finds link %d in the database: %s", i, body)
+	}
+
+	const v = 20
+	sent := make([]uint64, len(links))
+	// clickAll makes visitors 0 to n-1 click every link rounds times,
+	// starting on alternate instances and alternating.
+	clickAll := func(rounds, n int) {
+		for r := range rounds {
+			for i := range n {
+				for l, id := range links {
+					procs[(i+l+r)%2].click(id, visitor(i))
+					sent[l]++
+				}
+			}
+		}
+	}
+	// settled waits until the running instances have written their
+	// counts and returns each link's statistics as p reads them.
+	settled := func(p *proc, running ...*proc) []linkStats {
+		for _, q := range running {
+			q.waitFlushed()
+		}
+		var out []linkStats
+		for _, id := range links {
+			out = append(out, p.stats(id))
+		}
+		return out
+	}
+
+	clickAll(3, v)
+	for l, st := range settled(procs[0], procs...) {
+		assert.Equal(t, sent[l], st.Clicks, "link %d before the outage: every click", l)
+		assert.Equal(t, uint64(v), st.UniqueClicks, "link %d before the outage: each visitor once, on either instance", l)
+		assert.Zero(t, st.UnknownUniqueness, "link %d before the outage", l)
+	}
+
+	rs.Kill()
+	before := sent[0]
+	clickAll(1, 2) // each click waits on the lost Redis (about a second): two visitors
+	outage := sent[0] - before
+
+	rs.Restart()
+	probes := 0
+	for i, p := range procs {
+		require.Eventually(t, func() bool {
+			unknown := p.metric(unknownMetric)
+			p.click(probe, fmt.Sprintf("203.0.113.%d", 1+probes))
+			probes++
+			return p.metric(unknownMetric) == unknown
+		}, 20*time.Second, 20*time.Millisecond, "instance %d is back on the shared key", i)
+	}
+	t.Logf("after the restart, %d probe clicks until both instances counted one with its uniqueness known", probes)
+	clickAll(4, v)
+
+	during := settled(procs[1], procs...)
+	for _, p := range procs {
+		require.NoError(t, p.stop(syscall.SIGTERM), "exit status 0 on SIGTERM; stderr:\n%s", &p.stderr)
+	}
+	reader := startProc(t, args...)
+	for l, st := range settled(reader) { // the others wrote theirs on SIGTERM
+		assert.Equal(t, during[l], st, "link %d: what both wrote before SIGTERM is what a new instance reads", l)
+		assert.Equal(t, sent[l], st.Clicks, "link %d: every click counted once", l)
+		assert.Equal(t, uint64(2*v), st.UniqueClicks, "link %d: each visitor unique once before the outage and once after Redis came back empty", l)
+		assert.Equal(t, outage, st.UnknownUniqueness, "link %d: the outage's clicks, and only they, have their uniqueness unknown", l)
+	}
+	require.NoError(t, reader.stop(syscall.SIGTERM))
 }
