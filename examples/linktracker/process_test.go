@@ -23,7 +23,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clickanon/clickanon/internal/pgtest"
 	"github.com/clickanon/clickanon/internal/redistest"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
@@ -377,7 +376,7 @@ const unknownMetric = `clickanon_tracker_clicks_total{tracker="linktracker",uniq
 //     signal, and: clicks exactly those sent, unique exactly 2V (V
 //     before the outage, V after), unknown exactly the outage's clicks.
 func TestFleetThroughRedisRestart(t *testing.T) {
-	dbURL := pgtest.Start(t).DB(t)
+	dbURL := startPostgres(t)
 	rs := redistest.Start(t, &redistest.Options{Local: true})
 	args := []string{"-db", dbURL, "-redis", rs.Addr(), "-flush-interval", "200ms", "-store-timeout", "2s"}
 	procs := []*proc{startProc(t, args...), startProc(t, args...)}
