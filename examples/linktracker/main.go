@@ -21,7 +21,9 @@
 // a restart. They are written every -flush-interval (2s) and on SIGTERM,
 // so a crash (SIGKILL) loses at most the clicks of one interval. Redirects are answered from a copy of the links in memory,
 // refreshed every 5 seconds, so a database or Redis outage does not stop
-// the redirects of existing links. Clicks and the keys of the pseudonyms
+// the redirects of existing links; a link made by another instance is
+// looked up in the database on its first click, at most 600 such lookups
+// a minute, so that made-up links cannot load the database. Clicks and the keys of the pseudonyms
 // are transient: in memory, or in Redis (-redis) with persistence off when
 // several instances share them. With -geoip a MaxMind-format file gives
 // each click's country (for the breakdown) and a link's per-country or
