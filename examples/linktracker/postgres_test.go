@@ -22,6 +22,7 @@ func startPostgres(t *testing.T) string {
 // On PostgreSQL, as on SQLite: links survive a restart, two instances see
 // each other's links, and starting again does not re-run the migrations.
 func TestLinksOnPostgres(t *testing.T) {
+	t.Parallel() // starting PostgreSQL is mostly waiting
 	cfg := config{db: startPostgres(t)}
 	a, b := newTrackerWith(t, cfg), newTrackerWith(t, cfg)
 	id := a.create("https://example.com/pg")["id"]

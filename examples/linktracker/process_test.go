@@ -61,7 +61,7 @@ func trackerBinary(t *testing.T) string {
 			return
 		}
 		built.path = filepath.Join(built.dir, "linktracker")
-		cmd := exec.Command(goTool, "build", "-o", built.path, ".")
+		cmd := exec.Command(goTool, "build", "-ldflags=-s -w", "-o", built.path, ".") // no symbol tables: a quicker link
 		if out, err := cmd.CombinedOutput(); err != nil {
 			built.err = fmt.Errorf("go build of the linktracker failed (%v): %s", err, out)
 		}
@@ -273,6 +273,7 @@ func visitor(i int) string { return fmt.Sprintf("198.51.%d.%d", i/200, 10+i%200)
 // was never counted, one answered was written on shutdown) and one
 // unique click per visitor that got an answer.
 func TestSIGTERMLosesNothing(t *testing.T) {
+	t.Parallel() // mostly waiting on child processes: overlap the waits
 	db := "sqlite:" + filepath.Join(t.TempDir(), "links.db")
 	p := startProc(t, "-db", db, "-flush-interval", "1h")
 	id := p.create("https://example.com/term")
@@ -337,6 +338,7 @@ func TestSIGTERMLosesNothing(t *testing.T) {
 // unique. The losses, and how much of the clicking they are, are logged
 // (go test -run SIGKILL -v): README gives the figures.
 func TestSIGKILLLosesAtMostOneFlushInterval(t *testing.T) {
+	t.Parallel() // mostly waiting on child processes: overlap the waits
 	db := "sqlite:" + filepath.Join(t.TempDir(), "links.db")
 	type round struct {
 		n      int
@@ -421,6 +423,7 @@ const unknownMetric = `clickanon_tracker_clicks_total{tracker="linktracker",uniq
 //     signal, and: clicks exactly those sent, unique exactly 2V (V
 //     before the outage, V after), unknown exactly the outage's clicks.
 func TestFleetThroughRedisRestart(t *testing.T) {
+	t.Parallel() // mostly waiting on child processes: overlap the waits
 	dbURL := startPostgres(t)
 	rs := redistest.Start(t, &redistest.Options{Local: true})
 	args := []string{"-db", dbURL, "-redis", rs.Addr(), "-flush-interval", "200ms", "-store-timeout", "2s"}
