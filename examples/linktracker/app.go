@@ -38,6 +38,7 @@ type config struct {
 	apiToken         string           // if set, link creation needs "Authorization: Bearer <token>"
 	createPerMinute  int              // links a network may create a minute; 0: no limit
 	storeTimeout     time.Duration    // bound on each call to a store on the request path
+	flushInterval    time.Duration    // how often the statistics are written; 0: defaultFlushInterval
 	refreshEvery     time.Duration    // how often links created elsewhere are loaded
 	closeTimeout     time.Duration    // longest Close waits to write the buffered statistics
 	now              func() time.Time // nil means time.Now; tests set it
@@ -88,6 +89,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if cfg.refreshEvery <= 0 {
 		cfg.refreshEvery = defaultRefreshEvery
 	}
+	if cfg.flushInterval == 0 {
+		cfg.flushInterval = defaultFlushInterval
+	}
 	if cfg.closeTimeout <= 0 {
 		cfg.closeTimeout = defaultCloseTimeout
 	}
@@ -117,6 +121,9 @@ func (a *app) init(ctx context.Context, cfg config) error {
 		return errors.New("-create-per-minute: must be 0 (no limit) or more")
 	}
 	a.limiter = newNetLimiter(cfg.createPerMinute)
+	if cfg.flushInterval < 0 {
+		return errors.New("-flush-interval: must be more than 0")
+	}
 
 	if a.db, err = openDB(ctx, cfg.db); err != nil {
 		return err
@@ -150,7 +157,7 @@ func (a *app) init(ctx context.Context, cfg config) error {
 	}
 	a.store, a.keyring = store, keyring
 	a.closers = append(a.closers, a.store.Close)
-	if a.sink, err = newStatsBackend(ctx, a.db, a.now, a.log); err != nil {
+	if a.sink, err = newStatsBackend(ctx, a.db, a.now, cfg.flushInterval, a.log); err != nil {
 		return err
 	}
 	// Closed before the database (closers run last first): what the sink

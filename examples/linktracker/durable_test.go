@@ -79,6 +79,39 @@ func TestLinksFromOtherInstances(t *testing.T) {
 	assert.ErrorContains(t, b.app.Close(), "not written", "b's clicks could not be written: Close says so")
 }
 
+// Made-up links cannot turn into database load: a flood of made-up IDs
+// costs at most missLookupsPerMinute lookups a minute, an ID clicked
+// again is remembered as absent, and a link created on another instance
+// during the flood redirects from the next refresh (or once the budget
+// is back, on its first click).
+func TestMadeUpLinksSpareTheDatabase(t *testing.T) {
+	cfg := config{db: "sqlite:" + filepath.Join(t.TempDir(), "links.db")}
+	a, b := newTrackerWith(t, cfg), newTrackerWith(t, cfg)
+	click := func(id string) int { return b.do("GET", "/l/"+id, "198.51.100.7", browser, nil).Code }
+
+	for range 5 {
+		assert.Equal(t, http.StatusNotFound, click("abcdefgh"))
+	}
+	assert.Equal(t, uint64(1), b.app.links.asked.Load(), "an ID the database did not have is not asked for again")
+
+	for i := range 2 * missLookupsPerMinute {
+		id := fmt.Sprintf("%08d", i+2) // digits 2 to 9 are in the alphabet
+		id = strings.NewReplacer("0", "z", "1", "y").Replace(id)
+		require.Equal(t, http.StatusNotFound, click(id))
+	}
+	assert.Equal(t, uint64(missLookupsPerMinute), b.app.links.asked.Load(), "the lookups of a minute, and no more")
+
+	fresh := a.create("https://example.com/new")["id"]
+	assert.Equal(t, http.StatusNotFound, click(fresh), "no lookup left this minute")
+	require.NoError(t, b.app.links.Refresh(t.Context()))
+	assert.Equal(t, http.StatusFound, click(fresh), "the refresh brings it")
+
+	b.clock.Advance(time.Minute)
+	another := a.create("https://example.com/another")["id"]
+	assert.Equal(t, http.StatusFound, click(another), "a minute later the first click finds it in the database")
+	assert.Equal(t, uint64(5+2*missLookupsPerMinute+1), b.app.orphans.Load(), "every click on an unknown link is counted as an orphan")
+}
+
 // With Redis down, a visitor is still redirected and the click is counted:
 // the keyring hands out a local key for the epoch, and the tracker counts
 // the click with its uniqueness unknown.

@@ -6,9 +6,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -76,18 +78,36 @@ func validID(s string) bool {
 // link created here at once; a link not yet in the copy is looked up in
 // the database on its first click.
 //
+// Made-up IDs must not turn into database load: an ID the database did
+// not have is remembered as absent until the next Refresh, and at most
+// missLookupsPerMinute lookups a minute go to the database (in bursts of
+// as many); past that an ID not in memory is answered as absent, and a
+// link created on another instance meanwhile redirects from the next
+// Refresh on.
+//
 // Its methods are safe for concurrent use.
 type links struct {
-	db  *database
-	now func() time.Time
+	db      *database
+	now     func() time.Time
+	lookups *netLimiter   // database lookups of IDs not in memory: one bucket, under the zero Prefix
+	asked   atomic.Uint64 // database lookups of IDs not in memory, for tests
 
 	mu      sync.RWMutex
 	byID    map[string]Link
-	lastSeq int64 // the highest seq loaded by Refresh
+	absent  map[string]struct{} // IDs the database did not have, until the next Refresh
+	lastSeq int64               // the highest seq loaded by Refresh
 }
 
+// missLookupsPerMinute bounds the database lookups of IDs not in memory;
+// maxAbsent bounds the IDs remembered as absent.
+const (
+	missLookupsPerMinute = 600
+	maxAbsent            = 10_000
+)
+
 func newLinks(db *database, now func() time.Time) *links {
-	return &links{db: db, now: now, byID: make(map[string]Link)}
+	return &links{db: db, now: now, byID: make(map[string]Link), absent: make(map[string]struct{}),
+		lookups: newNetLimiter(missLookupsPerMinute)}
 }
 
 // Create stores a new link to target, with the geo targets g, under a
@@ -125,14 +145,24 @@ func (s *links) Create(ctx context.Context, target string, g geoTargets) (Link, 
 func (s *links) Get(ctx context.Context, id string) (l Link, ok bool, err error) {
 	s.mu.RLock()
 	l, ok = s.byID[id]
+	_, absent := s.absent[id]
 	s.mu.RUnlock()
 	if ok {
 		return l, true, nil
 	}
+	if absent || !s.lookups.Allow(netip.Prefix{}, s.now()) {
+		return Link{}, false, nil
+	}
+	s.asked.Add(1)
 	var created int64
 	var geoJSON string
 	err = s.db.QueryRowContext(ctx, s.db.rebind("SELECT url, created_ms, geo_json FROM linktracker_links WHERE id = ?"), id).Scan(&l.URL, &created, &geoJSON)
 	if errors.Is(err, sql.ErrNoRows) {
+		s.mu.Lock()
+		if len(s.absent) < maxAbsent {
+			s.absent[id] = struct{}{}
+		}
+		s.mu.Unlock()
 		return Link{}, false, nil
 	}
 	if err != nil {
@@ -195,6 +225,7 @@ func (s *links) Refresh(ctx context.Context) error {
 	for _, l := range batch {
 		s.byID[l.ID] = l
 	}
+	clear(s.absent) // a link Refresh missed (see above) is asked for again
 	s.lastSeq = max(s.lastSeq, last)
 	return nil
 }

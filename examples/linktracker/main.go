@@ -18,9 +18,12 @@
 // and open http://127.0.0.1:8080/links/ID for the dashboard.
 //
 // Links and statistics are kept in the database (-db): the counts survive
-// a restart. Redirects are answered from a copy of the links in memory,
+// a restart. They are written every -flush-interval (2s) and on SIGTERM,
+// so a crash (SIGKILL) loses at most the clicks of one interval. Redirects are answered from a copy of the links in memory,
 // refreshed every 5 seconds, so a database or Redis outage does not stop
-// the redirects of existing links. Clicks and the keys of the pseudonyms
+// the redirects of existing links; a link made by another instance is
+// looked up in the database on its first click, at most 600 such lookups
+// a minute, so that made-up links cannot load the database. Clicks and the keys of the pseudonyms
 // are transient: in memory, or in Redis (-redis) with persistence off when
 // several instances share them. With -geoip a MaxMind-format file gives
 // each click's country (for the breakdown) and a link's per-country or
@@ -76,6 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.apiToken, "api-token", "", "if set, POST /api/links needs the header \"Authorization: Bearer `token`\" (default: $LINKTRACKER_API_TOKEN, which keeps it out of ps)")
 	fs.IntVar(&cfg.createPerMinute, "create-per-minute", 10, "links one network (/24, /48) may create a minute; 0 means no limit")
 	fs.DurationVar(&cfg.storeTimeout, "store-timeout", defaultStoreTimeout, "longest a request waits on the click store or the database; past it a click is counted with its uniqueness unknown")
+	fs.DurationVar(&cfg.flushInterval, "flush-interval", defaultFlushInterval, "how often the counts are written to the database (and on shutdown); a crash (kill -9) loses the clicks since the last write, at most this long's worth")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: linktracker [flags]\n\nA privacy-first link tracker: it keeps masked networks and aggregates, never an IP address.\n\n")
 		fs.PrintDefaults()

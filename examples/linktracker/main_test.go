@@ -326,6 +326,7 @@ func TestRunFlags(t *testing.T) {
 		{name: "stray argument", args: []string{"extra"}, wantErr: "1 unexpected arguments"},
 		{name: "bad db", args: []string{"-addr", "127.0.0.1:0", "-db", "mysql://u:secret@h/d"}, wantErr: "-db: want sqlite:PATH or a postgres:// URL"},
 		{name: "bad redis", args: []string{"-addr", "127.0.0.1:0", "-redis", "h:1,,h:2"}, wantErr: "-redis: entry 2 is not host:port"},
+		{name: "negative flush interval", args: []string{"-addr", "127.0.0.1:0", "-db", "sqlite:" + filepath.Join(t.TempDir(), "l.db"), "-flush-interval", "-1s"}, wantErr: "-flush-interval: must be more than 0"},
 		{name: "negative limit", args: []string{"-addr", "127.0.0.1:0", "-create-per-minute", "-1"}, wantErr: "-create-per-minute"},
 		{name: "unknown flag", args: []string{"-nope"}, wantErr: "flag provided but not defined"},
 		{name: "missing geoip", args: []string{"-addr", "127.0.0.1:0", "-db", "sqlite:" + filepath.Join(t.TempDir(), "l.db"), "-geoip", filepath.Join(t.TempDir(), "none.mmdb")}, wantErr: "-geoip: "},

@@ -103,16 +103,21 @@ func newClickStore(ctx context.Context, client redis.UniversalClient, cfg config
 	return store, keyring, err
 }
 
+// defaultFlushInterval is how often the statistics are written to the
+// database when -flush-interval is not given: what a SIGKILL can lose.
+const defaultFlushInterval = sqlsink.DefaultFlushInterval
+
 // newStatsBackend is where the statistics go: the SQL sink, in the
 // database the links are in, so that the counts survive a restart and
 // every instance adds to the same ones (Redis, with -redis, holds only the
-// transient clicks and the epoch keys). Close it to write what it buffers.
-func newStatsBackend(ctx context.Context, db *database, now func() time.Time, logger *slog.Logger) (*sqlsink.Sink, error) {
+// transient clicks and the epoch keys). It writes what it buffers every
+// flushInterval, and on Close.
+func newStatsBackend(ctx context.Context, db *database, now func() time.Time, flushInterval time.Duration, logger *slog.Logger) (*sqlsink.Sink, error) {
 	dialect := sqlsink.SQLite
 	if db.dialect == "postgres" {
 		dialect = sqlsink.PostgreSQL
 	}
-	return sqlsink.New(ctx, db.DB, dialect, &sqlsink.Options{Now: now, Logger: logger})
+	return sqlsink.New(ctx, db.DB, dialect, &sqlsink.Options{Now: now, Logger: logger, FlushInterval: flushInterval})
 }
 
 // newClickTracker builds the tracker that turns a request into a counted
