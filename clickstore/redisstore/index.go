@@ -108,13 +108,14 @@ func (x *indexer) run() {
 	}
 }
 
-// close stops the goroutine after a last flush; it is idempotent.
+// close stops the goroutine and writes what is queued; it is idempotent.
 func (x *indexer) close() {
 	if x.stop == nil {
 		return
 	}
 	x.once.Do(func() { close(x.stop) })
 	<-x.done
+	_ = x.flush(context.Background()) // what was queued after the goroutine's last write
 }
 
 // flush writes every entry queued before the call (those a concurrent
