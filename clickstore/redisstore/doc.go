@@ -65,15 +65,15 @@
 // command makes atomically. Such a Record runs a small script (EVALSHA,
 // falling back to EVAL when the server has lost it) that reads the
 // previous pseudonym's marker and then does the same SET NX GET, still in
-// one round trip. With Options.Capacity or Options.KeyStore set, every
-// Record runs the record script instead, which counts the held clicks or
-// checks the epoch key atomically with the decision, and writes the
-// indexes itself: one MGET of both markers, one SET PX and one ZADD into
-// each index. BENCHMARKS.md gives what each path costs.
+// one round trip. With Options.Capacity set, every Record runs the record
+// script instead, which counts the held clicks atomically with the
+// decision and writes the indexes itself: one MGET of both markers, one
+// SET PX and one ZADD into each index. BENCHMARKS.md gives what each path
+// costs.
 //
 // [Store.RecordBatch] records many clicks in one pipeline of one such
-// command per click (one record script run per 128 clicks with Capacity or
-// KeyStore); clicks of the same visitor and link are decided in order.
+// command per click (one record script run per 128 clicks with Capacity);
+// clicks of the same visitor and link are decided in order.
 //
 // # Indexes, off the request path
 //
@@ -235,12 +235,17 @@
 // while one started after it creates a new key, and every visitor would
 // count once per instance. Give the store the keyring and its [KeyStore]
 // (Options.Keyring, Options.KeyStore, with the store's prefix): every
-// Record then checks, in the same script run, that the instance's epoch
-// key is the one in Redis (by its SHA-1). If it is gone or another, Record
+// Record then checks, in the same round trip (a GET of the epoch key
+// pipelined with its SET NX GET, one per RecordBatch; inside the record
+// script with Capacity), that the instance's epoch key is the one in
+// Redis (by its SHA-1). If it is gone or another, Record
 // returns an error wrapping [ErrKeyChanged] (the click's uniqueness is
 // unknown), logs a warning through Options.Logger saying what was lost,
 // and makes the keyring load the shared key again (creating it if still
 // missing, atomically), so instances agree again from their next click.
+// Outside the record script the check is not atomic with the decision: a
+// click decided as the key changes may be held under its pseudonym of the
+// old key (indexed, so erasures find it) until it expires.
 //
 // # Failures
 //

@@ -191,19 +191,33 @@ func (s *Store) recordFast(ctx context.Context, c clickstore.Click, now time.Tim
 		return false, err
 	}
 	args := s.build(f)
-	result := func(cmd *redis.Cmd) (bool, error) {
-		first, err := s.fastResult(ctx, &f.e, cmd)
-		if err != nil {
-			return false, s.recordErr(ctx, err)
+	var check []any
+	var kf *keyFingerprint
+	if s.watch.keys != nil {
+		if kf, err = s.fingerprint(ctx, now); err != nil {
+			return false, err
 		}
-		return first, nil
+		check = []any{"get", kf.key}
 	}
-	var first bool
-	if s.waitReplicas > 0 {
-		first, err = s.recordWait(ctx, args, prevBody, result)
-	} else {
-		first, err = result(s.do(ctx, args, prevBody))
+	got, cmd, wait, err := s.send(ctx, check, args, prevBody)
+	if err != nil {
+		return false, err
 	}
+	first, err := s.fastResult(ctx, &f.e, cmd)
+	if err != nil {
+		return false, s.recordErr(ctx, err)
+	}
+	if kf != nil {
+		if err := s.checkKey(ctx, now, kf, got); err != nil {
+			if first {
+				// Held under a pseudonym of the lost key: index it, so
+				// that an erasure finds it until it expires.
+				s.idx.add(c.Visitor, c.Link, now.UnixNano())
+			}
+			return false, err
+		}
+	}
+	first, err = s.waited(first, err, wait)
 	if first {
 		s.idx.add(c.Visitor, c.Link, now.UnixNano())
 	}
@@ -232,8 +246,23 @@ func (s *Store) recordBatchFast(ctx context.Context, clicks []clickstore.Click, 
 	if len(runs) == 0 {
 		return
 	}
+	var kf *keyFingerprint
+	var got *redis.Cmd
+	if s.watch.keys != nil {
+		var err error
+		if kf, err = s.fingerprint(ctx, now); err != nil {
+			for _, r := range runs {
+				errs[r.i] = err
+			}
+			return
+		}
+	}
 	exec := func() error {
 		pipe := s.client.Pipeline()
+		if kf != nil {
+			got = redis.NewCmd(ctx, "get", kf.key)
+			_ = pipe.Process(ctx, got)
+		}
 		for j := range runs {
 			runs[j].cmd = redis.NewCmd(ctx, s.build(&runs[j].f)...)
 			_ = pipe.Process(ctx, runs[j].cmd)
@@ -250,20 +279,30 @@ func (s *Store) recordBatchFast(ctx context.Context, clicks []clickstore.Click, 
 			}
 		}
 		pipe := s.client.Pipeline()
+		if kf != nil {
+			got = redis.NewCmd(ctx, "get", kf.key)
+			_ = pipe.Process(ctx, got)
+		}
 		for j := range runs {
 			runs[j].cmd = redis.NewCmd(ctx, runs[j].cmd.Args()...)
 			_ = pipe.Process(ctx, runs[j].cmd)
 		}
 		_, _ = pipe.Exec(ctx)
 	}
+	var keyErr error
+	if kf != nil {
+		keyErr = s.checkKey(ctx, now, kf, got)
+	}
 	for j := range runs {
 		r := &runs[j]
 		first, err := s.fastResult(ctx, &r.f.e, r.cmd)
 		if err != nil {
 			err = s.recordErr(ctx, err)
+		} else if keyErr != nil {
+			err = keyErr // uniqueness unknown; held clicks are still indexed
 		}
 		errs[r.i], out[r.i] = err, clickstore.UniquenessOf(first, err)
-		if first && err == nil {
+		if first {
 			c := &clicks[r.i]
 			s.idx.add(c.Visitor, c.Link, now.UnixNano())
 		}

@@ -99,9 +99,9 @@ type Options struct {
 	// Keyring load the shared key again, so that instances converge on one
 	// key at their next click instead of counting every visitor once per
 	// instance. It must have the store's Prefix (its keys are then in the
-	// store's Cluster slot). The check makes every Record run the record
-	// script (a GET and a SHA-1 on top of its decision) instead of one
-	// SET NX GET: see BENCHMARKS.md for its cost.
+	// store's Cluster slot). The check adds a GET of the epoch key to
+	// each Record's round trip (one per RecordBatch) and a SHA-1: see
+	// BENCHMARKS.md for its cost.
 	KeyStore *KeyStore
 
 	// Logger receives warnings: a node whose persistence or eviction
@@ -251,7 +251,7 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Sto
 			return nil, fmt.Errorf("redisstore: loading scripts: %w", err)
 		}
 	}
-	if o.Capacity == 0 && o.KeyStore == nil {
+	if o.Capacity == 0 {
 		fast, err := setNXGet(ctx, client, tag+":probe")
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: New: %w", err)
@@ -334,8 +334,8 @@ func id(v clickstore.Pseudonym, link string) string {
 // Record holds c unless a click of the same visitor (c.Visitor or
 // c.PrevVisitor) on c.Link is live, and reports whether c is first. It is
 // one command (SET NX GET; a small script for a click with a PrevVisitor,
-// the record script with Capacity or KeyStore), one round trip, atomic on
-// the server; a first click's index entries are written afterwards, off
+// the record script with Capacity), one round trip, atomic on the server
+// (with KeyStore, a GET of the epoch key goes in the same round trip); a first click's index entries are written afterwards, off
 // the request path (see the package documentation).
 //
 // It is safe to retry: each call carries a request token stored with the
@@ -375,41 +375,57 @@ func (s *Store) record(ctx context.Context, c clickstore.Click) (bool, error) {
 		return false, err
 	}
 	args := []any{"evalsha", s.recordSHA, 5, s.timeIdxArg, ek, a[0], a[1], a[2], s.pxArg, s.capArg, fp, a[3]}
-	result := func(cmd *redis.Cmd) (bool, error) {
-		n, err := cmd.Int()
-		if err == nil && n < -1 {
-			return false, s.keyChanged(ctx, now, n)
-		}
-		return s.recordResult(ctx, n, err)
+	_, cmd, wait, err := s.send(ctx, nil, args, recordBody)
+	if err != nil {
+		return false, err
 	}
-	if s.waitReplicas > 0 {
-		return s.recordWait(ctx, args, recordBody, result)
+	n, err := cmd.Int()
+	if err == nil && n < -1 {
+		return false, s.keyChanged(ctx, now, n)
 	}
-	return result(s.do(ctx, args, recordBody))
+	first, err := s.recordResult(ctx, n, err)
+	return s.waited(first, err, wait)
 }
 
-// recordWait runs the command args (a script run, falling back to body
-// if the server lost it) and WAIT in one pipeline on the connection of the
-// slot's master (WAIT counts the replicas that have the writes of its own
-// connection); result reads the command's reply.
-func (s *Store) recordWait(ctx context.Context, args []any, body string, result func(*redis.Cmd) (bool, error)) (bool, error) {
-	var node *redis.Client
-	switch c := s.client.(type) {
-	case *redis.ClusterClient:
-		n, err := c.MasterForKey(ctx, s.timeIdx)
-		if err != nil {
-			return false, s.recordErr(ctx, err)
-		}
-		node = n
-	case *redis.Client:
-		node = c
+// pipeliner is what go-redis's clients offer to pipeline commands.
+type pipeliner interface {
+	Pipeline() redis.Pipeliner
+}
+
+// send runs the command args (falling back to body if it is a script run
+// the server lost), after the command pre if it is not nil, and followed
+// by WAIT when the store waits for replicas, in one round trip; with WAIT
+// all go to the connection of the slot's master, since WAIT counts the
+// replicas that have the writes of its own connection. It returns each
+// command (wait nil without WAIT), or an error if no node could be found.
+func (s *Store) send(ctx context.Context, preArgs, args []any, body string) (pre, cmd, wait *redis.Cmd, err error) {
+	if preArgs == nil && s.waitReplicas == 0 {
+		return nil, s.do(ctx, args, body), nil, nil
 	}
-	var cmd, wait *redis.Cmd
+	var node pipeliner = s.client
+	if s.waitReplicas > 0 {
+		switch c := s.client.(type) {
+		case *redis.ClusterClient:
+			n, err := c.MasterForKey(ctx, s.timeIdx)
+			if err != nil {
+				return nil, nil, nil, s.recordErr(ctx, err)
+			}
+			node = n
+		case *redis.Client:
+			node = c
+		}
+	}
 	run := func() error {
 		pipe := node.Pipeline()
+		if preArgs != nil {
+			pre = redis.NewCmd(ctx, preArgs...)
+			_ = pipe.Process(ctx, pre)
+		}
 		cmd = redis.NewCmd(ctx, args...)
 		_ = pipe.Process(ctx, cmd)
-		wait = pipe.Do(ctx, "wait", s.waitReplicas, s.waitTimeout.Milliseconds())
+		if s.waitReplicas > 0 {
+			wait = pipe.Do(ctx, "wait", s.waitReplicas, s.waitTimeout.Milliseconds())
+		}
 		_, err := pipe.Exec(ctx)
 		return err
 	}
@@ -417,8 +433,13 @@ func (s *Store) recordWait(ctx context.Context, args []any, body string, result 
 		args[0], args[1] = "eval", body
 		_ = run()
 	}
-	first, err := result(cmd)
-	if !first || err != nil {
+	return pre, cmd, wait, nil
+}
+
+// waited adds the outcome of WAIT (nil if the store does not wait) to a
+// first click's result.
+func (s *Store) waited(first bool, err error, wait *redis.Cmd) (bool, error) {
+	if !first || err != nil || wait == nil {
 		return first, err
 	}
 	got, werr := wait.Int()
@@ -576,7 +597,7 @@ const batchRun = 128
 
 // RecordBatch records clicks in one pipeline (one round trip for all of
 // them: one command per click as Record sends, or one record script run
-// per 128 clicks with Capacity or KeyStore) and returns each click's uniqueness
+// per 128 clicks with Capacity) and returns each click's uniqueness
 // in order: Unique, Repeat, or UniqueUnknown for a click that failed. The
 // error joins every click's error (nil if none failed). Clicks of the same
 // visitor and link in one batch are decided in order, as if recorded one
