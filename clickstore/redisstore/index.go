@@ -155,6 +155,9 @@ func (x *indexer) flush(ctx context.Context) error {
 	return err
 }
 
+// entryHead is the length of an indexScript entry without its link.
+const entryHead = len(stamp{}) + 16 + 1 + 3
+
 // indexRun bounds the entries one indexScript run writes, so that no run
 // blocks the server for long; a longer batch is several runs in one
 // pipeline.
@@ -167,20 +170,24 @@ const indexRun = 256
 // KEYS: 1 the time index, then each entry's visitor index.
 // ARGV: 1 PX ms, 2 the visitor-index cutoff (ms), 3 the time-index cutoff
 // (ms), 4 the entries, concatenated: each is the recorded millisecond (13
-// digits), the recorded time's last 6 digits, the visitor (16 bytes), the
-// link's length (3 digits) and the link.
+// digits), the recorded time's last 6 digits, the visitor (16 bytes), a
+// trim flag ("t": trim the visitor's index, "-": not), the link's length
+// (3 digits) and the link. One entry in trimEvery asks for a trim, as the
+// record script does, so that each visitor's index sheds its expired
+// entries under traffic without every click paying for it.
 const indexBody = `
 local ti, px, vcut, tcut, es = KEYS[1], ARGV[1], '(' .. ARGV[2], '(' .. ARGV[3], ARGV[4]
 local tadd, pos = {}, 1
 for j = 2, #KEYS do
   local ms, ns, v = string.sub(es, pos, pos + 12), string.sub(es, pos + 13, pos + 18), string.sub(es, pos + 19, pos + 34)
-  local n = tonumber(string.sub(es, pos + 35, pos + 37))
-  local link = string.sub(es, pos + 38, pos + 37 + n)
-  pos = pos + 38 + n
+  local trim = string.sub(es, pos + 35, pos + 35) == 't'
+  local n = tonumber(string.sub(es, pos + 36, pos + 38))
+  local link = string.sub(es, pos + 39, pos + 38 + n)
+  pos = pos + 39 + n
   tadd[#tadd + 1] = ms
   tadd[#tadd + 1] = ns .. v .. link
   redis.call('ZADD', KEYS[j], ms, ns .. link)
-  redis.call('ZREMRANGEBYSCORE', KEYS[j], '-inf', vcut)
+  if trim then redis.call('ZREMRANGEBYSCORE', KEYS[j], '-inf', vcut) end
   redis.call('PEXPIRE', KEYS[j], px)
 end
 redis.call('ZADD', ti, unpack(tadd))
@@ -211,14 +218,18 @@ func (x *indexer) write(ctx context.Context, batch []pending, latest int64) erro
 	kl := len(s.visIdx) + len(clickstore.Pseudonym{})
 	el := 0
 	for _, p := range batch {
-		el += len(stamp{}) + 16 + 3 + len(p.link)
+		el += entryHead + len(p.link)
 	}
 	kb, eb := make([]byte, 0, kl*len(batch)), make([]byte, 0, el)
 	for _, p := range batch {
 		kb = append(append(kb, s.visIdx...), p.v[:]...)
 		st := stampOf(time.Unix(0, p.rec))
 		eb = append(append(eb, st[:]...), p.v[:]...)
-		eb = append(eb, byte('0'+len(p.link)/100), byte('0'+len(p.link)/10%10), byte('0'+len(p.link)%10))
+		flag := byte('-')
+		if p.rec%trimEvery == 0 {
+			flag = 't'
+		}
+		eb = append(eb, flag, byte('0'+len(p.link)/100), byte('0'+len(p.link)/10%10), byte('0'+len(p.link)%10))
 		eb = append(eb, p.link...)
 	}
 	// Every key and the runs' entries are views of the two buffers;
@@ -236,7 +247,7 @@ func (x *indexer) write(ctx context.Context, batch []pending, latest int64) erro
 			strs = append(strs, keys[ko:ko+kl])
 			args = append(args, &strs[len(strs)-1])
 			ko += kl
-			eo += len(stamp{}) + 16 + 3 + len(batch[i].link)
+			eo += entryHead + len(batch[i].link)
 			i++
 		}
 		strs = append(strs, entries[start:eo])

@@ -55,6 +55,8 @@ type Options struct {
 	// AllowEviction). A capacity makes every Record run the record script,
 	// which counts the held clicks: slower than the one SET NX GET of
 	// the default (see the package documentation and BENCHMARKS.md).
+	// Every instance sharing a prefix must use the same Capacity: one
+	// without indexes its clicks a moment late, so the count would lag.
 	Capacity int
 
 	// Keyring seals Click.RawAddr (AES-256-GCM under a key derived from
