@@ -71,9 +71,11 @@
 // SET PX and one ZADD into each index. BENCHMARKS.md gives what each path
 // costs.
 //
-// [Store.RecordBatch] records many clicks in one pipeline of one such
-// command per click (one record script run per 128 clicks with Capacity);
-// clicks of the same visitor and link are decided in order.
+// [Store.RecordBatch] records many clicks in one pipeline: one SET NX GET
+// per click, except that each run of up to 128 consecutive clicks with a
+// previous pseudonym is one script run (one record script run per 128
+// clicks with Capacity); clicks of the same visitor and link are decided
+// in order.
 //
 // # Indexes, off the request path
 //

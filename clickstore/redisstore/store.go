@@ -145,8 +145,8 @@ type Store struct {
 
 	// Boxed once: go-redis takes arguments as []any, and boxing a string
 	// allocates.
-	timeIdxArg, pxArg, capArg, recordSHA, prevSHA any
-	ttl                                           time.Duration // W plus the slack
+	timeIdxArg, pxArg, capArg, recordSHA, prevSHA, prevBatchSHA any
+	ttl                                                         time.Duration // W plus the slack
 
 	// fast is set when no option needs the record script (Capacity,
 	// KeyStore) and the server takes SET NX GET: Record then decides with
@@ -242,13 +242,14 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Sto
 	s.capArg = strconv.Itoa(o.Capacity)
 	s.recordSHA = recordScript.Hash()
 	s.prevSHA = prevScript.Hash()
+	s.prevBatchSHA = prevBatchScript.Hash()
 	if err := s.tokens.init(); err != nil {
 		return nil, fmt.Errorf("redisstore: New: %v", err)
 	}
 	if err := checkServer(ctx, client, o.AllowPersistence, o.AllowEviction, s.log); err != nil {
 		return nil, err
 	}
-	for _, sc := range []*redis.Script{recordScript, dropScript, eraseVisitorScript, prevScript, takeoverScript, indexScript} {
+	for _, sc := range []*redis.Script{recordScript, dropScript, eraseVisitorScript, prevScript, prevBatchScript, takeoverScript, indexScript} {
 		if err := sc.Load(ctx, client).Err(); err != nil {
 			return nil, fmt.Errorf("redisstore: loading scripts: %w", err)
 		}
@@ -598,8 +599,9 @@ const trimEvery = 16
 const batchRun = 128
 
 // RecordBatch records clicks in one pipeline (one round trip for all of
-// them: one command per click as Record sends, or one record script run
-// per 128 clicks with Capacity) and returns each click's uniqueness
+// them: one SET NX GET per click, one script run per 128 consecutive
+// clicks with a PrevVisitor, or one record script run per 128 clicks with
+// Capacity) and returns each click's uniqueness
 // in order: Unique, Repeat, or UniqueUnknown for a click that failed. The
 // error joins every click's error (nil if none failed). Clicks of the same
 // visitor and link in one batch are decided in order, as if recorded one
