@@ -45,6 +45,7 @@ type indexer struct {
 	mu      sync.Mutex
 	q       []pending
 	dropped uint64
+	closed  bool // set by close: add then writes at once
 
 	wmu   sync.Mutex // held while a batch is written
 	spare []pending  // guarded by wmu
@@ -72,7 +73,13 @@ func (x *indexer) add(v clickstore.Pseudonym, link string, rec int64) {
 		return
 	}
 	x.q = append(x.q, pending{v: v, link: link, rec: rec})
+	closed := x.closed
 	x.mu.Unlock()
+	if closed {
+		// A Record that raced Close: no goroutine will write it.
+		_ = x.flush(context.Background())
+		return
+	}
 	select {
 	case x.wake <- struct{}{}:
 	default:
@@ -108,14 +115,24 @@ func (x *indexer) run() {
 	}
 }
 
-// close stops the goroutine and writes what is queued; it is idempotent.
+// close stops the goroutine and writes what is queued; entries added
+// later are written at once. It is idempotent.
 func (x *indexer) close() {
 	if x.stop == nil {
 		return
 	}
+	x.mu.Lock()
+	x.closed = true
+	x.mu.Unlock()
+	x.halt()
+	_ = x.flush(context.Background()) // what was queued after the goroutine's last write
+}
+
+// halt stops the goroutine after its last write; entries added later
+// stay queued until a flush.
+func (x *indexer) halt() {
 	x.once.Do(func() { close(x.stop) })
 	<-x.done
-	_ = x.flush(context.Background()) // what was queued after the goroutine's last write
 }
 
 // flush writes every entry queued before the call (those a concurrent

@@ -168,3 +168,18 @@ func TestExpiredMarkerTakenOverOnce(t *testing.T) {
 		assert.True(t, ok && got.Visitor == c.Visitor, "the new click is held")
 	}
 }
+
+// A Record that raced Close queues its entry after the last write: it is
+// written at once, since no goroutine is left to write it.
+func TestIndexEntryAfterCloseWritten(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	client := newClient(t, srv.Addr())
+	s := newStore(t, client, nil)
+	require.NoError(t, s.Close())
+	c := click(1, "late")
+	redisstore.QueueIndexEntry(s, c, t0.UnixNano())
+	links, err := client.ZRange(context.Background(), "{"+prefix(t)+"}:v:"+string(c.Visitor[:]), 0, -1).Result()
+	require.NoError(t, err)
+	require.Len(t, links, 1)
+	assert.Contains(t, links[0], "late")
+}
