@@ -29,39 +29,87 @@
 // expired clicks and their index entries to the millisecond; it is
 // idempotent and safe to run on every instance (use a [retention.Sweeper]).
 // The indexes (which hold pseudonyms and links, never a click) have TTLs
-// refreshed by new clicks, so one Record in 16 also trims the time index of
-// the entries whose clicks Redis has expired, and the visitor's own index of
-// their expired entries; without a Sweep an index entry therefore outlives
-// its click by the slack and the next few Records at most under traffic,
-// and by W plus the slack when traffic stops. The store's clock never goes
-// back, so a clock jump cannot bring a click back.
+// refreshed by new clicks, so every write of index entries also trims the
+// time index of the entries whose clicks Redis has expired, and the
+// indexes of the visitors it writes to of their expired entries; without a
+// Sweep an index entry therefore outlives its click by the slack and the
+// next index writes at most under traffic, and by W plus the slack when
+// traffic stops. The store's clock never goes back, so a clock jump cannot
+// bring a click back.
 //
-// # First clicks, atomically and safe to retry
+// # First clicks: one command, atomic and safe to retry
 //
-// [Store.Record] is one small Lua script run (EVALSHA, falling back to EVAL
-// when the server has lost the script), one round trip. On the server it
-// reads the visitor's marker and the previous-epoch pseudonym's marker for
-// the link (one MGET) and holds the click only if neither is live, with
-// one SET PX and one ZADD into each index: two instances racing the same
-// first click get exactly one "first". A repeat costs the MGET only.
+// [Store.Record] decides a click with one command, one round trip and no
+// script: SET marker value NX GET PX (Redis 7.0 or later; New tries it,
+// and on an older server every Record runs the record script described
+// below, with a warning). Redis sets the marker only if it is absent and
+// answers with what was there: nothing (the click is first, and held) or a
+// held click (a repeat, which writes nothing). Two instances racing the
+// same first click get exactly one "first".
 //
 // go-redis resends a command whose reply was lost (a dropped connection).
 // A bare SET NX would then report the click as a repeat of itself. Each
-// Record call therefore carries a request token (a random instance id and a
-// counter) stored with the click it holds; a resent script that finds its
-// own token reports "first" again. A script was chosen over SET NX GET
-// because the check spans two markers and must compare recorded times with
-// the store's clock, not Redis's.
+// Record call therefore carries a request token (a random instance id and
+// a counter) in the value it sets; a resent SET NX GET that finds its own
+// token reports "first" again.
 //
-// [Store.RecordBatch] records many clicks in one pipeline, one script run
-// per 128 clicks.
+// Visibility is decided by the store's clock while Redis keeps a marker
+// for W plus the slack: a SET NX GET that finds a click the store's clock
+// has expired (in the slack, or when the store's clock runs ahead of
+// Redis's) replaces it with a small script that first checks the marker
+// still holds that click; only that rare case costs a second round trip.
+//
+// A click that carries a previous-epoch pseudonym (Click.PrevVisitor, set
+// by a [clickstore.Builder] while the previous key lives) must be a repeat
+// if a click of that pseudonym is held: a check over two keys that no one
+// command makes atomically. Such a Record runs a small script (EVALSHA,
+// falling back to EVAL when the server has lost it) that reads the
+// previous pseudonym's marker and then does the same SET NX GET, still in
+// one round trip. With Options.Capacity set, every Record runs the record
+// script instead, which counts the held clicks atomically with the
+// decision and writes the indexes itself: one MGET of both markers, one
+// SET PX and one ZADD into each index. BENCHMARKS.md gives what each path
+// costs.
+//
+// [Store.RecordBatch] records many clicks in one pipeline: one SET NX GET
+// per click, except that each run of up to 128 consecutive clicks with a
+// previous pseudonym is one script run (one record script run per 128
+// clicks with Capacity); clicks of the same visitor and link are decided
+// in order.
+//
+// # Indexes, off the request path
+//
+// The index entries of a first click (the time index and the visitor's
+// index, below) are not written by the command that decides it: Record
+// queues them in memory, and the store's index writer, a goroutine
+// started by New and stopped by [Store.Close], writes what has queued in
+// one pipeline (one script run per 256 entries) after letting entries
+// gather for at most a millisecond. What that changes in the contract:
+//
+//   - The reads of an instance that start from an index (Latest on any
+//     link, All, Sweep, EraseVisitor, EraseLink, Clear) write its own
+//     queue first, so they see every click it recorded. A first click
+//     recorded on another instance reaches them about a millisecond (and
+//     a round trip) after its Record returned, so an erasure meant to
+//     cover clicks recorded while it runs should be repeated a moment
+//     later. [Store.Flush] writes an instance's queue at once. The
+//     uniqueness decision and Latest on a given link (one MGET of the
+//     markers) never depend on the indexes.
+//   - A write of index entries that fails (Redis down) drops them: their
+//     clicks are held and counted, but Latest on any link, All, Sweep and
+//     the erasures miss them until Redis deletes them at t+W plus the
+//     slack. Failed writes and dropped entries (also those beyond a queue
+//     of 65,536) are logged and counted (Stats.IndexErrors,
+//     Stats.IndexDropped).
+//   - A Store that is never closed keeps its goroutine.
 //
 // # Key layout
 //
 // With prefix P (Options.Prefix, default "clickanon"), every key carries the
-// hash tag {P}, so all of a store's keys are in one Cluster slot: a first
-// click must check two pseudonyms' markers atomically, the capacity is a
-// count over the whole store, and a batch is one script run, which all
+// hash tag {P}, so all of a store's keys are in one Cluster slot: a click
+// with a previous pseudonym checks two markers atomically, the capacity is
+// a count over the whole store, a batch is one pipeline to one node, and
+// an index write is one script run over many visitors' indexes, which all
 // need one slot. Times are 19-digit decimal Unix nanoseconds of the store's
 // clock (compared as strings by the scripts), v is a 16-byte pseudonym:
 //
@@ -85,7 +133,10 @@
 //
 // One slot means one shard holds a store's data in a Cluster; services that
 // outgrow a shard use several prefixes (for example one per group of
-// links).
+// links). Now that most clicks touch one key, markers could instead get
+// slots of their own, which would spread a store over the shards; that
+// would make a click with a previous pseudonym, an index write and a batch
+// span slots, so it is not done yet.
 //
 // No plaintext IP address is ever written. A click holds the masked
 // network; if Click.RawAddr is set (the keep-raw option), it is sealed with
@@ -186,12 +237,17 @@
 // while one started after it creates a new key, and every visitor would
 // count once per instance. Give the store the keyring and its [KeyStore]
 // (Options.Keyring, Options.KeyStore, with the store's prefix): every
-// Record then checks, in the same script run, that the instance's epoch
-// key is the one in Redis (by its SHA-1). If it is gone or another, Record
+// Record then checks, in the same round trip (a GET of the epoch key
+// pipelined with its SET NX GET, one per RecordBatch; inside the record
+// script with Capacity), that the instance's epoch key is the one in
+// Redis (by its SHA-1). If it is gone or another, Record
 // returns an error wrapping [ErrKeyChanged] (the click's uniqueness is
 // unknown), logs a warning through Options.Logger saying what was lost,
 // and makes the keyring load the shared key again (creating it if still
 // missing, atomically), so instances agree again from their next click.
+// Outside the record script the check is not atomic with the decision: a
+// click decided as the key changes may be held under its pseudonym of the
+// old key (indexed, so erasures find it) until it expires.
 //
 // # Failures
 //

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // ErrKeyChanged is wrapped by the error Record and RecordBatch return when
@@ -21,13 +23,15 @@ import (
 // Options.KeyStore checks.
 var ErrKeyChanged = errors.New("the epoch key changed in Redis")
 
-// keyFingerprint caches the SHA-1 of the epoch key in use, boxed, for the
-// record script to compare with the key in Redis. A SHA-1 of a 256-bit
+// keyFingerprint caches the SHA-1 of the epoch key in use, boxed for the
+// record script and raw for the fast path, to compare with the key in
+// Redis. A SHA-1 of a 256-bit
 // random key reveals nothing usable about it.
 type keyFingerprint struct {
 	epoch int64
 	key   any // the epoch key's Redis name
 	fp    any // its SHA-1, 40 hex digits
+	sum   [sha1.Size]byte
 }
 
 // keyWatch is the restart detection of a Store.
@@ -42,19 +46,44 @@ func (s *Store) keyCheck(ctx context.Context, now time.Time) (key, fp any, err e
 	if s.watch.keys == nil {
 		return s.timeIdxArg, "", nil
 	}
+	f, err := s.fingerprint(ctx, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f.key, f.fp, nil
+}
+
+// fingerprint returns the fingerprint of the epoch key in use at now.
+func (s *Store) fingerprint(ctx context.Context, now time.Time) (*keyFingerprint, error) {
 	cur, _, err := s.keyring.Keys(ctx, now)
 	if err != nil {
-		return nil, nil, fmt.Errorf("redisstore: record: epoch key: %w", err)
+		return nil, fmt.Errorf("redisstore: record: epoch key: %w", err)
 	}
 	if f := s.watch.fp.Load(); f != nil && f.epoch == cur.Epoch {
-		return f.key, f.fp, nil
+		return f, nil
 	}
 	secret := cur.Secret()
 	sum := sha1.Sum(secret[:])
 	clear(secret[:])
-	f := &keyFingerprint{epoch: cur.Epoch, key: s.watch.keys.key(cur.Epoch), fp: hex.EncodeToString(sum[:])}
+	f := &keyFingerprint{epoch: cur.Epoch, key: s.watch.keys.key(cur.Epoch), fp: hex.EncodeToString(sum[:]), sum: sum}
 	s.watch.fp.Store(f)
-	return f.key, f.fp, nil
+	return f, nil
+}
+
+// checkKey reads the reply of a GET of the epoch key f names, sent in the
+// same round trip as a fast-path Record, and returns the error of a key
+// that is gone or another (see keyChanged), or nil if it is f's.
+func (s *Store) checkKey(ctx context.Context, now time.Time, f *keyFingerprint, got *redis.Cmd) error {
+	v, err := got.Text()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return s.keyChanged(ctx, now, -2)
+	case err != nil:
+		return s.recordErr(ctx, err)
+	case sha1.Sum([]byte(v)) != f.sum:
+		return s.keyChanged(ctx, now, -3)
+	}
+	return nil
 }
 
 // keyChanged handles a record script's report that the epoch key is gone

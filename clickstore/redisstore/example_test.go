@@ -68,3 +68,36 @@ func ExampleNew_errors() {
 	// redisstore: New: Timeout, WaitReplicas and WaitTimeout must not be negative
 	// redisstore: New: Options.KeyStore is set without the Options.Keyring it serves
 }
+
+// A first click's index entries are written off the request path, a
+// moment after Record returns. An instance that hands a visitor over to
+// another (say, a conversion it redirects to another region) can write
+// them at once; Close writes them too. This example needs a server on
+// localhost:6379, so it is compiled but not run.
+func ExampleStore_Flush() {
+	ctx := context.Background()
+	client := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+	defer client.Close()
+	store, err := redisstore.New(ctx, client, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer store.Close() // writes what is still queued and stops the index writer
+
+	c := clickstore.Click{
+		Link:    "spring-sale",
+		Time:    time.Now(),
+		Visitor: clickstore.Pseudonym{1},
+		Network: netip.MustParsePrefix("198.51.100.0/24"),
+	}
+	if _, err := store.Record(ctx, c); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := store.Flush(ctx); err != nil {
+		fmt.Println(err) // the click is held; Latest on any link may miss it
+	}
+	st := store.Stats()
+	fmt.Println(st.IndexErrors, st.IndexDropped)
+}

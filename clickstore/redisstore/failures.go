@@ -28,6 +28,8 @@ type Stats struct {
 	SweepErrors  uint64 // Sweep calls that failed
 	Restarts     uint64 // times Record found the epoch key gone from Redis or replaced (needs Options.KeyStore)
 	Full         uint64 // clicks refused because the store held Options.Capacity clicks
+	IndexErrors  uint64 // writes of queued index entries that failed
+	IndexDropped uint64 // index entries lost: their write failed, or the queue was full
 }
 
 // Stats returns the Store's counters. It is safe for concurrent use, after
@@ -39,17 +41,19 @@ func (s *Store) Stats() Stats {
 		SweepErrors:  s.fails.sweep.Failures(),
 		Restarts:     s.fails.restarts.Load(),
 		Full:         s.fails.full.Load(),
+		IndexErrors:  s.fails.index.Failures(),
+		IndexDropped: s.idx.droppedEntries(),
 	}
 }
 
 // failures logs and counts a Store's failures, once per burst each.
 type failures struct {
-	record, latest, sweep burstlog.Logger
-	restarts, full        atomic.Uint64
+	record, latest, sweep, index burstlog.Logger
+	restarts, full               atomic.Uint64
 }
 
 func (f *failures) init(log *slog.Logger) {
-	for _, l := range []*burstlog.Logger{&f.record, &f.latest, &f.sweep} {
+	for _, l := range []*burstlog.Logger{&f.record, &f.latest, &f.sweep, &f.index} {
 		l.Logger, l.Mask = log, maskError
 	}
 }
@@ -85,6 +89,7 @@ var (
 	opRecord = newOp("record", "the clicks are counted with uniqueness unknown")
 	opLatest = newOp("latest", "conversions are not attributed to their clicks")
 	opSweep  = newOp("sweep", "expired clicks stay until their TTL deletes them")
+	opIndex  = newOp("index write", "Latest on any link, All, Sweep and the erasures miss the clicks concerned until their TTL deletes them")
 	opAdd    = newOp("add click", "the clicks may not be counted")
 	opCells  = newOp("cells", "reports cannot be read")
 	opErase  = newOp("erase link", "the link's statistics may be partly kept")

@@ -48,6 +48,7 @@ func TestOutageLoggedOncePerBurstAndCounted(t *testing.T) {
 	link := "go/203.0.113.9"
 	_, err = s.Record(ctx, click(1, link))
 	require.NoError(t, err)
+	require.NoError(t, s.Flush(ctx), "the click's index entries are written before the outage")
 
 	srv.Kill()
 	const records, latests, sweeps, adds = 5, 3, 2, 4

@@ -247,20 +247,30 @@ func TestLostReplyKeepsFirst(t *testing.T) {
 		assert.False(t, ok, "the retried SET NX sees its own first write (this is the bug the store avoids)")
 	})
 
-	t.Run("Record", func(t *testing.T) {
-		p := startProxy(t, srv.Addr(), "evalsha")
-		client := newClient(t, p.ln.Addr().String())
-		s := newStore(t, client, nil)
-		p.armed.Store(true)
-		first, err := s.Record(ctx, click(7, "x"))
-		require.NoError(t, err)
-		require.Equal(t, int32(1), p.dropped.Load(), "the proxy must have cut one reply")
-		assert.True(t, first, "a retried first click must still be first")
+	for _, tt := range []struct {
+		name, trigger string
+		prev          clickstore.Pseudonym
+	}{
+		{"Record", "$3\r\nset\r\n", clickstore.Pseudonym{}},
+		{"Record with a previous pseudonym", "evalsha", clickstore.Pseudonym{9, 9}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startProxy(t, srv.Addr(), tt.trigger)
+			client := newClient(t, p.ln.Addr().String())
+			s := newStore(t, client, nil)
+			c := click(7, "x")
+			c.PrevVisitor = tt.prev
+			p.armed.Store(true)
+			first, err := s.Record(ctx, c)
+			require.NoError(t, err)
+			require.Equal(t, int32(1), p.dropped.Load(), "the proxy must have cut one reply")
+			assert.True(t, first, "a retried first click must still be first")
 
-		again, err := s.Record(ctx, click(7, "x"))
-		require.NoError(t, err)
-		assert.False(t, again, "a new call is a repeat")
-	})
+			again, err := s.Record(ctx, c)
+			require.NoError(t, err)
+			assert.False(t, again, "a new call is a repeat")
+		})
+	}
 }
 
 // With persistence allowed, a forced SAVE writes the held clicks to disk.

@@ -119,6 +119,25 @@ func TestRecordBatch(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, clickstore.ErrInvalidClick))
 	assert.Equal(t, []clickstore.Uniqueness{clickstore.Unique, clickstore.Repeat, clickstore.Unique, clickstore.UniqueUnknown}, got)
+
+	// Clicks with a previous pseudonym are decided by script runs between
+	// the others' SET NX GETs, in the batch's order all the same.
+	withPrev := func(v, prev byte, link string) clickstore.Click {
+		c := click(v, link)
+		c.PrevVisitor = clickstore.Pseudonym{prev, 1}
+		return c
+	}
+	got, err = s.RecordBatch(context.Background(), []clickstore.Click{
+		click(5, "b"),       // first
+		withPrev(6, 5, "b"), // its previous pseudonym holds b: repeat
+		withPrev(6, 9, "c"), // first
+		click(6, "c"),       // held just before: repeat
+		withPrev(7, 6, "c"), // repeat
+		withPrev(7, 6, "d"), // first
+		withPrev(7, 6, "d"), // repeat of the click before
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []clickstore.Uniqueness{clickstore.Unique, clickstore.Repeat, clickstore.Unique, clickstore.Repeat, clickstore.Repeat, clickstore.Unique, clickstore.Repeat}, got)
 }
 
 func TestKeyStore(t *testing.T) {

@@ -107,3 +107,41 @@ func TestRestartInstancesConverge(t *testing.T) {
 	assert.Equal(t, uint64(1), a.store.Stats().Restarts, "the stale instance counted the restart")
 	assert.Zero(t, b.store.Stats().Restarts)
 }
+
+// RecordBatch checks the epoch key too, with one GET in its pipeline: the
+// stale instance's batch after a restart has unknown uniqueness, and its
+// next batch, built with the shared key, is decided.
+func TestRestartDetectedByBatch(t *testing.T) {
+	srv := redistest.Start(t, &redistest.Options{Local: true})
+	now := time.Now()
+	clock := func() time.Time { return now }
+	a := newInstance(t, srv.Addr(), clock)
+	_, err := a.visit(t, 1, "l", now)
+	require.NoError(t, err)
+
+	srv.Restart()
+	b := newInstance(t, srv.Addr(), clock)
+	_, err = b.visit(t, 1, "l", now) // a new client: it creates the new key
+	require.NoError(t, err)
+	batch := func() ([]clickstore.Uniqueness, error) {
+		cs := make([]clickstore.Click, 2)
+		for i := range cs {
+			cs[i], err = a.builder.Build(context.Background(), netip.AddrFrom4([4]byte{198, 51, 0, byte(i + 1)}), "agent", "l", now)
+			require.NoError(t, err)
+		}
+		return a.store.RecordBatch(context.Background(), cs)
+	}
+	var got []clickstore.Uniqueness
+	for range 20 { // a's client reconnects after the restart
+		if got, err = batch(); err == nil || errors.Is(err, redisstore.ErrKeyChanged) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.ErrorIs(t, err, redisstore.ErrKeyChanged)
+	assert.Equal(t, []clickstore.Uniqueness{clickstore.UniqueUnknown, clickstore.UniqueUnknown}, got)
+	assert.Equal(t, uint64(1), a.store.Stats().Restarts)
+	got, err = batch()
+	require.NoError(t, err)
+	assert.Equal(t, []clickstore.Uniqueness{clickstore.Repeat, clickstore.Unique}, got, "visitor 1 was b's first click under the shared key")
+}

@@ -52,7 +52,11 @@ type Options struct {
 	// Capacity, if positive, is the number of held clicks at which Record
 	// returns an error wrapping clickstore.ErrFull. Zero means no limit
 	// other than the server's maxmemory (which must then not evict: see
-	// AllowEviction).
+	// AllowEviction). A capacity makes every Record run the record script,
+	// which counts the held clicks: slower than the one SET NX GET of
+	// the default (see the package documentation and BENCHMARKS.md).
+	// Every instance sharing a prefix must use the same Capacity: one
+	// without indexes its clicks a moment late, so the count would lag.
 	Capacity int
 
 	// Keyring seals Click.RawAddr (AES-256-GCM under a key derived from
@@ -97,8 +101,9 @@ type Options struct {
 	// Keyring load the shared key again, so that instances converge on one
 	// key at their next click instead of counting every visitor once per
 	// instance. It must have the store's Prefix (its keys are then in the
-	// store's Cluster slot). The check adds a GET and a SHA-1 to each
-	// Record.
+	// store's Cluster slot). The check adds a GET of the epoch key to
+	// each Record's round trip (one per RecordBatch) and a SHA-1: see
+	// BENCHMARKS.md for its cost.
 	KeyStore *KeyStore
 
 	// Logger receives warnings: a node whose persistence or eviction
@@ -124,7 +129,8 @@ type Options struct {
 // key layout and guarantees.
 //
 // A Store is safe for concurrent use. The zero Store is not usable: build
-// one with [New].
+// one with [New]. New starts a goroutine that writes the indexes; Close
+// stops it.
 type Store struct {
 	client   redis.UniversalClient
 	window   time.Duration
@@ -139,7 +145,14 @@ type Store struct {
 
 	// Boxed once: go-redis takes arguments as []any, and boxing a string
 	// allocates.
-	timeIdxArg, pxArg, capArg, recordSHA any
+	timeIdxArg, pxArg, capArg, recordSHA, prevSHA, prevBatchSHA any
+	ttl                                                         time.Duration // W plus the slack
+
+	// fast is set when no option needs the record script (Capacity,
+	// KeyStore) and the server takes SET NX GET: Record then decides with
+	// one SET NX GET (fast.go) and idx writes the indexes.
+	fast bool
+	idx  indexer
 
 	// last is the latest store time seen (Unix ns): the clock never goes
 	// back, so a clock jump cannot bring an expired click back.
@@ -224,19 +237,35 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Sto
 	}
 	s.fails.init(s.log)
 	s.timeIdxArg = s.timeIdx
-	s.pxArg = strconv.FormatInt((w + slack).Milliseconds(), 10)
+	s.ttl = w + slack
+	s.pxArg = strconv.FormatInt(s.ttl.Milliseconds(), 10)
 	s.capArg = strconv.Itoa(o.Capacity)
 	s.recordSHA = recordScript.Hash()
+	s.prevSHA = prevScript.Hash()
+	s.prevBatchSHA = prevBatchScript.Hash()
 	if err := s.tokens.init(); err != nil {
 		return nil, fmt.Errorf("redisstore: New: %v", err)
 	}
 	if err := checkServer(ctx, client, o.AllowPersistence, o.AllowEviction, s.log); err != nil {
 		return nil, err
 	}
-	for _, sc := range []*redis.Script{recordScript, dropScript, eraseVisitorScript} {
+	for _, sc := range []*redis.Script{recordScript, dropScript, eraseVisitorScript, prevScript, prevBatchScript, takeoverScript, indexScript} {
 		if err := sc.Load(ctx, client).Err(); err != nil {
 			return nil, fmt.Errorf("redisstore: loading scripts: %w", err)
 		}
+	}
+	if o.Capacity == 0 {
+		fast, err := setNXGet(ctx, client, tag+":probe")
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: New: %w", err)
+		}
+		if !fast {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "redisstore: the server refuses SET with both NX and GET (Redis before 7.0): every Record runs the record script, which is slower")
+		}
+		s.fast = fast
+	}
+	if s.fast {
+		s.idx.start(s)
 	}
 	return s, nil
 }
@@ -307,11 +336,14 @@ func id(v clickstore.Pseudonym, link string) string {
 
 // Record holds c unless a click of the same visitor (c.Visitor or
 // c.PrevVisitor) on c.Link is live, and reports whether c is first. It is
-// one script run (EVALSHA), one round trip, atomic on the server.
+// one command (SET NX GET; a small script for a click with a PrevVisitor,
+// the record script with Capacity), one round trip, atomic on the server
+// (with KeyStore, a GET of the epoch key goes in the same round trip); a first click's index entries are written afterwards, off
+// the request path (see the package documentation).
 //
 // It is safe to retry: each call carries a request token stored with the
-// click it holds, so if go-redis resends the script after a lost reply, the
-// second run finds its own token and reports first again, instead of
+// click it holds, so if go-redis resends the command after a lost reply,
+// the second run finds its own token and reports first again, instead of
 // mistaking the click for its own repeat.
 //
 // A Redis error is returned as it is (wrapped): nothing is buffered
@@ -327,7 +359,15 @@ func (s *Store) record(ctx context.Context, c clickstore.Click) (bool, error) {
 	if err := s.checkOpen("record"); err != nil {
 		return false, err
 	}
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
 	now := s.clock()
+	if s.fast {
+		return s.recordFast(ctx, c, now)
+	}
 	ek, fp, err := s.keyCheck(ctx, now)
 	if err != nil {
 		return false, err
@@ -338,56 +378,71 @@ func (s *Store) record(ctx context.Context, c clickstore.Click) (bool, error) {
 		return false, err
 	}
 	args := []any{"evalsha", s.recordSHA, 5, s.timeIdxArg, ek, a[0], a[1], a[2], s.pxArg, s.capArg, fp, a[3]}
-	if s.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.timeout)
-		defer cancel()
-	}
-	if s.waitReplicas > 0 {
-		return s.recordWait(ctx, now, args)
-	}
-	cmd := s.eval(ctx, args)
-	n, err := cmd.Int()
-	if err == nil && n < -1 {
-		return false, s.keyChanged(ctx, now, n)
-	}
-	return s.recordResult(ctx, n, err)
-}
-
-// recordWait runs the record script and WAIT in one pipeline on the
-// connection of the slot's master (WAIT counts the replicas that have the
-// writes of its own connection).
-func (s *Store) recordWait(ctx context.Context, now time.Time, args []any) (bool, error) {
-	var node *redis.Client
-	switch c := s.client.(type) {
-	case *redis.ClusterClient:
-		n, err := c.MasterForKey(ctx, s.timeIdx)
-		if err != nil {
-			return s.recordResult(ctx, 0, err)
-		}
-		node = n
-	case *redis.Client:
-		node = c
-	}
-	var cmd, wait *redis.Cmd
-	run := func() error {
-		pipe := node.Pipeline()
-		cmd = redis.NewCmd(ctx, args...)
-		_ = pipe.Process(ctx, cmd)
-		wait = pipe.Do(ctx, "wait", s.waitReplicas, s.waitTimeout.Milliseconds())
-		_, err := pipe.Exec(ctx)
-		return err
-	}
-	if err := run(); err != nil && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
-		args[0], args[1] = "eval", recordBody
-		_ = run()
+	_, cmd, wait, err := s.send(ctx, nil, args, recordBody)
+	if err != nil {
+		return false, err
 	}
 	n, err := cmd.Int()
 	if err == nil && n < -1 {
 		return false, s.keyChanged(ctx, now, n)
 	}
 	first, err := s.recordResult(ctx, n, err)
-	if !first || err != nil {
+	return s.waited(first, err, wait)
+}
+
+// pipeliner is what go-redis's clients offer to pipeline commands.
+type pipeliner interface {
+	Pipeline() redis.Pipeliner
+}
+
+// send runs the command args (falling back to body if it is a script run
+// the server lost), after the command pre if it is not nil, and followed
+// by WAIT when the store waits for replicas, in one round trip; with WAIT
+// all go to the connection of the slot's master, since WAIT counts the
+// replicas that have the writes of its own connection. It returns each
+// command (wait nil without WAIT), or an error if no node could be found.
+func (s *Store) send(ctx context.Context, preArgs, args []any, body string) (pre, cmd, wait *redis.Cmd, err error) {
+	if preArgs == nil && s.waitReplicas == 0 {
+		return nil, s.do(ctx, args, body), nil, nil
+	}
+	var node pipeliner = s.client
+	if s.waitReplicas > 0 {
+		switch c := s.client.(type) {
+		case *redis.ClusterClient:
+			n, err := c.MasterForKey(ctx, s.timeIdx)
+			if err != nil {
+				return nil, nil, nil, s.recordErr(ctx, err)
+			}
+			node = n
+		case *redis.Client:
+			node = c
+		}
+	}
+	run := func() error {
+		pipe := node.Pipeline()
+		if preArgs != nil {
+			pre = redis.NewCmd(ctx, preArgs...)
+			_ = pipe.Process(ctx, pre)
+		}
+		cmd = redis.NewCmd(ctx, args...)
+		_ = pipe.Process(ctx, cmd)
+		if s.waitReplicas > 0 {
+			wait = pipe.Do(ctx, "wait", s.waitReplicas, s.waitTimeout.Milliseconds())
+		}
+		_, err := pipe.Exec(ctx)
+		return err
+	}
+	if err := run(); err != nil && args[0] == "evalsha" && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		args[0], args[1] = "eval", body
+		_ = run()
+	}
+	return pre, cmd, wait, nil
+}
+
+// waited adds the outcome of WAIT (nil if the store does not wait) to a
+// first click's result.
+func (s *Store) waited(first bool, err error, wait *redis.Cmd) (bool, error) {
+	if !first || err != nil || wait == nil {
 		return first, err
 	}
 	got, werr := wait.Int()
@@ -407,23 +462,54 @@ func (s *Store) recordWait(ctx context.Context, now time.Time, args []any) (bool
 // be counted as unknown (clickstore.UniquenessOf does that).
 var ErrNotReplicated = errors.New("first click not confirmed by the replicas")
 
-// appendClick appends the three keys of c (marker, visitor index, prev's
-// marker) and its script argument to args, as []byte slices of one buffer.
-func (s *Store) appendClick(ctx context.Context, args []any, c clickstore.Click, now time.Time) ([]any, error) {
+// encoded is a click ready to send: one buffer holding its marker, its
+// visitor index, its previous pseudonym's marker (if any) and the record
+// script's argument (trim flag, cutoff, then the marker's value).
+type encoded struct {
+	buf          []byte
+	ml, vil, end int // ends of the marker, the visitor index and the keys
+}
+
+func (e *encoded) marker() []byte { return e.buf[:e.ml:e.ml] }
+func (e *encoded) visIdx() []byte { return e.buf[e.ml:e.vil:e.vil] }
+
+// prev returns the previous pseudonym's marker, or nil if c had none.
+func (e *encoded) prev() []byte {
+	if e.end == e.vil {
+		return nil
+	}
+	return e.buf[e.vil:e.end:e.end]
+}
+
+// arg is the record script's argument: flag, cutoff (19 digits), value.
+func (e *encoded) arg() []byte { return e.buf[e.end:] }
+
+// value is the marker's value: recorded time, request token, the click.
+func (e *encoded) value() []byte { return e.buf[e.end+1+len(stamp{}):] }
+
+// token is the request token in the value.
+func (e *encoded) token() []byte {
+	v := e.value()
+	return v[len(stamp{}) : len(stamp{})+16]
+}
+
+// encode validates c and builds its keys and value, recorded at now.
+func (s *Store) encode(ctx context.Context, c clickstore.Click, now time.Time) (encoded, error) {
 	if err := validate("record", c); err != nil {
-		return nil, err
+		return encoded{}, err
 	}
 	if c.Kind != clickstore.KindClick {
-		return nil, fmt.Errorf("redisstore: record: kind %d: %w: stores hold clicks only", int(c.Kind), clickstore.ErrInvalidClick)
+		return encoded{}, fmt.Errorf("redisstore: record: kind %d: %w: stores hold clicks only", int(c.Kind), clickstore.ErrInvalidClick)
 	}
 	ml := len(s.marker) + len(c.Visitor) + len(c.Link)
 	buf := make([]byte, 0, 3*ml+1+2*len(stamp{})+16+96)
 	buf = append(append(append(buf, s.marker...), c.Visitor[:]...), c.Link...)
 	buf = append(append(buf, s.visIdx...), c.Visitor[:]...)
-	if !c.PrevVisitor.IsZero() {
+	vil := len(buf)
+	if !c.PrevVisitor.IsZero() && c.PrevVisitor != c.Visitor {
 		buf = append(append(append(buf, s.marker...), c.PrevVisitor[:]...), c.Link...)
 	}
-	keys := len(buf)
+	e := encoded{ml: ml, vil: vil, end: len(buf)}
 	cut, rec := s.cutoff(now), stampOf(now)
 	tok := s.tokens.next()
 	flag := byte('-')
@@ -434,11 +520,11 @@ func (s *Store) appendClick(ctx context.Context, args []any, c clickstore.Click,
 	var err error
 	if c.RawAddr.IsValid() {
 		if s.keyring == nil {
-			return nil, callerError{errors.New("redisstore: record: Click.RawAddr is set but there is no Options.Keyring to seal it with")}
+			return encoded{}, callerError{errors.New("redisstore: record: Click.RawAddr is set but there is no Options.Keyring to seal it with")}
 		}
 		cur, _, kerr := s.keyring.Keys(ctx, now)
 		if kerr != nil {
-			return nil, fmt.Errorf("redisstore: record: sealing key: %w", kerr)
+			return encoded{}, fmt.Errorf("redisstore: record: sealing key: %w", kerr)
 		}
 		secret := cur.Secret()
 		buf, err = encodeClick(buf, c, cur.Epoch, &secret, []byte(id(c.Visitor, c.Link)))
@@ -447,35 +533,51 @@ func (s *Store) appendClick(ctx context.Context, args []any, c clickstore.Click,
 		buf, err = encodeClick(buf, c, 0, nil, nil)
 	}
 	if err != nil {
-		return nil, err
+		return encoded{}, err
 	}
-	m := buf[:ml:ml]
-	vi := buf[ml : ml+len(s.visIdx)+len(c.Visitor) : ml+len(s.visIdx)+len(c.Visitor)]
-	pv := m
-	if keys > ml+len(vi) {
-		pv = buf[ml+len(vi) : keys : keys]
-	}
-	return append(args, m, vi, pv, buf[keys:]), nil
+	e.buf = buf
+	return e, nil
 }
 
-// eval runs the record script with args (EVALSHA first), loading it when
-// the server lost it.
-func (s *Store) eval(ctx context.Context, args []any) *redis.Cmd {
+// appendClick appends the three keys of c (marker, visitor index, prev's
+// marker or the marker again) and its script argument to args, as []byte
+// slices of one buffer.
+func (s *Store) appendClick(ctx context.Context, args []any, c clickstore.Click, now time.Time) ([]any, error) {
+	e, err := s.encode(ctx, c, now)
+	if err != nil {
+		return nil, err
+	}
+	pv := e.prev()
+	if pv == nil {
+		pv = e.marker()
+	}
+	return append(args, e.marker(), e.visIdx(), pv, e.arg()), nil
+}
+
+// do runs the command args; if it is a script run (EVALSHA) that the
+// server lost, it runs the script's source body instead.
+func (s *Store) do(ctx context.Context, args []any, body string) *redis.Cmd {
 	cmd := redis.NewCmd(ctx, args...)
 	_ = s.client.Process(ctx, cmd)
-	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		args[0], args[1] = "eval", recordBody
+	if err := cmd.Err(); err != nil && args[0] == "evalsha" && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		args[0], args[1] = "eval", body
 		cmd = redis.NewCmd(ctx, args...)
 		_ = s.client.Process(ctx, cmd)
 	}
 	return cmd
 }
 
+// recordErr wraps a failure of Record's command, and has a Cluster client
+// reload its topology if the failure suggests it changed.
+func (s *Store) recordErr(ctx context.Context, err error) error {
+	s.failed(ctx, err)
+	return fmt.Errorf("redisstore: record: %w", err)
+}
+
 func (s *Store) recordResult(ctx context.Context, n int, err error) (bool, error) {
 	switch {
 	case err != nil:
-		s.failed(ctx, err)
-		return false, fmt.Errorf("redisstore: record: %w", err)
+		return false, s.recordErr(ctx, err)
 	case n == 1:
 		return true, nil
 	case n == 0:
@@ -497,7 +599,9 @@ const trimEvery = 16
 const batchRun = 128
 
 // RecordBatch records clicks in one pipeline (one round trip for all of
-// them, one script run per 128 clicks) and returns each click's uniqueness
+// them: one SET NX GET per click, one script run per 128 consecutive
+// clicks with a PrevVisitor, or one record script run per 128 clicks with
+// Capacity) and returns each click's uniqueness
 // in order: Unique, Repeat, or UniqueUnknown for a click that failed. The
 // error joins every click's error (nil if none failed). Clicks of the same
 // visitor and link in one batch are decided in order, as if recorded one
@@ -537,6 +641,10 @@ func (s *Store) recordBatch(ctx context.Context, clicks []clickstore.Click) ([]c
 	out := make([]clickstore.Uniqueness, len(clicks))
 	errs := make([]error, len(clicks))
 	now := s.clock()
+	if s.fast {
+		s.recordBatchFast(ctx, clicks, now, out, errs)
+		return out, errs, nil
+	}
 	ek, fp, err := s.keyCheck(ctx, now)
 	if err != nil {
 		return nil, nil, err
@@ -682,6 +790,7 @@ func (s *Store) latest(ctx context.Context, visitor, prev clickstore.Pseudonym, 
 			markers = append(markers, s.marker+string(v[:])+link)
 		}
 	} else {
+		_ = s.idx.flush(ctx)
 		pipe := s.client.Pipeline()
 		cmds := make([]*redis.StringSliceCmd, len(vs))
 		for i, v := range vs {
@@ -814,6 +923,7 @@ func (s *Store) All(ctx context.Context) iter.Seq2[clickstore.Click, error] {
 			yield(clickstore.Click{}, err)
 			return
 		}
+		_ = s.idx.flush(ctx)
 		stop := errors.New("stop")
 		err := s.scan(ctx, "", func(es []entry) error {
 			markers := make([]string, len(es))
@@ -890,6 +1000,7 @@ func (s *Store) EraseVisitor(ctx context.Context, v clickstore.Pseudonym) (int, 
 	if v.IsZero() {
 		return 0, fmt.Errorf("redisstore: erase visitor: %w: zero pseudonym", clickstore.ErrInvalidClick)
 	}
+	_ = s.idx.flush(ctx)
 	vi := s.visIdx + string(v[:])
 	total := 0
 	for range eraseTries {
@@ -950,6 +1061,7 @@ func (s *Store) EraseLink(ctx context.Context, link string) (int, error) {
 // erase destroys every click whose time-index entry matches pattern and
 // reports how many were live.
 func (s *Store) erase(ctx context.Context, pattern string) (int, error) {
+	_ = s.idx.flush(ctx)
 	n := 0
 	err := s.scan(ctx, pattern, func(es []entry) error {
 		_, live, err := s.drop(ctx, "erase", s.cutoff(s.clock()), es)
@@ -992,6 +1104,7 @@ func (s *Store) sweep(ctx context.Context, now time.Time) (retention.SweepStats,
 	if c := s.clock(); c.After(now) {
 		now = c
 	}
+	_ = s.idx.flush(ctx)
 	cut := s.cutoff(now)
 	cutNS := now.Add(-s.window).UnixNano()
 	cutMS := strconv.FormatInt(floorDiv(cutNS, 1e6), 10)
@@ -1050,13 +1163,43 @@ func floorDiv(a, b int64) int64 {
 }
 
 // Close marks the store closed: every method then returns an error wrapping
-// clickstore.ErrClosed. It does not close the client (the caller owns it)
+// clickstore.ErrClosed. It writes the index entries still queued and stops
+// the index writer (see "Indexes, off the request path"). It does not close the client (the caller owns it)
 // and does not delete the clicks on the server, which other instances
 // share: they expire by their TTL. Use [Store.Clear] to delete them.
 // Close is idempotent.
 func (s *Store) Close() error {
 	s.closed.Store(true)
+	s.idx.close()
 	return nil
+}
+
+// Flush writes the index entries of the first clicks this instance has
+// recorded and not yet indexed (see "Indexes" in the package
+// documentation). Every read that starts from an index (Latest on any
+// link, All, the erasures, Sweep, Clear) flushes first, and Close
+// flushes, so a caller needs it only to make its latest clicks visible
+// to other instances' index reads at once.
+func (s *Store) Flush(ctx context.Context) error {
+	if err := s.checkOpen("flush"); err != nil {
+		return err
+	}
+	return s.idx.flush(ctx)
+}
+
+// setNXGet reports whether the server takes SET with both NX and GET
+// (Redis 7.0 or later), trying it on key, which expires at once. A
+// refusal (an error reply) is false; a network error is returned.
+func setNXGet(ctx context.Context, c redis.UniversalClient, key string) (bool, error) {
+	err := c.Do(ctx, "set", key, "1", "nx", "get", "px", 1).Err()
+	if err == nil || errors.Is(err, redis.Nil) {
+		return true, nil
+	}
+	var reply redis.Error
+	if errors.As(err, &reply) {
+		return false, nil
+	}
+	return false, fmt.Errorf("checking the server's SET options: %w", err)
 }
 
 // Clear deletes every click of the store's prefix, with its index entries,

@@ -1,0 +1,296 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/clickanon/clickanon/clickstore"
+)
+
+// maxPending bounds the index entries a Store queues while Redis is
+// slow or down; beyond it, entries are dropped and counted (Stats).
+const maxPending = 1 << 16
+
+// gather is how long the index writer lets entries queue before it
+// writes them, unless a full run is queued: it bounds how late another
+// instance's index reads see a first click (see "Indexes" in the package
+// documentation).
+const gather = time.Millisecond
+
+// indexTimeout bounds one write of queued index entries.
+const indexTimeout = 5 * time.Second
+
+// pending is a first click whose index entries are not written yet.
+type pending struct {
+	v    clickstore.Pseudonym
+	link string
+	rec  int64 // recorded time, Unix ns of the store's clock
+}
+
+// indexer writes the index entries of first clicks decided on the fast
+// path: Record queues them (no allocation once the queue has grown) and a
+// goroutine writes what has queued in one pipeline, then what queued
+// meanwhile, so that the writes batch themselves under load and cost the
+// request path nothing. Reads that start from an index flush the queue
+// first, so that one instance always sees its own clicks.
+type indexer struct {
+	s *Store
+
+	mu      sync.Mutex
+	q       []pending
+	dropped uint64
+	closed  bool // set by close: add then writes at once
+
+	wmu   sync.Mutex // held while a batch is written
+	spare []pending  // guarded by wmu
+
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func (x *indexer) start(s *Store) {
+	x.s = s
+	x.wake = make(chan struct{}, 1)
+	x.stop = make(chan struct{})
+	x.done = make(chan struct{})
+	go x.run()
+}
+
+// add queues a first click's index entries.
+func (x *indexer) add(v clickstore.Pseudonym, link string, rec int64) {
+	x.mu.Lock()
+	if len(x.q) >= maxPending {
+		x.dropped++
+		x.mu.Unlock()
+		return
+	}
+	x.q = append(x.q, pending{v: v, link: link, rec: rec})
+	closed := x.closed
+	x.mu.Unlock()
+	if closed {
+		// A Record that raced Close: no goroutine will write it.
+		_ = x.flush(context.Background())
+		return
+	}
+	select {
+	case x.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (x *indexer) run() {
+	defer close(x.done)
+	t := time.NewTimer(gather)
+	t.Stop()
+	for {
+		select {
+		case <-x.wake:
+		case <-x.stop:
+			_ = x.flush(context.Background())
+			return
+		}
+		x.mu.Lock()
+		n := len(x.q)
+		x.mu.Unlock()
+		if n < indexRun {
+			// Let more entries queue, so that one write carries
+			// many of them.
+			t.Reset(gather)
+			select {
+			case <-t.C:
+			case <-x.stop:
+				_ = x.flush(context.Background())
+				return
+			}
+		}
+		_ = x.flush(context.Background())
+	}
+}
+
+// close stops the goroutine and writes what is queued; entries added
+// later are written at once. It is idempotent.
+func (x *indexer) close() {
+	if x.stop == nil {
+		return
+	}
+	x.mu.Lock()
+	x.closed = true
+	x.mu.Unlock()
+	x.halt()
+	_ = x.flush(context.Background()) // what was queued after the goroutine's last write
+}
+
+// halt stops the goroutine after its last write; entries added later
+// stay queued until a flush.
+func (x *indexer) halt() {
+	x.once.Do(func() { close(x.stop) })
+	<-x.done
+}
+
+// flush writes every entry queued before the call (those a concurrent
+// flush is writing included) and returns the write's error. Entries whose
+// write failed are dropped: their clicks expire by their TTL all the same.
+func (x *indexer) flush(ctx context.Context) error {
+	if x.s == nil {
+		return nil
+	}
+	x.wmu.Lock()
+	defer x.wmu.Unlock()
+	x.mu.Lock()
+	batch := x.q
+	x.q = x.spare[:0]
+	x.mu.Unlock()
+	if len(batch) == 0 {
+		x.spare = batch
+		return nil
+	}
+	// The latest recorded time stands for the store's clock, which the
+	// writer does not read: a Now function need not be safe for
+	// concurrent use with the caller's own code.
+	latest := batch[0].rec
+	for _, p := range batch[1:] {
+		latest = max(latest, p.rec)
+	}
+	err := x.write(ctx, batch, latest)
+	clear(batch) // drop the links
+	x.spare = batch[:0]
+	if err != nil {
+		x.mu.Lock()
+		x.dropped += uint64(len(batch))
+		x.mu.Unlock()
+		err = fmt.Errorf("redisstore: writing %d index entries: %w", len(batch), err)
+	}
+	note(ctx, &x.s.fails.index, func() time.Time { return time.Unix(0, latest) }, &opIndex, err)
+	return err
+}
+
+// entryHead is the length of an indexScript entry without its link.
+const entryHead = len(stamp{}) + 16 + 1 + 3
+
+// indexRun bounds the entries one indexScript run writes, so that no run
+// blocks the server for long; a longer batch is several runs in one
+// pipeline.
+const indexRun = 256
+
+// indexScript adds first clicks to the time index and their visitors'
+// indexes, trims the entries whose clicks are expired, and refreshes the
+// indexes' TTLs, as the record script does for the clicks it holds.
+//
+// KEYS: 1 the time index, then each entry's visitor index.
+// ARGV: 1 PX ms, 2 the visitor-index cutoff (ms), 3 the time-index cutoff
+// (ms), 4 the entries, concatenated: each is the recorded millisecond (13
+// digits), the recorded time's last 6 digits, the visitor (16 bytes), a
+// trim flag ("t": trim the visitor's index, "-": not), the link's length
+// (3 digits) and the link. One entry in trimEvery asks for a trim, as the
+// record script does, so that each visitor's index sheds its expired
+// entries under traffic without every click paying for it.
+const indexBody = `
+local ti, px, vcut, tcut, es = KEYS[1], ARGV[1], '(' .. ARGV[2], '(' .. ARGV[3], ARGV[4]
+local tadd, pos = {}, 1
+for j = 2, #KEYS do
+  local ms, ns, v = string.sub(es, pos, pos + 12), string.sub(es, pos + 13, pos + 18), string.sub(es, pos + 19, pos + 34)
+  local trim = string.sub(es, pos + 35, pos + 35) == 't'
+  local n = tonumber(string.sub(es, pos + 36, pos + 38))
+  local link = string.sub(es, pos + 39, pos + 38 + n)
+  pos = pos + 39 + n
+  tadd[#tadd + 1] = ms
+  tadd[#tadd + 1] = ns .. v .. link
+  redis.call('ZADD', KEYS[j], ms, ns .. link)
+  if trim then redis.call('ZREMRANGEBYSCORE', KEYS[j], '-inf', vcut) end
+  redis.call('PEXPIRE', KEYS[j], px)
+end
+redis.call('ZADD', ti, unpack(tadd))
+-- Entries of clicks Redis has expired too (the window plus the slack
+-- ago): nothing else refers to them.
+redis.call('ZREMRANGEBYSCORE', ti, '-inf', tcut)
+redis.call('PEXPIRE', ti, px)
+return #KEYS - 1
+`
+
+var (
+	indexScript = redis.NewScript(indexBody)
+	indexSHA    = any(indexScript.Hash())
+)
+
+// write adds batch's entries to the indexes with indexScript, in one
+// pipeline of one run per indexRun entries; latest, the latest recorded
+// time in batch, stands for the store's clock. The keys and entries of a
+// batch are substrings of one buffer each, so that the cost per entry is
+// the server's.
+func (x *indexer) write(ctx context.Context, batch []pending, latest int64) error {
+	s := x.s
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), indexTimeout)
+	defer cancel()
+	cutMS := floorDiv(latest-int64(s.window), 1e6)
+	vcut := strconv.FormatInt(cutMS, 10)
+	tcut := strconv.FormatInt(cutMS-slack.Milliseconds(), 10)
+	kl := len(s.visIdx) + len(clickstore.Pseudonym{})
+	el := 0
+	for _, p := range batch {
+		el += entryHead + len(p.link)
+	}
+	kb, eb := make([]byte, 0, kl*len(batch)), make([]byte, 0, el)
+	for _, p := range batch {
+		kb = append(append(kb, s.visIdx...), p.v[:]...)
+		st := stampOf(time.Unix(0, p.rec))
+		eb = append(append(eb, st[:]...), p.v[:]...)
+		flag := byte('-')
+		if p.rec%trimEvery == 0 {
+			flag = 't'
+		}
+		eb = append(eb, flag, byte('0'+len(p.link)/100), byte('0'+len(p.link)/10%10), byte('0'+len(p.link)%10))
+		eb = append(eb, p.link...)
+	}
+	// Every key and the runs' entries are views of the two buffers;
+	// go-redis takes *string arguments without copying them.
+	keys, entries := unsafe.String(unsafe.SliceData(kb), len(kb)), unsafe.String(unsafe.SliceData(eb), len(eb))
+	runs := (len(batch) + indexRun - 1) / indexRun
+	strs := make([]string, 0, len(batch)+runs)
+	args := make([]any, 0, (3+1+3+1)*runs+len(batch))
+	pipe := s.client.Pipeline()
+	for i, ko, eo := 0, 0, 0; i < len(batch); {
+		start, n := eo, min(indexRun, len(batch)-i)
+		a := len(args)
+		args = append(args, "evalsha", indexSHA, 1+n, s.timeIdxArg)
+		for range n {
+			strs = append(strs, keys[ko:ko+kl])
+			args = append(args, &strs[len(strs)-1])
+			ko += kl
+			eo += entryHead + len(batch[i].link)
+			i++
+		}
+		strs = append(strs, entries[start:eo])
+		args = append(args, s.pxArg, vcut, tcut, &strs[len(strs)-1])
+		_ = pipe.Process(ctx, redis.NewCmd(ctx, args[a:len(args):len(args)]...))
+	}
+	cmds, err := pipe.Exec(ctx)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// The server lost the script (a restart): run its source.
+		pipe = s.client.Pipeline()
+		for _, c := range cmds {
+			a := c.Args()
+			a[0], a[1] = "eval", indexBody
+			_ = pipe.Process(ctx, redis.NewCmd(ctx, a...))
+		}
+		_, err = pipe.Exec(ctx)
+	}
+	if err != nil {
+		s.failed(ctx, err)
+	}
+	return err
+}
+
+// droppedEntries returns how many index entries were dropped.
+func (x *indexer) droppedEntries() uint64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.dropped
+}
