@@ -98,7 +98,12 @@ func BenchmarkFlush(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				q, args := bareUpsert(s, bt.rows)
+				st, err := s.db.PrepareContext(ctx, bareUpsert(s, len(bt.rows)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer st.Close()
+				args := appendArgs(nil, bt.rows)
 				b.ReportAllocs()
 				var elapsed time.Duration
 				for b.Loop() {
@@ -115,7 +120,7 @@ func BenchmarkFlush(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+					if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
 						b.Fatal(err)
 					}
 					if err := tx.Commit(); err != nil {
@@ -150,15 +155,13 @@ func BenchmarkFlush(b *testing.B) {
 	}
 }
 
-// bareUpsert is the baseline statement: every row in one INSERT … ON
+// bareUpsert is the baseline statement: n rows in one INSERT … ON
 // CONFLICT DO UPDATE that adds the counts and overwrites the sketch.
-func bareUpsert(s *Sink, rows []row) (string, []any) {
-	q, args := s.upsert(rows, upsertSketch)
-	q = strings.Replace(q, "DO UPDATE SET sketch = excluded.sketch",
+func bareUpsert(s *Sink, n int) string {
+	return strings.Replace(s.upsertSQL(upsertSketch, n), "DO UPDATE SET sketch = excluded.sketch",
 		`DO UPDATE SET clicks = clickanon_cells.clicks + excluded.clicks, uniq = clickanon_cells.uniq + excluded.uniq,
 unknown = clickanon_cells.unknown + excluded.unknown, bots = clickanon_cells.bots + excluded.bots,
 conversions = clickanon_cells.conversions + excluded.conversions, sketch = excluded.sketch`, 1)
-	return q, args
 }
 
 // BenchmarkBufferedCellBytes measures the heap a buffered cell takes, to

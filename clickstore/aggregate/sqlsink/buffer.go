@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -190,15 +191,25 @@ type row struct {
 	sketch []byte // marshalled; nil when the cell has no visitor
 }
 
+// compareRows orders rows by key, field by field, comparing the strings
+// only when the fields before them are equal.
 func compareRows(a, b row) int {
-	return cmp.Or(
-		cmp.Compare(a.link, b.link),
-		cmp.Compare(a.g, b.g),
-		cmp.Compare(a.start, b.start),
-		cmp.Compare(a.dim, b.dim),
-		cmpBool(a.other, b.other),
-		cmp.Compare(a.value, b.value),
-	)
+	if c := strings.Compare(a.link, b.link); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.g, b.g); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.start, b.start); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.dim, b.dim); c != 0 {
+		return c
+	}
+	if c := cmpBool(a.other, b.other); c != 0 {
+		return c
+	}
+	return strings.Compare(a.value, b.value)
 }
 
 func cmpBool(a, b bool) int {
@@ -265,6 +276,8 @@ func (b *buffer) drain(cfg *config, now time.Time) (*batch, error) {
 		return nil, nil
 	}
 	bt.taken = taken
+	bt.rows = make([]row, 0, bt.cells)
+	var arena []byte // the batch's marshalled sketches, one after another
 	nowSec := now.Unix()
 	for _, m := range taken {
 		for k, bk := range m {
@@ -272,19 +285,18 @@ func (b *buffer) drain(cfg *config, now time.Time) (*batch, error) {
 				continue
 			}
 			base := row{key: key{link: k.link, g: k.g, start: k.start}}
-			r, err := deltaRow(base, aggregate.Total, "", &bk.total)
-			if err != nil {
+			var err error
+			if bt.rows, arena, err = appendRow(bt.rows, arena, base, aggregate.Total, "", &bk.total); err != nil {
 				return nil, err
 			}
-			bt.rows = append(bt.rows, r)
 			for v, dl := range bk.net {
-				if bt.rows, err = appendRow(bt.rows, base, aggregate.Network, v.String(), dl); err != nil {
+				if bt.rows, arena, err = appendRow(bt.rows, arena, base, aggregate.Network, v.String(), dl); err != nil {
 					return nil, err
 				}
 			}
 			for i, d := range []aggregate.Dimension{aggregate.Country, aggregate.Referrer, aggregate.Device} {
 				for v, dl := range bk.text[i] {
-					if bt.rows, err = appendRow(bt.rows, base, d, v, dl); err != nil {
+					if bt.rows, arena, err = appendRow(bt.rows, arena, base, d, v, dl); err != nil {
 						return nil, err
 					}
 				}
@@ -365,23 +377,20 @@ func (d *delta) merge(o *delta) error {
 	return d.sk.Merge(o.sk)
 }
 
-func appendRow(rows []row, base row, d aggregate.Dimension, v string, dl *delta) ([]row, error) {
-	r, err := deltaRow(base, d, v, dl)
-	if err != nil {
-		return rows, err
-	}
-	return append(rows, r), nil
-}
-
-func deltaRow(r row, d aggregate.Dimension, v string, dl *delta) (row, error) {
+// appendRow appends to rows the row of dimension d's value v in base's
+// bucket, whose delta is dl; its sketch is marshalled at the end of arena,
+// so that a batch's sketches share a few large allocations.
+func appendRow(rows []row, arena []byte, base row, d aggregate.Dimension, v string, dl *delta) ([]row, []byte, error) {
+	r := base
 	r.dim, r.value = d, v
 	r.n = dl.n
 	if dl.sk != nil {
-		b, err := dl.sk.MarshalBinary()
-		if err != nil {
-			return row{}, err
+		start := len(arena)
+		var err error
+		if arena, err = dl.sk.AppendBinary(arena); err != nil {
+			return rows, arena, err
 		}
-		r.sketch = b
+		r.sketch = arena[start:len(arena):len(arena)]
 	}
-	return r, nil
+	return append(rows, r), arena, nil
 }

@@ -49,8 +49,9 @@ type Sink struct {
 	held   atomic.Int64 // cells in the buffer and in pending
 	closed atomic.Bool
 
-	flushMu sync.Mutex // one flush (or erase) at a time
-	pending *batch     // a batch that failed, retried before anything new
+	flushMu sync.Mutex            // one flush (or erase) at a time
+	pending *batch                // a batch that failed, retried before anything new
+	stmts   map[stmtKey]*sql.Stmt // prepared by write, reused; guarded by flushMu
 
 	stats struct {
 		flushes, flushErrors, written, buffered, dropped atomic.Uint64
@@ -367,6 +368,9 @@ func (s *Sink) Close(ctx context.Context) error {
 			s.cfg.logger.Error("sqlsink: close: increments not written; they are lost",
 				"error", maskError(err.Error()), "lost_increments", lost)
 			s.closeErr = fmt.Errorf("sqlsink: close: %d increments not written: %w", lost, err)
+		}
+		if cerr := s.closeStmts(); cerr != nil && s.closeErr == nil {
+			s.closeErr = fmt.Errorf("sqlsink: close: %w", cerr)
 		}
 		if s.ownDB {
 			if cerr := s.db.Close(); cerr != nil && s.closeErr == nil {
