@@ -4,14 +4,22 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/internal/pgtest"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/retention"
 )
 
 // benchClicks returns n clicks on 8 links by 256 visitors over 10
@@ -65,6 +73,68 @@ func BenchmarkAdd(b *testing.B) {
 			}
 			i++
 		}
+	})
+}
+
+// BenchmarkTracker is what a tracked click costs with each sink attached,
+// in the same run: clickstore/track's Handler (client address, cached
+// user-agent class, pseudonyms, the Memory store) in front of a bare
+// handler, with the in-memory aggregate.Rollup as its sink, and with a
+// Sink on SQLite that flushes in the background every
+// DefaultFlushInterval, as in production. 4096 visitors on 8 links, once
+// the store holds them all.
+func BenchmarkTracker(b *testing.B) {
+	reqs := make([]*http.Request, 4096)
+	for i := range reqs {
+		r := httptest.NewRequest("GET", "http://t.example/go/x", nil)
+		r.RemoteAddr = netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)}), 1234).String()
+		r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0")
+		r.SetPathValue("link", fmt.Sprintf("link-%d", i%8))
+		reqs[i] = r
+	}
+	bare := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusFound) })
+	// run serves the clicks through a tracker with sink attached and
+	// returns how many it served.
+	run := func(b *testing.B, sink clickstore.Sink) uint64 {
+		kr, err := retention.NewKeyring(nil)
+		require.NoError(b, err)
+		bl, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
+		require.NoError(b, err)
+		m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Capacity: 1 << 22})
+		require.NoError(b, err)
+		defer m.Close()
+		tr, err := track.New(bl, m, sink, nil)
+		require.NoError(b, err)
+		h := tr.Handler(bare)
+		w := httptest.NewRecorder()
+		for _, r := range reqs {
+			h.ServeHTTP(w, r) // the first sightings
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			h.ServeHTTP(w, reqs[i%len(reqs)])
+			i++
+		}
+		b.StopTimer()
+		st := tr.Stats()
+		require.Equal(b, uint64(len(reqs)+i), st.Clicks, "every click counted")
+		require.Zero(b, st.SinkFailures, "clicks the sink refused")
+		return st.Clicks
+	}
+	b.Run("baseline=rollup", func(b *testing.B) {
+		r, err := aggregate.New(nil)
+		require.NoError(b, err)
+		defer r.Close()
+		_ = run(b, r)
+	})
+	b.Run("sqlsink", func(b *testing.B) {
+		s, err := Open(context.Background(), sqlitePath(b), &Options{Logger: slog.New(slog.DiscardHandler)})
+		require.NoError(b, err)
+		defer s.Close(context.Background())
+		served := run(b, s)
+		st := s.Stats()
+		require.Equal(b, served, st.Buffered+st.Written, "every click buffered or written")
 	})
 }
 
