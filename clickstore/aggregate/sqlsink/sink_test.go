@@ -5,9 +5,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -344,4 +347,28 @@ func TestOpenRelativePath(t *testing.T) {
 	require.NoError(t, s.Close(context.Background()))
 	_, err = os.Stat(filepath.Join(dir, "stats.db"))
 	assert.NoError(t, err, "the database file is in the working directory")
+}
+
+// A drained batch lists its rows in compareRows order, the one order every
+// writer locks rows in, whatever order the buffer's maps hold them in.
+func TestDrainSortsRows(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, sqlitePath(t), nil)
+	for i := range 600 {
+		c := click(fmt.Sprintf("link-%d", i%7), i)
+		c.Time = t0.Add(time.Duration(i%120) * time.Second)
+		c.Network = netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, byte(i % 11), 0}), 24)
+		c.Country = []string{"DE", "FR", "US", "JP", ""}[i%5]
+		c.Referrer = []string{"", "a.example", "b.example"}[i%3]
+		c.Device = []string{"mobile", "desktop", ""}[i%3]
+		require.NoError(t, s.Add(ctx, c, clickstore.Unique))
+	}
+	b, err := s.buf.drain(&s.cfg, s.cfg.now())
+	require.NoError(t, err)
+	require.NotNil(t, b)
+	assert.True(t, slices.IsSortedFunc(b.rows, compareRows), "rows sorted")
+	assert.Len(t, b.rows, b.cells, "every cell is a row")
+	for i := 1; i < len(b.rows); i++ {
+		assert.NotEqual(t, b.rows[i-1].key, b.rows[i].key, "row %d repeats a key", i)
+	}
 }

@@ -16,11 +16,12 @@ import (
 )
 
 // chunkSizes are the row counts of the upserts a Sink prepares once and
-// reuses: a batch is written in chunks of the largest size that fits what
-// is left (480 rows: 256, 3 × 64, 2 × 16), so that no flush makes the
-// database parse a statement again. 256 rows of 12 parameters stay under
+// reuses, largest first: a batch is written in chunks of the largest size
+// that fits what is left (480 rows: 256 + 128 + 64 + 32), so that no flush
+// makes the database parse a statement again and a batch of n rows takes
+// at most n/256 + 8 statements. 256 rows of 12 parameters stay under
 // SQLite's 32766 and PostgreSQL's 65535 parameters.
-var chunkSizes = [...]int{256, 64, 16, 4, 1}
+var chunkSizes = [...]int{256, 128, 64, 32, 16, 8, 4, 2, 1}
 
 // chunkLen returns the size of the chunk that writes the next of n rows.
 func chunkLen(n int) int {
@@ -298,7 +299,11 @@ conversions = clickanon_cells.conversions + excluded.conversions`
 	case upsertReturn:
 		sb.WriteString(sums + " RETURNING " + cellKeyColumns + ", sketch")
 	case upsertMerge:
-		sb.WriteString(sums + ", sketch = " + sqlMergeFunc + "(clickanon_cells.sketch, excluded.sketch)")
+		// Only sketches that differ cross into Go to be merged.
+		sb.WriteString(sums + `, sketch = CASE
+WHEN excluded.sketch IS NULL THEN clickanon_cells.sketch
+WHEN clickanon_cells.sketch IS NULL OR clickanon_cells.sketch = excluded.sketch THEN excluded.sketch
+ELSE ` + sqlMergeFunc + `(clickanon_cells.sketch, excluded.sketch) END`)
 	case upsertSketch:
 		sb.WriteString("sketch = excluded.sketch")
 	}
