@@ -28,12 +28,29 @@
 // one sorted order, so concurrent writers do not deadlock). On SQLite,
 // whose writers take the database in turn, the upsert merges in SQL
 // through clickanon_hll_merge, a function this package registers with the
-// modernc.org/sqlite driver (a database opened through another driver gets
-// the PostgreSQL way). A batch that failed before its
+// modernc.org/sqlite driver, called only for a sketch that differs from
+// the stored one (a database opened through another driver gets the
+// PostgreSQL way). Every statement of a flush is prepared once per Sink
+// and reused: upserts of 256, 128, 64 … 1 rows, a batch being written in
+// chunks of those sizes. A batch that failed before its
 // commit was sent goes back into the buffer. A batch whose commit was sent
 // but whose reply was lost may or may not be in the database: it is kept,
 // unchanged and with its token, and retried before anything new, so an
 // increment is written exactly once however often a flush is retried.
+//
+// # Durability of a SQLite file
+//
+// [Open] puts a SQLite file in write-ahead-log mode with
+// synchronous=NORMAL, the usual setting for WAL: a commit appends the
+// batch to the log in the operating system's file cache and returns
+// without waiting for the disk. A flush that returned has therefore
+// survived anything that ends the process alone: a crash, a panic, an
+// out-of-memory kill, SIGKILL (TestSQLiteSurvivesSIGKILL). A power loss
+// or an operating-system crash may undo the flushes made since the log
+// was last synced to disk (at its checkpoints), whole batches with their
+// tokens, but leaves the file consistent. To wait for the disk on every
+// flush instead, open the database yourself with Open's parameters but
+// "_pragma=synchronous(FULL)", and pass it to [New].
 //
 // # Bounded while the database is down
 //

@@ -94,7 +94,10 @@ var (
 // returns a Sink that owns it (Close closes it). dsn is either
 // "sqlite:PATH" (a file, created if missing; PATH must not hold '?') or a
 // PostgreSQL URL, "postgres://..." or "postgresql://...". Errors never
-// repeat dsn, which may hold a password.
+// repeat dsn, which may hold a password. A SQLite file is opened on one
+// connection with busy_timeout(10000), journal_mode(WAL),
+// synchronous(NORMAL) and _txlock=immediate: see the package
+// documentation for what that means for durability.
 func Open(ctx context.Context, dsn string, opts *Options) (*Sink, error) {
 	var (
 		db  *sql.DB

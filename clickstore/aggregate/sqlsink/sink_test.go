@@ -1,6 +1,7 @@
 package sqlsink
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -371,4 +373,46 @@ func TestDrainSortsRows(t *testing.T) {
 	for i := 1; i < len(b.rows); i++ {
 		assert.NotEqual(t, b.rows[i-1].key, b.rows[i].key, "row %d repeats a key", i)
 	}
+}
+
+// sigkillChild names the environment variable that makes the test binary
+// the child of TestSQLiteSurvivesSIGKILL: it holds the database's path.
+const sigkillChild = "CLICKANON_SQLSINK_SIGKILL_CHILD"
+
+// What a flush wrote to a SQLite file (WAL, synchronous=NORMAL) survives
+// the process being killed with SIGKILL right after: a child process
+// flushes 1000 clicks, buffers 500 more, says so and is killed; the file
+// then holds the 1000, and not the 500.
+func TestSQLiteSurvivesSIGKILL(t *testing.T) {
+	ctx := context.Background()
+	if path := os.Getenv(sigkillChild); path != "" {
+		s, err := Open(ctx, "sqlite:"+path, &Options{Now: clock, FlushInterval: time.Hour})
+		require.NoError(t, err)
+		for i := range 1500 {
+			require.NoError(t, s.Add(ctx, click("killed", i), clickstore.Unique))
+			if i == 999 {
+				require.NoError(t, s.Flush(ctx))
+			}
+		}
+		fmt.Println("flushed")
+		time.Sleep(time.Minute) // killed long before; exits if the parent is gone
+		os.Exit(3)
+	}
+	path := filepath.Join(t.TempDir(), "stats.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSQLiteSurvivesSIGKILL$", "-test.count=1")
+	cmd.Env = append(os.Environ(), sigkillChild+"="+path)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err, "the child's report")
+	require.Equal(t, "flushed\n", line)
+	require.NoError(t, cmd.Process.Kill())
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "the child was killed")
+	assert.False(t, exit.Exited(), "killed by a signal, not exited")
+
+	s := open(t, "sqlite:"+path, nil)
+	assert.Equal(t, uint64(1000), clicks(t, s, "killed"), "the flushed clicks, and only they")
 }

@@ -23,12 +23,29 @@ import (
 // SQLite's 32766 and PostgreSQL's 65535 parameters.
 var chunkSizes = [...]int{256, 128, 64, 32, 16, 8, 4, 2, 1}
 
+// arrayRows bounds the rows of one PostgreSQL upsert, which takes its
+// rows as 12 arrays (one per column) whatever their number: a batch is one
+// statement up to that size.
+const arrayRows = 4096
+
 // chunkLen returns the size of the chunk that writes the next of n rows.
-func chunkLen(n int) int {
+func (s *Sink) chunkLen(n int) int {
+	if s.dialect == PostgreSQL {
+		return min(n, arrayRows)
+	}
 	for _, c := range chunkSizes {
 		if c <= n {
 			return c
 		}
+	}
+	return n
+}
+
+// stmtRows returns the row count that names the statement writing a chunk
+// of n rows: n on SQLite, 0 (any) on PostgreSQL.
+func (s *Sink) stmtRows(n int) int {
+	if s.dialect == PostgreSQL {
+		return 0
 	}
 	return n
 }
@@ -41,7 +58,8 @@ const cellColumns = "link, granularity, bucket, dimension, other, value, clicks,
 const cellKeyColumns = "link, granularity, bucket, dimension, other, value"
 
 // stmtKey names a prepared statement: an upsert of a mode and a row
-// count, or the batch token's insert (mode insertToken, no rows).
+// count (0 for PostgreSQL's, which take any), or the batch token's insert
+// (mode insertToken, no rows).
 type stmtKey struct {
 	m    upsertMode
 	rows int
@@ -63,7 +81,7 @@ func (s *Sink) prepare(ctx context.Context) error {
 	need := []stmtKey{{m: insertToken}}
 	for _, m := range modes {
 		for _, n := range chunkSizes {
-			need = append(need, stmtKey{m, n})
+			need = append(need, stmtKey{m, s.stmtRows(n)})
 		}
 	}
 	for _, k := range need {
@@ -139,7 +157,7 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 	if n == 1 {
 		args := make([]any, 0, chunkSizes[0]*cellParams)
 		for lo := 0; lo < len(b.rows); {
-			rows := b.rows[lo : lo+chunkLen(len(b.rows)-lo)]
+			rows := b.rows[lo : lo+s.chunkLen(len(b.rows)-lo)]
 			if err := s.writeChunk(ctx, tx, rows, args); err != nil {
 				return false, fmt.Errorf("rows %d to %d of %d: %w", lo+1, lo+len(rows), len(b.rows), err)
 			}
@@ -159,13 +177,13 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 
 // stmt returns the prepared statement k for use in tx.
 func (s *Sink) stmt(ctx context.Context, tx *sql.Tx, m upsertMode, rows int) *sql.Stmt {
-	return tx.StmtContext(ctx, s.stmts[stmtKey{m, rows}])
+	return tx.StmtContext(ctx, s.stmts[stmtKey{m, s.stmtRows(rows)}])
 }
 
 // writeChunk writes rows, whose count is one of chunkSizes, in tx; args
 // is a buffer for the statement's arguments.
 func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row, args []any) error {
-	args = appendArgs(args[:0], rows)
+	args = s.appendArgs(args[:0], rows)
 	if s.sqlMerge {
 		_, err := s.stmt(ctx, tx, upsertMerge, len(rows)).ExecContext(ctx, args...)
 		return err
@@ -174,26 +192,19 @@ func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row, args []an
 	if err != nil {
 		return err
 	}
-	index := make(map[key]int, len(rows))
-	for i := range rows {
-		index[rows[i].key] = i
+	var index map[key]int // on SQLite, which returns every row by key
+	if s.dialect != PostgreSQL {
+		index = make(map[key]int, len(rows))
+		for i := range rows {
+			index[rows[i].key] = i
+		}
 	}
 	var again []row // rows whose merged sketch must be written
 	for res.Next() {
-		var (
-			r      row
-			other  int64
-			stored []byte
-		)
-		if err := res.Scan(&r.link, &r.g, &r.start, &r.dim, &other, &r.value, &stored); err != nil {
+		i, stored, err := scanReturned(res, len(rows), index)
+		if err != nil {
 			res.Close()
 			return err
-		}
-		r.other = other != 0
-		i, ok := index[r.key]
-		if !ok {
-			res.Close()
-			return errors.New("database returned a row that was not written")
 		}
 		mine := rows[i].sketch
 		if mine == nil || bytes.Equal(stored, mine) {
@@ -217,14 +228,44 @@ func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row, args []an
 		return err
 	}
 	for lo := 0; lo < len(again); {
-		rows := again[lo : lo+chunkLen(len(again)-lo)]
-		args = appendArgs(args[:0], rows)
+		rows := again[lo : lo+s.chunkLen(len(again)-lo)]
+		args = s.appendArgs(args[:0], rows)
 		if _, err := s.stmt(ctx, tx, upsertSketch, len(rows)).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("merged sketches: %w", err)
 		}
 		lo += len(rows)
 	}
 	return nil
+}
+
+// scanReturned reads a row the upsertReturn statement returned: which of
+// the n rows written it is, and its stored sketch. PostgreSQL's returns
+// its ordinal; SQLite's returns its key, which index maps to its place.
+func scanReturned(res *sql.Rows, n int, index map[key]int) (int, []byte, error) {
+	var stored []byte
+	if index == nil {
+		var ord int64
+		if err := res.Scan(&ord, &stored); err != nil {
+			return 0, nil, err
+		}
+		if ord < 1 || ord > int64(n) {
+			return 0, nil, fmt.Errorf("database returned row %d of %d", ord, n)
+		}
+		return int(ord - 1), stored, nil
+	}
+	var (
+		r     row
+		other int64
+	)
+	if err := res.Scan(&r.link, &r.g, &r.start, &r.dim, &other, &r.value, &stored); err != nil {
+		return 0, nil, err
+	}
+	r.other = other != 0
+	i, ok := index[r.key]
+	if !ok {
+		return 0, nil, errors.New("database returned a row that was not written")
+	}
+	return i, stored, nil
 }
 
 // mergeSketches returns the union of two marshalled sketches, marshalled;
@@ -278,8 +319,31 @@ const (
 	insertToken                    // not an upsert: record a batch token
 )
 
-// upsertSQL returns the statement that writes n rows in mode m.
+// upsertSQL returns the statement that writes n rows in mode m; on
+// PostgreSQL, any number of rows.
 func (s *Sink) upsertSQL(m upsertMode, n int) string {
+	const sums = `clicks = clickanon_cells.clicks + excluded.clicks, uniq = clickanon_cells.uniq + excluded.uniq,
+unknown = clickanon_cells.unknown + excluded.unknown, bots = clickanon_cells.bots + excluded.bots,
+conversions = clickanon_cells.conversions + excluded.conversions`
+	const conflict = " ON CONFLICT (" + cellKeyColumns + ") DO UPDATE SET "
+	if s.dialect == PostgreSQL {
+		// Any number of rows, as one array per column, in their order.
+		const input = `unnest($1::text[], $2::smallint[], $3::bigint[], $4::smallint[], $5::smallint[],
+$6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bytea[])`
+		const insert = "INSERT INTO clickanon_cells (" + cellColumns + ") "
+		if m == upsertReturn {
+			// The rows are inserted in their order (they are sorted, so
+			// that writers lock rows in one order); what comes back is
+			// the ordinal and the stored sketch of each row whose stored
+			// sketch is not the one sent: the rows to merge, and no more.
+			return `WITH input AS (SELECT * FROM ` + input + ` WITH ORDINALITY AS i(` + cellColumns + `, n)),
+up AS (` + insert + `SELECT ` + cellColumns + ` FROM input ORDER BY n` + conflict + sums + `
+    RETURNING ` + cellKeyColumns + `, sketch)
+SELECT input.n, up.sketch FROM up JOIN input USING (` + cellKeyColumns + `)
+WHERE input.sketch IS NOT NULL AND up.sketch IS DISTINCT FROM input.sketch`
+		}
+		return insert + "SELECT * FROM " + input + conflict + "sketch = excluded.sketch" // upsertSketch
+	}
 	var sb strings.Builder
 	sb.Grow(400 + n*64)
 	sb.WriteString("INSERT INTO clickanon_cells (" + cellColumns + ") VALUES ")
@@ -291,10 +355,7 @@ func (s *Sink) upsertSQL(m upsertMode, n int) string {
 		s.dialect.placeholders(&sb, i*cellParams+1, cellParams)
 		sb.WriteByte(')')
 	}
-	sb.WriteString(" ON CONFLICT (" + cellKeyColumns + ") DO UPDATE SET ")
-	const sums = `clicks = clickanon_cells.clicks + excluded.clicks, uniq = clickanon_cells.uniq + excluded.uniq,
-unknown = clickanon_cells.unknown + excluded.unknown, bots = clickanon_cells.bots + excluded.bots,
-conversions = clickanon_cells.conversions + excluded.conversions`
+	sb.WriteString(conflict)
 	switch m {
 	case upsertReturn:
 		sb.WriteString(sums + " RETURNING " + cellKeyColumns + ", sketch")
@@ -310,10 +371,37 @@ ELSE ` + sqlMergeFunc + `(clickanon_cells.sketch, excluded.sketch) END`)
 	return sb.String()
 }
 
-// appendArgs appends the parameters of rows, in upsertSQL's order. Rows
+// appendArgs appends the parameters of rows, in upsertSQL's order: a
+// row's on SQLite, a column's array on PostgreSQL.
+func (s *Sink) appendArgs(args []any, rows []row) []any {
+	if s.dialect != PostgreSQL {
+		return appendRowArgs(args, rows)
+	}
+	var (
+		text   = make([]string, 2*len(rows))
+		ints   = make([]int64, 9*len(rows)) // one column after another
+		sketch = make([][]byte, len(rows))
+	)
+	links, values := text[:len(rows)], text[len(rows):]
+	col := func(j int) []int64 { return ints[j*len(rows) : (j+1)*len(rows)] }
+	g, start, dim, other, clicks, uniq, unknown, bots, conv := col(0), col(1), col(2), col(3), col(4), col(5), col(6), col(7), col(8)
+	for i := range rows {
+		r := &rows[i]
+		links[i], values[i], sketch[i] = r.link, r.value, r.sketch
+		g[i], start[i], dim[i] = int64(r.g), r.start, int64(r.dim)
+		if r.other {
+			other[i] = 1
+		}
+		clicks[i], uniq[i], unknown[i] = int64(r.n.Clicks), int64(r.n.Unique), int64(r.n.UnknownUniqueness)
+		bots[i], conv[i] = int64(r.n.Bots), int64(r.n.Conversions)
+	}
+	return append(args, links, g, start, dim, other, values, clicks, uniq, unknown, bots, conv, sketch)
+}
+
+// appendRowArgs appends the parameters of rows, row by row. Rows
 // are sorted, so neighbours often share a link and a bucket: those are
 // boxed once and shared, which spares an allocation each.
-func appendArgs(args []any, rows []row) []any {
+func appendRowArgs(args []any, rows []row) []any {
 	var link, start any
 	for i := range rows {
 		r := &rows[i]
