@@ -416,3 +416,31 @@ func TestSQLiteSurvivesSIGKILL(t *testing.T) {
 	s := open(t, "sqlite:"+path, nil)
 	assert.Equal(t, uint64(1000), clicks(t, s, "killed"), "the flushed clicks, and only they")
 }
+
+// A batch larger than one statement (6,000 rows: many chunks on SQLite,
+// two arrays' worth on PostgreSQL) is written whole, and a second one on
+// the same cells adds to it and merges its visitors.
+func TestLargeBatch(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn func(testing.TB) string) {
+		ctx := context.Background()
+		s := open(t, dsn(t), nil)
+		const links = 400 // 15 cells each
+		for round := range 2 {
+			for i := range links {
+				require.NoError(t, s.Add(ctx, click(fmt.Sprintf("big-%d", i), round), clickstore.Unique))
+			}
+			require.NoError(t, s.Flush(ctx))
+		}
+		assert.Equal(t, Stats{Flushes: 2, Written: 2 * links}, s.Stats())
+		for _, i := range []int{0, 255, 256, 399} {
+			link := fmt.Sprintf("big-%d", i)
+			assert.Equal(t, uint64(2), clicks(t, s, link), link)
+			cs, err := s.Cells(ctx, aggregate.Query{Link: link, Granularity: aggregate.Day, From: aggregate.Day.Start(t0), To: aggregate.Day.Start(t0).Add(24 * time.Hour), K: 1})
+			require.NoError(t, err)
+			require.NotEmpty(t, cs)
+			for _, c := range cs {
+				assert.Equal(t, uint64(2), c.Visitors, "%s %s %q", link, c.Dimension, c.Value)
+			}
+		}
+	})
+}

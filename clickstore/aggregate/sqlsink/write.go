@@ -15,12 +15,13 @@ import (
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 )
 
-// chunkSizes are the row counts of the upserts a Sink prepares once and
-// reuses, largest first: a batch is written in chunks of the largest size
-// that fits what is left (480 rows: 256 + 128 + 64 + 32), so that no flush
-// makes the database parse a statement again and a batch of n rows takes
-// at most n/256 + 8 statements. 256 rows of 12 parameters stay under
-// SQLite's 32766 and PostgreSQL's 65535 parameters.
+// chunkSizes are the row counts of the SQLite upserts a Sink prepares once
+// and reuses, largest first: a batch is written in chunks of the largest
+// size that fits what is left (480 rows: 256 + 128 + 64 + 32), so that no
+// flush makes the database parse a statement again and a batch of n rows
+// takes at most n/256 + 8 statements. 256 rows of 12 parameters stay
+// under SQLite's 32766 parameters. (PostgreSQL's upserts take arrays: see
+// arrayRows.)
 var chunkSizes = [...]int{256, 128, 64, 32, 16, 8, 4, 2, 1}
 
 // arrayRows bounds the rows of one PostgreSQL upsert, which takes its
@@ -78,10 +79,14 @@ func (s *Sink) prepare(ctx context.Context) error {
 	if s.stmts == nil {
 		s.stmts = make(map[stmtKey]*sql.Stmt, 1+len(modes)*len(chunkSizes))
 	}
+	sizes := chunkSizes[:]
+	if s.dialect == PostgreSQL {
+		sizes = []int{0} // any number of rows
+	}
 	need := []stmtKey{{m: insertToken}}
 	for _, m := range modes {
-		for _, n := range chunkSizes {
-			need = append(need, stmtKey{m, s.stmtRows(n)})
+		for _, n := range sizes {
+			need = append(need, stmtKey{m, n})
 		}
 	}
 	for _, k := range need {
@@ -119,10 +124,11 @@ func (s *Sink) closeStmts() error {
 // sums, so concurrent writers never lose an increment) and merges b's
 // sketches into the stored ones. The upsert locks every row it touches
 // (rows are sorted, so writers lock in one order and do not deadlock) and
-// returns the stored sketch; the rows whose sketch the merge changed are
-// written once more, still under the lock. A retry of a batch whose
-// commit went through finds its token and changes nothing. Every
-// statement is prepared once per Sink and reused (see chunkSizes).
+// returns the stored sketches that differ from b's; the rows whose sketch
+// the merge changed are written once more, still under the lock. A retry
+// of a batch whose commit went through finds its token and changes
+// nothing. Every statement is prepared once per Sink and reused (see
+// chunkSizes and arrayRows).
 //
 // It reports whether an error leaves the batch's fate unknown (the commit
 // was sent and its reply lost); an error before the commit means the
