@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
@@ -142,14 +142,20 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Sink, error) {
 // bringing its schema up to date (see [SchemaVersion]). The caller keeps
 // db: Close does not close it. With SQLite, open db with
 // "_txlock=immediate" and a busy timeout (as Open does) if several
-// processes share the file. It returns an error if db is nil, d unknown,
-// opts invalid or the migration fails.
+// processes share the file. A PostgreSQL db must be opened through pgx's
+// driver ("pgx", or pgx's stdlib.OpenDB): the sink's upserts send arrays,
+// which other drivers do not take. It returns an error if db is nil, d
+// unknown or PostgreSQL through another driver, opts invalid or the
+// migration fails.
 func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, error) {
 	if db == nil {
 		return nil, errors.New("sqlsink: new: nil database")
 	}
 	if d != SQLite && d != PostgreSQL {
 		return nil, fmt.Errorf("sqlsink: new: dialect %d unknown", int(d))
+	}
+	if _, pgx := db.Driver().(*stdlib.Driver); d == PostgreSQL && !pgx {
+		return nil, errors.New(`sqlsink: new: PostgreSQL database not opened through pgx's driver ("pgx"), which the sink needs to send arrays`)
 	}
 	cfg, err := newConfig(opts)
 	if err != nil {

@@ -173,6 +173,8 @@ func TestOpenRefusesBadInput(t *testing.T) {
 	defer db.Close()
 	_, err = New(ctx, db, Dialect(9), nil)
 	assert.ErrorContains(t, err, `sqlsink: new: dialect 9 unknown`)
+	_, err = New(ctx, db, PostgreSQL, nil)
+	assert.ErrorContains(t, err, `sqlsink: new: PostgreSQL database not opened through pgx's driver`)
 	for _, o := range []Options{{FlushInterval: -1}, {MaxBackoff: -1}, {LogEvery: -1}, {MaxBufferedCells: -1}, {MinuteRetention: -1}, {HourRetention: -1}, {DayRetention: -1}} {
 		_, err := New(ctx, db, SQLite, &o)
 		assert.ErrorContains(t, err, "negative", "options %+v", o)
