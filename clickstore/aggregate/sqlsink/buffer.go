@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,7 +68,7 @@ type bucket struct {
 }
 
 // dims lists the dimensions below Total, in the order get and put number
-// them.
+// them, which is Dimension order: drain relies on it to sort rows.
 var dims = [...]aggregate.Dimension{aggregate.Country, aggregate.Network, aggregate.Referrer, aggregate.Device}
 
 // textIndex maps a dimension's number to its index in bucket.text (-1 for
@@ -190,15 +191,25 @@ type row struct {
 	sketch []byte // marshalled; nil when the cell has no visitor
 }
 
+// compareRows orders rows by key, field by field, comparing the strings
+// only when the fields before them are equal.
 func compareRows(a, b row) int {
-	return cmp.Or(
-		cmp.Compare(a.link, b.link),
-		cmp.Compare(a.g, b.g),
-		cmp.Compare(a.start, b.start),
-		cmp.Compare(a.dim, b.dim),
-		cmpBool(a.other, b.other),
-		cmp.Compare(a.value, b.value),
-	)
+	if c := strings.Compare(a.link, b.link); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.g, b.g); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.start, b.start); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.dim, b.dim); c != 0 {
+		return c
+	}
+	if c := cmpBool(a.other, b.other); c != 0 {
+		return c
+	}
+	return strings.Compare(a.value, b.value)
 }
 
 func cmpBool(a, b bool) int {
@@ -231,6 +242,10 @@ type batch struct {
 type buffer struct {
 	seed   maphash.Seed
 	shards [shardCount]shard
+
+	// arenaHint is the size of the last drain's sketches, the next one's
+	// first guess; only drain, run by one flush at a time, touches it.
+	arenaHint int
 }
 
 func (b *buffer) init() {
@@ -265,33 +280,62 @@ func (b *buffer) drain(cfg *config, now time.Time) (*batch, error) {
 		return nil, nil
 	}
 	bt.taken = taken
+	// Rows are sorted by compareRows: buckets by key, and within a bucket
+	// (rows in Dimension order) each dimension's values, which is far
+	// cheaper than sorting every row against every other.
+	type held struct {
+		k  bucketKey
+		bk *bucket
+	}
+	n := 0
+	for _, m := range taken {
+		n += len(m)
+	}
+	live := make([]held, 0, n)
 	nowSec := now.Unix()
 	for _, m := range taken {
 		for k, bk := range m {
-			if cfg.expired(k.g, k.start, nowSec) {
-				continue
+			if !cfg.expired(k.g, k.start, nowSec) {
+				live = append(live, held{k, bk})
 			}
-			base := row{key: key{link: k.link, g: k.g, start: k.start}}
-			r, err := deltaRow(base, aggregate.Total, "", &bk.total)
-			if err != nil {
-				return nil, err
-			}
-			bt.rows = append(bt.rows, r)
-			for v, dl := range bk.net {
-				if bt.rows, err = appendRow(bt.rows, base, aggregate.Network, v.String(), dl); err != nil {
-					return nil, err
+		}
+	}
+	slices.SortFunc(live, func(a, b held) int {
+		if c := strings.Compare(a.k.link, b.k.link); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.k.g, b.k.g); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.k.start, b.k.start)
+	})
+	bt.rows = make([]row, 0, bt.cells)
+	arena := make([]byte, 0, b.arenaHint) // the batch's marshalled sketches, one after another
+	for _, h := range live {
+		base := row{key: key{link: h.k.link, g: h.k.g, start: h.k.start}}
+		var err error
+		if bt.rows, arena, err = appendRow(bt.rows, arena, base, aggregate.Total, "", &h.bk.total); err != nil {
+			return nil, err
+		}
+		for j, d := range dims { // in Dimension order
+			from := len(bt.rows)
+			if textIndex[j] < 0 {
+				for v, dl := range h.bk.net {
+					if bt.rows, arena, err = appendRow(bt.rows, arena, base, d, v.String(), dl); err != nil {
+						return nil, err
+					}
 				}
-			}
-			for i, d := range []aggregate.Dimension{aggregate.Country, aggregate.Referrer, aggregate.Device} {
-				for v, dl := range bk.text[i] {
-					if bt.rows, err = appendRow(bt.rows, base, d, v, dl); err != nil {
+			} else {
+				for v, dl := range h.bk.text[textIndex[j]] {
+					if bt.rows, arena, err = appendRow(bt.rows, arena, base, d, v, dl); err != nil {
 						return nil, err
 					}
 				}
 			}
+			slices.SortFunc(bt.rows[from:], func(a, b row) int { return strings.Compare(a.value, b.value) })
 		}
 	}
-	slices.SortFunc(bt.rows, compareRows)
+	b.arenaHint = len(arena) + len(arena)/8
 	return bt, nil
 }
 
@@ -365,23 +409,20 @@ func (d *delta) merge(o *delta) error {
 	return d.sk.Merge(o.sk)
 }
 
-func appendRow(rows []row, base row, d aggregate.Dimension, v string, dl *delta) ([]row, error) {
-	r, err := deltaRow(base, d, v, dl)
-	if err != nil {
-		return rows, err
-	}
-	return append(rows, r), nil
-}
-
-func deltaRow(r row, d aggregate.Dimension, v string, dl *delta) (row, error) {
+// appendRow appends to rows the row of dimension d's value v in base's
+// bucket, whose delta is dl; its sketch is marshalled at the end of arena,
+// so that a batch's sketches share a few large allocations.
+func appendRow(rows []row, arena []byte, base row, d aggregate.Dimension, v string, dl *delta) ([]row, []byte, error) {
+	r := base
 	r.dim, r.value = d, v
 	r.n = dl.n
 	if dl.sk != nil {
-		b, err := dl.sk.MarshalBinary()
-		if err != nil {
-			return row{}, err
+		start := len(arena)
+		var err error
+		if arena, err = dl.sk.AppendBinary(arena); err != nil {
+			return rows, arena, err
 		}
-		r.sketch = b
+		r.sketch = arena[start:len(arena):len(arena)]
 	}
-	return r, nil
+	return append(rows, r), arena, nil
 }

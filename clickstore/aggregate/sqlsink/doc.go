@@ -23,17 +23,43 @@
 // it adds the batch's counts with INSERT … ON CONFLICT … DO UPDATE SET n =
 // n + excluded.n, which never loses a concurrent increment, and merges the
 // batch's sketches into the stored ones. On PostgreSQL the upsert returns
-// the stored sketches and keeps their rows locked; the sink merges and
-// writes back those that changed (read-merge-write; rows are written in
-// one sorted order, so concurrent writers do not deadlock). On SQLite,
-// whose writers take the database in turn, the upsert merges in SQL
-// through clickanon_hll_merge, a function this package registers with the
-// modernc.org/sqlite driver (a database opened through another driver gets
-// the PostgreSQL way). A batch that failed before its
-// commit was sent goes back into the buffer. A batch whose commit was sent
-// but whose reply was lost may or may not be in the database: it is kept,
-// unchanged and with its token, and retried before anything new, so an
-// increment is written exactly once however often a flush is retried.
+// the stored sketches that differ from the batch's and keeps their rows
+// locked; the sink merges them and writes back those that changed
+// (read-merge-write; rows are written in one sorted order, so concurrent
+// writers do not deadlock). On SQLite, whose writers take the database in
+// turn, the upsert merges in SQL through clickanon_hll_merge, a function
+// this package registers with the modernc.org/sqlite driver, called only
+// for a sketch that differs from the stored one (a database opened
+// through another driver gets the PostgreSQL way). A batch that failed
+// before its commit was sent goes back into the buffer. A batch whose
+// commit was sent but whose reply was lost may or may not be in the
+// database: it is kept, unchanged and with its token, and retried before
+// anything new, so an increment is written exactly once however often a
+// flush is retried.
+//
+// # Flushing fast
+//
+// After the first, a flush has the database parse nothing: its statements
+// are prepared once per Sink and reused. On PostgreSQL an upsert takes
+// one array per column (unnest), so a batch of up to 4,096 rows is one
+// statement and one round trip. On SQLite, which has no arrays, it takes rows of parameters: the
+// sink prepares upserts of 256, 128, 64 … 1 rows and writes a batch in
+// chunks of those sizes (480 rows: 256 + 128 + 64 + 32). BENCHMARKS.md
+// compares a flush with a bare batched upsert of the same rows.
+//
+// # Durability of a SQLite file
+//
+// [Open] puts a SQLite file in write-ahead-log mode with
+// synchronous=NORMAL, the usual setting for WAL: a commit appends the
+// batch to the log in the operating system's file cache and returns
+// without waiting for the disk. A flush that returned has therefore
+// survived anything that ends the process alone: a crash, a panic, an
+// out-of-memory kill, SIGKILL (TestSQLiteSurvivesSIGKILL). A power loss
+// or an operating-system crash may undo the flushes made since the log
+// was last synced to disk (at its checkpoints), whole batches with their
+// tokens, but leaves the file consistent. To wait for the disk on every
+// flush instead, open the database yourself with Open's parameters but
+// "_pragma=synchronous(FULL)", and pass it to [New].
 //
 // # Bounded while the database is down
 //

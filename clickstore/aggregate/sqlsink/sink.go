@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
@@ -49,8 +49,9 @@ type Sink struct {
 	held   atomic.Int64 // cells in the buffer and in pending
 	closed atomic.Bool
 
-	flushMu sync.Mutex // one flush (or erase) at a time
-	pending *batch     // a batch that failed, retried before anything new
+	flushMu sync.Mutex            // one flush (or erase) at a time
+	pending *batch                // a batch that failed, retried before anything new
+	stmts   map[stmtKey]*sql.Stmt // prepared by write, reused; guarded by flushMu
 
 	stats struct {
 		flushes, flushErrors, written, buffered, dropped atomic.Uint64
@@ -93,7 +94,10 @@ var (
 // returns a Sink that owns it (Close closes it). dsn is either
 // "sqlite:PATH" (a file, created if missing; PATH must not hold '?') or a
 // PostgreSQL URL, "postgres://..." or "postgresql://...". Errors never
-// repeat dsn, which may hold a password.
+// repeat dsn, which may hold a password. A SQLite file is opened on one
+// connection with busy_timeout(10000), journal_mode(WAL),
+// synchronous(NORMAL) and _txlock=immediate: see the package
+// documentation for what that means for durability.
 func Open(ctx context.Context, dsn string, opts *Options) (*Sink, error) {
 	var (
 		db  *sql.DB
@@ -138,14 +142,20 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Sink, error) {
 // bringing its schema up to date (see [SchemaVersion]). The caller keeps
 // db: Close does not close it. With SQLite, open db with
 // "_txlock=immediate" and a busy timeout (as Open does) if several
-// processes share the file. It returns an error if db is nil, d unknown,
-// opts invalid or the migration fails.
+// processes share the file. A PostgreSQL db must be opened through pgx's
+// driver ("pgx", or pgx's stdlib.OpenDB): the sink's upserts send arrays,
+// which other drivers do not take. It returns an error if db is nil, d
+// unknown or PostgreSQL through another driver, opts invalid or the
+// migration fails.
 func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, error) {
 	if db == nil {
 		return nil, errors.New("sqlsink: new: nil database")
 	}
 	if d != SQLite && d != PostgreSQL {
 		return nil, fmt.Errorf("sqlsink: new: dialect %d unknown", int(d))
+	}
+	if _, pgx := db.Driver().(*stdlib.Driver); d == PostgreSQL && !pgx {
+		return nil, errors.New(`sqlsink: new: PostgreSQL database not opened through pgx's driver ("pgx"), which the sink needs to send arrays`)
 	}
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -367,6 +377,9 @@ func (s *Sink) Close(ctx context.Context) error {
 			s.cfg.logger.Error("sqlsink: close: increments not written; they are lost",
 				"error", maskError(err.Error()), "lost_increments", lost)
 			s.closeErr = fmt.Errorf("sqlsink: close: %d increments not written: %w", lost, err)
+		}
+		if cerr := s.closeStmts(); cerr != nil && s.closeErr == nil {
+			s.closeErr = fmt.Errorf("sqlsink: close: %w", cerr)
 		}
 		if s.ownDB {
 			if cerr := s.db.Close(); cerr != nil && s.closeErr == nil {

@@ -1,13 +1,18 @@
 package sqlsink
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -168,6 +173,8 @@ func TestOpenRefusesBadInput(t *testing.T) {
 	defer db.Close()
 	_, err = New(ctx, db, Dialect(9), nil)
 	assert.ErrorContains(t, err, `sqlsink: new: dialect 9 unknown`)
+	_, err = New(ctx, db, PostgreSQL, nil)
+	assert.ErrorContains(t, err, `sqlsink: new: PostgreSQL database not opened through pgx's driver`)
 	for _, o := range []Options{{FlushInterval: -1}, {MaxBackoff: -1}, {LogEvery: -1}, {MaxBufferedCells: -1}, {MinuteRetention: -1}, {HourRetention: -1}, {DayRetention: -1}} {
 		_, err := New(ctx, db, SQLite, &o)
 		assert.ErrorContains(t, err, "negative", "options %+v", o)
@@ -344,4 +351,98 @@ func TestOpenRelativePath(t *testing.T) {
 	require.NoError(t, s.Close(context.Background()))
 	_, err = os.Stat(filepath.Join(dir, "stats.db"))
 	assert.NoError(t, err, "the database file is in the working directory")
+}
+
+// A drained batch lists its rows in compareRows order, the one order every
+// writer locks rows in, whatever order the buffer's maps hold them in.
+func TestDrainSortsRows(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, sqlitePath(t), nil)
+	for i := range 600 {
+		c := click(fmt.Sprintf("link-%d", i%7), i)
+		c.Time = t0.Add(time.Duration(i%120) * time.Second)
+		c.Network = netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, byte(i % 11), 0}), 24)
+		c.Country = []string{"DE", "FR", "US", "JP", ""}[i%5]
+		c.Referrer = []string{"", "a.example", "b.example"}[i%3]
+		c.Device = []string{"mobile", "desktop", ""}[i%3]
+		require.NoError(t, s.Add(ctx, c, clickstore.Unique))
+	}
+	b, err := s.buf.drain(&s.cfg, s.cfg.now())
+	require.NoError(t, err)
+	require.NotNil(t, b)
+	assert.True(t, slices.IsSortedFunc(b.rows, compareRows), "rows sorted")
+	assert.Len(t, b.rows, b.cells, "every cell is a row")
+	for i := 1; i < len(b.rows); i++ {
+		assert.NotEqual(t, b.rows[i-1].key, b.rows[i].key, "row %d repeats a key", i)
+	}
+}
+
+// sigkillChild names the environment variable that makes the test binary
+// the child of TestSQLiteSurvivesSIGKILL: it holds the database's path.
+const sigkillChild = "CLICKANON_SQLSINK_SIGKILL_CHILD"
+
+// What a flush wrote to a SQLite file (WAL, synchronous=NORMAL) survives
+// the process being killed with SIGKILL right after: a child process
+// flushes 1000 clicks, buffers 500 more, says so and is killed; the file
+// then holds the 1000, and not the 500.
+func TestSQLiteSurvivesSIGKILL(t *testing.T) {
+	ctx := context.Background()
+	if path := os.Getenv(sigkillChild); path != "" {
+		s, err := Open(ctx, "sqlite:"+path, &Options{Now: clock, FlushInterval: time.Hour})
+		require.NoError(t, err)
+		for i := range 1500 {
+			require.NoError(t, s.Add(ctx, click("killed", i), clickstore.Unique))
+			if i == 999 {
+				require.NoError(t, s.Flush(ctx))
+			}
+		}
+		fmt.Println("flushed")
+		time.Sleep(time.Minute) // killed long before; exits if the parent is gone
+		os.Exit(3)
+	}
+	path := filepath.Join(t.TempDir(), "stats.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSQLiteSurvivesSIGKILL$", "-test.count=1")
+	cmd.Env = append(os.Environ(), sigkillChild+"="+path)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err, "the child's report")
+	require.Equal(t, "flushed\n", line)
+	require.NoError(t, cmd.Process.Kill())
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "the child was killed")
+	assert.False(t, exit.Exited(), "killed by a signal, not exited")
+
+	s := open(t, "sqlite:"+path, nil)
+	assert.Equal(t, uint64(1000), clicks(t, s, "killed"), "the flushed clicks, and only they")
+}
+
+// A batch larger than one statement (6,000 rows: many chunks on SQLite,
+// two arrays' worth on PostgreSQL) is written whole, and a second one on
+// the same cells adds to it and merges its visitors.
+func TestLargeBatch(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn func(testing.TB) string) {
+		ctx := context.Background()
+		s := open(t, dsn(t), nil)
+		const links = 400 // 15 cells each
+		for round := range 2 {
+			for i := range links {
+				require.NoError(t, s.Add(ctx, click(fmt.Sprintf("big-%d", i), round), clickstore.Unique))
+			}
+			require.NoError(t, s.Flush(ctx))
+		}
+		assert.Equal(t, Stats{Flushes: 2, Written: 2 * links}, s.Stats())
+		for _, i := range []int{0, 255, 256, 399} {
+			link := fmt.Sprintf("big-%d", i)
+			assert.Equal(t, uint64(2), clicks(t, s, link), link)
+			cs, err := s.Cells(ctx, aggregate.Query{Link: link, Granularity: aggregate.Day, From: aggregate.Day.Start(t0), To: aggregate.Day.Start(t0).Add(24 * time.Hour), K: 1})
+			require.NoError(t, err)
+			require.NotEmpty(t, cs)
+			for _, c := range cs {
+				assert.Equal(t, uint64(2), c.Visitors, "%s %s %q", link, c.Dimension, c.Value)
+			}
+		}
+	})
 }

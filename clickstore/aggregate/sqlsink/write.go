@@ -15,22 +15,120 @@ import (
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 )
 
-// chunkRows is how many rows one statement writes: 12 parameters a row
-// stays under SQLite's 32766 and PostgreSQL's 65535 parameters.
-const chunkRows = 1000
+// chunkSizes are the row counts of the SQLite upserts a Sink prepares once
+// and reuses, largest first: a batch is written in chunks of the largest
+// size that fits what is left (480 rows: 256 + 128 + 64 + 32), so that no
+// flush makes the database parse a statement again and a batch of n rows
+// takes at most n/256 + 8 statements. 256 rows of 12 parameters stay
+// under SQLite's 32766 parameters. (PostgreSQL's upserts take arrays: see
+// arrayRows.)
+var chunkSizes = [...]int{256, 128, 64, 32, 16, 8, 4, 2, 1}
+
+// arrayRows bounds the rows of one PostgreSQL upsert, which takes its
+// rows as 12 arrays (one per column) whatever their number: a batch is one
+// statement up to that size.
+const arrayRows = 4096
+
+// chunkLen returns the size of the chunk that writes the next of n rows.
+func (s *Sink) chunkLen(n int) int {
+	if s.dialect == PostgreSQL {
+		return min(n, arrayRows)
+	}
+	for _, c := range chunkSizes {
+		if c <= n {
+			return c
+		}
+	}
+	return n
+}
+
+// stmtRows returns the row count that names the statement writing a chunk
+// of n rows: n on SQLite, 0 (any) on PostgreSQL.
+func (s *Sink) stmtRows(n int) int {
+	if s.dialect == PostgreSQL {
+		return 0
+	}
+	return n
+}
+
+// cellParams is the number of parameters a row of clickanon_cells takes.
+const cellParams = 12
 
 const cellColumns = "link, granularity, bucket, dimension, other, value, clicks, uniq, unknown, bots, conversions, sketch"
 
 const cellKeyColumns = "link, granularity, bucket, dimension, other, value"
+
+// stmtKey names a prepared statement: an upsert of a mode and a row
+// count (0 for PostgreSQL's, which take any), or the batch token's insert
+// (mode insertToken, no rows).
+type stmtKey struct {
+	m    upsertMode
+	rows int
+}
+
+// prepare makes sure s.stmts holds every statement a write in the current
+// mode uses, preparing the missing ones on s.db. It runs before the
+// write's transaction begins: a database limited to one connection (as
+// Open makes SQLite) could not prepare on s.db while the transaction holds
+// it. The caller holds flushMu, which guards s.stmts.
+func (s *Sink) prepare(ctx context.Context) error {
+	modes := []upsertMode{upsertReturn, upsertSketch}
+	if s.sqlMerge {
+		modes = []upsertMode{upsertMerge}
+	}
+	if s.stmts == nil {
+		s.stmts = make(map[stmtKey]*sql.Stmt, 1+len(modes)*len(chunkSizes))
+	}
+	sizes := chunkSizes[:]
+	if s.dialect == PostgreSQL {
+		sizes = []int{0} // any number of rows
+	}
+	need := []stmtKey{{m: insertToken}}
+	for _, m := range modes {
+		for _, n := range sizes {
+			need = append(need, stmtKey{m, n})
+		}
+	}
+	for _, k := range need {
+		if s.stmts[k] != nil {
+			continue
+		}
+		q := s.dialect.rebind("INSERT INTO clickanon_batches (token, at) VALUES (?, ?) ON CONFLICT (token) DO NOTHING")
+		if k.m != insertToken {
+			q = s.upsertSQL(k.m, k.rows)
+		}
+		st, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare statements: %w", err)
+		}
+		s.stmts[k] = st
+	}
+	return nil
+}
+
+// closeStmts closes the prepared statements; the next write prepares them
+// again. A failed write calls it, so that a statement the database no
+// longer accepts (its schema changed under it) is not reused forever.
+// The caller holds flushMu.
+func (s *Sink) closeStmts() error {
+	var err error
+	for k, st := range s.stmts {
+		err = errors.Join(err, st.Close())
+		delete(s.stmts, k)
+	}
+	return err
+}
 
 // write applies b in one transaction: it records b's token, and only if
 // the token is new adds b's counts (INSERT … ON CONFLICT DO UPDATE with
 // sums, so concurrent writers never lose an increment) and merges b's
 // sketches into the stored ones. The upsert locks every row it touches
 // (rows are sorted, so writers lock in one order and do not deadlock) and
-// returns the stored sketch; the rows whose sketch the merge changed are
-// written once more, still under the lock. A retry of a batch whose
-// commit went through finds its token and changes nothing.
+// returns the stored sketches that differ from b's; the rows whose sketch
+// the merge changed are written once more, still under the lock. A retry
+// of a batch whose commit went through finds its token and changes
+// nothing. Every statement is prepared once per Sink and reused (see
+// chunkSizes and arrayRows).
 //
 // It reports whether an error leaves the batch's fate unknown (the commit
 // was sent and its reply lost); an error before the commit means the
@@ -41,13 +139,20 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 			return false, err
 		}
 	}
+	defer func() {
+		if err != nil {
+			_ = s.closeStmts() // closing what failed: its error adds nothing
+		}
+	}()
+	if err := s.prepare(ctx); err != nil {
+		return false, err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	res, err := tx.ExecContext(ctx, s.dialect.rebind("INSERT INTO clickanon_batches (token, at) VALUES (?, ?) ON CONFLICT (token) DO NOTHING"),
-		b.token, s.cfg.now().Unix())
+	res, err := s.stmt(ctx, tx, insertToken, 0).ExecContext(ctx, b.token, s.cfg.now().Unix())
 	if err != nil {
 		return false, fmt.Errorf("record batch token: %w", err)
 	}
@@ -56,11 +161,13 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 		return false, fmt.Errorf("record batch token: %w", err)
 	}
 	if n == 1 {
-		for lo := 0; lo < len(b.rows); lo += chunkRows {
-			rows := b.rows[lo:min(lo+chunkRows, len(b.rows))]
-			if err := s.writeChunk(ctx, tx, rows); err != nil {
+		args := make([]any, 0, chunkSizes[0]*cellParams)
+		for lo := 0; lo < len(b.rows); {
+			rows := b.rows[lo : lo+s.chunkLen(len(b.rows)-lo)]
+			if err := s.writeChunk(ctx, tx, rows, args); err != nil {
 				return false, fmt.Errorf("rows %d to %d of %d: %w", lo+1, lo+len(rows), len(b.rows), err)
 			}
+			lo += len(rows)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -74,37 +181,36 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 	return false, nil
 }
 
-func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row) error {
+// stmt returns the prepared statement k for use in tx.
+func (s *Sink) stmt(ctx context.Context, tx *sql.Tx, m upsertMode, rows int) *sql.Stmt {
+	return tx.StmtContext(ctx, s.stmts[stmtKey{m, s.stmtRows(rows)}])
+}
+
+// writeChunk writes rows, whose count is one of chunkSizes, in tx; args
+// is a buffer for the statement's arguments.
+func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row, args []any) error {
+	args = s.appendArgs(args[:0], rows)
 	if s.sqlMerge {
-		q, args := s.upsert(rows, upsertMerge)
-		_, err := tx.ExecContext(ctx, q, args...)
+		_, err := s.stmt(ctx, tx, upsertMerge, len(rows)).ExecContext(ctx, args...)
 		return err
 	}
-	q, args := s.upsert(rows, upsertReturn)
-	res, err := tx.QueryContext(ctx, q, args...)
+	res, err := s.stmt(ctx, tx, upsertReturn, len(rows)).QueryContext(ctx, args...)
 	if err != nil {
 		return err
 	}
-	index := make(map[key]int, len(rows))
-	for i := range rows {
-		index[rows[i].key] = i
+	var index map[key]int // on SQLite, which returns every row by key
+	if s.dialect != PostgreSQL {
+		index = make(map[key]int, len(rows))
+		for i := range rows {
+			index[rows[i].key] = i
+		}
 	}
 	var again []row // rows whose merged sketch must be written
 	for res.Next() {
-		var (
-			r      row
-			other  int64
-			stored []byte
-		)
-		if err := res.Scan(&r.link, &r.g, &r.start, &r.dim, &other, &r.value, &stored); err != nil {
+		i, stored, err := scanReturned(res, len(rows), index)
+		if err != nil {
 			res.Close()
 			return err
-		}
-		r.other = other != 0
-		i, ok := index[r.key]
-		if !ok {
-			res.Close()
-			return errors.New("database returned a row that was not written")
 		}
 		mine := rows[i].sketch
 		if mine == nil || bytes.Equal(stored, mine) {
@@ -127,13 +233,45 @@ func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row) error {
 	if err := res.Err(); err != nil {
 		return err
 	}
-	if len(again) > 0 {
-		q, args := s.upsert(again, upsertSketch)
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+	for lo := 0; lo < len(again); {
+		rows := again[lo : lo+s.chunkLen(len(again)-lo)]
+		args = s.appendArgs(args[:0], rows)
+		if _, err := s.stmt(ctx, tx, upsertSketch, len(rows)).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("merged sketches: %w", err)
 		}
+		lo += len(rows)
 	}
 	return nil
+}
+
+// scanReturned reads a row the upsertReturn statement returned: which of
+// the n rows written it is, and its stored sketch. PostgreSQL's returns
+// its ordinal; SQLite's returns its key, which index maps to its place.
+func scanReturned(res *sql.Rows, n int, index map[key]int) (int, []byte, error) {
+	var stored []byte
+	if index == nil {
+		var ord int64
+		if err := res.Scan(&ord, &stored); err != nil {
+			return 0, nil, err
+		}
+		if ord < 1 || ord > int64(n) {
+			return 0, nil, fmt.Errorf("database returned row %d of %d", ord, n)
+		}
+		return int(ord - 1), stored, nil
+	}
+	var (
+		r     row
+		other int64
+	)
+	if err := res.Scan(&r.link, &r.g, &r.start, &r.dim, &other, &r.value, &stored); err != nil {
+		return 0, nil, err
+	}
+	r.other = other != 0
+	i, ok := index[r.key]
+	if !ok {
+		return 0, nil, errors.New("database returned a row that was not written")
+	}
+	return i, stored, nil
 }
 
 // mergeSketches returns the union of two marshalled sketches, marshalled;
@@ -184,41 +322,107 @@ const (
 	upsertReturn upsertMode = iota // add counts, keep the stored sketch, return it
 	upsertMerge                    // add counts, merge sketches in SQL
 	upsertSketch                   // replace the stored sketch
+	insertToken                    // not an upsert: record a batch token
 )
 
-// upsert returns the statement that writes rows in mode m, and its
-// arguments.
-func (s *Sink) upsert(rows []row, m upsertMode) (string, []any) {
+// upsertSQL returns the statement that writes n rows in mode m; on
+// PostgreSQL, any number of rows.
+func (s *Sink) upsertSQL(m upsertMode, n int) string {
+	const sums = `clicks = clickanon_cells.clicks + excluded.clicks, uniq = clickanon_cells.uniq + excluded.uniq,
+unknown = clickanon_cells.unknown + excluded.unknown, bots = clickanon_cells.bots + excluded.bots,
+conversions = clickanon_cells.conversions + excluded.conversions`
+	const conflict = " ON CONFLICT (" + cellKeyColumns + ") DO UPDATE SET "
+	if s.dialect == PostgreSQL {
+		// Any number of rows, as one array per column, in their order.
+		const input = `unnest($1::text[], $2::smallint[], $3::bigint[], $4::smallint[], $5::smallint[],
+$6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bytea[])`
+		const insert = "INSERT INTO clickanon_cells (" + cellColumns + ") "
+		if m == upsertReturn {
+			// The rows are inserted in their order (they are sorted, so
+			// that writers lock rows in one order); what comes back is
+			// the ordinal and the stored sketch of each row whose stored
+			// sketch is not the one sent: the rows to merge, and no more.
+			return `WITH input AS (SELECT * FROM ` + input + ` WITH ORDINALITY AS i(` + cellColumns + `, n)),
+up AS (` + insert + `SELECT ` + cellColumns + ` FROM input ORDER BY n` + conflict + sums + `
+    RETURNING ` + cellKeyColumns + `, sketch)
+SELECT input.n, up.sketch FROM up JOIN input USING (` + cellKeyColumns + `)
+WHERE input.sketch IS NOT NULL AND up.sketch IS DISTINCT FROM input.sketch`
+		}
+		return insert + "SELECT * FROM " + input + conflict + "sketch = excluded.sketch" // upsertSketch
+	}
 	var sb strings.Builder
-	sb.Grow(400 + len(rows)*64)
+	sb.Grow(400 + n*64)
 	sb.WriteString("INSERT INTO clickanon_cells (" + cellColumns + ") VALUES ")
-	args := make([]any, 0, len(rows)*12)
-	for i := range rows {
-		r := &rows[i]
+	for i := range n {
 		if i > 0 {
 			sb.WriteByte(',')
 		}
 		sb.WriteByte('(')
-		s.dialect.placeholders(&sb, len(args)+1, 12)
+		s.dialect.placeholders(&sb, i*cellParams+1, cellParams)
 		sb.WriteByte(')')
-		other := 0
-		if r.other {
-			other = 1
-		}
-		args = append(args, r.link, int64(r.g), r.start, int64(r.dim), int64(other), r.value,
-			int64(r.n.Clicks), int64(r.n.Unique), int64(r.n.UnknownUniqueness), int64(r.n.Bots), int64(r.n.Conversions), r.sketch)
 	}
-	sb.WriteString(" ON CONFLICT (" + cellKeyColumns + ") DO UPDATE SET ")
-	const sums = `clicks = clickanon_cells.clicks + excluded.clicks, uniq = clickanon_cells.uniq + excluded.uniq,
-unknown = clickanon_cells.unknown + excluded.unknown, bots = clickanon_cells.bots + excluded.bots,
-conversions = clickanon_cells.conversions + excluded.conversions`
+	sb.WriteString(conflict)
 	switch m {
 	case upsertReturn:
 		sb.WriteString(sums + " RETURNING " + cellKeyColumns + ", sketch")
 	case upsertMerge:
-		sb.WriteString(sums + ", sketch = " + sqlMergeFunc + "(clickanon_cells.sketch, excluded.sketch)")
+		// Only sketches that differ cross into Go to be merged.
+		sb.WriteString(sums + `, sketch = CASE
+WHEN excluded.sketch IS NULL THEN clickanon_cells.sketch
+WHEN clickanon_cells.sketch IS NULL OR clickanon_cells.sketch = excluded.sketch THEN excluded.sketch
+ELSE ` + sqlMergeFunc + `(clickanon_cells.sketch, excluded.sketch) END`)
 	case upsertSketch:
 		sb.WriteString("sketch = excluded.sketch")
 	}
-	return sb.String(), args
+	return sb.String()
+}
+
+// appendArgs appends the parameters of rows, in upsertSQL's order: a
+// row's on SQLite, a column's array on PostgreSQL.
+func (s *Sink) appendArgs(args []any, rows []row) []any {
+	if s.dialect != PostgreSQL {
+		return appendRowArgs(args, rows)
+	}
+	var (
+		text   = make([]string, 2*len(rows))
+		ints   = make([]int64, 9*len(rows)) // one column after another
+		sketch = make([][]byte, len(rows))
+	)
+	links, values := text[:len(rows)], text[len(rows):]
+	col := func(j int) []int64 { return ints[j*len(rows) : (j+1)*len(rows)] }
+	g, start, dim, other, clicks, uniq, unknown, bots, conv := col(0), col(1), col(2), col(3), col(4), col(5), col(6), col(7), col(8)
+	for i := range rows {
+		r := &rows[i]
+		links[i], values[i], sketch[i] = r.link, r.value, r.sketch
+		g[i], start[i], dim[i] = int64(r.g), r.start, int64(r.dim)
+		if r.other {
+			other[i] = 1
+		}
+		clicks[i], uniq[i], unknown[i] = int64(r.n.Clicks), int64(r.n.Unique), int64(r.n.UnknownUniqueness)
+		bots[i], conv[i] = int64(r.n.Bots), int64(r.n.Conversions)
+	}
+	return append(args, links, g, start, dim, other, values, clicks, uniq, unknown, bots, conv, sketch)
+}
+
+// appendRowArgs appends the parameters of rows, row by row. Rows
+// are sorted, so neighbours often share a link and a bucket: those are
+// boxed once and shared, which spares an allocation each.
+func appendRowArgs(args []any, rows []row) []any {
+	var link, start any
+	for i := range rows {
+		r := &rows[i]
+		if i == 0 || r.link != rows[i-1].link {
+			link = r.link
+		}
+		if i == 0 || r.start != rows[i-1].start {
+			start = r.start
+		}
+		other := int64(0)
+		if r.other {
+			other = 1
+		}
+		args = append(args, link, int64(r.g), start, int64(r.dim), other, r.value,
+			int64(r.n.Clicks), int64(r.n.Unique), int64(r.n.UnknownUniqueness), int64(r.n.Bots), int64(r.n.Conversions), r.sketch)
+	}
+	return args
 }
