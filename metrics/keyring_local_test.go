@@ -52,7 +52,7 @@ func TestStoreFailures(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg, nil)
 	require.NoError(t, err)
-	st := metrics.StoreStats{RecordErrors: 3, LatestErrors: 2, SweepErrors: 1, Restarts: 1, Full: 7}
+	st := metrics.StoreStats{RecordErrors: 3, LatestErrors: 2, SweepErrors: 1, Restarts: 1, Full: 7, IndexErrors: 4, IndexDropped: 9}
 	require.NoError(t, m.Store("redis", func() metrics.StoreStats { return st }))
 	require.Error(t, m.Store("redis", func() metrics.StoreStats { return st }), "a name twice")
 	require.Error(t, m.Store("redis-2", nil))
@@ -64,6 +64,8 @@ func TestStoreFailures(t *testing.T) {
 	assert.Equal(t, float64(1), got[`clickanon_store_errors_total{op="sweep",store="redis"}`])
 	assert.Equal(t, float64(1), got[`clickanon_store_restarts_total{store="redis"}`])
 	assert.Equal(t, float64(7), got[`clickanon_store_refused_full_total{store="redis"}`])
+	assert.Equal(t, float64(4), got[`clickanon_store_errors_total{op="index",store="redis"}`])
+	assert.Equal(t, float64(9), got[`clickanon_store_index_dropped_total{store="redis"}`])
 
 	st.Restarts = 2 // read again at the next scrape
 	assert.Equal(t, float64(2), scrape(t, reg)[`clickanon_store_restarts_total{store="redis"}`])

@@ -41,9 +41,10 @@
 //	clickanon_store_oldest_age_seconds{store}            age of the oldest of them
 //	clickanon_store_last_sweep_timestamp_seconds{store}  when the last successful sweep ran
 //	clickanon_store_sweep_duration_seconds{store}        histogram
-//	clickanon_store_errors_total{store,op}               record, latest, sweep ([Metrics.Store])
+//	clickanon_store_errors_total{store,op}               record, latest, sweep, index ([Metrics.Store])
 //	clickanon_store_restarts_total{store}                the server lost its data
 //	clickanon_store_refused_full_total{store}            clicks refused, the store being full
+//	clickanon_store_index_dropped_total{store}           index entries lost (clicks still held and counted)
 //	clickanon_keyring_keys_held{keyring}
 //	clickanon_keyring_oldest_key_age_seconds{keyring}
 //	clickanon_keyring_keys_destroyed_total{keyring}
@@ -118,7 +119,7 @@ type descs struct {
 	keysHeld, keyAge, keysDestroyed, keyFailures, localKeys, localNow                                            *prometheus.Desc
 	flushes, flushErrors, written, buffered, dropped                                                             *prometheus.Desc
 	resolutions, headerResolutions                                                                               *prometheus.Desc
-	storeErrors, storeRestarts, storeRefusedFull                                                                 *prometheus.Desc
+	storeErrors, storeRestarts, storeRefusedFull, storeIndexDropped                                              *prometheus.Desc
 }
 
 func (d *descs) all() []*prometheus.Desc {
@@ -128,7 +129,7 @@ func (d *descs) all() []*prometheus.Desc {
 		d.keysHeld, d.keyAge, d.keysDestroyed, d.keyFailures, d.localKeys, d.localNow,
 		d.flushes, d.flushErrors, d.written, d.buffered, d.dropped,
 		d.resolutions, d.headerResolutions,
-		d.storeErrors, d.storeRestarts, d.storeRefusedFull,
+		d.storeErrors, d.storeRestarts, d.storeRefusedFull, d.storeIndexDropped,
 	}
 }
 
@@ -188,9 +189,10 @@ func New(reg prometheus.Registerer, opts *Options) (*Metrics, error) {
 		buffered:    desc("sink", "buffered", "Increments in memory, waiting to be written.", "sink"),
 		dropped:     desc("sink", "dropped_total", "Increments refused for a full buffer, or not written at close.", "sink"),
 
-		storeErrors:      desc("store", "errors_total", "Store calls that failed, by operation (record, latest, sweep).", "store", "op"),
-		storeRestarts:    desc("store", "restarts_total", "Times the store found its server had lost its data (a restart): the window's clicks are gone.", "store"),
-		storeRefusedFull: desc("store", "refused_full_total", "Clicks the store refused because it was full.", "store"),
+		storeErrors:       desc("store", "errors_total", "Store calls that failed, by operation (record, latest, sweep, index).", "store", "op"),
+		storeRestarts:     desc("store", "restarts_total", "Times the store found its server had lost its data (a restart): the window's clicks are gone.", "store"),
+		storeRefusedFull:  desc("store", "refused_full_total", "Clicks the store refused because it was full.", "store"),
+		storeIndexDropped: desc("store", "index_dropped_total", "Index entries lost to failed writes or a full queue (the clicks are still held and counted).", "store"),
 
 		resolutions:       desc("clientip", "resolutions_total", "Client address resolutions, by outcome.", "resolver", "outcome"),
 		headerResolutions: desc("clientip", "header_resolutions_total", "Resolved client addresses read from a trusted proxy's header (the rest are the peer's).", "resolver"),
@@ -405,6 +407,11 @@ type StoreStats struct {
 	Restarts uint64
 	// Full counts clicks refused because the store was full.
 	Full uint64
+	// IndexErrors counts failed writes of index entries a store writes
+	// off the request path; IndexDropped counts the entries such failures
+	// (or a full queue) lost. The clicks themselves are still held and
+	// counted; only erasure and listing miss them until they expire.
+	IndexErrors, IndexDropped uint64
 }
 
 // Store adds a store's failure figures, as stats returns them at each
@@ -417,7 +424,8 @@ type StoreStats struct {
 //
 //	m.Store("redis", func() metrics.StoreStats {
 //		s := store.Stats()
-//		return metrics.StoreStats{RecordErrors: s.RecordErrors, LatestErrors: s.LatestErrors, SweepErrors: s.SweepErrors, Restarts: s.Restarts, Full: s.Full}
+//		return metrics.StoreStats{RecordErrors: s.RecordErrors, LatestErrors: s.LatestErrors, SweepErrors: s.SweepErrors,
+//			Restarts: s.Restarts, Full: s.Full, IndexErrors: s.IndexErrors, IndexDropped: s.IndexDropped}
 //	})
 func (m *Metrics) Store(name string, stats func() StoreStats) error {
 	if stats == nil {
@@ -429,8 +437,10 @@ func (m *Metrics) Store(name string, stats func() StoreStats) error {
 		counter(ch, d.storeErrors, s.RecordErrors, name, "record")
 		counter(ch, d.storeErrors, s.LatestErrors, name, "latest")
 		counter(ch, d.storeErrors, s.SweepErrors, name, "sweep")
+		counter(ch, d.storeErrors, s.IndexErrors, name, "index")
 		counter(ch, d.storeRestarts, s.Restarts, name)
 		counter(ch, d.storeRefusedFull, s.Full, name)
+		counter(ch, d.storeIndexDropped, s.IndexDropped, name)
 	})
 }
 

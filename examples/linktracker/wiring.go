@@ -167,6 +167,7 @@ func redisStoreStats(s clickstore.Store) func() metrics.StoreStats {
 	}
 	return func() metrics.StoreStats {
 		st := rs.Stats()
-		return metrics.StoreStats{RecordErrors: st.RecordErrors, LatestErrors: st.LatestErrors, SweepErrors: st.SweepErrors, Restarts: st.Restarts, Full: st.Full}
+		return metrics.StoreStats{RecordErrors: st.RecordErrors, LatestErrors: st.LatestErrors, SweepErrors: st.SweepErrors,
+			Restarts: st.Restarts, Full: st.Full, IndexErrors: st.IndexErrors, IndexDropped: st.IndexDropped}
 	}
 }
