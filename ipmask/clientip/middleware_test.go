@@ -3,6 +3,7 @@ package clientip_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -159,6 +160,63 @@ func TestMiddlewareKeepRawAndNoRewrite(t *testing.T) {
 	assert.True(t, strings.HasPrefix(got.remoteAddr, "127.0.0.1:"), got.remoteAddr)
 	assert.NotContains(t, got.log, "client.raw", "LogValue never prints Raw")
 	assert.Contains(t, got.log, "client.addr=198.51.100.0 ")
+}
+
+// The Info is rebuilt from a compact payload: with KeepRaw it carries the
+// full error of a failed resolution, without it the sentinel alone, and
+// in both cases the strategy that failed and the masked peer used.
+func TestMiddlewareInfoOnFailure(t *testing.T) {
+	for _, keepRaw := range []bool{false, true} {
+		t.Run(fmt.Sprintf("KeepRaw=%v", keepRaw), func(t *testing.T) {
+			got, _ := serve(t, loopbackResolver(t), &clientip.MiddlewareOptions{KeepRaw: keepRaw},
+				http.Header{"X-Forwarded-For": {"198.51.100.77, 198.51.100.7x"}})
+			require.True(t, got.ok)
+			info := got.info
+			assert.Equal(t, clientip.PeerUsed, info.Outcome)
+			assert.Equal(t, "x-forwarded-for/rightmost-untrusted", info.Strategy.String())
+			assert.Equal(t, netip.MustParsePrefix("127.0.0.0/24"), info.Prefix)
+			assert.Equal(t, netip.MustParseAddr("127.0.0.0"), info.Addr)
+			require.ErrorIs(t, info.Err, clientip.ErrMalformed)
+			if keepRaw {
+				assert.Equal(t, netip.MustParseAddr("127.0.0.1"), info.Raw)
+				assert.Equal(t, "clientip: X-Forwarded-For entry 1 from the right (13 bytes): malformed client address: not an IP address", info.Err.Error())
+			} else {
+				assert.False(t, info.Raw.IsValid())
+				assert.Same(t, clientip.ErrMalformed, info.Err)
+			}
+		})
+	}
+}
+
+// Keys that share a hidden name's length and first letter, the empty key,
+// and a SingleHeader name longer than any built-in one are told apart.
+func TestMiddlewareHeaderMatching(t *testing.T) {
+	tr, err := clientip.NewTrusted("127.0.0.0/8")
+	require.NoError(t, err)
+	long := "X-" + strings.Repeat("Long-", 14) + "Client" // 78 bytes
+	r, err := clientip.New(clientip.SingleHeader(tr, long), clientip.RemoteAddr())
+	require.NoError(t, err)
+	mw, err := clientip.NewMiddleware(r, ipmask.Default, nil)
+	require.NoError(t, err)
+	var left http.Header
+	h := mw(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) { left = req.Header.Clone() }))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "127.0.0.1:1"
+	req.Header = http.Header{
+		"X-Forwarded-Fox":                  {"a"}, // X-Forwarded-For's length and first letter
+		"Y-Forwarded-For":                  {"b"}, // its length, another first letter
+		"X-Forwarded-Fo":                   {"c"}, // a prefix of it
+		"":                                 {"d"},
+		strings.ToLower(long):              {canary4},
+		strings.ReplaceAll(long, "-", "_"): {canary4},
+		strings.ReplaceAll(long, "Client", "Clienu"): {"e"},
+		"X_FORWARDED_FOR": {canary4},
+	}
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	assert.Equal(t, http.Header{
+		"X-Forwarded-Fox": {"a"}, "Y-Forwarded-For": {"b"}, "X-Forwarded-Fo": {"c"}, "": {"d"},
+		strings.ReplaceAll(long, "Client", "Clienu"): {"e"},
+	}, left)
 }
 
 func TestMiddlewareLeavesCallersRequest(t *testing.T) {

@@ -291,8 +291,16 @@ type result struct {
 	peer     netip.Addr // the parsed RemoteAddr, if it parsed
 	port     uint16     // its port, if it had one
 	hasPort  bool
-	strategy Strategy // the strategy that answered
+	strategy int // the index of the strategy that answered (or failed last)
 	fail     failure
+}
+
+// strategy returns the strategy at index i of a resolution's chain.
+func (r *Resolver) strategy(i int) Strategy {
+	if r == nil || i < 0 || i >= len(r.strategies) {
+		return Strategy{} // RemoteAddr alone
+	}
+	return r.strategies[i]
 }
 
 var remoteAddrOnly = []Strategy{{}}
@@ -312,8 +320,8 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string) result {
 		set *netipx.IPSet
 	}
 	nsets := 0
-	for _, s := range strategies {
-		res.strategy = s
+	for i, s := range strategies {
+		res.strategy = i
 		if perr.sentinel != nil {
 			res.fail = perr // every strategy needs the peer
 			if perr.sentinel != ErrNoAddr {
@@ -353,7 +361,7 @@ func (r *Resolver) count(res *result) {
 	c := &r.stats
 	switch res.fail.sentinel {
 	case nil:
-		if res.strategy.kind == kindRemoteAddr {
+		if r.strategy(res.strategy).kind == kindRemoteAddr {
 			c.peer.Add(1)
 		} else {
 			c.header.Add(1)
