@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-
-	"go4.org/netipx"
 )
 
 // Sentinel errors. Every error a [Resolver] returns wraps exactly one of
@@ -317,7 +315,7 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string) result {
 	// (the usual case) reads it once, and a walk never sees two sets.
 	var sets [4]struct {
 		t   *Trusted
-		set *netipx.IPSet
+		set *trustedSet
 	}
 	nsets := 0
 	for i, s := range strategies {
@@ -329,7 +327,7 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string) result {
 			}
 			continue
 		}
-		var set *netipx.IPSet
+		var set *trustedSet
 		if s.trusted != nil {
 			found := false
 			for _, c := range sets[:nsets] {
@@ -377,7 +375,7 @@ func (r *Resolver) count(res *result) {
 
 // resolve runs one strategy for the already parsed peer, with set the
 // strategy's trusted set as loaded for this resolution.
-func (s Strategy) resolve(h http.Header, peer netip.Addr, set *netipx.IPSet) (netip.Addr, failure) {
+func (s Strategy) resolve(h http.Header, peer netip.Addr, set *trustedSet) (netip.Addr, failure) {
 	if s.kind == kindRemoteAddr {
 		return peer, failure{}
 	}
@@ -388,7 +386,7 @@ func (s Strategy) resolve(h http.Header, peer netip.Addr, set *netipx.IPSet) (ne
 	case kindForwarded:
 		where = HeaderForwarded
 	}
-	if !inSet(set, peer) {
+	if !set.contains(peer) {
 		return netip.Addr{}, failure{sentinel: ErrUntrusted, where: where, why: "header not read"}
 	}
 	switch s.kind {

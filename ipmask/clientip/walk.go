@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-
-	"go4.org/netipx"
 )
 
 // Bounds on the text a resolution reads, so that a hostile header costs a
@@ -111,7 +109,7 @@ func (x *xffWalk) next() (a netip.Addr, fail failure, ok bool) {
 
 // rightmostUntrusted answers the rightmost X-Forwarded-For entry not in
 // set, the trusted set loaded once for this resolution.
-func rightmostUntrusted(copies []string, set *netipx.IPSet) (netip.Addr, failure) {
+func rightmostUntrusted(copies []string, set *trustedSet) (netip.Addr, failure) {
 	x := xffWalk{w: listWalker{copies: copies}}
 	for {
 		a, fail, ok := x.next()
@@ -122,7 +120,7 @@ func rightmostUntrusted(copies []string, set *netipx.IPSet) (netip.Addr, failure
 			return netip.Addr{}, errAbsent(HeaderXForwardedFor)
 		case !ok:
 			return netip.Addr{}, failure{sentinel: ErrNoAddr, where: HeaderXForwardedFor, why: "every entry is a trusted proxy"}
-		case !inSet(set, a):
+		case !set.contains(a):
 			return a, failure{}
 		}
 	}
@@ -248,11 +246,6 @@ func errTooMany(name string) failure {
 // malformed describes the entry e at position pos of header name.
 func malformed(name string, pos int, e, why string) failure {
 	return failure{sentinel: ErrMalformed, where: name, pos: pos, length: len(e), why: why}
-}
-
-// inSet reports whether a, unmapped and without its zone, is in set.
-func inSet(set *netipx.IPSet, a netip.Addr) bool {
-	return set != nil && a.IsValid() && set.Contains(a.Unmap().WithZone(""))
 }
 
 // parsePeer parses http.Request.RemoteAddr: "ip:port", "[ipv6]:port" or a
@@ -400,7 +393,7 @@ func addrChars(s string) bool {
 // forwarded answers the rightmost for= node in the Forwarded header that is
 // not in set, the trusted set loaded once for this resolution. It reads at
 // most maxWalkBytes of the header from its end.
-func forwarded(copies []string, set *netipx.IPSet) (netip.Addr, failure) {
+func forwarded(copies []string, set *trustedSet) (netip.Addr, failure) {
 	seen, n, budget := 0, 0, maxWalkBytes
 	for i := len(copies) - 1; i >= 0; i-- {
 		v := copies[i]
@@ -427,7 +420,7 @@ func forwarded(copies []string, set *netipx.IPSet) (netip.Addr, failure) {
 			if fail.sentinel != nil {
 				return netip.Addr{}, fail
 			}
-			if !inSet(set, a) {
+			if !set.contains(a) {
 				return a, failure{}
 			}
 		}

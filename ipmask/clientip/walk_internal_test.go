@@ -1,11 +1,14 @@
 package clientip
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go4.org/netipx"
 )
 
 // The messages spell the bounds out as constants, so that building them
@@ -16,4 +19,55 @@ func TestBoundsInMessages(t *testing.T) {
 	longest := netip.AddrPortFrom(netip.MustParseAddr("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"), 65535)
 	assert.LessOrEqual(t, len(longest.String()), maxAddrLen, "the longest address form fits")
 	assert.Less(t, maxAddrLen, maxRawEntry)
+}
+
+// trustedSet.contains answers as the IPSet it indexes does, after
+// unmapping and dropping the zone, on sets of mixed families (IPv4-mapped
+// ranges included, which match nothing) and on the edges of every range.
+func TestTrustedSetContainsAgreesWithIPSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	randAddr := func() netip.Addr {
+		var b [16]byte
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		switch rng.IntN(3) {
+		case 0:
+			return netip.AddrFrom4([4]byte(b[:4]))
+		case 1:
+			return netip.AddrFrom16(b).Unmap() // IPv6
+		}
+		return netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff, 12: b[0], 13: b[1], 14: b[2], 15: b[3]}) // IPv4-mapped
+	}
+	for n := range 200 {
+		var bld netipx.IPSetBuilder
+		for range n % 12 {
+			a := randAddr()
+			bld.AddPrefix(netip.PrefixFrom(a, rng.IntN(a.BitLen()+1)).Masked())
+		}
+		ipset, err := bld.IPSet()
+		require.NoError(t, err)
+		ts := newTrustedSet(ipset)
+		probe := func(a netip.Addr) {
+			want := ipset.Contains(a.Unmap().WithZone(""))
+			assert.Equal(t, want, ts.contains(a), "set %d, address %s", n, a)
+			if a.Is6() && !a.Is4In6() {
+				assert.Equal(t, want, ts.contains(a.WithZone("eth0")), "set %d, address %s with a zone", n, a)
+			}
+		}
+		for _, r := range ipset.Ranges() {
+			for _, a := range []netip.Addr{r.From(), r.To(), r.From().Prev(), r.To().Next()} {
+				if a.IsValid() {
+					probe(a)
+				}
+			}
+		}
+		for range 50 {
+			probe(randAddr())
+		}
+	}
+	var empty *trustedSet
+	assert.False(t, empty.contains(netip.MustParseAddr("192.0.2.1")), "a nil set is empty")
+	assert.False(t, newTrustedSet(nil).contains(netip.MustParseAddr("192.0.2.1")))
+	assert.False(t, newTrustedSet(nil).contains(netip.Addr{}))
 }
