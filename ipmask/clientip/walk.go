@@ -358,12 +358,20 @@ func parseHost(host string, bracketed bool) (netip.Addr, string) {
 		}
 		host = host[:i]
 	}
-	if !addrChars(host) {
-		return netip.Addr{}, "not an IP address"
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, "not an IP address"
+	var a netip.Addr
+	if strings.IndexByte(host, ':') < 0 {
+		var ok bool
+		if a, ok = parseIPv4(host); !ok {
+			return netip.Addr{}, "not an IP address"
+		}
+	} else {
+		if !addrChars(host) {
+			return netip.Addr{}, "not an IP address"
+		}
+		var err error
+		if a, err = netip.ParseAddr(host); err != nil {
+			return netip.Addr{}, "not an IP address"
+		}
 	}
 	if bracketed && !a.Is6() {
 		return netip.Addr{}, "IPv4 in brackets"
@@ -373,6 +381,38 @@ func parseHost(host string, bracketed bool) (netip.Addr, string) {
 		return netip.Addr{}, "unspecified address"
 	}
 	return a, ""
+}
+
+// parseIPv4 parses s as netip.ParseAddr parses an IPv4 address: four
+// decimal fields from 0 to 255 separated by dots, with no leading zeros
+// and nothing else. It is that parser's IPv4 case, which is most of the
+// cost of a resolution, without its generality (and its error, which
+// allocates).
+func parseIPv4(s string) (netip.Addr, bool) {
+	var ip [4]byte
+	field, val, digits := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9':
+			if digits == 1 && val == 0 {
+				return netip.Addr{}, false // a leading zero
+			}
+			if val = val*10 + int(c-'0'); val > 255 {
+				return netip.Addr{}, false
+			}
+			digits++
+		case c == '.' && digits > 0 && field < 3:
+			ip[field] = byte(val)
+			field, val, digits = field+1, 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if field != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	ip[3] = byte(val)
+	return netip.AddrFrom4(ip), true
 }
 
 // addrChars reports whether s is made of the characters of an address's

@@ -71,3 +71,34 @@ func TestTrustedSetContainsAgreesWithIPSet(t *testing.T) {
 	assert.False(t, newTrustedSet(nil).contains(netip.MustParseAddr("192.0.2.1")))
 	assert.False(t, newTrustedSet(nil).contains(netip.Addr{}))
 }
+
+// parseIPv4 accepts exactly what netip.ParseAddr accepts as IPv4, with the
+// same address.
+func TestParseIPv4AgreesWithNetip(t *testing.T) {
+	for _, s := range []string{
+		"", ".", "1.2.3.4", "0.0.0.0", "255.255.255.255", "256.1.1.1", "1.2.3.256",
+		"01.2.3.4", "1.2.3.04", "1.2.3.0", "1.2.3", "1.2.3.4.5", "1..3.4", ".1.2.3",
+		"1.2.3.", "1.2.3.4 ", "1.2.3.-4", "1.2.3.4a", "1000.1.1.1", "0000.1.1.1",
+		"00.1.1.1", "1.2.3.4%eth0", "999.999.999.999", "192.0.2.1", "10.0.0.1",
+	} {
+		checkParseIPv4(t, s)
+	}
+}
+
+func FuzzParseIPv4(f *testing.F) {
+	for _, s := range []string{"1.2.3.4", "01.2.3.4", "255.255.255.255", "1.2.3.256", "::1"} {
+		f.Add(s)
+	}
+	f.Fuzz(checkParseIPv4)
+}
+
+func checkParseIPv4(t *testing.T, s string) {
+	got, ok := parseIPv4(s)
+	want, err := netip.ParseAddr(s)
+	if want.Is4() && err == nil {
+		assert.True(t, ok, "%q is IPv4", s)
+		assert.Equal(t, want, got, "%q", s)
+	} else {
+		assert.False(t, ok, "%q is not IPv4", s)
+	}
+}
