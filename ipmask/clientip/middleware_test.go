@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -352,6 +353,16 @@ func TestMiddlewareAllocs(t *testing.T) {
 		proxied.Header["X-Forwarded-For"] = xff // the middleware deletes it
 		h.ServeHTTP(w, proxied)
 	}), 1.0, "proxied: the header is deleted in place, not copied")
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 1000
+	for range n {
+		proxied.Header["X-Forwarded-For"] = xff
+		h.ServeHTTP(w, proxied)
+	}
+	runtime.ReadMemStats(&after)
+	assert.LessOrEqual(t, (after.TotalAlloc-before.TotalAlloc)/n, uint64(416), "bytes per request: the state stays in the 416-byte size class")
 
 	keep, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, &clientip.MiddlewareOptions{NoRewrite: true})
 	require.NoError(t, err)
