@@ -424,10 +424,10 @@ func (c sentinelCode) err() error {
 }
 
 // headerSet matches header names against a list, ignoring case and
-// reading '_' as '-', without allocating. Most keys of a request's header
-// map are not in the set, so has rejects them first on their length and
-// first letter, one table lookup, and compares the few that pass with the
-// names of their length.
+// reading '_' as '-', without allocating. Most keys of a request's
+// header map are not in the set, so deleteFrom rejects them first on their
+// length and first letter, one table lookup, and compares the few that
+// pass with the names of their length.
 type headerSet struct {
 	// first has, for each length, bit c&31 set for the first letter c of
 	// each name of that length (letters fold to the same bit whatever
@@ -455,30 +455,32 @@ func newHeaderSet(names []string) headerSet {
 	return s
 }
 
-// has reports whether k is in the set.
-func (s *headerSet) has(k string) bool {
-	if len(k) >= len(s.first) {
-		return false
+// deleteFrom deletes every header of the set from h, whatever the
+// spelling of its key. A key is rejected on its length and first letter
+// in the loop itself; match compares the few that pass.
+func (s *headerSet) deleteFrom(h http.Header) {
+	first := s.first
+	for k := range h {
+		if len(k) >= len(first) {
+			continue
+		}
+		if f := first[len(k)]; f == 0 || f&(1<<(k[0]&31)) == 0 {
+			continue
+		}
+		if s.match(k) {
+			delete(h, k)
+		}
 	}
-	if f := s.first[len(k)]; f == 0 || f&(1<<(k[0]&31)) == 0 {
-		return false
-	}
+}
+
+// match reports whether k equals a name of its length.
+func (s *headerSet) match(k string) bool {
 	for _, n := range s.byLen[len(k)] {
 		if foldEqual(k, n) {
 			return true
 		}
 	}
 	return false
-}
-
-// deleteFrom deletes every header of the set from h, whatever the
-// spelling of its key.
-func (s *headerSet) deleteFrom(h http.Header) {
-	for k := range h {
-		if s.has(k) {
-			delete(h, k)
-		}
-	}
 }
 
 // foldEqual reports whether k equals lower, a lower-case name of the same
