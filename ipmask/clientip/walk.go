@@ -258,6 +258,9 @@ func parsePeer(s string) (a netip.Addr, port uint16, hasPort bool, err failure) 
 	if len(s) > maxRawEntry {
 		return netip.Addr{}, 0, false, failure{sentinel: ErrMalformed, where: "RemoteAddr", length: len(s), why: whyTooLong}
 	}
+	if a, port, hasPort, ok := parseIPv4Port(s); ok {
+		return a, port, hasPort, failure{}
+	}
 	host, port, hasPort, why := splitHostPort(s)
 	if why == "" {
 		a, why = parseHost(host, hasBracket(s))
@@ -266,6 +269,25 @@ func parsePeer(s string) (a netip.Addr, port uint16, hasPort bool, err failure) 
 		return netip.Addr{}, 0, false, malformed("RemoteAddr", 0, s, why)
 	}
 	return a, port, hasPort, failure{}
+}
+
+// parseIPv4Port parses "192.0.2.1" or "192.0.2.1:80", the form nearly
+// every RemoteAddr and X-Forwarded-For entry takes, in one pass, and
+// accepts it exactly when the general path (splitHostPort, then
+// parseHost) would, with the same result. ok is false for anything else,
+// which the general path then parses or refuses with the reason.
+func parseIPv4Port(s string) (a netip.Addr, port uint16, hasPort, ok bool) {
+	host, rest, hasPort := strings.Cut(s, ":")
+	if a, ok = parseIPv4(host); !ok || a.IsUnspecified() {
+		return netip.Addr{}, 0, false, false
+	}
+	if !hasPort {
+		return a, 0, false, true
+	}
+	if port, ok = parsePort(rest); !ok {
+		return netip.Addr{}, 0, false, false
+	}
+	return a, port, true, true
 }
 
 func hasBracket(s string) bool { return len(s) > 0 && s[0] == '[' }
@@ -279,6 +301,9 @@ func hasBracket(s string) bool { return len(s) > 0 && s[0] == '[' }
 func parseEntry(name string, pos int, e string) (netip.Addr, failure) {
 	if len(e) > maxAddrLen {
 		return netip.Addr{}, malformed(name, pos, e, whyTooLong)
+	}
+	if a, _, _, ok := parseIPv4Port(e); ok {
+		return a, failure{}
 	}
 	if strings.IndexByte(e, '%') >= 0 {
 		return netip.Addr{}, malformed(name, pos, e, "a zone is not allowed")

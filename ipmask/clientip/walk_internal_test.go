@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -101,4 +102,41 @@ func checkParseIPv4(t *testing.T, s string) {
 	} else {
 		assert.False(t, ok, "%q is not IPv4", s)
 	}
+}
+
+// parseIPv4Port, the fast path of parsePeer and parseEntry, accepts only
+// what the general path accepts, with the same address and port.
+func TestParseIPv4PortAgreesWithGeneralPath(t *testing.T) {
+	for _, s := range []string{
+		"192.0.2.1", "192.0.2.1:80", "192.0.2.1:0", "192.0.2.1:65535", "192.0.2.1:65536",
+		"192.0.2.1:", "192.0.2.1:080", "192.0.2.1:8a", "192.0.2.1:80:80", "0.0.0.0", "0.0.0.0:80",
+		"01.2.3.4:80", "[192.0.2.1]:80", "[::1]:80", "::1", "2001:db8::1:80", "192.0.2.1%eth0",
+		"192.0.2.1 :80", "", ":80", "1.2.3:80", "255.255.255.255:123456",
+	} {
+		checkParseIPv4Port(t, s)
+	}
+}
+
+func FuzzParseIPv4Port(f *testing.F) {
+	for _, s := range []string{"192.0.2.1:80", "192.0.2.1", "0.0.0.0:1", "[::1]:80", "1.2.3.4:65536"} {
+		f.Add(s)
+	}
+	f.Fuzz(checkParseIPv4Port)
+}
+
+func checkParseIPv4Port(t *testing.T, s string) {
+	a, port, hasPort, ok := parseIPv4Port(s)
+	host, wantPort, wantHasPort, why := splitHostPort(s)
+	var want netip.Addr
+	if why == "" {
+		want, why = parseHost(host, hasBracket(s))
+	}
+	if !ok {
+		assert.False(t, want.Is4() && why == "" && !strings.ContainsAny(s, "[%"), "%q: the general path takes a plain IPv4 the fast path refused", s)
+		return
+	}
+	assert.Empty(t, why, "%q: the fast path took what the general path refuses", s)
+	assert.Equal(t, want, a, "%q", s)
+	assert.Equal(t, wantPort, port, "%q", s)
+	assert.Equal(t, wantHasPort, hasPort, "%q", s)
 }
