@@ -129,21 +129,31 @@ func sentinel(err error) error {
 
 type ctxKey struct{}
 
-// payload is what the middleware's context node carries: the Info, kept
-// compact (the masked network is rebuilt from the address and its bit
-// count, Raw from the full address), and the full client address it was
-// made from, which only code inside this module can read back
-// (internal/reqctx.ClientAddr). An Info given to NewContext is kept whole
-// in info.
+// payload is what the middleware's context node carries, kept small since
+// it shares the one allocation per request with the request copy: the full
+// client address (which only code inside this module can read back, through
+// internal/reqctx.ClientAddr) and what the rest of the Info is rebuilt from
+// on demand: the middleware (its policy masks full again, its resolver
+// names the strategy by index), the outcome and the failure's sentinel.
 type payload struct {
-	addr     netip.Addr // Info.Addr, the masked address
-	full     netip.Addr // the address Info was made from
-	strategy Strategy
-	err      error
-	info     *Info // from NewContext: the Info as given
-	bits     uint8 // Info.Prefix.Bits()
-	outcome  Outcome
-	keepRaw  bool
+	full     netip.Addr   // the address the Info is made from
+	meta     *meta        // the middleware, and the full error if kept
+	strategy int32        // index into the resolver's strategies
+	outcome  Outcome      // Info.Outcome
+	sentinel sentinelCode // Info.Err's sentinel
+}
+
+// meta is what a payload points to: the middleware's own meta on most
+// requests, or, when KeepRaw keeps a failure's full error, a copy made with
+// the error (one allocation, in a keptError).
+type meta struct {
+	m   *middleware
+	err error // the full error; nil unless KeepRaw is set and resolution failed
+}
+
+type keptError struct {
+	meta meta
+	err  resolveError
 }
 
 // FullClientAddr implements reqctx.ClientHolder.
@@ -151,15 +161,17 @@ func (p *payload) FullClientAddr() *netip.Addr { return &p.full }
 
 // Info returns the Info p holds.
 func (p *payload) Info() Info {
-	if p.info != nil {
-		return *p.info
+	m := p.meta.m
+	i := Info{Strategy: m.r.strategy(int(p.strategy)), Outcome: p.outcome, Err: p.sentinel.err()}
+	if p.full.IsValid() {
+		i.Prefix = m.p.Prefix(p.full)
+		i.Addr = i.Prefix.Addr()
 	}
-	i := Info{Addr: p.addr, Strategy: p.strategy, Outcome: p.outcome, Err: p.err}
-	if p.addr.IsValid() {
-		i.Prefix = netip.PrefixFrom(p.addr, int(p.bits))
-	}
-	if p.keepRaw {
+	if m.opts.KeepRaw {
 		i.Raw = p.full
+		if p.meta.err != nil {
+			i.Err = p.meta.err
+		}
 	}
 	return i
 }
@@ -171,7 +183,7 @@ func NewContext(ctx context.Context, info Info) context.Context {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return reqctx.With[ctxKey](ctx, payload{info: &info})
+	return reqctx.With[ctxKey](ctx, info)
 }
 
 // FromContext returns the Info the middleware stored in ctx, and whether
@@ -180,11 +192,13 @@ func FromContext(ctx context.Context) (Info, bool) {
 	if ctx == nil {
 		return Info{}, false
 	}
-	n, ok := ctx.Value(ctxKey{}).(*reqctx.Node[ctxKey, payload])
-	if !ok {
-		return Info{}, false
+	switch n := ctx.Value(ctxKey{}).(type) {
+	case *reqctx.Node[ctxKey, payload]:
+		return n.V.Info(), true
+	case *reqctx.Node[ctxKey, Info]: // from NewContext
+		return n.V, true
 	}
-	return n.V.Info(), true
+	return Info{}, false
 }
 
 // KeyFunc returns the masked network of the request's client, e.g.
@@ -283,9 +297,12 @@ var clientAddrHeaders = []string{
 // that reads those headers after calling it finds them gone (log them,
 // if at all, before). The caller's *http.Request is otherwise unchanged.
 //
-// Per request it costs one allocation (the request copy, context node and
-// Info together), and a walk over the header map's keys. An invalid
-// opts.OnFailure is an error.
+// Per request it costs one allocation (the request copy, the context node
+// and the rewritten RemoteAddr together: 384 bytes, or 416 when the masked
+// RemoteAddr is longer than 24 bytes, which needs an IPv6 policy keeping
+// more than 48 bits; with KeepRaw, a failed resolution adds one for its
+// error), and a walk over the header map's keys that rejects most of them
+// on their length and first letter. An invalid opts.OnFailure is an error.
 func NewMiddleware(r *Resolver, p ipmask.Policy, opts *MiddlewareOptions) (func(http.Handler) http.Handler, error) {
 	var o MiddlewareOptions
 	if opts != nil {
@@ -304,6 +321,7 @@ func NewMiddleware(r *Resolver, p ipmask.Policy, opts *MiddlewareOptions) (func(
 		}
 	}
 	m := &middleware{r: r, p: p, opts: o, hide: newHeaderSet(hide)}
+	m.meta.m = m
 	return func(next http.Handler) http.Handler {
 		if next == nil {
 			next = http.NotFoundHandler()
@@ -317,6 +335,7 @@ type middleware struct {
 	p    ipmask.Policy
 	opts MiddlewareOptions
 	hide headerSet
+	meta meta // {m: itself}: what most payloads point to
 }
 
 type handler struct {
@@ -325,67 +344,132 @@ type handler struct {
 }
 
 // state is the one allocation per request: the context node with the
-// Info, the request copy, and the bytes of the rewritten RemoteAddr.
+// payload, the request copy, and the bytes of the rewritten RemoteAddr.
+// It is 384 bytes, a size class: keep it there (TestMiddlewareAllocs
+// checks). Its 24 bytes of text hold any IPv4 address with a port, and an
+// IPv6 one masked to 48 bits or fewer (every address under the default
+// policy); a longer RemoteAddr takes a stateLong instead, still one
+// allocation.
 type state struct {
 	node reqctx.Node[ctxKey, payload]
 	req  http.Request
-	addr [len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")]byte
+	addr [len("[ffff:ffff:ffff::]:65535")]byte
 }
+
+// stateLong is state with room for the longest RemoteAddr.
+type stateLong struct {
+	node reqctx.Node[ctxKey, payload]
+	req  http.Request
+	addr [maxRemoteAddr]byte
+}
+
+const maxRemoteAddr = len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
 	res := m.r.resolve(r.Header, r.RemoteAddr)
-	pl := payload{strategy: res.strategy, keepRaw: m.opts.KeepRaw}
 	addr := res.addr
+	var outcome Outcome
 	switch {
 	case res.fail.sentinel == nil:
-		pl.outcome = Resolved
+		outcome = Resolved
 	case m.opts.OnFailure == Reject:
 		http.Error(w, "Bad Request: client address", http.StatusBadRequest)
 		return
 	case m.opts.OnFailure == UsePeer && res.peer.IsValid():
 		addr = res.peer
-		pl.outcome = PeerUsed
+		outcome = PeerUsed
 	default:
 		addr = netip.Addr{}
-		pl.outcome = Unresolved
+		outcome = Unresolved
 	}
-	if res.fail.sentinel != nil {
-		pl.err = res.fail.sentinel
-		if m.opts.KeepRaw {
-			pl.err = res.fail.error()
-		}
-	}
-	if addr.IsValid() {
-		pre := m.p.Prefix(addr)
-		pl.addr, pl.bits, pl.full = pre.Addr(), uint8(pre.Bits()), addr
-	}
-	st := new(state)
-	st.node.Context, st.node.V = r.Context(), pl
-	st.req = *r.WithContext(&st.node)
+	// The rewritten RemoteAddr: the masked address, or the masked peer
+	// when there is none, with the peer's port.
+	var buf [maxRemoteAddr]byte
+	var text []byte
 	if !m.opts.NoRewrite {
-		shown := pl.addr
-		if !shown.IsValid() && res.peer.IsValid() {
-			shown = m.p.Mask(res.peer)
+		shown := addr
+		if !shown.IsValid() {
+			shown = res.peer
 		}
 		switch {
 		case !shown.IsValid():
-			st.req.RemoteAddr = ""
 		case res.hasPort:
-			b := netip.AddrPortFrom(shown, res.port).AppendTo(st.addr[:0])
-			st.req.RemoteAddr = unsafe.String(unsafe.SliceData(b), len(b))
+			text = netip.AddrPortFrom(m.p.Mask(shown), res.port).AppendTo(buf[:0])
 		default:
-			b := shown.AppendTo(st.addr[:0])
-			st.req.RemoteAddr = unsafe.String(unsafe.SliceData(b), len(b))
+			text = m.p.Mask(shown).AppendTo(buf[:0])
 		}
+	}
+	var node *reqctx.Node[ctxKey, payload]
+	var req *http.Request
+	var dst []byte
+	if len(text) <= len(state{}.addr) {
+		st := new(state)
+		node, req, dst = &st.node, &st.req, st.addr[:]
+	} else {
+		st := new(stateLong)
+		node, req, dst = &st.node, &st.req, st.addr[:]
+	}
+	node.Context = r.Context()
+	node.V = payload{full: addr, meta: &m.meta, strategy: int32(res.strategy), outcome: outcome, sentinel: codeOf(res.fail.sentinel)}
+	if m.opts.KeepRaw && res.fail.sentinel != nil {
+		k := &keptError{err: resolveError{res.fail}} // a second allocation, on failure only
+		k.meta = meta{m: m, err: &k.err}
+		node.V.meta = &k.meta
+	}
+	*req = *r.WithContext(node)
+	if !m.opts.NoRewrite {
+		n := copy(dst, text)
+		req.RemoteAddr = unsafe.String(unsafe.SliceData(dst), n)
 		m.hide.deleteFrom(r.Header)
 	}
-	h.next.ServeHTTP(w, &st.req)
+	h.next.ServeHTTP(w, req)
+}
+
+// sentinelCode names a sentinel error in a byte, for the payload.
+type sentinelCode uint8
+
+const (
+	noSentinel sentinelCode = iota
+	codeNoAddr
+	codeUntrusted
+	codeMalformed
+)
+
+func codeOf(err error) sentinelCode {
+	switch err {
+	case nil:
+		return noSentinel
+	case ErrNoAddr:
+		return codeNoAddr
+	case ErrUntrusted:
+		return codeUntrusted
+	}
+	return codeMalformed
+}
+
+func (c sentinelCode) err() error {
+	switch c {
+	case noSentinel:
+		return nil
+	case codeNoAddr:
+		return ErrNoAddr
+	case codeUntrusted:
+		return ErrUntrusted
+	}
+	return ErrMalformed
 }
 
 // headerSet matches header names against a list, ignoring case and
-// reading '_' as '-', without allocating: names are bucketed by length.
+// reading '_' as '-', without allocating. Most keys of a request's
+// header map are not in the set, so deleteFrom rejects them first on their
+// length and first letter, one table lookup, and compares the few that
+// pass with the names of their length.
 type headerSet struct {
+	// first has, for each length, bit c&31 set for the first letter c of
+	// each name of that length (letters fold to the same bit whatever
+	// their case).
+	first []uint32
 	byLen [][]string // lower-case names with hyphens, by length
 }
 
@@ -393,37 +477,47 @@ func newHeaderSet(names []string) headerSet {
 	var s headerSet
 	for _, n := range names {
 		n = strings.ToLower(strings.ReplaceAll(n, "_", "-"))
+		if n == "" {
+			continue // matches no key: has rejects the empty key
+		}
 		for len(s.byLen) <= len(n) {
 			s.byLen = append(s.byLen, nil)
+			s.first = append(s.first, 0)
 		}
 		if !slices.Contains(s.byLen[len(n)], n) {
 			s.byLen[len(n)] = append(s.byLen[len(n)], n)
 		}
+		s.first[len(n)] |= 1 << (n[0] & 31)
 	}
 	return s
 }
 
-// has reports whether k is in the set.
-func (s headerSet) has(k string) bool {
-	if len(k) >= len(s.byLen) {
-		return false
+// deleteFrom deletes every header of the set from h, whatever the
+// spelling of its key. A key is rejected on its length and first letter
+// in the loop itself; match compares the few that pass.
+func (s *headerSet) deleteFrom(h http.Header) {
+	first := s.first
+	for k := range h {
+		if len(k) >= len(first) {
+			continue
+		}
+		if f := first[len(k)]; f == 0 || f&(1<<(k[0]&31)) == 0 {
+			continue
+		}
+		if s.match(k) {
+			delete(h, k)
+		}
 	}
+}
+
+// match reports whether k equals a name of its length.
+func (s *headerSet) match(k string) bool {
 	for _, n := range s.byLen[len(k)] {
 		if foldEqual(k, n) {
 			return true
 		}
 	}
 	return false
-}
-
-// deleteFrom deletes every header of the set from h, whatever the
-// spelling of its key.
-func (s headerSet) deleteFrom(h http.Header) {
-	for k := range h {
-		if s.has(k) {
-			delete(h, k)
-		}
-	}
 }
 
 // foldEqual reports whether k equals lower, a lower-case name of the same

@@ -3,11 +3,13 @@ package clientip_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -161,6 +163,106 @@ func TestMiddlewareKeepRawAndNoRewrite(t *testing.T) {
 	assert.Contains(t, got.log, "client.addr=198.51.100.0 ")
 }
 
+// The Info is rebuilt from a compact payload: with KeepRaw it carries the
+// full error of a failed resolution, without it the sentinel alone, and
+// in both cases the strategy that failed and the masked peer used.
+func TestMiddlewareInfoOnFailure(t *testing.T) {
+	for _, keepRaw := range []bool{false, true} {
+		t.Run(fmt.Sprintf("KeepRaw=%v", keepRaw), func(t *testing.T) {
+			got, _ := serve(t, loopbackResolver(t), &clientip.MiddlewareOptions{KeepRaw: keepRaw},
+				http.Header{"X-Forwarded-For": {"198.51.100.77, 198.51.100.7x"}})
+			require.True(t, got.ok)
+			info := got.info
+			assert.Equal(t, clientip.PeerUsed, info.Outcome)
+			assert.Equal(t, "x-forwarded-for/rightmost-untrusted", info.Strategy.String())
+			assert.Equal(t, netip.MustParsePrefix("127.0.0.0/24"), info.Prefix)
+			assert.Equal(t, netip.MustParseAddr("127.0.0.0"), info.Addr)
+			require.ErrorIs(t, info.Err, clientip.ErrMalformed)
+			if keepRaw {
+				assert.Equal(t, netip.MustParseAddr("127.0.0.1"), info.Raw)
+				assert.Equal(t, "clientip: X-Forwarded-For entry 1 from the right (13 bytes): malformed client address: not an IP address", info.Err.Error())
+			} else {
+				assert.False(t, info.Raw.IsValid())
+				assert.Same(t, clientip.ErrMalformed, info.Err)
+			}
+		})
+	}
+}
+
+// Keys that share a hidden name's length and first letter, the empty key,
+// and a SingleHeader name longer than any built-in one are told apart.
+func TestMiddlewareHeaderMatching(t *testing.T) {
+	tr, err := clientip.NewTrusted("127.0.0.0/8")
+	require.NoError(t, err)
+	long := "X-" + strings.Repeat("Long-", 14) + "Client" // 78 bytes
+	r, err := clientip.New(clientip.SingleHeader(tr, long), clientip.RemoteAddr())
+	require.NoError(t, err)
+	mw, err := clientip.NewMiddleware(r, ipmask.Default, nil)
+	require.NoError(t, err)
+	var left http.Header
+	h := mw(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) { left = req.Header.Clone() }))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "127.0.0.1:1"
+	req.Header = http.Header{
+		"X-Forwarded-Fox":                  {"a"}, // X-Forwarded-For's length and first letter
+		"Y-Forwarded-For":                  {"b"}, // its length, another first letter
+		"X-Forwarded-Fo":                   {"c"}, // a prefix of it
+		"":                                 {"d"},
+		strings.ToLower(long):              {canary4},
+		strings.ReplaceAll(long, "-", "_"): {canary4},
+		strings.ReplaceAll(long, "Client", "Clienu"): {"e"},
+		"X_FORWARDED_FOR": {canary4},
+	}
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	assert.Equal(t, http.Header{
+		"X-Forwarded-Fox": {"a"}, "Y-Forwarded-For": {"b"}, "X-Forwarded-Fo": {"c"}, "": {"d"},
+		strings.ReplaceAll(long, "Client", "Clienu"): {"e"},
+	}, left)
+}
+
+// A RemoteAddr longer than the state's 24 bytes of text (an IPv6 address
+// under a policy that keeps more than 48 bits) takes the larger state:
+// still one allocation, and the text whole.
+func TestMiddlewareLongRemoteAddr(t *testing.T) {
+	keepAll, err := ipmask.New(32, 128)
+	require.NoError(t, err)
+	tests := []struct {
+		name, remote, want string
+		policy             ipmask.Policy
+	}{
+		{name: "longest IPv6 with a port", remote: "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe]:65535", want: "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe]:65535", policy: keepAll},
+		{name: "IPv6 of 25 bytes with a port", remote: "[2001:db8:a:b:c:d::]:4433", want: "[2001:db8:a:b:c:d::]:4433", policy: keepAll},
+		{name: "longest /48 with a port fits the small state", remote: "[ffff:ffff:ffff:1::1]:65535", want: "[ffff:ffff:ffff::]:65535", policy: ipmask.Default},
+		{name: "longest IPv4 with a port", remote: "255.255.255.254:65535", want: "255.255.255.254:65535", policy: keepAll},
+		{name: "IPv6 without a port", remote: "2001:db8:1:2:3:4:5:6", want: "2001:db8:1:2:3:4:5:6", policy: keepAll},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mw, err := clientip.NewMiddleware(nil, tt.policy, nil)
+			require.NoError(t, err)
+			var got string
+			var info clientip.Info
+			h := mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				got = r.RemoteAddr
+				info, _ = clientip.FromContext(r.Context())
+			}))
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.RemoteAddr = tt.remote
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, clientip.Resolved, info.Outcome)
+			full, err := netip.ParseAddr(tt.remote)
+			if ap, perr := netip.ParseAddrPort(tt.remote); perr == nil {
+				full, err = ap.Addr(), nil
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.policy.Prefix(full), info.Prefix)
+			assert.LessOrEqual(t, testing.AllocsPerRun(50, func() { h.ServeHTTP(w, req) }), 1.0)
+		})
+	}
+}
+
 func TestMiddlewareLeavesCallersRequest(t *testing.T) {
 	mw, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, nil)
 	require.NoError(t, err)
@@ -294,6 +396,16 @@ func TestMiddlewareAllocs(t *testing.T) {
 		proxied.Header["X-Forwarded-For"] = xff // the middleware deletes it
 		h.ServeHTTP(w, proxied)
 	}), 1.0, "proxied: the header is deleted in place, not copied")
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 1000
+	for range n {
+		proxied.Header["X-Forwarded-For"] = xff
+		h.ServeHTTP(w, proxied)
+	}
+	runtime.ReadMemStats(&after)
+	assert.LessOrEqual(t, (after.TotalAlloc-before.TotalAlloc)/n, uint64(384), "bytes per request: the state stays in the 384-byte size class")
 
 	keep, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, &clientip.MiddlewareOptions{NoRewrite: true})
 	require.NoError(t, err)

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-
-	"go4.org/netipx"
 )
 
 // Sentinel errors. Every error a [Resolver] returns wraps exactly one of
@@ -291,8 +289,16 @@ type result struct {
 	peer     netip.Addr // the parsed RemoteAddr, if it parsed
 	port     uint16     // its port, if it had one
 	hasPort  bool
-	strategy Strategy // the strategy that answered
+	strategy int // the index of the strategy that answered (or failed last)
 	fail     failure
+}
+
+// strategy returns the strategy at index i of a resolution's chain.
+func (r *Resolver) strategy(i int) Strategy {
+	if r == nil || i < 0 || i >= len(r.strategies) {
+		return Strategy{} // RemoteAddr alone
+	}
+	return r.strategies[i]
 }
 
 var remoteAddrOnly = []Strategy{{}}
@@ -309,11 +315,11 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string) result {
 	// (the usual case) reads it once, and a walk never sees two sets.
 	var sets [4]struct {
 		t   *Trusted
-		set *netipx.IPSet
+		set *trustedSet
 	}
 	nsets := 0
-	for _, s := range strategies {
-		res.strategy = s
+	for i, s := range strategies {
+		res.strategy = i
 		if perr.sentinel != nil {
 			res.fail = perr // every strategy needs the peer
 			if perr.sentinel != ErrNoAddr {
@@ -321,7 +327,7 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string) result {
 			}
 			continue
 		}
-		var set *netipx.IPSet
+		var set *trustedSet
 		if s.trusted != nil {
 			found := false
 			for _, c := range sets[:nsets] {
@@ -353,7 +359,7 @@ func (r *Resolver) count(res *result) {
 	c := &r.stats
 	switch res.fail.sentinel {
 	case nil:
-		if res.strategy.kind == kindRemoteAddr {
+		if r.strategy(res.strategy).kind == kindRemoteAddr {
 			c.peer.Add(1)
 		} else {
 			c.header.Add(1)
@@ -369,7 +375,7 @@ func (r *Resolver) count(res *result) {
 
 // resolve runs one strategy for the already parsed peer, with set the
 // strategy's trusted set as loaded for this resolution.
-func (s Strategy) resolve(h http.Header, peer netip.Addr, set *netipx.IPSet) (netip.Addr, failure) {
+func (s Strategy) resolve(h http.Header, peer netip.Addr, set *trustedSet) (netip.Addr, failure) {
 	if s.kind == kindRemoteAddr {
 		return peer, failure{}
 	}
@@ -380,7 +386,7 @@ func (s Strategy) resolve(h http.Header, peer netip.Addr, set *netipx.IPSet) (ne
 	case kindForwarded:
 		where = HeaderForwarded
 	}
-	if !inSet(set, peer) {
+	if !set.contains(peer) {
 		return netip.Addr{}, failure{sentinel: ErrUntrusted, where: where, why: "header not read"}
 	}
 	switch s.kind {

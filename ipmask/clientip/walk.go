@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-
-	"go4.org/netipx"
 )
 
 // Bounds on the text a resolution reads, so that a hostile header costs a
@@ -111,7 +109,7 @@ func (x *xffWalk) next() (a netip.Addr, fail failure, ok bool) {
 
 // rightmostUntrusted answers the rightmost X-Forwarded-For entry not in
 // set, the trusted set loaded once for this resolution.
-func rightmostUntrusted(copies []string, set *netipx.IPSet) (netip.Addr, failure) {
+func rightmostUntrusted(copies []string, set *trustedSet) (netip.Addr, failure) {
 	x := xffWalk{w: listWalker{copies: copies}}
 	for {
 		a, fail, ok := x.next()
@@ -122,7 +120,7 @@ func rightmostUntrusted(copies []string, set *netipx.IPSet) (netip.Addr, failure
 			return netip.Addr{}, errAbsent(HeaderXForwardedFor)
 		case !ok:
 			return netip.Addr{}, failure{sentinel: ErrNoAddr, where: HeaderXForwardedFor, why: "every entry is a trusted proxy"}
-		case !inSet(set, a):
+		case !set.contains(a):
 			return a, failure{}
 		}
 	}
@@ -250,11 +248,6 @@ func malformed(name string, pos int, e, why string) failure {
 	return failure{sentinel: ErrMalformed, where: name, pos: pos, length: len(e), why: why}
 }
 
-// inSet reports whether a, unmapped and without its zone, is in set.
-func inSet(set *netipx.IPSet, a netip.Addr) bool {
-	return set != nil && a.IsValid() && set.Contains(a.Unmap().WithZone(""))
-}
-
 // parsePeer parses http.Request.RemoteAddr: "ip:port", "[ipv6]:port" or a
 // bare address. A zone is dropped (the kernel put it there); the address
 // is unmapped.
@@ -265,6 +258,9 @@ func parsePeer(s string) (a netip.Addr, port uint16, hasPort bool, err failure) 
 	if len(s) > maxRawEntry {
 		return netip.Addr{}, 0, false, failure{sentinel: ErrMalformed, where: "RemoteAddr", length: len(s), why: whyTooLong}
 	}
+	if a, port, hasPort, ok := parseIPv4Port(s); ok {
+		return a, port, hasPort, failure{}
+	}
 	host, port, hasPort, why := splitHostPort(s)
 	if why == "" {
 		a, why = parseHost(host, hasBracket(s))
@@ -273,6 +269,25 @@ func parsePeer(s string) (a netip.Addr, port uint16, hasPort bool, err failure) 
 		return netip.Addr{}, 0, false, malformed("RemoteAddr", 0, s, why)
 	}
 	return a, port, hasPort, failure{}
+}
+
+// parseIPv4Port parses "192.0.2.1" or "192.0.2.1:80", the form nearly
+// every RemoteAddr and X-Forwarded-For entry takes, in one pass, and
+// accepts it exactly when the general path (splitHostPort, then
+// parseHost) would, with the same result. ok is false for anything else,
+// which the general path then parses or refuses with the reason.
+func parseIPv4Port(s string) (a netip.Addr, port uint16, hasPort, ok bool) {
+	host, rest, hasPort := strings.Cut(s, ":")
+	if a, ok = parseIPv4(host); !ok || a.IsUnspecified() {
+		return netip.Addr{}, 0, false, false
+	}
+	if !hasPort {
+		return a, 0, false, true
+	}
+	if port, ok = parsePort(rest); !ok {
+		return netip.Addr{}, 0, false, false
+	}
+	return a, port, true, true
 }
 
 func hasBracket(s string) bool { return len(s) > 0 && s[0] == '[' }
@@ -286,6 +301,9 @@ func hasBracket(s string) bool { return len(s) > 0 && s[0] == '[' }
 func parseEntry(name string, pos int, e string) (netip.Addr, failure) {
 	if len(e) > maxAddrLen {
 		return netip.Addr{}, malformed(name, pos, e, whyTooLong)
+	}
+	if a, _, _, ok := parseIPv4Port(e); ok {
+		return a, failure{}
 	}
 	if strings.IndexByte(e, '%') >= 0 {
 		return netip.Addr{}, malformed(name, pos, e, "a zone is not allowed")
@@ -365,12 +383,20 @@ func parseHost(host string, bracketed bool) (netip.Addr, string) {
 		}
 		host = host[:i]
 	}
-	if !addrChars(host) {
-		return netip.Addr{}, "not an IP address"
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, "not an IP address"
+	var a netip.Addr
+	if strings.IndexByte(host, ':') < 0 {
+		var ok bool
+		if a, ok = parseIPv4(host); !ok {
+			return netip.Addr{}, "not an IP address"
+		}
+	} else {
+		if !addrChars(host) {
+			return netip.Addr{}, "not an IP address"
+		}
+		var err error
+		if a, err = netip.ParseAddr(host); err != nil {
+			return netip.Addr{}, "not an IP address"
+		}
 	}
 	if bracketed && !a.Is6() {
 		return netip.Addr{}, "IPv4 in brackets"
@@ -380,6 +406,38 @@ func parseHost(host string, bracketed bool) (netip.Addr, string) {
 		return netip.Addr{}, "unspecified address"
 	}
 	return a, ""
+}
+
+// parseIPv4 parses s as netip.ParseAddr parses an IPv4 address: four
+// decimal fields from 0 to 255 separated by dots, with no leading zeros
+// and nothing else. It is that parser's IPv4 case, which is most of the
+// cost of a resolution, without its generality (and its error, which
+// allocates).
+func parseIPv4(s string) (netip.Addr, bool) {
+	var ip [4]byte
+	field, val, digits := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9':
+			if digits == 1 && val == 0 {
+				return netip.Addr{}, false // a leading zero
+			}
+			if val = val*10 + int(c-'0'); val > 255 {
+				return netip.Addr{}, false
+			}
+			digits++
+		case c == '.' && digits > 0 && field < 3:
+			ip[field] = byte(val)
+			field, val, digits = field+1, 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if field != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	ip[3] = byte(val)
+	return netip.AddrFrom4(ip), true
 }
 
 // addrChars reports whether s is made of the characters of an address's
@@ -400,7 +458,7 @@ func addrChars(s string) bool {
 // forwarded answers the rightmost for= node in the Forwarded header that is
 // not in set, the trusted set loaded once for this resolution. It reads at
 // most maxWalkBytes of the header from its end.
-func forwarded(copies []string, set *netipx.IPSet) (netip.Addr, failure) {
+func forwarded(copies []string, set *trustedSet) (netip.Addr, failure) {
 	seen, n, budget := 0, 0, maxWalkBytes
 	for i := len(copies) - 1; i >= 0; i-- {
 		v := copies[i]
@@ -427,7 +485,7 @@ func forwarded(copies []string, set *netipx.IPSet) (netip.Addr, failure) {
 			if fail.sentinel != nil {
 				return netip.Addr{}, fail
 			}
-			if !inSet(set, a) {
+			if !set.contains(a) {
 				return a, failure{}
 			}
 		}
