@@ -38,20 +38,51 @@ func ParseAddr(s string) (netip.Addr, error) {
 // that is not an address is an error wrapping [ErrInvalidAddr], never passed
 // through, and the error does not quote it.
 //
-// MaskString parses, masks and formats in one pass on the stack and
-// allocates only the returned string; when s already is the text of its
-// masked address it returns s and allocates nothing.
+// MaskString parses, masks and formats in one pass on the stack. When the
+// masked text is s itself or its leading part ("2001:db8:1::" of
+// "2001:db8:1::7") it returns s or that part of it, without allocating.
+// Otherwise the result is carved out of a small block of memory shared
+// with other results (256 bytes, about twenty IPv4 results), so that about
+// one call in twenty allocates; the text of a result is never changed.
+// The price is memory held: as long as a result is referenced, the whole
+// block it was carved from stays allocated, and the same goes for s when
+// the result is part of it. A caller that keeps a few results among many
+// for a long time (a map key, a cache) can copy them with
+// [strings.Clone] to hold only their own bytes.
+//
+// MaskString is safe for concurrent use; concurrent callers carve disjoint
+// parts of the shared blocks, spread over several blocks. For masking text
+// in bulk, [Policy.AppendMask] into a reused buffer allocates nothing.
 func (p Policy) MaskString(s string) (string, error) {
-	var buf [64]byte // the longest result, 39 bytes, and room to spare
+	var buf [maxText]byte // also the hint that picks a block (see reserve)
+	hint := uintptr(unsafe.Pointer(&buf))
+	if keep, v, m, k, ok := p.mask4Text(s); ok {
+		// IPv4, most traffic: the masked text is s when masking changes
+		// nothing and new text otherwise (a masked octet's text is never
+		// a leading part of the original's), and its length is known
+		// before it is written, so it is written straight into its block.
+		if m == v {
+			return s, nil
+		}
+		r := reserve(len(keep)+octetsLen(m, k), hint)
+		appendOctets(append(r[:0], keep...), m, k)
+		return unsafe.String(&r[0], len(r)), nil
+	}
 	out, err := p.appendMask(buf[:0], s)
 	if err != nil {
 		return "", err
 	}
-	if string(out) == s { // compared without a copy
-		return s, nil
+	if n := len(out); n <= len(s) && out[n-1] == s[n-1] && string(out) == s[:n] { // compared without a copy
+		return s[:n], nil
 	}
-	return string(out), nil
+	r := reserve(len(out), hint)
+	copy(r, out)
+	return unsafe.String(&r[0], len(r)), nil
 }
+
+// maxText is the length of the longest masked text, an IPv6 address with
+// eight groups of four digits.
+const maxText = len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
 
 // AppendMask parses s as [ParseAddr] does, appends the text of its masked
 // address (as [Policy.MaskString] gives it) to dst and returns the extended
@@ -68,18 +99,8 @@ func (p Policy) AppendMask(dst, s []byte) ([]byte, error) {
 
 func (p Policy) appendMask(dst []byte, s string) ([]byte, error) {
 	// IPv4 first, on a path of its own: it is most traffic.
-	if v, dots, ok := quad(s); ok {
-		// Dotted-quad text without leading zeros is canonical, so the
-		// octets the policy keeps whole are copied as written.
-		k := int(p.v4) / 8
-		if k > 0 {
-			end := len(s)
-			if k < 4 {
-				end = int(dots[k-1])
-			}
-			dst = append(dst, s[:end]...)
-		}
-		return appendOctets(dst, v&^(^uint32(0)>>p.v4), k), nil
+	if keep, _, m, k, ok := p.mask4Text(s); ok {
+		return appendOctets(append(dst, keep...), m, k), nil
 	}
 	r := scan(s)
 	if r.fault != 0 {
@@ -95,6 +116,29 @@ func (p Policy) appendMask(dst []byte, s string) ([]byte, error) {
 	}
 	hi, lo, _ = p.mask6(hi, lo)
 	return appendV6(dst, hi, lo), nil
+}
+
+// mask4Text parses s as a dotted-quad IPv4 address, as quad does, and
+// returns what its masked text is made of: keep, the part of s that writes
+// the k octets the policy keeps whole (dotted-quad text without leading
+// zeros is canonical, so they are copied as written), then the octets of
+// the masked address m from the k-th on. v is the address s holds, so the
+// masked text is s when m == v. ok is false for anything else, valid or
+// not, which scan then judges.
+func (p Policy) mask4Text(s string) (keep string, v, m uint32, k int, ok bool) {
+	v, dots, ok := quad(s)
+	if !ok {
+		return "", 0, 0, 0, false
+	}
+	k = int(p.v4) / 8
+	end := 0
+	if k > 0 {
+		end = len(s)
+		if k < 4 {
+			end = int(dots[k-1])
+		}
+	}
+	return s[:end], v, v &^ (^uint32(0) >> p.v4), k, true
 }
 
 // appendV6 appends the RFC 5952 text of the IPv6 address hi:lo, as
@@ -159,6 +203,18 @@ func appendOctets(dst []byte, v uint32, k int) []byte {
 		dst = append(dst, d[:d[3]]...)
 	}
 	return dst
+}
+
+// octetsLen returns how many bytes appendOctets(dst, v, k) appends.
+func octetsLen(v uint32, k int) int {
+	n := 4 - k // the dots: one before each octet but the first
+	if k == 0 {
+		n = 3
+	}
+	for i := k; i < 4; i++ {
+		n += int(decimal[byte(v>>(24-8*i))][3])
+	}
+	return n
 }
 
 // hexDigit holds the value of every hex digit, and 0xff for other bytes.
