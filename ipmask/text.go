@@ -54,8 +54,6 @@ func ParseAddr(s string) (netip.Addr, error) {
 // parts of the shared blocks, spread over several blocks. For masking text
 // in bulk, [Policy.AppendMask] into a reused buffer allocates nothing.
 func (p Policy) MaskString(s string) (string, error) {
-	var buf [maxText]byte // also the hint that picks a block (see reserve)
-	hint := uintptr(unsafe.Pointer(&buf))
 	if keep, v, m, k, ok := p.mask4Text(s); ok {
 		// IPv4, most traffic: the masked text is s when masking changes
 		// nothing and new text otherwise (a masked octet's text is never
@@ -64,10 +62,18 @@ func (p Policy) MaskString(s string) (string, error) {
 		if m == v {
 			return s, nil
 		}
-		r := reserve(len(keep)+octetsLen(m, k), hint)
+		var h byte // its address is the hint that picks a block (see reserve)
+		r := reserve(len(keep)+octetsLen(m, k), uintptr(unsafe.Pointer(&h)))
 		appendOctets(append(r[:0], keep...), m, k)
 		return unsafe.String(&r[0], len(r)), nil
 	}
+	return p.maskStringSlow(s)
+}
+
+// maskStringSlow is MaskString for all but dotted-quad IPv4 text, with the
+// buffer only this path needs.
+func (p Policy) maskStringSlow(s string) (string, error) {
+	var buf [maxText]byte // its address is also the hint that picks a block
 	out, err := p.appendMask(buf[:0], s)
 	if err != nil {
 		return "", err
@@ -75,7 +81,7 @@ func (p Policy) MaskString(s string) (string, error) {
 	if n := len(out); n <= len(s) && out[n-1] == s[n-1] && string(out) == s[:n] { // compared without a copy
 		return s[:n], nil
 	}
-	r := reserve(len(out), hint)
+	r := reserve(len(out), uintptr(unsafe.Pointer(&buf)))
 	copy(r, out)
 	return unsafe.String(&r[0], len(r)), nil
 }
@@ -258,6 +264,7 @@ type scanned struct {
 func quad(s string) (v uint32, dots [3]uint8, ok bool) {
 	i := 0
 	for k := 0; k < 4; k++ {
+		// One to three digits, written out: a leading 0 stands alone.
 		if i >= len(s) {
 			return 0, dots, false
 		}
@@ -266,17 +273,19 @@ func quad(s string) (v uint32, dots [3]uint8, ok bool) {
 			return 0, dots, false
 		}
 		i++
-		if val != 0 { // a leading 0 stands alone
-			for n := 0; n < 2 && i < len(s); n++ {
-				d := uint32(s[i] - '0')
-				if d > 9 {
-					break
-				}
+		if val != 0 && i < len(s) {
+			if d := uint32(s[i] - '0'); d <= 9 {
 				val = val*10 + d
 				i++
-			}
-			if val > 255 {
-				return 0, dots, false
+				if i < len(s) {
+					if d := uint32(s[i] - '0'); d <= 9 {
+						val = val*10 + d
+						i++
+						if val > 255 {
+							return 0, dots, false
+						}
+					}
+				}
 			}
 		}
 		v = v<<8 | val
@@ -302,14 +311,19 @@ func scan(s string) (r scanned) {
 			r.is4 = true
 			return r
 		case ':':
+			// scan6 fails on any '%', so the zone is looked for only
+			// after a failure: zones and errors are the rare case.
+			r.v6, r.fault, r.pos = scan6(s)
+			if r.fault == 0 {
+				return r
+			}
 			if z := strings.IndexByte(s, '%'); z >= 0 {
 				if z == len(s)-1 {
 					r.fault, r.pos = faultZoneEmpty, z
 					return r
 				}
-				s = s[:z]
+				r.v6, r.fault, r.pos = scan6(s[:z])
 			}
-			r.v6, r.fault, r.pos = scan6(s)
 			return r
 		case '%':
 			r.fault, r.pos = faultZoneNoV6, i
@@ -382,15 +396,15 @@ func scan6(s string) (b [16]byte, f fault, pos int) {
 	for i < 16 {
 		start := p
 		acc := uint32(0)
-		for ; p < len(s); p++ {
+		for end := min(len(s), start+4); p < end; p++ {
 			d := hexDigit[s[p]]
 			if d > 0xf {
 				break
 			}
-			if p-start == 4 {
-				return b, faultV6Digits, start
-			}
 			acc = acc<<4 | uint32(d)
+		}
+		if p-start == 4 && p < len(s) && hexDigit[s[p]] <= 0xf {
+			return b, faultV6Digits, start
 		}
 		if p == start {
 			if p < len(s) && s[p] != ':' {
