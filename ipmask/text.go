@@ -396,6 +396,13 @@ func scan6(s string) (b [16]byte, f fault, pos int) {
 	for i < 16 {
 		start := p
 		acc := uint32(0)
+		if p+4 <= len(s) { // four digits at once, the common case
+			d0, d1, d2, d3 := hexDigit[s[p]], hexDigit[s[p+1]], hexDigit[s[p+2]], hexDigit[s[p+3]]
+			if d0|d1|d2|d3 <= 0xf {
+				acc = uint32(d0)<<12 | uint32(d1)<<8 | uint32(d2)<<4 | uint32(d3)
+				p += 4
+			}
+		}
 		for end := min(len(s), start+4); p < end; p++ {
 			d := hexDigit[s[p]]
 			if d > 0xf {
