@@ -48,14 +48,14 @@ func TestReserveDisjointUnderContention(t *testing.T) {
 // allocation serves many regions.
 func TestReserveFillsAChunk(t *testing.T) {
 	hint := uintptr(0x7000)
-	full := reserve(chunkSize, hint) // a fresh chunk, full at once
-	assert.Len(t, full, chunkSize)
+	full := reserve(chunkText, hint) // a fresh chunk, full at once
+	assert.Len(t, full, chunkText)
 	a := reserve(10, hint) // starts the next chunk
 	b := reserve(10, hint)
-	assert.NotEqual(t, unsafe.Pointer(&full[chunkSize-1]), unsafe.Add(unsafe.Pointer(&a[0]), -1), "a full chunk gives no more")
+	assert.NotEqual(t, unsafe.Pointer(&full[chunkText-1]), unsafe.Add(unsafe.Pointer(&a[0]), -1), "a full chunk gives no more")
 	assert.Equal(t, unsafe.Add(unsafe.Pointer(&a[0]), 10), unsafe.Pointer(&b[0]), "the next region follows")
 	allocs := testing.AllocsPerRun(10, func() {
-		for range chunkSize / 10 {
+		for range chunkText / 10 {
 			_ = reserve(10, hint)
 		}
 	})
