@@ -71,11 +71,15 @@ func reserve(n int, hint uintptr) []byte {
 			return c.text[end-uint64(n) : end : end]
 		}
 	}
-	// The chunk is full (or this is the first call): start a new one with
-	// this region and install it unless another caller has already
-	// replaced the full one; if it has, the new chunk serves this region
-	// alone.
-	fresh := &chunk{used: uint64(n)}
-	sh.cur.CompareAndSwap(c, fresh)
-	return fresh.text[:n:n]
+	return sh.fresh(c, n)
+}
+
+// fresh starts a new chunk with a region of n bytes, installs it in place
+// of full (nil at first) unless another caller has already replaced it,
+// and returns the region. A chunk that is not installed serves this region
+// alone.
+func (sh *chunkShard) fresh(full *chunk, n int) []byte {
+	c := &chunk{used: uint64(n)}
+	sh.cur.CompareAndSwap(full, c)
+	return c.text[:n:n]
 }

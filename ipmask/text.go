@@ -112,7 +112,7 @@ func (p Policy) appendMask(dst []byte, s string) ([]byte, error) {
 	if r.fault != 0 {
 		return dst, r.err(s)
 	}
-	if r.is4 { // quad takes all IPv4 text; this keeps the two honest
+	if r.is4 { // mask4Text takes all IPv4 text; this keeps the two honest
 		return appendOctets(dst, r.v4&^(^uint32(0)>>p.v4), 0), nil
 	}
 	hi := binary.BigEndian.Uint64(r.v6[:8])
@@ -124,7 +124,7 @@ func (p Policy) appendMask(dst []byte, s string) ([]byte, error) {
 	return appendV6(dst, hi, lo), nil
 }
 
-// mask4Text parses s as a dotted-quad IPv4 address, as quad does, and
+// mask4Text parses s as a dotted-quad IPv4 address, as scan4 does, and
 // returns what its masked text is made of: keep, the part of s that writes
 // the k octets the policy keeps whole (dotted-quad text without leading
 // zeros is canonical, so they are copied as written), then the octets of
@@ -132,17 +132,46 @@ func (p Policy) appendMask(dst []byte, s string) ([]byte, error) {
 // masked text is s when m == v. ok is false for anything else, valid or
 // not, which scan then judges.
 func (p Policy) mask4Text(s string) (keep string, v, m uint32, k int, ok bool) {
-	v, dots, ok := quad(s)
-	if !ok {
-		return "", 0, 0, 0, false
-	}
 	k = int(p.v4) / 8
-	end := 0
-	if k > 0 {
-		end = len(s)
-		if k < 4 {
-			end = int(dots[k-1])
+	end, i := 0, 0
+	for j := 0; j < 4; j++ {
+		// One to three digits, written out: a leading 0 stands alone.
+		if i >= len(s) {
+			return "", 0, 0, 0, false
 		}
+		val := uint32(s[i] - '0')
+		if val > 9 {
+			return "", 0, 0, 0, false
+		}
+		i++
+		if val != 0 && i < len(s) {
+			if d := uint32(s[i] - '0'); d <= 9 {
+				val = val*10 + d
+				i++
+				if i < len(s) {
+					if d := uint32(s[i] - '0'); d <= 9 {
+						val = val*10 + d
+						i++
+						if val > 255 {
+							return "", 0, 0, 0, false
+						}
+					}
+				}
+			}
+		}
+		v = v<<8 | val
+		if j == k-1 {
+			end = i
+		}
+		if j < 3 {
+			if i >= len(s) || s[i] != '.' {
+				return "", 0, 0, 0, false
+			}
+			i++
+		}
+	}
+	if i != len(s) {
+		return "", 0, 0, 0, false
 	}
 	return s[:end], v, v &^ (^uint32(0) >> p.v4), k, true
 }
@@ -252,52 +281,9 @@ var decimal = func() (t [256][4]byte) {
 type scanned struct {
 	v6    [16]byte
 	v4    uint32
-	dots  [3]uint8 // where the dots of an IPv4 address are, in s
 	is4   bool
 	fault fault
 	pos   int // byte offset of the fault, where it has one
-}
-
-// quad parses s as a dotted-quad IPv4 address, as scan4 does, and
-// returns the offsets of its dots; ok is false for anything else, valid or
-// not, which scan then judges.
-func quad(s string) (v uint32, dots [3]uint8, ok bool) {
-	i := 0
-	for k := 0; k < 4; k++ {
-		// One to three digits, written out: a leading 0 stands alone.
-		if i >= len(s) {
-			return 0, dots, false
-		}
-		val := uint32(s[i] - '0')
-		if val > 9 {
-			return 0, dots, false
-		}
-		i++
-		if val != 0 && i < len(s) {
-			if d := uint32(s[i] - '0'); d <= 9 {
-				val = val*10 + d
-				i++
-				if i < len(s) {
-					if d := uint32(s[i] - '0'); d <= 9 {
-						val = val*10 + d
-						i++
-						if val > 255 {
-							return 0, dots, false
-						}
-					}
-				}
-			}
-		}
-		v = v<<8 | val
-		if k < 3 {
-			if i >= len(s) || s[i] != '.' {
-				return 0, dots, false
-			}
-			dots[k] = uint8(i)
-			i++
-		}
-	}
-	return v, dots, i == len(s)
 }
 
 // scan parses s as netip.ParseAddr does, zone aside: the first '.', ':' or
@@ -307,7 +293,7 @@ func scan(s string) (r scanned) {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '.':
-			r.v4, r.dots, r.fault, r.pos = scan4(s, 0)
+			r.v4, r.fault, r.pos = scan4(s, 0)
 			r.is4 = true
 			return r
 		case ':':
@@ -340,45 +326,42 @@ func scan(s string) (r scanned) {
 
 // scan4 parses s[off:] as a dotted-quad IPv4 address: four decimal fields
 // of one to three digits, each at most 255 and without a leading zero.
-// It also returns the offsets of the three dots, for text of up to 255
-// bytes (an IPv4 address is at most 15).
-func scan4(s string, off int) (v uint32, dots [3]uint8, f fault, pos int) {
+func scan4(s string, off int) (v uint32, f fault, pos int) {
 	val, digits, fields := uint32(0), 0, 0
 	for i := off; i < len(s); i++ {
 		switch c := s[i]; {
 		case c-'0' < 10:
 			if digits == 1 && val == 0 {
-				return 0, dots, faultV4Zero, i - 1
+				return 0, faultV4Zero, i - 1
 			}
 			val = val*10 + uint32(c-'0')
 			digits++
 			if val > 255 {
-				return 0, dots, faultV4Range, i + 1 - digits
+				return 0, faultV4Range, i + 1 - digits
 			}
 		case c == '.':
 			if digits == 0 {
-				return 0, dots, faultV4Empty, i
+				return 0, faultV4Empty, i
 			}
 			if fields == 3 {
-				return 0, dots, faultV4Long, i
+				return 0, faultV4Long, i
 			}
-			dots[fields] = uint8(i)
 			v = v<<8 | val
 			fields++
 			val, digits = 0, 0
 		case c == '%':
-			return 0, dots, faultZoneNoV6, i
+			return 0, faultZoneNoV6, i
 		default:
-			return 0, dots, faultChar, i
+			return 0, faultChar, i
 		}
 	}
 	if digits == 0 {
-		return 0, dots, faultV4Empty, len(s)
+		return 0, faultV4Empty, len(s)
 	}
 	if fields < 3 {
-		return 0, dots, faultV4Short, len(s)
+		return 0, faultV4Short, len(s)
 	}
-	return v<<8 | val, dots, 0, 0
+	return v<<8 | val, 0, 0
 }
 
 // scan6 parses s, with no zone, as an RFC 4291 IPv6 address: eight groups
@@ -423,7 +406,7 @@ func scan6(s string) (b [16]byte, f fault, pos int) {
 			if (ellipsis < 0 && i != 12) || i > 12 {
 				return b, faultV6Dotted, start
 			}
-			v, _, f, pos := scan4(s, start)
+			v, f, pos := scan4(s, start)
 			if f != 0 {
 				return b, f, pos
 			}
