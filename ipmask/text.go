@@ -38,21 +38,23 @@ func ParseAddr(s string) (netip.Addr, error) {
 // that is not an address is an error wrapping [ErrInvalidAddr], never passed
 // through, and the error does not quote it.
 //
-// MaskString parses, masks and formats in one pass on the stack. When the
-// masked text is s itself or its leading part ("2001:db8:1::" of
-// "2001:db8:1::7") it returns s or that part of it, without allocating.
-// Otherwise the result is carved out of a small block of memory shared
-// with other results (256 bytes, about twenty IPv4 results), so that about
-// one call in twenty allocates; the text of a result is never changed.
-// The price is memory held: as long as a result is referenced, the whole
-// block it was carved from stays allocated, and the same goes for s when
-// the result is part of it. A caller that keeps a few results among many
-// for a long time (a map key, a cache) can copy them with
-// [strings.Clone] to hold only their own bytes.
+// MaskString parses, masks and formats in one pass, without allocating
+// the result on its own. When the masked text is s or its leading part
+// ("2001:db8:1::" of "2001:db8:1::7", or of "2001:db8:1::%eth0") it
+// returns s or that part of s. Otherwise it carves the result out of a
+// 256-byte block of memory shared with other results (about twenty IPv4
+// results), so that about one call in twenty allocates; the text of a
+// result is written once and never changed. The price is memory held: as
+// long as a result is referenced, so is the whole block it was carved from
+// (256 bytes for a result of 7 to 39), and so is s when the result is part
+// of it. A caller that keeps a few results among many for a long time (as
+// map keys, in a cache) can copy them with [strings.Clone] to hold only
+// their own bytes.
 //
-// MaskString is safe for concurrent use; concurrent callers carve disjoint
-// parts of the shared blocks, spread over several blocks. For masking text
-// in bulk, [Policy.AppendMask] into a reused buffer allocates nothing.
+// MaskString is safe for concurrent use: concurrent callers are given
+// disjoint parts of the shared blocks, and are spread over several blocks
+// so that they seldom contend for one. To mask text in bulk,
+// [Policy.AppendMask] into a reused buffer allocates nothing at all.
 func (p Policy) MaskString(s string) (string, error) {
 	if keep, v, m, k, ok := p.mask4Text(s); ok {
 		// IPv4, most traffic: the masked text is s when masking changes
