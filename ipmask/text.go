@@ -38,20 +38,59 @@ func ParseAddr(s string) (netip.Addr, error) {
 // that is not an address is an error wrapping [ErrInvalidAddr], never passed
 // through, and the error does not quote it.
 //
-// MaskString parses, masks and formats in one pass on the stack and
-// allocates only the returned string; when s already is the text of its
-// masked address it returns s and allocates nothing.
+// MaskString parses, masks and formats in one pass, without allocating
+// the result on its own. When the masked text is s or its leading part
+// ("2001:db8:1::" of "2001:db8:1::7", or of "2001:db8:1::%eth0") it
+// returns s or that part of s. Otherwise it carves the result out of a
+// 256-byte block of memory shared with other results (about twenty IPv4
+// results), so that about one call in twenty allocates; the text of a
+// result is written once and never changed. The price is memory held: as
+// long as a result is referenced, so is the whole block it was carved from
+// (256 bytes for a result of 7 to 39), and so is s when the result is part
+// of it. A caller that keeps a few results among many for a long time (as
+// map keys, in a cache) can copy them with [strings.Clone] to hold only
+// their own bytes.
+//
+// MaskString is safe for concurrent use: concurrent callers are given
+// disjoint parts of the shared blocks, and are spread over several blocks
+// so that they seldom contend for one. To mask text in bulk,
+// [Policy.AppendMask] into a reused buffer allocates nothing at all.
 func (p Policy) MaskString(s string) (string, error) {
-	var buf [64]byte // the longest result, 39 bytes, and room to spare
+	if keep, v, m, k, ok := p.mask4Text(s); ok {
+		// IPv4, most traffic: the masked text is s when masking changes
+		// nothing and new text otherwise (a masked octet's text is never
+		// a leading part of the original's), and its length is known
+		// before it is written, so it is written straight into its block.
+		if m == v {
+			return s, nil
+		}
+		var h byte // its address is the hint that picks a block (see reserve)
+		r := reserve(len(keep)+octetsLen(m, k), uintptr(unsafe.Pointer(&h)))
+		appendOctets(append(r[:0], keep...), m, k)
+		return unsafe.String(&r[0], len(r)), nil
+	}
+	return p.maskStringSlow(s)
+}
+
+// maskStringSlow is MaskString for all but dotted-quad IPv4 text, with the
+// buffer only this path needs.
+func (p Policy) maskStringSlow(s string) (string, error) {
+	var buf [maxText]byte // its address is also the hint that picks a block
 	out, err := p.appendMask(buf[:0], s)
 	if err != nil {
 		return "", err
 	}
-	if string(out) == s { // compared without a copy
-		return s, nil
+	if n := len(out); n <= len(s) && out[n-1] == s[n-1] && string(out) == s[:n] { // compared without a copy
+		return s[:n], nil
 	}
-	return string(out), nil
+	r := reserve(len(out), uintptr(unsafe.Pointer(&buf)))
+	copy(r, out)
+	return unsafe.String(&r[0], len(r)), nil
 }
+
+// maxText is the length of the longest masked text, an IPv6 address with
+// eight groups of four digits.
+const maxText = len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
 
 // AppendMask parses s as [ParseAddr] does, appends the text of its masked
 // address (as [Policy.MaskString] gives it) to dst and returns the extended
@@ -68,24 +107,14 @@ func (p Policy) AppendMask(dst, s []byte) ([]byte, error) {
 
 func (p Policy) appendMask(dst []byte, s string) ([]byte, error) {
 	// IPv4 first, on a path of its own: it is most traffic.
-	if v, dots, ok := quad(s); ok {
-		// Dotted-quad text without leading zeros is canonical, so the
-		// octets the policy keeps whole are copied as written.
-		k := int(p.v4) / 8
-		if k > 0 {
-			end := len(s)
-			if k < 4 {
-				end = int(dots[k-1])
-			}
-			dst = append(dst, s[:end]...)
-		}
-		return appendOctets(dst, v&^(^uint32(0)>>p.v4), k), nil
+	if keep, _, m, k, ok := p.mask4Text(s); ok {
+		return appendOctets(append(dst, keep...), m, k), nil
 	}
 	r := scan(s)
 	if r.fault != 0 {
 		return dst, r.err(s)
 	}
-	if r.is4 { // quad takes all IPv4 text; this keeps the two honest
+	if r.is4 { // mask4Text takes all IPv4 text; this keeps the two honest
 		return appendOctets(dst, r.v4&^(^uint32(0)>>p.v4), 0), nil
 	}
 	hi := binary.BigEndian.Uint64(r.v6[:8])
@@ -95,6 +124,58 @@ func (p Policy) appendMask(dst []byte, s string) ([]byte, error) {
 	}
 	hi, lo, _ = p.mask6(hi, lo)
 	return appendV6(dst, hi, lo), nil
+}
+
+// mask4Text parses s as a dotted-quad IPv4 address, as scan4 does, and
+// returns what its masked text is made of: keep, the part of s that writes
+// the k octets the policy keeps whole (dotted-quad text without leading
+// zeros is canonical, so they are copied as written), then the octets of
+// the masked address m from the k-th on. v is the address s holds, so the
+// masked text is s when m == v. ok is false for anything else, valid or
+// not, which scan then judges.
+func (p Policy) mask4Text(s string) (keep string, v, m uint32, k int, ok bool) {
+	k = int(p.v4) / 8
+	end, i := 0, 0
+	for j := 0; j < 4; j++ {
+		// One to three digits, written out: a leading 0 stands alone.
+		if i >= len(s) {
+			return "", 0, 0, 0, false
+		}
+		val := uint32(s[i] - '0')
+		if val > 9 {
+			return "", 0, 0, 0, false
+		}
+		i++
+		if val != 0 && i < len(s) {
+			if d := uint32(s[i] - '0'); d <= 9 {
+				val = val*10 + d
+				i++
+				if i < len(s) {
+					if d := uint32(s[i] - '0'); d <= 9 {
+						val = val*10 + d
+						i++
+						if val > 255 {
+							return "", 0, 0, 0, false
+						}
+					}
+				}
+			}
+		}
+		v = v<<8 | val
+		if j == k-1 {
+			end = i
+		}
+		if j < 3 {
+			if i >= len(s) || s[i] != '.' {
+				return "", 0, 0, 0, false
+			}
+			i++
+		}
+	}
+	if i != len(s) {
+		return "", 0, 0, 0, false
+	}
+	return s[:end], v, v &^ (^uint32(0) >> p.v4), k, true
 }
 
 // appendV6 appends the RFC 5952 text of the IPv6 address hi:lo, as
@@ -161,6 +242,18 @@ func appendOctets(dst []byte, v uint32, k int) []byte {
 	return dst
 }
 
+// octetsLen returns how many bytes appendOctets(dst, v, k) appends.
+func octetsLen(v uint32, k int) int {
+	n := 4 - k // the dots: one before each octet but the first
+	if k == 0 {
+		n = 3
+	}
+	for i := k; i < 4; i++ {
+		n += int(decimal[byte(v>>(24-8*i))][3])
+	}
+	return n
+}
+
 // hexDigit holds the value of every hex digit, and 0xff for other bytes.
 var hexDigit = func() (t [256]uint8) {
 	for i := range t {
@@ -190,49 +283,9 @@ var decimal = func() (t [256][4]byte) {
 type scanned struct {
 	v6    [16]byte
 	v4    uint32
-	dots  [3]uint8 // where the dots of an IPv4 address are, in s
 	is4   bool
 	fault fault
 	pos   int // byte offset of the fault, where it has one
-}
-
-// quad parses s as a dotted-quad IPv4 address, as scan4 does, and
-// returns the offsets of its dots; ok is false for anything else, valid or
-// not, which scan then judges.
-func quad(s string) (v uint32, dots [3]uint8, ok bool) {
-	i := 0
-	for k := 0; k < 4; k++ {
-		if i >= len(s) {
-			return 0, dots, false
-		}
-		val := uint32(s[i] - '0')
-		if val > 9 {
-			return 0, dots, false
-		}
-		i++
-		if val != 0 { // a leading 0 stands alone
-			for n := 0; n < 2 && i < len(s); n++ {
-				d := uint32(s[i] - '0')
-				if d > 9 {
-					break
-				}
-				val = val*10 + d
-				i++
-			}
-			if val > 255 {
-				return 0, dots, false
-			}
-		}
-		v = v<<8 | val
-		if k < 3 {
-			if i >= len(s) || s[i] != '.' {
-				return 0, dots, false
-			}
-			dots[k] = uint8(i)
-			i++
-		}
-	}
-	return v, dots, i == len(s)
 }
 
 // scan parses s as netip.ParseAddr does, zone aside: the first '.', ':' or
@@ -242,18 +295,23 @@ func scan(s string) (r scanned) {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '.':
-			r.v4, r.dots, r.fault, r.pos = scan4(s, 0)
+			r.v4, r.fault, r.pos = scan4(s, 0)
 			r.is4 = true
 			return r
 		case ':':
+			// scan6 fails on any '%', so the zone is looked for only
+			// after a failure: zones and errors are the rare case.
+			r.v6, r.fault, r.pos = scan6(s)
+			if r.fault == 0 {
+				return r
+			}
 			if z := strings.IndexByte(s, '%'); z >= 0 {
 				if z == len(s)-1 {
 					r.fault, r.pos = faultZoneEmpty, z
 					return r
 				}
-				s = s[:z]
+				r.v6, r.fault, r.pos = scan6(s[:z])
 			}
-			r.v6, r.fault, r.pos = scan6(s)
 			return r
 		case '%':
 			r.fault, r.pos = faultZoneNoV6, i
@@ -270,45 +328,42 @@ func scan(s string) (r scanned) {
 
 // scan4 parses s[off:] as a dotted-quad IPv4 address: four decimal fields
 // of one to three digits, each at most 255 and without a leading zero.
-// It also returns the offsets of the three dots, for text of up to 255
-// bytes (an IPv4 address is at most 15).
-func scan4(s string, off int) (v uint32, dots [3]uint8, f fault, pos int) {
+func scan4(s string, off int) (v uint32, f fault, pos int) {
 	val, digits, fields := uint32(0), 0, 0
 	for i := off; i < len(s); i++ {
 		switch c := s[i]; {
 		case c-'0' < 10:
 			if digits == 1 && val == 0 {
-				return 0, dots, faultV4Zero, i - 1
+				return 0, faultV4Zero, i - 1
 			}
 			val = val*10 + uint32(c-'0')
 			digits++
 			if val > 255 {
-				return 0, dots, faultV4Range, i + 1 - digits
+				return 0, faultV4Range, i + 1 - digits
 			}
 		case c == '.':
 			if digits == 0 {
-				return 0, dots, faultV4Empty, i
+				return 0, faultV4Empty, i
 			}
 			if fields == 3 {
-				return 0, dots, faultV4Long, i
+				return 0, faultV4Long, i
 			}
-			dots[fields] = uint8(i)
 			v = v<<8 | val
 			fields++
 			val, digits = 0, 0
 		case c == '%':
-			return 0, dots, faultZoneNoV6, i
+			return 0, faultZoneNoV6, i
 		default:
-			return 0, dots, faultChar, i
+			return 0, faultChar, i
 		}
 	}
 	if digits == 0 {
-		return 0, dots, faultV4Empty, len(s)
+		return 0, faultV4Empty, len(s)
 	}
 	if fields < 3 {
-		return 0, dots, faultV4Short, len(s)
+		return 0, faultV4Short, len(s)
 	}
-	return v<<8 | val, dots, 0, 0
+	return v<<8 | val, 0, 0
 }
 
 // scan6 parses s, with no zone, as an RFC 4291 IPv6 address: eight groups
@@ -326,15 +381,22 @@ func scan6(s string) (b [16]byte, f fault, pos int) {
 	for i < 16 {
 		start := p
 		acc := uint32(0)
-		for ; p < len(s); p++ {
+		if p+4 <= len(s) { // four digits at once, the common case
+			d0, d1, d2, d3 := hexDigit[s[p]], hexDigit[s[p+1]], hexDigit[s[p+2]], hexDigit[s[p+3]]
+			if d0|d1|d2|d3 <= 0xf {
+				acc = uint32(d0)<<12 | uint32(d1)<<8 | uint32(d2)<<4 | uint32(d3)
+				p += 4
+			}
+		}
+		for end := min(len(s), start+4); p < end; p++ {
 			d := hexDigit[s[p]]
 			if d > 0xf {
 				break
 			}
-			if p-start == 4 {
-				return b, faultV6Digits, start
-			}
 			acc = acc<<4 | uint32(d)
+		}
+		if p-start == 4 && p < len(s) && hexDigit[s[p]] <= 0xf {
+			return b, faultV6Digits, start
 		}
 		if p == start {
 			if p < len(s) && s[p] != ':' {
@@ -346,7 +408,7 @@ func scan6(s string) (b [16]byte, f fault, pos int) {
 			if (ellipsis < 0 && i != 12) || i > 12 {
 				return b, faultV6Dotted, start
 			}
-			v, _, f, pos := scan4(s, start)
+			v, f, pos := scan4(s, start)
 			if f != 0 {
 				return b, f, pos
 			}
