@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -397,15 +398,22 @@ func TestMiddlewareAllocs(t *testing.T) {
 		h.ServeHTTP(w, proxied)
 	}), 1.0, "proxied: the header is deleted in place, not copied")
 
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	const n = 1000
-	for range n {
-		proxied.Header["X-Forwarded-For"] = xff
-		h.ServeHTTP(w, proxied)
+	// TotalAlloc counts every goroutine's allocations, the runtime's and
+	// other tests' leftovers too; they only ever add, so the least of a few
+	// trials is the middleware's own figure.
+	least := uint64(math.MaxUint64)
+	for range 5 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		const n = 1000
+		for range n {
+			proxied.Header["X-Forwarded-For"] = xff
+			h.ServeHTTP(w, proxied)
+		}
+		runtime.ReadMemStats(&after)
+		least = min(least, (after.TotalAlloc-before.TotalAlloc)/n)
 	}
-	runtime.ReadMemStats(&after)
-	assert.LessOrEqual(t, (after.TotalAlloc-before.TotalAlloc)/n, uint64(384), "bytes per request: the state stays in the 384-byte size class")
+	assert.LessOrEqual(t, least, uint64(384), "bytes per request: the state stays in the 384-byte size class")
 
 	keep, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, &clientip.MiddlewareOptions{NoRewrite: true})
 	require.NoError(t, err)
