@@ -95,8 +95,24 @@
 //     (00:1a:2b:3c:4d:5e) are left alone: six or fewer colon groups without
 //     "::" are not IPv6. An eight-group EUI-64 (00:1a:2b:3c:4d:5e:6f:70)
 //     is a valid IPv6 address and is masked.
-//   - A colon token glued to a letter or '_' (std::abs, Foo::Bar,
-//     sha256:abcdef) is an identifier and left alone, unless it is a key
+//   - An IPv6 address run straight into a word, that is into a letter
+//     that is not a hex digit (g-z, G-Z) or '_', is masked: 2001:db8:1:2::7xyz
+//     becomes 2001:db8:1::xyz, fe80::1ghost becomes fe80::ghost,
+//     id=2001:db8:1:2::7zone becomes id=2001:db8:1::zone. The address is
+//     the longest IPv6 address, as net/netip parses it, that the token
+//     (after a key, if any) starts with, whatever follows it in the
+//     token: 2001:db8:1:2::7abcdz (a last group of five digits) is read as
+//     2001:db8:1:2::7abc, 1::2::3xyz as 1::2. This reading comes last:
+//     a '.' before the word still parts an address from a file extension
+//     (2001:db8::1.css), and a token with a word glued to its left is
+//     only read as a key and an address (below). A valid IPv6 address has
+//     a "::" or eight groups, so times and MAC addresses run into a word
+//     (12:30:28Z) are not read so; dotted quads run into words are found
+//     as quads (above). Hex digits running on past an address with no
+//     word after them (2001:db8::1abcd) are not an address.
+//   - A colon token glued to a letter or '_' on its left (std::abs,
+//     Foo::Bar, std::io::Error, sha256:abcdef) is an identifier and left
+//     alone, unless it is a key
 //     followed by one colon and an address (addr:2001:db8::1,
 //     client:203.0.113.9, iface:2001:db8::1), which is masked. A key
 //     that is all hex digits with nothing glued to its left (cafe:,
@@ -117,6 +133,26 @@
 // Not recognised: numeric forms that are not dotted quads (3221226219,
 // 0xc0000201), and addresses encoded otherwise than above (base64, %2E
 // for dots).
+//
+// # Masked text masks to itself
+//
+// Masking is idempotent, and what it writes holds no address that the
+// policy does not mask under any reading this documentation gives, with
+// "%3A" read as ':' or not: [Addrs] finds in the output only masked
+// addresses. A masked address can read otherwise next to the text it was
+// cut from: with a key before it (0%3A%3A:1:0:0:0:0:1, read as the key
+// 0: and ::1:0:0:0:0:1, masks to 0%3A0:0:1::, which decoded reads as
+// 0:0:0:1::), with the rest of its token after it (2001:db8:1:2::7abcdz
+// masks to 2001:db8:1::dz, in which 2001:db8:1::d is read), or with a
+// port. So each stretch of text in which masking changed something is
+// masked again, with the byte on either side of it, until it masks to
+// itself: 0%3A%3A:1:0:0:0:0:1 becomes ::, 2001:db8:1:2::7abcdz becomes
+// 2001:db8:1::z. A stretch runs between bytes that never touch an address
+// (any byte but letters, digits, '_', '-', '.', ':' and '%'), which
+// masking never changes. Each pass only masks, so the hex digits it drops
+// are ones that would read as part of an address. Should a stretch still
+// change after eight passes (no input known does), its ':', '.' and '%'
+// become '-', which leaves nothing in it that reads as an address.
 //
 // # Output length
 //

@@ -24,6 +24,8 @@ var seeds = []string{
 	`{"ip":"203.0.113.9"} "1.2.3.4, 5.6.7.8" http://203.0.113.9:8080/ addr:2001:db8::1`,
 	"1::2:3:4:5:6:7 1:2:3:4:5:6:7:8:80 ::ffff:1.2.3.4:80 ::1.2.3.4 ::ffff:0:1.2.3.4",
 	"u=%5B2001%3Adb8%3A1%3A2%3A%3A7%5D%3A443&ip=%20198.51.100.7%2C2001%3adb8%3a%3a1 fe80%3A%3A1%25eth0 %3A%3Affff%3A1.2.3.4",
+	"2001:db8:1:2::7xyz 2001:db8::1zone fe80::1ghost 2001%3Adb8%3A1%3A2%3A%3A7xyz [2001:db8::1_x]:80 ::ffff:1.2.3.4q 2001:db8::1abcdz std::io::Error",
+	"::1X::10::AX0000 ::%0:X 00000%3A%3A%3A10000%0 0%3A%3A:1:0:0:0:0:1 src:2001:db8:1:2::7xyz 2001:db8:1:2::7:xyz",
 }
 
 // plainLeaks is the independent check: written with strings and
@@ -71,17 +73,37 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		}
 		return netip.Addr{}, "", false
 	}
+	// read reads t, the end of a token, by readings. Glued to a word on
+	// the right, only what comes before its last '.' is read so, and
+	// failing that, the longest IPv6 address that t starts with is the
+	// address, whatever follows it.
+	read := func(t string, glued bool) (netip.Addr, string, bool) {
+		if !glued {
+			return readings(t)
+		}
+		if d := strings.LastIndexByte(t, '.'); d > 0 {
+			if a, c, ok := readings(t[:d]); ok {
+				return a, c, true
+			}
+		}
+		for e := len(t); e >= 2; e-- {
+			if a, err := netip.ParseAddr(stripLeadingZeros(t[:e])); err == nil && a.Is6() {
+				return a, t[:e], true
+			}
+		}
+		return netip.Addr{}, "", false
+	}
 	// v6 reads tok as an address unless a word is glued to its left, and
 	// then as a key, one colon (not "::") and an address.
 	// It returns where in tok the reading starts.
-	v6 := func(tok string, wordBefore bool) (netip.Addr, string, int, bool) {
+	v6 := func(tok string, wordBefore, glued bool) (netip.Addr, string, int, bool) {
 		if !wordBefore {
-			if a, c, ok := readings(tok); ok {
+			if a, c, ok := read(tok, glued); ok {
 				return a, c, 0, true
 			}
 		}
 		if k := strings.IndexByte(tok, ':'); k >= 0 && k+1 < len(tok) && (tok[k+1] != ':' || strings.HasPrefix(tok[k+1:], "::")) {
-			a, c, ok := readings(tok[k+1:])
+			a, c, ok := read(tok[k+1:], glued)
 			return a, c, k + 1, ok
 		}
 		return netip.Addr{}, "", 0, false
@@ -132,19 +154,14 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		// IPv6 (and addr:port) where the token is not an identifier.
 		quadEnd := j
 		if strings.Contains(tok, ":") {
-			// Glued to a word on the right, only what comes before the
-			// last '.' can be an address.
-			t, glued := tok, j < len(text) && isWord(text[j])
-			if glued {
-				t = tok[:max(0, strings.LastIndexByte(tok, '.'))]
-			}
+			glued := j < len(text) && isWord(text[j])
 			a, c, at, ok := netip.Addr{}, "", 0, false
-			if esc && len(t) > 2 && strings.Contains(t[2:], ":") {
-				a, c, at, ok = v6(t[2:], false)
+			if esc && len(tok) > 2 && strings.Contains(tok[2:], ":") {
+				a, c, at, ok = v6(tok[2:], false, glued)
 				at += 2
 			}
-			if !ok && strings.Contains(t, ":") {
-				a, c, at, ok = v6(t, i > 0 && isWord(text[i-1]))
+			if !ok {
+				a, c, at, ok = v6(tok, i > 0 && isWord(text[i-1]), glued)
 			}
 			if ok && bad(a) {
 				leaks = append(leaks, c)

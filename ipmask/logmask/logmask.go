@@ -157,7 +157,9 @@ func (m *Masker) Policy() ipmask.Policy { return m.policy }
 // which may allocate after a garbage collection); len(text) bytes are
 // always enough except in field mode with a placeholder longer than the
 // values it replaces, or with a policy keeping more than 96 IPv6 bits (see
-// the package documentation).
+// the package documentation), or where a run of over 256 bytes with no
+// space or punctuation in it must be masked again, which is done in dst
+// past the end of its output.
 func (m *Masker) AppendMask(dst, text []byte) []byte {
 	if m.fields == 0 {
 		return m.appendFree(dst, text)
@@ -223,70 +225,210 @@ func (m *Masker) hasAddr(text []byte) bool {
 const stackDecode = 1024
 
 // appendFree masks every address in text. Text with a percent-encoded
-// colon is scanned in its decoded form (see decode.go).
+// colon is scanned in its decoded form (see decode.go). Each stretch of
+// text that a masked address changed is then settled (see settle), so
+// that the output is its own mask.
 func (m *Masker) appendFree(dst, text []byte) []byte {
 	if !hasPctColon(text) {
 		return m.appendScanned(dst, text, text, nil)
 	}
-	if len(text) <= stackDecode {
-		var buf [stackDecode]byte
-		var colons [stackDecode / 3]int32
-		var d decoded
-		d.text, d.colons = decodeInto(buf[:0], colons[:0], text)
-		return m.appendScanned(dst, text, d.text, &d)
+	if len(text) > stackDecode {
+		d := decodedPool.Get().(*decoded)
+		d.decode(text)
+		dst = m.appendScanned(dst, text, d.text, d)
+		decodedPool.Put(d)
+		return dst
 	}
-	d := decodedPool.Get().(*decoded)
-	d.decode(text)
-	dst = m.appendScanned(dst, text, d.text, d)
-	decodedPool.Put(d)
-	return dst
+	var buf [stackDecode]byte
+	var colons [stackDecode / 3]int32
+	var d decoded
+	d.text, d.colons = decodeInto(buf[:0], colons[:0], text)
+	return m.appendScanned(dst, text, d.text, &d)
 }
 
-// appendScanned masks the addresses that the scanner finds in scan, the
-// decoded form of text by d (scan is text when d is nil), copying every
-// other byte from text. A masked address whose colons were all escaped is
-// written with escaped colons; one kept as it was is copied from text.
-func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
+// appendOnce is appendFree without settling: one pass of the scanner.
+// settle calls it; it is a function of its own (not appendFree with a
+// flag) so that no call cycle makes escape analysis move the callers'
+// stack buffers to the heap.
+func (m *Masker) appendOnce(dst, text []byte) []byte {
+	var d, pooled *decoded
+	var sd decoded
+	var buf [stackSettle + 2]byte
+	var colons [(stackSettle + 2) / 3]int32
+	scan := text
+	if hasPctColon(text) {
+		if len(text) > len(buf) {
+			pooled = decodedPool.Get().(*decoded)
+			pooled.decode(text)
+			d = pooled
+		} else {
+			sd.text, sd.colons = decodeInto(buf[:0], colons[:0], text)
+			d = &sd
+		}
+		scan = d.text
+	}
 	sc := newScanner(scan)
-	last := 0 // in text
+	last := 0
 	for {
 		match, ok := sc.next()
 		if !ok {
 			break
 		}
-		start, escBefore := d.orig(match.Start)
-		end, escAfter := d.orig(match.End)
-		prev := last
-		dst = append(dst, text[last:start]...)
-		k := len(dst)
-		raw := scan[match.Start:match.End]
-		dst = m.appendAddr(dst, raw, match.Addr, inZone(scan, match.Start))
-		n := len(dst)
-		last = end
-		if sc.portEnd > match.End && match.Addr.Is6() && !match.Addr.Is4In6() {
-			// IPv6 with an unbracketed :port. If the masked text and the
-			// port would read as one longer address, drop the port.
-			dst = append(dst, scan[match.End:sc.portEnd]...)
-			if _, ok := parse6(dst[k:]); ok {
-				last, _ = d.orig(sc.portEnd)
-			}
-			dst = dst[:n]
-		}
-		if sc.keyAt >= 0 && d == nil && sc.keyAt >= prev {
-			var n int
-			dst, n = m.settleKey(dst, k-(start-sc.keyAt), text[last:])
-			last += n
-		}
-		if esc := escAfter - escBefore; esc > 0 {
-			switch {
-			case bytes.Equal(dst[k:], raw):
-				dst = append(dst[:k], text[start:end]...) // kept: as written
-			case esc == bytes.Count(raw, []byte{':'}):
-				dst = encodeColons(dst, k, d.colons[escBefore]&1 == 1)
-			}
-		}
+		dst, last, _ = m.maskMatch(dst, text, scan, d, &sc, match, last)
+	}
+	if pooled != nil {
+		decodedPool.Put(pooled)
 	}
 	return append(dst, text[last:]...)
+}
+
+// appendScanned masks the addresses that the scanner finds in scan, the
+// decoded form of text by d (scan is text when d is nil), copying every
+// other byte from text, and settles (see settle) each stretch in which a
+// match changed the text, unless the match was the whole stretch.
+func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
+	sc := newScanner(scan)
+	last := 0 // in text
+	// The stretch being written that needs settling: where its output
+	// starts in dst (-1: none), and where it starts and ends in text.
+	seg, segFrom, segEnd := -1, 0, 0
+	for {
+		match, ok := sc.next()
+		start := 0
+		if ok {
+			start, _ = d.orig(match.Start)
+		}
+		if seg >= 0 && (!ok || start >= segEnd) {
+			dst = append(dst, text[last:segEnd]...)
+			last = segEnd
+			dst = m.settle(dst, seg, text, segFrom, segEnd)
+			seg = -1
+		}
+		if !ok {
+			return append(dst, text[last:]...)
+		}
+		var k int
+		dst, last, k = m.maskMatch(dst, text, scan, d, &sc, match, last)
+		if seg >= 0 || sc.keyAt < 0 && bytes.Equal(dst[k:], text[start:last]) {
+			continue // the stretch is to be settled already, or nothing changed
+		}
+		if (start == 0 || class[text[start-1]]&cSafe != 0) && (last == len(text) || class[text[last]]&cSafe != 0) {
+			continue // the whole stretch: its masked form reads as itself
+		}
+		segFrom, segEnd = start, last
+		for segFrom > 0 && class[text[segFrom-1]]&cSafe == 0 {
+			segFrom--
+		}
+		for segEnd < len(text) && class[text[segEnd]]&cSafe == 0 {
+			segEnd++
+		}
+		// The text of the stretch before the match was copied unchanged
+		// (an earlier match in it changed nothing) or rewritten in place by
+		// settleKey; either way it starts this far before k.
+		seg = k - (start - segFrom)
+	}
+}
+
+// maskMatch appends to dst the text from last to match and match masked, as appendScanned does, and returns dst, the position
+// in text to copy from next, and where in dst the masked address starts.
+// A masked address whose colons were all escaped is written with escaped
+// colons; one kept as it was is copied from text.
+func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, match Match, last int) ([]byte, int, int) {
+	prev := last
+	start, escBefore := d.orig(match.Start)
+	end, escAfter := d.orig(match.End)
+	dst = append(dst, text[last:start]...)
+	k := len(dst)
+	raw := scan[match.Start:match.End]
+	dst = m.appendAddr(dst, raw, match.Addr, inZone(scan, match.Start))
+	n := len(dst)
+	last = end
+	if sc.portEnd > match.End && match.Addr.Is6() && !match.Addr.Is4In6() {
+		// IPv6 with an unbracketed :port. If the masked text and the
+		// port would read as one longer address, drop the port.
+		dst = append(dst, scan[match.End:sc.portEnd]...)
+		if _, ok := parse6(dst[k:]); ok {
+			last, _ = d.orig(sc.portEnd)
+		}
+		dst = dst[:n]
+	}
+	if sc.keyAt >= 0 && d == nil && sc.keyAt >= prev {
+		var n int
+		dst, n = m.settleKey(dst, k-(start-sc.keyAt), text[last:])
+		last += n
+	}
+	if esc := escAfter - escBefore; esc > 0 {
+		switch {
+		case bytes.Equal(dst[k:], raw):
+			dst = append(dst[:k], text[start:end]...) // kept: as written
+		case esc == bytes.Count(raw, []byte{':'}):
+			dst = encodeColons(dst, k, d.colons[escBefore]&1 == 1)
+		}
+	}
+	return dst, last, k
+}
+
+// settlePasses is how many times settle masks a stretch again before it
+// gives up on reaching text that masks to itself.
+const settlePasses = 8
+
+// stackSettle is the longest stretch that settle masks on its stack;
+// a longer one is masked in dst past its end.
+const stackSettle = 256
+
+// settle makes the output of one stretch a fixed point of masking.
+// A stretch is a maximal run of bytes that are not cSafe: address text,
+// words, '%' and escapes. The scanner reads each stretch by itself and the
+// bytes on either side of it (cSafe bytes, which masking never changes),
+// so text masks to itself if each of its stretches does. A masked address
+// can read otherwise next to the text it was cut from (a key before it, a
+// port or letters after it, escaped colons), so dst[from:], the masked
+// text[segFrom:segEnd], is masked again with the byte on either side of it
+// until it no longer changes. Each pass only masks, so what the scanner
+// finds in the result is masked under any reading. Should that take more
+// than settlePasses passes (no input known does), every ':', '.' and '%' of
+// the stretch becomes '-', which leaves nothing that can read as an
+// address.
+func (m *Masker) settle(dst []byte, from int, text []byte, segFrom, segEnd int) []byte {
+	var pre, post int
+	if segFrom > 0 {
+		pre = 1
+	}
+	if segEnd < len(text) {
+		post = 1
+	}
+	var inBuf [stackSettle + 2]byte
+	var outBuf [stackSettle + 64]byte
+	for range settlePasses {
+		end := len(dst)
+		var in, out []byte
+		if end-from <= stackSettle {
+			in, out = inBuf[:0], outBuf[:0]
+		} else {
+			dst = slices.Grow(dst, 2*(end-from)+64)
+			in = dst[end:end]
+		}
+		in = append(in, text[segFrom-pre:segFrom]...)
+		in = append(in, dst[from:end]...)
+		in = append(in, text[segEnd:segEnd+post]...)
+		if out == nil {
+			dst = dst[:end] // in is past end; mask it after itself
+			out = in[len(in):]
+		}
+		out = m.appendOnce(out, in)
+		got := out[pre : len(out)-post]
+		if bytes.Equal(got, dst[from:end]) {
+			return dst[:end]
+		}
+		dst = append(dst[:from], got...)
+	}
+	for i := from; i < len(dst); i++ {
+		switch dst[i] {
+		case ':', '.', '%':
+			dst[i] = '-'
+		}
+	}
+	return dst
 }
 
 // settleKey handles an address read after a key that is all address text

@@ -402,19 +402,52 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 
 // readColon reads s[a:b], a stretch of a token, as an IPv6 address (with a
 // zone), or an IPv4 or IPv6 address followed by a :port, or an IPv6 address
-// followed by a .port as tcpdump writes it (2001:db8::1.443).
+// followed by a .port as tcpdump writes it (2001:db8::1.443). Glued to a
+// word on the right, only what comes before its last '.' is read so (a
+// file extension: 2001:db8::1.css); failing that, the stretch is read as
+// an address run straight into the word (see gluedAddr).
 func (sc *scanner) readColon(a, b int) (Match, bool) {
 	s := sc.s
-	n := len(s)
-	e := b
-	if b < n && class[s[b]]&cWord != 0 {
-		// Glued to a word on the right: an identifier, unless a '.'
-		// parts them, as before a file extension (2001:db8::1.css).
-		e = a + bytes.LastIndexByte(s[a:b], '.')
-		if e <= a {
-			return Match{}, false
+	if b < len(s) && class[s[b]]&cWord != 0 {
+		if e := a + bytes.LastIndexByte(s[a:b], '.'); e > a {
+			if m, ok := sc.readings(a, b, e); ok {
+				return m, true
+			}
+			sc.portEnd = 0
+		}
+		return gluedAddr(s, a, b)
+	}
+	return sc.readings(a, b, b)
+}
+
+// maxAddrText is the longest text of an IPv6 address that parse6 reads:
+// six groups of four hex digits, six colons and a dotted quad of 15 bytes.
+const maxAddrText = 6*4 + 6 + 15
+
+// gluedAddr reads s[a:b], a stretch of a token run straight into a word
+// (g-z, G-Z or '_' at s[b]), as an IPv6 address glued to what follows:
+// the longest IPv6 address that the stretch starts with, whatever follows
+// it in the stretch (2001:db8:1:2::7xyz, fe80::1ghost, 2001:db8::1abcdz
+// as 2001:db8::1abc). Only IPv6 is read: dotted quads glued to words are
+// found as quads.
+func gluedAddr(s []byte, a, b int) (Match, bool) {
+	for e := min(b, a+maxAddrText); e-a >= 2; e-- {
+		if hexVal[s[e-1]] == 0xff && s[e-1] != ':' {
+			continue // an address ends in a hex digit or in "::"
+		}
+		if addr, ok := parse6(s[a:e]); ok {
+			return Match{Addr: addr, Start: a, End: e}, true
 		}
 	}
+	return Match{}, false
+}
+
+// readings is readColon's reading of s[a:e], e <= b being where the
+// address text may end; a %zone is taken only where e is b, the end of the
+// stretch.
+func (sc *scanner) readings(a, b, e int) (Match, bool) {
+	s := sc.s
+	n := len(s)
 	for e > a && s[e-1] == '.' {
 		e-- // a full stop ending a sentence
 	}
