@@ -54,7 +54,8 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 	readings := func(t string) (netip.Addr, string, bool) {
 		t = strings.TrimRight(t, ".")
 		cands := []string{t, strings.TrimSuffix(t, ":")}
-		if k := strings.LastIndexByte(t, ':'); k > 0 && isPortText(t[k+1:]) {
+		// The scanner takes any run of digits after a colon as a port.
+		if k := strings.LastIndexByte(t, ':'); k > 0 && k+1 < len(t) && strings.Trim(t[k+1:], "0123456789") == "" {
 			cands = append(cands, t[:k])
 		} else {
 			cands = append(cands, "")
