@@ -309,11 +309,11 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 		}
 		var k int
 		dst, last, k = m.maskMatch(dst, text, scan, d, &sc, match, last)
-		if seg >= 0 || sc.keyAt < 0 && bytes.Equal(dst[k:], text[start:last]) {
-			continue // the stretch is to be settled already, or nothing changed
+		if seg >= 0 || (start == 0 || class[text[start-1]]&cSafe != 0) && (last == len(text) || class[text[last]]&cSafe != 0) {
+			continue // the stretch is to be settled already, or the match is all of it and reads as itself masked
 		}
-		if (start == 0 || class[text[start-1]]&cSafe != 0) && (last == len(text) || class[text[last]]&cSafe != 0) {
-			continue // the whole stretch: its masked form reads as itself
+		if sc.keyAt < 0 && bytes.Equal(dst[k:], text[start:last]) {
+			continue // nothing changed
 		}
 		segFrom, segEnd = start, last
 		for segFrom > 0 && class[text[segFrom-1]]&cSafe == 0 {
