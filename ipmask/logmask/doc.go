@@ -102,7 +102,10 @@
 //     the longest IPv6 address, as net/netip parses it, that the token
 //     (after a key, if any) starts with, whatever follows it in the
 //     token: 2001:db8:1:2::7abcdz (a last group of five digits) is read as
-//     2001:db8:1:2::7abc, 1::2::3xyz as 1::2. This reading comes last:
+//     2001:db8:1:2::7abc, 1::2::3xyz as 1::2. Hex digits running on in the
+//     last group are dropped with a masked address, as they could read
+//     with the masked text as another one (2001:db8:1:2::7abcdz becomes
+//     2001:db8:1::z, not 2001:db8:1::dz). This reading comes last:
 //     a '.' before the word still parts an address from a file extension
 //     (2001:db8::1.css), and a token with a word glued to its left is
 //     only read as a key and an address (below). A valid IPv6 address has
@@ -142,17 +145,17 @@
 // addresses. A masked address can read otherwise next to the text it was
 // cut from: with a key before it (0%3A%3A:1:0:0:0:0:1, read as the key
 // 0: and ::1:0:0:0:0:1, masks to 0%3A0:0:1::, which decoded reads as
-// 0:0:0:1::), with the rest of its token after it (2001:db8:1:2::7abcdz
-// masks to 2001:db8:1::dz, in which 2001:db8:1::d is read), or with a
-// port. So each stretch of text in which masking changed something is
-// masked again, with the byte on either side of it, until it masks to
-// itself: 0%3A%3A:1:0:0:0:0:1 becomes ::, 2001:db8:1:2::7abcdz becomes
-// 2001:db8:1::z. A stretch runs between bytes that never touch an address
-// (any byte but letters, digits, '_', '-', '.', ':' and '%'), which
-// masking never changes. Each pass only masks, so the hex digits it drops
-// are ones that would read as part of an address. Should a stretch still
-// change after eight passes (no input known does), its ':', '.' and '%'
-// become '-', which leaves nothing in it that reads as an address.
+// 0:0:0:1::), or with the rest of its token or a port after it. So each
+// stretch of text in which masking changed something is masked again,
+// with the byte on either side of it, until it masks to itself:
+// 0%3A%3A:1:0:0:0:0:1 becomes ::. A stretch runs between bytes that never
+// touch an address (any byte but letters, digits, '_', '-', '.', ':' and
+// '%'), which masking never changes; a stretch that is one address and
+// nothing else, as in most logs, is done in one pass. Each pass only
+// masks, so whatever it drops would have read as part of an address.
+// Should a stretch still change after eight passes (no input known needs
+// more than four), its ':', '.' and '%' become '-', which leaves nothing
+// in it that reads as an address.
 //
 // # Output length
 //

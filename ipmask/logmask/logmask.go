@@ -343,7 +343,14 @@ func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, matc
 	dst = m.appendAddr(dst, raw, match.Addr, inZone(scan, match.Start))
 	n := len(dst)
 	last = end
-	if sc.portEnd > match.End && match.Addr.Is6() && !match.Addr.Is4In6() {
+	if sc.cut && sc.portEnd > match.End { // not left from an earlier match
+		// Hex digits cut off the address's last group: dropped with it
+		// where it is masked, since they could read on from the masked
+		// text as another address (2001:db8:: and "d").
+		if !bytes.Equal(dst[k:], raw) {
+			last, _ = d.orig(sc.portEnd)
+		}
+	} else if sc.portEnd > match.End && match.Addr.Is6() && !match.Addr.Is4In6() {
 		// IPv6 with an unbracketed :port. If the masked text and the
 		// port would read as one longer address, drop the port.
 		dst = append(dst, scan[match.End:sc.portEnd]...)

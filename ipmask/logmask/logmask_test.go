@@ -108,6 +108,7 @@ func TestMaskFreeText(t *testing.T) {
 		{"ipv6 glued to letters", "2001:db8:1:2::7xyz fe80::1ghost [2001:db8:1:2::7_x]:80", "2001:db8:1::xyz fe80::ghost [2001:db8:1::_x]:80"},
 		{"ipv6 glued after a key", "src:2001:db8:1:2::7xyz id=2001:db8:1:2::7zone", "src:2001:db8:1::xyz id=2001:db8:1::zone"},
 		{"ipv6 glued, hex digits run on", "2001:db8:1:2::7abcdz ::deadbeefxyz", "2001:db8:1::z ::xyz"},
+		{"ipv6 glued, a long hex run dropped at once", "::deadbeefdeadbeefdeadbeefdeadbeefdeadbeefxyz 2001:db8::1.2.3.4ffffffffz", "::xyz 2001:db8::z"},
 		{"ipv6 glued, a colon before the word", "2001:db8:1:2::7:xyz", "2001:db8:1:::xyz"},
 		{"mapped glued", "::ffff:203.0.113.9q", "203.0.113.0q"},
 		{"ipv6 glued, escaped", "u=2001%3Adb8%3A1%3A2%3A%3A7xyz", "u=2001%3Adb8%3A1%3A%3Axyz"},

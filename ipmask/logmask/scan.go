@@ -235,8 +235,11 @@ type scanner struct {
 	// While i < quadEnd the scanner is inside a token whose whole text is
 	// not an address and looks only for dotted quads in it.
 	quadEnd int
-	// portEnd is the end of the ":port" after the last match, or 0.
+	// portEnd is the end of the ":port" after the last match, or 0. If
+	// cut, it is instead the end of the hex digits that ran on past the
+	// last match in its last group (2001:db8::1abcd before a word).
 	portEnd int
+	cut     bool
 	// keyAt is where the key of the last match starts when it was read as
 	// a key, a colon and an address with nothing glued to the key's left
 	// ("dead:2001:db8:1:2:3:4:5:abc"), or -1. Such a key could read, with
@@ -253,7 +256,7 @@ type scanner struct {
 type pending struct {
 	m                 Match
 	portEnd, keyAt, i int
-	ok                bool
+	cut, ok           bool
 }
 
 // indexFrom returns the index of the first c in s[from:], or len(s).
@@ -280,7 +283,7 @@ func (sc *scanner) next() (Match, bool) {
 		if sc.pending.ok { // rare: tested before anything is copied
 			p := &sc.pending
 			p.ok = false
-			sc.i, sc.portEnd, sc.keyAt = p.i, p.portEnd, p.keyAt
+			sc.i, sc.portEnd, sc.keyAt, sc.cut = p.i, p.portEnd, p.keyAt, p.cut
 			return p.m, true
 		}
 		// Only a token holding ':' or '.' can be an address, so jump from
@@ -329,13 +332,13 @@ func (sc *scanner) next() (Match, bool) {
 		if colons < 7 && !double && dots < 3 {
 			continue
 		}
-		sc.portEnd, sc.keyAt = 0, -1
+		sc.portEnd, sc.keyAt, sc.cut = 0, -1, false
 		if m, ok := sc.colonToken(a, b); ok {
 			if m.Start > a+1 && bytes.Count(s[a:m.Start], []byte{'.'}) >= 3 {
 				// A key that may hold a dotted quad (1.2.3.4:2001:db8::1):
 				// look for quads in it, then return m.
-				sc.pending = pending{m: m, portEnd: sc.portEnd, keyAt: sc.keyAt, i: max(b, m.End), ok: true}
-				sc.i, sc.quadEnd, sc.portEnd, sc.keyAt = a, m.Start-1, 0, -1
+				sc.pending = pending{m: m, portEnd: sc.portEnd, keyAt: sc.keyAt, i: max(b, m.End), cut: sc.cut, ok: true}
+				sc.i, sc.quadEnd, sc.portEnd, sc.keyAt, sc.cut = a, m.Start-1, 0, -1, false
 				continue
 			}
 			sc.i = max(b, m.End) // past the token and any %zone
@@ -415,7 +418,7 @@ func (sc *scanner) readColon(a, b int) (Match, bool) {
 			}
 			sc.portEnd = 0
 		}
-		return gluedAddr(s, a, b)
+		return sc.gluedAddr(a, b)
 	}
 	return sc.readings(a, b, b)
 }
@@ -428,16 +431,29 @@ const maxAddrText = 6*4 + 6 + 15
 // (g-z, G-Z or '_' at s[b]), as an IPv6 address glued to what follows:
 // the longest IPv6 address that the stretch starts with, whatever follows
 // it in the stretch (2001:db8:1:2::7xyz, fe80::1ghost, 2001:db8::1abcdz
-// as 2001:db8::1abc). Only IPv6 is read: dotted quads glued to words are
+// as 2001:db8::1abc). Hex digits that run on in the address's last group
+// (the "d") are marked in sc.portEnd with sc.cut, to be dropped with the
+// address where it is masked: left, they would read with the masked text
+// as another address. Only IPv6 is read: dotted quads glued to words are
 // found as quads.
-func gluedAddr(s []byte, a, b int) (Match, bool) {
+func (sc *scanner) gluedAddr(a, b int) (Match, bool) {
+	s := sc.s
 	for e := min(b, a+maxAddrText); e-a >= 2; e-- {
 		if hexVal[s[e-1]] == 0xff && s[e-1] != ':' {
 			continue // an address ends in a hex digit or in "::"
 		}
-		if addr, ok := parse6(s[a:e]); ok {
-			return Match{Addr: addr, Start: a, End: e}, true
+		addr, ok := parse6(s[a:e])
+		if !ok {
+			continue
 		}
+		if e < b && hexVal[s[e]] != 0xff && hexVal[s[e-1]] != 0xff {
+			r := e
+			for r < b && hexVal[s[r]] != 0xff {
+				r++
+			}
+			sc.portEnd, sc.cut = r, true
+		}
+		return Match{Addr: addr, Start: a, End: e}, true
 	}
 	return Match{}, false
 }
