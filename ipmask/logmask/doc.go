@@ -57,7 +57,10 @@
 // digits, which URL encoders never escape.
 //
 // Only the address changes: ports, brackets, quotes and the rest of the line
-// are copied byte for byte. An address that the policy already masks is kept
+// are copied byte for byte, except address text next to a masked address
+// that would read with it as another address (a port or hex digits run on
+// after it, or a key before it), which is masked or dropped with it; see
+// "Masked text masks to itself". An address that the policy already masks is kept
 // exactly as written (an IPv4-mapped one too), unless it has a %zone, which
 // is always dropped. Otherwise IPv4-mapped addresses become plain IPv4 (what
 // [ipmask.Policy.Mask] returns) and IPv6 is written in its canonical form.
