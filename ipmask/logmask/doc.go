@@ -162,16 +162,16 @@
 //
 // # Output length
 //
-// Masked text is never longer than the address text it replaces, with one
-// exception: IPv6 text that uses "::" for a single zero group (1::2:3:4:5:6:7)
-// is written back in canonical form, which spells that group "0", so it can
-// grow by one byte, and only when the policy keeps more than 96 bits of it.
-// (An IPv6 address written with a dotted tail keeps it, 64:ff9b::192.0.2.0,
-// while any of those 32 bits survive: as two hexadecimal groups it could be
-// longer once its colons are percent-encoded.) In free-text mode the output
-// is therefore at most len(input) plus the number of "::" in the input (an
-// escaped "%3A%3A" counts as one), and never longer than the input under
-// policies keeping 96 IPv6 bits or fewer (all the presets). In field mode a
+// Masked text is never longer than the address text it replaces, and holds
+// no more colons, so free text never grows, percent-encoded or not. IPv6 is
+// written in canonical form (RFC 5952) where that fits; where it does not,
+// because masking made a longer run of zero groups elsewhere than where the
+// input's "::" stood (0:0:1::1:0:1 under /96 would be ::1:0:0:1:0:0) or
+// because canonical form spells a single zero group "0" (1::2:3:4:5:6:7
+// under /120), the "::" stays on the run of zero groups where the input
+// had it (0:0:1::1:0:0, 1::2:3:4:5:6:0). An IPv6 address written with a
+// dotted tail keeps it, 64:ff9b::192.0.2.0, while any of those 32 bits
+// survive. In field mode a
 // replaced column becomes the placeholder, whatever their lengths.
 //
 // # Field mode

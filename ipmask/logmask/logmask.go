@@ -156,8 +156,7 @@ func (m *Masker) Policy() ipmask.Policy { return m.policy }
 // holds a percent-encoded colon borrows a scratch buffer from a sync.Pool,
 // which may allocate after a garbage collection); len(text) bytes are
 // always enough except in field mode with a placeholder longer than the
-// values it replaces, or with a policy keeping more than 96 IPv6 bits (see
-// the package documentation), or where a run of over 256 bytes with no
+// values it replaces, or where a run of over 256 bytes with no
 // space or punctuation in it must be masked again, which is done in dst
 // past the end of its output.
 func (m *Masker) AppendMask(dst, text []byte) []byte {
@@ -528,7 +527,66 @@ func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []
 	if masked.Is6() && dottedTail(raw) {
 		return appendMixed(dst, masked)
 	}
-	return masked.AppendTo(dst)
+	return appendFit(dst, masked, raw)
+}
+
+// appendFit appends a in canonical form, unless a is IPv6 and that would
+// be longer than raw, the text it replaces (without any %zone), or hold
+// more colons (each may be written "%3A"). Canonical form puts "::" on the
+// first longest run of zero groups, which masking can move
+// (0:0:1::1:0:1 masks under /96 to ::1:0:0:1:0:0, one byte longer), and
+// never on a single group. a is then written with "::" on the run of zero
+// groups that holds the one raw's "::" stands for (0:0:1::1:0:0), or with
+// no "::" if raw has none. Masking only clears bits, so each group is then
+// no longer than raw's and the groups around "::" are no more than raw's:
+// the text fits in both measures, and reads back as a.
+func appendFit(dst []byte, a netip.Addr, raw []byte) []byte {
+	n := len(dst)
+	dst = a.AppendTo(dst)
+	if !a.Is6() {
+		return dst
+	}
+	if i := bytes.IndexByte(raw, '%'); i >= 0 {
+		raw = raw[:i]
+	}
+	colons := bytes.Count(raw, []byte{':'})
+	if len(dst)-n <= len(raw) && bytes.Count(dst[n:], []byte{':'}) <= colons {
+		return dst
+	}
+	dst = dst[:n]
+	b := a.As16()
+	var g [8]uint16
+	for k := range g {
+		g[k] = uint16(b[2*k])<<8 | uint16(b[2*k+1])
+	}
+	i, j := 8, 8 // the run written "::", none if i == 8
+	if gap := bytes.Index(raw, []byte("::")); gap >= 0 {
+		i = 0
+		if gap > 0 {
+			i = bytes.Count(raw[:gap], []byte{':'}) + 1
+		}
+		if i < 8 && g[i] == 0 {
+			for i > 0 && g[i-1] == 0 {
+				i--
+			}
+			for j = i; j < 8 && g[j] == 0; j++ {
+			}
+		} else {
+			i = 8
+		}
+	}
+	for k := 0; k < 8; k++ {
+		switch {
+		case k == i:
+			dst = append(dst, "::"...)
+			k = j - 1
+			continue
+		case k > 0 && k != j:
+			dst = append(dst, ':')
+		}
+		dst = strconv.AppendUint(dst, uint64(g[k]), 16)
+	}
+	return dst
 }
 
 // appendMixed writes an IPv6 address given with a dotted tail
