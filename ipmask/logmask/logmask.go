@@ -525,57 +525,71 @@ func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []
 		return strconv.AppendUint(dst, uint64(b[2])<<8|uint64(b[3]), 16)
 	}
 	if masked.Is6() && dottedTail(raw) {
-		return appendMixed(dst, masked)
+		return appendMixed(dst, masked, raw)
 	}
 	return appendFit(dst, masked, raw)
 }
 
 // appendFit appends a in canonical form, unless a is IPv6 and that would
-// be longer than raw, the text it replaces (without any %zone), or hold
-// more colons (each may be written "%3A"). Canonical form puts "::" on the
-// first longest run of zero groups, which masking can move
-// (0:0:1::1:0:1 masks under /96 to ::1:0:0:1:0:0, one byte longer), and
-// never on a single group. a is then written with "::" on the run of zero
-// groups that holds the one raw's "::" stands for (0:0:1::1:0:0), or with
-// no "::" if raw has none. Masking only clears bits, so each group is then
-// no longer than raw's and the groups around "::" are no more than raw's:
-// the text fits in both measures, and reads back as a.
+// be longer than raw, the text it replaces (without any %zone), plain or
+// with its colons written "%3A". Canonical form puts "::" on the first
+// longest run of zero groups, which masking can move (0:0:1::1:0:1 masks
+// under /96 to ::1:0:0:1:0:0, one byte longer), and never on a single
+// group. a is then written by appendGroups.
 func appendFit(dst []byte, a netip.Addr, raw []byte) []byte {
 	n := len(dst)
 	dst = a.AppendTo(dst)
-	if !a.Is6() {
+	if !a.Is6() || fits(dst[n:], raw) {
 		return dst
 	}
+	b := a.As16()
+	return appendGroups(dst[:n], b[:], raw)
+}
+
+// fits reports whether out is no longer than raw (without any %zone),
+// plain and with every colon written "%3A".
+func fits(out, raw []byte) bool {
 	if i := bytes.IndexByte(raw, '%'); i >= 0 {
 		raw = raw[:i]
 	}
-	colons := bytes.Count(raw, []byte{':'})
-	if len(dst)-n <= len(raw) && bytes.Count(dst[n:], []byte{':'}) <= colons {
-		return dst
+	colon := []byte{':'}
+	return len(out) <= len(raw) && len(out)+2*bytes.Count(out, colon) <= len(raw)+2*bytes.Count(raw, colon)
+}
+
+// appendGroups writes b, the bytes of the first eight or six groups of an
+// IPv6 address, in hexadecimal with "::" on the run of zero groups that
+// holds the one raw's "::" stands for (0:0:1::1:0:0 for raw 0:0:1::1:0:1),
+// or with no "::" if raw has none. Masking only clears bits, so each group
+// is no longer than raw's and there are no more of them around "::": the
+// text is no longer than raw's groups, plain or percent-encoded. With six
+// groups, it ends in "::" or in a group, before which the caller writes a
+// dotted tail (after a ':' in the second case).
+func appendGroups(dst, b, raw []byte) []byte {
+	if i := bytes.IndexByte(raw, '%'); i >= 0 {
+		raw = raw[:i]
 	}
-	dst = dst[:n]
-	b := a.As16()
 	var g [8]uint16
-	for k := range g {
+	n := len(b) / 2
+	for k := range n {
 		g[k] = uint16(b[2*k])<<8 | uint16(b[2*k+1])
 	}
-	i, j := 8, 8 // the run written "::", none if i == 8
+	i, j := n, n // the run written "::", none if i == n
 	if gap := bytes.Index(raw, []byte("::")); gap >= 0 {
 		i = 0
 		if gap > 0 {
 			i = bytes.Count(raw[:gap], []byte{':'}) + 1
 		}
-		if i < 8 && g[i] == 0 {
+		if i < n && g[i] == 0 {
 			for i > 0 && g[i-1] == 0 {
 				i--
 			}
-			for j = i; j < 8 && g[j] == 0; j++ {
+			for j = i; j < n && g[j] == 0; j++ {
 			}
 		} else {
-			i = 8
+			i = n
 		}
 	}
-	for k := 0; k < 8; k++ {
+	for k := 0; k < n; k++ {
 		switch {
 		case k == i:
 			dst = append(dst, "::"...)
@@ -591,21 +605,31 @@ func appendFit(dst []byte, a netip.Addr, raw []byte) []byte {
 
 // appendMixed writes an IPv6 address given with a dotted tail
 // (64:ff9b::192.0.2.33) the way it came: the first 96 bits in canonical
-// form and the last 32 dotted, unless those are all zero. Masking only
+// form, or as appendGroups writes them where that would be longer than
+// raw's, and the last 32 dotted, unless those are all zero. Masking only
 // clears bits, so the tail is never longer than the input's, and it cannot
 // run into a ":port" after it; two hexadecimal groups could do both.
 // a is never IPv4-mapped: Policy.Mask unmaps those.
-func appendMixed(dst []byte, a netip.Addr) []byte {
+func appendMixed(dst []byte, a netip.Addr, raw []byte) []byte {
 	b := a.As16()
 	tail := [4]byte(b[12:])
 	if tail == [4]byte{} {
-		return a.AppendTo(dst)
+		return appendFit(dst, a, raw)
 	}
+	n := len(dst)
 	// Two non-zero groups in the tail keep the "::" in the first 96 bits,
 	// where RFC 5952 section 5 puts it; they format as "1:1".
 	b[12], b[13], b[14], b[15] = 0, 1, 0, 1
 	dst = netip.AddrFrom16(b).AppendTo(dst)
 	dst = dst[:len(dst)-len("1:1")]
+	dst = netip.AddrFrom4(tail).AppendTo(dst)
+	if fits(dst[n:], raw) {
+		return dst
+	}
+	dst = appendGroups(dst[:n], b[:12], raw)
+	if dst[len(dst)-1] != ':' {
+		dst = append(dst, ':')
+	}
 	return netip.AddrFrom4(tail).AppendTo(dst)
 }
 

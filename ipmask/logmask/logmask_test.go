@@ -204,6 +204,7 @@ func TestMaskFinePolicy(t *testing.T) {
 		{"hexadecimal stays hexadecimal", "::1:100:101", "::1:100:100"},
 		{"a dot in a zone is not a dotted tail", "::1:100:101%eth0.5 x", "::1:100:100 x"},
 		{"one zero group kept as \"::\"", "1::2:3:4:5:6:7", "1::2:3:4:5:6:0"},
+		{"zero run moved by masking, dotted tail", "0:0:1::1:0.0.1.1", "0:0:1::1:0.0.1.0"},
 		{"zero run moved by masking", "0:0:1::1:0:1 %3A%3A1%3A0%3A0%3A1%3A0%3A1", "0:0:1::1:0:0 %3A%3A1%3A0%3A0%3A1%3A0%3A0"},
 	})
 }
