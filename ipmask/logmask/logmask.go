@@ -539,7 +539,9 @@ func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []
 func appendFit(dst []byte, a netip.Addr, raw []byte) []byte {
 	n := len(dst)
 	dst = a.AppendTo(dst)
-	if !a.Is6() || fits(dst[n:], raw) {
+	// Canonical text holds at most 7 colons and raw at least 2: ten bytes
+	// shorter fits either way (the common case: a full address masked).
+	if !a.Is6() || len(dst)-n+10 <= len(raw) || fits(dst[n:], raw) {
 		return dst
 	}
 	b := a.As16()
