@@ -99,6 +99,27 @@ func TestAssertNoRawIPReportsEachLeak(t *testing.T) {
 	}, leaks)
 }
 
+// The detector finds what logmask masks, and nothing that logmask leaves
+// after masking: an address run into a word, and one that a hex key before
+// a percent-encoded address would form.
+func TestLeaksAgreeWithLogmask(t *testing.T) {
+	m, err := logmask.NewMasker(ipmask.Default, nil)
+	require.NoError(t, err)
+	for _, tt := range []struct{ name, text, leak string }{
+		{"glued to a word", "peer 2001:db8:1:2::7via wg0", "2001:db8:1:2::7"},
+		{"glued after a key", "src:fe80::1ghost", "fe80::1"},
+		{"hex key before an escaped address", "?k=0%3A%3A:1:0:0:0:0:1", "::1:0:0:0:0:1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leaks := ipmasktest.Leaks(ipmask.Default, tt.text)
+			require.NotEmpty(t, leaks)
+			assert.Equal(t, netip.MustParseAddr(tt.leak), leaks[0].Addr)
+			out := m.MaskString(tt.text)
+			assert.Empty(t, ipmasktest.Leaks(ipmask.Default, out), "masked: %q", out)
+		})
+	}
+}
+
 func TestAssertNoRawIPPasses(t *testing.T) {
 	tests := []struct{ name, text string }{
 		{"empty", ""},

@@ -18,7 +18,9 @@ import (
 // (syslog and journald, sshd, postfix and sendmail, tcpdump, dante, macOS
 // configd and unified log, nginx and Apache, HAProxy, Envoy, Traefik,
 // Caddy, ingress-nginx, AWS ELB/ALB and CloudFront, Cloudflare, fail2ban,
-// iptables and nftables), written from each format's documentation. Every
+// iptables and nftables), written from each format's documentation, and
+// application lines whose printf format runs an address into the next word
+// (printf.log). Every
 // address is marked «like this»: the input is the file without the
 // marks, and the expected output is computed from the marks alone, with
 // netip and ipmask rather than the scanner, so the test checks both that

@@ -57,7 +57,10 @@
 // digits, which URL encoders never escape.
 //
 // Only the address changes: ports, brackets, quotes and the rest of the line
-// are copied byte for byte. An address that the policy already masks is kept
+// are copied byte for byte, except address text next to a masked address
+// that would read with it as another address (a port or hex digits run on
+// after it, or a key before it), which is masked or dropped with it; see
+// "Masked text masks to itself". An address that the policy already masks is kept
 // exactly as written (an IPv4-mapped one too), unless it has a %zone, which
 // is always dropped. Otherwise IPv4-mapped addresses become plain IPv4 (what
 // [ipmask.Policy.Mask] returns) and IPv6 is written in its canonical form.
@@ -95,8 +98,27 @@
 //     (00:1a:2b:3c:4d:5e) are left alone: six or fewer colon groups without
 //     "::" are not IPv6. An eight-group EUI-64 (00:1a:2b:3c:4d:5e:6f:70)
 //     is a valid IPv6 address and is masked.
-//   - A colon token glued to a letter or '_' (std::abs, Foo::Bar,
-//     sha256:abcdef) is an identifier and left alone, unless it is a key
+//   - An IPv6 address run straight into a word, that is into a letter
+//     that is not a hex digit (g-z, G-Z) or '_', is masked: 2001:db8:1:2::7xyz
+//     becomes 2001:db8:1::xyz, fe80::1ghost becomes fe80::ghost,
+//     id=2001:db8:1:2::7zone becomes id=2001:db8:1::zone. The address is
+//     the longest IPv6 address, as net/netip parses it, that the token
+//     (after a key, if any) starts with, whatever follows it in the
+//     token: 2001:db8:1:2::7abcdz (a last group of five digits) is read as
+//     2001:db8:1:2::7abc, 1::2::3xyz as 1::2. Hex digits running on in the
+//     last group are dropped with a masked address, as they could read
+//     with the masked text as another one (2001:db8:1:2::7abcdz becomes
+//     2001:db8:1::z, not 2001:db8:1::dz). This reading comes last:
+//     a '.' before the word still parts an address from a file extension
+//     (2001:db8::1.css), and a token with a word glued to its left is
+//     only read as a key and an address (below). A valid IPv6 address has
+//     a "::" or eight groups, so times and MAC addresses run into a word
+//     (12:30:28Z) are not read so; dotted quads run into words are found
+//     as quads (above). Hex digits running on past an address with no
+//     word after them (2001:db8::1abcd) are not an address.
+//   - A colon token glued to a letter or '_' on its left (std::abs,
+//     Foo::Bar, std::io::Error, sha256:abcdef) is an identifier and left
+//     alone, unless it is a key
 //     followed by one colon and an address (addr:2001:db8::1,
 //     client:203.0.113.9, iface:2001:db8::1), which is masked. A key
 //     that is all hex digits with nothing glued to its left (cafe:,
@@ -118,18 +140,38 @@
 // 0xc0000201), and addresses encoded otherwise than above (base64, %2E
 // for dots).
 //
+// # Masked text masks to itself
+//
+// Masking is idempotent, and what it writes holds no address that the
+// policy does not mask under any reading this documentation gives, with
+// "%3A" read as ':' or not: [Addrs] finds in the output only masked
+// addresses. A masked address can read otherwise next to the text it was
+// cut from: with a key before it (0%3A%3A:1:0:0:0:0:1, read as the key
+// 0: and ::1:0:0:0:0:1, masks to 0%3A0:0:1::, which decoded reads as
+// 0:0:0:1::), or with the rest of its token or a port after it. So each
+// stretch of text in which masking changed something is masked again,
+// with the byte on either side of it, until it masks to itself:
+// 0%3A%3A:1:0:0:0:0:1 becomes ::. A stretch runs between bytes that never
+// touch an address (any byte but letters, digits, '_', '-', '.', ':' and
+// '%'), which masking never changes; a stretch that is one address and
+// nothing else, as in most logs, is done in one pass. Each pass only
+// masks, so whatever it drops would have read as part of an address.
+// Should a stretch still change after eight passes (no input known needs
+// more than four), its ':', '.' and '%' become '-', which leaves nothing
+// in it that reads as an address.
+//
 // # Output length
 //
-// Masked text is never longer than the address text it replaces, with one
-// exception: IPv6 text that uses "::" for a single zero group (1::2:3:4:5:6:7)
-// is written back in canonical form, which spells that group "0", so it can
-// grow by one byte, and only when the policy keeps more than 96 bits of it.
-// (An IPv6 address written with a dotted tail keeps it, 64:ff9b::192.0.2.0,
-// while any of those 32 bits survive: as two hexadecimal groups it could be
-// longer once its colons are percent-encoded.) In free-text mode the output
-// is therefore at most len(input) plus the number of "::" in the input (an
-// escaped "%3A%3A" counts as one), and never longer than the input under
-// policies keeping 96 IPv6 bits or fewer (all the presets). In field mode a
+// Masked text is never longer than the address text it replaces, and holds
+// no more colons, so free text never grows, percent-encoded or not. IPv6 is
+// written in canonical form (RFC 5952) where that fits; where it does not,
+// because masking made a longer run of zero groups elsewhere than where the
+// input's "::" stood (0:0:1::1:0:1 under /96 would be ::1:0:0:1:0:0) or
+// because canonical form spells a single zero group "0" (1::2:3:4:5:6:7
+// under /120), the "::" stays on the run of zero groups where the input
+// had it (0:0:1::1:0:0, 1::2:3:4:5:6:0). An IPv6 address written with a
+// dotted tail keeps it, 64:ff9b::192.0.2.0, while any of those 32 bits
+// survive. In field mode a
 // replaced column becomes the placeholder, whatever their lengths.
 //
 // # Field mode

@@ -52,6 +52,21 @@ func ExampleMasker_MaskString_urlEncoded() {
 	// "GET /r?ip=2001%3Adb8%3A1%3A%3A&via=%5B2001:db8:1::%5D HTTP/1.1"
 }
 
+// An address that a printf format runs into the next word is masked, and
+// masking the output again changes nothing; a C++ scope stays as it is.
+func ExampleMasker_MaskString_glued() {
+	m, err := logmask.NewMasker(ipmask.Default, nil)
+	if err != nil {
+		panic(err)
+	}
+	out := m.MaskString("peer 2001:db8:1:2::7via wg0, fe80::1ghost; std::io::Error")
+	fmt.Println(out)
+	fmt.Println(m.MaskString(out) == out)
+	// Output:
+	// peer 2001:db8:1::via wg0, fe80::ghost; std::io::Error
+	// true
+}
+
 func ExampleMasker_fieldMode() {
 	m, err := logmask.NewMasker(ipmask.Default, &logmask.Options{Fields: []int{1, 3}, Delim: '\t'})
 	if err != nil {

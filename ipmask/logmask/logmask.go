@@ -156,8 +156,9 @@ func (m *Masker) Policy() ipmask.Policy { return m.policy }
 // holds a percent-encoded colon borrows a scratch buffer from a sync.Pool,
 // which may allocate after a garbage collection); len(text) bytes are
 // always enough except in field mode with a placeholder longer than the
-// values it replaces, or with a policy keeping more than 96 IPv6 bits (see
-// the package documentation).
+// values it replaces, or where a run of over 256 bytes with no
+// space or punctuation in it must be masked again, which is done in dst
+// past the end of its output.
 func (m *Masker) AppendMask(dst, text []byte) []byte {
 	if m.fields == 0 {
 		return m.appendFree(dst, text)
@@ -223,70 +224,217 @@ func (m *Masker) hasAddr(text []byte) bool {
 const stackDecode = 1024
 
 // appendFree masks every address in text. Text with a percent-encoded
-// colon is scanned in its decoded form (see decode.go).
+// colon is scanned in its decoded form (see decode.go). Each stretch of
+// text that a masked address changed is then settled (see settle), so
+// that the output is its own mask.
 func (m *Masker) appendFree(dst, text []byte) []byte {
 	if !hasPctColon(text) {
 		return m.appendScanned(dst, text, text, nil)
 	}
-	if len(text) <= stackDecode {
-		var buf [stackDecode]byte
-		var colons [stackDecode / 3]int32
-		var d decoded
-		d.text, d.colons = decodeInto(buf[:0], colons[:0], text)
-		return m.appendScanned(dst, text, d.text, &d)
+	if len(text) > stackDecode {
+		d := decodedPool.Get().(*decoded)
+		d.decode(text)
+		dst = m.appendScanned(dst, text, d.text, d)
+		decodedPool.Put(d)
+		return dst
 	}
-	d := decodedPool.Get().(*decoded)
-	d.decode(text)
-	dst = m.appendScanned(dst, text, d.text, d)
-	decodedPool.Put(d)
-	return dst
+	var buf [stackDecode]byte
+	var colons [stackDecode / 3]int32
+	var d decoded
+	d.text, d.colons = decodeInto(buf[:0], colons[:0], text)
+	return m.appendScanned(dst, text, d.text, &d)
 }
 
-// appendScanned masks the addresses that the scanner finds in scan, the
-// decoded form of text by d (scan is text when d is nil), copying every
-// other byte from text. A masked address whose colons were all escaped is
-// written with escaped colons; one kept as it was is copied from text.
-func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
+// appendOnce is appendFree without settling: one pass of the scanner.
+// settle calls it; it is a function of its own (not appendFree with a
+// flag) so that no call cycle makes escape analysis move the callers'
+// stack buffers to the heap.
+func (m *Masker) appendOnce(dst, text []byte) []byte {
+	var d, pooled *decoded
+	var sd decoded
+	var buf [stackSettle + 2]byte
+	var colons [(stackSettle + 2) / 3]int32
+	scan := text
+	if hasPctColon(text) {
+		if len(text) > len(buf) {
+			pooled = decodedPool.Get().(*decoded)
+			pooled.decode(text)
+			d = pooled
+		} else {
+			sd.text, sd.colons = decodeInto(buf[:0], colons[:0], text)
+			d = &sd
+		}
+		scan = d.text
+	}
 	sc := newScanner(scan)
-	last := 0 // in text
+	last := 0
 	for {
 		match, ok := sc.next()
 		if !ok {
 			break
 		}
-		start, escBefore := d.orig(match.Start)
-		end, escAfter := d.orig(match.End)
-		prev := last
-		dst = append(dst, text[last:start]...)
-		k := len(dst)
-		raw := scan[match.Start:match.End]
-		dst = m.appendAddr(dst, raw, match.Addr, inZone(scan, match.Start))
-		n := len(dst)
-		last = end
-		if sc.portEnd > match.End && match.Addr.Is6() && !match.Addr.Is4In6() {
-			// IPv6 with an unbracketed :port. If the masked text and the
-			// port would read as one longer address, drop the port.
-			dst = append(dst, scan[match.End:sc.portEnd]...)
-			if _, ok := parse6(dst[k:]); ok {
-				last, _ = d.orig(sc.portEnd)
-			}
-			dst = dst[:n]
-		}
-		if sc.keyAt >= 0 && d == nil && sc.keyAt >= prev {
-			var n int
-			dst, n = m.settleKey(dst, k-(start-sc.keyAt), text[last:])
-			last += n
-		}
-		if esc := escAfter - escBefore; esc > 0 {
-			switch {
-			case bytes.Equal(dst[k:], raw):
-				dst = append(dst[:k], text[start:end]...) // kept: as written
-			case esc == bytes.Count(raw, []byte{':'}):
-				dst = encodeColons(dst, k, d.colons[escBefore]&1 == 1)
-			}
-		}
+		dst, last, _ = m.maskMatch(dst, text, scan, d, &sc, match, last)
+	}
+	if pooled != nil {
+		decodedPool.Put(pooled)
 	}
 	return append(dst, text[last:]...)
+}
+
+// appendScanned masks the addresses that the scanner finds in scan, the
+// decoded form of text by d (scan is text when d is nil), copying every
+// other byte from text, and settles (see settle) each stretch in which a
+// match changed the text, unless the match was the whole stretch.
+func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
+	sc := newScanner(scan)
+	last := 0 // in text
+	// The stretch being written that needs settling: where its output
+	// starts in dst (-1: none), and where it starts and ends in text.
+	seg, segFrom, segEnd := -1, 0, 0
+	for {
+		match, ok := sc.next()
+		start := 0
+		if ok {
+			start, _ = d.orig(match.Start)
+		}
+		if seg >= 0 && (!ok || start >= segEnd) {
+			dst = append(dst, text[last:segEnd]...)
+			last = segEnd
+			dst = m.settle(dst, seg, text, segFrom, segEnd)
+			seg = -1
+		}
+		if !ok {
+			return append(dst, text[last:]...)
+		}
+		var k int
+		dst, last, k = m.maskMatch(dst, text, scan, d, &sc, match, last)
+		if seg >= 0 || (start == 0 || class[text[start-1]]&cSafe != 0) && (last == len(text) || class[text[last]]&cSafe != 0) {
+			continue // the stretch is to be settled already, or the match is all of it and reads as itself masked
+		}
+		if sc.keyAt < 0 && bytes.Equal(dst[k:], text[start:last]) {
+			continue // nothing changed
+		}
+		segFrom, segEnd = start, last
+		for segFrom > 0 && class[text[segFrom-1]]&cSafe == 0 {
+			segFrom--
+		}
+		for segEnd < len(text) && class[text[segEnd]]&cSafe == 0 {
+			segEnd++
+		}
+		// The text of the stretch before the match was copied unchanged
+		// (an earlier match in it changed nothing) or rewritten in place by
+		// settleKey; either way it starts this far before k.
+		seg = k - (start - segFrom)
+	}
+}
+
+// maskMatch appends to dst the text from last to match and match masked, as appendScanned does, and returns dst, the position
+// in text to copy from next, and where in dst the masked address starts.
+// A masked address whose colons were all escaped is written with escaped
+// colons; one kept as it was is copied from text.
+func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, match Match, last int) ([]byte, int, int) {
+	prev := last
+	start, escBefore := d.orig(match.Start)
+	end, escAfter := d.orig(match.End)
+	dst = append(dst, text[last:start]...)
+	k := len(dst)
+	raw := scan[match.Start:match.End]
+	dst = m.appendAddr(dst, raw, match.Addr, inZone(scan, match.Start))
+	n := len(dst)
+	last = end
+	if sc.cut && sc.portEnd > match.End { // not left from an earlier match
+		// Hex digits cut off the address's last group: dropped with it
+		// where it is masked, since they could read on from the masked
+		// text as another address (2001:db8:: and "d").
+		if !bytes.Equal(dst[k:], raw) {
+			last, _ = d.orig(sc.portEnd)
+		}
+	} else if sc.portEnd > match.End && match.Addr.Is6() && !match.Addr.Is4In6() {
+		// IPv6 with an unbracketed :port. If the masked text and the
+		// port would read as one longer address, drop the port.
+		dst = append(dst, scan[match.End:sc.portEnd]...)
+		if _, ok := parse6(dst[k:]); ok {
+			last, _ = d.orig(sc.portEnd)
+		}
+		dst = dst[:n]
+	}
+	if sc.keyAt >= 0 && d == nil && sc.keyAt >= prev {
+		var n int
+		dst, n = m.settleKey(dst, k-(start-sc.keyAt), text[last:])
+		last += n
+	}
+	if esc := escAfter - escBefore; esc > 0 {
+		switch {
+		case bytes.Equal(dst[k:], raw):
+			dst = append(dst[:k], text[start:end]...) // kept: as written
+		case esc == bytes.Count(raw, []byte{':'}):
+			dst = encodeColons(dst, k, d.colons[escBefore]&1 == 1)
+		}
+	}
+	return dst, last, k
+}
+
+// settlePasses is how many times settle masks a stretch again before it
+// gives up on reaching text that masks to itself.
+const settlePasses = 8
+
+// stackSettle is the longest stretch that settle masks on its stack;
+// a longer one is masked in dst past its end.
+const stackSettle = 256
+
+// settle makes the output of one stretch a fixed point of masking.
+// A stretch is a maximal run of bytes that are not cSafe: address text,
+// words, '%' and escapes. The scanner reads each stretch by itself and the
+// bytes on either side of it (cSafe bytes, which masking never changes),
+// so text masks to itself if each of its stretches does. A masked address
+// can read otherwise next to the text it was cut from (a key before it, a
+// port or letters after it, escaped colons), so dst[from:], the masked
+// text[segFrom:segEnd], is masked again with the byte on either side of it
+// until it no longer changes. Each pass only masks, so what the scanner
+// finds in the result is masked under any reading. Should that take more
+// than settlePasses passes (no input known does), every ':', '.' and '%' of
+// the stretch becomes '-', which leaves nothing that can read as an
+// address.
+func (m *Masker) settle(dst []byte, from int, text []byte, segFrom, segEnd int) []byte {
+	var pre, post int
+	if segFrom > 0 {
+		pre = 1
+	}
+	if segEnd < len(text) {
+		post = 1
+	}
+	var inBuf [stackSettle + 2]byte
+	var outBuf [stackSettle + 64]byte
+	for range settlePasses {
+		end := len(dst)
+		var in, out []byte
+		if end-from <= stackSettle {
+			in, out = inBuf[:0], outBuf[:0]
+		} else {
+			dst = slices.Grow(dst, 2*(end-from)+64)
+			in = dst[end:end]
+		}
+		in = append(in, text[segFrom-pre:segFrom]...)
+		in = append(in, dst[from:end]...)
+		in = append(in, text[segEnd:segEnd+post]...)
+		if out == nil {
+			dst = dst[:end] // in is past end; mask it after itself
+			out = in[len(in):]
+		}
+		out = m.appendOnce(out, in)
+		got := out[pre : len(out)-post]
+		if bytes.Equal(got, dst[from:end]) {
+			return dst[:end]
+		}
+		dst = append(dst[:from], got...)
+	}
+	for i := from; i < len(dst); i++ {
+		switch dst[i] {
+		case ':', '.', '%':
+			dst[i] = '-'
+		}
+	}
+	return dst
 }
 
 // settleKey handles an address read after a key that is all address text
@@ -377,28 +525,113 @@ func (m *Masker) appendAddr(dst, raw []byte, a netip.Addr, afterPercent bool) []
 		return strconv.AppendUint(dst, uint64(b[2])<<8|uint64(b[3]), 16)
 	}
 	if masked.Is6() && dottedTail(raw) {
-		return appendMixed(dst, masked)
+		return appendMixed(dst, masked, raw)
 	}
-	return masked.AppendTo(dst)
+	return appendFit(dst, masked, raw)
+}
+
+// appendFit appends a in canonical form, unless a is IPv6 and that would
+// be longer than raw, the text it replaces (without any %zone), plain or
+// with its colons written "%3A". Canonical form puts "::" on the first
+// longest run of zero groups, which masking can move (0:0:1::1:0:1 masks
+// under /96 to ::1:0:0:1:0:0, one byte longer), and never on a single
+// group. a is then written by appendGroups.
+func appendFit(dst []byte, a netip.Addr, raw []byte) []byte {
+	n := len(dst)
+	dst = a.AppendTo(dst)
+	// Canonical text holds at most 7 colons and raw at least 2: ten bytes
+	// shorter fits either way (the common case: a full address masked).
+	if !a.Is6() || len(dst)-n+10 <= len(raw) || fits(dst[n:], raw) {
+		return dst
+	}
+	b := a.As16()
+	return appendGroups(dst[:n], b[:], raw)
+}
+
+// fits reports whether out is no longer than raw (without any %zone),
+// plain and with every colon written "%3A".
+func fits(out, raw []byte) bool {
+	if i := bytes.IndexByte(raw, '%'); i >= 0 {
+		raw = raw[:i]
+	}
+	colon := []byte{':'}
+	return len(out) <= len(raw) && len(out)+2*bytes.Count(out, colon) <= len(raw)+2*bytes.Count(raw, colon)
+}
+
+// appendGroups writes b, the bytes of the first eight or six groups of an
+// IPv6 address, in hexadecimal with "::" on the run of zero groups that
+// holds the one raw's "::" stands for (0:0:1::1:0:0 for raw 0:0:1::1:0:1),
+// or with no "::" if raw has none. Masking only clears bits, so each group
+// is no longer than raw's and there are no more of them around "::": the
+// text is no longer than raw's groups, plain or percent-encoded. With six
+// groups, it ends in "::" or in a group, before which the caller writes a
+// dotted tail (after a ':' in the second case).
+func appendGroups(dst, b, raw []byte) []byte {
+	if i := bytes.IndexByte(raw, '%'); i >= 0 {
+		raw = raw[:i]
+	}
+	var g [8]uint16
+	n := len(b) / 2
+	for k := range n {
+		g[k] = uint16(b[2*k])<<8 | uint16(b[2*k+1])
+	}
+	i, j := n, n // the run written "::", none if i == n
+	if gap := bytes.Index(raw, []byte("::")); gap >= 0 {
+		i = 0
+		if gap > 0 {
+			i = bytes.Count(raw[:gap], []byte{':'}) + 1
+		}
+		if i < n && g[i] == 0 {
+			for i > 0 && g[i-1] == 0 {
+				i--
+			}
+			for j = i; j < n && g[j] == 0; j++ {
+			}
+		} else {
+			i = n
+		}
+	}
+	for k := 0; k < n; k++ {
+		switch {
+		case k == i:
+			dst = append(dst, "::"...)
+			k = j - 1
+			continue
+		case k > 0 && k != j:
+			dst = append(dst, ':')
+		}
+		dst = strconv.AppendUint(dst, uint64(g[k]), 16)
+	}
+	return dst
 }
 
 // appendMixed writes an IPv6 address given with a dotted tail
 // (64:ff9b::192.0.2.33) the way it came: the first 96 bits in canonical
-// form and the last 32 dotted, unless those are all zero. Masking only
+// form, or as appendGroups writes them where that would be longer than
+// raw's, and the last 32 dotted, unless those are all zero. Masking only
 // clears bits, so the tail is never longer than the input's, and it cannot
 // run into a ":port" after it; two hexadecimal groups could do both.
 // a is never IPv4-mapped: Policy.Mask unmaps those.
-func appendMixed(dst []byte, a netip.Addr) []byte {
+func appendMixed(dst []byte, a netip.Addr, raw []byte) []byte {
 	b := a.As16()
 	tail := [4]byte(b[12:])
 	if tail == [4]byte{} {
-		return a.AppendTo(dst)
+		return appendFit(dst, a, raw)
 	}
+	n := len(dst)
 	// Two non-zero groups in the tail keep the "::" in the first 96 bits,
 	// where RFC 5952 section 5 puts it; they format as "1:1".
 	b[12], b[13], b[14], b[15] = 0, 1, 0, 1
 	dst = netip.AddrFrom16(b).AppendTo(dst)
 	dst = dst[:len(dst)-len("1:1")]
+	dst = netip.AddrFrom4(tail).AppendTo(dst)
+	if fits(dst[n:], raw) {
+		return dst
+	}
+	dst = appendGroups(dst[:n], b[:12], raw)
+	if dst[len(dst)-1] != ':' {
+		dst = append(dst, ':')
+	}
 	return netip.AddrFrom4(tail).AppendTo(dst)
 }
 

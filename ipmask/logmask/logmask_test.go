@@ -103,6 +103,20 @@ func TestMaskFreeText(t *testing.T) {
 		{"key then ipv4 with port", "source:203.0.113.9:443 node:203.0.113.9", "source:203.0.113.0:443 node:203.0.113.0"},
 		{"eui-64 is ipv6", "00:1a:2b:3c:4d:5e:6f:70", "0:1a:2b::"},
 
+		// Run straight into a word: the longest IPv6 address the token
+		// starts with is masked, whatever follows it.
+		{"ipv6 glued to letters", "2001:db8:1:2::7xyz fe80::1ghost [2001:db8:1:2::7_x]:80", "2001:db8:1::xyz fe80::ghost [2001:db8:1::_x]:80"},
+		{"ipv6 glued after a key", "src:2001:db8:1:2::7xyz id=2001:db8:1:2::7zone", "src:2001:db8:1::xyz id=2001:db8:1::zone"},
+		{"ipv6 glued, hex digits run on", "2001:db8:1:2::7abcdz ::deadbeefxyz", "2001:db8:1::z ::xyz"},
+		{"ipv6 glued, a long hex run dropped at once", "::deadbeefdeadbeefdeadbeefdeadbeefdeadbeefxyz 2001:db8::1.2.3.4ffffffffz", "::xyz 2001:db8::z"},
+		{"ipv6 glued, a colon before the word", "2001:db8:1:2::7:xyz", "2001:db8:1:::xyz"},
+		{"mapped glued", "::ffff:203.0.113.9q", "203.0.113.0q"},
+		{"ipv6 glued, escaped", "u=2001%3Adb8%3A1%3A2%3A%3A7xyz", "u=2001%3Adb8%3A1%3A%3Axyz"},
+		{"ipv6 glued, more after it", "::1X::10::AX0000 1::2::3xyz", "::X::10::AX0000 1::::3xyz"},
+		// A masked address that reads otherwise with what it was cut from
+		// is masked again until it reads as itself.
+		{"hex key before an escaped address", "0%3A%3A:1:0:0:0:0:1", "::"},
+
 		// Percent-encoded, as in a URL's query string.
 		{"ipv6 escaped colons", "u=2001%3Adb8%3A1%3A2%3A%3A7&x", "u=2001%3Adb8%3A1%3A%3A&x"},
 		{"ipv6 lower-case escapes", "u=2001%3adb8%3a1%3a2%3a%3a7", "u=2001%3adb8%3a1%3a%3a"},
@@ -131,7 +145,8 @@ func TestMaskFreeText(t *testing.T) {
 		{"time", "12:30:28 12:30:28.123", "12:30:28 12:30:28.123"},
 		{"log timestamp", "[11/Jun/2024:08:00:00 +0000]", "[11/Jun/2024:08:00:00 +0000]"},
 		{"mac", "00:1a:2b:3c:4d:5e 00-1A-2B-3C-4D-5E", "00:1a:2b:3c:4d:5e 00-1A-2B-3C-4D-5E"},
-		{"cpp identifier", "std::abs Foo::Bar", "std::abs Foo::Bar"},
+		{"cpp identifier", "std::abs Foo::Bar std::io::Error", "std::abs Foo::Bar std::io::Error"},
+		{"escaped groups too long", "00000%3A%3A%3A10000%0", "00000%3A%3A%3A10000%0"},
 		{"bare a::b is an address", "a::b", "a::"},
 		{"hash with colon", "sha256:abcdef0123456789", "sha256:abcdef0123456789"},
 		{"hex hash", "deadbeefcafe 0x1f", "deadbeefcafe 0x1f"},
@@ -160,7 +175,7 @@ func checkRows(t *testing.T, m *Masker, rows []maskRow) {
 			got := m.MaskString(tt.in)
 			assert.Equal(t, tt.want, got)
 			assert.Equal(t, tt.want, m.MaskString(got), "idempotent")
-			assert.LessOrEqual(t, len(got), lengthBound(m.policy, tt.in), "output length")
+			assert.LessOrEqual(t, len(got), lengthBound(tt.in), "output length")
 			// The independent check agrees: nothing left in the output,
 			// and something to mask in an input that changed.
 			assert.Empty(t, plainLeaks(decodeColons(got), m.policy, m.skipPrivate), "plain check on the output")
@@ -188,7 +203,19 @@ func TestMaskFinePolicy(t *testing.T) {
 		{"then a port", "::1:1.0.1.1:80", "::1:1.0.1.0:80"},
 		{"hexadecimal stays hexadecimal", "::1:100:101", "::1:100:100"},
 		{"a dot in a zone is not a dotted tail", "::1:100:101%eth0.5 x", "::1:100:100 x"},
-		{"one zero group spelled out", "1::2:3:4:5:6:7", "1:0:2:3:4:5:6:0"},
+		{"one zero group kept as \"::\"", "1::2:3:4:5:6:7", "1::2:3:4:5:6:0"},
+		{"zero run moved by masking, dotted tail", "0:0:1::1:0.0.1.1", "0:0:1::1:0.0.1.0"},
+		{"zero run moved by masking", "0:0:1::1:0:1 %3A%3A1%3A0%3A0%3A1%3A0%3A1", "0:0:1::1:0:0 %3A%3A1%3A0%3A0%3A1%3A0%3A0"},
+	})
+}
+
+// TestMaskSettleLong covers a stretch too long to mask again on the
+// stack: with no space or punctuation in it, it is settled in dst.
+func TestMaskSettleLong(t *testing.T) {
+	pad := "u=" + strings.Repeat("x-", stackSettle/2+10)
+	checkRows(t, mustMasker(t, ipmask.Default, nil), []maskRow{
+		{"glued, digits run on", pad + "2001:db8:1:2::7abcdz", pad + "2001:db8:1::z"},
+		{"escaped, hex key", pad + "-0%3A%3A:1:0:0:0:0:1", pad + "-::"},
 	})
 }
 
@@ -580,6 +607,11 @@ func TestAllocs(t *testing.T) {
 	esc = append(esc, bytes.Repeat([]byte("x"), stackDecode-len(esc))...)
 	assert.Zero(t, testing.AllocsPerRun(20, func() { dst = m.AppendMask(dst[:0], esc) }), "escaped colons")
 	assert.Equal(t, "GET /r?ip=2001%3Adb8%3A1%3A%3A&x=%5B2001:db8::%5D HTTP/1.1\n", string(dst[:bytes.IndexByte(dst, '\n')+1]))
+
+	// Masking a stretch again, to settle it, happens on the stack.
+	glued := []byte("GET /r/2001:db8:1:2::7abcdz?k=0%3A%3A:1:0:0:0:0:1 src:2001:db8:1:2::7xyz HTTP/1.1\n")
+	assert.Zero(t, testing.AllocsPerRun(20, func() { dst = m.AppendMask(dst[:0], glued) }), "settled")
+	assert.Equal(t, "GET /r/2001:db8:1::z?k=:: src:2001:db8:1::xyz HTTP/1.1\n", string(dst))
 
 	// MaskString hands back its argument when nothing changes, and
 	// allocates only the result when something does.

@@ -235,8 +235,11 @@ type scanner struct {
 	// While i < quadEnd the scanner is inside a token whose whole text is
 	// not an address and looks only for dotted quads in it.
 	quadEnd int
-	// portEnd is the end of the ":port" after the last match, or 0.
+	// portEnd is the end of the ":port" after the last match, or 0. If
+	// cut, it is instead the end of the hex digits that ran on past the
+	// last match in its last group (2001:db8::1abcd before a word).
 	portEnd int
+	cut     bool
 	// keyAt is where the key of the last match starts when it was read as
 	// a key, a colon and an address with nothing glued to the key's left
 	// ("dead:2001:db8:1:2:3:4:5:abc"), or -1. Such a key could read, with
@@ -253,7 +256,7 @@ type scanner struct {
 type pending struct {
 	m                 Match
 	portEnd, keyAt, i int
-	ok                bool
+	cut, ok           bool
 }
 
 // indexFrom returns the index of the first c in s[from:], or len(s).
@@ -280,7 +283,7 @@ func (sc *scanner) next() (Match, bool) {
 		if sc.pending.ok { // rare: tested before anything is copied
 			p := &sc.pending
 			p.ok = false
-			sc.i, sc.portEnd, sc.keyAt = p.i, p.portEnd, p.keyAt
+			sc.i, sc.portEnd, sc.keyAt, sc.cut = p.i, p.portEnd, p.keyAt, p.cut
 			return p.m, true
 		}
 		// Only a token holding ':' or '.' can be an address, so jump from
@@ -329,13 +332,13 @@ func (sc *scanner) next() (Match, bool) {
 		if colons < 7 && !double && dots < 3 {
 			continue
 		}
-		sc.portEnd, sc.keyAt = 0, -1
+		sc.portEnd, sc.keyAt, sc.cut = 0, -1, false
 		if m, ok := sc.colonToken(a, b); ok {
 			if m.Start > a+1 && bytes.Count(s[a:m.Start], []byte{'.'}) >= 3 {
 				// A key that may hold a dotted quad (1.2.3.4:2001:db8::1):
 				// look for quads in it, then return m.
-				sc.pending = pending{m: m, portEnd: sc.portEnd, keyAt: sc.keyAt, i: max(b, m.End), ok: true}
-				sc.i, sc.quadEnd, sc.portEnd, sc.keyAt = a, m.Start-1, 0, -1
+				sc.pending = pending{m: m, portEnd: sc.portEnd, keyAt: sc.keyAt, i: max(b, m.End), cut: sc.cut, ok: true}
+				sc.i, sc.quadEnd, sc.portEnd, sc.keyAt, sc.cut = a, m.Start-1, 0, -1, false
 				continue
 			}
 			sc.i = max(b, m.End) // past the token and any %zone
@@ -402,19 +405,65 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 
 // readColon reads s[a:b], a stretch of a token, as an IPv6 address (with a
 // zone), or an IPv4 or IPv6 address followed by a :port, or an IPv6 address
-// followed by a .port as tcpdump writes it (2001:db8::1.443).
+// followed by a .port as tcpdump writes it (2001:db8::1.443). Glued to a
+// word on the right, only what comes before its last '.' is read so (a
+// file extension: 2001:db8::1.css); failing that, the stretch is read as
+// an address run straight into the word (see gluedAddr).
 func (sc *scanner) readColon(a, b int) (Match, bool) {
 	s := sc.s
-	n := len(s)
-	e := b
-	if b < n && class[s[b]]&cWord != 0 {
-		// Glued to a word on the right: an identifier, unless a '.'
-		// parts them, as before a file extension (2001:db8::1.css).
-		e = a + bytes.LastIndexByte(s[a:b], '.')
-		if e <= a {
-			return Match{}, false
+	if b < len(s) && class[s[b]]&cWord != 0 {
+		if e := a + bytes.LastIndexByte(s[a:b], '.'); e > a {
+			if m, ok := sc.readings(a, b, e); ok {
+				return m, true
+			}
+			sc.portEnd = 0
 		}
+		return sc.gluedAddr(a, b)
 	}
+	return sc.readings(a, b, b)
+}
+
+// maxAddrText is the longest text of an IPv6 address that parse6 reads:
+// six groups of four hex digits, six colons and a dotted quad of 15 bytes.
+const maxAddrText = 6*4 + 6 + 15
+
+// gluedAddr reads s[a:b], a stretch of a token run straight into a word
+// (g-z, G-Z or '_' at s[b]), as an IPv6 address glued to what follows:
+// the longest IPv6 address that the stretch starts with, whatever follows
+// it in the stretch (2001:db8:1:2::7xyz, fe80::1ghost, 2001:db8::1abcdz
+// as 2001:db8::1abc). Hex digits that run on in the address's last group
+// (the "d") are marked in sc.portEnd with sc.cut, to be dropped with the
+// address where it is masked: left, they would read with the masked text
+// as another address. Only IPv6 is read: dotted quads glued to words are
+// found as quads.
+func (sc *scanner) gluedAddr(a, b int) (Match, bool) {
+	s := sc.s
+	for e := min(b, a+maxAddrText); e-a >= 2; e-- {
+		if hexVal[s[e-1]] == 0xff && s[e-1] != ':' {
+			continue // an address ends in a hex digit or in "::"
+		}
+		addr, ok := parse6(s[a:e])
+		if !ok {
+			continue
+		}
+		if e < b && hexVal[s[e]] != 0xff && hexVal[s[e-1]] != 0xff {
+			r := e
+			for r < b && hexVal[s[r]] != 0xff {
+				r++
+			}
+			sc.portEnd, sc.cut = r, true
+		}
+		return Match{Addr: addr, Start: a, End: e}, true
+	}
+	return Match{}, false
+}
+
+// readings is readColon's reading of s[a:e], e <= b being where the
+// address text may end; a %zone is taken only where e is b, the end of the
+// stretch.
+func (sc *scanner) readings(a, b, e int) (Match, bool) {
+	s := sc.s
+	n := len(s)
 	for e > a && s[e-1] == '.' {
 		e-- // a full stop ending a sentence
 	}
