@@ -45,5 +45,8 @@ func Cases() []Case {
 		c("ipv6 percent-encoded in a query", "/r?ip=2001%3Adb8%3A1%3A2%3A%3A7", "2001:db8:1:2::7"),
 		c("ipv6 in encoded brackets", "/r?u=http://%5B2001:db8:1:2::7%5D:80/", "2001:db8:1:2::7"),
 		c("ipv4 after an encoded space", "/r?ip=%20203.0.113.9", "203.0.113.9"),
+		c("tcpdump address.port", "IP 203.0.113.9.43436 > 203.0.113.10.22: Flags [S]", "203.0.113.9"),
+		c("ipv6 after a key", "src:2001:db8:1:2::7", "2001:db8:1:2::7"),
+		c("ipv6 glued to a word", "2001:db8:1:2::7xyz", "2001:db8:1:2::7"),
 	}
 }

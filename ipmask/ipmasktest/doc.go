@@ -4,7 +4,8 @@
 // naming the address and its byte offset; [AssertMasked] checks a single
 // [netip.Addr]; and [Cases] returns addresses in the forms that anonymizers
 // usually miss (IPv4-mapped, 6to4, Teredo, NAT64, ISATAP, zones, leading
-// zeros, ports, lists), for a test to feed through the code under test.
+// zeros, ports, lists, tcpdump's address.port, an address after a key or
+// glued to a word), for a test to feed through the code under test.
 //
 // Addresses are found in text by the rules of package
 // [github.com/clickanon/clickanon/ipmask/logmask], the same scan that masks
