@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/axiomhq/hyperloglog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
@@ -24,10 +25,13 @@ import (
 
 // benchClicks returns n clicks on 8 links by 256 visitors over 10
 // minutes, with 4 countries and 2 devices, as aggregate's benchmarks use.
-func benchClicks(n int) []clickstore.Click {
+func benchClicks(n int) []clickstore.Click { return benchClicksFrom(n, 0) }
+
+// benchClicksFrom is benchClicks with visitors first to first+255.
+func benchClicksFrom(n, first int) []clickstore.Click {
 	cs := make([]clickstore.Click, n)
 	for i := range cs {
-		c := click(fmt.Sprintf("link-%d", i%8), i%256)
+		c := click(fmt.Sprintf("link-%d", i%8), first+i%256)
 		c.Time = t0.Add(time.Duration(i%600) * time.Second)
 		c.Country = []string{"DE", "FR", "US", "JP"}[i%4]
 		c.Device = []string{"mobile", "desktop"}[i%2]
@@ -151,84 +155,109 @@ func BenchmarkTracker(b *testing.B) {
 // fill a buffer (and the bare upsert drains it) outside the timings, so
 // that both run under the same garbage-collection load; B/op and
 // allocs/op are the two writes' together.
+//
+// In visitors=same every batch has the same 256 visitors, so the stored
+// sketches equal the new ones and the sink merges none. In visitors=new
+// each batch brings 256 visitors not seen before, so the sink merges every
+// sketch it writes with the stored one, and the stored sketches grow; the
+// bare upsert then writes the same grown sketches (their union, computed
+// outside its timing), so that both write the same bytes and the ratio is
+// the sink's own work: the token, reading and merging the stored sketches.
 func BenchmarkFlush(b *testing.B) {
 	for _, d := range []struct {
 		name string
 		dsn  func(testing.TB) string
 	}{{"sqlite", sqlitePath}, {"postgresql", pgtest.DB}} {
-		b.Run(d.name, func(b *testing.B) {
-			ctx := context.Background()
-			cs := benchClicks(4096)
-			opts := &Options{Logger: slog.New(slog.DiscardHandler)}
-			bare, sink := open(b, d.dsn(b), opts), open(b, d.dsn(b), opts)
-			fill := func(s *Sink) {
-				for j, c := range cs {
-					if err := s.Add(ctx, c, clickstore.Uniqueness(j%3)); err != nil {
+		for _, fresh := range []bool{false, true} {
+			name := d.name + "/visitors=same"
+			if fresh {
+				name = d.name + "/visitors=new"
+			}
+			b.Run(name, func(b *testing.B) {
+				ctx := context.Background()
+				cs := benchClicks(4096)
+				opts := &Options{Logger: slog.New(slog.DiscardHandler)}
+				bare, sink := open(b, d.dsn(b), opts), open(b, d.dsn(b), opts)
+				fill := func(s *Sink) {
+					for j, c := range cs {
+						if err := s.Add(ctx, c, clickstore.Uniqueness(j%3)); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				drain := func() *batch { // as a flush would, leaving room for the next fill
+					bt, err := bare.buf.drain(&bare.cfg, bare.cfg.now())
+					require.NoError(b, err)
+					bare.held.Add(int64(-bt.cells))
+					return bt
+				}
+				fill(bare)
+				bt := drain()
+				union := sketchUnion{}
+				if fresh {
+					union.merge(b, bt.rows)
+				}
+				st, err := bare.db.PrepareContext(ctx, bareUpsert(bare.dialect, len(bt.rows)))
+				require.NoError(b, err)
+				defer st.Close()
+				args := appendRowArgs(nil, bt.rows)
+				upsert := func() {
+					tx, err := bare.db.BeginTx(ctx, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
+						b.Fatal(err)
+					}
+					if err := tx.Commit(); err != nil {
 						b.Fatal(err)
 					}
 				}
-			}
-			drain := func() *batch { // as a flush would, leaving room for the next fill
-				bt, err := bare.buf.drain(&bare.cfg, bare.cfg.now())
-				require.NoError(b, err)
-				bare.held.Add(int64(-bt.cells))
-				return bt
-			}
-			fill(bare)
-			bt := drain()
-			st, err := bare.db.PrepareContext(ctx, bareUpsert(bare.dialect, len(bt.rows)))
-			require.NoError(b, err)
-			defer st.Close()
-			args := appendRowArgs(nil, bt.rows)
-			upsert := func() {
-				tx, err := bare.db.BeginTx(ctx, nil)
-				if err != nil {
-					b.Fatal(err)
+				flush := func() {
+					if err := sink.Flush(ctx); err != nil {
+						b.Fatal(err)
+					}
 				}
-				if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
-					b.Fatal(err)
+				timed := func(f func()) time.Duration {
+					start := time.Now()
+					f()
+					return time.Since(start)
 				}
-				if err := tx.Commit(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			flush := func() {
-				if err := sink.Flush(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-			timed := func(f func()) time.Duration {
-				start := time.Now()
-				f()
-				return time.Since(start)
-			}
-			upsert() // both databases hold the rows
-			fill(sink)
-			flush()
-			var tBare, tSink time.Duration
-			i := 0
-			b.ReportAllocs()
-			for b.Loop() {
-				b.StopTimer()
-				fill(bare)
-				drain()
+				upsert() // both databases hold the rows
 				fill(sink)
-				b.StartTimer()
-				if i%2 == 0 {
-					tBare += timed(upsert)
-					tSink += timed(flush)
-				} else {
-					tSink += timed(flush)
-					tBare += timed(upsert)
+				flush()
+				var tBare, tSink time.Duration
+				i := 0
+				b.ReportAllocs()
+				for b.Loop() {
+					b.StopTimer()
+					if fresh {
+						cs = benchClicksFrom(len(cs), (i+1)*256)
+					}
+					fill(bare)
+					if bt := drain(); fresh {
+						require.Len(b, bt.rows, len(args)/cellParams, "the same cells, so the prepared upsert fits")
+						union.merge(b, bt.rows)
+						args = appendRowArgs(args[:0], bt.rows)
+					}
+					fill(sink)
+					b.StartTimer()
+					if i%2 == 0 {
+						tBare += timed(upsert)
+						tSink += timed(flush)
+					} else {
+						tSink += timed(flush)
+						tBare += timed(upsert)
+					}
+					i++
 				}
-				i++
-			}
-			n := float64(len(cs) * i)
-			b.ReportMetric(n/tBare.Seconds(), "bare-incr/s")
-			b.ReportMetric(n/tSink.Seconds(), "sink-incr/s")
-			b.ReportMetric(tBare.Seconds()/tSink.Seconds(), "ratio")
-			b.ReportMetric(float64(len(bt.rows)), "rows/op")
-		})
+				n := float64(len(cs) * i)
+				b.ReportMetric(n/tBare.Seconds(), "bare-incr/s")
+				b.ReportMetric(n/tSink.Seconds(), "sink-incr/s")
+				b.ReportMetric(tBare.Seconds()/tSink.Seconds(), "ratio")
+				b.ReportMetric(float64(len(bt.rows)), "rows/op")
+			})
+		}
 	}
 }
 
@@ -275,5 +304,31 @@ func BenchmarkBufferedCellBytes(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(s.Stats().BufferedCells), "B/cell")
 		runtime.KeepAlive(s)
+	}
+}
+
+// sketchUnion keeps, by cell, the union of every sketch a bare upsert has
+// written, so that it writes what a merging writer would store.
+type sketchUnion map[key]*hyperloglog.Sketch
+
+// merge merges each row's sketch into the union and sets the row's sketch
+// to the union's.
+func (u sketchUnion) merge(tb testing.TB, rows []row) {
+	for i := range rows {
+		r := &rows[i]
+		if r.sketch == nil {
+			continue
+		}
+		sk := new(hyperloglog.Sketch)
+		require.NoError(tb, sk.UnmarshalBinary(r.sketch))
+		acc := u[r.key]
+		if acc == nil {
+			u[r.key] = sk
+			continue
+		}
+		require.NoError(tb, acc.Merge(sk))
+		b, err := acc.MarshalBinary()
+		require.NoError(tb, err)
+		r.sketch = b
 	}
 }
