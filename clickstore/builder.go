@@ -153,17 +153,20 @@ func (b *Builder) pseudonyms(ctx context.Context, addr netip.Addr, ua *AgentDige
 	return current, previous, err
 }
 
-// domain separates visitor pseudonyms from any other use of the keys.
-const domain = "clickanon/visitor/v1\x00"
+// domain separates visitor pseudonyms from any other use of the keys. v2
+// takes 128 bits of the agent's digest where v1 took 256, so that the
+// message (53 bytes) fits the one SHA-256 block after the key's: a
+// pseudonym costs two blocks from the key's saved states, not three.
+const domain = "clickanon/visitor/v2\x00"
 
 // pseudonym returns the first 16 bytes of
-// HMAC-SHA256(key, domain || ip || ua), over a stack buffer so that it does
-// not allocate.
+// HMAC-SHA256(key, domain || ip || ua[:16]), over a stack buffer so that it
+// does not allocate.
 func pseudonym(key *retention.Key, ip *[16]byte, ua *[32]byte) Pseudonym {
-	var msg [len(domain) + 16 + 32]byte
+	var msg [len(domain) + 16 + 16]byte
 	n := copy(msg[:], domain)
 	n += copy(msg[n:], ip[:])
-	copy(msg[n:], ua[:])
+	copy(msg[n:], ua[:16])
 	sum := key.MAC(msg[:])
 	var p Pseudonym
 	copy(p[:], sum[:])

@@ -30,7 +30,7 @@
 //
 // A visitor's pseudonym is the first 128 bits of
 //
-//	HMAC-SHA256(key, "clickanon/visitor/v1\x00" || ip || SHA-256(userAgent))
+//	HMAC-SHA256(key, "clickanon/visitor/v2\x00" || ip || SHA-256(userAgent)[:16])
 //
 // where key is the 256-bit random key of the current epoch from a
 // [retention.Keyring] and ip is the full address in its 16-byte form (an
@@ -42,6 +42,13 @@
 // recognise a visitor across a boundary, a Click also carries the pseudonym
 // under the previous epoch's key ([Click.PrevVisitor]) while that key is in
 // its grace epoch.
+//
+// The "v2" form takes 128 bits of the agent's digest where v1 took all 256,
+// so that the message fits the one SHA-256 block after the key's: a
+// pseudonym costs half the hashing it did. The two forms share no value, so
+// while instances of both versions share one Redis store during a rolling
+// upgrade, a visitor who reaches both may be counted unique once more, in
+// that window only.
 //
 // # Errors and printing
 //

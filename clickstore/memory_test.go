@@ -217,9 +217,9 @@ func TestBuilder(t *testing.T) {
 	ua := sha256.Sum256([]byte("Mozilla/5.0"))
 	ip := addr.As16()
 	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte("clickanon/visitor/v1\x00"))
+	mac.Write([]byte("clickanon/visitor/v2\x00"))
 	mac.Write(ip[:])
-	mac.Write(ua[:])
+	mac.Write(ua[:16])
 	var want clickstore.Pseudonym
 	copy(want[:], mac.Sum(nil))
 	assert.Equal(t, want, c.Visitor)

@@ -9,7 +9,7 @@ import (
 // The HMAC-SHA256 (RFC 2104) of a Key, computed from the SHA-256 states
 // after its padded key blocks, which the keyring computes once per key so
 // that a MAC costs the blocks of the message and of the outer hash alone:
-// three SHA-256 blocks for a visitor pseudonym instead of five. The states
+// two SHA-256 blocks for a visitor pseudonym instead of four. The states
 // are key material like the secret: they live in the Key, are copied with
 // it and are zeroed with it.
 
@@ -78,8 +78,8 @@ func keyBlock(blk *[macBlock]byte, secret *[32]byte, pad byte) {
 // MAC returns HMAC-SHA256(k.Secret(), msg). Pseudonyms and seals computed
 // with it need no copy of the secret: a Key from a Keyring carries the
 // hash states after its padded key blocks, so a MAC hashes only msg and
-// the inner digest: two SHA-256 blocks fewer (for a message of 56 to 119
-// bytes, such as a visitor pseudonym's, three instead of five). It does
+// the inner digest: two SHA-256 blocks fewer (for a message of up to 55
+// bytes, such as a visitor pseudonym's, two instead of four). It does
 // not allocate, and is safe to call from many goroutines at once.
 func (k Key) MAC(msg []byte) [sha256.Size]byte {
 	if k.pads == (macPads{}) {
