@@ -45,7 +45,7 @@
 //
 // The "v2" form takes 128 bits of the agent's digest where v1 took all 256,
 // so that the message fits the one SHA-256 block after the key's: a
-// pseudonym costs half the hashing it did. The two forms share no value, so
+// pseudonym costs two SHA-256 blocks, not three. The two forms share no value, so
 // while instances of both versions share one Redis store during a rolling
 // upgrade, a visitor who reaches both may be counted unique once more, in
 // that window only.
