@@ -132,12 +132,20 @@ func BenchmarkAdd(b *testing.B) {
 	})
 	for _, set := range sets {
 		b.Run("rollup-"+set.name, func(b *testing.B) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
 			r := filled(b, set.cs)
+			runtime.GC()
+			runtime.ReadMemStats(&after)
 			loop(b, func(i int) {
 				if err := r.Add(ctx, set.cs[i%len(set.cs)], clickstore.Repeat); err != nil {
 					b.Fatal(err)
 				}
 			})
+			// What the filled Rollup holds: the memory side of the
+			// sparse/dense trade-off.
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
 		})
 	}
 	b.Run("rollup-small-parallel", func(b *testing.B) {
@@ -159,7 +167,8 @@ func BenchmarkAdd(b *testing.B) {
 // hour and day × total and 4 dimensions). "axiomhq" is what Rollup.Add did
 // before: hyperloglog.Sketch.Insert of the pseudonym into plain sparse
 // sketches, which re-encode their whole sparse list every m/100 new
-// entries until it holds m = 16,384. "cells" is the Rollup's own cells.
+// entries until it holds m = 16,384. "cells" is the Rollup's own cells:
+// one hash per click, sketches dense past 256 entries.
 // Both replay the day over sketches that already hold it.
 func BenchmarkSketches(b *testing.B) {
 	cs := busyDay()
@@ -186,7 +195,7 @@ func BenchmarkSketches(b *testing.B) {
 			keys(&cs[i], func(k cellKey) {
 				sk := m[k]
 				if sk == nil {
-					sk = newSketch(DefaultPrecision)
+					sk = newSketch(DefaultPrecision, true)
 					m[k] = sk
 				}
 				sk.Insert(cs[i].Visitor[:])
@@ -197,6 +206,28 @@ func BenchmarkSketches(b *testing.B) {
 			c := &cs[i%len(cs)]
 			for _, sk := range per[i%len(cs)] {
 				sk.Insert(c.Visitor[:])
+			}
+		})
+	})
+	b.Run("cells", func(b *testing.B) {
+		m := map[cellKey]*cell{}
+		per := make([][]*cell, len(cs))
+		for i := range cs {
+			h := visitorHash(&cs[i].Visitor)
+			keys(&cs[i], func(k cellKey) {
+				c := m[k]
+				if c == nil {
+					c = new(cell)
+					m[k] = c
+				}
+				c.add(Counts{}, h, true, DefaultPrecision)
+				per[i] = append(per[i], c)
+			})
+		}
+		loop(b, func(i int) {
+			h := visitorHash(&cs[i%len(cs)].Visitor)
+			for _, c := range per[i%len(cs)] {
+				c.add(Counts{}, h, true, DefaultPrecision)
 			}
 		})
 	})
