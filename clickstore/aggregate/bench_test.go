@@ -211,6 +211,7 @@ func BenchmarkSketches(b *testing.B) {
 	})
 	b.Run("cells", func(b *testing.B) {
 		m := map[cellKey]*cell{}
+		x := sketchBuf{p: DefaultPrecision}
 		per := make([][]*cell, len(cs))
 		for i := range cs {
 			h := visitorHash(&cs[i].Visitor)
@@ -220,14 +221,14 @@ func BenchmarkSketches(b *testing.B) {
 					c = new(cell)
 					m[k] = c
 				}
-				c.add(Counts{}, h, true, DefaultPrecision)
+				c.add(Counts{}, h, true, &x)
 				per[i] = append(per[i], c)
 			})
 		}
 		loop(b, func(i int) {
 			h := visitorHash(&cs[i%len(cs)].Visitor)
 			for _, c := range per[i%len(cs)] {
-				c.add(Counts{}, h, true, DefaultPrecision)
+				c.add(Counts{}, h, true, &x)
 			}
 		})
 	})

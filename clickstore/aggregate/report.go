@@ -327,12 +327,12 @@ func (r *Rollup) Cells(ctx context.Context, q Query) ([]Cell, error) {
 		to++ // a bucket at To's whole second is before To
 	}
 	width := q.Granularity.Duration()
-	p := r.cfg.precision
 	ranges := make(map[string]*cell)
 	var out []Cell
 	collect := func(s *shard) error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		p := &s.x
 		for k, b := range s.buckets {
 			if k.g != q.Granularity || k.start < from || k.start >= to || (q.Link != "" && k.link != q.Link) {
 				continue
@@ -366,26 +366,27 @@ func (r *Rollup) Cells(ctx context.Context, q Query) ([]Cell, error) {
 			}
 		}
 	}
+	x := sketchBuf{p: r.cfg.precision}
 	for link, ra := range ranges {
-		out = append(out, Cell{Scope: ScopeRange, Link: link, Granularity: q.Granularity, Start: q.From, End: q.To, Dimension: Total, Counts: ra.n, Visitors: ra.visitors(p)})
+		out = append(out, Cell{Scope: ScopeRange, Link: link, Granularity: q.Granularity, Start: q.From, End: q.To, Dimension: Total, Counts: ra.n, Visitors: ra.visitors(&x)})
 	}
 	slices.SortStableFunc(out, compareCells)
 	return out, nil
 }
 
-func appendCell(out []Cell, base Cell, d Dimension, v string, other bool, c *cell, precision uint8) []Cell {
+func appendCell(out []Cell, base Cell, d Dimension, v string, other bool, c *cell, x *sketchBuf) []Cell {
 	base.Dimension, base.Value, base.Other = d, v, other
 	base.Counts = c.n
-	base.Visitors = c.visitors(precision)
+	base.Visitors = c.visitors(x)
 	return append(out, base)
 }
 
-func appendBreakdown[K comparable](out []Cell, base Cell, d Dimension, b *breakdown[K], precision uint8, text func(K) string) []Cell {
+func appendBreakdown[K comparable](out []Cell, base Cell, d Dimension, b *breakdown[K], x *sketchBuf, text func(K) string) []Cell {
 	for k, c := range b.vals {
-		out = appendCell(out, base, d, text(k), false, c, precision)
+		out = appendCell(out, base, d, text(k), false, c, x)
 	}
 	if b.other != nil {
-		out = appendCell(out, base, d, "", true, b.other, precision)
+		out = appendCell(out, base, d, "", true, b.other, x)
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -135,37 +136,70 @@ func checkAfter(p uint8, counted uint32) uint32 {
 }
 
 // add counts n and, if human, inserts the visitor whose hash is h.
-func (c *cell) add(n Counts, h uint64, human bool, precision uint8) {
+func (c *cell) add(n Counts, h uint64, human bool, x *sketchBuf) {
 	c.n = c.n.Add(n)
 	if !human {
 		return
 	}
 	if c.sk == nil {
-		c.sk = newSketch(precision, true)
+		c.sk = newSketch(x.p, true)
 	}
 	c.sk.InsertHash(h)
 	if c.dense {
 		return
 	}
-	if c.pending++; c.pending >= checkAfter(precision, c.counted) {
-		c.check(precision)
+	if c.pending++; c.pending >= checkAfter(x.p, c.counted) {
+		c.check(x)
 	}
 }
 
+// sketchBuf is what the cells' sketch operations share: the precision
+// and a scratch buffer for size checks. A shard holds one under its lock.
+type sketchBuf struct {
+	p uint8
+	b []byte
+}
+
+// sparseBound returns an upper bound on the distinct entries of a sparse
+// sketch: its pending entries (some may repeat listed ones) plus its
+// list's count, read from its binary encoding (axiomhq's format version 2,
+// documented on UnmarshalBinary: byte 3 is 1 for sparse, bytes 4:8 the
+// pending count, then the pending keys, then the list's count). It
+// allocates only while x's buffer grows. ok is false if sk is not sparse.
+func sparseBound(sk *hyperloglog.Sketch, x *sketchBuf) (n uint64, ok bool) {
+	b, err := sk.AppendBinary(x.b[:0])
+	x.b = b
+	if err != nil || len(b) < 8 || b[3] != 1 {
+		return 0, false
+	}
+	tmp := binary.BigEndian.Uint32(b[4:8])
+	off := 8 + 4*uint64(tmp)
+	if uint64(len(b)) < off+4 {
+		return 0, false
+	}
+	return uint64(tmp) + uint64(binary.BigEndian.Uint32(b[off:off+4])), true
+}
+
 // check turns a sparse sketch dense if it holds more than denseAt entries.
-// A sparse sketch's Estimate merges its pending entries and counts its
-// list (linear counting over 2^25 slots): the number of distinct entries,
-// to well under 1% at these sizes.
-func (c *cell) check(precision uint8) {
+// It reads a cheap upper bound first (sparseBound), so that a small
+// sketch is neither re-encoded nor allocated for. Otherwise a sparse
+// sketch's Estimate merges its pending entries and counts its list
+// (linear counting over 2^25 slots): the number of distinct entries, to
+// well under 1% at these sizes.
+func (c *cell) check(x *sketchBuf) {
 	c.pending = 0
 	if c.dense || c.sk == nil {
 		return
 	}
-	if n := c.sk.Estimate(); n <= denseAt(precision) {
+	if n, ok := sparseBound(c.sk, x); ok && n <= denseAt(x.p) {
 		c.counted = uint32(n)
 		return
 	}
-	d := newSketch(precision, false)
+	if n := c.sk.Estimate(); n <= denseAt(x.p) {
+		c.counted = uint32(n)
+		return
+	}
+	d := newSketch(x.p, false)
 	// Merging a sparse sketch into a dense one decodes each entry into its
 	// register, as axiomhq's own sparse-to-dense conversion does: the
 	// registers are exactly those of the sketch had it been dense from
@@ -176,13 +210,13 @@ func (c *cell) check(precision uint8) {
 	c.sk, c.dense = d, true
 }
 
-func (c *cell) merge(o *cell, precision uint8) error {
+func (c *cell) merge(o *cell, x *sketchBuf) error {
 	c.n = c.n.Add(o.n)
 	if o.sk == nil {
 		return nil
 	}
 	if c.sk == nil {
-		c.sk = newSketch(precision, true)
+		c.sk = newSketch(x.p, true)
 	}
 	if err := c.sk.Merge(o.sk); err != nil {
 		return err
@@ -193,7 +227,7 @@ func (c *cell) merge(o *cell, precision uint8) error {
 	if o.dense {
 		c.dense = true
 	}
-	c.check(precision)
+	c.check(x)
 	return nil
 }
 
@@ -210,11 +244,11 @@ func (c *cell) clone() *cell {
 // depends only on the visitors c holds, not on the order they came in or
 // the merges they came through: rollups that saw the same visitors
 // answer the same.
-func (c *cell) visitors(precision uint8) uint64 {
+func (c *cell) visitors(x *sketchBuf) uint64 {
 	if c.sk == nil {
 		return 0
 	}
-	c.check(precision)
+	c.check(x)
 	return c.sk.Estimate()
 }
 
@@ -252,9 +286,9 @@ func (b *breakdown[K]) get(k K, max int) *cell {
 	return c
 }
 
-func (b *breakdown[K]) merge(o *breakdown[K], max int, precision uint8) error {
+func (b *breakdown[K]) merge(o *breakdown[K], max int, x *sketchBuf) error {
 	for k, oc := range o.vals {
-		if err := b.get(k, max).merge(oc, precision); err != nil {
+		if err := b.get(k, max).merge(oc, x); err != nil {
 			return err
 		}
 	}
@@ -262,7 +296,7 @@ func (b *breakdown[K]) merge(o *breakdown[K], max int, precision uint8) error {
 		if b.other == nil {
 			b.other = new(cell)
 		}
-		return b.other.merge(o.other, precision)
+		return b.other.merge(o.other, x)
 	}
 	return nil
 }
@@ -313,6 +347,7 @@ const shardCount = 16
 type shard struct {
 	mu      sync.Mutex
 	buckets map[bucketKey]*bucket
+	x       sketchBuf
 }
 
 // Rollup counts clicks per link and UTC time bucket (minute, hour and day),
@@ -364,6 +399,7 @@ func New(opts *Options) (*Rollup, error) {
 	r := &Rollup{cfg: cfg, seed: maphash.MakeSeed()}
 	for i := range r.shards {
 		r.shards[i].buckets = make(map[bucketKey]*bucket)
+		r.shards[i].x.p = cfg.precision
 	}
 	return r, nil
 }
@@ -399,10 +435,10 @@ func (r *Rollup) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqu
 	if human {
 		h = visitorHash(&c.Visitor)
 	}
-	p := r.cfg.precision
 	max := r.cfg.maxValues
 	s := r.shard(c.Link)
 	s.mu.Lock()
+	p := &s.x
 	defer r.armFor(c.Time.Unix())
 	defer s.mu.Unlock()
 	for _, g := range granularities {
@@ -482,9 +518,10 @@ func (r *Rollup) Merge(other *Rollup) error {
 }
 
 func (r *Rollup) mergeBucket(k bucketKey, o *bucket) error {
-	p, max := r.cfg.precision, r.cfg.maxValues
+	max := r.cfg.maxValues
 	s := r.shard(k.link)
 	s.mu.Lock()
+	p := &s.x
 	defer r.arm(r.deadline(k))
 	defer s.mu.Unlock()
 	b := s.buckets[k]

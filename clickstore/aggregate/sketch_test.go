@@ -71,11 +71,12 @@ func TestCellEstimatesMatchAxiomhq(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			vs := visitorsStream(tc.n, uint64(tc.n))
 			var c cell
+			x := sketchBuf{p: DefaultPrecision}
 			for i := range vs {
-				c.add(Counts{Clicks: 1}, visitorHash(&vs[i]), true, DefaultPrecision)
+				c.add(Counts{Clicks: 1}, visitorHash(&vs[i]), true, &x)
 			}
 			plain := plainSketch(vs)
-			got, want := c.visitors(DefaultPrecision), plain.Estimate()
+			got, want := c.visitors(&x), plain.Estimate()
 			assert.InEpsilon(t, tc.n, got, 0.02, "estimate of %d distinct visitors", tc.n)
 			assert.Equal(t, uint64(tc.n) > denseAt(DefaultPrecision), c.dense, "dense only past denseAt")
 			if !c.dense || tc.n > 1<<DefaultPrecision {
@@ -108,8 +109,9 @@ func TestDenseCellsMergeWithPlainSketches(t *testing.T) {
 	busy := visitorsStream(3000, 1)
 	quiet := visitorsStream(40, 2)
 	var c cell
+	x := sketchBuf{p: DefaultPrecision}
 	for i := range busy {
-		c.add(Counts{}, visitorHash(&busy[i]), true, DefaultPrecision)
+		c.add(Counts{}, visitorHash(&busy[i]), true, &x)
 	}
 	require.True(t, c.dense)
 	enc, err := c.sk.MarshalBinary()
