@@ -114,7 +114,7 @@ func visitorHash(v *clickstore.Pseudonym) uint64 { return metro.Hash64(v[:], ske
 // denseAt returns how many distinct entries a sparse sketch of precision p
 // may hold before its cell turns it dense: 2^p/64, 256 at the default
 // precision 14. Up to it a sparse sketch is near-exact and small (about
-// 1.5 KiB at 256 entries) and an insert amortises the re-encoding of a
+// 2 KiB in memory at 256 entries) and an insert amortises the re-encoding of a
 // list of at most ~300 entries every 2^p/100 inserts; past it the sketch
 // is 2^p bytes (16 KiB at p = 14) and an insert is one register update.
 // On the busy-link benchmark 2^p/16 kept the Rollup 10% smaller but left
