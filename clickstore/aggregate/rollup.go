@@ -364,6 +364,12 @@ type shard struct {
 // Only pseudonyms enter the sketches, and only the sketches' estimates ever
 // leave a Rollup: no address and no pseudonym can be read back from one.
 //
+// Memory: a cell (one bucket's total, or one dimension value of it) whose
+// sketch holds more than 2^Precision/64 distinct visitors keeps it dense,
+// 2^Precision bytes (16 KiB at DefaultPrecision); a smaller one keeps it
+// sparse, 6 to 9 bytes per distinct visitor. A default Rollup holding one
+// day of a link with 50,000 visitors takes about 35 MiB (BENCHMARKS.md).
+//
 // A Rollup drops what its retention says on its own, whether or not a
 // sweeper calls [Rollup.Sweep]: a runtime timer (not a goroutine) is armed
 // for the earliest moment a bucket it holds runs out, by its clock
