@@ -27,7 +27,11 @@
 // its buckets' sketches, never from a sum. At the default precision of 14
 // the relative standard error is 1.04/sqrt(2^14) ≈ 0.81%; tests check that
 // estimates of 1e5 and 1e6 visitors stay within three standard errors
-// (2.4%). Small sketches are sparse and near-exact. Pseudonyms die with
+// (2.4%). A cell's sketch is sparse and near-exact up to 2^p/64 distinct
+// visitors (256 at p = 14), then dense (2^p bytes, 16 KiB at p = 14), so
+// that a click costs one register update in every busy cell; sketches
+// stay axiomhq's own, in its binary format, and merge with any other.
+// Pseudonyms die with
 // their epoch key, and a sketch keeps only a few bits of their hashes, so
 // nothing in a Rollup leads back to a visitor.
 //

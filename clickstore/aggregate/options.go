@@ -100,8 +100,9 @@ func (d Dimension) String() string {
 const (
 	// DefaultPrecision is the HyperLogLog precision p: 2^14 registers, a
 	// standard error of 1.04/sqrt(2^14) ≈ 0.81% on distinct-visitor
-	// estimates, and at most 16 KiB per sketch (small sketches are sparse
-	// and near-exact).
+	// estimates, and at most 16 KiB per sketch. A cell's sketch is sparse
+	// and near-exact up to 2^p/64 distinct visitors (256 at p = 14), then
+	// dense: 2^p bytes, one register update per click.
 	DefaultPrecision = 14
 
 	// DefaultMaxValues is how many distinct values of one dimension a

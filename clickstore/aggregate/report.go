@@ -9,8 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/axiomhq/hyperloglog"
-
 	"github.com/clickanon/clickanon/clickstore"
 )
 
@@ -329,39 +327,30 @@ func (r *Rollup) Cells(ctx context.Context, q Query) ([]Cell, error) {
 		to++ // a bucket at To's whole second is before To
 	}
 	width := q.Granularity.Duration()
-	type rangeAcc struct {
-		n  Counts
-		sk *hyperloglog.Sketch
-	}
-	ranges := make(map[string]*rangeAcc)
+	ranges := make(map[string]*cell)
 	var out []Cell
 	collect := func(s *shard) error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		p := &s.x
 		for k, b := range s.buckets {
 			if k.g != q.Granularity || k.start < from || k.start >= to || (q.Link != "" && k.link != q.Link) {
 				continue
 			}
 			start := time.Unix(k.start, 0).UTC()
 			base := Cell{Scope: ScopeBucket, Link: k.link, Granularity: k.g, Start: start, End: start.Add(width)}
-			out = appendCell(out, base, Total, "", false, &b.total)
-			out = appendBreakdown(out, base, Country, &b.country, func(v string) string { return v })
-			out = appendBreakdown(out, base, Network, &b.network, func(v netip.Prefix) string { return v.String() })
-			out = appendBreakdown(out, base, Referrer, &b.referrer, func(v string) string { return v })
-			out = appendBreakdown(out, base, Device, &b.device, func(v string) string { return v })
+			out = appendCell(out, base, Total, "", false, &b.total, p)
+			out = appendBreakdown(out, base, Country, &b.country, p, func(v string) string { return v })
+			out = appendBreakdown(out, base, Network, &b.network, p, func(v netip.Prefix) string { return v.String() })
+			out = appendBreakdown(out, base, Referrer, &b.referrer, p, func(v string) string { return v })
+			out = appendBreakdown(out, base, Device, &b.device, p, func(v string) string { return v })
 			ra := ranges[k.link]
 			if ra == nil {
-				ra = &rangeAcc{}
+				ra = new(cell)
 				ranges[k.link] = ra
 			}
-			ra.n = ra.n.Add(b.total.n)
-			if b.total.sk != nil {
-				if ra.sk == nil {
-					ra.sk = newSketch(r.cfg.precision)
-				}
-				if err := ra.sk.Merge(b.total.sk); err != nil {
-					return fmt.Errorf("aggregate: cells: %w", err)
-				}
+			if err := ra.merge(&b.total, p); err != nil {
+				return fmt.Errorf("aggregate: cells: %w", err)
 			}
 		}
 		return nil
@@ -377,30 +366,27 @@ func (r *Rollup) Cells(ctx context.Context, q Query) ([]Cell, error) {
 			}
 		}
 	}
+	x := sketchBuf{p: r.cfg.precision}
 	for link, ra := range ranges {
-		c := Cell{Scope: ScopeRange, Link: link, Granularity: q.Granularity, Start: q.From, End: q.To, Dimension: Total, Counts: ra.n}
-		if ra.sk != nil {
-			c.Visitors = ra.sk.Estimate()
-		}
-		out = append(out, c)
+		out = append(out, Cell{Scope: ScopeRange, Link: link, Granularity: q.Granularity, Start: q.From, End: q.To, Dimension: Total, Counts: ra.n, Visitors: ra.visitors(&x)})
 	}
 	slices.SortStableFunc(out, compareCells)
 	return out, nil
 }
 
-func appendCell(out []Cell, base Cell, d Dimension, v string, other bool, c *cell) []Cell {
+func appendCell(out []Cell, base Cell, d Dimension, v string, other bool, c *cell, x *sketchBuf) []Cell {
 	base.Dimension, base.Value, base.Other = d, v, other
 	base.Counts = c.n
-	base.Visitors = c.visitors()
+	base.Visitors = c.visitors(x)
 	return append(out, base)
 }
 
-func appendBreakdown[K comparable](out []Cell, base Cell, d Dimension, b *breakdown[K], text func(K) string) []Cell {
+func appendBreakdown[K comparable](out []Cell, base Cell, d Dimension, b *breakdown[K], x *sketchBuf, text func(K) string) []Cell {
 	for k, c := range b.vals {
-		out = appendCell(out, base, d, text(k), false, c)
+		out = appendCell(out, base, d, text(k), false, c, x)
 	}
 	if b.other != nil {
-		out = appendCell(out, base, d, "", true, b.other)
+		out = appendCell(out, base, d, "", true, b.other, x)
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/axiomhq/hyperloglog"
+	metro "github.com/dgryski/go-metro"
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/retention"
@@ -79,50 +81,179 @@ func CountsOf(c *clickstore.Click, u clickstore.Uniqueness) Counts {
 
 // cell is one set of counters with the sketch of its distinct human
 // visitors (nil until the first one).
+//
+// A sketch starts sparse (a compressed list of the visitors' hashes,
+// near-exact and small) and is turned dense (2^p one-byte registers) once
+// it holds more than denseAt(p) distinct entries. axiomhq/hyperloglog
+// would keep it sparse up to 2^p entries, re-encoding the whole list every
+// 2^p/100 inserts: with thousands of visitors in a cell that cost most of
+// a click's CPU. The dense sketch it turns into holds exactly the
+// registers axiomhq's own conversion would give, so its estimates, its
+// encoding (MarshalBinary) and Merge are axiomhq's.
 type cell struct {
 	n  Counts
 	sk *hyperloglog.Sketch
+	// pending counts the visitors inserted into a sparse sk since its
+	// size was last checked, and counted the distinct entries it held
+	// then.
+	pending, counted uint32
+	// dense is set once sk is dense; it stays dense.
+	dense bool
 }
 
-func (c *cell) add(n Counts, v *clickstore.Pseudonym, precision uint8) {
+// sketchSeed is the seed of the MetroHash64 that axiomhq/hyperloglog's
+// Insert applies to an element; its binary format (version 2) pins both.
+// Rollups hash a visitor once per click with it and hand the hash to
+// every cell's InsertHash, so their sketches stay mergeable with any
+// sketch built by Insert.
+const sketchSeed = 1337
+
+// visitorHash returns the hash hyperloglog.Sketch.Insert(v[:]) inserts.
+func visitorHash(v *clickstore.Pseudonym) uint64 { return metro.Hash64(v[:], sketchSeed) }
+
+// denseAt returns how many distinct entries a sparse sketch of precision p
+// may hold before its cell turns it dense: 2^p/64, 256 at the default
+// precision 14. Up to it a sparse sketch is near-exact and small (about
+// 2 KiB in memory at 256 entries) and an insert amortises the re-encoding of a
+// list of at most ~300 entries every 2^p/100 inserts; past it the sketch
+// is 2^p bytes (16 KiB at p = 14) and an insert is one register update.
+// On the busy-link benchmark 2^p/16 kept the Rollup 10% smaller but left
+// Add ~40% slower (see BENCHMARKS.md).
+func denseAt(p uint8) uint64 { return 1 << p >> 6 }
+
+// checkAfter returns how many inserts a sparse sketch of precision p that
+// held counted distinct entries at its last check takes before the next:
+// as many as it would take to pass denseAt if all were new, and at least
+// a quarter of denseAt (at least 1), so that a sparse list never exceeds
+// 1.25 denseAt and a check (a merge of the pending entries and a count)
+// amortises to at most a few entries per insert.
+func checkAfter(p uint8, counted uint32) uint32 {
+	d := uint32(denseAt(p))
+	if counted < d-d>>2 {
+		return d - counted
+	}
+	return max(d>>2, 1)
+}
+
+// add counts n and, if human, inserts the visitor whose hash is h.
+func (c *cell) add(n Counts, h uint64, human bool, x *sketchBuf) {
 	c.n = c.n.Add(n)
-	if v == nil {
+	if !human {
 		return
 	}
 	if c.sk == nil {
-		c.sk = newSketch(precision)
+		c.sk = newSketch(x.p, true)
 	}
-	c.sk.Insert(v[:])
+	c.sk.InsertHash(h)
+	if c.dense {
+		return
+	}
+	if c.pending++; c.pending >= checkAfter(x.p, c.counted) {
+		c.check(x)
+	}
 }
 
-func (c *cell) merge(o *cell, precision uint8) error {
+// sketchBuf is what the cells' sketch operations share: the precision
+// and a scratch buffer for size checks. A shard holds one under its lock.
+type sketchBuf struct {
+	p uint8
+	b []byte
+}
+
+// sparseBound returns an upper bound on the distinct entries of a sparse
+// sketch: its pending entries (some may repeat listed ones) plus its
+// list's count, read from its binary encoding (axiomhq's format version 2,
+// documented on UnmarshalBinary: byte 3 is 1 for sparse, bytes 4:8 the
+// pending count, then the pending keys, then the list's count). It
+// allocates only while x's buffer grows. ok is false if sk is not sparse.
+func sparseBound(sk *hyperloglog.Sketch, x *sketchBuf) (n uint64, ok bool) {
+	b, err := sk.AppendBinary(x.b[:0])
+	x.b = b
+	if err != nil || len(b) < 8 || b[3] != 1 {
+		return 0, false
+	}
+	tmp := binary.BigEndian.Uint32(b[4:8])
+	off := 8 + 4*uint64(tmp)
+	if uint64(len(b)) < off+4 {
+		return 0, false
+	}
+	return uint64(tmp) + uint64(binary.BigEndian.Uint32(b[off:off+4])), true
+}
+
+// check turns a sparse sketch dense if it holds more than denseAt entries.
+// It reads a cheap upper bound first (sparseBound), so that a small
+// sketch is neither re-encoded nor allocated for. Otherwise a sparse
+// sketch's Estimate merges its pending entries and counts its list
+// (linear counting over 2^25 slots): the number of distinct entries, to
+// well under 1% at these sizes.
+func (c *cell) check(x *sketchBuf) {
+	c.pending = 0
+	if c.dense || c.sk == nil {
+		return
+	}
+	if n, ok := sparseBound(c.sk, x); ok && n <= denseAt(x.p) {
+		c.counted = uint32(n)
+		return
+	}
+	if n := c.sk.Estimate(); n <= denseAt(x.p) {
+		c.counted = uint32(n)
+		return
+	}
+	d := newSketch(x.p, false)
+	// Merging a sparse sketch into a dense one decodes each entry into its
+	// register, as axiomhq's own sparse-to-dense conversion does: the
+	// registers are exactly those of the sketch had it been dense from
+	// the start.
+	if err := d.Merge(c.sk); err != nil {
+		panic("aggregate: unreachable: " + err.Error())
+	}
+	c.sk, c.dense = d, true
+}
+
+func (c *cell) merge(o *cell, x *sketchBuf) error {
 	c.n = c.n.Add(o.n)
 	if o.sk == nil {
 		return nil
 	}
 	if c.sk == nil {
-		c.sk = newSketch(precision)
+		c.sk = newSketch(x.p, true)
 	}
-	return c.sk.Merge(o.sk)
+	if err := c.sk.Merge(o.sk); err != nil {
+		return err
+	}
+	// Merging a dense sketch turns c's dense in place; merging a sparse
+	// one may grow c past denseAt (or past 2^p, where axiomhq turns it
+	// dense itself, which check's Estimate then tells).
+	if o.dense {
+		c.dense = true
+	}
+	c.check(x)
+	return nil
 }
 
 func (c *cell) clone() *cell {
-	d := &cell{n: c.n}
+	d := *c
 	if c.sk != nil {
 		d.sk = c.sk.Clone()
 	}
-	return d
+	return &d
 }
 
-func (c *cell) visitors() uint64 {
+// visitors returns the estimated distinct visitors of c. It checks c's
+// size first, so that whether the estimate is taken sparse or dense
+// depends only on the visitors c holds, not on the order they came in or
+// the merges they came through: rollups that saw the same visitors
+// answer the same.
+func (c *cell) visitors(x *sketchBuf) uint64 {
 	if c.sk == nil {
 		return 0
 	}
+	c.check(x)
 	return c.sk.Estimate()
 }
 
-func newSketch(precision uint8) *hyperloglog.Sketch {
-	sk, err := hyperloglog.NewSketch(precision, true)
+func newSketch(precision uint8, sparse bool) *hyperloglog.Sketch {
+	sk, err := hyperloglog.NewSketch(precision, sparse)
 	if err != nil {
 		// newConfig accepts only precisions 4 to 18, which NewSketch takes.
 		panic("aggregate: unreachable: " + err.Error())
@@ -155,9 +286,9 @@ func (b *breakdown[K]) get(k K, max int) *cell {
 	return c
 }
 
-func (b *breakdown[K]) merge(o *breakdown[K], max int, precision uint8) error {
+func (b *breakdown[K]) merge(o *breakdown[K], max int, x *sketchBuf) error {
 	for k, oc := range o.vals {
-		if err := b.get(k, max).merge(oc, precision); err != nil {
+		if err := b.get(k, max).merge(oc, x); err != nil {
 			return err
 		}
 	}
@@ -165,7 +296,7 @@ func (b *breakdown[K]) merge(o *breakdown[K], max int, precision uint8) error {
 		if b.other == nil {
 			b.other = new(cell)
 		}
-		return b.other.merge(o.other, precision)
+		return b.other.merge(o.other, x)
 	}
 	return nil
 }
@@ -216,6 +347,7 @@ const shardCount = 16
 type shard struct {
 	mu      sync.Mutex
 	buckets map[bucketKey]*bucket
+	x       sketchBuf
 }
 
 // Rollup counts clicks per link and UTC time bucket (minute, hour and day),
@@ -231,6 +363,12 @@ type shard struct {
 //
 // Only pseudonyms enter the sketches, and only the sketches' estimates ever
 // leave a Rollup: no address and no pseudonym can be read back from one.
+//
+// Memory: a cell (one bucket's total, or one dimension value of it) whose
+// sketch holds more than 2^Precision/64 distinct visitors keeps it dense,
+// 2^Precision bytes (16 KiB at DefaultPrecision); a smaller one keeps it
+// sparse, 6 to 9 bytes per distinct visitor. A default Rollup holding one
+// day of a link with 50,000 visitors takes about 35 MiB (BENCHMARKS.md).
 //
 // A Rollup drops what its retention says on its own, whether or not a
 // sweeper calls [Rollup.Sweep]: a runtime timer (not a goroutine) is armed
@@ -267,6 +405,7 @@ func New(opts *Options) (*Rollup, error) {
 	r := &Rollup{cfg: cfg, seed: maphash.MakeSeed()}
 	for i := range r.shards {
 		r.shards[i].buckets = make(map[bucketKey]*bucket)
+		r.shards[i].x.p = cfg.precision
 	}
 	return r, nil
 }
@@ -281,8 +420,11 @@ func (r *Rollup) shard(link string) *shard {
 // is done. Bot clicks are never counted as unique and their visitors do
 // not enter the distinct-visitor sketches.
 //
-// Once a bucket and its dimension values exist, Add does not allocate
-// while a sketch is dense or sees a visitor it already holds.
+// Add hashes the visitor once and inserts the hash into each cell's
+// sketch. Once a bucket and its dimension values exist, Add does not
+// allocate except, now and then, for a sparse sketch's re-encoding and,
+// once per cell, when a sketch passes 2^Precision/64 distinct visitors and
+// turns dense (2^Precision bytes: 16 KiB at the default precision).
 func (r *Rollup) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("aggregate: add click: %w", err)
@@ -294,14 +436,15 @@ func (r *Rollup) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqu
 		return fmt.Errorf("aggregate: add click: uniqueness %d unknown", int(u))
 	}
 	n := CountsOf(&c, u)
-	var v *clickstore.Pseudonym
-	if c.Bot == "" {
-		v = &c.Visitor
+	human := c.Bot == ""
+	var h uint64
+	if human {
+		h = visitorHash(&c.Visitor)
 	}
-	p := r.cfg.precision
 	max := r.cfg.maxValues
 	s := r.shard(c.Link)
 	s.mu.Lock()
+	p := &s.x
 	defer r.armFor(c.Time.Unix())
 	defer s.mu.Unlock()
 	for _, g := range granularities {
@@ -314,18 +457,18 @@ func (r *Rollup) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqu
 			b = new(bucket)
 			s.buckets[k] = b
 		}
-		b.total.add(n, v, p)
+		b.total.add(n, h, human, p)
 		if r.cfg.dims[Country] {
-			b.country.get(c.Country, max).add(n, v, p)
+			b.country.get(c.Country, max).add(n, h, human, p)
 		}
 		if r.cfg.dims[Network] {
-			b.network.get(c.Network, max).add(n, v, p)
+			b.network.get(c.Network, max).add(n, h, human, p)
 		}
 		if r.cfg.dims[Referrer] {
-			b.referrer.get(c.Referrer, max).add(n, v, p)
+			b.referrer.get(c.Referrer, max).add(n, h, human, p)
 		}
 		if r.cfg.dims[Device] {
-			b.device.get(c.Device, max).add(n, v, p)
+			b.device.get(c.Device, max).add(n, h, human, p)
 		}
 	}
 	return nil
@@ -381,9 +524,10 @@ func (r *Rollup) Merge(other *Rollup) error {
 }
 
 func (r *Rollup) mergeBucket(k bucketKey, o *bucket) error {
-	p, max := r.cfg.precision, r.cfg.maxValues
+	max := r.cfg.maxValues
 	s := r.shard(k.link)
 	s.mu.Lock()
+	p := &s.x
 	defer r.arm(r.deadline(k))
 	defer s.mu.Unlock()
 	b := s.buckets[k]
