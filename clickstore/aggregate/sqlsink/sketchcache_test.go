@@ -153,3 +153,14 @@ func TestSketchCacheTwoSinksAndRollback(t *testing.T) {
 	t.Run("sqlite, merged by the sink", func(t *testing.T) { run(t, sqlitePath(t), false) })
 	t.Run("postgresql, merged by the sink", func(t *testing.T) { run(t, pgtest.DB(t), false) })
 }
+
+// SQLite's merge function finds a Sink's cache by the id in the Sink's
+// statements until Close, which lets the cache go.
+func TestSketchCacheRegisteredUntilClose(t *testing.T) {
+	s := open(t, sqlitePath(t), nil)
+	require.NotZero(t, s.cacheID)
+	assert.Same(t, s.sketches, sketchCacheOf(int64(s.cacheID)))
+	require.NoError(t, s.Close(context.Background()))
+	assert.Nil(t, sketchCacheOf(int64(s.cacheID)), "unregistered")
+	assert.Nil(t, sketchCacheOf(0), "no cache has id 0: merged without one")
+}
