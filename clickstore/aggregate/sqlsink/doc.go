@@ -47,6 +47,13 @@
 // chunks of those sizes (480 rows: 256 + 128 + 64 + 32). BENCHMARKS.md
 // compares a flush with a bare batched upsert of the same rows.
 //
+// Merging a batch's sketch into a stored one decodes the stored one only
+// when its bytes are not among those a Sink keeps from its own merges:
+// each Sink holds up to 8 MB of decoded sketches, looked up by their exact
+// bytes (so whatever another process wrote, or a rolled-back flush left,
+// is simply not found and is decoded), together with the union each was
+// last merged into, which cells holding the same visitors share.
+//
 // # Durability of a SQLite file
 //
 // [Open] puts a SQLite file in write-ahead-log mode with

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
@@ -61,4 +62,17 @@ func clicks(t testing.TB, s *Sink, link string) uint64 {
 		}
 	}
 	return n
+}
+
+// assertMinuteCells checks that each of link's six cells of t0's minute
+// (total, 4 dimensions, range) as s reads them counts visitors and clicks.
+func assertMinuteCells(t *testing.T, s *Sink, link string, visitors, clicks uint64) {
+	t.Helper()
+	cs, err := s.Cells(context.Background(), aggregate.Query{Link: link, Granularity: aggregate.Minute, From: t0, To: t0.Add(time.Minute), K: 1})
+	require.NoError(t, err)
+	require.Len(t, cs, 6, "total, 4 dimensions, range")
+	for _, c := range cs {
+		assert.Equal(t, visitors, c.Visitors, "%s %s %q", c.Scope, c.Dimension, c.Value)
+		assert.Equal(t, clicks, c.Clicks, "%s %s %q", c.Scope, c.Dimension, c.Value)
+	}
 }

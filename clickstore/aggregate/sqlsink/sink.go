@@ -77,11 +77,22 @@ type Sink struct {
 	// begins; an error it returns fails the attempt before anything is
 	// sent.
 	beforeWrite func() error
+	// beforeCommit, if set by a test, runs once a batch's rows are
+	// written, before its commit; an error it returns rolls the
+	// transaction back.
+	beforeCommit func() error
 
 	// sqlMerge is set when the database merges sketches itself (SQLite
 	// through this process's driver): a flush is then one upsert per
 	// chunk, with no sketch sent back.
 	sqlMerge bool
+
+	// sketches holds the decoded sketches of the encodings this Sink
+	// wrote last, so that a merge decodes a stored sketch only when
+	// another writer changed it; cacheID names it to SQLite's merge
+	// function (see sketchCaches).
+	sketches *sketchCache
+	cacheID  uint64
 }
 
 var (
@@ -172,6 +183,8 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, erro
 		l.Logger, l.Every, l.Mask = cfg.logger, cfg.logEvery, maskError
 	}
 	s.sqlMerge = d == SQLite && hasSQLMerge(ctx, db)
+	s.sketches = newSketchCache(sketchCacheBytes)
+	s.cacheID = registerSketchCache(s.sketches)
 	s.buf.init()
 	go s.loop()
 	return s, nil
@@ -378,6 +391,7 @@ func (s *Sink) Close(ctx context.Context) error {
 				"error", maskError(err.Error()), "lost_increments", lost)
 			s.closeErr = fmt.Errorf("sqlsink: close: %d increments not written: %w", lost, err)
 		}
+		sketchCaches.Delete(s.cacheID)
 		if cerr := s.closeStmts(); cerr != nil && s.closeErr == nil {
 			s.closeErr = fmt.Errorf("sqlsink: close: %w", cerr)
 		}

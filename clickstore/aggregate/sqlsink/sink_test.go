@@ -328,13 +328,7 @@ func TestSketchesMergeAcrossFlushes(t *testing.T) {
 			require.NoError(t, a.Add(ctx, click("merged", i), clickstore.Unique))
 		}
 		require.NoError(t, a.Flush(ctx))
-		cs, err := a.Cells(ctx, aggregate.Query{Link: "merged", Granularity: aggregate.Minute, From: t0, To: t0.Add(time.Minute), K: 1})
-		require.NoError(t, err)
-		require.Len(t, cs, 6, "total, 4 dimensions, range")
-		for _, c := range cs {
-			assert.Equal(t, uint64(20), c.Visitors, "%s %s %q", c.Scope, c.Dimension, c.Value)
-			assert.Equal(t, uint64(28), c.Clicks, "%s %s %q", c.Scope, c.Dimension, c.Value)
-		}
+		assertMinuteCells(t, a, "merged", 20, 28)
 	}
 	t.Run("sqlite, merged in SQL", func(t *testing.T) { run(t, sqlitePath(t), true, true) })
 	t.Run("sqlite, merged by the sink", func(t *testing.T) { run(t, sqlitePath(t), true, false) })

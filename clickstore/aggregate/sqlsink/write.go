@@ -7,9 +7,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
-	"github.com/axiomhq/hyperloglog"
 	"modernc.org/sqlite"
 
 	"github.com/clickanon/clickanon/clickstore/aggregate"
@@ -170,6 +170,11 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 			lo += len(rows)
 		}
 	}
+	if s.beforeCommit != nil {
+		if err := s.beforeCommit(); err != nil {
+			return false, err // rolled back
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return true, err
 	}
@@ -216,7 +221,7 @@ func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row, args []an
 		if mine == nil || bytes.Equal(stored, mine) {
 			continue // nothing to merge, or the row is new and holds ours
 		}
-		merged, err := mergeSketches(stored, mine)
+		merged, err := s.sketches.merge(stored, mine)
 		if err != nil {
 			res.Close()
 			return fmt.Errorf("row %d: %w", i+1, err)
@@ -274,38 +279,21 @@ func scanReturned(res *sql.Rows, n int, index map[key]int) (int, []byte, error) 
 	return i, stored, nil
 }
 
-// mergeSketches returns the union of two marshalled sketches, marshalled;
-// stored may be nil.
-func mergeSketches(stored, mine []byte) ([]byte, error) {
-	var m hyperloglog.Sketch
-	if err := m.UnmarshalBinary(mine); err != nil {
-		return nil, fmt.Errorf("sketch: %w", err)
-	}
-	if stored == nil {
-		return mine, nil
-	}
-	var st hyperloglog.Sketch
-	if err := st.UnmarshalBinary(stored); err != nil {
-		return nil, fmt.Errorf("stored sketch of %d bytes: %w", len(stored), err)
-	}
-	if err := st.Merge(&m); err != nil {
-		return nil, fmt.Errorf("stored sketch: %w", err)
-	}
-	return st.MarshalBinary()
-}
-
 // sqlMergeFunc is the SQL function, registered with the SQLite driver,
-// that merges a stored sketch and a batch's (either may be NULL).
+// that merges a stored sketch and a batch's (either may be NULL), with
+// the sketchCache registered under its third argument (if any: another
+// id merges without a cache).
 const sqlMergeFunc = "clickanon_hll_merge"
 
 func init() {
-	sqlite.MustRegisterDeterministicScalarFunction(sqlMergeFunc, 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	sqlite.MustRegisterDeterministicScalarFunction(sqlMergeFunc, 3, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
 		stored, _ := args[0].([]byte)
 		mine, _ := args[1].([]byte)
 		if mine == nil || bytes.Equal(stored, mine) {
 			return stored, nil
 		}
-		return mergeSketches(stored, mine)
+		id, _ := args[2].(int64)
+		return sketchCacheOf(id).merge(stored, mine)
 	})
 }
 
@@ -313,7 +301,7 @@ func init() {
 // databases opened through the driver registered as "sqlite" do.
 func hasSQLMerge(ctx context.Context, db *sql.DB) bool {
 	var b []byte
-	return db.QueryRowContext(ctx, "SELECT "+sqlMergeFunc+"(NULL, NULL)").Scan(&b) == nil
+	return db.QueryRowContext(ctx, "SELECT "+sqlMergeFunc+"(NULL, NULL, 0)").Scan(&b) == nil
 }
 
 type upsertMode uint8
@@ -370,7 +358,7 @@ WHERE input.sketch IS NOT NULL AND up.sketch IS DISTINCT FROM input.sketch`
 		sb.WriteString(sums + `, sketch = CASE
 WHEN excluded.sketch IS NULL THEN clickanon_cells.sketch
 WHEN clickanon_cells.sketch IS NULL OR clickanon_cells.sketch = excluded.sketch THEN excluded.sketch
-ELSE ` + sqlMergeFunc + `(clickanon_cells.sketch, excluded.sketch) END`)
+ELSE ` + sqlMergeFunc + `(clickanon_cells.sketch, excluded.sketch, ` + strconv.FormatUint(s.cacheID, 10) + `) END`)
 	case upsertSketch:
 		sb.WriteString("sketch = excluded.sketch")
 	}
