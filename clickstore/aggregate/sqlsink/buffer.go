@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/axiomhq/hyperloglog"
+	metro "github.com/dgryski/go-metro"
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
@@ -31,7 +32,8 @@ type delta struct {
 	sk *hyperloglog.Sketch
 }
 
-func (d *delta) add(n aggregate.Counts, v *clickstore.Pseudonym) {
+// add adds n, and the visitor whose hash is h unless v is nil.
+func (d *delta) add(n aggregate.Counts, v *clickstore.Pseudonym, h uint64) {
 	d.n = d.n.Add(n)
 	if v == nil {
 		return
@@ -39,7 +41,22 @@ func (d *delta) add(n aggregate.Counts, v *clickstore.Pseudonym) {
 	if d.sk == nil {
 		d.sk = newSketch()
 	}
-	d.sk.Insert(v[:])
+	d.sk.InsertHash(h)
+}
+
+// sketchSeed is the seed of the MetroHash64 that axiomhq/hyperloglog's
+// Insert applies to an element, pinned by its binary format (version 2):
+// a click's visitor is hashed once, and the hash inserted into each of
+// its cells, giving the sketch Insert would (TestVisitorHashIsInserts).
+const sketchSeed = 1337
+
+// visitorHash returns the hash hyperloglog.Sketch.Insert(v[:]) inserts,
+// or 0 for a nil v.
+func visitorHash(v *clickstore.Pseudonym) uint64 {
+	if v == nil {
+		return 0
+	}
+	return metro.Hash64(v[:], sketchSeed)
 }
 
 func newSketch() *hyperloglog.Sketch {
@@ -154,19 +171,20 @@ func (s *shard) add(c *clickstore.Click, n aggregate.Counts, v *clickstore.Pseud
 	if !reserve(need) {
 		return false
 	}
+	h := visitorHash(v)
 	for i, b := range bs {
 		if b == nil {
 			b = new(bucket)
 			s.buckets[keys[i]] = b
 		}
-		b.total.add(n, v)
+		b.total.add(n, v, h)
 		for j := range dims {
 			d := ds[i][j]
 			if d == nil {
 				d = new(delta)
 				b.put(j, c, d)
 			}
-			d.add(n, v)
+			d.add(n, v, h)
 		}
 	}
 	s.adds++
