@@ -30,7 +30,20 @@ var granularities = [...]aggregate.Granularity{aggregate.Minute, aggregate.Hour,
 type delta struct {
 	n  aggregate.Counts
 	sk *hyperloglog.Sketch
+	// ins counts the visitors inserted while sk is sparse; dense is set
+	// once sk is dense (see denseAt).
+	ins   uint32
+	dense bool
 }
+
+// denseAt is how many distinct visitors a buffered sketch holds before it
+// is turned dense, as aggregate.Rollup does and for the same reason:
+// axiomhq's sparse sketch re-encodes its whole list every m/100 inserts,
+// repeats included, so a busy cell's sketch would cost a click more than
+// the rest of the tracker together. The dense sketch (2^precision one-byte
+// registers) holds exactly the registers the sparse one would turn into;
+// it is what the flush writes for such a cell.
+const denseAt = 1 << precision >> 6
 
 // add adds n, and the visitor whose hash is h unless v is nil.
 func (d *delta) add(n aggregate.Counts, v *clickstore.Pseudonym, h uint64) {
@@ -42,6 +55,15 @@ func (d *delta) add(n aggregate.Counts, v *clickstore.Pseudonym, h uint64) {
 		d.sk = newSketch()
 	}
 	d.sk.InsertHash(h)
+	if d.dense {
+		return
+	}
+	if d.ins++; d.ins%denseAt == 0 && d.sk.Estimate() > denseAt {
+		ds, err := hyperloglog.NewSketch(precision, false)
+		if err == nil && ds.Merge(d.sk) == nil {
+			d.sk, d.dense = ds, true
+		}
+	}
 }
 
 // sketchSeed is the seed of the MetroHash64 that axiomhq/hyperloglog's

@@ -10,22 +10,45 @@ import (
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 )
 
-// The buffer hashes a visitor once and inserts the hash into every cell:
-// the sketches must be byte for byte those Insert builds, or they would not
-// merge with stored ones.
-func TestVisitorHashIsInserts(t *testing.T) {
-	var viaHash delta
-	plain, err := hyperloglog.NewSketch(precision, true)
-	require.NoError(t, err)
-	for i := range 3000 { // past the sparse list's first compaction
-		v := visitor(i)
-		viaHash.add(aggregate.Counts{Clicks: 1}, &v, visitorHash(&v))
-		plain.Insert(v[:])
+// The buffer hashes a visitor once and inserts the hash into every cell,
+// and turns a busy cell's sketch dense: either way the sketch must be, byte
+// for byte, the one Insert builds (sparse below denseAt visitors, dense
+// past it), or it would not merge with stored ones.
+func TestBufferedSketchIsInserts(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		visitors int
+		dense    bool
+	}{
+		{"sparse, at the threshold", denseAt, false},
+		{"dense, past it", 3000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var d delta
+			plain, err := hyperloglog.NewSketch(precision, !tc.dense)
+			require.NoError(t, err)
+			for round := range 2 { // repeats change nothing
+				for i := range tc.visitors {
+					v := visitor(i)
+					d.add(aggregate.Counts{Clicks: 1}, &v, visitorHash(&v))
+					if round == 0 {
+						plain.Insert(v[:])
+					}
+				}
+			}
+			assert.Equal(t, tc.dense, d.dense)
+			// Estimate compacts a sparse sketch's pending entries (the
+			// buffer's check did, at denseAt), so that both encode alike.
+			plain.Estimate()
+			d.sk.Estimate()
+			got, err := d.sk.MarshalBinary()
+			require.NoError(t, err)
+			want, err := plain.MarshalBinary()
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+			assert.InDelta(t, tc.visitors, float64(d.sk.Estimate()), 0.02*float64(tc.visitors))
+			assert.Equal(t, uint64(2*tc.visitors), d.n.Clicks)
+		})
 	}
-	got, err := viaHash.sk.MarshalBinary()
-	require.NoError(t, err)
-	want, err := plain.MarshalBinary()
-	require.NoError(t, err)
-	assert.Equal(t, want, got)
 	assert.Zero(t, visitorHash(nil))
 }

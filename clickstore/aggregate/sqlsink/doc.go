@@ -13,7 +13,11 @@
 // [Sink.Add] only counts the click in an in-memory buffer, a delta of
 // counts and HyperLogLog sketches per cell, sharded by link like a Rollup.
 // A background loop writes the buffer every [Options].FlushInterval
-// (2 seconds by default), and [Sink.Flush] writes it at once.
+// (2 seconds by default), and [Sink.Flush] writes it at once. As in a
+// Rollup, a cell's buffered sketch turns dense (16 KiB at precision 14)
+// once it holds more than 256 visitors, so that a busy link costs a click
+// no more than a quiet one; such a cell is written, and then stored, as a
+// dense sketch.
 //
 // # Exact across instances and retries
 //
