@@ -13,6 +13,7 @@ import (
 	"github.com/axiomhq/hyperloglog"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/internal/cputime"
 )
 
 // baseline is the simplest counter a service might write instead: a
@@ -85,13 +86,13 @@ func loop(b *testing.B, f func(i int)) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
-	start, ok := threadCPU()
+	start, ok := cputime.Thread()
 	i := 0
 	for b.Loop() {
 		f(i)
 		i++
 	}
-	if end, ok2 := threadCPU(); ok && ok2 && b.N > 0 {
+	if end, ok2 := cputime.Thread(); ok && ok2 && b.N > 0 {
 		b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clickanon/clickanon/internal/cputime"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
 )
@@ -137,11 +138,11 @@ func loop(b *testing.B, f func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
-	start, ok := threadCPU()
+	start, ok := cputime.Thread()
 	for b.Loop() {
 		f()
 	}
-	if end, ok2 := threadCPU(); ok && ok2 && b.N > 0 {
+	if end, ok2 := cputime.Thread(); ok && ok2 && b.N > 0 {
 		b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
 	}
 }
