@@ -251,3 +251,27 @@ func TestClickPrintsNoAddress(t *testing.T) {
 		}
 	}
 }
+
+// A byte that a quoting escapes (an invalid byte, a control character,
+// '<' in JSON) writes letters and digits next to what follows it, which
+// could then read as the key before an address ("\x8e" before ":::1"
+// reads as "x8e:" and "::1"). A Click prints such runes as '?', so what
+// it masks is what it prints, through String, %q, and slog's text and JSON
+// handlers.
+func TestClickPrintsNoAddressBesideEscapes(t *testing.T) {
+	var prefixes = []string{"\x8e", "\x01", "\x7f", "<", ">", "&", "\"", "\\", "\u2028", "\ufeff", "\xff\xfe"}
+	for _, pre := range prefixes {
+		for _, tail := range []string{":::1", "::1", ":2001:db8::7", ":203.0.113.9", "a:::1"} {
+			c := clickstoretest.Click(1, "l", time.Unix(1_700_000_000, 0))
+			c.Referrer, c.Link, c.Bot = pre+tail, pre+tail, tail+pre+tail
+			var text, jsonOut bytes.Buffer
+			slog.New(slog.NewTextHandler(&text, nil)).Info("", "c", c)
+			slog.New(slog.NewJSONHandler(&jsonOut, nil)).Info("", "c", c)
+			for name, out := range map[string]string{
+				"String": c.String(), "%q": fmt.Sprintf("%q", c), "text": text.String(), "json": jsonOut.String(),
+			} {
+				ipmasktest.AssertNoRawIP(t, ipmask.Default, out, "%s of %q", name, pre+tail)
+			}
+		}
+	}
+}
