@@ -209,3 +209,35 @@ func TestHandlerAllocs(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+// A handler writes some runes as escape sequences (\x8e, \u0001, \n, \ufffd)
+// whose last characters could join the text after them into an address
+// that was not one before: "\x8e:::1" prints as `\x8e:::1`, read as the key
+// "x8e:" and ::1. The Handler writes such a rune as '?' when text that could
+// join it follows, so nothing slog's text or JSON handler prints holds an
+// address the policy did not mask: in the message, a key, a value or a
+// group name.
+func TestHandlerEscapesCannotJoinAnAddress(t *testing.T) {
+	escapes := []string{"\x8e", "\x01", "\n", "\t", "\x7f", "\u2028", "\ufeff", "\xff\xfe", "\xe2\x82"}
+	tails := []string{":::1", "::1", ":2001:db8::7", ".2.3.4", ":203.0.113.9", "a:::1", "%3A%3A1"}
+	for _, e := range escapes {
+		for _, tail := range tails {
+			v := "x" + e + tail
+			var js, text bytes.Buffer
+			for _, w := range []slog.Handler{slog.NewJSONHandler(&js, nil), slog.NewTextHandler(&text, nil)} {
+				h, err := logmask.NewHandler(w, ipmask.Default, nil)
+				require.NoError(t, err)
+				slog.New(h).WithGroup(v).Info(v, "k", v, v, 1)
+			}
+			ipmasktest.AssertNoRawIP(t, ipmask.Default, js.String(), "JSON of %q", v)
+			ipmasktest.AssertNoRawIP(t, ipmask.Default, text.String(), "text of %q", v)
+		}
+	}
+	// Printable text, and an escape followed by a space, are left alone.
+	var buf bytes.Buffer
+	h, err := logmask.NewHandler(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime}), ipmask.Default, nil)
+	require.NoError(t, err)
+	slog.New(h).Info("é a<b&c \x01 x", "k", "line\nnext")
+	assert.Equal(t, "level=INFO msg=\"é a<b&c \\x01 x\" k=line?next\n", buf.String())
+}
+

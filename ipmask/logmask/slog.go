@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/clickanon/clickanon/ipmask"
 )
@@ -37,6 +39,15 @@ type HandlerOptions struct {
 // An error, Stringer or %+v text that holds an address becomes a string
 // value. LogValuer values are resolved once, here, and the result passed
 // on, so the wrapped handler never calls LogValue itself.
+//
+// A wrapped handler writes some runes as escape sequences (slog's JSON
+// handler writes a control byte as \u0001 and invalid UTF-8 as \ufffd, its
+// text handler \x8e or \n), whose last characters could join the text
+// after them into an address that was not there: "\x8e:::1" would be read
+// as the key "x8e:" and the address ::1. So a rune that such a handler
+// escapes (invalid UTF-8 or not printable, as unicode.IsPrint says) and
+// that is followed by an ASCII letter or digit or one of ":.%[]_-" is
+// written as '?' before the text is masked.
 //
 // A record that holds no address is passed on as it is, without
 // allocating (unless it holds a LogValuer or a value formatted with %+v).
@@ -73,7 +84,7 @@ func (h *Handler) Enabled(ctx context.Context, l slog.Level) bool {
 
 // Handle masks the addresses in r and passes it on to the wrapped handler.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
-	msg, changed := h.m.maskString(r.Message, false)
+	msg, changed := h.m.maskSlog(r.Message)
 	if !changed {
 		r.Attrs(func(a slog.Attr) bool {
 			_, changed = h.m.maskAttr(a)
@@ -100,7 +111,7 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 // WithGroup returns a Handler whose wrapped handler opens the group name,
 // masked.
 func (h *Handler) WithGroup(name string) slog.Handler {
-	name, _ = h.m.maskString(name, false)
+	name, _ = h.m.maskSlog(name)
 	return &Handler{next: h.next.WithGroup(name), m: h.m}
 }
 
@@ -139,7 +150,7 @@ func (m *Masker) maskAttrs(attrs []slog.Attr) []slog.Attr {
 
 // maskAttr masks a's key and value and reports whether either changed.
 func (m *Masker) maskAttr(a slog.Attr) (slog.Attr, bool) {
-	key, kc := m.maskString(a.Key, false)
+	key, kc := m.maskSlog(a.Key)
 	v, vc := m.maskValue(a.Value)
 	if !kc && !vc {
 		return a, false
@@ -151,7 +162,7 @@ func (m *Masker) maskAttr(a slog.Attr) (slog.Attr, bool) {
 func (m *Masker) maskValue(v slog.Value) (slog.Value, bool) {
 	switch v.Kind() {
 	case slog.KindString:
-		if s, changed := m.maskString(v.String(), false); changed {
+		if s, changed := m.maskSlog(v.String()); changed {
 			return slog.StringValue(s), true
 		}
 	case slog.KindGroup:
@@ -227,8 +238,8 @@ func (m *Masker) maskAny(v slog.Value) (slog.Value, bool) {
 		if x == nil {
 			break
 		}
-		fn, fc := m.maskString(x.Function, false)
-		file, ffc := m.maskString(x.File, false)
+		fn, fc := m.maskSlog(x.Function)
+		file, ffc := m.maskSlog(x.File)
 		if fc || ffc {
 			return slog.AnyValue(&slog.Source{Function: fn, File: file, Line: x.Line}), true
 		}
@@ -251,7 +262,7 @@ func (m *Masker) maskAny(v slog.Value) (slog.Value, bool) {
 // maskText returns, if the text of v holds an address, the masked text as
 // a string value; otherwise v.
 func (m *Masker) maskText(v slog.Value, text string) (slog.Value, bool) {
-	if s, changed := m.maskString(text, false); changed {
+	if s, changed := m.maskSlog(text); changed {
 		return slog.StringValue(s), true
 	}
 	return v, false
@@ -296,4 +307,53 @@ func (m *Masker) maskPrefix(p netip.Prefix) (netip.Prefix, bool) {
 		q = p.Masked()
 	}
 	return q, q != p
+}
+
+// maskSlog masks s as the Handler does: defanged, then in free-text mode.
+func (m *Masker) maskSlog(s string) (string, bool) {
+	d, dc := defang(s)
+	out, mc := m.maskString(d, false)
+	return out, dc || mc
+}
+
+// defang returns s with '?' in place of each rune that a handler writes
+// as an escape sequence (invalid UTF-8, or not printable) when the byte
+// after it could continue an address or a key, and whether it changed
+// anything. Printable ASCII text is returned as it is, without allocating.
+func defang(s string) (string, bool) {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f {
+		i++
+	}
+	if i == len(s) {
+		return s, false
+	}
+	var b []byte
+	for j := i; j < len(s); {
+		r, size := utf8.DecodeRuneInString(s[j:])
+		if (r == utf8.RuneError && size <= 1 || !unicode.IsPrint(r)) && j+size < len(s) && joins(s[j+size]) {
+			if b == nil {
+				b = make([]byte, 0, len(s))
+				b = append(b, s[:j]...)
+			}
+			b = append(b, '?')
+		} else if b != nil {
+			b = append(b, s[j:j+size]...)
+		}
+		j += size
+	}
+	if b == nil {
+		return s, false
+	}
+	return string(b), true
+}
+
+// joins reports whether c, after an escape sequence, could continue it
+// into an address or the key before one.
+func joins(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return c == ':' || c == '.' || c == '%' || c == '[' || c == ']' || c == '_' || c == '-'
 }
