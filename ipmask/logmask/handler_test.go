@@ -240,4 +240,3 @@ func TestHandlerEscapesCannotJoinAnAddress(t *testing.T) {
 	slog.New(h).Info("é a<b&c \x01 x", "k", "line\nnext")
 	assert.Equal(t, "level=INFO msg=\"é a<b&c \\x01 x\" k=line?next\n", buf.String())
 }
-
