@@ -80,7 +80,7 @@ func (q Query) Normalize() (Query, error) {
 	case q.From.IsZero() || q.To.IsZero():
 		return Query{}, fmt.Errorf("aggregate: query range: both ends are required (From zero: %t, To zero: %t)", q.From.IsZero(), q.To.IsZero())
 	case !q.From.Before(q.To):
-		return Query{}, fmt.Errorf("aggregate: query range from %s to %s: From is not before To", q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano))
+		return Query{}, errors.New("aggregate: query range: From is not before To")
 	}
 	q.From, q.To = q.From.UTC(), q.To.UTC()
 	return q, nil

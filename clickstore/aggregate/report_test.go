@@ -26,7 +26,7 @@ func TestQueryNormalize(t *testing.T) {
 		{"negative k", Query{K: -1, From: t0, To: t0.Add(time.Hour)}, `aggregate: query K -1 is negative`},
 		{"long link", Query{Link: strings.Repeat("x", clickstore.MaxLinkLen+1), From: t0, To: t0.Add(time.Hour)}, `aggregate: query link of 257 bytes: longer than 256 bytes`},
 		{"no from", Query{To: t0}, `aggregate: query range: both ends are required (From zero: true, To zero: false)`},
-		{"empty range", Query{From: t0, To: t0}, `aggregate: query range from 2026-03-03T10:00:00Z to 2026-03-03T10:00:00Z: From is not before To`},
+		{"empty range", Query{From: t0, To: t0}, `aggregate: query range: From is not before To`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q, err := tc.q.Normalize()

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
 	"github.com/clickanon/clickanon/clickstore"
@@ -127,8 +128,18 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Sink, error) {
 		d = SQLite
 		db, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
+		// pgx's parse errors quote the URL (the password masked, the
+		// host and user not), so it is parsed here, where its error can
+		// be kept out of the text: config, the only use, goes to OpenDB.
+		cfg, perr := pgx.ParseConfig(dsn)
+		if perr != nil {
+			return nil, &hiddenError{
+				msg: fmt.Sprintf("sqlsink: open: postgresql data source of %d bytes does not parse", len(dsn)),
+				err: perr,
+			}
+		}
 		d = PostgreSQL
-		db, err = sql.Open("pgx", dsn)
+		db = stdlib.OpenDB(*cfg)
 	default:
 		return nil, fmt.Errorf("sqlsink: open: data source of %d bytes: want sqlite:PATH or a postgres:// URL", len(dsn))
 	}
@@ -430,3 +441,15 @@ func (s *Sink) Stats() Stats {
 		Dropped:       s.stats.dropped.Load(),
 	}
 }
+
+// hiddenError is an error whose cause quotes what it was given (a data
+// source name): its text says only what went wrong, and the cause stays
+// reachable with errors.Unwrap, errors.Is and errors.As for a caller that
+// chooses to look.
+type hiddenError struct {
+	msg string
+	err error
+}
+
+func (e *hiddenError) Error() string { return e.msg }
+func (e *hiddenError) Unwrap() error { return e.err }

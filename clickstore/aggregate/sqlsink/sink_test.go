@@ -155,6 +155,7 @@ func TestOpenRefusesBadInput(t *testing.T) {
 		{"other database", "mysql://admin:hunter2@db.example/stats", "data source of 38 bytes"},
 		{"sqlite without path", "sqlite:", "no path"},
 		{"sqlite path with a query", "sqlite:/tmp/x.db?mode=ro", "holds '?'"},
+		{"postgresql URL that does not parse", "postgres://admin:hunter2@203.0.113.9:5432/stats?sslmode=bogus", "postgresql data source of 61 bytes does not parse"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,6 +165,9 @@ func TestOpenRefusesBadInput(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 			assert.True(t, strings.HasPrefix(err.Error(), "sqlsink: "), err.Error())
 			assert.NotContains(t, err.Error(), "hunter2", "a password never reaches an error")
+			for _, part := range []string{"admin", "203.0.113", "stats"} {
+				assert.NotContains(t, err.Error(), part, "nothing of the data source reaches an error")
+			}
 		})
 	}
 	_, err := New(ctx, nil, SQLite, nil)
