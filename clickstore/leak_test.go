@@ -255,9 +255,9 @@ func TestClickPrintsNoAddress(t *testing.T) {
 // A byte that a quoting escapes (an invalid byte, a control character,
 // '<' in JSON) writes letters and digits next to what follows it, which
 // could then read as the key before an address ("\x8e" before ":::1"
-// reads as "x8e:" and "::1"). A Click prints such runes as '?', so what
-// it masks is what it prints, through String, %q, and slog's text and JSON
-// handlers.
+// reads as "x8e:" and "::1"). A Click masks its text with
+// logmask.Masker.MaskQuoted, which prints such a rune as '?' where it could
+// join what follows, through String, %q, and slog's text and JSON handlers.
 func TestClickPrintsNoAddressBesideEscapes(t *testing.T) {
 	var prefixes = []string{"\x8e", "\x01", "\x7f", "<", ">", "&", "\"", "\\", "\u2028", "\ufeff", "\xff\xfe"}
 	for _, pre := range prefixes {

@@ -132,3 +132,20 @@ func ExampleMasker_ReplaceAttr() {
 	// Output:
 	// level=WARN msg=blocked client=2002:cb00:7100:: xff="203.0.113.0, 198.51.100.0"
 }
+
+// Text that will be quoted afterwards (here by %q) is masked with
+// MaskQuoted: the invalid byte before ":::1" would print as \x8e, and
+// "x8e:" would then read as a key before the address ::1.
+func ExampleMasker_MaskQuoted() {
+	m, err := logmask.NewMasker(ipmask.Default, nil)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%q\n", m.MaskString("ref\x8e:::1"))
+	fmt.Printf("%q\n", m.MaskQuoted("ref\x8e:::1"))
+	fmt.Printf("%q\n", m.MaskQuoted("from 203.0.113.9"))
+	// Output:
+	// "ref\x8e:::1"
+	// "ref?:::1"
+	// "from 203.0.113.0"
+}

@@ -84,7 +84,7 @@ func (h *Handler) Enabled(ctx context.Context, l slog.Level) bool {
 
 // Handle masks the addresses in r and passes it on to the wrapped handler.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
-	msg, changed := h.m.maskSlog(r.Message)
+	msg, changed := h.m.maskQuoted(r.Message)
 	if !changed {
 		r.Attrs(func(a slog.Attr) bool {
 			_, changed = h.m.maskAttr(a)
@@ -111,7 +111,7 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 // WithGroup returns a Handler whose wrapped handler opens the group name,
 // masked.
 func (h *Handler) WithGroup(name string) slog.Handler {
-	name, _ = h.m.maskSlog(name)
+	name, _ = h.m.maskQuoted(name)
 	return &Handler{next: h.next.WithGroup(name), m: h.m}
 }
 
@@ -150,7 +150,7 @@ func (m *Masker) maskAttrs(attrs []slog.Attr) []slog.Attr {
 
 // maskAttr masks a's key and value and reports whether either changed.
 func (m *Masker) maskAttr(a slog.Attr) (slog.Attr, bool) {
-	key, kc := m.maskSlog(a.Key)
+	key, kc := m.maskQuoted(a.Key)
 	v, vc := m.maskValue(a.Value)
 	if !kc && !vc {
 		return a, false
@@ -162,7 +162,7 @@ func (m *Masker) maskAttr(a slog.Attr) (slog.Attr, bool) {
 func (m *Masker) maskValue(v slog.Value) (slog.Value, bool) {
 	switch v.Kind() {
 	case slog.KindString:
-		if s, changed := m.maskSlog(v.String()); changed {
+		if s, changed := m.maskQuoted(v.String()); changed {
 			return slog.StringValue(s), true
 		}
 	case slog.KindGroup:
@@ -238,8 +238,8 @@ func (m *Masker) maskAny(v slog.Value) (slog.Value, bool) {
 		if x == nil {
 			break
 		}
-		fn, fc := m.maskSlog(x.Function)
-		file, ffc := m.maskSlog(x.File)
+		fn, fc := m.maskQuoted(x.Function)
+		file, ffc := m.maskQuoted(x.File)
 		if fc || ffc {
 			return slog.AnyValue(&slog.Source{Function: fn, File: file, Line: x.Line}), true
 		}
@@ -262,7 +262,7 @@ func (m *Masker) maskAny(v slog.Value) (slog.Value, bool) {
 // maskText returns, if the text of v holds an address, the masked text as
 // a string value; otherwise v.
 func (m *Masker) maskText(v slog.Value, text string) (slog.Value, bool) {
-	if s, changed := m.maskSlog(text); changed {
+	if s, changed := m.maskQuoted(text); changed {
 		return slog.StringValue(s), true
 	}
 	return v, false
@@ -309,8 +309,21 @@ func (m *Masker) maskPrefix(p netip.Prefix) (netip.Prefix, bool) {
 	return q, q != p
 }
 
-// maskSlog masks s as the Handler does: defanged, then in free-text mode.
-func (m *Masker) maskSlog(s string) (string, bool) {
+// MaskQuoted returns s masked for text that a later step quotes or
+// escapes (a %q verb, a JSON string, slog's handlers), as the [Handler]
+// masks a string: each rune such a step writes as an escape sequence
+// (invalid UTF-8, or not printable) becomes '?' where an ASCII letter or
+// digit or one of ":.%[]_-" follows it, so that the escape's last
+// characters cannot join that text into an address ("\x8e:::1" would read
+// as the key "x8e:" and ::1); then addresses are masked in free-text mode.
+// When nothing changes it returns s itself, without allocating.
+func (m *Masker) MaskQuoted(s string) string {
+	out, _ := m.maskQuoted(s)
+	return out
+}
+
+// maskQuoted is MaskQuoted, also reporting whether anything changed.
+func (m *Masker) maskQuoted(s string) (string, bool) {
 	d, dc := defang(s)
 	out, mc := m.maskString(d, false)
 	return out, dc || mc
