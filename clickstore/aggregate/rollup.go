@@ -2,7 +2,6 @@ package aggregate
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -12,9 +11,9 @@ import (
 	"time"
 
 	"github.com/axiomhq/hyperloglog"
-	metro "github.com/dgryski/go-metro"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/internal/hll"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -80,59 +79,15 @@ func CountsOf(c *clickstore.Click, u clickstore.Uniqueness) Counts {
 }
 
 // cell is one set of counters with the sketch of its distinct human
-// visitors (nil until the first one).
-//
-// A sketch starts sparse (a compressed list of the visitors' hashes,
-// near-exact and small) and is turned dense (2^p one-byte registers) once
-// it holds more than denseAt(p) distinct entries. axiomhq/hyperloglog
-// would keep it sparse up to 2^p entries, re-encoding the whole list every
-// 2^p/100 inserts: with thousands of visitors in a cell that cost most of
-// a click's CPU. The dense sketch it turns into holds exactly the
-// registers axiomhq's own conversion would give, so its estimates, its
-// encoding (MarshalBinary) and Merge are axiomhq's.
+// visitors (nil until the first one). The sketch starts sparse and is
+// turned dense past hll.DenseAt entries (see package internal/hll).
 type cell struct {
 	n  Counts
 	sk *hyperloglog.Sketch
-	// pending counts the visitors inserted into a sparse sk since its
-	// size was last checked, and counted the distinct entries it held
-	// then.
-	pending, counted uint32
+	// growth follows a sparse sk's size between checks.
+	growth hll.Growth
 	// dense is set once sk is dense; it stays dense.
 	dense bool
-}
-
-// sketchSeed is the seed of the MetroHash64 that axiomhq/hyperloglog's
-// Insert applies to an element; its binary format (version 2) pins both.
-// Rollups hash a visitor once per click with it and hand the hash to
-// every cell's InsertHash, so their sketches stay mergeable with any
-// sketch built by Insert.
-const sketchSeed = 1337
-
-// visitorHash returns the hash hyperloglog.Sketch.Insert(v[:]) inserts.
-func visitorHash(v *clickstore.Pseudonym) uint64 { return metro.Hash64(v[:], sketchSeed) }
-
-// denseAt returns how many distinct entries a sparse sketch of precision p
-// may hold before its cell turns it dense: 2^p/64, 256 at the default
-// precision 14. Up to it a sparse sketch is near-exact and small (about
-// 2 KiB in memory at 256 entries) and an insert amortises the re-encoding of a
-// list of at most ~300 entries every 2^p/100 inserts; past it the sketch
-// is 2^p bytes (16 KiB at p = 14) and an insert is one register update.
-// On the busy-link benchmark 2^p/16 kept the Rollup 10% smaller but left
-// Add ~40% slower (see BENCHMARKS.md).
-func denseAt(p uint8) uint64 { return 1 << p >> 6 }
-
-// checkAfter returns how many inserts a sparse sketch of precision p that
-// held counted distinct entries at its last check takes before the next:
-// as many as it would take to pass denseAt if all were new, and at least
-// a quarter of denseAt (at least 1), so that a sparse list never exceeds
-// 1.25 denseAt and a check (a merge of the pending entries and a count)
-// amortises to at most a few entries per insert.
-func checkAfter(p uint8, counted uint32) uint32 {
-	d := uint32(denseAt(p))
-	if counted < d-d>>2 {
-		return d - counted
-	}
-	return max(d>>2, 1)
 }
 
 // add counts n and, if human, inserts the visitor whose hash is h.
@@ -145,11 +100,15 @@ func (c *cell) add(n Counts, h uint64, human bool, x *sketchBuf) {
 		c.sk = newSketch(x.p, true)
 	}
 	c.sk.InsertHash(h)
-	if c.dense {
-		return
+	if !c.dense {
+		c.use(c.growth.Inserted(c.sk, x.p, &x.b))
 	}
-	if c.pending++; c.pending >= checkAfter(x.p, c.counted) {
-		c.check(x)
+}
+
+// use puts the dense sketch d in place of c's sparse one, if d is not nil.
+func (c *cell) use(d *hyperloglog.Sketch) {
+	if d != nil {
+		c.sk, c.dense = d, true
 	}
 }
 
@@ -160,54 +119,13 @@ type sketchBuf struct {
 	b []byte
 }
 
-// sparseBound returns an upper bound on the distinct entries of a sparse
-// sketch: its pending entries (some may repeat listed ones) plus its
-// list's count, read from its binary encoding (axiomhq's format version 2,
-// documented on UnmarshalBinary: byte 3 is 1 for sparse, bytes 4:8 the
-// pending count, then the pending keys, then the list's count). It
-// allocates only while x's buffer grows. ok is false if sk is not sparse.
-func sparseBound(sk *hyperloglog.Sketch, x *sketchBuf) (n uint64, ok bool) {
-	b, err := sk.AppendBinary(x.b[:0])
-	x.b = b
-	if err != nil || len(b) < 8 || b[3] != 1 {
-		return 0, false
-	}
-	tmp := binary.BigEndian.Uint32(b[4:8])
-	off := 8 + 4*uint64(tmp)
-	if uint64(len(b)) < off+4 {
-		return 0, false
-	}
-	return uint64(tmp) + uint64(binary.BigEndian.Uint32(b[off:off+4])), true
-}
-
-// check turns a sparse sketch dense if it holds more than denseAt entries.
-// It reads a cheap upper bound first (sparseBound), so that a small
-// sketch is neither re-encoded nor allocated for. Otherwise a sparse
-// sketch's Estimate merges its pending entries and counts its list
-// (linear counting over 2^25 slots): the number of distinct entries, to
-// well under 1% at these sizes.
+// check turns a sparse sketch dense now if it holds more than
+// hll.DenseAt entries.
 func (c *cell) check(x *sketchBuf) {
-	c.pending = 0
 	if c.dense || c.sk == nil {
 		return
 	}
-	if n, ok := sparseBound(c.sk, x); ok && n <= denseAt(x.p) {
-		c.counted = uint32(n)
-		return
-	}
-	if n := c.sk.Estimate(); n <= denseAt(x.p) {
-		c.counted = uint32(n)
-		return
-	}
-	d := newSketch(x.p, false)
-	// Merging a sparse sketch into a dense one decodes each entry into its
-	// register, as axiomhq's own sparse-to-dense conversion does: the
-	// registers are exactly those of the sketch had it been dense from
-	// the start.
-	if err := d.Merge(c.sk); err != nil {
-		panic("aggregate: unreachable: " + err.Error())
-	}
-	c.sk, c.dense = d, true
+	c.use(c.growth.Check(c.sk, x.p, &x.b))
 }
 
 func (c *cell) merge(o *cell, x *sketchBuf) error {
@@ -222,7 +140,7 @@ func (c *cell) merge(o *cell, x *sketchBuf) error {
 		return err
 	}
 	// Merging a dense sketch turns c's dense in place; merging a sparse
-	// one may grow c past denseAt (or past 2^p, where axiomhq turns it
+	// one may grow c past hll.DenseAt (or past 2^p, where axiomhq turns it
 	// dense itself, which check's Estimate then tells).
 	if o.dense {
 		c.dense = true
@@ -439,7 +357,7 @@ func (r *Rollup) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqu
 	human := c.Bot == ""
 	var h uint64
 	if human {
-		h = visitorHash(&c.Visitor)
+		h = hll.VisitorHash((*[16]byte)(&c.Visitor))
 	}
 	max := r.cfg.maxValues
 	s := r.shard(c.Link)

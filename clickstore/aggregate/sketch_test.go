@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/internal/hll"
 )
 
 // plainSketch returns what Rollup.Add kept before cells turned dense early
@@ -78,7 +79,7 @@ func TestCellEstimatesMatchAxiomhq(t *testing.T) {
 			plain := plainSketch(vs)
 			got, want := c.visitors(&x), plain.Estimate()
 			assert.InEpsilon(t, tc.n, got, 0.02, "estimate of %d distinct visitors", tc.n)
-			assert.Equal(t, uint64(tc.n) > denseAt(DefaultPrecision), c.dense, "dense only past denseAt")
+			assert.Equal(t, uint64(tc.n) > hll.DenseAt(DefaultPrecision), c.dense, "dense only past hll.DenseAt")
 			if !c.dense || tc.n > 1<<DefaultPrecision {
 				// Same representation as the plain sketch (axiomhq turns
 				// dense past 2^p entries): the same estimate, exactly.
@@ -172,3 +173,6 @@ func TestAddAllocsSteadyState(t *testing.T) {
 		})
 	}
 }
+
+// visitorHash is hll.VisitorHash of a pseudonym.
+func visitorHash(v *clickstore.Pseudonym) uint64 { return hll.VisitorHash((*[16]byte)(v)) }

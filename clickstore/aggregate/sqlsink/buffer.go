@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/axiomhq/hyperloglog"
-	metro "github.com/dgryski/go-metro"
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/internal/hll"
 )
 
 // precision is the HyperLogLog precision of every sketch the sink writes:
@@ -30,23 +30,16 @@ var granularities = [...]aggregate.Granularity{aggregate.Minute, aggregate.Hour,
 type delta struct {
 	n  aggregate.Counts
 	sk *hyperloglog.Sketch
-	// ins counts the visitors inserted while sk is sparse; dense is set
-	// once sk is dense (see denseAt).
-	ins   uint32
-	dense bool
+	// growth follows a sparse sk's size; dense is set once sk is dense.
+	// As in a Rollup, a busy cell's sketch turns dense past hll.DenseAt
+	// visitors (see package internal/hll), and the flush writes it so.
+	growth hll.Growth
+	dense  bool
 }
 
-// denseAt is how many distinct visitors a buffered sketch holds before it
-// is turned dense, as aggregate.Rollup does and for the same reason:
-// axiomhq's sparse sketch re-encodes its whole list every m/100 inserts,
-// repeats included, so a busy cell's sketch would cost a click more than
-// the rest of the tracker together. The dense sketch (2^precision one-byte
-// registers) holds exactly the registers the sparse one would turn into;
-// it is what the flush writes for such a cell.
-const denseAt = 1 << precision >> 6
-
-// add adds n, and the visitor whose hash is h unless v is nil.
-func (d *delta) add(n aggregate.Counts, v *clickstore.Pseudonym, h uint64) {
+// add adds n, and the visitor whose hash is h unless v is nil; scratch is
+// the shard's buffer for the sketch's size checks.
+func (d *delta) add(n aggregate.Counts, v *clickstore.Pseudonym, h uint64, scratch *[]byte) {
 	d.n = d.n.Add(n)
 	if v == nil {
 		return
@@ -58,27 +51,17 @@ func (d *delta) add(n aggregate.Counts, v *clickstore.Pseudonym, h uint64) {
 	if d.dense {
 		return
 	}
-	if d.ins++; d.ins%denseAt == 0 && d.sk.Estimate() > denseAt {
-		ds, err := hyperloglog.NewSketch(precision, false)
-		if err == nil && ds.Merge(d.sk) == nil {
-			d.sk, d.dense = ds, true
-		}
+	if ds := d.growth.Inserted(d.sk, precision, scratch); ds != nil {
+		d.sk, d.dense = ds, true
 	}
 }
 
-// sketchSeed is the seed of the MetroHash64 that axiomhq/hyperloglog's
-// Insert applies to an element, pinned by its binary format (version 2):
-// a click's visitor is hashed once, and the hash inserted into each of
-// its cells, giving the sketch Insert would (TestVisitorHashIsInserts).
-const sketchSeed = 1337
-
-// visitorHash returns the hash hyperloglog.Sketch.Insert(v[:]) inserts,
-// or 0 for a nil v.
+// visitorHash returns hll.VisitorHash of v, or 0 for a nil v.
 func visitorHash(v *clickstore.Pseudonym) uint64 {
 	if v == nil {
 		return 0
 	}
-	return metro.Hash64(v[:], sketchSeed)
+	return hll.VisitorHash((*[16]byte)(v))
 }
 
 func newSketch() *hyperloglog.Sketch {
@@ -165,6 +148,7 @@ type shard struct {
 	buckets map[bucketKey]*bucket
 	adds    uint64 // Adds counted in buckets
 	cells   int    // cells in buckets
+	scratch []byte // for the sketches' size checks
 }
 
 // add counts c in s if reserve grants the new cells it needs; it reports
@@ -199,14 +183,14 @@ func (s *shard) add(c *clickstore.Click, n aggregate.Counts, v *clickstore.Pseud
 			b = new(bucket)
 			s.buckets[keys[i]] = b
 		}
-		b.total.add(n, v, h)
+		b.total.add(n, v, h, &s.scratch)
 		for j := range dims {
 			d := ds[i][j]
 			if d == nil {
 				d = new(delta)
 				b.put(j, c, d)
 			}
-			d.add(n, v, h)
+			d.add(n, v, h, &s.scratch)
 		}
 	}
 	s.adds++

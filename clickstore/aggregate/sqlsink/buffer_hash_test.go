@@ -8,11 +8,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/internal/hll"
 )
 
 // The buffer hashes a visitor once and inserts the hash into every cell,
 // and turns a busy cell's sketch dense: either way the sketch must be, byte
-// for byte, the one Insert builds (sparse below denseAt visitors, dense
+// for byte, the one Insert builds (sparse up to hll.DenseAt visitors, dense
 // past it), or it would not merge with stored ones.
 func TestBufferedSketchIsInserts(t *testing.T) {
 	for _, tc := range []struct {
@@ -20,17 +21,18 @@ func TestBufferedSketchIsInserts(t *testing.T) {
 		visitors int
 		dense    bool
 	}{
-		{"sparse, at the threshold", denseAt, false},
+		{"sparse, at the threshold", int(hll.DenseAt(precision)), false},
 		{"dense, past it", 3000, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var d delta
+			var scratch []byte
 			plain, err := hyperloglog.NewSketch(precision, !tc.dense)
 			require.NoError(t, err)
 			for round := range 2 { // repeats change nothing
 				for i := range tc.visitors {
 					v := visitor(i)
-					d.add(aggregate.Counts{Clicks: 1}, &v, visitorHash(&v))
+					d.add(aggregate.Counts{Clicks: 1}, &v, visitorHash(&v), &scratch)
 					if round == 0 {
 						plain.Insert(v[:])
 					}
@@ -38,7 +40,7 @@ func TestBufferedSketchIsInserts(t *testing.T) {
 			}
 			assert.Equal(t, tc.dense, d.dense)
 			// Estimate compacts a sparse sketch's pending entries (the
-			// buffer's check did, at denseAt), so that both encode alike.
+			// buffer's check did, at hll.DenseAt), so that both encode alike.
 			plain.Estimate()
 			d.sk.Estimate()
 			got, err := d.sk.MarshalBinary()
