@@ -337,9 +337,29 @@ func TestSIGTERMLosesNothing(t *testing.T) {
 // the last flush. Every visitor is distinct, so every counted click is
 // unique. The losses, and how much of the clicking they are, are logged
 // (go test -run SIGKILL -v): README gives the figures.
+//
+// It runs on the embedded SQLite file and on a PostgreSQL database: the
+// loss bound is the sink's, whichever database it writes to.
 func TestSIGKILLLosesAtMostOneFlushInterval(t *testing.T) {
 	t.Parallel() // mostly waiting on child processes: overlap the waits
-	db := "sqlite:" + filepath.Join(t.TempDir(), "links.db")
+	for _, tc := range []struct {
+		name string
+		db   func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "links.db") }},
+		{"postgres", startPostgres},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sigkillRounds(t, tc.db(t))
+		})
+	}
+}
+
+// sigkillRounds is TestSIGKILLLosesAtMostOneFlushInterval on the database
+// db (a -db flag's value).
+func sigkillRounds(t *testing.T, db string) {
+	kind, _, _ := strings.Cut(db, ":") // "sqlite" or "postgres": the database, not its address
 	type round struct {
 		n      int
 		id     string
@@ -384,8 +404,8 @@ func TestSIGKILLLosesAtMostOneFlushInterval(t *testing.T) {
 		if lost > 0 {
 			span = r.killed.Sub(r.sent[n-lost])
 		}
-		t.Logf("round %d: SIGKILL with -flush-interval 1s at 100 clicks/s: %d of %d clicks lost (%d buffered or being written at the last metrics read), the last %v of clicking",
-			i, lost, n, r.seen.buffered, span.Round(time.Millisecond))
+		t.Logf("%s, round %d: SIGKILL with -flush-interval 1s at 100 clicks/s: %d of %d clicks lost (%d buffered or being written at the last metrics read), the last %v of clicking",
+			kind, i, lost, n, r.seen.buffered, span.Round(time.Millisecond))
 	}
 	require.NoError(t, after.stop(syscall.SIGTERM))
 }
