@@ -1,0 +1,199 @@
+package ipmask
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// parsed6 is IPv6 text read by parse6: the address hi:lo, and where its
+// "::" was, which tells whether the masked text is a leading part of the
+// input.
+type parsed6 struct {
+	hi, lo uint64
+	ell    int // groups written before the "::", or -1 when there is none
+	ellAt  int // byte offset of the "::" in the text
+}
+
+// parse6 reads s as IPv6 text without a zone, in one pass, and reports
+// whether it is one. It accepts exactly the IPv6 text [netip.ParseAddr]
+// accepts, zones aside: eight groups of one to four hex digits, at most
+// one "::" standing for one or more zero groups, and optionally a
+// dotted-quad IPv4 address for the last two groups. It gives no reason
+// for a refusal, nor a zone: scan, which judges such text, is the slow
+// path that describes errors.
+//
+// The groups are shifted into hi:lo as they are read, so the address
+// needs no second pass over bytes; a "::" puts the groups read before it
+// aside, to be shifted over the zero groups it stands for at the end.
+func parse6(s string) (r parsed6, ok bool) {
+	var hi, lo uint64 // the groups read since the "::" (or the start)
+	var bh, bl uint64 // the groups read before the "::"
+	r.ell = -1
+	i, p := 0, 0 // groups read, bytes of s read
+	if len(s) >= 2 && s[0] == ':' && s[1] == ':' {
+		r.ell, p = 0, 2
+		if p == len(s) {
+			return r, true
+		}
+	}
+	for {
+		start := p
+		var g uint64
+		if len(s)-p >= 4 { // four digits at once, the common case
+			q := s[p : p+4]
+			d0, d1, d2, d3 := hexDigit[q[0]], hexDigit[q[1]], hexDigit[q[2]], hexDigit[q[3]]
+			switch {
+			case d0|d1|d2|d3 <= 0xf:
+				g = uint64(d0)<<12 | uint64(d1)<<8 | uint64(d2)<<4 | uint64(d3)
+				p += 4
+			case d0 > 0xf:
+			case d1 > 0xf:
+				g = uint64(d0)
+				p++
+			case d2 > 0xf:
+				g = uint64(d0)<<4 | uint64(d1)
+				p += 2
+			default:
+				g = uint64(d0)<<8 | uint64(d1)<<4 | uint64(d2)
+				p += 3
+			}
+		} else {
+			for ; p < len(s); p++ {
+				d := hexDigit[s[p]]
+				if d > 0xf {
+					break
+				}
+				g = g<<4 | uint64(d)
+			}
+		}
+		if p == start {
+			return r, false // an empty group or a byte that is no digit
+		}
+		if p < len(s) {
+			if c := s[p]; c == '.' {
+				// The group read is the first field of a dotted quad,
+				// which stands for the last two groups.
+				if (r.ell < 0 && i != 6) || i > 6 {
+					return r, false
+				}
+				v, f, _ := scan4(s, start)
+				if f != 0 {
+					return r, false
+				}
+				hi, lo = hi<<32|lo>>32, lo<<32|uint64(v)
+				i += 2
+				break
+			} else if c != ':' {
+				return r, false // a fifth digit or any other byte
+			}
+		}
+		hi, lo = hi<<16|lo>>48, lo<<16|g
+		i++
+		if p == len(s) {
+			break
+		}
+		// s[p] is ':'.
+		if i == 8 || p+1 == len(s) {
+			return r, false // a ninth group, or a trailing ':'
+		}
+		p++
+		if s[p] == ':' {
+			if r.ell >= 0 {
+				return r, false
+			}
+			r.ell, r.ellAt = i, p-1
+			bh, bl, hi, lo = hi, lo, 0, 0
+			p++
+			if p == len(s) {
+				break
+			}
+		}
+	}
+	switch {
+	case r.ell < 0:
+		if i < 8 {
+			return r, false
+		}
+	case i == 8:
+		return r, false // a "::" standing for no group
+	default:
+		// Shift the groups read before the "::" over the 8-i zero
+		// groups it stands for and the i-r.ell groups read after it.
+		// A shift by 64 or more gives 0, so r.ell == 0 needs no case.
+		k := uint(16 * (8 - r.ell))
+		if k >= 64 {
+			hi |= bl << (k - 64)
+		} else {
+			hi |= bh<<k | bl>>(64-k)
+			lo |= bl << k
+		}
+	}
+	r.hi, r.lo = hi, lo
+	return r, true
+}
+
+// isMapped reports whether hi:lo is IPv4-mapped, ::ffff:a.b.c.d.
+func isMapped(hi, lo uint64) bool { return hi == 0 && lo>>32 == 0xffff }
+
+// hiTextBuf holds the text of an IPv6 address whose last four groups are
+// zero (at most "ffff:ffff:ffff:ffff::") and room for hiText to store four
+// bytes past the last group.
+type hiTextBuf [4*len("ffff:") + 4]byte
+
+// hiText writes into t the text of the IPv6 address hi:0, as
+// netip.Addr.String gives it, and returns its length. With its last four
+// groups zero, the text is always the groups up to the last non-zero one,
+// each followed by ':', then one more ':' ("2001:db8:1::"): the zero run
+// at the end is at least four groups long, and any run before it at most
+// three, so the end is the run written "::".
+//
+// Each group is written with one 4-byte store of its four hex digits,
+// shifted so that the leading zeros fall off the end, where the next ':'
+// overwrites them.
+func hiText(t *hiTextBuf, hi uint64) int {
+	if hi == 0 {
+		t[0], t[1] = ':', ':'
+		return 2
+	}
+	last := 3 - bits.TrailingZeros64(hi)/16
+	j := 0
+	for i := 0; i <= last && j <= len(t)-5; i++ { // (the second test only spares bounds checks)
+		x := uint32(uint16(hi >> (48 - 16*i)))
+		d := (bits.Len32(x|1) + 3) >> 2
+		binary.LittleEndian.PutUint32(t[j:], hex4(x<<(16-4*d)))
+		j += d
+		t[j] = ':'
+		j++
+	}
+	t[j] = ':'
+	return j + 1
+}
+
+// hex4 returns the four lower-case hex digits of the 16-bit x as four
+// bytes, the first digit in the lowest byte.
+func hex4(x uint32) uint32 {
+	// One nibble a byte, the leading one lowest.
+	y := x>>12 | (x>>8&0xf)<<8 | (x>>4&0xf)<<16 | (x&0xf)<<24
+	// '0' + n, and 'a' - '0' - 10 more where n > 9: n + 6 carries into bit 4.
+	return y + 0x3030_3030 + ((y+0x0606_0606)>>4&0x0101_0101)*('a'-'0'-10)
+}
+
+// isLeadingText reports whether the text of the masked address hi:0, not
+// 0, which is n bytes long, is s[:n], s being the text r was parsed from
+// with the unmasked address in r.hi. It is when s wrote the same groups,
+// without leading zeros and in lower case, and then its "::":
+// "2001:db8:1::7" for "2001:db8:1::".
+func isLeadingText(s string, r parsed6, hi uint64, n int) bool {
+	kept := 64 - bits.TrailingZeros64(hi)&^15 // bits of the groups written
+	if r.ell != kept/16 || r.ellAt+2 != n || (r.hi^hi)>>(64-kept) != 0 {
+		return false
+	}
+	// The text of the groups is as long as theirs with no leading zeros,
+	// so it has none; a hex letter without the 0x20 bit is upper case.
+	for i := range r.ellAt {
+		if s[i]&0x20 == 0 {
+			return false
+		}
+	}
+	return true
+}
