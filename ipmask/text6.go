@@ -37,66 +37,88 @@ func parse6(s string) (r parsed6, ok bool) {
 		}
 	}
 	for {
-		start := p
-		var g uint64
-		if len(s)-p >= 4 { // four digits at once, the common case
-			q := s[p : p+4]
+		pair := false
+		if q := s[p:]; len(q) >= 9 && i <= 6 && q[4] == ':' && (len(q) == 9 || len(q) > 10 && i <= 5 && q[9] == ':') {
+			// Two groups of four digits at once, most of full text
+			// ("2001:0db8:85a3:0000:..."): either the last two, or two
+			// with the ':' after each and another group after them.
 			d0, d1, d2, d3 := hexDigit[q[0]], hexDigit[q[1]], hexDigit[q[2]], hexDigit[q[3]]
-			switch {
-			case d0|d1|d2|d3 <= 0xf:
-				g = uint64(d0)<<12 | uint64(d1)<<8 | uint64(d2)<<4 | uint64(d3)
-				p += 4
-			case d0 > 0xf:
-			case d1 > 0xf:
-				g = uint64(d0)
-				p++
-			case d2 > 0xf:
-				g = uint64(d0)<<4 | uint64(d1)
-				p += 2
-			default:
-				g = uint64(d0)<<8 | uint64(d1)<<4 | uint64(d2)
-				p += 3
-			}
-		} else {
-			for ; p < len(s); p++ {
-				d := hexDigit[s[p]]
-				if d > 0xf {
+			d4, d5, d6, d7 := hexDigit[q[5]], hexDigit[q[6]], hexDigit[q[7]], hexDigit[q[8]]
+			if d0|d1|d2|d3|d4|d5|d6|d7 <= 0xf {
+				g := uint64(d0)<<28 | uint64(d1)<<24 | uint64(d2)<<20 | uint64(d3)<<16 |
+					uint64(d4)<<12 | uint64(d5)<<8 | uint64(d6)<<4 | uint64(d7)
+				hi, lo = hi<<32|lo>>32, lo<<32|g
+				i += 2
+				if len(q) == 9 {
 					break
 				}
-				g = g<<4 | uint64(d)
+				p += 10
+				pair = true
 			}
 		}
-		if p == start {
-			return r, false // an empty group or a byte that is no digit
-		}
-		if p < len(s) {
-			if c := s[p]; c == '.' {
-				// The group read is the first field of a dotted quad,
-				// which stands for the last two groups.
-				if (r.ell < 0 && i != 6) || i > 6 {
-					return r, false
+		if !pair {
+			start := p
+			var g uint64
+			if len(s)-p >= 4 { // four digits at once, the common case
+				q := s[p : p+4]
+				d0, d1, d2, d3 := hexDigit[q[0]], hexDigit[q[1]], hexDigit[q[2]], hexDigit[q[3]]
+				switch {
+				case d0|d1|d2|d3 <= 0xf:
+					g = uint64(d0)<<12 | uint64(d1)<<8 | uint64(d2)<<4 | uint64(d3)
+					p += 4
+				case d0 > 0xf:
+				case d1 > 0xf:
+					g = uint64(d0)
+					p++
+				case d2 > 0xf:
+					g = uint64(d0)<<4 | uint64(d1)
+					p += 2
+				default:
+					g = uint64(d0)<<8 | uint64(d1)<<4 | uint64(d2)
+					p += 3
 				}
-				v, f, _ := scan4(s, start)
-				if f != 0 {
-					return r, false
+			} else {
+				for ; p < len(s); p++ {
+					d := hexDigit[s[p]]
+					if d > 0xf {
+						break
+					}
+					g = g<<4 | uint64(d)
 				}
-				hi, lo = hi<<32|lo>>32, lo<<32|uint64(v)
-				i += 2
+			}
+			if p == start {
+				return r, false // an empty group or a byte that is no digit
+			}
+			if p < len(s) {
+				if c := s[p]; c == '.' {
+					// The group read is the first field of a dotted quad,
+					// which stands for the last two groups.
+					if (r.ell < 0 && i != 6) || i > 6 {
+						return r, false
+					}
+					v, f, _ := scan4(s, start)
+					if f != 0 {
+						return r, false
+					}
+					hi, lo = hi<<32|lo>>32, lo<<32|uint64(v)
+					i += 2
+					break
+				} else if c != ':' {
+					return r, false // a fifth digit or any other byte
+				}
+			}
+			hi, lo = hi<<16|lo>>48, lo<<16|g
+			i++
+			if p == len(s) {
 				break
-			} else if c != ':' {
-				return r, false // a fifth digit or any other byte
 			}
+			// s[p] is ':'.
+			if i == 8 || p+1 == len(s) {
+				return r, false // a ninth group, or a trailing ':'
+			}
+			p++
 		}
-		hi, lo = hi<<16|lo>>48, lo<<16|g
-		i++
-		if p == len(s) {
-			break
-		}
-		// s[p] is ':'.
-		if i == 8 || p+1 == len(s) {
-			return r, false // a ninth group, or a trailing ':'
-		}
-		p++
+		// p is after the ':' that follows a group.
 		if s[p] == ':' {
 			if r.ell >= 0 {
 				return r, false
