@@ -3,6 +3,7 @@ package ipmask
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -96,13 +97,12 @@ func (p Policy) maskString6(s string, r parsed6) (string, bool) {
 	case hi == 0:
 		return "::", true
 	}
-	var t hiTextBuf
-	n := hiText(&t, hi)
+	n := hiLen(hi)
 	if isLeadingText(s, r, hi, n) {
 		return s[:n], true
 	}
 	b := reserve(n, uintptr(unsafe.Pointer(&h)))
-	copy(b, t[:n])
+	putHi(b, hi)
 	return unsafe.String(&b[0], n), true
 }
 
@@ -174,8 +174,10 @@ func (p Policy) appendMask(dst []byte, s string) ([]byte, error) {
 	case lo != 0:
 		return appendV6(dst, hi, lo), nil
 	}
-	var t hiTextBuf
-	return append(dst, t[:hiText(&t, hi)]...), nil
+	n := hiLen(hi)
+	dst = slices.Grow(dst, n)
+	putHi(dst[len(dst):len(dst)+n], hi)
+	return dst[:len(dst)+n], nil
 }
 
 // mask4Text parses s as a dotted-quad IPv4 address, as scan4 does, and

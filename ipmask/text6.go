@@ -157,48 +157,62 @@ func parse6(s string) (r parsed6, ok bool) {
 // isMapped reports whether hi:lo is IPv4-mapped, ::ffff:a.b.c.d.
 func isMapped(hi, lo uint64) bool { return hi == 0 && lo>>32 == 0xffff }
 
-// hiTextBuf holds the text of an IPv6 address whose last four groups are
-// zero (at most "ffff:ffff:ffff:ffff::") and room for hiText to store four
-// bytes past the last group.
-type hiTextBuf [4*len("ffff:") + 4]byte
-
-// hiText writes into t the text of the IPv6 address hi:0, as
-// netip.Addr.String gives it, and returns its length. With its last four
-// groups zero, the text is always the groups up to the last non-zero one,
-// each followed by ':', then one more ':' ("2001:db8:1::"): the zero run
+// hiLen returns the length of the text of the IPv6 address hi:0, as
+// netip.Addr.String gives it. With its last four groups zero, the text is
+// always the groups up to the last non-zero one, each followed by ':',
+// then one more ':' ("2001:db8:1::"), or "::" when hi is 0: the zero run
 // at the end is at least four groups long, and any run before it at most
 // three, so the end is the run written "::".
-//
-// Each group is written with one 4-byte store of its four hex digits,
-// shifted so that the leading zeros fall off the end, where the next ':'
-// overwrites them.
-func hiText(t *hiTextBuf, hi uint64) int {
-	if hi == 0 {
-		t[0], t[1] = ':', ':'
-		return 2
+func hiLen(hi uint64) int {
+	n := 1 // the closing ':'
+	for ; hi != 0; hi <<= 16 {
+		n += (bits.Len64(hi>>48|1)+3)>>2 + 1 // a group's digits and its ':'
 	}
-	last := 3 - bits.TrailingZeros64(hi)/16
+	return max(n, 2)
+}
+
+// putHi writes the text of the IPv6 address hi:0 into b, which is exactly
+// as long as hiLen(hi) says. It writes nothing outside b, so b can be a
+// region of a chunk. Each group is written with one 4-byte store of its
+// hex digits, shifted so that its leading zeros fall off the end, where
+// the ':' and the text after it overwrite them: that text is at least
+// four bytes long but after the last group of one digit ("1::"), written
+// byte by byte.
+func putHi(b []byte, hi uint64) {
 	j := 0
-	for i := 0; i <= last && j <= len(t)-5; i++ { // (the second test only spares bounds checks)
-		x := uint32(uint16(hi >> (48 - 16*i)))
+	for ; hi != 0; hi <<= 16 {
+		x := uint32(hi >> 48)
 		d := (bits.Len32(x|1) + 3) >> 2
-		binary.LittleEndian.PutUint32(t[j:], hex4(x<<(16-4*d)))
+		h := hex4(x << (16 - 4*d)) // its d digits in the low bytes
+		if len(b)-j >= 4 {
+			binary.LittleEndian.PutUint32(b[j:], h)
+		} else {
+			b[j] = byte(h)
+		}
 		j += d
-		t[j] = ':'
+		b[j] = ':'
 		j++
 	}
-	t[j] = ':'
-	return j + 1
+	b[j] = ':'
+	if j == 0 { // hi is 0: "::"
+		b[1] = ':'
+	}
 }
 
 // hex4 returns the four lower-case hex digits of the 16-bit x as four
 // bytes, the first digit in the lowest byte.
 func hex4(x uint32) uint32 {
-	// One nibble a byte, the leading one lowest.
-	y := x>>12 | (x>>8&0xf)<<8 | (x>>4&0xf)<<16 | (x&0xf)<<24
-	// '0' + n, and 'a' - '0' - 10 more where n > 9: n + 6 carries into bit 4.
-	return y + 0x3030_3030 + ((y+0x0606_0606)>>4&0x0101_0101)*('a'-'0'-10)
+	return uint32(hexPairs[x>>8&0xff]) | uint32(hexPairs[x&0xff])<<16
 }
+
+// hexPairs holds the two lower-case hex digits of every byte value, the
+// first in the low byte.
+var hexPairs = func() (t [256]uint16) {
+	for i := range t {
+		t[i] = uint16(hexChars[i>>4]) | uint16(hexChars[i&0xf])<<8
+	}
+	return t
+}()
 
 // isLeadingText reports whether the text of the masked address hi:0, not
 // 0, which is n bytes long, is s[:n], s being the text r was parsed from

@@ -40,15 +40,23 @@ func checkParse6(t *testing.T, s string) {
 	checkHiText(t, r.hi)
 }
 
-// checkHiText holds the text hiText writes for hi:0 to netip's.
+// checkHiText holds the text putHi writes for hi:0, and its length, to
+// netip's.
 func checkHiText(t *testing.T, hi uint64) {
 	t.Helper()
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], hi)
 	want := netip.AddrFrom16(b).String()
-	var buf hiTextBuf
-	if got := string(buf[:hiText(&buf, hi)]); got != want {
-		t.Fatalf("%016x: hiText wrote %q, netip %q", hi, got, want)
+	n := hiLen(hi)
+	if n != len(want) {
+		t.Fatalf("%016x: hiLen %d, netip writes %q", hi, n, want)
+	}
+	// Written into the middle of a buffer, putHi leaves the bytes around
+	// its region alone (it writes into shared chunks).
+	buf := []byte(strings.Repeat("#", n+2))
+	putHi(buf[1:1+n:1+n], hi)
+	if got := string(buf); got != "#"+want+"#" {
+		t.Fatalf("%016x: putHi wrote %q, netip %q", hi, got, want)
 	}
 }
 
@@ -97,8 +105,9 @@ func TestHiText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var buf hiTextBuf
-			assert.Equal(t, tt.want, string(buf[:hiText(&buf, tt.hi)]))
+			buf := make([]byte, hiLen(tt.hi))
+			putHi(buf, tt.hi)
+			assert.Equal(t, tt.want, string(buf))
 			checkHiText(t, tt.hi)
 		})
 	}
