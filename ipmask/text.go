@@ -117,8 +117,9 @@ func (p Policy) mask6Text(r parsed6) (v4 uint32, hi, lo uint64, is4 bool) {
 	return 0, hi, lo, false
 }
 
-// maskStringSlow is MaskString for all but dotted-quad IPv4 text, with the
-// buffer only this path needs.
+// maskStringSlow is MaskString for what the fast paths leave: IPv6 text
+// with a zone, masks that keep more than 64 bits, and text that is not an
+// address. It has the buffer only this path needs.
 func (p Policy) maskStringSlow(s string) (string, error) {
 	var buf [maxText]byte // its address is also the hint that picks a block
 	out, err := p.appendMask(buf[:0], s)
@@ -434,7 +435,10 @@ func scan4(s string, off int) (v uint32, f fault, pos int) {
 
 // scan6 parses s, with no zone, as an RFC 4291 IPv6 address: eight groups
 // of one to four hex digits, at most one "::" standing for one or more zero
-// groups, and optionally a dotted-quad IPv4 address for the last two.
+// groups, and optionally a dotted-quad IPv4 address for the last two. It
+// accepts what parse6 accepts, and is called for what parse6 refuses, to
+// say what is wrong and where; FuzzParse6 and FuzzMaskString hold both to
+// netip.ParseAddr.
 func scan6(s string) (b [16]byte, f fault, pos int) {
 	ellipsis := -1 // index in b where "::" stands
 	i, p := 0, 0   // bytes of b filled, bytes of s read
