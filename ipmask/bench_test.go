@@ -97,21 +97,23 @@ func BenchmarkMask(b *testing.B) {
 
 // BenchmarkMaskText compares the text forms with what most tools do
 // (net.ParseIP, net.IP.Mask and String) and with the same in net/netip
-// (ParseAddr, Addr.Prefix and String), on mixed traffic and on IPv4 alone.
+// (ParseAddr, Addr.Prefix and String), on mixed traffic, on its IPv4
+// addresses alone and on the rest of it alone (plain IPv6, and mapped,
+// 6to4 and Teredo addresses).
 func BenchmarkMaskText(b *testing.B) {
 	mixed := mixedAddrs(1024)
-	v4 := make([]netip.Addr, 0, 1024)
-	for len(v4) < cap(v4) {
-		for _, a := range mixedAddrs(1024) {
-			if a.Is4() && len(v4) < cap(v4) {
-				v4 = append(v4, a)
-			}
+	var v4, v6 []netip.Addr
+	for _, a := range mixedAddrs(4096) {
+		if a.Is4() {
+			v4 = append(v4, a)
+		} else {
+			v6 = append(v6, a)
 		}
 	}
 	for _, set := range []struct {
 		name  string
 		addrs []netip.Addr
-	}{{"mixed", mixed}, {"ipv4", v4}} {
+	}{{"mixed", mixed}, {"ipv4", v4[:1024]}, {"ipv6", v6[:1024]}} {
 		b.Run(set.name, func(b *testing.B) { benchMaskText(b, set.addrs) })
 	}
 }

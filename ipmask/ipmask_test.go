@@ -179,6 +179,11 @@ func TestMaskString(t *testing.T) {
 		{name: "mapped", in: "::ffff:192.0.2.9", want: "192.0.2.0"},
 		{name: "6to4", in: "2002:c000:02ff::1", want: "2002:c000:200::"},
 		{name: "dotted tail", in: "64:ff9b::192.0.2.33", want: "64:ff9b::"},
+		{name: "upper case before the ellipsis", in: "2001:DB8:1::7", want: "2001:db8:1::"},
+		{name: "leading zeros before the ellipsis", in: "2001:0db8:1::7", want: "2001:db8:1::"},
+		{name: "kept group changed by the mask", in: "2002:c000:2ff::", want: "2002:c000:200::"},
+		{name: "ellipsis after a masked group", in: "2001:db8:1:2::7", want: "2001:db8:1::"},
+		{name: "all masked away", in: "::7", want: "::"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,18 +307,22 @@ func TestAllocs(t *testing.T) {
 	_, _ = sink, psink
 }
 
-// The IPv6 text MaskString writes is netip's, zero runs and ties included.
+// The IPv6 text MaskString writes is netip's, zero runs and ties included,
+// whether all eight groups are kept or only the leading ones (which it
+// writes straight into place).
 func TestMaskStringIPv6Text(t *testing.T) {
-	all := mustPolicy(t, 32, 128)
+	policies := []ipmask.Policy{mustPolicy(t, 32, 128), ipmask.Default, mustPolicy(t, 32, 64), mustPolicy(t, 32, 37)}
 	for _, s := range []string{
 		"1:0:0:1:0:0:1:1", "1:0:0:1:0:0:0:1", "1:0:0:0:1:0:0:0", "0:0:1::", "1::", "::1", "::",
 		"1:0:1:0:1:0:1:0", "2001:db8:0:0:1:0:0:1", "0:1:0:1:0:1:0:1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
 		"abcd:ef01:2345:6789:a:bc:def:0", "1:2:3:4:5:6:0:0", "0:0:3:4:5:6:7:8",
 	} {
 		t.Run(s, func(t *testing.T) {
-			got, err := all.MaskString(s)
-			require.NoError(t, err)
-			assert.Equal(t, netip.MustParseAddr(s).String(), got)
+			for _, p := range policies {
+				got, err := p.MaskString(s)
+				require.NoError(t, err)
+				assert.Equal(t, p.Mask(netip.MustParseAddr(s)).String(), got, "under %v", p)
+			}
 		})
 	}
 }

@@ -3,6 +3,7 @@ package ipmask
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -69,11 +70,56 @@ func (p Policy) MaskString(s string) (string, error) {
 		appendOctets(append(r[:0], keep...), m, k)
 		return unsafe.String(&r[0], len(r)), nil
 	}
+	if r, ok := parse6(s); ok {
+		if t, ok := p.maskString6(s, r); ok {
+			return t, nil
+		}
+	}
 	return p.maskStringSlow(s)
 }
 
-// maskStringSlow is MaskString for all but dotted-quad IPv4 text, with the
-// buffer only this path needs.
+// maskString6 is MaskString for IPv6 text without a zone, read by
+// parse6: like IPv4, the masked text is written straight into its block
+// from a length worked out first. It leaves to maskStringSlow (ok false)
+// the masked addresses with more than 64 bits kept, which only policies
+// that keep more than a /64 give.
+func (p Policy) maskString6(s string, r parsed6) (string, bool) {
+	var h byte // its address is the hint that picks a block (see reserve)
+	v4, hi, lo, is4 := p.mask6Text(r)
+	if is4 {
+		b := reserve(octetsLen(v4, 0), uintptr(unsafe.Pointer(&h)))
+		appendOctets(b[:0], v4, 0)
+		return unsafe.String(&b[0], len(b)), true
+	}
+	switch {
+	case lo != 0:
+		return "", false
+	case hi == 0:
+		return "::", true
+	}
+	n := hiLen(hi)
+	if isLeadingText(s, r, hi, n) {
+		return s[:n], true
+	}
+	b := reserve(n, uintptr(unsafe.Pointer(&h)))
+	putHi(b, hi)
+	return unsafe.String(&b[0], n), true
+}
+
+// mask6Text masks the address r holds: an IPv4-mapped address is
+// unmapped and masked as IPv4 (v4, with is4 true), any other masked as
+// IPv6 (hi:lo).
+func (p Policy) mask6Text(r parsed6) (v4 uint32, hi, lo uint64, is4 bool) {
+	if isMapped(r.hi, r.lo) {
+		return uint32(r.lo) &^ (^uint32(0) >> p.v4), 0, 0, true
+	}
+	hi, lo, _ = p.mask6(r.hi, r.lo)
+	return 0, hi, lo, false
+}
+
+// maskStringSlow is MaskString for what the fast paths leave: IPv6 text
+// with a zone, masks that keep more than 64 bits, and text that is not an
+// address. It has the buffer only this path needs.
 func (p Policy) maskStringSlow(s string) (string, error) {
 	var buf [maxText]byte // its address is also the hint that picks a block
 	out, err := p.appendMask(buf[:0], s)
@@ -110,20 +156,29 @@ func (p Policy) appendMask(dst []byte, s string) ([]byte, error) {
 	if keep, _, m, k, ok := p.mask4Text(s); ok {
 		return appendOctets(append(dst, keep...), m, k), nil
 	}
-	r := scan(s)
-	if r.fault != 0 {
-		return dst, r.err(s)
+	r6, ok := parse6(s)
+	if !ok { // a zone, or not an address
+		r := scan(s)
+		if r.fault != 0 {
+			return dst, r.err(s)
+		}
+		if r.is4 { // mask4Text takes all IPv4 text; this keeps the two honest
+			return appendOctets(dst, r.v4&^(^uint32(0)>>p.v4), 0), nil
+		}
+		r6.hi = binary.BigEndian.Uint64(r.v6[:8])
+		r6.lo = binary.BigEndian.Uint64(r.v6[8:])
 	}
-	if r.is4 { // mask4Text takes all IPv4 text; this keeps the two honest
-		return appendOctets(dst, r.v4&^(^uint32(0)>>p.v4), 0), nil
+	v4, hi, lo, is4 := p.mask6Text(r6)
+	switch {
+	case is4:
+		return appendOctets(dst, v4, 0), nil
+	case lo != 0:
+		return appendV6(dst, hi, lo), nil
 	}
-	hi := binary.BigEndian.Uint64(r.v6[:8])
-	lo := binary.BigEndian.Uint64(r.v6[8:])
-	if hi == 0 && lo>>32 == 0xffff { // IPv4-mapped: unmapped, masked as IPv4
-		return appendOctets(dst, uint32(lo)&^(^uint32(0)>>p.v4), 0), nil
-	}
-	hi, lo, _ = p.mask6(hi, lo)
-	return appendV6(dst, hi, lo), nil
+	n := hiLen(hi)
+	dst = slices.Grow(dst, n)
+	putHi(dst[len(dst):len(dst)+n], hi)
+	return dst[:len(dst)+n], nil
 }
 
 // mask4Text parses s as a dotted-quad IPv4 address, as scan4 does, and
@@ -299,19 +354,24 @@ func scan(s string) (r scanned) {
 			r.is4 = true
 			return r
 		case ':':
-			// scan6 fails on any '%', so the zone is looked for only
-			// after a failure: zones and errors are the rare case.
-			r.v6, r.fault, r.pos = scan6(s)
-			if r.fault == 0 {
-				return r
+			// parse6 fails on any '%', so the zone is looked for only
+			// after a failure: zones and errors are the rare case, and
+			// only an error needs scan6, which says what is wrong.
+			t := s
+			if r6, ok := parse6(t); ok {
+				return r.put6(r6)
 			}
 			if z := strings.IndexByte(s, '%'); z >= 0 {
 				if z == len(s)-1 {
 					r.fault, r.pos = faultZoneEmpty, z
 					return r
 				}
-				r.v6, r.fault, r.pos = scan6(s[:z])
+				t = s[:z]
+				if r6, ok := parse6(t); ok {
+					return r.put6(r6)
+				}
 			}
+			r.v6, r.fault, r.pos = scan6(t)
 			return r
 		case '%':
 			r.fault, r.pos = faultZoneNoV6, i
@@ -323,6 +383,13 @@ func scan(s string) (r scanned) {
 	} else {
 		r.fault = faultNoSeparator
 	}
+	return r
+}
+
+// put6 returns r holding the address r6 holds.
+func (r scanned) put6(r6 parsed6) scanned {
+	binary.BigEndian.PutUint64(r.v6[:8], r6.hi)
+	binary.BigEndian.PutUint64(r.v6[8:], r6.lo)
 	return r
 }
 
@@ -368,7 +435,10 @@ func scan4(s string, off int) (v uint32, f fault, pos int) {
 
 // scan6 parses s, with no zone, as an RFC 4291 IPv6 address: eight groups
 // of one to four hex digits, at most one "::" standing for one or more zero
-// groups, and optionally a dotted-quad IPv4 address for the last two.
+// groups, and optionally a dotted-quad IPv4 address for the last two. It
+// accepts what parse6 accepts, and is called for what parse6 refuses, to
+// say what is wrong and where; FuzzParse6 and FuzzMaskString hold both to
+// netip.ParseAddr.
 func scan6(s string) (b [16]byte, f fault, pos int) {
 	ellipsis := -1 // index in b where "::" stands
 	i, p := 0, 0   // bytes of b filled, bytes of s read
