@@ -233,11 +233,14 @@ type MiddlewareOptions struct {
 	// address.
 	KeepRaw bool
 
-	// NoRewrite leaves the request as it arrived: RemoteAddr holds the
-	// peer's raw address and the client-address headers stay. Set it only
-	// for services that need the raw address downstream; every handler,
-	// logger and error report after the middleware then sees it, and the
-	// promise that nothing keeps a full address rests on all of them.
+	// NoRewrite leaves the request as it arrived: the middleware does not
+	// touch it, and the next handler gets a shallow copy that differs only
+	// in its context (which costs a larger allocation, 384 bytes). Its
+	// RemoteAddr holds the peer's raw address and the client-address
+	// headers stay. Set it only for services that need the raw address
+	// downstream; every handler, logger and error report after the
+	// middleware then sees it, and the promise that nothing keeps a full
+	// address rests on all of them.
 	NoRewrite bool
 }
 
@@ -284,25 +287,35 @@ var clientAddrHeaders = []string{
 // no code outside the module can read and which printing the context
 // never shows.
 //
-// Unless opts.NoRewrite is set, the next handler gets a shallow copy of
-// the request whose RemoteAddr is the masked client address with the
-// peer's port ("192.0.2.0:51234"; "" when Unresolved and the peer has no
-// address), and the headers that carry a client address
-// (those of [ClientAddrHeaders], and those r's [SingleHeader] strategies read) are
-// deleted from the request's Header map. They are deleted in place, not
-// from a copy: copying the map would cost three allocations and most of
-// the middleware's time on every request. The map is the one net/http's
-// server made for this request, which it does not read after the handler
-// returns; the consequence is that a handler wrapping this middleware
-// that reads those headers after calling it finds them gone (log them,
-// if at all, before). The caller's *http.Request is otherwise unchanged.
+// Unless opts.NoRewrite is set, the middleware rewrites the request it is
+// given, in place, and hands the same *http.Request to the next handler:
+// its context becomes a child carrying the Info, its RemoteAddr the
+// masked client address with the peer's port ("192.0.2.0:51234"; "" when
+// Unresolved and the peer has no address), and the headers that carry a
+// client address (those of [ClientAddrHeaders], and those r's
+// [SingleHeader] strategies read) are deleted from its Header map. A
+// handler wrapping this middleware (an access logger, a tracer) therefore
+// sees, once it returns, the masked address, the Info and none of those
+// headers: nothing outside the middleware holds the raw address unless it
+// read it before. That is what chi's RealIP and gorilla's ProxyHeaders do
+// to RemoteAddr, and what net/http's own ServeMux does to the request's
+// pattern and path values, although net/http asks handlers not to modify
+// the request: a copy would cost a second, larger allocation per request
+// and leave the raw address in the caller's request. net/http's servers
+// (HTTP/1 and HTTP/2) read nothing of the request from another goroutine
+// while the handler runs; a handler wrapping this one must not either
+// (copy what a goroutine needs first). Serving the same request through
+// the middleware again (a retry, or the middleware installed twice) keeps
+// the first resolution, as long as its context and RemoteAddr are still
+// those the middleware set.
 //
-// Per request it costs one allocation (the request copy, the context node
-// and the rewritten RemoteAddr together: 384 bytes, or 416 when the masked
-// RemoteAddr is longer than 24 bytes, which needs an IPv6 policy keeping
-// more than 48 bits; with KeepRaw, a failed resolution adds one for its
-// error), and a walk over the header map's keys that rejects most of them
-// on their length and first letter. An invalid opts.OnFailure is an error.
+// Per request it costs one allocation (the context node and the rewritten
+// RemoteAddr together: 80 bytes, or 112 when the masked RemoteAddr is
+// longer than 24 bytes, which needs an IPv6 policy keeping more than 48
+// bits; 384 bytes with NoRewrite, which copies the request; with KeepRaw,
+// a failed resolution adds one for its error), and a walk over the header
+// map's keys that rejects most of them on their length and first letter.
+// An invalid opts.OnFailure is an error.
 func NewMiddleware(r *Resolver, p ipmask.Policy, opts *MiddlewareOptions) (func(http.Handler) http.Handler, error) {
 	var o MiddlewareOptions
 	if opts != nil {
@@ -343,30 +356,42 @@ type handler struct {
 	next http.Handler
 }
 
-// state is the one allocation per request: the context node with the
-// payload, the request copy, and the bytes of the rewritten RemoteAddr.
-// It is 384 bytes, a size class: keep it there (TestMiddlewareAllocs
-// checks). Its 24 bytes of text hold any IPv4 address with a port, and an
-// IPv6 one masked to 48 bits or fewer (every address under the default
-// policy); a longer RemoteAddr takes a stateLong instead, still one
-// allocation.
+// state is the one allocation per request that the middleware rewrites:
+// the context node with the payload and the bytes of the rewritten
+// RemoteAddr, 80 bytes, a size class (TestMiddlewareAllocs checks). Its
+// 24 bytes of text hold any IPv4 address with a port, and an IPv6 one
+// masked to 48 bits or fewer (every address under the default policy); a
+// longer RemoteAddr takes a stateLong instead, still one allocation.
 type state struct {
 	node reqctx.Node[ctxKey, payload]
-	req  http.Request
 	addr [len("[ffff:ffff:ffff::]:65535")]byte
 }
 
 // stateLong is state with room for the longest RemoteAddr.
 type stateLong struct {
 	node reqctx.Node[ctxKey, payload]
-	req  http.Request
 	addr [maxRemoteAddr]byte
+}
+
+// stateCopy is the one allocation per request under NoRewrite: the
+// context node and the shallow copy of the request the next handler gets.
+type stateCopy struct {
+	node reqctx.Node[ctxKey, payload]
+	req  http.Request
 }
 
 const maxRemoteAddr = len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
+	if m.rewritten(r) {
+		// An outer handler calls this middleware again with the request
+		// it rewrote, or it is installed twice: RemoteAddr is masked and
+		// the headers are gone, so resolving again would find the masked
+		// address, or the proxy. The context has the Info already.
+		h.next.ServeHTTP(w, r)
+		return
+	}
 	res := m.r.resolve(r.Header, r.RemoteAddr)
 	addr := res.addr
 	var outcome Outcome
@@ -383,47 +408,66 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		addr = netip.Addr{}
 		outcome = Unresolved
 	}
+	v := payload{full: addr, meta: &m.meta, strategy: int32(res.strategy), outcome: outcome, sentinel: codeOf(res.fail.sentinel)}
+	if m.opts.KeepRaw && res.fail.sentinel != nil {
+		k := &keptError{err: resolveError{res.fail}} // a second allocation, on failure only
+		k.meta = meta{m: m, err: &k.err}
+		v.meta = &k.meta
+	}
+	if m.opts.NoRewrite {
+		st := new(stateCopy)
+		st.node.Context = r.Context()
+		st.node.V = v
+		st.req = *r.WithContext(&st.node)
+		h.next.ServeHTTP(w, &st.req)
+		return
+	}
 	// The rewritten RemoteAddr: the masked address, or the masked peer
 	// when there is none, with the peer's port.
 	var buf [maxRemoteAddr]byte
 	var text []byte
-	if !m.opts.NoRewrite {
-		shown := addr
-		if !shown.IsValid() {
-			shown = res.peer
-		}
-		switch {
-		case !shown.IsValid():
-		case res.hasPort:
-			text = netip.AddrPortFrom(m.p.Mask(shown), res.port).AppendTo(buf[:0])
-		default:
-			text = m.p.Mask(shown).AppendTo(buf[:0])
-		}
+	shown := addr
+	if !shown.IsValid() {
+		shown = res.peer
+	}
+	switch {
+	case !shown.IsValid():
+	case res.hasPort:
+		text = netip.AddrPortFrom(m.p.Mask(shown), res.port).AppendTo(buf[:0])
+	default:
+		text = m.p.Mask(shown).AppendTo(buf[:0])
 	}
 	var node *reqctx.Node[ctxKey, payload]
-	var req *http.Request
 	var dst []byte
 	if len(text) <= len(state{}.addr) {
 		st := new(state)
-		node, req, dst = &st.node, &st.req, st.addr[:]
+		node, dst = &st.node, st.addr[:]
 	} else {
 		st := new(stateLong)
-		node, req, dst = &st.node, &st.req, st.addr[:]
+		node, dst = &st.node, st.addr[:]
 	}
 	node.Context = r.Context()
-	node.V = payload{full: addr, meta: &m.meta, strategy: int32(res.strategy), outcome: outcome, sentinel: codeOf(res.fail.sentinel)}
-	if m.opts.KeepRaw && res.fail.sentinel != nil {
-		k := &keptError{err: resolveError{res.fail}} // a second allocation, on failure only
-		k.meta = meta{m: m, err: &k.err}
-		node.V.meta = &k.meta
+	node.V = v
+	n := copy(dst, text)
+	// In place: WithContext's copy stays on the stack (go build
+	// -gcflags=-m says so), and the only allocation is the node.
+	*r = *r.WithContext(node)
+	r.RemoteAddr = unsafe.String(unsafe.SliceData(dst), n)
+	m.hide.deleteFrom(r.Header)
+	h.next.ServeHTTP(w, r)
+}
+
+// rewritten reports whether m rewrote r and nothing has changed its
+// context or RemoteAddr since: r's context is m's node and RemoteAddr's
+// bytes are the node's own (a RemoteAddr set since has other bytes).
+func (m *middleware) rewritten(r *http.Request) bool {
+	n, ok := r.Context().(*reqctx.Node[ctxKey, payload])
+	if !ok || n.V.meta.m != m || m.opts.NoRewrite || r.RemoteAddr == "" {
+		return false
 	}
-	*req = *r.WithContext(node)
-	if !m.opts.NoRewrite {
-		n := copy(dst, text)
-		req.RemoteAddr = unsafe.String(unsafe.SliceData(dst), n)
-		m.hide.deleteFrom(r.Header)
-	}
-	h.next.ServeHTTP(w, req)
+	// state and stateLong both hold their text right after the node
+	// (TestStateLayout checks); only addresses are compared.
+	return unsafe.StringData(r.RemoteAddr) == (*byte)(unsafe.Add(unsafe.Pointer(n), unsafe.Offsetof(state{}.addr)))
 }
 
 // sentinelCode names a sentinel error in a byte, for the payload.
