@@ -507,13 +507,14 @@ func (c sentinelCode) err() error {
 // headerSet matches header names against a list, ignoring case and
 // reading '_' as '-', without allocating. Most keys of a request's
 // header map are not in the set, so deleteFrom rejects them first on their
-// length and first letter, one table lookup, and compares the few that
-// pass with the names of their length.
+// length and their first and last letters, one table lookup, and compares
+// the few that pass with the names of their length.
 type headerSet struct {
-	// first has, for each length, bit c&31 set for the first letter c of
-	// each name of that length (letters fold to the same bit whatever
-	// their case).
-	first []uint32
+	// ends has, for each length, bit c&31 of first set for the first
+	// letter c of each name of that length, and of last for its last
+	// letter (letters fold to the same bit whatever their case; no name
+	// starts or ends with '-').
+	ends  []struct{ first, last uint32 }
 	byLen [][]string // lower-case names with hyphens, by length
 }
 
@@ -522,30 +523,31 @@ func newHeaderSet(names []string) headerSet {
 	for _, n := range names {
 		n = strings.ToLower(strings.ReplaceAll(n, "_", "-"))
 		if n == "" {
-			continue // matches no key: has rejects the empty key
+			continue // matches no key: deleteFrom skips the empty key
 		}
 		for len(s.byLen) <= len(n) {
 			s.byLen = append(s.byLen, nil)
-			s.first = append(s.first, 0)
+			s.ends = append(s.ends, struct{ first, last uint32 }{})
 		}
 		if !slices.Contains(s.byLen[len(n)], n) {
 			s.byLen[len(n)] = append(s.byLen[len(n)], n)
 		}
-		s.first[len(n)] |= 1 << (n[0] & 31)
+		s.ends[len(n)].first |= 1 << (n[0] & 31)
+		s.ends[len(n)].last |= 1 << (n[len(n)-1] & 31)
 	}
 	return s
 }
 
 // deleteFrom deletes every header of the set from h, whatever the
-// spelling of its key. A key is rejected on its length and first letter
-// in the loop itself; match compares the few that pass.
+// spelling of its key. A key is rejected on its length and its first and
+// last letters in the loop itself; match compares the few that pass.
 func (s *headerSet) deleteFrom(h http.Header) {
-	first := s.first
+	ends := s.ends
 	for k := range h {
-		if len(k) >= len(first) {
+		if len(k) == 0 || len(k) >= len(ends) {
 			continue
 		}
-		if f := first[len(k)]; f == 0 || f&(1<<(k[0]&31)) == 0 {
+		if e := ends[len(k)]; e.first&(1<<(k[0]&31)) == 0 || e.last&(1<<(k[len(k)-1]&31)) == 0 {
 			continue
 		}
 		if s.match(k) {
