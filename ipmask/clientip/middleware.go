@@ -516,6 +516,7 @@ type headerSet struct {
 	// starts or ends with '-').
 	ends  []struct{ first, last uint32 }
 	byLen [][]string // lower-case names with hyphens, by length
+	canon [][]string // the same in canonical form, as net/http's servers store them
 }
 
 func newHeaderSet(names []string) headerSet {
@@ -527,10 +528,12 @@ func newHeaderSet(names []string) headerSet {
 		}
 		for len(s.byLen) <= len(n) {
 			s.byLen = append(s.byLen, nil)
+			s.canon = append(s.canon, nil)
 			s.ends = append(s.ends, struct{ first, last uint32 }{})
 		}
 		if !slices.Contains(s.byLen[len(n)], n) {
 			s.byLen[len(n)] = append(s.byLen[len(n)], n)
+			s.canon[len(n)] = append(s.canon[len(n)], http.CanonicalHeaderKey(n))
 		}
 		s.ends[len(n)].first |= 1 << (n[0] & 31)
 		s.ends[len(n)].last |= 1 << (n[len(n)-1] & 31)
@@ -557,7 +560,14 @@ func (s *headerSet) deleteFrom(h http.Header) {
 }
 
 // match reports whether k equals a name of its length.
+// A key a server stored is in canonical form, and equal to a canonical
+// name; any other spelling is compared letter by letter.
 func (s *headerSet) match(k string) bool {
+	for _, n := range s.canon[len(k)] {
+		if k == n {
+			return true
+		}
+	}
 	for _, n := range s.byLen[len(k)] {
 		if foldEqual(k, n) {
 			return true
