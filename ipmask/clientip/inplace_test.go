@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -116,4 +117,31 @@ func TestMiddlewareInPlaceRealServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMiddlewareUnderTimeoutHandler: http.TimeoutHandler runs the
+// middleware on a goroutine of its own, with a copy of the request, and
+// answers from another when the handler overruns; that goroutine reads
+// nothing the middleware writes (the race detector would say so).
+func TestMiddlewareUnderTimeoutHandler(t *testing.T) {
+	mw, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, nil)
+	require.NoError(t, err)
+	done := make(chan struct{})
+	var remote string
+	slow := mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		defer close(done)
+		<-r.Context().Done() // overruns until the timeout cancels it
+		remote = r.RemoteAddr
+	}))
+	h := http.TimeoutHandler(slow, time.Millisecond, "timeout")
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "127.0.0.1:5555"
+	req.Header.Set("X-Forwarded-For", canary4)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	<-done // the handler's goroutine has finished: what it wrote can be read
+	assert.Equal(t, "198.51.100.0:5555", remote)
+	assert.Equal(t, "127.0.0.1:5555", req.RemoteAddr, "TimeoutHandler handed on a copy of the request")
+	assert.Empty(t, req.Header.Values("X-Forwarded-For"), "whose header map is the same")
 }
