@@ -389,7 +389,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// An outer handler calls this middleware again with the request
 		// it rewrote, or it is installed twice: RemoteAddr is masked and
 		// the headers are gone, so resolving again would find the masked
-		// address, or the proxy. The context has the Info already.
+		// address, or the proxy. The context has the Info already; the
+		// headers are hidden again in case something put one back.
+		m.hide.deleteFrom(r.Header)
 		h.next.ServeHTTP(w, r)
 		return
 	}

@@ -356,7 +356,9 @@ func TestMiddlewareServedAgain(t *testing.T) {
 	}))
 	twice := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		inner.ServeHTTP(w, r)
+		r.Header.Set("X-Real-Ip", canary4) // put back by something in between
 		inner.ServeHTTP(w, r)
+		assert.Empty(t, r.Header.Values("X-Real-Ip"), "hidden again")
 	}))
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.RemoteAddr = "127.0.0.1:5555"
