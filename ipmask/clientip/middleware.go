@@ -305,10 +305,10 @@ var clientAddrHeaders = []string{
 // and leave the raw address in the caller's request. net/http's servers
 // (HTTP/1 and HTTP/2) read nothing of the request from another goroutine
 // while the handler runs; a handler wrapping this one must not either
-// (copy what a goroutine needs first). Serving the same request through
-// the middleware again (a retry, or the middleware installed twice) keeps
-// the first resolution, as long as its context and RemoteAddr are still
-// those the middleware set.
+// (copy what a goroutine needs first). A request served through the
+// middleware again (a retry, or the middleware installed twice, with a
+// router between) keeps its first resolution, as long as its RemoteAddr
+// is still the one the middleware set.
 //
 // Per request it costs one allocation (the context node and the rewritten
 // RemoteAddr together: 80 bytes, or 112 when the masked RemoteAddr is
@@ -386,17 +386,18 @@ const maxRemoteAddr = len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
-	if m.rewritten(r) {
-		// An outer handler calls this middleware again with the request
-		// it rewrote, or it is installed twice: RemoteAddr is masked and
-		// the headers are gone, so resolving again would find the masked
-		// address, or the proxy. The context has the Info already; the
-		// headers are hidden again in case something put one back.
+	res := m.r.resolve(r.Header, r.RemoteAddr)
+	if res.peer.IsValid() && m.p.Mask(res.peer) == res.peer && m.rewritten(r) {
+		// The peer is a masked address, and this middleware rewrote the
+		// request already: an outer handler serves it again (a retry), or
+		// the middleware is installed twice (on a router and on one of its
+		// routes). Resolving it again found the masked address or nothing;
+		// the context has the first resolution. The headers are hidden
+		// again in case something put one back.
 		m.hide.deleteFrom(r.Header)
 		h.next.ServeHTTP(w, r)
 		return
 	}
-	res := m.r.resolve(r.Header, r.RemoteAddr)
 	addr := res.addr
 	var outcome Outcome
 	switch {
@@ -461,12 +462,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.next.ServeHTTP(w, r)
 }
 
-// rewritten reports whether m rewrote r and nothing has changed its
-// context or RemoteAddr since: r's context is m's node and RemoteAddr's
-// bytes are the node's own (a RemoteAddr set since has other bytes).
+// rewritten reports whether m rewrote r, or the request r was copied
+// from, and nothing has changed its RemoteAddr since: the nearest node of
+// this package in r's context is m's, and RemoteAddr's bytes are that
+// node's own (a RemoteAddr set since has other bytes). It walks the
+// context, so the middleware asks only when the peer is a masked address.
 func (m *middleware) rewritten(r *http.Request) bool {
-	n, ok := r.Context().(*reqctx.Node[ctxKey, payload])
-	if !ok || n.V.meta.m != m || m.opts.NoRewrite || r.RemoteAddr == "" {
+	if m.opts.NoRewrite {
+		return false // the next handler's copy keeps the raw RemoteAddr
+	}
+	n, ok := r.Context().Value(ctxKey{}).(*reqctx.Node[ctxKey, payload])
+	if !ok || n.V.meta.m != m {
 		return false
 	}
 	// state and stateLong both hold their text right after the node

@@ -338,47 +338,78 @@ func TestMiddlewareNoRewriteLeavesCallersRequest(t *testing.T) {
 	assert.Equal(t, *req, same, "the copy differs only in its context")
 }
 
-// TestMiddlewareServedAgain: an outer handler that serves the same
-// request through the middleware twice (a retry, or the middleware
-// installed twice) gets the first resolution again, not one of the
-// masked address; a request whose RemoteAddr was set anew is resolved
-// anew.
+// TestMiddlewareServedAgain: a request the middleware rewrote that is
+// served through it again (a retry by an outer handler, or the
+// middleware installed twice, with a router between that copies the
+// request) keeps its first resolution, rather than one of the masked
+// address, which would fail (and with Reject answer 400) or give the
+// tracker the masked address as the client's; a request whose RemoteAddr
+// was set anew is resolved anew.
 func TestMiddlewareServedAgain(t *testing.T) {
-	mw, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, nil)
-	require.NoError(t, err)
-	var infos []clientip.Info
-	var fulls []netip.Addr
-	inner := mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		info, _ := clientip.FromContext(r.Context())
-		infos = append(infos, info)
-		full, _ := reqctx.ClientAddr(r.Context())
-		fulls = append(fulls, full)
-	}))
-	twice := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		inner.ServeHTTP(w, r)
-		r.Header.Set("X-Real-Ip", canary4) // put back by something in between
-		inner.ServeHTTP(w, r)
-		assert.Empty(t, r.Header.Values("X-Real-Ip"), "hidden again")
-	}))
-	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	req.RemoteAddr = "127.0.0.1:5555"
-	req.Header.Set("X-Forwarded-For", "203.0.113.9, "+canary4)
-	twice.ServeHTTP(httptest.NewRecorder(), req)
-	require.Len(t, infos, 2)
-	full := netip.MustParseAddr(canary4)
-	for i, info := range infos {
-		assert.Equal(t, clientip.Resolved, info.Outcome, "call %d", i)
-		assert.Equal(t, "x-forwarded-for/rightmost-untrusted", info.Strategy.String(), "call %d", i)
-		assert.Equal(t, full, fulls[i], "call %d: the full address, for the tracker", i)
+	router := func(next http.Handler) http.Handler { // what chi's Mux does
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), benchKey{}, "route")))
+		})
+	}
+	tests := []struct {
+		name    string
+		install func(mw func(http.Handler) http.Handler, h http.Handler) http.Handler
+	}{
+		{name: "served again by an outer handler", install: func(mw func(http.Handler) http.Handler, h http.Handler) http.Handler {
+			inner := mw(h)
+			return mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				inner.ServeHTTP(w, r)
+				r.Header.Set("X-Real-Ip", canary4) // put back by something in between
+				inner.ServeHTTP(w, r)
+				assert.Empty(t, r.Header.Values("X-Real-Ip"), "hidden again")
+			}))
+		}},
+		{name: "installed twice, a router between", install: func(mw func(http.Handler) http.Handler, h http.Handler) http.Handler {
+			return mw(router(mw(h)))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mw, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, &clientip.MiddlewareOptions{OnFailure: clientip.Reject})
+			require.NoError(t, err)
+			var infos []clientip.Info
+			var fulls []netip.Addr
+			h := tt.install(mw, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				info, _ := clientip.FromContext(r.Context())
+				infos = append(infos, info)
+				full, _ := reqctx.ClientAddr(r.Context())
+				fulls = append(fulls, full)
+			}))
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.RemoteAddr = "127.0.0.1:5555"
+			req.Header.Set("X-Forwarded-For", "203.0.113.9, "+canary4)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			assert.Equal(t, http.StatusOK, w.Code, "not rejected")
+			require.NotEmpty(t, infos)
+			for i, info := range infos {
+				assert.Equal(t, clientip.Resolved, info.Outcome, "call %d", i)
+				assert.Equal(t, "x-forwarded-for/rightmost-untrusted", info.Strategy.String(), "call %d", i)
+				assert.Equal(t, netip.MustParseAddr(canary4), fulls[i], "call %d: the full address, for the tracker", i)
+			}
+		})
 	}
 
 	// The same request object reused with a new RemoteAddr (as a test
 	// table might): resolved again, from what it now holds.
-	req.RemoteAddr = "203.0.113.50:1"
-	inner.ServeHTTP(httptest.NewRecorder(), req)
-	require.Len(t, infos, 3)
-	assert.Equal(t, netip.MustParseAddr("203.0.113.0"), infos[2].Addr)
-	assert.Equal(t, netip.MustParseAddr("203.0.113.50"), fulls[2])
+	mw, err := clientip.NewMiddleware(loopbackResolver(t, clientip.RemoteAddr()), ipmask.Default, nil)
+	require.NoError(t, err)
+	var info clientip.Info
+	h := mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { info, _ = clientip.FromContext(r.Context()) }))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "127.0.0.1:5555"
+	req.Header.Set("X-Forwarded-For", canary4)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	require.Equal(t, netip.MustParseAddr("198.51.100.0"), info.Addr)
+	req.RemoteAddr = "203.0.113.0:1" // a masked-looking address, set anew
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	assert.Equal(t, netip.MustParseAddr("203.0.113.0"), info.Addr)
+	assert.Equal(t, "remote-addr", info.Strategy.String())
 }
 
 func TestMiddlewareIPv6RemoteAddr(t *testing.T) {
