@@ -126,11 +126,12 @@ func TestMiddlewareInPlaceRealServer(t *testing.T) {
 func TestMiddlewareUnderTimeoutHandler(t *testing.T) {
 	mw, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, nil)
 	require.NoError(t, err)
-	done := make(chan struct{})
+	release, done := make(chan struct{}), make(chan struct{})
 	var remote string
 	slow := mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		defer close(done)
 		<-r.Context().Done() // overruns until the timeout cancels it
+		<-release            // and returns only once TimeoutHandler has answered
 		remote = r.RemoteAddr
 	}))
 	h := http.TimeoutHandler(slow, time.Millisecond, "timeout")
@@ -140,6 +141,7 @@ func TestMiddlewareUnderTimeoutHandler(t *testing.T) {
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	close(release)
 	<-done // the handler's goroutine has finished: what it wrote can be read
 	assert.Equal(t, "198.51.100.0:5555", remote)
 	assert.Equal(t, "127.0.0.1:5555", req.RemoteAddr, "TimeoutHandler handed on a copy of the request")
