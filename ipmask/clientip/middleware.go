@@ -398,6 +398,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
+	m.r.count(&res)
 	addr := res.addr
 	var outcome Outcome
 	switch {

@@ -370,7 +370,8 @@ func TestMiddlewareServedAgain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mw, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, &clientip.MiddlewareOptions{OnFailure: clientip.Reject})
+			r := loopbackResolver(t)
+			mw, err := clientip.NewMiddleware(r, ipmask.Default, &clientip.MiddlewareOptions{OnFailure: clientip.Reject})
 			require.NoError(t, err)
 			var infos []clientip.Info
 			var fulls []netip.Addr
@@ -392,6 +393,7 @@ func TestMiddlewareServedAgain(t *testing.T) {
 				assert.Equal(t, "x-forwarded-for/rightmost-untrusted", info.Strategy.String(), "call %d", i)
 				assert.Equal(t, netip.MustParseAddr(canary4), fulls[i], "call %d: the full address, for the tracker", i)
 			}
+			assert.Equal(t, clientip.Stats{Header: 1}, r.Stats(), "one request, one resolution counted")
 		})
 	}
 
