@@ -50,9 +50,11 @@ func BenchmarkResolve(b *testing.B) {
 
 // BenchmarkMiddleware measures the middleware against the bare handler
 // and chi's middleware.RealIP in the same run. The request comes from a
-// trusted proxy with a typical set of headers; the middleware deletes the
-// forwarding headers from the request's map, so each iteration puts them
-// back (a map assignment the baselines pay too).
+// trusted proxy with a typical set of headers. A server hands each
+// request to its handler fresh, and the middleware (like chi's) rewrites
+// the request in place and deletes headers from its map, so every
+// iteration of every row starts from a copy of its case's request with
+// the deleted headers put back: work the baselines pay too.
 func BenchmarkMiddleware(b *testing.B) {
 	tr, err := clientip.NewTrusted("10.0.0.0/8")
 	require.NoError(b, err)
@@ -61,10 +63,11 @@ func BenchmarkMiddleware(b *testing.B) {
 	cf, err := clientip.New(clientip.SingleHeader(tr, "CF-Connecting-IP"), clientip.RemoteAddr())
 	require.NoError(b, err)
 	bare := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
-	mk := func(r *clientip.Resolver, opts *clientip.MiddlewareOptions) http.Handler {
+	type mware = func(http.Handler) http.Handler
+	mk := func(r *clientip.Resolver, opts *clientip.MiddlewareOptions) mware {
 		mw, err := clientip.NewMiddleware(r, ipmask.Default, opts)
 		require.NoError(b, err)
-		return mw(bare)
+		return mw
 	}
 	newReq := func(remote string, kv ...string) *http.Request {
 		req := httptest.NewRequest(http.MethodGet, "/l/abc", nil)
@@ -89,29 +92,54 @@ func BenchmarkMiddleware(b *testing.B) {
 		"Sec-Ch-Ua", `"Chromium";v="142"`, "Sec-Ch-Ua-Mobile", "?0", "Sec-Ch-Ua-Platform", `"Linux"`,
 		"Upgrade-Insecure-Requests", "1", "Priority", "u=0, i")
 	w := httptest.NewRecorder()
+	const xff, remote = "x-forwarded-for/rightmost-untrusted", "remote-addr"
 	cases := []struct {
-		name string
-		h    http.Handler
-		req  *http.Request
+		name     string
+		mw       mware
+		tmpl     *http.Request
+		strategy string // for the middleware's rows, the strategy that must answer
 	}{
-		{name: "baseline-bare-handler", h: bare, req: proxied},
-		{name: "baseline-chi-RealIP", h: middleware.RealIP(bare), req: proxied},
-		{name: "baseline-WithContext", h: withContext(bare), req: proxied},
-		{name: "direct", h: mk(r, nil), req: direct},
-		{name: "proxied", h: mk(r, nil), req: proxied},
-		{name: "cloudflare-4-headers", h: mk(cf, nil), req: cloudflare},
-		{name: "proxied-NoRewrite", h: mk(r, &clientip.MiddlewareOptions{NoRewrite: true}), req: proxied},
-		{name: "baseline-bare-handler-browser", h: bare, req: browser},
-		{name: "proxied-browser-15-headers", h: mk(r, nil), req: browser},
+		{name: "baseline-bare-handler", mw: func(h http.Handler) http.Handler { return h }, tmpl: proxied},
+		{name: "baseline-chi-RealIP", mw: middleware.RealIP, tmpl: proxied},
+		{name: "baseline-WithContext", mw: withContext, tmpl: proxied},
+		{name: "baseline-WithContext-in-place", mw: withContextInPlace, tmpl: proxied},
+		{name: "direct", mw: mk(r, nil), tmpl: direct, strategy: remote},
+		{name: "proxied", mw: mk(r, nil), tmpl: proxied, strategy: xff},
+		{name: "cloudflare-4-headers", mw: mk(cf, nil), tmpl: cloudflare, strategy: "header/Cf-Connecting-Ip"},
+		{name: "proxied-NoRewrite", mw: mk(r, &clientip.MiddlewareOptions{NoRewrite: true}), tmpl: proxied, strategy: xff},
+		{name: "baseline-bare-handler-browser", mw: func(h http.Handler) http.Handler { return h }, tmpl: browser},
+		{name: "proxied-browser-15-headers", mw: mk(r, nil), tmpl: browser, strategy: xff},
+	}
+	saved := map[*http.Request]http.Header{} // each template's headers, before any row deletes some
+	for _, c := range cases {
+		if saved[c.tmpl] == nil {
+			saved[c.tmpl] = c.tmpl.Header.Clone()
+		}
 	}
 	for _, c := range cases {
-		saved := c.req.Header.Clone()
+		saved := saved[c.tmpl]
+		req := new(http.Request)
+		fresh := func() {
+			for k, v := range saved {
+				c.tmpl.Header[k] = v
+			}
+			*req = *c.tmpl
+		}
+		if c.strategy != "" {
+			var info clientip.Info
+			fresh()
+			c.mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				info, _ = clientip.FromContext(r.Context())
+			})).ServeHTTP(w, req)
+			require.Equal(b, clientip.Resolved, info.Outcome, c.name)
+			require.Equal(b, c.strategy, info.Strategy.String(), c.name)
+			require.Equal(b, "198.51.100.0", info.Addr.String(), c.name)
+		}
+		h := c.mw(bare)
 		b.Run(c.name, func(b *testing.B) {
 			loop(b, func() {
-				for k, v := range saved {
-					c.req.Header[k] = v
-				}
-				c.h.ServeHTTP(w, c.req)
+				fresh()
+				h.ServeHTTP(w, req)
 			})
 		})
 	}
@@ -124,6 +152,17 @@ func withContext(next http.Handler) http.Handler {
 	ctx := context.WithValue(context.Background(), benchKey{}, 1)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// withContextInPlace is the same with the request rewritten in place, as
+// the middleware does: no allocation, WithContext's copy stays on the
+// stack.
+func withContextInPlace(next http.Handler) http.Handler {
+	ctx := context.WithValue(context.Background(), benchKey{}, 1)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		*r = *r.WithContext(ctx)
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -58,10 +58,11 @@
 // [NewMiddleware] resolves and masks each request's client, puts an
 // [Info] (masked address and network, the strategy that answered, the
 // outcome) in the request context for [FromContext], and by default hides
-// the raw address from everything downstream: RemoteAddr is rewritten to
-// the masked address and every header that carries a client address
-// ([ClientAddrHeaders], in any case spelling) is deleted from the
-// request's header map, whichever strategy answered. [Info] implements
+// the raw address from everything downstream: it rewrites the request in
+// place, so RemoteAddr holds the masked address and every header that
+// carries a client address ([ClientAddrHeaders], in any case spelling) is
+// deleted from the request's header map, whichever strategy answered;
+// middleware wrapping it sees the rewritten request too. [Info] implements
 // [slog.LogValuer] and logs only masked data; [KeyFunc] keys rate
 // limiters on the masked network; [Resolver.Stats] counts resolutions by
 // outcome for metrics.

@@ -168,3 +168,36 @@ func ExampleClientAddrHeaders() {
 	// 198.51.100.0:443 1 example
 	// true
 }
+
+// The middleware rewrites the request it is given, so an access logger
+// wrapping it logs, once the handler returns, the masked address and
+// the Info: the raw address is gone from the request for everyone.
+func ExampleNewMiddleware_accessLog() {
+	lb, err := clientip.NewTrusted("10.0.0.0/8")
+	if err != nil {
+		panic(err)
+	}
+	r, err := clientip.New(clientip.RightmostUntrusted(lb))
+	if err != nil {
+		panic(err)
+	}
+	mw, err := clientip.NewMiddleware(r, ipmask.Default, nil)
+	if err != nil {
+		panic(err)
+	}
+	accessLog := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			next.ServeHTTP(w, req)
+			info, _ := clientip.FromContext(req.Context())
+			fmt.Println(req.Method, req.URL.Path, req.RemoteAddr, info.Prefix, req.Header.Values("X-Forwarded-For"))
+		})
+	}
+	h := accessLog(mw(http.NotFoundHandler()))
+
+	req := httptest.NewRequest(http.MethodGet, "/l/abc", nil)
+	req.RemoteAddr = "10.0.0.1:51234"
+	req.Header.Set("X-Forwarded-For", "198.51.100.77")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	// Output:
+	// GET /l/abc 198.51.100.0:51234 198.51.100.0/24 []
+}

@@ -130,8 +130,9 @@ func sentinel(err error) error {
 type ctxKey struct{}
 
 // payload is what the middleware's context node carries, kept small since
-// it shares the one allocation per request with the request copy: the full
-// client address (which only code inside this module can read back, through
+// it is most of the one allocation per request (with RemoteAddr's text,
+// 80 bytes; with the request copy under NoRewrite, 384): the full client
+// address (which only code inside this module can read back, through
 // internal/reqctx.ClientAddr) and what the rest of the Info is rebuilt from
 // on demand: the middleware (its policy masks full again, its resolver
 // names the strategy by index), the outcome and the failure's sentinel.
@@ -233,11 +234,14 @@ type MiddlewareOptions struct {
 	// address.
 	KeepRaw bool
 
-	// NoRewrite leaves the request as it arrived: RemoteAddr holds the
-	// peer's raw address and the client-address headers stay. Set it only
-	// for services that need the raw address downstream; every handler,
-	// logger and error report after the middleware then sees it, and the
-	// promise that nothing keeps a full address rests on all of them.
+	// NoRewrite leaves the request as it arrived: the middleware does not
+	// touch it, and the next handler gets a shallow copy that differs only
+	// in its context (which costs a larger allocation, 384 bytes). Its
+	// RemoteAddr holds the peer's raw address and the client-address
+	// headers stay. Set it only for services that need the raw address
+	// downstream; every handler, logger and error report after the
+	// middleware then sees it, and the promise that nothing keeps a full
+	// address rests on all of them.
 	NoRewrite bool
 }
 
@@ -284,25 +288,36 @@ var clientAddrHeaders = []string{
 // no code outside the module can read and which printing the context
 // never shows.
 //
-// Unless opts.NoRewrite is set, the next handler gets a shallow copy of
-// the request whose RemoteAddr is the masked client address with the
-// peer's port ("192.0.2.0:51234"; "" when Unresolved and the peer has no
-// address), and the headers that carry a client address
-// (those of [ClientAddrHeaders], and those r's [SingleHeader] strategies read) are
-// deleted from the request's Header map. They are deleted in place, not
-// from a copy: copying the map would cost three allocations and most of
-// the middleware's time on every request. The map is the one net/http's
-// server made for this request, which it does not read after the handler
-// returns; the consequence is that a handler wrapping this middleware
-// that reads those headers after calling it finds them gone (log them,
-// if at all, before). The caller's *http.Request is otherwise unchanged.
+// Unless opts.NoRewrite is set, the middleware rewrites the request it is
+// given, in place, and hands the same *http.Request to the next handler:
+// its context becomes a child carrying the Info, its RemoteAddr the
+// masked client address with the peer's port ("192.0.2.0:51234"; "" when
+// Unresolved and the peer has no address), and the headers that carry a
+// client address (those of [ClientAddrHeaders], and those r's
+// [SingleHeader] strategies read) are deleted from its Header map. A
+// handler wrapping this middleware (an access logger, a tracer) therefore
+// sees, once it returns, the masked address, the Info and none of those
+// headers: nothing outside the middleware holds the raw address unless it
+// read it before. That is what chi's RealIP and gorilla's ProxyHeaders do
+// to RemoteAddr, and what net/http's own ServeMux does to the request's
+// pattern and path values, although net/http asks handlers not to modify
+// the request: a copy would make the allocation 384 bytes instead of 80,
+// and leave the raw address in the caller's request. net/http's servers
+// (HTTP/1 and HTTP/2) read nothing of the request from another goroutine
+// while the handler runs; a handler wrapping this one must not either
+// (copy what a goroutine needs first). A request served through the
+// middleware again (a retry, or the middleware installed twice, with a
+// router between) keeps its first resolution, as long as its RemoteAddr
+// is still the one the middleware set.
 //
-// Per request it costs one allocation (the request copy, the context node
-// and the rewritten RemoteAddr together: 384 bytes, or 416 when the masked
-// RemoteAddr is longer than 24 bytes, which needs an IPv6 policy keeping
-// more than 48 bits; with KeepRaw, a failed resolution adds one for its
-// error), and a walk over the header map's keys that rejects most of them
-// on their length and first letter. An invalid opts.OnFailure is an error.
+// Per request it costs one allocation (the context node and the rewritten
+// RemoteAddr together: 80 bytes, or 112 when the masked RemoteAddr is
+// longer than 24 bytes, which needs an IPv6 policy keeping more than 48
+// bits; 384 bytes with NoRewrite, which copies the request; with KeepRaw,
+// a failed resolution adds one for its error), and a walk over the header
+// map's keys that rejects most of them on their length and their first
+// and last letters.
+// An invalid opts.OnFailure is an error.
 func NewMiddleware(r *Resolver, p ipmask.Policy, opts *MiddlewareOptions) (func(http.Handler) http.Handler, error) {
 	var o MiddlewareOptions
 	if opts != nil {
@@ -343,24 +358,28 @@ type handler struct {
 	next http.Handler
 }
 
-// state is the one allocation per request: the context node with the
-// payload, the request copy, and the bytes of the rewritten RemoteAddr.
-// It is 384 bytes, a size class: keep it there (TestMiddlewareAllocs
-// checks). Its 24 bytes of text hold any IPv4 address with a port, and an
-// IPv6 one masked to 48 bits or fewer (every address under the default
-// policy); a longer RemoteAddr takes a stateLong instead, still one
-// allocation.
+// state is the one allocation per request that the middleware rewrites:
+// the context node with the payload and the bytes of the rewritten
+// RemoteAddr, 80 bytes, a size class (TestMiddlewareAllocs checks). Its
+// 24 bytes of text hold any IPv4 address with a port, and an IPv6 one
+// masked to 48 bits or fewer (every address under the default policy); a
+// longer RemoteAddr takes a stateLong instead, still one allocation.
 type state struct {
 	node reqctx.Node[ctxKey, payload]
-	req  http.Request
 	addr [len("[ffff:ffff:ffff::]:65535")]byte
 }
 
 // stateLong is state with room for the longest RemoteAddr.
 type stateLong struct {
 	node reqctx.Node[ctxKey, payload]
-	req  http.Request
 	addr [maxRemoteAddr]byte
+}
+
+// stateCopy is the one allocation per request under NoRewrite: the
+// context node and the shallow copy of the request the next handler gets.
+type stateCopy struct {
+	node reqctx.Node[ctxKey, payload]
+	req  http.Request
 }
 
 const maxRemoteAddr = len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")
@@ -368,6 +387,18 @@ const maxRemoteAddr = len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
 	res := m.r.resolve(r.Header, r.RemoteAddr)
+	if res.peer.IsValid() && m.p.Mask(res.peer) == res.peer && m.rewritten(r) {
+		// The peer is a masked address, and this middleware rewrote the
+		// request already: an outer handler serves it again (a retry), or
+		// the middleware is installed twice (on a router and on one of its
+		// routes). Resolving it again found the masked address or nothing;
+		// the context has the first resolution. The headers are hidden
+		// again in case something put one back.
+		m.hide.deleteFrom(r.Header)
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	m.r.count(&res)
 	addr := res.addr
 	var outcome Outcome
 	switch {
@@ -383,47 +414,71 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		addr = netip.Addr{}
 		outcome = Unresolved
 	}
+	v := payload{full: addr, meta: &m.meta, strategy: int32(res.strategy), outcome: outcome, sentinel: codeOf(res.fail.sentinel)}
+	if m.opts.KeepRaw && res.fail.sentinel != nil {
+		k := &keptError{err: resolveError{res.fail}} // a second allocation, on failure only
+		k.meta = meta{m: m, err: &k.err}
+		v.meta = &k.meta
+	}
+	if m.opts.NoRewrite {
+		st := new(stateCopy)
+		st.node.Context = r.Context()
+		st.node.V = v
+		st.req = *r.WithContext(&st.node)
+		h.next.ServeHTTP(w, &st.req)
+		return
+	}
 	// The rewritten RemoteAddr: the masked address, or the masked peer
 	// when there is none, with the peer's port.
 	var buf [maxRemoteAddr]byte
 	var text []byte
-	if !m.opts.NoRewrite {
-		shown := addr
-		if !shown.IsValid() {
-			shown = res.peer
-		}
-		switch {
-		case !shown.IsValid():
-		case res.hasPort:
-			text = netip.AddrPortFrom(m.p.Mask(shown), res.port).AppendTo(buf[:0])
-		default:
-			text = m.p.Mask(shown).AppendTo(buf[:0])
-		}
+	shown := addr
+	if !shown.IsValid() {
+		shown = res.peer
+	}
+	switch {
+	case !shown.IsValid():
+	case res.hasPort:
+		text = netip.AddrPortFrom(m.p.Mask(shown), res.port).AppendTo(buf[:0])
+	default:
+		text = m.p.Mask(shown).AppendTo(buf[:0])
 	}
 	var node *reqctx.Node[ctxKey, payload]
-	var req *http.Request
 	var dst []byte
 	if len(text) <= len(state{}.addr) {
 		st := new(state)
-		node, req, dst = &st.node, &st.req, st.addr[:]
+		node, dst = &st.node, st.addr[:]
 	} else {
 		st := new(stateLong)
-		node, req, dst = &st.node, &st.req, st.addr[:]
+		node, dst = &st.node, st.addr[:]
 	}
 	node.Context = r.Context()
-	node.V = payload{full: addr, meta: &m.meta, strategy: int32(res.strategy), outcome: outcome, sentinel: codeOf(res.fail.sentinel)}
-	if m.opts.KeepRaw && res.fail.sentinel != nil {
-		k := &keptError{err: resolveError{res.fail}} // a second allocation, on failure only
-		k.meta = meta{m: m, err: &k.err}
-		node.V.meta = &k.meta
+	node.V = v
+	n := copy(dst, text)
+	// In place: WithContext's copy stays on the stack (go build
+	// -gcflags=-m says so), and the only allocation is the node.
+	*r = *r.WithContext(node)
+	r.RemoteAddr = unsafe.String(unsafe.SliceData(dst), n)
+	m.hide.deleteFrom(r.Header)
+	h.next.ServeHTTP(w, r)
+}
+
+// rewritten reports whether m rewrote r, or the request r was copied
+// from, and nothing has changed its RemoteAddr since: the nearest node of
+// this package in r's context is m's, and RemoteAddr's bytes are that
+// node's own (a RemoteAddr set since has other bytes). It walks the
+// context, so the middleware asks only when the peer is a masked address.
+func (m *middleware) rewritten(r *http.Request) bool {
+	if m.opts.NoRewrite {
+		return false // the next handler's copy keeps the raw RemoteAddr
 	}
-	*req = *r.WithContext(node)
-	if !m.opts.NoRewrite {
-		n := copy(dst, text)
-		req.RemoteAddr = unsafe.String(unsafe.SliceData(dst), n)
-		m.hide.deleteFrom(r.Header)
+	n, ok := r.Context().Value(ctxKey{}).(*reqctx.Node[ctxKey, payload])
+	if !ok || n.V.meta.m != m {
+		return false
 	}
-	h.next.ServeHTTP(w, req)
+	// state and stateLong both hold their text right after the node
+	// (TestStateLayout checks); only addresses are compared.
+	return unsafe.StringData(r.RemoteAddr) == (*byte)(unsafe.Add(unsafe.Pointer(n), unsafe.Offsetof(state{}.addr)))
 }
 
 // sentinelCode names a sentinel error in a byte, for the payload.
@@ -463,14 +518,16 @@ func (c sentinelCode) err() error {
 // headerSet matches header names against a list, ignoring case and
 // reading '_' as '-', without allocating. Most keys of a request's
 // header map are not in the set, so deleteFrom rejects them first on their
-// length and first letter, one table lookup, and compares the few that
-// pass with the names of their length.
+// length and their first and last letters, one table lookup, and compares
+// the few that pass with the names of their length.
 type headerSet struct {
-	// first has, for each length, bit c&31 set for the first letter c of
-	// each name of that length (letters fold to the same bit whatever
-	// their case).
-	first []uint32
+	// ends has, for each length, bit c&31 of first set for the first
+	// letter c of each name of that length, and of last for its last
+	// letter (letters fold to the same bit whatever their case; no name
+	// starts or ends with '-').
+	ends  []struct{ first, last uint32 }
 	byLen [][]string // lower-case names with hyphens, by length
+	canon [][]string // the same in canonical form, as net/http's servers store them
 }
 
 func newHeaderSet(names []string) headerSet {
@@ -478,30 +535,33 @@ func newHeaderSet(names []string) headerSet {
 	for _, n := range names {
 		n = strings.ToLower(strings.ReplaceAll(n, "_", "-"))
 		if n == "" {
-			continue // matches no key: has rejects the empty key
+			continue // matches no key: deleteFrom skips the empty key
 		}
 		for len(s.byLen) <= len(n) {
 			s.byLen = append(s.byLen, nil)
-			s.first = append(s.first, 0)
+			s.canon = append(s.canon, nil)
+			s.ends = append(s.ends, struct{ first, last uint32 }{})
 		}
 		if !slices.Contains(s.byLen[len(n)], n) {
 			s.byLen[len(n)] = append(s.byLen[len(n)], n)
+			s.canon[len(n)] = append(s.canon[len(n)], http.CanonicalHeaderKey(n))
 		}
-		s.first[len(n)] |= 1 << (n[0] & 31)
+		s.ends[len(n)].first |= 1 << (n[0] & 31)
+		s.ends[len(n)].last |= 1 << (n[len(n)-1] & 31)
 	}
 	return s
 }
 
 // deleteFrom deletes every header of the set from h, whatever the
-// spelling of its key. A key is rejected on its length and first letter
-// in the loop itself; match compares the few that pass.
+// spelling of its key. A key is rejected on its length and its first and
+// last letters in the loop itself; match compares the few that pass.
 func (s *headerSet) deleteFrom(h http.Header) {
-	first := s.first
+	ends := s.ends
 	for k := range h {
-		if len(k) >= len(first) {
+		if len(k) == 0 || len(k) >= len(ends) {
 			continue
 		}
-		if f := first[len(k)]; f == 0 || f&(1<<(k[0]&31)) == 0 {
+		if e := ends[len(k)]; e.first&(1<<(k[0]&31)) == 0 || e.last&(1<<(k[len(k)-1]&31)) == 0 {
 			continue
 		}
 		if s.match(k) {
@@ -511,7 +571,14 @@ func (s *headerSet) deleteFrom(h http.Header) {
 }
 
 // match reports whether k equals a name of its length.
+// A key a server stored is in canonical form, and equal to a canonical
+// name; any other spelling is compared letter by letter.
 func (s *headerSet) match(k string) bool {
+	for _, n := range s.canon[len(k)] {
+		if k == n {
+			return true
+		}
+	}
 	for _, n := range s.byLen[len(k)] {
 		if foldEqual(k, n) {
 			return true

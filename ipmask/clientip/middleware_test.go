@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clickanon/clickanon/internal/reqctx"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
 )
@@ -61,6 +62,24 @@ func serve(t *testing.T, r *clientip.Resolver, opts *clientip.MiddlewareOptions,
 	require.NoError(t, resp.Body.Close())
 	got.log = logBuf.String()
 	return got, resp
+}
+
+// fresh returns a func that resets one request to a copy of tmpl, the
+// headers tmpl had put back into its map, and returns it: a server hands
+// its handler a new request each time, and the middleware rewrites the
+// request it is given (and deletes headers from its map), so a request
+// served again must be reset first. It allocates nothing once the map
+// has held every header.
+func fresh(tmpl *http.Request) func() *http.Request {
+	saved := tmpl.Header.Clone()
+	req := new(http.Request)
+	return func() *http.Request {
+		for k, v := range saved {
+			tmpl.Header[k] = v
+		}
+		*req = *tmpl
+		return req
+	}
 }
 
 // loopbackResolver trusts 127.0.0.0/8 and ::1, where the test client
@@ -247,10 +266,11 @@ func TestMiddlewareLongRemoteAddr(t *testing.T) {
 				got = r.RemoteAddr
 				info, _ = clientip.FromContext(r.Context())
 			}))
-			req := httptest.NewRequest(http.MethodGet, "/", nil)
-			req.RemoteAddr = tt.remote
+			tmpl := httptest.NewRequest(http.MethodGet, "/", nil)
+			tmpl.RemoteAddr = tt.remote
+			req := fresh(tmpl)
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
+			h.ServeHTTP(w, req())
 			assert.Equal(t, tt.want, got)
 			assert.Equal(t, clientip.Resolved, info.Outcome)
 			full, err := netip.ParseAddr(tt.remote)
@@ -259,31 +279,139 @@ func TestMiddlewareLongRemoteAddr(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.policy.Prefix(full), info.Prefix)
-			assert.LessOrEqual(t, testing.AllocsPerRun(50, func() { h.ServeHTTP(w, req) }), 1.0)
+			assert.LessOrEqual(t, testing.AllocsPerRun(50, func() { h.ServeHTTP(w, req()) }), 1.0)
 		})
 	}
 }
 
-func TestMiddlewareLeavesCallersRequest(t *testing.T) {
+// TestMiddlewareRewritesCallersRequest: by default the middleware
+// rewrites the request it is given, in place, so the next handler gets
+// that same request, and a handler wrapping the middleware sees, once it
+// returns, the masked RemoteAddr, the Info, and no client-address header.
+func TestMiddlewareRewritesCallersRequest(t *testing.T) {
 	mw, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, nil)
 	require.NoError(t, err)
 	var downstream *http.Request
 	h := mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { downstream = r }))
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.RemoteAddr = "127.0.0.1:5555"
-	req.Header.Set("X-Forwarded-For", "198.51.100.77")
+	req.Header.Set("X-Forwarded-For", canary4)
 	req.Header.Set("Accept", "*/*")
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	require.NotNil(t, downstream)
+	assert.Same(t, req, downstream)
+	assert.Equal(t, "198.51.100.0:5555", req.RemoteAddr, "the caller's request has the masked RemoteAddr")
+	info, ok := clientip.FromContext(req.Context())
+	assert.True(t, ok, "and the Info in its context")
+	assert.Equal(t, clientip.Resolved, info.Outcome)
+	assert.Equal(t, http.Header{"Accept": {"*/*"}}, req.Header)
+	noLeak(t, string(dump(req)), canary4)
+}
+
+// TestMiddlewareNoRewriteLeavesCallersRequest: under NoRewrite the
+// caller's request is not touched at all; the next handler gets a copy
+// that differs only in its context.
+func TestMiddlewareNoRewriteLeavesCallersRequest(t *testing.T) {
+	mw, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, &clientip.MiddlewareOptions{NoRewrite: true})
+	require.NoError(t, err)
+	var downstream *http.Request
+	var info clientip.Info
+	h := mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		downstream = r
+		info, _ = clientip.FromContext(r.Context())
+	}))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "127.0.0.1:5555"
+	req.Header.Set("X-Forwarded-For", canary4)
+	before := *req
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	require.NotNil(t, downstream)
 	assert.NotSame(t, req, downstream)
-	assert.Equal(t, "127.0.0.1:5555", req.RemoteAddr, "the caller's request keeps its RemoteAddr")
+	assert.Equal(t, clientip.Resolved, info.Outcome)
+	assert.Equal(t, netip.MustParseAddr("198.51.100.0"), info.Addr)
+	assert.Equal(t, before, *req, "the caller's request is as it was")
+	assert.Equal(t, canary4, req.Header.Get("X-Forwarded-For"))
 	_, ok := clientip.FromContext(req.Context())
-	assert.False(t, ok, "and its context")
-	assert.Equal(t, "198.51.100.0:5555", downstream.RemoteAddr)
-	// The header map is shared and the forwarding headers are deleted
-	// from it in place (documented): the caller sees them gone too.
-	assert.Empty(t, req.Header.Values("X-Forwarded-For"))
-	assert.Equal(t, "*/*", req.Header.Get("Accept"))
+	assert.False(t, ok, "its context has no Info")
+	same := *downstream
+	same = *same.WithContext(req.Context())
+	assert.Equal(t, *req, same, "the copy differs only in its context")
+}
+
+// TestMiddlewareServedAgain: a request the middleware rewrote that is
+// served through it again (a retry by an outer handler, or the
+// middleware installed twice, with a router between that copies the
+// request) keeps its first resolution, rather than one of the masked
+// address, which would fail (and with Reject answer 400) or give the
+// tracker the masked address as the client's; a request whose RemoteAddr
+// was set anew is resolved anew.
+func TestMiddlewareServedAgain(t *testing.T) {
+	router := func(next http.Handler) http.Handler { // what chi's Mux does
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), benchKey{}, "route")))
+		})
+	}
+	tests := []struct {
+		name    string
+		install func(mw func(http.Handler) http.Handler, h http.Handler) http.Handler
+	}{
+		{name: "served again by an outer handler", install: func(mw func(http.Handler) http.Handler, h http.Handler) http.Handler {
+			inner := mw(h)
+			return mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				inner.ServeHTTP(w, r)
+				r.Header.Set("X-Real-Ip", canary4) // put back by something in between
+				inner.ServeHTTP(w, r)
+				assert.Empty(t, r.Header.Values("X-Real-Ip"), "hidden again")
+			}))
+		}},
+		{name: "installed twice, a router between", install: func(mw func(http.Handler) http.Handler, h http.Handler) http.Handler {
+			return mw(router(mw(h)))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := loopbackResolver(t)
+			mw, err := clientip.NewMiddleware(r, ipmask.Default, &clientip.MiddlewareOptions{OnFailure: clientip.Reject})
+			require.NoError(t, err)
+			var infos []clientip.Info
+			var fulls []netip.Addr
+			h := tt.install(mw, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				info, _ := clientip.FromContext(r.Context())
+				infos = append(infos, info)
+				full, _ := reqctx.ClientAddr(r.Context())
+				fulls = append(fulls, full)
+			}))
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.RemoteAddr = "127.0.0.1:5555"
+			req.Header.Set("X-Forwarded-For", "203.0.113.9, "+canary4)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			assert.Equal(t, http.StatusOK, w.Code, "not rejected")
+			require.NotEmpty(t, infos)
+			for i, info := range infos {
+				assert.Equal(t, clientip.Resolved, info.Outcome, "call %d", i)
+				assert.Equal(t, "x-forwarded-for/rightmost-untrusted", info.Strategy.String(), "call %d", i)
+				assert.Equal(t, netip.MustParseAddr(canary4), fulls[i], "call %d: the full address, for the tracker", i)
+			}
+			assert.Equal(t, clientip.Stats{Header: 1}, r.Stats(), "one request, one resolution counted")
+		})
+	}
+
+	// The same request object reused with a new RemoteAddr (as a test
+	// table might): resolved again, from what it now holds.
+	mw, err := clientip.NewMiddleware(loopbackResolver(t, clientip.RemoteAddr()), ipmask.Default, nil)
+	require.NoError(t, err)
+	var info clientip.Info
+	h := mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { info, _ = clientip.FromContext(r.Context()) }))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "127.0.0.1:5555"
+	req.Header.Set("X-Forwarded-For", canary4)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	require.Equal(t, netip.MustParseAddr("198.51.100.0"), info.Addr)
+	req.RemoteAddr = "203.0.113.0:1" // a masked-looking address, set anew
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	assert.Equal(t, netip.MustParseAddr("203.0.113.0"), info.Addr)
+	assert.Equal(t, "remote-addr", info.Strategy.String())
 }
 
 func TestMiddlewareIPv6RemoteAddr(t *testing.T) {
@@ -382,41 +510,47 @@ func TestInfoLogValue(t *testing.T) {
 func TestMiddlewareAllocs(t *testing.T) {
 	mw, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, nil)
 	require.NoError(t, err)
-	h := mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	var info clientip.Info
+	h := mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { info, _ = clientip.FromContext(r.Context()) }))
 	w := httptest.NewRecorder()
-	direct := httptest.NewRequest(http.MethodGet, "/", nil)
-	direct.RemoteAddr = "198.51.100.77:5555"
-	proxied := httptest.NewRequest(http.MethodGet, "/", nil)
-	proxied.RemoteAddr = "127.0.0.1:5555"
-	proxied.Header.Set("X-Forwarded-For", "198.51.100.77")
-	proxied.Header.Set("User-Agent", "test")
-	proxied.Header.Set("Accept", "*/*")
-	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { h.ServeHTTP(w, direct) }), 1.0, "direct: request copy, context and Info in one")
-	xff := proxied.Header["X-Forwarded-For"]
-	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() {
-		proxied.Header["X-Forwarded-For"] = xff // the middleware deletes it
-		h.ServeHTTP(w, proxied)
-	}), 1.0, "proxied: the header is deleted in place, not copied")
+	tmpl := httptest.NewRequest(http.MethodGet, "/", nil)
+	tmpl.RemoteAddr = "198.51.100.77:5555"
+	direct := fresh(tmpl)
+	tmpl = httptest.NewRequest(http.MethodGet, "/", nil)
+	tmpl.RemoteAddr = "127.0.0.1:5555"
+	tmpl.Header.Set("X-Forwarded-For", "198.51.100.77")
+	tmpl.Header.Set("User-Agent", "test")
+	tmpl.Header.Set("Accept", "*/*")
+	proxied := fresh(tmpl)
+	h.ServeHTTP(w, proxied())
+	require.Equal(t, clientip.Resolved, info.Outcome, "the header answers, so the allocations below are the resolving path's")
+	require.Equal(t, "x-forwarded-for/rightmost-untrusted", info.Strategy.String())
+
+	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { h.ServeHTTP(w, direct()) }), 1.0, "direct: the context node and RemoteAddr's text in one")
+	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { h.ServeHTTP(w, proxied()) }), 1.0, "proxied: the request rewritten and the header deleted in place, not copied")
 
 	// TotalAlloc counts every goroutine's allocations, the runtime's and
 	// other tests' leftovers too; they only ever add, so the least of a few
 	// trials is the middleware's own figure.
-	least := uint64(math.MaxUint64)
-	for range 5 {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		const n = 1000
-		for range n {
-			proxied.Header["X-Forwarded-For"] = xff
-			h.ServeHTTP(w, proxied)
+	bytesPer := func(h http.Handler) uint64 {
+		least := uint64(math.MaxUint64)
+		for range 5 {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			const n = 1000
+			for range n {
+				h.ServeHTTP(w, proxied())
+			}
+			runtime.ReadMemStats(&after)
+			least = min(least, (after.TotalAlloc-before.TotalAlloc)/n)
 		}
-		runtime.ReadMemStats(&after)
-		least = min(least, (after.TotalAlloc-before.TotalAlloc)/n)
+		return least
 	}
-	assert.LessOrEqual(t, least, uint64(384), "bytes per request: the state stays in the 384-byte size class")
+	assert.LessOrEqual(t, bytesPer(h), uint64(80), "bytes per request: the state stays in the 80-byte size class")
 
 	keep, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, &clientip.MiddlewareOptions{NoRewrite: true})
 	require.NoError(t, err)
 	hk := keep(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { hk.ServeHTTP(w, proxied) }), 1.0, "proxied, NoRewrite")
+	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { hk.ServeHTTP(w, proxied()) }), 1.0, "proxied, NoRewrite: the node and the request copy in one")
+	assert.LessOrEqual(t, bytesPer(hk), uint64(384), "bytes per request under NoRewrite")
 }

@@ -172,8 +172,9 @@ type Resolver struct {
 }
 
 // Stats counts a [Resolver]'s resolutions by how they ended: every call
-// of Resolve or ResolveRequest, and every request its middleware handled,
-// adds one to exactly one field. No address or network is ever in it.
+// of Resolve or ResolveRequest, and every request its middleware handled
+// (once: not again when served through it again), adds one to exactly one
+// field. No address or network is ever in it.
 //
 // Stats is a comparable value, safe to copy; the zero Stats counts
 // nothing.
@@ -272,6 +273,9 @@ func (r *Resolver) Strategies() []Strategy {
 // [MaxHops] entries and 4 KiB of a header.
 func (r *Resolver) Resolve(h http.Header, remoteAddr string) (netip.Addr, error) {
 	res := r.resolve(h, remoteAddr)
+	if r != nil {
+		r.count(&res)
+	}
 	return res.addr, res.fail.error()
 }
 
@@ -303,6 +307,9 @@ func (r *Resolver) strategy(i int) Strategy {
 
 var remoteAddrOnly = []Strategy{{}}
 
+// resolve resolves without counting: the caller counts the result (the
+// middleware, only once it knows the request is not one it resolved
+// already).
 func (r *Resolver) resolve(h http.Header, remoteAddr string) result {
 	var res result
 	var perr failure
@@ -348,9 +355,6 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string) result {
 		if f := res.fail.sentinel; f != ErrNoAddr && f != ErrUntrusted {
 			break
 		}
-	}
-	if r != nil {
-		r.count(&res)
 	}
 	return res
 }

@@ -277,14 +277,14 @@ func parsePeer(s string) (a netip.Addr, port uint16, hasPort bool, err failure) 
 // parseHost) would, with the same result. ok is false for anything else,
 // which the general path then parses or refuses with the reason.
 func parseIPv4Port(s string) (a netip.Addr, port uint16, hasPort, ok bool) {
-	host, rest, hasPort := strings.Cut(s, ":")
-	if a, ok = parseIPv4(host); !ok || a.IsUnspecified() {
+	a, i, ok := dottedQuad(s, true)
+	if !ok || a.IsUnspecified() {
 		return netip.Addr{}, 0, false, false
 	}
-	if !hasPort {
+	if i == len(s) {
 		return a, 0, false, true
 	}
-	if port, ok = parsePort(rest); !ok {
+	if port, ok = parsePort(s[i+1:]); !ok {
 		return netip.Addr{}, 0, false, false
 	}
 	return a, port, true, true
@@ -414,30 +414,44 @@ func parseHost(host string, bracketed bool) (netip.Addr, string) {
 // cost of a resolution, without its generality (and its error, which
 // allocates).
 func parseIPv4(s string) (netip.Addr, bool) {
+	a, _, ok := dottedQuad(s, false)
+	return a, ok
+}
+
+// dottedQuad parses the IPv4 address s starts with, as parseIPv4 parses
+// s, up to the end of s or, if colon is set, its first ':', whose index
+// it returns as i (len(s) when the address ends s): one pass over the
+// text of "192.0.2.1:80".
+func dottedQuad(s string, colon bool) (a netip.Addr, i int, ok bool) {
 	var ip [4]byte
 	field, val, digits := 0, 0, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case '0' <= c && c <= '9':
+	for ; i < len(s); i++ {
+		c := s[i]
+		if '0' <= c && c <= '9' {
 			if digits == 1 && val == 0 {
-				return netip.Addr{}, false // a leading zero
+				return netip.Addr{}, 0, false // a leading zero
 			}
 			if val = val*10 + int(c-'0'); val > 255 {
-				return netip.Addr{}, false
+				return netip.Addr{}, 0, false
 			}
 			digits++
-		case c == '.' && digits > 0 && field < 3:
+			continue
+		}
+		if c == '.' && digits > 0 && field < 3 {
 			ip[field] = byte(val)
 			field, val, digits = field+1, 0, 0
-		default:
-			return netip.Addr{}, false
+			continue
 		}
+		if c == ':' && colon {
+			break
+		}
+		return netip.Addr{}, 0, false
 	}
 	if field != 3 || digits == 0 {
-		return netip.Addr{}, false
+		return netip.Addr{}, 0, false
 	}
 	ip[3] = byte(val)
-	return netip.AddrFrom4(ip), true
+	return netip.AddrFrom4(ip), i, true
 }
 
 // addrChars reports whether s is made of the characters of an address's
