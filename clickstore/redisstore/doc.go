@@ -82,18 +82,17 @@
 // The index entries of a first click (the time index and the visitor's
 // index, below) are not written by the command that decides it: Record
 // queues them in memory, and the store's index writer, a goroutine
-// started by New and stopped by [Store.Close], writes what has queued
-// after letting entries gather for at most a millisecond: one
-// transaction (MULTI/EXEC) of plain commands per 256 entries, no script,
-// so the server spends on an entry only what its commands cost: its part
-// of one variadic ZADD into the time index, then a ZADD into the
-// visitor's index and a PEXPIRE of it (one entry in 16 also trims that
-// index of its expired entries), and per transaction a trim and a PEXPIRE
-// of the time index. A transaction is atomic, so a reader sees an entry in
-// both indexes or in neither. In memory the two entries of a click cost
-// about 300 bytes plus twice its link (measured on Redis 7.0 with a
-// 5-byte link: 306 bytes; its marker, 242). What that changes in the
-// contract:
+// started by New and stopped by [Store.Close], writes what has queued in
+// one pipeline after letting entries gather for at most a millisecond:
+// one script run per 256 entries, to which the writer hands every key,
+// score and member ready-made, so that the server spends on an entry
+// little more than its commands cost: its part of one variadic ZADD into
+// the time index, a ZADD into the visitor's index and a PEXPIRE of it
+// (one entry in 16 also trims that index of its expired entries). A run
+// is atomic, so a reader sees an entry in both indexes or in neither. In
+// memory the two entries of a click cost about 300 bytes plus twice its
+// link (measured on Redis 7.0 with a 5-byte link: 306 bytes; its marker,
+// 242). What that changes in the contract:
 //
 //   - The reads of an instance that start from an index (Latest on any
 //     link, All, Sweep, EraseVisitor, EraseLink, Clear) write its own
@@ -112,10 +111,10 @@
 //     Stats.IndexDropped).
 //   - A Store that is never closed keeps its goroutine.
 //
-// The writer writes the same entries, in the same keys, as the script
-// that wrote them before it (and as the record script still does), so
-// instances of either version can share a prefix: upgrading in place
-// changes nothing that a reader sees.
+// The writer writes the same entries, in the same keys, as the versions
+// before it (and as the record script does), so instances of either
+// version can share a prefix: upgrading in place changes nothing that a
+// reader sees.
 //
 // # Key layout
 //
@@ -123,7 +122,7 @@
 // hash tag {P}, so all of a store's keys are in one Cluster slot: a click
 // with a previous pseudonym checks two markers atomically, the capacity is
 // a count over the whole store, a batch is one pipeline to one node, and
-// an index write is one transaction over many visitors' indexes, which all
+// an index write is one script run over many visitors' indexes, which all
 // need one slot. Times are 19-digit decimal Unix nanoseconds of the store's
 // clock (compared as strings by the scripts), v is a 16-byte pseudonym:
 //
@@ -208,13 +207,10 @@
 // ClusterClient with ContextTimeoutEnabled, Options.Timeout 200 ms; see
 // TestClusterFailover and TestClusterSlotMigration):
 //
-//   - Slot migration (resharding): every script, transaction and MGET
-//     names every key it touches, the scripts read before they write, and
-//     a transaction that meets a moved key is refused whole (EXECABORT),
-//     so while the slot moves a call either answers right or fails
-//     (TRYAGAIN, or ASK/MOVED once go-redis's redirects are spent; an
-//     index write that fails is counted: see "Indexes, off the request
-//     path"): in about 150 calls during a
+//   - Slot migration (resharding): every script and MGET names every key it
+//     touches, and the scripts read before they write, so while the slot
+//     moves a call either answers right or fails (TRYAGAIN, or ASK/MOVED
+//     once go-redis's redirects are spent): in about 150 calls during a
 //     migration, 3 or 4 errors and no wrong answer (no held click
 //     reported missing, no repeat reported first, erasures counted
 //     exactly).

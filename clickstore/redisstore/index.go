@@ -172,29 +172,54 @@ func (x *indexer) flush(ctx context.Context) error {
 	return err
 }
 
-// indexRun bounds the entries one transaction writes, so that no
-// transaction blocks the server for long; a longer batch is several
-// transactions, one round trip each.
+// indexRun bounds the entries one indexScript run writes, so that no run
+// blocks the server for long; a longer batch is several runs in one
+// pipeline.
 const indexRun = 256
 
-// write adds batch's entries to the indexes; latest, the latest recorded
-// time in batch, stands for the store's clock. It returns how many
-// entries it wrote.
+// indexScript adds first clicks to the time index and their visitors'
+// indexes, trims the entries whose clicks are expired, and refreshes the
+// indexes' TTLs, as the record script does for the clicks it holds. The
+// client builds every key, score and member, so that the script only
+// hands them to Redis: per entry a ZADD into the visitor's index and a
+// PEXPIRE of it, and one variadic ZADD into the time index per run.
 //
-// Each run of up to indexRun entries is one transaction (MULTI/EXEC) of
-// plain commands, no script, so that the server spends on an entry what
-// the commands cost and nothing to unpack it: one variadic ZADD into the
-// time index, and per entry a ZADD into its visitor's index and a PEXPIRE
-// of it, with a ZREMRANGEBYSCORE of the visitor's expired entries for one
-// entry in trimEvery (so that a visitor who keeps clicking sheds them
-// without every click paying); then a ZREMRANGEBYSCORE of the time index's
-// entries whose clicks Redis has expired (the window plus the slack ago:
-// nothing else refers to them) and its PEXPIRE. A transaction is atomic,
-// so a reader sees a run's entries in both indexes or in neither, and an
-// erasure or a Sweep, which removes an entry from both, never leaves one
-// behind in the other. Every key, score and member is a view of one
-// buffer, which go-redis sends without copying (it takes *string
-// arguments).
+// KEYS: 1 the time index, then each entry's visitor index.
+// ARGV: 1 PX ms, 2 the visitor-index cutoff ("(" and a millisecond), 3 the
+// time-index cutoff (likewise), 4 a trim flag per entry ("t": trim the
+// visitor's index, "-": not), then per entry its time-index score (the
+// recorded millisecond) and member, then per entry its visitor-index
+// member (scored likewise). One entry in trimEvery asks for a trim, as
+// the record script does, so that each visitor's index sheds its expired
+// entries under traffic without every click paying for it.
+const indexBody = `
+local ti, px, vcut, flags = KEYS[1], ARGV[1], ARGV[2], ARGV[4]
+local n = #KEYS - 1
+for j = 1, n do
+  local vi = KEYS[j + 1]
+  redis.call('ZADD', vi, ARGV[3 + 2 * j], ARGV[4 + 2 * n + j])
+  if string.byte(flags, j) == 116 then redis.call('ZREMRANGEBYSCORE', vi, '-inf', vcut) end
+  redis.call('PEXPIRE', vi, px)
+end
+redis.call('ZADD', ti, unpack(ARGV, 5, 4 + 2 * n))
+-- Entries of clicks Redis has expired too (the window plus the slack
+-- ago): nothing else refers to them.
+redis.call('ZREMRANGEBYSCORE', ti, '-inf', ARGV[3])
+redis.call('PEXPIRE', ti, px)
+return n
+`
+
+var (
+	indexScript = redis.NewScript(indexBody)
+	indexSHA    = any(indexScript.Hash())
+)
+
+// write adds batch's entries to the indexes with indexScript, in one
+// pipeline of one run per indexRun entries; latest, the latest recorded
+// time in batch, stands for the store's clock. It returns how many
+// entries it wrote (all or none). Every key, score and member is a view
+// of one buffer, which go-redis sends without copying (it takes *string
+// arguments), so that the cost per entry is the server's.
 func (x *indexer) write(ctx context.Context, batch []pending, latest int64) (int, error) {
 	s := x.s
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), indexTimeout)
@@ -206,23 +231,31 @@ func (x *indexer) write(ctx context.Context, batch []pending, latest int64) (int
 	kl := len(s.visIdx) + len(clickstore.Pseudonym{})
 	n := 0
 	for _, p := range batch {
-		n += kl + len(stamp{}) + 16 + len(p.link)
+		n += kl + len(stamp{}) + 16 + 1 + 2*(len(stamp{})-ms+len(p.link))
 	}
-	// Per entry: the visitor's index, the score, the visitor-index member
-	// (which the time-index member is, with the visitor inserted).
+	// Per entry: the visitor's index, the score, the time-index member,
+	// the visitor-index member; then the trim flags.
 	buf := make([]byte, 0, n)
-	ends := make([]int, 0, 4*len(batch))
+	ends := make([]int, 0, 4*len(batch)+1)
 	for _, p := range batch {
 		st := stampOf(time.Unix(0, p.rec))
 		buf = append(append(buf, s.visIdx...), p.v[:]...)
 		ends = append(ends, len(buf))
 		buf = append(buf, st[:ms]...)
 		ends = append(ends, len(buf))
-		buf = append(append(buf, st[ms:]...), p.link...)
-		ends = append(ends, len(buf))
 		buf = append(append(append(buf, st[ms:]...), p.v[:]...), p.link...)
 		ends = append(ends, len(buf))
+		buf = append(append(buf, st[ms:]...), p.link...)
+		ends = append(ends, len(buf))
 	}
+	for _, p := range batch {
+		flag := byte('-')
+		if p.rec%trimEvery == 0 {
+			flag = 't'
+		}
+		buf = append(buf, flag)
+	}
+	ends = append(ends, len(buf))
 	all := unsafe.String(unsafe.SliceData(buf), len(buf))
 	strs := make([]string, len(ends)) // never grown: arguments point into it
 	start := 0
@@ -230,36 +263,42 @@ func (x *indexer) write(ctx context.Context, batch []pending, latest int64) (int
 		strs[i] = all[start:end]
 		start = end
 	}
-	run := min(indexRun, len(batch))
-	args := make([]any, 0, 2+2*run+run*(4+3+4))
+	flags := strs[len(strs)-1]
+	runs := (len(batch) + indexRun - 1) / indexRun
+	args := make([]any, 0, (3+1+4)*runs+4*len(batch)+runs)
+	fl := make([]string, 0, runs)
+	pipe := s.client.Pipeline()
 	for i := 0; i < len(batch); i += indexRun {
 		j := min(i+indexRun, len(batch))
-		pipe := s.client.TxPipeline()
-		args = append(args[:0], "zadd", s.timeIdxArg)
+		a := len(args)
+		args = append(args, "evalsha", indexSHA, 1+j-i, s.timeIdxArg)
 		for k := i; k < j; k++ {
-			args = append(args, &strs[4*k+1], &strs[4*k+3])
+			args = append(args, &strs[4*k])
 		}
-		_ = pipe.Process(ctx, redis.NewCmd(ctx, args...))
+		fl = append(fl, flags[i:j])
+		args = append(args, s.pxArg, vcut, tcut, &fl[len(fl)-1])
 		for k := i; k < j; k++ {
-			vi := &strs[4*k]
-			a := len(args)
-			args = append(args, "zadd", vi, &strs[4*k+1], &strs[4*k+2])
-			_ = pipe.Process(ctx, redis.NewCmd(ctx, args[a:len(args):len(args)]...))
-			if batch[k].rec%trimEvery == 0 {
-				a = len(args)
-				args = append(args, "zremrangebyscore", vi, "-inf", vcut)
-				_ = pipe.Process(ctx, redis.NewCmd(ctx, args[a:len(args):len(args)]...))
-			}
-			a = len(args)
-			args = append(args, "pexpire", vi, s.pxArg)
-			_ = pipe.Process(ctx, redis.NewCmd(ctx, args[a:len(args):len(args)]...))
+			args = append(args, &strs[4*k+1], &strs[4*k+2])
 		}
-		_ = pipe.Process(ctx, redis.NewCmd(ctx, "zremrangebyscore", s.timeIdxArg, "-inf", tcut))
-		_ = pipe.Process(ctx, redis.NewCmd(ctx, "pexpire", s.timeIdxArg, s.pxArg))
-		if _, err := pipe.Exec(ctx); err != nil {
-			s.failed(ctx, err)
-			return i, err
+		for k := i; k < j; k++ {
+			args = append(args, &strs[4*k+3])
 		}
+		_ = pipe.Process(ctx, redis.NewCmd(ctx, args[a:len(args):len(args)]...))
+	}
+	cmds, err := pipe.Exec(ctx)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// The server lost the script (a restart): run its source.
+		pipe = s.client.Pipeline()
+		for _, c := range cmds {
+			a := c.Args()
+			a[0], a[1] = "eval", indexBody
+			_ = pipe.Process(ctx, redis.NewCmd(ctx, a...))
+		}
+		_, err = pipe.Exec(ctx)
+	}
+	if err != nil {
+		s.failed(ctx, err)
+		return 0, err
 	}
 	return len(batch), nil
 }

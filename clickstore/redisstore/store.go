@@ -249,7 +249,7 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Sto
 	if err := checkServer(ctx, client, o.AllowPersistence, o.AllowEviction, s.log); err != nil {
 		return nil, err
 	}
-	for _, sc := range []*redis.Script{recordScript, dropScript, eraseVisitorScript, prevScript, prevBatchScript, takeoverScript} {
+	for _, sc := range []*redis.Script{recordScript, dropScript, eraseVisitorScript, prevScript, prevBatchScript, takeoverScript, indexScript} {
 		if err := sc.Load(ctx, client).Err(); err != nil {
 			return nil, fmt.Errorf("redisstore: loading scripts: %w", err)
 		}
