@@ -267,8 +267,13 @@ func (s *Store) recordBatchFast(ctx context.Context, clicks []clickstore.Click, 
 		i int // the click's index
 	}
 	runs := make([]run, 0, len(clicks))
+	n := 0
+	for _, c := range clicks {
+		n += encodedLen(len(s.marker) + len(c.Visitor) + len(c.Link))
+	}
+	arena := make([]byte, 0, n) // one buffer for every click's keys and value
 	for i, c := range clicks {
-		e, err := s.encode(ctx, c, now)
+		e, err := s.encodeIn(ctx, &arena, c, now)
 		if err != nil {
 			errs[i] = err
 			continue

@@ -112,3 +112,33 @@ func TestRecordTrimsIndexesWithoutSweep(t *testing.T) {
 		assert.Contains(t, l, "b", "expired link a was trimmed")
 	}
 }
+
+// A batch encodes its clicks into one buffer; a click that outgrows its
+// share (a long referrer here) is encoded apart. Every click reads back
+// as it was recorded, whichever way it went.
+func TestRecordBatchClicksReadBack(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	s := newStore(t, newClient(t, srv.Addr()), nil)
+	ctx := context.Background()
+	var batch []clickstore.Click
+	for i := range 12 {
+		c := click(byte(i+1), "l"+strconv.Itoa(i))
+		if i%3 == 1 {
+			c.Referrer = strings.Repeat(string(rune('a'+i)), 200) + ".example"
+		}
+		c.Device = "d" + strconv.Itoa(i)
+		batch = append(batch, c)
+	}
+	got, err := s.RecordBatch(ctx, batch)
+	require.NoError(t, err)
+	for i, c := range batch {
+		require.Equal(t, clickstore.Unique, got[i], "click %d", i)
+		back, ok, err := s.Latest(ctx, c.Visitor, clickstore.Pseudonym{}, c.Link)
+		require.NoError(t, err)
+		require.True(t, ok, "click %d", i)
+		assert.Equal(t, c.Referrer, back.Referrer, "click %d", i)
+		assert.Equal(t, c.Device, back.Device, "click %d", i)
+		assert.Equal(t, c.Link, back.Link, "click %d", i)
+		assert.Equal(t, c.Visitor, back.Visitor, "click %d", i)
+	}
+}
