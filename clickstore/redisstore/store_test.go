@@ -142,3 +142,30 @@ func TestRecordBatchClicksReadBack(t *testing.T) {
 		assert.Equal(t, c.Visitor, back.Visitor, "click %d", i)
 	}
 }
+
+// A batch's clicks with previous pseudonyms are decided in order: a click
+// whose previous pseudonym an earlier click of the batch has just held on
+// the same link is a repeat, as one held before the batch makes it.
+func TestRecordBatchPrevSeesEarlierClicks(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	s := newStore(t, newClient(t, srv.Addr()), nil)
+	ctx := context.Background()
+	held := click(1, "x")
+	_, err := s.Record(ctx, held)
+	require.NoError(t, err)
+	withPrev := func(v byte, prev clickstore.Pseudonym, link string) clickstore.Click {
+		c := click(v, link)
+		c.PrevVisitor = prev
+		return c
+	}
+	old, fresh := clickstore.Pseudonym{1, 1}, clickstore.Pseudonym{2, 1}
+	got, err := s.RecordBatch(ctx, []clickstore.Click{
+		withPrev(3, old, "x"),   // held before the batch
+		withPrev(2, old, "y"),   // nothing held: first
+		withPrev(4, fresh, "y"), // the click just before holds it
+		withPrev(5, fresh, "z"), // not on this link: first
+		withPrev(2, old, "y"),   // its own click, just held
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []clickstore.Uniqueness{clickstore.Repeat, clickstore.Unique, clickstore.Repeat, clickstore.Unique, clickstore.Repeat}, got)
+}
