@@ -287,14 +287,22 @@ func BenchmarkRecordPaired(b *testing.B) {
 		click func() clickstore.Click
 	}{{"Batch100", benchClick}, {"Batch100Prev", benchPrevClick}} {
 		b.Run(tt.name, func(b *testing.B) {
-			benchBatchPaired(b, ctx, client, s, tt.click)
+			benchBatchPaired(b, ctx, client, s, tt.click, nil)
 		})
 	}
+	// The ceiling: a store whose index writer is stopped and whose
+	// queued entries are dropped after each pair, untimed, so that the
+	// request path is the same and the server does only the decisions.
+	b.Run("Batch100NoIndex", func(b *testing.B) {
+		ns := newStore(b, client, &redisstore.Options{Prefix: prefix(b)})
+		redisstore.StopIndexWriter(ns)
+		benchBatchPaired(b, ctx, client, ns, benchClick, func() { redisstore.DropQueuedIndexEntries(ns) })
+	})
 }
 
 // benchBatchPaired pairs RecordBatch of 100 clicks made by click with 100
-// pipelined SET NX PX.
-func benchBatchPaired(b *testing.B, ctx context.Context, client *redis.Client, s *redisstore.Store, click func() clickstore.Click) {
+// pipelined SET NX PX; after, if not nil, runs after each pair, untimed.
+func benchBatchPaired(b *testing.B, ctx context.Context, client *redis.Client, s *redisstore.Store, click func() clickstore.Click, after func()) {
 	var base, store atomic.Int64
 	batch := make([]clickstore.Click, 100)
 	pipelined := func() error {
@@ -315,6 +323,9 @@ func benchBatchPaired(b *testing.B, ctx context.Context, client *redis.Client, s
 	for b.Loop() {
 		if err := timedPair(&base, &store, pipelined, recordBatch); err != nil {
 			b.Fatal(err)
+		}
+		if after != nil {
+			after()
 		}
 	}
 	reportRatio(b, &base, &store, "x-SETNX")
@@ -339,4 +350,79 @@ func timedPair(base, store *atomic.Int64, a, c func() error) error {
 // the store's throughput as a fraction of the baseline's.
 func reportRatio(b *testing.B, base, store *atomic.Int64, unit string) {
 	b.ReportMetric(float64(base.Load())/float64(store.Load()), unit)
+}
+
+// BenchmarkRecordServerCPU measures what a batch of 100 first clicks costs
+// redis-server in CPU time (INFO cpu, user and system), against 100
+// pipelined SET NX PX: the loop records batches, the index writer's work
+// included (Flush after the loop), then as many baseline pipelines run on
+// a second server, so that each starts empty. It reports server-us/click
+// for each and x-SETNX-cpu, the baseline's CPU over the store's. Unlike
+// wall time, a server's CPU time hardly moves with the load of a shared
+// machine, and it is what a Redis shared by many instances runs out of.
+// The figures grow with the keys a server holds, so compare runs of the
+// same -benchtime.
+func BenchmarkRecordServerCPU(b *testing.B) {
+	for _, tt := range []struct {
+		name  string
+		click func() clickstore.Click
+	}{{"Batch100", benchClick}, {"Batch100Prev", benchPrevClick}} {
+		b.Run(tt.name, func(b *testing.B) {
+			srv, base := redistest.Start(b, nil), redistest.Start(b, nil)
+			client, baseClient := newClient(b, srv.Addr()), newClient(b, base.Addr())
+			s := newStore(b, client, nil)
+			ctx := context.Background()
+			batch := make([]clickstore.Click, 100)
+			c0 := serverCPU(b, srv.Addr())
+			for b.Loop() {
+				for i := range batch {
+					batch[i] = tt.click()
+				}
+				if _, err := s.RecordBatch(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := s.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			c1 := serverCPU(b, srv.Addr())
+			b0 := serverCPU(b, base.Addr())
+			for range b.N {
+				pipe := baseClient.Pipeline()
+				for range 100 {
+					pipe.SetNX(ctx, "base:"+strconv.FormatUint(benchSeq.Add(1), 10), "1", 30*time.Minute)
+				}
+				if _, err := pipe.Exec(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b1 := serverCPU(b, base.Addr())
+			clicks := float64(100 * b.N)
+			b.ReportMetric(float64((c1-c0).Microseconds())/clicks, "server-us/click")
+			b.ReportMetric(float64((b1-b0).Microseconds())/clicks, "base-server-us/click")
+			b.ReportMetric(float64(b1-b0)/float64(c1-c0), "x-SETNX-cpu")
+		})
+	}
+}
+
+// serverCPU returns the CPU time redis-server at addr has used (INFO cpu:
+// used_cpu_user plus used_cpu_sys).
+func serverCPU(b *testing.B, addr string) time.Duration {
+	info, err := redistest.Do(addr, "INFO", "cpu")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sum float64
+	for _, l := range strings.Split(info, "\n") {
+		for _, k := range []string{"used_cpu_user:", "used_cpu_sys:"} {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), k); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					b.Fatalf("INFO cpu: %s is not a number", k)
+				}
+				sum += f
+			}
+		}
+	}
+	return time.Duration(sum * float64(time.Second))
 }

@@ -88,15 +88,15 @@ return decide(KEYS[1], KEYS[2], string.sub(ARGV[1], 1, 19), string.sub(ARGV[1], 
 // the server less than one run each.
 //
 // KEYS: per click, the marker and the previous pseudonym's marker. ARGV: 1
-// PX ms, then per click the cutoff (19 digits) followed by the marker's
-// value.
+// PX ms, 2 the cutoff (19 digits: the clicks of a batch share it), then
+// per click the marker's value, so that the script copies no string to
+// decide a click.
 //
 // It returns an array of 1 (first, held) or 0 (repeat).
 const prevBatchBody = prevDecide + `
-local out = {}
+local out, px, cut = {}, ARGV[1], ARGV[2]
 for j = 1, #KEYS / 2 do
-  local a = ARGV[j + 1]
-  out[j] = decide(KEYS[2 * j - 1], KEYS[2 * j], string.sub(a, 1, 19), string.sub(a, 20), ARGV[1])
+  out[j] = decide(KEYS[2 * j - 1], KEYS[2 * j], cut, ARGV[j + 2], px)
 end
 return out
 `
@@ -267,8 +267,13 @@ func (s *Store) recordBatchFast(ctx context.Context, clicks []clickstore.Click, 
 		i int // the click's index
 	}
 	runs := make([]run, 0, len(clicks))
+	n := 0
+	for _, c := range clicks {
+		n += encodedLen(len(s.marker) + len(c.Visitor) + len(c.Link))
+	}
+	arena := make([]byte, 0, n) // one buffer for every click's keys and value
 	for i, c := range clicks {
-		e, err := s.encode(ctx, c, now)
+		e, err := s.encodeIn(ctx, &arena, c, now)
 		if err != nil {
 			errs[i] = err
 			continue
@@ -317,9 +322,13 @@ func (s *Store) recordBatchFast(ctx context.Context, clicks []clickstore.Click, 
 			g = append(g, &f.m, &f.pv)
 			js = append(js, q)
 		}
-		g = append(g, s.pxArg)
+		// Every click of the batch has the cutoff of now.
+		cut := &runs[j].f.arg
+		g = append(g, s.pxArg, (*cut)[:len(stamp{})])
 		for q := j; q < k; q++ {
-			g = append(g, &runs[q].f.arg)
+			f := &runs[q].f
+			f.arg = f.arg[len(stamp{}):]
+			g = append(g, &f.arg)
 		}
 		cmds = append(cmds, command{args: g, js: js, script: true})
 		j = k

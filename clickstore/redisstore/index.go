@@ -159,21 +159,18 @@ func (x *indexer) flush(ctx context.Context) error {
 	for _, p := range batch[1:] {
 		latest = max(latest, p.rec)
 	}
-	err := x.write(ctx, batch, latest)
+	written, err := x.write(ctx, batch, latest)
 	clear(batch) // drop the links
 	x.spare = batch[:0]
-	if err != nil {
+	if lost := len(batch) - written; lost > 0 {
 		x.mu.Lock()
-		x.dropped += uint64(len(batch))
+		x.dropped += uint64(lost)
 		x.mu.Unlock()
-		err = fmt.Errorf("redisstore: writing %d index entries: %w", len(batch), err)
+		err = fmt.Errorf("redisstore: writing %d index entries: %w", lost, err)
 	}
 	note(ctx, &x.s.fails.index, func() time.Time { return time.Unix(0, latest) }, &opIndex, err)
 	return err
 }
-
-// entryHead is the length of an indexScript entry without its link.
-const entryHead = len(stamp{}) + 16 + 1 + 3
 
 // indexRun bounds the entries one indexScript run writes, so that no run
 // blocks the server for long; a longer batch is several runs in one
@@ -182,37 +179,34 @@ const indexRun = 256
 
 // indexScript adds first clicks to the time index and their visitors'
 // indexes, trims the entries whose clicks are expired, and refreshes the
-// indexes' TTLs, as the record script does for the clicks it holds.
+// indexes' TTLs, as the record script does for the clicks it holds. The
+// client builds every key, score and member, so that the script only
+// hands them to Redis: per entry a ZADD into the visitor's index and a
+// PEXPIRE of it, and one variadic ZADD into the time index per run.
 //
 // KEYS: 1 the time index, then each entry's visitor index.
-// ARGV: 1 PX ms, 2 the visitor-index cutoff (ms), 3 the time-index cutoff
-// (ms), 4 the entries, concatenated: each is the recorded millisecond (13
-// digits), the recorded time's last 6 digits, the visitor (16 bytes), a
-// trim flag ("t": trim the visitor's index, "-": not), the link's length
-// (3 digits) and the link. One entry in trimEvery asks for a trim, as the
-// record script does, so that each visitor's index sheds its expired
+// ARGV: 1 PX ms, 2 the visitor-index cutoff ("(" and a millisecond), 3 the
+// time-index cutoff (likewise), 4 a trim flag per entry ("t": trim the
+// visitor's index, "-": not), then per entry its time-index score (the
+// recorded millisecond) and member, then per entry its visitor-index
+// member (scored likewise). One entry in trimEvery asks for a trim, as
+// the record script does, so that each visitor's index sheds its expired
 // entries under traffic without every click paying for it.
 const indexBody = `
-local ti, px, vcut, tcut, es = KEYS[1], ARGV[1], '(' .. ARGV[2], '(' .. ARGV[3], ARGV[4]
-local tadd, pos = {}, 1
-for j = 2, #KEYS do
-  local ms, ns, v = string.sub(es, pos, pos + 12), string.sub(es, pos + 13, pos + 18), string.sub(es, pos + 19, pos + 34)
-  local trim = string.sub(es, pos + 35, pos + 35) == 't'
-  local n = tonumber(string.sub(es, pos + 36, pos + 38))
-  local link = string.sub(es, pos + 39, pos + 38 + n)
-  pos = pos + 39 + n
-  tadd[#tadd + 1] = ms
-  tadd[#tadd + 1] = ns .. v .. link
-  redis.call('ZADD', KEYS[j], ms, ns .. link)
-  if trim then redis.call('ZREMRANGEBYSCORE', KEYS[j], '-inf', vcut) end
-  redis.call('PEXPIRE', KEYS[j], px)
+local ti, px, vcut, flags = KEYS[1], ARGV[1], ARGV[2], ARGV[4]
+local n = #KEYS - 1
+for j = 1, n do
+  local vi = KEYS[j + 1]
+  redis.call('ZADD', vi, ARGV[3 + 2 * j], ARGV[4 + 2 * n + j])
+  if string.byte(flags, j) == 116 then redis.call('ZREMRANGEBYSCORE', vi, '-inf', vcut) end
+  redis.call('PEXPIRE', vi, px)
 end
-redis.call('ZADD', ti, unpack(tadd))
+redis.call('ZADD', ti, unpack(ARGV, 5, 4 + 2 * n))
 -- Entries of clicks Redis has expired too (the window plus the slack
 -- ago): nothing else refers to them.
-redis.call('ZREMRANGEBYSCORE', ti, '-inf', tcut)
+redis.call('ZREMRANGEBYSCORE', ti, '-inf', ARGV[3])
 redis.call('PEXPIRE', ti, px)
-return #KEYS - 1
+return n
 `
 
 var (
@@ -222,53 +216,73 @@ var (
 
 // write adds batch's entries to the indexes with indexScript, in one
 // pipeline of one run per indexRun entries; latest, the latest recorded
-// time in batch, stands for the store's clock. The keys and entries of a
-// batch are substrings of one buffer each, so that the cost per entry is
-// the server's.
-func (x *indexer) write(ctx context.Context, batch []pending, latest int64) error {
+// time in batch, stands for the store's clock. It returns how many
+// entries it wrote (all or none). Every key, score and member is a view
+// of one buffer, which go-redis sends without copying (it takes *string
+// arguments), so that the cost per entry is the server's.
+func (x *indexer) write(ctx context.Context, batch []pending, latest int64) (int, error) {
 	s := x.s
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), indexTimeout)
 	defer cancel()
+	const ms = 13 // the millisecond digits of a stamp
 	cutMS := floorDiv(latest-int64(s.window), 1e6)
-	vcut := strconv.FormatInt(cutMS, 10)
-	tcut := strconv.FormatInt(cutMS-slack.Milliseconds(), 10)
+	vcut := "(" + strconv.FormatInt(cutMS, 10)
+	tcut := "(" + strconv.FormatInt(cutMS-slack.Milliseconds(), 10)
 	kl := len(s.visIdx) + len(clickstore.Pseudonym{})
-	el := 0
+	n := 0
 	for _, p := range batch {
-		el += entryHead + len(p.link)
+		n += kl + len(stamp{}) + 16 + 1 + 2*(len(stamp{})-ms+len(p.link))
 	}
-	kb, eb := make([]byte, 0, kl*len(batch)), make([]byte, 0, el)
+	// Per entry: the visitor's index, the score, the time-index member,
+	// the visitor-index member; then the trim flags.
+	buf := make([]byte, 0, n)
+	ends := make([]int, 0, 4*len(batch)+1)
 	for _, p := range batch {
-		kb = append(append(kb, s.visIdx...), p.v[:]...)
 		st := stampOf(time.Unix(0, p.rec))
-		eb = append(append(eb, st[:]...), p.v[:]...)
+		buf = append(append(buf, s.visIdx...), p.v[:]...)
+		ends = append(ends, len(buf))
+		buf = append(buf, st[:ms]...)
+		ends = append(ends, len(buf))
+		buf = append(append(append(buf, st[ms:]...), p.v[:]...), p.link...)
+		ends = append(ends, len(buf))
+		buf = append(append(buf, st[ms:]...), p.link...)
+		ends = append(ends, len(buf))
+	}
+	for _, p := range batch {
 		flag := byte('-')
 		if p.rec%trimEvery == 0 {
 			flag = 't'
 		}
-		eb = append(eb, flag, byte('0'+len(p.link)/100), byte('0'+len(p.link)/10%10), byte('0'+len(p.link)%10))
-		eb = append(eb, p.link...)
+		buf = append(buf, flag)
 	}
-	// Every key and the runs' entries are views of the two buffers;
-	// go-redis takes *string arguments without copying them.
-	keys, entries := unsafe.String(unsafe.SliceData(kb), len(kb)), unsafe.String(unsafe.SliceData(eb), len(eb))
+	ends = append(ends, len(buf))
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
+	strs := make([]string, len(ends)) // never grown: arguments point into it
+	start := 0
+	for i, end := range ends {
+		strs[i] = all[start:end]
+		start = end
+	}
+	flags := strs[len(strs)-1]
 	runs := (len(batch) + indexRun - 1) / indexRun
-	strs := make([]string, 0, len(batch)+runs)
-	args := make([]any, 0, (3+1+3+1)*runs+len(batch))
+	args := make([]any, 0, (3+1+4)*runs+4*len(batch)+runs)
+	fl := make([]string, 0, runs)
 	pipe := s.client.Pipeline()
-	for i, ko, eo := 0, 0, 0; i < len(batch); {
-		start, n := eo, min(indexRun, len(batch)-i)
+	for i := 0; i < len(batch); i += indexRun {
+		j := min(i+indexRun, len(batch))
 		a := len(args)
-		args = append(args, "evalsha", indexSHA, 1+n, s.timeIdxArg)
-		for range n {
-			strs = append(strs, keys[ko:ko+kl])
-			args = append(args, &strs[len(strs)-1])
-			ko += kl
-			eo += entryHead + len(batch[i].link)
-			i++
+		args = append(args, "evalsha", indexSHA, 1+j-i, s.timeIdxArg)
+		for k := i; k < j; k++ {
+			args = append(args, &strs[4*k])
 		}
-		strs = append(strs, entries[start:eo])
-		args = append(args, s.pxArg, vcut, tcut, &strs[len(strs)-1])
+		fl = append(fl, flags[i:j])
+		args = append(args, s.pxArg, vcut, tcut, &fl[len(fl)-1])
+		for k := i; k < j; k++ {
+			args = append(args, &strs[4*k+1], &strs[4*k+2])
+		}
+		for k := i; k < j; k++ {
+			args = append(args, &strs[4*k+3])
+		}
 		_ = pipe.Process(ctx, redis.NewCmd(ctx, args[a:len(args):len(args)]...))
 	}
 	cmds, err := pipe.Exec(ctx)
@@ -284,8 +298,9 @@ func (x *indexer) write(ctx context.Context, batch []pending, latest int64) erro
 	}
 	if err != nil {
 		s.failed(ctx, err)
+		return 0, err
 	}
-	return err
+	return len(batch), nil
 }
 
 // droppedEntries returns how many index entries were dropped.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -493,8 +494,16 @@ func (e *encoded) token() []byte {
 	return v[len(stamp{}) : len(stamp{})+16]
 }
 
-// encode validates c and builds its keys and value, recorded at now.
+// encode validates c and builds its keys and value, recorded at now, in a
+// buffer of its own.
 func (s *Store) encode(ctx context.Context, c clickstore.Click, now time.Time) (encoded, error) {
+	return s.encodeIn(ctx, nil, c, now)
+}
+
+// encodeIn is encode with the buffer taken from the free capacity of
+// *arena, if it has enough, so that a batch allocates one buffer for all
+// its clicks: the bytes a click takes are never written again.
+func (s *Store) encodeIn(ctx context.Context, arena *[]byte, c clickstore.Click, now time.Time) (encoded, error) {
 	if err := validate("record", c); err != nil {
 		return encoded{}, err
 	}
@@ -502,7 +511,13 @@ func (s *Store) encode(ctx context.Context, c clickstore.Click, now time.Time) (
 		return encoded{}, fmt.Errorf("redisstore: record: kind %d: %w: stores hold clicks only", int(c.Kind), clickstore.ErrInvalidClick)
 	}
 	ml := len(s.marker) + len(c.Visitor) + len(c.Link)
-	buf := make([]byte, 0, 3*ml+1+2*len(stamp{})+16+96)
+	need := encodedLen(ml)
+	var buf []byte
+	if arena != nil && cap(*arena)-len(*arena) >= need {
+		buf = (*arena)[len(*arena):len(*arena)]
+	} else {
+		buf = make([]byte, 0, need)
+	}
 	buf = append(append(append(buf, s.marker...), c.Visitor[:]...), c.Link...)
 	buf = append(append(buf, s.visIdx...), c.Visitor[:]...)
 	vil := len(buf)
@@ -535,9 +550,19 @@ func (s *Store) encode(ctx context.Context, c clickstore.Click, now time.Time) (
 	if err != nil {
 		return encoded{}, err
 	}
+	// The click's bytes are the arena's unless it outgrew them (a sealed
+	// raw address) and moved.
+	if arena != nil && cap(*arena)-len(*arena) >= need && unsafe.SliceData(buf) == unsafe.SliceData((*arena)[len(*arena):cap(*arena)]) {
+		*arena = (*arena)[:len(*arena)+len(buf)]
+	}
 	e.buf = buf
 	return e, nil
 }
+
+// encodedLen is the buffer encode reserves for a click whose marker has ml
+// bytes: its three keys, the flag, the cutoff, the recorded time, the
+// token and room for the click's value (a longer one grows the buffer).
+func encodedLen(ml int) int { return 3*ml + 1 + 2*len(stamp{}) + 16 + 96 }
 
 // appendClick appends the three keys of c (marker, visitor index, prev's
 // marker or the marker again) and its script argument to args, as []byte

@@ -112,3 +112,60 @@ func TestRecordTrimsIndexesWithoutSweep(t *testing.T) {
 		assert.Contains(t, l, "b", "expired link a was trimmed")
 	}
 }
+
+// A batch encodes its clicks into one buffer; a click that outgrows its
+// share (a long referrer here) is encoded apart. Every click reads back
+// as it was recorded, whichever way it went.
+func TestRecordBatchClicksReadBack(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	s := newStore(t, newClient(t, srv.Addr()), nil)
+	ctx := context.Background()
+	var batch []clickstore.Click
+	for i := range 12 {
+		c := click(byte(i+1), "l"+strconv.Itoa(i))
+		if i%3 == 1 {
+			c.Referrer = strings.Repeat(string(rune('a'+i)), 200) + ".example"
+		}
+		c.Device = "d" + strconv.Itoa(i)
+		batch = append(batch, c)
+	}
+	got, err := s.RecordBatch(ctx, batch)
+	require.NoError(t, err)
+	for i, c := range batch {
+		require.Equal(t, clickstore.Unique, got[i], "click %d", i)
+		back, ok, err := s.Latest(ctx, c.Visitor, clickstore.Pseudonym{}, c.Link)
+		require.NoError(t, err)
+		require.True(t, ok, "click %d", i)
+		assert.Equal(t, c.Referrer, back.Referrer, "click %d", i)
+		assert.Equal(t, c.Device, back.Device, "click %d", i)
+		assert.Equal(t, c.Link, back.Link, "click %d", i)
+		assert.Equal(t, c.Visitor, back.Visitor, "click %d", i)
+	}
+}
+
+// A batch's clicks with previous pseudonyms are decided in order: a click
+// whose previous pseudonym an earlier click of the batch has just held on
+// the same link is a repeat, as one held before the batch makes it.
+func TestRecordBatchPrevSeesEarlierClicks(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	s := newStore(t, newClient(t, srv.Addr()), nil)
+	ctx := context.Background()
+	held := click(1, "x")
+	_, err := s.Record(ctx, held)
+	require.NoError(t, err)
+	withPrev := func(v byte, prev clickstore.Pseudonym, link string) clickstore.Click {
+		c := click(v, link)
+		c.PrevVisitor = prev
+		return c
+	}
+	old, fresh := clickstore.Pseudonym{1, 1}, clickstore.Pseudonym{2, 1}
+	got, err := s.RecordBatch(ctx, []clickstore.Click{
+		withPrev(3, old, "x"),   // held before the batch
+		withPrev(2, old, "y"),   // nothing held: first
+		withPrev(4, fresh, "y"), // the click just before holds it
+		withPrev(5, fresh, "z"), // not on this link: first
+		withPrev(2, old, "y"),   // its own click, just held
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []clickstore.Uniqueness{clickstore.Repeat, clickstore.Unique, clickstore.Repeat, clickstore.Unique, clickstore.Repeat}, got)
+}
