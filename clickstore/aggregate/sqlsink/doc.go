@@ -26,11 +26,21 @@
 // before (a retry after a lost reply) and nothing else happens. Otherwise
 // it adds the batch's counts with INSERT … ON CONFLICT … DO UPDATE SET n =
 // n + excluded.n, which never loses a concurrent increment, and merges the
-// batch's sketches into the stored ones. On PostgreSQL the upsert returns
-// the stored sketches that differ from the batch's and keeps their rows
-// locked; the sink merges them and writes back those that changed
-// (read-merge-write; rows are written in one sorted order, so concurrent
-// writers do not deadlock). On SQLite, whose writers take the database in
+// batch's sketches into the stored ones. Rows are written in one sorted
+// order, so concurrent writers lock them in that order and do not
+// deadlock. On PostgreSQL each stored sketch carries a version, a random
+// number its writer chose, and each Sink remembers the version and the
+// sketch of the cells it wrote last (see below). For such a cell it
+// merges the batch's sketch into the remembered one in Go and sends the
+// union with the remembered version; the upsert writes it only if the row
+// still holds that version, and gives it a new one. A cell that another
+// writer (another instance) changed since, or that the Sink does not
+// remember, keeps its stored sketch: the upsert reports it, and the Sink
+// reads the stored sketch, merges and writes the union a second time, all
+// under the row lock the upsert took. So a visitor is never lost however
+// many instances write a cell at once, and in the steady state (one
+// instance per link, or several taking turns slowly) each row is written
+// once. On SQLite, whose writers take the database in
 // turn, the upsert merges in SQL through clickanon_hll_merge, a function
 // this package registers with the modernc.org/sqlite driver, called only
 // for a sketch that differs from the stored one (a database opened
@@ -57,6 +67,14 @@
 // bytes (so whatever another process wrote, or a rolled-back flush left,
 // is simply not found and is decoded), together with the union each was
 // last merged into, which cells holding the same visitors share.
+//
+// On PostgreSQL a Sink also remembers, for up to 16 MB of sketches, the
+// version and the sketch of each cell it wrote, from the moment the
+// flush's transaction commits (a flush that fails remembers nothing; one
+// whose commit reply is lost forgets the cells it wrote). Forgetting a
+// cell (past the bound, after an error) only costs its next flush a
+// second write of the cell; it can never lose a visitor, because the
+// upsert checks the version.
 //
 // # Durability of a SQLite file
 //
@@ -101,14 +119,22 @@
 // The schema is created and upgraded by the sink itself on start, from
 // versioned migrations embedded in the package; clickanon_schema_version
 // holds the version. On PostgreSQL the migration holds an advisory lock,
-// so instances starting at once apply it once. Version 1:
+// so instances starting at once apply it once. Version 2:
 //
 //	clickanon_cells (link TEXT, granularity SMALLINT, bucket BIGINT,
 //	    dimension SMALLINT, other SMALLINT, value TEXT,
 //	    clicks, uniq, unknown, bots, conversions BIGINT,
 //	    sketch BYTEA,   -- HyperLogLog (axiomhq/hyperloglog, precision 14)
+//	    ver BIGINT,     -- the sketch's version (version 2; NULL before)
 //	    PRIMARY KEY (link, granularity, bucket, dimension, other, value))
 //	clickanon_batches (token TEXT PRIMARY KEY, at BIGINT)
+//
+// A version is a random even number chosen by the writer of a sketch and
+// never given to other content of its cell (a new one is the old XOR a
+// random number, or a fresh random number). Sketches written before
+// version 2, and every sketch on SQLite (which merges in SQL and needs
+// none), have a NULL version: a PostgreSQL Sink reads and merges those,
+// and gives them a version when it writes them.
 //
 // granularity and dimension hold the numeric values of aggregate's
 // Granularity and Dimension, bucket the bucket's start in Unix seconds,

@@ -19,7 +19,7 @@ var migrations embed.FS
 
 // SchemaVersion is the schema version this package writes and reads; a
 // database at a newer version is refused.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrationLock is the PostgreSQL advisory lock key that serializes
 // migrations of instances starting at once ("clickano" in ASCII).

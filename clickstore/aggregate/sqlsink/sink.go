@@ -94,6 +94,14 @@ type Sink struct {
 	// function (see sketchCaches).
 	sketches *sketchCache
 	cacheID  uint64
+
+	// memory remembers the versions and sketches of the cells this Sink
+	// wrote on PostgreSQL (nil on SQLite), and memos what the write in
+	// progress learned, remembered once it commits: both guarded by
+	// flushMu. rewrites counts the rows a flush wrote a second time.
+	memory   *cellMemory
+	memos    []memo
+	rewrites atomic.Uint64
 }
 
 var (
@@ -196,6 +204,9 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, erro
 	s.sqlMerge = d == SQLite && hasSQLMerge(ctx, db)
 	s.sketches = newSketchCache(sketchCacheBytes)
 	s.cacheID = registerSketchCache(s.sketches)
+	if d == PostgreSQL {
+		s.memory = newCellMemory(rememberBytes)
+	}
 	s.buf.init()
 	go s.loop()
 	return s, nil
