@@ -256,7 +256,9 @@ func BenchmarkFlush(b *testing.B) {
 				b.ReportMetric(n/tSink.Seconds(), "sink-incr/s")
 				b.ReportMetric(tBare.Seconds()/tSink.Seconds(), "ratio")
 				b.ReportMetric(float64(len(bt.rows)), "rows/op")
-				b.ReportMetric(float64(sink.rewrites.Load())/float64(len(bt.rows)*(i+1)), "rewrites/row")
+				if sink.dialect == PostgreSQL {
+					b.ReportMetric(float64(sink.rewrites.Load())/float64(len(bt.rows)*(i+1)), "rewrites/row")
+				}
 				if hits, misses := sink.sketches.hits.Load(), sink.sketches.misses.Load(); hits+misses > 0 {
 					b.ReportMetric(float64(hits)/float64(hits+misses), "cache-hits/merge")
 				}

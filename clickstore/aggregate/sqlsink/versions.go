@@ -139,7 +139,8 @@ const (
 // upsertReturn is the versioned upsert of writeVersioned. Its rows (13
 // arrays: the cells' columns and the version sent) are inserted in their
 // order, which is sorted, so that writers lock rows in one order and do
-// not deadlock. A row that exists has its counts added; its sketch is
+// not deadlock (were the order lost, PostgreSQL would detect a deadlock
+// and fail one flush, which is retried: nothing would be lost). A row that exists has its counts added; its sketch is
 // replaced by the one sent only if the stored version is the version
 // sent, and then gets that version XOR the statement's salt ($15) as its
 // new one. An odd version sent never matches (stored ones are even), nor
@@ -159,19 +160,24 @@ const (
 func pgUpsertSQL(m upsertMode) string {
 	const (
 		keys   = `$1::text[], $2::smallint[], $3::bigint[], $4::smallint[], $5::smallint[], $6::text[]`
-		arrays = keys + `, $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bytea[], $13::bigint[]`
 		insert = "INSERT INTO clickanon_cells (" + cellColumns + ", ver) "
+		// The rows to insert, in their order: unnest in the select list
+		// streams the arrays in lockstep, where unnest in FROM would
+		// first copy them (sketches and all) into a tuplestore, which
+		// spills to a temporary file past work_mem.
+		rows = `SELECT unnest($1::text[]), unnest($2::smallint[]), unnest($3::bigint[]), unnest($4::smallint[]),
+    unnest($5::smallint[]), unnest($6::text[]), unnest($7::bigint[]), unnest($8::bigint[]), unnest($9::bigint[]),
+    unnest($10::bigint[]), unnest($11::bigint[]), unnest($12::bytea[]), unnest($13::bigint[])`
 	)
 	switch m {
 	case upsertSketch:
-		return insert + "SELECT * FROM unnest(" + arrays + ")" + conflict + "sketch = excluded.sketch, ver = excluded.ver"
+		return insert + rows + conflict + "sketch = excluded.sketch, ver = excluded.ver"
 	case selectSketch:
 		return `SELECT i.n, c.sketch FROM unnest(` + keys + `) WITH ORDINALITY AS i(` + cellKeyColumns + `, n)
 JOIN clickanon_cells c USING (` + cellKeyColumns + `)`
 	}
 	const match = "excluded.sketch IS NOT NULL AND clickanon_cells.ver = excluded.ver"
-	return `WITH up AS (` + insert + `SELECT ` + cellColumns + `, ver
-    FROM unnest(` + arrays + `) WITH ORDINALITY AS i(` + cellColumns + `, ver, n) ORDER BY n` + conflict + sums + `,
+	return `WITH up AS (` + insert + rows + conflict + sums + `,
     sketch = CASE WHEN ` + match + ` THEN excluded.sketch ELSE clickanon_cells.sketch END,
     ver = CASE WHEN ` + match + ` THEN excluded.ver # $15::bigint ELSE clickanon_cells.ver END
     RETURNING ` + cellKeyColumns + `, ver)
@@ -185,8 +191,8 @@ WHERE i.mode <> 0 AND up.ver IS DISTINCT FROM CASE i.mode WHEN 1 THEN i.ver # $1
 // the remembered one first and sends the union with the remembered
 // version: the upsert writes it if the cell still holds that version (no
 // other writer changed it since), or leaves the sketch alone. If the
-// union is the remembered sketch (no new visitor), it sends an odd
-// version, asking for the check alone. A cell it does not remember is
+// union is the remembered sketch (no new visitor), it sends no sketch and
+// an odd version, asking for the check alone. A cell it does not remember is
 // sent with its batch sketch and a new version, which a new row takes.
 // The rows that come back (another writer changed the sketch, the Sink
 // did not remember the cell, or its row was gone) are merged with what
@@ -218,7 +224,9 @@ func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args 
 			return fmt.Errorf("row %d: %w", i+1, err)
 		}
 		if bytes.Equal(merged, m.enc) {
-			vers[i] = m.ver | 1 // nothing new: check the version, write nothing
+			// Nothing new: check the version, send and write no sketch
+			// (were the row gone, it would come back as inserted).
+			sent[i], vers[i] = nil, m.ver|1
 			continue
 		}
 		sent[i], vers[i], modes[i] = merged, m.ver, checkWritten
