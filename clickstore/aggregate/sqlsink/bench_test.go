@@ -157,27 +157,44 @@ func BenchmarkTracker(b *testing.B) {
 // allocs/op are the two writes' together.
 //
 // In visitors=same every batch has the same 256 visitors, so the stored
-// sketches equal the new ones and the sink merges none. In visitors=new
-// each batch brings 256 visitors not seen before, so the sink merges every
-// sketch it writes with the stored one, and the stored sketches grow; the
-// bare upsert then writes the same grown sketches (their union, computed
-// outside its timing), so that both write the same bytes and the ratio is
-// the sink's own work: the token, reading and merging the stored sketches.
+// sketches hold the new ones and the sink merges none (on PostgreSQL it
+// sends no sketch, and the upsert checks the remembered version alone).
+// In visitors=new each batch brings 256 visitors not seen before, so the
+// sink merges every sketch it writes with the stored one, and the stored
+// sketches grow; the bare upsert then writes the same grown sketches
+// (their union, computed outside its timing), so that both write the same
+// bytes and the ratio is the sink's own work: the token, merging the
+// sketches and (on PostgreSQL) checking the versions. rewrites/row counts
+// the rows the sink wrote a second time (another writer changed them, or
+// the sink did not remember them): 0 here, where the sink is the only
+// writer of its database. In visitors=new/writers=2 (PostgreSQL) two
+// Sinks on one database, two instances of a fleet, take turns flushing
+// new visitors into the same cells, so that every cell a Sink writes was
+// changed by the other since: every row is written twice, the worst case.
 func BenchmarkFlush(b *testing.B) {
 	for _, d := range []struct {
 		name string
 		dsn  func(testing.TB) string
 	}{{"sqlite", sqlitePath}, {"postgresql", pgtest.DB}} {
-		for _, fresh := range []bool{false, true} {
-			name := d.name + "/visitors=same"
-			if fresh {
-				name = d.name + "/visitors=new"
+		for _, bc := range []struct {
+			name    string
+			fresh   bool
+			writers int // Sinks on the database, taking turns
+		}{{"visitors=same", false, 1}, {"visitors=new", true, 1}, {"visitors=new/writers=2", true, 2}} {
+			if bc.writers > 1 && d.name == "sqlite" {
+				continue // SQLite merges in SQL, whoever wrote last
 			}
-			b.Run(name, func(b *testing.B) {
+			fresh := bc.fresh
+			b.Run(d.name+"/"+bc.name, func(b *testing.B) {
 				ctx := context.Background()
 				cs := benchClicks(4096)
 				opts := &Options{Logger: slog.New(slog.DiscardHandler)}
-				bare, sink := open(b, d.dsn(b), opts), open(b, d.dsn(b), opts)
+				bare, dsn := open(b, d.dsn(b), opts), d.dsn(b)
+				sinks := make([]*Sink, bc.writers)
+				for k := range sinks {
+					sinks[k] = open(b, dsn, opts)
+				}
+				sink := sinks[0] // the one flushing next
 				fill := func(s *Sink) {
 					for j, c := range cs {
 						if err := s.Add(ctx, c, clickstore.Uniqueness(j%3)); err != nil {
@@ -224,8 +241,10 @@ func BenchmarkFlush(b *testing.B) {
 					return time.Since(start)
 				}
 				upsert() // both databases hold the rows
-				fill(sink)
-				flush()
+				for _, sink = range sinks {
+					fill(sink)
+					flush()
+				}
 				var tBare, tSink time.Duration
 				i := 0
 				b.ReportAllocs()
@@ -240,6 +259,7 @@ func BenchmarkFlush(b *testing.B) {
 						union.merge(b, bt.rows)
 						args = appendRowArgs(args[:0], bt.rows)
 					}
+					sink = sinks[i%len(sinks)]
 					fill(sink)
 					b.StartTimer()
 					if i%2 == 0 {
@@ -256,10 +276,16 @@ func BenchmarkFlush(b *testing.B) {
 				b.ReportMetric(n/tSink.Seconds(), "sink-incr/s")
 				b.ReportMetric(tBare.Seconds()/tSink.Seconds(), "ratio")
 				b.ReportMetric(float64(len(bt.rows)), "rows/op")
-				if sink.dialect == PostgreSQL {
-					b.ReportMetric(float64(sink.rewrites.Load())/float64(len(bt.rows)*(i+1)), "rewrites/row")
+				var rewrites, hits, misses uint64
+				for _, s := range sinks {
+					rewrites += s.rewrites.Load()
+					hits += s.sketches.hits.Load()
+					misses += s.sketches.misses.Load()
 				}
-				if hits, misses := sink.sketches.hits.Load(), sink.sketches.misses.Load(); hits+misses > 0 {
+				if d.name == "postgresql" {
+					b.ReportMetric(float64(rewrites)/float64(len(bt.rows)*(i+len(sinks))), "rewrites/row")
+				}
+				if hits+misses > 0 {
 					b.ReportMetric(float64(hits)/float64(hits+misses), "cache-hits/merge")
 				}
 			})

@@ -19,8 +19,9 @@ const rememberBytes = 16 << 20
 // version and the encoding of its sketch, as the Sink's last committed
 // write of the cell left them (or read them, under the row's lock).
 type remembered struct {
-	ver int64
-	enc []byte // not modified once remembered
+	ver       int64
+	enc       []byte // not modified once remembered
+	contended bool   // the last check found another writer's version
 }
 
 // cellMemory remembers, for the cells a Sink wrote on PostgreSQL, the
@@ -140,23 +141,26 @@ const (
 // arrays: the cells' columns and the version sent) are inserted in their
 // order, which is sorted, so that writers lock rows in one order and do
 // not deadlock (were the order lost, PostgreSQL would detect a deadlock
-// and fail one flush, which is retried: nothing would be lost). A row that exists has its counts added; its sketch is
-// replaced by the one sent only if the stored version is the version
-// sent, and then gets that version XOR the statement's salt ($15) as its
-// new one. An odd version sent never matches (stored ones are even), nor
-// does a NULL sketch sent replace a stored one. What comes back, for each
-// row checked (its mode, $14), is the ordinal and the stored version of
-// the rows whose stored version is not the one a success leaves:
-// checkWritten expects the new version, checkKept the version sent, made
-// even. In the steady state nothing comes back. The sketches take no part
-// in the join that finds those rows (the key columns' arrays are read
-// twice, the sketches' once), and none comes back: selectSketch reads
-// the few that are needed.
+// and fail one flush, which is retried: nothing would be lost). A row
+// that exists has its counts added, and its version checked if it was
+// sent a sketch or an odd version (its mode, $14, is then not 0): the
+// check passes if the stored version is the one sent, made even. If it
+// passes and the row was sent a sketch and an even version, the sketch
+// replaces the stored one and the version XOR the statement's salt ($15)
+// becomes its version. If it fails, the stored version gets its low bit
+// set, which marks the row for the rest of the statement (stored versions
+// are even): the sketch of such a row, and of none other, is returned,
+// so that the sketches sent by the upsert that succeeded do not pass
+// through the statement's tuplestore. What comes back is the ordinal,
+// the stored version and that sketch of each checked row whose version
+// is not the one a success leaves (checkWritten expects the new version,
+// checkKept the version sent, made even): nothing, in the steady state.
+// The transaction then writes each row that came back once more,
+// restoring an even version.
 //
-// upsertSketch replaces the sketches and versions of rows the transaction
-// already locked (their counts, sent as 0, are kept). selectSketch reads
-// the sketches of rows the transaction locked, by key (6 arrays), with
-// their ordinals.
+// upsertSketch replaces the versions and (unless sent NULL) the sketches
+// of rows the transaction already locked (their counts, sent as 0, are
+// kept).
 func pgUpsertSQL(m upsertMode) string {
 	const (
 		keys   = `$1::text[], $2::smallint[], $3::bigint[], $4::smallint[], $5::smallint[], $6::text[]`
@@ -169,19 +173,21 @@ func pgUpsertSQL(m upsertMode) string {
     unnest($5::smallint[]), unnest($6::text[]), unnest($7::bigint[]), unnest($8::bigint[]), unnest($9::bigint[]),
     unnest($10::bigint[]), unnest($11::bigint[]), unnest($12::bytea[]), unnest($13::bigint[])`
 	)
-	switch m {
-	case upsertSketch:
-		return insert + rows + conflict + "sketch = excluded.sketch, ver = excluded.ver"
-	case selectSketch:
-		return `SELECT i.n, c.sketch FROM unnest(` + keys + `) WITH ORDINALITY AS i(` + cellKeyColumns + `, n)
-JOIN clickanon_cells c USING (` + cellKeyColumns + `)`
+	if m == upsertSketch {
+		return insert + rows + conflict + "sketch = COALESCE(excluded.sketch, clickanon_cells.sketch), ver = excluded.ver"
 	}
-	const match = "excluded.sketch IS NOT NULL AND clickanon_cells.ver = excluded.ver"
+	const (
+		pass    = "clickanon_cells.ver = (excluded.ver & -2)"
+		write   = pass + " AND excluded.sketch IS NOT NULL AND (excluded.ver & 1) = 0"
+		checked = "(excluded.sketch IS NOT NULL OR (excluded.ver & 1) = 1)"
+	)
 	return `WITH up AS (` + insert + rows + conflict + sums + `,
-    sketch = CASE WHEN ` + match + ` THEN excluded.sketch ELSE clickanon_cells.sketch END,
-    ver = CASE WHEN ` + match + ` THEN excluded.ver # $15::bigint ELSE clickanon_cells.ver END
-    RETURNING ` + cellKeyColumns + `, ver)
-SELECT i.n, up.ver FROM up
+    sketch = CASE WHEN ` + write + ` THEN excluded.sketch ELSE clickanon_cells.sketch END,
+    ver = CASE WHEN ` + write + ` THEN excluded.ver # $15::bigint
+        WHEN ` + pass + ` OR NOT ` + checked + ` THEN clickanon_cells.ver
+        ELSE clickanon_cells.ver # 1 END
+    RETURNING ` + cellKeyColumns + `, ver, CASE WHEN ver IS NULL OR (ver & 1) = 1 THEN sketch END AS failed)
+SELECT i.n, up.ver, up.failed FROM up
 JOIN unnest(` + keys + `, $13::bigint[], $14::smallint[]) WITH ORDINALITY AS i(` + cellKeyColumns + `, ver, mode, n) USING (` + cellKeyColumns + `)
 WHERE i.mode <> 0 AND up.ver IS DISTINCT FROM CASE i.mode WHEN 1 THEN i.ver # $15::bigint ELSE i.ver & -2 END`
 }
@@ -192,19 +198,36 @@ WHERE i.mode <> 0 AND up.ver IS DISTINCT FROM CASE i.mode WHEN 1 THEN i.ver # $1
 // version: the upsert writes it if the cell still holds that version (no
 // other writer changed it since), or leaves the sketch alone. If the
 // union is the remembered sketch (no new visitor), it sends no sketch and
-// an odd version, asking for the check alone. A cell it does not remember is
-// sent with its batch sketch and a new version, which a new row takes.
+// an odd version, asking for the check alone. A cell it does not remember
+// is sent with its batch sketch and a new version, which a new row takes.
 // The rows that come back (another writer changed the sketch, the Sink
-// did not remember the cell, or its row was gone) are merged with what
-// they hold and written a second time, under the lock the upsert took.
+// did not remember the cell, or its row was gone), with the stored sketch
+// if another writer's, are merged with it and written a second time,
+// under the lock the upsert took.
+//
+// A cell whose last check failed is contended: other instances write it
+// too, and its next check will most likely fail as well. Its union would
+// be sent for nothing, so the Sink asks for the check alone and writes
+// the union in the second write, from what it remembers if the check
+// passed or from the stored sketch that comes back if not. A check that
+// passes makes the cell uncontended again.
+//
 // What the writes leave is noted in s.memos, remembered if the
 // transaction commits.
 func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args []any) error {
+	type plan uint8
+	const (
+		unknown  plan = iota // not remembered: sent with a new version
+		written              // the union sent, written if the version matches
+		kept                 // nothing new: the version checked
+		deferred             // contended: the version checked, the union written next
+	)
 	var (
 		sent  = make([][]byte, len(rows))
 		vers  = make([]int64, len(rows))
 		modes = make([]int16, len(rows))
-		known = make([]bool, len(rows)) // remembered
+		plans = make([]plan, len(rows))
+		rems  = make([]remembered, len(rows))
 		salt  = newSalt()
 	)
 	for i := range rows {
@@ -218,37 +241,39 @@ func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args 
 		if !ok {
 			continue
 		}
-		known[i] = true
+		// Check the version alone unless the union is to be written now
+		// (were the row gone, it would come back as inserted).
+		rems[i], sent[i], vers[i], plans[i] = m, nil, m.ver|1, deferred
+		if m.contended {
+			continue
+		}
 		merged, err := s.sketches.merge(m.enc, r.sketch)
 		if err != nil {
 			return fmt.Errorf("row %d: %w", i+1, err)
 		}
 		if bytes.Equal(merged, m.enc) {
-			// Nothing new: check the version, send and write no sketch
-			// (were the row gone, it would come back as inserted).
-			sent[i], vers[i] = nil, m.ver|1
+			plans[i] = kept
 			continue
 		}
-		sent[i], vers[i], modes[i] = merged, m.ver, checkWritten
+		sent[i], vers[i], modes[i], plans[i] = merged, m.ver, checkWritten, written
 	}
 	args = appendArrays(args[:0], rows, sent, vers)
 	res, err := s.stmt(ctx, tx, upsertReturn, len(rows)).QueryContext(ctx, append(args, modes, salt)...)
 	if err != nil {
 		return err
 	}
-	type returned struct {
-		i   int
-		ver sql.NullInt64
-	}
 	var (
-		back    = make([]bool, len(rows)) // came back
-		checked []returned
-		read    []int // the rows whose stored sketch is needed
+		back   = make([]bool, len(rows)) // came back
+		found  = make([]sql.NullInt64, len(rows))
+		stored = make(map[int][]byte) // the sketches of rows whose check failed
 	)
 	for res.Next() {
-		var r returned
-		var ord int64
-		if err := res.Scan(&ord, &r.ver); err != nil {
+		var (
+			ord    int64
+			ver    sql.NullInt64
+			failed []byte
+		)
+		if err := res.Scan(&ord, &ver, &failed); err != nil {
 			res.Close()
 			return err
 		}
@@ -256,11 +281,10 @@ func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args 
 			res.Close()
 			return fmt.Errorf("database returned row %d of %d", ord, len(rows))
 		}
-		r.i = int(ord - 1)
-		back[r.i] = true
-		checked = append(checked, r)
-		if !r.ver.Valid || r.ver.Int64 != vers[r.i] {
-			read = append(read, r.i) // another writer's sketch, or none
+		i := int(ord - 1)
+		back[i], found[i] = true, ver
+		if failed != nil {
+			stored[i] = failed
 		}
 	}
 	if err := res.Close(); err != nil {
@@ -269,51 +293,64 @@ func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args 
 	if err := res.Err(); err != nil {
 		return err
 	}
-	stored, err := s.readSketches(ctx, tx, rows, read, args)
-	if err != nil {
-		return err
-	}
 	var (
 		again  []row // rows to write a second time
 		againV []int64
+		againC []bool // contended
 	)
-	for _, r := range checked {
-		mine := rows[r.i].sketch
-		var write []byte
-		st, ok := stored[r.i]
+	rewrite := func(i int, sk []byte, contended bool) {
+		u := rows[i]
+		u.n, u.sketch = aggregate.Counts{}, sk
+		again, againV, againC = append(again, u), append(againV, newVersion()), append(againC, contended)
+	}
+	note := func(i int, r remembered) { s.memos = append(s.memos, memo{rows[i].key, r}) }
+	for i := range rows {
+		mine := rows[i].sketch
 		switch {
-		case !ok:
-			// Inserted, though remembered: the row was deleted since
-			// (erased, swept). It holds what was sent, which may
-			// carry remembered visitors: it gets the batch's alone.
-			write = bytes.Clone(mine)
-		case st == nil:
-			write = bytes.Clone(mine) // the cell had no visitor
-		default:
-			merged, err := s.sketches.merge(st, mine)
-			if err != nil {
-				return fmt.Errorf("row %d: %w", r.i+1, err)
-			}
-			if bytes.Equal(merged, st) {
-				if r.ver.Valid {
-					s.memos = append(s.memos, memo{rows[r.i].key, remembered{r.ver.Int64, st}})
+		case modes[i] == checkNone:
+		case !back[i]: // the check passed
+			switch plans[i] {
+			case written:
+				note(i, remembered{ver: vers[i] ^ salt, enc: sent[i]})
+			case unknown: // inserted
+				note(i, remembered{ver: vers[i], enc: bytes.Clone(mine)})
+			case deferred:
+				merged, err := s.sketches.merge(rems[i].enc, mine)
+				if err != nil {
+					return fmt.Errorf("row %d: %w", i+1, err)
 				}
+				if bytes.Equal(merged, rems[i].enc) {
+					note(i, remembered{ver: rems[i].ver, enc: rems[i].enc})
+				} else {
+					rewrite(i, merged, false)
+				}
+			} // kept: remembered as it was
+		case found[i].Valid && found[i].Int64 == vers[i]:
+			// Inserted, though remembered: the row was deleted since
+			// (erased, swept). It holds what was sent, which may carry
+			// remembered visitors or none: it gets the batch's alone.
+			rewrite(i, bytes.Clone(mine), false)
+		case stored[i] == nil:
+			rewrite(i, bytes.Clone(mine), true) // the cell had no visitor
+		default: // another writer's sketch; its version is marked
+			merged, err := s.sketches.merge(stored[i], mine)
+			if err != nil {
+				return fmt.Errorf("row %d: %w", i+1, err)
+			}
+			if !bytes.Equal(merged, stored[i]) {
+				rewrite(i, merged, true)
 				continue
 			}
-			write = merged
-		}
-		u := rows[r.i]
-		u.n, u.sketch = aggregate.Counts{}, write
-		again = append(again, u)
-		againV = append(againV, newVersion())
-	}
-	for i := range rows {
-		switch {
-		case back[i] || modes[i] == checkNone:
-		case modes[i] == checkWritten:
-			s.memos = append(s.memos, memo{rows[i].key, remembered{vers[i] ^ salt, sent[i]}})
-		case !known[i]: // inserted
-			s.memos = append(s.memos, memo{rows[i].key, remembered{vers[i], bytes.Clone(sent[i])}})
+			// Nothing new for it: the sketch stays, with its version
+			// unmarked (or a first one).
+			u := rows[i]
+			u.n, u.sketch = aggregate.Counts{}, nil
+			v := newVersion()
+			if found[i].Valid {
+				v = found[i].Int64 &^ 1
+			}
+			again, againV, againC = append(again, u), append(againV, v), append(againC, true)
+			note(i, remembered{ver: v, enc: stored[i], contended: true})
 		}
 	}
 	if len(again) == 0 {
@@ -324,50 +361,12 @@ func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args 
 	if _, err := s.stmt(ctx, tx, upsertSketch, len(again)).ExecContext(ctx, args...); err != nil {
 		return fmt.Errorf("merged sketches: %w", err)
 	}
-	for i := range again {
-		s.memos = append(s.memos, memo{again[i].key, remembered{againV[i], again[i].sketch}})
+	for k := range again {
+		if again[k].sketch != nil { // a nil one is noted above
+			s.memos = append(s.memos, memo{again[k].key, remembered{againV[k], again[k].sketch, againC[k]}})
+		}
 	}
 	return nil
-}
-
-// readSketches returns the stored sketches of the rows of rows whose
-// indices are read, by index. The transaction holds those rows locked,
-// so what it reads is what they hold until it ends.
-func (s *Sink) readSketches(ctx context.Context, tx *sql.Tx, rows []row, read []int, args []any) (map[int][]byte, error) {
-	if len(read) == 0 {
-		return nil, nil
-	}
-	sel := make([]row, len(read))
-	for k, i := range read {
-		sel[k] = rows[i]
-	}
-	args = appendArrays(args[:0], sel, nil, nil)[:6] // the key columns
-	res, err := s.stmt(ctx, tx, selectSketch, len(sel)).QueryContext(ctx, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read stored sketches: %w", err)
-	}
-	defer res.Close()
-	stored := make(map[int][]byte, len(read))
-	for res.Next() {
-		var (
-			ord int64
-			sk  []byte
-		)
-		if err := res.Scan(&ord, &sk); err != nil {
-			return nil, fmt.Errorf("read stored sketches: %w", err)
-		}
-		if ord < 1 || ord > int64(len(read)) {
-			return nil, fmt.Errorf("read stored sketches: database returned row %d of %d", ord, len(read))
-		}
-		stored[read[ord-1]] = sk
-	}
-	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("read stored sketches: %w", err)
-	}
-	if len(stored) != len(read) {
-		return nil, fmt.Errorf("read stored sketches: %d of %d rows found", len(stored), len(read))
-	}
-	return stored, nil
 }
 
 // appendArrays appends PostgreSQL's parameters for rows, one array per

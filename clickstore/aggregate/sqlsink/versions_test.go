@@ -144,9 +144,14 @@ func TestSketchChangedBehindTheSinkIsMerged(t *testing.T) {
 	assert.NotEqual(t, v, storedVersion(t, a.db, link), "b's write has a version of its own")
 	writeVisitors(t, a, link, 30, 40)
 	assert.Equal(t, uint64(cells), a.rewrites.Load(), "a found b's versions and merged b's visitors")
+	m, ok = a.memory.get(minuteTotal(link))
+	require.True(t, ok)
+	assert.True(t, m.contended, "a cell another writer changed is contended")
 	writeVisitors(t, a, link, 40, 50)
-	assert.Equal(t, uint64(cells), a.rewrites.Load(), "a remembers its merge: one write each again")
-	assertMinuteCells(t, a, link, 50, 70)
+	assert.Equal(t, uint64(2*cells), a.rewrites.Load(), "a contended cell: the check alone, then the union")
+	writeVisitors(t, a, link, 50, 60)
+	assert.Equal(t, uint64(2*cells), a.rewrites.Load(), "the check passed: one write each again")
+	assertMinuteCells(t, a, link, 60, 80)
 	assertVersions(t, a.db, link)
 }
 
@@ -172,13 +177,15 @@ func TestLostCommitReplyForgetsCells(t *testing.T) {
 
 	writeVisitors(t, s, link, 20, 30)
 	assert.Equal(t, uint64(cells), s.rewrites.Load(), "the forgotten cells were read and merged")
+	writeVisitors(t, s, link, 30, 35) // their check passes: the union written next, once
+	assert.Equal(t, uint64(2*cells), s.rewrites.Load())
 
-	addVisitors(t, s, link, 30, 40)
+	addVisitors(t, s, link, 35, 40)
 	s.beforeCommit = func() error { return errors.New("rolled back") }
 	require.Error(t, s.Flush(context.Background()))
 	s.beforeCommit = nil
 	require.NoError(t, s.Flush(context.Background()), "the batch, back in the buffer")
-	assert.Equal(t, uint64(cells), s.rewrites.Load(), "after a rollback the Sink remembers the cells right")
+	assert.Equal(t, uint64(2*cells), s.rewrites.Load(), "after a rollback the Sink remembers the cells right")
 	assertMinuteCells(t, s, link, 40, 40)
 	assertVersions(t, s.db, link)
 }

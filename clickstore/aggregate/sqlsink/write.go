@@ -80,9 +80,6 @@ type stmtKey struct {
 // it. The caller holds flushMu, which guards s.stmts.
 func (s *Sink) prepare(ctx context.Context) error {
 	modes := []upsertMode{upsertReturn, upsertSketch}
-	if s.dialect == PostgreSQL {
-		modes = append(modes, selectSketch)
-	}
 	if s.sqlMerge {
 		modes = []upsertMode{upsertMerge}
 	}
@@ -324,7 +321,6 @@ const (
 	upsertMerge                    // add counts, merge sketches in SQL
 	upsertSketch                   // replace the stored sketch
 	insertToken                    // not an upsert: record a batch token
-	selectSketch                   // not an upsert: read sketches (PostgreSQL)
 )
 
 // upsertSQL returns the statement that writes n rows in mode m; on
