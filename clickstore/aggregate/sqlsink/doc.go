@@ -35,12 +35,15 @@
 // union with the remembered version; the upsert writes it only if the row
 // still holds that version, and gives it a new one. A cell that another
 // writer (another instance) changed since, or that the Sink does not
-// remember, keeps its stored sketch: the upsert reports it, and the Sink
-// reads the stored sketch, merges and writes the union a second time, all
-// under the row lock the upsert took. So a visitor is never lost however
-// many instances write a cell at once, and in the steady state (one
-// instance per link, or several taking turns slowly) each row is written
-// once. On SQLite, whose writers take the database in
+// remember, keeps its stored sketch: the upsert returns it, and the Sink
+// merges and writes the union a second time, under the row lock the
+// upsert took. So a visitor is never lost however many instances write a
+// cell at once, and a Sink that writes a cell alone writes its row once.
+// A cell that other instances write too (its last check failed) is sent
+// only the check, not a union it would most likely send for nothing,
+// until a check passes again: a fleet that spreads a link's clicks over
+// its instances pays two writes a row, as plain read-merge-write would.
+// On SQLite, whose writers take the database in
 // turn, the upsert merges in SQL through clickanon_hll_merge, a function
 // this package registers with the modernc.org/sqlite driver, called only
 // for a sketch that differs from the stored one (a database opened
