@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 )
@@ -134,20 +136,20 @@ const (
 	checkKept    = 2 // inserted, or (odd version) the stored version is checked alone
 )
 
-// pgUpsertSQL returns PostgreSQL's statement of mode m, which takes any
-// number of rows as one array per column.
+// pgUpsertSQL returns PostgreSQL's statement of mode m for n rows.
 //
-// upsertReturn is the versioned upsert of writeVersioned. Its rows (13
-// arrays: the cells' columns and the version sent) are inserted in their
-// order, which is sorted, so that writers lock rows in one order and do
-// not deadlock (were the order lost, PostgreSQL would detect a deadlock
-// and fail one flush, which is retried: nothing would be lost). A row
-// that exists has its counts added, and its version checked if it was
-// sent a sketch or an odd version (its mode, $14, is then not 0): the
-// check passes if the stored version is the one sent, made even. If it
-// passes and the row was sent a sketch and an even version, the sketch
-// replaces the stored one and the version XOR the statement's salt ($15)
-// becomes its version. If it fails, the stored version gets its low bit
+// upsertReturn is the versioned upsert of writeVersioned. Its n rows (13
+// parameters each: the cells' columns and the version sent, in VALUES)
+// are inserted in their order, which is sorted, so that writers lock rows
+// in one order and do not deadlock (were the order lost, PostgreSQL would
+// detect a deadlock and fail one flush, which is retried: nothing would
+// be lost). 9 parameters follow: the key columns, versions and modes as
+// arrays, and the statement's salt. A row that exists has its counts
+// added, and its version checked if it was sent a sketch or an odd
+// version (its mode is then not 0): the check passes if the stored
+// version is the one sent, made even. If it passes and the row was sent a
+// sketch and an even version, the sketch replaces the stored one and the
+// version XOR the salt becomes its version. If it fails, the stored version gets its low bit
 // set, which marks the row for the rest of the statement (stored versions
 // are even): the sketch of such a row, and of none other, is returned,
 // so that the sketches sent by the upsert that succeeded do not pass
@@ -158,38 +160,39 @@ const (
 // The transaction then writes each row that came back once more,
 // restoring an even version.
 //
-// upsertSketch replaces the versions and (unless sent NULL) the sketches
-// of rows the transaction already locked (their counts, sent as 0, are
-// kept).
-func pgUpsertSQL(m upsertMode) string {
-	const (
-		keys   = `$1::text[], $2::smallint[], $3::bigint[], $4::smallint[], $5::smallint[], $6::text[]`
-		insert = "INSERT INTO clickanon_cells (" + cellColumns + ", ver) "
-		// The rows to insert, in their order: unnest in the select list
-		// streams the arrays in lockstep, where unnest in FROM would
-		// first copy them (sketches and all) into a tuplestore, which
-		// spills to a temporary file past work_mem.
-		rows = `SELECT unnest($1::text[]), unnest($2::smallint[]), unnest($3::bigint[]), unnest($4::smallint[]),
-    unnest($5::smallint[]), unnest($6::text[]), unnest($7::bigint[]), unnest($8::bigint[]), unnest($9::bigint[]),
-    unnest($10::bigint[]), unnest($11::bigint[]), unnest($12::bytea[]), unnest($13::bigint[])`
-	)
+// upsertSketch, which takes any number of rows as one array per column,
+// replaces the versions and (unless sent NULL) the sketches of rows the
+// transaction already locked (their counts, sent as 0, are kept).
+func pgUpsertSQL(m upsertMode, n int) string {
+	const insert = "INSERT INTO clickanon_cells (" + cellColumns + ", ver) "
 	if m == upsertSketch {
-		return insert + rows + conflict + "sketch = COALESCE(excluded.sketch, clickanon_cells.sketch), ver = excluded.ver"
+		// Any number of rows, one array per column.
+		return insert + `SELECT * FROM unnest($1::text[], $2::smallint[], $3::bigint[], $4::smallint[], $5::smallint[],
+$6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bytea[], $13::bigint[])` +
+			conflict + "sketch = COALESCE(excluded.sketch, clickanon_cells.sketch), ver = excluded.ver"
 	}
+	var sb strings.Builder
+	sb.Grow(1200 + n*80)
+	sb.WriteString("WITH up AS (" + insert + "VALUES ")
+	PostgreSQL.values(&sb, n, cellParams+1)
+	p := func(k int) string { return "$" + strconv.Itoa(n*(cellParams+1)+k) }
+	salt := p(9) + "::bigint"
 	const (
 		pass    = "clickanon_cells.ver = (excluded.ver & -2)"
 		write   = pass + " AND excluded.sketch IS NOT NULL AND (excluded.ver & 1) = 0"
 		checked = "(excluded.sketch IS NOT NULL OR (excluded.ver & 1) = 1)"
 	)
-	return `WITH up AS (` + insert + rows + conflict + sums + `,
+	sb.WriteString(conflict + sums + `,
     sketch = CASE WHEN ` + write + ` THEN excluded.sketch ELSE clickanon_cells.sketch END,
-    ver = CASE WHEN ` + write + ` THEN excluded.ver # $15::bigint
+    ver = CASE WHEN ` + write + ` THEN excluded.ver # ` + salt + `
         WHEN ` + pass + ` OR NOT ` + checked + ` THEN clickanon_cells.ver
         ELSE clickanon_cells.ver # 1 END
     RETURNING ` + cellKeyColumns + `, ver, CASE WHEN ver IS NULL OR (ver & 1) = 1 THEN sketch END AS failed)
 SELECT i.n, up.ver, up.failed FROM up
-JOIN unnest(` + keys + `, $13::bigint[], $14::smallint[]) WITH ORDINALITY AS i(` + cellKeyColumns + `, ver, mode, n) USING (` + cellKeyColumns + `)
-WHERE i.mode <> 0 AND up.ver IS DISTINCT FROM CASE i.mode WHEN 1 THEN i.ver # $15::bigint ELSE i.ver & -2 END`
+JOIN unnest(` + p(1) + `::text[], ` + p(2) + `::smallint[], ` + p(3) + `::bigint[], ` + p(4) + `::smallint[], ` + p(5) + `::smallint[], ` +
+		p(6) + `::text[], ` + p(7) + `::bigint[], ` + p(8) + `::smallint[]) WITH ORDINALITY AS i(` + cellKeyColumns + `, ver, mode, n) USING (` + cellKeyColumns + `)
+WHERE i.mode <> 0 AND up.ver IS DISTINCT FROM CASE i.mode WHEN 1 THEN i.ver # ` + salt + ` ELSE i.ver & -2 END`)
+	return sb.String()
 }
 
 // writeVersioned writes rows to PostgreSQL in tx, once each in the common
@@ -257,8 +260,9 @@ func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args 
 		}
 		sent[i], vers[i], modes[i], plans[i] = merged, m.ver, checkWritten, written
 	}
-	args = appendArrays(args[:0], rows, sent, vers)
-	res, err := s.stmt(ctx, tx, upsertReturn, len(rows)).QueryContext(ctx, append(args, modes, salt)...)
+	args = appendRowArgs(args[:0], rows, sent, vers)
+	args = append(appendKeyArrays(args, rows), vers, modes, salt)
+	res, err := s.stmt(ctx, tx, upsertReturn, len(rows)).QueryContext(ctx, args...)
 	if err != nil {
 		return err
 	}
@@ -357,7 +361,7 @@ func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args 
 		return nil
 	}
 	s.rewrites.Add(uint64(len(again)))
-	args = appendArrays(args[:0], again, nil, againV)
+	args = appendArrays(args[:0], again, againV)
 	if _, err := s.stmt(ctx, tx, upsertSketch, len(again)).ExecContext(ctx, args...); err != nil {
 		return fmt.Errorf("merged sketches: %w", err)
 	}
@@ -369,23 +373,15 @@ func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args 
 	return nil
 }
 
-// appendArrays appends PostgreSQL's parameters for rows, one array per
-// column in cellColumns' order, then the versions: each row's sketch is
-// sketches[i], or its own if sketches is nil.
-func appendArrays(args []any, rows []row, sketches [][]byte, vers []int64) []any {
+// appendKeyArrays appends the key columns of rows as PostgreSQL arrays,
+// one per column in cellKeyColumns' order.
+func appendKeyArrays(args []any, rows []row) []any {
 	var (
 		text = make([]string, 2*len(rows))
-		ints = make([]int64, 9*len(rows)) // one column after another
+		ints = make([]int64, 4*len(rows)) // one column after another
 	)
-	if sketches == nil {
-		sketches = make([][]byte, len(rows))
-		for i := range rows {
-			sketches[i] = rows[i].sketch
-		}
-	}
 	links, values := text[:len(rows)], text[len(rows):]
-	col := func(j int) []int64 { return ints[j*len(rows) : (j+1)*len(rows)] }
-	g, start, dim, other, clicks, uniq, unknown, bots, conv := col(0), col(1), col(2), col(3), col(4), col(5), col(6), col(7), col(8)
+	g, start, dim, other := ints[:len(rows)], ints[len(rows):2*len(rows)], ints[2*len(rows):3*len(rows)], ints[3*len(rows):]
 	for i := range rows {
 		r := &rows[i]
 		links[i], values[i] = r.link, r.value
@@ -393,8 +389,24 @@ func appendArrays(args []any, rows []row, sketches [][]byte, vers []int64) []any
 		if r.other {
 			other[i] = 1
 		}
+	}
+	return append(args, links, g, start, dim, other, values)
+}
+
+// appendArrays appends PostgreSQL's parameters for rows, one array per
+// column in cellColumns' order, then the versions.
+func appendArrays(args []any, rows []row, vers []int64) []any {
+	var (
+		ints   = make([]int64, 5*len(rows)) // one column after another
+		sketch = make([][]byte, len(rows))
+	)
+	col := func(j int) []int64 { return ints[j*len(rows) : (j+1)*len(rows)] }
+	clicks, uniq, unknown, bots, conv := col(0), col(1), col(2), col(3), col(4)
+	for i := range rows {
+		r := &rows[i]
+		sketch[i] = r.sketch
 		clicks[i], uniq[i], unknown[i] = int64(r.n.Clicks), int64(r.n.Unique), int64(r.n.UnknownUniqueness)
 		bots[i], conv[i] = int64(r.n.Bots), int64(r.n.Conversions)
 	}
-	return append(args, links, g, start, dim, other, values, clicks, uniq, unknown, bots, conv, sketches, vers)
+	return append(appendKeyArrays(args, rows), clicks, uniq, unknown, bots, conv, sketch, vers)
 }

@@ -15,25 +15,17 @@ import (
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 )
 
-// chunkSizes are the row counts of the SQLite upserts a Sink prepares once
-// and reuses, largest first: a batch is written in chunks of the largest
-// size that fits what is left (480 rows: 256 + 128 + 64 + 32), so that no
+// chunkSizes are the row counts of the upserts a Sink prepares once and
+// reuses, largest first: a batch is written in chunks of the largest size
+// that fits what is left (480 rows: 256 + 128 + 64 + 32), so that no
 // flush makes the database parse a statement again and a batch of n rows
-// takes at most n/256 + 8 statements. 256 rows of 12 parameters stay
-// under SQLite's 32766 parameters. (PostgreSQL's upserts take arrays: see
-// arrayRows.)
+// takes at most n/256 + 8 statements. 256 rows of 13 parameters stay
+// under SQLite's 32766 parameters and PostgreSQL's 65535. (PostgreSQL's
+// second write of rows takes arrays, of any length.)
 var chunkSizes = [...]int{256, 128, 64, 32, 16, 8, 4, 2, 1}
-
-// arrayRows bounds the rows of one PostgreSQL upsert, which takes its
-// rows as 12 arrays (one per column) whatever their number: a batch is one
-// statement up to that size.
-const arrayRows = 4096
 
 // chunkLen returns the size of the chunk that writes the next of n rows.
 func (s *Sink) chunkLen(n int) int {
-	if s.dialect == PostgreSQL {
-		return min(n, arrayRows)
-	}
 	for _, c := range chunkSizes {
 		if c <= n {
 			return c
@@ -42,10 +34,11 @@ func (s *Sink) chunkLen(n int) int {
 	return n
 }
 
-// stmtRows returns the row count that names the statement writing a chunk
-// of n rows: n on SQLite, 0 (any) on PostgreSQL.
-func (s *Sink) stmtRows(n int) int {
-	if s.dialect == PostgreSQL {
+// stmtRows returns the row count that names the statement of mode m
+// writing a chunk of n rows: n, or 0 (any) for PostgreSQL's second write,
+// which takes arrays.
+func (s *Sink) stmtRows(m upsertMode, n int) int {
+	if s.dialect == PostgreSQL && m == upsertSketch {
 		return 0
 	}
 	return n
@@ -86,14 +79,10 @@ func (s *Sink) prepare(ctx context.Context) error {
 	if s.stmts == nil {
 		s.stmts = make(map[stmtKey]*sql.Stmt, 1+len(modes)*len(chunkSizes))
 	}
-	sizes := chunkSizes[:]
-	if s.dialect == PostgreSQL {
-		sizes = []int{0} // any number of rows
-	}
 	need := []stmtKey{{m: insertToken}}
 	for _, m := range modes {
-		for _, n := range sizes {
-			need = append(need, stmtKey{m, n})
+		for _, n := range chunkSizes {
+			need = append(need, stmtKey{m, s.stmtRows(m, n)})
 		}
 	}
 	for _, k := range need {
@@ -208,7 +197,7 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 
 // stmt returns the prepared statement k for use in tx.
 func (s *Sink) stmt(ctx context.Context, tx *sql.Tx, m upsertMode, rows int) *sql.Stmt {
-	return tx.StmtContext(ctx, s.stmts[stmtKey{m, s.stmtRows(rows)}])
+	return tx.StmtContext(ctx, s.stmts[stmtKey{m, s.stmtRows(m, rows)}])
 }
 
 // writeChunk writes rows, whose count is one of chunkSizes, in tx; args
@@ -217,7 +206,7 @@ func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row, args []an
 	if s.dialect == PostgreSQL {
 		return s.writeVersioned(ctx, tx, rows, args)
 	}
-	args = appendRowArgs(args[:0], rows)
+	args = appendRowArgs(args[:0], rows, nil, nil)
 	if s.sqlMerge {
 		_, err := s.stmt(ctx, tx, upsertMerge, len(rows)).ExecContext(ctx, args...)
 		return err
@@ -260,7 +249,7 @@ func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row, args []an
 	}
 	for lo := 0; lo < len(again); {
 		rows := again[lo : lo+s.chunkLen(len(again)-lo)]
-		args = appendRowArgs(args[:0], rows)
+		args = appendRowArgs(args[:0], rows, nil, nil)
 		if _, err := s.stmt(ctx, tx, upsertSketch, len(rows)).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("merged sketches: %w", err)
 		}
@@ -327,19 +316,12 @@ const (
 // PostgreSQL, any number of rows.
 func (s *Sink) upsertSQL(m upsertMode, n int) string {
 	if s.dialect == PostgreSQL {
-		return pgUpsertSQL(m)
+		return pgUpsertSQL(m, n)
 	}
 	var sb strings.Builder
 	sb.Grow(400 + n*64)
 	sb.WriteString("INSERT INTO clickanon_cells (" + cellColumns + ") VALUES ")
-	for i := range n {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteByte('(')
-		s.dialect.placeholders(&sb, i*cellParams+1, cellParams)
-		sb.WriteByte(')')
-	}
+	s.dialect.values(&sb, n, cellParams)
 	sb.WriteString(conflict)
 	switch m {
 	case upsertReturn:
@@ -358,10 +340,12 @@ ELSE ` + sqlMergeFunc + `(clickanon_cells.sketch, excluded.sketch, ` + strconv.F
 	return sb.String()
 }
 
-// appendRowArgs appends the parameters of rows, row by row. Rows
-// are sorted, so neighbours often share a link and a bucket: those are
-// boxed once and shared, which spares an allocation each.
-func appendRowArgs(args []any, rows []row) []any {
+// appendRowArgs appends the parameters of rows, row by row: each row's
+// sketch is sketches[i], or its own if sketches is nil, and if vers is
+// not nil its version vers[i] follows. Rows are sorted, so neighbours
+// often share a link and a bucket: those are boxed once and shared, which
+// spares an allocation each.
+func appendRowArgs(args []any, rows []row, sketches [][]byte, vers []int64) []any {
 	var link, start any
 	for i := range rows {
 		r := &rows[i]
@@ -375,8 +359,15 @@ func appendRowArgs(args []any, rows []row) []any {
 		if r.other {
 			other = 1
 		}
+		sk := r.sketch
+		if sketches != nil {
+			sk = sketches[i]
+		}
 		args = append(args, link, int64(r.g), start, int64(r.dim), other, r.value,
-			int64(r.n.Clicks), int64(r.n.Unique), int64(r.n.UnknownUniqueness), int64(r.n.Bots), int64(r.n.Conversions), r.sketch)
+			int64(r.n.Clicks), int64(r.n.Unique), int64(r.n.UnknownUniqueness), int64(r.n.Bots), int64(r.n.Conversions), sk)
+		if vers != nil {
+			args = append(args, vers[i])
+		}
 	}
 	return args
 }
