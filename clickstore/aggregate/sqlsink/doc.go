@@ -57,15 +57,17 @@
 // # Flushing fast
 //
 // After the first, a flush has the database parse nothing: its statements
-// are prepared once per Sink and reused. An upsert takes rows of
-// parameters (INSERT … VALUES (…), (…)): the sink prepares upserts of
-// 256, 128, 64 … 1 rows and writes a batch in chunks of those sizes (480
-// rows: 256 + 128 + 64 + 32). On PostgreSQL this was faster than one
-// statement taking an array per column (unnest), which PostgreSQL copies
-// whole, sketches and all, before inserting a row; the few arrays the
-// sink still sends are small (the keys that find which rows to write
-// again), or go with the rare second write. BENCHMARKS.md compares a
-// flush with a bare batched upsert of the same rows.
+// are prepared once per Sink and reused. On PostgreSQL a batch of up to
+// 4,096 rows is one upsert and one round trip: it takes one array per
+// column (unnest), or, when the batch's sketches are large (past 256 KB,
+// as dense sketches soon are), rows of parameters (INSERT … VALUES (…),
+// (…), in statements for a power of two of rows, the rest padded with
+// NULLs), because PostgreSQL copies an array parameter whole before it
+// inserts the first row. On SQLite, which has no arrays, it takes rows of
+// parameters: the sink prepares upserts of 256, 128, 64 … 1 rows and
+// writes a batch in chunks of those sizes (480 rows: 256 + 128 + 64 +
+// 32). BENCHMARKS.md compares a flush with a bare batched upsert of the
+// same rows.
 //
 // Merging a batch's sketch into a stored one decodes the stored one only
 // when its bytes are not among those a Sink keeps from its own merges:

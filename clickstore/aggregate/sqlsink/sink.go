@@ -102,6 +102,8 @@ type Sink struct {
 	memory   *cellMemory
 	memos    []memo
 	rewrites atomic.Uint64
+	// valuesBytes is valuesBytes, which tests change to take either way.
+	valuesBytes int
 }
 
 var (
@@ -205,7 +207,7 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, erro
 	s.sketches = newSketchCache(sketchCacheBytes)
 	s.cacheID = registerSketchCache(s.sketches)
 	if d == PostgreSQL {
-		s.memory = newCellMemory(rememberBytes)
+		s.memory, s.valuesBytes = newCellMemory(rememberBytes), valuesBytes
 	}
 	s.buf.init()
 	go s.loop()

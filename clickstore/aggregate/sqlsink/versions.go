@@ -139,8 +139,9 @@ const (
 // pgUpsertSQL returns PostgreSQL's statement of mode m for n rows.
 //
 // upsertReturn is the versioned upsert of writeVersioned. Its n rows (13
-// parameters each: the cells' columns and the version sent, in VALUES)
-// are inserted in their order, which is sorted, so that writers lock rows
+// parameters each: the cells' columns and the version sent, in VALUES;
+// those with a NULL link are padding, skipped) are inserted in their
+// order, which is sorted, so that writers lock rows
 // in one order and do not deadlock (were the order lost, PostgreSQL would
 // detect a deadlock and fail one flush, which is retried: nothing would
 // be lost). 9 parameters follow: the key columns, versions and modes as
@@ -171,10 +172,30 @@ func pgUpsertSQL(m upsertMode, n int) string {
 $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bytea[], $13::bigint[])` +
 			conflict + "sketch = COALESCE(excluded.sketch, clickanon_cells.sketch), ver = excluded.ver"
 	}
+	types := [...]string{"text", "smallint", "bigint", "smallint", "smallint", "text",
+		"bigint", "bigint", "bigint", "bigint", "bigint", "bytea", "bigint"}
 	var sb strings.Builder
-	sb.Grow(1200 + n*80)
-	sb.WriteString("WITH up AS (" + insert + "VALUES ")
-	PostgreSQL.values(&sb, n, cellParams+1)
+	sb.Grow(1200 + n*200)
+	sb.WriteString("WITH up AS (" + insert)
+	if n == 0 {
+		// The rows as one array per column, in their order: unnest in
+		// the select list streams the arrays in lockstep, where unnest
+		// in FROM would first copy them into a tuplestore.
+		sb.WriteString("SELECT ")
+		for j, t := range types {
+			if j > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("unnest($" + strconv.Itoa(j+1) + "::" + t + "[])")
+		}
+		n = 1 // the parameters that follow come after one row's
+	} else {
+		// The rows, of which those whose link is NULL are padding.
+		sb.WriteString("SELECT * FROM (VALUES ")
+		valueRows(&sb, n, types[:])
+		sb.WriteString(") AS v(" + cellColumns + ", ver) WHERE link IS NOT NULL")
+	}
+
 	p := func(k int) string { return "$" + strconv.Itoa(n*(cellParams+1)+k) }
 	salt := p(9) + "::bigint"
 	const (
@@ -194,6 +215,32 @@ JOIN unnest(` + p(1) + `::text[], ` + p(2) + `::smallint[], ` + p(3) + `::bigint
 WHERE i.mode <> 0 AND up.ver IS DISTINCT FROM CASE i.mode WHEN 1 THEN i.ver # ` + salt + ` ELSE i.ver & -2 END`)
 	return sb.String()
 }
+
+// valueRows appends n rows of a VALUES list, each of parameters of types,
+// numbered from $1.
+func valueRows(sb *strings.Builder, n int, types []string) {
+	for i := range n {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteByte('(')
+		for j, t := range types {
+			if j > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString("$" + strconv.Itoa(i*len(types)+j+1) + "::" + t)
+		}
+		sb.WriteByte(')')
+	}
+}
+
+// valuesBytes is the size of a chunk's sketches past which PostgreSQL's
+// upsert takes rows of parameters rather than arrays: PostgreSQL copies
+// an array parameter whole (twice) before the first row is inserted, and
+// the driver builds it element by element, which costs more than the
+// parameters' own overhead once the sketches are large (dense), and less
+// while they are small.
+const valuesBytes = 256 << 10
 
 // writeVersioned writes rows to PostgreSQL in tx, once each in the common
 // case. For a cell it remembers, the Sink merges the batch's sketch into
@@ -260,9 +307,24 @@ func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args 
 		}
 		sent[i], vers[i], modes[i], plans[i] = merged, m.ver, checkWritten, written
 	}
-	args = appendRowArgs(args[:0], rows, sent, vers)
-	args = append(appendKeyArrays(args, rows), vers, modes, salt)
-	res, err := s.stmt(ctx, tx, upsertReturn, len(rows)).QueryContext(ctx, args...)
+	size := 0
+	for _, sk := range sent {
+		size += len(sk)
+	}
+	k := stmtKey{upsertReturn, 0}
+	if size > s.valuesBytes {
+		k.rows = s.stmtRows(upsertReturn, len(rows))
+		args = appendRowArgs(args[:0], rows, sent, vers)
+		for range k.rows - len(rows) {
+			args = append(args, make([]any, cellParams+1)...) // padding: NULL
+		}
+		args = appendKeyArrays(args, rows)
+	} else {
+		args = appendArrays(args[:0], rows, sent, vers)
+		args = append(args, args[:6]...) // the key columns', again
+	}
+	args = append(args, vers, modes, salt)
+	res, err := tx.StmtContext(ctx, s.stmts[k]).QueryContext(ctx, args...)
 	if err != nil {
 		return err
 	}
@@ -361,7 +423,7 @@ func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args 
 		return nil
 	}
 	s.rewrites.Add(uint64(len(again)))
-	args = appendArrays(args[:0], again, againV)
+	args = appendArrays(args[:0], again, nil, againV)
 	if _, err := s.stmt(ctx, tx, upsertSketch, len(again)).ExecContext(ctx, args...); err != nil {
 		return fmt.Errorf("merged sketches: %w", err)
 	}
@@ -394,8 +456,9 @@ func appendKeyArrays(args []any, rows []row) []any {
 }
 
 // appendArrays appends PostgreSQL's parameters for rows, one array per
-// column in cellColumns' order, then the versions.
-func appendArrays(args []any, rows []row, vers []int64) []any {
+// column in cellColumns' order (each row's sketch is sketches[i], or its
+// own if sketches is nil), then the versions.
+func appendArrays(args []any, rows []row, sketches [][]byte, vers []int64) []any {
 	var (
 		ints   = make([]int64, 5*len(rows)) // one column after another
 		sketch = make([][]byte, len(rows))
@@ -405,6 +468,9 @@ func appendArrays(args []any, rows []row, vers []int64) []any {
 	for i := range rows {
 		r := &rows[i]
 		sketch[i] = r.sketch
+		if sketches != nil {
+			sketch[i] = sketches[i]
+		}
 		clicks[i], uniq[i], unknown[i] = int64(r.n.Clicks), int64(r.n.Unique), int64(r.n.UnknownUniqueness)
 		bots[i], conv[i] = int64(r.n.Bots), int64(r.n.Conversions)
 	}

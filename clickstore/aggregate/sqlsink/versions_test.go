@@ -17,6 +17,24 @@ import (
 	"github.com/clickanon/clickanon/internal/pgtest"
 )
 
+// upsertForms runs f with Sinks whose PostgreSQL upserts take arrays, and
+// with Sinks whose upserts take rows of parameters (as they do for dense
+// sketches); f opens its Sinks with open.
+func upsertForms(t *testing.T, f func(t *testing.T, open func(testing.TB, string, *Options) *Sink)) {
+	for _, form := range []struct {
+		name        string
+		valuesBytes int
+	}{{"arrays", 1 << 40}, {"values", -1}} {
+		t.Run(form.name, func(t *testing.T) {
+			f(t, func(tb testing.TB, dsn string, o *Options) *Sink {
+				s := open(tb, dsn, o)
+				s.valuesBytes = form.valuesBytes
+				return s
+			})
+		})
+	}
+}
+
 // addVisitors adds a click on link by each visitor from first to last-1.
 func addVisitors(t *testing.T, s *Sink, link string, first, last int) {
 	t.Helper()
@@ -64,58 +82,60 @@ func minuteTotal(link string) key {
 // and some batches of bots alone: no increment and no visitor is lost.
 // The sketches stay small, where the estimate is the exact count.
 func TestConcurrentSinksLoseNoVisitor(t *testing.T) {
-	const (
-		sinks, rounds, perRound = 3, 8, 6
-		links                   = 3
-	)
-	dsn := pgtest.DB(t)
-	ss := make([]*Sink, sinks)
-	for k := range ss {
-		ss[k] = open(t, dsn, &Options{Logger: slog.New(slog.DiscardHandler)})
-	}
-	ctx := context.Background()
-	var humans, bots [links]int
-	for r := range rounds {
-		var start, done sync.WaitGroup
-		start.Add(1)
-		errs := make(chan error, sinks)
-		for k, s := range ss {
-			for l := range links {
-				link := fmt.Sprintf("fleet-%d", l)
-				onlyBots := l == 2 && (r+k)%3 == 0 // a batch whose cells get no visitor
-				for j := range perRound {
-					c := click(link, 10_000*k+perRound*r+j)
-					if onlyBots {
-						c.Bot = "crawler"
-						bots[l]++
-					} else {
-						humans[l]++
+	upsertForms(t, func(t *testing.T, open func(testing.TB, string, *Options) *Sink) {
+		const (
+			sinks, rounds, perRound = 3, 8, 6
+			links                   = 3
+		)
+		dsn := pgtest.DB(t)
+		ss := make([]*Sink, sinks)
+		for k := range ss {
+			ss[k] = open(t, dsn, &Options{Logger: slog.New(slog.DiscardHandler)})
+		}
+		ctx := context.Background()
+		var humans, bots [links]int
+		for r := range rounds {
+			var start, done sync.WaitGroup
+			start.Add(1)
+			errs := make(chan error, sinks)
+			for k, s := range ss {
+				for l := range links {
+					link := fmt.Sprintf("fleet-%d", l)
+					onlyBots := l == 2 && (r+k)%3 == 0 // a batch whose cells get no visitor
+					for j := range perRound {
+						c := click(link, 10_000*k+perRound*r+j)
+						if onlyBots {
+							c.Bot = "crawler"
+							bots[l]++
+						} else {
+							humans[l]++
+						}
+						require.NoError(t, s.Add(ctx, c, clickstore.Unique))
 					}
-					require.NoError(t, s.Add(ctx, c, clickstore.Unique))
 				}
+				done.Go(func() {
+					start.Wait()
+					errs <- s.Flush(ctx)
+				})
 			}
-			done.Go(func() {
-				start.Wait()
-				errs <- s.Flush(ctx)
-			})
+			start.Done() // the flushes of the round race
+			done.Wait()
+			close(errs)
+			for err := range errs {
+				require.NoError(t, err, "round %d", r)
+			}
 		}
-		start.Done() // the flushes of the round race
-		done.Wait()
-		close(errs)
-		for err := range errs {
-			require.NoError(t, err, "round %d", r)
+		var rewrites uint64
+		for _, s := range ss {
+			rewrites += s.rewrites.Load()
 		}
-	}
-	var rewrites uint64
-	for _, s := range ss {
-		rewrites += s.rewrites.Load()
-	}
-	assert.Positive(t, rewrites, "sinks found cells the others had changed")
-	for l := range links {
-		link := fmt.Sprintf("fleet-%d", l)
-		assertMinuteCells(t, ss[0], link, uint64(humans[l]), uint64(humans[l]+bots[l]))
-		assertVersions(t, ss[0].db, link)
-	}
+		assert.Positive(t, rewrites, "sinks found cells the others had changed")
+		for l := range links {
+			link := fmt.Sprintf("fleet-%d", l)
+			assertMinuteCells(t, ss[0], link, uint64(humans[l]), uint64(humans[l]+bots[l]))
+			assertVersions(t, ss[0].db, link)
+		}
+	})
 }
 
 // A Sink writes a cell it wrote last once, and a cell another Sink
@@ -123,36 +143,38 @@ func TestConcurrentSinksLoseNoVisitor(t *testing.T) {
 // leaves the sketch alone, the Sink reads and merges the stored one and
 // writes the union a second time, and from then on writes once again.
 func TestSketchChangedBehindTheSinkIsMerged(t *testing.T) {
-	dsn := pgtest.DB(t)
-	quiet := &Options{Logger: slog.New(slog.DiscardHandler)}
-	a, b := open(t, dsn, quiet), open(t, dsn, quiet)
-	const link, cells = "behind", 15
-	writeVisitors(t, a, link, 0, 10) // new rows, with a's versions
-	writeVisitors(t, a, link, 10, 20)
-	assert.Zero(t, a.rewrites.Load(), "a wrote the cells last: one write each")
-	v := storedVersion(t, a.db, link)
-	m, ok := a.memory.get(minuteTotal(link))
-	require.True(t, ok, "a remembers the cell")
-	assert.Equal(t, v, sql.NullInt64{Int64: m.ver, Valid: true}, "a remembers the stored version")
+	upsertForms(t, func(t *testing.T, open func(testing.TB, string, *Options) *Sink) {
+		dsn := pgtest.DB(t)
+		quiet := &Options{Logger: slog.New(slog.DiscardHandler)}
+		a, b := open(t, dsn, quiet), open(t, dsn, quiet)
+		const link, cells = "behind", 15
+		writeVisitors(t, a, link, 0, 10) // new rows, with a's versions
+		writeVisitors(t, a, link, 10, 20)
+		assert.Zero(t, a.rewrites.Load(), "a wrote the cells last: one write each")
+		v := storedVersion(t, a.db, link)
+		m, ok := a.memory.get(minuteTotal(link))
+		require.True(t, ok, "a remembers the cell")
+		assert.Equal(t, v, sql.NullInt64{Int64: m.ver, Valid: true}, "a remembers the stored version")
 
-	writeVisitors(t, a, link, 0, 20) // no new visitor: the version checked, nothing written
-	assert.Zero(t, a.rewrites.Load())
-	assert.Equal(t, v, storedVersion(t, a.db, link), "a sketch without new visitors is not written")
+		writeVisitors(t, a, link, 0, 20) // no new visitor: the version checked, nothing written
+		assert.Zero(t, a.rewrites.Load())
+		assert.Equal(t, v, storedVersion(t, a.db, link), "a sketch without new visitors is not written")
 
-	writeVisitors(t, b, link, 20, 30) // b does not remember the cells: it reads and merges
-	assert.Equal(t, uint64(cells), b.rewrites.Load(), "b merged what a wrote")
-	assert.NotEqual(t, v, storedVersion(t, a.db, link), "b's write has a version of its own")
-	writeVisitors(t, a, link, 30, 40)
-	assert.Equal(t, uint64(cells), a.rewrites.Load(), "a found b's versions and merged b's visitors")
-	m, ok = a.memory.get(minuteTotal(link))
-	require.True(t, ok)
-	assert.True(t, m.contended, "a cell another writer changed is contended")
-	writeVisitors(t, a, link, 40, 50)
-	assert.Equal(t, uint64(2*cells), a.rewrites.Load(), "a contended cell: the check alone, then the union")
-	writeVisitors(t, a, link, 50, 60)
-	assert.Equal(t, uint64(2*cells), a.rewrites.Load(), "the check passed: one write each again")
-	assertMinuteCells(t, a, link, 60, 80)
-	assertVersions(t, a.db, link)
+		writeVisitors(t, b, link, 20, 30) // b does not remember the cells: it reads and merges
+		assert.Equal(t, uint64(cells), b.rewrites.Load(), "b merged what a wrote")
+		assert.NotEqual(t, v, storedVersion(t, a.db, link), "b's write has a version of its own")
+		writeVisitors(t, a, link, 30, 40)
+		assert.Equal(t, uint64(cells), a.rewrites.Load(), "a found b's versions and merged b's visitors")
+		m, ok = a.memory.get(minuteTotal(link))
+		require.True(t, ok)
+		assert.True(t, m.contended, "a cell another writer changed is contended")
+		writeVisitors(t, a, link, 40, 50)
+		assert.Equal(t, uint64(2*cells), a.rewrites.Load(), "a contended cell: the check alone, then the union")
+		writeVisitors(t, a, link, 50, 60)
+		assert.Equal(t, uint64(2*cells), a.rewrites.Load(), "the check passed: one write each again")
+		assertMinuteCells(t, a, link, 60, 80)
+		assertVersions(t, a.db, link)
+	})
 }
 
 // A flush whose commit reply is lost forgets the cells it wrote (it may
@@ -160,81 +182,87 @@ func TestSketchChangedBehindTheSinkIsMerged(t *testing.T) {
 // flush reads those cells and merges. A flush rolled back leaves what
 // the Sink remembers true, and it writes once.
 func TestLostCommitReplyForgetsCells(t *testing.T) {
-	s := open(t, pgtest.DB(t), &Options{Logger: slog.New(slog.DiscardHandler)})
-	const link, cells = "unsure", 15
-	writeVisitors(t, s, link, 0, 10)
-	_, ok := s.memory.get(minuteTotal(link))
-	require.True(t, ok, "remembered after its commit")
+	upsertForms(t, func(t *testing.T, open func(testing.TB, string, *Options) *Sink) {
+		s := open(t, pgtest.DB(t), &Options{Logger: slog.New(slog.DiscardHandler)})
+		const link, cells = "unsure", 15
+		writeVisitors(t, s, link, 0, 10)
+		_, ok := s.memory.get(minuteTotal(link))
+		require.True(t, ok, "remembered after its commit")
 
-	addVisitors(t, s, link, 10, 20)
-	s.afterCommit = func() error { return errors.New("connection reset after commit") }
-	require.Error(t, s.Flush(context.Background()))
-	s.afterCommit = nil
-	_, ok = s.memory.get(minuteTotal(link))
-	assert.False(t, ok, "a batch of unknown fate: its cells are forgotten")
-	require.NoError(t, s.Flush(context.Background()), "the retry finds its token")
-	assert.Zero(t, s.rewrites.Load(), "the retry wrote nothing")
+		addVisitors(t, s, link, 10, 20)
+		s.afterCommit = func() error { return errors.New("connection reset after commit") }
+		require.Error(t, s.Flush(context.Background()))
+		s.afterCommit = nil
+		_, ok = s.memory.get(minuteTotal(link))
+		assert.False(t, ok, "a batch of unknown fate: its cells are forgotten")
+		require.NoError(t, s.Flush(context.Background()), "the retry finds its token")
+		assert.Zero(t, s.rewrites.Load(), "the retry wrote nothing")
 
-	writeVisitors(t, s, link, 20, 30)
-	assert.Equal(t, uint64(cells), s.rewrites.Load(), "the forgotten cells were read and merged")
-	writeVisitors(t, s, link, 30, 35) // their check passes: the union written next, once
-	assert.Equal(t, uint64(2*cells), s.rewrites.Load())
+		writeVisitors(t, s, link, 20, 30)
+		assert.Equal(t, uint64(cells), s.rewrites.Load(), "the forgotten cells were read and merged")
+		writeVisitors(t, s, link, 30, 35) // their check passes: the union written next, once
+		assert.Equal(t, uint64(2*cells), s.rewrites.Load())
 
-	addVisitors(t, s, link, 35, 40)
-	s.beforeCommit = func() error { return errors.New("rolled back") }
-	require.Error(t, s.Flush(context.Background()))
-	s.beforeCommit = nil
-	require.NoError(t, s.Flush(context.Background()), "the batch, back in the buffer")
-	assert.Equal(t, uint64(2*cells), s.rewrites.Load(), "after a rollback the Sink remembers the cells right")
-	assertMinuteCells(t, s, link, 40, 40)
-	assertVersions(t, s.db, link)
+		addVisitors(t, s, link, 35, 40)
+		s.beforeCommit = func() error { return errors.New("rolled back") }
+		require.Error(t, s.Flush(context.Background()))
+		s.beforeCommit = nil
+		require.NoError(t, s.Flush(context.Background()), "the batch, back in the buffer")
+		assert.Equal(t, uint64(2*cells), s.rewrites.Load(), "after a rollback the Sink remembers the cells right")
+		assertMinuteCells(t, s, link, 40, 40)
+		assertVersions(t, s.db, link)
+	})
 }
 
 // A row deleted behind a Sink's back (another instance erased the link)
 // is inserted anew by the Sink's next flush with that batch's visitors
 // alone, not with those the Sink remembers.
 func TestRememberedRowDeletedIsWrittenAnew(t *testing.T) {
-	s := open(t, pgtest.DB(t), &Options{Logger: slog.New(slog.DiscardHandler)})
-	const link, cells = "erased", 15
-	writeVisitors(t, s, link, 0, 10)
-	_, err := s.db.Exec("DELETE FROM clickanon_cells WHERE link = $1", link)
-	require.NoError(t, err)
-	writeVisitors(t, s, link, 10, 30)
-	assert.Equal(t, uint64(cells), s.rewrites.Load(), "the inserted rows were given the batch's sketch")
-	assertMinuteCells(t, s, link, 20, 20)
-	assertVersions(t, s.db, link)
-	writeVisitors(t, s, link, 30, 35)
-	assert.Equal(t, uint64(cells), s.rewrites.Load(), "and remembered")
-	assertMinuteCells(t, s, link, 25, 25)
+	upsertForms(t, func(t *testing.T, open func(testing.TB, string, *Options) *Sink) {
+		s := open(t, pgtest.DB(t), &Options{Logger: slog.New(slog.DiscardHandler)})
+		const link, cells = "erased", 15
+		writeVisitors(t, s, link, 0, 10)
+		_, err := s.db.Exec("DELETE FROM clickanon_cells WHERE link = $1", link)
+		require.NoError(t, err)
+		writeVisitors(t, s, link, 10, 30)
+		assert.Equal(t, uint64(cells), s.rewrites.Load(), "the inserted rows were given the batch's sketch")
+		assertMinuteCells(t, s, link, 20, 20)
+		assertVersions(t, s.db, link)
+		writeVisitors(t, s, link, 30, 35)
+		assert.Equal(t, uint64(cells), s.rewrites.Load(), "and remembered")
+		assertMinuteCells(t, s, link, 25, 25)
+	})
 }
 
 // A database of schema version 1 is upgraded on start; its sketches,
 // which have no version, are read and merged, and then given one.
 func TestSketchesWithoutVersionAreMerged(t *testing.T) {
-	dsn := pgtest.DB(t)
-	ctx := context.Background()
-	quiet := &Options{Logger: slog.New(slog.DiscardHandler)}
-	old := open(t, dsn, quiet)
-	const link, cells = "v1", 15
-	writeVisitors(t, old, link, 0, 10)
-	require.NoError(t, old.Close(ctx))
-	db, err := sql.Open("pgx", dsn)
-	require.NoError(t, err)
-	defer db.Close()
-	for _, q := range []string{"ALTER TABLE clickanon_cells DROP COLUMN ver", "DELETE FROM clickanon_schema_version WHERE version > 1"} {
-		_, err := db.Exec(q)
-		require.NoError(t, err, "back to version 1")
-	}
+	upsertForms(t, func(t *testing.T, open func(testing.TB, string, *Options) *Sink) {
+		dsn := pgtest.DB(t)
+		ctx := context.Background()
+		quiet := &Options{Logger: slog.New(slog.DiscardHandler)}
+		old := open(t, dsn, quiet)
+		const link, cells = "v1", 15
+		writeVisitors(t, old, link, 0, 10)
+		require.NoError(t, old.Close(ctx))
+		db, err := sql.Open("pgx", dsn)
+		require.NoError(t, err)
+		defer db.Close()
+		for _, q := range []string{"ALTER TABLE clickanon_cells DROP COLUMN ver", "DELETE FROM clickanon_schema_version WHERE version > 1"} {
+			_, err := db.Exec(q)
+			require.NoError(t, err, "back to version 1")
+		}
 
-	s := open(t, dsn, quiet)
-	var v int
-	require.NoError(t, db.QueryRow("SELECT max(version) FROM clickanon_schema_version").Scan(&v))
-	assert.Equal(t, SchemaVersion, v, "upgraded")
-	assert.False(t, storedVersion(t, db, link).Valid, "a sketch of version 1 has none")
-	writeVisitors(t, s, link, 10, 20)
-	assert.Equal(t, uint64(cells), s.rewrites.Load(), "sketches without a version read and merged")
-	assertMinuteCells(t, s, link, 20, 20)
-	assertVersions(t, db, link)
+		s := open(t, dsn, quiet)
+		var v int
+		require.NoError(t, db.QueryRow("SELECT max(version) FROM clickanon_schema_version").Scan(&v))
+		assert.Equal(t, SchemaVersion, v, "upgraded")
+		assert.False(t, storedVersion(t, db, link).Valid, "a sketch of version 1 has none")
+		writeVisitors(t, s, link, 10, 20)
+		assert.Equal(t, uint64(cells), s.rewrites.Load(), "sketches without a version read and merged")
+		assertMinuteCells(t, s, link, 20, 20)
+		assertVersions(t, db, link)
+	})
 }
 
 // SQLite merges in SQL and never gives a sketch a version: none it writes

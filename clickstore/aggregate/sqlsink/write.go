@@ -7,6 +7,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -15,17 +16,26 @@ import (
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 )
 
-// chunkSizes are the row counts of the upserts a Sink prepares once and
-// reuses, largest first: a batch is written in chunks of the largest size
-// that fits what is left (480 rows: 256 + 128 + 64 + 32), so that no
-// flush makes the database parse a statement again and a batch of n rows
-// takes at most n/256 + 8 statements. 256 rows of 13 parameters stay
-// under SQLite's 32766 parameters and PostgreSQL's 65535. (PostgreSQL's
-// second write of rows takes arrays, of any length.)
+// chunkSizes are the row counts of the SQLite upserts a Sink prepares
+// once and reuses, largest first: a batch is written in chunks of the
+// largest size that fits what is left (480 rows: 256 + 128 + 64 + 32), so
+// that no flush makes the database parse a statement again and a batch of
+// n rows takes at most n/256 + 8 statements. 256 rows of 12 parameters
+// stay under SQLite's 32766 parameters. (PostgreSQL's: see pgRows.)
 var chunkSizes = [...]int{256, 128, 64, 32, 16, 8, 4, 2, 1}
+
+// pgRows bounds the rows of one PostgreSQL upsert: a batch is one
+// statement up to that size. The upsert takes one array per column, or
+// (valuesBytes) rows of parameters, in statements for a power of two of
+// rows, the unused ones NULL (480 rows: one statement for 512), whose 13
+// parameters a row stay under PostgreSQL's 65535.
+const pgRows = 4096
 
 // chunkLen returns the size of the chunk that writes the next of n rows.
 func (s *Sink) chunkLen(n int) int {
+	if s.dialect == PostgreSQL {
+		return min(n, pgRows)
+	}
 	for _, c := range chunkSizes {
 		if c <= n {
 			return c
@@ -35,13 +45,16 @@ func (s *Sink) chunkLen(n int) int {
 }
 
 // stmtRows returns the row count that names the statement of mode m
-// writing a chunk of n rows: n, or 0 (any) for PostgreSQL's second write,
-// which takes arrays.
+// writing a chunk of n rows: n on SQLite; on PostgreSQL the power of two
+// at or above n, or 0 (any) for the second write, which takes arrays.
 func (s *Sink) stmtRows(m upsertMode, n int) int {
-	if s.dialect == PostgreSQL && m == upsertSketch {
+	switch {
+	case s.dialect != PostgreSQL:
+		return n
+	case m == upsertSketch:
 		return 0
 	}
-	return n
+	return 1 << bits.Len(uint(n-1))
 }
 
 // cellParams is the number of parameters a row of clickanon_cells takes.
@@ -66,12 +79,12 @@ type stmtKey struct {
 	rows int
 }
 
-// prepare makes sure s.stmts holds every statement a write in the current
-// mode uses, preparing the missing ones on s.db. It runs before the
-// write's transaction begins: a database limited to one connection (as
-// Open makes SQLite) could not prepare on s.db while the transaction holds
-// it. The caller holds flushMu, which guards s.stmts.
-func (s *Sink) prepare(ctx context.Context) error {
+// prepare makes sure s.stmts holds every statement a write of n rows in
+// the current mode uses, preparing the missing ones on s.db. It runs
+// before the write's transaction begins: a database limited to one
+// connection (as Open makes SQLite) could not prepare on s.db while the
+// transaction holds it. The caller holds flushMu, which guards s.stmts.
+func (s *Sink) prepare(ctx context.Context, n int) error {
 	modes := []upsertMode{upsertReturn, upsertSketch}
 	if s.sqlMerge {
 		modes = []upsertMode{upsertMerge}
@@ -81,8 +94,15 @@ func (s *Sink) prepare(ctx context.Context) error {
 	}
 	need := []stmtKey{{m: insertToken}}
 	for _, m := range modes {
-		for _, n := range chunkSizes {
-			need = append(need, stmtKey{m, s.stmtRows(m, n)})
+		if s.dialect == PostgreSQL { // the sizes this write may need
+			need = append(need, stmtKey{m, 0})
+			for lo := 0; m == upsertReturn && lo < n; lo += s.chunkLen(n - lo) {
+				need = append(need, stmtKey{m, s.stmtRows(m, s.chunkLen(n-lo))})
+			}
+			continue
+		}
+		for _, c := range chunkSizes {
+			need = append(need, stmtKey{m, c})
 		}
 	}
 	for _, k := range need {
@@ -140,7 +160,7 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 			_ = s.closeStmts() // closing what failed: its error adds nothing
 		}
 	}()
-	if err := s.prepare(ctx); err != nil {
+	if err := s.prepare(ctx, len(b.rows)); err != nil {
 		return false, err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
