@@ -315,8 +315,8 @@ func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args 
 	if size > s.valuesBytes {
 		k.rows = s.stmtRows(upsertReturn, len(rows))
 		args = appendRowArgs(args[:0], rows, sent, vers)
-		for range k.rows - len(rows) {
-			args = append(args, make([]any, cellParams+1)...) // padding: NULL
+		for range (k.rows - len(rows)) * (cellParams + 1) {
+			args = append(args, nil) // padding: NULL
 		}
 		args = appendKeyArrays(args, rows)
 	} else {

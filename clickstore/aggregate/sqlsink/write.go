@@ -72,8 +72,8 @@ conversions = clickanon_cells.conversions + excluded.conversions`
 const conflict = " ON CONFLICT (" + cellKeyColumns + ") DO UPDATE SET "
 
 // stmtKey names a prepared statement: an upsert of a mode and a row
-// count (0 for PostgreSQL's, which take any), or the batch token's insert
-// (mode insertToken, no rows).
+// count (0 for PostgreSQL's that take arrays, of any length), or the
+// batch token's insert (mode insertToken, no rows).
 type stmtKey struct {
 	m    upsertMode
 	rows int
@@ -333,7 +333,7 @@ const (
 )
 
 // upsertSQL returns the statement that writes n rows in mode m; on
-// PostgreSQL, any number of rows.
+// PostgreSQL, see pgUpsertSQL (n 0: any number of rows, as arrays).
 func (s *Sink) upsertSQL(m upsertMode, n int) string {
 	if s.dialect == PostgreSQL {
 		return pgUpsertSQL(m, n)
