@@ -144,6 +144,15 @@
 // none), have a NULL version: a PostgreSQL Sink reads and merges those,
 // and gives them a version when it writes them.
 //
+// Upgrading a fleet from schema version 1: a release before version 2
+// changes sketches without touching their versions, so while such an
+// instance runs beside new ones a sketch it changes may keep a version a
+// new instance remembers, and that instance's next flush would write its
+// union over the old instance's new visitors (never over counts, which
+// are summed). Stop the old instances before the new ones start (a new
+// one migrates the database on start, and an old one refuses to start on
+// it).
+//
 // granularity and dimension hold the numeric values of aggregate's
 // Granularity and Dimension, bucket the bucket's start in Unix seconds,
 // value the dimension value as text ("" for totals). A row holds counts and
