@@ -144,14 +144,13 @@
 // none), have a NULL version: a PostgreSQL Sink reads and merges those,
 // and gives them a version when it writes them.
 //
-// Upgrading a fleet from schema version 1: a release before version 2
-// changes sketches without touching their versions, so while such an
-// instance runs beside new ones a sketch it changes may keep a version a
-// new instance remembers, and that instance's next flush would write its
-// union over the old instance's new visitors (never over counts, which
-// are summed). Stop the old instances before the new ones start (a new
-// one migrates the database on start, and an old one refuses to start on
-// it).
+// On PostgreSQL, version 2 also adds a trigger that clears the version of
+// a row updated by anything but a Sink's flush (which says so for its
+// transaction, through the setting clickanon.versioned): an instance of a
+// release before version 2, still running while a fleet is upgraded, or
+// a person's UPDATE, changes a sketch without knowing versions, and a
+// version kept would claim content the row no longer holds. A Sink then
+// reads and merges the sketch, as for one of version 1.
 //
 // granularity and dimension hold the numeric values of aggregate's
 // Granularity and Dimension, bucket the bucket's start in Unix seconds,

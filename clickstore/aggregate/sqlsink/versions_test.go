@@ -248,7 +248,8 @@ func TestSketchesWithoutVersionAreMerged(t *testing.T) {
 		db, err := sql.Open("pgx", dsn)
 		require.NoError(t, err)
 		defer db.Close()
-		for _, q := range []string{"ALTER TABLE clickanon_cells DROP COLUMN ver", "DELETE FROM clickanon_schema_version WHERE version > 1"} {
+		for _, q := range []string{"DROP TRIGGER clickanon_cells_unversion ON clickanon_cells", "DROP FUNCTION clickanon_cells_unversion()",
+			"ALTER TABLE clickanon_cells DROP COLUMN ver", "DELETE FROM clickanon_schema_version WHERE version > 1"} {
 			_, err := db.Exec(q)
 			require.NoError(t, err, "back to version 1")
 		}
@@ -263,6 +264,44 @@ func TestSketchesWithoutVersionAreMerged(t *testing.T) {
 		assertMinuteCells(t, s, link, 20, 20)
 		assertVersions(t, db, link)
 	})
+}
+
+// A writer that does not know versions (a release before them, or a
+// person) changes a sketch: the database clears its version, so the Sink
+// that remembers the cell merges what that writer added rather than
+// writing over it.
+func TestUpdateOutsideAFlushClearsTheVersion(t *testing.T) {
+	s := open(t, pgtest.DB(t), &Options{Logger: slog.New(slog.DiscardHandler)})
+	const link = "old-writer"
+	writeVisitors(t, s, link, 0, 10)
+	require.True(t, storedVersion(t, s.db, link).Valid)
+	rows, err := s.db.Query("SELECT dimension, other, value, granularity, sketch FROM clickanon_cells WHERE link = $1", link)
+	require.NoError(t, err)
+	type cell struct {
+		dim, other, g int64
+		value         string
+		sketch        []byte
+	}
+	var cells []cell
+	for rows.Next() {
+		var c cell
+		require.NoError(t, rows.Scan(&c.dim, &c.other, &c.value, &c.g, &c.sketch))
+		cells = append(cells, c)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, cells, 15)
+	theirs := sketchOf(t, 100, 110) // 10 visitors of theirs
+	for _, c := range cells {
+		merged, err := (*sketchCache)(nil).merge(c.sketch, theirs)
+		require.NoError(t, err)
+		_, err = s.db.Exec("UPDATE clickanon_cells SET sketch = $1 WHERE link = $2 AND granularity = $3 AND dimension = $4 AND other = $5 AND value = $6",
+			merged, link, c.g, c.dim, c.other, c.value)
+		require.NoError(t, err)
+	}
+	assert.False(t, storedVersion(t, s.db, link).Valid, "the version cleared")
+	writeVisitors(t, s, link, 10, 20)
+	assertMinuteCells(t, s, link, 30, 20)
+	assertVersions(t, s.db, link)
 }
 
 // SQLite merges in SQL and never gives a sketch a version: none it writes

@@ -110,6 +110,13 @@ func (s *Sink) prepare(ctx context.Context, n int) error {
 			continue
 		}
 		q := s.dialect.rebind("INSERT INTO clickanon_batches (token, at) VALUES (?, ?) ON CONFLICT (token) DO NOTHING")
+		if s.dialect == PostgreSQL {
+			// It also tells the database that this transaction keeps the
+			// versions of the sketches it writes (see migration 0002).
+			q = `INSERT INTO clickanon_batches (token, at)
+SELECT $1::text, $2::bigint FROM (SELECT set_config('clickanon.versioned', 'on', true)) AS versioned
+ON CONFLICT (token) DO NOTHING`
+		}
 		if k.m != insertToken {
 			q = s.upsertSQL(k.m, k.rows)
 		}
