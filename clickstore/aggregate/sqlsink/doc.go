@@ -136,6 +136,7 @@
 //	    ver BIGINT,     -- the sketch's version (version 2; NULL before)
 //	    PRIMARY KEY (link, granularity, bucket, dimension, other, value))
 //	clickanon_batches (token TEXT PRIMARY KEY, at BIGINT)
+//	-- PostgreSQL: trigger clickanon_cells_unversion (version 2, below)
 //
 // A version is a random even number chosen by the writer of a sketch and
 // never given to other content of its cell (a new one is the old XOR a
