@@ -157,27 +157,44 @@ func BenchmarkTracker(b *testing.B) {
 // allocs/op are the two writes' together.
 //
 // In visitors=same every batch has the same 256 visitors, so the stored
-// sketches equal the new ones and the sink merges none. In visitors=new
-// each batch brings 256 visitors not seen before, so the sink merges every
-// sketch it writes with the stored one, and the stored sketches grow; the
-// bare upsert then writes the same grown sketches (their union, computed
-// outside its timing), so that both write the same bytes and the ratio is
-// the sink's own work: the token, reading and merging the stored sketches.
+// sketches hold the new ones and the sink merges none (on PostgreSQL it
+// sends no sketch, and the upsert checks the remembered version alone).
+// In visitors=new each batch brings 256 visitors not seen before, so the
+// sink merges every sketch it writes with the stored one, and the stored
+// sketches grow; the bare upsert then writes the same grown sketches
+// (their union, computed outside its timing), so that both write the same
+// bytes and the ratio is the sink's own work: the token, merging the
+// sketches and (on PostgreSQL) checking the versions. rewrites/row counts
+// the rows the sink wrote a second time (another writer changed them, or
+// the sink did not remember them): 0 here, where the sink is the only
+// writer of its database. In visitors=new/writers=2 (PostgreSQL) two
+// Sinks on one database, two instances of a fleet, take turns flushing
+// new visitors into the same cells, so that every cell a Sink writes was
+// changed by the other since: every row is written twice, the worst case.
 func BenchmarkFlush(b *testing.B) {
 	for _, d := range []struct {
 		name string
 		dsn  func(testing.TB) string
 	}{{"sqlite", sqlitePath}, {"postgresql", pgtest.DB}} {
-		for _, fresh := range []bool{false, true} {
-			name := d.name + "/visitors=same"
-			if fresh {
-				name = d.name + "/visitors=new"
+		for _, bc := range []struct {
+			name    string
+			fresh   bool
+			writers int // Sinks on the database, taking turns
+		}{{"visitors=same", false, 1}, {"visitors=new", true, 1}, {"visitors=new/writers=2", true, 2}} {
+			if bc.writers > 1 && d.name == "sqlite" {
+				continue // SQLite merges in SQL, whoever wrote last
 			}
-			b.Run(name, func(b *testing.B) {
+			fresh := bc.fresh
+			b.Run(d.name+"/"+bc.name, func(b *testing.B) {
 				ctx := context.Background()
 				cs := benchClicks(4096)
 				opts := &Options{Logger: slog.New(slog.DiscardHandler)}
-				bare, sink := open(b, d.dsn(b), opts), open(b, d.dsn(b), opts)
+				bare, dsn := open(b, d.dsn(b), opts), d.dsn(b)
+				sinks := make([]*Sink, bc.writers)
+				for k := range sinks {
+					sinks[k] = open(b, dsn, opts)
+				}
+				sink := sinks[0] // the one flushing next
 				fill := func(s *Sink) {
 					for j, c := range cs {
 						if err := s.Add(ctx, c, clickstore.Uniqueness(j%3)); err != nil {
@@ -200,7 +217,7 @@ func BenchmarkFlush(b *testing.B) {
 				st, err := bare.db.PrepareContext(ctx, bareUpsert(bare.dialect, len(bt.rows)))
 				require.NoError(b, err)
 				defer st.Close()
-				args := appendRowArgs(nil, bt.rows)
+				args := appendRowArgs(nil, bt.rows, nil, nil)
 				upsert := func() {
 					tx, err := bare.db.BeginTx(ctx, nil)
 					if err != nil {
@@ -224,8 +241,10 @@ func BenchmarkFlush(b *testing.B) {
 					return time.Since(start)
 				}
 				upsert() // both databases hold the rows
-				fill(sink)
-				flush()
+				for _, sink = range sinks {
+					fill(sink)
+					flush()
+				}
 				var tBare, tSink time.Duration
 				i := 0
 				b.ReportAllocs()
@@ -238,8 +257,9 @@ func BenchmarkFlush(b *testing.B) {
 					if bt := drain(); fresh {
 						require.Len(b, bt.rows, len(args)/cellParams, "the same cells, so the prepared upsert fits")
 						union.merge(b, bt.rows)
-						args = appendRowArgs(args[:0], bt.rows)
+						args = appendRowArgs(args[:0], bt.rows, nil, nil)
 					}
+					sink = sinks[i%len(sinks)]
 					fill(sink)
 					b.StartTimer()
 					if i%2 == 0 {
@@ -256,7 +276,16 @@ func BenchmarkFlush(b *testing.B) {
 				b.ReportMetric(n/tSink.Seconds(), "sink-incr/s")
 				b.ReportMetric(tBare.Seconds()/tSink.Seconds(), "ratio")
 				b.ReportMetric(float64(len(bt.rows)), "rows/op")
-				if hits, misses := sink.sketches.hits.Load(), sink.sketches.misses.Load(); hits+misses > 0 {
+				var rewrites, hits, misses uint64
+				for _, s := range sinks {
+					rewrites += s.rewrites.Load()
+					hits += s.sketches.hits.Load()
+					misses += s.sketches.misses.Load()
+				}
+				if d.name == "postgresql" {
+					b.ReportMetric(float64(rewrites)/float64(len(bt.rows)*(i+len(sinks))), "rewrites/row")
+				}
+				if hits+misses > 0 {
 					b.ReportMetric(float64(hits)/float64(hits+misses), "cache-hits/merge")
 				}
 			})
@@ -266,20 +295,12 @@ func BenchmarkFlush(b *testing.B) {
 
 // bareUpsert is the baseline statement: n rows in one INSERT … VALUES …
 // ON CONFLICT DO UPDATE that adds the counts and overwrites the sketch,
-// for dialect d. On PostgreSQL this prepared multi-row VALUES is faster
-// than the sink's unnest of column arrays (0.83x to 1.0x its time, paired
-// runs), so the baseline uses it on both.
+// for dialect d: the form of the sink's own upserts, in one statement
+// where the sink writes 256 rows at most per statement.
 func bareUpsert(d Dialect, n int) string {
 	var sb strings.Builder
 	sb.WriteString("INSERT INTO clickanon_cells (" + cellColumns + ") VALUES ")
-	for i := range n {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteByte('(')
-		d.placeholders(&sb, i*cellParams+1, cellParams)
-		sb.WriteByte(')')
-	}
+	d.values(&sb, n, cellParams)
 	sb.WriteString(" ON CONFLICT (" + cellKeyColumns + `) DO UPDATE SET clicks = clickanon_cells.clicks + excluded.clicks,
 uniq = clickanon_cells.uniq + excluded.uniq, unknown = clickanon_cells.unknown + excluded.unknown,
 bots = clickanon_cells.bots + excluded.bots, conversions = clickanon_cells.conversions + excluded.conversions,

@@ -50,6 +50,19 @@ func (d Dialect) placeholders(sb *strings.Builder, first, n int) {
 	}
 }
 
+// values appends n rows of per parameter markers each, "(…),(…)", the
+// rows of a multi-row VALUES, numbered from 1.
+func (d Dialect) values(sb *strings.Builder, n, per int) {
+	for i := range n {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteByte('(')
+		d.placeholders(sb, i*per+1, per)
+		sb.WriteByte(')')
+	}
+}
+
 // rebind returns query with each ? replaced by PostgreSQL's $n; the queries
 // it is given hold no ? in literals.
 func (d Dialect) rebind(query string) string {

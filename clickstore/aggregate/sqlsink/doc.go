@@ -26,11 +26,24 @@
 // before (a retry after a lost reply) and nothing else happens. Otherwise
 // it adds the batch's counts with INSERT … ON CONFLICT … DO UPDATE SET n =
 // n + excluded.n, which never loses a concurrent increment, and merges the
-// batch's sketches into the stored ones. On PostgreSQL the upsert returns
-// the stored sketches that differ from the batch's and keeps their rows
-// locked; the sink merges them and writes back those that changed
-// (read-merge-write; rows are written in one sorted order, so concurrent
-// writers do not deadlock). On SQLite, whose writers take the database in
+// batch's sketches into the stored ones. Rows are written in one sorted
+// order, so concurrent writers lock them in that order and do not
+// deadlock. On PostgreSQL each stored sketch carries a version, a random
+// number its writer chose, and each Sink remembers the version and the
+// sketch of the cells it wrote last (see below). For such a cell it
+// merges the batch's sketch into the remembered one in Go and sends the
+// union with the remembered version; the upsert writes it only if the row
+// still holds that version, and gives it a new one. A cell that another
+// writer (another instance) changed since, or that the Sink does not
+// remember, keeps its stored sketch: the upsert returns it, and the Sink
+// merges and writes the union a second time, under the row lock the
+// upsert took. So a visitor is never lost however many instances write a
+// cell at once, and a Sink that writes a cell alone writes its row once.
+// A cell that other instances write too (its last check failed) is sent
+// only the check, not a union it would most likely send for nothing,
+// until a check passes again: a fleet that spreads a link's clicks over
+// its instances pays two writes a row, as plain read-merge-write would.
+// On SQLite, whose writers take the database in
 // turn, the upsert merges in SQL through clickanon_hll_merge, a function
 // this package registers with the modernc.org/sqlite driver, called only
 // for a sketch that differs from the stored one (a database opened
@@ -44,12 +57,17 @@
 // # Flushing fast
 //
 // After the first, a flush has the database parse nothing: its statements
-// are prepared once per Sink and reused. On PostgreSQL an upsert takes
-// one array per column (unnest), so a batch of up to 4,096 rows is one
-// statement and one round trip. On SQLite, which has no arrays, it takes rows of parameters: the
-// sink prepares upserts of 256, 128, 64 … 1 rows and writes a batch in
-// chunks of those sizes (480 rows: 256 + 128 + 64 + 32). BENCHMARKS.md
-// compares a flush with a bare batched upsert of the same rows.
+// are prepared once per Sink and reused. On PostgreSQL a batch of up to
+// 4,096 rows is one upsert and one round trip: it takes one array per
+// column (unnest), or, when the batch's sketches are large (past 256 KB,
+// as dense sketches soon are), rows of parameters (INSERT … VALUES (…),
+// (…), in statements for a power of two of rows, the rest padded with
+// NULLs), because PostgreSQL copies an array parameter whole before it
+// inserts the first row. On SQLite, which has no arrays, it takes rows of
+// parameters: the sink prepares upserts of 256, 128, 64 … 1 rows and
+// writes a batch in chunks of those sizes (480 rows: 256 + 128 + 64 +
+// 32). BENCHMARKS.md compares a flush with a bare batched upsert of the
+// same rows.
 //
 // Merging a batch's sketch into a stored one decodes the stored one only
 // when its bytes are not among those a Sink keeps from its own merges:
@@ -57,6 +75,14 @@
 // bytes (so whatever another process wrote, or a rolled-back flush left,
 // is simply not found and is decoded), together with the union each was
 // last merged into, which cells holding the same visitors share.
+//
+// On PostgreSQL a Sink also remembers, for up to 16 MB of sketches, the
+// version and the sketch of each cell it wrote, from the moment the
+// flush's transaction commits (a flush that fails remembers nothing; one
+// whose commit reply is lost forgets the cells it wrote). Forgetting a
+// cell (past the bound, after an error) only costs its next flush a
+// second write of the cell; it can never lose a visitor, because the
+// upsert checks the version.
 //
 // # Durability of a SQLite file
 //
@@ -101,14 +127,31 @@
 // The schema is created and upgraded by the sink itself on start, from
 // versioned migrations embedded in the package; clickanon_schema_version
 // holds the version. On PostgreSQL the migration holds an advisory lock,
-// so instances starting at once apply it once. Version 1:
+// so instances starting at once apply it once. Version 2:
 //
 //	clickanon_cells (link TEXT, granularity SMALLINT, bucket BIGINT,
 //	    dimension SMALLINT, other SMALLINT, value TEXT,
 //	    clicks, uniq, unknown, bots, conversions BIGINT,
 //	    sketch BYTEA,   -- HyperLogLog (axiomhq/hyperloglog, precision 14)
+//	    ver BIGINT,     -- the sketch's version (version 2; NULL before)
 //	    PRIMARY KEY (link, granularity, bucket, dimension, other, value))
 //	clickanon_batches (token TEXT PRIMARY KEY, at BIGINT)
+//	-- PostgreSQL: trigger clickanon_cells_unversion (version 2, below)
+//
+// A version is a random even number chosen by the writer of a sketch and
+// never given to other content of its cell (a new one is the old XOR a
+// random number, or a fresh random number). Sketches written before
+// version 2, and every sketch on SQLite (which merges in SQL and needs
+// none), have a NULL version: a PostgreSQL Sink reads and merges those,
+// and gives them a version when it writes them.
+//
+// On PostgreSQL, version 2 also adds a trigger that clears the version of
+// a row updated by anything but a Sink's flush (which says so for its
+// transaction, through the setting clickanon.versioned): an instance of a
+// release before version 2, still running while a fleet is upgraded, or
+// a person's UPDATE, changes a sketch without knowing versions, and a
+// version kept would claim content the row no longer holds. A Sink then
+// reads and merges the sketch, as for one of version 1.
 //
 // granularity and dimension hold the numeric values of aggregate's
 // Granularity and Dimension, bucket the bucket's start in Unix seconds,

@@ -12,14 +12,15 @@ import (
 )
 
 // migrations are the schema's versions, applied in order: NNNN_name.sql,
-// statements separated by semicolons at line ends.
+// statements separated by semicolons at line ends; a file named
+// NNNN_name.postgresql.sql is applied to PostgreSQL alone.
 //
 //go:embed migrations/*.sql
 var migrations embed.FS
 
 // SchemaVersion is the schema version this package writes and reads; a
 // database at a newer version is refused.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrationLock is the PostgreSQL advisory lock key that serializes
 // migrations of instances starting at once ("clickano" in ASCII).
@@ -28,6 +29,7 @@ const migrationLock = 0x636c69636b616e6f
 type migration struct {
 	version int
 	stmts   []string
+	only    []Dialect // the dialect of each statement, or 0 for both
 }
 
 func loadMigrations() ([]migration, error) {
@@ -48,13 +50,19 @@ func loadMigrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		m := migration{version: v}
+		var only Dialect
+		if strings.HasSuffix(base, ".postgresql.sql") {
+			only = PostgreSQL
+		}
+		if len(ms) == 0 || ms[len(ms)-1].version != v {
+			ms = append(ms, migration{version: v})
+		}
+		m := &ms[len(ms)-1]
 		for _, st := range strings.Split(string(text), ";\n") {
 			if strings.TrimSpace(stripComments(st)) != "" {
-				m.stmts = append(m.stmts, st)
+				m.stmts, m.only = append(m.stmts, st), append(m.only, only)
 			}
 		}
-		ms = append(ms, m)
 	}
 	return ms, nil
 }
@@ -103,6 +111,9 @@ func migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 			continue
 		}
 		for i, st := range m.stmts {
+			if m.only[i] != 0 && m.only[i] != d {
+				continue
+			}
 			if _, err := tx.ExecContext(ctx, st); err != nil {
 				return fmt.Errorf("sqlsink: migrate to version %d, statement %d: %w", m.version, i+1, err)
 			}

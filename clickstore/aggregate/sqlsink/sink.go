@@ -94,6 +94,16 @@ type Sink struct {
 	// function (see sketchCaches).
 	sketches *sketchCache
 	cacheID  uint64
+
+	// memory remembers the versions and sketches of the cells this Sink
+	// wrote on PostgreSQL (nil on SQLite), and memos what the write in
+	// progress learned, remembered once it commits: both guarded by
+	// flushMu. rewrites counts the rows a flush wrote a second time.
+	memory   *cellMemory
+	memos    []memo
+	rewrites atomic.Uint64
+	// valuesBytes is valuesBytes, which tests change to take either way.
+	valuesBytes int
 }
 
 var (
@@ -196,6 +206,9 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, erro
 	s.sqlMerge = d == SQLite && hasSQLMerge(ctx, db)
 	s.sketches = newSketchCache(sketchCacheBytes)
 	s.cacheID = registerSketchCache(s.sketches)
+	if d == PostgreSQL {
+		s.memory, s.valuesBytes = newCellMemory(rememberBytes), valuesBytes
+	}
 	s.buf.init()
 	go s.loop()
 	return s, nil

@@ -98,6 +98,9 @@ func (s *Sink) EraseLink(ctx context.Context, link string) (int, error) {
 	sh.mu.Unlock()
 	s.held.Add(int64(-freed))
 	s.stats.buffered.Add(-adds)
+	if s.memory != nil {
+		s.memory.forgetLink(link)
+	}
 	if b := s.pending; b != nil {
 		// The batch may have been committed already (its reply lost): its
 		// token then makes the retry a no-op and the DELETE below removes

@@ -7,6 +7,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -15,24 +16,25 @@ import (
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 )
 
-// chunkSizes are the row counts of the SQLite upserts a Sink prepares once
-// and reuses, largest first: a batch is written in chunks of the largest
-// size that fits what is left (480 rows: 256 + 128 + 64 + 32), so that no
-// flush makes the database parse a statement again and a batch of n rows
-// takes at most n/256 + 8 statements. 256 rows of 12 parameters stay
-// under SQLite's 32766 parameters. (PostgreSQL's upserts take arrays: see
-// arrayRows.)
+// chunkSizes are the row counts of the SQLite upserts a Sink prepares
+// once and reuses, largest first: a batch is written in chunks of the
+// largest size that fits what is left (480 rows: 256 + 128 + 64 + 32), so
+// that no flush makes the database parse a statement again and a batch of
+// n rows takes at most n/256 + 8 statements. 256 rows of 12 parameters
+// stay under SQLite's 32766 parameters. (PostgreSQL's: see pgRows.)
 var chunkSizes = [...]int{256, 128, 64, 32, 16, 8, 4, 2, 1}
 
-// arrayRows bounds the rows of one PostgreSQL upsert, which takes its
-// rows as 12 arrays (one per column) whatever their number: a batch is one
-// statement up to that size.
-const arrayRows = 4096
+// pgRows bounds the rows of one PostgreSQL upsert: a batch is one
+// statement up to that size. The upsert takes one array per column, or
+// (valuesBytes) rows of parameters, in statements for a power of two of
+// rows, the unused ones NULL (480 rows: one statement for 512), whose 13
+// parameters a row stay under PostgreSQL's 65535.
+const pgRows = 4096
 
 // chunkLen returns the size of the chunk that writes the next of n rows.
 func (s *Sink) chunkLen(n int) int {
 	if s.dialect == PostgreSQL {
-		return min(n, arrayRows)
+		return min(n, pgRows)
 	}
 	for _, c := range chunkSizes {
 		if c <= n {
@@ -42,13 +44,17 @@ func (s *Sink) chunkLen(n int) int {
 	return n
 }
 
-// stmtRows returns the row count that names the statement writing a chunk
-// of n rows: n on SQLite, 0 (any) on PostgreSQL.
-func (s *Sink) stmtRows(n int) int {
-	if s.dialect == PostgreSQL {
+// stmtRows returns the row count that names the statement of mode m
+// writing a chunk of n rows: n on SQLite; on PostgreSQL the power of two
+// at or above n, or 0 (any) for the second write, which takes arrays.
+func (s *Sink) stmtRows(m upsertMode, n int) int {
+	switch {
+	case s.dialect != PostgreSQL:
+		return n
+	case m == upsertSketch:
 		return 0
 	}
-	return n
+	return 1 << bits.Len(uint(n-1))
 }
 
 // cellParams is the number of parameters a row of clickanon_cells takes.
@@ -58,20 +64,27 @@ const cellColumns = "link, granularity, bucket, dimension, other, value, clicks,
 
 const cellKeyColumns = "link, granularity, bucket, dimension, other, value"
 
+// sums adds a row's counts to the stored ones, in an upsert's DO UPDATE.
+const sums = `clicks = clickanon_cells.clicks + excluded.clicks, uniq = clickanon_cells.uniq + excluded.uniq,
+unknown = clickanon_cells.unknown + excluded.unknown, bots = clickanon_cells.bots + excluded.bots,
+conversions = clickanon_cells.conversions + excluded.conversions`
+
+const conflict = " ON CONFLICT (" + cellKeyColumns + ") DO UPDATE SET "
+
 // stmtKey names a prepared statement: an upsert of a mode and a row
-// count (0 for PostgreSQL's, which take any), or the batch token's insert
-// (mode insertToken, no rows).
+// count (0 for PostgreSQL's that take arrays, of any length), or the
+// batch token's insert (mode insertToken, no rows).
 type stmtKey struct {
 	m    upsertMode
 	rows int
 }
 
-// prepare makes sure s.stmts holds every statement a write in the current
-// mode uses, preparing the missing ones on s.db. It runs before the
-// write's transaction begins: a database limited to one connection (as
-// Open makes SQLite) could not prepare on s.db while the transaction holds
-// it. The caller holds flushMu, which guards s.stmts.
-func (s *Sink) prepare(ctx context.Context) error {
+// prepare makes sure s.stmts holds every statement a write of n rows in
+// the current mode uses, preparing the missing ones on s.db. It runs
+// before the write's transaction begins: a database limited to one
+// connection (as Open makes SQLite) could not prepare on s.db while the
+// transaction holds it. The caller holds flushMu, which guards s.stmts.
+func (s *Sink) prepare(ctx context.Context, n int) error {
 	modes := []upsertMode{upsertReturn, upsertSketch}
 	if s.sqlMerge {
 		modes = []upsertMode{upsertMerge}
@@ -79,14 +92,17 @@ func (s *Sink) prepare(ctx context.Context) error {
 	if s.stmts == nil {
 		s.stmts = make(map[stmtKey]*sql.Stmt, 1+len(modes)*len(chunkSizes))
 	}
-	sizes := chunkSizes[:]
-	if s.dialect == PostgreSQL {
-		sizes = []int{0} // any number of rows
-	}
 	need := []stmtKey{{m: insertToken}}
 	for _, m := range modes {
-		for _, n := range sizes {
-			need = append(need, stmtKey{m, n})
+		if s.dialect == PostgreSQL { // the sizes this write may need
+			need = append(need, stmtKey{m, 0})
+			for lo := 0; m == upsertReturn && lo < n; lo += s.chunkLen(n - lo) {
+				need = append(need, stmtKey{m, s.stmtRows(m, s.chunkLen(n-lo))})
+			}
+			continue
+		}
+		for _, c := range chunkSizes {
+			need = append(need, stmtKey{m, c})
 		}
 	}
 	for _, k := range need {
@@ -94,6 +110,13 @@ func (s *Sink) prepare(ctx context.Context) error {
 			continue
 		}
 		q := s.dialect.rebind("INSERT INTO clickanon_batches (token, at) VALUES (?, ?) ON CONFLICT (token) DO NOTHING")
+		if s.dialect == PostgreSQL {
+			// It also tells the database that this transaction keeps the
+			// versions of the sketches it writes (see migration 0002).
+			q = `INSERT INTO clickanon_batches (token, at)
+SELECT $1::text, $2::bigint FROM (SELECT set_config('clickanon.versioned', 'on', true)) AS versioned
+ON CONFLICT (token) DO NOTHING`
+		}
 		if k.m != insertToken {
 			q = s.upsertSQL(k.m, k.rows)
 		}
@@ -144,7 +167,7 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 			_ = s.closeStmts() // closing what failed: its error adds nothing
 		}
 	}()
-	if err := s.prepare(ctx); err != nil {
+	if err := s.prepare(ctx, len(b.rows)); err != nil {
 		return false, err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -160,6 +183,8 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("record batch token: %w", err)
 	}
+	clear(s.memos)
+	s.memos = s.memos[:0]
 	if n == 1 {
 		args := make([]any, 0, chunkSizes[0]*cellParams)
 		for lo := 0; lo < len(b.rows); {
@@ -175,12 +200,23 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 			return false, err // rolled back
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	if err == nil && s.afterCommit != nil {
+		err = s.afterCommit()
+	}
+	if err != nil {
+		// The batch's writes may or may not be in the database: what
+		// the Sink remembers of its cells may be stale either way.
+		if s.memory != nil {
+			for i := range b.rows {
+				s.memory.forget(b.rows[i].key)
+			}
+		}
 		return true, err
 	}
-	if s.afterCommit != nil {
-		if err := s.afterCommit(); err != nil {
-			return true, err
+	if s.memory != nil {
+		for _, m := range s.memos {
+			s.memory.put(m.k, m.r)
 		}
 	}
 	return false, nil
@@ -188,13 +224,16 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 
 // stmt returns the prepared statement k for use in tx.
 func (s *Sink) stmt(ctx context.Context, tx *sql.Tx, m upsertMode, rows int) *sql.Stmt {
-	return tx.StmtContext(ctx, s.stmts[stmtKey{m, s.stmtRows(rows)}])
+	return tx.StmtContext(ctx, s.stmts[stmtKey{m, s.stmtRows(m, rows)}])
 }
 
 // writeChunk writes rows, whose count is one of chunkSizes, in tx; args
 // is a buffer for the statement's arguments.
 func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row, args []any) error {
-	args = s.appendArgs(args[:0], rows)
+	if s.dialect == PostgreSQL {
+		return s.writeVersioned(ctx, tx, rows, args)
+	}
+	args = appendRowArgs(args[:0], rows, nil, nil)
 	if s.sqlMerge {
 		_, err := s.stmt(ctx, tx, upsertMerge, len(rows)).ExecContext(ctx, args...)
 		return err
@@ -203,16 +242,13 @@ func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row, args []an
 	if err != nil {
 		return err
 	}
-	var index map[key]int // on SQLite, which returns every row by key
-	if s.dialect != PostgreSQL {
-		index = make(map[key]int, len(rows))
-		for i := range rows {
-			index[rows[i].key] = i
-		}
+	index := make(map[key]int, len(rows)) // the returned rows come by key
+	for i := range rows {
+		index[rows[i].key] = i
 	}
 	var again []row // rows whose merged sketch must be written
 	for res.Next() {
-		i, stored, err := scanReturned(res, len(rows), index)
+		i, stored, err := scanReturned(res, index)
 		if err != nil {
 			res.Close()
 			return err
@@ -240,7 +276,7 @@ func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row, args []an
 	}
 	for lo := 0; lo < len(again); {
 		rows := again[lo : lo+s.chunkLen(len(again)-lo)]
-		args = s.appendArgs(args[:0], rows)
+		args = appendRowArgs(args[:0], rows, nil, nil)
 		if _, err := s.stmt(ctx, tx, upsertSketch, len(rows)).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("merged sketches: %w", err)
 		}
@@ -249,24 +285,14 @@ func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row, args []an
 	return nil
 }
 
-// scanReturned reads a row the upsertReturn statement returned: which of
-// the n rows written it is, and its stored sketch. PostgreSQL's returns
-// its ordinal; SQLite's returns its key, which index maps to its place.
-func scanReturned(res *sql.Rows, n int, index map[key]int) (int, []byte, error) {
-	var stored []byte
-	if index == nil {
-		var ord int64
-		if err := res.Scan(&ord, &stored); err != nil {
-			return 0, nil, err
-		}
-		if ord < 1 || ord > int64(n) {
-			return 0, nil, fmt.Errorf("database returned row %d of %d", ord, n)
-		}
-		return int(ord - 1), stored, nil
-	}
+// scanReturned reads a row SQLite's upsertReturn statement returned:
+// which of the rows written it is (index maps their keys to their
+// places), and its stored sketch.
+func scanReturned(res *sql.Rows, index map[key]int) (int, []byte, error) {
 	var (
-		r     row
-		other int64
+		stored []byte
+		r      row
+		other  int64
 	)
 	if err := res.Scan(&r.link, &r.g, &r.start, &r.dim, &other, &r.value, &stored); err != nil {
 		return 0, nil, err
@@ -307,95 +333,46 @@ func hasSQLMerge(ctx context.Context, db *sql.DB) bool {
 type upsertMode uint8
 
 const (
-	upsertReturn upsertMode = iota // add counts, keep the stored sketch, return it
+	upsertReturn upsertMode = iota // add counts; SQLite: keep the stored sketch, return it; PostgreSQL: see writeVersioned
 	upsertMerge                    // add counts, merge sketches in SQL
 	upsertSketch                   // replace the stored sketch
 	insertToken                    // not an upsert: record a batch token
 )
 
 // upsertSQL returns the statement that writes n rows in mode m; on
-// PostgreSQL, any number of rows.
+// PostgreSQL, see pgUpsertSQL (n 0: any number of rows, as arrays).
 func (s *Sink) upsertSQL(m upsertMode, n int) string {
-	const sums = `clicks = clickanon_cells.clicks + excluded.clicks, uniq = clickanon_cells.uniq + excluded.uniq,
-unknown = clickanon_cells.unknown + excluded.unknown, bots = clickanon_cells.bots + excluded.bots,
-conversions = clickanon_cells.conversions + excluded.conversions`
-	const conflict = " ON CONFLICT (" + cellKeyColumns + ") DO UPDATE SET "
 	if s.dialect == PostgreSQL {
-		// Any number of rows, as one array per column, in their order.
-		const input = `unnest($1::text[], $2::smallint[], $3::bigint[], $4::smallint[], $5::smallint[],
-$6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bytea[])`
-		const insert = "INSERT INTO clickanon_cells (" + cellColumns + ") "
-		if m == upsertReturn {
-			// The rows are inserted in their order (they are sorted, so
-			// that writers lock rows in one order); what comes back is
-			// the ordinal and the stored sketch of each row whose stored
-			// sketch is not the one sent: the rows to merge, and no more.
-			return `WITH input AS (SELECT * FROM ` + input + ` WITH ORDINALITY AS i(` + cellColumns + `, n)),
-up AS (` + insert + `SELECT ` + cellColumns + ` FROM input ORDER BY n` + conflict + sums + `
-    RETURNING ` + cellKeyColumns + `, sketch)
-SELECT input.n, up.sketch FROM up JOIN input USING (` + cellKeyColumns + `)
-WHERE input.sketch IS NOT NULL AND up.sketch IS DISTINCT FROM input.sketch`
-		}
-		return insert + "SELECT * FROM " + input + conflict + "sketch = excluded.sketch" // upsertSketch
+		return pgUpsertSQL(m, n)
 	}
 	var sb strings.Builder
 	sb.Grow(400 + n*64)
 	sb.WriteString("INSERT INTO clickanon_cells (" + cellColumns + ") VALUES ")
-	for i := range n {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteByte('(')
-		s.dialect.placeholders(&sb, i*cellParams+1, cellParams)
-		sb.WriteByte(')')
-	}
+	s.dialect.values(&sb, n, cellParams)
 	sb.WriteString(conflict)
 	switch m {
 	case upsertReturn:
 		sb.WriteString(sums + " RETURNING " + cellKeyColumns + ", sketch")
 	case upsertMerge:
-		// Only sketches that differ cross into Go to be merged.
+		// Only sketches that differ cross into Go to be merged. SQLite
+		// leaves versions NULL (see writeVersioned): a sketch it writes
+		// has none that could claim other content.
 		sb.WriteString(sums + `, sketch = CASE
 WHEN excluded.sketch IS NULL THEN clickanon_cells.sketch
 WHEN clickanon_cells.sketch IS NULL OR clickanon_cells.sketch = excluded.sketch THEN excluded.sketch
-ELSE ` + sqlMergeFunc + `(clickanon_cells.sketch, excluded.sketch, ` + strconv.FormatUint(s.cacheID, 10) + `) END`)
+ELSE ` + sqlMergeFunc + `(clickanon_cells.sketch, excluded.sketch, ` + strconv.FormatUint(s.cacheID, 10) + `) END, ver = NULL`)
 	case upsertSketch:
-		sb.WriteString("sketch = excluded.sketch")
+		sb.WriteString("sketch = excluded.sketch, ver = NULL")
 	}
 	return sb.String()
 }
 
-// appendArgs appends the parameters of rows, in upsertSQL's order: a
-// row's on SQLite, a column's array on PostgreSQL.
-func (s *Sink) appendArgs(args []any, rows []row) []any {
-	if s.dialect != PostgreSQL {
-		return appendRowArgs(args, rows)
-	}
-	var (
-		text   = make([]string, 2*len(rows))
-		ints   = make([]int64, 9*len(rows)) // one column after another
-		sketch = make([][]byte, len(rows))
-	)
-	links, values := text[:len(rows)], text[len(rows):]
-	col := func(j int) []int64 { return ints[j*len(rows) : (j+1)*len(rows)] }
-	g, start, dim, other, clicks, uniq, unknown, bots, conv := col(0), col(1), col(2), col(3), col(4), col(5), col(6), col(7), col(8)
-	for i := range rows {
-		r := &rows[i]
-		links[i], values[i], sketch[i] = r.link, r.value, r.sketch
-		g[i], start[i], dim[i] = int64(r.g), r.start, int64(r.dim)
-		if r.other {
-			other[i] = 1
-		}
-		clicks[i], uniq[i], unknown[i] = int64(r.n.Clicks), int64(r.n.Unique), int64(r.n.UnknownUniqueness)
-		bots[i], conv[i] = int64(r.n.Bots), int64(r.n.Conversions)
-	}
-	return append(args, links, g, start, dim, other, values, clicks, uniq, unknown, bots, conv, sketch)
-}
-
-// appendRowArgs appends the parameters of rows, row by row. Rows
-// are sorted, so neighbours often share a link and a bucket: those are
-// boxed once and shared, which spares an allocation each.
-func appendRowArgs(args []any, rows []row) []any {
+// appendRowArgs appends the parameters of rows, row by row: each row's
+// sketch is sketches[i], or its own if sketches is nil, and if vers is
+// not nil its version vers[i] follows. Rows are sorted, so neighbours
+// often share a link and a bucket: those are boxed once and shared, which
+// spares an allocation each.
+func appendRowArgs(args []any, rows []row, sketches [][]byte, vers []int64) []any {
 	var link, start any
 	for i := range rows {
 		r := &rows[i]
@@ -409,8 +386,15 @@ func appendRowArgs(args []any, rows []row) []any {
 		if r.other {
 			other = 1
 		}
+		sk := r.sketch
+		if sketches != nil {
+			sk = sketches[i]
+		}
 		args = append(args, link, int64(r.g), start, int64(r.dim), other, r.value,
-			int64(r.n.Clicks), int64(r.n.Unique), int64(r.n.UnknownUniqueness), int64(r.n.Bots), int64(r.n.Conversions), r.sketch)
+			int64(r.n.Clicks), int64(r.n.Unique), int64(r.n.UnknownUniqueness), int64(r.n.Bots), int64(r.n.Conversions), sk)
+		if vers != nil {
+			args = append(args, vers[i])
+		}
 	}
 	return args
 }
