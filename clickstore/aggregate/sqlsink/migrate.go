@@ -4,11 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"modernc.org/sqlite"
 )
 
 // migrations are the schema's versions, applied in order: NNNN_name.sql,
@@ -81,11 +85,49 @@ func stripComments(s string) string {
 // PostgreSQL the transaction first takes an advisory lock, so instances
 // starting at once apply each migration once; on SQLite the sink's
 // connections begin IMMEDIATE transactions, which serialize writers.
+//
+// SQLite answers SQLITE_BUSY at once, without waiting out its busy
+// timeout, to one of two connections that find a new file at the same
+// moment and both turn it to WAL (each holds a read lock and wants the
+// write lock, so one must give way). Instances opening one new file at
+// once would then fail to start; so on SQLite a busy database is tried
+// again, after a short wait, for up to busyWait.
 func migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return err
 	}
+	wait := 5 * time.Millisecond
+	deadline := time.Now().Add(busyWait)
+	for {
+		err := migrateOnce(ctx, db, d, ms)
+		if err == nil || d != SQLite || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+// busyWait bounds how long migrate tries a busy SQLite database again:
+// the busy timeout Open sets.
+const busyWait = 10 * time.Second
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (or one of its
+// extended codes).
+func isBusy(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == 5 // SQLITE_BUSY
+}
+
+// migrateOnce is one attempt of migrate.
+func migrateOnce(ctx context.Context, db *sql.DB, d Dialect, ms []migration) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlsink: migrate: %w", err)
