@@ -93,14 +93,11 @@ func TestCodecRoundTrip(t *testing.T) {
 func TestCodecV1Fixture(t *testing.T) {
 	st := stampOf(testRec)
 	head := string(st[:]) + "token-of-16bytes"
-	plain, err := hex.DecodeString("01000000006553f100000000050001020300000000000000000000000000300620010db800000000000000000000000000000570726f6d6f024445016209722e6578616d706c65066d6f62696c65")
+	plain, err := hex.DecodeString(V1Value)
 	require.NoError(t, err)
 	c, err := decodeValue(head+string(plain), clickKey{}, nil)
 	require.NoError(t, err)
-	assert.Equal(t, clickstore.Click{
-		Link: "promo", Time: time.Unix(1700000000, 5).UTC(), Visitor: clickstore.Pseudonym{1, 2, 3},
-		Network: netip.MustParsePrefix("2001:db8::/48"), Country: "DE", Bot: "b", Referrer: "r.example", Device: "mobile",
-	}, c)
+	assert.Equal(t, V1Click, c)
 
 	sealed, err := hex.DecodeString("0100000000000000010000000000010000000000000000000000000000001804c0000200010000000000000004be34ca8d965f9d245923a07b1594a8cf51eae58883d4bc4e4a9b2f5affb4714f377200017800000000")
 	require.NoError(t, err)
