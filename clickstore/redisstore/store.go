@@ -565,7 +565,7 @@ func (s *Store) encodeIn(ctx context.Context, arena *[]byte, c clickstore.Click,
 // encodedLen is the buffer encode reserves for a click whose marker has ml
 // bytes: its three keys, the flag, the cutoff, the recorded time, the
 // token and room for the click's value (a longer one grows the buffer).
-func encodedLen(ml int) int { return 3*ml + 1 + 2*len(stamp{}) + tokenLen + 48 }
+func encodedLen(ml int) int { return 3*ml + 1 + 2*len(stamp{}) + tokenLen + 64 }
 
 // appendClick appends the three keys of c (marker, visitor index, prev's
 // marker or the marker again) and its script argument to args, as []byte
