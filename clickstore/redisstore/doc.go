@@ -92,9 +92,12 @@
 // reader sees an entry in both indexes or in neither. The server still
 // does that work: a first click of a batch costs it about four times the
 // CPU of a bare SET NX PX, two thirds of it the indexes (BENCHMARKS.md).
+// The decision itself is a SET of a value of at most 44 bytes for a
+// typical click (see Key layout), which Redis holds in one allocation.
 // In memory the two entries of a click cost about 300 bytes plus twice
-// its link (measured on Redis 7.0 with a 5-byte link: 306 bytes; its
-// marker, 242). What that changes in the contract:
+// its link (measured on Redis 7.0 with a 5-byte link: 306 bytes); its
+// marker, about 196 bytes with a value of 44 bytes or less (242 with the
+// 83-to-95-byte values of the version before). What that changes in the contract:
 //
 //   - The reads of an instance that start from an index (Latest on any
 //     link, All, Sweep, EraseVisitor, EraseLink, Clear) write its own
@@ -129,13 +132,37 @@
 // clock (compared as strings by the scripts), v is a 16-byte pseudonym:
 //
 //	{P}:c:<v><link>  string, the marker: recorded time, request token
-//	                 (16 bytes), the click (binary); PX W+2s, never extended
+//	                 (8 bytes), the click (binary, below); PX W+2s, never
+//	                 extended
 //	{P}:i            sorted set, the time index: <last 6 digits of the
 //	                 recorded time><v><link> scored by the recorded
 //	                 millisecond (Sweep, All, Capacity, EraseLink)
 //	{P}:v:<v>        sorted set, the visitor's index: <6 digits><link>
 //	                 scored likewise (Latest on any link, EraseVisitor)
 //	{P}:k:<epoch>    an epoch key of the [KeyStore]
+//
+// A marker's value repeats nothing its key holds: after the recorded time
+// and the token, the click (version 2 of its binary form) has a header
+// byte of flags, the click's time as an offset from the recorded time
+// (none when they are equal), the masked network as one byte of prefix
+// length and family and only the bytes the prefix covers, then the
+// country, bot label, referrer and device class that are set; the visitor
+// and link are read back from the key. A typical click (an IPv4 /24, a
+// country, a short device class, no referrer) is 16 to 20 bytes, its whole
+// value 43 to 47 bytes (44 when the click's time is within about a
+// millisecond of the store's clock), so that Redis keeps it in one
+// allocation (an embedded string, at most 44 bytes) instead of two. A
+// sealed raw address adds about 45 bytes.
+//
+// A rolling upgrade: this version reads the values of the version before
+// it (version 1, 83 to 95 bytes for the click above), so an upgrade in
+// place finds them for one window and reads them as before. Instances of
+// the version before it cannot read this version's values: while both run
+// on one prefix, their Latest and All return an error (corrupt click
+// value) for clicks the new instances held, for at most one window; their
+// uniqueness decisions are right whichever version held the click (the
+// recorded time, which decides them, is where it was, and a resent
+// command still recognises only its own token).
 //
 // Every script is given every key it reads or writes. Reads that start
 // from an index (Latest on any link, All, Sweep, EraseVisitor, EraseLink)

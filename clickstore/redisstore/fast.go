@@ -42,7 +42,7 @@ import (
 // takeoverScript replaces a marker whose click the store's clock has
 // expired, if it still holds that click.
 //
-// KEYS: 1 the marker. ARGV: 1 the expired value's first 35 bytes (recorded
+// KEYS: 1 the marker. ARGV: 1 the expired value's first 27 bytes (recorded
 // time and token), 2 the new value, 3 PX ms.
 //
 // It returns 1 if it set the new value, else the marker's current value
@@ -50,7 +50,7 @@ import (
 var takeoverScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
-if string.sub(v, 1, 35) ~= ARGV[1] then return v end
+if string.sub(v, 1, 27) ~= ARGV[1] then return v end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 `)
@@ -66,7 +66,7 @@ local function decide(m, pv, cut, val, px)
   if p and string.sub(p, 1, 19) > cut then return 0 end
   local v = redis.call('SET', m, val, 'NX', 'GET', 'PX', px)
   if not v then return 1 end
-  if string.sub(v, 20, 35) == string.sub(val, 20, 35) then return 1 end
+  if string.sub(v, 20, 27) == string.sub(val, 20, 27) then return 1 end
   if string.sub(v, 1, 19) > cut then return 0 end
   redis.call('SET', m, val, 'PX', px)
   return 1
@@ -166,10 +166,10 @@ func (s *Store) fastResult(ctx context.Context, e *encoded, cmd *redis.Cmd) (boo
 // store's clock has expired it.
 func (s *Store) judge(e *encoded, old string) (first, expired bool, err error) {
 	rec, ok := parseStamp(old)
-	if !ok || len(old) < len(stamp{})+16 {
+	if !ok || len(old) < len(stamp{})+tokenLen {
 		return false, false, errCorrupt
 	}
-	if old[len(stamp{}):len(stamp{})+16] == string(e.token()) {
+	if old[len(stamp{}):len(stamp{})+tokenLen] == string(e.token()) {
 		return true, false, nil
 	}
 	cut := e.arg()[1 : 1+len(stamp{})]
@@ -190,7 +190,7 @@ func parseCut(b []byte) int64 {
 // for judge to read.
 func (s *Store) takeover(ctx context.Context, e *encoded, old string) (string, error) {
 	m := string(e.marker())
-	res, err := takeoverScript.Run(ctx, s.client, []string{m}, old[:len(stamp{})+16], e.value(), s.pxArg).Result()
+	res, err := takeoverScript.Run(ctx, s.client, []string{m}, old[:len(stamp{})+tokenLen], e.value(), s.pxArg).Result()
 	if err != nil {
 		return "", err
 	}

@@ -23,8 +23,9 @@ import (
 // exactly. The first 13 digits are the Unix millisecond, the last 6 the
 // nanoseconds within it.
 //
-// A marker's value is: recorded time (19 digits), request token (16
-// bytes), the click (codec.go). A time-index member is: the recorded
+// A marker's value is: recorded time (19 digits), request token (8
+// bytes, tokenLen; 16 in values of earlier versions), the click
+// (codec.go). A time-index member is: the recorded
 // time's last 6 digits, the visitor (16 bytes), the link; its score is the
 // recorded millisecond. A visitor-index member is the same without the
 // visitor.
@@ -79,7 +80,7 @@ for j = 1, n do
   local r
   local v = current(m, 2 * j - 1)
   if v and string.sub(v, 1, 19) > cut then
-    if string.sub(v, 20, 35) == string.sub(val, 20, 35) then r = 1 else r = 0 end
+    if string.sub(v, 20, 27) == string.sub(val, 20, 27) then r = 1 else r = 0 end
   elseif pv ~= m then
     local p = current(pv, 2 * j)
     if p and string.sub(p, 1, 19) > cut then r = 0 end

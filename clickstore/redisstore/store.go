@@ -300,13 +300,16 @@ type stamp [19]byte
 
 func stampOf(t time.Time) stamp {
 	var b stamp
-	n := max(t.UnixNano(), 0)
+	n := recNano(t)
 	for i := len(b) - 1; i >= 0; i-- {
 		b[i] = byte('0' + n%10)
 		n /= 10
 	}
 	return b
 }
+
+// recNano is the Unix nanoseconds that stampOf(t) writes.
+func recNano(t time.Time) int64 { return max(t.UnixNano(), 0) }
 
 // cutoff returns the stamp of now-W: a click is live if its recorded stamp
 // is greater.
@@ -491,7 +494,7 @@ func (e *encoded) value() []byte { return e.buf[e.end+1+len(stamp{}):] }
 // token is the request token in the value.
 func (e *encoded) token() []byte {
 	v := e.value()
-	return v[len(stamp{}) : len(stamp{})+16]
+	return v[len(stamp{}) : len(stamp{})+tokenLen]
 }
 
 // encode validates c and builds its keys and value, recorded at now, in a
@@ -526,9 +529,9 @@ func (s *Store) encodeIn(ctx context.Context, arena *[]byte, c clickstore.Click,
 	}
 	e := encoded{ml: ml, vil: vil, end: len(buf)}
 	cut, rec := s.cutoff(now), stampOf(now)
-	tok := s.tokens.next()
+	tok := s.tokens.short()
 	flag := byte('-')
-	if tok[15]%trimEvery == 0 {
+	if tok[tokenLen-1]%trimEvery == 0 {
 		flag = 't'
 	}
 	buf = append(append(append(append(buf, flag), cut[:]...), rec[:]...), tok[:]...)
@@ -542,10 +545,10 @@ func (s *Store) encodeIn(ctx context.Context, arena *[]byte, c clickstore.Click,
 			return encoded{}, fmt.Errorf("redisstore: record: sealing key: %w", kerr)
 		}
 		secret := cur.Secret()
-		buf, err = encodeClick(buf, c, cur.Epoch, &secret, []byte(id(c.Visitor, c.Link)))
+		buf, err = encodeClick(buf, c, recNano(now), cur.Epoch, &secret)
 		clear(secret[:])
 	} else {
-		buf, err = encodeClick(buf, c, 0, nil, nil)
+		buf, err = encodeClick(buf, c, recNano(now), 0, nil)
 	}
 	if err != nil {
 		return encoded{}, err
@@ -562,7 +565,7 @@ func (s *Store) encodeIn(ctx context.Context, arena *[]byte, c clickstore.Click,
 // encodedLen is the buffer encode reserves for a click whose marker has ml
 // bytes: its three keys, the flag, the cutoff, the recorded time, the
 // token and room for the click's value (a longer one grows the buffer).
-func encodedLen(ml int) int { return 3*ml + 1 + 2*len(stamp{}) + 16 + 96 }
+func encodedLen(ml int) int { return 3*ml + 1 + 2*len(stamp{}) + tokenLen + 64 }
 
 // appendClick appends the three keys of c (marker, visitor index, prev's
 // marker or the marker again) and its script argument to args, as []byte
@@ -760,22 +763,23 @@ func (s *Store) recordBatch(ctx context.Context, clicks []clickstore.Click) ([]c
 
 // held is a click read back from a marker, with its recorded stamp.
 type held struct {
-	rec   int64
-	value string // the marker's value
+	rec    int64
+	marker string // the marker's key
+	value  string // the marker's value
 }
 
-// live reads a marker's value (nil if absent) and reports whether it holds
-// a click live at cutoff cut, and its recorded time.
-func live(v any, cut int64) (held, bool, error) {
+// live reads the value of marker m (nil if absent) and reports whether it
+// holds a click live at cutoff cut, and its recorded time.
+func live(m string, v any, cut int64) (held, bool, error) {
 	str, ok := v.(string)
 	if !ok {
 		return held{}, false, nil
 	}
 	rec, ok := parseStamp(str)
-	if !ok || len(str) < len(stamp{})+16 {
+	if !ok || len(str) <= len(stamp{})+tokenLen {
 		return held{}, false, errCorrupt
 	}
-	return held{rec: rec, value: str}, rec > cut, nil
+	return held{rec: rec, marker: m, value: str}, rec > cut, nil
 }
 
 // Latest returns the most recently recorded live click of visitor or prev
@@ -845,8 +849,8 @@ func (s *Store) latest(ctx context.Context, visitor, prev clickstore.Pseudonym, 
 	cut := time.Time(now.Add(-s.window)).UnixNano()
 	var best held
 	found := false
-	for _, v := range vals {
-		h, ok, err := live(v, cut)
+	for i, v := range vals {
+		h, ok, err := live(markers[i], v, cut)
 		if err != nil {
 			return clickstore.Click{}, false, err
 		}
@@ -857,34 +861,37 @@ func (s *Store) latest(ctx context.Context, visitor, prev clickstore.Pseudonym, 
 	if !found {
 		return clickstore.Click{}, false, nil
 	}
-	c, err := s.decode(ctx, now, best.value)
+	c, err := s.decode(ctx, now, best)
 	return c, err == nil, err
 }
 
 // decode parses a held click's marker value, opening a sealed raw address
-// with the epoch key if the keyring still has it.
-func (s *Store) decode(ctx context.Context, now time.Time, v string) (clickstore.Click, error) {
-	b := []byte(v[len(stamp{})+16:])
-	c, err := decodeClick(b, nil, nil)
-	if err != nil || s.keyring == nil {
-		return c, err
+// with the epoch key if the keyring still has it. The visitor and link
+// come from the marker's key (a version-2 value does not repeat them).
+func (s *Store) decode(ctx context.Context, now time.Time, h held) (clickstore.Click, error) {
+	vl := strings.TrimPrefix(h.marker, s.marker)
+	if len(vl) <= len(clickstore.Pseudonym{}) || len(vl) == len(h.marker) {
+		return clickstore.Click{}, errCorrupt
 	}
-	open := func(epoch int64) ([32]byte, bool) {
-		cur, prev, err := s.keyring.Keys(ctx, now)
-		if err != nil {
+	k := clickKey{link: vl[16:], rec: h.rec}
+	copy(k.visitor[:], vl)
+	var open opener
+	if s.keyring != nil {
+		open = func(epoch int64) ([32]byte, bool) {
+			cur, prev, err := s.keyring.Keys(ctx, now)
+			if err != nil {
+				return [32]byte{}, false
+			}
+			switch {
+			case cur.Epoch == epoch && !cur.IsZero():
+				return cur.Secret(), true
+			case prev.Epoch == epoch && !prev.IsZero():
+				return prev.Secret(), true
+			}
 			return [32]byte{}, false
 		}
-		switch {
-		case cur.Epoch == epoch && !cur.IsZero():
-			return cur.Secret(), true
-		case prev.Epoch == epoch && !prev.IsZero():
-			return prev.Secret(), true
-		}
-		return [32]byte{}, false
 	}
-	// The sealed address is bound to visitor and link, which the value
-	// holds.
-	return decodeClick(b, open, []byte(id(c.Visitor, c.Link)))
+	return decodeValue(h.value, k, open)
 }
 
 // entry is a time-index member with its score: the recorded time's last 6
@@ -962,14 +969,14 @@ func (s *Store) All(ctx context.Context) iter.Seq2[clickstore.Click, error] {
 			now := s.clock()
 			cut := now.Add(-s.window).UnixNano()
 			for i, v := range vals {
-				h, ok, err := live(v, cut)
+				h, ok, err := live(markers[i], v, cut)
 				if err != nil {
 					return err
 				}
 				if !ok || h.rec != es[i].rec() {
 					continue // expired, erased, or a later click's entry
 				}
-				c, err := s.decode(ctx, now, h.value)
+				c, err := s.decode(ctx, now, h)
 				if err != nil {
 					return err
 				}
