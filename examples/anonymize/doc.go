@@ -10,5 +10,11 @@
 //	tail -f app.log | anonymize -ipv4 16 -ipv6 32
 //	anonymize -field 1 -placeholder 0.0.0.0 < access.log > masked.log
 //
+// A large input is masked on every core (-j sets how many): each read's
+// whole lines are shared out in runs, a line is never split between two
+// cores, and the output is byte for byte what one logmask.Writer writes, in
+// the same order. A read of fewer than 64 KiB of lines, as a piped logger
+// gets, is masked at once on one core.
+//
 // Run anonymize -h for the flags.
 package main

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -46,6 +47,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	placeholder := fs.String("placeholder", "-", "`text` that replaces a non-address value in a -field column")
 	skip := fs.Bool("skip-private", false, "leave private, loopback and link-local addresses as they are\n(judged by the embedded IPv4 for mapped, 6to4, Teredo, NAT64)")
 	maxLine := fs.Int("max-line", logmask.DefaultMaxLine, "longest line in `bytes` masked whole; longer lines are masked in pieces")
+	jobs := fs.Int("j", runtime.GOMAXPROCS(0), "mask on up to `n` cores at once (a large input's whole lines are\nshared out; the output is the same, in the same order)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -78,7 +80,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(stderr, fmt.Errorf("-delim: %d bytes: must be one byte, or \\t", len(d)))
 	}
 
-	w, err := logmask.NewWriter(stdout, p, opts)
+	if *jobs < 1 {
+		return fail(stderr, fmt.Errorf("-j: %d: must be at least 1", *jobs))
+	}
+	w, err := newLines(stdout, p, opts, *jobs)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -86,7 +91,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(names) == 0 {
 		names = []string{"-"}
 	}
-	buf := make([]byte, 256<<10)
+	buf := make([]byte, 1<<20)
 	status := 0
 	for _, name := range names {
 		if err := copyFile(w, name, stdin, buf); err != nil {
@@ -107,7 +112,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 var errWrite = errors.New("writing output")
 
 // copyFile masks the file name ("-": stdin) into w.
-func copyFile(w *logmask.Writer, name string, stdin io.Reader, buf []byte) error {
+func copyFile(w *lines, name string, stdin io.Reader, buf []byte) error {
 	r := stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -122,7 +127,7 @@ func copyFile(w *logmask.Writer, name string, stdin io.Reader, buf []byte) error
 	for {
 		n, rerr := r.Read(buf)
 		if n > 0 {
-			if _, err := w.Write(buf[:n]); err != nil {
+			if err := w.Write(buf[:n]); err != nil {
 				return fmt.Errorf("%w: %w", errWrite, err)
 			}
 		}

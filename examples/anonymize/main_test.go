@@ -41,6 +41,7 @@ func TestRun(t *testing.T) {
 		{"bad column", []string{"-field", "0"}, "", "", "anonymize: logmask: Fields: entry 1 of 1: column numbers run from 1 to 64", 1},
 		{"bad delim", []string{"-field", "1", "-delim", "ab"}, "", "", `anonymize: -delim: 2 bytes: must be one byte`, 1},
 		{"bad max line", []string{"-max-line", "5"}, "", "", "anonymize: logmask: MaxLine: below 256", 1},
+		{"bad jobs", []string{"-j", "0"}, "", "", "anonymize: -j: 0: must be at least 1", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

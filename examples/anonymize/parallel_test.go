@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/logmask"
+)
+
+// chunky reads its text in pieces of random length, 1 to max bytes, as
+// a pipe might hand it over.
+type chunky struct {
+	r   *rand.Rand
+	b   []byte
+	max int
+}
+
+func (c *chunky) Read(p []byte) (int, error) {
+	if len(c.b) == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), len(c.b), 1+c.r.IntN(c.max))
+	copy(p, c.b[:n])
+	c.b = c.b[n:]
+	return n, nil
+}
+
+// sampleLog is a log of n lines of many shapes: addresses of every kind,
+// empty lines, CRLF, lines of several times maxLine bytes (which a Writer
+// masks in pieces), one of them with an address every few bytes, and no
+// newline after the last line.
+func sampleLog(r *rand.Rand, n, maxLine int) []byte {
+	var b bytes.Buffer
+	for i := range n {
+		switch i % 7 {
+		case 0:
+			fmt.Fprintf(&b, "%d.%d.%d.%d - - [11/Jun/2024:08:00:00 +0000] \"GET /c/%d HTTP/1.1\" 200 5\n", r.IntN(256), r.IntN(256), r.IntN(256), r.IntN(256), i)
+		case 1:
+			fmt.Fprintf(&b, "[2001:db8:%x:%x::%x]:443 src=198.51.100.%d\r\n", r.IntN(1<<16), r.IntN(1<<16), r.IntN(1<<16), r.IntN(256))
+		case 2:
+			b.WriteString("\n")
+		case 3:
+			if i%5 == 0 {
+				for b2 := 0; b2 < 3*maxLine; b2 += 16 {
+					fmt.Fprintf(&b, "10.%d.%d.%d,", r.IntN(256), r.IntN(256), r.IntN(256))
+				}
+			} else {
+				b.WriteString(strings.Repeat("x", 2*maxLine+r.IntN(maxLine)))
+				b.WriteString(" 203.0.113.9")
+			}
+			b.WriteString("\n")
+		case 4:
+			fmt.Fprintf(&b, "ip=2001%%3Adb8%%3A%x%%3A%x%%3A%%3A1 ::ffff:192.0.2.%d\n", r.IntN(1<<16), r.IntN(1<<16), r.IntN(256))
+		default:
+			fmt.Fprintf(&b, "%s %x:%x::%x\n", strings.Repeat("word ", r.IntN(40)), r.IntN(1<<16), r.IntN(1<<16), r.IntN(1<<16))
+		}
+	}
+	b.WriteString("last 192.0.2.77 without a newline")
+	return b.Bytes()
+}
+
+// The lines shared out among workers come out exactly as one Writer
+// writes them, in order, however the input is cut into reads: a line is
+// never split between two workers, and a long line is masked in the same
+// pieces.
+func TestParallelSameAsOneWriter(t *testing.T) {
+	defer func(v int) { parallelFrom = v }(parallelFrom)
+	parallelFrom = 1 // share out even the smallest reads
+	const maxLine = 256
+	opts := &logmask.Options{MaxLine: maxLine}
+	r := rand.New(rand.NewPCG(1, 2))
+	in := sampleLog(r, 3000, maxLine)
+
+	var want bytes.Buffer
+	one, err := logmask.NewWriter(&want, ipmask.Default, opts)
+	require.NoError(t, err)
+	_, err = one.Write(in)
+	require.NoError(t, err)
+	require.NoError(t, one.Close())
+	require.NotEqual(t, string(in), want.String(), "the sample holds addresses")
+
+	for _, workers := range []int{1, 2, 3, 8} {
+		for _, maxRead := range []int{1, 7, 300, 5000, 1 << 20} {
+			t.Run(fmt.Sprintf("workers=%d/reads<=%d", workers, maxRead), func(t *testing.T) {
+				var got bytes.Buffer
+				l, err := newLines(&got, ipmask.Default, opts, workers)
+				require.NoError(t, err)
+				src := &chunky{r: rand.New(rand.NewPCG(uint64(workers), uint64(maxRead))), b: in, max: maxRead}
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := src.Read(buf)
+					if n > 0 {
+						require.NoError(t, l.Write(buf[:n]))
+					}
+					if err == io.EOF {
+						break
+					}
+				}
+				require.NoError(t, l.Close())
+				assert.Equal(t, want.String(), got.String())
+			})
+		}
+	}
+}
+
+// The command, with its default of one worker per core, masks a file read
+// in uneven pieces as one Writer does.
+func TestRunParallelSameAsSequential(t *testing.T) {
+	defer func(v int) { parallelFrom = v }(parallelFrom)
+	parallelFrom = 1
+	in := sampleLog(rand.New(rand.NewPCG(3, 4)), 2000, 1024)
+	var want, got, errOut bytes.Buffer
+	_, err := logmask.Copy(&want, bytes.NewReader(in), ipmask.Default, &logmask.Options{MaxLine: 1024})
+	require.NoError(t, err)
+	for _, j := range []string{"1", "2", "4"} {
+		got.Reset()
+		src := &chunky{r: rand.New(rand.NewPCG(5, 6)), b: in, max: 4000}
+		require.Equal(t, 0, run([]string{"-j", j, "-max-line", "1024"}, src, &got, &errOut), errOut.String())
+		assert.Equal(t, want.String(), got.String(), "-j %s", j)
+	}
+}
+
+// splitLines cuts only after newlines, into at most n runs that together
+// are the input.
+func TestSplitLines(t *testing.T) {
+	b := []byte("a\nbb\nccc\ndddd\n")
+	for n := 1; n <= 6; n++ {
+		parts := splitLines(nil, b, n)
+		assert.LessOrEqual(t, len(parts), n)
+		assert.Equal(t, string(b), string(bytes.Join(parts, nil)))
+		for _, p := range parts {
+			assert.True(t, len(p) == 0 || p[len(p)-1] == '\n', "n=%d: %q ends a line", n, p)
+		}
+	}
+	// Many short lines: n runs, each within n lines of an n-th (each run
+	// ends at the first newline past its share, so the last is shorter).
+	many := bytes.Repeat([]byte("0123456789\n"), 1000)
+	parts := splitLines(nil, many, 4)
+	require.Len(t, parts, 4)
+	for _, p := range parts {
+		assert.InDelta(t, len(many)/4, len(p), 4*11)
+	}
+	assert.Len(t, splitLines(nil, []byte("one line only\n"), 4), 1)
+}
