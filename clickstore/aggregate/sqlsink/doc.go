@@ -151,7 +151,10 @@
 // release before version 2, still running while a fleet is upgraded, or
 // a person's UPDATE, changes a sketch without knowing versions, and a
 // version kept would claim content the row no longer holds. A Sink then
-// reads and merges the sketch, as for one of version 1.
+// reads and merges the sketch, as for one of version 1. (A release before
+// version 2 that starts after the upgrade refuses the database, as every
+// release refuses a schema newer than its own; those already running go
+// on safely.)
 //
 // granularity and dimension hold the numeric values of aggregate's
 // Granularity and Dimension, bucket the bucket's start in Unix seconds,
