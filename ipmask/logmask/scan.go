@@ -300,23 +300,37 @@ func (sc *scanner) next() (Match, bool) {
 			sc.i = n
 			return Match{}, false
 		}
-		a := p
-		for a > sc.i && class[s[a-1]]&cT != 0 {
-			a--
-		}
-		i := p
-		for i < n && class[s[i]]&cT != 0 {
-			i++
-		}
+		// Widen p to its token s[a:i], counting its colons and dots on
+		// the way: back to a, then on to i. A "::" is a colon whose
+		// left neighbour in the token is one too.
 		colons, dots, double := 0, 0, false
-		for k := a; k < i; k++ {
-			switch s[k] {
-			case ':':
+		a := p
+		for a > sc.i {
+			c := class[s[a-1]]
+			if c&cT == 0 {
+				break
+			}
+			a--
+			if c&cColon != 0 {
 				colons++
-				double = double || (k > a && s[k-1] == ':')
-			case '.':
+				double = double || a+1 < p && s[a+1] == ':'
+			} else if c&cDot != 0 {
 				dots++
 			}
+		}
+		i := p
+		for i < n {
+			c := class[s[i]]
+			if c&cT == 0 {
+				break
+			}
+			if c&cColon != 0 {
+				colons++
+				double = double || i > a && s[i-1] == ':'
+			} else if c&cDot != 0 {
+				dots++
+			}
+			i++
 		}
 		b := i
 		sc.i = b
