@@ -37,6 +37,7 @@ const (
 	faultV6Dotted
 	faultV6Long
 	faultV6Short
+	faultV6Other
 )
 
 // faultText describes each fault; a true at says the fault has a position.
@@ -62,6 +63,7 @@ var faultText = [...]struct {
 	faultV6Dotted:        {"dotted IPv4 part not in the last two groups", true},
 	faultV6Long:          {"more than eight IPv6 groups", true},
 	faultV6Short:         {"fewer than eight IPv6 groups and no \"::\"", false},
+	faultV6Other:         {"not IPv6 text", false},
 }
 
 // parseError is text that is not an address, described without its text.

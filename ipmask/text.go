@@ -356,7 +356,7 @@ func scan(s string) (r scanned) {
 		case ':':
 			// parse6 fails on any '%', so the zone is looked for only
 			// after a failure: zones and errors are the rare case, and
-			// only an error needs scan6, which says what is wrong.
+			// only an error needs fault6, which says what is wrong.
 			t := s
 			if r6, ok := parse6(t); ok {
 				return r.put6(r6)
@@ -371,7 +371,7 @@ func scan(s string) (r scanned) {
 					return r.put6(r6)
 				}
 			}
-			r.v6, r.fault, r.pos = scan6(t)
+			r.fault, r.pos = fault6(t)
 			return r
 		case '%':
 			r.fault, r.pos = faultZoneNoV6, i
@@ -433,95 +433,77 @@ func scan4(s string, off int) (v uint32, f fault, pos int) {
 	return v<<8 | val, 0, 0
 }
 
-// scan6 parses s, with no zone, as an RFC 4291 IPv6 address: eight groups
-// of one to four hex digits, at most one "::" standing for one or more zero
-// groups, and optionally a dotted-quad IPv4 address for the last two. It
-// accepts what parse6 accepts, and is called for what parse6 refuses, to
-// say what is wrong and where; FuzzParse6 and FuzzMaskString hold both to
-// netip.ParseAddr.
-func scan6(s string) (b [16]byte, f fault, pos int) {
-	ellipsis := -1 // index in b where "::" stands
-	i, p := 0, 0   // bytes of b filled, bytes of s read
+// fault6 says what is wrong with s, IPv6 text without a zone that parse6
+// refused: parse6 is the one reader that accepts IPv6 text, and fault6
+// only walks the same grammar (eight groups of one to four hex digits, at
+// most one "::" standing for one or more zero groups, optionally a
+// dotted-quad IPv4 address for the last two) to name the first fault and
+// where it is. It builds no address. FuzzParse6 holds parse6 to
+// netip.ParseAddr, and FuzzMaskString holds the errors to it; should
+// fault6 find nothing wrong with text parse6 refused, the text is still
+// refused, as faultV6Other.
+func fault6(s string) (f fault, pos int) {
+	ellipsis := false
+	i, p := 0, 0 // groups read, bytes of s read
 	if len(s) >= 2 && s[0] == ':' && s[1] == ':' {
-		ellipsis, p = 0, 2
+		ellipsis, p = true, 2
 		if p == len(s) {
-			return b, 0, 0
+			return faultV6Other, 0
 		}
 	}
-	for i < 16 {
+	for i < 8 {
 		start := p
-		acc := uint32(0)
-		if p+4 <= len(s) { // four digits at once, the common case
-			d0, d1, d2, d3 := hexDigit[s[p]], hexDigit[s[p+1]], hexDigit[s[p+2]], hexDigit[s[p+3]]
-			if d0|d1|d2|d3 <= 0xf {
-				acc = uint32(d0)<<12 | uint32(d1)<<8 | uint32(d2)<<4 | uint32(d3)
-				p += 4
-			}
-		}
-		for end := min(len(s), start+4); p < end; p++ {
-			d := hexDigit[s[p]]
-			if d > 0xf {
-				break
-			}
-			acc = acc<<4 | uint32(d)
+		for end := min(len(s), start+4); p < end && hexDigit[s[p]] <= 0xf; p++ {
 		}
 		if p-start == 4 && p < len(s) && hexDigit[s[p]] <= 0xf {
-			return b, faultV6Digits, start
+			return faultV6Digits, start
 		}
 		if p == start {
 			if p < len(s) && s[p] != ':' {
-				return b, faultChar, p
+				return faultChar, p
 			}
-			return b, faultV6Empty, p
+			return faultV6Empty, p
 		}
 		if p < len(s) && s[p] == '.' {
-			if (ellipsis < 0 && i != 12) || i > 12 {
-				return b, faultV6Dotted, start
+			if (!ellipsis && i != 6) || i > 6 {
+				return faultV6Dotted, start
 			}
-			v, f, pos := scan4(s, start)
-			if f != 0 {
-				return b, f, pos
+			if _, f, pos := scan4(s, start); f != 0 {
+				return f, pos
 			}
-			binary.BigEndian.PutUint32(b[i:], v)
-			i += 4
+			i += 2
 			p = len(s)
 			break
 		}
-		b[i], b[i+1] = byte(acc>>8), byte(acc)
-		i += 2
+		i++
 		if p == len(s) {
 			break
 		}
 		if s[p] != ':' {
-			return b, faultChar, p
+			return faultChar, p
 		}
 		if p+1 == len(s) {
-			return b, faultV6Colon, p
+			return faultV6Colon, p
 		}
 		p++
 		if s[p] == ':' {
-			if ellipsis >= 0 {
-				return b, faultV6Ellipsis, p - 1
+			if ellipsis {
+				return faultV6Ellipsis, p - 1
 			}
-			ellipsis = i
+			ellipsis = true
 			p++
 			if p == len(s) {
 				break
 			}
 		}
 	}
-	if p != len(s) {
-		return b, faultV6Long, p
+	switch {
+	case p != len(s):
+		return faultV6Long, p
+	case i < 8 && !ellipsis:
+		return faultV6Short, len(s)
+	case i == 8 && ellipsis:
+		return faultV6EmptyEllipsis, 0
 	}
-	if i < 16 {
-		if ellipsis < 0 {
-			return b, faultV6Short, len(s)
-		}
-		n := 16 - i
-		copy(b[ellipsis+n:], b[ellipsis:i])
-		clear(b[ellipsis : ellipsis+n])
-	} else if ellipsis >= 0 {
-		return b, faultV6EmptyEllipsis, 0
-	}
-	return b, 0, 0
+	return faultV6Other, 0
 }
