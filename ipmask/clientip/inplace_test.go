@@ -37,7 +37,6 @@ func TestMiddlewareInPlaceRealServer(t *testing.T) {
 			type seen struct {
 				remote       string
 				info         clientip.Info
-				server, full bool
 				afterHeaders []string
 			}
 			var mu sync.Mutex
