@@ -198,8 +198,31 @@ func TestSealedAddressDiesWithItsKey(t *testing.T) {
 	assert.False(t, gone.RawAddr.IsValid(), "without its key the address is lost")
 	assert.Equal(t, c.Network, gone.Network)
 
+	// A sealed address that does not authenticate fails with a fixed
+	// error: nothing the cipher says, nothing of the value.
+	const unsealed = "redisstore: corrupt click value: its sealed raw address does not authenticate"
+	keep := func(int64) ([32]byte, bool) { return secret, true }
 	other := keyOf(c)
 	other.link = "y"
-	_, err = decodeValue(v, other, func(int64) ([32]byte, bool) { return secret, true })
-	assert.Error(t, err, "a value moved to another marker must not open")
+	_, err = decodeValue(v, other, keep)
+	require.ErrorIs(t, err, errCorrupt, "a value moved to another marker must not open")
+	assert.Equal(t, unsealed, err.Error())
+
+	_, err = decodeValue(v, keyOf(c), func(int64) ([32]byte, bool) { return [32]byte{8}, true })
+	require.ErrorIs(t, err, errCorrupt, "a value sealed under another secret must not open")
+	assert.Equal(t, unsealed, err.Error())
+
+	// The ciphertext (family, IPv4, GCM tag) is the value's last 1+4+16
+	// bytes, as no field follows the sealed address here; flip each of
+	// its bytes in turn, the length byte's before it and the nonce's.
+	ct := len(v) - (1 + 4 + 16)
+	for i := ct - 1 - 12; i < len(v); i++ {
+		b := []byte(v)
+		b[i] ^= 0x01
+		_, err := decodeValue(string(b), keyOf(c), keep)
+		require.ErrorIs(t, err, errCorrupt, "byte %d flipped", i)
+		if i != ct-1 { // the length byte: a flip there breaks the structure
+			assert.Equal(t, unsealed, err.Error(), "byte %d flipped", i)
+		}
+	}
 }

@@ -988,7 +988,7 @@ func (s *Store) All(ctx context.Context) iter.Seq2[clickstore.Click, error] {
 		})
 		switch {
 		case err == nil, err == stop:
-		case err == errCorrupt:
+		case errors.Is(err, errCorrupt):
 			yield(clickstore.Click{}, err)
 		default:
 			yield(clickstore.Click{}, fmt.Errorf("redisstore: all: %w", err))
