@@ -88,6 +88,45 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
+// The lengths the package documentation gives for a typical click's
+// value: 44 bytes at most, Redis's embedded string, while the click's time
+// is within about a millisecond of the recorded time.
+func TestTypicalValueLength(t *testing.T) {
+	// A time d before the recorded time is the varint of 2d-1: 2 bytes
+	// up to 8192 ns, 3 up to 1<<20 ns (1.05 ms).
+	const us8, ms = 8192, 1 << 20
+	for _, tt := range []struct {
+		device string
+		before time.Duration
+		len    int
+	}{
+		{"mobile", 0, 41}, {"mobile", us8, 43}, {"mobile", us8 + 1, 44}, {"mobile", ms, 44}, {"mobile", ms + 1, 45},
+		{"desktop", 0, 42}, {"desktop", us8, 44}, {"desktop", us8 + 1, 45},
+	} {
+		c := clickstore.Click{
+			Link: "promo", Time: testRec.Add(-tt.before), Visitor: clickstore.Pseudonym{1},
+			Network: netip.MustParsePrefix("192.0.2.0/24"), Country: "DE", Device: tt.device,
+		}
+		assert.Len(t, testValue(t, c, 0, nil), tt.len, "%s, %v before the recorded time", tt.device, tt.before)
+	}
+	c := clickstore.Click{
+		Link: "promo", Time: testRec, Visitor: clickstore.Pseudonym{1},
+		Network: netip.MustParsePrefix("192.0.2.0/24"), Country: "DE", Device: "mobile",
+	}
+	secret := [32]byte{1}
+	for _, a := range []string{"192.0.2.1", "2001:db8::1"} {
+		c.RawAddr = netip.MustParseAddr(a)
+		if c.RawAddr.Is6() {
+			c.Network = netip.MustParsePrefix("2001:db8::/48")
+		}
+		extra := len(testValue(t, c, 5, &secret)) - 41
+		if c.RawAddr.Is6() {
+			extra -= 3 // a /48 takes 3 bytes more than a /24
+		}
+		assert.Equal(t, map[bool]int{true: 35, false: 47}[c.RawAddr.Is4()], extra, "a sealed raw address")
+	}
+}
+
 // Values written by earlier versions (version 1, with a 16-byte token)
 // decode.
 func TestCodecV1Fixture(t *testing.T) {
