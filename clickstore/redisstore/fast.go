@@ -1,10 +1,10 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -206,7 +206,7 @@ func (s *Store) takeover(ctx context.Context, e *encoded, old string) (string, e
 		}
 		return got, err
 	case string:
-		if bytes.Equal([]byte(r[:min(len(r), len(e.value()))]), e.value()) {
+		if strings.HasPrefix(r, string(e.value())) {
 			return "", nil
 		}
 		return r, nil
