@@ -345,7 +345,18 @@ func (s *Store) recordBatchFast(ctx context.Context, clicks []clickstore.Click, 
 		_, err := pipe.Exec(ctx)
 		return err
 	}
-	if err := exec(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+	// The script runs' replies, not the pipeline's first error, tell
+	// whether the server lost the script: that error is often a SET NX
+	// GET's nil reply (a first click) before them.
+	lost := func() bool {
+		for _, c := range cmds {
+			if c.script && redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
+				return true
+			}
+		}
+		return false
+	}
+	if err := exec(); err != nil && lost() {
 		// The server lost the script (a restart): run its source. The
 		// commands carry tokens, so running them again is safe.
 		for _, c := range cmds {
