@@ -37,8 +37,9 @@ import (
 //	strings   bot, referrer, device, each if its flag is set: 1 byte
 //	          length (not 0), bytes
 //
-// A typical click (an IPv4 /24, a country, a short device class) takes 16
-// bytes, 17 to 20 when the click's time is not the store's recorded time.
+// A typical click (an IPv4 /24, a country, the device class "mobile")
+// takes 14 bytes, 16 to 18 when the click's time is not the store's
+// recorded time (up to 24 for a time years away): TestTypicalValueLength.
 // The masked network is stored; the raw address never is, except sealed.
 //
 // A shorter form is padded with zero bytes to minV2 bytes, so that the
@@ -86,7 +87,18 @@ const (
 // epoch key.
 const sealInfo = "clickanon/redisstore/rawaddr/v1"
 
-var errCorrupt = errors.New("redisstore: corrupt click value")
+// The codec's errors are fixed texts: nothing a cipher or a value says
+// is carried into them, so none can echo a raw address (sealed or not).
+var (
+	errCorrupt = errors.New("redisstore: corrupt click value")
+	// errUnsealed is a value whose structure parses but whose sealed raw
+	// address does not authenticate: it was forged, garbled, moved to
+	// another marker, or sealed under another secret for its epoch.
+	errUnsealed = fmt.Errorf("%w: its sealed raw address does not authenticate", errCorrupt)
+	// errCipher cannot happen (the key is always 32 bytes); it stands
+	// in for whatever crypto/aes or crypto/cipher would say.
+	errCipher = errors.New("redisstore: the raw-address cipher could not be set up")
+)
 
 // sealer seals raw addresses; key is the epoch key's secret.
 func sealKey(secret [32]byte) []byte {
@@ -100,9 +112,13 @@ func newAEAD(secret [32]byte) (cipher.AEAD, error) {
 	defer clear(k)
 	b, err := aes.NewCipher(k)
 	if err != nil {
-		return nil, err
+		return nil, errCipher
 	}
-	return cipher.NewGCM(b)
+	aead, err := cipher.NewGCM(b)
+	if err != nil {
+		return nil, errCipher
+	}
+	return aead, nil
 }
 
 // clickKey is what a marker's key and stamp hold of its click: the
@@ -173,12 +189,10 @@ func encodeClick(b []byte, c clickstore.Click, rec int64, epoch int64, secret *[
 func seal(b []byte, a netip.Addr, secret [32]byte, ad []byte) ([]byte, error) {
 	aead, err := newAEAD(secret)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: sealing the raw address: %v", err)
+		return nil, err
 	}
 	var nonce [12]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
-		return nil, fmt.Errorf("redisstore: sealing the raw address: %v", err)
-	}
+	rand.Read(nonce[:]) // never fails: crypto/rand crashes the program instead
 	var plain [17]byte
 	pt := appendAddr(plain[:0], a)
 	b = append(b, nonce[:]...)
@@ -352,14 +366,14 @@ func finish(c clickstore.Click, sealed sealedAddr, isSealed bool, open opener) (
 	aead, err := newAEAD(secret)
 	clear(secret[:])
 	if err != nil {
-		return clickstore.Click{}, fmt.Errorf("redisstore: opening a raw address: %v", err)
+		return clickstore.Click{}, err
 	}
 	if len(sealed.nonce) != aead.NonceSize() {
 		return clickstore.Click{}, errCorrupt
 	}
 	pt, err := aead.Open(nil, sealed.nonce, sealed.ct, []byte(id(c.Visitor, c.Link)))
 	if err != nil {
-		return clickstore.Click{}, fmt.Errorf("redisstore: opening a raw address: %v", err)
+		return clickstore.Click{}, errUnsealed
 	}
 	pd := decoder{b: pt}
 	c.RawAddr = pd.addr()

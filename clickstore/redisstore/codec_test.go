@@ -88,6 +88,45 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
+// The lengths the package documentation gives for a typical click's
+// value: 44 bytes at most, Redis's embedded string, while the click's time
+// is within about a millisecond of the recorded time.
+func TestTypicalValueLength(t *testing.T) {
+	// A time d before the recorded time is the varint of 2d-1: 2 bytes
+	// up to 8192 ns, 3 up to 1<<20 ns (1.05 ms).
+	const us8, ms = 8192, 1 << 20
+	for _, tt := range []struct {
+		device string
+		before time.Duration
+		len    int
+	}{
+		{"mobile", 0, 41}, {"mobile", us8, 43}, {"mobile", us8 + 1, 44}, {"mobile", ms, 44}, {"mobile", ms + 1, 45},
+		{"desktop", 0, 42}, {"desktop", us8, 44}, {"desktop", us8 + 1, 45},
+	} {
+		c := clickstore.Click{
+			Link: "promo", Time: testRec.Add(-tt.before), Visitor: clickstore.Pseudonym{1},
+			Network: netip.MustParsePrefix("192.0.2.0/24"), Country: "DE", Device: tt.device,
+		}
+		assert.Len(t, testValue(t, c, 0, nil), tt.len, "%s, %v before the recorded time", tt.device, tt.before)
+	}
+	c := clickstore.Click{
+		Link: "promo", Time: testRec, Visitor: clickstore.Pseudonym{1},
+		Network: netip.MustParsePrefix("192.0.2.0/24"), Country: "DE", Device: "mobile",
+	}
+	secret := [32]byte{1}
+	for _, a := range []string{"192.0.2.1", "2001:db8::1"} {
+		c.RawAddr = netip.MustParseAddr(a)
+		if c.RawAddr.Is6() {
+			c.Network = netip.MustParsePrefix("2001:db8::/48")
+		}
+		extra := len(testValue(t, c, 5, &secret)) - 41
+		if c.RawAddr.Is6() {
+			extra -= 3 // a /48 takes 3 bytes more than a /24
+		}
+		assert.Equal(t, map[bool]int{true: 35, false: 47}[c.RawAddr.Is4()], extra, "a sealed raw address")
+	}
+}
+
 // Values written by earlier versions (version 1, with a 16-byte token)
 // decode.
 func TestCodecV1Fixture(t *testing.T) {
@@ -198,8 +237,31 @@ func TestSealedAddressDiesWithItsKey(t *testing.T) {
 	assert.False(t, gone.RawAddr.IsValid(), "without its key the address is lost")
 	assert.Equal(t, c.Network, gone.Network)
 
+	// A sealed address that does not authenticate fails with a fixed
+	// error: nothing the cipher says, nothing of the value.
+	const unsealed = "redisstore: corrupt click value: its sealed raw address does not authenticate"
+	keep := func(int64) ([32]byte, bool) { return secret, true }
 	other := keyOf(c)
 	other.link = "y"
-	_, err = decodeValue(v, other, func(int64) ([32]byte, bool) { return secret, true })
-	assert.Error(t, err, "a value moved to another marker must not open")
+	_, err = decodeValue(v, other, keep)
+	require.ErrorIs(t, err, errCorrupt, "a value moved to another marker must not open")
+	assert.Equal(t, unsealed, err.Error())
+
+	_, err = decodeValue(v, keyOf(c), func(int64) ([32]byte, bool) { return [32]byte{8}, true })
+	require.ErrorIs(t, err, errCorrupt, "a value sealed under another secret must not open")
+	assert.Equal(t, unsealed, err.Error())
+
+	// The ciphertext (family, IPv4, GCM tag) is the value's last 1+4+16
+	// bytes, as no field follows the sealed address here; flip each of
+	// its bytes in turn, the length byte's before it and the nonce's.
+	ct := len(v) - (1 + 4 + 16)
+	for i := ct - 1 - 12; i < len(v); i++ {
+		b := []byte(v)
+		b[i] ^= 0x01
+		_, err := decodeValue(string(b), keyOf(c), keep)
+		require.ErrorIs(t, err, errCorrupt, "byte %d flipped", i)
+		if i != ct-1 { // the length byte: a flip there breaks the structure
+			assert.Equal(t, unsealed, err.Error(), "byte %d flipped", i)
+		}
+	}
 }

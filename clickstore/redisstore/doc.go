@@ -148,11 +148,15 @@
 // length and family and only the bytes the prefix covers, then the
 // country, bot label, referrer and device class that are set; the visitor
 // and link are read back from the key. A typical click (an IPv4 /24, a
-// country, a short device class, no referrer) is 16 to 20 bytes, its whole
-// value 43 to 47 bytes (44 when the click's time is within about a
-// millisecond of the store's clock), so that Redis keeps it in one
-// allocation (an embedded string, at most 44 bytes) instead of two. A
-// sealed raw address adds about 45 bytes.
+// country, the device class "mobile", no referrer) is 14 bytes, its whole
+// value 41. Its time, taken when the request arrived, is usually a little
+// before the store's clock when Record reads it: the offset adds 2 bytes
+// up to 8 µs and 3 up to about a millisecond, 44 bytes in all, so that
+// Redis keeps the value in one allocation (an embedded string, at most 44
+// bytes) instead of two. A device class a byte longer ("desktop") fits
+// only within 8 µs, and a click more than about a millisecond old when
+// recorded does not fit. A sealed raw address adds 35 bytes for IPv4 and
+// 47 for IPv6, and a byte or two for a large epoch number.
 //
 // A rolling upgrade: this version reads the values of the version before
 // it (version 1, 83 to 95 bytes for the click above), so an upgrade in

@@ -1,10 +1,10 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -206,7 +206,7 @@ func (s *Store) takeover(ctx context.Context, e *encoded, old string) (string, e
 		}
 		return got, err
 	case string:
-		if bytes.Equal([]byte(r[:min(len(r), len(e.value()))]), e.value()) {
+		if strings.HasPrefix(r, string(e.value())) {
 			return "", nil
 		}
 		return r, nil
@@ -296,16 +296,16 @@ func (s *Store) recordBatchFast(ctx context.Context, clicks []clickstore.Click, 
 	// The commands: a SET NX GET per click without a previous
 	// pseudonym, a script run per group of clicks with one.
 	type command struct {
-		args   []any
-		js     []int // the runs it decides
-		script bool
-		cmd    *redis.Cmd
+		args     []any
+		from, to int // the runs it decides: runs[from:to]
+		script   bool
+		cmd      *redis.Cmd
 	}
-	var cmds []command
+	cmds := make([]command, 0, len(runs))
 	for j := 0; j < len(runs); {
 		args := s.build(&runs[j].f)
 		if args[0] == "set" {
-			cmds = append(cmds, command{args: args, js: []int{j}})
+			cmds = append(cmds, command{args: args, from: j, to: j + 1})
 			j++
 			continue
 		}
@@ -315,12 +315,10 @@ func (s *Store) recordBatchFast(ctx context.Context, clicks []clickstore.Click, 
 		}
 		g := make([]any, 0, 3+3*(k-j)+1)
 		g = append(g, "evalsha", s.prevBatchSHA, 2*(k-j))
-		js := make([]int, 0, k-j)
 		for q := j; q < k; q++ {
 			f := &runs[q].f
 			s.build(f)
 			g = append(g, &f.m, &f.pv)
-			js = append(js, q)
 		}
 		// Every click of the batch has the cutoff of now.
 		cut := &runs[j].f.arg
@@ -330,7 +328,7 @@ func (s *Store) recordBatchFast(ctx context.Context, clicks []clickstore.Click, 
 			f.arg = f.arg[len(stamp{}):]
 			g = append(g, &f.arg)
 		}
-		cmds = append(cmds, command{args: g, js: js, script: true})
+		cmds = append(cmds, command{args: g, from: j, to: k, script: true})
 		j = k
 	}
 	var got *redis.Cmd
@@ -347,7 +345,18 @@ func (s *Store) recordBatchFast(ctx context.Context, clicks []clickstore.Click, 
 		_, err := pipe.Exec(ctx)
 		return err
 	}
-	if err := exec(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+	// The script runs' replies, not the pipeline's first error, tell
+	// whether the server lost the script: that error is often a SET NX
+	// GET's nil reply (a first click) before them.
+	lost := func() bool {
+		for _, c := range cmds {
+			if c.script && redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
+				return true
+			}
+		}
+		return false
+	}
+	if err := exec(); err != nil && lost() {
 		// The server lost the script (a restart): run its source. The
 		// commands carry tokens, so running them again is safe.
 		for _, c := range cmds {
@@ -365,12 +374,12 @@ func (s *Store) recordBatchFast(ctx context.Context, clicks []clickstore.Click, 
 		var res []any
 		var cerr error
 		if c.script {
-			if res, cerr = c.cmd.Slice(); cerr == nil && len(res) != len(c.js) {
+			if res, cerr = c.cmd.Slice(); cerr == nil && len(res) != c.to-c.from {
 				cerr = fmt.Errorf("unexpected reply of %d elements", len(res))
 			}
 		}
-		for q, j := range c.js {
-			r := &runs[j]
+		for j := c.from; j < c.to; j++ {
+			r, q := &runs[j], j-c.from
 			var first bool
 			err := cerr
 			if !c.script {

@@ -149,9 +149,10 @@ type Store struct {
 	timeIdxArg, pxArg, capArg, recordSHA, prevSHA, prevBatchSHA any
 	ttl                                                         time.Duration // W plus the slack
 
-	// fast is set when no option needs the record script (Capacity,
-	// KeyStore) and the server takes SET NX GET: Record then decides with
-	// one SET NX GET (fast.go) and idx writes the indexes.
+	// fast is set when no option needs the record script (Capacity)
+	// and the server takes SET NX GET: Record then decides with one SET
+	// NX GET (fast.go), with KeyStore's GET of the epoch key in the same
+	// round trip, and idx writes the indexes.
 	fast bool
 	idx  indexer
 
@@ -988,7 +989,7 @@ func (s *Store) All(ctx context.Context) iter.Seq2[clickstore.Click, error] {
 		})
 		switch {
 		case err == nil, err == stop:
-		case err == errCorrupt:
+		case errors.Is(err, errCorrupt):
 			yield(clickstore.Click{}, err)
 		default:
 			yield(clickstore.Click{}, fmt.Errorf("redisstore: all: %w", err))
