@@ -332,12 +332,7 @@ func TestCellMemoryBound(t *testing.T) {
 	for i := range 500 {
 		k := key{link: fmt.Sprintf("link-%d", i%7), start: int64(i)}
 		m.put(k, remembered{ver: int64(2 * i), enc: enc})
-		held := 0
-		for _, gen := range []map[key]remembered{m.cur, m.old} {
-			for k, r := range gen {
-				held += rememberCost(&k, r)
-			}
-		}
+		held := heldCost(&m.gens, func(k key, r remembered) int { return rememberCost(&k, r) })
 		require.LessOrEqual(t, held, bound, "after %d cells", i+1)
 		r, ok := m.get(k)
 		require.True(t, ok, "the cell just remembered")
