@@ -94,10 +94,14 @@ func (c *sketchCache) merge(stored, mine []byte) ([]byte, error) {
 			return mine, nil
 		}
 	}
-	var st *hyperloglog.Sketch
+	var (
+		st *hyperloglog.Sketch
+		h  uint64 // stored's hash
+	)
 	if c != nil {
+		h = maphash.Bytes(c.seed, stored)
 		c.mu.Lock()
-		e := c.lookup(maphash.Bytes(c.seed, stored), stored)
+		e := c.lookup(h, stored)
 		if e != nil && e.merged != nil && bytes.Equal(e.mine, mine) {
 			c.mu.Unlock()
 			c.hits.Add(1)
@@ -109,7 +113,7 @@ func (c *sketchCache) merge(stored, mine []byte) ([]byte, error) {
 		c.mu.Unlock()
 		if err := m.UnmarshalBinary(mine); err != nil {
 			if st != nil {
-				c.put(stored, st, nil, nil) // untouched: back where it was
+				c.put(h, stored, st, nil, nil) // untouched: back where it was
 			}
 			return nil, fmt.Errorf("sketch: %w", err)
 		}
@@ -133,17 +137,16 @@ func (c *sketchCache) merge(stored, mine []byte) ([]byte, error) {
 		return nil, fmt.Errorf("merged sketch: %w", err)
 	}
 	if c != nil {
-		c.put(stored, nil, bytes.Clone(mine), merged)
-		c.put(merged, st, nil, nil)
+		c.put(h, stored, nil, bytes.Clone(mine), merged)
+		c.put(maphash.Bytes(c.seed, merged), merged, st, nil, nil)
 	}
 	return merged, nil
 }
 
-// put records that enc decodes to sk (nil if taken) and that merging
+// put records that enc, whose hash is h, decodes to sk (nil if taken) and that merging
 // mine into it gives merged (nil if unknown). Neither sk nor a slice may
 // be modified afterwards.
-func (c *sketchCache) put(enc []byte, sk *hyperloglog.Sketch, mine, merged []byte) {
-	h := maphash.Bytes(c.seed, enc)
+func (c *sketchCache) put(h uint64, enc []byte, sk *hyperloglog.Sketch, mine, merged []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.lookup(h, enc)
