@@ -293,7 +293,7 @@ func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args 
 	var (
 		back   = make([]bool, len(rows)) // came back
 		found  = make([]sql.NullInt64, len(rows))
-		stored = make(map[int][]byte) // the sketches of rows whose check failed
+		stored = make([][]byte, len(rows)) // the sketches of rows whose check failed
 	)
 	for res.Next() {
 		var (
@@ -310,10 +310,7 @@ func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args 
 			return fmt.Errorf("database returned row %d of %d", ord, len(rows))
 		}
 		i := int(ord - 1)
-		back[i], found[i] = true, ver
-		if failed != nil {
-			stored[i] = failed
-		}
+		back[i], found[i], stored[i] = true, ver, failed
 	}
 	if err := res.Close(); err != nil {
 		return err
