@@ -40,22 +40,6 @@ func visitorsStream(n int, seed uint64) []clickstore.Pseudonym {
 	return vs
 }
 
-func TestVisitorHashIsInsertsHash(t *testing.T) {
-	// Dense sketches have one register per index: equal encodings mean
-	// equal registers, whatever the insertion order.
-	byInsert := newSketch(DefaultPrecision, false)
-	byHash := newSketch(DefaultPrecision, false)
-	for _, v := range visitorsStream(3000, 1) {
-		byInsert.Insert(v[:])
-		byHash.InsertHash(visitorHash(&v))
-	}
-	a, err := byInsert.MarshalBinary()
-	require.NoError(t, err)
-	b, err := byHash.MarshalBinary()
-	require.NoError(t, err)
-	assert.Equal(t, a, b, "InsertHash(visitorHash(v)) must set the registers Insert(v) sets, or sketches from other instances stop merging")
-}
-
 func TestCellEstimatesMatchAxiomhq(t *testing.T) {
 	for _, tc := range []struct {
 		name string

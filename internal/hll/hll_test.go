@@ -55,3 +55,24 @@ func TestGrowthTurnsDensePastDenseAt(t *testing.T) {
 		assert.InDelta(t, n, float64(sk.Estimate()), 0.02*float64(n)+1, "n=%d", n)
 	}
 }
+
+// VisitorHash is the hash Insert inserts: dense sketches (one register per
+// index, so equal encodings mean equal registers whatever the order) built
+// either way are byte for byte the same, or sketches built by InsertHash
+// would stop merging with those of other instances.
+func TestVisitorHashIsInsertsHash(t *testing.T) {
+	byInsert, err := hyperloglog.NewSketch(14, false)
+	require.NoError(t, err)
+	byHash, err := hyperloglog.NewSketch(14, false)
+	require.NoError(t, err)
+	for i := range 3000 {
+		v := visitor(i)
+		byInsert.Insert(v[:])
+		byHash.InsertHash(hll.VisitorHash(&v))
+	}
+	a, err := byInsert.MarshalBinary()
+	require.NoError(t, err)
+	b, err := byHash.MarshalBinary()
+	require.NoError(t, err)
+	assert.Equal(t, a, b)
+}

@@ -421,16 +421,23 @@ func mergeMap[K comparable](to *map[K]*delta, from map[K]*delta) (int, error) {
 	return added, err
 }
 
+// merge adds o into d, keeping d.dense true to its sketch: a dense sketch
+// taken from o, or merged in (which turns d's dense in place), is not
+// checked for growth again (as in aggregate's cell.merge).
 func (d *delta) merge(o *delta) error {
 	d.n = d.n.Add(o.n)
 	switch {
 	case o.sk == nil:
 		return nil
 	case d.sk == nil:
-		d.sk = o.sk
+		d.sk, d.growth, d.dense = o.sk, o.growth, o.dense
 		return nil
 	}
-	return d.sk.Merge(o.sk)
+	if err := d.sk.Merge(o.sk); err != nil {
+		return err
+	}
+	d.dense = d.dense || o.dense
+	return nil
 }
 
 // appendRow appends to rows the row of dimension d's value v in base's

@@ -54,3 +54,25 @@ func TestBufferedSketchIsInserts(t *testing.T) {
 	}
 	assert.Zero(t, visitorHash(nil))
 }
+
+// A batch put back (restore) merges its deltas into the buffer's: a dense
+// sketch taken or merged in leaves the delta marked dense, so that its
+// next inserts do not check its growth (and copy it dense again).
+func TestDeltaMergeKeepsDense(t *testing.T) {
+	var busy, small delta
+	var scratch []byte
+	for i := range 3000 {
+		v := visitor(i)
+		busy.add(aggregate.Counts{Clicks: 1}, &v, visitorHash(&v), &scratch)
+	}
+	require.True(t, busy.dense)
+	v := visitor(5000)
+	small.add(aggregate.Counts{Clicks: 1}, &v, visitorHash(&v), &scratch)
+
+	var empty delta
+	require.NoError(t, empty.merge(&busy))
+	assert.True(t, empty.dense, "a dense sketch taken")
+	require.NoError(t, small.merge(&busy))
+	assert.True(t, small.dense, "a dense sketch merged in")
+	assert.Equal(t, uint64(3001), small.n.Clicks)
+}

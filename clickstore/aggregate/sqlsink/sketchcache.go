@@ -36,19 +36,16 @@ const sketchCacheBytes = 8 << 20
 // sketches are merged several times in a row, and all but the first find
 // the union ready.
 //
-// The bound is kept in two generations: entries go into cur; when cur
-// passes half the bound, it becomes old and cur starts empty, so an entry
-// not used for a generation is dropped.
+// The bound is kept in generations: an entry not used for a generation
+// is dropped.
 //
 // The zero sketchCache is not usable; newSketchCache makes one. It is safe
 // for concurrent use (SQLite may call its merge function from several
 // connections).
 type sketchCache struct {
-	mu       sync.Mutex
-	seed     maphash.Seed
-	cur, old map[uint64]*cachedSketch
-	size     int // cost of cur's entries
-	half     int // cur's bound
+	mu   sync.Mutex
+	seed maphash.Seed
+	gens generations[uint64, *cachedSketch] // by the encoding's hash
 
 	hits, misses atomic.Uint64 // merges that decoded no stored sketch, or one
 }
@@ -63,7 +60,7 @@ type cachedSketch struct {
 }
 
 func newSketchCache(bound int) *sketchCache {
-	return &sketchCache{seed: maphash.MakeSeed(), cur: map[uint64]*cachedSketch{}, half: bound / 2}
+	return &sketchCache{seed: maphash.MakeSeed(), gens: newGenerations[uint64, *cachedSketch](bound)}
 }
 
 // sketchCost is what an entry of an encoding of n bytes is counted as:
@@ -71,35 +68,16 @@ func newSketchCache(bound int) *sketchCache {
 // map's and the sketch's overhead.
 func sketchCost(n int) int { return 2*n + 256 }
 
-// lookup returns the entry of enc, moving it to cur if it was in old, or
-// nil. The caller holds mu.
-func (c *sketchCache) lookup(enc []byte) *cachedSketch {
-	h := maphash.Bytes(c.seed, enc)
-	if e := c.cur[h]; e != nil && bytes.Equal(e.enc, enc) {
-		return e
-	}
-	if e := c.old[h]; e != nil && bytes.Equal(e.enc, enc) {
-		delete(c.old, h)
-		c.insert(h, e)
+// cost is what e is counted as: its encoding's and the sketch merged in.
+func (e *cachedSketch) cost() int { return sketchCost(len(e.enc)) + len(e.mine) }
+
+// lookup returns the entry of enc, whose hash is h, moving it to the
+// current generation, or nil. The caller holds mu.
+func (c *sketchCache) lookup(h uint64, enc []byte) *cachedSketch {
+	if e, _ := c.gens.get(h); e != nil && bytes.Equal(e.enc, enc) {
 		return e
 	}
 	return nil
-}
-
-// insert puts e in cur under h, starting a new generation first if cur
-// is full. The caller holds mu.
-func (c *sketchCache) insert(h uint64, e *cachedSketch) {
-	cost := sketchCost(len(e.enc)) + len(e.mine)
-	if cost > c.half {
-		return // would fill a generation alone
-	}
-	if prev := c.cur[h]; prev != nil {
-		c.size -= sketchCost(len(prev.enc)) + len(prev.mine)
-	} else if c.size+cost > c.half {
-		c.old, c.cur, c.size = c.cur, make(map[uint64]*cachedSketch, len(c.cur)), 0
-	}
-	c.cur[h] = e
-	c.size += cost
 }
 
 // merge returns the union of two marshalled sketches, marshalled; stored
@@ -116,10 +94,14 @@ func (c *sketchCache) merge(stored, mine []byte) ([]byte, error) {
 			return mine, nil
 		}
 	}
-	var st *hyperloglog.Sketch
+	var (
+		st *hyperloglog.Sketch
+		h  uint64 // stored's hash
+	)
 	if c != nil {
+		h = maphash.Bytes(c.seed, stored)
 		c.mu.Lock()
-		e := c.lookup(stored)
+		e := c.lookup(h, stored)
 		if e != nil && e.merged != nil && bytes.Equal(e.mine, mine) {
 			c.mu.Unlock()
 			c.hits.Add(1)
@@ -131,7 +113,7 @@ func (c *sketchCache) merge(stored, mine []byte) ([]byte, error) {
 		c.mu.Unlock()
 		if err := m.UnmarshalBinary(mine); err != nil {
 			if st != nil {
-				c.put(stored, st, nil, nil) // untouched: back where it was
+				c.put(h, stored, st, nil, nil) // untouched: back where it was
 			}
 			return nil, fmt.Errorf("sketch: %w", err)
 		}
@@ -155,32 +137,30 @@ func (c *sketchCache) merge(stored, mine []byte) ([]byte, error) {
 		return nil, fmt.Errorf("merged sketch: %w", err)
 	}
 	if c != nil {
-		c.put(stored, nil, bytes.Clone(mine), merged)
-		c.put(merged, st, nil, nil)
+		c.put(h, stored, nil, bytes.Clone(mine), merged)
+		c.put(maphash.Bytes(c.seed, merged), merged, st, nil, nil)
 	}
 	return merged, nil
 }
 
-// put records that enc decodes to sk (nil if taken) and that merging
+// put records that enc, whose hash is h, decodes to sk (nil if taken) and that merging
 // mine into it gives merged (nil if unknown). Neither sk nor a slice may
 // be modified afterwards.
-func (c *sketchCache) put(enc []byte, sk *hyperloglog.Sketch, mine, merged []byte) {
-	h := maphash.Bytes(c.seed, enc)
+func (c *sketchCache) put(h uint64, enc []byte, sk *hyperloglog.Sketch, mine, merged []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.lookup(enc)
+	e := c.lookup(h, enc)
 	if e == nil {
-		c.insert(h, &cachedSketch{enc: enc, sk: sk, mine: mine, merged: merged})
+		e = &cachedSketch{enc: enc, sk: sk, mine: mine, merged: merged}
+		c.gens.put(h, e, e.cost())
 		return
 	}
 	if sk != nil {
 		e.sk = sk
 	}
 	if merged != nil {
-		if c.cur[h] == e {
-			c.size += len(mine) - len(e.mine)
-		}
 		e.mine, e.merged = mine, merged
+		c.gens.put(h, e, e.cost()) // counted anew
 	}
 }
 

@@ -97,12 +97,7 @@ func TestSketchCacheBound(t *testing.T) {
 		_, err := c.merge(sketchOf(t, i*50, i*50+40), sketchOf(t, 1_000_000+i, 1_000_001+i))
 		require.NoError(t, err)
 		c.mu.Lock()
-		held := 0
-		for _, m := range []map[uint64]*cachedSketch{c.cur, c.old} {
-			for _, e := range m {
-				held += sketchCost(len(e.enc)) + len(e.mine)
-			}
-		}
+		held := heldCost(&c.gens, func(_ uint64, e *cachedSketch) int { return sketchCost(len(e.enc)) + len(e.mine) })
 		c.mu.Unlock()
 		require.LessOrEqual(t, held, bound, "after %d merges", i+1)
 	}

@@ -36,19 +36,17 @@ type remembered struct {
 // write of a batch whose commit reply was lost, a row erased) costs a
 // second write, never a visitor.
 //
-// The bound is kept in two generations, as sketchCache's: an entry not
-// used for a generation is dropped.
+// The bound is kept in generations: an entry not used for a generation
+// is dropped.
 //
 // The zero cellMemory is not usable; newCellMemory makes one. It is not
 // safe for concurrent use: the Sink's flushMu guards it.
 type cellMemory struct {
-	cur, old map[key]remembered
-	size     int // cost of cur's entries
-	half     int // cur's bound
+	gens generations[key, remembered]
 }
 
 func newCellMemory(bound int) *cellMemory {
-	return &cellMemory{cur: map[key]remembered{}, half: bound / 2}
+	return &cellMemory{gens: newGenerations[key, remembered](bound)}
 }
 
 // rememberCost is what remembering a cell is counted as: its key's text,
@@ -56,53 +54,17 @@ func newCellMemory(bound int) *cellMemory {
 func rememberCost(k *key, r remembered) int { return len(k.link) + len(k.value) + len(r.enc) + 128 }
 
 // get returns what m remembers of k, moving it to the current generation.
-func (m *cellMemory) get(k key) (remembered, bool) {
-	if r, ok := m.cur[k]; ok {
-		return r, true
-	}
-	r, ok := m.old[k]
-	if ok {
-		m.put(k, r)
-	}
-	return r, ok
-}
+func (m *cellMemory) get(k key) (remembered, bool) { return m.gens.get(k) }
 
-// put remembers r for k, starting a new generation first if the current
-// one is full.
-func (m *cellMemory) put(k key, r remembered) {
-	cost := rememberCost(&k, r)
-	if cost > m.half {
-		m.forget(k) // would fill a generation alone
-		return
-	}
-	delete(m.old, k)
-	if prev, ok := m.cur[k]; ok {
-		m.size -= rememberCost(&k, prev)
-	} else if m.size+cost > m.half {
-		m.old, m.cur, m.size = m.cur, make(map[key]remembered, len(m.cur)), 0
-	}
-	m.cur[k] = r
-	m.size += cost
-}
+// put remembers r for k (unless it would fill a generation alone).
+func (m *cellMemory) put(k key, r remembered) { m.gens.put(k, r, rememberCost(&k, r)) }
 
 // forget drops what m remembers of k.
-func (m *cellMemory) forget(k key) {
-	if prev, ok := m.cur[k]; ok {
-		m.size -= rememberCost(&k, prev)
-		delete(m.cur, k)
-	}
-	delete(m.old, k)
-}
+func (m *cellMemory) forget(k key) { m.gens.delete(k) }
 
 // forgetLink drops what m remembers of link's cells.
 func (m *cellMemory) forgetLink(link string) {
-	for _, gen := range []map[key]remembered{m.cur, m.old} {
-		for k := range gen {
-			if k.link == link {
-				m.forget(k)
-			}
-		}
-	}
+	m.gens.deleteFunc(func(k key) bool { return k.link == link })
 }
 
 // newVersion returns a random version for a sketch written: even, as
@@ -331,7 +293,7 @@ func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args 
 	var (
 		back   = make([]bool, len(rows)) // came back
 		found  = make([]sql.NullInt64, len(rows))
-		stored = make(map[int][]byte) // the sketches of rows whose check failed
+		stored = make([][]byte, len(rows)) // the sketches of rows whose check failed
 	)
 	for res.Next() {
 		var (
@@ -348,10 +310,7 @@ func (s *Sink) writeVersioned(ctx context.Context, tx *sql.Tx, rows []row, args 
 			return fmt.Errorf("database returned row %d of %d", ord, len(rows))
 		}
 		i := int(ord - 1)
-		back[i], found[i] = true, ver
-		if failed != nil {
-			stored[i] = failed
-		}
+		back[i], found[i], stored[i] = true, ver, failed
 	}
 	if err := res.Close(); err != nil {
 		return err

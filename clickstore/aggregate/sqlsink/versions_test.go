@@ -19,15 +19,16 @@ import (
 
 // upsertForms runs f with Sinks whose PostgreSQL upserts take arrays, and
 // with Sinks whose upserts take rows of parameters (as they do for dense
-// sketches); f opens its Sinks with open.
-func upsertForms(t *testing.T, f func(t *testing.T, open func(testing.TB, string, *Options) *Sink)) {
+// sketches); f opens its Sinks on dsn with open, which discards their
+// logs.
+func upsertForms(t *testing.T, f func(t *testing.T, open func(dsn string) *Sink)) {
 	for _, form := range []struct {
 		name        string
 		valuesBytes int
 	}{{"arrays", 1 << 40}, {"values", -1}} {
 		t.Run(form.name, func(t *testing.T) {
-			f(t, func(tb testing.TB, dsn string, o *Options) *Sink {
-				s := open(tb, dsn, o)
+			f(t, func(dsn string) *Sink {
+				s := open(t, dsn, &Options{Logger: slog.New(slog.DiscardHandler)})
 				s.valuesBytes = form.valuesBytes
 				return s
 			})
@@ -82,7 +83,7 @@ func minuteTotal(link string) key {
 // and some batches of bots alone: no increment and no visitor is lost.
 // The sketches stay small, where the estimate is the exact count.
 func TestConcurrentSinksLoseNoVisitor(t *testing.T) {
-	upsertForms(t, func(t *testing.T, open func(testing.TB, string, *Options) *Sink) {
+	upsertForms(t, func(t *testing.T, open func(string) *Sink) {
 		const (
 			sinks, rounds, perRound = 3, 8, 6
 			links                   = 3
@@ -90,7 +91,7 @@ func TestConcurrentSinksLoseNoVisitor(t *testing.T) {
 		dsn := pgtest.DB(t)
 		ss := make([]*Sink, sinks)
 		for k := range ss {
-			ss[k] = open(t, dsn, &Options{Logger: slog.New(slog.DiscardHandler)})
+			ss[k] = open(dsn)
 		}
 		ctx := context.Background()
 		var humans, bots [links]int
@@ -143,10 +144,9 @@ func TestConcurrentSinksLoseNoVisitor(t *testing.T) {
 // leaves the sketch alone, the Sink reads and merges the stored one and
 // writes the union a second time, and from then on writes once again.
 func TestSketchChangedBehindTheSinkIsMerged(t *testing.T) {
-	upsertForms(t, func(t *testing.T, open func(testing.TB, string, *Options) *Sink) {
+	upsertForms(t, func(t *testing.T, open func(string) *Sink) {
 		dsn := pgtest.DB(t)
-		quiet := &Options{Logger: slog.New(slog.DiscardHandler)}
-		a, b := open(t, dsn, quiet), open(t, dsn, quiet)
+		a, b := open(dsn), open(dsn)
 		const link, cells = "behind", 15
 		writeVisitors(t, a, link, 0, 10) // new rows, with a's versions
 		writeVisitors(t, a, link, 10, 20)
@@ -182,8 +182,8 @@ func TestSketchChangedBehindTheSinkIsMerged(t *testing.T) {
 // flush reads those cells and merges. A flush rolled back leaves what
 // the Sink remembers true, and it writes once.
 func TestLostCommitReplyForgetsCells(t *testing.T) {
-	upsertForms(t, func(t *testing.T, open func(testing.TB, string, *Options) *Sink) {
-		s := open(t, pgtest.DB(t), &Options{Logger: slog.New(slog.DiscardHandler)})
+	upsertForms(t, func(t *testing.T, open func(string) *Sink) {
+		s := open(pgtest.DB(t))
 		const link, cells = "unsure", 15
 		writeVisitors(t, s, link, 0, 10)
 		_, ok := s.memory.get(minuteTotal(link))
@@ -218,8 +218,8 @@ func TestLostCommitReplyForgetsCells(t *testing.T) {
 // is inserted anew by the Sink's next flush with that batch's visitors
 // alone, not with those the Sink remembers.
 func TestRememberedRowDeletedIsWrittenAnew(t *testing.T) {
-	upsertForms(t, func(t *testing.T, open func(testing.TB, string, *Options) *Sink) {
-		s := open(t, pgtest.DB(t), &Options{Logger: slog.New(slog.DiscardHandler)})
+	upsertForms(t, func(t *testing.T, open func(string) *Sink) {
+		s := open(pgtest.DB(t))
 		const link, cells = "erased", 15
 		writeVisitors(t, s, link, 0, 10)
 		_, err := s.db.Exec("DELETE FROM clickanon_cells WHERE link = $1", link)
@@ -237,11 +237,10 @@ func TestRememberedRowDeletedIsWrittenAnew(t *testing.T) {
 // A database of schema version 1 is upgraded on start; its sketches,
 // which have no version, are read and merged, and then given one.
 func TestSketchesWithoutVersionAreMerged(t *testing.T) {
-	upsertForms(t, func(t *testing.T, open func(testing.TB, string, *Options) *Sink) {
+	upsertForms(t, func(t *testing.T, open func(string) *Sink) {
 		dsn := pgtest.DB(t)
 		ctx := context.Background()
-		quiet := &Options{Logger: slog.New(slog.DiscardHandler)}
-		old := open(t, dsn, quiet)
+		old := open(dsn)
 		const link, cells = "v1", 15
 		writeVisitors(t, old, link, 0, 10)
 		require.NoError(t, old.Close(ctx))
@@ -254,7 +253,7 @@ func TestSketchesWithoutVersionAreMerged(t *testing.T) {
 			require.NoError(t, err, "back to version 1")
 		}
 
-		s := open(t, dsn, quiet)
+		s := open(dsn)
 		var v int
 		require.NoError(t, db.QueryRow("SELECT max(version) FROM clickanon_schema_version").Scan(&v))
 		assert.Equal(t, SchemaVersion, v, "upgraded")
@@ -332,12 +331,7 @@ func TestCellMemoryBound(t *testing.T) {
 	for i := range 500 {
 		k := key{link: fmt.Sprintf("link-%d", i%7), start: int64(i)}
 		m.put(k, remembered{ver: int64(2 * i), enc: enc})
-		held := 0
-		for _, gen := range []map[key]remembered{m.cur, m.old} {
-			for k, r := range gen {
-				held += rememberCost(&k, r)
-			}
-		}
+		held := heldCost(&m.gens, func(k key, r remembered) int { return rememberCost(&k, r) })
 		require.LessOrEqual(t, held, bound, "after %d cells", i+1)
 		r, ok := m.get(k)
 		require.True(t, ok, "the cell just remembered")

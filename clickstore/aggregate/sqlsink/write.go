@@ -151,7 +151,7 @@ func (s *Sink) closeStmts() error {
 // the merge changed are written once more, still under the lock. A retry
 // of a batch whose commit went through finds its token and changes
 // nothing. Every statement is prepared once per Sink and reused (see
-// chunkSizes and arrayRows).
+// chunkSizes and pgRows).
 //
 // It reports whether an error leaves the batch's fate unknown (the commit
 // was sent and its reply lost); an error before the commit means the
@@ -227,7 +227,7 @@ func (s *Sink) stmt(ctx context.Context, tx *sql.Tx, m upsertMode, rows int) *sq
 	return tx.StmtContext(ctx, s.stmts[stmtKey{m, s.stmtRows(m, rows)}])
 }
 
-// writeChunk writes rows, whose count is one of chunkSizes, in tx; args
+// writeChunk writes rows, as many as chunkLen gave, in tx; args
 // is a buffer for the statement's arguments.
 func (s *Sink) writeChunk(ctx context.Context, tx *sql.Tx, rows []row, args []any) error {
 	if s.dialect == PostgreSQL {
