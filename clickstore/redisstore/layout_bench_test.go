@@ -24,14 +24,21 @@ import (
 //     time, and its PEXPIRE;
 //   - lex: one set for every visitor, members visitor ‖ time ‖ link of
 //     score 0, read with ZRANGEBYLEX;
-//   - score48: one set, scored by the pseudonym's first 48 bits.
+//   - score48: one set, scored by the pseudonym's first 48 bits;
+//   - gen-hash: one hash per generation of the time (say a minute), field
+//     the pseudonym, value the visitor's entries in that generation, so
+//     that a visitor's entries in the window are a field of each of the
+//     window's generations; a script per 100 clicks reads the fields
+//     (HMGET), appends to those that exist and writes them all (HSET),
+//     then sets the hash's TTL once. It replaces the time index too, so
+//     its figure is to be compared with visitor-key plus the time index.
 //
 // BENCHMARKS.md's redisstore section gives the figures of
 //
 //	go test -run '^$' -bench BenchmarkIndexLayoutServerCPU -benchtime 2000x -count 3 ./clickstore/redisstore/
 func BenchmarkIndexLayoutServerCPU(b *testing.B) {
 	const layoutFill = 1_000_000
-	for _, layout := range []string{"visitor-key", "lex", "score48"} {
+	for _, layout := range []string{"visitor-key", "lex", "score48", "gen-hash"} {
 		b.Run(layout, func(b *testing.B) {
 			srv := redistest.Start(b, nil)
 			client := newClient(b, srv.Addr())
@@ -45,7 +52,19 @@ func BenchmarkIndexLayoutServerCPU(b *testing.B) {
 			}
 			// The one-set layouts start full; the visitor-key layout's keys
 			// are each new anyway, as most visitors' are.
-			if layout != "visitor-key" {
+			if layout == "gen-hash" {
+				for range layoutFill / 1000 {
+					args := make([]any, 0, 2000)
+					for range 1000 {
+						v, m := entry()
+						args = append(args, string(v[:]), m[16:])
+					}
+					if err := client.HSet(ctx, "gen", args...).Err(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if layout == "lex" || layout == "score48" {
 				for range layoutFill / 1000 {
 					zs := make([]redis.Z, 1000)
 					for i := range zs {
@@ -59,6 +78,18 @@ func BenchmarkIndexLayoutServerCPU(b *testing.B) {
 			}
 			c0 := serverCPU(b, srv.Addr())
 			for b.Loop() {
+				if layout == "gen-hash" {
+					args := make([]any, 0, 201)
+					args = append(args, 31*60*1000)
+					for range 100 {
+						v, m := entry()
+						args = append(args, string(v[:]), m[16:])
+					}
+					if err := genHashScript.Run(ctx, client, []string{"gen"}, args...).Err(); err != nil {
+						b.Fatal(err)
+					}
+					continue
+				}
 				pipe := client.Pipeline()
 				for range 100 {
 					v, m := entry()
@@ -80,6 +111,24 @@ func BenchmarkIndexLayoutServerCPU(b *testing.B) {
 		})
 	}
 }
+
+// genHashScript adds entries to a generation hash: KEYS 1 the hash;
+// ARGV 1 PX ms, then per entry the pseudonym and the entry.
+var genHashScript = redis.NewScript(`
+local n = (#ARGV - 1) / 2
+local fields = {}
+for j = 1, n do fields[j] = ARGV[2 * j] end
+local old = redis.call('HMGET', KEYS[1], unpack(fields))
+local hs = {}
+for j = 1, n do
+  local e = ARGV[2 * j + 1]
+  hs[2 * j - 1] = fields[j]
+  hs[2 * j] = old[j] and (old[j] .. e) or e
+end
+redis.call('HSET', KEYS[1], unpack(hs))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return n
+`)
 
 // score is a member's score in the one-set layouts.
 func score(layout string, v [16]byte) float64 {
