@@ -111,7 +111,8 @@
 //     2001:db8:1::z, not 2001:db8:1::dz). This reading comes last:
 //     a '.' before the word still parts an address from a file extension
 //     (2001:db8::1.css), and a token with a word glued to its left is
-//     only read as a key and an address (below). A valid IPv6 address has
+//     read as a key and an address, or as an address run into the word
+//     (below). A valid IPv6 address has
 //     a "::" or eight groups, so times and MAC addresses run into a word
 //     (12:30:28Z) are not read so; dotted quads run into words are found
 //     as quads (above). Hex digits running on past an address with no
@@ -133,6 +134,24 @@
 //     A '.' separates an
 //     address from a word after it: 2001:db8::1.gif, 2001:db8::1.css and
 //     2001:db8::1.Done are masked.
+//   - An IPv6 address run into the text on its left, a word or hex
+//     digits. Where a token's first group is four hex digits glued to a
+//     word, or more than four hex digits, and its last four hold a decimal
+//     digit, the address that starts with those four is read first:
+//     remote2001:db8:85a3::7 becomes remote2001:db8:85a3::,
+//     abc2001:db8:1:2:3:4:5:6 becomes abc2001:db8:1::, and
+//     x2001:db8:aaaa:bbbb::1 becomes x2001:db8:aaaa:: (read as the key
+//     "2001" and an address, the group bbbb would have survived). Four
+//     hex letters glued to a word are a key's end (iface:, surface:) and
+//     are read so first. A token glued to a word whose first group is
+//     shorter, and that reads as no key and address, is read whole if it
+//     has three groups or more (xyab:1:2:3:4:5:6:7 becomes xyab:1:2::);
+//     two groups around a "::" are an identifier's (std::abs, Vec::new).
+//     What this leaves: an address whose first group is four hex letters
+//     and that is glued to a word (hostfdab:cdef:1:2::1) is read as a key
+//     and an address, so one group more than the policy keeps survives;
+//     global unicast (2000::/3), link-local (fe80::/10) and most unique
+//     local addresses start with a decimal digit in their first group.
 //   - Hex hashes, UUIDs and dates (deadbeef, 2024-06-11) hold no colon or
 //     three dots and are left alone.
 //

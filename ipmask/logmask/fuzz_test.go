@@ -26,6 +26,7 @@ var seeds = []string{
 	"u=%5B2001%3Adb8%3A1%3A2%3A%3A7%5D%3A443&ip=%20198.51.100.7%2C2001%3adb8%3a%3a1 fe80%3A%3A1%25eth0 %3A%3Affff%3A1.2.3.4",
 	"2001:db8:1:2::7xyz 2001:db8::1zone fe80::1ghost 2001%3Adb8%3A1%3A2%3A%3A7xyz [2001:db8::1_x]:80 ::ffff:1.2.3.4q 2001:db8::1abcdz std::io::Error",
 	"::1X::10::AX0000 ::%0:X 00000%3A%3A%3A10000%0 0%3A%3A:1:0:0:0:0:1 src:2001:db8:1:2::7xyz 2001:db8:1:2::7:xyz",
+	"remote2001:db8:85a3:8d3:1319:8a2e:370:7348 abc2001:db8:1:2:3:4:5:6 x2001:db8:aaaa:bbbb::1 iface:2001:db8:1:2::7 xyab:1:2:3:4:5:6:7 Vec::new",
 }
 
 // plainLeaks is the independent check: written with strings and
@@ -95,7 +96,12 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		return netip.Addr{}, "", false
 	}
 	// v6 reads tok as an address unless a word is glued to its left, and
-	// then as a key, one colon (not "::") and an address.
+	// then as a key, one colon (not "::") and an address; an address run
+	// into what is on its left (a first group of more than four hex
+	// digits, or of four glued to a word) is read from its first group's
+	// last four digits, before the key reading if they hold a decimal
+	// digit and after it if not; a token glued to a word with a shorter
+	// first group is read whole, last, if it has three groups or more.
 	// It returns where in tok the reading starts.
 	v6 := func(tok string, wordBefore, glued bool) (netip.Addr, string, int, bool) {
 		if !wordBefore {
@@ -103,9 +109,31 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 				return a, c, 0, true
 			}
 		}
-		if k := strings.IndexByte(tok, ':'); k >= 0 && k+1 < len(tok) && (tok[k+1] != ':' || strings.HasPrefix(tok[k+1:], "::")) {
-			a, c, ok := read(tok[k+1:], glued)
-			return a, c, k + 1, ok
+		k := strings.IndexByte(tok, ':')
+		if k < 0 {
+			return netip.Addr{}, "", 0, false
+		}
+		ran := (k > 4 || wordBefore && k == 4) && strings.Trim(tok[k-4:k], "0123456789abcdefABCDEF") == ""
+		if ran && strings.ContainsAny(tok[k-4:k], "0123456789") {
+			if a, c, ok := read(tok[k-4:], glued); ok {
+				return a, c, k - 4, true
+			}
+			ran = false
+		}
+		if k+1 < len(tok) && (tok[k+1] != ':' || strings.HasPrefix(tok[k+1:], "::")) {
+			if a, c, ok := read(tok[k+1:], glued); ok {
+				return a, c, k + 1, true
+			}
+		}
+		if ran {
+			if a, c, ok := read(tok[k-4:], glued); ok {
+				return a, c, k - 4, true
+			}
+		}
+		if wordBefore && k < 4 {
+			if a, c, ok := read(tok, glued); ok && len(strings.FieldsFunc(c, func(r rune) bool { return r == ':' || r == '.' })) >= 3 {
+				return a, c, 0, true
+			}
 		}
 		return netip.Addr{}, "", 0, false
 	}

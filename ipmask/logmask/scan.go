@@ -394,9 +394,21 @@ func (sc *scanner) colonToken(a, b int) (Match, bool) {
 // could be read as one longer address that does not parse or as a key and
 // an address, the reading that masks wins. "::" is never a key's colon:
 // "std::abs" and "Foo::Bar" are identifiers.
+//
+// An address can also have run into the text on its left, a word
+// ("remote2001:db8::7") or hex digits ("abc2001:db8:1:2:3:4:5:6"): where
+// the token's first group is four hex digits glued to a word, or longer
+// than four, the address that starts with its last four digits is read
+// first (so the key reading cannot leave "2001:" in front of a masked
+// address as if it were a key, which would keep a group more than the
+// policy). A token glued to a word that reads neither way is read whole
+// if it has eight groups, or three groups or more around a "::"
+// ("xyab:1:2:3:4:5:6:7"); two groups around a "::" ("std::abs",
+// "Vec::new") are an identifier's.
 func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 	s := sc.s
-	if a == 0 || class[s[a-1]]&cWord == 0 {
+	glued := a > 0 && class[s[a-1]]&cWord != 0
+	if !glued {
 		if m, ok := sc.readColon(a, b); ok {
 			return m, true
 		}
@@ -407,14 +419,79 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 		return Match{}, false
 	}
 	k += a
-	if k+1 >= b || s[k+1] == ':' && (k+2 >= b || s[k+2] != ':') {
-		return Match{}, false // "std::abs"; but "IPv6:::ffff:192.0.2.1" is a key
+	// The first group ran into what is on its left: its last four hex
+	// digits may start the address. Read so first where they hold a
+	// decimal digit (remote2001:, abc2001:); "iface:" and "surface:" are
+	// keys, read so only if the key reading fails.
+	ran := (k-a > 4 || glued && k-a == 4) && hexRun(s[k-4:k])
+	if ran && hasDigit(s[k-4:k]) {
+		if m, ok := sc.readColon(k-4, b); ok {
+			return m, true
+		}
+		sc.portEnd, sc.cut, ran = 0, false, false
 	}
-	m, ok := sc.readColon(k+1, b)
-	if ok && k > a && (a == 0 || class[s[a-1]]&cWord == 0) {
-		sc.keyAt = a
+	if k+1 < b && (s[k+1] != ':' || k+2 < b && s[k+2] == ':') { // not "std::abs"; but "IPv6:::ffff:192.0.2.1" is a key
+		m, ok := sc.readColon(k+1, b)
+		if ok {
+			if k > a && !glued {
+				sc.keyAt = a
+			}
+			return m, true
+		}
+		sc.portEnd = 0
 	}
-	return m, ok
+	if ran {
+		if m, ok := sc.readColon(k-4, b); ok {
+			return m, true
+		}
+		sc.portEnd, sc.cut = 0, false
+	}
+	if glued && k-a < 4 {
+		if m, ok := sc.readColon(a, b); ok && manyGroups(s[m.Start:m.End]) {
+			return m, true
+		}
+		sc.portEnd, sc.cut = 0, false
+	}
+	return Match{}, false
+}
+
+// hasDigit reports whether s holds a decimal digit.
+func hasDigit(s []byte) bool {
+	for _, c := range s {
+		if c >= '0' && c <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
+// hexRun reports whether s is all hex digits.
+func hexRun(s []byte) bool {
+	for _, c := range s {
+		if hexVal[c] == 0xff {
+			return false
+		}
+	}
+	return true
+}
+
+// manyGroups reports whether the address text t has eight groups, or at
+// least three non-empty groups (a dotted tail counting as two): more than
+// an identifier's "d::ab".
+func manyGroups(t []byte) bool {
+	n, in := 0, false
+	for _, c := range t {
+		switch {
+		case c == ':':
+			in = false
+		case c == '.':
+			n++ // a dotted tail is two groups: count one more
+		case !in:
+			in = true
+			n++
+		}
+	}
+	return n >= 3
 }
 
 // readColon reads s[a:b], a stretch of a token, as an IPv6 address (with a
