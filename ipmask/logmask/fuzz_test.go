@@ -95,12 +95,27 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		}
 		return netip.Addr{}, "", false
 	}
+	// groups counts the groups of the address text c, a dotted tail as
+	// several.
+	groups := func(c string) int {
+		return len(strings.FieldsFunc(c, func(r rune) bool { return r == ':' || r == '.' }))
+	}
+	// ranAddr reports whether c, read from a first group's last four
+	// digits, is an address rather than an identifier's two groups around
+	// a "::" (Sha256::digest): it has three groups or more, or a decimal
+	// digit after its "::".
+	ranAddr := func(c string) bool {
+		c, _, _ = strings.Cut(c, "%")
+		_, after, _ := strings.Cut(c, "::")
+		return groups(c) >= 3 || strings.ContainsAny(after, "0123456789")
+	}
 	// v6 reads tok as an address unless a word is glued to its left, and
 	// then as a key, one colon (not "::") and an address; an address run
 	// into what is on its left (a first group of more than four hex
 	// digits, or of four glued to a word) is read from its first group's
 	// last four digits, before the key reading if they hold a decimal
-	// digit and after it if not; a token glued to a word with a shorter
+	// digit and after it if not, unless it is two groups around a "::"
+	// with no decimal digit after it; a token glued to a word with a shorter
 	// first group is read whole, last, if it has three groups or more.
 	// It returns where in tok the reading starts.
 	v6 := func(tok string, wordBefore, glued bool) (netip.Addr, string, int, bool) {
@@ -115,7 +130,7 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		}
 		ran := (k > 4 || wordBefore && k == 4) && strings.Trim(tok[k-4:k], "0123456789abcdefABCDEF") == ""
 		if ran && strings.ContainsAny(tok[k-4:k], "0123456789") {
-			if a, c, ok := read(tok[k-4:], glued); ok {
+			if a, c, ok := read(tok[k-4:], glued); ok && ranAddr(c) {
 				return a, c, k - 4, true
 			}
 			ran = false
@@ -126,12 +141,12 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			}
 		}
 		if ran {
-			if a, c, ok := read(tok[k-4:], glued); ok {
+			if a, c, ok := read(tok[k-4:], glued); ok && ranAddr(c) {
 				return a, c, k - 4, true
 			}
 		}
 		if wordBefore && k < 4 {
-			if a, c, ok := read(tok, glued); ok && len(strings.FieldsFunc(c, func(r rune) bool { return r == ':' || r == '.' })) >= 3 {
+			if a, c, ok := read(tok, glued); ok && groups(c) >= 3 {
 				return a, c, 0, true
 			}
 		}

@@ -425,10 +425,10 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 	// keys, read so only if the key reading fails.
 	ran := (k-a > 4 || glued && k-a == 4) && hexRun(s[k-4:k])
 	if ran && hasDigit(s[k-4:k]) {
-		if m, ok := sc.readColon(k-4, b); ok {
+		if m, ok := sc.ranInto(k-4, b); ok {
 			return m, true
 		}
-		sc.portEnd, sc.cut, ran = 0, false, false
+		ran = false
 	}
 	if k+1 < b && (s[k+1] != ':' || k+2 < b && s[k+2] == ':') { // not "std::abs"; but "IPv6:::ffff:192.0.2.1" is a key
 		m, ok := sc.readColon(k+1, b)
@@ -441,10 +441,9 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 		sc.portEnd = 0
 	}
 	if ran {
-		if m, ok := sc.readColon(k-4, b); ok {
+		if m, ok := sc.ranInto(k-4, b); ok {
 			return m, true
 		}
-		sc.portEnd, sc.cut = 0, false
 	}
 	if glued && k-a < 4 {
 		if m, ok := sc.readColon(a, b); ok && manyGroups(s[m.Start:m.End]) {
@@ -452,6 +451,26 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 		}
 		sc.portEnd, sc.cut = 0, false
 	}
+	return Match{}, false
+}
+
+// ranInto reads s[a:b], the end of a token from its first group's last
+// four hex digits on, as an address run into the text on its left. Two
+// groups around a "::" are an identifier's (Sha256::digest, X25519::add,
+// Ed25519::default: a type name ending in digits, then a method) unless
+// a decimal digit follows the "::" (clientfe80::1).
+func (sc *scanner) ranInto(a, b int) (Match, bool) {
+	m, ok := sc.readColon(a, b)
+	if ok {
+		t := sc.s[m.Start:m.End]
+		if z := bytes.IndexByte(t, '%'); z >= 0 {
+			t = t[:z]
+		}
+		if manyGroups(t) || hasDigit(t[bytes.Index(t, []byte("::"))+2:]) {
+			return m, true
+		}
+	}
+	sc.portEnd, sc.cut = 0, false
 	return Match{}, false
 }
 
