@@ -141,8 +141,10 @@
 //     remote2001:db8:85a3::7 becomes remote2001:db8:85a3::,
 //     abc2001:db8:1:2:3:4:5:6 becomes abc2001:db8:1::, and
 //     x2001:db8:aaaa:bbbb::1 becomes x2001:db8:aaaa:: (read as the key
-//     "2001" and an address, the group bbbb would have survived). Read
-//     so, two groups around a "::" are an address only with a decimal
+//     "2001" and an address, the group bbbb would have survived). After
+//     a key and its colon, the next group is read so where it is longer
+//     than four and the key reading fails: src:abc2001:db8:1:2::7 becomes
+//     src:abc2001:db8:1::. Read so, two groups around a "::" are an address only with a decimal
 //     digit after the "::" (clientfe80::1 becomes clientfe80::); without
 //     one they are a type name ending in digits and a method, left alone
 //     (Sha256::digest, X25519::add, Ed25519::default). Four hex letters

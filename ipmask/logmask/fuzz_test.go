@@ -115,7 +115,9 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 	// digits, or of four glued to a word) is read from its first group's
 	// last four digits, before the key reading if they hold a decimal
 	// digit and after it if not, unless it is two groups around a "::"
-	// with no decimal digit after it; a token glued to a word with a shorter
+	// with no decimal digit after it; so is the group after the key, if
+	// longer than four, where the key reading fails; a token glued to a
+	// word with a shorter
 	// first group is read whole, last, if it has three groups or more.
 	// It returns where in tok the reading starts.
 	v6 := func(tok string, wordBefore, glued bool) (netip.Addr, string, int, bool) {
@@ -138,6 +140,16 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		if k+1 < len(tok) && (tok[k+1] != ':' || strings.HasPrefix(tok[k+1:], "::")) {
 			if a, c, ok := read(tok[k+1:], glued); ok {
 				return a, c, k + 1, true
+			}
+			// After the key, the next group's last four digits, where
+			// it is longer than four.
+			if j := strings.IndexByte(tok[k+1:], ':'); j > 4 {
+				j += k + 1
+				if g := tok[j-4 : j]; strings.Trim(g, "0123456789abcdefABCDEF") == "" && strings.ContainsAny(g, "0123456789") {
+					if a, c, ok := read(tok[j-4:], glued); ok && ranAddr(c) {
+						return a, c, j - 4, true
+					}
+				}
 			}
 		}
 		if ran {

@@ -151,6 +151,8 @@ func TestMaskFreeText(t *testing.T) {
 			"remote2001:db8:85a3:: client2a00:1450:4001:: xyzfe80::"},
 		{"ipv6 run into hex digits on its left", "abc2001:db8:1:2:3:4:5:6 deadbeef2001:db8:aaaa:bbbb::1", "abc2001:db8:1:: deadbeef2001:db8:aaaa::"},
 		{"ipv6 run into a word, not a key", "x2001:db8:aaaa:bbbb::1 ip2001:db8:85a3:1::7", "x2001:db8:aaaa:: ip2001:db8:85a3::"},
+		{"ipv6 run into hex digits after a key", "src:abc2001:db8:1:2::7 eth0:deadbeef2001:db8:aaaa:bbbb::1", "src:abc2001:db8:1:: eth0:deadbeef2001:db8:aaaa::"},
+		{"ipv6 run into hex digits after a dotted quad", "203.0.113.9:abc2001:db8:1:2::7", "203.0.113.0:abc2001:db8:1::"},
 		{"four hex letters run into a word are a key", "surface:2001:db8:1:2::7 deadface:2001:db8:1:2::7", "surface:2001:db8:1:: deadface:2001:db8:1::"},
 		{"short first group run into a word", "xyab:1:2:3:4:5:6:7 xyab::1:2", "xyab:1:2:: xyab::"},
 		// Two groups around a "::" run into a word are an identifier's

@@ -401,7 +401,8 @@ func (sc *scanner) colonToken(a, b int) (Match, bool) {
 // than four, the address that starts with its last four digits is read
 // first (so the key reading cannot leave "2001:" in front of a masked
 // address as if it were a key, which would keep a group more than the
-// policy). A token glued to a word that reads neither way is read whole
+// policy); so is the group after a key's colon that is longer than four
+// ("src:abc2001:db8::7"). A token glued to a word that reads neither way is read whole
 // if it has eight groups, or three groups or more around a "::"
 // ("xyab:1:2:3:4:5:6:7"); two groups around a "::" ("std::abs",
 // "Vec::new") are an identifier's.
@@ -439,6 +440,15 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 			return m, true
 		}
 		sc.portEnd = 0
+		// The address may have run into hex digits after the key
+		// (src:abc2001:db8::1), read as in the token's first group.
+		if j := bytes.IndexByte(s[k+1:b], ':'); j > 4 {
+			if j += k + 1; hexRun(s[j-4:j]) && hasDigit(s[j-4:j]) {
+				if m, ok := sc.ranInto(j-4, b); ok {
+					return m, true
+				}
+			}
+		}
 	}
 	if ran {
 		if m, ok := sc.ranInto(k-4, b); ok {
