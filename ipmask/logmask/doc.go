@@ -144,11 +144,11 @@
 //     "2001" and an address, the group bbbb would have survived). After
 //     a key and its colon, the next group is read so where it is longer
 //     than four and the key reading fails: src:abc2001:db8:1:2::7 becomes
-//     src:abc2001:db8:1::. Read so, two groups around a "::" are an address only with a decimal
-//     digit after the "::" (clientfe80::1 becomes clientfe80::); without
-//     one they are a type name ending in digits and a method, left alone
-//     (Sha256::digest, X25519::add, Ed25519::default). Four hex letters
-//     ending the first group are a key's end (iface:, surface:,
+//     src:abc2001:db8:1::. Read so, two groups around a "::" whose
+//     second holds no decimal digit are a type name ending in digits and
+//     a method, left alone (Sha256::digest, X25519::add,
+//     Ed25519::default); clientfe80::1 becomes clientfe80::. Four hex
+//     letters ending the first group are a key's end (iface:, surface:,
 //     deadface:) and are read so first. A token glued to a word whose
 //     first group is shorter, and that reads as no key and address, is
 //     read whole if it has three groups or more (xyab:1:2:3:4:5:6:7
@@ -159,8 +159,8 @@
 //     letters (hostfdab:cdef:1:2::1, abcfdab:cdef:1:2::1), is read as a
 //     key and an address, so one group more than the policy keeps
 //     survives (x64:ff9b:1:abcd::, hostfdab:cdef:1:2::); and two groups
-//     with no decimal digit after the "::" (clientfe80::abcd) are left
-//     alone. Global unicast (2000::/3), link-local (fe80::/10) and most
+//     around a "::" whose second holds no decimal digit (clientfe80::abcd)
+//     are left alone. Global unicast (2000::/3), link-local (fe80::/10) and most
 //     unique local addresses start with four digits, a decimal one among
 //     them.
 //   - Hex hashes, UUIDs and dates (deadbeef, 2024-06-11) hold no colon or

@@ -100,22 +100,21 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 	groups := func(c string) int {
 		return len(strings.FieldsFunc(c, func(r rune) bool { return r == ':' || r == '.' }))
 	}
-	// ranAddr reports whether c, read from a first group's last four
-	// digits, is an address rather than an identifier's two groups around
-	// a "::" (Sha256::digest): it has three groups or more, or a decimal
-	// digit after its "::".
+	// ranAddr reports whether c, read from a group's last four digits, is
+	// an address rather than an identifier's two groups around a "::", the
+	// second without a decimal digit (Sha256::digest).
 	ranAddr := func(c string) bool {
 		c, _, _ = strings.Cut(c, "%")
 		_, after, _ := strings.Cut(c, "::")
-		return groups(c) >= 3 || strings.ContainsAny(after, "0123456789")
+		return groups(c) >= 3 || after == "" || strings.ContainsAny(after, "0123456789")
 	}
 	// v6 reads tok as an address unless a word is glued to its left, and
 	// then as a key, one colon (not "::") and an address; an address run
 	// into what is on its left (a first group of more than four hex
 	// digits, or of four glued to a word) is read from its first group's
 	// last four digits, before the key reading if they hold a decimal
-	// digit and after it if not, unless it is two groups around a "::"
-	// with no decimal digit after it; so is the group after the key, if
+	// digit and after it if not, unless it is two groups around a "::",
+	// the second with no decimal digit; so is the group after the key, if
 	// longer than four, where the key reading fails; a token glued to a
 	// word with a shorter
 	// first group is read whole, last, if it has three groups or more.

@@ -228,6 +228,19 @@ func TestMaskFinePolicy(t *testing.T) {
 	})
 }
 
+// TestMaskCoarsePolicy covers a policy keeping fewer IPv6 bits than an
+// address's text holds before its "::", which an identifier's reading
+// must not leave: two groups run into a word with nothing after the
+// "::" are an address.
+func TestMaskCoarsePolicy(t *testing.T) {
+	p, err := ipmask.New(24, 16)
+	require.NoError(t, err)
+	checkRows(t, mustMasker(t, p, nil), []maskRow{
+		{"two groups run into a word, nothing after the \"::\"", "x2001:db8:: abc2001:db8::, src:abc2001:db8::", "x2001:: abc2001::, src:abc2001::"},
+		{"two groups run into a word, a method after the \"::\"", "Sha256::digest x2001::abcd", "Sha256::digest x2001::abcd"},
+	})
+}
+
 // TestMaskSettleLong covers a stretch too long to mask again on the
 // stack: with no space or punctuation in it, it is settled in dst.
 func TestMaskSettleLong(t *testing.T) {

@@ -464,11 +464,11 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 	return Match{}, false
 }
 
-// ranInto reads s[a:b], the end of a token from its first group's last
-// four hex digits on, as an address run into the text on its left. Two
-// groups around a "::" are an identifier's (Sha256::digest, X25519::add,
-// Ed25519::default: a type name ending in digits, then a method) unless
-// a decimal digit follows the "::" (clientfe80::1).
+// ranInto reads s[a:b], the end of a token from a group's last four hex
+// digits on, as an address run into the text on its left. Two groups
+// around a "::", the second without a decimal digit, are an identifier's
+// (Sha256::digest, X25519::add, Ed25519::default: a type name ending in
+// digits, then a method); clientfe80::1 and x2001:db8:: are addresses.
 func (sc *scanner) ranInto(a, b int) (Match, bool) {
 	m, ok := sc.readColon(a, b)
 	if ok {
@@ -476,7 +476,8 @@ func (sc *scanner) ranInto(a, b int) (Match, bool) {
 		if z := bytes.IndexByte(t, '%'); z >= 0 {
 			t = t[:z]
 		}
-		if manyGroups(t) || hasDigit(t[bytes.Index(t, []byte("::"))+2:]) {
+		// Fewer than three groups hold a "::".
+		if after := t[bytes.Index(t, []byte("::"))+2:]; manyGroups(t) || len(after) == 0 || hasDigit(after) {
 			return m, true
 		}
 	}
