@@ -27,6 +27,7 @@ var seeds = []string{
 	"2001:db8:1:2::7xyz 2001:db8::1zone fe80::1ghost 2001%3Adb8%3A1%3A2%3A%3A7xyz [2001:db8::1_x]:80 ::ffff:1.2.3.4q 2001:db8::1abcdz std::io::Error",
 	"::1X::10::AX0000 ::%0:X 00000%3A%3A%3A10000%0 0%3A%3A:1:0:0:0:0:1 src:2001:db8:1:2::7xyz 2001:db8:1:2::7:xyz",
 	"remote2001:db8:85a3:8d3:1319:8a2e:370:7348 abc2001:db8:1:2:3:4:5:6 x2001:db8:aaaa:bbbb::1 iface:2001:db8:1:2::7 xyab:1:2:3:4:5:6:7 Vec::new",
+	"Sha256::digest(b) X25519::add clientfe80::1 x2001:db8:: src:abc2001:db8:1:2::7 eth0:deadbeef2001:db8:aaaa:bbbb::1 203.0.113.9:abc2001:db8::7",
 }
 
 // plainLeaks is the independent check: written with strings and
