@@ -141,17 +141,28 @@
 //     remote2001:db8:85a3::7 becomes remote2001:db8:85a3::,
 //     abc2001:db8:1:2:3:4:5:6 becomes abc2001:db8:1::, and
 //     x2001:db8:aaaa:bbbb::1 becomes x2001:db8:aaaa:: (read as the key
-//     "2001" and an address, the group bbbb would have survived). Four
-//     hex letters glued to a word are a key's end (iface:, surface:) and
-//     are read so first. A token glued to a word whose first group is
-//     shorter, and that reads as no key and address, is read whole if it
-//     has three groups or more (xyab:1:2:3:4:5:6:7 becomes xyab:1:2::);
-//     two groups around a "::" are an identifier's (std::abs, Vec::new).
-//     What this leaves: an address whose first group is four hex letters
-//     and that is glued to a word (hostfdab:cdef:1:2::1) is read as a key
-//     and an address, so one group more than the policy keeps survives;
-//     global unicast (2000::/3), link-local (fe80::/10) and most unique
-//     local addresses start with a decimal digit in their first group.
+//     "2001" and an address, the group bbbb would have survived). After
+//     a key and its colon, the next group is read so where it is longer
+//     than four and the key reading fails: src:abc2001:db8:1:2::7 becomes
+//     src:abc2001:db8:1::. Read so, two groups around a "::" whose
+//     second holds no decimal digit are a type name ending in digits and
+//     a method, left alone (Sha256::digest, X25519::add,
+//     Ed25519::default); clientfe80::1 becomes clientfe80::. Four hex
+//     letters ending the first group are a key's end (iface:, surface:,
+//     deadface:) and are read so first. A token glued to a word whose
+//     first group is shorter, and that reads as no key and address, is
+//     read whole if it has three groups or more (xyab:1:2:3:4:5:6:7
+//     becomes xyab:1:2::); two groups around a "::" are an identifier's
+//     (std::abs, Vec::new). What this leaves: an address glued to a word
+//     whose first group is shorter than four digits (x64:ff9b:1:abcd::1),
+//     or glued to a word or hex digits whose first group is four hex
+//     letters (hostfdab:cdef:1:2::1, abcfdab:cdef:1:2::1), is read as a
+//     key and an address, so one group more than the policy keeps
+//     survives (x64:ff9b:1:abcd::, hostfdab:cdef:1:2::); and two groups
+//     around a "::" whose second holds no decimal digit (clientfe80::abcd)
+//     are left alone. Global unicast (2000::/3), link-local (fe80::/10) and most
+//     unique local addresses start with four digits, a decimal one among
+//     them.
 //   - Hex hashes, UUIDs and dates (deadbeef, 2024-06-11) hold no colon or
 //     three dots and are left alone.
 //

@@ -27,6 +27,7 @@ var seeds = []string{
 	"2001:db8:1:2::7xyz 2001:db8::1zone fe80::1ghost 2001%3Adb8%3A1%3A2%3A%3A7xyz [2001:db8::1_x]:80 ::ffff:1.2.3.4q 2001:db8::1abcdz std::io::Error",
 	"::1X::10::AX0000 ::%0:X 00000%3A%3A%3A10000%0 0%3A%3A:1:0:0:0:0:1 src:2001:db8:1:2::7xyz 2001:db8:1:2::7:xyz",
 	"remote2001:db8:85a3:8d3:1319:8a2e:370:7348 abc2001:db8:1:2:3:4:5:6 x2001:db8:aaaa:bbbb::1 iface:2001:db8:1:2::7 xyab:1:2:3:4:5:6:7 Vec::new",
+	"Sha256::digest(b) X25519::add clientfe80::1 x2001:db8:: src:abc2001:db8:1:2::7 eth0:deadbeef2001:db8:aaaa:bbbb::1 203.0.113.9:abc2001:db8::7",
 }
 
 // plainLeaks is the independent check: written with strings and
@@ -95,12 +96,28 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		}
 		return netip.Addr{}, "", false
 	}
+	// groups counts the groups of the address text c, a dotted tail as
+	// several.
+	groups := func(c string) int {
+		return len(strings.FieldsFunc(c, func(r rune) bool { return r == ':' || r == '.' }))
+	}
+	// ranAddr reports whether c, read from a group's last four digits, is
+	// an address rather than an identifier's two groups around a "::", the
+	// second without a decimal digit (Sha256::digest).
+	ranAddr := func(c string) bool {
+		c, _, _ = strings.Cut(c, "%")
+		_, after, _ := strings.Cut(c, "::")
+		return groups(c) >= 3 || after == "" || strings.ContainsAny(after, "0123456789")
+	}
 	// v6 reads tok as an address unless a word is glued to its left, and
 	// then as a key, one colon (not "::") and an address; an address run
 	// into what is on its left (a first group of more than four hex
 	// digits, or of four glued to a word) is read from its first group's
 	// last four digits, before the key reading if they hold a decimal
-	// digit and after it if not; a token glued to a word with a shorter
+	// digit and after it if not, unless it is two groups around a "::",
+	// the second with no decimal digit; so is the group after the key, if
+	// longer than four, where the key reading fails; a token glued to a
+	// word with a shorter
 	// first group is read whole, last, if it has three groups or more.
 	// It returns where in tok the reading starts.
 	v6 := func(tok string, wordBefore, glued bool) (netip.Addr, string, int, bool) {
@@ -115,7 +132,7 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		}
 		ran := (k > 4 || wordBefore && k == 4) && strings.Trim(tok[k-4:k], "0123456789abcdefABCDEF") == ""
 		if ran && strings.ContainsAny(tok[k-4:k], "0123456789") {
-			if a, c, ok := read(tok[k-4:], glued); ok {
+			if a, c, ok := read(tok[k-4:], glued); ok && ranAddr(c) {
 				return a, c, k - 4, true
 			}
 			ran = false
@@ -124,14 +141,24 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			if a, c, ok := read(tok[k+1:], glued); ok {
 				return a, c, k + 1, true
 			}
+			// After the key, the next group's last four digits, where
+			// it is longer than four.
+			if j := strings.IndexByte(tok[k+1:], ':'); j > 4 {
+				j += k + 1
+				if g := tok[j-4 : j]; strings.Trim(g, "0123456789abcdefABCDEF") == "" && strings.ContainsAny(g, "0123456789") {
+					if a, c, ok := read(tok[j-4:], glued); ok && ranAddr(c) {
+						return a, c, j - 4, true
+					}
+				}
+			}
 		}
 		if ran {
-			if a, c, ok := read(tok[k-4:], glued); ok {
+			if a, c, ok := read(tok[k-4:], glued); ok && ranAddr(c) {
 				return a, c, k - 4, true
 			}
 		}
 		if wordBefore && k < 4 {
-			if a, c, ok := read(tok, glued); ok && len(strings.FieldsFunc(c, func(r rune) bool { return r == ':' || r == '.' })) >= 3 {
+			if a, c, ok := read(tok, glued); ok && groups(c) >= 3 {
 				return a, c, 0, true
 			}
 		}

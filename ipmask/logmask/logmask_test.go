@@ -151,8 +151,20 @@ func TestMaskFreeText(t *testing.T) {
 			"remote2001:db8:85a3:: client2a00:1450:4001:: xyzfe80::"},
 		{"ipv6 run into hex digits on its left", "abc2001:db8:1:2:3:4:5:6 deadbeef2001:db8:aaaa:bbbb::1", "abc2001:db8:1:: deadbeef2001:db8:aaaa::"},
 		{"ipv6 run into a word, not a key", "x2001:db8:aaaa:bbbb::1 ip2001:db8:85a3:1::7", "x2001:db8:aaaa:: ip2001:db8:85a3::"},
+		{"ipv6 run into hex digits after a key", "src:abc2001:db8:1:2::7 eth0:deadbeef2001:db8:aaaa:bbbb::1", "src:abc2001:db8:1:: eth0:deadbeef2001:db8:aaaa::"},
+		{"ipv6 run into hex digits after a dotted quad", "203.0.113.9:abc2001:db8:1:2::7", "203.0.113.0:abc2001:db8:1::"},
 		{"four hex letters run into a word are a key", "surface:2001:db8:1:2::7 deadface:2001:db8:1:2::7", "surface:2001:db8:1:: deadface:2001:db8:1::"},
 		{"short first group run into a word", "xyab:1:2:3:4:5:6:7 xyab::1:2", "xyab:1:2:: xyab::"},
+		// Two groups around a "::" run into a word are an identifier's
+		// unless a decimal digit follows the "::": type names ending in
+		// digits, then a method (Rust's sha2, x25519-dalek, ed25519-dalek).
+		{"hash and curve types with a method", "Sha256::digest(b) Sha512::default X25519::add Ed25519::default 0x7fffdeadbeef::fmt",
+			"Sha256::digest(b) Sha512::default X25519::add Ed25519::default 0x7fffdeadbeef::fmt"},
+		{"two groups run into a word, a digit after the \"::\"", "clientfe80::1 remote2001::7 abc2001::1", "clientfe80:: remote2001:: abc2001::"},
+		// What the package documentation says these rules leave: read as a
+		// key and an address, one group more than the policy survives.
+		{"run into a word, left as a key and an address", "x64:ff9b:1:abcd::1 hostfdab:cdef:1:2::1 abcfdab:cdef:1:2::1 clientfe80::abcd",
+			"x64:ff9b:1:abcd:: hostfdab:cdef:1:2:: abcfdab:cdef:1:2:: clientfe80::abcd"},
 		{"escaped groups too long", "00000%3A%3A%3A10000%0", "00000%3A%3A%3A10000%0"},
 		{"bare a::b is an address", "a::b", "a::"},
 		{"hash with colon", "sha256:abcdef0123456789", "sha256:abcdef0123456789"},
@@ -213,6 +225,19 @@ func TestMaskFinePolicy(t *testing.T) {
 		{"one zero group kept as \"::\"", "1::2:3:4:5:6:7", "1::2:3:4:5:6:0"},
 		{"zero run moved by masking, dotted tail", "0:0:1::1:0.0.1.1", "0:0:1::1:0.0.1.0"},
 		{"zero run moved by masking", "0:0:1::1:0:1 %3A%3A1%3A0%3A0%3A1%3A0%3A1", "0:0:1::1:0:0 %3A%3A1%3A0%3A0%3A1%3A0%3A0"},
+	})
+}
+
+// TestMaskCoarsePolicy covers a policy keeping fewer IPv6 bits than an
+// address's text holds before its "::", which an identifier's reading
+// must not leave: two groups run into a word with nothing after the
+// "::" are an address.
+func TestMaskCoarsePolicy(t *testing.T) {
+	p, err := ipmask.New(24, 16)
+	require.NoError(t, err)
+	checkRows(t, mustMasker(t, p, nil), []maskRow{
+		{"two groups run into a word, nothing after the \"::\"", "x2001:db8:: abc2001:db8::, src:abc2001:db8::", "x2001:: abc2001::, src:abc2001::"},
+		{"two groups run into a word, a method after the \"::\"", "Sha256::digest x2001::abcd", "Sha256::digest x2001::abcd"},
 	})
 }
 

@@ -401,7 +401,8 @@ func (sc *scanner) colonToken(a, b int) (Match, bool) {
 // than four, the address that starts with its last four digits is read
 // first (so the key reading cannot leave "2001:" in front of a masked
 // address as if it were a key, which would keep a group more than the
-// policy). A token glued to a word that reads neither way is read whole
+// policy); so is the group after a key's colon that is longer than four
+// ("src:abc2001:db8::7"). A token glued to a word that reads neither way is read whole
 // if it has eight groups, or three groups or more around a "::"
 // ("xyab:1:2:3:4:5:6:7"); two groups around a "::" ("std::abs",
 // "Vec::new") are an identifier's.
@@ -425,10 +426,10 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 	// keys, read so only if the key reading fails.
 	ran := (k-a > 4 || glued && k-a == 4) && hexRun(s[k-4:k])
 	if ran && hasDigit(s[k-4:k]) {
-		if m, ok := sc.readColon(k-4, b); ok {
+		if m, ok := sc.ranInto(k-4, b); ok {
 			return m, true
 		}
-		sc.portEnd, sc.cut, ran = 0, false, false
+		ran = false
 	}
 	if k+1 < b && (s[k+1] != ':' || k+2 < b && s[k+2] == ':') { // not "std::abs"; but "IPv6:::ffff:192.0.2.1" is a key
 		m, ok := sc.readColon(k+1, b)
@@ -439,12 +440,20 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 			return m, true
 		}
 		sc.portEnd = 0
+		// The address may have run into hex digits after the key
+		// (src:abc2001:db8::1), read as in the token's first group.
+		if j := bytes.IndexByte(s[k+1:b], ':'); j > 4 {
+			if j += k + 1; hexRun(s[j-4:j]) && hasDigit(s[j-4:j]) {
+				if m, ok := sc.ranInto(j-4, b); ok {
+					return m, true
+				}
+			}
+		}
 	}
 	if ran {
-		if m, ok := sc.readColon(k-4, b); ok {
+		if m, ok := sc.ranInto(k-4, b); ok {
 			return m, true
 		}
-		sc.portEnd, sc.cut = 0, false
 	}
 	if glued && k-a < 4 {
 		if m, ok := sc.readColon(a, b); ok && manyGroups(s[m.Start:m.End]) {
@@ -452,6 +461,27 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 		}
 		sc.portEnd, sc.cut = 0, false
 	}
+	return Match{}, false
+}
+
+// ranInto reads s[a:b], the end of a token from a group's last four hex
+// digits on, as an address run into the text on its left. Two groups
+// around a "::", the second without a decimal digit, are an identifier's
+// (Sha256::digest, X25519::add, Ed25519::default: a type name ending in
+// digits, then a method); clientfe80::1 and x2001:db8:: are addresses.
+func (sc *scanner) ranInto(a, b int) (Match, bool) {
+	m, ok := sc.readColon(a, b)
+	if ok {
+		t := sc.s[m.Start:m.End]
+		if z := bytes.IndexByte(t, '%'); z >= 0 {
+			t = t[:z]
+		}
+		// Fewer than three groups hold a "::".
+		if after := t[bytes.Index(t, []byte("::"))+2:]; manyGroups(t) || len(after) == 0 || hasDigit(after) {
+			return m, true
+		}
+	}
+	sc.portEnd, sc.cut = 0, false
 	return Match{}, false
 }
 
