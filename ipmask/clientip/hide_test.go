@@ -56,7 +56,7 @@ func dump(r *http.Request) []byte {
 func TestMiddlewareHidesEveryClientAddrHeader(t *testing.T) {
 	tr, err := clientip.NewTrusted("10.0.0.0/8")
 	require.NoError(t, err)
-	require.Len(t, clientip.ClientAddrHeaders(), 32, "README.md gives the count")
+	require.Len(t, clientip.ClientAddrHeaders(), 36, "README.md gives the count")
 	build := func(custom bool) http.Header {
 		names := append(clientip.ClientAddrHeaders(), "Forwarded-For", "CloudFront-Viewer-Address")
 		if custom {
@@ -117,6 +117,62 @@ func TestMiddlewareHidesEveryClientAddrHeader(t *testing.T) {
 			noLeak(t, string(got), canary4)
 			noLeak(t, string(got), canary6)
 			assert.Equal(t, http.Header{"User-Agent": {"test"}, "Accept": {"*/*"}}, left, "only the other headers are left")
+		})
+	}
+}
+
+// TestMiddlewareHidesPlatformHeaders sends, spelled as each platform
+// documents it, the header every hosting platform, CDN and proxy below
+// sets to the client's address, beside an X-Forwarded-For that answers:
+// none reaches the handler. The list is written out here, not taken from
+// ClientAddrHeaders, so that a platform missing from it fails.
+func TestMiddlewareHidesPlatformHeaders(t *testing.T) {
+	tr, err := clientip.NewTrusted("10.0.0.0/8")
+	require.NoError(t, err)
+	r, err := clientip.New(clientip.RightmostUntrusted(tr), clientip.RemoteAddr())
+	require.NoError(t, err)
+	mw, err := clientip.NewMiddleware(r, ipmask.Default, nil)
+	require.NoError(t, err)
+	tests := []struct{ platform, header string }{
+		{"nginx, Traefik, Kong", "X-Real-IP"},
+		{"Cloudflare", "CF-Connecting-IP"},
+		{"Cloudflare IPv6", "CF-Connecting-IPv6"},
+		{"Cloudflare pseudo IPv4", "Cf-Pseudo-IPv4"},
+		{"Akamai, Cloudflare Enterprise", "True-Client-IP"},
+		{"Fastly", "Fastly-Client-IP"},
+		{"Fly.io", "Fly-Client-IP"},
+		{"Amazon CloudFront", "CloudFront-Viewer-Address"},
+		{"Azure Front Door", "X-Azure-ClientIP"},
+		{"Azure Front Door socket", "X-Azure-SocketIP"},
+		{"Google App Engine", "X-AppEngine-User-IP"},
+		{"Netlify", "x-nf-client-connection-ip"},
+		{"Vercel", "x-vercel-forwarded-for"},
+		{"Envoy, Istio", "x-envoy-external-address"},
+		{"ingress-nginx", "X-Original-Forwarded-For"},
+		{"Imperva", "Incap-Client-IP"},
+		{"Sucuri", "X-Sucuri-ClientIP"},
+		{"Alibaba Cloud CDN", "Ali-CDN-Real-IP"},
+		{"Tencent EdgeOne", "EO-Connecting-IP"},
+		{"Oracle WebLogic", "WL-Proxy-Client-IP"},
+		{"DigitalOcean App Platform", "do-connecting-ip"},
+		{"Shopify Oxygen", "oxygen-buyer-ip"},
+		{"ArvanCloud", "ar-real-ip"},
+		{"CDNetworks, Wangsu, ChinaCache", "Cdn-Src-Ip"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.platform, func(t *testing.T) {
+			var got []byte
+			h := mw(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) { got = dump(req) }))
+			for _, v := range []string{canary4, "[" + canary6 + "]:443"} {
+				req := httptest.NewRequest(http.MethodGet, "/", nil)
+				req.RemoteAddr = "10.0.0.1:1"
+				req.Header.Set("X-Forwarded-For", "192.0.2.1")
+				req.Header.Set(tt.header, v)
+				got = nil
+				h.ServeHTTP(httptest.NewRecorder(), req)
+				require.NotNil(t, got, "the handler ran")
+				noLeak(t, string(got), v)
+			}
 		})
 	}
 }

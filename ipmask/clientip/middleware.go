@@ -258,7 +258,10 @@ type MiddlewareOptions struct {
 // and Cloud: X-Appengine-User-Ip, X-Proxyuser-Ip; Netlify:
 // X-Nf-Client-Connection-Ip; Vercel: X-Vercel-Forwarded-For; Imperva:
 // Incap-Client-Ip; Sucuri: X-Sucuri-Clientip; Alibaba Cloud:
-// Ali-Cdn-Real-Ip; Tencent EdgeOne: Eo-Connecting-Ip), and those of
+// Ali-Cdn-Real-Ip; Tencent EdgeOne: Eo-Connecting-Ip; DigitalOcean App
+// Platform: Do-Connecting-Ip; Shopify Oxygen: Oxygen-Buyer-Ip;
+// ArvanCloud: Ar-Real-Ip; CDNetworks, Wangsu and ChinaCache:
+// Cdn-Src-Ip), and those of
 // proxies (Envoy: X-Envoy-External-Address; ingress-nginx:
 // X-Original-Forwarded-For; Oracle WebLogic and Apache plugins:
 // Wl-Proxy-Client-Ip, Proxy-Client-Ip).
@@ -277,6 +280,7 @@ var clientAddrHeaders = []string{
 	"X-Azure-Clientip", "X-Azure-Socketip", "X-Appengine-User-Ip",
 	"X-Proxyuser-Ip", "X-Nf-Client-Connection-Ip", "X-Vercel-Forwarded-For",
 	"Incap-Client-Ip", "X-Sucuri-Clientip", "Ali-Cdn-Real-Ip", "Eo-Connecting-Ip",
+	"Do-Connecting-Ip", "Oxygen-Buyer-Ip", "Ar-Real-Ip", "Cdn-Src-Ip",
 	"X-Envoy-External-Address", "X-Original-Forwarded-For",
 	"Wl-Proxy-Client-Ip", "Proxy-Client-Ip",
 }
