@@ -269,6 +269,19 @@ type MiddlewareOptions struct {
 // A header is removed whatever its case and with underscores for hyphens
 // (X_Forwarded_For), since some stacks conflate the two; so is every
 // header a [SingleHeader] strategy of the middleware's Resolver reads.
+//
+// No list of names is complete (a platform or a proxy rule can name its
+// own header), so the middleware also removes any other header whose
+// value is an IP address or a comma-separated list that begins or ends
+// with one, in the forms proxies write them: with a port
+// ("192.0.2.1:80"), in brackets ("[2001:db8::1]:443"), quoted, with
+// leading zeros or a zone, beside other entries ("unknown, 192.0.2.1").
+// A proxy writes a client address alone, or appends it to a list.
+// Host, X-Forwarded-Host and X-Original-Host are kept: they name the
+// server, and an address in them is the server's. A header whose value
+// merely looks like an address (a version "1.2.3.4") is removed too; an
+// address inside other text (Via: "1.1 192.0.2.1") or only in the middle
+// of a list is not looked for.
 func ClientAddrHeaders() []string { return slices.Clone(clientAddrHeaders) }
 
 var clientAddrHeaders = []string{
@@ -297,8 +310,10 @@ var clientAddrHeaders = []string{
 // its context becomes a child carrying the Info, its RemoteAddr the
 // masked client address with the peer's port ("192.0.2.0:51234"; "" when
 // Unresolved and the peer has no address), and the headers that carry a
-// client address (those of [ClientAddrHeaders], and those r's
-// [SingleHeader] strategies read) are deleted from its Header map. A
+// client address (those of [ClientAddrHeaders], those r's [SingleHeader]
+// strategies read, and any other whose value is an IP address or a list
+// that begins or ends with one, as ClientAddrHeaders says) are deleted
+// from its Header map. A
 // handler wrapping this middleware (an access logger, a tracer) therefore
 // sees, once it returns, the masked address, the Info and none of those
 // headers: nothing outside the middleware holds the raw address unless it
@@ -557,19 +572,26 @@ func newHeaderSet(names []string) headerSet {
 }
 
 // deleteFrom deletes every header of the set from h, whatever the
-// spelling of its key. A key is rejected on its length and its first and
-// last letters in the loop itself; match compares the few that pass.
+// spelling of its key, and every other header whose value begins or ends
+// with an IP address ([listsAddr]), but those that name the server. A key is
+// rejected on its length and its first and last letters in the loop
+// itself; match compares the few that pass.
 func (s *headerSet) deleteFrom(h http.Header) {
 	ends := s.ends
-	for k := range h {
-		if len(k) == 0 || len(k) >= len(ends) {
-			continue
+	for k, vv := range h {
+		if len(k) != 0 && len(k) < len(ends) {
+			if e := ends[len(k)]; e.first&(1<<(k[0]&31)) != 0 && e.last&(1<<(k[len(k)-1]&31)) != 0 && s.match(k) {
+				delete(h, k)
+				continue
+			}
 		}
-		if e := ends[len(k)]; e.first&(1<<(k[0]&31)) == 0 || e.last&(1<<(k[len(k)-1]&31)) == 0 {
-			continue
-		}
-		if s.match(k) {
-			delete(h, k)
+		for _, v := range vv {
+			if mayHoldAddr(v) { // inlined: most values stop here
+				if listsAddr(vv) && !isServerHeader(k) {
+					delete(h, k)
+				}
+				break
+			}
 		}
 	}
 }
