@@ -401,3 +401,50 @@ func TestMiddlewareHidesAddrValuedHeaders(t *testing.T) {
 		})
 	}
 }
+
+// TestMiddlewareRejectHidesFromOuterLogger: a request the middleware
+// rejects (OnFailure: Reject) is rewritten as any other, so an access
+// logger wrapping the middleware, which logs every request once it
+// returns, logs neither the peer's raw address (a direct client's own) nor
+// the headers that carry the client's.
+func TestMiddlewareRejectHidesFromOuterLogger(t *testing.T) {
+	tr, err := clientip.NewTrusted("10.0.0.0/8")
+	require.NoError(t, err)
+	r, err := clientip.New(clientip.RightmostUntrusted(tr)) // no RemoteAddr fallback
+	require.NoError(t, err)
+	mw, err := clientip.NewMiddleware(r, ipmask.Default, &clientip.MiddlewareOptions{OnFailure: clientip.Reject})
+	require.NoError(t, err)
+	tests := []struct {
+		name, remote, xff, outcome string
+	}{
+		{name: "a direct client, untrusted", remote: canary4 + ":51234", xff: canary4, outcome: "unresolved"},
+		{name: "an IPv6 direct client, untrusted", remote: "[" + canary6 + "]:51234", outcome: "unresolved"},
+		{name: "a malformed header from a proxy", remote: "10.0.0.1:443", xff: canary4 + ", not-an-address", outcome: "unresolved"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			called := false
+			var logged []byte
+			accessLog := func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+					next.ServeHTTP(w, req)
+					logged = dump(req)
+					info, _ := clientip.FromContext(req.Context())
+					logged = fmt.Appendf(logged, "%s\n", info.Outcome)
+				})
+			}
+			h := accessLog(mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true })))
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.RemoteAddr = tt.remote
+			req.Header.Set("X-Forwarded-For", tt.xff)
+			req.Header.Set("X-Real-Ip", canary4)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			assert.Equal(t, http.StatusBadRequest, rec.Code)
+			assert.False(t, called, "the handler is not called")
+			noLeak(t, string(logged), canary4)
+			noLeak(t, string(logged), canary6)
+			assert.Contains(t, string(logged), tt.outcome, "the logger sees the Info")
+		})
+	}
+}

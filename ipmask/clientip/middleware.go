@@ -25,6 +25,10 @@ const (
 	// proxy. The Info's Outcome is [PeerUsed].
 	UsePeer Failure = iota
 	// Reject answers 400 Bad Request and does not call the next handler.
+	// The request is rewritten all the same (unless NoRewrite is set), as
+	// for Continue: a handler wrapping the middleware, such as an access
+	// logger, finds in it the masked peer, an Info whose Outcome is
+	// Unresolved and none of the client-address headers.
 	Reject
 	// Continue calls the next handler with no client address: the Info's
 	// Outcome is [Unresolved] and its Addr the zero Addr.
@@ -420,12 +424,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.r.count(&res)
 	addr := res.addr
 	var outcome Outcome
+	reject := false
 	switch {
 	case res.fail.sentinel == nil:
 		outcome = Resolved
-	case m.opts.OnFailure == Reject:
-		http.Error(w, "Bad Request: client address", http.StatusBadRequest)
+	case m.opts.OnFailure == Reject && m.opts.NoRewrite:
+		reject400(w) // the caller's request stays as it arrived
 		return
+	case m.opts.OnFailure == Reject:
+		// Rewritten before the answer, as for Continue: a handler
+		// wrapping this one logs the request once it returns.
+		reject = true
+		addr = netip.Addr{}
+		outcome = Unresolved
 	case m.opts.OnFailure == UsePeer && res.peer.IsValid():
 		addr = res.peer
 		outcome = PeerUsed
@@ -479,7 +490,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	*r = *r.WithContext(node)
 	r.RemoteAddr = unsafe.String(unsafe.SliceData(dst), n)
 	m.hide.deleteFrom(r.Header)
+	if reject {
+		reject400(w)
+		return
+	}
 	h.next.ServeHTTP(w, r)
+}
+
+// reject400 answers a request whose client address cannot be resolved,
+// under Reject.
+func reject400(w http.ResponseWriter) {
+	http.Error(w, "Bad Request: client address", http.StatusBadRequest)
 }
 
 // rewritten reports whether m rewrote r, or the request r was copied
