@@ -70,4 +70,10 @@
 // [slog.LogValuer] and logs only masked data; [KeyFunc] keys rate
 // limiters on the masked network; [Resolver.Stats] counts resolutions by
 // outcome for metrics.
+//
+// net/http logs the connection's raw address itself, in its server's
+// ErrorLog ("http: panic serving 192.0.2.1:51234", "http: TLS handshake
+// error from ..."), where no middleware can rewrite it: give the
+// http.Server an ErrorLog that masks, such as slog.NewLogLogger of a
+// handler from package logmask.
 package clientip
