@@ -1,7 +1,6 @@
 package clientip_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/internal/reqctx"
+	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
@@ -171,7 +171,7 @@ func TestServerErrorLogMasked(t *testing.T) {
 			_ = resp.Body.Close()
 		}
 	}
-	var raw, masked syncBuffer
+	var raw, masked testlog.Buffer
 	serve(log.New(&raw, "", 0))
 	require.Contains(t, raw.String(), "panic serving 127.0.0.1:", "net/http logs the raw peer")
 
@@ -180,22 +180,4 @@ func TestServerErrorLogMasked(t *testing.T) {
 	serve(slog.NewLogLogger(h, slog.LevelError))
 	assert.Contains(t, masked.String(), "panic serving 127.0.0.0:")
 	ipmasktest.AssertNoRawIP(t, ipmask.Default, masked.String())
-}
-
-// syncBuffer is a bytes.Buffer for a server's goroutines to log into.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
