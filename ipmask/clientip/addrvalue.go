@@ -12,10 +12,10 @@ import (
 // header by what it holds: a value that is an IP address, or a list that
 // begins or ends with one, in the forms proxies write one (an address,
 // with a port, in brackets, quoted, with leading zeros, with a zone),
-// whatever the header's name. The headers
-// that name the server a client asked for (Host, X-Forwarded-Host,
-// X-Original-Host) are left alone: an address there is the server's, and
-// an application builds its URLs from them.
+// whatever the header's name. The headers that name the server a client
+// asked for (Host, X-Forwarded-Host, X-Original-Host) are left alone: an
+// address there is the server's, and an application builds its URLs from
+// them.
 
 // listsAddr reports whether a copy of a header, values, begins or ends
 // with an address ([isAddrText]): is one, or is a comma-separated list
@@ -31,7 +31,7 @@ func listsAddr(values []string) bool {
 		if !mayHoldAddr(v) {
 			continue
 		}
-		if a, b := class[v[0]], class[v[1]]; (a&(lead|sep) != 0 || a&hex != 0 && b&(hex|sep) != 0) && startsLikeAddr(v) {
+		if startsLikeAddr(v) {
 			e := v[:min(len(v), maxRawEntry+1)]
 			if i := strings.IndexByte(e, ','); i >= 0 {
 				e = e[:i]
@@ -40,7 +40,7 @@ func listsAddr(values []string) bool {
 				return true
 			}
 		}
-		if a, b := class[v[len(v)-1]], class[v[len(v)-2]]; (a&(trail|sep) != 0 || a&hex != 0 && b&(hex|sep) != 0) && endsLikeAddr(v) {
+		if endsLikeAddr(v) {
 			e := v[max(0, len(v)-maxRawEntry-1):]
 			if i := strings.LastIndexByte(e, ','); i >= 0 {
 				e = e[i+1:]
@@ -55,8 +55,8 @@ func listsAddr(values []string) bool {
 
 // mayHoldAddr reports whether v can begin or end with an address, as its
 // first two bytes and its last two tell: most values cannot ("en", "gzip",
-// "Mozilla/5.0 (...)", "navigate"). It is the test the middleware makes
-// of every header it does not remove by name, so it is small enough to
+// "navigate", "Mozilla/5.0 (...)"). It is the test the middleware makes
+// of every value of a header it does not remove by name, small enough to
 // be inlined.
 func mayHoldAddr(v string) bool {
 	n := len(v)
@@ -68,7 +68,7 @@ func mayHoldAddr(v string) bool {
 		a&hex != 0 && class[v[1]]&(hex|sep) != 0 || z&hex != 0 && class[v[n-2]]&(hex|sep) != 0
 }
 
-// Classes of bytes, for listsAddr's first look at a value's ends.
+// Classes of bytes, for the first look at a value's ends.
 const (
 	hex   = 1 << iota // a hex digit
 	sep               // '.' or ':'
