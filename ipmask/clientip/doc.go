@@ -60,10 +60,20 @@
 // outcome) in the request context for [FromContext], and by default hides
 // the raw address from everything downstream: it rewrites the request in
 // place, so RemoteAddr holds the masked address and every header that
-// carries a client address ([ClientAddrHeaders], in any case spelling) is
-// deleted from the request's header map, whichever strategy answered;
-// middleware wrapping it sees the rewritten request too. [Info] implements
+// carries a client address is deleted from the request's header map,
+// whichever strategy answered: those named in [ClientAddrHeaders], in any
+// case spelling, and any other whose value is an IP address or a list
+// that begins or ends with one (a platform's own header, a proxy rule's
+// choice), but Host,
+// X-Forwarded-Host and X-Original-Host, which name the server. Middleware
+// wrapping it sees the rewritten request too. [Info] implements
 // [slog.LogValuer] and logs only masked data; [KeyFunc] keys rate
 // limiters on the masked network; [Resolver.Stats] counts resolutions by
 // outcome for metrics.
+//
+// net/http logs the connection's raw address itself, in its server's
+// ErrorLog ("http: panic serving 192.0.2.1:51234", "http: TLS handshake
+// error from ..."), where no middleware can rewrite it: give the
+// http.Server an ErrorLog that masks, such as slog.NewLogLogger of a
+// handler from package logmask.
 package clientip

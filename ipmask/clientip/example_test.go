@@ -161,6 +161,7 @@ func ExampleClientAddrHeaders() {
 	for _, k := range []string{"True-Client-IP", "X-Forwarded-For", "X-Real-IP", "forwarded", "x_client_ip"} {
 		req.Header[k] = []string{"198.51.100.77"} // hidden in any spelling
 	}
+	req.Header.Set("X-Real-Client-Ip", "198.51.100.77:5555") // hidden for its value: no list names it
 	req.Header.Set("User-Agent", "example")
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	fmt.Println(len(clientip.ClientAddrHeaders()) > 30)

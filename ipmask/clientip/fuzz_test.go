@@ -109,11 +109,12 @@ func FuzzResolve(f *testing.F) {
 	})
 }
 
-// FuzzHideHeaders checks the middleware's header hiding against a plain
-// reference: a header is removed exactly when its name, in any case and
-// with underscores read as hyphens, is one of ClientAddrHeaders or the
-// SingleHeader name configured; every other header reaches the handler
-// untouched.
+// FuzzHideHeaders checks the middleware's header hiding by name against a
+// plain reference: a header whose value is no address is removed exactly
+// when its name, in any case and with underscores read as hyphens, is one
+// of ClientAddrHeaders or the SingleHeader name configured; every other
+// such header reaches the handler untouched. (FuzzListsAddr checks the
+// removal of headers by their value.)
 func FuzzHideHeaders(f *testing.F) {
 	f.Add("X-Forwarded-For", "cf_connecting_ip", "User-Agent")
 	f.Add("TRUE-CLIENT-IP", "x-my-client", "Accept")

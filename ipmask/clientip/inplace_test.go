@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,8 +17,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/internal/reqctx"
+	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
+	"github.com/clickanon/clickanon/ipmask/logmask"
 )
 
 // TestMiddlewareInPlaceRealServer runs the middleware, which rewrites the
@@ -145,4 +150,34 @@ func TestMiddlewareUnderTimeoutHandler(t *testing.T) {
 	assert.Equal(t, "198.51.100.0:5555", remote)
 	assert.Equal(t, "127.0.0.1:5555", req.RemoteAddr, "TimeoutHandler handed on a copy of the request")
 	assert.Empty(t, req.Header.Values("X-Forwarded-For"), "whose header map is the same")
+}
+
+// TestServerErrorLogMasked pins the advice of the package documentation:
+// net/http logs a handler's panic with the connection's raw address,
+// behind the middleware too; an ErrorLog made from logmask's handler
+// masks it.
+func TestServerErrorLogMasked(t *testing.T) {
+	mw, err := clientip.NewMiddleware(nil, ipmask.Default, nil)
+	require.NoError(t, err)
+	serve := func(errorLog *log.Logger) {
+		srv := httptest.NewUnstartedServer(mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+			panic("boom")
+		})))
+		srv.Config.ErrorLog = errorLog
+		srv.Start()
+		defer srv.Close()
+		resp, err := srv.Client().Get(srv.URL)
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+	}
+	var raw, masked testlog.Buffer
+	serve(log.New(&raw, "", 0))
+	require.Contains(t, raw.String(), "panic serving 127.0.0.1:", "net/http logs the raw peer")
+
+	h, err := logmask.NewHandler(slog.NewTextHandler(&masked, nil), ipmask.Default, nil)
+	require.NoError(t, err)
+	serve(slog.NewLogLogger(h, slog.LevelError))
+	assert.Contains(t, masked.String(), "panic serving 127.0.0.0:")
+	ipmasktest.AssertNoRawIP(t, ipmask.Default, masked.String())
 }

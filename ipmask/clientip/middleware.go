@@ -25,6 +25,10 @@ const (
 	// proxy. The Info's Outcome is [PeerUsed].
 	UsePeer Failure = iota
 	// Reject answers 400 Bad Request and does not call the next handler.
+	// The request is rewritten all the same (unless NoRewrite is set), as
+	// for Continue: a handler wrapping the middleware, such as an access
+	// logger, finds in it the masked peer, an Info whose Outcome is
+	// Unresolved and none of the client-address headers.
 	Reject
 	// Continue calls the next handler with no client address: the Info's
 	// Outcome is [Unresolved] and its Addr the zero Addr.
@@ -258,7 +262,10 @@ type MiddlewareOptions struct {
 // and Cloud: X-Appengine-User-Ip, X-Proxyuser-Ip; Netlify:
 // X-Nf-Client-Connection-Ip; Vercel: X-Vercel-Forwarded-For; Imperva:
 // Incap-Client-Ip; Sucuri: X-Sucuri-Clientip; Alibaba Cloud:
-// Ali-Cdn-Real-Ip; Tencent EdgeOne: Eo-Connecting-Ip), and those of
+// Ali-Cdn-Real-Ip; Tencent EdgeOne: Eo-Connecting-Ip; DigitalOcean App
+// Platform: Do-Connecting-Ip; Shopify Oxygen: Oxygen-Buyer-Ip;
+// ArvanCloud: Ar-Real-Ip; CDNetworks, Wangsu and ChinaCache:
+// Cdn-Src-Ip), and those of
 // proxies (Envoy: X-Envoy-External-Address; ingress-nginx:
 // X-Original-Forwarded-For; Oracle WebLogic and Apache plugins:
 // Wl-Proxy-Client-Ip, Proxy-Client-Ip).
@@ -266,6 +273,19 @@ type MiddlewareOptions struct {
 // A header is removed whatever its case and with underscores for hyphens
 // (X_Forwarded_For), since some stacks conflate the two; so is every
 // header a [SingleHeader] strategy of the middleware's Resolver reads.
+//
+// No list of names is complete (a platform or a proxy rule can name its
+// own header), so the middleware also removes any other header whose
+// value is an IP address or a comma-separated list that begins or ends
+// with one, in the forms proxies write them: with a port
+// ("192.0.2.1:80"), in brackets ("[2001:db8::1]:443"), quoted, with
+// leading zeros or a zone, beside other entries ("unknown, 192.0.2.1").
+// A proxy writes a client address alone, or appends it to a list.
+// Host, X-Forwarded-Host and X-Original-Host are kept: they name the
+// server, and an address in them is the server's. A header whose value
+// merely looks like an address (a version "1.2.3.4") is removed too; an
+// address inside other text (Via: "1.1 192.0.2.1") or only in the middle
+// of a list is not looked for.
 func ClientAddrHeaders() []string { return slices.Clone(clientAddrHeaders) }
 
 var clientAddrHeaders = []string{
@@ -277,6 +297,7 @@ var clientAddrHeaders = []string{
 	"X-Azure-Clientip", "X-Azure-Socketip", "X-Appengine-User-Ip",
 	"X-Proxyuser-Ip", "X-Nf-Client-Connection-Ip", "X-Vercel-Forwarded-For",
 	"Incap-Client-Ip", "X-Sucuri-Clientip", "Ali-Cdn-Real-Ip", "Eo-Connecting-Ip",
+	"Do-Connecting-Ip", "Oxygen-Buyer-Ip", "Ar-Real-Ip", "Cdn-Src-Ip",
 	"X-Envoy-External-Address", "X-Original-Forwarded-For",
 	"Wl-Proxy-Client-Ip", "Proxy-Client-Ip",
 }
@@ -293,8 +314,10 @@ var clientAddrHeaders = []string{
 // its context becomes a child carrying the Info, its RemoteAddr the
 // masked client address with the peer's port ("192.0.2.0:51234"; "" when
 // Unresolved and the peer has no address), and the headers that carry a
-// client address (those of [ClientAddrHeaders], and those r's
-// [SingleHeader] strategies read) are deleted from its Header map. A
+// client address (those of [ClientAddrHeaders], those r's [SingleHeader]
+// strategies read, and any other whose value is an IP address or a list
+// that begins or ends with one, as ClientAddrHeaders says) are deleted
+// from its Header map. A
 // handler wrapping this middleware (an access logger, a tracer) therefore
 // sees, once it returns, the masked address, the Info and none of those
 // headers: nothing outside the middleware holds the raw address unless it
@@ -401,12 +424,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.r.count(&res)
 	addr := res.addr
 	var outcome Outcome
+	reject := false
 	switch {
 	case res.fail.sentinel == nil:
 		outcome = Resolved
-	case m.opts.OnFailure == Reject:
-		http.Error(w, "Bad Request: client address", http.StatusBadRequest)
+	case m.opts.OnFailure == Reject && m.opts.NoRewrite:
+		reject400(w) // the caller's request stays as it arrived
 		return
+	case m.opts.OnFailure == Reject:
+		// Rewritten before the answer, as for Continue: a handler
+		// wrapping this one logs the request once it returns.
+		reject = true
+		addr = netip.Addr{}
+		outcome = Unresolved
 	case m.opts.OnFailure == UsePeer && res.peer.IsValid():
 		addr = res.peer
 		outcome = PeerUsed
@@ -460,7 +490,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	*r = *r.WithContext(node)
 	r.RemoteAddr = unsafe.String(unsafe.SliceData(dst), n)
 	m.hide.deleteFrom(r.Header)
+	if reject {
+		reject400(w)
+		return
+	}
 	h.next.ServeHTTP(w, r)
+}
+
+// reject400 answers a request whose client address cannot be resolved,
+// under Reject.
+func reject400(w http.ResponseWriter) {
+	http.Error(w, "Bad Request: client address", http.StatusBadRequest)
 }
 
 // rewritten reports whether m rewrote r, or the request r was copied
@@ -553,19 +593,26 @@ func newHeaderSet(names []string) headerSet {
 }
 
 // deleteFrom deletes every header of the set from h, whatever the
-// spelling of its key. A key is rejected on its length and its first and
-// last letters in the loop itself; match compares the few that pass.
+// spelling of its key, and every other header whose value begins or ends
+// with an IP address ([listsAddr]), but those that name the server. A key is
+// rejected on its length and its first and last letters in the loop
+// itself; match compares the few that pass.
 func (s *headerSet) deleteFrom(h http.Header) {
 	ends := s.ends
-	for k := range h {
-		if len(k) == 0 || len(k) >= len(ends) {
-			continue
+	for k, vv := range h {
+		if len(k) != 0 && len(k) < len(ends) {
+			if e := ends[len(k)]; e.first&(1<<(k[0]&31)) != 0 && e.last&(1<<(k[len(k)-1]&31)) != 0 && s.match(k) {
+				delete(h, k)
+				continue
+			}
 		}
-		if e := ends[len(k)]; e.first&(1<<(k[0]&31)) == 0 || e.last&(1<<(k[len(k)-1]&31)) == 0 {
-			continue
-		}
-		if s.match(k) {
-			delete(h, k)
+		for _, v := range vv {
+			if mayHoldAddr(v) { // inlined: most values stop here
+				if listsAddr(vv) && !isServerHeader(k) {
+					delete(h, k)
+				}
+				break
+			}
 		}
 	}
 }
