@@ -38,6 +38,21 @@
 //     postfix), v6(en0:2607:f8b0::1) (macOS configd), and after a lone
 //     colon, (:2001:db8::1.
 //
+// Reverse DNS names, as resolvers, name servers and mail servers log
+// their PTR lookups, are read as the address they stand for: up to four
+// decimal labels before "in-addr.arpa" (9.113.0.203.in-addr.arpa is
+// 203.0.113.9) and up to 32 hex nibbles before "ip6.arpa", in any case. Each
+// label keeps the bits the policy keeps of that address (fewer labels
+// stand for a network, the bits they do not give zero), so under /48 the
+// last 20 nibbles of a full ip6.arpa name become 0. Four labels also read
+// forward as a dotted quad, so they keep only the bits the policy keeps
+// in both readings: 9.113.0.203.in-addr.arpa becomes
+// 0.113.0.0.in-addr.arpa under /24. A name with more labels, or a label
+// that is not an octet or a nibble, is read as any other text. Host names
+// that embed an address otherwise (ec2-203-0-113-9.compute-1.amazonaws.com,
+// 9.113.0.203.static.example.net) are not recognised as such; a dotted
+// quad in them is read forward.
+//
 // Addresses in URLs are found when percent-encoded, as query strings write
 // them:
 //

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,6 +29,7 @@ var seeds = []string{
 	"::1X::10::AX0000 ::%0:X 00000%3A%3A%3A10000%0 0%3A%3A:1:0:0:0:0:1 src:2001:db8:1:2::7xyz 2001:db8:1:2::7:xyz",
 	"remote2001:db8:85a3:8d3:1319:8a2e:370:7348 abc2001:db8:1:2:3:4:5:6 x2001:db8:aaaa:bbbb::1 iface:2001:db8:1:2::7 xyab:1:2:3:4:5:6:7 Vec::new",
 	"Sha256::digest(b) X25519::add clientfe80::1 x2001:db8:: src:abc2001:db8:1:2::7 eth0:deadbeef2001:db8:aaaa:bbbb::1 203.0.113.9:abc2001:db8::7",
+	"9.113.0.203.in-addr.arpa 113.0.203.IN-ADDR.ARPA. 7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa 9.0.1.7.0.0.b.c.2.0.0.2.IP6.ARPA 1.9.113.0.203.in-addr.arpanet",
 }
 
 // plainLeaks is the independent check: written with strings and
@@ -194,6 +196,66 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || strings.IndexByte("_/-", c) >= 0
 	}
 	isDigitDot := func(c byte) bool { return '0' <= c && c <= '9' || c == '.' }
+	// reverse reads tok, a token ending in '.' before after, as the labels
+	// of a reverse DNS name: up to four decimal octets before
+	// in-addr.arpa, up to 32 hex nibbles before ip6.arpa, least
+	// significant first, the missing ones zero. Four octets also read
+	// forward as a dotted quad.
+	reverse := func(tok, after string) ([]netip.Addr, bool) {
+		after = strings.ToLower(after)
+		var suffix string
+		for _, sfx := range []string{"in-addr.arpa", "ip6.arpa"} {
+			if strings.HasPrefix(after, sfx) && (len(after) == len(sfx) || !strings.ContainsAny(after[len(sfx):len(sfx)+1], "0123456789abcdefghijklmnopqrstuvwxyz_-")) {
+				suffix = sfx
+			}
+		}
+		if suffix == "" || !strings.HasSuffix(tok, ".") {
+			return nil, false
+		}
+		parts := strings.Split(strings.TrimPrefix(strings.TrimSuffix(tok, "."), "."), ".")
+		rev := slices.Clone(parts)
+		slices.Reverse(rev)
+		if suffix == "ip6.arpa" {
+			if len(parts) > 32 {
+				return nil, false
+			}
+			hex := ""
+			for _, p := range rev {
+				if len(p) != 1 || !isHex(p[0]) {
+					return nil, false
+				}
+				hex += p
+			}
+			hex += strings.Repeat("0", 32-len(hex))
+			var groups []string
+			for k := 0; k < 32; k += 4 {
+				groups = append(groups, hex[k:k+4])
+			}
+			a, err := netip.ParseAddr(strings.Join(groups, ":"))
+			return []netip.Addr{a}, err == nil
+		}
+		if len(parts) > 4 {
+			return nil, false
+		}
+		for _, p := range parts {
+			if n, err := strconv.Atoi(p); err != nil || len(p) > 3 || n > 255 || strings.Trim(p, "0123456789") != "" {
+				return nil, false
+			}
+		}
+		var addrs []netip.Addr
+		for _, labels := range [][]string{rev, parts} {
+			if len(labels) < 4 && len(addrs) > 0 {
+				break
+			}
+			q := append(slices.Clone(labels), "0", "0", "0")[:4]
+			a, err := netip.ParseAddr(stripLeadingZeros(strings.Join(q, ".")))
+			if err != nil {
+				return nil, false
+			}
+			addrs = append(addrs, a)
+		}
+		return addrs, true
+	}
 	for i := 0; i < len(text); {
 		if !isTok(text[i]) {
 			i++
@@ -204,6 +266,17 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			j++
 		}
 		tok := text[i:j]
+		if !strings.Contains(tok, ":") {
+			if addrs, ok := reverse(tok, text[j:]); ok {
+				for _, a := range addrs {
+					if bad(a) {
+						leaks = append(leaks, tok)
+					}
+				}
+				i = j
+				continue
+			}
+		}
 		// After a '%' and two hex digits, the token is read without them
 		// first: a URL's "%20", "%2C" or "%5B" before an address.
 		esc := i > 0 && text[i-1] == '%' && len(tok) > 2 && isHex(tok[0]) && isHex(tok[1])

@@ -339,6 +339,9 @@ func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, matc
 	dst = append(dst, text[last:start]...)
 	k := len(dst)
 	raw := scan[match.Start:match.End]
+	if sc.rev != 0 {
+		return m.appendReverse(dst, raw, match.Addr, sc.rev), end, k
+	}
 	dst = m.appendAddr(dst, raw, match.Addr, inZone(scan, match.Start))
 	n := len(dst)
 	last = end
@@ -482,6 +485,80 @@ func (m *Masker) settleKey(dst []byte, from int, rest []byte) ([]byte, int) {
 // kept reports whether the Masker leaves a as it is.
 func (m *Masker) kept(a netip.Addr) bool {
 	return m.skipPrivate && isPrivate(a) || m.policy.IsMasked(a)
+}
+
+// appendReverse appends the labels raw of a reverse DNS name (see
+// reverseName) for the address or network a, masked: each label of an
+// in-addr.arpa name keeps the bits that the policy keeps of a, and, where
+// there are four, also those it keeps of the dotted quad they read as
+// forward, so that neither reading shows more than the policy; each nibble
+// of an ip6.arpa name keeps the bits the policy keeps of a. A label that
+// does not change is copied as written.
+func (m *Masker) appendReverse(dst, raw []byte, a netip.Addr, kind int8) []byte {
+	r := a
+	if !m.kept(a) {
+		r = m.policy.Mask(a)
+	}
+	if kind == 6 {
+		b := r.As16()
+		n := (len(raw) + 1) / 2
+		for j := range n {
+			if j > 0 {
+				dst = append(dst, '.')
+			}
+			k := n - 1 - j
+			v := b[k/2] >> (4 * (1 - k%2)) & 0xf
+			if c := raw[2*j]; hexVal[c] == v {
+				dst = append(dst, c)
+			} else if c >= 'A' && c <= 'F' {
+				dst = append(dst, "0123456789ABCDEF"[v])
+			} else {
+				dst = append(dst, "0123456789abcdef"[v])
+			}
+		}
+		return dst
+	}
+	var labels [4][]byte
+	var out, fwd [4]byte
+	n := 0
+	for t := raw; n < len(labels); n++ {
+		i := bytes.IndexByte(t, '.')
+		if i < 0 {
+			labels[n] = t
+			n++
+			break
+		}
+		labels[n], t = t[:i], t[i+1:]
+	}
+	for j := range n {
+		fwd[j], _ = octet(labels[j])
+	}
+	if f := netip.AddrFrom4(fwd); n == 4 && !(m.kept(a) && m.kept(f)) {
+		// Masking one reading changes the other, which SkipPrivate
+		// could then no longer keep: both are masked.
+		r = m.policy.Mask(a)
+		fb := m.policy.Mask(f).As4()
+		rb := r.As4()
+		for j := range n {
+			out[j] = rb[n-1-j] & fb[j]
+		}
+	} else {
+		rb := r.As4()
+		for j := range n {
+			out[j] = rb[n-1-j]
+		}
+	}
+	for j := range n {
+		if j > 0 {
+			dst = append(dst, '.')
+		}
+		if fwd[j] == out[j] {
+			dst = append(dst, labels[j]...)
+		} else {
+			dst = strconv.AppendUint(dst, uint64(out[j]), 10)
+		}
+	}
+	return dst
 }
 
 // inZone reports whether text[:i] ends in a '%' and zone characters, so

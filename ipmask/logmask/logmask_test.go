@@ -135,6 +135,19 @@ func TestMaskFreeText(t *testing.T) {
 		{"escape after address is not a zone", "2001:db8:1:2::7%2C203.0.113.9", "2001:db8:1::%2C203.0.113.0"},
 		{"decimal zone kept a zone", "fe80::1%12 up", "fe80:: up"},
 
+		// Reverse DNS names: the address reversed, one label per octet or
+		// nibble. A four-label in-addr.arpa name also reads forward as a
+		// dotted quad, so it is masked as both.
+		{"in-addr.arpa", "query[PTR] 9.113.0.203.in-addr.arpa from 127.0.0.1", "query[PTR] 0.113.0.0.in-addr.arpa from 127.0.0.0"},
+		{"in-addr.arpa upper case, in a bind query log", "(9.113.0.203.IN-ADDR.ARPA): query: 9.113.0.203.IN-ADDR.ARPA IN PTR", "(0.113.0.0.IN-ADDR.ARPA): query: 0.113.0.0.IN-ADDR.ARPA IN PTR"},
+		{"in-addr.arpa zone of a network kept", "zone 113.0.203.in-addr.arpa. loaded", "zone 113.0.203.in-addr.arpa. loaded"},
+		{"ip6.arpa", "query[PTR] 7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa from ::1",
+			"query[PTR] 0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa from ::"},
+		{"ip6.arpa upper case", "7.0.0.0.0.0.0.0.0.0.0.0.F.E.D.C.2.0.0.0.1.0.0.0.8.B.D.0.1.0.0.2.IP6.ARPA.",
+			"0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.8.B.D.0.1.0.0.2.IP6.ARPA."},
+		{"ip6.arpa zone of a /64", "2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa", "0.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"},
+		{"ip6.arpa 6to4", "9.0.1.7.0.0.b.c.2.0.0.2.ip6.arpa", "0.0.1.7.0.0.b.c.2.0.0.2.ip6.arpa"},
+
 		// Left alone.
 		{"five-part version after a marker", "v1.2.3.4.5 OpenSSH_9.6.1.2.3 nginx/1.25.3.1.2 pkg-1.2.3.4.5 V10.0.0.1.2", "v1.2.3.4.5 OpenSSH_9.6.1.2.3 nginx/1.25.3.1.2 pkg-1.2.3.4.5 V10.0.0.1.2"},
 		{"six-part number", "1.2.3.4.5.6 10.0.0.1.443.1", "1.2.3.4.5.6 10.0.0.1.443.1"},
@@ -238,6 +251,37 @@ func TestMaskCoarsePolicy(t *testing.T) {
 	checkRows(t, mustMasker(t, p, nil), []maskRow{
 		{"two groups run into a word, nothing after the \"::\"", "x2001:db8:: abc2001:db8::, src:abc2001:db8::", "x2001:: abc2001::, src:abc2001::"},
 		{"two groups run into a word, a method after the \"::\"", "Sha256::digest x2001::abcd", "Sha256::digest x2001::abcd"},
+		{"ip6.arpa zone of a /48", "1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", "0.0.0.0.0.0.0.0.1.0.0.2.ip6.arpa."},
+	})
+}
+
+// TestMaskReverseNames covers reverse DNS names under policies keeping
+// fewer bits than a name's labels give, and with SkipPrivate.
+func TestMaskReverseNames(t *testing.T) {
+	checkRows(t, mustMasker(t, mustPolicy(t, 16, 48), nil), []maskRow{
+		{"in-addr.arpa zone of a /24", "113.0.203.in-addr.arpa", "0.0.203.in-addr.arpa"},
+		{"in-addr.arpa zone of a /16 kept", "0.203.in-addr.arpa", "0.203.in-addr.arpa"},
+		{"both readings of four labels", "9.113.0.203.in-addr.arpa", "0.0.0.0.in-addr.arpa"},
+	})
+	checkRows(t, mustMasker(t, mustPolicy(t, 20, 50), nil), []maskRow{
+		{"part of an octet", "9.113.0.203.in-addr.arpa", "0.112.0.0.in-addr.arpa"},
+		{"part of a nibble", "7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.f.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+			"0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.c.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"},
+	})
+	checkRows(t, mustMasker(t, ipmask.Default, &Options{SkipPrivate: true}), []maskRow{
+		{"private both ways kept", "10.2.1.10.in-addr.arpa 192.168.168.192.in-addr.arpa", "10.2.1.10.in-addr.arpa 192.168.168.192.in-addr.arpa"},
+		// Either reading public: both masked, as masking one changes the
+		// other.
+		{"private reversed, public forward", "9.113.0.10.in-addr.arpa 1.0.168.192.in-addr.arpa", "0.113.0.0.in-addr.arpa 0.0.168.0.in-addr.arpa"},
+		{"link-local nibbles kept", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.e.f.ip6.arpa", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.e.f.ip6.arpa"},
+		{"public nibbles masked", "9.0.1.7.0.0.b.c.2.0.0.2.ip6.arpa", "0.0.1.7.0.0.b.c.2.0.0.2.ip6.arpa"},
+	})
+	// Not the reverse tree: a longer label after it, or too many labels
+	// (read as a dotted quad, as anywhere else).
+	checkRows(t, mustMasker(t, ipmask.Default, nil), []maskRow{
+		{"a longer label", "9.113.0.203.in-addr.arpanet", "9.113.0.0.in-addr.arpanet"},
+		{"five labels", "1.9.113.0.203.in-addr.arpa", "1.9.113.0.203.in-addr.arpa"},
+		{"a label that is not a nibble", "7.10.ip6.arpa 7..0.ip6.arpa", "7.10.ip6.arpa 7..0.ip6.arpa"},
 	})
 }
 

@@ -192,7 +192,8 @@ func parseAddr(b []byte) (netip.Addr, bool) {
 
 // A Match is one address found in text by [Addrs]: Addr is the address (its
 // zone dropped) and text[Start:End] the bytes that wrote it, including any
-// %zone but not brackets or a port.
+// %zone but not brackets or a port. For a reverse DNS name, text[Start:End]
+// is its labels and Addr the address or network they stand for.
 //
 // The zero Match has the zero Addr and an empty span.
 type Match struct {
@@ -245,6 +246,9 @@ type scanner struct {
 	// ("dead:2001:db8:1:2:3:4:5:abc"), or -1. Such a key could read, with
 	// the masked address after it, as one address; see Masker.remaskKey.
 	keyAt int
+	// rev is, for the last match, 4 if it was read from an in-addr.arpa
+	// name and 6 from an ip6.arpa name (reversed, see reverseName); else 0.
+	rev int8
 	// pending is a match to return once the quads before it are found.
 	pending pending
 	// dot and colon are the positions of the next '.' and ':' at or after
@@ -273,6 +277,7 @@ func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1, key
 func (sc *scanner) next() (Match, bool) {
 	s := sc.s
 	n := len(s)
+	sc.rev = 0
 	for {
 		if sc.i < sc.quadEnd {
 			if m, ok := sc.quad(sc.quadEnd); ok {
@@ -335,6 +340,13 @@ func (sc *scanner) next() (Match, bool) {
 		b := i
 		sc.i = b
 		if colons == 0 {
+			// A reverse DNS name ends its token with a '.' before
+			// "in-addr.arpa" or "ip6.arpa".
+			if b < n && s[b]|0x20 == 'i' && s[b-1] == '.' {
+				if m, ok := sc.reverseName(a, b); ok {
+					return m, true
+				}
+			}
 			if dots >= 3 { // look for dotted quads in it
 				sc.i = a
 				sc.quadEnd = b
@@ -363,6 +375,116 @@ func (sc *scanner) next() (Match, bool) {
 			sc.quadEnd = b
 		}
 	}
+}
+
+// reverseName reads the token s[a:b], which ends in a '.' followed by
+// s[b:], as the labels of a reverse DNS name: one to four decimal octets
+// before "in-addr.arpa", or one to 32 hex nibbles before "ip6.arpa" (case
+// aside), the least significant first. The match's Addr is the address,
+// or the network the name stands for with its other bits zero, and its
+// span the labels, without the '.' after them. A token with more labels,
+// or any that is not an octet or nibble, is not such a name.
+func (sc *scanner) reverseName(a, b int) (Match, bool) {
+	s := sc.s
+	var kind int8
+	end := b
+	switch {
+	case hasFold(s[b:], "in-addr.arpa"):
+		kind, end = 4, b+len("in-addr.arpa")
+	case hasFold(s[b:], "ip6.arpa"):
+		kind, end = 6, b+len("ip6.arpa")
+	default:
+		return Match{}, false
+	}
+	if end < len(s) && (class[s[end]]&(cDigit|cHex|cWord) != 0 || s[end] == '-') {
+		return Match{}, false // a longer label: not the reverse tree
+	}
+	if s[a] == '.' {
+		a++ // a name's earlier labels, not address text, before it
+	}
+	addr, ok := parseReverse(s[a:b-1], kind)
+	if !ok {
+		return Match{}, false
+	}
+	sc.portEnd, sc.keyAt, sc.cut, sc.rev = 0, -1, false, kind
+	return Match{Addr: addr, Start: a, End: b - 1}, true
+}
+
+// parseReverse parses the labels of a reverse DNS name (see reverseName)
+// into the address they stand for, the bits they do not give zero.
+func parseReverse(t []byte, kind int8) (netip.Addr, bool) {
+	if len(t) == 0 {
+		return netip.Addr{}, false
+	}
+	if kind == 6 {
+		n := (len(t) + 1) / 2
+		if n > 32 || len(t) != 2*n-1 {
+			return netip.Addr{}, false
+		}
+		var b [16]byte
+		for j := range n {
+			v := hexVal[t[2*j]]
+			if v == 0xff || j > 0 && t[2*j-1] != '.' {
+				return netip.Addr{}, false
+			}
+			k := n - 1 - j // nibble k of the address, from the top
+			b[k/2] |= v << (4 * (1 - k%2))
+		}
+		return netip.AddrFrom16(b), true
+	}
+	var v [4]byte
+	n := 0
+	for len(t) > 0 {
+		label := t
+		if i := bytes.IndexByte(t, '.'); i >= 0 {
+			label, t = t[:i], t[i+1:]
+			if len(t) == 0 {
+				return netip.Addr{}, false
+			}
+		} else {
+			t = nil
+		}
+		x, ok := octet(label)
+		if !ok || n == 4 {
+			return netip.Addr{}, false
+		}
+		v[n] = x
+		n++
+	}
+	var b [4]byte
+	for j := range n {
+		b[n-1-j] = v[j]
+	}
+	return netip.AddrFrom4(b), true
+}
+
+// octet parses one to three decimal digits worth 255 or less.
+func octet(t []byte) (byte, bool) {
+	if len(t) == 0 || len(t) > 3 {
+		return 0, false
+	}
+	x := 0
+	for _, c := range t {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		x = x*10 + int(c-'0')
+	}
+	return byte(x), x <= 255
+}
+
+// hasFold reports whether s starts with the lower-case ASCII text p, in
+// any case.
+func hasFold(s []byte, p string) bool {
+	if len(s) < len(p) {
+		return false
+	}
+	for i := range len(p) {
+		if c := s[i]; c != p[i] && !('a' <= p[i] && p[i] <= 'z' && c|0x20 == p[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // escapeAt reports whether s[a:] starts with the two hex digits of a
