@@ -71,6 +71,16 @@
 // Double encoding (%253A) is not decoded, and neither are '.' and hex
 // digits, which URL encoders never escape.
 //
+// Other escapes whose last digits run into an address are read the same
+// way, without their code digits first: JSON's \u0027 and \u0026 (Gson
+// writes ' and & so, encoding/json &), "\x22" (C, nginx's escaped log
+// variables), three octal digits after '#' (rsyslog writes a tab as
+// "#011", as in forwarded Windows events: "Address:#011203.0.113.9") or
+// after '\' (C). So \u0027203.0.113.9 becomes \u0027203.0.113.0 and
+// #011::ffff:198.51.100.7 becomes #011198.51.100.0. HTML character
+// references (&#58;) end in ';' and run into nothing; text with its
+// colons written so is not decoded.
+//
 // Only the address changes: ports, brackets, quotes and the rest of the line
 // are copied byte for byte, except address text next to a masked address
 // that would read with it as another address (a port or hex digits run on

@@ -30,6 +30,7 @@ var seeds = []string{
 	"remote2001:db8:85a3:8d3:1319:8a2e:370:7348 abc2001:db8:1:2:3:4:5:6 x2001:db8:aaaa:bbbb::1 iface:2001:db8:1:2::7 xyab:1:2:3:4:5:6:7 Vec::new",
 	"Sha256::digest(b) X25519::add clientfe80::1 x2001:db8:: src:abc2001:db8:1:2::7 eth0:deadbeef2001:db8:aaaa:bbbb::1 203.0.113.9:abc2001:db8::7",
 	"9.113.0.203.in-addr.arpa 113.0.203.IN-ADDR.ARPA. 7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa 9.0.1.7.0.0.b.c.2.0.0.2.IP6.ARPA 1.9.113.0.203.in-addr.arpanet",
+	`{"m":"\u0027203.0.113.9\u0027 \u00e9198.51.100.7 \x22::ffff:203.0.113.9\x22"} Address:#011203.0.113.9#015 a\011198.51.100.7 %E9203.0.113.9`,
 }
 
 // plainLeaks is the independent check: written with strings and
@@ -277,17 +278,36 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 				continue
 			}
 		}
-		// After a '%' and two hex digits, the token is read without them
-		// first: a URL's "%20", "%2C" or "%5B" before an address.
-		esc := i > 0 && text[i-1] == '%' && len(tok) > 2 && isHex(tok[0]) && isHex(tok[1])
+		// A token that starts with the code digits of an escape is read
+		// without them first: a URL's "%20", "%2C" or "%5B", "\x22",
+		// "\u0027", rsyslog's "#011" or C's "\011" before an address.
+		esc := 0
+		switch {
+		case i > 0 && text[i-1] == '%':
+			esc = 2
+		case i > 1 && text[i-2:i] == `\x`:
+			esc = 2
+		case i > 1 && text[i-2:i] == `\u`:
+			esc = 4
+		case i > 0 && (text[i-1] == '#' || text[i-1] == '\\'):
+			esc = 3
+		}
+		if len(tok) <= esc {
+			esc = 0
+		}
+		for _, c := range []byte(tok[:esc]) {
+			if !isHex(c) || esc == 3 && c > '7' {
+				esc = 0
+			}
+		}
 		// IPv6 (and addr:port) where the token is not an identifier.
 		quadEnd := j
 		if strings.Contains(tok, ":") {
 			glued := j < len(text) && isWord(text[j])
 			a, c, at, ok := netip.Addr{}, "", 0, false
-			if esc && len(tok) > 2 && strings.Contains(tok[2:], ":") {
-				a, c, at, ok = v6(tok[2:], false, glued)
-				at += 2
+			if esc > 0 && strings.Contains(tok[esc:], ":") {
+				a, c, at, ok = v6(tok[esc:], false, glued)
+				at += esc
 			}
 			if !ok {
 				a, c, at, ok = v6(tok, i > 0 && isWord(text[i-1]), glued)
@@ -302,8 +322,8 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			}
 		}
 		// Dotted quads: digit-and-dot runs, split at "..", trimmed of dots;
-		// the one that starts the token is read without an escape's
-		// digits first. Five numbers are an address and a port unless a
+		// one that starts among an escape's code digits is read without
+		// them first. Five numbers are an address and a port unless a
 		// version marker comes right before them.
 		for r := i; r < quadEnd; {
 			if !isDigitDot(text[r]) {
@@ -315,14 +335,14 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 				q++
 			}
 			pos := r
-			for k, piece := range strings.Split(text[r:q], "..") {
+			for _, piece := range strings.Split(text[r:q], "..") {
 				at := pos
 				pos += len(piece) + 2
 				trimmed := strings.TrimLeft(piece, ".")
 				at += len(piece) - len(trimmed)
 				piece = strings.TrimRight(trimmed, ".")
-				if esc && r == i && k == 0 && at == i && len(piece) > 2 {
-					if a, c, ok := quad(piece[2:], true); ok {
+				if e := i + esc; esc > 0 && at < e && e < at+len(piece) {
+					if a, c, ok := quad(text[e:at+len(piece)], true); ok {
 						if bad(a) {
 							leaks = append(leaks, c)
 						}

@@ -132,6 +132,14 @@ func TestMaskFreeText(t *testing.T) {
 		{"ipv4 after escaped space", "ip=198.51.100.7%2C%20198.51.100.8", "ip=198.51.100.0%2C%20198.51.100.0"},
 		{"ipv4 after escaped space, one-digit octet", "ip=%201.2.3.4", "ip=%201.2.3.0"},
 		{"escaped list", "ip=203.0.113.9%2C2001%3Adb8%3A1%3A2%3A%3A7", "ip=203.0.113.0%2C2001%3Adb8%3A1%3A%3A"},
+		// The code digits of an escape glued to an address: JSON's \u
+		// (Gson writes ' and & so), C's and nginx's \x, rsyslog's #ooo
+		// for a control byte (#011 for a tab), C's \ooo.
+		{"json \\u escape before an address", `{"msg":"from \u0027203.0.113.9\u0027 a\u0026203.0.113.9"}`, `{"msg":"from \u0027203.0.113.0\u0027 a\u0026203.0.113.0"}`},
+		{"json \\u escape ending in a hex letter and a digit", `\u00e9203.0.113.9 \u00E9198.51.100.7`, `\u00e9203.0.113.0 \u00E9198.51.100.0`},
+		{"nginx \\x escape", `"\x22203.0.113.9\x22" \x22::ffff:203.0.113.9\x22`, `"\x22203.0.113.0\x22" \x22203.0.113.0\x22`},
+		{"rsyslog #ooo escape", "Source Network Address:#011203.0.113.9#015 Client Address:#011::ffff:198.51.100.7", "Source Network Address:#011203.0.113.0#015 Client Address:#011198.51.100.0"},
+		{"c octal escape", `addr\011203.0.113.9`, `addr\011203.0.113.0`},
 		{"escape after address is not a zone", "2001:db8:1:2::7%2C203.0.113.9", "2001:db8:1::%2C203.0.113.0"},
 		{"decimal zone kept a zone", "fe80::1%12 up", "fe80:: up"},
 
@@ -660,6 +668,10 @@ func TestCutPoint(t *testing.T) {
 		{"nothing", "1.2.3.4", 7},
 		{"not inside an escape", "a1%20198.51.100.7", 1},
 		{"not after a percent", "x%20", 1},
+		{"not inside rsyslog's #ooo", "a #011203.0.113.9", 2},
+		{"not inside a \\u escape", `a \u0027203.0.113.9`, 2},
+		{"not inside a \\x escape", `a \x2`, 2},
+		{"after an escape", `a \x22 b`, 7},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -487,11 +487,44 @@ func hasFold(s []byte, p string) bool {
 	return true
 }
 
-// escapeAt reports whether s[a:] starts with the two hex digits of a
-// percent-escape (s[a-1] is '%'), such as the "%20", "%2C" or "%5B" that a
-// URL's query string writes before an address.
-func escapeAt(s []byte, a int) bool {
-	return a > 0 && s[a-1] == '%' && a+1 < len(s) && hexVal[s[a]] != 0xff && hexVal[s[a+1]] != 0xff
+// escapeEnd returns, where s[a] is one of the code digits of an escape
+// sequence, the end of that escape, and otherwise -1. The escapes are those
+// that writers put before an address and whose last digits would run into
+// it: a URL's "%HH" ("%20", "%2C", "%5B"), "\xHH" (C, nginx), "\uHHHH"
+// (JSON: Gson writes ' and & so, encoding/json &), and three octal digits
+// after '#' (rsyslog writes a tab as "#011") or '\' (C).
+func escapeEnd(s []byte, a int) int {
+	if a == 0 || class[s[a-1]]&cSafe != 0 && s[a-1] != '#' && s[a-1] != '\\' {
+		return -1 // the common case: a space, a quote or a bracket before s[a]
+	}
+	for st := a; st > 0 && st > a-4; st-- { // st: where the code digits start
+		var n int
+		octal := false
+		switch c := s[st-1]; {
+		case c == '%':
+			n = 2
+		case c == '#' || c == '\\':
+			n, octal = 3, true
+		case (c == 'x' || c == 'u') && st >= 2 && s[st-2] == '\\':
+			n = 2
+			if c == 'u' {
+				n = 4
+			}
+		default:
+			continue
+		}
+		if st+n <= a || st+n > len(s) {
+			continue // s[a] is not among its digits
+		}
+		ok := true
+		for _, d := range s[st : st+n] {
+			ok = ok && (octal && '0' <= d && d <= '7' || !octal && hexVal[d] != 0xff)
+		}
+		if ok {
+			return st + n
+		}
+	}
+	return -1
 }
 
 // colonToken tries the token s[a:b], which holds a colon, as one address:
@@ -499,11 +532,11 @@ func escapeAt(s []byte, a int) bool {
 // starts with the digits of a percent-escape is first read without them:
 // "%5B2001:db8::1%5D" is the bracketed address of a URL.
 func (sc *scanner) colonToken(a, b int) (Match, bool) {
-	if b-a > 2 && escapeAt(sc.s, a) {
-		if m, ok := sc.colonTokenAt(a+2, b); ok {
+	if e := escapeEnd(sc.s, a); e > a && e < b {
+		if m, ok := sc.colonTokenAt(e, b); ok {
 			return m, true
 		}
-		sc.portEnd = 0
+		sc.portEnd, sc.cut = 0, false
 	}
 	return sc.colonTokenAt(a, b)
 }
@@ -802,9 +835,10 @@ func (sc *scanner) quad(end int) (Match, bool) {
 		if i == a {
 			continue
 		}
-		if i-a > 2 && escapeAt(s, a) {
-			// "%20198.51.100.7": an escaped space, then an address.
-			if m, ok := quadAt(s, a+2, i, true); ok {
+		if e := escapeEnd(s, a); e > a && e < i {
+			// "%20198.51.100.7", "#011203.0.113.9": an escaped space
+			// or tab, then an address.
+			if m, ok := quadAt(s, e, i, true); ok {
 				sc.i = i
 				return m, true
 			}
