@@ -48,10 +48,21 @@
 // forward as a dotted quad, so they keep only the bits the policy keeps
 // in both readings: 9.113.0.203.in-addr.arpa becomes
 // 0.113.0.0.in-addr.arpa under /24. A name with more labels, or a label
-// that is not an octet or a nibble, is read as any other text. Host names
-// that embed an address otherwise (ec2-203-0-113-9.compute-1.amazonaws.com,
-// 9.113.0.203.static.example.net) are not recognised as such; a dotted
-// quad in them is read forward.
+// that is not an octet or a nibble, is read as any other text.
+//
+// Host names that write an address with hyphens, as ISPs' and clouds'
+// reverse DNS names do and mail, ssh and web servers log them, are read as
+// that address: a label of a name (a '.' and a letter or digit follow it)
+// that ends in four octets joined by '-', the first starting the label or
+// following a part that is not all digits.
+// 203-0-113-9.dyn.example.net, ec2-203-0-113-9.compute-1.amazonaws.com and
+// ip-10-0-0-5.ec2.internal become 203-0-113-0..., ec2-203-0-113-0... and
+// ip-10-0-0-0... under /24. Five numbers (1-2-3-4-5.example.net), or four
+// with no name after them (build 1-2-3-4), are left alone, and a last
+// number that starts a dotted quad (203-0-113-9.1.2.3) is read as that
+// quad. Host names that write an address in another order or encoding
+// (9.113.0.203.static.example.net, p5b0a1c2d.dip0.t-ipconnect.de) are not
+// recognised as such; a dotted quad in them is read forward.
 //
 // Addresses in URLs are found when percent-encoded, as query strings write
 // them:

@@ -31,6 +31,7 @@ var seeds = []string{
 	"Sha256::digest(b) X25519::add clientfe80::1 x2001:db8:: src:abc2001:db8:1:2::7 eth0:deadbeef2001:db8:aaaa:bbbb::1 203.0.113.9:abc2001:db8::7",
 	"9.113.0.203.in-addr.arpa 113.0.203.IN-ADDR.ARPA. 7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa 9.0.1.7.0.0.b.c.2.0.0.2.IP6.ARPA 1.9.113.0.203.in-addr.arpanet",
 	`{"m":"\u0027203.0.113.9\u0027 \u00e9198.51.100.7 \x22::ffff:203.0.113.9\x22"} Address:#011203.0.113.9#015 a\011198.51.100.7 %E9203.0.113.9`,
+	"from 203-0-113-9.dyn.example.net[203.0.113.9] ec2-203-0-113-9.compute-1.amazonaws.com ip-10-0-0-5.ec2.internal 1-2-3-4-5.x _203-0-113-9.x 203-0-113-9.1.2.3.4",
 }
 
 // plainLeaks is the independent check: written with strings and
@@ -196,7 +197,6 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		c := text[i-1]
 		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || strings.IndexByte("_/-", c) >= 0
 	}
-	isDigitDot := func(c byte) bool { return '0' <= c && c <= '9' || c == '.' }
 	// reverse reads tok, a token ending in '.' before after, as the labels
 	// of a reverse DNS name: up to four decimal octets before
 	// in-addr.arpa, up to 32 hex nibbles before ip6.arpa, least
@@ -256,6 +256,54 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			addrs = append(addrs, a)
 		}
 		return addrs, true
+	}
+	isDigitDot := func(c byte) bool { return '0' <= c && c <= '9' || c == '.' }
+	// Host names' labels that end in four numbers joined by '-', after
+	// a part that is not all digits: ec2-203-0-113-9.compute-1.amazonaws.com.
+	isLabel := func(c byte) bool {
+		return c == '-' || c == '_' || '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'z'
+	}
+	for i := 0; i < len(text); {
+		j := i
+		for j < len(text) && isLabel(text[j]) {
+			j++
+		}
+		if j == i {
+			i++
+			continue
+		}
+		label := text[i:j]
+		i = j
+		if j+1 >= len(text) || text[j] != '.' || !isLabel(text[j+1]) || text[j+1] == '-' || text[j+1] == '_' {
+			continue
+		}
+		parts := strings.Split(label, "-")
+		if len(parts) < 4 {
+			continue
+		}
+		// Unless the last number starts four or more dotted ones.
+		run := parts[len(parts)-1]
+		for q := j; q < len(text) && isDigitDot(text[q]); q++ {
+			run += text[q : q+1]
+		}
+		if run, _, _ = strings.Cut(run, ".."); len(strings.Split(strings.TrimRight(run, "."), ".")) >= 4 {
+			continue
+		}
+		var v [4]byte
+		ok := true
+		for k, part := range parts[len(parts)-4:] {
+			n, err := strconv.Atoi(part)
+			ok = ok && err == nil && len(part) <= 3 && n <= 255 && strings.Trim(part, "0123456789") == ""
+			v[k] = byte(n)
+		}
+		if before := parts[:len(parts)-4]; len(before) > 0 {
+			if p := before[len(before)-1]; p != "" && strings.Trim(p, "0123456789") == "" {
+				ok = false // a fifth number
+			}
+		}
+		if ok && bad(netip.AddrFrom4(v)) {
+			leaks = append(leaks, strings.Join(parts[len(parts)-4:], "-"))
+		}
 	}
 	for i := 0; i < len(text); {
 		if !isTok(text[i]) {

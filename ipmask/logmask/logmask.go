@@ -339,8 +339,8 @@ func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, matc
 	dst = append(dst, text[last:start]...)
 	k := len(dst)
 	raw := scan[match.Start:match.End]
-	if sc.rev != 0 {
-		return m.appendReverse(dst, raw, match.Addr, sc.rev), end, k
+	if sc.form != formText {
+		return m.appendForm(dst, raw, match.Addr, sc.form), end, k
 	}
 	dst = m.appendAddr(dst, raw, match.Addr, inZone(scan, match.Start))
 	n := len(dst)
@@ -487,19 +487,19 @@ func (m *Masker) kept(a netip.Addr) bool {
 	return m.skipPrivate && isPrivate(a) || m.policy.IsMasked(a)
 }
 
-// appendReverse appends the labels raw of a reverse DNS name (see
-// reverseName) for the address or network a, masked: each label of an
-// in-addr.arpa name keeps the bits that the policy keeps of a, and, where
-// there are four, also those it keeps of the dotted quad they read as
-// forward, so that neither reading shows more than the policy; each nibble
-// of an ip6.arpa name keeps the bits the policy keeps of a. A label that
-// does not change is copied as written.
-func (m *Masker) appendReverse(dst, raw []byte, a netip.Addr, kind int8) []byte {
+// appendForm appends raw, an address a written as a host name's
+// hyphenated quad or as the labels of a reverse DNS name (see hyphenQuad
+// and reverseName), masked and written the same way. Each label keeps the
+// bits that the policy keeps of a (for a reverse name with fewer labels, of
+// the network they stand for). Four in-addr.arpa labels also read forward
+// as a dotted quad, so they keep only the bits the policy keeps in both
+// readings. A label that does not change is copied as written.
+func (m *Masker) appendForm(dst, raw []byte, a netip.Addr, f form) []byte {
 	r := a
 	if !m.kept(a) {
 		r = m.policy.Mask(a)
 	}
-	if kind == 6 {
+	if f == formIP6 {
 		b := r.As16()
 		n := (len(raw) + 1) / 2
 		for j := range n {
@@ -518,11 +518,15 @@ func (m *Masker) appendReverse(dst, raw []byte, a netip.Addr, kind int8) []byte 
 		}
 		return dst
 	}
+	sep := byte('.')
+	if f == formHyphen {
+		sep = '-'
+	}
 	var labels [4][]byte
-	var out, fwd [4]byte
+	var in, out [4]byte
 	n := 0
 	for t := raw; n < len(labels); n++ {
-		i := bytes.IndexByte(t, '.')
+		i := bytes.IndexByte(t, sep)
 		if i < 0 {
 			labels[n] = t
 			n++
@@ -531,28 +535,30 @@ func (m *Masker) appendReverse(dst, raw []byte, a netip.Addr, kind int8) []byte 
 		labels[n], t = t[:i], t[i+1:]
 	}
 	for j := range n {
-		fwd[j], _ = octet(labels[j])
+		in[j], _ = octet(labels[j])
 	}
-	if f := netip.AddrFrom4(fwd); n == 4 && !(m.kept(a) && m.kept(f)) {
+	rb := r.As4()
+	switch fwd := netip.AddrFrom4(in); {
+	case f == formHyphen:
+		out = rb
+	case n == 4 && !(m.kept(a) && m.kept(fwd)):
 		// Masking one reading changes the other, which SkipPrivate
 		// could then no longer keep: both are masked.
-		r = m.policy.Mask(a)
-		fb := m.policy.Mask(f).As4()
-		rb := r.As4()
+		rb = m.policy.Mask(a).As4()
+		fb := m.policy.Mask(fwd).As4()
 		for j := range n {
 			out[j] = rb[n-1-j] & fb[j]
 		}
-	} else {
-		rb := r.As4()
+	default:
 		for j := range n {
 			out[j] = rb[n-1-j]
 		}
 	}
 	for j := range n {
 		if j > 0 {
-			dst = append(dst, '.')
+			dst = append(dst, sep)
 		}
-		if fwd[j] == out[j] {
+		if in[j] == out[j] {
 			dst = append(dst, labels[j]...)
 		} else {
 			dst = strconv.AppendUint(dst, uint64(out[j]), 10)

@@ -156,6 +156,13 @@ func TestMaskFreeText(t *testing.T) {
 		{"ip6.arpa zone of a /64", "2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa", "0.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"},
 		{"ip6.arpa 6to4", "9.0.1.7.0.0.b.c.2.0.0.2.ip6.arpa", "0.0.1.7.0.0.b.c.2.0.0.2.ip6.arpa"},
 
+		// Host names that write an address with hyphens, as ISPs' and
+		// clouds' reverse DNS do (postfix, sshd and web servers log them).
+		{"postfix client host name", "connect from 203-0-113-9.dyn.example.net[203.0.113.9]", "connect from 203-0-113-0.dyn.example.net[203.0.113.0]"},
+		{"aws host names", "ec2-203-0-113-9.compute-1.amazonaws.com ip-10-0-0-5.ec2.internal", "ec2-203-0-113-0.compute-1.amazonaws.com ip-10-0-0-0.ec2.internal"},
+		{"isp host names", "c-198-51-100-7.hsd1.ca.comcast.net pool-198-51-100-7.nycmny.fios.verizon.net 198-51-100-7.1e100.net", "c-198-51-100-0.hsd1.ca.comcast.net pool-198-51-100-0.nycmny.fios.verizon.net 198-51-100-0.1e100.net"},
+		{"hyphenated numbers that are no host name", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4.", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4."},
+
 		// Left alone.
 		{"five-part version after a marker", "v1.2.3.4.5 OpenSSH_9.6.1.2.3 nginx/1.25.3.1.2 pkg-1.2.3.4.5 V10.0.0.1.2", "v1.2.3.4.5 OpenSSH_9.6.1.2.3 nginx/1.25.3.1.2 pkg-1.2.3.4.5 V10.0.0.1.2"},
 		{"six-part number", "1.2.3.4.5.6 10.0.0.1.443.1", "1.2.3.4.5.6 10.0.0.1.443.1"},

@@ -246,9 +246,9 @@ type scanner struct {
 	// ("dead:2001:db8:1:2:3:4:5:abc"), or -1. Such a key could read, with
 	// the masked address after it, as one address; see Masker.remaskKey.
 	keyAt int
-	// rev is, for the last match, 4 if it was read from an in-addr.arpa
-	// name and 6 from an ip6.arpa name (reversed, see reverseName); else 0.
-	rev int8
+	// form is how the last match wrote its address: formText, or one of
+	// the forms reverseName and hyphenQuad read.
+	form form
 	// pending is a match to return once the quads before it are found.
 	pending pending
 	// dot and colon are the positions of the next '.' and ':' at or after
@@ -277,7 +277,7 @@ func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1, key
 func (sc *scanner) next() (Match, bool) {
 	s := sc.s
 	n := len(s)
-	sc.rev = 0
+	sc.form = formText
 	for {
 		if sc.i < sc.quadEnd {
 			if m, ok := sc.quad(sc.quadEnd); ok {
@@ -347,6 +347,13 @@ func (sc *scanner) next() (Match, bool) {
 					return m, true
 				}
 			}
+			// A host name's label ending in an address written with
+			// hyphens (ec2-203-0-113-9.compute-1.amazonaws.com).
+			if a > 0 && s[a-1] == '-' && class[s[a]]&cDigit != 0 {
+				if m, ok := sc.hyphenQuad(a); ok {
+					return m, true
+				}
+			}
 			if dots >= 3 { // look for dotted quads in it
 				sc.i = a
 				sc.quadEnd = b
@@ -377,6 +384,82 @@ func (sc *scanner) next() (Match, bool) {
 	}
 }
 
+// form is how a match writes its address.
+type form int8
+
+const (
+	formText   form = iota // as text: dotted, colons, or both
+	formHyphen             // a dotted quad with '-' for '.' (hyphenQuad)
+	formInAddr             // in-addr.arpa labels (reverseName)
+	formIP6                // ip6.arpa nibbles (reverseName)
+)
+
+// hyphenQuad reads, where s[a] starts the last of a run of decimal numbers
+// joined by '-' that ends a host name's label (a '.' then a letter or digit
+// follow it), the last four numbers as an IPv4 address: 203-0-113-9 in
+// 203-0-113-9.dyn.example.net or ec2-203-0-113-9.compute-1.amazonaws.com.
+// Each number is an octet of one to three digits; the first starts the
+// label or follows a '-' after a part that is not all digits, as a fifth
+// number would be (1-2-3-4-5.example.net is not read). A last number that
+// starts four or more dotted ones (203-0-113-9.1.2.3) is read as the
+// dotted quad it starts instead. On success, the scanner goes on from the
+// '.' after the address.
+func (sc *scanner) hyphenQuad(a int) (Match, bool) {
+	s := sc.s
+	e := a
+	for e < len(s) && class[s[e]]&cDigit != 0 {
+		e++
+	}
+	if e+1 >= len(s) || s[e] != '.' || class[s[e+1]]&(cDigit|cHex|cWord) == 0 || s[e+1] == '_' {
+		return Match{}, false
+	}
+	numbers := 1
+	for x := e; x+1 < len(s) && s[x] == '.' && class[s[x+1]]&cDigit != 0; numbers++ {
+		for x++; x < len(s) && class[s[x]]&cDigit != 0; x++ {
+		}
+	}
+	if numbers >= 4 {
+		return Match{}, false // the last number starts a dotted quad, read as such
+	}
+	var v [4]byte
+	start := e // where the number being read ends, then where the first starts
+	for k := 3; k >= 0; k-- {
+		j := start
+		for j > 0 && class[s[j-1]]&cDigit != 0 {
+			j--
+		}
+		x, ok := octet(s[j:start])
+		if !ok {
+			return Match{}, false
+		}
+		v[k] = x
+		start = j
+		if k > 0 {
+			if j == 0 || s[j-1] != '-' {
+				return Match{}, false
+			}
+			start = j - 1
+		}
+	}
+	if start > 0 {
+		switch c := s[start-1]; {
+		case c == '-':
+			j := start - 1
+			for j > 0 && class[s[j-1]]&cDigit != 0 {
+				j--
+			}
+			if j < start-1 && (j == 0 || class[s[j-1]]&(cHex|cWord) == 0) {
+				return Match{}, false // a fifth number
+			}
+		case class[c]&(cHex|cWord) != 0:
+			return Match{}, false // run into a word
+		}
+	}
+	sc.i = e
+	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formHyphen
+	return Match{Addr: netip.AddrFrom4(v), Start: start, End: e}, true
+}
+
 // reverseName reads the token s[a:b], which ends in a '.' followed by
 // s[b:], as the labels of a reverse DNS name: one to four decimal octets
 // before "in-addr.arpa", or one to 32 hex nibbles before "ip6.arpa" (case
@@ -386,13 +469,13 @@ func (sc *scanner) next() (Match, bool) {
 // or any that is not an octet or nibble, is not such a name.
 func (sc *scanner) reverseName(a, b int) (Match, bool) {
 	s := sc.s
-	var kind int8
+	var kind form
 	end := b
 	switch {
 	case hasFold(s[b:], "in-addr.arpa"):
-		kind, end = 4, b+len("in-addr.arpa")
+		kind, end = formInAddr, b+len("in-addr.arpa")
 	case hasFold(s[b:], "ip6.arpa"):
-		kind, end = 6, b+len("ip6.arpa")
+		kind, end = formIP6, b+len("ip6.arpa")
 	default:
 		return Match{}, false
 	}
@@ -402,21 +485,24 @@ func (sc *scanner) reverseName(a, b int) (Match, bool) {
 	if s[a] == '.' {
 		a++ // a name's earlier labels, not address text, before it
 	}
+	if a >= b-1 {
+		return Match{}, false // no label
+	}
 	addr, ok := parseReverse(s[a:b-1], kind)
 	if !ok {
 		return Match{}, false
 	}
-	sc.portEnd, sc.keyAt, sc.cut, sc.rev = 0, -1, false, kind
+	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, kind
 	return Match{Addr: addr, Start: a, End: b - 1}, true
 }
 
 // parseReverse parses the labels of a reverse DNS name (see reverseName)
 // into the address they stand for, the bits they do not give zero.
-func parseReverse(t []byte, kind int8) (netip.Addr, bool) {
+func parseReverse(t []byte, kind form) (netip.Addr, bool) {
 	if len(t) == 0 {
 		return netip.Addr{}, false
 	}
-	if kind == 6 {
+	if kind == formIP6 {
 		n := (len(t) + 1) / 2
 		if n > 32 || len(t) != 2*n-1 {
 			return netip.Addr{}, false
