@@ -64,6 +64,17 @@
 // (9.113.0.203.static.example.net, p5b0a1c2d.dip0.t-ipconnect.de) are not
 // recognised as such; a dotted quad in them is read forward.
 //
+// Dovecot's session IDs hold the client's address: 16 or 32 base64
+// characters encoding a timestamp, the client's port and its IPv4 or IPv6
+// address, written after "session=<" in its login lines and after the
+// process ID in its mail processes' line prefix ("imap(alice)<4321><...>").
+// There the address is masked inside the ID, which keeps its timestamp and
+// port and so still tells sessions apart: session=<ESIzRFVmOTDLAHEJ>
+// (203.0.113.9) becomes session=<ESIzRFVmOTDLAHEA> under /24. Base64 is
+// not decoded anywhere else. (A [Writer] masking a line longer than
+// MaxLine in pieces may cut such an ID from the text before it, and then
+// does not read it; Dovecot's lines are far shorter.)
+//
 // Addresses in URLs are found when percent-encoded, as query strings write
 // them:
 //
@@ -203,8 +214,9 @@
 //     three dots and are left alone.
 //
 // Not recognised: numeric forms that are not dotted quads (3221226219,
-// 0xc0000201), and addresses encoded otherwise than above (base64, %2E
-// for dots).
+// 0xc0000201), addresses encoded otherwise than above (base64 other than
+// Dovecot's session IDs, %2E for dots, HTML character references), and
+// digits other than ASCII ones (fullwidth ２０３.０.１１３.９).
 //
 // # Masked text masks to itself
 //

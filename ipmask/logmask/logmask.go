@@ -2,6 +2,7 @@ package logmask
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -488,8 +489,9 @@ func (m *Masker) kept(a netip.Addr) bool {
 }
 
 // appendForm appends raw, an address a written as a host name's
-// hyphenated quad or as the labels of a reverse DNS name (see hyphenQuad
-// and reverseName), masked and written the same way. Each label keeps the
+// hyphenated quad, as the labels of a reverse DNS name or in a Dovecot
+// session ID (see hyphenQuad, reverseName and session), masked and written
+// the same way; a session ID keeps its timestamp and port. Each label keeps the
 // bits that the policy keeps of a (for a reverse name with fewer labels, of
 // the network they stand for). Four in-addr.arpa labels also read forward
 // as a dotted quad, so they keep only the bits the policy keeps in both
@@ -498,6 +500,21 @@ func (m *Masker) appendForm(dst, raw []byte, a netip.Addr, f form) []byte {
 	r := a
 	if !m.kept(a) {
 		r = m.policy.Mask(a)
+	}
+	if f == formSession {
+		if r == a {
+			return append(dst, raw...)
+		}
+		var b [24]byte
+		n, _ := base64.StdEncoding.Decode(b[:], raw)
+		if n == 12 {
+			v := r.As4()
+			copy(b[8:], v[:])
+		} else {
+			v := r.As16()
+			copy(b[8:], v[:])
+		}
+		return base64.StdEncoding.AppendEncode(dst, b[:n])
 	}
 	if f == formIP6 {
 		b := r.As16()

@@ -163,6 +163,15 @@ func TestMaskFreeText(t *testing.T) {
 		{"isp host names", "c-198-51-100-7.hsd1.ca.comcast.net pool-198-51-100-7.nycmny.fios.verizon.net 198-51-100-7.1e100.net", "c-198-51-100-0.hsd1.ca.comcast.net pool-198-51-100-0.nycmny.fios.verizon.net 198-51-100-0.1e100.net"},
 		{"hyphenated numbers that are no host name", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4.", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4."},
 
+		// Dovecot's session IDs hold the client's address after a
+		// timestamp and a port, in base64: masked there too.
+		{"dovecot login session", "imap-login: Login: user=<alice>, method=PLAIN, rip=203.0.113.9, lip=192.0.2.1, mpid=1234, TLS, session=<ESIzRFVmOTDLAHEJ>",
+			"imap-login: Login: user=<alice>, method=PLAIN, rip=203.0.113.0, lip=192.0.2.0, mpid=1234, TLS, session=<ESIzRFVmOTDLAHEA>"},
+		{"dovecot ipv6 session in a mail process prefix", "imap(alice)<4321><ESIzRFVmOTAgAQ24AAEAAgAAAAAAAAAH>: Logged out in=12 out=345",
+			"imap(alice)<4321><ESIzRFVmOTAgAQ24AAEAAAAAAAAAAAAA>: Logged out in=12 out=345"},
+		{"dovecot mapped session", "session=<ESIzRFVmOTAAAAAAAAAAAAAA///LAHEJ>", "session=<ESIzRFVmOTAAAAAAAAAAAAAA///LAHEA>"},
+		{"base64 in brackets elsewhere left alone", "user=<ESIzRFVmOTDLAHEJ> <ESIzRFVmOTDLAHEJ> x<1><ESIzRFVmOTDLAHEJ> session=<ESIzRFVmOTDLAHE>", "user=<ESIzRFVmOTDLAHEJ> <ESIzRFVmOTDLAHEJ> x<1><ESIzRFVmOTDLAHEJ> session=<ESIzRFVmOTDLAHE>"},
+
 		// Left alone.
 		{"five-part version after a marker", "v1.2.3.4.5 OpenSSH_9.6.1.2.3 nginx/1.25.3.1.2 pkg-1.2.3.4.5 V10.0.0.1.2", "v1.2.3.4.5 OpenSSH_9.6.1.2.3 nginx/1.25.3.1.2 pkg-1.2.3.4.5 V10.0.0.1.2"},
 		{"six-part number", "1.2.3.4.5.6 10.0.0.1.443.1", "1.2.3.4.5.6 10.0.0.1.443.1"},

@@ -2,6 +2,7 @@ package logmask
 
 import (
 	"bytes"
+	"encoding/base64"
 	"iter"
 	"net/netip"
 )
@@ -254,6 +255,9 @@ type scanner struct {
 	// dot and colon are the positions of the next '.' and ':' at or after
 	// the position they were looked for from (len(s) if none), or -1.
 	dot, colon int
+	// lt is the position of the next '<' (a Dovecot session ID may
+	// follow it), kept like dot and colon.
+	lt int
 }
 
 // pending is a match held back, with the scanner state to return it with.
@@ -271,7 +275,7 @@ func indexFrom(s []byte, from int, c byte) int {
 	return len(s)
 }
 
-func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1, keyAt: -1} }
+func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1, lt: -1, keyAt: -1} }
 
 // next returns the next address in s, or false when there is none.
 func (sc *scanner) next() (Match, bool) {
@@ -301,6 +305,18 @@ func (sc *scanner) next() (Match, bool) {
 			sc.colon = indexFrom(s, sc.i, ':')
 		}
 		p := min(sc.dot, sc.colon)
+		if sc.lt < p { // rare: a '<' before the next token, or not looked for
+			if sc.lt < sc.i {
+				sc.lt = indexFrom(s, sc.i, '<')
+			}
+			if sc.lt < p {
+				sc.i = sc.lt + 1
+				if m, ok := sc.session(sc.lt); ok {
+					return m, true
+				}
+				continue
+			}
+		}
 		if p >= n {
 			sc.i = n
 			return Match{}, false
@@ -384,14 +400,61 @@ func (sc *scanner) next() (Match, bool) {
 	}
 }
 
+// session reads, where s[lt] is '<', a Dovecot session ID: 16 or 32
+// base64 characters and a '>' after "session=<" (its login lines) or after
+// ")<" and a process ID and "><" (the prefix of its mail processes' lines:
+// "imap(alice)<4321><...>"). Dovecot writes there, in base64, a 48-bit
+// timestamp, the client's port and its IPv4 (16 characters) or IPv6 (32)
+// address; the match's Addr is that address, its span the base64 text.
+func (sc *scanner) session(lt int) (Match, bool) {
+	s := sc.s
+	switch {
+	case lt >= 8 && string(s[lt-8:lt]) == "session=":
+	case lt >= 4 && s[lt-1] == '>':
+		j := lt - 1
+		for j > 0 && class[s[j-1]]&cDigit != 0 {
+			j--
+		}
+		if j == lt-1 || j < 2 || s[j-1] != '<' || s[j-2] != ')' {
+			return Match{}, false
+		}
+	default:
+		return Match{}, false
+	}
+	a := lt + 1
+	e := a
+	for e < len(s) && e-a <= 32 && isBase64(s[e]) {
+		e++
+	}
+	if e >= len(s) || s[e] != '>' || e-a != 16 && e-a != 32 {
+		return Match{}, false
+	}
+	var b [24]byte
+	if _, err := base64.StdEncoding.Decode(b[:], s[a:e]); err != nil {
+		return Match{}, false
+	}
+	addr := netip.AddrFrom16([16]byte(b[8:24]))
+	if e-a == 16 {
+		addr = netip.AddrFrom4([4]byte(b[8:12]))
+	}
+	sc.i = e
+	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formSession
+	return Match{Addr: addr, Start: a, End: e}, true
+}
+
+func isBase64(c byte) bool {
+	return class[c]&(cDigit|cHex|cWord) != 0 && c != '_' || c == '+' || c == '/'
+}
+
 // form is how a match writes its address.
 type form int8
 
 const (
-	formText   form = iota // as text: dotted, colons, or both
-	formHyphen             // a dotted quad with '-' for '.' (hyphenQuad)
-	formInAddr             // in-addr.arpa labels (reverseName)
-	formIP6                // ip6.arpa nibbles (reverseName)
+	formText    form = iota // as text: dotted, colons, or both
+	formHyphen              // a dotted quad with '-' for '.' (hyphenQuad)
+	formInAddr              // in-addr.arpa labels (reverseName)
+	formIP6                 // ip6.arpa nibbles (reverseName)
+	formSession             // a Dovecot session ID (session)
 )
 
 // hyphenQuad reads, where s[a] starts the last of a run of decimal numbers
