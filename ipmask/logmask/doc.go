@@ -53,16 +53,17 @@
 // Host names that write an address with hyphens, as ISPs' and clouds'
 // reverse DNS names do and mail, ssh and web servers log them, are read as
 // that address: a label of a name (a '.' and a letter or digit follow it)
-// that ends in four octets joined by '-', the first starting the label or
-// following a part that is not all digits.
+// that ends in four octets joined by '-', the first starting the label
+// (not after a '.' or ':') or following a part that is not all digits.
 // 203-0-113-9.dyn.example.net, ec2-203-0-113-9.compute-1.amazonaws.com and
 // ip-10-0-0-5.ec2.internal become 203-0-113-0..., ec2-203-0-113-0... and
 // ip-10-0-0-0... under /24. Five numbers (1-2-3-4-5.example.net), or four
 // with no name after them (build 1-2-3-4), are left alone, and a last
 // number that starts a dotted quad (203-0-113-9.1.2.3) is read as that
 // quad. Host names that write an address in another order or encoding
-// (9.113.0.203.static.example.net, p5b0a1c2d.dip0.t-ipconnect.de) are not
-// recognised as such; a dotted quad in them is read forward.
+// (9.113.0.203.static.example.net, p5b0a1c2d.dip0.t-ipconnect.de,
+// 2001-db8-1-2--7.ipv6.example.net) are not recognised as such; a dotted
+// quad in them is read forward.
 //
 // Dovecot's session IDs hold the client's address: 16 or 32 base64
 // characters encoding a timestamp, the client's port and its IPv4 or IPv6

@@ -309,6 +309,8 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			if p := before[len(before)-1]; p != "" && strings.Trim(p, "0123456789") == "" {
 				ok = false // a fifth number
 			}
+		} else if start := j - len(label); start > 0 && strings.IndexByte(".:", text[start-1]) >= 0 {
+			ok = false // the end of other address text
 		}
 		if ok && bad(netip.AddrFrom4(v)) {
 			leaks = append(leaks, strings.Join(parts[len(parts)-4:], "-"))

@@ -462,8 +462,9 @@ const (
 // follow it), the last four numbers as an IPv4 address: 203-0-113-9 in
 // 203-0-113-9.dyn.example.net or ec2-203-0-113-9.compute-1.amazonaws.com.
 // Each number is an octet of one to three digits; the first starts the
-// label or follows a '-' after a part that is not all digits, as a fifth
-// number would be (1-2-3-4-5.example.net is not read). A last number that
+// label (after a byte that is not a letter, digit, '.' or ':') or follows
+// a '-' after a part that is not all digits, as a fifth number would be
+// (1-2-3-4-5.example.net is not read). A last number that
 // starts four or more dotted ones (203-0-113-9.1.2.3) is read as the
 // dotted quad it starts instead. On success, the scanner goes on from the
 // '.' after the address.
@@ -514,8 +515,8 @@ func (sc *scanner) hyphenQuad(a int) (Match, bool) {
 			if j < start-1 && (j == 0 || class[s[j-1]]&(cHex|cWord) == 0) {
 				return Match{}, false // a fifth number
 			}
-		case class[c]&(cHex|cWord) != 0:
-			return Match{}, false // run into a word
+		case class[c]&(cHex|cWord|cDot|cColon) != 0:
+			return Match{}, false // run into a word, or the end of other address text
 		}
 	}
 	sc.i = e
