@@ -263,5 +263,7 @@
 // would slip past; so is a percent-encoded address, which field mode does
 // not decode. Columns are split at every delimiter byte (two spaces
 // make an empty column, which is replaced too); an empty line stays empty,
-// and a line with fewer columns passes through.
+// and a line with fewer columns passes through. A '\r' ending a line (a
+// CRLF line ending, as IIS and other Windows programs write) is kept and
+// is not part of the last column.
 package logmask

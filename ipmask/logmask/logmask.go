@@ -746,9 +746,18 @@ func dottedTail(raw []byte) bool {
 
 func hasZone(raw []byte) bool { return bytes.IndexByte(raw, '%') >= 0 }
 
-// appendFields masks the chosen columns of one line (no newline). An
-// empty line has no columns and stays empty.
+// appendFields masks the chosen columns of one line (no newline). A '\r'
+// ending it (a CRLF line ending) is kept and is not part of the last
+// column. An empty line has no columns and stays empty.
 func (m *Masker) appendFields(dst, line []byte) []byte {
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		return append(m.appendColumns(dst, line[:n-1]), '\r')
+	}
+	return m.appendColumns(dst, line)
+}
+
+// appendColumns is appendFields for a line without a '\r' at its end.
+func (m *Masker) appendColumns(dst, line []byte) []byte {
 	if len(line) == 0 {
 		return dst
 	}

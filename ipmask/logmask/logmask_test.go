@@ -413,6 +413,10 @@ func TestFieldMode(t *testing.T) {
 		{"each line", Options{Fields: []int{1}}, "203.0.113.9 a\nhost b\n", "203.0.113.0 a\n- b\n"},
 		{"empty line stays empty", Options{Fields: []int{1}}, "a\n\nb", "-\n\n-"},
 		{"skip private", Options{Fields: []int{1}, SkipPrivate: true}, "10.1.2.3 x", "10.1.2.3 x"},
+		// A CRLF line ending (IIS, Windows) is not part of the last column.
+		{"crlf after the last column", Options{Fields: []int{2}}, "GET 203.0.113.9\r\nGET host\r\n", "GET 203.0.113.0\r\nGET -\r\n"},
+		{"crlf after another column", Options{Fields: []int{1}}, "203.0.113.9 x\r\n", "203.0.113.0 x\r\n"},
+		{"crlf alone: an empty line", Options{Fields: []int{1}}, "\r\n", "\r\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
