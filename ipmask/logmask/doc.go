@@ -72,9 +72,7 @@
 // There the address is masked inside the ID, which keeps its timestamp and
 // port and so still tells sessions apart: session=<ESIzRFVmOTDLAHEJ>
 // (203.0.113.9) becomes session=<ESIzRFVmOTDLAHEA> under /24. Base64 is
-// not decoded anywhere else. (A [Writer] masking a line longer than
-// MaxLine in pieces may cut such an ID from the text before it, and then
-// does not read it; Dovecot's lines are far shorter.)
+// not decoded anywhere else.
 //
 // Addresses in URLs are found when percent-encoded, as query strings write
 // them:

@@ -693,6 +693,9 @@ func TestCutPoint(t *testing.T) {
 		{"not inside a \\u escape", `a \u0027203.0.113.9`, 2},
 		{"not inside a \\x escape", `a \x2`, 2},
 		{"after an escape", `a \x22 b`, 7},
+		{"not inside a session ID", "a session=<ESIzRFVmOTDLAHEJ", 2},
+		{"not inside a session ID's prefix", "a imap(x)<42><ESIzRFVm", 7},
+		{"after a whole session ID", "a session=<ESIzRFVmOTDLAHEJ> b", 29},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,7 +22,8 @@ const flushAt = 64 << 10
 // MaxLine bytes of it are waiting, the Writer masks and writes them up to
 // the last byte that cannot touch an address (a space, a quote, a bracket,
 // a comma...) and is not part of an escape whose digits an address may
-// follow ("%20", "\u0027", "#011"), keeping the rest for the next piece,
+// follow ("%20", "\u0027", "#011") or of a Dovecot session ID and the
+// text before it, keeping the rest for the next piece,
 // so the result is the same as if the line had been masked whole. Only a
 // stretch of MaxLine bytes holding no such byte is cut elsewhere: after
 // its last non-address byte (a letter), else after its last byte that is
@@ -220,9 +221,60 @@ func Copy(dst io.Writer, src io.Reader, p ipmask.Policy, opts *Options) (written
 // cutPoint returns where to end the piece of an over-long line held in b
 // (len(b) > 0): after the last byte that cannot touch an address, else after
 // the last byte outside tokens, else after the last byte that is neither
-// digit nor dot, else after the last "..", else len(b). The two middle
+// digit nor dot, else after the last "..", else len(b); and before a
+// Dovecot session ID and the text before it that the cut would split. The two middle
 // rules never cut a percent-escape, whose digits could run into an address.
 func cutPoint(b []byte) int {
+	c := cutAt(b)
+	if j := sessionAt(b, c); j > 0 {
+		return cutPoint(b[:j])
+	}
+	return c
+}
+
+// sessionAt returns where a Dovecot session ID with the text before it
+// that the scanner reads ("session=<...>", ")<4321><...>") starts if a cut
+// at c would split it, or runs on past b, where it could; else -1.
+func sessionAt(b []byte, c int) int {
+	for j := max(0, c-48); j < c; j++ {
+		body := 0 // where the base64 starts
+		switch b[j] {
+		case 's':
+			n := min(len(b)-j, len("session=<"))
+			if string(b[j:j+n]) != "session=<"[:n] {
+				continue
+			}
+			body = j + len("session=<")
+		case ')':
+			k := j + 1
+			if k < len(b) && b[k] != '<' {
+				continue
+			}
+			k++
+			d := k
+			for k < len(b) && class[b[k]]&cDigit != 0 {
+				k++
+			}
+			if k < len(b) && (k == d || b[k] != '>' || k+1 < len(b) && b[k+1] != '<') {
+				continue
+			}
+			body = k + 2
+		default:
+			continue
+		}
+		e := body
+		for e < len(b) && e-body <= 32 && isBase64(b[e]) {
+			e++
+		}
+		if e >= len(b) || b[e] == '>' && e >= c {
+			return j
+		}
+	}
+	return -1
+}
+
+// cutAt is cutPoint without the rule for session IDs.
+func cutAt(b []byte) int {
 	for i := len(b) - 1; i >= 0; i-- {
 		if class[b[i]]&cSafe != 0 && !splitsEscape(b, i) {
 			return i + 1
