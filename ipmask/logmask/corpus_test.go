@@ -18,7 +18,10 @@ import (
 // (syslog and journald, sshd, postfix and sendmail, tcpdump, dante, macOS
 // configd and unified log, nginx and Apache, HAProxy, Envoy, Traefik,
 // Caddy, ingress-nginx, AWS ELB/ALB and CloudFront, Cloudflare, fail2ban,
-// iptables and nftables), written from each format's documentation, and
+// iptables and nftables, IIS W3C and Windows events forwarded by syslog
+// with rsyslog's #011 for tabs, MySQL and PostgreSQL, OpenVPN and
+// WireGuard, BIND and dnsmasq, Go, Java and Python network errors),
+// written from each format's documentation, and
 // application lines whose printf format runs an address into the next word
 // (printf.log). Every
 // address is marked «like this»: the input is the file without the

@@ -38,6 +38,42 @@
 //     postfix), v6(en0:2607:f8b0::1) (macOS configd), and after a lone
 //     colon, (:2001:db8::1.
 //
+// Reverse DNS names, as resolvers, name servers and mail servers log
+// their PTR lookups, are read as the address they stand for: up to four
+// decimal labels before "in-addr.arpa" (9.113.0.203.in-addr.arpa is
+// 203.0.113.9) and up to 32 hex nibbles before "ip6.arpa", in any case. Each
+// label keeps the bits the policy keeps of that address (fewer labels
+// stand for a network, the bits they do not give zero), so under /48 the
+// last 20 nibbles of a full ip6.arpa name become 0. Four labels also read
+// forward as a dotted quad, so they keep only the bits the policy keeps
+// in both readings: 9.113.0.203.in-addr.arpa becomes
+// 0.113.0.0.in-addr.arpa under /24. A name with more labels, or a label
+// that is not an octet or a nibble, is read as any other text.
+//
+// Host names that write an address with hyphens, as ISPs' and clouds'
+// reverse DNS names do and mail, ssh and web servers log them, are read as
+// that address: a label of a name (a '.' and a letter or digit follow it)
+// that ends in four octets joined by '-', the first starting the label
+// (not after a '.' or ':') or following a part that is not all digits.
+// 203-0-113-9.dyn.example.net, ec2-203-0-113-9.compute-1.amazonaws.com and
+// ip-10-0-0-5.ec2.internal become 203-0-113-0..., ec2-203-0-113-0... and
+// ip-10-0-0-0... under /24. Five numbers (1-2-3-4-5.example.net), or four
+// with no name after them (build 1-2-3-4), are left alone, and a last
+// number that starts a dotted quad (203-0-113-9.1.2.3) is read as that
+// quad. Host names that write an address in another order or encoding
+// (9.113.0.203.static.example.net, p5b0a1c2d.dip0.t-ipconnect.de,
+// 2001-db8-1-2--7.ipv6.example.net) are not recognised as such; a dotted
+// quad in them is read forward.
+//
+// Dovecot's session IDs hold the client's address: 16 or 32 base64
+// characters encoding a timestamp, the client's port and its IPv4 or IPv6
+// address, written after "session=<" in its login lines and after the
+// process ID in its mail processes' line prefix ("imap(alice)<4321><...>").
+// There the address is masked inside the ID, which keeps its timestamp and
+// port and so still tells sessions apart: session=<ESIzRFVmOTDLAHEJ>
+// (203.0.113.9) becomes session=<ESIzRFVmOTDLAHEA> under /24. Base64 is
+// not decoded anywhere else.
+//
 // Addresses in URLs are found when percent-encoded, as query strings write
 // them:
 //
@@ -55,6 +91,16 @@
 //
 // Double encoding (%253A) is not decoded, and neither are '.' and hex
 // digits, which URL encoders never escape.
+//
+// Other escapes whose last digits run into an address are read the same
+// way, without their code digits first: JSON's \u0027 and \u0026 (Gson
+// writes ' and & so, encoding/json &), "\x22" (C, nginx's escaped log
+// variables), three octal digits after '#' (rsyslog writes a tab as
+// "#011", as in forwarded Windows events: "Address:#011203.0.113.9") or
+// after '\' (C). So \u0027203.0.113.9 becomes \u0027203.0.113.0 and
+// #011::ffff:198.51.100.7 becomes #011198.51.100.0. HTML character
+// references (&#58;) end in ';' and run into nothing; text with its
+// colons written so is not decoded.
 //
 // Only the address changes: ports, brackets, quotes and the rest of the line
 // are copied byte for byte, except address text next to a masked address
@@ -167,8 +213,9 @@
 //     three dots and are left alone.
 //
 // Not recognised: numeric forms that are not dotted quads (3221226219,
-// 0xc0000201), and addresses encoded otherwise than above (base64, %2E
-// for dots).
+// 0xc0000201), addresses encoded otherwise than above (base64 other than
+// Dovecot's session IDs, %2E for dots, HTML character references), and
+// digits other than ASCII ones (fullwidth ２０３.０.１１３.９).
 //
 // # Masked text masks to itself
 //
@@ -214,5 +261,7 @@
 // would slip past; so is a percent-encoded address, which field mode does
 // not decode. Columns are split at every delimiter byte (two spaces
 // make an empty column, which is replaced too); an empty line stays empty,
-// and a line with fewer columns passes through.
+// and a line with fewer columns passes through. A '\r' ending a line (a
+// CRLF line ending, as IIS and other Windows programs write) is kept and
+// is not part of the last column.
 package logmask

@@ -240,3 +240,119 @@ func TestHandlerEscapesCannotJoinAnAddress(t *testing.T) {
 	slog.New(h).Info("é a<b&c \x01 x", "k", "line\nnext")
 	assert.Equal(t, "level=INFO msg=\"é a<b&c \\x01 x\" k=line?next\n", buf.String())
 }
+
+// A value whose String or Error method shows no address can still write
+// one through another rendering a handler picks: slog's JSON handler
+// marshals a struct (following its pointers, which %+v prints as hex) and
+// calls MarshalJSON and MarshalText; its text handler calls MarshalText and
+// prints a named byte slice as a quoted string.
+
+type client struct{ IP string }
+
+// event holds its client behind a pointer: %+v prints {Client:0xc000...}.
+type event struct {
+	Name   string
+	Client *client
+}
+
+// visitor's String hides the address its exported field holds.
+type visitor struct {
+	ID   string
+	Addr netip.Addr
+}
+
+func (v visitor) String() string { return "visitor " + v.ID }
+
+// textOnly has MarshalText and no String method.
+type textOnly struct{ a netip.Addr }
+
+func (t textOnly) MarshalText() ([]byte, error) { return t.a.MarshalText() }
+
+// payload is a named byte slice.
+type payload []byte
+
+// verboseErr shows its address only in %+v.
+type verboseErr struct{ addr string }
+
+func (e *verboseErr) Error() string { return "dial failed" }
+func (e *verboseErr) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('+') {
+		fmt.Fprintf(f, "dial %s failed", e.addr)
+		return
+	}
+	io.WriteString(f, e.Error())
+}
+
+// TestHandlerEveryRendering logs values whose address shows in a rendering
+// other than their String, Error or %+v text, through slog's JSON and text
+// handlers, wrapped in a Handler and configured with ReplaceAttr: no raw
+// address is written. The same logs without masking leak.
+func TestHandlerEveryRendering(t *testing.T) {
+	const raw = "203.0.113.9"
+	addr := netip.MustParseAddr(raw)
+	values := []struct {
+		name  string
+		value any
+	}{
+		{"struct holding a pointer", event{Name: "click", Client: &client{IP: raw}}},
+		{"slice of pointers", []*client{{IP: raw}}},
+		{"map of pointers", map[string]*client{"c": {IP: raw}}},
+		{"stringer hiding a field", visitor{ID: "v1", Addr: addr}},
+		{"json.RawMessage", json.RawMessage(`{"ip":"` + raw + `"}`)},
+		{"named byte slice", payload("from " + raw)},
+		{"text marshaler only", textOnly{a: addr}},
+		{"formatter error", &verboseErr{addr: raw}},
+	}
+	m, err := logmask.NewMasker(ipmask.Default, nil)
+	require.NoError(t, err)
+	handlers := map[string]func(io.Writer, *slog.HandlerOptions) slog.Handler{
+		"json": func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewJSONHandler(w, o) },
+		"text": func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewTextHandler(w, o) },
+	}
+	for _, tt := range values {
+		t.Run(tt.name, func(t *testing.T) {
+			leaked := false
+			for name, newHandler := range handlers {
+				var plain, wrapped, replaced bytes.Buffer
+				slog.New(newHandler(&plain, nil)).Info("m", "v", tt.value)
+				leaked = leaked || strings.Contains(plain.String(), raw)
+				slog.New(mustHandler(t, newHandler(&wrapped, nil), nil)).Info("m", "v", tt.value)
+				slog.New(newHandler(&replaced, &slog.HandlerOptions{ReplaceAttr: m.ReplaceAttr})).Info("m", "v", tt.value)
+				for how, out := range map[string]string{"Handler": wrapped.String(), "ReplaceAttr": replaced.String()} {
+					assert.NotContains(t, out, raw, "%s %s", name, how)
+					ipmasktest.AssertNoRawIP(t, ipmask.Default, out, "%s %s", name, how)
+				}
+			}
+			require.True(t, leaked, "the value writes its address through some handler unmasked")
+		})
+	}
+}
+
+type nilErr struct{ msg string }
+
+func (e nilErr) Error() string  { return e.msg }
+func (e nilErr) String() string { return e.msg }
+func (e *nilErr) Other() string { return "" }
+
+type panicky struct{}
+
+func (panicky) String() string { panic("peer 203.0.113.9 gone") }
+
+// TestHandlerNilAndPanickingValues logs a nil pointer whose Error and
+// String methods have value receivers, which panic when called, and a
+// value whose String panics: the Handler does not panic, and writes what
+// slog's handlers write for them, masked.
+func TestHandlerNilAndPanickingValues(t *testing.T) {
+	var nilPtr *nilErr
+	for _, v := range []any{error(nilPtr), fmt.Stringer(nilPtr), panicky{}} {
+		var buf bytes.Buffer
+		h := mustHandler(t, slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime}), nil)
+		require.NotPanics(t, func() { slog.New(h).Info("m", "v", v) })
+		ipmasktest.AssertNoRawIP(t, ipmask.Default, buf.String())
+		assert.NotEmpty(t, buf.String())
+	}
+	var buf bytes.Buffer
+	h := mustHandler(t, slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime}), nil)
+	slog.New(h).Info("m", "nil", error(nilPtr), "panic", panicky{})
+	assert.Equal(t, "level=INFO msg=m nil=<nil> panic=\"!PANIC: peer 203.0.113.0 gone\"\n", buf.String())
+}

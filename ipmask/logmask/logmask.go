@@ -2,6 +2,7 @@ package logmask
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -339,6 +340,9 @@ func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, matc
 	dst = append(dst, text[last:start]...)
 	k := len(dst)
 	raw := scan[match.Start:match.End]
+	if sc.form != formText {
+		return m.appendForm(dst, raw, match.Addr, sc.form), end, k
+	}
 	dst = m.appendAddr(dst, raw, match.Addr, inZone(scan, match.Start))
 	n := len(dst)
 	last = end
@@ -482,6 +486,102 @@ func (m *Masker) settleKey(dst []byte, from int, rest []byte) ([]byte, int) {
 // kept reports whether the Masker leaves a as it is.
 func (m *Masker) kept(a netip.Addr) bool {
 	return m.skipPrivate && isPrivate(a) || m.policy.IsMasked(a)
+}
+
+// appendForm appends raw, an address a written as a host name's
+// hyphenated quad, as the labels of a reverse DNS name or in a Dovecot
+// session ID (see hyphenQuad, reverseName and session), masked and written
+// the same way; a session ID keeps its timestamp and port. Each label keeps the
+// bits that the policy keeps of a (for a reverse name with fewer labels, of
+// the network they stand for). Four in-addr.arpa labels also read forward
+// as a dotted quad, so they keep only the bits the policy keeps in both
+// readings. A label that does not change is copied as written.
+func (m *Masker) appendForm(dst, raw []byte, a netip.Addr, f form) []byte {
+	r := a
+	if !m.kept(a) {
+		r = m.policy.Mask(a)
+	}
+	if f == formSession {
+		if r == a {
+			return append(dst, raw...)
+		}
+		var b [24]byte
+		n, _ := base64.StdEncoding.Decode(b[:], raw)
+		if n == 12 {
+			v := r.As4()
+			copy(b[8:], v[:])
+		} else {
+			v := r.As16()
+			copy(b[8:], v[:])
+		}
+		return base64.StdEncoding.AppendEncode(dst, b[:n])
+	}
+	if f == formIP6 {
+		b := r.As16()
+		n := (len(raw) + 1) / 2
+		for j := range n {
+			if j > 0 {
+				dst = append(dst, '.')
+			}
+			k := n - 1 - j
+			v := b[k/2] >> (4 * (1 - k%2)) & 0xf
+			if c := raw[2*j]; hexVal[c] == v {
+				dst = append(dst, c)
+			} else if c >= 'A' && c <= 'F' {
+				dst = append(dst, "0123456789ABCDEF"[v])
+			} else {
+				dst = append(dst, "0123456789abcdef"[v])
+			}
+		}
+		return dst
+	}
+	sep := byte('.')
+	if f == formHyphen {
+		sep = '-'
+	}
+	var labels [4][]byte
+	var in, out [4]byte
+	n := 0
+	for t := raw; n < len(labels); n++ {
+		i := bytes.IndexByte(t, sep)
+		if i < 0 {
+			labels[n] = t
+			n++
+			break
+		}
+		labels[n], t = t[:i], t[i+1:]
+	}
+	for j := range n {
+		in[j], _ = octet(labels[j])
+	}
+	rb := r.As4()
+	switch fwd := netip.AddrFrom4(in); {
+	case f == formHyphen:
+		out = rb
+	case n == 4 && !(m.kept(a) && m.kept(fwd)):
+		// Masking one reading changes the other, which SkipPrivate
+		// could then no longer keep: both are masked.
+		rb = m.policy.Mask(a).As4()
+		fb := m.policy.Mask(fwd).As4()
+		for j := range n {
+			out[j] = rb[n-1-j] & fb[j]
+		}
+	default:
+		for j := range n {
+			out[j] = rb[n-1-j]
+		}
+	}
+	for j := range n {
+		if j > 0 {
+			dst = append(dst, sep)
+		}
+		if in[j] == out[j] {
+			dst = append(dst, labels[j]...)
+		} else {
+			dst = strconv.AppendUint(dst, uint64(out[j]), 10)
+		}
+	}
+	return dst
 }
 
 // inZone reports whether text[:i] ends in a '%' and zone characters, so
@@ -646,9 +746,18 @@ func dottedTail(raw []byte) bool {
 
 func hasZone(raw []byte) bool { return bytes.IndexByte(raw, '%') >= 0 }
 
-// appendFields masks the chosen columns of one line (no newline). An
-// empty line has no columns and stays empty.
+// appendFields masks the chosen columns of one line (no newline). A '\r'
+// ending it (a CRLF line ending) is kept and is not part of the last
+// column. An empty line has no columns and stays empty.
 func (m *Masker) appendFields(dst, line []byte) []byte {
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		return append(m.appendColumns(dst, line[:n-1]), '\r')
+	}
+	return m.appendColumns(dst, line)
+}
+
+// appendColumns is appendFields for a line without a '\r' at its end.
+func (m *Masker) appendColumns(dst, line []byte) []byte {
 	if len(line) == 0 {
 		return dst
 	}

@@ -132,8 +132,46 @@ func TestMaskFreeText(t *testing.T) {
 		{"ipv4 after escaped space", "ip=198.51.100.7%2C%20198.51.100.8", "ip=198.51.100.0%2C%20198.51.100.0"},
 		{"ipv4 after escaped space, one-digit octet", "ip=%201.2.3.4", "ip=%201.2.3.0"},
 		{"escaped list", "ip=203.0.113.9%2C2001%3Adb8%3A1%3A2%3A%3A7", "ip=203.0.113.0%2C2001%3Adb8%3A1%3A%3A"},
+		// The code digits of an escape glued to an address: JSON's \u
+		// (Gson writes ' and & so), C's and nginx's \x, rsyslog's #ooo
+		// for a control byte (#011 for a tab), C's \ooo.
+		{"json \\u escape before an address", `{"msg":"from \u0027203.0.113.9\u0027 a\u0026203.0.113.9"}`, `{"msg":"from \u0027203.0.113.0\u0027 a\u0026203.0.113.0"}`},
+		{"json \\u escape ending in a hex letter and a digit", `\u00e9203.0.113.9 \u00E9198.51.100.7`, `\u00e9203.0.113.0 \u00E9198.51.100.0`},
+		{"nginx \\x escape", `"\x22203.0.113.9\x22" \x22::ffff:203.0.113.9\x22`, `"\x22203.0.113.0\x22" \x22203.0.113.0\x22`},
+		{"rsyslog #ooo escape", "Source Network Address:#011203.0.113.9#015 Client Address:#011::ffff:198.51.100.7", "Source Network Address:#011203.0.113.0#015 Client Address:#011198.51.100.0"},
+		{"c octal escape", `addr\011203.0.113.9`, `addr\011203.0.113.0`},
 		{"escape after address is not a zone", "2001:db8:1:2::7%2C203.0.113.9", "2001:db8:1::%2C203.0.113.0"},
 		{"decimal zone kept a zone", "fe80::1%12 up", "fe80:: up"},
+
+		// Reverse DNS names: the address reversed, one label per octet or
+		// nibble. A four-label in-addr.arpa name also reads forward as a
+		// dotted quad, so it is masked as both.
+		{"in-addr.arpa", "query[PTR] 9.113.0.203.in-addr.arpa from 127.0.0.1", "query[PTR] 0.113.0.0.in-addr.arpa from 127.0.0.0"},
+		{"in-addr.arpa upper case, in a bind query log", "(9.113.0.203.IN-ADDR.ARPA): query: 9.113.0.203.IN-ADDR.ARPA IN PTR", "(0.113.0.0.IN-ADDR.ARPA): query: 0.113.0.0.IN-ADDR.ARPA IN PTR"},
+		{"in-addr.arpa zone of a network kept", "zone 113.0.203.in-addr.arpa. loaded", "zone 113.0.203.in-addr.arpa. loaded"},
+		{"ip6.arpa", "query[PTR] 7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa from ::1",
+			"query[PTR] 0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa from ::"},
+		{"ip6.arpa upper case", "7.0.0.0.0.0.0.0.0.0.0.0.F.E.D.C.2.0.0.0.1.0.0.0.8.B.D.0.1.0.0.2.IP6.ARPA.",
+			"0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.8.B.D.0.1.0.0.2.IP6.ARPA."},
+		{"ip6.arpa zone of a /64", "2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa", "0.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"},
+		{"ip6.arpa 6to4", "9.0.1.7.0.0.b.c.2.0.0.2.ip6.arpa", "0.0.1.7.0.0.b.c.2.0.0.2.ip6.arpa"},
+
+		// Host names that write an address with hyphens, as ISPs' and
+		// clouds' reverse DNS do (postfix, sshd and web servers log them).
+		{"postfix client host name", "connect from 203-0-113-9.dyn.example.net[203.0.113.9]", "connect from 203-0-113-0.dyn.example.net[203.0.113.0]"},
+		{"aws host names", "ec2-203-0-113-9.compute-1.amazonaws.com ip-10-0-0-5.ec2.internal", "ec2-203-0-113-0.compute-1.amazonaws.com ip-10-0-0-0.ec2.internal"},
+		{"isp host names", "c-198-51-100-7.hsd1.ca.comcast.net pool-198-51-100-7.nycmny.fios.verizon.net 198-51-100-7.1e100.net", "c-198-51-100-0.hsd1.ca.comcast.net pool-198-51-100-0.nycmny.fios.verizon.net 198-51-100-0.1e100.net"},
+		{"hyphenated numbers after other address text", "1.2.3.4-5-6-7.example.net ::1-2-3-4.example.net", "1.2.3.0-5-6-7.example.net ::-2-3-4.example.net"},
+		{"hyphenated numbers that are no host name", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4.", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4."},
+
+		// Dovecot's session IDs hold the client's address after a
+		// timestamp and a port, in base64: masked there too.
+		{"dovecot login session", "imap-login: Login: user=<alice>, method=PLAIN, rip=203.0.113.9, lip=192.0.2.1, mpid=1234, TLS, session=<ESIzRFVmOTDLAHEJ>",
+			"imap-login: Login: user=<alice>, method=PLAIN, rip=203.0.113.0, lip=192.0.2.0, mpid=1234, TLS, session=<ESIzRFVmOTDLAHEA>"},
+		{"dovecot ipv6 session in a mail process prefix", "imap(alice)<4321><ESIzRFVmOTAgAQ24AAEAAgAAAAAAAAAH>: Logged out in=12 out=345",
+			"imap(alice)<4321><ESIzRFVmOTAgAQ24AAEAAAAAAAAAAAAA>: Logged out in=12 out=345"},
+		{"dovecot mapped session", "session=<ESIzRFVmOTAAAAAAAAAAAAAA///LAHEJ>", "session=<ESIzRFVmOTAAAAAAAAAAAAAA///LAHEA>"},
+		{"base64 in brackets elsewhere left alone", "user=<ESIzRFVmOTDLAHEJ> <ESIzRFVmOTDLAHEJ> x<1><ESIzRFVmOTDLAHEJ> session=<ESIzRFVmOTDLAHE>", "user=<ESIzRFVmOTDLAHEJ> <ESIzRFVmOTDLAHEJ> x<1><ESIzRFVmOTDLAHEJ> session=<ESIzRFVmOTDLAHE>"},
 
 		// Left alone.
 		{"five-part version after a marker", "v1.2.3.4.5 OpenSSH_9.6.1.2.3 nginx/1.25.3.1.2 pkg-1.2.3.4.5 V10.0.0.1.2", "v1.2.3.4.5 OpenSSH_9.6.1.2.3 nginx/1.25.3.1.2 pkg-1.2.3.4.5 V10.0.0.1.2"},
@@ -238,6 +276,37 @@ func TestMaskCoarsePolicy(t *testing.T) {
 	checkRows(t, mustMasker(t, p, nil), []maskRow{
 		{"two groups run into a word, nothing after the \"::\"", "x2001:db8:: abc2001:db8::, src:abc2001:db8::", "x2001:: abc2001::, src:abc2001::"},
 		{"two groups run into a word, a method after the \"::\"", "Sha256::digest x2001::abcd", "Sha256::digest x2001::abcd"},
+		{"ip6.arpa zone of a /48", "1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", "0.0.0.0.0.0.0.0.1.0.0.2.ip6.arpa."},
+	})
+}
+
+// TestMaskReverseNames covers reverse DNS names under policies keeping
+// fewer bits than a name's labels give, and with SkipPrivate.
+func TestMaskReverseNames(t *testing.T) {
+	checkRows(t, mustMasker(t, mustPolicy(t, 16, 48), nil), []maskRow{
+		{"in-addr.arpa zone of a /24", "113.0.203.in-addr.arpa", "0.0.203.in-addr.arpa"},
+		{"in-addr.arpa zone of a /16 kept", "0.203.in-addr.arpa", "0.203.in-addr.arpa"},
+		{"both readings of four labels", "9.113.0.203.in-addr.arpa", "0.0.0.0.in-addr.arpa"},
+	})
+	checkRows(t, mustMasker(t, mustPolicy(t, 20, 50), nil), []maskRow{
+		{"part of an octet", "9.113.0.203.in-addr.arpa", "0.112.0.0.in-addr.arpa"},
+		{"part of a nibble", "7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.f.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+			"0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.c.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"},
+	})
+	checkRows(t, mustMasker(t, ipmask.Default, &Options{SkipPrivate: true}), []maskRow{
+		{"private both ways kept", "10.2.1.10.in-addr.arpa 192.168.168.192.in-addr.arpa", "10.2.1.10.in-addr.arpa 192.168.168.192.in-addr.arpa"},
+		// Either reading public: both masked, as masking one changes the
+		// other.
+		{"private reversed, public forward", "9.113.0.10.in-addr.arpa 1.0.168.192.in-addr.arpa", "0.113.0.0.in-addr.arpa 0.0.168.0.in-addr.arpa"},
+		{"link-local nibbles kept", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.e.f.ip6.arpa", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.e.f.ip6.arpa"},
+		{"public nibbles masked", "9.0.1.7.0.0.b.c.2.0.0.2.ip6.arpa", "0.0.1.7.0.0.b.c.2.0.0.2.ip6.arpa"},
+	})
+	// Not the reverse tree: a longer label after it, or too many labels
+	// (read as a dotted quad, as anywhere else).
+	checkRows(t, mustMasker(t, ipmask.Default, nil), []maskRow{
+		{"a longer label", "9.113.0.203.in-addr.arpanet", "9.113.0.0.in-addr.arpanet"},
+		{"five labels", "1.9.113.0.203.in-addr.arpa", "1.9.113.0.203.in-addr.arpa"},
+		{"a label that is not a nibble", "7.10.ip6.arpa 7..0.ip6.arpa", "7.10.ip6.arpa 7..0.ip6.arpa"},
 	})
 }
 
@@ -344,6 +413,10 @@ func TestFieldMode(t *testing.T) {
 		{"each line", Options{Fields: []int{1}}, "203.0.113.9 a\nhost b\n", "203.0.113.0 a\n- b\n"},
 		{"empty line stays empty", Options{Fields: []int{1}}, "a\n\nb", "-\n\n-"},
 		{"skip private", Options{Fields: []int{1}, SkipPrivate: true}, "10.1.2.3 x", "10.1.2.3 x"},
+		// A CRLF line ending (IIS, Windows) is not part of the last column.
+		{"crlf after the last column", Options{Fields: []int{2}}, "GET 203.0.113.9\r\nGET host\r\n", "GET 203.0.113.0\r\nGET -\r\n"},
+		{"crlf after another column", Options{Fields: []int{1}}, "203.0.113.9 x\r\n", "203.0.113.0 x\r\n"},
+		{"crlf alone: an empty line", Options{Fields: []int{1}}, "\r\n", "\r\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -616,6 +689,13 @@ func TestCutPoint(t *testing.T) {
 		{"nothing", "1.2.3.4", 7},
 		{"not inside an escape", "a1%20198.51.100.7", 1},
 		{"not after a percent", "x%20", 1},
+		{"not inside rsyslog's #ooo", "a #011203.0.113.9", 2},
+		{"not inside a \\u escape", `a \u0027203.0.113.9`, 2},
+		{"not inside a \\x escape", `a \x2`, 2},
+		{"after an escape", `a \x22 b`, 7},
+		{"not inside a session ID", "a session=<ESIzRFVmOTDLAHEJ", 2},
+		{"not inside a session ID's prefix", "a imap(x)<42><ESIzRFVm", 7},
+		{"after a whole session ID", "a session=<ESIzRFVmOTDLAHEJ> b", 29},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package logmask
 
 import (
 	"bytes"
+	"encoding/base64"
 	"iter"
 	"net/netip"
 )
@@ -192,7 +193,8 @@ func parseAddr(b []byte) (netip.Addr, bool) {
 
 // A Match is one address found in text by [Addrs]: Addr is the address (its
 // zone dropped) and text[Start:End] the bytes that wrote it, including any
-// %zone but not brackets or a port.
+// %zone but not brackets or a port. For a reverse DNS name, text[Start:End]
+// is its labels and Addr the address or network they stand for.
 //
 // The zero Match has the zero Addr and an empty span.
 type Match struct {
@@ -245,11 +247,17 @@ type scanner struct {
 	// ("dead:2001:db8:1:2:3:4:5:abc"), or -1. Such a key could read, with
 	// the masked address after it, as one address; see Masker.remaskKey.
 	keyAt int
+	// form is how the last match wrote its address: formText, or one of
+	// the forms reverseName and hyphenQuad read.
+	form form
 	// pending is a match to return once the quads before it are found.
 	pending pending
 	// dot and colon are the positions of the next '.' and ':' at or after
 	// the position they were looked for from (len(s) if none), or -1.
 	dot, colon int
+	// lt is the position of the next '<' (a Dovecot session ID may
+	// follow it), kept like dot and colon.
+	lt int
 }
 
 // pending is a match held back, with the scanner state to return it with.
@@ -267,12 +275,13 @@ func indexFrom(s []byte, from int, c byte) int {
 	return len(s)
 }
 
-func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1, keyAt: -1} }
+func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1, lt: -1, keyAt: -1} }
 
 // next returns the next address in s, or false when there is none.
 func (sc *scanner) next() (Match, bool) {
 	s := sc.s
 	n := len(s)
+	sc.form = formText
 	for {
 		if sc.i < sc.quadEnd {
 			if m, ok := sc.quad(sc.quadEnd); ok {
@@ -296,6 +305,18 @@ func (sc *scanner) next() (Match, bool) {
 			sc.colon = indexFrom(s, sc.i, ':')
 		}
 		p := min(sc.dot, sc.colon)
+		if sc.lt < p { // rare: a '<' before the next token, or not looked for
+			if sc.lt < sc.i {
+				sc.lt = indexFrom(s, sc.i, '<')
+			}
+			if sc.lt < p {
+				sc.i = sc.lt + 1
+				if m, ok := sc.session(sc.lt); ok {
+					return m, true
+				}
+				continue
+			}
+		}
 		if p >= n {
 			sc.i = n
 			return Match{}, false
@@ -335,6 +356,20 @@ func (sc *scanner) next() (Match, bool) {
 		b := i
 		sc.i = b
 		if colons == 0 {
+			// A reverse DNS name ends its token with a '.' before
+			// "in-addr.arpa" or "ip6.arpa".
+			if b < n && s[b]|0x20 == 'i' && s[b-1] == '.' {
+				if m, ok := sc.reverseName(a, b); ok {
+					return m, true
+				}
+			}
+			// A host name's label ending in an address written with
+			// hyphens (ec2-203-0-113-9.compute-1.amazonaws.com).
+			if a > 0 && s[a-1] == '-' && class[s[a]]&cDigit != 0 {
+				if m, ok := sc.hyphenQuad(a); ok {
+					return m, true
+				}
+			}
 			if dots >= 3 { // look for dotted quads in it
 				sc.i = a
 				sc.quadEnd = b
@@ -365,11 +400,281 @@ func (sc *scanner) next() (Match, bool) {
 	}
 }
 
-// escapeAt reports whether s[a:] starts with the two hex digits of a
-// percent-escape (s[a-1] is '%'), such as the "%20", "%2C" or "%5B" that a
-// URL's query string writes before an address.
-func escapeAt(s []byte, a int) bool {
-	return a > 0 && s[a-1] == '%' && a+1 < len(s) && hexVal[s[a]] != 0xff && hexVal[s[a+1]] != 0xff
+// session reads, where s[lt] is '<', a Dovecot session ID: 16 or 32
+// base64 characters and a '>' after "session=<" (its login lines) or after
+// ")<" and a process ID and "><" (the prefix of its mail processes' lines:
+// "imap(alice)<4321><...>"). Dovecot writes there, in base64, a 48-bit
+// timestamp, the client's port and its IPv4 (16 characters) or IPv6 (32)
+// address; the match's Addr is that address, its span the base64 text.
+func (sc *scanner) session(lt int) (Match, bool) {
+	s := sc.s
+	switch {
+	case lt >= 8 && string(s[lt-8:lt]) == "session=":
+	case lt >= 4 && s[lt-1] == '>':
+		j := lt - 1
+		for j > 0 && class[s[j-1]]&cDigit != 0 {
+			j--
+		}
+		if j == lt-1 || j < 2 || s[j-1] != '<' || s[j-2] != ')' {
+			return Match{}, false
+		}
+	default:
+		return Match{}, false
+	}
+	a := lt + 1
+	e := a
+	for e < len(s) && e-a <= 32 && isBase64(s[e]) {
+		e++
+	}
+	if e >= len(s) || s[e] != '>' || e-a != 16 && e-a != 32 {
+		return Match{}, false
+	}
+	var b [24]byte
+	if _, err := base64.StdEncoding.Decode(b[:], s[a:e]); err != nil {
+		return Match{}, false
+	}
+	addr := netip.AddrFrom16([16]byte(b[8:24]))
+	if e-a == 16 {
+		addr = netip.AddrFrom4([4]byte(b[8:12]))
+	}
+	sc.i = e
+	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formSession
+	return Match{Addr: addr, Start: a, End: e}, true
+}
+
+func isBase64(c byte) bool {
+	return class[c]&(cDigit|cHex|cWord) != 0 && c != '_' || c == '+' || c == '/'
+}
+
+// form is how a match writes its address.
+type form int8
+
+const (
+	formText    form = iota // as text: dotted, colons, or both
+	formHyphen              // a dotted quad with '-' for '.' (hyphenQuad)
+	formInAddr              // in-addr.arpa labels (reverseName)
+	formIP6                 // ip6.arpa nibbles (reverseName)
+	formSession             // a Dovecot session ID (session)
+)
+
+// hyphenQuad reads, where s[a] starts the last of a run of decimal numbers
+// joined by '-' that ends a host name's label (a '.' then a letter or digit
+// follow it), the last four numbers as an IPv4 address: 203-0-113-9 in
+// 203-0-113-9.dyn.example.net or ec2-203-0-113-9.compute-1.amazonaws.com.
+// Each number is an octet of one to three digits; the first starts the
+// label (after a byte that is not a letter, digit, '.' or ':') or follows
+// a '-' after a part that is not all digits, as a fifth number would be
+// (1-2-3-4-5.example.net is not read). A last number that
+// starts four or more dotted ones (203-0-113-9.1.2.3) is read as the
+// dotted quad it starts instead. On success, the scanner goes on from the
+// '.' after the address.
+func (sc *scanner) hyphenQuad(a int) (Match, bool) {
+	s := sc.s
+	e := a
+	for e < len(s) && class[s[e]]&cDigit != 0 {
+		e++
+	}
+	if e+1 >= len(s) || s[e] != '.' || class[s[e+1]]&(cDigit|cHex|cWord) == 0 || s[e+1] == '_' {
+		return Match{}, false
+	}
+	numbers := 1
+	for x := e; x+1 < len(s) && s[x] == '.' && class[s[x+1]]&cDigit != 0; numbers++ {
+		for x++; x < len(s) && class[s[x]]&cDigit != 0; x++ {
+		}
+	}
+	if numbers >= 4 {
+		return Match{}, false // the last number starts a dotted quad, read as such
+	}
+	var v [4]byte
+	start := e // where the number being read ends, then where the first starts
+	for k := 3; k >= 0; k-- {
+		j := start
+		for j > 0 && class[s[j-1]]&cDigit != 0 {
+			j--
+		}
+		x, ok := octet(s[j:start])
+		if !ok {
+			return Match{}, false
+		}
+		v[k] = x
+		start = j
+		if k > 0 {
+			if j == 0 || s[j-1] != '-' {
+				return Match{}, false
+			}
+			start = j - 1
+		}
+	}
+	if start > 0 {
+		switch c := s[start-1]; {
+		case c == '-':
+			j := start - 1
+			for j > 0 && class[s[j-1]]&cDigit != 0 {
+				j--
+			}
+			if j < start-1 && (j == 0 || class[s[j-1]]&(cHex|cWord) == 0) {
+				return Match{}, false // a fifth number
+			}
+		case class[c]&(cHex|cWord|cDot|cColon) != 0:
+			return Match{}, false // run into a word, or the end of other address text
+		}
+	}
+	sc.i = e
+	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formHyphen
+	return Match{Addr: netip.AddrFrom4(v), Start: start, End: e}, true
+}
+
+// reverseName reads the token s[a:b], which ends in a '.' followed by
+// s[b:], as the labels of a reverse DNS name: one to four decimal octets
+// before "in-addr.arpa", or one to 32 hex nibbles before "ip6.arpa" (case
+// aside), the least significant first. The match's Addr is the address,
+// or the network the name stands for with its other bits zero, and its
+// span the labels, without the '.' after them. A token with more labels,
+// or any that is not an octet or nibble, is not such a name.
+func (sc *scanner) reverseName(a, b int) (Match, bool) {
+	s := sc.s
+	var kind form
+	end := b
+	switch {
+	case hasFold(s[b:], "in-addr.arpa"):
+		kind, end = formInAddr, b+len("in-addr.arpa")
+	case hasFold(s[b:], "ip6.arpa"):
+		kind, end = formIP6, b+len("ip6.arpa")
+	default:
+		return Match{}, false
+	}
+	if end < len(s) && (class[s[end]]&(cDigit|cHex|cWord) != 0 || s[end] == '-') {
+		return Match{}, false // a longer label: not the reverse tree
+	}
+	if s[a] == '.' {
+		a++ // a name's earlier labels, not address text, before it
+	}
+	if a >= b-1 {
+		return Match{}, false // no label
+	}
+	addr, ok := parseReverse(s[a:b-1], kind)
+	if !ok {
+		return Match{}, false
+	}
+	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, kind
+	return Match{Addr: addr, Start: a, End: b - 1}, true
+}
+
+// parseReverse parses the labels of a reverse DNS name (see reverseName)
+// into the address they stand for, the bits they do not give zero.
+func parseReverse(t []byte, kind form) (netip.Addr, bool) {
+	if len(t) == 0 {
+		return netip.Addr{}, false
+	}
+	if kind == formIP6 {
+		n := (len(t) + 1) / 2
+		if n > 32 || len(t) != 2*n-1 {
+			return netip.Addr{}, false
+		}
+		var b [16]byte
+		for j := range n {
+			v := hexVal[t[2*j]]
+			if v == 0xff || j > 0 && t[2*j-1] != '.' {
+				return netip.Addr{}, false
+			}
+			k := n - 1 - j // nibble k of the address, from the top
+			b[k/2] |= v << (4 * (1 - k%2))
+		}
+		return netip.AddrFrom16(b), true
+	}
+	var v [4]byte
+	n := 0
+	for len(t) > 0 {
+		label := t
+		if i := bytes.IndexByte(t, '.'); i >= 0 {
+			label, t = t[:i], t[i+1:]
+			if len(t) == 0 {
+				return netip.Addr{}, false
+			}
+		} else {
+			t = nil
+		}
+		x, ok := octet(label)
+		if !ok || n == 4 {
+			return netip.Addr{}, false
+		}
+		v[n] = x
+		n++
+	}
+	var b [4]byte
+	for j := range n {
+		b[n-1-j] = v[j]
+	}
+	return netip.AddrFrom4(b), true
+}
+
+// octet parses one to three decimal digits worth 255 or less.
+func octet(t []byte) (byte, bool) {
+	if len(t) == 0 || len(t) > 3 {
+		return 0, false
+	}
+	x := 0
+	for _, c := range t {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		x = x*10 + int(c-'0')
+	}
+	return byte(x), x <= 255
+}
+
+// hasFold reports whether s starts with the lower-case ASCII text p, in
+// any case.
+func hasFold(s []byte, p string) bool {
+	if len(s) < len(p) {
+		return false
+	}
+	for i := range len(p) {
+		if c := s[i]; c != p[i] && !('a' <= p[i] && p[i] <= 'z' && c|0x20 == p[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// escapeEnd returns, where s[a] is one of the code digits of an escape
+// sequence, the end of that escape, and otherwise -1. The escapes are those
+// that writers put before an address and whose last digits would run into
+// it: a URL's "%HH" ("%20", "%2C", "%5B"), "\xHH" (C, nginx), "\uHHHH"
+// (JSON: Gson writes ' and & so, encoding/json &), and three octal digits
+// after '#' (rsyslog writes a tab as "#011") or '\' (C).
+func escapeEnd(s []byte, a int) int {
+	if a == 0 || class[s[a-1]]&cSafe != 0 && s[a-1] != '#' && s[a-1] != '\\' {
+		return -1 // the common case: a space, a quote or a bracket before s[a]
+	}
+	for st := a; st > 0 && st > a-4; st-- { // st: where the code digits start
+		var n int
+		octal := false
+		switch c := s[st-1]; {
+		case c == '%':
+			n = 2
+		case c == '#' || c == '\\':
+			n, octal = 3, true
+		case (c == 'x' || c == 'u') && st >= 2 && s[st-2] == '\\':
+			n = 2
+			if c == 'u' {
+				n = 4
+			}
+		default:
+			continue
+		}
+		if st+n <= a || st+n > len(s) {
+			continue // s[a] is not among its digits
+		}
+		ok := true
+		for _, d := range s[st : st+n] {
+			ok = ok && (octal && '0' <= d && d <= '7' || !octal && hexVal[d] != 0xff)
+		}
+		if ok {
+			return st + n
+		}
+	}
+	return -1
 }
 
 // colonToken tries the token s[a:b], which holds a colon, as one address:
@@ -377,11 +682,11 @@ func escapeAt(s []byte, a int) bool {
 // starts with the digits of a percent-escape is first read without them:
 // "%5B2001:db8::1%5D" is the bracketed address of a URL.
 func (sc *scanner) colonToken(a, b int) (Match, bool) {
-	if b-a > 2 && escapeAt(sc.s, a) {
-		if m, ok := sc.colonTokenAt(a+2, b); ok {
+	if e := escapeEnd(sc.s, a); e > a && e < b {
+		if m, ok := sc.colonTokenAt(e, b); ok {
 			return m, true
 		}
-		sc.portEnd = 0
+		sc.portEnd, sc.cut = 0, false
 	}
 	return sc.colonTokenAt(a, b)
 }
@@ -680,9 +985,10 @@ func (sc *scanner) quad(end int) (Match, bool) {
 		if i == a {
 			continue
 		}
-		if i-a > 2 && escapeAt(s, a) {
-			// "%20198.51.100.7": an escaped space, then an address.
-			if m, ok := quadAt(s, a+2, i, true); ok {
+		if e := escapeEnd(s, a); e > a && e < i {
+			// "%20198.51.100.7", "#011203.0.113.9": an escaped space
+			// or tab, then an address.
+			if m, ok := quadAt(s, e, i, true); ok {
 				sc.i = i
 				return m, true
 			}

@@ -2,11 +2,14 @@ package logmask
 
 import (
 	"context"
+	"encoding"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"reflect"
 	"unicode"
 	"unicode/utf8"
 
@@ -27,17 +30,25 @@ type HandlerOptions struct {
 // attribute names: the message, attribute keys and group names, string
 // values, [netip.Addr], [netip.Prefix], [netip.AddrPort], [net.IP],
 // [*net.IPNet], [*net.TCPAddr], [*net.UDPAddr], [*net.IPAddr], []byte,
-// errors and [fmt.Stringer] values (by their text), [slog.LogValuer]
-// results, and attributes inside groups and given to WithAttrs. Any other
-// value (a struct, a map, a slice) is formatted with fmt's %+v; if that
-// text holds an address, the value is replaced by the masked text.
+// [slog.LogValuer] results, and attributes inside groups and given to
+// WithAttrs. Any other value (an error, a [fmt.Stringer], a struct, a map,
+// a slice) is read in every way a wrapped handler may write it: its Error
+// or String text, fmt's %+v, its MarshalText and MarshalJSON output,
+// encoding/json's rendering of a struct, map or slice (which follows the
+// pointers %+v prints as hex, and shows the exported fields a String
+// method may leave out; not for an error, whose Error text slog's JSON
+// handler writes), and the bytes of a named byte slice such as
+// [encoding/json.RawMessage]. If any of those holds an address, the value
+// is replaced by the first that does, masked. A method that panics (such
+// as Error on a nil pointer) does not reach the caller: the value is read
+// as slog's handlers write it then, "<nil>" or "!PANIC: " and the panic's
+// text.
 //
 // Typed values keep their type: an Addr becomes the masked Addr (its zone
 // dropped), a Prefix the masked network (the policy's prefix, or the
 // value's own shorter one), an AddrPort keeps its port, a *net.TCPAddr its
 // port. Text is masked as [Masker.AppendMask] masks it in free-text mode.
-// An error, Stringer or %+v text that holds an address becomes a string
-// value. LogValuer values are resolved once, here, and the result passed
+// A value replaced by its text becomes a string value. LogValuer values are resolved once, here, and the result passed
 // on, so the wrapped handler never calls LogValue itself.
 //
 // A wrapped handler writes some runes as escape sequences (slog's JSON
@@ -50,7 +61,10 @@ type HandlerOptions struct {
 // written as '?' before the text is masked.
 //
 // A record that holds no address is passed on as it is, without
-// allocating (unless it holds a LogValuer or a value formatted with %+v).
+// allocating, unless it holds a LogValuer or a value that must be
+// formatted or marshalled to be read (a struct, a map, a slice, a
+// fmt.Formatter, a type with MarshalText or MarshalJSON); an error or a
+// Stringer with none of those is read by its text alone.
 // One that does is copied, with its attributes masked.
 //
 // A Handler is safe for concurrent use if the handler it wraps is, as
@@ -249,14 +263,117 @@ func (m *Masker) maskAny(v slog.Value) (slog.Value, bool) {
 				return slog.AnyValue(out), true
 			}
 		}
-	case error:
-		return m.maskText(v, x.Error())
-	case fmt.Stringer:
-		return m.maskText(v, x.String())
+	case slog.Level:
+		// Its String, MarshalText and MarshalJSON all write a level name.
 	default:
-		return m.maskText(v, fmt.Sprintf("%+v", x))
+		return m.maskRendered(v, x)
 	}
 	return v, false
+}
+
+// maskRendered masks a value of a type the Handler does not know. A
+// wrapped handler may write it in any of several ways: by its Error or
+// String method, fmt's %+v (which a fmt.Formatter writes itself), its
+// MarshalText or MarshalJSON method, encoding/json's reflection (which
+// follows the pointers that %+v prints as hex, and ignores String), or, for
+// a named byte slice, its bytes. If any of these that x has holds an
+// address, v is replaced by the first that does, masked, as a string
+// value; otherwise v is kept. An error is not marshalled by reflection, as
+// slog's JSON handler writes its Error text. A method that panics is
+// written as slog's handlers write it: "<nil>" for a nil pointer, else
+// "!PANIC: " and the panic's text, masked.
+func (m *Masker) maskRendered(v slog.Value, x any) (slog.Value, bool) {
+	check := func(text string, ok bool) (slog.Value, bool) {
+		if !ok {
+			return v, false
+		}
+		return m.maskText(v, text)
+	}
+	err, isErr := x.(error)
+	str, isStr := x.(fmt.Stringer)
+	_, isFmt := x.(fmt.Formatter)
+	switch {
+	case isErr:
+		if r, changed := check(render(x, err.Error)); changed {
+			return r, true
+		}
+	case isStr:
+		if r, changed := check(render(x, str.String)); changed {
+			return r, true
+		}
+	}
+	if isFmt || !isErr && !isStr {
+		if r, changed := check(render(x, func() string { return fmt.Sprintf("%+v", x) })); changed {
+			return r, true
+		}
+	}
+	tm, isText := x.(encoding.TextMarshaler)
+	if isText {
+		if r, changed := check(renderBytes(x, tm.MarshalText)); changed {
+			return r, true
+		}
+	}
+	if jm, ok := x.(json.Marshaler); ok {
+		if r, changed := check(renderBytes(x, jm.MarshalJSON)); changed {
+			return r, true
+		}
+	} else if !isText && !isErr && composite(x) {
+		if r, changed := check(renderBytes(x, func() ([]byte, error) { return json.Marshal(x) })); changed {
+			return r, true
+		}
+	}
+	if rv := reflect.ValueOf(x); rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
+		return check(string(rv.Bytes()), true)
+	}
+	return v, false
+}
+
+// composite reports whether x is, or points to, a struct, map, slice or
+// array: a value that encoding/json writes field by field.
+func composite(x any) bool {
+	t := reflect.TypeOf(x)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map, reflect.Slice, reflect.Array:
+		return true
+	}
+	return false
+}
+
+// render calls f, a method of x, and returns its text. If f panics it
+// returns what slog's handlers write then: "<nil>" if x is a nil pointer,
+// else "!PANIC: " and the panic's value.
+func render(x any, f func() string) (s string, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			s, ok = panicText(x, r), true
+		}
+	}()
+	return f(), true
+}
+
+// renderBytes is render for a marshalling method; it reports false if the
+// method fails, as a handler then writes an error, not the value.
+func renderBytes(x any, f func() ([]byte, error)) (s string, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			s, ok = panicText(x, r), true
+		}
+	}()
+	b, err := f()
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+func panicText(x any, r any) string {
+	if v := reflect.ValueOf(x); v.Kind() == reflect.Pointer && v.IsNil() {
+		return "<nil>"
+	}
+	return fmt.Sprintf("!PANIC: %v", r)
 }
 
 // maskText returns, if the text of v holds an address, the masked text as

@@ -21,13 +21,16 @@ const flushAt = 64 << 10
 // A line longer than MaxLine (see [Options]) is not held whole: when
 // MaxLine bytes of it are waiting, the Writer masks and writes them up to
 // the last byte that cannot touch an address (a space, a quote, a bracket,
-// a comma...), keeping the rest for the next piece, so the result is the
-// same as if the line had been masked whole. Only a stretch of MaxLine bytes
-// holding no such byte is cut elsewhere: after its last non-address byte
-// (a letter), else after its last byte that is neither digit nor dot, else
-// after its last "..", else at MaxLine, none of which can split a dotted
-// quad (the first two never split a percent-escape either); at worst the pieces are masked more than the whole line would
-// have been, never less. In field mode only the first piece of a long line
+// a comma...) and is not part of an escape whose digits an address may
+// follow ("%20", "\u0027", "#011") or of a Dovecot session ID and the
+// text before it, keeping the rest for the next piece,
+// so the result is the same as if the line had been masked whole. Only a
+// stretch of MaxLine bytes holding no such byte is cut elsewhere: after
+// its last non-address byte (a letter), else after its last byte that is
+// neither digit nor dot, else after its last "..", else at MaxLine, none
+// of which can split a dotted quad (the first two never split such an
+// escape either); at worst the pieces are masked more than the whole line
+// would have been, never less. In field mode only the first piece of a long line
 // is read as columns; the rest is masked as free text. A Writer holds at
 // most MaxLine bytes of input and about 64 KiB plus twice MaxLine of
 // output, whatever it is given.
@@ -218,11 +221,62 @@ func Copy(dst io.Writer, src io.Reader, p ipmask.Policy, opts *Options) (written
 // cutPoint returns where to end the piece of an over-long line held in b
 // (len(b) > 0): after the last byte that cannot touch an address, else after
 // the last byte outside tokens, else after the last byte that is neither
-// digit nor dot, else after the last "..", else len(b). The two middle
+// digit nor dot, else after the last "..", else len(b); and before a
+// Dovecot session ID and the text before it that the cut would split. The two middle
 // rules never cut a percent-escape, whose digits could run into an address.
 func cutPoint(b []byte) int {
+	c := cutAt(b)
+	if j := sessionAt(b, c); j > 0 {
+		return cutPoint(b[:j])
+	}
+	return c
+}
+
+// sessionAt returns where a Dovecot session ID with the text before it
+// that the scanner reads ("session=<...>", ")<4321><...>") starts if a cut
+// at c would split it, or runs on past b, where it could; else -1.
+func sessionAt(b []byte, c int) int {
+	for j := max(0, c-48); j < c; j++ {
+		body := 0 // where the base64 starts
+		switch b[j] {
+		case 's':
+			n := min(len(b)-j, len("session=<"))
+			if string(b[j:j+n]) != "session=<"[:n] {
+				continue
+			}
+			body = j + len("session=<")
+		case ')':
+			k := j + 1
+			if k < len(b) && b[k] != '<' {
+				continue
+			}
+			k++
+			d := k
+			for k < len(b) && class[b[k]]&cDigit != 0 {
+				k++
+			}
+			if k < len(b) && (k == d || b[k] != '>' || k+1 < len(b) && b[k+1] != '<') {
+				continue
+			}
+			body = k + 2
+		default:
+			continue
+		}
+		e := body
+		for e < len(b) && e-body <= 32 && isBase64(b[e]) {
+			e++
+		}
+		if e >= len(b) || b[e] == '>' && e >= c {
+			return j
+		}
+	}
+	return -1
+}
+
+// cutAt is cutPoint without the rule for session IDs.
+func cutAt(b []byte) int {
 	for i := len(b) - 1; i >= 0; i-- {
-		if class[b[i]]&cSafe != 0 {
+		if class[b[i]]&cSafe != 0 && !splitsEscape(b, i) {
 			return i + 1
 		}
 	}
@@ -242,9 +296,31 @@ func cutPoint(b []byte) int {
 	return len(b)
 }
 
-// splitsEscape reports whether a cut after b[i] would split a "%XX"
-// percent-escape: "%20198.51.100.7" cut after "%" or "%2" would leave a
-// piece starting with digits that no longer read as the address.
+// splitsEscape reports whether a cut after b[i] would split one of the
+// escapes escapeEnd reads ("%20", "\x22", "\u0027", "#011", "\011"):
+// "#011203.0.113.9" cut after "#" would leave a piece starting with digits
+// that no longer read as the address. Any introducer counts, whatever
+// follows it.
 func splitsEscape(b []byte, i int) bool {
-	return b[i] == '%' || i > 0 && b[i-1] == '%'
+	for k := i; k >= 0 && k > i-5; k-- {
+		n := 0
+		switch b[k] {
+		case '%':
+			n = 2
+		case '#', '\\':
+			n = 3
+		case 'x':
+			if k > 0 && b[k-1] == '\\' {
+				n = 2
+			}
+		case 'u':
+			if k > 0 && b[k-1] == '\\' {
+				n = 4
+			}
+		}
+		if n > 0 && i < k+n {
+			return true
+		}
+	}
+	return false
 }
