@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -238,3 +240,46 @@ func dumpTables(t *testing.T, db *database) []byte {
 }
 
 func newRequest(method, target string) *http.Request { return httptest.NewRequest(method, target, nil) }
+
+// A linktracker that cannot start (Redis or the database down, the port
+// taken, a bad flag) says why on stderr and exits with status 2, and what
+// it prints has every address masked, as its log has: the error of a
+// driver or of the flag package quotes the addresses and values it was
+// given.
+func TestStartFailuresPrintNoAddress(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	down := closed.Addr().String() // nothing listens there once closed
+	require.NoError(t, closed.Close())
+	dir := t.TempDir()
+	sqlite := "sqlite:" + filepath.Join(dir, "l.db")
+
+	tests := []struct {
+		name string
+		args []string
+		want string // in the output
+	}{
+		{name: "redis down", args: []string{"-db", sqlite, "-redis", down}, want: "redisstore"},
+		{name: "database down", args: []string{"-db", "postgres://u:secret@" + down + "/x?connect_timeout=5"}, want: "-db: postgres"},
+		{name: "address taken", args: []string{"-db", sqlite, "-addr", taken.Addr().String()}, want: "address already in use"},
+		{name: "bad flag value", args: []string{"-create-per-minute=203.0.113.9"}, want: "-create-per-minute"},
+		{name: "bad proxies", args: []string{"-trusted-proxies", "203.0.113.9/33"}, want: "-trusted-proxies"},
+		{name: "missing geoip file", args: []string{"-db", sqlite, "-geoip", filepath.Join(dir, "203.0.113.9.mmdb")}, want: "-geoip"},
+		{name: "missing sqlite directory", args: []string{"-db", "sqlite:" + filepath.Join(dir, "2001:db8::7", "l.db")}, want: "-db: sqlite"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(trackerBinary(t), tt.args...)
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "the linktracker started: %s", out)
+			assert.Equal(t, 2, exit.ExitCode())
+			assert.Contains(t, string(out), tt.want)
+			ipmasktest.AssertNoRawIP(t, ipmask.Default, out, "the output of a linktracker that could not start")
+		})
+	}
+}
