@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -218,15 +219,20 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, erro
 // minute, hour and day buckets, in total and by country, masked network,
 // referrer host and device class, as [aggregate.CountsOf] says. It never
 // waits on the database. It returns an error, and counts nothing, if c
-// fails [clickstore.Click.Validate], u is unknown, ctx is done, the Sink is
-// closed, or the buffer is full (ErrBufferFull; counted in Stats.Dropped
-// and logged).
+// fails [clickstore.Click.Validate] or has a text field that is not valid
+// UTF-8 or holds a NUL byte (PostgreSQL stores neither, and would refuse
+// the whole batch; both errors wrap clickstore.ErrInvalidClick), u is
+// unknown, ctx is done, the Sink is closed, or the buffer is full
+// (ErrBufferFull; counted in Stats.Dropped and logged).
 func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlsink: add click: %w", err)
 	}
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("sqlsink: add click: %w", err)
+	}
+	if field := unstorableText(&c); field != "" {
+		return fmt.Errorf("sqlsink: add click: %s: %w: not valid UTF-8, or holds a NUL byte", field, clickstore.ErrInvalidClick)
 	}
 	if u > clickstore.Repeat {
 		return fmt.Errorf("sqlsink: add click: uniqueness %d unknown", int(u))
@@ -466,3 +472,14 @@ type hiddenError struct {
 
 func (e *hiddenError) Error() string { return e.msg }
 func (e *hiddenError) Unwrap() error { return e.err }
+
+// unstorableText names the first text field of c that a database may
+// refuse (PostgreSQL's text takes valid UTF-8 without NUL), or "".
+func unstorableText(c *clickstore.Click) string {
+	for _, f := range [...]struct{ name, v string }{{"link", c.Link}, {"referrer", c.Referrer}, {"bot", c.Bot}, {"device", c.Device}} {
+		if !utf8.ValidString(f.v) || strings.IndexByte(f.v, 0) >= 0 {
+			return f.name
+		}
+	}
+	return ""
+}
