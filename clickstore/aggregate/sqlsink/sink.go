@@ -121,11 +121,11 @@ var (
 // connection with busy_timeout(10000), journal_mode(WAL),
 // synchronous(NORMAL) and _txlock=immediate: see the package
 // documentation for what that means for durability.
-func Open(ctx context.Context, dsn string, opts *Options) (*Sink, error) {
+func Open(ctx context.Context, dsn string, opts *Options) (_ *Sink, err error) {
+	defer maskErr(&err)
 	var (
-		db  *sql.DB
-		d   Dialect
-		err error
+		db *sql.DB
+		d  Dialect
 	)
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
@@ -180,7 +180,8 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Sink, error) {
 // which other drivers do not take. It returns an error if db is nil, d
 // unknown or PostgreSQL through another driver, opts invalid or the
 // migration fails.
-func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, error) {
+func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (_ *Sink, err error) {
+	defer maskErr(&err)
 	if db == nil {
 		return nil, errors.New("sqlsink: new: nil database")
 	}
@@ -288,7 +289,8 @@ func (s *Sink) reserve(need int) bool {
 // reply was lost, with its original token, then everything buffered. It
 // returns the first error; what was not written stays buffered for the
 // next try, and is never written twice. It waits for a flush in progress.
-func (s *Sink) Flush(ctx context.Context) error {
+func (s *Sink) Flush(ctx context.Context) (err error) {
+	defer maskErr(&err)
 	if s.closed.Load() {
 		return fmt.Errorf("sqlsink: flush: %w", ErrClosed)
 	}
@@ -395,7 +397,8 @@ func (s *Sink) loop() {
 // closes its database. After Close, Add, Flush, Cells, Sweep and EraseLink
 // return errors wrapping ErrClosed. Close is idempotent: later calls
 // return the first call's result.
-func (s *Sink) Close(ctx context.Context) error {
+func (s *Sink) Close(ctx context.Context) (err error) {
+	defer maskErr(&err)
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		close(s.stop)

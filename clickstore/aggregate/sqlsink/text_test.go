@@ -3,13 +3,19 @@ package sqlsink
 import (
 	"context"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/internal/pgtest"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
@@ -47,4 +53,46 @@ func TestTextThatDatabasesRefuse(t *testing.T) {
 		require.NoError(t, s.Flush(ctx))
 		assert.Equal(t, uint64(2), clicks(t, s, "text"), "the clicks around the refused ones are written")
 	})
+}
+
+// A database that cannot be reached gives errors whose driver text names
+// the server ("failed to connect to ... 127.0.0.1:5432"): what a Sink
+// returns has every address masked, as its log has, and still unwraps to
+// the driver's error.
+func TestErrorsHoldNoServerAddress(t *testing.T) {
+	ctx := context.Background()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	down := closed.Addr().String()
+	require.NoError(t, closed.Close())
+	_, err = Open(ctx, "postgres://u@"+down+"/x?connect_timeout=5", nil)
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), "sqlsink: "), err.Error())
+	ipmasktest.AssertNoRawIPError(t, ipmask.Policy{}, err, "Open on a closed port")
+	var pgErr *pgconn.ConnectError
+	assert.ErrorAs(t, err, &pgErr, "the driver's error stays reachable")
+
+	srv := pgtest.Start(t)
+	s := open(t, srv.DB(t), &Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, s.Add(ctx, click("down", 1), clickstore.Unique))
+	require.NoError(t, s.Add(ctx, click("kept", 1), clickstore.Unique))
+	srv.Stop(t)
+	calls := map[string]func() error{
+		"Flush": func() error { return s.Flush(ctx) },
+		"Cells": func() error {
+			_, err := s.Cells(ctx, aggregate.Query{Link: "down", From: t0, To: t0.Add(time.Hour)})
+			return err
+		},
+		"Sweep":     func() error { _, err := s.Sweep(ctx, t0); return err },
+		"EraseLink": func() error { _, err := s.EraseLink(ctx, "down"); return err },
+	}
+	for name, call := range calls {
+		err := call()
+		require.Error(t, err, name)
+		assert.True(t, strings.HasPrefix(err.Error(), "sqlsink: "), err.Error())
+		ipmasktest.AssertNoRawIPError(t, ipmask.Policy{}, err, name)
+	}
+	srv.Resume(t)
+	require.NoError(t, s.Flush(ctx), "buffered while the database was down")
+	assert.Equal(t, uint64(1), clicks(t, s, "kept"))
 }
