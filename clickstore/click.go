@@ -157,9 +157,10 @@ func (u Uniqueness) String() string {
 // Click is not valid: see [Click.Validate]. Build Clicks with a [Builder]
 // and then set the optional attributes.
 //
-// A Click printed (String, any fmt verb, slog) shows its masked network and
-// attributes but never its pseudonyms or RawAddr, and masks any address
-// written in its text fields: it is safe to log.
+// A Click printed (String, any fmt verb, slog, encoding/json) shows its
+// masked network and attributes but never its pseudonyms or RawAddr, and
+// masks any address written in its text fields: it is safe to log, with
+// slog or with a logger that writes values as JSON.
 type Click struct {
 	// Link identifies what was clicked (a short link's ID). Required, at
 	// most MaxLinkLen bytes.

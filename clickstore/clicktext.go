@@ -1,8 +1,10 @@
 package clickstore
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -59,6 +61,42 @@ func (c Click) LogValue() slog.Value {
 		}
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// MarshalJSON implements [json.Marshaler]: c as the object its LogValue
+// is ({"kind", "link", "time", "network"}, "raw": "kept" when RawAddr is
+// set, and the text fields that are not empty, masked the same way), so
+// that a logger that writes values with encoding/json (zap, zerolog,
+// logrus) shows no more of a Click than slog does. The time is written as
+// String writes it (RFC 3339 with nanoseconds, any year). It is for logs,
+// not a serialization: nothing reads it back into a Click.
+func (c Click) MarshalJSON() ([]byte, error) {
+	v := struct {
+		Kind     string       `json:"kind"`
+		Link     string       `json:"link"`
+		Time     string       `json:"time"`
+		Network  netip.Prefix `json:"network"`
+		Raw      string       `json:"raw,omitempty"`
+		Country  string       `json:"country,omitempty"`
+		Bot      string       `json:"bot,omitempty"`
+		Device   string       `json:"device,omitempty"`
+		Referrer string       `json:"referrer,omitempty"`
+	}{
+		Kind: c.Kind.String(), Link: textMasker.MaskQuoted(c.Link), Time: c.Time.Format(time.RFC3339Nano), Network: c.Network,
+		Country: masked(c.Country), Bot: masked(c.Bot), Device: masked(c.Device), Referrer: masked(c.Referrer),
+	}
+	if c.RawAddr.IsValid() {
+		v.Raw = "kept"
+	}
+	return json.Marshal(v) // strings and a Prefix: it cannot fail
+}
+
+// masked is s with every address masked away, or "" for "".
+func masked(s string) string {
+	if s == "" {
+		return ""
+	}
+	return textMasker.MaskQuoted(s)
 }
 
 func (c Click) appendText(b []byte) []byte {

@@ -56,7 +56,8 @@
 // may hold an address: no error of this package quotes its input. It names
 // the field or argument, the kind of fault and the length instead, and
 // wraps [ErrInvalidClick], [ErrFull] or [ErrClosed] where a caller may
-// branch. A [Click] printed with any fmt verb or logged with log/slog shows
-// its masked network and attributes, never its pseudonyms or raw address,
-// and masks any address written in its text fields.
+// branch. A [Click] printed with any fmt verb, logged with log/slog or
+// written by encoding/json shows its masked network and attributes, never
+// its pseudonyms or raw address, and masks any address written in its
+// text fields.
 package clickstore

@@ -3,6 +3,7 @@ package clickstore_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -240,6 +241,7 @@ func TestClickPrintsNoAddress(t *testing.T) {
 			slog.New(h(&buf)).Info("click", "click", c)
 			texts = append(texts, buf.String())
 		}
+		texts = append(texts, jsonTexts(t, c)...)
 		for _, text := range texts {
 			require.Contains(t, text, "203.0.113.0/24", "the masked network is shown")
 			ipmasktest.AssertNoRawIP(t, ipmask.Default, text, "input %q", s)
@@ -250,6 +252,38 @@ func TestClickPrintsNoAddress(t *testing.T) {
 			assert.NotContains(t, text, s, "a text field is printed unmasked")
 		}
 	}
+}
+
+// jsonTexts returns c as encoding/json writes it alone, by pointer, in a
+// slice, a map and a struct field: the way logging libraries that are not
+// slog (zap, zerolog, logrus) write a value they are given.
+func jsonTexts(t *testing.T, c clickstore.Click) []string {
+	t.Helper()
+	var out []string
+	for _, v := range []any{c, &c, []clickstore.Click{c}, map[string]clickstore.Click{"c": c}, struct{ C clickstore.Click }{c}} {
+		b, err := json.Marshal(v)
+		require.NoError(t, err)
+		out = append(out, string(b))
+	}
+	return out
+}
+
+// A Click written by encoding/json is the object its LogValue is: kind,
+// link, time, network, "raw": "kept" when RawAddr is set, and the text
+// fields that are not empty, masked.
+func TestClickJSON(t *testing.T) {
+	c := clickstoretest.Click(1, "spring-sale", time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC))
+	c.RawAddr = netip.MustParseAddr("192.0.2.7")
+	c.Network = ipmask.Default.Prefix(c.RawAddr)
+	c.Referrer, c.Device = "news.example.com", "mobile"
+	b, err := json.Marshal(c)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"kind":"click","link":"spring-sale","time":"2025-03-14T15:09:26Z","network":"192.0.2.0/24","raw":"kept","device":"mobile","referrer":"news.example.com"}`, string(b))
+
+	c.RawAddr, c.Referrer, c.Device, c.Kind = netip.Addr{}, "", "", clickstore.KindConversion
+	b, err = json.Marshal(c)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"kind":"conversion","link":"spring-sale","time":"2025-03-14T15:09:26Z","network":"192.0.2.0/24"}`, string(b))
 }
 
 // A byte that a quoting escapes (an invalid byte, a control character,
@@ -267,9 +301,13 @@ func TestClickPrintsNoAddressBesideEscapes(t *testing.T) {
 			var text, jsonOut bytes.Buffer
 			slog.New(slog.NewTextHandler(&text, nil)).Info("", "c", c)
 			slog.New(slog.NewJSONHandler(&jsonOut, nil)).Info("", "c", c)
-			for name, out := range map[string]string{
+			outs := map[string]string{
 				"String": c.String(), "%q": fmt.Sprintf("%q", c), "text": text.String(), "json": jsonOut.String(),
-			} {
+			}
+			for i, s := range jsonTexts(t, c) {
+				outs[fmt.Sprint("encoding/json ", i)] = s
+			}
+			for name, out := range outs {
 				ipmasktest.AssertNoRawIP(t, ipmask.Default, out, "%s of %q", name, pre+tail)
 			}
 		}

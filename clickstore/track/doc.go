@@ -48,6 +48,15 @@
 // classifies each distinct user agent once and keeps the answer, with the
 // agent's digest for the pseudonym, in a bounded cache.
 //
+// # Referrers
+//
+// A click keeps the host of its Referer header, lower-cased, and nothing
+// else of it; never an address: a host that is one (198.51.100.7,
+// [2001:db8::7], 3325256711) or spells one in its labels, as wildcard DNS
+// services and reverse-DNS names do (198.51.100.7.nip.io,
+// ec2-198-51-100-7.compute-1.amazonaws.com, 2001-db8--7.sslip.io), is
+// dropped, and the click counted with no referrer.
+//
 // # Floods
 //
 // One network may have at most [Options].NetworkQuota clicks held in the

@@ -27,6 +27,7 @@ func FuzzTrack(f *testing.F) {
 	f.Add("[2002:c000:2ff::1]:80", "Slackbot 1.0", "http://192.0.2.1/", "fr", "HEAD")
 	f.Add("not an address", "", "", "", "GET")
 	f.Add("192.0.2.1:1", "curl/8", "HTTP://EXAMPLE.com:80", "xx1", "POST")
+	f.Add("198.51.100.7:1", firefox, "https://app.198-51-100-7.sslip.io/", "", "GET")
 	f.Add("[2001:db8:1::]:1", "Mozilla 203.0.113.9", "http://[2002:cb00:7109::1]:80/", "::ffff:203.0.113.9", "GET")
 	b := newTestBuilder(f)
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -84,6 +85,7 @@ func FuzzTrack(f *testing.F) {
 		if _, err := netip.ParseAddr(c.Referrer); err == nil {
 			t.Fatalf("referrer %q is an address", c.Referrer)
 		}
+		ipmasktest.AssertNoRawIP(t, zeroBits, c.Referrer, "a host name that spells an address is kept")
 	})
 }
 

@@ -1,6 +1,7 @@
 package track
 
 import (
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -93,7 +94,7 @@ func referrerHost(ref string) string {
 	if len(host) > clickstore.MaxReferrerLen {
 		return ""
 	}
-	if numericHost(host) {
+	if numericHost(host) || spellsAddr(host) {
 		return "" // an address, not a host name: never keep it
 	}
 	upper := false
@@ -132,6 +133,77 @@ func numericHost(host string) bool {
 		}
 	}
 	return last != ""
+}
+
+// spellsAddr reports whether a host name spells an address in its labels,
+// as wildcard DNS services and reverse-DNS names do: an IPv4 address as
+// four numbers joined by dots or dashes anywhere in the name, even run
+// into letters ("198.51.100.7.nip.io", "app198-51-100-7.sslip.io",
+// "ec2-198-51-100-7.compute-1.amazonaws.com"), or an IPv6 address with
+// dashes for colons in one label ("2001-db8--7.sslip.io"). Such a name
+// is the address itself, and a visitor chooses what a Referer says. It
+// does not allocate unless a label looks like a dashed IPv6 address.
+func spellsAddr(host string) bool {
+	for i := 0; i < len(host); i++ {
+		if isDigit(host[i]) && (i == 0 || !isDigit(host[i-1])) && dottedQuad(host[i:]) {
+			return true
+		}
+	}
+	for label := range strings.SplitSeq(host, ".") {
+		if dashedIPv6(label) {
+			return true
+		}
+	}
+	return false
+}
+
+// dottedQuad reports whether s starts with four numbers of at most 255,
+// of one to three digits each, joined by dots or dashes, the last one not
+// followed by a digit.
+func dottedQuad(s string) bool {
+	for k := range 4 {
+		n, v := 0, 0
+		for n < len(s) && isDigit(s[n]) {
+			v = v*10 + int(s[n]-'0')
+			if n++; n > 3 {
+				return false
+			}
+		}
+		if n == 0 || v > 255 {
+			return false
+		}
+		s = s[n:]
+		if k < 3 {
+			if len(s) < 2 || (s[0] != '.' && s[0] != '-') {
+				return false
+			}
+			s = s[1:]
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// dashedIPv6 reports whether a label is an IPv6 address written with
+// dashes for colons: hex digits and dashes only, with a "--" or eight
+// groups, that parses once the dashes are colons.
+func dashedIPv6(label string) bool {
+	dashes := 0
+	for i := 0; i < len(label); i++ {
+		switch c := label[i]; {
+		case c == '-':
+			dashes++
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	if dashes < 2 || (dashes < 7 && !strings.Contains(label, "--")) {
+		return false
+	}
+	_, err := netip.ParseAddr(strings.ReplaceAll(label, "-", ":"))
+	return err == nil
 }
 
 // countryCode returns an ISO 3166-1 alpha-2 code in upper case, or "" for

@@ -29,7 +29,8 @@
 // each click's country (for the breakdown) and a link's per-country or
 // per-continent target. Link creation can require a token (-api-token)
 // and is limited per network (-create-per-minute). Every wait on a store
-// is bounded (-store-timeout). Logs mask every address; /metrics serves
+// is bounded (-store-timeout). Logs, and the error it exits with when it
+// cannot start, mask every address; /metrics serves
 // Prometheus metrics and /healthz whether the stores and the database are
 // reachable.
 package main
@@ -57,16 +58,29 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "linktracker:", err)
+			fmt.Fprintln(os.Stderr, "linktracker:", maskError(err))
 		}
 		os.Exit(2)
 	}
 }
 
+// maskError is err's text with every address masked, as the log has it: a
+// driver's or the flag package's error quotes the addresses and values it
+// was given (dial tcp 127.0.0.1:6379, invalid value "203.0.113.9").
+func maskError(err error) string {
+	m, merr := logmask.NewMasker(ipmask.Default, nil)
+	if merr != nil {
+		return "an error whose text could not be masked"
+	}
+	return m.MaskString(err.Error())
+}
+
 // run parses args, serves until ctx is done, then shuts down gracefully.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("linktracker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package writes a bad value into its error line: run
+	// returns the error instead, for main to print masked.
+	fs.SetOutput(io.Discard)
 	var cfg config
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `address`")
 	fs.StringVar(&cfg.db, "db", "sqlite:linktracker.db", "durable `database` for links (and statistics): sqlite:PATH, or a postgres:// URL for several instances")
@@ -85,8 +99,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.Usage()
+			return err
+		}
+		return fmt.Errorf("%w (linktracker -help lists the flags)", err)
 	}
+	fs.SetOutput(stderr)
 	if cfg.apiToken == "" {
 		cfg.apiToken = os.Getenv("LINKTRACKER_API_TOKEN") // read here, so -help never prints it
 	}

@@ -15,8 +15,9 @@ import (
 // still in this or another instance's buffer are not seen until flushed.
 // q.Link "" selects every link. Publish them only through
 // [aggregate.Publish].
-func (s *Sink) Cells(ctx context.Context, q aggregate.Query) ([]aggregate.Cell, error) {
-	q, err := q.Normalize()
+func (s *Sink) Cells(ctx context.Context, q aggregate.Query) (_ []aggregate.Cell, err error) {
+	defer maskErr(&err)
+	q, err = q.Normalize()
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -120,11 +121,11 @@ var (
 // connection with busy_timeout(10000), journal_mode(WAL),
 // synchronous(NORMAL) and _txlock=immediate: see the package
 // documentation for what that means for durability.
-func Open(ctx context.Context, dsn string, opts *Options) (*Sink, error) {
+func Open(ctx context.Context, dsn string, opts *Options) (_ *Sink, err error) {
+	defer maskErr(&err)
 	var (
-		db  *sql.DB
-		d   Dialect
-		err error
+		db *sql.DB
+		d  Dialect
 	)
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
@@ -179,7 +180,8 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Sink, error) {
 // which other drivers do not take. It returns an error if db is nil, d
 // unknown or PostgreSQL through another driver, opts invalid or the
 // migration fails.
-func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, error) {
+func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (_ *Sink, err error) {
+	defer maskErr(&err)
 	if db == nil {
 		return nil, errors.New("sqlsink: new: nil database")
 	}
@@ -218,15 +220,20 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (*Sink, erro
 // minute, hour and day buckets, in total and by country, masked network,
 // referrer host and device class, as [aggregate.CountsOf] says. It never
 // waits on the database. It returns an error, and counts nothing, if c
-// fails [clickstore.Click.Validate], u is unknown, ctx is done, the Sink is
-// closed, or the buffer is full (ErrBufferFull; counted in Stats.Dropped
-// and logged).
+// fails [clickstore.Click.Validate] or has a text field that is not valid
+// UTF-8 or holds a NUL byte (PostgreSQL stores neither, and would refuse
+// the whole batch; both errors wrap clickstore.ErrInvalidClick), u is
+// unknown, ctx is done, the Sink is closed, or the buffer is full
+// (ErrBufferFull; counted in Stats.Dropped and logged).
 func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlsink: add click: %w", err)
 	}
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("sqlsink: add click: %w", err)
+	}
+	if field := unstorableText(&c); field != "" {
+		return fmt.Errorf("sqlsink: add click: %s: %w: not valid UTF-8, or holds a NUL byte", field, clickstore.ErrInvalidClick)
 	}
 	if u > clickstore.Repeat {
 		return fmt.Errorf("sqlsink: add click: uniqueness %d unknown", int(u))
@@ -282,7 +289,8 @@ func (s *Sink) reserve(need int) bool {
 // reply was lost, with its original token, then everything buffered. It
 // returns the first error; what was not written stays buffered for the
 // next try, and is never written twice. It waits for a flush in progress.
-func (s *Sink) Flush(ctx context.Context) error {
+func (s *Sink) Flush(ctx context.Context) (err error) {
+	defer maskErr(&err)
 	if s.closed.Load() {
 		return fmt.Errorf("sqlsink: flush: %w", ErrClosed)
 	}
@@ -389,7 +397,8 @@ func (s *Sink) loop() {
 // closes its database. After Close, Add, Flush, Cells, Sweep and EraseLink
 // return errors wrapping ErrClosed. Close is idempotent: later calls
 // return the first call's result.
-func (s *Sink) Close(ctx context.Context) error {
+func (s *Sink) Close(ctx context.Context) (err error) {
+	defer maskErr(&err)
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		close(s.stop)
@@ -466,3 +475,14 @@ type hiddenError struct {
 
 func (e *hiddenError) Error() string { return e.msg }
 func (e *hiddenError) Unwrap() error { return e.err }
+
+// unstorableText names the first text field of c that a database may
+// refuse (PostgreSQL's text takes valid UTF-8 without NUL), or "".
+func unstorableText(c *clickstore.Click) string {
+	for _, f := range [...]struct{ name, v string }{{"link", c.Link}, {"referrer", c.Referrer}, {"bot", c.Bot}, {"device", c.Device}} {
+		if !utf8.ValidString(f.v) || strings.IndexByte(f.v, 0) >= 0 {
+			return f.name
+		}
+	}
+	return ""
+}

@@ -20,7 +20,8 @@ import (
 // It reports the cells deleted, the cells held and the age of the oldest
 // held bucket's start. It makes a Sink [retention.Sweepable]; one sweeper
 // per database is enough, and several are harmless.
-func (s *Sink) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
+func (s *Sink) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats, err error) {
+	defer maskErr(&err)
 	var st retention.SweepStats
 	if now.IsZero() {
 		return st, fmt.Errorf("sqlsink: sweep: zero time")
@@ -69,7 +70,8 @@ func (s *Sink) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, 
 // that other instances still buffer reach the database when they flush:
 // erase a link once no instance counts it any more (after deleting the
 // link itself).
-func (s *Sink) EraseLink(ctx context.Context, link string) (int, error) {
+func (s *Sink) EraseLink(ctx context.Context, link string) (_ int, err error) {
+	defer maskErr(&err)
 	if link == "" || len(link) > clickstore.MaxLinkLen {
 		return 0, fmt.Errorf("sqlsink: erase link: %w", clickstore.Click{Link: link}.Validate())
 	}
