@@ -298,7 +298,14 @@
 // # Failures
 //
 // A Redis error is returned, wrapped, never swallowed, and nothing is
-// buffered locally. A caller should count the click with uniqueness unknown
+// buffered locally. Its text has every address cut to no bits, as in the
+// log (go-redis's dial errors name the server), and it unwraps to
+// go-redis's error for errors.Is and errors.As; an error whose text holds
+// no address is returned as it is. The one exception is New's refusal of
+// a Cluster node that persists or evicts ([ErrPersistence],
+// [ErrEviction]), which names the node so that an operator can find it. go-redis also logs a failed dial
+// itself, server address included, through its own logger: give it one
+// that masks (redis.SetLogger) if that matters. A caller should count the click with uniqueness unknown
 // ([clickstore.UniquenessOf] does that; the Track middleware does it for
 // you) and carry on; go-redis reconnects by itself when the server is back.
 //

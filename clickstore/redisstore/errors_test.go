@@ -2,15 +2,19 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/clickstore/redisstore"
 	"github.com/clickanon/clickanon/internal/redistest"
 	"github.com/clickanon/clickanon/ipmask"
@@ -137,4 +141,66 @@ func TestErrorsCarryNoInput(t *testing.T) {
 		}
 	}
 	assertNoCanary(t, "All: corrupt record", allErr, link4, vhex)
+}
+
+// With the server gone, go-redis's errors name it ("dial tcp
+// 127.0.0.1:6379: connect: connection refused"): every exported method
+// returns them with the address masked away, as the log does, and still
+// unwrapping to go-redis's error.
+func TestErrorsHoldNoServerAddress(t *testing.T) {
+	srv := redistest.Start(t, &redistest.Options{Local: true})
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { _ = client.Close() })
+	s := newStore(t, client, nil)
+	sink, err := redisstore.NewSink(client, &redisstore.SinkOptions{Prefix: prefix(t)})
+	require.NoError(t, err)
+	keys, err := redisstore.NewKeyStore(client, &redisstore.KeyStoreOptions{Prefix: prefix(t)})
+	require.NoError(t, err)
+	ctx := context.Background()
+	_, err = s.Record(ctx, click(1, "promo"))
+	require.NoError(t, err)
+	srv.Kill()
+
+	host := srv.Addr()[:strings.LastIndexByte(srv.Addr(), ':')]
+	check := func(name string, err error) {
+		t.Helper()
+		if !assert.Error(t, err, name) {
+			return
+		}
+		assert.NotContains(t, err.Error(), host, name)
+		ipmasktest.AssertNoRawIPError(t, ipmask.Policy{}, err, name)
+		var op *net.OpError
+		assert.True(t, errors.As(err, &op), "%s: %v does not unwrap to the dial error", name, err)
+	}
+	_, err = redisstore.New(ctx, client, &redisstore.Options{Prefix: prefix(t)})
+	check("New", err)
+	_, err = s.Record(ctx, click(2, "promo"))
+	check("Record", err)
+	_, err = s.RecordBatch(ctx, []clickstore.Click{click(3, "promo"), click(4, "promo")})
+	check("RecordBatch", err)
+	_, _, err = s.Latest(ctx, click(1, "promo").Visitor, clickstore.Pseudonym{}, "")
+	check("Latest", err)
+	_, _, err = s.Latest(ctx, click(1, "promo").Visitor, clickstore.Pseudonym{}, "promo")
+	check("Latest on a link", err)
+	for _, err := range s.All(ctx) {
+		check("All", err)
+		break
+	}
+	_, err = s.EraseVisitor(ctx, click(1, "promo").Visitor)
+	check("EraseVisitor", err)
+	_, err = s.EraseLink(ctx, "promo")
+	check("EraseLink", err)
+	_, err = s.Sweep(ctx, time.Now())
+	check("Sweep", err)
+	_, err = s.Clear(ctx)
+	check("Clear", err)
+	_, _, err = keys.Load(ctx, 1)
+	check("KeyStore.Load", err)
+	_, err = keys.LoadOrCreate(ctx, 1, [32]byte{1}, time.Hour)
+	check("KeyStore.LoadOrCreate", err)
+	check("Sink.Add", sink.Add(ctx, click(1, "promo"), clickstore.Unique))
+	_, err = sink.Cells(ctx, aggregate.Query{Link: "promo", Granularity: aggregate.Hour, From: t0.Add(-time.Hour), To: t0.Add(time.Hour)})
+	check("Sink.Cells", err)
+	_, err = sink.EraseLink(ctx, "promo")
+	check("Sink.EraseLink", err)
 }

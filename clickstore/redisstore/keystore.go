@@ -70,7 +70,8 @@ func (k *KeyStore) key(epoch int64) string { return k.prefix + strconv.FormatInt
 
 // LoadOrCreate returns epoch's key, storing candidate with ttl if there is
 // none. ttl must be positive and at most two epochs.
-func (k *KeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidate [32]byte, ttl time.Duration) ([32]byte, error) {
+func (k *KeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidate [32]byte, ttl time.Duration) (_ [32]byte, err error) {
+	defer maskErr(&err)
 	if ttl <= 0 || ttl > k.maxTTL {
 		return [32]byte{}, fmt.Errorf("redisstore: key for epoch %d: ttl %v must be positive and at most %s", epoch, ttl, k.maxTTL)
 	}
@@ -90,7 +91,8 @@ func (k *KeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidate [32]
 
 // Load returns epoch's key, or false if there is none (never created, or
 // expired).
-func (k *KeyStore) Load(ctx context.Context, epoch int64) ([32]byte, bool, error) {
+func (k *KeyStore) Load(ctx context.Context, epoch int64) (_ [32]byte, _ bool, err error) {
+	defer maskErr(&err)
 	v, err := k.client.Get(ctx, k.key(epoch)).Result()
 	if errors.Is(err, redis.Nil) {
 		return [32]byte{}, false, nil

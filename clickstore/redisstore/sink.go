@@ -227,8 +227,9 @@ func setCounter(n *aggregate.Counts, name string, v uint64) bool {
 // connection failed after the server ran the script and every retry
 // failed too, the click was counted once: an error never means it was
 // counted twice.
-func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
-	err := s.add(ctx, c, u)
+func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) (err error) {
+	defer maskErr(&err)
+	err = s.add(ctx, c, u)
 	note(ctx, &s.addLog, s.now, &opAdd, err)
 	return err
 }
@@ -350,7 +351,8 @@ return 1
 // required: the Sink cannot list links. It reads in two round trips: the
 // buckets' hashes, then the visitor estimates, the range's as a PFCOUNT
 // over every bucket's total sketch (a union, not a sum).
-func (s *Sink) Cells(ctx context.Context, q aggregate.Query) ([]aggregate.Cell, error) {
+func (s *Sink) Cells(ctx context.Context, q aggregate.Query) (_ []aggregate.Cell, err error) {
+	defer maskErr(&err)
 	cs, err := s.cells(ctx, q)
 	note(ctx, &s.cellsLog, s.now, &opCells, err)
 	return cs, err
@@ -496,7 +498,8 @@ func (s *Sink) Stats() SinkStats {
 // to forget a link, not for a hot path. Clicks added while it runs may
 // survive it. It returns an error if link is empty or longer than
 // clickstore.MaxLinkLen, or Redis fails (some keys may then be deleted).
-func (s *Sink) EraseLink(ctx context.Context, link string) (int, error) {
+func (s *Sink) EraseLink(ctx context.Context, link string) (_ int, err error) {
+	defer maskErr(&err)
 	n, err := s.eraseLink(ctx, link)
 	note(ctx, &s.eraseLog, s.now, &opErase, err)
 	return n, err

@@ -180,7 +180,14 @@ var _ retention.Sweepable = (*Store)(nil)
 // returns an error if they could keep or drop clicks against the promise,
 // unless opts allows it; it loads the scripts. A nil client is an error;
 // a nil opts is valid.
-func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Store, error) {
+func New(ctx context.Context, client redis.UniversalClient, opts *Options) (_ *Store, err error) {
+	defer func() {
+		// A Cluster node that persists or evicts is named, so that an
+		// operator can find it; every other error is masked.
+		if !errors.Is(err, ErrPersistence) && !errors.Is(err, ErrEviction) {
+			maskErr(&err)
+		}
+	}()
 	if client == nil {
 		return nil, errors.New("redisstore: New: nil client")
 	}
@@ -188,7 +195,6 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (*Sto
 	if opts != nil {
 		o = *opts
 	}
-	var err error
 	if o.Prefix, err = checkPrefix(o.Prefix); err != nil {
 		return nil, err
 	}
@@ -354,7 +360,8 @@ func id(v clickstore.Pseudonym, link string) string {
 // A Redis error is returned as it is (wrapped): nothing is buffered
 // locally. The caller should count the click with uniqueness unknown
 // (clickstore.UniquenessOf does that).
-func (s *Store) Record(ctx context.Context, c clickstore.Click) (bool, error) {
+func (s *Store) Record(ctx context.Context, c clickstore.Click) (_ bool, err error) {
+	defer maskErr(&err)
 	first, err := s.record(ctx, c)
 	note(ctx, &s.fails.record, s.now, &opRecord, err)
 	return first, err
@@ -635,7 +642,8 @@ const batchRun = 128
 // error joins every click's error (nil if none failed). Clicks of the same
 // visitor and link in one batch are decided in order, as if recorded one
 // after the other.
-func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) ([]clickstore.Uniqueness, error) {
+func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) (_ []clickstore.Uniqueness, err error) {
+	defer maskErr(&err)
 	out, errs, err := s.recordBatch(ctx, clicks)
 	if err != nil {
 		note(ctx, &s.fails.record, s.now, &opRecord, err)
@@ -786,7 +794,8 @@ func live(m string, v any, cut int64) (held, bool, error) {
 // Latest returns the most recently recorded live click of visitor or prev
 // on link (any link if link is ""). With a link it is one MGET; on any
 // link it reads the visitors' indexes, then MGETs the markers they list.
-func (s *Store) Latest(ctx context.Context, visitor, prev clickstore.Pseudonym, link string) (clickstore.Click, bool, error) {
+func (s *Store) Latest(ctx context.Context, visitor, prev clickstore.Pseudonym, link string) (_ clickstore.Click, _ bool, err error) {
+	defer maskErr(&err)
 	c, ok, err := s.latest(ctx, visitor, prev, link)
 	note(ctx, &s.fails.latest, s.now, &opLatest, err)
 	return c, ok, err
@@ -951,7 +960,11 @@ func (s *Store) scan(ctx context.Context, pattern string, page func([]entry) err
 // reads each page's markers with one MGET. A marker is yielded only for
 // the index entry of the click it holds, so a click is seen once.
 func (s *Store) All(ctx context.Context) iter.Seq2[clickstore.Click, error] {
-	return func(yield func(clickstore.Click, error) bool) {
+	return func(yield0 func(clickstore.Click, error) bool) {
+		yield := func(c clickstore.Click, err error) bool {
+			maskErr(&err)
+			return yield0(c, err)
+		}
 		if err := s.checkOpen("all"); err != nil {
 			yield(clickstore.Click{}, err)
 			return
@@ -1026,7 +1039,8 @@ const eraseTries = 8
 // the visitor's index, then destroys the clicks it lists in one script
 // run, which re-checks them; if the visitor clicked meanwhile, it reads the
 // index again.
-func (s *Store) EraseVisitor(ctx context.Context, v clickstore.Pseudonym) (int, error) {
+func (s *Store) EraseVisitor(ctx context.Context, v clickstore.Pseudonym) (_ int, err error) {
+	defer maskErr(&err)
 	if err := s.checkOpen("erase visitor"); err != nil {
 		return 0, err
 	}
@@ -1076,7 +1090,8 @@ func (s *Store) EraseVisitor(ctx context.Context, v clickstore.Pseudonym) (int, 
 // index with ZSCAN MATCH (the link is at a fixed offset of each entry), so
 // it costs one pass over the index, and destroys each page's clicks in one
 // script run that re-checks them.
-func (s *Store) EraseLink(ctx context.Context, link string) (int, error) {
+func (s *Store) EraseLink(ctx context.Context, link string) (_ int, err error) {
+	defer maskErr(&err)
 	if err := s.checkOpen("erase link"); err != nil {
 		return 0, err
 	}
@@ -1124,7 +1139,8 @@ func globEscape(s string) string {
 // once. Redis deletes clicks itself too (their TTL is W plus a small
 // slack), so Sweep mostly keeps the indexes short and makes deletion
 // prompt.
-func (s *Store) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
+func (s *Store) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats, err error) {
+	defer maskErr(&err)
 	st, err := s.sweep(ctx, now)
 	note(ctx, &s.fails.sweep, s.now, &opSweep, err)
 	return st, err
@@ -1213,7 +1229,8 @@ func (s *Store) Close() error {
 // link, All, the erasures, Sweep, Clear) flushes first, and Close
 // flushes, so a caller needs it only to make its latest clicks visible
 // to other instances' index reads at once.
-func (s *Store) Flush(ctx context.Context) error {
+func (s *Store) Flush(ctx context.Context) (err error) {
+	defer maskErr(&err)
 	if err := s.checkOpen("flush"); err != nil {
 		return err
 	}
@@ -1237,7 +1254,8 @@ func setNXGet(ctx context.Context, c redis.UniversalClient, key string) (bool, e
 
 // Clear deletes every click of the store's prefix, with its index entries,
 // for all instances, and reports how many live clicks it destroyed.
-func (s *Store) Clear(ctx context.Context) (int, error) {
+func (s *Store) Clear(ctx context.Context) (_ int, err error) {
+	defer maskErr(&err)
 	if err := s.checkOpen("clear"); err != nil {
 		return 0, err
 	}
