@@ -9,35 +9,18 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/internal/burstlog"
-	"github.com/clickanon/clickanon/ipmask/logmask"
+	"github.com/clickanon/clickanon/internal/errmask"
 )
 
-// maskError rewrites an error's text for the log: the zero Masker cuts
-// every address in it (the server's, in a dial error) to no bits at all.
-var maskError = new(logmask.Masker).MaskString
+// maskError rewrites an error's text for the log: every address in it
+// (the server's, in a dial error) is cut to no bits.
+var maskError = errmask.Text
 
-// maskedError is an error as the exported methods return it: its text has
-// every address masked away, as maskError does for the log (go-redis's
-// dial errors name the server: "dial tcp 10.0.0.5:6379: connect: ..."),
-// since a caller logs it, and it unwraps to the error itself, for
-// errors.Is and errors.As.
-type maskedError struct{ err error }
-
-func (e *maskedError) Error() string { return maskError(e.err.Error()) }
-func (e *maskedError) Unwrap() error { return e.err }
-
-// maskErr wraps the error *err, if any, in a maskedError: the exported
-// methods defer it on their named result. An error whose text holds no
-// address is left as it is, so that its identity and text stay.
-func maskErr(err *error) {
-	if e := *err; e != nil {
-		if _, ok := e.(*maskedError); !ok {
-			if t := e.Error(); maskError(t) != t {
-				*err = &maskedError{e}
-			}
-		}
-	}
-}
+// maskErr masks the addresses in the error *err, if any (go-redis's dial
+// errors name the server), keeping it unwrappable to go-redis's error;
+// an error without an address is left as it is. The exported methods
+// defer it on their named result.
+func maskErr(err *error) { errmask.Wrap(err) }
 
 // Stats are a Store's failure counters since New, for metrics. A failure
 // is an error that is not the caller's: bad input (an error wrapping
