@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors that callers branch on. Test for them with errors.Is: errors
@@ -215,7 +217,9 @@ type Click struct {
 // fit an int64); Kind is KindClick or KindConversion; Visitor is not zero;
 // Network is a valid, masked prefix; RawAddr, if set, lies in Network and
 // has no zone; Country is "" or two upper-case ASCII letters; Bot, Device
-// and Referrer fit their limits. An error wraps
+// and Referrer fit their limits; and Link, Bot, Device and Referrer are
+// valid UTF-8 without a NUL byte (text a database stores: PostgreSQL
+// refuses anything else, and JSON would replace it). An error wraps
 // [ErrInvalidClick] and names the offending field and its fault (and a
 // text field's length), never its value.
 func (c Click) Validate() error {
@@ -248,8 +252,40 @@ func (c Click) Validate() error {
 		return tooLong("device", len(c.Device), MaxLabelLen)
 	case len(c.Referrer) > MaxReferrerLen:
 		return tooLong("referrer", len(c.Referrer), MaxReferrerLen)
+	case !IsText(c.Link):
+		return invalid("link", notText)
+	case !IsText(c.Bot):
+		return invalid("bot", notText)
+	case !IsText(c.Device):
+		return invalid("device", notText)
+	case !IsText(c.Referrer):
+		return invalid("referrer", notText)
 	}
 	return nil
+}
+
+const notText = "not valid UTF-8, or holds a NUL byte"
+
+// IsText reports whether s is text a Click may carry in Link, Bot, Device
+// and Referrer: valid UTF-8 without a NUL byte (see [Click.Validate]).
+func IsText(s string) bool {
+	// Eight bytes at a time while they are ASCII without a NUL, as labels
+	// and links are as a rule; the rest the slow way.
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		v := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if v&hi != 0 || (v-lo)&^v&hi != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c == 0 || c >= utf8.RuneSelf {
+			return c != 0 && utf8.ValidString(s[i:]) && strings.IndexByte(s[i:], 0) < 0
+		}
+	}
+	return true
 }
 
 var (

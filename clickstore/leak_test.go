@@ -70,7 +70,10 @@ func TestErrorsCarryNoInput(t *testing.T) {
 		m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Capacity: 1})
 		require.NoError(t, err)
 		defer m.Close()
-		c := testClick(1, canaryOf(text, min(len(text), clickstore.MaxLinkLen)))
+		// A link a store takes (valid UTF-8, no NUL), so that the first
+		// click is held and the second meets the full store.
+		link := strings.ReplaceAll(strings.ToValidUTF8(canaryOf(text, min(len(text), clickstore.MaxLinkLen)), "?"), "\x00", "?")
+		c := testClick(1, link)
 		_, err = m.Record(ctx, c)
 		require.NoError(t, err)
 		c.Visitor = pseudonymOf(2)
@@ -123,6 +126,18 @@ func TestErrorsCarryNoInput(t *testing.T) {
 		}},
 		{"referrer", "referrer", clickstore.ErrInvalidClick, func(s string) error {
 			return click(s, func(c *clickstore.Click) { c.Referrer = canaryOf(s, clickstore.MaxReferrerLen+1) })
+		}},
+		{"link not UTF-8", "not valid UTF-8", clickstore.ErrInvalidClick, func(s string) error {
+			return click(s, func(c *clickstore.Click) { c.Link = s + "\xff" })
+		}},
+		{"bot with NUL", "not valid UTF-8", clickstore.ErrInvalidClick, func(s string) error {
+			return click(s, func(c *clickstore.Click) { c.Bot = "b\x00" })
+		}},
+		{"device not UTF-8", "not valid UTF-8", clickstore.ErrInvalidClick, func(s string) error {
+			return click(s, func(c *clickstore.Click) { c.Device = "\xc3" })
+		}},
+		{"referrer with NUL", "not valid UTF-8", clickstore.ErrInvalidClick, func(s string) error {
+			return click(s, func(c *clickstore.Click) { c.Referrer = canaryOf(s, 40) + "\x00" })
 		}},
 		{"NewBuilder", "nil keyring", nil, func(string) error { _, err := clickstore.NewBuilder(zeroBits, nil, nil); return err }},
 		{"Build long link", "longer than", clickstore.ErrInvalidClick, func(s string) error { _, err := b.Build(ctx, canary6, s, long(s), t0); return err }},

@@ -29,6 +29,9 @@ func FuzzTrack(f *testing.F) {
 	f.Add("192.0.2.1:1", "curl/8", "HTTP://EXAMPLE.com:80", "xx1", "POST")
 	f.Add("198.51.100.7:1", firefox, "https://app.198-51-100-7.sslip.io/", "", "GET")
 	f.Add("[2001:db8:1::]:1", "Mozilla 203.0.113.9", "http://[2002:cb00:7109::1]:80/", "::ffff:203.0.113.9", "GET")
+	// Text no store takes (invalid UTF-8: the hook's device is the agent
+	// here, and a Referer host), which the tracker must drop.
+	f.Add("198.51.100.7:1", "\xe7", "http://news\xff.example/", "DE", "GET")
 	b := newTestBuilder(f)
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	store, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time { return now }})

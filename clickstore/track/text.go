@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/clickanon/clickanon/clickstore"
 )
@@ -50,12 +51,25 @@ func validHeaderName(s string) bool {
 // may carry at its ends.
 func trimSpace(s string) string { return strings.Trim(s, " \t") }
 
-// truncate returns s cut to at most n bytes.
+// truncate returns s cut to at most n bytes, never inside a rune.
 func truncate(s string, n int) string {
 	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n-- // not into a rune
+		}
 		return s[:n]
 	}
 	return s
+}
+
+// text returns s if it is valid UTF-8 without a NUL byte, text every
+// store takes (see clickstore.Click.Validate), and "" if not: dropping
+// only the bad bytes could join what is left into an address.
+func text(s string) string {
+	if clickstore.IsText(s) {
+		return s
+	}
+	return ""
 }
 
 // referrerHost returns the host of a Referer header value, lower-cased,
@@ -94,18 +108,22 @@ func referrerHost(ref string) string {
 	if len(host) > clickstore.MaxReferrerLen {
 		return ""
 	}
-	if numericHost(host) || spellsAddr(host) {
-		return "" // an address, not a host name: never keep it
-	}
-	upper := false
+	upper, numbers := false, false
 	for j := 0; j < len(host); j++ {
 		switch c := host[j]; {
 		case 'A' <= c && c <= 'Z':
 			upper = true
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '.', c == '-', c == '_':
+		case '0' <= c && c <= '9', c == '-':
+			numbers = true
+		case 'a' <= c && c <= 'z', c == '.', c == '_':
 		default:
 			return "" // not a host name (and nothing a spreadsheet could run)
 		}
+	}
+	// An address needs a digit, or dashes for an IPv6 address's colons:
+	// most host names have neither and skip the checks.
+	if numbers && (numericHost(host) || spellsAddr(host)) {
+		return "" // an address, not a host name: never keep it
 	}
 	if upper {
 		b := []byte(host)
@@ -149,7 +167,13 @@ func spellsAddr(host string) bool {
 			return true
 		}
 	}
-	for label := range strings.SplitSeq(host, ".") {
+	for host != "" {
+		label := host
+		if i := strings.IndexByte(host, '.'); i >= 0 {
+			label, host = host[:i], host[i+1:]
+		} else {
+			host = ""
+		}
 		if dashedIPv6(label) {
 			return true
 		}

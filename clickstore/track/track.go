@@ -429,8 +429,11 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 		t.count(cKeyFallbacks)
 	}
 	c.Kind = kind
-	c.Bot = truncate(v.Bot, clickstore.MaxLabelLen)
-	c.Country = countryCode(attrs.Country) // a hook's mistake must not make the store refuse the click
+	// Text from a classifier, a hook or the request must not make the
+	// store refuse the click: it is cut or dropped to what
+	// clickstore.Click.Validate takes.
+	c.Bot = text(truncate(v.Bot, clickstore.MaxLabelLen))
+	c.Country = countryCode(attrs.Country)
 	c.Device = attrs.Device
 	if c.Device == "" {
 		c.Device = ag.agent.Device
@@ -438,7 +441,8 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	if len(c.Device) > clickstore.MaxLabelLen {
 		c.Device = ""
 	}
-	c.Referrer = referrerHost(header(r.Header, "Referer"))
+	c.Device = text(c.Device)
+	c.Referrer = referrerHost(header(r.Header, "Referer")) // ASCII host names only
 
 	if kind == clickstore.KindConversion {
 		return t.convert(ctx, c, link, v, local, now)

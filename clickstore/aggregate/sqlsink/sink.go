@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -220,9 +219,9 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (_ *Sink, er
 // minute, hour and day buckets, in total and by country, masked network,
 // referrer host and device class, as [aggregate.CountsOf] says. It never
 // waits on the database. It returns an error, and counts nothing, if c
-// fails [clickstore.Click.Validate] or has a text field that is not valid
-// UTF-8 or holds a NUL byte (PostgreSQL stores neither, and would refuse
-// the whole batch; both errors wrap clickstore.ErrInvalidClick), u is
+// fails [clickstore.Click.Validate] (which also refuses text that is not
+// valid UTF-8 or holds a NUL byte, which PostgreSQL would refuse for the
+// whole batch), u is
 // unknown, ctx is done, the Sink is closed, or the buffer is full
 // (ErrBufferFull; counted in Stats.Dropped and logged).
 func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
@@ -231,9 +230,6 @@ func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniquen
 	}
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("sqlsink: add click: %w", err)
-	}
-	if field := unstorableText(&c); field != "" {
-		return fmt.Errorf("sqlsink: add click: %s: %w: not valid UTF-8, or holds a NUL byte", field, clickstore.ErrInvalidClick)
 	}
 	if u > clickstore.Repeat {
 		return fmt.Errorf("sqlsink: add click: uniqueness %d unknown", int(u))
@@ -475,14 +471,3 @@ type hiddenError struct {
 
 func (e *hiddenError) Error() string { return e.msg }
 func (e *hiddenError) Unwrap() error { return e.err }
-
-// unstorableText names the first text field of c that a database may
-// refuse (PostgreSQL's text takes valid UTF-8 without NUL), or "".
-func unstorableText(c *clickstore.Click) string {
-	for _, f := range [...]struct{ name, v string }{{"link", c.Link}, {"referrer", c.Referrer}, {"bot", c.Bot}, {"device", c.Device}} {
-		if !utf8.ValidString(f.v) || strings.IndexByte(f.v, 0) >= 0 {
-			return f.name
-		}
-	}
-	return ""
-}
