@@ -108,7 +108,11 @@ func TestNoAddressInStoresOrAnswers(t *testing.T) {
 			}
 			for name, dump := range dumps {
 				require.Greater(t, len(dump), 1000, "%s: a dump of a few bytes proves nothing", name)
-				ipmasktest.AssertNoRawIP(t, ipmask.Default, dump, name)
+				// Pseudonyms, sealed values and sketches are random bytes,
+				// which can read as some address ("c::f"): look for the
+				// clients' addresses, and the IPv4 address the transition
+				// forms carry.
+				ipmasktest.AssertNoRawIPOf(t, ipmask.Default, dump, append(clients, netip.MustParseAddr("203.0.113.9")), name)
 				for _, a := range clients {
 					assertNoBinaryAddr(t, dump, a, name)
 				}

@@ -99,6 +99,24 @@ func TestAssertNoRawIPReportsEachLeak(t *testing.T) {
 	}, leaks)
 }
 
+// AssertNoRawIPOf reports only the given addresses: a run of random bytes
+// that reads as some other address ("c::f" in a binary key) is not one.
+func TestAssertNoRawIPOfReportsOnlyItsAddresses(t *testing.T) {
+	data := []byte("{p}:c::f\xb0\xa5 198.51.100.9 2001:db8:1:2::7 10.1.2.3")
+	canaries := []netip.Addr{netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("2001:db8:1:3::1")}
+	f := run(func(tb *fakeTB) { ipmasktest.AssertNoRawIPOf(tb, ipmask.Default, data, canaries) })
+	require.Len(t, f.errors, 1)
+	msg := f.errors[0]
+	assert.Contains(t, msg, "2 raw IP address(es)")
+	assert.Contains(t, msg, `198.51.100.9 written`, "in the /24 of a canary")
+	assert.Contains(t, msg, `2001:db8:1:2::7 written`, "in the /48 of a canary")
+	assert.NotContains(t, msg, "c::f written", "random bytes that read as an address")
+	assert.NotContains(t, msg, "10.1.2.3 written", "not a canary's")
+
+	f = run(func(tb *fakeTB) { ipmasktest.AssertNoRawIPOf(tb, ipmask.Default, "{p}:c::f", canaries) })
+	assert.Empty(t, f.errors)
+}
+
 // The detector finds what logmask masks, and nothing that logmask leaves
 // after masking: an address run into a word, and one that a hex key before
 // a percent-encoded address would form.
