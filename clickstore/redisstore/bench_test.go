@@ -250,8 +250,7 @@ func TestRecordAllocs(t *testing.T) {
 // block that caused it.
 //
 // Every row uses the default key prefix, as a service would: a marker key
-// grows with the prefix, and Redis's SET costs more as its key grows
-// (about 0.5 µs more for a 43-byte key than a 27-byte one on Redis 7.0).
+// grows with the prefix, and Redis's SET costs more as its key grows.
 //
 //	go test -run '^$' -bench BenchmarkRecordPaired -benchtime 20x -count 3 ./clickstore/redisstore/
 func BenchmarkRecordPaired(b *testing.B) {
