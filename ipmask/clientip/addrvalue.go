@@ -145,22 +145,10 @@ func isAddrText(e string) bool {
 	if len(e) < len("::") || len(e) > maxRawEntry {
 		return false
 	}
-	host := e
-	switch c := e[0]; {
-	case c == '[':
-		j := strings.IndexByte(e, ']')
-		if j < 0 || j+1 < len(e) && (e[j+1] != ':' || !isDigits(e[j+2:])) {
-			return false
-		}
-		host = e[1:j]
-	case isHex(c) || c == ':':
-		if i := strings.IndexByte(e, ':'); i >= 0 && strings.IndexByte(e[i+1:], ':') < 0 {
-			if !isDigits(e[i+1:]) {
-				return false
-			}
-			host = e[:i] // IPv4 with a port: IPv6 has more than one colon
-		}
-	default:
+	// As an entry of a forwarding header is split: brackets and a port,
+	// or IPv4 and a port (IPv6 has more than one colon).
+	host, _, _, why := splitHostPort(e)
+	if why != "" || host == "" {
 		return false
 	}
 	if z := strings.IndexByte(host, '%'); z > 0 {
@@ -205,19 +193,6 @@ func isLooseIPv4(s string) bool {
 		}
 	}
 	return fields == 3 && digits > 0
-}
-
-// isDigits reports whether s is one to five decimal digits: a port.
-func isDigits(s string) bool {
-	if len(s) == 0 || len(s) > 5 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func isHex(c byte) bool {
