@@ -286,37 +286,41 @@ func BenchmarkRecordPaired(b *testing.B) {
 			return err
 		}
 	}
+	// The rows named NoIndex time the decisions alone: a store whose
+	// index writer is stopped and whose queued entries are dropped after
+	// each block, so that the server does only what the request path
+	// waits for. They are the ceiling of this design.
 	rows := []struct {
 		name          string
 		goroutines, n int // a block: n calls shared by the goroutines
 		base          func(*redis.Client) func() error
 		store         func(*redisstore.Store) func() error
+		noIndex       bool
 	}{
-		{"Serial", 1, 400, setnx, func(s *redisstore.Store) func() error { return record(s, benchClick) }},
-		{"Parallel16", 16, 1600, setnx, func(s *redisstore.Store) func() error { return record(s, benchClick) }},
-		{"SerialPrev", 1, 400, setnx, func(s *redisstore.Store) func() error { return record(s, benchPrevClick) }},
-		{"Batch100", 1, 20, pipelined, func(s *redisstore.Store) func() error { return recordBatch(s, benchClick) }},
-		{"Batch100Prev", 1, 20, pipelined, func(s *redisstore.Store) func() error { return recordBatch(s, benchPrevClick) }},
+		{"Serial", 1, 400, setnx, func(s *redisstore.Store) func() error { return record(s, benchClick) }, false},
+		{"Parallel16", 16, 1600, setnx, func(s *redisstore.Store) func() error { return record(s, benchClick) }, false},
+		{"SerialPrev", 1, 400, setnx, func(s *redisstore.Store) func() error { return record(s, benchPrevClick) }, false},
+		{"Batch100", 1, 20, pipelined, func(s *redisstore.Store) func() error { return recordBatch(s, benchClick) }, false},
+		{"Batch100Prev", 1, 20, pipelined, func(s *redisstore.Store) func() error { return recordBatch(s, benchPrevClick) }, false},
+		{"SerialNoIndex", 1, 400, setnx, func(s *redisstore.Store) func() error { return record(s, benchClick) }, true},
+		{"Parallel16NoIndex", 16, 1600, setnx, func(s *redisstore.Store) func() error { return record(s, benchClick) }, true},
+		{"Batch100NoIndex", 1, 20, pipelined, func(s *redisstore.Store) func() error { return recordBatch(s, benchClick) }, true},
 	}
 	for _, row := range rows {
 		b.Run(row.name, func(b *testing.B) {
 			client := benchServer(b)
 			s := newStore(b, client, &redisstore.Options{Prefix: defaultPrefix})
-			blocks(b, row.goroutines, row.n, row.base(client), row.store(s), func() error { return s.Flush(ctx) })
+			after := func() error { return s.Flush(ctx) }
+			if row.noIndex {
+				redisstore.StopIndexWriter(s)
+				after = func() error {
+					redisstore.DropQueuedIndexEntries(s)
+					return nil
+				}
+			}
+			blocks(b, row.goroutines, row.n, row.base(client), row.store(s), after)
 		})
 	}
-	// The request path alone: a store whose index writer is stopped and
-	// whose queued entries are dropped after each block, so that the
-	// server does only the decisions. The ceiling of this design.
-	b.Run("Batch100NoIndex", func(b *testing.B) {
-		client := benchServer(b)
-		s := newStore(b, client, &redisstore.Options{Prefix: defaultPrefix})
-		redisstore.StopIndexWriter(s)
-		blocks(b, 1, 20, pipelined(client), recordBatch(s, benchClick), func() error {
-			redisstore.DropQueuedIndexEntries(s)
-			return nil
-		})
-	})
 	// The floor of any layout that holds a click in a key of its own: 100
 	// pipelined SET NX GET PX of keys as long as the store's markers and
 	// values of 44 bytes, with nothing else (no store).

@@ -83,42 +83,42 @@ func referrerHost(ref string) string {
 	if i+3 > len(ref) || ref[i:i+3] != "://" {
 		return "" // not an absolute URL: android-app:// and the like still pass
 	}
-	host := ref[i+3:]
-	for j := 0; j < len(host); j++ {
-		if c := host[j]; c == '/' || c == '?' || c == '#' {
-			host = host[:j]
-			break
-		}
-	}
-	for j := len(host) - 1; j >= 0; j-- {
-		if host[j] == '@' {
-			host = host[j+1:]
-			break
-		}
-	}
-	if len(host) > 0 && host[0] == '[' {
-		return "" // an address, not a host name: never keep it
-	}
-	for j := 0; j < len(host); j++ {
-		if host[j] == ':' {
-			host = host[:j]
-			break
-		}
-	}
-	if len(host) > clickstore.MaxReferrerLen {
-		return ""
-	}
-	upper, numbers := false, false
-	for j := 0; j < len(host); j++ {
-		switch c := host[j]; {
-		case 'A' <= c && c <= 'Z':
-			upper = true
+	// One pass over the authority, which ends at the path, query or
+	// fragment: the host is what follows its last '@' (user info) up to
+	// the first ':' after that (the port), and only the host's bytes are
+	// looked at.
+	start, end := i+3, -1
+	upper, numbers, bad := false, false, false
+	j := start
+scan:
+	for ; j < len(ref); j++ {
+		switch c := ref[j]; {
+		case 'a' <= c && c <= 'z', c == '.', c == '_':
+		case c == '/', c == '?', c == '#':
+			break scan
+		case c == '@':
+			start, end = j+1, -1
+			upper, numbers, bad = false, false, false
+		case end >= 0:
+			// the port, or user info before an '@'
+		case c == ':':
+			end = j
 		case '0' <= c && c <= '9', c == '-':
 			numbers = true
-		case 'a' <= c && c <= 'z', c == '.', c == '_':
+		case 'A' <= c && c <= 'Z':
+			upper = true
 		default:
-			return "" // not a host name (and nothing a spreadsheet could run)
+			// Not a host name (and nothing a spreadsheet could run); an
+			// IPv6 literal's '[' is caught here: an address, never kept.
+			bad = true
 		}
+	}
+	if end < 0 {
+		end = j
+	}
+	host := ref[start:end]
+	if bad || len(host) > clickstore.MaxReferrerLen {
+		return ""
 	}
 	// An address needs a digit, or dashes for an IPv6 address's colons:
 	// most host names have neither and skip the checks.

@@ -69,6 +69,41 @@ func TestRunWriteError(t *testing.T) {
 	assert.Contains(t, errOut.String(), "anonymize: writing output: broken pipe")
 }
 
+// failAfter accepts n bytes, then fails.
+type failAfter struct{ n int }
+
+func (f *failAfter) Write(b []byte) (int, error) {
+	if len(b) > f.n {
+		k := f.n
+		f.n = 0
+		return k, errors.New("disk full")
+	}
+	f.n -= len(b)
+	return len(b), nil
+}
+
+// TestRunWriteErrorParallel fails the output inside the first worker's
+// run of lines (which it writes to the output itself) and inside a later
+// one's (written from its buffer): both end the run with the error.
+func TestRunWriteErrorParallel(t *testing.T) {
+	line := "203.0.113.9 - - \"GET / HTTP/1.1\" 200 5\n"
+	input := strings.Repeat(line, 4*parallelFrom/len(line))
+	for _, tt := range []struct {
+		name string
+		n    int
+	}{
+		{"first run", 1000},
+		{"second run", 3 * len(input) / 4},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var errOut bytes.Buffer
+			status := run([]string{"-j", "2"}, strings.NewReader(input), &failAfter{n: tt.n}, &errOut)
+			assert.Equal(t, 1, status)
+			assert.Contains(t, errOut.String(), "anonymize: writing output: disk full")
+		})
+	}
+}
+
 // BenchmarkRun is the whole command on the log that CLICKANON_ACCESS_LOG
 // names (the reference log; see BENCHMARKS.md), or on a small built-in
 // sample, writing to io.Discard.

@@ -37,8 +37,9 @@ type lines struct {
 
 // worker masks whole lines into buf.
 type worker struct {
-	w   *logmask.Writer
-	buf bytes.Buffer
+	w      *logmask.Writer
+	buf    bytes.Buffer
+	direct bool // w writes to out, not buf
 }
 
 func newLines(out io.Writer, p ipmask.Policy, opts *logmask.Options, n int) (*lines, error) {
@@ -50,9 +51,15 @@ func newLines(out io.Writer, p ipmask.Policy, opts *logmask.Options, n int) (*li
 	if l.maxLine == 0 {
 		l.maxLine = logmask.DefaultMaxLine
 	}
-	for range n {
+	for i := range n {
 		k := &worker{}
-		if k.w, err = logmask.NewWriter(&k.buf, p, opts); err != nil {
+		// The first run of lines goes out first: its worker writes to
+		// out directly, the others to a buffer that waits its turn.
+		var dst io.Writer = &k.buf
+		if k.direct = i == 0; k.direct {
+			dst = out
+		}
+		if k.w, err = logmask.NewWriter(dst, p, opts); err != nil {
 			return nil, err
 		}
 		l.workers = append(l.workers, k)
@@ -124,26 +131,36 @@ func (l *lines) mask(pre, whole []byte) error {
 	l.parts = splitLines(l.parts[:0], whole, n)
 	var wg sync.WaitGroup
 	for i := 1; i < len(l.parts); i++ {
-		wg.Go(func() { l.workers[i].mask(l.parts[i]) })
+		wg.Go(func() { _ = l.workers[i].mask(l.parts[i]) })
 	}
-	l.workers[0].mask(pre)
-	l.workers[0].mask(l.parts[0])
+	err := l.workers[0].mask(pre)
+	if err == nil {
+		err = l.workers[0].mask(l.parts[0])
+	}
 	wg.Wait()
-	for i := range l.parts {
+	for i := 1; i < len(l.parts) && err == nil; i++ {
 		k := l.workers[i]
-		_, err := l.out.Write(k.buf.Bytes())
+		_, err = l.out.Write(k.buf.Bytes())
 		k.buf.Reset()
-		if err != nil {
-			return err
-		}
 	}
-	return nil
+	return err
 }
 
-// mask masks whole lines into k.buf; a bytes.Buffer never fails, and the
-// Writer holds nothing afterwards, as the last line has its newline.
-func (k *worker) mask(b []byte) {
-	_, _ = k.w.Write(b)
+// mask masks whole lines into the worker's destination: out for the first
+// worker (an error is out's), k.buf for the others (a bytes.Buffer never
+// fails). The Writer holds nothing afterwards, as the last line has its
+// newline.
+func (k *worker) mask(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if !k.direct {
+		// At once, rather than by doubling: fresh memory is slow to
+		// touch, and the output is about as long as the input.
+		k.buf.Grow(len(b) + len(b)/8)
+	}
+	_, err := k.w.Write(b)
+	return err
 }
 
 // splitLines appends to parts up to n runs of whole lines that together
