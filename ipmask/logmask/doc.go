@@ -30,7 +30,15 @@
 //     Where the whole text parses as IPv6 the port is read as its last group
 //     (2001:db8::1:443 is one address); where the masked address and the
 //     port would read back as one longer address, the port is dropped, so
-//     the output never holds an address that was not masked;
+//     the output never holds an address that was not masked. So is a port
+//     of four digits or fewer that the text after the address's first
+//     group reads as the last group of: 12:2001:db8:1:2:3:4:5:6 (a key, as
+//     a Cisco ASA interface name or a counter, before an address in full)
+//     and Java 8's /2001:db8:a:b:0:0:0:2:8080 read also as the key "2001"
+//     and an address, which keeps the port's bits, so both become
+//     12:2001:db8:: and /2001:db8:a:: under /48. A port of five digits
+//     cannot be a group and is kept (2001:db8:a:b:0:0:0:2:54321 becomes
+//     2001:db8:a:::54321), and so is one after a key (src:...);
 //   - an IPv6 address followed by a '.' and a port, as tcpdump writes it
 //     (2001:db8::1.443 > 2001:db8::2.22:);
 //   - an address after a key and one colon, whatever the key ends in:

@@ -374,6 +374,18 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			if ok && bad(a) {
 				leaks = append(leaks, c)
 			}
+			// An IPv6 address and a :port, not read after a key,
+			// also read as a key and an address whose last group the
+			// port is (12:2001:db8:1:2:3:4:5 and 6).
+			if rest := tok[at+len(c):]; ok && a.Is6() && strings.HasPrefix(rest, ":") && (i+at == 0 || text[i+at-1] != ':') {
+				port := rest[1:]
+				port = port[:len(port)-len(strings.TrimLeft(port, "0123456789"))]
+				if k := strings.IndexByte(c, ':'); port != "" && k > 0 && c[k+1] != ':' {
+					if b, err := netip.ParseAddr(c[k+1:] + ":" + port); err == nil && bad(b) {
+						leaks = append(leaks, c+":"+port)
+					}
+				}
+			}
 			if ok && a.Is6() {
 				// Its dotted tail, if any, is part of it; a key before
 				// it may hold dotted quads.

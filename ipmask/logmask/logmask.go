@@ -353,11 +353,13 @@ func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, matc
 		if !bytes.Equal(dst[k:], raw) {
 			last, _ = d.orig(sc.portEnd)
 		}
-	} else if sc.portEnd > match.End && match.Addr.Is6() && !match.Addr.Is4In6() {
+	} else if sc.portEnd > match.End && match.Addr.Is6() {
 		// IPv6 with an unbracketed :port. If the masked text and the
-		// port would read as one longer address, drop the port.
+		// port would read as one longer address, or the port is the
+		// last group of the address that the input reads as after a
+		// key, drop the port.
 		dst = append(dst, scan[match.End:sc.portEnd]...)
-		if _, ok := parse6(dst[k:]); ok {
+		if _, ok := parse6(dst[k:]); ok && !match.Addr.Is4In6() || m.portInKeyReading(scan, match.Start, sc.portEnd) {
 			last, _ = d.orig(sc.portEnd)
 		}
 		dst = dst[:n]
@@ -376,6 +378,24 @@ func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, matc
 		}
 	}
 	return dst, last, k
+}
+
+// portInKeyReading reports whether scan[start:end], an IPv6 address and
+// an unbracketed :port, reads also as a key, one colon and an address that
+// the Masker does not keep: 12:2001:db8:1:2:3:4:5:6 is the address
+// 12:2001:db8:1:2:3:4:5 and the port 6, or the key 12 and the address
+// 2001:db8:1:2:3:4:5:6, whose last group the port is. Text read after a
+// key already (src:2001:db8:1:2:3:4:5:6:443) is read so only once.
+func (m *Masker) portInKeyReading(scan []byte, start, end int) bool {
+	if start > 0 && scan[start-1] == ':' {
+		return false
+	}
+	c := bytes.IndexByte(scan[start:end], ':')
+	if c <= 0 || scan[start+c+1] == ':' {
+		return false
+	}
+	a, ok := parse6(scan[start+c+1 : end])
+	return ok && !m.kept(a)
 }
 
 // settlePasses is how many times settle masks a stretch again before it

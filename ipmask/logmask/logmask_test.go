@@ -66,8 +66,16 @@ func TestMaskFreeText(t *testing.T) {
 		{"ipv6 trailing colon", "from 2001:db8:1:2::7: refused", "from 2001:db8:1::: refused"},
 		{"leading zeros read as decimal", "192.000.002.001", "192.0.2.0"},
 		{"leading zeros in v6 tail", "::ffff:192.000.002.001", "192.0.2.0"},
-		{"unbracketed v6 port", "2001:db8:0:0:0:0:0:1:443", "2001:db8:::443"},
-		{"unbracketed v6 port masked", "2001:db8:1:0:0:0:0:7:443", "2001:db8:1:::443"},
+		// An unbracketed port of five digits cannot be a group: kept. One
+		// of four or fewer is also the last group of the address the text
+		// after the first group reads as (key "2001:", then
+		// db8:0:0:0:0:0:1:443), as Java 8 and 11 write a socket address:
+		// dropped with the masked address.
+		{"unbracketed v6 port", "2001:db8:0:0:0:0:0:1:54321", "2001:db8:::54321"},
+		{"unbracketed v6 port masked", "2001:db8:1:0:0:0:0:7:54321", "2001:db8:1:::54321"},
+		{"unbracketed v6 port that reads as a group", "/2001:db8:a:b:0:0:0:2:8080 2001:db8:1:0:0:0:0:7:443", "/2001:db8:a:: 2001:db8:1::"},
+		{"unbracketed v6 port, address already masked", "2001:db8:1:0:0:0:0:0:443", "2001:db8:1:0:0:0:0:0"},
+		{"unbracketed v6 port after a key kept", "src:2001:db8:1:2:3:4:5:6:443", "src:2001:db8:1:::443"},
 		{"dotted quad glued to letters", "v1.2.3.4 host10.0.0.9", "v1.2.3.0 host10.0.0.0"},
 		{"four-part version", "Foo/1.2.3.4 Chrome/120.0.0.0", "Foo/1.2.3.0 Chrome/120.0.0.0"},
 		{"two quads on a colon", "1.2.3.4:5.6.7.8", "1.2.3.0:5.6.7.0"},
@@ -92,9 +100,13 @@ func TestMaskFreeText(t *testing.T) {
 		{"key with a zone", "en0:fe80::1%en0 up", "en0:fe80:: up"},
 		{"key then ipv6 with port", "peer:[2001:db8:1:2::1]:443 eth0:2001:db8:1:2::1.443", "peer:[2001:db8:1::]:443 eth0:2001:db8:1::.443"},
 		{"lone colon", "(:2001:db8:1:2::1) x :2001:db8:1:2::1 en0+:2001:db8:1:2::1", "(:2001:db8:1::) x :2001:db8:1:: en0+:2001:db8:1::"},
-		// Nine groups: read as an address and a port, whose output also
-		// hides the address the key reading sees.
-		{"hex key, nine groups", "cafe:2001:db8:1:2:3:4:5:6", "cafe:2001:db8:::6"},
+		// Nine groups: read as an address and a port, the port dropped
+		// with it, as it is the last group of the address the key
+		// reading sees (2001:db8:1:2:3:4:5:6), a Cisco ASA interface
+		// name or a counter before it.
+		{"hex key, nine groups", "cafe:2001:db8:1:2:3:4:5:6", "cafe:2001:db8::"},
+		{"number key, nine groups", "for 12:2001:db8:1:2:3:4:5:1234/443 to face:2001:db8:a:b:0:0:0:7", "for 12:2001:db8::/443 to face:2001:db8::"},
+		{"hex key, nine groups, escaped", "ip=12%3A2001%3Adb8%3A1%3A2%3A3%3A4%3A5%3A6", "ip=12%3A2001%3Adb8%3A%3A"},
 		{"hex key that parses as one address", "cafe:2001:db8:1:2::1", "cafe:2001:db8::"},
 		// A hex key and an address that, masked, would read as one
 		// longer address: masked whole, key and all.
