@@ -34,6 +34,7 @@ var seeds = []string{
 	`{"m":"\u0027203.0.113.9\u0027 \u00e9198.51.100.7 \x22::ffff:203.0.113.9\x22"} Address:#011203.0.113.9#015 a\011198.51.100.7 %E9203.0.113.9`,
 	"session=<ESIzRFVmOTDLAHEJ> imap(a)<42><ESIzRFVmOTAgAQ24AAEAAgAAAAAAAAAH>: x<1><ESIzRFVmOTDLAHEJ> session=<ESIzRFVmOTAAAAAAAAAAAAAA///LAHEJ>",
 	"from 203-0-113-9.dyn.example.net[203.0.113.9] ec2-203-0-113-9.compute-1.amazonaws.com ip-10-0-0-5.ec2.internal 1-2-3-4-5.x _203-0-113-9.x 203-0-113-9.1.2.3.4",
+	"ended.::ffff:cb00:7109 ...:::2 1.2.3.4.::1 12:2001:db8:1:2:3:4:5:6 /2001:db8:a:b:0:0:0:2:8080 src:2001:db8:1:2:3:4:5:6:443",
 }
 
 // plainLeaks is the independent check: written with strings and
@@ -369,7 +370,14 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 				at += esc
 			}
 			if !ok {
-				a, c, at, ok = v6(tok, i > 0 && isWord(text[i-1]), glued)
+				// A '.' right before the first colon ends what comes
+				// before it (ended.::ffff:cb00:7109).
+				if k := strings.IndexByte(tok, ':'); k > 0 && tok[k-1] == '.' {
+					a, c, at, ok = v6(tok[k:], false, glued)
+					at += k
+				} else {
+					a, c, at, ok = v6(tok, i > 0 && isWord(text[i-1]), glued)
+				}
 			}
 			if ok && bad(a) {
 				leaks = append(leaks, c)

@@ -63,6 +63,7 @@ func TestMaskFreeText(t *testing.T) {
 		{"sentence full stop", "from 203.0.113.9.", "from 203.0.113.0."},
 		{"ipv6 then a file extension", "/c/2001:db8:1:2::7.gif /c/::ffff:203.0.113.9.png /2001:db8:1:2::7.css", "/c/2001:db8:1::.gif /c/203.0.113.0.png /2001:db8:1::.css"},
 		{"ipv6 then a full stop and a word", "from 2001:db8:1:2::7.Done", "from 2001:db8:1::.Done"},
+		{"ipv6 after a dot", "ended.::ffff:cb00:7109 peer.::1 x.2001:db8:1:2::7 ...::ffff:cb00:7109.", "ended.203.0.113.0 peer.:: x.2001:db8:1:: ...203.0.113.0."},
 		{"ipv6 trailing colon", "from 2001:db8:1:2::7: refused", "from 2001:db8:1::: refused"},
 		{"leading zeros read as decimal", "192.000.002.001", "192.0.2.0"},
 		{"leading zeros in v6 tail", "::ffff:192.000.002.001", "192.0.2.0"},

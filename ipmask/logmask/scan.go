@@ -680,8 +680,14 @@ func escapeEnd(s []byte, a int) int {
 // colonToken tries the token s[a:b], which holds a colon, as one address:
 // IPv6 (with a zone), or IPv4 or IPv6 followed by a :port. A token that
 // starts with the digits of a percent-escape is first read without them:
-// "%5B2001:db8::1%5D" is the bracketed address of a URL.
+// "%5B2001:db8::1%5D" is the bracketed address of a URL. A '.' right
+// before the token's first colon ends what comes before it, which no
+// address then starts with: a sentence or a name may end right before an
+// address that starts with "::" (ended.::ffff:cb00:7109).
 func (sc *scanner) colonToken(a, b int) (Match, bool) {
+	if k := bytes.IndexByte(sc.s[a:b], ':'); k > 0 && sc.s[a+k-1] == '.' {
+		a += k
+	}
 	if e := escapeEnd(sc.s, a); e > a && e < b {
 		if m, ok := sc.colonTokenAt(e, b); ok {
 			return m, true
