@@ -109,7 +109,13 @@
 // variables), three octal digits after '#' (rsyslog writes a tab as
 // "#011", as in forwarded Windows events: "Address:#011203.0.113.9") or
 // after '\' (C). So \u0027203.0.113.9 becomes \u0027203.0.113.0 and
-// #011::ffff:198.51.100.7 becomes #011198.51.100.0. HTML character
+// #011::ffff:198.51.100.7 becomes #011198.51.100.0. Where the code digits
+// and the address read together as a 6to4 or Teredo address, which embed
+// an IPv4 address past their first group, they are read so, as the
+// reading without them would keep that IPv4 address whole:
+// #2002:cb00:7109::1 and %2002:cb00:7109::1 become #2002:cb00:7100:: and
+// %2002:cb00:7100:: (not #2002:cb00:7109::, the address 2:cb00:7109::1
+// after the escape #200 masked). HTML character
 // references (&#58;) end in ';' and run into nothing; text with its
 // colons written so is not decoded.
 //

@@ -35,6 +35,7 @@ var seeds = []string{
 	"session=<ESIzRFVmOTDLAHEJ> imap(a)<42><ESIzRFVmOTAgAQ24AAEAAgAAAAAAAAAH>: x<1><ESIzRFVmOTDLAHEJ> session=<ESIzRFVmOTAAAAAAAAAAAAAA///LAHEJ>",
 	"from 203-0-113-9.dyn.example.net[203.0.113.9] ec2-203-0-113-9.compute-1.amazonaws.com ip-10-0-0-5.ec2.internal 1-2-3-4-5.x _203-0-113-9.x 203-0-113-9.1.2.3.4",
 	"ended.::ffff:cb00:7109 ...:::2 1.2.3.4.::1 12:2001:db8:1:2:3:4:5:6 /2001:db8:a:b:0:0:0:2:8080 src:2001:db8:1:2:3:4:5:6:443",
+	`#2002:cb00:7109::1 %2002:cb00:7109::1%eth0 \x2002:cb00:7109::1:443 #2001:0:4136:e378:8000:63bf:3fff:fdd2`,
 }
 
 // plainLeaks is the independent check: written with strings and
@@ -367,6 +368,16 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			a, c, at, ok := netip.Addr{}, "", 0, false
 			if esc > 0 && strings.Contains(tok[esc:], ":") {
 				a, c, at, ok = v6(tok[esc:], false, glued)
+				// Read with the escape's digits, a 6to4 or Teredo
+				// address is read so.
+				host, zone, _ := strings.Cut(c, "%")
+				if w, err := netip.ParseAddr(tok[:esc] + host); ok && at == 0 && err == nil && (netip.MustParsePrefix("2002::/16").Contains(w) || netip.MustParsePrefix("2001::/32").Contains(w)) {
+					a, c = w, tok[:esc]+host
+					if zone != "" {
+						c += "%" + zone
+					}
+					esc = 0
+				}
 				at += esc
 			}
 			if !ok {

@@ -153,6 +153,9 @@ func TestMaskFreeText(t *testing.T) {
 		{"nginx \\x escape", `"\x22203.0.113.9\x22" \x22::ffff:203.0.113.9\x22`, `"\x22203.0.113.0\x22" \x22203.0.113.0\x22`},
 		{"rsyslog #ooo escape", "Source Network Address:#011203.0.113.9#015 Client Address:#011::ffff:198.51.100.7", "Source Network Address:#011203.0.113.0#015 Client Address:#011198.51.100.0"},
 		{"c octal escape", `addr\011203.0.113.9`, `addr\011203.0.113.0`},
+		// Escape digits that, read with the address, make it 6to4 or
+		// Teredo: read with it, or the embedded IPv4 would survive.
+		{"escape digits that start a 6to4 address", `#2002:cb00:7109::1 \2002:CB00:7109::1 %2002:cb00:7109::1 \x2002:cb00:7109::1:443 #2002:cb00:7109::1%eth0 x`, `#2002:cb00:7100:: \2002:cb00:7100:: %2002:cb00:7100:: \x2002:cb00:7100:: #2002:cb00:7100:: x`},
 		{"escape after address is not a zone", "2001:db8:1:2::7%2C203.0.113.9", "2001:db8:1::%2C203.0.113.0"},
 		{"decimal zone kept a zone", "fe80::1%12 up", "fe80:: up"},
 
@@ -276,6 +279,12 @@ func TestMaskFinePolicy(t *testing.T) {
 		{"one zero group kept as \"::\"", "1::2:3:4:5:6:7", "1::2:3:4:5:6:0"},
 		{"zero run moved by masking, dotted tail", "0:0:1::1:0.0.1.1", "0:0:1::1:0.0.1.0"},
 		{"zero run moved by masking", "0:0:1::1:0:1 %3A%3A1%3A0%3A0%3A1%3A0%3A1", "0:0:1::1:0:0 %3A%3A1%3A0%3A0%3A1%3A0%3A0"},
+	})
+	// Teredo's client IPv4 (its last 32 bits, inverted) keeps 16 bits
+	// here, fewer than the 120 of other IPv6.
+	checkRows(t, mustMasker(t, mustPolicy(t, 16, 120), nil), []maskRow{
+		{"teredo", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:0:4136:e378:8000:63bf:3fff:0"},
+		{"escape digits that start a teredo address", "#2001:0:4136:e378:8000:63bf:3fff:fdd2", "#2001:0:4136:e378:8000:63bf:3fff:0"},
 	})
 }
 

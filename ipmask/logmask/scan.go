@@ -690,11 +690,28 @@ func (sc *scanner) colonToken(a, b int) (Match, bool) {
 	}
 	if e := escapeEnd(sc.s, a); e > a && e < b {
 		if m, ok := sc.colonTokenAt(e, b); ok {
+			// Read with the escape's digits, the address may be 6to4
+			// or Teredo (#2002:cb00:7109::1), whose embedded IPv4 the
+			// reading without them would keep: read so, then.
+			end := m.End
+			if z := bytes.IndexByte(sc.s[e:end], '%'); z >= 0 {
+				end = e + z
+			}
+			if w, ok := parse6(sc.s[a:end]); ok && m.Start == e && embedsIPv4(w) {
+				m.Addr, m.Start = w, a
+			}
 			return m, true
 		}
 		sc.portEnd, sc.cut = 0, false
 	}
 	return sc.colonTokenAt(a, b)
+}
+
+// embedsIPv4 reports whether a is a 6to4 (2002::/16) or Teredo
+// (2001::/32) address, which hold an IPv4 address past their first group.
+func embedsIPv4(a netip.Addr) bool {
+	b := a.As16()
+	return b[0] == 0x20 && (b[1] == 0x02 || b[1] == 0x01 && b[2] == 0 && b[3] == 0)
 }
 
 // colonTokenAt is colonToken without the percent-escape rule. It reads the
