@@ -36,7 +36,9 @@
 //     a Cisco ASA interface name or a counter, before an address in full)
 //     and Java 8's /2001:db8:a:b:0:0:0:2:8080 read also as the key "2001"
 //     and an address, which keeps the port's bits, so both become
-//     12:2001:db8:: and /2001:db8:a:: under /48. A port of five digits
+//     12:2001:db8:: and /2001:db8:a:: under /48; so are such digits before
+//     a colon and a word (ZooKeeper's thread names,
+//     AcceptThread:/0:0:0:0:0:0:0:1:2181:Factory). A port of five digits
 //     cannot be a group and is kept (2001:db8:a:b:0:0:0:2:54321 becomes
 //     2001:db8:a:::54321), and so is one after a key (src:...);
 //   - an IPv6 address followed by a '.' and a port, as tcpdump writes it

@@ -398,8 +398,12 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			// port is (12:2001:db8:1:2:3:4:5 and 6).
 			if rest := tok[at+len(c):]; ok && a.Is6() && strings.HasPrefix(rest, ":") && (i+at == 0 || text[i+at-1] != ':') {
 				port := rest[1:]
-				port = port[:len(port)-len(strings.TrimLeft(port, "0123456789"))]
-				if k := strings.IndexByte(c, ':'); port != "" && k > 0 && c[k+1] != ':' {
+				after := strings.TrimLeft(port, "0123456789")
+				port = port[:len(port)-len(after)]
+				if after == "" {
+					after = text[j:] // the token ends with the digits
+				}
+				if k := strings.IndexByte(c, ':'); port != "" && (after == "" || !isHex(after[0])) && k > 0 && c[k+1] != ':' {
 					if b, err := netip.ParseAddr(c[k+1:] + ":" + port); err == nil && bad(b) {
 						leaks = append(leaks, c+":"+port)
 					}

@@ -353,16 +353,22 @@ func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, matc
 		if !bytes.Equal(dst[k:], raw) {
 			last, _ = d.orig(sc.portEnd)
 		}
-	} else if sc.portEnd > match.End && match.Addr.Is6() {
+	} else if match.Addr.Is6() {
 		// IPv6 with an unbracketed :port. If the masked text and the
-		// port would read as one longer address, or the port is the
-		// last group of the address that the input reads as after a
-		// key, drop the port.
-		dst = append(dst, scan[match.End:sc.portEnd]...)
-		if _, ok := parse6(dst[k:]); ok && !match.Addr.Is4In6() || m.portInKeyReading(scan, match.Start, sc.portEnd) {
-			last, _ = d.orig(sc.portEnd)
+		// port would read as one longer address, drop the port.
+		if sc.portEnd > match.End && !match.Addr.Is4In6() {
+			dst = append(dst, scan[match.End:sc.portEnd]...)
+			if _, ok := parse6(dst[k:]); ok {
+				last, _ = d.orig(sc.portEnd)
+			}
+			dst = dst[:n]
 		}
-		dst = dst[:n]
+		// Drop as well digits after a colon (a port, or text that ends
+		// the token) that are the last group of the address the input
+		// reads as after a key: 12:2001:db8:1:2:3:4:5:6.
+		if e := groupAfter(scan, match.End); e > 0 && m.portInKeyReading(scan, match.Start, e) {
+			last, _ = d.orig(e)
+		}
 	}
 	if sc.keyAt >= 0 && d == nil && sc.keyAt >= prev {
 		var n int
@@ -380,12 +386,29 @@ func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, matc
 	return dst, last, k
 }
 
-// portInKeyReading reports whether scan[start:end], an IPv6 address and
-// an unbracketed :port, reads also as a key, one colon and an address that
-// the Masker does not keep: 12:2001:db8:1:2:3:4:5:6 is the address
-// 12:2001:db8:1:2:3:4:5 and the port 6, or the key 12 and the address
-// 2001:db8:1:2:3:4:5:6, whose last group the port is. Text read after a
-// key already (src:2001:db8:1:2:3:4:5:6:443) is read so only once.
+// groupAfter returns the end of the decimal digits after a colon at
+// scan[end] that end a group (no hex digit follows them), or 0.
+func groupAfter(scan []byte, end int) int {
+	if end >= len(scan) || scan[end] != ':' {
+		return 0
+	}
+	e := end + 1
+	for e < len(scan) && class[scan[e]]&cDigit != 0 {
+		e++
+	}
+	if e == end+1 || e < len(scan) && hexVal[scan[e]] != 0xff {
+		return 0
+	}
+	return e
+}
+
+// portInKeyReading reports whether scan[start:end], an IPv6 address, a
+// colon and digits (an unbracketed :port), reads also as a key, one colon
+// and an address that the Masker does not keep: 12:2001:db8:1:2:3:4:5:6
+// is the address 12:2001:db8:1:2:3:4:5 and the port 6, or the key 12 and
+// the address 2001:db8:1:2:3:4:5:6, whose last group the port is. Text
+// read after a key already (src:2001:db8:1:2:3:4:5:6:443) is read so only
+// once.
 func (m *Masker) portInKeyReading(scan []byte, start, end int) bool {
 	if start > 0 && scan[start-1] == ':' {
 		return false

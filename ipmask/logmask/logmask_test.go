@@ -107,6 +107,7 @@ func TestMaskFreeText(t *testing.T) {
 		// name or a counter before it.
 		{"hex key, nine groups", "cafe:2001:db8:1:2:3:4:5:6", "cafe:2001:db8::"},
 		{"number key, nine groups", "for 12:2001:db8:1:2:3:4:5:1234/443 to face:2001:db8:a:b:0:0:0:7", "for 12:2001:db8::/443 to face:2001:db8::"},
+		{"nine groups run into a word", "Thread:/0:0:0:0:0:0:0:1:2181:Factory 12:2001:db8:1:2:3:4:5:6:x at /2001:db8:a:b:0:0:0:2:8080.", "Thread:/:::Factory 12:2001:db8:::x at /2001:db8:a::."},
 		{"hex key, nine groups, escaped", "ip=12%3A2001%3Adb8%3A1%3A2%3A3%3A4%3A5%3A6", "ip=12%3A2001%3Adb8%3A%3A"},
 		{"hex key that parses as one address", "cafe:2001:db8:1:2::1", "cafe:2001:db8::"},
 		// A hex key and an address that, masked, would read as one
