@@ -366,7 +366,12 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		if strings.Contains(tok, ":") {
 			glued := j < len(text) && isWord(text[j])
 			a, c, at, ok := netip.Addr{}, "", 0, false
-			if esc > 0 && strings.Contains(tok[esc:], ":") {
+			// A '.' right before the first colon ends what comes
+			// before it (ended.::ffff:cb00:7109), escape digits too.
+			if k := strings.IndexByte(tok, ':'); k > 0 && tok[k-1] == '.' {
+				a, c, at, ok = v6(tok[k:], false, glued)
+				at += k
+			} else if esc > 0 && strings.Contains(tok[esc:], ":") {
 				a, c, at, ok = v6(tok[esc:], false, glued)
 				// Read with the escape's digits, a 6to4 or Teredo
 				// address is read so.
@@ -380,15 +385,8 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 				}
 				at += esc
 			}
-			if !ok {
-				// A '.' right before the first colon ends what comes
-				// before it (ended.::ffff:cb00:7109).
-				if k := strings.IndexByte(tok, ':'); k > 0 && tok[k-1] == '.' {
-					a, c, at, ok = v6(tok[k:], false, glued)
-					at += k
-				} else {
-					a, c, at, ok = v6(tok, i > 0 && isWord(text[i-1]), glued)
-				}
+			if !ok && (at == 0 || tok[at-1] != '.') {
+				a, c, at, ok = v6(tok, i > 0 && isWord(text[i-1]), glued)
 			}
 			if ok && bad(a) {
 				leaks = append(leaks, c)
