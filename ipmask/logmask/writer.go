@@ -299,26 +299,44 @@ func cutAt(b []byte) int {
 // splitsEscape reports whether a cut after b[i] would split one of the
 // escapes escapeEnd reads ("%20", "\x22", "\u0027", "#011", "\011"):
 // "#011203.0.113.9" cut after "#" would leave a piece starting with digits
-// that no longer read as the address. Any introducer counts, whatever
-// follows it.
+// that no longer read as the address. Any introducer counts whose code
+// digits are not all in b; one followed in b by bytes that are not its
+// code digits ("#0:0:0:0:0:0:0:10") starts no escape.
 func splitsEscape(b []byte, i int) bool {
-	for k := i; k >= 0 && k > i-5; k-- {
-		n := 0
+	for k := i; k >= 0 && k > i-6; k-- {
+		ds, n, octal := k+1, 0, false // its code digits: b[ds:ds+n]
 		switch b[k] {
 		case '%':
 			n = 2
-		case '#', '\\':
-			n = 3
-		case 'x':
+		case '#':
+			n, octal = 3, true
+		case '\\':
+			n, octal = 3, true
+			if k+1 < len(b) && (b[k+1] == 'x' || b[k+1] == 'u') {
+				ds, n, octal = k+2, 2, false
+				if b[k+1] == 'u' {
+					n = 4
+				}
+			}
+		case 'x', 'u':
 			if k > 0 && b[k-1] == '\\' {
 				n = 2
-			}
-		case 'u':
-			if k > 0 && b[k-1] == '\\' {
-				n = 4
+				if b[k] == 'u' {
+					n = 4
+				}
 			}
 		}
-		if n > 0 && i < k+n {
+		if n == 0 || i >= ds+n-1 {
+			continue
+		}
+		if ds+n > len(b) {
+			return true // its code digits may follow b
+		}
+		escape := true
+		for _, d := range b[ds : ds+n] {
+			escape = escape && (octal && '0' <= d && d <= '7' || !octal && hexVal[d] != 0xff)
+		}
+		if escape {
 			return true
 		}
 	}
