@@ -619,6 +619,43 @@ func TestWriterLongLines(t *testing.T) {
 
 // TestWriterLongTokens feeds lines with no safe cut at all: the pieces are
 // cut where no dotted quad can be split, and nothing leaks.
+// TestWriterCutInsideAddress covers a long line whose only cut points
+// fall inside IPv6 address text: the address split there reads in neither
+// piece, so the address text around the cut is scrubbed.
+func TestWriterCutInsideAddress(t *testing.T) {
+	tests := []struct{ name, text, want string }{
+		// Unscrubbed, the two pieces of each would read as one address
+		// across the cut (::1:0, ::ab12:3456 in part, ::1) that neither
+		// piece held to mask.
+		{"after a colon", strings.Repeat("0", 250) + "::0001:0 x", strings.Repeat("0", 250) + "--0001-0 x"},
+		{"after a hex letter", strings.Repeat("0", 250) + "::ab1234:5 x", strings.Repeat("0", 250) + "--ab1234-5 x"},
+		{"at MaxLine", strings.Repeat("0", 300) + "::0001#0", strings.Repeat("0", 296) + "--#0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := writeShortLines(t, tt.text)
+			assert.Equal(t, tt.want, out)
+			for match := range Addrs([]byte(out)) {
+				assert.True(t, ipmask.Default.IsMasked(match.Addr), "%v at %d", match.Addr, match.Start)
+			}
+			assert.Empty(t, plainLeaks(out, ipmask.Default, false))
+		})
+	}
+}
+
+// writeShortLines writes text to a Writer under ipmask.Default with the
+// least MaxLine and returns what it wrote.
+func writeShortLines(t *testing.T, text string) string {
+	t.Helper()
+	var out bytes.Buffer
+	w, err := NewWriter(&out, ipmask.Default, &Options{MaxLine: minMaxLine})
+	require.NoError(t, err)
+	_, err = w.Write([]byte(text))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	return out.String()
+}
+
 func TestWriterLongTokens(t *testing.T) {
 	tests := []struct{ name, text string }{
 		{"letters and quads", strings.Repeat("g203.0.113.9", 100)},
@@ -629,14 +666,9 @@ func TestWriterLongTokens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out bytes.Buffer
-			w, err := NewWriter(&out, ipmask.Default, &Options{MaxLine: 256})
-			require.NoError(t, err)
-			_, err = w.Write([]byte(tt.text))
-			require.NoError(t, err)
-			require.NoError(t, w.Close())
-			assert.NotContains(t, out.String(), "203.0.113.9")
-			assert.Contains(t, out.String(), "203.0.113.0")
+			out := writeShortLines(t, tt.text)
+			assert.NotContains(t, out, "203.0.113.9")
+			assert.Contains(t, out, "203.0.113.0")
 		})
 	}
 }

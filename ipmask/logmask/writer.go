@@ -29,7 +29,11 @@ const flushAt = 64 << 10
 // its last non-address byte (a letter), else after its last byte that is
 // neither digit nor dot, else after its last "..", else at MaxLine, none
 // of which can split a dotted quad (the first two never split such an
-// escape either); at worst the pieces are masked more than the whole line
+// escape either). The second and the last can split IPv6 address text
+// (a ':' or a hex letter ends it, or MaxLine falls inside it): there the
+// ':', '.' and '%' of the address text within 128 bytes on either side
+// of the cut become '-', so that nothing reads as an address across it.
+// At worst the pieces are masked more than the whole line
 // would have been, never less. In field mode only the first piece of a long line
 // is read as columns; the rest is masked as free text. A Writer holds at
 // most MaxLine bytes of input and about 64 KiB plus twice MaxLine of
@@ -44,6 +48,7 @@ type Writer struct {
 	m       *Masker
 	pend    []byte // start of a line whose newline has not arrived, < maxLine bytes
 	cont    bool   // pend continues a long line already partly written
+	scrub   bool   // the last piece was cut inside address text: see piece
 	out     []byte
 	written int64
 	err     error
@@ -99,9 +104,7 @@ func (w *Writer) Write(b []byte) (int, error) {
 			} else {
 				w.pend = append(w.pend, b[:room]...)
 				b = b[room:]
-				c := cutPoint(w.pend)
-				w.line(w.pend[:c])
-				w.cont = true
+				c := w.piece(w.pend)
 				w.pend = w.pend[:copy(w.pend, w.pend[c:])]
 			}
 		} else {
@@ -123,10 +126,7 @@ func (w *Writer) Write(b []byte) (int, error) {
 				w.pend = append(w.pend, b...)
 				b = nil
 			} else {
-				c := cutPoint(look)
-				w.line(b[:c])
-				w.cont = true
-				b = b[c:]
+				b = b[w.piece(look):]
 			}
 		}
 		if len(w.out) >= flushAt {
@@ -141,13 +141,53 @@ func (w *Writer) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// line masks one line or piece of a line into w.out.
+// piece masks the first piece of b, MaxLine bytes of a long line, into
+// w.out, up to cutPoint, and returns where it ended. A cut inside address
+// text (after a ':' or a hex letter, or at MaxLine) could split an address
+// that neither piece then holds whole: the ':', '.' and '%' within
+// scrubLen bytes of it, in the stretch of address text on either side of
+// it, become '-', so that no address reads across it.
+func (w *Writer) piece(b []byte) int {
+	c := cutPoint(b)
+	from := len(w.out)
+	w.line(b[:c])
+	w.cont = true
+	w.scrub = c == len(b) || class[b[c-1]]&cT != 0 && b[c-1] != '.'
+	if w.scrub {
+		for i := len(w.out) - 1; i >= max(from, len(w.out)-scrubLen) && class[w.out[i]]&cSafe == 0; i-- {
+			scrubByte(w.out, i)
+		}
+	}
+	return c
+}
+
+// scrubLen is how far from a cut inside address text piece scrubs: more
+// than the longest address text the scanner reads, its colons
+// percent-encoded, with a port and an escape before it.
+const scrubLen = 128
+
+// scrubByte turns b[i] into '-' if it is ':', '.' or '%'.
+func scrubByte(b []byte, i int) {
+	if c := b[i]; c == ':' || c == '.' || c == '%' {
+		b[i] = '-'
+	}
+}
+
+// line masks one line or piece of a line into w.out, scrubbing the start
+// of its output if the piece before it was cut inside address text.
 func (w *Writer) line(b []byte) {
+	from := len(w.out)
 	if w.cont && w.m.fields != 0 {
 		w.out = w.m.appendFree(w.out, b)
-		return
+	} else {
+		w.out = w.m.AppendMask(w.out, b)
 	}
-	w.out = w.m.AppendMask(w.out, b)
+	if w.scrub {
+		w.scrub = false
+		for i := from; i < min(len(w.out), from+scrubLen) && class[w.out[i]]&cSafe == 0; i++ {
+			scrubByte(w.out, i)
+		}
+	}
 }
 
 func (w *Writer) flush() error {
