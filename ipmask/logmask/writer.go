@@ -31,8 +31,9 @@ const flushAt = 64 << 10
 // of which can split a dotted quad (the first two never split such an
 // escape either). The second and the last can split IPv6 address text
 // (a ':' or a hex letter ends it, or MaxLine falls inside it): there the
-// ':', '.' and '%' of the address text within 128 bytes on either side
-// of the cut become '-', so that nothing reads as an address across it.
+// ':', '.' and '%' on either side of the cut, up to the nearest byte that
+// cannot touch an address, become '-', so that nothing reads as an
+// address in that text or across the cut.
 // At worst the pieces are masked more than the whole line
 // would have been, never less. In field mode only the first piece of a long line
 // is read as columns; the rest is masked as free text. A Writer holds at
@@ -142,29 +143,33 @@ func (w *Writer) Write(b []byte) (int, error) {
 }
 
 // piece masks the first piece of b, MaxLine bytes of a long line, into
-// w.out, up to cutPoint, and returns where it ended. A cut inside address
-// text (after a ':' or a hex letter, or at MaxLine) could split an address
-// that neither piece then holds whole: the ':', '.' and '%' within
-// scrubLen bytes of it, in the stretch of address text on either side of
-// it, become '-', so that no address reads across it.
+// w.out, up to cutPoint, and returns where it ended. A cut inside IPv6
+// address text (at MaxLine, or after a ':' or a hex letter with a ':' or
+// '%' before it in its stretch) could split an address that neither piece
+// then holds whole: the ':', '.' and '%' of the stretch on either side of
+// it (up to a byte that never touches an address, within each piece)
+// become '-', which leaves nothing in it that reads as an address, so
+// none reads across the cut. After a hex letter with no colon before it,
+// the piece on the left holds no more of an address than leading digits
+// that the one on the right masks with its own.
 func (w *Writer) piece(b []byte) int {
 	c := cutPoint(b)
 	from := len(w.out)
 	w.line(b[:c])
 	w.cont = true
-	w.scrub = c == len(b) || class[b[c-1]]&cT != 0 && b[c-1] != '.'
+	w.scrub = c == len(b)
+	if !w.scrub && class[b[c-1]]&cT != 0 && b[c-1] != '.' {
+		for i := c - 1; i >= 0 && class[b[i]]&cSafe == 0 && !w.scrub; i-- {
+			w.scrub = b[i] == ':' || b[i] == '%'
+		}
+	}
 	if w.scrub {
-		for i := len(w.out) - 1; i >= max(from, len(w.out)-scrubLen) && class[w.out[i]]&cSafe == 0; i-- {
+		for i := len(w.out) - 1; i >= from && class[w.out[i]]&cSafe == 0; i-- {
 			scrubByte(w.out, i)
 		}
 	}
 	return c
 }
-
-// scrubLen is how far from a cut inside address text piece scrubs: more
-// than the longest address text the scanner reads, its colons
-// percent-encoded, with a port and an escape before it.
-const scrubLen = 128
 
 // scrubByte turns b[i] into '-' if it is ':', '.' or '%'.
 func scrubByte(b []byte, i int) {
@@ -184,7 +189,7 @@ func (w *Writer) line(b []byte) {
 	}
 	if w.scrub {
 		w.scrub = false
-		for i := from; i < min(len(w.out), from+scrubLen) && class[w.out[i]]&cSafe == 0; i++ {
+		for i := from; i < len(w.out) && class[w.out[i]]&cSafe == 0; i++ {
 			scrubByte(w.out, i)
 		}
 	}
