@@ -190,7 +190,12 @@
 //     that is all hex digits with nothing glued to its left (cafe:,
 //     dead:) is first read as part of the address: where that reading
 //     parses, it is masked whole (cafe:2001:db8:1:2::1 becomes
-//     cafe:2001:db8::), which hides the key reading's address as well;
+//     cafe:2001:db8::), which hides the key reading's address as well,
+//     unless that address embeds an IPv4 address the policy keeps fewer
+//     bits of: then it is masked too, in place (under /24 and /64,
+//     cafe:2002:cb00:7109::1 becomes cafe:2002:cb00:7100::, the 6to4
+//     address 2002:cb00:7109::1 masked; only policies that keep more than
+//     32 IPv6 bits past their IPv4 bits need this, not the default);
 //     where it does not, the key reading is taken, and if the key and the
 //     masked address then read as one unmasked address, that is masked
 //     too (dead:2001:db8:1:2:3:4:5:abc becomes dead:2001:db8::). (With SkipPrivate, a

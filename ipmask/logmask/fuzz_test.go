@@ -391,6 +391,14 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			if ok && bad(a) {
 				leaks = append(leaks, c)
 			}
+			// An IPv6 address not read after a key also reads as a key
+			// of one group and the address after it.
+			if k := strings.IndexByte(c, ':'); ok && a.Is6() && k > 0 && k+1 < len(c) && c[k+1] != ':' && (i+at == 0 || text[i+at-1] != ':') && !(skip && isPrivate(a)) {
+				host, _, _ := strings.Cut(c[k+1:], "%")
+				if b, err := netip.ParseAddr(stripLeadingZeros(host)); err == nil && bad(b) {
+					leaks = append(leaks, c[k+1:])
+				}
+			}
 			// An IPv6 address and a :port, not read after a key,
 			// also read as a key and an address whose last group the
 			// port is (12:2001:db8:1:2:3:4:5 and 6).

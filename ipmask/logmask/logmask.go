@@ -82,6 +82,11 @@ type Masker struct {
 	skipPrivate bool
 	placeholder string
 	maxLine     int
+	// keyRisk: the policy keeps more than 32 IPv6 bits past its IPv4
+	// bits, so an address that embeds an IPv4 address one group into the
+	// text (6to4, read after a key) can keep fewer bits than the whole
+	// text read as one address shows of it; see maskKeyReading.
+	keyRisk bool
 }
 
 // NewMasker returns a Masker for policy p and options opts, which may be
@@ -91,6 +96,7 @@ type Masker struct {
 // which could hold an address.
 func NewMasker(p ipmask.Policy, opts *Options) (*Masker, error) {
 	m := &Masker{policy: p, delim: ' ', placeholder: "-", maxLine: DefaultMaxLine}
+	m.keyRisk = p.IPv6Bits() > 32+p.IPv4Bits()
 	if opts == nil {
 		return m, nil
 	}
@@ -344,6 +350,9 @@ func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, matc
 		return m.appendForm(dst, raw, match.Addr, sc.form), end, k
 	}
 	dst = m.appendAddr(dst, raw, match.Addr, inZone(scan, match.Start))
+	if m.keyRisk && match.Addr.Is6() && (match.Start == 0 || scan[match.Start-1] != ':') && !(m.skipPrivate && isPrivate(match.Addr)) {
+		dst = m.maskKeyReading(dst, k)
+	}
 	n := len(dst)
 	last = end
 	if sc.cut && sc.portEnd > match.End { // not left from an earlier match
@@ -384,6 +393,26 @@ func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, matc
 		}
 	}
 	return dst, last, k
+}
+
+// maskKeyReading masks, in dst[k:], a masked IPv6 address not read after a
+// key, the address that the text after its first group and a single colon
+// reads as (cafe:2002:cb00:7109:: holds the 6to4 address 2002:cb00:7109::),
+// if the Masker does not keep it: the whole reading can show bits of it
+// that its own rule drops. The masked text is never longer.
+func (m *Masker) maskKeyReading(dst []byte, k int) []byte {
+	out := dst[k:]
+	j := bytes.IndexByte(out, ':')
+	if j <= 0 || j+1 >= len(out) || out[j+1] == ':' {
+		return dst
+	}
+	a, ok := parse6(out[j+1:])
+	if !ok || m.kept(a) {
+		return dst
+	}
+	var raw [maxAddrText]byte
+	var rep [maxAddrText]byte
+	return append(dst[:k+j+1], m.appendAddr(rep[:0], append(raw[:0], out[j+1:]...), a, false)...)
 }
 
 // groupAfter returns the end of the decimal digits after a colon at

@@ -289,6 +289,22 @@ func TestMaskFinePolicy(t *testing.T) {
 	})
 }
 
+// TestMaskKeyReadingFinePolicy covers policies that keep more IPv6 bits
+// than 32 past the IPv4 bits: read after a key of one group, an address
+// that embeds an IPv4 address (6to4 at bit 16, NAT64 and Teredo at 96)
+// keeps fewer bits than the whole text read as one address shows of it.
+func TestMaskKeyReadingFinePolicy(t *testing.T) {
+	checkRows(t, mustMasker(t, mustPolicy(t, 24, 64), nil), []maskRow{
+		{"hex key before 6to4", "cafe:2002:cb00:7109::1", "cafe:2002:cb00:7100::"},
+		{"number key before 6to4", "for 1:2002:CB00:7109:1:: to", "for 1:2002:cb00:7100:: to"},
+		{"key reading already masked", "cafe:2001:db8:1::", "cafe:2001:db8:1::"},
+	})
+	checkRows(t, mustMasker(t, mustPolicy(t, 24, 128), nil), []maskRow{
+		{"whole reading kept, 6to4", "x 1:2002:cb00:7109::1 y", "x 1:2002:cb00:7100:: y"},
+		{"whole reading kept, nat64", "x 12:64:ff9b::cb00:7109", "x 12:64:ff9b::cb00:7100"},
+	})
+}
+
 // TestMaskCoarsePolicy covers a policy keeping fewer IPv6 bits than an
 // address's text holds before its "::", which an identifier's reading
 // must not leave: two groups run into a word with nothing after the
