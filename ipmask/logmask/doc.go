@@ -87,6 +87,15 @@
 // (203.0.113.9) becomes session=<ESIzRFVmOTDLAHEA> under /24. Base64 is
 // not decoded anywhere else.
 //
+// HAProxy's unique IDs, in the format its documentation gives
+// (unique-id-format %{+X}o\ %ci:%cp_%fi:%fp_%Ts_%rt:%pid, logged as
+// 7F000001:8296_7F00001E:1F90_4F7B0A69_0003:790A), write the client's and
+// the frontend's IPv4 address as eight hex digits, each followed by a
+// colon, four hex digits (the port) and a '_'. There each address is
+// masked in hex, in the case it was written in: CB007109:D431_... becomes
+// CB007100:D431_... under /24. Hex digits are not read as an address
+// anywhere else.
+//
 // Addresses in URLs are found when percent-encoded, as query strings write
 // them:
 //
@@ -237,7 +246,7 @@
 //     three dots and are left alone.
 //
 // Not recognised: numeric forms that are not dotted quads (3221226219,
-// 0xc0000201), addresses encoded otherwise than above (base64 other than
+// 0xc0000201) but for HAProxy's unique IDs, addresses encoded otherwise than above (base64 other than
 // Dovecot's session IDs, %2E for dots, HTML character references), and
 // digits other than ASCII ones (fullwidth ２０３.０.１１３.９).
 //

@@ -268,6 +268,18 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			}
 		}
 	}
+	// HAProxy's unique IDs: a token of eight hex digits, a colon and four,
+	// then '_': the eight are an IPv4 address.
+	for i := 0; i+13 < len(text); i++ {
+		if (i > 0 && isTok(text[i-1])) || text[i+8] != ':' || text[i+13] != '_' {
+			continue
+		}
+		if v, err := strconv.ParseUint(text[i:i+8], 16, 32); err == nil && strings.Trim(text[i:i+13], "0123456789abcdefABCDEF:") == "" && strings.Count(text[i:i+13], ":") == 1 {
+			if a := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}); bad(a) {
+				leaks = append(leaks, text[i:i+8])
+			}
+		}
+	}
 	isDigitDot := func(c byte) bool { return '0' <= c && c <= '9' || c == '.' }
 	// Host names' labels that end in four numbers joined by '-', after
 	// a part that is not all digits: ec2-203-0-113-9.compute-1.amazonaws.com.

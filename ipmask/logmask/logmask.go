@@ -588,6 +588,21 @@ func (m *Masker) appendForm(dst, raw []byte, a netip.Addr, f form) []byte {
 		}
 		return base64.StdEncoding.AppendEncode(dst, b[:n])
 	}
+	if f == formHex {
+		b := r.As4()
+		for j, c := range raw {
+			v := b[j/2] >> (4 * (1 - j%2)) & 0xf
+			switch {
+			case hexVal[c] == v:
+				dst = append(dst, c)
+			case c >= 'a':
+				dst = append(dst, "0123456789abcdef"[v])
+			default:
+				dst = append(dst, "0123456789ABCDEF"[v])
+			}
+		}
+		return dst
+	}
 	if f == formIP6 {
 		b := r.As16()
 		n := (len(raw) + 1) / 2

@@ -160,6 +160,12 @@ func TestMaskFreeText(t *testing.T) {
 		{"escape after address is not a zone", "2001:db8:1:2::7%2C203.0.113.9", "2001:db8:1::%2C203.0.113.0"},
 		{"decimal zone kept a zone", "fe80::1%12 up", "fe80:: up"},
 
+		// HAProxy's unique IDs (%{+X}o %ci:%cp_%fi:%fp_%Ts_%rt:%pid): the
+		// client's and the frontend's IPv4 address in hex, masked there.
+		{"haproxy unique id", `{CB007109:D431_C6336407:01BB_665800A0_0004:1A2B} unique_id=cb007109:d431_0a000005:01bb_665800a0_0005:1a2b`,
+			`{CB007100:D431_C6336400:01BB_665800A0_0004:1A2B} unique_id=cb007100:d431_0a000000:01bb_665800a0_0005:1a2b`},
+		{"haproxy unique id, not eight hex digits and a port", "DEADBEEF:CAFE BADC0FFEE:1234_ 0A000005:1_ 665800A0_0004:1A2B", "DEADBEEF:CAFE BADC0FFEE:1234_ 0A000005:1_ 665800A0_0004:1A2B"},
+
 		// Reverse DNS names: the address reversed, one label per octet or
 		// nibble. A four-label in-addr.arpa name also reads forward as a
 		// dotted quad, so it is masked as both.

@@ -379,6 +379,11 @@ func (sc *scanner) next() (Match, bool) {
 		// Enough colons for an IPv6 address (eight groups, a "::", or a
 		// dotted tail), or a dotted quad with a port?
 		if colons < 7 && !double && dots < 3 {
+			if colons == 1 && dots == 0 && b-a == 13 { // rare: HAProxy's unique IDs
+				if m, ok := sc.hexQuad(a, b); ok {
+					return m, true
+				}
+			}
 			continue
 		}
 		sc.portEnd, sc.keyAt, sc.cut = 0, -1, false
@@ -455,7 +460,27 @@ const (
 	formInAddr              // in-addr.arpa labels (reverseName)
 	formIP6                 // ip6.arpa nibbles (reverseName)
 	formSession             // a Dovecot session ID (session)
+	formHex                 // eight hex digits, as HAProxy's unique IDs (hexQuad)
 )
+
+// hexQuad reads the token s[a:b], which holds one colon, as the start of
+// a HAProxy unique ID in the format its documentation gives
+// (%{+X}o %ci:%cp_%fi:%fp_..., 7F000001:8296_7F00001E:1F90_...): eight
+// hex digits, a colon, four and a '_' after them. The eight digits are an
+// IPv4 address, the client's or the frontend's; the four its port.
+func (sc *scanner) hexQuad(a, b int) (Match, bool) {
+	s := sc.s
+	k := a + 8
+	if b-a != 13 || b >= len(s) || s[b] != '_' || s[k] != ':' || !hexRun(s[a:k]) || !hexRun(s[k+1:b]) {
+		return Match{}, false
+	}
+	var v [4]byte
+	for j := range v {
+		v[j] = hexVal[s[a+2*j]]<<4 | hexVal[s[a+2*j+1]]
+	}
+	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formHex
+	return Match{Addr: netip.AddrFrom4(v), Start: a, End: k}, true
+}
 
 // hyphenQuad reads, where s[a] starts the last of a run of decimal numbers
 // joined by '-' that ends a host name's label (a '.' then a letter or digit
