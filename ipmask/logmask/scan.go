@@ -387,7 +387,17 @@ func (sc *scanner) next() (Match, bool) {
 			continue
 		}
 		sc.portEnd, sc.keyAt, sc.cut = 0, -1, false
-		if m, ok := sc.colonToken(a, b); ok {
+		from := a
+		if dots > 0 {
+			// A '.' right before the token's first colon ends what
+			// comes before it, which no address then starts with: a
+			// sentence or a name may end right before an address that
+			// starts with "::" (ended.::ffff:cb00:7109).
+			if k := bytes.IndexByte(s[a:b], ':'); k > 0 && s[a+k-1] == '.' {
+				from = a + k
+			}
+		}
+		if m, ok := sc.colonToken(from, b); ok {
 			if m.Start > a+1 && bytes.Count(s[a:m.Start], []byte{'.'}) >= 3 {
 				// A key that may hold a dotted quad (1.2.3.4:2001:db8::1):
 				// look for quads in it, then return m.
@@ -705,14 +715,8 @@ func escapeEnd(s []byte, a int) int {
 // colonToken tries the token s[a:b], which holds a colon, as one address:
 // IPv6 (with a zone), or IPv4 or IPv6 followed by a :port. A token that
 // starts with the digits of a percent-escape is first read without them:
-// "%5B2001:db8::1%5D" is the bracketed address of a URL. A '.' right
-// before the token's first colon ends what comes before it, which no
-// address then starts with: a sentence or a name may end right before an
-// address that starts with "::" (ended.::ffff:cb00:7109).
+// "%5B2001:db8::1%5D" is the bracketed address of a URL.
 func (sc *scanner) colonToken(a, b int) (Match, bool) {
-	if k := bytes.IndexByte(sc.s[a:b], ':'); k > 0 && sc.s[a+k-1] == '.' {
-		a += k
-	}
 	if e := escapeEnd(sc.s, a); e > a && e < b {
 		if m, ok := sc.colonTokenAt(e, b); ok {
 			// Read with the escape's digits, the address may be 6to4
