@@ -70,7 +70,8 @@
 // (not after a '.' or ':') or following a part that is not all digits.
 // 203-0-113-9.dyn.example.net, ec2-203-0-113-9.compute-1.amazonaws.com and
 // ip-10-0-0-5.ec2.internal become 203-0-113-0..., ec2-203-0-113-0... and
-// ip-10-0-0-0... under /24. Five numbers (1-2-3-4-5.example.net), or four
+// ip-10-0-0-0... under /24, with a :port after the name or not
+// (203-0-113-9.be:443). Five numbers (1-2-3-4-5.example.net), or four
 // with no name after them (build 1-2-3-4), are left alone, and a last
 // number that starts a dotted quad (203-0-113-9.1.2.3) is read as that
 // quad. Host names that write an address in another order or encoding

@@ -355,18 +355,19 @@ func (sc *scanner) next() (Match, bool) {
 		}
 		b := i
 		sc.i = b
+		// A host name's label ending in an address written with hyphens
+		// (ec2-203-0-113-9.compute-1.amazonaws.com), also where a port
+		// follows the name (203-0-113-9.be:443).
+		if a > 0 && s[a-1] == '-' && class[s[a]]&cDigit != 0 {
+			if m, ok := sc.hyphenQuad(a); ok {
+				return m, true
+			}
+		}
 		if colons == 0 {
 			// A reverse DNS name ends its token with a '.' before
 			// "in-addr.arpa" or "ip6.arpa".
 			if b < n && s[b]|0x20 == 'i' && s[b-1] == '.' {
 				if m, ok := sc.reverseName(a, b); ok {
-					return m, true
-				}
-			}
-			// A host name's label ending in an address written with
-			// hyphens (ec2-203-0-113-9.compute-1.amazonaws.com).
-			if a > 0 && s[a-1] == '-' && class[s[a]]&cDigit != 0 {
-				if m, ok := sc.hyphenQuad(a); ok {
 					return m, true
 				}
 			}
