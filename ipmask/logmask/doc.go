@@ -209,8 +209,10 @@
 //     where it does not, the key reading is taken, and if the key and the
 //     masked address then read as one unmasked address, that is masked
 //     too (dead:2001:db8:1:2:3:4:5:abc becomes dead:2001:db8::). (With SkipPrivate, a
-//     whole reading that is private, such as fd:2001:db8::1, a unique
-//     local address, is kept whole: no rule can tell it from a key.)
+//     whole reading that is private, such as fd12:2001:db8:1:2::1, a
+//     unique local address, is kept whole, though it also reads as the
+//     key fd12 and the public 2001:db8:1:2::1: no rule can tell it from
+//     a key. fd:2001:db8::1 is not one: its first group is 00fd.)
 //     A '.' separates an
 //     address from a word after it: 2001:db8::1.gif, 2001:db8::1.css and
 //     2001:db8::1.Done are masked.

@@ -484,6 +484,10 @@ func TestSkipPrivate(t *testing.T) {
 		{"public v4", "203.0.113.9", false},
 		{"cgnat is masked", "100.64.1.2", false},
 		{"ula", "fd00:1:2::3", true},
+		// Documented: the key reading (fd12, 2001:db8:1:2::1) is not
+		// told from a private address.
+		{"ula that also reads as a key and an address", "fd12:2001:db8:1:2::1", true},
+		{"a first group of 00fd is no ula", "fd:2001:db8:1:2::1", false},
 		{"loopback v6", "::1", true},
 		{"link-local v6", "fe80::1", true},
 		{"public v6", "2001:db8:1:2::7", false},
