@@ -30,13 +30,26 @@
 //     Where the whole text parses as IPv6 the port is read as its last group
 //     (2001:db8::1:443 is one address); where the masked address and the
 //     port would read back as one longer address, the port is dropped, so
-//     the output never holds an address that was not masked;
+//     the output never holds an address that was not masked. So is a port
+//     of four digits or fewer that the text after the address's first
+//     group reads as the last group of: 12:2001:db8:1:2:3:4:5:6 (a key, as
+//     a Cisco ASA interface name or a counter, before an address in full)
+//     and Java 8's /2001:db8:a:b:0:0:0:2:8080 read also as the key "2001"
+//     and an address, which keeps the port's bits, so both become
+//     12:2001:db8:: and /2001:db8:a:: under /48; so are such digits before
+//     a colon and a word (ZooKeeper's thread names,
+//     AcceptThread:/0:0:0:0:0:0:0:1:2181:Factory). A port of five digits
+//     cannot be a group and is kept (2001:db8:a:b:0:0:0:2:54321 becomes
+//     2001:db8:a:::54321), and so is one after a key (src:...);
 //   - an IPv6 address followed by a '.' and a port, as tcpdump writes it
 //     (2001:db8::1.443 > 2001:db8::2.22:);
 //   - an address after a key and one colon, whatever the key ends in:
 //     src:2001:db8::1, eth0:fe80::1%eth0, [IPv6:2001:db8::1] (sendmail,
 //     postfix), v6(en0:2607:f8b0::1) (macOS configd), and after a lone
-//     colon, (:2001:db8::1.
+//     colon, (:2001:db8::1;
+//   - an IPv6 address right after a '.', as where a sentence or a name
+//     ends right before it: ended.::ffff:cb00:7109 and x.2001:db8::1 (a
+//     '.' starts no IPv6 address).
 //
 // Reverse DNS names, as resolvers, name servers and mail servers log
 // their PTR lookups, are read as the address they stand for: up to four
@@ -57,7 +70,8 @@
 // (not after a '.' or ':') or following a part that is not all digits.
 // 203-0-113-9.dyn.example.net, ec2-203-0-113-9.compute-1.amazonaws.com and
 // ip-10-0-0-5.ec2.internal become 203-0-113-0..., ec2-203-0-113-0... and
-// ip-10-0-0-0... under /24. Five numbers (1-2-3-4-5.example.net), or four
+// ip-10-0-0-0... under /24, with a :port after the name or not
+// (203-0-113-9.be:443). Five numbers (1-2-3-4-5.example.net), or four
 // with no name after them (build 1-2-3-4), are left alone, and a last
 // number that starts a dotted quad (203-0-113-9.1.2.3) is read as that
 // quad. Host names that write an address in another order or encoding
@@ -73,6 +87,15 @@
 // port and so still tells sessions apart: session=<ESIzRFVmOTDLAHEJ>
 // (203.0.113.9) becomes session=<ESIzRFVmOTDLAHEA> under /24. Base64 is
 // not decoded anywhere else.
+//
+// HAProxy's unique IDs, in the format its documentation gives
+// (unique-id-format %{+X}o\ %ci:%cp_%fi:%fp_%Ts_%rt:%pid, logged as
+// 7F000001:8296_7F00001E:1F90_4F7B0A69_0003:790A), write the client's and
+// the frontend's IPv4 address as eight hex digits, each followed by a
+// colon, four hex digits (the port) and a '_'. There each address is
+// masked in hex, in the case it was written in: CB007109:D431_... becomes
+// CB007100:D431_... under /24. Hex digits are not read as an address
+// anywhere else.
 //
 // Addresses in URLs are found when percent-encoded, as query strings write
 // them:
@@ -98,7 +121,13 @@
 // variables), three octal digits after '#' (rsyslog writes a tab as
 // "#011", as in forwarded Windows events: "Address:#011203.0.113.9") or
 // after '\' (C). So \u0027203.0.113.9 becomes \u0027203.0.113.0 and
-// #011::ffff:198.51.100.7 becomes #011198.51.100.0. HTML character
+// #011::ffff:198.51.100.7 becomes #011198.51.100.0. Where the code digits
+// and the address read together as a 6to4 or Teredo address, which embed
+// an IPv4 address past their first group, they are read so, as the
+// reading without them would keep that IPv4 address whole:
+// #2002:cb00:7109::1 and %2002:cb00:7109::1 become #2002:cb00:7100:: and
+// %2002:cb00:7100:: (not #2002:cb00:7109::, the address 2:cb00:7109::1
+// after the escape #200 masked). HTML character
 // references (&#58;) end in ';' and run into nothing; text with its
 // colons written so is not decoded.
 //
@@ -171,12 +200,19 @@
 //     that is all hex digits with nothing glued to its left (cafe:,
 //     dead:) is first read as part of the address: where that reading
 //     parses, it is masked whole (cafe:2001:db8:1:2::1 becomes
-//     cafe:2001:db8::), which hides the key reading's address as well;
+//     cafe:2001:db8::), which hides the key reading's address as well,
+//     unless that address embeds an IPv4 address the policy keeps fewer
+//     bits of: then it is masked too, in place (under /24 and /64,
+//     cafe:2002:cb00:7109::1 becomes cafe:2002:cb00:7100::, the 6to4
+//     address 2002:cb00:7109::1 masked; only policies that keep more than
+//     32 IPv6 bits past their IPv4 bits need this, not the default);
 //     where it does not, the key reading is taken, and if the key and the
 //     masked address then read as one unmasked address, that is masked
 //     too (dead:2001:db8:1:2:3:4:5:abc becomes dead:2001:db8::). (With SkipPrivate, a
-//     whole reading that is private, such as fd:2001:db8::1, a unique
-//     local address, is kept whole: no rule can tell it from a key.)
+//     whole reading that is private, such as fd12:2001:db8:1:2::1, a
+//     unique local address, is kept whole, though it also reads as the
+//     key fd12 and the public 2001:db8:1:2::1: no rule can tell it from
+//     a key. fd:2001:db8::1 is not one: its first group is 00fd.)
 //     A '.' separates an
 //     address from a word after it: 2001:db8::1.gif, 2001:db8::1.css and
 //     2001:db8::1.Done are masked.
@@ -213,7 +249,7 @@
 //     three dots and are left alone.
 //
 // Not recognised: numeric forms that are not dotted quads (3221226219,
-// 0xc0000201), addresses encoded otherwise than above (base64 other than
+// 0xc0000201) but for HAProxy's unique IDs, addresses encoded otherwise than above (base64 other than
 // Dovecot's session IDs, %2E for dots, HTML character references), and
 // digits other than ASCII ones (fullwidth ２０３.０.１１３.９).
 //

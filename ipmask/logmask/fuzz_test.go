@@ -34,6 +34,9 @@ var seeds = []string{
 	`{"m":"\u0027203.0.113.9\u0027 \u00e9198.51.100.7 \x22::ffff:203.0.113.9\x22"} Address:#011203.0.113.9#015 a\011198.51.100.7 %E9203.0.113.9`,
 	"session=<ESIzRFVmOTDLAHEJ> imap(a)<42><ESIzRFVmOTAgAQ24AAEAAgAAAAAAAAAH>: x<1><ESIzRFVmOTDLAHEJ> session=<ESIzRFVmOTAAAAAAAAAAAAAA///LAHEJ>",
 	"from 203-0-113-9.dyn.example.net[203.0.113.9] ec2-203-0-113-9.compute-1.amazonaws.com ip-10-0-0-5.ec2.internal 1-2-3-4-5.x _203-0-113-9.x 203-0-113-9.1.2.3.4",
+	"ended.::ffff:cb00:7109 ...:::2 1.2.3.4.::1 12:2001:db8:1:2:3:4:5:6 /2001:db8:a:b:0:0:0:2:8080 src:2001:db8:1:2:3:4:5:6:443",
+	`#2002:cb00:7109::1 %2002:cb00:7109::1%eth0 \x2002:cb00:7109::1:443 #2001:0:4136:e378:8000:63bf:3fff:fdd2`,
+	"{CB007109:D431_C6336407:01BB_665800A0_0004:1A2B} cb007109:d431_ DEADBEEF:CAFE 0A000005:1_",
 }
 
 // plainLeaks is the independent check: written with strings and
@@ -266,6 +269,18 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			}
 		}
 	}
+	// HAProxy's unique IDs: a token of eight hex digits, a colon and four,
+	// then '_': the eight are an IPv4 address.
+	for i := 0; i+13 < len(text); i++ {
+		if (i > 0 && isTok(text[i-1])) || text[i+8] != ':' || text[i+13] != '_' {
+			continue
+		}
+		if v, err := strconv.ParseUint(text[i:i+8], 16, 32); err == nil && strings.Trim(text[i:i+13], "0123456789abcdefABCDEF:") == "" && strings.Count(text[i:i+13], ":") == 1 {
+			if a := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}); bad(a) {
+				leaks = append(leaks, text[i:i+8])
+			}
+		}
+	}
 	isDigitDot := func(c byte) bool { return '0' <= c && c <= '9' || c == '.' }
 	// Host names' labels that end in four numbers joined by '-', after
 	// a part that is not all digits: ec2-203-0-113-9.compute-1.amazonaws.com.
@@ -364,15 +379,54 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		if strings.Contains(tok, ":") {
 			glued := j < len(text) && isWord(text[j])
 			a, c, at, ok := netip.Addr{}, "", 0, false
-			if esc > 0 && strings.Contains(tok[esc:], ":") {
+			// A '.' right before the first colon ends what comes
+			// before it (ended.::ffff:cb00:7109), escape digits too.
+			if k := strings.IndexByte(tok, ':'); k > 0 && tok[k-1] == '.' {
+				a, c, at, ok = v6(tok[k:], false, glued)
+				at += k
+			} else if esc > 0 && strings.Contains(tok[esc:], ":") {
 				a, c, at, ok = v6(tok[esc:], false, glued)
+				// Read with the escape's digits, a 6to4 or Teredo
+				// address is read so.
+				host, zone, _ := strings.Cut(c, "%")
+				if w, err := netip.ParseAddr(tok[:esc] + host); ok && at == 0 && err == nil && (netip.MustParsePrefix("2002::/16").Contains(w) || netip.MustParsePrefix("2001::/32").Contains(w)) {
+					a, c = w, tok[:esc]+host
+					if zone != "" {
+						c += "%" + zone
+					}
+					esc = 0
+				}
 				at += esc
 			}
-			if !ok {
+			if !ok && (at == 0 || tok[at-1] != '.') {
 				a, c, at, ok = v6(tok, i > 0 && isWord(text[i-1]), glued)
 			}
 			if ok && bad(a) {
 				leaks = append(leaks, c)
+			}
+			// An IPv6 address not read after a key also reads as a key
+			// of one group and the address after it.
+			if k := strings.IndexByte(c, ':'); ok && a.Is6() && k > 0 && k+1 < len(c) && c[k+1] != ':' && (i+at == 0 || text[i+at-1] != ':') && !(skip && isPrivate(a)) {
+				host, _, _ := strings.Cut(c[k+1:], "%")
+				if b, err := netip.ParseAddr(stripLeadingZeros(host)); err == nil && bad(b) {
+					leaks = append(leaks, c[k+1:])
+				}
+			}
+			// An IPv6 address and a :port, not read after a key,
+			// also read as a key and an address whose last group the
+			// port is (12:2001:db8:1:2:3:4:5 and 6).
+			if rest := tok[at+len(c):]; ok && a.Is6() && strings.HasPrefix(rest, ":") && (i+at == 0 || text[i+at-1] != ':') {
+				port := rest[1:]
+				after := strings.TrimLeft(port, "0123456789")
+				port = port[:len(port)-len(after)]
+				if after == "" {
+					after = text[j:] // the token ends with the digits
+				}
+				if k := strings.IndexByte(c, ':'); port != "" && (after == "" || !isHex(after[0])) && k > 0 && c[k+1] != ':' {
+					if b, err := netip.ParseAddr(c[k+1:] + ":" + port); err == nil && bad(b) {
+						leaks = append(leaks, c+":"+port)
+					}
+				}
 			}
 			if ok && a.Is6() {
 				// Its dotted tail, if any, is part of it; a key before

@@ -82,6 +82,11 @@ type Masker struct {
 	skipPrivate bool
 	placeholder string
 	maxLine     int
+	// keyRisk: the policy keeps more than 32 IPv6 bits past its IPv4
+	// bits, so an address that embeds an IPv4 address one group into the
+	// text (6to4, read after a key) can keep fewer bits than the whole
+	// text read as one address shows of it; see maskKeyReading.
+	keyRisk bool
 }
 
 // NewMasker returns a Masker for policy p and options opts, which may be
@@ -91,6 +96,7 @@ type Masker struct {
 // which could hold an address.
 func NewMasker(p ipmask.Policy, opts *Options) (*Masker, error) {
 	m := &Masker{policy: p, delim: ' ', placeholder: "-", maxLine: DefaultMaxLine}
+	m.keyRisk = p.IPv6Bits() > 32+p.IPv4Bits()
 	if opts == nil {
 		return m, nil
 	}
@@ -344,6 +350,9 @@ func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, matc
 		return m.appendForm(dst, raw, match.Addr, sc.form), end, k
 	}
 	dst = m.appendAddr(dst, raw, match.Addr, inZone(scan, match.Start))
+	if m.keyRisk && match.Addr.Is6() && (match.Start == 0 || scan[match.Start-1] != ':') && !(m.skipPrivate && isPrivate(match.Addr)) {
+		dst = m.maskKeyReading(dst, k)
+	}
 	n := len(dst)
 	last = end
 	if sc.cut && sc.portEnd > match.End { // not left from an earlier match
@@ -353,14 +362,22 @@ func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, matc
 		if !bytes.Equal(dst[k:], raw) {
 			last, _ = d.orig(sc.portEnd)
 		}
-	} else if sc.portEnd > match.End && match.Addr.Is6() && !match.Addr.Is4In6() {
+	} else if match.Addr.Is6() {
 		// IPv6 with an unbracketed :port. If the masked text and the
 		// port would read as one longer address, drop the port.
-		dst = append(dst, scan[match.End:sc.portEnd]...)
-		if _, ok := parse6(dst[k:]); ok {
-			last, _ = d.orig(sc.portEnd)
+		if sc.portEnd > match.End && !match.Addr.Is4In6() {
+			dst = append(dst, scan[match.End:sc.portEnd]...)
+			if _, ok := parse6(dst[k:]); ok {
+				last, _ = d.orig(sc.portEnd)
+			}
+			dst = dst[:n]
 		}
-		dst = dst[:n]
+		// Drop as well digits after a colon (a port, or text that ends
+		// the token) that are the last group of the address the input
+		// reads as after a key: 12:2001:db8:1:2:3:4:5:6.
+		if e := groupAfter(scan, match.End); e > 0 && m.portInKeyReading(scan, match.Start, e) {
+			last, _ = d.orig(e)
+		}
 	}
 	if sc.keyAt >= 0 && d == nil && sc.keyAt >= prev {
 		var n int
@@ -376,6 +393,61 @@ func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, matc
 		}
 	}
 	return dst, last, k
+}
+
+// maskKeyReading masks, in dst[k:], a masked IPv6 address not read after a
+// key, the address that the text after its first group and a single colon
+// reads as (cafe:2002:cb00:7109:: holds the 6to4 address 2002:cb00:7109::),
+// if the Masker does not keep it: the whole reading can show bits of it
+// that its own rule drops. The masked text is never longer.
+func (m *Masker) maskKeyReading(dst []byte, k int) []byte {
+	out := dst[k:]
+	j := bytes.IndexByte(out, ':')
+	if j <= 0 || j+1 >= len(out) || out[j+1] == ':' {
+		return dst
+	}
+	a, ok := parse6(out[j+1:])
+	if !ok || m.kept(a) {
+		return dst
+	}
+	var raw [maxAddrText]byte
+	var rep [maxAddrText]byte
+	return append(dst[:k+j+1], m.appendAddr(rep[:0], append(raw[:0], out[j+1:]...), a, false)...)
+}
+
+// groupAfter returns the end of the decimal digits after a colon at
+// scan[end] that end a group (no hex digit follows them), or 0.
+func groupAfter(scan []byte, end int) int {
+	if end >= len(scan) || scan[end] != ':' {
+		return 0
+	}
+	e := end + 1
+	for e < len(scan) && class[scan[e]]&cDigit != 0 {
+		e++
+	}
+	if e == end+1 || e < len(scan) && hexVal[scan[e]] != 0xff {
+		return 0
+	}
+	return e
+}
+
+// portInKeyReading reports whether scan[start:end], an IPv6 address, a
+// colon and digits (an unbracketed :port), reads also as a key, one colon
+// and an address that the Masker does not keep: 12:2001:db8:1:2:3:4:5:6
+// is the address 12:2001:db8:1:2:3:4:5 and the port 6, or the key 12 and
+// the address 2001:db8:1:2:3:4:5:6, whose last group the port is. Text
+// read after a key already (src:2001:db8:1:2:3:4:5:6:443) is read so only
+// once.
+func (m *Masker) portInKeyReading(scan []byte, start, end int) bool {
+	if start > 0 && scan[start-1] == ':' {
+		return false
+	}
+	c := bytes.IndexByte(scan[start:end], ':')
+	if c <= 0 || scan[start+c+1] == ':' {
+		return false
+	}
+	a, ok := parse6(scan[start+c+1 : end])
+	return ok && !m.kept(a)
 }
 
 // settlePasses is how many times settle masks a stretch again before it
@@ -515,6 +587,21 @@ func (m *Masker) appendForm(dst, raw []byte, a netip.Addr, f form) []byte {
 			copy(b[8:], v[:])
 		}
 		return base64.StdEncoding.AppendEncode(dst, b[:n])
+	}
+	if f == formHex {
+		b := r.As4()
+		for j, c := range raw {
+			v := b[j/2] >> (4 * (1 - j%2)) & 0xf
+			switch {
+			case hexVal[c] == v:
+				dst = append(dst, c)
+			case c >= 'a':
+				dst = append(dst, "0123456789abcdef"[v])
+			default:
+				dst = append(dst, "0123456789ABCDEF"[v])
+			}
+		}
+		return dst
 	}
 	if f == formIP6 {
 		b := r.As16()

@@ -63,11 +63,20 @@ func TestMaskFreeText(t *testing.T) {
 		{"sentence full stop", "from 203.0.113.9.", "from 203.0.113.0."},
 		{"ipv6 then a file extension", "/c/2001:db8:1:2::7.gif /c/::ffff:203.0.113.9.png /2001:db8:1:2::7.css", "/c/2001:db8:1::.gif /c/203.0.113.0.png /2001:db8:1::.css"},
 		{"ipv6 then a full stop and a word", "from 2001:db8:1:2::7.Done", "from 2001:db8:1::.Done"},
+		{"ipv6 after a dot", "ended.::ffff:cb00:7109 peer.::1 x.2001:db8:1:2::7 ...::ffff:cb00:7109.", "ended.203.0.113.0 peer.:: x.2001:db8:1:: ...203.0.113.0."},
 		{"ipv6 trailing colon", "from 2001:db8:1:2::7: refused", "from 2001:db8:1::: refused"},
 		{"leading zeros read as decimal", "192.000.002.001", "192.0.2.0"},
 		{"leading zeros in v6 tail", "::ffff:192.000.002.001", "192.0.2.0"},
-		{"unbracketed v6 port", "2001:db8:0:0:0:0:0:1:443", "2001:db8:::443"},
-		{"unbracketed v6 port masked", "2001:db8:1:0:0:0:0:7:443", "2001:db8:1:::443"},
+		// An unbracketed port of five digits cannot be a group: kept. One
+		// of four or fewer is also the last group of the address the text
+		// after the first group reads as (key "2001:", then
+		// db8:0:0:0:0:0:1:443), as Java 8 and 11 write a socket address:
+		// dropped with the masked address.
+		{"unbracketed v6 port", "2001:db8:0:0:0:0:0:1:54321", "2001:db8:::54321"},
+		{"unbracketed v6 port masked", "2001:db8:1:0:0:0:0:7:54321", "2001:db8:1:::54321"},
+		{"unbracketed v6 port that reads as a group", "/2001:db8:a:b:0:0:0:2:8080 2001:db8:1:0:0:0:0:7:443", "/2001:db8:a:: 2001:db8:1::"},
+		{"unbracketed v6 port, address already masked", "2001:db8:1:0:0:0:0:0:443", "2001:db8:1:0:0:0:0:0"},
+		{"unbracketed v6 port after a key kept", "src:2001:db8:1:2:3:4:5:6:443", "src:2001:db8:1:::443"},
 		{"dotted quad glued to letters", "v1.2.3.4 host10.0.0.9", "v1.2.3.0 host10.0.0.0"},
 		{"four-part version", "Foo/1.2.3.4 Chrome/120.0.0.0", "Foo/1.2.3.0 Chrome/120.0.0.0"},
 		{"two quads on a colon", "1.2.3.4:5.6.7.8", "1.2.3.0:5.6.7.0"},
@@ -92,9 +101,14 @@ func TestMaskFreeText(t *testing.T) {
 		{"key with a zone", "en0:fe80::1%en0 up", "en0:fe80:: up"},
 		{"key then ipv6 with port", "peer:[2001:db8:1:2::1]:443 eth0:2001:db8:1:2::1.443", "peer:[2001:db8:1::]:443 eth0:2001:db8:1::.443"},
 		{"lone colon", "(:2001:db8:1:2::1) x :2001:db8:1:2::1 en0+:2001:db8:1:2::1", "(:2001:db8:1::) x :2001:db8:1:: en0+:2001:db8:1::"},
-		// Nine groups: read as an address and a port, whose output also
-		// hides the address the key reading sees.
-		{"hex key, nine groups", "cafe:2001:db8:1:2:3:4:5:6", "cafe:2001:db8:::6"},
+		// Nine groups: read as an address and a port, the port dropped
+		// with it, as it is the last group of the address the key
+		// reading sees (2001:db8:1:2:3:4:5:6), a Cisco ASA interface
+		// name or a counter before it.
+		{"hex key, nine groups", "cafe:2001:db8:1:2:3:4:5:6", "cafe:2001:db8::"},
+		{"number key, nine groups", "for 12:2001:db8:1:2:3:4:5:1234/443 to face:2001:db8:a:b:0:0:0:7", "for 12:2001:db8::/443 to face:2001:db8::"},
+		{"nine groups run into a word", "Thread:/0:0:0:0:0:0:0:1:2181:Factory 12:2001:db8:1:2:3:4:5:6:x at /2001:db8:a:b:0:0:0:2:8080.", "Thread:/:::Factory 12:2001:db8:::x at /2001:db8:a::."},
+		{"hex key, nine groups, escaped", "ip=12%3A2001%3Adb8%3A1%3A2%3A3%3A4%3A5%3A6", "ip=12%3A2001%3Adb8%3A%3A"},
 		{"hex key that parses as one address", "cafe:2001:db8:1:2::1", "cafe:2001:db8::"},
 		// A hex key and an address that, masked, would read as one
 		// longer address: masked whole, key and all.
@@ -140,8 +154,17 @@ func TestMaskFreeText(t *testing.T) {
 		{"nginx \\x escape", `"\x22203.0.113.9\x22" \x22::ffff:203.0.113.9\x22`, `"\x22203.0.113.0\x22" \x22203.0.113.0\x22`},
 		{"rsyslog #ooo escape", "Source Network Address:#011203.0.113.9#015 Client Address:#011::ffff:198.51.100.7", "Source Network Address:#011203.0.113.0#015 Client Address:#011198.51.100.0"},
 		{"c octal escape", `addr\011203.0.113.9`, `addr\011203.0.113.0`},
+		// Escape digits that, read with the address, make it 6to4 or
+		// Teredo: read with it, or the embedded IPv4 would survive.
+		{"escape digits that start a 6to4 address", `#2002:cb00:7109::1 \2002:CB00:7109::1 %2002:cb00:7109::1 \x2002:cb00:7109::1:443 #2002:cb00:7109::1%eth0 x`, `#2002:cb00:7100:: \2002:cb00:7100:: %2002:cb00:7100:: \x2002:cb00:7100:: #2002:cb00:7100:: x`},
 		{"escape after address is not a zone", "2001:db8:1:2::7%2C203.0.113.9", "2001:db8:1::%2C203.0.113.0"},
 		{"decimal zone kept a zone", "fe80::1%12 up", "fe80:: up"},
+
+		// HAProxy's unique IDs (%{+X}o %ci:%cp_%fi:%fp_%Ts_%rt:%pid): the
+		// client's and the frontend's IPv4 address in hex, masked there.
+		{"haproxy unique id", `{CB007109:D431_C6336407:01BB_665800A0_0004:1A2B} unique_id=cb007109:d431_0a000005:01bb_665800a0_0005:1a2b`,
+			`{CB007100:D431_C6336400:01BB_665800A0_0004:1A2B} unique_id=cb007100:d431_0a000000:01bb_665800a0_0005:1a2b`},
+		{"haproxy unique id, not eight hex digits and a port", "DEADBEEF:CAFE BADC0FFEE:1234_ 0A000005:1_ 665800A0_0004:1A2B", "DEADBEEF:CAFE BADC0FFEE:1234_ 0A000005:1_ 665800A0_0004:1A2B"},
 
 		// Reverse DNS names: the address reversed, one label per octet or
 		// nibble. A four-label in-addr.arpa name also reads forward as a
@@ -161,6 +184,7 @@ func TestMaskFreeText(t *testing.T) {
 		{"postfix client host name", "connect from 203-0-113-9.dyn.example.net[203.0.113.9]", "connect from 203-0-113-0.dyn.example.net[203.0.113.0]"},
 		{"aws host names", "ec2-203-0-113-9.compute-1.amazonaws.com ip-10-0-0-5.ec2.internal", "ec2-203-0-113-0.compute-1.amazonaws.com ip-10-0-0-0.ec2.internal"},
 		{"isp host names", "c-198-51-100-7.hsd1.ca.comcast.net pool-198-51-100-7.nycmny.fios.verizon.net 198-51-100-7.1e100.net", "c-198-51-100-0.hsd1.ca.comcast.net pool-198-51-100-0.nycmny.fios.verizon.net 198-51-100-0.1e100.net"},
+		{"hyphenated host name and a port", "http://203-0-113-9.be:8080/ ip-10-0-0-5.1:22", "http://203-0-113-0.be:8080/ ip-10-0-0-0.1:22"},
 		{"hyphenated numbers after other address text", "1.2.3.4-5-6-7.example.net ::1-2-3-4.example.net", "1.2.3.0-5-6-7.example.net ::-2-3-4.example.net"},
 		{"hyphenated numbers that are no host name", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4.", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4."},
 
@@ -263,6 +287,28 @@ func TestMaskFinePolicy(t *testing.T) {
 		{"one zero group kept as \"::\"", "1::2:3:4:5:6:7", "1::2:3:4:5:6:0"},
 		{"zero run moved by masking, dotted tail", "0:0:1::1:0.0.1.1", "0:0:1::1:0.0.1.0"},
 		{"zero run moved by masking", "0:0:1::1:0:1 %3A%3A1%3A0%3A0%3A1%3A0%3A1", "0:0:1::1:0:0 %3A%3A1%3A0%3A0%3A1%3A0%3A0"},
+	})
+	// Teredo's client IPv4 (its last 32 bits, inverted) keeps 16 bits
+	// here, fewer than the 120 of other IPv6.
+	checkRows(t, mustMasker(t, mustPolicy(t, 16, 120), nil), []maskRow{
+		{"teredo", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:0:4136:e378:8000:63bf:3fff:0"},
+		{"escape digits that start a teredo address", "#2001:0:4136:e378:8000:63bf:3fff:fdd2", "#2001:0:4136:e378:8000:63bf:3fff:0"},
+	})
+}
+
+// TestMaskKeyReadingFinePolicy covers policies that keep more IPv6 bits
+// than 32 past the IPv4 bits: read after a key of one group, an address
+// that embeds an IPv4 address (6to4 at bit 16, NAT64 and Teredo at 96)
+// keeps fewer bits than the whole text read as one address shows of it.
+func TestMaskKeyReadingFinePolicy(t *testing.T) {
+	checkRows(t, mustMasker(t, mustPolicy(t, 24, 64), nil), []maskRow{
+		{"hex key before 6to4", "cafe:2002:cb00:7109::1", "cafe:2002:cb00:7100::"},
+		{"number key before 6to4", "for 1:2002:CB00:7109:1:: to", "for 1:2002:cb00:7100:: to"},
+		{"key reading already masked", "cafe:2001:db8:1::", "cafe:2001:db8:1::"},
+	})
+	checkRows(t, mustMasker(t, mustPolicy(t, 24, 128), nil), []maskRow{
+		{"whole reading kept, 6to4", "x 1:2002:cb00:7109::1 y", "x 1:2002:cb00:7100:: y"},
+		{"whole reading kept, nat64", "x 12:64:ff9b::cb00:7109", "x 12:64:ff9b::cb00:7100"},
 	})
 }
 
@@ -438,6 +484,10 @@ func TestSkipPrivate(t *testing.T) {
 		{"public v4", "203.0.113.9", false},
 		{"cgnat is masked", "100.64.1.2", false},
 		{"ula", "fd00:1:2::3", true},
+		// Documented: the key reading (fd12, 2001:db8:1:2::1) is not
+		// told from a private address.
+		{"ula that also reads as a key and an address", "fd12:2001:db8:1:2::1", true},
+		{"a first group of 00fd is no ula", "fd:2001:db8:1:2::1", false},
 		{"loopback v6", "::1", true},
 		{"link-local v6", "fe80::1", true},
 		{"public v6", "2001:db8:1:2::7", false},
@@ -596,6 +646,46 @@ func TestWriterLongLines(t *testing.T) {
 
 // TestWriterLongTokens feeds lines with no safe cut at all: the pieces are
 // cut where no dotted quad can be split, and nothing leaks.
+// TestWriterCutInsideAddress covers a long line whose only cut points
+// fall inside IPv6 address text: the address split there reads in neither
+// piece, so the address text around the cut is scrubbed.
+func TestWriterCutInsideAddress(t *testing.T) {
+	tests := []struct{ name, text, want string }{
+		// Unscrubbed, the two pieces of each would read as one address
+		// across the cut (::1:0, ::ab12:3456 in part, ::1) that neither
+		// piece held to mask.
+		{"after a colon", strings.Repeat("0", 250) + "::0001:0 x", strings.Repeat("0", 250) + "--0001-0 x"},
+		{"after a hex letter", strings.Repeat("0", 250) + "::ab1234:5 x", strings.Repeat("0", 250) + "--ab1234-5 x"},
+		{"at MaxLine", strings.Repeat("0", 300) + "::0001#0", strings.Repeat("0", 296) + "--#0"},
+		// A cut after a hex letter with no colon before it in its
+		// stretch splits no more than leading digits: not scrubbed.
+		{"after a hex letter, no colon before it", strings.Repeat("0", 250) + "ab1234:5 x", strings.Repeat("0", 250) + "ab1234:5 x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := writeShortLines(t, tt.text)
+			assert.Equal(t, tt.want, out)
+			for match := range Addrs([]byte(out)) {
+				assert.True(t, ipmask.Default.IsMasked(match.Addr), "%v at %d", match.Addr, match.Start)
+			}
+			assert.Empty(t, plainLeaks(out, ipmask.Default, false))
+		})
+	}
+}
+
+// writeShortLines writes text to a Writer under ipmask.Default with the
+// least MaxLine and returns what it wrote.
+func writeShortLines(t *testing.T, text string) string {
+	t.Helper()
+	var out bytes.Buffer
+	w, err := NewWriter(&out, ipmask.Default, &Options{MaxLine: minMaxLine})
+	require.NoError(t, err)
+	_, err = w.Write([]byte(text))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	return out.String()
+}
+
 func TestWriterLongTokens(t *testing.T) {
 	tests := []struct{ name, text string }{
 		{"letters and quads", strings.Repeat("g203.0.113.9", 100)},
@@ -606,14 +696,12 @@ func TestWriterLongTokens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out bytes.Buffer
-			w, err := NewWriter(&out, ipmask.Default, &Options{MaxLine: 256})
-			require.NoError(t, err)
-			_, err = w.Write([]byte(tt.text))
-			require.NoError(t, err)
-			require.NoError(t, w.Close())
-			assert.NotContains(t, out.String(), "203.0.113.9")
-			assert.Contains(t, out.String(), "203.0.113.0")
+			out := writeShortLines(t, tt.text)
+			assert.NotContains(t, out, "203.0.113.9")
+			if !strings.Contains(tt.text, ":") { // else scrubbed: see TestWriterCutInsideAddress
+				assert.Contains(t, out, "203.0.113.0")
+			}
+			assert.Empty(t, plainLeaks(out, ipmask.Default, false))
 		})
 	}
 }
@@ -693,6 +781,9 @@ func TestCutPoint(t *testing.T) {
 		{"not inside a \\u escape", `a \u0027203.0.113.9`, 2},
 		{"not inside a \\x escape", `a \x2`, 2},
 		{"after an escape", `a \x22 b`, 7},
+		{"after an introducer that starts no escape", "0::0000#0:0:0:0:0:0:0:10", 8},
+		{"not after an introducer whose digits may follow", "0::0000#01", 3},
+		{"not between a backslash and its x", `0::0000\x2`, 3},
 		{"not inside a session ID", "a session=<ESIzRFVmOTDLAHEJ", 2},
 		{"not inside a session ID's prefix", "a imap(x)<42><ESIzRFVm", 7},
 		{"after a whole session ID", "a session=<ESIzRFVmOTDLAHEJ> b", 29},

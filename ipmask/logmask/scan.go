@@ -355,18 +355,19 @@ func (sc *scanner) next() (Match, bool) {
 		}
 		b := i
 		sc.i = b
+		// A host name's label ending in an address written with hyphens
+		// (ec2-203-0-113-9.compute-1.amazonaws.com), also where a port
+		// follows the name (203-0-113-9.be:443).
+		if a > 0 && s[a-1] == '-' && class[s[a]]&cDigit != 0 {
+			if m, ok := sc.hyphenQuad(a); ok {
+				return m, true
+			}
+		}
 		if colons == 0 {
 			// A reverse DNS name ends its token with a '.' before
 			// "in-addr.arpa" or "ip6.arpa".
 			if b < n && s[b]|0x20 == 'i' && s[b-1] == '.' {
 				if m, ok := sc.reverseName(a, b); ok {
-					return m, true
-				}
-			}
-			// A host name's label ending in an address written with
-			// hyphens (ec2-203-0-113-9.compute-1.amazonaws.com).
-			if a > 0 && s[a-1] == '-' && class[s[a]]&cDigit != 0 {
-				if m, ok := sc.hyphenQuad(a); ok {
 					return m, true
 				}
 			}
@@ -379,10 +380,25 @@ func (sc *scanner) next() (Match, bool) {
 		// Enough colons for an IPv6 address (eight groups, a "::", or a
 		// dotted tail), or a dotted quad with a port?
 		if colons < 7 && !double && dots < 3 {
+			if colons == 1 && dots == 0 && b-a == 13 { // rare: HAProxy's unique IDs
+				if m, ok := sc.hexQuad(a, b); ok {
+					return m, true
+				}
+			}
 			continue
 		}
 		sc.portEnd, sc.keyAt, sc.cut = 0, -1, false
-		if m, ok := sc.colonToken(a, b); ok {
+		from := a
+		if dots > 0 {
+			// A '.' right before the token's first colon ends what
+			// comes before it, which no address then starts with: a
+			// sentence or a name may end right before an address that
+			// starts with "::" (ended.::ffff:cb00:7109).
+			if k := bytes.IndexByte(s[a:b], ':'); k > 0 && s[a+k-1] == '.' {
+				from = a + k
+			}
+		}
+		if m, ok := sc.colonToken(from, b); ok {
 			if m.Start > a+1 && bytes.Count(s[a:m.Start], []byte{'.'}) >= 3 {
 				// A key that may hold a dotted quad (1.2.3.4:2001:db8::1):
 				// look for quads in it, then return m.
@@ -455,7 +471,27 @@ const (
 	formInAddr              // in-addr.arpa labels (reverseName)
 	formIP6                 // ip6.arpa nibbles (reverseName)
 	formSession             // a Dovecot session ID (session)
+	formHex                 // eight hex digits, as HAProxy's unique IDs (hexQuad)
 )
+
+// hexQuad reads the token s[a:b], which holds one colon, as the start of
+// a HAProxy unique ID in the format its documentation gives
+// (%{+X}o %ci:%cp_%fi:%fp_..., 7F000001:8296_7F00001E:1F90_...): eight
+// hex digits, a colon, four and a '_' after them. The eight digits are an
+// IPv4 address, the client's or the frontend's; the four its port.
+func (sc *scanner) hexQuad(a, b int) (Match, bool) {
+	s := sc.s
+	k := a + 8
+	if b-a != 13 || b >= len(s) || s[b] != '_' || s[k] != ':' || !hexRun(s[a:k]) || !hexRun(s[k+1:b]) {
+		return Match{}, false
+	}
+	var v [4]byte
+	for j := range v {
+		v[j] = hexVal[s[a+2*j]]<<4 | hexVal[s[a+2*j+1]]
+	}
+	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formHex
+	return Match{Addr: netip.AddrFrom4(v), Start: a, End: k}, true
+}
 
 // hyphenQuad reads, where s[a] starts the last of a run of decimal numbers
 // joined by '-' that ends a host name's label (a '.' then a letter or digit
@@ -684,11 +720,28 @@ func escapeEnd(s []byte, a int) int {
 func (sc *scanner) colonToken(a, b int) (Match, bool) {
 	if e := escapeEnd(sc.s, a); e > a && e < b {
 		if m, ok := sc.colonTokenAt(e, b); ok {
+			// Read with the escape's digits, the address may be 6to4
+			// or Teredo (#2002:cb00:7109::1), whose embedded IPv4 the
+			// reading without them would keep: read so, then.
+			end := m.End
+			if z := bytes.IndexByte(sc.s[e:end], '%'); z >= 0 {
+				end = e + z
+			}
+			if w, ok := parse6(sc.s[a:end]); ok && m.Start == e && embedsIPv4(w) {
+				m.Addr, m.Start = w, a
+			}
 			return m, true
 		}
 		sc.portEnd, sc.cut = 0, false
 	}
 	return sc.colonTokenAt(a, b)
+}
+
+// embedsIPv4 reports whether a is a 6to4 (2002::/16) or Teredo
+// (2001::/32) address, which hold an IPv4 address past their first group.
+func embedsIPv4(a netip.Addr) bool {
+	b := a.As16()
+	return b[0] == 0x20 && (b[1] == 0x02 || b[1] == 0x01 && b[2] == 0 && b[3] == 0)
 }
 
 // colonTokenAt is colonToken without the percent-escape rule. It reads the

@@ -29,7 +29,12 @@ const flushAt = 64 << 10
 // its last non-address byte (a letter), else after its last byte that is
 // neither digit nor dot, else after its last "..", else at MaxLine, none
 // of which can split a dotted quad (the first two never split such an
-// escape either); at worst the pieces are masked more than the whole line
+// escape either). The second and the last can split IPv6 address text
+// (a ':' or a hex letter ends it, or MaxLine falls inside it): there the
+// ':', '.' and '%' on either side of the cut, up to the nearest byte that
+// cannot touch an address, become '-', so that nothing reads as an
+// address in that text or across the cut.
+// At worst the pieces are masked more than the whole line
 // would have been, never less. In field mode only the first piece of a long line
 // is read as columns; the rest is masked as free text. A Writer holds at
 // most MaxLine bytes of input and about 64 KiB plus twice MaxLine of
@@ -44,6 +49,7 @@ type Writer struct {
 	m       *Masker
 	pend    []byte // start of a line whose newline has not arrived, < maxLine bytes
 	cont    bool   // pend continues a long line already partly written
+	scrub   bool   // the last piece was cut inside address text: see piece
 	out     []byte
 	written int64
 	err     error
@@ -99,9 +105,7 @@ func (w *Writer) Write(b []byte) (int, error) {
 			} else {
 				w.pend = append(w.pend, b[:room]...)
 				b = b[room:]
-				c := cutPoint(w.pend)
-				w.line(w.pend[:c])
-				w.cont = true
+				c := w.piece(w.pend)
 				w.pend = w.pend[:copy(w.pend, w.pend[c:])]
 			}
 		} else {
@@ -123,10 +127,7 @@ func (w *Writer) Write(b []byte) (int, error) {
 				w.pend = append(w.pend, b...)
 				b = nil
 			} else {
-				c := cutPoint(look)
-				w.line(b[:c])
-				w.cont = true
-				b = b[c:]
+				b = b[w.piece(look):]
 			}
 		}
 		if len(w.out) >= flushAt {
@@ -141,13 +142,57 @@ func (w *Writer) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// line masks one line or piece of a line into w.out.
+// piece masks the first piece of b, MaxLine bytes of a long line, into
+// w.out, up to cutPoint, and returns where it ended. A cut inside IPv6
+// address text (at MaxLine, or after a ':' or a hex letter with a ':' or
+// '%' before it in its stretch) could split an address that neither piece
+// then holds whole: the ':', '.' and '%' of the stretch on either side of
+// it (up to a byte that never touches an address, within each piece)
+// become '-', which leaves nothing in it that reads as an address, so
+// none reads across the cut. After a hex letter with no colon before it,
+// the piece on the left holds no more of an address than leading digits
+// that the one on the right masks with its own.
+func (w *Writer) piece(b []byte) int {
+	c := cutPoint(b)
+	from := len(w.out)
+	w.line(b[:c])
+	w.cont = true
+	w.scrub = c == len(b)
+	if !w.scrub && class[b[c-1]]&cT != 0 && b[c-1] != '.' {
+		for i := c - 1; i >= 0 && class[b[i]]&cSafe == 0 && !w.scrub; i-- {
+			w.scrub = b[i] == ':' || b[i] == '%'
+		}
+	}
+	if w.scrub {
+		for i := len(w.out) - 1; i >= from && class[w.out[i]]&cSafe == 0; i-- {
+			scrubByte(w.out, i)
+		}
+	}
+	return c
+}
+
+// scrubByte turns b[i] into '-' if it is ':', '.' or '%'.
+func scrubByte(b []byte, i int) {
+	if c := b[i]; c == ':' || c == '.' || c == '%' {
+		b[i] = '-'
+	}
+}
+
+// line masks one line or piece of a line into w.out, scrubbing the start
+// of its output if the piece before it was cut inside address text.
 func (w *Writer) line(b []byte) {
+	from := len(w.out)
 	if w.cont && w.m.fields != 0 {
 		w.out = w.m.appendFree(w.out, b)
-		return
+	} else {
+		w.out = w.m.AppendMask(w.out, b)
 	}
-	w.out = w.m.AppendMask(w.out, b)
+	if w.scrub {
+		w.scrub = false
+		for i := from; i < len(w.out) && class[w.out[i]]&cSafe == 0; i++ {
+			scrubByte(w.out, i)
+		}
+	}
 }
 
 func (w *Writer) flush() error {
@@ -299,26 +344,44 @@ func cutAt(b []byte) int {
 // splitsEscape reports whether a cut after b[i] would split one of the
 // escapes escapeEnd reads ("%20", "\x22", "\u0027", "#011", "\011"):
 // "#011203.0.113.9" cut after "#" would leave a piece starting with digits
-// that no longer read as the address. Any introducer counts, whatever
-// follows it.
+// that no longer read as the address. Any introducer counts whose code
+// digits are not all in b; one followed in b by bytes that are not its
+// code digits ("#0:0:0:0:0:0:0:10") starts no escape.
 func splitsEscape(b []byte, i int) bool {
-	for k := i; k >= 0 && k > i-5; k-- {
-		n := 0
+	for k := i; k >= 0 && k > i-6; k-- {
+		ds, n, octal := k+1, 0, false // its code digits: b[ds:ds+n]
 		switch b[k] {
 		case '%':
 			n = 2
-		case '#', '\\':
-			n = 3
-		case 'x':
+		case '#':
+			n, octal = 3, true
+		case '\\':
+			n, octal = 3, true
+			if k+1 < len(b) && (b[k+1] == 'x' || b[k+1] == 'u') {
+				ds, n, octal = k+2, 2, false
+				if b[k+1] == 'u' {
+					n = 4
+				}
+			}
+		case 'x', 'u':
 			if k > 0 && b[k-1] == '\\' {
 				n = 2
-			}
-		case 'u':
-			if k > 0 && b[k-1] == '\\' {
-				n = 4
+				if b[k] == 'u' {
+					n = 4
+				}
 			}
 		}
-		if n > 0 && i < k+n {
+		if n == 0 || i >= ds+n-1 {
+			continue
+		}
+		if ds+n > len(b) {
+			return true // its code digits may follow b
+		}
+		escape := true
+		for _, d := range b[ds : ds+n] {
+			escape = escape && (octal && '0' <= d && d <= '7' || !octal && hexVal[d] != 0xff)
+		}
+		if escape {
 			return true
 		}
 	}
