@@ -39,14 +39,12 @@ func TestSinkConformanceOnCluster(t *testing.T) {
 func sinkBackends(newClient func(t *testing.T) redis.UniversalClient) aggregatetest.NewBackend {
 	var mu sync.Mutex
 	prefixes := map[aggregate.Backend]string{}
-	n := 0
 	return func(t *testing.T, cfg aggregatetest.Config) aggregate.Backend {
 		mu.Lock()
 		defer mu.Unlock()
 		p, ok := prefixes[cfg.SharedWith]
 		if !ok {
-			n++
-			p = fmt.Sprintf("conformance-%s-%d", t.Name(), n)
+			p = fmt.Sprintf("conformance-%d-%s", runSeq.Add(1), t.Name())
 		}
 		s, err := redisstore.NewSink(newClient(t), &redisstore.SinkOptions{Prefix: p, Now: cfg.Now})
 		require.NoError(t, err)

@@ -33,7 +33,7 @@ func sinkClient(t testing.TB, addr string) *redis.Client {
 }
 
 func sinkPrefix(t testing.TB) string {
-	return strings.NewReplacer("{", "(", "}", ")", "/", "_").Replace("sink-" + t.Name())
+	return strings.NewReplacer("{", "(", "}", ")", "/", "_").Replace(fmt.Sprintf("sink-r%d-%s", runOf(t), t.Name()))
 }
 
 func sinkVisitor(i uint64) clickstore.Pseudonym {

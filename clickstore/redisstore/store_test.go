@@ -2,8 +2,11 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +31,24 @@ func newClient(t testing.TB, addr string) *redis.Client {
 
 // prefix returns a key prefix unique to the test.
 func prefix(t testing.TB) string {
-	return strings.NewReplacer("{", "(", "}", ")").Replace(t.Name())
+	return fmt.Sprintf("r%d-%s", runOf(t), strings.NewReplacer("{", "(", "}", ")").Replace(t.Name()))
+}
+
+// runs numbers the tests (and each run of a test under -count) that ask
+// for a prefix: the test binary's shared cluster keeps what an earlier
+// run wrote, so a test's keys carry the number of its run as well as its
+// name. Every call with the same t gets the same number.
+var (
+	runs   sync.Map // testing.TB → int64
+	runSeq atomic.Int64
+)
+
+func runOf(t testing.TB) int64 {
+	if n, ok := runs.Load(t); ok {
+		return n.(int64)
+	}
+	n, _ := runs.LoadOrStore(t, runSeq.Add(1))
+	return n.(int64)
 }
 
 func TestConformance(t *testing.T) {
