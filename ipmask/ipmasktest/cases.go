@@ -48,5 +48,9 @@ func Cases() []Case {
 		c("tcpdump address.port", "IP 203.0.113.9.43436 > 203.0.113.10.22: Flags [S]", "203.0.113.9"),
 		c("ipv6 after a key", "src:2001:db8:1:2::7", "2001:db8:1:2::7"),
 		c("ipv6 glued to a word", "2001:db8:1:2::7xyz", "2001:db8:1:2::7"),
+		c("ipv6 socket address as java writes it", "/2001:db8:1:2:0:0:0:7:8080", "2001:db8:1:2::7"),
+		c("ipv4-mapped after a dot", "closed.::ffff:cb00:7109", "::ffff:203.0.113.9"),
+		c("6to4 after an escape introducer", "#2002:cb00:7109::1", "2002:cb00:7109::1"),
+		c("ipv4 in a hyphenated host name with a port", "203-0-113-9.example.net:443", "203.0.113.9"),
 	}
 }
