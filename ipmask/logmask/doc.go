@@ -74,10 +74,17 @@
 // (203-0-113-9.be:443). Five numbers (1-2-3-4-5.example.net), or four
 // with no name after them (build 1-2-3-4), are left alone, and a last
 // number that starts a dotted quad (203-0-113-9.1.2.3) is read as that
-// quad. Host names that write an address in another order or encoding
-// (9.113.0.203.static.example.net, p5b0a1c2d.dip0.t-ipconnect.de,
-// 2001-db8-1-2--7.ipv6.example.net) are not recognised as such; a dotted
-// quad in them is read forward.
+// quad. A dotted quad before two or more labels of a name
+// (9.113.0.203.static.example.net, static.9.113.0.203.clients.example.de,
+// 203.0.113.9.nip.io) may write the address in either order, as reverse
+// DNS names of ISPs and hosters do, so it keeps only the bits the policy
+// keeps in both readings, as four in-addr.arpa labels do: under /24 these
+// become 0.113.0.0.static..., static.0.113.0.0.clients... and
+// 0.0.113.0.nip.io. One label after it is a file extension or the end of
+// a sentence (203.0.113.9.png, 203.0.113.9.Done) and is read forward.
+// Host names that write an address in another encoding
+// (p5b0a1c2d.dip0.t-ipconnect.de, 2001-db8-1-2--7.ipv6.example.net), or
+// with hyphens in reverse order, are not recognised as such.
 //
 // Dovecot's session IDs hold the client's address: 16 or 32 base64
 // characters encoding a timestamp, the client's port and its IPv4 or IPv6

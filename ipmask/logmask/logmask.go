@@ -569,6 +569,11 @@ func (m *Masker) kept(a netip.Addr) bool {
 // as a dotted quad, so they keep only the bits the policy keeps in both
 // readings. A label that does not change is copied as written.
 func (m *Masker) appendForm(dst, raw []byte, a netip.Addr, f form) []byte {
+	if f == formName {
+		// Its labels read backwards too, as in-addr.arpa labels do.
+		b := a.As4()
+		a, f = netip.AddrFrom4([4]byte{b[3], b[2], b[1], b[0]}), formInAddr
+	}
 	r := a
 	if !m.kept(a) {
 		r = m.policy.Mask(a)

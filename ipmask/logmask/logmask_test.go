@@ -348,9 +348,18 @@ func TestMaskReverseNames(t *testing.T) {
 		{"public nibbles masked", "9.0.1.7.0.0.b.c.2.0.0.2.ip6.arpa", "0.0.1.7.0.0.b.c.2.0.0.2.ip6.arpa"},
 	})
 	// Not the reverse tree: a longer label after it, or too many labels
-	// (read as a dotted quad, as anywhere else).
+	// (read as a dotted quad, as anywhere else: four labels before more
+	// of a host name are masked as both readings would be).
 	checkRows(t, mustMasker(t, ipmask.Default, nil), []maskRow{
-		{"a longer label", "9.113.0.203.in-addr.arpanet", "9.113.0.0.in-addr.arpanet"},
+		{"a longer label", "9.113.0.203.in-addr.arpanet", "0.113.0.0.in-addr.arpanet"},
+		// Reverse DNS names of ISPs and hosters write the address in either
+		// order; before more of the name, a quad keeps only what both
+		// readings keep.
+		{"reversed quad before a domain", "9.113.0.203.static.example.net", "0.113.0.0.static.example.net"},
+		{"reversed quad inside a name", "static.9.113.0.203.clients.example.de", "static.0.113.0.0.clients.example.de"},
+		{"forward quad before a domain", "203.0.113.9.nip.io", "0.0.113.0.nip.io"},
+		{"postfix connect from a reversed name", "connect from 9.113.0.203.dyn.example.net[203.0.113.9]", "connect from 0.113.0.0.dyn.example.net[203.0.113.0]"},
+		{"a file extension is not a name", "/c/203.0.113.9.png 203.0.113.9.Done", "/c/203.0.113.0.png 203.0.113.0.Done"},
 		{"five labels", "1.9.113.0.203.in-addr.arpa", "1.9.113.0.203.in-addr.arpa"},
 		{"a label that is not a nibble", "7.10.ip6.arpa 7..0.ip6.arpa", "7.10.ip6.arpa 7..0.ip6.arpa"},
 	})

@@ -472,6 +472,7 @@ const (
 	formIP6                 // ip6.arpa nibbles (reverseName)
 	formSession             // a Dovecot session ID (session)
 	formHex                 // eight hex digits, as HAProxy's unique IDs (hexQuad)
+	formName                // a dotted quad that is labels of a host name (nameQuad)
 )
 
 // hexQuad reads the token s[a:b], which holds one colon, as the start of
@@ -1043,17 +1044,43 @@ func (sc *scanner) quad(end int) (Match, bool) {
 			// or tab, then an address.
 			if m, ok := quadAt(s, e, i, true); ok {
 				sc.i = i
+				sc.nameQuad(m)
 				return m, true
 			}
 		}
 		if m, ok := quadAt(s, a, i, !versionMark(s, a)); ok {
 			sc.i = i
+			sc.nameQuad(m)
 			return m, true
 		}
 	}
 	sc.i = end
 	return Match{}, false
 }
+
+// nameQuad notes, of a dotted quad m found in a token, whether it is labels
+// of a host name: a '.', a label that starts with a letter, a '.' and
+// another label follow it (a file name's one extension does not count).
+// Reverse DNS names write an address that way in either order
+// (203.0.113.9.nip.io, and 9.113.0.203.static.example.net or
+// static.9.113.0.203.clients.example.de for 203.0.113.9), so such a quad
+// is masked as both readings would be.
+func (sc *scanner) nameQuad(m Match) {
+	s := sc.s
+	j := m.End + 1
+	if j >= len(s) || s[j-1] != '.' || !isLetter(s[j]) {
+		return
+	}
+	for j < len(s) && (isLetter(s[j]) || class[s[j]]&cDigit != 0 || s[j] == '-') {
+		j++
+	}
+	if j+1 < len(s) && s[j] == '.' && (isLetter(s[j+1]) || class[s[j+1]]&cDigit != 0) {
+		sc.form = formName
+	}
+}
+
+// isLetter reports whether c is an ASCII letter.
+func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
 
 // quadAt reads the piece s[a:i] as a dotted quad or, if port, as a dotted
 // quad, a '.' and a port.
