@@ -152,6 +152,9 @@ func (o *ownAddr) matchPart(s string, p, q int, enc bool) (int, int, bool) {
 	if len(t) > 1 && t[0] == ':' && t[1] != ':' {
 		b0 = 1
 	}
+	if end-b0 < len("::") {
+		return 0, 0, false
+	}
 	starts, ends := [2]int{b0, -1}, [2]int{end, -1}
 	if c := bytes.IndexByte(t[b0:end], ':'); c > 0 && b0+c+1 < end && t[b0+c+1] != ':' {
 		starts[1] = b0 + c + 1
