@@ -29,7 +29,7 @@ import (
 type ownAddr struct {
 	full   netip.Addr // unmapped, without a zone; invalid: nothing is looked for
 	dotted string     // the text of an IPv4 full
-	min    int        // the length of the shortest text of full
+	min    int        // the length of the shortest text of full, its canonical text
 	p      ipmask.Policy
 }
 
@@ -40,19 +40,27 @@ const maxOwnText = len("ffff%3Affff%3Affff%3Affff%3Affff%3Affff%3A255.255.255.25
 
 // next returns where the next occurrence of o.full in s at or after from
 // is, s[i:j], and whether its colons are percent-encoded, or i < 0.
-func (o *ownAddr) next(s string, from int) (i, j int, enc bool) {
+// The position of the next '%' is kept in *pct between calls (-1 before
+// the first), so that text with many colons and no '%' is not searched to
+// its end for one at each colon.
+func (o *ownAddr) next(s string, from int, pct *int) (i, j int, enc bool) {
 	if o.dotted != "" {
 		return nextDotted(s, o.dotted, from)
 	}
 	for from < len(s) {
-		k := strings.IndexByte(s[from:], ':')
-		if p := strings.IndexByte(s[from:], '%'); p >= 0 && (k < 0 || p < k) {
-			k = p
+		if *pct < from {
+			*pct = len(s)
+			if p := strings.IndexByte(s[from:], '%'); p >= 0 {
+				*pct = from + p
+			}
 		}
-		if k < 0 {
+		a := *pct
+		if k := strings.IndexByte(s[from:*pct], ':'); k >= 0 {
+			a = from + k
+		}
+		if a == len(s) {
 			break
 		}
-		a := from + k
 		i, j := a, a
 		for i > from && isOwnTextByte(s[i-1]) {
 			i--
@@ -141,6 +149,9 @@ func (o *ownAddr) matchPart(s string, p, q int, enc bool) (int, int, bool) {
 		k++
 	}
 	t := buf[:n]
+	if n < o.min {
+		return 0, 0, false // shorter than the shortest text of o.full
+	}
 	// Trim what may stand beside the address: a single ':' or a '.' after
 	// it, a single ':' before it; then try it with a hex word and its ':'
 	// cut from its start, and with a ":port" cut from its end.
@@ -178,21 +189,75 @@ func (o *ownAddr) matchPart(s string, p, q int, enc bool) (int, int, bool) {
 }
 
 // is reports whether t, hex digits, dots and colons, is the text of
-// o.full. Text that cannot be an IPv6 address (no "::" and fewer than six
-// colons) is refused before the parse, whose error allocates.
+// o.full, an IPv6 address.
 func (o *ownAddr) is(t []byte) bool {
-	colons, double := 0, false
-	for k, c := range t {
-		if c == ':' {
-			colons++
-			double = double || k > 0 && t[k-1] == ':'
+	a, ok := parseIPv6(t)
+	return ok && a == o.full.As16()
+}
+
+// parseIPv6 parses t as IPv6 text, as netip.ParseAddr does but without a
+// zone and without allocating (its error allocates): groups of one to
+// four hex digits in either case, at most one "::", and a dotted IPv4
+// tail in the last 32 bits (whose fields may have leading zeros).
+func parseIPv6(t []byte) (ip [16]byte, ok bool) {
+	ellipsis, n, i := -1, 0, 0
+	if len(t) >= 2 && t[0] == ':' && t[1] == ':' {
+		ellipsis, i = 0, 2
+	}
+	for i < len(t) && n < 16 {
+		v, d := 0, 0
+		for ; i+d < len(t) && d < 5 && isHex(t[i+d]); d++ {
+			v = v<<4 | int(unhex(t[i+d]))
+		}
+		if d == 0 || d > 4 {
+			return ip, false
+		}
+		if i+d < len(t) && t[i+d] == '.' {
+			if n > 12 || ellipsis < 0 && n != 12 || !looseIPv4(t[i:], (*[4]byte)(ip[n:n+4])) {
+				return ip, false
+			}
+			n, i = n+4, len(t)
+			break
+		}
+		ip[n], ip[n+1] = byte(v>>8), byte(v)
+		n, i = n+2, i+d
+		if i == len(t) {
+			break
+		}
+		if t[i] != ':' || i+1 == len(t) {
+			return ip, false
+		}
+		i++
+		if t[i] == ':' {
+			if ellipsis >= 0 {
+				return ip, false
+			}
+			ellipsis = n
+			i++
 		}
 	}
-	if !double && colons < 6 || colons > 8 {
-		return false
+	switch {
+	case i != len(t):
+		return ip, false
+	case ellipsis < 0:
+		return ip, n == 16
+	case n == 16:
+		return ip, false
 	}
-	a, err := netip.ParseAddr(string(t))
-	return err == nil && a == o.full
+	tail := n - ellipsis
+	copy(ip[16-tail:], ip[ellipsis:n])
+	clear(ip[ellipsis : 16-tail])
+	return ip, true
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // isOwnTextByte reports whether c can be part of an IPv6 address's text
@@ -206,7 +271,8 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // hasIn reports whether s holds o.full.
 func (o *ownAddr) hasIn(s string) bool {
-	i, _, _ := o.next(s, 0)
+	pct := -1
+	i, _, _ := o.next(s, 0, &pct)
 	return i >= 0
 }
 
@@ -222,7 +288,8 @@ func (o *ownAddr) mask(s string) (string, bool) {
 }
 
 func (o *ownAddr) maskAll(s string) (string, bool) {
-	i, j, enc := o.next(s, 0)
+	pct := -1
+	i, j, enc := o.next(s, 0, &pct)
 	if i < 0 {
 		return s, false
 	}
@@ -241,7 +308,7 @@ func (o *ownAddr) maskAll(s string) (string, bool) {
 			}
 		}
 		last = j
-		i, j, enc = o.next(s, j)
+		i, j, enc = o.next(s, j, &pct)
 	}
 	b.WriteString(s[last:])
 	return b.String(), true

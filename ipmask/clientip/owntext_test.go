@@ -215,3 +215,47 @@ func TestMiddlewareInFrontOfReverseProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestMiddlewareOwnAddrSearchHostile sends about 1 MB of text built to
+// make the search for the client's address work hard (colons, escapes,
+// near misses, thousands of occurrences): the search allocates nothing
+// where it masks nothing, and two allocations (the new value and its
+// slice) where it masks every occurrence of a value.
+func TestMiddlewareOwnAddrSearchHostile(t *testing.T) {
+	mw, err := clientip.NewMiddleware(nil, ipmask.Default, nil)
+	require.NoError(t, err)
+	h := mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	const v6, v4 = "[" + canary6 + "]:1", canary4 + ":1"
+	allocs := func(remote, v string) float64 {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.RemoteAddr = remote
+		return testing.AllocsPerRun(3, func() {
+			r := *req
+			r.Header = http.Header{"X-A": {v}}
+			h.ServeHTTP(nil, &r)
+		})
+	}
+	base6, base4 := allocs(v6, "x"), allocs(v4, "x")
+	tests := []struct {
+		name, remote, v string
+		extra           float64
+	}{
+		{"IPv6 groups", v6, strings.Repeat("1:1:1:1:1:1:1:1 ", 1<<16), 0},
+		{"IPv6 ellipses", v6, strings.Repeat("1::1 ", 1<<18), 0},
+		{"colons", v6, strings.Repeat(":", 1<<20), 0},
+		{"escaped colons", v6, strings.Repeat("%3A", 1<<18), 0},
+		{"near misses", v6, strings.Repeat(" 2001:db8:1:2:3:4:5:7", 1<<15*3/2), 0},
+		{"IPv6 occurrences", v6, strings.Repeat(" 2001:db8:1:2:3:4:5:6", 1<<15*3/2), 2},
+		{"IPv4 near misses", v4, strings.Repeat("198.51.100.777", 1<<16*5/4), 0},
+		{"IPv4 occurrences", v4, strings.Repeat(" 198.51.100.77", 1<<16), 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := base4
+			if tt.remote == v6 {
+				base = base6
+			}
+			assert.Equal(t, base+tt.extra, allocs(tt.remote, "x"+tt.v+"x"))
+		})
+	}
+}
