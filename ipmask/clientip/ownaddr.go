@@ -132,8 +132,8 @@ func (o *ownAddr) inToken(s string, i, j int) (pi, pj int, enc bool) {
 // o.full, with at most a ':' or a hex word and a ':' before it, and a ':'
 // or '.' after it, and returns the bounds of the address's text.
 func (o *ownAddr) matchPart(s string, p, q int, enc bool) (int, int, bool) {
-	if q-p < len("::") || q-p > maxOwnText {
-		return 0, 0, false
+	if q-p < o.min || q-p > maxOwnText {
+		return 0, 0, false // shorter than the shortest text of o.full, or too long
 	}
 	var buf [maxOwnText]byte
 	var at [maxOwnText]int32 // at[k]: where buf[k] came from in s
@@ -175,7 +175,7 @@ func (o *ownAddr) matchPart(s string, p, q int, enc bool) (int, int, bool) {
 	}
 	for _, b := range starts {
 		for _, e := range ends {
-			if b < 0 || e-b < len("::") || !o.is(t[b:e]) {
+			if b < 0 || e-b < o.min || !o.is(t[b:e]) {
 				continue
 			}
 			endAt := q

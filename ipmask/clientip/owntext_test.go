@@ -216,46 +216,70 @@ func TestMiddlewareInFrontOfReverseProxy(t *testing.T) {
 	}
 }
 
-// TestMiddlewareOwnAddrSearchHostile sends about 1 MB of text built to
-// make the search for the client's address work hard (colons, escapes,
-// near misses, thousands of occurrences): the search allocates nothing
-// where it masks nothing, and two allocations (the new value and its
-// slice) where it masks every occurrence of a value.
-func TestMiddlewareOwnAddrSearchHostile(t *testing.T) {
+const hostile6, hostile4 = "[" + canary6 + "]:1", canary4 + ":1"
+
+// hostileText is about 1 MB of one header value built to make the search
+// for the client's address (remote's) work hard: colons, escapes, near
+// misses, thousands of occurrences; extra is the allocations its masking
+// adds (the new value and its slice).
+var hostileText = []struct {
+	name, remote, v string
+	extra           float64
+}{
+	{"letters-IPv6-client", hostile6, strings.Repeat("abcdefgh", 1<<17), 0},
+	{"IPv6-groups", hostile6, strings.Repeat("1:1:1:1:1:1:1:1 ", 1<<16), 0},
+	{"IPv6-ellipses", hostile6, strings.Repeat("1::1 ", 1<<18), 0},
+	{"colons", hostile6, strings.Repeat(":", 1<<20), 0},
+	{"escaped-colons", hostile6, strings.Repeat("%3A", 1<<18), 0},
+	{"IPv6-near-misses", hostile6, strings.Repeat(" 2001:db8:1:2:3:4:5:7", 1<<15*3/2), 0},
+	{"IPv6-occurrences", hostile6, strings.Repeat(" 2001:db8:1:2:3:4:5:6", 1<<15*3/2), 2},
+	{"letters-IPv4-client", hostile4, strings.Repeat("abcdefgh", 1<<17), 0},
+	{"IPv4-near-misses", hostile4, strings.Repeat("198.51.100.777", 1<<16*5/4), 0},
+	{"IPv4-occurrences", hostile4, strings.Repeat(" 198.51.100.77", 1<<16), 2},
+}
+
+// hostileServe returns a func serving a fresh copy of a request from
+// remote with the header X-A: v through the default middleware.
+func hostileServe(tb testing.TB, remote, v string) func() {
+	tb.Helper()
 	mw, err := clientip.NewMiddleware(nil, ipmask.Default, nil)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	h := mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	const v6, v4 = "[" + canary6 + "]:1", canary4 + ":1"
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = remote
+	return func() {
+		r := *req
+		r.Header = http.Header{"X-A": {v}}
+		h.ServeHTTP(nil, &r)
+	}
+}
+
+// TestMiddlewareOwnAddrSearchHostile sends the hostileText values: the
+// search allocates nothing where it masks nothing, and two allocations
+// (the new value and its slice) where it masks every occurrence of a
+// value.
+func TestMiddlewareOwnAddrSearchHostile(t *testing.T) {
 	allocs := func(remote, v string) float64 {
-		req := httptest.NewRequest(http.MethodGet, "/", nil)
-		req.RemoteAddr = remote
-		return testing.AllocsPerRun(3, func() {
-			r := *req
-			r.Header = http.Header{"X-A": {v}}
-			h.ServeHTTP(nil, &r)
-		})
+		return testing.AllocsPerRun(3, hostileServe(t, remote, v))
 	}
-	base6, base4 := allocs(v6, "x"), allocs(v4, "x")
-	tests := []struct {
-		name, remote, v string
-		extra           float64
-	}{
-		{"IPv6 groups", v6, strings.Repeat("1:1:1:1:1:1:1:1 ", 1<<16), 0},
-		{"IPv6 ellipses", v6, strings.Repeat("1::1 ", 1<<18), 0},
-		{"colons", v6, strings.Repeat(":", 1<<20), 0},
-		{"escaped colons", v6, strings.Repeat("%3A", 1<<18), 0},
-		{"near misses", v6, strings.Repeat(" 2001:db8:1:2:3:4:5:7", 1<<15*3/2), 0},
-		{"IPv6 occurrences", v6, strings.Repeat(" 2001:db8:1:2:3:4:5:6", 1<<15*3/2), 2},
-		{"IPv4 near misses", v4, strings.Repeat("198.51.100.777", 1<<16*5/4), 0},
-		{"IPv4 occurrences", v4, strings.Repeat(" 198.51.100.77", 1<<16), 2},
-	}
-	for _, tt := range tests {
+	base6, base4 := allocs(hostile6, "x"), allocs(hostile4, "x")
+	for _, tt := range hostileText {
 		t.Run(tt.name, func(t *testing.T) {
 			base := base4
-			if tt.remote == v6 {
+			if tt.remote == hostile6 {
 				base = base6
 			}
 			assert.Equal(t, base+tt.extra, allocs(tt.remote, "x"+tt.v+"x"))
 		})
+	}
+}
+
+// BenchmarkMiddlewareHostileText measures the hostileText values through
+// the middleware; the rows of 1 MB of letters are the baselines, the
+// least any value of that size costs the search.
+func BenchmarkMiddlewareHostileText(b *testing.B) {
+	for _, c := range hostileText {
+		serve := hostileServe(b, c.remote, "x"+c.v+"x")
+		b.Run(c.name, func(b *testing.B) { loop(b, serve) })
 	}
 }
