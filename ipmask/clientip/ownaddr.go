@@ -356,6 +356,7 @@ func (o *ownAddr) maskKey(h map[string][]string, k string, vv []string) {
 // and fragment), RequestURI and path values, and in the forms already
 // parsed. The URL is replaced by a copy when it changes.
 func (o *ownAddr) maskURL(r *http.Request) {
+	uri, inURI := o.mask(r.RequestURI)
 	if u := r.URL; u != nil {
 		path, p1 := o.mask(u.Path)
 		rawPath, p2 := o.mask(u.RawPath)
@@ -363,16 +364,30 @@ func (o *ownAddr) maskURL(r *http.Request) {
 		frag, f1 := o.mask(u.Fragment)
 		rawFrag, f2 := o.mask(u.RawFragment)
 		opaque, op := o.mask(u.Opaque)
+		if p1 && !p2 {
+			// The raw path writes the address in a form not looked for
+			// ("198%2E51%2E100%2E7"), which the path decoded: it no longer
+			// encodes the path, and goes.
+			rawPath = ""
+		}
 		if p1 || p2 || q || f1 || f2 || op {
 			c := *u
 			c.Path, c.RawPath, c.RawQuery, c.Fragment, c.RawFragment, c.Opaque = path, rawPath, query, frag, rawFrag, opaque
 			r.URL = &c
+			if p1 && !inURI && uri != "" {
+				// Likewise RequestURI: it is written again from the URL.
+				if uri[0] == '/' {
+					uri = c.RequestURI()
+				} else {
+					uri = c.String()
+				}
+			}
 		}
 		if p1 || p2 {
 			o.maskPathValues(r)
 		}
 	}
-	r.RequestURI, _ = o.mask(r.RequestURI)
+	r.RequestURI = uri
 	if r.Form != nil {
 		o.maskValues(r.Form)
 	}
