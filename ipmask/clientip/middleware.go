@@ -336,19 +336,22 @@ var clientAddrHeaders = []string{
 // net/netip parses (compressed any way or expanded, in either case, with
 // a zone, in brackets, with or without a port, its colons percent-encoded
 // as "%3A"), and replaces it with the masked text in the same encoding.
-// Where the URL's decoded path holds the address and its raw form does
-// not ("/ip/198%2E51%2E100%2E7"), the raw path is dropped and RequestURI
+// In the URL's escaped forms and RequestURI, an IPv4 address is found
+// with its dots percent-encoded too ("198%2E51%2E100%2E7"). Where the
+// URL's decoded path holds the address and its raw form does not
+// ("/ip/%31%39%38.51.100.7"), the raw path is dropped and RequestURI
 // written again from the masked URL.
 // It does not look for other addresses inside text (a proxy's in Via, a
 // site's in a Referer), nor for the client's address in other notations
 // (leading zeros, hyphens as in a reverse DNS name, an integer, hex,
-// percent-encoded dots outside the path, an IPv4 client written in hex
+// percent-encoded dots outside the URL, an IPv4 client written in hex
 // inside IPv6), in header names, in the request body or in trailers not
-// yet read, or in r.TLS (a client certificate's addresses). It keeps it in Host (r.Host and
-// r.URL.Host), X-Forwarded-Host and X-Original-Host, which name the
-// server, and in Origin and Referer when the request's Host is the client's
-// own address (a browser on the server's own machine, in development), so
-// that same-origin checks still pass. The search costs one strings.Index
+// yet read, or in r.TLS (a client certificate's addresses). It keeps it
+// in Host (r.Host and r.URL.Host), X-Forwarded-Host and
+// X-Original-Host, which name the server, and in Origin and Referer when
+// the request's Host is the client's own address (a browser on the
+// server's own machine, in development), so that same-origin checks still
+// pass. The search costs one strings.Index
 // per value for an IPv4 client, two IndexByte for an IPv6 one and a parse
 // of the text around each ':' long enough to hold the address; its work
 // is linear in the values' length, and it allocates only where it masks.

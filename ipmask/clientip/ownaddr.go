@@ -356,13 +356,13 @@ func (o *ownAddr) maskKey(h map[string][]string, k string, vv []string) {
 // and fragment), RequestURI and path values, and in the forms already
 // parsed. The URL is replaced by a copy when it changes.
 func (o *ownAddr) maskURL(r *http.Request) {
-	uri, inURI := o.mask(r.RequestURI)
+	uri, inURI := o.maskEscaped(r.RequestURI)
 	if u := r.URL; u != nil {
 		path, p1 := o.mask(u.Path)
-		rawPath, p2 := o.mask(u.RawPath)
-		query, q := o.mask(u.RawQuery)
+		rawPath, p2 := o.maskEscaped(u.RawPath)
+		query, q := o.maskEscaped(u.RawQuery)
 		frag, f1 := o.mask(u.Fragment)
-		rawFrag, f2 := o.mask(u.RawFragment)
+		rawFrag, f2 := o.maskEscaped(u.RawFragment)
 		opaque, op := o.mask(u.Opaque)
 		if p1 && !p2 {
 			// The raw path writes the address in a form not looked for
@@ -459,3 +459,37 @@ var octetText = func() (t [256]struct {
 	}
 	return t
 }()
+
+// maskEscaped masks o.full in s, text of a URL in its escaped form,
+// where an IPv4 address may also be written with its dots
+// percent-encoded ("198%2E51%2E100%2E7"), which decodes to the address.
+func (o *ownAddr) maskEscaped(s string) (string, bool) {
+	s, found := o.mask(s)
+	if o.dotted != "" && strings.Contains(s, "%2") {
+		return o.maskEscapedDots(s, found)
+	}
+	return s, found
+}
+
+// maskEscapedDots masks the IPv4 o.full in s written with its dots
+// percent-encoded; found reports whether s was masked already.
+func (o *ownAddr) maskEscapedDots(query string, found bool) (string, bool) {
+	var buf [len("255%2E255%2E255%2E255")]byte
+	for _, esc := range [...]string{"%2E", "%2e"} {
+		n := 0
+		for k := 0; k < len(o.dotted); k++ {
+			if o.dotted[k] == '.' {
+				n += copy(buf[n:], esc)
+			} else {
+				buf[n] = o.dotted[k]
+				n++
+			}
+		}
+		e := *o
+		e.dotted, e.min = string(buf[:n]), n
+		if m, ok := e.mask(query); ok {
+			query, found = m, true
+		}
+	}
+	return query, found
+}

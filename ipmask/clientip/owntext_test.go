@@ -109,7 +109,9 @@ func TestMiddlewareMasksClientAddrInURL(t *testing.T) {
 		{"IPv6 query, encoded", canary6, "/l/abc?ip=2001%3Adb8%3A1%3A2%3A3%3A4%3A5%3A6", "/l/abc?ip=2001%3Adb8%3A1%3A%3A"},
 		{"IPv6 path", canary6, "/lookup/2001:db8:1:2:3:4:5:6", "/lookup/2001:db8:1::"},
 		{"IPv6 path, encoded", canary6, "/lookup/2001%3Adb8%3A1%3A2%3A3%3A4%3A5%3A6", "/lookup/2001%3Adb8%3A1%3A%3A"},
-		{"path with encoded dots, decoded", canary4, "/lookup/198%2E51%2E100%2E77/a%2Fb", "/lookup/198.51.100.0/a/b"},
+		{"path with encoded dots, decoded", canary4, "/lookup/198%2E51%2E100%2E77/a%2Fb", "/lookup/198.51.100.0/a%2Fb"},
+		{"path decoded to the address", canary4, "/lookup/%31%39%38.51.100.77/a%2Fb", "/lookup/198.51.100.0/a/b"},
+		{"query with encoded dots", canary4, "/l/abc?ip=198%2E51%2E100%2E77&b=198%2e51%2e100%2e77", "/l/abc?ip=198.51.100.0&b=198.51.100.0"},
 		{"another address", canary4, "/l/abc?ip=198.51.100.7", "/l/abc?ip=198.51.100.7"},
 	}
 	for _, tt := range tests {
