@@ -66,6 +66,13 @@ func FuzzMaskOwn(f *testing.F) {
 				form{"%5B" + enc(a.String()) + "%5D%3A443", "%5B" + enc(m.String()) + "%5D%3A443"},
 			)
 		}
+		if a.Is4() && m != a {
+			esc := strings.ReplaceAll(a.String(), ".", "%2E")
+			out, ok := o.maskEscaped(pre + "=" + esc + "&" + strings.ToLower(esc) + "/" + post)
+			if !ok || strings.Contains(out, "="+esc+"&") || strings.Contains(out, "&"+strings.ToLower(esc)+"/") {
+				t.Fatalf("%q with escaped dots: %q, %v", a, out, ok)
+			}
+		}
 		for _, fm := range forms {
 			s := pre + " " + fm.in + " " + post
 			out, _ := o.mask(s)
