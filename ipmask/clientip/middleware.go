@@ -335,7 +335,8 @@ var clientAddrHeaders = []string{
 // percent-escape such as "%20"), and an IPv6 address in any spelling
 // net/netip parses (compressed any way or expanded, in either case, with
 // a zone, in brackets, with or without a port, its colons percent-encoded
-// as "%3A"), and replaces it with the masked text in the same encoding.
+// as "%3A", after a word and a colon as in "src:"; not run into other hex
+// digits), and replaces it with the masked text in the same encoding.
 // In the URL's escaped forms and RequestURI, an IPv4 address is found
 // with its dots percent-encoded too ("198%2E51%2E100%2E7"). Where the
 // URL's decoded path holds the address and its raw form does not
