@@ -2,6 +2,7 @@ package clientip_test
 
 import (
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -147,6 +148,52 @@ func TestMiddlewareMasksClientAddrInURL(t *testing.T) {
 		assert.Equal(t, "198.51.100.0 a/198.51.100.0", value)
 		assert.Equal(t, url.Values{"q": {"198.51.100.0"}}, form)
 	})
+}
+
+// TestMiddlewareMasksClientAddrInParsedForms: a handler in front of the
+// middleware parsed a POSTed form (url-encoded and multipart) before it
+// ran: the values the next handler finds in Form, PostForm and
+// MultipartForm hold the masked address. (The body itself is not read.)
+func TestMiddlewareMasksClientAddrInParsedForms(t *testing.T) {
+	mw := behindProxy(t)
+	var mb strings.Builder
+	mp := multipart.NewWriter(&mb)
+	require.NoError(t, mp.WriteField("ip", "at 198.51.100.77:1"))
+	require.NoError(t, mp.Close())
+	tests := []struct {
+		name, contentType, body string
+	}{
+		{"url-encoded", "application/x-www-form-urlencoded", "ip=at+198.51.100.77%3A1"},
+		{"multipart", mp.FormDataContentType(), mb.String()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var form, post url.Values
+			var multi map[string][]string
+			h := mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				form, post = r.Form, r.PostForm
+				if r.MultipartForm != nil {
+					multi = r.MultipartForm.Value
+				}
+			}))
+			req := httptest.NewRequest(http.MethodPost, "/form", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", tt.contentType)
+			req.RemoteAddr = "10.0.0.1:1"
+			req.Header.Set("X-Forwarded-For", canary4)
+			if tt.name == "multipart" { // before the middleware
+				require.NoError(t, req.ParseMultipartForm(1<<20))
+			} else {
+				require.NoError(t, req.ParseForm())
+			}
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			want := []string{"at 198.51.100.0:1"}
+			assert.Equal(t, want, form["ip"])
+			assert.Equal(t, want, post["ip"])
+			if tt.name == "multipart" {
+				assert.Equal(t, want, multi["ip"])
+			}
+		})
+	}
 }
 
 // TestMiddlewareOriginOfOwnServer: a browser on the server's machine (in
