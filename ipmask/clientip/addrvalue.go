@@ -176,9 +176,15 @@ func isAddrText(e string) bool {
 // isLooseIPv4 reports whether s is four dot-separated decimal fields of
 // one to three digits, each at most 255, leading zeros allowed.
 func isLooseIPv4(s string) bool {
+	var b [4]byte
+	return looseIPv4(s, &b)
+}
+
+// looseIPv4 parses t as isLooseIPv4 reads it, into b.
+func looseIPv4[T string | []byte](t T, b *[4]byte) bool {
 	fields, digits, val := 0, 0, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
+	for i := 0; i < len(t); i++ {
+		switch c := t[i]; {
 		case '0' <= c && c <= '9':
 			if digits++; digits > 3 {
 				return false
@@ -187,12 +193,17 @@ func isLooseIPv4(s string) bool {
 				return false
 			}
 		case c == '.' && digits > 0 && fields < 3:
+			b[fields] = byte(val)
 			fields, digits, val = fields+1, 0, 0
 		default:
 			return false
 		}
 	}
-	return fields == 3 && digits > 0
+	if fields != 3 || digits == 0 {
+		return false
+	}
+	b[3] = byte(val)
+	return true
 }
 
 func isHex(c byte) bool {

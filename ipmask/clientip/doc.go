@@ -65,8 +65,12 @@
 // case spelling, and any other whose value is an IP address or a list
 // that begins or ends with one (a platform's own header, a proxy rule's
 // choice), but Host,
-// X-Forwarded-Host and X-Original-Host, which name the server. Middleware
-// wrapping it sees the rewritten request too. [Info] implements
+// X-Forwarded-Host and X-Original-Host, which name the server. Where the
+// client's own address is written inside other text (a Via, a cookie,
+// key-value pairs, JSON, the URL's path or query, IPv6 in any spelling or
+// percent-encoded), it is replaced by the masked address; other addresses
+// inside text are not looked for ([NewMiddleware] says exactly where and
+// in which forms). Middleware wrapping it sees the rewritten request too. [Info] implements
 // [slog.LogValuer] and logs only masked data; [KeyFunc] keys rate
 // limiters on the masked network; [Resolver.Stats] counts resolutions by
 // outcome for metrics.

@@ -202,3 +202,36 @@ func ExampleNewMiddleware_accessLog() {
 	// Output:
 	// GET /l/abc 198.51.100.0:51234 198.51.100.0/24 []
 }
+
+// Where the client's own address is written inside other text, in a header
+// or the URL, the handler finds the masked address in its place; the
+// text around it, and other addresses, stay as they were.
+func ExampleNewMiddleware_addressInText() {
+	lb, err := clientip.NewTrusted("10.0.0.0/8")
+	if err != nil {
+		panic(err)
+	}
+	r, err := clientip.New(clientip.RightmostUntrusted(lb))
+	if err != nil {
+		panic(err)
+	}
+	mw, err := clientip.NewMiddleware(r, ipmask.Default, nil)
+	if err != nil {
+		panic(err)
+	}
+	h := mw(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) {
+		fmt.Println(req.Header.Get("Via"))
+		fmt.Println(req.Header.Get("Cookie"))
+		fmt.Println(req.URL.RawQuery)
+	}))
+	req := httptest.NewRequest(http.MethodGet, "/go/spring?ip=2001%3ADB8%3A1%3A2%3A%3A7", nil)
+	req.RemoteAddr = "10.0.0.1:4711"
+	req.Header.Set("X-Forwarded-For", "2001:db8:1:2::7")
+	req.Header.Set("Via", "1.1 [2001:db8:1:2::7]:3128 (squid/5.7), 1.1 10.0.0.1")
+	req.Header.Set("Cookie", "seen_from=2001:0db8:0001:0002:0000:0000:0000:0007; theme=dark")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	// Output:
+	// 1.1 [2001:db8:1::]:3128 (squid/5.7), 1.1 10.0.0.1
+	// seen_from=2001:db8:1::; theme=dark
+	// ip=2001%3Adb8%3A1%3A%3A
+}

@@ -283,9 +283,10 @@ type MiddlewareOptions struct {
 // A proxy writes a client address alone, or appends it to a list.
 // Host, X-Forwarded-Host and X-Original-Host are kept: they name the
 // server, and an address in them is the server's. A header whose value
-// merely looks like an address (a version "1.2.3.4") is removed too; an
-// address inside other text (Via: "1.1 192.0.2.1") or only in the middle
-// of a list is not looked for.
+// merely looks like an address (a version "1.2.3.4") is removed too.
+// Inside other text (Via: "1.1 192.0.2.1:3128 (squid)", "ip=192.0.2.1;
+// country=DE", the middle of a list), the middleware looks for the
+// client's own address alone, and masks it there: see [NewMiddleware].
 func ClientAddrHeaders() []string { return slices.Clone(clientAddrHeaders) }
 
 var clientAddrHeaders = []string{
@@ -317,8 +318,48 @@ var clientAddrHeaders = []string{
 // client address (those of [ClientAddrHeaders], those r's [SingleHeader]
 // strategies read, and any other whose value is an IP address or a list
 // that begins or ends with one, as ClientAddrHeaders says) are deleted
-// from its Header map. A
-// handler wrapping this middleware (an access logger, a tracer) therefore
+// from its Header map.
+//
+// Wherever else the request carries the client's own address (the one
+// whose mask RemoteAddr shows: the resolved client, or the peer used in
+// its place), the middleware replaces that text by the masked address, and
+// leaves the text around it as it was: in every other header value
+// ("Via: 1.1 192.0.2.1:3128 (squid/5.7)" becomes "Via: 1.1
+// 192.0.2.0:3128 (squid/5.7)"; "ip=192.0.2.1; country=DE", JSON, a
+// Cookie, a Referer or an Origin), in the URL's path, raw path, query and
+// fragment, in RequestURI, in the path values of a ServeMux pattern
+// matched before it ran, and in the values of Form, PostForm,
+// MultipartForm and Trailer when they were filled before it ran. It finds
+// an IPv4 address written as a dotted quad not next to another digit
+// (alone, with a port, in brackets, in "::ffff:192.0.2.1", after a
+// percent-escape such as "%20"), and an IPv6 address in any spelling
+// net/netip parses (compressed any way or expanded, in either case, with
+// a zone, in brackets, with or without a port, its colons percent-encoded
+// as "%3A", after a word and a colon as in "src:"; not run into other hex
+// digits), and replaces it with the masked text in the same encoding.
+// In the URL's escaped forms and RequestURI, an IPv4 address is found
+// with its dots percent-encoded too ("198%2E51%2E100%2E7"). Where the
+// URL's decoded path holds the address and its raw form does not
+// ("/ip/%31%39%38.51.100.7"), the raw path is dropped and RequestURI
+// written again from the masked URL.
+// It does not look for other addresses inside text (a proxy's in Via, a
+// site's in a Referer), nor for the client's address in other notations
+// (leading zeros, hyphens as in a reverse DNS name, an integer, hex,
+// percent-encoded dots outside the URL, an IPv4 client written in hex
+// inside IPv6), in header names, in the request body or in trailers not
+// yet read, or in r.TLS (a client certificate's addresses). It keeps it
+// in Host (r.Host and r.URL.Host), X-Forwarded-Host and
+// X-Original-Host, which name the server, and in Origin and Referer when
+// the request's Host is the client's own address (a browser on the
+// server's own machine, in development), so that same-origin checks still
+// pass. The search costs one strings.Index
+// per value for an IPv4 client, two IndexByte for an IPv6 one and a parse
+// of the text around each ':' long enough to hold the address; its work
+// is linear in the values' length, and it allocates only where it masks.
+// A value signed over the address (a token bound to the client's IP) no
+// longer verifies behind the middleware: such a service needs NoRewrite.
+//
+// A handler wrapping this middleware (an access logger, a tracer) therefore
 // sees, once it returns, the masked address, the Info and none of those
 // headers: nothing outside the middleware holds the raw address unless it
 // read it before. That is what chi's RealIP and gorilla's ProxyHeaders do
@@ -339,7 +380,7 @@ var clientAddrHeaders = []string{
 // bits; 384 bytes with NoRewrite, which copies the request; with KeepRaw,
 // a failed resolution adds one for its error), and a walk over the header
 // map's keys that rejects most of them on their length and their first
-// and last letters.
+// and last letters, and looks for the client's address in each value.
 // An invalid opts.OnFailure is an error.
 func NewMiddleware(r *Resolver, p ipmask.Policy, opts *MiddlewareOptions) (func(http.Handler) http.Handler, error) {
 	var o MiddlewareOptions
@@ -410,16 +451,21 @@ const maxRemoteAddr = len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
 	res := m.r.resolve(r.Header, r.RemoteAddr)
-	if res.peer.IsValid() && m.p.Mask(res.peer) == res.peer && m.rewritten(r) {
-		// The peer is a masked address, and this middleware rewrote the
-		// request already: an outer handler serves it again (a retry), or
-		// the middleware is installed twice (on a router and on one of its
-		// routes). Resolving it again found the masked address or nothing;
-		// the context has the first resolution. The headers are hidden
-		// again in case something put one back.
-		m.hide.deleteFrom(r.Header)
-		h.next.ServeHTTP(w, r)
-		return
+	if res.peer.IsValid() && m.p.Mask(res.peer) == res.peer {
+		if full, ok := m.rewritten(r); ok {
+			// The peer is a masked address, and this middleware rewrote the
+			// request already: an outer handler serves it again (a retry), or
+			// the middleware is installed twice (on a router and on one of its
+			// routes). Resolving it again found the masked address or nothing;
+			// the context has the first resolution. The headers are hidden
+			// again in case something put one back, and the client's address
+			// masked again where it is found.
+			var nb [len("255.255.255.255")]byte
+			o := m.own(full, &nb)
+			m.hide.deleteFrom(r, &o)
+			h.next.ServeHTTP(w, r)
+			return
+		}
 	}
 	m.r.count(&res)
 	addr := res.addr
@@ -489,7 +535,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// -gcflags=-m says so), and the only allocation is the node.
 	*r = *r.WithContext(node)
 	r.RemoteAddr = unsafe.String(unsafe.SliceData(dst), n)
-	m.hide.deleteFrom(r.Header)
+	var nb [len("255.255.255.255")]byte
+	o := m.own(shown, &nb)
+	m.hide.deleteFrom(r, &o)
 	if reject {
 		reject400(w)
 		return
@@ -508,17 +556,40 @@ func reject400(w http.ResponseWriter) {
 // this package in r's context is m's, and RemoteAddr's bytes are that
 // node's own (a RemoteAddr set since has other bytes). It walks the
 // context, so the middleware asks only when the peer is a masked address.
-func (m *middleware) rewritten(r *http.Request) bool {
+func (m *middleware) rewritten(r *http.Request) (full netip.Addr, ok bool) {
 	if m.opts.NoRewrite {
-		return false // the next handler's copy keeps the raw RemoteAddr
+		return netip.Addr{}, false // the next handler's copy keeps the raw RemoteAddr
 	}
 	n, ok := r.Context().Value(ctxKey{}).(*reqctx.Node[ctxKey, payload])
 	if !ok || n.V.meta.m != m {
-		return false
+		return netip.Addr{}, false
 	}
 	// state and stateLong both hold their text right after the node
 	// (TestStateLayout checks); only addresses are compared.
-	return unsafe.StringData(r.RemoteAddr) == (*byte)(unsafe.Add(unsafe.Pointer(n), unsafe.Offsetof(state{}.addr)))
+	if unsafe.StringData(r.RemoteAddr) != (*byte)(unsafe.Add(unsafe.Pointer(n), unsafe.Offsetof(state{}.addr))) {
+		return netip.Addr{}, false
+	}
+	return n.V.full, true
+}
+
+// own returns the client's address a, to be looked for in the request's
+// text, with its dotted text written in buf; nothing is looked for when a
+// is the zero Addr.
+func (m *middleware) own(a netip.Addr, buf *[len("255.255.255.255")]byte) ownAddr {
+	if !a.IsValid() {
+		return ownAddr{}
+	}
+	a = a.Unmap().WithZone("")
+	o := ownAddr{full: a, p: m.p}
+	if a.Is6() {
+		var b [len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")]byte
+		o.min = len(a.AppendTo(b[:0]))
+	} else {
+		n := appendDotted(buf, a.As4())
+		o.dotted = unsafe.String(&buf[0], n) // the caller's array, on its stack
+		o.min = n
+	}
+	return o
 }
 
 // sentinelCode names a sentinel error in a byte, for the payload.
@@ -592,13 +663,18 @@ func newHeaderSet(names []string) headerSet {
 	return s
 }
 
-// deleteFrom deletes every header of the set from h, whatever the
-// spelling of its key, and every other header whose value begins or ends
-// with an IP address ([listsAddr]), but those that name the server. A key is
-// rejected on its length and its first and last letters in the loop
-// itself; match compares the few that pass.
-func (s *headerSet) deleteFrom(h http.Header) {
+// deleteFrom deletes from r's header every header of the set, whatever
+// the spelling of its key, and every other header whose value begins or
+// ends with an IP address ([listsAddr]), but those that name the server;
+// and it masks the client's own address o where it finds it in the
+// values left and in the URL ([ownAddr]). A key is rejected on its length
+// and its first and last letters in the loop itself; match compares the
+// few that pass.
+func (s *headerSet) deleteFrom(r *http.Request, o *ownAddr) {
+	h := r.Header
 	ends := s.ends
+	own := o.full.IsValid()
+keys:
 	for k, vv := range h {
 		if len(k) != 0 && len(k) < len(ends) {
 			if e := ends[len(k)]; e.first&(1<<(k[0]&31)) != 0 && e.last&(1<<(k[len(k)-1]&31)) != 0 && s.match(k) {
@@ -610,10 +686,22 @@ func (s *headerSet) deleteFrom(h http.Header) {
 			if mayHoldAddr(v) { // inlined: most values stop here
 				if listsAddr(vv) && !isServerHeader(k) {
 					delete(h, k)
+					continue keys
 				}
 				break
 			}
 		}
+		if own {
+			for _, v := range vv {
+				if len(v) >= o.min && o.hasIn(v) { // most values are too short or stop at one Index
+					o.maskHeader(r, k, vv)
+					break
+				}
+			}
+		}
+	}
+	if own {
+		o.maskURL(r)
 	}
 }
 
