@@ -460,8 +460,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// the context has the first resolution. The headers are hidden
 			// again in case something put one back, and the client's address
 			// masked again where it is found.
-			var nb [len("255.255.255.255")]byte
-			o := m.own(full, &nb)
+			o := m.own(full)
 			m.hide.deleteFrom(r, &o)
 			h.next.ServeHTTP(w, r)
 			return
@@ -535,8 +534,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// -gcflags=-m says so), and the only allocation is the node.
 	*r = *r.WithContext(node)
 	r.RemoteAddr = unsafe.String(unsafe.SliceData(dst), n)
-	var nb [len("255.255.255.255")]byte
-	o := m.own(shown, &nb)
+	o := m.own(shown)
 	m.hide.deleteFrom(r, &o)
 	if reject {
 		reject400(w)
@@ -573,23 +571,31 @@ func (m *middleware) rewritten(r *http.Request) (full netip.Addr, ok bool) {
 }
 
 // own returns the client's address a, to be looked for in the request's
-// text, with its dotted text written in buf; nothing is looked for when a
-// is the zero Addr.
-func (m *middleware) own(a netip.Addr, buf *[len("255.255.255.255")]byte) ownAddr {
+// text. The dotted text of an IPv4 a is written (in the ownAddr, which
+// its caller keeps on its stack) when a search first needs it: most
+// requests hold no text long enough to look in. Nothing is looked for
+// when a is the zero Addr.
+func (m *middleware) own(a netip.Addr) ownAddr {
 	if !a.IsValid() {
 		return ownAddr{}
 	}
-	a = a.Unmap().WithZone("")
-	o := ownAddr{full: a, p: m.p}
-	if a.Is6() {
-		var b [len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")]byte
-		o.min = len(a.AppendTo(b[:0]))
-	} else {
-		n := appendDotted(buf, a.As4())
-		o.dotted = unsafe.String(&buf[0], n) // the caller's array, on its stack
-		o.min = n
+	if a = a.Unmap(); a.Is4() {
+		n := 3 // the dots
+		for _, v := range a.As4() {
+			n += 1 + btoi(v >= 10) + btoi(v >= 100)
+		}
+		return ownAddr{full: a, min: n, p: m.p}
 	}
-	return o
+	a = a.WithZone("")
+	var b [len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")]byte
+	return ownAddr{full: a, min: len(a.AppendTo(b[:0])), p: m.p}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // sentinelCode names a sentinel error in a byte, for the payload.

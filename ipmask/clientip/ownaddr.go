@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/clickanon/clickanon/ipmask"
 )
@@ -28,7 +29,7 @@ import (
 // replaces it.
 type ownAddr struct {
 	full   netip.Addr // unmapped, without a zone; invalid: nothing is looked for
-	dotted string     // the text of an IPv4 full
+	dotted string     // the text looked for in place of full's own, or ""
 	min    int        // the length of the shortest text of full, its canonical text
 	p      ipmask.Policy
 }
@@ -46,6 +47,15 @@ const maxOwnText = len("ffff%3Affff%3Affff%3Affff%3Affff%3Affff%3A255.255.255.25
 func (o *ownAddr) next(s string, from int, pct *int) (i, j int, enc bool) {
 	if o.dotted != "" {
 		return nextDotted(s, o.dotted, from)
+	}
+	if o.full.Is4() {
+		// Written here, on the stack, for each value looked in rather
+		// than once a request: most requests hold one value or none long
+		// enough to look in, and a text kept in the ownAddr would point
+		// into it and move it to the heap.
+		var b [len("255.255.255.255")]byte
+		n := appendDotted(&b, o.full.As4())
+		return nextDotted(s, unsafe.String(&b[0], n), from)
 	}
 	for from < len(s) {
 		if *pct < from {
@@ -357,7 +367,8 @@ func (o *ownAddr) maskKey(h map[string][]string, k string, vv []string) {
 // parsed. The URL is replaced by a copy when it changes.
 func (o *ownAddr) maskURL(r *http.Request) {
 	uri, inURI := o.maskEscaped(r.RequestURI)
-	if u := r.URL; u != nil {
+	if u := r.URL; u != nil && max(len(u.Path), len(u.RawPath), len(u.RawQuery), len(u.Fragment), len(u.RawFragment), len(u.Opaque)) >= o.min {
+		// Most requests' URLs are shorter than the address's text.
 		path, p1 := o.mask(u.Path)
 		rawPath, p2 := o.maskEscaped(u.RawPath)
 		query, q := o.maskEscaped(u.RawQuery)
@@ -464,8 +475,11 @@ var octetText = func() (t [256]struct {
 // where an IPv4 address may also be written with its dots
 // percent-encoded ("198%2E51%2E100%2E7"), which decodes to the address.
 func (o *ownAddr) maskEscaped(s string) (string, bool) {
-	s, found := o.mask(s)
-	if o.dotted != "" && strings.Contains(s, "%2") {
+	if len(s) < o.min {
+		return s, false // too short for the address in any form
+	}
+	s, found := o.maskAll(s)
+	if o.full.Is4() && strings.Contains(s, "%2") {
 		return o.maskEscapedDots(s, found)
 	}
 	return s, found
@@ -477,11 +491,13 @@ func (o *ownAddr) maskEscapedDots(query string, found bool) (string, bool) {
 	var buf [len("255%2E255%2E255%2E255")]byte
 	for _, esc := range [...]string{"%2E", "%2e"} {
 		n := 0
-		for k := 0; k < len(o.dotted); k++ {
-			if o.dotted[k] == '.' {
+		var db [len("255.255.255.255")]byte
+		d := db[:appendDotted(&db, o.full.As4())]
+		for k := 0; k < len(d); k++ {
+			if d[k] == '.' {
 				n += copy(buf[n:], esc)
 			} else {
-				buf[n] = o.dotted[k]
+				buf[n] = d[k]
 				n++
 			}
 		}
