@@ -12,16 +12,6 @@ import (
 	"github.com/clickanon/clickanon/internal/errmask"
 )
 
-// maskError rewrites an error's text for the log: every address in it
-// (the server's, in a dial error) is cut to no bits.
-var maskError = errmask.Text
-
-// maskErr masks the addresses in the error *err, if any (go-redis's dial
-// errors name the server), keeping it unwrappable to go-redis's error;
-// an error without an address is left as it is. The exported methods
-// defer it on their named result.
-func maskErr(err *error) { errmask.Wrap(err) }
-
 // Stats are a Store's failure counters since New, for metrics. A failure
 // is an error that is not the caller's: bad input (an error wrapping
 // clickstore.ErrInvalidClick), a closed store, a canceled context and a
@@ -60,7 +50,7 @@ type failures struct {
 
 func (f *failures) init(log *slog.Logger) {
 	for _, l := range []*burstlog.Logger{&f.record, &f.latest, &f.sweep, &f.index} {
-		l.Logger, l.Mask = log, maskError
+		l.Logger, l.Mask = log, errmask.Text
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/clickanon/clickanon/internal/errmask"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -71,7 +72,7 @@ func (k *KeyStore) key(epoch int64) string { return k.prefix + strconv.FormatInt
 // LoadOrCreate returns epoch's key, storing candidate with ttl if there is
 // none. ttl must be positive and at most two epochs.
 func (k *KeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidate [32]byte, ttl time.Duration) (_ [32]byte, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	if ttl <= 0 || ttl > k.maxTTL {
 		return [32]byte{}, fmt.Errorf("redisstore: key for epoch %d: ttl %v must be positive and at most %s", epoch, ttl, k.maxTTL)
 	}
@@ -92,7 +93,7 @@ func (k *KeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidate [32]
 // Load returns epoch's key, or false if there is none (never created, or
 // expired).
 func (k *KeyStore) Load(ctx context.Context, epoch int64) (_ [32]byte, _ bool, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	v, err := k.client.Get(ctx, k.key(epoch)).Result()
 	if errors.Is(err, redis.Nil) {
 		return [32]byte{}, false, nil

@@ -16,6 +16,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/internal/burstlog"
+	"github.com/clickanon/clickanon/internal/errmask"
 )
 
 // SinkOptions configures [NewSink]. The zero value (or a nil pointer) means
@@ -123,7 +124,7 @@ func NewSink(client redis.UniversalClient, opts *SinkOptions) (*Sink, error) {
 		o.Logger = slog.Default()
 	}
 	for _, l := range []*burstlog.Logger{&s.addLog, &s.cellsLog, &s.eraseLog} {
-		l.Logger, l.Mask = o.Logger, maskError
+		l.Logger, l.Mask = o.Logger, errmask.Text
 	}
 	if err := s.tokens.init(); err != nil {
 		return nil, fmt.Errorf("redisstore: NewSink: %v", err)
@@ -228,7 +229,7 @@ func setCounter(n *aggregate.Counts, name string, v uint64) bool {
 // failed too, the click was counted once: an error never means it was
 // counted twice.
 func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) (err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	err = s.add(ctx, c, u)
 	note(ctx, &s.addLog, s.now, &opAdd, err)
 	return err
@@ -352,7 +353,7 @@ return 1
 // buckets' hashes, then the visitor estimates, the range's as a PFCOUNT
 // over every bucket's total sketch (a union, not a sum).
 func (s *Sink) Cells(ctx context.Context, q aggregate.Query) (_ []aggregate.Cell, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	cs, err := s.cells(ctx, q)
 	note(ctx, &s.cellsLog, s.now, &opCells, err)
 	return cs, err
@@ -499,7 +500,7 @@ func (s *Sink) Stats() SinkStats {
 // survive it. It returns an error if link is empty or longer than
 // clickstore.MaxLinkLen, or Redis fails (some keys may then be deleted).
 func (s *Sink) EraseLink(ctx context.Context, link string) (_ int, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	n, err := s.eraseLink(ctx, link)
 	note(ctx, &s.eraseLog, s.now, &opErase, err)
 	return n, err

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/internal/errmask"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -185,7 +186,7 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (_ *S
 		// A Cluster node that persists or evicts is named, so that an
 		// operator can find it; every other error is masked.
 		if !errors.Is(err, ErrPersistence) && !errors.Is(err, ErrEviction) {
-			maskErr(&err)
+			errmask.Wrap(&err)
 		}
 	}()
 	if client == nil {
@@ -361,7 +362,7 @@ func id(v clickstore.Pseudonym, link string) string {
 // locally. The caller should count the click with uniqueness unknown
 // (clickstore.UniquenessOf does that).
 func (s *Store) Record(ctx context.Context, c clickstore.Click) (_ bool, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	first, err := s.record(ctx, c)
 	note(ctx, &s.fails.record, s.now, &opRecord, err)
 	return first, err
@@ -643,7 +644,7 @@ const batchRun = 128
 // visitor and link in one batch are decided in order, as if recorded one
 // after the other.
 func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) (_ []clickstore.Uniqueness, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	out, errs, err := s.recordBatch(ctx, clicks)
 	if err != nil {
 		note(ctx, &s.fails.record, s.now, &opRecord, err)
@@ -795,7 +796,7 @@ func live(m string, v any, cut int64) (held, bool, error) {
 // on link (any link if link is ""). With a link it is one MGET; on any
 // link it reads the visitors' indexes, then MGETs the markers they list.
 func (s *Store) Latest(ctx context.Context, visitor, prev clickstore.Pseudonym, link string) (_ clickstore.Click, _ bool, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	c, ok, err := s.latest(ctx, visitor, prev, link)
 	note(ctx, &s.fails.latest, s.now, &opLatest, err)
 	return c, ok, err
@@ -962,7 +963,7 @@ func (s *Store) scan(ctx context.Context, pattern string, page func([]entry) err
 func (s *Store) All(ctx context.Context) iter.Seq2[clickstore.Click, error] {
 	return func(yield0 func(clickstore.Click, error) bool) {
 		yield := func(c clickstore.Click, err error) bool {
-			maskErr(&err)
+			errmask.Wrap(&err)
 			return yield0(c, err)
 		}
 		if err := s.checkOpen("all"); err != nil {
@@ -1040,7 +1041,7 @@ const eraseTries = 8
 // run, which re-checks them; if the visitor clicked meanwhile, it reads the
 // index again.
 func (s *Store) EraseVisitor(ctx context.Context, v clickstore.Pseudonym) (_ int, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	if err := s.checkOpen("erase visitor"); err != nil {
 		return 0, err
 	}
@@ -1091,7 +1092,7 @@ func (s *Store) EraseVisitor(ctx context.Context, v clickstore.Pseudonym) (_ int
 // it costs one pass over the index, and destroys each page's clicks in one
 // script run that re-checks them.
 func (s *Store) EraseLink(ctx context.Context, link string) (_ int, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	if err := s.checkOpen("erase link"); err != nil {
 		return 0, err
 	}
@@ -1140,7 +1141,7 @@ func globEscape(s string) string {
 // slack), so Sweep mostly keeps the indexes short and makes deletion
 // prompt.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	st, err := s.sweep(ctx, now)
 	note(ctx, &s.fails.sweep, s.now, &opSweep, err)
 	return st, err
@@ -1230,7 +1231,7 @@ func (s *Store) Close() error {
 // flushes, so a caller needs it only to make its latest clicks visible
 // to other instances' index reads at once.
 func (s *Store) Flush(ctx context.Context) (err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	if err := s.checkOpen("flush"); err != nil {
 		return err
 	}
@@ -1255,7 +1256,7 @@ func setNXGet(ctx context.Context, c redis.UniversalClient, key string) (bool, e
 // Clear deletes every click of the store's prefix, with its index entries,
 // for all instances, and reports how many live clicks it destroyed.
 func (s *Store) Clear(ctx context.Context) (_ int, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	if err := s.checkOpen("clear"); err != nil {
 		return 0, err
 	}

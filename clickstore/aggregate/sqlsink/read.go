@@ -8,6 +8,7 @@ import (
 	"github.com/axiomhq/hyperloglog"
 
 	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/internal/errmask"
 )
 
 // Cells returns the raw, unsuppressed cells q selects (see
@@ -16,7 +17,7 @@ import (
 // q.Link "" selects every link. Publish them only through
 // [aggregate.Publish].
 func (s *Sink) Cells(ctx context.Context, q aggregate.Query) (_ []aggregate.Cell, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	q, err = q.Normalize()
 	if err != nil {
 		return nil, err

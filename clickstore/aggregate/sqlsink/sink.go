@@ -19,6 +19,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/internal/burstlog"
+	"github.com/clickanon/clickanon/internal/errmask"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -121,7 +122,7 @@ var (
 // synchronous(NORMAL) and _txlock=immediate: see the package
 // documentation for what that means for durability.
 func Open(ctx context.Context, dsn string, opts *Options) (_ *Sink, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	var (
 		db *sql.DB
 		d  Dialect
@@ -180,7 +181,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (_ *Sink, err error) {
 // unknown or PostgreSQL through another driver, opts invalid or the
 // migration fails.
 func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (_ *Sink, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	if db == nil {
 		return nil, errors.New("sqlsink: new: nil database")
 	}
@@ -202,7 +203,7 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (_ *Sink, er
 		stop: make(chan struct{}), loopDone: make(chan struct{}), kick: make(chan struct{}, 1),
 	}
 	for _, l := range []*burstlog.Logger{&s.logFlush, &s.logDrop} {
-		l.Logger, l.Every, l.Mask = cfg.logger, cfg.logEvery, maskError
+		l.Logger, l.Every, l.Mask = cfg.logger, cfg.logEvery, errmask.Text
 	}
 	s.sqlMerge = d == SQLite && hasSQLMerge(ctx, db)
 	s.sketches = newSketchCache(sketchCacheBytes)
@@ -286,7 +287,7 @@ func (s *Sink) reserve(need int) bool {
 // returns the first error; what was not written stays buffered for the
 // next try, and is never written twice. It waits for a flush in progress.
 func (s *Sink) Flush(ctx context.Context) (err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	if s.closed.Load() {
 		return fmt.Errorf("sqlsink: flush: %w", ErrClosed)
 	}
@@ -394,7 +395,7 @@ func (s *Sink) loop() {
 // return errors wrapping ErrClosed. Close is idempotent: later calls
 // return the first call's result.
 func (s *Sink) Close(ctx context.Context) (err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		close(s.stop)
@@ -417,7 +418,7 @@ func (s *Sink) Close(ctx context.Context) (err error) {
 			lost := s.stats.buffered.Swap(0)
 			s.stats.dropped.Add(lost)
 			s.cfg.logger.Error("sqlsink: close: increments not written; they are lost",
-				"error", maskError(err.Error()), "lost_increments", lost)
+				"error", errmask.Text(err.Error()), "lost_increments", lost)
 			s.closeErr = fmt.Errorf("sqlsink: close: %d increments not written: %w", lost, err)
 		}
 		sketchCaches.Delete(s.cacheID)

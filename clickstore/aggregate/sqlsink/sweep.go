@@ -8,6 +8,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/internal/errmask"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -21,7 +22,7 @@ import (
 // held bucket's start. It makes a Sink [retention.Sweepable]; one sweeper
 // per database is enough, and several are harmless.
 func (s *Sink) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	var st retention.SweepStats
 	if now.IsZero() {
 		return st, fmt.Errorf("sqlsink: sweep: zero time")
@@ -71,7 +72,7 @@ func (s *Sink) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats
 // erase a link once no instance counts it any more (after deleting the
 // link itself).
 func (s *Sink) EraseLink(ctx context.Context, link string) (_ int, err error) {
-	defer maskErr(&err)
+	defer errmask.Wrap(&err)
 	if link == "" || len(link) > clickstore.MaxLinkLen {
 		return 0, fmt.Errorf("sqlsink: erase link: %w", clickstore.Click{Link: link}.Validate())
 	}
