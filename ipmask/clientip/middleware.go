@@ -571,10 +571,10 @@ func (m *middleware) rewritten(r *http.Request) (full netip.Addr, ok bool) {
 }
 
 // own returns the client's address a, to be looked for in the request's
-// text. The dotted text of an IPv4 a is written (in the ownAddr, which
-// its caller keeps on its stack) when a search first needs it: most
-// requests hold no text long enough to look in. Nothing is looked for
-// when a is the zero Addr.
+// text, with the length of its shortest text. The dotted text of an IPv4
+// a is not written here but by each search that needs it (see
+// ownAddr.next): most requests hold no text long enough to look in.
+// Nothing is looked for when a is the zero Addr.
 func (m *middleware) own(a netip.Addr) ownAddr {
 	if !a.IsValid() {
 		return ownAddr{}
@@ -582,20 +582,13 @@ func (m *middleware) own(a netip.Addr) ownAddr {
 	if a = a.Unmap(); a.Is4() {
 		n := 3 // the dots
 		for _, v := range a.As4() {
-			n += 1 + btoi(v >= 10) + btoi(v >= 100)
+			n += int(octetText[v].n)
 		}
 		return ownAddr{full: a, min: n, p: m.p}
 	}
 	a = a.WithZone("")
 	var b [len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")]byte
 	return ownAddr{full: a, min: len(a.AppendTo(b[:0])), p: m.p}
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // sentinelCode names a sentinel error in a byte, for the payload.
