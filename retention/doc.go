@@ -45,8 +45,9 @@
 //
 // Errors start with "retention: " and never carry an address: the text of
 // an error from something retention calls (a key store, a random source, a
-// Sweepable) has every address-like run replaced with "[address]", while
-// the error itself stays reachable with errors.Is and errors.As.
+// Sweepable) has every IP address in it cut to no bits, as the storage
+// packages' errors have ("dial tcp 0.0.0.0:6379"), while the error itself
+// stays reachable with errors.Is and errors.As.
 //
 // Time is always data here: methods take a now argument or a Now function,
 // and nothing reads the clock behind the caller's back. The timers that

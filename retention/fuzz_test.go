@@ -16,6 +16,7 @@ func FuzzScrub(f *testing.F) {
 		"dial [2001:db8::1]:443", "fe80::1%eth0", "::ffff:203.0.113.9",
 		"ip=2001%3Adb8%3A%3A1", "/r?ip=%20203.0.113.9", "203.000.113.009",
 		"2002:cb00:7109::1 and 64:ff9b::203.0.113.9", "context deadline exceeded", "",
+		"00-0-0-010.0", // found by FuzzScrub: a hyphenated quad
 	} {
 		f.Add(s)
 	}

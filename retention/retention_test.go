@@ -318,7 +318,7 @@ func TestGroup(t *testing.T) {
 	assert.Equal(t, retention.SweepStats{Deleted: 4, Held: 6, Oldest: time.Hour}, st)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, failing.err, "members' errors are wrapped, not replaced")
-	assert.Equal(t, "retention: sweep member 2 of the group: boom at [address]", err.Error())
+	assert.Equal(t, "retention: sweep member 2 of the group: boom at 0.0.0.0:6379", err.Error())
 	assert.Equal(t, []time.Time{t0}, a.calls)
 
 	st, err = retention.Group(nil).Sweep(ctx, t0)
