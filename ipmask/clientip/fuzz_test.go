@@ -37,6 +37,7 @@ func FuzzResolve(f *testing.F) {
 	others := map[string]clientip.Strategy{
 		"hops":   clientip.TrustedHops(tr, 2),
 		"single": clientip.SingleHeader(tr, "X-Real-IP"),
+		"viewer": clientip.SingleHeader(tr, "CloudFront-Viewer-Address"),
 		"remote": clientip.RemoteAddr(),
 	}
 	resolvers := map[string]*clientip.Resolver{}
@@ -58,9 +59,10 @@ func FuzzResolve(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, xff, fwd, single, remote string) {
 		h := http.Header{
-			"X-Forwarded-For": {xff},
-			"Forwarded":       {fwd},
-			"X-Real-Ip":       {single},
+			"X-Forwarded-For":           {xff},
+			"Forwarded":                 {fwd},
+			"X-Real-Ip":                 {single},
+			"Cloudfront-Viewer-Address": {single},
 		}
 		for name, r := range resolvers {
 			a, err := r.Resolve(h, remote)

@@ -37,6 +37,7 @@ func TestResolveAdversarial(t *testing.T) {
 	hops2 := clientip.TrustedHops(tr, 2)
 	realIP := clientip.SingleHeader(tr, "X-Real-IP")
 	cf := clientip.SingleHeader(tr, "CF-Connecting-IP")
+	viewer := clientip.SingleHeader(tr, "CloudFront-Viewer-Address")
 	fwd := clientip.Forwarded(tr)
 	const proxy = "10.0.0.1:4711"
 	mb := strings.Repeat("203.0.113.99, ", 1<<20/14) // about 1 MB of forged entries
@@ -91,6 +92,17 @@ func TestResolveAdversarial(t *testing.T) {
 		{name: "unterminated bracket", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "[2001:db8::7"), remote: proxy, err: clientip.ErrMalformed},
 		// net.SplitHostPort-style code strips ":80" from an unbracketed IPv6 and gets a different address.
 		{name: "IPv6 that looks like it has a port", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "2001:db8::7:80"), remote: proxy, want: "2001:db8::7:80"},
+		// CloudFront-Viewer-Address always ends in the viewer's port, also after an unbracketed IPv6 address.
+		{name: "CloudFront viewer IPv4 and port", strategy: []clientip.Strategy{viewer}, h: hdr("CloudFront-Viewer-Address", "198.51.100.10:46532"), remote: proxy, want: "198.51.100.10"},
+		{name: "CloudFront viewer IPv6, eight groups and port", strategy: []clientip.Strategy{viewer}, h: hdr("CloudFront-Viewer-Address", "2001:0db8:85a3:0000:0000:8a2e:0370:7334:46532"), remote: proxy, want: "2001:db8:85a3::8a2e:370:7334"},
+		{name: "CloudFront viewer IPv6, compressed, four-digit port", strategy: []clientip.Strategy{viewer}, h: hdr("CloudFront-Viewer-Address", "2001:db8::7:8080"), remote: proxy, want: "2001:db8::7"},
+		{name: "CloudFront viewer IPv6 bracketed", strategy: []clientip.Strategy{viewer}, h: hdr("CloudFront-Viewer-Address", "[2001:db8::7]:8080"), remote: proxy, want: "2001:db8::7"},
+		{name: "CloudFront viewer mapped", strategy: []clientip.Strategy{viewer}, h: hdr("CloudFront-Viewer-Address", "::ffff:198.51.100.10:443"), remote: proxy, want: "198.51.100.10"},
+		{name: "CloudFront viewer without a port", strategy: []clientip.Strategy{viewer}, h: hdr("CloudFront-Viewer-Address", "198.51.100.10"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "CloudFront viewer with a bad port", strategy: []clientip.Strategy{viewer}, h: hdr("CloudFront-Viewer-Address", "2001:db8::7:99999"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "CloudFront viewer bracket then text", strategy: []clientip.Strategy{viewer}, h: hdr("CloudFront-Viewer-Address", "[2001:db8::7]x:80"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "CloudFront viewer zone", strategy: []clientip.Strategy{viewer}, h: hdr("CloudFront-Viewer-Address", "fe80::1%eth0:80"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "CloudFront viewer IPv4 in brackets", strategy: []clientip.Strategy{viewer}, h: hdr("CloudFront-Viewer-Address", "[198.51.100.10]:80"), remote: proxy, err: clientip.ErrMalformed},
 		// Zones identify a local interface; from a remote header they are forgery.
 		{name: "zone rejected", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "fe80::1%eth0"), remote: proxy, err: clientip.ErrMalformed},
 		{name: "bracketed zone rejected", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "[fe80::1%25eth0]:80"), remote: proxy, err: clientip.ErrMalformed},

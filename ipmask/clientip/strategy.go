@@ -110,6 +110,11 @@ func TrustedHops(trusted *Trusted, hops int) Strategy {
 // (Akamai, Cloudflare), Fly-Client-IP (Fly.io) and the like. The header
 // must occur once and hold one address (a port and brackets are
 // allowed); two copies, a list or anything else is [ErrMalformed].
+// An unbracketed IPv6 address has no port ("2001:db8::7:80" is that
+// address), except in CloudFront-Viewer-Address (Amazon CloudFront),
+// which always ends in the viewer's port and writes IPv6 without
+// brackets: there the text after the last colon is the port, and a value
+// without one is [ErrMalformed].
 //
 // name is matched as net/http canonicalizes it. It must be letters,
 // digits and hyphens, starting with a letter (every proxy's header is),

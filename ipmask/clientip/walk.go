@@ -162,7 +162,48 @@ func singleHeader(copies []string, name string) (netip.Addr, failure) {
 	if v = trimOWS(v); v == "" {
 		return netip.Addr{}, errAbsent(name)
 	}
+	if name == headerViewerAddress {
+		return parseViewerAddress(v)
+	}
 	return parseEntry(name, 0, v)
+}
+
+// headerViewerAddress is Amazon CloudFront's header of the viewer's
+// address and source port, in canonical form.
+const headerViewerAddress = "Cloudfront-Viewer-Address"
+
+// parseViewerAddress parses CloudFront-Viewer-Address, which always ends
+// in the viewer's source port after a colon, also after an IPv6 address
+// that it writes without brackets ("2001:db8::7:46532", or all eight
+// groups and the port). So, unlike any other header's entry, an
+// unbracketed IPv6 address there is read up to its last colon.
+func parseViewerAddress(v string) (netip.Addr, failure) {
+	if len(v) > maxAddrLen {
+		return netip.Addr{}, malformed(headerViewerAddress, 0, v, whyTooLong)
+	}
+	i := strings.LastIndexByte(v, ':')
+	if i < 0 {
+		return netip.Addr{}, malformed(headerViewerAddress, 0, v, "no port")
+	}
+	if _, ok := parsePort(v[i+1:]); !ok {
+		return netip.Addr{}, malformed(headerViewerAddress, 0, v, "bad port")
+	}
+	host := v[:i]
+	bracketed := hasBracket(host)
+	if bracketed {
+		if host[len(host)-1] != ']' {
+			return netip.Addr{}, malformed(headerViewerAddress, 0, v, "text after the bracket")
+		}
+		host = host[1 : len(host)-1]
+	}
+	if strings.IndexByte(host, '%') >= 0 {
+		return netip.Addr{}, malformed(headerViewerAddress, 0, v, "a zone is not allowed")
+	}
+	a, why := parseHost(host, bracketed)
+	if why != "" {
+		return netip.Addr{}, malformed(headerViewerAddress, 0, v, why)
+	}
+	return a, failure{}
 }
 
 // failure describes why a resolution found no address. It is a value,
