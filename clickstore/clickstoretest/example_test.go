@@ -55,7 +55,7 @@ func ExampleCanaries() {
 	fmt.Println("canaries:", len(clickstoretest.Canaries()), "leaked:", leaked)
 	fmt.Println(clickstore.ParsePseudonym(clickstoretest.Canaries()[0]))
 	// Output:
-	// canaries: 145 leaked: 0
+	// canaries: 150 leaked: 0
 	// 00000000000000000000000000000000 clickstore: pseudonym of 11 bytes: want 32 hex digits
 }
 

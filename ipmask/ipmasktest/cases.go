@@ -52,5 +52,6 @@ func Cases() []Case {
 		c("ipv4-mapped after a dot", "closed.::ffff:cb00:7109", "::ffff:203.0.113.9"),
 		c("6to4 after an escape introducer", "#2002:cb00:7109::1", "2002:cb00:7109::1"),
 		c("ipv4 in a hyphenated host name with a port", "203-0-113-9.example.net:443", "203.0.113.9"),
+		c("ipv6 with dashes in a host name", "2001-db8-1-2--7.sslip.io", "2001:db8:1:2::7"),
 	}
 }

@@ -82,9 +82,18 @@
 // become 0.113.0.0.static..., static.0.113.0.0.clients... and
 // 0.0.113.0.nip.io. One label after it is a file extension or the end of
 // a sentence (203.0.113.9.png, 203.0.113.9.Done) and is read forward.
-// Host names that write an address in another encoding
-// (p5b0a1c2d.dip0.t-ipconnect.de, 2001-db8-1-2--7.ipv6.example.net), or
-// with hyphens in reverse order, are not recognised as such.
+// A label that is an IPv6 address with '-' for ':' (seven dashes or a
+// "--", and a '.' and a name after it), as sslip.io and some reverse DNS
+// names write it, is masked and written the same way, its zero groups
+// compressed to "--": 2001-db8-1-2--7.ipv6.example.net and
+// ip6-2001-db8-1-2--7.example.net (a first group glued to a word is not
+// read) become 2001-db8-1--.ipv6.example.net and ip6-2001-db8-1--... under
+// /48. Eight numbers joined by '-' are such an address; where the last
+// four groups also read as a hyphenated quad (2001-db8--1-2-3-4), both
+// readings are masked, and a last group that starts a dotted quad
+// (2001-db8--1.2.3.4) is read as that quad. Host names that write an address in another encoding
+// (p5b0a1c2d.dip0.t-ipconnect.de), or an IPv4 address with hyphens in
+// reverse order, are not recognised as such.
 //
 // Dovecot's session IDs hold the client's address: 16 or 32 base64
 // characters encoding a timestamp, the client's port and its IPv4 or IPv6

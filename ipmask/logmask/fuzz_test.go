@@ -34,6 +34,7 @@ var seeds = []string{
 	`{"m":"\u0027203.0.113.9\u0027 \u00e9198.51.100.7 \x22::ffff:203.0.113.9\x22"} Address:#011203.0.113.9#015 a\011198.51.100.7 %E9203.0.113.9`,
 	"session=<ESIzRFVmOTDLAHEJ> imap(a)<42><ESIzRFVmOTAgAQ24AAEAAgAAAAAAAAAH>: x<1><ESIzRFVmOTDLAHEJ> session=<ESIzRFVmOTAAAAAAAAAAAAAA///LAHEJ>",
 	"from 203-0-113-9.dyn.example.net[203.0.113.9] ec2-203-0-113-9.compute-1.amazonaws.com ip-10-0-0-5.ec2.internal 1-2-3-4-5.x _203-0-113-9.x 203-0-113-9.1.2.3.4",
+	"2001-db8-85a3--7334.sslip.io dynamic-2001-db8-1-2-3-4-5-6.example.net --1.sslip.io 1-2-3-4-5-6-7-8-9.x cafe-2001-db8--1.x",
 	"ended.::ffff:cb00:7109 ...:::2 1.2.3.4.::1 12:2001:db8:1:2:3:4:5:6 /2001:db8:a:b:0:0:0:2:8080 src:2001:db8:1:2:3:4:5:6:443",
 	`#2002:cb00:7109::1 %2002:cb00:7109::1%eth0 \x2002:cb00:7109::1:443 #2001:0:4136:e378:8000:63bf:3fff:fdd2`,
 	"{CB007109:D431_C6336407:01BB_665800A0_0004:1A2B} cb007109:d431_ DEADBEEF:CAFE 0A000005:1_",
@@ -283,6 +284,51 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		}
 	}
 	isDigitDot := func(c byte) bool { return '0' <= c && c <= '9' || c == '.' }
+	// Host names' labels that end in an IPv6 address with '-' for ':'
+	// (seven dashes or a "--"): 2001-db8--7.sslip.io, in any reading
+	// that starts at a '-' of the label, or at its start unless a '.' or
+	// ':' is before it (the end of other address text, as in
+	// "::1-2--.x", may run into it); label ends at text[j], a '.'.
+	dashed := func(label string, j int) {
+		// Unless the last group is a number that starts four or more
+		// dotted ones: that is read as a quad (--1.2.3.4).
+		last := label[strings.LastIndexByte(label, '-')+1:]
+		for q := j; q < len(text) && isDigitDot(text[q]); q++ {
+			last += text[q : q+1]
+		}
+		if last, _, _ = strings.Cut(last, ".."); strings.Trim(last, "0123456789.") == "" && len(strings.Split(strings.TrimRight(last, "."), ".")) >= 4 {
+			return
+		}
+		// Nor is one among the labels (of one to three hex digits) before
+		// ip6.arpa or in-addr.arpa: a reverse DNS name.
+		after := strings.ToLower(text[j+1:])
+		for {
+			k := 0
+			for k < len(after) && k < 3 && strings.IndexByte("0123456789abcdef", after[k]) >= 0 {
+				k++
+			}
+			if k == 0 || k >= len(after) || after[k] != '.' {
+				break
+			}
+			after = after[k+1:]
+		}
+		if strings.HasPrefix(after, "ip6.arpa") || strings.HasPrefix(after, "in-addr.arpa") {
+			return
+		}
+		for k := 0; k < len(label); k++ {
+			if k > 0 && label[k-1] != '-' || k == 0 && j > len(label) && strings.IndexByte(".:", text[j-len(label)-1]) >= 0 {
+				continue
+			}
+			run := label[k:]
+			if len(run) > 39 || strings.Trim(run, "0123456789abcdefABCDEF-") != "" || (strings.Count(run, "-") != 7 && !strings.Contains(run, "--")) {
+				continue
+			}
+			if a, err := netip.ParseAddr(strings.ReplaceAll(run, "-", ":")); err == nil && bad(a) {
+				leaks = append(leaks, run)
+			}
+		}
+	}
+
 	// Host names' labels that end in four numbers joined by '-', after
 	// a part that is not all digits: ec2-203-0-113-9.compute-1.amazonaws.com.
 	isLabel := func(c byte) bool {
@@ -302,6 +348,7 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		if j+1 >= len(text) || text[j] != '.' || !isLabel(text[j+1]) || text[j+1] == '-' || text[j+1] == '_' {
 			continue
 		}
+		dashed(label, j)
 		parts := strings.Split(label, "-")
 		if len(parts) < 4 {
 			continue

@@ -578,6 +578,30 @@ func (m *Masker) appendForm(dst, raw []byte, a netip.Addr, f form) []byte {
 	if !m.kept(a) {
 		r = m.policy.Mask(a)
 	}
+	if f == formDash {
+		b := r.As16()
+		if q, ok := lastQuad(raw); ok && !m.kept(q) {
+			// Its last four groups also read as a hyphenated quad
+			// (2001-db8--1-2-3-4): zero them, so that neither reading
+			// keeps more than the policy does.
+			clear(b[8:])
+		}
+		if b == a.As16() {
+			return append(dst, raw...)
+		}
+		n := len(dst)
+		if dst = appendDashed(dst, b, -1); len(dst)-n > len(raw) {
+			// raw's "--" stands for fewer groups, or fewer bytes, than the
+			// masked form's: put the masked form's where raw has it, so
+			// that it is no longer than raw.
+			at := 0 // the group raw's "--" starts at
+			if i := bytes.Index(raw, []byte("--")); i > 0 {
+				at = bytes.Count(raw[:i], []byte{'-'}) + 1
+			}
+			dst = appendDashed(dst[:n], b, at)
+		}
+		return dst
+	}
 	if f == formSession {
 		if r == a {
 			return append(dst, raw...)
@@ -672,6 +696,54 @@ func (m *Masker) appendForm(dst, raw []byte, a netip.Addr, f form) []byte {
 		} else {
 			dst = strconv.AppendUint(dst, uint64(out[j]), 10)
 		}
+	}
+	return dst
+}
+
+// lastQuad reads the last four groups of raw, an IPv6 address with '-'
+// for ':', as a hyphenated quad, if they are four decimal octets.
+func lastQuad(raw []byte) (netip.Addr, bool) {
+	var v [4]byte
+	for k := 3; k >= 0; k-- {
+		i := bytes.LastIndexByte(raw, '-') // -1: the group is all of raw
+		x, ok := octet(raw[i+1:])
+		if !ok || i < 0 && k > 0 {
+			return netip.Addr{}, false
+		}
+		v[k] = x
+		if i >= 0 {
+			raw = raw[:i]
+		}
+	}
+	return netip.AddrFrom4(v), true
+}
+
+// appendDashed appends the IPv6 address b written with '-' for ':' and
+// no dotted tail (the labels of a host name have no ':' or '.'), with
+// "--" for the run of zero groups that holds group at, or if at is -1
+// for its longest run of two or more (the first of equal runs).
+func appendDashed(dst []byte, b [16]byte, at int) []byte {
+	zs, zl := -1, 1
+	for i := 0; i < 8; {
+		j := i
+		for j < 8 && b[2*j] == 0 && b[2*j+1] == 0 {
+			j++
+		}
+		if at < 0 && j-i > zl || at >= i && at < j {
+			zs, zl = i, j-i
+		}
+		i = j + 1
+	}
+	for i := 0; i < 8; i++ {
+		if i == zs {
+			dst = append(dst, "--"...)
+			i += zl - 1
+			continue
+		}
+		if i > 0 && i != zs+zl {
+			dst = append(dst, '-')
+		}
+		dst = strconv.AppendUint(dst, uint64(b[2*i])<<8|uint64(b[2*i+1]), 16)
 	}
 	return dst
 }

@@ -186,6 +186,19 @@ func TestMaskFreeText(t *testing.T) {
 		{"isp host names", "c-198-51-100-7.hsd1.ca.comcast.net pool-198-51-100-7.nycmny.fios.verizon.net 198-51-100-7.1e100.net", "c-198-51-100-0.hsd1.ca.comcast.net pool-198-51-100-0.nycmny.fios.verizon.net 198-51-100-0.1e100.net"},
 		{"hyphenated host name and a port", "http://203-0-113-9.be:8080/ ip-10-0-0-5.1:22", "http://203-0-113-0.be:8080/ ip-10-0-0-0.1:22"},
 		{"hyphenated numbers after other address text", "1.2.3.4-5-6-7.example.net ::1-2-3-4.example.net", "1.2.3.0-5-6-7.example.net ::-2-3-4.example.net"},
+		// IPv6 with '-' for ':' in a label, as sslip.io and some reverse
+		// DNS names write it: masked and written the same way.
+		{"dashed ipv6 host names", "2001-db8-85a3--8a2e-370-7334.sslip.io connect from 2001-0db8-0001-0002-0000-0000-0000-0007.ipv6.example.net[2001:db8:1:2::7]",
+			"2001-db8-85a3--.sslip.io connect from 2001-db8-1--.ipv6.example.net[2001:db8:1::]"},
+		{"dashed ipv6 after a word", "dynamic-2001-db8-1-2-3-4-5-6.isp.example ip6-2001-db8-1--7.example.net host-cafe-2001-db8-1--7.example.net",
+			"dynamic-2001-db8-1--.isp.example ip6-2001-db8-1--.example.net host-cafe-2001-db8--.example.net"},
+		{"dashed ipv6 after another label", "www.2001-db8-1--7.sslip.io", "www.2001-db8-1--.sslip.io"},
+		{"dashed ipv6 loopback and a masked one", "--1.sslip.io 2001-db8-1--.example.net", "--.sslip.io 2001-db8-1--.example.net"},
+		{"dashed ipv6 with a group too many", "1-2-3-4-5-6-7-8-9.example.net", "1-2-3--.example.net"},
+		{"dashed ipv6 whose last groups read as a hyphenated quad", "2001-db8--1-2-3-4.sslip.io --10-0-0-5.sslip.io", "2001-db8--.sslip.io --.sslip.io"},
+		{"dashed ipv6 whose last group starts a dotted quad", "2001-db8--1.2.3.4", "2001-db8--1.2.3.0"},
+		{"dashes that are no ipv6 host name", "123e4567-e89b-12d3-a456-426614174000.json a-b-c.example.net dead-beef.example.net 2001-db8--7 x 2001-db8--7.",
+			"123e4567-e89b-12d3-a456-426614174000.json a-b-c.example.net dead-beef.example.net 2001-db8--7 x 2001-db8--7."},
 		{"hyphenated numbers that are no host name", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4.", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4."},
 
 		// Dovecot's session IDs hold the client's address after a

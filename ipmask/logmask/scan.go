@@ -258,6 +258,8 @@ type scanner struct {
 	// lt is the position of the next '<' (a Dovecot session ID may
 	// follow it), kept like dot and colon.
 	lt int
+	// end is where the last match ended, or 0.
+	end int
 }
 
 // pending is a match held back, with the scanner state to return it with.
@@ -279,6 +281,15 @@ func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1, lt:
 
 // next returns the next address in s, or false when there is none.
 func (sc *scanner) next() (Match, bool) {
+	m, ok := sc.scan()
+	if ok {
+		sc.end = m.End
+	}
+	return m, ok
+}
+
+// scan finds the next address for next.
+func (sc *scanner) scan() (Match, bool) {
 	s := sc.s
 	n := len(s)
 	sc.form = formText
@@ -358,6 +369,16 @@ func (sc *scanner) next() (Match, bool) {
 		// A host name's label ending in an address written with hyphens
 		// (ec2-203-0-113-9.compute-1.amazonaws.com), also where a port
 		// follows the name (203-0-113-9.be:443).
+		// A host name's label that is an IPv6 address with '-' for ':'
+		// (2001-db8--7.sslip.io, 2001-db8-1-2-3-4-5-6.ipv6.example.net),
+		// also one that ends in its "--" (2001-db8--.sslip.io), as a
+		// masked one does. Its last four groups may also read as a
+		// hyphenated quad; appendForm masks both readings.
+		if a > 1 && s[a-1] == '-' && (class[s[a]]&(cDigit|cHex) != 0 || s[a] == '.' && s[a-2] == '-') {
+			if m, ok := sc.dashed6(sc.end, a); ok {
+				return m, true
+			}
+		}
 		if a > 0 && s[a-1] == '-' && class[s[a]]&cDigit != 0 {
 			if m, ok := sc.hyphenQuad(a); ok {
 				return m, true
@@ -473,6 +494,7 @@ const (
 	formSession             // a Dovecot session ID (session)
 	formHex                 // eight hex digits, as HAProxy's unique IDs (hexQuad)
 	formName                // a dotted quad that is labels of a host name (nameQuad)
+	formDash                // IPv6 with '-' for ':' in a host name's label (dashed6)
 )
 
 // hexQuad reads the token s[a:b], which holds one colon, as the start of
@@ -514,12 +536,7 @@ func (sc *scanner) hyphenQuad(a int) (Match, bool) {
 	if e+1 >= len(s) || s[e] != '.' || class[s[e+1]]&(cDigit|cHex|cWord) == 0 || s[e+1] == '_' {
 		return Match{}, false
 	}
-	numbers := 1
-	for x := e; x+1 < len(s) && s[x] == '.' && class[s[x+1]]&cDigit != 0; numbers++ {
-		for x++; x < len(s) && class[s[x]]&cDigit != 0; x++ {
-		}
-	}
-	if numbers >= 4 {
+	if startsQuad(s, e) {
 		return Match{}, false // the last number starts a dotted quad, read as such
 	}
 	var v [4]byte
@@ -559,6 +576,106 @@ func (sc *scanner) hyphenQuad(a int) (Match, bool) {
 	sc.i = e
 	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formHyphen
 	return Match{Addr: netip.AddrFrom4(v), Start: start, End: e}, true
+}
+
+// startsQuad reports whether the number that ends at s[e], a '.', and
+// three or more numbers after it, each after a '.', are dotted numbers
+// that a quad may be read from.
+func startsQuad(s []byte, e int) bool {
+	numbers := 1
+	for x := e; x+1 < len(s) && s[x] == '.' && class[s[x+1]]&cDigit != 0; numbers++ {
+		for x++; x < len(s) && class[s[x]]&cDigit != 0; x++ {
+		}
+	}
+	return numbers >= 4
+}
+
+// dashed6 reads, where s[a] starts the last group of a run of hex groups
+// joined by '-' that ends a host name's label (a '.' then a letter or
+// digit follow it), or is the '.' after a "--" that ends it, the run as an
+// IPv6 address written with '-' for ':',
+// as wildcard DNS services (2001-db8--7.sslip.io) and some reverse DNS
+// names (2001-db8-1-2-3-4-5-6.ipv6.example.net) write it: seven dashes or
+// a "--", and at most 39 bytes. A first group glued to a word
+// (dynamic-2001-db8--7, ip6-2001-db8--7), or one too many for an address,
+// is left out of it, as is text before lo; a last group that starts a
+// dotted quad (--1.2.3.4) is read as that quad instead, and one among
+// the labels before ip6.arpa or in-addr.arpa as a reverse DNS name. On success, the scanner goes
+// on from the '.' after the address.
+func (sc *scanner) dashed6(lo, a int) (Match, bool) {
+	s := sc.s
+	e := a
+	for e < len(s) && hexVal[s[e]] != 0xff {
+		e++
+	}
+	if e+1 >= len(s) || s[e] != '.' || class[s[e+1]]&(cDigit|cHex|cWord) == 0 || s[e+1] == '_' {
+		return Match{}, false
+	}
+	if e > a && digits(s[a:e]) && startsQuad(s, e) {
+		return Match{}, false // the last group starts a dotted quad, read as such
+	}
+	x := e + 1 // past labels of one to three hex digits, as a reverse DNS name's
+	for {
+		k := x
+		for k < len(s) && k-x < 3 && hexVal[s[k]] != 0xff {
+			k++
+		}
+		if k == x || k >= len(s) || s[k] != '.' {
+			break
+		}
+		x = k + 1
+	}
+	if hasFold(s[x:], "ip6.arpa") || hasFold(s[x:], "in-addr.arpa") {
+		return Match{}, false // the labels of a reverse DNS name (reverseName)
+	}
+	start := a
+	for start > lo && (hexVal[s[start-1]] != 0xff || s[start-1] == '-') {
+		start--
+	}
+	if start > 0 && class[s[start-1]]&cWord != 0 {
+		// A word's last hex letters or digits are not a group, and the
+		// '-' after it is not part of a "--" (ip6---1 is ip6 and ::1).
+		for start < a && s[start] != '-' {
+			start++
+		}
+		start++
+	}
+	for start < a {
+		if m, ok := dashedAddr(s[start:e]); ok {
+			sc.i = max(e, a+1) // past a '.' the match ends at: the scan must move on
+			sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formDash
+			return Match{Addr: m, Start: start, End: e}, true
+		}
+		// Leave out the first group and try again.
+		for start < a && s[start] != '-' {
+			start++
+		}
+		start++
+	}
+	return Match{}, false
+}
+
+// dashedAddr parses t, hex groups joined by '-', as an IPv6 address with
+// '-' for ':' if it has seven dashes or a "--".
+func dashedAddr(t []byte) (netip.Addr, bool) {
+	if len(t) > len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff") {
+		return netip.Addr{}, false
+	}
+	var buf [39]byte
+	b := buf[:len(t)]
+	dashes, double := 0, false
+	for j, c := range t {
+		if c == '-' {
+			dashes++
+			double = double || j > 0 && t[j-1] == '-'
+			c = ':'
+		}
+		b[j] = c
+	}
+	if dashes != 7 && !(double && dashes >= 2) {
+		return netip.Addr{}, false
+	}
+	return parse6(b)
 }
 
 // reverseName reads the token s[a:b], which ends in a '.' followed by
@@ -858,6 +975,16 @@ func hasDigit(s []byte) bool {
 func hexRun(s []byte) bool {
 	for _, c := range s {
 		if hexVal[c] == 0xff {
+			return false
+		}
+	}
+	return true
+}
+
+// digits reports whether s is all decimal digits.
+func digits(s []byte) bool {
+	for _, c := range s {
+		if class[c]&cDigit == 0 {
 			return false
 		}
 	}
