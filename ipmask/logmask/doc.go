@@ -67,7 +67,9 @@
 // reverse DNS names do and mail, ssh and web servers log them, are read as
 // that address: a label of a name (a '.' and a letter or digit follow it)
 // that ends in four octets joined by '-', the first starting the label
-// (not after a '.' or ':') or following a part that is not all digits.
+// (also after another label, www.203-0-113-9.sslip.io, but not after a
+// ':' or a number and a '.', the end of other address text) or following
+// a part that is not all digits.
 // 203-0-113-9.dyn.example.net, ec2-203-0-113-9.compute-1.amazonaws.com and
 // ip-10-0-0-5.ec2.internal become 203-0-113-0..., ec2-203-0-113-0... and
 // ip-10-0-0-0... under /24, with a :port after the name or not

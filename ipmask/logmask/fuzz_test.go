@@ -372,7 +372,7 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			if p := before[len(before)-1]; p != "" && strings.Trim(p, "0123456789") == "" {
 				ok = false // a fifth number
 			}
-		} else if start := j - len(label); start > 0 && strings.IndexByte(".:", text[start-1]) >= 0 {
+		} else if start := j - len(label); start > 0 && (text[start-1] == ':' || text[start-1] == '.' && start > 1 && '0' <= text[start-2] && text[start-2] <= '9') {
 			ok = false // the end of other address text
 		}
 		if ok && bad(netip.AddrFrom4(v)) {

@@ -184,6 +184,7 @@ func TestMaskFreeText(t *testing.T) {
 		{"postfix client host name", "connect from 203-0-113-9.dyn.example.net[203.0.113.9]", "connect from 203-0-113-0.dyn.example.net[203.0.113.0]"},
 		{"aws host names", "ec2-203-0-113-9.compute-1.amazonaws.com ip-10-0-0-5.ec2.internal", "ec2-203-0-113-0.compute-1.amazonaws.com ip-10-0-0-0.ec2.internal"},
 		{"isp host names", "c-198-51-100-7.hsd1.ca.comcast.net pool-198-51-100-7.nycmny.fios.verizon.net 198-51-100-7.1e100.net", "c-198-51-100-0.hsd1.ca.comcast.net pool-198-51-100-0.nycmny.fios.verizon.net 198-51-100-0.1e100.net"},
+		{"hyphenated quad after another label", "www.203-0-113-9.sslip.io static.198-51-100-7.clients.example.de", "www.203-0-113-0.sslip.io static.198-51-100-0.clients.example.de"},
 		{"hyphenated host name and a port", "http://203-0-113-9.be:8080/ ip-10-0-0-5.1:22", "http://203-0-113-0.be:8080/ ip-10-0-0-0.1:22"},
 		{"hyphenated numbers after other address text", "1.2.3.4-5-6-7.example.net ::1-2-3-4.example.net", "1.2.3.0-5-6-7.example.net ::-2-3-4.example.net"},
 		// IPv6 with '-' for ':' in a label, as sslip.io and some reverse

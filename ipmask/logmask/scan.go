@@ -521,8 +521,10 @@ func (sc *scanner) hexQuad(a, b int) (Match, bool) {
 // follow it), the last four numbers as an IPv4 address: 203-0-113-9 in
 // 203-0-113-9.dyn.example.net or ec2-203-0-113-9.compute-1.amazonaws.com.
 // Each number is an octet of one to three digits; the first starts the
-// label (after a byte that is not a letter, digit, '.' or ':') or follows
-// a '-' after a part that is not all digits, as a fifth number would be
+// label (after a byte that is not a letter, digit, '.' or ':', or after a
+// '.' that ends a label not ending in a digit, as www. in
+// www.203-0-113-9.sslip.io) or follows a '-' after a part that is not all
+// digits, as a fifth number would be
 // (1-2-3-4-5.example.net is not read). A last number that
 // starts four or more dotted ones (203-0-113-9.1.2.3) is read as the
 // dotted quad it starts instead. On success, the scanner goes on from the
@@ -569,6 +571,8 @@ func (sc *scanner) hyphenQuad(a int) (Match, bool) {
 			if j < start-1 && (j == 0 || class[s[j-1]]&(cHex|cWord) == 0) {
 				return Match{}, false // a fifth number
 			}
+		case c == '.' && (start < 2 || class[s[start-2]]&cDigit == 0):
+			// A name's earlier label (www.203-0-113-9.sslip.io).
 		case class[c]&(cHex|cWord|cDot|cColon) != 0:
 			return Match{}, false // run into a word, or the end of other address text
 		}
