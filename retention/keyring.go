@@ -69,10 +69,16 @@ type KeyringOptions struct {
 // A Keyring caches the current epoch's keys so that [Keyring.Keys] costs a
 // read lock on the hot path. It destroys its keys on its own, on time,
 // whether or not anyone sweeps it: a runtime timer (time.AfterFunc, one per
-// keyring) fires when the cached epoch ends, by Now, and zeroes the cache,
-// and the default in-memory store destroys each key at the end of its grace
-// epoch with a timer of its own (see [MemoryKeyStore]). Nothing runs while
-// no key is held. A store given in [KeyringOptions.Store] destroys its keys
+// keyring) fires when the cached epoch ends and zeroes the cache, and the
+// default in-memory store destroys each key at the end of its grace epoch
+// with a timer of its own (see [MemoryKeyStore]). Nothing runs while no key
+// is held. The end of an epoch is counted, from the moment the cache is
+// filled, on the runtime's clock (time.Now's monotonic reading), as the
+// sooner of the ends by Now and by the caller's time: a wall clock stepped
+// back, or a caller's time ahead of Now, cannot keep a key for more than
+// what was left of its epoch when it was cached; a clock stepped forward
+// makes the cache go at the next call to Keys, Stats or Sweep, or at the
+// timer, whichever is first. A store given in [KeyringOptions.Store] destroys its keys
 // as its [KeyStore] contract says. Copies of a [Key] that callers keep are
 // theirs to drop. [Keyring.Stats] tells how old the oldest key held is and
 // how many were destroyed; [Keyring.Sweep] does the timer's work on demand.
@@ -119,7 +125,8 @@ type Keyring struct {
 	localErr  error
 	retry     time.Time
 	localKeys uint64      // local keys made, ever
-	timer     *time.Timer // fires when the cached epoch ends
+	timer     *time.Timer // fires when the cache is due to be dropped
+	until     time.Time   // when the cache is dropped at the latest, on the runtime's clock
 
 	// Accounts, under mu: the epochs held at the last look, and how many
 	// epochs' keys are gone from the process (each counted once: the
@@ -261,7 +268,7 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 	// Assigning cur overwrites a local key's bytes in place.
 	r.ok, r.epoch, r.cur, r.prev = true, e, cur, prev
 	r.local, r.localErr, r.retry = false, nil, time.Time{}
-	r.armLocked()
+	r.armLocked(now)
 	r.accountLocked()
 	r.mu.Unlock()
 	return cur, prev, true, nil
@@ -296,7 +303,7 @@ func (r *Keyring) fallback(ctx context.Context, e int64, now time.Time, stale bo
 	clear(secret[:])
 	r.local, r.localErr, r.retry = true, lerr, now.Add(localRetry)
 	r.localKeys++
-	r.armLocked()
+	r.armLocked(now)
 	r.accountLocked()
 	return r.cur, r.prev, true, lerr
 }
@@ -353,9 +360,20 @@ func (r *Keyring) clock() time.Time {
 	return time.Now()
 }
 
-// armLocked sets the timer for the end of the cached epoch.
-func (r *Keyring) armLocked() {
-	d := max(0, r.policy.EpochStart(r.epoch+1).Sub(r.clock()))
+// armLocked sets when the cache, just filled for a caller at now, is
+// dropped: when its epoch ends by the keyring's clock or by now, whichever
+// comes first, counted from this moment on the runtime's clock (time.Now's
+// monotonic reading). A time ahead of the clock (a clock stepped back
+// later, or a caller's date in the future) cannot keep the cache for more
+// than what was left of its epoch when it was filled.
+func (r *Keyring) armLocked(now time.Time) {
+	end := r.policy.EpochStart(r.epoch + 1)
+	d := max(0, min(end.Sub(r.clock()), end.Sub(now)))
+	r.until = time.Now().Add(d)
+	r.resetLocked(d)
+}
+
+func (r *Keyring) resetLocked(d time.Duration) {
 	if r.timer == nil {
 		r.timer = time.AfterFunc(d, r.fire)
 	} else {
@@ -363,21 +381,28 @@ func (r *Keyring) armLocked() {
 	}
 }
 
-// fire runs on the timer: it zeroes the cache once its epoch is over by
-// the keyring's clock, and otherwise (the runtime's clock ran ahead of Now)
-// waits for the rest.
+// dueLocked returns how long the cache may still be held: until the
+// runtime's clock reaches r.until, and no longer than its epoch by the
+// keyring's clock; zero or less means now.
+func (r *Keyring) dueLocked() time.Duration {
+	return min(time.Until(r.until), r.policy.EpochStart(r.epoch+1).Sub(r.clock()))
+}
+
+// fire runs on the timer: it zeroes the cache once it is due (see
+// dueLocked), and otherwise (a timer set before the cache was filled
+// again) waits for the rest.
 func (r *Keyring) fire() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.ok || r.closed {
 		return
 	}
-	if r.epoch < r.policy.Epoch(r.clock()) {
-		r.dropCacheLocked()
-		r.accountLocked()
+	if d := r.dueLocked(); d > 0 {
+		r.resetLocked(d)
 		return
 	}
-	r.armLocked()
+	r.dropCacheLocked()
+	r.accountLocked()
 }
 
 // dropCacheLocked zeroes the cached keys and returns how many there were.
@@ -469,9 +494,18 @@ type KeyStats struct {
 // default in-memory store) and how many have been destroyed. It is meant
 // for metrics ("age of the oldest live key", "keys destroyed") and for
 // tests that prove keys die on time.
+//
+// Keys whose time is up by the keyring's clock (a clock stepped forward
+// since their timers were set) are destroyed before they are counted.
 func (r *Keyring) Stats() KeyStats {
+	if r.store == nil {
+		_, _ = r.mem.Sweep(context.Background(), r.clock())
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.ok && !r.closed && r.dueLocked() <= 0 {
+		r.dropCacheLocked()
+	}
 	r.accountLocked()
 	st := KeyStats{Held: len(r.seen), Destroyed: r.destroyed, Failures: r.burst().Failures(),
 		LocalKeys: r.localKeys, Local: r.ok && r.local}

@@ -26,8 +26,10 @@ type MemoryKeyStoreOptions struct {
 // store, not one per key) fires at the earliest deadline held, destroys
 // what is due and re-arms for the next, so keys die on time whether or not
 // anyone calls or sweeps the store, and nothing runs while the store is
-// empty. The timer measures durations on the runtime's clock from deadlines
-// computed with Now. A key is also destroyed as soon as a caller asks for
+// empty. A key's deadline is its ttl after it was stored, by Now and on the
+// runtime's clock (time.Now's monotonic reading); it is destroyed at the
+// sooner of the two, so a wall clock stepped back (or a Now that stalls)
+// cannot keep it past its ttl of real time. A key is also destroyed as soon as a caller asks for
 // an epoch two or more epochs later, so a stalled or fake clock cannot
 // keep it alive while time moves on for the callers. [MemoryKeyStore.Sweep]
 // does the same work on demand and reports it.
@@ -46,13 +48,14 @@ type MemoryKeyStore struct {
 	destroyed uint64
 	closed    bool
 	timer     *time.Timer
-	armedFor  time.Time // the deadline the timer is set for; zero if stopped
+	armedFor  time.Time // when the timer fires, on the runtime's clock; zero if stopped
 	onDestroy func()    // called, without mu, after the timer destroyed keys
 }
 
 type memKey struct {
 	secret   [32]byte
-	deadline time.Time // keeps a monotonic reading when the clock gives one
+	deadline time.Time // by Now
+	until    time.Time // the same deadline on the runtime's clock
 }
 
 // NewMemoryKeyStore returns an empty MemoryKeyStore. A nil opts is valid.
@@ -99,7 +102,7 @@ func (s *MemoryKeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidat
 	if s.keys == nil {
 		s.keys = make(map[int64]*memKey)
 	}
-	k := &memKey{secret: candidate, deadline: now.Add(ttl)}
+	k := &memKey{secret: candidate, deadline: now.Add(ttl), until: time.Now().Add(ttl)}
 	s.keys[epoch] = k
 	s.armLocked(now)
 	return candidate, nil
@@ -189,10 +192,12 @@ func (s *MemoryKeyStore) observe(epoch int64) {
 	}
 }
 
-// sweepLocked destroys expired keys and returns how many.
+// sweepLocked destroys the keys expired at now, by their deadline or on
+// the runtime's clock, and returns how many.
 func (s *MemoryKeyStore) sweepLocked(now time.Time) int {
+	rt := time.Now()
 	return s.destroyLocked(func(e int64, k *memKey) bool {
-		return !now.Before(k.deadline) || e < s.top-1
+		return !now.Before(k.deadline) || !rt.Before(k.until) || e < s.top-1
 	})
 }
 
@@ -214,30 +219,34 @@ func (s *MemoryKeyStore) destroyLocked(due func(int64, *memKey) bool) int {
 	return n
 }
 
-// armLocked sets the timer for the earliest deadline held, or stops it
-// when nothing is held.
+// armLocked sets the timer for the earliest deadline held, by now or on
+// the runtime's clock, or stops it when nothing is held.
 func (s *MemoryKeyStore) armLocked(now time.Time) {
-	var next time.Time
-	for _, k := range s.keys {
-		if next.IsZero() || k.deadline.Before(next) {
-			next = k.deadline
-		}
-	}
-	switch {
-	case next.IsZero():
+	if len(s.keys) == 0 {
 		if s.timer != nil {
 			s.timer.Stop()
 		}
 		s.armedFor = time.Time{}
-	case s.armedFor.IsZero() || !next.Equal(s.armedFor):
-		d := max(0, next.Sub(now))
-		if s.timer == nil {
-			s.timer = time.AfterFunc(d, s.fire)
-		} else {
-			s.timer.Reset(d)
-		}
-		s.armedFor = next
+		return
 	}
+	rt := time.Now()
+	next := time.Time{}
+	for _, k := range s.keys {
+		due := min(k.until.Sub(rt), k.deadline.Sub(now))
+		if at := rt.Add(max(0, due)); next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	if !s.armedFor.IsZero() && next.Equal(s.armedFor) {
+		return
+	}
+	d := next.Sub(rt)
+	if s.timer == nil {
+		s.timer = time.AfterFunc(d, s.fire)
+	} else {
+		s.timer.Reset(d)
+	}
+	s.armedFor = next
 }
 
 // fire runs on the timer: it destroys what is due and re-arms.

@@ -1,0 +1,121 @@
+package retention_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/retention"
+)
+
+// steppedClock is a wall clock that an operator (or NTP) can step: it reads
+// the runtime's clock (synctest's fake one, in these tests) plus an offset.
+// The timers read it too, hence the atomic.
+type steppedClock struct{ offset atomic.Int64 }
+
+func (c *steppedClock) now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+func (c *steppedClock) step(to time.Duration) { c.offset.Store(int64(to)) }
+
+// A key lives for its epoch and one grace epoch of real time, whatever the
+// wall clock does meanwhile: a clock that was hours ahead and is stepped
+// back (a wrong hardware clock at boot, corrected by NTP) does not keep
+// the key that was made while it was ahead, nor do the caller's times.
+// Two windows and a second after the key was made, no copy of it is left:
+// the keyring holds none, and asking for its epoch again makes a new key.
+func TestKeyDiesOnTimeWhenTheClockStepsBack(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		ahead time.Duration // how far ahead of real time the clock was
+	}{
+		{"by one epoch", retention.DefaultWindow},
+		{"by three hours", 3 * time.Hour},
+		{"by a year", 365 * 24 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				clock := &steppedClock{}
+				clock.step(tc.ahead)
+				r, err := retention.NewKeyring(&retention.KeyringOptions{Now: clock.now})
+				require.NoError(t, err)
+				defer r.Close()
+				then := clock.now()
+				k, _, err := r.Keys(ctx, then)
+				require.NoError(t, err)
+
+				clock.step(0) // stepped back to the right time
+				time.Sleep(2*r.Policy().Window() + time.Second)
+				synctest.Wait()
+
+				st := r.Stats()
+				assert.Zero(t, st.Held, "no key is held two windows after it was made")
+				again, _, err := r.Keys(ctx, then)
+				require.NoError(t, err)
+				assert.False(t, k.Secret() == again.Secret(), "the key of the clock's old epoch was destroyed, not kept")
+			})
+		})
+	}
+}
+
+// A caller that passes a time ahead of the keyring's clock (a click's
+// timestamp from a queue, a test's fixed date) gets a key for that time's
+// epoch, and that key too lives two windows of real time at most: the
+// keyring does not keep it until its clock reaches the epoch.
+func TestKeyFromAFutureTimeDiesOnTime(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		ahead time.Duration
+	}{
+		{"an hour ahead", time.Hour},
+		{"a century ahead", 100 * 365 * 24 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				r, err := retention.NewKeyring(nil)
+				require.NoError(t, err)
+				defer r.Close()
+				future := time.Now().Add(tc.ahead)
+				k, _, err := r.Keys(ctx, future)
+				require.NoError(t, err)
+
+				time.Sleep(2*r.Policy().Window() + time.Second)
+				synctest.Wait()
+
+				assert.Zero(t, r.Stats().Held, "no key is held two windows after it was made")
+				again, _, err := r.Keys(ctx, future)
+				require.NoError(t, err)
+				assert.False(t, k.Secret() == again.Secret(), "the key was destroyed, not kept until its epoch")
+			})
+		})
+	}
+}
+
+// A wall clock stepped forward past a key's grace (a VM resumed, its clock
+// corrected) leaves the key to the runtime timers, which do not know; the
+// first look at the keyring destroys it, so that what Stats reports (and
+// the metrics export) is never a key past its time.
+func TestKeyGoesAtFirstLookWhenTheClockStepsForward(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		clock := &steppedClock{}
+		r, err := retention.NewKeyring(&retention.KeyringOptions{Now: clock.now})
+		require.NoError(t, err)
+		defer r.Close()
+		_, _, err = r.Keys(ctx, clock.now())
+		require.NoError(t, err)
+		require.Equal(t, 1, r.Stats().Held)
+
+		clock.step(3 * time.Hour)
+		st := r.Stats()
+		assert.Zero(t, st.Held, "no key is held past its grace by the clock")
+		assert.Zero(t, st.OldestAge)
+		assert.Equal(t, uint64(1), st.Destroyed)
+	})
+}
