@@ -451,6 +451,10 @@ func (m *Metrics) Store(name string, stats func() StoreStats) error {
 // wrapper to the [retention.Sweeper] (alone or in a [retention.Group]) in
 // place of target. A nil target or a name already added is an error.
 //
+// A sweep of target that panics is counted as a failed sweep, and the
+// panic goes on to the caller (a [retention.Sweeper] or [retention.Group]
+// turns it into an error, logged and counted there too).
+//
 // The wrapper is safe for concurrent use if target is; it adds two clock
 // readings and a few atomic operations to each sweep.
 func (m *Metrics) Sweep(name string, target retention.Sweepable) (retention.Sweepable, error) {
@@ -496,7 +500,15 @@ type sweepable struct {
 
 func (s *sweepable) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
 	start := s.now()
+	returned := false
+	defer func() {
+		if !returned { // the target panicked: a failed sweep, and the panic goes on to the Sweeper
+			s.sweeps.Add(1)
+			s.errors.Add(1)
+		}
+	}()
 	st, err := s.target.Sweep(ctx, now)
+	returned = true
 	s.dur.Observe(max(0, s.now().Sub(start).Seconds()))
 	s.sweeps.Add(1)
 	s.deleted.Add(uint64(max(st.Deleted, 0))) // a failed sweep may have destroyed some

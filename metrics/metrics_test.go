@@ -417,3 +417,29 @@ func TestConcurrentScrapes(t *testing.T) {
 	assert.Equal(t, float64(200), got[`clickanon_tracker_requests_total{outcome="counted",tracker="web"}`])
 	assert.Equal(t, float64(50), got[`clickanon_store_sweeps_total{store="memory"}`])
 }
+
+// panicSweeper panics, as a store with a bug would.
+type panicSweeper struct{}
+
+func (panicSweeper) Sweep(context.Context, time.Time) (retention.SweepStats, error) {
+	panic("bad entry for 203.0.113.50")
+}
+
+// A sweep that panics is a failed sweep in the metrics, as it is for the
+// Sweeper that recovers it: an alert on sweep errors sees it.
+func TestSweepPanicIsCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, nil)
+	require.NoError(t, err)
+	swept, err := m.Sweep("buggy", panicSweeper{})
+	require.NoError(t, err)
+	sw, err := retention.NewSweeper(swept, &retention.SweeperOptions{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+
+	_, err = sw.SweepNow(context.Background())
+	require.Error(t, err)
+	ipmasktest.AssertNoRawIPError(t, ipmask.Default, err)
+	assert.Equal(t, 1.0, get(t, reg, "clickanon_store_sweeps_total", "store", "buggy"))
+	assert.Equal(t, 1.0, get(t, reg, "clickanon_store_sweep_errors_total", "store", "buggy"))
+	assert.Equal(t, 0.0, get(t, reg, "clickanon_store_last_sweep_timestamp_seconds", "store", "buggy"), "no sweep succeeded")
+}
