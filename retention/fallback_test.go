@@ -275,3 +275,31 @@ func TestKeyringLocalKeyDoesNotWaitForAHangingStore(t *testing.T) {
 		<-done
 	})
 }
+
+// sameKeyStore answers one key for every epoch, as a store keyed by
+// something other than the epoch would.
+type sameKeyStore struct{}
+
+func (sameKeyStore) Load(context.Context, int64) ([32]byte, bool, error) {
+	return [32]byte{7}, true, nil
+}
+
+func (sameKeyStore) LoadOrCreate(context.Context, int64, [32]byte, time.Duration) ([32]byte, error) {
+	return [32]byte{7}, nil
+}
+
+// A key store that gives one key to two epochs would keep that key, and
+// every pseudonym made with it, alive for as long as it answers. The
+// keyring refuses it as a store failure: a local key stands in, loudly.
+func TestKeyringRefusesOneKeyForTwoEpochs(t *testing.T) {
+	r, err := retention.NewKeyring(&retention.KeyringOptions{Store: sameKeyStore{}, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer r.Close()
+	cur, prev, err := keysOf(t, r, t0)
+	require.ErrorIs(t, err, retention.ErrLocalKey)
+	assert.Contains(t, err.Error(), "the key of epoch")
+	assert.False(t, cur.IsZero())
+	assert.False(t, cur.Secret() == [32]byte{7}, "the store's key is not used")
+	assert.True(t, prev.IsZero())
+	assert.Equal(t, uint64(1), r.Stats().Failures)
+}

@@ -77,5 +77,7 @@ type KeyStore interface {
 
 	// Load returns the key stored for epoch and true, or false if there is
 	// none (never stored, or already destroyed). Load never creates a key.
+	// Each epoch has a key of its own: a Keyring treats the same key for
+	// two epochs as a failure of the store.
 	Load(ctx context.Context, epoch int64) (secret [32]byte, ok bool, err error)
 }

@@ -167,7 +167,9 @@ func (r *Keyring) Policy() Policy { return r.policy }
 //
 // When the store fails (and ctx is not done), Keys returns a local key as
 // current, the zero Key as previous, and an error wrapping both
-// [ErrLocalKey] and the store's error (see [Keyring]). Other errors come
+// [ErrLocalKey] and the store's error (see [Keyring]); a store that gives
+// an all-zero key, or the previous epoch's key for the current epoch, has
+// failed too. Other errors come
 // from Rand, or from the store when ctx is done or now falls in an epoch
 // older than the one cached; current is then the zero Key. After Close,
 // Keys fails with an error wrapping [ErrClosed].
@@ -251,12 +253,25 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 			return Key{}, Key{}, true, err
 		}
 	}
-	cur = newKey(e, secret)
-	if p, ok, err := store.Load(ctx, e-1); err != nil {
+	p, ok, err := store.Load(ctx, e-1)
+	if err != nil {
+		clear(secret[:])
 		return r.fallback(ctx, e, now, stale, foreign(fmt.Sprintf("key store: load the key of epoch %d", e-1), err))
-	} else if ok && p != ([32]byte{}) {
+	}
+	if ok && p == secret && p != ([32]byte{}) {
+		// A store that answers one key for two epochs (keyed by something
+		// else than the epoch) would keep it, and every pseudonym made with
+		// it, for as long as it answers: refuse it.
+		clear(secret[:])
+		clear(p[:])
+		return r.fallback(ctx, e, now, stale, fmt.Errorf("retention: key store gave epoch %d the key of epoch %d", e, e-1))
+	}
+	cur = newKey(e, secret)
+	if ok && p != ([32]byte{}) {
 		prev = newKey(e-1, p)
 	}
+	clear(secret[:])
+	clear(p[:])
 	if stale {
 		return cur, prev, true, nil // a late caller: never move the cache back
 	}
