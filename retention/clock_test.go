@@ -119,3 +119,44 @@ func TestKeyGoesAtFirstLookWhenTheClockStepsForward(t *testing.T) {
 		assert.Equal(t, uint64(1), st.Destroyed)
 	})
 }
+
+// A time whose epoch is not defined (its Unix nanoseconds, or those of its
+// grace epoch's end, overflow an int64) gets no key: the zero time's key
+// was kept for 292 years, a time in 3000 fell back on a local key with a
+// negative ttl in its error. It is the caller's fault, not the store's:
+// nothing is counted as a failure.
+func TestKeysRefuseATimeWithoutAnEpoch(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+	}{
+		{"zero", time.Time{}},
+		{"year 1600", time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"last hour of 2262", time.Date(2262, 4, 11, 23, 0, 0, 0, time.UTC)},
+		{"year 3000", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"2^62 seconds", time.Unix(1<<62, 0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r, err := retention.NewKeyring(nil)
+				require.NoError(t, err)
+				defer r.Close()
+				cur, prev, err := r.Keys(context.Background(), tc.at)
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "outside the years 1678 to 2262")
+				assert.True(t, cur.IsZero())
+				assert.True(t, prev.IsZero())
+				assert.Equal(t, retention.KeyStats{}, r.Stats(), "no key made, no failure counted")
+			})
+		})
+	}
+	// The edges that are defined still work.
+	r, err := retention.NewKeyring(nil)
+	require.NoError(t, err)
+	defer r.Close()
+	for _, at := range []time.Time{time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		cur, _, err := r.Keys(context.Background(), at)
+		require.NoError(t, err)
+		assert.False(t, cur.IsZero())
+	}
+}

@@ -171,8 +171,10 @@ func (r *Keyring) Policy() Policy { return r.policy }
 // an all-zero key, or the previous epoch's key for the current epoch, has
 // failed too. Other errors come
 // from Rand, or from the store when ctx is done or now falls in an epoch
-// older than the one cached; current is then the zero Key. After Close,
-// Keys fails with an error wrapping [ErrClosed].
+// older than the one cached; current is then the zero Key. A time outside
+// the years 1678 to 2262 (the zero time.Time, say), where epochs are not
+// defined, is an error. After Close, Keys fails with an error wrapping
+// [ErrClosed].
 //
 // Keys does not allocate while the epoch's keys are cached, shared or
 // local.
@@ -236,6 +238,11 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 	r.mu.RUnlock()
 	if closed {
 		return Key{}, Key{}, false, fmt.Errorf("retention: keys for epoch %d: keyring %w", e, ErrClosed)
+	}
+	if !r.policy.defines(now) {
+		// Its epoch number would be meaningless and its key's ttl
+		// overflow: no key may be made for it, nor kept for centuries.
+		return Key{}, Key{}, false, errors.New("retention: keys: the time is outside the years 1678 to 2262, where epochs are defined")
 	}
 
 	store := r.keyStore()
