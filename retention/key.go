@@ -20,6 +20,11 @@ import (
 // A Key from a Keyring also carries the hash states [Key.MAC] starts
 // from, derived from the secret and zeroed with it.
 //
+// Destroying a key zeroes the copies the keyring and its in-memory store
+// hold, not the copies Keys handed out: a Key value kept by a caller still
+// computes pseudonyms after its epoch's grace. Ask the keyring for the keys
+// of each click, as package clickstore's Builder does, and keep none.
+//
 // Formatting a Key with fmt (any verb) or logging it with log/slog shows the
 // epoch only, never the secret.
 type Key struct {

@@ -38,6 +38,10 @@ type KeyStoreOptions struct {
 // error saying which fault it had, so that the keyring's failure is logged
 // and counted and its next try creates a proper key.
 //
+// A key read from Redis passes through go-redis's buffers and a Go string,
+// which cannot be zeroed; the KeyStore keeps no copy of its own. What
+// destroys a key is its expiry in Redis and the keyring's own timers.
+//
 // A KeyStore is safe for concurrent use. The zero KeyStore is not usable:
 // build one with [NewKeyStore].
 type KeyStore struct {
