@@ -490,15 +490,18 @@ type sweepable struct {
 	now                     func() time.Time
 	dur                     prometheus.Observer
 	sweeps, deleted, errors atomic.Uint64
+	started                 atomic.Uint64 // sweeps started, numbering them
 
 	mu   sync.Mutex
 	last struct {
+		n  uint64 // the number of the sweep below
 		at time.Time
 		st retention.SweepStats
 	}
 }
 
 func (s *sweepable) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
+	n := s.started.Add(1)
 	start := s.now()
 	returned := false
 	defer func() {
@@ -517,8 +520,11 @@ func (s *sweepable) Sweep(ctx context.Context, now time.Time) (retention.SweepSt
 		return st, err
 	}
 	s.mu.Lock()
-	if now.After(s.last.at) { // sweeps racing: keep the latest
-		s.last.at, s.last.st = now, st
+	// Sweeps racing: keep the one that started last, by the order they
+	// started in, not by their times (a clock stepped back would freeze
+	// the gauges on a sweep "in the future").
+	if n > s.last.n {
+		s.last.n, s.last.at, s.last.st = n, now, st
 	}
 	s.mu.Unlock()
 	return st, nil
