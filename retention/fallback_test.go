@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 	"github.com/clickanon/clickanon/retention"
@@ -302,4 +304,45 @@ func TestKeyringRefusesOneKeyForTwoEpochs(t *testing.T) {
 	assert.False(t, cur.Secret() == [32]byte{7}, "the store's key is not used")
 	assert.True(t, prev.IsZero())
 	assert.Equal(t, uint64(1), r.Stats().Failures)
+}
+
+// panicStore is a KeyStore whose calls panic while panics is set, as a
+// store with a bug (or a nil client inside it) would.
+type panicStore struct {
+	retention.MemoryKeyStore
+	panics atomic.Bool
+}
+
+func (p *panicStore) Load(ctx context.Context, e int64) ([32]byte, bool, error) {
+	if p.panics.Load() {
+		panic("lookup of epoch key failed for client 203.0.113.9")
+	}
+	return p.MemoryKeyStore.Load(ctx, e)
+}
+
+// A key store that panics is a failed key store: the keyring recovers the
+// panic (a local key stands in, and the failure is logged, masked, and
+// counted) rather than letting it unwind through the click's handler with
+// the keyring's lock still held, which made every later Keys call wait
+// for ever.
+func TestKeyringSurvivesAPanickingStore(t *testing.T) {
+	var buf testlog.Buffer
+	store := &panicStore{}
+	store.panics.Store(true)
+	r, err := retention.NewKeyring(&retention.KeyringOptions{Store: store, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	require.NoError(t, err)
+	defer r.Close()
+
+	cur, _, err := keysOf(t, r, t0)
+	require.ErrorIs(t, err, retention.ErrLocalKey)
+	assert.Contains(t, err.Error(), "panic")
+	ipmasktest.AssertNoRawIPError(t, ipmask.Default, err)
+	assert.False(t, cur.IsZero(), "a local key stands in")
+	assert.Equal(t, uint64(1), r.Stats().Failures)
+	assert.Len(t, buf.Lines("a local key stands in"), 1)
+	ipmasktest.AssertNoRawIP(t, ipmask.Default, buf.String())
+
+	store.panics.Store(false)
+	_, _, err = keysOf(t, r, t0.Add(2*time.Second)) // past the second a local key serves before the store is asked again
+	assert.NoError(t, err, "the store answers again: the shared key, and no lock was left held")
 }

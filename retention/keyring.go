@@ -168,8 +168,8 @@ func (r *Keyring) Policy() Policy { return r.policy }
 // When the store fails (and ctx is not done), Keys returns a local key as
 // current, the zero Key as previous, and an error wrapping both
 // [ErrLocalKey] and the store's error (see [Keyring]); a store that gives
-// an all-zero key, or the previous epoch's key for the current epoch, has
-// failed too. Other errors come
+// an all-zero key, or the previous epoch's key for the current epoch, or
+// panics (the panic is recovered, its value the error), has failed too. Other errors come
 // from Rand, or from the store when ctx is done or now falls in an epoch
 // older than the one cached; current is then the zero Key. A time outside
 // the years 1678 to 2262 (the zero time.Time, say), where epochs are not
@@ -247,7 +247,7 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 
 	store := r.keyStore()
 	// An existing key needs no fresh randomness; look first.
-	secret, ok, err := store.Load(ctx, e)
+	secret, ok, err := load(ctx, store, e)
 	if err != nil {
 		return r.fallback(ctx, e, now, stale, foreign(fmt.Sprintf("key store: load the key of epoch %d", e), err))
 	}
@@ -260,7 +260,7 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 			return Key{}, Key{}, true, err
 		}
 	}
-	p, ok, err := store.Load(ctx, e-1)
+	p, ok, err := load(ctx, store, e-1)
 	if err != nil {
 		clear(secret[:])
 		return r.fallback(ctx, e, now, stale, foreign(fmt.Sprintf("key store: load the key of epoch %d", e-1), err))
@@ -356,7 +356,7 @@ func (r *Keyring) create(ctx context.Context, store KeyStore, e int64, now time.
 	}
 	// The key must die at the end of the grace epoch, e+1.
 	ttl := r.policy.EpochStart(e + 2).Sub(now)
-	secret, err = store.LoadOrCreate(ctx, e, candidate, ttl)
+	secret, err = loadOrCreate(ctx, store, e, candidate, ttl)
 	clear(candidate[:])
 	if err != nil {
 		return [32]byte{}, true, foreign(fmt.Sprintf("key store: create the key of epoch %d", e), err)
@@ -365,6 +365,29 @@ func (r *Keyring) create(ctx context.Context, store KeyStore, e int64, now time.
 		return [32]byte{}, true, fmt.Errorf("retention: key store gave an all-zero key for epoch %d", e)
 	}
 	return secret, false, nil
+}
+
+// load is store.Load with a panic turned into an error: a store that
+// panics has failed, and the panic must not unwind through the caller's
+// request with the keyring's lock held.
+func load(ctx context.Context, store KeyStore, e int64) (secret [32]byte, ok bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			secret, ok, err = [32]byte{}, false, panicked(v)
+		}
+	}()
+	return store.Load(ctx, e)
+}
+
+// loadOrCreate is store.LoadOrCreate with a panic turned into an error,
+// as load.
+func loadOrCreate(ctx context.Context, store KeyStore, e int64, candidate [32]byte, ttl time.Duration) (secret [32]byte, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			secret, err = [32]byte{}, panicked(v)
+		}
+	}()
+	return store.LoadOrCreate(ctx, e, candidate, ttl)
 }
 
 func (r *Keyring) keyStore() KeyStore {
