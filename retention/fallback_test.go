@@ -346,3 +346,24 @@ func TestKeyringSurvivesAPanickingStore(t *testing.T) {
 	_, _, err = keysOf(t, r, t0.Add(2*time.Second)) // past the second a local key serves before the store is asked again
 	assert.NoError(t, err, "the store answers again: the shared key, and no lock was left held")
 }
+
+// While a local key stands in, the store is asked again a second after
+// the last try by the caller's clock; a clock stepped back within the
+// epoch must not put that off by the length of the step, keeping the
+// instance on a key no other shares long after the store is back.
+func TestKeyringLocalKeyRetriesWhenTheClockStepsBack(t *testing.T) {
+	store := &outageStore{MemoryKeyStore: retention.NewMemoryKeyStore(nil)}
+	r, err := retention.NewKeyring(&retention.KeyringOptions{Store: store, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer r.Close()
+	p := r.Policy()
+	at := p.EpochStart(p.Epoch(t0)).Add(20 * time.Minute)
+
+	store.set(errors.New("dial tcp 192.0.2.1:6379: i/o timeout"))
+	_, _, err = keysOf(t, r, at)
+	require.ErrorIs(t, err, retention.ErrLocalKey)
+	store.set(nil)
+	_, _, err = keysOf(t, r, at.Add(-10*time.Minute)) // stepped back, same epoch
+	assert.NoError(t, err, "the store is asked again, and its key used")
+	assert.False(t, r.Stats().Local)
+}

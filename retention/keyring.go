@@ -89,8 +89,9 @@ type KeyringOptions struct {
 // wrapping [ErrLocalKey] and the store's error. The local key is destroyed
 // when its epoch ends, like any cached key, or as soon as the store
 // answers again: while it stands in, Keys asks the store again at most
-// once a second (at the first call a second or more after the last try),
-// and the first answer replaces the local key with the shared one, so
+// once a second (at the first call a second or more after the last try,
+// by the caller's times, or before it: a clock stepped back), and the
+// first answer replaces the local key with the shared one, so
 // that instances sharing a store converge on one key within a second of
 // its recovery. [KeyStats] counts the local keys made and tells whether
 // one stands in now.
@@ -120,9 +121,11 @@ type Keyring struct {
 	closed bool
 
 	// A local key stands in for cur: the store failed (localErr says how,
-	// wrapping ErrLocalKey) and is asked again at or after retry.
+	// wrapping ErrLocalKey) at tried and is asked again at or after
+	// retry, or at a time before tried (a clock stepped back).
 	local     bool
 	localErr  error
+	tried     time.Time
 	retry     time.Time
 	localKeys uint64      // local keys made, ever
 	timer     *time.Timer // fires when the cache is due to be dropped
@@ -181,7 +184,7 @@ func (r *Keyring) Policy() Policy { return r.policy }
 func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Key, err error) {
 	e := r.policy.Epoch(now)
 	r.mu.RLock()
-	if r.ok && r.epoch == e && (!r.local || now.Before(r.retry)) {
+	if r.ok && r.epoch == e && (!r.local || now.Before(r.retry) && !now.Before(r.tried)) {
 		current, previous, err = r.cur, r.prev, r.localErr
 		r.mu.RUnlock()
 		return current, previous, err
@@ -228,7 +231,7 @@ func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Ke
 // caller holds r.fill, so that one goroutine at a time talks to the store.
 func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev Key, asked bool, err error) {
 	r.mu.RLock()
-	if r.ok && r.epoch == e && (!r.local || now.Before(r.retry)) { // another goroutine filled it meanwhile
+	if r.ok && r.epoch == e && (!r.local || now.Before(r.retry) && !now.Before(r.tried)) { // another goroutine filled it meanwhile
 		cur, prev, err = r.cur, r.prev, r.localErr
 		r.mu.RUnlock()
 		return cur, prev, false, err
@@ -289,7 +292,7 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 	}
 	// Assigning cur overwrites a local key's bytes in place.
 	r.ok, r.epoch, r.cur, r.prev = true, e, cur, prev
-	r.local, r.localErr, r.retry = false, nil, time.Time{}
+	r.local, r.localErr, r.tried, r.retry = false, nil, time.Time{}, time.Time{}
 	r.armLocked(now)
 	r.accountLocked()
 	r.mu.Unlock()
@@ -311,7 +314,7 @@ func (r *Keyring) fallback(ctx context.Context, e int64, now time.Time, stale bo
 	case r.closed:
 		return Key{}, Key{}, true, fmt.Errorf("retention: keys for epoch %d: keyring %w", e, ErrClosed)
 	case r.ok && r.epoch == e && r.local:
-		r.localErr, r.retry = lerr, now.Add(localRetry)
+		r.localErr, r.tried, r.retry = lerr, now, now.Add(localRetry)
 		return r.cur, r.prev, true, lerr
 	}
 	secret, err := r.draw(e)
@@ -323,7 +326,7 @@ func (r *Keyring) fallback(ctx context.Context, e int64, now time.Time, stale bo
 	}
 	r.ok, r.epoch, r.cur, r.prev = true, e, newKey(e, secret), Key{}
 	clear(secret[:])
-	r.local, r.localErr, r.retry = true, lerr, now.Add(localRetry)
+	r.local, r.localErr, r.tried, r.retry = true, lerr, now, now.Add(localRetry)
 	r.localKeys++
 	r.armLocked(now)
 	r.accountLocked()
@@ -461,7 +464,7 @@ func (r *Keyring) dropCacheLocked() int {
 		*k = Key{}
 	}
 	r.ok = false
-	r.local, r.localErr, r.retry = false, nil, time.Time{}
+	r.local, r.localErr, r.tried, r.retry = false, nil, time.Time{}, time.Time{}
 	if r.timer != nil {
 		r.timer.Stop()
 	}
