@@ -160,3 +160,49 @@ func TestKeysRefuseATimeWithoutAnEpoch(t *testing.T) {
 		assert.False(t, cur.IsZero())
 	}
 }
+
+// One time far ahead of the others (a click's timestamp from a broken
+// client or queue, a clock ahead and then stepped back) must not stop the
+// keyring from giving keys for the present: the default store took the
+// future epoch for the newest and refused every key for the present as
+// "past its grace", so that for an hour clicks were not counted, then
+// counted under local keys.
+func TestKeysForThePresentAfterATimeAhead(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		ahead time.Duration
+		step  bool // the keyring's own clock was ahead and is stepped back
+	}{
+		{name: "a time three hours ahead", ahead: 3 * time.Hour},
+		{name: "a time a year ahead", ahead: 365 * 24 * time.Hour},
+		{name: "the clock stepped back by three hours", ahead: 3 * time.Hour, step: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				clock := &steppedClock{}
+				if tc.step {
+					clock.step(tc.ahead)
+				}
+				r, err := retention.NewKeyring(&retention.KeyringOptions{Now: clock.now})
+				require.NoError(t, err)
+				defer r.Close()
+				_, _, err = r.Keys(ctx, time.Now().Add(tc.ahead))
+				require.NoError(t, err)
+				clock.step(0)
+
+				for i := range 12 { // an hour, every five minutes
+					now := clock.now()
+					cur, _, err := r.Keys(ctx, now)
+					require.NoError(t, err, "at %d min", 5*i)
+					assert.Equal(t, r.Policy().Epoch(now), cur.Epoch)
+					again, _, err := r.Keys(ctx, now)
+					require.NoError(t, err)
+					assert.True(t, cur == again, "one key for the epoch")
+					time.Sleep(5 * time.Minute)
+				}
+				assert.Zero(t, r.Stats().LocalKeys)
+			})
+		})
+	}
+}

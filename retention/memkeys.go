@@ -29,10 +29,13 @@ type MemoryKeyStoreOptions struct {
 // empty. A key's deadline is its ttl after it was stored, by Now and on the
 // runtime's clock (time.Now's monotonic reading); it is destroyed at the
 // sooner of the two, so a wall clock stepped back (or a Now that stalls)
-// cannot keep it past its ttl of real time. A key is also destroyed as soon as a caller asks for
-// an epoch two or more epochs later, so a stalled or fake clock cannot
-// keep it alive while time moves on for the callers. [MemoryKeyStore.Sweep]
-// does the same work on demand and reports it.
+// cannot keep it past its ttl of real time. A key is also destroyed as
+// soon as a caller, after it was stored, asks for an epoch two or more
+// epochs later, so a stalled or fake clock cannot keep it alive while time
+// moves on for the callers. An epoch older than the newest asked for (a
+// clock stepped back, a time far ahead asked for before) gets a key like
+// any other. [MemoryKeyStore.Sweep] does the same work on demand and
+// reports it.
 //
 // [MemoryKeyStore.Close] destroys every key and stops the timer.
 //
@@ -44,7 +47,8 @@ type MemoryKeyStore struct {
 
 	mu        sync.Mutex
 	keys      map[int64]*memKey
-	top       int64 // highest epoch asked for so far
+	top       int64  // highest epoch asked for so far
+	raises    uint64 // how many times top went up
 	destroyed uint64
 	closed    bool
 	timer     *time.Timer
@@ -56,6 +60,7 @@ type memKey struct {
 	secret   [32]byte
 	deadline time.Time // by Now
 	until    time.Time // the same deadline on the runtime's clock
+	raises   uint64    // the store's raises when the key was stored
 }
 
 // NewMemoryKeyStore returns an empty MemoryKeyStore. A nil opts is valid.
@@ -96,13 +101,13 @@ func (s *MemoryKeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidat
 	if k, ok := s.keys[epoch]; ok {
 		return k.secret, nil
 	}
-	if epoch < s.top-1 {
-		return [32]byte{}, fmt.Errorf("retention: key for epoch %d: epoch %d is already past its grace", epoch, epoch)
-	}
 	if s.keys == nil {
 		s.keys = make(map[int64]*memKey)
 	}
-	k := &memKey{secret: candidate, deadline: now.Add(ttl), until: time.Now().Add(ttl)}
+	// A key asked for after a newer epoch (a clock stepped back, a time
+	// ahead of the others before) is made: it lives its ttl, and only a
+	// newer epoch asked for after it destroys it early.
+	k := &memKey{secret: candidate, deadline: now.Add(ttl), until: time.Now().Add(ttl), raises: s.raises}
 	s.keys[epoch] = k
 	s.armLocked(now)
 	return candidate, nil
@@ -128,7 +133,8 @@ func (s *MemoryKeyStore) Load(ctx context.Context, epoch int64) ([32]byte, bool,
 }
 
 // Sweep destroys every key whose ttl has passed at now, or whose epoch is
-// two or more epochs older than the newest epoch asked for, and reports
+// two or more epochs older than the newest epoch asked for since it was
+// stored, and reports
 // what it destroyed and what it still holds. Oldest is 0: the store does
 // not know epoch lengths, so it cannot tell a key's age ([Keyring.Sweep]
 // and [Keyring.Stats] do). Sweep makes MemoryKeyStore [Sweepable]; the
@@ -188,7 +194,15 @@ func (s *MemoryKeyStore) Close() error {
 // observe records that a caller asked for epoch.
 func (s *MemoryKeyStore) observe(epoch int64) {
 	if len(s.keys) == 0 || epoch > s.top {
+		s.raise(epoch)
+	}
+}
+
+// raise makes epoch the newest asked for.
+func (s *MemoryKeyStore) raise(epoch int64) {
+	if epoch != s.top {
 		s.top = epoch
+		s.raises++
 	}
 }
 
@@ -197,7 +211,7 @@ func (s *MemoryKeyStore) observe(epoch int64) {
 func (s *MemoryKeyStore) sweepLocked(now time.Time) int {
 	rt := time.Now()
 	return s.destroyLocked(func(e int64, k *memKey) bool {
-		return !now.Before(k.deadline) || !rt.Before(k.until) || e < s.top-1
+		return !now.Before(k.deadline) || !rt.Before(k.until) || e < s.top-1 && k.raises < s.raises
 	})
 }
 
@@ -271,7 +285,9 @@ func (s *MemoryKeyStore) fire() {
 // or more epochs older are past their grace whatever the store's clock says.
 func (s *MemoryKeyStore) advance(epoch int64) {
 	s.mu.Lock()
-	s.top = max(s.top, epoch)
+	if epoch > s.top {
+		s.raise(epoch)
+	}
 	s.mu.Unlock()
 }
 

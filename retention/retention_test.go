@@ -197,14 +197,29 @@ func TestMemoryKeyStoreDestroysKeys(t *testing.T) {
 	_, err = s.LoadOrCreate(ctx, 7, secret, 0)
 	assert.Error(t, err, "zero ttl")
 
-	// An epoch two behind the newest asked for is past its grace.
-	_, err = s.LoadOrCreate(ctx, 20, secret, time.Hour)
-	require.NoError(t, err)
+	// Asking for an epoch destroys the keys stored before it for epochs two
+	// or more older, whatever their ttl.
 	_, err = s.LoadOrCreate(ctx, 18, secret, time.Hour)
-	assert.Error(t, err)
+	require.NoError(t, err)
+	_, err = s.LoadOrCreate(ctx, 20, [32]byte{3}, time.Hour)
+	require.NoError(t, err)
+	_, ok, err = s.Load(ctx, 18)
+	require.NoError(t, err)
+	assert.False(t, ok, "epoch 18 is past its grace once 20 was asked for")
+	// An epoch asked for after a newer one (a clock stepped back) gets a
+	// key of its own, which lives its ttl until a newer epoch still is
+	// asked for.
+	got, err = s.LoadOrCreate(ctx, 18, [32]byte{4}, time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, [32]byte{4}, got)
 	st, err := s.Sweep(ctx, now)
 	require.NoError(t, err)
-	assert.Equal(t, 1, st.Held)
+	assert.Equal(t, 2, st.Held)
+	_, err = s.LoadOrCreate(ctx, 21, [32]byte{5}, time.Hour)
+	require.NoError(t, err)
+	_, ok, err = s.Load(ctx, 18)
+	require.NoError(t, err)
+	assert.False(t, ok, "a newer epoch asked for destroys it")
 }
 
 func TestKeyringSweepZeroesCache(t *testing.T) {
