@@ -206,3 +206,35 @@ func TestKeysForThePresentAfterATimeAhead(t *testing.T) {
 		})
 	}
 }
+
+// Keys destroyed after the clock stepped back are counted like the others:
+// the count of destroyed keys must not stall (for as long as the step) on
+// the newest epoch counted before the step.
+func TestDestroyedKeysCountedAfterTheClockStepsBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		clock := &steppedClock{}
+		clock.step(3 * time.Hour)
+		r, err := retention.NewKeyring(&retention.KeyringOptions{Now: clock.now})
+		require.NoError(t, err)
+		defer r.Close()
+		_, _, err = r.Keys(ctx, clock.now())
+		require.NoError(t, err)
+		clock.step(0)
+		w := r.Policy().Window()
+		time.Sleep(2*w + time.Second)
+		synctest.Wait()
+		require.Equal(t, uint64(1), r.Stats().Destroyed, "the key made while the clock was ahead")
+
+		for i := range 4 { // clicks through four epochs, then silence
+			_, _, err = r.Keys(ctx, clock.now())
+			require.NoError(t, err, "epoch %d", i)
+			time.Sleep(w)
+		}
+		time.Sleep(2 * w)
+		synctest.Wait()
+		st := r.Stats()
+		assert.Zero(t, st.Held)
+		assert.Equal(t, uint64(5), st.Destroyed, "each epoch's key counted once")
+	})
+}

@@ -133,12 +133,13 @@ type Keyring struct {
 
 	// Accounts, under mu: the epochs held at the last look, and how many
 	// epochs' keys are gone from the process (each counted once: the
-	// newest so counted is in last, so that a key read again from a shared
-	// store is not counted twice).
+	// latest so counted are in gone, so that a key read again from a
+	// shared store within its grace is not counted twice, and an epoch
+	// older than those counted before, after a clock stepped back, is).
 	seen      []int64
 	destroyed uint64
-	last      int64
-	counted   bool
+	gone      [8]int64 // a ring of the epochs counted last
+	ngone     int      // how many were ever counted
 }
 
 // NewKeyring returns a Keyring configured by opts. A nil opts is valid.
@@ -494,15 +495,13 @@ func (r *Keyring) accountLocked() {
 	if r.store == nil {
 		live = r.mem.epochs(live)
 	}
-	last, counted := r.last, r.counted
 	for _, e := range r.seen {
-		if slices.Contains(live, e) || (counted && e <= last) {
+		if slices.Contains(live, e) || slices.Contains(r.gone[:min(r.ngone, len(r.gone))], e) {
 			continue
 		}
 		r.destroyed++
-		if !r.counted || e > r.last {
-			r.last, r.counted = e, true
-		}
+		r.gone[r.ngone%len(r.gone)] = e
+		r.ngone++
 	}
 	r.seen = r.seen[:0]
 	for _, e := range live {
