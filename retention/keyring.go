@@ -156,6 +156,18 @@ func NewKeyring(opts *KeyringOptions) (*Keyring, error) {
 	return r, nil
 }
 
+// String returns "retention.Keyring(" and the policy's window ")". A
+// Keyring prints and logs as that alone: fmt would otherwise print its
+// fields, the cached keys' secrets among them.
+func (r *Keyring) String() string { return "retention.Keyring(" + r.policy.String() + ")" }
+
+// Format implements [fmt.Formatter]: every verb prints [Keyring.String].
+func (r *Keyring) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, r.String()) }
+
+// LogValue implements [slog.LogValuer]: a Keyring logs as
+// [Keyring.String].
+func (r *Keyring) LogValue() slog.Value { return slog.StringValue(r.String()) }
+
 // burst returns the logger of the keyring's failures, ready to use.
 func (r *Keyring) burst() *burstlog.Logger {
 	r.logOnce.Do(func() { r.log.Mask = scrub })

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -63,6 +65,10 @@ type memKey struct {
 	raises   uint64    // the store's raises when the key was stored
 }
 
+// Format implements [fmt.Formatter]: a key prints as nothing of its
+// secret, whichever verb reaches it through the store's map.
+func (k *memKey) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, "retention.memKey") }
+
 // NewMemoryKeyStore returns an empty MemoryKeyStore. A nil opts is valid.
 func NewMemoryKeyStore(opts *MemoryKeyStoreOptions) *MemoryKeyStore {
 	s := &MemoryKeyStore{}
@@ -71,6 +77,19 @@ func NewMemoryKeyStore(opts *MemoryKeyStoreOptions) *MemoryKeyStore {
 	}
 	return s
 }
+
+// String returns "retention.MemoryKeyStore". A MemoryKeyStore prints and
+// logs as that alone: fmt would otherwise print its fields, the keys'
+// secrets among them.
+func (s *MemoryKeyStore) String() string { return "retention.MemoryKeyStore" }
+
+// Format implements [fmt.Formatter]: every verb prints
+// [MemoryKeyStore.String].
+func (s *MemoryKeyStore) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, s.String()) }
+
+// LogValue implements [slog.LogValuer]: a MemoryKeyStore logs as
+// [MemoryKeyStore.String].
+func (s *MemoryKeyStore) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 func (s *MemoryKeyStore) clock() time.Time {
 	if s.now != nil {

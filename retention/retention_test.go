@@ -397,3 +397,43 @@ func TestKeyringConcurrentAcrossEpochs(t *testing.T) {
 		assert.Zero(t, r.Stats().Held)
 	})
 }
+
+// A Keyring or MemoryKeyStore printed or logged whole (a debugging %+v,
+// slog.Any) shows no key: fmt printed their structs, and with them the
+// cached and stored keys' secrets and hash states as lists of bytes.
+func TestKeyringNeverPrintsKeys(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		r, err := retention.NewKeyring(&retention.KeyringOptions{Rand: bytes.NewReader(bytes.Repeat([]byte{0xab}, 64))})
+		require.NoError(t, err)
+		defer r.Close()
+		_, _, err = r.Keys(ctx, time.Now()) // cached until the epoch ends
+		require.NoError(t, err)
+		store := retention.NewMemoryKeyStore(nil)
+		defer store.Close()
+		_, err = store.LoadOrCreate(ctx, 1, [32]byte{0xab, 0xab, 0xab, 0xab}, time.Hour)
+		require.NoError(t, err)
+
+		for _, tc := range []struct {
+			name string
+			v    any
+			want string
+		}{
+			{"keyring", r, "retention.Keyring(retention 30m0s)"},
+			{"memory key store", store, "retention.MemoryKeyStore"},
+		} {
+			var text, js bytes.Buffer
+			slog.New(slog.NewTextHandler(&text, nil)).Info("ring", "v", tc.v)
+			slog.New(slog.NewJSONHandler(&js, nil)).Info("ring", "v", tc.v)
+			for i, s := range []string{
+				fmt.Sprint(tc.v), fmt.Sprintf("%v|%+v|%#v|%s|%x|%X|%d|%q", tc.v, tc.v, tc.v, tc.v, tc.v, tc.v, tc.v, tc.v),
+				text.String(), js.String(),
+			} {
+				low := strings.ToLower(s)
+				leak := strings.Contains(low, "ab ab") || strings.Contains(low, "abab") || strings.Contains(s, "171") || strings.Contains(s, "secret")
+				assert.False(t, leak, "%s, form %d, shows a key (%d bytes of text)", tc.name, i, len(s))
+			}
+			assert.Equal(t, tc.want, fmt.Sprint(tc.v))
+		}
+	})
+}
