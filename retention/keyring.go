@@ -98,6 +98,10 @@ type KeyringOptions struct {
 //
 // [Keyring.Close] destroys every key held in process and stops the timers.
 //
+// A Keyring prints and logs as its window alone (see [Keyring.String]),
+// and keeps its keys where fmt reaches no byte of them even when it prints
+// a struct that holds the Keyring.
+//
 // The zero Keyring is ready to use with the defaults of [KeyringOptions]. A
 // Keyring is safe for concurrent use and must not be copied after first use.
 type Keyring struct {
@@ -114,10 +118,9 @@ type Keyring struct {
 	log     burstlog.Logger // failures of the store and of Rand; see burst
 
 	mu     sync.RWMutex
-	ok     bool  // the cache below is filled
-	epoch  int64 // the epoch cur belongs to
-	cur    Key
-	prev   Key // zero if there was none within its grace
+	ok     bool      // the cache below is filled
+	epoch  int64     // the epoch c.cur belongs to
+	c      *keyCache // nil until first filled; zeroed in place, never dropped
 	closed bool
 
 	// A local key stands in for cur: the store failed (localErr says how,
@@ -140,6 +143,32 @@ type Keyring struct {
 	destroyed uint64
 	gone      [8]int64 // a ring of the epochs counted last
 	ngone     int      // how many were ever counted
+}
+
+// keyCache holds a Keyring's cached keys behind a pointer: fmt prints a
+// pointer inside a struct as its address, so that no verb, even one that
+// bypasses [Keyring.Format] (a struct holding a Keyring, printed with %s),
+// can print them.
+type keyCache struct {
+	cur  Key
+	prev Key // zero if there was none within its grace
+}
+
+// fillLocked caches cur and prev for epoch e.
+func (r *Keyring) fillLocked(e int64, cur, prev Key) {
+	if r.c == nil {
+		r.c = new(keyCache)
+	}
+	// Assigning overwrites the bytes of the keys cached before in place.
+	r.ok, r.epoch, r.c.cur, r.c.prev = true, e, cur, prev
+}
+
+// cachedLocked returns the cached keys, zero if there are none.
+func (r *Keyring) cachedLocked() (cur, prev Key) {
+	if !r.ok {
+		return Key{}, Key{}
+	}
+	return r.c.cur, r.c.prev
 }
 
 // NewKeyring returns a Keyring configured by opts. A nil opts is valid.
@@ -198,7 +227,7 @@ func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Ke
 	e := r.policy.Epoch(now)
 	r.mu.RLock()
 	if r.ok && r.epoch == e && (!r.local || now.Before(r.retry) && !now.Before(r.tried)) {
-		current, previous, err = r.cur, r.prev, r.localErr
+		current, previous, err = r.c.cur, r.c.prev, r.localErr
 		r.mu.RUnlock()
 		return current, previous, err
 	}
@@ -210,7 +239,8 @@ func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Ke
 		// that may be timing out.
 		if !r.fill.TryLock() {
 			r.mu.RLock()
-			current, previous, err = r.cur, r.prev, r.localErr
+			current, previous = r.cachedLocked()
+			err = r.localErr
 			ok := r.ok && r.epoch == e
 			r.mu.RUnlock()
 			if ok {
@@ -245,7 +275,7 @@ func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Ke
 func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev Key, asked bool, err error) {
 	r.mu.RLock()
 	if r.ok && r.epoch == e && (!r.local || now.Before(r.retry) && !now.Before(r.tried)) { // another goroutine filled it meanwhile
-		cur, prev, err = r.cur, r.prev, r.localErr
+		cur, prev, err = r.c.cur, r.c.prev, r.localErr
 		r.mu.RUnlock()
 		return cur, prev, false, err
 	}
@@ -303,8 +333,7 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 		r.mu.Unlock()
 		return Key{}, Key{}, true, fmt.Errorf("retention: keys for epoch %d: keyring %w", e, ErrClosed)
 	}
-	// Assigning cur overwrites a local key's bytes in place.
-	r.ok, r.epoch, r.cur, r.prev = true, e, cur, prev
+	r.fillLocked(e, cur, prev) // overwrites a local key's bytes in place
 	r.local, r.localErr, r.tried, r.retry = false, nil, time.Time{}, time.Time{}
 	r.armLocked(now)
 	r.accountLocked()
@@ -328,7 +357,7 @@ func (r *Keyring) fallback(ctx context.Context, e int64, now time.Time, stale bo
 		return Key{}, Key{}, true, fmt.Errorf("retention: keys for epoch %d: keyring %w", e, ErrClosed)
 	case r.ok && r.epoch == e && r.local:
 		r.localErr, r.tried, r.retry = lerr, now, now.Add(localRetry)
-		return r.cur, r.prev, true, lerr
+		return r.c.cur, r.c.prev, true, lerr
 	}
 	secret, err := r.draw(e)
 	if err != nil {
@@ -337,13 +366,13 @@ func (r *Keyring) fallback(ctx context.Context, e int64, now time.Time, stale bo
 	if r.ok {
 		r.dropCacheLocked()
 	}
-	r.ok, r.epoch, r.cur, r.prev = true, e, newKey(e, secret), Key{}
+	r.fillLocked(e, newKey(e, secret), Key{})
 	clear(secret[:])
 	r.local, r.localErr, r.tried, r.retry = true, lerr, now, now.Add(localRetry)
 	r.localKeys++
 	r.armLocked(now)
 	r.accountLocked()
-	return r.cur, r.prev, true, lerr
+	return r.c.cur, r.c.prev, true, lerr
 }
 
 // draw returns a new random key for epoch e from Rand.
@@ -469,12 +498,14 @@ func (r *Keyring) fire() {
 // dropCacheLocked zeroes the cached keys and returns how many there were.
 func (r *Keyring) dropCacheLocked() int {
 	n := 0
-	for _, k := range [...]*Key{&r.cur, &r.prev} {
-		if !k.IsZero() {
-			n++
+	if r.c != nil {
+		for _, k := range [...]*Key{&r.c.cur, &r.c.prev} {
+			if !k.IsZero() {
+				n++
+			}
+			clear(k.secret[:])
+			*k = Key{}
 		}
-		clear(k.secret[:])
-		*k = Key{}
 	}
 	r.ok = false
 	r.local, r.localErr, r.tried, r.retry = false, nil, time.Time{}, time.Time{}
@@ -498,10 +529,10 @@ func (r *Keyring) account() {
 func (r *Keyring) accountLocked() {
 	var buf [4]int64
 	live := buf[:0]
-	if r.ok {
-		live = append(live, r.cur.Epoch)
-		if !r.prev.IsZero() {
-			live = append(live, r.prev.Epoch)
+	if cur, prev := r.cachedLocked(); r.ok {
+		live = append(live, cur.Epoch)
+		if !prev.IsZero() {
+			live = append(live, prev.Epoch)
 		}
 	}
 	if r.store == nil {
@@ -614,12 +645,12 @@ func (r *Keyring) Sweep(ctx context.Context, now time.Time) (SweepStats, error) 
 		st.Deleted += r.dropCacheLocked()
 	}
 	if r.ok {
-		oldest := r.cur
-		if !r.prev.IsZero() {
-			oldest = r.prev
+		oldest, prev := r.cachedLocked()
+		if !prev.IsZero() {
+			oldest = prev
 		}
 		st.Held = 1
-		if !r.prev.IsZero() {
+		if !prev.IsZero() {
 			st.Held = 2
 		}
 		st.Oldest = max(0, now.Sub(r.policy.EpochStart(oldest.Epoch)))
