@@ -78,9 +78,9 @@ type KeyringOptions struct {
 // back, or a caller's time ahead of Now, cannot keep a key for more than
 // what was left of its epoch when it was cached; a clock stepped forward
 // makes the cache go at the next call to Keys, Stats or Sweep, or at the
-// timer, whichever is first. A store given in [KeyringOptions.Store] destroys its keys
-// as its [KeyStore] contract says. Copies of a [Key] that callers keep are
-// theirs to drop. [Keyring.Stats] tells how old the oldest key held is and
+// timer, whichever is first. A store given in [KeyringOptions.Store]
+// destroys its keys as its [KeyStore] contract says. Copies of a [Key]
+// that callers keep are theirs to drop. [Keyring.Stats] tells how old the oldest key held is and
 // how many were destroyed; [Keyring.Sweep] does the timer's work on demand.
 //
 // When the store fails, Keys does not leave the caller without a key: it
@@ -214,9 +214,10 @@ func (r *Keyring) Policy() Policy { return r.policy }
 // current, the zero Key as previous, and an error wrapping both
 // [ErrLocalKey] and the store's error (see [Keyring]); a store that gives
 // an all-zero key, or the previous epoch's key for the current epoch, or
-// panics (the panic is recovered, its value the error), has failed too. Other errors come
-// from Rand, or from the store when ctx is done or now falls in an epoch
-// older than the one cached; current is then the zero Key. A time outside
+// panics (the panic is recovered, its value the error), has failed too.
+// Other errors come from Rand, or from the store when ctx is done or now
+// falls in an epoch older than the one cached; current is then the zero
+// Key. A time outside
 // the years 1678 to 2262 (the zero time.Time, say), where epochs are not
 // defined, is an error. After Close, Keys fails with an error wrapping
 // [ErrClosed].
