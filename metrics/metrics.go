@@ -451,6 +451,10 @@ func (m *Metrics) Store(name string, stats func() StoreStats) error {
 // wrapper to the [retention.Sweeper] (alone or in a [retention.Group]) in
 // place of target. A nil target or a name already added is an error.
 //
+// A sweep of target that panics is counted as a failed sweep, and the
+// panic goes on to the caller (a [retention.Sweeper] or [retention.Group]
+// turns it into an error, logged and counted there too).
+//
 // The wrapper is safe for concurrent use if target is; it adds two clock
 // readings and a few atomic operations to each sweep.
 func (m *Metrics) Sweep(name string, target retention.Sweepable) (retention.Sweepable, error) {
@@ -486,17 +490,28 @@ type sweepable struct {
 	now                     func() time.Time
 	dur                     prometheus.Observer
 	sweeps, deleted, errors atomic.Uint64
+	started                 atomic.Uint64 // sweeps started, numbering them
 
 	mu   sync.Mutex
 	last struct {
+		n  uint64 // the number of the sweep below
 		at time.Time
 		st retention.SweepStats
 	}
 }
 
 func (s *sweepable) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
+	n := s.started.Add(1)
 	start := s.now()
+	returned := false
+	defer func() {
+		if !returned { // the target panicked: a failed sweep, and the panic goes on to the Sweeper
+			s.sweeps.Add(1)
+			s.errors.Add(1)
+		}
+	}()
 	st, err := s.target.Sweep(ctx, now)
+	returned = true
 	s.dur.Observe(max(0, s.now().Sub(start).Seconds()))
 	s.sweeps.Add(1)
 	s.deleted.Add(uint64(max(st.Deleted, 0))) // a failed sweep may have destroyed some
@@ -505,8 +520,11 @@ func (s *sweepable) Sweep(ctx context.Context, now time.Time) (retention.SweepSt
 		return st, err
 	}
 	s.mu.Lock()
-	if now.After(s.last.at) { // sweeps racing: keep the latest
-		s.last.at, s.last.st = now, st
+	// Sweeps racing: keep the one that started last, by the order they
+	// started in, not by their times (a clock stepped back would freeze
+	// the gauges on a sweep "in the future").
+	if n > s.last.n {
+		s.last.n, s.last.at, s.last.st = n, now, st
 	}
 	s.mu.Unlock()
 	return st, nil

@@ -417,3 +417,63 @@ func TestConcurrentScrapes(t *testing.T) {
 	assert.Equal(t, float64(200), got[`clickanon_tracker_requests_total{outcome="counted",tracker="web"}`])
 	assert.Equal(t, float64(50), got[`clickanon_store_sweeps_total{store="memory"}`])
 }
+
+// panicSweeper panics, as a store with a bug would.
+type panicSweeper struct{}
+
+func (panicSweeper) Sweep(context.Context, time.Time) (retention.SweepStats, error) {
+	panic("bad entry for 203.0.113.50")
+}
+
+// A sweep that panics is a failed sweep in the metrics, as it is for the
+// Sweeper that recovers it: an alert on sweep errors sees it.
+func TestSweepPanicIsCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, nil)
+	require.NoError(t, err)
+	swept, err := m.Sweep("buggy", panicSweeper{})
+	require.NoError(t, err)
+	sw, err := retention.NewSweeper(swept, &retention.SweeperOptions{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+
+	_, err = sw.SweepNow(context.Background())
+	require.Error(t, err)
+	ipmasktest.AssertNoRawIPError(t, ipmask.Default, err)
+	assert.Equal(t, 1.0, get(t, reg, "clickanon_store_sweeps_total", "store", "buggy"))
+	assert.Equal(t, 1.0, get(t, reg, "clickanon_store_sweep_errors_total", "store", "buggy"))
+	assert.Equal(t, 0.0, get(t, reg, "clickanon_store_last_sweep_timestamp_seconds", "store", "buggy"), "no sweep succeeded")
+}
+
+// The gauges of the last successful sweep follow the last sweep that ran,
+// even when its time is before the one before it (a clock stepped back):
+// held, oldest age and the last sweep's time must not freeze on the
+// figures of a sweep "in the future", which would keep both retention
+// alerts quiet until the clock caught up.
+func TestSweepGaugesFollowAClockSteppedBack(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, nil)
+	require.NoError(t, err)
+	target := &stepSweeper{}
+	swept, err := m.Sweep("stepped", target)
+	require.NoError(t, err)
+	ctx := context.Background()
+	base := time.Date(2025, 3, 14, 15, 0, 0, 0, time.UTC)
+
+	target.st = retention.SweepStats{Held: 1, Oldest: time.Second}
+	_, err = swept.Sweep(ctx, base.Add(3*time.Hour))
+	require.NoError(t, err)
+	target.st = retention.SweepStats{Held: 7, Oldest: 31 * time.Minute}
+	_, err = swept.Sweep(ctx, base)
+	require.NoError(t, err)
+
+	assert.Equal(t, 7.0, get(t, reg, "clickanon_store_held", "store", "stepped"))
+	assert.Equal(t, (31 * time.Minute).Seconds(), get(t, reg, "clickanon_store_oldest_age_seconds", "store", "stepped"))
+	assert.Equal(t, float64(base.Unix()), get(t, reg, "clickanon_store_last_sweep_timestamp_seconds", "store", "stepped"))
+}
+
+// stepSweeper reports st.
+type stepSweeper struct{ st retention.SweepStats }
+
+func (s *stepSweeper) Sweep(context.Context, time.Time) (retention.SweepStats, error) {
+	return s.st, nil
+}

@@ -52,5 +52,8 @@
 // Time is always data here: methods take a now argument or a Now function,
 // and nothing reads the clock behind the caller's back. The timers that
 // destroy keys compute their deadlines with Now and wait on the runtime's
-// clock; tests run them on a fake clock with testing/synctest.
+// clock, and a key dies at the sooner of the two deadlines, so that a
+// clock stepped back or a time ahead of Now cannot keep a key alive for
+// more than its epoch and grace of real time; tests run them on a fake
+// clock with testing/synctest.
 package retention

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/clickanon/clickanon/retention"
@@ -153,4 +154,32 @@ func ExampleKey_MAC() {
 	fmt.Println(hmac.Equal(mac[:], h.Sum(nil)))
 	// Output:
 	// true
+}
+
+// A keyring, printed or logged whole while it holds a key, shows its
+// window and nothing of the key, whatever the verb or handler; so does a
+// MemoryKeyStore.
+func ExampleKeyring_String() {
+	ctx := context.Background()
+	keyring, _ := retention.NewKeyring(nil)
+	defer keyring.Close()
+	_, _, _ = keyring.Keys(ctx, time.Now())
+	store := retention.NewMemoryKeyStore(nil)
+	defer store.Close()
+	_, _ = store.LoadOrCreate(ctx, 1, [32]byte{1}, time.Hour)
+
+	fmt.Println(keyring)
+	fmt.Printf("%+v %s\n", keyring, store)
+	noTime := func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime}))
+	logger.Info("debug", "keyring", keyring, "store", store)
+	// Output:
+	// retention.Keyring(retention 30m0s)
+	// retention.Keyring(retention 30m0s) retention.MemoryKeyStore
+	// level=INFO msg=debug keyring="retention.Keyring(retention 30m0s)" store=retention.MemoryKeyStore
 }

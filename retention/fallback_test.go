@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 	"github.com/clickanon/clickanon/retention"
@@ -274,4 +276,94 @@ func TestKeyringLocalKeyDoesNotWaitForAHangingStore(t *testing.T) {
 		close(release)
 		<-done
 	})
+}
+
+// sameKeyStore answers one key for every epoch, as a store keyed by
+// something other than the epoch would.
+type sameKeyStore struct{}
+
+func (sameKeyStore) Load(context.Context, int64) ([32]byte, bool, error) {
+	return [32]byte{7}, true, nil
+}
+
+func (sameKeyStore) LoadOrCreate(context.Context, int64, [32]byte, time.Duration) ([32]byte, error) {
+	return [32]byte{7}, nil
+}
+
+// A key store that gives one key to two epochs would keep that key, and
+// every pseudonym made with it, alive for as long as it answers. The
+// keyring refuses it as a store failure: a local key stands in, loudly.
+func TestKeyringRefusesOneKeyForTwoEpochs(t *testing.T) {
+	r, err := retention.NewKeyring(&retention.KeyringOptions{Store: sameKeyStore{}, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer r.Close()
+	cur, prev, err := keysOf(t, r, t0)
+	require.ErrorIs(t, err, retention.ErrLocalKey)
+	assert.Contains(t, err.Error(), "the key of epoch")
+	assert.False(t, cur.IsZero())
+	assert.False(t, cur.Secret() == [32]byte{7}, "the store's key is not used")
+	assert.True(t, prev.IsZero())
+	assert.Equal(t, uint64(1), r.Stats().Failures)
+}
+
+// panicStore is a KeyStore whose calls panic while panics is set, as a
+// store with a bug (or a nil client inside it) would.
+type panicStore struct {
+	retention.MemoryKeyStore
+	panics atomic.Bool
+}
+
+func (p *panicStore) Load(ctx context.Context, e int64) ([32]byte, bool, error) {
+	if p.panics.Load() {
+		panic("lookup of epoch key failed for client 203.0.113.9")
+	}
+	return p.MemoryKeyStore.Load(ctx, e)
+}
+
+// A key store that panics is a failed key store: the keyring recovers the
+// panic (a local key stands in, and the failure is logged, masked, and
+// counted) rather than letting it unwind through the click's handler with
+// the keyring's lock still held, which made every later Keys call wait
+// for ever.
+func TestKeyringSurvivesAPanickingStore(t *testing.T) {
+	var buf testlog.Buffer
+	store := &panicStore{}
+	store.panics.Store(true)
+	r, err := retention.NewKeyring(&retention.KeyringOptions{Store: store, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	require.NoError(t, err)
+	defer r.Close()
+
+	cur, _, err := keysOf(t, r, t0)
+	require.ErrorIs(t, err, retention.ErrLocalKey)
+	assert.Contains(t, err.Error(), "panic")
+	ipmasktest.AssertNoRawIPError(t, ipmask.Default, err)
+	assert.False(t, cur.IsZero(), "a local key stands in")
+	assert.Equal(t, uint64(1), r.Stats().Failures)
+	assert.Len(t, buf.Lines("a local key stands in"), 1)
+	ipmasktest.AssertNoRawIP(t, ipmask.Default, buf.String())
+
+	store.panics.Store(false)
+	_, _, err = keysOf(t, r, t0.Add(2*time.Second)) // past the second a local key serves before the store is asked again
+	assert.NoError(t, err, "the store answers again: the shared key, and no lock was left held")
+}
+
+// While a local key stands in, the store is asked again a second after
+// the last try by the caller's clock; a clock stepped back within the
+// epoch must not put that off by the length of the step, keeping the
+// instance on a key no other shares long after the store is back.
+func TestKeyringLocalKeyRetriesWhenTheClockStepsBack(t *testing.T) {
+	store := &outageStore{MemoryKeyStore: retention.NewMemoryKeyStore(nil)}
+	r, err := retention.NewKeyring(&retention.KeyringOptions{Store: store, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer r.Close()
+	p := r.Policy()
+	at := p.EpochStart(p.Epoch(t0)).Add(20 * time.Minute)
+
+	store.set(errors.New("dial tcp 192.0.2.1:6379: i/o timeout"))
+	_, _, err = keysOf(t, r, at)
+	require.ErrorIs(t, err, retention.ErrLocalKey)
+	store.set(nil)
+	_, _, err = keysOf(t, r, at.Add(-10*time.Minute)) // stepped back, same epoch
+	assert.NoError(t, err, "the store is asked again, and its key used")
+	assert.False(t, r.Stats().Local)
 }

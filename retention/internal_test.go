@@ -68,8 +68,9 @@ func TestKeyringCloseZeroes(t *testing.T) {
 			assert.Equal(t, [32]byte{}, k.secret)
 		}
 		r.mu.RLock()
-		assert.True(t, r.cur.IsZero())
-		assert.True(t, r.prev.IsZero())
+		require.NotNil(t, r.c)
+		assert.Equal(t, Key{}, r.c.cur, "zeroed in place")
+		assert.Equal(t, Key{}, r.c.prev)
 		r.mu.RUnlock()
 		assert.Equal(t, KeyStats{Destroyed: 2}, r.Stats())
 		_, _, err = r.Keys(ctx, time.Now())

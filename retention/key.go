@@ -20,6 +20,11 @@ import (
 // A Key from a Keyring also carries the hash states [Key.MAC] starts
 // from, derived from the secret and zeroed with it.
 //
+// Destroying a key zeroes the copies the keyring and its in-memory store
+// hold, not the copies Keys handed out: a Key value kept by a caller still
+// computes pseudonyms after its epoch's grace. Ask the keyring for the keys
+// of each click, as package clickstore's Builder does, and keep none.
+//
 // Formatting a Key with fmt (any verb) or logging it with log/slog shows the
 // epoch only, never the secret.
 type Key struct {
@@ -77,5 +82,7 @@ type KeyStore interface {
 
 	// Load returns the key stored for epoch and true, or false if there is
 	// none (never stored, or already destroyed). Load never creates a key.
+	// Each epoch has a key of its own: a Keyring treats the same key for
+	// two epochs as a failure of the store.
 	Load(ctx context.Context, epoch int64) (secret [32]byte, ok bool, err error)
 }

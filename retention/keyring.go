@@ -69,12 +69,18 @@ type KeyringOptions struct {
 // A Keyring caches the current epoch's keys so that [Keyring.Keys] costs a
 // read lock on the hot path. It destroys its keys on its own, on time,
 // whether or not anyone sweeps it: a runtime timer (time.AfterFunc, one per
-// keyring) fires when the cached epoch ends, by Now, and zeroes the cache,
-// and the default in-memory store destroys each key at the end of its grace
-// epoch with a timer of its own (see [MemoryKeyStore]). Nothing runs while
-// no key is held. A store given in [KeyringOptions.Store] destroys its keys
-// as its [KeyStore] contract says. Copies of a [Key] that callers keep are
-// theirs to drop. [Keyring.Stats] tells how old the oldest key held is and
+// keyring) fires when the cached epoch ends and zeroes the cache, and the
+// default in-memory store destroys each key at the end of its grace epoch
+// with a timer of its own (see [MemoryKeyStore]). Nothing runs while no key
+// is held. The end of an epoch is counted, from the moment the cache is
+// filled, on the runtime's clock (time.Now's monotonic reading), as the
+// sooner of the ends by Now and by the caller's time: a wall clock stepped
+// back, or a caller's time ahead of Now, cannot keep a key for more than
+// what was left of its epoch when it was cached; a clock stepped forward
+// makes the cache go at the next call to Keys, Stats or Sweep, or at the
+// timer, whichever is first. A store given in [KeyringOptions.Store]
+// destroys its keys as its [KeyStore] contract says. Copies of a [Key]
+// that callers keep are theirs to drop. [Keyring.Stats] tells how old the oldest key held is and
 // how many were destroyed; [Keyring.Sweep] does the timer's work on demand.
 //
 // When the store fails, Keys does not leave the caller without a key: it
@@ -83,13 +89,18 @@ type KeyringOptions struct {
 // wrapping [ErrLocalKey] and the store's error. The local key is destroyed
 // when its epoch ends, like any cached key, or as soon as the store
 // answers again: while it stands in, Keys asks the store again at most
-// once a second (at the first call a second or more after the last try),
-// and the first answer replaces the local key with the shared one, so
+// once a second (at the first call a second or more after the last try,
+// by the caller's times, or before it: a clock stepped back), and the
+// first answer replaces the local key with the shared one, so
 // that instances sharing a store converge on one key within a second of
 // its recovery. [KeyStats] counts the local keys made and tells whether
 // one stands in now.
 //
 // [Keyring.Close] destroys every key held in process and stops the timers.
+//
+// A Keyring prints and logs as its window alone (see [Keyring.String]),
+// and keeps its keys where fmt reaches no byte of them even when it prints
+// a struct that holds the Keyring.
 //
 // The zero Keyring is ready to use with the defaults of [KeyringOptions]. A
 // Keyring is safe for concurrent use and must not be copied after first use.
@@ -107,28 +118,57 @@ type Keyring struct {
 	log     burstlog.Logger // failures of the store and of Rand; see burst
 
 	mu     sync.RWMutex
-	ok     bool  // the cache below is filled
-	epoch  int64 // the epoch cur belongs to
-	cur    Key
-	prev   Key // zero if there was none within its grace
+	ok     bool      // the cache below is filled
+	epoch  int64     // the epoch c.cur belongs to
+	c      *keyCache // nil until first filled; zeroed in place, never dropped
 	closed bool
 
 	// A local key stands in for cur: the store failed (localErr says how,
-	// wrapping ErrLocalKey) and is asked again at or after retry.
+	// wrapping ErrLocalKey) at tried and is asked again at or after
+	// retry, or at a time before tried (a clock stepped back).
 	local     bool
 	localErr  error
+	tried     time.Time
 	retry     time.Time
 	localKeys uint64      // local keys made, ever
-	timer     *time.Timer // fires when the cached epoch ends
+	timer     *time.Timer // fires when the cache is due to be dropped
+	until     time.Time   // when the cache is dropped at the latest, on the runtime's clock
 
 	// Accounts, under mu: the epochs held at the last look, and how many
 	// epochs' keys are gone from the process (each counted once: the
-	// newest so counted is in last, so that a key read again from a shared
-	// store is not counted twice).
+	// latest so counted are in gone, so that a key read again from a
+	// shared store within its grace is not counted twice, and an epoch
+	// older than those counted before, after a clock stepped back, is).
 	seen      []int64
 	destroyed uint64
-	last      int64
-	counted   bool
+	gone      [8]int64 // a ring of the epochs counted last
+	ngone     int      // how many were ever counted
+}
+
+// keyCache holds a Keyring's cached keys behind a pointer: fmt prints a
+// pointer inside a struct as its address, so that no verb, even one that
+// bypasses [Keyring.Format] (a struct holding a Keyring, printed with %s),
+// can print them.
+type keyCache struct {
+	cur  Key
+	prev Key // zero if there was none within its grace
+}
+
+// fillLocked caches cur and prev for epoch e.
+func (r *Keyring) fillLocked(e int64, cur, prev Key) {
+	if r.c == nil {
+		r.c = new(keyCache)
+	}
+	// Assigning overwrites the bytes of the keys cached before in place.
+	r.ok, r.epoch, r.c.cur, r.c.prev = true, e, cur, prev
+}
+
+// cachedLocked returns the cached keys, zero if there are none.
+func (r *Keyring) cachedLocked() (cur, prev Key) {
+	if !r.ok {
+		return Key{}, Key{}
+	}
+	return r.c.cur, r.c.prev
 }
 
 // NewKeyring returns a Keyring configured by opts. A nil opts is valid.
@@ -145,6 +185,18 @@ func NewKeyring(opts *KeyringOptions) (*Keyring, error) {
 	return r, nil
 }
 
+// String returns "retention.Keyring(" and the policy's window ")". A
+// Keyring prints and logs as that alone: fmt would otherwise print its
+// fields, the cached keys' secrets among them.
+func (r *Keyring) String() string { return "retention.Keyring(" + r.policy.String() + ")" }
+
+// Format implements [fmt.Formatter]: every verb prints [Keyring.String].
+func (r *Keyring) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, r.String()) }
+
+// LogValue implements [slog.LogValuer]: a Keyring logs as
+// [Keyring.String].
+func (r *Keyring) LogValue() slog.Value { return slog.StringValue(r.String()) }
+
 // burst returns the logger of the keyring's failures, ready to use.
 func (r *Keyring) burst() *burstlog.Logger {
 	r.logOnce.Do(func() { r.log.Mask = scrub })
@@ -160,18 +212,23 @@ func (r *Keyring) Policy() Policy { return r.policy }
 //
 // When the store fails (and ctx is not done), Keys returns a local key as
 // current, the zero Key as previous, and an error wrapping both
-// [ErrLocalKey] and the store's error (see [Keyring]). Other errors come
-// from Rand, or from the store when ctx is done or now falls in an epoch
-// older than the one cached; current is then the zero Key. After Close,
-// Keys fails with an error wrapping [ErrClosed].
+// [ErrLocalKey] and the store's error (see [Keyring]); a store that gives
+// an all-zero key, or the previous epoch's key for the current epoch, or
+// panics (the panic is recovered, its value the error), has failed too.
+// Other errors come from Rand, or from the store when ctx is done or now
+// falls in an epoch older than the one cached; current is then the zero
+// Key. A time outside
+// the years 1678 to 2262 (the zero time.Time, say), where epochs are not
+// defined, is an error. After Close, Keys fails with an error wrapping
+// [ErrClosed].
 //
 // Keys does not allocate while the epoch's keys are cached, shared or
 // local.
 func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Key, err error) {
 	e := r.policy.Epoch(now)
 	r.mu.RLock()
-	if r.ok && r.epoch == e && (!r.local || now.Before(r.retry)) {
-		current, previous, err = r.cur, r.prev, r.localErr
+	if r.ok && r.epoch == e && (!r.local || now.Before(r.retry) && !now.Before(r.tried)) {
+		current, previous, err = r.c.cur, r.c.prev, r.localErr
 		r.mu.RUnlock()
 		return current, previous, err
 	}
@@ -183,7 +240,8 @@ func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Ke
 		// that may be timing out.
 		if !r.fill.TryLock() {
 			r.mu.RLock()
-			current, previous, err = r.cur, r.prev, r.localErr
+			current, previous = r.cachedLocked()
+			err = r.localErr
 			ok := r.ok && r.epoch == e
 			r.mu.RUnlock()
 			if ok {
@@ -217,8 +275,8 @@ func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Ke
 // caller holds r.fill, so that one goroutine at a time talks to the store.
 func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev Key, asked bool, err error) {
 	r.mu.RLock()
-	if r.ok && r.epoch == e && (!r.local || now.Before(r.retry)) { // another goroutine filled it meanwhile
-		cur, prev, err = r.cur, r.prev, r.localErr
+	if r.ok && r.epoch == e && (!r.local || now.Before(r.retry) && !now.Before(r.tried)) { // another goroutine filled it meanwhile
+		cur, prev, err = r.c.cur, r.c.prev, r.localErr
 		r.mu.RUnlock()
 		return cur, prev, false, err
 	}
@@ -228,10 +286,15 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 	if closed {
 		return Key{}, Key{}, false, fmt.Errorf("retention: keys for epoch %d: keyring %w", e, ErrClosed)
 	}
+	if !r.policy.defines(now) {
+		// Its epoch number would be meaningless and its key's ttl
+		// overflow: no key may be made for it, nor kept for centuries.
+		return Key{}, Key{}, false, errors.New("retention: keys: the time is outside the years 1678 to 2262, where epochs are defined")
+	}
 
 	store := r.keyStore()
 	// An existing key needs no fresh randomness; look first.
-	secret, ok, err := store.Load(ctx, e)
+	secret, ok, err := load(ctx, store, e)
 	if err != nil {
 		return r.fallback(ctx, e, now, stale, foreign(fmt.Sprintf("key store: load the key of epoch %d", e), err))
 	}
@@ -244,12 +307,25 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 			return Key{}, Key{}, true, err
 		}
 	}
-	cur = newKey(e, secret)
-	if p, ok, err := store.Load(ctx, e-1); err != nil {
+	p, ok, err := load(ctx, store, e-1)
+	if err != nil {
+		clear(secret[:])
 		return r.fallback(ctx, e, now, stale, foreign(fmt.Sprintf("key store: load the key of epoch %d", e-1), err))
-	} else if ok && p != ([32]byte{}) {
+	}
+	if ok && p == secret && p != ([32]byte{}) {
+		// A store that answers one key for two epochs (keyed by something
+		// else than the epoch) would keep it, and every pseudonym made with
+		// it, for as long as it answers: refuse it.
+		clear(secret[:])
+		clear(p[:])
+		return r.fallback(ctx, e, now, stale, fmt.Errorf("retention: key store gave epoch %d the key of epoch %d", e, e-1))
+	}
+	cur = newKey(e, secret)
+	if ok && p != ([32]byte{}) {
 		prev = newKey(e-1, p)
 	}
+	clear(secret[:])
+	clear(p[:])
 	if stale {
 		return cur, prev, true, nil // a late caller: never move the cache back
 	}
@@ -258,10 +334,9 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 		r.mu.Unlock()
 		return Key{}, Key{}, true, fmt.Errorf("retention: keys for epoch %d: keyring %w", e, ErrClosed)
 	}
-	// Assigning cur overwrites a local key's bytes in place.
-	r.ok, r.epoch, r.cur, r.prev = true, e, cur, prev
-	r.local, r.localErr, r.retry = false, nil, time.Time{}
-	r.armLocked()
+	r.fillLocked(e, cur, prev) // overwrites a local key's bytes in place
+	r.local, r.localErr, r.tried, r.retry = false, nil, time.Time{}, time.Time{}
+	r.armLocked(now)
 	r.accountLocked()
 	r.mu.Unlock()
 	return cur, prev, true, nil
@@ -282,8 +357,8 @@ func (r *Keyring) fallback(ctx context.Context, e int64, now time.Time, stale bo
 	case r.closed:
 		return Key{}, Key{}, true, fmt.Errorf("retention: keys for epoch %d: keyring %w", e, ErrClosed)
 	case r.ok && r.epoch == e && r.local:
-		r.localErr, r.retry = lerr, now.Add(localRetry)
-		return r.cur, r.prev, true, lerr
+		r.localErr, r.tried, r.retry = lerr, now, now.Add(localRetry)
+		return r.c.cur, r.c.prev, true, lerr
 	}
 	secret, err := r.draw(e)
 	if err != nil {
@@ -292,13 +367,13 @@ func (r *Keyring) fallback(ctx context.Context, e int64, now time.Time, stale bo
 	if r.ok {
 		r.dropCacheLocked()
 	}
-	r.ok, r.epoch, r.cur, r.prev = true, e, newKey(e, secret), Key{}
+	r.fillLocked(e, newKey(e, secret), Key{})
 	clear(secret[:])
-	r.local, r.localErr, r.retry = true, lerr, now.Add(localRetry)
+	r.local, r.localErr, r.tried, r.retry = true, lerr, now, now.Add(localRetry)
 	r.localKeys++
-	r.armLocked()
+	r.armLocked(now)
 	r.accountLocked()
-	return r.cur, r.prev, true, lerr
+	return r.c.cur, r.c.prev, true, lerr
 }
 
 // draw returns a new random key for epoch e from Rand.
@@ -327,7 +402,7 @@ func (r *Keyring) create(ctx context.Context, store KeyStore, e int64, now time.
 	}
 	// The key must die at the end of the grace epoch, e+1.
 	ttl := r.policy.EpochStart(e + 2).Sub(now)
-	secret, err = store.LoadOrCreate(ctx, e, candidate, ttl)
+	secret, err = loadOrCreate(ctx, store, e, candidate, ttl)
 	clear(candidate[:])
 	if err != nil {
 		return [32]byte{}, true, foreign(fmt.Sprintf("key store: create the key of epoch %d", e), err)
@@ -336,6 +411,29 @@ func (r *Keyring) create(ctx context.Context, store KeyStore, e int64, now time.
 		return [32]byte{}, true, fmt.Errorf("retention: key store gave an all-zero key for epoch %d", e)
 	}
 	return secret, false, nil
+}
+
+// load is store.Load with a panic turned into an error: a store that
+// panics has failed, and the panic must not unwind through the caller's
+// request with the keyring's lock held.
+func load(ctx context.Context, store KeyStore, e int64) (secret [32]byte, ok bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			secret, ok, err = [32]byte{}, false, panicked(v)
+		}
+	}()
+	return store.Load(ctx, e)
+}
+
+// loadOrCreate is store.LoadOrCreate with a panic turned into an error,
+// as load.
+func loadOrCreate(ctx context.Context, store KeyStore, e int64, candidate [32]byte, ttl time.Duration) (secret [32]byte, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			secret, err = [32]byte{}, panicked(v)
+		}
+	}()
+	return store.LoadOrCreate(ctx, e, candidate, ttl)
 }
 
 func (r *Keyring) keyStore() KeyStore {
@@ -353,9 +451,20 @@ func (r *Keyring) clock() time.Time {
 	return time.Now()
 }
 
-// armLocked sets the timer for the end of the cached epoch.
-func (r *Keyring) armLocked() {
-	d := max(0, r.policy.EpochStart(r.epoch+1).Sub(r.clock()))
+// armLocked sets when the cache, just filled for a caller at now, is
+// dropped: when its epoch ends by the keyring's clock or by now, whichever
+// comes first, counted from this moment on the runtime's clock (time.Now's
+// monotonic reading). A time ahead of the clock (a clock stepped back
+// later, or a caller's date in the future) cannot keep the cache for more
+// than what was left of its epoch when it was filled.
+func (r *Keyring) armLocked(now time.Time) {
+	end := r.policy.EpochStart(r.epoch + 1)
+	d := max(0, min(end.Sub(r.clock()), end.Sub(now)))
+	r.until = time.Now().Add(d)
+	r.resetLocked(d)
+}
+
+func (r *Keyring) resetLocked(d time.Duration) {
 	if r.timer == nil {
 		r.timer = time.AfterFunc(d, r.fire)
 	} else {
@@ -363,35 +472,44 @@ func (r *Keyring) armLocked() {
 	}
 }
 
-// fire runs on the timer: it zeroes the cache once its epoch is over by
-// the keyring's clock, and otherwise (the runtime's clock ran ahead of Now)
-// waits for the rest.
+// dueLocked returns how long the cache may still be held: until the
+// runtime's clock reaches r.until, and no longer than its epoch by the
+// keyring's clock; zero or less means now.
+func (r *Keyring) dueLocked() time.Duration {
+	return min(time.Until(r.until), r.policy.EpochStart(r.epoch+1).Sub(r.clock()))
+}
+
+// fire runs on the timer: it zeroes the cache once it is due (see
+// dueLocked), and otherwise (a timer set before the cache was filled
+// again) waits for the rest.
 func (r *Keyring) fire() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.ok || r.closed {
 		return
 	}
-	if r.epoch < r.policy.Epoch(r.clock()) {
-		r.dropCacheLocked()
-		r.accountLocked()
+	if d := r.dueLocked(); d > 0 {
+		r.resetLocked(d)
 		return
 	}
-	r.armLocked()
+	r.dropCacheLocked()
+	r.accountLocked()
 }
 
 // dropCacheLocked zeroes the cached keys and returns how many there were.
 func (r *Keyring) dropCacheLocked() int {
 	n := 0
-	for _, k := range [...]*Key{&r.cur, &r.prev} {
-		if !k.IsZero() {
-			n++
+	if r.c != nil {
+		for _, k := range [...]*Key{&r.c.cur, &r.c.prev} {
+			if !k.IsZero() {
+				n++
+			}
+			clear(k.secret[:])
+			*k = Key{}
 		}
-		clear(k.secret[:])
-		*k = Key{}
 	}
 	r.ok = false
-	r.local, r.localErr, r.retry = false, nil, time.Time{}
+	r.local, r.localErr, r.tried, r.retry = false, nil, time.Time{}, time.Time{}
 	if r.timer != nil {
 		r.timer.Stop()
 	}
@@ -412,24 +530,22 @@ func (r *Keyring) account() {
 func (r *Keyring) accountLocked() {
 	var buf [4]int64
 	live := buf[:0]
-	if r.ok {
-		live = append(live, r.cur.Epoch)
-		if !r.prev.IsZero() {
-			live = append(live, r.prev.Epoch)
+	if cur, prev := r.cachedLocked(); r.ok {
+		live = append(live, cur.Epoch)
+		if !prev.IsZero() {
+			live = append(live, prev.Epoch)
 		}
 	}
 	if r.store == nil {
 		live = r.mem.epochs(live)
 	}
-	last, counted := r.last, r.counted
 	for _, e := range r.seen {
-		if slices.Contains(live, e) || (counted && e <= last) {
+		if slices.Contains(live, e) || slices.Contains(r.gone[:min(r.ngone, len(r.gone))], e) {
 			continue
 		}
 		r.destroyed++
-		if !r.counted || e > r.last {
-			r.last, r.counted = e, true
-		}
+		r.gone[r.ngone%len(r.gone)] = e
+		r.ngone++
 	}
 	r.seen = r.seen[:0]
 	for _, e := range live {
@@ -469,9 +585,18 @@ type KeyStats struct {
 // default in-memory store) and how many have been destroyed. It is meant
 // for metrics ("age of the oldest live key", "keys destroyed") and for
 // tests that prove keys die on time.
+//
+// Keys whose time is up by the keyring's clock (a clock stepped forward
+// since their timers were set) are destroyed before they are counted.
 func (r *Keyring) Stats() KeyStats {
+	if r.store == nil {
+		_, _ = r.mem.Sweep(context.Background(), r.clock())
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.ok && !r.closed && r.dueLocked() <= 0 {
+		r.dropCacheLocked()
+	}
 	r.accountLocked()
 	st := KeyStats{Held: len(r.seen), Destroyed: r.destroyed, Failures: r.burst().Failures(),
 		LocalKeys: r.localKeys, Local: r.ok && r.local}
@@ -521,12 +646,12 @@ func (r *Keyring) Sweep(ctx context.Context, now time.Time) (SweepStats, error) 
 		st.Deleted += r.dropCacheLocked()
 	}
 	if r.ok {
-		oldest := r.cur
-		if !r.prev.IsZero() {
-			oldest = r.prev
+		oldest, prev := r.cachedLocked()
+		if !prev.IsZero() {
+			oldest = prev
 		}
 		st.Held = 1
-		if !r.prev.IsZero() {
+		if !prev.IsZero() {
 			st.Held = 2
 		}
 		st.Oldest = max(0, now.Sub(r.policy.EpochStart(oldest.Epoch)))

@@ -145,3 +145,65 @@ func (f *flakyKeyStore) Load(ctx context.Context, e int64) ([32]byte, bool, erro
 	}
 	return f.MemoryKeyStore.Load(ctx, e)
 }
+
+// panicSweeper panics with v.
+type panicSweeper struct{ v any }
+
+func (p panicSweeper) Sweep(context.Context, time.Time) (retention.SweepStats, error) {
+	if p.v == nil {
+		var m map[string]int
+		m["entry"]++ // a runtime error, as a bug in a store would give
+	}
+	panic(p.v)
+}
+
+// A Sweepable that panics is a failed sweep, logged and counted like any
+// other, with the panic's text masked: it neither crashes the process
+// (printing its value, unmasked, to standard error) nor, in a Group,
+// keeps the members after it from being swept on time.
+func TestSweepPanicIsALoudFailure(t *testing.T) {
+	cause := errors.New("entry of 198.51.100.23 is corrupt")
+	for _, tc := range []struct {
+		name  string
+		v     any // nil: a runtime error
+		is    error
+		group bool
+	}{
+		{name: "string with an address", v: "bad entry for 2001:db8:1:2::7"},
+		{name: "error with an address", v: cause, is: cause},
+		{name: "runtime error", v: nil},
+		{name: "in a group, string with an address", v: "bad entry for 203.0.113.9", group: true},
+		{name: "in a group, error with an address", v: cause, is: cause, group: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			var target retention.Sweepable = panicSweeper{tc.v}
+			after := &switchSweeper{st: retention.SweepStats{Deleted: 2}}
+			if tc.group {
+				target = retention.Group{target, after}
+			}
+			s, err := retention.NewSweeper(target, &retention.SweeperOptions{
+				Now:    func() time.Time { return t0 },
+				Logger: slog.New(slog.NewTextHandler(&buf, nil)),
+			})
+			require.NoError(t, err)
+
+			st, err := s.SweepNow(context.Background())
+			require.Error(t, err)
+			assert.True(t, strings.HasPrefix(err.Error(), "retention: sweep"), "%q", err.Error())
+			assert.Contains(t, err.Error(), "panic")
+			ipmasktest.AssertNoRawIPError(t, ipmask.Default, err)
+			if tc.is != nil {
+				assert.ErrorIs(t, err, tc.is, "an error the sweep panicked with stays reachable")
+			}
+			if tc.group {
+				assert.Equal(t, 2, st.Deleted, "the member after the one that panicked was swept")
+			}
+			assert.Equal(t, uint64(1), s.Failures())
+			_, _, last := s.Last()
+			assert.Equal(t, err, last)
+			assert.Contains(t, buf.String(), "retention: sweep failed")
+			ipmasktest.AssertNoRawIP(t, ipmask.Default, buf.String())
+		})
+	}
+}

@@ -67,7 +67,8 @@ func TestKeyMACStatesDestroyed(t *testing.T) {
 	require.NoError(t, r.Close())
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	assert.Equal(t, Key{}, r.cur, "secret and states zeroed")
+	require.NotNil(t, r.c)
+	assert.Equal(t, Key{}, r.c.cur, "secret and states zeroed")
 }
 
 func TestKeyMACAllocs(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -26,11 +28,16 @@ type MemoryKeyStoreOptions struct {
 // store, not one per key) fires at the earliest deadline held, destroys
 // what is due and re-arms for the next, so keys die on time whether or not
 // anyone calls or sweeps the store, and nothing runs while the store is
-// empty. The timer measures durations on the runtime's clock from deadlines
-// computed with Now. A key is also destroyed as soon as a caller asks for
-// an epoch two or more epochs later, so a stalled or fake clock cannot
-// keep it alive while time moves on for the callers. [MemoryKeyStore.Sweep]
-// does the same work on demand and reports it.
+// empty. A key's deadline is its ttl after it was stored, by Now and on the
+// runtime's clock (time.Now's monotonic reading); it is destroyed at the
+// sooner of the two, so a wall clock stepped back (or a Now that stalls)
+// cannot keep it past its ttl of real time. A key is also destroyed as
+// soon as a caller, after it was stored, asks for an epoch two or more
+// epochs later, so a stalled or fake clock cannot keep it alive while time
+// moves on for the callers. An epoch older than the newest asked for (a
+// clock stepped back, a time far ahead asked for before) gets a key like
+// any other. [MemoryKeyStore.Sweep] does the same work on demand and
+// reports it.
 //
 // [MemoryKeyStore.Close] destroys every key and stops the timer.
 //
@@ -42,18 +49,25 @@ type MemoryKeyStore struct {
 
 	mu        sync.Mutex
 	keys      map[int64]*memKey
-	top       int64 // highest epoch asked for so far
+	top       int64  // highest epoch asked for so far
+	raises    uint64 // how many times top went up
 	destroyed uint64
 	closed    bool
 	timer     *time.Timer
-	armedFor  time.Time // the deadline the timer is set for; zero if stopped
+	armedFor  time.Time // when the timer fires, on the runtime's clock; zero if stopped
 	onDestroy func()    // called, without mu, after the timer destroyed keys
 }
 
 type memKey struct {
 	secret   [32]byte
-	deadline time.Time // keeps a monotonic reading when the clock gives one
+	deadline time.Time // by Now
+	until    time.Time // the same deadline on the runtime's clock
+	raises   uint64    // the store's raises when the key was stored
 }
+
+// Format implements [fmt.Formatter]: a key prints as nothing of its
+// secret, whichever verb reaches it through the store's map.
+func (k *memKey) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, "retention.memKey") }
 
 // NewMemoryKeyStore returns an empty MemoryKeyStore. A nil opts is valid.
 func NewMemoryKeyStore(opts *MemoryKeyStoreOptions) *MemoryKeyStore {
@@ -63,6 +77,19 @@ func NewMemoryKeyStore(opts *MemoryKeyStoreOptions) *MemoryKeyStore {
 	}
 	return s
 }
+
+// String returns "retention.MemoryKeyStore". A MemoryKeyStore prints and
+// logs as that alone: fmt would otherwise print its fields, the keys'
+// secrets among them.
+func (s *MemoryKeyStore) String() string { return "retention.MemoryKeyStore" }
+
+// Format implements [fmt.Formatter]: every verb prints
+// [MemoryKeyStore.String].
+func (s *MemoryKeyStore) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, s.String()) }
+
+// LogValue implements [slog.LogValuer]: a MemoryKeyStore logs as
+// [MemoryKeyStore.String].
+func (s *MemoryKeyStore) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 func (s *MemoryKeyStore) clock() time.Time {
 	if s.now != nil {
@@ -93,13 +120,13 @@ func (s *MemoryKeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidat
 	if k, ok := s.keys[epoch]; ok {
 		return k.secret, nil
 	}
-	if epoch < s.top-1 {
-		return [32]byte{}, fmt.Errorf("retention: key for epoch %d: epoch %d is already past its grace", epoch, epoch)
-	}
 	if s.keys == nil {
 		s.keys = make(map[int64]*memKey)
 	}
-	k := &memKey{secret: candidate, deadline: now.Add(ttl)}
+	// A key asked for after a newer epoch (a clock stepped back, a time
+	// ahead of the others before) is made: it lives its ttl, and only a
+	// newer epoch asked for after it destroys it early.
+	k := &memKey{secret: candidate, deadline: now.Add(ttl), until: time.Now().Add(ttl), raises: s.raises}
 	s.keys[epoch] = k
 	s.armLocked(now)
 	return candidate, nil
@@ -125,7 +152,8 @@ func (s *MemoryKeyStore) Load(ctx context.Context, epoch int64) ([32]byte, bool,
 }
 
 // Sweep destroys every key whose ttl has passed at now, or whose epoch is
-// two or more epochs older than the newest epoch asked for, and reports
+// two or more epochs older than the newest epoch asked for since it was
+// stored, and reports
 // what it destroyed and what it still holds. Oldest is 0: the store does
 // not know epoch lengths, so it cannot tell a key's age ([Keyring.Sweep]
 // and [Keyring.Stats] do). Sweep makes MemoryKeyStore [Sweepable]; the
@@ -185,14 +213,24 @@ func (s *MemoryKeyStore) Close() error {
 // observe records that a caller asked for epoch.
 func (s *MemoryKeyStore) observe(epoch int64) {
 	if len(s.keys) == 0 || epoch > s.top {
-		s.top = epoch
+		s.raise(epoch)
 	}
 }
 
-// sweepLocked destroys expired keys and returns how many.
+// raise makes epoch the newest asked for.
+func (s *MemoryKeyStore) raise(epoch int64) {
+	if epoch != s.top {
+		s.top = epoch
+		s.raises++
+	}
+}
+
+// sweepLocked destroys the keys expired at now, by their deadline or on
+// the runtime's clock, and returns how many.
 func (s *MemoryKeyStore) sweepLocked(now time.Time) int {
+	rt := time.Now()
 	return s.destroyLocked(func(e int64, k *memKey) bool {
-		return !now.Before(k.deadline) || e < s.top-1
+		return !now.Before(k.deadline) || !rt.Before(k.until) || e < s.top-1 && k.raises < s.raises
 	})
 }
 
@@ -214,30 +252,34 @@ func (s *MemoryKeyStore) destroyLocked(due func(int64, *memKey) bool) int {
 	return n
 }
 
-// armLocked sets the timer for the earliest deadline held, or stops it
-// when nothing is held.
+// armLocked sets the timer for the earliest deadline held, by now or on
+// the runtime's clock, or stops it when nothing is held.
 func (s *MemoryKeyStore) armLocked(now time.Time) {
-	var next time.Time
-	for _, k := range s.keys {
-		if next.IsZero() || k.deadline.Before(next) {
-			next = k.deadline
-		}
-	}
-	switch {
-	case next.IsZero():
+	if len(s.keys) == 0 {
 		if s.timer != nil {
 			s.timer.Stop()
 		}
 		s.armedFor = time.Time{}
-	case s.armedFor.IsZero() || !next.Equal(s.armedFor):
-		d := max(0, next.Sub(now))
-		if s.timer == nil {
-			s.timer = time.AfterFunc(d, s.fire)
-		} else {
-			s.timer.Reset(d)
-		}
-		s.armedFor = next
+		return
 	}
+	rt := time.Now()
+	next := time.Time{}
+	for _, k := range s.keys {
+		due := min(k.until.Sub(rt), k.deadline.Sub(now))
+		if at := rt.Add(max(0, due)); next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	if !s.armedFor.IsZero() && next.Equal(s.armedFor) {
+		return
+	}
+	d := next.Sub(rt)
+	if s.timer == nil {
+		s.timer = time.AfterFunc(d, s.fire)
+	} else {
+		s.timer.Reset(d)
+	}
+	s.armedFor = next
 }
 
 // fire runs on the timer: it destroys what is due and re-arms.
@@ -262,7 +304,9 @@ func (s *MemoryKeyStore) fire() {
 // or more epochs older are past their grace whatever the store's clock says.
 func (s *MemoryKeyStore) advance(epoch int64) {
 	s.mu.Lock()
-	s.top = max(s.top, epoch)
+	if epoch > s.top {
+		s.raise(epoch)
+	}
 	s.mu.Unlock()
 }
 

@@ -70,6 +70,17 @@ func (p Policy) Epoch(t time.Time) int64 {
 	return e
 }
 
+// defines reports whether p's epochs are defined at t: t's Unix
+// nanoseconds fit an int64, and so does the end of the grace epoch after
+// t's epoch.
+func (p Policy) defines(t time.Time) bool {
+	if !time.Unix(0, t.UnixNano()).Equal(t) {
+		return false
+	}
+	ttl := p.EpochStart(p.Epoch(t) + 2).Sub(t)
+	return ttl > 0 && ttl <= 2*p.Window()
+}
+
 // EpochStart returns the instant epoch e begins.
 func (p Policy) EpochStart(e int64) time.Time {
 	return time.Unix(0, e*int64(p.Window()))

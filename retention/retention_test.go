@@ -197,14 +197,29 @@ func TestMemoryKeyStoreDestroysKeys(t *testing.T) {
 	_, err = s.LoadOrCreate(ctx, 7, secret, 0)
 	assert.Error(t, err, "zero ttl")
 
-	// An epoch two behind the newest asked for is past its grace.
-	_, err = s.LoadOrCreate(ctx, 20, secret, time.Hour)
-	require.NoError(t, err)
+	// Asking for an epoch destroys the keys stored before it for epochs two
+	// or more older, whatever their ttl.
 	_, err = s.LoadOrCreate(ctx, 18, secret, time.Hour)
-	assert.Error(t, err)
+	require.NoError(t, err)
+	_, err = s.LoadOrCreate(ctx, 20, [32]byte{3}, time.Hour)
+	require.NoError(t, err)
+	_, ok, err = s.Load(ctx, 18)
+	require.NoError(t, err)
+	assert.False(t, ok, "epoch 18 is past its grace once 20 was asked for")
+	// An epoch asked for after a newer one (a clock stepped back) gets a
+	// key of its own, which lives its ttl until a newer epoch still is
+	// asked for.
+	got, err = s.LoadOrCreate(ctx, 18, [32]byte{4}, time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, [32]byte{4}, got)
 	st, err := s.Sweep(ctx, now)
 	require.NoError(t, err)
-	assert.Equal(t, 1, st.Held)
+	assert.Equal(t, 2, st.Held)
+	_, err = s.LoadOrCreate(ctx, 21, [32]byte{5}, time.Hour)
+	require.NoError(t, err)
+	_, ok, err = s.Load(ctx, 18)
+	require.NoError(t, err)
+	assert.False(t, ok, "a newer epoch asked for destroys it")
 }
 
 func TestKeyringSweepZeroesCache(t *testing.T) {
@@ -380,5 +395,52 @@ func TestKeyringConcurrentAcrossEpochs(t *testing.T) {
 		wg.Wait()
 		require.NoError(t, r.Close())
 		assert.Zero(t, r.Stats().Held)
+	})
+}
+
+// A Keyring or MemoryKeyStore printed or logged whole (a debugging %+v,
+// slog.Any), or a struct holding one, shows no key: fmt printed their
+// structs, and with them the cached and stored keys' secrets and hash
+// states as lists of bytes.
+func TestKeyringNeverPrintsKeys(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		r, err := retention.NewKeyring(&retention.KeyringOptions{Rand: bytes.NewReader(bytes.Repeat([]byte{0xab}, 64))})
+		require.NoError(t, err)
+		defer r.Close()
+		_, _, err = r.Keys(ctx, time.Now()) // cached until the epoch ends
+		require.NoError(t, err)
+		store := retention.NewMemoryKeyStore(nil)
+		defer store.Close()
+		_, err = store.LoadOrCreate(ctx, 1, [32]byte{0xab, 0xab, 0xab, 0xab}, time.Hour)
+		require.NoError(t, err)
+
+		for _, tc := range []struct {
+			name string
+			v    any
+			want string
+		}{
+			{"keyring", r, "retention.Keyring(retention 30m0s)"},
+			{"memory key store", store, "retention.MemoryKeyStore"},
+			// A service's struct (a Builder, a Tracker) holding the keyring in
+			// an unexported field: fmt calls no method of it, and %s printed
+			// its fields.
+			{"struct holding the keyring", &struct{ ring *retention.Keyring }{r}, ""},
+		} {
+			var text, js bytes.Buffer
+			slog.New(slog.NewTextHandler(&text, nil)).Info("ring", "v", tc.v)
+			slog.New(slog.NewJSONHandler(&js, nil)).Info("ring", "v", tc.v)
+			for i, s := range []string{
+				fmt.Sprint(tc.v), fmt.Sprintf("%v|%+v|%#v|%s|%x|%X|%d|%q", tc.v, tc.v, tc.v, tc.v, tc.v, tc.v, tc.v, tc.v),
+				text.String(), js.String(),
+			} {
+				low := strings.ToLower(s)
+				leak := strings.Contains(low, "ab ab") || strings.Contains(low, "abab") || strings.Contains(s, "171") || strings.Contains(s, "secret")
+				assert.False(t, leak, "%s, form %d, shows a key (%d bytes of text)", tc.name, i, len(s))
+			}
+			if tc.want != "" {
+				assert.Equal(t, tc.want, fmt.Sprint(tc.v))
+			}
+		}
 	})
 }

@@ -33,9 +33,11 @@ type Sweepable interface {
 
 // Group is a [Sweepable] made of several: one [Sweeper] can then sweep a
 // click store, an aggregate rollup and a keyring together. Sweep sweeps
-// each member in order, even after one fails; Deleted and Held are the
+// each member in order, even after one fails or panics (a panic is
+// recovered and becomes that member's error); Deleted and Held are the
 // sums, Oldest the largest, and the error joins the members' errors, each
-// naming the member by its position.
+// naming the member by its position, with every address in their text
+// masked.
 //
 // A Group is a slice: its zero value (nil) sweeps nothing. It is safe for
 // concurrent use when its members are and it is not modified.
@@ -54,7 +56,7 @@ func (g Group) Sweep(ctx context.Context, now time.Time) (SweepStats, error) {
 			errs = append(errs, fmt.Errorf("retention: sweep: member %d of the group is nil", i))
 			continue
 		}
-		one, err := s.Sweep(ctx, now)
+		one, err := sweepSafely(ctx, s, now)
 		st.Deleted += one.Deleted
 		st.Held += one.Held
 		st.Oldest = max(st.Oldest, one.Oldest)
@@ -63,6 +65,29 @@ func (g Group) Sweep(ctx context.Context, now time.Time) (SweepStats, error) {
 		}
 	}
 	return st, errors.Join(errs...)
+}
+
+// sweepSafely calls s.Sweep and turns a panic in it into an error, so
+// that one member's panic neither stops the sweeps of the others (whose
+// entries would outlive their window) nor crashes the process with the
+// panic's text, unmasked, on its standard error.
+func sweepSafely(ctx context.Context, s Sweepable, now time.Time) (st SweepStats, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			st, err = SweepStats{}, panicked(v)
+		}
+	}()
+	return s.Sweep(ctx, now)
+}
+
+// panicked returns the error of a recovered panic whose value is v; an
+// error value stays reachable with errors.Is and errors.As. Its text is
+// masked by whoever wraps it with foreign.
+func panicked(v any) error {
+	if err, ok := v.(error); ok {
+		return fmt.Errorf("panic: %w", err)
+	}
+	return fmt.Errorf("panic: %v", v)
 }
 
 // DefaultSweepInterval is how often a [Sweeper] sweeps unless told
@@ -96,7 +121,9 @@ type SweeperOptions struct {
 // Sweeper calls Sweep on a [Sweepable] at a fixed interval until its context
 // is done. A failed sweep is never silent: it is logged (once per run of
 // failures, see [SweeperOptions].Logger), counted in [Sweeper.Failures],
-// and [Sweeper.Last] reports it, for a health check.
+// and [Sweeper.Last] reports it, for a health check. A sweep that panics
+// is a failed sweep: the panic is recovered, its value becomes the error
+// (masked like any other), and the next sweep runs on time.
 //
 // A Sweeper is safe for concurrent use; its zero value is not usable (build
 // one with [NewSweeper]).
@@ -191,7 +218,7 @@ func (s *Sweeper) sweepOnce(ctx context.Context) (SweepStats, error) {
 		return SweepStats{}, err
 	}
 	now := s.now()
-	st, err := s.target.Sweep(ctx, now)
+	st, err := sweepSafely(ctx, s.target, now)
 	if _, group := s.target.(Group); err != nil && !group { // a Group's errors are wrapped already
 		err = foreign("sweep", err)
 	}

@@ -31,6 +31,17 @@ type KeyStoreOptions struct {
 // written once with a relative TTL (PX) that ends with its grace epoch and
 // is never extended, so nothing lets a key outlive it.
 //
+// A key the store finds with no expiry, with one further off than two
+// epochs, or all zero was not written by a KeyStore (a restore from a
+// backup, a PERSIST, another tool): it is never used. Load and
+// LoadOrCreate delete it, in the same script that read it, and return an
+// error saying which fault it had, so that the keyring's failure is logged
+// and counted and its next try creates a proper key.
+//
+// A key read from Redis passes through go-redis's buffers and a Go string,
+// which cannot be zeroed; the KeyStore keeps no copy of its own. What
+// destroys a key is its expiry in Redis and the keyring's own timers.
+//
 // A KeyStore is safe for concurrent use. The zero KeyStore is not usable:
 // build one with [NewKeyStore].
 type KeyStore struct {
@@ -41,13 +52,36 @@ type KeyStore struct {
 
 var _ retention.KeyStore = (*KeyStore)(nil)
 
-// loadOrCreateScript returns the existing key or sets the candidate with
-// the TTL (ms), atomically and without extending an existing key's TTL.
-var loadOrCreateScript = redis.NewScript(`
+// checkKey is the Lua that gets the key in KEYS[1] into v and returns
+// early, having deleted it, the fault of a key no KeyStore wrote: its
+// PTTL (-1: no expiry; or above ARGV[1] ms) or 0 for an all-zero key.
+const checkKey = `
 local v = redis.call('GET', KEYS[1])
+if v then
+  local t = redis.call('PTTL', KEYS[1])
+  if t < 0 or t > tonumber(ARGV[1]) or v == string.rep('\0', 32) then
+    redis.call('DEL', KEYS[1])
+    if t > 0 and v == string.rep('\0', 32) then t = 0 end
+    return t
+  end
+end
+`
+
+// loadScript returns the key, nil if there is none, or the fault of a key
+// no KeyStore wrote (see checkKey).
+var loadScript = redis.NewScript(checkKey + `
 if v then return v end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return ARGV[1]
+return false
+`)
+
+// loadOrCreateScript returns the existing key or sets the candidate
+// (ARGV[2]) with the TTL (ARGV[3], ms), atomically and without extending
+// an existing key's TTL; or the fault of a key no KeyStore wrote (see
+// checkKey).
+var loadOrCreateScript = redis.NewScript(checkKey + `
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return ARGV[2]
 `)
 
 // NewKeyStore returns a KeyStore on client. A nil client is an error; a nil
@@ -83,33 +117,48 @@ func (k *KeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidate [32]
 	if ms == 0 {
 		ms = 1
 	}
-	v, err := loadOrCreateScript.Run(ctx, k.client, []string{k.key(epoch)}, string(candidate[:]), ms).Text()
+	v, err := loadOrCreateScript.Run(ctx, k.client, []string{k.key(epoch)}, k.maxTTL.Milliseconds(), string(candidate[:]), ms).Result()
 	if err != nil {
 		return [32]byte{}, fmt.Errorf("redisstore: key for epoch %d: %w", epoch, err)
 	}
-	return toSecret(epoch, v)
+	return k.secret(epoch, v)
 }
 
 // Load returns epoch's key, or false if there is none (never created, or
 // expired).
 func (k *KeyStore) Load(ctx context.Context, epoch int64) (_ [32]byte, _ bool, err error) {
 	defer errmask.Wrap(&err)
-	v, err := k.client.Get(ctx, k.key(epoch)).Result()
+	v, err := loadScript.Run(ctx, k.client, []string{k.key(epoch)}, k.maxTTL.Milliseconds()).Result()
 	if errors.Is(err, redis.Nil) {
 		return [32]byte{}, false, nil
 	}
 	if err != nil {
 		return [32]byte{}, false, fmt.Errorf("redisstore: key for epoch %d: %w", epoch, err)
 	}
-	s, err := toSecret(epoch, v)
+	s, err := k.secret(epoch, v)
 	return s, err == nil, err
 }
 
-func toSecret(epoch int64, v string) ([32]byte, error) {
+// secret returns the key a script answered, or the error of the fault it
+// reported (see checkKey).
+func (k *KeyStore) secret(epoch int64, v any) ([32]byte, error) {
 	var s [32]byte
-	if len(v) != len(s) {
-		return s, fmt.Errorf("redisstore: key for epoch %d: stored key has %d bytes, want %d", epoch, len(v), len(s))
+	switch v := v.(type) {
+	case string:
+		if len(v) != len(s) {
+			return s, fmt.Errorf("redisstore: key for epoch %d: stored key has %d bytes, want %d", epoch, len(v), len(s))
+		}
+		copy(s[:], v)
+		return s, nil
+	case int64:
+		fault := "no expiry"
+		switch {
+		case v == 0:
+			fault = "all zero bytes"
+		case v > 0:
+			fault = fmt.Sprintf("an expiry %s away, beyond two epochs (%s)", time.Duration(v)*time.Millisecond, k.maxTTL)
+		}
+		return s, fmt.Errorf("redisstore: key for epoch %d: the stored key had %s, so no KeyStore wrote it (a restore from a backup, a PERSIST?); deleted, never used", epoch, fault)
 	}
-	copy(s[:], v)
-	return s, nil
+	return s, fmt.Errorf("redisstore: key for epoch %d: the key script answered a %T", epoch, v)
 }

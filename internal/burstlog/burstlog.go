@@ -63,8 +63,9 @@ type Logger struct {
 // Fail records a failure at now. It logs msg at slog.LevelWarn, with attrs,
 // the masked error text ("error"), the failures so far in this burst
 // ("failures") and those not logged since the line before ("suppressed"),
-// when the failure starts a burst or Every has passed since the last
-// line; it reports whether it logged.
+// when the failure starts a burst, Every has passed since the last line,
+// or now is before the last line's time (a clock stepped back); it
+// reports whether it logged.
 func (l *Logger) Fail(ctx context.Context, now time.Time, msg string, err error, attrs ...slog.Attr) bool {
 	l.mu.Lock()
 	l.failures++
@@ -73,7 +74,10 @@ func (l *Logger) Fail(ctx context.Context, now time.Time, msg string, err error,
 		l.hot.Store(true)
 	}
 	l.burst++
-	if l.burst > 1 && now.Sub(l.logged) < l.every() {
+	// A time before the last line's is a clock stepped back: the time
+	// since that line is unknown, so log rather than stay silent until the
+	// clock is back where it was.
+	if l.burst > 1 && !now.Before(l.logged) && now.Sub(l.logged) < l.every() {
 		l.quiet++
 		l.mu.Unlock()
 		return false

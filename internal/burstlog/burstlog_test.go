@@ -149,3 +149,24 @@ func TestOKOutsideBurstDoesNotAllocate(t *testing.T) {
 	assert.True(t, l.OK(ctx, t0.Add(time.Second), "fine"), "the burst ends")
 	assert.False(t, l.OK(ctx, t0.Add(2*time.Second), "fine"), "and only once")
 }
+
+// A clock stepped back in the middle of a burst (NTP correcting a clock
+// that ran ahead) must not silence the burst until the clock is back
+// where it was: the first failure at a time before the last line's is
+// logged, and the lines after it come at most once a minute from there.
+func TestClockSteppedBackDoesNotSilenceABurst(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	l := newLogger(&buf, strings.ToUpper)
+	boom := errors.New("boom")
+	ahead := t0.Add(3 * time.Hour)
+
+	require.True(t, l.Fail(ctx, ahead, "op failed", boom))
+	assert.True(t, l.Fail(ctx, t0, "op failed", boom), "a failure before the last line's time is logged")
+	assert.False(t, l.Fail(ctx, t0.Add(time.Second), "op failed", boom), "then once a minute from there")
+	assert.True(t, l.Fail(ctx, t0.Add(time.Minute), "op failed", boom))
+	got := lines(t, &buf)
+	require.Len(t, got, 3)
+	assert.EqualValues(t, 4, got[2]["failures"])
+	assert.EqualValues(t, 1, got[2]["suppressed"])
+}
