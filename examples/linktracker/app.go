@@ -301,6 +301,13 @@ func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `body must be JSON like {"url": "https://example.com/"}, optionally with "geo": {"countries": {"DE": "https://…"}, "continents": {"EU": "https://…"}}`)
 		return
 	}
+	if (Link{URL: req.URL, Geo: req.Geo}).holdsAddr(addr) {
+		// A link is stored and shown as given: the creator's own address
+		// in it would be kept for as long as the link. It is refused, not
+		// masked, since a masked URL would send visitors elsewhere.
+		writeError(w, http.StatusBadRequest, "the URL holds your own IP address, which would be stored and shown with the link: leave it out")
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.storeTimeout*4)
 	defer cancel()
 	l, err := a.links.Create(ctx, req.URL, req.Geo)

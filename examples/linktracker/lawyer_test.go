@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/netip"
@@ -29,7 +30,8 @@ import (
 // and the texts around them: ports, zones, leading zeros, lists), each
 // written into every place a request has: X-Forwarded-For, Forwarded,
 // CF-Connecting-IP, X-Real-IP, the User-Agent, the Referer, a cookie, the
-// query string, the path, and the link-creation request. Then it is
+// query string, the path, and the link-creation request (whose URL may
+// not hold its creator's own address). Then it is
 // killed (SIGKILL, leaving SQLite's -wal and -shm behind), started again
 // on the same files, and stopped with SIGTERM.
 //
@@ -190,6 +192,17 @@ func (v *canaryVisits) visit(id string) {
 		v.send("GET", "/c/any.gif"+q, h, "")
 		code, _ = v.send("GET", "/l/"+url.PathEscape(c.Text), h, "")
 		require.Equal(v.t, http.StatusNotFound, code)
+		// A link whose URL holds its creator's own address: it would be
+		// stored and shown with the link.
+		for _, link := range []any{
+			map[string]any{"url": "https://example.com/landing?ip=" + c.Text},
+			map[string]any{"url": "https://example.com/", "geo": map[string]any{"countries": map[string]string{"DE": "https://example.de/?ip=" + c.Text}}},
+		} {
+			js, err := json.Marshal(link)
+			require.NoError(v.t, err)
+			code, body = v.send("POST", "/api/links", h, string(js))
+			require.Equal(v.t, http.StatusBadRequest, code, "%s: %s", c.Name, body)
+		}
 	}
 	require.GreaterOrEqual(v.t, len(v.clients), 8, "the address forms")
 }

@@ -256,6 +256,39 @@ func TestUnknownLinksAndBadInput(t *testing.T) {
 	tr.assertNoLeak()
 }
 
+// A link is stored and shown as given, so one whose URL holds its
+// creator's own address, in any form, is refused; the refusal does not
+// repeat it. Another address (a server's) and a loopback creator's own
+// (a tracker tried out on one machine) are the link's business.
+func TestCreateRefusesCreatorsOwnAddress(t *testing.T) {
+	tr := newTracker(t, "")
+	tests := []struct {
+		name, client, body string
+		want               int
+	}{
+		{name: "ipv4 in the query", client: "198.51.100.77", body: `{"url":"https://example.com/?ip=198.51.100.77"}`, want: http.StatusBadRequest},
+		{name: "ipv4 as the host", client: "198.51.100.77", body: `{"url":"http://198.51.100.77:8080/"}`, want: http.StatusBadRequest},
+		{name: "ipv4 spelled in a host name", client: "198.51.100.77", body: `{"url":"https://ec2-198-51-100-77.compute-1.amazonaws.com/"}`, want: http.StatusBadRequest},
+		{name: "ipv4 in its 6to4 form", client: "198.51.100.77", body: `{"url":"https://example.com/?ip=2002:c633:644d::1"}`, want: http.StatusBadRequest},
+		{name: "ipv6 percent-encoded", client: "2001:db8:1:2::7", body: `{"url":"https://example.com/?ip=2001%3Adb8%3A1%3A2%3A%3A7"}`, want: http.StatusBadRequest},
+		{name: "ipv6 in a geo target", client: "2001:db8:1:2::7", body: `{"url":"https://example.com/","geo":{"continents":{"EU":"https://example.eu/[2001:db8:1:2::7]"}}}`, want: http.StatusBadRequest},
+		{name: "6to4 client, its ipv4 in the path", client: "2002:c633:644d::1", body: `{"url":"https://example.com/198.51.100.77/"}`, want: http.StatusBadRequest},
+		{name: "another address", client: "198.51.100.77", body: `{"url":"http://203.0.113.9/"}`, want: http.StatusCreated},
+		{name: "a neighbour's address", client: "198.51.100.77", body: `{"url":"https://example.com/?ip=198.51.100.78"}`, want: http.StatusCreated},
+		{name: "loopback", client: "127.0.0.1", body: `{"url":"http://127.0.0.1:3000/"}`, want: http.StatusCreated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := tr.do("POST", "/api/links", tt.client, browser, strings.NewReader(tt.body))
+			assert.Equal(t, tt.want, w.Code, w.Body.String())
+			if tt.want == http.StatusBadRequest {
+				assert.Contains(t, w.Body.String(), "holds your own IP address")
+				ipmasktest.AssertNoRawIP(t, ipmask.Default, w.Body.String())
+			}
+		})
+	}
+}
+
 // A client that is not the trusted proxy cannot choose the address that is
 // counted by sending X-Forwarded-For itself.
 func TestSpoofedHeaderFromUntrustedPeer(t *testing.T) {
