@@ -187,6 +187,12 @@ func (v *canaryVisits) visit(id string) {
 		q := "?ip=" + url.QueryEscape(c.Text) + "&raw=" + client.String()
 		code, body := v.send("GET", "/l/"+id+q, h, "")
 		require.Equal(v.t, http.StatusFound, code, body)
+		// The text alone in X-Forwarded-For: the resolver answers it or
+		// fails closed (a zone, a port, a list, words around it).
+		alone := headers(c.Text, client, i)
+		alone["X-Forwarded-For"] = []string{c.Text}
+		code, body = v.send("GET", "/l/"+id+q, alone, "")
+		require.Equal(v.t, http.StatusFound, code, body)
 		v.send("HEAD", "/l/"+id+q, h, "")
 		v.send("GET", "/c/"+id+".gif"+q, h, "")
 		v.send("GET", "/c/any.gif"+q, h, "")
