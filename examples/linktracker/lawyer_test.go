@@ -27,9 +27,11 @@ import (
 // real binary as it is deployed. A linktracker behind a trusted proxy
 // (127.0.0.1) gets visitors at every address form ipmasktest knows
 // (IPv4, IPv6, IPv4-mapped and -compatible, 6to4, Teredo, NAT64, ISATAP,
-// and the texts around them: ports, zones, leading zeros, lists), each
-// written into every place a request has: X-Forwarded-For, Forwarded,
-// CF-Connecting-IP, X-Real-IP, the User-Agent, the Referer, a cookie, the
+// and the texts around them: ports, zones, leading zeros, lists), named by
+// the proxy in X-Forwarded-For, Forwarded or CF-Connecting-IP
+// (-client-ip-header), each form also written into every place a request
+// has: X-Forwarded-For, Forwarded, CF-Connecting-IP, X-Real-IP, Via, the
+// User-Agent, the Referer, a cookie, the
 // query string, the path, and the link-creation request (whose URL may
 // not hold its creator's own address). Then it is
 // killed (SIGKILL, leaving SQLite's -wal and -shm behind), started again
@@ -46,11 +48,16 @@ import (
 // the servers it listens on and connects to.
 func TestBinaryKeepsNoAddress(t *testing.T) {
 	t.Parallel() // child processes and servers: mostly waiting
-	for _, backend := range []string{"memory, sqlite", "redis, postgres"} {
-		t.Run(backend, func(t *testing.T) {
+	for _, tt := range []struct{ backend, via string }{
+		{backend: "memory, sqlite", via: "X-Forwarded-For"},
+		{backend: "redis, postgres", via: "Forwarded"},
+		{backend: "memory, sqlite", via: "CF-Connecting-IP"},
+	} {
+		backend := tt.backend
+		t.Run(backend+", "+tt.via, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			args := []string{"-db", "sqlite:links.db", "-flush-interval", "1s", "-create-per-minute", "0"}
+			args := []string{"-db", "sqlite:links.db", "-flush-interval", "1s", "-create-per-minute", "0", "-client-ip-header", tt.via}
 			var srv *redistest.Server
 			var pg string
 			if strings.HasPrefix(backend, "redis") {
@@ -62,7 +69,7 @@ func TestBinaryKeepsNoAddress(t *testing.T) {
 				args[1] = pg
 			}
 			p := startProcIn(t, dir, args...)
-			v := &canaryVisits{t: t, p: p}
+			v := &canaryVisits{t: t, p: p, via: tt.via}
 			id := v.createLink()
 			v.visit(id)
 			st := p.stats(id)
@@ -117,6 +124,7 @@ func TestBinaryKeepsNoAddress(t *testing.T) {
 type canaryVisits struct {
 	t       *testing.T
 	p       *proc
+	via     string       // the header the proxy names the client in
 	clients []netip.Addr // the addresses the visits came from
 	answers []string
 }
@@ -146,11 +154,13 @@ func (v *canaryVisits) send(method, path string, h http.Header, body string) (in
 }
 
 // headers writes text, an address in one of ipmasktest's forms, into every
-// header a request may carry an address in, with client (its clean form)
-// in X-Forwarded-For after text, so the rightmost entry is the client.
-func headers(text string, client netip.Addr, i int) http.Header {
-	return http.Header{
-		"X-Forwarded-For":  {text, client.String()},
+// header a request may carry an address in, and names client (text's
+// address, cleanly written) in the header via as the proxy would: after
+// text in X-Forwarded-For and Forwarded, in place of it in a header that
+// holds one address.
+func headers(text string, client netip.Addr, i int, via string) http.Header {
+	h := http.Header{
+		"X-Forwarded-For":  {text},
 		"Forwarded":        {`for="` + text + `"`},
 		"Cf-Connecting-Ip": {text},
 		"X-Real-Ip":        {text},
@@ -159,6 +169,28 @@ func headers(text string, client netip.Addr, i int) http.Header {
 		"Cookie":           {"ip=" + text + "; seen=" + client.String()},
 		"Via":              {"1.1 " + text + " (squid/5.7)"},
 	}
+	name := http.CanonicalHeaderKey(via)
+	switch name {
+	case "X-Forwarded-For":
+		h[name] = append(h[name], client.String())
+	case "Forwarded":
+		h[name] = append(h[name], `for="`+netip.AddrPortFrom(client, 4711).String()+`"`)
+	default:
+		h[name] = []string{client.String()}
+	}
+	return h
+}
+
+// alone is h with the header via holding text alone, as a client that
+// sends it through the proxy untouched would have it.
+func alone(h http.Header, text, via string) http.Header {
+	h = h.Clone()
+	name := http.CanonicalHeaderKey(via)
+	if name == "Forwarded" {
+		text = `for="` + text + `"`
+	}
+	h[name] = []string{text}
+	return h
 }
 
 // createLink creates the link the visits click, from a canary client that
@@ -167,7 +199,7 @@ func headers(text string, client netip.Addr, i int) http.Header {
 func (v *canaryVisits) createLink() string {
 	v.t.Helper()
 	client := netip.MustParseAddr("2001:db8:1:2::7")
-	code, body := v.send("POST", "/api/links?ip="+client.String(), headers(client.String(), client, 0), `{"url": "https://example.com/landing?campaign=spring"}`)
+	code, body := v.send("POST", "/api/links?ip="+client.String(), headers(client.String(), client, 0, v.via), `{"url": "https://example.com/landing?campaign=spring"}`)
 	require.Equal(v.t, http.StatusCreated, code, body)
 	id, _, _ := strings.Cut(strings.TrimPrefix(body[strings.Index(body, `"id": "`):], `"id": "`), `"`)
 	require.True(v.t, validID(id), body)
@@ -183,15 +215,13 @@ func (v *canaryVisits) visit(id string) {
 		if !slices.Contains(v.clients, client) {
 			v.clients = append(v.clients, client)
 		}
-		h := headers(c.Text, client, i)
+		h := headers(c.Text, client, i, v.via)
 		q := "?ip=" + url.QueryEscape(c.Text) + "&raw=" + client.String()
 		code, body := v.send("GET", "/l/"+id+q, h, "")
 		require.Equal(v.t, http.StatusFound, code, body)
-		// The text alone in X-Forwarded-For: the resolver answers it or
-		// fails closed (a zone, a port, a list, words around it).
-		alone := headers(c.Text, client, i)
-		alone["X-Forwarded-For"] = []string{c.Text}
-		code, body = v.send("GET", "/l/"+id+q, alone, "")
+		// The text alone in the proxy's header: the resolver answers it
+		// or fails closed (a zone, a port, a list, words around it).
+		code, body = v.send("GET", "/l/"+id+q, alone(h, c.Text, v.via), "")
 		require.Equal(v.t, http.StatusFound, code, body)
 		v.send("HEAD", "/l/"+id+q, h, "")
 		v.send("GET", "/c/"+id+".gif"+q, h, "")
