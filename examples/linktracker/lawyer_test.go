@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/internal/redistest"
@@ -112,8 +113,14 @@ func TestBinaryKeepsNoAddress(t *testing.T) {
 				ipmasktest.AssertNoRawIP(t, ipmask.Default, b, "answer %d", i)
 			}
 			for _, q := range []*proc{p, again} {
+				// stdout names the servers, as they are: the listen
+				// address and the database's and Redis's, all on
+				// 127.0.0.1 here. stderr, the log, is checked for every
+				// address by startProcIn.
+				for _, l := range ipmasktest.Leaks(ipmask.Default, q.stdout.String()) {
+					assert.Equal(t, "127.0.0.1", l.Addr.String(), "stdout names an address other than the servers'")
+				}
 				ipmasktest.AssertNoRawIPOf(t, ipmask.Default, q.stdout.String(), targets, "stdout")
-				// stderr is checked for every address by startProcIn.
 			}
 		})
 	}
