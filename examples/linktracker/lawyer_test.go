@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -26,17 +27,18 @@ import (
 
 // TestBinaryKeepsNoAddress is the answer to "do we store IPs?", on the
 // real binary as it is deployed. A linktracker behind a trusted proxy
-// (127.0.0.1) gets visitors at every address form ipmasktest knows
-// (IPv4, IPv6, IPv4-mapped and -compatible, 6to4, Teredo, NAT64, ISATAP,
-// and the texts around them: ports, zones, leading zeros, lists), named by
-// the proxy in X-Forwarded-For, Forwarded or CF-Connecting-IP
-// (-client-ip-header), each form also written into every place a request
-// has: X-Forwarded-For, Forwarded, CF-Connecting-IP, X-Real-IP, Via, the
-// User-Agent, the Referer, a cookie, the
-// query string, the path, and the link-creation request (whose URL may
-// not hold its creator's own address). Then it is
-// killed (SIGKILL, leaving SQLite's -wal and -shm behind), started again
-// on the same files, and stopped with SIGTERM.
+// (127.0.0.1) gets visitors at every address form ipmasktest knows (IPv4,
+// IPv6, IPv4-mapped and -compatible, 6to4, Teredo, NAT64, ISATAP, and the
+// texts around them: ports, zones, leading zeros, lists), named by the
+// proxy in X-Forwarded-For, Forwarded or CF-Connecting-IP
+// (-client-ip-header), and one visitor that connects itself (127.0.1.2,
+// the socket's peer). Each form is also written into every other place a
+// request has: X-Forwarded-For, Forwarded, CF-Connecting-IP, X-Real-IP,
+// Via, the User-Agent, the Referer, a cookie, the query string, the path,
+// and the link-creation request (whose URL may not hold its creator's own
+// address). Then the process is killed (SIGKILL, leaving SQLite's -wal
+// and -shm behind), started again on the same files, and stopped with
+// SIGTERM.
 //
 // Every byte it left behind and emitted holds none of those addresses,
 // in text (any spelling logmask reads) or in binary (4 or 16 bytes, or
@@ -143,13 +145,19 @@ const trackerHost = "links.example"
 // send makes one request through the trusted proxy and keeps the answer.
 func (v *canaryVisits) send(method, path string, h http.Header, body string) (int, string) {
 	v.t.Helper()
+	return v.sendFrom(noRedirect, method, path, h, body)
+}
+
+// sendFrom is send through client.
+func (v *canaryVisits) sendFrom(client *http.Client, method, path string, h http.Header, body string) (int, string) {
+	v.t.Helper()
 	req, err := http.NewRequest(method, v.p.base+path, strings.NewReader(body))
 	require.NoError(v.t, err)
 	req.Host = trackerHost
 	for k, vals := range h {
 		req.Header[k] = vals
 	}
-	resp, err := noRedirect.Do(req)
+	resp, err := client.Do(req)
 	require.NoError(v.t, err, "%s %s", method, path)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -248,6 +256,25 @@ func (v *canaryVisits) visit(id string) {
 		}
 	}
 	require.GreaterOrEqual(v.t, len(v.clients), 8, "the address forms")
+
+	// A visitor that connects itself, from another loopback address than
+	// the proxy's: the tracker reads the socket's peer address.
+	peer := netip.MustParseAddr("127.0.1.2") // not in the /24 of the servers, 127.0.0.1
+	direct := &http.Client{
+		CheckRedirect: noRedirect.CheckRedirect,
+		Timeout:       noRedirect.Timeout,
+		Transport: &http.Transport{DialContext: (&net.Dialer{
+			LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(peer, 0)),
+		}).DialContext},
+	}
+	defer direct.CloseIdleConnections()
+	v.clients = append(v.clients, peer)
+	h := headers(peer.String(), peer, 0, "X-Forwarded-For")
+	delete(h, "X-Forwarded-For") // what a proxy would add
+	code, body := v.sendFrom(direct, "GET", "/l/"+id+"?ip="+peer.String(), h, "")
+	require.Equal(v.t, http.StatusFound, code, body)
+	code, body = v.sendFrom(direct, "POST", "/api/links?ip="+peer.String(), h, `{"url": "https://example.com/direct"}`)
+	require.Equal(v.t, http.StatusCreated, code, body)
 }
 
 // readAnswers reads everything the tracker shows about the link and
