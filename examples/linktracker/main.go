@@ -12,7 +12,7 @@
 // Then:
 //
 //	curl -s -XPOST localhost:8080/api/links -d '{"url":"https://example.com/"}'
-//	curl -si localhost:8080/l/ID
+//	curl -si -A 'Mozilla/5.0 (X11; Linux x86_64)' localhost:8080/l/ID   # curl's own user agent is counted as a bot
 //	curl -s localhost:8080/api/links/ID/stats
 //
 // and open http://127.0.0.1:8080/links/ID for the dashboard.
