@@ -31,6 +31,7 @@ type config struct {
 	db               string // sqlite:PATH or postgres://...
 	redis            string
 	trustedProxies   string
+	clientIPHeader   string // the header the trusted proxies name the client in; "": X-Forwarded-For
 	geoIP            string // a MaxMind-format database file, or ""
 	demo             bool
 	allowPersistence bool
@@ -111,7 +112,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 // the metrics and sweepers that watch them.
 func (a *app) init(ctx context.Context, cfg config) error {
 	var err error
-	if a.resolver, err = newResolver(cfg.trustedProxies); err != nil {
+	if a.resolver, err = newResolver(cfg.trustedProxies, cfg.clientIPHeader); err != nil {
 		return err
 	}
 	if a.paths, err = logmask.NewMasker(a.policy, nil); err != nil {
@@ -179,9 +180,15 @@ func (a *app) init(ctx context.Context, cfg config) error {
 	return a.observe(storeKind)
 }
 
-// newResolver believes X-Forwarded-For only from the listed proxies.
-func newResolver(cidrs string) (*clientip.Resolver, error) {
+// newResolver believes the header that names the client (X-Forwarded-For
+// when header is "", RFC 7239 Forwarded, or a header a proxy sets to one
+// address, such as CF-Connecting-IP) only from the listed proxies; from
+// anyone else the peer is the client.
+func newResolver(cidrs, header string) (*clientip.Resolver, error) {
 	if strings.TrimSpace(cidrs) == "" {
+		if header != "" {
+			return nil, errors.New("-client-ip-header: needs -trusted-proxies, the proxies it is believed from")
+		}
 		return clientip.New() // the peer address alone
 	}
 	var list []string
@@ -194,7 +201,20 @@ func newResolver(cidrs string) (*clientip.Resolver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-trusted-proxies: %w", err)
 	}
-	return clientip.New(clientip.RightmostUntrusted(trusted), clientip.RemoteAddr())
+	var s clientip.Strategy
+	switch {
+	case header == "", strings.EqualFold(header, clientip.HeaderXForwardedFor):
+		s = clientip.RightmostUntrusted(trusted)
+	case strings.EqualFold(header, "Forwarded"):
+		s = clientip.Forwarded(trusted)
+	default:
+		s = clientip.SingleHeader(trusted, header)
+	}
+	r, err := clientip.New(s, clientip.RemoteAddr())
+	if err != nil {
+		return nil, fmt.Errorf("-client-ip-header: %w", err)
+	}
+	return r, nil
 }
 
 // Close releases the store and the Redis clients.
@@ -299,6 +319,13 @@ func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, `body must be JSON like {"url": "https://example.com/"}, optionally with "geo": {"countries": {"DE": "https://…"}, "continents": {"EU": "https://…"}}`)
+		return
+	}
+	if (Link{URL: req.URL, Geo: req.Geo}).holdsAddr(addr) {
+		// A link is stored and shown as given: the creator's own address
+		// in it would be kept for as long as the link. It is refused, not
+		// masked, since a masked URL would send visitors elsewhere.
+		writeError(w, http.StatusBadRequest, "the URL holds your own IP address, which would be stored and shown with the link: leave it out")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.storeTimeout*4)

@@ -12,6 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/logmask"
 )
 
 // Link is a tracking link: an ID and the URL it redirects to.
@@ -43,6 +46,73 @@ func validateURL(s string) (string, error) {
 		return "", fmt.Errorf("%w: the URL has no host", errBadURL)
 	}
 	return u.String(), nil
+}
+
+// holdsAddr reports whether the link's URL or one of its geo targets
+// writes the address client, in any form package logmask finds (with a
+// port, bracketed, percent-encoded, in a host name that spells it), or
+// an IPv6 address that carries client's IPv4 address (6to4, Teredo,
+// IPv4-mapped...) or the IPv4 address client carries. A loopback client
+// is never found: 127.0.0.1 names no one, and a link to a server on the
+// creator's own machine is how a tracker is tried out.
+func (l Link) holdsAddr(client netip.Addr) bool {
+	if client.Unmap().IsLoopback() {
+		return false
+	}
+	if l.Geo.holdsAddr(client) {
+		return true
+	}
+	return urlHoldsAddr(l.URL, client)
+}
+
+func (g geoTargets) holdsAddr(client netip.Addr) bool {
+	for _, m := range []map[string]string{g.Countries, g.Continents} {
+		for _, u := range m {
+			if urlHoldsAddr(u, client) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func urlHoldsAddr(u string, client netip.Addr) bool {
+	for m := range logmask.Addrs([]byte(u)) {
+		if sameHost(m.Addr, client) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameHost reports whether a and b are one address, or one carries the
+// other's IPv4 address (or both carry the same).
+func sameHost(a, b netip.Addr) bool {
+	a, b = a.Unmap(), b.Unmap()
+	if a == b {
+		return true
+	}
+	for _, x := range carried(a) {
+		for _, y := range carried(b) {
+			if x.IsValid() && x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// carried is a's IPv4 address, or those it carries.
+func carried(a netip.Addr) []netip.Addr {
+	if a.Is4() {
+		return []netip.Addr{a}
+	}
+	e, n := ipmask.EmbeddedIPv4(a)
+	out := make([]netip.Addr, 0, n)
+	for _, x := range e[:n] {
+		out = append(out, x.IPv4)
+	}
+	return out
 }
 
 const idAlphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"

@@ -256,6 +256,73 @@ func TestUnknownLinksAndBadInput(t *testing.T) {
 	tr.assertNoLeak()
 }
 
+// Behind proxies that name the client in another header than
+// X-Forwarded-For (-client-ip-header), the client is the one that header
+// names when a trusted proxy sent it, and the peer otherwise.
+func TestClientIPHeader(t *testing.T) {
+	tests := []struct {
+		name, header string
+		value        string
+	}{
+		{name: "default", header: "", value: "2001:db8:1::7"},
+		{name: "X-Forwarded-For", header: "X-Forwarded-For", value: "2001:db8:1::7"},
+		{name: "Forwarded", header: "Forwarded", value: `for="[2001:db8:1::7]:4711";proto=https`},
+		{name: "CF-Connecting-IP", header: "CF-Connecting-IP", value: "2001:db8:1::7"},
+		{name: "lower case", header: "x-real-ip", value: "2001:db8:1::7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := newResolver("10.0.0.0/8", tt.header)
+			require.NoError(t, err)
+			name := tt.header
+			if name == "" {
+				name = "X-Forwarded-For"
+			}
+			for peer, want := range map[string]string{"10.0.0.1": "2001:db8:1::7", "198.51.100.7": "198.51.100.7"} {
+				req := httptest.NewRequest("GET", "/", nil)
+				req.RemoteAddr = peer + ":5555"
+				req.Header.Set(name, tt.value)
+				got, err := r.ResolveRequest(req)
+				require.NoError(t, err)
+				assert.Equal(t, want, got.String(), "from %s", peer)
+			}
+		})
+	}
+}
+
+// A link is stored and shown as given, so one whose URL holds its
+// creator's own address, in any form, is refused; the refusal does not
+// repeat it. Another address (a server's) and a loopback creator's own
+// (a tracker tried out on one machine) are the link's business.
+func TestCreateRefusesCreatorsOwnAddress(t *testing.T) {
+	tr := newTracker(t, "")
+	tests := []struct {
+		name, client, body string
+		want               int
+	}{
+		{name: "ipv4 in the query", client: "198.51.100.77", body: `{"url":"https://example.com/?ip=198.51.100.77"}`, want: http.StatusBadRequest},
+		{name: "ipv4 as the host", client: "198.51.100.77", body: `{"url":"http://198.51.100.77:8080/"}`, want: http.StatusBadRequest},
+		{name: "ipv4 spelled in a host name", client: "198.51.100.77", body: `{"url":"https://ec2-198-51-100-77.compute-1.amazonaws.com/"}`, want: http.StatusBadRequest},
+		{name: "ipv4 in its 6to4 form", client: "198.51.100.77", body: `{"url":"https://example.com/?ip=2002:c633:644d::1"}`, want: http.StatusBadRequest},
+		{name: "ipv6 percent-encoded", client: "2001:db8:1:2::7", body: `{"url":"https://example.com/?ip=2001%3Adb8%3A1%3A2%3A%3A7"}`, want: http.StatusBadRequest},
+		{name: "ipv6 in a geo target", client: "2001:db8:1:2::7", body: `{"url":"https://example.com/","geo":{"continents":{"EU":"https://example.eu/[2001:db8:1:2::7]"}}}`, want: http.StatusBadRequest},
+		{name: "6to4 client, its ipv4 in the path", client: "2002:c633:644d::1", body: `{"url":"https://example.com/198.51.100.77/"}`, want: http.StatusBadRequest},
+		{name: "another address", client: "198.51.100.77", body: `{"url":"http://203.0.113.9/"}`, want: http.StatusCreated},
+		{name: "a neighbour's address", client: "198.51.100.77", body: `{"url":"https://example.com/?ip=198.51.100.78"}`, want: http.StatusCreated},
+		{name: "loopback", client: "127.0.0.1", body: `{"url":"http://127.0.0.1:3000/"}`, want: http.StatusCreated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := tr.do("POST", "/api/links", tt.client, browser, strings.NewReader(tt.body))
+			assert.Equal(t, tt.want, w.Code, w.Body.String())
+			if tt.want == http.StatusBadRequest {
+				assert.Contains(t, w.Body.String(), "holds your own IP address")
+				ipmasktest.AssertNoRawIP(t, ipmask.Default, w.Body.String())
+			}
+		})
+	}
+}
+
 // A client that is not the trusted proxy cannot choose the address that is
 // counted by sending X-Forwarded-For itself.
 func TestSpoofedHeaderFromUntrustedPeer(t *testing.T) {
@@ -329,6 +396,8 @@ func TestRunFlags(t *testing.T) {
 		{name: "negative flush interval", args: []string{"-addr", "127.0.0.1:0", "-db", "sqlite:" + filepath.Join(t.TempDir(), "l.db"), "-flush-interval", "-1s"}, wantErr: "-flush-interval: must be more than 0"},
 		{name: "negative limit", args: []string{"-addr", "127.0.0.1:0", "-create-per-minute", "-1"}, wantErr: "-create-per-minute"},
 		{name: "unknown flag", args: []string{"-nope"}, wantErr: "flag provided but not defined"},
+		{name: "client header without proxies", args: []string{"-addr", "127.0.0.1:0", "-client-ip-header", "CF-Connecting-IP"}, wantErr: "-client-ip-header: needs -trusted-proxies"},
+		{name: "client header not a name", args: []string{"-addr", "127.0.0.1:0", "-trusted-proxies", "10.0.0.0/8", "-client-ip-header", "X_Real_IP"}, wantErr: "-client-ip-header: clientip"},
 		{name: "missing geoip", args: []string{"-addr", "127.0.0.1:0", "-db", "sqlite:" + filepath.Join(t.TempDir(), "l.db"), "-geoip", filepath.Join(t.TempDir(), "none.mmdb")}, wantErr: "-geoip: "},
 	}
 	for _, tt := range tests {

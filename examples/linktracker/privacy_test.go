@@ -122,8 +122,9 @@ func TestNoAddressInStoresOrAnswers(t *testing.T) {
 	}
 }
 
-// assertNoBinaryAddr fails if dump holds a's bytes: 4 or 16 for an IPv4
-// address, 16 for IPv6.
+// assertNoBinaryAddr fails if dump holds a's bytes (4 or 16 for an IPv4
+// address, 16 for IPv6), as they are or in hex in either case, as a text
+// dump writes binary columns.
 func assertNoBinaryAddr(t *testing.T, dump []byte, a netip.Addr, name string) {
 	t.Helper()
 	a16 := a.As16()
@@ -131,6 +132,10 @@ func assertNoBinaryAddr(t *testing.T, dump []byte, a netip.Addr, name string) {
 	if u := a.Unmap(); u.Is4() {
 		a4 := u.As4()
 		assert.False(t, bytes.Contains(dump, a4[:]), "%s holds the 4 bytes of %s", name, a)
+	}
+	lower := bytes.ToLower(dump)
+	for _, h := range hexAddr(a) {
+		assert.False(t, bytes.Contains(lower, []byte(h)), "%s holds the bytes of %s in hex", name, a)
 	}
 }
 

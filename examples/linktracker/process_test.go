@@ -93,8 +93,17 @@ var noRedirect = &http.Client{
 // listens, and kills it at the end of the test if it still runs.
 func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startProcIn(t, "", args...)
+}
+
+// startProcIn is startProc with the process's working directory set to
+// dir ("" is the test's), where anything it writes by a relative path
+// lands.
+func startProcIn(t *testing.T, dir string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, done: make(chan struct{})}
 	p.cmd = exec.Command(trackerBinary(t), append([]string{"-addr", "127.0.0.1:0", "-trusted-proxies", "127.0.0.1/32"}, args...)...)
+	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	p.cmd.Env = append(os.Environ(), "LINKTRACKER_API_TOKEN=") // no token, whatever the caller's environment says
 	require.NoError(t, p.cmd.Start())

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"testing"
 
@@ -15,63 +16,101 @@ import (
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
 
-// TestNoRawIP sends a request from every tricky address form, with the
-// address in the path too, and proves that neither the log nor the
-// response holds an address that ipmask.Default does not mask.
+// proxy is the load balancer the service trusts in the tests.
+const proxy = "10.0.0.1"
+
+// TestNoRawIP is the test to copy: it sends a visitor at every tricky
+// address form, directly and through the trusted proxy, and writes the
+// address into everything else a request carries (the path, the query, the
+// User-Agent, the Referer, a cookie). Then it proves that neither the log,
+// nor the response, nor what the service stored holds an address that
+// ipmask.Default does not mask, and that the response names the visitor's
+// network.
 func TestNoRawIP(t *testing.T) {
 	for _, c := range ipmasktest.Cases() {
-		t.Run(c.Name, func(t *testing.T) {
-			var logs bytes.Buffer
-			h, err := newHandler(slog.NewJSONHandler(&logs, nil), ipmask.Default)
-			require.NoError(t, err)
+		for _, via := range []string{"direct", "proxy"} {
+			t.Run(c.Name+"/"+via, func(t *testing.T) {
+				var logs bytes.Buffer
+				svc, err := newService(slog.NewJSONHandler(&logs, nil), ipmask.Default, []string{proxy + "/32"})
+				require.NoError(t, err)
 
-			r := httptest.NewRequest(http.MethodGet, "/click/"+url.PathEscape(c.Text), nil)
-			r.RemoteAddr = netipAddrPort(c)
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, r)
+				r := httptest.NewRequest(http.MethodGet, "/click/"+url.PathEscape(c.Text)+"?ip="+url.QueryEscape(c.Text), nil)
+				client := c.Addr.WithZone("") // a connection has no zone
+				if via == "direct" {
+					r.RemoteAddr = netip.AddrPortFrom(client, 4711).String()
+				} else {
+					r.RemoteAddr = proxy + ":4711"
+					r.Header.Set("X-Forwarded-For", client.String())
+				}
+				r.Header.Set("User-Agent", "Mozilla/5.0 (from "+c.Text+")")
+				r.Header.Set("Referer", "https://example.com/?ip="+url.QueryEscape(c.Text))
+				r.Header.Set("Cookie", "ip="+c.Text)
+				w := httptest.NewRecorder()
+				svc.ServeHTTP(w, r)
 
-			require.Equal(t, http.StatusOK, w.Code)
-			require.NotEmpty(t, logs.String())
-			ipmasktest.AssertNoRawIP(t, ipmask.Default, logs.Bytes(), "log")
-			ipmasktest.AssertNoRawIP(t, ipmask.Default, w.Body.Bytes(), "response")
-			assert.Contains(t, w.Body.String(), ipmask.Default.Prefix(c.Addr).String())
-		})
+				require.Equal(t, http.StatusOK, w.Code)
+				require.NotEmpty(t, logs.String())
+				ipmasktest.AssertNoRawIP(t, ipmask.Default, logs.Bytes(), "log")
+				ipmasktest.AssertNoRawIP(t, ipmask.Default, w.Body.Bytes(), "response")
+				ipmasktest.AssertNoRawIP(t, ipmask.Default, svc.dump(), "stored visits")
+				assert.Contains(t, w.Body.String(), ipmask.Default.Prefix(client).String())
+			})
+		}
 	}
 }
 
-// netipAddrPort writes c's address as Go's HTTP server sets RemoteAddr.
-func netipAddrPort(c ipmasktest.Case) string {
-	if c.Addr.Is4() {
-		return c.Addr.String() + ":4711"
-	}
-	return "[" + c.Addr.String() + "]:4711"
-}
-
-// TestCheckHasTeeth shows the same check catching a handler that logs
-// r.RemoteAddr as it is.
+// TestCheckHasTeeth shows the same check catching the service when it
+// stores the user agent as it comes: the middleware masks the visitor's
+// own address in its usual spellings, not one written with leading zeros,
+// nor anyone else's.
 func TestCheckHasTeeth(t *testing.T) {
-	var logs bytes.Buffer
-	logger := slog.New(slog.NewJSONHandler(&logs, nil))
-	leaky := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		logger.Info("request", "remote", r.RemoteAddr)
-	})
+	svc, err := newService(slog.NewJSONHandler(&bytes.Buffer{}, nil), ipmask.Default, nil)
+	require.NoError(t, err)
+	svc.clean = func(s string) string { return s } // the leak
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.RemoteAddr = "[2002:cb00:7109::1]:4711"
-	leaky.ServeHTTP(httptest.NewRecorder(), r)
+	r.RemoteAddr = "203.0.113.9:4711"
+	r.Header.Set("User-Agent", "Mozilla/5.0 (from 203.0.113.9 alias 203.000.113.009, seen 2001:db8:1:2::7)")
+	svc.ServeHTTP(httptest.NewRecorder(), r)
 
-	leaks := ipmasktest.Leaks(ipmask.Default, logs.Bytes())
-	require.Len(t, leaks, 1)
-	assert.Equal(t, "2002:cb00:7109::1", leaks[0].Addr.String())
+	leaks := ipmasktest.Leaks(ipmask.Default, svc.dump())
+	require.Len(t, leaks, 2, "%s", svc.dump())
+	assert.Equal(t, "203.0.113.9", leaks[0].Addr.String())
+	assert.Equal(t, "2001:db8:1:2::7", leaks[1].Addr.String())
+	assert.Contains(t, string(svc.dump()), "from 203.0.113.0 alias", "the middleware masked the dotted quad")
 }
 
-func TestUnparseableRemoteAddr(t *testing.T) {
+// An X-Forwarded-For from a peer that is not a trusted proxy is not
+// believed: the visitor is the peer, and the header is gone.
+func TestUntrustedForwardedFor(t *testing.T) {
 	var logs bytes.Buffer
-	h, err := newHandler(slog.NewJSONHandler(&logs, nil), ipmask.Default)
+	svc, err := newService(slog.NewJSONHandler(&logs, nil), ipmask.Default, []string{proxy + "/32"})
 	require.NoError(t, err)
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.RemoteAddr = "203.0.113.9" // no port: not what net/http sets
+	r.RemoteAddr = "198.51.100.7:4711"
+	r.Header.Set("X-Forwarded-For", "203.0.113.9")
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
+	svc.ServeHTTP(w, r)
+	assert.JSONEq(t, `{"network":"198.51.100.0/24"}`, w.Body.String())
+	ipmasktest.AssertNoRawIP(t, ipmask.Default, logs.Bytes())
+}
+
+// A request whose peer has no address (a unix socket's "@") is served,
+// its network unknown.
+func TestPeerWithoutAddress(t *testing.T) {
+	var logs bytes.Buffer
+	svc, err := newService(slog.NewJSONHandler(&logs, nil), ipmask.Default, nil)
+	require.NoError(t, err)
+	r := httptest.NewRequest(http.MethodGet, "/203.0.113.9", nil)
+	r.RemoteAddr = "@"
+	w := httptest.NewRecorder()
+	svc.ServeHTTP(w, r)
 	assert.Contains(t, logs.String(), `"network":"unknown"`)
 	ipmasktest.AssertNoRawIP(t, ipmask.Default, logs.Bytes())
+	ipmasktest.AssertNoRawIP(t, ipmask.Default, svc.dump())
+}
+
+func TestBadTrustedProxy(t *testing.T) {
+	_, err := newService(slog.NewJSONHandler(&bytes.Buffer{}, nil), ipmask.Default, []string{"203.0.113.9/33"})
+	require.Error(t, err)
+	ipmasktest.AssertNoRawIPError(t, ipmask.Default, err)
 }

@@ -66,6 +66,80 @@ func TestQuickStart(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, ran, 5, "the quick start has commands")
 	require.NotEmpty(t, q.id, "a command created a link")
+	t.Run("flags", func(t *testing.T) { checkFlags(t, filepath.Join(q.dir, "linktracker"), md) })
+}
+
+var (
+	// helpFlagRE is a flag's line in the flag package's -help output, and
+	// helpDefaultRE the default at the end of its usage line.
+	helpFlagRE    = regexp.MustCompile(`(?m)^  -([a-z][a-z-]*)(?: [^\n]*)?\n(?:    \t([^\n]*))?`)
+	helpDefaultRE = regexp.MustCompile(`\(default ([^:)][^)]*)\)$`)
+	// flagSpanRE is a code span that starts with a flag, with the
+	// parenthesis after it; commandRE a tracker's command line.
+	flagSpanRE = regexp.MustCompile("`-([a-z][a-z-]*)[^`]*`(?: \\(([^)]*)\\))?")
+	commandRE  = regexp.MustCompile(`(?m)^\./linktracker( .*)$`)
+	cmdFlagRE  = regexp.MustCompile(` -([a-z][a-z-]*)`)
+)
+
+// checkFlags compares the flags README.md's linktracker sections name
+// (from "Quick start" to the next second-level heading) with those the
+// binary's -help lists: each named flag exists, each flag is named, and
+// a default written after one, "`-store-timeout` (500ms)" or "(the
+// default, `sqlite:linktracker.db`)", is the binary's.
+func checkFlags(t *testing.T, binary string, md []byte) {
+	t.Helper()
+	text := string(md)
+	start := strings.Index(text, "\n## Quick start\n")
+	require.Positive(t, start, "README.md has a Quick start section")
+	text = text[start+1:]
+	if end := strings.Index(text[3:], "\n## "); end >= 0 {
+		text = text[:end+3]
+	}
+	out, err := exec.Command(binary, "-help").CombinedOutput()
+	require.Error(t, err, "-help exits with status 2") // flag.ErrHelp
+	defaults := map[string]string{}
+	for _, m := range helpFlagRE.FindAllStringSubmatch(string(out), -1) {
+		defaults[m[1]] = ""
+		if d := helpDefaultRE.FindStringSubmatch(m[2]); d != nil {
+			defaults[m[1]] = strings.Trim(d[1], `"`)
+		}
+	}
+	require.GreaterOrEqual(t, len(defaults), 5, "-help lists the flags:\n%s", out)
+
+	named := map[string]bool{}
+	for _, m := range flagSpanRE.FindAllStringSubmatch(text, -1) {
+		name, paren := m[1], m[2]
+		named[name] = true
+		def, ok := defaults[name]
+		if !assert.True(t, ok, "README.md names -%s, which the linktracker does not have", name) {
+			continue
+		}
+		if v, ok := statedDefault(paren); ok {
+			assert.Equal(t, def, v, "README.md states the default of -%s", name)
+		}
+	}
+	for _, m := range commandRE.FindAllStringSubmatch(text, -1) {
+		args, _, _ := strings.Cut(m[1], " # ")
+		for _, f := range cmdFlagRE.FindAllStringSubmatch(args, -1) {
+			named[f[1]] = true
+			assert.Contains(t, defaults, f[1], "README.md runs the linktracker with -%s, which it does not have", f[1])
+		}
+	}
+	for name := range defaults {
+		assert.True(t, named[name], "the linktracker's -%s is not in README.md's linktracker sections", name)
+	}
+}
+
+// statedDefault reads the parenthesis after a flag as a default: a bare
+// value ("10", "500ms") or "the default, `value`".
+func statedDefault(paren string) (string, bool) {
+	if rest, ok := strings.CutPrefix(paren, "the default, "); ok {
+		return strings.Trim(rest, "`"), true
+	}
+	if paren != "" && !strings.ContainsAny(paren, " `$") {
+		return paren, true
+	}
+	return "", false
 }
 
 // rewrite replaces documented ports, addresses and the ID in s.
