@@ -93,9 +93,16 @@
 // /48. Eight numbers joined by '-' are such an address; where the last
 // four groups also read as a hyphenated quad (2001-db8--1-2-3-4), both
 // readings are masked, and a last group that starts a dotted quad
-// (2001-db8--1.2.3.4) is read as that quad. Host names that write an address in another encoding
-// (p5b0a1c2d.dip0.t-ipconnect.de), or an IPv4 address with hyphens in
-// reverse order, are not recognised as such.
+// (2001-db8--1.2.3.4) is read as that quad.
+//
+// A label that ends in eight hex digits, after nothing, one to four
+// letters or a '-', with a name after it as for a dotted quad, is an IPv4
+// address in hex, as German ISPs' reverse DNS names and nip.io write it:
+// p5dc5a9f2.dip0.t-ipconnect.de and app-c633644d.nip.io become
+// p5dc5a900... and app-c6336400... under /24 (a file name with two
+// extensions, a1b2c3d4.tar.gz, is read so too). Host names that write an
+// address in another encoding (integers, zero-padded numbers), or an IPv4
+// address with hyphens in reverse order, are not recognised as such.
 //
 // Dovecot's session IDs hold the client's address: 16 or 32 base64
 // characters encoding a timestamp, the client's port and its IPv4 or IPv6

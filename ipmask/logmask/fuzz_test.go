@@ -334,6 +334,44 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 	isLabel := func(c byte) bool {
 		return c == '-' || c == '_' || '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'z'
 	}
+	// Host names' labels that end in eight hex digits, before a name (a
+	// label that starts with a letter, a '.' and another label), after
+	// nothing, one to four letters or a '-': p5dc5a9f2.dip0.t-ipconnect.de,
+	// app-c633644d.nip.io; not after a ':', a '_', or a number and a '.'.
+	hexLabel := func(label string, j int) {
+		rest := text[j+1:]
+		k := strings.IndexByte(rest, '.')
+		if len(label) < 8 || k < 1 || k+1 >= len(rest) || !isLetter(rest[0]) || !isLabel(rest[k+1]) || rest[k+1] == '-' || rest[k+1] == '_' ||
+			strings.Trim(rest[:k], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
+			return
+		}
+		h, prefix := label[len(label)-8:], label[:len(label)-8]
+		if strings.Trim(h, "0123456789abcdefABCDEF") != "" {
+			return
+		}
+		if prefix != "" && !strings.HasSuffix(prefix, "-") && (len(prefix) > 4 || strings.Trim(prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != "") {
+			return
+		}
+		if start := j - len(label); start > 0 && (text[start-1] == ':' || text[start-1] == '.' && start > 1 && '0' <= text[start-2] && text[start-2] <= '9') {
+			return
+		}
+		// Nor in a run of hex digits, dots and colons that holds a colon:
+		// other address text.
+		l, r := j-1, j
+		for l > 0 && isTok(text[l-1]) {
+			l--
+		}
+		for r < len(text) && isTok(text[r]) {
+			r++
+		}
+		if strings.Contains(text[l:r], ":") {
+			return
+		}
+		v, _ := strconv.ParseUint(h, 16, 32)
+		if a := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}); bad(a) {
+			leaks = append(leaks, label)
+		}
+	}
 	for i := 0; i < len(text); {
 		j := i
 		for j < len(text) && isLabel(text[j]) {
@@ -349,6 +387,7 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			continue
 		}
 		dashed(label, j)
+		hexLabel(label, j)
 		parts := strings.Split(label, "-")
 		if len(parts) < 4 {
 			continue

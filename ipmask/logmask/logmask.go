@@ -280,6 +280,9 @@ func (m *Masker) appendOnce(dst, text []byte) []byte {
 		if !ok {
 			break
 		}
+		if start, _ := d.orig(match.Start); start < last {
+			continue // in text the last match's masking took: see appendScanned
+		}
 		dst, last, _ = m.maskMatch(dst, text, scan, d, &sc, match, last)
 	}
 	if pooled != nil {
@@ -312,6 +315,12 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 		}
 		if !ok {
 			return append(dst, text[last:]...)
+		}
+		if start < last {
+			// The last match's masking took text this one starts in (a
+			// key's reading settled with it): the stretch is settled
+			// below, which reads it again.
+			continue
 		}
 		var k int
 		dst, last, k = m.maskMatch(dst, text, scan, d, &sc, match, last)
@@ -586,11 +595,10 @@ func (m *Masker) appendForm(dst, raw []byte, a netip.Addr, f form) []byte {
 			// keeps more than the policy does.
 			clear(b[8:])
 		}
-		if b == a.As16() {
-			return append(dst, raw...)
-		}
 		n := len(dst)
-		if dst = appendDashed(dst, b, -1); len(dst)-n > len(raw) {
+		if b == a.As16() {
+			dst = append(dst, raw...)
+		} else if dst = appendDashed(dst, b, -1); len(dst)-n > len(raw) {
 			// raw's "--" stands for fewer groups, or fewer bytes, than the
 			// masked form's: put the masked form's where raw has it, so
 			// that it is no longer than raw.
@@ -599,6 +607,14 @@ func (m *Masker) appendForm(dst, raw []byte, a netip.Addr, f form) []byte {
 				at = bytes.Count(raw[:i], []byte{'-'}) + 1
 			}
 			dst = appendDashed(dst[:n], b, at)
+		}
+		for i := n; i+1 < len(dst); i++ {
+			if x, ok := dashedAddr(dst[i+1:]); ok && dst[i] == '-' && !m.kept(x) {
+				// A reading of it without its first groups is another
+				// address that the policy masks otherwise (an
+				// IPv4-compatible one, say): write neither.
+				return append(dst[:n], "--"...)
+			}
 		}
 		return dst
 	}

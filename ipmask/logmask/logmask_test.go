@@ -184,6 +184,12 @@ func TestMaskFreeText(t *testing.T) {
 		{"postfix client host name", "connect from 203-0-113-9.dyn.example.net[203.0.113.9]", "connect from 203-0-113-0.dyn.example.net[203.0.113.0]"},
 		{"aws host names", "ec2-203-0-113-9.compute-1.amazonaws.com ip-10-0-0-5.ec2.internal", "ec2-203-0-113-0.compute-1.amazonaws.com ip-10-0-0-0.ec2.internal"},
 		{"isp host names", "c-198-51-100-7.hsd1.ca.comcast.net pool-198-51-100-7.nycmny.fios.verizon.net 198-51-100-7.1e100.net", "c-198-51-100-0.hsd1.ca.comcast.net pool-198-51-100-0.nycmny.fios.verizon.net 198-51-100-0.1e100.net"},
+		// ISPs' reverse DNS and nip.io write an IPv4 address in hex.
+		{"hex ipv4 host names", "connect from p5dc5a9f2.dip0.t-ipconnect.de[93.197.169.242] ipb21b4c4b.dynamic.kabel-deutschland.de",
+			"connect from p5dc5a900.dip0.t-ipconnect.de[93.197.169.0] ipb21b4c00.dynamic.kabel-deutschland.de"},
+		{"hex ipv4 in nip.io names", "https://c633644d.nip.io/ app-c633644d.nip.io www.C633644D.nip.io", "https://c6336400.nip.io/ app-c6336400.nip.io www.C6336400.nip.io"},
+		{"hex that is no host name's address", "deadbeef.txt commit a1b2c3d4. d111111abcdef8.cloudfront.net x.1.c633644d.nip.io _c633644d.nip.io abcdefgh12345678.x.y",
+			"deadbeef.txt commit a1b2c3d4. d111111abcdef8.cloudfront.net x.1.c633644d.nip.io _c633644d.nip.io abcdefgh12345678.x.y"},
 		{"hyphenated quad after another label", "www.203-0-113-9.sslip.io static.198-51-100-7.clients.example.de", "www.203-0-113-0.sslip.io static.198-51-100-0.clients.example.de"},
 		{"hyphenated host name and a port", "http://203-0-113-9.be:8080/ ip-10-0-0-5.1:22", "http://203-0-113-0.be:8080/ ip-10-0-0-0.1:22"},
 		{"hyphenated numbers after other address text", "1.2.3.4-5-6-7.example.net ::1-2-3-4.example.net", "1.2.3.0-5-6-7.example.net ::-2-3-4.example.net"},

@@ -258,7 +258,8 @@ type scanner struct {
 	// lt is the position of the next '<' (a Dovecot session ID may
 	// follow it), kept like dot and colon.
 	lt int
-	// end is where the last match ended, or 0.
+	// end is where the text of the last match (with a port or the hex
+	// digits cut off after it) ended, or 0.
 	end int
 }
 
@@ -267,6 +268,7 @@ type pending struct {
 	m                 Match
 	portEnd, keyAt, i int
 	cut, ok           bool
+	form              form
 }
 
 // indexFrom returns the index of the first c in s[from:], or len(s).
@@ -283,7 +285,7 @@ func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1, lt:
 func (sc *scanner) next() (Match, bool) {
 	m, ok := sc.scan()
 	if ok {
-		sc.end = m.End
+		sc.end = max(m.End, sc.portEnd) // a port, or hex digits cut off, go with it
 	}
 	return m, ok
 }
@@ -303,7 +305,7 @@ func (sc *scanner) scan() (Match, bool) {
 		if sc.pending.ok { // rare: tested before anything is copied
 			p := &sc.pending
 			p.ok = false
-			sc.i, sc.portEnd, sc.keyAt, sc.cut = p.i, p.portEnd, p.keyAt, p.cut
+			sc.i, sc.portEnd, sc.keyAt, sc.cut, sc.form = p.i, p.portEnd, p.keyAt, p.cut, p.form
 			return p.m, true
 		}
 		// Only a token holding ':' or '.' can be an address, so jump from
@@ -333,9 +335,9 @@ func (sc *scanner) scan() (Match, bool) {
 			return Match{}, false
 		}
 		// Widen p to its token s[a:i], counting its colons and dots on
-		// the way: back to a, then on to i. A "::" is a colon whose
-		// left neighbour in the token is one too.
-		colons, dots, double := 0, 0, false
+		// the way: back to a, then on to i, and noting the classes met.
+		// A "::" is a colon whose left neighbour in the token is one too.
+		colons, dots, double, met := 0, 0, false, uint8(0)
 		a := p
 		for a > sc.i {
 			c := class[s[a-1]]
@@ -343,6 +345,7 @@ func (sc *scanner) scan() (Match, bool) {
 				break
 			}
 			a--
+			met |= c
 			if c&cColon != 0 {
 				colons++
 				double = double || a+1 < p && s[a+1] == ':'
@@ -356,6 +359,7 @@ func (sc *scanner) scan() (Match, bool) {
 			if c&cT == 0 {
 				break
 			}
+			met |= c
 			if c&cColon != 0 {
 				colons++
 				double = double || i > a && s[i-1] == ':'
@@ -366,9 +370,6 @@ func (sc *scanner) scan() (Match, bool) {
 		}
 		b := i
 		sc.i = b
-		// A host name's label ending in an address written with hyphens
-		// (ec2-203-0-113-9.compute-1.amazonaws.com), also where a port
-		// follows the name (203-0-113-9.be:443).
 		// A host name's label that is an IPv6 address with '-' for ':'
 		// (2001-db8--7.sslip.io, 2001-db8-1-2-3-4-5-6.ipv6.example.net),
 		// also one that ends in its "--" (2001-db8--.sslip.io), as a
@@ -379,8 +380,25 @@ func (sc *scanner) scan() (Match, bool) {
 				return m, true
 			}
 		}
+		// A host name's label ending in an address written with hyphens
+		// (ec2-203-0-113-9.compute-1.amazonaws.com), also where a port
+		// follows the name (203-0-113-9.be:443).
 		if a > 0 && s[a-1] == '-' && class[s[a]]&cDigit != 0 {
 			if m, ok := sc.hyphenQuad(a); ok {
+				return m, true
+			}
+		}
+		// A host name's label ending in an IPv4 address in hex
+		// (p5dc5a9f2.dip0.t-ipconnect.de, c633644d.nip.io). A token of
+		// digits and three dots, as an IPv4 address's, cannot hold one
+		// that a name follows.
+		if colons == 0 && (dots != 3 || met&cHex != 0) {
+			if m, ok := sc.hexLabel(a, b); ok {
+				if m.Start > a+1 { // rare: the token may hold a dotted quad before it
+					sc.pending = pending{m: m, i: sc.i, keyAt: -1, form: formHex, ok: true}
+					sc.i, sc.quadEnd = a, m.Start-1
+					continue
+				}
 				return m, true
 			}
 		}
@@ -580,6 +598,84 @@ func (sc *scanner) hyphenQuad(a int) (Match, bool) {
 	sc.i = e
 	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formHyphen
 	return Match{Addr: netip.AddrFrom4(v), Start: start, End: e}, true
+}
+
+// hexLabel reads, in the token s[a:b], a host name's label that ends in
+// eight hex digits, as ISPs' reverse DNS names (p5dc5a9f2.dip0.t-ipconnect.de,
+// ipb21b4c4b.dynamic.kabel-deutschland.de) and nip.io (c633644d.nip.io,
+// app-c633644d.nip.io) write an IPv4 address: the eight digits are the
+// address. The label must be followed by a '.', a label that starts with
+// a letter, a '.' and another label (a file name's one extension is not
+// a name), and what comes before the eight digits in it must be nothing,
+// one to four letters, or end in '-'. A label after a ':', a number and
+// a '.', or a '_', the end of other text, is not read, nor one in a token
+// that holds a ':' (the caller's to check). On success, the
+// scanner goes on from the '.' after the label.
+func (sc *scanner) hexLabel(a, b int) (Match, bool) {
+	s := sc.s
+	for p := a; p < b; {
+		q := p + bytes.IndexByte(s[p:b], '.')
+		if q < p {
+			return Match{}, false
+		}
+		if q-p >= 8 && hexRun(s[p:q]) && namesAfter(s, q) {
+			if m, ok := sc.hexLabelAt(p, q); ok {
+				return m, true
+			}
+		}
+		p = q + 1
+	}
+	return Match{}, false
+}
+
+// hexLabelAt is hexLabel for the hex digits s[p:q] of one label.
+func (sc *scanner) hexLabelAt(p, q int) (Match, bool) {
+	s := sc.s
+	ls := p // the label's start
+	for ls > 0 && (isLetter(s[ls-1]) || class[s[ls-1]]&cDigit != 0 || s[ls-1] == '-') {
+		ls--
+	}
+	if ls < sc.end {
+		return Match{}, false // a match before it runs into it
+	}
+	if ls > 0 {
+		switch c := s[ls-1]; {
+		case c == ':' || c == '_' || c == '.' && ls > 1 && class[s[ls-2]]&cDigit != 0:
+			return Match{}, false
+		}
+	}
+	h := q - 8
+	prefix := s[ls:h]
+	ok := len(prefix) == 0 || prefix[len(prefix)-1] == '-'
+	if !ok && len(prefix) <= 4 {
+		ok = true
+		for _, c := range prefix {
+			ok = ok && isLetter(c)
+		}
+	}
+	if !ok {
+		return Match{}, false
+	}
+	var v [4]byte
+	for j := range v {
+		v[j] = hexVal[s[h+2*j]]<<4 | hexVal[s[h+2*j+1]]
+	}
+	sc.i = q
+	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formHex
+	return Match{Addr: netip.AddrFrom4(v), Start: h, End: q}, true
+}
+
+// namesAfter reports whether a name follows s[e], a '.': a label that
+// starts with a letter, a '.' and another label.
+func namesAfter(s []byte, e int) bool {
+	j := e + 1
+	if j >= len(s) || s[j-1] != '.' || !isLetter(s[j]) {
+		return false
+	}
+	for j < len(s) && (isLetter(s[j]) || class[s[j]]&cDigit != 0 || s[j] == '-') {
+		j++
+	}
+	return j+1 < len(s) && s[j] == '.' && (isLetter(s[j+1]) || class[s[j+1]]&cDigit != 0)
 }
 
 // startsQuad reports whether the number that ends at s[e], a '.', and
@@ -1197,15 +1293,7 @@ func (sc *scanner) quad(end int) (Match, bool) {
 // static.9.113.0.203.clients.example.de for 203.0.113.9), so such a quad
 // is masked as both readings would be.
 func (sc *scanner) nameQuad(m Match) {
-	s := sc.s
-	j := m.End + 1
-	if j >= len(s) || s[j-1] != '.' || !isLetter(s[j]) {
-		return
-	}
-	for j < len(s) && (isLetter(s[j]) || class[s[j]]&cDigit != 0 || s[j] == '-') {
-		j++
-	}
-	if j+1 < len(s) && s[j] == '.' && (isLetter(s[j+1]) || class[s[j+1]]&cDigit != 0) {
+	if namesAfter(sc.s, m.End) {
 		sc.form = formName
 	}
 }
