@@ -117,7 +117,7 @@ func readAll(r io.Reader, buf []byte) ([]byte, error) {
 func parse(buf []byte, fields Fields) (*snapshot, error) {
 	r, err := maxminddb.OpenBytes(buf)
 	if err != nil {
-		return nil, fmt.Errorf("geo: not a valid MaxMind DB file (%d bytes): %w", len(buf), err)
+		return nil, fmt.Errorf("geo: not a valid MaxMind DB file (%d bytes): %s", len(buf), openFault(buf, err))
 	}
 	md := r.Metadata
 	if md.IPVersion != 4 && md.IPVersion != 6 {
@@ -143,6 +143,20 @@ func parse(buf []byte, fields Fields) (*snapshot, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openFault says what kind of fault made maxminddb refuse to open buf,
+// without its error's text: that quotes a metadata value of the wrong
+// type, and the path of map keys to it, both the file's content.
+func openFault(buf []byte, err error) string {
+	var typeErr maxminddb.UnmarshalTypeError
+	switch {
+	case !bytes.Contains(buf, metadataMarker):
+		return "no metadata marker"
+	case errors.As(err, &typeErr):
+		return "its metadata has a value of the wrong type"
+	}
+	return "its metadata or the size of its search tree cannot be read"
 }
 
 // check walks the whole search tree and decodes each distinct record once,

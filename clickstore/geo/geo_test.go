@@ -196,6 +196,13 @@ func TestOpenErrors(t *testing.T) {
 		{"truncated", file("truncated", data[:len(data)/2]), nil, "geo: not a valid MaxMind DB file"},
 		{"damaged tree", file("damaged", damage(data, 0, 200)), nil, "geo: the database's search tree is damaged (network 1)"},
 		{"damaged data", file("damaged-data", damage(data, dataStart(t, data)+3, 60)), nil, "geo: the database's record for network 1 cannot be read"},
+		// A metadata value of the wrong type: maxminddb's error quotes it.
+		{"metadata string for a number", file("meta-string", withMetadata(t, data, "ip_version", []byte("\x4c198.51.100.7"))), nil,
+			"bytes): its metadata has a value of the wrong type"},
+		{"metadata IPv6 for a number", file("meta-ipv6", withMetadata(t, data, "record_size", []byte("\x4b2001:db8::7"))), nil,
+			"bytes): its metadata has a value of the wrong type"},
+		{"metadata number for a string", file("meta-number", withMetadata(t, data, "database_type", []byte{0xc4, 0xc6, 0x33, 0x64, 0x07})), nil,
+			"bytes): its metadata has a value of the wrong type"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, err := geo.Open(tc.path, tc.opts)
@@ -227,7 +234,7 @@ func dataStart(t *testing.T, data []byte) int {
 // assertNoAddress checks s holds none of the test addresses.
 func assertNoAddress(t *testing.T, s string) {
 	t.Helper()
-	for _, a := range []string{"198.51.100", "203.0.113", "192.0.2", "2001:db8", "c633", "cb00"} {
+	for _, a := range []string{"198.51.100", "203.0.113", "192.0.2", "2001:db8", "c633", "cb00", "3325256711"} {
 		assert.NotContains(t, s, a)
 	}
 }

@@ -237,3 +237,33 @@ var realisticDB = sync.OnceValues(func() (*realistic, error) {
 	r.data = data
 	return r, err
 })
+
+// withMetadata returns the database data with its metadata map replaced
+// by one whose field holds value, already encoded in the MaxMind DB data
+// format, and the other fields the geo loader needs from the original:
+// how a file looks whose metadata a hostile or broken writer made.
+func withMetadata(tb testing.TB, data []byte, field string, value []byte) []byte {
+	tb.Helper()
+	marker := []byte("\xAB\xCD\xEFMaxMind.com")
+	i := bytes.LastIndex(data, marker)
+	require.Positive(tb, i)
+	str := func(s string) []byte { return append([]byte{2<<5 | byte(len(s))}, s...) } // strings of < 29 bytes
+	u16 := func(v uint16) []byte { return []byte{5<<5 | 2, byte(v >> 8), byte(v)} }
+	nc := bytes.Index(data[i:], []byte("node_count"))
+	require.Positive(tb, nc)
+	count := data[i+nc+len("node_count"):]
+	fields := map[string][]byte{
+		"node_count":    count[:1+int(count[0]&0x1f)], // the original value, a uint32 encoded
+		"record_size":   u16(28),
+		"ip_version":    u16(6),
+		"database_type": str("clickanon-test"),
+	}
+	fields[field] = value
+	md := append(bytes.Clone(data[:i]), marker...)
+	md = append(md, 7<<5|byte(len(fields)))
+	for k, v := range fields {
+		md = append(md, str(k)...)
+		md = append(md, v...)
+	}
+	return md
+}
