@@ -4,7 +4,9 @@
 // [clickstore.Click] (a keyed pseudonym and a masked network), records it
 // in a [clickstore.Store] to tell a unique click from a repeat, and adds it
 // to a [clickstore.Sink], the aggregates that persist. The full address is
-// used inside [Tracker.Track] and nowhere else.
+// used inside [Tracker.Track] and nowhere else. (A Builder made with
+// clickstore.BuilderOptions.KeepRawAddr puts it in the click the Store
+// holds for its window; the Sink never receives it.)
 //
 // # In an existing service
 //

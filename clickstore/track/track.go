@@ -462,8 +462,11 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	return v
 }
 
-// add counts c in the sink.
+// add counts c in the sink, without the raw address a Builder with
+// KeepRawAddr puts in it: that is for the store's window, and the sink is
+// what persists.
 func (t *Tracker) add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness, now time.Time) {
+	c.RawAddr = netip.Addr{}
 	if err := t.sink.Add(ctx, c, u); err != nil {
 		t.count(cSinkFailures)
 		t.sinkLog.fail(ctx, now, "track: the sink failed; the click or conversion is not counted", err)
