@@ -47,8 +47,10 @@
 // and prerender) and from the user agent: link-preview fetchers of chat and
 // social apps, HTTP client libraries, and the crawler list maintained at
 // github.com/monperrus/crawler-user-agents (see [Classify]). The tracker
-// classifies each distinct user agent once and keeps the answer, with the
-// agent's digest for the pseudonym, in a bounded cache.
+// classifies each distinct user agent once per window and keeps the
+// answer, with the agent's digest for the pseudonym, in a cache bounded in
+// size and in time: no entry outlives the window ([Options].Window), and
+// none holds the agent's text, which may carry the sender's address.
 //
 // # Referrers
 //

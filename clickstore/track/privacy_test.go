@@ -66,3 +66,28 @@ func TestSinkNeverGetsTheRawAddress(t *testing.T) {
 		assert.Equal(t, netip.MustParsePrefix("198.51.100.0/24"), a.Click.Network, "add %d", i)
 	}
 }
+
+// The tracker classifies an agent again once its cache entry is a window
+// old: what it knows of an agent lasts no longer than the store's clicks.
+func TestTrackerAgentCacheLastsOneWindow(t *testing.T) {
+	var classified int
+	e := newTrackEnv(t, &track.Options{Window: 10 * time.Minute, Classify: func(ua string) track.Agent {
+		classified++
+		return track.Classify(ua)
+	}})
+	t0 := e.clock
+	for _, step := range []struct {
+		name       string
+		after      time.Duration
+		classified int
+	}{
+		{"first click", 0, 1},
+		{"within the window", 10*time.Minute - time.Nanosecond, 1},
+		{"a window later", 10 * time.Minute, 2},
+	} {
+		e.clock = t0.Add(step.after)
+		v := e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "abc", clickstore.KindClick)
+		assert.Equal(t, track.Counted, v.Outcome, step.name)
+		assert.Equal(t, step.classified, classified, step.name)
+	}
+}

@@ -87,9 +87,12 @@ type Options struct {
 
 	// AgentCache is how many distinct user agents keep their
 	// classification in the tracker's cache; 0 means DefaultAgentCache.
-	// Negative is an error. The cache keeps agents of up to 1 KiB, so it
-	// holds at most AgentCache KiB of them; a longer agent is classified
-	// by its first KiB on every request.
+	// Negative is an error. The cache holds no agent's text (a user agent
+	// can carry its sender's address), only a keyed hash of it, its
+	// digest for the pseudonym and its classification, each for one
+	// Window from the request that classified it; a timer clears expired
+	// entries whether or not requests come. An agent longer than 1 KiB
+	// is not cached: it is classified by its first KiB on every request.
 	AgentCache int
 
 	// Enrich sees the full client address, for the moment the request
@@ -115,7 +118,7 @@ type Options struct {
 	NetworkQuota int
 
 	// Window is how long the store holds a click, for the quota's
-	// bookkeeping. 0 means retention.DefaultWindow, the default of every
+	// bookkeeping, and how long the agent cache keeps an entry. 0 means retention.DefaultWindow, the default of every
 	// store in this module. Negative is an error.
 	Window time.Duration
 
@@ -346,7 +349,7 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 	for _, l := range [...]*failLog{&t.storeLog, &t.sinkLog} {
 		l.log.Logger, l.log.Mask = t.logger, masker.MaskString
 	}
-	t.agents = newAgentCache(o.AgentCache, o.Classify)
+	t.agents = newAgentCache(o.AgentCache, o.Window, o.Now, o.Classify)
 	if o.NetworkQuota > 0 {
 		t.quota = newQuota(o.NetworkQuota, o.Window)
 	}
@@ -396,9 +399,10 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 		t.count(cOptedOut)
 		return v
 	}
-	// 3. What the user agent says, classified once per distinct agent.
-	ua := header(r.Header, "User-Agent")
-	ag := t.agents.get(ua)
+	// 3. What the user agent says, classified once per distinct agent
+	// and window.
+	now := t.opts.Now()
+	ag := t.agents.get(header(r.Header, "User-Agent"), now)
 	v.Bot = requestBot(r)
 	if v.Bot == "" {
 		v.Bot = ag.agent.Bot
@@ -409,7 +413,6 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 		attrs = t.opts.Enrich(r, addr)
 	}
 	// 5. Pseudonym and masked network.
-	now := t.opts.Now()
 	buildLink := link
 	if buildLink == "" && kind == clickstore.KindConversion {
 		buildLink = "-" // Build wants a link; a conversion's comes from the store
