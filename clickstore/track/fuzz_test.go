@@ -20,7 +20,8 @@ import (
 
 // FuzzTrack sends requests with arbitrary headers through a Tracker: it
 // never panics, a counted click is one the store accepted (so uniqueness is
-// known), nothing the click carries holds the raw address, and no log line,
+// known), nothing the click carries holds the raw address (nor a label
+// another address the masker would change), and no log line,
 // Visit or Stats holds any address at all.
 func FuzzTrack(f *testing.F) {
 	f.Add("198.51.100.7:1234", firefox, "https://news.example.com/a", "DE", "GET")
@@ -89,6 +90,7 @@ func FuzzTrack(f *testing.F) {
 			t.Fatalf("referrer %q is an address", c.Referrer)
 		}
 		ipmasktest.AssertNoRawIP(t, zeroBits, c.Referrer, "a host name that spells an address is kept")
+		ipmasktest.AssertNoRawIP(t, ipmask.Default, c.Bot+"\n"+c.Device, "a label that holds an address is kept")
 	})
 }
 

@@ -2,7 +2,9 @@ package track_test
 
 import (
 	"context"
+	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -89,5 +92,56 @@ func TestTrackerAgentCacheLastsOneWindow(t *testing.T) {
 		v := e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "abc", clickstore.KindClick)
 		assert.Equal(t, track.Counted, v.Outcome, step.name)
 		assert.Equal(t, step.classified, classified, step.name)
+	}
+}
+
+// Labels from a classifier or an enrichment hook persist in the Sink's
+// bot and device breakdowns. A classifier built on a user-agent parser
+// takes them from the agent's text, where a client can put an address
+// (a device model "198.51.100.7 Build/..."): a label that spells an
+// address is dropped, and a bot stays a bot under LabelBot.
+func TestTrackLabelsNeverSpellAnAddress(t *testing.T) {
+	tests := []struct {
+		name, bot, device       string
+		wantBot, wantDevice     string
+		hookDevice, wantHookDev string
+	}{
+		{name: "coarse labels", bot: "slack", device: "mobile", wantBot: "slack", wantDevice: "mobile"},
+		{name: "models and versions", bot: "googlebot/2.1", device: "SM-G991B", wantBot: "googlebot/2.1", wantDevice: "SM-G991B",
+			hookDevice: "iPhone 15 Pro", wantHookDev: "iPhone 15 Pro"},
+		{name: "ipv4 in the bot label", bot: "scanner 198.51.100.7", device: "desktop", wantBot: track.LabelBot, wantDevice: "desktop"},
+		{name: "ipv4 as the device", device: "198.51.100.7", wantDevice: ""},
+		{name: "ipv4 with a port", device: "proxy 198.51.100.7:3128", wantDevice: ""},
+		{name: "ipv4 with dashes", bot: "crawler-198-51-100-7", wantBot: track.LabelBot},
+		{name: "ipv6", bot: "probe [2001:db8:1::7]", device: "2001:db8:1::7", wantBot: track.LabelBot, wantDevice: ""},
+		{name: "ipv6 with dashes", device: "2001-db8-1--7", wantDevice: ""},
+		{name: "address past the label limit", bot: strings.Repeat("b", 60) + " 198.51.100.7", wantBot: track.LabelBot},
+		{name: "hook device", device: "tablet", wantDevice: "tablet", hookDevice: "Pixel 203.0.113.9", wantHookDev: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTrackEnv(t, &track.Options{
+				Classify: func(string) track.Agent { return track.Agent{Bot: tt.bot, Device: tt.device} },
+				Enrich: func(*http.Request, netip.Addr) track.Attributes {
+					return track.Attributes{Device: tt.hookDevice}
+				},
+			})
+			v := e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "abc", clickstore.KindClick)
+			require.Equal(t, track.Counted, v.Outcome)
+			adds := e.sink.all()
+			require.Len(t, adds, 1)
+			c := adds[0].Click
+			assert.Equal(t, tt.wantBot, v.Bot, "the Visit's bot label")
+			assert.Equal(t, tt.wantBot, c.Bot, "the click's bot label")
+			want := tt.wantDevice
+			if tt.hookDevice != "" {
+				want = tt.wantHookDev
+			}
+			assert.Equal(t, want, c.Device)
+			if tt.wantBot != "" {
+				assert.Equal(t, clickstore.Repeat, v.Uniqueness, "a bot is never unique")
+			}
+			ipmasktest.AssertNoRawIP(t, zeroBits, c.Bot+" "+c.Device+" "+v.Bot)
+		})
 	}
 }

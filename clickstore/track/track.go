@@ -47,7 +47,10 @@ type Attributes struct {
 	// is dropped.
 	Country string
 	// Device overrides the device class the classifier gave ("mobile",
-	// "tablet", "desktop"), when not "".
+	// "tablet", "desktop"), when not "". One longer than
+	// clickstore.MaxLabelLen, not valid UTF-8, or holding an address (as
+	// the Builder's policy would mask it, or with dashes for its dots or
+	// colons) is dropped: it would persist in the device breakdown.
 	Device string
 }
 
@@ -82,7 +85,12 @@ type Options struct {
 	// and on what class of device. Nil means [Classify]. Its answers are
 	// cached per user agent (see AgentCache), so it must depend on the
 	// user agent alone; HEAD requests and prefetches are labelled bots
-	// whatever it says (see [BotLabel]).
+	// whatever it says (see [BotLabel]). Its labels persist in the
+	// Sink's breakdowns, so a label that is not valid UTF-8 or holds an
+	// address (a parser can take a device model from the agent's text,
+	// where a client may write one) is not kept: such a bot label becomes
+	// [LabelBot], such a device class "". A bot label is cut to
+	// clickstore.MaxLabelLen bytes.
 	Classify func(userAgent string) Agent
 
 	// AgentCache is how many distinct user agents keep their
@@ -257,6 +265,7 @@ type Tracker struct {
 	sink     clickstore.Sink
 	opts     Options
 	agents   *agentCache
+	addrs    addrText // finds addresses in labels and links
 	quota    *quota
 	logger   *slog.Logger
 	storeLog failLog      // the Store's failures, once per burst
@@ -349,6 +358,7 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 	for _, l := range [...]*failLog{&t.storeLog, &t.sinkLog} {
 		l.log.Logger, l.log.Mask = t.logger, masker.MaskString
 	}
+	t.addrs.mask = masker.MaskString
 	t.agents = newAgentCache(o.AgentCache, o.Window, o.Now, o.Classify)
 	if o.NetworkQuota > 0 {
 		t.quota = newQuota(o.NetworkQuota, o.Window)
@@ -405,7 +415,9 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	ag := t.agents.get(header(r.Header, "User-Agent"), now)
 	v.Bot = requestBot(r)
 	if v.Bot == "" {
-		v.Bot = ag.agent.Bot
+		// A classifier's label persists: it is cut to what a store
+		// takes, and one that spells an address is LabelBot.
+		v.Bot = t.addrs.bot(ag.agent.Bot)
 	}
 	// 4. Enrichment sees the full address, and only here.
 	var attrs Attributes
@@ -433,18 +445,16 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	}
 	c.Kind = kind
 	// Text from a classifier, a hook or the request must not make the
-	// store refuse the click: it is cut or dropped to what
-	// clickstore.Click.Validate takes.
-	c.Bot = text(truncate(v.Bot, clickstore.MaxLabelLen))
+	// store refuse the click, nor carry an address into it: it is cut or
+	// dropped to what clickstore.Click.Validate takes, and dropped if it
+	// spells an address.
+	c.Bot = v.Bot
 	c.Country = countryCode(attrs.Country)
 	c.Device = attrs.Device
 	if c.Device == "" {
 		c.Device = ag.agent.Device
 	}
-	if len(c.Device) > clickstore.MaxLabelLen {
-		c.Device = ""
-	}
-	c.Device = text(c.Device)
+	c.Device = t.addrs.device(c.Device)
 	c.Referrer = referrerHost(header(r.Header, "Referer")) // ASCII host names only
 
 	if kind == clickstore.KindConversion {
