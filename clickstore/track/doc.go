@@ -61,6 +61,16 @@
 // ec2-198-51-100-7.compute-1.amazonaws.com, 2001-db8--7.sslip.io), is
 // dropped, and the click counted with no referrer.
 //
+// # Links and labels
+//
+// A link persists as the key of the aggregates, and a visitor may name it
+// (a route that serves any link, an outbound URL in "/out/{link...}"): an
+// address in it is masked by the Builder's policy, in every form the
+// ipmask/logmask masker finds (198.51.100.77:8080/admin is counted as
+// 198.51.100.0:8080/admin), whichever side of the tracker the clientip
+// middleware is on. A bot label or device class from the classifier or the
+// Enrich hook that holds an address is not kept (see [Options].Classify).
+//
 // # Floods
 //
 // One network may have at most [Options].NetworkQuota clicks held in the

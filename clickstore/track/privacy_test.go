@@ -14,6 +14,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/clientip"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 	"github.com/clickanon/clickanon/retention"
 )
@@ -144,4 +145,59 @@ func TestTrackLabelsNeverSpellAnAddress(t *testing.T) {
 			ipmasktest.AssertNoRawIP(t, zeroBits, c.Bot+" "+c.Device+" "+v.Bot)
 		})
 	}
+}
+
+// A link is stored and persists as the aggregates' key. Where the visitor
+// names it (an outbound-link route "/out/{link...}" that redirects to
+// any URL, a handler that serves any link), it can hold an address: the
+// visitor's own, or another. The tracker keeps the link with every address
+// in it masked, as the clientip middleware masks the client's address in
+// the URL, so that the middleware's order does not change the link either.
+func TestTrackLinksHoldNoAddress(t *testing.T) {
+	mask, err := clientip.NewMiddleware(nil, ipmask.Default, nil)
+	require.NoError(t, err)
+	serveAll := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://example.com/", http.StatusFound)
+	})
+	requests := []struct{ name, remote, path, want string }{
+		{"plain link", "198.51.100.77:1", "/out/spring-sale", "spring-sale"},
+		{"own ipv4 in an outbound url", "198.51.100.77:1", "/out/198.51.100.77:8080/admin", "198.51.100.0:8080/admin"},
+		{"own ipv4 as the link", "198.51.100.77:1", "/out/198.51.100.77", "198.51.100.0"},
+		{"own ipv6", "[2001:db8:1:2::7]:1", "/out/2001:db8:1:2::7", "2001:db8:1::"},
+		{"another address", "198.51.100.77:1", "/out/https:%2F%2F203.0.113.9/x", "https://203.0.113.0/x"},
+		{"version-like text is not an address", "198.51.100.77:1", "/out/release-1.2.3", "release-1.2.3"},
+	}
+	for _, order := range []string{"no middleware", "clientip outside", "clientip inside"} {
+		t.Run(order, func(t *testing.T) {
+			e := newTrackEnv(t, nil)
+			mux := http.NewServeMux()
+			var h http.Handler = mux
+			switch order {
+			case "no middleware":
+				mux.Handle("GET /out/{link...}", e.tracker.Handler(serveAll))
+			case "clientip outside":
+				mux.Handle("GET /out/{link...}", e.tracker.Handler(serveAll))
+				h = mask(mux)
+			case "clientip inside":
+				mux.Handle("GET /out/{link...}", e.tracker.Handler(mask(serveAll)))
+			}
+			for _, rq := range requests {
+				require.Equal(t, http.StatusFound, get(h, rq.path, rq.remote, firefox), rq.name)
+			}
+			adds := e.sink.all()
+			require.Len(t, adds, len(requests))
+			for i, rq := range requests {
+				assert.Equal(t, rq.want, adds[i].Click.Link, rq.name)
+				ipmasktest.AssertNoRawIP(t, ipmask.Default, adds[i].Click.Link, rq.name)
+			}
+		})
+	}
+
+	// Track, called by a handler with a link it chose, and a conversion's
+	// link, are masked the same way.
+	e := newTrackEnv(t, nil)
+	v := e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "198.51.100.77", clickstore.KindClick)
+	assert.Equal(t, track.Visit{Link: "198.51.100.0", Outcome: track.Counted, Uniqueness: clickstore.Unique}, v)
+	v = e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "198.51.100.77", clickstore.KindConversion)
+	assert.Equal(t, track.Visit{Link: "198.51.100.0", Kind: clickstore.KindConversion, Outcome: track.Counted}, v)
 }

@@ -191,7 +191,9 @@ const (
 	Unattributed
 	// Failed: the click could not be built (a nil request, an invalid
 	// link or kind, the keyring failed with no local key to stand in)
-	// and was not counted.
+	// and was not counted. A link is invalid when it is empty, longer
+	// than clickstore.MaxLinkLen or not text a store takes
+	// (clickstore.IsText).
 	Failed
 )
 
@@ -368,7 +370,9 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 
 // Track counts r as a click on link (kind KindClick) or a conversion (kind
 // KindConversion; link "" attributes it to the visitor's latest click on any
-// link) and reports what it did. Call it from a handler once the link is
+// link) and reports what it did. An address in link (a visitor may name the
+// link, as an outbound URL say) is masked by the Builder's policy, in every
+// form the ipmask/logmask masker finds, before the link is used or kept. Call it from a handler once the link is
 // known to exist; [Tracker.Handler] does that for a ServeMux route. A Store
 // or Sink failure is counted in [Tracker.Stats] and reflected in the Visit,
 // never returned: the visitor's request must be served anyway.
@@ -384,8 +388,14 @@ func (t *Tracker) Track(r *http.Request, link string, kind clickstore.Kind) Visi
 
 // track is Track with the context the store and the sink are called with.
 func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind clickstore.Kind) Visit {
+	if mayHold(link) {
+		// The link persists as the aggregates' key, and a visitor may
+		// have named it: an address in it is masked, as the clientip
+		// middleware masks the client's own in the URL.
+		link = t.addrs.mask(link)
+	}
 	v := Visit{Link: link, Kind: kind}
-	if r == nil || (kind != clickstore.KindClick && kind != clickstore.KindConversion) {
+	if r == nil || (kind != clickstore.KindClick && kind != clickstore.KindConversion) || !clickstore.IsText(link) {
 		v.Outcome = Failed
 		t.count(cBuildFailures)
 		return v

@@ -479,6 +479,8 @@ func TestTrackBadInput(t *testing.T) {
 		{name: "unknown kind", r: request("GET", "198.51.100.7:1", firefox), link: "abc", kind: clickstore.KindConversion + 1},
 		{name: "empty link", r: request("GET", "198.51.100.7:1", firefox), link: ""},
 		{name: "long link", r: request("GET", "198.51.100.7:1", firefox), link: strings.Repeat("l", clickstore.MaxLinkLen+1)},
+		{name: "link not UTF-8", r: request("GET", "198.51.100.7:1", firefox), link: "l\xff"}, // a path's %FF
+		{name: "link with a NUL", r: request("GET", "198.51.100.7:1", firefox), link: "l\x00"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
