@@ -36,6 +36,8 @@ type LinkFunc func(r *http.Request) (link string, kind clickstore.Kind, ok bool)
 // logged, since that is a route set up wrong. A nil next is
 // http.NotFoundHandler().
 //
+// A handler that panics is not counted.
+//
 // The wrapped handler sees the request as it arrived. The click is counted
 // once next returns, before the response is complete on the wire (the
 // visitor waits for the tracker as long as the store takes to answer),
@@ -101,8 +103,8 @@ func (t *Tracker) Middleware(link LinkFunc) (func(http.Handler) http.Handler, er
 // tracks r if next served it.
 func (t *Tracker) serve(w http.ResponseWriter, r *http.Request, link string, kind clickstore.Kind, next http.Handler) {
 	sw := writers.Get().(*statusWriter)
-	defer writers.Put(sw)
-	sw.ResponseWriter, sw.status = w, 0
+	defer sw.release() // also when next panics: the pool must not keep w
+	sw.ResponseWriter = w
 	next.ServeHTTP(sw, r)
 	sw.ResponseWriter = nil
 	if sw.status >= http.StatusBadRequest {
@@ -140,6 +142,13 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int // 0 until the handler writes; a response with no write is 200
 	ctx    detached
+}
+
+// release empties w, so that the pool holds no request's writer, and
+// returns it to the pool.
+func (w *statusWriter) release() {
+	*w = statusWriter{}
+	writers.Put(w)
 }
 
 func (w *statusWriter) WriteHeader(code int) {
