@@ -36,7 +36,11 @@ type LinkFunc func(r *http.Request) (link string, kind clickstore.Kind, ok bool)
 // logged, since that is a route set up wrong. A nil next is
 // http.NotFoundHandler().
 //
-// A handler that panics is not counted.
+// Inside an http.TimeoutHandler, a request whose handler writes its
+// response after the deadline (the visitor got the 503) is not counted
+// ([Stats].Unserved); one that writes only a status line past the
+// deadline, with no body, cannot be told from an answered one. A handler
+// that panics is not counted.
 //
 // The wrapped handler sees the request as it arrived. The click is counted
 // once next returns, before the response is complete on the wire (the
@@ -107,7 +111,7 @@ func (t *Tracker) serve(w http.ResponseWriter, r *http.Request, link string, kin
 	sw.ResponseWriter = w
 	next.ServeHTTP(sw, r)
 	sw.ResponseWriter = nil
-	if sw.status >= http.StatusBadRequest {
+	if sw.status >= http.StatusBadRequest || sw.timedOut {
 		t.count(cUnserved)
 		return
 	}
@@ -141,7 +145,10 @@ var writers = sync.Pool{New: func() any { return new(statusWriter) }}
 type statusWriter struct {
 	http.ResponseWriter
 	status int // 0 until the handler writes; a response with no write is 200
-	ctx    detached
+	// timedOut is set when a write failed with http.ErrHandlerTimeout:
+	// an http.TimeoutHandler around the tracker answered 503 instead.
+	timedOut bool
+	ctx      detached
 }
 
 // release empties w, so that the pool holds no request's writer, and
@@ -162,7 +169,11 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	if err != nil && errors.Is(err, http.ErrHandlerTimeout) {
+		w.timedOut = true
+	}
+	return n, err
 }
 
 func (w *statusWriter) Flush() {
