@@ -74,7 +74,9 @@
 // # Floods
 //
 // One network may have at most [Options].NetworkQuota clicks held in the
-// store at once (4096 by default). Past it, its clicks are still counted,
+// store at once (4096 by default). Visitors whose IPv6 address carries
+// their IPv4 address (behind a NAT64 or SIIT translator, say) all mask to
+// one IPv6 network; the quota counts them by their IPv4 network instead. Past it, its clicks are still counted,
 // with unknown uniqueness and [Visit].OverQuota, but not recorded, so a
 // flood from one network leaves the store's room to everyone else and
 // their uniqueness exact. A store that is full anyway refuses new clicks

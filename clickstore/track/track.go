@@ -114,8 +114,10 @@ type Options struct {
 	PathValue string
 
 	// NetworkQuota is how many clicks of one masked network (as the
-	// Builder's policy masks: a /24, a /48) the tracker lets the store
-	// hold at once; past it the network's clicks are still counted but
+	// Builder's policy masks: a /24, a /48; for an IPv6 address that
+	// carries the visitor's IPv4 address, such as a NAT64 one, the
+	// network of that IPv4 address) the tracker lets the store hold at
+	// once; past it the network's clicks are still counted but
 	// not recorded, with unknown uniqueness and [Visit].OverQuota set,
 	// so that a flood from one network cannot fill the store (a visitor
 	// whose click the store already holds is still told Repeat). Clicks
@@ -440,6 +442,7 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 		buildLink = "-" // Build wants a link; a conversion's comes from the store
 	}
 	c, err := t.builder.BuildDigest(ctx, addr, ag.digest, buildLink, now)
+	quotaNet := t.quotaNetwork(addr, c.Network)
 	// 6. The raw address is not used past this point.
 	addr = netip.Addr{}
 	// A local key stands in for the shared one: the click is whole, but
@@ -470,7 +473,7 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	if kind == clickstore.KindConversion {
 		return t.convert(ctx, c, link, v, local, now)
 	}
-	v.Uniqueness, v.OverQuota = t.record(ctx, c, v.Bot != "", local, now)
+	v.Uniqueness, v.OverQuota = t.record(ctx, c, quotaNet, v.Bot != "", local, now)
 	t.count(cClicks)
 	switch v.Uniqueness {
 	case clickstore.Unique:
@@ -509,12 +512,30 @@ func (t *Tracker) storeFailed(ctx context.Context, now time.Time, err error) {
 		slog.Bool("full", full))
 }
 
+// quotaNetwork returns the network whose clicks the quota counts addr's
+// among: its masked network, or, for an IPv6 address that carries the
+// visitor's IPv4 address (NAT64 and SIIT, IPv4-compatible, Teredo, 6to4),
+// the network the policy masks that IPv4 address to. Every such visitor
+// shares one masked IPv6 network (64:ff9b::/48), which one IPv4 network's
+// flood would otherwise put over the quota. An ISATAP interface
+// identifier's IPv4 address is the host's own, often private: its
+// network is the IPv6 one.
+func (t *Tracker) quotaNetwork(addr netip.Addr, masked netip.Prefix) netip.Prefix {
+	if t.quota == nil || !addr.Is6() || addr.Is4In6() {
+		return masked
+	}
+	if e, n := ipmask.EmbeddedIPv4(addr); n > 0 && e[0].Form != ipmask.ISATAP && e[0].IPv4.IsValid() {
+		return t.policy.Prefix(e[0].IPv4)
+	}
+	return masked
+}
+
 // record asks the store whether c is its visitor's first click on the link,
 // unless c is a bot's (never unique, and not worth the store's room), its
 // pseudonym is under a local key (the store's answer would mean nothing),
 // or its network is at its quota (then only whether the store holds the
 // visitor's click already).
-func (t *Tracker) record(ctx context.Context, c clickstore.Click, bot, local bool, now time.Time) (clickstore.Uniqueness, bool) {
+func (t *Tracker) record(ctx context.Context, c clickstore.Click, quotaNet netip.Prefix, bot, local bool, now time.Time) (clickstore.Uniqueness, bool) {
 	if bot {
 		t.count(cBots)
 		return clickstore.Repeat, false
@@ -522,7 +543,7 @@ func (t *Tracker) record(ctx context.Context, c clickstore.Click, bot, local boo
 	if local {
 		return clickstore.UniqueUnknown, false
 	}
-	if t.quota != nil && !t.quota.allow(c.Network, now) {
+	if t.quota != nil && !t.quota.allow(quotaNet, now) {
 		// A visitor the store holds is still told a repeat; a new one
 		// is counted without being held.
 		_, ok, err := t.store.Latest(ctx, c.Visitor, c.PrevVisitor, c.Link)
@@ -542,7 +563,7 @@ func (t *Tracker) record(ctx context.Context, c clickstore.Click, bot, local boo
 	case err != nil:
 		t.storeFailed(ctx, now, err)
 	case first && t.quota != nil:
-		t.quota.add(c.Network, now)
+		t.quota.add(quotaNet, now)
 	}
 	if err == nil {
 		t.storeLog.ok(ctx, now, storeOK)
