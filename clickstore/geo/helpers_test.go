@@ -267,3 +267,40 @@ func withMetadata(tb testing.TB, data []byte, field string, value []byte) []byte
 	}
 	return md
 }
+
+// chainDB returns an IPv4 database whose search tree is a chain of depth
+// nodes, each pointing twice at the next and the last twice at one
+// record: depth nodes that a walk of the tree reads as 2^depth networks.
+// No writer makes such a file; a hostile or broken one can.
+func chainDB(depth int) []byte {
+	var b []byte
+	for i := range depth {
+		next := uint32(i + 1)
+		if i == depth-1 {
+			next = uint32(depth) + 16 // the record at offset 0 of the data section
+		}
+		rec := []byte{byte(next >> 16), byte(next >> 8), byte(next)}
+		b = append(b, rec...)
+		b = append(b, rec...)
+	}
+	b = append(b, make([]byte, 16)...)                       // the data section separator
+	b = append(b, 7<<5|1, 2<<5|12)                           // a map of one key, "country_code"
+	b = append(b, "country_code"...)                         //
+	b = append(b, 2<<5|2, 'D', 'E')                          // "DE"
+	b = append(b, "\xAB\xCD\xEFMaxMind.com"...)              // the metadata
+	b = append(b, 7<<5|4)                                    // a map of four keys
+	b = append(b, 2<<5|10)                                   //
+	b = append(b, "node_count"...)                           //
+	b = append(b, 6<<5|4, 0, 0, byte(depth>>8), byte(depth)) // uint32
+	b = append(b, 2<<5|11)                                   //
+	b = append(b, "record_size"...)                          //
+	b = append(b, 5<<5|1, 24)                                // uint16
+	b = append(b, 2<<5|10)                                   //
+	b = append(b, "ip_version"...)                           //
+	b = append(b, 5<<5|1, 4)                                 //
+	b = append(b, 2<<5|13)                                   //
+	b = append(b, "database_type"...)                        //
+	b = append(b, 2<<5|5)                                    //
+	b = append(b, "chain"...)
+	return b
+}
