@@ -1,6 +1,7 @@
 package track_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -65,4 +66,64 @@ func TestHandlerPanics(t *testing.T) {
 	u, ok := seen.(interface{ Unwrap() http.ResponseWriter })
 	require.True(t, ok)
 	assert.Nil(t, u.Unwrap(), "the pooled writer still holds the request's writer, and through it the request")
+}
+
+// What the wrapped handler writes decides whether the click counts: the
+// final status, not an informational one before it, and a response with
+// no status written is a 200.
+func TestHandlerStatusDecides(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		code    int
+		counted bool
+	}{
+		{"redirect", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://example.com/", http.StatusFound)
+		}, http.StatusFound, true},
+		{"nothing written", func(http.ResponseWriter, *http.Request) {}, http.StatusOK, true},
+		{"flush only", func(w http.ResponseWriter, _ *http.Request) {
+			_ = http.NewResponseController(w).Flush()
+		}, http.StatusOK, true},
+		{"early hints, then a redirect", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Link", "</style.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Set("Location", "https://example.com/")
+			w.WriteHeader(http.StatusFound)
+		}, http.StatusFound, true},
+		{"early hints, then not found", func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusEarlyHints)
+			w.WriteHeader(http.StatusNotFound)
+		}, http.StatusNotFound, false},
+		{"gone", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusGone) }, http.StatusGone, false},
+		{"a second status is ignored", func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusNotFound)
+			w.WriteHeader(http.StatusFound)
+		}, http.StatusNotFound, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTrackEnv(t, nil)
+			mux := http.NewServeMux()
+			mux.Handle("GET /go/{link}", e.tracker.Handler(tt.handler))
+			srv := httptest.NewServer(mux) // a real connection: 1xx and flushes go on the wire
+			t.Cleanup(srv.Close)
+			client := srv.Client()
+			client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			resp, err := client.Get(srv.URL + "/go/abc")
+			require.NoError(t, err)
+			_, err = io.Copy(io.Discard, resp.Body) // the body ends once the handler, and the tracker, returned
+			require.NoError(t, err)
+			require.NoError(t, resp.Body.Close())
+			assert.Equal(t, tt.code, resp.StatusCode)
+			st := e.tracker.Stats()
+			if tt.counted {
+				assert.Equal(t, uint64(1), st.Clicks)
+				assert.Zero(t, st.Unserved)
+			} else {
+				assert.Zero(t, st.Clicks)
+				assert.Equal(t, uint64(1), st.Unserved)
+			}
+		})
+	}
 }
