@@ -11,6 +11,8 @@ import (
 
 	"github.com/oschwald/maxminddb-golang/v2"
 	"github.com/oschwald/maxminddb-golang/v2/mmdbdata"
+
+	"github.com/clickanon/clickanon/ipmask/logmask"
 )
 
 // snapshot is one loaded database. It is immutable, so lookups share it
@@ -136,13 +138,23 @@ func parse(buf []byte, fields Fields) (*snapshot, error) {
 		data:     data,
 		dec:      mmdbdata.NewDecoder(data, 0),
 		ipv4Only: md.IPVersion == 4,
-		info:     Info{DatabaseType: md.DatabaseType, BuildTime: md.BuildTime()},
+		info:     Info{DatabaseType: declaredType(md.DatabaseType), BuildTime: md.BuildTime()},
 		fields:   fields,
 	}
 	if err := s.check(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// declaredType is the database type a file declares, as Info and the log
+// pass it on: "" if it holds an address (in any form logmask finds), since
+// the file's content is never quoted with one.
+func declaredType(s string) string {
+	for range logmask.Addrs([]byte(s)) {
+		return ""
+	}
+	return s
 }
 
 // openFault says what kind of fault made maxminddb refuse to open buf,

@@ -241,6 +241,29 @@ func assertNoAddress(t *testing.T, s string) {
 	}
 }
 
+// The type a file declares is passed on, in Info and in the reload log
+// line, unless it holds an address: the file's content is never quoted
+// with one in it.
+func TestDatabaseTypeHoldsNoAddress(t *testing.T) {
+	data, err := layoutDB()
+	require.NoError(t, err)
+	str := func(s string) []byte { return append([]byte{2<<5 | byte(len(s))}, s...) }
+	for _, tc := range []struct{ name, declared, want string }{
+		{"a type", "GeoLite2-Country", "GeoLite2-Country"},
+		{"a version", "DBIP-Country-Lite 2025.11", "DBIP-Country-Lite 2025.11"},
+		{"ipv4", "Country 198.51.100.7", ""},
+		{"ipv6", "2001:db8::7 build", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := geo.OpenBytes(withMetadata(t, data, "database_type", str(tc.declared)), geo.FieldCountry)
+			require.NoError(t, err)
+			info, ok := db.Info()
+			require.True(t, ok)
+			assert.Equal(t, tc.want, info.DatabaseType)
+		})
+	}
+}
+
 func TestReload(t *testing.T) {
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
