@@ -124,7 +124,9 @@ type Options struct {
 	// racing past the check at once may overshoot it by as many. 0 means
 	// DefaultNetworkQuota; a negative quota turns the check off. It is
 	// per Tracker: several instances sharing a Redis store each allow
-	// their quota.
+	// their quota. The quota keeps an entry (about 120 bytes) per network
+	// with a click the store took within the window, so a flood from many
+	// networks grows it no further than the store's capacity.
 	NetworkQuota int
 
 	// Window is how long the store holds a click, for the quota's
