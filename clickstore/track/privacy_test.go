@@ -201,3 +201,26 @@ func TestTrackLinksHoldNoAddress(t *testing.T) {
 	v = e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "198.51.100.77", clickstore.KindConversion)
 	assert.Equal(t, track.Visit{Link: "198.51.100.0", Kind: clickstore.KindConversion, Outcome: track.Counted}, v)
 }
+
+// Nothing the tracker keeps between requests (its agent cache, its quota)
+// holds a key or a pseudonym: two epochs after a click, when its key is
+// past its grace, the same visitor's click carries neither pseudonym of
+// the first, and the store takes it as a first click.
+func TestTrackPseudonymsDieWithTheirKey(t *testing.T) {
+	e := newTrackEnv(t, nil)
+	e.clock = time.Date(2026, 11, 28, 12, 10, 0, 0, time.UTC) // 30-minute epochs, aligned
+	for range 3 {
+		v := e.tracker.Track(request("GET", "203.0.113.5:1", firefox), "abc", clickstore.KindClick)
+		require.Equal(t, track.Counted, v.Outcome)
+		e.clock = e.clock.Add(retention.DefaultWindow)
+	}
+	adds := e.sink.all()
+	require.Len(t, adds, 3)
+	first, next, last := adds[0].Click, adds[1].Click, adds[2].Click
+	assert.Equal(t, first.Visitor, next.PrevVisitor, "within the grace epoch the visitor is recognised")
+	assert.NotEqual(t, first.Visitor, last.Visitor)
+	assert.NotEqual(t, first.Visitor, last.PrevVisitor, "the first key is gone: nothing recomputes under it")
+	assert.Equal(t, next.Visitor, last.PrevVisitor)
+	assert.Equal(t, []clickstore.Uniqueness{clickstore.Unique, clickstore.Unique, clickstore.Unique},
+		[]clickstore.Uniqueness{adds[0].U, adds[1].U, adds[2].U}, "each click a window after the last is a first again")
+}
