@@ -58,8 +58,11 @@
 // else of it; never an address: a host that is one (198.51.100.7,
 // [2001:db8::7], 3325256711) or spells one in its labels, as wildcard DNS
 // services and reverse-DNS names do (198.51.100.7.nip.io,
-// ec2-198-51-100-7.compute-1.amazonaws.com, 2001-db8--7.sslip.io), is
-// dropped, and the click counted with no referrer.
+// ec2-198-51-100-7.compute-1.amazonaws.com, 2001-db8--7.sslip.io, and
+// nip.io's eight hex digits, app-c6336407.nip.io), is dropped, and the
+// click counted with no referrer. (A label of eight hex digits is taken
+// for an address only when it mixes digits and letters: 20251128 and
+// deadbeef are kept.)
 //
 // # Links and labels
 //

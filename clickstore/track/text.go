@@ -167,7 +167,7 @@ scan:
 	}
 	// An address needs a digit, or dashes for an IPv6 address's colons:
 	// most host names have neither and skip the checks.
-	if numbers && (numericHost(host) || spellsAddr(host)) {
+	if numbers && (numericHost(host) || spellsAddr(host) || hexQuad(host)) {
 		return "" // an address, not a host name: never keep it
 	}
 	if upper {
@@ -212,14 +212,34 @@ func spellsAddr(host string) bool {
 			return true
 		}
 	}
-	for host != "" {
-		label := host
-		if i := strings.IndexByte(host, '.'); i >= 0 {
-			label, host = host[:i], host[i+1:]
-		} else {
-			host = ""
-		}
+	for label := range strings.SplitSeq(host, ".") {
 		if dashedIPv6(label) {
+			return true
+		}
+	}
+	return false
+}
+
+// hexQuad reports whether a host name holds an IPv4 address in eight
+// hexadecimal digits, a label or a part of one between dashes, as nip.io
+// spells one ("app-c6336407.nip.io"). Digits alone (a date) or letters
+// alone ("deadbeef") are taken for words: such a part must mix both. It is
+// for host names only: a device model may be eight such characters.
+func hexQuad(host string) bool {
+	for part := range strings.FieldsFuncSeq(host, func(r rune) bool { return r == '.' || r == '-' }) {
+		if len(part) != 8 {
+			continue
+		}
+		digits, letters := 0, 0
+		for i := 0; i < len(part); i++ {
+			switch c := part[i] | 0x20; {
+			case isDigit(part[i]):
+				digits++
+			case 'a' <= c && c <= 'f':
+				letters++
+			}
+		}
+		if digits+letters == 8 && digits > 0 && letters > 0 {
 			return true
 		}
 	}
