@@ -321,10 +321,11 @@ func lower(c byte) byte {
 // agentCache remembers the classification and the digest of the user agents
 // seen last: a fixed table of two-way sets, read without locks, each entry
 // immutable once published. It keeps no agent's text: an entry is found by
-// two keyed 64-bit hashes of the agent and its length (the seeds are random
-// per cache, so no client can aim at another's entry), and a user agent,
-// which may carry its sender's address or other identifying text, is not
-// held past the request that classified it.
+// a keyed 64-bit hash of the agent and its length (the seed is random per
+// cache and no hash leaves it, so no client can aim at another's entry; two
+// agents of one length share a hash once in 2^64), and a user agent, which
+// may carry its sender's address or other identifying text, is not held
+// past the request that classified it.
 //
 // An entry lives for one window from its making, like the clicks of the
 // store: a lookup at or past its end, or before its start (a clock set
@@ -333,12 +334,12 @@ func lower(c byte) byte {
 // A hit allocates nothing; a miss classifies the agent, allocates its entry
 // and, if the timer is idle, arms it.
 type agentCache struct {
-	seed, seed2 maphash.Seed
-	mask        uint64
-	slots       []atomic.Pointer[agentEntry]
-	classify    func(string) Agent
-	window      int64 // nanoseconds an entry lives
-	now         func() time.Time
+	seed     maphash.Seed
+	mask     uint64
+	slots    []atomic.Pointer[agentEntry]
+	classify func(string) Agent
+	window   int64 // nanoseconds an entry lives
+	now      func() time.Time
 
 	timerMu sync.Mutex
 	armed   atomic.Bool // the timer will fire; set by a miss, cleared by fire
@@ -346,7 +347,7 @@ type agentCache struct {
 }
 
 type agentEntry struct {
-	hash2  uint64 // the agent's hash under seed2
+	hash   uint64 // the agent's hash under the cache's seed
 	n      int    // and its length
 	born   int64  // Unix nanoseconds when the entry was made
 	agent  Agent
@@ -362,7 +363,7 @@ func newAgentCache(size int, window time.Duration, now func() time.Time, classif
 		n <<= 1
 	}
 	return &agentCache{
-		seed: maphash.MakeSeed(), seed2: maphash.MakeSeed(), mask: uint64(n-1) &^ 1,
+		seed: maphash.MakeSeed(), mask: uint64(n-1) &^ 1,
 		slots: make([]atomic.Pointer[agentEntry], n), classify: classify,
 		window: max(int64(window), 1), now: now,
 	}
@@ -382,21 +383,12 @@ func (c *agentCache) get(ua string, now time.Time) *agentEntry {
 	t := now.UnixNano()
 	h := maphash.String(c.seed, ua)
 	set := h & c.mask
-	var h2 uint64
 	for i := range uint64(2) {
-		if e := c.slots[set|i].Load(); e != nil && e.n == len(ua) && e.live(t, c.window) {
-			if h2 == 0 {
-				h2 = maphash.String(c.seed2, ua)
-			}
-			if e.hash2 == h2 {
-				return e
-			}
+		if e := c.slots[set|i].Load(); e != nil && e.hash == h && e.n == len(ua) && e.live(t, c.window) {
+			return e
 		}
 	}
-	if h2 == 0 {
-		h2 = maphash.String(c.seed2, ua)
-	}
-	e := &agentEntry{hash2: h2, n: len(ua), born: t, agent: c.classify(ua), digest: clickstore.DigestAgent(ua)}
+	e := &agentEntry{hash: h, n: len(ua), born: t, agent: c.classify(ua), digest: clickstore.DigestAgent(ua)}
 	c.slots[set|(h>>63)].Store(e) // either way of the set, by a hash bit
 	if !c.armed.Load() {
 		c.arm()
