@@ -180,23 +180,26 @@ func openFault(buf []byte, err error) string {
 // is refused too: it is the wrong file (an ASN file where a country file
 // was meant) and would answer "" to every lookup.
 //
-// A tree ends each network at one of its nodes' two records, so it holds
-// at most twice as many networks as nodes (the walk skips the IPv4
-// aliases). Nodes that share children read as more, up to 2^128 networks
-// from 128 nodes: such a file is refused as soon as the walk has seen more,
-// so that loading costs at most a walk of the file, never a walk of the
-// paths through it.
+// A tree ends each network, with data or without, at one of its nodes'
+// two records, so it holds at most twice as many networks as nodes (the
+// walk skips the IPv4 aliases). Nodes that share children read as more,
+// up to 2^128 networks from 128 nodes: such a file is refused as soon as
+// the walk has seen more, networks without data included, so that loading
+// costs at most a walk of the file, never a walk of the paths through it.
 func (s *snapshot) check() error {
 	s.records = make(map[uint32]record)
-	n, useful := uint(0), false
-	nodes := s.reader.Metadata.NodeCount
-	for res := range s.reader.Networks() {
+	n, useful := 0, false // networks with data
+	leaves, nodes := uint(0), s.reader.Metadata.NodeCount
+	for res := range s.reader.Networks(maxminddb.IncludeNetworksWithoutData()) {
+		if leaves++; leaves > 2*nodes {
+			return fmt.Errorf("geo: the database's search tree is damaged: it reaches more networks than its %d nodes can hold", nodes)
+		}
+		if res.Err() == nil && !res.Found() {
+			continue // a network without data
+		}
 		n++
 		if res.Err() != nil {
 			return fmt.Errorf("geo: the database's search tree is damaged (network %d)", n)
-		}
-		if n > 2*nodes {
-			return fmt.Errorf("geo: the database's search tree is damaged: it reaches more networks than its %d nodes can hold", nodes)
 		}
 		off := res.Offset()
 		if _, ok := s.records[uint32(off)]; ok {

@@ -43,7 +43,8 @@ func FuzzOpen(f *testing.F) {
 	f.Add(data)
 	f.Add(buildDB(f, 4, "v4", []network{{"198.51.100.0/24", ipinfoLite("DE", "EU", "AS1")}}))
 	f.Add(withMetadata(f, data, "ip_version", []byte("\x4c198.51.100.7"))) // a value maxminddb's error would quote
-	f.Add(chainDB(12))                                                     // a tree of shared nodes
+	f.Add(chainDB(12, false))                                              // a tree of shared nodes
+	f.Add(chainDB(12, true))                                               // and with no data at its ends
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		db, err := geo.OpenBytes(buf, all)
 		if err != nil {

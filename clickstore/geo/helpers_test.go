@@ -269,14 +269,18 @@ func withMetadata(tb testing.TB, data []byte, field string, value []byte) []byte
 }
 
 // chainDB returns an IPv4 database whose search tree is a chain of depth
-// nodes, each pointing twice at the next and the last twice at one
-// record: depth nodes that a walk of the tree reads as 2^depth networks.
-// No writer makes such a file; a hostile or broken one can.
-func chainDB(depth int) []byte {
+// nodes, each pointing twice at the next and the last twice at one record
+// (or, if empty, twice at no data): depth nodes that a walk of the tree
+// reads as 2^depth networks. No writer makes such a file; a hostile or
+// broken one can.
+func chainDB(depth int, empty bool) []byte {
 	var b []byte
 	for i := range depth {
 		next := uint32(i + 1)
-		if i == depth-1 {
+		switch {
+		case i == depth-1 && empty:
+			next = uint32(depth) // the node count: no data
+		case i == depth-1:
 			next = uint32(depth) + 16 // the record at offset 0 of the data section
 		}
 		rec := []byte{byte(next >> 16), byte(next >> 8), byte(next)}
