@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"sync/atomic"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 	"github.com/oschwald/maxminddb-golang/v2/mmdbdata"
@@ -29,7 +30,21 @@ type snapshot struct {
 	// decoded once at load: a lookup is a tree walk and a map read.
 	records map[uint32]record
 	fields  Fields // the facts in records
+	// codes memoises, while the load checks the file, the code read from
+	// each country or continent map by its offset: records share such maps
+	// through pointers, and one with a large value before its code would
+	// cost a walk per record.
+	codes map[codeAt]uint16
 }
+
+// codeAt is a map holding a code, and the key the code is under.
+type codeAt struct {
+	off   uint
+	inner string
+}
+
+// mapWalks counts the country and continent maps walked, for the tests.
+var mapWalks atomic.Int64
 
 // record is the compact form of [Facts] that a snapshot keeps per record:
 // codes as indexes into the codes table plus one, 0 for none.
@@ -188,7 +203,9 @@ func openFault(buf []byte, err error) string {
 // costs at most a walk of the file, never a walk of the paths through it.
 func (s *snapshot) check() error {
 	s.records = make(map[uint32]record)
-	n, useful := 0, false // networks with data
+	s.codes = make(map[codeAt]uint16)
+	defer func() { s.codes = nil }() // lookups read records, not files
+	n, useful := 0, false            // networks with data
 	leaves, nodes := uint(0), s.reader.Metadata.NodeCount
 	for res := range s.reader.Networks(maxminddb.IncludeNetworksWithoutData()) {
 		if leaves++; leaves > 2*nodes {
@@ -295,33 +312,51 @@ func (s *snapshot) code(c mmdbdata.Cursor, inner string) (uint16, error) {
 		return 0, err
 	}
 	if kind == mmdbdata.KindMap && inner != "" {
-		m, err := c.MapReader()
+		off, err := c.Offset()
 		if err != nil {
 			return 0, err
 		}
-		if m.Len() > maxKeys {
-			return 0, fmt.Errorf("map has %d keys (limit %d)", m.Len(), maxKeys)
+		at := codeAt{off, inner}
+		if v, ok := s.codes[at]; ok {
+			return v, nil
 		}
-		cur := m.First()
-		for range m.Len() {
-			key, val, err := cur.ReadMapKey()
-			if err != nil {
-				return 0, err
-			}
-			if string(key) == inner {
-				return s.code(val, "")
-			}
-			if cur, err = val.Skip(); err != nil {
-				return 0, err
-			}
+		v, err := s.mapCode(c, inner)
+		if err == nil && s.codes != nil {
+			s.codes[at] = v
 		}
-		return 0, nil
+		return v, err
 	}
 	b, err := s.shortString(c)
 	if err != nil {
 		return 0, err
 	}
 	return code(b), nil
+}
+
+// mapCode reads the two-letter code under the key inner of the map at c.
+func (s *snapshot) mapCode(c mmdbdata.Cursor, inner string) (uint16, error) {
+	mapWalks.Add(1)
+	m, err := c.MapReader()
+	if err != nil {
+		return 0, err
+	}
+	if m.Len() > maxKeys {
+		return 0, fmt.Errorf("map has %d keys (limit %d)", m.Len(), maxKeys)
+	}
+	cur := m.First()
+	for range m.Len() {
+		key, val, err := cur.ReadMapKey()
+		if err != nil {
+			return 0, err
+		}
+		if string(key) == inner {
+			return s.code(val, "")
+		}
+		if cur, err = val.Skip(); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
 }
 
 // asn reads an autonomous system number at c: an unsigned integer, or a

@@ -378,3 +378,30 @@ func TestFieldsString(t *testing.T) {
 		})
 	}
 }
+
+// Records that share one country map (mmdbwriter writes a repeated value
+// once and points at it) cost the load that map once, not once per record:
+// 200 records that share a country map with a large value before its
+// iso_code made the load skip that value 200 times (work that grows with
+// the square of a hostile file's size).
+func TestLoadReadsASharedValueOnce(t *testing.T) {
+	pad := make(mmdbtype.Slice, 2000)
+	for i := range pad {
+		pad[i] = mmdbtype.Uint32(i)
+	}
+	shared := mmdbtype.Map{"a_pad": pad, "iso_code": mmdbtype.String("DE")} // keys are written in order
+	var nets []network
+	for i := range 200 {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 7, byte(i), 0}), 24)
+		nets = append(nets, network{p.String(), mmdbtype.Map{"country": shared, "n": mmdbtype.Uint32(i)}})
+	}
+	data := buildDB(t, 4, "shared", nets)
+	var db *geo.DB
+	walks := geo.CountMapWalks(func() {
+		var err error
+		db, err = geo.OpenBytes(data, geo.FieldCountry)
+		require.NoError(t, err)
+	})
+	assert.Equal(t, "DE", db.Country(netip.MustParseAddr("10.7.7.1")))
+	assert.Equal(t, int64(1), walks, "the shared country map is walked once")
+}
