@@ -35,6 +35,70 @@ type snapshot struct {
 	// through pointers, and one with a large value before its code would
 	// cost a walk per record.
 	codes map[codeAt]uint16
+	// budget is how many values the load may still read (see charge).
+	budget uint
+}
+
+// errOverlap is what charge returns when the load has read more values
+// than the file can hold without records that overlap.
+var errOverlap = errors.New("records overlap: reading them takes more steps than a data section of its size holds")
+
+// charge counts against the load's budget the values a walk of the value
+// at off reads, as maxminddb skips them: one step per value, a pointer
+// not followed. Records and the maps they point at do not overlap in a
+// file a writer made, so a load reads each value a few times at most; a
+// file whose records start inside one another (a record one level into a
+// nesting of thousands) would make the load read them as many times as
+// there are records. The budget, four times the data section's length,
+// refuses such a file after work in proportion to its size.
+func (s *snapshot) charge(off uint) error {
+	d := s.data
+	for n := uint(1); n > 0; n-- {
+		if s.budget == 0 {
+			return errOverlap
+		}
+		s.budget--
+		if off >= uint(len(d)) {
+			return errors.New("a value runs past the data section")
+		}
+		ctrl := d[off]
+		off++
+		kind := ctrl >> 5
+		if kind == 0 { // extended: the type is in the next byte
+			if off >= uint(len(d)) {
+				return errors.New("a value runs past the data section")
+			}
+			kind = 7 + d[off]
+			off++
+		}
+		size := uint(ctrl & 0x1f)
+		if kind == 1 { // a pointer, not followed
+			off += (size>>3)&3 + 1
+			continue
+		}
+		if size >= 29 {
+			k := size - 28 // bytes of size that follow
+			if off+k > uint(len(d)) {
+				return errors.New("a value runs past the data section")
+			}
+			v := uint(0)
+			for _, b := range d[off : off+k] {
+				v = v<<8 | uint(b)
+			}
+			off += k
+			size = [...]uint{29, 285, 65821}[k-1] + v
+		}
+		switch kind {
+		case 7: // a map: its keys and values
+			n += 2 * size
+		case 11: // an array
+			n += size
+		case 14: // a bool: its size is its value
+		default:
+			off += size
+		}
+	}
+	return nil
 }
 
 // codeAt is a map holding a code, and the key the code is under.
@@ -205,7 +269,8 @@ func (s *snapshot) check() error {
 	s.records = make(map[uint32]record)
 	s.codes = make(map[codeAt]uint16)
 	defer func() { s.codes = nil }() // lookups read records, not files
-	n, useful := 0, false            // networks with data
+	s.budget = 4*uint(len(s.data)) + 4096
+	n, useful := 0, false // networks with data
 	leaves, nodes := uint(0), s.reader.Metadata.NodeCount
 	for res := range s.reader.Networks(maxminddb.IncludeNetworksWithoutData()) {
 		if leaves++; leaves > 2*nodes {
@@ -221,6 +286,9 @@ func (s *snapshot) check() error {
 		off := res.Offset()
 		if _, ok := s.records[uint32(off)]; ok {
 			continue
+		}
+		if err := s.charge(uint(off)); err != nil {
+			return fmt.Errorf("geo: the database's record for network %d cannot be read: %w", n, err)
 		}
 		rec, err := s.decode(uint(off), s.fields)
 		if err != nil {
@@ -319,6 +387,9 @@ func (s *snapshot) code(c mmdbdata.Cursor, inner string) (uint16, error) {
 		at := codeAt{off, inner}
 		if v, ok := s.codes[at]; ok {
 			return v, nil
+		}
+		if err := s.charge(off); err != nil {
+			return 0, err
 		}
 		v, err := s.mapCode(c, inner)
 		if err == nil && s.codes != nil {

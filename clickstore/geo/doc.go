@@ -47,7 +47,9 @@
 // decodes each distinct record once, keeping the configured facts in a
 // compact table: a damaged file is refused at load (a tree whose nodes
 // share children, which would read as up to 2^128 networks, as soon as it
-// reaches more networks than twice its nodes), and a lookup is then a
+// reaches more networks than twice its nodes; records that start inside
+// one another, which would make the load's work grow with the square of
+// the file's size, once it has read four values per byte of data), and a lookup is then a
 // tree walk and a map read. (A country file of 1 million networks loads in
 // under half a second; a City file has many more records, so its table
 // takes more memory, 8 bytes of facts per record.) A watcher checks the file's identity, size and modification time every

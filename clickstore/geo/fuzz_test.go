@@ -45,6 +45,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add(withMetadata(f, data, "ip_version", []byte("\x4c198.51.100.7"))) // a value maxminddb's error would quote
 	f.Add(chainDB(12, false))                                              // a tree of shared nodes
 	f.Add(chainDB(12, true))                                               // and with no data at its ends
+	f.Add(nestedDB(6))                                                     // records inside one another
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		db, err := geo.OpenBytes(buf, all)
 		if err != nil {

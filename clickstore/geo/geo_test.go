@@ -199,6 +199,8 @@ func TestOpenErrors(t *testing.T) {
 		// A tree of shared nodes: 24 nodes that read as 2^24 networks.
 		{"not a tree", file("chain", chainDB(24, false)), nil, "geo: the database's search tree is damaged: it reaches more networks than its 24 nodes can hold"},
 		{"not a tree, and no data", file("empty-chain", chainDB(24, true)), nil, "geo: the database's search tree is damaged: it reaches more networks than its 24 nodes can hold"},
+		// 4096 records, each inside the one before: reading all is quadratic.
+		{"records that overlap", file("nested", nestedDB(12)), nil, "cannot be read: records overlap"},
 		// A metadata value of the wrong type: maxminddb's error quotes it.
 		{"metadata string for a number", file("meta-string", withMetadata(t, data, "ip_version", []byte("\x4c198.51.100.7"))), nil,
 			"bytes): its metadata has a value of the wrong type"},

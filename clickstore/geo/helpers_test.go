@@ -308,3 +308,47 @@ func chainDB(depth int, empty bool) []byte {
 	b = append(b, "chain"...)
 	return b
 }
+
+// nestedDB returns an IPv4 database whose complete search tree of depth d
+// points its 2^d networks at the 2^d levels of one nesting of maps, each
+// {"x": the next level, "country_code": "DE"}: records that start inside
+// one another, so that reading each reads all those below it. No writer
+// makes such a file; a hostile one can.
+func nestedDB(d int) []byte {
+	leaves := 1 << d
+	nodes := leaves - 1
+	var b []byte
+	rec := func(v int) []byte { return []byte{byte(v >> 16), byte(v >> 8), byte(v)} }
+	for i := range nodes {
+		l, r := 2*i+1, 2*i+2
+		if l >= nodes {
+			l = nodes + 16 + 13 + 3*(l-nodes)
+			r = nodes + 16 + 13 + 3*(r-nodes)
+		}
+		b = append(b, rec(l)...)
+		b = append(b, rec(r)...)
+	}
+	b = append(b, make([]byte, 16)...)
+	b = append(b, 2<<5|12)
+	b = append(b, "country_code"...)
+	for range leaves {
+		b = append(b, 7<<5|2, 2<<5|1, 'x')
+	}
+	b = append(b, 7<<5|0)
+	for range leaves {
+		b = append(b, 0x20, 0x00, 2<<5|2, 'D', 'E')
+	}
+	b = append(b, "\xAB\xCD\xEFMaxMind.com"...)
+	b = append(b, 7<<5|4, 2<<5|10)
+	b = append(b, "node_count"...)
+	b = append(b, 6<<5|4, byte(nodes>>24), byte(nodes>>16), byte(nodes>>8), byte(nodes))
+	b = append(b, 2<<5|11)
+	b = append(b, "record_size"...)
+	b = append(b, 5<<5|1, 24, 2<<5|10)
+	b = append(b, "ip_version"...)
+	b = append(b, 5<<5|1, 4, 2<<5|13)
+	b = append(b, "database_type"...)
+	b = append(b, 2<<5|6)
+	b = append(b, "nested"...)
+	return b
+}
