@@ -261,10 +261,13 @@ func openFault(buf []byte, err error) string {
 //
 // A tree ends each network, with data or without, at one of its nodes'
 // two records, so it holds at most twice as many networks as nodes (the
-// walk skips the IPv4 aliases). Nodes that share children read as more,
-// up to 2^128 networks from 128 nodes: such a file is refused as soon as
-// the walk has seen more, networks without data included, so that loading
-// costs at most a walk of the file, never a walk of the paths through it.
+// walk skips the IPv4 aliases that point at the IPv4 subtree's root; a
+// writer that aliased it elsewhere would make the walk read that subtree
+// up to four times). Nodes that share children read as more, up to 2^128
+// networks from 128 nodes: such a file is refused once the walk has seen
+// eight networks per node, networks without data included, so that
+// loading costs at most a walk of the file, never a walk of the paths
+// through it.
 func (s *snapshot) check() error {
 	s.records = make(map[uint32]record)
 	s.codes = make(map[codeAt]uint16)
@@ -273,7 +276,7 @@ func (s *snapshot) check() error {
 	n, useful := 0, false // networks with data
 	leaves, nodes := uint(0), s.reader.Metadata.NodeCount
 	for res := range s.reader.Networks(maxminddb.IncludeNetworksWithoutData()) {
-		if leaves++; leaves > 2*nodes {
+		if leaves++; leaves > 8*nodes {
 			return fmt.Errorf("geo: the database's search tree is damaged: it reaches more networks than its %d nodes can hold", nodes)
 		}
 		if res.Err() == nil && !res.Found() {
