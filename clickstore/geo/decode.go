@@ -8,9 +8,12 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"sync/atomic"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 	"github.com/oschwald/maxminddb-golang/v2/mmdbdata"
+
+	"github.com/clickanon/clickanon/ipmask/logmask"
 )
 
 // snapshot is one loaded database. It is immutable, so lookups share it
@@ -27,7 +30,85 @@ type snapshot struct {
 	// decoded once at load: a lookup is a tree walk and a map read.
 	records map[uint32]record
 	fields  Fields // the facts in records
+	// codes memoises, while the load checks the file, the code read from
+	// each country or continent map by its offset: records share such maps
+	// through pointers, and one with a large value before its code would
+	// cost a walk per record.
+	codes map[codeAt]uint16
+	// budget is how many values the load may still read (see charge).
+	budget uint
 }
+
+// errOverlap is what charge returns when the load has read more values
+// than the file can hold without records that overlap.
+var errOverlap = errors.New("records overlap: reading them takes more steps than a data section of its size holds")
+
+// charge counts against the load's budget the values a walk of the value
+// at off reads, as maxminddb skips them: one step per value, a pointer
+// not followed. Records and the maps they point at do not overlap in a
+// file a writer made, so a load reads each value a few times at most; a
+// file whose records start inside one another (a record one level into a
+// nesting of thousands) would make the load read them as many times as
+// there are records. The budget, four times the data section's length,
+// refuses such a file after work in proportion to its size.
+func (s *snapshot) charge(off uint) error {
+	d := s.data
+	for n := uint(1); n > 0; n-- {
+		if s.budget == 0 {
+			return errOverlap
+		}
+		s.budget--
+		if off >= uint(len(d)) {
+			return errors.New("a value runs past the data section")
+		}
+		ctrl := d[off]
+		off++
+		kind := ctrl >> 5
+		if kind == 0 { // extended: the type is in the next byte
+			if off >= uint(len(d)) {
+				return errors.New("a value runs past the data section")
+			}
+			kind = 7 + d[off]
+			off++
+		}
+		size := uint(ctrl & 0x1f)
+		if kind == 1 { // a pointer, not followed
+			off += (size>>3)&3 + 1
+			continue
+		}
+		if size >= 29 {
+			k := size - 28 // bytes of size that follow
+			if off+k > uint(len(d)) {
+				return errors.New("a value runs past the data section")
+			}
+			v := uint(0)
+			for _, b := range d[off : off+k] {
+				v = v<<8 | uint(b)
+			}
+			off += k
+			size = [...]uint{29, 285, 65821}[k-1] + v
+		}
+		switch kind {
+		case 7: // a map: its keys and values
+			n += 2 * size
+		case 11: // an array
+			n += size
+		case 14: // a bool: its size is its value
+		default:
+			off += size
+		}
+	}
+	return nil
+}
+
+// codeAt is a map holding a code, and the key the code is under.
+type codeAt struct {
+	off   uint
+	inner string
+}
+
+// mapWalks counts the country and continent maps walked, for the tests.
+var mapWalks atomic.Int64
 
 // record is the compact form of [Facts] that a snapshot keeps per record:
 // codes as indexes into the codes table plus one, 0 for none.
@@ -117,7 +198,7 @@ func readAll(r io.Reader, buf []byte) ([]byte, error) {
 func parse(buf []byte, fields Fields) (*snapshot, error) {
 	r, err := maxminddb.OpenBytes(buf)
 	if err != nil {
-		return nil, fmt.Errorf("geo: not a valid MaxMind DB file (%d bytes): %w", len(buf), err)
+		return nil, fmt.Errorf("geo: not a valid MaxMind DB file (%d bytes): %s", len(buf), openFault(buf, err))
 	}
 	md := r.Metadata
 	if md.IPVersion != 4 && md.IPVersion != 6 {
@@ -136,13 +217,37 @@ func parse(buf []byte, fields Fields) (*snapshot, error) {
 		data:     data,
 		dec:      mmdbdata.NewDecoder(data, 0),
 		ipv4Only: md.IPVersion == 4,
-		info:     Info{DatabaseType: md.DatabaseType, BuildTime: md.BuildTime()},
+		info:     Info{DatabaseType: declaredType(md.DatabaseType), BuildTime: md.BuildTime()},
 		fields:   fields,
 	}
 	if err := s.check(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// declaredType is the database type a file declares, as Info and the log
+// pass it on: "" if it holds an address (in any form logmask finds), since
+// the file's content is never quoted with one.
+func declaredType(s string) string {
+	for range logmask.Addrs([]byte(s)) {
+		return ""
+	}
+	return s
+}
+
+// openFault says what kind of fault made maxminddb refuse to open buf,
+// without its error's text: that quotes a metadata value of the wrong
+// type, and the path of map keys to it, both the file's content.
+func openFault(buf []byte, err error) string {
+	var typeErr maxminddb.UnmarshalTypeError
+	switch {
+	case !bytes.Contains(buf, metadataMarker):
+		return "no metadata marker"
+	case errors.As(err, &typeErr):
+		return "its metadata has a value of the wrong type"
+	}
+	return "its metadata or the size of its search tree cannot be read"
 }
 
 // check walks the whole search tree and decodes each distinct record once,
@@ -153,10 +258,30 @@ func parse(buf []byte, fields Fields) (*snapshot, error) {
 // A file in which no record holds a configured fact in a layout geo reads
 // is refused too: it is the wrong file (an ASN file where a country file
 // was meant) and would answer "" to every lookup.
+//
+// A tree ends each network, with data or without, at one of its nodes'
+// two records, so it holds at most twice as many networks as nodes (the
+// walk skips the IPv4 aliases that point at the IPv4 subtree's root; a
+// writer that aliased it elsewhere would make the walk read that subtree
+// up to four times). Nodes that share children read as more, up to 2^128
+// networks from 128 nodes: such a file is refused once the walk has seen
+// eight networks per node, networks without data included, so that
+// loading costs at most a walk of the file, never a walk of the paths
+// through it.
 func (s *snapshot) check() error {
 	s.records = make(map[uint32]record)
-	n, useful := 0, false
-	for res := range s.reader.Networks() {
+	s.codes = make(map[codeAt]uint16)
+	defer func() { s.codes = nil }() // lookups read records, not files
+	s.budget = 4*uint(len(s.data)) + 4096
+	n, useful := 0, false // networks with data
+	leaves, nodes := uint(0), s.reader.Metadata.NodeCount
+	for res := range s.reader.Networks(maxminddb.IncludeNetworksWithoutData()) {
+		if leaves++; leaves > 8*nodes {
+			return fmt.Errorf("geo: the database's search tree is damaged: it reaches more networks than its %d nodes can hold", nodes)
+		}
+		if res.Err() == nil && !res.Found() {
+			continue // a network without data
+		}
 		n++
 		if res.Err() != nil {
 			return fmt.Errorf("geo: the database's search tree is damaged (network %d)", n)
@@ -164,6 +289,9 @@ func (s *snapshot) check() error {
 		off := res.Offset()
 		if _, ok := s.records[uint32(off)]; ok {
 			continue
+		}
+		if err := s.charge(uint(off)); err != nil {
+			return fmt.Errorf("geo: the database's record for network %d cannot be read: %w", n, err)
 		}
 		rec, err := s.decode(uint(off), s.fields)
 		if err != nil {
@@ -255,33 +383,54 @@ func (s *snapshot) code(c mmdbdata.Cursor, inner string) (uint16, error) {
 		return 0, err
 	}
 	if kind == mmdbdata.KindMap && inner != "" {
-		m, err := c.MapReader()
+		off, err := c.Offset()
 		if err != nil {
 			return 0, err
 		}
-		if m.Len() > maxKeys {
-			return 0, fmt.Errorf("map has %d keys (limit %d)", m.Len(), maxKeys)
+		at := codeAt{off, inner}
+		if v, ok := s.codes[at]; ok {
+			return v, nil
 		}
-		cur := m.First()
-		for range m.Len() {
-			key, val, err := cur.ReadMapKey()
-			if err != nil {
-				return 0, err
-			}
-			if string(key) == inner {
-				return s.code(val, "")
-			}
-			if cur, err = val.Skip(); err != nil {
-				return 0, err
-			}
+		if err := s.charge(off); err != nil {
+			return 0, err
 		}
-		return 0, nil
+		v, err := s.mapCode(c, inner)
+		if err == nil && s.codes != nil {
+			s.codes[at] = v
+		}
+		return v, err
 	}
 	b, err := s.shortString(c)
 	if err != nil {
 		return 0, err
 	}
 	return code(b), nil
+}
+
+// mapCode reads the two-letter code under the key inner of the map at c.
+func (s *snapshot) mapCode(c mmdbdata.Cursor, inner string) (uint16, error) {
+	mapWalks.Add(1)
+	m, err := c.MapReader()
+	if err != nil {
+		return 0, err
+	}
+	if m.Len() > maxKeys {
+		return 0, fmt.Errorf("map has %d keys (limit %d)", m.Len(), maxKeys)
+	}
+	cur := m.First()
+	for range m.Len() {
+		key, val, err := cur.ReadMapKey()
+		if err != nil {
+			return 0, err
+		}
+		if string(key) == inner {
+			return s.code(val, "")
+		}
+		if cur, err = val.Skip(); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
 }
 
 // asn reads an autonomous system number at c: an unsigned integer, or a

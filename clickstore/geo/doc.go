@@ -45,8 +45,12 @@
 // [Open] reads the whole file into memory (no memory map, so a file replaced
 // or truncated in place cannot crash the process), walks every network and
 // decodes each distinct record once, keeping the configured facts in a
-// compact table: a damaged file is refused at load, and a lookup is then a
-// tree walk and a map read. (A country file of 1 million networks loads in
+// compact table: a damaged file is refused at load (a tree whose nodes
+// share children, which would read as up to 2^128 networks, once it
+// reaches eight networks per node; records that start inside one
+// another, which would make the load's work grow with the square of the
+// file's size, once it has read four values per byte of data), and a
+// lookup is then a tree walk and a map read. (A country file of 1 million networks loads in
 // under half a second; a City file has many more records, so its table
 // takes more memory, 8 bytes of facts per record.) A watcher checks the file's identity, size and modification time every
 // [Options.CheckEvery] and loads a changed file in the background; a

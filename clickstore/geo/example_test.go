@@ -135,6 +135,6 @@ func ExampleDB_Reload() {
 	fmt.Println(db.Country(netip.MustParseAddr("198.51.100.7"))) // still answered by the last good file
 	// Output:
 	// Example-Country DE
-	// geo: not a valid MaxMind DB file (15 bytes): error opening database: invalid MaxMind DB file
+	// geo: not a valid MaxMind DB file (15 bytes): no metadata marker
 	// DE
 }

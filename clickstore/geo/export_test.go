@@ -16,3 +16,11 @@ func OpenBytes(buf []byte, fields Fields) (*DB, error) {
 	db.snap.Store(s)
 	return db, nil
 }
+
+// CountMapWalks returns how many country or continent maps the loader
+// walked while f ran (f must not run alongside other loads).
+func CountMapWalks(f func()) int64 {
+	before := mapWalks.Load()
+	f()
+	return mapWalks.Load() - before
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore/geo"
 	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
 
 // validFacts checks a lookup's answer has the documented shape.
@@ -34,17 +35,22 @@ var fuzzAddrs = []netip.Addr{
 }
 
 // FuzzOpen feeds damaged and arbitrary files to the loader: it never
-// panics, refuses with a "geo: " error, or loads a database whose every
+// panics, refuses with a "geo: " error that quotes no address, or loads a database whose every
 // answer has the documented shape.
 func FuzzOpen(f *testing.F) {
 	data, err := layoutDB()
 	require.NoError(f, err)
 	f.Add(data)
 	f.Add(buildDB(f, 4, "v4", []network{{"198.51.100.0/24", ipinfoLite("DE", "EU", "AS1")}}))
+	f.Add(withMetadata(f, data, "ip_version", []byte("\x4c198.51.100.7"))) // a value maxminddb's error would quote
+	f.Add(chainDB(12, false))                                              // a tree of shared nodes
+	f.Add(chainDB(12, true))                                               // and with no data at its ends
+	f.Add(nestedDB(6))                                                     // records inside one another
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		db, err := geo.OpenBytes(buf, all)
 		if err != nil {
 			assert.True(t, strings.HasPrefix(err.Error(), "geo: "), err.Error())
+			ipmasktest.AssertNoRawIPError(t, ipmask.Policy{}, err) // the file's content is never quoted
 			return
 		}
 		for _, a := range fuzzAddrs {

@@ -94,7 +94,8 @@ type Options struct {
 // share.
 type Info struct {
 	// DatabaseType is the type the file declares, such as
-	// "GeoLite2-Country" or "ipinfo lite.mmdb".
+	// "GeoLite2-Country" or "ipinfo lite.mmdb"; "" if what it declares
+	// holds an address, which geo never passes on.
 	DatabaseType string
 	// BuildTime is when the file says it was built.
 	BuildTime time.Time

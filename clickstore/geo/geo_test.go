@@ -196,6 +196,18 @@ func TestOpenErrors(t *testing.T) {
 		{"truncated", file("truncated", data[:len(data)/2]), nil, "geo: not a valid MaxMind DB file"},
 		{"damaged tree", file("damaged", damage(data, 0, 200)), nil, "geo: the database's search tree is damaged (network 1)"},
 		{"damaged data", file("damaged-data", damage(data, dataStart(t, data)+3, 60)), nil, "geo: the database's record for network 1 cannot be read"},
+		// A tree of shared nodes: 24 nodes that read as 2^24 networks.
+		{"not a tree", file("chain", chainDB(24, false)), nil, "geo: the database's search tree is damaged: it reaches more networks than its 24 nodes can hold"},
+		{"not a tree, and no data", file("empty-chain", chainDB(24, true)), nil, "geo: the database's search tree is damaged: it reaches more networks than its 24 nodes can hold"},
+		// 4096 records, each inside the one before: reading all is quadratic.
+		{"records that overlap", file("nested", nestedDB(12)), nil, "cannot be read: records overlap"},
+		// A metadata value of the wrong type: maxminddb's error quotes it.
+		{"metadata string for a number", file("meta-string", withMetadata(t, data, "ip_version", []byte("\x4c198.51.100.7"))), nil,
+			"bytes): its metadata has a value of the wrong type"},
+		{"metadata IPv6 for a number", file("meta-ipv6", withMetadata(t, data, "record_size", []byte("\x4b2001:db8::7"))), nil,
+			"bytes): its metadata has a value of the wrong type"},
+		{"metadata number for a string", file("meta-number", withMetadata(t, data, "database_type", []byte{0xc4, 0xc6, 0x33, 0x64, 0x07})), nil,
+			"bytes): its metadata has a value of the wrong type"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, err := geo.Open(tc.path, tc.opts)
@@ -227,8 +239,31 @@ func dataStart(t *testing.T, data []byte) int {
 // assertNoAddress checks s holds none of the test addresses.
 func assertNoAddress(t *testing.T, s string) {
 	t.Helper()
-	for _, a := range []string{"198.51.100", "203.0.113", "192.0.2", "2001:db8", "c633", "cb00"} {
+	for _, a := range []string{"198.51.100", "203.0.113", "192.0.2", "2001:db8", "c633", "cb00", "3325256711"} {
 		assert.NotContains(t, s, a)
+	}
+}
+
+// The type a file declares is passed on, in Info and in the reload log
+// line, unless it holds an address: the file's content is never quoted
+// with one in it.
+func TestDatabaseTypeHoldsNoAddress(t *testing.T) {
+	data, err := layoutDB()
+	require.NoError(t, err)
+	str := func(s string) []byte { return append([]byte{2<<5 | byte(len(s))}, s...) }
+	for _, tc := range []struct{ name, declared, want string }{
+		{"a type", "GeoLite2-Country", "GeoLite2-Country"},
+		{"a version", "DBIP-Country-Lite 2025.11", "DBIP-Country-Lite 2025.11"},
+		{"ipv4", "Country 198.51.100.7", ""},
+		{"ipv6", "2001:db8::7 build", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := geo.OpenBytes(withMetadata(t, data, "database_type", str(tc.declared)), geo.FieldCountry)
+			require.NoError(t, err)
+			info, ok := db.Info()
+			require.True(t, ok)
+			assert.Equal(t, tc.want, info.DatabaseType)
+		})
 	}
 }
 
@@ -344,4 +379,31 @@ func TestFieldsString(t *testing.T) {
 			assert.Equal(t, tc.want, tc.f.String())
 		})
 	}
+}
+
+// Records that share one country map (mmdbwriter writes a repeated value
+// once and points at it) cost the load that map once, not once per record:
+// 200 records that share a country map with a large value before its
+// iso_code made the load skip that value 200 times (work that grows with
+// the square of a hostile file's size).
+func TestLoadReadsASharedValueOnce(t *testing.T) {
+	pad := make(mmdbtype.Slice, 2000)
+	for i := range pad {
+		pad[i] = mmdbtype.Uint32(i)
+	}
+	shared := mmdbtype.Map{"a_pad": pad, "iso_code": mmdbtype.String("DE")} // keys are written in order
+	var nets []network
+	for i := range 200 {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 7, byte(i), 0}), 24)
+		nets = append(nets, network{p.String(), mmdbtype.Map{"country": shared, "n": mmdbtype.Uint32(i)}})
+	}
+	data := buildDB(t, 4, "shared", nets)
+	var db *geo.DB
+	walks := geo.CountMapWalks(func() {
+		var err error
+		db, err = geo.OpenBytes(data, geo.FieldCountry)
+		require.NoError(t, err)
+	})
+	assert.Equal(t, "DE", db.Country(netip.MustParseAddr("10.7.7.1")))
+	assert.Equal(t, int64(1), walks, "the shared country map is walked once")
 }

@@ -237,3 +237,118 @@ var realisticDB = sync.OnceValues(func() (*realistic, error) {
 	r.data = data
 	return r, err
 })
+
+// withMetadata returns the database data with its metadata map replaced
+// by one whose field holds value, already encoded in the MaxMind DB data
+// format, and the other fields the geo loader needs from the original:
+// how a file looks whose metadata a hostile or broken writer made.
+func withMetadata(tb testing.TB, data []byte, field string, value []byte) []byte {
+	tb.Helper()
+	marker := []byte("\xAB\xCD\xEFMaxMind.com")
+	i := bytes.LastIndex(data, marker)
+	require.Positive(tb, i)
+	str := func(s string) []byte { return append([]byte{2<<5 | byte(len(s))}, s...) } // strings of < 29 bytes
+	u16 := func(v uint16) []byte { return []byte{5<<5 | 2, byte(v >> 8), byte(v)} }
+	nc := bytes.Index(data[i:], []byte("node_count"))
+	require.Positive(tb, nc)
+	count := data[i+nc+len("node_count"):]
+	fields := map[string][]byte{
+		"node_count":    count[:1+int(count[0]&0x1f)], // the original value, a uint32 encoded
+		"record_size":   u16(28),
+		"ip_version":    u16(6),
+		"database_type": str("clickanon-test"),
+	}
+	fields[field] = value
+	md := append(bytes.Clone(data[:i]), marker...)
+	md = append(md, 7<<5|byte(len(fields)))
+	for k, v := range fields {
+		md = append(md, str(k)...)
+		md = append(md, v...)
+	}
+	return md
+}
+
+// chainDB returns an IPv4 database whose search tree is a chain of depth
+// nodes, each pointing twice at the next and the last twice at one record
+// (or, if empty, twice at no data): depth nodes that a walk of the tree
+// reads as 2^depth networks. No writer makes such a file; a hostile or
+// broken one can.
+func chainDB(depth int, empty bool) []byte {
+	var b []byte
+	for i := range depth {
+		next := uint32(i + 1)
+		switch {
+		case i == depth-1 && empty:
+			next = uint32(depth) // the node count: no data
+		case i == depth-1:
+			next = uint32(depth) + 16 // the record at offset 0 of the data section
+		}
+		rec := []byte{byte(next >> 16), byte(next >> 8), byte(next)}
+		b = append(b, rec...)
+		b = append(b, rec...)
+	}
+	b = append(b, make([]byte, 16)...)                       // the data section separator
+	b = append(b, 7<<5|1, 2<<5|12)                           // a map of one key, "country_code"
+	b = append(b, "country_code"...)                         //
+	b = append(b, 2<<5|2, 'D', 'E')                          // "DE"
+	b = append(b, "\xAB\xCD\xEFMaxMind.com"...)              // the metadata
+	b = append(b, 7<<5|4)                                    // a map of four keys
+	b = append(b, 2<<5|10)                                   //
+	b = append(b, "node_count"...)                           //
+	b = append(b, 6<<5|4, 0, 0, byte(depth>>8), byte(depth)) // uint32
+	b = append(b, 2<<5|11)                                   //
+	b = append(b, "record_size"...)                          //
+	b = append(b, 5<<5|1, 24)                                // uint16
+	b = append(b, 2<<5|10)                                   //
+	b = append(b, "ip_version"...)                           //
+	b = append(b, 5<<5|1, 4)                                 //
+	b = append(b, 2<<5|13)                                   //
+	b = append(b, "database_type"...)                        //
+	b = append(b, 2<<5|5)                                    //
+	b = append(b, "chain"...)
+	return b
+}
+
+// nestedDB returns an IPv4 database whose complete search tree of depth d
+// points its 2^d networks at the 2^d levels of one nesting of maps, each
+// {"x": the next level, "country_code": "DE"}: records that start inside
+// one another, so that reading each reads all those below it. No writer
+// makes such a file; a hostile one can.
+func nestedDB(d int) []byte {
+	leaves := 1 << d
+	nodes := leaves - 1
+	var b []byte
+	rec := func(v int) []byte { return []byte{byte(v >> 16), byte(v >> 8), byte(v)} }
+	for i := range nodes {
+		l, r := 2*i+1, 2*i+2
+		if l >= nodes {
+			l = nodes + 16 + 13 + 3*(l-nodes)
+			r = nodes + 16 + 13 + 3*(r-nodes)
+		}
+		b = append(b, rec(l)...)
+		b = append(b, rec(r)...)
+	}
+	b = append(b, make([]byte, 16)...)
+	b = append(b, 2<<5|12)
+	b = append(b, "country_code"...)
+	for range leaves {
+		b = append(b, 7<<5|2, 2<<5|1, 'x')
+	}
+	b = append(b, 7<<5|0)
+	for range leaves {
+		b = append(b, 0x20, 0x00, 2<<5|2, 'D', 'E')
+	}
+	b = append(b, "\xAB\xCD\xEFMaxMind.com"...)
+	b = append(b, 7<<5|4, 2<<5|10)
+	b = append(b, "node_count"...)
+	b = append(b, 6<<5|4, byte(nodes>>24), byte(nodes>>16), byte(nodes>>8), byte(nodes))
+	b = append(b, 2<<5|11)
+	b = append(b, "record_size"...)
+	b = append(b, 5<<5|1, 24, 2<<5|10)
+	b = append(b, "ip_version"...)
+	b = append(b, 5<<5|1, 4, 2<<5|13)
+	b = append(b, "database_type"...)
+	b = append(b, 2<<5|6)
+	b = append(b, "nested"...)
+	return b
+}

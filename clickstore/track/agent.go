@@ -4,7 +4,9 @@ import (
 	"hash/maphash"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	crawlers "github.com/monperrus/crawler-user-agents"
@@ -318,48 +320,128 @@ func lower(c byte) byte {
 
 // agentCache remembers the classification and the digest of the user agents
 // seen last: a fixed table of two-way sets, read without locks, each entry
-// immutable once published, holding agents of up to maxCachedAgent bytes. A hit allocates nothing; a miss classifies the
-// agent and allocates its entry (and a copy of the string, so that the
-// cache does not keep a request's header alive).
+// immutable once published. It keeps no agent's text: an entry is found by
+// a keyed 64-bit hash of the agent and its length (the seed is random per
+// cache and no hash leaves it, so no client can aim at another's entry; two
+// agents of one length share a hash once in 2^64), and a user agent, which
+// may carry its sender's address or other identifying text, is not held
+// past the request that classified it.
+//
+// An entry lives for one window from its making, like the clicks of the
+// store: a lookup at or past its end, or before its start (a clock set
+// back), does not use it, and a runtime timer, armed while the cache holds
+// entries, clears the slots of expired ones whether or not requests come.
+// A hit allocates nothing; a miss classifies the agent, allocates its entry
+// and, if the timer is idle, arms it.
 type agentCache struct {
 	seed     maphash.Seed
 	mask     uint64
 	slots    []atomic.Pointer[agentEntry]
 	classify func(string) Agent
+	window   int64 // nanoseconds an entry lives
+	now      func() time.Time
+
+	timerMu sync.Mutex
+	armed   atomic.Bool // the timer will fire; set by a miss, cleared by fire
+	timer   *time.Timer
 }
 
 type agentEntry struct {
-	ua     string
+	hash   uint64 // the agent's hash under the cache's seed
+	n      int    // and its length
+	born   int64  // Unix nanoseconds when the entry was made
 	agent  Agent
 	digest clickstore.AgentDigest
 }
 
-func newAgentCache(size int, classify func(string) Agent) *agentCache {
+// live reports whether e may answer at Unix nanoseconds now.
+func (e *agentEntry) live(now, window int64) bool { return e.born <= now && now-e.born < window }
+
+func newAgentCache(size int, window time.Duration, now func() time.Time, classify func(string) Agent) *agentCache {
 	n := 2
 	for n < size {
 		n <<= 1
 	}
-	return &agentCache{seed: maphash.MakeSeed(), mask: uint64(n-1) &^ 1, slots: make([]atomic.Pointer[agentEntry], n), classify: classify}
+	return &agentCache{
+		seed: maphash.MakeSeed(), mask: uint64(n-1) &^ 1,
+		slots: make([]atomic.Pointer[agentEntry], n), classify: classify,
+		window: max(int64(window), 1), now: now,
+	}
 }
 
-// maxCachedAgent is the longest user agent the cache keeps (real ones stay
-// under 600 bytes), so that it holds at most its size times this many
-// bytes whatever clients send. A longer agent is classified by its first
-// maxCachedAgent bytes, on every request.
+// maxCachedAgent is the longest user agent the cache keeps an entry for
+// (real ones stay under 600 bytes), so that classifying costs what it
+// does for real agents whatever clients send. A longer agent is
+// classified by its first maxCachedAgent bytes, on every request.
 const maxCachedAgent = 1024
 
-func (c *agentCache) get(ua string) *agentEntry {
+// get returns the entry of ua at now.
+func (c *agentCache) get(ua string, now time.Time) *agentEntry {
 	if len(ua) > maxCachedAgent {
 		return &agentEntry{agent: c.classify(ua[:maxCachedAgent]), digest: clickstore.DigestAgent(ua)}
 	}
+	t := now.UnixNano()
 	h := maphash.String(c.seed, ua)
 	set := h & c.mask
 	for i := range uint64(2) {
-		if e := c.slots[set|i].Load(); e != nil && e.ua == ua {
+		if e := c.slots[set|i].Load(); e != nil && e.hash == h && e.n == len(ua) && e.live(t, c.window) {
 			return e
 		}
 	}
-	e := &agentEntry{ua: strings.Clone(ua), agent: c.classify(ua), digest: clickstore.DigestAgent(ua)}
+	e := &agentEntry{hash: h, n: len(ua), born: t, agent: c.classify(ua), digest: clickstore.DigestAgent(ua)}
 	c.slots[set|(h>>63)].Store(e) // either way of the set, by a hash bit
+	if !c.armed.Load() {
+		c.arm()
+	}
 	return e
+}
+
+// arm starts the timer that clears expired entries, unless it is running.
+func (c *agentCache) arm() {
+	c.timerMu.Lock()
+	defer c.timerMu.Unlock()
+	if c.armed.Load() {
+		return
+	}
+	c.armed.Store(true)
+	d := time.Duration(c.window)
+	if c.timer == nil {
+		c.timer = time.AfterFunc(d, c.fire)
+	} else {
+		c.timer.Reset(d)
+	}
+}
+
+// fire runs on the timer: it clears the slots of expired entries and
+// re-arms for the first of those left. Once the cache is empty it stops,
+// and nothing keeps the cache reachable.
+func (c *agentCache) fire() {
+	c.timerMu.Lock()
+	defer c.timerMu.Unlock()
+	// Disarm before looking, so that a miss storing an entry after the
+	// look arms the timer again itself.
+	c.armed.Store(false)
+	if next, ok := c.sweep(c.now().UnixNano()); ok {
+		c.armed.Store(true)
+		c.timer.Reset(time.Duration(next))
+	}
+}
+
+// sweep clears the slots whose entries are not live at now and returns
+// how long the first of the others has left.
+func (c *agentCache) sweep(now int64) (next int64, ok bool) {
+	for i := range c.slots {
+		e := c.slots[i].Load()
+		if e == nil {
+			continue
+		}
+		if !e.live(now, c.window) {
+			c.slots[i].CompareAndSwap(e, nil)
+			continue
+		}
+		if left := e.born + c.window - now; !ok || left < next {
+			next, ok = left, true
+		}
+	}
+	return next, ok
 }

@@ -6,12 +6,19 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
+
+// t0 is when the agent cache tests look agents up.
+var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
 // The agent cache classifies each agent once while it is cached, answers a
 // hit without allocating, and never holds more entries than its size.
@@ -21,21 +28,21 @@ func TestAgentCache(t *testing.T) {
 		calls.Add(1)
 		return Classify(ua)
 	}
-	c := newAgentCache(64, classify)
+	c := newAgentCache(64, time.Hour, time.Now, classify)
 	require.Len(t, c.slots, 64)
 
 	ua := "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
-	e := c.get(ua)
+	e := c.get(ua, t0)
 	assert.Equal(t, Classify(ua), e.agent)
 	assert.Equal(t, clickstore.DigestAgent(ua), e.digest)
 	assert.Equal(t, int64(1), calls.Load())
 
-	allocs := testing.AllocsPerRun(100, func() { e = c.get(ua) })
+	allocs := testing.AllocsPerRun(100, func() { e = c.get(ua, t0) })
 	assert.Zero(t, allocs)
 	assert.Equal(t, int64(1), calls.Load(), "a hit does not classify again")
 
 	for i := range 10_000 {
-		c.get(fmt.Sprintf("agent/%d", i))
+		c.get(fmt.Sprintf("agent/%d", i), t0)
 	}
 	n := 0
 	for i := range c.slots {
@@ -49,33 +56,33 @@ func TestAgentCache(t *testing.T) {
 	// not kept, so that clients cannot make the cache hold much.
 	long := "curl/8.4.0 " + strings.Repeat("x", maxCachedAgent)
 	before := calls.Load()
-	e = c.get(long)
+	e = c.get(long, t0)
 	assert.Equal(t, LabelHTTPClient, e.agent.Bot)
 	assert.Equal(t, clickstore.DigestAgent(long), e.digest, "the digest is of the whole agent")
-	c.get(long)
+	c.get(long, t0)
 	assert.Equal(t, before+2, calls.Load(), "not cached")
 	for i := range c.slots {
 		if p := c.slots[i].Load(); p != nil {
-			assert.LessOrEqual(t, len(p.ua), maxCachedAgent)
+			assert.LessOrEqual(t, p.n, maxCachedAgent)
 		}
 	}
 
-	assert.Len(t, newAgentCache(1, classify).slots, 2, "sizes round up to a two-way set")
-	assert.Len(t, newAgentCache(100, classify).slots, 128, "and to a power of two")
+	assert.Len(t, newAgentCache(1, time.Hour, time.Now, classify).slots, 2, "sizes round up to a two-way set")
+	assert.Len(t, newAgentCache(100, time.Hour, time.Now, classify).slots, 128, "and to a power of two")
 }
 
 // Concurrent lookups of the same and of different agents agree with the
 // classifier (run with -race).
 func TestAgentCacheConcurrent(t *testing.T) {
-	c := newAgentCache(8, Classify)
+	c := newAgentCache(8, time.Hour, time.Now, Classify)
 	agents := []string{"curl/8.4.0", "Slackbot 1.0", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) Mobile/15E148", "", "WhatsApp/2.23.20.0 A", "axios/1.7.7", "Twitterbot/1.0", "Mozilla/5.0 (Windows NT 10.0)", "Java/17.0.2", "okhttp/4.12.0", "libwww-perl/6.72", "PostmanRuntime/7.39.0"}
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
 			for i := range 2000 {
 				ua := agents[(i+w)%len(agents)]
-				e := c.get(ua)
-				if !assert.Equal(t, Classify(ua), e.agent, ua) || !assert.Equal(t, ua, e.ua) {
+				e := c.get(ua, t0)
+				if !assert.Equal(t, Classify(ua), e.agent, ua) || !assert.Equal(t, clickstore.DigestAgent(ua), e.digest, ua) {
 					return
 				}
 			}
@@ -95,11 +102,102 @@ func BenchmarkAgent(b *testing.B) {
 		}
 	})
 	b.Run("cached", func(b *testing.B) {
-		c := newAgentCache(DefaultAgentCache, Classify)
-		c.get(ua)
+		c := newAgentCache(DefaultAgentCache, time.Hour, time.Now, Classify)
+		now := time.Now()
+		c.get(ua, now)
 		b.ReportAllocs()
 		for b.Loop() {
-			c.get(ua)
+			c.get(ua, now)
 		}
+	})
+}
+
+// The cache keeps no agent's text: a user agent may carry its sender's
+// address, and the cache outlives the requests.
+func TestAgentCacheHoldsNoAgentText(t *testing.T) {
+	c := newAgentCache(64, time.Hour, time.Now, Classify)
+	agents := []string{
+		"Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0 (from 198.51.100.7)",
+		"Mozilla/5.0 (Linux; Android 14; 2001:db8:1:2::7) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36",
+		"MyApp/1.0 (client 203.0.113.9; build 7)",
+	}
+	for _, ua := range agents {
+		c.get(ua, t0)
+	}
+	n := 0
+	for i := range c.slots {
+		e := c.slots[i].Load()
+		if e == nil {
+			continue
+		}
+		n++
+		held := fmt.Sprintf("%+v %#v", *e, *e)
+		ipmasktest.AssertNoRawIP(t, ipmask.Policy{}, held, "cache entry %d", i)
+		for _, ua := range agents {
+			assert.NotContains(t, held, ua[:20], "cache entry %d holds agent text", i)
+		}
+	}
+	assert.Positive(t, n, "entries were looked at") // two agents may share a slot
+}
+
+// An entry answers for one window from its making: at its end, or at a
+// clock set back before its start, the agent is classified again.
+func TestAgentCacheEntriesLiveOneWindow(t *testing.T) {
+	var calls atomic.Int64
+	c := newAgentCache(64, 30*time.Minute, time.Now, func(ua string) Agent { calls.Add(1); return Classify(ua) })
+	ua := "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
+	for _, step := range []struct {
+		name  string
+		at    time.Time
+		calls int64
+	}{
+		{"first sighting", t0, 1},
+		{"within the window", t0.Add(30*time.Minute - time.Nanosecond), 1},
+		{"at the window's end", t0.Add(30 * time.Minute), 2},
+		{"within the new entry's window", t0.Add(59 * time.Minute), 2},
+		{"clock set back before the entry", t0.Add(29 * time.Minute), 3},
+	} {
+		e := c.get(ua, step.at)
+		assert.Equal(t, Classify(ua), e.agent, step.name)
+		assert.Equal(t, step.calls, calls.Load(), step.name)
+	}
+}
+
+// The timer clears expired entries while no request comes, and stops once
+// the cache is empty.
+func TestAgentCacheForgetsWithoutRequests(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newAgentCache(64, 30*time.Minute, time.Now, Classify)
+		held := func() (n int) {
+			for i := range c.slots {
+				if c.slots[i].Load() != nil {
+					n++
+				}
+			}
+			return n
+		}
+		c.get("Mozilla/5.0 (Windows NT 10.0; Win64; x64) first", time.Now())
+		time.Sleep(10 * time.Minute)
+		c.get("Mozilla/5.0 (Windows NT 10.0; Win64; x64) second", time.Now())
+		require.Equal(t, 2, held())
+
+		time.Sleep(20*time.Minute - time.Nanosecond)
+		synctest.Wait()
+		assert.Equal(t, 2, held(), "the first entry lives its whole window")
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		assert.Equal(t, 1, held(), "the first entry is cleared at its end")
+		assert.True(t, c.armed.Load(), "the timer waits for the second")
+
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		assert.Zero(t, held(), "the second entry is cleared at its end")
+		assert.False(t, c.armed.Load(), "an empty cache has no timer running")
+
+		c.get("Mozilla/5.0 (Windows NT 10.0; Win64; x64) third", time.Now())
+		assert.True(t, c.armed.Load(), "a new entry arms the timer again")
+		time.Sleep(30 * time.Minute)
+		synctest.Wait()
+		assert.Zero(t, held())
 	})
 }

@@ -4,7 +4,9 @@
 // [clickstore.Click] (a keyed pseudonym and a masked network), records it
 // in a [clickstore.Store] to tell a unique click from a repeat, and adds it
 // to a [clickstore.Sink], the aggregates that persist. The full address is
-// used inside [Tracker.Track] and nowhere else.
+// used inside [Tracker.Track] and nowhere else. (A Builder made with
+// clickstore.BuilderOptions.KeepRawAddr puts it in the click the Store
+// holds for its window; the Sink never receives it.)
 //
 // # In an existing service
 //
@@ -45,8 +47,10 @@
 // and prerender) and from the user agent: link-preview fetchers of chat and
 // social apps, HTTP client libraries, and the crawler list maintained at
 // github.com/monperrus/crawler-user-agents (see [Classify]). The tracker
-// classifies each distinct user agent once and keeps the answer, with the
-// agent's digest for the pseudonym, in a bounded cache.
+// classifies each distinct user agent once per window and keeps the
+// answer, with the agent's digest for the pseudonym, in a cache bounded in
+// size and in time: no entry outlives the window ([Options].Window), and
+// none holds the agent's text, which may carry the sender's address.
 //
 // # Referrers
 //
@@ -54,13 +58,28 @@
 // else of it; never an address: a host that is one (198.51.100.7,
 // [2001:db8::7], 3325256711) or spells one in its labels, as wildcard DNS
 // services and reverse-DNS names do (198.51.100.7.nip.io,
-// ec2-198-51-100-7.compute-1.amazonaws.com, 2001-db8--7.sslip.io), is
-// dropped, and the click counted with no referrer.
+// ec2-198-51-100-7.compute-1.amazonaws.com, 2001-db8--7.sslip.io, and
+// nip.io's eight hex digits, app-c6336407.nip.io), is dropped, and the
+// click counted with no referrer. (A label of eight hex digits is taken
+// for an address only when it mixes digits and letters: 20251128 and
+// deadbeef are kept.)
+//
+// # Links and labels
+//
+// A link persists as the key of the aggregates, and a visitor may name it
+// (a route that serves any link, an outbound URL in "/out/{link...}"): an
+// address in it is masked by the Builder's policy, in every form the
+// ipmask/logmask masker finds (198.51.100.77:8080/admin is counted as
+// 198.51.100.0:8080/admin), whichever side of the tracker the clientip
+// middleware is on. A bot label or device class from the classifier or the
+// Enrich hook that holds an address is not kept (see [Options].Classify).
 //
 // # Floods
 //
 // One network may have at most [Options].NetworkQuota clicks held in the
-// store at once (4096 by default). Past it, its clicks are still counted,
+// store at once (4096 by default). Visitors whose IPv6 address carries
+// their IPv4 address (behind a NAT64 or SIIT translator, say) all mask to
+// one IPv6 network; the quota counts them by their IPv4 network instead. Past it, its clicks are still counted,
 // with unknown uniqueness and [Visit].OverQuota, but not recorded, so a
 // flood from one network leaves the store's room to everyone else and
 // their uniqueness exact. A store that is full anyway refuses new clicks

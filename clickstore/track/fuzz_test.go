@@ -18,20 +18,22 @@ import (
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
 
-// FuzzTrack sends requests with arbitrary headers through a Tracker: it
+// FuzzTrack sends requests with arbitrary headers, for arbitrary links,
+// through a Tracker: it
 // never panics, a counted click is one the store accepted (so uniqueness is
-// known), nothing the click carries holds the raw address, and no log line,
-// Visit or Stats holds any address at all.
+// known), nothing the click carries holds the raw address (nor a label
+// another address the masker would change), no Visit holds more than a
+// masked network, and no log line or Stats holds any address at all.
 func FuzzTrack(f *testing.F) {
-	f.Add("198.51.100.7:1234", firefox, "https://news.example.com/a", "DE", "GET")
-	f.Add("[2002:c000:2ff::1]:80", "Slackbot 1.0", "http://192.0.2.1/", "fr", "HEAD")
-	f.Add("not an address", "", "", "", "GET")
-	f.Add("192.0.2.1:1", "curl/8", "HTTP://EXAMPLE.com:80", "xx1", "POST")
-	f.Add("198.51.100.7:1", firefox, "https://app.198-51-100-7.sslip.io/", "", "GET")
-	f.Add("[2001:db8:1::]:1", "Mozilla 203.0.113.9", "http://[2002:cb00:7109::1]:80/", "::ffff:203.0.113.9", "GET")
+	f.Add("198.51.100.7:1234", firefox, "https://news.example.com/a", "DE", "GET", "x")
+	f.Add("[2002:c000:2ff::1]:80", "Slackbot 1.0", "http://192.0.2.1/", "fr", "HEAD", "spring-sale")
+	f.Add("not an address", "", "", "", "GET", "")
+	f.Add("192.0.2.1:1", "curl/8", "HTTP://EXAMPLE.com:80", "xx1", "POST", "x")
+	f.Add("198.51.100.7:1", firefox, "https://app.198-51-100-7.sslip.io/", "", "GET", "198.51.100.7")
+	f.Add("[2001:db8:1::]:1", "Mozilla 203.0.113.9", "http://[2002:cb00:7109::1]:80/", "::ffff:203.0.113.9", "GET", "https://[2001:db8:1::7]:443/x")
 	// Text no store takes (invalid UTF-8: the hook's device is the agent
 	// here, and a Referer host), which the tracker must drop.
-	f.Add("198.51.100.7:1", "\xe7", "http://news\xff.example/", "DE", "GET")
+	f.Add("198.51.100.7:1", "\xe7", "http://news\xff.example/", "DE", "GET", "l\xff")
 	b := newTestBuilder(f)
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	store, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time { return now }})
@@ -40,7 +42,7 @@ func FuzzTrack(f *testing.F) {
 	}
 	f.Cleanup(func() { store.Close() })
 	sink := &lastSink{}
-	f.Fuzz(func(t *testing.T, remote, ua, referer, country, method string) {
+	f.Fuzz(func(t *testing.T, remote, ua, referer, country, method, link string) {
 		var log bytes.Buffer
 		tr, err := track.New(b, store, sink, &track.Options{
 			Now:          func() time.Time { return now },
@@ -59,10 +61,13 @@ func FuzzTrack(f *testing.F) {
 		r.Header["User-Agent"] = []string{ua}
 		r.Header["Referer"] = []string{referer}
 		before := sink.n
-		v := tr.Track(r, "x", clickstore.KindClick)
+		v := tr.Track(r, link, clickstore.KindClick)
 		// Nothing the tracker logs or reports holds an address.
 		ipmasktest.AssertNoRawIP(t, zeroBits, log.String(), "log")
-		ipmasktest.AssertNoRawIP(t, zeroBits, fmt.Sprintf("%+v %+v", v, tr.Stats()), "visit and stats")
+		ipmasktest.AssertNoRawIP(t, zeroBits, fmt.Sprintf("%+v", tr.Stats()), "stats")
+		// A Visit's text fields, each on its own line: printed with %+v, a
+		// link ":6:0:0" would join "Link:" into an address.
+		ipmasktest.AssertNoRawIP(t, ipmask.Default, v.Link+"\n"+v.Bot, "visit") // a link keeps the masked network
 		if v.Outcome != track.Counted {
 			if sink.n != before {
 				t.Fatalf("outcome %v but the sink got a click", v.Outcome)
@@ -89,6 +94,8 @@ func FuzzTrack(f *testing.F) {
 			t.Fatalf("referrer %q is an address", c.Referrer)
 		}
 		ipmasktest.AssertNoRawIP(t, zeroBits, c.Referrer, "a host name that spells an address is kept")
+		ipmasktest.AssertNoRawIP(t, ipmask.Default, c.Bot+"\n"+c.Device, "a label that holds an address is kept")
+		ipmasktest.AssertNoRawIP(t, ipmask.Default, c.Link+"\n"+v.Link, "an address in the link is kept")
 	})
 }
 

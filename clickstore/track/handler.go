@@ -36,6 +36,12 @@ type LinkFunc func(r *http.Request) (link string, kind clickstore.Kind, ok bool)
 // logged, since that is a route set up wrong. A nil next is
 // http.NotFoundHandler().
 //
+// Inside an http.TimeoutHandler, a request whose handler writes its
+// response after the deadline (the visitor got the 503) is not counted
+// ([Stats].Unserved); one that writes only a status line past the
+// deadline, with no body, cannot be told from an answered one. A handler
+// that panics is not counted.
+//
 // The wrapped handler sees the request as it arrived. The click is counted
 // once next returns, before the response is complete on the wire (the
 // visitor waits for the tracker as long as the store takes to answer),
@@ -101,11 +107,11 @@ func (t *Tracker) Middleware(link LinkFunc) (func(http.Handler) http.Handler, er
 // tracks r if next served it.
 func (t *Tracker) serve(w http.ResponseWriter, r *http.Request, link string, kind clickstore.Kind, next http.Handler) {
 	sw := writers.Get().(*statusWriter)
-	defer writers.Put(sw)
-	sw.ResponseWriter, sw.status = w, 0
+	defer sw.release() // also when next panics: the pool must not keep w
+	sw.ResponseWriter = w
 	next.ServeHTTP(sw, r)
 	sw.ResponseWriter = nil
-	if sw.status >= http.StatusBadRequest {
+	if sw.status >= http.StatusBadRequest || sw.timedOut {
 		t.count(cUnserved)
 		return
 	}
@@ -139,7 +145,17 @@ var writers = sync.Pool{New: func() any { return new(statusWriter) }}
 type statusWriter struct {
 	http.ResponseWriter
 	status int // 0 until the handler writes; a response with no write is 200
-	ctx    detached
+	// timedOut is set when a write failed with http.ErrHandlerTimeout:
+	// an http.TimeoutHandler around the tracker answered 503 instead.
+	timedOut bool
+	ctx      detached
+}
+
+// release empties w, so that the pool holds no request's writer, and
+// returns it to the pool.
+func (w *statusWriter) release() {
+	*w = statusWriter{}
+	writers.Put(w)
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -153,7 +169,11 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	if err != nil && errors.Is(err, http.ErrHandlerTimeout) {
+		w.timedOut = true
+	}
+	return n, err
 }
 
 func (w *statusWriter) Flush() {

@@ -1,12 +1,20 @@
 package track
 
 import (
+	"context"
+	"log/slog"
 	"math/rand/v2"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/retention"
 )
 
 // The quota forgets a network once none of its clicks can be held, so its
@@ -85,3 +93,38 @@ func TestQuotaPeakAgreesWithCounts(t *testing.T) {
 	assert.Positive(t, shortcuts, "some answers took the shortcut")
 	assert.Less(t, shortcuts, 20000, "some needed the lock")
 }
+
+// A flood from many networks, IPv6 /48s each with one click, grows the
+// quota no further than the store lets it: a network is counted once the
+// store holds its click, so a full store (clickstore.ErrFull) stops the
+// quota's growth too, and its memory follows the store's capacity.
+func TestQuotaGrowsNoFurtherThanTheStore(t *testing.T) {
+	const capacity = 500
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	kr, err := retention.NewKeyring(&retention.KeyringOptions{Now: clock})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = kr.Close() })
+	b, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
+	require.NoError(t, err)
+	store, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: clock, Capacity: capacity})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	tr, err := New(b, store, discard{}, &Options{Now: clock, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	ua := "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
+	for i := range 4 * capacity {
+		r := httptest.NewRequest("GET", "/go/abc", nil)
+		r.Header.Set("User-Agent", ua)
+		r.RemoteAddr = netip.AddrPortFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 8), byte(i), 7: 1}), 1).String()
+		tr.Track(r, "abc", clickstore.KindClick)
+	}
+	st := tr.Stats()
+	require.Equal(t, uint64(capacity), st.Unique, "the store took its capacity")
+	require.Equal(t, uint64(3*capacity), st.StoreFull)
+	assert.Equal(t, capacity, tr.quota.networks())
+}
+
+type discard struct{}
+
+func (discard) Add(context.Context, clickstore.Click, clickstore.Uniqueness) error { return nil }

@@ -108,6 +108,36 @@ func TestNetworkQuotaPerIPv6Network(t *testing.T) {
 	assert.Equal(t, clickstore.Repeat, track("2001:db8:1:1::1").Uniqueness, "a visitor the store holds is told a repeat, over the quota too")
 }
 
+// An IPv6 address that carries a visitor's IPv4 address (a SIIT or NAT64
+// translator in front of an IPv6-only service, IPv4-compatible, Teredo,
+// 6to4) masks to a network that every such visitor shares (64:ff9b::/48):
+// the quota tells them apart by their IPv4 network instead, as the policy
+// would mask the IPv4 address, so that one IPv4 network's flood does not
+// put every IPv4 visitor over the quota.
+func TestNetworkQuotaPerEmbeddedIPv4Network(t *testing.T) {
+	for _, form := range []struct{ name, a, b, c, other string }{
+		{"nat64", "64:ff9b::198.51.100.7", "64:ff9b::198.51.100.8", "64:ff9b::198.51.100.9", "64:ff9b::203.0.113.7"},
+		{"ipv4-compatible", "::198.51.100.7", "::198.51.100.8", "::198.51.100.9", "::203.0.113.7"},
+		// Teredo's client address is XOR-obfuscated in the last 32 bits.
+		{"teredo", "2001:0:4136:e378:8000:39cc:9bcb:f6f8", "2001:0:4136:e378:8000:39cc:9bcb:f6f7", "2001:0:4136:e378:8000:39cc:9bcb:f6f6", "2001:0:4136:e378:8000:39cc:34ff:8ef8"},
+		{"6to4", "2002:c633:6407::1", "2002:c633:6408::1", "2002:c633:6409::1", "2002:cb00:7107::1"},
+	} {
+		t.Run(form.name, func(t *testing.T) {
+			e := newTrackEnv(t, &track.Options{NetworkQuota: 2})
+			track := func(addr string) track.Visit {
+				r := request("GET", netip.AddrPortFrom(netip.MustParseAddr(addr), 1).String(), firefox)
+				return e.tracker.Track(r, "abc", clickstore.KindClick)
+			}
+			assert.Equal(t, clickstore.Unique, track(form.a).Uniqueness)
+			assert.Equal(t, clickstore.Unique, track(form.b).Uniqueness)
+			assert.True(t, track(form.c).OverQuota, "the third visitor of one IPv4 /24")
+			other := track(form.other)
+			assert.False(t, other.OverQuota, "another IPv4 network under the same IPv6 prefix")
+			assert.Equal(t, clickstore.Unique, other.Uniqueness)
+		})
+	}
+}
+
 // Under concurrent floods from several networks, each network's held
 // clicks stay within its quota, give or take the clicks in flight.
 func TestNetworkQuotaConcurrent(t *testing.T) {

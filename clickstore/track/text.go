@@ -62,14 +62,59 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// text returns s if it is valid UTF-8 without a NUL byte, text every
-// store takes (see clickstore.Click.Validate), and "" if not: dropping
-// only the bad bytes could join what is left into an address.
-func text(s string) string {
-	if clickstore.IsText(s) {
-		return s
+// addrText finds addresses in labels and links: mask is the tracker's
+// logmask masker, which finds an address in every form logs and URLs
+// write it (dotted, IPv6 in any spelling, with a port, in brackets,
+// percent-encoded) and masks it to the tracker's policy.
+type addrText struct{ mask func(string) string }
+
+// mayHold reports whether s holds what the masker needs to find an
+// address: a colon, a percent sign or a digit before a dot. Most labels
+// and links hold none, and cost a scan of their bytes.
+func mayHold(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ':', c == '%':
+			return true
+		case c == '.' && i > 0 && isDigit(s[i-1]):
+			return true
+		}
 	}
-	return ""
+	return false
+}
+
+// spells reports whether the label s holds an address: one the masker
+// would change (an address that is already masked is the policy's, and
+// stays), or one written with dashes for dots or colons, as host names
+// spell them (see spellsAddr).
+func (a addrText) spells(s string) bool {
+	if mayHold(s) && a.mask(s) != s {
+		return true
+	}
+	return strings.IndexByte(s, '-') >= 0 && spellsAddr(s)
+}
+
+// bot returns the bot label a click keeps: l cut to MaxLabelLen, or
+// LabelBot when l is not text or spells an address, so that a bot stays a
+// bot.
+func (a addrText) bot(l string) string {
+	if l == "" {
+		return ""
+	}
+	c := truncate(l, clickstore.MaxLabelLen)
+	if !clickstore.IsText(c) || a.spells(l) || (len(c) < len(l) && a.spells(c)) {
+		return LabelBot
+	}
+	return c
+}
+
+// device returns the device class a click keeps: l, or "" when it is too
+// long, not text or spells an address.
+func (a addrText) device(l string) string {
+	if len(l) > clickstore.MaxLabelLen || !clickstore.IsText(l) || a.spells(l) {
+		return ""
+	}
+	return l
 }
 
 // referrerHost returns the host of a Referer header value, lower-cased,
@@ -122,7 +167,7 @@ scan:
 	}
 	// An address needs a digit, or dashes for an IPv6 address's colons:
 	// most host names have neither and skip the checks.
-	if numbers && (numericHost(host) || spellsAddr(host)) {
+	if numbers && (numericHost(host) || spellsAddr(host) || hexQuad(host)) {
 		return "" // an address, not a host name: never keep it
 	}
 	if upper {
@@ -167,14 +212,34 @@ func spellsAddr(host string) bool {
 			return true
 		}
 	}
-	for host != "" {
-		label := host
-		if i := strings.IndexByte(host, '.'); i >= 0 {
-			label, host = host[:i], host[i+1:]
-		} else {
-			host = ""
-		}
+	for label := range strings.SplitSeq(host, ".") {
 		if dashedIPv6(label) {
+			return true
+		}
+	}
+	return false
+}
+
+// hexQuad reports whether a host name holds an IPv4 address in eight
+// hexadecimal digits, a label or a part of one between dashes, as nip.io
+// spells one ("app-c6336407.nip.io"). Digits alone (a date) or letters
+// alone ("deadbeef") are taken for words: such a part must mix both. It is
+// for host names only: a device model may be eight such characters.
+func hexQuad(host string) bool {
+	for part := range strings.FieldsFuncSeq(host, func(r rune) bool { return r == '.' || r == '-' }) {
+		if len(part) != 8 {
+			continue
+		}
+		digits, letters := 0, 0
+		for i := 0; i < len(part); i++ {
+			switch c := part[i] | 0x20; {
+			case isDigit(part[i]):
+				digits++
+			case 'a' <= c && c <= 'f':
+				letters++
+			}
+		}
+		if digits+letters == 8 && digits > 0 && letters > 0 {
 			return true
 		}
 	}

@@ -47,7 +47,10 @@ type Attributes struct {
 	// is dropped.
 	Country string
 	// Device overrides the device class the classifier gave ("mobile",
-	// "tablet", "desktop"), when not "".
+	// "tablet", "desktop"), when not "". One longer than
+	// clickstore.MaxLabelLen, not valid UTF-8, or holding an address (as
+	// the Builder's policy would mask it, or with dashes for its dots or
+	// colons) is dropped: it would persist in the device breakdown.
 	Device string
 }
 
@@ -82,14 +85,22 @@ type Options struct {
 	// and on what class of device. Nil means [Classify]. Its answers are
 	// cached per user agent (see AgentCache), so it must depend on the
 	// user agent alone; HEAD requests and prefetches are labelled bots
-	// whatever it says (see [BotLabel]).
+	// whatever it says (see [BotLabel]). Its labels persist in the
+	// Sink's breakdowns, so a label that is not valid UTF-8 or holds an
+	// address (a parser can take a device model from the agent's text,
+	// where a client may write one) is not kept: such a bot label becomes
+	// [LabelBot], such a device class "". A bot label is cut to
+	// clickstore.MaxLabelLen bytes.
 	Classify func(userAgent string) Agent
 
 	// AgentCache is how many distinct user agents keep their
 	// classification in the tracker's cache; 0 means DefaultAgentCache.
-	// Negative is an error. The cache keeps agents of up to 1 KiB, so it
-	// holds at most AgentCache KiB of them; a longer agent is classified
-	// by its first KiB on every request.
+	// Negative is an error. The cache holds no agent's text (a user agent
+	// can carry its sender's address), only a keyed hash of it, its
+	// digest for the pseudonym and its classification, each for one
+	// Window from the request that classified it; a timer clears expired
+	// entries whether or not requests come. An agent longer than 1 KiB
+	// is not cached: it is classified by its first KiB on every request.
 	AgentCache int
 
 	// Enrich sees the full client address, for the moment the request
@@ -103,19 +114,23 @@ type Options struct {
 	PathValue string
 
 	// NetworkQuota is how many clicks of one masked network (as the
-	// Builder's policy masks: a /24, a /48) the tracker lets the store
-	// hold at once; past it the network's clicks are still counted but
+	// Builder's policy masks: a /24, a /48; for an IPv6 address that
+	// carries the visitor's IPv4 address, such as a NAT64 one, the
+	// network of that IPv4 address) the tracker lets the store hold at
+	// once; past it the network's clicks are still counted but
 	// not recorded, with unknown uniqueness and [Visit].OverQuota set,
 	// so that a flood from one network cannot fill the store (a visitor
 	// whose click the store already holds is still told Repeat). Clicks
 	// racing past the check at once may overshoot it by as many. 0 means
 	// DefaultNetworkQuota; a negative quota turns the check off. It is
 	// per Tracker: several instances sharing a Redis store each allow
-	// their quota.
+	// their quota. The quota keeps an entry (about 120 bytes) per network
+	// with a click the store took within the window, so a flood from many
+	// networks grows it no further than the store's capacity.
 	NetworkQuota int
 
 	// Window is how long the store holds a click, for the quota's
-	// bookkeeping. 0 means retention.DefaultWindow, the default of every
+	// bookkeeping, and how long the agent cache keeps an entry. 0 means retention.DefaultWindow, the default of every
 	// store in this module. Negative is an error.
 	Window time.Duration
 
@@ -180,7 +195,9 @@ const (
 	Unattributed
 	// Failed: the click could not be built (a nil request, an invalid
 	// link or kind, the keyring failed with no local key to stand in)
-	// and was not counted.
+	// and was not counted. A link is invalid when it is empty, longer
+	// than clickstore.MaxLinkLen or not text a store takes
+	// (clickstore.IsText).
 	Failed
 )
 
@@ -254,6 +271,7 @@ type Tracker struct {
 	sink     clickstore.Sink
 	opts     Options
 	agents   *agentCache
+	addrs    addrText // finds addresses in labels and links
 	quota    *quota
 	logger   *slog.Logger
 	storeLog failLog      // the Store's failures, once per burst
@@ -346,7 +364,8 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 	for _, l := range [...]*failLog{&t.storeLog, &t.sinkLog} {
 		l.log.Logger, l.log.Mask = t.logger, masker.MaskString
 	}
-	t.agents = newAgentCache(o.AgentCache, o.Classify)
+	t.addrs.mask = masker.MaskString
+	t.agents = newAgentCache(o.AgentCache, o.Window, o.Now, o.Classify)
 	if o.NetworkQuota > 0 {
 		t.quota = newQuota(o.NetworkQuota, o.Window)
 	}
@@ -355,7 +374,9 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 
 // Track counts r as a click on link (kind KindClick) or a conversion (kind
 // KindConversion; link "" attributes it to the visitor's latest click on any
-// link) and reports what it did. Call it from a handler once the link is
+// link) and reports what it did. An address in link (a visitor may name the
+// link, as an outbound URL say) is masked by the Builder's policy, in every
+// form the ipmask/logmask masker finds, before the link is used or kept. Call it from a handler once the link is
 // known to exist; [Tracker.Handler] does that for a ServeMux route. A Store
 // or Sink failure is counted in [Tracker.Stats] and reflected in the Visit,
 // never returned: the visitor's request must be served anyway.
@@ -371,8 +392,14 @@ func (t *Tracker) Track(r *http.Request, link string, kind clickstore.Kind) Visi
 
 // track is Track with the context the store and the sink are called with.
 func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind clickstore.Kind) Visit {
+	if mayHold(link) {
+		// The link persists as the aggregates' key, and a visitor may
+		// have named it: an address in it is masked, as the clientip
+		// middleware masks the client's own in the URL.
+		link = t.addrs.mask(link)
+	}
 	v := Visit{Link: link, Kind: kind}
-	if r == nil || (kind != clickstore.KindClick && kind != clickstore.KindConversion) {
+	if r == nil || (kind != clickstore.KindClick && kind != clickstore.KindConversion) || !clickstore.IsText(link) {
 		v.Outcome = Failed
 		t.count(cBuildFailures)
 		return v
@@ -396,12 +423,15 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 		t.count(cOptedOut)
 		return v
 	}
-	// 3. What the user agent says, classified once per distinct agent.
-	ua := header(r.Header, "User-Agent")
-	ag := t.agents.get(ua)
+	// 3. What the user agent says, classified once per distinct agent
+	// and window.
+	now := t.opts.Now()
+	ag := t.agents.get(header(r.Header, "User-Agent"), now)
 	v.Bot = requestBot(r)
 	if v.Bot == "" {
-		v.Bot = ag.agent.Bot
+		// A classifier's label persists: it is cut to what a store
+		// takes, and one that spells an address is LabelBot.
+		v.Bot = t.addrs.bot(ag.agent.Bot)
 	}
 	// 4. Enrichment sees the full address, and only here.
 	var attrs Attributes
@@ -409,12 +439,12 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 		attrs = t.opts.Enrich(r, addr)
 	}
 	// 5. Pseudonym and masked network.
-	now := t.opts.Now()
 	buildLink := link
 	if buildLink == "" && kind == clickstore.KindConversion {
 		buildLink = "-" // Build wants a link; a conversion's comes from the store
 	}
 	c, err := t.builder.BuildDigest(ctx, addr, ag.digest, buildLink, now)
+	quotaNet := t.quotaNetwork(addr, c.Network)
 	// 6. The raw address is not used past this point.
 	addr = netip.Addr{}
 	// A local key stands in for the shared one: the click is whole, but
@@ -430,24 +460,22 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	}
 	c.Kind = kind
 	// Text from a classifier, a hook or the request must not make the
-	// store refuse the click: it is cut or dropped to what
-	// clickstore.Click.Validate takes.
-	c.Bot = text(truncate(v.Bot, clickstore.MaxLabelLen))
+	// store refuse the click, nor carry an address into it: it is cut or
+	// dropped to what clickstore.Click.Validate takes, and dropped if it
+	// spells an address.
+	c.Bot = v.Bot
 	c.Country = countryCode(attrs.Country)
 	c.Device = attrs.Device
 	if c.Device == "" {
 		c.Device = ag.agent.Device
 	}
-	if len(c.Device) > clickstore.MaxLabelLen {
-		c.Device = ""
-	}
-	c.Device = text(c.Device)
+	c.Device = t.addrs.device(c.Device)
 	c.Referrer = referrerHost(header(r.Header, "Referer")) // ASCII host names only
 
 	if kind == clickstore.KindConversion {
 		return t.convert(ctx, c, link, v, local, now)
 	}
-	v.Uniqueness, v.OverQuota = t.record(ctx, c, v.Bot != "", local, now)
+	v.Uniqueness, v.OverQuota = t.record(ctx, c, quotaNet, v.Bot != "", local, now)
 	t.count(cClicks)
 	switch v.Uniqueness {
 	case clickstore.Unique:
@@ -462,8 +490,11 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	return v
 }
 
-// add counts c in the sink.
+// add counts c in the sink, without the raw address a Builder with
+// KeepRawAddr puts in it: that is for the store's window, and the sink is
+// what persists.
 func (t *Tracker) add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness, now time.Time) {
+	c.RawAddr = netip.Addr{}
 	if err := t.sink.Add(ctx, c, u); err != nil {
 		t.count(cSinkFailures)
 		t.sinkLog.fail(ctx, now, "track: the sink failed; the click or conversion is not counted", err)
@@ -483,12 +514,30 @@ func (t *Tracker) storeFailed(ctx context.Context, now time.Time, err error) {
 		slog.Bool("full", full))
 }
 
+// quotaNetwork returns the network whose clicks the quota counts addr's
+// among: its masked network, or, for an IPv6 address that carries the
+// visitor's IPv4 address (NAT64 and SIIT, IPv4-compatible, Teredo, 6to4),
+// the network the policy masks that IPv4 address to. Every such visitor
+// shares one masked IPv6 network (64:ff9b::/48), which one IPv4 network's
+// flood would otherwise put over the quota. An ISATAP interface
+// identifier's IPv4 address is the host's own, often private: its
+// network is the IPv6 one.
+func (t *Tracker) quotaNetwork(addr netip.Addr, masked netip.Prefix) netip.Prefix {
+	if t.quota == nil || !addr.Is6() || addr.Is4In6() {
+		return masked
+	}
+	if e, n := ipmask.EmbeddedIPv4(addr); n > 0 && e[0].Form != ipmask.ISATAP && e[0].IPv4.IsValid() {
+		return t.policy.Prefix(e[0].IPv4)
+	}
+	return masked
+}
+
 // record asks the store whether c is its visitor's first click on the link,
 // unless c is a bot's (never unique, and not worth the store's room), its
 // pseudonym is under a local key (the store's answer would mean nothing),
 // or its network is at its quota (then only whether the store holds the
 // visitor's click already).
-func (t *Tracker) record(ctx context.Context, c clickstore.Click, bot, local bool, now time.Time) (clickstore.Uniqueness, bool) {
+func (t *Tracker) record(ctx context.Context, c clickstore.Click, quotaNet netip.Prefix, bot, local bool, now time.Time) (clickstore.Uniqueness, bool) {
 	if bot {
 		t.count(cBots)
 		return clickstore.Repeat, false
@@ -496,7 +545,7 @@ func (t *Tracker) record(ctx context.Context, c clickstore.Click, bot, local boo
 	if local {
 		return clickstore.UniqueUnknown, false
 	}
-	if t.quota != nil && !t.quota.allow(c.Network, now) {
+	if t.quota != nil && !t.quota.allow(quotaNet, now) {
 		// A visitor the store holds is still told a repeat; a new one
 		// is counted without being held.
 		_, ok, err := t.store.Latest(ctx, c.Visitor, c.PrevVisitor, c.Link)
@@ -516,7 +565,7 @@ func (t *Tracker) record(ctx context.Context, c clickstore.Click, bot, local boo
 	case err != nil:
 		t.storeFailed(ctx, now, err)
 	case first && t.quota != nil:
-		t.quota.add(c.Network, now)
+		t.quota.add(quotaNet, now)
 	}
 	if err == nil {
 		t.storeLog.ok(ctx, now, storeOK)

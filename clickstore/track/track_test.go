@@ -439,6 +439,12 @@ func TestTrackReferrerHost(t *testing.T) {
 		{name: "ipv4 in a reverse-dns name", ref: "http://ec2-198-51-100-7.compute-1.amazonaws.com/", want: ""},
 		{name: "ipv4 run into letters", ref: "http://ip198.51.100.7x.example/", want: ""},
 		{name: "ipv4 dots and dashes", ref: "http://host-198.51-100.7.example.net/", want: ""},
+		// nip.io's hexadecimal notation
+		{name: "ipv4 in hex, in a label", ref: "http://otherapp-c6336407.nip.io/", want: ""},
+		{name: "ipv4 in hex, a label", ref: "https://C6336407.nip.io:8443/", want: ""},
+		{name: "eight hex letters", ref: "https://deadbeef.example/", want: "deadbeef.example"},
+		{name: "a date", ref: "https://20251128.example.com/", want: "20251128.example.com"},
+		{name: "hex of another length", ref: "https://app-5f3a9c1e2.example.com/", want: "app-5f3a9c1e2.example.com"},
 		{name: "ipv6 with dashes", ref: "http://2001-db8--7.sslip.io/", want: ""},
 		{name: "ipv6 with dashes, all groups", ref: "http://2001-0db8-0001-0002-0000-0000-0000-0007.sslip.io/", want: ""},
 		{name: "three numbers", ref: "https://1.2.3.example.com/", want: "1.2.3.example.com"},
@@ -479,6 +485,8 @@ func TestTrackBadInput(t *testing.T) {
 		{name: "unknown kind", r: request("GET", "198.51.100.7:1", firefox), link: "abc", kind: clickstore.KindConversion + 1},
 		{name: "empty link", r: request("GET", "198.51.100.7:1", firefox), link: ""},
 		{name: "long link", r: request("GET", "198.51.100.7:1", firefox), link: strings.Repeat("l", clickstore.MaxLinkLen+1)},
+		{name: "link not UTF-8", r: request("GET", "198.51.100.7:1", firefox), link: "l\xff"}, // a path's %FF
+		{name: "link with a NUL", r: request("GET", "198.51.100.7:1", firefox), link: "l\x00"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
