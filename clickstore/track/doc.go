@@ -58,11 +58,13 @@
 // else of it; never an address: a host that is one (198.51.100.7,
 // [2001:db8::7], 3325256711) or spells one in its labels, as wildcard DNS
 // services and reverse-DNS names do (198.51.100.7.nip.io,
-// ec2-198-51-100-7.compute-1.amazonaws.com, 2001-db8--7.sslip.io, and
-// nip.io's eight hex digits, app-c6336407.nip.io), is dropped, and the
-// click counted with no referrer. (A label of eight hex digits is taken
-// for an address only when it mixes digits and letters: 20251128 and
-// deadbeef are kept.)
+// ec2-198-51-100-7.compute-1.amazonaws.com, 2001-db8--7.sslip.io,
+// nip.io's eight hex digits, app-c6336407.nip.io, the same after a few
+// letters or 0x, p5dc5a9f2.dip0.t-ipconnect.de, twelve zero-padded
+// digits, 198051100077.ip.example, or an IPv6 address's 32 hex digits),
+// is dropped, and the click counted with no referrer. (Hex digits are
+// taken for an address only when they mix digits and letters: 20251128
+// and deadbeef are kept.)
 //
 // # Links and labels
 //

@@ -220,30 +220,65 @@ func spellsAddr(host string) bool {
 	return false
 }
 
-// hexQuad reports whether a host name holds an IPv4 address in eight
-// hexadecimal digits, a label or a part of one between dashes, as nip.io
-// spells one ("app-c6336407.nip.io"). Digits alone (a date) or letters
-// alone ("deadbeef") are taken for words: such a part must mix both. It is
-// for host names only: a device model may be eight such characters.
+// hexQuad reports whether a host name holds an address in another
+// notation, in a label or a part of one between dashes: an IPv4 address in
+// eight hexadecimal digits, as nip.io spells one ("app-c6336407.nip.io")
+// and ISPs' reverse DNS names do after a few letters or "0x"
+// ("p5dc5a9f2.dip0.t-ipconnect.de"); twelve decimal digits, three an
+// octet ("198051100077.ip.example"); or an IPv6 address in 32 hexadecimal
+// digits. Hex digits alone (a date) or hex letters alone ("deadbeef") are
+// taken for words: hex must mix both. It is for host names only: a device
+// model may be eight such characters.
 func hexQuad(host string) bool {
 	for part := range strings.FieldsFuncSeq(host, func(r rune) bool { return r == '.' || r == '-' }) {
-		if len(part) != 8 {
+		switch {
+		case len(part) == 32:
+		case len(part) == 12 && paddedQuad(part):
+			return true
+		case len(part) >= 8 && len(part) <= 12:
+			prefix := part[:len(part)-8]
+			if strings.EqualFold(prefix, "0x") || strings.Trim(strings.ToLower(prefix), "abcdefghijklmnopqrstuvwxyz") == "" {
+				part = part[len(part)-8:]
+				break
+			}
+			continue
+		default:
 			continue
 		}
-		digits, letters := 0, 0
-		for i := 0; i < len(part); i++ {
-			switch c := part[i] | 0x20; {
-			case isDigit(part[i]):
-				digits++
-			case 'a' <= c && c <= 'f':
-				letters++
-			}
-		}
-		if digits+letters == 8 && digits > 0 && letters > 0 {
+		if mixedHex(part) {
 			return true
 		}
 	}
 	return false
+}
+
+// mixedHex reports whether s is all hexadecimal digits, decimal digits
+// and letters both.
+func mixedHex(s string) bool {
+	digits, letters := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i] | 0x20; {
+		case isDigit(s[i]):
+			digits++
+		case 'a' <= c && c <= 'f':
+			letters++
+		}
+	}
+	return digits+letters == len(s) && digits > 0 && letters > 0
+}
+
+// paddedQuad reports whether s is twelve decimal digits, each three an
+// octet of at most 255.
+func paddedQuad(s string) bool {
+	for i := 0; i < 12; i += 3 {
+		if !isDigit(s[i]) || !isDigit(s[i+1]) || !isDigit(s[i+2]) {
+			return false
+		}
+		if int(s[i]-'0')*100+int(s[i+1]-'0')*10+int(s[i+2]-'0') > 255 {
+			return false
+		}
+	}
+	return true
 }
 
 // dottedQuad reports whether s starts with four numbers of at most 255,

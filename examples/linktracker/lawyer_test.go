@@ -183,6 +183,15 @@ func headers(text string, client netip.Addr, i int, via string) http.Header {
 		"Cookie":           {"ip=" + text + "; seen=" + client.String()},
 		"Via":              {"1.1 " + text + " (squid/5.7)"},
 	}
+	if i%2 == 1 {
+		// Every other visitor's Referer spells its address in hex, as
+		// nip.io and ISPs' reverse DNS names do.
+		b := client.AsSlice()
+		h["Referer"] = []string{"http://app-" + hex.EncodeToString(b) + ".nip.io/"}
+		if len(b) == 4 {
+			h["Referer"] = []string{"http://p" + hex.EncodeToString(b) + ".dip0.t-ipconnect.de/"}
+		}
+	}
 	name := http.CanonicalHeaderKey(via)
 	switch name {
 	case "X-Forwarded-For":
