@@ -284,6 +284,7 @@ func (m *Masker) appendOnce(dst, text []byte) []byte {
 			continue // in text the last match's masking took: see appendScanned
 		}
 		dst, last, _ = m.maskMatch(dst, text, scan, d, &sc, match, last)
+		sc.took(match)
 	}
 	if pooled != nil {
 		decodedPool.Put(pooled)
@@ -324,6 +325,7 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 		}
 		var k int
 		dst, last, k = m.maskMatch(dst, text, scan, d, &sc, match, last)
+		sc.took(match)
 		if seg >= 0 || (start == 0 || class[text[start-1]]&cSafe != 0) && (last == len(text) || class[text[last]]&cSafe != 0) {
 			continue // the stretch is to be settled already, or the match is all of it and reads as itself masked
 		}
@@ -551,6 +553,7 @@ func (m *Masker) settleKey(dst []byte, from int, rest []byte) ([]byte, int) {
 			if !ok || match.Start >= end || !m.kept(match.Addr) {
 				break
 			}
+			sc.took(match)
 		}
 		if !ok || match.Start >= end {
 			break

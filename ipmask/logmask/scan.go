@@ -221,6 +221,7 @@ func Addrs(text []byte) iter.Seq[Match] {
 			if !ok {
 				return
 			}
+			sc.took(m)
 			m.Start, _ = d.orig(m.Start)
 			m.End, _ = d.orig(m.End)
 			if !yield(m) {
@@ -258,8 +259,8 @@ type scanner struct {
 	// lt is the position of the next '<' (a Dovecot session ID may
 	// follow it), kept like dot and colon.
 	lt int
-	// end is where the text of the last match (with a port or the hex
-	// digits cut off after it) ended, or 0.
+	// end is where the text of the last match taken (see took) ended,
+	// or 0.
 	end int
 }
 
@@ -281,17 +282,13 @@ func indexFrom(s []byte, from int, c byte) int {
 
 func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1, lt: -1, keyAt: -1} }
 
+// took notes that the caller has taken m, the last match next returned,
+// with its port or the hex digits cut off after it: a reading that
+// starts before their end is not looked for.
+func (sc *scanner) took(m Match) { sc.end = max(m.End, sc.portEnd) }
+
 // next returns the next address in s, or false when there is none.
 func (sc *scanner) next() (Match, bool) {
-	m, ok := sc.scan()
-	if ok {
-		sc.end = max(m.End, sc.portEnd) // a port, or hex digits cut off, go with it
-	}
-	return m, ok
-}
-
-// scan finds the next address for next.
-func (sc *scanner) scan() (Match, bool) {
 	s := sc.s
 	n := len(s)
 	sc.form = formText
@@ -335,8 +332,9 @@ func (sc *scanner) scan() (Match, bool) {
 			return Match{}, false
 		}
 		// Widen p to its token s[a:i], counting its colons and dots on
-		// the way: back to a, then on to i, and noting the classes met.
-		// A "::" is a colon whose left neighbour in the token is one too.
+		// the way: back to a, then on to i, noting the classes met from p
+		// on (where every label after a '.' is). A "::" is a colon whose
+		// left neighbour in the token is one too.
 		colons, dots, double, met := 0, 0, false, uint8(0)
 		a := p
 		for a > sc.i {
@@ -345,7 +343,6 @@ func (sc *scanner) scan() (Match, bool) {
 				break
 			}
 			a--
-			met |= c
 			if c&cColon != 0 {
 				colons++
 				double = double || a+1 < p && s[a+1] == ':'
@@ -391,8 +388,9 @@ func (sc *scanner) scan() (Match, bool) {
 		// A host name's label ending in an IPv4 address in hex
 		// (p5dc5a9f2.dip0.t-ipconnect.de, c633644d.nip.io). A token of
 		// digits and three dots, as an IPv4 address's, cannot hold one
-		// that a name follows.
-		if colons == 0 && (dots != 3 || met&cHex != 0) {
+		// that a name follows: the name's first label starts with a
+		// letter, a hex one after p or, past the token, any other.
+		if colons == 0 && b-a > 8 && (dots != 3 || met&cHex != 0) {
 			if m, ok := sc.hexLabel(a, b); ok {
 				if m.Start > a+1 { // rare: the token may hold a dotted quad before it
 					sc.pending = pending{m: m, i: sc.i, keyAt: -1, form: formHex, ok: true}
