@@ -3,6 +3,7 @@ package clickstore_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/clickstoretest"
+	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -251,5 +254,23 @@ func BenchmarkErase(b *testing.B) {
 			}
 			b.ReportMetric(float64(total.Nanoseconds())/float64(b.N)/float64(len(clicks)), "ns/click")
 		})
+	}
+}
+
+// BenchmarkValidate measures Click.Validate on a typical click, which
+// every store and sink runs on every click: its Referrer is checked for an
+// address as well as for text.
+func BenchmarkValidate(b *testing.B) {
+	raw := netip.MustParseAddr("198.51.100.7")
+	c := clickstore.Click{
+		Link: "spring-sale", Time: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC),
+		Visitor: clickstoretest.Visitor(1), Network: ipmask.Default.Prefix(raw),
+		Device: "mobile", Referrer: "news.example.com",
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.Validate(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/clickanon/clickanon/internal/hostaddr"
 )
 
 // Errors that callers branch on. Test for them with errors.Is: errors
@@ -204,7 +206,11 @@ type Click struct {
 	Bot string
 
 	// Referrer is the referring host ("news.example.com"), never a full
-	// URL, or "". At most MaxReferrerLen bytes.
+	// URL, or "". At most MaxReferrerLen bytes, and never a host that is
+	// an IP address or spells one in its labels (198.51.100.7.nip.io,
+	// ec2-198-51-100-7.compute-1.amazonaws.com, app-c6336407.nip.io), which
+	// stores and sinks would keep as given: Validate refuses it, and the
+	// tracker drops it.
 	Referrer string
 
 	// Device is a coarse device class ("mobile", "desktop"), or "". At most
@@ -219,7 +225,8 @@ type Click struct {
 // has no zone; Country is "" or two upper-case ASCII letters; Bot, Device
 // and Referrer fit their limits; and Link, Bot, Device and Referrer are
 // valid UTF-8 without a NUL byte (text a database stores: PostgreSQL
-// refuses anything else, and JSON would replace it). An error wraps
+// refuses anything else, and JSON would replace it); and Referrer is no
+// IP address and spells none (see [Click].Referrer). An error wraps
 // [ErrInvalidClick] and names the offending field and its fault (and a
 // text field's length), never its value.
 func (c Click) Validate() error {
@@ -260,6 +267,8 @@ func (c Click) Validate() error {
 		return invalid("device", notText)
 	case !IsText(c.Referrer):
 		return invalid("referrer", notText)
+	case hostaddr.Host(c.Referrer):
+		return invalid("referrer", "is an IP address or spells one")
 	}
 	return nil
 }

@@ -328,3 +328,29 @@ func TestClickPrintsNoAddressBesideEscapes(t *testing.T) {
 		}
 	}
 }
+
+// A Referrer that is an address, or spells one in its labels, is refused
+// by Validate, so that no store or sink keeps it as given; the error names
+// the field, never the value. Host names with digits that spell none pass.
+func TestValidateRefusesAddressReferrer(t *testing.T) {
+	raw := netip.MustParseAddr("198.51.100.7")
+	base := clickstore.Click{
+		Link: "spring-sale", Time: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC),
+		Visitor: clickstoretest.Visitor(1), Network: ipmask.Default.Prefix(raw),
+	}
+	for _, ref := range []string{"198.51.100.7", "3325256711", "2001:db8::7", "198.51.100.7.nip.io",
+		"ec2-198-51-100-7.compute-1.amazonaws.com", "2001-db8--7.sslip.io", "app-c6336407.nip.io", "p5dc5a9f2.dip0.t-ipconnect.de"} {
+		c := base
+		c.Referrer = ref
+		err := c.Validate()
+		if assert.ErrorIs(t, err, clickstore.ErrInvalidClick, ref) {
+			assert.Contains(t, err.Error(), "referrer", ref)
+			ipmasktest.AssertNoRawIPError(t, zeroBits, err, ref)
+		}
+	}
+	for _, ref := range []string{"", "news.example.com", "123.example.com", "2025-11-28-1.example.com", "xn--bcher-kva.example"} {
+		c := base
+		c.Referrer = ref
+		assert.NoError(t, c.Validate(), ref)
+	}
+}

@@ -1,0 +1,198 @@
+// Package hostaddr tells whether a host name is an IP address or spells
+// one in its labels, as wildcard DNS services (nip.io, sslip.io) and ISPs'
+// reverse DNS names do. The tracker drops such a Referer host, and a
+// clickstore.Click refuses one, since the host is then the address itself
+// and would be kept as given.
+package hostaddr
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// Host reports whether host, a host name without port in any case, is an
+// IP address as a browser reads one (a dotted quad, one number, 0x hex, an
+// IPv6 literal) or spells one in its labels: four numbers joined by dots
+// or dashes anywhere in it, an IPv6 address with dashes for colons, or an
+// address in hex, zero-padded decimal or 32 hex digits (see [Labels]). A
+// host with no digit, '-' or ':' is none, and costs one pass over its
+// bytes; Host does not allocate unless a label looks like a dashed IPv6
+// address.
+func Host(host string) bool {
+	var seen byte
+	for i := 0; i < len(host); i++ {
+		seen |= class[host[i]]
+	}
+	switch {
+	case seen&literal != 0:
+		return true // an IPv6 literal, or not a host name
+	case seen&number != 0:
+		return numericHost(host) || Labels(host) || hexQuad(host)
+	}
+	return false
+}
+
+// class marks the bytes Host looks for: those of an address literal, and
+// those an address spelled in labels needs.
+var class = func() (t [256]byte) {
+	t[':'], t['['] = literal, literal
+	t['-'] = number
+	for c := '0'; c <= '9'; c++ {
+		t[c] = number
+	}
+	return t
+}()
+
+const (
+	literal = 1 << iota
+	number
+)
+
+// numericHost reports whether a URL host is an IPv4 address as a browser
+// reads one: its last label is a number, decimal or 0x hexadecimal (the
+// WHATWG URL standard's rule; a real top-level domain is never numeric).
+// It does not allocate, unlike parsing and failing.
+func numericHost(host string) bool {
+	host = strings.TrimSuffix(host, ".")
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	if len(last) > 1 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X') {
+		return true
+	}
+	for i := 0; i < len(last); i++ {
+		if last[i] < '0' || last[i] > '9' {
+			return false
+		}
+	}
+	return last != ""
+}
+
+// Labels reports whether host, a host name or a label, spells an address
+// in its labels: an IPv4 address as four numbers joined by dots or dashes
+// anywhere in it, even run into letters ("198.51.100.7.nip.io",
+// "app198-51-100-7.sslip.io", "ec2-198-51-100-7.compute-1.amazonaws.com"),
+// or an IPv6 address with dashes for colons in one label
+// ("2001-db8--7.sslip.io"). It does not allocate unless a label looks like
+// a dashed IPv6 address.
+func Labels(host string) bool {
+	for i := 0; i < len(host); i++ {
+		if isDigit(host[i]) && (i == 0 || !isDigit(host[i-1])) && dottedQuad(host[i:]) {
+			return true
+		}
+	}
+	for label := range strings.SplitSeq(host, ".") {
+		if dashedIPv6(label) {
+			return true
+		}
+	}
+	return false
+}
+
+// hexQuad reports whether a host name holds an address in another
+// notation, in a label or a part of one between dashes: an IPv4 address in
+// eight hexadecimal digits, as nip.io spells one ("app-c6336407.nip.io")
+// and ISPs' reverse DNS names do after a few letters or "0x"
+// ("p5dc5a9f2.dip0.t-ipconnect.de"); twelve decimal digits, three an
+// octet ("198051100077.ip.example"); or an IPv6 address in 32 hexadecimal
+// digits. Hex digits alone (a date) or hex letters alone ("deadbeef") are
+// taken for words: hex must mix both. It is for host names only: a device
+// model may be eight such characters.
+func hexQuad(host string) bool {
+	for part := range strings.FieldsFuncSeq(host, func(r rune) bool { return r == '.' || r == '-' }) {
+		switch {
+		case len(part) == 32:
+		case len(part) == 12 && paddedQuad(part):
+			return true
+		case len(part) >= 8 && len(part) <= 12:
+			prefix := part[:len(part)-8]
+			if strings.EqualFold(prefix, "0x") || strings.Trim(strings.ToLower(prefix), "abcdefghijklmnopqrstuvwxyz") == "" {
+				part = part[len(part)-8:]
+				break
+			}
+			continue
+		default:
+			continue
+		}
+		if mixedHex(part) {
+			return true
+		}
+	}
+	return false
+}
+
+// mixedHex reports whether s is all hexadecimal digits, decimal digits
+// and letters both.
+func mixedHex(s string) bool {
+	digits, letters := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i] | 0x20; {
+		case isDigit(s[i]):
+			digits++
+		case 'a' <= c && c <= 'f':
+			letters++
+		}
+	}
+	return digits+letters == len(s) && digits > 0 && letters > 0
+}
+
+// paddedQuad reports whether s is twelve decimal digits, each three an
+// octet of at most 255.
+func paddedQuad(s string) bool {
+	for i := 0; i < 12; i += 3 {
+		if !isDigit(s[i]) || !isDigit(s[i+1]) || !isDigit(s[i+2]) {
+			return false
+		}
+		if int(s[i]-'0')*100+int(s[i+1]-'0')*10+int(s[i+2]-'0') > 255 {
+			return false
+		}
+	}
+	return true
+}
+
+// dottedQuad reports whether s starts with four numbers of at most 255,
+// of one to three digits each, joined by dots or dashes, the last one not
+// followed by a digit.
+func dottedQuad(s string) bool {
+	for k := range 4 {
+		n, v := 0, 0
+		for n < len(s) && isDigit(s[n]) {
+			v = v*10 + int(s[n]-'0')
+			if n++; n > 3 {
+				return false
+			}
+		}
+		if n == 0 || v > 255 {
+			return false
+		}
+		s = s[n:]
+		if k < 3 {
+			if len(s) < 2 || (s[0] != '.' && s[0] != '-') {
+				return false
+			}
+			s = s[1:]
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// dashedIPv6 reports whether a label is an IPv6 address written with
+// dashes for colons: hex digits and dashes only, with a "--" or eight
+// groups, that parses once the dashes are colons.
+func dashedIPv6(label string) bool {
+	dashes := 0
+	for i := 0; i < len(label); i++ {
+		switch c := label[i]; {
+		case c == '-':
+			dashes++
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	if dashes < 2 || (dashes < 7 && !strings.Contains(label, "--")) {
+		return false
+	}
+	_, err := netip.ParseAddr(strings.ReplaceAll(label, "-", ":"))
+	return err == nil
+}

@@ -1,0 +1,58 @@
+package hostaddr
+
+import "testing"
+
+func TestHost(t *testing.T) {
+	tests := []struct {
+		host string
+		want bool
+	}{
+		{"news.example.com", false},
+		{"123.example.com", false},
+		{"1.2.3.example.com", false},
+		{"2025-11-28-1.example.com", false},
+		{"xn--bcher-kva.example", false},
+		{"cafe-babe.example", false},
+		{"deadbeef.example", false},
+		{"20251128.example.com", false},
+		{"202511281830.example", false},
+		{"198.51.100.7", true},
+		{"198.51.100.7.", true},
+		{"3325256711", true},
+		{"0xc6336407", true},
+		{"2001:db8::7", true},
+		{"[2001:db8::7]", true},
+		{"198.51.100.7.nip.io", true},
+		{"app.10.0.0.1.nip.io", true},
+		{"198-51-100-7.sslip.io", true},
+		{"ec2-198-51-100-7.compute-1.amazonaws.com", true},
+		{"ip198.51.100.7x.example", true},
+		{"2001-db8--7.sslip.io", true},
+		{"app-c6336407.nip.io", true},
+		{"p5dc5a9f2.dip0.t-ipconnect.de", true},
+		{"198051100077.ip.example.net", true},
+		{"20010db8000100020000000000000007.ip6.example", true},
+	}
+	for _, tt := range tests {
+		if got := Host(tt.host); got != tt.want {
+			t.Errorf("Host(%q) = %v, want %v", tt.host, got, tt.want)
+		}
+	}
+}
+
+func TestHostAllocs(t *testing.T) {
+	for _, host := range []string{"news.example.com", "198.51.100.7.nip.io", "p5dc5a9f2.dip0.t-ipconnect.de"} {
+		if n := testing.AllocsPerRun(100, func() { Host(host) }); n != 0 {
+			t.Errorf("Host(%q): %v allocations", host, n)
+		}
+	}
+}
+
+func BenchmarkHost(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if Host("news.example.com") {
+			b.Fatal("an address")
+		}
+	}
+}
