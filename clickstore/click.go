@@ -209,7 +209,8 @@ type Click struct {
 	// URL, or "". At most MaxReferrerLen bytes, and never a host that is
 	// an IP address or spells one in its labels (198.51.100.7.nip.io,
 	// ec2-198-51-100-7.compute-1.amazonaws.com, app-c6336407.nip.io), which
-	// stores and sinks would keep as given: Validate refuses it, and the
+	// stores and sinks would keep as given: Validate refuses it (looking at
+	// the host of a value written with a port or as a URL), and the
 	// tracker drops it.
 	Referrer string
 
@@ -267,7 +268,7 @@ func (c Click) Validate() error {
 		return invalid("device", notText)
 	case !IsText(c.Referrer):
 		return invalid("referrer", notText)
-	case hostaddr.Host(c.Referrer):
+	case hostaddr.Referrer(c.Referrer):
 		return invalid("referrer", "is an IP address or spells one")
 	}
 	return nil

@@ -32,6 +32,35 @@ func Host(host string) bool {
 	return false
 }
 
+// Referrer is [Host] for a referring host as a caller may have written
+// it: a host, a host and port, or a whole URL, whose host (without user
+// info or port) is what is looked at.
+func Referrer(ref string) bool {
+	var seen byte
+	for i := 0; i < len(ref); i++ {
+		seen |= class[ref[i]]
+	}
+	if seen&literal == 0 {
+		return seen&number != 0 && (numericHost(ref) || Labels(ref) || hexQuad(ref))
+	}
+	if i := strings.Index(ref, "://"); i >= 0 {
+		ref = ref[i+3:]
+		if j := strings.IndexAny(ref, "/?#"); j >= 0 {
+			ref = ref[:j]
+		}
+		if j := strings.LastIndexByte(ref, '@'); j >= 0 {
+			ref = ref[j+1:]
+		}
+	}
+	if strings.HasPrefix(ref, "[") || strings.Count(ref, ":") > 1 {
+		return true // an IPv6 literal
+	}
+	if j := strings.LastIndexByte(ref, ':'); j >= 0 {
+		ref = ref[:j] // a port
+	}
+	return Host(ref)
+}
+
 // class marks the bytes Host looks for: those of an address literal, and
 // those an address spelled in labels needs.
 var class = func() (t [256]byte) {

@@ -40,6 +40,32 @@ func TestHost(t *testing.T) {
 	}
 }
 
+func TestReferrer(t *testing.T) {
+	tests := []struct {
+		ref  string
+		want bool
+	}{
+		{"news.example.com", false},
+		{"https://example.com/a?b=c", false},
+		{"https://user:pw@example.com:8443/1.2.3.4.png", false},
+		{"example.com:8080", false},
+		{"app.example:443", false},
+		{"198.51.100.7", true},
+		{"198.51.100.7:80", true},
+		{"http://198.51.100.7:8080/x", true},
+		{"https://user@198-51-100-7.sslip.io/", true},
+		{"http://[2001:db8::7]:80/", true},
+		{"2001:db8::7", true},
+		{"[2001:db8::7]", true},
+		{"https://app-c6336407.nip.io/x", true},
+	}
+	for _, tt := range tests {
+		if got := Referrer(tt.ref); got != tt.want {
+			t.Errorf("Referrer(%q) = %v, want %v", tt.ref, got, tt.want)
+		}
+	}
+}
+
 func TestHostAllocs(t *testing.T) {
 	for _, host := range []string{"news.example.com", "198.51.100.7.nip.io", "p5dc5a9f2.dip0.t-ipconnect.de"} {
 		if n := testing.AllocsPerRun(100, func() { Host(host) }); n != 0 {
