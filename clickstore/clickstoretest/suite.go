@@ -439,6 +439,10 @@ func testInvalid(t *testing.T, newStore NewStore) {
 		{"bad country", func(c *clickstore.Click) { c.Country = "de" }},
 		{"conversion", func(c *clickstore.Click) { c.Kind = clickstore.KindConversion }},
 		{"unknown kind", func(c *clickstore.Click) { c.Kind = 9 }},
+		// A referrer that is the address itself would be kept as given.
+		{"referrer an address", func(c *clickstore.Click) { c.Referrer = "198.51.100.7" }},
+		{"referrer spelling an address", func(c *clickstore.Click) { c.Referrer = "198-51-100-7.sslip.io" }},
+		{"referrer an IPv6 literal in a URL", func(c *clickstore.Click) { c.Referrer = "https://[2001:db8::7]:8443/x" }},
 	}
 	for _, tt := range tests {
 		c := good

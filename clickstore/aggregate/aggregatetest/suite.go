@@ -430,6 +430,9 @@ func testInvalid(t *testing.T, newBackend NewBackend) {
 		{"no network", e.ctx, func(c *clickstore.Click) { c.Network = netip.Prefix{} }, clickstore.Unique},
 		{"network with host bits", e.ctx, func(c *clickstore.Click) { c.Network = netip.MustParsePrefix("192.0.2.7/24") }, clickstore.Unique},
 		{"unknown kind", e.ctx, func(c *clickstore.Click) { c.Kind = 9 }, clickstore.Unique},
+		// A referrer that is the address itself would be kept as a breakdown.
+		{"referrer an address", e.ctx, func(c *clickstore.Click) { c.Referrer = "198.51.100.7" }, clickstore.Unique},
+		{"referrer spelling an address", e.ctx, func(c *clickstore.Click) { c.Referrer = "app-c6336407.nip.io" }, clickstore.Unique},
 		{"unknown uniqueness", e.ctx, func(*clickstore.Click) {}, clickstore.Repeat + 1},
 		{"canceled context", canceled, func(*clickstore.Click) {}, clickstore.Unique},
 	}
