@@ -124,12 +124,11 @@ type Keyring struct {
 	closed bool
 
 	// A local key stands in for cur: the store failed (localErr says how,
-	// wrapping ErrLocalKey) at tried and is asked again at or after
-	// retry, or at a time before tried (a clock stepped back).
+	// wrapping ErrLocalKey) at tried and is asked again localRetry after
+	// it, or at a time before tried (a clock stepped back).
 	local     bool
 	localErr  error
 	tried     time.Time
-	retry     time.Time
 	localKeys uint64      // local keys made, ever
 	timer     *time.Timer // fires when the cache is due to be dropped
 	until     time.Time   // when the cache is dropped at the latest, on the runtime's clock
@@ -163,8 +162,16 @@ func (r *Keyring) fillLocked(e int64, cur, prev Key) {
 	r.ok, r.epoch, r.c.cur, r.c.prev = true, e, cur, prev
 }
 
-// cachedLocked returns the cached keys, zero if there are none.
-func (r *Keyring) cachedLocked() (cur, prev Key) {
+// cachedLocked reports whether the cache answers for epoch e at now: it
+// holds e's keys, and they are shared, or local and not yet due for
+// another try of the store (localRetry after the last, or a time before
+// it: a clock stepped back). The caller holds r.mu.
+func (r *Keyring) cachedLocked(e int64, now time.Time) bool {
+	return r.ok && r.epoch == e && (!r.local || now.Before(r.tried.Add(localRetry)) && !now.Before(r.tried))
+}
+
+// keysLocked returns the cached keys, zero if there are none.
+func (r *Keyring) keysLocked() (cur, prev Key) {
 	if !r.ok {
 		return Key{}, Key{}
 	}
@@ -227,7 +234,7 @@ func (r *Keyring) Policy() Policy { return r.policy }
 func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Key, err error) {
 	e := r.policy.Epoch(now)
 	r.mu.RLock()
-	if r.ok && r.epoch == e && (!r.local || now.Before(r.retry) && !now.Before(r.tried)) {
+	if r.cachedLocked(e, now) {
 		current, previous, err = r.c.cur, r.c.prev, r.localErr
 		r.mu.RUnlock()
 		return current, previous, err
@@ -240,7 +247,7 @@ func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Ke
 		// that may be timing out.
 		if !r.fill.TryLock() {
 			r.mu.RLock()
-			current, previous = r.cachedLocked()
+			current, previous = r.keysLocked()
 			err = r.localErr
 			ok := r.ok && r.epoch == e
 			r.mu.RUnlock()
@@ -275,7 +282,7 @@ func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Ke
 // caller holds r.fill, so that one goroutine at a time talks to the store.
 func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev Key, asked bool, err error) {
 	r.mu.RLock()
-	if r.ok && r.epoch == e && (!r.local || now.Before(r.retry) && !now.Before(r.tried)) { // another goroutine filled it meanwhile
+	if r.cachedLocked(e, now) { // another goroutine filled it meanwhile
 		cur, prev, err = r.c.cur, r.c.prev, r.localErr
 		r.mu.RUnlock()
 		return cur, prev, false, err
@@ -335,7 +342,7 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 		return Key{}, Key{}, true, fmt.Errorf("retention: keys for epoch %d: keyring %w", e, ErrClosed)
 	}
 	r.fillLocked(e, cur, prev) // overwrites a local key's bytes in place
-	r.local, r.localErr, r.tried, r.retry = false, nil, time.Time{}, time.Time{}
+	r.local, r.localErr, r.tried = false, nil, time.Time{}
 	r.armLocked(now)
 	r.accountLocked()
 	r.mu.Unlock()
@@ -357,7 +364,7 @@ func (r *Keyring) fallback(ctx context.Context, e int64, now time.Time, stale bo
 	case r.closed:
 		return Key{}, Key{}, true, fmt.Errorf("retention: keys for epoch %d: keyring %w", e, ErrClosed)
 	case r.ok && r.epoch == e && r.local:
-		r.localErr, r.tried, r.retry = lerr, now, now.Add(localRetry)
+		r.localErr, r.tried = lerr, now
 		return r.c.cur, r.c.prev, true, lerr
 	}
 	secret, err := r.draw(e)
@@ -369,7 +376,7 @@ func (r *Keyring) fallback(ctx context.Context, e int64, now time.Time, stale bo
 	}
 	r.fillLocked(e, newKey(e, secret), Key{})
 	clear(secret[:])
-	r.local, r.localErr, r.tried, r.retry = true, lerr, now, now.Add(localRetry)
+	r.local, r.localErr, r.tried = true, lerr, now
 	r.localKeys++
 	r.armLocked(now)
 	r.accountLocked()
@@ -509,7 +516,7 @@ func (r *Keyring) dropCacheLocked() int {
 		}
 	}
 	r.ok = false
-	r.local, r.localErr, r.tried, r.retry = false, nil, time.Time{}, time.Time{}
+	r.local, r.localErr, r.tried = false, nil, time.Time{}
 	if r.timer != nil {
 		r.timer.Stop()
 	}
@@ -530,7 +537,7 @@ func (r *Keyring) account() {
 func (r *Keyring) accountLocked() {
 	var buf [4]int64
 	live := buf[:0]
-	if cur, prev := r.cachedLocked(); r.ok {
+	if cur, prev := r.keysLocked(); r.ok {
 		live = append(live, cur.Epoch)
 		if !prev.IsZero() {
 			live = append(live, prev.Epoch)
@@ -646,7 +653,7 @@ func (r *Keyring) Sweep(ctx context.Context, now time.Time) (SweepStats, error) 
 		st.Deleted += r.dropCacheLocked()
 	}
 	if r.ok {
-		oldest, prev := r.cachedLocked()
+		oldest, prev := r.keysLocked()
 		if !prev.IsZero() {
 			oldest = prev
 		}
