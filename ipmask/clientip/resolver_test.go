@@ -103,6 +103,7 @@ func TestResolveAdversarial(t *testing.T) {
 		{name: "CloudFront viewer bracket then text", strategy: []clientip.Strategy{viewer}, h: hdr("CloudFront-Viewer-Address", "[2001:db8::7]x:80"), remote: proxy, err: clientip.ErrMalformed},
 		{name: "CloudFront viewer zone", strategy: []clientip.Strategy{viewer}, h: hdr("CloudFront-Viewer-Address", "fe80::1%eth0:80"), remote: proxy, err: clientip.ErrMalformed},
 		{name: "CloudFront viewer IPv4 in brackets", strategy: []clientip.Strategy{viewer}, h: hdr("CloudFront-Viewer-Address", "[198.51.100.10]:80"), remote: proxy, err: clientip.ErrMalformed},
+		{name: "CloudFront viewer IPv4 and two ports", strategy: []clientip.Strategy{viewer}, h: hdr("CloudFront-Viewer-Address", "198.51.100.10:80:80"), remote: proxy, err: clientip.ErrMalformed},
 		// Zones identify a local interface; from a remote header they are forgery.
 		{name: "zone rejected", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "fe80::1%eth0"), remote: proxy, err: clientip.ErrMalformed},
 		{name: "bracketed zone rejected", strategy: []clientip.Strategy{xff}, h: hdr("X-Forwarded-For", "[fe80::1%25eth0]:80"), remote: proxy, err: clientip.ErrMalformed},

@@ -176,34 +176,20 @@ const headerViewerAddress = "Cloudfront-Viewer-Address"
 // in the viewer's source port after a colon, also after an IPv6 address
 // that it writes without brackets ("2001:db8::7:46532", or all eight
 // groups and the port). So, unlike any other header's entry, an
-// unbracketed IPv6 address there is read up to its last colon.
+// unbracketed IPv6 address there is read up to its last colon; what is
+// before it is read as any entry without a port is.
 func parseViewerAddress(v string) (netip.Addr, failure) {
-	if len(v) > maxAddrLen {
-		return netip.Addr{}, malformed(headerViewerAddress, 0, v, whyTooLong)
-	}
 	i := strings.LastIndexByte(v, ':')
-	if i < 0 {
+	switch {
+	case i < 0:
 		return netip.Addr{}, malformed(headerViewerAddress, 0, v, "no port")
+	case !hasBracket(v) && strings.Count(v[:i], ":") == 1:
+		return netip.Addr{}, malformed(headerViewerAddress, 0, v, "two ports")
 	}
 	if _, ok := parsePort(v[i+1:]); !ok {
 		return netip.Addr{}, malformed(headerViewerAddress, 0, v, "bad port")
 	}
-	host := v[:i]
-	bracketed := hasBracket(host)
-	if bracketed {
-		if host[len(host)-1] != ']' {
-			return netip.Addr{}, malformed(headerViewerAddress, 0, v, "text after the bracket")
-		}
-		host = host[1 : len(host)-1]
-	}
-	if strings.IndexByte(host, '%') >= 0 {
-		return netip.Addr{}, malformed(headerViewerAddress, 0, v, "a zone is not allowed")
-	}
-	a, why := parseHost(host, bracketed)
-	if why != "" {
-		return netip.Addr{}, malformed(headerViewerAddress, 0, v, why)
-	}
-	return a, failure{}
+	return parseEntry(headerViewerAddress, 0, v[:i])
 }
 
 // failure describes why a resolution found no address. It is a value,
