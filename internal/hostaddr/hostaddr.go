@@ -19,29 +19,17 @@ import (
 // bytes; Host does not allocate unless a label looks like a dashed IPv6
 // address.
 func Host(host string) bool {
-	var seen byte
-	for i := 0; i < len(host); i++ {
-		seen |= class[host[i]]
-	}
-	switch {
-	case seen&literal != 0:
-		return true // an IPv6 literal, or not a host name
-	case seen&number != 0:
-		return numericHost(host) || Labels(host) || hexQuad(host)
-	}
-	return false
+	seen := scan(host)
+	return seen&literal != 0 || seen&number != 0 && spelled(host)
 }
 
 // Referrer is [Host] for a referring host as a caller may have written
 // it: a host, a host and port, or a whole URL, whose host (without user
 // info or port) is what is looked at.
 func Referrer(ref string) bool {
-	var seen byte
-	for i := 0; i < len(ref); i++ {
-		seen |= class[ref[i]]
-	}
+	seen := scan(ref)
 	if seen&literal == 0 {
-		return seen&number != 0 && (numericHost(ref) || Labels(ref) || hexQuad(ref))
+		return seen&number != 0 && spelled(ref)
 	}
 	if i := strings.Index(ref, "://"); i >= 0 {
 		ref = ref[i+3:]
@@ -60,6 +48,19 @@ func Referrer(ref string) bool {
 	}
 	return Host(ref)
 }
+
+// scan returns the classes of the bytes in s (see class).
+func scan(s string) byte {
+	var seen byte
+	for i := 0; i < len(s); i++ {
+		seen |= class[s[i]]
+	}
+	return seen
+}
+
+// spelled reports whether host, which has a digit or '-', is an address
+// as a browser reads one or spells one in its labels.
+func spelled(host string) bool { return numericHost(host) || Labels(host) || hexQuad(host) }
 
 // class marks the bytes Host looks for: those of an address literal, and
 // those an address spelled in labels needs.
