@@ -62,9 +62,10 @@
 // nip.io's eight hex digits, app-c6336407.nip.io, the same after a few
 // letters or 0x, p5dc5a9f2.dip0.t-ipconnect.de, twelve zero-padded
 // digits, 198051100077.ip.example, or an IPv6 address's 32 hex digits),
-// is dropped, and the click counted with no referrer. (Hex digits are
-// taken for an address only when they mix digits and letters: 20251128
-// and deadbeef are kept.)
+// is dropped, and the click counted with no referrer. Eight hex digits
+// are an address whatever they spell (20251128.example.com and
+// deadbeef.nip.io are dropped too), as package logmask reads them: no
+// host kept is one a log would have masked.
 //
 // # Links and labels
 //

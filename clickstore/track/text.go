@@ -69,19 +69,23 @@ func truncate(s string, n int) string {
 type addrText struct{ mask func(string) string }
 
 // mayHold reports whether s holds what the masker needs to find an
-// address: a colon, a percent sign or a digit before a dot. Most labels
-// and links hold none, and cost a scan of their bytes.
+// address: a colon, a percent sign or a hex digit before a dot (a dotted
+// quad's, and the end of a host name's label that spells one with dashes
+// or in hex, as 2001-db8--a.sslip.io or c633644d.nip.io). Most labels and
+// links hold none, and cost a scan of their bytes.
 func mayHold(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == ':', c == '%':
 			return true
-		case c == '.' && i > 0 && '0' <= s[i-1] && s[i-1] <= '9':
+		case c == '.' && i > 0 && isHex(s[i-1]):
 			return true
 		}
 	}
 	return false
 }
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f' }
 
 // spells reports whether the label s holds an address: one the masker
 // would change (an address that is already masked is the policy's, and
@@ -134,16 +138,20 @@ func referrerHost(ref string) string {
 	// looked at.
 	start, end := i+3, -1
 	upper, numbers, bad := false, false, false
+	dots := 0
 	j := start
 scan:
 	for ; j < len(ref); j++ {
 		switch c := ref[j]; {
-		case 'a' <= c && c <= 'z', c == '.', c == '_':
+		case 'a' <= c && c <= 'z', c == '_':
+		case c == '.':
+			dots++
 		case c == '/', c == '?', c == '#':
 			break scan
 		case c == '@':
 			start, end = j+1, -1
 			upper, numbers, bad = false, false, false
+			dots = 0
 		case end >= 0:
 			// the port, or user info before an '@'
 		case c == ':':
@@ -167,7 +175,7 @@ scan:
 	}
 	// An address needs a digit, or dashes for an IPv6 address's colons:
 	// most host names have neither and skip the checks.
-	if numbers && hostaddr.Host(host) {
+	if numbers && hostaddr.Host(host) || !numbers && dots >= 2 && hostaddr.HexWord(host) {
 		return "" // an address, not a host name: never keep it
 	}
 	if upper {

@@ -49,6 +49,12 @@ func Referrer(ref string) bool {
 	return Host(ref)
 }
 
+// HexWord reports whether a host name with no digit or '-' (which [Host]
+// passes without a look) has a label of eight hex letters after at most
+// four other letters, an IPv4 address as package logmask reads one when a
+// name follows it (deadbeef.nip.io is 222.173.190.239).
+func HexWord(host string) bool { return hexQuad(host) }
+
 // scan returns the classes of the bytes in s (see class).
 func scan(s string) byte {
 	var seen byte
@@ -110,8 +116,12 @@ func Labels(host string) bool {
 		}
 	}
 	for label := range strings.SplitSeq(host, ".") {
-		if dashedIPv6(label) {
-			return true
+		// The label, or what follows one of its dashes (ip6-2001-db8--7),
+		// as package logmask reads a label after a word.
+		for k := 0; k < len(label); k++ {
+			if (k == 0 || label[k-1] == '-') && dashedIPv6(label[k:]) {
+				return true
+			}
 		}
 	}
 	return false
@@ -123,9 +133,11 @@ func Labels(host string) bool {
 // and ISPs' reverse DNS names do after a few letters or "0x"
 // ("p5dc5a9f2.dip0.t-ipconnect.de"); twelve decimal digits, three an
 // octet ("198051100077.ip.example"); or an IPv6 address in 32 hexadecimal
-// digits. Hex digits alone (a date) or hex letters alone ("deadbeef") are
-// taken for words: hex must mix both. It is for host names only: a device
-// model may be eight such characters.
+// digits, which must mix digits and letters. Eight hex digits are read as
+// an address whatever they are (a date, "deadbeef"), as package logmask
+// reads them in a host name, so that no host the tracker keeps is one
+// logmask would mask. It is for host names only: a device model may be
+// eight such characters.
 func hexQuad(host string) bool {
 	for part := range strings.FieldsFuncSeq(host, func(r rune) bool { return r == '.' || r == '-' }) {
 		switch {
@@ -135,8 +147,9 @@ func hexQuad(host string) bool {
 		case len(part) >= 8 && len(part) <= 12:
 			prefix := part[:len(part)-8]
 			if strings.EqualFold(prefix, "0x") || strings.Trim(strings.ToLower(prefix), "abcdefghijklmnopqrstuvwxyz") == "" {
-				part = part[len(part)-8:]
-				break
+				if strings.Trim(part[len(part)-8:], "0123456789abcdefABCDEF") == "" {
+					return true
+				}
 			}
 			continue
 		default:

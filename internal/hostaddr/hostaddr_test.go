@@ -13,8 +13,10 @@ func TestHost(t *testing.T) {
 		{"2025-11-28-1.example.com", false},
 		{"xn--bcher-kva.example", false},
 		{"cafe-babe.example", false},
-		{"deadbeef.example", false},
-		{"20251128.example.com", false},
+		{"deadbeef.example", false}, // no digit: see HexWord
+		{"20251128.example.com", true},
+		{"ip6-2001-db8--7.example.net", true},
+		{"app-5f3a9c1e2.example.com", false},
 		{"202511281830.example", false},
 		{"198.51.100.7", true},
 		{"198.51.100.7.", true},
@@ -36,6 +38,14 @@ func TestHost(t *testing.T) {
 	for _, tt := range tests {
 		if got := Host(tt.host); got != tt.want {
 			t.Errorf("Host(%q) = %v, want %v", tt.host, got, tt.want)
+		}
+	}
+}
+
+func TestHexWord(t *testing.T) {
+	for host, want := range map[string]bool{"deadbeef.nip.io": true, "pfacebade.dip0.example.de": true, "news.example.com": false, "abcdefgh.example.com": false, "accessed.example.com": false} {
+		if got := HexWord(host); got != want {
+			t.Errorf("HexWord(%q) = %v, want %v", host, got, want)
 		}
 	}
 }
