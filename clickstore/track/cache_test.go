@@ -2,6 +2,7 @@ package track
 
 import (
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -176,9 +177,21 @@ func TestAgentCacheForgetsWithoutRequests(t *testing.T) {
 			}
 			return n
 		}
-		c.get("Mozilla/5.0 (Windows NT 10.0; Win64; x64) first", time.Now())
+		// Two agents stored in different slots (the seed is random, so
+		// pick the second to miss the first's slot), so that neither
+		// replaces the other.
+		slot := func(ua string) uint64 {
+			h := maphash.String(c.seed, ua)
+			return h&c.mask | h>>63
+		}
+		first := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) first"
+		second := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) second"
+		for i := 0; slot(second) == slot(first); i++ {
+			second = fmt.Sprintf("Mozilla/5.0 (Windows NT 10.0; Win64; x64) second %d", i)
+		}
+		c.get(first, time.Now())
 		time.Sleep(10 * time.Minute)
-		c.get("Mozilla/5.0 (Windows NT 10.0; Win64; x64) second", time.Now())
+		c.get(second, time.Now())
 		require.Equal(t, 2, held())
 
 		time.Sleep(20*time.Minute - time.Nanosecond)
