@@ -138,20 +138,24 @@ func referrerHost(ref string) string {
 	// looked at.
 	start, end := i+3, -1
 	upper, numbers, bad := false, false, false
-	dots := 0
+	// A label of 8 to 12 bytes before a dot may be a hex word that reads
+	// as an address (deadbeef.nip.io): lab counts the label's bytes.
+	word, lab := false, 0
 	j := start
 scan:
 	for ; j < len(ref); j++ {
 		switch c := ref[j]; {
 		case 'a' <= c && c <= 'z', c == '_':
+			lab++
 		case c == '.':
-			dots++
+			word = word || lab >= 8 && lab <= 12
+			lab = 0
 		case c == '/', c == '?', c == '#':
 			break scan
 		case c == '@':
 			start, end = j+1, -1
 			upper, numbers, bad = false, false, false
-			dots = 0
+			word, lab = false, 0
 		case end >= 0:
 			// the port, or user info before an '@'
 		case c == ':':
@@ -160,6 +164,7 @@ scan:
 			numbers = true
 		case 'A' <= c && c <= 'Z':
 			upper = true
+			lab++
 		default:
 			// Not a host name (and nothing a spreadsheet could run); an
 			// IPv6 literal's '[' is caught here: an address, never kept.
@@ -175,7 +180,7 @@ scan:
 	}
 	// An address needs a digit, or dashes for an IPv6 address's colons:
 	// most host names have neither and skip the checks.
-	if numbers && hostaddr.Host(host) || !numbers && dots >= 2 && hostaddr.HexWord(host) {
+	if numbers && hostaddr.Host(host) || !numbers && word && hostaddr.HexWord(host) {
 		return "" // an address, not a host name: never keep it
 	}
 	if upper {

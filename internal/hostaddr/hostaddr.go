@@ -53,7 +53,22 @@ func Referrer(ref string) bool {
 // passes without a look) has a label of eight hex letters after at most
 // four other letters, an IPv4 address as package logmask reads one when a
 // name follows it (deadbeef.nip.io is 222.173.190.239).
-func HexWord(host string) bool { return hexQuad(host) }
+// Only a label of 8 to 12 bytes is looked at, so that a host of shorter
+// labels (news.example.com) costs a pass of IndexByte.
+func HexWord(host string) bool {
+	for host != "" {
+		label := host
+		if i := strings.IndexByte(host, '.'); i >= 0 {
+			label, host = host[:i], host[i+1:]
+		} else {
+			host = ""
+		}
+		if len(label) >= 8 && len(label) <= 12 && hexQuad(label) {
+			return true
+		}
+	}
+	return false
+}
 
 // scan returns the classes of the bytes in s (see class).
 func scan(s string) byte {
