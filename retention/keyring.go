@@ -167,7 +167,13 @@ func (r *Keyring) fillLocked(e int64, cur, prev Key) {
 // another try of the store (localRetry after the last, or a time before
 // it: a clock stepped back). The caller holds r.mu.
 func (r *Keyring) cachedLocked(e int64, now time.Time) bool {
-	return r.ok && r.epoch == e && (!r.local || now.Before(r.tried.Add(localRetry)) && !now.Before(r.tried))
+	return r.ok && r.epoch == e && (!r.local || r.localFresh(now))
+}
+
+// localFresh reports whether the local key standing in is not yet due
+// for another try of the store at now (see cachedLocked).
+func (r *Keyring) localFresh(now time.Time) bool {
+	return now.Before(r.tried.Add(localRetry)) && !now.Before(r.tried)
 }
 
 // keysLocked returns the cached keys, zero if there are none.
