@@ -85,6 +85,11 @@ func (k Key) MAC(msg []byte) [sha256.Size]byte {
 	if k.pads == (macPads{}) {
 		return k.slowMAC(msg)
 	}
+	if len(msg) <= maxOneBlock {
+		if sum, ok := k.oneBlockMAC(msg); ok {
+			return sum
+		}
+	}
 	h := sha256.New()
 	u, ok := h.(encoding.BinaryUnmarshaler)
 	if !ok {
@@ -108,6 +113,56 @@ func (k Key) MAC(msg []byte) [sha256.Size]byte {
 	}
 	clear(st[4 : 4+sha256.Size])
 	return sum
+}
+
+// maxOneBlock is the longest message whose SHA-256 padding fits the one
+// block after the key block: 55 bytes, a 0x80 byte and the 8-byte length.
+const maxOneBlock = macBlock - 1 - 8
+
+// oneBlockMAC is MAC for a message of at most maxOneBlock bytes, which
+// a visitor pseudonym's is. Such a message and its padding are one block,
+// and so is the inner digest and its padding: each hash is resumed from its
+// key state, given its last block padded here, and read from its chaining
+// words, without the buffering and the copy of the digest that Write and
+// Sum make for a message of any length. ok is false if crypto/sha256 does
+// not resume or report its state in the format this code knows.
+func (k *Key) oneBlockMAC(msg []byte) (sum [sha256.Size]byte, ok bool) {
+	h := sha256.New()
+	u, ok1 := h.(encoding.BinaryUnmarshaler)
+	a, ok2 := h.(encoding.BinaryAppender)
+	if !ok1 || !ok2 {
+		return sum, false
+	}
+	var st [sha256State]byte
+	var blk [macBlock]byte
+	copy(st[:], sha256Magic)
+	binary.BigEndian.PutUint64(st[sha256State-8:], macBlock) // the key block is hashed
+	ok = true
+	for i, pad := range [...]*[sha256.Size]byte{&k.pads.inner, &k.pads.outer} {
+		copy(st[4:], pad[:])
+		if u.UnmarshalBinary(st[:]) != nil {
+			ok = false
+			break
+		}
+		last := msg
+		if i == 1 {
+			last = sum[:]
+		}
+		n := copy(blk[:], last)
+		blk[n] = 0x80
+		clear(blk[n+1 : macBlock-8])
+		binary.BigEndian.PutUint64(blk[macBlock-8:], uint64(macBlock+n)*8)
+		h.Write(blk[:])
+		b, err := a.AppendBinary(st[:0])
+		if err != nil || len(b) != sha256State {
+			ok = false
+			break
+		}
+		copy(sum[:], st[4:4+sha256.Size])
+	}
+	clear(st[4 : 4+sha256.Size])
+	clear(blk[:])
+	return sum, ok
 }
 
 // slowMAC is MAC hashing the padded key blocks.
