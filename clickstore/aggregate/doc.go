@@ -12,7 +12,12 @@
 // not tell (so a failing store is visible instead of silently lowering
 // uniques), bot-labelled clicks (bots are never unique) and conversions;
 // the same counts broken down by country, masked network
-// ([netip.Prefix]), referrer host and device class. A dimension can be
+// ([netip.Prefix]), referrer host and device class. A network is never
+// kept finer than [Options].NetworkPolicy, ipmask.Default's /24 and /48
+// unless coarser: a click whose Network is finer (a /32 from a Click built
+// by hand or by a Builder whose policy keeps every bit, a 6to4 /48 that
+// holds a whole IPv4 address) is counted under the network the policy
+// keeps for it ([NetworkOf]), as in every backend. A dimension can be
 // turned off, and each keeps at most [Options].MaxValues distinct values
 // per bucket; clicks with further values are counted in an "other" cell,
 // never dropped.
