@@ -58,8 +58,9 @@ func FuzzParsePseudonym(f *testing.F) {
 	})
 }
 
-// FuzzClick: for any text in a Click's fields, Validate never panics and
-// its error carries no address, and the printed Click (String, %#v, slog)
+// FuzzClick: for any text in a Click's fields, Validate never panics, its
+// error carries no address, it accepts no link or label holding an
+// address ipmask.Default would mask, and the printed Click (String, %#v, slog)
 // shows no address finer than its masked network.
 func FuzzClick(f *testing.F) {
 	f.Add("spring-sale", "DE", "googlebot", "mobile", "news.example.com", int64(0))
@@ -77,6 +78,14 @@ func FuzzClick(f *testing.F) {
 				t.Fatalf("error %q does not name the package or wrap ErrInvalidClick", err)
 			}
 			ipmasktest.AssertNoRawIPError(t, zeroBits, err)
+		} else {
+			// What Validate accepts, stores and sinks keep as given: it
+			// holds no address the default policy would mask.
+			for _, s := range []string{link, bot, device} {
+				if leaks := ipmasktest.Leaks(ipmask.Default, s); len(leaks) > 0 {
+					t.Fatalf("Validate accepted %q, which holds %v", s, leaks[0].Addr)
+				}
+			}
 		}
 		var buf bytes.Buffer
 		slog.New(slog.NewJSONHandler(&buf, nil)).Info("", "c", c)

@@ -437,6 +437,10 @@ func testInvalid(t *testing.T, newBackend NewBackend) {
 		// A referrer that is the address itself would be kept as a breakdown.
 		{"referrer an address", e.ctx, func(c *clickstore.Click) { c.Referrer = "198.51.100.7" }, clickstore.Unique},
 		{"referrer spelling an address", e.ctx, func(c *clickstore.Click) { c.Referrer = "app-c6336407.nip.io" }, clickstore.Unique},
+		// So would a link or a label holding one.
+		{"link holding an address", e.ctx, func(c *clickstore.Click) { c.Link = "out/https://example.com/?ip=198.51.100.7" }, clickstore.Unique},
+		{"bot holding an address", e.ctx, func(c *clickstore.Click) { c.Bot = "crawler (+2001:db8:1:2::7)" }, clickstore.Unique},
+		{"device spelling an address", e.ctx, func(c *clickstore.Click) { c.Device = "ip-198-51-100-7" }, clickstore.Unique},
 		{"unknown uniqueness", e.ctx, func(*clickstore.Click) {}, clickstore.Repeat + 1},
 		{"canceled context", canceled, func(*clickstore.Click) {}, clickstore.Unique},
 	}
