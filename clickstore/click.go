@@ -219,7 +219,9 @@ type Click struct {
 	// ec2-198-51-100-7.compute-1.amazonaws.com, app-c6336407.nip.io), which
 	// stores and sinks would keep as given: Validate refuses it (looking at
 	// the host of a value written with a port or as a URL), and the
-	// tracker drops it.
+	// tracker drops it. Validate also refuses a Referrer that is not a
+	// host name and holds an address ipmask.Default would mask anywhere,
+	// as for Link.
 	Referrer string
 
 	// Device is a coarse device class ("mobile", "desktop"), or "". At most
@@ -277,6 +279,7 @@ func (c Click) Validate() error {
 	link, linkSeen := scanText(c.Link)
 	bot, botSeen := scanText(c.Bot)
 	device, deviceSeen := scanText(c.Device)
+	ref, refSeen := scanText(c.Referrer)
 	switch {
 	case !link:
 		return invalid("link", notText)
@@ -284,10 +287,13 @@ func (c Click) Validate() error {
 		return invalid("bot", notText)
 	case !device:
 		return invalid("device", notText)
-	case !IsText(c.Referrer):
+	case !ref:
 		return invalid("referrer", notText)
-	case hostaddr.Referrer(c.Referrer):
+	case hostaddr.Referrer(c.Referrer) || refSeen&hexRun != 0 && hostaddr.HexWord(c.Referrer):
 		return invalid("referrer", "is an IP address or spells one")
+	case refSeen&notHost != 0 && holdsAddr(c.Referrer):
+		// Not a host name: any address in it, as for a link.
+		return invalid("referrer", fmt.Sprintf("holds an IP address finer than ipmask.Default (%d bytes)", len(c.Referrer)))
 	case linkSeen&addrByte != 0 && holdsAddr(c.Link):
 		return invalid("link", fmt.Sprintf("holds an IP address finer than ipmask.Default (%d bytes)", len(c.Link)))
 	case labelHoldsAddr(c.Bot, botSeen):
@@ -374,26 +380,43 @@ const (
 	notASCII = 1 << iota // a NUL or a byte past ASCII: text only if IsText says so
 	addrByte             // what an address logmask finds needs (see mayHoldAddr)
 	dashByte             // '-', which a host name's label spelling an address needs
+	notHost              // a byte no host name has: not a letter, a digit, '.', '-' or '_'
+	hexDigit             // a hex digit
+	hexRun               // not a byte's class: four hex digits in a row, four-aligned
 )
 
 // byteClass maps each byte to its classes.
 var byteClass = func() (t [256]uint8) {
-	t[0] = notASCII
-	for c := utf8.RuneSelf; c < 256; c++ {
-		t[c] = notASCII
+	for c := range 256 {
+		if !('a' <= c|0x20 && c|0x20 <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '_') {
+			t[c] = notHost
+		}
 	}
-	t[':'], t['.'], t['%'], t['<'] = addrByte, addrByte, addrByte, addrByte
+	t[0] |= notASCII
+	for c := utf8.RuneSelf; c < 256; c++ {
+		t[c] |= notASCII
+	}
+	t[':'] |= addrByte
+	t['%'] |= addrByte
+	t['<'] |= addrByte
+	t['.'] = addrByte
 	t['-'] = dashByte
+	for _, c := range "0123456789abcdefABCDEF" {
+		t[c] |= hexDigit
+	}
 	return t
 }()
 
 // scanText reports whether s is text (see IsText) and the classes of
 // the bytes it holds, in one pass with no branch per byte, so that a
 // label or link with no byte an address needs skips the address checks.
+// seen also has hexRun if four bytes from a multiple of four are hex
+// digits, as eight in a row always are somewhere.
 func scanText(s string) (text bool, seen uint8) {
 	i := 0
 	for ; i+4 <= len(s); i += 4 {
-		seen |= byteClass[s[i]] | byteClass[s[i+1]] | byteClass[s[i+2]] | byteClass[s[i+3]]
+		a, b, c, d := byteClass[s[i]], byteClass[s[i+1]], byteClass[s[i+2]], byteClass[s[i+3]]
+		seen |= a | b | c | d | (a&b&c&d&hexDigit)<<1
 	}
 	for ; i < len(s); i++ {
 		seen |= byteClass[s[i]]

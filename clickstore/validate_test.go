@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/clickstoretest"
@@ -85,5 +86,31 @@ func TestValidateRefusesDashedLabels(t *testing.T) {
 		c = validBase()
 		c.Device = l
 		assert.ErrorIs(t, c.Validate(), clickstore.ErrInvalidClick, "device %q", l)
+	}
+}
+
+// A Referrer is a host name, but a Click built by hand may carry any text
+// there: text that is not a host name is refused when it holds an address
+// the default policy would mask, wherever in it, and a host name when its
+// label spells one in hex without a digit (deadbeef is 222.173.190.239 to
+// logmask, and so to ipmasktest).
+func TestValidateRefusesAddressInReferrerText(t *testing.T) {
+	for _, ref := range []string{
+		`{"ip":"198.51.100.7"}`, "/r?ip=2001%3Adb8%3A1%3A2%3A%3A7", "via 2001:db8:1:2::7", "deadbeef.nip.io",
+		"x session=<ESIzRFVmOTDLAHEJ>",
+	} {
+		require.NotEmpty(t, ipmasktest.Leaks(ipmask.Default, ref), "%q holds an address", ref)
+		c := validBase()
+		c.Referrer = ref
+		err := c.Validate()
+		if assert.ErrorIs(t, err, clickstore.ErrInvalidClick, ref) {
+			assert.Contains(t, err.Error(), "clickstore: referrer: ", ref)
+			ipmasktest.AssertNoRawIPError(t, zeroBits, err, ref)
+		}
+	}
+	for _, ref := range []string{"news.example.com", "android-app://com.google.android.gm", "news.example.com:8443", "/r?id=7", "facade.example.com"} {
+		c := validBase()
+		c.Referrer = ref
+		assert.NoError(t, c.Validate(), ref)
 	}
 }
