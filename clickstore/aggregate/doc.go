@@ -58,7 +58,10 @@
 // suppresses every cell with fewer than K distinct visitors ([DefaultK] is
 // 5): a suppressed cell is marked, its counts are moved to a visible
 // suppressed cell, and for every dimension the cells still add up to the
-// total. [WriteJSON] and [WriteCSV] export a report in the stable schema
+// total. Within one report no published cell stands for fewer than K
+// visitors and no suppressed value can be derived; reports of different
+// granularities or overlapping ranges, compared, can give a suppressed
+// cell away (see [Publish] for what is and is not guaranteed). [WriteJSON] and [WriteCSV] export a report in the stable schema
 // [SchemaVersion] documented at [CSVHeader]. Reports hold counts, masked
 // networks and estimates only: never an address, never a pseudonym.
 //

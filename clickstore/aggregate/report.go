@@ -191,10 +191,31 @@ type Backend interface {
 //     suppressed cell for its link, bucket and dimension, with Value ""
 //     and SuppressedCells saying how many it stands for.
 //   - A Total cell below K stays in place, marked Suppressed with its
-//     counts withheld (zero); its counts, and those of its bucket's
+//     counts not shown (zero); its counts, and those of its bucket's
 //     dimension cells (none of which is published), go to suppressed
 //     summary cells with Link "", one per dimension, spanning the query
 //     range.
+//
+// What suppression guarantees, within one report: every published cell
+// (a bucket's counts, a dimension value's) stands for at least K distinct
+// visitors, and the value of a suppressed cell (which country, network,
+// referrer or device) cannot be derived from the report: each dimension
+// is broken down once per bucket, never across dimensions or over the
+// range, so no two cells of a report overlap in a way that subtracting
+// them would isolate a value. Suppressed counts are shown as sums, so
+// that totals add up: a sum that stands for one cell (SuppressedCells 1)
+// is that cell's counts, without its value, and the counts of a bucket
+// whose Total is suppressed are the range total minus the published
+// buckets when it is the only one. Suppression hides which small group a
+// count belongs to, not that it exists.
+//
+// What it does not guarantee: reports compared with each other. A value
+// published in a coarse bucket (a day) but suppressed in a finer one (an
+// hour of that day) is recovered by subtracting the finer buckets that
+// publish it; the range totals of two overlapping ranges subtract to the
+// buckets between them. Where readers you do not trust can run queries
+// of their own, give them one granularity over fixed, non-overlapping
+// ranges (the example linktracker publishes its breakdowns by day only).
 func Publish(ctx context.Context, b Backend, q Query) (Report, error) {
 	q, err := q.Normalize()
 	if err != nil {
