@@ -81,3 +81,53 @@ func TestRollupNetworkPolicy(t *testing.T) {
 	}
 	assert.Equal(t, map[string]uint64{"198.51.0.0/16": 2, "2001:db8::/32": 1}, got)
 }
+
+// cellsBackend is a Backend whose Cells are given: what a database written
+// before NetworkOf, or a backend that keeps networks as given, returns.
+type cellsBackend struct{ cells []Cell }
+
+func (b *cellsBackend) Add(context.Context, clickstore.Click, clickstore.Uniqueness) error {
+	return nil
+}
+
+func (b *cellsBackend) Cells(context.Context, Query) ([]Cell, error) {
+	return append([]Cell(nil), b.cells...), nil
+}
+
+// Publish cuts every network a backend returns to ipmask.Default's, merging
+// the cells that then share a value, before it suppresses: three visitors
+// at each of two addresses of one /24 are six in the /24, and published.
+func TestPublishCoarsensNetworks(t *testing.T) {
+	base := Cell{Link: "old", Granularity: Hour, Start: t0, End: t0.Add(time.Hour)}
+	cell := func(d Dimension, v string, visitors uint64) Cell {
+		c := base
+		c.Dimension, c.Value, c.Visitors = d, v, visitors
+		c.Clicks = visitors
+		return c
+	}
+	b := &cellsBackend{cells: []Cell{
+		cell(Total, "", 10),
+		cell(Network, "198.51.100.7/32", 3),
+		cell(Network, "198.51.100.0/24", 1),
+		cell(Network, "198.51.100.9", 2),
+		cell(Network, "2001:db8:1:2::7/128", 4),
+	}}
+	rep, err := Publish(context.Background(), b, Query{Link: "old", Granularity: Hour, From: t0, To: t0.Add(time.Hour)})
+	require.NoError(t, err)
+	var published []string
+	var suppressed uint64
+	for _, c := range rep.Cells {
+		if c.Dimension != Network {
+			continue
+		}
+		if c.Suppressed {
+			suppressed += c.Clicks
+			continue
+		}
+		published = append(published, c.Value)
+		assert.Equal(t, uint64(6), c.Visitors, c.Value)
+		assert.Equal(t, uint64(6), c.Clicks, c.Value)
+	}
+	assert.Equal(t, []string{"198.51.100.0/24"}, published)
+	assert.Equal(t, uint64(4), suppressed, "2001:db8:1::/48, with 4 visitors")
+}

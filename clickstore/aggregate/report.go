@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/ipmask"
 )
 
 // DefaultK is the publication threshold used where a [Query] leaves K zero:
@@ -178,6 +179,12 @@ type Backend interface {
 // Publish answers q from b with every cell of fewer than q.K distinct
 // visitors suppressed, so the report can be shown to anyone.
 //
+// A network in a report is never finer than ipmask.Default keeps, whatever
+// b returns: a finer Network value (a /32 stored by a backend that kept
+// networks as given, as this module's did before [NetworkOf]) is replaced
+// by the network ipmask.Default keeps for it, and the cells that then
+// share a value are merged, before suppression.
+//
 // The contributors of a cell are its distinct human visitors as estimated
 // by its sketch, not its clicks: one person clicking ten times is one
 // contributor, and bot traffic contributes no one (a cell of bots alone is
@@ -244,7 +251,59 @@ type bucketID struct {
 	start time.Time
 }
 
+// coarsenNetworks returns raw with every Network value finer than
+// ipmask.Default (a /32 a backend stored before it counted networks with
+// NetworkOf, or one that never does) replaced by the network the policy
+// keeps for it, and cells that then share a value merged: their counts
+// add, and so do their visitors, which are distinct (a visitor's
+// pseudonym is of its address, so networks that do not overlap hold
+// different visitors). raw is reused.
+func coarsenNetworks(raw []Cell) []Cell {
+	type cellKey struct {
+		scope Scope
+		link  string
+		start time.Time
+		other bool
+		value string
+	}
+	var at map[cellKey]int
+	out := raw[:0]
+	for _, c := range raw {
+		if c.Dimension == Network && !c.Other {
+			p, err := netip.ParsePrefix(c.Value)
+			if a, aerr := netip.ParseAddr(c.Value); err != nil && aerr == nil {
+				p, err = netip.PrefixFrom(a.WithZone(""), a.BitLen()), nil
+			}
+			if err == nil {
+				if n := NetworkOf(p.Masked(), ipmask.Default); n.String() != c.Value {
+					c.Value = n.String()
+					if at == nil {
+						at = make(map[cellKey]int)
+						for i, o := range out {
+							if o.Dimension == Network && !o.Other {
+								at[cellKey{o.Scope, o.Link, o.Start, o.Other, o.Value}] = i
+							}
+						}
+					}
+				}
+			}
+			if at != nil {
+				k := cellKey{c.Scope, c.Link, c.Start, c.Other, c.Value}
+				if i, ok := at[k]; ok {
+					out[i].Counts = out[i].Counts.Add(c.Counts)
+					out[i].Visitors += c.Visitors
+					continue
+				}
+				at[k] = len(out)
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
 func suppress(q Query, raw []Cell) []Cell {
+	raw = coarsenNetworks(raw)
 	hidden := make(map[bucketID]bool)
 	for _, c := range raw {
 		if c.Dimension == Total && c.Visitors < uint64(q.K) {
