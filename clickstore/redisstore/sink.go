@@ -258,22 +258,7 @@ func (s *Sink) add(ctx context.Context, c clickstore.Click, u clickstore.Uniquen
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: add click: %w", err)
 	}
-	var n aggregate.Counts
-	switch {
-	case c.Kind == clickstore.KindConversion:
-		n.Conversions = 1
-	default:
-		n.Clicks = 1
-		if c.Bot != "" {
-			n.Bots = 1
-		} else if u == clickstore.Unique {
-			n.Unique = 1
-		}
-		if u == clickstore.UniqueUnknown {
-			n.UnknownUniqueness = 1
-		}
-	}
-	vals := counterValues(n)
+	vals := counterValues(aggregate.CountsOf(&c, u)) // as every backend counts
 	cells := [...]struct {
 		d aggregate.Dimension
 		v string
