@@ -59,7 +59,7 @@ func FuzzParsePseudonym(f *testing.F) {
 }
 
 // FuzzClick: for any text in a Click's fields, Validate never panics, its
-// error carries no address, it accepts no link or label holding an
+// error carries no address, it accepts no link, label or referrer holding an
 // address ipmask.Default would mask, and the printed Click (String, %#v, slog)
 // shows no address finer than its masked network.
 func FuzzClick(f *testing.F) {
@@ -81,7 +81,7 @@ func FuzzClick(f *testing.F) {
 		} else {
 			// What Validate accepts, stores and sinks keep as given: it
 			// holds no address the default policy would mask.
-			for _, s := range []string{link, bot, device} {
+			for _, s := range []string{link, bot, device, referrer} {
 				if leaks := ipmasktest.Leaks(ipmask.Default, s); len(leaks) > 0 {
 					t.Fatalf("Validate accepted %q, which holds %v", s, leaks[0].Addr)
 				}
