@@ -42,9 +42,9 @@ const (
 // means the defaults. The caller's Options is never modified.
 type Options struct {
 	// Now is the sink's clock: it decides which buckets are past their
-	// retention when a batch is written, stamps batch tokens and paces
-	// logging. nil means time.Now. The background loop's waits are
-	// runtime timers.
+	// retention when a batch is written and paces logging (batch tokens
+	// are stamped and swept by the database's clock). nil means
+	// time.Now. The background loop's waits are runtime timers.
 	Now func() time.Time
 
 	// Logger receives the sink's failures: a warning when flushes start
