@@ -126,3 +126,18 @@ func ExampleNetworkOf() {
 	// 198.51.100.0/24
 	// 198.18.0.0/15
 }
+
+// A backend may keep coarser networks than the default, never finer ones.
+func ExampleNetworkPolicy() {
+	p, err := aggregate.NetworkPolicy(ipmask.Policy{})
+	fmt.Println(p, err)
+	p, err = aggregate.NetworkPolicy(ipmask.Strict)
+	fmt.Println(p, err)
+	every, _ := ipmask.New(32, 128)
+	_, err = aggregate.New(&aggregate.Options{NetworkPolicy: every})
+	fmt.Println(err)
+	// Output:
+	// ipv4/24,ipv6/48 <nil>
+	// ipv4/16,ipv6/32 <nil>
+	// aggregate: network policy ipv4/32,ipv6/128 keeps more bits than ipmask.Default (ipv4/24,ipv6/48)
+}

@@ -40,7 +40,7 @@ func TestNetworkPolicy(t *testing.T) {
 				require.Error(t, err)
 				assert.True(t, strings.HasPrefix(err.Error(), "aggregate: "), "error %q names the package", err)
 				_, err = New(&Options{NetworkPolicy: tt.p})
-				assert.ErrorContains(t, err, "aggregate: options: ", "New refuses it")
+				assert.ErrorContains(t, err, "aggregate: network policy ", "New refuses it")
 				return
 			}
 			require.NoError(t, err)

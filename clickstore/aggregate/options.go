@@ -233,7 +233,7 @@ func newConfig(o *Options) (config, error) {
 	}
 	var err error
 	if c.networks, err = NetworkPolicy(opts.NetworkPolicy); err != nil {
-		return config{}, fmt.Errorf("aggregate: options: %w", err)
+		return config{}, err // it names the option and the package
 	}
 	switch {
 	case opts.Precision == 0:
