@@ -59,11 +59,13 @@
 // 5): a suppressed cell is marked, its counts are moved to a visible
 // suppressed cell, and for every dimension the cells still add up to the
 // total. Within one report no published cell stands for fewer than K
-// visitors and no suppressed value can be derived; reports of different
-// granularities or overlapping ranges, compared, can give a suppressed
-// cell away (see [Publish] for what is and is not guaranteed). [WriteJSON] and [WriteCSV] export a report in the stable schema
-// [SchemaVersion] documented at [CSVHeader]. Reports hold counts, masked
-// networks and estimates only: never an address, never a pseudonym.
+// visitors and no subtraction isolates a suppressed value; reports of
+// different granularities or overlapping ranges, compared, can give a
+// suppressed cell away (see [Publish] for what is and is not
+// guaranteed). [WriteJSON] and [WriteCSV] export a report in the stable
+// schema [SchemaVersion] documented at [CSVHeader]. Reports hold counts,
+// masked networks (never finer than ipmask.Default's) and estimates only:
+// never an address, never a pseudonym.
 //
 // Where rollups live is a [Backend]: a Rollup in memory, the SQL sink in
 // package clickstore/aggregate/sqlsink (PostgreSQL, or an embedded SQLite

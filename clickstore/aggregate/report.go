@@ -206,10 +206,11 @@ type Backend interface {
 // What suppression guarantees, within one report: every published cell
 // (a bucket's counts, a dimension value's) stands for at least K distinct
 // visitors, and the value of a suppressed cell (which country, network,
-// referrer or device) cannot be derived from the report: each dimension
-// is broken down once per bucket, never across dimensions or over the
-// range, so no two cells of a report overlap in a way that subtracting
-// them would isolate a value. Suppressed counts are shown as sums, so
+// referrer or device) is not in the report and no subtraction of its
+// cells isolates it: each dimension is broken down once per bucket,
+// never across dimensions or over the range. (Where a dimension has few
+// values, as device classes do, the published ones leave few candidates
+// for the rest.) Suppressed counts are shown as sums, so
 // that totals add up: a sum that stands for one cell (SuppressedCells 1)
 // is that cell's counts, without its value, and the counts of a bucket
 // whose Total is suppressed are the range total minus the published
