@@ -237,10 +237,11 @@ type Click struct {
 // and Referrer fit their limits; and Link, Bot, Device and Referrer are
 // valid UTF-8 without a NUL byte (text a database stores: PostgreSQL
 // refuses anything else, and JSON would replace it); and Referrer is no
-// IP address and spells none (see [Click].Referrer); Link, Bot and Device
-// hold no IP address that ipmask.Default would mask, in any form package
-// logmask finds one (a link may hold an address masked to /24 or /48), and
-// Bot and Device spell none with dashes (see [Click].Bot). An error wraps
+// IP address and spells none (see [Click].Referrer); Link, Bot, Device,
+// and a Referrer that is not a host name, hold no IP address that
+// ipmask.Default would mask, in any form package logmask finds one (a link
+// may hold an address masked to /24 or /48), and Bot and Device spell none
+// with dashes (see [Click].Bot). An error wraps
 // [ErrInvalidClick] and names the offending field and its fault (and a
 // text field's length), never its value.
 func (c Click) Validate() error {
