@@ -66,6 +66,8 @@ func FuzzClick(f *testing.F) {
 	f.Add("spring-sale", "DE", "googlebot", "mobile", "news.example.com", int64(0))
 	f.Add("go-203.0.113.9", "::ffff:203.0.113.9", "2002:cb00:7109::1", "[2001:db8::1]:80", "http://203.0.113.9:8080/x", int64(-1))
 	f.Add("", "de", "", "", "", int64(1)<<62)
+	f.Add("out/https://x/?ip=198.51.100.7", "DE", "crawler (+2001:db8::7)", "ip-198-51-100-7", `{"ip":"203.0.113.9"}`, int64(0))
+	f.Add("/r?ip=198.51.100.0", "", "", "", "deadbeef.nip.io", int64(0))
 	f.Fuzz(func(t *testing.T, link, country, bot, device, referrer string, nanos int64) {
 		raw := netip.MustParseAddr("198.51.100.7")
 		c := clickstore.Click{
