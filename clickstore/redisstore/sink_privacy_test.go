@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/clickstore/redisstore"
 	"github.com/clickanon/clickanon/internal/redistest"
 	"github.com/clickanon/clickanon/ipmask"
@@ -71,4 +72,24 @@ func TestSinkKeysHoldNoFineNetwork(t *testing.T) {
 	dump := dumpSink(t, client, sinkPrefix(t))
 	require.NotEmpty(t, dump)
 	ipmasktest.AssertNoRawIP(t, ipmask.Default, dump)
+}
+
+// A Sink with a coarser NetworkPolicy keeps its networks.
+func TestSinkNetworkPolicyKept(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, nil)
+	client := sinkClient(t, srv.Addr())
+	s, err := redisstore.NewSink(client, &redisstore.SinkOptions{Prefix: sinkPrefix(t), Now: func() time.Time { return sinkT0 }, NetworkPolicy: ipmask.Strict})
+	require.NoError(t, err)
+	c := clickstore.Click{Link: "strict", Time: sinkT0, Visitor: sinkVisitor(1), Network: netip.MustParsePrefix("2001:db8:1::/48")}
+	require.NoError(t, s.Add(ctx, c, clickstore.Unique))
+	cs, err := s.Cells(ctx, aggregate.Query{Link: "strict", Granularity: aggregate.Minute, From: sinkT0, To: sinkT0.Add(time.Minute), K: 1})
+	require.NoError(t, err)
+	var nets []string
+	for _, c := range cs {
+		if c.Dimension == aggregate.Network {
+			nets = append(nets, c.Value)
+		}
+	}
+	assert.Equal(t, []string{"2001:db8::/32"}, nets)
 }

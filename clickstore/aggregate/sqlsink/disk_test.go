@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -131,4 +132,23 @@ func pgDump() (string, error) {
 		return "", exec.ErrNotFound
 	}
 	return found[len(found)-1], nil
+}
+
+// A sink with a coarser NetworkPolicy stores its networks.
+func TestNetworkPolicyStored(t *testing.T) {
+	s := open(t, sqlitePath(t), &Options{NetworkPolicy: ipmask.Strict})
+	ctx := context.Background()
+	c := click("strict", 1)
+	c.Network = netip.MustParsePrefix("198.51.100.0/24")
+	require.NoError(t, s.Add(ctx, c, clickstore.Unique))
+	require.NoError(t, s.Flush(ctx))
+	cs, err := s.Cells(ctx, aggregate.Query{Link: "strict", Granularity: aggregate.Minute, From: t0, To: t0.Add(time.Minute), K: 1})
+	require.NoError(t, err)
+	var nets []string
+	for _, c := range cs {
+		if c.Dimension == aggregate.Network {
+			nets = append(nets, c.Value)
+		}
+	}
+	assert.Equal(t, []string{"198.51.0.0/16"}, nets)
 }
