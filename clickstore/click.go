@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/clickanon/clickanon/internal/hostaddr"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/logmask"
 )
 
 // Errors that callers branch on. Test for them with errors.Is: errors
@@ -167,7 +169,10 @@ func (u Uniqueness) String() string {
 // slog or with a logger that writes values as JSON.
 type Click struct {
 	// Link identifies what was clicked (a short link's ID). Required, at
-	// most MaxLinkLen bytes.
+	// most MaxLinkLen bytes, and holding no IP address that ipmask.Default
+	// would mask (an address masked to /24 or /48 may stay, as the
+	// tracker leaves one in a link a visitor names): every store and sink
+	// keeps it as given, so Validate refuses it.
 	Link string
 
 	// Time is when the click happened. Required. Stores keep the instant
@@ -202,7 +207,10 @@ type Click struct {
 	Country string
 
 	// Bot is a bot label ("googlebot"), or "" for a human or unknown
-	// client. At most MaxLabelLen bytes.
+	// client. At most MaxLabelLen bytes, and, as Device, holding no IP
+	// address ipmask.Default would mask and spelling none with dashes
+	// (198-51-100-7), masked or not: Validate refuses it, and the tracker
+	// drops such a label.
 	Bot string
 
 	// Referrer is the referring host ("news.example.com"), never a full
@@ -211,11 +219,13 @@ type Click struct {
 	// ec2-198-51-100-7.compute-1.amazonaws.com, app-c6336407.nip.io), which
 	// stores and sinks would keep as given: Validate refuses it (looking at
 	// the host of a value written with a port or as a URL), and the
-	// tracker drops it.
+	// tracker drops it. Validate also refuses a Referrer that is not a
+	// host name and holds an address ipmask.Default would mask anywhere,
+	// as for Link.
 	Referrer string
 
 	// Device is a coarse device class ("mobile", "desktop"), or "". At most
-	// MaxLabelLen bytes.
+	// MaxLabelLen bytes, holding no address as for Bot.
 	Device string
 }
 
@@ -227,7 +237,11 @@ type Click struct {
 // and Referrer fit their limits; and Link, Bot, Device and Referrer are
 // valid UTF-8 without a NUL byte (text a database stores: PostgreSQL
 // refuses anything else, and JSON would replace it); and Referrer is no
-// IP address and spells none (see [Click].Referrer). An error wraps
+// IP address and spells none (see [Click].Referrer); Link, Bot, Device,
+// and a Referrer that is not a host name, hold no IP address that
+// ipmask.Default would mask, in any form package logmask finds one (a link
+// may hold an address masked to /24 or /48), and Bot and Device spell none
+// with dashes (see [Click].Bot). An error wraps
 // [ErrInvalidClick] and names the offending field and its fault (and a
 // text field's length), never its value.
 func (c Click) Validate() error {
@@ -260,18 +274,82 @@ func (c Click) Validate() error {
 		return tooLong("device", len(c.Device), MaxLabelLen)
 	case len(c.Referrer) > MaxReferrerLen:
 		return tooLong("referrer", len(c.Referrer), MaxReferrerLen)
-	case !IsText(c.Link):
+	}
+	// One pass over each label tells text from the rest and finds the
+	// bytes an address needs: most hold none and skip the address checks.
+	link, linkSeen := scanText(c.Link)
+	bot, botSeen := scanText(c.Bot)
+	device, deviceSeen := scanText(c.Device)
+	ref, refSeen := scanText(c.Referrer)
+	switch {
+	case !link:
 		return invalid("link", notText)
-	case !IsText(c.Bot):
+	case !bot:
 		return invalid("bot", notText)
-	case !IsText(c.Device):
+	case !device:
 		return invalid("device", notText)
-	case !IsText(c.Referrer):
+	case !ref:
 		return invalid("referrer", notText)
-	case hostaddr.Referrer(c.Referrer):
+	case hostaddr.Referrer(c.Referrer) || refSeen&hexRun != 0 && hostaddr.HexWord(c.Referrer):
 		return invalid("referrer", "is an IP address or spells one")
+	case refSeen&notHost != 0 && holdsAddr(c.Referrer):
+		// Not a host name: any address in it, as for a link.
+		return invalid("referrer", fmt.Sprintf("holds an IP address finer than ipmask.Default (%d bytes)", len(c.Referrer)))
+	case linkSeen&addrByte != 0 && holdsAddr(c.Link):
+		return invalid("link", fmt.Sprintf("holds an IP address finer than ipmask.Default (%d bytes)", len(c.Link)))
+	case labelHoldsAddr(c.Bot, botSeen):
+		return invalid("bot", fmt.Sprintf("holds or spells an IP address (%d bytes)", len(c.Bot)))
+	case labelHoldsAddr(c.Device, deviceSeen):
+		return invalid("device", fmt.Sprintf("holds or spells an IP address (%d bytes)", len(c.Device)))
 	}
 	return nil
+}
+
+// holdsAddr reports whether s holds an address, in any form package
+// logmask finds one (and ipmasktest looks for), that ipmask.Default would
+// mask: an address already masked to it (198.51.100.0, as the tracker
+// leaves one in a link) is not one. Text without a byte every such form
+// needs (see mayHoldAddr) costs one pass over its bytes.
+func holdsAddr(s string) bool {
+	// Masking to the default policy changes s if and only if it holds
+	// such an address, and costs no allocation when it does not.
+	return mayHoldAddr(s) && defaultMasker.MaskString(s) != s
+}
+
+// defaultMasker masks addresses in text to ipmask.Default.
+var defaultMasker = func() *logmask.Masker {
+	m, err := logmask.NewMasker(ipmask.Default, nil)
+	if err != nil {
+		panic(err) // Default and nil Options are valid
+	}
+	return m
+}()
+
+// labelHoldsAddr reports whether a bot or device label holds an address
+// (see holdsAddr) or spells one with dashes, masked or not, as a host
+// name's label does (hostaddr.Labels): the rules by which the tracker
+// drops a label. seen is what scanText found in s.
+func labelHoldsAddr(s string, seen uint8) bool {
+	return seen&addrByte != 0 && holdsAddr(s) || seen&dashByte != 0 && hostaddr.Labels(s)
+}
+
+// mayHoldAddr reports whether s has what every address package logmask
+// finds needs: a colon (IPv6, HAProxy's hex IDs), a '%' (a percent-encoded
+// colon), a '<' (Dovecot's base64 session IDs) or a hex digit before a dot
+// (a dotted quad, an in-addr.arpa name, and a host name's label that
+// spells an address with dashes or in hex).
+func mayHoldAddr(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ':', '%', '<':
+			return true
+		case '.':
+			if i > 0 && isHex(s[i-1]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 const notText = "not valid UTF-8, or holds a NUL byte"
@@ -296,6 +374,58 @@ func IsText(s string) bool {
 		}
 	}
 	return true
+}
+
+// The classes of bytes scanText reports.
+const (
+	notASCII = 1 << iota // a NUL or a byte past ASCII: text only if IsText says so
+	addrByte             // what an address logmask finds needs (see mayHoldAddr)
+	dashByte             // '-', which a host name's label spelling an address needs
+	notHost              // a byte no host name has: not a letter, a digit, '.', '-' or '_'
+	hexDigit             // a hex digit
+	hexRun               // not a byte's class: four hex digits in a row, four-aligned
+)
+
+// byteClass maps each byte to its classes.
+var byteClass = func() (t [256]uint8) {
+	for c := range 256 {
+		if !('a' <= c|0x20 && c|0x20 <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '_') {
+			t[c] = notHost
+		}
+	}
+	t[0] |= notASCII
+	for c := utf8.RuneSelf; c < 256; c++ {
+		t[c] |= notASCII
+	}
+	t[':'] |= addrByte
+	t['%'] |= addrByte
+	t['<'] |= addrByte
+	t['.'] = addrByte
+	t['-'] = dashByte
+	for _, c := range "0123456789abcdefABCDEF" {
+		t[c] |= hexDigit
+	}
+	return t
+}()
+
+// scanText reports whether s is text (see IsText) and the classes of
+// the bytes it holds, in one pass with no branch per byte, so that a
+// label or link with no byte an address needs skips the address checks.
+// seen also has hexRun if four bytes from a multiple of four are hex
+// digits, as eight in a row always are somewhere.
+func scanText(s string) (text bool, seen uint8) {
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		a, b, c, d := byteClass[s[i]], byteClass[s[i+1]], byteClass[s[i+2]], byteClass[s[i+3]]
+		seen |= a | b | c | d | (a&b&c&d&hexDigit)<<1
+	}
+	for ; i < len(s); i++ {
+		seen |= byteClass[s[i]]
+	}
+	if seen&notASCII != 0 {
+		return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0, seen
+	}
+	return true, seen
 }
 
 var (

@@ -58,13 +58,16 @@ func FuzzParsePseudonym(f *testing.F) {
 	})
 }
 
-// FuzzClick: for any text in a Click's fields, Validate never panics and
-// its error carries no address, and the printed Click (String, %#v, slog)
+// FuzzClick: for any text in a Click's fields, Validate never panics, its
+// error carries no address, it accepts no link, label or referrer holding an
+// address ipmask.Default would mask, and the printed Click (String, %#v, slog)
 // shows no address finer than its masked network.
 func FuzzClick(f *testing.F) {
 	f.Add("spring-sale", "DE", "googlebot", "mobile", "news.example.com", int64(0))
 	f.Add("go-203.0.113.9", "::ffff:203.0.113.9", "2002:cb00:7109::1", "[2001:db8::1]:80", "http://203.0.113.9:8080/x", int64(-1))
 	f.Add("", "de", "", "", "", int64(1)<<62)
+	f.Add("out/https://x/?ip=198.51.100.7", "DE", "crawler (+2001:db8::7)", "ip-198-51-100-7", `{"ip":"203.0.113.9"}`, int64(0))
+	f.Add("/r?ip=198.51.100.0", "", "", "", "deadbeef.nip.io", int64(0))
 	f.Fuzz(func(t *testing.T, link, country, bot, device, referrer string, nanos int64) {
 		raw := netip.MustParseAddr("198.51.100.7")
 		c := clickstore.Click{
@@ -77,6 +80,14 @@ func FuzzClick(f *testing.F) {
 				t.Fatalf("error %q does not name the package or wrap ErrInvalidClick", err)
 			}
 			ipmasktest.AssertNoRawIPError(t, zeroBits, err)
+		} else {
+			// What Validate accepts, stores and sinks keep as given: it
+			// holds no address the default policy would mask.
+			for _, s := range []string{link, bot, device, referrer} {
+				if leaks := ipmasktest.Leaks(ipmask.Default, s); len(leaks) > 0 {
+					t.Fatalf("Validate accepted %q, which holds %v", s, leaks[0].Addr)
+				}
+			}
 		}
 		var buf bytes.Buffer
 		slog.New(slog.NewJSONHandler(&buf, nil)).Info("", "c", c)

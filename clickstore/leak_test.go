@@ -20,6 +20,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore/clickstoretest"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
+	"github.com/clickanon/clickanon/ipmask/logmask"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -34,6 +35,18 @@ func canaryOf(text string, n int) string {
 		return text[:n]
 	}
 	return text + strings.Repeat("x", n-len(text))
+}
+
+// storable returns text cut or padded to n bytes as a link a store takes:
+// valid UTF-8 without a NUL, its addresses masked to ipmask.Default
+// (Validate refuses a link that holds a raw one).
+func storable(text string, n int) string {
+	link := strings.ReplaceAll(strings.ToValidUTF8(canaryOf(text, n), "?"), "\x00", "?")
+	m, err := logmask.NewMasker(ipmask.Default, nil)
+	if err != nil {
+		panic(err)
+	}
+	return m.MaskString(link)
 }
 
 // TestErrorsCarryNoInput drives every error path of the package with input
@@ -70,10 +83,9 @@ func TestErrorsCarryNoInput(t *testing.T) {
 		m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Capacity: 1})
 		require.NoError(t, err)
 		defer m.Close()
-		// A link a store takes (valid UTF-8, no NUL), so that the first
-		// click is held and the second meets the full store.
-		link := strings.ReplaceAll(strings.ToValidUTF8(canaryOf(text, min(len(text), clickstore.MaxLinkLen)), "?"), "\x00", "?")
-		c := testClick(1, link)
+		// A link a store takes, so that the first click is held and the
+		// second meets the full store.
+		c := testClick(1, storable(text, min(len(text), clickstore.MaxLinkLen)))
 		_, err = m.Record(ctx, c)
 		require.NoError(t, err)
 		c.Visitor = pseudonymOf(2)
@@ -156,13 +168,13 @@ func TestErrorsCarryNoInput(t *testing.T) {
 		{"Record canceled", "record", context.Canceled, func(s string) error { _, err := closed().Record(canceled, testClick(1, canaryOf(s, 10))); return err }},
 		{"Record invalid", "link", clickstore.ErrInvalidClick, func(s string) error { _, err := closed().Record(ctx, testClick(1, long(s))); return err }},
 		{"Record conversion", "clicks only", clickstore.ErrInvalidClick, func(s string) error {
-			c := testClick(1, canaryOf(s, 10))
+			c := testClick(1, storable(s, 10))
 			c.Kind = clickstore.KindConversion
 			_, err := closed().Record(ctx, c)
 			return err
 		}},
 		{"Record full", "capacity 1", clickstore.ErrFull, full},
-		{"Record closed", "record", clickstore.ErrClosed, func(s string) error { _, err := closed().Record(ctx, testClick(1, canaryOf(s, 10))); return err }},
+		{"Record closed", "record", clickstore.ErrClosed, func(s string) error { _, err := closed().Record(ctx, testClick(1, storable(s, 10))); return err }},
 		{"Latest canceled", "latest", context.Canceled, func(s string) error {
 			_, _, err := closed().Latest(canceled, pseudonymOf(1), clickstore.Pseudonym{}, s)
 			return err

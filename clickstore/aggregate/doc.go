@@ -12,7 +12,12 @@
 // not tell (so a failing store is visible instead of silently lowering
 // uniques), bot-labelled clicks (bots are never unique) and conversions;
 // the same counts broken down by country, masked network
-// ([netip.Prefix]), referrer host and device class. A dimension can be
+// ([netip.Prefix]), referrer host and device class. A network is never
+// kept finer than [Options].NetworkPolicy, ipmask.Default's /24 and /48
+// unless coarser: a click whose Network is finer (a /32 from a Click built
+// by hand or by a Builder whose policy keeps every bit, a 6to4 /48 that
+// holds a whole IPv4 address) is counted under the network the policy
+// keeps for it ([NetworkOf]), as in every backend. A dimension can be
 // turned off, and each keeps at most [Options].MaxValues distinct values
 // per bucket; clicks with further values are counted in an "other" cell,
 // never dropped.
@@ -53,9 +58,14 @@
 // suppresses every cell with fewer than K distinct visitors ([DefaultK] is
 // 5): a suppressed cell is marked, its counts are moved to a visible
 // suppressed cell, and for every dimension the cells still add up to the
-// total. [WriteJSON] and [WriteCSV] export a report in the stable schema
-// [SchemaVersion] documented at [CSVHeader]. Reports hold counts, masked
-// networks and estimates only: never an address, never a pseudonym.
+// total. Within one report no published cell stands for fewer than K
+// visitors and no subtraction isolates a suppressed value; reports of
+// different granularities or overlapping ranges, compared, can give a
+// suppressed cell away (see [Publish] for what is and is not
+// guaranteed). [WriteJSON] and [WriteCSV] export a report in the stable
+// schema [SchemaVersion] documented at [CSVHeader]. Reports hold counts,
+// masked networks (never finer than ipmask.Default's) and estimates only:
+// never an address, never a pseudonym.
 //
 // Where rollups live is a [Backend]: a Rollup in memory, the SQL sink in
 // package clickstore/aggregate/sqlsink (PostgreSQL, or an embedded SQLite

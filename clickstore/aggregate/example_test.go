@@ -9,6 +9,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/ipmask"
 )
 
 func pseudonym(i byte) clickstore.Pseudonym { return clickstore.Pseudonym{0: 1, 15: i} }
@@ -108,4 +109,35 @@ func ExampleWriteCSV() {
 	// scope,link,granularity,start,end,dimension,value,other,suppressed,suppressed_cells,clicks,unique,unknown_uniqueness,bots,conversions,visitors
 	// bucket,spring-sale,day,2026-03-03T00:00:00Z,2026-03-04T00:00:00Z,total,,false,false,0,5,5,0,0,0,5
 	// range,spring-sale,day,2026-03-03T00:00:00Z,2026-03-04T00:00:00Z,total,,false,false,0,5,5,0,0,0,5
+}
+
+// A Click built by hand, or by a Builder whose policy keeps every bit, may
+// carry a whole address as its network. Backends count it under the
+// network their policy keeps (ipmask.Default unless configured), so no
+// statistic holds more than a /24 or a /48.
+func ExampleNetworkOf() {
+	for _, n := range []string{"198.51.100.7/32", "2001:db8:1:2::7/128", "2002:c633:6407::/48", "::ffff:198.51.100.9/128", "198.18.0.0/15"} {
+		fmt.Println(aggregate.NetworkOf(netip.MustParsePrefix(n), ipmask.Default))
+	}
+	// Output:
+	// 198.51.100.0/24
+	// 2001:db8:1::/48
+	// 2002:c633:6400::/40
+	// 198.51.100.0/24
+	// 198.18.0.0/15
+}
+
+// A backend may keep coarser networks than the default, never finer ones.
+func ExampleNetworkPolicy() {
+	p, err := aggregate.NetworkPolicy(ipmask.Policy{})
+	fmt.Println(p, err)
+	p, err = aggregate.NetworkPolicy(ipmask.Strict)
+	fmt.Println(p, err)
+	every, _ := ipmask.New(32, 128)
+	_, err = aggregate.New(&aggregate.Options{NetworkPolicy: every})
+	fmt.Println(err)
+	// Output:
+	// ipv4/24,ipv6/48 <nil>
+	// ipv4/16,ipv6/32 <nil>
+	// aggregate: network policy ipv4/32,ipv6/128 keeps more bits than ipmask.Default (ipv4/24,ipv6/48)
 }

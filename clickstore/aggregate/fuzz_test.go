@@ -10,11 +10,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/ipmask"
 )
 
 // FuzzReport drives a rollup with clicks decoded from the input and checks
-// that whatever k, every dimension's cells add up to what was counted and
-// no published cell has fewer than k visitors.
+// that whatever k, every dimension's cells add up to what was counted, no
+// published cell has fewer than k visitors and no network is finer than
+// ipmask.Default keeps, though some clicks carry a whole address.
 func FuzzReport(f *testing.F) {
 	f.Add(uint8(5), []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
 	f.Add(uint8(1), []byte{255, 0, 255, 0})
@@ -33,6 +35,12 @@ func FuzzReport(f *testing.F) {
 				Network: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, b % 5, 0, 0}), 16),
 				Country: []string{"", "DE", "FR", "US", "JP"}[a%5],
 				Device:  []string{"", "mobile"}[b%2],
+			}
+			switch b % 7 { // whole addresses: counted under their /24 or /48
+			case 1:
+				c.Network = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, b % 5, a % 3, a}), 32)
+			case 2:
+				c.Network = netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0xd, 0xb8, 0, b % 3, 0, a}), 128)
 			}
 			if b%11 == 0 {
 				c.Bot = "bot"
@@ -54,6 +62,12 @@ func FuzzReport(f *testing.F) {
 			for _, c := range rep.Cells {
 				if !c.Suppressed {
 					assert.GreaterOrEqual(t, c.Visitors, uint64(rep.Query.K))
+				}
+				if c.Dimension == Network && c.Value != "" {
+					p, err := netip.ParsePrefix(c.Value)
+					if assert.NoError(t, err) {
+						assert.LessOrEqual(t, p.Bits(), ipmask.Default.Prefix(p.Addr()).Bits(), "network %s finer than the default", c.Value)
+					}
 				}
 			}
 		}

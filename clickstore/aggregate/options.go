@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/clickanon/clickanon/ipmask"
 )
 
 // Granularity is the width of a time bucket. Buckets are aligned to UTC:
@@ -129,8 +131,9 @@ const (
 )
 
 // Options configures [New]. The zero value (or a nil pointer) means the
-// defaults: every granularity and every dimension on, DefaultMaxValues,
-// DefaultPrecision and the default retentions. New copies what it needs;
+// defaults: every granularity and every dimension on, networks kept by
+// ipmask.Default, DefaultMaxValues, DefaultPrecision and the default
+// retentions. New copies what it needs;
 // the caller's Options is never modified.
 type Options struct {
 	// NoMinute, NoHour and NoDay turn a granularity off: its buckets are
@@ -153,6 +156,14 @@ type Options struct {
 	// MaxMaxValues is an error.
 	MaxValues int
 
+	// NetworkPolicy is the finest network the Network dimension keeps: a
+	// click whose Network is finer (a /32 from a hand-built Click or a
+	// Builder whose policy keeps every bit) is counted under the coarser
+	// network the policy keeps for it (see [NetworkOf]). The zero Policy
+	// means ipmask.Default (/24 and /48); a policy that keeps more bits
+	// than ipmask.Default is an error.
+	NetworkPolicy ipmask.Policy
+
 	// Precision is the HyperLogLog precision, from 4 to 18. 0 means
 	// DefaultPrecision. The standard error of an estimate is
 	// 1.04/sqrt(2^Precision).
@@ -174,6 +185,7 @@ type config struct {
 	dims      [Device + 1]bool       // indexed by Dimension; Total unused
 	maxValues int
 	precision uint8
+	networks  ipmask.Policy
 	now       func() time.Time
 }
 
@@ -218,6 +230,10 @@ func newConfig(o *Options) (config, error) {
 		c.maxValues = DefaultMaxValues
 	default:
 		c.maxValues = opts.MaxValues
+	}
+	var err error
+	if c.networks, err = NetworkPolicy(opts.NetworkPolicy); err != nil {
+		return config{}, err // it names the option and the package
 	}
 	switch {
 	case opts.Precision == 0:

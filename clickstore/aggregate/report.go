@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/ipmask"
 )
 
 // DefaultK is the publication threshold used where a [Query] leaves K zero:
@@ -178,6 +179,12 @@ type Backend interface {
 // Publish answers q from b with every cell of fewer than q.K distinct
 // visitors suppressed, so the report can be shown to anyone.
 //
+// A network in a report is never finer than ipmask.Default keeps, whatever
+// b returns: a finer Network value (a /32 stored by a backend that kept
+// networks as given, as this module's did before [NetworkOf]) is replaced
+// by the network ipmask.Default keeps for it, and the cells that then
+// share a value are merged, before suppression.
+//
 // The contributors of a cell are its distinct human visitors as estimated
 // by its sketch, not its clicks: one person clicking ten times is one
 // contributor, and bot traffic contributes no one (a cell of bots alone is
@@ -191,10 +198,32 @@ type Backend interface {
 //     suppressed cell for its link, bucket and dimension, with Value ""
 //     and SuppressedCells saying how many it stands for.
 //   - A Total cell below K stays in place, marked Suppressed with its
-//     counts withheld (zero); its counts, and those of its bucket's
+//     counts not shown (zero); its counts, and those of its bucket's
 //     dimension cells (none of which is published), go to suppressed
 //     summary cells with Link "", one per dimension, spanning the query
 //     range.
+//
+// What suppression guarantees, within one report: every published cell
+// (a bucket's counts, a dimension value's) stands for at least K distinct
+// visitors, and the value of a suppressed cell (which country, network,
+// referrer or device) is not in the report and no subtraction of its
+// cells isolates it: each dimension is broken down once per bucket,
+// never across dimensions or over the range. (Where a dimension has few
+// values, as device classes do, the published ones leave few candidates
+// for the rest.) Suppressed counts are shown as sums, so
+// that totals add up: a sum that stands for one cell (SuppressedCells 1)
+// is that cell's counts, without its value, and the counts of a bucket
+// whose Total is suppressed are the range total minus the published
+// buckets when it is the only one. Suppression hides which small group a
+// count belongs to, not that it exists.
+//
+// What it does not guarantee: reports compared with each other. A value
+// published in a coarse bucket (a day) but suppressed in a finer one (an
+// hour of that day) is recovered by subtracting the finer buckets that
+// publish it; the range totals of two overlapping ranges subtract to the
+// buckets between them. Where readers you do not trust can run queries
+// of their own, give them one granularity over fixed, non-overlapping
+// ranges (the example linktracker publishes its breakdowns by day only).
 func Publish(ctx context.Context, b Backend, q Query) (Report, error) {
 	q, err := q.Normalize()
 	if err != nil {
@@ -223,7 +252,59 @@ type bucketID struct {
 	start time.Time
 }
 
+// coarsenNetworks returns raw with every Network value finer than
+// ipmask.Default (a /32 a backend stored before it counted networks with
+// NetworkOf, or one that never does) replaced by the network the policy
+// keeps for it, and cells that then share a value merged: their counts
+// add, and so do their visitors, which are distinct (a visitor's
+// pseudonym is of its address, so networks that do not overlap hold
+// different visitors). raw is reused.
+func coarsenNetworks(raw []Cell) []Cell {
+	type cellKey struct {
+		scope Scope
+		link  string
+		start time.Time
+		other bool
+		value string
+	}
+	var at map[cellKey]int
+	out := raw[:0]
+	for _, c := range raw {
+		if c.Dimension == Network && !c.Other {
+			p, err := netip.ParsePrefix(c.Value)
+			if a, aerr := netip.ParseAddr(c.Value); err != nil && aerr == nil {
+				p, err = netip.PrefixFrom(a.WithZone(""), a.BitLen()), nil
+			}
+			if err == nil {
+				if n := NetworkOf(p.Masked(), ipmask.Default); n.String() != c.Value {
+					c.Value = n.String()
+					if at == nil {
+						at = make(map[cellKey]int)
+						for i, o := range out {
+							if o.Dimension == Network && !o.Other {
+								at[cellKey{o.Scope, o.Link, o.Start, o.Other, o.Value}] = i
+							}
+						}
+					}
+				}
+			}
+			if at != nil {
+				k := cellKey{c.Scope, c.Link, c.Start, c.Other, c.Value}
+				if i, ok := at[k]; ok {
+					out[i].Counts = out[i].Counts.Add(c.Counts)
+					out[i].Visitors += c.Visitors
+					continue
+				}
+				at[k] = len(out)
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
 func suppress(q Query, raw []Cell) []Cell {
+	raw = coarsenNetworks(raw)
 	hidden := make(map[bucketID]bool)
 	for _, c := range raw {
 		if c.Dimension == Total && c.Visitors < uint64(q.K) {

@@ -157,6 +157,12 @@ func TestReportSumsAddUp(t *testing.T) {
 				}
 			}
 			for _, c := range rep.Cells {
+				// The contract Publish states rests on this: a value is
+				// broken down once per bucket, never over the range, so
+				// no two cells of a report subtract to a suppressed one.
+				if c.Scope == ScopeRange {
+					assert.Equal(t, Total, c.Dimension, "a breakdown over the range: %+v", c)
+				}
 				if c.Suppressed {
 					assert.Zero(t, c.Visitors)
 					assert.Empty(t, c.Value)

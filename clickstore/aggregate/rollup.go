@@ -204,8 +204,12 @@ func (b *breakdown[K]) get(k K, max int) *cell {
 	return c
 }
 
-func (b *breakdown[K]) merge(o *breakdown[K], max int, x *sketchBuf) error {
+// merge adds o into b; key, if not nil, maps o's values to b's.
+func (b *breakdown[K]) merge(o *breakdown[K], max int, x *sketchBuf, key func(K) K) error {
 	for k, oc := range o.vals {
+		if key != nil {
+			k = key(k)
+		}
 		if err := b.get(k, max).merge(oc, x); err != nil {
 			return err
 		}
@@ -269,8 +273,9 @@ type shard struct {
 }
 
 // Rollup counts clicks per link and UTC time bucket (minute, hour and day),
-// with breakdowns by country, masked network, referrer host and device
-// class, and a HyperLogLog sketch of distinct visitors per cell. It
+// with breakdowns by country, masked network (never finer than
+// Options.NetworkPolicy, a /24 or a /48 by default: see [NetworkOf]),
+// referrer host and device class, and a HyperLogLog sketch of distinct visitors per cell. It
 // implements [clickstore.Sink] and [retention.Sweepable].
 //
 // Every click is added to its minute, hour and day bucket at once, so the
@@ -359,6 +364,7 @@ func (r *Rollup) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqu
 	if human {
 		h = hll.VisitorHash((*[16]byte)(&c.Visitor))
 	}
+	network := NetworkOf(c.Network, r.cfg.networks)
 	max := r.cfg.maxValues
 	s := r.shard(c.Link)
 	s.mu.Lock()
@@ -380,7 +386,7 @@ func (r *Rollup) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqu
 			b.country.get(c.Country, max).add(n, h, human, p)
 		}
 		if r.cfg.dims[Network] {
-			b.network.get(c.Network, max).add(n, h, human, p)
+			b.network.get(network, max).add(n, h, human, p)
 		}
 		if r.cfg.dims[Referrer] {
 			b.referrer.get(c.Referrer, max).add(n, h, human, p)
@@ -405,7 +411,7 @@ func floorDiv(t, width int64) int64 {
 // Merge adds everything other has counted to r, so that r holds what one
 // Rollup would hold had it seen both streams of clicks: counts add and
 // sketches take their union. Only granularities and dimensions r keeps are
-// merged, under r's MaxValues: the result is exact as long as no
+// merged, under r's MaxValues and r's NetworkPolicy: the result is exact as long as no
 // dimension's cap is reached. other is not modified and may be in use
 // concurrently. Merging rollups of different precisions, a nil Rollup or a
 // Rollup into itself is an error.
@@ -458,16 +464,18 @@ func (r *Rollup) mergeBucket(k bucketKey, o *bucket) error {
 	}
 	var err error
 	if r.cfg.dims[Country] {
-		err = errors.Join(err, b.country.merge(&o.country, max, p))
+		err = errors.Join(err, b.country.merge(&o.country, max, p, nil))
 	}
 	if r.cfg.dims[Network] {
-		err = errors.Join(err, b.network.merge(&o.network, max, p))
+		// other may keep finer networks than r (ipmask.Default under
+		// r's ipmask.Strict): they are counted under r's.
+		err = errors.Join(err, b.network.merge(&o.network, max, p, func(n netip.Prefix) netip.Prefix { return NetworkOf(n, r.cfg.networks) }))
 	}
 	if r.cfg.dims[Referrer] {
-		err = errors.Join(err, b.referrer.merge(&o.referrer, max, p))
+		err = errors.Join(err, b.referrer.merge(&o.referrer, max, p, nil))
 	}
 	if r.cfg.dims[Device] {
-		err = errors.Join(err, b.device.merge(&o.device, max, p))
+		err = errors.Join(err, b.device.merge(&o.device, max, p, nil))
 	}
 	if err != nil {
 		return fmt.Errorf("aggregate: merge: %w", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/internal/burstlog"
 	"github.com/clickanon/clickanon/internal/errmask"
+	"github.com/clickanon/clickanon/ipmask"
 )
 
 // SinkOptions configures [NewSink]. The zero value (or a nil pointer) means
@@ -39,6 +40,13 @@ type SinkOptions struct {
 	// week of minutes). Negative is an error.
 	MaxBuckets int
 
+	// NetworkPolicy is the finest network the Network dimension keeps: a
+	// click whose Network is finer (a /32) is counted under the coarser
+	// network the policy keeps for it (see [aggregate.NetworkOf]). The
+	// zero Policy means ipmask.Default (/24 and /48); a policy that keeps
+	// more bits than ipmask.Default is an error.
+	NetworkPolicy ipmask.Policy
+
 	// Logger receives the failures of Add, Cells and EraseLink: one
 	// warning when an operation starts failing, at most one a minute
 	// while it goes on (with the count), an info line when it works
@@ -52,7 +60,8 @@ type SinkOptions struct {
 //
 // For each link, granularity (minute, hour, day) and UTC bucket it keeps
 // one hash of exact counters, incremented with HINCRBY (fields
-// "<counter>:<dimension>:<value>"), and one Redis HyperLogLog per cell
+// "<counter>:<dimension>:<value>", a network never finer than
+// SinkOptions.NetworkPolicy: see [aggregate.NetworkOf]), and one Redis HyperLogLog per cell
 // (PFADD of the visitor's 16-byte pseudonym) for distinct visitors.
 // Redis's own HyperLogLog is used rather than serialized sketches because
 // PFADD is atomic on the server, so instances never read-modify-write a
@@ -88,6 +97,7 @@ type Sink struct {
 	now        func() time.Time
 	retention  [aggregate.Day + 1]time.Duration
 	maxBuckets int
+	networks   ipmask.Policy
 
 	tokens requestTokens // one per Add call
 
@@ -128,6 +138,9 @@ func NewSink(client redis.UniversalClient, opts *SinkOptions) (*Sink, error) {
 	}
 	if err := s.tokens.init(); err != nil {
 		return nil, fmt.Errorf("redisstore: NewSink: %v", err)
+	}
+	if s.networks, err = aggregate.NetworkPolicy(o.NetworkPolicy); err != nil {
+		return nil, fmt.Errorf("redisstore: NewSink: %w", err)
 	}
 	switch {
 	case o.MaxBuckets < 0:
@@ -245,29 +258,14 @@ func (s *Sink) add(ctx context.Context, c clickstore.Click, u clickstore.Uniquen
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: add click: %w", err)
 	}
-	var n aggregate.Counts
-	switch {
-	case c.Kind == clickstore.KindConversion:
-		n.Conversions = 1
-	default:
-		n.Clicks = 1
-		if c.Bot != "" {
-			n.Bots = 1
-		} else if u == clickstore.Unique {
-			n.Unique = 1
-		}
-		if u == clickstore.UniqueUnknown {
-			n.UnknownUniqueness = 1
-		}
-	}
-	vals := counterValues(n)
+	vals := counterValues(aggregate.CountsOf(&c, u)) // as every backend counts
 	cells := [...]struct {
 		d aggregate.Dimension
 		v string
 	}{
 		{aggregate.Total, ""},
 		{aggregate.Country, c.Country},
-		{aggregate.Network, c.Network.String()},
+		{aggregate.Network, aggregate.NetworkOf(c.Network, s.networks).String()},
 		{aggregate.Referrer, c.Referrer},
 		{aggregate.Device, c.Device},
 	}

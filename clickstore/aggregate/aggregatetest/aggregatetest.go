@@ -6,8 +6,10 @@
 // [aggregate.Backend.Cells] and checks one clause of the contract per
 // subtest: every Add counted exactly once, under concurrency and across
 // instances that share storage; the cells of a bucket and of a range;
-// uniques over a range as a union; input refused without counting; errors
-// that carry no input (links, labels and networks holding addresses, from
+// uniques over a range as a union; input refused without counting (links
+// and labels holding an address among it); networks finer than
+// ipmask.Default (a /32, a 6to4 /48) counted under the network it keeps,
+// never stored as given; errors that carry no input (links, labels and networks holding addresses, from
 // clickstoretest.Canaries, never appear in an error); and, for backends
 // that have them, retention (Sweep) and erasure (EraseLink).
 //

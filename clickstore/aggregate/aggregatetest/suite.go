@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -29,6 +32,7 @@ func init() {
 		{"SweepDropsFineBucketsOnly", needSweep, testSweep},
 		{"EraseLink", needErase, testEraseLink},
 		{"ErrorsCarryNoInput", needNothing, testErrorsCarryNoInput},
+		{"NetworkNoFinerThanDefault", needNothing, testNetworkNoFinerThanDefault},
 	}
 }
 
@@ -433,6 +437,10 @@ func testInvalid(t *testing.T, newBackend NewBackend) {
 		// A referrer that is the address itself would be kept as a breakdown.
 		{"referrer an address", e.ctx, func(c *clickstore.Click) { c.Referrer = "198.51.100.7" }, clickstore.Unique},
 		{"referrer spelling an address", e.ctx, func(c *clickstore.Click) { c.Referrer = "app-c6336407.nip.io" }, clickstore.Unique},
+		// So would a link or a label holding one.
+		{"link holding an address", e.ctx, func(c *clickstore.Click) { c.Link = "out/https://example.com/?ip=198.51.100.7" }, clickstore.Unique},
+		{"bot holding an address", e.ctx, func(c *clickstore.Click) { c.Bot = "crawler (+2001:db8:1:2::7)" }, clickstore.Unique},
+		{"device spelling an address", e.ctx, func(c *clickstore.Click) { c.Device = "ip-198-51-100-7" }, clickstore.Unique},
 		{"unknown uniqueness", e.ctx, func(*clickstore.Click) {}, clickstore.Repeat + 1},
 		{"canceled context", canceled, func(*clickstore.Click) {}, clickstore.Unique},
 	}
@@ -506,4 +514,50 @@ func testEraseLink(t *testing.T, newBackend NewBackend) {
 	}
 	_, err = e.b().(LinkEraser).EraseLink(e.ctx, "")
 	assert.Error(t, err, "erasing the empty link")
+}
+
+// A Click built by hand (or by a Builder whose policy keeps more bits than
+// ipmask.Default) may carry a network finer than the default /24 and /48:
+// a whole address as a /32 or /128, an IPv4-mapped one, or a 6to4 /48
+// that holds all 32 bits of its IPv4 address. What a backend stores and
+// returns is the network ipmask.Default keeps for it, with every click
+// counted there; a network already coarser is kept as it is.
+func testNetworkNoFinerThanDefault(t *testing.T, newBackend NewBackend) {
+	e := setup(t, newBackend)
+	tests := []struct{ network, kept string }{
+		{"198.51.100.7/32", "198.51.100.0/24"},
+		{"198.51.100.128/25", "198.51.100.0/24"},
+		{"::ffff:198.51.100.9/128", "198.51.100.0/24"},
+		{"::ffff:198.51.100.0/120", "198.51.100.0/24"},
+		{"2001:db8:1:2::7/128", "2001:db8:1::/48"},
+		{"2001:db8:1:2::/64", "2001:db8:1::/48"},
+		{"2002:c633:6407::/48", "2002:c633:6400::/40"}, // 6to4: the /48 is the whole IPv4 address
+		{"::c633:6407/128", "::/48"},                   // IPv4-compatible
+		{"64:ff9b::c633:6407/128", "64:ff9b::/48"},     // NAT64
+		{"203.0.113.0/24", "203.0.113.0/24"},
+		{"198.18.0.0/15", "198.18.0.0/15"},
+		{"2001:db8::/32", "2001:db8::/32"},
+		{"::ffff:0:0/96", "0.0.0.0/0"},
+	}
+	want := map[string]uint64{}
+	for i, tt := range tests {
+		c := click("fine", t0, i)
+		c.Network = netip.MustParsePrefix(tt.network)
+		c.RawAddr = netip.Addr{}
+		if c.Network.Bits() == c.Network.Addr().BitLen() {
+			c.RawAddr = c.Network.Addr() // a Builder with KeepRawAddr
+		}
+		e.add(e.b(), c, clickstore.Unique)
+		want[tt.kept]++
+	}
+	got := map[string]uint64{}
+	var text strings.Builder
+	for _, c := range e.cells(dayQuery("fine", aggregate.Minute)) {
+		fmt.Fprintf(&text, "%s %s\n", c.Link, c.Value)
+		if c.Dimension == aggregate.Network {
+			got[c.Value] += c.Clicks
+		}
+	}
+	assert.Equal(t, want, got, "clicks per network kept")
+	ipmasktest.AssertNoRawIP(t, ipmask.Default, text.String(), "the cells' links and values")
 }

@@ -82,3 +82,13 @@ func (d Dialect) rebind(query string) string {
 	}
 	return sb.String()
 }
+
+// unixNow is the database's clock in Unix seconds, as SQL: batch tokens
+// are stamped and swept by it, so that instances whose clocks disagree
+// agree on a token's age.
+func (d Dialect) unixNow() string {
+	if d == PostgreSQL {
+		return "extract(epoch from now())::bigint"
+	}
+	return "CAST(strftime('%s', 'now') AS INTEGER)"
+}

@@ -158,7 +158,9 @@
 //
 // granularity and dimension hold the numeric values of aggregate's
 // Granularity and Dimension, bucket the bucket's start in Unix seconds,
-// value the dimension value as text ("" for totals). A row holds counts and
-// a sketch of pseudonym hashes: never an address, never a pseudonym.
+// value the dimension value as text ("" for totals; a network never finer
+// than [Options].NetworkPolicy, ipmask.Default's /24 and /48 by default:
+// see aggregate.NetworkOf). A row holds counts and a sketch of pseudonym
+// hashes: never an address, never a pseudonym.
 // Unlike a Rollup, the sink does not cap the values of a dimension.
 package sqlsink

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/ipmask"
 )
 
 // Defaults used where an [Options] field is zero.
@@ -41,9 +42,9 @@ const (
 // means the defaults. The caller's Options is never modified.
 type Options struct {
 	// Now is the sink's clock: it decides which buckets are past their
-	// retention when a batch is written, stamps batch tokens and paces
-	// logging. nil means time.Now. The background loop's waits are
-	// runtime timers.
+	// retention when a batch is written and paces logging (batch tokens
+	// are stamped and swept by the database's clock). nil means
+	// time.Now. The background loop's waits are runtime timers.
 	Now func() time.Time
 
 	// Logger receives the sink's failures: a warning when flushes start
@@ -86,6 +87,13 @@ type Options struct {
 	// aggregate.KeepForever never deleted, negative is an error. [Sink.Sweep]
 	// deletes what is past them.
 	MinuteRetention, HourRetention, DayRetention time.Duration
+
+	// NetworkPolicy is the finest network the Network dimension stores:
+	// a click whose Network is finer (a /32) is counted under the coarser
+	// network the policy keeps for it (see [aggregate.NetworkOf]). The
+	// zero Policy means ipmask.Default (/24 and /48); a policy that keeps
+	// more bits than ipmask.Default is an error.
+	NetworkPolicy ipmask.Policy
 }
 
 // config is the validated form of Options.
@@ -97,6 +105,7 @@ type config struct {
 	maxBackoff time.Duration
 	maxCells   int
 	retention  [aggregate.Day + 1]time.Duration
+	networks   ipmask.Policy
 }
 
 func newConfig(opts *Options) (config, error) {
@@ -134,6 +143,10 @@ func newConfig(opts *Options) (config, error) {
 		}
 	}
 	c.maxBackoff = max(c.maxBackoff, c.interval)
+	var err error
+	if c.networks, err = aggregate.NetworkPolicy(o.NetworkPolicy); err != nil {
+		return config{}, fmt.Errorf("sqlsink: options: %w", err)
+	}
 	switch {
 	case o.MaxBufferedCells < 0:
 		return config{}, fmt.Errorf("sqlsink: options: MaxBufferedCells %d is negative", o.MaxBufferedCells)

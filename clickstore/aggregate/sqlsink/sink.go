@@ -217,7 +217,8 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (_ *Sink, er
 }
 
 // Add counts c, whose visitor's uniqueness is u, in the buffer: in its
-// minute, hour and day buckets, in total and by country, masked network,
+// minute, hour and day buckets, in total and by country, masked network
+// (never finer than Options.NetworkPolicy: see [aggregate.NetworkOf]),
 // referrer host and device class, as [aggregate.CountsOf] says. It never
 // waits on the database. It returns an error, and counts nothing, if c
 // fails [clickstore.Click.Validate] (which also refuses text that is not
@@ -238,6 +239,7 @@ func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniquen
 	if s.closed.Load() {
 		return fmt.Errorf("sqlsink: add click: %w", ErrClosed)
 	}
+	c.Network = aggregate.NetworkOf(c.Network, s.cfg.networks)
 	n := aggregate.CountsOf(&c, u)
 	var v *clickstore.Pseudonym
 	if c.Bot == "" {

@@ -25,6 +25,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/internal/pgtest"
+	"github.com/clickanon/clickanon/ipmask"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -183,6 +184,10 @@ func TestOpenRefusesBadInput(t *testing.T) {
 		_, err := New(ctx, db, SQLite, &o)
 		assert.ErrorContains(t, err, "negative", "options %+v", o)
 	}
+	every, err := ipmask.New(32, 128)
+	require.NoError(t, err)
+	_, err = New(ctx, db, SQLite, &Options{NetworkPolicy: every})
+	assert.ErrorContains(t, err, "sqlsink: options: aggregate: network policy ipv4/32,ipv6/128 keeps more bits than ipmask.Default")
 }
 
 func TestMigrationIsIdempotentAndConcurrent(t *testing.T) {

@@ -15,7 +15,9 @@ import (
 // Sweep deletes from the database every bucket past its granularity's
 // retention at now (a bucket of granularity g starting at s once now >= s
 // + g + retention(g)), and the tokens of batches written more than
-// TokenRetention before now. Every click is counted in its minute, hour
+// TokenRetention ago by the database's clock (which stamps them, so that
+// instances whose clocks disagree cannot sweep a token whose batch is
+// still being retried and count it twice). Every click is counted in its minute, hour
 // and day bucket at once, so the coarser buckets already hold the detail
 // deleted: minutes roll up into hours and hours into days by construction.
 // It reports the cells deleted, the cells held and the age of the oldest
@@ -48,7 +50,10 @@ func (s *Sink) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats
 		}
 		st.Deleted += int(n)
 	}
-	if _, err := s.db.ExecContext(ctx, s.dialect.rebind("DELETE FROM clickanon_batches WHERE at < ?"), now.Add(-TokenRetention).Unix()); err != nil {
+	// Tokens by the database's clock, which stamped them: an instance
+	// whose clock runs days ahead must not sweep the token of a batch
+	// another instance is about to retry.
+	if _, err := s.db.ExecContext(ctx, s.dialect.rebind("DELETE FROM clickanon_batches WHERE at < "+s.dialect.unixNow()+" - ?"), int64(TokenRetention/time.Second)); err != nil {
 		return st, fmt.Errorf("sqlsink: sweep batch tokens: %w", err)
 	}
 	var (

@@ -109,12 +109,12 @@ func (s *Sink) prepare(ctx context.Context, n int) error {
 		if s.stmts[k] != nil {
 			continue
 		}
-		q := s.dialect.rebind("INSERT INTO clickanon_batches (token, at) VALUES (?, ?) ON CONFLICT (token) DO NOTHING")
+		q := s.dialect.rebind("INSERT INTO clickanon_batches (token, at) VALUES (?, " + s.dialect.unixNow() + ") ON CONFLICT (token) DO NOTHING")
 		if s.dialect == PostgreSQL {
 			// It also tells the database that this transaction keeps the
 			// versions of the sketches it writes (see migration 0002).
 			q = `INSERT INTO clickanon_batches (token, at)
-SELECT $1::text, $2::bigint FROM (SELECT set_config('clickanon.versioned', 'on', true)) AS versioned
+SELECT $1::text, ` + s.dialect.unixNow() + ` FROM (SELECT set_config('clickanon.versioned', 'on', true)) AS versioned
 ON CONFLICT (token) DO NOTHING`
 		}
 		if k.m != insertToken {
@@ -175,7 +175,7 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 		return false, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	res, err := s.stmt(ctx, tx, insertToken, 0).ExecContext(ctx, b.token, s.cfg.now().Unix())
+	res, err := s.stmt(ctx, tx, insertToken, 0).ExecContext(ctx, b.token)
 	if err != nil {
 		return false, fmt.Errorf("record batch token: %w", err)
 	}
