@@ -45,7 +45,7 @@ func TestOutageLoggedOncePerBurstAndCounted(t *testing.T) {
 	sink, err := redisstore.NewSink(client, &redisstore.SinkOptions{Prefix: prefix(t), Now: clock, Logger: logger})
 	require.NoError(t, err)
 	ctx := context.Background()
-	link := "go/203.0.113.9"
+	link := "go/203.0.113.0"
 	_, err = s.Record(ctx, click(1, link))
 	require.NoError(t, err)
 	require.NoError(t, s.Flush(ctx), "the click's index entries are written before the outage")
