@@ -309,11 +309,11 @@ func (c Click) Validate() error {
 // logmask finds one (and ipmasktest looks for), that ipmask.Default would
 // mask: an address already masked to it (198.51.100.0, as the tracker
 // leaves one in a link) is not one. Text without a byte every such form
-// needs (see mayHoldAddr) costs one pass over its bytes.
+// needs (see hostaddr.MayHold) costs one pass over its bytes.
 func holdsAddr(s string) bool {
 	// Masking to the default policy changes s if and only if it holds
 	// such an address, and costs no allocation when it does not.
-	return mayHoldAddr(s) && defaultMasker.MaskString(s) != s
+	return hostaddr.MayHold(s) && defaultMasker.MaskString(s) != s
 }
 
 // defaultMasker masks addresses in text to ipmask.Default.
@@ -331,25 +331,6 @@ var defaultMasker = func() *logmask.Masker {
 // drops a label. seen is what scanText found in s.
 func labelHoldsAddr(s string, seen uint8) bool {
 	return seen&addrByte != 0 && holdsAddr(s) || seen&dashByte != 0 && hostaddr.Labels(s)
-}
-
-// mayHoldAddr reports whether s has what every address package logmask
-// finds needs: a colon (IPv6, HAProxy's hex IDs), a '%' (a percent-encoded
-// colon), a '<' (Dovecot's base64 session IDs) or a hex digit before a dot
-// (a dotted quad, an in-addr.arpa name, and a host name's label that
-// spells an address with dashes or in hex).
-func mayHoldAddr(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case ':', '%', '<':
-			return true
-		case '.':
-			if i > 0 && isHex(s[i-1]) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 const notText = "not valid UTF-8, or holds a NUL byte"
@@ -379,7 +360,7 @@ func IsText(s string) bool {
 // The classes of bytes scanText reports.
 const (
 	notASCII = 1 << iota // a NUL or a byte past ASCII: text only if IsText says so
-	addrByte             // what an address logmask finds needs (see mayHoldAddr)
+	addrByte             // what an address logmask finds needs (see hostaddr.MayHold)
 	dashByte             // '-', which a host name's label spelling an address needs
 	notHost              // a byte no host name has: not a letter, a digit, '.', '-' or '_'
 	hexDigit             // a hex digit

@@ -71,10 +71,12 @@
 //
 // A link persists as the key of the aggregates, and a visitor may name it
 // (a route that serves any link, an outbound URL in "/out/{link...}"): an
-// address in it is masked by the Builder's policy, in every form the
-// ipmask/logmask masker finds (198.51.100.77:8080/admin is counted as
-// 198.51.100.0:8080/admin), whichever side of the tracker the clientip
-// middleware is on. A bot label or device class from the classifier or the
+// address in it is masked by the Builder's policy, or by ipmask.Default
+// where that policy keeps more bits (every store and sink refuses a link
+// holding an address finer than ipmask.Default's, see
+// [clickstore.Click.Validate]), in every form the ipmask/logmask masker
+// finds (198.51.100.77:8080/admin is counted as 198.51.100.0:8080/admin),
+// whichever side of the tracker the clientip middleware is on. A bot label or device class from the classifier or the
 // Enrich hook that holds an address is not kept (see [Options].Classify).
 //
 // # Floods

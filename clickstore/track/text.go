@@ -7,6 +7,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/internal/hostaddr"
+	"github.com/clickanon/clickanon/ipmask"
 )
 
 // queryParam returns the first value of key in the raw query, as
@@ -68,31 +69,24 @@ func truncate(s string, n int) string {
 // percent-encoded) and masks it to the tracker's policy.
 type addrText struct{ mask func(string) string }
 
-// mayHold reports whether s holds what the masker needs to find an
-// address: a colon, a percent sign or a hex digit before a dot (a dotted
-// quad's, and the end of a host name's label that spells one with dashes
-// or in hex, as 2001-db8--a.sslip.io or c633644d.nip.io). Most labels and
-// links hold none, and cost a scan of their bytes.
-func mayHold(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == ':', c == '%':
-			return true
-		case c == '.' && i > 0 && isHex(s[i-1]):
-			return true
-		}
+// textPolicy is the policy addresses in links and labels are masked to:
+// the tracker's, or ipmask.Default's bit counts where it keeps more, since
+// every store and sink refuses a link or label that holds an address
+// finer than ipmask.Default would keep (clickstore.Click.Validate).
+func textPolicy(p ipmask.Policy) ipmask.Policy {
+	q, err := ipmask.New(min(p.IPv4Bits(), ipmask.Default.IPv4Bits()), min(p.IPv6Bits(), ipmask.Default.IPv6Bits()))
+	if err != nil {
+		return ipmask.Policy{} // unreachable: the counts are in range; the zero Policy keeps nothing
 	}
-	return false
+	return q
 }
-
-func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f' }
 
 // spells reports whether the label s holds an address: one the masker
 // would change (an address that is already masked is the policy's, and
 // stays), or one written with dashes for dots or colons, as host names
 // spell them (see hostaddr.Labels).
 func (a addrText) spells(s string) bool {
-	if mayHold(s) && a.mask(s) != s {
+	if hostaddr.MayHold(s) && a.mask(s) != s {
 		return true
 	}
 	return strings.IndexByte(s, '-') >= 0 && hostaddr.Labels(s)

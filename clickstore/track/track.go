@@ -16,6 +16,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/internal/burstlog"
+	"github.com/clickanon/clickanon/internal/hostaddr"
 	"github.com/clickanon/clickanon/internal/reqctx"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
@@ -365,6 +366,13 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 		l.log.Logger, l.log.Mask = t.logger, masker.MaskString
 	}
 	t.addrs.mask = masker.MaskString
+	if tp := textPolicy(t.policy); tp != t.policy {
+		tm, err := logmask.NewMasker(tp, nil)
+		if err != nil {
+			return nil, fmt.Errorf("track: New: link masker: %w", err)
+		}
+		t.addrs.mask = tm.MaskString
+	}
 	t.agents = newAgentCache(o.AgentCache, o.Window, o.Now, o.Classify)
 	if o.NetworkQuota > 0 {
 		t.quota = newQuota(o.NetworkQuota, o.Window)
@@ -392,7 +400,7 @@ func (t *Tracker) Track(r *http.Request, link string, kind clickstore.Kind) Visi
 
 // track is Track with the context the store and the sink are called with.
 func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind clickstore.Kind) Visit {
-	if mayHold(link) {
+	if hostaddr.MayHold(link) {
 		// The link persists as the aggregates' key, and a visitor may
 		// have named it: an address in it is masked, as the clientip
 		// middleware masks the client's own in the URL.

@@ -232,6 +232,29 @@ func dottedQuad(s string) bool {
 	return true
 }
 
+// MayHold reports whether s has what every address package logmask finds
+// needs: a colon (IPv6, HAProxy's hex IDs), a '%' (a percent-encoded
+// colon), a '<' (Dovecot's base64 session IDs) or a hex digit before a dot
+// (a dotted quad, an in-addr.arpa name, and a host name's label that
+// spells an address with dashes or in hex, as 2001-db8--a.sslip.io or
+// c633644d.nip.io). Text without any costs one pass over its bytes and
+// needs no masker: links and labels, as a rule.
+func MayHold(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ':', '%', '<':
+			return true
+		case '.':
+			if i > 0 && isHex(s[i-1]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isHex(c byte) bool { return isDigit(c) || 'a' <= c|0x20 && c|0x20 <= 'f' }
+
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // dashedIPv6 reports whether a label is an IPv6 address written with
