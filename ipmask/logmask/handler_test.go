@@ -283,6 +283,20 @@ func (e *verboseErr) Format(f fmt.State, verb rune) {
 	io.WriteString(f, e.Error())
 }
 
+// hiddenText is a string type whose String method hides its value, which
+// encoding/json writes as it is.
+type hiddenText string
+
+func (hiddenText) String() string { return "redacted" }
+
+// pointerValuer resolves to a pointer to its address text.
+type pointerValuer string
+
+func (v pointerValuer) LogValue() slog.Value {
+	s := string(v)
+	return slog.AnyValue(&s)
+}
+
 // TestHandlerEveryRendering logs values whose address shows in a rendering
 // other than their String, Error or %+v text, through slog's JSON and text
 // handlers, wrapped in a Handler and configured with ReplaceAttr: no raw
@@ -290,6 +304,9 @@ func (e *verboseErr) Format(f fmt.State, verb rune) {
 func TestHandlerEveryRendering(t *testing.T) {
 	const raw = "203.0.113.9"
 	addr := netip.MustParseAddr(raw)
+	text := raw
+	textPtr := &text
+	var iface any = raw
 	values := []struct {
 		name  string
 		value any
@@ -302,6 +319,13 @@ func TestHandlerEveryRendering(t *testing.T) {
 		{"named byte slice", payload("from " + raw)},
 		{"text marshaler only", textOnly{a: addr}},
 		{"formatter error", &verboseErr{addr: raw}},
+		// %+v prints a pointer as hex; encoding/json writes what it
+		// points to (an AWS SDK's *string, an optional field).
+		{"pointer to a string", &text},
+		{"pointer to a pointer to a string", &textPtr},
+		{"pointer to an interface", &iface},
+		{"string type whose String hides it", hiddenText(raw)},
+		{"LogValuer resolving to a pointer", pointerValuer(raw)},
 	}
 	m, err := logmask.NewMasker(ipmask.Default, nil)
 	require.NoError(t, err)
@@ -355,4 +379,17 @@ func TestHandlerNilAndPanickingValues(t *testing.T) {
 	h := mustHandler(t, slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime}), nil)
 	slog.New(h).Info("m", "nil", error(nilPtr), "panic", panicky{})
 	assert.Equal(t, "level=INFO msg=m nil=<nil> panic=\"!PANIC: peer 203.0.113.0 gone\"\n", buf.String())
+}
+
+// selfPointer is a pointer type that points to its own type.
+type selfPointer *selfPointer
+
+// TestHandlerSelfPointer logs a value whose type is a pointer to itself:
+// the Handler follows pointers a bounded number of times and returns.
+func TestHandlerSelfPointer(t *testing.T) {
+	var p selfPointer
+	p = &p
+	var buf bytes.Buffer
+	slog.New(mustHandler(t, slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime}), nil)).Info("m", "p", p)
+	assert.Contains(t, buf.String(), "p=0x", "written as slog writes a pointer")
 }

@@ -32,13 +32,14 @@ type HandlerOptions struct {
 // [*net.IPNet], [*net.TCPAddr], [*net.UDPAddr], [*net.IPAddr], []byte,
 // [slog.LogValuer] results, and attributes inside groups and given to
 // WithAttrs. Any other value (an error, a [fmt.Stringer], a struct, a map,
-// a slice) is read in every way a wrapped handler may write it: its Error
-// or String text, fmt's %+v, its MarshalText and MarshalJSON output,
-// encoding/json's rendering of a struct, map or slice (which follows the
-// pointers %+v prints as hex, and shows the exported fields a String
-// method may leave out; not for an error, whose Error text slog's JSON
-// handler writes), and the bytes of a named byte slice such as
-// [encoding/json.RawMessage]. If any of those holds an address, the value
+// a slice, a pointer) is read in every way a wrapped handler may write it:
+// its Error or String text, fmt's %+v, its MarshalText and MarshalJSON
+// output, encoding/json's rendering of a struct, map, slice or interface
+// (which follows the pointers %+v prints as hex, and shows the exported
+// fields a String method may leave out; not for an error, whose Error text
+// slog's JSON handler writes), the string a pointer leads to or a String
+// method hides (a *string, as cloud SDKs hold an address), and the bytes
+// of a named byte slice such as [encoding/json.RawMessage]. If any of those holds an address, the value
 // is replaced by the first that does, masked. A method that panics (such
 // as Error on a nil pointer) does not reach the caller: the value is read
 // as slog's handlers write it then, "<nil>" or "!PANIC: " and the panic's
@@ -275,8 +276,9 @@ func (m *Masker) maskAny(v slog.Value) (slog.Value, bool) {
 // wrapped handler may write it in any of several ways: by its Error or
 // String method, fmt's %+v (which a fmt.Formatter writes itself), its
 // MarshalText or MarshalJSON method, encoding/json's reflection (which
-// follows the pointers that %+v prints as hex, and ignores String), or, for
-// a named byte slice, its bytes. If any of these that x has holds an
+// follows the pointers that %+v prints as hex, and ignores String: the
+// string a *string leads to, the value of a string type), or, for a named
+// byte slice, its bytes. If any of these that x has holds an
 // address, v is replaced by the first that does, masked, as a string
 // value; otherwise v is kept. An error is not marshalled by reflection, as
 // slog's JSON handler writes its Error text. A method that panics is
@@ -317,9 +319,16 @@ func (m *Masker) maskRendered(v slog.Value, x any) (slog.Value, bool) {
 		if r, changed := check(renderBytes(x, jm.MarshalJSON)); changed {
 			return r, true
 		}
-	} else if !isText && !isErr && composite(x) {
-		if r, changed := check(renderBytes(x, func() ([]byte, error) { return json.Marshal(x) })); changed {
-			return r, true
+	} else if !isText && !isErr {
+		switch rv := reflectTarget(x); rv.Kind() {
+		case reflect.String:
+			// encoding/json writes the string that a pointer leads to,
+			// or that a String or Format method hides.
+			return check(rv.String(), true)
+		case reflect.Struct, reflect.Map, reflect.Slice, reflect.Array, reflect.Interface:
+			if r, changed := check(renderBytes(x, func() ([]byte, error) { return json.Marshal(x) })); changed {
+				return r, true
+			}
 		}
 	}
 	if rv := reflect.ValueOf(x); rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
@@ -328,18 +337,27 @@ func (m *Masker) maskRendered(v slog.Value, x any) (slog.Value, bool) {
 	return v, false
 }
 
-// composite reports whether x is, or points to, a struct, map, slice or
-// array: a value that encoding/json writes field by field.
-func composite(x any) bool {
-	t := reflect.TypeOf(x)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+// maxDeref bounds how many pointers reflectTarget follows: a pointer type
+// may point to itself (type P *P).
+const maxDeref = 32
+
+// reflectTarget returns what x leads to through its pointers, as
+// encoding/json follows them: the value itself if x is no pointer, the
+// zero reflect.Value for a nil pointer or one more than maxDeref deep. A
+// pointer to an interface stops at the interface, which json writes by
+// reflection.
+func reflectTarget(x any) reflect.Value {
+	rv := reflect.ValueOf(x)
+	for range maxDeref {
+		if rv.Kind() != reflect.Pointer {
+			return rv
+		}
+		if rv.IsNil() {
+			return reflect.Value{}
+		}
+		rv = rv.Elem()
 	}
-	switch t.Kind() {
-	case reflect.Struct, reflect.Map, reflect.Slice, reflect.Array:
-		return true
-	}
-	return false
+	return reflect.Value{}
 }
 
 // render calls f, a method of x, and returns its text. If f panics it
