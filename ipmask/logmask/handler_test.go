@@ -297,6 +297,50 @@ func (v pointerValuer) LogValue() slog.Value {
 	return slog.AnyValue(&s)
 }
 
+// ipNumber is an IPv4 address as a number, which %+v prints as digits;
+// its marshalling methods fail with an error that names it dotted.
+type ipNumber uint32
+
+func (n ipNumber) addr() netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+}
+func (n ipNumber) MarshalText() ([]byte, error) {
+	return nil, fmt.Errorf("%v is not routable", n.addr())
+}
+func (n ipNumber) MarshalJSON() ([]byte, error) { return n.MarshalText() }
+
+// plainFormatter shows its address to %v but not to %+v.
+type plainFormatter struct{ addr string }
+
+func (p plainFormatter) Format(f fmt.State, verb rune) {
+	if f.Flag('+') {
+		io.WriteString(f, "peer (details withheld)")
+		return
+	}
+	io.WriteString(f, "peer "+p.addr)
+}
+
+// valueStringHandler writes each attribute as its key, '=' and
+// slog.Value.String(), as handlers outside the standard library do.
+type valueStringHandler struct {
+	w    io.Writer
+	opts *slog.HandlerOptions
+}
+
+func (h valueStringHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h valueStringHandler) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if h.opts != nil && h.opts.ReplaceAttr != nil {
+			a = h.opts.ReplaceAttr(nil, a)
+		}
+		fmt.Fprintf(h.w, "%s=%s\n", a.Key, a.Value.Resolve().String())
+		return true
+	})
+	return nil
+}
+func (h valueStringHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h valueStringHandler) WithGroup(string) slog.Handler      { return h }
+
 // TestHandlerEveryRendering logs values whose address shows in a rendering
 // other than their String, Error or %+v text, through slog's JSON and text
 // handlers, wrapped in a Handler and configured with ReplaceAttr: no raw
@@ -326,12 +370,19 @@ func TestHandlerEveryRendering(t *testing.T) {
 		{"pointer to an interface", &iface},
 		{"string type whose String hides it", hiddenText(raw)},
 		{"LogValuer resolving to a pointer", pointerValuer(raw)},
+		// A handler writes "!ERROR:" and the error's text when a
+		// marshalling method fails.
+		{"marshaller failing with the address", ipNumber(0xcb007109)},
+		{"formatter answering %v otherwise", plainFormatter{addr: raw}},
 	}
 	m, err := logmask.NewMasker(ipmask.Default, nil)
 	require.NoError(t, err)
 	handlers := map[string]func(io.Writer, *slog.HandlerOptions) slog.Handler{
 		"json": func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewJSONHandler(w, o) },
 		"text": func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewTextHandler(w, o) },
+		"Value.String": func(w io.Writer, o *slog.HandlerOptions) slog.Handler {
+			return valueStringHandler{w: w, opts: o}
+		},
 	}
 	for _, tt := range values {
 		t.Run(tt.name, func(t *testing.T) {

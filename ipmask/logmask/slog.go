@@ -34,7 +34,9 @@ type HandlerOptions struct {
 // WithAttrs. Any other value (an error, a [fmt.Stringer], a struct, a map,
 // a slice, a pointer) is read in every way a wrapped handler may write it:
 // its Error or String text, fmt's %+v, its MarshalText and MarshalJSON
-// output, encoding/json's rendering of a struct, map, slice or interface
+// output (or the error text a handler writes when one fails), fmt's %v
+// for a [fmt.Formatter] (as [slog.Value.String] writes it),
+// encoding/json's rendering of a struct, map, slice or interface
 // (which follows the pointers %+v prints as hex, and shows the exported
 // fields a String method may leave out; not for an error, whose Error text
 // slog's JSON handler writes), the string a pointer leads to or a String
@@ -309,6 +311,13 @@ func (m *Masker) maskRendered(v slog.Value, x any) (slog.Value, bool) {
 			return r, true
 		}
 	}
+	if isFmt {
+		// slog.Value.String, which handlers of other libraries call,
+		// formats with %v, to which a Formatter may answer otherwise.
+		if r, changed := check(render(x, func() string { return fmt.Sprint(x) })); changed {
+			return r, true
+		}
+	}
 	tm, isText := x.(encoding.TextMarshaler)
 	if isText {
 		if r, changed := check(renderBytes(x, tm.MarshalText)); changed {
@@ -372,8 +381,9 @@ func render(x any, f func() string) (s string, ok bool) {
 	return f(), true
 }
 
-// renderBytes is render for a marshalling method; it reports false if the
-// method fails, as a handler then writes an error, not the value.
+// renderBytes is render for a marshalling method; if the method fails it
+// returns the error's text, which a handler writes then ("!ERROR:" and
+// the text) in place of the value.
 func renderBytes(x any, f func() ([]byte, error)) (s string, ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -382,7 +392,7 @@ func renderBytes(x any, f func() ([]byte, error)) (s string, ok bool) {
 	}()
 	b, err := f()
 	if err != nil {
-		return "", false
+		return err.Error(), true
 	}
 	return string(b), true
 }
