@@ -208,6 +208,12 @@ func TestHandlerAllocs(t *testing.T) {
 		_ = h.Handle(ctx, r)
 	})
 	assert.Zero(t, allocs)
+	// Inside groups, each key is also read joined to the groups' names.
+	inGroups := h.WithGroup("http").WithGroup("v1")
+	allocs = testing.AllocsPerRun(100, func() {
+		_ = inGroups.Handle(ctx, r)
+	})
+	assert.Zero(t, allocs, "inside groups")
 }
 
 // A handler writes some runes as escape sequences (\x8e, \u0001, \n, \ufffd)
@@ -443,4 +449,44 @@ func TestHandlerSelfPointer(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(mustHandler(t, slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime}), nil)).Info("m", "p", p)
 	assert.Contains(t, buf.String(), "p=0x", "written as slog writes a pointer")
+}
+
+// TestHandlerGroupNamesJoinedToKeys logs keys inside groups whose names
+// and key, each no address, spell one where slog's text handler joins
+// them with dots; the Handler masks the address so joined (where that
+// would change the group's name, already written, a '?' keeps the key
+// apart from it), and leaves other joins as they are.
+func TestHandlerGroupNamesJoinedToKeys(t *testing.T) {
+	tests := []struct {
+		name   string
+		log    func(*slog.Logger)
+		want   string // the key as the text handler writes it
+		masked bool
+	}{
+		{"WithGroup then key", func(l *slog.Logger) { l.WithGroup("203.0").Info("m", "113.9", 1) }, "203.0.113.0", true},
+		{"WithGroup chain", func(l *slog.Logger) { l.WithGroup("peer").WithGroup("203").WithGroup("0.113").Info("m", "9", 1) }, "peer.203.0.113.0", true},
+		{"nested groups", func(l *slog.Logger) {
+			l.Info("m", slog.Group("203", slog.Group("0", slog.Group("113", slog.Int("9", 1)))))
+		}, "203.0.113.0", true},
+		{"WithGroup then group", func(l *slog.Logger) { l.WithGroup("203.0").Info("m", slog.Group("113", slog.Int("9", 1))) }, "203.0.113.0", true},
+		{"WithAttrs in a group", func(l *slog.Logger) { l.WithGroup("203.0.113").With("9", 1).Info("m") }, "203.0.113.0", true},
+		{"host name", func(l *slog.Logger) { l.WithGroup("ip-203-0-113-9").Info("m", "ec2.internal", 1) }, "ip-203-0-113-9.?ec2.internal", true},
+		{"reverse DNS", func(l *slog.Logger) { l.WithGroup("9.113.0.203").Info("m", "in-addr.arpa", 1) }, "9.113.0.0.?in-addr.arpa", true},
+		{"LogValuer resolving to a group", func(l *slog.Logger) { l.WithGroup("203.0").Info("m", "113", valuer("x")) }, "203.0.113.peer", false},
+		{"inline group", func(l *slog.Logger) { l.WithGroup("203.0.113").Info("m", slog.Group("", slog.Int("9", 1))) }, "203.0.113.0", true},
+		{"version numbers", func(l *slog.Logger) { l.WithGroup("v1").WithGroup("2").Info("m", "3", 1) }, "v1.2.3", false},
+		{"ordinary names", func(l *slog.Logger) { l.WithGroup("http").Info("m", slog.Group("req", slog.Int("bytes", 1))) }, "http.req.bytes", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var plain, masked bytes.Buffer
+			tt.log(slog.New(slog.NewTextHandler(&plain, &slog.HandlerOptions{ReplaceAttr: dropTime})))
+			tt.log(slog.New(mustHandler(t, slog.NewTextHandler(&masked, &slog.HandlerOptions{ReplaceAttr: dropTime}), nil)))
+			if tt.masked {
+				require.NotEmpty(t, ipmasktest.Leaks(ipmask.Default, plain.String()), "the names spell an address when joined")
+			}
+			ipmasktest.AssertNoRawIP(t, ipmask.Default, masked.String())
+			assert.Contains(t, masked.String(), " "+tt.want+"=")
+		})
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -47,6 +48,12 @@ type HandlerOptions struct {
 // as slog's handlers write it then, "<nil>" or "!PANIC: " and the panic's
 // text.
 //
+// slog's text handler writes a key inside groups after their names,
+// joined by dots: a key or group name that continues an address begun by
+// the names before it ("203.0" then "113.9") is masked as the joined text
+// reads, or, where that would change a name already written, is written
+// after a '?'.
+//
 // Typed values keep their type: an Addr becomes the masked Addr (its zone
 // dropped), a Prefix the masked network (the policy's prefix, or the
 // value's own shorter one), an AddrPort keeps its port, a *net.TCPAddr its
@@ -76,6 +83,9 @@ type HandlerOptions struct {
 type Handler struct {
 	next slog.Handler
 	m    *Masker
+	// groups is the end of the names of the groups WithGroup opened,
+	// joined by dots as slog's text handler writes them before a key.
+	groups groupPath
 }
 
 var _ slog.Handler = (*Handler)(nil)
@@ -104,7 +114,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	msg, changed := h.m.maskQuoted(r.Message)
 	if !changed {
 		r.Attrs(func(a slog.Attr) bool {
-			_, changed = h.m.maskAttr(a)
+			_, changed = h.m.maskAttr(a, &h.groups)
 			return !changed
 		})
 		if !changed {
@@ -113,7 +123,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	out := slog.NewRecord(r.Time, r.Level, msg, r.PC)
 	r.Attrs(func(a slog.Attr) bool {
-		a, _ = h.m.maskAttr(a)
+		a, _ = h.m.maskAttr(a, &h.groups)
 		out.AddAttrs(a)
 		return true
 	})
@@ -122,14 +132,19 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 
 // WithAttrs returns a Handler whose wrapped handler has attrs, masked.
 func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &Handler{next: h.next.WithAttrs(h.m.maskAttrs(attrs)), m: h.m}
+	return &Handler{next: h.next.WithAttrs(h.m.maskAttrs(attrs, &h.groups)), m: h.m, groups: h.groups}
 }
 
 // WithGroup returns a Handler whose wrapped handler opens the group name,
-// masked.
+// masked, also where slog's text handler writes it after the names of the
+// groups already open ("203.0" then "113.9" would be 203.0.113.9).
 func (h *Handler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
 	name, _ = h.m.maskQuoted(name)
-	return &Handler{next: h.next.WithGroup(name), m: h.m}
+	name, _ = h.m.maskJoined(&h.groups, name)
+	return &Handler{next: h.next.WithGroup(name), m: h.m, groups: h.groups.with(name)}
 }
 
 // ReplaceAttr returns a with every address in it masked, as [Handler]
@@ -138,19 +153,20 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 // groups too. It masks in free-text mode, whatever m's Fields say.
 //
 // The names of groups (groups, and WithGroup's) are not passed to
-// ReplaceAttr as attributes and so are not masked; wrap the handler in a
-// [Handler] to mask them too.
+// ReplaceAttr as attributes and so are not masked, nor is an address that
+// a text handler writes when it joins them to a key with dots; wrap the
+// handler in a [Handler] to mask those too.
 func (m *Masker) ReplaceAttr(groups []string, a slog.Attr) slog.Attr {
-	a, _ = m.maskAttr(a)
+	a, _ = m.maskAttr(a, nil)
 	return a
 }
 
-// maskAttrs returns attrs with each attribute masked: attrs itself when
-// nothing changes, else a copy.
-func (m *Masker) maskAttrs(attrs []slog.Attr) []slog.Attr {
+// maskAttrs returns attrs, inside the groups path, with each attribute
+// masked: attrs itself when nothing changes, else a copy.
+func (m *Masker) maskAttrs(attrs []slog.Attr, path *groupPath) []slog.Attr {
 	var out []slog.Attr
 	for i, a := range attrs {
-		ma, changed := m.maskAttr(a)
+		ma, changed := m.maskAttr(a, path)
 		if changed && out == nil {
 			out = make([]slog.Attr, len(attrs))
 			copy(out, attrs[:i])
@@ -166,32 +182,55 @@ func (m *Masker) maskAttrs(attrs []slog.Attr) []slog.Attr {
 }
 
 // maskAttr masks a's key and value and reports whether either changed.
-func (m *Masker) maskAttr(a slog.Attr) (slog.Attr, bool) {
+// path is the names of the groups a is in (nil: not known), whose end a
+// text handler writes before a's key.
+func (m *Masker) maskAttr(a slog.Attr, path *groupPath) (slog.Attr, bool) {
 	key, kc := m.maskQuoted(a.Key)
-	v, vc := m.maskValue(a.Value)
+	if path != nil {
+		var jc bool
+		key, jc = m.maskJoined(path, key)
+		kc = kc || jc
+	}
+	v, vc := a.Value, false
+	if v.Kind() == slog.KindLogValuer {
+		// Resolved here, once: the wrapped handler must see what was
+		// masked, not call LogValue again.
+		v, vc = v.Resolve(), true
+	}
+	if v.Kind() == slog.KindGroup && key != "" && path != nil {
+		inner := path.with(key)
+		v, vc = m.maskGroup(v, &inner, vc)
+	} else {
+		var c bool
+		v, c = m.maskValue(v, path)
+		vc = vc || c
+	}
 	if !kc && !vc {
 		return a, false
 	}
 	return slog.Attr{Key: key, Value: v}, true
 }
 
-// maskValue masks v and reports whether it changed.
-func (m *Masker) maskValue(v slog.Value) (slog.Value, bool) {
+// maskGroup masks the attributes of the group value v, inside path, and
+// reports whether they changed or changed was already true.
+func (m *Masker) maskGroup(v slog.Value, path *groupPath, changed bool) (slog.Value, bool) {
+	attrs := v.Group()
+	if masked := m.maskAttrs(attrs, path); len(masked) > 0 && &masked[0] != &attrs[0] {
+		return slog.GroupValue(masked...), true
+	}
+	return v, changed
+}
+
+// maskValue masks v, resolved, whose attributes if it is a group are
+// inside path, and reports whether it changed.
+func (m *Masker) maskValue(v slog.Value, path *groupPath) (slog.Value, bool) {
 	switch v.Kind() {
 	case slog.KindString:
 		if s, changed := m.maskQuoted(v.String()); changed {
 			return slog.StringValue(s), true
 		}
 	case slog.KindGroup:
-		attrs := v.Group()
-		if masked := m.maskAttrs(attrs); len(masked) > 0 && &masked[0] != &attrs[0] {
-			return slog.GroupValue(masked...), true
-		}
-	case slog.KindLogValuer:
-		// Resolved here, once: the wrapped handler must see what was
-		// masked, not call LogValue again.
-		r, _ := m.maskValue(v.Resolve())
-		return r, true
+		return m.maskGroup(v, path, false)
 	case slog.KindAny:
 		return m.maskAny(v)
 	}
@@ -514,4 +553,68 @@ func joins(c byte) bool {
 		return true
 	}
 	return c == ':' || c == '.' || c == '%' || c == '[' || c == ']' || c == '_' || c == '-'
+}
+
+// groupTail is how much of the names of open groups a groupPath keeps:
+// more than the longest text an address can be read in across a dot
+// (an ip6.arpa name is 73 bytes).
+const groupTail = 160
+
+// A groupPath is the end of the names of the groups an attribute is in,
+// joined by dots, as slog's text handler writes them before its key. The
+// zero groupPath is the top level.
+type groupPath struct {
+	n int
+	b [groupTail]byte
+}
+
+// with returns p with the group name added.
+func (p *groupPath) with(name string) groupPath {
+	var buf [2*groupTail + 1]byte
+	t := append(buf[:0], p.b[:p.n]...)
+	if p.n > 0 {
+		t = append(t, '.')
+	}
+	if len(name) > groupTail {
+		name = name[len(name)-groupTail:]
+	}
+	t = append(t, name...)
+	var q groupPath
+	q.n = copy(q.b[:], t[max(0, len(t)-groupTail):])
+	return q
+}
+
+// maskJoined returns key (or a group's name), already masked alone, masked
+// where it continues an address that the end of path starts: slog's text
+// handler writes the two joined by a dot ("203.0" and "113.9", or
+// "ip-203-0-113-9" and "ec2.internal"). It reports whether it changed key.
+// A key that starts with no letter or digit, or a path that ends with
+// none, cannot continue an address, and costs nothing more.
+func (m *Masker) maskJoined(path *groupPath, key string) (string, bool) {
+	if path.n == 0 || key == "" || !alnum(path.b[path.n-1]) || !alnum(key[0]) {
+		return key, false
+	}
+	var buf [2*groupTail + 1]byte
+	j := append(buf[:0], path.b[:path.n]...)
+	j = append(j, '.')
+	j = append(j, key[:min(len(key), groupTail)]...)
+	if !m.hasAddr(j) {
+		return key, false
+	}
+	head := string(path.b[:path.n]) + "."
+	joined, changed := m.maskString(head+key, false)
+	if !changed {
+		return key, false
+	}
+	if rest, ok := strings.CutPrefix(joined, head); ok {
+		return rest, true
+	}
+	// The address starts inside the path, whose text masking would
+	// change: a byte no address continues keeps key apart from it.
+	return "?" + key, true
+}
+
+// alnum reports whether c is an ASCII letter or digit.
+func alnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
