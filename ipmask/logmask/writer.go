@@ -30,12 +30,14 @@ const flushAt = 64 << 10
 // neither digit nor dot, else after its last "..", else at MaxLine, none
 // of which can split a dotted quad (the first two never split such an
 // escape either). The second and the last can split IPv6 address text
-// (a ':' or a hex letter ends it, or MaxLine falls inside it), and any of
-// them a host name that spells an address with dashes
-// (ec2-203-0-113-9.compute-1.amazonaws.com): there the ':', '.' and '%'
-// on either side of the cut, up to the nearest byte that cannot touch an
-// address, become '-', so that nothing reads as an address in that text
-// or across the cut.
+// (a ':' or a hex letter ends it, or MaxLine falls inside it): there the
+// ':', '.' and '%' on either side of the cut, up to the nearest byte that
+// cannot touch an address, become '-', so that nothing reads as an
+// address in that text or across the cut. Any of them can split a host
+// name that spells an address (ec2-203-0-113-9.compute-1.amazonaws.com,
+// 9.113.0.203.in-addr.arpa): where the text around the cut could be one
+// (a dot, a dash or a letter before it, a dot or a dash after it), the
+// ':', '.' and '%' within 80 bytes of the cut become '-'.
 // At worst the pieces are masked more than the whole line
 // would have been, never less. In field mode only the first piece of a long line
 // is read as columns; the rest is masked as free text. A Writer holds at
@@ -52,7 +54,8 @@ type Writer struct {
 	pend    []byte // start of a line whose newline has not arrived, < maxLine bytes
 	cont    bool   // pend continues a long line already partly written
 	scrub   bool   // the last piece was cut inside address text: see piece
-	cut     bool   // the last piece was cut inside a stretch, not scrubbed: see piece
+	near    bool   // the last piece was cut inside host name text: see piece
+	cut     bool   // the last piece was cut inside a stretch, no host name text before it: see piece
 	out     []byte
 	written int64
 	err     error
@@ -145,24 +148,30 @@ func (w *Writer) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// dashedName is how far before a cut piece looks for the dash of a host
-// name that spells an address with dashes: more than the longest such
-// address (an IPv6 address, 39 bytes).
-const dashedName = 48
+// nearCut is how far from a cut inside a stretch piece looks for host
+// name text, and how far on either side it scrubs: more than the longest
+// host name that spells an address and that a cut could split (an
+// ip6.arpa name is 72 bytes; a name with dashes or hex, with the label
+// after it, is shorter).
+const nearCut = 80
 
 // piece masks the first piece of b, MaxLine bytes of a long line, into
 // w.out, up to cutPoint, and returns where it ended. A cut inside IPv6
 // address text (at MaxLine, or after a ':' or a hex letter with a ':' or
-// '%' before it in its stretch), or inside a stretch with a '-' within
-// dashedName bytes of the cut (a host name such as
-// ec2-203-0-113-9.compute-1.amazonaws.com, cut after "ec2-203-0-" or
-// after "ec"), could split an address that neither piece then holds
-// whole: the ':', '.' and '%' of the stretch on either side of it (up to
-// a byte that never touches an address, within each piece; for a dash
-// seen only after the cut, on the right side alone) become '-', which leaves nothing in it that reads as an address, so
-// none reads across the cut. After a hex letter with no colon before it,
-// the piece on the left holds no more of an address than leading digits
-// that the one on the right masks with its own.
+// '%' before it in its stretch) could split an address that neither piece
+// then holds whole: the ':', '.' and '%' of the stretch on either side of
+// it (up to a byte that never touches an address, within each piece)
+// become '-', which leaves nothing in it that reads as an address, so
+// none reads across the cut. Any other cut inside a stretch could split a
+// host name that spells an address (ec2-203-0-113-9.compute-1.amazonaws.com
+// cut after "ec2-203-0-", 9.113.0.203.in-addr.arpa after "in-ad",
+// c633644d.nip.io after "c6336"), whose dots make it one: if the nearCut
+// bytes of the stretch before the cut hold a dot, a dash or a letter g-z,
+// or (seen by line, which has the next piece) those after it a dot or a
+// dash, the ':', '.' and '%' within nearCut bytes of the cut on either
+// side become '-'. Otherwise (hex digits before the cut, no dot or dash
+// after it) the piece on the left holds no more of an address than leading
+// digits that the one on the right masks with its own.
 func (w *Writer) piece(b []byte) int {
 	c := cutPoint(b)
 	from := len(w.out)
@@ -174,17 +183,16 @@ func (w *Writer) piece(b []byte) int {
 			w.scrub = b[i] == ':' || b[i] == '%'
 		}
 	}
+	end := from // where the scrub of the left piece's output stops
 	if !w.scrub && class[b[c-1]]&cSafe == 0 {
-		// A host name that spells an address with dashes may be
-		// split: look for a dash just before the cut, and (in line,
-		// which has the next piece) just after it.
-		for i := c - 1; i >= max(0, c-dashedName) && class[b[i]]&cSafe == 0 && !w.scrub; i-- {
-			w.scrub = b[i] == '-'
+		for i := c - 1; i >= max(0, c-nearCut) && class[b[i]]&cSafe == 0 && !w.near; i-- {
+			w.near = b[i] == '.' || b[i] == '-' || class[b[i]]&cWord != 0
 		}
-		w.cut = !w.scrub
+		w.cut = !w.near
+		end = max(from, len(w.out)-nearCut)
 	}
-	if w.scrub {
-		for i := len(w.out) - 1; i >= from && class[w.out[i]]&cSafe == 0; i-- {
+	if w.scrub || w.near {
+		for i := len(w.out) - 1; i >= end && class[w.out[i]]&cSafe == 0; i-- {
 			scrubByte(w.out, i)
 		}
 	}
@@ -209,8 +217,14 @@ func (w *Writer) line(b []byte) {
 	}
 	if w.cut {
 		w.cut = false
-		for i := 0; i < min(len(b), dashedName) && class[b[i]]&cSafe == 0 && !w.scrub; i++ {
-			w.scrub = b[i] == '-'
+		for i := 0; i < min(len(b), nearCut) && class[b[i]]&cSafe == 0 && !w.near; i++ {
+			w.near = b[i] == '.' || b[i] == '-'
+		}
+	}
+	if w.near {
+		w.near = false
+		for i := from; i < min(len(w.out), from+nearCut) && class[w.out[i]]&cSafe == 0; i++ {
+			scrubByte(w.out, i)
 		}
 	}
 	if w.scrub {
