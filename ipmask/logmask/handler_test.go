@@ -474,6 +474,7 @@ func TestHandlerGroupNamesJoinedToKeys(t *testing.T) {
 		{"reverse DNS", func(l *slog.Logger) { l.WithGroup("9.113.0.203").Info("m", "in-addr.arpa", 1) }, "9.113.0.0.?in-addr.arpa", true},
 		{"LogValuer resolving to a group", func(l *slog.Logger) { l.WithGroup("203.0").Info("m", "113", valuer("x")) }, "203.0.113.peer", false},
 		{"inline group", func(l *slog.Logger) { l.WithGroup("203.0.113").Info("m", slog.Group("", slog.Int("9", 1))) }, "203.0.113.0", true},
+		{"key that starts with a dot", func(l *slog.Logger) { l.WithGroup("g").Info("m", ".9.1.0.2.ip6.arpa", 1) }, "g..0.1.0.0.ip6.arpa", true},
 		{"version numbers", func(l *slog.Logger) { l.WithGroup("v1").WithGroup("2").Info("m", "3", 1) }, "v1.2.3", false},
 		{"ordinary names", func(l *slog.Logger) { l.WithGroup("http").Info("m", slog.Group("req", slog.Int("bytes", 1))) }, "http.req.bytes", false},
 	}

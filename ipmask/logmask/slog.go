@@ -588,10 +588,11 @@ func (p *groupPath) with(name string) groupPath {
 // where it continues an address that the end of path starts: slog's text
 // handler writes the two joined by a dot ("203.0" and "113.9", or
 // "ip-203-0-113-9" and "ec2.internal"). It reports whether it changed key.
-// A key that starts with no letter or digit, or a path that ends with
-// none, cannot continue an address, and costs nothing more.
+// A key that starts with a byte that never touches an address (a space,
+// a quote...), or a path that ends with one, cannot continue an address,
+// and costs nothing more.
 func (m *Masker) maskJoined(path *groupPath, key string) (string, bool) {
-	if path.n == 0 || key == "" || !alnum(path.b[path.n-1]) || !alnum(key[0]) {
+	if path.n == 0 || key == "" || class[path.b[path.n-1]]&cSafe != 0 || class[key[0]]&cSafe != 0 {
 		return key, false
 	}
 	var buf [2*groupTail + 1]byte
@@ -614,7 +615,3 @@ func (m *Masker) maskJoined(path *groupPath, key string) (string, bool) {
 	return "?" + key, true
 }
 
-// alnum reports whether c is an ASCII letter or digit.
-func alnum(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-}
