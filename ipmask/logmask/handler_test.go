@@ -475,6 +475,8 @@ func TestHandlerGroupNamesJoinedToKeys(t *testing.T) {
 		{"LogValuer resolving to a group", func(l *slog.Logger) { l.WithGroup("203.0").Info("m", "113", valuer("x")) }, "203.0.113.peer", false},
 		{"inline group", func(l *slog.Logger) { l.WithGroup("203.0.113").Info("m", slog.Group("", slog.Int("9", 1))) }, "203.0.113.0", true},
 		{"key that starts with a dot", func(l *slog.Logger) { l.WithGroup("g").Info("m", ".9.1.0.2.ip6.arpa", 1) }, "g..0.1.0.0.ip6.arpa", true},
+		{"group name ending in an escaped byte", func(l *slog.Logger) { l.WithGroup("x\xb2").Info("m", "0.0.1", 1) }, "x?.0.0.1", true},
+		{"group key ending in an escaped byte", func(l *slog.Logger) { l.Info("m", slog.Group("x\x01", slog.Int("0.0.1", 1))) }, "x?.0.0.1", true},
 		{"version numbers", func(l *slog.Logger) { l.WithGroup("v1").WithGroup("2").Info("m", "3", 1) }, "v1.2.3", false},
 		{"ordinary names", func(l *slog.Logger) { l.WithGroup("http").Info("m", slog.Group("req", slog.Int("bytes", 1))) }, "http.req.bytes", false},
 	}

@@ -68,7 +68,8 @@ type HandlerOptions struct {
 // as the key "x8e:" and the address ::1. So a rune that such a handler
 // escapes (invalid UTF-8 or not printable, as unicode.IsPrint says) and
 // that is followed by an ASCII letter or digit or one of ":.%[]_-" is
-// written as '?' before the text is masked.
+// written as '?' before the text is masked, and so is such a rune at the
+// end of a group's name, which the text handler follows with a dot.
 //
 // A record that holds no address is passed on as it is, without
 // allocating, unless it holds a LogValuer or a value that must be
@@ -144,6 +145,7 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 	}
 	name, _ = h.m.maskQuoted(name)
 	name, _ = h.m.maskJoined(&h.groups, name)
+	name, _ = defangEnd(name)
 	return &Handler{next: h.next.WithGroup(name), m: h.m, groups: h.groups.with(name)}
 }
 
@@ -198,6 +200,9 @@ func (m *Masker) maskAttr(a slog.Attr, path *groupPath) (slog.Attr, bool) {
 		v, vc = v.Resolve(), true
 	}
 	if v.Kind() == slog.KindGroup && key != "" && path != nil {
+		var dc bool
+		key, dc = defangEnd(key)
+		kc = kc || dc
 		inner := path.with(key)
 		v, vc = m.maskGroup(v, &inner, vc)
 	} else {
@@ -545,6 +550,19 @@ func defang(s string) (string, bool) {
 	return string(b), true
 }
 
+// defangEnd returns the name of a group with '?' in place of its last
+// rune if a handler writes that rune as an escape sequence: slog's text
+// handler writes a dot after a group's name, which the escape's last
+// characters could join into an address ("\xb2" then ".0.0.1"). It
+// reports whether it changed name.
+func defangEnd(name string) (string, bool) {
+	r, size := utf8.DecodeLastRuneInString(name)
+	if size == 0 || r != utf8.RuneError && unicode.IsPrint(r) || r == utf8.RuneError && size > 1 {
+		return name, false
+	}
+	return name[:len(name)-size] + "?", true
+}
+
 // joins reports whether c, after an escape sequence, could continue it
 // into an address or the key before one.
 func joins(c byte) bool {
@@ -588,11 +606,11 @@ func (p *groupPath) with(name string) groupPath {
 // where it continues an address that the end of path starts: slog's text
 // handler writes the two joined by a dot ("203.0" and "113.9", or
 // "ip-203-0-113-9" and "ec2.internal"). It reports whether it changed key.
-// A key that starts with a byte that never touches an address (a space,
-// a quote...), or a path that ends with one, cannot continue an address,
-// and costs nothing more.
+// Even where the path ends with a byte that never touches an address,
+// the joining dot can change how the key reads (".0:::1" is not "0:::1"),
+// so every join is read; it costs no allocation.
 func (m *Masker) maskJoined(path *groupPath, key string) (string, bool) {
-	if path.n == 0 || key == "" || class[path.b[path.n-1]]&cSafe != 0 || class[key[0]]&cSafe != 0 {
+	if path.n == 0 || key == "" {
 		return key, false
 	}
 	var buf [2*groupTail + 1]byte
@@ -614,4 +632,3 @@ func (m *Masker) maskJoined(path *groupPath, key string) (string, bool) {
 	// change: a byte no address continues keeps key apart from it.
 	return "?" + key, true
 }
-
