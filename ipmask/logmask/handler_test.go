@@ -221,8 +221,8 @@ func TestHandlerAllocs(t *testing.T) {
 // that was not one before: "\x8e:::1" prints as `\x8e:::1`, read as the key
 // "x8e:" and ::1. The Handler writes such a rune as '?' when text that could
 // join it follows, so nothing slog's text or JSON handler prints holds an
-// address the policy did not mask: in the message, a key, a value or a
-// group name.
+// address the policy did not mask: in the message, a key, a value (a
+// string, or a []byte, which the text handler quotes) or a group name.
 func TestHandlerEscapesCannotJoinAnAddress(t *testing.T) {
 	escapes := []string{"\x8e", "\x01", "\n", "\t", "\x7f", "\u2028", "\ufeff", "\xff\xfe", "\xe2\x82"}
 	tails := []string{":::1", "::1", ":2001:db8::7", ".2.3.4", ":203.0.113.9", "a:::1", "%3A%3A1"}
@@ -233,7 +233,7 @@ func TestHandlerEscapesCannotJoinAnAddress(t *testing.T) {
 			for _, w := range []slog.Handler{slog.NewJSONHandler(&js, nil), slog.NewTextHandler(&text, nil)} {
 				h, err := logmask.NewHandler(w, ipmask.Default, nil)
 				require.NoError(t, err)
-				slog.New(h).WithGroup(v).Info(v, "k", v, v, 1)
+				slog.New(h).WithGroup(v).Info(v, "k", v, v, 1, "b", []byte(v))
 			}
 			ipmasktest.AssertNoRawIP(t, ipmask.Default, js.String(), "JSON of %q", v)
 			ipmasktest.AssertNoRawIP(t, ipmask.Default, text.String(), "text of %q", v)

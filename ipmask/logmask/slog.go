@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/clickanon/clickanon/ipmask"
 )
@@ -305,10 +306,10 @@ func (m *Masker) maskAny(v slog.Value) (slog.Value, bool) {
 			return slog.AnyValue(&slog.Source{Function: fn, File: file, Line: x.Line}), true
 		}
 	case []byte:
-		if m.hasAddr(x) {
-			if out := m.appendFree(nil, x); string(out) != string(x) {
-				return slog.AnyValue(out), true
-			}
+		// The text handler quotes it as it quotes a string, escapes
+		// and all.
+		if out, changed := m.maskQuoted(unsafe.String(unsafe.SliceData(x), len(x))); changed {
+			return slog.AnyValue([]byte(out)), true
 		}
 	case slog.Level:
 		// Its String, MarshalText and MarshalJSON all write a level name.
