@@ -55,6 +55,13 @@ type HandlerOptions struct {
 // reads, or, where that would change a name already written, is written
 // after a '?'.
 //
+// An address held as plain bytes or a number (the []byte of
+// netip.Addr.AsSlice, the [4]byte of As4, a uint32) is not recognized:
+// handlers write it as base64, quoted bytes or numbers, never as an
+// address's text, and so many other values are 4 or 16 bytes (an MD5 sum
+// is a [16]byte) that masking them all would corrupt them. Log the
+// netip.Addr or net.IP instead.
+//
 // Typed values keep their type: an Addr becomes the masked Addr (its zone
 // dropped), a Prefix the masked network (the policy's prefix, or the
 // value's own shorter one), an AddrPort keeps its port, a *net.TCPAddr its
