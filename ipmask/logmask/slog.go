@@ -43,11 +43,15 @@ type HandlerOptions struct {
 // fields a String method may leave out; not for an error, whose Error text
 // slog's JSON handler writes), the string a pointer leads to or a String
 // method hides (a *string, as cloud SDKs hold an address), and the bytes
-// of a named byte slice such as [encoding/json.RawMessage]. If any of those holds an address, the value
-// is replaced by the first that does, masked. A method that panics (such
-// as Error on a nil pointer) does not reach the caller: the value is read
-// as slog's handlers write it then, "<nil>" or "!PANIC: " and the panic's
-// text.
+// of a named byte slice such as [encoding/json.RawMessage]. If any of
+// those holds an address, the value is replaced by the first that does,
+// masked. A method that panics (such as Error on a nil pointer) does not
+// reach the caller: the value is read as slog's handlers write it then,
+// "<nil>" or "!PANIC: " and the panic's text. A value is read once, when
+// the record is handled: one whose methods answer otherwise on a later
+// call, or that another goroutine changes meanwhile, is written as the
+// wrapped handler then finds it (a LogValuer alone is resolved here and
+// passed on resolved).
 //
 // slog's text handler writes a key inside groups after their names,
 // joined by dots: a key or group name that continues an address begun by
@@ -583,7 +587,7 @@ func joins(c byte) bool {
 
 // groupTail is how much of the names of open groups a groupPath keeps:
 // more than the longest text an address can be read in across a dot
-// (an ip6.arpa name is 73 bytes).
+// (an ip6.arpa name is 72 bytes).
 const groupTail = 160
 
 // A groupPath is the end of the names of the groups an attribute is in,
