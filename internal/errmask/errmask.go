@@ -49,8 +49,8 @@ func (e *masked) Format(f fmt.State, verb rune) {
 // Wrap replaces the error *err, if its text holds an address, with one
 // whose text has it masked and which unwraps to it; an error without an
 // address is left as it is, so that sentinels compare as before. The text
-// read is Error's, and %+v's for an error that formats itself (one with
-// details or a stack trace). Exported methods defer it on their named
+// read is Error's, and %+v's and %v's for an error that formats itself
+// (one with details or a stack trace). Exported methods defer it on their named
 // error result.
 func Wrap(err *error) {
 	if e := *err; e != nil {
@@ -60,15 +60,18 @@ func Wrap(err *error) {
 	}
 }
 
-// holdsAddr reports whether e's text, or its %+v if it is a
+// holdsAddr reports whether e's text, or its %+v or %v if it is a
 // fmt.Formatter, holds an address.
 func holdsAddr(e error) bool {
 	if t := e.Error(); Text(t) != t {
 		return true
 	}
 	if _, ok := e.(fmt.Formatter); ok {
-		t := fmt.Sprintf("%+v", e)
-		return Text(t) != t
+		for _, t := range [...]string{fmt.Sprintf("%+v", e), fmt.Sprint(e)} {
+			if Text(t) != t {
+				return true
+			}
+		}
 	}
 	return false
 }

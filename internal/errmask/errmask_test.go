@@ -53,6 +53,18 @@ func (e *detailed) Format(f fmt.State, verb rune) {
 	io.WriteString(f, e.Error())
 }
 
+// plainOnly shows its address only in %v.
+type plainOnly struct{ addr string }
+
+func (e plainOnly) Error() string { return "connection lost" }
+func (e plainOnly) Format(f fmt.State, verb rune) {
+	if verb == 'v' && !f.Flag('+') && !f.Flag('#') {
+		fmt.Fprintf(f, "connection to %s lost", e.addr)
+		return
+	}
+	io.WriteString(f, e.Error())
+}
+
 // TestWrapEveryVerb wraps errors that name a server and prints them with
 // every verb a caller logs an error with: none writes the address.
 func TestWrapEveryVerb(t *testing.T) {
@@ -63,11 +75,12 @@ func TestWrapEveryVerb(t *testing.T) {
 		{"net.OpError", &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: 6379}, Err: errors.New("connection refused")}},
 		{"string-typed reply", replyError("MOVED 3999 10.0.0.5:6381")},
 		{"address in %+v only", &detailed{addr: "10.0.0.5:5432"}},
+		{"address in %v only", plainOnly{addr: "10.0.0.5:5432"}},
 		{"joined", errors.Join(errors.New("flush"), replyError("ASK 12 [2001:db8:1:2::7]:6379"))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			require.NotEmpty(t, ipmasktest.Leaks(ipmask.Default, fmt.Sprintf("%+v %#v", tt.err, tt.err)), "the error names its server")
+			require.NotEmpty(t, ipmasktest.Leaks(ipmask.Default, fmt.Sprintf("%v %+v %#v", tt.err, tt.err, tt.err)), "the error names its server")
 			err := tt.err
 			Wrap(&err)
 			for _, verb := range []string{"%v", "%+v", "%s", "%q", "%#v"} {
