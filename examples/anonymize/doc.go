@@ -16,5 +16,9 @@
 // the same order. A read of fewer than 64 KiB of lines, as a piped logger
 // gets, is masked at once on one core.
 //
+// What anonymize writes on standard error (a flag's value it refuses, the
+// name of a file it cannot read: rsyslog names files and directories by
+// the sender's address) is masked by the same policy.
+//
 // Run anonymize -h for the flags.
 package main

@@ -34,6 +34,12 @@ Flags:
 // run is the whole command, with its streams passed in; it returns the exit
 // status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// What anonymize says on stderr quotes its arguments (a flag's value, a
+	// file's name: rsyslog names files by the sender's address), so it
+	// is masked too: by the default policy until the flags give one.
+	errOut := &maskedWriter{w: stderr}
+	errOut.m, _ = logmask.NewMasker(ipmask.Default, nil)
+	stderr = errOut
 	fs := flag.NewFlagSet("anonymize", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -57,6 +63,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	p, err := ipmask.New(*v4, *v6)
 	if err != nil {
+		return fail(stderr, err)
+	}
+	if errOut.m, err = logmask.NewMasker(p, nil); err != nil {
 		return fail(stderr, err)
 	}
 	opts := &logmask.Options{Placeholder: *placeholder, SkipPrivate: *skip, MaxLine: *maxLine}
@@ -138,6 +147,20 @@ func copyFile(w *lines, name string, stdin io.Reader, buf []byte) error {
 			return fmt.Errorf("%s: %w", name, rerr)
 		}
 	}
+}
+
+// maskedWriter writes to w what it is given with its addresses masked by
+// m. Each Write is a whole message (fmt and flag write one at a time).
+type maskedWriter struct {
+	w io.Writer
+	m *logmask.Masker
+}
+
+func (mw *maskedWriter) Write(b []byte) (int, error) {
+	if _, err := mw.w.Write(mw.m.AppendMask(nil, b)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 func fail(stderr io.Writer, err error) int {

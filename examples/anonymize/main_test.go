@@ -11,12 +11,19 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
+	"github.com/clickanon/clickanon/ipmask/logmask"
 )
 
 func TestRun(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "a.log")
 	require.NoError(t, os.WriteFile(file, []byte("from file 198.51.100.7\n"), 0o600))
+	// rsyslog and others name a file or directory by the sender's address.
+	byAddr := filepath.Join(dir, "198.51.100.7")
+	require.NoError(t, os.Mkdir(byAddr, 0o700))
 
 	tests := []struct {
 		name       string
@@ -34,6 +41,11 @@ func TestRun(t *testing.T) {
 			"none\t203.0.113.9\t203.0.113.0\n", "", 0},
 		{"files and stdin", []string{file, "-"}, "from stdin 203.0.113.9\n", "from file 198.51.100.0\nfrom stdin 203.0.113.0\n", "", 0},
 		{"missing file", []string{filepath.Join(dir, "nope"), "-"}, "203.0.113.9\n", "203.0.113.0\n", "anonymize: open ", 1},
+		{"missing file named by an address", []string{filepath.Join(dir, "203.0.113.9.log")}, "", "", "203.0.113.0.log: no such file or directory", 1},
+		{"directory named by an address", []string{byAddr}, "", "", "198.51.100.0: is a directory", 1},
+		{"masked by the policy given", []string{"-ipv4", "16", filepath.Join(dir, "203.0.113.9.log")}, "", "", "203.0.0.0.log: no such file", 1},
+		{"flag value holding an address", []string{"-ipv4", "203.0.113.9"}, "", "", `invalid value "203.0.113.0" for flag -ipv4`, 2},
+		{"unknown flag holding an address", []string{"-2001:db8:1:2::7"}, "", "", "flag provided but not defined: -2001:db8:1::", 2},
 		{"help", []string{"-h"}, "", "", "usage: anonymize", 0},
 		{"bad flag", []string{"-nope"}, "", "", "flag provided but not defined", 2},
 		{"bad bits", []string{"-ipv4", "33"}, "", "", "anonymize: ipmask: New(33, 48)", 1},
@@ -54,6 +66,7 @@ func TestRun(t *testing.T) {
 			} else {
 				assert.Contains(t, errOut.String(), tt.wantErr)
 			}
+			ipmasktest.AssertNoRawIP(t, ipmask.Default, errOut.String(), "what anonymize says")
 		})
 	}
 }
@@ -120,5 +133,34 @@ func BenchmarkRun(b *testing.B) {
 		if status := run(nil, bytes.NewReader(data), io.Discard, io.Discard); status != 0 {
 			b.Fatalf("status %d", status)
 		}
+	}
+}
+
+// TestRunInputClasses runs the command on inputs a log can hold besides
+// plain lines: each comes out as logmask masks it whole, every byte that
+// is not an address kept, and no address left raw.
+func TestRunInputClasses(t *testing.T) {
+	long := strings.Repeat("203.0.113.9 GET /a/b?c=d ", (3<<20)/25) // longer than the read buffer and -max-line
+	tests := []struct{ name, in string }{
+		{"CRLF line ends", "a 203.0.113.9\r\nb [2001:db8:1:2::7]:443\r\n"},
+		{"NUL bytes around an address", "a\x00203.0.113.9\x00b\n"},
+		{"invalid UTF-8 around an address", "\xff\xfe2001:db8:1:2::7\xff \xc3203.0.113.9\n"},
+		{"binary noise", "\x00\x01\x02\x7f\x80\xfe\xff 198.51.100.7 \x1b[31m\n"},
+		{"line longer than the read buffer", long + "\nnext 198.51.100.7\n"},
+		{"no newline at the end", "x 203.0.113.9\nlast 2001:db8:1:2::7"},
+		{"only newlines", "\n\n\n"},
+		{"empty", ""},
+	}
+	m, err := logmask.NewMasker(ipmask.Default, nil)
+	require.NoError(t, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			status := run(nil, strings.NewReader(tt.in), &out, &errOut)
+			require.Equal(t, 0, status, errOut.String())
+			assert.Empty(t, errOut.String())
+			assert.True(t, out.String() == m.MaskString(tt.in), "the output is the input masked whole")
+			ipmasktest.AssertNoRawIP(t, ipmask.Default, out.Bytes())
+		})
 	}
 }

@@ -823,8 +823,10 @@ func FuzzFields(f *testing.F) {
 }
 
 // FuzzHandler logs fuzzed text through a Handler as the message, a key, a
-// string, an error and a group member, and checks every value of the JSON
-// record, decoded, with the scanner and with the independent check.
+// string, an error, a *string and a group member, and checks every value
+// of the JSON record, decoded, with the scanner and with the independent
+// check; and as group names and keys through a text handler, which joins
+// them with dots, whose output the scanner checks.
 func FuzzHandler(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s)
@@ -837,7 +839,19 @@ func FuzzHandler(f *testing.F) {
 		}
 		slog.New(h).With("with", text).WithGroup("g").Info(text,
 			slog.String("s", text), slog.Int(text, 1), slog.Any("err", errors.New(text)),
-			slog.Group("in", slog.String("s", text)))
+			slog.Any("p", &text), slog.Group("in", slog.String("s", text)))
+		var joined bytes.Buffer
+		th, err := NewHandler(slog.NewTextHandler(&joined, nil), ipmask.Default, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		half := text[:len(text)/2]
+		slog.New(th).WithGroup(half).WithGroup(text[len(half):]).Info("m", slog.Group(half, slog.Int(text[len(half):], 1)))
+		for match := range Addrs(joined.Bytes()) {
+			if !ipmask.Default.IsMasked(match.Addr) {
+				t.Fatalf("%q: text handler wrote %q, holding %v", text, joined.String(), match.Addr)
+			}
+		}
 		var rec map[string]any
 		if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
 			t.Fatalf("%q: %v", text, err)

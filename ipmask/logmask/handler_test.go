@@ -208,6 +208,12 @@ func TestHandlerAllocs(t *testing.T) {
 		_ = h.Handle(ctx, r)
 	})
 	assert.Zero(t, allocs)
+	// Inside groups, each key is also read joined to the groups' names.
+	inGroups := h.WithGroup("http").WithGroup("v1")
+	allocs = testing.AllocsPerRun(100, func() {
+		_ = inGroups.Handle(ctx, r)
+	})
+	assert.Zero(t, allocs, "inside groups")
 }
 
 // A handler writes some runes as escape sequences (\x8e, \u0001, \n, \ufffd)
@@ -215,8 +221,8 @@ func TestHandlerAllocs(t *testing.T) {
 // that was not one before: "\x8e:::1" prints as `\x8e:::1`, read as the key
 // "x8e:" and ::1. The Handler writes such a rune as '?' when text that could
 // join it follows, so nothing slog's text or JSON handler prints holds an
-// address the policy did not mask: in the message, a key, a value or a
-// group name.
+// address the policy did not mask: in the message, a key, a value (a
+// string, or a []byte, which the text handler quotes) or a group name.
 func TestHandlerEscapesCannotJoinAnAddress(t *testing.T) {
 	escapes := []string{"\x8e", "\x01", "\n", "\t", "\x7f", "\u2028", "\ufeff", "\xff\xfe", "\xe2\x82"}
 	tails := []string{":::1", "::1", ":2001:db8::7", ".2.3.4", ":203.0.113.9", "a:::1", "%3A%3A1"}
@@ -227,7 +233,7 @@ func TestHandlerEscapesCannotJoinAnAddress(t *testing.T) {
 			for _, w := range []slog.Handler{slog.NewJSONHandler(&js, nil), slog.NewTextHandler(&text, nil)} {
 				h, err := logmask.NewHandler(w, ipmask.Default, nil)
 				require.NoError(t, err)
-				slog.New(h).WithGroup(v).Info(v, "k", v, v, 1)
+				slog.New(h).WithGroup(v).Info(v, "k", v, v, 1, "b", []byte(v))
 			}
 			ipmasktest.AssertNoRawIP(t, ipmask.Default, js.String(), "JSON of %q", v)
 			ipmasktest.AssertNoRawIP(t, ipmask.Default, text.String(), "text of %q", v)
@@ -283,6 +289,64 @@ func (e *verboseErr) Format(f fmt.State, verb rune) {
 	io.WriteString(f, e.Error())
 }
 
+// hiddenText is a string type whose String method hides its value, which
+// encoding/json writes as it is.
+type hiddenText string
+
+func (hiddenText) String() string { return "redacted" }
+
+// pointerValuer resolves to a pointer to its address text.
+type pointerValuer string
+
+func (v pointerValuer) LogValue() slog.Value {
+	s := string(v)
+	return slog.AnyValue(&s)
+}
+
+// ipNumber is an IPv4 address as a number, which %+v prints as digits;
+// its marshalling methods fail with an error that names it dotted.
+type ipNumber uint32
+
+func (n ipNumber) addr() netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+}
+func (n ipNumber) MarshalText() ([]byte, error) {
+	return nil, fmt.Errorf("%v is not routable", n.addr())
+}
+func (n ipNumber) MarshalJSON() ([]byte, error) { return n.MarshalText() }
+
+// plainFormatter shows its address to %v but not to %+v.
+type plainFormatter struct{ addr string }
+
+func (p plainFormatter) Format(f fmt.State, verb rune) {
+	if f.Flag('+') {
+		io.WriteString(f, "peer (details withheld)")
+		return
+	}
+	io.WriteString(f, "peer "+p.addr)
+}
+
+// valueStringHandler writes each attribute as its key, '=' and
+// slog.Value.String(), as handlers outside the standard library do.
+type valueStringHandler struct {
+	w    io.Writer
+	opts *slog.HandlerOptions
+}
+
+func (h valueStringHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h valueStringHandler) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if h.opts != nil && h.opts.ReplaceAttr != nil {
+			a = h.opts.ReplaceAttr(nil, a)
+		}
+		fmt.Fprintf(h.w, "%s=%s\n", a.Key, a.Value.Resolve().String())
+		return true
+	})
+	return nil
+}
+func (h valueStringHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h valueStringHandler) WithGroup(string) slog.Handler      { return h }
+
 // TestHandlerEveryRendering logs values whose address shows in a rendering
 // other than their String, Error or %+v text, through slog's JSON and text
 // handlers, wrapped in a Handler and configured with ReplaceAttr: no raw
@@ -290,6 +354,9 @@ func (e *verboseErr) Format(f fmt.State, verb rune) {
 func TestHandlerEveryRendering(t *testing.T) {
 	const raw = "203.0.113.9"
 	addr := netip.MustParseAddr(raw)
+	text := raw
+	textPtr := &text
+	var iface any = raw
 	values := []struct {
 		name  string
 		value any
@@ -302,12 +369,26 @@ func TestHandlerEveryRendering(t *testing.T) {
 		{"named byte slice", payload("from " + raw)},
 		{"text marshaler only", textOnly{a: addr}},
 		{"formatter error", &verboseErr{addr: raw}},
+		// %+v prints a pointer as hex; encoding/json writes what it
+		// points to (an AWS SDK's *string, an optional field).
+		{"pointer to a string", &text},
+		{"pointer to a pointer to a string", &textPtr},
+		{"pointer to an interface", &iface},
+		{"string type whose String hides it", hiddenText(raw)},
+		{"LogValuer resolving to a pointer", pointerValuer(raw)},
+		// A handler writes "!ERROR:" and the error's text when a
+		// marshalling method fails.
+		{"marshaller failing with the address", ipNumber(0xcb007109)},
+		{"formatter answering %v otherwise", plainFormatter{addr: raw}},
 	}
 	m, err := logmask.NewMasker(ipmask.Default, nil)
 	require.NoError(t, err)
 	handlers := map[string]func(io.Writer, *slog.HandlerOptions) slog.Handler{
 		"json": func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewJSONHandler(w, o) },
 		"text": func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewTextHandler(w, o) },
+		"Value.String": func(w io.Writer, o *slog.HandlerOptions) slog.Handler {
+			return valueStringHandler{w: w, opts: o}
+		},
 	}
 	for _, tt := range values {
 		t.Run(tt.name, func(t *testing.T) {
@@ -355,4 +436,60 @@ func TestHandlerNilAndPanickingValues(t *testing.T) {
 	h := mustHandler(t, slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime}), nil)
 	slog.New(h).Info("m", "nil", error(nilPtr), "panic", panicky{})
 	assert.Equal(t, "level=INFO msg=m nil=<nil> panic=\"!PANIC: peer 203.0.113.0 gone\"\n", buf.String())
+}
+
+// selfPointer is a pointer type that points to its own type.
+type selfPointer *selfPointer
+
+// TestHandlerSelfPointer logs a value whose type is a pointer to itself:
+// the Handler follows pointers a bounded number of times and returns.
+func TestHandlerSelfPointer(t *testing.T) {
+	var p selfPointer
+	p = &p
+	var buf bytes.Buffer
+	slog.New(mustHandler(t, slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime}), nil)).Info("m", "p", p)
+	assert.Contains(t, buf.String(), "p=0x", "written as slog writes a pointer")
+}
+
+// TestHandlerGroupNamesJoinedToKeys logs keys inside groups whose names
+// and key, each no address, spell one where slog's text handler joins
+// them with dots; the Handler masks the address so joined (where that
+// would change the group's name, already written, a '?' keeps the key
+// apart from it), and leaves other joins as they are.
+func TestHandlerGroupNamesJoinedToKeys(t *testing.T) {
+	tests := []struct {
+		name   string
+		log    func(*slog.Logger)
+		want   string // the key as the text handler writes it
+		masked bool
+	}{
+		{"WithGroup then key", func(l *slog.Logger) { l.WithGroup("203.0").Info("m", "113.9", 1) }, "203.0.113.0", true},
+		{"WithGroup chain", func(l *slog.Logger) { l.WithGroup("peer").WithGroup("203").WithGroup("0.113").Info("m", "9", 1) }, "peer.203.0.113.0", true},
+		{"nested groups", func(l *slog.Logger) {
+			l.Info("m", slog.Group("203", slog.Group("0", slog.Group("113", slog.Int("9", 1)))))
+		}, "203.0.113.0", true},
+		{"WithGroup then group", func(l *slog.Logger) { l.WithGroup("203.0").Info("m", slog.Group("113", slog.Int("9", 1))) }, "203.0.113.0", true},
+		{"WithAttrs in a group", func(l *slog.Logger) { l.WithGroup("203.0.113").With("9", 1).Info("m") }, "203.0.113.0", true},
+		{"host name", func(l *slog.Logger) { l.WithGroup("ip-203-0-113-9").Info("m", "ec2.internal", 1) }, "ip-203-0-113-9.?ec2.internal", true},
+		{"reverse DNS", func(l *slog.Logger) { l.WithGroup("9.113.0.203").Info("m", "in-addr.arpa", 1) }, "9.113.0.0.?in-addr.arpa", true},
+		{"LogValuer resolving to a group", func(l *slog.Logger) { l.WithGroup("203.0").Info("m", "113", valuer("x")) }, "203.0.113.peer", false},
+		{"inline group", func(l *slog.Logger) { l.WithGroup("203.0.113").Info("m", slog.Group("", slog.Int("9", 1))) }, "203.0.113.0", true},
+		{"key that starts with a dot", func(l *slog.Logger) { l.WithGroup("g").Info("m", ".9.1.0.2.ip6.arpa", 1) }, "g..0.1.0.0.ip6.arpa", true},
+		{"group name ending in an escaped byte", func(l *slog.Logger) { l.WithGroup("x\xb2").Info("m", "0.0.1", 1) }, "x?.0.0.1", true},
+		{"group key ending in an escaped byte", func(l *slog.Logger) { l.Info("m", slog.Group("x\x01", slog.Int("0.0.1", 1))) }, "x?.0.0.1", true},
+		{"version numbers", func(l *slog.Logger) { l.WithGroup("v1").WithGroup("2").Info("m", "3", 1) }, "v1.2.3", false},
+		{"ordinary names", func(l *slog.Logger) { l.WithGroup("http").Info("m", slog.Group("req", slog.Int("bytes", 1))) }, "http.req.bytes", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var plain, masked bytes.Buffer
+			tt.log(slog.New(slog.NewTextHandler(&plain, &slog.HandlerOptions{ReplaceAttr: dropTime})))
+			tt.log(slog.New(mustHandler(t, slog.NewTextHandler(&masked, &slog.HandlerOptions{ReplaceAttr: dropTime}), nil)))
+			if tt.masked {
+				require.NotEmpty(t, ipmasktest.Leaks(ipmask.Default, plain.String()), "the names spell an address when joined")
+			}
+			ipmasktest.AssertNoRawIP(t, ipmask.Default, masked.String())
+			assert.Contains(t, masked.String(), " "+tt.want+"=")
+		})
+	}
 }

@@ -702,6 +702,39 @@ func TestWriterCutInsideAddress(t *testing.T) {
 	}
 }
 
+// TestWriterCutInsideHostName writes lines longer than MaxLine with no
+// byte that is safe to cut at, which end in a host name that spells an
+// address, cut at every byte of it: the address split there reads in
+// neither piece, and the dots of the name would make the two pieces read
+// as one host name across the cut, so the dots around the cut are
+// scrubbed.
+func TestWriterCutInsideHostName(t *testing.T) {
+	names := []string{
+		"ec2-203-0-113-9.compute-1.amazonaws.com",
+		"ip-203-0-113-9.ec2.internal",
+		"2001-db8-1--7.sslip.io",
+		"c633644d.nip.io",
+		"9.113.0.203.in-addr.arpa",
+		"7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+	}
+	pads := []string{"x", "0", "x.", "x-", "-"}
+	for _, name := range names {
+		for _, pad := range pads {
+			t.Run(name+"/after "+pad, func(t *testing.T) {
+				for n := minMaxLine - len(name) - 8; n <= minMaxLine; n++ {
+					text := strings.Repeat(pad, n/len(pad)+1)[:n] + name + " end\n"
+					out := writeShortLines(t, text)
+					for match := range Addrs([]byte(out)) {
+						assert.True(t, ipmask.Default.IsMasked(match.Addr), "cut %d bytes before the name: %v at %d in %q", minMaxLine-n, match.Addr, match.Start, out[n-8:])
+					}
+					assert.Empty(t, plainLeaks(out, ipmask.Default, false), "cut %d bytes before the name", minMaxLine-n)
+					assert.True(t, strings.HasSuffix(out, " end\n"), "nothing lost")
+				}
+			})
+		}
+	}
+}
+
 // writeShortLines writes text to a Writer under ipmask.Default with the
 // least MaxLine and returns what it wrote.
 func writeShortLines(t *testing.T, text string) string {

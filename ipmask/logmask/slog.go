@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/clickanon/clickanon/ipmask"
 )
@@ -32,17 +34,37 @@ type HandlerOptions struct {
 // [*net.IPNet], [*net.TCPAddr], [*net.UDPAddr], [*net.IPAddr], []byte,
 // [slog.LogValuer] results, and attributes inside groups and given to
 // WithAttrs. Any other value (an error, a [fmt.Stringer], a struct, a map,
-// a slice) is read in every way a wrapped handler may write it: its Error
-// or String text, fmt's %+v, its MarshalText and MarshalJSON output,
-// encoding/json's rendering of a struct, map or slice (which follows the
-// pointers %+v prints as hex, and shows the exported fields a String
-// method may leave out; not for an error, whose Error text slog's JSON
-// handler writes), and the bytes of a named byte slice such as
-// [encoding/json.RawMessage]. If any of those holds an address, the value
-// is replaced by the first that does, masked. A method that panics (such
-// as Error on a nil pointer) does not reach the caller: the value is read
-// as slog's handlers write it then, "<nil>" or "!PANIC: " and the panic's
-// text.
+// a slice, a pointer) is read in every way a wrapped handler may write it:
+// its Error or String text, fmt's %+v, its MarshalText and MarshalJSON
+// output (or the error text a handler writes when one fails), fmt's %v
+// for a [fmt.Formatter] (as [slog.Value.String] writes it),
+// encoding/json's rendering of a struct, map, slice or interface
+// (which follows the pointers %+v prints as hex, and shows the exported
+// fields a String method may leave out; not for an error, whose Error text
+// slog's JSON handler writes), the string a pointer leads to or a String
+// method hides (a *string, as cloud SDKs hold an address), and the bytes
+// of a named byte slice such as [encoding/json.RawMessage]. If any of
+// those holds an address, the value is replaced by the first that does,
+// masked. A method that panics (such as Error on a nil pointer) does not
+// reach the caller: the value is read as slog's handlers write it then,
+// "<nil>" or "!PANIC: " and the panic's text. A value is read once, when
+// the record is handled: one whose methods answer otherwise on a later
+// call, or that another goroutine changes meanwhile, is written as the
+// wrapped handler then finds it (a LogValuer alone is resolved here and
+// passed on resolved).
+//
+// slog's text handler writes a key inside groups after their names,
+// joined by dots: a key or group name that continues an address begun by
+// the names before it ("203.0" then "113.9") is masked as the joined text
+// reads, or, where that would change a name already written, is written
+// after a '?'.
+//
+// An address held as plain bytes or a number (the []byte of
+// netip.Addr.AsSlice, the [4]byte of As4, a uint32) is not recognized:
+// handlers write it as base64, quoted bytes or numbers, never as an
+// address's text, and so many other values are 4 or 16 bytes (an MD5 sum
+// is a [16]byte) that masking them all would corrupt them. Log the
+// netip.Addr or net.IP instead.
 //
 // Typed values keep their type: an Addr becomes the masked Addr (its zone
 // dropped), a Prefix the masked network (the policy's prefix, or the
@@ -58,7 +80,8 @@ type HandlerOptions struct {
 // as the key "x8e:" and the address ::1. So a rune that such a handler
 // escapes (invalid UTF-8 or not printable, as unicode.IsPrint says) and
 // that is followed by an ASCII letter or digit or one of ":.%[]_-" is
-// written as '?' before the text is masked.
+// written as '?' before the text is masked, and so is such a rune at the
+// end of a group's name, which the text handler follows with a dot.
 //
 // A record that holds no address is passed on as it is, without
 // allocating, unless it holds a LogValuer or a value that must be
@@ -73,6 +96,9 @@ type HandlerOptions struct {
 type Handler struct {
 	next slog.Handler
 	m    *Masker
+	// groups is the end of the names of the groups WithGroup opened,
+	// joined by dots as slog's text handler writes them before a key.
+	groups groupPath
 }
 
 var _ slog.Handler = (*Handler)(nil)
@@ -101,7 +127,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	msg, changed := h.m.maskQuoted(r.Message)
 	if !changed {
 		r.Attrs(func(a slog.Attr) bool {
-			_, changed = h.m.maskAttr(a)
+			_, changed = h.m.maskAttr(a, &h.groups)
 			return !changed
 		})
 		if !changed {
@@ -110,7 +136,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	out := slog.NewRecord(r.Time, r.Level, msg, r.PC)
 	r.Attrs(func(a slog.Attr) bool {
-		a, _ = h.m.maskAttr(a)
+		a, _ = h.m.maskAttr(a, &h.groups)
 		out.AddAttrs(a)
 		return true
 	})
@@ -119,14 +145,20 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 
 // WithAttrs returns a Handler whose wrapped handler has attrs, masked.
 func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &Handler{next: h.next.WithAttrs(h.m.maskAttrs(attrs)), m: h.m}
+	return &Handler{next: h.next.WithAttrs(h.m.maskAttrs(attrs, &h.groups)), m: h.m, groups: h.groups}
 }
 
 // WithGroup returns a Handler whose wrapped handler opens the group name,
-// masked.
+// masked, also where slog's text handler writes it after the names of the
+// groups already open ("203.0" then "113.9" would be 203.0.113.9).
 func (h *Handler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
 	name, _ = h.m.maskQuoted(name)
-	return &Handler{next: h.next.WithGroup(name), m: h.m}
+	name, _ = h.m.maskJoined(&h.groups, name)
+	name, _ = defangEnd(name)
+	return &Handler{next: h.next.WithGroup(name), m: h.m, groups: h.groups.with(name)}
 }
 
 // ReplaceAttr returns a with every address in it masked, as [Handler]
@@ -135,19 +167,20 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 // groups too. It masks in free-text mode, whatever m's Fields say.
 //
 // The names of groups (groups, and WithGroup's) are not passed to
-// ReplaceAttr as attributes and so are not masked; wrap the handler in a
-// [Handler] to mask them too.
+// ReplaceAttr as attributes and so are not masked, nor is an address that
+// a text handler writes when it joins them to a key with dots; wrap the
+// handler in a [Handler] to mask those too.
 func (m *Masker) ReplaceAttr(groups []string, a slog.Attr) slog.Attr {
-	a, _ = m.maskAttr(a)
+	a, _ = m.maskAttr(a, nil)
 	return a
 }
 
-// maskAttrs returns attrs with each attribute masked: attrs itself when
-// nothing changes, else a copy.
-func (m *Masker) maskAttrs(attrs []slog.Attr) []slog.Attr {
+// maskAttrs returns attrs, inside the groups path, with each attribute
+// masked: attrs itself when nothing changes, else a copy.
+func (m *Masker) maskAttrs(attrs []slog.Attr, path *groupPath) []slog.Attr {
 	var out []slog.Attr
 	for i, a := range attrs {
-		ma, changed := m.maskAttr(a)
+		ma, changed := m.maskAttr(a, path)
 		if changed && out == nil {
 			out = make([]slog.Attr, len(attrs))
 			copy(out, attrs[:i])
@@ -163,32 +196,58 @@ func (m *Masker) maskAttrs(attrs []slog.Attr) []slog.Attr {
 }
 
 // maskAttr masks a's key and value and reports whether either changed.
-func (m *Masker) maskAttr(a slog.Attr) (slog.Attr, bool) {
+// path is the names of the groups a is in (nil: not known), whose end a
+// text handler writes before a's key.
+func (m *Masker) maskAttr(a slog.Attr, path *groupPath) (slog.Attr, bool) {
 	key, kc := m.maskQuoted(a.Key)
-	v, vc := m.maskValue(a.Value)
+	if path != nil {
+		var jc bool
+		key, jc = m.maskJoined(path, key)
+		kc = kc || jc
+	}
+	v, vc := a.Value, false
+	if v.Kind() == slog.KindLogValuer {
+		// Resolved here, once: the wrapped handler must see what was
+		// masked, not call LogValue again.
+		v, vc = v.Resolve(), true
+	}
+	if v.Kind() == slog.KindGroup && key != "" && path != nil {
+		var dc bool
+		key, dc = defangEnd(key)
+		kc = kc || dc
+		inner := path.with(key)
+		v, vc = m.maskGroup(v, &inner, vc)
+	} else {
+		var c bool
+		v, c = m.maskValue(v, path)
+		vc = vc || c
+	}
 	if !kc && !vc {
 		return a, false
 	}
 	return slog.Attr{Key: key, Value: v}, true
 }
 
-// maskValue masks v and reports whether it changed.
-func (m *Masker) maskValue(v slog.Value) (slog.Value, bool) {
+// maskGroup masks the attributes of the group value v, inside path, and
+// reports whether they changed or changed was already true.
+func (m *Masker) maskGroup(v slog.Value, path *groupPath, changed bool) (slog.Value, bool) {
+	attrs := v.Group()
+	if masked := m.maskAttrs(attrs, path); len(masked) > 0 && &masked[0] != &attrs[0] {
+		return slog.GroupValue(masked...), true
+	}
+	return v, changed
+}
+
+// maskValue masks v, resolved, whose attributes if it is a group are
+// inside path, and reports whether it changed.
+func (m *Masker) maskValue(v slog.Value, path *groupPath) (slog.Value, bool) {
 	switch v.Kind() {
 	case slog.KindString:
 		if s, changed := m.maskQuoted(v.String()); changed {
 			return slog.StringValue(s), true
 		}
 	case slog.KindGroup:
-		attrs := v.Group()
-		if masked := m.maskAttrs(attrs); len(masked) > 0 && &masked[0] != &attrs[0] {
-			return slog.GroupValue(masked...), true
-		}
-	case slog.KindLogValuer:
-		// Resolved here, once: the wrapped handler must see what was
-		// masked, not call LogValue again.
-		r, _ := m.maskValue(v.Resolve())
-		return r, true
+		return m.maskGroup(v, path, false)
 	case slog.KindAny:
 		return m.maskAny(v)
 	}
@@ -258,10 +317,10 @@ func (m *Masker) maskAny(v slog.Value) (slog.Value, bool) {
 			return slog.AnyValue(&slog.Source{Function: fn, File: file, Line: x.Line}), true
 		}
 	case []byte:
-		if m.hasAddr(x) {
-			if out := m.appendFree(nil, x); string(out) != string(x) {
-				return slog.AnyValue(out), true
-			}
+		// The text handler quotes it as it quotes a string, escapes
+		// and all.
+		if out, changed := m.maskQuoted(unsafe.String(unsafe.SliceData(x), len(x))); changed {
+			return slog.AnyValue([]byte(out)), true
 		}
 	case slog.Level:
 		// Its String, MarshalText and MarshalJSON all write a level name.
@@ -275,8 +334,9 @@ func (m *Masker) maskAny(v slog.Value) (slog.Value, bool) {
 // wrapped handler may write it in any of several ways: by its Error or
 // String method, fmt's %+v (which a fmt.Formatter writes itself), its
 // MarshalText or MarshalJSON method, encoding/json's reflection (which
-// follows the pointers that %+v prints as hex, and ignores String), or, for
-// a named byte slice, its bytes. If any of these that x has holds an
+// follows the pointers that %+v prints as hex, and ignores String: the
+// string a *string leads to, the value of a string type), or, for a named
+// byte slice, its bytes. If any of these that x has holds an
 // address, v is replaced by the first that does, masked, as a string
 // value; otherwise v is kept. An error is not marshalled by reflection, as
 // slog's JSON handler writes its Error text. A method that panics is
@@ -307,6 +367,13 @@ func (m *Masker) maskRendered(v slog.Value, x any) (slog.Value, bool) {
 			return r, true
 		}
 	}
+	if isFmt {
+		// slog.Value.String, which handlers of other libraries call,
+		// formats with %v, to which a Formatter may answer otherwise.
+		if r, changed := check(render(x, func() string { return fmt.Sprint(x) })); changed {
+			return r, true
+		}
+	}
 	tm, isText := x.(encoding.TextMarshaler)
 	if isText {
 		if r, changed := check(renderBytes(x, tm.MarshalText)); changed {
@@ -317,9 +384,16 @@ func (m *Masker) maskRendered(v slog.Value, x any) (slog.Value, bool) {
 		if r, changed := check(renderBytes(x, jm.MarshalJSON)); changed {
 			return r, true
 		}
-	} else if !isText && !isErr && composite(x) {
-		if r, changed := check(renderBytes(x, func() ([]byte, error) { return json.Marshal(x) })); changed {
-			return r, true
+	} else if !isText && !isErr {
+		switch rv := reflectTarget(x); rv.Kind() {
+		case reflect.String:
+			// encoding/json writes the string that a pointer leads to,
+			// or that a String or Format method hides.
+			return check(rv.String(), true)
+		case reflect.Struct, reflect.Map, reflect.Slice, reflect.Array, reflect.Interface:
+			if r, changed := check(renderBytes(x, func() ([]byte, error) { return json.Marshal(x) })); changed {
+				return r, true
+			}
 		}
 	}
 	if rv := reflect.ValueOf(x); rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
@@ -328,18 +402,27 @@ func (m *Masker) maskRendered(v slog.Value, x any) (slog.Value, bool) {
 	return v, false
 }
 
-// composite reports whether x is, or points to, a struct, map, slice or
-// array: a value that encoding/json writes field by field.
-func composite(x any) bool {
-	t := reflect.TypeOf(x)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+// maxDeref bounds how many pointers reflectTarget follows: a pointer type
+// may point to itself (type P *P).
+const maxDeref = 32
+
+// reflectTarget returns what x leads to through its pointers, as
+// encoding/json follows them: the value itself if x is no pointer, the
+// zero reflect.Value for a nil pointer or one more than maxDeref deep. A
+// pointer to an interface stops at the interface, which json writes by
+// reflection.
+func reflectTarget(x any) reflect.Value {
+	rv := reflect.ValueOf(x)
+	for range maxDeref {
+		if rv.Kind() != reflect.Pointer {
+			return rv
+		}
+		if rv.IsNil() {
+			return reflect.Value{}
+		}
+		rv = rv.Elem()
 	}
-	switch t.Kind() {
-	case reflect.Struct, reflect.Map, reflect.Slice, reflect.Array:
-		return true
-	}
-	return false
+	return reflect.Value{}
 }
 
 // render calls f, a method of x, and returns its text. If f panics it
@@ -354,8 +437,9 @@ func render(x any, f func() string) (s string, ok bool) {
 	return f(), true
 }
 
-// renderBytes is render for a marshalling method; it reports false if the
-// method fails, as a handler then writes an error, not the value.
+// renderBytes is render for a marshalling method; if the method fails it
+// returns the error's text, which a handler writes then ("!ERROR:" and
+// the text) in place of the value.
 func renderBytes(x any, f func() ([]byte, error)) (s string, ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -364,7 +448,7 @@ func renderBytes(x any, f func() ([]byte, error)) (s string, ok bool) {
 	}()
 	b, err := f()
 	if err != nil {
-		return "", false
+		return err.Error(), true
 	}
 	return string(b), true
 }
@@ -478,6 +562,19 @@ func defang(s string) (string, bool) {
 	return string(b), true
 }
 
+// defangEnd returns the name of a group with '?' in place of its last
+// rune if a handler writes that rune as an escape sequence: slog's text
+// handler writes a dot after a group's name, which the escape's last
+// characters could join into an address ("\xb2" then ".0.0.1"). It
+// reports whether it changed name.
+func defangEnd(name string) (string, bool) {
+	r, size := utf8.DecodeLastRuneInString(name)
+	if size == 0 || r != utf8.RuneError && unicode.IsPrint(r) || r == utf8.RuneError && size > 1 {
+		return name, false
+	}
+	return name[:len(name)-size] + "?", true
+}
+
 // joins reports whether c, after an escape sequence, could continue it
 // into an address or the key before one.
 func joins(c byte) bool {
@@ -486,4 +583,64 @@ func joins(c byte) bool {
 		return true
 	}
 	return c == ':' || c == '.' || c == '%' || c == '[' || c == ']' || c == '_' || c == '-'
+}
+
+// groupTail is how much of the names of open groups a groupPath keeps:
+// more than the longest text an address can be read in across a dot
+// (an ip6.arpa name is 72 bytes).
+const groupTail = 160
+
+// A groupPath is the end of the names of the groups an attribute is in,
+// joined by dots, as slog's text handler writes them before its key. The
+// zero groupPath is the top level.
+type groupPath struct {
+	n int
+	b [groupTail]byte
+}
+
+// with returns p with the group name added.
+func (p *groupPath) with(name string) groupPath {
+	var buf [2*groupTail + 1]byte
+	t := append(buf[:0], p.b[:p.n]...)
+	if p.n > 0 {
+		t = append(t, '.')
+	}
+	if len(name) > groupTail {
+		name = name[len(name)-groupTail:]
+	}
+	t = append(t, name...)
+	var q groupPath
+	q.n = copy(q.b[:], t[max(0, len(t)-groupTail):])
+	return q
+}
+
+// maskJoined returns key (or a group's name), already masked alone, masked
+// where it continues an address that the end of path starts: slog's text
+// handler writes the two joined by a dot ("203.0" and "113.9", or
+// "ip-203-0-113-9" and "ec2.internal"). It reports whether it changed key.
+// Even where the path ends with a byte that never touches an address,
+// the joining dot can change how the key reads (".0:::1" is not "0:::1"),
+// so every join is read; it costs no allocation.
+func (m *Masker) maskJoined(path *groupPath, key string) (string, bool) {
+	if path.n == 0 || key == "" {
+		return key, false
+	}
+	var buf [2*groupTail + 1]byte
+	j := append(buf[:0], path.b[:path.n]...)
+	j = append(j, '.')
+	j = append(j, key[:min(len(key), groupTail)]...)
+	if !m.hasAddr(j) {
+		return key, false
+	}
+	head := string(path.b[:path.n]) + "."
+	joined, changed := m.maskString(head+key, false)
+	if !changed {
+		return key, false
+	}
+	if rest, ok := strings.CutPrefix(joined, head); ok {
+		return rest, true
+	}
+	// The address starts inside the path, whose text masking would
+	// change: a byte no address continues keeps key apart from it.
+	return "?" + key, true
 }

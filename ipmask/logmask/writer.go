@@ -33,7 +33,11 @@ const flushAt = 64 << 10
 // (a ':' or a hex letter ends it, or MaxLine falls inside it): there the
 // ':', '.' and '%' on either side of the cut, up to the nearest byte that
 // cannot touch an address, become '-', so that nothing reads as an
-// address in that text or across the cut.
+// address in that text or across the cut. Any of them can split a host
+// name that spells an address (ec2-203-0-113-9.compute-1.amazonaws.com,
+// 9.113.0.203.in-addr.arpa): where the text around the cut could be one
+// (a dot, a dash or a letter before it, a dot or a dash after it), the
+// ':', '.' and '%' within 80 bytes of the cut become '-'.
 // At worst the pieces are masked more than the whole line
 // would have been, never less. In field mode only the first piece of a long line
 // is read as columns; the rest is masked as free text. A Writer holds at
@@ -50,6 +54,8 @@ type Writer struct {
 	pend    []byte // start of a line whose newline has not arrived, < maxLine bytes
 	cont    bool   // pend continues a long line already partly written
 	scrub   bool   // the last piece was cut inside address text: see piece
+	near    bool   // the last piece was cut inside host name text: see piece
+	cut     bool   // the last piece was cut inside a stretch, no host name text before it: see piece
 	out     []byte
 	written int64
 	err     error
@@ -142,6 +148,13 @@ func (w *Writer) Write(b []byte) (int, error) {
 	return n, nil
 }
 
+// nearCut is how far from a cut inside a stretch piece looks for host
+// name text, and how far on either side it scrubs: more than the longest
+// host name that spells an address and that a cut could split (an
+// ip6.arpa name is 72 bytes; a name with dashes or hex, with the label
+// after it, is shorter).
+const nearCut = 80
+
 // piece masks the first piece of b, MaxLine bytes of a long line, into
 // w.out, up to cutPoint, and returns where it ended. A cut inside IPv6
 // address text (at MaxLine, or after a ':' or a hex letter with a ':' or
@@ -149,9 +162,16 @@ func (w *Writer) Write(b []byte) (int, error) {
 // then holds whole: the ':', '.' and '%' of the stretch on either side of
 // it (up to a byte that never touches an address, within each piece)
 // become '-', which leaves nothing in it that reads as an address, so
-// none reads across the cut. After a hex letter with no colon before it,
-// the piece on the left holds no more of an address than leading digits
-// that the one on the right masks with its own.
+// none reads across the cut. Any other cut inside a stretch could split a
+// host name that spells an address (ec2-203-0-113-9.compute-1.amazonaws.com
+// cut after "ec2-203-0-", 9.113.0.203.in-addr.arpa after "in-ad",
+// c633644d.nip.io after "c6336"), whose dots make it one: if the nearCut
+// bytes of the stretch before the cut hold a dot, a dash or a letter g-z,
+// or (seen by line, which has the next piece) those after it a dot or a
+// dash, the ':', '.' and '%' within nearCut bytes of the cut on either
+// side become '-'. Otherwise (hex digits before the cut, no dot or dash
+// after it) the piece on the left holds no more of an address than leading
+// digits that the one on the right masks with its own.
 func (w *Writer) piece(b []byte) int {
 	c := cutPoint(b)
 	from := len(w.out)
@@ -163,8 +183,16 @@ func (w *Writer) piece(b []byte) int {
 			w.scrub = b[i] == ':' || b[i] == '%'
 		}
 	}
-	if w.scrub {
-		for i := len(w.out) - 1; i >= from && class[w.out[i]]&cSafe == 0; i-- {
+	end := from // where the scrub of the left piece's output stops
+	if !w.scrub && class[b[c-1]]&cSafe == 0 {
+		for i := c - 1; i >= max(0, c-nearCut) && class[b[i]]&cSafe == 0 && !w.near; i-- {
+			w.near = b[i] == '.' || b[i] == '-' || class[b[i]]&cWord != 0
+		}
+		w.cut = !w.near
+		end = max(from, len(w.out)-nearCut)
+	}
+	if w.scrub || w.near {
+		for i := len(w.out) - 1; i >= end && class[w.out[i]]&cSafe == 0; i-- {
 			scrubByte(w.out, i)
 		}
 	}
@@ -186,6 +214,18 @@ func (w *Writer) line(b []byte) {
 		w.out = w.m.appendFree(w.out, b)
 	} else {
 		w.out = w.m.AppendMask(w.out, b)
+	}
+	if w.cut {
+		w.cut = false
+		for i := 0; i < min(len(b), nearCut) && class[b[i]]&cSafe == 0 && !w.near; i++ {
+			w.near = b[i] == '.' || b[i] == '-'
+		}
+	}
+	if w.near {
+		w.near = false
+		for i := from; i < min(len(w.out), from+nearCut) && class[w.out[i]]&cSafe == 0; i++ {
+			scrubByte(w.out, i)
+		}
 	}
 	if w.scrub {
 		w.scrub = false
