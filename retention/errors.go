@@ -1,6 +1,11 @@
 package retention
 
-import "github.com/clickanon/clickanon/internal/errmask"
+import (
+	"fmt"
+	"io"
+
+	"github.com/clickanon/clickanon/internal/errmask"
+)
 
 // foreignError is an error from something retention calls (a key store, a
 // random source, a Sweepable) with retention's context added. Its text
@@ -18,6 +23,17 @@ func foreign(op string, err error) error { return &foreignError{op: op, err: err
 func (e *foreignError) Error() string { return "retention: " + e.op + ": " + scrub(e.err.Error()) }
 
 func (e *foreignError) Unwrap() error { return e.err }
+
+// Format writes the scrubbed text for every verb and flag, %+v with the
+// callee's own %+v (its details), scrubbed: without it %#v would print the
+// callee's error in Go syntax, which quotes a string-typed error whole.
+func (e *foreignError) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('+') {
+		io.WriteString(f, "retention: "+e.op+": "+scrub(fmt.Sprintf("%+v", e.err)))
+		return
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), e.Error())
+}
 
 // scrub masks every IP address in an error's text, with the masker the
 // storage packages use for theirs (internal/errmask: every form logmask

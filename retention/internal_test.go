@@ -2,6 +2,9 @@ package retention
 
 import (
 	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -98,4 +101,24 @@ func TestScrub(t *testing.T) {
 			assert.Equal(t, tt.want, scrub(tt.in))
 		})
 	}
+}
+
+// stringErr is an error whose Go syntax (%#v) quotes its text, as a
+// string-typed driver reply does.
+type stringErr string
+
+func (e stringErr) Error() string { return string(e) }
+
+// A callee's error that names an address is scrubbed in every verb,
+// %#v and %+v included, and stays reachable with errors.As.
+func TestForeignErrorFormatsScrubbed(t *testing.T) {
+	err := foreign("key store: load", stringErr("MOVED 3999 203.0.113.9:6381"))
+	for _, verb := range []string{"%v", "%s", "%q", "%+v", "%#v", "%x"} {
+		out := fmt.Sprintf(verb, err)
+		assert.NotContains(t, out, "203.0.113.9", verb)
+		assert.NotContains(t, out, hex.EncodeToString([]byte("203.0.113.9")), verb)
+		assert.Contains(t, fmt.Sprintf("%v", err), "retention: key store: load: MOVED 3999", verb)
+	}
+	var se stringErr
+	assert.True(t, errors.As(err, &se), "the callee's error stays reachable")
 }
