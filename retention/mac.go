@@ -85,7 +85,7 @@ func (k Key) MAC(msg []byte) [sha256.Size]byte {
 	if k.pads == (macPads{}) {
 		return k.slowMAC(msg)
 	}
-	if len(msg) <= maxOneBlock {
+	if len(msg) <= maxOneBlock && !raceDetector {
 		if sum, ok := k.oneBlockMAC(msg); ok {
 			return sum
 		}
@@ -125,7 +125,9 @@ const maxOneBlock = macBlock - 1 - 8
 // key state, given its last block padded here, and read from its chaining
 // words, without the buffering and the copy of the digest that Write and
 // Sum make for a message of any length. ok is false if crypto/sha256 does
-// not resume or report its state in the format this code knows.
+// not resume or report its state in the format this code knows. It does
+// not allocate, except under the race detector, where MAC does not call it
+// (crypto/sha256's AppendBinary allocates there).
 func (k *Key) oneBlockMAC(msg []byte) (sum [sha256.Size]byte, ok bool) {
 	h := sha256.New()
 	u, ok1 := h.(encoding.BinaryUnmarshaler)
