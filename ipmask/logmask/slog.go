@@ -638,6 +638,16 @@ func (m *Masker) maskJoined(path *groupPath, key string) (string, bool) {
 		return key, false
 	}
 	if rest, ok := strings.CutPrefix(joined, head); ok {
+		// A JSON handler writes the key alone, where what the join's
+		// masking wrote can read differently: "0:::1:0:0:0:0:1" after
+		// "g." is masked to "0:" and "0:0:1::", which alone read as
+		// 0:0:0:1::. The key must hold no address either way.
+		if alone, changed := m.maskString(rest, false); changed {
+			if _, again := m.maskString(head+alone, false); again {
+				return "?" + alone, true
+			}
+			rest = alone
+		}
 		return rest, true
 	}
 	// The address starts inside the path, whose text masking would
