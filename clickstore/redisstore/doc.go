@@ -299,9 +299,12 @@
 //
 // A Redis error is returned, wrapped, never swallowed, and nothing is
 // buffered locally. Its text has every address cut to no bits, as in the
-// log (go-redis's dial errors name the server), and it unwraps to
-// go-redis's error for errors.Is and errors.As; an error whose text holds
-// no address is returned as it is. The one exception is New's refusal of
+// log (go-redis's dial errors name the server), in every fmt verb (%+v
+// and %#v too), and it unwraps to go-redis's error for errors.Is and
+// errors.As, which reaches that error unmasked: it names a server the
+// caller configured, never a visitor; log the returned error, not what
+// errors.As finds. An error whose text holds no address is returned as
+// it is. The one exception is New's refusal of
 // a Cluster node that persists or evicts ([ErrPersistence],
 // [ErrEviction]), which names the node so that an operator can find it. go-redis also logs a failed dial
 // itself, server address included, through its own logger: give it one

@@ -109,8 +109,11 @@
 // [Options].LogEvery, with the count); nothing is dropped silently.
 // Failed flushes are counted in [Stats].FlushErrors and logged the same
 // way; the first flush that succeeds after them logs an info line with
-// the increments it wrote. Error text in log lines has every address cut
-// to no bits. [Sink.Close] writes what is left, and logs as an error what
+// the increments it wrote. Error text in log lines, and in the errors
+// returned, has every address cut to no bits, in every fmt verb; an error
+// returned unwraps to the driver's for errors.Is and errors.As, which
+// reaches it unmasked (it names the database server the caller
+// configured, never a visitor): log the returned error. [Sink.Close] writes what is left, and logs as an error what
 // it could not.
 //
 // # Retention
