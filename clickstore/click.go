@@ -290,7 +290,7 @@ func (c Click) Validate() error {
 		return invalid("device", notText)
 	case !ref:
 		return invalid("referrer", notText)
-	case hostaddr.Referrer(c.Referrer) || refSeen&hexRun != 0 && hostaddr.HexWord(c.Referrer):
+	case hostaddr.Referrer(c.Referrer):
 		return invalid("referrer", "is an IP address or spells one")
 	case refSeen&notHost != 0 && holdsAddr(c.Referrer):
 		// Not a host name: any address in it, as for a link.
@@ -363,8 +363,6 @@ const (
 	addrByte             // what an address logmask finds needs (see hostaddr.MayHold)
 	dashByte             // '-', which a host name's label spelling an address needs
 	notHost              // a byte no host name has: not a letter, a digit, '.', '-' or '_'
-	hexDigit             // a hex digit
-	hexRun               // not a byte's class: four hex digits in a row, four-aligned
 )
 
 // byteClass maps each byte to its classes.
@@ -383,22 +381,16 @@ var byteClass = func() (t [256]uint8) {
 	t['<'] |= addrByte
 	t['.'] = addrByte
 	t['-'] = dashByte
-	for _, c := range "0123456789abcdefABCDEF" {
-		t[c] |= hexDigit
-	}
 	return t
 }()
 
 // scanText reports whether s is text (see IsText) and the classes of
 // the bytes it holds, in one pass with no branch per byte, so that a
 // label or link with no byte an address needs skips the address checks.
-// seen also has hexRun if four bytes from a multiple of four are hex
-// digits, as eight in a row always are somewhere.
 func scanText(s string) (text bool, seen uint8) {
 	i := 0
 	for ; i+4 <= len(s); i += 4 {
-		a, b, c, d := byteClass[s[i]], byteClass[s[i+1]], byteClass[s[i+2]], byteClass[s[i+3]]
-		seen |= a | b | c | d | (a&b&c&d&hexDigit)<<1
+		seen |= byteClass[s[i]] | byteClass[s[i+1]] | byteClass[s[i+2]] | byteClass[s[i+3]]
 	}
 	for ; i < len(s); i++ {
 		seen |= byteClass[s[i]]

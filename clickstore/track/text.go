@@ -131,34 +131,23 @@ func referrerHost(ref string) string {
 	// the first ':' after that (the port), and only the host's bytes are
 	// looked at.
 	start, end := i+3, -1
-	upper, numbers, bad := false, false, false
-	// A label of 8 to 12 bytes before a dot may be a hex word that reads
-	// as an address (deadbeef.nip.io): lab counts the label's bytes.
-	word, lab := false, 0
+	upper, bad := false, false
 	j := start
 scan:
 	for ; j < len(ref); j++ {
 		switch c := ref[j]; {
-		case 'a' <= c && c <= 'z', c == '_':
-			lab++
-		case c == '.':
-			word = word || lab >= 8 && lab <= 12
-			lab = 0
+		case 'a' <= c && c <= 'z', c == '_', c == '.', '0' <= c && c <= '9', c == '-':
 		case c == '/', c == '?', c == '#':
 			break scan
 		case c == '@':
 			start, end = j+1, -1
-			upper, numbers, bad = false, false, false
-			word, lab = false, 0
+			upper, bad = false, false
 		case end >= 0:
 			// the port, or user info before an '@'
 		case c == ':':
 			end = j
-		case '0' <= c && c <= '9', c == '-':
-			numbers = true
 		case 'A' <= c && c <= 'Z':
 			upper = true
-			lab++
 		default:
 			// Not a host name (and nothing a spreadsheet could run); an
 			// IPv6 literal's '[' is caught here: an address, never kept.
@@ -172,9 +161,7 @@ scan:
 	if bad || len(host) > clickstore.MaxReferrerLen {
 		return ""
 	}
-	// An address needs a digit, or dashes for an IPv6 address's colons:
-	// most host names have neither and skip the checks.
-	if numbers && hostaddr.Host(host) || !numbers && word && hostaddr.HexWord(host) {
+	if hostaddr.Host(host) {
 		return "" // an address, not a host name: never keep it
 	}
 	if upper {

@@ -14,14 +14,13 @@ import (
 // IP address as a browser reads one (a dotted quad, one number, 0x hex, an
 // IPv6 literal) or spells one in its labels: four numbers joined by dots
 // or dashes anywhere in it, an IPv6 address with dashes for colons, or an
-// address in hex, zero-padded decimal or 32 hex digits (see [Labels]). A
-// host with no digit, '-' or ':' is none, and costs one pass over its
-// bytes; Host does not allocate unless a label looks like a dashed IPv6
-// address.
-func Host(host string) bool {
-	seen := scan(host)
-	return seen&literal != 0 || seen&number != 0 && spelled(host)
-}
+// address in hex, zero-padded decimal or 32 hex digits (see [Labels] and
+// hexQuad), eight hex letters included (deadbeef.nip.io is
+// 222.173.190.239, as package logmask reads it when a name follows). A
+// host with no digit, '-', ':' or four hex letters in a row is none, and
+// costs one pass over its bytes; Host does not allocate unless a label
+// looks like a dashed IPv6 address.
+func Host(host string) bool { return decide(host, scan(host)) }
 
 // Referrer is [Host] for a referring host as a caller may have written
 // it: a host, a host and port, or a whole URL, whose host (without user
@@ -29,7 +28,7 @@ func Host(host string) bool {
 func Referrer(ref string) bool {
 	seen := scan(ref)
 	if seen&literal == 0 {
-		return seen&number != 0 && spelled(ref)
+		return decide(ref, seen)
 	}
 	if i := strings.Index(ref, "://"); i >= 0 {
 		ref = ref[i+3:]
@@ -49,13 +48,16 @@ func Referrer(ref string) bool {
 	return Host(ref)
 }
 
-// HexWord reports whether a host name with no digit or '-' (which [Host]
-// passes without a look) has a label of eight hex letters after at most
-// four other letters, an IPv4 address as package logmask reads one when a
-// name follows it (deadbeef.nip.io is 222.173.190.239).
-// Only a label of 8 to 12 bytes is looked at, so that a host of shorter
-// labels (news.example.com) costs a pass of IndexByte.
-func HexWord(host string) bool {
+// decide is Host for host, whose bytes' classes scan found to be seen.
+func decide(host string, seen byte) bool {
+	return seen&literal != 0 || seen&number != 0 && spelled(host) || seen&hexRun != 0 && hexWord(host)
+}
+
+// hexWord reports whether a host name with no digit or '-' (which
+// spelled reads) has a label of eight hex letters after at most four
+// other letters (see hexQuad). Only a label of 8 to 12 bytes is looked
+// at, so that a host of shorter labels costs a pass of IndexByte.
+func hexWord(host string) bool {
 	for host != "" {
 		label := host
 		if i := strings.IndexByte(host, '.'); i >= 0 {
@@ -70,17 +72,25 @@ func HexWord(host string) bool {
 	return false
 }
 
-// scan returns the classes of the bytes in s (see class).
+// scan returns the classes of the bytes in s (see class), and hexRun if
+// four bytes from a multiple of four are hex digits, as eight in a row
+// (a hex word's label) always are somewhere: in one pass with no branch
+// per byte.
 func scan(s string) byte {
 	var seen byte
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		a, b, c, d := class[s[i]], class[s[i+1]], class[s[i+2]], class[s[i+3]]
+		seen |= a | b | c | d | (a&b&c&d&hexDigit)<<1
+	}
+	for ; i < len(s); i++ {
 		seen |= class[s[i]]
 	}
 	return seen
 }
 
-// spelled reports whether host, which has a digit or '-', is an address
-// as a browser reads one or spells one in its labels.
+// spelled reports whether host, which has a digit or a '-', is an address as a browser reads one or spells one in its
+// labels.
 func spelled(host string) bool { return numericHost(host) || Labels(host) || hexQuad(host) }
 
 // class marks the bytes Host looks for: those of an address literal, and
@@ -89,7 +99,10 @@ var class = func() (t [256]byte) {
 	t[':'], t['['] = literal, literal
 	t['-'] = number
 	for c := '0'; c <= '9'; c++ {
-		t[c] = number
+		t[c] = number | hexDigit
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c], t[c-'a'+'A'] = hexDigit, hexDigit
 	}
 	return t
 }()
@@ -97,6 +110,8 @@ var class = func() (t [256]byte) {
 const (
 	literal = 1 << iota
 	number
+	hexDigit
+	hexRun // not a byte's class: see scan
 )
 
 // numericHost reports whether a URL host is an IPv4 address as a browser

@@ -13,7 +13,11 @@ func TestHost(t *testing.T) {
 		{"2025-11-28-1.example.com", false},
 		{"xn--bcher-kva.example", false},
 		{"cafe-babe.example", false},
-		{"deadbeef.example", false}, // no digit: see HexWord
+		{"deadbeef.example", true}, // eight hex letters: 222.173.190.239
+		{"deadbeef.nip.io", true},
+		{"pfacebade.dip0.example.de", true},
+		{"abcdefgh.example.com", false},
+		{"accessed.example.com", false},
 		{"20251128.example.com", true},
 		{"ip6-2001-db8--7.example.net", true},
 		{"app-5f3a9c1e2.example.com", false},
@@ -42,14 +46,6 @@ func TestHost(t *testing.T) {
 	}
 }
 
-func TestHexWord(t *testing.T) {
-	for host, want := range map[string]bool{"deadbeef.nip.io": true, "pfacebade.dip0.example.de": true, "news.example.com": false, "abcdefgh.example.com": false, "accessed.example.com": false} {
-		if got := HexWord(host); got != want {
-			t.Errorf("HexWord(%q) = %v, want %v", host, got, want)
-		}
-	}
-}
-
 func TestReferrer(t *testing.T) {
 	tests := []struct {
 		ref  string
@@ -57,6 +53,9 @@ func TestReferrer(t *testing.T) {
 	}{
 		{"news.example.com", false},
 		{"https://example.com/a?b=c", false},
+		{"https://deadbeef.nip.io/a", true},
+		{"deadbeef.nip.io:443", true},
+		{"deadbeef.nip.io", true},
 		{"https://user:pw@example.com:8443/1.2.3.4.png", false},
 		{"example.com:8080", false},
 		{"app.example:443", false},
