@@ -2,7 +2,6 @@ package retention
 
 import (
 	"fmt"
-	"io"
 
 	"github.com/clickanon/clickanon/internal/errmask"
 )
@@ -28,11 +27,7 @@ func (e *foreignError) Unwrap() error { return e.err }
 // callee's own %+v (its details), scrubbed: without it %#v would print the
 // callee's error in Go syntax, which quotes a string-typed error whole.
 func (e *foreignError) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('+') {
-		io.WriteString(f, "retention: "+e.op+": "+scrub(fmt.Sprintf("%+v", e.err)))
-		return
-	}
-	fmt.Fprintf(f, fmt.FormatString(f, verb), e.Error())
+	errmask.Format(f, verb, "retention: "+e.op+": ", e.err)
 }
 
 // scrub masks every IP address in an error's text, with the masker the

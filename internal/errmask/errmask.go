@@ -38,12 +38,19 @@ func (e *masked) Unwrap() error { return e.err }
 // Error text as fmt writes a string. Without it %#v would print the
 // wrapped error's Go syntax, which quotes a string-typed error (a Redis
 // reply such as "MOVED 3999 10.0.0.5:6381") whole.
-func (e *masked) Format(f fmt.State, verb rune) {
+func (e *masked) Format(f fmt.State, verb rune) { Format(f, verb, "", e.err) }
+
+// Format writes prefix and err's text, masked (see Text), as fmt writes an
+// error for verb and f's flags: %+v with err's own %+v (a driver's
+// details), any other verb with its Error text as fmt writes a string. An
+// error type that wraps a callee's error with a prefix of its own gives
+// its Format method this, so that no verb quotes the callee's text whole.
+func Format(f fmt.State, verb rune, prefix string, err error) {
 	if verb == 'v' && f.Flag('+') {
-		io.WriteString(f, Text(fmt.Sprintf("%+v", e.err)))
+		io.WriteString(f, prefix+Text(fmt.Sprintf("%+v", err)))
 		return
 	}
-	fmt.Fprintf(f, fmt.FormatString(f, verb), e.Error())
+	fmt.Fprintf(f, fmt.FormatString(f, verb), prefix+Text(err.Error()))
 }
 
 // Wrap replaces the error *err, if its text holds an address, with one
