@@ -331,6 +331,10 @@ func lower(c byte) byte {
 // store: a lookup at or past its end, or before its start (a clock set
 // back), does not use it, and a runtime timer, armed while the cache holds
 // entries, clears the slots of expired ones whether or not requests come.
+// The timer fires at the end of the first entry due and also clears those
+// due within window/clearAhead after it, so that it scans the table at
+// most clearAhead times a window however the entries' ends spread; an
+// entry so cleared early is only a miss, classified again.
 // A hit allocates nothing; a miss classifies the agent, allocates its entry
 // and, if the timer is idle, arms it.
 type agentCache struct {
@@ -421,25 +425,30 @@ func (c *agentCache) fire() {
 	// Disarm before looking, so that a miss storing an entry after the
 	// look arms the timer again itself.
 	c.armed.Store(false)
-	if next, ok := c.sweep(c.now().UnixNano()); ok {
+	if next, ok := c.sweep(c.now().UnixNano(), c.window/clearAhead); ok {
 		c.armed.Store(true)
 		c.timer.Reset(time.Duration(next))
 	}
 }
 
-// sweep clears the slots whose entries are not live at now and returns
-// how long the first of the others has left.
-func (c *agentCache) sweep(now int64) (next int64, ok bool) {
+// clearAhead bounds how often the timer scans the table: see agentCache.
+const clearAhead = 64
+
+// sweep clears the slots whose entries are not live at now or are due to
+// end within early of it, and returns how long the first of the others
+// has left.
+func (c *agentCache) sweep(now, early int64) (next int64, ok bool) {
 	for i := range c.slots {
 		e := c.slots[i].Load()
 		if e == nil {
 			continue
 		}
-		if !e.live(now, c.window) {
+		left := e.born + c.window - now
+		if !e.live(now, c.window) || left <= early {
 			c.slots[i].CompareAndSwap(e, nil)
 			continue
 		}
-		if left := e.born + c.window - now; !ok || left < next {
+		if !ok || left < next {
 			next, ok = left, true
 		}
 	}

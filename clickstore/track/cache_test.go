@@ -214,3 +214,58 @@ func TestAgentCacheForgetsWithoutRequests(t *testing.T) {
 		assert.Zero(t, held())
 	})
 }
+
+// The timer scans the table at most clearAhead times a window: when it
+// fires for the first entry due, it also clears those due within
+// window/clearAhead after it, and none earlier.
+func TestAgentCacheClearsInBatches(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const window = 64 * time.Minute // window/clearAhead is a minute
+		c := newAgentCache(4096, window, time.Now, Classify)
+		// dueBy counts the entries held, and those of them that end by d.
+		dueBy := func(d time.Time) (held, due int) {
+			for i := range c.slots {
+				if e := c.slots[i].Load(); e != nil {
+					held++
+					if e.born+int64(window) <= d.UnixNano() {
+						due++
+					}
+				}
+			}
+			return held, due
+		}
+		start := time.Now()
+		for i := range 180 { // one new agent every 10 s for half an hour
+			c.get(fmt.Sprintf("Mozilla/5.0 agent %d", i), time.Now())
+			time.Sleep(10 * time.Second)
+		}
+		first := start.Add(window) // when the first entry is due
+		time.Sleep(time.Until(first) - time.Nanosecond)
+		synctest.Wait()
+		n, due := dueBy(first.Add(time.Minute))
+		require.Greater(t, due, 1, "entries due within a minute of the first")
+		_, gone := dueBy(time.Now())
+		assert.Zero(t, gone, "nothing is cleared before the first entry is due")
+
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		left, soon := dueBy(first.Add(time.Minute))
+		assert.Equal(t, n-due, left, "the first entry and those due within a minute of it are cleared together")
+		assert.Zero(t, soon)
+
+		var next int64 // when the next entry is due
+		for i := range c.slots {
+			if e := c.slots[i].Load(); e != nil && (next == 0 || e.born+int64(window) < next) {
+				next = e.born + int64(window)
+			}
+		}
+		time.Sleep(time.Until(time.Unix(0, next)) - time.Nanosecond)
+		synctest.Wait()
+		now, _ := dueBy(time.Now())
+		assert.Equal(t, left, now, "no scan before the next entry is due")
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		later, _ := dueBy(time.Now())
+		assert.Less(t, later, left, "the next scan comes at the next entry's end")
+	})
+}

@@ -98,9 +98,11 @@ type Options struct {
 	// classification in the tracker's cache; 0 means DefaultAgentCache.
 	// Negative is an error. The cache holds no agent's text (a user agent
 	// can carry its sender's address), only a keyed hash of it, its
-	// digest for the pseudonym and its classification, each for one
-	// Window from the request that classified it; a timer clears expired
-	// entries whether or not requests come. An agent longer than 1 KiB
+	// digest for the pseudonym and its classification, each for at most
+	// one Window from the request that classified it; a timer clears
+	// expired entries whether or not requests come (with those due within
+	// a 64th of the Window, so that it scans the cache at most 64 times a
+	// Window). An agent longer than 1 KiB
 	// is not cached: it is classified by its first KiB on every request.
 	AgentCache int
 
@@ -383,8 +385,9 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 // Track counts r as a click on link (kind KindClick) or a conversion (kind
 // KindConversion; link "" attributes it to the visitor's latest click on any
 // link) and reports what it did. An address in link (a visitor may name the
-// link, as an outbound URL say) is masked by the Builder's policy, in every
-// form the ipmask/logmask masker finds, before the link is used or kept. Call it from a handler once the link is
+// link, as an outbound URL say) is masked by the Builder's policy, or by
+// ipmask.Default where that keeps more bits, in every form the
+// ipmask/logmask masker finds, before the link is used or kept. Call it from a handler once the link is
 // known to exist; [Tracker.Handler] does that for a ServeMux route. A Store
 // or Sink failure is counted in [Tracker.Stats] and reflected in the Visit,
 // never returned: the visitor's request must be served anyway.
