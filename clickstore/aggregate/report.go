@@ -260,11 +260,10 @@ type bucketID struct {
 // pseudonym is of its address, so networks that do not overlap hold
 // different visitors). raw is reused.
 func coarsenNetworks(raw []Cell) []Cell {
-	type cellKey struct {
+	type cellKey struct { // of a Network cell that is not Other
 		scope Scope
 		link  string
 		start time.Time
-		other bool
 		value string
 	}
 	var at map[cellKey]int
@@ -282,14 +281,14 @@ func coarsenNetworks(raw []Cell) []Cell {
 						at = make(map[cellKey]int)
 						for i, o := range out {
 							if o.Dimension == Network && !o.Other {
-								at[cellKey{o.Scope, o.Link, o.Start, o.Other, o.Value}] = i
+								at[cellKey{o.Scope, o.Link, o.Start, o.Value}] = i
 							}
 						}
 					}
 				}
 			}
 			if at != nil {
-				k := cellKey{c.Scope, c.Link, c.Start, c.Other, c.Value}
+				k := cellKey{c.Scope, c.Link, c.Start, c.Value}
 				if i, ok := at[k]; ok {
 					out[i].Counts = out[i].Counts.Add(c.Counts)
 					out[i].Visitors += c.Visitors
