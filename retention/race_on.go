@@ -4,5 +4,5 @@ package retention
 
 // raceDetector is true in a build with the race detector, under which
 // crypto/sha256's AppendBinary allocates (its padding slice escapes), so
-// that Key.MAC hashes with Write and Sum there: see Key.MAC.
+// that Key.MAC takes its general path there: see oneBlockMAC.
 const raceDetector = true
