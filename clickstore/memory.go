@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/clickanon/clickanon/internal/wallclock"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -30,8 +31,10 @@ type MemoryOptions struct {
 	// Record returns ErrFull beyond it. Negative is an error.
 	Capacity int
 
-	// Now is the store's clock; nil means time.Now. Lifetimes are decided
-	// by it alone.
+	// Now is the store's clock; nil means the wall clock, read as
+	// time.Now reads it but for the price of the monotonic clock alone (a
+	// step of the wall clock is seen within 10 ms of monotonic time).
+	// Lifetimes are decided by it alone.
 	Now func() time.Time
 }
 
@@ -55,7 +58,9 @@ type MemoryOptions struct {
 // goroutine, stopped by Close): within a second of t+W. The store's clock
 // only moves forward, and advances with the later of the monotonic and the
 // wall clock, so neither a wall-clock jump back nor a stalled monotonic
-// clock (a suspended machine) extends a lifetime.
+// clock (a suspended machine) extends a lifetime. (With the default clock,
+// the wall clock is read once per 10 ms of monotonic time, so a jump ahead
+// or a suspension counts from at most that much later.)
 //
 // Repeats are counted, not held (see [Store]). A visitor with many held
 // clicks makes its own Record calls slower, since they are checked one by
@@ -67,7 +72,8 @@ type Memory struct {
 	initOnce sync.Once
 	window   int64
 	capacity int64
-	nowFn    func() time.Time
+	nowFn    func() time.Time // nil: wall
+	wall     *wallclock.Clock
 	clk      clock
 
 	held   atomic.Int64
@@ -107,14 +113,23 @@ func (m *Memory) init() {
 			m.capacity = DefaultCapacity
 		}
 		if m.nowFn == nil {
-			m.nowFn = time.Now
+			m.wall = wallclock.New()
+			m.clk.start(m.wall.Now())
+			return
 		}
 		m.clk.start(m.nowFn())
 	})
 }
 
 // now returns the store's clock as an offset from its start.
-func (m *Memory) now() int64 { return m.clk.offset(m.nowFn()) }
+func (m *Memory) now() int64 {
+	if m.wall != nil {
+		// The wall clock's start is the store's: its Elapsed is the
+		// offset, without the two clock readings of time.Now.
+		return m.clk.raise(m.wall.Elapsed())
+	}
+	return m.clk.offset(m.nowFn())
+}
 
 // Len returns how many clicks the store physically holds, including any
 // that have expired but are not yet destroyed.
@@ -446,7 +461,11 @@ func (c *clock) start(now time.Time) {
 }
 
 func (c *clock) offset(now time.Time) int64 {
-	o := max(int64(now.Sub(c.base)), now.UnixNano()-c.baseWall)
+	return c.raise(max(int64(now.Sub(c.base)), now.UnixNano()-c.baseWall))
+}
+
+// raise returns o, or the latest offset returned if that is later.
+func (c *clock) raise(o int64) int64 {
 	for {
 		h := c.high.Load()
 		if o <= h {

@@ -96,6 +96,33 @@ func TestMemoryDestroysOnItsOwn(t *testing.T) {
 	})
 }
 
+// With no Now, the store reads the wall clock through the monotonic one
+// (internal/wallclock): a click is visible until t+W and not at t+W,
+// exactly.
+func TestMemoryDefaultClockWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, err := clickstore.NewMemory(nil)
+		require.NoError(t, err)
+		defer m.Close()
+		ctx := context.Background()
+		c := testClick(1, "w")
+		c.Time = time.Now()
+		_, err = m.Record(ctx, c)
+		require.NoError(t, err)
+		time.Sleep(retention.DefaultWindow - time.Nanosecond)
+		_, ok, err := m.Latest(ctx, c.Visitor, clickstore.Pseudonym{}, "w")
+		require.NoError(t, err)
+		assert.True(t, ok, "held until t+W")
+		first, err := m.Record(ctx, c)
+		require.NoError(t, err)
+		assert.False(t, first, "a repeat until t+W")
+		time.Sleep(time.Nanosecond)
+		_, ok, err = m.Latest(ctx, c.Visitor, clickstore.Pseudonym{}, "w")
+		require.NoError(t, err)
+		assert.False(t, ok, "gone at t+W")
+	})
+}
+
 func TestMemoryCloseStopsTimer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m, err := clickstore.NewMemory(nil)

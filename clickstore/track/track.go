@@ -18,6 +18,7 @@ import (
 	"github.com/clickanon/clickanon/internal/burstlog"
 	"github.com/clickanon/clickanon/internal/hostaddr"
 	"github.com/clickanon/clickanon/internal/reqctx"
+	"github.com/clickanon/clickanon/internal/wallclock"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
 	"github.com/clickanon/clickanon/ipmask/logmask"
@@ -148,7 +149,9 @@ type Options struct {
 	// never receives an address. Nil means slog.Default().
 	Logger *slog.Logger
 
-	// Now is the clock. Nil means time.Now.
+	// Now is the clock. Nil means the wall clock, read as time.Now reads
+	// it but for the price of the monotonic clock alone (a step of the
+	// wall clock is seen within 10 ms of monotonic time).
 	Now func() time.Time
 }
 
@@ -354,7 +357,7 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 		o.NetworkQuota = DefaultNetworkQuota
 	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = wallclock.New().Now
 	}
 	t.logger = o.Logger
 	if t.logger == nil {
