@@ -26,6 +26,15 @@ const (
 // marshals. All zero means "not computed": MAC then hashes the key blocks.
 type macPads struct{ inner, outer [sha256.Size]byte }
 
+// set reports whether p may hold states: the zero macPads (a zero or
+// destroyed Key, or one whose states could not be had) does not. It reads
+// one word of each state, not all 64 bytes: a state whose word is zero by
+// chance (one in 2^64) only sends MAC down its slower path, which gives
+// the same result.
+func (p *macPads) set() bool {
+	return binary.LittleEndian.Uint64(p.inner[:8])|binary.LittleEndian.Uint64(p.outer[:8]) != 0
+}
+
 // newKey returns the Key of epoch e with secret, its MAC states computed.
 func newKey(e int64, secret [32]byte) Key {
 	k := Key{Epoch: e, secret: secret}
@@ -82,7 +91,7 @@ func keyBlock(blk *[macBlock]byte, secret *[32]byte, pad byte) {
 // bytes, such as a visitor pseudonym's, two instead of four). It does
 // not allocate, and is safe to call from many goroutines at once.
 func (k Key) MAC(msg []byte) [sha256.Size]byte {
-	if k.pads == (macPads{}) {
+	if !k.pads.set() {
 		return k.slowMAC(msg)
 	}
 	if len(msg) <= maxOneBlock && !raceDetector {

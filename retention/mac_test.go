@@ -37,6 +37,12 @@ func TestKeyMAC(t *testing.T) {
 		{"current", cur},
 		{"previous", prev},
 		{"without states", Key{Epoch: cur.Epoch, secret: cur.secret}},
+		{"states whose first words are zero (as by chance)", func() Key {
+			k := cur
+			clear(k.pads.inner[:8])
+			clear(k.pads.outer[:8])
+			return k
+		}()},
 		{"zero", Key{}},
 	}
 	for _, row := range rows {
