@@ -73,8 +73,13 @@
 // 203-0-113-9.dyn.example.net, ec2-203-0-113-9.compute-1.amazonaws.com and
 // ip-10-0-0-5.ec2.internal become 203-0-113-0..., ec2-203-0-113-0... and
 // ip-10-0-0-0... under /24, with a :port after the name or not
-// (203-0-113-9.be:443). Five numbers (1-2-3-4-5.example.net), or four
-// with no name after them (build 1-2-3-4), are left alone, and a last
+// (203-0-113-9.be:443). So is such a label with no name after it where
+// a word and a '-' come before the four numbers, as where syslog writes a
+// host name without its domain (ip-10-0-0-5 sshd[42]: and
+// guest-203-0-113-9 kernel[0]: become ip-10-0-0-0 and
+// guest-203-0-113-0), a port or a ':' after it or not. Five numbers
+// (1-2-3-4-5.example.net), or four with no name after them and no word
+// before them (build 1-2-3-4), are left alone, and a last
 // number that starts a dotted quad (203-0-113-9.1.2.3) is read as that
 // quad. A dotted quad before two or more labels of a name
 // (9.113.0.203.static.example.net, static.9.113.0.203.clients.example.de,

@@ -39,6 +39,19 @@ var seeds = []string{
 	`#2002:cb00:7109::1 %2002:cb00:7109::1%eth0 \x2002:cb00:7109::1:443 #2001:0:4136:e378:8000:63bf:3fff:fdd2`,
 	"{CB007109:D431_C6336407:01BB_665800A0_0004:1A2B} cb007109:d431_ DEADBEEF:CAFE 0A000005:1_",
 	"9.113.0.203.static.example.net static.9.113.0.203.clients.example.de 203.0.113.9.nip.io 10.0.0.5.x.y 203.0.113.9.png 203.0.113.9.a-b.9",
+	"Jul  1 09:00:55 guest-203-0-113-9 kernel[0]: ip-10-0-0-5:22 (c-198-51-100-7) x-1-2-3-4. build 1-2-3-4 --1-2-3-4 x_-1-2-3-4 a-1-2-3-4-5",
+}
+
+// octets parses four numbers of one to three decimal digits, each 255
+// or less, as an IPv4 address's octets.
+func octets(parts []string) (v [4]byte, ok bool) {
+	ok = true
+	for k, part := range parts {
+		n, err := strconv.Atoi(part)
+		ok = ok && err == nil && len(part) <= 3 && n <= 255 && strings.Trim(part, "0123456789") == ""
+		v[k] = byte(n)
+	}
+	return v, ok
 }
 
 // plainLeaks is the independent check: written with strings and
@@ -384,6 +397,20 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		label := text[i:j]
 		i = j
 		if j+1 >= len(text) || text[j] != '.' || !isLabel(text[j+1]) || text[j+1] == '-' || text[j+1] == '_' {
+			// No name after it: a host name without its domain, four
+			// numbers after a word that ends in a letter or digit
+			// (ip-10-0-0-5 sshd[42]:).
+			parts := strings.Split(label, "-")
+			if len(parts) < 5 {
+				continue
+			}
+			p := parts[len(parts)-5]
+			if p == "" || strings.Trim(p, "0123456789") == "" || p[len(p)-1] == '_' {
+				continue
+			}
+			if v, ok := octets(parts[len(parts)-4:]); ok && bad(netip.AddrFrom4(v)) {
+				leaks = append(leaks, strings.Join(parts[len(parts)-4:], "-"))
+			}
 			continue
 		}
 		dashed(label, j)
@@ -400,13 +427,7 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		if run, _, _ = strings.Cut(run, ".."); len(strings.Split(strings.TrimRight(run, "."), ".")) >= 4 {
 			continue
 		}
-		var v [4]byte
-		ok := true
-		for k, part := range parts[len(parts)-4:] {
-			n, err := strconv.Atoi(part)
-			ok = ok && err == nil && len(part) <= 3 && n <= 255 && strings.Trim(part, "0123456789") == ""
-			v[k] = byte(n)
-		}
+		v, ok := octets(parts[len(parts)-4:])
 		if before := parts[:len(parts)-4]; len(before) > 0 {
 			if p := before[len(before)-1]; p != "" && strings.Trim(p, "0123456789") == "" {
 				ok = false // a fifth number

@@ -206,7 +206,14 @@ func TestMaskFreeText(t *testing.T) {
 		{"dashed ipv6 whose last group starts a dotted quad", "2001-db8--1.2.3.4", "2001-db8--1.2.3.0"},
 		{"dashes that are no ipv6 host name", "123e4567-e89b-12d3-a456-426614174000.json a-b-c.example.net dead-beef.example.net 2001-db8--7 x 2001-db8--7.",
 			"123e4567-e89b-12d3-a456-426614174000.json a-b-c.example.net dead-beef.example.net 2001-db8--7 x 2001-db8--7."},
-		{"hyphenated numbers that are no host name", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4.", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4."},
+		// A host name written without its domain, as syslog writes the
+		// sender's (macOS's guest networks, EC2's default host names),
+		// ends in the hyphenated quad after a word.
+		{"hyphenated quad ending a short host name", "Jul  1 09:00:55 guest-203-0-113-9 kernel[0]: up\nJun 11 08:00:00 ip-198-51-100-7 sshd[42]: ok",
+			"Jul  1 09:00:55 guest-203-0-113-0 kernel[0]: up\nJun 11 08:00:00 ip-198-51-100-0 sshd[42]: ok"},
+		{"short hyphenated host name before a port, a colon or the end", "ip-10-0-0-5:8080 (c-198-51-100-7) from x-1-2-3-4. ec2-203-0-113-9", "ip-10-0-0-0:8080 (c-198-51-100-0) from x-1-2-3-0. ec2-203-0-113-0"},
+		{"hyphenated numbers that are no host name", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4-5 x-1-2-3-4x --1-2-3-4 x-1-2-3-256 1-2-3-4-5",
+			"1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4-5 x-1-2-3-4x --1-2-3-4 x-1-2-3-256 1-2-3-4-5"},
 
 		// Dovecot's session IDs hold the client's address after a
 		// timestamp and a port, in base64: masked there too.

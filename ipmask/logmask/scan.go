@@ -259,6 +259,12 @@ type scanner struct {
 	// lt is the position of the next '<' (a Dovecot session ID may
 	// follow it), kept like dot and colon.
 	lt int
+	// dash is the position of the next '-' before a decimal digit (a
+	// host name's label may end in a hyphenated quad there), kept like
+	// dot and colon.
+	dash int
+	// rare is min(lt, dash), or -1 before they are looked for.
+	rare int
 	// end is where the text of the last match taken (see took) ended,
 	// or 0.
 	end int
@@ -272,6 +278,67 @@ type pending struct {
 	form              form
 }
 
+// rareBefore looks at the first '<' (a Dovecot session ID may follow it)
+// or '-' before a digit (a host name's label may end in a hyphenated quad
+// there) that comes before p, the next token. It reports whether it found
+// one, and then m and ok as next does, with sc.i past that byte. Both are
+// looked for outside next's loop, which pays one comparison for them.
+func (sc *scanner) rareBefore(p int) (m Match, ok, found bool) {
+	if sc.lt < sc.i {
+		sc.lt = indexFrom(sc.s, sc.i, '<')
+	}
+	if sc.dash < sc.i {
+		sc.dash = sc.nextDash(sc.i)
+	}
+	sc.rare = min(sc.lt, sc.dash)
+	if sc.rare >= p {
+		return Match{}, false, false
+	}
+	if sc.rare == sc.lt {
+		sc.i = sc.lt + 1
+		m, ok = sc.session(sc.lt)
+		return m, ok, true
+	}
+	// A host name's label ending in a hyphenated quad that no name
+	// follows (ip-10-0-0-5 sshd[42]:); one that a name, a '.' or a ':'
+	// follows is found with the token there.
+	s := sc.s
+	a := sc.dash + 1
+	sc.i = a
+	e := a + 1
+	for e < len(s) && class[s[e]]&cDigit != 0 {
+		e++
+	}
+	if e < len(s) && class[s[e]]&(cDot|cColon) != 0 {
+		return Match{}, false, true
+	}
+	m, ok = sc.hyphenQuad(a)
+	return m, ok, true
+}
+
+// nextDash returns the position of the first '-' at or after from that a
+// decimal digit follows, or len(sc.s). A hyphenated quad needs four '-'
+// before its numbers (a word, then four numbers): text with fewer, as most
+// lines of an access log, is counted once and not searched.
+func (sc *scanner) nextDash(from int) int {
+	s := sc.s
+	if sc.dash < 0 && bytes.Count(s, dashText) < 4 {
+		return len(s)
+	}
+	for {
+		d := indexFrom(s, from, '-')
+		if d+1 >= len(s) {
+			return len(s)
+		}
+		if class[s[d+1]]&cDigit != 0 {
+			return d
+		}
+		from = d + 2
+	}
+}
+
+var dashText = []byte{'-'}
+
 // indexFrom returns the index of the first c in s[from:], or len(s).
 func indexFrom(s []byte, from int, c byte) int {
 	if i := bytes.IndexByte(s[from:], c); i >= 0 {
@@ -280,7 +347,9 @@ func indexFrom(s []byte, from int, c byte) int {
 	return len(s)
 }
 
-func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1, lt: -1, keyAt: -1} }
+func newScanner(s []byte) scanner {
+	return scanner{s: s, dot: -1, colon: -1, lt: -1, dash: -1, rare: -1, keyAt: -1}
+}
 
 // took notes that the caller has taken m, the last match next returned,
 // with its port or the hex digits cut off after it: a reading that
@@ -315,13 +384,9 @@ func (sc *scanner) next() (Match, bool) {
 			sc.colon = indexFrom(s, sc.i, ':')
 		}
 		p := min(sc.dot, sc.colon)
-		if sc.lt < p { // rare: a '<' before the next token, or not looked for
-			if sc.lt < sc.i {
-				sc.lt = indexFrom(s, sc.i, '<')
-			}
-			if sc.lt < p {
-				sc.i = sc.lt + 1
-				if m, ok := sc.session(sc.lt); ok {
+		if sc.rare < p { // rare: a '<' or a '-' and a digit before the next token, or not looked for
+			if m, ok, found := sc.rareBefore(p); found {
+				if ok {
 					return m, true
 				}
 				continue
@@ -551,10 +616,16 @@ func (sc *scanner) hyphenQuad(a int) (Match, bool) {
 	for e < len(s) && class[s[e]]&cDigit != 0 {
 		e++
 	}
+	// short: no name follows the label, as where syslog writes a host
+	// name without its domain (ip-10-0-0-5 sshd[42]:): read only after a
+	// word and a '-', and not where the label runs on.
+	short := false
 	if e+1 >= len(s) || s[e] != '.' || class[s[e+1]]&(cDigit|cHex|cWord) == 0 || s[e+1] == '_' {
-		return Match{}, false
-	}
-	if startsQuad(s, e) {
+		if e < len(s) && (class[s[e]]&(cHex|cWord) != 0 || s[e] == '-') {
+			return Match{}, false
+		}
+		short = true
+	} else if startsQuad(s, e) {
 		return Match{}, false // the last number starts a dotted quad, read as such
 	}
 	var v [4]byte
@@ -576,6 +647,9 @@ func (sc *scanner) hyphenQuad(a int) (Match, bool) {
 			}
 			start = j - 1
 		}
+	}
+	if short && (start < 2 || s[start-1] != '-' || class[s[start-2]]&(cDigit|cHex|cWord) == 0 || s[start-2] == '_') {
+		return Match{}, false // build 1-2-3-4: no word before it
 	}
 	if start > 0 {
 		switch c := s[start-1]; {
