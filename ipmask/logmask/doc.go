@@ -124,8 +124,19 @@
 // the frontend's IPv4 address as eight hex digits, each followed by a
 // colon, four hex digits (the port) and a '_'. There each address is
 // masked in hex, in the case it was written in: CB007109:D431_... becomes
-// CB007100:D431_... under /24. Hex digits are not read as an address
-// anywhere else.
+// CB007100:D431_... under /24.
+//
+// Linux audit's SOCKADDR records (audit.log, and audisp forwarding them
+// to syslog) write the struct sockaddr a connect, bind or accept call was
+// given in hex after "saddr=", right after the record's "audit(" and its
+// timestamp and serial: the family (0200 for AF_INET, 0A00 for AF_INET6,
+// little-endian, or 0002 and 000A), the port, then the address, after
+// the 32-bit flow label for AF_INET6. There the address is masked in hex,
+// in the case it was written in, the rest kept:
+// msg=audit(1718092800.123:456): saddr=020001BBCB0071090000000000000000
+// becomes saddr=020001BBCB0071000000000000000000 under /24. Other
+// families (AF_UNIX paths, netlink) hold no internet address and are left
+// alone. Hex digits are not read as an address anywhere else.
 //
 // Addresses in URLs are found when percent-encoded, as query strings write
 // them:
@@ -279,7 +290,7 @@
 //     three dots and are left alone.
 //
 // Not recognised: numeric forms that are not dotted quads (3221226219,
-// 0xc0000201) but for HAProxy's unique IDs, addresses encoded otherwise than above (base64 other than
+// 0xc0000201) but for HAProxy's unique IDs and audit's saddr, addresses encoded otherwise than above (base64 other than
 // Dovecot's session IDs, %2E for dots, HTML character references), and
 // digits other than ASCII ones (fullwidth ２０３.０.１１３.９).
 //

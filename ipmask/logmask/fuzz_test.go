@@ -3,6 +3,7 @@ package logmask
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -39,6 +40,7 @@ var seeds = []string{
 	`#2002:cb00:7109::1 %2002:cb00:7109::1%eth0 \x2002:cb00:7109::1:443 #2001:0:4136:e378:8000:63bf:3fff:fdd2`,
 	"{CB007109:D431_C6336407:01BB_665800A0_0004:1A2B} cb007109:d431_ DEADBEEF:CAFE 0A000005:1_",
 	"9.113.0.203.static.example.net static.9.113.0.203.clients.example.de 203.0.113.9.nip.io 10.0.0.5.x.y 203.0.113.9.png 203.0.113.9.a-b.9",
+	"type=SOCKADDR msg=audit(1718092800.123:456): saddr=020001BBCB0071090000000000000000 msg=audit(1.2:3): saddr=0A0001BB0000000020010DB8000100020000000000000007000000 audit(1.2:3): saddr=01002F6465",
 	"Jul  1 09:00:55 guest-203-0-113-9 kernel[0]: ip-10-0-0-5:22 (c-198-51-100-7) x-1-2-3-4. build 1-2-3-4 --1-2-3-4 x_-1-2-3-4 a-1-2-3-4-5",
 }
 
@@ -293,6 +295,42 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		if v, err := strconv.ParseUint(text[i:i+8], 16, 32); err == nil && strings.Trim(text[i:i+13], "0123456789abcdefABCDEF:") == "" && strings.Count(text[i:i+13], ":") == 1 {
 			if a := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}); bad(a) {
 				leaks = append(leaks, text[i:i+8])
+			}
+		}
+	}
+	// Linux audit's SOCKADDR records: after "audit(", a timestamp, a
+	// serial and "): saddr=", a struct sockaddr in hex whose family
+	// (2 or 10, in either byte order) tells where the address is.
+	for rest := text; ; {
+		k := strings.Index(rest, "): saddr=")
+		if k < 0 {
+			break
+		}
+		before, after := rest[:k], rest[k+len("): saddr="):]
+		rest = after
+		o := strings.LastIndex(before, "audit(")
+		ts := ""
+		if o >= 0 {
+			ts = before[o+len("audit("):]
+		}
+		sec, serial, _ := strings.Cut(ts, ":")
+		whole, frac, _ := strings.Cut(sec, ".")
+		if o < 0 || whole == "" || frac == "" || serial == "" || strings.Trim(whole+frac+serial, "0123456789") != "" {
+			continue
+		}
+		h := after[:len(after)-len(strings.TrimLeft(after, "0123456789abcdefABCDEF"))]
+		raw, err := hex.DecodeString(h[:len(h)/2*2])
+		if err != nil || len(raw) < 2 {
+			continue
+		}
+		switch fam := [2]byte{raw[0], raw[1]}; {
+		case (fam == [2]byte{2, 0} || fam == [2]byte{0, 2}) && len(raw) >= 8:
+			if a, _ := netip.AddrFromSlice(raw[4:8]); bad(a) {
+				leaks = append(leaks, h[8:16])
+			}
+		case (fam == [2]byte{10, 0} || fam == [2]byte{0, 10}) && len(raw) >= 24:
+			if a, _ := netip.AddrFromSlice(raw[8:24]); bad(a) {
+				leaks = append(leaks, h[16:48])
 			}
 		}
 	}

@@ -637,7 +637,14 @@ func (m *Masker) appendForm(dst, raw []byte, a netip.Addr, f form) []byte {
 		return base64.StdEncoding.AppendEncode(dst, b[:n])
 	}
 	if f == formHex {
-		b := r.As4()
+		var b []byte
+		if len(raw) == 32 {
+			v := r.As16() // an IPv4-mapped address unmapped by Mask maps back
+			b = v[:]
+		} else {
+			v := r.As4()
+			b = v[:]
+		}
 		for j, c := range raw {
 			v := b[j/2] >> (4 * (1 - j%2)) & 0xf
 			switch {

@@ -166,6 +166,20 @@ func TestMaskFreeText(t *testing.T) {
 			`{CB007100:D431_C6336400:01BB_665800A0_0004:1A2B} unique_id=cb007100:d431_0a000000:01bb_665800a0_0005:1a2b`},
 		{"haproxy unique id, not eight hex digits and a port", "DEADBEEF:CAFE BADC0FFEE:1234_ 0A000005:1_ 665800A0_0004:1A2B", "DEADBEEF:CAFE BADC0FFEE:1234_ 0A000005:1_ 665800A0_0004:1A2B"},
 
+		// Linux audit's SOCKADDR records: a struct sockaddr in hex after
+		// "saddr=", its family little-endian (0200 AF_INET, 0A00
+		// AF_INET6), the port, then the address (after the flow label
+		// for IPv6); masked there, in the case it was written in.
+		{"audit sockaddr ipv4", "type=SOCKADDR msg=audit(1718092800.123:456): saddr=020001BBCB0071090000000000000000",
+			"type=SOCKADDR msg=audit(1718092800.123:456): saddr=020001BBCB0071000000000000000000"},
+		{"audit sockaddr ipv6, enriched", "type=SOCKADDR msg=audit(1718092800.123:457): saddr=0A0001BB0000000020010DB800010002000000000000000700000000\x1dSADDR={ saddr_fam=inet6 laddr=2001:db8:1:2::7 lport=443 }",
+			"type=SOCKADDR msg=audit(1718092800.123:457): saddr=0A0001BB0000000020010DB800010000000000000000000000000000\x1dSADDR={ saddr_fam=inet6 laddr=2001:db8:1:: lport=443 }"},
+		{"audit sockaddr ipv4-mapped, lower case, forwarded by audisp", "audispd: node=web1 type=SOCKADDR msg=audit(1718092800.123:458): saddr=0a0000500000000000000000000000000000ffffc633640700000000",
+			"audispd: node=web1 type=SOCKADDR msg=audit(1718092800.123:458): saddr=0a0000500000000000000000000000000000ffffc633640000000000"},
+		{"audit sockaddr cut short", "type=SOCKADDR msg=audit(1718092800.123:459): saddr=020001BBCB007109", "type=SOCKADDR msg=audit(1718092800.123:459): saddr=020001BBCB007100"},
+		{"audit sockaddr that holds no internet address", "msg=audit(1718092800.123:460): saddr=01002F6465762F6C6F6700\nmsg=audit(1718092800.123:461): saddr=100000000000000000000000",
+			"msg=audit(1718092800.123:460): saddr=01002F6465762F6C6F6700\nmsg=audit(1718092800.123:461): saddr=100000000000000000000000"},
+
 		// Reverse DNS names: the address reversed, one label per octet or
 		// nibble. A four-label in-addr.arpa name also reads forward as a
 		// dotted quad, so it is masked as both.
@@ -856,6 +870,9 @@ func TestCutPoint(t *testing.T) {
 		{"not inside a session ID", "a session=<ESIzRFVmOTDLAHEJ", 2},
 		{"not inside a session ID's prefix", "a imap(x)<42><ESIzRFVm", 7},
 		{"after a whole session ID", "a session=<ESIzRFVmOTDLAHEJ> b", 29},
+		{"not between an audit record's timestamp and its saddr", "x msg=audit(1718092800.123:456): saddr=020001BBCB00", 6},
+		{"not inside an audit record's timestamp", "x msg=audit(1718092800.1", 6},
+		{"after an audit record's whole saddr", "x msg=audit(1718092800.123:456): saddr=020001BBCB0071090000000000000000 y", 72},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -487,6 +487,11 @@ func (sc *scanner) next() (Match, bool) {
 					return m, true
 				}
 			}
+			if colons == 1 && dots == 1 && b < n && s[b] == ')' { // rare: an audit record's timestamp
+				if m, ok := sc.auditAddr(a, b); ok {
+					return m, true
+				}
+			}
 			continue
 		}
 		sc.portEnd, sc.keyAt, sc.cut = 0, -1, false
@@ -573,7 +578,7 @@ const (
 	formInAddr              // in-addr.arpa labels (reverseName)
 	formIP6                 // ip6.arpa nibbles (reverseName)
 	formSession             // a Dovecot session ID (session)
-	formHex                 // eight hex digits, as HAProxy's unique IDs (hexQuad)
+	formHex                 // the address's bytes in hex, as HAProxy's unique IDs (hexQuad) and audit's saddr (auditAddr)
 	formName                // a dotted quad that is labels of a host name (nameQuad)
 	formDash                // IPv6 with '-' for ':' in a host name's label (dashed6)
 )
@@ -595,6 +600,50 @@ func (sc *scanner) hexQuad(a, b int) (Match, bool) {
 	}
 	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formHex
 	return Match{Addr: netip.AddrFrom4(v), Start: a, End: k}, true
+}
+
+// auditAddr reads, where the token s[a:b] is a Linux audit record's
+// timestamp and serial after "audit(" (msg=audit(1718092800.123:456):),
+// a SOCKADDR record's "saddr=" after it: the struct sockaddr the syscall
+// was given, in hex, its family first (0200 AF_INET, 0A00 AF_INET6,
+// little-endian; 0002 and 000A big-endian), then the port, then the
+// address (for AF_INET6 after the 32-bit flow label). The match is the
+// address's hex digits. On success, the scanner goes on after the hex.
+func (sc *scanner) auditAddr(a, b int) (Match, bool) {
+	s := sc.s
+	const key = "): saddr="
+	h := b + len(key)
+	if a < 6 || string(s[a-6:a]) != "audit(" || h > len(s) || string(s[b:h]) != key {
+		return Match{}, false
+	}
+	e := h
+	for e < len(s) && hexVal[s[e]] != 0xff {
+		e++
+	}
+	if e-h < 16 {
+		return Match{}, false
+	}
+	fam := [2]byte{hexVal[s[h]]<<4 | hexVal[s[h+1]], hexVal[s[h+2]]<<4 | hexVal[s[h+3]]}
+	var m Match
+	switch {
+	case fam == [2]byte{2, 0} || fam == [2]byte{0, 2}:
+		var v [4]byte
+		for j := range v {
+			v[j] = hexVal[s[h+8+2*j]]<<4 | hexVal[s[h+9+2*j]]
+		}
+		m = Match{Addr: netip.AddrFrom4(v), Start: h + 8, End: h + 16}
+	case (fam == [2]byte{10, 0} || fam == [2]byte{0, 10}) && e-h >= 48:
+		var v [16]byte
+		for j := range v {
+			v[j] = hexVal[s[h+16+2*j]]<<4 | hexVal[s[h+17+2*j]]
+		}
+		m = Match{Addr: netip.AddrFrom16(v), Start: h + 16, End: h + 48}
+	default:
+		return Match{}, false
+	}
+	sc.i = e
+	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formHex
+	return m, true
 }
 
 // hyphenQuad reads, where s[a] starts the last of a run of decimal numbers
