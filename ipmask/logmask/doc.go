@@ -105,8 +105,11 @@
 // address in hex, as German ISPs' reverse DNS names and nip.io write it:
 // p5dc5a9f2.dip0.t-ipconnect.de and app-c633644d.nip.io become
 // p5dc5a900... and app-c6336400... under /24 (a file name with two
-// extensions, a1b2c3d4.tar.gz, is read so too). Host names that write an
-// address in another encoding (integers, zero-padded numbers), or an IPv4
+// extensions, a1b2c3d4.tar.gz, is read so too). So is one that ends in
+// twelve decimal digits, three to an octet, as other ISPs write it (sshd
+// and PAM log rhost=n203000113009.netvigator.example, which becomes
+// n203000113000... under /24). Host names that write an address in
+// another encoding (an integer, decimal not zero-padded), or an IPv4
 // address with hyphens in reverse order, are not recognised as such.
 //
 // Dovecot's session IDs hold the client's address: 16 or 32 base64

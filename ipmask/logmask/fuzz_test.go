@@ -40,6 +40,7 @@ var seeds = []string{
 	`#2002:cb00:7109::1 %2002:cb00:7109::1%eth0 \x2002:cb00:7109::1:443 #2001:0:4136:e378:8000:63bf:3fff:fdd2`,
 	"{CB007109:D431_C6336407:01BB_665800A0_0004:1A2B} cb007109:d431_ DEADBEEF:CAFE 0A000005:1_",
 	"9.113.0.203.static.example.net static.9.113.0.203.clients.example.de 203.0.113.9.nip.io 10.0.0.5.x.y 203.0.113.9.png 203.0.113.9.a-b.9",
+	"rhost=n203000113009.netvigator.example ip-198051100007.static.example.net 203000113256.x.example 1203000113009.x.example",
 	"type=SOCKADDR msg=audit(1718092800.123:456): saddr=020001BBCB0071090000000000000000 msg=audit(1.2:3): saddr=0A0001BB0000000020010DB8000100020000000000000007000000 audit(1.2:3): saddr=01002F6465",
 	"Jul  1 09:00:55 guest-203-0-113-9 kernel[0]: ip-10-0-0-5:22 (c-198-51-100-7) x-1-2-3-4. build 1-2-3-4 --1-2-3-4 x_-1-2-3-4 a-1-2-3-4-5",
 }
@@ -389,15 +390,21 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 	// label that starts with a letter, a '.' and another label), after
 	// nothing, one to four letters or a '-': p5dc5a9f2.dip0.t-ipconnect.de,
 	// app-c633644d.nip.io; not after a ':', a '_', or a number and a '.'.
-	hexLabel := func(label string, j int) {
+	// Twelve decimal digits, three to an octet, in their place are one
+	// too (n203000113009.netvigator.example): width is 8 or 12.
+	hexLabel := func(label string, j, width int) {
 		rest := text[j+1:]
 		k := strings.IndexByte(rest, '.')
-		if len(label) < 8 || k < 1 || k+1 >= len(rest) || !isLetter(rest[0]) || !isLabel(rest[k+1]) || rest[k+1] == '-' || rest[k+1] == '_' ||
+		if len(label) < width || k < 1 || k+1 >= len(rest) || !isLetter(rest[0]) || !isLabel(rest[k+1]) || rest[k+1] == '-' || rest[k+1] == '_' ||
 			strings.Trim(rest[:k], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
 			return
 		}
-		h, prefix := label[len(label)-8:], label[:len(label)-8]
-		if strings.Trim(h, "0123456789abcdefABCDEF") != "" {
+		h, prefix := label[len(label)-width:], label[:len(label)-width]
+		digitsOnly := "0123456789abcdefABCDEF"
+		if width == 12 {
+			digitsOnly = "0123456789"
+		}
+		if strings.Trim(h, digitsOnly) != "" {
 			return
 		}
 		if prefix != "" && !strings.HasSuffix(prefix, "-") && (len(prefix) > 4 || strings.Trim(prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != "") {
@@ -416,6 +423,12 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			r++
 		}
 		if strings.Contains(text[l:r], ":") {
+			return
+		}
+		if width == 12 {
+			if v, ok := octets([]string{h[:3], h[3:6], h[6:9], h[9:]}); ok && bad(netip.AddrFrom4(v)) {
+				leaks = append(leaks, label)
+			}
 			return
 		}
 		v, _ := strconv.ParseUint(h, 16, 32)
@@ -452,7 +465,8 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			continue
 		}
 		dashed(label, j)
-		hexLabel(label, j)
+		hexLabel(label, j, 8)
+		hexLabel(label, j, 12)
 		parts := strings.Split(label, "-")
 		if len(parts) < 4 {
 			continue

@@ -658,6 +658,16 @@ func (m *Masker) appendForm(dst, raw []byte, a netip.Addr, f form) []byte {
 		}
 		return dst
 	}
+	if f == formPadded {
+		for j, x := range r.As4() {
+			if x == a.As4()[j] {
+				dst = append(dst, raw[3*j:3*j+3]...)
+			} else {
+				dst = append(dst, '0'+x/100, '0'+x/10%10, '0'+x%10)
+			}
+		}
+		return dst
+	}
 	if f == formIP6 {
 		b := r.As16()
 		n := (len(raw) + 1) / 2

@@ -202,6 +202,12 @@ func TestMaskFreeText(t *testing.T) {
 		{"hex ipv4 host names", "connect from p5dc5a9f2.dip0.t-ipconnect.de[93.197.169.242] ipb21b4c4b.dynamic.kabel-deutschland.de",
 			"connect from p5dc5a900.dip0.t-ipconnect.de[93.197.169.0] ipb21b4c00.dynamic.kabel-deutschland.de"},
 		{"hex ipv4 in nip.io names", "https://c633644d.nip.io/ app-c633644d.nip.io www.C633644D.nip.io", "https://c6336400.nip.io/ app-c6336400.nip.io www.C6336400.nip.io"},
+		// ISPs' reverse DNS names also write an IPv4 address as twelve
+		// zero-padded decimal digits (sshd's and PAM's rhost=).
+		{"zero-padded decimal ipv4 host names", "rhost=n203000113009.netvigator.example  user=root ip-198051100007.static.example.net 203000113009.dyn.example.org",
+			"rhost=n203000113000.netvigator.example  user=root ip-198051100000.static.example.net 203000113000.dyn.example.org"},
+		{"twelve digits that are no host name's address", "203000113009.txt 203000113009 n203000113009 n203000113256.example.net abcdef203000113009.example.net 1203000113009.example.net",
+			"203000113009.txt 203000113009 n203000113009 n203000113256.example.net abcdef203000113009.example.net 1203000113009.example.net"},
 		{"hex that is no host name's address", "deadbeef.txt commit a1b2c3d4. d111111abcdef8.cloudfront.net x.1.c633644d.nip.io _c633644d.nip.io abcdefgh12345678.x.y",
 			"deadbeef.txt commit a1b2c3d4. d111111abcdef8.cloudfront.net x.1.c633644d.nip.io _c633644d.nip.io abcdefgh12345678.x.y"},
 		{"hyphenated quad after another label", "www.203-0-113-9.sslip.io static.198-51-100-7.clients.example.de", "www.203-0-113-0.sslip.io static.198-51-100-0.clients.example.de"},

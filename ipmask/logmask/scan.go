@@ -581,6 +581,7 @@ const (
 	formHex                 // the address's bytes in hex, as HAProxy's unique IDs (hexQuad) and audit's saddr (auditAddr)
 	formName                // a dotted quad that is labels of a host name (nameQuad)
 	formDash                // IPv6 with '-' for ':' in a host name's label (dashed6)
+	formPadded              // twelve zero-padded decimal digits in a host name's label (hexLabel)
 )
 
 // hexQuad reads the token s[a:b], which holds one colon, as the start of
@@ -740,7 +741,12 @@ func (sc *scanner) hexLabel(a, b int) (Match, bool) {
 			return Match{}, false
 		}
 		if q-p >= 8 && hexRun(s[p:q]) && namesAfter(s, q) {
-			if m, ok := sc.hexLabelAt(p, q); ok {
+			if q-p >= 12 && digits(s[q-12:q]) {
+				if m, ok := sc.hexLabelAt(p, q, 12); ok {
+					return m, true
+				}
+			}
+			if m, ok := sc.hexLabelAt(p, q, 8); ok {
 				return m, true
 			}
 		}
@@ -749,8 +755,9 @@ func (sc *scanner) hexLabel(a, b int) (Match, bool) {
 	return Match{}, false
 }
 
-// hexLabelAt is hexLabel for the hex digits s[p:q] of one label.
-func (sc *scanner) hexLabelAt(p, q int) (Match, bool) {
+// hexLabelAt is hexLabel for the hex digits s[p:q] of one label, whose
+// last width (8, or 12 for zero-padded decimal) are the address.
+func (sc *scanner) hexLabelAt(p, q, width int) (Match, bool) {
 	s := sc.s
 	ls := p // the label's start
 	for ls > 0 && (isLetter(s[ls-1]) || class[s[ls-1]]&cDigit != 0 || s[ls-1] == '-') {
@@ -765,7 +772,7 @@ func (sc *scanner) hexLabelAt(p, q int) (Match, bool) {
 			return Match{}, false
 		}
 	}
-	h := q - 8
+	h := q - width
 	prefix := s[ls:h]
 	ok := len(prefix) == 0 || prefix[len(prefix)-1] == '-'
 	if !ok && len(prefix) <= 4 {
@@ -778,11 +785,19 @@ func (sc *scanner) hexLabelAt(p, q int) (Match, bool) {
 		return Match{}, false
 	}
 	var v [4]byte
+	f := formHex
 	for j := range v {
+		if width == 12 {
+			if v[j], ok = octet(s[h+3*j : h+3*j+3]); !ok {
+				return Match{}, false
+			}
+			f = formPadded
+			continue
+		}
 		v[j] = hexVal[s[h+2*j]]<<4 | hexVal[s[h+2*j+1]]
 	}
 	sc.i = q
-	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formHex
+	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, f
 	return Match{Addr: netip.AddrFrom4(v), Start: h, End: q}, true
 }
 
