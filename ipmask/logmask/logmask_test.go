@@ -206,6 +206,7 @@ func TestMaskFreeText(t *testing.T) {
 		// zero-padded decimal digits (sshd's and PAM's rhost=).
 		{"zero-padded decimal ipv4 host names", "rhost=n203000113009.netvigator.example  user=root ip-198051100007.static.example.net 203000113009.dyn.example.org",
 			"rhost=n203000113000.netvigator.example  user=root ip-198051100000.static.example.net 203000113000.dyn.example.org"},
+		{"zero-padded decimal after hex letters in its label", "AA203000113009.x.example ab203000113009.x.example", "AA203000113000.x.example ab203000113000.x.example"},
 		{"twelve digits that are no host name's address", "203000113009.txt 203000113009 n203000113009 n203000113256.example.net abcdef203000113009.example.net 1203000113009.example.net",
 			"203000113009.txt 203000113009 n203000113009 n203000113256.example.net abcdef203000113009.example.net 1203000113009.example.net"},
 		{"hex that is no host name's address", "deadbeef.txt commit a1b2c3d4. d111111abcdef8.cloudfront.net x.1.c633644d.nip.io _c633644d.nip.io abcdefgh12345678.x.y",

@@ -458,7 +458,7 @@ func (sc *scanner) next() (Match, bool) {
 		if colons == 0 && b-a > 8 && (dots != 3 || met&cHex != 0) {
 			if m, ok := sc.hexLabel(a, b); ok {
 				if m.Start > a+1 { // rare: the token may hold a dotted quad before it
-					sc.pending = pending{m: m, i: sc.i, keyAt: -1, form: formHex, ok: true}
+					sc.pending = pending{m: m, i: sc.i, keyAt: -1, form: sc.form, ok: true}
 					sc.i, sc.quadEnd = a, m.Start-1
 					continue
 				}
