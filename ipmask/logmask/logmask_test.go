@@ -201,6 +201,7 @@ func TestMaskFreeText(t *testing.T) {
 		// ISPs' reverse DNS and nip.io write an IPv4 address in hex.
 		{"hex ipv4 host names", "connect from p5dc5a9f2.dip0.t-ipconnect.de[93.197.169.242] ipb21b4c4b.dynamic.kabel-deutschland.de",
 			"connect from p5dc5a900.dip0.t-ipconnect.de[93.197.169.0] ipb21b4c00.dynamic.kabel-deutschland.de"},
+		{"hex label of decimal digits in a token of three dots", "..10000001.nip.io 1..10000001.nip.io", "..10000000.nip.io 1..10000000.nip.io"},
 		{"hex ipv4 in nip.io names", "https://c633644d.nip.io/ app-c633644d.nip.io www.C633644D.nip.io", "https://c6336400.nip.io/ app-c6336400.nip.io www.C6336400.nip.io"},
 		// ISPs' reverse DNS names also write an IPv4 address as twelve
 		// zero-padded decimal digits (sshd's and PAM's rhost=).

@@ -452,10 +452,11 @@ func (sc *scanner) next() (Match, bool) {
 		}
 		// A host name's label ending in an IPv4 address in hex
 		// (p5dc5a9f2.dip0.t-ipconnect.de, c633644d.nip.io). A token of
-		// digits and three dots, as an IPv4 address's, cannot hold one
-		// that a name follows: the name's first label starts with a
-		// letter, a hex one after p or, past the token, any other.
-		if colons == 0 && b-a > 8 && (dots != 3 || met&cHex != 0) {
+		// digits and three dots that does not end in a dot, as an IPv4
+		// address's, cannot hold one that a name follows: the name's
+		// first label starts with a letter, a hex one after p or, past
+		// the token, any other, after the '.' that ends the token.
+		if colons == 0 && b-a > 8 && (dots != 3 || met&cHex != 0 || s[b-1] == '.') {
 			if m, ok := sc.hexLabel(a, b); ok {
 				if m.Start > a+1 { // rare: the token may hold a dotted quad before it
 					sc.pending = pending{m: m, i: sc.i, keyAt: -1, form: sc.form, ok: true}
