@@ -93,6 +93,7 @@ func TestMayHold(t *testing.T) {
 		{"c633644d.nip.io", true},
 		{"go/ip-10-0-0-5", true},
 		{"host-203-0-113-9", true},
+		{"{203,0,113,9}", true},
 	}
 	for _, tt := range tests {
 		if got := MayHold(tt.s); got != tt.want {

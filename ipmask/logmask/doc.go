@@ -141,6 +141,16 @@
 // families (AF_UNIX paths, netlink) hold no internet address and are left
 // alone. Hex digits are not read as an address anywhere else.
 //
+// Erlang and Elixir programs write an address as a tuple (inet's
+// ip_address(), Plug's remote_ip, the peer in Cowboy's requests and crash
+// reports): four decimal numbers up to 255, or eight up to 65535 for
+// IPv6's groups, in braces, separated by commas with or without spaces.
+// Each number is masked in place: peer => {{203,0,113,9},54321} and
+// {8193, 3512, 1, 2, 0, 0, 0, 7} become {{203,0,113,0},54321} and
+// {8193, 3512, 1, 0, 0, 0, 0, 0} under the default policy. A tuple of
+// four small numbers that is something else (a version, a colour) is
+// masked too.
+//
 // Addresses in URLs are found when percent-encoded, as query strings write
 // them:
 //

@@ -41,6 +41,7 @@ var seeds = []string{
 	"{CB007109:D431_C6336407:01BB_665800A0_0004:1A2B} cb007109:d431_ DEADBEEF:CAFE 0A000005:1_",
 	"9.113.0.203.static.example.net static.9.113.0.203.clients.example.de 203.0.113.9.nip.io 10.0.0.5.x.y 203.0.113.9.png 203.0.113.9.a-b.9",
 	"rhost=n203000113009.netvigator.example ip-198051100007.static.example.net 203000113256.x.example 1203000113009.x.example",
+	"peer => {{203,0,113,9},54321} remote_ip: {198, 51, 100, 7} {8193,3512,1,2,0,0,0,7} {0, 0, 0, 0, 0, 65535, 52224, 29193} {1,2,3} {1,2,3,4,5}",
 	"type=SOCKADDR msg=audit(1718092800.123:456): saddr=020001BBCB0071090000000000000000 msg=audit(1.2:3): saddr=0A0001BB0000000020010DB8000100020000000000000007000000 audit(1.2:3): saddr=01002F6465",
 	"Jul  1 09:00:55 guest-203-0-113-9 kernel[0]: ip-10-0-0-5:22 (c-198-51-100-7) x-1-2-3-4. build 1-2-3-4 --1-2-3-4 x_-1-2-3-4 a-1-2-3-4-5",
 }
@@ -298,6 +299,42 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 				leaks = append(leaks, text[i:i+8])
 			}
 		}
+	}
+	// Erlang tuples: four decimal octets or eight 16-bit groups in
+	// braces, separated by commas and spaces: {203, 0, 113, 9}.
+	for i := strings.IndexByte(text, '{'); i >= 0; {
+		body, _, closed := strings.Cut(text[i+1:], "}")
+		if closed && !strings.Contains(body, "{") {
+			var nums []uint64
+			for f := range strings.SplitSeq(body, ",") {
+				f = strings.Trim(f, " ")
+				n, err := strconv.ParseUint(f, 10, 32)
+				if err != nil || f == "" || len(f) > 5 || strings.Trim(f, "0123456789") != "" {
+					nums = nil
+					break
+				}
+				nums = append(nums, n)
+			}
+			var a netip.Addr
+			switch {
+			case len(nums) == 4 && max(nums[0], nums[1], nums[2], nums[3]) <= 255:
+				a = netip.AddrFrom4([4]byte{byte(nums[0]), byte(nums[1]), byte(nums[2]), byte(nums[3])})
+			case len(nums) == 8 && slices.Max(nums) <= 0xffff:
+				var b [16]byte
+				for j, n := range nums {
+					b[2*j], b[2*j+1] = byte(n>>8), byte(n)
+				}
+				a = netip.AddrFrom16(b)
+			}
+			if a.IsValid() && bad(a) {
+				leaks = append(leaks, text[i:i+2+len(body)])
+			}
+		}
+		j := strings.IndexByte(text[i+1:], '{')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
 	}
 	// Linux audit's SOCKADDR records: after "audit(", a timestamp, a
 	// serial and "): saddr=", a struct sockaddr in hex whose family

@@ -658,6 +658,37 @@ func (m *Masker) appendForm(dst, raw []byte, a netip.Addr, f form) []byte {
 		}
 		return dst
 	}
+	if f == formTuple {
+		// The numbers in raw, masked, each where raw has it.
+		b := r.As16()
+		width := 2 // bytes a number stands for
+		if a.Is4() {
+			width = 1
+		}
+		j := 12 // the first number's byte in b: IPv4 is mapped there
+		if width == 2 {
+			j = 0
+		}
+		for k := 0; k < len(raw); {
+			if class[raw[k]]&cDigit == 0 {
+				dst = append(dst, raw[k])
+				k++
+				continue
+			}
+			e := k
+			for e < len(raw) && class[raw[e]]&cDigit != 0 {
+				e++
+			}
+			x := uint64(b[j])
+			if width == 2 {
+				x = x<<8 | uint64(b[j+1])
+			}
+			dst = strconv.AppendUint(dst, x, 10)
+			j += width
+			k = e
+		}
+		return dst
+	}
 	if f == formPadded {
 		for j, x := range r.As4() {
 			if x == a.As4()[j] {

@@ -180,6 +180,13 @@ func TestMaskFreeText(t *testing.T) {
 		{"audit sockaddr that holds no internet address", "msg=audit(1718092800.123:460): saddr=01002F6465762F6C6F6700\nmsg=audit(1718092800.123:461): saddr=100000000000000000000000",
 			"msg=audit(1718092800.123:460): saddr=01002F6465762F6C6F6700\nmsg=audit(1718092800.123:461): saddr=100000000000000000000000"},
 
+		// Erlang and Elixir write an address as a tuple of numbers
+		// (Cowboy's peer, Plug's remote_ip, inet:ip_address()).
+		{"erlang tuples", `peer => {{203,0,113,9},54321}, remote_ip: {198, 51, 100, 7} {8193,3512,1,2,0,0,0,7} {0, 0, 0, 0, 0, 65535, 52224, 29193}`,
+			`peer => {{203,0,113,0},54321}, remote_ip: {198, 51, 100, 0} {8193,3512,1,0,0,0,0,0} {0, 0, 0, 0, 0, 65535, 52224, 29184}`},
+		{"tuples that are no address", "{1,2,3} {1,2,3,256} {1,2,3,4,5} {1,2,3,4,5,6,7,65536} {a,1,2,3} x {1,2,3,4,5,6,7,8,9} {123456,1,2,3}",
+			"{1,2,3} {1,2,3,256} {1,2,3,4,5} {1,2,3,4,5,6,7,65536} {a,1,2,3} x {1,2,3,4,5,6,7,8,9} {123456,1,2,3}"},
+
 		// Reverse DNS names: the address reversed, one label per octet or
 		// nibble. A four-label in-addr.arpa name also reads forward as a
 		// dotted quad, so it is masked as both.
@@ -880,6 +887,8 @@ func TestCutPoint(t *testing.T) {
 		{"after a whole session ID", "a session=<ESIzRFVmOTDLAHEJ> b", 29},
 		{"not between an audit record's timestamp and its saddr", "x msg=audit(1718092800.123:456): saddr=020001BBCB00", 6},
 		{"not inside an audit record's timestamp", "x msg=audit(1718092800.1", 6},
+		{"not inside an erlang tuple", "x {203, 0, 113, 9", 2},
+		{"after an erlang tuple", "x {203, 0, 113, 9} y", 19},
 		{"after an audit record's whole saddr", "x msg=audit(1718092800.123:456): saddr=020001BBCB0071090000000000000000 y", 72},
 	}
 	for _, tt := range tests {

@@ -263,7 +263,10 @@ type scanner struct {
 	// host name's label may end in a hyphenated quad there), kept like
 	// dot and colon.
 	dash int
-	// rare is min(lt, dash), or -1 before they are looked for.
+	// brace is the position of the next '{' (an Erlang tuple may
+	// follow it), kept like dot and colon.
+	brace int
+	// rare is min(lt, dash, brace), or -1 before they are looked for.
 	rare int
 	// end is where the text of the last match taken (see took) ended,
 	// or 0.
@@ -278,9 +281,9 @@ type pending struct {
 	form              form
 }
 
-// rareBefore looks at the first '<' (a Dovecot session ID may follow it)
-// or '-' before a digit (a host name's label may end in a hyphenated quad
-// there) that comes before p, the next token. It reports whether it found
+// rareBefore looks at the first '<' (a Dovecot session ID may follow it),
+// '{' (an Erlang tuple) or '-' before a digit (a host name's label may end
+// in a hyphenated quad there) that comes before p, the next token. It reports whether it found
 // one, and then m and ok as next does, with sc.i past that byte. Both are
 // looked for outside next's loop, which pays one comparison for them.
 func (sc *scanner) rareBefore(p int) (m Match, ok, found bool) {
@@ -290,13 +293,21 @@ func (sc *scanner) rareBefore(p int) (m Match, ok, found bool) {
 	if sc.dash < sc.i {
 		sc.dash = sc.nextDash(sc.i)
 	}
-	sc.rare = min(sc.lt, sc.dash)
+	if sc.brace < sc.i {
+		sc.brace = indexFrom(sc.s, sc.i, '{')
+	}
+	sc.rare = min(sc.lt, sc.dash, sc.brace)
 	if sc.rare >= p {
 		return Match{}, false, false
 	}
 	if sc.rare == sc.lt {
 		sc.i = sc.lt + 1
 		m, ok = sc.session(sc.lt)
+		return m, ok, true
+	}
+	if sc.rare == sc.brace {
+		sc.i = sc.brace + 1
+		m, ok = sc.tuple(sc.brace)
 		return m, ok, true
 	}
 	// A host name's label ending in a hyphenated quad that no name
@@ -348,7 +359,7 @@ func indexFrom(s []byte, from int, c byte) int {
 }
 
 func newScanner(s []byte) scanner {
-	return scanner{s: s, dot: -1, colon: -1, lt: -1, dash: -1, rare: -1, keyAt: -1}
+	return scanner{s: s, dot: -1, colon: -1, lt: -1, dash: -1, brace: -1, rare: -1, keyAt: -1}
 }
 
 // took notes that the caller has taken m, the last match next returned,
@@ -583,6 +594,7 @@ const (
 	formName                // a dotted quad that is labels of a host name (nameQuad)
 	formDash                // IPv6 with '-' for ':' in a host name's label (dashed6)
 	formPadded              // twelve zero-padded decimal digits in a host name's label (hexLabel)
+	formTuple               // an Erlang tuple of decimal octets or 16-bit groups (tuple)
 )
 
 // hexQuad reads the token s[a:b], which holds one colon, as the start of
@@ -602,6 +614,63 @@ func (sc *scanner) hexQuad(a, b int) (Match, bool) {
 	}
 	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formHex
 	return Match{Addr: netip.AddrFrom4(v), Start: a, End: k}, true
+}
+
+// tuple reads, where s[at] is '{', an address as Erlang and Elixir write
+// one (inet:ip_address(), Plug's remote_ip, Cowboy's peer): a tuple of
+// four decimal numbers up to 255 (IPv4) or eight up to 65535 (IPv6, a
+// 16-bit group each), separated by commas with or without spaces:
+// {203,0,113,9} and {8193, 3512, 0, 0, 0, 0, 0, 1}. The match is the
+// tuple, braces included. On success, the scanner goes on after it.
+func (sc *scanner) tuple(at int) (Match, bool) {
+	s := sc.s
+	var v [8]uint32
+	n, k := 0, at+1
+	for {
+		for k < len(s) && s[k] == ' ' {
+			k++
+		}
+		d := k
+		x := uint32(0)
+		for k < len(s) && class[s[k]]&cDigit != 0 && k-d < 5 {
+			x = x*10 + uint32(s[k]-'0')
+			k++
+		}
+		if k == d || n == len(v) || x > 0xffff || k < len(s) && class[s[k]]&cDigit != 0 {
+			return Match{}, false
+		}
+		v[n] = x
+		n++
+		for k < len(s) && s[k] == ' ' {
+			k++
+		}
+		if k >= len(s) || s[k] != ',' && s[k] != '}' {
+			return Match{}, false
+		}
+		k++
+		if s[k-1] == '}' {
+			break
+		}
+	}
+	var a netip.Addr
+	switch n {
+	case 4:
+		if v[0]|v[1]|v[2]|v[3] > 0xff {
+			return Match{}, false
+		}
+		a = netip.AddrFrom4([4]byte{byte(v[0]), byte(v[1]), byte(v[2]), byte(v[3])})
+	case 8:
+		var b [16]byte
+		for j, x := range v {
+			b[2*j], b[2*j+1] = byte(x>>8), byte(x)
+		}
+		a = netip.AddrFrom16(b)
+	default:
+		return Match{}, false
+	}
+	sc.i = k
+	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formTuple
+	return Match{Addr: a, Start: at, End: k}, true
 }
 
 // auditAddr reads, where the token s[a:b] is a Linux audit record's

@@ -22,8 +22,9 @@ const flushAt = 64 << 10
 // MaxLine bytes of it are waiting, the Writer masks and writes them up to
 // the last byte that cannot touch an address (a space, a quote, a bracket,
 // a comma...) and is not part of an escape whose digits an address may
-// follow ("%20", "\u0027", "#011") or of a Dovecot session ID or an audit
-// record's saddr and the text before it, keeping the rest for the next piece,
+// follow ("%20", "\u0027", "#011"), of a Dovecot session ID or an audit
+// record's saddr and the text before it, or of an Erlang tuple
+// ({203, 0, 113, 9}), keeping the rest for the next piece,
 // so the result is the same as if the line had been masked whole. Only a
 // stretch of MaxLine bytes holding no such byte is cut elsewhere: after
 // its last non-address byte (a letter), else after its last byte that is
@@ -307,8 +308,8 @@ func Copy(dst io.Writer, src io.Reader, p ipmask.Policy, opts *Options) (written
 // (len(b) > 0): after the last byte that cannot touch an address, else after
 // the last byte outside tokens, else after the last byte that is neither
 // digit nor dot, else after the last "..", else len(b); and before a
-// Dovecot session ID or an audit record's saddr and the text before it
-// that the cut would split. The two middle
+// Dovecot session ID or an audit record's saddr and the text before it,
+// or an Erlang tuple, that the cut would split. The two middle
 // rules never cut a percent-escape, whose digits could run into an address.
 func cutPoint(b []byte) int {
 	c := cutAt(b)
@@ -318,7 +319,24 @@ func cutPoint(b []byte) int {
 	if j := auditAt(b, c); j > 0 {
 		return cutPoint(b[:j])
 	}
+	if j := tupleAt(b, c); j > 0 {
+		return cutPoint(b[:j])
+	}
 	return c
+}
+
+// tupleAt returns where an Erlang tuple that a cut at c may split starts
+// (a '{' with only digits, commas and spaces between it and c); else -1.
+func tupleAt(b []byte, c int) int {
+	for j := c - 1; j >= 0 && j >= c-64; j-- {
+		switch {
+		case b[j] == '{':
+			return j
+		case class[b[j]]&cDigit == 0 && b[j] != ',' && b[j] != ' ':
+			return -1
+		}
+	}
+	return -1
 }
 
 // auditAt returns where an audit record's "audit(", its timestamp and
