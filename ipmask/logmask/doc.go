@@ -301,6 +301,11 @@
 //     them.
 //   - Hex hashes, UUIDs and dates (deadbeef, 2024-06-11) hold no colon or
 //     three dots and are left alone.
+//   - A word, a '-' and four numbers up to 255 joined by '-' are a host
+//     name, with a name after them or not (ip-10-0-0-5), and masked; so
+//     is anything else written so, a tag or a date of small numbers
+//     (run-24-6-11-10 becomes run-24-6-11-0). Four such numbers with
+//     no word before them (build 1-2-3-4) are left alone.
 //
 // Not recognised: numeric forms that are not dotted quads (3221226219,
 // 0xc0000201) but for HAProxy's unique IDs and audit's saddr, addresses encoded otherwise than above (base64 other than

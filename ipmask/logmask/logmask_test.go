@@ -240,7 +240,7 @@ func TestMaskFreeText(t *testing.T) {
 		// ends in the hyphenated quad after a word.
 		{"hyphenated quad ending a short host name", "Jul  1 09:00:55 guest-203-0-113-9 kernel[0]: up\nJun 11 08:00:00 ip-198-51-100-7 sshd[42]: ok",
 			"Jul  1 09:00:55 guest-203-0-113-0 kernel[0]: up\nJun 11 08:00:00 ip-198-51-100-0 sshd[42]: ok"},
-		{"short hyphenated host name before a port, a colon or the end", "ip-10-0-0-5:8080 (c-198-51-100-7) from x-1-2-3-4. ec2-203-0-113-9", "ip-10-0-0-0:8080 (c-198-51-100-0) from x-1-2-3-0. ec2-203-0-113-0"},
+		{"short hyphenated host name before a port, a colon or the end", "ip-10-0-0-5:8080 (c-198-51-100-7) from x-1-2-3-4. ec2-203-0-113-9 run-24-6-11-10", "ip-10-0-0-0:8080 (c-198-51-100-0) from x-1-2-3-0. ec2-203-0-113-0 run-24-6-11-0"},
 		{"hyphenated numbers that are no host name", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4-5 x-1-2-3-4x --1-2-3-4 x-1-2-3-256 1-2-3-4-5",
 			"1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4-5 x-1-2-3-4x --1-2-3-4 x-1-2-3-256 1-2-3-4-5"},
 
