@@ -249,18 +249,24 @@ func dottedQuad(s string) bool {
 
 // MayHold reports whether s has what every address package logmask finds
 // needs: a colon (IPv6, HAProxy's hex IDs), a '%' (a percent-encoded
-// colon), a '<' (Dovecot's base64 session IDs) or a hex digit before a dot
+// colon), a '<' (Dovecot's base64 session IDs), a hex digit before a dot
 // (a dotted quad, an in-addr.arpa name, and a host name's label that
 // spells an address with dashes or in hex, as 2001-db8--a.sslip.io or
-// c633644d.nip.io). Text without any costs one pass over its bytes and
-// needs no masker: links and labels, as a rule.
+// c633644d.nip.io), a '-' before a digit (a host name written without
+// its domain, ip-10-0-0-5) or a '{' (an Erlang tuple, {203,0,113,9}).
+// Text without any costs one pass over its bytes and needs no masker:
+// links and labels, as a rule.
 func MayHold(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
-		case ':', '%', '<':
+		case ':', '%', '<', '{':
 			return true
 		case '.':
 			if i > 0 && isHex(s[i-1]) {
+				return true
+			}
+		case '-':
+			if i+1 < len(s) && isDigit(s[i+1]) {
 				return true
 			}
 		}

@@ -75,6 +75,33 @@ func TestReferrer(t *testing.T) {
 	}
 }
 
+// TestMayHold checks that MayHold finds, in text with an address in
+// each form package logmask masks, a byte that form needs, and none in
+// text without them.
+func TestMayHold(t *testing.T) {
+	tests := []struct {
+		s    string
+		want bool
+	}{
+		{"spring-sale", false},
+		{"/c/abc?ref=home", false},
+		{"promo.html", false},
+		{"198.51.100.7", true},
+		{"2001:db8::7", true},
+		{"2001%3Adb8%3A%3A7", true},
+		{"session=<ESIzRFVmOTDLAHEJ>", true},
+		{"c633644d.nip.io", true},
+		{"go/ip-10-0-0-5", true},
+		{"host-203-0-113-9", true},
+		{"{203,0,113,9}", true},
+	}
+	for _, tt := range tests {
+		if got := MayHold(tt.s); got != tt.want {
+			t.Errorf("MayHold(%q) = %v, want %v", tt.s, got, tt.want)
+		}
+	}
+}
+
 func TestHostAllocs(t *testing.T) {
 	for _, host := range []string{"news.example.com", "198.51.100.7.nip.io", "p5dc5a9f2.dip0.t-ipconnect.de"} {
 		if n := testing.AllocsPerRun(100, func() { Host(host) }); n != 0 {

@@ -73,8 +73,13 @@
 // 203-0-113-9.dyn.example.net, ec2-203-0-113-9.compute-1.amazonaws.com and
 // ip-10-0-0-5.ec2.internal become 203-0-113-0..., ec2-203-0-113-0... and
 // ip-10-0-0-0... under /24, with a :port after the name or not
-// (203-0-113-9.be:443). Five numbers (1-2-3-4-5.example.net), or four
-// with no name after them (build 1-2-3-4), are left alone, and a last
+// (203-0-113-9.be:443). So is such a label with no name after it where
+// a word and a '-' come before the four numbers, as where syslog writes a
+// host name without its domain (ip-10-0-0-5 sshd[42]: and
+// guest-203-0-113-9 kernel[0]: become ip-10-0-0-0 and
+// guest-203-0-113-0), a port or a ':' after it or not. Five numbers
+// (1-2-3-4-5.example.net), or four with no name after them and no word
+// before them (build 1-2-3-4), are left alone, and a last
 // number that starts a dotted quad (203-0-113-9.1.2.3) is read as that
 // quad. A dotted quad before two or more labels of a name
 // (9.113.0.203.static.example.net, static.9.113.0.203.clients.example.de,
@@ -100,8 +105,11 @@
 // address in hex, as German ISPs' reverse DNS names and nip.io write it:
 // p5dc5a9f2.dip0.t-ipconnect.de and app-c633644d.nip.io become
 // p5dc5a900... and app-c6336400... under /24 (a file name with two
-// extensions, a1b2c3d4.tar.gz, is read so too). Host names that write an
-// address in another encoding (integers, zero-padded numbers), or an IPv4
+// extensions, a1b2c3d4.tar.gz, is read so too). So is one that ends in
+// twelve decimal digits, three to an octet, as other ISPs write it (sshd
+// and PAM log rhost=n203000113009.netvigator.example, which becomes
+// n203000113000... under /24). Host names that write an address in
+// another encoding (an integer, decimal not zero-padded), or an IPv4
 // address with hyphens in reverse order, are not recognised as such.
 //
 // Dovecot's session IDs hold the client's address: 16 or 32 base64
@@ -119,8 +127,29 @@
 // the frontend's IPv4 address as eight hex digits, each followed by a
 // colon, four hex digits (the port) and a '_'. There each address is
 // masked in hex, in the case it was written in: CB007109:D431_... becomes
-// CB007100:D431_... under /24. Hex digits are not read as an address
-// anywhere else.
+// CB007100:D431_... under /24.
+//
+// Linux audit's SOCKADDR records (audit.log, and audisp forwarding them
+// to syslog) write the struct sockaddr a connect, bind or accept call was
+// given in hex after "saddr=", right after the record's "audit(" and its
+// timestamp and serial: the family (0200 for AF_INET, 0A00 for AF_INET6,
+// little-endian, or 0002 and 000A), the port, then the address, after
+// the 32-bit flow label for AF_INET6. There the address is masked in hex,
+// in the case it was written in, the rest kept:
+// msg=audit(1718092800.123:456): saddr=020001BBCB0071090000000000000000
+// becomes saddr=020001BBCB0071000000000000000000 under /24. Other
+// families (AF_UNIX paths, netlink) hold no internet address and are left
+// alone. Hex digits are not read as an address anywhere else.
+//
+// Erlang and Elixir programs write an address as a tuple (inet's
+// ip_address(), Plug's remote_ip, the peer in Cowboy's requests and crash
+// reports): four decimal numbers up to 255, or eight up to 65535 for
+// IPv6's groups, in braces, separated by commas with or without spaces.
+// Each number is masked in place: peer => {{203,0,113,9},54321} and
+// {8193, 3512, 1, 2, 0, 0, 0, 7} become {{203,0,113,0},54321} and
+// {8193, 3512, 1, 0, 0, 0, 0, 0} under the default policy. A tuple of
+// four small numbers that is something else (a version, a colour) is
+// masked too.
 //
 // Addresses in URLs are found when percent-encoded, as query strings write
 // them:
@@ -272,9 +301,14 @@
 //     them.
 //   - Hex hashes, UUIDs and dates (deadbeef, 2024-06-11) hold no colon or
 //     three dots and are left alone.
+//   - A word, a '-' and four numbers up to 255 joined by '-' are a host
+//     name, with a name after them or not (ip-10-0-0-5), and masked; so
+//     is anything else written so, a tag or a date of small numbers
+//     (run-24-6-11-10 becomes run-24-6-11-0). Four such numbers with
+//     no word before them (build 1-2-3-4) are left alone.
 //
 // Not recognised: numeric forms that are not dotted quads (3221226219,
-// 0xc0000201) but for HAProxy's unique IDs, addresses encoded otherwise than above (base64 other than
+// 0xc0000201) but for HAProxy's unique IDs and audit's saddr, addresses encoded otherwise than above (base64 other than
 // Dovecot's session IDs, %2E for dots, HTML character references), and
 // digits other than ASCII ones (fullwidth ２０３.０.１１３.９).
 //

@@ -3,6 +3,7 @@ package logmask
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -39,6 +40,22 @@ var seeds = []string{
 	`#2002:cb00:7109::1 %2002:cb00:7109::1%eth0 \x2002:cb00:7109::1:443 #2001:0:4136:e378:8000:63bf:3fff:fdd2`,
 	"{CB007109:D431_C6336407:01BB_665800A0_0004:1A2B} cb007109:d431_ DEADBEEF:CAFE 0A000005:1_",
 	"9.113.0.203.static.example.net static.9.113.0.203.clients.example.de 203.0.113.9.nip.io 10.0.0.5.x.y 203.0.113.9.png 203.0.113.9.a-b.9",
+	"rhost=n203000113009.netvigator.example ip-198051100007.static.example.net 203000113256.x.example 1203000113009.x.example",
+	"peer => {{203,0,113,9},54321} remote_ip: {198, 51, 100, 7} {8193,3512,1,2,0,0,0,7} {0, 0, 0, 0, 0, 65535, 52224, 29193} {1,2,3} {1,2,3,4,5}",
+	"type=SOCKADDR msg=audit(1718092800.123:456): saddr=020001BBCB0071090000000000000000 msg=audit(1.2:3): saddr=0A0001BB0000000020010DB8000100020000000000000007000000 audit(1.2:3): saddr=01002F6465",
+	"Jul  1 09:00:55 guest-203-0-113-9 kernel[0]: ip-10-0-0-5:22 (c-198-51-100-7) x-1-2-3-4. build 1-2-3-4 --1-2-3-4 x_-1-2-3-4 a-1-2-3-4-5",
+}
+
+// octets parses four numbers of one to three decimal digits, each 255
+// or less, as an IPv4 address's octets.
+func octets(parts []string) (v [4]byte, ok bool) {
+	ok = true
+	for k, part := range parts {
+		n, err := strconv.Atoi(part)
+		ok = ok && err == nil && len(part) <= 3 && n <= 255 && strings.Trim(part, "0123456789") == ""
+		v[k] = byte(n)
+	}
+	return v, ok
 }
 
 // plainLeaks is the independent check: written with strings and
@@ -283,6 +300,78 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			}
 		}
 	}
+	// Erlang tuples: four decimal octets or eight 16-bit groups in
+	// braces, separated by commas and spaces: {203, 0, 113, 9}.
+	for i := strings.IndexByte(text, '{'); i >= 0; {
+		body, _, closed := strings.Cut(text[i+1:], "}")
+		if closed && !strings.Contains(body, "{") {
+			var nums []uint64
+			for f := range strings.SplitSeq(body, ",") {
+				f = strings.Trim(f, " ")
+				n, err := strconv.ParseUint(f, 10, 32)
+				if err != nil || f == "" || len(f) > 5 || strings.Trim(f, "0123456789") != "" {
+					nums = nil
+					break
+				}
+				nums = append(nums, n)
+			}
+			var a netip.Addr
+			switch {
+			case len(nums) == 4 && max(nums[0], nums[1], nums[2], nums[3]) <= 255:
+				a = netip.AddrFrom4([4]byte{byte(nums[0]), byte(nums[1]), byte(nums[2]), byte(nums[3])})
+			case len(nums) == 8 && slices.Max(nums) <= 0xffff:
+				var b [16]byte
+				for j, n := range nums {
+					b[2*j], b[2*j+1] = byte(n>>8), byte(n)
+				}
+				a = netip.AddrFrom16(b)
+			}
+			if a.IsValid() && bad(a) {
+				leaks = append(leaks, text[i:i+2+len(body)])
+			}
+		}
+		j := strings.IndexByte(text[i+1:], '{')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	// Linux audit's SOCKADDR records: after "audit(", a timestamp, a
+	// serial and "): saddr=", a struct sockaddr in hex whose family
+	// (2 or 10, in either byte order) tells where the address is.
+	for rest := text; ; {
+		k := strings.Index(rest, "): saddr=")
+		if k < 0 {
+			break
+		}
+		before, after := rest[:k], rest[k+len("): saddr="):]
+		rest = after
+		o := strings.LastIndex(before, "audit(")
+		ts := ""
+		if o >= 0 {
+			ts = before[o+len("audit("):]
+		}
+		sec, serial, _ := strings.Cut(ts, ":")
+		whole, frac, _ := strings.Cut(sec, ".")
+		if o < 0 || whole == "" || frac == "" || serial == "" || strings.Trim(whole+frac+serial, "0123456789") != "" {
+			continue
+		}
+		h := after[:len(after)-len(strings.TrimLeft(after, "0123456789abcdefABCDEF"))]
+		raw, err := hex.DecodeString(h[:len(h)/2*2])
+		if err != nil || len(raw) < 2 {
+			continue
+		}
+		switch fam := [2]byte{raw[0], raw[1]}; {
+		case (fam == [2]byte{2, 0} || fam == [2]byte{0, 2}) && len(raw) >= 8:
+			if a, _ := netip.AddrFromSlice(raw[4:8]); bad(a) {
+				leaks = append(leaks, h[8:16])
+			}
+		case (fam == [2]byte{10, 0} || fam == [2]byte{0, 10}) && len(raw) >= 24:
+			if a, _ := netip.AddrFromSlice(raw[8:24]); bad(a) {
+				leaks = append(leaks, h[16:48])
+			}
+		}
+	}
 	isDigitDot := func(c byte) bool { return '0' <= c && c <= '9' || c == '.' }
 	// Host names' labels that end in an IPv6 address with '-' for ':'
 	// (seven dashes or a "--"): 2001-db8--7.sslip.io, in any reading
@@ -338,15 +427,21 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 	// label that starts with a letter, a '.' and another label), after
 	// nothing, one to four letters or a '-': p5dc5a9f2.dip0.t-ipconnect.de,
 	// app-c633644d.nip.io; not after a ':', a '_', or a number and a '.'.
-	hexLabel := func(label string, j int) {
+	// Twelve decimal digits, three to an octet, in their place are one
+	// too (n203000113009.netvigator.example): width is 8 or 12.
+	hexLabel := func(label string, j, width int) {
 		rest := text[j+1:]
 		k := strings.IndexByte(rest, '.')
-		if len(label) < 8 || k < 1 || k+1 >= len(rest) || !isLetter(rest[0]) || !isLabel(rest[k+1]) || rest[k+1] == '-' || rest[k+1] == '_' ||
+		if len(label) < width || k < 1 || k+1 >= len(rest) || !isLetter(rest[0]) || !isLabel(rest[k+1]) || rest[k+1] == '-' || rest[k+1] == '_' ||
 			strings.Trim(rest[:k], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
 			return
 		}
-		h, prefix := label[len(label)-8:], label[:len(label)-8]
-		if strings.Trim(h, "0123456789abcdefABCDEF") != "" {
+		h, prefix := label[len(label)-width:], label[:len(label)-width]
+		digitsOnly := "0123456789abcdefABCDEF"
+		if width == 12 {
+			digitsOnly = "0123456789"
+		}
+		if strings.Trim(h, digitsOnly) != "" {
 			return
 		}
 		if prefix != "" && !strings.HasSuffix(prefix, "-") && (len(prefix) > 4 || strings.Trim(prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != "") {
@@ -367,6 +462,12 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		if strings.Contains(text[l:r], ":") {
 			return
 		}
+		if width == 12 {
+			if v, ok := octets([]string{h[:3], h[3:6], h[6:9], h[9:]}); ok && bad(netip.AddrFrom4(v)) {
+				leaks = append(leaks, label)
+			}
+			return
+		}
 		v, _ := strconv.ParseUint(h, 16, 32)
 		if a := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}); bad(a) {
 			leaks = append(leaks, label)
@@ -384,10 +485,25 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		label := text[i:j]
 		i = j
 		if j+1 >= len(text) || text[j] != '.' || !isLabel(text[j+1]) || text[j+1] == '-' || text[j+1] == '_' {
+			// No name after it: a host name without its domain, four
+			// numbers after a word that ends in a letter or digit
+			// (ip-10-0-0-5 sshd[42]:).
+			parts := strings.Split(label, "-")
+			if len(parts) < 5 {
+				continue
+			}
+			p := parts[len(parts)-5]
+			if p == "" || strings.Trim(p, "0123456789") == "" || p[len(p)-1] == '_' {
+				continue
+			}
+			if v, ok := octets(parts[len(parts)-4:]); ok && bad(netip.AddrFrom4(v)) {
+				leaks = append(leaks, strings.Join(parts[len(parts)-4:], "-"))
+			}
 			continue
 		}
 		dashed(label, j)
-		hexLabel(label, j)
+		hexLabel(label, j, 8)
+		hexLabel(label, j, 12)
 		parts := strings.Split(label, "-")
 		if len(parts) < 4 {
 			continue
@@ -400,13 +516,7 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		if run, _, _ = strings.Cut(run, ".."); len(strings.Split(strings.TrimRight(run, "."), ".")) >= 4 {
 			continue
 		}
-		var v [4]byte
-		ok := true
-		for k, part := range parts[len(parts)-4:] {
-			n, err := strconv.Atoi(part)
-			ok = ok && err == nil && len(part) <= 3 && n <= 255 && strings.Trim(part, "0123456789") == ""
-			v[k] = byte(n)
-		}
+		v, ok := octets(parts[len(parts)-4:])
 		if before := parts[:len(parts)-4]; len(before) > 0 {
 			if p := before[len(before)-1]; p != "" && strings.Trim(p, "0123456789") == "" {
 				ok = false // a fifth number

@@ -637,7 +637,14 @@ func (m *Masker) appendForm(dst, raw []byte, a netip.Addr, f form) []byte {
 		return base64.StdEncoding.AppendEncode(dst, b[:n])
 	}
 	if f == formHex {
-		b := r.As4()
+		var b []byte
+		if len(raw) == 32 {
+			v := r.As16() // an IPv4-mapped address unmapped by Mask maps back
+			b = v[:]
+		} else {
+			v := r.As4()
+			b = v[:]
+		}
 		for j, c := range raw {
 			v := b[j/2] >> (4 * (1 - j%2)) & 0xf
 			switch {
@@ -647,6 +654,47 @@ func (m *Masker) appendForm(dst, raw []byte, a netip.Addr, f form) []byte {
 				dst = append(dst, "0123456789abcdef"[v])
 			default:
 				dst = append(dst, "0123456789ABCDEF"[v])
+			}
+		}
+		return dst
+	}
+	if f == formTuple {
+		// The numbers in raw, masked, each where raw has it.
+		b := r.As16()
+		width := 2 // bytes a number stands for
+		if a.Is4() {
+			width = 1
+		}
+		j := 12 // the first number's byte in b: IPv4 is mapped there
+		if width == 2 {
+			j = 0
+		}
+		for k := 0; k < len(raw); {
+			if class[raw[k]]&cDigit == 0 {
+				dst = append(dst, raw[k])
+				k++
+				continue
+			}
+			e := k
+			for e < len(raw) && class[raw[e]]&cDigit != 0 {
+				e++
+			}
+			x := uint64(b[j])
+			if width == 2 {
+				x = x<<8 | uint64(b[j+1])
+			}
+			dst = strconv.AppendUint(dst, x, 10)
+			j += width
+			k = e
+		}
+		return dst
+	}
+	if f == formPadded {
+		for j, x := range r.As4() {
+			if x == a.As4()[j] {
+				dst = append(dst, raw[3*j:3*j+3]...)
+			} else {
+				dst = append(dst, '0'+x/100, '0'+x/10%10, '0'+x%10)
 			}
 		}
 		return dst

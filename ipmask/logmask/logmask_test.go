@@ -166,6 +166,27 @@ func TestMaskFreeText(t *testing.T) {
 			`{CB007100:D431_C6336400:01BB_665800A0_0004:1A2B} unique_id=cb007100:d431_0a000000:01bb_665800a0_0005:1a2b`},
 		{"haproxy unique id, not eight hex digits and a port", "DEADBEEF:CAFE BADC0FFEE:1234_ 0A000005:1_ 665800A0_0004:1A2B", "DEADBEEF:CAFE BADC0FFEE:1234_ 0A000005:1_ 665800A0_0004:1A2B"},
 
+		// Linux audit's SOCKADDR records: a struct sockaddr in hex after
+		// "saddr=", its family little-endian (0200 AF_INET, 0A00
+		// AF_INET6), the port, then the address (after the flow label
+		// for IPv6); masked there, in the case it was written in.
+		{"audit sockaddr ipv4", "type=SOCKADDR msg=audit(1718092800.123:456): saddr=020001BBCB0071090000000000000000",
+			"type=SOCKADDR msg=audit(1718092800.123:456): saddr=020001BBCB0071000000000000000000"},
+		{"audit sockaddr ipv6, enriched", "type=SOCKADDR msg=audit(1718092800.123:457): saddr=0A0001BB0000000020010DB800010002000000000000000700000000\x1dSADDR={ saddr_fam=inet6 laddr=2001:db8:1:2::7 lport=443 }",
+			"type=SOCKADDR msg=audit(1718092800.123:457): saddr=0A0001BB0000000020010DB800010000000000000000000000000000\x1dSADDR={ saddr_fam=inet6 laddr=2001:db8:1:: lport=443 }"},
+		{"audit sockaddr ipv4-mapped, lower case, forwarded by audisp", "audispd: node=web1 type=SOCKADDR msg=audit(1718092800.123:458): saddr=0a0000500000000000000000000000000000ffffc633640700000000",
+			"audispd: node=web1 type=SOCKADDR msg=audit(1718092800.123:458): saddr=0a0000500000000000000000000000000000ffffc633640000000000"},
+		{"audit sockaddr cut short", "type=SOCKADDR msg=audit(1718092800.123:459): saddr=020001BBCB007109", "type=SOCKADDR msg=audit(1718092800.123:459): saddr=020001BBCB007100"},
+		{"audit sockaddr that holds no internet address", "msg=audit(1718092800.123:460): saddr=01002F6465762F6C6F6700\nmsg=audit(1718092800.123:461): saddr=100000000000000000000000",
+			"msg=audit(1718092800.123:460): saddr=01002F6465762F6C6F6700\nmsg=audit(1718092800.123:461): saddr=100000000000000000000000"},
+
+		// Erlang and Elixir write an address as a tuple of numbers
+		// (Cowboy's peer, Plug's remote_ip, inet:ip_address()).
+		{"erlang tuples", `peer => {{203,0,113,9},54321}, remote_ip: {198, 51, 100, 7} {8193,3512,1,2,0,0,0,7} {0, 0, 0, 0, 0, 65535, 52224, 29193}`,
+			`peer => {{203,0,113,0},54321}, remote_ip: {198, 51, 100, 0} {8193,3512,1,0,0,0,0,0} {0, 0, 0, 0, 0, 65535, 52224, 29184}`},
+		{"tuples that are no address", "{1,2,3} {1,2,3,256} {1,2,3,4,5} {1,2,3,4,5,6,7,65536} {a,1,2,3} x {1,2,3,4,5,6,7,8,9} {123456,1,2,3}",
+			"{1,2,3} {1,2,3,256} {1,2,3,4,5} {1,2,3,4,5,6,7,65536} {a,1,2,3} x {1,2,3,4,5,6,7,8,9} {123456,1,2,3}"},
+
 		// Reverse DNS names: the address reversed, one label per octet or
 		// nibble. A four-label in-addr.arpa name also reads forward as a
 		// dotted quad, so it is masked as both.
@@ -187,7 +208,15 @@ func TestMaskFreeText(t *testing.T) {
 		// ISPs' reverse DNS and nip.io write an IPv4 address in hex.
 		{"hex ipv4 host names", "connect from p5dc5a9f2.dip0.t-ipconnect.de[93.197.169.242] ipb21b4c4b.dynamic.kabel-deutschland.de",
 			"connect from p5dc5a900.dip0.t-ipconnect.de[93.197.169.0] ipb21b4c00.dynamic.kabel-deutschland.de"},
+		{"hex label of decimal digits in a token of three dots", "..10000001.nip.io 1..10000001.nip.io", "..10000000.nip.io 1..10000000.nip.io"},
 		{"hex ipv4 in nip.io names", "https://c633644d.nip.io/ app-c633644d.nip.io www.C633644D.nip.io", "https://c6336400.nip.io/ app-c6336400.nip.io www.C6336400.nip.io"},
+		// ISPs' reverse DNS names also write an IPv4 address as twelve
+		// zero-padded decimal digits (sshd's and PAM's rhost=).
+		{"zero-padded decimal ipv4 host names", "rhost=n203000113009.netvigator.example  user=root ip-198051100007.static.example.net 203000113009.dyn.example.org",
+			"rhost=n203000113000.netvigator.example  user=root ip-198051100000.static.example.net 203000113000.dyn.example.org"},
+		{"zero-padded decimal after hex letters in its label", "AA203000113009.x.example ab203000113009.x.example", "AA203000113000.x.example ab203000113000.x.example"},
+		{"twelve digits that are no host name's address", "203000113009.txt 203000113009 n203000113009 n203000113256.example.net abcdef203000113009.example.net 1203000113009.example.net",
+			"203000113009.txt 203000113009 n203000113009 n203000113256.example.net abcdef203000113009.example.net 1203000113009.example.net"},
 		{"hex that is no host name's address", "deadbeef.txt commit a1b2c3d4. d111111abcdef8.cloudfront.net x.1.c633644d.nip.io _c633644d.nip.io abcdefgh12345678.x.y",
 			"deadbeef.txt commit a1b2c3d4. d111111abcdef8.cloudfront.net x.1.c633644d.nip.io _c633644d.nip.io abcdefgh12345678.x.y"},
 		{"hyphenated quad after another label", "www.203-0-113-9.sslip.io static.198-51-100-7.clients.example.de", "www.203-0-113-0.sslip.io static.198-51-100-0.clients.example.de"},
@@ -206,7 +235,14 @@ func TestMaskFreeText(t *testing.T) {
 		{"dashed ipv6 whose last group starts a dotted quad", "2001-db8--1.2.3.4", "2001-db8--1.2.3.0"},
 		{"dashes that are no ipv6 host name", "123e4567-e89b-12d3-a456-426614174000.json a-b-c.example.net dead-beef.example.net 2001-db8--7 x 2001-db8--7.",
 			"123e4567-e89b-12d3-a456-426614174000.json a-b-c.example.net dead-beef.example.net 2001-db8--7 x 2001-db8--7."},
-		{"hyphenated numbers that are no host name", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4.", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4."},
+		// A host name written without its domain, as syslog writes the
+		// sender's (macOS's guest networks, EC2's default host names),
+		// ends in the hyphenated quad after a word.
+		{"hyphenated quad ending a short host name", "Jul  1 09:00:55 guest-203-0-113-9 kernel[0]: up\nJun 11 08:00:00 ip-198-51-100-7 sshd[42]: ok",
+			"Jul  1 09:00:55 guest-203-0-113-0 kernel[0]: up\nJun 11 08:00:00 ip-198-51-100-0 sshd[42]: ok"},
+		{"short hyphenated host name before a port, a colon or the end", "ip-10-0-0-5:8080 (c-198-51-100-7) from x-1-2-3-4. ec2-203-0-113-9 run-24-6-11-10", "ip-10-0-0-0:8080 (c-198-51-100-0) from x-1-2-3-0. ec2-203-0-113-0 run-24-6-11-0"},
+		{"hyphenated numbers that are no host name", "1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4-5 x-1-2-3-4x --1-2-3-4 x-1-2-3-256 1-2-3-4-5",
+			"1-2-3-4-5.example.net 1-2-3-256.example.net build 1-2-3-4 done 1-2-3-4. x-1-2-3-4-5 x-1-2-3-4x --1-2-3-4 x-1-2-3-256 1-2-3-4-5"},
 
 		// Dovecot's session IDs hold the client's address after a
 		// timestamp and a port, in base64: masked there too.
@@ -849,6 +885,11 @@ func TestCutPoint(t *testing.T) {
 		{"not inside a session ID", "a session=<ESIzRFVmOTDLAHEJ", 2},
 		{"not inside a session ID's prefix", "a imap(x)<42><ESIzRFVm", 7},
 		{"after a whole session ID", "a session=<ESIzRFVmOTDLAHEJ> b", 29},
+		{"not between an audit record's timestamp and its saddr", "x msg=audit(1718092800.123:456): saddr=020001BBCB00", 6},
+		{"not inside an audit record's timestamp", "x msg=audit(1718092800.1", 6},
+		{"not inside an erlang tuple", "x {203, 0, 113, 9", 2},
+		{"after an erlang tuple", "x {203, 0, 113, 9} y", 19},
+		{"after an audit record's whole saddr", "x msg=audit(1718092800.123:456): saddr=020001BBCB0071090000000000000000 y", 72},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -259,6 +259,15 @@ type scanner struct {
 	// lt is the position of the next '<' (a Dovecot session ID may
 	// follow it), kept like dot and colon.
 	lt int
+	// dash is the position of the next '-' before a decimal digit (a
+	// host name's label may end in a hyphenated quad there), kept like
+	// dot and colon.
+	dash int
+	// brace is the position of the next '{' (an Erlang tuple may
+	// follow it), kept like dot and colon.
+	brace int
+	// rare is min(lt, dash, brace), or -1 before they are looked for.
+	rare int
 	// end is where the text of the last match taken (see took) ended,
 	// or 0.
 	end int
@@ -272,6 +281,75 @@ type pending struct {
 	form              form
 }
 
+// rareBefore looks at the first '<' (a Dovecot session ID may follow it),
+// '{' (an Erlang tuple) or '-' before a digit (a host name's label may end
+// in a hyphenated quad there) that comes before p, the next token. It reports whether it found
+// one, and then m and ok as next does, with sc.i past that byte. Both are
+// looked for outside next's loop, which pays one comparison for them.
+func (sc *scanner) rareBefore(p int) (m Match, ok, found bool) {
+	if sc.lt < sc.i {
+		sc.lt = indexFrom(sc.s, sc.i, '<')
+	}
+	if sc.dash < sc.i {
+		sc.dash = sc.nextDash(sc.i)
+	}
+	if sc.brace < sc.i {
+		sc.brace = indexFrom(sc.s, sc.i, '{')
+	}
+	sc.rare = min(sc.lt, sc.dash, sc.brace)
+	if sc.rare >= p {
+		return Match{}, false, false
+	}
+	if sc.rare == sc.lt {
+		sc.i = sc.lt + 1
+		m, ok = sc.session(sc.lt)
+		return m, ok, true
+	}
+	if sc.rare == sc.brace {
+		sc.i = sc.brace + 1
+		m, ok = sc.tuple(sc.brace)
+		return m, ok, true
+	}
+	// A host name's label ending in a hyphenated quad that no name
+	// follows (ip-10-0-0-5 sshd[42]:); one that a name, a '.' or a ':'
+	// follows is found with the token there.
+	s := sc.s
+	a := sc.dash + 1
+	sc.i = a
+	e := a + 1
+	for e < len(s) && class[s[e]]&cDigit != 0 {
+		e++
+	}
+	if e < len(s) && class[s[e]]&(cDot|cColon) != 0 {
+		return Match{}, false, true
+	}
+	m, ok = sc.hyphenQuad(a)
+	return m, ok, true
+}
+
+// nextDash returns the position of the first '-' at or after from that a
+// decimal digit follows, or len(sc.s). A hyphenated quad needs four '-'
+// before its numbers (a word, then four numbers): text with fewer, as most
+// lines of an access log, is counted once and not searched.
+func (sc *scanner) nextDash(from int) int {
+	s := sc.s
+	if sc.dash < 0 && bytes.Count(s, dashText) < 4 {
+		return len(s)
+	}
+	for {
+		d := indexFrom(s, from, '-')
+		if d+1 >= len(s) {
+			return len(s)
+		}
+		if class[s[d+1]]&cDigit != 0 {
+			return d
+		}
+		from = d + 2
+	}
+}
+
+var dashText = []byte{'-'}
+
 // indexFrom returns the index of the first c in s[from:], or len(s).
 func indexFrom(s []byte, from int, c byte) int {
 	if i := bytes.IndexByte(s[from:], c); i >= 0 {
@@ -280,7 +358,9 @@ func indexFrom(s []byte, from int, c byte) int {
 	return len(s)
 }
 
-func newScanner(s []byte) scanner { return scanner{s: s, dot: -1, colon: -1, lt: -1, keyAt: -1} }
+func newScanner(s []byte) scanner {
+	return scanner{s: s, dot: -1, colon: -1, lt: -1, dash: -1, brace: -1, rare: -1, keyAt: -1}
+}
 
 // took notes that the caller has taken m, the last match next returned,
 // with its port or the hex digits cut off after it: a reading that
@@ -315,13 +395,9 @@ func (sc *scanner) next() (Match, bool) {
 			sc.colon = indexFrom(s, sc.i, ':')
 		}
 		p := min(sc.dot, sc.colon)
-		if sc.lt < p { // rare: a '<' before the next token, or not looked for
-			if sc.lt < sc.i {
-				sc.lt = indexFrom(s, sc.i, '<')
-			}
-			if sc.lt < p {
-				sc.i = sc.lt + 1
-				if m, ok := sc.session(sc.lt); ok {
+		if sc.rare < p { // rare: a '<' or a '-' and a digit before the next token, or not looked for
+			if m, ok, found := sc.rareBefore(p); found {
+				if ok {
 					return m, true
 				}
 				continue
@@ -387,13 +463,14 @@ func (sc *scanner) next() (Match, bool) {
 		}
 		// A host name's label ending in an IPv4 address in hex
 		// (p5dc5a9f2.dip0.t-ipconnect.de, c633644d.nip.io). A token of
-		// digits and three dots, as an IPv4 address's, cannot hold one
-		// that a name follows: the name's first label starts with a
-		// letter, a hex one after p or, past the token, any other.
-		if colons == 0 && b-a > 8 && (dots != 3 || met&cHex != 0) {
+		// digits and three dots that does not end in a dot, as an IPv4
+		// address's, cannot hold one that a name follows: the name's
+		// first label starts with a letter, a hex one after p or, past
+		// the token, any other, after the '.' that ends the token.
+		if colons == 0 && b-a > 8 && (dots != 3 || met&cHex != 0 || s[b-1] == '.') {
 			if m, ok := sc.hexLabel(a, b); ok {
 				if m.Start > a+1 { // rare: the token may hold a dotted quad before it
-					sc.pending = pending{m: m, i: sc.i, keyAt: -1, form: formHex, ok: true}
+					sc.pending = pending{m: m, i: sc.i, keyAt: -1, form: sc.form, ok: true}
 					sc.i, sc.quadEnd = a, m.Start-1
 					continue
 				}
@@ -419,6 +496,11 @@ func (sc *scanner) next() (Match, bool) {
 		if colons < 7 && !double && dots < 3 {
 			if colons == 1 && dots == 0 && b-a == 13 { // rare: HAProxy's unique IDs
 				if m, ok := sc.hexQuad(a, b); ok {
+					return m, true
+				}
+			}
+			if colons == 1 && dots == 1 && b < n && s[b] == ')' { // rare: an audit record's timestamp
+				if m, ok := sc.auditAddr(a, b); ok {
 					return m, true
 				}
 			}
@@ -508,9 +590,11 @@ const (
 	formInAddr              // in-addr.arpa labels (reverseName)
 	formIP6                 // ip6.arpa nibbles (reverseName)
 	formSession             // a Dovecot session ID (session)
-	formHex                 // eight hex digits, as HAProxy's unique IDs (hexQuad)
+	formHex                 // the address's bytes in hex, as HAProxy's unique IDs (hexQuad) and audit's saddr (auditAddr)
 	formName                // a dotted quad that is labels of a host name (nameQuad)
 	formDash                // IPv6 with '-' for ':' in a host name's label (dashed6)
+	formPadded              // twelve zero-padded decimal digits in a host name's label (hexLabel)
+	formTuple               // an Erlang tuple of decimal octets or 16-bit groups (tuple)
 )
 
 // hexQuad reads the token s[a:b], which holds one colon, as the start of
@@ -532,6 +616,107 @@ func (sc *scanner) hexQuad(a, b int) (Match, bool) {
 	return Match{Addr: netip.AddrFrom4(v), Start: a, End: k}, true
 }
 
+// tuple reads, where s[at] is '{', an address as Erlang and Elixir write
+// one (inet:ip_address(), Plug's remote_ip, Cowboy's peer): a tuple of
+// four decimal numbers up to 255 (IPv4) or eight up to 65535 (IPv6, a
+// 16-bit group each), separated by commas with or without spaces:
+// {203,0,113,9} and {8193, 3512, 0, 0, 0, 0, 0, 1}. The match is the
+// tuple, braces included. On success, the scanner goes on after it.
+func (sc *scanner) tuple(at int) (Match, bool) {
+	s := sc.s
+	var v [8]uint32
+	n, k := 0, at+1
+	for {
+		for k < len(s) && s[k] == ' ' {
+			k++
+		}
+		d := k
+		x := uint32(0)
+		for k < len(s) && class[s[k]]&cDigit != 0 && k-d < 5 {
+			x = x*10 + uint32(s[k]-'0')
+			k++
+		}
+		if k == d || n == len(v) || x > 0xffff || k < len(s) && class[s[k]]&cDigit != 0 {
+			return Match{}, false
+		}
+		v[n] = x
+		n++
+		for k < len(s) && s[k] == ' ' {
+			k++
+		}
+		if k >= len(s) || s[k] != ',' && s[k] != '}' {
+			return Match{}, false
+		}
+		k++
+		if s[k-1] == '}' {
+			break
+		}
+	}
+	var a netip.Addr
+	switch n {
+	case 4:
+		if v[0]|v[1]|v[2]|v[3] > 0xff {
+			return Match{}, false
+		}
+		a = netip.AddrFrom4([4]byte{byte(v[0]), byte(v[1]), byte(v[2]), byte(v[3])})
+	case 8:
+		var b [16]byte
+		for j, x := range v {
+			b[2*j], b[2*j+1] = byte(x>>8), byte(x)
+		}
+		a = netip.AddrFrom16(b)
+	default:
+		return Match{}, false
+	}
+	sc.i = k
+	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formTuple
+	return Match{Addr: a, Start: at, End: k}, true
+}
+
+// auditAddr reads, where the token s[a:b] is a Linux audit record's
+// timestamp and serial after "audit(" (msg=audit(1718092800.123:456):),
+// a SOCKADDR record's "saddr=" after it: the struct sockaddr the syscall
+// was given, in hex, its family first (0200 AF_INET, 0A00 AF_INET6,
+// little-endian; 0002 and 000A big-endian), then the port, then the
+// address (for AF_INET6 after the 32-bit flow label). The match is the
+// address's hex digits. On success, the scanner goes on after the hex.
+func (sc *scanner) auditAddr(a, b int) (Match, bool) {
+	s := sc.s
+	const key = "): saddr="
+	h := b + len(key)
+	if a < 6 || string(s[a-6:a]) != "audit(" || h > len(s) || string(s[b:h]) != key {
+		return Match{}, false
+	}
+	e := h
+	for e < len(s) && hexVal[s[e]] != 0xff {
+		e++
+	}
+	if e-h < 16 {
+		return Match{}, false
+	}
+	fam := [2]byte{hexVal[s[h]]<<4 | hexVal[s[h+1]], hexVal[s[h+2]]<<4 | hexVal[s[h+3]]}
+	var m Match
+	switch {
+	case fam == [2]byte{2, 0} || fam == [2]byte{0, 2}:
+		var v [4]byte
+		for j := range v {
+			v[j] = hexVal[s[h+8+2*j]]<<4 | hexVal[s[h+9+2*j]]
+		}
+		m = Match{Addr: netip.AddrFrom4(v), Start: h + 8, End: h + 16}
+	case (fam == [2]byte{10, 0} || fam == [2]byte{0, 10}) && e-h >= 48:
+		var v [16]byte
+		for j := range v {
+			v[j] = hexVal[s[h+16+2*j]]<<4 | hexVal[s[h+17+2*j]]
+		}
+		m = Match{Addr: netip.AddrFrom16(v), Start: h + 16, End: h + 48}
+	default:
+		return Match{}, false
+	}
+	sc.i = e
+	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formHex
+	return m, true
+}
+
 // hyphenQuad reads, where s[a] starts the last of a run of decimal numbers
 // joined by '-' that ends a host name's label (a '.' then a letter or digit
 // follow it), the last four numbers as an IPv4 address: 203-0-113-9 in
@@ -551,10 +736,16 @@ func (sc *scanner) hyphenQuad(a int) (Match, bool) {
 	for e < len(s) && class[s[e]]&cDigit != 0 {
 		e++
 	}
+	// short: no name follows the label, as where syslog writes a host
+	// name without its domain (ip-10-0-0-5 sshd[42]:): read only after a
+	// word and a '-', and not where the label runs on.
+	short := false
 	if e+1 >= len(s) || s[e] != '.' || class[s[e+1]]&(cDigit|cHex|cWord) == 0 || s[e+1] == '_' {
-		return Match{}, false
-	}
-	if startsQuad(s, e) {
+		if e < len(s) && (class[s[e]]&(cHex|cWord) != 0 || s[e] == '-') {
+			return Match{}, false
+		}
+		short = true
+	} else if startsQuad(s, e) {
 		return Match{}, false // the last number starts a dotted quad, read as such
 	}
 	var v [4]byte
@@ -576,6 +767,9 @@ func (sc *scanner) hyphenQuad(a int) (Match, bool) {
 			}
 			start = j - 1
 		}
+	}
+	if short && (start < 2 || s[start-1] != '-' || class[s[start-2]]&(cDigit|cHex|cWord) == 0 || s[start-2] == '_') {
+		return Match{}, false // build 1-2-3-4: no word before it
 	}
 	if start > 0 {
 		switch c := s[start-1]; {
@@ -617,7 +811,12 @@ func (sc *scanner) hexLabel(a, b int) (Match, bool) {
 			return Match{}, false
 		}
 		if q-p >= 8 && hexRun(s[p:q]) && namesAfter(s, q) {
-			if m, ok := sc.hexLabelAt(p, q); ok {
+			if q-p >= 12 && digits(s[q-12:q]) {
+				if m, ok := sc.hexLabelAt(p, q, 12); ok {
+					return m, true
+				}
+			}
+			if m, ok := sc.hexLabelAt(p, q, 8); ok {
 				return m, true
 			}
 		}
@@ -626,8 +825,9 @@ func (sc *scanner) hexLabel(a, b int) (Match, bool) {
 	return Match{}, false
 }
 
-// hexLabelAt is hexLabel for the hex digits s[p:q] of one label.
-func (sc *scanner) hexLabelAt(p, q int) (Match, bool) {
+// hexLabelAt is hexLabel for the hex digits s[p:q] of one label, whose
+// last width (8, or 12 for zero-padded decimal) are the address.
+func (sc *scanner) hexLabelAt(p, q, width int) (Match, bool) {
 	s := sc.s
 	ls := p // the label's start
 	for ls > 0 && (isLetter(s[ls-1]) || class[s[ls-1]]&cDigit != 0 || s[ls-1] == '-') {
@@ -642,7 +842,7 @@ func (sc *scanner) hexLabelAt(p, q int) (Match, bool) {
 			return Match{}, false
 		}
 	}
-	h := q - 8
+	h := q - width
 	prefix := s[ls:h]
 	ok := len(prefix) == 0 || prefix[len(prefix)-1] == '-'
 	if !ok && len(prefix) <= 4 {
@@ -655,11 +855,19 @@ func (sc *scanner) hexLabelAt(p, q int) (Match, bool) {
 		return Match{}, false
 	}
 	var v [4]byte
+	f := formHex
 	for j := range v {
+		if width == 12 {
+			if v[j], ok = octet(s[h+3*j : h+3*j+3]); !ok {
+				return Match{}, false
+			}
+			f = formPadded
+			continue
+		}
 		v[j] = hexVal[s[h+2*j]]<<4 | hexVal[s[h+2*j+1]]
 	}
 	sc.i = q
-	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formHex
+	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, f
 	return Match{Addr: netip.AddrFrom4(v), Start: h, End: q}, true
 }
 

@@ -22,8 +22,9 @@ const flushAt = 64 << 10
 // MaxLine bytes of it are waiting, the Writer masks and writes them up to
 // the last byte that cannot touch an address (a space, a quote, a bracket,
 // a comma...) and is not part of an escape whose digits an address may
-// follow ("%20", "\u0027", "#011") or of a Dovecot session ID and the
-// text before it, keeping the rest for the next piece,
+// follow ("%20", "\u0027", "#011"), of a Dovecot session ID or an audit
+// record's saddr and the text before it, or of an Erlang tuple
+// ({203, 0, 113, 9}), keeping the rest for the next piece,
 // so the result is the same as if the line had been masked whole. Only a
 // stretch of MaxLine bytes holding no such byte is cut elsewhere: after
 // its last non-address byte (a letter), else after its last byte that is
@@ -307,14 +308,65 @@ func Copy(dst io.Writer, src io.Reader, p ipmask.Policy, opts *Options) (written
 // (len(b) > 0): after the last byte that cannot touch an address, else after
 // the last byte outside tokens, else after the last byte that is neither
 // digit nor dot, else after the last "..", else len(b); and before a
-// Dovecot session ID and the text before it that the cut would split. The two middle
+// Dovecot session ID or an audit record's saddr and the text before it,
+// or an Erlang tuple, that the cut would split. The two middle
 // rules never cut a percent-escape, whose digits could run into an address.
 func cutPoint(b []byte) int {
 	c := cutAt(b)
 	if j := sessionAt(b, c); j > 0 {
 		return cutPoint(b[:j])
 	}
+	if j := auditAt(b, c); j > 0 {
+		return cutPoint(b[:j])
+	}
+	if j := tupleAt(b, c); j > 0 {
+		return cutPoint(b[:j])
+	}
 	return c
+}
+
+// tupleAt returns where an Erlang tuple that a cut at c may split starts
+// (a '{' with only digits, commas and spaces between it and c); else -1.
+func tupleAt(b []byte, c int) int {
+	for j := c - 1; j >= 0 && j >= c-64; j-- {
+		switch {
+		case b[j] == '{':
+			return j
+		case class[b[j]]&cDigit == 0 && b[j] != ',' && b[j] != ' ':
+			return -1
+		}
+	}
+	return -1
+}
+
+// auditAt returns where an audit record's "audit(", its timestamp and
+// serial, "): saddr=" and the hex after it (which the scanner reads
+// together, see auditAddr) start if a cut at c would split them, or if
+// they run on past b, where it could; else -1.
+func auditAt(b []byte, c int) int {
+	const head, key = "audit(", "): saddr="
+	for j := max(0, c-120); j < c; j++ {
+		if b[j] != 'a' {
+			continue
+		}
+		k, ok := startsCut(b, j, head)
+		if !ok {
+			continue
+		}
+		for k < len(b) && class[b[k]]&(cDigit|cDot|cColon) != 0 {
+			k++
+		}
+		if k, ok = startsCut(b, k, key); !ok {
+			continue
+		}
+		for k < len(b) && hexVal[b[k]] != 0xff {
+			k++
+		}
+		if k >= c {
+			return j
+		}
+	}
+	return -1
 }
 
 // sessionAt returns where a Dovecot session ID with the text before it
@@ -356,6 +408,13 @@ func sessionAt(b []byte, c int) int {
 		}
 	}
 	return -1
+}
+
+// startsCut reports whether b[k:] starts with p, or is the start of p
+// (which then runs on past b), and returns where p ends in b.
+func startsCut(b []byte, k int, p string) (int, bool) {
+	n := min(len(p), len(b)-k)
+	return k + n, string(b[k:k+n]) == p[:n]
 }
 
 // cutAt is cutPoint without the rule for session IDs.
