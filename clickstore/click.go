@@ -295,7 +295,7 @@ func (c Click) Validate() error {
 	case refSeen&notHost != 0 && holdsAddr(c.Referrer):
 		// Not a host name: any address in it, as for a link.
 		return invalid("referrer", fmt.Sprintf("holds an IP address finer than ipmask.Default (%d bytes)", len(c.Referrer)))
-	case linkSeen&addrByte != 0 && holdsAddr(c.Link):
+	case linkSeen&(addrByte|dashByte) != 0 && holdsAddr(c.Link):
 		return invalid("link", fmt.Sprintf("holds an IP address finer than ipmask.Default (%d bytes)", len(c.Link)))
 	case labelHoldsAddr(c.Bot, botSeen):
 		return invalid("bot", fmt.Sprintf("holds or spells an IP address (%d bytes)", len(c.Bot)))
@@ -361,7 +361,7 @@ func IsText(s string) bool {
 const (
 	notASCII = 1 << iota // a NUL or a byte past ASCII: text only if IsText says so
 	addrByte             // what an address logmask finds needs (see hostaddr.MayHold)
-	dashByte             // '-', which a host name's label spelling an address needs
+	dashByte             // '-', which a host name's label spelling an address needs (ip-198-51-100-7)
 	notHost              // a byte no host name has: not a letter, a digit, '.', '-' or '_'
 )
 
@@ -379,6 +379,7 @@ var byteClass = func() (t [256]uint8) {
 	t[':'] |= addrByte
 	t['%'] |= addrByte
 	t['<'] |= addrByte
+	t['{'] |= addrByte
 	t['.'] = addrByte
 	t['-'] = dashByte
 	return t

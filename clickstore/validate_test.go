@@ -44,6 +44,9 @@ func TestValidateRefusesAddressText(t *testing.T) {
 		"app.c6336407.nip.io",
 		"https://example.com/x?ip=2001%3Adb8%3A1%3A2%3A%3A7",
 		"crawler/1.0 (+198.51.100.7)",
+		"go/ip-198-51-100-7", // a host name written without its domain
+		"go/{198,51,100,7}",  // an Erlang tuple
+		"bot {198, 51, 100, 7}",
 	}
 	for _, c := range ipmasktest.Cases() {
 		texts = append(texts, c.Text, "go/"+c.Text)
