@@ -70,7 +70,9 @@
 // key-value pairs, JSON, the URL's path or query, IPv6 in any spelling or
 // percent-encoded), it is replaced by the masked address; other addresses
 // inside text are not looked for ([NewMiddleware] says exactly where and
-// in which forms). Middleware wrapping it sees the rewritten request too. [Info] implements
+// in which forms). A handler that hijacks the connection (a websocket)
+// gets one whose RemoteAddr is masked too. Middleware wrapping it sees the
+// rewritten request too. [Info] implements
 // [slog.LogValuer] and logs only masked data; [KeyFunc] keys rate
 // limiters on the masked network; [Resolver.Stats] counts resolutions by
 // outcome for metrics.

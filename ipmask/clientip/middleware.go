@@ -359,6 +359,22 @@ var clientAddrHeaders = []string{
 // A value signed over the address (a token bound to the client's IP) no
 // longer verifies behind the middleware: such a service needs NoRewrite.
 //
+// A handler that takes the connection over (Hijack, directly or through
+// http.ResponseController, as every websocket library does) gets a
+// net.Conn whose RemoteAddr is the peer's address masked by p, with its
+// port (for a client that connects directly, RemoteAddr's text). For that,
+// when the ResponseWriter the middleware gets can hijack (net/http's
+// HTTP/1 writer can, its HTTP/2 one cannot), the next handler gets a
+// writer of the middleware's own, which is an http.Flusher and an
+// http.Pusher when the writer it got is, always an io.ReaderFrom (the
+// wrapped writer's, which uses sendfile), io.StringWriter and
+// http.Hijacker, and has the methods http.ResponseController uses (it
+// flushes, sets deadlines and enables full duplex through the wrapped
+// writer) but no Unwrap, which would hand out the writer that reports the
+// raw address. The conn it hands out has the net.Conn methods and
+// CloseWrite, and nothing that reaches the wrapped conn (not a *tls.Conn's
+// NetConn).
+//
 // A handler wrapping this middleware (an access logger, a tracer) therefore
 // sees, once it returns, the masked address, the Info and none of those
 // headers: nothing outside the middleware holds the raw address unless it
@@ -377,8 +393,10 @@ var clientAddrHeaders = []string{
 // Per request it costs one allocation (the context node and the rewritten
 // RemoteAddr together: 80 bytes, or 112 when the masked RemoteAddr is
 // longer than 24 bytes, which needs an IPv6 policy keeping more than 48
-// bits; 384 bytes with NoRewrite, which copies the request; with KeepRaw,
-// a failed resolution adds one for its error), and a walk over the header
+// bits; 112 and 128 bytes with the writer that masks a hijacked
+// connection; 384 bytes with NoRewrite, which copies the request and
+// hands on the writer it got; with KeepRaw, a failed resolution adds one
+// for its error), and a walk over the header
 // map's keys that rejects most of them on their length and their first
 // and last letters, and looks for the client's address in each value.
 // An invalid opts.OnFailure is an error.
@@ -439,6 +457,20 @@ type stateLong struct {
 	addr [maxRemoteAddr]byte
 }
 
+// stateHijack and stateLongHijack are state and stateLong with the
+// ResponseWriter the next handler gets when the one the middleware got can
+// hijack the connection (net/http's HTTP/1 writer), still one allocation:
+// 112 and 128 bytes.
+type stateHijack struct {
+	state
+	w hijackWriter
+}
+
+type stateLongHijack struct {
+	stateLong
+	w hijackWriter
+}
+
 // stateCopy is the one allocation per request under NoRewrite: the
 // context node and the shallow copy of the request the next handler gets.
 type stateCopy struct {
@@ -462,6 +494,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// masked again where it is found.
 			o := m.own(full)
 			m.hide.deleteFrom(r, &o)
+			if canHijack(w) {
+				// Not the writer this middleware handed on the first
+				// time (a retry's own): a second allocation, here only.
+				w = new(hijackWriter).wrap(w, m.p)
+			}
 			h.next.ServeHTTP(w, r)
 			return
 		}
@@ -520,12 +557,23 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var node *reqctx.Node[ctxKey, payload]
 	var dst []byte
-	if len(text) <= len(state{}.addr) {
+	var hw *hijackWriter
+	switch short, hijack := len(text) <= len(state{}.addr), canHijack(w); {
+	case short && !hijack:
 		st := new(state)
 		node, dst = &st.node, st.addr[:]
-	} else {
+	case short:
+		st := new(stateHijack)
+		node, dst, hw = &st.node, st.addr[:], &st.w
+	case !hijack:
 		st := new(stateLong)
 		node, dst = &st.node, st.addr[:]
+	default:
+		st := new(stateLongHijack)
+		node, dst, hw = &st.node, st.addr[:], &st.w
+	}
+	if hw != nil {
+		w = hw.wrap(w, m.p)
 	}
 	node.Context = r.Context()
 	node.V = v
