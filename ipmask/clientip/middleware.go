@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -318,7 +319,12 @@ var clientAddrHeaders = []string{
 // client address (those of [ClientAddrHeaders], those r's [SingleHeader]
 // strategies read, and any other whose value is an IP address or a list
 // that begins or ends with one, as ClientAddrHeaders says) are deleted
-// from its Header map.
+// from its Header map. The request's trailers (r.Trailer) get the same
+// treatment as its header, and the treatment below, when the middleware
+// runs and again when they arrive, at the end of the body (a client may
+// send "Trailer: X-Forwarded-For", or, over HTTP/1, trailers it did not
+// declare): a request that declares trailers or has a chunked body gets a
+// body that does it once read to its end or closed.
 //
 // Wherever else the request carries the client's own address (the one
 // whose mask RemoteAddr shows: the resolved client, or the peer used in
@@ -328,8 +334,8 @@ var clientAddrHeaders = []string{
 // 192.0.2.0:3128 (squid/5.7)"; "ip=192.0.2.1; country=DE", JSON, a
 // Cookie, a Referer or an Origin), in the URL's path, raw path, query and
 // fragment, in RequestURI, in the path values of a ServeMux pattern
-// matched before it ran, and in the values of Form, PostForm,
-// MultipartForm and Trailer when they were filled before it ran. It finds
+// matched before it ran, and in the values of Form, PostForm and
+// MultipartForm when they were filled before it ran. It finds
 // an IPv4 address written as a dotted quad not next to another digit
 // (alone, with a port, in brackets, in "::ffff:192.0.2.1", after a
 // percent-escape such as "%20"), and an IPv6 address in any spelling
@@ -346,8 +352,9 @@ var clientAddrHeaders = []string{
 // site's in a Referer), nor for the client's address in other notations
 // (leading zeros, hyphens as in a reverse DNS name, an integer, hex,
 // percent-encoded dots outside the URL, an IPv4 client written in hex
-// inside IPv6), in header names, in the request body or in trailers not
-// yet read, or in r.TLS (a client certificate's addresses). It keeps it
+// inside IPv6), in header names, in the request body (nor in the forms
+// parsed from it after the middleware ran), or in r.TLS (a client
+// certificate's addresses). It keeps it
 // in Host (r.Host and r.URL.Host), X-Forwarded-Host and
 // X-Original-Host, which name the server, and in Origin and Referer when
 // the request's Host is the client's own address (a browser on the
@@ -396,7 +403,8 @@ var clientAddrHeaders = []string{
 // bits; 112 and 128 bytes with the writer that masks a hijacked
 // connection; 384 bytes with NoRewrite, which copies the request and
 // hands on the writer it got; with KeepRaw, a failed resolution adds one
-// for its error), and a walk over the header
+// for its error; a request that declares trailers or has a chunked body
+// adds one, 64 bytes, for the body that hides them), and a walk over the header
 // map's keys that rejects most of them on their length and their first
 // and last letters, and looks for the client's address in each value.
 // An invalid opts.OnFailure is an error.
@@ -494,6 +502,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// masked again where it is found.
 			o := m.own(full)
 			m.hide.deleteFrom(r, &o)
+			m.watchTrailers(r, full)
 			if canHijack(w) {
 				// Not the writer this middleware handed on the first
 				// time (a retry's own): a second allocation, here only.
@@ -588,7 +597,55 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reject400(w)
 		return
 	}
+	m.watchTrailers(r, shown)
 	h.next.ServeHTTP(w, r)
+}
+
+// watchTrailers makes r's body hide the client's address (full's) from
+// the trailers that arrive with its end, as deleteFrom hides it from the
+// header, when r may have trailers: it declared some (HTTP/1 or HTTP/2),
+// or its body is chunked (net/http's HTTP/1 server keeps undeclared
+// trailers too). Such a request costs an allocation more, the body's
+// wrapper; the others, one branch.
+func (m *middleware) watchTrailers(r *http.Request, full netip.Addr) {
+	if r.Trailer == nil && len(r.TransferEncoding) == 0 || r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	if _, ok := r.Body.(*trailerBody); !ok {
+		r.Body = &trailerBody{body: r.Body, r: r, m: m, full: full}
+	}
+}
+
+// trailerBody is a request body that, once read to its end or closed
+// (net/http's body reads the rest, trailers too, on Close), hides the
+// client's address from the request's trailers, which net/http fills then:
+// while the body is read, net/http asks handlers not to look at them.
+type trailerBody struct {
+	body io.ReadCloser
+	r    *http.Request
+	m    *middleware
+	full netip.Addr
+}
+
+func (b *trailerBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if err == io.EOF {
+		b.hide()
+	}
+	return n, err
+}
+
+func (b *trailerBody) Close() error {
+	err := b.body.Close()
+	b.hide()
+	return err
+}
+
+func (b *trailerBody) hide() {
+	if b.r.Trailer != nil {
+		o := b.m.own(b.full)
+		b.m.hide.hideIn(b.r.Trailer, b.r, &o)
+	}
 }
 
 // reject400 answers a request whose client address cannot be resolved,
@@ -710,15 +767,26 @@ func newHeaderSet(names []string) headerSet {
 	return s
 }
 
-// deleteFrom deletes from r's header every header of the set, whatever
-// the spelling of its key, and every other header whose value begins or
-// ends with an IP address ([listsAddr]), but those that name the server;
-// and it masks the client's own address o where it finds it in the
-// values left and in the URL ([ownAddr]). A key is rejected on its length
-// and its first and last letters in the loop itself; match compares the
-// few that pass.
+// deleteFrom hides the client's address from r's header and trailers
+// ([headerSet.hideIn]) and masks the client's own address o in its URL
+// ([ownAddr.maskURL]).
 func (s *headerSet) deleteFrom(r *http.Request, o *ownAddr) {
-	h := r.Header
+	s.hideIn(r.Header, r, o)
+	if r.Trailer != nil {
+		s.hideIn(r.Trailer, r, o)
+	}
+	if o.full.IsValid() {
+		o.maskURL(r)
+	}
+}
+
+// hideIn deletes from h, r's header or trailers, every header of the set,
+// whatever the spelling of its key, and every other header whose value
+// begins or ends with an IP address ([listsAddr]), but those that name the
+// server; and it masks the client's own address o where it finds it in the
+// values left. A key is rejected on its length and its first and last
+// letters in the loop itself; match compares the few that pass.
+func (s *headerSet) hideIn(h http.Header, r *http.Request, o *ownAddr) {
 	ends := s.ends
 	own := o.full.IsValid()
 keys:
@@ -741,14 +809,11 @@ keys:
 		if own {
 			for _, v := range vv {
 				if len(v) >= o.min && o.hasIn(v) { // most values are too short or stop at one Index
-					o.maskHeader(r, k, vv)
+					o.maskHeader(h, r, k, vv)
 					break
 				}
 			}
 		}
-	}
-	if own {
-		o.maskURL(r)
 	}
 }
 

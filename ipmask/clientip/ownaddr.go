@@ -324,15 +324,15 @@ func (o *ownAddr) maskAll(s string) (string, bool) {
 	return b.String(), true
 }
 
-// maskHeader masks o.full in vv, the values of r.Header[k], but in the
-// headers that name the server (Host, X-Forwarded-Host, X-Original-Host),
-// and in Origin and Referer when the request's Host is the client's own
-// address ([ownAddr.namesOwnServer]).
-func (o *ownAddr) maskHeader(r *http.Request, k string, vv []string) {
+// maskHeader masks o.full in vv, the values of h[k] (h is r's header or
+// trailers), but in the headers that name the server (Host,
+// X-Forwarded-Host, X-Original-Host), and in Origin and Referer when the
+// request's Host is the client's own address ([ownAddr.namesOwnServer]).
+func (o *ownAddr) maskHeader(h http.Header, r *http.Request, k string, vv []string) {
 	if isServerHeader(k) || (len(k) == len("origin") && foldEqual(k, "origin") || len(k) == len("referer") && foldEqual(k, "referer")) && o.namesOwnServer(r) {
 		return
 	}
-	o.maskKey(r.Header, k, vv)
+	o.maskKey(h, k, vv)
 }
 
 // maskValues masks o.full in every value of h (a header or url.Values).
@@ -364,7 +364,8 @@ func (o *ownAddr) maskKey(h map[string][]string, k string, vv []string) {
 
 // maskURL masks o.full in the request's URL (its path, raw path, query
 // and fragment), RequestURI and path values, and in the forms already
-// parsed. The URL is replaced by a copy when it changes.
+// parsed (trailers are headers: see headerSet.hideIn). The URL is
+// replaced by a copy when it changes.
 func (o *ownAddr) maskURL(r *http.Request) {
 	uri, inURI := o.maskEscaped(r.RequestURI)
 	if u := r.URL; u != nil && max(len(u.Path), len(u.RawPath), len(u.RawQuery), len(u.Fragment), len(u.RawFragment), len(u.Opaque)) >= o.min {
@@ -407,9 +408,6 @@ func (o *ownAddr) maskURL(r *http.Request) {
 	}
 	if r.MultipartForm != nil && r.MultipartForm.Value != nil {
 		o.maskValues(r.MultipartForm.Value)
-	}
-	if r.Trailer != nil {
-		o.maskValues(r.Trailer)
 	}
 }
 
