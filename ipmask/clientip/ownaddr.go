@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -368,8 +369,10 @@ func (o *ownAddr) maskKey(h map[string][]string, k string, vv []string) {
 // replaced by a copy when it changes.
 func (o *ownAddr) maskURL(r *http.Request) {
 	uri, inURI := o.maskEscaped(r.RequestURI)
-	if u := r.URL; u != nil && max(len(u.Path), len(u.RawPath), len(u.RawQuery), len(u.Fragment), len(u.RawFragment), len(u.Opaque)) >= o.min {
-		// Most requests' URLs are shorter than the address's text.
+	if u := r.URL; u != nil && (max(len(u.Path), len(u.RawPath), len(u.RawQuery), len(u.Fragment), len(u.RawFragment), len(u.Opaque)) >= o.min || u.User != nil) {
+		// Most requests' URLs are shorter than the address's text, and
+		// have no userinfo (only an absolute-form target can).
+		user, us := o.maskUser(u.User)
 		path, p1 := o.mask(u.Path)
 		rawPath, p2 := o.maskEscaped(u.RawPath)
 		query, q := o.maskEscaped(u.RawQuery)
@@ -382,12 +385,13 @@ func (o *ownAddr) maskURL(r *http.Request) {
 			// encodes the path, and goes.
 			rawPath = ""
 		}
-		if p1 || p2 || q || f1 || f2 || op {
+		if p1 || p2 || q || f1 || f2 || op || us {
 			c := *u
-			c.Path, c.RawPath, c.RawQuery, c.Fragment, c.RawFragment, c.Opaque = path, rawPath, query, frag, rawFrag, opaque
+			c.Path, c.RawPath, c.RawQuery, c.Fragment, c.RawFragment, c.Opaque, c.User = path, rawPath, query, frag, rawFrag, opaque, user
 			r.URL = &c
-			if p1 && !inURI && uri != "" {
-				// Likewise RequestURI: it is written again from the URL.
+			if (p1 || us) && !inURI && uri != "" {
+				// Likewise RequestURI (whose userinfo may be encoded as
+				// its path can): it is written again from the URL.
 				if uri[0] == '/' {
 					uri = c.RequestURI()
 				} else {
@@ -409,6 +413,29 @@ func (o *ownAddr) maskURL(r *http.Request) {
 	if r.MultipartForm != nil && r.MultipartForm.Value != nil {
 		o.maskValues(r.MultipartForm.Value)
 	}
+}
+
+// maskUser masks o.full in a URL's userinfo: in its user and password
+// read as one text ("2001:db8::1@" is the user "2001" and the password
+// "db8::1"), split again at the first colon.
+func (o *ownAddr) maskUser(u *url.Userinfo) (*url.Userinfo, bool) {
+	if u == nil {
+		return nil, false
+	}
+	text := u.Username()
+	pass, hasPass := u.Password()
+	if hasPass {
+		text += ":" + pass
+	}
+	m, ok := o.mask(text)
+	switch {
+	case !ok:
+		return u, false
+	case hasPass:
+		name, pass, _ := strings.Cut(m, ":")
+		return url.UserPassword(name, pass), true
+	}
+	return url.User(m), true
 }
 
 // maskPathValues masks o.full in the values of the wildcards of the
