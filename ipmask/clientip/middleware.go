@@ -334,7 +334,8 @@ var clientAddrHeaders = []string{
 // 192.0.2.0:3128 (squid/5.7)"; "ip=192.0.2.1; country=DE", JSON, a
 // Cookie, a Referer or an Origin), in the URL's path, raw path, query,
 // fragment and userinfo (which only an absolute-form target,
-// "GET http://user@host/ HTTP/1.1", has), in RequestURI, in the path values of a ServeMux pattern
+// "GET http://user@host/ HTTP/1.1", has), in RequestURI, in the method
+// (a token, which a client may spell as its address), in the path values of a ServeMux pattern
 // matched before it ran, and in the values of Form, PostForm and
 // MultipartForm when they were filled before it ran. It finds
 // an IPv4 address written as a dotted quad not next to another digit

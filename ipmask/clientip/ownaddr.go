@@ -363,11 +363,14 @@ func (o *ownAddr) maskKey(h map[string][]string, k string, vv []string) {
 	}
 }
 
-// maskURL masks o.full in the request's URL (its path, raw path, query
-// and fragment), RequestURI and path values, and in the forms already
-// parsed (trailers are headers: see headerSet.hideIn). The URL is
-// replaced by a copy when it changes.
+// maskURL masks o.full in the request's method, its URL (its path, raw
+// path, query, fragment and userinfo), RequestURI and path values, and in
+// the forms already parsed (trailers are headers: see headerSet.hideIn).
+// The URL is replaced by a copy when it changes.
 func (o *ownAddr) maskURL(r *http.Request) {
+	// The method too, a token that digits, dots and '%' may spell, and
+	// the first word of every access log line; real ones are short.
+	r.Method, _ = o.mask(r.Method)
 	uri, inURI := o.maskEscaped(r.RequestURI)
 	if u := r.URL; u != nil && (max(len(u.Path), len(u.RawPath), len(u.RawQuery), len(u.Fragment), len(u.RawFragment), len(u.Opaque)) >= o.min || u.User != nil) {
 		// Most requests' URLs are shorter than the address's text, and

@@ -346,3 +346,27 @@ func BenchmarkMiddlewareHostileText(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) { loop(b, serve) })
 	}
 }
+
+// TestMiddlewareMasksClientAddrInMethod: the method is a token, which
+// digits, dots and percent signs may spell, and every access log writes
+// it: a client that sends its own address as the method finds it masked
+// there too; real methods are left alone.
+func TestMiddlewareMasksClientAddrInMethod(t *testing.T) {
+	mw := behindProxy(t)
+	for _, tt := range []struct {
+		name, client, method, want string
+	}{
+		{"IPv4", canary4, "198.51.100.77", "198.51.100.0"},
+		{"IPv6, percent-encoded", canary6, "2001%3Adb8%3A1%3A2%3A3%3A4%3A5%3A6", "2001%3Adb8%3A1%3A%3A"},
+		{"a real method", canary4, "PROPFIND", "PROPFIND"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, "/", nil)
+			req.RemoteAddr = "10.0.0.1:1"
+			req.Header.Set("X-Forwarded-For", tt.client)
+			var method string
+			mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { method = r.Method })).ServeHTTP(httptest.NewRecorder(), req)
+			assert.Equal(t, tt.want, method)
+		})
+	}
+}
