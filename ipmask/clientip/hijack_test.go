@@ -38,6 +38,7 @@ func TestMiddlewareHijackedConnMasked(t *testing.T) {
 		hijack  func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error)
 		checkRW bool
 		flusher bool // whether the writer the middleware gets flushes
+		tls     bool // HTTP/1.1 over TLS: the conn hijacked is a *tls.Conn
 	}{
 		{name: "Hijacker", hijack: func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) {
 			return w.(http.Hijacker).Hijack()
@@ -45,6 +46,9 @@ func TestMiddlewareHijackedConnMasked(t *testing.T) {
 		{name: "ResponseController", hijack: func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) {
 			return http.NewResponseController(w).Hijack()
 		}, flusher: true},
+		{name: "ResponseController over TLS", hijack: func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) {
+			return http.NewResponseController(w).Hijack()
+		}, flusher: true, tls: true},
 		{name: "ResponseController, Unwrap-only writer outside", outer: func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(unwrapOnly{w}, r) })
 		}, hijack: func(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) {
@@ -88,9 +92,14 @@ func TestMiddlewareHijackedConnMasked(t *testing.T) {
 			if tt.outer != nil {
 				h = tt.outer(h)
 			}
-			srv := httptest.NewServer(h)
+			srv := httptest.NewUnstartedServer(h)
+			if tt.tls {
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
 			t.Cleanup(srv.Close)
-			resp, err := http.Get(srv.URL)
+			resp, err := srv.Client().Get(srv.URL)
 			require.NoError(t, err)
 			b, err := io.ReadAll(resp.Body)
 			require.NoError(t, err)
