@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -199,4 +201,50 @@ func TestMiddlewareHijackAllocs(t *testing.T) {
 	require.True(t, flusher, "the recorder flushes, so the writer handed on does")
 	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { h.ServeHTTP(w, proxied()) }), 1.0)
 	assert.LessOrEqual(t, leastBytesPer(func() { h.ServeHTTP(w, proxied()) }), uint64(112))
+}
+
+// TestMiddlewareReverseProxyUpgrade: httputil.ReverseProxy behind the
+// middleware proxies a protocol upgrade (a websocket) by hijacking the
+// client's connection through http.ResponseController: it works through
+// the middleware's writer, both ways, and the backend sees the masked
+// address in X-Forwarded-For.
+func TestMiddlewareReverseProxyUpgrade(t *testing.T) {
+	xff := make(chan string, 1)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		xff <- r.Header.Get("X-Forwarded-For")
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		_ = brw.Flush()
+		line, _ := brw.ReadString('\n')
+		_, _ = brw.WriteString("echo " + line)
+		_ = brw.Flush()
+	}))
+	t.Cleanup(backend.Close)
+	u, err := url.Parse(backend.URL)
+	require.NoError(t, err)
+	mw, err := clientip.NewMiddleware(nil, ipmask.Default, nil)
+	require.NoError(t, err)
+	front := httptest.NewServer(mw(httputil.NewSingleHostReverseProxy(u)))
+	t.Cleanup(front.Close)
+
+	c, err := net.Dial("tcp", front.Listener.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+	require.NoError(t, err)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	_, err = io.WriteString(c, "ping\n")
+	require.NoError(t, err)
+	line, err := br.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "echo ping\n", line)
+	assert.Equal(t, "127.0.0.0", <-xff)
 }
