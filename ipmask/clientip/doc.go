@@ -105,6 +105,10 @@
 //     machine, the same loopback address as the client's), and what a
 //     ConnContext hook adds (the net.Conn itself, say) is the service's
 //     own choice. Printing the context shows none of it.
+//   - A server other than net/http's (quic-go's HTTP/3, say) may hand a
+//     handler its connection through interfaces of its own, which the
+//     middleware does not know: it masks what http.Hijacker and
+//     http.ResponseController hand out, nothing else.
 //   - The request body, and the forms a handler parses from it after the
 //     middleware ran; r.TLS, whose client certificate may name addresses.
 package clientip

@@ -406,7 +406,9 @@ var clientAddrHeaders = []string{
 // connection; 384 bytes with NoRewrite, which copies the request and
 // hands on the writer it got; with KeepRaw, a failed resolution adds one
 // for its error; a request that declares trailers or has a chunked body
-// adds one, 64 bytes, for the body that hides them), and a walk over the header
+// adds one, 64 bytes, for the body that hides them; a request served
+// through the middleware again with a writer that can hijack, which is not
+// the middleware's own, one for its writer), and a walk over the header
 // map's keys that rejects most of them on their length and their first
 // and last letters, and looks for the client's address in each value.
 // An invalid opts.OnFailure is an error.
