@@ -320,11 +320,12 @@ var clientAddrHeaders = []string{
 // strategies read, and any other whose value is an IP address or a list
 // that begins or ends with one, as ClientAddrHeaders says) are deleted
 // from its Header map. The request's trailers (r.Trailer) get the same
-// treatment as its header, and the treatment below, when the middleware
-// runs and again when they arrive, at the end of the body (a client may
-// send "Trailer: X-Forwarded-For", or, over HTTP/1, trailers it did not
-// declare): a request that declares trailers or has a chunked body gets a
-// body that does it once read to its end or closed.
+// treatment as its header, and the treatment below, without the
+// exceptions for the fields that name the server (no trailer does), when
+// the middleware runs and again when they arrive, at the end of the body
+// (a client may send "Trailer: X-Forwarded-For", or, over HTTP/1,
+// trailers it did not declare): a request that declares trailers or has a
+// chunked body gets a body that does it once read to its end or closed.
 //
 // Wherever else the request carries the client's own address (the one
 // whose mask RemoteAddr shows: the resolved client, or the peer used in
@@ -648,7 +649,7 @@ func (b *trailerBody) Close() error {
 func (b *trailerBody) hide() {
 	if b.r.Trailer != nil {
 		o := b.m.own(b.full)
-		b.m.hide.hideIn(b.r.Trailer, b.r, &o)
+		b.m.hide.hideIn(b.r.Trailer, nil, &o)
 	}
 }
 
@@ -777,18 +778,20 @@ func newHeaderSet(names []string) headerSet {
 func (s *headerSet) deleteFrom(r *http.Request, o *ownAddr) {
 	s.hideIn(r.Header, r, o)
 	if r.Trailer != nil {
-		s.hideIn(r.Trailer, r, o)
+		s.hideIn(r.Trailer, nil, o)
 	}
 	if o.full.IsValid() {
 		o.maskURL(r)
 	}
 }
 
-// hideIn deletes from h, r's header or trailers, every header of the set,
-// whatever the spelling of its key, and every other header whose value
-// begins or ends with an IP address ([listsAddr]), but those that name the
-// server; and it masks the client's own address o where it finds it in the
-// values left. A key is rejected on its length and its first and last
+// hideIn deletes from h, r's header, every header of the set, whatever
+// the spelling of its key, and every other header whose value begins or
+// ends with an IP address ([listsAddr]), but those that name the server;
+// and it masks the client's own address o where it finds it in the values
+// left. With a nil r, h is a request's trailers, where no field names the
+// server (RFC 9110 section 6.5.1 keeps routing fields out of trailers):
+// those fields get no exception. A key is rejected on its length and its first and last
 // letters in the loop itself; match compares the few that pass.
 func (s *headerSet) hideIn(h http.Header, r *http.Request, o *ownAddr) {
 	ends := s.ends
@@ -803,7 +806,7 @@ keys:
 		}
 		for _, v := range vv {
 			if mayHoldAddr(v) { // inlined: most values stop here
-				if listsAddr(vv) && !isServerHeader(k) {
+				if listsAddr(vv) && (r == nil || !isServerHeader(k)) {
 					delete(h, k)
 					continue keys
 				}
@@ -813,7 +816,11 @@ keys:
 		if own {
 			for _, v := range vv {
 				if len(v) >= o.min && o.hasIn(v) { // most values are too short or stop at one Index
-					o.maskHeader(h, r, k, vv)
+					if r == nil {
+						o.maskKey(h, k, vv)
+					} else {
+						o.maskHeader(r, k, vv)
+					}
 					break
 				}
 			}

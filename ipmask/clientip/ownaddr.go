@@ -325,15 +325,15 @@ func (o *ownAddr) maskAll(s string) (string, bool) {
 	return b.String(), true
 }
 
-// maskHeader masks o.full in vv, the values of h[k] (h is r's header or
-// trailers), but in the headers that name the server (Host,
-// X-Forwarded-Host, X-Original-Host), and in Origin and Referer when the
-// request's Host is the client's own address ([ownAddr.namesOwnServer]).
-func (o *ownAddr) maskHeader(h http.Header, r *http.Request, k string, vv []string) {
+// maskHeader masks o.full in vv, the values of r.Header[k], but in the
+// headers that name the server (Host, X-Forwarded-Host, X-Original-Host),
+// and in Origin and Referer when the request's Host is the client's own
+// address ([ownAddr.namesOwnServer]).
+func (o *ownAddr) maskHeader(r *http.Request, k string, vv []string) {
 	if isServerHeader(k) || (len(k) == len("origin") && foldEqual(k, "origin") || len(k) == len("referer") && foldEqual(k, "referer")) && o.namesOwnServer(r) {
 		return
 	}
-	o.maskKey(h, k, vv)
+	o.maskKey(r.Header, k, vv)
 }
 
 // maskValues masks o.full in every value of h (a header or url.Values).
