@@ -337,8 +337,10 @@ var clientAddrHeaders = []string{
 // fragment and userinfo (which only an absolute-form target,
 // "GET http://user@host/ HTTP/1.1", has), in RequestURI, in the method
 // (a token, which a client may spell as its address), in the path values of a ServeMux pattern
-// matched before it ran, and in the values of Form, PostForm and
-// MultipartForm when they were filled before it ran. It finds
+// matched before it ran, and in the names and values of Form, PostForm
+// and MultipartForm (and its files' names and part headers) when they were
+// parsed before it ran (a value under a name that held the address is
+// then found under the masked name). It finds
 // an IPv4 address written as a dotted quad not next to another digit
 // (alone, with a port, in brackets, in "::ffff:192.0.2.1", after a
 // percent-escape such as "%20"), and an IPv6 address in any spelling

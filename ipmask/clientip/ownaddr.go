@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -336,10 +337,31 @@ func (o *ownAddr) maskHeader(r *http.Request, k string, vv []string) {
 	o.maskKey(r.Header, k, vv)
 }
 
-// maskValues masks o.full in every value of h (a header or url.Values).
+// maskValues masks o.full in every value of h (a parsed form's values,
+// or a file's part header) and in its names: a name that holds it is
+// replaced by its masked text, which then holds its values too (after
+// those it had).
 func (o *ownAddr) maskValues(h map[string][]string) {
 	for k, vv := range h {
 		o.maskKey(h, k, vv)
+	}
+	maskNames(o, h)
+}
+
+// maskNames replaces every name of h that holds o.full by its masked
+// text, which then holds its values too (after those it had, in a slice
+// of its own).
+func maskNames[V any](o *ownAddr, h map[string][]V) {
+	var renamed []string // allocated only when a name holds the address
+	for k := range h {
+		if len(k) >= o.min && o.hasIn(k) {
+			renamed = append(renamed, k)
+		}
+	}
+	for _, k := range renamed {
+		m, _ := o.mask(k)
+		h[m] = append(slices.Clip(h[m]), h[k]...)
+		delete(h, k)
 	}
 }
 
@@ -365,7 +387,8 @@ func (o *ownAddr) maskKey(h map[string][]string, k string, vv []string) {
 
 // maskURL masks o.full in the request's method, its URL (its path, raw
 // path, query, fragment and userinfo), RequestURI and path values, and in
-// the forms already parsed (trailers are headers: see headerSet.hideIn).
+// the forms already parsed, names and files too (trailers are headers:
+// see headerSet.hideIn).
 // The URL is replaced by a copy when it changes.
 func (o *ownAddr) maskURL(r *http.Request) {
 	// The method too, a token that digits, dots and '%' may spell, and
@@ -413,8 +436,19 @@ func (o *ownAddr) maskURL(r *http.Request) {
 	if r.PostForm != nil {
 		o.maskValues(r.PostForm)
 	}
-	if r.MultipartForm != nil && r.MultipartForm.Value != nil {
-		o.maskValues(r.MultipartForm.Value)
+	if f := r.MultipartForm; f != nil {
+		if f.Value != nil {
+			o.maskValues(f.Value)
+		}
+		if f.File != nil {
+			for _, fhs := range f.File {
+				for _, fh := range fhs {
+					fh.Filename, _ = o.mask(fh.Filename)
+					o.maskValues(fh.Header)
+				}
+			}
+			maskNames(o, f.File)
+		}
 	}
 }
 

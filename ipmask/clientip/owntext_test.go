@@ -1,6 +1,7 @@
 package clientip_test
 
 import (
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -369,4 +370,44 @@ func TestMiddlewareMasksClientAddrInMethod(t *testing.T) {
 			assert.Equal(t, tt.want, method)
 		})
 	}
+}
+
+// TestMiddlewareMasksClientAddrInParsedFormNames: forms parsed before the
+// middleware ran may hold the client's address in a field's name (the
+// query's, which the URL no longer shows) and in a file's name and part
+// header: the next handler finds it masked there too, the values kept
+// under the masked name.
+func TestMiddlewareMasksClientAddrInParsedFormNames(t *testing.T) {
+	mw := behindProxy(t)
+	var mb strings.Builder
+	mp := multipart.NewWriter(&mb)
+	require.NoError(t, mp.WriteField("seen-198.51.100.77", "a"))
+	fw, err := mp.CreateFormFile("upload", "log-198.51.100.77.txt")
+	require.NoError(t, err)
+	_, err = io.WriteString(fw, "file")
+	require.NoError(t, err)
+	require.NoError(t, mp.Close())
+	req := httptest.NewRequest(http.MethodPost, "/form?198.51.100.77=q&198.51.100.0=r", strings.NewReader(mb.String()))
+	req.Header.Set("Content-Type", mp.FormDataContentType())
+	req.RemoteAddr = "10.0.0.1:1"
+	req.Header.Set("X-Forwarded-For", canary4)
+	require.NoError(t, req.ParseMultipartForm(1<<20)) // before the middleware
+	var seen string
+	var form url.Values
+	var file *multipart.FileHeader
+	mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		form = r.Form
+		file = r.MultipartForm.File["upload"][0]
+		seen = fmt.Sprint(r.Form, r.PostForm, r.MultipartForm.Value, file.Filename, file.Header)
+	})).ServeHTTP(httptest.NewRecorder(), req)
+	noLeak(t, seen, canary4)
+	assert.Equal(t, []string{"r", "q"}, form["198.51.100.0"], "the masked name holds its values and the renamed one's")
+	assert.Equal(t, []string{"a"}, form["seen-198.51.100.0"])
+	assert.Equal(t, "log-198.51.100.0.txt", file.Filename)
+	f, err := file.Open()
+	require.NoError(t, err)
+	b, err := io.ReadAll(f)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	assert.Equal(t, "file", string(b), "the file is still there")
 }
