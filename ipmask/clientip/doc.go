@@ -93,6 +93,12 @@
 //     copy: a handler wrapping that one (an access logger outside the
 //     router) keeps the original, with the raw RemoteAddr. Install the
 //     middleware outermost, or log from inside it.
+//   - A router that matched the request before the middleware ran keeps
+//     the path parameters it read from the raw path in a context value of
+//     its own: ServeMux's path values are masked, but not chi's URLParam
+//     under With or a subrouter's Use, nor gorilla/mux's Vars, whose
+//     middleware runs after matching. Install the middleware in front of
+//     the router.
 //   - A handler behind it that serves other requests itself, on a
 //     connection it took over, serves them outside the middleware: x/net's
 //     h2c.NewHandler does so with every HTTP/2 request of an upgraded
