@@ -385,7 +385,11 @@ var clientAddrHeaders = []string{
 // writer) but no Unwrap, which would hand out the writer that reports the
 // raw address. The conn it hands out has the net.Conn methods and
 // CloseWrite, and nothing that reaches the wrapped conn (not a *tls.Conn's
-// NetConn).
+// NetConn). As through any writer but net/http's own, http.MaxBytesReader
+// cannot ask the server to close the connection once its limit is hit (it
+// does so "if possible", through a method only net/http's writer has; the
+// server still closes it when much of the body is left unread): install
+// http.MaxBytesHandler in front of the middleware to keep that.
 //
 // A handler wrapping this middleware (an access logger, a tracer) therefore
 // sees, once it returns, the masked address, the Info and none of those
