@@ -56,6 +56,25 @@ func (w *hijackWriter) wrap(rw http.ResponseWriter, p ipmask.Policy) http.Respon
 	return w
 }
 
+// done lets go of the wrapped writer once the handler has returned: the
+// request's context, which a goroutine may keep past the handler (for
+// background work), holds w, and the server's writer holds the
+// connection, the raw peer's text and the request. A use of w after the
+// handler returned, which net/http forbids, then gets errHandlerDone
+// instead of writing into a finished response.
+func (w *hijackWriter) done() { w.rw = doneWriter{} }
+
+// doneWriter is what a hijackWriter wraps once its handler has returned.
+type doneWriter struct{}
+
+var errHandlerDone = errors.New("clientip: the ResponseWriter was used after its handler returned")
+
+func (doneWriter) Header() http.Header                  { return http.Header{} }
+func (doneWriter) Write([]byte) (int, error)            { return 0, errHandlerDone }
+func (doneWriter) WriteHeader(int)                      {}
+func (doneWriter) Flush()                               {}
+func (doneWriter) Push(string, *http.PushOptions) error { return errHandlerDone }
+
 // canHijack reports whether rw can hand out its connection, directly or
 // through the writers its Unwrap returns, and is not one of the
 // middleware's own writers, which mask it already.

@@ -1,10 +1,14 @@
 package clientip
 
 import (
+	"bufio"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/ipmask"
 )
@@ -39,4 +43,42 @@ func TestMaskNetAddr(t *testing.T) {
 		})
 	}
 	assert.Nil(t, maskNetAddr(nil, ipmask.Default))
+}
+
+// flushHijacker is a writer that can hijack and flush, as net/http's
+// HTTP/1 writer can.
+type flushHijacker struct{ *httptest.ResponseRecorder }
+
+func (flushHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) { return nil, nil, nil }
+
+// TestHijackWriterLetsGoOnReturn: the request's context, which a goroutine
+// may keep past the handler (context.WithoutCancel for background work),
+// holds the middleware's writer; once the handler returns, that writer no
+// longer holds the server's (and through it the connection, the raw peer's
+// text, the request), and a use of it after the handler returned, which
+// net/http forbids, gets an error rather than writing into a finished
+// response.
+func TestHijackWriterLetsGoOnReturn(t *testing.T) {
+	for _, again := range []bool{false, true} {
+		mw, err := NewMiddleware(nil, ipmask.Default, nil)
+		require.NoError(t, err)
+		var kept http.ResponseWriter
+		h := mw(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { kept = w }))
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.RemoteAddr = "198.51.100.77:1"
+		rw := flushHijacker{httptest.NewRecorder()}
+		h.ServeHTTP(rw, req)
+		if again { // served again, with a writer the middleware did not hand on
+			h.ServeHTTP(flushHijacker{httptest.NewRecorder()}, req)
+		}
+		fw, ok := kept.(*flushWriter)
+		require.True(t, ok, "the recorder flushes and hijacks: %T", kept)
+		assert.Equal(t, http.ResponseWriter(doneWriter{}), fw.rw, "served again=%v", again)
+		_, err = kept.Write([]byte("late"))
+		assert.ErrorIs(t, err, errHandlerDone)
+		kept.(http.Flusher).Flush() // no panic
+		_, _, err = kept.(http.Hijacker).Hijack()
+		assert.ErrorIs(t, err, http.ErrNotSupported)
+		assert.Empty(t, rw.Body.String(), "nothing reached the finished response")
+	}
 }

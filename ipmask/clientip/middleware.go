@@ -383,7 +383,10 @@ var clientAddrHeaders = []string{
 // http.Hijacker, and has the methods http.ResponseController uses (it
 // flushes, sets deadlines and enables full duplex through the wrapped
 // writer) but no Unwrap, which would hand out the writer that reports the
-// raw address. The conn it hands out has the net.Conn methods and
+// raw address; once the next handler returns, it lets go of the writer it
+// wraps (the request's context, which a goroutine may keep, holds it), so
+// that a use after that, which net/http forbids, gets an error. The conn
+// it hands out has the net.Conn methods and
 // CloseWrite, and nothing that reaches the wrapped conn (not a *tls.Conn's
 // NetConn). As through any writer but net/http's own, http.MaxBytesReader
 // cannot ask the server to close the connection once its limit is hit (it
@@ -517,7 +520,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if canHijack(w) {
 				// Not the writer this middleware handed on the first
 				// time (a retry's own): a second allocation, here only.
-				w = new(hijackWriter).wrap(w, m.p)
+				hw := new(hijackWriter)
+				h.next.ServeHTTP(hw.wrap(w, m.p), r)
+				hw.done()
+				return
 			}
 			h.next.ServeHTTP(w, r)
 			return
@@ -606,10 +612,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.hide.deleteFrom(r, &o)
 	if reject {
 		reject400(w)
-		return
+	} else {
+		m.watchTrailers(r, shown)
+		h.next.ServeHTTP(w, r)
 	}
-	m.watchTrailers(r, shown)
-	h.next.ServeHTTP(w, r)
+	if hw != nil {
+		hw.done()
+	}
 }
 
 // watchTrailers makes r's body hide the client's address (full's) from
