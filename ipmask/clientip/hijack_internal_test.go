@@ -82,3 +82,24 @@ func TestHijackWriterLetsGoOnReturn(t *testing.T) {
 		assert.Empty(t, rw.Body.String(), "nothing reached the finished response")
 	}
 }
+
+var canHijackSink bool
+
+// BenchmarkCanHijack is what every request pays to find out whether the
+// writer it is served with can hijack the connection.
+func BenchmarkCanHijack(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		w    http.ResponseWriter
+	}{
+		{"recorder-cannot", httptest.NewRecorder()},
+		{"http1-like-can", flushHijacker{httptest.NewRecorder()}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				canHijackSink = canHijack(c.w)
+			}
+		})
+	}
+}
