@@ -2,6 +2,7 @@ package clientip_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -92,12 +93,14 @@ func BenchmarkMiddleware(b *testing.B) {
 		"Sec-Ch-Ua", `"Chromium";v="142"`, "Sec-Ch-Ua-Mobile", "?0", "Sec-Ch-Ua-Platform", `"Linux"`,
 		"Upgrade-Insecure-Requests", "1", "Priority", "u=0, i")
 	w := httptest.NewRecorder()
+	var hijackable http.ResponseWriter = hijackRecorder{w, &net.TCPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 5555}}
 	const xff, remote = "x-forwarded-for/rightmost-untrusted", "remote-addr"
 	cases := []struct {
 		name     string
 		mw       mware
 		tmpl     *http.Request
-		strategy string // for the middleware's rows, the strategy that must answer
+		strategy string              // for the middleware's rows, the strategy that must answer
+		w        http.ResponseWriter // nil: the recorder; one that hijacks, as net/http's HTTP/1 writer does
 	}{
 		{name: "baseline-bare-handler", mw: func(h http.Handler) http.Handler { return h }, tmpl: proxied},
 		{name: "baseline-chi-RealIP", mw: middleware.RealIP, tmpl: proxied},
@@ -106,6 +109,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		{name: "direct", mw: mk(r, nil), tmpl: direct, strategy: remote},
 		{name: "proxied", mw: mk(r, nil), tmpl: proxied, strategy: xff},
 		{name: "cloudflare-4-headers", mw: mk(cf, nil), tmpl: cloudflare, strategy: "header/Cf-Connecting-Ip"},
+		{name: "proxied-hijackable-writer", mw: mk(r, nil), tmpl: proxied, strategy: xff, w: hijackable},
 		{name: "proxied-NoRewrite", mw: mk(r, &clientip.MiddlewareOptions{NoRewrite: true}), tmpl: proxied, strategy: xff},
 		{name: "baseline-bare-handler-browser", mw: func(h http.Handler) http.Handler { return h }, tmpl: browser},
 		{name: "proxied-browser-15-headers", mw: mk(r, nil), tmpl: browser, strategy: xff},
@@ -117,6 +121,10 @@ func BenchmarkMiddleware(b *testing.B) {
 		}
 	}
 	for _, c := range cases {
+		var w http.ResponseWriter = w
+		if c.w != nil {
+			w = c.w
+		}
 		saved := saved[c.tmpl]
 		req := new(http.Request)
 		fresh := func() {

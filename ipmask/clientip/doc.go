@@ -70,7 +70,9 @@
 // key-value pairs, JSON, the URL's path or query, IPv6 in any spelling or
 // percent-encoded), it is replaced by the masked address; other addresses
 // inside text are not looked for ([NewMiddleware] says exactly where and
-// in which forms). Middleware wrapping it sees the rewritten request too. [Info] implements
+// in which forms). A handler that hijacks the connection (a websocket)
+// gets one whose RemoteAddr is masked too. Middleware wrapping it sees the
+// rewritten request too. [Info] implements
 // [slog.LogValuer] and logs only masked data; [KeyFunc] keys rate
 // limiters on the masked network; [Resolver.Stats] counts resolutions by
 // outcome for metrics.
@@ -80,4 +82,39 @@
 // error from ..."), where no middleware can rewrite it: give the
 // http.Server an ErrorLog that masks, such as slog.NewLogLogger of a
 // handler from package logmask.
+//
+// # What the middleware does not reach
+//
+// It rewrites the request it is given and what hangs from it; a few
+// things lie outside that, by the way net/http is built:
+//
+//   - A handler in front of it that copies the request (http.StripPrefix,
+//     http.TimeoutHandler, a router that calls WithContext) hands it the
+//     copy: a handler wrapping that one (an access logger outside the
+//     router) keeps the original, with the raw RemoteAddr. Install the
+//     middleware outermost, or log from inside it.
+//   - A router that matched the request before the middleware ran keeps
+//     the path parameters it read from the raw path in a context value of
+//     its own: ServeMux's path values are masked, but not chi's URLParam
+//     under With or a subrouter's Use, nor gorilla/mux's Vars, whose
+//     middleware runs after matching. Install the middleware in front of
+//     the router.
+//   - A handler behind it that serves other requests itself, on a
+//     connection it took over, serves them outside the middleware: x/net's
+//     h2c.NewHandler does so with every HTTP/2 request of an upgraded
+//     connection, whose RemoteAddr is then the connection's (masked, as
+//     above) but whose headers are as they came and whose context is the
+//     upgrade request's. Install h2c.NewHandler in front of the
+//     middleware, or let http.Server.Protocols serve unencrypted HTTP/2.
+//   - The request context holds what net/http put there:
+//     http.LocalAddrContextKey is the server's own address (on a test
+//     machine, the same loopback address as the client's), and what a
+//     ConnContext hook adds (the net.Conn itself, say) is the service's
+//     own choice. Printing the context shows none of it.
+//   - A server other than net/http's (quic-go's HTTP/3, say) may hand a
+//     handler its connection through interfaces of its own, which the
+//     middleware does not know: it masks what http.Hijacker and
+//     http.ResponseController hand out, nothing else.
+//   - The request body, and the forms a handler parses from it after the
+//     middleware ran; r.TLS, whose client certificate may name addresses.
 package clientip

@@ -3,7 +3,9 @@ package clientip_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -234,4 +236,37 @@ func ExampleNewMiddleware_addressInText() {
 	// 1.1 [2001:db8:1::]:3128 (squid/5.7), 1.1 10.0.0.1
 	// seen_from=2001:db8:1::; theme=dark
 	// ip=2001%3Adb8%3A1%3A%3A
+}
+
+// A handler that takes the connection over, as a websocket library does
+// on an upgrade, finds the peer's masked address on the connection, as in
+// the request.
+func ExampleNewMiddleware_hijack() {
+	mw, err := clientip.NewMiddleware(nil, ipmask.Default, nil)
+	if err != nil {
+		panic(err)
+	}
+	srv := httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer conn.Close()
+		peer := conn.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().String()
+		fmt.Fprintf(brw, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(peer), peer)
+		_ = brw.Flush()
+	})))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(string(b))
+	// Output: 127.0.0.0
 }

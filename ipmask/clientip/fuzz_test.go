@@ -2,6 +2,7 @@ package clientip_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -115,7 +116,9 @@ func FuzzResolve(f *testing.F) {
 // plain reference: a header whose value is no address is removed exactly
 // when its name, in any case and with underscores read as hyphens, is one
 // of ClientAddrHeaders or the SingleHeader name configured; every other
-// such header reaches the handler untouched. (FuzzListsAddr checks the
+// such header reaches the handler untouched. The same headers sent as
+// trailers, which arrive at the end of the body as net/http's HTTP/1
+// server fills them in, follow the same rule. (FuzzListsAddr checks the
 // removal of headers by their value.)
 func FuzzHideHeaders(f *testing.F) {
 	f.Add("X-Forwarded-For", "cf_connecting_ip", "User-Agent")
@@ -139,8 +142,12 @@ func FuzzHideHeaders(f *testing.F) {
 	for _, n := range clientip.ClientAddrHeaders() {
 		hidden[norm(n)] = true
 	}
-	var got http.Header
-	h := mw(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) { got = req.Header.Clone() }))
+	var got, gotTrailer http.Header
+	h := mw(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) {
+		got = req.Header.Clone()
+		_, _ = io.Copy(io.Discard, req.Body)
+		gotTrailer = req.Trailer.Clone()
+	}))
 	tmpl := httptest.NewRequest(http.MethodGet, "/", nil)
 	tmpl.RemoteAddr = "198.51.100.7:1"
 	w := httptest.NewRecorder()
@@ -148,21 +155,25 @@ func FuzzHideHeaders(f *testing.F) {
 		in := http.Header{a: {"v"}, b: {"v"}, c: {"v"}}
 		req := *tmpl // a fresh request: the middleware rewrites the one it gets
 		req.Header = in.Clone()
-		got = nil
+		req.TransferEncoding = []string{"chunked"}
+		req.Body = io.NopCloser(&trailerSetter{r: strings.NewReader("body"), set: func() { req.Trailer = in.Clone() }})
+		got, gotTrailer = nil, nil
 		h.ServeHTTP(w, &req)
-		if got == nil {
-			t.Fatal("the handler did not run")
+		if got == nil || gotTrailer == nil {
+			t.Fatal("the handler did not run, or the body did not end")
 		}
 		for k := range in {
-			_, kept := got[k]
 			// ASCII case folding only: strings.ToLower folds more.
 			want := !hidden[norm(k)] || !isASCII(k)
-			if kept != want {
+			if _, kept := got[k]; kept != want {
 				t.Fatalf("header %q: kept=%v, want %v", k, kept, want)
 			}
+			if _, kept := gotTrailer[k]; kept != want {
+				t.Fatalf("trailer %q: kept=%v, want %v", k, kept, want)
+			}
 		}
-		if len(got) > len(in) {
-			t.Fatalf("headers appeared: %v", got)
+		if len(got) > len(in) || len(gotTrailer) > len(in) {
+			t.Fatalf("headers appeared: %v, %v", got, gotTrailer)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -65,4 +66,36 @@ func TestPrintingShowsNoRawAddr(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&b, nil)).Info("x", "info", info, "err", resolveErr, "strategy", r.Strategies()[0])
 	noLeak(t, b.String(), "198.51.100.77")
 	noLeak(t, b.String(), "2001:db8:1:2:3:4:5:7")
+}
+
+type connKey struct{}
+
+// TestPrintedContextShowsNoRawAddr: behind the middleware, on a real
+// server whose ConnContext hook stores the peer's address (a Stringer)
+// and net/http its own local address (here, as the client's, 127.0.0.1),
+// printing the request's context, or one a handler derives from it, with
+// any verb shows neither.
+func TestPrintedContextShowsNoRawAddr(t *testing.T) {
+	mw, err := clientip.NewMiddleware(nil, ipmask.Default, nil)
+	require.NoError(t, err)
+	printed := make(chan string, 1)
+	srv := httptest.NewUnstartedServer(mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		derived, cancel := context.WithCancel(context.WithValue(r.Context(), connKey{}, "x"))
+		defer cancel()
+		var b strings.Builder
+		for _, ctx := range []context.Context{r.Context(), derived} {
+			fmt.Fprintf(&b, "%v %+v %#v %s\n", ctx, ctx, ctx, ctx)
+		}
+		printed <- b.String()
+	})))
+	srv.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		return context.WithValue(ctx, connKey{}, c.RemoteAddr())
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	out := <-printed
+	noLeak(t, out, "127.0.0.1")
 }

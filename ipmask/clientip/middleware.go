@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -318,7 +319,13 @@ var clientAddrHeaders = []string{
 // client address (those of [ClientAddrHeaders], those r's [SingleHeader]
 // strategies read, and any other whose value is an IP address or a list
 // that begins or ends with one, as ClientAddrHeaders says) are deleted
-// from its Header map.
+// from its Header map. The request's trailers (r.Trailer) get the same
+// treatment as its header, and the treatment below, without the
+// exceptions for the fields that name the server (no trailer does), when
+// the middleware runs and again when they arrive, at the end of the body
+// (a client may send "Trailer: X-Forwarded-For", or, over HTTP/1,
+// trailers it did not declare): a request that declares trailers or has a
+// chunked body gets a body that does it once read to its end or closed.
 //
 // Wherever else the request carries the client's own address (the one
 // whose mask RemoteAddr shows: the resolved client, or the peer used in
@@ -326,10 +333,14 @@ var clientAddrHeaders = []string{
 // leaves the text around it as it was: in every other header value
 // ("Via: 1.1 192.0.2.1:3128 (squid/5.7)" becomes "Via: 1.1
 // 192.0.2.0:3128 (squid/5.7)"; "ip=192.0.2.1; country=DE", JSON, a
-// Cookie, a Referer or an Origin), in the URL's path, raw path, query and
-// fragment, in RequestURI, in the path values of a ServeMux pattern
-// matched before it ran, and in the values of Form, PostForm,
-// MultipartForm and Trailer when they were filled before it ran. It finds
+// Cookie, a Referer or an Origin), in the URL's path, raw path, query,
+// fragment and userinfo (which only an absolute-form target,
+// "GET http://user@host/ HTTP/1.1", has), in RequestURI, in the method
+// (a token, which a client may spell as its address), in the path values of a ServeMux pattern
+// matched before it ran, and in the names and values of Form, PostForm
+// and MultipartForm (and its files' names and part headers) when they were
+// parsed before it ran (a value under a name that held the address is
+// then found under the masked name). It finds
 // an IPv4 address written as a dotted quad not next to another digit
 // (alone, with a port, in brackets, in "::ffff:192.0.2.1", after a
 // percent-escape such as "%20"), and an IPv6 address in any spelling
@@ -346,8 +357,9 @@ var clientAddrHeaders = []string{
 // site's in a Referer), nor for the client's address in other notations
 // (leading zeros, hyphens as in a reverse DNS name, an integer, hex,
 // percent-encoded dots outside the URL, an IPv4 client written in hex
-// inside IPv6), in header names, in the request body or in trailers not
-// yet read, or in r.TLS (a client certificate's addresses). It keeps it
+// inside IPv6), in header names, in the request body (nor in the forms
+// parsed from it after the middleware ran), or in r.TLS (a client
+// certificate's addresses). It keeps it
 // in Host (r.Host and r.URL.Host), X-Forwarded-Host and
 // X-Original-Host, which name the server, and in Origin and Referer when
 // the request's Host is the client's own address (a browser on the
@@ -358,6 +370,29 @@ var clientAddrHeaders = []string{
 // is linear in the values' length, and it allocates only where it masks.
 // A value signed over the address (a token bound to the client's IP) no
 // longer verifies behind the middleware: such a service needs NoRewrite.
+//
+// A handler that takes the connection over (Hijack, directly or through
+// http.ResponseController, as every websocket library does) gets a
+// net.Conn whose RemoteAddr is the peer's address masked by p, with its
+// port (for a client that connects directly, RemoteAddr's text). For that,
+// when the ResponseWriter the middleware gets can hijack (net/http's
+// HTTP/1 writer can, its HTTP/2 one cannot), the next handler gets a
+// writer of the middleware's own, which is an http.Flusher and an
+// http.Pusher when the writer it got is, always an io.ReaderFrom (the
+// wrapped writer's, which uses sendfile), io.StringWriter and
+// http.Hijacker, and has the methods http.ResponseController uses (it
+// flushes, sets deadlines and enables full duplex through the wrapped
+// writer) but no Unwrap, which would hand out the writer that reports the
+// raw address; once the next handler returns, it lets go of the writer it
+// wraps (the request's context, which a goroutine may keep, holds it), so
+// that a use after that, which net/http forbids, gets an error. The conn
+// it hands out has the net.Conn methods and
+// CloseWrite, and nothing that reaches the wrapped conn (not a *tls.Conn's
+// NetConn). As through any writer but net/http's own, http.MaxBytesReader
+// cannot ask the server to close the connection once its limit is hit (it
+// does so "if possible", through a method only net/http's writer has; the
+// server still closes it when much of the body is left unread): install
+// http.MaxBytesHandler in front of the middleware to keep that.
 //
 // A handler wrapping this middleware (an access logger, a tracer) therefore
 // sees, once it returns, the masked address, the Info and none of those
@@ -377,8 +412,13 @@ var clientAddrHeaders = []string{
 // Per request it costs one allocation (the context node and the rewritten
 // RemoteAddr together: 80 bytes, or 112 when the masked RemoteAddr is
 // longer than 24 bytes, which needs an IPv6 policy keeping more than 48
-// bits; 384 bytes with NoRewrite, which copies the request; with KeepRaw,
-// a failed resolution adds one for its error), and a walk over the header
+// bits; 112 and 128 bytes with the writer that masks a hijacked
+// connection; 384 bytes with NoRewrite, which copies the request and
+// hands on the writer it got; with KeepRaw, a failed resolution adds one
+// for its error; a request that declares trailers or has a chunked body
+// adds one, 64 bytes, for the body that hides them; a request served
+// through the middleware again with a writer that can hijack, which is not
+// the middleware's own, one for its writer), and a walk over the header
 // map's keys that rejects most of them on their length and their first
 // and last letters, and looks for the client's address in each value.
 // An invalid opts.OnFailure is an error.
@@ -439,6 +479,20 @@ type stateLong struct {
 	addr [maxRemoteAddr]byte
 }
 
+// stateHijack and stateLongHijack are state and stateLong with the
+// ResponseWriter the next handler gets when the one the middleware got can
+// hijack the connection (net/http's HTTP/1 writer), still one allocation:
+// 112 and 128 bytes.
+type stateHijack struct {
+	state
+	w hijackWriter
+}
+
+type stateLongHijack struct {
+	stateLong
+	w hijackWriter
+}
+
 // stateCopy is the one allocation per request under NoRewrite: the
 // context node and the shallow copy of the request the next handler gets.
 type stateCopy struct {
@@ -462,6 +516,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// masked again where it is found.
 			o := m.own(full)
 			m.hide.deleteFrom(r, &o)
+			m.watchTrailers(r, full)
+			if canHijack(w) {
+				// Not the writer this middleware handed on the first
+				// time (a retry's own): a second allocation, here only.
+				hw := new(hijackWriter)
+				h.next.ServeHTTP(hw.wrap(w, m.p), r)
+				hw.done()
+				return
+			}
 			h.next.ServeHTTP(w, r)
 			return
 		}
@@ -520,12 +583,23 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var node *reqctx.Node[ctxKey, payload]
 	var dst []byte
-	if len(text) <= len(state{}.addr) {
+	var hw *hijackWriter
+	switch short, hijack := len(text) <= len(state{}.addr), canHijack(w); {
+	case short && !hijack:
 		st := new(state)
 		node, dst = &st.node, st.addr[:]
-	} else {
+	case short:
+		st := new(stateHijack)
+		node, dst, hw = &st.node, st.addr[:], &st.w
+	case !hijack:
 		st := new(stateLong)
 		node, dst = &st.node, st.addr[:]
+	default:
+		st := new(stateLongHijack)
+		node, dst, hw = &st.node, st.addr[:], &st.w
+	}
+	if hw != nil {
+		w = hw.wrap(w, m.p)
 	}
 	node.Context = r.Context()
 	node.V = v
@@ -538,9 +612,60 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.hide.deleteFrom(r, &o)
 	if reject {
 		reject400(w)
+	} else {
+		m.watchTrailers(r, shown)
+		h.next.ServeHTTP(w, r)
+	}
+	if hw != nil {
+		hw.done()
+	}
+}
+
+// watchTrailers makes r's body hide the client's address (full's) from
+// the trailers that arrive with its end, as deleteFrom hides it from the
+// header, when r may have trailers: it declared some (HTTP/1 or HTTP/2),
+// or its body is chunked (net/http's HTTP/1 server keeps undeclared
+// trailers too). Such a request costs an allocation more, the body's
+// wrapper; the others, one branch.
+func (m *middleware) watchTrailers(r *http.Request, full netip.Addr) {
+	if r.Trailer == nil && len(r.TransferEncoding) == 0 || r.Body == nil || r.Body == http.NoBody {
 		return
 	}
-	h.next.ServeHTTP(w, r)
+	if _, ok := r.Body.(*trailerBody); !ok {
+		r.Body = &trailerBody{body: r.Body, r: r, m: m, full: full}
+	}
+}
+
+// trailerBody is a request body that, once read to its end or closed
+// (net/http's body reads the rest, trailers too, on Close), hides the
+// client's address from the request's trailers, which net/http fills then:
+// while the body is read, net/http asks handlers not to look at them.
+type trailerBody struct {
+	body io.ReadCloser
+	r    *http.Request
+	m    *middleware
+	full netip.Addr
+}
+
+func (b *trailerBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if err == io.EOF {
+		b.hide()
+	}
+	return n, err
+}
+
+func (b *trailerBody) Close() error {
+	err := b.body.Close()
+	b.hide()
+	return err
+}
+
+func (b *trailerBody) hide() {
+	if b.r.Trailer != nil {
+		o := b.m.own(b.full)
+		b.m.hide.hideIn(b.r.Trailer, nil, &o)
+	}
 }
 
 // reject400 answers a request whose client address cannot be resolved,
@@ -662,15 +787,28 @@ func newHeaderSet(names []string) headerSet {
 	return s
 }
 
-// deleteFrom deletes from r's header every header of the set, whatever
+// deleteFrom hides the client's address from r's header and trailers
+// ([headerSet.hideIn]) and masks the client's own address o in its URL
+// ([ownAddr.maskURL]).
+func (s *headerSet) deleteFrom(r *http.Request, o *ownAddr) {
+	s.hideIn(r.Header, r, o)
+	if r.Trailer != nil {
+		s.hideIn(r.Trailer, nil, o)
+	}
+	if o.full.IsValid() {
+		o.maskURL(r)
+	}
+}
+
+// hideIn deletes from h, r's header, every header of the set, whatever
 // the spelling of its key, and every other header whose value begins or
 // ends with an IP address ([listsAddr]), but those that name the server;
-// and it masks the client's own address o where it finds it in the
-// values left and in the URL ([ownAddr]). A key is rejected on its length
-// and its first and last letters in the loop itself; match compares the
-// few that pass.
-func (s *headerSet) deleteFrom(r *http.Request, o *ownAddr) {
-	h := r.Header
+// and it masks the client's own address o where it finds it in the values
+// left. With a nil r, h is a request's trailers, where no field names the
+// server (RFC 9110 section 6.5.1 keeps routing fields out of trailers):
+// those fields get no exception. A key is rejected on its length and its first and last
+// letters in the loop itself; match compares the few that pass.
+func (s *headerSet) hideIn(h http.Header, r *http.Request, o *ownAddr) {
 	ends := s.ends
 	own := o.full.IsValid()
 keys:
@@ -683,7 +821,7 @@ keys:
 		}
 		for _, v := range vv {
 			if mayHoldAddr(v) { // inlined: most values stop here
-				if listsAddr(vv) && !isServerHeader(k) {
+				if listsAddr(vv) && (r == nil || !isServerHeader(k)) {
 					delete(h, k)
 					continue keys
 				}
@@ -693,14 +831,15 @@ keys:
 		if own {
 			for _, v := range vv {
 				if len(v) >= o.min && o.hasIn(v) { // most values are too short or stop at one Index
-					o.maskHeader(r, k, vv)
+					if r == nil {
+						o.maskKey(h, k, vv)
+					} else {
+						o.maskHeader(r, k, vv)
+					}
 					break
 				}
 			}
 		}
-	}
-	if own {
-		o.maskURL(r)
 	}
 }
 

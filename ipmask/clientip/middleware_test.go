@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -257,30 +258,51 @@ func TestMiddlewareLongRemoteAddr(t *testing.T) {
 		{name: "IPv6 without a port", remote: "2001:db8:1:2:3:4:5:6", want: "2001:db8:1:2:3:4:5:6", policy: keepAll},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			mw, err := clientip.NewMiddleware(nil, tt.policy, nil)
-			require.NoError(t, err)
-			var got string
-			var info clientip.Info
-			h := mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-				got = r.RemoteAddr
-				info, _ = clientip.FromContext(r.Context())
-			}))
-			tmpl := httptest.NewRequest(http.MethodGet, "/", nil)
-			tmpl.RemoteAddr = tt.remote
-			req := fresh(tmpl)
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req())
-			assert.Equal(t, tt.want, got)
-			assert.Equal(t, clientip.Resolved, info.Outcome)
-			full, err := netip.ParseAddr(tt.remote)
-			if ap, perr := netip.ParseAddrPort(tt.remote); perr == nil {
-				full, err = ap.Addr(), nil
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.policy.Prefix(full), info.Prefix)
-			assert.LessOrEqual(t, testing.AllocsPerRun(50, func() { h.ServeHTTP(w, req()) }), 1.0)
-		})
+		// Each row with the recorder, and with a writer that can hijack (the
+		// states that also hold the middleware's writer), whose conn's peer
+		// is the row's address.
+		for _, hijack := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, hijack=%v", tt.name, hijack), func(t *testing.T) {
+				mw, err := clientip.NewMiddleware(nil, tt.policy, nil)
+				require.NoError(t, err)
+				var got, conn string
+				var info clientip.Info
+				takeOver := hijack
+				h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					got = r.RemoteAddr
+					info, _ = clientip.FromContext(r.Context())
+					if takeOver {
+						if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+							conn = c.RemoteAddr().String()
+						}
+					}
+				}))
+				tmpl := httptest.NewRequest(http.MethodGet, "/", nil)
+				tmpl.RemoteAddr = tt.remote
+				req := fresh(tmpl)
+				full, err := netip.ParseAddr(tt.remote)
+				peer := &net.TCPAddr{IP: full.AsSlice()}
+				if ap, perr := netip.ParseAddrPort(tt.remote); perr == nil {
+					full, err = ap.Addr(), nil
+					peer = net.TCPAddrFromAddrPort(ap)
+				}
+				require.NoError(t, err)
+				var w http.ResponseWriter = httptest.NewRecorder()
+				if hijack {
+					w = hijackRecorder{httptest.NewRecorder(), peer}
+				}
+				h.ServeHTTP(w, req())
+				assert.Equal(t, tt.want, got)
+				assert.Equal(t, clientip.Resolved, info.Outcome)
+				assert.Equal(t, tt.policy.Prefix(full), info.Prefix)
+				if hijack {
+					want := net.TCPAddrFromAddrPort(netip.AddrPortFrom(tt.policy.Mask(full), uint16(peer.Port)))
+					assert.Equal(t, want.String(), conn, "the hijacked conn's peer, masked")
+				}
+				takeOver = false // the middleware's allocations alone
+				assert.LessOrEqual(t, testing.AllocsPerRun(50, func() { h.ServeHTTP(w, req()) }), 1.0)
+			})
+		}
 	}
 }
 
@@ -529,28 +551,29 @@ func TestMiddlewareAllocs(t *testing.T) {
 	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { h.ServeHTTP(w, direct()) }), 1.0, "direct: the context node and RemoteAddr's text in one")
 	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { h.ServeHTTP(w, proxied()) }), 1.0, "proxied: the request rewritten and the header deleted in place, not copied")
 
-	// TotalAlloc counts every goroutine's allocations, the runtime's and
-	// other tests' leftovers too; they only ever add, so the least of a few
-	// trials is the middleware's own figure.
-	bytesPer := func(h http.Handler) uint64 {
-		least := uint64(math.MaxUint64)
-		for range 5 {
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			const n = 1000
-			for range n {
-				h.ServeHTTP(w, proxied())
-			}
-			runtime.ReadMemStats(&after)
-			least = min(least, (after.TotalAlloc-before.TotalAlloc)/n)
-		}
-		return least
-	}
-	assert.LessOrEqual(t, bytesPer(h), uint64(80), "bytes per request: the state stays in the 80-byte size class")
+	assert.LessOrEqual(t, leastBytesPer(func() { h.ServeHTTP(w, proxied()) }), uint64(80), "bytes per request: the state stays in the 80-byte size class")
 
 	keep, err := clientip.NewMiddleware(loopbackResolver(t), ipmask.Default, &clientip.MiddlewareOptions{NoRewrite: true})
 	require.NoError(t, err)
 	hk := keep(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { hk.ServeHTTP(w, proxied()) }), 1.0, "proxied, NoRewrite: the node and the request copy in one")
-	assert.LessOrEqual(t, bytesPer(hk), uint64(384), "bytes per request under NoRewrite")
+	assert.LessOrEqual(t, leastBytesPer(func() { hk.ServeHTTP(w, proxied()) }), uint64(384), "bytes per request under NoRewrite")
+}
+
+// leastBytesPer returns the bytes f allocates per call. TotalAlloc counts
+// every goroutine's allocations, the runtime's and other tests' leftovers
+// too; they only ever add, so the least of a few trials is f's own figure.
+func leastBytesPer(f func()) uint64 {
+	least := uint64(math.MaxUint64)
+	for range 5 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		const n = 1000
+		for range n {
+			f()
+		}
+		runtime.ReadMemStats(&after)
+		least = min(least, (after.TotalAlloc-before.TotalAlloc)/n)
+	}
+	return least
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -335,10 +337,31 @@ func (o *ownAddr) maskHeader(r *http.Request, k string, vv []string) {
 	o.maskKey(r.Header, k, vv)
 }
 
-// maskValues masks o.full in every value of h (a header or url.Values).
+// maskValues masks o.full in every value of h (a parsed form's values,
+// or a file's part header) and in its names: a name that holds it is
+// replaced by its masked text, which then holds its values too (after
+// those it had).
 func (o *ownAddr) maskValues(h map[string][]string) {
 	for k, vv := range h {
 		o.maskKey(h, k, vv)
+	}
+	maskNames(o, h)
+}
+
+// maskNames replaces every name of h that holds o.full by its masked
+// text, which then holds its values too (after those it had, in a slice
+// of its own).
+func maskNames[V any](o *ownAddr, h map[string][]V) {
+	var renamed []string // allocated only when a name holds the address
+	for k := range h {
+		if len(k) >= o.min && o.hasIn(k) {
+			renamed = append(renamed, k)
+		}
+	}
+	for _, k := range renamed {
+		m, _ := o.mask(k)
+		h[m] = append(slices.Clip(h[m]), h[k]...)
+		delete(h, k)
 	}
 }
 
@@ -362,13 +385,20 @@ func (o *ownAddr) maskKey(h map[string][]string, k string, vv []string) {
 	}
 }
 
-// maskURL masks o.full in the request's URL (its path, raw path, query
-// and fragment), RequestURI and path values, and in the forms already
-// parsed. The URL is replaced by a copy when it changes.
+// maskURL masks o.full in the request's method, its URL (its path, raw
+// path, query, fragment and userinfo), RequestURI and path values, and in
+// the forms already parsed, names and files too (trailers are headers:
+// see headerSet.hideIn).
+// The URL is replaced by a copy when it changes.
 func (o *ownAddr) maskURL(r *http.Request) {
+	// The method too, a token that digits, dots and '%' may spell, and
+	// the first word of every access log line; real ones are short.
+	r.Method, _ = o.mask(r.Method)
 	uri, inURI := o.maskEscaped(r.RequestURI)
-	if u := r.URL; u != nil && max(len(u.Path), len(u.RawPath), len(u.RawQuery), len(u.Fragment), len(u.RawFragment), len(u.Opaque)) >= o.min {
-		// Most requests' URLs are shorter than the address's text.
+	if u := r.URL; u != nil && (max(len(u.Path), len(u.RawPath), len(u.RawQuery), len(u.Fragment), len(u.RawFragment), len(u.Opaque)) >= o.min || u.User != nil) {
+		// Most requests' URLs are shorter than the address's text, and
+		// have no userinfo (only an absolute-form target can).
+		user, us := o.maskUser(u.User)
 		path, p1 := o.mask(u.Path)
 		rawPath, p2 := o.maskEscaped(u.RawPath)
 		query, q := o.maskEscaped(u.RawQuery)
@@ -381,12 +411,13 @@ func (o *ownAddr) maskURL(r *http.Request) {
 			// encodes the path, and goes.
 			rawPath = ""
 		}
-		if p1 || p2 || q || f1 || f2 || op {
+		if p1 || p2 || q || f1 || f2 || op || us {
 			c := *u
-			c.Path, c.RawPath, c.RawQuery, c.Fragment, c.RawFragment, c.Opaque = path, rawPath, query, frag, rawFrag, opaque
+			c.Path, c.RawPath, c.RawQuery, c.Fragment, c.RawFragment, c.Opaque, c.User = path, rawPath, query, frag, rawFrag, opaque, user
 			r.URL = &c
-			if p1 && !inURI && uri != "" {
-				// Likewise RequestURI: it is written again from the URL.
+			if (p1 || us) && !inURI && uri != "" {
+				// Likewise RequestURI (whose userinfo may be encoded as
+				// its path can): it is written again from the URL.
 				if uri[0] == '/' {
 					uri = c.RequestURI()
 				} else {
@@ -405,12 +436,43 @@ func (o *ownAddr) maskURL(r *http.Request) {
 	if r.PostForm != nil {
 		o.maskValues(r.PostForm)
 	}
-	if r.MultipartForm != nil && r.MultipartForm.Value != nil {
-		o.maskValues(r.MultipartForm.Value)
+	if f := r.MultipartForm; f != nil {
+		if f.Value != nil {
+			o.maskValues(f.Value)
+		}
+		if f.File != nil {
+			for _, fhs := range f.File {
+				for _, fh := range fhs {
+					fh.Filename, _ = o.mask(fh.Filename)
+					o.maskValues(fh.Header)
+				}
+			}
+			maskNames(o, f.File)
+		}
 	}
-	if r.Trailer != nil {
-		o.maskValues(r.Trailer)
+}
+
+// maskUser masks o.full in a URL's userinfo: in its user and password
+// read as one text ("2001:db8::1@" is the user "2001" and the password
+// "db8::1"), split again at the first colon.
+func (o *ownAddr) maskUser(u *url.Userinfo) (*url.Userinfo, bool) {
+	if u == nil {
+		return nil, false
 	}
+	text := u.Username()
+	pass, hasPass := u.Password()
+	if hasPass {
+		text += ":" + pass
+	}
+	m, ok := o.mask(text)
+	switch {
+	case !ok:
+		return u, false
+	case hasPass:
+		name, pass, _ := strings.Cut(m, ":")
+		return url.UserPassword(name, pass), true
+	}
+	return url.User(m), true
 }
 
 // maskPathValues masks o.full in the values of the wildcards of the

@@ -2,6 +2,7 @@ package clientip
 
 import (
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -12,7 +13,8 @@ import (
 // in text: on any text it never panics, is idempotent, leaves text without
 // the address as it was and leaves no occurrence of it; and the address
 // written in each form the middleware promises to find, between spaces
-// and any text, is replaced by the masked address in the same form.
+// and any text, is replaced by the masked address in the same form; in a
+// URL's userinfo, it is masked as in text.
 func FuzzMaskOwn(f *testing.F) {
 	f.Add("ip=", "; country=DE", []byte{198, 51, 100, 77})
 	f.Add("src:", " dst:10.0.0.1", []byte("\x20\x01\x0d\xb8\x00\x01\x00\x02\x00\x03\x00\x04\x00\x05\x00\x06"))
@@ -49,6 +51,21 @@ func FuzzMaskOwn(f *testing.F) {
 			if o.hasIn(out) && m != a {
 				t.Fatalf("%q masked to %q still holds %v", s, out, a)
 			}
+		}
+		// In a URL's userinfo, split at its first colon as net/url splits
+		// it, the address is masked as in the text joined again.
+		text := pre + " " + a.String() + " " + post
+		ui := url.User(text)
+		if name, pass, ok := strings.Cut(text, ":"); ok {
+			ui = url.UserPassword(name, pass)
+		}
+		mu, _ := o.maskUser(ui)
+		joined := mu.Username()
+		if pass, ok := mu.Password(); ok {
+			joined += ":" + pass
+		}
+		if want, _ := o.mask(text); joined != want {
+			t.Fatalf("userinfo %q masked to %q, want %q", text, joined, want)
 		}
 		enc := func(s string) string { return strings.ReplaceAll(s, ":", "%3A") }
 		type form struct{ in, want string }

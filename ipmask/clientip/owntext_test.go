@@ -1,6 +1,7 @@
 package clientip_test
 
 import (
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -114,6 +115,14 @@ func TestMiddlewareMasksClientAddrInURL(t *testing.T) {
 		{"path decoded to the address", canary4, "/lookup/%31%39%38.51.100.77/a%2Fb", "/lookup/198.51.100.0/a/b"},
 		{"query with encoded dots", canary4, "/l/abc?ip=198%2E51%2E100%2E77&b=198%2e51%2e100%2e77", "/l/abc?ip=198.51.100.0&b=198.51.100.0"},
 		{"another address", canary4, "/l/abc?ip=198.51.100.7", "/l/abc?ip=198.51.100.7"},
+		// An absolute-form target (to a forward proxy) may carry userinfo.
+		{"userinfo", canary4, "http://198.51.100.77@example.com/x", "http://198.51.100.0@example.com/x"},
+		{"userinfo password", canary4, "http://u:198.51.100.77@example.com/x", "http://u:198.51.100.0@example.com/x"},
+		{"userinfo decoded to the address", canary4, "http://%31%39%38.51.100.77@example.com/x", "http://198.51.100.0@example.com/x"},
+		{"IPv6 userinfo, encoded", canary6, "http://2001%3Adb8%3A1%3A2%3A3%3A4%3A5%3A6@example.com/x", "http://2001%3Adb8%3A1%3A%3A@example.com/x"},
+		// net/url reads "2001" as the user and the rest as a password,
+		// whose colons it encodes when it writes the URL again.
+		{"IPv6 userinfo, split at its first colon", canary6, "http://2001:db8:1:2:3:4:5:6@example.com/x", "http://2001:db8:1::@example.com/x|http://2001:db8%3A1%3A%3A@example.com/x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,8 +130,12 @@ func TestMiddlewareMasksClientAddrInURL(t *testing.T) {
 			req.RemoteAddr = "10.0.0.1:1"
 			req.Header.Set("X-Forwarded-For", tt.client)
 			s := serveSeen(t, mw, req)
-			assert.Equal(t, tt.want, s.requestURI)
-			assert.Equal(t, tt.want, s.url)
+			wantURI, wantURL, ok := strings.Cut(tt.want, "|") // RequestURI|URL where they differ
+			if !ok {
+				wantURL = wantURI
+			}
+			assert.Equal(t, wantURI, s.requestURI)
+			assert.Equal(t, wantURL, s.url)
 			if tt.want != tt.target {
 				noLeak(t, s.dump, tt.client)
 			}
@@ -333,4 +346,68 @@ func BenchmarkMiddlewareHostileText(b *testing.B) {
 		serve := hostileServe(b, c.remote, "x"+c.v+"x")
 		b.Run(c.name, func(b *testing.B) { loop(b, serve) })
 	}
+}
+
+// TestMiddlewareMasksClientAddrInMethod: the method is a token, which
+// digits, dots and percent signs may spell, and every access log writes
+// it: a client that sends its own address as the method finds it masked
+// there too; real methods are left alone.
+func TestMiddlewareMasksClientAddrInMethod(t *testing.T) {
+	mw := behindProxy(t)
+	for _, tt := range []struct {
+		name, client, method, want string
+	}{
+		{"IPv4", canary4, "198.51.100.77", "198.51.100.0"},
+		{"IPv6, percent-encoded", canary6, "2001%3Adb8%3A1%3A2%3A3%3A4%3A5%3A6", "2001%3Adb8%3A1%3A%3A"},
+		{"a real method", canary4, "PROPFIND", "PROPFIND"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, "/", nil)
+			req.RemoteAddr = "10.0.0.1:1"
+			req.Header.Set("X-Forwarded-For", tt.client)
+			var method string
+			mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { method = r.Method })).ServeHTTP(httptest.NewRecorder(), req)
+			assert.Equal(t, tt.want, method)
+		})
+	}
+}
+
+// TestMiddlewareMasksClientAddrInParsedFormNames: forms parsed before the
+// middleware ran may hold the client's address in a field's name (the
+// query's, which the URL no longer shows) and in a file's name and part
+// header: the next handler finds it masked there too, the values kept
+// under the masked name.
+func TestMiddlewareMasksClientAddrInParsedFormNames(t *testing.T) {
+	mw := behindProxy(t)
+	var mb strings.Builder
+	mp := multipart.NewWriter(&mb)
+	require.NoError(t, mp.WriteField("seen-198.51.100.77", "a"))
+	fw, err := mp.CreateFormFile("upload", "log-198.51.100.77.txt")
+	require.NoError(t, err)
+	_, err = io.WriteString(fw, "file")
+	require.NoError(t, err)
+	require.NoError(t, mp.Close())
+	req := httptest.NewRequest(http.MethodPost, "/form?198.51.100.77=q&198.51.100.0=r", strings.NewReader(mb.String()))
+	req.Header.Set("Content-Type", mp.FormDataContentType())
+	req.RemoteAddr = "10.0.0.1:1"
+	req.Header.Set("X-Forwarded-For", canary4)
+	require.NoError(t, req.ParseMultipartForm(1<<20)) // before the middleware
+	var seen string
+	var form url.Values
+	var file *multipart.FileHeader
+	mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		form = r.Form
+		file = r.MultipartForm.File["upload"][0]
+		seen = fmt.Sprint(r.Form, r.PostForm, r.MultipartForm.Value, file.Filename, file.Header)
+	})).ServeHTTP(httptest.NewRecorder(), req)
+	noLeak(t, seen, canary4)
+	assert.Equal(t, []string{"r", "q"}, form["198.51.100.0"], "the masked name holds its values and the renamed one's")
+	assert.Equal(t, []string{"a"}, form["seen-198.51.100.0"])
+	assert.Equal(t, "log-198.51.100.0.txt", file.Filename)
+	f, err := file.Open()
+	require.NoError(t, err)
+	b, err := io.ReadAll(f)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	assert.Equal(t, "file", string(b), "the file is still there")
 }
