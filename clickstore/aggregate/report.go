@@ -232,6 +232,9 @@ func Publish(ctx context.Context, b Backend, q Query) (Report, error) {
 	if b == nil {
 		return Report{}, errors.New("aggregate: publish: nil backend")
 	}
+	if ctx == nil {
+		return Report{}, errors.New("aggregate: publish: nil context")
+	}
 	raw, err := b.Cells(ctx, q)
 	if err != nil {
 		return Report{}, err
@@ -389,6 +392,9 @@ func (r *Rollup) Report(ctx context.Context, q Query) (Report, error) {
 // q.Link "" selects every link. The granularity must be one r keeps.
 // Publish them only through [Publish] or [Rollup.Report].
 func (r *Rollup) Cells(ctx context.Context, q Query) ([]Cell, error) {
+	if err := r.check(ctx, "cells"); err != nil {
+		return nil, err
+	}
 	q, err := q.Normalize()
 	if err != nil {
 		return nil, err
