@@ -116,3 +116,22 @@ func TestBadReceiverOrArgument(t *testing.T) {
 		assert.NoError(t, zs.Close())
 	})
 }
+
+// A sweep at a time past 2262, where Unix nanoseconds overflow, deletes
+// every click, as Memory's does; its cut-off used to wrap, and it
+// deleted nothing and said nothing.
+func TestSweepFarFuture(t *testing.T) {
+	ctx := context.Background()
+	client := newClient(t, redistest.Start(t, nil).Addr())
+	s := newStore(t, client, nil)
+	now := time.Now()
+	_, err := s.Record(ctx, clickstoretest.Click(1, "l", now))
+	require.NoError(t, err)
+	st, err := s.Sweep(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Deleted)
+	assert.Zero(t, st.Held)
+	_, ok, err := s.Latest(ctx, clickstoretest.Visitor(1), clickstore.Pseudonym{}, "l")
+	require.NoError(t, err)
+	assert.False(t, ok)
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -354,6 +355,9 @@ func stampOf(t time.Time) stamp {
 
 // recNano is the Unix nanoseconds that stampOf(t) writes.
 func recNano(t time.Time) int64 { return max(t.UnixNano(), 0) }
+
+// lastNano is the last instant whose Unix nanoseconds fit an int64, in 2262.
+var lastNano = time.Unix(0, math.MaxInt64)
 
 // cutoff returns the stamp of now-W: a click is live if its recorded stamp
 // is greater.
@@ -1211,6 +1215,12 @@ func (s *Store) sweep(ctx context.Context, now time.Time) (retention.SweepStats,
 	}
 	if c := s.clock(); c.After(now) {
 		now = c
+	}
+	if now.After(lastNano) {
+		// Past 2262 Unix nanoseconds overflow, and the cut-off with them:
+		// a sweep that far ahead deletes every click, as at the last
+		// instant they can count.
+		now = lastNano
 	}
 	_ = s.idx.flush(ctx)
 	cut := s.cutoff(now)
