@@ -149,6 +149,8 @@ type Report struct {
 //     never twice, never half of it.
 //   - Input. An invalid click ([clickstore.Click.Validate]), an unknown
 //     Uniqueness or a done ctx is refused with an error and counts nothing.
+//     A nil ctx is an error from every method, never a panic, and leaves
+//     the backend working.
 //   - Buffering. A backend may count in memory first and write later (the
 //     SQL sink does); it then has a Flush(ctx) method after which Cells
 //     sees every Add that returned before Flush was called, and it bounds

@@ -28,6 +28,7 @@ func init() {
 		{"BucketsAndRange", needNothing, testBuckets},
 		{"UniquesOverRangeAreAUnion", needNothing, testUniquesOverRange},
 		{"InvalidInputCountsNothing", needNothing, testInvalid},
+		{"NilContext", needNothing, testNilContext},
 		{"EmptyAndInvalidQueries", needNothing, testQueries},
 		{"SweepDropsFineBucketsOnly", needSweep, testSweep},
 		{"EraseLink", needErase, testEraseLink},
@@ -415,6 +416,42 @@ func testUniquesOverRange(t *testing.T, newBackend NewBackend) {
 	assert.Equal(t, uint64(60), r.Unique, "unique clicks are per window and add up")
 	assert.Equal(t, uint64(65), r.Clicks)
 	assert.Equal(t, uint64(5), r.Bots)
+}
+
+// testNilContext checks that a nil context, the caller's bug that Go lets
+// compile, is an error from every method, never a panic, and leaves the
+// backend counting (a panic with a lock or a connection held would leave
+// it hung).
+func testNilContext(t *testing.T, newBackend NewBackend) {
+	e := setup(t, newBackend)
+	var nilCtx context.Context
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Add", func() error { return e.b().Add(nilCtx, click("nil-ctx", t0, 1), clickstore.Unique) }},
+		{"Cells", func() error { _, err := e.b().Cells(nilCtx, dayQuery("nil-ctx", aggregate.Minute)); return err }},
+	}
+	if s, ok := e.b().(retention.Sweepable); ok {
+		calls = append(calls, struct {
+			name string
+			call func() error
+		}{"Sweep", func() error { _, err := s.Sweep(nilCtx, now); return err }})
+	}
+	if er, ok := e.b().(LinkEraser); ok {
+		calls = append(calls, struct {
+			name string
+			call func() error
+		}{"EraseLink", func() error { _, err := er.EraseLink(nilCtx, "nil-ctx"); return err }})
+	}
+	for _, c := range calls {
+		var err error
+		if assert.NotPanics(t, func() { err = c.call() }, "%s with a nil context", c.name) {
+			assert.Error(t, err, "%s with a nil context", c.name)
+		}
+	}
+	e.add(e.b(), click("nil-ctx", t0, 1), clickstore.Unique)
+	assert.Equal(t, uint64(1), sum(e.cells(dayQuery("nil-ctx", aggregate.Minute)), aggregate.ScopeBucket, aggregate.Total, "nil-ctx").Clicks)
 }
 
 func testInvalid(t *testing.T, newBackend NewBackend) {
