@@ -79,6 +79,9 @@ func TestBadReceiverOrContext(t *testing.T) {
 			_, _, err := new(clickstore.Builder).Pseudonyms(ctx, addr, "ua", t0)
 			return err
 		}, "not made by NewBuilder"},
+		{"nil Pseudonym.UnmarshalText", func() error {
+			return (*clickstore.Pseudonym)(nil).UnmarshalText([]byte(c.Visitor.String()))
+		}, "nil *Pseudonym"},
 	})
 	assert.NotPanics(t, func() {
 		assert.Zero(t, nm.Len())
