@@ -81,7 +81,9 @@ func (p Policy) defines(t time.Time) bool {
 	return ttl > 0 && ttl <= 2*p.Window()
 }
 
-// EpochStart returns the instant epoch e begins.
+// EpochStart returns the instant epoch e begins. Epochs that begin outside
+// the years 1678 to 2262 (those Epoch gives for such times) give
+// meaningless instants, as Epoch gives meaningless numbers there.
 func (p Policy) EpochStart(e int64) time.Time {
 	return time.Unix(0, e*int64(p.Window()))
 }

@@ -43,6 +43,7 @@ func TestBadReceiverOrArgument(t *testing.T) {
 		{"nil EraseLink", func() error { _, err := nr.EraseLink(ctx, "l"); return err }, "nil *Rollup"},
 		{"nil Sweep", func() error { _, err := nr.Sweep(ctx, t0); return err }, "nil *Rollup"},
 		{"nil Merge", func() error { return nr.Merge(r) }, "nil *Rollup"},
+		{"Merge of a zero Rollup", func() error { return r.Merge(zr) }, "other Rollup not made by New"},
 		{"nil Close", nr.Close, "nil *Rollup"},
 		{"zero Add", func() error { return zr.Add(ctx, c, clickstore.Unique) }, "not made by New"},
 		{"zero Cells", func() error { _, err := zr.Cells(ctx, q); return err }, "not made by New"},

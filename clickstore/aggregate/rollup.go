@@ -448,6 +448,8 @@ func (r *Rollup) Merge(other *Rollup) error {
 		return errors.New("aggregate: merge: other rollup is nil")
 	case other == r:
 		return errors.New("aggregate: merge: cannot merge a rollup into itself")
+	case other.cfg.precision == 0:
+		return errors.New("aggregate: merge: other Rollup not made by New")
 	case other.cfg.precision != r.cfg.precision:
 		return fmt.Errorf("aggregate: merge: precision %d differs from %d", other.cfg.precision, r.cfg.precision)
 	}
