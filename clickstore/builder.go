@@ -140,7 +140,7 @@ func (b *Builder) pseudonyms(ctx context.Context, addr netip.Addr, ua *AgentDige
 	case b.keyring == nil:
 		return Pseudonym{}, Pseudonym{}, errors.New("clickstore: Builder not made by NewBuilder")
 	case ctx == nil:
-		return Pseudonym{}, Pseudonym{}, errors.New("clickstore: build: nil context")
+		return Pseudonym{}, Pseudonym{}, errors.New("clickstore: builder: nil context")
 	}
 	if !addr.IsValid() {
 		return Pseudonym{}, Pseudonym{}, invalid("address", "zero address")
