@@ -118,3 +118,47 @@ func TestZeroKeyMAC(t *testing.T) {
 	assert.Equal(t, [sha256.Size]byte{}, k.MAC(msg))
 	assert.Equal(t, [sha256.Size]byte{}, retention.Key{Epoch: 7}.MAC(nil))
 }
+
+// A sweep at a time past 2262, where Unix nanoseconds overflow and epoch
+// numbers with them, destroys every cached key, as every epoch is over
+// then; it used to compare a wrapped epoch number and keep them.
+func TestKeyringSweepFarFuture(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, at := range []time.Time{
+		time.Date(2263, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC),
+	} {
+		t.Run(at.Format("2006"), func(t *testing.T) {
+			var kr retention.Keyring
+			defer kr.Close()
+			_, _, err := kr.Keys(ctx, now)
+			require.NoError(t, err)
+			_, prev, err := kr.Keys(ctx, now.Add(retention.DefaultWindow))
+			require.NoError(t, err)
+			require.False(t, prev.IsZero())
+			st, err := kr.Sweep(ctx, at)
+			require.NoError(t, err)
+			assert.Zero(t, st.Held, "keys still cached")
+			assert.Equal(t, 4, st.Deleted, "two keys, cached and stored")
+		})
+	}
+}
+
+// A sweep at a time before 1678 (a zeroed or corrupt clock) ends no
+// epoch: the keys in service stay.
+func TestKeyringSweepFarPast(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var kr retention.Keyring
+	defer kr.Close()
+	cur, _, err := kr.Keys(ctx, now)
+	require.NoError(t, err)
+	st, err := kr.Sweep(ctx, time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	assert.Zero(t, st.Deleted)
+	again, _, err := kr.Keys(ctx, now)
+	require.NoError(t, err)
+	assert.Equal(t, cur.MAC([]byte("x")), again.MAC([]byte("x")), "the same key")
+}

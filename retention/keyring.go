@@ -674,7 +674,8 @@ func (r *Keyring) Close() error {
 // [KeyringOptions.Store] is the caller's to sweep). Deleted counts the key
 // copies destroyed (a key cached and stored counts twice), Held the keys
 // still cached, Oldest the age of the oldest cached key since the start of
-// its epoch. Sweep makes a Keyring [Sweepable], for a [Group]; see
+// its epoch. A now after 2262 ends every epoch; one before 1678 ends
+// none. Sweep makes a Keyring [Sweepable], for a [Group]; see
 // [Keyring.Stats] for figures that count each key once.
 func (r *Keyring) Sweep(ctx context.Context, now time.Time) (SweepStats, error) {
 	if r == nil {
@@ -686,7 +687,7 @@ func (r *Keyring) Sweep(ctx context.Context, now time.Time) (SweepStats, error) 
 	if err := ctx.Err(); err != nil {
 		return SweepStats{}, fmt.Errorf("retention: sweep: %w", err)
 	}
-	e := r.policy.Epoch(now)
+	e := r.policy.sweepEpoch(now)
 	var st SweepStats
 	r.mu.Lock()
 	if r.ok && r.epoch < e {
