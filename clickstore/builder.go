@@ -33,8 +33,9 @@ type BuilderOptions struct {
 // pseudonyms with a [retention.Keyring] and the masked network with an
 // [ipmask.Policy].
 //
-// A Builder is safe for concurrent use. Its zero value is not usable: its
-// methods return an error (build one with [NewBuilder]).
+// A Builder is safe for concurrent use. Its zero value is not usable: Build,
+// BuildDigest and Pseudonyms return an error (build one with [NewBuilder]),
+// as they do on a nil *Builder, whose Policy is the zero Policy.
 type Builder struct {
 	policy  ipmask.Policy
 	keyring *retention.Keyring
