@@ -305,7 +305,8 @@ type shard struct {
 //
 // A Rollup is safe for concurrent use; every Add is counted exactly once.
 // The zero Rollup is not usable: its methods return an error (build one
-// with [New]). So do those of a nil *Rollup, and a nil context.
+// with [New]), but Close, which has nothing to stop. So do those of a nil
+// *Rollup, Close too, and a nil context.
 type Rollup struct {
 	cfg    config
 	seed   maphash.Seed
