@@ -33,8 +33,9 @@ type BuilderOptions struct {
 // pseudonyms with a [retention.Keyring] and the masked network with an
 // [ipmask.Policy].
 //
-// A Builder is safe for concurrent use. Its zero value is not usable: build
-// one with [NewBuilder].
+// A Builder is safe for concurrent use. Its zero value is not usable: Build,
+// BuildDigest and Pseudonyms return an error (build one with [NewBuilder]),
+// as they do on a nil *Builder, whose Policy is the zero Policy.
 type Builder struct {
 	policy  ipmask.Policy
 	keyring *retention.Keyring
@@ -55,7 +56,12 @@ func NewBuilder(policy ipmask.Policy, keyring *retention.Keyring, opts *BuilderO
 }
 
 // Policy returns the masking policy b builds networks with.
-func (b *Builder) Policy() ipmask.Policy { return b.policy }
+func (b *Builder) Policy() ipmask.Policy {
+	if b == nil {
+		return ipmask.Policy{}
+	}
+	return b.policy
+}
 
 // AgentDigest is the SHA-256 of a user agent, the form in which a
 // pseudonym hashes it (see the package documentation). A service that sees
@@ -129,6 +135,14 @@ func (b *Builder) Pseudonyms(ctx context.Context, addr netip.Addr, userAgent str
 }
 
 func (b *Builder) pseudonyms(ctx context.Context, addr netip.Addr, ua *AgentDigest, now time.Time) (current, previous Pseudonym, err error) {
+	switch {
+	case b == nil:
+		return Pseudonym{}, Pseudonym{}, errors.New("clickstore: nil *Builder")
+	case b.keyring == nil:
+		return Pseudonym{}, Pseudonym{}, errors.New("clickstore: Builder not made by NewBuilder")
+	case ctx == nil:
+		return Pseudonym{}, Pseudonym{}, errors.New("clickstore: builder: nil context")
+	}
 	if !addr.IsValid() {
 		return Pseudonym{}, Pseudonym{}, invalid("address", "zero address")
 	}

@@ -84,8 +84,11 @@ func (p Pseudonym) AppendText(b []byte) ([]byte, error) { return hex.AppendEncod
 func (p Pseudonym) MarshalText() ([]byte, error) { return p.AppendText(nil) }
 
 // UnmarshalText implements [encoding.TextUnmarshaler]; it accepts what
-// [Pseudonym.String] gives and nothing else.
+// [Pseudonym.String] gives and nothing else. A nil p is an error.
 func (p *Pseudonym) UnmarshalText(b []byte) error {
+	if p == nil {
+		return errors.New("clickstore: pseudonym: UnmarshalText into a nil *Pseudonym")
+	}
 	q, err := ParsePseudonym(string(b))
 	if err != nil {
 		return err

@@ -66,6 +66,9 @@ type MemoryOptions struct {
 // clicks makes its own Record calls slower, since they are checked one by
 // one.
 //
+// A nil context, and a method of a nil *Memory, is an error saying so (Len
+// of a nil *Memory is 0).
+//
 // The zero Memory is ready to use with the defaults of [MemoryOptions]. A
 // Memory is safe for concurrent use and must not be copied after first use.
 type Memory struct {
@@ -134,18 +137,37 @@ func (m *Memory) now() int64 {
 // Len returns how many clicks the store physically holds, including any
 // that have expired but are not yet destroyed.
 func (m *Memory) Len() int {
+	if m == nil {
+		return 0
+	}
 	m.init()
 	return int(m.held.Load())
 }
 
 func errClosed(op string) error { return fmt.Errorf("clickstore: %s: %w", op, ErrClosed) }
 
+// enter begins every method of Memory that takes a context: it refuses a
+// nil *Memory and a nil or done ctx, with an error naming op, and sets up
+// the zero Memory.
+func (m *Memory) enter(ctx context.Context, op string) error {
+	switch {
+	case m == nil:
+		return errors.New("clickstore: " + op + ": nil *Memory")
+	case ctx == nil:
+		return errors.New("clickstore: " + op + ": nil context")
+	}
+	m.init()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("clickstore: %s: %w", op, err)
+	}
+	return nil
+}
+
 // Record implements [Store]. It does not allocate once the click's link and
 // attributes are interned in its shard.
 func (m *Memory) Record(ctx context.Context, c Click) (bool, error) {
-	m.init()
-	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("clickstore: record: %w", err)
+	if err := m.enter(ctx, "record"); err != nil {
+		return false, err
 	}
 	if err := c.Validate(); err != nil {
 		return false, err
@@ -235,9 +257,8 @@ func (m *Memory) expire(s *shard, now int64) int {
 
 // Latest implements [Store].
 func (m *Memory) Latest(ctx context.Context, visitor, prev Pseudonym, link string) (Click, bool, error) {
-	m.init()
-	if err := ctx.Err(); err != nil {
-		return Click{}, false, fmt.Errorf("clickstore: latest: %w", err)
+	if err := m.enter(ctx, "latest"); err != nil {
+		return Click{}, false, err
 	}
 	if len(link) > MaxLinkLen {
 		return Click{}, false, tooLong("link", len(link), MaxLinkLen)
@@ -270,7 +291,10 @@ func (m *Memory) Latest(ctx context.Context, visitor, prev Pseudonym, link strin
 // a lock while the caller's loop body runs.
 func (m *Memory) All(ctx context.Context) iter.Seq2[Click, error] {
 	return func(yield func(Click, error) bool) {
-		m.init()
+		if err := m.enter(ctx, "all"); err != nil {
+			yield(Click{}, err)
+			return
+		}
 		buf := make([]Click, 0, allBatch)
 		for i := range m.shards {
 			s := &m.shards[i]
@@ -309,9 +333,8 @@ const allBatch = 256
 
 // EraseVisitor implements [Store].
 func (m *Memory) EraseVisitor(ctx context.Context, v Pseudonym) (int, error) {
-	m.init()
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("clickstore: erase visitor: %w", err)
+	if err := m.enter(ctx, "erase visitor"); err != nil {
+		return 0, err
 	}
 	if v.IsZero() {
 		return 0, invalid("visitor", "zero pseudonym")
@@ -331,9 +354,8 @@ func (m *Memory) EraseVisitor(ctx context.Context, v Pseudonym) (int, error) {
 // EraseLink implements [Store]. It reads every shard's records, which is
 // fine for the rare data-subject request it serves.
 func (m *Memory) EraseLink(ctx context.Context, link string) (int, error) {
-	m.init()
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("clickstore: erase link: %w", err)
+	if err := m.enter(ctx, "erase link"); err != nil {
+		return 0, err
 	}
 	if link == "" || len(link) > MaxLinkLen {
 		return 0, Click{Link: link}.Validate()
@@ -358,9 +380,8 @@ func (m *Memory) EraseLink(ctx context.Context, link string) (int, error) {
 // click expired at now or at the store's own clock, whichever is later.
 // Oldest is the age of the oldest click held, by the store's clock.
 func (m *Memory) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
-	m.init()
-	if err := ctx.Err(); err != nil {
-		return retention.SweepStats{}, fmt.Errorf("clickstore: sweep: %w", err)
+	if err := m.enter(ctx, "sweep"); err != nil {
+		return retention.SweepStats{}, err
 	}
 	if m.closed.Load() {
 		return retention.SweepStats{}, errClosed("sweep")
@@ -427,6 +448,9 @@ func (m *Memory) fire() {
 // Close implements [Store]: it destroys every click, stops the timer and
 // makes every later call fail with ErrClosed. It is idempotent.
 func (m *Memory) Close() error {
+	if m == nil {
+		return errors.New("clickstore: close: nil *Memory")
+	}
 	m.init()
 	if m.closed.Swap(true) {
 		return nil

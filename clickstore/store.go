@@ -39,7 +39,10 @@ import (
 //     them to the other instances and to their expiry, which still comes
 //     at t+W.
 //   - Input. Clicks that fail Click.Validate, or whose Kind is not
-//     KindClick, are rejected with an error wrapping ErrInvalidClick.
+//     KindClick, are rejected with an error wrapping ErrInvalidClick. A
+//     nil context is an error, never a panic, and leaves the store
+//     working; so is Sweep at any time, even past 2262 (it then destroys
+//     every click).
 //   - Errors describe, never echo. An error says which field or argument
 //     was wrong, what kind of fault and its length, and never holds a
 //     link, a label or an address: errors get logged, and a link may hold

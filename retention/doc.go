@@ -47,7 +47,10 @@
 // an error from something retention calls (a key store, a random source, a
 // Sweepable) has every IP address in it cut to no bits, as the storage
 // packages' errors have ("dial tcp 0.0.0.0:6379"), while the error itself
-// stays reachable with errors.Is and errors.As.
+// stays reachable with errors.Is and errors.As. A nil context, and a
+// method of a nil *Keyring, *MemoryKeyStore or *Sweeper (or of a Sweeper
+// not made by NewSweeper), is an error saying so, never a panic; those
+// that return no error (Stats, Policy, Failures) report zero.
 //
 // Time is always data here: methods take a now argument or a Now function,
 // and nothing reads the clock behind the caller's back. The timers that

@@ -1,6 +1,7 @@
 package retention
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/clickanon/clickanon/internal/errmask"
@@ -34,3 +35,16 @@ func (e *foreignError) Format(f fmt.State, verb rune) {
 // storage packages use for theirs (internal/errmask: every form logmask
 // reads, cut to no bits).
 var scrub = errmask.Text
+
+// Errors of calls a careless caller can make, and Go lets compile: a nil
+// context, a method of a nil pointer. Each method answers with one of
+// these rather than panic with a nil dereference.
+var (
+	errNilKeyring  = errors.New("retention: nil *Keyring")
+	errNilKeyStore = errors.New("retention: nil *MemoryKeyStore")
+	errNilSweeper  = errors.New("retention: nil *Sweeper")
+	errZeroSweeper = errors.New("retention: Sweeper not made by NewSweeper")
+)
+
+// nilContext returns the error of op called with a nil context.
+func nilContext(op string) error { return errors.New("retention: " + op + ": nil context") }

@@ -201,7 +201,12 @@ func NewKeyring(opts *KeyringOptions) (*Keyring, error) {
 // String returns "retention.Keyring(" and the policy's window ")". A
 // Keyring prints and logs as that alone: fmt would otherwise print its
 // fields, the cached keys' secrets among them.
-func (r *Keyring) String() string { return "retention.Keyring(" + r.policy.String() + ")" }
+func (r *Keyring) String() string {
+	if r == nil {
+		return "retention.Keyring(nil)"
+	}
+	return "retention.Keyring(" + r.policy.String() + ")"
+}
 
 // Format implements [fmt.Formatter]: every verb prints [Keyring.String].
 func (r *Keyring) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, r.String()) }
@@ -217,7 +222,12 @@ func (r *Keyring) burst() *burstlog.Logger {
 }
 
 // Policy returns the policy that sets the keyring's epoch length.
-func (r *Keyring) Policy() Policy { return r.policy }
+func (r *Keyring) Policy() Policy {
+	if r == nil {
+		return Policy{}
+	}
+	return r.policy
+}
 
 // Keys returns the key of the epoch now falls in, creating it if this is
 // the first request for that epoch, and the previous epoch's key if it
@@ -232,12 +242,18 @@ func (r *Keyring) Policy() Policy { return r.policy }
 // falls in an epoch older than the one cached; current is then the zero
 // Key. A time outside
 // the years 1678 to 2262 (the zero time.Time, say), where epochs are not
-// defined, is an error. After Close, Keys fails with an error wrapping
-// [ErrClosed].
+// defined, is an error, and so is a nil ctx. After Close, Keys fails with
+// an error wrapping [ErrClosed].
 //
 // Keys does not allocate while the epoch's keys are cached, shared or
 // local.
 func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Key, err error) {
+	if r == nil {
+		return Key{}, Key{}, errNilKeyring
+	}
+	if ctx == nil {
+		return Key{}, Key{}, nilContext("keys")
+	}
 	e := r.policy.Epoch(now)
 	r.mu.RLock()
 	if r.cachedLocked(e, now) {
@@ -265,8 +281,7 @@ func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Ke
 	} else {
 		r.fill.Lock()
 	}
-	cur, prev, asked, err := r.miss(ctx, e, now)
-	r.fill.Unlock()
+	cur, prev, asked, err := r.missUnlock(ctx, e, now)
 	switch {
 	case !asked:
 	case err == nil:
@@ -279,6 +294,13 @@ func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Ke
 			slog.Int64("epoch", e))
 	}
 	return cur, prev, err
+}
+
+// missUnlock is miss, then unlocks r.fill, even if miss panics (a Rand
+// that panics, say): a lock left held would hang every later call.
+func (r *Keyring) missUnlock(ctx context.Context, e int64, now time.Time) (cur, prev Key, asked bool, err error) {
+	defer r.fill.Unlock()
+	return r.miss(ctx, e, now)
 }
 
 // miss fills the cache for epoch e, or answers for an epoch older than the
@@ -602,6 +624,9 @@ type KeyStats struct {
 // Keys whose time is up by the keyring's clock (a clock stepped forward
 // since their timers were set) are destroyed before they are counted.
 func (r *Keyring) Stats() KeyStats {
+	if r == nil {
+		return KeyStats{}
+	}
 	if r.store == nil {
 		_, _ = r.mem.Sweep(context.Background(), r.clock())
 	}
@@ -629,6 +654,9 @@ func (r *Keyring) Stats() KeyStats {
 // is the caller's to close) and stops its timers. Later calls to Keys fail
 // with an error wrapping [ErrClosed]. Close is idempotent and returns nil.
 func (r *Keyring) Close() error {
+	if r == nil {
+		return errNilKeyring
+	}
 	r.mu.Lock()
 	r.closed = true
 	r.dropCacheLocked()
@@ -646,13 +674,20 @@ func (r *Keyring) Close() error {
 // [KeyringOptions.Store] is the caller's to sweep). Deleted counts the key
 // copies destroyed (a key cached and stored counts twice), Held the keys
 // still cached, Oldest the age of the oldest cached key since the start of
-// its epoch. Sweep makes a Keyring [Sweepable], for a [Group]; see
+// its epoch. A now after 2262 ends every epoch; one before 1678 ends
+// none. Sweep makes a Keyring [Sweepable], for a [Group]; see
 // [Keyring.Stats] for figures that count each key once.
 func (r *Keyring) Sweep(ctx context.Context, now time.Time) (SweepStats, error) {
+	if r == nil {
+		return SweepStats{}, errNilKeyring
+	}
+	if ctx == nil {
+		return SweepStats{}, nilContext("sweep")
+	}
 	if err := ctx.Err(); err != nil {
 		return SweepStats{}, fmt.Errorf("retention: sweep: %w", err)
 	}
-	e := r.policy.Epoch(now)
+	e := r.policy.sweepEpoch(now)
 	var st SweepStats
 	r.mu.Lock()
 	if r.ok && r.epoch < e {

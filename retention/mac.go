@@ -90,8 +90,15 @@ func keyBlock(blk *[macBlock]byte, secret *[32]byte, pad byte) {
 // the inner digest: two SHA-256 blocks fewer (for a message of up to 55
 // bytes, such as a visitor pseudonym's, two instead of four). It does
 // not allocate, and is safe to call from many goroutines at once.
+//
+// The zero Key's MAC is all zero bytes, whatever msg: HMAC under a key
+// of zero bytes is a hash anyone can compute, and a pseudonym of an
+// address under it would be brute-forced.
 func (k Key) MAC(msg []byte) [sha256.Size]byte {
 	if !k.pads.set() {
+		if k.IsZero() {
+			return [sha256.Size]byte{} // not HMAC under zero bytes, which anyone can compute
+		}
 		return k.slowMAC(msg)
 	}
 	if len(msg) <= maxOneBlock && !raceDetector {

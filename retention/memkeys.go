@@ -100,6 +100,12 @@ func (s *MemoryKeyStore) clock() time.Time {
 
 // LoadOrCreate implements [KeyStore].
 func (s *MemoryKeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidate [32]byte, ttl time.Duration) ([32]byte, error) {
+	if s == nil {
+		return [32]byte{}, errNilKeyStore
+	}
+	if ctx == nil {
+		return [32]byte{}, nilContext("key store")
+	}
 	if err := ctx.Err(); err != nil {
 		return [32]byte{}, fmt.Errorf("retention: key for epoch %d: %w", epoch, err)
 	}
@@ -134,6 +140,12 @@ func (s *MemoryKeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidat
 
 // Load implements [KeyStore].
 func (s *MemoryKeyStore) Load(ctx context.Context, epoch int64) ([32]byte, bool, error) {
+	if s == nil {
+		return [32]byte{}, false, errNilKeyStore
+	}
+	if ctx == nil {
+		return [32]byte{}, false, nilContext("key store")
+	}
 	if err := ctx.Err(); err != nil {
 		return [32]byte{}, false, fmt.Errorf("retention: key for epoch %d: %w", epoch, err)
 	}
@@ -159,6 +171,12 @@ func (s *MemoryKeyStore) Load(ctx context.Context, epoch int64) ([32]byte, bool,
 // and [Keyring.Stats] do). Sweep makes MemoryKeyStore [Sweepable]; the
 // store's own timer makes sweeping it optional.
 func (s *MemoryKeyStore) Sweep(ctx context.Context, now time.Time) (SweepStats, error) {
+	if s == nil {
+		return SweepStats{}, errNilKeyStore
+	}
+	if ctx == nil {
+		return SweepStats{}, nilContext("sweep")
+	}
 	if err := ctx.Err(); err != nil {
 		return SweepStats{}, fmt.Errorf("retention: sweep: %w", err)
 	}
@@ -179,6 +197,9 @@ func (s *MemoryKeyStore) Sweep(ctx context.Context, now time.Time) (SweepStats, 
 // Stats reports the keys the store holds and has destroyed. OldestAge is
 // 0: the store does not know epoch lengths (see [Keyring.Stats]).
 func (s *MemoryKeyStore) Stats() KeyStats {
+	if s == nil {
+		return KeyStats{}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := KeyStats{Held: len(s.keys), Destroyed: s.destroyed}
@@ -195,6 +216,9 @@ func (s *MemoryKeyStore) Stats() KeyStats {
 // calls to LoadOrCreate and Load fail with an error wrapping [ErrClosed].
 // Close is idempotent and returns nil.
 func (s *MemoryKeyStore) Close() error {
+	if s == nil {
+		return errNilKeyStore
+	}
 	s.mu.Lock()
 	s.closed = true
 	n := s.destroyLocked(func(int64, *memKey) bool { return true })

@@ -2,6 +2,7 @@ package retention
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -81,7 +82,29 @@ func (p Policy) defines(t time.Time) bool {
 	return ttl > 0 && ttl <= 2*p.Window()
 }
 
-// EpochStart returns the instant epoch e begins.
+// sweepEpoch is Epoch for a sweep at t: past 2262, where Epoch's number
+// wraps, every epoch is over (math.MaxInt64); before 1678 none is
+// (math.MinInt64).
+func (p Policy) sweepEpoch(t time.Time) int64 {
+	switch {
+	case t.After(lastNano):
+		return math.MaxInt64
+	case t.Before(firstNano):
+		return math.MinInt64
+	}
+	return p.Epoch(t)
+}
+
+// firstNano and lastNano are the first and last instants whose Unix
+// nanoseconds fit an int64, in 1677 and 2262.
+var (
+	firstNano = time.Unix(0, math.MinInt64)
+	lastNano  = time.Unix(0, math.MaxInt64)
+)
+
+// EpochStart returns the instant epoch e begins. Epochs that begin outside
+// the years 1678 to 2262 (those Epoch gives for such times) give
+// meaningless instants, as Epoch gives meaningless numbers there.
 func (p Policy) EpochStart(e int64) time.Time {
 	return time.Unix(0, e*int64(p.Window()))
 }

@@ -47,6 +47,9 @@ type Group []Sweepable
 func (g Group) Sweep(ctx context.Context, now time.Time) (SweepStats, error) {
 	var st SweepStats
 	var errs []error
+	if ctx == nil {
+		return st, nilContext("sweep")
+	}
 	for i, s := range g {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, fmt.Errorf("retention: sweep: %w", err))
@@ -125,8 +128,8 @@ type SweeperOptions struct {
 // is a failed sweep: the panic is recovered, its value becomes the error
 // (masked like any other), and the next sweep runs on time.
 //
-// A Sweeper is safe for concurrent use; its zero value is not usable (build
-// one with [NewSweeper]).
+// A Sweeper is safe for concurrent use; its zero value is not usable: its
+// Run and SweepNow return an error (build one with [NewSweeper]).
 type Sweeper struct {
 	target   Sweepable
 	interval time.Duration
@@ -180,6 +183,9 @@ func NewSweeper(target Sweepable, opts *SweeperOptions) (*Sweeper, error) {
 // and do not stop the sweeper. Errors start with "retention: sweep" and
 // wrap the target's, whose text has every address-like run replaced. Run starts no goroutine: everything happens in the caller's.
 func (s *Sweeper) Run(ctx context.Context) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
 	for {
@@ -195,6 +201,9 @@ func (s *Sweeper) Run(ctx context.Context) error {
 // SweepNow sweeps once, reports through OnSweep and the Logger, and returns
 // the result.
 func (s *Sweeper) SweepNow(ctx context.Context) (SweepStats, error) {
+	if err := s.check(ctx); err != nil {
+		return SweepStats{}, err
+	}
 	return s.sweepOnce(ctx)
 }
 
@@ -204,6 +213,9 @@ func (s *Sweeper) SweepNow(ctx context.Context) (SweepStats, error) {
 // zero time. A sweep cut short because its context was done is not
 // recorded.
 func (s *Sweeper) Last() (at time.Time, st SweepStats, err error) {
+	if s == nil {
+		return time.Time{}, SweepStats{}, errNilSweeper
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastAt, s.lastSt, s.lastErr
@@ -211,7 +223,26 @@ func (s *Sweeper) Last() (at time.Time, st SweepStats, err error) {
 
 // Failures returns how many sweeps have failed since the Sweeper was made
 // (sweeps cut short because their context was done are not counted).
-func (s *Sweeper) Failures() uint64 { return s.log.Failures() }
+func (s *Sweeper) Failures() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.log.Failures()
+}
+
+// check returns the error of a call on a nil or zero Sweeper, or with a
+// nil ctx.
+func (s *Sweeper) check(ctx context.Context) error {
+	switch {
+	case s == nil:
+		return errNilSweeper
+	case s.target == nil:
+		return errZeroSweeper
+	case ctx == nil:
+		return nilContext("sweep")
+	}
+	return nil
+}
 
 func (s *Sweeper) sweepOnce(ctx context.Context) (SweepStats, error) {
 	if err := ctx.Err(); err != nil {

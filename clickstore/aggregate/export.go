@@ -3,6 +3,7 @@ package aggregate
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -75,6 +76,9 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // Times are RFC 3339 in UTC; counts are JSON numbers. Only what the report
 // holds is written: no address and no pseudonym.
 func WriteJSON(w io.Writer, r Report) error {
+	if w == nil {
+		return errors.New("aggregate: write JSON report: nil io.Writer")
+	}
 	jr := jsonReport{
 		Schema:      SchemaVersion,
 		Link:        r.Query.Link,
@@ -106,6 +110,9 @@ func WriteJSON(w io.Writer, r Report) error {
 // a formula (starting with =, +, -, @, tab or carriage return) is written
 // with a leading single quote.
 func WriteCSV(w io.Writer, r Report) error {
+	if w == nil {
+		return errors.New("aggregate: write CSV report: nil io.Writer")
+	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
 		return fmt.Errorf("aggregate: write CSV report: %w", err)

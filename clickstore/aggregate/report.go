@@ -149,6 +149,8 @@ type Report struct {
 //     never twice, never half of it.
 //   - Input. An invalid click ([clickstore.Click.Validate]), an unknown
 //     Uniqueness or a done ctx is refused with an error and counts nothing.
+//     A nil ctx is an error from every method, never a panic, and leaves
+//     the backend working.
 //   - Buffering. A backend may count in memory first and write later (the
 //     SQL sink does); it then has a Flush(ctx) method after which Cells
 //     sees every Add that returned before Flush was called, and it bounds
@@ -231,6 +233,9 @@ func Publish(ctx context.Context, b Backend, q Query) (Report, error) {
 	}
 	if b == nil {
 		return Report{}, errors.New("aggregate: publish: nil backend")
+	}
+	if ctx == nil {
+		return Report{}, errors.New("aggregate: publish: nil context")
 	}
 	raw, err := b.Cells(ctx, q)
 	if err != nil {
@@ -389,6 +394,9 @@ func (r *Rollup) Report(ctx context.Context, q Query) (Report, error) {
 // q.Link "" selects every link. The granularity must be one r keeps.
 // Publish them only through [Publish] or [Rollup.Report].
 func (r *Rollup) Cells(ctx context.Context, q Query) ([]Cell, error) {
+	if err := r.check(ctx, "cells"); err != nil {
+		return nil, err
+	}
 	q, err := q.Normalize()
 	if err != nil {
 		return nil, err

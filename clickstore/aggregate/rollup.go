@@ -56,9 +56,13 @@ func (c Counts) IsZero() bool { return c == Counts{} }
 // Conversions; a click counts one Clicks and, for a bot, one Bots (bots are
 // never unique); otherwise one Unique if u is Unique, or one
 // UnknownUniqueness if u is UniqueUnknown (for bots too). Every [Backend]
-// counts with it, so that backends agree. It does not validate c.
+// counts with it, so that backends agree. It does not validate c; a nil c
+// contributes nothing (the zero Counts).
 func CountsOf(c *clickstore.Click, u clickstore.Uniqueness) Counts {
 	var n Counts
+	if c == nil {
+		return n
+	}
 	if c.Kind == clickstore.KindConversion {
 		n.Conversions = 1
 		return n
@@ -300,7 +304,9 @@ type shard struct {
 // the Rollup holds no bucket that can expire. [Rollup.Close] stops it.
 //
 // A Rollup is safe for concurrent use; every Add is counted exactly once.
-// The zero Rollup is not usable: build one with [New].
+// The zero Rollup is not usable: its methods return an error (build one
+// with [New]), but Close, which has nothing to stop. So do those of a nil
+// *Rollup, Close too, and a nil context.
 type Rollup struct {
 	cfg    config
 	seed   maphash.Seed
@@ -317,6 +323,22 @@ var (
 	_ retention.Sweepable = (*Rollup)(nil)
 	_ Backend             = (*Rollup)(nil)
 )
+
+// check begins the methods of Rollup: it refuses a nil *Rollup, one not
+// made by New and a nil ctx, with an error naming op.
+func (r *Rollup) check(ctx context.Context, op string) error {
+	switch {
+	case r == nil:
+		return errNilRollup(op)
+	case r.cfg.precision == 0:
+		return errors.New("aggregate: " + op + ": Rollup not made by New")
+	case ctx == nil:
+		return errors.New("aggregate: " + op + ": nil context")
+	}
+	return nil
+}
+
+func errNilRollup(op string) error { return errors.New("aggregate: " + op + ": nil *Rollup") }
 
 // New returns an empty Rollup configured by opts; a nil opts means the
 // defaults. It returns an error if opts is invalid.
@@ -349,6 +371,9 @@ func (r *Rollup) shard(link string) *shard {
 // once per cell, when a sketch passes 2^Precision/64 distinct visitors and
 // turns dense (2^Precision bytes: 16 KiB at the default precision).
 func (r *Rollup) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
+	if err := r.check(ctx, "add click"); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("aggregate: add click: %w", err)
 	}
@@ -416,11 +441,16 @@ func floorDiv(t, width int64) int64 {
 // concurrently. Merging rollups of different precisions, a nil Rollup or a
 // Rollup into itself is an error.
 func (r *Rollup) Merge(other *Rollup) error {
+	if err := r.check(context.Background(), "merge"); err != nil {
+		return err
+	}
 	switch {
 	case other == nil:
 		return errors.New("aggregate: merge: other rollup is nil")
 	case other == r:
 		return errors.New("aggregate: merge: cannot merge a rollup into itself")
+	case other.cfg.precision == 0:
+		return errors.New("aggregate: merge: other Rollup not made by New")
 	case other.cfg.precision != r.cfg.precision:
 		return fmt.Errorf("aggregate: merge: precision %d differs from %d", other.cfg.precision, r.cfg.precision)
 	}
@@ -491,6 +521,9 @@ func (r *Rollup) mergeBucket(k bucketKey, o *bucket) error {
 // start. It makes a Rollup [retention.Sweepable].
 func (r *Rollup) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
 	var st retention.SweepStats
+	if err := r.check(ctx, "sweep"); err != nil {
+		return st, err
+	}
 	if now.IsZero() {
 		return st, errors.New("aggregate: sweep: zero time")
 	}
@@ -601,6 +634,9 @@ func (r *Rollup) fire() {
 // counts and answers, and [Rollup.Sweep] still drops what has run out.
 // Close is idempotent and returns nil.
 func (r *Rollup) Close() error {
+	if r == nil {
+		return errNilRollup("close")
+	}
 	r.timerMu.Lock()
 	defer r.timerMu.Unlock()
 	r.closed = true
@@ -615,6 +651,9 @@ func (r *Rollup) Close() error {
 // how many buckets it dropped. It returns an error if link is empty or
 // longer than clickstore.MaxLinkLen, or ctx is done.
 func (r *Rollup) EraseLink(ctx context.Context, link string) (int, error) {
+	if err := r.check(ctx, "erase link"); err != nil {
+		return 0, err
+	}
 	if link == "" || len(link) > clickstore.MaxLinkLen {
 		return 0, fmt.Errorf("aggregate: erase link: %w", clickstore.Click{Link: link}.Validate())
 	}

@@ -27,6 +27,8 @@ func init() {
 		{"EraseLink", testEraseLink},
 		{"ClockBackDoesNotRevive", testClockBack},
 		{"Sweep", testSweep},
+		{"SweepFarFuture", testSweepFarFuture},
+		{"NilContext", testNilContext},
 		{"InvalidInput", testInvalid},
 		{"Full", testFull},
 		{"Closed", testClosed},
@@ -418,6 +420,58 @@ func testSweep(t *testing.T, newStore NewStore) {
 	st, err = e.store.Sweep(e.ctx, e.clock.Now())
 	if err != nil || st.Held != 0 || st.Deleted != 5 || st.Oldest != 0 {
 		t.Errorf("Sweep at the deadline = %+v, %v; want 0 held, 5 deleted", st, err)
+	}
+}
+
+// A sweep at any time after a click's window, even past 2262 where Unix
+// nanoseconds overflow, destroys it.
+func testSweepFarFuture(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	e.record(click(visitor(1), "s", t0))
+	st, err := e.store.Sweep(e.ctx, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC))
+	if err != nil || st.Deleted != 1 || st.Held != 0 {
+		t.Errorf("Sweep in the year 9999 = %+v, %v; want 1 deleted, 0 held", st, err)
+	}
+}
+
+// A nil context is the caller's bug, which Go lets compile: every method
+// that takes one returns an error, without a panic, and the store still
+// works afterwards (a panic with a lock or a connection held would leave
+// it hung).
+func testNilContext(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	var nilCtx context.Context
+	v := visitor(1)
+	calls := []struct {
+		op   string
+		call func() error
+	}{
+		{"Record", func() error { _, err := e.store.Record(nilCtx, click(v, "n", t0)); return err }},
+		{"Latest", func() error { _, _, err := e.store.Latest(nilCtx, v, clickstore.Pseudonym{}, ""); return err }},
+		{"All", func() error {
+			for _, err := range e.store.All(nilCtx) {
+				return err
+			}
+			return nil
+		}},
+		{"EraseVisitor", func() error { _, err := e.store.EraseVisitor(nilCtx, v); return err }},
+		{"EraseLink", func() error { _, err := e.store.EraseLink(nilCtx, "n"); return err }},
+		{"Sweep", func() error { _, err := e.store.Sweep(nilCtx, t0); return err }},
+	}
+	for _, c := range calls {
+		err, panicked := func() (err error, panicked any) {
+			defer func() { panicked = recover() }()
+			return c.call(), nil
+		}()
+		switch {
+		case panicked != nil:
+			t.Errorf("%s with a nil context panicked", c.op)
+		case err == nil:
+			t.Errorf("%s with a nil context = nil error; want an error", c.op)
+		}
+	}
+	if !e.record(click(v, "n", t0)) {
+		t.Error("Record after the calls with a nil context: not first")
 	}
 }
 

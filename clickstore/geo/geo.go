@@ -3,6 +3,7 @@ package geo
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -137,6 +138,8 @@ type DB struct {
 // stops the watcher. It returns an error if the options are invalid or the
 // file cannot be read or is not a valid MaxMind DB file: a service started
 // with a wrong path should hear of it. Later reloads fail open instead.
+// No error quotes the path (it says how long it is, and what went wrong:
+// errors.Is tells fs.ErrNotExist and fs.ErrPermission).
 func Open(path string, opts *Options) (*DB, error) {
 	var o Options
 	if opts != nil {
@@ -266,13 +269,13 @@ func (db *DB) reload() (loaded bool, err error) {
 	defer db.mu.Unlock()
 	f, err := os.Open(db.path)
 	if err != nil {
-		db.tried, db.triedErr = nil, fmt.Errorf("geo: cannot open the database file: %w", err)
+		db.tried, db.triedErr = nil, fmt.Errorf("geo: cannot open the database file (its path is %d bytes long): %w", len(db.path), pathless(err))
 		return false, db.triedErr
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return false, fmt.Errorf("geo: cannot stat the database file: %w", err)
+		return false, fmt.Errorf("geo: cannot stat the database file: %w", pathless(err))
 	}
 	if db.tried != nil && sameFile(db.tried, fi) {
 		return false, db.triedErr
@@ -291,6 +294,18 @@ func (db *DB) reload() (loaded bool, err error) {
 	db.triedErr = nil
 	db.snap.Store(s)
 	return true, nil
+}
+
+// pathless returns err without the path an *fs.PathError quotes whole (a
+// megabyte of it, a NUL byte, an address in a file name): an error says
+// what went wrong, not what it was given. errors.Is still sees the cause
+// (fs.ErrNotExist, fs.ErrPermission).
+func pathless(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
 }
 
 // sameFile reports whether b is a and unchanged: a file replaced by a

@@ -31,6 +31,9 @@ type Stats struct {
 // Stats returns the Store's counters. It is safe for concurrent use, after
 // Close too.
 func (s *Store) Stats() Stats {
+	if s == nil {
+		return Stats{}
+	}
 	return Stats{
 		RecordErrors: s.fails.record.Failures(),
 		LatestErrors: s.fails.latest.Failures(),

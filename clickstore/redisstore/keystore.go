@@ -43,7 +43,8 @@ type KeyStoreOptions struct {
 // destroys a key is its expiry in Redis and the keyring's own timers.
 //
 // A KeyStore is safe for concurrent use. The zero KeyStore is not usable:
-// build one with [NewKeyStore].
+// its methods return an error (build one with [NewKeyStore]); so do those
+// of a nil *KeyStore, and a nil context.
 type KeyStore struct {
 	client redis.UniversalClient
 	prefix string
@@ -87,7 +88,7 @@ return ARGV[2]
 // NewKeyStore returns a KeyStore on client. A nil client is an error; a nil
 // opts is valid.
 func NewKeyStore(client redis.UniversalClient, opts *KeyStoreOptions) (*KeyStore, error) {
-	if client == nil {
+	if nilClient(client) {
 		return nil, errors.New("redisstore: NewKeyStore: nil client")
 	}
 	var o KeyStoreOptions
@@ -101,11 +102,28 @@ func NewKeyStore(client redis.UniversalClient, opts *KeyStoreOptions) (*KeyStore
 	return &KeyStore{client: client, prefix: "{" + o.Prefix + "}:k:", maxTTL: 2 * o.Policy.Window()}, nil
 }
 
+// begin starts every method of KeyStore: it refuses a nil *KeyStore, one
+// not made by NewKeyStore and a nil ctx.
+func (k *KeyStore) begin(ctx context.Context) error {
+	switch {
+	case k == nil:
+		return errors.New("redisstore: key store: nil *KeyStore")
+	case k.client == nil:
+		return errors.New("redisstore: key store: KeyStore not made by NewKeyStore")
+	case ctx == nil:
+		return errors.New("redisstore: key store: nil context")
+	}
+	return nil
+}
+
 func (k *KeyStore) key(epoch int64) string { return k.prefix + strconv.FormatInt(epoch, 10) }
 
 // LoadOrCreate returns epoch's key, storing candidate with ttl if there is
 // none. ttl must be positive and at most two epochs.
 func (k *KeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidate [32]byte, ttl time.Duration) (_ [32]byte, err error) {
+	if err := k.begin(ctx); err != nil {
+		return [32]byte{}, err
+	}
 	defer errmask.Wrap(&err)
 	if ttl <= 0 || ttl > k.maxTTL {
 		return [32]byte{}, fmt.Errorf("redisstore: key for epoch %d: ttl %v must be positive and at most %s", epoch, ttl, k.maxTTL)
@@ -127,6 +145,9 @@ func (k *KeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidate [32]
 // Load returns epoch's key, or false if there is none (never created, or
 // expired).
 func (k *KeyStore) Load(ctx context.Context, epoch int64) (_ [32]byte, _ bool, err error) {
+	if err := k.begin(ctx); err != nil {
+		return [32]byte{}, false, err
+	}
 	defer errmask.Wrap(&err)
 	v, err := loadScript.Run(ctx, k.client, []string{k.key(epoch)}, k.maxTTL.Milliseconds()).Result()
 	if errors.Is(err, redis.Nil) {

@@ -89,8 +89,9 @@ type SinkOptions struct {
 // The token keys cost one short-lived key for every click added in the
 // last two minutes.
 //
-// A Sink is safe for concurrent use. The zero Sink is not usable: build one
-// with [NewSink].
+// A Sink is safe for concurrent use. The zero Sink is not usable: its
+// methods return an error (build one with [NewSink]); so do those of a nil
+// *Sink (Stats reports zero), and a nil context.
 type Sink struct {
 	client     redis.UniversalClient
 	prefix     string
@@ -115,7 +116,7 @@ var _ aggregate.Backend = (*Sink)(nil)
 // NewSink returns a Sink that writes through client. It returns an error if
 // client is nil or opts is invalid.
 func NewSink(client redis.UniversalClient, opts *SinkOptions) (*Sink, error) {
-	if client == nil {
+	if nilClient(client) {
 		return nil, errors.New("redisstore: NewSink: nil client")
 	}
 	var o SinkOptions
@@ -168,6 +169,20 @@ func NewSink(client redis.UniversalClient, opts *SinkOptions) (*Sink, error) {
 		}
 	}
 	return s, nil
+}
+
+// begin starts every method of Sink: it refuses a nil *Sink, one not made
+// by NewSink and a nil ctx, with an error naming op.
+func (s *Sink) begin(ctx context.Context, op string) error {
+	switch {
+	case s == nil:
+		return errors.New("redisstore: " + op + ": nil *Sink")
+	case s.client == nil:
+		return errors.New("redisstore: " + op + ": Sink not made by NewSink")
+	case ctx == nil:
+		return errors.New("redisstore: " + op + ": nil context")
+	}
+	return nil
 }
 
 var sinkGranularities = [...]aggregate.Granularity{aggregate.Minute, aggregate.Hour, aggregate.Day}
@@ -242,6 +257,9 @@ func setCounter(n *aggregate.Counts, name string, v uint64) bool {
 // failed too, the click was counted once: an error never means it was
 // counted twice.
 func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) (err error) {
+	if err := s.begin(ctx, "add click"); err != nil {
+		return err
+	}
 	defer errmask.Wrap(&err)
 	err = s.add(ctx, c, u)
 	note(ctx, &s.addLog, s.now, &opAdd, err)
@@ -351,6 +369,9 @@ return 1
 // buckets' hashes, then the visitor estimates, the range's as a PFCOUNT
 // over every bucket's total sketch (a union, not a sum).
 func (s *Sink) Cells(ctx context.Context, q aggregate.Query) (_ []aggregate.Cell, err error) {
+	if err := s.begin(ctx, "cells"); err != nil {
+		return nil, err
+	}
 	defer errmask.Wrap(&err)
 	cs, err := s.cells(ctx, q)
 	note(ctx, &s.cellsLog, s.now, &opCells, err)
@@ -481,6 +502,9 @@ type SinkStats struct {
 
 // Stats returns the Sink's counters. It is safe for concurrent use.
 func (s *Sink) Stats() SinkStats {
+	if s == nil {
+		return SinkStats{}
+	}
 	return SinkStats{
 		AddErrors:   s.addLog.Failures(),
 		CellsErrors: s.cellsLog.Failures(),
@@ -498,6 +522,9 @@ func (s *Sink) Stats() SinkStats {
 // survive it. It returns an error if link is empty or longer than
 // clickstore.MaxLinkLen, or Redis fails (some keys may then be deleted).
 func (s *Sink) EraseLink(ctx context.Context, link string) (_ int, err error) {
+	if err := s.begin(ctx, "erase link"); err != nil {
+		return 0, err
+	}
 	defer errmask.Wrap(&err)
 	n, err := s.eraseLink(ctx, link)
 	note(ctx, &s.eraseLog, s.now, &opErase, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -130,8 +131,10 @@ type Options struct {
 // uses the same server and Prefix. See the package documentation for the
 // key layout and guarantees.
 //
-// A Store is safe for concurrent use. The zero Store is not usable: build
-// one with [New]. New starts a goroutine that writes the indexes; Close
+// A Store is safe for concurrent use. The zero Store is not usable: its
+// methods return an error (build one with [New]; Close of the zero Store
+// does nothing). So do those of a nil *Store (Stats reports zero), and a
+// nil context. New starts a goroutine that writes the indexes; Close
 // stops it.
 type Store struct {
 	client   redis.UniversalClient
@@ -189,8 +192,11 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (_ *S
 			errmask.Wrap(&err)
 		}
 	}()
-	if client == nil {
+	if nilClient(client) {
 		return nil, errors.New("redisstore: New: nil client")
+	}
+	if ctx == nil {
+		return nil, errors.New("redisstore: New: nil context")
 	}
 	var o Options
 	if opts != nil {
@@ -295,6 +301,37 @@ func (s *Store) clock() time.Time {
 	}
 }
 
+// begin starts every method of Store that takes a context: it refuses a
+// nil *Store, one not made by New and a nil ctx, with an error naming op,
+// before anything dereferences them.
+func (s *Store) begin(ctx context.Context, op string) error {
+	switch {
+	case s == nil:
+		return errors.New("redisstore: " + op + ": nil *Store")
+	case s.client == nil:
+		return errors.New("redisstore: " + op + ": Store not made by New")
+	case ctx == nil:
+		return errors.New("redisstore: " + op + ": nil context")
+	}
+	return nil
+}
+
+// nilClient reports whether c is nil, or one of go-redis's clients held
+// as a nil pointer (which an interface comparison with nil misses).
+func nilClient(c redis.UniversalClient) bool {
+	switch c := c.(type) {
+	case nil:
+		return true
+	case *redis.Client:
+		return c == nil
+	case *redis.ClusterClient:
+		return c == nil
+	case *redis.Ring:
+		return c == nil
+	}
+	return false
+}
+
 func (s *Store) checkOpen(op string) error {
 	if s.closed.Load() {
 		return fmt.Errorf("redisstore: %s: %w", op, clickstore.ErrClosed)
@@ -318,6 +355,9 @@ func stampOf(t time.Time) stamp {
 
 // recNano is the Unix nanoseconds that stampOf(t) writes.
 func recNano(t time.Time) int64 { return max(t.UnixNano(), 0) }
+
+// lastNano is the last instant whose Unix nanoseconds fit an int64, in 2262.
+var lastNano = time.Unix(0, math.MaxInt64)
 
 // cutoff returns the stamp of now-W: a click is live if its recorded stamp
 // is greater.
@@ -362,6 +402,9 @@ func id(v clickstore.Pseudonym, link string) string {
 // locally. The caller should count the click with uniqueness unknown
 // (clickstore.UniquenessOf does that).
 func (s *Store) Record(ctx context.Context, c clickstore.Click) (_ bool, err error) {
+	if err := s.begin(ctx, "record"); err != nil {
+		return false, err
+	}
 	defer errmask.Wrap(&err)
 	first, err := s.record(ctx, c)
 	note(ctx, &s.fails.record, s.now, &opRecord, err)
@@ -644,6 +687,9 @@ const batchRun = 128
 // visitor and link in one batch are decided in order, as if recorded one
 // after the other.
 func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) (_ []clickstore.Uniqueness, err error) {
+	if err := s.begin(ctx, "record batch"); err != nil {
+		return nil, err
+	}
 	defer errmask.Wrap(&err)
 	out, errs, err := s.recordBatch(ctx, clicks)
 	if err != nil {
@@ -796,6 +842,9 @@ func live(m string, v any, cut int64) (held, bool, error) {
 // on link (any link if link is ""). With a link it is one MGET; on any
 // link it reads the visitors' indexes, then MGETs the markers they list.
 func (s *Store) Latest(ctx context.Context, visitor, prev clickstore.Pseudonym, link string) (_ clickstore.Click, _ bool, err error) {
+	if err := s.begin(ctx, "latest"); err != nil {
+		return clickstore.Click{}, false, err
+	}
 	defer errmask.Wrap(&err)
 	c, ok, err := s.latest(ctx, visitor, prev, link)
 	note(ctx, &s.fails.latest, s.now, &opLatest, err)
@@ -966,6 +1015,10 @@ func (s *Store) All(ctx context.Context) iter.Seq2[clickstore.Click, error] {
 			errmask.Wrap(&err)
 			return yield0(c, err)
 		}
+		if err := s.begin(ctx, "all"); err != nil {
+			yield(clickstore.Click{}, err)
+			return
+		}
 		if err := s.checkOpen("all"); err != nil {
 			yield(clickstore.Click{}, err)
 			return
@@ -1041,6 +1094,9 @@ const eraseTries = 8
 // run, which re-checks them; if the visitor clicked meanwhile, it reads the
 // index again.
 func (s *Store) EraseVisitor(ctx context.Context, v clickstore.Pseudonym) (_ int, err error) {
+	if err := s.begin(ctx, "erase visitor"); err != nil {
+		return 0, err
+	}
 	defer errmask.Wrap(&err)
 	if err := s.checkOpen("erase visitor"); err != nil {
 		return 0, err
@@ -1092,6 +1148,9 @@ func (s *Store) EraseVisitor(ctx context.Context, v clickstore.Pseudonym) (_ int
 // it costs one pass over the index, and destroys each page's clicks in one
 // script run that re-checks them.
 func (s *Store) EraseLink(ctx context.Context, link string) (_ int, err error) {
+	if err := s.begin(ctx, "erase link"); err != nil {
+		return 0, err
+	}
 	defer errmask.Wrap(&err)
 	if err := s.checkOpen("erase link"); err != nil {
 		return 0, err
@@ -1141,6 +1200,9 @@ func globEscape(s string) string {
 // slack), so Sweep mostly keeps the indexes short and makes deletion
 // prompt.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats, err error) {
+	if err := s.begin(ctx, "sweep"); err != nil {
+		return retention.SweepStats{}, err
+	}
 	defer errmask.Wrap(&err)
 	st, err := s.sweep(ctx, now)
 	note(ctx, &s.fails.sweep, s.now, &opSweep, err)
@@ -1153,6 +1215,12 @@ func (s *Store) sweep(ctx context.Context, now time.Time) (retention.SweepStats,
 	}
 	if c := s.clock(); c.After(now) {
 		now = c
+	}
+	if now.After(lastNano) {
+		// Past 2262 Unix nanoseconds overflow, and the cut-off with them:
+		// a sweep that far ahead deletes every click, as at the last
+		// instant they can count.
+		now = lastNano
 	}
 	_ = s.idx.flush(ctx)
 	cut := s.cutoff(now)
@@ -1219,6 +1287,12 @@ func floorDiv(a, b int64) int64 {
 // share: they expire by their TTL. Use [Store.Clear] to delete them.
 // Close is idempotent.
 func (s *Store) Close() error {
+	if s == nil {
+		return errors.New("redisstore: close: nil *Store")
+	}
+	if s.client == nil {
+		return nil // the zero Store holds nothing
+	}
 	s.closed.Store(true)
 	s.idx.close()
 	return nil
@@ -1231,6 +1305,9 @@ func (s *Store) Close() error {
 // flushes, so a caller needs it only to make its latest clicks visible
 // to other instances' index reads at once.
 func (s *Store) Flush(ctx context.Context) (err error) {
+	if err := s.begin(ctx, "flush"); err != nil {
+		return err
+	}
 	defer errmask.Wrap(&err)
 	if err := s.checkOpen("flush"); err != nil {
 		return err
@@ -1256,6 +1333,9 @@ func setNXGet(ctx context.Context, c redis.UniversalClient, key string) (bool, e
 // Clear deletes every click of the store's prefix, with its index entries,
 // for all instances, and reports how many live clicks it destroyed.
 func (s *Store) Clear(ctx context.Context) (_ int, err error) {
+	if err := s.begin(ctx, "clear"); err != nil {
+		return 0, err
+	}
 	defer errmask.Wrap(&err)
 	if err := s.checkOpen("clear"); err != nil {
 		return 0, err

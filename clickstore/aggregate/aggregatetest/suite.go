@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/ipmask"
@@ -28,6 +25,7 @@ func init() {
 		{"BucketsAndRange", needNothing, testBuckets},
 		{"UniquesOverRangeAreAUnion", needNothing, testUniquesOverRange},
 		{"InvalidInputCountsNothing", needNothing, testInvalid},
+		{"NilContext", needNothing, testNilContext},
 		{"EmptyAndInvalidQueries", needNothing, testQueries},
 		{"SweepDropsFineBucketsOnly", needSweep, testSweep},
 		{"EraseLink", needErase, testEraseLink},
@@ -54,7 +52,7 @@ type env struct {
 func setup(t *testing.T, newBackend NewBackend) *env {
 	t.Helper()
 	b := newBackend(t, Config{Now: func() time.Time { return now }})
-	require.NotNil(t, b, "aggregatetest: newBackend returned nil")
+	mustTrue(t, b != nil, "aggregatetest: newBackend returned nil")
 	return &env{t: t, ctx: context.Background(), instances: []aggregate.Backend{b}}
 }
 
@@ -62,7 +60,7 @@ func setup(t *testing.T, newBackend NewBackend) *env {
 func (e *env) peer(newBackend NewBackend) aggregate.Backend {
 	e.t.Helper()
 	b := newBackend(e.t, Config{Now: func() time.Time { return now }, SharedWith: e.instances[0]})
-	require.NotNil(e.t, b, "aggregatetest: newBackend returned nil")
+	mustTrue(e.t, b != nil, "aggregatetest: newBackend returned nil")
 	e.instances = append(e.instances, b)
 	return b
 }
@@ -71,7 +69,7 @@ func (e *env) b() aggregate.Backend { return e.instances[0] }
 
 func (e *env) add(b aggregate.Backend, c clickstore.Click, u clickstore.Uniqueness) {
 	e.t.Helper()
-	require.NoError(e.t, b.Add(e.ctx, c, u))
+	mustNoError(e.t, b.Add(e.ctx, c, u))
 }
 
 // flush flushes every instance that buffers, twice: the second flush must
@@ -81,7 +79,7 @@ func (e *env) flush() {
 	for range 2 {
 		for _, b := range e.instances {
 			if f, ok := b.(Flusher); ok {
-				require.NoError(e.t, f.Flush(e.ctx))
+				mustNoError(e.t, f.Flush(e.ctx))
 			}
 		}
 	}
@@ -91,7 +89,7 @@ func (e *env) cells(q aggregate.Query) []aggregate.Cell {
 	e.t.Helper()
 	e.flush()
 	cs, err := e.b().Cells(e.ctx, q)
-	require.NoError(e.t, err)
+	mustNoError(e.t, err)
 	return cs
 }
 
@@ -173,15 +171,15 @@ func (e *env) checkCounts(link string, want map[time.Time]aggregate.Counts) {
 		cs := e.cells(dayQuery(link, g))
 		for start, n := range byBucket {
 			c, ok := totalAt(cs, link, start)
-			if assert.True(e.t, ok, "%s bucket %s of %q missing", g, start, link) {
-				assert.Equal(e.t, n, c.Counts, "%s bucket %s of %q", g, start, link)
-				assert.Equal(e.t, start.Add(g.Duration()), c.End, "%s bucket %s end", g, start)
+			if isTrue(e.t, ok, "%s bucket %s of %q missing", g, start, link) {
+				equal(e.t, n, c.Counts, "%s bucket %s of %q", g, start, link)
+				equal(e.t, start.Add(g.Duration()), c.End, "%s bucket %s end", g, start)
 			}
 		}
-		assert.Equal(e.t, all, sum(cs, aggregate.ScopeBucket, aggregate.Total, link), "%s buckets of %q", g, link)
+		equal(e.t, all, sum(cs, aggregate.ScopeBucket, aggregate.Total, link), "%s buckets of %q", g, link)
 		r, ok := rangeCell(cs, link)
-		if assert.True(e.t, ok, "%s range cell of %q missing", g, link) {
-			assert.Equal(e.t, all, r.Counts, "%s range of %q", g, link)
+		if isTrue(e.t, ok, "%s range cell of %q missing", g, link) {
+			equal(e.t, all, r.Counts, "%s range of %q", g, link)
 		}
 	}
 }
@@ -215,7 +213,7 @@ func testCountsEveryAdd(t *testing.T, newBackend NewBackend) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		require.NoError(t, err)
+		mustNoError(t, err)
 	}
 	for _, l := range links {
 		e.checkCounts(l, want[l])
@@ -269,7 +267,7 @@ func testAcrossInstances(t *testing.T, newBackend NewBackend) {
 	flushers.Wait()
 	close(errs)
 	for err := range errs {
-		require.NoError(t, err)
+		mustNoError(t, err)
 	}
 	e.checkCounts("shared", want)
 }
@@ -311,26 +309,26 @@ func testDimensions(t *testing.T, newBackend NewBackend) {
 		if c.Scope != aggregate.ScopeBucket || c.Dimension == aggregate.Total {
 			continue
 		}
-		assert.False(t, c.Other, "cell %s %q over a cap of 3 values", c.Dimension, c.Value)
-		assert.Equal(t, t0, c.Start, "cell %s %q", c.Dimension, c.Value)
+		isTrue(t, !c.Other, "cell %s %q over a cap of 3 values", c.Dimension, c.Value)
+		equal(t, t0, c.Start, "cell %s %q", c.Dimension, c.Value)
 		got[dimVal{c.Dimension, c.Value}] = c
 	}
-	assert.Len(t, got, len(want), "one cell per dimension value")
+	equal(t, len(want), len(got), "one cell per dimension value")
 	for dv, n := range want {
 		c, ok := got[dv]
-		if !assert.True(t, ok, "cell %s %q missing", dv.d, dv.v) {
+		if !isTrue(t, ok, "cell %s %q missing", dv.d, dv.v) {
 			continue
 		}
-		assert.Equal(t, n, c.Counts, "cell %s %q", dv.d, dv.v)
-		assert.Equal(t, uint64(len(visitors[dv])), c.Visitors, "visitors of cell %s %q", dv.d, dv.v)
+		equal(t, n, c.Counts, "cell %s %q", dv.d, dv.v)
+		equal(t, uint64(len(visitors[dv])), c.Visitors, "visitors of cell %s %q", dv.d, dv.v)
 	}
 	for _, d := range []aggregate.Dimension{aggregate.Country, aggregate.Network, aggregate.Referrer, aggregate.Device} {
-		assert.Equal(t, total, sum(cs, aggregate.ScopeBucket, d, "dims"), "%s cells add up to the total", d)
+		equal(t, total, sum(cs, aggregate.ScopeBucket, d, "dims"), "%s cells add up to the total", d)
 	}
 	tc, ok := totalAt(cs, "dims", t0)
-	require.True(t, ok, "total cell missing")
-	assert.Equal(t, total, tc.Counts)
-	assert.Equal(t, uint64(20), tc.Visitors)
+	mustTrue(t, ok, "total cell missing")
+	equal(t, total, tc.Counts)
+	equal(t, uint64(20), tc.Visitors)
 }
 
 func testBuckets(t *testing.T, newBackend NewBackend) {
@@ -367,24 +365,24 @@ func testBuckets(t *testing.T, newBackend NewBackend) {
 			got := map[time.Time]uint64{}
 			var clicks uint64
 			for _, c := range cs {
-				assert.Equal(t, "edges", c.Link, "only the queried link")
-				assert.Equal(t, q.Granularity, c.Granularity)
+				equal(t, "edges", c.Link, "only the queried link")
+				equal(t, q.Granularity, c.Granularity)
 				if c.Scope == aggregate.ScopeBucket && c.Dimension == aggregate.Total {
 					got[c.Start] = c.Clicks
 					clicks += c.Clicks
-					assert.Equal(t, c.Start.Add(q.Granularity.Duration()), c.End)
-					assert.Equal(t, time.UTC, c.Start.Location())
+					equal(t, c.Start.Add(q.Granularity.Duration()), c.End)
+					equal(t, time.UTC, c.Start.Location())
 				}
 			}
 			if tt.starts == nil {
-				assert.Empty(t, cs)
+				empty(t, cs)
 				return
 			}
-			assert.Equal(t, tt.starts, got)
+			equal(t, tt.starts, got)
 			r, ok := rangeCell(cs, "edges")
-			require.True(t, ok, "range cell missing")
-			assert.Equal(t, clicks, r.Clicks)
-			assert.True(t, r.Start.Equal(q.From) && r.End.Equal(q.To), "range cell spans the query: %s to %s", r.Start, r.End)
+			mustTrue(t, ok, "range cell missing")
+			equal(t, clicks, r.Clicks)
+			isTrue(t, r.Start.Equal(q.From) && r.End.Equal(q.To), "range cell spans the query: %s to %s", r.Start, r.End)
 		})
 	}
 }
@@ -408,13 +406,49 @@ func testUniquesOverRange(t *testing.T, newBackend NewBackend) {
 	d0, ok0 := totalAt(cs, "loyal", day0)
 	d1, ok1 := totalAt(cs, "loyal", day0.Add(24*time.Hour))
 	r, okr := rangeCell(cs, "loyal")
-	require.True(t, ok0 && ok1 && okr, "day and range cells present")
-	assert.Equal(t, uint64(30), d0.Visitors)
-	assert.Equal(t, uint64(30), d1.Visitors)
-	assert.Equal(t, uint64(40), r.Visitors, "the range's visitors are the union, not the sum")
-	assert.Equal(t, uint64(60), r.Unique, "unique clicks are per window and add up")
-	assert.Equal(t, uint64(65), r.Clicks)
-	assert.Equal(t, uint64(5), r.Bots)
+	mustTrue(t, ok0 && ok1 && okr, "day and range cells present")
+	equal(t, uint64(30), d0.Visitors)
+	equal(t, uint64(30), d1.Visitors)
+	equal(t, uint64(40), r.Visitors, "the range's visitors are the union, not the sum")
+	equal(t, uint64(60), r.Unique, "unique clicks are per window and add up")
+	equal(t, uint64(65), r.Clicks)
+	equal(t, uint64(5), r.Bots)
+}
+
+// testNilContext checks that a nil context, the caller's bug that Go lets
+// compile, is an error from every method, never a panic, and leaves the
+// backend counting (a panic with a lock or a connection held would leave
+// it hung).
+func testNilContext(t *testing.T, newBackend NewBackend) {
+	e := setup(t, newBackend)
+	var nilCtx context.Context
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Add", func() error { return e.b().Add(nilCtx, click("nil-ctx", t0, 1), clickstore.Unique) }},
+		{"Cells", func() error { _, err := e.b().Cells(nilCtx, dayQuery("nil-ctx", aggregate.Minute)); return err }},
+	}
+	if s, ok := e.b().(retention.Sweepable); ok {
+		calls = append(calls, struct {
+			name string
+			call func() error
+		}{"Sweep", func() error { _, err := s.Sweep(nilCtx, now); return err }})
+	}
+	if er, ok := e.b().(LinkEraser); ok {
+		calls = append(calls, struct {
+			name string
+			call func() error
+		}{"EraseLink", func() error { _, err := er.EraseLink(nilCtx, "nil-ctx"); return err }})
+	}
+	for _, c := range calls {
+		var err error
+		if notPanics(t, func() { err = c.call() }, "%s with a nil context", c.name) {
+			isError(t, err, "%s with a nil context", c.name)
+		}
+	}
+	e.add(e.b(), click("nil-ctx", t0, 1), clickstore.Unique)
+	equal(t, uint64(1), sum(e.cells(dayQuery("nil-ctx", aggregate.Minute)), aggregate.ScopeBucket, aggregate.Total, "nil-ctx").Clicks)
 }
 
 func testInvalid(t *testing.T, newBackend NewBackend) {
@@ -449,21 +483,21 @@ func testInvalid(t *testing.T, newBackend NewBackend) {
 			c := good
 			tt.c(&c)
 			err := e.b().Add(tt.ctx, c, tt.u)
-			require.Error(t, err)
+			mustTrue(t, err != nil, "no error, want one")
 			if tt.ctx.Err() != nil {
-				assert.True(t, errors.Is(err, context.Canceled), "error %v wraps context.Canceled", err)
+				isTrue(t, errors.Is(err, context.Canceled), "error %v wraps context.Canceled", err)
 			}
 		})
 	}
 	cs := e.cells(dayQuery("invalid", aggregate.Minute))
-	assert.Empty(t, cs, "refused clicks are not counted")
+	empty(t, cs, "refused clicks are not counted")
 }
 
 func testQueries(t *testing.T, newBackend NewBackend) {
 	e := setup(t, newBackend)
 	e.add(e.b(), click("queried", t0, 1), clickstore.Unique)
 	cs := e.cells(dayQuery("never-clicked", aggregate.Hour))
-	assert.Empty(t, cs, "a link never clicked has no cells")
+	empty(t, cs, "a link never clicked has no cells")
 	for _, q := range []aggregate.Query{
 		{Link: "queried", From: t0, To: t0},
 		{Link: "queried", From: t0.Add(time.Hour), To: t0},
@@ -472,7 +506,7 @@ func testQueries(t *testing.T, newBackend NewBackend) {
 		{Link: "queried", From: t0, To: t0.Add(time.Hour), K: -1},
 	} {
 		_, err := e.b().Cells(e.ctx, q)
-		assert.Error(t, err, "query %+v", q)
+		isError(t, err, "query %+v", q)
 	}
 }
 
@@ -482,19 +516,19 @@ func testSweep(t *testing.T, newBackend NewBackend) {
 		e.add(e.b(), click("swept", t0.Add(time.Duration(i)*time.Minute), i), clickstore.Unique)
 	}
 	before := e.cells(dayQuery("swept", aggregate.Hour))
-	require.NotEmpty(t, before)
+	mustTrue(t, len(before) > 0, "no elements, want some")
 	sw := e.b().(retention.Sweepable)
 	// The last minute bucket ends at t0+10m; minutes are kept 48 hours.
 	st, err := sw.Sweep(e.ctx, t0.Add(48*time.Hour+10*time.Minute-time.Second))
-	require.NoError(t, err)
-	assert.NotEmpty(t, e.cells(dayQuery("swept", aggregate.Minute)), "the last minute is kept until its retention ends")
-	assert.Positive(t, st.Held)
+	mustNoError(t, err)
+	isTrue(t, len(e.cells(dayQuery("swept", aggregate.Minute))) > 0, "the last minute is kept until its retention ends")
+	positive(t, st.Held)
 	st, err = sw.Sweep(e.ctx, t0.Add(48*time.Hour+10*time.Minute))
-	require.NoError(t, err)
-	assert.Positive(t, st.Deleted)
-	assert.Empty(t, e.cells(dayQuery("swept", aggregate.Minute)), "minute buckets past their retention are gone")
-	assert.Equal(t, before, e.cells(dayQuery("swept", aggregate.Hour)), "the hour keeps what the minutes held")
-	assert.Equal(t, uint64(10), sum(e.cells(dayQuery("swept", aggregate.Day)), aggregate.ScopeBucket, aggregate.Total, "swept").Clicks)
+	mustNoError(t, err)
+	positive(t, st.Deleted)
+	empty(t, e.cells(dayQuery("swept", aggregate.Minute)), "minute buckets past their retention are gone")
+	equal(t, before, e.cells(dayQuery("swept", aggregate.Hour)), "the hour keeps what the minutes held")
+	equal(t, uint64(10), sum(e.cells(dayQuery("swept", aggregate.Day)), aggregate.ScopeBucket, aggregate.Total, "swept").Clicks)
 }
 
 func testEraseLink(t *testing.T, newBackend NewBackend) {
@@ -506,14 +540,14 @@ func testEraseLink(t *testing.T, newBackend NewBackend) {
 	e.flush()
 	e.add(e.b(), click("erased", t0.Add(time.Minute), 9), clickstore.Unique) // not flushed yet
 	n, err := e.b().(LinkEraser).EraseLink(e.ctx, "erased")
-	require.NoError(t, err)
-	assert.Positive(t, n)
+	mustNoError(t, err)
+	positive(t, n)
 	for _, g := range []aggregate.Granularity{aggregate.Minute, aggregate.Hour, aggregate.Day} {
-		assert.Empty(t, e.cells(dayQuery("erased", g)), "%s cells of the erased link", g)
-		assert.Equal(t, uint64(5), sum(e.cells(dayQuery("kept", g)), aggregate.ScopeBucket, aggregate.Total, "kept").Clicks, "%s cells of another link", g)
+		empty(t, e.cells(dayQuery("erased", g)), "%s cells of the erased link", g)
+		equal(t, uint64(5), sum(e.cells(dayQuery("kept", g)), aggregate.ScopeBucket, aggregate.Total, "kept").Clicks, "%s cells of another link", g)
 	}
 	_, err = e.b().(LinkEraser).EraseLink(e.ctx, "")
-	assert.Error(t, err, "erasing the empty link")
+	isError(t, err, "erasing the empty link")
 }
 
 // A Click built by hand (or by a Builder whose policy keeps more bits than
@@ -558,6 +592,6 @@ func testNetworkNoFinerThanDefault(t *testing.T, newBackend NewBackend) {
 			got[c.Value] += c.Clicks
 		}
 	}
-	assert.Equal(t, want, got, "clicks per network kept")
+	equal(t, want, got, "clicks per network kept")
 	ipmasktest.AssertNoRawIP(t, ipmask.Default, text.String(), "the cells' links and values")
 }

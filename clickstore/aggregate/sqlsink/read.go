@@ -17,6 +17,9 @@ import (
 // q.Link "" selects every link. Publish them only through
 // [aggregate.Publish].
 func (s *Sink) Cells(ctx context.Context, q aggregate.Query) (_ []aggregate.Cell, err error) {
+	if err := s.check(ctx, "cells"); err != nil {
+		return nil, err
+	}
 	defer errmask.Wrap(&err)
 	q, err = q.Normalize()
 	if err != nil {

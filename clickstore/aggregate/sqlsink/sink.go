@@ -39,8 +39,9 @@ var ErrClosed = errors.New("sqlsink: sink closed")
 // what has been written. [Sink.Close] stops the loop and writes what is
 // left.
 //
-// A Sink is safe for concurrent use. The zero Sink is not usable: build
-// one with [New] or [Open].
+// A Sink is safe for concurrent use. The zero Sink is not usable: its
+// methods return an error (build one with [New] or [Open]); so do those of
+// a nil *Sink (Stats reports zero), and a nil context.
 type Sink struct {
 	db      *sql.DB
 	ownDB   bool // opened by Open: closed by Close
@@ -123,6 +124,9 @@ var (
 // documentation for what that means for durability.
 func Open(ctx context.Context, dsn string, opts *Options) (_ *Sink, err error) {
 	defer errmask.Wrap(&err)
+	if ctx == nil {
+		return nil, errors.New("sqlsink: open: nil context")
+	}
 	var (
 		db *sql.DB
 		d  Dialect
@@ -185,6 +189,9 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (_ *Sink, er
 	if db == nil {
 		return nil, errors.New("sqlsink: new: nil database")
 	}
+	if ctx == nil {
+		return nil, errors.New("sqlsink: new: nil context")
+	}
 	if d != SQLite && d != PostgreSQL {
 		return nil, fmt.Errorf("sqlsink: new: dialect %d unknown", int(d))
 	}
@@ -216,6 +223,23 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (_ *Sink, er
 	return s, nil
 }
 
+// check begins every method of Sink that takes a context: it refuses a nil
+// *Sink, one not made by New or Open and a nil ctx, with an error naming
+// op, rather than panic (a nil ctx would panic in the driver with the
+// database's one connection taken, and every later call would wait for
+// it for good).
+func (s *Sink) check(ctx context.Context, op string) error {
+	switch {
+	case s == nil:
+		return errors.New("sqlsink: " + op + ": nil *Sink")
+	case s.stop == nil:
+		return errors.New("sqlsink: " + op + ": Sink not made by New or Open")
+	case ctx == nil:
+		return errors.New("sqlsink: " + op + ": nil context")
+	}
+	return nil
+}
+
 // Add counts c, whose visitor's uniqueness is u, in the buffer: in its
 // minute, hour and day buckets, in total and by country, masked network
 // (never finer than Options.NetworkPolicy: see [aggregate.NetworkOf]),
@@ -227,6 +251,9 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (_ *Sink, er
 // unknown, ctx is done, the Sink is closed, or the buffer is full
 // (ErrBufferFull; counted in Stats.Dropped and logged).
 func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
+	if err := s.check(ctx, "add click"); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlsink: add click: %w", err)
 	}
@@ -289,6 +316,9 @@ func (s *Sink) reserve(need int) bool {
 // returns the first error; what was not written stays buffered for the
 // next try, and is never written twice. It waits for a flush in progress.
 func (s *Sink) Flush(ctx context.Context) (err error) {
+	if err := s.check(ctx, "flush"); err != nil {
+		return err
+	}
 	defer errmask.Wrap(&err)
 	if s.closed.Load() {
 		return fmt.Errorf("sqlsink: flush: %w", ErrClosed)
@@ -397,6 +427,9 @@ func (s *Sink) loop() {
 // return errors wrapping ErrClosed. Close is idempotent: later calls
 // return the first call's result.
 func (s *Sink) Close(ctx context.Context) (err error) {
+	if err := s.check(ctx, "close"); err != nil {
+		return err
+	}
 	defer errmask.Wrap(&err)
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
@@ -453,6 +486,9 @@ type Stats struct {
 // Stats returns the Sink's counters. It is safe to call at any time,
 // after Close too.
 func (s *Sink) Stats() Stats {
+	if s == nil {
+		return Stats{}
+	}
 	return Stats{
 		Flushes:       s.stats.flushes.Load(),
 		FlushErrors:   s.stats.flushErrors.Load(),

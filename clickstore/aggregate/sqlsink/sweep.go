@@ -24,6 +24,9 @@ import (
 // held bucket's start. It makes a Sink [retention.Sweepable]; one sweeper
 // per database is enough, and several are harmless.
 func (s *Sink) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats, err error) {
+	if err := s.check(ctx, "sweep"); err != nil {
+		return retention.SweepStats{}, err
+	}
 	defer errmask.Wrap(&err)
 	var st retention.SweepStats
 	if now.IsZero() {
@@ -77,6 +80,9 @@ func (s *Sink) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats
 // erase a link once no instance counts it any more (after deleting the
 // link itself).
 func (s *Sink) EraseLink(ctx context.Context, link string) (_ int, err error) {
+	if err := s.check(ctx, "erase link"); err != nil {
+		return 0, err
+	}
 	defer errmask.Wrap(&err)
 	if link == "" || len(link) > clickstore.MaxLinkLen {
 		return 0, fmt.Errorf("sqlsink: erase link: %w", clickstore.Click{Link: link}.Validate())

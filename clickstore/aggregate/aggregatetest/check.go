@@ -1,0 +1,89 @@
+package aggregatetest
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+)
+
+// The suite reports through t alone, with these few checks: a package
+// that backends import into their own tests must not make them depend on
+// an assertion library (testify), as DESIGN.md asks of every production
+// package. Each check reports a failure with t.Errorf and returns whether
+// it passed; the must forms stop the test with t.Fatalf. msgAndArgs is a
+// lone value, or a format string and its arguments.
+
+func describe(msgAndArgs []any) string {
+	switch {
+	case len(msgAndArgs) == 0:
+		return ""
+	case len(msgAndArgs) == 1:
+		return ": " + fmt.Sprint(msgAndArgs[0])
+	}
+	if f, ok := msgAndArgs[0].(string); ok {
+		return ": " + fmt.Sprintf(f, msgAndArgs[1:]...)
+	}
+	return ": " + fmt.Sprint(msgAndArgs...)
+}
+
+func check(t testing.TB, ok bool, fault string, msgAndArgs []any) bool {
+	t.Helper()
+	if !ok {
+		t.Errorf("%s%s", fault, describe(msgAndArgs))
+	}
+	return ok
+}
+
+func must(t testing.TB, ok bool, fault string, msgAndArgs []any) {
+	t.Helper()
+	if !ok {
+		t.Fatalf("%s%s", fault, describe(msgAndArgs))
+	}
+}
+
+func equal(t testing.TB, want, got any, msgAndArgs ...any) bool {
+	t.Helper()
+	return check(t, reflect.DeepEqual(want, got), fmt.Sprintf("got %+v, want %+v", got, want), msgAndArgs)
+}
+
+func isTrue(t testing.TB, ok bool, msgAndArgs ...any) bool {
+	t.Helper()
+	return check(t, ok, "false, want true", msgAndArgs)
+}
+
+func isError(t testing.TB, err error, msgAndArgs ...any) bool {
+	t.Helper()
+	return check(t, err != nil, "no error, want one", msgAndArgs)
+}
+
+func positive(t testing.TB, n int, msgAndArgs ...any) bool {
+	t.Helper()
+	return check(t, n > 0, fmt.Sprintf("%d, want more than 0", n), msgAndArgs)
+}
+
+func empty[T any](t testing.TB, s []T, msgAndArgs ...any) bool {
+	t.Helper()
+	return check(t, len(s) == 0, fmt.Sprintf("%d elements, want none", len(s)), msgAndArgs)
+}
+
+func notPanics(t testing.TB, f func(), msgAndArgs ...any) (ok bool) {
+	t.Helper()
+	defer func() {
+		if v := recover(); v != nil {
+			t.Errorf("panic: %v%s", v, describe(msgAndArgs))
+			ok = false
+		}
+	}()
+	f()
+	return true
+}
+
+func mustNoError(t testing.TB, err error, msgAndArgs ...any) {
+	t.Helper()
+	must(t, err == nil, fmt.Sprintf("error %v", err), msgAndArgs)
+}
+
+func mustTrue(t testing.TB, ok bool, msgAndArgs ...any) {
+	t.Helper()
+	must(t, ok, "false, want true", msgAndArgs)
+}
