@@ -20,7 +20,7 @@ if [ $# -gt 0 ]; then
 	git worktree add -q --detach "$tmp/base" "$1"
 	(cd "$tmp/base" && go build -o "$tmp/anonymize-base" ./examples/anonymize)
 	hyperfine --warmup 3 --runs 20 \
-		"$tmp/anonymize-base < $log > /dev/null" \
+		"$tmp/anonymize-base -j 1 < $log > /dev/null" \
 		"$tmp/anonymize -j 1 < $log > /dev/null"
 	exit
 fi
