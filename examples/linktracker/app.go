@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -259,7 +260,47 @@ func (a *app) Handler() http.Handler {
 	mux.HandleFunc("GET /links/{id}", a.dashboard)
 	mux.Handle("GET /metrics", a.metricsHandler())
 	mux.HandleFunc("GET /healthz", a.healthz)
-	return a.accessLog(mux)
+	return a.accessLog(a.canonical(mux))
+}
+
+// canonical redirects a path that is not in canonical form (a doubled
+// slash, a dot segment) to its clean form, as ServeMux would, but with
+// every address in the path and the query masked: ServeMux's own
+// redirect writes both back as they came, in its Location and its body,
+// and a visitor may have written their address there. No route of the
+// app has an address in its path, so the masked target serves what the
+// raw one would.
+func (a *app) canonical(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodConnect {
+			next.ServeHTTP(w, r) // ServeMux does not clean a CONNECT's path
+			return
+		}
+		p := r.URL.EscapedPath()
+		clean := cleanPath(p)
+		if clean == p {
+			next.ServeHTTP(w, r)
+			return
+		}
+		target := a.paths.MaskString(clean)
+		if r.URL.RawQuery != "" {
+			target += "?" + a.paths.MaskString(r.URL.RawQuery)
+		}
+		http.Redirect(w, r, target, http.StatusTemporaryRedirect)
+	})
+}
+
+// cleanPath is ServeMux's canonical form of a path: rooted, without dot
+// segments or doubled slashes, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // accessLog logs each request with the client's masked network only; the
