@@ -251,7 +251,9 @@ type Stats struct {
 	// not attributed.
 	KeyFallbacks uint64
 	// BuildFailures counts requests not counted because the click could
-	// not be built (Outcome Failed).
+	// not be built (Outcome Failed), and those the handlers of Handler,
+	// ConversionHandler or Middleware got with a nil ResponseWriter or
+	// Request (answered 500 when there is a writer, and logged).
 	BuildFailures uint64
 	// Unserved counts requests that Handler, ConversionHandler or
 	// Middleware did not count because the wrapped handler answered with
@@ -269,7 +271,11 @@ type Stats struct {
 // address used; what leaves it is masked.
 //
 // A Tracker is safe for concurrent use. The zero Tracker is not usable; make
-// one with [New].
+// one with [New]. A nil or zero Tracker does not panic: its Track reports
+// Outcome [Failed], its Stats are zero, its Middleware is an error, and
+// the handlers of its Handler and ConversionHandler serve every request
+// with the wrapped handler, count nothing and say so in slog.Default's
+// log.
 type Tracker struct {
 	builder  *clickstore.Builder
 	policy   ipmask.Policy
@@ -398,6 +404,10 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 // Track does not allocate once the visitor's user agent is in the cache
 // and the keyring's keys are, with the Memory store.
 func (t *Tracker) Track(r *http.Request, link string, kind clickstore.Kind) Visit {
+	if t.unusable() != "" {
+		// No masker to make the link safe to hand back: it is left out.
+		return Visit{Kind: kind, Outcome: Failed}
+	}
 	if r == nil {
 		return t.track(nil, nil, link, kind)
 	}
@@ -690,8 +700,24 @@ func (t *Tracker) isOptedOut(r *http.Request) bool {
 	return false
 }
 
-// Stats returns what the tracker has counted so far.
+// unusable says what is wrong with a nil Tracker or one not made by New,
+// or is "" for one New made.
+func (t *Tracker) unusable() string {
+	switch {
+	case t == nil:
+		return "nil *Tracker"
+	case t.builder == nil:
+		return "Tracker not made by New"
+	}
+	return ""
+}
+
+// Stats returns what the tracker has counted so far; the zero Stats for a
+// nil Tracker.
 func (t *Tracker) Stats() Stats {
+	if t == nil {
+		return Stats{}
+	}
 	c := func(i int) uint64 { return t.counters[i].Load() }
 	return Stats{
 		Clicks:        c(cClicks),

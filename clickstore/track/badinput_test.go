@@ -1,0 +1,109 @@
+package track_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/track"
+)
+
+// okHandler answers 200 and counts the requests it serves.
+type okHandler struct{ served int }
+
+func (h *okHandler) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	h.served++
+	w.WriteHeader(http.StatusOK)
+}
+
+// A nil Tracker, or one not made by New, does not panic: Track fails,
+// Stats are zero, Middleware is an error, and its handlers serve the
+// requests uncounted and say so in slog.Default's log.
+func TestUnusableTracker(t *testing.T) {
+	var logs bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	for _, tt := range []struct {
+		name  string
+		t     *track.Tracker
+		fault string
+	}{
+		{name: "nil", t: nil, fault: "nil *Tracker"},
+		{name: "zero", t: new(track.Tracker), fault: "Tracker not made by New"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			logs.Reset()
+			r := request("GET", "198.51.100.7:1", firefox)
+			require.NotPanics(t, func() {
+				v := tt.t.Track(r, "go/198.51.100.7", clickstore.KindClick)
+				assert.Equal(t, track.Failed, v.Outcome)
+				assert.Empty(t, v.Link, "no masker: the link is not handed back")
+				assert.Equal(t, track.Stats{}, tt.t.Stats())
+			})
+			var err error
+			require.NotPanics(t, func() {
+				_, err = tt.t.Middleware(func(*http.Request) (string, clickstore.Kind, bool) { return "l", clickstore.KindClick, true })
+			})
+			require.Error(t, err)
+			assert.True(t, strings.HasPrefix(err.Error(), "track: Tracker.Middleware: "), err.Error())
+			assert.Contains(t, err.Error(), tt.fault)
+
+			for _, wrap := range []func(http.Handler) http.Handler{tt.t.Handler, tt.t.ConversionHandler} {
+				next := &okHandler{}
+				mux := http.NewServeMux()
+				mux.Handle("GET /go/{link}", wrap(next))
+				w := httptest.NewRecorder()
+				require.NotPanics(t, func() { mux.ServeHTTP(w, httptest.NewRequest("GET", "/go/l", nil)) })
+				assert.Equal(t, http.StatusOK, w.Code)
+				assert.Equal(t, 1, next.served, "the request is served")
+				w = httptest.NewRecorder()
+				require.NotPanics(t, func() { wrap(nil).ServeHTTP(w, httptest.NewRequest("GET", "/go/l", nil)) })
+				assert.Equal(t, http.StatusNotFound, w.Code, "a nil next is NotFoundHandler")
+				require.NotPanics(t, func() { wrap(next).ServeHTTP(nil, nil) })
+				assert.Equal(t, 1, next.served, "a nil writer and request are not handed on")
+			}
+			assert.Contains(t, logs.String(), "track: Tracker.Handler of a "+tt.fault)
+		})
+	}
+}
+
+// The tracker's handlers, handed a nil ResponseWriter or Request (as no
+// server does, but a caller's code may), neither panic nor call the
+// wrapped handler: the request is counted as a build failure, logged,
+// and answered 500 when there is a writer.
+func TestHandlerNilWriterOrRequest(t *testing.T) {
+	var logs bytes.Buffer
+	e := newTrackEnv(t, &track.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	mw, err := e.tracker.Middleware(func(*http.Request) (string, clickstore.Kind, bool) { return "l", clickstore.KindClick, true })
+	require.NoError(t, err)
+	next := &okHandler{}
+	handlers := map[string]http.Handler{
+		"Handler":           e.tracker.Handler(next),
+		"ConversionHandler": e.tracker.ConversionHandler(next),
+		"Middleware":        mw(next),
+	}
+	failures := uint64(0)
+	for name, h := range handlers {
+		t.Run(name, func(t *testing.T) {
+			r := request("GET", "198.51.100.7:1", firefox)
+			require.NotPanics(t, func() { h.ServeHTTP(nil, r) }, "nil writer")
+			w := httptest.NewRecorder()
+			require.NotPanics(t, func() { h.ServeHTTP(w, nil) }, "nil request")
+			assert.Equal(t, http.StatusInternalServerError, w.Code)
+			require.NotPanics(t, func() { h.ServeHTTP(nil, nil) }, "neither")
+			failures += 3
+			assert.Equal(t, failures, e.tracker.Stats().BuildFailures)
+		})
+	}
+	assert.Zero(t, next.served, "the wrapped handler never gets a nil writer or request")
+	assert.Empty(t, e.sink.all())
+	assert.Contains(t, logs.String(), "nil http.ResponseWriter or *http.Request")
+}
