@@ -1,13 +1,17 @@
 package metrics_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/metrics"
+	"github.com/clickanon/clickanon/retention"
 )
 
 // Adding a part to a nil Metrics, or to one not made by New, is an error
@@ -45,4 +49,35 @@ func TestUnusableMetrics(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A sweep at a time past 2262 or before 1678, where time.Time.UnixNano is
+// undefined, still sets the last-sweep gauge to that time in Unix
+// seconds.
+func TestSweepTimestampOutsideUnixNano(t *testing.T) {
+	for _, at := range []time.Time{
+		time.Date(2300, 1, 1, 0, 0, 0, 500_000_000, time.UTC),
+		time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		t.Run(at.Format("2006"), func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			m, err := metrics.New(reg, nil)
+			require.NoError(t, err)
+			swept, err := m.Sweep("memory", sweepFunc(func(context.Context, time.Time) (retention.SweepStats, error) {
+				return retention.SweepStats{}, nil
+			}))
+			require.NoError(t, err)
+			_, err = swept.Sweep(context.Background(), at)
+			require.NoError(t, err)
+			want := float64(at.Unix()) + float64(at.Nanosecond())/1e9
+			assert.InDelta(t, want, get(t, reg, "clickanon_store_last_sweep_timestamp_seconds", "store", "memory"), 1)
+		})
+	}
+}
+
+// sweepFunc is a retention.Sweepable from a function.
+type sweepFunc func(context.Context, time.Time) (retention.SweepStats, error)
+
+func (f sweepFunc) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
+	return f(ctx, now)
 }

@@ -505,7 +505,8 @@ func (m *Metrics) Sweep(name string, target retention.Sweepable) (retention.Swee
 		gauge(ch, d.oldest, last.st.Oldest.Seconds(), name)
 		ts := 0.0
 		if !last.at.IsZero() {
-			ts = float64(last.at.UnixNano()) / 1e9
+			// Not UnixNano, undefined past 2262 and before 1678.
+			ts = float64(last.at.Unix()) + float64(last.at.Nanosecond())/1e9
 		}
 		gauge(ch, d.lastSweep, ts, name)
 	})
