@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -50,4 +51,51 @@ func TestCleanPathRedirectEchoesNoAddress(t *testing.T) {
 		})
 	}
 	tr.assertNoLeak()
+}
+
+// The creator's own address is refused in a link's URL however the URL
+// writes it: percent-encoded (once or twice) as any reader of the URL
+// decodes it, and as a host in the notations a browser reads as an IPv4
+// address (one number, hex, octal, a.b.c), as the tracker's referrer
+// check reads them. A neighbour's address, so written, is the link's
+// business.
+func TestCreateRefusesCreatorsAddressInURLNotations(t *testing.T) {
+	tr := newTracker(t, "")
+	const client = "198.51.100.77"
+	tests := []struct {
+		name, url string
+		want      int
+	}{
+		{name: "percent-encoded digits in the path", url: "https://example.com/%31%39%38.51.100.77", want: http.StatusBadRequest},
+		{name: "percent-encoded dots in the query", url: "https://example.com/?ip=198%2E51%2E100%2E77", want: http.StatusBadRequest},
+		{name: "encoded twice", url: "https://example.com/?ip=198%252E51%252E100%252E77", want: http.StatusBadRequest},
+		{name: "encoded in the fragment", url: "https://example.com/#%31%39%38.51.100.77", want: http.StatusBadRequest},
+		{name: "ipv6 client, percent-encoded hex", url: "https://example.com/?ip=%32001:db8:1:2::7", want: http.StatusBadRequest},
+		{name: "host as one number", url: "http://3325256781/", want: http.StatusBadRequest},
+		{name: "host in hex", url: "http://0xc633644d:8080/", want: http.StatusBadRequest},
+		{name: "host in octal", url: "http://0306.063.0144.0115/", want: http.StatusBadRequest},
+		{name: "host as a.b.c", url: "http://198.51.25677/", want: http.StatusBadRequest},
+		{name: "host with a trailing dot", url: "http://3325256781./", want: http.StatusBadRequest},
+		{name: "a neighbour as one number", url: "http://3325256782/", want: http.StatusCreated},
+		{name: "a neighbour percent-encoded", url: "https://example.com/%31%39%38.51.100.78", want: http.StatusCreated},
+		{name: "a stray percent sign", url: "https://example.com/?d=100%&n=198.51.100.78", want: http.StatusCreated},
+		{name: "a number too big for an address", url: "http://33252567810/", want: http.StatusCreated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			from := client
+			if strings.HasPrefix(tt.name, "ipv6 client") {
+				from = "2001:db8:1:2::7"
+			}
+			w := tr.do("POST", "/api/links", from, browser, strings.NewReader(`{"url":"`+tt.url+`"}`))
+			assert.Equal(t, tt.want, w.Code, w.Body.String())
+			if tt.want == http.StatusBadRequest {
+				assert.Contains(t, w.Body.String(), "holds your own IP address")
+				ipmasktest.AssertNoRawIP(t, ipmask.Default, w.Body.String(), "the refusal")
+			}
+		})
+	}
+	// The links created hold a neighbour's address, as a link may: the
+	// log holds none.
+	ipmasktest.AssertNoRawIP(t, ipmask.Default, tr.logs.String(), "log output")
 }
