@@ -99,3 +99,18 @@ func TestCreateRefusesCreatorsAddressInURLNotations(t *testing.T) {
 	// log holds none.
 	ipmasktest.AssertNoRawIP(t, ipmask.Default, tr.logs.String(), "log output")
 }
+
+// The method is a token the client chooses, as the path is: an address
+// written as the method ("198.51.100.77 /l/ID HTTP/1.1" is a valid request
+// line) is masked in the access log, and the 405 answer does not repeat
+// it.
+func TestAddressAsMethod(t *testing.T) {
+	tr := newTracker(t, "")
+	for _, method := range []string{"198.51.100.77", "GET.198.51.100.77"} { // a token has no ':', so no IPv6
+		w := tr.do(method, "/l/abcdefgh", "198.51.100.77", browser, nil)
+		assert.Equal(t, http.StatusMethodNotAllowed, w.Code)
+		ipmasktest.AssertNoRawIP(t, ipmask.Default, answer(t, w, w.Code, w.Body.String()), "the answer")
+	}
+	assert.Contains(t, tr.logs.String(), "method=198.51.100.0 ")
+	tr.assertNoLeak()
+}
