@@ -3,8 +3,10 @@ package track_test
 import (
 	"bytes"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -106,4 +108,33 @@ func TestHandlerNilWriterOrRequest(t *testing.T) {
 	assert.Zero(t, next.served, "the wrapped handler never gets a nil writer or request")
 	assert.Empty(t, e.sink.all())
 	assert.Contains(t, logs.String(), "nil http.ResponseWriter or *http.Request")
+}
+
+// Options that no tracker can work with are errors from New, which say
+// what is wrong without quoting the value: an agent cache too big to
+// allocate (math.MaxInt made New loop for ever doubling the table's size
+// past overflow, 1<<40 asked for terabytes).
+func TestNewRefusesUnworkableOptions(t *testing.T) {
+	e := newTrackEnv(t, nil)
+	b := newTestBuilder(t)
+	tests := []struct {
+		name    string
+		opts    track.Options
+		wantErr string
+	}{
+		{name: "agent cache of MaxInt", opts: track.Options{AgentCache: math.MaxInt}, wantErr: "track: New: AgentCache " + strconv.Itoa(math.MaxInt) + " is more than " + strconv.Itoa(track.MaxAgentCache)},
+		{name: "agent cache of 1<<40", opts: track.Options{AgentCache: 1 << 40}, wantErr: "track: New: AgentCache 1099511627776 is more than " + strconv.Itoa(track.MaxAgentCache)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, err := track.New(b, e.store, e.sink, &tt.opts)
+			assert.EqualError(t, err, tt.wantErr)
+			assert.Nil(t, tr)
+		})
+	}
+	for _, ok := range []track.Options{{AgentCache: track.MaxAgentCache}} {
+		tr, err := track.New(b, e.store, e.sink, &ok)
+		require.NoError(t, err)
+		assert.NotNil(t, tr)
+	}
 }

@@ -42,6 +42,10 @@ const DefaultNetworkQuota = 4096
 // classification of unless [Options].AgentCache says otherwise.
 const DefaultAgentCache = 4096
 
+// MaxAgentCache is the largest [Options].AgentCache: a table of 16 Mi
+// entries, 128 MiB of pointers before any entry.
+const MaxAgentCache = 1 << 24
+
 // Attributes are the coarse facts an enrichment hook may add to a click. It
 // is a plain value, safe to copy and share; the zero value adds nothing.
 type Attributes struct {
@@ -97,7 +101,7 @@ type Options struct {
 
 	// AgentCache is how many distinct user agents keep their
 	// classification in the tracker's cache; 0 means DefaultAgentCache.
-	// Negative is an error. The cache holds no agent's text (a user agent
+	// Negative, or more than MaxAgentCache, is an error. The cache holds no agent's text (a user agent
 	// can carry its sender's address), only a keyed hash of it, its
 	// digest for the pseudonym and its classification, each for at most
 	// one Window from the request that classified it; a timer clears
@@ -346,6 +350,9 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 	}
 	if o.AgentCache < 0 {
 		return nil, fmt.Errorf("track: New: AgentCache %d is negative", o.AgentCache)
+	}
+	if o.AgentCache > MaxAgentCache {
+		return nil, fmt.Errorf("track: New: AgentCache %d is more than %d", o.AgentCache, MaxAgentCache)
 	}
 	if o.Window < 0 {
 		return nil, fmt.Errorf("track: New: Window %v is negative", o.Window)
