@@ -113,7 +113,8 @@ func TestHandlerNilWriterOrRequest(t *testing.T) {
 // Options that no tracker can work with are errors from New, which say
 // what is wrong without quoting the value: an agent cache too big to
 // allocate (math.MaxInt made New loop for ever doubling the table's size
-// past overflow, 1<<40 asked for terabytes).
+// past overflow, 1<<40 asked for terabytes), and a PathValue that no
+// ServeMux wildcard can be named (Handler would count nothing).
 func TestNewRefusesUnworkableOptions(t *testing.T) {
 	e := newTrackEnv(t, nil)
 	b := newTestBuilder(t)
@@ -124,6 +125,11 @@ func TestNewRefusesUnworkableOptions(t *testing.T) {
 	}{
 		{name: "agent cache of MaxInt", opts: track.Options{AgentCache: math.MaxInt}, wantErr: "track: New: AgentCache " + strconv.Itoa(math.MaxInt) + " is more than " + strconv.Itoa(track.MaxAgentCache)},
 		{name: "agent cache of 1<<40", opts: track.Options{AgentCache: 1 << 40}, wantErr: "track: New: AgentCache 1099511627776 is more than " + strconv.Itoa(track.MaxAgentCache)},
+		{name: "path value in braces", opts: track.Options{PathValue: "{link}"}, wantErr: "track: New: PathValue (6 bytes) is not a wildcard name (a Go identifier)"},
+		{name: "path value with dots", opts: track.Options{PathValue: "link..."}, wantErr: "track: New: PathValue (7 bytes) is not a wildcard name (a Go identifier)"},
+		{name: "path value spelling an address", opts: track.Options{PathValue: "198.51.100.7"}, wantErr: "track: New: PathValue (12 bytes) is not a wildcard name (a Go identifier)"},
+		{name: "path value of 1 MiB", opts: track.Options{PathValue: strings.Repeat("l", 1<<20) + "."}, wantErr: "track: New: PathValue (1048577 bytes) is not a wildcard name (a Go identifier)"},
+		{name: "path value not UTF-8", opts: track.Options{PathValue: "l\xff"}, wantErr: "track: New: PathValue (2 bytes) is not a wildcard name (a Go identifier)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,7 +138,7 @@ func TestNewRefusesUnworkableOptions(t *testing.T) {
 			assert.Nil(t, tr)
 		})
 	}
-	for _, ok := range []track.Options{{AgentCache: track.MaxAgentCache}} {
+	for _, ok := range []track.Options{{AgentCache: track.MaxAgentCache}, {PathValue: "linkID_2"}, {PathValue: "ß"}} {
 		tr, err := track.New(b, e.store, e.sink, &ok)
 		require.NoError(t, err)
 		assert.NotNil(t, tr)

@@ -118,7 +118,8 @@ type Options struct {
 
 	// PathValue names the path wildcard [Tracker.Handler] and
 	// [Tracker.ConversionHandler] read the link from ("/go/{link}"). ""
-	// means "link".
+	// means "link". Anything but a wildcard name (a Go identifier, as
+	// ServeMux wants: "link", not "{link}" nor "link...") is an error.
 	PathValue string
 
 	// NetworkQuota is how many clicks of one masked network (as the
@@ -347,6 +348,9 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 	}
 	if o.PathValue == "" {
 		o.PathValue = "link"
+	}
+	if !wildcardName(o.PathValue) {
+		return nil, fmt.Errorf("track: New: PathValue (%d bytes) is not a wildcard name (a Go identifier)", len(o.PathValue))
 	}
 	if o.AgentCache < 0 {
 		return nil, fmt.Errorf("track: New: AgentCache %d is negative", o.AgentCache)
