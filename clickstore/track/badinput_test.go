@@ -15,6 +15,9 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/track"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
+	"github.com/clickanon/clickanon/retention"
 )
 
 // okHandler answers 200 and counts the requests it serves.
@@ -143,4 +146,46 @@ func TestNewRefusesUnworkableOptions(t *testing.T) {
 		require.NoError(t, err)
 		assert.NotNil(t, tr)
 	}
+}
+
+// A Builder that cannot build (its keyring closed, or one not made by
+// NewBuilder) makes every click Failed: that is logged, once per burst,
+// with no address in the line, not only counted; a link too long to
+// build, the visitor's doing, is counted and not logged.
+func TestBuildFailuresAreLogged(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		builder func(t *testing.T) *clickstore.Builder
+		want    string
+	}{
+		{name: "closed keyring", builder: func(t *testing.T) *clickstore.Builder {
+			kr, err := retention.NewKeyring(nil)
+			require.NoError(t, err)
+			b, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
+			require.NoError(t, err)
+			require.NoError(t, kr.Close())
+			return b
+		}, want: "retention"},
+		{name: "zero builder", builder: func(*testing.T) *clickstore.Builder { return new(clickstore.Builder) }, want: "not made by NewBuilder"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			e := newTrackEnv(t, nil)
+			tr, err := track.New(tt.builder(t), e.store, e.sink, &track.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: e.now})
+			require.NoError(t, err)
+			for range 3 {
+				v := tr.Track(request("GET", "198.51.100.7:1", firefox), "go/198.51.100.7", clickstore.KindClick)
+				require.Equal(t, track.Failed, v.Outcome)
+			}
+			assert.Equal(t, uint64(3), tr.Stats().BuildFailures)
+			assert.Equal(t, 1, strings.Count(logs.String(), "track: the click could not be built"), "once for the burst:\n%s", logs.String())
+			assert.Contains(t, logs.String(), tt.want)
+			ipmasktest.AssertNoRawIP(t, ipmask.Default, logs.String(), "the log")
+		})
+	}
+	var logs bytes.Buffer
+	e := newTrackEnv(t, &track.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	v := e.tracker.Track(request("GET", "198.51.100.7:1", firefox), strings.Repeat("l", clickstore.MaxLinkLen+1), clickstore.KindClick)
+	require.Equal(t, track.Failed, v.Outcome)
+	assert.Empty(t, logs.String(), "a bad link is the visitor's, not a failure to log")
 }

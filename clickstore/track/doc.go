@@ -105,7 +105,7 @@
 // shared key and uniqueness is exact again. Only a click that cannot be
 // built at all (no key of any kind) is dropped, as Outcome [Failed].
 //
-// Store and Sink failures are logged through [Options].Logger once per
+// Store, Sink and Builder failures are logged through [Options].Logger once per
 // burst each: the first failure at once, then at most one line a minute
 // with the count of those not logged, and one line on recovery. Error
 // text is logged with every address masked (ipmask/logmask, with the

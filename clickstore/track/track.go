@@ -146,8 +146,10 @@ type Options struct {
 	// Logger receives ErrMaskedAddr when the tracker finds a masked
 	// client address, and a warning when Handler serves a route without
 	// the PathValue wildcard (each at the first, second, fourth,
-	// eighth... such request). It also receives the failures of the Store
-	// and of the Sink, once per burst each: a warning at a burst's first
+	// eighth... such request). It also receives the failures of the Store,
+	// of the Sink and of the Builder (a keyring that fails with no local
+	// key to stand in, or is closed: the click is lost, Outcome Failed),
+	// once per burst each: a warning at a burst's first
 	// failure, then at most one a minute with the count of those not
 	// logged, and one line when the Store or Sink works again; error text
 	// is logged with every address masked by the Builder's policy. It
@@ -293,6 +295,7 @@ type Tracker struct {
 	logger   *slog.Logger
 	storeLog failLog      // the Store's failures, once per burst
 	sinkLog  failLog      // the Sink's
+	buildLog failLog      // the Builder's (its keyring's)
 	maskRun  atomic.Int64 // consecutive IPv4 addresses that looked masked
 	counters [nCounters]atomic.Uint64
 }
@@ -384,7 +387,7 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 	if err != nil {
 		return nil, fmt.Errorf("track: New: log masker: %w", err)
 	}
-	for _, l := range [...]*failLog{&t.storeLog, &t.sinkLog} {
+	for _, l := range [...]*failLog{&t.storeLog, &t.sinkLog, &t.buildLog} {
 		l.log.Logger, l.log.Mask = t.logger, masker.MaskString
 	}
 	t.addrs.mask = masker.MaskString
@@ -488,8 +491,15 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	if err != nil && !local {
 		v.Outcome = Failed
 		t.count(cBuildFailures)
+		if !errors.Is(err, clickstore.ErrInvalidClick) {
+			// Not the request's fault (a link too long is): the keyring
+			// failed with no local key to stand in, or was closed, and
+			// every click is lost until it works again.
+			t.buildLog.fail(ctx, now, "track: the click could not be built; it is not counted", err)
+		}
 		return v
 	}
+	t.buildLog.ok(ctx, now, "track: clicks are built again")
 	if local {
 		t.count(cKeyFallbacks)
 	}
