@@ -2,12 +2,17 @@ package track_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,6 +20,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/track"
+	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 	"github.com/clickanon/clickanon/retention"
@@ -188,4 +194,64 @@ func TestBuildFailuresAreLogged(t *testing.T) {
 	v := e.tracker.Track(request("GET", "198.51.100.7:1", firefox), strings.Repeat("l", clickstore.MaxLinkLen+1), clickstore.KindClick)
 	require.Equal(t, track.Failed, v.Outcome)
 	assert.Empty(t, logs.String(), "a bad link is the visitor's, not a failure to log")
+}
+
+// flakySink fails every other Add, so that the tracker's burst logs flip
+// between failing and working under concurrency.
+type flakySink struct{ n, failed atomic.Uint64 }
+
+func (s *flakySink) Add(context.Context, clickstore.Click, clickstore.Uniqueness) error {
+	if s.n.Add(1)%2 == 0 {
+		s.failed.Add(1)
+		return errors.New("sink: down for 198.51.100.7")
+	}
+	return nil
+}
+
+// A Tracker is safe for concurrent use, as its doc says: its handlers,
+// Track, conversions and Stats at once, with a Sink that fails every
+// other call (run with -race). Every request ends in one outcome, every
+// Add is counted once, and no log line holds an address.
+func TestTrackerConcurrentUse(t *testing.T) {
+	const workers, perWorker = 4, 150
+	var logs testlog.Buffer
+	sink := &flakySink{}
+	e := newTrackEnv(t, nil)
+	tr, err := track.New(newTestBuilder(t), e.store, sink, &track.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: e.now})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("GET /go/{link}", tr.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusFound) })))
+	mux.Handle("GET /px/{link}", tr.ConversionHandler(nil)) // 404: not served, not counted
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range perWorker {
+				remote := fmt.Sprintf("198.51.%d.%d:1", w, 1+i%50)
+				switch i % 3 {
+				case 0:
+					r := request("GET", remote, firefox)
+					r.URL.Path = "/go/l" + strconv.Itoa(i%5)
+					mux.ServeHTTP(httptest.NewRecorder(), r)
+				case 1:
+					tr.Track(request("GET", remote, firefox), "", clickstore.KindConversion)
+				default:
+					r := request("GET", remote, firefox)
+					r.URL.Path = "/px/l1"
+					mux.ServeHTTP(httptest.NewRecorder(), r)
+					_ = tr.Stats()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := tr.Stats()
+	const each = workers * perWorker / 3
+	assert.Equal(t, uint64(each), st.Clicks)
+	assert.Equal(t, st.Clicks, st.Unique+st.Repeat+st.UniqueUnknown)
+	assert.Equal(t, uint64(each), st.Conversions+st.Unattributed)
+	assert.Equal(t, uint64(each), st.Unserved)
+	assert.Equal(t, sink.n.Load(), st.Clicks+st.Conversions, "one Add per click and conversion")
+	assert.Equal(t, sink.failed.Load(), st.SinkFailures)
+	assert.Contains(t, logs.String(), "track: the sink failed")
+	ipmasktest.AssertNoRawIP(t, ipmask.Default, logs.String(), "the log")
 }
