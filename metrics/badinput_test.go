@@ -81,3 +81,12 @@ type sweepFunc func(context.Context, time.Time) (retention.SweepStats, error)
 func (f sweepFunc) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
 	return f(ctx, now)
 }
+
+// A nil *prometheus.Registry in the Registerer interface is as nil as a
+// nil interface: an error from New, not a panic inside Register.
+func TestNewTypedNilRegisterer(t *testing.T) {
+	var reg *prometheus.Registry
+	var err error
+	require.NotPanics(t, func() { _, err = metrics.New(reg, nil) })
+	assert.EqualError(t, err, "metrics: New: nil Registerer (a nil *prometheus.Registry)")
+}

@@ -70,6 +70,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,13 +135,17 @@ func (d *descs) all() []*prometheus.Desc {
 	}
 }
 
-// New returns a Metrics whose collector is registered on reg. A nil reg is
-// an error: the caller chooses the registry (prometheus.DefaultRegisterer
+// New returns a Metrics whose collector is registered on reg. A nil reg,
+// or a nil pointer such as a nil *prometheus.Registry, is an error: the
+// caller chooses the registry (prometheus.DefaultRegisterer
 // or one of its own). Registering twice on one registry with the same
 // namespace is an error from reg.
 func New(reg prometheus.Registerer, opts *Options) (*Metrics, error) {
 	if reg == nil {
 		return nil, errors.New("metrics: New: nil Registerer")
+	}
+	if v := reflect.ValueOf(reg); v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil, fmt.Errorf("metrics: New: nil Registerer (a nil %T)", reg)
 	}
 	ns := "clickanon"
 	m := &Metrics{now: time.Now, names: map[string]bool{}}
