@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
@@ -254,4 +255,16 @@ func TestTrackerConcurrentUse(t *testing.T) {
 	assert.Equal(t, sink.failed.Load(), st.SinkFailures)
 	assert.Contains(t, logs.String(), "track: the sink failed")
 	ipmasktest.AssertNoRawIP(t, ipmask.Default, logs.String(), "the log")
+}
+
+// A nil pointer in the Store or Sink interface (a nil *clickstore.Memory,
+// a nil *aggregate.Rollup) is as nil as a nil interface: New says so,
+// rather than a tracker whose every click fails in the store or sink.
+func TestNewTypedNilStoreOrSink(t *testing.T) {
+	e := newTrackEnv(t, nil)
+	b := newTestBuilder(t)
+	_, err := track.New(b, (*clickstore.Memory)(nil), e.sink, nil)
+	assert.EqualError(t, err, "track: New: nil clickstore.Store (a nil *clickstore.Memory)")
+	_, err = track.New(b, e.store, (*aggregate.Rollup)(nil), nil)
+	assert.EqualError(t, err, "track: New: nil clickstore.Sink (a nil *aggregate.Rollup)")
 }

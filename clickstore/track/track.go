@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -327,8 +328,9 @@ const (
 func (t *Tracker) count(i int) uint64 { return t.counters[i].Add(1) }
 
 // New returns a Tracker that builds clicks with b, records them in store
-// and counts them in sink. All three are required; a nil opts means the
-// defaults.
+// and counts them in sink. All three are required (a nil pointer in the
+// store or sink interface, such as a nil *clickstore.Memory, is an
+// error too); a nil opts means the defaults.
 func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, opts *Options) (*Tracker, error) {
 	switch {
 	case b == nil:
@@ -337,6 +339,10 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 		return nil, errors.New("track: New: nil clickstore.Store")
 	case sink == nil:
 		return nil, errors.New("track: New: nil clickstore.Sink")
+	case isNilPointer(store):
+		return nil, fmt.Errorf("track: New: nil clickstore.Store (a nil %T)", store)
+	case isNilPointer(sink):
+		return nil, fmt.Errorf("track: New: nil clickstore.Sink (a nil %T)", sink)
 	}
 	t := &Tracker{builder: b, policy: b.Policy(), store: store, sink: sink}
 	if opts != nil {
@@ -719,6 +725,13 @@ func (t *Tracker) isOptedOut(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// isNilPointer reports whether v, an interface that is not nil, holds a
+// nil pointer.
+func isNilPointer(v any) bool {
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
 }
 
 // unusable says what is wrong with a nil Tracker or one not made by New,
