@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -282,12 +283,43 @@ func (a *app) canonical(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		target := a.paths.MaskString(clean)
+		target := a.maskParts(clean, "/", url.PathEscape)
 		if r.URL.RawQuery != "" {
-			target += "?" + a.paths.MaskString(r.URL.RawQuery)
+			target += "?" + a.maskParts(r.URL.RawQuery, "&=", url.QueryEscape)
 		}
 		http.Redirect(w, r, target, http.StatusTemporaryRedirect)
 	})
+}
+
+// maskParts masks every address in s, an escaped path or query, part by
+// part (the parts are what seps separate): a part that holds one once
+// percent-decoded (198%2E51%2E100%2E77, %31%39%38..., also encoded twice)
+// is replaced by its decoded text masked and escaped again; any other
+// part is kept as it is, with what logmask finds in it masked.
+func (a *app) maskParts(s, seps string, escape func(string) string) string {
+	var b strings.Builder
+	for s != "" {
+		i := strings.IndexAny(s, seps)
+		if i < 0 {
+			i = len(s)
+		}
+		part := s[:i]
+		d := part
+		for range maxDecodes {
+			d = percentDecode(d)
+		}
+		if m := a.paths.MaskString(d); d != part && m != d {
+			b.WriteString(escape(m))
+		} else {
+			b.WriteString(a.paths.MaskString(part))
+		}
+		if i < len(s) {
+			b.WriteByte(s[i])
+			i++
+		}
+		s = s[i:]
+	}
+	return b.String()
 }
 
 // cleanPath is ServeMux's canonical form of a path: rooted, without dot

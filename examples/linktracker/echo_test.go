@@ -41,6 +41,10 @@ func TestCleanPathRedirectEchoesNoAddress(t *testing.T) {
 		{name: "dot-dot segment", path: "/x/../" + client + "/", location: "/198.51.100.0/"},
 		{name: "IPv6 in the query", path: "/links/" + id + "//?ip=2001:db8:1:2::7", location: "/links/" + id + "/?ip=2001:db8:1::"},
 		{name: "percent-encoded IPv6 in the query", path: "/links//" + id + "?ip=2001%3Adb8%3A1%3A2%3A%3A7", location: "/links/" + id + "?ip=2001%3Adb8%3A1%3A%3A"},
+		{name: "percent-encoded dots in the path", path: "/x//198%2E51%2E100%2E77", location: "/x/198.51.100.0"},
+		{name: "percent-encoded digits in the query, opt-out kept", path: "/l//" + id + "?ip=%31%39%38.51.100.77&optout=1", location: "/l/" + id + "?ip=198.51.100.0&optout=1"},
+		{name: "encoded twice in the query", path: "/l//" + id + "?ip=198%252E51%252E100%252E77", location: "/l/" + id + "?ip=198.51.100.0"},
+		{name: "no address, encoding kept", path: "/l//" + id + "?q=a%26b&r=%2F", location: "/l/" + id + "?q=a%26b&r=%2F"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
