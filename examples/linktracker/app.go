@@ -337,8 +337,9 @@ func cleanPath(p string) string {
 
 // accessLog logs each request with the client's masked network only; the
 // query string is left out, since it is the visitor's to fill, and any
-// address a visitor writes into the path (/l/203.0.113.9) or as the
-// method (a token of the client's choice too) is masked.
+// address a visitor writes into the path (/l/203.0.113.9, also
+// percent-encoded: see maskParts) or as the method (a token of the
+// client's choice too) is masked.
 func (a *app) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -348,7 +349,7 @@ func (a *app) accessLog(next http.Handler) http.Handler {
 		if addr, err := a.resolver.ResolveRequest(r); err == nil {
 			client = a.policy.Prefix(addr).String()
 		}
-		a.log.Info("request", "method", a.paths.MaskString(r.Method), "path", a.paths.MaskString(r.URL.Path), "status", sw.status,
+		a.log.Info("request", "method", a.paths.MaskString(r.Method), "path", a.maskParts(r.URL.Path, "/", url.PathEscape), "status", sw.status,
 			"client_network", client, "duration", a.now().Sub(start).String())
 	})
 }

@@ -118,3 +118,16 @@ func TestAddressAsMethod(t *testing.T) {
 	assert.Contains(t, tr.logs.String(), "method=198.51.100.0 ")
 	tr.assertNoLeak()
 }
+
+// The access log masks an address a visitor writes into the path also
+// when it is percent-encoded beyond the one decoding the server does
+// (%252E arrives as %2E), as the canonical redirect does.
+func TestAccessLogMasksEncodedAddressInPath(t *testing.T) {
+	tr := newTracker(t, "")
+	for _, p := range []string{"/l/198%252E51%252E100%252E77", "/l/%2531%2539%2538.51.100.77"} {
+		w := tr.do("GET", p, "198.51.100.77", browser, nil)
+		assert.Equal(t, http.StatusNotFound, w.Code)
+	}
+	assert.Contains(t, tr.logs.String(), "path=/l/198.51.100.0 ")
+	tr.assertNoLeak()
+}
