@@ -268,3 +268,31 @@ func TestNewTypedNilStoreOrSink(t *testing.T) {
 	_, err = track.New(b, e.store, (*aggregate.Rollup)(nil), nil)
 	assert.EqualError(t, err, "track: New: nil clickstore.Sink (a nil *aggregate.Rollup)")
 }
+
+// A link a visitor names may hold an address percent-encoded where the
+// server's one decoding of the path leaves it so (/out/198%252E51...
+// arrives as 198%2E51...), or encoded more: it is masked as a plain one
+// is, the encoded part replaced by its decoded text masked and escaped
+// again; a link without an address keeps its encoding.
+func TestTrackLinksHoldNoPercentEncodedAddress(t *testing.T) {
+	e := newTrackEnv(t, nil)
+	tests := []struct{ name, link, want string }{
+		{name: "dots encoded", link: "out/198%2E51%2E100%2E77", want: "out/198.51.100.0"},
+		{name: "digits encoded", link: "out/%31%39%38.51.100.77/x", want: "out/%31%39%38.51.100.0/x"}, // masked as 38.51.100.77 first: decoded, 198.51.100.0
+		{name: "ipv6 colons encoded twice", link: "out/2001%253Adb8%253A1%253A2%253A%253A7", want: "out/2001:db8:1::"},
+		{name: "a whole url encoded, its address twice", link: "out/https%3A%2F%2Fexample.com%2F%3Fip%3D198%252E51%252E100%252E77", want: "out/https:%2F%2Fexample.com%2F%3Fip=198.51.100.0"},
+		{name: "no address", link: "out/100%25-off%2Fsale", want: "out/100%25-off%2Fsale"},
+		{name: "a stray percent sign", link: "out/50%-off", want: "out/50%-off"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := e.tracker.Track(request("GET", "203.0.113.9:1", firefox), tt.link, clickstore.KindClick)
+			assert.Equal(t, track.Counted, v.Outcome)
+			assert.Equal(t, tt.want, v.Link)
+		})
+	}
+	for _, a := range e.sink.all() {
+		assert.NoError(t, a.Click.Validate())
+		ipmasktest.AssertNoRawIP(t, ipmask.Default, a.Click.Link)
+	}
+}

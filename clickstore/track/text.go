@@ -81,6 +81,52 @@ func truncate(s string, n int) string {
 // percent-encoded) and masks it to the tracker's policy.
 type addrText struct{ mask func(string) string }
 
+// maxDecodes bounds how many times maskEncoded decodes a part of a link:
+// an address encoded more often than that is not one anybody reads.
+const maxDecodes = 3
+
+// maskEncoded masks the addresses link holds percent-encoded, which the
+// masker does not read (198%2E51%2E100%2E77, %31%39%38..., or anything
+// encoded twice, as /out/198%252E51... arrives once the server has
+// decoded the path): each part of it between '/', '?', '&', '=' and '#'
+// that holds an address once decoded (up to maxDecodes times) is
+// replaced by its decoded text masked and escaped again. Parts without
+// one, and a link without any, are kept as they are.
+func (a addrText) maskEncoded(link string) string {
+	var b strings.Builder
+	changed := false
+	for rest := link; rest != ""; {
+		i := strings.IndexAny(rest, "/?&=#")
+		if i < 0 {
+			i = len(rest)
+		}
+		part := rest[:i]
+		if strings.IndexByte(part, '%') >= 0 {
+			d := part
+			for range maxDecodes {
+				u, err := url.PathUnescape(d)
+				if err != nil || u == d {
+					break
+				}
+				d = u
+			}
+			if m := a.mask(d); d != part && m != d {
+				part, changed = url.PathEscape(m), true
+			}
+		}
+		b.WriteString(part)
+		if i < len(rest) {
+			b.WriteByte(rest[i])
+			i++
+		}
+		rest = rest[i:]
+	}
+	if !changed {
+		return link
+	}
+	return b.String()
+}
+
 // textPolicy is the policy addresses in links and labels are masked to:
 // the tracker's, or ipmask.Default's bit counts where it keeps more, since
 // every store and sink refuses a link or label that holds an address

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -416,7 +417,10 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 // link) and reports what it did. An address in link (a visitor may name the
 // link, as an outbound URL say) is masked by the Builder's policy, or by
 // ipmask.Default where that keeps more bits, in every form the
-// ipmask/logmask masker finds, before the link is used or kept. Call it from a handler once the link is
+// ipmask/logmask masker finds, also percent-encoded (once or more: a
+// part of the link that holds an address once decoded is replaced by
+// its decoded text masked and escaped again), before the link is used
+// or kept. Call it from a handler once the link is
 // known to exist; [Tracker.Handler] does that for a ServeMux route. A Store
 // or Sink failure is counted in [Tracker.Stats] and reflected in the Visit,
 // never returned: the visitor's request must be served anyway.
@@ -441,6 +445,9 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 		// have named it: an address in it is masked, as the clientip
 		// middleware masks the client's own in the URL.
 		link = t.addrs.mask(link)
+	}
+	if strings.IndexByte(link, '%') >= 0 {
+		link = t.addrs.maskEncoded(link) // as encoded as a URL may leave it
 	}
 	v := Visit{Link: link, Kind: kind}
 	if r == nil || (kind != clickstore.KindClick && kind != clickstore.KindConversion) || !clickstore.IsText(link) {
