@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -295,4 +296,22 @@ func TestTrackLinksHoldNoPercentEncodedAddress(t *testing.T) {
 		assert.NoError(t, a.Click.Validate())
 		ipmasktest.AssertNoRawIP(t, ipmask.Default, a.Click.Link)
 	}
+}
+
+// A bot label or device class that holds an address percent-encoded is
+// not kept, as one that holds it plainly is not: the bot label becomes
+// LabelBot, the device class "".
+func TestTrackLabelsHoldNoPercentEncodedAddress(t *testing.T) {
+	const encoded = "model-198%2E51%2E100%2E77"
+	e := newTrackEnv(t, &track.Options{
+		Classify: func(string) track.Agent { return track.Agent{Bot: "bot/" + encoded} },
+		Enrich:   func(*http.Request, netip.Addr) track.Attributes { return track.Attributes{Device: encoded} },
+	})
+	v := e.tracker.Track(request("GET", "203.0.113.9:1", firefox), "l", clickstore.KindClick)
+	require.Equal(t, track.Counted, v.Outcome)
+	assert.Equal(t, track.LabelBot, v.Bot)
+	adds := e.sink.all()
+	require.Len(t, adds, 1)
+	assert.Equal(t, track.LabelBot, adds[0].Click.Bot)
+	assert.Empty(t, adds[0].Click.Device)
 }

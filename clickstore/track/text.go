@@ -141,11 +141,15 @@ func textPolicy(p ipmask.Policy) ipmask.Policy {
 
 // spells reports whether the label s holds an address: one the masker
 // would change (an address that is already masked is the policy's, and
-// stays), or one written with dashes for dots or colons, as host names
-// spell them (see hostaddr.Labels).
+// stays), one percent-encoded (see maskEncoded), or one written with
+// dashes for dots or colons, as host names spell them (see
+// hostaddr.Labels).
 func (a addrText) spells(s string) bool {
 	if hostaddr.MayHold(s) && a.mask(s) != s {
 		return true
+	}
+	if strings.IndexByte(s, '%') >= 0 && a.maskEncoded(s) != s {
+		return true // percent-encoded
 	}
 	return strings.IndexByte(s, '-') >= 0 && hostaddr.Labels(s)
 }

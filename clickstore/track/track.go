@@ -57,8 +57,9 @@ type Attributes struct {
 	// Device overrides the device class the classifier gave ("mobile",
 	// "tablet", "desktop"), when not "". One longer than
 	// clickstore.MaxLabelLen, not valid UTF-8, or holding an address (as
-	// the Builder's policy would mask it, or with dashes for its dots or
-	// colons) is dropped: it would persist in the device breakdown.
+	// the Builder's policy would mask it, percent-encoded, or with dashes
+	// for its dots or colons) is dropped: it would persist in the device
+	// breakdown.
 	Device string
 }
 
@@ -96,9 +97,9 @@ type Options struct {
 	// whatever it says (see [BotLabel]). Its labels persist in the
 	// Sink's breakdowns, so a label that is not valid UTF-8 or holds an
 	// address (a parser can take a device model from the agent's text,
-	// where a client may write one) is not kept: such a bot label becomes
-	// [LabelBot], such a device class "". A bot label is cut to
-	// clickstore.MaxLabelLen bytes.
+	// where a client may write one; also percent-encoded) is not kept:
+	// such a bot label becomes [LabelBot], such a device class "". A bot
+	// label is cut to clickstore.MaxLabelLen bytes.
 	Classify func(userAgent string) Agent
 
 	// AgentCache is how many distinct user agents keep their
