@@ -83,8 +83,8 @@ import (
 )
 
 // Options configures [New]. The zero value, and a nil *Options, mean the
-// defaults given field by field. New copies what it needs; changing the
-// struct afterwards has no effect.
+// defaults given field by field. New copies what it needs and does not
+// modify the struct; changing it afterwards has no effect.
 type Options struct {
 	// Namespace prefixes every metric name. "" means "clickanon"; anything
 	// else must match [a-z_][a-z0-9_]*.

@@ -18,7 +18,8 @@ import (
 // neither; the middleware then passes it on untouched. For a conversion,
 // link may be "" to attribute it to the visitor's latest click on any link.
 // It is called from many goroutines at once, after routing when the
-// middleware is installed on a route.
+// middleware is installed on a route, so it must be safe for concurrent
+// use. The zero (nil) LinkFunc is refused by Middleware.
 type LinkFunc func(r *http.Request) (link string, kind clickstore.Kind, ok bool)
 
 // Handler returns a handler that serves each request with next and then,

@@ -189,7 +189,8 @@ type Visit struct {
 	OverQuota bool
 }
 
-// Outcome says what the tracker did with a request. The zero Outcome is
+// Outcome says what the tracker did with a request. It is a small
+// comparable value, safe to copy and share; the zero Outcome is
 // NotTracked.
 type Outcome uint8
 
