@@ -315,3 +315,22 @@ func TestTrackLabelsHoldNoPercentEncodedAddress(t *testing.T) {
 	assert.Equal(t, track.LabelBot, adds[0].Click.Bot)
 	assert.Empty(t, adds[0].Click.Device)
 }
+
+// A link far longer than any that can be kept (past 128 KiB: a 1 MiB
+// path under /out/{link...}) is Failed without being masked or decoded,
+// which costs milliseconds and a copy of it per request: no allocation,
+// and no text of it handed back in the Visit.
+func TestTrackHugeLinkIsNotRead(t *testing.T) {
+	e := newTrackEnv(t, nil)
+	r := request("GET", "203.0.113.9:1", firefox)
+	for _, link := range []string{strings.Repeat("198.51.100.7/", 1<<16), strings.Repeat("%2E1", 1<<18)} {
+		var v track.Visit
+		allocs := testing.AllocsPerRun(10, func() { v = e.tracker.Track(r, link, clickstore.KindClick) })
+		assert.Equal(t, track.Failed, v.Outcome)
+		assert.Zero(t, len(v.Link), "no text of the link") // its length: the link is 1 MiB
+		assert.Zero(t, allocs)
+	}
+	v := e.tracker.Track(r, strings.Repeat("l", 128<<10), clickstore.KindClick)
+	assert.Equal(t, track.Failed, v.Outcome, "too long, once masked")
+	assert.Equal(t, 128<<10, len(v.Link), "read, at the bound")
+}

@@ -214,7 +214,9 @@ const (
 	// link or kind, the keyring failed with no local key to stand in)
 	// and was not counted. A link is invalid when it is empty, longer
 	// than clickstore.MaxLinkLen or not text a store takes
-	// (clickstore.IsText).
+	// (clickstore.IsText). One longer than 128 KiB, which could never
+	// mask to a link a store takes, is not read at all, and the Visit
+	// does not hand it back.
 	Failed
 )
 
@@ -440,8 +442,18 @@ func (t *Tracker) Track(r *http.Request, link string, kind clickstore.Kind) Visi
 	return t.track(r.Context(), r, link, kind)
 }
 
+// maxReadLink is the longest link the tracker masks: no link longer can
+// mask and decode to one a store takes (clickstore.MaxLinkLen, 256
+// bytes, is about a 500th of it), and masking a path of a megabyte costs
+// milliseconds. A longer link is Failed unread.
+const maxReadLink = 128 << 10
+
 // track is Track with the context the store and the sink are called with.
 func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind clickstore.Kind) Visit {
+	if len(link) > maxReadLink {
+		t.count(cBuildFailures)
+		return Visit{Kind: kind, Outcome: Failed}
+	}
 	if hostaddr.MayHold(link) {
 		// The link persists as the aggregates' key, and a visitor may
 		// have named it: an address in it is masked, as the clientip
