@@ -214,9 +214,9 @@ const (
 	// link or kind, the keyring failed with no local key to stand in)
 	// and was not counted. A link is invalid when it is empty, longer
 	// than clickstore.MaxLinkLen or not text a store takes
-	// (clickstore.IsText). One longer than 128 KiB, which could never
-	// mask to a link a store takes, is not read at all, and the Visit
-	// does not hand it back.
+	// (clickstore.IsText). One longer than 128 KiB, 512 times what a
+	// store takes, is not read at all, and the Visit does not hand it
+	// back.
 	Failed
 )
 
@@ -442,9 +442,9 @@ func (t *Tracker) Track(r *http.Request, link string, kind clickstore.Kind) Visi
 	return t.track(r.Context(), r, link, kind)
 }
 
-// maxReadLink is the longest link the tracker masks: no link longer can
-// mask and decode to one a store takes (clickstore.MaxLinkLen, 256
-// bytes, is about a 500th of it), and masking a path of a megabyte costs
+// maxReadLink is the longest link the tracker masks: 512 times
+// clickstore.MaxLinkLen, more than masking and decoding can shrink any
+// link a person writes by, while masking a path of a megabyte costs
 // milliseconds. A longer link is Failed unread.
 const maxReadLink = 128 << 10
 
