@@ -334,3 +334,16 @@ func TestTrackHugeLinkIsNotRead(t *testing.T) {
 	assert.Equal(t, track.Failed, v.Outcome, "too long, once masked")
 	assert.Equal(t, 128<<10, len(v.Link), "read, at the bound")
 }
+
+// Reading a link for percent-encoded addresses costs no allocation when
+// it holds none: Track's promise (nothing allocated once the agent and
+// the keys are cached) holds for encoded links too.
+func TestTrackEncodedLinkAllocatesNothing(t *testing.T) {
+	e := newTrackEnv(t, nil)
+	r := request("GET", "203.0.113.9:1", firefox)
+	for _, link := range []string{"out/https%3A%2F%2Fexample.com%2Fx", "out/100%25-off", "out/a%20b", "out/%2531%2539%2538"} {
+		e.tracker.Track(r, link, clickstore.KindClick) // classifies the agent, makes the key
+		allocs := testing.AllocsPerRun(50, func() { e.tracker.Track(r, link, clickstore.KindClick) })
+		assert.Zero(t, allocs, link)
+	}
+}
