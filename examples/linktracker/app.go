@@ -297,6 +297,9 @@ func (a *app) canonical(next http.Handler) http.Handler {
 // is replaced by its decoded text masked and escaped again; any other
 // part is kept as it is, with what logmask finds in it masked.
 func (a *app) maskParts(s, seps string, escape func(string) string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return a.paths.MaskString(s) // nothing encoded: every request's path
+	}
 	var b strings.Builder
 	for s != "" {
 		i := strings.IndexAny(s, seps)
