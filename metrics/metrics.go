@@ -70,6 +70,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,8 +83,8 @@ import (
 )
 
 // Options configures [New]. The zero value, and a nil *Options, mean the
-// defaults given field by field. New copies what it needs; changing the
-// struct afterwards has no effect.
+// defaults given field by field. New copies what it needs and does not
+// modify the struct; changing it afterwards has no effect.
 type Options struct {
 	// Namespace prefixes every metric name. "" means "clickanon"; anything
 	// else must match [a-z_][a-z0-9_]*.
@@ -99,7 +100,8 @@ type Options struct {
 // becomes a label value.
 //
 // A Metrics is safe for concurrent use. The zero Metrics is not usable;
-// make one with [New].
+// make one with [New]: adding a part to it, or to a nil *Metrics, is an
+// error.
 type Metrics struct {
 	now func() time.Time
 	d   descs
@@ -133,13 +135,17 @@ func (d *descs) all() []*prometheus.Desc {
 	}
 }
 
-// New returns a Metrics whose collector is registered on reg. A nil reg is
-// an error: the caller chooses the registry (prometheus.DefaultRegisterer
+// New returns a Metrics whose collector is registered on reg. A nil reg,
+// or a nil pointer such as a nil *prometheus.Registry, is an error: the
+// caller chooses the registry (prometheus.DefaultRegisterer
 // or one of its own). Registering twice on one registry with the same
 // namespace is an error from reg.
 func New(reg prometheus.Registerer, opts *Options) (*Metrics, error) {
 	if reg == nil {
 		return nil, errors.New("metrics: New: nil Registerer")
+	}
+	if v := reflect.ValueOf(reg); v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil, fmt.Errorf("metrics: New: nil Registerer (a nil %T)", reg)
 	}
 	ns := "clickanon"
 	m := &Metrics{now: time.Now, names: map[string]bool{}}
@@ -231,6 +237,18 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	c.m.sweepDur.Collect(ch)
 }
 
+// usable returns an error naming method when m is nil or was not made by
+// New, whose Metrics has a registry's collector and the maps parts go in.
+func (m *Metrics) usable(method string) error {
+	switch {
+	case m == nil:
+		return errors.New("metrics: " + method + ": nil *Metrics")
+	case m.names == nil:
+		return errors.New("metrics: " + method + ": Metrics not made by New")
+	}
+	return nil
+}
+
 // add registers a source of figures for a part of kind named name.
 func (m *Metrics) add(kind, name string, src func(ch chan<- prometheus.Metric)) error {
 	if !validLabel(name) {
@@ -284,6 +302,9 @@ func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ..
 // Tracker adds t's [track.Stats] under the tracker label name. A nil t or
 // a name already added is an error.
 func (m *Metrics) Tracker(name string, t *track.Tracker) error {
+	if err := m.usable("Tracker"); err != nil {
+		return err
+	}
 	if t == nil {
 		return errors.New("metrics: Tracker: nil *track.Tracker")
 	}
@@ -322,6 +343,9 @@ func (m *Metrics) Tracker(name string, t *track.Tracker) error {
 // Resolver adds r's [clientip.Stats] under the resolver label name. A nil r
 // or a name already added is an error.
 func (m *Metrics) Resolver(name string, r *clientip.Resolver) error {
+	if err := m.usable("Resolver"); err != nil {
+		return err
+	}
 	if r == nil {
 		return errors.New("metrics: Resolver: nil *clientip.Resolver")
 	}
@@ -339,6 +363,9 @@ func (m *Metrics) Resolver(name string, r *clientip.Resolver) error {
 // Keyring adds r's [retention.KeyStats] under the keyring label name. A nil
 // r or a name already added is an error.
 func (m *Metrics) Keyring(name string, r *retention.Keyring) error {
+	if err := m.usable("Keyring"); err != nil {
+		return err
+	}
 	if r == nil {
 		return errors.New("metrics: Keyring: nil *retention.Keyring")
 	}
@@ -382,6 +409,9 @@ type SinkStats struct {
 //		return metrics.SinkStats{Flushes: s.Flushes, FlushErrors: s.FlushErrors, Written: s.Written, Buffered: s.Buffered, Dropped: s.Dropped}
 //	})
 func (m *Metrics) Sink(name string, stats func() SinkStats) error {
+	if err := m.usable("Sink"); err != nil {
+		return err
+	}
 	if stats == nil {
 		return errors.New("metrics: Sink: nil stats function")
 	}
@@ -428,6 +458,9 @@ type StoreStats struct {
 //			Restarts: s.Restarts, Full: s.Full, IndexErrors: s.IndexErrors, IndexDropped: s.IndexDropped}
 //	})
 func (m *Metrics) Store(name string, stats func() StoreStats) error {
+	if err := m.usable("Store"); err != nil {
+		return err
+	}
 	if stats == nil {
 		return errors.New("metrics: Store: nil stats function")
 	}
@@ -458,6 +491,9 @@ func (m *Metrics) Store(name string, stats func() StoreStats) error {
 // The wrapper is safe for concurrent use if target is; it adds two clock
 // readings and a few atomic operations to each sweep.
 func (m *Metrics) Sweep(name string, target retention.Sweepable) (retention.Sweepable, error) {
+	if err := m.usable("Sweep"); err != nil {
+		return nil, err
+	}
 	if target == nil {
 		return nil, errors.New("metrics: Sweep: nil target")
 	}
@@ -474,7 +510,8 @@ func (m *Metrics) Sweep(name string, target retention.Sweepable) (retention.Swee
 		gauge(ch, d.oldest, last.st.Oldest.Seconds(), name)
 		ts := 0.0
 		if !last.at.IsZero() {
-			ts = float64(last.at.UnixNano()) / 1e9
+			// Not UnixNano, undefined past 2262 and before 1678.
+			ts = float64(last.at.Unix()) + float64(last.at.Nanosecond())/1e9
 		}
 		gauge(ch, d.lastSweep, ts, name)
 	})

@@ -76,6 +76,7 @@
 // holding an address finer than ipmask.Default's, see
 // [clickstore.Click.Validate]), in every form the ipmask/logmask masker
 // finds (198.51.100.77:8080/admin is counted as 198.51.100.0:8080/admin),
+// also percent-encoded (198%2E51%2E100%2E77, encoded twice),
 // whichever side of the tracker the clientip middleware is on. A bot label or device class from the classifier or the
 // Enrich hook that holds an address is not kept (see [Options].Classify).
 //
@@ -105,7 +106,7 @@
 // shared key and uniqueness is exact again. Only a click that cannot be
 // built at all (no key of any kind) is dropped, as Outcome [Failed].
 //
-// Store and Sink failures are logged through [Options].Logger once per
+// Store, Sink and Builder failures are logged through [Options].Logger once per
 // burst each: the first failure at once, then at most one line a minute
 // with the count of those not logged, and one line on recovery. Error
 // text is logged with every address masked (ipmask/logmask, with the

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -19,11 +20,11 @@ import (
 )
 
 // FuzzTrack sends requests with arbitrary headers, for arbitrary links,
-// through a Tracker: it
-// never panics, a counted click is one the store accepted (so uniqueness is
-// known), nothing the click carries holds the raw address (nor a label
-// another address the masker would change), no Visit holds more than a
-// masked network, and no log line or Stats holds any address at all.
+// through a Tracker: it never panics, a counted click is one the store
+// accepted (so uniqueness is known), nothing the click carries holds the
+// raw address (nor a label another address the masker would change; nor
+// the link once percent-decoded), no Visit holds more than a masked
+// network, and no log line or Stats holds any address at all.
 func FuzzTrack(f *testing.F) {
 	f.Add("198.51.100.7:1234", firefox, "https://news.example.com/a", "DE", "GET", "x")
 	f.Add("[2002:c000:2ff::1]:80", "Slackbot 1.0", "http://192.0.2.1/", "fr", "HEAD", "spring-sale")
@@ -34,6 +35,9 @@ func FuzzTrack(f *testing.F) {
 	// Text no store takes (invalid UTF-8: the hook's device is the agent
 	// here, and a Referer host), which the tracker must drop.
 	f.Add("198.51.100.7:1", "\xe7", "http://news\xff.example/", "DE", "GET", "l\xff")
+	// Addresses percent-encoded in a link, once and twice.
+	f.Add("198.51.100.7:1", firefox, "", "", "GET", "out/198%2E51%2E100%2E7/x")
+	f.Add("198.51.100.7:1", firefox, "", "", "GET", "out/https%3A%2F%2F2001%253Adb8%253A1%253A2%253A%253A7%2F")
 	b := newTestBuilder(f)
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	store, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time { return now }})
@@ -96,6 +100,15 @@ func FuzzTrack(f *testing.F) {
 		ipmasktest.AssertNoRawIP(t, zeroBits, c.Referrer, "a host name that spells an address is kept")
 		ipmasktest.AssertNoRawIP(t, ipmask.Default, c.Bot+"\n"+c.Device, "a label that holds an address is kept")
 		ipmasktest.AssertNoRawIP(t, ipmask.Default, c.Link+"\n"+v.Link, "an address in the link is kept")
+		// Nor once the link is percent-decoded, as far as it decodes.
+		for d := c.Link; ; {
+			u, err := url.PathUnescape(d)
+			if err != nil || u == d {
+				break
+			}
+			d = u
+			ipmasktest.AssertNoRawIP(t, ipmask.Default, d, "an address percent-encoded in the link is kept")
+		}
 	})
 }
 

@@ -3,9 +3,11 @@ package track
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/bits"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
@@ -16,7 +18,8 @@ import (
 // neither; the middleware then passes it on untouched. For a conversion,
 // link may be "" to attribute it to the visitor's latest click on any link.
 // It is called from many goroutines at once, after routing when the
-// middleware is installed on a route.
+// middleware is installed on a route, so it must be safe for concurrent
+// use. The zero (nil) LinkFunc is refused by Middleware.
 type LinkFunc func(r *http.Request) (link string, kind clickstore.Kind, ok bool)
 
 // Handler returns a handler that serves each request with next and then,
@@ -34,7 +37,9 @@ type LinkFunc func(r *http.Request) (link string, kind clickstore.Kind, ok bool)
 // [Tracker.Middleware]. A request whose route has no such wildcard (or an
 // empty one) is served and not counted, and counted in [Stats].NoLink and
 // logged, since that is a route set up wrong. A nil next is
-// http.NotFoundHandler().
+// http.NotFoundHandler(). A nil ResponseWriter or Request, which net/http
+// never hands a handler, is not served: it is counted in
+// [Stats].BuildFailures, logged, and answered 500 when there is a writer.
 //
 // Inside an http.TimeoutHandler, a request whose handler writes its
 // response after the deadline (the visitor got the 503) is not counted
@@ -63,8 +68,15 @@ func (t *Tracker) pathHandler(kind clickstore.Kind, next http.Handler) http.Hand
 	if next == nil {
 		next = http.NotFoundHandler()
 	}
+	if fault := t.unusable(); fault != "" {
+		return uncounted(fault, next)
+	}
 	name := t.opts.PathValue
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if w == nil || r == nil {
+			t.notServed(w)
+			return
+		}
 		link := r.PathValue(name)
 		if link == "" && kind == clickstore.KindClick {
 			// A route without the wildcard: most likely PathValue names
@@ -85,6 +97,9 @@ func (t *Tracker) pathHandler(kind clickstore.Kind, next http.Handler) http.Hand
 // counts it as Handler does. Requests link does not name pass through
 // untouched. A nil link is an error.
 func (t *Tracker) Middleware(link LinkFunc) (func(http.Handler) http.Handler, error) {
+	if fault := t.unusable(); fault != "" {
+		return nil, errors.New("track: Tracker.Middleware: " + fault)
+	}
 	if link == nil {
 		return nil, errors.New("track: Tracker.Middleware: nil LinkFunc")
 	}
@@ -93,6 +108,10 @@ func (t *Tracker) Middleware(link LinkFunc) (func(http.Handler) http.Handler, er
 			next = http.NotFoundHandler()
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if w == nil || r == nil {
+				t.notServed(w)
+				return
+			}
 			l, kind, ok := link(r)
 			if !ok {
 				next.ServeHTTP(w, r)
@@ -101,6 +120,38 @@ func (t *Tracker) Middleware(link LinkFunc) (func(http.Handler) http.Handler, er
 			t.serve(w, r, l, kind, next)
 		})
 	}, nil
+}
+
+// notServed answers a request handed to the tracker's handler with a nil
+// writer or a nil request, which no handler can serve: it is counted as a
+// build failure and logged, and answered 500 when there is a writer.
+func (t *Tracker) notServed(w http.ResponseWriter) {
+	if n := t.count(cBuildFailures); bits.OnesCount64(n) == 1 {
+		t.logger.Warn("track: a handler of the tracker got a nil http.ResponseWriter or *http.Request; the request is not served and not counted", "requests", n)
+	}
+	if w != nil {
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	}
+}
+
+// uncounted is the handler of a nil Tracker, or one not made by New:
+// it serves each request with next and counts nothing, and says so in
+// slog.Default's log (at the first, second, fourth... request), since
+// such a tracker has no logger of its own.
+func uncounted(fault string, next http.Handler) http.Handler {
+	var n atomic.Uint64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c := n.Add(1); bits.OnesCount64(c) == 1 {
+			slog.Default().Warn("track: Tracker.Handler of a "+fault+": requests are served and not counted", "requests", c)
+		}
+		if w == nil || r == nil {
+			if w != nil {
+				http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			}
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // serve serves r with next through a writer that notes the status, then

@@ -3,7 +3,10 @@ package track
 import (
 	"net/url"
 	"strings"
+	"sync"
+	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/internal/hostaddr"
@@ -48,6 +51,17 @@ func validHeaderName(s string) bool {
 	return s != ""
 }
 
+// wildcardName reports whether s can name a ServeMux path wildcard: a Go
+// identifier.
+func wildcardName(s string) bool {
+	for i, c := range s {
+		if !unicode.IsLetter(c) && c != '_' && (i == 0 || !unicode.IsDigit(c)) {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // trimSpace trims ASCII spaces and tabs, the only blanks a header value
 // may carry at its ends.
 func trimSpace(s string) string { return strings.Trim(s, " \t") }
@@ -69,6 +83,104 @@ func truncate(s string, n int) string {
 // percent-encoded) and masks it to the tracker's policy.
 type addrText struct{ mask func(string) string }
 
+// maxDecodes bounds how many times maskEncoded decodes a part of a link:
+// an address encoded more often than that is not one anybody reads.
+const maxDecodes = 3
+
+// maskEncoded masks the addresses link holds percent-encoded, which the
+// masker does not read (198%2E51%2E100%2E77, %31%39%38..., or anything
+// encoded twice, as /out/198%252E51... arrives once the server has
+// decoded the path): each part of it between '/', '?', '&', '=' and '#'
+// that holds an address once decoded (up to maxDecodes times; a '%' that
+// starts no escape is left as it is) is replaced by its decoded text
+// masked and escaped again. Parts without one, and a link without any,
+// are kept as they are, and cost no allocation: parts are decoded into a
+// pooled buffer.
+func (a addrText) maskEncoded(link string) string {
+	bp := decodeBufs.Get().(*[]byte)
+	defer decodeBufs.Put(bp)
+	var out []byte // the masked link, made at the first change
+	start := 0
+	for i := 0; i <= len(link); i++ {
+		if i < len(link) && strings.IndexByte("/?&=#", link[i]) < 0 {
+			continue
+		}
+		part := link[start:i]
+		if m, ok := a.maskDecoded(part, bp); ok {
+			if out == nil {
+				out = append(make([]byte, 0, len(link)+16), link[:start]...)
+			}
+			out = append(out, m...)
+		} else if out != nil {
+			out = append(out, part...)
+		}
+		if out != nil && i < len(link) {
+			out = append(out, link[i])
+		}
+		start = i + 1
+	}
+	if out == nil {
+		return link
+	}
+	return string(out)
+}
+
+// decodeBufs holds the buffers maskEncoded decodes parts into.
+var decodeBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maskDecoded decodes part into *bp, up to maxDecodes times, and returns
+// the decoded text masked and escaped again, and true, if it held an
+// address; else false.
+func (a addrText) maskDecoded(part string, bp *[]byte) (string, bool) {
+	if strings.IndexByte(part, '%') < 0 {
+		return "", false
+	}
+	buf := append((*bp)[:0], part...)
+	for range maxDecodes {
+		n := percentDecode(buf)
+		if n == len(buf) {
+			break
+		}
+		buf = buf[:n]
+	}
+	*bp = buf[:0] // keeps what the buffer grew to
+	if len(buf) == len(part) {
+		return "", false // no escape
+	}
+	// A view of the buffer: the masker returns it unchanged, or new text.
+	d := unsafe.String(unsafe.SliceData(buf), len(buf))
+	m := a.mask(d)
+	if m == d {
+		return "", false
+	}
+	return url.PathEscape(m), true
+}
+
+// percentDecode decodes every valid %XX escape of b in place and returns
+// the decoded length; a '%' that starts no escape is kept.
+func percentDecode(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); i++ {
+		if c := b[i]; c == '%' && i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]) {
+			b[n] = unhex(b[i+1])<<4 | unhex(b[i+2])
+			i += 2
+		} else {
+			b[n] = c
+		}
+		n++
+	}
+	return n
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f' }
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c | 0x20 - 'a' + 10
+}
+
 // textPolicy is the policy addresses in links and labels are masked to:
 // the tracker's, or ipmask.Default's bit counts where it keeps more, since
 // every store and sink refuses a link or label that holds an address
@@ -83,11 +195,15 @@ func textPolicy(p ipmask.Policy) ipmask.Policy {
 
 // spells reports whether the label s holds an address: one the masker
 // would change (an address that is already masked is the policy's, and
-// stays), or one written with dashes for dots or colons, as host names
-// spell them (see hostaddr.Labels).
+// stays), one percent-encoded (see maskEncoded), or one written with
+// dashes for dots or colons, as host names spell them (see
+// hostaddr.Labels).
 func (a addrText) spells(s string) bool {
 	if hostaddr.MayHold(s) && a.mask(s) != s {
 		return true
+	}
+	if strings.IndexByte(s, '%') >= 0 && a.maskEncoded(s) != s {
+		return true // percent-encoded
 	}
 	return strings.IndexByte(s, '-') >= 0 && hostaddr.Labels(s)
 }

@@ -8,7 +8,9 @@ import (
 	"math/bits"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +44,10 @@ const DefaultNetworkQuota = 4096
 // classification of unless [Options].AgentCache says otherwise.
 const DefaultAgentCache = 4096
 
+// MaxAgentCache is the largest [Options].AgentCache: a table of 16 Mi
+// entries, 128 MiB of pointers before any entry.
+const MaxAgentCache = 1 << 24
+
 // Attributes are the coarse facts an enrichment hook may add to a click. It
 // is a plain value, safe to copy and share; the zero value adds nothing.
 type Attributes struct {
@@ -51,8 +57,9 @@ type Attributes struct {
 	// Device overrides the device class the classifier gave ("mobile",
 	// "tablet", "desktop"), when not "". One longer than
 	// clickstore.MaxLabelLen, not valid UTF-8, or holding an address (as
-	// the Builder's policy would mask it, or with dashes for its dots or
-	// colons) is dropped: it would persist in the device breakdown.
+	// the Builder's policy would mask it, percent-encoded, or with dashes
+	// for its dots or colons) is dropped: it would persist in the device
+	// breakdown.
 	Device string
 }
 
@@ -90,14 +97,14 @@ type Options struct {
 	// whatever it says (see [BotLabel]). Its labels persist in the
 	// Sink's breakdowns, so a label that is not valid UTF-8 or holds an
 	// address (a parser can take a device model from the agent's text,
-	// where a client may write one) is not kept: such a bot label becomes
-	// [LabelBot], such a device class "". A bot label is cut to
-	// clickstore.MaxLabelLen bytes.
+	// where a client may write one; also percent-encoded) is not kept:
+	// such a bot label becomes [LabelBot], such a device class "". A bot
+	// label is cut to clickstore.MaxLabelLen bytes.
 	Classify func(userAgent string) Agent
 
 	// AgentCache is how many distinct user agents keep their
 	// classification in the tracker's cache; 0 means DefaultAgentCache.
-	// Negative is an error. The cache holds no agent's text (a user agent
+	// Negative, or more than MaxAgentCache, is an error. The cache holds no agent's text (a user agent
 	// can carry its sender's address), only a keyed hash of it, its
 	// digest for the pseudonym and its classification, each for at most
 	// one Window from the request that classified it; a timer clears
@@ -114,7 +121,8 @@ type Options struct {
 
 	// PathValue names the path wildcard [Tracker.Handler] and
 	// [Tracker.ConversionHandler] read the link from ("/go/{link}"). ""
-	// means "link".
+	// means "link". Anything but a wildcard name (a Go identifier, as
+	// ServeMux wants: "link", not "{link}" nor "link...") is an error.
 	PathValue string
 
 	// NetworkQuota is how many clicks of one masked network (as the
@@ -141,8 +149,10 @@ type Options struct {
 	// Logger receives ErrMaskedAddr when the tracker finds a masked
 	// client address, and a warning when Handler serves a route without
 	// the PathValue wildcard (each at the first, second, fourth,
-	// eighth... such request). It also receives the failures of the Store
-	// and of the Sink, once per burst each: a warning at a burst's first
+	// eighth... such request). It also receives the failures of the Store,
+	// of the Sink and of the Builder (a keyring that fails with no local
+	// key to stand in, or is closed: the click is lost, Outcome Failed),
+	// once per burst each: a warning at a burst's first
 	// failure, then at most one a minute with the count of those not
 	// logged, and one line when the Store or Sink works again; error text
 	// is logged with every address masked by the Builder's policy. It
@@ -179,7 +189,8 @@ type Visit struct {
 	OverQuota bool
 }
 
-// Outcome says what the tracker did with a request. The zero Outcome is
+// Outcome says what the tracker did with a request. It is a small
+// comparable value, safe to copy and share; the zero Outcome is
 // NotTracked.
 type Outcome uint8
 
@@ -203,7 +214,9 @@ const (
 	// link or kind, the keyring failed with no local key to stand in)
 	// and was not counted. A link is invalid when it is empty, longer
 	// than clickstore.MaxLinkLen or not text a store takes
-	// (clickstore.IsText).
+	// (clickstore.IsText). One longer than 128 KiB, 512 times what a
+	// store takes, is not read at all, and the Visit does not hand it
+	// back.
 	Failed
 )
 
@@ -251,7 +264,9 @@ type Stats struct {
 	// not attributed.
 	KeyFallbacks uint64
 	// BuildFailures counts requests not counted because the click could
-	// not be built (Outcome Failed).
+	// not be built (Outcome Failed), and those the handlers of Handler,
+	// ConversionHandler or Middleware got with a nil ResponseWriter or
+	// Request (answered 500 when there is a writer, and logged).
 	BuildFailures uint64
 	// Unserved counts requests that Handler, ConversionHandler or
 	// Middleware did not count because the wrapped handler answered with
@@ -269,7 +284,11 @@ type Stats struct {
 // address used; what leaves it is masked.
 //
 // A Tracker is safe for concurrent use. The zero Tracker is not usable; make
-// one with [New].
+// one with [New]. A nil or zero Tracker does not panic: its Track reports
+// Outcome [Failed], its Stats are zero, its Middleware is an error, and
+// the handlers of its Handler and ConversionHandler serve every request
+// with the wrapped handler, count nothing and say so in slog.Default's
+// log.
 type Tracker struct {
 	builder  *clickstore.Builder
 	policy   ipmask.Policy
@@ -282,6 +301,7 @@ type Tracker struct {
 	logger   *slog.Logger
 	storeLog failLog      // the Store's failures, once per burst
 	sinkLog  failLog      // the Sink's
+	buildLog failLog      // the Builder's (its keyring's)
 	maskRun  atomic.Int64 // consecutive IPv4 addresses that looked masked
 	counters [nCounters]atomic.Uint64
 }
@@ -313,8 +333,9 @@ const (
 func (t *Tracker) count(i int) uint64 { return t.counters[i].Add(1) }
 
 // New returns a Tracker that builds clicks with b, records them in store
-// and counts them in sink. All three are required; a nil opts means the
-// defaults.
+// and counts them in sink. All three are required (a nil pointer in the
+// store or sink interface, such as a nil *clickstore.Memory, is an
+// error too); a nil opts means the defaults.
 func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, opts *Options) (*Tracker, error) {
 	switch {
 	case b == nil:
@@ -323,6 +344,10 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 		return nil, errors.New("track: New: nil clickstore.Store")
 	case sink == nil:
 		return nil, errors.New("track: New: nil clickstore.Sink")
+	case isNilPointer(store):
+		return nil, fmt.Errorf("track: New: nil clickstore.Store (a nil %T)", store)
+	case isNilPointer(sink):
+		return nil, fmt.Errorf("track: New: nil clickstore.Sink (a nil %T)", sink)
 	}
 	t := &Tracker{builder: b, policy: b.Policy(), store: store, sink: sink}
 	if opts != nil {
@@ -338,8 +363,14 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 	if o.PathValue == "" {
 		o.PathValue = "link"
 	}
+	if !wildcardName(o.PathValue) {
+		return nil, fmt.Errorf("track: New: PathValue (%d bytes) is not a wildcard name (a Go identifier)", len(o.PathValue))
+	}
 	if o.AgentCache < 0 {
 		return nil, fmt.Errorf("track: New: AgentCache %d is negative", o.AgentCache)
+	}
+	if o.AgentCache > MaxAgentCache {
+		return nil, fmt.Errorf("track: New: AgentCache %d is more than %d", o.AgentCache, MaxAgentCache)
 	}
 	if o.Window < 0 {
 		return nil, fmt.Errorf("track: New: Window %v is negative", o.Window)
@@ -367,7 +398,7 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 	if err != nil {
 		return nil, fmt.Errorf("track: New: log masker: %w", err)
 	}
-	for _, l := range [...]*failLog{&t.storeLog, &t.sinkLog} {
+	for _, l := range [...]*failLog{&t.storeLog, &t.sinkLog, &t.buildLog} {
 		l.log.Logger, l.log.Mask = t.logger, masker.MaskString
 	}
 	t.addrs.mask = masker.MaskString
@@ -390,7 +421,10 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 // link) and reports what it did. An address in link (a visitor may name the
 // link, as an outbound URL say) is masked by the Builder's policy, or by
 // ipmask.Default where that keeps more bits, in every form the
-// ipmask/logmask masker finds, before the link is used or kept. Call it from a handler once the link is
+// ipmask/logmask masker finds, also percent-encoded (once or more: a
+// part of the link that holds an address once decoded is replaced by
+// its decoded text masked and escaped again), before the link is used
+// or kept. Call it from a handler once the link is
 // known to exist; [Tracker.Handler] does that for a ServeMux route. A Store
 // or Sink failure is counted in [Tracker.Stats] and reflected in the Visit,
 // never returned: the visitor's request must be served anyway.
@@ -398,19 +432,36 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 // Track does not allocate once the visitor's user agent is in the cache
 // and the keyring's keys are, with the Memory store.
 func (t *Tracker) Track(r *http.Request, link string, kind clickstore.Kind) Visit {
+	if t.unusable() != "" {
+		// No masker to make the link safe to hand back: it is left out.
+		return Visit{Kind: kind, Outcome: Failed}
+	}
 	if r == nil {
 		return t.track(nil, nil, link, kind)
 	}
 	return t.track(r.Context(), r, link, kind)
 }
 
+// maxReadLink is the longest link the tracker masks: 512 times
+// clickstore.MaxLinkLen, more than masking and decoding can shrink any
+// link a person writes by, while masking a path of a megabyte costs
+// milliseconds. A longer link is Failed unread.
+const maxReadLink = 128 << 10
+
 // track is Track with the context the store and the sink are called with.
 func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind clickstore.Kind) Visit {
+	if len(link) > maxReadLink {
+		t.count(cBuildFailures)
+		return Visit{Kind: kind, Outcome: Failed}
+	}
 	if hostaddr.MayHold(link) {
 		// The link persists as the aggregates' key, and a visitor may
 		// have named it: an address in it is masked, as the clientip
 		// middleware masks the client's own in the URL.
 		link = t.addrs.mask(link)
+	}
+	if strings.IndexByte(link, '%') >= 0 {
+		link = t.addrs.maskEncoded(link) // as encoded as a URL may leave it
 	}
 	v := Visit{Link: link, Kind: kind}
 	if r == nil || (kind != clickstore.KindClick && kind != clickstore.KindConversion) || !clickstore.IsText(link) {
@@ -467,8 +518,15 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	if err != nil && !local {
 		v.Outcome = Failed
 		t.count(cBuildFailures)
+		if !errors.Is(err, clickstore.ErrInvalidClick) {
+			// Not the request's fault (a link too long is): the keyring
+			// failed with no local key to stand in, or was closed, and
+			// every click is lost until it works again.
+			t.buildLog.fail(ctx, now, "track: the click could not be built; it is not counted", err)
+		}
 		return v
 	}
+	t.buildLog.ok(ctx, now, "track: clicks are built again")
 	if local {
 		t.count(cKeyFallbacks)
 	}
@@ -690,8 +748,31 @@ func (t *Tracker) isOptedOut(r *http.Request) bool {
 	return false
 }
 
-// Stats returns what the tracker has counted so far.
+// isNilPointer reports whether v, an interface that is not nil, holds a
+// nil pointer.
+func isNilPointer(v any) bool {
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
+}
+
+// unusable says what is wrong with a nil Tracker or one not made by New,
+// or is "" for one New made.
+func (t *Tracker) unusable() string {
+	switch {
+	case t == nil:
+		return "nil *Tracker"
+	case t.builder == nil:
+		return "Tracker not made by New"
+	}
+	return ""
+}
+
+// Stats returns what the tracker has counted so far; the zero Stats for a
+// nil Tracker.
 func (t *Tracker) Stats() Stats {
+	if t == nil {
+		return Stats{}
+	}
 	c := func(i int) uint64 { return t.counters[i].Load() }
 	return Stats{
 		Clicks:        c(cClicks),

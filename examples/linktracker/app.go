@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -259,12 +261,88 @@ func (a *app) Handler() http.Handler {
 	mux.HandleFunc("GET /links/{id}", a.dashboard)
 	mux.Handle("GET /metrics", a.metricsHandler())
 	mux.HandleFunc("GET /healthz", a.healthz)
-	return a.accessLog(mux)
+	return a.accessLog(a.canonical(mux))
+}
+
+// canonical redirects a path that is not in canonical form (a doubled
+// slash, a dot segment) to its clean form, as ServeMux would, but with
+// every address in the path and the query masked: ServeMux's own
+// redirect writes both back as they came, in its Location and its body,
+// and a visitor may have written their address there. No route of the
+// app has an address in its path, so the masked target serves what the
+// raw one would.
+func (a *app) canonical(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodConnect {
+			next.ServeHTTP(w, r) // ServeMux does not clean a CONNECT's path
+			return
+		}
+		p := r.URL.EscapedPath()
+		clean := cleanPath(p)
+		if clean == p {
+			next.ServeHTTP(w, r)
+			return
+		}
+		target := a.maskParts(clean, "/", url.PathEscape)
+		if r.URL.RawQuery != "" {
+			target += "?" + a.maskParts(r.URL.RawQuery, "&=", url.QueryEscape)
+		}
+		http.Redirect(w, r, target, http.StatusTemporaryRedirect)
+	})
+}
+
+// maskParts masks every address in s, an escaped path or query, part by
+// part (the parts are what seps separate): a part that holds one once
+// percent-decoded (198%2E51%2E100%2E77, %31%39%38..., also encoded twice)
+// is replaced by its decoded text masked and escaped again; any other
+// part is kept as it is, with what logmask finds in it masked.
+func (a *app) maskParts(s, seps string, escape func(string) string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return a.paths.MaskString(s) // nothing encoded: every request's path
+	}
+	var b strings.Builder
+	for s != "" {
+		i := strings.IndexAny(s, seps)
+		if i < 0 {
+			i = len(s)
+		}
+		part := s[:i]
+		d := part
+		for range maxDecodes {
+			d = percentDecode(d)
+		}
+		if m := a.paths.MaskString(d); d != part && m != d {
+			b.WriteString(escape(m))
+		} else {
+			b.WriteString(a.paths.MaskString(part))
+		}
+		if i < len(s) {
+			b.WriteByte(s[i])
+			i++
+		}
+		s = s[i:]
+	}
+	return b.String()
+}
+
+// cleanPath is ServeMux's canonical form of a path: rooted, without dot
+// segments or doubled slashes, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // accessLog logs each request with the client's masked network only; the
 // query string is left out, since it is the visitor's to fill, and any
-// address a visitor writes into the path (/l/203.0.113.9) is masked.
+// address a visitor writes into the path (/l/203.0.113.9, also
+// percent-encoded: see maskParts) or as the method (a token of the
+// client's choice too) is masked.
 func (a *app) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -274,7 +352,7 @@ func (a *app) accessLog(next http.Handler) http.Handler {
 		if addr, err := a.resolver.ResolveRequest(r); err == nil {
 			client = a.policy.Prefix(addr).String()
 		}
-		a.log.Info("request", "method", r.Method, "path", a.paths.MaskString(r.URL.Path), "status", sw.status,
+		a.log.Info("request", "method", a.paths.MaskString(r.Method), "path", a.maskParts(r.URL.Path, "/", url.PathEscape), "status", sw.status,
 			"client_network", client, "duration", a.now().Sub(start).String())
 	})
 }

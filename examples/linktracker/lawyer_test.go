@@ -230,7 +230,8 @@ func (v *canaryVisits) createLink() string {
 }
 
 // visit sends, for every form of ipmasktest.Cases, clicks, a HEAD, a
-// conversion and a click on a path that spells the address.
+// conversion, a click on a path that spells the address and one on a
+// path not in canonical form.
 func (v *canaryVisits) visit(id string) {
 	v.t.Helper()
 	for i, c := range ipmasktest.Cases() {
@@ -251,6 +252,10 @@ func (v *canaryVisits) visit(id string) {
 		v.send("GET", "/c/any.gif"+q, h, "")
 		code, _ = v.send("GET", "/l/"+url.PathEscape(c.Text), h, "")
 		require.Equal(v.t, http.StatusNotFound, code)
+		// A path not in canonical form is redirected to its clean form,
+		// with the query: the redirect must not write the address back.
+		code, _ = v.send("GET", "/l//"+id+q, h, "")
+		require.Equal(v.t, http.StatusTemporaryRedirect, code)
 		// A link whose URL holds its creator's own address: it would be
 		// stored and shown with the link.
 		for _, link := range []any{

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,7 +51,9 @@ func validateURL(s string) (string, error) {
 
 // holdsAddr reports whether the link's URL or one of its geo targets
 // writes the address client, in any form package logmask finds (with a
-// port, bracketed, percent-encoded, in a host name that spells it), or
+// port, bracketed, percent-encoded, in a host name that spells it), also
+// once the URL is percent-decoded, or as a host in another IPv4 notation
+// a browser reads (see urlHoldsAddr), or
 // an IPv6 address that carries client's IPv4 address (6to4, Teredo,
 // IPv4-mapped...) or the IPv4 address client carries. A loopback client
 // is never found: 127.0.0.1 names no one, and a link to a server on the
@@ -76,13 +79,104 @@ func (g geoTargets) holdsAddr(client netip.Addr) bool {
 	return false
 }
 
+// urlHoldsAddr looks for client in u as it is, in its percent-decoded
+// forms (%31%39%38.51.100.77, 198%2E51..., and encoded twice: what any
+// reader of the URL decodes), and in its host read as a browser reads an
+// IPv4 address (3325256781, 0xc633644d, 0306.063.0144.0115, 198.51.25677).
 func urlHoldsAddr(u string, client netip.Addr) bool {
-	for m := range logmask.Addrs([]byte(u)) {
-		if sameHost(m.Addr, client) {
+	text := u
+	for range maxDecodes + 1 {
+		for m := range logmask.Addrs([]byte(text)) {
+			if sameHost(m.Addr, client) {
+				return true
+			}
+		}
+		d := percentDecode(text)
+		if d == text {
+			break
+		}
+		text = d
+	}
+	if p, err := url.Parse(u); err == nil {
+		if a, ok := hostIPv4(p.Hostname()); ok && sameHost(a, client) {
 			return true
 		}
 	}
 	return false
+}
+
+// maxDecodes bounds how many times urlHoldsAddr decodes a URL: an
+// address encoded more often than that is not one anybody reads.
+const maxDecodes = 3
+
+// percentDecode decodes every valid %XX of s and leaves the rest, such as
+// a lone '%', as it is (url.PathUnescape gives up on the whole string).
+func percentDecode(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f' }
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c | 0x20 - 'a' + 10
+}
+
+// hostIPv4 reads host as the WHATWG URL standard's IPv4 parser does: one
+// to four numbers joined by dots (a trailing dot allowed), each decimal,
+// octal after a leading 0 or hex after 0x, the last filling the bytes
+// the others leave. It reports false for a host that is not such an
+// address.
+func hostIPv4(host string) (netip.Addr, bool) {
+	host = strings.TrimSuffix(host, ".")
+	parts := strings.Split(host, ".")
+	if host == "" || len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	var v uint64
+	for i, p := range parts {
+		base := 10
+		switch {
+		case len(p) >= 2 && (p[:2] == "0x" || p[:2] == "0X"):
+			p, base = p[2:], 16
+			if p == "" {
+				p = "0"
+			}
+		case len(p) >= 2 && p[0] == '0':
+			p, base = p[1:], 8
+		}
+		n, err := strconv.ParseUint(p, base, 32)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		if i < len(parts)-1 {
+			if n > 255 {
+				return netip.Addr{}, false
+			}
+			v = v<<8 | n
+			continue
+		}
+		rest := uint(8 * (5 - len(parts))) // bits the last number fills
+		if n >= 1<<rest {
+			return netip.Addr{}, false
+		}
+		v = v<<rest | n
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
 }
 
 // sameHost reports whether a and b are one address, or one carries the
