@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/clickanon/clickanon/internal/hostaddr"
 	"github.com/clickanon/clickanon/ipmask"
@@ -243,8 +244,9 @@ type Click struct {
 // IP address and spells none (see [Click].Referrer); Link, Bot, Device,
 // and a Referrer that is not a host name, hold no IP address that
 // ipmask.Default would mask, in any form package logmask finds one (a link
-// may hold an address masked to /24 or /48), and Bot and Device spell none
-// with dashes (see [Click].Bot). An error wraps
+// may hold an address masked to /24 or /48), Link, Bot and Device none
+// percent-encoded (once, twice or three times: 198%2E51%2E100%2E7), and Bot
+// and Device spell none with dashes (see [Click].Bot). An error wraps
 // [ErrInvalidClick] and names the offending field and its fault (and a
 // text field's length), never its value.
 func (c Click) Validate() error {
@@ -300,9 +302,11 @@ func (c Click) Validate() error {
 		return invalid("referrer", fmt.Sprintf("holds an IP address finer than ipmask.Default (%d bytes)", len(c.Referrer)))
 	case linkSeen&(addrByte|dashByte) != 0 && holdsAddr(c.Link):
 		return invalid("link", fmt.Sprintf("holds an IP address finer than ipmask.Default (%d bytes)", len(c.Link)))
-	case labelHoldsAddr(c.Bot, botSeen):
+	case linkSeen&pctByte != 0 && encodedHoldsAddr(c.Link):
+		return invalid("link", fmt.Sprintf("holds an IP address percent-encoded (%d bytes)", len(c.Link)))
+	case labelHoldsAddr(c.Bot, botSeen) || botSeen&pctByte != 0 && encodedHoldsAddr(c.Bot):
 		return invalid("bot", fmt.Sprintf("holds or spells an IP address (%d bytes)", len(c.Bot)))
-	case labelHoldsAddr(c.Device, deviceSeen):
+	case labelHoldsAddr(c.Device, deviceSeen) || deviceSeen&pctByte != 0 && encodedHoldsAddr(c.Device):
 		return invalid("device", fmt.Sprintf("holds or spells an IP address (%d bytes)", len(c.Device)))
 	}
 	return nil
@@ -317,6 +321,33 @@ func holdsAddr(s string) bool {
 	// Masking to the default policy changes s if and only if it holds
 	// such an address, and costs no allocation when it does not.
 	return hostaddr.MayHold(s) && defaultMasker.MaskString(s) != s
+}
+
+// maxDecodes bounds how many times encodedHoldsAddr decodes text: an
+// address encoded more often than that is not one anybody reads (the
+// tracker decodes links as often).
+const maxDecodes = 3
+
+// encodedHoldsAddr reports whether s holds an address (see holdsAddr)
+// once percent-decoded, up to maxDecodes times: 198%2E51%2E100%2E77, or
+// an address encoded twice, which logmask does not read. It decodes on
+// the stack, without allocating, text of up to 512 bytes (links and
+// labels, as a rule).
+func encodedHoldsAddr(s string) bool {
+	var arr [512]byte
+	b := append(arr[:0], s...)
+	for range maxDecodes {
+		n := hostaddr.PercentDecode(b)
+		if n == len(b) {
+			return false
+		}
+		b = b[:n]
+		// A view of the buffer: holdsAddr keeps nothing of it.
+		if holdsAddr(unsafe.String(unsafe.SliceData(b), len(b))) {
+			return true
+		}
+	}
+	return false
 }
 
 // defaultMasker masks addresses in text to ipmask.Default.
@@ -366,6 +397,7 @@ const (
 	addrByte             // what an address logmask finds needs (see hostaddr.MayHold)
 	dashByte             // '-', which a host name's label spelling an address needs (ip-198-51-100-7)
 	notHost              // a byte no host name has: not a letter, a digit, '.', '-' or '_'
+	pctByte              // '%', which starts an escape an address may hide behind
 )
 
 // byteClass maps each byte to its classes.
@@ -380,7 +412,7 @@ var byteClass = func() (t [256]uint8) {
 		t[c] |= notASCII
 	}
 	t[':'] |= addrByte
-	t['%'] |= addrByte
+	t['%'] |= addrByte | pctByte
 	t['<'] |= addrByte
 	t['{'] |= addrByte
 	t['.'] = addrByte

@@ -48,6 +48,12 @@ func TestValidateRefusesAddressText(t *testing.T) {
 		"go/{198,51,100,7}",  // an Erlang tuple
 		"bot {198, 51, 100, 7}",
 	}
+	// Percent-encoded, once and twice, which logmask does not read (and
+	// ipmasktest, built on it, does not flag): checked below.
+	encoded := []string{
+		"go/198%2E51%2E100%2E7", "/out/https://x.example/?ip=%31%39%38.51.100.7", "go/198%252E51%252E100%252E7",
+		"go/2001%253Adb8%253A1%253A2%253A%253A7",
+	}
 	for _, c := range ipmasktest.Cases() {
 		texts = append(texts, c.Text, "go/"+c.Text)
 	}
@@ -67,8 +73,19 @@ func TestValidateRefusesAddressText(t *testing.T) {
 			})
 		}
 	}
+	for _, f := range fields {
+		for _, text := range encoded {
+			c := validBase()
+			f.set(&c, text)
+			err := c.Validate()
+			if assert.ErrorIs(t, err, clickstore.ErrInvalidClick, "%s %q", f.name, text) {
+				assert.Contains(t, err.Error(), "clickstore: "+f.name+": ")
+				ipmasktest.AssertNoRawIPError(t, zeroBits, err)
+			}
+		}
+	}
 	for _, text := range []string{
-		"spring-sale", "2026-03-03", "v1.2.3", "iPhone14,2", "Googlebot/2.1",
+		"spring-sale", "2026-03-03", "v1.2.3", "iPhone14,2", "Googlebot/2.1", "go/50%25-off", "go/a%20b%2Fc", "go/198%2E51%2E100%2E0",
 		"/out/https://example.com/?ip=198.51.100.0", "/out/http://[2001:db8:1::]/", "sale-10-20-30",
 	} {
 		for _, f := range fields {

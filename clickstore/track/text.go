@@ -137,7 +137,7 @@ func (a addrText) maskDecoded(part string, bp *[]byte) (string, bool) {
 	}
 	buf := append((*bp)[:0], part...)
 	for range maxDecodes {
-		n := percentDecode(buf)
+		n := hostaddr.PercentDecode(buf)
 		if n == len(buf) {
 			break
 		}
@@ -154,31 +154,6 @@ func (a addrText) maskDecoded(part string, bp *[]byte) (string, bool) {
 		return "", false
 	}
 	return url.PathEscape(m), true
-}
-
-// percentDecode decodes every valid %XX escape of b in place and returns
-// the decoded length; a '%' that starts no escape is kept.
-func percentDecode(b []byte) int {
-	n := 0
-	for i := 0; i < len(b); i++ {
-		if c := b[i]; c == '%' && i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]) {
-			b[n] = unhex(b[i+1])<<4 | unhex(b[i+2])
-			i += 2
-		} else {
-			b[n] = c
-		}
-		n++
-	}
-	return n
-}
-
-func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f' }
-
-func unhex(c byte) byte {
-	if c <= '9' {
-		return c - '0'
-	}
-	return c | 0x20 - 'a' + 10
 }
 
 // textPolicy is the policy addresses in links and labels are masked to:

@@ -1,0 +1,26 @@
+package hostaddr
+
+// PercentDecode decodes every valid %XX escape of b in place and returns
+// the decoded length; a '%' that starts no escape is kept as it is. It is
+// what a link's parts are read with when an address may hide in them
+// percent-encoded (198%2E51%2E100%2E77), which logmask does not read.
+func PercentDecode(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); i++ {
+		if c := b[i]; c == '%' && i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]) {
+			b[n] = unhex(b[i+1])<<4 | unhex(b[i+2])
+			i += 2
+		} else {
+			b[n] = c
+		}
+		n++
+	}
+	return n
+}
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c | 0x20 - 'a' + 10
+}
