@@ -382,26 +382,27 @@ func (sc *scanner) next() (Match, bool) {
 		// counting its colons and dots and noting the classes met from p
 		// on (where every label after a '.' is). A "::" is a colon whose
 		// left neighbour in the token is one too.
-		colons, dots, double, met := 0, 0, false, uint8(0)
+		colons, dots, met := 0, 0, uint8(0)
 		a := p
 		for a > sc.i && class[s[a-1]]&cT != 0 {
 			a--
 		}
-		i := p
+		// The loop has no branch but its end: the bytes of address
+		// text come in no order a branch predictor could learn.
+		i, pairs, prev := p, uint8(0), uint8(0)
 		for i < n {
 			c := class[s[i]]
 			if c&cT == 0 {
 				break
 			}
 			met |= c
-			if c&cColon != 0 {
-				colons++
-				double = double || i > a && s[i-1] == ':'
-			} else if c&cDot != 0 {
-				dots++
-			}
+			pairs |= c & prev // cColon set: a ':' after a ':'
+			prev = c
+			colons += int(c&cColon) / cColon
+			dots += int(c&cDot) / cDot
 			i++
 		}
+		double := pairs&cColon != 0
 		b := i
 		sc.i = b
 		// A host name's label that is an IPv6 address with '-' for ':'
