@@ -299,6 +299,32 @@ func TestMaskFreeText(t *testing.T) {
 	})
 }
 
+// TestScanFindsEveryStart puts each kind of reading at every offset from
+// a line's start and end: the scanner looks for where one may start four
+// bytes a round, then byte by byte near the end (see skip), and none may
+// be passed over, nor one that follows a '-' before no digit.
+func TestScanFindsEveryStart(t *testing.T) {
+	m := mustMasker(t, ipmask.Default, nil)
+	for _, tt := range []maskRow{
+		{"dotted quad", "203.0.113.9", "203.0.113.0"},
+		{"ipv6", "2001:db8:1:2::7", "2001:db8:1::"},
+		{"erlang tuple", "{203,0,113,9}", "{203,0,113,0}"},
+		{"dovecot session", "session=<ESIzRFVmOTDLAHEJ>", "session=<ESIzRFVmOTDLAHEA>"},
+		{"short host name", "ip-198-51-100-7", "ip-198-51-100-0"},
+		{"tuple after a dash", "pid-{203,0,113,9}", "pid-{203,0,113,0}"},
+		{"short host name after dashes", "a-b--ip-10-0-0-5", "a-b--ip-10-0-0-0"},
+		{"ipv6 after a dash", "x-::1:2:3:4:5", "x-::"},
+	} {
+		for k := range 9 {
+			pad := strings.Repeat("z", k)
+			for _, in := range []string{pad + " " + tt.in, tt.in + " " + pad, pad + "-" + " " + tt.in + " -" + pad} {
+				want := strings.Replace(in, tt.in, tt.want, 1)
+				assert.Equal(t, want, m.MaskString(in), "%s: %q", tt.name, in)
+			}
+		}
+	}
+}
+
 // maskRow is a row of a free-text table: in masks to want.
 type maskRow struct{ name, in, want string }
 

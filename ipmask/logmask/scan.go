@@ -18,6 +18,7 @@ const (
 	cWord              // letters g-z, G-Z and '_': glue that makes a token an identifier
 	cZone              // bytes allowed in a %zone: A-Z a-z 0-9 _ . -
 	cSafe              // bytes that can never touch an address token: a safe place to cut a line
+	cRare              // '<', '{' and '-': where a reading that is no token may start (see next)
 
 	cT = cDigit | cHex | cColon | cDot
 )
@@ -41,7 +42,9 @@ var class = func() (t [256]uint8) {
 		case b == '.':
 			t[c] = cDot | cZone
 		case b == '-':
-			t[c] = cZone
+			t[c] = cZone | cRare
+		case b == '<', b == '{':
+			t[c] = cSafe | cRare
 		case b == '%':
 			// neither zone nor safe
 		default:
@@ -253,21 +256,6 @@ type scanner struct {
 	form form
 	// pending is a match to return once the quads before it are found.
 	pending pending
-	// dot and colon are the positions of the next '.' and ':' at or after
-	// the position they were looked for from (len(s) if none), or -1.
-	dot, colon int
-	// lt is the position of the next '<' (a Dovecot session ID may
-	// follow it), kept like dot and colon.
-	lt int
-	// dash is the position of the next '-' before a decimal digit (a
-	// host name's label may end in a hyphenated quad there), kept like
-	// dot and colon.
-	dash int
-	// brace is the position of the next '{' (an Erlang tuple may
-	// follow it), kept like dot and colon.
-	brace int
-	// rare is min(lt, dash, brace), or -1 before they are looked for.
-	rare int
 	// end is where the text of the last match taken (see took) ended,
 	// or 0.
 	end int
@@ -281,86 +269,75 @@ type pending struct {
 	form              form
 }
 
-// rareBefore looks at the first '<' (a Dovecot session ID may follow it),
-// '{' (an Erlang tuple) or '-' before a digit (a host name's label may end
-// in a hyphenated quad there) that comes before p, the next token. It reports whether it found
-// one, and then m and ok as next does, with sc.i past that byte. Both are
-// looked for outside next's loop, which pays one comparison for them.
-func (sc *scanner) rareBefore(p int) (m Match, ok, found bool) {
-	if sc.lt < sc.i {
-		sc.lt = indexFrom(sc.s, sc.i, '<')
-	}
-	if sc.dash < sc.i {
-		sc.dash = sc.nextDash(sc.i)
-	}
-	if sc.brace < sc.i {
-		sc.brace = indexFrom(sc.s, sc.i, '{')
-	}
-	sc.rare = min(sc.lt, sc.dash, sc.brace)
-	if sc.rare >= p {
-		return Match{}, false, false
-	}
-	if sc.rare == sc.lt {
-		sc.i = sc.lt + 1
-		m, ok = sc.session(sc.lt)
-		return m, ok, true
-	}
-	if sc.rare == sc.brace {
-		sc.i = sc.brace + 1
-		m, ok = sc.tuple(sc.brace)
-		return m, ok, true
-	}
-	// A host name's label ending in a hyphenated quad that no name
-	// follows (ip-10-0-0-5 sshd[42]:); one that a name, a '.' or a ':'
-	// follows is found with the token there.
+// rareAt reads, where s[r] is '<', '{' or '-', what may follow that
+// byte: a Dovecot session ID after a '<', an Erlang tuple after a '{', and
+// after a '-' and a decimal digit a host name's label ending in a
+// hyphenated quad that no name follows (ip-10-0-0-5 sshd[42]:); one that
+// a name, a '.' or a ':' follows is found with the token there. The
+// scanner goes on after s[r], or after the match.
+func (sc *scanner) rareAt(r int) (Match, bool) {
 	s := sc.s
-	a := sc.dash + 1
-	sc.i = a
+	sc.i = r + 1
+	switch s[r] {
+	case '<':
+		return sc.session(r)
+	case '{':
+		return sc.tuple(r)
+	}
+	a := r + 1
+	if a >= len(s) || class[s[a]]&cDigit == 0 {
+		return Match{}, false
+	}
 	e := a + 1
 	for e < len(s) && class[s[e]]&cDigit != 0 {
 		e++
 	}
 	if e < len(s) && class[s[e]]&(cDot|cColon) != 0 {
-		return Match{}, false, true
+		return Match{}, false
 	}
-	m, ok = sc.hyphenQuad(a)
-	return m, ok, true
+	return sc.hyphenQuad(a)
 }
 
-// nextDash returns the position of the first '-' at or after from that a
-// decimal digit follows, or len(sc.s). A hyphenated quad needs four '-'
-// before its numbers (a word, then four numbers): text with fewer, as most
-// lines of an access log, is counted once and not searched.
-func (sc *scanner) nextDash(from int) int {
-	s := sc.s
-	if sc.dash < 0 && bytes.Count(s, dashText) < 4 {
-		return len(s)
-	}
+// stop is the class of the bytes next stops at.
+const stop = cColon | cDot | cRare
+
+// skip returns the position of the first byte at or after p that next
+// stops at: a '.', ':', '<' or '{', or a '-' before a decimal digit. It
+// reads four bytes a round, which is what makes one table lookup a byte
+// cheaper than a vectorised bytes.IndexByte for each of those bytes (most
+// of a log's tokens are a few bytes apart).
+func skip(s []byte, p int) int {
 	for {
-		d := indexFrom(s, from, '-')
-		if d+1 >= len(s) {
-			return len(s)
+		for ; p+4 <= len(s); p += 4 {
+			w := s[p : p+4 : p+4]
+			if class[w[0]]&stop != 0 {
+				break
+			}
+			if class[w[1]]&stop != 0 {
+				p++
+				break
+			}
+			if class[w[2]]&stop != 0 {
+				p += 2
+				break
+			}
+			if class[w[3]]&stop != 0 {
+				p += 3
+				break
+			}
 		}
-		if class[s[d+1]]&cDigit != 0 {
-			return d
+		for p < len(s) && class[s[p]]&stop == 0 {
+			p++
 		}
-		from = d + 2
+		if p+1 < len(s) && s[p] == '-' && class[s[p+1]]&cDigit == 0 {
+			p++ // a '-' before anything but a digit starts no reading
+			continue
+		}
+		return p
 	}
 }
 
-var dashText = []byte{'-'}
-
-// indexFrom returns the index of the first c in s[from:], or len(s).
-func indexFrom(s []byte, from int, c byte) int {
-	if i := bytes.IndexByte(s[from:], c); i >= 0 {
-		return from + i
-	}
-	return len(s)
-}
-
-func newScanner(s []byte) scanner {
-	return scanner{s: s, dot: -1, colon: -1, lt: -1, dash: -1, brace: -1, rare: -1, keyAt: -1}
-}
+func newScanner(s []byte) scanner { return scanner{s: s, keyAt: -1} }
 
 // took notes that the caller has taken m, the last match next returned,
 // with its port or the hex digits cut off after it: a reading that
@@ -385,62 +362,47 @@ func (sc *scanner) next() (Match, bool) {
 			sc.i, sc.portEnd, sc.keyAt, sc.cut, sc.form = p.i, p.portEnd, p.keyAt, p.cut, p.form
 			return p.m, true
 		}
-		// Only a token holding ':' or '.' can be an address, so jump from
-		// one of those bytes to the next (bytes.IndexByte is vectorised)
-		// and widen it to its token, never back past sc.i.
-		if sc.dot < sc.i {
-			sc.dot = indexFrom(s, sc.i, '.')
-		}
-		if sc.colon < sc.i {
-			sc.colon = indexFrom(s, sc.i, ':')
-		}
-		p := min(sc.dot, sc.colon)
-		if sc.rare < p { // rare: a '<' or a '-' and a digit before the next token, or not looked for
-			if m, ok, found := sc.rareBefore(p); found {
-				if ok {
-					return m, true
-				}
-				continue
+		// Only a token holding ':' or '.' can be an address, so skip to
+		// the next of those bytes and widen it to its token, never back
+		// past sc.i. Every other reading starts at a '<', '{' or '-',
+		// which are no token's bytes: one table lookup finds them all.
+		p := skip(s, sc.i)
+		if p < n && class[s[p]]&cRare != 0 {
+			if m, ok := sc.rareAt(p); ok {
+				return m, true
 			}
+			continue
 		}
 		if p >= n {
 			sc.i = n
 			return Match{}, false
 		}
-		// Widen p to its token s[a:i], counting its colons and dots on
-		// the way: back to a, then on to i, noting the classes met from p
+		// Widen p to its token s[a:i]: back to a, over hex digits only
+		// (p is the first '.' or ':' from sc.i on), then on to i,
+		// counting its colons and dots and noting the classes met from p
 		// on (where every label after a '.' is). A "::" is a colon whose
 		// left neighbour in the token is one too.
-		colons, dots, double, met := 0, 0, false, uint8(0)
+		colons, dots, met := 0, 0, uint8(0)
 		a := p
-		for a > sc.i {
-			c := class[s[a-1]]
-			if c&cT == 0 {
-				break
-			}
+		for a > sc.i && class[s[a-1]]&cT != 0 {
 			a--
-			if c&cColon != 0 {
-				colons++
-				double = double || a+1 < p && s[a+1] == ':'
-			} else if c&cDot != 0 {
-				dots++
-			}
 		}
-		i := p
+		// The loop has no branch but its end: the bytes of address
+		// text come in no order a branch predictor could learn.
+		i, pairs, prev := p, uint8(0), uint8(0)
 		for i < n {
 			c := class[s[i]]
 			if c&cT == 0 {
 				break
 			}
 			met |= c
-			if c&cColon != 0 {
-				colons++
-				double = double || i > a && s[i-1] == ':'
-			} else if c&cDot != 0 {
-				dots++
-			}
+			pairs |= c & prev // cColon set: a ':' after a ':'
+			prev = c
+			colons += int(c&cColon) / cColon
+			dots += int(c&cDot) / cDot
 			i++
 		}
+		double := pairs&cColon != 0
 		b := i
 		sc.i = b
 		// A host name's label that is an IPv6 address with '-' for ':'
