@@ -3,8 +3,10 @@
 # BENCHMARKS.md's anonymize section reports: anonip, anonymize on every
 # core, anonymize on one (-j 1), and two one-core processes at once (what
 # the machine's cores give together). With a commit as the argument, its
-# anonymize is timed beside this one's, one core each, alternated by
-# hyperfine. Needs hyperfine and anonip (apt-get install hyperfine anonip).
+# anonymize is timed beside this one's, one core each, by hyperfine, which
+# runs all of one command's runs before the other's (it does not
+# interleave them): on a shared machine run it twice and compare. Needs
+# hyperfine and anonip (apt-get install hyperfine anonip).
 #
 #   scripts/anonymize-bench.sh            # the figures of the section
 #   scripts/anonymize-bench.sh e767ee0    # one core, against that commit
