@@ -122,7 +122,12 @@ func (a addrText) maskEncoded(link string) string {
 	if out == nil {
 		return link
 	}
-	return string(out)
+	// Escaping the masked text again can write what the masker reads as
+	// an address: ":: " escaped is "::%20", the address :: with a zone.
+	// Masked once more, the link is one no store refuses (masking is
+	// idempotent).
+	res := string(out)
+	return a.mask(res)
 }
 
 // decodeBufs holds the buffers maskEncoded decodes parts into.
