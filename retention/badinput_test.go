@@ -4,37 +4,15 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clickanon/clickanon/internal/testkit"
 	"github.com/clickanon/clickanon/retention"
 )
-
-// badCall is one call of the public API with a bad argument or receiver:
-// it must return an error that names the package and what was wrong,
-// never panic.
-type badCall struct {
-	name string
-	call func() error
-	want string // in the error's text
-}
-
-func checkBadCalls(t *testing.T, calls []badCall) {
-	t.Helper()
-	for _, c := range calls {
-		t.Run(c.name, func(t *testing.T) {
-			var err error
-			require.NotPanics(t, func() { err = c.call() })
-			require.Error(t, err)
-			assert.True(t, strings.HasPrefix(err.Error(), "retention: "), "%q does not name the package", err)
-			assert.Contains(t, err.Error(), c.want)
-		})
-	}
-}
 
 // A nil context is a caller's bug that Go lets through the type checker:
 // each method that takes one says so in an error rather than panic on
@@ -48,18 +26,18 @@ func TestNilContext(t *testing.T) {
 	var ks retention.MemoryKeyStore
 	sw, err := retention.NewSweeper(&ks, nil)
 	require.NoError(t, err)
-	checkBadCalls(t, []badCall{
-		{"Keyring.Keys", func() error { _, _, err := kr.Keys(nilCtx, now); return err }, "nil context"},
-		{"Keyring.Sweep", func() error { _, err := kr.Sweep(nilCtx, now); return err }, "nil context"},
-		{"MemoryKeyStore.Load", func() error { _, _, err := ks.Load(nilCtx, 1); return err }, "nil context"},
-		{"MemoryKeyStore.LoadOrCreate", func() error {
+	testkit.CheckBadCalls(t, "retention", []testkit.BadCall{
+		{Name: "Keyring.Keys", Call: func() error { _, _, err := kr.Keys(nilCtx, now); return err }, Want: "nil context"},
+		{Name: "Keyring.Sweep", Call: func() error { _, err := kr.Sweep(nilCtx, now); return err }, Want: "nil context"},
+		{Name: "MemoryKeyStore.Load", Call: func() error { _, _, err := ks.Load(nilCtx, 1); return err }, Want: "nil context"},
+		{Name: "MemoryKeyStore.LoadOrCreate", Call: func() error {
 			_, err := ks.LoadOrCreate(nilCtx, 1, [32]byte{1}, time.Minute)
 			return err
-		}, "nil context"},
-		{"MemoryKeyStore.Sweep", func() error { _, err := ks.Sweep(nilCtx, now); return err }, "nil context"},
-		{"Group.Sweep", func() error { _, err := retention.Group{&ks}.Sweep(nilCtx, now); return err }, "nil context"},
-		{"Sweeper.SweepNow", func() error { _, err := sw.SweepNow(nilCtx); return err }, "nil context"},
-		{"Sweeper.Run", func() error { return sw.Run(nilCtx) }, "nil context"},
+		}, Want: "nil context"},
+		{Name: "MemoryKeyStore.Sweep", Call: func() error { _, err := ks.Sweep(nilCtx, now); return err }, Want: "nil context"},
+		{Name: "Group.Sweep", Call: func() error { _, err := retention.Group{&ks}.Sweep(nilCtx, now); return err }, Want: "nil context"},
+		{Name: "Sweeper.SweepNow", Call: func() error { _, err := sw.SweepNow(nilCtx); return err }, Want: "nil context"},
+		{Name: "Sweeper.Run", Call: func() error { return sw.Run(nilCtx) }, Want: "nil context"},
 	})
 	// The keyring still answers: no lock was left held.
 	cur, _, err := kr.Keys(context.Background(), now)
@@ -75,25 +53,25 @@ func TestNilReceiver(t *testing.T) {
 	var kr *retention.Keyring
 	var ks *retention.MemoryKeyStore
 	var sw *retention.Sweeper
-	checkBadCalls(t, []badCall{
-		{"Keyring.Keys", func() error { _, _, err := kr.Keys(ctx, now); return err }, "nil *Keyring"},
-		{"Keyring.Sweep", func() error { _, err := kr.Sweep(ctx, now); return err }, "nil *Keyring"},
-		{"Keyring.Close", kr.Close, "nil *Keyring"},
-		{"MemoryKeyStore.Load", func() error { _, _, err := ks.Load(ctx, 1); return err }, "nil *MemoryKeyStore"},
-		{"MemoryKeyStore.LoadOrCreate", func() error {
+	testkit.CheckBadCalls(t, "retention", []testkit.BadCall{
+		{Name: "Keyring.Keys", Call: func() error { _, _, err := kr.Keys(ctx, now); return err }, Want: "nil *Keyring"},
+		{Name: "Keyring.Sweep", Call: func() error { _, err := kr.Sweep(ctx, now); return err }, Want: "nil *Keyring"},
+		{Name: "Keyring.Close", Call: kr.Close, Want: "nil *Keyring"},
+		{Name: "MemoryKeyStore.Load", Call: func() error { _, _, err := ks.Load(ctx, 1); return err }, Want: "nil *MemoryKeyStore"},
+		{Name: "MemoryKeyStore.LoadOrCreate", Call: func() error {
 			_, err := ks.LoadOrCreate(ctx, 1, [32]byte{1}, time.Minute)
 			return err
-		}, "nil *MemoryKeyStore"},
-		{"MemoryKeyStore.Sweep", func() error { _, err := ks.Sweep(ctx, now); return err }, "nil *MemoryKeyStore"},
-		{"MemoryKeyStore.Close", ks.Close, "nil *MemoryKeyStore"},
-		{"Sweeper.Run", func() error { return sw.Run(ctx) }, "nil *Sweeper"},
-		{"Sweeper.SweepNow", func() error { _, err := sw.SweepNow(ctx); return err }, "nil *Sweeper"},
-		{"Sweeper.Last", func() error { _, _, err := sw.Last(); return err }, "nil *Sweeper"},
-		{"Sweeper.Run of the zero Sweeper", func() error { return new(retention.Sweeper).Run(ctx) }, "not made by NewSweeper"},
-		{"Sweeper.SweepNow of the zero Sweeper", func() error {
+		}, Want: "nil *MemoryKeyStore"},
+		{Name: "MemoryKeyStore.Sweep", Call: func() error { _, err := ks.Sweep(ctx, now); return err }, Want: "nil *MemoryKeyStore"},
+		{Name: "MemoryKeyStore.Close", Call: ks.Close, Want: "nil *MemoryKeyStore"},
+		{Name: "Sweeper.Run", Call: func() error { return sw.Run(ctx) }, Want: "nil *Sweeper"},
+		{Name: "Sweeper.SweepNow", Call: func() error { _, err := sw.SweepNow(ctx); return err }, Want: "nil *Sweeper"},
+		{Name: "Sweeper.Last", Call: func() error { _, _, err := sw.Last(); return err }, Want: "nil *Sweeper"},
+		{Name: "Sweeper.Run of the zero Sweeper", Call: func() error { return new(retention.Sweeper).Run(ctx) }, Want: "not made by NewSweeper"},
+		{Name: "Sweeper.SweepNow of the zero Sweeper", Call: func() error {
 			_, err := new(retention.Sweeper).SweepNow(ctx)
 			return err
-		}, "not made by NewSweeper"},
+		}, Want: "not made by NewSweeper"},
 	})
 	assert.NotPanics(t, func() {
 		assert.Equal(t, retention.KeyStats{}, kr.Stats())

@@ -2,7 +2,6 @@ package aggregate
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/internal/testkit"
 )
 
 // A nil context, a nil *Rollup, a Rollup not made by New and a nil
@@ -26,40 +26,28 @@ func TestBadReceiverOrArgument(t *testing.T) {
 	defer r.Close()
 	var nr *Rollup
 	zr := new(Rollup)
-	rows := []struct {
-		name string
-		call func() error
-		want string
-	}{
-		{"Add nil context", func() error { return r.Add(nilCtx, c, clickstore.Unique) }, "add click: nil context"},
-		{"Cells nil context", func() error { _, err := r.Cells(nilCtx, q); return err }, "cells: nil context"},
-		{"Report nil context", func() error { _, err := r.Report(nilCtx, q); return err }, "nil context"},
-		{"Publish nil context", func() error { _, err := Publish(nilCtx, r, q); return err }, "publish: nil context"},
-		{"EraseLink nil context", func() error { _, err := r.EraseLink(nilCtx, "l"); return err }, "erase link: nil context"},
-		{"Sweep nil context", func() error { _, err := r.Sweep(nilCtx, t0); return err }, "sweep: nil context"},
-		{"nil Add", func() error { return nr.Add(ctx, c, clickstore.Unique) }, "nil *Rollup"},
-		{"nil Cells", func() error { _, err := nr.Cells(ctx, q); return err }, "nil *Rollup"},
-		{"Publish of a typed nil", func() error { _, err := Publish(ctx, nr, q); return err }, "nil *Rollup"},
-		{"nil EraseLink", func() error { _, err := nr.EraseLink(ctx, "l"); return err }, "nil *Rollup"},
-		{"nil Sweep", func() error { _, err := nr.Sweep(ctx, t0); return err }, "nil *Rollup"},
-		{"nil Merge", func() error { return nr.Merge(r) }, "nil *Rollup"},
-		{"Merge of a zero Rollup", func() error { return r.Merge(zr) }, "other Rollup not made by New"},
-		{"nil Close", nr.Close, "nil *Rollup"},
-		{"zero Add", func() error { return zr.Add(ctx, c, clickstore.Unique) }, "not made by New"},
-		{"zero Cells", func() error { _, err := zr.Cells(ctx, q); return err }, "not made by New"},
-		{"zero EraseLink", func() error { _, err := zr.EraseLink(ctx, "l"); return err }, "not made by New"},
-		{"zero Sweep", func() error { _, err := zr.Sweep(ctx, t0); return err }, "not made by New"},
-		{"WriteCSV nil writer", func() error { return WriteCSV(nil, Report{}) }, "nil io.Writer"},
-		{"WriteJSON nil writer", func() error { return WriteJSON(nil, Report{}) }, "nil io.Writer"},
+	rows := []testkit.BadCall{
+		{Name: "Add nil context", Call: func() error { return r.Add(nilCtx, c, clickstore.Unique) }, Want: "add click: nil context"},
+		{Name: "Cells nil context", Call: func() error { _, err := r.Cells(nilCtx, q); return err }, Want: "cells: nil context"},
+		{Name: "Report nil context", Call: func() error { _, err := r.Report(nilCtx, q); return err }, Want: "nil context"},
+		{Name: "Publish nil context", Call: func() error { _, err := Publish(nilCtx, r, q); return err }, Want: "publish: nil context"},
+		{Name: "EraseLink nil context", Call: func() error { _, err := r.EraseLink(nilCtx, "l"); return err }, Want: "erase link: nil context"},
+		{Name: "Sweep nil context", Call: func() error { _, err := r.Sweep(nilCtx, t0); return err }, Want: "sweep: nil context"},
+		{Name: "nil Add", Call: func() error { return nr.Add(ctx, c, clickstore.Unique) }, Want: "nil *Rollup"},
+		{Name: "nil Cells", Call: func() error { _, err := nr.Cells(ctx, q); return err }, Want: "nil *Rollup"},
+		{Name: "Publish of a typed nil", Call: func() error { _, err := Publish(ctx, nr, q); return err }, Want: "nil *Rollup"},
+		{Name: "nil EraseLink", Call: func() error { _, err := nr.EraseLink(ctx, "l"); return err }, Want: "nil *Rollup"},
+		{Name: "nil Sweep", Call: func() error { _, err := nr.Sweep(ctx, t0); return err }, Want: "nil *Rollup"},
+		{Name: "nil Merge", Call: func() error { return nr.Merge(r) }, Want: "nil *Rollup"},
+		{Name: "Merge of a zero Rollup", Call: func() error { return r.Merge(zr) }, Want: "other Rollup not made by New"},
+		{Name: "nil Close", Call: nr.Close, Want: "nil *Rollup"},
+		{Name: "zero Add", Call: func() error { return zr.Add(ctx, c, clickstore.Unique) }, Want: "not made by New"},
+		{Name: "zero Cells", Call: func() error { _, err := zr.Cells(ctx, q); return err }, Want: "not made by New"},
+		{Name: "zero EraseLink", Call: func() error { _, err := zr.EraseLink(ctx, "l"); return err }, Want: "not made by New"},
+		{Name: "zero Sweep", Call: func() error { _, err := zr.Sweep(ctx, t0); return err }, Want: "not made by New"},
+		{Name: "WriteCSV nil writer", Call: func() error { return WriteCSV(nil, Report{}) }, Want: "nil io.Writer"},
+		{Name: "WriteJSON nil writer", Call: func() error { return WriteJSON(nil, Report{}) }, Want: "nil io.Writer"},
 	}
-	for _, row := range rows {
-		t.Run(row.name, func(t *testing.T) {
-			var err error
-			require.NotPanics(t, func() { err = row.call() })
-			require.Error(t, err)
-			assert.True(t, strings.HasPrefix(err.Error(), "aggregate: "), "%q does not name the package", err)
-			assert.Contains(t, err.Error(), row.want)
-		})
-	}
+	testkit.CheckBadCalls(t, "aggregate", rows)
 	assert.NotPanics(t, func() { assert.Zero(t, CountsOf(nil, clickstore.Unique)) })
 }

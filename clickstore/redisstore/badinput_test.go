@@ -2,7 +2,6 @@ package redisstore_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore/clickstoretest"
 	"github.com/clickanon/clickanon/clickstore/redisstore"
 	"github.com/clickanon/clickanon/internal/redistest"
+	"github.com/clickanon/clickanon/internal/testkit"
 )
 
 // A nil context, a nil *Store, *Sink or *KeyStore, one not made by its
@@ -46,70 +46,58 @@ func TestBadReceiverOrArgument(t *testing.T) {
 		}
 		return nil
 	}
-	rows := []struct {
-		name string
-		call func() error
-		want string
-	}{
-		{"New nil context", func() error { _, err := redisstore.New(nilCtx, client, nil); return err }, "New: nil context"},
-		{"New nil *redis.Client", func() error { _, err := redisstore.New(ctx, nc, nil); return err }, "New: nil client"},
-		{"New nil *redis.ClusterClient", func() error { _, err := redisstore.New(ctx, ncc, nil); return err }, "New: nil client"},
-		{"NewSink nil *redis.Client", func() error { _, err := redisstore.NewSink(nc, nil); return err }, "NewSink: nil client"},
-		{"NewKeyStore nil *redis.Client", func() error { _, err := redisstore.NewKeyStore(nc, nil); return err }, "NewKeyStore: nil client"},
-		{"Record nil context", func() error { _, err := s.Record(nilCtx, c); return err }, "record: nil context"},
-		{"RecordBatch nil context", func() error { _, err := s.RecordBatch(nilCtx, []clickstore.Click{c}); return err }, "record batch: nil context"},
-		{"Latest nil context", func() error { _, _, err := s.Latest(nilCtx, c.Visitor, c.PrevVisitor, "l"); return err }, "latest: nil context"},
-		{"All nil context", func() error { return allErr(s, nilCtx) }, "all: nil context"},
-		{"EraseVisitor nil context", func() error { _, err := s.EraseVisitor(nilCtx, c.Visitor); return err }, "erase visitor: nil context"},
-		{"EraseLink nil context", func() error { _, err := s.EraseLink(nilCtx, "l"); return err }, "erase link: nil context"},
-		{"Sweep nil context", func() error { _, err := s.Sweep(nilCtx, now); return err }, "sweep: nil context"},
-		{"Flush nil context", func() error { return s.Flush(nilCtx) }, "flush: nil context"},
-		{"Clear nil context", func() error { _, err := s.Clear(nilCtx); return err }, "clear: nil context"},
-		{"Sink.Add nil context", func() error { return sink.Add(nilCtx, c, clickstore.Unique) }, "add click: nil context"},
-		{"Sink.Cells nil context", func() error { _, err := sink.Cells(nilCtx, q); return err }, "cells: nil context"},
-		{"Sink.EraseLink nil context", func() error { _, err := sink.EraseLink(nilCtx, "l"); return err }, "erase link: nil context"},
-		{"KeyStore.Load nil context", func() error { _, _, err := ks.Load(nilCtx, 1); return err }, "nil context"},
-		{"KeyStore.LoadOrCreate nil context", func() error {
+	rows := []testkit.BadCall{
+		{Name: "New nil context", Call: func() error { _, err := redisstore.New(nilCtx, client, nil); return err }, Want: "New: nil context"},
+		{Name: "New nil *redis.Client", Call: func() error { _, err := redisstore.New(ctx, nc, nil); return err }, Want: "New: nil client"},
+		{Name: "New nil *redis.ClusterClient", Call: func() error { _, err := redisstore.New(ctx, ncc, nil); return err }, Want: "New: nil client"},
+		{Name: "NewSink nil *redis.Client", Call: func() error { _, err := redisstore.NewSink(nc, nil); return err }, Want: "NewSink: nil client"},
+		{Name: "NewKeyStore nil *redis.Client", Call: func() error { _, err := redisstore.NewKeyStore(nc, nil); return err }, Want: "NewKeyStore: nil client"},
+		{Name: "Record nil context", Call: func() error { _, err := s.Record(nilCtx, c); return err }, Want: "record: nil context"},
+		{Name: "RecordBatch nil context", Call: func() error { _, err := s.RecordBatch(nilCtx, []clickstore.Click{c}); return err }, Want: "record batch: nil context"},
+		{Name: "Latest nil context", Call: func() error { _, _, err := s.Latest(nilCtx, c.Visitor, c.PrevVisitor, "l"); return err }, Want: "latest: nil context"},
+		{Name: "All nil context", Call: func() error { return allErr(s, nilCtx) }, Want: "all: nil context"},
+		{Name: "EraseVisitor nil context", Call: func() error { _, err := s.EraseVisitor(nilCtx, c.Visitor); return err }, Want: "erase visitor: nil context"},
+		{Name: "EraseLink nil context", Call: func() error { _, err := s.EraseLink(nilCtx, "l"); return err }, Want: "erase link: nil context"},
+		{Name: "Sweep nil context", Call: func() error { _, err := s.Sweep(nilCtx, now); return err }, Want: "sweep: nil context"},
+		{Name: "Flush nil context", Call: func() error { return s.Flush(nilCtx) }, Want: "flush: nil context"},
+		{Name: "Clear nil context", Call: func() error { _, err := s.Clear(nilCtx); return err }, Want: "clear: nil context"},
+		{Name: "Sink.Add nil context", Call: func() error { return sink.Add(nilCtx, c, clickstore.Unique) }, Want: "add click: nil context"},
+		{Name: "Sink.Cells nil context", Call: func() error { _, err := sink.Cells(nilCtx, q); return err }, Want: "cells: nil context"},
+		{Name: "Sink.EraseLink nil context", Call: func() error { _, err := sink.EraseLink(nilCtx, "l"); return err }, Want: "erase link: nil context"},
+		{Name: "KeyStore.Load nil context", Call: func() error { _, _, err := ks.Load(nilCtx, 1); return err }, Want: "nil context"},
+		{Name: "KeyStore.LoadOrCreate nil context", Call: func() error {
 			_, err := ks.LoadOrCreate(nilCtx, 1, [32]byte{1}, time.Minute)
 			return err
-		}, "nil context"},
-		{"nil Store.Record", func() error { _, err := ns.Record(ctx, c); return err }, "nil *Store"},
-		{"nil Store.RecordBatch", func() error { _, err := ns.RecordBatch(ctx, []clickstore.Click{c}); return err }, "nil *Store"},
-		{"nil Store.Latest", func() error { _, _, err := ns.Latest(ctx, c.Visitor, c.PrevVisitor, "l"); return err }, "nil *Store"},
-		{"nil Store.All", func() error { return allErr(ns, ctx) }, "nil *Store"},
-		{"nil Store.EraseVisitor", func() error { _, err := ns.EraseVisitor(ctx, c.Visitor); return err }, "nil *Store"},
-		{"nil Store.EraseLink", func() error { _, err := ns.EraseLink(ctx, "l"); return err }, "nil *Store"},
-		{"nil Store.Sweep", func() error { _, err := ns.Sweep(ctx, now); return err }, "nil *Store"},
-		{"nil Store.Flush", func() error { return ns.Flush(ctx) }, "nil *Store"},
-		{"nil Store.Clear", func() error { _, err := ns.Clear(ctx); return err }, "nil *Store"},
-		{"nil Store.Close", ns.Close, "nil *Store"},
-		{"zero Store.Record", func() error { _, err := zs.Record(ctx, c); return err }, "not made by New"},
-		{"zero Store.Latest", func() error { _, _, err := zs.Latest(ctx, c.Visitor, c.PrevVisitor, "l"); return err }, "not made by New"},
-		{"zero Store.All", func() error { return allErr(zs, ctx) }, "not made by New"},
-		{"zero Store.Sweep", func() error { _, err := zs.Sweep(ctx, now); return err }, "not made by New"},
-		{"zero Store.Flush", func() error { return zs.Flush(ctx) }, "not made by New"},
-		{"zero Store.Clear", func() error { _, err := zs.Clear(ctx); return err }, "not made by New"},
-		{"nil Sink.Add", func() error { return nsk.Add(ctx, c, clickstore.Unique) }, "nil *Sink"},
-		{"nil Sink.Cells", func() error { _, err := nsk.Cells(ctx, q); return err }, "nil *Sink"},
-		{"nil Sink.EraseLink", func() error { _, err := nsk.EraseLink(ctx, "l"); return err }, "nil *Sink"},
-		{"zero Sink.Add", func() error { return zsk.Add(ctx, c, clickstore.Unique) }, "not made by NewSink"},
-		{"zero Sink.Cells", func() error { _, err := zsk.Cells(ctx, q); return err }, "not made by NewSink"},
-		{"nil KeyStore.Load", func() error { _, _, err := nks.Load(ctx, 1); return err }, "nil *KeyStore"},
-		{"nil KeyStore.LoadOrCreate", func() error {
+		}, Want: "nil context"},
+		{Name: "nil Store.Record", Call: func() error { _, err := ns.Record(ctx, c); return err }, Want: "nil *Store"},
+		{Name: "nil Store.RecordBatch", Call: func() error { _, err := ns.RecordBatch(ctx, []clickstore.Click{c}); return err }, Want: "nil *Store"},
+		{Name: "nil Store.Latest", Call: func() error { _, _, err := ns.Latest(ctx, c.Visitor, c.PrevVisitor, "l"); return err }, Want: "nil *Store"},
+		{Name: "nil Store.All", Call: func() error { return allErr(ns, ctx) }, Want: "nil *Store"},
+		{Name: "nil Store.EraseVisitor", Call: func() error { _, err := ns.EraseVisitor(ctx, c.Visitor); return err }, Want: "nil *Store"},
+		{Name: "nil Store.EraseLink", Call: func() error { _, err := ns.EraseLink(ctx, "l"); return err }, Want: "nil *Store"},
+		{Name: "nil Store.Sweep", Call: func() error { _, err := ns.Sweep(ctx, now); return err }, Want: "nil *Store"},
+		{Name: "nil Store.Flush", Call: func() error { return ns.Flush(ctx) }, Want: "nil *Store"},
+		{Name: "nil Store.Clear", Call: func() error { _, err := ns.Clear(ctx); return err }, Want: "nil *Store"},
+		{Name: "nil Store.Close", Call: ns.Close, Want: "nil *Store"},
+		{Name: "zero Store.Record", Call: func() error { _, err := zs.Record(ctx, c); return err }, Want: "not made by New"},
+		{Name: "zero Store.Latest", Call: func() error { _, _, err := zs.Latest(ctx, c.Visitor, c.PrevVisitor, "l"); return err }, Want: "not made by New"},
+		{Name: "zero Store.All", Call: func() error { return allErr(zs, ctx) }, Want: "not made by New"},
+		{Name: "zero Store.Sweep", Call: func() error { _, err := zs.Sweep(ctx, now); return err }, Want: "not made by New"},
+		{Name: "zero Store.Flush", Call: func() error { return zs.Flush(ctx) }, Want: "not made by New"},
+		{Name: "zero Store.Clear", Call: func() error { _, err := zs.Clear(ctx); return err }, Want: "not made by New"},
+		{Name: "nil Sink.Add", Call: func() error { return nsk.Add(ctx, c, clickstore.Unique) }, Want: "nil *Sink"},
+		{Name: "nil Sink.Cells", Call: func() error { _, err := nsk.Cells(ctx, q); return err }, Want: "nil *Sink"},
+		{Name: "nil Sink.EraseLink", Call: func() error { _, err := nsk.EraseLink(ctx, "l"); return err }, Want: "nil *Sink"},
+		{Name: "zero Sink.Add", Call: func() error { return zsk.Add(ctx, c, clickstore.Unique) }, Want: "not made by NewSink"},
+		{Name: "zero Sink.Cells", Call: func() error { _, err := zsk.Cells(ctx, q); return err }, Want: "not made by NewSink"},
+		{Name: "nil KeyStore.Load", Call: func() error { _, _, err := nks.Load(ctx, 1); return err }, Want: "nil *KeyStore"},
+		{Name: "nil KeyStore.LoadOrCreate", Call: func() error {
 			_, err := nks.LoadOrCreate(ctx, 1, [32]byte{1}, time.Minute)
 			return err
-		}, "nil *KeyStore"},
-		{"zero KeyStore.Load", func() error { _, _, err := zks.Load(ctx, 1); return err }, "not made by NewKeyStore"},
+		}, Want: "nil *KeyStore"},
+		{Name: "zero KeyStore.Load", Call: func() error { _, _, err := zks.Load(ctx, 1); return err }, Want: "not made by NewKeyStore"},
 	}
-	for _, row := range rows {
-		t.Run(row.name, func(t *testing.T) {
-			var err error
-			require.NotPanics(t, func() { err = row.call() })
-			require.Error(t, err)
-			assert.True(t, strings.HasPrefix(err.Error(), "redisstore: "), "%q does not name the package", err)
-			assert.Contains(t, err.Error(), row.want)
-		})
-	}
+	testkit.CheckBadCalls(t, "redisstore", rows)
 	assert.NotPanics(t, func() {
 		assert.Zero(t, ns.Stats())
 		assert.Zero(t, nsk.Stats())

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clickanon/clickanon/internal/testkit"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/logmask"
 )
@@ -116,29 +117,11 @@ func AssertNoRawIPError(t testing.TB, p ipmask.Policy, err error, msgAndArgs ...
 // returns false.
 func fail(t testing.TB, msg string, msgAndArgs []any) bool {
 	t.Helper()
-	if extra := message(msgAndArgs); extra != "" {
+	if extra := testkit.Message(msgAndArgs); extra != "" {
 		msg += "\n\tmessage: " + extra
 	}
 	t.Errorf("%s", msg)
 	return false
-}
-
-// message formats msgAndArgs the way testify does: nothing, a lone value
-// printed with %v, or a format string and its arguments.
-func message(msgAndArgs []any) string {
-	switch {
-	case len(msgAndArgs) == 0:
-		return ""
-	case len(msgAndArgs) == 1:
-		if s, ok := msgAndArgs[0].(string); ok {
-			return s
-		}
-		return fmt.Sprintf("%+v", msgAndArgs[0])
-	}
-	if format, ok := msgAndArgs[0].(string); ok {
-		return fmt.Sprintf(format, msgAndArgs[1:]...)
-	}
-	return fmt.Sprint(msgAndArgs...)
 }
 
 // around quotes up to 20 bytes of context on each side of text[start:end].

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+
+	"github.com/clickanon/clickanon/internal/testkit"
 )
 
 // The suite reports through t alone, with these few checks: a package
@@ -13,17 +15,12 @@ import (
 // it passed; the must forms stop the test with t.Fatalf. msgAndArgs is a
 // lone value, or a format string and its arguments.
 
+// describe is the caller's message after ": ", or "".
 func describe(msgAndArgs []any) string {
-	switch {
-	case len(msgAndArgs) == 0:
-		return ""
-	case len(msgAndArgs) == 1:
-		return ": " + fmt.Sprint(msgAndArgs[0])
+	if m := testkit.Message(msgAndArgs); m != "" {
+		return ": " + m
 	}
-	if f, ok := msgAndArgs[0].(string); ok {
-		return ": " + fmt.Sprintf(f, msgAndArgs[1:]...)
-	}
-	return ": " + fmt.Sprint(msgAndArgs...)
+	return ""
 }
 
 func check(t testing.TB, ok bool, fault string, msgAndArgs []any) bool {

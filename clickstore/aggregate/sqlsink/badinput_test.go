@@ -2,7 +2,6 @@ package sqlsink
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/internal/testkit"
 )
 
 // A nil context, a nil *Sink and a Sink not made by New or Open are
@@ -26,41 +26,29 @@ func TestBadReceiverOrContext(t *testing.T) {
 	q := aggregate.Query{Link: "l", From: t0, To: t0.Add(time.Hour)}
 	var ns *Sink
 	zs := new(Sink)
-	rows := []struct {
-		name string
-		call func() error
-		want string
-	}{
-		{"Open nil context", func() error { _, err := Open(nilCtx, sqlitePath(t), nil); return err }, "open: nil context"},
-		{"New nil context", func() error { _, err := New(nilCtx, s.db, SQLite, nil); return err }, "new: nil context"},
-		{"Add nil context", func() error { return s.Add(nilCtx, c, clickstore.Unique) }, "add click: nil context"},
-		{"Flush nil context", func() error { return s.Flush(nilCtx) }, "flush: nil context"},
-		{"Cells nil context", func() error { _, err := s.Cells(nilCtx, q); return err }, "cells: nil context"},
-		{"EraseLink nil context", func() error { _, err := s.EraseLink(nilCtx, "l"); return err }, "erase link: nil context"},
-		{"Sweep nil context", func() error { _, err := s.Sweep(nilCtx, t0); return err }, "sweep: nil context"},
-		{"Close nil context", func() error { return s.Close(nilCtx) }, "close: nil context"},
-		{"nil Add", func() error { return ns.Add(ctx, c, clickstore.Unique) }, "nil *Sink"},
-		{"nil Flush", func() error { return ns.Flush(ctx) }, "nil *Sink"},
-		{"nil Cells", func() error { _, err := ns.Cells(ctx, q); return err }, "nil *Sink"},
-		{"nil EraseLink", func() error { _, err := ns.EraseLink(ctx, "l"); return err }, "nil *Sink"},
-		{"nil Sweep", func() error { _, err := ns.Sweep(ctx, t0); return err }, "nil *Sink"},
-		{"nil Close", func() error { return ns.Close(ctx) }, "nil *Sink"},
-		{"zero Add", func() error { return zs.Add(ctx, c, clickstore.Unique) }, "not made by New or Open"},
-		{"zero Flush", func() error { return zs.Flush(ctx) }, "not made by New or Open"},
-		{"zero Cells", func() error { _, err := zs.Cells(ctx, q); return err }, "not made by New or Open"},
-		{"zero EraseLink", func() error { _, err := zs.EraseLink(ctx, "l"); return err }, "not made by New or Open"},
-		{"zero Sweep", func() error { _, err := zs.Sweep(ctx, t0); return err }, "not made by New or Open"},
-		{"zero Close", func() error { return zs.Close(ctx) }, "not made by New or Open"},
+	rows := []testkit.BadCall{
+		{Name: "Open nil context", Call: func() error { _, err := Open(nilCtx, sqlitePath(t), nil); return err }, Want: "open: nil context"},
+		{Name: "New nil context", Call: func() error { _, err := New(nilCtx, s.db, SQLite, nil); return err }, Want: "new: nil context"},
+		{Name: "Add nil context", Call: func() error { return s.Add(nilCtx, c, clickstore.Unique) }, Want: "add click: nil context"},
+		{Name: "Flush nil context", Call: func() error { return s.Flush(nilCtx) }, Want: "flush: nil context"},
+		{Name: "Cells nil context", Call: func() error { _, err := s.Cells(nilCtx, q); return err }, Want: "cells: nil context"},
+		{Name: "EraseLink nil context", Call: func() error { _, err := s.EraseLink(nilCtx, "l"); return err }, Want: "erase link: nil context"},
+		{Name: "Sweep nil context", Call: func() error { _, err := s.Sweep(nilCtx, t0); return err }, Want: "sweep: nil context"},
+		{Name: "Close nil context", Call: func() error { return s.Close(nilCtx) }, Want: "close: nil context"},
+		{Name: "nil Add", Call: func() error { return ns.Add(ctx, c, clickstore.Unique) }, Want: "nil *Sink"},
+		{Name: "nil Flush", Call: func() error { return ns.Flush(ctx) }, Want: "nil *Sink"},
+		{Name: "nil Cells", Call: func() error { _, err := ns.Cells(ctx, q); return err }, Want: "nil *Sink"},
+		{Name: "nil EraseLink", Call: func() error { _, err := ns.EraseLink(ctx, "l"); return err }, Want: "nil *Sink"},
+		{Name: "nil Sweep", Call: func() error { _, err := ns.Sweep(ctx, t0); return err }, Want: "nil *Sink"},
+		{Name: "nil Close", Call: func() error { return ns.Close(ctx) }, Want: "nil *Sink"},
+		{Name: "zero Add", Call: func() error { return zs.Add(ctx, c, clickstore.Unique) }, Want: "not made by New or Open"},
+		{Name: "zero Flush", Call: func() error { return zs.Flush(ctx) }, Want: "not made by New or Open"},
+		{Name: "zero Cells", Call: func() error { _, err := zs.Cells(ctx, q); return err }, Want: "not made by New or Open"},
+		{Name: "zero EraseLink", Call: func() error { _, err := zs.EraseLink(ctx, "l"); return err }, Want: "not made by New or Open"},
+		{Name: "zero Sweep", Call: func() error { _, err := zs.Sweep(ctx, t0); return err }, Want: "not made by New or Open"},
+		{Name: "zero Close", Call: func() error { return zs.Close(ctx) }, Want: "not made by New or Open"},
 	}
-	for _, row := range rows {
-		t.Run(row.name, func(t *testing.T) {
-			var err error
-			require.NotPanics(t, func() { err = row.call() })
-			require.Error(t, err)
-			assert.True(t, strings.HasPrefix(err.Error(), "sqlsink: "), "%q does not name the package", err)
-			assert.Contains(t, err.Error(), row.want)
-		})
-	}
+	testkit.CheckBadCalls(t, "sqlsink", rows)
 	assert.NotPanics(t, func() { assert.Zero(t, ns.Stats()) })
 	require.NoError(t, s.Add(ctx, c, clickstore.Unique))
 	require.NoError(t, s.Flush(ctx))

@@ -1,0 +1,55 @@
+package testkit
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestMessage(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		in   []any
+		want string
+	}{
+		{"none", nil, ""},
+		{"a string", []any{"plain %d"}, "plain %d"},
+		{"a value", []any{struct{ A int }{1}}, "{A:1}"},
+		{"a format", []any{"n=%d", 2}, "n=2"},
+		{"values", []any{1, 2}, "1 2"},
+	} {
+		if got := Message(tt.in); got != tt.want {
+			t.Errorf("%s: Message = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// recorder is a testing.TB that notes whether it was failed.
+type recorder struct {
+	testing.TB
+	failed bool
+}
+
+func (r *recorder) Helper()               {}
+func (r *recorder) Errorf(string, ...any) { r.failed = true }
+
+// A bad call's checks fail a call that panics, returns nil, does not name
+// the package or does not say what was wrong, and pass one that does all.
+func TestCheckBadCall(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		call func() error
+		fail bool
+	}{
+		{"good", func() error { return errors.New("pkg: op: nil context") }, false},
+		{"panics", func() error { panic("boom") }, true},
+		{"nil error", func() error { return nil }, true},
+		{"no package", func() error { return errors.New("op: nil context") }, true},
+		{"says something else", func() error { return errors.New("pkg: op: closed") }, true},
+	} {
+		r := &recorder{}
+		checkBadCall(r, "pkg", BadCall{tt.name, tt.call, "nil context"})
+		if r.failed != tt.fail {
+			t.Errorf("%s: failed = %v, want %v", tt.name, r.failed, tt.fail)
+		}
+	}
+}
