@@ -323,20 +323,15 @@ func holdsAddr(s string) bool {
 	return hostaddr.MayHold(s) && defaultMasker.MaskString(s) != s
 }
 
-// maxDecodes bounds how many times encodedHoldsAddr decodes text: an
-// address encoded more often than that is not one anybody reads (the
-// tracker decodes links as often).
-const maxDecodes = 3
-
 // encodedHoldsAddr reports whether s holds an address (see holdsAddr)
-// once percent-decoded, up to maxDecodes times: 198%2E51%2E100%2E77, or
+// once percent-decoded, up to hostaddr.MaxDecodes times: 198%2E51%2E100%2E77, or
 // an address encoded twice, which logmask does not read. It decodes on
 // the stack, without allocating, text of up to 512 bytes (links and
 // labels, as a rule).
 func encodedHoldsAddr(s string) bool {
 	var arr [512]byte
 	b := append(arr[:0], s...)
-	for range maxDecodes {
+	for range hostaddr.MaxDecodes {
 		n := hostaddr.PercentDecode(b)
 		if n == len(b) {
 			return false

@@ -83,15 +83,11 @@ func truncate(s string, n int) string {
 // percent-encoded) and masks it to the tracker's policy.
 type addrText struct{ mask func(string) string }
 
-// maxDecodes bounds how many times maskEncoded decodes a part of a link:
-// an address encoded more often than that is not one anybody reads.
-const maxDecodes = 3
-
 // maskEncoded masks the addresses link holds percent-encoded, which the
 // masker does not read (198%2E51%2E100%2E77, %31%39%38..., or anything
 // encoded twice, as /out/198%252E51... arrives once the server has
 // decoded the path): each part of it between '/', '?', '&', '=' and '#'
-// that holds an address once decoded (up to maxDecodes times; a '%' that
+// that holds an address once decoded (up to hostaddr.MaxDecodes times; a '%' that
 // starts no escape is left as it is) is replaced by its decoded text
 // masked and escaped again. Parts without one, and a link without any,
 // are kept as they are, and cost no allocation: parts are decoded into a
@@ -133,7 +129,7 @@ func (a addrText) maskEncoded(link string) string {
 // decodeBufs holds the buffers maskEncoded decodes parts into.
 var decodeBufs = sync.Pool{New: func() any { return new([]byte) }}
 
-// maskDecoded decodes part into *bp, up to maxDecodes times, and returns
+// maskDecoded decodes part into *bp, up to hostaddr.MaxDecodes times, and returns
 // the decoded text masked and escaped again, and true, if it held an
 // address; else false.
 func (a addrText) maskDecoded(part string, bp *[]byte) (string, bool) {
@@ -141,7 +137,7 @@ func (a addrText) maskDecoded(part string, bp *[]byte) (string, bool) {
 		return "", false
 	}
 	buf := append((*bp)[:0], part...)
-	for range maxDecodes {
+	for range hostaddr.MaxDecodes {
 		n := hostaddr.PercentDecode(buf)
 		if n == len(buf) {
 			break

@@ -1,5 +1,10 @@
 package hostaddr
 
+// MaxDecodes is how many times text is percent-decoded when an address
+// may hide in it encoded (the tracker's links, Click.Validate): an
+// address encoded more often than that is not one anybody reads.
+const MaxDecodes = 3
+
 // PercentDecode decodes every valid %XX escape of b in place and returns
 // the decoded length; a '%' that starts no escape is kept as it is. It is
 // what a link's parts are read with when an address may hide in them
