@@ -329,8 +329,8 @@
 // nothing else, as in most logs, is done in one pass. Each pass only
 // masks, so whatever it drops would have read as part of an address.
 // Should a stretch still change after eight passes (no input known needs
-// more than four), its ':', '.' and '%' become '-', which leaves nothing
-// in it that reads as an address.
+// more than four), its ':', '.' and '%' become '_', which leaves nothing
+// in it that reads as an address ('-' would not: ip-10-0-0-5 is one).
 //
 // # Output length
 //

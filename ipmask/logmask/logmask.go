@@ -518,7 +518,7 @@ func (m *Masker) settle(dst []byte, from int, text []byte, segFrom, segEnd int) 
 	for i := from; i < len(dst); i++ {
 		switch dst[i] {
 		case ':', '.', '%':
-			dst[i] = '-'
+			dst[i] = '_' // not '-': digits between dashes read as a host name's address
 		}
 	}
 	return dst

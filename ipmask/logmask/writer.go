@@ -33,12 +33,13 @@ const flushAt = 64 << 10
 // escape either). The second and the last can split IPv6 address text
 // (a ':' or a hex letter ends it, or MaxLine falls inside it): there the
 // ':', '.' and '%' on either side of the cut, up to the nearest byte that
-// cannot touch an address, become '-', so that nothing reads as an
+// cannot touch an address, become '_', so that nothing reads as an
 // address in that text or across the cut. Any of them can split a host
 // name that spells an address (ec2-203-0-113-9.compute-1.amazonaws.com,
 // 9.113.0.203.in-addr.arpa): where the text around the cut could be one
 // (a dot, a dash or a letter before it, a dot or a dash after it), the
-// ':', '.' and '%' within 80 bytes of the cut become '-'.
+// ':', '.' and '%' within 80 bytes of the cut become '_' (not '-', which
+// would make digits between them read as a host name's address).
 // At worst the pieces are masked more than the whole line
 // would have been, never less. In field mode only the first piece of a long line
 // is read as columns; the rest is masked as free text. A Writer holds at
@@ -162,7 +163,7 @@ const nearCut = 80
 // '%' before it in its stretch) could split an address that neither piece
 // then holds whole: the ':', '.' and '%' of the stretch on either side of
 // it (up to a byte that never touches an address, within each piece)
-// become '-', which leaves nothing in it that reads as an address, so
+// become '_', which leaves nothing in it that reads as an address, so
 // none reads across the cut. Any other cut inside a stretch could split a
 // host name that spells an address (ec2-203-0-113-9.compute-1.amazonaws.com
 // cut after "ec2-203-0-", 9.113.0.203.in-addr.arpa after "in-ad",
@@ -170,7 +171,7 @@ const nearCut = 80
 // bytes of the stretch before the cut hold a dot, a dash or a letter g-z,
 // or (seen by line, which has the next piece) those after it a dot or a
 // dash, the ':', '.' and '%' within nearCut bytes of the cut on either
-// side become '-'. Otherwise (hex digits before the cut, no dot or dash
+// side become '_'. Otherwise (hex digits before the cut, no dot or dash
 // after it) the piece on the left holds no more of an address than leading
 // digits that the one on the right masks with its own.
 func (w *Writer) piece(b []byte) int {
@@ -200,10 +201,12 @@ func (w *Writer) piece(b []byte) int {
 	return c
 }
 
-// scrubByte turns b[i] into '-' if it is ':', '.' or '%'.
+// scrubByte turns b[i] into '_' if it is ':', '.' or '%'. Not '-': a
+// scrubbed "_9.6.1.2.3" would become "_9-6-1-2-3", which reads as a host
+// name ending in the address 6.1.2.3 (found by FuzzWriter).
 func scrubByte(b []byte, i int) {
 	if c := b[i]; c == ':' || c == '.' || c == '%' {
-		b[i] = '-'
+		b[i] = '_'
 	}
 }
 
