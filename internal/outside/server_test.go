@@ -164,3 +164,62 @@ func TestWireHeaderForms(t *testing.T) {
 		})
 	}
 }
+
+// TestWireTrailersAndHijack checks two bullets of README guarantee 7 over
+// a real connection, with a plain access log wrapping the middleware: a
+// client that declares "Trailer: X-Forwarded-For" and sends its address
+// there (and in a trailer of another name), after the body, is seen by
+// neither the handler, which reads the body and then the trailers, nor the
+// access log; and a handler that takes the connection over (a websocket
+// upgrade) gets a net.Conn whose RemoteAddr is masked. Checked to fail:
+// without the middleware both hold the address.
+func TestWireTrailersAndHijack(t *testing.T) {
+	mw, err := clientip.NewMiddleware(nil, ipmask.Default, nil)
+	require.NoError(t, err)
+	o := &plainObservers{}
+	var seen testlog.Buffer
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		fmt.Fprintf(&seen, "trailers %v\n", r.Trailer)
+		b, _ := httputil.DumpRequest(r, false)
+		seen.Write(b)
+	})
+	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			http.Error(w, "no hijack", http.StatusInternalServerError)
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(&seen, "hijacked from %s\n", conn.RemoteAddr())
+		_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\npeer " + conn.RemoteAddr().String() + "\n")
+		_ = rw.Flush()
+	})
+	srv := httptest.NewServer(o.accessLog(mw(mux)))
+	defer srv.Close()
+
+	c := dialFrom(t, srv.Listener.Addr().String())
+	a := loopbackClient.String()
+	_, err = io.WriteString(c, "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-Forwarded-For, X-Note\r\n\r\n"+
+		"5\r\nhello\r\n0\r\nX-Forwarded-For: "+a+"\r\nX-Note: from "+a+" via proxy\r\n\r\n")
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	c.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	c = dialFrom(t, srv.Listener.Addr().String())
+	_, err = io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	require.NoError(t, err)
+	answer, _ := io.ReadAll(c)
+	c.Close()
+	require.Contains(t, string(answer), "101 Switching Protocols")
+	require.Contains(t, string(answer), "peer 127.77.88.0:")
+	require.Contains(t, seen.String(), "trailers map[")
+	require.Contains(t, seen.String(), "hijacked from 127.77.88.0:")
+	assertNoForm(t, []byte(seen.String()), "what the handlers saw", loopbackClient)
+	assertNoForm(t, answer, "the hijacked connection's answer", loopbackClient)
+	assertNoForm(t, []byte(o.access.String()), "access log", loopbackClient)
+}
