@@ -268,3 +268,33 @@ func browserRequest(path string) *http.Request {
 	r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0")
 	return r
 }
+
+// TestDefaultReadsPeerOnly checks guarantee 3's "by default only the
+// connecting peer counts" for the defaults a service gets when it
+// configures nothing: clientip.New() and a tracker with no Resolver, with
+// and without the middleware, and a client that forges every header the
+// README names. Checked to fail: a resolver trusting the client's peer
+// reads the forged address.
+func TestDefaultReadsPeerOnly(t *testing.T) {
+	for _, withMiddleware := range []bool{false, true} {
+		t.Run(fmt.Sprintf("middleware=%v", withMiddleware), func(t *testing.T) {
+			d := newDeployment(t, nil, nil, nil)
+			mux := http.NewServeMux()
+			mux.Handle("GET /go/{link}", d.tracker.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusFound) })))
+			var h http.Handler = mux
+			if withMiddleware {
+				h = d.mw(mux)
+			}
+			r := browserRequest("/go/spring")
+			r.RemoteAddr = netip.AddrPortFrom(directAddr, 4711).String()
+			for _, f := range clientip.ClientAddrHeaders() {
+				r.Header.Set(f, visitor4.String())
+			}
+			r.Header.Set("Forwarded", "for="+visitor4.String())
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			held := d.held(t)
+			require.Len(t, held, 1)
+			assert.Equal(t, ipmask.Default.Prefix(directAddr), held[0].Network)
+		})
+	}
+}
