@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
 )
@@ -279,8 +280,10 @@ func TestDefaultReadsPeerOnly(t *testing.T) {
 	for _, withMiddleware := range []bool{false, true} {
 		t.Run(fmt.Sprintf("middleware=%v", withMiddleware), func(t *testing.T) {
 			d := newDeployment(t, nil, nil, nil)
+			tracker, err := track.New(d.builder, d.store, d.stats, nil) // no Resolver
+			require.NoError(t, err)
 			mux := http.NewServeMux()
-			mux.Handle("GET /go/{link}", d.tracker.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusFound) })))
+			mux.Handle("GET /go/{link}", tracker.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusFound) })))
 			var h http.Handler = mux
 			if withMiddleware {
 				h = d.mw(mux)
