@@ -301,3 +301,50 @@ func TestDefaultReadsPeerOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardedHeaderForms checks the RFC 7239 strategy over the forms
+// proxies write (README guarantee 3): the visitor found is the rightmost
+// for= node that is not a trusted proxy, over every copy, with quoted and
+// bracketed IPv6 and ports, parameter names in any case and other
+// parameters beside it; an "unknown" or obfuscated node, an element
+// without for=, or an unquoted IPv6 node fails closed (the peer stands
+// in). The tracker stores that network, and the handler sees none of the
+// header. Checked to fail: with the strategy RightmostUntrusted (which
+// reads X-Forwarded-For), every row finds the peer.
+func TestForwardedHeaderForms(t *testing.T) {
+	e := edgeAddr.String()
+	v6 := `"[` + visitor6.String() + `]:443"`
+	for name, c := range map[string]struct {
+		values []string
+		want   netip.Addr
+	}{
+		"ipv4":                 {[]string{"for=" + visitor4.String() + ";proto=https, for=" + e}, visitor4},
+		"quoted ipv6 and port": {[]string{"for=" + v6 + ";by=" + e + ", for=" + e}, visitor6},
+		"upper-case names":     {[]string{"For=" + visitor4.String() + ";Proto=http;Host=example.com, FOR=" + e}, visitor4},
+		"copies":               {[]string{"for=192.0.2.99", "for=" + visitor4.String(), "for=" + e}, visitor4},
+		"forged to the left":   {[]string{"for=" + visitor6.String() + ", for=" + visitor4.String() + ", for=" + e}, visitor4},
+		"unknown":              {[]string{"for=" + visitor4.String() + ", for=unknown, for=" + e}, edgeAddr},
+		"obfuscated":           {[]string{"for=" + visitor4.String() + ", for=_hidden"}, edgeAddr},
+		"no for":               {[]string{"for=" + visitor4.String() + ", proto=https"}, edgeAddr},
+		"unquoted ipv6":        {[]string{"for=[" + visitor6.String() + "]"}, edgeAddr},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := newDeployment(t, []string{"192.0.2.0/24"}, clientip.Forwarded, nil)
+			var dump string
+			mux := http.NewServeMux()
+			mux.Handle("GET /go/{link}", d.tracker.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := httputil.DumpRequest(r, false)
+				dump = r.RemoteAddr + "\n" + string(b)
+				w.WriteHeader(http.StatusFound)
+			})))
+			r := browserRequest("/go/spring")
+			r.RemoteAddr = netip.AddrPortFrom(edgeAddr, 4711).String()
+			r.Header["Forwarded"] = c.values
+			d.mw(mux).ServeHTTP(httptest.NewRecorder(), r)
+			held := d.held(t)
+			require.Len(t, held, 1)
+			assert.Equal(t, ipmask.Default.Prefix(c.want), held[0].Network)
+			assertNoForm(t, []byte(dump), "what the handler saw", visitor4, visitor6)
+		})
+	}
+}
