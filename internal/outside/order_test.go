@@ -454,3 +454,44 @@ type gzipWriter struct {
 }
 
 func (g gzipWriter) Write(b []byte) (int, error) { return g.z.Write(b) }
+
+// TestReverseProxyDownstream checks guarantee 7's "a header passed
+// downstream" for a service that proxies behind the middleware with
+// httputil.ReverseProxy, in both its forms (Director, which appends the
+// peer to X-Forwarded-For, and Rewrite with SetXForwarded): the backend
+// receives the masked address and none of the client's, in any header,
+// the path or the query. Checked to fail: with the middleware taken out,
+// the backend's X-Forwarded-For holds the raw address.
+func TestReverseProxyDownstream(t *testing.T) {
+	var got testlog.Buffer
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := httputil.DumpRequest(r, false)
+		got.Write(b)
+	}))
+	defer backend.Close()
+	target, err := url.Parse(backend.URL)
+	require.NoError(t, err)
+	proxies := map[string]http.Handler{
+		"director": httputil.NewSingleHostReverseProxy(target),
+		"rewrite": &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+		}},
+	}
+	for name, p := range proxies {
+		for _, client := range visitors() {
+			for _, proxied := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/proxied=%v", name, client, proxied), func(t *testing.T) {
+					d := newDeployment(t, []string{proxyAddr + "/32"}, nil, nil)
+					before := len(got.String())
+					w := httptest.NewRecorder()
+					d.mw(p).ServeHTTP(w, hostileRequest(client, proxied, "/api/"+client.String()))
+					require.Equal(t, http.StatusOK, w.Code)
+					sent := got.String()[before:]
+					require.Contains(t, sent, "X-Forwarded-For: "+ipmask.Default.Mask(client).String())
+					assertNoForm(t, []byte(sent), "what the backend received", carried(client)...)
+				})
+			}
+		}
+	}
+}
