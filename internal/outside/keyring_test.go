@@ -304,3 +304,36 @@ func TestNoKeyInWhatIsPrinted(t *testing.T) {
 	}
 	assert.False(t, errors.Is(err, retention.ErrLocalKey))
 }
+
+// TestNoDateDerivedPseudonym checks guarantee 5's "no date-derived or
+// unkeyed hash anywhere" from the outside: two keyrings made at the same
+// instant, in two bubbles whose clocks agree (two instances of a service
+// that share no key store), give the same visitor different pseudonyms,
+// which a key derived from the date, the window or a constant would not;
+// and within one keyring the pseudonym is stable in its epoch and changes
+// at the next. Checked to fail: two Builders over one keyring agree.
+func TestNoDateDerivedPseudonym(t *testing.T) {
+	pseudonym := func() (now, later clickstore.Pseudonym) {
+		synctest.Test(t, func(t *testing.T) {
+			keyring, err := retention.NewKeyring(nil)
+			require.NoError(t, err)
+			defer keyring.Close()
+			b, err := clickstore.NewBuilder(ipmask.Default, keyring, nil)
+			require.NoError(t, err)
+			p1, _, err := b.Pseudonyms(context.Background(), visitor4, agent, time.Now())
+			require.NoError(t, err)
+			p2, _, err := b.Pseudonyms(context.Background(), visitor4, agent, time.Now().Add(29*time.Minute))
+			require.NoError(t, err)
+			assert.Equal(t, p1, p2, "stable within its epoch")
+			time.Sleep(30 * time.Minute)
+			p3, _, err := b.Pseudonyms(context.Background(), visitor4, agent, time.Now())
+			require.NoError(t, err)
+			now, later = p1, p3
+		})
+		return now, later
+	}
+	a, aNext := pseudonym()
+	b, _ := pseudonym()
+	assert.NotEqual(t, a, b, "two keyrings at one instant share no key")
+	assert.NotEqual(t, a, aNext, "a new epoch, a new pseudonym")
+}
