@@ -38,8 +38,8 @@ func openDB(ctx context.Context, dsn string) (*database, error) {
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
 		file := strings.TrimPrefix(dsn, "sqlite:")
-		if file == "" || strings.ContainsAny(file, "?#") {
-			return nil, errors.New("-db: sqlite: wants a file path after \"sqlite:\", without ? or #")
+		if file == "" || strings.ContainsAny(file, "?#\x00") {
+			return nil, errors.New("-db: sqlite: wants a file path after \"sqlite:\", without ?, # or a NUL byte")
 		}
 		// WAL lets the redirects read while a link is written; the busy
 		// timeout makes two instances on one file wait for each other
@@ -49,7 +49,9 @@ func openDB(ctx context.Context, dsn string) (*database, error) {
 		// (as sqlsink asks).
 		q := url.Values{"_pragma": {"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(NORMAL)"}, "_txlock": {"immediate"}}
 		d = database{dialect: "sqlite", name: "sqlite " + file}
-		d.DB, err = sql.Open("sqlite", "file:"+file+"?"+q.Encode())
+		// SQLite decodes %HH in a file: URI's path: a '%' is written %25,
+		// so that the file opened is the one named.
+		d.DB, err = sql.Open("sqlite", "file:"+strings.ReplaceAll(file, "%", "%25")+"?"+q.Encode())
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		u, perr := url.Parse(dsn)
 		if perr != nil {

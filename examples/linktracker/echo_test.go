@@ -61,7 +61,8 @@ func TestCleanPathRedirectEchoesNoAddress(t *testing.T) {
 // writes it: percent-encoded (once or twice) as any reader of the URL
 // decodes it, and as a host in the notations a browser reads as an IPv4
 // address (one number, hex, octal, a.b.c), as the tracker's referrer
-// check reads them. A neighbour's address, so written, is the link's
+// check reads them, also once a browser has mapped the host (full-width
+// digits, ideographic full stops, ignored code points). A neighbour's address, so written, is the link's
 // business.
 func TestCreateRefusesCreatorsAddressInURLNotations(t *testing.T) {
 	tr := newTracker(t, "")
@@ -80,6 +81,15 @@ func TestCreateRefusesCreatorsAddressInURLNotations(t *testing.T) {
 		{name: "host in octal", url: "http://0306.063.0144.0115/", want: http.StatusBadRequest},
 		{name: "host as a.b.c", url: "http://198.51.25677/", want: http.StatusBadRequest},
 		{name: "host with a trailing dot", url: "http://3325256781./", want: http.StatusBadRequest},
+		// A browser maps the host (UTS #46) before it reads an address.
+		{name: "ideographic full stops", url: "http://198\u300251\u3002100\u300277/", want: http.StatusBadRequest},
+		{name: "halfwidth ideographic full stops", url: "http://198\uff6151\uff61100\uff6177/", want: http.StatusBadRequest},
+		{name: "full-width digits and stops", url: "http://\uff11\uff19\uff18\uff0e\uff15\uff11\uff0e\uff11\uff10\uff10\uff0e\uff17\uff17/", want: http.StatusBadRequest},
+		{name: "full-width one number", url: "http://\uff13\uff13\uff12\uff15\uff12\uff15\uff16\uff17\uff18\uff11/", want: http.StatusBadRequest},
+		{name: "full-width hex", url: "http://0\uff38\uff43633644\uff24/", want: http.StatusBadRequest},
+		{name: "a soft hyphen inside", url: "http://19\u00ad8.51.100.77/", want: http.StatusBadRequest},
+		{name: "a zero-width space inside", url: "http://198.51\u200b.100.77/", want: http.StatusBadRequest},
+		{name: "a neighbour in full-width digits", url: "http://198\u300251\u3002100\u300278/", want: http.StatusCreated},
 		{name: "a neighbour as one number", url: "http://3325256782/", want: http.StatusCreated},
 		{name: "a neighbour percent-encoded", url: "https://example.com/%31%39%38.51.100.78", want: http.StatusCreated},
 		{name: "a stray percent sign", url: "https://example.com/?d=100%&n=198.51.100.78", want: http.StatusCreated},

@@ -13,6 +13,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/logmask"
@@ -98,9 +102,61 @@ func urlHoldsAddr(u string, client netip.Addr) bool {
 		text = d
 	}
 	if p, err := url.Parse(u); err == nil {
-		if a, ok := hostIPv4(p.Hostname()); ok && sameHost(a, client) {
+		host := browserHost(p.Hostname())
+		if a, ok := hostIPv4(host); ok && sameHost(a, client) {
 			return true
 		}
+		for m := range logmask.Addrs([]byte(host)) {
+			if sameHost(m.Addr, client) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// browserHost maps host as a browser does before it reads an address in
+// it (UTS #46 as the WHATWG URL standard applies it, for what matters
+// here): the code points it ignores (a soft hyphen, a zero-width space,
+// variation selectors) are dropped, compatibility forms become their
+// plain letters and digits (NFKC: full-width １９８, circled ①), the
+// ideographic and full-width full stops become '.', and letters are
+// lowered. Without the mapping, http://198。51。100。77/ (which a browser
+// opens as http://198.51.100.77/) would not read as an address.
+func browserHost(host string) string {
+	ascii := true
+	for i := range len(host) {
+		if host[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return host
+	}
+	kept := strings.Map(func(r rune) rune {
+		if ignoredInHost(r) {
+			return -1
+		}
+		return r
+	}, host)
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '\u3002', '\uff61', '\uff0e': // 。 ｡ ．
+			return '.'
+		}
+		return unicode.ToLower(r)
+	}, norm.NFKC.String(kept))
+}
+
+// ignoredInHost reports whether UTS #46 maps r to nothing ("ignored").
+func ignoredInHost(r rune) bool {
+	switch {
+	case r == '\u00ad', r == '\u034f', r == '\u200b', r == '\u2060', r == '\u2064', r == '\ufeff':
+		return true
+	case '\u180b' <= r && r <= '\u180f', '\ufe00' <= r && r <= '\ufe0f',
+		0x1bca0 <= r && r <= 0x1bca3, 0xe0100 <= r && r <= 0xe01ef:
+		return true
 	}
 	return false
 }

@@ -116,7 +116,8 @@ var (
 
 // Open opens the database named by dsn, brings its schema up to date and
 // returns a Sink that owns it (Close closes it). dsn is either
-// "sqlite:PATH" (a file, created if missing; PATH must not hold '?') or a
+// "sqlite:PATH" (a file, created if missing, named as written, '%' and
+// all; PATH must not hold '?', '#' or a NUL byte) or a
 // PostgreSQL URL, "postgres://..." or "postgresql://...". Errors never
 // repeat dsn, which may hold a password. A SQLite file is opened on one
 // connection with busy_timeout(10000), journal_mode(WAL),
@@ -139,9 +140,13 @@ func Open(ctx context.Context, dsn string, opts *Options) (_ *Sink, err error) {
 			return nil, errors.New("sqlsink: open: sqlite data source has no path")
 		case strings.ContainsAny(path, "?#"):
 			return nil, errors.New("sqlsink: open: sqlite path holds '?' or '#'")
+		case strings.IndexByte(path, 0) >= 0:
+			return nil, errors.New("sqlsink: open: sqlite path holds a NUL byte")
 		}
 		d = SQLite
-		db, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		// SQLite decodes %HH in a file: URI's path: a '%' is written
+		// %25, so that the file opened is the one named.
+		db, err = sql.Open("sqlite", "file:"+strings.ReplaceAll(path, "%", "%25")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
 		// pgx's parse errors quote the URL (the password masked, the
 		// host and user not), so it is parsed here, where its error can

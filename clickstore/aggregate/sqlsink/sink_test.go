@@ -156,6 +156,7 @@ func TestOpenRefusesBadInput(t *testing.T) {
 		{"other database", "mysql://admin:hunter2@db.example/stats", "data source of 38 bytes"},
 		{"sqlite without path", "sqlite:", "no path"},
 		{"sqlite path with a query", "sqlite:/tmp/x.db?mode=ro", "holds '?'"},
+		{"sqlite path with a NUL byte", "sqlite:/tmp/198.51.100.7\x00.db", "holds a NUL byte"},
 		{"postgresql URL that does not parse", "postgres://admin:hunter2@203.0.113.9:5432/stats?sslmode=bogus", "postgresql data source of 61 bytes does not parse"},
 	}
 	for _, tt := range tests {
@@ -188,6 +189,31 @@ func TestOpenRefusesBadInput(t *testing.T) {
 	require.NoError(t, err)
 	_, err = New(ctx, db, SQLite, &Options{NetworkPolicy: every})
 	assert.ErrorContains(t, err, "sqlsink: options: aggregate: network policy ipv4/32,ipv6/128 keeps more bits than ipmask.Default")
+}
+
+// A SQLite path is the file's name as written: SQLite reads the URI Open
+// builds with %HH escapes decoded, so a '%' in a path used to open another
+// file ("100%41.db" opened "100A.db", "a%00b.db" opened "a", the name cut
+// at the decoded NUL).
+func TestOpenSQLitePathTakenLiterally(t *testing.T) {
+	for _, name := range []string{"100%41.db", "a%00b.db", "%2541.db", "x%2Fy.db", "per cent %.db"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := Open(context.Background(), "sqlite:"+filepath.Join(dir, name), nil)
+			require.NoError(t, err)
+			require.NoError(t, s.Close(context.Background()))
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			assert.Contains(t, names, name, "the file is created under the name given")
+			for _, n := range names {
+				assert.True(t, strings.HasPrefix(n, name), "no other file: %q", n)
+			}
+		})
+	}
 }
 
 func TestMigrationIsIdempotentAndConcurrent(t *testing.T) {
