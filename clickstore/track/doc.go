@@ -76,9 +76,13 @@
 // holding an address finer than ipmask.Default's, see
 // [clickstore.Click.Validate]), in every form the ipmask/logmask masker
 // finds (198.51.100.77:8080/admin is counted as 198.51.100.0:8080/admin),
-// also percent-encoded (198%2E51%2E100%2E77, encoded twice),
-// whichever side of the tracker the clientip middleware is on. A bot label or device class from the classifier or the
-// Enrich hook that holds an address is not kept (see [Options].Classify).
+// also percent-encoded (198%2E51%2E100%2E77, encoded twice). Other
+// notations are not read: a bare integer (3325256781), eight hex digits
+// alone, four numbers joined by '-' with no word before them, full-width
+// digits, the forms a link's own IDs, hashes and dates take too. This
+// holds whichever side of the tracker the clientip middleware is on. A
+// bot label or device class from the classifier or the Enrich hook that
+// holds an address is not kept (see [Options].Classify).
 //
 // # Floods
 //
