@@ -38,7 +38,12 @@
 // has, one that trusts the proxy. A request whose address was masked by
 // some other middleware before the tracker saw it is not counted: it is
 // [Unresolved] and [ErrMaskedAddr] is logged, since counting it would make
-// a whole network one visitor.
+// a whole network one visitor. An IPv6 address is taken for a masked one
+// at once (its interface part is zero); an IPv4 address ending in .0 only
+// once four such come in a row (one visitor in 256 really has one), so
+// behind such a middleware the first three IPv4 clicks are counted, each
+// network as one visitor, and a real visitor between them starts the run
+// again.
 //
 // # Bots
 //
