@@ -244,8 +244,9 @@ type Click struct {
 // IP address and spells none (see [Click].Referrer); Link, Bot, Device,
 // and a Referrer that is not a host name, hold no IP address that
 // ipmask.Default would mask, in any form package logmask finds one (a link
-// may hold an address masked to /24 or /48), Link, Bot and Device none
-// percent-encoded (once, twice or three times: 198%2E51%2E100%2E7), and Bot
+// may hold an address masked to /24 or /48), Link, Bot, Device and
+// Referrer none percent-encoded (once, twice or three times:
+// 198%2E51%2E100%2E7), and Bot
 // and Device spell none with dashes (see [Click].Bot). An error wraps
 // [ErrInvalidClick] and names the offending field and its fault (and a
 // text field's length), never its value.
@@ -300,6 +301,8 @@ func (c Click) Validate() error {
 	case refSeen&notHost != 0 && holdsAddr(c.Referrer):
 		// Not a host name: any address in it, as for a link.
 		return invalid("referrer", fmt.Sprintf("holds an IP address finer than ipmask.Default (%d bytes)", len(c.Referrer)))
+	case refSeen&pctByte != 0 && encodedHoldsAddr(c.Referrer):
+		return invalid("referrer", fmt.Sprintf("holds an IP address percent-encoded (%d bytes)", len(c.Referrer)))
 	case linkSeen&(addrByte|dashByte) != 0 && holdsAddr(c.Link):
 		return invalid("link", fmt.Sprintf("holds an IP address finer than ipmask.Default (%d bytes)", len(c.Link)))
 	case linkSeen&pctByte != 0 && encodedHoldsAddr(c.Link):

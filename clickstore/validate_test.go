@@ -73,8 +73,15 @@ func TestValidateRefusesAddressText(t *testing.T) {
 			})
 		}
 	}
-	for _, f := range fields {
-		for _, text := range encoded {
+	// The referrer is read the same way, percent-encoded or not: a hand-built
+	// Click may carry one that only decoded spells an address.
+	encFields := append(fields, struct {
+		name string
+		set  func(*clickstore.Click, string)
+		max  int
+	}{"referrer", func(c *clickstore.Click, s string) { c.Referrer = s }, clickstore.MaxReferrerLen})
+	for _, f := range encFields {
+		for _, text := range append(encoded, "198%2E51%2E100%2E7", "198%252E51%252E100%252E7") {
 			c := validBase()
 			f.set(&c, text)
 			err := c.Validate()

@@ -600,7 +600,13 @@ type KeyStats struct {
 	// OldestAge is how long ago the oldest key's epoch began, by the
 	// keyring's clock; 0 if no key is held, and 0 from a MemoryKeyStore,
 	// which does not know epoch lengths. A key lives for its epoch and one
-	// more, so it stays below twice the window.
+	// more, so it stays below twice the window while Keys is asked for
+	// the keyring's own time, as the tracker and a Builder fed time.Now
+	// ask. Keys takes the time as data, though: a key asked for a time
+	// whose epoch (and grace) ended earlier is made when asked, a new
+	// random key that matches no pseudonym made before, and destroyed at
+	// most two windows after that; while it is held, OldestAge counts
+	// from its epoch's start, long ago, and so exceeds twice the window.
 	OldestAge time.Duration
 	// Destroyed is how many epochs' keys have been destroyed (zeroed and
 	// dropped from process memory) since the keyring or store was made.

@@ -444,3 +444,36 @@ func TestKeyringNeverPrintsKeys(t *testing.T) {
 		}
 	})
 }
+
+// Keys takes the time as data: asked for a time whose epoch and grace
+// ended long ago, after that epoch's key was destroyed, it makes a new
+// random key (no pseudonym made under the destroyed one can be made
+// again), and that key is destroyed at most two windows after it was
+// made, by the keyring's timers and its store's, whatever time it was
+// asked for.
+func TestKeyForALongPastTimeIsNewAndShortLived(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		r, err := retention.NewKeyring(nil)
+		require.NoError(t, err)
+		defer r.Close()
+		w := r.Policy().Window()
+		t0 := time.Now()
+		old, _, err := r.Keys(ctx, t0)
+		require.NoError(t, err)
+		before := old.MAC([]byte("visitor"))
+
+		time.Sleep(3 * w) // the key of t0's epoch is destroyed
+		synctest.Wait()
+		require.Zero(t, r.Stats().Held)
+		again, _, err := r.Keys(ctx, t0)
+		require.NoError(t, err)
+		assert.Equal(t, old.Epoch, again.Epoch)
+		assert.NotEqual(t, before, again.MAC([]byte("visitor")), "a new key, not the destroyed one")
+		assert.Greater(t, r.Stats().OldestAge, 2*w, "counted from its epoch's start, as documented")
+
+		time.Sleep(2 * w)
+		synctest.Wait()
+		assert.Zero(t, r.Stats().Held, "destroyed within two windows of being made")
+	})
+}

@@ -38,7 +38,12 @@
 // has, one that trusts the proxy. A request whose address was masked by
 // some other middleware before the tracker saw it is not counted: it is
 // [Unresolved] and [ErrMaskedAddr] is logged, since counting it would make
-// a whole network one visitor.
+// a whole network one visitor. An IPv6 address is taken for a masked one
+// at once (its interface part is zero); an IPv4 address ending in .0 only
+// once four such come in a row (one visitor in 256 really has one), so
+// behind such a middleware the first three IPv4 clicks are counted, each
+// network as one visitor, and a real visitor between them starts the run
+// again.
 //
 // # Bots
 //
@@ -76,9 +81,13 @@
 // holding an address finer than ipmask.Default's, see
 // [clickstore.Click.Validate]), in every form the ipmask/logmask masker
 // finds (198.51.100.77:8080/admin is counted as 198.51.100.0:8080/admin),
-// also percent-encoded (198%2E51%2E100%2E77, encoded twice),
-// whichever side of the tracker the clientip middleware is on. A bot label or device class from the classifier or the
-// Enrich hook that holds an address is not kept (see [Options].Classify).
+// also percent-encoded (198%2E51%2E100%2E77, encoded twice). Other
+// notations are not read: a bare integer (3325256781), eight hex digits
+// alone, four numbers joined by '-' with no word before them, full-width
+// digits, the forms a link's own IDs, hashes and dates take too. This
+// holds whichever side of the tracker the clientip middleware is on. A
+// bot label or device class from the classifier or the Enrich hook that
+// holds an address is not kept (see [Options].Classify).
 //
 // # Floods
 //

@@ -31,7 +31,9 @@ import (
 // is already masked: a middleware in front of it replaced RemoteAddr with a
 // masked network without handing the tracker the full address. Counting
 // such requests would make every visitor of a network one visitor, so they
-// are not counted (Outcome [Unresolved], [Stats].MaskedAddrs). Put the
+// are not counted (Outcome [Unresolved], [Stats].MaskedAddrs; an IPv4
+// address ending in .0 once four come in a row, see the package
+// documentation). Put the
 // tracker in front of the masking middleware, or use the one of package
 // ipmask/clientip, which hands the full address on to the tracker.
 var ErrMaskedAddr = errors.New("track: the client address is already masked: a middleware in front of the tracker masked RemoteAddr and did not hand on the full address")
