@@ -504,7 +504,8 @@ const maxRemoteAddr = len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
-	res := m.r.resolve(r.Header, r.RemoteAddr)
+	var res result
+	m.r.resolve(r.Header, r.RemoteAddr, &res)
 	if res.peer.IsValid() && m.p.Mask(res.peer) == res.peer {
 		if full, ok := m.rewritten(r); ok {
 			// The peer is a masked address, and this middleware rewrote the
@@ -569,18 +570,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The rewritten RemoteAddr: the masked address, or the masked peer
 	// when there is none, with the peer's port.
 	var buf [maxRemoteAddr]byte
-	var text []byte
 	shown := addr
 	if !shown.IsValid() {
 		shown = res.peer
 	}
-	switch {
-	case !shown.IsValid():
-	case res.hasPort:
-		text = netip.AddrPortFrom(m.p.Mask(shown), res.port).AppendTo(buf[:0])
-	default:
-		text = m.p.Mask(shown).AppendTo(buf[:0])
-	}
+	text := buf[:putAddrPort(&buf, m.p.Mask(shown), res.port, res.hasPort)]
 	var node *reqctx.Node[ctxKey, payload]
 	var dst []byte
 	var hw *hijackWriter
@@ -619,6 +613,36 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hw != nil {
 		hw.done()
 	}
+}
+
+// putAddrPort writes the text of a, with ":port" if hasPort, at the start
+// of buf, as netip.AddrPort.AppendTo and netip.Addr.AppendTo write it, and
+// returns its length (0 for the zero Addr). An IPv4 address, nearly every
+// RemoteAddr, is written from a table.
+func putAddrPort(buf *[maxRemoteAddr]byte, a netip.Addr, port uint16, hasPort bool) int {
+	switch {
+	case !a.IsValid():
+		return 0
+	case !a.Is4() && hasPort:
+		return len(netip.AddrPortFrom(a, port).AppendTo(buf[:0]))
+	case !a.Is4():
+		return len(a.AppendTo(buf[:0]))
+	}
+	n := putDotted(buf[:], a.As4())
+	if !hasPort {
+		return n
+	}
+	buf[n] = ':'
+	var d [len("65535")]byte
+	i := len(d)
+	for {
+		i--
+		d[i] = byte('0' + port%10)
+		if port /= 10; port == 0 {
+			break
+		}
+	}
+	return n + 1 + copy(buf[n+1:], d[i:])
 }
 
 // watchTrailers makes r's body hide the client's address (full's) from
@@ -696,20 +720,16 @@ func (m *middleware) rewritten(r *http.Request) (full netip.Addr, ok bool) {
 }
 
 // own returns the client's address a, to be looked for in the request's
-// text, with the length of its shortest text. The dotted text of an IPv4
-// a is not written here but by each search that needs it (see
-// ownAddr.next): most requests hold no text long enough to look in.
-// Nothing is looked for when a is the zero Addr.
+// text, with the length of its shortest text (for an IPv4 a, its dotted
+// text, written here). Nothing is looked for when a is the zero Addr.
 func (m *middleware) own(a netip.Addr) ownAddr {
 	if !a.IsValid() {
 		return ownAddr{}
 	}
 	if a = a.Unmap(); a.Is4() {
-		n := 3 // the dots
-		for _, v := range a.As4() {
-			n += int(octetText[v].n)
-		}
-		return ownAddr{full: a, min: n, p: m.p}
+		o := ownAddr{full: a, p: m.p}
+		o.min = putDotted(o.text[:], a.As4())
+		return o
 	}
 	a = a.WithZone("")
 	var b [len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")]byte
