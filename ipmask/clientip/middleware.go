@@ -515,7 +515,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// the context has the first resolution. The headers are hidden
 			// again in case something put one back, and the client's address
 			// masked again where it is found.
-			o := m.own(full)
+			var o ownAddr
+			m.own(full, &o)
 			m.hide.deleteFrom(r, &o)
 			m.watchTrailers(r, full)
 			if canHijack(w) {
@@ -602,7 +603,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// -gcflags=-m says so), and the only allocation is the node.
 	*r = *r.WithContext(node)
 	r.RemoteAddr = unsafe.String(unsafe.SliceData(dst), n)
-	o := m.own(shown)
+	var o ownAddr
+	m.own(shown, &o)
 	m.hide.deleteFrom(r, &o)
 	if reject {
 		reject400(w)
@@ -633,16 +635,16 @@ func putAddrPort(buf *[maxRemoteAddr]byte, a netip.Addr, port uint16, hasPort bo
 		return n
 	}
 	buf[n] = ':'
-	var d [len("65535")]byte
-	i := len(d)
-	for {
-		i--
-		d[i] = byte('0' + port%10)
-		if port /= 10; port == 0 {
-			break
-		}
+	digits := 1
+	for p := port; p >= 10; p /= 10 {
+		digits++
 	}
-	return n + 1 + copy(buf[n+1:], d[i:])
+	n += 1 + digits
+	for i := n - 1; i >= n-digits; i-- {
+		buf[i] = byte('0' + port%10)
+		port /= 10
+	}
+	return n
 }
 
 // watchTrailers makes r's body hide the client's address (full's) from
@@ -687,7 +689,8 @@ func (b *trailerBody) Close() error {
 
 func (b *trailerBody) hide() {
 	if b.r.Trailer != nil {
-		o := b.m.own(b.full)
+		var o ownAddr
+		b.m.own(b.full, &o)
 		b.m.hide.hideIn(b.r.Trailer, nil, &o)
 	}
 }
@@ -719,21 +722,23 @@ func (m *middleware) rewritten(r *http.Request) (full netip.Addr, ok bool) {
 	return n.V.full, true
 }
 
-// own returns the client's address a, to be looked for in the request's
-// text, with the length of its shortest text (for an IPv4 a, its dotted
-// text, written here). Nothing is looked for when a is the zero Addr.
-func (m *middleware) own(a netip.Addr) ownAddr {
+// own sets *o, the zero ownAddr, to the client's address a, to be looked
+// for in the request's text, with the length of its shortest text (for an
+// IPv4 a, its dotted text, written here). Nothing is looked for when a is
+// the zero Addr. It fills o in place: an ownAddr is 72 bytes.
+func (m *middleware) own(a netip.Addr, o *ownAddr) {
 	if !a.IsValid() {
-		return ownAddr{}
+		return
 	}
+	o.p = m.p
 	if a = a.Unmap(); a.Is4() {
-		o := ownAddr{full: a, p: m.p}
+		o.full = a
 		o.min = putDotted(o.text[:], a.As4())
-		return o
+		return
 	}
-	a = a.WithZone("")
+	o.full = a.WithZone("")
 	var b [len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")]byte
-	return ownAddr{full: a, min: len(a.AppendTo(b[:0])), p: m.p}
+	o.min = len(o.full.AppendTo(b[:0]))
 }
 
 // sentinelCode names a sentinel error in a byte, for the payload.

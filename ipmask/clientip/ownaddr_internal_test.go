@@ -30,7 +30,8 @@ func FuzzMaskOwn(f *testing.F) {
 		default:
 			return
 		}
-		o := (&middleware{p: ipmask.Default}).own(a)
+		var o ownAddr
+		(&middleware{p: ipmask.Default}).own(a, &o)
 		if a.Is4() {
 			if got := string(o.text[:o.min]); got != a.String() {
 				t.Fatalf("putDotted wrote %q for %v", got, a)

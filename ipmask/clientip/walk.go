@@ -476,26 +476,30 @@ func parseIPv4(s string) (netip.Addr, bool) {
 func dottedQuad(s string, colon bool) (a netip.Addr, i int, ok bool) {
 	var ip [4]byte
 	for f := range ip {
-		if f > 0 {
-			if i >= len(s) || s[i] != '.' {
-				return netip.Addr{}, 0, false
-			}
-			i++
-		}
 		if i >= len(s) || s[i]-'0' > 9 {
 			return netip.Addr{}, 0, false // an empty field
 		}
 		v := uint(s[i] - '0')
 		i++
 		// A field that starts with '0' is "0": a digit after it is a
-		// leading zero, refused by what must follow a field.
-		for end := min(i+2, len(s)); v != 0 && i < end && s[i]-'0' <= 9; i++ {
+		// leading zero, refused by what must follow the field.
+		if v != 0 && i < len(s) && s[i]-'0' <= 9 {
 			v = v*10 + uint(s[i]-'0')
-		}
-		if v > 255 {
-			return netip.Addr{}, 0, false
+			i++
+			if i < len(s) && s[i]-'0' <= 9 {
+				if v = v*10 + uint(s[i]-'0'); v > 255 {
+					return netip.Addr{}, 0, false
+				}
+				i++
+			}
 		}
 		ip[f] = byte(v)
+		if f < 3 {
+			if i >= len(s) || s[i] != '.' {
+				return netip.Addr{}, 0, false
+			}
+			i++
+		}
 	}
 	if i < len(s) && (s[i] != ':' || !colon) {
 		return netip.Addr{}, 0, false
