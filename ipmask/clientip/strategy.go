@@ -392,14 +392,14 @@ func (s *Strategy) resolve(h http.Header, peer netip.Addr, set *trustedSet, f *f
 	if s.kind == kindRemoteAddr {
 		return peer
 	}
-	where := s.header
-	switch s.kind {
-	case kindRightmostUntrusted, kindTrustedHops:
-		where = HeaderXForwardedFor
-	case kindForwarded:
-		where = HeaderForwarded
-	}
 	if !set.contains(peer) {
+		where := s.header
+		switch s.kind {
+		case kindRightmostUntrusted, kindTrustedHops:
+			where = HeaderXForwardedFor
+		case kindForwarded:
+			where = HeaderForwarded
+		}
 		*f = failure{sentinel: ErrUntrusted, where: where, why: "header not read"}
 		return netip.Addr{}
 	}
