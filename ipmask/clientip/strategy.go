@@ -337,8 +337,7 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string, res *result) {
 		set *trustedSet
 	}
 	nsets := 0
-	for i := range strategies {
-		s := &strategies[i]
+	for i, s := range strategies {
 		res.strategy = i
 		var set *trustedSet
 		if s.trusted != nil {
@@ -388,7 +387,7 @@ func (r *Resolver) count(res *result) {
 // resolve runs one strategy for the already parsed peer, with set the
 // strategy's trusted set as loaded for this resolution. On failure it
 // returns the zero Addr and writes *f, which it leaves alone otherwise.
-func (s *Strategy) resolve(h http.Header, peer netip.Addr, set *trustedSet, f *failure) netip.Addr {
+func (s Strategy) resolve(h http.Header, peer netip.Addr, set *trustedSet, f *failure) netip.Addr {
 	if s.kind == kindRemoteAddr {
 		return peer
 	}
