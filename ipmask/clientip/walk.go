@@ -211,7 +211,8 @@ func parseViewerAddress(v string, f *failure) netip.Addr {
 // built without allocating, so that a strategy failing in a chain costs
 // nothing; only a failure returned to the caller becomes an error. The
 // walks write it through a pointer, and only when they fail: an answer
-// costs no copy of it.
+// costs no copy of it. A walk is given the zero failure, and reads a set
+// one as its own.
 //
 // It never holds the offending text: an error gets logged, and the text
 // may be an address. It says where (the header, the entry's position from
