@@ -504,7 +504,8 @@ const maxRemoteAddr = len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
-	res := m.r.resolve(r.Header, r.RemoteAddr)
+	var res result
+	m.r.resolve(r.Header, r.RemoteAddr, &res)
 	if res.peer.IsValid() && m.p.Mask(res.peer) == res.peer {
 		if full, ok := m.rewritten(r); ok {
 			// The peer is a masked address, and this middleware rewrote the
@@ -514,7 +515,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// the context has the first resolution. The headers are hidden
 			// again in case something put one back, and the client's address
 			// masked again where it is found.
-			o := m.own(full)
+			var o ownAddr
+			m.own(full, &o)
 			m.hide.deleteFrom(r, &o)
 			m.watchTrailers(r, full)
 			if canHijack(w) {
@@ -569,18 +571,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The rewritten RemoteAddr: the masked address, or the masked peer
 	// when there is none, with the peer's port.
 	var buf [maxRemoteAddr]byte
-	var text []byte
 	shown := addr
 	if !shown.IsValid() {
 		shown = res.peer
 	}
-	switch {
-	case !shown.IsValid():
-	case res.hasPort:
-		text = netip.AddrPortFrom(m.p.Mask(shown), res.port).AppendTo(buf[:0])
-	default:
-		text = m.p.Mask(shown).AppendTo(buf[:0])
-	}
+	text := buf[:putAddrPort(&buf, m.p.Mask(shown), res.port, res.hasPort)]
 	var node *reqctx.Node[ctxKey, payload]
 	var dst []byte
 	var hw *hijackWriter
@@ -608,7 +603,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// -gcflags=-m says so), and the only allocation is the node.
 	*r = *r.WithContext(node)
 	r.RemoteAddr = unsafe.String(unsafe.SliceData(dst), n)
-	o := m.own(shown)
+	var o ownAddr
+	m.own(shown, &o)
 	m.hide.deleteFrom(r, &o)
 	if reject {
 		reject400(w)
@@ -619,6 +615,36 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hw != nil {
 		hw.done()
 	}
+}
+
+// putAddrPort writes the text of a, with ":port" if hasPort, at the start
+// of buf, as netip.AddrPort.AppendTo and netip.Addr.AppendTo write it, and
+// returns its length (0 for the zero Addr). An IPv4 address, nearly every
+// RemoteAddr, is written from a table.
+func putAddrPort(buf *[maxRemoteAddr]byte, a netip.Addr, port uint16, hasPort bool) int {
+	switch {
+	case !a.IsValid():
+		return 0
+	case !a.Is4() && hasPort:
+		return len(netip.AddrPortFrom(a, port).AppendTo(buf[:0]))
+	case !a.Is4():
+		return len(a.AppendTo(buf[:0]))
+	}
+	n := putDotted(buf[:], a.As4())
+	if !hasPort {
+		return n
+	}
+	buf[n] = ':'
+	digits := 1
+	for p := port; p >= 10; p /= 10 {
+		digits++
+	}
+	n += 1 + digits
+	for i := n - 1; i >= n-digits; i-- {
+		buf[i] = byte('0' + port%10)
+		port /= 10
+	}
+	return n
 }
 
 // watchTrailers makes r's body hide the client's address (full's) from
@@ -663,7 +689,8 @@ func (b *trailerBody) Close() error {
 
 func (b *trailerBody) hide() {
 	if b.r.Trailer != nil {
-		o := b.m.own(b.full)
+		var o ownAddr
+		b.m.own(b.full, &o)
 		b.m.hide.hideIn(b.r.Trailer, nil, &o)
 	}
 }
@@ -695,25 +722,23 @@ func (m *middleware) rewritten(r *http.Request) (full netip.Addr, ok bool) {
 	return n.V.full, true
 }
 
-// own returns the client's address a, to be looked for in the request's
-// text, with the length of its shortest text. The dotted text of an IPv4
-// a is not written here but by each search that needs it (see
-// ownAddr.next): most requests hold no text long enough to look in.
-// Nothing is looked for when a is the zero Addr.
-func (m *middleware) own(a netip.Addr) ownAddr {
+// own sets *o, the zero ownAddr, to the client's address a, to be looked
+// for in the request's text, with the length of its shortest text (for an
+// IPv4 a, its dotted text, written here). Nothing is looked for when a is
+// the zero Addr. It fills o in place: an ownAddr is 72 bytes.
+func (m *middleware) own(a netip.Addr, o *ownAddr) {
 	if !a.IsValid() {
-		return ownAddr{}
+		return
 	}
+	o.p = m.p
 	if a = a.Unmap(); a.Is4() {
-		n := 3 // the dots
-		for _, v := range a.As4() {
-			n += int(octetText[v].n)
-		}
-		return ownAddr{full: a, min: n, p: m.p}
+		o.full = a
+		o.min = putDotted(o.text[:], a.As4())
+		return
 	}
-	a = a.WithZone("")
+	o.full = a.WithZone("")
 	var b [len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")]byte
-	return ownAddr{full: a, min: len(a.AppendTo(b[:0])), p: m.p}
+	o.min = len(o.full.AppendTo(b[:0]))
 }
 
 // sentinelCode names a sentinel error in a byte, for the payload.

@@ -2,6 +2,7 @@ package clientip
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -34,6 +35,12 @@ type ownAddr struct {
 	dotted string     // the text looked for in place of full's own, or ""
 	min    int        // the length of the shortest text of full, its canonical text
 	p      ipmask.Policy
+	// text[:min] is the dotted text of an IPv4 full, written once a
+	// request (see middleware.own) for every search: most requests hold a
+	// value long enough to look in (a browser's User-Agent), many hold
+	// several. It is an array, not a string pointing into one, so that
+	// the ownAddr stays on its caller's stack.
+	text [dottedRoom]byte
 }
 
 // maxOwnText bounds the text examined around a ':' for an IPv6 address:
@@ -51,13 +58,7 @@ func (o *ownAddr) next(s string, from int, pct *int) (i, j int, enc bool) {
 		return nextDotted(s, o.dotted, from)
 	}
 	if o.full.Is4() {
-		// Written here, on the stack, for each value looked in rather
-		// than once a request: most requests hold one value or none long
-		// enough to look in, and a text kept in the ownAddr would point
-		// into it and move it to the heap.
-		var b [len("255.255.255.255")]byte
-		n := appendDotted(&b, o.full.As4())
-		return nextDotted(s, unsafe.String(&b[0], n), from)
+		return nextDotted(s, unsafe.String(&o.text[0], o.min), from)
 	}
 	for from < len(s) {
 		if *pct < from {
@@ -283,6 +284,10 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // hasIn reports whether s holds o.full.
 func (o *ownAddr) hasIn(s string) bool {
+	if o.dotted == "" && o.full.Is4() { // the search next makes, one call nearer
+		i, _, _ := nextDotted(s, unsafe.String(&o.text[0], o.min), 0)
+		return i >= 0
+	}
 	pct := -1
 	i, _, _ := o.next(s, 0, &pct)
 	return i >= 0
@@ -392,8 +397,11 @@ func (o *ownAddr) maskKey(h map[string][]string, k string, vv []string) {
 // The URL is replaced by a copy when it changes.
 func (o *ownAddr) maskURL(r *http.Request) {
 	// The method too, a token that digits, dots and '%' may spell, and
-	// the first word of every access log line; real ones are short.
-	r.Method, _ = o.mask(r.Method)
+	// the first word of every access log line; real ones are short. A
+	// field is written only when it changes.
+	if m, ok := o.mask(r.Method); ok {
+		r.Method = m
+	}
 	uri, inURI := o.maskEscaped(r.RequestURI)
 	if u := r.URL; u != nil && (max(len(u.Path), len(u.RawPath), len(u.RawQuery), len(u.Fragment), len(u.RawFragment), len(u.Opaque)) >= o.min || u.User != nil) {
 		// Most requests' URLs are shorter than the address's text, and
@@ -423,13 +431,16 @@ func (o *ownAddr) maskURL(r *http.Request) {
 				} else {
 					uri = c.String()
 				}
+				inURI = true
 			}
 		}
 		if p1 || p2 {
 			o.maskPathValues(r)
 		}
 	}
-	r.RequestURI = uri
+	if inURI {
+		r.RequestURI = uri
+	}
 	if r.Form != nil {
 		o.maskValues(r.Form)
 	}
@@ -507,28 +518,35 @@ func (o *ownAddr) namesOwnServer(r *http.Request) bool {
 	return err == nil && a.Unmap().WithZone("") == o.full
 }
 
-// appendDotted writes the dotted text of the IPv4 address b in buf, as
-// netip.Addr.AppendTo does, from a table of the octets' text, and returns
-// its length.
-func appendDotted(buf *[len("255.255.255.255")]byte, b [4]byte) int {
+// dottedRoom is the room putDotted needs: the longest dotted text and
+// one byte, which it may write past the text's end.
+const dottedRoom = len("255.255.255.255") + 1
+
+// putDotted writes the dotted text of the IPv4 address b at the start of
+// dst, as netip.Addr.AppendTo writes it, and returns its length. It
+// writes each octet's text and the dot after it as one 4-byte word, from
+// a table, so dst must have dottedRoom bytes: the byte after the text is
+// written too.
+func putDotted(dst []byte, b [4]byte) int {
+	_ = dst[dottedRoom-1]
 	n := 0
-	for k, c := range b {
-		if k > 0 {
-			buf[n] = '.'
-			n++
-		}
-		t := &octetText[c]
-		n += copy(buf[n:], t.b[:t.n])
+	for _, c := range b {
+		t := octetDot[c]
+		binary.LittleEndian.PutUint32(dst[n:n+4], t.w)
+		n += int(t.n) + 1
 	}
-	return n
+	return n - 1
 }
 
-var octetText = func() (t [256]struct {
-	b [3]byte
-	n uint8
-}) {
+// octetDot has, for each octet, its decimal text followed by a '.' in the
+// low bytes of w (in memory order, little-endian) and the length of the
+// text without the dot.
+var octetDot = func() (t [256]struct{ w, n uint32 }) {
 	for c := range t {
-		t[c].n = uint8(copy(t[c].b[:], strconv.Itoa(c)))
+		var b [4]byte
+		n := copy(b[:], strconv.Itoa(c))
+		b[n] = '.'
+		t[c].w, t[c].n = binary.LittleEndian.Uint32(b[:]), uint32(n)
 	}
 	return t
 }()
@@ -553,8 +571,7 @@ func (o *ownAddr) maskEscapedDots(query string, found bool) (string, bool) {
 	var buf [len("255%2E255%2E255%2E255")]byte
 	for _, esc := range [...]string{"%2E", "%2e"} {
 		n := 0
-		var db [len("255.255.255.255")]byte
-		d := db[:appendDotted(&db, o.full.As4())]
+		d := o.text[:o.min]
 		for k := 0; k < len(d); k++ {
 			if d[k] == '.' {
 				n += copy(buf[n:], esc)

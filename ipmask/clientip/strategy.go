@@ -277,7 +277,8 @@ func (r *Resolver) Strategies() []Strategy {
 // longer than any address is refused unparsed, a walk examines at most
 // [MaxHops] entries and 4 KiB of a header.
 func (r *Resolver) Resolve(h http.Header, remoteAddr string) (netip.Addr, error) {
-	res := r.resolve(h, remoteAddr)
+	var res result
+	r.resolve(h, remoteAddr, &res)
 	if r != nil {
 		r.count(&res)
 	}
@@ -312,16 +313,22 @@ func (r *Resolver) strategy(i int) Strategy {
 
 var remoteAddrOnly = []Strategy{{}}
 
-// resolve resolves without counting: the caller counts the result (the
-// middleware, only once it knows the request is not one it resolved
-// already).
-func (r *Resolver) resolve(h http.Header, remoteAddr string) result {
-	var res result
-	var perr failure
-	res.peer, res.port, res.hasPort, perr = parsePeer(remoteAddr)
+// resolve resolves into *res, which must be the zero result, without
+// counting: the caller counts the result (the middleware, only once it
+// knows the request is not one it resolved already).
+func (r *Resolver) resolve(h http.Header, remoteAddr string, res *result) {
 	strategies := remoteAddrOnly
 	if r != nil && len(r.strategies) > 0 {
 		strategies = r.strategies
+	}
+	res.peer, res.port, res.hasPort = parsePeer(remoteAddr, &res.fail)
+	if res.fail.sentinel != nil {
+		// Every strategy needs the peer. A malformed one fails the
+		// first; a missing one passes the request on to the last.
+		if res.fail.sentinel == ErrNoAddr {
+			res.strategy = len(strategies) - 1
+		}
+		return
 	}
 	// Each Trusted is loaded once: a chain whose strategies share one
 	// (the usual case) reads it once, and a walk never sees two sets.
@@ -332,13 +339,6 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string) result {
 	nsets := 0
 	for i, s := range strategies {
 		res.strategy = i
-		if perr.sentinel != nil {
-			res.fail = perr // every strategy needs the peer
-			if perr.sentinel != ErrNoAddr {
-				break
-			}
-			continue
-		}
 		var set *trustedSet
 		if s.trusted != nil {
 			found := false
@@ -356,12 +356,14 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string) result {
 				}
 			}
 		}
-		res.addr, res.fail = s.resolve(h, res.peer, set)
+		if res.fail.sentinel != nil {
+			res.fail = failure{} // the previous strategy's
+		}
+		res.addr = s.resolve(h, res.peer, set, &res.fail)
 		if f := res.fail.sentinel; f != ErrNoAddr && f != ErrUntrusted {
 			break
 		}
 	}
-	return res
 }
 
 func (r *Resolver) count(res *result) {
@@ -383,32 +385,35 @@ func (r *Resolver) count(res *result) {
 }
 
 // resolve runs one strategy for the already parsed peer, with set the
-// strategy's trusted set as loaded for this resolution.
-func (s Strategy) resolve(h http.Header, peer netip.Addr, set *trustedSet) (netip.Addr, failure) {
+// strategy's trusted set as loaded for this resolution. On failure it
+// returns the zero Addr and writes *f, which it leaves alone otherwise.
+func (s Strategy) resolve(h http.Header, peer netip.Addr, set *trustedSet, f *failure) netip.Addr {
 	if s.kind == kindRemoteAddr {
-		return peer, failure{}
-	}
-	where := s.header
-	switch s.kind {
-	case kindRightmostUntrusted, kindTrustedHops:
-		where = HeaderXForwardedFor
-	case kindForwarded:
-		where = HeaderForwarded
+		return peer
 	}
 	if !set.contains(peer) {
-		return netip.Addr{}, failure{sentinel: ErrUntrusted, where: where, why: "header not read"}
+		where := s.header
+		switch s.kind {
+		case kindRightmostUntrusted, kindTrustedHops:
+			where = HeaderXForwardedFor
+		case kindForwarded:
+			where = HeaderForwarded
+		}
+		*f = failure{sentinel: ErrUntrusted, where: where, why: "header not read"}
+		return netip.Addr{}
 	}
 	switch s.kind {
 	case kindRightmostUntrusted:
-		return rightmostUntrusted(h[HeaderXForwardedFor], set)
+		return rightmostUntrusted(h[HeaderXForwardedFor], set, f)
 	case kindTrustedHops:
-		return trustedHops(h[HeaderXForwardedFor], int(s.hops))
+		return trustedHops(h[HeaderXForwardedFor], int(s.hops), f)
 	case kindSingleHeader:
-		return singleHeader(h[s.header], s.header)
+		return singleHeader(h[s.header], s.header, f)
 	case kindForwarded:
-		return forwarded(h[HeaderForwarded], set)
+		return forwarded(h[HeaderForwarded], set, f)
 	}
-	return netip.Addr{}, failure{sentinel: ErrNoAddr, where: "Strategy", why: "invalid strategy"}
+	*f = failure{sentinel: ErrNoAddr, where: "Strategy", why: "invalid strategy"}
+	return netip.Addr{}
 }
 
 // validHeaderName reports whether s is a name a proxy's client-address

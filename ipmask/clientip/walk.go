@@ -82,46 +82,49 @@ type xffWalk struct {
 }
 
 // next returns the next address; ok is false at the end of the list or on
-// a failure, which fail then holds.
-func (x *xffWalk) next() (a netip.Addr, fail failure, ok bool) {
+// a failure, which it then writes in *f.
+func (x *xffWalk) next(f *failure) (a netip.Addr, ok bool) {
 	for {
 		e, more, long := x.w.next()
 		if !more && !long {
-			return netip.Addr{}, failure{}, false
+			return netip.Addr{}, false
 		}
 		if x.n++; x.n > MaxHops {
-			return netip.Addr{}, errTooMany(HeaderXForwardedFor), false
+			*f = errTooMany(HeaderXForwardedFor)
+			return netip.Addr{}, false
 		}
 		if long {
-			return netip.Addr{}, failure{sentinel: ErrMalformed, where: HeaderXForwardedFor, pos: x.n, length: -1, why: whyTooLong}, false
+			*f = failure{sentinel: ErrMalformed, where: HeaderXForwardedFor, pos: x.n, length: -1, why: whyTooLong}
+			return netip.Addr{}, false
 		}
 		if e == "" {
 			continue
 		}
-		a, fail := parseEntry(HeaderXForwardedFor, x.n, e)
-		if fail.sentinel != nil {
-			return netip.Addr{}, fail, false
+		if a = parseEntry(HeaderXForwardedFor, x.n, e, f); !a.IsValid() {
+			return netip.Addr{}, false
 		}
 		x.seen++
-		return a, failure{}, true
+		return a, true
 	}
 }
 
 // rightmostUntrusted answers the rightmost X-Forwarded-For entry not in
 // set, the trusted set loaded once for this resolution.
-func rightmostUntrusted(copies []string, set *trustedSet) (netip.Addr, failure) {
+func rightmostUntrusted(copies []string, set *trustedSet, f *failure) netip.Addr {
 	x := xffWalk{w: listWalker{copies: copies}}
 	for {
-		a, fail, ok := x.next()
+		a, ok := x.next(f)
 		switch {
-		case fail.sentinel != nil:
-			return netip.Addr{}, fail
+		case f.sentinel != nil:
+			return netip.Addr{}
 		case !ok && x.seen == 0:
-			return netip.Addr{}, errAbsent(HeaderXForwardedFor)
+			*f = errAbsent(HeaderXForwardedFor)
+			return netip.Addr{}
 		case !ok:
-			return netip.Addr{}, failure{sentinel: ErrNoAddr, where: HeaderXForwardedFor, why: "every entry is a trusted proxy"}
+			*f = failure{sentinel: ErrNoAddr, where: HeaderXForwardedFor, why: "every entry is a trusted proxy"}
+			return netip.Addr{}
 		case !set.contains(a):
-			return a, failure{}
+			return a
 		}
 	}
 }
@@ -129,43 +132,49 @@ func rightmostUntrusted(copies []string, set *trustedSet) (netip.Addr, failure) 
 // trustedHops answers the hops-th non-empty X-Forwarded-For entry from the
 // right. The entries to its right are parsed too, so garbage there fails
 // closed.
-func trustedHops(copies []string, hops int) (netip.Addr, failure) {
+func trustedHops(copies []string, hops int, f *failure) netip.Addr {
 	x := xffWalk{w: listWalker{copies: copies}}
 	for {
-		a, fail, ok := x.next()
+		a, ok := x.next(f)
 		switch {
-		case fail.sentinel != nil:
-			return netip.Addr{}, fail
+		case f.sentinel != nil:
+			return netip.Addr{}
 		case !ok && x.seen == 0:
-			return netip.Addr{}, errAbsent(HeaderXForwardedFor)
+			*f = errAbsent(HeaderXForwardedFor)
+			return netip.Addr{}
 		case !ok:
-			return netip.Addr{}, failure{sentinel: ErrMalformed, where: HeaderXForwardedFor, why: "fewer entries than trusted hops", n: x.seen, m: hops}
+			*f = failure{sentinel: ErrMalformed, where: HeaderXForwardedFor, why: "fewer entries than trusted hops", n: x.seen, m: hops}
+			return netip.Addr{}
 		case x.seen == hops:
-			return a, failure{}
+			return a
 		}
 	}
 }
 
 // singleHeader answers the one address in the one copy of header name.
-func singleHeader(copies []string, name string) (netip.Addr, failure) {
+func singleHeader(copies []string, name string, f *failure) netip.Addr {
 	switch len(copies) {
 	case 0:
-		return netip.Addr{}, errAbsent(name)
+		*f = errAbsent(name)
+		return netip.Addr{}
 	case 1:
 	default:
-		return netip.Addr{}, failure{sentinel: ErrMalformed, where: name, why: "several copies of a single-address header", n: len(copies)}
+		*f = failure{sentinel: ErrMalformed, where: name, why: "several copies of a single-address header", n: len(copies)}
+		return netip.Addr{}
 	}
 	v := copies[0]
 	if len(v) > maxRawEntry {
-		return netip.Addr{}, failure{sentinel: ErrMalformed, where: name, length: len(v), why: whyTooLong}
+		*f = failure{sentinel: ErrMalformed, where: name, length: len(v), why: whyTooLong}
+		return netip.Addr{}
 	}
 	if v = trimOWS(v); v == "" {
-		return netip.Addr{}, errAbsent(name)
+		*f = errAbsent(name)
+		return netip.Addr{}
 	}
 	if name == headerViewerAddress {
-		return parseViewerAddress(v)
+		return parseViewerAddress(v, f)
 	}
-	return parseEntry(name, 0, v)
+	return parseEntry(name, 0, v, f)
 }
 
 // headerViewerAddress is Amazon CloudFront's header of the viewer's
@@ -178,23 +187,32 @@ const headerViewerAddress = "Cloudfront-Viewer-Address"
 // groups and the port). So, unlike any other header's entry, an
 // unbracketed IPv6 address there is read up to its last colon; what is
 // before it is read as any entry without a port is.
-func parseViewerAddress(v string) (netip.Addr, failure) {
+func parseViewerAddress(v string, f *failure) netip.Addr {
 	i := strings.LastIndexByte(v, ':')
+	why := ""
 	switch {
 	case i < 0:
-		return netip.Addr{}, malformed(headerViewerAddress, 0, v, "no port")
+		why = "no port"
 	case !hasBracket(v) && strings.Count(v[:i], ":") == 1:
-		return netip.Addr{}, malformed(headerViewerAddress, 0, v, "two ports")
+		why = "two ports"
+	default:
+		if _, ok := parsePort(v[i+1:]); !ok {
+			why = "bad port"
+		}
 	}
-	if _, ok := parsePort(v[i+1:]); !ok {
-		return netip.Addr{}, malformed(headerViewerAddress, 0, v, "bad port")
+	if why != "" {
+		*f = malformed(headerViewerAddress, 0, v, why)
+		return netip.Addr{}
 	}
-	return parseEntry(headerViewerAddress, 0, v[:i])
+	return parseEntry(headerViewerAddress, 0, v[:i], f)
 }
 
 // failure describes why a resolution found no address. It is a value,
 // built without allocating, so that a strategy failing in a chain costs
-// nothing; only a failure returned to the caller becomes an error.
+// nothing; only a failure returned to the caller becomes an error. The
+// walks write it through a pointer, and only when they fail: an answer
+// costs no copy of it. A walk is given the zero failure, and reads a set
+// one as its own.
 //
 // It never holds the offending text: an error gets logged, and the text
 // may be an address. It says where (the header, the entry's position from
@@ -277,25 +295,28 @@ func malformed(name string, pos int, e, why string) failure {
 
 // parsePeer parses http.Request.RemoteAddr: "ip:port", "[ipv6]:port" or a
 // bare address. A zone is dropped (the kernel put it there); the address
-// is unmapped.
-func parsePeer(s string) (a netip.Addr, port uint16, hasPort bool, err failure) {
+// is unmapped. On failure it returns the zero Addr and writes *f.
+func parsePeer(s string, f *failure) (a netip.Addr, port uint16, hasPort bool) {
+	if a, port, hasPort, ok := parseIPv4Port(s); ok {
+		return a, port, hasPort
+	}
 	if s == "" {
-		return netip.Addr{}, 0, false, failure{sentinel: ErrNoAddr, where: "RemoteAddr", why: "empty"}
+		*f = failure{sentinel: ErrNoAddr, where: "RemoteAddr", why: "empty"}
+		return netip.Addr{}, 0, false
 	}
 	if len(s) > maxRawEntry {
-		return netip.Addr{}, 0, false, failure{sentinel: ErrMalformed, where: "RemoteAddr", length: len(s), why: whyTooLong}
-	}
-	if a, port, hasPort, ok := parseIPv4Port(s); ok {
-		return a, port, hasPort, failure{}
+		*f = failure{sentinel: ErrMalformed, where: "RemoteAddr", length: len(s), why: whyTooLong}
+		return netip.Addr{}, 0, false
 	}
 	host, port, hasPort, why := splitHostPort(s)
 	if why == "" {
 		a, why = parseHost(host, hasBracket(s))
 	}
 	if why != "" {
-		return netip.Addr{}, 0, false, malformed("RemoteAddr", 0, s, why)
+		*f = malformed("RemoteAddr", 0, s, why)
+		return netip.Addr{}, 0, false
 	}
-	return a, port, hasPort, failure{}
+	return a, port, hasPort
 }
 
 // parseIPv4Port parses "192.0.2.1" or "192.0.2.1:80", the form nearly
@@ -324,26 +345,30 @@ func hasBracket(s string) bool { return len(s) > 0 && s[0] == '[' }
 // ("192.0.2.1:80", "[2001:db8::1]:80") or in brackets ("[2001:db8::1]").
 // An IPv6 address without brackets has no port: "2001:db8::1:80" is the
 // address it looks like. Zones are rejected, and so is an entry longer
-// than any address, before it is parsed.
-func parseEntry(name string, pos int, e string) (netip.Addr, failure) {
-	if len(e) > maxAddrLen {
-		return netip.Addr{}, malformed(name, pos, e, whyTooLong)
-	}
+// than any address, before it is parsed. On failure it returns the zero
+// Addr and writes *f.
+func parseEntry(name string, pos int, e string, f *failure) netip.Addr {
 	if a, _, _, ok := parseIPv4Port(e); ok {
-		return a, failure{}
+		return a // at most len("255.255.255.255:65535") bytes
 	}
-	if strings.IndexByte(e, '%') >= 0 {
-		return netip.Addr{}, malformed(name, pos, e, "a zone is not allowed")
-	}
-	host, _, _, why := splitHostPort(e)
 	var a netip.Addr
-	if why == "" {
-		a, why = parseHost(host, hasBracket(e))
+	why := ""
+	switch {
+	case len(e) > maxAddrLen:
+		why = whyTooLong
+	case strings.IndexByte(e, '%') >= 0:
+		why = "a zone is not allowed"
+	default:
+		var host string
+		if host, _, _, why = splitHostPort(e); why == "" {
+			a, why = parseHost(host, hasBracket(e))
+		}
 	}
 	if why != "" {
-		return netip.Addr{}, malformed(name, pos, e, why)
+		*f = malformed(name, pos, e, why)
+		return netip.Addr{}
 	}
-	return a, failure{}
+	return a
 }
 
 // splitHostPort splits s into host and optional port. Bracketed hosts may
@@ -448,36 +473,38 @@ func parseIPv4(s string) (netip.Addr, bool) {
 // dottedQuad parses the IPv4 address s starts with, as parseIPv4 parses
 // s, up to the end of s or, if colon is set, its first ':', whose index
 // it returns as i (len(s) when the address ends s): one pass over the
-// text of "192.0.2.1:80".
+// text of "192.0.2.1:80", a field at a time.
 func dottedQuad(s string, colon bool) (a netip.Addr, i int, ok bool) {
 	var ip [4]byte
-	field, val, digits := 0, 0, 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if '0' <= c && c <= '9' {
-			if digits == 1 && val == 0 {
-				return netip.Addr{}, 0, false // a leading zero
+	for f := range ip {
+		if i >= len(s) || s[i]-'0' > 9 {
+			return netip.Addr{}, 0, false // an empty field
+		}
+		v := uint(s[i] - '0')
+		i++
+		// A field that starts with '0' is "0": a digit after it is a
+		// leading zero, refused by what must follow the field.
+		if v != 0 && i < len(s) && s[i]-'0' <= 9 {
+			v = v*10 + uint(s[i]-'0')
+			i++
+			if i < len(s) && s[i]-'0' <= 9 {
+				if v = v*10 + uint(s[i]-'0'); v > 255 {
+					return netip.Addr{}, 0, false
+				}
+				i++
 			}
-			if val = val*10 + int(c-'0'); val > 255 {
+		}
+		ip[f] = byte(v)
+		if f < 3 {
+			if i >= len(s) || s[i] != '.' {
 				return netip.Addr{}, 0, false
 			}
-			digits++
-			continue
+			i++
 		}
-		if c == '.' && digits > 0 && field < 3 {
-			ip[field] = byte(val)
-			field, val, digits = field+1, 0, 0
-			continue
-		}
-		if c == ':' && colon {
-			break
-		}
+	}
+	if i < len(s) && (s[i] != ':' || !colon) {
 		return netip.Addr{}, 0, false
 	}
-	if field != 3 || digits == 0 {
-		return netip.Addr{}, 0, false
-	}
-	ip[3] = byte(val)
 	return netip.AddrFrom4(ip), i, true
 }
 
@@ -499,7 +526,15 @@ func addrChars(s string) bool {
 // forwarded answers the rightmost for= node in the Forwarded header that is
 // not in set, the trusted set loaded once for this resolution. It reads at
 // most maxWalkBytes of the header from its end.
-func forwarded(copies []string, set *trustedSet) (netip.Addr, failure) {
+func forwarded(copies []string, set *trustedSet, f *failure) netip.Addr {
+	a, fail := forwardedWalk(copies, set)
+	if fail.sentinel != nil {
+		*f = fail
+	}
+	return a
+}
+
+func forwardedWalk(copies []string, set *trustedSet) (netip.Addr, failure) {
 	seen, n, budget := 0, 0, maxWalkBytes
 	for i := len(copies) - 1; i >= 0; i-- {
 		v := copies[i]
