@@ -89,7 +89,8 @@
 // things lie outside that, by the way net/http is built:
 //
 //   - A handler in front of it that copies the request (http.StripPrefix,
-//     http.TimeoutHandler, a router that calls WithContext) hands it the
+//     http.TimeoutHandler, http.MaxBytesHandler, a router that calls
+//     WithContext) hands it the
 //     copy: a handler wrapping that one (an access logger outside the
 //     router) keeps the original, with the raw RemoteAddr. Install the
 //     middleware outermost, or log from inside it.

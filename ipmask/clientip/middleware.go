@@ -392,7 +392,10 @@ var clientAddrHeaders = []string{
 // cannot ask the server to close the connection once its limit is hit (it
 // does so "if possible", through a method only net/http's writer has; the
 // server still closes it when much of the body is left unread): install
-// http.MaxBytesHandler in front of the middleware to keep that.
+// http.MaxBytesHandler in front of the middleware to keep that, and an
+// access log inside it, between it and the middleware: MaxBytesHandler
+// copies the request, as http.StripPrefix does, so a log wrapping it
+// would see the raw address (see the package documentation).
 //
 // A handler wrapping this middleware (an access logger, a tracer) therefore
 // sees, once it returns, the masked address, the Info and none of those
@@ -506,7 +509,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
 	var res result
 	m.r.resolve(r.Header, r.RemoteAddr, &res)
-	if res.peer.IsValid() && m.p.Mask(res.peer) == res.peer {
+	// A peer that did not parse may be this middleware's own rewrite too:
+	// a client whose network masks to the unspecified address (::1, or
+	// ::a.b.c.d, under /48) gets RemoteAddr "[::]:port", which no peer
+	// parse accepts. rewritten knows the text it wrote, and answers false
+	// for anything else.
+	if !res.peer.IsValid() || m.p.Mask(res.peer) == res.peer {
 		if full, ok := m.rewritten(r); ok {
 			// The peer is a masked address, and this middleware rewrote the
 			// request already: an outer handler serves it again (a retry), or

@@ -436,6 +436,36 @@ func TestMiddlewareServedAgain(t *testing.T) {
 	assert.Equal(t, "remote-addr", info.Strategy.String())
 }
 
+// TestMiddlewareServedAgainMaskedToUnspecified: a peer whose network
+// masks to the unspecified address (::1, IPv4-compatible and SIIT
+// addresses, under /48) gets RemoteAddr "[::]:port", which does not parse
+// as a peer; served through the middleware again it keeps its first
+// resolution all the same, rather than lose it (Unresolved, RemoteAddr
+// "", a tracker between the two counting nothing).
+func TestMiddlewareServedAgainMaskedToUnspecified(t *testing.T) {
+	for _, peer := range []string{"[::1]:4711", "[::203.0.113.9]:4711", "[::ffff:0:203.0.113.9]:4711", "[2001:db8:1:2::7]:4711"} {
+		t.Run(peer, func(t *testing.T) {
+			mw, err := clientip.NewMiddleware(nil, ipmask.Default, nil)
+			require.NoError(t, err)
+			var infos []clientip.Info
+			var remotes []string
+			h := mw(mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				info, _ := clientip.FromContext(r.Context())
+				infos = append(infos, info)
+				remotes = append(remotes, r.RemoteAddr)
+			})))
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.RemoteAddr = peer
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			require.Len(t, infos, 1)
+			assert.Equal(t, clientip.Resolved, infos[0].Outcome, "the first resolution is kept")
+			assert.NotEmpty(t, remotes[0])
+			full, _ := netip.ParseAddrPort(peer)
+			assert.Equal(t, ipmask.Default.Mask(full.Addr()), infos[0].Addr)
+		})
+	}
+}
+
 func TestMiddlewareIPv6RemoteAddr(t *testing.T) {
 	mw, err := clientip.NewMiddleware(nil, ipmask.Default, nil)
 	require.NoError(t, err)
