@@ -306,10 +306,11 @@ type Tracker struct {
 	counters [nCounters]atomic.Uint64
 }
 
-// The counters behind Stats, indexed.
+// The counters behind Stats, indexed. Clicks is their sum of Unique,
+// Repeat and UniqueUnknown, each click being counted in one: an atomic
+// add fewer per click.
 const (
-	cClicks = iota
-	cConversions
+	cConversions = iota
 	cUnique
 	cRepeat
 	cUnknown
@@ -547,8 +548,7 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	if kind == clickstore.KindConversion {
 		return t.convert(ctx, c, link, v, local, now)
 	}
-	v.Uniqueness, v.OverQuota = t.record(ctx, c, quotaNet, v.Bot != "", local, now)
-	t.count(cClicks)
+	v.Uniqueness, v.OverQuota = t.record(ctx, &c, quotaNet, v.Bot != "", local, now)
 	switch v.Uniqueness {
 	case clickstore.Unique:
 		t.count(cUnique)
@@ -558,16 +558,16 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 		t.count(cUnknown)
 	}
 	v.Outcome = Counted
-	t.add(ctx, c, v.Uniqueness, now)
+	t.add(ctx, &c, v.Uniqueness, now)
 	return v
 }
 
 // add counts c in the sink, without the raw address a Builder with
-// KeepRawAddr puts in it: that is for the store's window, and the sink is
-// what persists.
-func (t *Tracker) add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness, now time.Time) {
+// KeepRawAddr puts in it (it is cleared in c): that is for the store's
+// window, and the sink is what persists.
+func (t *Tracker) add(ctx context.Context, c *clickstore.Click, u clickstore.Uniqueness, now time.Time) {
 	c.RawAddr = netip.Addr{}
-	if err := t.sink.Add(ctx, c, u); err != nil {
+	if err := t.sink.Add(ctx, *c, u); err != nil {
 		t.count(cSinkFailures)
 		t.sinkLog.fail(ctx, now, "track: the sink failed; the click or conversion is not counted", err)
 		return
@@ -609,7 +609,7 @@ func (t *Tracker) quotaNetwork(addr netip.Addr, masked netip.Prefix) netip.Prefi
 // pseudonym is under a local key (the store's answer would mean nothing),
 // or its network is at its quota (then only whether the store holds the
 // visitor's click already).
-func (t *Tracker) record(ctx context.Context, c clickstore.Click, quotaNet netip.Prefix, bot, local bool, now time.Time) (clickstore.Uniqueness, bool) {
+func (t *Tracker) record(ctx context.Context, c *clickstore.Click, quotaNet netip.Prefix, bot, local bool, now time.Time) (clickstore.Uniqueness, bool) {
 	if bot {
 		t.count(cBots)
 		return clickstore.Repeat, false
@@ -632,7 +632,7 @@ func (t *Tracker) record(ctx context.Context, c clickstore.Click, quotaNet netip
 		t.count(cOverQuota)
 		return clickstore.UniqueUnknown, true
 	}
-	first, err := t.store.Record(ctx, c)
+	first, err := t.store.Record(ctx, *c)
 	switch {
 	case err != nil:
 		t.storeFailed(ctx, now, err)
@@ -675,7 +675,7 @@ func (t *Tracker) convert(ctx context.Context, c clickstore.Click, link string, 
 	v.Outcome = Counted
 	v.Uniqueness = clickstore.UniqueUnknown
 	t.count(cConversions)
-	t.add(ctx, c, v.Uniqueness, now)
+	t.add(ctx, &c, v.Uniqueness, now)
 	return v
 }
 
@@ -775,7 +775,7 @@ func (t *Tracker) Stats() Stats {
 	}
 	c := func(i int) uint64 { return t.counters[i].Load() }
 	return Stats{
-		Clicks:        c(cClicks),
+		Clicks:        c(cUnique) + c(cRepeat) + c(cUnknown),
 		Conversions:   c(cConversions),
 		Unique:        c(cUnique),
 		Repeat:        c(cRepeat),
