@@ -299,10 +299,11 @@ type Tracker struct {
 	addrs    addrText // finds addresses in labels and links
 	quota    *quota
 	logger   *slog.Logger
-	storeLog failLog      // the Store's failures, once per burst
-	sinkLog  failLog      // the Sink's
-	buildLog failLog      // the Builder's (its keyring's)
-	maskRun  atomic.Int64 // consecutive IPv4 addresses that looked masked
+	wall     *wallclock.Clock // opts.Now's, read without an indirect call, when Now is nil
+	storeLog failLog          // the Store's failures, once per burst
+	sinkLog  failLog          // the Sink's
+	buildLog failLog          // the Builder's (its keyring's)
+	maskRun  atomic.Int64     // consecutive IPv4 addresses that looked masked
 	counters [nCounters]atomic.Uint64
 }
 
@@ -332,6 +333,14 @@ const (
 )
 
 func (t *Tracker) count(i int) uint64 { return t.counters[i].Add(1) }
+
+// now reads the tracker's clock.
+func (t *Tracker) now() time.Time {
+	if t.wall != nil {
+		return t.wall.Now()
+	}
+	return t.opts.Now()
+}
 
 // New returns a Tracker that builds clicks with b, records them in store
 // and counts them in sink. All three are required (a nil pointer in the
@@ -389,7 +398,8 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 		o.NetworkQuota = DefaultNetworkQuota
 	}
 	if o.Now == nil {
-		o.Now = wallclock.New().Now
+		t.wall = wallclock.New()
+		o.Now = t.wall.Now
 	}
 	t.logger = o.Logger
 	if t.logger == nil {
@@ -460,9 +470,12 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 		// have named it: an address in it is masked, as the clientip
 		// middleware masks the client's own in the URL.
 		link = t.addrs.mask(link)
-	}
-	if strings.IndexByte(link, '%') >= 0 {
-		link = t.addrs.maskEncoded(link) // as encoded as a URL may leave it
+		// A link MayHold passes has no '%' (MayHold passes every one
+		// that has), so only one it passed can hide an address behind
+		// escapes.
+		if strings.IndexByte(link, '%') >= 0 {
+			link = t.addrs.maskEncoded(link) // as encoded as a URL may leave it
+		}
 	}
 	v := Visit{Link: link, Kind: kind}
 	if r == nil || (kind != clickstore.KindClick && kind != clickstore.KindConversion) || !clickstore.IsText(link) {
@@ -491,7 +504,7 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	}
 	// 3. What the user agent says, classified once per distinct agent
 	// and window.
-	now := t.opts.Now()
+	now := t.now()
 	ag := t.agents.get(header(r.Header, "User-Agent"), now)
 	v.Bot = requestBot(r)
 	if v.Bot == "" {
