@@ -96,16 +96,19 @@ func keyBlock(blk *[macBlock]byte, secret *[32]byte, pad byte) {
 // of zero bytes is a hash anyone can compute, and a pseudonym of an
 // address under it would be brute-forced.
 func (k Key) MAC(msg []byte) [sha256.Size]byte {
+	// Inlined where it is called, so that a MAC costs one call, to mac:
+	// called through a *Key, as a Builder calls it, a MAC that called a
+	// function of its own measured 10 to 20 ns more (see BENCHMARKS.md).
+	return k.mac(msg)
+}
+
+// anyMAC is MAC for a message of any length, or a Key without its states.
+func (k *Key) anyMAC(msg []byte) [sha256.Size]byte {
 	if !k.pads.set() {
 		if k.IsZero() {
 			return [sha256.Size]byte{} // not HMAC under zero bytes, which anyone can compute
 		}
 		return k.slowMAC(msg)
-	}
-	if len(msg) <= maxOneBlock && !raceDetector {
-		if sum, ok := k.oneBlockMAC(msg); ok {
-			return sum
-		}
 	}
 	h := sha256.New()
 	u, ok := h.(encoding.BinaryUnmarshaler)
@@ -136,28 +139,32 @@ func (k Key) MAC(msg []byte) [sha256.Size]byte {
 // block after the key block: 55 bytes, a 0x80 byte and the 8-byte length.
 const maxOneBlock = macBlock - 1 - 8
 
-// oneBlockMAC is MAC for a message of at most maxOneBlock bytes, which
-// a visitor pseudonym's is. Such a message and its padding are one block,
+// mac is MAC. A message of at most maxOneBlock bytes, which a visitor
+// pseudonym's is, is hashed here; anything else, and a Key without its
+// states, by anyMAC. Such a message and its padding are one block,
 // and so is the inner digest and its padding: each hash is resumed from its
 // key state, given its last block padded here, and read from its chaining
 // words, without the buffering and the copy of the digest that Write and
-// Sum make for a message of any length. ok is false if crypto/sha256 does
-// not resume or report its state in the format this code knows. It does
-// not allocate, except under the race detector, where MAC does not call it
-// (crypto/sha256's AppendBinary allocates there). It stands beside MAC's
-// general loop rather than as a branch in it: folded into one loop, a
-// tracked click measured about 40 ns slower in clickstore/track's
-// BenchmarkHandler (test binaries alternated), though BenchmarkKeyMAC did
-// not move. Its two hashes are written out rather than looped over, and
-// the hash is asserted to one interface once, not to two: 6% less time
-// a MAC in BenchmarkKeyMAC (see BENCHMARKS.md).
-func (k *Key) oneBlockMAC(msg []byte) (sum [sha256.Size]byte, ok bool) {
+// Sum make for a message of any length. If crypto/sha256 does not resume
+// or report its state in the format this code knows, anyMAC answers. It
+// does not allocate, except under the race detector, where anyMAC answers
+// (crypto/sha256's AppendBinary allocates there). The one-block path
+// stands beside anyMAC's general loop rather than as a branch in it:
+// folded into one loop, a tracked click measured about 40 ns slower in
+// clickstore/track's BenchmarkHandler (test binaries alternated), though
+// BenchmarkKeyMAC did not move. Its two hashes are written out rather than
+// looped over, and the hash is asserted to one interface once, not to
+// two: 6% less time a MAC in BenchmarkKeyMAC (see BENCHMARKS.md).
+func (k *Key) mac(msg []byte) [sha256.Size]byte {
+	if len(msg) > maxOneBlock || raceDetector || !k.pads.set() {
+		return k.anyMAC(msg)
+	}
 	// Written out in one function: the hash is then known to be
 	// crypto/sha256's, its calls are direct and it stays on the stack
 	// (handed to a helper as an interface, it escapes).
 	h, ok := sha256.New().(resumable)
 	if !ok {
-		return sum, false
+		return k.anyMAC(msg)
 	}
 	var st [sha256State]byte
 	copy(st[:], sha256Magic)
@@ -169,12 +176,12 @@ func (k *Key) oneBlockMAC(msg []byte) (sum [sha256.Size]byte, ok bool) {
 	blk[n] = 0x80
 	binary.BigEndian.PutUint64(blk[macBlock-8:], uint64(macBlock+n)*8)
 	if h.UnmarshalBinary(st[:]) != nil {
-		return sum, false
+		return k.anyMAC(msg)
 	}
 	h.Write(blk[:])
 	if b, err := h.AppendBinary(st[:0]); err != nil || len(b) != sha256State {
 		clear(st[4 : 4+sha256.Size])
-		return sum, false
+		return k.anyMAC(msg)
 	}
 	// The outer hash: the key state, then the inner digest's padded
 	// block.
@@ -184,6 +191,7 @@ func (k *Key) oneBlockMAC(msg []byte) (sum [sha256.Size]byte, ok bool) {
 	binary.BigEndian.PutUint64(blk[macBlock-8:], (macBlock+sha256.Size)*8)
 	copy(st[4:], k.pads.outer[:])
 	binary.BigEndian.PutUint64(st[sha256State-8:], macBlock)
+	var sum [sha256.Size]byte
 	ok = h.UnmarshalBinary(st[:]) == nil
 	if ok {
 		h.Write(blk[:])
@@ -194,12 +202,12 @@ func (k *Key) oneBlockMAC(msg []byte) (sum [sha256.Size]byte, ok bool) {
 	clear(st[4 : 4+sha256.Size])
 	clear(blk[:sha256.Size])
 	if !ok {
-		return [sha256.Size]byte{}, false
+		return k.anyMAC(msg)
 	}
-	return sum, true
+	return sum
 }
 
-// resumable is what oneBlockMAC needs of crypto/sha256's hash: to be
+// resumable is what mac needs of crypto/sha256's hash: to be
 // resumed from a state, written and asked for its state.
 type resumable interface {
 	io.Writer
