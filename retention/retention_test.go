@@ -118,6 +118,9 @@ func TestKeyringKeys(t *testing.T) {
 	assert.Equal(t, cur, again, "same epoch, same key")
 
 	next := p.EpochStart(cur.Epoch + 1)
+	last, _, err := r.Keys(ctx, next.Add(-time.Nanosecond))
+	require.NoError(t, err)
+	assert.Equal(t, cur, last, "the epoch's last nanosecond has its key")
 	cur2, prev2, err := r.Keys(ctx, next)
 	require.NoError(t, err)
 	assert.NotEqual(t, cur.Secret(), cur2.Secret(), "a new epoch has a new random key")
@@ -132,6 +135,36 @@ func TestKeyringKeys(t *testing.T) {
 	_, prev5, err := r.Keys(ctx, p.EpochStart(cur.Epoch+5))
 	require.NoError(t, err)
 	assert.True(t, prev5.IsZero(), "a skipped epoch has no key to look up")
+}
+
+// Before 1970 epochs are negative, and a cached epoch ends where the
+// next begins, as after it.
+func TestKeyringKeysBefore1970(t *testing.T) {
+	ctx := context.Background()
+	r, err := retention.NewKeyring(nil)
+	require.NoError(t, err)
+	defer r.Close()
+	p := r.Policy()
+	at := time.Date(1969, 12, 31, 23, 45, 0, 0, time.UTC)
+	cur, _, err := r.Keys(ctx, at)
+	require.NoError(t, err)
+	assert.Equal(t, int64(-1), cur.Epoch)
+	for _, tt := range []struct {
+		name string
+		t    time.Time
+		same bool
+	}{
+		{"the epoch's first nanosecond", p.EpochStart(-1), true},
+		{"its last", p.EpochStart(0).Add(-time.Nanosecond), true},
+		{"the next epoch's first", p.EpochStart(0), false},
+	} {
+		k, _, err := r.Keys(ctx, tt.t)
+		require.NoError(t, err, tt.name)
+		assert.Equal(t, tt.same, k == cur, tt.name)
+		if !tt.same {
+			assert.Equal(t, int64(0), k.Epoch, tt.name)
+		}
+	}
 }
 
 func TestKeyringSharedStoreAgrees(t *testing.T) {
