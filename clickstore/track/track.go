@@ -420,11 +420,22 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 		}
 		t.addrs.mask = tm.MaskString
 	}
-	t.agents = newAgentCache(o.AgentCache, o.Window, o.Now, o.Classify)
+	t.agents = newAgentCache(o.AgentCache, o.Window, o.Now, t.classify)
 	if o.NetworkQuota > 0 {
 		t.quota = newQuota(o.NetworkQuota, o.Window)
 	}
 	return t, nil
+}
+
+// classify is Options.Classify with its labels as a click keeps them:
+// the bot label cut to what a store takes, or LabelBot if it is not text
+// or spells an address, and a device class dropped if it is too long, not
+// text or spells an address. The checks depend on the label alone, so
+// the agent cache keeps their outcome, and a request pays for none of
+// them.
+func (t *Tracker) classify(userAgent string) Agent {
+	a := t.opts.Classify(userAgent)
+	return Agent{Bot: t.addrs.bot(a.Bot), Device: t.addrs.device(a.Device)}
 }
 
 // Track counts r as a click on link (kind KindClick) or a conversion (kind
@@ -508,9 +519,10 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	ag := t.agents.get(header(r.Header, "User-Agent"), now)
 	v.Bot = requestBot(r)
 	if v.Bot == "" {
-		// A classifier's label persists: it is cut to what a store
-		// takes, and one that spells an address is LabelBot.
-		v.Bot = t.addrs.bot(ag.agent.Bot)
+		// A classifier's label persists: it was cut to what a store
+		// takes, and one that spells an address made LabelBot, when
+		// the agent was classified (see classify).
+		v.Bot = ag.agent.Bot
 	}
 	// 4. Enrichment sees the full address, and only here.
 	var attrs Attributes
@@ -551,11 +563,10 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	// spells an address.
 	c.Bot = v.Bot
 	c.Country = countryCode(attrs.Country)
-	c.Device = attrs.Device
-	if c.Device == "" {
-		c.Device = ag.agent.Device
+	c.Device = ag.agent.Device // checked when the agent was classified
+	if attrs.Device != "" {
+		c.Device = t.addrs.device(attrs.Device)
 	}
-	c.Device = t.addrs.device(c.Device)
 	c.Referrer = referrerHost(header(r.Header, "Referer")) // ASCII host names only
 
 	if kind == clickstore.KindConversion {
