@@ -96,9 +96,8 @@ func keyBlock(blk *[macBlock]byte, secret *[32]byte, pad byte) {
 // of zero bytes is a hash anyone can compute, and a pseudonym of an
 // address under it would be brute-forced.
 func (k Key) MAC(msg []byte) [sha256.Size]byte {
-	// Inlined where it is called, so that a MAC costs one call, to mac:
-	// called through a *Key, as a Builder calls it, a MAC that called a
-	// function of its own measured 10 to 20 ns more (see BENCHMARKS.md).
+	// Inlined where it is called, so that a MAC costs one call, to mac,
+	// not two (a step of the tracker's, see BENCHMARKS.md).
 	return k.mac(msg)
 }
 
@@ -154,7 +153,7 @@ const maxOneBlock = macBlock - 1 - 8
 // clickstore/track's BenchmarkHandler (test binaries alternated), though
 // BenchmarkKeyMAC did not move. Its two hashes are written out rather than
 // looped over, and the hash is asserted to one interface once, not to
-// two: 6% less time a MAC in BenchmarkKeyMAC (see BENCHMARKS.md).
+// two (a step of the tracker's, see BENCHMARKS.md).
 func (k *Key) mac(msg []byte) [sha256.Size]byte {
 	if len(msg) > maxOneBlock || raceDetector || !k.pads.set() {
 		return k.anyMAC(msg)
