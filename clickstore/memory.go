@@ -190,19 +190,63 @@ func (m *Memory) Record(ctx context.Context, c Click) (bool, error) {
 
 func (m *Memory) record(c *Click) (bool, error) {
 	s := m.shard(c.Visitor)
-	var p *shard
+	if first, err, ok := m.recordFromShard(c, s); ok {
+		return first, err
+	}
+	// The previous pseudonym's shard comes first in the lock order and
+	// was busy: take both locks in order and look again.
+	p := m.shard(c.PrevVisitor)
+	defer unlockPair(lockPair(s, p))
+	now, held, err := m.look(c, s)
+	if held || err != nil {
+		return false, err
+	}
+	return m.recordPrev(c, s, p, now)
+}
+
+// recordFromShard is record with the lock of s, the current pseudonym's
+// shard, taken first. Most clicks are repeats under the current key, and
+// for those the previous pseudonym's shard is not locked at all. ok is
+// false, and nothing was done, when that shard must be locked first and
+// another call holds it.
+func (m *Memory) recordFromShard(c *Click, s *shard) (first bool, err error, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now, held, err := m.look(c, s)
+	if held || err != nil {
+		return false, err, true
+	}
+	p := s
 	if !c.PrevVisitor.IsZero() {
 		p = m.shard(c.PrevVisitor)
 	}
-	defer unlockPair(lockPair(s, p))
+	if p != s {
+		if !lockAfter(s, p) {
+			return false, nil, false
+		}
+		defer p.mu.Unlock()
+	}
+	first, err = m.recordPrev(c, s, p, now)
+	return first, err, true
+}
+
+// look begins a Record with the lock of s, the current pseudonym's shard,
+// held: it reads the store's clock, destroys what expired in s and reports
+// whether s holds the visitor's click on the link.
+func (m *Memory) look(c *Click, s *shard) (now int64, held bool, err error) {
 	if m.closed.Load() {
-		return false, errClosed("record")
+		return 0, false, errClosed("record")
 	}
-	now := m.now() // read under the lock, so each shard's records are in clock order
+	now = m.now() // read under the lock, so each shard's records are in clock order
 	m.expire(s, now)
-	if s.held(c.Visitor, c.Link, now, m.window) {
-		return false, nil
-	}
+	return now, s.held(c.Visitor, c.Link, now, m.window), nil
+}
+
+// recordPrev ends a Record whose current pseudonym holds no click on the
+// link, with the locks of s and p held (p is the previous pseudonym's
+// shard, or s when that is the same or there is none): it records c in s
+// unless the previous pseudonym holds a click on the link.
+func (m *Memory) recordPrev(c *Click, s, p *shard, now int64) (bool, error) {
 	if !c.PrevVisitor.IsZero() {
 		if p != s {
 			m.expire(p, now)
@@ -217,6 +261,17 @@ func (m *Memory) record(c *Click) (bool, error) {
 	}
 	s.insert(c, now)
 	return true, nil
+}
+
+// lockAfter locks p while s is locked, if that keeps the address order
+// of lockPair or p is free, and reports whether it did: a call holding p
+// and waiting for s cannot then deadlock with this one.
+func lockAfter(s, p *shard) bool {
+	if uintptr(unsafe.Pointer(s)) < uintptr(unsafe.Pointer(p)) {
+		p.mu.Lock()
+		return true
+	}
+	return p.mu.TryLock()
 }
 
 func (m *Memory) shard(v Pseudonym) *shard {

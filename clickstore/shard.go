@@ -125,18 +125,16 @@ func (s *shard) put(seq uint32, r *rec) int64 {
 	return bs[lo].start + r.offset()
 }
 
-// held reports whether a click of v on link is held at now.
+// held reports whether a click of v on link is held at now. The link is
+// compared with the interned text of v's records, which costs less than
+// finding its ID in the links' map: a visitor holds few records.
 func (s *shard) held(v Pseudonym, link string, now, window int64) bool {
 	if len(s.heads) == 0 {
 		return false
 	}
-	lid, ok := s.links.lookup(link)
-	if !ok {
-		return false
-	}
 	for prev, seq := nilSeq, s.heads[s.slot(v)]; seq != nilSeq; {
 		r := s.rec(seq)
-		if r.v == v && r.link == lid {
+		if r.v == v && s.links.ents[r.link].key == link {
 			return s.put(seq, r)+window > now
 		}
 		prev, seq = seq, r.x^prev

@@ -120,6 +120,7 @@ type Keyring struct {
 	mu     sync.RWMutex
 	ok     bool      // the cache below is filled
 	epoch  int64     // the epoch c.cur belongs to
+	lo, hi int64     // its first and past-last Unix nanoseconds
 	c      *keyCache // nil until first filled; zeroed in place, never dropped
 	closed bool
 
@@ -160,6 +161,11 @@ func (r *Keyring) fillLocked(e int64, cur, prev Key) {
 	}
 	// Assigning overwrites the bytes of the keys cached before in place.
 	r.ok, r.epoch, r.c.cur, r.c.prev = true, e, cur, prev
+	// Epochs the keyring fills are defined (see Policy.defines): their
+	// bounds fit an int64.
+	w := int64(r.policy.Window())
+	r.lo = e * w
+	r.hi = r.lo + w
 }
 
 // cachedLocked reports whether the cache answers for epoch e at now: it
@@ -254,15 +260,20 @@ func (r *Keyring) Keys(ctx context.Context, now time.Time) (current, previous Ke
 	if ctx == nil {
 		return Key{}, Key{}, nilContext("keys")
 	}
-	e := r.policy.Epoch(now)
+	// The cached epoch is found by its bounds, without the division
+	// that finds now's epoch: now is in it if and only if now's epoch
+	// is the cached one.
+	n := now.UnixNano()
 	r.mu.RLock()
-	if r.cachedLocked(e, now) {
+	in := r.ok && r.lo <= n && n < r.hi
+	if in && (!r.local || r.localFresh(now)) {
 		current, previous, err = r.c.cur, r.c.prev, r.localErr
 		r.mu.RUnlock()
 		return current, previous, err
 	}
-	local := r.ok && r.epoch == e && r.local
+	local := in && r.local
 	r.mu.RUnlock()
+	e := r.policy.Epoch(now)
 	if local {
 		// Time to try the store again, unless another caller is at it:
 		// then the local key serves on rather than wait for a store

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding"
 	"encoding/binary"
+	"io"
 )
 
 // The HMAC-SHA256 (RFC 2104) of a Key, computed from the SHA-256 states
@@ -95,16 +96,18 @@ func keyBlock(blk *[macBlock]byte, secret *[32]byte, pad byte) {
 // of zero bytes is a hash anyone can compute, and a pseudonym of an
 // address under it would be brute-forced.
 func (k Key) MAC(msg []byte) [sha256.Size]byte {
+	// Inlined where it is called, so that a MAC costs one call, to mac,
+	// not two (a step of the tracker's, see BENCHMARKS.md).
+	return k.mac(msg)
+}
+
+// anyMAC is MAC for a message of any length, or a Key without its states.
+func (k *Key) anyMAC(msg []byte) [sha256.Size]byte {
 	if !k.pads.set() {
 		if k.IsZero() {
 			return [sha256.Size]byte{} // not HMAC under zero bytes, which anyone can compute
 		}
 		return k.slowMAC(msg)
-	}
-	if len(msg) <= maxOneBlock && !raceDetector {
-		if sum, ok := k.oneBlockMAC(msg); ok {
-			return sum
-		}
 	}
 	h := sha256.New()
 	u, ok := h.(encoding.BinaryUnmarshaler)
@@ -135,56 +138,80 @@ func (k Key) MAC(msg []byte) [sha256.Size]byte {
 // block after the key block: 55 bytes, a 0x80 byte and the 8-byte length.
 const maxOneBlock = macBlock - 1 - 8
 
-// oneBlockMAC is MAC for a message of at most maxOneBlock bytes, which
-// a visitor pseudonym's is. Such a message and its padding are one block,
+// mac is MAC. A message of at most maxOneBlock bytes, which a visitor
+// pseudonym's is, is hashed here; anything else, and a Key without its
+// states, by anyMAC. Such a message and its padding are one block,
 // and so is the inner digest and its padding: each hash is resumed from its
 // key state, given its last block padded here, and read from its chaining
 // words, without the buffering and the copy of the digest that Write and
-// Sum make for a message of any length. ok is false if crypto/sha256 does
-// not resume or report its state in the format this code knows. It does
-// not allocate, except under the race detector, where MAC does not call it
-// (crypto/sha256's AppendBinary allocates there). It stands beside MAC's
-// general loop rather than as a branch in it: folded into one loop, a
-// tracked click measured about 40 ns slower in clickstore/track's
-// BenchmarkHandler (test binaries alternated), though BenchmarkKeyMAC did
-// not move.
-func (k *Key) oneBlockMAC(msg []byte) (sum [sha256.Size]byte, ok bool) {
-	h := sha256.New()
-	u, ok1 := h.(encoding.BinaryUnmarshaler)
-	a, ok2 := h.(encoding.BinaryAppender)
-	if !ok1 || !ok2 {
-		return sum, false
+// Sum make for a message of any length. If crypto/sha256 does not resume
+// or report its state in the format this code knows, anyMAC answers. It
+// does not allocate, except under the race detector, where anyMAC answers
+// (crypto/sha256's AppendBinary allocates there). The one-block path
+// stands beside anyMAC's general loop rather than as a branch in it:
+// folded into one loop, a tracked click measured about 40 ns slower in
+// clickstore/track's BenchmarkHandler (test binaries alternated), though
+// BenchmarkKeyMAC did not move. Its two hashes are written out rather than
+// looped over, and the hash is asserted to one interface once, not to
+// two (a step of the tracker's, see BENCHMARKS.md).
+func (k *Key) mac(msg []byte) [sha256.Size]byte {
+	if len(msg) > maxOneBlock || raceDetector || !k.pads.set() {
+		return k.anyMAC(msg)
+	}
+	// Written out in one function: the hash is then known to be
+	// crypto/sha256's, its calls are direct and it stays on the stack
+	// (handed to a helper as an interface, it escapes).
+	h, ok := sha256.New().(resumable)
+	if !ok {
+		return k.anyMAC(msg)
 	}
 	var st [sha256State]byte
-	var blk [macBlock]byte
 	copy(st[:], sha256Magic)
+	// The inner hash: the key state, then the message's padded block.
+	copy(st[4:], k.pads.inner[:])
 	binary.BigEndian.PutUint64(st[sha256State-8:], macBlock) // the key block is hashed
-	ok = true
-	for i, pad := range [...]*[sha256.Size]byte{&k.pads.inner, &k.pads.outer} {
-		copy(st[4:], pad[:])
-		if u.UnmarshalBinary(st[:]) != nil {
-			ok = false
-			break
-		}
-		last := msg
-		if i == 1 {
-			last = sum[:]
-		}
-		n := copy(blk[:], last)
-		blk[n] = 0x80
-		clear(blk[n+1 : macBlock-8])
-		binary.BigEndian.PutUint64(blk[macBlock-8:], uint64(macBlock+n)*8)
+	var blk [macBlock]byte
+	n := copy(blk[:], msg)
+	blk[n] = 0x80
+	binary.BigEndian.PutUint64(blk[macBlock-8:], uint64(macBlock+n)*8)
+	if h.UnmarshalBinary(st[:]) != nil {
+		return k.anyMAC(msg)
+	}
+	h.Write(blk[:])
+	if b, err := h.AppendBinary(st[:0]); err != nil || len(b) != sha256State {
+		clear(st[4 : 4+sha256.Size])
+		return k.anyMAC(msg)
+	}
+	// The outer hash: the key state, then the inner digest's padded
+	// block.
+	copy(blk[:], st[4:4+sha256.Size])
+	blk[sha256.Size] = 0x80
+	clear(blk[sha256.Size+1 : macBlock-8])
+	binary.BigEndian.PutUint64(blk[macBlock-8:], (macBlock+sha256.Size)*8)
+	copy(st[4:], k.pads.outer[:])
+	binary.BigEndian.PutUint64(st[sha256State-8:], macBlock)
+	var sum [sha256.Size]byte
+	ok = h.UnmarshalBinary(st[:]) == nil
+	if ok {
 		h.Write(blk[:])
-		b, err := a.AppendBinary(st[:0])
-		if err != nil || len(b) != sha256State {
-			ok = false
-			break
-		}
+		b, err := h.AppendBinary(st[:0])
+		ok = err == nil && len(b) == sha256State
 		copy(sum[:], st[4:4+sha256.Size])
 	}
 	clear(st[4 : 4+sha256.Size])
-	clear(blk[:])
-	return sum, ok
+	clear(blk[:sha256.Size])
+	if !ok {
+		return k.anyMAC(msg)
+	}
+	return sum
+}
+
+// resumable is what mac needs of crypto/sha256's hash: to be
+// resumed from a state, written and asked for its state.
+type resumable interface {
+	io.Writer
+	encoding.BinaryUnmarshaler
+	encoding.BinaryAppender
 }
 
 // slowMAC is MAC hashing the padded key blocks.

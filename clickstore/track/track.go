@@ -301,17 +301,19 @@ type Tracker struct {
 	addrs    addrText // finds addresses in labels and links
 	quota    *quota
 	logger   *slog.Logger
-	storeLog failLog      // the Store's failures, once per burst
-	sinkLog  failLog      // the Sink's
-	buildLog failLog      // the Builder's (its keyring's)
-	maskRun  atomic.Int64 // consecutive IPv4 addresses that looked masked
+	wall     *wallclock.Clock // opts.Now's, read without an indirect call, when Now is nil
+	storeLog failLog          // the Store's failures, once per burst
+	sinkLog  failLog          // the Sink's
+	buildLog failLog          // the Builder's (its keyring's)
+	maskRun  atomic.Int64     // consecutive IPv4 addresses that looked masked
 	counters [nCounters]atomic.Uint64
 }
 
-// The counters behind Stats, indexed.
+// The counters behind Stats, indexed. Clicks is their sum of Unique,
+// Repeat and UniqueUnknown, each click being counted in one: an atomic
+// add fewer per click.
 const (
-	cClicks = iota
-	cConversions
+	cConversions = iota
 	cUnique
 	cRepeat
 	cUnknown
@@ -333,6 +335,14 @@ const (
 )
 
 func (t *Tracker) count(i int) uint64 { return t.counters[i].Add(1) }
+
+// now reads the tracker's clock.
+func (t *Tracker) now() time.Time {
+	if t.wall != nil {
+		return t.wall.Now()
+	}
+	return t.opts.Now()
+}
 
 // New returns a Tracker that builds clicks with b, records them in store
 // and counts them in sink. All three are required (a nil pointer in the
@@ -390,7 +400,8 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 		o.NetworkQuota = DefaultNetworkQuota
 	}
 	if o.Now == nil {
-		o.Now = wallclock.New().Now
+		t.wall = wallclock.New()
+		o.Now = t.wall.Now
 	}
 	t.logger = o.Logger
 	if t.logger == nil {
@@ -411,11 +422,22 @@ func New(b *clickstore.Builder, store clickstore.Store, sink clickstore.Sink, op
 		}
 		t.addrs.mask = tm.MaskString
 	}
-	t.agents = newAgentCache(o.AgentCache, o.Window, o.Now, o.Classify)
+	t.agents = newAgentCache(o.AgentCache, o.Window, o.Now, t.classify)
 	if o.NetworkQuota > 0 {
 		t.quota = newQuota(o.NetworkQuota, o.Window)
 	}
 	return t, nil
+}
+
+// classify is Options.Classify with its labels as a click keeps them:
+// the bot label cut to what a store takes, or LabelBot if it is not text
+// or spells an address, and a device class dropped if it is too long, not
+// text or spells an address. The checks depend on the label alone, so
+// the agent cache keeps their outcome, and a request pays for none of
+// them.
+func (t *Tracker) classify(userAgent string) Agent {
+	a := t.opts.Classify(userAgent)
+	return Agent{Bot: t.addrs.bot(a.Bot), Device: t.addrs.device(a.Device)}
 }
 
 // Track counts r as a click on link (kind KindClick) or a conversion (kind
@@ -461,9 +483,12 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 		// have named it: an address in it is masked, as the clientip
 		// middleware masks the client's own in the URL.
 		link = t.addrs.mask(link)
-	}
-	if strings.IndexByte(link, '%') >= 0 {
-		link = t.addrs.maskEncoded(link) // as encoded as a URL may leave it
+		// A link MayHold passes has no '%' (MayHold passes every one
+		// that has), so only one it passed can hide an address behind
+		// escapes.
+		if strings.IndexByte(link, '%') >= 0 {
+			link = t.addrs.maskEncoded(link) // as encoded as a URL may leave it
+		}
 	}
 	v := Visit{Link: link, Kind: kind}
 	if r == nil || (kind != clickstore.KindClick && kind != clickstore.KindConversion) || !clickstore.IsText(link) {
@@ -492,13 +517,14 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	}
 	// 3. What the user agent says, classified once per distinct agent
 	// and window.
-	now := t.opts.Now()
+	now := t.now()
 	ag := t.agents.get(header(r.Header, "User-Agent"), now)
 	v.Bot = requestBot(r)
 	if v.Bot == "" {
-		// A classifier's label persists: it is cut to what a store
-		// takes, and one that spells an address is LabelBot.
-		v.Bot = t.addrs.bot(ag.agent.Bot)
+		// A classifier's label persists: it was cut to what a store
+		// takes, and one that spells an address made LabelBot, when
+		// the agent was classified (see classify).
+		v.Bot = ag.agent.Bot
 	}
 	// 4. Enrichment sees the full address, and only here.
 	var attrs Attributes
@@ -539,18 +565,16 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 	// spells an address.
 	c.Bot = v.Bot
 	c.Country = countryCode(attrs.Country)
-	c.Device = attrs.Device
-	if c.Device == "" {
-		c.Device = ag.agent.Device
+	c.Device = ag.agent.Device // checked when the agent was classified
+	if attrs.Device != "" {
+		c.Device = t.addrs.device(attrs.Device)
 	}
-	c.Device = t.addrs.device(c.Device)
 	c.Referrer = referrerHost(header(r.Header, "Referer")) // ASCII host names only
 
 	if kind == clickstore.KindConversion {
 		return t.convert(ctx, c, link, v, local, now)
 	}
-	v.Uniqueness, v.OverQuota = t.record(ctx, c, quotaNet, v.Bot != "", local, now)
-	t.count(cClicks)
+	v.Uniqueness, v.OverQuota = t.record(ctx, &c, quotaNet, v.Bot != "", local, now)
 	switch v.Uniqueness {
 	case clickstore.Unique:
 		t.count(cUnique)
@@ -560,16 +584,16 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 		t.count(cUnknown)
 	}
 	v.Outcome = Counted
-	t.add(ctx, c, v.Uniqueness, now)
+	t.add(ctx, &c, v.Uniqueness, now)
 	return v
 }
 
 // add counts c in the sink, without the raw address a Builder with
-// KeepRawAddr puts in it: that is for the store's window, and the sink is
-// what persists.
-func (t *Tracker) add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness, now time.Time) {
+// KeepRawAddr puts in it (it is cleared in c): that is for the store's
+// window, and the sink is what persists.
+func (t *Tracker) add(ctx context.Context, c *clickstore.Click, u clickstore.Uniqueness, now time.Time) {
 	c.RawAddr = netip.Addr{}
-	if err := t.sink.Add(ctx, c, u); err != nil {
+	if err := t.sink.Add(ctx, *c, u); err != nil {
 		t.count(cSinkFailures)
 		t.sinkLog.fail(ctx, now, "track: the sink failed; the click or conversion is not counted", err)
 		return
@@ -611,7 +635,7 @@ func (t *Tracker) quotaNetwork(addr netip.Addr, masked netip.Prefix) netip.Prefi
 // pseudonym is under a local key (the store's answer would mean nothing),
 // or its network is at its quota (then only whether the store holds the
 // visitor's click already).
-func (t *Tracker) record(ctx context.Context, c clickstore.Click, quotaNet netip.Prefix, bot, local bool, now time.Time) (clickstore.Uniqueness, bool) {
+func (t *Tracker) record(ctx context.Context, c *clickstore.Click, quotaNet netip.Prefix, bot, local bool, now time.Time) (clickstore.Uniqueness, bool) {
 	if bot {
 		t.count(cBots)
 		return clickstore.Repeat, false
@@ -634,7 +658,7 @@ func (t *Tracker) record(ctx context.Context, c clickstore.Click, quotaNet netip
 		t.count(cOverQuota)
 		return clickstore.UniqueUnknown, true
 	}
-	first, err := t.store.Record(ctx, c)
+	first, err := t.store.Record(ctx, *c)
 	switch {
 	case err != nil:
 		t.storeFailed(ctx, now, err)
@@ -677,7 +701,7 @@ func (t *Tracker) convert(ctx context.Context, c clickstore.Click, link string, 
 	v.Outcome = Counted
 	v.Uniqueness = clickstore.UniqueUnknown
 	t.count(cConversions)
-	t.add(ctx, c, v.Uniqueness, now)
+	t.add(ctx, &c, v.Uniqueness, now)
 	return v
 }
 
@@ -777,7 +801,7 @@ func (t *Tracker) Stats() Stats {
 	}
 	c := func(i int) uint64 { return t.counters[i].Load() }
 	return Stats{
-		Clicks:        c(cClicks),
+		Clicks:        c(cUnique) + c(cRepeat) + c(cUnknown),
 		Conversions:   c(cConversions),
 		Unique:        c(cUnique),
 		Repeat:        c(cRepeat),

@@ -110,9 +110,18 @@ func TestClockReadsWallOncePerEvery(t *testing.T) {
 	assert.Equal(t, 10, f.walls)
 }
 
-// The real clock agrees with time.Now.
+// The real clock agrees with time.Now, from its first readings and from
+// one an hour old, whose first reading reads the wall clock.
 func TestClockAgreesWithTimeNow(t *testing.T) {
 	c := New()
+	checkAgreesWithTimeNow(t, c)
+	old := &Clock{base: time.Now().Add(-time.Hour)}
+	checkAgreesWithTimeNow(t, old)
+	assert.GreaterOrEqual(t, old.checked.Load(), int64(time.Hour), "the wall clock was read")
+}
+
+func checkAgreesWithTimeNow(t *testing.T, c *Clock) {
+	t.Helper()
 	for range 1000 {
 		before := time.Now()
 		got := c.Now()
