@@ -72,8 +72,6 @@ func sampleLog(r *rand.Rand, n, maxLine int) []byte {
 // never split between two workers, and a long line is masked in the same
 // pieces.
 func TestParallelSameAsOneWriter(t *testing.T) {
-	defer func(v int) { parallelFrom = v }(parallelFrom)
-	parallelFrom = 1 // share out even the smallest reads
 	const maxLine = 256
 	opts := &logmask.Options{MaxLine: maxLine}
 	r := rand.New(rand.NewPCG(1, 2))
@@ -94,16 +92,9 @@ func TestParallelSameAsOneWriter(t *testing.T) {
 				l, err := newLines(&got, ipmask.Default, opts, workers)
 				require.NoError(t, err)
 				src := &chunky{r: rand.New(rand.NewPCG(uint64(workers), uint64(maxRead))), b: in, max: maxRead}
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := src.Read(buf)
-					if n > 0 {
-						require.NoError(t, l.Write(buf[:n]))
-					}
-					if err == io.EOF {
-						break
-					}
-				}
+				rerr, werr := l.readFrom(src)
+				require.NoError(t, rerr)
+				require.NoError(t, werr)
 				require.NoError(t, l.Close())
 				assert.Equal(t, want.String(), got.String())
 			})
@@ -114,8 +105,6 @@ func TestParallelSameAsOneWriter(t *testing.T) {
 // The command, with its default of one worker per core, masks a file read
 // in uneven pieces as one Writer does.
 func TestRunParallelSameAsSequential(t *testing.T) {
-	defer func(v int) { parallelFrom = v }(parallelFrom)
-	parallelFrom = 1
 	in := sampleLog(rand.New(rand.NewPCG(3, 4)), 2000, 1024)
 	var want, got, errOut bytes.Buffer
 	_, err := logmask.Copy(&want, bytes.NewReader(in), ipmask.Default, &logmask.Options{MaxLine: 1024})
@@ -126,27 +115,4 @@ func TestRunParallelSameAsSequential(t *testing.T) {
 		require.Equal(t, 0, run([]string{"-j", j, "-max-line", "1024"}, src, &got, &errOut), errOut.String())
 		assert.Equal(t, want.String(), got.String(), "-j %s", j)
 	}
-}
-
-// splitLines cuts only after newlines, into at most n runs that together
-// are the input.
-func TestSplitLines(t *testing.T) {
-	b := []byte("a\nbb\nccc\ndddd\n")
-	for n := 1; n <= 6; n++ {
-		parts := splitLines(nil, b, n)
-		assert.LessOrEqual(t, len(parts), n)
-		assert.Equal(t, string(b), string(bytes.Join(parts, nil)))
-		for _, p := range parts {
-			assert.True(t, len(p) == 0 || p[len(p)-1] == '\n', "n=%d: %q ends a line", n, p)
-		}
-	}
-	// Many short lines: n runs, each within n lines of an n-th (each run
-	// ends at the first newline past its share, so the last is shorter).
-	many := bytes.Repeat([]byte("0123456789\n"), 1000)
-	parts := splitLines(nil, many, 4)
-	require.Len(t, parts, 4)
-	for _, p := range parts {
-		assert.InDelta(t, len(many)/4, len(p), 4*11)
-	}
-	assert.Len(t, splitLines(nil, []byte("one line only\n"), 4), 1)
 }
