@@ -58,6 +58,10 @@ type job struct {
 	out   []byte // seq's output before whole's (a long line's end), then whole's
 	post  []byte // seq's output after whole's (a long line's start)
 	w     *logmask.Writer
+	// size is how much to read next: 4 KiB at first (a piped logger's
+	// reads are a few lines), doubled up to readSize by each read that
+	// fills it.
+	size int
 }
 
 // sink appends what a Writer writes to the slice b points to.
@@ -82,7 +86,7 @@ func newLines(out io.Writer, p ipmask.Policy, opts *logmask.Options, n int) (*li
 	}
 	l.turn.L = &l.wmu
 	for range n {
-		j := &job{}
+		j := &job{size: 4 << 10}
 		if j.w, err = logmask.NewWriter(&sink{&j.out}, p, opts); err != nil {
 			return nil, err
 		}
@@ -128,8 +132,11 @@ func (l *lines) take(j *job, r io.Reader) (int, bool) {
 	l.carry = l.carry[:0]
 	j.whole, j.out, j.post = nil, j.out[:0], j.post[:0]
 	for !l.done && !l.failed.Load() {
-		j.in = slices.Grow(j.in, readSize)
-		n, err := r.Read(j.in[len(j.in) : len(j.in)+readSize])
+		j.in = slices.Grow(j.in, j.size)
+		n, err := r.Read(j.in[len(j.in) : len(j.in)+j.size])
+		if n == j.size {
+			j.size = min(2*j.size, readSize)
+		}
 		if err != nil {
 			l.done = true
 			if err != io.EOF {

@@ -116,3 +116,33 @@ func TestRunParallelSameAsSequential(t *testing.T) {
 		assert.Equal(t, want.String(), got.String(), "-j %s", j)
 	}
 }
+
+// FuzzLines feeds text to 1 to 4 workers in reads of random length: the
+// output is what one Writer writes, whatever the lines' lengths against
+// MaxLine and wherever the reads cut them.
+func FuzzLines(f *testing.F) {
+	f.Add([]byte("203.0.113.9 a\n2001:db8:1:2::7 b\n\nlast 198.51.100.7"), uint16(7), uint8(2), uint16(0))
+	f.Add([]byte(strings.Repeat("x", 300)+" 203.0.113.9\n10.1.2.3,10.1.2.4\n"+strings.Repeat("1.2.3.4,", 80)), uint16(100), uint8(3), uint16(0))
+	f.Add(sampleLog(rand.New(rand.NewPCG(7, 8)), 40, 256), uint16(300), uint8(1), uint16(0))
+	f.Fuzz(func(t *testing.T, text []byte, step uint16, workers uint8, maxLine uint16) {
+		opts := &logmask.Options{MaxLine: 256 + int(maxLine%1024)}
+		var want bytes.Buffer
+		one, err := logmask.NewWriter(&want, ipmask.Default, opts)
+		require.NoError(t, err)
+		_, err = one.Write(text)
+		require.NoError(t, err)
+		require.NoError(t, one.Close())
+
+		var got bytes.Buffer
+		l, err := newLines(&got, ipmask.Default, opts, 1+int(workers%4))
+		require.NoError(t, err)
+		src := &chunky{r: rand.New(rand.NewPCG(uint64(step), 1)), b: text, max: 1 + int(step%2048)}
+		rerr, werr := l.readFrom(src)
+		require.NoError(t, rerr)
+		require.NoError(t, werr)
+		require.NoError(t, l.Close())
+		if !bytes.Equal(want.Bytes(), got.Bytes()) {
+			t.Fatalf("%q in reads of up to %d bytes: %q, one Writer %q", text, 1+int(step%2048), got.Bytes(), want.Bytes())
+		}
+	})
+}
