@@ -77,29 +77,40 @@ func TestParallelSameAsOneWriter(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	in := sampleLog(r, 3000, maxLine)
 
-	var want bytes.Buffer
-	one, err := logmask.NewWriter(&want, ipmask.Default, opts)
-	require.NoError(t, err)
-	_, err = one.Write(in)
-	require.NoError(t, err)
-	require.NoError(t, one.Close())
-	require.NotEqual(t, string(in), want.String(), "the sample holds addresses")
+	want := oneWriter(t, in, opts)
+	require.NotEqual(t, string(in), string(want), "the sample holds addresses")
 
 	for _, workers := range []int{1, 2, 3, 8} {
 		for _, maxRead := range []int{1, 7, 300, 5000, 1 << 20} {
 			t.Run(fmt.Sprintf("workers=%d/reads<=%d", workers, maxRead), func(t *testing.T) {
-				var got bytes.Buffer
-				l, err := newLines(&got, ipmask.Default, opts, workers)
-				require.NoError(t, err)
 				src := &chunky{r: rand.New(rand.NewPCG(uint64(workers), uint64(maxRead))), b: in, max: maxRead}
-				rerr, werr := l.readFrom(src)
-				require.NoError(t, rerr)
-				require.NoError(t, werr)
-				require.NoError(t, l.Close())
-				assert.Equal(t, want.String(), got.String())
+				assert.Equal(t, string(want), string(onWorkers(t, src, opts, workers)))
 			})
 		}
 	}
+}
+
+// oneWriter returns in masked by one Writer with opts.
+func oneWriter(t *testing.T, in []byte, opts *logmask.Options) []byte {
+	var out bytes.Buffer
+	one, err := logmask.NewWriter(&out, ipmask.Default, opts)
+	require.NoError(t, err)
+	_, err = one.Write(in)
+	require.NoError(t, err)
+	require.NoError(t, one.Close())
+	return out.Bytes()
+}
+
+// onWorkers returns what src holds masked by lines with opts on n workers.
+func onWorkers(t *testing.T, src io.Reader, opts *logmask.Options, n int) []byte {
+	var out bytes.Buffer
+	l, err := newLines(&out, ipmask.Default, opts, n)
+	require.NoError(t, err)
+	rerr, werr := l.readFrom(src)
+	require.NoError(t, rerr)
+	require.NoError(t, werr)
+	require.NoError(t, l.Close())
+	return out.Bytes()
 }
 
 // The command, with its default of one worker per core, masks a file read
@@ -126,23 +137,10 @@ func FuzzLines(f *testing.F) {
 	f.Add(sampleLog(rand.New(rand.NewPCG(7, 8)), 40, 256), uint16(300), uint8(1), uint16(0))
 	f.Fuzz(func(t *testing.T, text []byte, step uint16, workers uint8, maxLine uint16) {
 		opts := &logmask.Options{MaxLine: 256 + int(maxLine%1024)}
-		var want bytes.Buffer
-		one, err := logmask.NewWriter(&want, ipmask.Default, opts)
-		require.NoError(t, err)
-		_, err = one.Write(text)
-		require.NoError(t, err)
-		require.NoError(t, one.Close())
-
-		var got bytes.Buffer
-		l, err := newLines(&got, ipmask.Default, opts, 1+int(workers%4))
-		require.NoError(t, err)
+		want := oneWriter(t, text, opts)
 		src := &chunky{r: rand.New(rand.NewPCG(uint64(step), 1)), b: text, max: 1 + int(step%2048)}
-		rerr, werr := l.readFrom(src)
-		require.NoError(t, rerr)
-		require.NoError(t, werr)
-		require.NoError(t, l.Close())
-		if !bytes.Equal(want.Bytes(), got.Bytes()) {
-			t.Fatalf("%q in reads of up to %d bytes: %q, one Writer %q", text, 1+int(step%2048), got.Bytes(), want.Bytes())
+		if got := onWorkers(t, src, opts, 1+int(workers%4)); !bytes.Equal(want, got) {
+			t.Fatalf("%q in reads of up to %d bytes: %q, one Writer %q", text, 1+int(step%2048), got, want)
 		}
 	})
 }
