@@ -10,11 +10,13 @@
 //	tail -f app.log | anonymize -ipv4 16 -ipv6 32
 //	anonymize -field 1 -placeholder 0.0.0.0 < access.log > masked.log
 //
-// A large input is masked on every core (-j sets how many): each read's
-// whole lines are shared out in runs, a line is never split between two
-// cores, and the output is byte for byte what one logmask.Writer writes, in
-// the same order. A read of fewer than 64 KiB of lines, as a piped logger
-// gets, is masked at once on one core.
+// A large input is masked on every core (-j sets how many): the cores take
+// turns reading it, up to 128 KiB at a time, and each masks the whole lines
+// it read while the others read and mask theirs, then writes them once
+// everything read before them is written. A line is never split between
+// two cores, and the output is byte for byte what one logmask.Writer
+// writes, in the same order. What a piped logger hands over, a few lines
+// at a time, is masked and written as soon as it is read.
 //
 // What anonymize writes on standard error (a flag's value it refuses, the
 // name of a file it cannot read: rsyslog names files and directories by

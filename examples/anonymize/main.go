@@ -100,10 +100,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(names) == 0 {
 		names = []string{"-"}
 	}
-	buf := make([]byte, 1<<20)
 	status := 0
 	for _, name := range names {
-		if err := copyFile(w, name, stdin, buf); err != nil {
+		if err := copyFile(w, name, stdin); err != nil {
 			if errors.Is(err, errWrite) {
 				return fail(stderr, err)
 			}
@@ -121,7 +120,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 var errWrite = errors.New("writing output")
 
 // copyFile masks the file name ("-": stdin) into w.
-func copyFile(w *lines, name string, stdin io.Reader, buf []byte) error {
+func copyFile(w *lines, name string, stdin io.Reader) error {
 	r := stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -131,22 +130,14 @@ func copyFile(w *lines, name string, stdin io.Reader, buf []byte) error {
 		defer f.Close()
 		r = f
 	}
-	// A plain loop rather than io.CopyBuffer: each line goes out as soon
-	// as it is read, whatever interfaces r has.
-	for {
-		n, rerr := r.Read(buf)
-		if n > 0 {
-			if err := w.Write(buf[:n]); err != nil {
-				return fmt.Errorf("%w: %w", errWrite, err)
-			}
-		}
-		if rerr == io.EOF {
-			return nil
-		}
-		if rerr != nil {
-			return fmt.Errorf("%s: %w", name, rerr)
-		}
+	rerr, werr := w.readFrom(r)
+	if werr != nil {
+		return fmt.Errorf("%w: %w", errWrite, werr)
 	}
+	if rerr != nil {
+		return fmt.Errorf("%s: %w", name, rerr)
+	}
+	return nil
 }
 
 // maskedWriter writes to w what it is given with its addresses masked by

@@ -100,7 +100,7 @@ func (f *failAfter) Write(b []byte) (int, error) {
 // one's (written from its buffer): both end the run with the error.
 func TestRunWriteErrorParallel(t *testing.T) {
 	line := "203.0.113.9 - - \"GET / HTTP/1.1\" 200 5\n"
-	input := strings.Repeat(line, 4*parallelFrom/len(line))
+	input := strings.Repeat(line, 4*readSize/len(line))
 	for _, tt := range []struct {
 		name string
 		n    int
@@ -162,5 +162,35 @@ func TestRunInputClasses(t *testing.T) {
 			assert.True(t, out.String() == m.MaskString(tt.in), "the output is the input masked whole")
 			ipmasktest.AssertNoRawIP(t, ipmask.Default, out.Bytes())
 		})
+	}
+}
+
+// failingReader hands over its text, then fails.
+type failingReader struct{ b []byte }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if len(f.b) == 0 {
+		return 0, errors.New("input/output error")
+	}
+	n := copy(p, f.b)
+	f.b = f.b[n:]
+	return n, nil
+}
+
+// TestRunReadError fails the input after some lines and the start of
+// another: what was read is masked and written, the start of the line
+// joins the next input's first line, as cat would join them, and the
+// run ends with status 1, on every number of workers.
+func TestRunReadError(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "next.log")
+	require.NoError(t, os.WriteFile(file, []byte("0.113.9 next\n"), 0o600))
+	for _, j := range []string{"1", "2", "4"} {
+		var out, errOut bytes.Buffer
+		in := &failingReader{b: []byte("203.0.113.9 a\n2001:db8:1:2::7 b\n198.51.100.7 c\n203.")}
+		status := run([]string{"-j", j, "-", file}, in, &out, &errOut)
+		assert.Equal(t, 1, status, "-j %s", j)
+		assert.Equal(t, "203.0.113.0 a\n2001:db8:1:: b\n198.51.100.0 c\n203.0.113.0 next\n", out.String(), "-j %s", j)
+		assert.Equal(t, "anonymize: -: input/output error\n", errOut.String(), "-j %s", j)
 	}
 }

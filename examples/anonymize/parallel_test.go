@@ -72,50 +72,50 @@ func sampleLog(r *rand.Rand, n, maxLine int) []byte {
 // never split between two workers, and a long line is masked in the same
 // pieces.
 func TestParallelSameAsOneWriter(t *testing.T) {
-	defer func(v int) { parallelFrom = v }(parallelFrom)
-	parallelFrom = 1 // share out even the smallest reads
 	const maxLine = 256
 	opts := &logmask.Options{MaxLine: maxLine}
 	r := rand.New(rand.NewPCG(1, 2))
 	in := sampleLog(r, 3000, maxLine)
 
-	var want bytes.Buffer
-	one, err := logmask.NewWriter(&want, ipmask.Default, opts)
-	require.NoError(t, err)
-	_, err = one.Write(in)
-	require.NoError(t, err)
-	require.NoError(t, one.Close())
-	require.NotEqual(t, string(in), want.String(), "the sample holds addresses")
+	want := oneWriter(t, in, opts)
+	require.NotEqual(t, string(in), string(want), "the sample holds addresses")
 
 	for _, workers := range []int{1, 2, 3, 8} {
 		for _, maxRead := range []int{1, 7, 300, 5000, 1 << 20} {
 			t.Run(fmt.Sprintf("workers=%d/reads<=%d", workers, maxRead), func(t *testing.T) {
-				var got bytes.Buffer
-				l, err := newLines(&got, ipmask.Default, opts, workers)
-				require.NoError(t, err)
 				src := &chunky{r: rand.New(rand.NewPCG(uint64(workers), uint64(maxRead))), b: in, max: maxRead}
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := src.Read(buf)
-					if n > 0 {
-						require.NoError(t, l.Write(buf[:n]))
-					}
-					if err == io.EOF {
-						break
-					}
-				}
-				require.NoError(t, l.Close())
-				assert.Equal(t, want.String(), got.String())
+				assert.Equal(t, string(want), string(onWorkers(t, src, opts, workers)))
 			})
 		}
 	}
 }
 
+// oneWriter returns in masked by one Writer with opts.
+func oneWriter(t *testing.T, in []byte, opts *logmask.Options) []byte {
+	var out bytes.Buffer
+	one, err := logmask.NewWriter(&out, ipmask.Default, opts)
+	require.NoError(t, err)
+	_, err = one.Write(in)
+	require.NoError(t, err)
+	require.NoError(t, one.Close())
+	return out.Bytes()
+}
+
+// onWorkers returns what src holds masked by lines with opts on n workers.
+func onWorkers(t *testing.T, src io.Reader, opts *logmask.Options, n int) []byte {
+	var out bytes.Buffer
+	l, err := newLines(&out, ipmask.Default, opts, n)
+	require.NoError(t, err)
+	rerr, werr := l.readFrom(src)
+	require.NoError(t, rerr)
+	require.NoError(t, werr)
+	require.NoError(t, l.Close())
+	return out.Bytes()
+}
+
 // The command, with its default of one worker per core, masks a file read
 // in uneven pieces as one Writer does.
 func TestRunParallelSameAsSequential(t *testing.T) {
-	defer func(v int) { parallelFrom = v }(parallelFrom)
-	parallelFrom = 1
 	in := sampleLog(rand.New(rand.NewPCG(3, 4)), 2000, 1024)
 	var want, got, errOut bytes.Buffer
 	_, err := logmask.Copy(&want, bytes.NewReader(in), ipmask.Default, &logmask.Options{MaxLine: 1024})
@@ -128,25 +128,19 @@ func TestRunParallelSameAsSequential(t *testing.T) {
 	}
 }
 
-// splitLines cuts only after newlines, into at most n runs that together
-// are the input.
-func TestSplitLines(t *testing.T) {
-	b := []byte("a\nbb\nccc\ndddd\n")
-	for n := 1; n <= 6; n++ {
-		parts := splitLines(nil, b, n)
-		assert.LessOrEqual(t, len(parts), n)
-		assert.Equal(t, string(b), string(bytes.Join(parts, nil)))
-		for _, p := range parts {
-			assert.True(t, len(p) == 0 || p[len(p)-1] == '\n', "n=%d: %q ends a line", n, p)
+// FuzzLines feeds text to 1 to 4 workers in reads of random length: the
+// output is what one Writer writes, whatever the lines' lengths against
+// MaxLine and wherever the reads cut them.
+func FuzzLines(f *testing.F) {
+	f.Add([]byte("203.0.113.9 a\n2001:db8:1:2::7 b\n\nlast 198.51.100.7"), uint16(7), uint8(2), uint16(0))
+	f.Add([]byte(strings.Repeat("x", 300)+" 203.0.113.9\n10.1.2.3,10.1.2.4\n"+strings.Repeat("1.2.3.4,", 80)), uint16(100), uint8(3), uint16(0))
+	f.Add(sampleLog(rand.New(rand.NewPCG(7, 8)), 40, 256), uint16(300), uint8(1), uint16(0))
+	f.Fuzz(func(t *testing.T, text []byte, step uint16, workers uint8, maxLine uint16) {
+		opts := &logmask.Options{MaxLine: 256 + int(maxLine%1024)}
+		want := oneWriter(t, text, opts)
+		src := &chunky{r: rand.New(rand.NewPCG(uint64(step), 1)), b: text, max: 1 + int(step%2048)}
+		if got := onWorkers(t, src, opts, 1+int(workers%4)); !bytes.Equal(want, got) {
+			t.Fatalf("%q in reads of up to %d bytes: %q, one Writer %q", text, 1+int(step%2048), got, want)
 		}
-	}
-	// Many short lines: n runs, each within n lines of an n-th (each run
-	// ends at the first newline past its share, so the last is shorter).
-	many := bytes.Repeat([]byte("0123456789\n"), 1000)
-	parts := splitLines(nil, many, 4)
-	require.Len(t, parts, 4)
-	for _, p := range parts {
-		assert.InDelta(t, len(many)/4, len(p), 4*11)
-	}
-	assert.Len(t, splitLines(nil, []byte("one line only\n"), 4), 1)
+	})
 }

@@ -325,6 +325,34 @@ func TestScanFindsEveryStart(t *testing.T) {
 	}
 }
 
+// TestQuadTokenReadAtOnce checks next's shortcut for a token that is a
+// dotted quad alone against quad, which reads every other token holding
+// three dots: after every byte that ends the token on its left, before
+// text that makes it a host name's labels or not, the two read the same
+// address, span and form, or both read none.
+func TestQuadTokenReadAtOnce(t *testing.T) {
+	tokens := []string{"203.0.113.9", "1.2.3.4", "192.000.002.001", "255.255.255.255", "256.1.2.3",
+		"1.2.3.4567", "0111.2.3.4", "1.2.3.4.", "011.2.3.4"}
+	for _, tok := range tokens {
+		for c := range 256 {
+			if class[c]&cT != 0 || class[c]&cRare != 0 {
+				continue // part of the token, or the start of another reading
+			}
+			for _, after := range []string{" x.y", ".example.net", "-x.example.net", ""} {
+				text := append([]byte{byte(c)}, tok+after...)
+				sc := newScanner(text)
+				got, gotOK := sc.next()
+				q := newScanner(text)
+				q.i, q.quadEnd = 1, 1+len(tok)
+				want, wantOK := q.quad(q.quadEnd)
+				require.Equal(t, wantOK, gotOK, "%q", text)
+				assert.Equal(t, want, got, "%q", text)
+				assert.Equal(t, q.form, sc.form, "%q", text)
+			}
+		}
+	}
+}
+
 // maskRow is a row of a free-text table: in masks to want.
 type maskRow struct{ name, in, want string }
 

@@ -448,6 +448,19 @@ func (sc *scanner) next() (Match, bool) {
 				}
 			}
 			if dots >= 3 { // look for dotted quads in it
+				// A token that is a dotted quad and nothing more, after
+				// a byte that ends no escape (escapeEnd), is what quad
+				// would read as its one piece: read it here, exactly as
+				// quad does, without a second pass over it. No name
+				// follows it (nameQuad): the byte after it is no '.'.
+				// Anything else (hex digits, "..", five numbers, an
+				// escape before it) goes to quad.
+				if dots == 3 && met&cHex == 0 && class[s[a]]&cDigit != 0 && class[s[b-1]]&cDigit != 0 &&
+					(a == 0 || class[s[a-1]]&cSafe != 0 && s[a-1] != '#' && s[a-1] != '\\') {
+					if v4, ok := parse4(s[a:b]); ok {
+						return Match{Addr: netip.AddrFrom4(v4), Start: a, End: b}, true
+					}
+				}
 				sc.i = a
 				sc.quadEnd = b
 			}
