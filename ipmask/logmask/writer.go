@@ -3,7 +3,9 @@ package logmask
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/clickanon/clickanon/ipmask"
 )
@@ -49,7 +51,8 @@ const flushAt = 64 << 10
 // A Writer must be closed to mask and write a last line that has no
 // newline; Close does not close the underlying writer. A Writer is not safe
 // for concurrent use. The zero Writer is not usable: build one with
-// [NewWriter].
+// [NewWriter]. A Writer prints and logs as [Writer.String] alone: fmt would
+// otherwise print the start of a line it holds, which is not masked yet.
 type Writer struct {
 	dst     io.Writer
 	m       *Masker
@@ -63,6 +66,22 @@ type Writer struct {
 	err     error
 	closed  bool
 }
+
+// String returns "logmask.Writer(" and the policy's String ")", or
+// "logmask.Writer(nil)" for a nil or zero Writer.
+func (w *Writer) String() string {
+	if w == nil || w.m == nil {
+		return "logmask.Writer(nil)"
+	}
+	return "logmask.Writer(" + w.m.Policy().String() + ")"
+}
+
+// Format implements [fmt.Formatter]: every verb prints [Writer.String], so
+// that printing a Writer never shows the start of a line it holds.
+func (w *Writer) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, w.String()) }
+
+// LogValue implements [slog.LogValuer]: a Writer logs as [Writer.String].
+func (w *Writer) LogValue() slog.Value { return slog.StringValue(w.String()) }
 
 // errClosed is returned by Write after Close.
 var errClosed = errors.New("logmask: Write after Close")
