@@ -48,6 +48,7 @@ type instance struct {
 	client  *redis.Client
 	keys    *redisstore.KeyStore
 	keyring *retention.Keyring
+	builder *clickstore.Builder
 	store   *redisstore.Store
 	rsink   *redisstore.Sink // nil when not wired
 	ssink   *sqlsink.Sink    // nil when not wired
@@ -73,7 +74,7 @@ func newInstance(t *testing.T, addr string, cfg fleetConfig) *instance {
 	t.Helper()
 	ctx := context.Background()
 	in := &instance{}
-	in.client = redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond, ContextTimeoutEnabled: true})
+	in.client = redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond, DialerRetries: 1, DialerRetryTimeout: time.Millisecond, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = in.client.Close() })
 	var policy retention.Policy
 	if cfg.window > 0 {
@@ -93,7 +94,7 @@ func newInstance(t *testing.T, addr string, cfg fleetConfig) *instance {
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = in.store.Close() })
-	b, err := clickstore.NewBuilder(ipmask.Default, in.keyring, &clickstore.BuilderOptions{KeepRawAddr: cfg.keepRaw})
+	in.builder, err = clickstore.NewBuilder(ipmask.Default, in.keyring, &clickstore.BuilderOptions{KeepRawAddr: cfg.keepRaw})
 	require.NoError(t, err)
 
 	var sinks teeSink
@@ -116,7 +117,7 @@ func newInstance(t *testing.T, addr string, cfg fleetConfig) *instance {
 	require.NoError(t, err)
 	mw, err := clientip.NewMiddleware(resolver, ipmask.Default, nil)
 	require.NoError(t, err)
-	in.tracker, err = track.New(b, in.store, sinks, &track.Options{Resolver: resolver, Logger: cfg.log, Window: cfg.window})
+	in.tracker, err = track.New(in.builder, in.store, sinks, &track.Options{Resolver: resolver, Logger: cfg.log, Window: cfg.window})
 	require.NoError(t, err)
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusFound) })
 	mux := http.NewServeMux()
