@@ -16,6 +16,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/clickstore/aggregate/sqlsink"
 	"github.com/clickanon/clickanon/clickstore/redisstore"
+	"github.com/clickanon/clickanon/internal/redistest"
 	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
@@ -139,6 +140,15 @@ func TestFleetOutageErrorsHoldNoAddress(t *testing.T) {
 	defer down.Close()
 	_, err := redisstore.New(ctx, down, &redisstore.Options{Prefix: fleetPrefix, Logger: log})
 	check("redisstore", "New on a server that is gone", err)
+
+	// A server that saves snapshots is refused; the refusal names no
+	// server (only a Cluster node's does, the package says).
+	saving := redistest.Start(t, &redistest.Options{Persistence: true})
+	sc := redis.NewClient(&redis.Options{Addr: saving.Addr()})
+	defer sc.Close()
+	_, err = redisstore.New(ctx, sc, &redisstore.Options{Prefix: fleetPrefix, Logger: log})
+	require.ErrorIs(t, err, redisstore.ErrPersistence)
+	check("redisstore", "New on a server that saves snapshots", err)
 
 	// PostgreSQL goes away.
 	pg.Stop(t)
