@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clickanon/clickanon/internal/redistest"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -80,6 +81,14 @@ func TestFleetForgetsAfterWindow(t *testing.T) {
 		lastEpoch = max(lastEpoch, e)
 		assert.Positive(t, k.pttl, "an epoch key expires")
 		assert.LessOrEqual(t, k.pttl, 2*window, "an epoch key lives its epoch and one of grace at most")
+		before := time.Now()
+		v, err := redistest.Do(srv.Addr(), "PTTL", k.name)
+		require.NoError(t, err)
+		ms, err := strconv.ParseInt(v, 10, 64)
+		require.NoError(t, err)
+		if ms > 0 { // not expired since the dump
+			assert.LessOrEqual(t, time.Duration(ms)*time.Millisecond, policy.EpochStart(e+2).Sub(before)+5*time.Millisecond, "epoch %d's key expires when its grace epoch ends", e)
+		}
 	}
 
 	// The window is over by the stores' clock. The README runs a Sweeper
