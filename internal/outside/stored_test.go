@@ -164,13 +164,21 @@ func TestStoredDataHoldsNoAddress(t *testing.T) {
 }
 
 // dumpSQLite returns every row of every table of the SQLite database at
-// path, each value as fmt prints it, and as text where it is bytes.
+// path, as dumpTables writes them.
 func dumpSQLite(t *testing.T, path string) string {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	require.NoError(t, err)
 	defer db.Close()
-	tables, err := db.Query("SELECT name FROM sqlite_master WHERE type = 'table'")
+	return dumpTables(t, db, "SELECT name FROM sqlite_master WHERE type = 'table'")
+}
+
+// dumpTables returns every row of every table that the query list names
+// in db, a line a row, each value as fmt prints it, and as text where it
+// is bytes.
+func dumpTables(t *testing.T, db *sql.DB, list string) string {
+	t.Helper()
+	tables, err := db.Query(list)
 	require.NoError(t, err)
 	var names []string
 	for tables.Next() {
