@@ -483,9 +483,9 @@ func (t *Tracker) track(ctx context.Context, r *http.Request, link string, kind 
 		// have named it: an address in it is masked, as the clientip
 		// middleware masks the client's own in the URL.
 		link = t.addrs.mask(link)
-		// A link MayHold passes has no '%' (MayHold passes every one
-		// that has), so only one it passed can hide an address behind
-		// escapes.
+		// MayHold reports true for every link with a '%', so a link it
+		// turned down holds no escape an address could hide behind:
+		// the search for one runs only here.
 		if strings.IndexByte(link, '%') >= 0 {
 			link = t.addrs.maskEncoded(link) // as encoded as a URL may leave it
 		}

@@ -211,11 +211,7 @@ func (l *lines) write(j *job, k int) {
 		l.turn.Wait()
 	}
 	if len(j.out) > 0 && !l.failed.Load() {
-		n, err := l.out.Write(j.out)
-		if err == nil && n < len(j.out) {
-			err = io.ErrShortWrite
-		}
-		if err != nil {
+		if err := writeAll(l.out, j.out); err != nil {
 			l.werr = err
 			l.failed.Store(true)
 		}
@@ -247,7 +243,13 @@ func (l *lines) Close() error {
 	if len(b) == 0 {
 		return nil
 	}
-	n, err := l.out.Write(b)
+	return writeAll(l.out, b)
+}
+
+// writeAll writes b to w, a short write with no error being
+// io.ErrShortWrite.
+func writeAll(w io.Writer, b []byte) error {
+	n, err := w.Write(b)
 	if err == nil && n < len(b) {
 		err = io.ErrShortWrite
 	}
