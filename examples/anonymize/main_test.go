@@ -117,6 +117,25 @@ func TestRunWriteErrorParallel(t *testing.T) {
 	}
 }
 
+// shortWriter takes at most one byte a Write and reports no error, as
+// io.Writer forbids: the command must call that a failed write.
+type shortWriter struct{}
+
+func (shortWriter) Write(b []byte) (int, error) { return min(len(b), 1), nil }
+
+// A writer that takes less than it is given without saying why fails the
+// run, whether a run of whole lines or the last line (no newline) met it.
+func TestRunShortWrite(t *testing.T) {
+	for _, in := range []string{"203.0.113.9 a\n", "203.0.113.9 a"} {
+		for _, j := range []string{"1", "2"} {
+			var errOut bytes.Buffer
+			status := run([]string{"-j", j}, strings.NewReader(in), shortWriter{}, &errOut)
+			assert.Equal(t, 1, status, "%q -j %s", in, j)
+			assert.Contains(t, errOut.String(), io.ErrShortWrite.Error(), "%q -j %s", in, j)
+		}
+	}
+}
+
 // BenchmarkRun is the whole command on the log that CLICKANON_ACCESS_LOG
 // names (the reference log; see BENCHMARKS.md), or on a small built-in
 // sample, writing to io.Discard.
