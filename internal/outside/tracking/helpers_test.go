@@ -64,6 +64,12 @@ func (e *env) advance(d time.Duration) {
 // default), under a fake clock, with the default masking policy.
 func newEnv(t testing.TB, opts *track.Options, capacity int) *env {
 	t.Helper()
+	return newEnvSink(t, opts, capacity, nil)
+}
+
+// newEnvSink is newEnv counting in s instead of e.sink, when s is not nil.
+func newEnvSink(t testing.TB, opts *track.Options, capacity int, s clickstore.Sink) *env {
+	t.Helper()
 	e := &env{clock: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC), sink: &sink{}}
 	kr, err := retention.NewKeyring(&retention.KeyringOptions{Now: e.now})
 	require.NoError(t, err)
@@ -81,7 +87,10 @@ func newEnv(t testing.TB, opts *track.Options, capacity int) *env {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	e.tracker, err = track.New(b, e.store, e.sink, &o)
+	if s == nil {
+		s = e.sink
+	}
+	e.tracker, err = track.New(b, e.store, s, &o)
 	require.NoError(t, err)
 	return e
 }
