@@ -70,11 +70,17 @@ func newEnv(t testing.TB, opts *track.Options, capacity int) *env {
 // newEnvSink is newEnv counting in s instead of e.sink, when s is not nil.
 func newEnvSink(t testing.TB, opts *track.Options, capacity int, s clickstore.Sink) *env {
 	t.Helper()
+	return newEnvPolicy(t, opts, capacity, s, ipmask.Default)
+}
+
+// newEnvPolicy is newEnvSink with a Builder masking by p.
+func newEnvPolicy(t testing.TB, opts *track.Options, capacity int, s clickstore.Sink, p ipmask.Policy) *env {
+	t.Helper()
 	e := &env{clock: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC), sink: &sink{}}
 	kr, err := retention.NewKeyring(&retention.KeyringOptions{Now: e.now})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = kr.Close() })
-	b, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
+	b, err := clickstore.NewBuilder(p, kr, nil)
 	require.NoError(t, err)
 	e.store, err = clickstore.NewMemory(&clickstore.MemoryOptions{Now: e.now, Capacity: capacity})
 	require.NoError(t, err)
