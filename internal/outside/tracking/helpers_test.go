@@ -22,8 +22,9 @@ import (
 // sink records every Add, in order.
 type sink struct {
 	mu    sync.Mutex
-	links []string
-	us    []clickstore.Uniqueness
+	links     []string
+	us        []clickstore.Uniqueness
+	countries []string
 }
 
 func (s *sink) Add(_ context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
@@ -31,6 +32,7 @@ func (s *sink) Add(_ context.Context, c clickstore.Click, u clickstore.Uniquenes
 	defer s.mu.Unlock()
 	s.links = append(s.links, c.Link)
 	s.us = append(s.us, u)
+	s.countries = append(s.countries, c.Country)
 	return nil
 }
 
