@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -145,10 +146,10 @@ func TestAgentClasses(t *testing.T) {
 }
 
 // countSink counts and keeps nothing.
-type countSink struct{ n int }
+type countSink struct{ n atomic.Int64 }
 
 func (s *countSink) Add(_ context.Context, _ clickstore.Click, _ clickstore.Uniqueness) error {
-	s.n++
+	s.n.Add(1)
 	return nil
 }
 

@@ -237,3 +237,27 @@ func TestWatcherFindsEveryReplacement(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// A lookup allocates nothing, in every form of address, covered or not,
+// with every set of fields, and on the nil DB a service without a database
+// keeps calling.
+func TestLookupAllocatesNothing(t *testing.T) {
+	data := mmdb(t, map[string]string{"198.51.100.0/24": "DE", "2001:db8::/32": "US"})
+	path := filepath.Join(t.TempDir(), "c.mmdb")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	addrs := []netip.Addr{
+		netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("::ffff:198.51.100.7"),
+		netip.MustParseAddr("2002:c633:6407::1"), netip.MustParseAddr("64:ff9b::c633:6407"),
+		teredoAddr("203.0.113.1", "198.51.100.7"), netip.MustParseAddr("2001:db8::1%eth0"),
+		netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("64:ff9b:1::c633:6407"), {},
+	}
+	var null *geo.DB
+	for _, f := range []geo.Fields{geo.FieldCountry, geo.FieldCountry | geo.FieldContinent | geo.FieldASN} {
+		db, err := geo.Open(path, &geo.Options{CheckEvery: -1, Fields: f})
+		require.NoError(t, err)
+		for _, a := range addrs {
+			assert.Zero(t, testing.AllocsPerRun(100, func() { _ = db.Lookup(a); _ = db.Country(a) }), "%s, %v", a, f)
+			assert.Zero(t, testing.AllocsPerRun(10, func() { _ = null.Lookup(a) }))
+		}
+	}
+}

@@ -21,7 +21,7 @@ import (
 
 // sink records every Add, in order.
 type sink struct {
-	mu    sync.Mutex
+	mu        sync.Mutex
 	links     []string
 	us        []clickstore.Uniqueness
 	countries []string

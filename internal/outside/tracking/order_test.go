@@ -125,7 +125,7 @@ func TestClientipOrderGivesTheSameCounts(t *testing.T) {
 			}
 			serve(h, r)
 		}
-			results[name] = result{e.tracker.Stats(), e.sink.links, e.sink.us}
+		results[name] = result{e.tracker.Stats(), e.sink.links, e.sink.us}
 	}
 	want := results["clientip behind the tracker"]
 	require.NotZero(t, want.stats.Unique)
