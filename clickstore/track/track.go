@@ -138,7 +138,9 @@ type Options struct {
 	// racing past the check at once may overshoot it by as many. 0 means
 	// DefaultNetworkQuota; a negative quota turns the check off. It is
 	// per Tracker: several instances sharing a Redis store each allow
-	// their quota. The quota keeps an entry (about 120 bytes) per network
+	// their quota, and a Tracker made anew (a restart) counts from none,
+	// however many clicks of the network a shared store still holds
+	// from before. The quota keeps an entry (about 120 bytes) per network
 	// with a click the store took within the window, so a flood from many
 	// networks grows it no further than the store's capacity.
 	NetworkQuota int

@@ -103,6 +103,10 @@ func TestCountryFromTheFullAddress(t *testing.T) {
 	}
 	assert.Equal(t, "US", db.Country(netip.MustParseAddr("2001:db8:1::1")))
 	assert.Empty(t, db.Country(netip.MustParseAddr("192.0.2.1")), "not covered")
+	// The local-use NAT64 prefix 64:ff9b:1::/48 puts the IPv4 address
+	// where its operator chooses (RFC 6052): geo does not guess a layout,
+	// and looks the IPv6 address up as it is (the package documentation).
+	assert.Empty(t, db.Country(netip.MustParseAddr("64:ff9b:1::c633:6407")))
 
 	all, err := geo.Open(path, &geo.Options{CheckEvery: -1, Fields: geo.FieldCountry | geo.FieldContinent | geo.FieldASN})
 	require.NoError(t, err)

@@ -2,6 +2,7 @@ package tracking_test
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/retention"
 )
 
 // click tracks one click of addr with agent ua on link.
@@ -142,4 +144,37 @@ func TestStoreAtCapacity(t *testing.T) {
 	e.advance(31 * time.Minute)
 	assert.Equal(t, clickstore.Unique, e.click(newcomer, firefox, "x").Uniqueness, "a window later")
 	assert.Equal(t, clickstore.Repeat, e.click(newcomer, firefox, "x").Uniqueness)
+}
+
+// The quota is per Tracker, as documented: a Tracker made anew on a store
+// that still holds a network's clicks (a restart, with a shared store)
+// counts the network from none, and lets in one more quota, no more; other
+// networks keep exact answers throughout.
+func TestQuotaAcrossARestart(t *testing.T) {
+	const quota = 10
+	e := newEnv(t, &track.Options{NetworkQuota: quota}, 0)
+	flood := func(tr *track.Tracker, from int) (over int) {
+		for i := from; i < from+3*quota; i++ {
+			r := req("GET", "/go/x", netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), 1).String(), agent(i))
+			if tr.Track(r, "x", clickstore.KindClick).OverQuota {
+				over++
+			}
+		}
+		return over
+	}
+	assert.Equal(t, 2*quota, flood(e.tracker, 0))
+	assert.Equal(t, quota, e.store.Len())
+
+	kr, err := retention.NewKeyring(&retention.KeyringOptions{Now: e.now})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = kr.Close() })
+	b, err := clickstore.NewBuilder(ipmask.Default, kr, nil)
+	require.NoError(t, err)
+	restarted, err := track.New(b, e.store, e.sink, &track.Options{NetworkQuota: quota, Now: e.now, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	assert.Equal(t, 2*quota, flood(restarted, 100))
+	assert.Equal(t, 2*quota, e.store.Len(), "one more quota, not more")
+	r := req("GET", "/go/x", "203.0.113.9:1", firefox)
+	assert.Equal(t, clickstore.Unique, restarted.Track(r, "x", clickstore.KindClick).Uniqueness)
+	assert.Equal(t, clickstore.Repeat, restarted.Track(r, "x", clickstore.KindClick).Uniqueness)
 }
