@@ -138,8 +138,8 @@ var fetchers = [...]struct {
 // python-requests, PostmanRuntime, libwww-perl, Go-http-client...);
 // [LabelHeadless] for a headless browser; [LabelCrawler] for an agent on
 // the crawler list maintained at github.com/monperrus/crawler-user-agents
-// (but for Slack's desktop app, whose agent holds "Sonic", a crawler's name
-// there); [LabelBot] for one that calls itself a "…bot" (case-sensitively,
+// (but for Slack's desktop app and Sogou's mobile browser, whose agents
+// hold a crawler's name there, "Sonic" and "Sogou"); [LabelBot] for one that calls itself a "…bot" (case-sensitively,
 // so a CUBOT phone is a phone), a crawler, spider, scanner, monitor or
 // checker, or gives a contact URL ("+http…", or any URL in an agent that
 // does not claim to be a browser); else "", a person.
@@ -233,10 +233,12 @@ func agentBot(ua string) string {
 	return ""
 }
 
-// appTokens mark the agents of apps in which people open links and that the
-// crawler list takes for crawlers: the Slack desktop app ends its agent
-// with "Sonic Slack_SSB/4.36.140", and "Sonic" is a crawler on the list.
-var appTokens = [...]string{" slack_ssb/"}
+// appTokens mark the agents of apps and browsers in which people open links
+// and that the crawler list takes for crawlers: the Slack desktop app ends
+// its agent with "Sonic Slack_SSB/4.36.140", and "Sonic" is a crawler on the
+// list; Sogou's mobile browser says "SogouMobileBrowser/5.30.4", and
+// "Sogou" is one too (Sogou's spiders say "spider").
+var appTokens = [...]string{" slack_ssb/", "sogoumobilebrowser/"}
 
 // inApp reports whether the lower-case user agent is one of appTokens'.
 func inApp(lua string) bool {
