@@ -275,7 +275,8 @@ type Stats struct {
 	BuildFailures uint64
 	// Unserved counts requests that Handler, ConversionHandler or
 	// Middleware did not count because the wrapped handler answered with
-	// a status of 400 or more (an unknown link, say).
+	// a status of 400 or more (an unknown link, say), answered after an
+	// http.TimeoutHandler's deadline, or hijacked the connection.
 	Unserved uint64
 	// NoLink counts requests Handler did not count because their route
 	// has no path wildcard of the name Options.PathValue gives.
