@@ -66,6 +66,8 @@ func TestClientipOrderGivesTheSameCounts(t *testing.T) {
 	require.NoError(t, err)
 	mask, err := clientip.NewMiddleware(resolver, ipmask.Default, nil)
 	require.NoError(t, err)
+	copying, err := clientip.NewMiddleware(resolver, ipmask.Default, &clientip.MiddlewareOptions{NoRewrite: true})
+	require.NoError(t, err)
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("link") == "made-up" || r.URL.Path == "/go/made-up" {
 			http.NotFound(w, r)
@@ -92,6 +94,16 @@ func TestClientipOrderGivesTheSameCounts(t *testing.T) {
 		"clientip behind the tracker": func(tr *track.Tracker) http.Handler {
 			mux := http.NewServeMux()
 			mux.Handle("/go/{link}", tr.Handler(mask(app)))
+			return mux
+		},
+		"NoRewrite clientip in front": func(tr *track.Tracker) http.Handler {
+			mux := http.NewServeMux()
+			mux.Handle("/go/{link}", tr.Handler(app))
+			return copying(mux)
+		},
+		"NoRewrite clientip behind": func(tr *track.Tracker) http.Handler {
+			mux := http.NewServeMux()
+			mux.Handle("/go/{link}", tr.Handler(copying(app)))
 			return mux
 		},
 		"no clientip middleware: the tracker's Resolver": func(tr *track.Tracker) http.Handler {

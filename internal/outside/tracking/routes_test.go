@@ -155,3 +155,20 @@ func TestMiddlewareForm(t *testing.T) {
 	assert.Equal(t, uint64(1), st.Unserved, "/go/nope answered 404 (/go/ was not named)")
 	assert.Equal(t, uint64(1), st.Repeat)
 }
+
+// A more specific pattern beside the tracked one takes its requests: the
+// tracker counts only what its own route matched.
+func TestMoreSpecificRoutesAreNotTracked(t *testing.T) {
+	e := newEnv(t, nil, 0)
+	mux := http.NewServeMux()
+	mux.Handle("GET /go/{link}", e.tracker.Handler(redirectAll))
+	mux.Handle("GET /go/special", redirectAll)
+	mux.Handle("GET /go/{link}/stats", redirectAll)
+	mux.Handle("POST /go/{link}", redirectAll)
+	for _, h := range []struct{ method, path string }{
+		{"GET", "/go/special"}, {"GET", "/go/abc/stats"}, {"POST", "/go/abc"}, {"GET", "/go/abc"},
+	} {
+		assert.Equal(t, http.StatusFound, serve(mux, req(h.method, h.path, "198.51.100.7:1", firefox)))
+	}
+	assert.Equal(t, []string{"abc"}, e.sink.links)
+}
