@@ -3,10 +3,12 @@ package tracking_test
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go4.org/netipx"
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/track"
@@ -58,6 +60,7 @@ func orderVisits() []visit {
 // the same counts, with the Handler form and the
 // Middleware form, for every class of client the trusted proxy names and
 // every kind of X-Forwarded-For it may pass on, known and made-up links,
+// exclusions by full address, opt-outs,
 // repeats, bots: the same Stats and the same clicks in the Sink.
 func TestClientipOrderGivesTheSameCounts(t *testing.T) {
 	trusted, err := clientip.NewTrusted("10.0.0.0/8")
@@ -122,9 +125,16 @@ func TestClientipOrderGivesTheSameCounts(t *testing.T) {
 			return mw(mask(app))
 		},
 	}
+	// The office (one address of a /24 others visit from) is excluded, by
+	// its full address.
+	var sb netipx.IPSetBuilder
+	sb.Add(netip.MustParseAddr("203.0.113.10"))
+	sb.Add(netip.MustParseAddr("2001:db8:1:3::7"))
+	excluded, err := sb.IPSet()
+	require.NoError(t, err)
 	results := map[string]result{}
 	for name, build := range orders {
-		e := newEnv(t, &track.Options{Resolver: resolver, NetworkQuota: 3}, 0)
+		e := newEnv(t, &track.Options{Resolver: resolver, NetworkQuota: 3, Exclude: excluded, OptOutHeader: "Sec-GPC"}, 0)
 		h := build(e.tracker)
 		for _, v := range orderVisits() {
 			method := "GET"
@@ -134,6 +144,9 @@ func TestClientipOrderGivesTheSameCounts(t *testing.T) {
 			r := req(method, "/go/"+v.link, "10.0.0.1:40000", v.ua)
 			for _, x := range v.xff {
 				r.Header.Add("X-Forwarded-For", x)
+			}
+			if v.link == "l2" {
+				r.Header.Set("Sec-GPC", "1")
 			}
 			serve(h, r)
 		}
@@ -145,6 +158,8 @@ func TestClientipOrderGivesTheSameCounts(t *testing.T) {
 	require.NotZero(t, want.stats.Unserved)
 	require.NotZero(t, want.stats.Bots)
 	require.NotZero(t, want.stats.OverQuota)
+	require.NotZero(t, want.stats.Excluded)
+	require.NotZero(t, want.stats.OptedOut)
 	t.Logf("%+v", want.stats)
 	for name, got := range results {
 		assert.Equal(t, want.stats, got.stats, name)
