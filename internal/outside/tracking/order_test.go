@@ -56,12 +56,12 @@ func orderVisits() []visit {
 
 // The clientip middleware in front of the tracker (around the mux, or on
 // the route between mux and tracker), behind it (between the tracker and
-// the handler) or absent (the tracker resolves with Options.Resolver) gives
-// the same counts, with the Handler form and the
-// Middleware form, for every class of client the trusted proxy names and
-// every kind of X-Forwarded-For it may pass on, known and made-up links,
-// exclusions by full address, opt-outs,
-// repeats, bots: the same Stats and the same clicks in the Sink.
+// the handler) or absent (the tracker resolves with Options.Resolver), and
+// rewriting the request or not (NoRewrite), gives the same counts, with the
+// Handler form and the Middleware form, for every class of client the
+// trusted proxy names and every kind of X-Forwarded-For it may pass on,
+// known and made-up links, exclusions by full address, opt-outs, repeats,
+// quotas and bots: the same Stats and the same clicks in the Sink.
 func TestClientipOrderGivesTheSameCounts(t *testing.T) {
 	trusted, err := clientip.NewTrusted("10.0.0.0/8")
 	require.NoError(t, err)
