@@ -137,11 +137,12 @@ var fetchers = [...]struct {
 // tool (curl, wget, axios, node-fetch, okhttp, Java, Scrapy, python-httpx,
 // python-requests, PostmanRuntime, libwww-perl, Go-http-client...);
 // [LabelHeadless] for a headless browser; [LabelCrawler] for an agent on
-// the crawler list maintained at github.com/monperrus/crawler-user-agents;
-// [LabelBot] for one that calls itself a "…bot" (case-sensitively, so a
-// CUBOT phone is a phone), a crawler, spider, scanner, monitor or checker,
-// or gives a contact URL ("+http…", or any URL in an agent that does not
-// claim to be a browser); else "", a person.
+// the crawler list maintained at github.com/monperrus/crawler-user-agents
+// (but for Slack's desktop app and Sogou's mobile browser, whose agents
+// hold a crawler's name there, "Sonic" and "Sogou"); [LabelBot] for one that calls itself a "…bot" (case-sensitively,
+// so a CUBOT phone is a phone), a crawler, spider, scanner, monitor or
+// checker, or gives a contact URL ("+http…", or any URL in an agent that
+// does not claim to be a browser); else "", a person.
 //
 // It costs a few microseconds; the tracker calls it once per distinct user
 // agent and caches the answer.
@@ -152,7 +153,7 @@ func Classify(userAgent string) Agent {
 // BotLabel returns the label of a request that a person did not make, or ""
 // for one that looks human: [LabelHead] for a HEAD request,
 // [LabelPrefetch] for a prefetch or prerender announced with Sec-Purpose,
-// Purpose or X-Moz, else what [Classify] says of its user agent. A
+// Purpose or X-Moz (in any line of the header), else what [Classify] says of its user agent. A
 // [Tracker] does the same with its configured, cached classifier. A nil r
 // is "".
 func BotLabel(r *http.Request) string {
@@ -170,10 +171,22 @@ func requestBot(r *http.Request) string {
 	if r.Method == http.MethodHead {
 		return LabelHead
 	}
-	if isPrefetch(header(r.Header, "Sec-Purpose")) || isPrefetch(header(r.Header, "Purpose")) || isPrefetch(header(r.Header, "X-Moz")) {
+	if announcesPrefetch(r.Header["Sec-Purpose"]) || announcesPrefetch(r.Header["Purpose"]) || announcesPrefetch(r.Header["X-Moz"]) {
 		return LabelPrefetch
 	}
 	return ""
+}
+
+// announcesPrefetch reports whether any line of a Sec-Purpose, Purpose or
+// X-Moz header announces a prefetch or prerender: several lines of a header
+// are one list, as if joined by commas.
+func announcesPrefetch(vs []string) bool {
+	for _, v := range vs {
+		if isPrefetch(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // isPrefetch reports whether a Sec-Purpose, Purpose or X-Moz value
@@ -211,13 +224,30 @@ func agentBot(ua string) string {
 			return f.label
 		}
 	}
-	if crawlers.IsCrawler(ua) {
+	if crawlers.IsCrawler(ua) && !inApp(lua) {
 		return LabelCrawler
 	}
 	if callsItselfBot(ua) || selfDescribed(lua) {
 		return LabelBot
 	}
 	return ""
+}
+
+// appTokens mark the agents of apps and browsers in which people open links
+// and that the crawler list takes for crawlers: the Slack desktop app ends
+// its agent with "Sonic Slack_SSB/4.36.140", and "Sonic" is a crawler on the
+// list; Sogou's mobile browser says "SogouMobileBrowser/5.30.4", and
+// "Sogou" is one too (Sogou's spiders say "spider").
+var appTokens = [...]string{" slack_ssb/", "sogoumobilebrowser/"}
+
+// inApp reports whether the lower-case user agent is one of appTokens'.
+func inApp(lua string) bool {
+	for _, t := range appTokens {
+		if strings.Contains(lua, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // botWords are words in a user agent that no browser uses.

@@ -35,7 +35,12 @@
 // context (only packages of this module can read it), and the tracker uses
 // that. Otherwise the tracker resolves the address itself, with
 // [Options].Resolver: behind a proxy, give it the Resolver the middleware
-// has, one that trusts the proxy. A request whose address was masked by
+// has, one that trusts the proxy, and the tracker counts what it would count
+// with the middleware. A request whose client the middleware could not
+// resolve (a trusted proxy's header that does not parse: Outcome PeerUsed)
+// is served with the peer's address but not counted, as the Resolver's
+// failure is not: it is [Unresolved], since behind a proxy the peer is the
+// proxy, and counting it would make every such visitor one. A request whose address was masked by
 // some other middleware before the tracker saw it is not counted: it is
 // [Unresolved] and [ErrMaskedAddr] is logged, since counting it would make
 // a whole network one visitor. An IPv6 address is taken for a masked one

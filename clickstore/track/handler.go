@@ -1,10 +1,12 @@
 package track
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"log/slog"
 	"math/bits"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -45,7 +47,9 @@ type LinkFunc func(r *http.Request) (link string, kind clickstore.Kind, ok bool)
 // response after the deadline (the visitor got the 503) is not counted
 // ([Stats].Unserved); one that writes only a status line past the
 // deadline, with no body, cannot be told from an answered one. A handler
-// that panics is not counted.
+// that panics is not counted, nor one that hijacks the connection (with
+// http.ResponseController or http.Hijacker): it answers on its own, in a
+// status the tracker cannot see ([Stats].Unserved).
 //
 // The wrapped handler sees the request as it arrived. The click is counted
 // once next returns, before the response is complete on the wire (the
@@ -162,7 +166,7 @@ func (t *Tracker) serve(w http.ResponseWriter, r *http.Request, link string, kin
 	sw.ResponseWriter = w
 	next.ServeHTTP(sw, r)
 	sw.ResponseWriter = nil
-	if sw.status >= http.StatusBadRequest || sw.timedOut {
+	if sw.status >= http.StatusBadRequest || sw.timedOut || sw.hijacked {
 		t.count(cUnserved)
 		return
 	}
@@ -190,15 +194,19 @@ func (c *detached) String() string           { return "track.detached" }
 var writers = sync.Pool{New: func() any { return new(statusWriter) }}
 
 // statusWriter notes the status a handler answers with. Unwrap lets
-// http.ResponseController reach the connection's own writer (to flush,
-// hijack or set deadlines); Flush is there for handlers that still assert
-// http.Flusher.
+// http.ResponseController reach the connection's own writer (to flush or
+// set deadlines); Flush is there for handlers that still assert
+// http.Flusher, Hijack for those that assert http.Hijacker, and to note that
+// the handler answers on its own.
 type statusWriter struct {
 	http.ResponseWriter
 	status int // 0 until the handler writes; a response with no write is 200
 	// timedOut is set when a write failed with http.ErrHandlerTimeout:
 	// an http.TimeoutHandler around the tracker answered 503 instead.
 	timedOut bool
+	// hijacked is set once the handler took the connection over: what it
+	// answers there, the tracker cannot see.
+	hijacked bool
 	ctx      detached
 }
 
@@ -234,6 +242,17 @@ func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// Hijack hands the connection over through the connection's own writer
+// (an error wrapping http.ErrNotSupported where it cannot be hijacked, as
+// in HTTP/2).
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return c, rw, err
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

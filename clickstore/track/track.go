@@ -138,7 +138,9 @@ type Options struct {
 	// racing past the check at once may overshoot it by as many. 0 means
 	// DefaultNetworkQuota; a negative quota turns the check off. It is
 	// per Tracker: several instances sharing a Redis store each allow
-	// their quota. The quota keeps an entry (about 120 bytes) per network
+	// their quota, and a Tracker made anew (a restart) counts from none,
+	// however many clicks of the network a shared store still holds
+	// from before. The quota keeps an entry (about 120 bytes) per network
 	// with a click the store took within the window, so a flood from many
 	// networks grows it no further than the store's capacity.
 	NetworkQuota int
@@ -205,9 +207,10 @@ const (
 	Excluded
 	// OptedOut: the request carried the opt-out header or parameter.
 	OptedOut
-	// Unresolved: the client address could not be found, or was already
-	// masked ([ErrMaskedAddr]); nothing was counted, since nothing could
-	// be pseudonymized.
+	// Unresolved: the client address could not be found (also by the
+	// clientip middleware, which then serves the request with the peer's
+	// address), or was already masked ([ErrMaskedAddr]); nothing was
+	// counted, since nothing could be pseudonymized.
 	Unresolved
 	// Unattributed: a conversion with no click of the visitor's within the
 	// window.
@@ -272,7 +275,8 @@ type Stats struct {
 	BuildFailures uint64
 	// Unserved counts requests that Handler, ConversionHandler or
 	// Middleware did not count because the wrapped handler answered with
-	// a status of 400 or more (an unknown link, say).
+	// a status of 400 or more (an unknown link, say), answered after an
+	// http.TimeoutHandler's deadline, or hijacked the connection.
 	Unserved uint64
 	// NoLink counts requests Handler did not count because their route
 	// has no path wildcard of the name Options.PathValue gives.
@@ -728,11 +732,22 @@ func (l *failLog) ok(ctx context.Context, now time.Time, msg string) {
 // address ending in .0, four in a row by chance is one in 2^24.
 const maskedRunLen = 4
 
+// errPeerUsed is clientAddr's error for a request whose client the clientip
+// middleware could not resolve (Outcome PeerUsed). It is never logged.
+var errPeerUsed = errors.New("track: the clientip middleware could not resolve the client address")
+
 // clientAddr returns the full address of r's client: the one the clientip
 // middleware resolved (whichever side of the tracker it is installed on),
 // else the one the Resolver finds, unless that is already masked.
 func (t *Tracker) clientAddr(r *http.Request) (netip.Addr, error) {
 	if a, ok := reqctx.ClientAddr(r.Context()); ok {
+		if info, _ := clientip.FromContext(r.Context()); info.Outcome == clientip.PeerUsed {
+			// The middleware could not resolve the client and serves the
+			// request with the peer's address (its OnFailure UsePeer):
+			// behind a proxy that is the proxy's, which would make every
+			// such visitor one. The Resolver would have failed too.
+			return netip.Addr{}, errPeerUsed
+		}
 		return a, nil
 	}
 	a, err := t.opts.Resolver.ResolveRequest(r)

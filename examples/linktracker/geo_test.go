@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -16,6 +17,9 @@ import (
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
 
 // writeGeoDB builds a GeoLite2-Country-shaped database in a temporary
@@ -111,4 +115,63 @@ func TestGeoTargetsRefused(t *testing.T) {
 		assert.Contains(t, w.Body.String(), tc.want, tc.name)
 		assert.NotContains(t, w.Body.String(), "example.org", tc.name)
 	}
+}
+
+// The geo target is chosen from the visitor's full address, as the trusted
+// proxy names it, in every form an IPv6 address carries an IPv4 one: two
+// visitors of one masked /24 whose halves lie in two countries go to their
+// own country's URL. The choice is not stored: the database and the store
+// hold no form of any visitor's address, and the country breakdown is all
+// that stays.
+func TestGeoTargetFromTheFullAddress(t *testing.T) {
+	cfg := config{
+		db: "sqlite:" + filepath.Join(t.TempDir(), "links.db"),
+		geoIP: writeGeoDB(t, map[string][2]string{
+			"203.0.113.0/25":   {"DE", "EU"},
+			"203.0.113.128/25": {"AT", "EU"},
+			"198.51.100.0/24":  {"US", "NA"}, // the Teredo server's network
+		}),
+	}
+	tr := newTrackerWith(t, cfg)
+	w := tr.do("POST", "/api/links", "192.0.2.1", browser, strings.NewReader(`{"url": "https://example.com/",
+		"geo": {"countries": {"DE": "https://example.de/", "AT": "https://example.at/", "US": "https://example.us/"}}}`))
+	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	var l Link
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &l))
+
+	teredo := func(client string) string { // behind the server 198.51.100.1
+		c := netip.MustParseAddr(client).As4()
+		return netip.AddrFrom16([16]byte{0x20, 0x01, 4: 198, 5: 51, 6: 100, 7: 1, 10: 0x63, 11: 0xbf,
+			12: c[0] ^ 0xff, 13: c[1] ^ 0xff, 14: c[2] ^ 0xff, 15: c[3] ^ 0xff}).String()
+	}
+	var clients []netip.Addr
+	for i, host := range []string{"7", "100", "130", "250"} {
+		v4 := "203.0.113." + host
+		want := "https://example.de/"
+		if i >= 2 {
+			want = "https://example.at/"
+		}
+		b := netip.MustParseAddr(v4).As4()
+		for form, client := range map[string]string{
+			"IPv4":   v4,
+			"mapped": "::ffff:" + v4,
+			"6to4":   netip.AddrFrom16([16]byte{0x20, 0x02, b[0], b[1], b[2], b[3], 15: 9}).String(),
+			"NAT64":  "64:ff9b::" + v4,
+			"Teredo": teredo(v4),
+		} {
+			w := tr.do("GET", "/l/"+l.ID, client, browser+" "+form, nil)
+			assert.Equal(t, http.StatusFound, w.Code, "%s %s", form, client)
+			assert.Equal(t, want, w.Header().Get("Location"), "%s %s", form, client)
+			clients = append(clients, netip.MustParseAddr(client))
+		}
+		clients = append(clients, netip.MustParseAddr(v4))
+	}
+	require.NoError(t, tr.app.sink.Flush(context.Background()))
+	for name, dump := range map[string][]byte{"database": dumpTables(t, tr.app.db), "memory": dumpStore(t, tr.app.store)} {
+		ipmasktest.AssertNoRawIPOf(t, ipmask.Default, dump, clients, name)
+		for _, a := range clients {
+			assertNoBinaryAddr(t, dump, a, name)
+		}
+	}
+	tr.assertNoLeak()
 }
