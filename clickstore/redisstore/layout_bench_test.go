@@ -32,13 +32,20 @@ import (
 //     (HMGET), appends to those that exist and writes them all (HSET),
 //     then sets the hash's TTL once. It replaces the time index too, so
 //     its figure is to be compared with visitor-key plus the time index.
+//   - hset: the cheapest per-visitor structure there is, one variadic
+//     HSET of 100 fields (pseudonym, entry) into one hash per 100 clicks,
+//     no script, no read, no TTL: it loses a visitor's earlier entry when
+//     a field repeats, so it prices a write, it is not a layout;
+//   - log: one APPEND of 100 entries to one string per 100 clicks, the
+//     floor of any index write (no per-visitor structure at all; finding
+//     a visitor then means reading the log: BenchmarkLogScan).
 //
 // BENCHMARKS.md's redisstore section gives the figures of
 //
 //	go test -run '^$' -bench BenchmarkIndexLayoutServerCPU -benchtime 2000x -count 3 ./clickstore/redisstore/
 func BenchmarkIndexLayoutServerCPU(b *testing.B) {
 	const layoutFill = 1_000_000
-	for _, layout := range []string{"visitor-key", "lex", "score48", "gen-hash"} {
+	for _, layout := range []string{"visitor-key", "lex", "score48", "gen-hash", "hset", "log"} {
 		b.Run(layout, func(b *testing.B) {
 			srv := redistest.Start(b, nil)
 			client := newClient(b, srv.Addr())
@@ -52,7 +59,7 @@ func BenchmarkIndexLayoutServerCPU(b *testing.B) {
 			}
 			// The one-set layouts start full; the visitor-key layout's keys
 			// are each new anyway, as most visitors' are.
-			if layout == "gen-hash" {
+			if layout == "gen-hash" || layout == "hset" {
 				for range layoutFill / 1000 {
 					args := make([]any, 0, 2000)
 					for range 1000 {
@@ -86,6 +93,25 @@ func BenchmarkIndexLayoutServerCPU(b *testing.B) {
 						args = append(args, string(v[:]), m[16:])
 					}
 					if err := genHashScript.Run(ctx, client, []string{"gen"}, args...).Err(); err != nil {
+						b.Fatal(err)
+					}
+					continue
+				}
+				if layout == "hset" || layout == "log" {
+					args := make([]any, 0, 200)
+					var log []byte
+					for range 100 {
+						v, m := entry()
+						args = append(args, string(v[:]), m[16:])
+						log = append(log, m...)
+					}
+					var err error
+					if layout == "hset" {
+						err = client.HSet(ctx, "gen", args...).Err()
+					} else {
+						err = client.Append(ctx, "log", string(log)).Err()
+					}
+					if err != nil {
 						b.Fatal(err)
 					}
 					continue
@@ -137,3 +163,81 @@ func score(layout string, v [16]byte) float64 {
 	}
 	return 0
 }
+
+// BenchmarkLogScan prices the read side of a store that keeps no
+// per-visitor index, only a log of the window's first clicks (the layout
+// "log" of BenchmarkIndexLayoutServerCPU): Latest on any link, the
+// attribution of a conversion that names no link, would search the log
+// of the whole window for the visitor's pseudonym. The log holds the
+// window's entries (8-byte time, 16-byte pseudonym, a length byte, a
+// 19-byte link) in 31 keys, one per minute; one script searches them all
+// on the server (Lua's plain string.find, which is memchr and memcmp) and
+// returns the visitor's entries. Each size is the window of a steady rate:
+// 18,600 entries are 10 first clicks a second, 186,000 are 100. The
+// figure is the server's CPU time per lookup, during which Redis serves
+// no one else. BENCHMARKS.md gives the figures of
+//
+//	go test -run '^$' -bench BenchmarkLogScan -benchtime 20x -count 3 ./clickstore/redisstore/
+func BenchmarkLogScan(b *testing.B) {
+	for _, perMinute := range []int{600, 6000} {
+		b.Run(strconv.Itoa(31*perMinute), func(b *testing.B) {
+			srv := redistest.Start(b, nil)
+			client := newClient(b, srv.Addr())
+			ctx := context.Background()
+			r := rand.New(rand.NewPCG(1, 2))
+			var keys []string
+			var needle [16]byte
+			for m := range 31 {
+				log := make([]byte, 0, perMinute*44)
+				for i := range perMinute {
+					var e [8 + 16 + 1]byte
+					binary.BigEndian.PutUint64(e[:8], uint64(time.Now().UnixNano()))
+					binary.BigEndian.PutUint64(e[8:16], r.Uint64())
+					binary.BigEndian.PutUint64(e[16:24], r.Uint64())
+					e[24] = 19
+					if m == 7 && i == perMinute/2 {
+						copy(needle[:], e[8:24])
+					}
+					log = append(append(log, e[:]...), "link-0123456789abcd"...)
+				}
+				k := "l:" + strconv.Itoa(m)
+				if err := client.Set(ctx, k, log, 0).Err(); err != nil {
+					b.Fatal(err)
+				}
+				keys = append(keys, k)
+			}
+			if err := logScanScript.Load(ctx, client).Err(); err != nil {
+				b.Fatal(err)
+			}
+			c0 := serverCPU(b, srv.Addr())
+			for b.Loop() {
+				found, err := logScanScript.Run(ctx, client, keys, string(needle[:])).Slice()
+				if err != nil || len(found) != 1 {
+					b.Fatalf("found %d entries, err %v; want 1", len(found), err)
+				}
+			}
+			c1 := serverCPU(b, srv.Addr())
+			b.ReportMetric(float64((c1-c0).Microseconds())/1000/float64(b.N), "server-ms/lookup")
+		})
+	}
+}
+
+// logScanScript returns the links of the log entries of a pseudonym: KEYS
+// the log's keys, ARGV 1 the pseudonym.
+var logScanScript = redis.NewScript(`
+local v, out = ARGV[1], {}
+for i = 1, #KEYS do
+  local log = redis.call('GET', KEYS[i])
+  if log then
+    local p = 1
+    while true do
+      local s = string.find(log, v, p, true)
+      if not s then break end
+      local n = string.byte(log, s + 16)
+      out[#out + 1] = string.sub(log, s + 17, s + 16 + n)
+      p = s + 16
+    end
+  end
+end
+return out
+`)
