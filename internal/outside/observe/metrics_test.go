@@ -180,6 +180,13 @@ func TestExpositionHoldsNoCanary(t *testing.T) {
 	assert.Equal(t, 4*n, got[`clickanon_tracker_requests_total{outcome="counted",tracker="web"}`])
 	assert.Equal(t, n, got[`clickanon_tracker_requests_total{outcome="unresolved",tracker="web"}`])
 	assert.Equal(t, n, got[`clickanon_clientip_resolutions_total{outcome="malformed",resolver="web"}`])
+	// One visitor per link: the first click unique, the three others
+	// (again, through the proxy, with a header from an untrusted peer)
+	// repeats.
+	assert.Equal(t, n, got[`clickanon_tracker_clicks_total{tracker="web",uniqueness="unique"}`])
+	assert.Equal(t, 3*n, got[`clickanon_tracker_clicks_total{tracker="web",uniqueness="repeat"}`])
+	assert.Equal(t, 4*n, got[`clickanon_clientip_resolutions_total{outcome="resolved",resolver="web"}`], "the four that resolve")
+	assert.Equal(t, n, got[`clickanon_clientip_header_resolutions_total{resolver="web"}`], "one through the proxy")
 }
 
 // gather returns every sample of reg by its series, as
