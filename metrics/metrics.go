@@ -20,7 +20,8 @@
 // No label ever carries an address, a network, a pseudonym or a link: the
 // only label values are the fixed outcome names below and the part names
 // the caller gives, which must be letters, digits, '_' and '-' (no '.' and
-// no ':', so no address or network can be one).
+// no ':') and must not spell an address the way host names do with '-'
+// ("ip-203-0-113-9" is refused), so no address or network can be one.
 //
 // The metrics, with the default namespace "clickanon":
 //
@@ -78,7 +79,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/clickanon/clickanon/clickstore/track"
+	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
+	"github.com/clickanon/clickanon/ipmask/logmask"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -254,6 +257,9 @@ func (m *Metrics) add(kind, name string, src func(ch chan<- prometheus.Metric)) 
 	if !validLabel(name) {
 		return fmt.Errorf("metrics: %s name of %d bytes: use 1 to 64 letters, digits, '_' and '-'", kind, len(name))
 	}
+	if spellsAddress(name) {
+		return fmt.Errorf("metrics: %s name of %d bytes spells an IP address with hyphens, as EC2 host names do: choose one that does not", kind, len(name))
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := kind + "/" + name
@@ -267,7 +273,8 @@ func (m *Metrics) add(kind, name string, src func(ch chan<- prometheus.Metric)) 
 
 // validLabel accepts the names a user gives parts ("memory", "redis-eu"):
 // letters, digits, '_' and '-', 1 to 64 bytes. No dot and no colon, so no
-// address and no network can ever be a label value.
+// address and no network in its usual text; spellsAddress refuses the
+// ones spelled with '-'.
 func validLabel(s string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
@@ -279,6 +286,27 @@ func validLabel(s string) bool {
 		}
 	}
 	return true
+}
+
+// anyBit masks every bit of every address package logmask finds in text,
+// also one spelled with '-' as host names do ("ip-203-0-113-9").
+var anyBit = sync.OnceValue(func() *logmask.Masker {
+	p, err := ipmask.New(0, 0)
+	if err != nil {
+		return nil
+	}
+	m, err := logmask.NewMasker(p, nil)
+	if err != nil {
+		return nil
+	}
+	return m
+})
+
+// spellsAddress reports whether logmask reads an address in name: a
+// label must not carry one in any form, not even a developer's choice.
+func spellsAddress(name string) bool {
+	m := anyBit()
+	return m == nil || m.MaskString(name) != name
 }
 
 func validNamespace(s string) bool {

@@ -327,7 +327,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, bad := range []string{"", "203.0.113.9", "2001:db8::1", "198.51.100.0/24", "a b", "é", strings.Repeat("a", 65)} {
+			for _, bad := range []string{"", "203.0.113.9", "2001:db8::1", "198.51.100.0/24", "a b", "é", strings.Repeat("a", 65), "ip-203-0-113-9", "ec2-198-51-100-7"} {
 				err := tt.add(bad)
 				if assert.Error(t, err, "name %q", bad) {
 					assert.True(t, strings.HasPrefix(err.Error(), "metrics: "+tt.name+" name of "), err.Error())

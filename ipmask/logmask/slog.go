@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
@@ -87,7 +89,10 @@ type HandlerOptions struct {
 // allocating, unless it holds a LogValuer or a value that must be
 // formatted or marshalled to be read (a struct, a map, a slice, a
 // fmt.Formatter, a type with MarshalText or MarshalJSON); an error or a
-// Stringer with none of those is read by its text alone.
+// Stringer with none of those is read by its text alone. Text of over 256
+// bytes that holds a percent-encoded colon (a query string carrying an
+// encoded URL) is masked in a buffer from a sync.Pool to find out, which
+// may allocate after a garbage collection.
 // One that does is copied, with its attributes masked.
 //
 // A Handler is safe for concurrent use if the handler it wraps is, as
@@ -526,8 +531,41 @@ func (m *Masker) MaskQuoted(s string) string {
 // maskQuoted is MaskQuoted, also reporting whether anything changed.
 func (m *Masker) maskQuoted(s string) (string, bool) {
 	d, dc := defang(s)
+	if len(d) > longText && hasPctColon(unsafe.Slice(unsafe.StringData(d), len(d))) {
+		out, mc := m.maskLong(d)
+		return out, dc || mc
+	}
 	out, mc := m.maskString(d, false)
 	return out, dc || mc
+}
+
+// longText is the length past which maskString masks into a buffer it
+// allocates (shorter text is masked on its stack).
+const longText = 256
+
+// maxScratch is the largest buffer maskLong keeps in scratchPool.
+const maxScratch = 64 << 10
+
+// scratchPool holds the buffers maskLong masks into.
+var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maskLong masks s in free-text mode, as maskString does, into a pooled
+// buffer: text of over longText bytes with a percent-encoded colon (a
+// query string holding an encoded URL) cannot be told from text holding
+// an address without masking it, and a record that holds no address must
+// cost no allocation. When nothing changes it returns s itself.
+func (m *Masker) maskLong(s string) (string, bool) {
+	p := scratchPool.Get().(*[]byte)
+	out := m.appendFree((*p)[:0], unsafe.Slice(unsafe.StringData(s), len(s)))
+	res, changed := s, false
+	if string(out) != s {
+		res, changed = string(out), true
+	}
+	if cap(out) <= maxScratch {
+		*p = out[:0]
+		scratchPool.Put(p)
+	}
+	return res, changed
 }
 
 // defang returns s with '?' in place of each rune that a handler writes
@@ -614,6 +652,23 @@ func (p *groupPath) with(name string) groupPath {
 	return q
 }
 
+// joinChanges reports whether free-text masking changes path's end and
+// key joined by a dot, masking in a pooled buffer.
+func (m *Masker) joinChanges(path *groupPath, key string) bool {
+	p := scratchPool.Get().(*[]byte)
+	in := slices.Grow((*p)[:0], 2*(path.n+1+len(key))+8) // the join, then its mask
+	in = append(in, path.b[:path.n]...)
+	in = append(in, '.')
+	in = append(in, key...)
+	out := m.appendFree(in[len(in):], in)
+	changed := string(out) != string(in)
+	if cap(in) <= maxScratch {
+		*p = in[:0]
+		scratchPool.Put(p)
+	}
+	return changed
+}
+
 // maskJoined returns key (or a group's name), already masked alone, masked
 // where it continues an address that the end of path starts: slog's text
 // handler writes the two joined by a dot ("203.0" and "113.9", or
@@ -630,6 +685,17 @@ func (m *Masker) maskJoined(path *groupPath, key string) (string, bool) {
 	j = append(j, '.')
 	j = append(j, key[:min(len(key), groupTail)]...)
 	if !m.hasAddr(j) {
+		return key, false
+	}
+	// A percent-encoded colon alone makes hasAddr true: mask the join
+	// (on the stack, or in a pooled buffer for a long key) to tell
+	// whether anything changes without allocating.
+	if len(key) <= groupTail {
+		var out [2 * (2*groupTail + 1)]byte
+		if string(m.appendFree(out[:0], j)) == string(j) {
+			return key, false
+		}
+	} else if !m.joinChanges(path, key) {
 		return key, false
 	}
 	head := string(path.b[:path.n]) + "."
