@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/clickanon/clickanon/ipmask"
@@ -184,7 +185,10 @@ func (m *Masker) AppendMask(dst, text []byte) []byte {
 
 // MaskString returns s with its addresses masked, as AppendMask does. When
 // nothing changes it returns s itself, so text holding no address (most
-// request paths and messages) costs no allocation.
+// request paths and messages) costs no allocation (text of over 256 bytes
+// that must be masked to find out, in field mode or holding a
+// percent-encoded colon, is masked in a buffer from a sync.Pool, which
+// may allocate after a garbage collection).
 func (m *Masker) MaskString(s string) string {
 	out, _ := m.maskString(s, m.fields != 0)
 	return out
@@ -201,7 +205,7 @@ func (m *Masker) maskString(s string, fields bool) (string, bool) {
 		if !fields && !m.hasAddr(text) {
 			return s, false
 		}
-		dst = make([]byte, 0, len(s)+8)
+		return m.maskLong(s, fields)
 	}
 	var out []byte
 	if fields {
@@ -213,6 +217,38 @@ func (m *Masker) maskString(s string, fields bool) (string, bool) {
 		return s, false
 	}
 	return string(out), true
+}
+
+// maxScratch is the largest buffer maskLong keeps in scratchPool.
+const maxScratch = 64 << 10
+
+// scratchPool holds the buffers maskLong masks into.
+var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maskLong is maskString for text longer than its stack buffer, masked
+// into a pooled buffer: such text with a percent-encoded colon (a query
+// string holding an encoded URL), or any in field mode, cannot be told
+// from text holding an address without masking it, and text that holds
+// no address must cost no allocation. When nothing changes it returns s
+// itself.
+func (m *Masker) maskLong(s string, fields bool) (string, bool) {
+	p := scratchPool.Get().(*[]byte)
+	text := unsafe.Slice(unsafe.StringData(s), len(s))
+	var out []byte
+	if fields {
+		out = m.AppendMask((*p)[:0], text)
+	} else {
+		out = m.appendFree((*p)[:0], text)
+	}
+	res, changed := s, false
+	if string(out) != s {
+		res, changed = string(out), true
+	}
+	if cap(out) <= maxScratch {
+		*p = out[:0]
+		scratchPool.Put(p)
+	}
+	return res, changed
 }
 
 // hasAddr reports whether free-text mode could change text: whether it

@@ -12,7 +12,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
@@ -531,41 +530,8 @@ func (m *Masker) MaskQuoted(s string) string {
 // maskQuoted is MaskQuoted, also reporting whether anything changed.
 func (m *Masker) maskQuoted(s string) (string, bool) {
 	d, dc := defang(s)
-	if len(d) > longText && hasPctColon(unsafe.Slice(unsafe.StringData(d), len(d))) {
-		out, mc := m.maskLong(d)
-		return out, dc || mc
-	}
 	out, mc := m.maskString(d, false)
 	return out, dc || mc
-}
-
-// longText is the length past which maskString masks into a buffer it
-// allocates (shorter text is masked on its stack).
-const longText = 256
-
-// maxScratch is the largest buffer maskLong keeps in scratchPool.
-const maxScratch = 64 << 10
-
-// scratchPool holds the buffers maskLong masks into.
-var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
-
-// maskLong masks s in free-text mode, as maskString does, into a pooled
-// buffer: text of over longText bytes with a percent-encoded colon (a
-// query string holding an encoded URL) cannot be told from text holding
-// an address without masking it, and a record that holds no address must
-// cost no allocation. When nothing changes it returns s itself.
-func (m *Masker) maskLong(s string) (string, bool) {
-	p := scratchPool.Get().(*[]byte)
-	out := m.appendFree((*p)[:0], unsafe.Slice(unsafe.StringData(s), len(s)))
-	res, changed := s, false
-	if string(out) != s {
-		res, changed = string(out), true
-	}
-	if cap(out) <= maxScratch {
-		*p = out[:0]
-		scratchPool.Put(p)
-	}
-	return res, changed
 }
 
 // defang returns s with '?' in place of each rune that a handler writes
