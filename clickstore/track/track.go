@@ -709,22 +709,20 @@ func (t *Tracker) convert(ctx context.Context, c clickstore.Click, link string, 
 	return v
 }
 
-// failLog logs one operation's failures once per burst. The flag spares
-// the hot path burstlog's lock while nothing fails.
+// failLog logs one operation's failures once per burst. It keeps no flag
+// of its own: burstlog's OK reads one atomic while nothing fails, and a
+// second flag beside it could end a burst between a racing failure's
+// flag and its log line, leaving the next burst's failures unlogged.
 type failLog struct {
-	log     burstlog.Logger
-	failing atomic.Bool
+	log burstlog.Logger
 }
 
 func (l *failLog) fail(ctx context.Context, now time.Time, msg string, err error, attrs ...slog.Attr) {
-	l.failing.Store(true)
 	l.log.Fail(ctx, now, msg, err, attrs...)
 }
 
 func (l *failLog) ok(ctx context.Context, now time.Time, msg string) {
-	if l.failing.Load() && l.failing.CompareAndSwap(true, false) {
-		l.log.OK(ctx, now, msg)
-	}
+	l.log.OK(ctx, now, msg)
 }
 
 // maskedRunLen is how many IPv4 addresses in a row must look masked before
