@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -56,16 +57,38 @@ func newRedisClient(spec string) (redis.UniversalClient, string, error) {
 
 // redisLog sends go-redis's own log lines (a pool that cannot dial, with
 // the server's address) through the app's masked logger rather than to
-// stderr as they are.
-type redisLog struct{ log *slog.Logger }
+// stderr as they are, at most one a minute: go-redis logs every failed
+// dial, several a second for as long as Redis is away, and the store's
+// own warnings already say what each outage costs. A line says how many
+// were left out since the one before.
+type redisLog struct {
+	log *slog.Logger
 
-func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
-	r.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
+	mu      sync.Mutex
+	last    time.Time // when the last line was logged
+	skipped int       // lines left out since
+}
+
+// redisLogEvery is how often go-redis's lines are let through.
+const redisLogEvery = time.Minute
+
+func (r *redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.mu.Lock()
+	now := time.Now()
+	if !r.last.IsZero() && now.Sub(r.last) < redisLogEvery {
+		r.skipped++
+		r.mu.Unlock()
+		return
+	}
+	skipped := r.skipped
+	r.last, r.skipped = now, 0
+	r.mu.Unlock()
+	r.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...), "left_out", skipped)
 }
 
 // routeRedisLogs makes go-redis log through logger. go-redis has one
 // logger for the process, so run calls this once.
-func routeRedisLogs(logger *slog.Logger) { redis.SetLogger(redisLog{logger}) }
+func routeRedisLogs(logger *slog.Logger) { redis.SetLogger(&redisLog{log: logger}) }
 
 // newClickStore is the transient half: Memory, or Redis for several
 // instances, with the epoch keys next to it.
