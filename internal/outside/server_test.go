@@ -104,8 +104,12 @@ func TestServerErrorLog(t *testing.T) {
 // http.Header: names in lower and mixed case, several copies of a header,
 // obs-fold continuation lines, an empty value, and a name with
 // underscores. The visitor found is the one the proxy wrote last (or the
-// peer), never one the client wrote to the left; the handler sees none of
-// the addresses, and the tracker stores the visitor's network. Checked to
+// peer, when the proxy wrote none), never one the client wrote to the
+// left; the handler sees none of the addresses, and the tracker stores the
+// visitor's network. A header that does not parse (two copies of a
+// single-value header, an obs-fold that adds an entry) fails closed: the
+// handler sees the peer, and the tracker counts the request Unresolved,
+// holding nothing. Checked to
 // fail: with the proxy left out of the trusted set, every row finds the
 // peer.
 func TestWireHeaderForms(t *testing.T) {
@@ -115,20 +119,21 @@ func TestWireHeaderForms(t *testing.T) {
 	for name, c := range map[string]struct {
 		header string // strategy's header; "" is X-Forwarded-For, rightmost untrusted
 		lines  string
-		want   netip.Prefix // the visitor's network; peerNet when it fails closed
+		want   netip.Prefix // the visitor's network; peerNet when the proxy wrote none
+		failed bool         // the header does not parse: the peer for the handler, nothing held
 	}{
-		"lower case":          {"", "x-forwarded-for: " + forged + ", " + v + "\r\n", ipmask.Default.Prefix(visitor4)},
-		"mixed case copies":   {"", "X-FORWARDED-FOR: " + forged + "\r\nx-Forwarded-for: " + v + "\r\n", ipmask.Default.Prefix(visitor4)},
-		"empty last copy":     {"", "X-Forwarded-For: " + v + "\r\nX-Forwarded-For:\r\n", ipmask.Default.Prefix(visitor4)},
-		"underscores ignored": {"", "X_Forwarded_For: " + forged + "\r\n", peerNet},
-		"cdn lower case":      {"Cf-Connecting-Ip", "cf-connecting-ip: " + visitor6.String() + "\r\n", ipmask.Default.Prefix(visitor6)},
-		"cdn two copies":      {"Cf-Connecting-Ip", "CF-Connecting-IP: " + forged + "\r\nCF-Connecting-IP: " + v + "\r\n", peerNet},
-		"cdn empty":           {"Cf-Connecting-Ip", "CF-Connecting-IP: \r\n", peerNet},
+		"lower case":          {"", "x-forwarded-for: " + forged + ", " + v + "\r\n", ipmask.Default.Prefix(visitor4), false},
+		"mixed case copies":   {"", "X-FORWARDED-FOR: " + forged + "\r\nx-Forwarded-for: " + v + "\r\n", ipmask.Default.Prefix(visitor4), false},
+		"empty last copy":     {"", "X-Forwarded-For: " + v + "\r\nX-Forwarded-For:\r\n", ipmask.Default.Prefix(visitor4), false},
+		"underscores ignored": {"", "X_Forwarded_For: " + forged + "\r\n", peerNet, false},
+		"cdn lower case":      {"Cf-Connecting-Ip", "cf-connecting-ip: " + visitor6.String() + "\r\n", ipmask.Default.Prefix(visitor6), false},
+		"cdn two copies":      {"Cf-Connecting-Ip", "CF-Connecting-IP: " + forged + "\r\nCF-Connecting-IP: " + v + "\r\n", peerNet, true},
+		"cdn empty":           {"Cf-Connecting-Ip", "CF-Connecting-IP: \r\n", peerNet, false},
 		// net/http joins an obs-fold continuation line to the value with
 		// a space (RFC 9112 allows that or a 400): the list's last entry is
 		// still the one the proxy wrote.
-		"obs-fold":        {"", "X-Forwarded-For: " + forged + ",\r\n " + v + "\r\n", ipmask.Default.Prefix(visitor4)},
-		"obs-fold forged": {"", "X-Forwarded-For: " + v + "\r\n\t" + forged + "\r\n", peerNet},
+		"obs-fold":        {"", "X-Forwarded-For: " + forged + ",\r\n " + v + "\r\n", ipmask.Default.Prefix(visitor4), false},
+		"obs-fold forged": {"", "X-Forwarded-For: " + v + "\r\n\t" + forged + "\r\n", peerNet, true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := newDeployment(t, []string{"127.0.0.0/8"}, func(tr *clientip.Trusted) clientip.Strategy {
@@ -157,10 +162,15 @@ func TestWireHeaderForms(t *testing.T) {
 			resp.Body.Close()
 			assert.Equal(t, http.StatusFound, resp.StatusCode)
 			held := d.held(t)
-			require.Len(t, held, 1, dump)
-			assert.Equal(t, c.want, held[0].Network)
 			assert.Contains(t, dump, c.want.String())
 			assertNoForm(t, []byte(dump), "what the handler saw", visitor4, visitor6, netip.MustParseAddr(forged), loopbackClient)
+			if c.failed {
+				assert.Empty(t, held, "a request whose client is not found is not the proxy's click")
+				assert.Equal(t, uint64(1), d.tracker.Stats().Unresolved)
+				return
+			}
+			require.Len(t, held, 1, dump)
+			assert.Equal(t, c.want, held[0].Network)
 		})
 	}
 }
