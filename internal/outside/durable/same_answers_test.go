@@ -3,6 +3,7 @@ package durable_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"path/filepath"
@@ -25,6 +26,9 @@ import (
 var now = time.Date(2026, 3, 1, 12, 34, 56, 789_000_000, time.UTC)
 
 func fixedNow() time.Time { return now }
+
+// discard is a logger for the failures a test provokes on purpose.
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 type added struct {
 	c clickstore.Click
@@ -123,7 +127,7 @@ func queries(seed uint64) []aggregate.Query {
 	// The whole span at once, on bucket boundaries and one second off.
 	for _, g := range []aggregate.Granularity{aggregate.Hour, aggregate.Day} {
 		for _, off := range []time.Duration{0, time.Second, -time.Second, time.Nanosecond} {
-			qs = append(qs, aggregate.Query{Granularity: g, From: g.Start(now.Add(-50*time.Hour)).Add(off), To: g.Start(now).Add(g.Duration() + off), K: 3})
+			qs = append(qs, aggregate.Query{Granularity: g, From: g.Start(now.Add(-50 * time.Hour)).Add(off), To: g.Start(now).Add(g.Duration() + off), K: 3})
 		}
 	}
 	return qs
