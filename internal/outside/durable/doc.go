@@ -11,5 +11,5 @@
 // The package has no code of its own: everything is in its tests, in
 // package durable_test, which imports only the module's public packages,
 // the standard library, testify and the module's test harnesses
-// (internal/pgtest starts PostgreSQL).
+// (internal/pgtest starts PostgreSQL; internal/testlog holds logs).
 package durable

@@ -23,29 +23,24 @@ import (
 	"github.com/clickanon/clickanon/internal/pgtest"
 )
 
-var binary struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
-// tracker builds examples/linktracker once per test binary, as a user
-// would (go build), and returns the executable.
-func tracker(t *testing.T) string {
-	t.Helper()
-	binary.once.Do(func() {
-		if binary.dir, binary.err = os.MkdirTemp("", "durable-linktracker-"); binary.err != nil {
-			return
-		}
-		binary.path = filepath.Join(binary.dir, "linktracker")
-		out, err := exec.Command("go", "build", "-ldflags=-s -w", "-o", binary.path, "github.com/clickanon/clickanon/examples/linktracker").CombinedOutput()
-		if err != nil {
-			binary.err = fmt.Errorf("go build: %v: %s", err, out)
-		}
-	})
-	require.NoError(t, binary.err)
-	return binary.path
+// TestLinktracker builds examples/linktracker as a user would (go build)
+// into its temporary directory and runs the tests of the binary, in
+// parallel, on it.
+func TestLinktracker(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "linktracker")
+	out, err := exec.Command("go", "build", "-ldflags=-s -w", "-o", bin, "github.com/clickanon/clickanon/examples/linktracker").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	for name, test := range map[string]func(*testing.T, string){
+		"KeepsLinksAndCountsAcrossRestarts": testKeepsLinksAndCountsAcrossRestarts,
+		"RefusesANewerDatabase":             testRefusesANewerDatabase,
+		"ThroughAStalledDatabase":           testThroughAStalledDatabase,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, bin)
+		})
+	}
 }
 
 // running is a linktracker process.
@@ -58,12 +53,12 @@ type running struct {
 	done   chan error
 }
 
-// run starts the linktracker in dir with args and waits until it listens;
+// run starts the linktracker bin in dir with args and waits until it listens;
 // or, if it exits first, returns nil and what it wrote.
-func run(t *testing.T, dir string, args ...string) (*running, string) {
+func run(t *testing.T, bin, dir string, args ...string) (*running, string) {
 	t.Helper()
 	p := &running{t: t, done: make(chan error, 1)}
-	p.cmd = exec.Command(tracker(t), append([]string{"-addr", "127.0.0.1:0", "-trusted-proxies", "127.0.0.1/32", "-flush-interval", "100ms"}, args...)...)
+	p.cmd = exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-trusted-proxies", "127.0.0.1/32", "-flush-interval", "100ms"}, args...)...)
 	p.cmd.Dir = dir
 	p.cmd.Env = append(os.Environ(), "LINKTRACKER_API_TOKEN=")
 	stdout, err := p.cmd.StdoutPipe()
@@ -162,14 +157,14 @@ func (p *running) stats(id string) counted {
 	return c
 }
 
-// TestLinktrackerKeepsLinksAndCountsAcrossRestarts runs the binary on
+// testKeepsLinksAndCountsAcrossRestarts runs the binary on
 // every form of -db the README gives (sqlite:PATH absolute, relative,
 // with spaces and per cent signs, the default; a postgres:// and a
 // postgresql:// URL), creates a link, clicks it, stops the process,
 // starts it again, and wants the link to redirect and its counts to be
 // there, through three restarts; and a SQLite file made under the exact
 // name given, nowhere else.
-func TestLinktrackerKeepsLinksAndCountsAcrossRestarts(t *testing.T) {
+func testKeepsLinksAndCountsAcrossRestarts(t *testing.T, bin string) {
 	pg := pgtest.DB(t)
 	for _, c := range []struct {
 		name string
@@ -197,7 +192,7 @@ func TestLinktrackerKeepsLinksAndCountsAcrossRestarts(t *testing.T) {
 			if arg != "" {
 				args = []string{"-db", arg}
 			}
-			p, out := run(t, dir, args...)
+			p, out := run(t, bin, dir, args...)
 			require.NotNil(t, p, "the linktracker did not start: %s", out)
 			target := "https://example.com/" + strings.ReplaceAll(c.name, " ", "-")
 			id := p.create(target)
@@ -213,7 +208,7 @@ func TestLinktrackerKeepsLinksAndCountsAcrossRestarts(t *testing.T) {
 					_, err := os.Stat(file)
 					require.NoError(t, err, "the database is the file named")
 				}
-				p, out = run(t, dir, args...)
+				p, out = run(t, bin, dir, args...)
 				require.NotNil(t, p, "the linktracker did not start again: %s", out)
 				code, _ := p.get("/l/"+id, "203.0.113.9")
 				require.Equal(t, http.StatusFound, code, "the link redirects after a restart")
@@ -237,17 +232,17 @@ func TestLinktrackerKeepsLinksAndCountsAcrossRestarts(t *testing.T) {
 	}
 }
 
-// TestLinktrackerRefusesANewerDatabase starts the binary on a database
+// testRefusesANewerDatabase starts the binary on a database
 // whose links schema (or statistics schema) a newer release has moved on,
 // and wants it refused at start with a message saying so, as the SQL
 // sink's documentation says every release refuses a schema newer than its
 // own; the database is left as it was.
-func TestLinktrackerRefusesANewerDatabase(t *testing.T) {
+func testRefusesANewerDatabase(t *testing.T, bin string) {
 	for _, table := range []string{"linktracker_schema", "clickanon_schema_version"} {
 		t.Run(table, func(t *testing.T) {
 			dir := t.TempDir()
 			file := filepath.Join(dir, "links.db")
-			p, out := run(t, dir, "-db", "sqlite:"+file)
+			p, out := run(t, bin, dir, "-db", "sqlite:"+file)
 			require.NotNil(t, p, out)
 			id := p.create("https://example.com/")
 			p.stop()
@@ -258,7 +253,7 @@ func TestLinktrackerRefusesANewerDatabase(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, db.Close())
 
-			p, out = run(t, dir, "-db", "sqlite:"+file)
+			p, out = run(t, bin, dir, "-db", "sqlite:"+file)
 			if p != nil {
 				code, _ := p.get("/l/"+id, "198.51.100.1")
 				p.stop()
@@ -268,4 +263,48 @@ func TestLinktrackerRefusesANewerDatabase(t *testing.T) {
 			assert.Contains(t, out, "99")
 		})
 	}
+}
+
+// testThroughAStalledDatabase runs the binary on PostgreSQL
+// through a proxy that, once the link exists, holds every byte both ways
+// with the connections open: a database that hangs rather than refuses.
+// Every visitor of the existing link is still redirected, the API answers
+// rather than hanging (the per-request deadline), and once the database
+// answers again, and the process is stopped, every click made while it
+// hung is counted.
+func testThroughAStalledDatabase(t *testing.T, bin string) {
+	dsn := pgtest.DB(t)
+	cut, proxied := newCutter(t, dsn)
+	dir := t.TempDir()
+	p, out := run(t, bin, dir, "-db", proxied)
+	require.NotNil(t, p, out)
+	id := p.create("https://example.com/stalled")
+	for v := range 3 {
+		code, _ := p.get("/l/"+id, fmt.Sprintf("198.51.100.%d", v+1))
+		require.Equal(t, http.StatusFound, code)
+	}
+
+	cut.stalled.Store(true)
+	t.Cleanup(func() { cut.stalled.Store(false) })
+	for v := range 12 {
+		code, body := p.get("/l/"+id, fmt.Sprintf("203.0.113.%d", v+1))
+		assert.Equal(t, http.StatusFound, code, "a redirect while the database hangs: %s", body)
+	}
+	// Not a timing assertion: the client gives up after 20 s, and the
+	// server's own write timeout would only cut it at 15 s; an answer of
+	// any kind shows the request did not wait on the hung database.
+	code, _ := p.get("/api/links/"+id+"/stats", "192.0.2.1")
+	assert.NotZero(t, code)
+	resp, err := client.Post(p.base+"/api/links", "application/json", strings.NewReader(`{"url": "https://example.com/new"}`))
+	if assert.NoError(t, err, "link creation answers while the database hangs") {
+		resp.Body.Close()
+		assert.NotEqual(t, http.StatusCreated, resp.StatusCode, "a link cannot be made durable while the database hangs")
+	}
+
+	cut.stalled.Store(false)
+	p.stop()
+	p, out = run(t, bin, dir, "-db", dsn)
+	require.NotNil(t, p, out)
+	assert.Equal(t, uint64(15), p.stats(id).Clicks, "every click, those made while the database hung too")
+	p.stop()
 }

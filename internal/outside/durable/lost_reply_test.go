@@ -3,7 +3,6 @@ package durable_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -32,6 +31,33 @@ type cutter struct {
 	tag    []byte // what to cut on; nil when disarmed
 	cuts   atomic.Int64
 	wg     sync.WaitGroup
+	// stalled holds every byte in both directions, connections open, as
+	// a database that hangs does, until it is cleared.
+	stalled atomic.Bool
+}
+
+// hold waits while the proxy is stalled.
+func (c *cutter) hold() {
+	for c.stalled.Load() {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// pipe copies src to dst, held while the proxy is stalled.
+func (c *cutter) pipe(dst, src net.Conn) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			c.hold()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func newCutter(t *testing.T, dsn string) (*cutter, string) {
@@ -87,7 +113,7 @@ func (c *cutter) serve() {
 		c.wg.Add(2)
 		go func() { // client to server, as it is
 			defer c.wg.Done()
-			_, _ = io.Copy(up, down)
+			c.pipe(up, down)
 			up.Close()
 			down.Close()
 		}()
@@ -102,6 +128,7 @@ func (c *cutter) serve() {
 					if c.fire(buf[:n]) {
 						return
 					}
+					c.hold()
 					if _, werr := down.Write(buf[:n]); werr != nil {
 						return
 					}
@@ -121,6 +148,7 @@ func (c *cutter) serve() {
 // background loop would. In the end every click is counted exactly once
 // and the uniques are those of a Rollup given the same clicks.
 func TestLostRepliesCountOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dsn := pgtest.DB(t)
 	cut, proxied := newCutter(t, dsn)
@@ -128,7 +156,7 @@ func TestLostRepliesCountOnce(t *testing.T) {
 	for i := range sinks {
 		sinks[i] = openSink(t, proxied, &sqlsink.Options{Now: fixedNow, FlushInterval: time.Hour, Logger: discard()})
 	}
-	all := clicks(3, 800)
+	all := clicks(3, 500)
 	r := newRollup(t)
 	rnd := rand.New(rand.NewPCG(3, 4))
 	failed := 0
@@ -158,7 +186,7 @@ func TestLostRepliesCountOnce(t *testing.T) {
 	for _, s := range sinks {
 		require.NoError(t, s.Flush(ctx))
 	}
-	require.Greater(t, cut.cuts.Load(), int64(8), "the proxy cut too few replies to test anything")
+	require.Greater(t, cut.cuts.Load(), int64(5), "the proxy cut too few replies to test anything")
 	assert.Positive(t, failed, "no flush saw its reply lost")
 
 	// Read directly, not through the proxy, with a fresh sink.

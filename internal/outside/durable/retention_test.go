@@ -32,8 +32,9 @@ func everything() []aggregate.Query {
 // retention(g), not a second before, and the coarser buckets keep the
 // totals.
 func TestSweepAsRollup(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
-	all := clicks(5, 1200)
+	all := clicks(5, 800)
 	type ret struct{ min, hour, day time.Duration }
 	for _, rt := range []ret{
 		{time.Minute, 2 * time.Hour, 24 * time.Hour},
@@ -121,6 +122,7 @@ func sortedAfter(ms []time.Time, t time.Time) []time.Time {
 // lost of the rest, and nothing of the erased links coming back on later
 // flushes.
 func TestEraseLinkEverywhere(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dsn := pgtest.DB(t)
 	a, b := openSink(t, dsn, nil), openSink(t, dsn, nil)
