@@ -38,7 +38,7 @@ func TestOutageAccountsForEveryClick(t *testing.T) {
 		require.NoError(t, err)
 		sinks[i] = s
 	}
-	all := clicks(9, 1600)
+	all := clicks(9, 1000)
 	want := newRollup(t)
 	for i, a := range all[:600] { // written while the database is up
 		require.NoError(t, sinks[0].Add(ctx, a.c, a.u))

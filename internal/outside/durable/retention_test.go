@@ -34,7 +34,7 @@ func everything() []aggregate.Query {
 func TestSweepAsRollup(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	all := clicks(5, 800)
+	all := clicks(5, 400)
 	type ret struct{ min, hour, day time.Duration }
 	for _, rt := range []ret{
 		{time.Minute, 2 * time.Hour, 24 * time.Hour},
@@ -72,7 +72,7 @@ func TestSweepAsRollup(t *testing.T) {
 					}
 				}
 				ends = sortedAfter(ends, now)
-				for i := 0; i < len(ends); i += max(1, len(ends)/4) {
+				for i := 0; i < len(ends); i += max(1, len(ends)/2) {
 					moments = append(moments, ends[i].Add(-time.Second), ends[i], ends[i].Add(time.Nanosecond))
 				}
 			}
@@ -128,7 +128,7 @@ func TestEraseLinkEverywhere(t *testing.T) {
 	a, b := openSink(t, dsn, nil), openSink(t, dsn, nil)
 	erased := map[string]bool{"a": true, "50%_off": true}
 	want := newRollup(t)
-	all := clicks(6, 1500)
+	all := clicks(6, 800)
 	for i, c := range all {
 		s := a
 		if i%2 == 1 {
@@ -138,7 +138,7 @@ func TestEraseLinkEverywhere(t *testing.T) {
 		if !erased[c.c.Link] {
 			require.NoError(t, want.Add(ctx, c.c, c.u))
 		}
-		if i == 700 {
+		if i == 400 {
 			require.NoError(t, a.Flush(ctx))
 			require.NoError(t, b.Flush(ctx))
 		}

@@ -99,8 +99,8 @@ func queries(seed uint64) []aggregate.Query {
 	tokyo := time.FixedZone("UTC+9", 9*3600)
 	var qs []aggregate.Query
 	for _, g := range []aggregate.Granularity{0, aggregate.Minute, aggregate.Hour, aggregate.Day} {
-		for _, k := range []int{0, 1, 2, 5, 40} {
-			for i := 0; i < 4; i++ {
+		for _, k := range []int{0, 1, 5, 40} {
+			for i := 0; i < 3; i++ {
 				from := now.Add(-time.Duration(r.Int64N(int64(60 * time.Hour))))
 				to := from.Add(time.Duration(1 + r.Int64N(int64(30*time.Hour))))
 				if g == aggregate.Minute { // keep the reports small
