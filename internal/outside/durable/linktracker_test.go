@@ -35,6 +35,7 @@ func TestLinktracker(t *testing.T) {
 		"KeepsLinksAndCountsAcrossRestarts": testKeepsLinksAndCountsAcrossRestarts,
 		"RefusesANewerDatabase":             testRefusesANewerDatabase,
 		"ThroughAStalledDatabase":           testThroughAStalledDatabase,
+		"CreationProtected":                 testCreationProtected,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -57,10 +58,17 @@ type running struct {
 // or, if it exits first, returns nil and what it wrote.
 func run(t *testing.T, bin, dir string, args ...string) (*running, string) {
 	t.Helper()
+	return runEnv(t, bin, dir, "", args...)
+}
+
+// runEnv is run with the environment variable LINKTRACKER_API_TOKEN set
+// to token.
+func runEnv(t *testing.T, bin, dir, token string, args ...string) (*running, string) {
+	t.Helper()
 	p := &running{t: t, done: make(chan error, 1)}
 	p.cmd = exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-trusted-proxies", "127.0.0.1/32", "-flush-interval", "100ms"}, args...)...)
 	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), "LINKTRACKER_API_TOKEN=")
+	p.cmd.Env = append(os.Environ(), "LINKTRACKER_API_TOKEN="+token)
 	stdout, err := p.cmd.StdoutPipe()
 	require.NoError(t, err)
 	stderr, err := p.cmd.StderrPipe()
@@ -307,4 +315,59 @@ func testThroughAStalledDatabase(t *testing.T, bin string) {
 	require.NotNil(t, p, out)
 	assert.Equal(t, uint64(15), p.stats(id).Clicks, "every click, those made while the database hung too")
 	p.stop()
+}
+
+// testCreationProtected runs the binary with an API token (given by the
+// flag, and by the environment) and a limit of 3 links a minute per
+// network, and creates links from addresses of one network written in
+// every form (IPv4, IPv4-mapped IPv6; IPv6 differing below the /48), of
+// other networks, with and without the token. Without the right token
+// nothing is created and no network's quota is spent; with it, each
+// network gets exactly its 3, whatever form its addresses take.
+func testCreationProtected(t *testing.T, bin string) {
+	const token = "s3cret-Token_with.dots"
+	for _, how := range []string{"flag", "environment"} {
+		t.Run(how, func(t *testing.T) {
+			var p *running
+			var out string
+			if how == "flag" {
+				p, out = run(t, bin, t.TempDir(), "-create-per-minute", "3", "-api-token", token)
+			} else {
+				p, out = runEnv(t, bin, t.TempDir(), token, "-create-per-minute", "3")
+			}
+			require.NotNil(t, p, out)
+			create := func(from, auth string) int {
+				req, err := http.NewRequest("POST", p.base+"/api/links", strings.NewReader(`{"url": "https://example.com/p"}`))
+				require.NoError(t, err)
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Forwarded-For", from)
+				if auth != "" {
+					req.Header.Set("Authorization", auth)
+				}
+				resp, err := client.Do(req)
+				require.NoError(t, err)
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			for i, auth := range []string{"", "Bearer", "Bearer ", "Bearer wrong", "Bearer " + token + "x", "Bearer " + token[:len(token)-1], "Basic " + token, token, "Bearer  " + token} {
+				assert.Equal(t, http.StatusUnauthorized, create(fmt.Sprintf("198.51.100.%d", i+1), auth), "Authorization %q", auth)
+			}
+			ok := "Bearer " + token
+			networks := map[string][]string{
+				"198.51.100.0/24": {"198.51.100.1", "::ffff:198.51.100.2", "198.51.100.254", "::ffff:c633:6409"},
+				"2001:db8:1::/48": {"2001:db8:1::1", "2001:db8:1:ffff::2", "2001:db8:1:8000:1:2:3:4", "2001:db8:1::1"},
+				"198.51.101.0/24": {"198.51.101.9", "198.51.101.10", "198.51.101.11", "198.51.101.12"},
+			}
+			for n, addrs := range networks {
+				for i, a := range addrs {
+					want := http.StatusCreated
+					if i >= 3 {
+						want = http.StatusTooManyRequests
+					}
+					assert.Equal(t, want, create(a, ok), "network %s, address %s (link %d)", n, a, i+1)
+				}
+			}
+			p.stop()
+		})
+	}
 }
