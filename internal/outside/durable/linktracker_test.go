@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +38,7 @@ func TestLinktracker(t *testing.T) {
 		"RefusesANewerDatabase":             testRefusesANewerDatabase,
 		"ThroughAStalledDatabase":           testThroughAStalledDatabase,
 		"CreationProtected":                 testCreationProtected,
+		"PostgresURLForms":                  testPostgresURLForms,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -49,6 +52,7 @@ type running struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	base   string
+	stdout strings.Builder
 	stderr strings.Builder
 	mu     sync.Mutex
 	done   chan error
@@ -58,17 +62,24 @@ type running struct {
 // or, if it exits first, returns nil and what it wrote.
 func run(t *testing.T, bin, dir string, args ...string) (*running, string) {
 	t.Helper()
-	return runEnv(t, bin, dir, "", args...)
+	return runIn(t, bin, dir, nil, args...)
 }
 
 // runEnv is run with the environment variable LINKTRACKER_API_TOKEN set
 // to token.
 func runEnv(t *testing.T, bin, dir, token string, args ...string) (*running, string) {
 	t.Helper()
+	return runIn(t, bin, dir, []string{"LINKTRACKER_API_TOKEN=" + token}, args...)
+}
+
+// runIn is run with env added to the environment (after
+// LINKTRACKER_API_TOKEN="").
+func runIn(t *testing.T, bin, dir string, env []string, args ...string) (*running, string) {
+	t.Helper()
 	p := &running{t: t, done: make(chan error, 1)}
 	p.cmd = exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-trusted-proxies", "127.0.0.1/32", "-flush-interval", "100ms"}, args...)...)
 	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), "LINKTRACKER_API_TOKEN="+token)
+	p.cmd.Env = append(append(os.Environ(), "LINKTRACKER_API_TOKEN="), env...)
 	stdout, err := p.cmd.StdoutPipe()
 	require.NoError(t, err)
 	stderr, err := p.cmd.StderrPipe()
@@ -91,10 +102,16 @@ func runEnv(t *testing.T, bin, dir, token string, args ...string) (*running, str
 	}()
 	t.Cleanup(func() { _ = p.cmd.Process.Kill() })
 	for line := range lines {
+		p.mu.Lock()
+		p.stdout.WriteString(line + "\n")
+		p.mu.Unlock()
 		if rest, ok := strings.CutPrefix(line, "linktracker listening on "); ok {
 			p.base, _, _ = strings.Cut(rest, " ")
 			go func() {
-				for range lines {
+				for line := range lines {
+					p.mu.Lock()
+					p.stdout.WriteString(line + "\n")
+					p.mu.Unlock()
 				}
 			}()
 			return p, ""
@@ -104,7 +121,14 @@ func runEnv(t *testing.T, bin, dir, token string, args ...string) (*running, str
 	time.Sleep(50 * time.Millisecond) // let the stderr reader finish
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return nil, p.stderr.String()
+	return nil, p.stdout.String() + p.stderr.String()
+}
+
+// output is what the process wrote so far, stdout and stderr.
+func (p *running) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stdout.String() + p.stderr.String()
 }
 
 // stop ends the process with SIGTERM, as a service manager does, and
@@ -370,4 +394,64 @@ func testCreationProtected(t *testing.T, bin string) {
 			p.stop()
 		})
 	}
+}
+
+// testPostgresURLForms runs the binary on one PostgreSQL database named
+// by URLs of every form a user writes: the README's postgres:///NAME with
+// the server in the environment (PGHOST, PGPORT, PGUSER, as libpq and pgx
+// read them), a password full of characters that URLs escape, query
+// parameters, and postgresql://. Each finds the links the others made,
+// and no output ever holds the password; a server that is not there
+// fails the start without it either.
+func testPostgresURLForms(t *testing.T, bin string) {
+	u, err := url.Parse(pgtest.DB(t))
+	require.NoError(t, err)
+	host, port, err := net.SplitHostPort(u.Host)
+	require.NoError(t, err)
+	const password = "p@ss/w%rd:ü?#"
+	withPassword := *u
+	withPassword.User = url.UserPassword(u.User.Username(), password)
+	q := u.Query()
+	q.Set("application_name", "link tracker")
+	q.Set("connect_timeout", "5")
+	withQuery := *u
+	withQuery.RawQuery = q.Encode()
+	forms := []struct {
+		name, db string
+		env      []string
+	}{
+		{"env", "postgres:///" + strings.TrimPrefix(u.Path, "/") + "?sslmode=disable", []string{"PGHOST=" + host, "PGPORT=" + port, "PGUSER=" + u.User.Username()}},
+		{"password", withPassword.String(), nil},
+		{"query", withQuery.String(), nil},
+		{"postgresql", "postgresql" + strings.TrimPrefix(withPassword.String(), "postgres"), nil},
+	}
+	var ids []string
+	for _, f := range forms {
+		p, out := runIn(t, bin, t.TempDir(), f.env, "-db", f.db)
+		require.NotNil(t, p, "%s: %s", f.name, out)
+		for _, id := range ids {
+			code, _ := p.get("/l/"+id, "198.51.100.7")
+			assert.Equal(t, http.StatusFound, code, "%s: a link made through another form", f.name)
+		}
+		ids = append(ids, p.create("https://example.com/"+f.name))
+		p.stop()
+		assert.NotContains(t, p.output(), "w%rd", "%s: the password in the output", f.name)
+		assert.NotContains(t, p.output(), url.QueryEscape(password)[4:12], "%s: the password in the output", f.name)
+	}
+	// Nothing listens on the port of a server that has gone.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	gone := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	bad := withPassword
+	bad.Host = gone
+	p, out := runIn(t, bin, t.TempDir(), nil, "-db", bad.String())
+	if p != nil {
+		p.stop()
+		t.Fatal("the linktracker started without its database")
+	}
+	assert.Contains(t, out, "-db: ", "the start failure names the flag")
+	assert.NotContains(t, out, "w%rd")
+	assert.NotContains(t, out, url.QueryEscape(password)[4:12])
+	assert.NotContains(t, out, url.PathEscape(password)[4:12])
 }
