@@ -29,6 +29,7 @@ type cutter struct {
 	target string
 	mu     sync.Mutex
 	tag    []byte // what to cut on; nil when disarmed
+	conns  []net.Conn
 	cuts   atomic.Int64
 	wg     sync.WaitGroup
 	// stalled holds every byte in both directions, connections open, as
@@ -60,21 +61,40 @@ func (c *cutter) pipe(dst, src net.Conn) {
 	}
 }
 
+// newCutter starts a cutter in front of the PostgreSQL server of dsn and
+// returns it with the dsn through it.
 func newCutter(t *testing.T, dsn string) (*cutter, string) {
 	t.Helper()
 	u, err := url.Parse(dsn)
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	c := &cutter{ln: ln, target: u.Host}
-	u.Host = ln.Addr().String()
+	c, addr := newProxy(t, u.Host)
+	u.Host = addr
 	q := u.Query()
 	q.Set("sslmode", "disable")
 	u.RawQuery = q.Encode()
+	return c, u.String()
+}
+
+// newProxy starts a cutter in front of the server at target (host:port)
+// and returns it with its own address.
+func newProxy(t *testing.T, target string) (*cutter, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	c := &cutter{ln: ln, target: target}
 	c.wg.Add(1)
 	go c.serve()
-	t.Cleanup(func() { ln.Close(); c.wg.Wait() })
-	return c, u.String()
+	t.Cleanup(func() {
+		c.stalled.Store(false)
+		ln.Close()
+		c.mu.Lock()
+		for _, conn := range c.conns {
+			conn.Close()
+		}
+		c.mu.Unlock()
+		c.wg.Wait()
+	})
+	return c, ln.Addr().String()
 }
 
 func (c *cutter) arm(tag string) {
@@ -110,6 +130,9 @@ func (c *cutter) serve() {
 			down.Close()
 			continue
 		}
+		c.mu.Lock()
+		c.conns = append(c.conns, up, down)
+		c.mu.Unlock()
 		c.wg.Add(2)
 		go func() { // client to server, as it is
 			defer c.wg.Done()
