@@ -74,7 +74,9 @@ func openDB(ctx context.Context, dsn string) (*database, error) {
 
 // migrate applies, in one transaction, every embedded migration of the
 // dialect newer than the version the database records. On PostgreSQL an
-// advisory lock makes instances that start together take turns.
+// advisory lock makes instances that start together take turns. A
+// database whose recorded version is newer than every embedded migration
+// (upgraded by a newer release) is refused with an error.
 func (d *database) migrate(ctx context.Context) error {
 	dir := path.Join("migrations", d.dialect)
 	entries, err := fs.ReadDir(migrations, dir)
@@ -100,12 +102,24 @@ func (d *database) migrate(ctx context.Context) error {
 	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM linktracker_schema").Scan(&have); err != nil {
 		return err
 	}
+	newest := 0
 	for _, e := range entries {
 		num, _, ok := strings.Cut(e.Name(), "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil {
 			return fmt.Errorf("migration %s: name must start with a number and _", e.Name())
 		}
+		newest = max(newest, v)
+	}
+	if have > newest {
+		// A newer release changed the schema: this one would read and
+		// write tables it does not know, so it refuses them, as the SQL
+		// sink refuses statistics of a newer schema.
+		return fmt.Errorf("links schema version %d is newer than this linktracker's %d: run the newer release", have, newest)
+	}
+	for _, e := range entries {
+		num, _, _ := strings.Cut(e.Name(), "_")
+		v, _ := strconv.Atoi(num) // checked above
 		if v <= have {
 			continue
 		}

@@ -9,12 +9,16 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/internal/errmask"
+	"github.com/clickanon/clickanon/internal/hll"
 )
 
 // Cells returns the raw, unsuppressed cells q selects (see
 // [aggregate.Backend]) from what has been written to the database: clicks
 // still in this or another instance's buffer are not seen until flushed.
-// q.Link "" selects every link. Publish them only through
+// q.Link "" selects every link. Visitors are estimated as a Rollup
+// estimates them, from a sketch turned dense once it holds more than 256
+// visitors (however it was merged on write), so that a Sink and a Rollup
+// given the same clicks report the same. Publish them only through
 // [aggregate.Publish].
 func (s *Sink) Cells(ctx context.Context, q aggregate.Query) (_ []aggregate.Cell, err error) {
 	if err := s.check(ctx, "cells"); err != nil {
@@ -52,10 +56,11 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) (_ []aggregate.Cell
 		sk *hyperloglog.Sketch
 	}
 	var (
-		out    []aggregate.Cell
-		links  []string
-		ranges = map[string]*rangeAcc{}
-		width  = q.Granularity.Duration()
+		out     []aggregate.Cell
+		links   []string
+		ranges  = map[string]*rangeAcc{}
+		width   = q.Granularity.Duration()
+		scratch []byte
 	)
 	for rows.Next() {
 		var (
@@ -79,6 +84,7 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) (_ []aggregate.Cell
 			if err := sk.UnmarshalBinary(sketch); err != nil {
 				return nil, fmt.Errorf("sqlsink: cells: stored sketch of %d bytes: %w", len(sketch), err)
 			}
+			sk = denseIfLarge(sk, &scratch)
 			c.Visitors = sk.Estimate()
 		}
 		out = append(out, c)
@@ -107,9 +113,23 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) (_ []aggregate.Cell
 		ra := ranges[link]
 		c := aggregate.Cell{Scope: aggregate.ScopeRange, Link: link, Granularity: q.Granularity, Start: q.From, End: q.To, Dimension: aggregate.Total, Counts: ra.n}
 		if ra.sk != nil {
-			c.Visitors = ra.sk.Estimate()
+			c.Visitors = denseIfLarge(ra.sk, &scratch).Estimate()
 		}
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// denseIfLarge returns sk, or a dense copy of it if sk is a sparse sketch
+// of more than hll.DenseAt entries. A stored sketch merged on write, and a
+// union of sparse ones, stays sparse in axiomhq past that size, and a
+// sparse sketch estimates differently from a dense one: a Rollup turns
+// such a sketch dense before its estimate, and so does Cells, so that the
+// two answer the same for the same clicks. scratch is a buffer to reuse.
+func denseIfLarge(sk *hyperloglog.Sketch, scratch *[]byte) *hyperloglog.Sketch {
+	var g hll.Growth
+	if ds := g.Check(sk, precision, scratch); ds != nil {
+		return ds
+	}
+	return sk
 }
