@@ -32,7 +32,10 @@ const redisPrefix = "linktracker"
 
 // newRedisClient connects to the -redis flag's server: host:port, several
 // comma-separated host:port of a cluster, or a redis:// (rediss://) URL.
-// Errors never repeat the flag, since a URL can hold a password.
+// Errors never repeat the flag, since a URL can hold a password. The
+// client honours its context's deadline (ContextTimeoutEnabled), so that
+// -store-timeout bounds a wait on a Redis that hangs; go-redis otherwise
+// waits out its own read timeout.
 func newRedisClient(spec string) (redis.UniversalClient, string, error) {
 	if strings.Contains(spec, "://") {
 		o, err := redis.ParseURL(spec)
@@ -41,6 +44,7 @@ func newRedisClient(spec string) (redis.UniversalClient, string, error) {
 		}
 		return redis.NewUniversalClient(&redis.UniversalOptions{
 			Addrs: []string{o.Addr}, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig,
+			ContextTimeoutEnabled: true,
 		}), "redis " + o.Addr, nil
 	}
 	var addrs []string
@@ -52,7 +56,7 @@ func newRedisClient(spec string) (redis.UniversalClient, string, error) {
 		addrs = append(addrs, a)
 	}
 	// One address is a single server, several a cluster.
-	return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs}), "redis " + strings.Join(addrs, ","), nil
+	return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, ContextTimeoutEnabled: true}), "redis " + strings.Join(addrs, ","), nil
 }
 
 // redisLog sends go-redis's own log lines (a pool that cannot dial, with
