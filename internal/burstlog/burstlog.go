@@ -127,6 +127,12 @@ func (l *Logger) OK(ctx context.Context, now time.Time, msg string, attrs ...slo
 	return true
 }
 
+// Hot reports, reading one atomic, whether a burst may be on: OK does
+// nothing while it is false. A caller on a hot path checks it before
+// building OK's attributes; keeping a flag of its own beside it instead
+// would race with Fail and could leave a burst open.
+func (l *Logger) Hot() bool { return l.hot.Load() }
+
 // Failures returns how many failures Fail recorded, logged or not.
 func (l *Logger) Failures() uint64 {
 	l.mu.Lock()

@@ -52,7 +52,7 @@ type Sink struct {
 	held   atomic.Int64 // cells in the buffer and in pending
 	closed atomic.Bool
 
-	flushMu sync.Mutex            // one flush (or erase) at a time
+	flushMu ctxMutex              // one flush (or erase, or sweep) at a time
 	pending *batch                // a batch that failed, retried before anything new
 	stmts   map[stmtKey]*sql.Stmt // prepared by write, reused; guarded by flushMu
 
@@ -60,11 +60,10 @@ type Sink struct {
 		flushes, flushErrors, written, buffered, dropped atomic.Uint64
 	}
 	// logFlush logs failed flushes once per burst and the recovery;
-	// logDrop logs clicks refused for a full buffer once per burst, and
-	// dropping says a drop burst is on, so that Add's success path reads
-	// one atomic flag rather than taking logDrop's lock.
+	// logDrop logs clicks refused for a full buffer once per burst (Add's
+	// success path reads its Hot flag, one atomic, before building the
+	// recovery line's attributes).
 	logFlush, logDrop burstlog.Logger
-	dropping          atomic.Bool
 
 	stop     chan struct{}
 	loopDone chan struct{}
@@ -213,6 +212,7 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts *Options) (_ *Sink, er
 	s := &Sink{
 		db: db, dialect: d, cfg: cfg,
 		stop: make(chan struct{}), loopDone: make(chan struct{}), kick: make(chan struct{}, 1),
+		flushMu: newCtxMutex(),
 	}
 	for _, l := range []*burstlog.Logger{&s.logFlush, &s.logDrop} {
 		l.Logger, l.Every, l.Mask = cfg.logger, cfg.logEvery, errmask.Text
@@ -287,12 +287,11 @@ func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniquen
 	if !ok {
 		dropped := s.stats.dropped.Add(1)
 		err := fmt.Errorf("sqlsink: add click: %w (%d cells)", ErrBufferFull, s.cfg.maxCells)
-		s.dropping.Store(true)
 		s.logDrop.Fail(ctx, s.cfg.now(), "sqlsink: click dropped: buffer full; it will not be counted", err,
 			slog.Int("max_buffered_cells", s.cfg.maxCells), slog.Uint64("dropped_total", dropped))
 		return err
 	}
-	if s.dropping.Load() && s.dropping.CompareAndSwap(true, false) {
+	if s.logDrop.Hot() {
 		s.logDrop.OK(ctx, s.cfg.now(), "sqlsink: buffer takes clicks again",
 			slog.Uint64("dropped_total", s.stats.dropped.Load()))
 	}
@@ -319,7 +318,10 @@ func (s *Sink) reserve(need int) bool {
 // Flush writes the buffer to the database now: first a batch whose commit
 // reply was lost, with its original token, then everything buffered. It
 // returns the first error; what was not written stays buffered for the
-// next try, and is never written twice. It waits for a flush in progress.
+// next try, and is never written twice. It waits for a flush in progress
+// (one the background loop runs waits on a hung database for up to 30
+// s), for as long as ctx lets it: an error wrapping ctx's then. So do
+// EraseLink and Close.
 func (s *Sink) Flush(ctx context.Context) (err error) {
 	if err := s.check(ctx, "flush"); err != nil {
 		return err
@@ -332,10 +334,31 @@ func (s *Sink) Flush(ctx context.Context) (err error) {
 }
 
 func (s *Sink) flush(ctx context.Context) error {
-	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
+	if err := s.flushMu.lock(ctx); err != nil {
+		return fmt.Errorf("sqlsink: flush: waiting for another flush: %w", err)
+	}
+	defer s.flushMu.unlock()
 	return s.flushLocked(ctx)
 }
+
+// ctxMutex is a mutex whose lock gives up when its context ends: a call
+// with a deadline (Flush on a request path, say) must not wait out
+// another flush that hangs on the database for up to flushTimeout.
+type ctxMutex chan struct{}
+
+func newCtxMutex() ctxMutex { return make(ctxMutex, 1) }
+
+// lock takes m, or returns ctx's error if ctx ends first.
+func (m ctxMutex) lock(ctx context.Context) error {
+	select {
+	case m <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m ctxMutex) unlock() { <-m }
 
 func (s *Sink) flushLocked(ctx context.Context) error {
 	var written uint64 // increments written by this call
@@ -440,19 +463,20 @@ func (s *Sink) Close(ctx context.Context) (err error) {
 		s.closed.Store(true)
 		close(s.stop)
 		<-s.loopDone
-		s.flushMu.Lock()
-		defer s.flushMu.Unlock()
 		wait := 10 * time.Millisecond
-		var err error
-		for {
-			if err = s.flushLocked(ctx); err == nil || ctx.Err() != nil {
-				break
+		err := s.flushMu.lock(ctx)
+		if err == nil {
+			defer s.flushMu.unlock()
+			for {
+				if err = s.flushLocked(ctx); err == nil || ctx.Err() != nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(wait):
+				}
+				wait = min(wait*2, time.Second)
 			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(wait):
-			}
-			wait = min(wait*2, time.Second)
 		}
 		if err != nil {
 			lost := s.stats.buffered.Swap(0)

@@ -90,8 +90,10 @@ func (s *Sink) EraseLink(ctx context.Context, link string) (_ int, err error) {
 	if s.closed.Load() {
 		return 0, fmt.Errorf("sqlsink: erase link: %w", ErrClosed)
 	}
-	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
+	if err := s.flushMu.lock(ctx); err != nil {
+		return 0, fmt.Errorf("sqlsink: erase link: waiting for a flush: %w", err)
+	}
+	defer s.flushMu.unlock()
 	sh := s.buf.shard(link)
 	sh.mu.Lock()
 	freed, adds := 0, uint64(0)
