@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/internal/readme"
+	"github.com/clickanon/clickanon/internal/testlog"
 )
 
 // quickStart runs the shell commands of the README's "Quick start" in a
@@ -296,20 +296,5 @@ func (q *quickStart) start(where, dir, cmd string, want []string) {
 	}
 }
 
-// syncBuf is an output buffer safe for a process's copier goroutine.
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuf is a buffer a child process writes to while the test reads it.
+type syncBuf = testlog.Buffer

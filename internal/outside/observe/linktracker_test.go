@@ -1,7 +1,6 @@
 package observe_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/internal/redistest"
+	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
@@ -59,22 +59,7 @@ func trackerPath(t *testing.T) string {
 }
 
 // syncBuf is a buffer a child process writes to while the test reads it.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuf = testlog.Buffer
 
 // running is a linktracker process reached over loopback, which it trusts
 // as a proxy naming the visitor in X-Forwarded-For.
