@@ -34,7 +34,9 @@ type MemoryOptions struct {
 	// Now is the store's clock; nil means the wall clock, read as
 	// time.Now reads it but for the price of the monotonic clock alone (a
 	// step of the wall clock is seen within 10 ms of monotonic time).
-	// Lifetimes are decided by it alone.
+	// Lifetimes are decided by it alone. The store's timer calls it too,
+	// at least once a second while clicks are held, so it must be safe
+	// for concurrent use (a fake clock of a test included).
 	Now func() time.Time
 }
 
@@ -54,11 +56,14 @@ type MemoryOptions struct {
 // A click recorded when the store's clock reads t is readable until
 // t+W-1ns and not at t+W. It is physically destroyed by the first of: any
 // Record on its shard after t+W, a Sweep after t+W, or the store's own
-// timer, which fires at the oldest click's deadline (a runtime timer, not a
-// goroutine, stopped by Close): within a second of t+W. The store's clock
-// only moves forward, and advances with the later of the monotonic and the
-// wall clock, so neither a wall-clock jump back nor a stalled monotonic
-// clock (a suspended machine) extends a lifetime. (With the default clock,
+// timer (a runtime timer, not a goroutine, stopped by Close), which fires
+// at the oldest click's deadline or a second after it last fired, if that
+// is sooner, while the store holds clicks: within a second of t+W by the
+// store's clock, also when that clock is stepped forward past t+W (the
+// timer waits on the runtime's clock, which does not see the step). The
+// store's clock only moves forward, and advances with the later of the
+// monotonic and the wall clock, so neither a wall-clock jump back nor a
+// stalled monotonic clock (a suspended machine) extends a lifetime. (With the default clock,
 // the wall clock is read once per 10 ms of monotonic time, so a jump ahead
 // or a suspension counts from at most that much later.)
 //
@@ -474,7 +479,7 @@ func (m *Memory) arm() {
 		return
 	}
 	m.armed.Store(true)
-	d := time.Duration(m.window)
+	d := min(time.Duration(m.window), timerTick)
 	if m.timer == nil {
 		m.timer = time.AfterFunc(d, m.fire)
 	} else {
@@ -496,9 +501,15 @@ func (m *Memory) fire() {
 	_, next, ok := m.sweepAll(now)
 	if ok {
 		m.armed.Store(true)
-		m.timer.Reset(time.Duration(next - now))
+		m.timer.Reset(min(time.Duration(next-now), timerTick))
 	}
 }
+
+// timerTick is the longest the store's timer sleeps while clicks are held:
+// a step of the store's clock (MemoryOptions.Now, or the wall clock) is
+// not seen by the runtime timer, so the timer looks at the clock at least
+// this often, the granularity of physical deletion.
+const timerTick = time.Second
 
 // Close implements [Store]: it destroys every click, stops the timer and
 // makes every later call fail with ErrClosed. It is idempotent.
