@@ -327,4 +327,3 @@ func TestCloseUnderLoad(t *testing.T) {
 		synctest.Wait()
 	})
 }
-
