@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,11 +21,18 @@ import (
 // a second, sustained over a 30-minute window, in roughly 110 MB.
 const DefaultCapacity = 1 << 21
 
+// maxWindow is the longest window a Memory keeps clicks for, about 146
+// years: a longer Policy (math.MaxInt64, say) is taken as this, so that a
+// deadline, a click's time plus the window, cannot overflow.
+const maxWindow = math.MaxInt64 / 2
+
 // MemoryOptions configures [NewMemory]. The zero value (or a nil pointer)
 // means the defaults.
 type MemoryOptions struct {
 	// Policy is the retention window; the zero Policy means
-	// retention.DefaultWindow.
+	// retention.DefaultWindow. A window longer than about 146 years
+	// (math.MaxInt64/2 nanoseconds), which only a Policy with
+	// AllowLongRetention can have, is taken as that long.
 	Policy retention.Policy
 
 	// Capacity is the most clicks held at once; 0 means DefaultCapacity.
@@ -117,6 +125,9 @@ func (m *Memory) init() {
 		if m.window == 0 {
 			m.window = int64(retention.DefaultWindow)
 		}
+		// Deadlines are offsets plus the window: keep the sum within an
+		// int64 for any window a Policy allows.
+		m.window = min(m.window, maxWindow)
 		if m.capacity == 0 {
 			m.capacity = DefaultCapacity
 		}
