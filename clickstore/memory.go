@@ -449,6 +449,10 @@ func (m *Memory) EraseLink(ctx context.Context, link string) (int, error) {
 
 // Sweep implements [Store] and [retention.Sweepable]: it destroys every
 // click expired at now or at the store's own clock, whichever is later.
+// It does not move the store's clock: a now ahead of it (a sweeper on
+// another clock) destroys clicks early, but clicks recorded after still
+// live their window by the store's clock, and a now before 1678 or after
+// 2262 counts as that far back or ahead.
 // Oldest is the age of the oldest click held, by the store's clock.
 func (m *Memory) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
 	if err := m.enter(ctx, "sweep"); err != nil {
@@ -457,7 +461,10 @@ func (m *Memory) Sweep(ctx context.Context, now time.Time) (retention.SweepStats
 	if m.closed.Load() {
 		return retention.SweepStats{}, errClosed("sweep")
 	}
-	off := max(m.clk.offset(now), m.now())
+	// now destroys what expired by it, but does not move the store's
+	// clock: a time ahead of it (a sweeper's clock, a mistake) would
+	// otherwise stretch the lifetime of every click recorded after.
+	off := max(m.clk.at(now), m.now())
 	st, _, _ := m.sweepAll(off)
 	return st, nil
 }
@@ -562,8 +569,38 @@ func (c *clock) start(now time.Time) {
 }
 
 func (c *clock) offset(now time.Time) int64 {
-	return c.raise(max(int64(now.Sub(c.base)), now.UnixNano()-c.baseWall))
+	return c.raise(c.at(now))
 }
+
+// at returns now as an offset from the clock's start, without moving the
+// clock: the later of the monotonic and the wall clock's, saturated
+// rather than wrapped for a time whose Unix nanoseconds do not fit an
+// int64 (before 1678 or after 2262) or are too far from the start.
+func (c *clock) at(now time.Time) int64 {
+	var wall int64
+	switch {
+	case now.Before(firstNano):
+		wall = math.MinInt64
+	case now.After(lastNano):
+		wall = math.MaxInt64
+	default:
+		n := now.UnixNano()
+		wall = n - c.baseWall
+		if c.baseWall > 0 && wall > n {
+			wall = math.MinInt64
+		} else if c.baseWall < 0 && wall < n {
+			wall = math.MaxInt64
+		}
+	}
+	return max(int64(now.Sub(c.base)), wall)
+}
+
+// firstNano and lastNano are the first and last instants whose Unix
+// nanoseconds fit an int64, in 1677 and 2262.
+var (
+	firstNano = time.Unix(0, math.MinInt64)
+	lastNano  = time.Unix(0, math.MaxInt64)
+)
 
 // raise returns o, or the latest offset returned if that is later.
 func (c *clock) raise(o int64) int64 {
