@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,11 +21,18 @@ import (
 // a second, sustained over a 30-minute window, in roughly 110 MB.
 const DefaultCapacity = 1 << 21
 
+// maxWindow is the longest window a Memory keeps clicks for, about 146
+// years: a longer Policy (math.MaxInt64, say) is taken as this, so that a
+// deadline, a click's time plus the window, cannot overflow.
+const maxWindow = math.MaxInt64 / 2
+
 // MemoryOptions configures [NewMemory]. The zero value (or a nil pointer)
 // means the defaults.
 type MemoryOptions struct {
 	// Policy is the retention window; the zero Policy means
-	// retention.DefaultWindow.
+	// retention.DefaultWindow. A window longer than about 146 years
+	// (math.MaxInt64/2 nanoseconds), which only a Policy with
+	// AllowLongRetention can have, is taken as that long.
 	Policy retention.Policy
 
 	// Capacity is the most clicks held at once; 0 means DefaultCapacity.
@@ -34,7 +42,9 @@ type MemoryOptions struct {
 	// Now is the store's clock; nil means the wall clock, read as
 	// time.Now reads it but for the price of the monotonic clock alone (a
 	// step of the wall clock is seen within 10 ms of monotonic time).
-	// Lifetimes are decided by it alone.
+	// Lifetimes are decided by it alone. The store's timer calls it too,
+	// at least once a second while clicks are held, so it must be safe
+	// for concurrent use (a fake clock of a test included).
 	Now func() time.Time
 }
 
@@ -54,11 +64,14 @@ type MemoryOptions struct {
 // A click recorded when the store's clock reads t is readable until
 // t+W-1ns and not at t+W. It is physically destroyed by the first of: any
 // Record on its shard after t+W, a Sweep after t+W, or the store's own
-// timer, which fires at the oldest click's deadline (a runtime timer, not a
-// goroutine, stopped by Close): within a second of t+W. The store's clock
-// only moves forward, and advances with the later of the monotonic and the
-// wall clock, so neither a wall-clock jump back nor a stalled monotonic
-// clock (a suspended machine) extends a lifetime. (With the default clock,
+// timer (a runtime timer, not a goroutine, stopped by Close), which fires
+// at the oldest click's deadline or a second after it last fired, if that
+// is sooner, while the store holds clicks: within a second of t+W by the
+// store's clock, also when that clock is stepped forward past t+W (the
+// timer waits on the runtime's clock, which does not see the step). The
+// store's clock only moves forward, and advances with the later of the
+// monotonic and the wall clock, so neither a wall-clock jump back nor a
+// stalled monotonic clock (a suspended machine) extends a lifetime. (With the default clock,
 // the wall clock is read once per 10 ms of monotonic time, so a jump ahead
 // or a suspension counts from at most that much later.)
 //
@@ -112,6 +125,9 @@ func (m *Memory) init() {
 		if m.window == 0 {
 			m.window = int64(retention.DefaultWindow)
 		}
+		// Deadlines are offsets plus the window: keep the sum within an
+		// int64 for any window a Policy allows.
+		m.window = min(m.window, maxWindow)
 		if m.capacity == 0 {
 			m.capacity = DefaultCapacity
 		}
@@ -433,6 +449,10 @@ func (m *Memory) EraseLink(ctx context.Context, link string) (int, error) {
 
 // Sweep implements [Store] and [retention.Sweepable]: it destroys every
 // click expired at now or at the store's own clock, whichever is later.
+// It does not move the store's clock: a now ahead of it (a sweeper on
+// another clock) destroys clicks early, but clicks recorded after still
+// live their window by the store's clock, and a now before 1678 or after
+// 2262 counts as that far back or ahead.
 // Oldest is the age of the oldest click held, by the store's clock.
 func (m *Memory) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
 	if err := m.enter(ctx, "sweep"); err != nil {
@@ -441,7 +461,10 @@ func (m *Memory) Sweep(ctx context.Context, now time.Time) (retention.SweepStats
 	if m.closed.Load() {
 		return retention.SweepStats{}, errClosed("sweep")
 	}
-	off := max(m.clk.offset(now), m.now())
+	// now destroys what expired by it, but does not move the store's
+	// clock: a time ahead of it (a sweeper's clock, a mistake) would
+	// otherwise stretch the lifetime of every click recorded after.
+	off := max(m.clk.at(now), m.now())
 	st, _, _ := m.sweepAll(off)
 	return st, nil
 }
@@ -474,7 +497,7 @@ func (m *Memory) arm() {
 		return
 	}
 	m.armed.Store(true)
-	d := time.Duration(m.window)
+	d := min(time.Duration(m.window), timerTick)
 	if m.timer == nil {
 		m.timer = time.AfterFunc(d, m.fire)
 	} else {
@@ -496,9 +519,15 @@ func (m *Memory) fire() {
 	_, next, ok := m.sweepAll(now)
 	if ok {
 		m.armed.Store(true)
-		m.timer.Reset(time.Duration(next - now))
+		m.timer.Reset(min(time.Duration(next-now), timerTick))
 	}
 }
+
+// timerTick is the longest the store's timer sleeps while clicks are held:
+// a step of the store's clock (MemoryOptions.Now, or the wall clock) is
+// not seen by the runtime timer, so the timer looks at the clock at least
+// this often, the granularity of physical deletion.
+const timerTick = time.Second
 
 // Close implements [Store]: it destroys every click, stops the timer and
 // makes every later call fail with ErrClosed. It is idempotent.
@@ -540,8 +569,38 @@ func (c *clock) start(now time.Time) {
 }
 
 func (c *clock) offset(now time.Time) int64 {
-	return c.raise(max(int64(now.Sub(c.base)), now.UnixNano()-c.baseWall))
+	return c.raise(c.at(now))
 }
+
+// at returns now as an offset from the clock's start, without moving the
+// clock: the later of the monotonic and the wall clock's, saturated
+// rather than wrapped for a time whose Unix nanoseconds do not fit an
+// int64 (before 1678 or after 2262) or are too far from the start.
+func (c *clock) at(now time.Time) int64 {
+	var wall int64
+	switch {
+	case now.Before(firstNano):
+		wall = math.MinInt64
+	case now.After(lastNano):
+		wall = math.MaxInt64
+	default:
+		n := now.UnixNano()
+		wall = n - c.baseWall
+		if c.baseWall > 0 && wall > n {
+			wall = math.MinInt64
+		} else if c.baseWall < 0 && wall < n {
+			wall = math.MaxInt64
+		}
+	}
+	return max(int64(now.Sub(c.base)), wall)
+}
+
+// firstNano and lastNano are the first and last instants whose Unix
+// nanoseconds fit an int64, in 1677 and 2262.
+var (
+	firstNano = time.Unix(0, math.MinInt64)
+	lastNano  = time.Unix(0, math.MaxInt64)
+)
 
 // raise returns o, or the latest offset returned if that is later.
 func (c *clock) raise(o int64) int64 {

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -191,7 +192,12 @@ func TestMemoryRecordAllocs(t *testing.T) {
 func TestMemoryHeapReturns(t *testing.T) {
 	ctx := context.Background()
 	now := t0
-	m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time { return now }, Capacity: heapClicks})
+	var nowMu sync.Mutex // the store's timer reads the clock too; the test writes it under nowMu
+	m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time {
+		nowMu.Lock()
+		defer nowMu.Unlock()
+		return now
+	}, Capacity: heapClicks})
 	require.NoError(t, err)
 	defer m.Close()
 	heap := func() uint64 {
@@ -209,7 +215,9 @@ func TestMemoryHeapReturns(t *testing.T) {
 	for i := range heapClicks {
 		c := testClick(i, links[i%len(links)])
 		c.Referrer = links[i%7]
+		nowMu.Lock()
 		now = t0.Add(time.Duration(i) * time.Microsecond)
+		nowMu.Unlock()
 		first, err := m.Record(ctx, c)
 		require.True(t, err == nil && first, "click %d: %v", i, err)
 	}
@@ -218,7 +226,9 @@ func TestMemoryHeapReturns(t *testing.T) {
 	t.Logf("heap: %d B before, %d B with %d clicks (%.1f B per click)", before, full, heapClicks, perClick)
 	assert.Less(t, perClick, 96.0, "a 48-byte record plus its share of index, slabs and interned values")
 
+	nowMu.Lock()
 	now = now.Add(retention.DefaultWindow)
+	nowMu.Unlock()
 	st, err := m.Sweep(ctx, now)
 	require.NoError(t, err)
 	assert.Equal(t, heapClicks, st.Deleted)
@@ -353,7 +363,12 @@ func TestMemoryModel(t *testing.T) {
 	pol, err := retention.NewPolicy(window, nil)
 	require.NoError(t, err)
 	now := t0
-	m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Policy: pol, Now: func() time.Time { return now }})
+	var nowMu sync.Mutex // the store's timer reads the clock too; the test writes it under nowMu
+	m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Policy: pol, Now: func() time.Time {
+		nowMu.Lock()
+		defer nowMu.Unlock()
+		return now
+	}})
 	require.NoError(t, err)
 	defer m.Close()
 
@@ -417,7 +432,9 @@ func TestMemoryModel(t *testing.T) {
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	for op := range ops {
+		nowMu.Lock()
 		now = now.Add(time.Duration(1 + rng.Int64N(int64(600*time.Millisecond))))
+		nowMu.Unlock()
 		v := visitor(rng.IntN(visitors))
 		link := links[rng.IntN(len(links))]
 		switch r := rng.IntN(100); {
@@ -467,7 +484,9 @@ func TestMemoryModel(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, want, n, "op %d: EraseLink", op)
 		case r < 97:
+			nowMu.Lock()
 			now = now.Add(time.Duration(rng.Int64N(int64(window))))
+			nowMu.Unlock()
 		default:
 			st, err := m.Sweep(ctx, now)
 			require.NoError(t, err)

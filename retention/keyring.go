@@ -246,10 +246,12 @@ func (r *Keyring) Policy() Policy {
 // panics (the panic is recovered, its value the error), has failed too.
 // Other errors come from Rand, or from the store when ctx is done or now
 // falls in an epoch older than the one cached; current is then the zero
-// Key. A time outside
-// the years 1678 to 2262 (the zero time.Time, say), where epochs are not
-// defined, is an error, and so is a nil ctx. After Close, Keys fails with
-// an error wrapping [ErrClosed].
+// Key. A time outside the years 1678 to 2262 (the zero time.Time, say),
+// where epochs are not defined, is an error; so is a time whose epoch's
+// grace would end after 2262, which only a window of decades can make
+// (a Policy with AllowLongRetention; above about 146 years, every time
+// since 1970), and so is a nil ctx. After Close, Keys fails with an error
+// wrapping [ErrClosed].
 //
 // Keys does not allocate while the epoch's keys are cached, shared or
 // local.
@@ -335,7 +337,7 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 	if !r.policy.defines(now) {
 		// Its epoch number would be meaningless and its key's ttl
 		// overflow: no key may be made for it, nor kept for centuries.
-		return Key{}, Key{}, false, errors.New("retention: keys: the time is outside the years 1678 to 2262, where epochs are defined")
+		return Key{}, Key{}, false, errors.New("retention: keys: the time, or the end of its epoch's grace, is outside the years 1678 to 2262, where epochs are defined")
 	}
 
 	store := r.keyStore()
