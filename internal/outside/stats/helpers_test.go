@@ -132,3 +132,6 @@ func sums(cells []aggregate.Cell) map[sumKey]aggregate.Counts {
 	}
 	return m
 }
+
+// nil2 returns a generator for addrOf where its choice does not matter.
+func nil2() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
