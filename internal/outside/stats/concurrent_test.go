@@ -34,7 +34,10 @@ func TestCountsExactWhileEverythingRuns(t *testing.T) {
 	q := aggregate.Query{Granularity: aggregate.Hour, From: t0.Add(-time.Hour), To: t0.Add(7 * time.Hour)}
 	for _, f := range []func() error{
 		func() error { _, err := r.Report(ctx, q); return err },
-		func() error { _, err := r.Cells(ctx, aggregate.Query{Link: "a", Granularity: aggregate.Minute, From: q.From, To: q.To}); return err },
+		func() error {
+			_, err := r.Cells(ctx, aggregate.Query{Link: "a", Granularity: aggregate.Minute, From: q.From, To: q.To})
+			return err
+		},
 		func() error { _, err := r.Sweep(ctx, t0); return err },
 		func() error { s := newRollup(t, opts); return s.Merge(r) },
 		func() error { return peer.Merge(r) },
