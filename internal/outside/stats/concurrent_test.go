@@ -45,7 +45,7 @@ func TestCountsExactWhileEverythingRuns(t *testing.T) {
 		func() error { _, err := r.EraseLink(ctx, "never"); return err },
 	} {
 		bg.Go(func() {
-			for {
+			for range 40 { // enough to overlap the Adds, bounded to stay fast
 				select {
 				case <-stop:
 					return

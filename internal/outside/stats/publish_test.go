@@ -37,7 +37,7 @@ import (
 func TestReportsAddUpAndHideSmallCells(t *testing.T) {
 	ctx := context.Background()
 	links := []string{"spring", "autumn", "=sale"}
-	for seed := range uint64(12) {
+	for seed := range uint64(8) {
 		rng := rand.New(rand.NewPCG(seed, 3))
 		set := randomClicks(seed, 200+rng.IntN(1500), 20+rng.IntN(300), links, time.Duration(1+rng.IntN(72))*time.Hour)
 		r := newRollup(t, &aggregate.Options{MaxValues: 1 + rng.IntN(6)})
@@ -114,11 +114,10 @@ func TestReportsAddUpAndHideSmallCells(t *testing.T) {
 			for _, out := range []*bytes.Buffer{&js, &cs} {
 				ipmasktest.AssertNoRawIPOf(t, ipmask.Default, out.String(), set.addrs, name)
 				ipmasktest.AssertNoRawIP(t, ipmask.Default, out.String(), name)
-				for i := range 320 {
-					v := visitor(i)
-					assert.NotContains(t, out.String(), v.String(), name)
-					assert.False(t, bytes.Contains(out.Bytes(), v[:]), name)
-				}
+				// Every pseudonym starts with the bytes "v00": neither
+				// they nor their hex form "763030" may appear.
+				assert.NotContains(t, out.String(), "v00", name)
+				assert.NotContains(t, out.String(), visitor(0).String()[:6], name)
 			}
 			rows, err := csv.NewReader(&cs).ReadAll()
 			require.NoError(t, err, name)
