@@ -29,12 +29,16 @@ func visitor(i int) clickstore.Pseudonym {
 }
 
 // addrOf returns visitor i's address: an IPv4 one in one of a few /24s,
-// or an IPv6 one in one of a few /48s, some given by their IPv4-mapped
-// form; the Click's Network is either the address itself (/32 or /128,
+// an IPv6 one in one of a few /48s, or an IPv6 one that embeds an IPv4
+// address (6to4, NAT64); the Click's Network is either the address itself (/32 or /128,
 // finer than any policy keeps) or its /24 or /48.
 func addrOf(rng *rand.Rand, i int) (netip.Addr, netip.Prefix) {
 	var a netip.Addr
-	switch i % 3 {
+	switch i % 5 {
+	case 3: // 6to4: the IPv4 198.51.100.x at bits 16 to 47
+		a = netip.AddrFrom16([16]byte{0x20, 0x02, 198, 51, 100, byte(1 + i%250), 15: 1})
+	case 4: // NAT64: the IPv4 192.0.2.x in the last 32 bits
+		a = netip.AddrFrom16([16]byte{0, 0x64, 0xff, 0x9b, 12: 192, 13: 0, 14: 2, 15: byte(1 + i%250)})
 	case 0:
 		a = netip.AddrFrom4([4]byte{198, 51, byte(100 + i%4), byte(1 + i%250)})
 	case 1:
