@@ -439,7 +439,11 @@ func floorDiv(t, width int64) int64 {
 // merged, under r's MaxValues and r's NetworkPolicy: the result is exact as long as no
 // dimension's cap is reached. other is not modified and may be in use
 // concurrently. Merging rollups of different precisions, a nil Rollup or a
-// Rollup into itself is an error.
+// Rollup into itself is an error, and so is merging one that does not keep
+// every granularity and dimension r keeps: r would hold its clicks in
+// some buckets and breakdowns but not in others, so that a breakdown no
+// longer added up to its total, or an hour to its minutes. A refused
+// merge changes nothing.
 func (r *Rollup) Merge(other *Rollup) error {
 	if err := r.check(context.Background(), "merge"); err != nil {
 		return err
@@ -453,6 +457,16 @@ func (r *Rollup) Merge(other *Rollup) error {
 		return errors.New("aggregate: merge: other Rollup not made by New")
 	case other.cfg.precision != r.cfg.precision:
 		return fmt.Errorf("aggregate: merge: precision %d differs from %d", other.cfg.precision, r.cfg.precision)
+	}
+	for _, g := range granularities {
+		if r.cfg.on[g] && !other.cfg.on[g] {
+			return fmt.Errorf("aggregate: merge: other rollup does not keep %s buckets, which this one keeps", g)
+		}
+	}
+	for d := Country; d <= Device; d++ {
+		if r.cfg.dims[d] && !other.cfg.dims[d] {
+			return fmt.Errorf("aggregate: merge: other rollup does not keep the %s breakdown, which this one keeps", d)
+		}
 	}
 	type kb struct {
 		k bucketKey

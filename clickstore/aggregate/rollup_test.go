@@ -350,6 +350,13 @@ func TestMergeErrors(t *testing.T) {
 	assert.ErrorContains(t, a.Merge(nil), "aggregate: merge: other rollup is nil")
 	assert.ErrorContains(t, a.Merge(a), "aggregate: merge: cannot merge a rollup into itself")
 	assert.ErrorContains(t, a.Merge(b), `aggregate: merge: precision 12 differs from 14`)
+	noHour, err := New(&Options{NoHour: true})
+	require.NoError(t, err)
+	noDevice, err := New(&Options{NoDevice: true})
+	require.NoError(t, err)
+	assert.ErrorContains(t, a.Merge(noHour), "aggregate: merge: other rollup does not keep hour buckets")
+	assert.ErrorContains(t, a.Merge(noDevice), "aggregate: merge: other rollup does not keep the device breakdown")
+	assert.NoError(t, noHour.Merge(a), "a rollup that keeps more merges into one that keeps less")
 }
 
 // allCells returns every raw cell of r at every granularity.

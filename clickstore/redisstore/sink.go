@@ -73,7 +73,8 @@ type SinkOptions struct {
 // server does not have the script), one round trip, atomic on the server,
 // so a click is counted in every bucket and dimension or in none. Every
 // key gets a relative TTL: the bucket's end plus its granularity's
-// retention, minus now. All keys of a link share one hash tag, and the
+// retention, minus now (at most the largest time.Duration, some 292
+// years). All keys of a link share one hash tag, and the
 // script is given every key it touches, so it and multi-key PFCOUNT work
 // on Redis Cluster. Unlike [aggregate.Rollup], the Sink does not cap the
 // distinct values per dimension.
@@ -312,11 +313,18 @@ func (s *Sink) add(ctx context.Context, c clickstore.Click, u clickstore.Uniquen
 		start := g.Start(c.Time).Unix()
 		var ms int64 // 0: no expiry
 		if r := s.retention[g]; r != aggregate.KeepForever {
+			// Sub saturates at the largest Duration (some 292 years), so
+			// a far-off end is kept that long; rounding up by adding
+			// would overflow it into a negative TTL, and a negative
+			// PEXPIRE deletes the bucket's keys.
 			ttl := time.Unix(start+width, 0).Add(r).Sub(now)
 			if ttl <= 0 {
 				continue // already past retention: nothing to keep
 			}
-			ms = (ttl + time.Millisecond - 1).Milliseconds() // rounded up: at least 1
+			ms = ttl.Milliseconds()
+			if ttl%time.Millisecond != 0 {
+				ms++ // rounded up: at least 1
+			}
 		}
 		key := s.bucketKey(c.Link, g, start)
 		keys = append(keys, key)

@@ -237,6 +237,19 @@ func TestSinkTTLs(t *testing.T) {
 	n, err = client.Exists(ctx, sinkPrefix(t)+":a:1:{y}:h:"+fmt.Sprint(sinkT0.Unix())).Result()
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n)
+
+	// A bucket that ends more than the largest Duration after now (a
+	// click dated 2261 under a 60-year retention) is kept, for that
+	// long: its TTL once overflowed into a negative PEXPIRE, which
+	// deleted the bucket and counted nothing.
+	long, err := redisstore.NewSink(client, &redisstore.SinkOptions{Prefix: sinkPrefix(t) + "-long", Now: func() time.Time { return now }, MinuteRetention: 60 * 365 * 24 * time.Hour})
+	require.NoError(t, err)
+	late := time.Date(2261, 6, 1, 0, 0, 30, 0, time.UTC)
+	require.NoError(t, long.Add(ctx, clickstore.Click{Link: "z", Time: late, Visitor: sinkVisitor(3), Network: netip.MustParsePrefix("192.0.2.0/24")}, clickstore.Unique))
+	// Read as milliseconds: go-redis's Duration of it would overflow.
+	ms, err := client.Do(ctx, "PTTL", sinkPrefix(t)+"-long:a:1:{z}:m:"+fmt.Sprint(aggregate.Minute.Start(late).Unix())).Int64()
+	require.NoError(t, err)
+	assert.Greater(t, ms, (290 * 365 * 24 * time.Hour).Milliseconds())
 }
 
 func TestSinkRejects(t *testing.T) {
