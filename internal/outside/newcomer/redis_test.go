@@ -17,13 +17,17 @@ import (
 // server is refused unless the override of every check it fails is given,
 // the refusal is one clear line that names the flag that overrides it,
 // and the other override does not stand in for it.
-func TestRedisChecks(t *testing.T) { redisChecks(t, false) }
+func TestRedisChecks(t *testing.T) {
+	t.Parallel()
+	redisChecks(t, false)
+}
 
 // TestRedisRefusalNamesItsFlag: a refusal names the tracker's flag that
 // overrides the check that failed (the library's Options field means
 // nothing to a user of the binary), for every server and flags of
 // TestRedisChecks.
 func TestRedisRefusalNamesItsFlag(t *testing.T) {
+	t.Parallel()
 	t.Skip("FINDING F2: an eviction refusal names Options.AllowEviction, not -redis-allow-eviction (wiring.go adds the flag's hint to ErrPersistence only)")
 	redisChecks(t, true)
 }
@@ -53,6 +57,7 @@ func redisChecks(t *testing.T, names bool) {
 	flags := map[check]string{persistence: "-redis-allow-persistence", eviction: "-redis-allow-eviction"}
 	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
 			s := redistest.Start(t, srv.opts)
 			for given := check(0); given <= persistence|eviction; given++ {
 				args := []string{"-redis", s.Addr()}

@@ -162,6 +162,7 @@ func anyMap(m map[string]map[string]any) map[string]any {
 // totals exact, the series adding up to them, and a breakdown shown only
 // once k visitors are in it, its clicks then all there.
 func TestStatsAPI(t *testing.T) {
+	t.Parallel()
 	p, out := start(t)
 	require.NotNil(t, p, "%s", out)
 	for _, visitors := range []int{0, 1, 2, 4, 5, 6, 9} {
@@ -223,6 +224,7 @@ func TestStatsAPI(t *testing.T) {
 // zeros=true, and the zero-filled answer holds the same non-zero points;
 // every spelling of true and false that a Go flag takes is read alike.
 func TestStatsSparseByDefault(t *testing.T) {
+	t.Parallel()
 	p, out := start(t)
 	require.NotNil(t, p, "%s", out)
 	id := p.create(t, "https://example.com/")
@@ -278,6 +280,7 @@ func pointsOf(st map[string]any, name string) []any {
 // repeat the ID; a zeros parameter that is neither true nor false is
 // refused with 400, not read as false.
 func TestStatsBadRequests(t *testing.T) {
+	t.Parallel()
 	p, out := start(t)
 	require.NotNil(t, p, "%s", out)
 	id := p.create(t, "https://example.com/")
@@ -309,6 +312,7 @@ var (
 // and suppressed clicks), its captions the same clicks, and it says why
 // breakdowns are empty: how many visitors a cell needs.
 func TestDashboardMatchesStats(t *testing.T) {
+	t.Parallel()
 	p, out := start(t)
 	require.NotNil(t, p, "%s", out)
 	for _, visitors := range []int{0, 1, 3, 4, 5, 8} {
