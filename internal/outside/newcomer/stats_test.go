@@ -103,6 +103,10 @@ func checkSeries(t *testing.T, s map[string]any, name string, before, after time
 		sum += c
 	}
 	assert.Equal(t, clicks, sum+suppressed, "%s: the points' clicks and the suppressed clicks add up to the clicks", name)
+	if suppressed > 0 {
+		assert.True(t, slices.ContainsFunc(points, func(p any) bool { return p.(map[string]any)["suppressed"] == true }),
+			"%s: %d suppressed clicks are in a point marked suppressed", name, suppressed)
+	}
 	return clicks
 }
 
@@ -199,6 +203,10 @@ func TestStatsAPI(t *testing.T) {
 						assert.EqualValues(t, bots, totals["bot_clicks"], "bot clicks")
 						assert.EqualValues(t, clicks, totals["per_minute"], "every click is in the last hour")
 						assert.EqualValues(t, clicks, totals["per_hour"], "every click is in the last two days")
+						if visitors+bots < 5 {
+							s := st["per_hour"].(map[string]any)
+							assert.EqualValues(t, clicks, num(t, s["suppressed_clicks"], "suppressed"), "fewer than 5 visitors: every click of the hours is suppressed")
+						}
 						network := bds["network"]
 						values := network["values"].([]any)
 						shown := uint64(0)
@@ -334,6 +342,19 @@ func TestDashboardMatchesStats(t *testing.T) {
 				s := st["per_"+c[1]].(map[string]any)
 				assert.Equal(t, strconv.FormatUint(num(t, s["clicks"], "clicks"), 10), c[2], "the %s chart's clicks are the stats API's", c[1])
 				assert.Equal(t, strconv.FormatUint(num(t, s["suppressed_clicks"], "suppressed"), 10), c[3], "the %s chart's suppressed clicks are the stats API's", c[1])
+			}
+			dense := p.stats(t, id, "?zeros=true")
+			svgs := strings.Split(page, "<svg ")[1:]
+			require.Len(t, svgs, 2)
+			for i, name := range []string{"per_minute", "per_hour"} {
+				want := 0
+				for _, pt := range pointsOf(dense, name) {
+					if pt.(map[string]any)["suppressed"] == true {
+						want++
+					}
+				}
+				svg, _, _ := strings.Cut(svgs[i], "</svg>")
+				assert.Equal(t, want, strings.Count(svg, `class="suppressed"`), "the %s chart draws a grey band for each suppressed bucket", name)
 			}
 			captions := captionRE.FindAllStringSubmatch(page, -1)
 			require.Len(t, captions, 2)
