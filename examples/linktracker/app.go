@@ -527,16 +527,25 @@ func (a *app) linkStats(w http.ResponseWriter, r *http.Request) {
 // statsFor computes the statistics of the link the request names, or
 // answers the error itself.
 // With ?zeros=true, or dense, the series hold every bucket, not only
-// those with clicks.
+// those with clicks; a zeros that is neither true nor false (as
+// strconv.ParseBool reads them) is answered 400, not read as false
+// (the dashboard, dense, ignores it).
 func (a *app) statsFor(w http.ResponseWriter, r *http.Request, dense bool) (linkStats, bool) {
 	l, ok := a.lookup(w, r, r.PathValue("id"), false)
 	if !ok {
 		return linkStats{}, false
 	}
-	zeros, _ := strconv.ParseBool(r.URL.Query().Get("zeros"))
+	zeros := dense
+	if v := r.URL.Query().Get("zeros"); v != "" && !dense {
+		var err error
+		if zeros, err = strconv.ParseBool(v); err != nil {
+			writeError(w, http.StatusBadRequest, "zeros must be true or false")
+			return linkStats{}, false
+		}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 4*a.cfg.storeTimeout)
 	defer cancel()
-	st, err := a.stats.Link(ctx, l, a.now(), zeros || dense)
+	st, err := a.stats.Link(ctx, l, a.now(), zeros)
 	if err != nil {
 		a.log.Error("stats", "err", err)
 		writeError(w, http.StatusInternalServerError, "could not compute statistics")
