@@ -19,7 +19,7 @@ func ExampleNewPolicy() {
 	p, _ := retention.NewPolicy(time.Hour, nil)
 	fmt.Println(p.Window())
 	// Output:
-	// retention: window "2160h0m0s" is above the 24h0m0s maximum (set PolicyOptions.AllowLongRetention to keep data that long)
+	// retention: window 2160h0m0s is above the 24h0m0s maximum (set PolicyOptions.AllowLongRetention to keep data that long)
 	// 1h0m0s
 }
 

@@ -110,7 +110,7 @@ func (s *MemoryKeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidat
 		return [32]byte{}, fmt.Errorf("retention: key for epoch %d: %w", epoch, err)
 	}
 	if ttl <= 0 {
-		return [32]byte{}, fmt.Errorf("retention: key for epoch %d: ttl %q must be positive", epoch, ttl)
+		return [32]byte{}, fmt.Errorf("retention: key for epoch %d: ttl %v must be positive", epoch, ttl)
 	}
 	if candidate == ([32]byte{}) {
 		return [32]byte{}, fmt.Errorf("retention: key for epoch %d: candidate is all zero", epoch)

@@ -41,10 +41,10 @@ type Policy struct {
 // opts.AllowLongRetention is set. A nil opts is valid.
 func NewPolicy(window time.Duration, opts *PolicyOptions) (Policy, error) {
 	if window <= 0 {
-		return Policy{}, fmt.Errorf("retention: window %q must be positive", window)
+		return Policy{}, fmt.Errorf("retention: window %v must be positive", window)
 	}
 	if window > MaxWindow && (opts == nil || !opts.AllowLongRetention) {
-		return Policy{}, fmt.Errorf("retention: window %q is above the %s maximum (set PolicyOptions.AllowLongRetention to keep data that long)", window, MaxWindow)
+		return Policy{}, fmt.Errorf("retention: window %v is above the %s maximum (set PolicyOptions.AllowLongRetention to keep data that long)", window, MaxWindow)
 	}
 	return Policy{window: window}, nil
 }

@@ -164,7 +164,7 @@ func NewSweeper(target Sweepable, opts *SweeperOptions) (*Sweeper, error) {
 	s.log.Mask = scrub
 	if opts != nil {
 		if opts.Interval < 0 {
-			return nil, fmt.Errorf("retention: NewSweeper: interval %q must not be negative", opts.Interval)
+			return nil, fmt.Errorf("retention: NewSweeper: interval %v must not be negative", opts.Interval)
 		}
 		if opts.Interval > 0 {
 			s.interval = opts.Interval

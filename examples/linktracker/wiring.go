@@ -127,6 +127,9 @@ func newClickStore(ctx context.Context, client redis.UniversalClient, cfg config
 	if errors.Is(err, redisstore.ErrPersistence) {
 		err = fmt.Errorf("%w\n(start one with: redis-server --save '' --appendonly no; or pass -redis-allow-persistence)", err)
 	}
+	if errors.Is(err, redisstore.ErrEviction) {
+		err = fmt.Errorf("%w (set maxmemory-policy noeviction, or pass -redis-allow-eviction)", err)
+	}
 	return store, keyring, err
 }
 

@@ -28,7 +28,6 @@ func TestRedisChecks(t *testing.T) {
 // TestRedisChecks.
 func TestRedisRefusalNamesItsFlag(t *testing.T) {
 	t.Parallel()
-	t.Skip("FINDING F2: an eviction refusal names Options.AllowEviction, not -redis-allow-eviction (wiring.go adds the flag's hint to ErrPersistence only)")
 	redisChecks(t, true)
 }
 
