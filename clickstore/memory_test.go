@@ -231,8 +231,11 @@ func TestMemoryHeapReturns(t *testing.T) {
 	nowMu.Unlock()
 	st, err := m.Sweep(ctx, now)
 	require.NoError(t, err)
-	assert.Equal(t, heapClicks, st.Deleted)
+	// The store's timer, which reads the clock every second while clicks
+	// are held, may have destroyed some of them before the sweep.
+	assert.LessOrEqual(t, st.Deleted, heapClicks)
 	assert.Equal(t, 0, st.Held)
+	assert.Zero(t, m.Len(), "every click destroyed, by the sweep or the timer")
 	after := heap()
 	t.Logf("heap after expiry: %d B", after)
 	assert.Less(t, int64(after)-int64(before), int64(1<<20), "heap back within 1 MiB of where it started")
