@@ -42,8 +42,15 @@ func TestMakeTestAsDocumented(t *testing.T) {
 	require.GreaterOrEqual(t, len(want), 3, "README.md lists the steps: %q", para)
 	assert.Regexp(t, coldRE, para, "README.md gives make test's cold time")
 
-	cmd := exec.Command("make", "-n", "test")
+	cmd := exec.Command("make", "-n", "--no-print-directory", "test")
 	cmd.Dir = root
+	// Run as a user runs it, not as a sub-make of make test itself (CI):
+	// a parent make's variables make this one print "Entering directory".
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "MAKEFLAGS" && k != "MAKELEVEL" && k != "MFLAGS" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "make -n test: %s", out)
 	var got []string
