@@ -87,7 +87,12 @@ func TestFleetForgetsAfterWindow(t *testing.T) {
 		ms, err := strconv.ParseInt(v, 10, 64)
 		require.NoError(t, err)
 		if ms > 0 { // not expired since the dump
-			assert.LessOrEqual(t, time.Duration(ms)*time.Millisecond, policy.EpochStart(e+2).Sub(before)+5*time.Millisecond, "epoch %d's key expires when its grace epoch ends", e)
+			// The key's TTL is relative, from the instance's clock when
+			// it asked for the key (a request's time, time as data), so
+			// on a loaded machine it can exceed the exact remainder by
+			// the milliseconds between that reading and the SET; a key
+			// kept an epoch too long would be a whole window over.
+			assert.LessOrEqual(t, time.Duration(ms)*time.Millisecond, policy.EpochStart(e+2).Sub(before)+50*time.Millisecond, "epoch %d's key expires when its grace epoch ends", e)
 		}
 	}
 
