@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime"
 	"strconv"
@@ -102,7 +103,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	status := 0
 	for _, name := range names {
-		if err := copyFile(w, name, stdin); err != nil {
+		if err := copyFile(w, errOut.m, name, stdin); err != nil {
 			if errors.Is(err, errWrite) {
 				return fail(stderr, err)
 			}
@@ -119,13 +120,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // errWrite marks a failure to write the output, which ends the run.
 var errWrite = errors.New("writing output")
 
-// copyFile masks the file name ("-": stdin) into w.
-func copyFile(w *lines, name string, stdin io.Reader) error {
+// copyFile masks the file name ("-": stdin) into w. Its errors name the
+// file as m masks it and hold no os.PathError (whose text repeats the path
+// as given): a file's name can be an address (rsyslog names files by the
+// sender's), and an error describes, it does not echo.
+func copyFile(w *lines, m *logmask.Masker, name string, stdin io.Reader) error {
 	r := stdin
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return err
+			return fileErr(m, name, err)
 		}
 		defer f.Close()
 		r = f
@@ -135,9 +139,18 @@ func copyFile(w *lines, name string, stdin io.Reader) error {
 		return fmt.Errorf("%w: %w", errWrite, werr)
 	}
 	if rerr != nil {
-		return fmt.Errorf("%s: %w", name, rerr)
+		return fileErr(m, name, rerr)
 	}
 	return nil
+}
+
+// fileErr is err for the file name, named as m masks it.
+func fileErr(m *logmask.Masker, name string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("%s: %w", m.MaskString(name), err)
 }
 
 // maskedWriter writes to w what it is given with its addresses masked by

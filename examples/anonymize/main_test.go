@@ -40,7 +40,7 @@ func TestRun(t *testing.T) {
 		{"field", []string{"-field", "1,3", "-delim", `\t`, "-placeholder", "none"}, "host\t203.0.113.9\t203.0.113.9\n",
 			"none\t203.0.113.9\t203.0.113.0\n", "", 0},
 		{"files and stdin", []string{file, "-"}, "from stdin 203.0.113.9\n", "from file 198.51.100.0\nfrom stdin 203.0.113.0\n", "", 0},
-		{"missing file", []string{filepath.Join(dir, "nope"), "-"}, "203.0.113.9\n", "203.0.113.0\n", "anonymize: open ", 1},
+		{"missing file", []string{filepath.Join(dir, "nope"), "-"}, "203.0.113.9\n", "203.0.113.0\n", "nope: no such file or directory", 1},
 		{"missing file named by an address", []string{filepath.Join(dir, "203.0.113.9.log")}, "", "", "203.0.113.0.log: no such file or directory", 1},
 		{"directory named by an address", []string{byAddr}, "", "", "198.51.100.0: is a directory", 1},
 		{"masked by the policy given", []string{"-ipv4", "16", filepath.Join(dir, "203.0.113.9.log")}, "", "", "203.0.0.0.log: no such file", 1},
@@ -212,4 +212,38 @@ func TestRunReadError(t *testing.T) {
 		assert.Equal(t, "203.0.113.0 a\n2001:db8:1:: b\n198.51.100.0 c\n203.0.113.0 next\n", out.String(), "-j %s", j)
 		assert.Equal(t, "anonymize: -: input/output error\n", errOut.String(), "-j %s", j)
 	}
+}
+
+// TestFileErrorsEchoNoAddress: the error for a file named by an address
+// (rsyslog's way) holds its name masked, not as given, and no
+// os.PathError, whose text repeats the path: the error itself describes,
+// whatever prints it. Checked to fail with the name or the PathError
+// passed through as they are.
+func TestFileErrorsEchoNoAddress(t *testing.T) {
+	m, err := logmask.NewMasker(ipmask.Default, nil)
+	require.NoError(t, err)
+	var out bytes.Buffer
+	w, err := newLines(&out, ipmask.Default, &logmask.Options{}, 1)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	for _, name := range []string{
+		filepath.Join(dir, "203.0.113.9.log"),           // missing
+		filepath.Join(dir, "2001:db8:1:2::9"),           // missing, IPv6
+		mkdir(t, filepath.Join(dir, "198.51.100.7")),    // a directory: the read fails
+		filepath.Join(dir, "203.0.113.9", "access.log"), // under a missing directory
+	} {
+		err := copyFile(w, m, name, nil)
+		require.Error(t, err, name)
+		assert.NotErrorIs(t, err, errWrite)
+		ipmasktest.AssertNoRawIP(t, ipmask.Default, err.Error(), "the error for %s", filepath.Base(name))
+		var pe *os.PathError
+		assert.False(t, errors.As(err, &pe), "no PathError in the chain")
+	}
+	require.NoError(t, w.Close())
+}
+
+func mkdir(t *testing.T, dir string) string {
+	t.Helper()
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	return dir
 }
