@@ -730,21 +730,19 @@ func (l *failLog) ok(ctx context.Context, now time.Time, msg string) {
 // address ending in .0, four in a row by chance is one in 2^24.
 const maskedRunLen = 4
 
-// errPeerUsed is clientAddr's error for a request whose client the clientip
-// middleware could not resolve (Outcome PeerUsed). It is never logged.
-var errPeerUsed = errors.New("track: the clientip middleware could not resolve the client address")
+// errNoClient is clientAddr's error for a request whose client the clientip
+// middleware could not resolve (Outcome Unresolved, or PeerUsed: it serves
+// the request with the peer's address, behind a proxy the proxy's, which
+// would make every such visitor one). It is never logged.
+var errNoClient = errors.New("track: the clientip middleware could not resolve the client address")
 
 // clientAddr returns the full address of r's client: the one the clientip
 // middleware resolved (whichever side of the tracker it is installed on),
 // else the one the Resolver finds, unless that is already masked.
 func (t *Tracker) clientAddr(r *http.Request) (netip.Addr, error) {
-	if a, ok := reqctx.ClientAddr(r.Context()); ok {
-		if info, _ := clientip.FromContext(r.Context()); info.Outcome == clientip.PeerUsed {
-			// The middleware could not resolve the client and serves the
-			// request with the peer's address (its OnFailure UsePeer):
-			// behind a proxy that is the proxy's, which would make every
-			// such visitor one. The Resolver would have failed too.
-			return netip.Addr{}, errPeerUsed
+	if a, ran := reqctx.ClientAddr(r.Context()); ran {
+		if !a.IsValid() {
+			return netip.Addr{}, errNoClient
 		}
 		return a, nil
 	}

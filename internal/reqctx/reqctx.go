@@ -81,16 +81,19 @@ type ClientKey struct{}
 
 // ClientHolder is implemented by a [Node]'s value (through a pointer to
 // it) that carries the full client address: the node answers [ClientKey]
-// with FullClientAddr's result, a pointer into the node.
+// with FullClientAddr's result, a pointer to the address the middleware
+// resolved, or to the zero Addr if it resolved none (it may then serve the
+// request with the peer's address, which is not the client's).
 type ClientHolder interface {
 	FullClientAddr() *netip.Addr
 }
 
-// ClientAddr returns the full client address that the clientip middleware
-// resolved for this request, if it ran and resolved one.
-func ClientAddr(ctx context.Context) (netip.Addr, bool) {
+// ClientAddr reports whether the clientip middleware handled this request
+// (ran) and, if so, the full client address it resolved: the zero Addr
+// when it could not resolve one.
+func ClientAddr(ctx context.Context) (a netip.Addr, ran bool) {
 	p, ok := ctx.Value(ClientKey{}).(*netip.Addr)
-	if !ok || p == nil || !p.IsValid() {
+	if !ok || p == nil {
 		return netip.Addr{}, false
 	}
 	return *p, true

@@ -162,8 +162,20 @@ type keptError struct {
 	err  resolveError
 }
 
-// FullClientAddr implements reqctx.ClientHolder.
-func (p *payload) FullClientAddr() *netip.Addr { return &p.full }
+// FullClientAddr implements reqctx.ClientHolder: the address a strategy
+// resolved, or the zero Addr. When resolution failed and the peer stands
+// in (PeerUsed), the peer is not the client: behind a proxy it is the
+// proxy, and a tracker that counted it would make every such visitor one.
+func (p *payload) FullClientAddr() *netip.Addr {
+	if p.outcome != Resolved {
+		return &noClient
+	}
+	return &p.full
+}
+
+// noClient is the zero Addr FullClientAddr points to when no client was
+// resolved. Nothing writes it.
+var noClient netip.Addr
 
 // Info returns the Info p holds.
 func (p *payload) Info() Info {
