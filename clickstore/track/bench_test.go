@@ -16,6 +16,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/clientip"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -117,6 +118,12 @@ func BenchmarkHandler(b *testing.B) {
 	b.Run("tracked", run(tracker(steadyBuilder(b), discardSink{})))
 	b.Run("tracked-first-window", run(tracker(newTestBuilder(b), discardSink{})))
 	b.Run("tracked+Rollup", run(tracker(steadyBuilder(b), rollup)))
+	// Behind the clientip middleware (the peer alone), which hands the
+	// tracker the full address: the tracker's share is the difference.
+	mw, err := clientip.NewMiddleware(nil, ipmask.Default, nil)
+	require.NoError(b, err)
+	b.Run("clientip", run(mw(bare)))
+	b.Run("clientip+tracked", run(mw(tracker(steadyBuilder(b), discardSink{}))))
 }
 
 // The tracker allocates nothing per tracked click on top of the handler
