@@ -52,9 +52,9 @@ func TestMiddlewareInPlaceRealServer(t *testing.T) {
 					http.Error(w, "body", http.StatusInternalServerError)
 					return
 				}
-				_, full := reqctx.ClientAddr(r.Context())
+				_, ran := reqctx.ClientAddr(r.Context())
 				_, server := r.Context().Value(http.ServerContextKey).(*http.Server)
-				w.Header().Set("X-Seen", fmt.Sprintf("%s|%t|%t", b, full, server))
+				w.Header().Set("X-Seen", fmt.Sprintf("%s|%t|%t", b, ran, server))
 				_, _ = io.WriteString(w, r.RemoteAddr)
 			})
 			logging := func(next http.Handler) http.Handler {
