@@ -5,8 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
+	"log/slog"
 	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -159,6 +162,24 @@ func (m *Memory) Len() int {
 	m.init()
 	return int(m.held.Load())
 }
+
+// String returns "clickstore.Memory(" and how many clicks it holds
+// ")", e.g. "clickstore.Memory(3 held)". A Memory prints and logs as
+// that alone: fmt would otherwise walk its fields, the held clicks'
+// pseudonyms and networks among them, while its timer changes them (a
+// data race).
+func (m *Memory) String() string {
+	if m == nil {
+		return "clickstore.Memory(nil)"
+	}
+	return "clickstore.Memory(" + strconv.FormatInt(m.held.Load(), 10) + " held)"
+}
+
+// Format implements [fmt.Formatter]: every verb prints [Memory.String].
+func (m *Memory) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, m.String()) }
+
+// LogValue implements [slog.LogValuer]: a Memory logs as [Memory.String].
+func (m *Memory) LogValue() slog.Value { return slog.StringValue(m.String()) }
 
 func errClosed(op string) error { return fmt.Errorf("clickstore: %s: %w", op, ErrClosed) }
 

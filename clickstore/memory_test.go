@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
@@ -95,6 +96,32 @@ func TestMemoryDestroysOnItsOwn(t *testing.T) {
 		assert.Equal(t, 0, m.Len(), "physically destroyed by t+W+1s with no call to the store")
 		require.NoError(t, m.Close())
 	})
+}
+
+// A Memory prints and logs as its name and how many clicks it holds,
+// with every verb: fmt does not walk its fields, which hold the clicks'
+// networks and pseudonyms and which its timer changes while fmt would
+// read them (a data race the race detector found in a test that printed
+// a store).
+func TestMemoryPrintsAsItsName(t *testing.T) {
+	m, err := clickstore.NewMemory(nil)
+	require.NoError(t, err)
+	defer m.Close()
+	c := testClick(1, "print")
+	c.Time = time.Now()
+	_, err = m.Record(context.Background(), c)
+	require.NoError(t, err)
+	const want = "clickstore.Memory(1 held)"
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
+		assert.Equal(t, want, fmt.Sprintf(verb, m), verb)
+	}
+	var text, js bytes.Buffer
+	slog.New(slog.NewTextHandler(&text, nil)).Info("debug", "store", m)
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("debug", "store", m)
+	assert.Contains(t, text.String(), `store="`+want+`"`)
+	assert.Contains(t, js.String(), `"store":"`+want+`"`)
+	var nilMemory *clickstore.Memory
+	assert.Equal(t, "clickstore.Memory(nil)", fmt.Sprint(nilMemory))
 }
 
 // With no Now, the store reads the wall clock through the monotonic one
