@@ -47,7 +47,8 @@ type MemoryOptions struct {
 	// step of the wall clock is seen within 10 ms of monotonic time).
 	// Lifetimes are decided by it alone. The store's timer calls it too,
 	// at least once a second while clicks are held, so it must be safe
-	// for concurrent use (a fake clock of a test included).
+	// for concurrent use (a fake clock of a test included:
+	// clickstoretest.Clock is one).
 	Now func() time.Time
 }
 

@@ -12,5 +12,7 @@
 // error may carry one. [Visitor] and [Click] make the many distinct
 // visitors' clicks that a backend's own tests and benchmarks need.
 // [OutageKeyStore] is a key store that can be taken down, to test what
-// code does when the store of its epoch keys fails.
+// code does when the store of its epoch keys fails. [Clock] is a fake
+// clock for the Now options of stores, keyrings and trackers, safe for the
+// concurrent reads their timers make.
 package clickstoretest

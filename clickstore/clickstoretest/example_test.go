@@ -86,3 +86,24 @@ func ExampleOutageKeyStore() {
 	// connection refused 1
 	// 7 1
 }
+
+// A test moves a Clock by hand and passes its Now to a store: a click is
+// held until its window ends by that clock, and gone after.
+func ExampleClock() {
+	clock := clickstoretest.NewClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	store, _ := clickstore.NewMemory(&clickstore.MemoryOptions{Now: clock.Now})
+	defer store.Close()
+	ctx := context.Background()
+	c := clickstoretest.Click(1, "spring-sale", clock.Now())
+	_, _ = store.Record(ctx, c)
+
+	clock.Advance(29 * time.Minute)
+	_, held, _ := store.Latest(ctx, c.Visitor, clickstore.Pseudonym{}, "spring-sale")
+	fmt.Println("after 29 minutes, held:", held)
+	clock.Advance(time.Minute)
+	_, held, _ = store.Latest(ctx, c.Visitor, clickstore.Pseudonym{}, "spring-sale")
+	fmt.Println("after 30 minutes, held:", held)
+	// Output:
+	// after 29 minutes, held: true
+	// after 30 minutes, held: false
+}

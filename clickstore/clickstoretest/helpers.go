@@ -3,6 +3,7 @@ package clickstoretest
 import (
 	"encoding/binary"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
@@ -33,4 +34,45 @@ func Click(i int, link string, at time.Time) clickstore.Click {
 		Visitor: Visitor(i),
 		Network: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), 0}), 24),
 	}
+}
+
+// Clock is a fake clock that a test moves by hand, for the Now options of
+// stores, keyrings, sweepers and trackers. It is safe for concurrent use,
+// as those options must be: a clickstore.Memory's timer reads its clock
+// from the timer's own goroutine (once a second while it holds clicks),
+// and so do a retention.Keyring's, so a clock made of a variable the test
+// assigns (func() time.Time { return now }) is a data race under -race.
+//
+// The zero Clock reads the zero time.Time until it is set; NewClock
+// starts it at an instant. A Clock must not be copied after first use.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a Clock that reads t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the clock's time. Pass the method value (clock.Now) as a
+// Now option.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Set moves the clock to t, forward or back.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// Advance moves the clock by d (back if d is negative) and returns the
+// new time.
+func (c *Clock) Advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
 }

@@ -36,24 +36,6 @@ func init() {
 	}
 }
 
-// fakeClock is a clock the suite moves by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 // t0 is an arbitrary instant, not aligned to any window.
 var t0 = time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC)
 
@@ -62,13 +44,13 @@ const window = retention.DefaultWindow
 type env struct {
 	t     *testing.T
 	ctx   context.Context
-	clock *fakeClock
+	clock *Clock
 	store clickstore.Store
 }
 
 func setup(t *testing.T, newStore NewStore, capacity int) *env {
 	t.Helper()
-	clk := &fakeClock{t: t0}
+	clk := NewClock(t0)
 	s := newStore(t, Config{Now: clk.Now, Capacity: capacity})
 	if s == nil {
 		t.Fatal("clickstoretest: newStore returned nil")
