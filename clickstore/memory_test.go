@@ -181,13 +181,13 @@ func TestMemoryClockJumps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			now := base
-			m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time { return now }})
+			clk := clickstoretest.NewClock(base) // the store's timer reads it too
+			m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: clk.Now})
 			require.NoError(t, err)
 			defer m.Close()
 			_, err = m.Record(ctx, testClick(1, "j"))
 			require.NoError(t, err)
-			now = tt.later
+			clk.Set(tt.later)
 			_, ok, err := m.Latest(ctx, pseudonymOf(1), clickstore.Pseudonym{}, "")
 			require.NoError(t, err)
 			assert.False(t, ok)
@@ -570,8 +570,8 @@ func TestMemoryNetworks(t *testing.T) {
 		{"IPv6 /32 zero", "::/32"},
 	}
 	ctx := context.Background()
-	now := t0
-	m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time { return now }})
+	clk := clickstoretest.NewClock(t0) // the store's timer reads it too
+	m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: clk.Now})
 	require.NoError(t, err)
 	defer m.Close()
 	want := map[clickstore.Pseudonym]clickstore.Click{}
@@ -620,17 +620,17 @@ func TestMemoryNetworks(t *testing.T) {
 		delete(want, v)
 	}
 	check("one erased")
-	now = now.Add(retention.DefaultWindow / 2)
+	clk.Advance(retention.DefaultWindow / 2)
 	for i, tt := range tests {
 		c := testClick(1000*i, "n")
 		c.Network = netip.MustParsePrefix(tt.network)
-		c.Time = now
+		c.Time = clk.Now()
 		_, err := m.Record(ctx, c)
 		require.NoError(t, err)
 		want[c.Visitor] = c
 	}
-	now = now.Add(retention.DefaultWindow / 2)
-	_, err = m.Sweep(ctx, now)
+	clk.Advance(retention.DefaultWindow / 2)
+	_, err = m.Sweep(ctx, clk.Now())
 	require.NoError(t, err)
 	for i := range tests {
 		delete(want, pseudonymOf(1000*i+1))
@@ -654,8 +654,8 @@ func TestMemoryLongNetworksReleased(t *testing.T) {
 	}
 	const n = heapClicks / 10
 	residue := func(bits int) int64 {
-		now := t0
-		m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: func() time.Time { return now }})
+		clk := clickstoretest.NewClock(t0) // the store's timer reads it too
+		m, err := clickstore.NewMemory(&clickstore.MemoryOptions{Now: clk.Now})
 		require.NoError(t, err)
 		defer m.Close()
 		before := heap()
@@ -666,18 +666,22 @@ func TestMemoryLongNetworksReleased(t *testing.T) {
 			_, err := m.Record(ctx, c)
 			require.NoError(t, err)
 		}
-		now = now.Add(retention.DefaultWindow / 2)
+		clk.Advance(retention.DefaultWindow / 2)
 		for i := range 64 { // one click left on every shard
 			c := testClick(n+i, "anchor")
 			c.Network = netip.MustParsePrefix("2001:db8::/48")
 			_, err := m.Record(ctx, c)
 			require.NoError(t, err)
 		}
-		now = now.Add(retention.DefaultWindow / 2)
-		st, err := m.Sweep(ctx, now)
+		clk.Advance(retention.DefaultWindow / 2)
+		st, err := m.Sweep(ctx, clk.Now())
 		require.NoError(t, err)
-		require.Equal(t, n, st.Deleted)
+		// The store's own timer may have destroyed some of the burst
+		// before this Sweep (it reads the clock once a second): what is
+		// held is what counts.
+		require.LessOrEqual(t, st.Deleted, n)
 		require.Equal(t, 64, st.Held)
+		require.Equal(t, 64, m.Len())
 		return int64(heap()) - int64(before)
 	}
 	short, long := residue(48), residue(128)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate/sqlsink"
+	"github.com/clickanon/clickanon/clickstore/clickstoretest"
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
@@ -39,7 +40,7 @@ const person = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like 
 // capacity 2, a SQLite sink, a resolver that trusts 10.0.0.0/8, all on one
 // clock.
 type service struct {
-	clock    time.Time
+	clock    *clickstoretest.Clock // the store's and keyring's timers read it too
 	keyring  *retention.Keyring
 	store    *clickstore.Memory
 	sink     *sqlsink.Sink
@@ -49,8 +50,8 @@ type service struct {
 
 func newService(t testing.TB) *service {
 	t.Helper()
-	s := &service{clock: t0}
-	now := func() time.Time { return s.clock }
+	s := &service{clock: clickstoretest.NewClock(t0)}
+	now := s.clock.Now
 	var err error
 	s.keyring, err = retention.NewKeyring(&retention.KeyringOptions{Now: now})
 	require.NoError(t, err)
@@ -146,7 +147,7 @@ func TestEveryMetric(t *testing.T) {
 	ctx := context.Background()
 	s := newService(t)
 	reg := prometheus.NewPedanticRegistry()
-	m, err := metrics.New(reg, &metrics.Options{Now: func() time.Time { return s.clock }})
+	m, err := metrics.New(reg, &metrics.Options{Now: s.clock.Now})
 	require.NoError(t, err)
 	require.NoError(t, m.Tracker("web", s.tracker))
 	require.NoError(t, m.Resolver("web", s.resolver))
@@ -160,7 +161,7 @@ func TestEveryMetric(t *testing.T) {
 	failing, err := m.Sweep("broken", failSweeper{})
 	require.NoError(t, err)
 	sweeper, err := retention.NewSweeper(retention.Group{swept, failing}, &retention.SweeperOptions{
-		Now: func() time.Time { return s.clock }, Logger: slog.New(slog.DiscardHandler),
+		Now: s.clock.Now, Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
 
@@ -170,7 +171,7 @@ func TestEveryMetric(t *testing.T) {
 	assert.Equal(t, float64(buffered), get(t, reg, "clickanon_sink_buffered", "sink", "sql"))
 	require.NoError(t, s.sink.Flush(ctx))
 
-	s.clock = t0.Add(10 * time.Minute)
+	s.clock.Set(t0.Add(10 * time.Minute))
 	_, err = sweeper.SweepNow(ctx)
 	require.Error(t, err, "the broken member fails")
 
@@ -218,7 +219,7 @@ func TestEveryMetric(t *testing.T) {
 		`clickanon_store_swept_total{store="memory"}`:                  0,
 		`clickanon_store_held{store="memory"}`:                         2,
 		`clickanon_store_oldest_age_seconds{store="memory"}`:           (10 * time.Minute).Seconds(),
-		`clickanon_store_last_sweep_timestamp_seconds{store="memory"}`: float64(s.clock.Unix()),
+		`clickanon_store_last_sweep_timestamp_seconds{store="memory"}`: float64(s.clock.Now().Unix()),
 		`clickanon_store_sweeps_total{store="broken"}`:                 1,
 		`clickanon_store_sweep_errors_total{store="broken"}`:           1,
 		`clickanon_store_swept_total{store="broken"}`:                  3, // what it destroyed before failing
@@ -238,9 +239,9 @@ func TestEveryMetric(t *testing.T) {
 
 	// Past the window the store is empty, and the key of 10:00 is past
 	// its grace an hour later.
-	s.clock = t0.Add(time.Hour)
+	s.clock.Set(t0.Add(time.Hour))
 	_, _ = sweeper.SweepNow(ctx)
-	_, _ = s.keyring.Sweep(ctx, s.clock)
+	_, _ = s.keyring.Sweep(ctx, s.clock.Now())
 	got = scrape(t, reg)
 	assert.Equal(t, float64(2), got[`clickanon_store_swept_total{store="memory"}`])
 	assert.Equal(t, float64(0), got[`clickanon_store_held{store="memory"}`])
@@ -267,7 +268,7 @@ func (failSweeper) Sweep(context.Context, time.Time) (retention.SweepStats, erro
 func TestNoAddressInExposition(t *testing.T) {
 	s, reg, swept := newWired(t)
 	s.drive(t)
-	_, err := swept.Sweep(context.Background(), s.clock)
+	_, err := swept.Sweep(context.Background(), s.clock.Now())
 	require.NoError(t, err)
 
 	mfs, err := reg.Gather()

@@ -26,7 +26,7 @@ import (
 // the key store is back, uniqueness is exact again, and no key outlives
 // its window and grace at any moment.
 func TestTrackKeyStoreOutageCountsEveryClick(t *testing.T) {
-	e := &trackEnv{clock: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC), sink: &recordingSink{}}
+	e := &trackEnv{clock: clickstoretest.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)), sink: &recordingSink{}}
 	var err error
 	e.store, err = clickstore.NewMemory(&clickstore.MemoryOptions{Now: e.now})
 	require.NoError(t, err)
@@ -55,7 +55,7 @@ func TestTrackKeyStoreOutageCountsEveryClick(t *testing.T) {
 			assert.Equal(t, track.Counted, v.Outcome, "%s: %s", phase, c.name)
 			assert.Equal(t, c.want, v.Uniqueness, "%s: %s", phase, c.name)
 			assert.Less(t, ring.Stats().OldestAge, 2*w, "%s: no key older than window plus grace", phase)
-			e.clock = e.clock.Add(time.Second / 4)
+			e.clock.Advance(time.Second / 4)
 		}
 	}
 	visitorA, visitorB := "198.51.100.7:1", "203.0.113.9:1"
@@ -66,7 +66,7 @@ func TestTrackKeyStoreOutageCountsEveryClick(t *testing.T) {
 	})
 
 	keys.Down(errors.New("dial tcp 192.0.2.1:6379: connection refused"))
-	e.clock = ring.Policy().EpochStart(ring.Policy().Epoch(e.clock) + 1) // the cached key's epoch ends
+	e.clock.Set(ring.Policy().EpochStart(ring.Policy().Epoch(e.clock.Now()) + 1)) // the cached key's epoch ends
 	held := e.store.Len()
 	run("outage", []click{
 		{"A", visitorA, firefox, clickstore.UniqueUnknown},
@@ -87,7 +87,7 @@ func TestTrackKeyStoreOutageCountsEveryClick(t *testing.T) {
 	assert.True(t, ring.Stats().Local)
 
 	keys.Up()
-	e.clock = e.clock.Add(time.Second) // the keyring tries its store again
+	e.clock.Advance(time.Second) // the keyring tries its store again
 	run("after", []click{
 		{"A", visitorA, firefox, clickstore.Unique},
 		{"A again", visitorA, firefox, clickstore.Repeat},
@@ -156,7 +156,7 @@ func TestTrackFailuresAreLoggedOncePerBurst(t *testing.T) {
 			click := func() {
 				v := e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "abc", clickstore.KindClick)
 				require.Equal(t, track.Counted, v.Outcome)
-				e.clock = e.clock.Add(time.Second)
+				e.clock.Advance(time.Second)
 			}
 			click()
 			require.Empty(t, buf.String(), "success logs nothing")

@@ -79,7 +79,7 @@ func TestTrackerAgentCacheLastsOneWindow(t *testing.T) {
 		classified++
 		return track.Classify(ua)
 	}})
-	t0 := e.clock
+	t0 := e.clock.Now()
 	for _, step := range []struct {
 		name       string
 		after      time.Duration
@@ -89,7 +89,7 @@ func TestTrackerAgentCacheLastsOneWindow(t *testing.T) {
 		{"within the window", 10*time.Minute - time.Nanosecond, 1},
 		{"a window later", 10 * time.Minute, 2},
 	} {
-		e.clock = t0.Add(step.after)
+		e.clock.Set(t0.Add(step.after))
 		v := e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "abc", clickstore.KindClick)
 		assert.Equal(t, track.Counted, v.Outcome, step.name)
 		assert.Equal(t, step.classified, classified, step.name)
@@ -228,11 +228,11 @@ func TestTrackLinksHoldNoAddress(t *testing.T) {
 // the first, and the store takes it as a first click.
 func TestTrackPseudonymsDieWithTheirKey(t *testing.T) {
 	e := newTrackEnv(t, nil)
-	e.clock = time.Date(2026, 11, 28, 12, 10, 0, 0, time.UTC) // 30-minute epochs, aligned
+	e.clock.Set(time.Date(2026, 11, 28, 12, 10, 0, 0, time.UTC)) // 30-minute epochs, aligned
 	for range 3 {
 		v := e.tracker.Track(request("GET", "203.0.113.5:1", firefox), "abc", clickstore.KindClick)
 		require.Equal(t, track.Counted, v.Outcome)
-		e.clock = e.clock.Add(retention.DefaultWindow)
+		e.clock.Advance(retention.DefaultWindow)
 	}
 	adds := e.sink.all()
 	require.Len(t, adds, 3)

@@ -82,13 +82,13 @@ func TestNetworkQuotaFreesAfterTheWindow(t *testing.T) {
 	v := flood(e, 1, "xyz")[0]
 	require.True(t, v.OverQuota)
 
-	e.clock = e.clock.Add(20 * time.Minute)
+	e.clock.Advance(20 * time.Minute)
 	v = e.tracker.Track(request("GET", "203.0.113.200:1", firefox), "abc", clickstore.KindClick)
 	assert.True(t, v.OverQuota, "the flood's clicks are still held 20 minutes on")
 
 	// The window is 30 minutes; the quota counts in eighths of it, erring
 	// towards the store, so it frees within 30 + 30/8 minutes.
-	e.clock = e.clock.Add(10*time.Minute + 30*time.Minute/8)
+	e.clock.Advance(10*time.Minute + 30*time.Minute/8)
 	v = e.tracker.Track(request("GET", "203.0.113.200:1", firefox), "abc", clickstore.KindClick)
 	assert.False(t, v.OverQuota)
 	assert.Equal(t, clickstore.Unique, v.Uniqueness)

@@ -16,6 +16,7 @@ import (
 	"go4.org/netipx"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/clickstoretest"
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
@@ -49,13 +50,13 @@ func (s *recordingSink) all() []added {
 }
 
 type trackEnv struct {
-	clock   time.Time
+	clock   *clickstoretest.Clock // the store's and keyring's timers read it too
 	store   *clickstore.Memory
 	sink    *recordingSink
 	tracker *track.Tracker
 }
 
-func (e *trackEnv) now() time.Time { return e.clock }
+func (e *trackEnv) now() time.Time { return e.clock.Now() }
 
 func newTrackEnv(t *testing.T, opts *track.Options) *trackEnv {
 	t.Helper()
@@ -66,7 +67,7 @@ func newTrackEnv(t *testing.T, opts *track.Options) *trackEnv {
 // means the default).
 func newTrackEnvCap(t *testing.T, opts *track.Options, capacity int) *trackEnv {
 	t.Helper()
-	e := &trackEnv{clock: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC), sink: &recordingSink{}}
+	e := &trackEnv{clock: clickstoretest.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)), sink: &recordingSink{}}
 	var err error
 	e.store, err = clickstore.NewMemory(&clickstore.MemoryOptions{Now: e.now, Capacity: capacity})
 	require.NoError(t, err)
@@ -117,7 +118,7 @@ func TestTrackUniqueThenRepeat(t *testing.T) {
 	v := e.tracker.Track(request("GET", "198.51.100.77:4711", firefox), "abc", clickstore.KindClick)
 	assert.Equal(t, track.Visit{Link: "abc", Kind: clickstore.KindClick, Outcome: track.Counted, Uniqueness: clickstore.Unique}, v)
 
-	e.clock = e.clock.Add(10 * time.Minute)
+	e.clock.Advance(10 * time.Minute)
 	v = e.tracker.Track(request("GET", "198.51.100.77:4712", firefox), "abc", clickstore.KindClick)
 	assert.Equal(t, clickstore.Repeat, v.Uniqueness)
 
@@ -135,7 +136,7 @@ func TestTrackUniqueThenRepeat(t *testing.T) {
 	assert.Equal(t, uint64(3), e.tracker.Stats().Clicks)
 
 	// After the window the visitor's next click is unique again.
-	e.clock = e.clock.Add(20 * time.Minute)
+	e.clock.Advance(20 * time.Minute)
 	v = e.tracker.Track(request("GET", "198.51.100.77:4712", firefox), "abc", clickstore.KindClick)
 	assert.Equal(t, clickstore.Unique, v.Uniqueness)
 }
@@ -144,10 +145,10 @@ func TestTrackUniqueThenRepeat(t *testing.T) {
 // carries the pseudonym under the previous key too.
 func TestTrackRepeatAcrossEpochBoundary(t *testing.T) {
 	e := newTrackEnv(t, nil)
-	e.clock = time.Date(2026, 11, 28, 12, 29, 0, 0, time.UTC) // epochs are 30 minutes, aligned
+	e.clock.Set(time.Date(2026, 11, 28, 12, 29, 0, 0, time.UTC)) // epochs are 30 minutes, aligned
 	v := e.tracker.Track(request("GET", "203.0.113.5:1", firefox), "abc", clickstore.KindClick)
 	require.Equal(t, clickstore.Unique, v.Uniqueness)
-	e.clock = e.clock.Add(2 * time.Minute)
+	e.clock.Advance(2 * time.Minute)
 	v = e.tracker.Track(request("GET", "203.0.113.5:1", firefox), "abc", clickstore.KindClick)
 	assert.Equal(t, clickstore.Repeat, v.Uniqueness)
 	adds := e.sink.all()
@@ -276,7 +277,7 @@ func TestTrackNormalisesAttributes(t *testing.T) {
 func TestTrackConversions(t *testing.T) {
 	e := newTrackEnv(t, nil)
 	e.tracker.Track(request("GET", "198.51.100.77:1", firefox), "abc", clickstore.KindClick)
-	e.clock = e.clock.Add(5 * time.Minute)
+	e.clock.Advance(5 * time.Minute)
 
 	v := e.tracker.Track(request("GET", "198.51.100.77:2", firefox), "", clickstore.KindConversion)
 	assert.Equal(t, track.Visit{Link: "abc", Kind: clickstore.KindConversion, Outcome: track.Counted}, v, "any-link conversion finds the click")
@@ -287,7 +288,7 @@ func TestTrackConversions(t *testing.T) {
 	v = e.tracker.Track(request("GET", "198.51.100.78:2", firefox), "", clickstore.KindConversion)
 	assert.Equal(t, track.Unattributed, v.Outcome, "another visitor has no click")
 
-	e.clock = e.clock.Add(30 * time.Minute)
+	e.clock.Advance(30 * time.Minute)
 	v = e.tracker.Track(request("GET", "198.51.100.77:2", firefox), "abc", clickstore.KindConversion)
 	assert.Equal(t, track.Unattributed, v.Outcome, "the click has expired")
 

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ const browserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, li
 
 // svc is a service assembled as the README shows, on a fake clock.
 type svc struct {
-	clock    time.Time
+	clock    atomic.Int64 // the fake clock, in Unix nanoseconds: the store's timer reads it too
 	keyring  *retention.Keyring
 	builder  *clickstore.Builder
 	store    *clickstore.Memory
@@ -44,10 +45,18 @@ type svc struct {
 	swept    retention.Sweepable
 }
 
+// now reads the fake clock; setClock moves it. The clickstore.Memory's
+// timer reads it from its own goroutine, once a second while it holds
+// clicks, so it is read and written atomically.
+func (s *svc) now() time.Time { return time.Unix(0, s.clock.Load()).UTC() }
+
+func (s *svc) setClock(t time.Time) { s.clock.Store(t.UnixNano()) }
+
 func newSvc(t *testing.T, capacity int) *svc {
 	t.Helper()
-	s := &svc{clock: t0}
-	now := func() time.Time { return s.clock }
+	s := &svc{}
+	s.setClock(t0)
+	now := s.now
 	discard := slog.New(slog.DiscardHandler)
 	var err error
 	s.keyring, err = retention.NewKeyring(&retention.KeyringOptions{Now: now, Logger: discard})
@@ -141,12 +150,12 @@ func TestExpositionHoldsNoCanary(t *testing.T) {
 		s.click(link, ap, "X-Forwarded-For", "10.9.9.9, "+c.Text)
 		s.click(link, "10.0.0.1:1234", "X-Forwarded-For", c.Text+"x")
 		fmt.Fprintln(&teeth, ap, c.Text, link)
-		cur, prev, err := s.builder.Pseudonyms(context.Background(), c.Addr, browserUA, s.clock)
+		cur, prev, err := s.builder.Pseudonyms(context.Background(), c.Addr, browserUA, s.now())
 		require.NoError(t, err)
 		pseudonyms = append(pseudonyms, cur.String(), prev.String())
 	}
-	s.clock = s.clock.Add(5 * time.Minute)
-	_, err := s.swept.Sweep(context.Background(), s.clock)
+	s.setClock(s.now().Add(5 * time.Minute))
+	_, err := s.swept.Sweep(context.Background(), s.now())
 	require.NoError(t, err)
 
 	require.NotEmpty(t, ipmasktest.Leaks(ipmask.Default, teeth.String()), "teeth")
@@ -309,7 +318,7 @@ func TestRetentionGaugesUnderFakeTime(t *testing.T) {
 	alert := (window + retention.DefaultSweepInterval).Seconds()
 	recorded := 0
 	for sec := range 2 * 3600 {
-		s.clock = t0.Add(time.Duration(sec) * time.Second)
+		s.setClock(t0.Add(time.Duration(sec) * time.Second))
 		if sec%7 == 0 {
 			v := s.click("l", fmt.Sprintf("198.51.%d.%d:1", sec/250%250, sec%250))
 			require.Equal(t, track.Counted, v.Outcome)
@@ -317,10 +326,10 @@ func TestRetentionGaugesUnderFakeTime(t *testing.T) {
 				recorded++
 			}
 		}
-		_, err := s.swept.Sweep(ctx, s.clock)
+		_, err := s.swept.Sweep(ctx, s.now())
 		require.NoError(t, err)
 		if sec%60 == 0 {
-			_, err := s.keyring.Sweep(ctx, s.clock)
+			_, err := s.keyring.Sweep(ctx, s.now())
 			require.NoError(t, err)
 			g := gather(t, s.reg)
 			require.LessOrEqual(t, g[`clickanon_store_oldest_age_seconds{store="memory"}`], alert, "at %ds", sec)
@@ -332,13 +341,13 @@ func TestRetentionGaugesUnderFakeTime(t *testing.T) {
 	assert.Equal(t, float64(2*3600), g[`clickanon_store_sweeps_total{store="memory"}`])
 	assert.Equal(t, float64(2*3600), g[`clickanon_store_sweep_duration_seconds_count{store="memory"}`])
 	assert.Positive(t, g[`clickanon_keyring_keys_destroyed_total{keyring="local"}`])
-	assert.Equal(t, float64(s.clock.Unix()), g[`clickanon_store_last_sweep_timestamp_seconds{store="memory"}`])
+	assert.Equal(t, float64(s.now().Unix()), g[`clickanon_store_last_sweep_timestamp_seconds{store="memory"}`])
 
 	// Teeth: a store that keeps a click past the window shows in the
 	// gauge above the alert threshold.
 	keeper, err := s.m.Sweep("keeper", keepingStore{})
 	require.NoError(t, err)
-	_, err = keeper.Sweep(ctx, s.clock)
+	_, err = keeper.Sweep(ctx, s.now())
 	require.NoError(t, err)
 	assert.Greater(t, gather(t, s.reg)[`clickanon_store_oldest_age_seconds{store="keeper"}`], alert, "teeth")
 }
