@@ -68,6 +68,13 @@ func newTrackerWith(t *testing.T, cfg config) *tracker {
 	t.Helper()
 	tr := &tracker{t: t, logs: &syncBuffer{}, clock: &testClock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}}
 	cfg.addr, cfg.trustedProxies, cfg.now = "127.0.0.1:8080", "10.0.0.0/8", tr.clock.Now
+	if cfg.storeTimeout == 0 {
+		// The default bound (500 ms a call, 2 s a stats request that
+		// flushes first) is for a server; on a machine loaded by the
+		// race detector and every other package's tests, a SQLite flush
+		// can take longer, and no test here is about that bound.
+		cfg.storeTimeout = 5 * time.Second
+	}
 	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(tr.logs, nil)))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, a.Close()) })
