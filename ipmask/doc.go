@@ -19,8 +19,8 @@
 // still holds all of 192.0.2.255), which is how the anonymizers in Matomo,
 // Google Analytics, Caddy, anonip and Snowplow leak at their defaults.
 //
-// This package never keeps more of an embedded IPv4 address than its IPv4
-// rule allows. Where an IPv4 address starts at bit offset of an IPv6
+// This package never keeps more of a visitor's embedded IPv4 address than
+// its IPv4 rule allows. Where an IPv4 address starts at bit offset of an IPv6
 // address, at most min(IPv6 bits, offset + IPv4 bits) leading bits are kept.
 // Under [Default], 2002:c000:2ff::1 therefore becomes 2002:c000:200::, the
 // network 2002:c000:200::/40, which reveals 192.0.2.0/24 and nothing more.
@@ -33,7 +33,9 @@
 //     IPv4-translated ::ffff:0:a.b.c.d (RFC 2765): IPv4 at bit 96.
 //   - 6to4 2002::/16 (RFC 3056): IPv4 at bit 16.
 //   - Teredo 2001::/32 (RFC 4380): the client's IPv4, bit-inverted, at bit
-//     96 (its port at bits 80 to 95).
+//     96 (its port at bits 80 to 95). The Teredo server's IPv4 address at
+//     bits 32 to 63 is a public relay's, not the visitor's, and is kept as
+//     far as the IPv6 rule reaches (16 of its bits under [Default]).
 //   - NAT64 well-known prefix 64:ff9b::/96 (RFC 6052): IPv4 at bit 96. The
 //     local-use 64:ff9b:1::/48 (RFC 8215) and the rest of 64:ff9b::/32, where
 //     the operator's RFC 6052 format is unknown: IPv4 assumed at bit 48, the

@@ -99,9 +99,12 @@ func (p Policy) Prefix(a netip.Addr) netip.Prefix {
 	return netip.PrefixFrom(m, n)
 }
 
-// IsMasked reports whether a reveals no more than p allows: a is a valid
-// address and masking it changes nothing but a zone or an IPv4-mapped
-// form. The zero Addr is not masked.
+// IsMasked reports whether the bits of a are no more than p keeps: a is a
+// valid address and masking it changes nothing but a zone or an
+// IPv4-mapped form. The zero Addr is not masked. The zone is not looked
+// at, and it is free text that may hold anything (fe80::%203.0.113.9 is
+// masked under [Default]): keep or print [Policy.Mask] of a, which drops
+// it, rather than a.
 func (p Policy) IsMasked(a netip.Addr) bool {
 	return a.IsValid() && p.Mask(a) == a.Unmap().WithZone("")
 }
