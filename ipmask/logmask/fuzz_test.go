@@ -484,6 +484,9 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		}
 		label := text[i:j]
 		i = j
+		if start := j - len(label); plainMAC(label) && (start == 0 || text[start-1] != '.') {
+			continue // a MAC address written with dashes: C3-CD-79-09-60-68
+		}
 		if j+1 >= len(text) || text[j] != '.' || !isLabel(text[j+1]) || text[j+1] == '-' || text[j+1] == '_' {
 			// No name after it: a host name without its domain, four
 			// numbers after a word that ends in a letter or digit
@@ -725,6 +728,21 @@ func notAddrBytes(b []byte) []byte {
 // lengthBound is the longest masked free text that the package
 // documentation allows for text: as long as the input, under any policy.
 func lengthBound(text string) int { return len(text) }
+
+// plainMAC reports whether label is six groups of two hex digits joined
+// by '-', a MAC address as Windows writes it.
+func plainMAC(label string) bool {
+	parts := strings.Split(label, "-")
+	if len(parts) != 6 {
+		return false
+	}
+	for _, p := range parts {
+		if len(p) != 2 || strings.Trim(p, "0123456789abcdefABCDEF") != "" {
+			return false
+		}
+	}
+	return true
+}
 
 func FuzzMask(f *testing.F) {
 	for _, s := range seeds {

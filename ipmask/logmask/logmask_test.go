@@ -263,6 +263,8 @@ func TestMaskFreeText(t *testing.T) {
 		{"time", "12:30:28 12:30:28.123", "12:30:28 12:30:28.123"},
 		{"log timestamp", "[11/Jun/2024:08:00:00 +0000]", "[11/Jun/2024:08:00:00 +0000]"},
 		{"mac", "00:1a:2b:3c:4d:5e 00-1A-2B-3C-4D-5E", "00:1a:2b:3c:4d:5e 00-1A-2B-3C-4D-5E"},
+		{"mac with dashes, its last four groups decimal", "Calling-Station-Id=C3-CD-79-09-60-68, 0A-1B-10-20-30-40.", "Calling-Station-Id=C3-CD-79-09-60-68, 0A-1B-10-20-30-40."},
+		{"not a mac: a group more or a digit less", "x-C3-CD-79-09-60-68 C3-CD-79-09-60-8", "x-C3-CD-79-09-60-0 C3-CD-79-09-60-0"},
 		{"cpp identifier", "std::abs Foo::Bar std::io::Error", "std::abs Foo::Bar std::io::Error"},
 		{"rust and cpp paths", "Vec::new std::deque Node::add ns::a::b", "Vec::new std::deque Node::add ns::a::b"},
 		{"ipv6 run into a word on its left", "remote2001:db8:85a3:8d3:1319:8a2e:370:7348 client2a00:1450:4001:82b::200e xyzfe80::abcd:1234:5678:9abc",

@@ -762,9 +762,32 @@ func (sc *scanner) hyphenQuad(a int) (Match, bool) {
 			return Match{}, false // run into a word, or the end of other address text
 		}
 	}
+	if dashedMAC(s, start, e) {
+		return Match{}, false
+	}
 	sc.i = e
 	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formHyphen
 	return Match{Addr: netip.AddrFrom4(v), Start: start, End: e}, true
+}
+
+// dashedMAC reports whether the four numbers s[a:e] joined by '-' end a
+// MAC address written with dashes, as Windows (ipconfig, its DHCP
+// server's and NPS's logs) and RADIUS's Calling-Station-Id write it
+// (C3-CD-79-09-60-68): six groups of two hex digits, the last four all
+// decimal, with no letter, digit, '-' or '.' glued to either end.
+func dashedMAC(s []byte, a, e int) bool {
+	if e-a != 11 || a < 6 || a > 6 && (class[s[a-7]]&(cDigit|cHex|cWord) != 0 || s[a-7] == '-' || s[a-7] == '.') {
+		return false
+	}
+	if e < len(s) && (class[s[e]]&(cDigit|cHex|cWord) != 0 || s[e] == '-') {
+		return false
+	}
+	for i := a - 6; i < e; i += 3 {
+		if hexVal[s[i]] == 0xff || hexVal[s[i+1]] == 0xff || i+2 < e && s[i+2] != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // hexLabel reads, in the token s[a:b], a host name's label that ends in
