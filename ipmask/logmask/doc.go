@@ -158,6 +158,11 @@
 //     "%25" zone after it); the masked address is written back with its
 //     colons escaped the same way (2001%3Adb8%3A%3A under /48), or with
 //     plain colons where the input mixed both forms;
+//   - so are "%253A" and "%253a", a colon encoded twice, as a URL carried
+//     in another URL's query string writes it
+//     (?next=%2F%3Fip%3D2001%253Adb8%253A%253A1 becomes
+//     ...2001%253Adb8%253A%253A), and "%25" and two digits, a space or a
+//     quote encoded twice, before a dotted quad ("%2520198.51.100.7");
 //   - a token right after a percent-escape is read without the escape's two
 //     hex digits first, so "%5B2001:db8::1%5D", "ip%3D2001:db8::1" and
 //     "%20198.51.100.7" (an escaped space, then the address) are found, and
@@ -166,7 +171,7 @@
 //     "%2C") end an address rather than start a zone, since interface names
 //     are lower case and Windows zones are numbers.
 //
-// Double encoding (%253A) is not decoded, and neither are '.' and hex
+// Other double encoding is not decoded, and neither are '.' and hex
 // digits, which URL encoders never escape.
 //
 // Other escapes whose last digits run into an address are read the same

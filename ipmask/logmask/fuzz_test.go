@@ -661,6 +661,15 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 						}
 						continue
 					}
+					// "%2520": a space encoded twice.
+					if e += 2; text[i-1] == '%' && tok[:2] == "25" && e < at+len(piece) && isHex(text[e-2]) && isHex(text[e-1]) {
+						if a, c, ok := quad(text[e:at+len(piece)], true); ok {
+							if bad(a) {
+								leaks = append(leaks, c)
+							}
+							continue
+						}
+					}
 				}
 				if a, c, ok := quad(piece, !versioned(at)); ok && bad(a) {
 					leaks = append(leaks, c)
@@ -710,9 +719,10 @@ func withoutSessions(text []byte) []byte {
 	return append(out, text[last:]...)
 }
 
-// decodeColons decodes the percent-encoded colons in text.
+// decodeColons decodes the percent-encoded colons in text, also those
+// encoded twice.
 func decodeColons(text string) string {
-	return strings.NewReplacer("%3A", ":", "%3a", ":").Replace(text)
+	return strings.NewReplacer("%253A", ":", "%253a", ":", "%3A", ":", "%3a", ":").Replace(text)
 }
 
 // notAddrBytes deletes every byte that can belong to an address text.

@@ -1478,6 +1478,15 @@ func (sc *scanner) quad(end int) (Match, bool) {
 				sc.nameQuad(m)
 				return m, true
 			}
+			// "%2520198.51.100.7": a space encoded twice, as a URL
+			// carried in another URL's query string writes it.
+			if s[a-1] == '%' && s[a] == '2' && s[a+1] == '5' && e+2 < i && hexVal[s[e]] != 0xff && hexVal[s[e+1]] != 0xff {
+				if m, ok := quadAt(s, e+2, i, true); ok {
+					sc.i = i
+					sc.nameQuad(m)
+					return m, true
+				}
+			}
 		}
 		if m, ok := quadAt(s, a, i, !versionMark(s, a)); ok {
 			sc.i = i
