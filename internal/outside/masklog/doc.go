@@ -1,0 +1,2 @@
+// Package masklog holds black-box tests of logmask and ipmasktest.
+package masklog
