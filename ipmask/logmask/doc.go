@@ -169,7 +169,8 @@
 //     read as a whole only if that fails;
 //   - '%' and two upper-case hex digits with a letter among them ("%5D",
 //     "%2C") end an address rather than start a zone, since interface names
-//     are lower case and Windows zones are numbers.
+//     are lower case and Windows zones are numbers; so do such escapes
+//     encoded twice ("%255D", "%252C").
 //
 // Other double encoding is not decoded, and neither are '.' and hex
 // digits, which URL encoders never escape.

@@ -298,6 +298,10 @@ func TestMaskFreeText(t *testing.T) {
 		{"double-encoded colons mixed with single", "2001%253Adb8%3A1%3A2%3A%3A1", "2001:db8:1::"},
 		{"double-encoded space before a dotted quad", "?u=%2520203.0.113.9%2522198.51.100.7%2522", "?u=%2520203.0.113.0%2522198.51.100.0%2522"},
 		{"other double encoding", "%25253A %2525 %252F203.0.113.9", "%25253A %2525 %252F203.0.113.0"},
+		{"separators encoded twice end an address, not start a zone", "2001%253Adb8%253A1%253A2%253A%253A7%252C203.0.113.9 2001:db8:1:2::7%255D:443",
+			"2001%253Adb8%253A1%253A%253A%252C203.0.113.0 2001:db8:1::%255D:443"},
+		{"a bracket encoded twice before an address", "%255B%253A%253Affff%253A203.0.113.9%255D %255B2001:db8:1:2::7%255D:443",
+			"%255b%253A%253A%255D %255B2001:db8:1::%255D:443"}, // read also as 5b::ffff:203.0.113.9, masked so
 		{"escaped colons in a time", "12%3A30%3A28", "12%3A30%3A28"},
 		{"empty", "", ""},
 		{"no address", "GET /index.html HTTP/1.1", "GET /index.html HTTP/1.1"},

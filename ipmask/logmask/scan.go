@@ -1159,6 +1159,17 @@ func (sc *scanner) colonToken(a, b int) (Match, bool) {
 	return sc.colonTokenAt(a, b)
 }
 
+// twiceEscaped reports whether s[a:] starts with the digits of a
+// percent-escape encoded twice whose code has a letter, written in upper
+// case as URL encoders write it ("%255D", "%252C"): "25", then two upper
+// case hex digits, one a letter, after a '%'. A token after one is read
+// without "25" (as after any escape), not without all four: the reading
+// that keeps the other two digits ("%255B::1" as 5b::1) is masked too.
+func twiceEscaped(s []byte, a int) bool {
+	return a > 0 && a+3 < len(s) && s[a-1] == '%' && s[a] == '2' && s[a+1] == '5' &&
+		upperHex(s[a+2]) && upperHex(s[a+3]) && (s[a+2] >= 'A' || s[a+3] >= 'A')
+}
+
 // embedsIPv4 reports whether a is a 6to4 (2002::/16) or Teredo
 // (2001::/32) address, which hold an IPv4 address past their first group.
 func embedsIPv4(a netip.Addr) bool {
@@ -1428,6 +1439,9 @@ func portStart(s []byte, a, e int) int {
 func zoneEnd(s []byte, p int) int {
 	if p+2 < len(s) && upperHex(s[p+1]) && upperHex(s[p+2]) && (s[p+1] >= 'A' || s[p+2] >= 'A') {
 		return p
+	}
+	if twiceEscaped(s, p+1) {
+		return p // "%252C", "%255D": the same, encoded twice
 	}
 	e := p + 1
 	for e < len(s) && e-p-1 < maxZone && class[s[e]]&cZone != 0 {

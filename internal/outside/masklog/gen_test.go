@@ -87,6 +87,7 @@ func forms6(r *rand.Rand) []form {
 	port := fmt.Sprint(1 + r.IntN(65535))
 	raws := []string{s, full, strings.ToUpper(s), strings.ToUpper(full)}
 	zone := []string{"eth0", "en0", "1", "wlan0.100"}[r.IntN(4)]
+	other4 := v4(r).String()
 	return []form{
 		{"v6", s, raws},
 		{"v6 full", full, raws},
@@ -101,6 +102,9 @@ func forms6(r *rand.Rand) []form {
 		{"v6 pct upper", strings.ToUpper(pctColon(s, 1)), raws},
 		{"v6 pct twice", pctColon(s, 2), raws},
 		{"v6 pct twice bracket", "%255B" + pctColon(full, 2) + "%255D%253A" + port, raws},
+		{"v6 pct twice list", pctColon(s, 2) + "%252C" + pctColon(s, 2), raws},
+		{"v6 pct twice list with v4", pctColon(s, 2) + "%252C" + other4, append([]string{other4}, raws...)},
+		{"v6 list with v4, comma encoded twice", s + "%252C" + other4, append([]string{other4}, raws...)},
 		{"v6 pct bracket", "%5B" + pctColon(s, 1) + "%5D%3A" + port, raws},
 		{"v6 tcpdump port", s + "." + port, raws},
 	}
