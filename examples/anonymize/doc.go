@@ -22,5 +22,12 @@
 // name of a file it cannot read: rsyslog names files and directories by
 // the sender's address) is masked by the same policy.
 //
+// Exit status: 0 when everything was masked and written (also after -h);
+// 1 when a file could not be read (the other files are still masked and
+// written), the output could not be written, or a flag's value was
+// refused (bit counts out of range, a column list, delimiter or
+// placeholder logmask does not accept); 2 when the flags do not parse (an
+// unknown flag, a value that is not a number).
+//
 // Run anonymize -h for the flags.
 package main

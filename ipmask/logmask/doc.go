@@ -158,15 +158,21 @@
 //     "%25" zone after it); the masked address is written back with its
 //     colons escaped the same way (2001%3Adb8%3A%3A under /48), or with
 //     plain colons where the input mixed both forms;
+//   - so are "%253A" and "%253a", a colon encoded twice, as a URL carried
+//     in another URL's query string writes it
+//     (?next=%2F%3Fip%3D2001%253Adb8%253A%253A1 becomes
+//     ...2001%253Adb8%253A%253A), and "%25" and two digits, a space or a
+//     quote encoded twice, before a dotted quad ("%2520198.51.100.7");
 //   - a token right after a percent-escape is read without the escape's two
 //     hex digits first, so "%5B2001:db8::1%5D", "ip%3D2001:db8::1" and
 //     "%20198.51.100.7" (an escaped space, then the address) are found, and
 //     read as a whole only if that fails;
 //   - '%' and two upper-case hex digits with a letter among them ("%5D",
 //     "%2C") end an address rather than start a zone, since interface names
-//     are lower case and Windows zones are numbers.
+//     are lower case and Windows zones are numbers; so do such escapes
+//     encoded twice ("%255D", "%252C").
 //
-// Double encoding (%253A) is not decoded, and neither are '.' and hex
+// Other double encoding is not decoded, and neither are '.' and hex
 // digits, which URL encoders never escape.
 //
 // Other escapes whose last digits run into an address are read the same
@@ -225,7 +231,11 @@
 //     mean decimal, and leaving such text alone would leak it.
 //   - Times (12:30:28), log timestamps (2024:08:00:00) and MAC addresses
 //     (00:1a:2b:3c:4d:5e) are left alone: six or fewer colon groups without
-//     "::" are not IPv6. An eight-group EUI-64 (00:1a:2b:3c:4d:5e:6f:70)
+//     "::" are not IPv6. So are MAC addresses written with dashes, as
+//     Windows and RADIUS write them (C3-CD-79-09-60-68: six groups of two
+//     hex digits, nothing glued to either end), though their last four
+//     groups may be decimal numbers that a word and a '-' come before
+//     (below). An eight-group EUI-64 (00:1a:2b:3c:4d:5e:6f:70)
 //     is a valid IPv6 address and is masked.
 //   - An IPv6 address run straight into a word, that is into a letter
 //     that is not a hex digit (g-z, G-Z) or '_', is masked: 2001:db8:1:2::7xyz
@@ -304,8 +314,9 @@
 //   - A word, a '-' and four numbers up to 255 joined by '-' are a host
 //     name, with a name after them or not (ip-10-0-0-5), and masked; so
 //     is anything else written so, a tag or a date of small numbers
-//     (run-24-6-11-10 becomes run-24-6-11-0). Four such numbers with
-//     no word before them (build 1-2-3-4) are left alone.
+//     (run-24-6-11-10 becomes run-24-6-11-0), but a MAC address (above).
+//     Four such numbers with no word before them (build 1-2-3-4) are left
+//     alone.
 //
 // Not recognised: numeric forms that are not dotted quads (3221226219,
 // 0xc0000201) but for HAProxy's unique IDs and audit's saddr, addresses encoded otherwise than above (base64 other than

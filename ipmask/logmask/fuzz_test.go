@@ -44,6 +44,7 @@ var seeds = []string{
 	"peer => {{203,0,113,9},54321} remote_ip: {198, 51, 100, 7} {8193,3512,1,2,0,0,0,7} {0, 0, 0, 0, 0, 65535, 52224, 29193} {1,2,3} {1,2,3,4,5}",
 	"type=SOCKADDR msg=audit(1718092800.123:456): saddr=020001BBCB0071090000000000000000 msg=audit(1.2:3): saddr=0A0001BB0000000020010DB8000100020000000000000007000000 audit(1.2:3): saddr=01002F6465",
 	"Jul  1 09:00:55 guest-203-0-113-9 kernel[0]: ip-10-0-0-5:22 (c-198-51-100-7) x-1-2-3-4. build 1-2-3-4 --1-2-3-4 x_-1-2-3-4 a-1-2-3-4-5",
+	"?n=%2F%3Fip%3D2001%253Adb8%253A1%253A2%253A%253A7%2526x%3D%255B2001%253adb8%253a%253a1%255D%253A443 %2520203.0.113.9%2522 2001%253Adb8%3A%3A1 C3-CD-79-09-60-68",
 }
 
 // octets parses four numbers of one to three decimal digits, each 255
@@ -484,6 +485,9 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		}
 		label := text[i:j]
 		i = j
+		if start := j - len(label); plainMAC(label) && (start == 0 || text[start-1] != '.') {
+			continue // a MAC address written with dashes: C3-CD-79-09-60-68
+		}
 		if j+1 >= len(text) || text[j] != '.' || !isLabel(text[j+1]) || text[j+1] == '-' || text[j+1] == '_' {
 			// No name after it: a host name without its domain, four
 			// numbers after a word that ends in a letter or digit
@@ -658,6 +662,15 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 						}
 						continue
 					}
+					// "%2520": a space encoded twice.
+					if e += 2; text[i-1] == '%' && tok[:2] == "25" && e < at+len(piece) && isHex(text[e-2]) && isHex(text[e-1]) {
+						if a, c, ok := quad(text[e:at+len(piece)], true); ok {
+							if bad(a) {
+								leaks = append(leaks, c)
+							}
+							continue
+						}
+					}
 				}
 				if a, c, ok := quad(piece, !versioned(at)); ok && bad(a) {
 					leaks = append(leaks, c)
@@ -707,9 +720,10 @@ func withoutSessions(text []byte) []byte {
 	return append(out, text[last:]...)
 }
 
-// decodeColons decodes the percent-encoded colons in text.
+// decodeColons decodes the percent-encoded colons in text, also those
+// encoded twice.
 func decodeColons(text string) string {
-	return strings.NewReplacer("%3A", ":", "%3a", ":").Replace(text)
+	return strings.NewReplacer("%253A", ":", "%253a", ":", "%3A", ":", "%3a", ":").Replace(text)
 }
 
 // notAddrBytes deletes every byte that can belong to an address text.
@@ -725,6 +739,21 @@ func notAddrBytes(b []byte) []byte {
 // lengthBound is the longest masked free text that the package
 // documentation allows for text: as long as the input, under any policy.
 func lengthBound(text string) int { return len(text) }
+
+// plainMAC reports whether label is six groups of two hex digits joined
+// by '-', a MAC address as Windows writes it.
+func plainMAC(label string) bool {
+	parts := strings.Split(label, "-")
+	if len(parts) != 6 {
+		return false
+	}
+	for _, p := range parts {
+		if len(p) != 2 || strings.Trim(p, "0123456789abcdefABCDEF") != "" {
+			return false
+		}
+	}
+	return true
+}
 
 func FuzzMask(f *testing.F) {
 	for _, s := range seeds {

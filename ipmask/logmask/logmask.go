@@ -436,7 +436,9 @@ func (m *Masker) maskMatch(dst, text, scan []byte, d *decoded, sc *scanner, matc
 		case bytes.Equal(dst[k:], raw):
 			dst = append(dst[:k], text[start:end]...) // kept: as written
 		case esc == bytes.Count(raw, []byte{':'}):
-			dst = encodeColons(dst, k, d.colons[escBefore]&1 == 1)
+			if alike, lower, twice := d.escapedAlike(escBefore, escAfter); alike {
+				dst = encodeColons(dst, k, lower, twice)
+			}
 		}
 	}
 	return dst, last, k

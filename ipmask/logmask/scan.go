@@ -762,9 +762,32 @@ func (sc *scanner) hyphenQuad(a int) (Match, bool) {
 			return Match{}, false // run into a word, or the end of other address text
 		}
 	}
+	if dashedMAC(s, start, e) {
+		return Match{}, false
+	}
 	sc.i = e
 	sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formHyphen
 	return Match{Addr: netip.AddrFrom4(v), Start: start, End: e}, true
+}
+
+// dashedMAC reports whether the four numbers s[a:e] joined by '-' end a
+// MAC address written with dashes, as Windows (ipconfig, its DHCP
+// server's and NPS's logs) and RADIUS's Calling-Station-Id write it
+// (C3-CD-79-09-60-68): six groups of two hex digits, the last four all
+// decimal, with no letter, digit, '-' or '.' glued to either end.
+func dashedMAC(s []byte, a, e int) bool {
+	if e-a != 11 || a < 6 || a > 6 && (class[s[a-7]]&(cDigit|cHex|cWord) != 0 || s[a-7] == '-' || s[a-7] == '.') {
+		return false
+	}
+	if e < len(s) && (class[s[e]]&(cDigit|cHex|cWord) != 0 || s[e] == '-') {
+		return false
+	}
+	for i := a - 6; i < e; i += 3 {
+		if hexVal[s[i]] == 0xff || hexVal[s[i+1]] == 0xff || i+2 < e && s[i+2] != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // hexLabel reads, in the token s[a:b], a host name's label that ends in
@@ -1136,6 +1159,17 @@ func (sc *scanner) colonToken(a, b int) (Match, bool) {
 	return sc.colonTokenAt(a, b)
 }
 
+// twiceEscaped reports whether s[a:] starts with the digits of a
+// percent-escape encoded twice whose code has a letter, written in upper
+// case as URL encoders write it ("%255D", "%252C"): "25", then two upper
+// case hex digits, one a letter, after a '%'. A token after one is read
+// without "25" (as after any escape), not without all four: the reading
+// that keeps the other two digits ("%255B::1" as 5b::1) is masked too.
+func twiceEscaped(s []byte, a int) bool {
+	return a > 0 && a+3 < len(s) && s[a-1] == '%' && s[a] == '2' && s[a+1] == '5' &&
+		upperHex(s[a+2]) && upperHex(s[a+3]) && (s[a+2] >= 'A' || s[a+3] >= 'A')
+}
+
 // embedsIPv4 reports whether a is a 6to4 (2002::/16) or Teredo
 // (2001::/32) address, which hold an IPv4 address past their first group.
 func embedsIPv4(a netip.Addr) bool {
@@ -1406,6 +1440,9 @@ func zoneEnd(s []byte, p int) int {
 	if p+2 < len(s) && upperHex(s[p+1]) && upperHex(s[p+2]) && (s[p+1] >= 'A' || s[p+2] >= 'A') {
 		return p
 	}
+	if twiceEscaped(s, p+1) {
+		return p // "%252C", "%255D": the same, encoded twice
+	}
 	e := p + 1
 	for e < len(s) && e-p-1 < maxZone && class[s[e]]&cZone != 0 {
 		e++
@@ -1454,6 +1491,15 @@ func (sc *scanner) quad(end int) (Match, bool) {
 				sc.i = i
 				sc.nameQuad(m)
 				return m, true
+			}
+			// "%2520198.51.100.7": a space encoded twice, as a URL
+			// carried in another URL's query string writes it.
+			if s[a-1] == '%' && s[a] == '2' && s[a+1] == '5' && e+2 < i && hexVal[s[e]] != 0xff && hexVal[s[e+1]] != 0xff {
+				if m, ok := quadAt(s, e+2, i, true); ok {
+					sc.i = i
+					sc.nameQuad(m)
+					return m, true
+				}
 			}
 		}
 		if m, ok := quadAt(s, a, i, !versionMark(s, a)); ok {
