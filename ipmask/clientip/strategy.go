@@ -273,7 +273,8 @@ func (r *Resolver) Strategies() []Strategy {
 // never the text itself, which may be an address.
 //
 // Resolve does not allocate when it finds an address, and allocates once
-// for an error. Its work is bounded whatever the headers' size: an entry
+// for an error (and once more when its strategies use more than four
+// distinct Trusted sets, to keep each set as it loaded it). Its work is bounded whatever the headers' size: an entry
 // longer than any address is refused unparsed, a walk examines at most
 // [MaxHops] entries and 4 KiB of a header.
 func (r *Resolver) Resolve(h http.Header, remoteAddr string) (netip.Addr, error) {
@@ -331,18 +332,18 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string, res *result) {
 		return
 	}
 	// Each Trusted is loaded once: a chain whose strategies share one
-	// (the usual case) reads it once, and a walk never sees two sets.
-	var sets [4]struct {
-		t   *Trusted
-		set *trustedSet
-	}
-	nsets := 0
+	// (the usual case) reads it once, and a walk never sees two sets. A
+	// chain with more distinct sets than the array holds keeps the rest
+	// on the heap rather than load one twice, which could resolve with
+	// the old set for one strategy and the new one for the next.
+	var buf [4]loadedSet
+	sets := buf[:0]
 	for i, s := range strategies {
 		res.strategy = i
 		var set *trustedSet
 		if s.trusted != nil {
 			found := false
-			for _, c := range sets[:nsets] {
+			for _, c := range sets {
 				if c.t == s.trusted {
 					set, found = c.set, true
 					break
@@ -350,10 +351,7 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string, res *result) {
 			}
 			if !found {
 				set = s.trusted.set.Load()
-				if nsets < len(sets) {
-					sets[nsets].t, sets[nsets].set = s.trusted, set
-					nsets++
-				}
+				sets = append(sets, loadedSet{s.trusted, set})
 			}
 		}
 		if res.fail.sentinel != nil {
@@ -364,6 +362,12 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string, res *result) {
 			break
 		}
 	}
+}
+
+// loadedSet is a Trusted and the set it held when a resolution loaded it.
+type loadedSet struct {
+	t   *Trusted
+	set *trustedSet
 }
 
 func (r *Resolver) count(res *result) {
