@@ -177,9 +177,9 @@ type Resolver struct {
 }
 
 // Stats counts a [Resolver]'s resolutions by how they ended: every call
-// of Resolve or ResolveRequest, and every request its middleware handled
-// (once: not again when served through it again), adds one to exactly one
-// field. No address or network is ever in it.
+// of Resolve or ResolveRequest, and every request its middleware resolved
+// (once: not again when served through it, or through a middleware of
+// another Resolver behind it, again), adds one to exactly one field. No address or network is ever in it.
 //
 // Stats is a comparable value, safe to copy; the zero Stats counts
 // nothing.
