@@ -273,8 +273,9 @@ func (r *Resolver) Strategies() []Strategy {
 // never the text itself, which may be an address.
 //
 // Resolve does not allocate when it finds an address, and allocates once
-// for an error (and once more when its strategies use more than four
-// distinct Trusted sets, to keep each set as it loaded it). Its work is bounded whatever the headers' size: an entry
+// for an error (when its strategies use more than four distinct Trusted
+// sets, it also allocates to keep each set as it loaded it: once for up
+// to eight, once more for each doubling past that). Its work is bounded whatever the headers' size: an entry
 // longer than any address is refused unparsed, a walk examines at most
 // [MaxHops] entries and 4 KiB of a header.
 func (r *Resolver) Resolve(h http.Header, remoteAddr string) (netip.Addr, error) {
