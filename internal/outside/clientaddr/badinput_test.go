@@ -190,6 +190,12 @@ func TestOtherFunctionsOnBadInput(t *testing.T) {
 	_, err = nilR.ResolveRequest(nil)
 	checkErr(t, "ResolveRequest(nil)", err)
 	assert.ErrorIs(t, err, clientip.ErrNoAddr)
+	zs, err := clientip.New(clientip.Strategy{})
+	require.NoError(t, err)
+	a, err = zs.Resolve(http.Header{"X-Forwarded-For": {"203.0.113.9"}}, "198.51.100.7:1")
+	require.NoError(t, err)
+	assert.Equal(t, badAddrs[0], a, "the zero Strategy is RemoteAddr")
+	assert.Equal(t, "remote-addr", clientip.Strategy{}.String())
 	var zeroR clientip.Resolver
 	a, err = zeroR.Resolve(nil, "[2001:db8:1:2::7%eth0]:1")
 	require.NoError(t, err)

@@ -198,6 +198,9 @@ func checkOutcome(t *testing.T, c outcomeCase, p ipmask.Policy, opts clientip.Mi
 			assert.ErrorIs(t, i.Err, c.sentinel, where)
 			if opts.KeepRaw {
 				assert.True(t, strings.HasPrefix(i.Err.Error(), "clientip: "), where)
+				for _, raw := range rawAddrs(c) {
+					assertNotSeen(t, fmt.Sprintf("%v %+v", i.Err, i.Err), raw, where+": the full error")
+				}
 			} else {
 				assert.Same(t, c.sentinel, i.Err, "%s: the bare sentinel without KeepRaw", where)
 			}

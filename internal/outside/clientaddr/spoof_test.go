@@ -24,6 +24,7 @@ type chain struct {
 	hops   int         // trusted proxies between it and the service
 	peer   string      // RemoteAddr: the last proxy, or the client itself
 	h      http.Header // what the service receives
+	xff    []string    // the X-Forwarded-For entries the proxies wrote
 }
 
 func (c chain) String() string {
@@ -31,10 +32,14 @@ func (c chain) String() string {
 }
 
 // remoteAddr writes a as net/http's server writes RemoteAddr, an IPv4
-// address also as an IPv4-mapped one (a dual-stack listener's).
+// address also as an IPv4-mapped one (a dual-stack listener's), an IPv6
+// one also with a zone.
 func remoteAddr(r *rand.Rand, a netip.Addr) string {
 	if a.Is4() && r.IntN(3) == 0 {
 		a = netip.AddrFrom16(a.As16())
+	}
+	if a.Is6() && r.IntN(4) == 0 {
+		a = a.WithZone("eth0") // a link's zone, which the peer check drops
 	}
 	return netip.AddrPortFrom(a, uint16(1+r.IntN(65535))).String()
 }
@@ -66,7 +71,9 @@ func proxied(r *rand.Rand, c trustConfig, tr *clientip.Trusted, single string) c
 	saw := ch.client
 	for i := 1; i <= ch.hops; i++ {
 		self := randProxy(r, c)
-		ch.h["X-Forwarded-For"] = appendList(r, ch.h["X-Forwarded-For"], xffEntry(r, saw))
+		e := xffEntry(r, saw)
+		ch.xff = append(ch.xff, e)
+		ch.h["X-Forwarded-For"] = appendList(r, ch.h["X-Forwarded-For"], e)
 		ch.h["Forwarded"] = appendList(r, ch.h["Forwarded"], forwardedElement(r, saw, self))
 		if i == 1 {
 			ch.h[canonical(single)] = []string{singleValue(r, single, saw)}
@@ -114,7 +121,9 @@ const chainsPerConfig = 300
 // empty elements, several lines, other spellings of the names, runs of
 // entries kilobytes long) is answered its own address, exactly; and the
 // middleware in front of a handler says so in the Info and shows the
-// handler none of the client's address. Checked to fail: with the
+// handler none of the client's address. A hop count larger than the
+// header (the client sent none of its own) fails with ErrMalformed, never
+// answering the leftmost entry. Checked to fail: with the
 // proxies appending one entry fewer (the edge forgetting the client),
 // every strategy answers a proxy or fails; with TrustedHops given one hop
 // more, a forged entry is answered.
@@ -134,6 +143,17 @@ func TestGeneratedChainsAnswerTheClient(t *testing.T) {
 					if !assert.NoError(t, err, "%d %s: %s", i, name, ch) || !assert.Equal(t, want, got, "%d %s: %s", i, name, ch) {
 						return
 					}
+				}
+				// A header shorter than the hop count (the client sent no
+				// X-Forwarded-For of its own) is an error, never the
+				// leftmost entry.
+				short := http.Header{"X-Forwarded-For": {strings.Join(ch.xff, ", ")}}
+				for extra := 1; extra <= 3; extra++ {
+					res, err := clientip.New(clientip.TrustedHops(tr, ch.hops+extra))
+					require.NoError(t, err)
+					got, err := res.Resolve(short, ch.peer)
+					assert.ErrorIs(t, err, clientip.ErrMalformed, "%d: hops=%d of %d entries", i, ch.hops+extra, ch.hops)
+					assert.False(t, got.IsValid(), "%d: hops=%d of %d entries", i, ch.hops+extra, ch.hops)
 				}
 				// Through the middleware, with the peer as the last resort.
 				ss := strategiesFor(tr, ch, single)["chain single first"]
