@@ -129,8 +129,9 @@ func urlPart(r *rand.Rand, a netip.Addr, query bool) string {
 var headerNames = []string{"Via", "X-Request-Context", "Cookie", "X-Debug", "X-Original-Client", "x-custom-chain", "X_CLIENT_ADDR", "Forwarded-Host-Info", "X-Amzn-Trace-Id", "Accept-Language"}
 
 // TestDownstreamSeesNoClientAddr checks the issue's second claim over
-// generated requests sent to a real server through a trusted proxy (the
-// loopback peer): a client whose address the proxy writes in
+// generated requests sent to a real server, over HTTP/1.1 (raw bytes) and
+// HTTP/2 (Go's client: names in lower case, trailers declared), through a
+// trusted proxy (the loopback peer): a client whose address the proxy writes in
 // X-Forwarded-For also writes it, in every spelling the doc of
 // NewMiddleware lists, in other headers (whole values, lists, inside
 // text; names in any case, with underscores; several lines), in the URL's
@@ -142,7 +143,8 @@ var headerNames = []string{"Via", "X-Request-Context", "Cookie", "X-Debug", "X-O
 // address characters in what they saw (after decoding percent-escapes),
 // so it finds any spelling net/netip reads. Checked to fail: with the
 // middleware left out (the handler then sees the client in every
-// request), and with NoRewrite set.
+// request), with NoRewrite set, with the search in other values turned
+// off, and with the trailers' hiding turned off (each protocol fails).
 func TestDownstreamSeesNoClientAddr(t *testing.T) {
 	tr, err := clientip.NewTrusted("127.0.0.0/8", "::1/128")
 	require.NoError(t, err)
@@ -180,59 +182,142 @@ func TestDownstreamSeesNoClientAddr(t *testing.T) {
 		defer mu.Unlock()
 		logged = capture(r)
 	})
-	srv := httptest.NewServer(accessLog)
-	defer srv.Close()
-
-	rng := rand.New(rand.NewPCG(7, 7))
-	for i := range 150 {
-		client := randClient(rng, tr).Unmap()
-		if ipmask.Default.IsMasked(client) {
-			continue // a network's first address is its own mask
-		}
-		want := client.WithZone("")
-		var req strings.Builder
-		target := "/p/" + urlPart(rng, client, false) + "/x?q=" + urlPart(rng, client, true) + "&" + urlPart(rng, client, true) + "=v"
-		fmt.Fprintf(&req, "POST %s HTTP/1.1\r\nHost: example.com\r\n", target)
-		fmt.Fprintf(&req, "X-Forwarded-For: %s, %s\r\n", spell(rng, randAddr(rng)), xffEntry(rng, client))
-		var trailers []string
-		for range 3 + rng.IntN(5) {
-			name := headerNames[rng.IntN(len(headerNames))]
-			var v string
-			switch rng.IntN(3) {
-			case 0:
-				v = spell(rng, client)
-			case 1:
-				v = inText(rng, client) + ", " + inText(rng, client)
-			default:
-				v = inText(rng, client)
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2"} {
+		t.Run(proto, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(accessLog)
+			if proto == "HTTP/2" {
+				srv.EnableHTTP2 = true
+				srv.StartTLS()
+			} else {
+				srv.Start()
 			}
-			fmt.Fprintf(&req, "%s: %s\r\n", name, v)
-			if rng.IntN(2) == 0 {
-				trailers = append(trailers, fmt.Sprintf("X-Trailer-%d: %s", len(trailers), inText(rng, client)))
+			defer srv.Close()
+			rng := rand.New(rand.NewPCG(7, uint64(len(proto))))
+			for i := range 120 {
+				client := randClient(rng, tr).Unmap()
+				if ipmask.Default.IsMasked(client) {
+					continue // a network's first address is its own mask
+				}
+				want := client.WithZone("")
+				g := generateRequest(rng, client)
+				var code int
+				if proto == "HTTP/2" {
+					code = g.sendHTTP2(t, srv)
+				} else {
+					code = roundTrip(t, srv.Listener.Addr().String(), g.raw())
+				}
+				require.Equal(t, http.StatusNoContent, code, "%d: %s", i, g.raw())
+				mu.Lock()
+				s, l, in := seen, logged, info
+				mu.Unlock()
+				assert.Equal(t, clientip.Resolved, in.Outcome, "%d", i)
+				assert.Equal(t, ipmask.Default.Prefix(want), in.Prefix, "%d", i)
+				if !assertNotSeen(t, s, want, fmt.Sprintf("%d: the handler, for %q", i, g.raw())) ||
+					!assertNotSeen(t, l, want, fmt.Sprintf("%d: the access log, for %q", i, g.raw())) {
+					return
+				}
 			}
-		}
-		req.WriteString("Transfer-Encoding: chunked\r\n")
-		if len(trailers) > 0 {
-			req.WriteString("Trailer: X-Trailer-0\r\n")
-		}
-		req.WriteString("\r\n4\r\nbody\r\n0\r\n")
-		for _, tl := range trailers {
-			req.WriteString(tl + "\r\n")
-		}
-		req.WriteString("\r\n")
+		})
+	}
+}
 
-		code := roundTrip(t, srv.Listener.Addr().String(), req.String())
-		require.Equal(t, http.StatusNoContent, code, "%d: %q", i, req.String())
-		mu.Lock()
-		s, l, in := seen, logged, info
-		mu.Unlock()
-		assert.Equal(t, clientip.Resolved, in.Outcome, "%d", i)
-		assert.Equal(t, ipmask.Default.Prefix(want), in.Prefix, "%d", i)
-		if !assertNotSeen(t, s, want, fmt.Sprintf("%d: the handler, for %q", i, req.String())) ||
-			!assertNotSeen(t, l, want, fmt.Sprintf("%d: the access log, for %q", i, req.String())) {
-			return
+// generated is a request from a client behind the loopback proxy that
+// writes its own address all over it.
+type generated struct {
+	target   string
+	headers  [][2]string
+	trailers [][2]string
+}
+
+func generateRequest(rng *rand.Rand, client netip.Addr) generated {
+	var g generated
+	g.target = "/p/" + urlPart(rng, client, false) + "/x?q=" + urlPart(rng, client, true) + "&" + urlPart(rng, client, true) + "=v"
+	g.headers = append(g.headers, [2]string{"X-Forwarded-For", spell(rng, randAddr(rng)) + ", " + xffEntry(rng, client)})
+	for range 3 + rng.IntN(5) {
+		name := headerNames[rng.IntN(len(headerNames))]
+		var v string
+		switch rng.IntN(3) {
+		case 0:
+			v = spell(rng, client)
+		case 1:
+			v = inText(rng, client) + ", " + inText(rng, client)
+		default:
+			v = inText(rng, client)
+		}
+		g.headers = append(g.headers, [2]string{name, v})
+		if rng.IntN(2) == 0 {
+			g.trailers = append(g.trailers, [2]string{fmt.Sprintf("X-Trailer-%d", len(g.trailers)), inText(rng, client)})
 		}
 	}
+	return g
+}
+
+// raw is g as HTTP/1.1 bytes, with a chunked body and its trailers (one
+// declared, the others not).
+func (g generated) raw() string {
+	var req strings.Builder
+	fmt.Fprintf(&req, "POST %s HTTP/1.1\r\nHost: example.com\r\n", g.target)
+	for _, h := range g.headers {
+		fmt.Fprintf(&req, "%s: %s\r\n", h[0], h[1])
+	}
+	req.WriteString("Transfer-Encoding: chunked\r\n")
+	if len(g.trailers) > 0 {
+		req.WriteString("Trailer: X-Trailer-0\r\n")
+	}
+	req.WriteString("\r\n4\r\nbody\r\n0\r\n")
+	for _, tl := range g.trailers {
+		req.WriteString(tl[0] + ": " + tl[1] + "\r\n")
+	}
+	req.WriteString("\r\n")
+	return req.String()
+}
+
+// sendHTTP2 sends g over HTTP/2 with Go's client: header names in lower
+// case on the wire, the trailers declared and sent after the body.
+func (g generated) sendHTTP2(t *testing.T, srv *httptest.Server) int {
+	t.Helper()
+	tb := &trailingBody{r: strings.NewReader("body")}
+	req, err := http.NewRequest(http.MethodPost, srv.URL+g.target, tb)
+	require.NoError(t, err)
+	req.Host = "example.com"
+	req.ContentLength = -1
+	for _, h := range g.headers {
+		req.Header.Add(h[0], h[1])
+	}
+	if len(g.trailers) > 0 {
+		req.Trailer = http.Header{}
+		for _, tl := range g.trailers {
+			req.Trailer[tl[0]] = nil
+		}
+		tb.done = func() {
+			for _, tl := range g.trailers {
+				req.Trailer.Set(tl[0], tl[1])
+			}
+		}
+	}
+	client := srv.Client()
+	client.Timeout = 10 * time.Second
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, 2, resp.ProtoMajor)
+	return resp.StatusCode
+}
+
+// trailingBody fills the request's trailers when its body ends, as
+// net/http's client asks.
+type trailingBody struct {
+	r    io.Reader
+	done func()
+}
+
+func (b *trailingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF && b.done != nil {
+		b.done()
+		b.done = nil
+	}
+	return n, err
 }
 
 // roundTrip sends raw, one request, on a new connection and returns the
