@@ -213,6 +213,19 @@ func TestOtherFunctionsOnBadInput(t *testing.T) {
 	assert.Equal(t, badAddrs[0], a, "modifying Strategies' result changes nothing")
 
 	headers := clientip.ClientAddrHeaders()
+	// The README's figure: X-Forwarded-For, Forwarded, X-Real-IP,
+	// CF-Connecting-IP, True-Client-IP, Fastly-Client-IP "and 30 more",
+	// "36 in all", in canonical form, each once.
+	assert.Len(t, headers, 36)
+	once := map[string]bool{}
+	for _, h := range headers {
+		assert.Equal(t, canonical(h), h)
+		assert.False(t, once[h], "%s twice", h)
+		once[h] = true
+	}
+	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Real-IP", "CF-Connecting-IP", "True-Client-IP", "Fastly-Client-IP"} {
+		assert.True(t, once[canonical(h)], h)
+	}
 	want := append([]string(nil), headers...)
 	for i := range headers {
 		headers[i] = "X-Nothing"
