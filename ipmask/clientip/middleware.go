@@ -421,8 +421,13 @@ var clientAddrHeaders = []string{
 // while the handler runs; a handler wrapping this one must not either
 // (copy what a goroutine needs first). A request served through the
 // middleware again (a retry, or the middleware installed twice, with a
-// router between) keeps its first resolution, as long as its RemoteAddr
-// is still the one the middleware set.
+// router between, also as two middlewares built by NewMiddleware) keeps
+// its first resolution (its Info, and the full address the tracker
+// reads), as long as its RemoteAddr is still the one the first set and
+// that address is masked under the second's policy too: a second
+// middleware whose policy keeps fewer bits than the first's resolves
+// again, from the masked address the first left, which a tracker behind
+// it would then count as the client's; give both the same policy.
 //
 // Per request it costs one allocation (the context node and the rewritten
 // RemoteAddr together: 80 bytes, or 112 when the masked RemoteAddr is
@@ -527,14 +532,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// parse accepts. rewritten knows the text it wrote, and answers false
 	// for anything else.
 	if !res.peer.IsValid() || m.p.Mask(res.peer) == res.peer {
-		if full, ok := m.rewritten(r); ok {
-			// The peer is a masked address, and this middleware rewrote the
-			// request already: an outer handler serves it again (a retry), or
-			// the middleware is installed twice (on a router and on one of its
-			// routes). Resolving it again found the masked address or nothing;
-			// the context has the first resolution. The headers are hidden
-			// again in case something put one back, and the client's address
-			// masked again where it is found.
+		if full, ok := rewritten(r); ok {
+			// The peer is a masked address, and a middleware of this
+			// package rewrote the request already: an outer handler serves
+			// it again (a retry), or the middleware is installed twice (on
+			// a router and on one of its routes, or two built alike).
+			// Resolving it again found the masked address or nothing; the
+			// context has the first resolution, which the tracker reads.
+			// The headers are hidden again in case something put one back,
+			// and the client's address masked again where it is found;
+			// under NoRewrite the request is handed on as it is.
+			if m.opts.NoRewrite {
+				h.next.ServeHTTP(w, r)
+				return
+			}
 			var o ownAddr
 			m.own(full, &o)
 			m.hide.deleteFrom(r, &o)
@@ -721,17 +732,16 @@ func reject400(w http.ResponseWriter) {
 	http.Error(w, "Bad Request: client address", http.StatusBadRequest)
 }
 
-// rewritten reports whether m rewrote r, or the request r was copied
-// from, and nothing has changed its RemoteAddr since: the nearest node of
-// this package in r's context is m's, and RemoteAddr's bytes are that
-// node's own (a RemoteAddr set since has other bytes). It walks the
-// context, so the middleware asks only when the peer is a masked address.
-func (m *middleware) rewritten(r *http.Request) (full netip.Addr, ok bool) {
-	if m.opts.NoRewrite {
-		return netip.Addr{}, false // the next handler's copy keeps the raw RemoteAddr
-	}
+// rewritten reports whether a middleware of this package (any one, not
+// only the caller: a service may build two alike) rewrote r, or the
+// request r was copied from, and nothing has changed its RemoteAddr
+// since: RemoteAddr's bytes are those of the nearest node of this package
+// in r's context (a RemoteAddr set since has other bytes, and a
+// middleware under NoRewrite sets none). It walks the context, so the
+// middleware asks only when the peer is a masked address.
+func rewritten(r *http.Request) (full netip.Addr, ok bool) {
 	n, ok := r.Context().Value(ctxKey{}).(*reqctx.Node[ctxKey, payload])
-	if !ok || n.V.meta.m != m {
+	if !ok {
 		return netip.Addr{}, false
 	}
 	// state and stateLong both hold their text right after the node

@@ -177,9 +177,9 @@ type Resolver struct {
 }
 
 // Stats counts a [Resolver]'s resolutions by how they ended: every call
-// of Resolve or ResolveRequest, and every request its middleware handled
-// (once: not again when served through it again), adds one to exactly one
-// field. No address or network is ever in it.
+// of Resolve or ResolveRequest, and every request its middleware resolved
+// (once: not again when served through it, or through a middleware of
+// another Resolver behind it, again), adds one to exactly one field. No address or network is ever in it.
 //
 // Stats is a comparable value, safe to copy; the zero Stats counts
 // nothing.
@@ -273,7 +273,9 @@ func (r *Resolver) Strategies() []Strategy {
 // never the text itself, which may be an address.
 //
 // Resolve does not allocate when it finds an address, and allocates once
-// for an error. Its work is bounded whatever the headers' size: an entry
+// for an error (when its strategies use more than four distinct Trusted
+// sets, it also allocates to keep each set as it loaded it: once for up
+// to eight, once more for each doubling past that). Its work is bounded whatever the headers' size: an entry
 // longer than any address is refused unparsed, a walk examines at most
 // [MaxHops] entries and 4 KiB of a header.
 func (r *Resolver) Resolve(h http.Header, remoteAddr string) (netip.Addr, error) {
@@ -331,18 +333,18 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string, res *result) {
 		return
 	}
 	// Each Trusted is loaded once: a chain whose strategies share one
-	// (the usual case) reads it once, and a walk never sees two sets.
-	var sets [4]struct {
-		t   *Trusted
-		set *trustedSet
-	}
-	nsets := 0
+	// (the usual case) reads it once, and a walk never sees two sets. A
+	// chain with more distinct sets than the array holds keeps the rest
+	// on the heap rather than load one twice, which could resolve with
+	// the old set for one strategy and the new one for the next.
+	var buf [4]loadedSet
+	sets := buf[:0]
 	for i, s := range strategies {
 		res.strategy = i
 		var set *trustedSet
 		if s.trusted != nil {
 			found := false
-			for _, c := range sets[:nsets] {
+			for _, c := range sets {
 				if c.t == s.trusted {
 					set, found = c.set, true
 					break
@@ -350,10 +352,7 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string, res *result) {
 			}
 			if !found {
 				set = s.trusted.set.Load()
-				if nsets < len(sets) {
-					sets[nsets].t, sets[nsets].set = s.trusted, set
-					nsets++
-				}
+				sets = append(sets, loadedSet{s.trusted, set})
 			}
 		}
 		if res.fail.sentinel != nil {
@@ -364,6 +363,12 @@ func (r *Resolver) resolve(h http.Header, remoteAddr string, res *result) {
 			break
 		}
 	}
+}
+
+// loadedSet is a Trusted and the set it held when a resolution loaded it.
+type loadedSet struct {
+	t   *Trusted
+	set *trustedSet
 }
 
 func (r *Resolver) count(res *result) {
