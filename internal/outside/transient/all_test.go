@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/clickstoretest"
 	"github.com/clickanon/clickanon/retention"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,7 +25,7 @@ func TestAllWhileTheStoreChanges(t *testing.T) {
 	ctx := context.Background()
 	for _, every := range []int{1, 7, 255, 256, 257, 1000} {
 		t.Run(fmt.Sprint(every), func(t *testing.T) {
-			clk := newManualClock(t0)
+			clk := clickstoretest.NewClock(t0)
 			m := newMemory(t, &clickstore.MemoryOptions{Now: clk.Now})
 			const old, stable, doomed = 20_000, 20_000, 2000 // over 256 (a batch) per shard
 			for i := range old {

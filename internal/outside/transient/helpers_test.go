@@ -12,26 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// manualClock is a store clock that moves only when the test says so.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newManualClock(t time.Time) *manualClock { return &manualClock{t: t} }
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *manualClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // skewClock is time.Now (the bubble's fake clock under synctest) stepped
 // by a settable amount, as a wall clock set by hand or by NTP is.
 type skewClock struct {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/clickstoretest"
 	"github.com/clickanon/clickanon/retention"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,7 +29,7 @@ func TestLongWindowsOptedInto(t *testing.T) {
 		t.Run(fmt.Sprint(w), func(t *testing.T) {
 			pol, err := retention.NewPolicy(w, &retention.PolicyOptions{AllowLongRetention: true})
 			require.NoError(t, err)
-			clk := newManualClock(t0)
+			clk := clickstoretest.NewClock(t0)
 			m := newMemory(t, &clickstore.MemoryOptions{Policy: pol, Now: clk.Now})
 			for i, after := range []time.Duration{0, time.Nanosecond, time.Hour, 24 * time.Hour, 10 * 365 * 24 * time.Hour} {
 				clk.Set(t0.Add(after))

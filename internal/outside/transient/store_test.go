@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/clickstoretest"
 	"github.com/clickanon/clickanon/retention"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,7 +35,7 @@ func TestOneFirstAcrossAnEpochBoundary(t *testing.T) {
 		links      = 12
 		goroutines = 16
 	)
-	clk := newManualClock(t0)
+	clk := clickstoretest.NewClock(t0)
 	m := newMemory(t, &clickstore.MemoryOptions{Now: clk.Now})
 	oldV := func(i int) clickstore.Pseudonym { return pseudonym(i) }
 	newV := func(i int) clickstore.Pseudonym { return pseudonym(1000 + i) }
@@ -136,7 +137,7 @@ func TestOneFirstAcrossAnEpochBoundary(t *testing.T) {
 func TestEraseIsExactAndLeavesTheRest(t *testing.T) {
 	ctx := context.Background()
 	const visitors, links = 300, 7
-	clk := newManualClock(t0)
+	clk := clickstoretest.NewClock(t0)
 	m := newMemory(t, &clickstore.MemoryOptions{Now: clk.Now})
 	type key struct{ v, l int }
 	held := map[key]bool{}
@@ -215,7 +216,7 @@ func TestFullNeverEvicts(t *testing.T) {
 	ctx := context.Background()
 	for _, capacity := range []int{1, 2, 63, 64, 65, 500} {
 		t.Run(fmt.Sprint(capacity), func(t *testing.T) {
-			clk := newManualClock(t0)
+			clk := clickstoretest.NewClock(t0)
 			m := newMemory(t, &clickstore.MemoryOptions{Now: clk.Now, Capacity: capacity})
 			for i := range capacity {
 				first, err := m.Record(ctx, click(pseudonym(i), "l", t0))

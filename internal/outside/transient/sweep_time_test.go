@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/clickstoretest"
 	"github.com/clickanon/clickanon/retention"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -48,7 +49,7 @@ func TestSweepAtAnyTime(t *testing.T) {
 		{time.Unix(math.MaxInt64/2, 0), true},
 	} {
 		t.Run(fmt.Sprint(tc.at), func(t *testing.T) {
-			clk := newManualClock(t0)
+			clk := clickstoretest.NewClock(t0)
 			m := newMemory(t, &clickstore.MemoryOptions{Now: clk.Now})
 			for i := range 100 {
 				_, err := m.Record(ctx, click(pseudonym(i), "l", t0))

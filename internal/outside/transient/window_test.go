@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/clickstoretest"
 	"github.com/clickanon/clickanon/retention"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,7 +32,7 @@ func TestWindowIsExactByTheStoresClock(t *testing.T) {
 			t.Run(fmt.Sprintf("W=%v/time%+v", w, shift), func(t *testing.T) {
 				pol, err := retention.NewPolicy(w, nil)
 				require.NoError(t, err)
-				clk := newManualClock(start)
+				clk := clickstoretest.NewClock(start)
 				m := newMemory(t, &clickstore.MemoryOptions{Policy: pol, Now: clk.Now})
 				const n = 5
 				put := make([]time.Time, n)
