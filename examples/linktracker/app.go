@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -258,6 +259,11 @@ func (a *app) Handler() http.Handler {
 	mux.HandleFunc("GET /l/{id}", a.click)
 	mux.HandleFunc("HEAD /l/{id}", a.click)
 	mux.HandleFunc("GET /c/{pixel}", a.conversion)
+	// A click or pixel whose ID is empty or runs over several segments
+	// (/l/, /l/ID/, /l/a/b) names no link either: an orphan, answered as
+	// the others, not with ServeMux's plain-text 404.
+	mux.HandleFunc("GET /l/{rest...}", a.orphan)
+	mux.HandleFunc("GET /c/{rest...}", a.orphan)
 	mux.HandleFunc("GET /links/{id}", a.dashboard)
 	mux.Handle("GET /metrics", a.metricsHandler())
 	mux.HandleFunc("GET /healthz", a.healthz)
@@ -395,7 +401,7 @@ func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<10))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := dec.Decode(&req); err != nil || !atEOF(dec) {
 		writeError(w, http.StatusBadRequest, `body must be JSON like {"url": "https://example.com/"}, optionally with "geo": {"countries": {"DE": "https://…"}, "continents": {"EU": "https://…"}}`)
 		return
 	}
@@ -429,6 +435,15 @@ func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 		"stats_url":      base + "/api/links/" + l.ID + "/stats",
 		"dashboard_url":  base + "/links/" + l.ID,
 	})
+}
+
+// atEOF reports whether dec has nothing left but white space: a body that
+// holds a second value or anything else after the object is refused, not
+// read up to its first value (which one a client meant is not ours to
+// guess).
+func atEOF(dec *json.Decoder) bool {
+	_, err := dec.Token()
+	return errors.Is(err, io.EOF)
 }
 
 // baseURL is the URL the client reached the service at (its Host header),
@@ -492,13 +507,21 @@ func (a *app) lookup(w http.ResponseWriter, r *http.Request, id string, orphan b
 	return l, true
 }
 
+// orphan answers a click or pixel on a path that cannot name a link: 404,
+// counted as an orphan click.
+func (a *app) orphan(w http.ResponseWriter, r *http.Request) {
+	a.orphans.Add(1)
+	writeError(w, http.StatusNotFound, "no such link")
+}
+
 // pixelGIF is a transparent 1x1 GIF.
 var pixelGIF = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 
 // conversion is the pixel /c/{id}.gif: it attributes a conversion to the
 // visitor's click on that link within the window, or with /c/any.gif to
-// their latest click on any link. It always answers the pixel, so a page
-// never breaks because of tracking.
+// their latest click on any link. It answers the pixel whether or not a
+// click is found, so a page never breaks because of tracking; only a
+// pixel on a link that does not exist is answered 404 (an orphan).
 func (a *app) conversion(w http.ResponseWriter, r *http.Request) {
 	id, ok := strings.CutSuffix(r.PathValue("pixel"), ".gif")
 	if !ok {

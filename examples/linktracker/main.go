@@ -33,8 +33,15 @@
 // and is limited per network (-create-per-minute). Every wait on a store
 // is bounded (-store-timeout). Logs, and the error it exits with when it
 // cannot start, mask every address; /metrics serves
-// Prometheus metrics and /healthz whether the stores and the database are
-// reachable.
+// Prometheus metrics (among them clickanon_linktracker_orphan_clicks_total,
+// the clicks and pixels on links that do not exist, answered 404) and
+// /healthz whether the stores and the database are reachable.
+//
+// POST /api/links takes one JSON object, {"url": "https://..."} and
+// optionally "geo", and nothing after it; the URL must be an absolute http
+// or https URL with a host, no user name or password, a port (if any) from
+// 1 to 65535, at most 2048 bytes. Anything else is answered 400 with
+// {"error": "..."}, which says what is wrong without repeating the input.
 package main
 
 import (
