@@ -15,10 +15,10 @@ import (
 // never to another visitor's, not even one in the same /24 (or /48) or
 // behind the same address with another browser, and not to a link the
 // visitor did not click. The pixel is answered whether or not a click is
-// found. Checked to fail: the expected counts are per link, so
-// attributing by network (masked address) instead of visitor gives the
-// neighbours' pixels a conversion and the sums differ; a pixel on B for a
-// visitor who clicked only A would add to B.
+// found. Checked to fail: with /c/ID.gif made to attribute like
+// /c/any.gif (the link ignored) the per-link counts differ; attributing by
+// network instead of visitor would give the neighbours' pixels a
+// conversion, and a pixel on B for a visitor who clicked only A one on B.
 func TestConversionsGoToTheSameVisitorsClick(t *testing.T) {
 	p := start(t, "", "-trusted-proxies", "127.0.0.1/32")
 	a, b := p.create("https://example.com/a"), p.create("https://example.com/b")

@@ -24,9 +24,9 @@ import (
 // within the minute (429), a malformed X-Forwarded-For. No log line, no
 // response body, no Location and nothing on stdout holds a raw client
 // address. Checked to fail: the addresses are asserted to be leaks of
-// themselves first (teeth), and the check was run with the access log's
-// client_network replaced by the raw address read from the log text
-// (appending each client's Text to the bodies searched fails every row).
+// themselves first (teeth), and with the 429 answer made to end in the
+// resolved client address every client's row failed. (Putting the raw
+// address in the access log does not: the log handler masks it anyway.)
 func TestNoAddressOnAnyErrorPath(t *testing.T) {
 	p := start(t, "", "-trusted-proxies", "127.0.0.1/32", "-create-per-minute", "1")
 	var clients []netip.Addr

@@ -21,8 +21,7 @@ import (
 // (or addresses) is refused at start: exit status 2, one line that names
 // the flag and which entry is wrong, and never the value's addresses; the
 // tracker does not listen. Checked to fail: a value that parses
-// ("203.0.113.0/24") starts the tracker, which the exit status and the
-// missing "listening" line catch (run, see the rows below it).
+// ("203.0.113.0/24") added to the rows starts the tracker and fails.
 func TestTrustedProxiesRefusedAtStart(t *testing.T) {
 	bad := []string{
 		"10.0.0.0/33", "300.1.2.3/8", "203.0.113.9/24", "203.0.113.0/24,garbage", "2001:db8::/129",
@@ -64,8 +63,9 @@ func TestTrustedProxiesRefusedAtStart(t *testing.T) {
 // X-Real-IP or CF-Connecting-IP header a client sends, naming any address,
 // is ignored. Ten clicks of one browser naming ten addresses from ten
 // networks are one visitor in the peer's network. Checked to fail: the
-// same run with -trusted-proxies 127.0.0.1/32 (the last row) counts ten
-// visitors in ten networks, which the test asserts.
+// default row run with -trusted-proxies 127.0.0.1/32 counts ten visitors
+// in ten networks (the last row asserts exactly that, so the headers do
+// reach the tracker).
 func TestClientHeadersIgnoredFromUntrustedPeers(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

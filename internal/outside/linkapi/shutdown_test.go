@@ -35,7 +35,9 @@ func (f *firstRead) Read(b []byte) (int, error) {
 // finished only after the "shutting down" line, so a Shutdown that closed
 // active connections fails their 201; the counts are compared after the
 // restart, so a Close that skipped the final write (-flush-interval 1h
-// keeps the ticker from writing first) loses them.
+// keeps the ticker from writing first) loses them. Both were run: with
+// srv.Close for srv.Shutdown the 201s failed, with the sink's Close
+// skipped the counts did.
 func TestSignalsFinishInFlightAndFlush(t *testing.T) {
 	for _, sig := range []os.Signal{syscallTERM, syscallINT} {
 		t.Run(sig.String(), func(t *testing.T) {

@@ -37,7 +37,9 @@ var bots = []string{
 // with its exact clicks. Checked to fail: each figure is compared by
 // value with the traffic sent (one click more in any class, or a bot
 // counted unique, changes a total; a network of 4 people is asserted
-// absent, one of 6 present).
+// absent, one of 6 present); with the opt-out header not configured
+// (Sec-GPC counted) the totals, both series and every breakdown's sum
+// failed.
 func TestStatsAddUpForGeneratedTraffic(t *testing.T) {
 	p := start(t, "", "-trusted-proxies", "127.0.0.1/32")
 	l := p.create("https://example.com/landing")
