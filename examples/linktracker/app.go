@@ -521,7 +521,11 @@ var pixelGIF = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x0
 // visitor's click on that link within the window, or with /c/any.gif to
 // their latest click on any link. It answers the pixel whether or not a
 // click is found, so a page never breaks because of tracking; only a
-// pixel on a link that does not exist is answered 404 (an orphan).
+// pixel on a link that does not exist is answered 404 (an orphan). A HEAD
+// or a prefetch of the pixel (a browser prerendering a thank-you page the
+// visitor may never open) is answered but not counted: nobody converted,
+// and the tracker would otherwise attribute it to the visitor's click as
+// if they had.
 func (a *app) conversion(w http.ResponseWriter, r *http.Request) {
 	id, ok := strings.CutSuffix(r.PathValue("pixel"), ".gif")
 	if !ok {
@@ -535,7 +539,9 @@ func (a *app) conversion(w http.ResponseWriter, r *http.Request) {
 		}
 		link = id
 	}
-	a.tracker.Track(r, link, clickstore.KindConversion)
+	if l := track.BotLabel(r); l != track.LabelHead && l != track.LabelPrefetch {
+		a.tracker.Track(r, link, clickstore.KindConversion)
+	}
 	w.Header().Set("Content-Type", "image/gif")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(pixelGIF)

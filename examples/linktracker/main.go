@@ -42,6 +42,11 @@
 // or https URL with a host, no user name or password, a port (if any) from
 // 1 to 65535, at most 2048 bytes. Anything else is answered 400 with
 // {"error": "..."}, which says what is wrong without repeating the input.
+//
+// The conversion pixel /c/ID.gif (or /c/any.gif) counts a conversion on the
+// visitor's click on that link (or their latest) within 30 minutes; a HEAD
+// or a prefetch of it (Sec-Purpose, Purpose or X-Moz: a browser
+// prerendering the page the pixel is on) is answered but not counted.
 package main
 
 import (
