@@ -71,3 +71,30 @@ func TestConversionsGoToTheSameVisitorsClick(t *testing.T) {
 		assert.Equal(t, want[l.ID], p.stats(l.ID).Conversions, "conversions of %s", l.URL)
 	}
 }
+
+// A HEAD or a prefetch of the conversion pixel (a browser prerendering the
+// thank-you page; Chrome sends Sec-Purpose: prefetch;prerender) by the
+// visitor who clicked is answered but is no conversion: nobody converted.
+// Only the visitor's real fetch is. Checked to fail: before the fix each
+// of them was attributed to the visitor's click, as a conversion like any
+// other (conversions 11, not 1).
+func TestPrefetchedPixelIsNoConversion(t *testing.T) {
+	p := start(t, "", "-trusted-proxies", "127.0.0.1/32")
+	l := p.create("https://example.com/")
+	const visitor = "198.51.100.23"
+	require.Equal(t, http.StatusFound, p.do(req{path: "/l/" + l.ID, xff: visitor}).code)
+	for _, pixel := range []string{"/c/any.gif", "/c/" + l.ID + ".gif"} {
+		for _, h := range []http.Header{
+			{"Sec-Purpose": {"prefetch"}}, {"Sec-Purpose": {"prefetch;prerender"}}, {"Purpose": {"prefetch"}}, {"X-Moz": {"prefetch"}},
+		} {
+			r := p.do(req{path: pixel, xff: visitor, header: h})
+			assert.Equal(t, http.StatusOK, r.code, "%s %v", pixel, h)
+			assert.Equal(t, "image/gif", r.header.Get("Content-Type"))
+		}
+		r := p.do(req{method: "HEAD", path: pixel, xff: visitor})
+		assert.Equal(t, http.StatusOK, r.code, "HEAD %s", pixel)
+	}
+	assert.Zero(t, p.stats(l.ID).Conversions, "prefetches and HEADs are no conversions")
+	require.Equal(t, http.StatusOK, p.do(req{path: "/c/any.gif", xff: visitor}).code)
+	assert.EqualValues(t, 1, p.stats(l.ID).Conversions, "the visitor's own fetch is")
+}
