@@ -399,9 +399,17 @@ func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 		URL string     `json:"url"`
 		Geo geoTargets `json:"geo"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<10))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxCreateBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || !atEOF(dec) {
+	err = dec.Decode(&req)
+	if err == nil {
+		err = endOfBody(dec)
+	}
+	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is longer than %d bytes", maxCreateBody))
+		return
+	}
+	if err != nil {
 		writeError(w, http.StatusBadRequest, `body must be JSON like {"url": "https://example.com/"}, optionally with "geo": {"countries": {"DE": "https://…"}, "continents": {"EU": "https://…"}}`)
 		return
 	}
@@ -437,13 +445,26 @@ func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// atEOF reports whether dec has nothing left but white space: a body that
-// holds a second value or anything else after the object is refused, not
-// read up to its first value (which one a client meant is not ours to
+// maxCreateBody is the most POST /api/links reads: a link with its geo
+// targets fits in far less.
+const maxCreateBody = 8 << 10
+
+// errTrailing is a body with more than one JSON value.
+var errTrailing = errors.New("data after the JSON object")
+
+// endOfBody returns nil if dec has nothing left but white space: a body
+// that holds a second value or anything else after the object is refused,
+// not read up to its first value (which one a client meant is not ours to
 // guess).
-func atEOF(dec *json.Decoder) bool {
+func endOfBody(dec *json.Decoder) error {
 	_, err := dec.Token()
-	return errors.Is(err, io.EOF)
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return err
+	}
+	return errTrailing
 }
 
 // baseURL is the URL the client reached the service at (its Host header),

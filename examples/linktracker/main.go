@@ -40,8 +40,9 @@
 // POST /api/links takes one JSON object, {"url": "https://..."} and
 // optionally "geo", and nothing after it; the URL must be an absolute http
 // or https URL with a host, no user name or password, a port (if any) from
-// 1 to 65535, at most 2048 bytes. Anything else is answered 400 with
-// {"error": "..."}, which says what is wrong without repeating the input.
+// 1 to 65535, at most 2048 bytes. Anything else is answered 400 (413 for a
+// body over 8 KiB) with {"error": "..."}, which says what is wrong without
+// repeating the input.
 //
 // The conversion pixel /c/ID.gif (or /c/any.gif) counts a conversion on the
 // visitor's click on that link (or their latest) within 30 minutes; a HEAD
