@@ -88,47 +88,59 @@ func assertJSONError(t *testing.T, r resp, what string) {
 
 // Bodies that are not one JSON object with a string url: trailing data
 // (a second value, text, a stray brace), other JSON types, a url that is
-// not a string, unknown fields, too big. Each is answered 400 with a JSON
-// error. Checked to fail: without the check for what follows the object
-// (atEOF in createLink), the trailing-data rows are created (201), the
-// first value read and the rest ignored.
+// not a string, unknown fields. Each is answered 400 with a JSON
+// error; a body over 8 KiB, wherever its bulk is, 413. Checked to fail:
+// without the check for what follows the object (endOfBody in
+// createLink), the trailing-data rows are created (201), the first value
+// read and the rest ignored; before the 413, every too-big body was a 400
+// that said "body must be JSON like ...", of a body that was JSON.
 func TestCreateRefusesEveryOtherBody(t *testing.T) {
 	p := start(t, "")
 	good := `{"url":"https://example.com/"}`
 	bodies := map[string]string{
-		"second object":          good + good,
-		"second object spaced":   good + "\n" + `{"url":"https://evil.example/"}`,
-		"trailing text":          good + " trailing",
-		"trailing brace":         good + "}",
-		"trailing comma":         good + ",",
-		"trailing number":        good + " 1",
-		"trailing null":          good + "null",
-		"trailing array":         good + "[]",
-		"trailing NUL":           good + "\x00",
-		"null":                   "null",
-		"empty":                  "",
-		"spaces":                 "   ",
-		"array":                  `[` + good + `]`,
-		"string":                 `"https://example.com/"`,
-		"number":                 `42`,
-		"true":                   `true`,
-		"url null":               `{"url":null}`,
-		"url number":             `{"url":1e3}`,
-		"url bool":               `{"url":true}`,
-		"url array":              `{"url":["https://example.com/"]}`,
-		"url object":             `{"url":{"href":"https://example.com/"}}`,
-		"no url":                 `{}`,
-		"unknown field":          `{"url":"https://example.com/","track":true}`,
-		"unterminated":           `{"url":"https://example.com/"`,
-		"form":                   `url=https://example.com/`,
-		"duplicate, last bad":    `{"url":"https://example.com/","url":"javascript:alert(1)"}`,
-		"geo not an object":      `{"url":"https://example.com/","geo":5}`,
-		"too big":                `{"url":"https://example.com/","geo":{"countries":{` + strings.Repeat(`"DE":"https://example.de/",`, 2000) + `"FR":"https://example.fr/"}}}`,
-		"too big in white space": good + strings.Repeat(" ", 1<<20),
+		"second object":        good + good,
+		"second object spaced": good + "\n" + `{"url":"https://evil.example/"}`,
+		"trailing text":        good + " trailing",
+		"trailing brace":       good + "}",
+		"trailing comma":       good + ",",
+		"trailing number":      good + " 1",
+		"trailing null":        good + "null",
+		"trailing array":       good + "[]",
+		"trailing NUL":         good + "\x00",
+		"null":                 "null",
+		"empty":                "",
+		"spaces":               "   ",
+		"array":                `[` + good + `]`,
+		"string":               `"https://example.com/"`,
+		"number":               `42`,
+		"true":                 `true`,
+		"url null":             `{"url":null}`,
+		"url number":           `{"url":1e3}`,
+		"url bool":             `{"url":true}`,
+		"url array":            `{"url":["https://example.com/"]}`,
+		"url object":           `{"url":{"href":"https://example.com/"}}`,
+		"no url":               `{}`,
+		"unknown field":        `{"url":"https://example.com/","track":true}`,
+		"unterminated":         `{"url":"https://example.com/"`,
+		"form":                 `url=https://example.com/`,
+		"duplicate, last bad":  `{"url":"https://example.com/","url":"javascript:alert(1)"}`,
+		"geo not an object":    `{"url":"https://example.com/","geo":5}`,
 	}
 	for name, body := range bodies {
 		r := p.do(req{method: "POST", path: "/api/links", body: body})
 		if assert.Equal(t, http.StatusBadRequest, r.code, "%s: %s", name, r.body) {
+			assertJSONError(t, r, name)
+		}
+	}
+	// Too big, in every part of the body: 413, with a JSON error.
+	for name, body := range map[string]string{
+		"geo targets":       `{"url":"https://example.com/","geo":{"countries":{` + strings.Repeat(`"DE":"https://example.de/",`, 400) + `"FR":"https://example.fr/"}}}`,
+		"url":               `{"url":"https://example.com/` + strings.Repeat("a", 9000) + `"}`,
+		"white space after": good + strings.Repeat(" ", 1<<20),
+		"white space first": strings.Repeat("\n", 9000) + good,
+	} {
+		r := p.do(req{method: "POST", path: "/api/links", body: body})
+		if assert.Equal(t, http.StatusRequestEntityTooLarge, r.code, "%s: %s", name, r.body) {
 			assertJSONError(t, r, name)
 		}
 	}
