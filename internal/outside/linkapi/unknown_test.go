@@ -24,7 +24,7 @@ func unknownIDs() []string {
 	}
 }
 
-// Every click and conversion pixel on a link that does not exist is
+// Every click and conversion pixel (GET or HEAD) on a link that does not exist is
 // answered 404 with a JSON error, and is counted as an orphan click
 // (clickanon_linktracker_orphan_clicks_total in /metrics, the only place
 // an outsider can see it); stats and dashboards of unknown links are 404
@@ -40,19 +40,23 @@ func TestUnknownLinksOfEveryShape(t *testing.T) {
 	want := 0.0
 	for _, id := range unknownIDs() {
 		for _, path := range []string{"/l/" + id, "/c/" + id + ".gif"} {
-			hr, err := http.NewRequest("GET", p.base+path, nil)
-			require.NoError(t, err)
-			hr.Header.Set("User-Agent", browser)
-			res, err := follow.Do(hr)
-			require.NoError(t, err)
-			b, err := io.ReadAll(res.Body)
-			res.Body.Close()
-			require.NoError(t, err)
-			if !assert.Equal(t, http.StatusNotFound, res.StatusCode, "%s: %s", path, b) {
-				continue
+			for _, method := range []string{"GET", "HEAD"} {
+				hr, err := http.NewRequest(method, p.base+path, nil)
+				require.NoError(t, err)
+				hr.Header.Set("User-Agent", browser)
+				res, err := follow.Do(hr)
+				require.NoError(t, err)
+				b, err := io.ReadAll(res.Body)
+				res.Body.Close()
+				require.NoError(t, err)
+				if !assert.Equal(t, http.StatusNotFound, res.StatusCode, "%s %s: %s", method, path, b) {
+					continue
+				}
+				if method == "GET" {
+					assertJSONError(t, resp{res.StatusCode, res.Header, string(b)}, path)
+				}
+				want++
 			}
-			assertJSONError(t, resp{res.StatusCode, res.Header, string(b)}, path)
-			want++
 		}
 		for _, path := range []string{"/api/links/" + id + "/stats", "/links/" + id} {
 			if strings.Contains(id, "/") || id == "" || strings.Contains(id, "..") {
