@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -258,6 +259,11 @@ func (a *app) Handler() http.Handler {
 	mux.HandleFunc("GET /l/{id}", a.click)
 	mux.HandleFunc("HEAD /l/{id}", a.click)
 	mux.HandleFunc("GET /c/{pixel}", a.conversion)
+	// A click or pixel whose ID is empty or runs over several segments
+	// (/l/, /l/ID/, /l/a/b) names no link either: an orphan, answered as
+	// the others, not with ServeMux's plain-text 404.
+	mux.HandleFunc("GET /l/{rest...}", a.orphan)
+	mux.HandleFunc("GET /c/{rest...}", a.orphan)
 	mux.HandleFunc("GET /links/{id}", a.dashboard)
 	mux.Handle("GET /metrics", a.metricsHandler())
 	mux.HandleFunc("GET /healthz", a.healthz)
@@ -393,9 +399,17 @@ func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 		URL string     `json:"url"`
 		Geo geoTargets `json:"geo"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<10))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxCreateBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	err = dec.Decode(&req)
+	if err == nil {
+		err = endOfBody(dec)
+	}
+	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is longer than %d bytes", maxCreateBody))
+		return
+	}
+	if err != nil {
 		writeError(w, http.StatusBadRequest, `body must be JSON like {"url": "https://example.com/"}, optionally with "geo": {"countries": {"DE": "https://…"}, "continents": {"EU": "https://…"}}`)
 		return
 	}
@@ -429,6 +443,28 @@ func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 		"stats_url":      base + "/api/links/" + l.ID + "/stats",
 		"dashboard_url":  base + "/links/" + l.ID,
 	})
+}
+
+// maxCreateBody is the most POST /api/links reads: a link with its geo
+// targets fits in far less.
+const maxCreateBody = 8 << 10
+
+// errTrailing is a body with more than one JSON value.
+var errTrailing = errors.New("data after the JSON object")
+
+// endOfBody returns nil if dec has nothing left but white space: a body
+// that holds a second value or anything else after the object is refused,
+// not read up to its first value (which one a client meant is not ours to
+// guess).
+func endOfBody(dec *json.Decoder) error {
+	_, err := dec.Token()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return err
+	}
+	return errTrailing
 }
 
 // baseURL is the URL the client reached the service at (its Host header),
@@ -492,13 +528,25 @@ func (a *app) lookup(w http.ResponseWriter, r *http.Request, id string, orphan b
 	return l, true
 }
 
+// orphan answers a click or pixel on a path that cannot name a link: 404,
+// counted as an orphan click.
+func (a *app) orphan(w http.ResponseWriter, r *http.Request) {
+	a.orphans.Add(1)
+	writeError(w, http.StatusNotFound, "no such link")
+}
+
 // pixelGIF is a transparent 1x1 GIF.
 var pixelGIF = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 
 // conversion is the pixel /c/{id}.gif: it attributes a conversion to the
 // visitor's click on that link within the window, or with /c/any.gif to
-// their latest click on any link. It always answers the pixel, so a page
-// never breaks because of tracking.
+// their latest click on any link. It answers the pixel whether or not a
+// click is found, so a page never breaks because of tracking; only a
+// pixel on a link that does not exist is answered 404 (an orphan). A HEAD
+// or a prefetch of the pixel (a browser prerendering a thank-you page the
+// visitor may never open) is answered but not counted: nobody converted,
+// and the tracker would otherwise attribute it to the visitor's click as
+// if they had.
 func (a *app) conversion(w http.ResponseWriter, r *http.Request) {
 	id, ok := strings.CutSuffix(r.PathValue("pixel"), ".gif")
 	if !ok {
@@ -512,7 +560,9 @@ func (a *app) conversion(w http.ResponseWriter, r *http.Request) {
 		}
 		link = id
 	}
-	a.tracker.Track(r, link, clickstore.KindConversion)
+	if l := track.BotLabel(r); l != track.LabelHead && l != track.LabelPrefetch {
+		a.tracker.Track(r, link, clickstore.KindConversion)
+	}
 	w.Header().Set("Content-Type", "image/gif")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(pixelGIF)

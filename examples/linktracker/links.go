@@ -35,7 +35,11 @@ type Link struct {
 var errBadURL = errors.New("bad URL")
 
 // validateURL accepts absolute http and https URLs with a host, at most
-// 2048 bytes long. Its errors say what is wrong without repeating the URL.
+// 2048 bytes long, without a user name or password (the stats API and the
+// dashboard show a link's URL to anyone who has its ID, and
+// https://bank.example@evil.example/ opens evil.example) and with a port,
+// if any, of at most 65535. Its errors say what is wrong without
+// repeating the URL.
 func validateURL(s string) (string, error) {
 	if len(s) > 2048 {
 		return "", fmt.Errorf("%w: %d bytes, longer than 2048", errBadURL, len(s))
@@ -50,7 +54,43 @@ func validateURL(s string) (string, error) {
 	if u.Host == "" || u.Hostname() == "" {
 		return "", fmt.Errorf("%w: the URL has no host", errBadURL)
 	}
+	if u.User != nil {
+		return "", fmt.Errorf("%w: the URL holds a user name or password (before an @), which the stats and the dashboard would show: leave it out", errBadURL)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return "", fmt.Errorf("%w: the port is not one from 1 to 65535", errBadURL)
+		}
+	}
+	u.RawQuery = escapeQuery(u.RawQuery)
 	return u.String(), nil
+}
+
+// escapeQuery percent-encodes what a URL's query may not hold as it is
+// (bytes past ASCII, space, '"', '<', '>'), as a browser does before it
+// sends one: the stored URL is then the very one a redirect's Location
+// carries (net/http escapes such bytes there) and the dashboard shows.
+// url.URL keeps a query as given, and encodes only its path and fragment.
+func escapeQuery(q string) string {
+	const hex = "0123456789ABCDEF"
+	var b []byte
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if c > ' ' && c < 0x7f && c != '"' && c != '<' && c != '>' {
+			if b != nil {
+				b = append(b, c)
+			}
+			continue
+		}
+		if b == nil {
+			b = append(make([]byte, 0, len(q)+16), q[:i]...)
+		}
+		b = append(b, '%', hex[c>>4], hex[c&15])
+	}
+	if b == nil {
+		return q
+	}
+	return string(b)
 }
 
 // holdsAddr reports whether the link's URL or one of its geo targets

@@ -33,8 +33,21 @@
 // and is limited per network (-create-per-minute). Every wait on a store
 // is bounded (-store-timeout). Logs, and the error it exits with when it
 // cannot start, mask every address; /metrics serves
-// Prometheus metrics and /healthz whether the stores and the database are
-// reachable.
+// Prometheus metrics (among them clickanon_linktracker_orphan_clicks_total,
+// the clicks and pixels on links that do not exist, answered 404) and
+// /healthz whether the stores and the database are reachable.
+//
+// POST /api/links takes one JSON object, {"url": "https://..."} and
+// optionally "geo", and nothing after it; the URL must be an absolute http
+// or https URL with a host, no user name or password, a port (if any) from
+// 1 to 65535, at most 2048 bytes. Anything else is answered 400 (413 for a
+// body over 8 KiB) with {"error": "..."}, which says what is wrong without
+// repeating the input.
+//
+// The conversion pixel /c/ID.gif (or /c/any.gif) counts a conversion on the
+// visitor's click on that link (or their latest) within 30 minutes; a HEAD
+// or a prefetch of it (Sec-Purpose, Purpose or X-Moz: a browser
+// prerendering the page the pixel is on) is answered but not counted.
 package main
 
 import (

@@ -33,7 +33,8 @@ type sweeper struct {
 	*retention.Sweeper
 }
 
-// observe registers the app's parts on a fresh Prometheus registry and
+// observe registers the app's parts on a fresh Prometheus registry (and
+// the count of orphan clicks, clickanon_linktracker_orphan_clicks_total) and
 // builds the sweepers: the click store ("memory" or "redis"), the epoch
 // keys and the statistics, each wrapped by metrics.Sweep so that every
 // sweep is counted. A failed sweep is logged by its Sweeper; the store's
@@ -57,6 +58,12 @@ func (a *app) observe(storeKind string) error {
 			s := a.sink.Stats()
 			return metrics.SinkStats{Flushes: s.Flushes, FlushErrors: s.FlushErrors, Written: s.Written, Buffered: s.Buffered, Dropped: s.Dropped}
 		}),
+		// The clicks and conversion pixels on links that do not exist
+		// (404): a link mistyped, deleted or made up.
+		a.registry.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "clickanon_linktracker_orphan_clicks_total",
+			Help: "Clicks (/l/ID) and conversion pixels (/c/ID.gif) on links that do not exist, answered 404.",
+		}, func() float64 { return float64(a.orphans.Load()) })),
 	)
 	if err != nil {
 		return err

@@ -1,0 +1,259 @@
+package linkapi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/internal/testlog"
+)
+
+// bin is the linktracker binary, built once in TestMain.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "linkapi-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "linktracker")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/clickanon/clickanon/examples/linktracker").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v: %s\n", err, out)
+		_ = os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// browser is a person's user agent.
+const browser = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+// tracker is a running linktracker.
+type tracker struct {
+	t              *testing.T
+	cmd            *exec.Cmd
+	base           string
+	db             string
+	stdout, stderr testlog.Buffer
+	done           chan struct{}
+
+	mu     sync.Mutex
+	bodies []string // every response body, for the leak checks
+}
+
+// start runs the binary on a free port with a fresh database (or db, if
+// not ""), link creation unlimited, plus args.
+func start(t *testing.T, db string, args ...string) *tracker {
+	t.Helper()
+	if db == "" {
+		db = filepath.Join(t.TempDir(), "links.db")
+	}
+	p := &tracker{t: t, db: db, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-db", "sqlite:" + db, "-create-per-minute", "0"}, args...)...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	p.cmd.Env = append(os.Environ(), "LINKTRACKER_API_TOKEN=")
+	require.NoError(t, p.cmd.Start())
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("linktracker log:\n%s", p.stderr.String())
+		}
+	})
+	p.eventually("listening", func() bool {
+		line, _, _ := strings.Cut(p.stdout.String(), "\n")
+		rest, ok := strings.CutPrefix(line, "linktracker listening on ")
+		p.base, _, _ = strings.Cut(rest, " ")
+		return ok
+	})
+	return p
+}
+
+// eventually polls cond, the state of the child process (on the real
+// clock), for up to 15 s.
+func (p *tracker) eventually(what string, cond func() bool) {
+	p.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		select {
+		case <-p.done:
+			require.FailNow(p.t, "the linktracker exited", "waiting for %s:\n%s", what, p.stderr.String())
+		default:
+		}
+		require.True(p.t, time.Now().Before(deadline), "timed out waiting for %s", what)
+		time.Sleep(10 * time.Millisecond) // polling a child process
+	}
+}
+
+var client = &http.Client{
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	Timeout:       10 * time.Second,
+}
+
+// req is one request to the tracker.
+type req struct {
+	method, path string // path is sent as written (RawPath kept)
+	xff          string // X-Forwarded-For, if not ""
+	ua           string // "": browser
+	body         string
+	header       http.Header
+}
+
+type resp struct {
+	code   int
+	header http.Header
+	body   string
+}
+
+func (p *tracker) do(r req) resp {
+	p.t.Helper()
+	if r.method == "" {
+		r.method = http.MethodGet
+	}
+	hr, err := http.NewRequest(r.method, p.base+r.path, strings.NewReader(r.body))
+	require.NoError(p.t, err)
+	if r.ua == "" {
+		r.ua = browser
+	}
+	hr.Header.Set("User-Agent", r.ua)
+	if r.xff != "" {
+		hr.Header.Set("X-Forwarded-For", r.xff)
+	}
+	for k, v := range r.header {
+		hr.Header[k] = v
+	}
+	res, err := client.Do(hr)
+	require.NoError(p.t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(p.t, err)
+	p.mu.Lock()
+	p.bodies = append(p.bodies, string(b))
+	p.mu.Unlock()
+	return resp{res.StatusCode, res.Header, string(b)}
+}
+
+type created struct {
+	ID          string `json:"id"`
+	URL         string `json:"url"`
+	TrackingURL string `json:"tracking_url"`
+}
+
+// create makes a link to target and returns what the API answered.
+func (p *tracker) create(target string) created {
+	p.t.Helper()
+	b, err := json.Marshal(map[string]string{"url": target})
+	require.NoError(p.t, err)
+	r := p.do(req{method: "POST", path: "/api/links", body: string(b)})
+	require.Equal(p.t, http.StatusCreated, r.code, "creating a link to %q: %s", target, r.body)
+	var c created
+	require.NoError(p.t, json.Unmarshal([]byte(r.body), &c))
+	require.NotEmpty(p.t, c.ID)
+	return c
+}
+
+type point struct {
+	Clicks     uint64 `json:"clicks"`
+	Unique     uint64 `json:"unique_clicks"`
+	Suppressed bool   `json:"suppressed"`
+}
+
+type series struct {
+	Clicks     uint64  `json:"clicks"`
+	Suppressed uint64  `json:"suppressed_clicks"`
+	Points     []point `json:"points"`
+}
+
+type breakdown struct {
+	Dimension string `json:"dimension"`
+	Values    []struct {
+		Value  string `json:"value"`
+		Clicks uint64 `json:"clicks"`
+		Unique uint64 `json:"unique_clicks"`
+	} `json:"values"`
+	Suppressed uint64 `json:"suppressed_clicks"`
+}
+
+type stats struct {
+	URL         string      `json:"url"`
+	Clicks      uint64      `json:"clicks"`
+	Unique      uint64      `json:"unique_clicks"`
+	Bots        uint64      `json:"bot_clicks"`
+	Conversions uint64      `json:"conversions"`
+	Unknown     uint64      `json:"unknown_uniqueness"`
+	K           int         `json:"k"`
+	Minutes     series      `json:"per_minute"`
+	Hours       series      `json:"per_hour"`
+	Breakdowns  []breakdown `json:"breakdowns"`
+	Privacy     string      `json:"privacy"`
+}
+
+func (p *tracker) stats(id string) stats {
+	p.t.Helper()
+	r := p.do(req{path: "/api/links/" + id + "/stats"})
+	require.Equal(p.t, http.StatusOK, r.code, r.body)
+	var s stats
+	require.NoError(p.t, json.Unmarshal([]byte(r.body), &s))
+	return s
+}
+
+// metric is the value of one series in /metrics, 0 when absent.
+func (p *tracker) metric(series string) float64 {
+	p.t.Helper()
+	r := p.do(req{path: "/metrics"})
+	require.Equal(p.t, http.StatusOK, r.code)
+	for _, line := range strings.Split(r.body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			require.NoError(p.t, err)
+			return f
+		}
+	}
+	return 0
+}
+
+// stop sends sig and waits for the exit, returning its code.
+func (p *tracker) stop(sig os.Signal) int {
+	p.t.Helper()
+	require.NoError(p.t, p.cmd.Process.Signal(sig))
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		require.FailNow(p.t, "the linktracker did not exit")
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// allBodies is every response body so far.
+func (p *tracker) allBodies() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.bodies...)
+}
+
+// syscallTERM and syscallINT are the signals a deploy and Ctrl-C send.
+var (
+	syscallTERM os.Signal = syscall.SIGTERM
+	syscallINT  os.Signal = syscall.SIGINT
+)
