@@ -28,9 +28,9 @@ type clock struct{ ns atomic.Int64 }
 
 func newClock(t time.Time) *clock { c := &clock{}; c.ns.Store(t.UnixNano()); return c }
 
-func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) set(t time.Time)         { c.ns.Store(t.UnixNano()) }
-func (c *clock) add(d time.Duration)     { c.ns.Add(int64(d)) }
+func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) set(t time.Time)     { c.ns.Store(t.UnixNano()) }
+func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
 func (c *clock) skewed(d time.Duration) func() time.Time {
 	return func() time.Time { return c.now().Add(d) }
 }
