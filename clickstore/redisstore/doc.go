@@ -281,7 +281,11 @@
 //     be forgotten. Options.WaitReplicas makes Record wait (WAIT, same
 //     round trip) until that many replicas have a first click and report
 //     it with [ErrNotReplicated] (uniqueness unknown) if they do not
-//     within Options.WaitTimeout; see BENCHMARKS.md for its cost.
+//     within Options.WaitTimeout; see BENCHMARKS.md for its cost while
+//     the replicas keep up. While a master has fewer replicas than asked
+//     (one is down or resyncing), every Record on it, repeats included,
+//     waits the WaitTimeout, or about 100 ms if that is shorter (Redis
+//     ends a WAIT on its timer, ten times a second by default).
 //     Alternatively set min-replicas-to-write on the masters so that an
 //     isolated master refuses writes.
 //

@@ -134,6 +134,7 @@ func addrForms(a netip.Addr) []string {
 // its master and its replica; a value holding a visitor's 4 bytes is
 // reported on both.
 func TestClusterHoldsEachStoreInItsSlotAndNoAddress(t *testing.T) {
+	t.Parallel() // mostly waits for the cluster to form
 	c := redistest.StartCluster(t, nil)
 	ctx := context.Background()
 	addrs := []netip.Addr{

@@ -56,6 +56,7 @@ func keyTTLs(t *testing.T, c redis.Cmdable) map[string]time.Duration {
 // keys is reported (no TTL), and one with PX 3.5 s (a TTL beyond W+2s) is
 // reported by both checks.
 func TestNothingOutlivesItsTTLWithoutSweeper(t *testing.T) {
+	t.Parallel() // mostly waits for Redis to expire keys
 	srv := startRedis(t)
 	ctx := context.Background()
 	const w = time.Second
