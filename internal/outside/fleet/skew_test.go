@@ -25,9 +25,12 @@ import (
 // Every path of the trim is covered: the index writer (one Record at a
 // time, and RecordBatch) and the record script (Capacity).
 //
-// Checked to fail: see the report (the index writer and the record script
-// trimmed a visitor's index at the faster instance's now-W, without the
-// slack, so the slower instance's erasure missed a click it showed).
+// Checked to fail: before the fix in this commit (the index writer and
+// the record script trimmed a visitor's index at the faster instance's
+// now-W, without the slack) every row with a skew above the time left
+// failed, all three paths: EraseVisitor counted 64 of 65 and the slow
+// instance still showed the click after it; restoring either trim
+// without the slack fails that path's rows again.
 func TestEraseSeesWhatEachInstanceShows(t *testing.T) {
 	srv := startRedis(t)
 	ctx := context.Background()
