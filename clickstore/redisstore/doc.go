@@ -31,11 +31,22 @@
 // The indexes (which hold pseudonyms and links, never a click) have TTLs
 // refreshed by new clicks, so every write of index entries also trims the
 // time index of the entries whose clicks Redis has expired, and the
-// indexes of the visitors it writes to of their expired entries; without a
+// indexes of the visitors it writes to of their entries expired for more
+// than the slack (see Instances' clocks); without a
 // Sweep an index entry therefore outlives its click by the slack and the
 // next index writes at most under traffic, and by W plus the slack when
 // traffic stops. The store's clock never goes back, so a clock jump cannot
 // bring a click back.
+//
+// Instances' clocks: each instance decides by its own clock, so the
+// clocks of a fleet must agree (NTP keeps them within milliseconds). An
+// instance whose clock runs d ahead of another's sees the other's clicks
+// end d early: its Record counts their visitors first again, and its
+// Sweep deletes them, up to d before the other instance stops showing
+// them. The indexes keep an entry for the 2 s slack past its window, so
+// with clocks within 2 s of each other an instance's Latest on any link
+// and EraseVisitor find every click it still shows, whichever instance
+// wrote last to the indexes.
 //
 // # First clicks: one command, atomic and safe to retry
 //
@@ -270,7 +281,11 @@
 //     be forgotten. Options.WaitReplicas makes Record wait (WAIT, same
 //     round trip) until that many replicas have a first click and report
 //     it with [ErrNotReplicated] (uniqueness unknown) if they do not
-//     within Options.WaitTimeout; see BENCHMARKS.md for its cost.
+//     within Options.WaitTimeout; see BENCHMARKS.md for its cost while
+//     the replicas keep up. While a master has fewer replicas than asked
+//     (one is down or resyncing), every Record on it, repeats included,
+//     waits the WaitTimeout, or about 100 ms if that is shorter (Redis
+//     ends a WAIT on its timer, ten times a second by default).
 //     Alternatively set min-replicas-to-write on the masters so that an
 //     isolated master refuses writes.
 //

@@ -226,8 +226,13 @@ func (x *indexer) write(ctx context.Context, batch []pending, latest int64) (int
 	defer cancel()
 	const ms = 13 // the millisecond digits of a stamp
 	cutMS := floorDiv(latest-int64(s.window), 1e6)
-	vcut := "(" + strconv.FormatInt(cutMS, 10)
+	// Both indexes keep an entry for the slack past its window: the
+	// visitor's index so that an instance whose clock runs behind this
+	// one's (by less than the slack) still finds the clicks it shows
+	// (Latest on any link, EraseVisitor), the time index until Redis has
+	// expired the click too.
 	tcut := "(" + strconv.FormatInt(cutMS-slack.Milliseconds(), 10)
+	vcut := tcut
 	kl := len(s.visIdx) + len(clickstore.Pseudonym{})
 	n := 0
 	for _, p := range batch {

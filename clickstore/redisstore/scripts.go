@@ -125,7 +125,11 @@ if #tadd > 0 then
     -- Trims come after the ZADDs so that they never empty (delete) a
     -- key this run still uses: in a migrating Cluster slot, touching a
     -- key that is not there fails the script halfway.
-    if trim then redis.call('ZREMRANGEBYSCORE', vi, '-inf', '(' .. tcut) end
+    -- A visitor's index keeps its entries for the slack past their
+    -- window, as the time index does: this instance's clock may run
+    -- ahead of another's, which still shows the click and must find it
+    -- through the index (Latest on any link, EraseVisitor).
+    if trim then redis.call('ZREMRANGEBYSCORE', vi, '-inf', '(' .. (tonumber(tcut) - SLACK)) end
     redis.call('PEXPIRE', vi, px)
   end
   if trim then
