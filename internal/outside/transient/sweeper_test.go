@@ -21,7 +21,8 @@ import (
 // 700 ms for two windows, reports through its hook, at every sweep, the
 // age of the oldest click held: never W or more, and, once the store is
 // full of a window's traffic, within a second of W ("oldest held entry is
-// 29m59s old"); Held matches the store's Len; Run returns the
+// 29m59s old"); Held matches the store's Len (up to the one click a
+// Record or the store's timer adds or destroys at the same instant); Run returns the
 // context's error when it is cancelled and leaves nothing running
 // (synctest). Checked to fail: a Memory kept for W+1s (its Policy set one
 // second longer than the check's W) reports an oldest age of W or more;
@@ -87,7 +88,11 @@ func TestSweeperProvesRetention(t *testing.T) {
 				for i, st := range reports {
 					deleted += st.Deleted
 					if !group {
-						assert.Equal(t, lens[i], st.Held, "sweep %d", i)
+						// Len is read in the hook, after the sweep: at the
+						// same instant the store's own timer (once a
+						// second) may destroy a click, or a Record (every
+						// 700 ms) add one.
+						assert.InDelta(t, lens[i], st.Held, 1, "sweep %d", i)
 						assert.Less(t, st.Oldest, w, "sweep %d: oldest held is younger than the window", i)
 						if i > int(w/time.Second)+2 {
 							assert.GreaterOrEqual(t, st.Oldest, w-time.Second, "sweep %d: a window's traffic is held", i)
