@@ -167,6 +167,7 @@ func (a addrText) maskDecoded(part string, bp *[]byte) (string, bool) {
 	}
 	buf := append((*bp)[:0], part...)
 	held := false
+	masked := "" // the last stage masked, when masking changed it
 	for range hostaddr.MaxDecodes {
 		n := hostaddr.PercentDecode(buf)
 		if n == len(buf) {
@@ -175,15 +176,22 @@ func (a addrText) maskDecoded(part string, bp *[]byte) (string, bool) {
 		buf = buf[:n]
 		// A view of the buffer: the masker returns it unchanged, or new
 		// text.
-		if d := unsafe.String(unsafe.SliceData(buf), len(buf)); hostaddr.MayHold(d) && a.mask(d) != d {
-			held = true
+		d := unsafe.String(unsafe.SliceData(buf), len(buf))
+		masked = ""
+		if hostaddr.MayHold(d) {
+			if m := a.mask(d); m != d {
+				held, masked = true, m
+			}
 		}
 	}
 	*bp = buf[:0] // keeps what the buffer grew to
 	if !held {
 		return "", false
 	}
-	return url.PathEscape(a.mask(string(buf))), true
+	if masked == "" {
+		masked = string(buf) // the last stage held none: a copy, buf is pooled
+	}
+	return url.PathEscape(masked), true
 }
 
 // textPolicy is the policy addresses in links and labels are masked to:
