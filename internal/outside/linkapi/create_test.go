@@ -163,7 +163,7 @@ func TestCreateAcceptsAnyContentType(t *testing.T) {
 			require.Equal(t, http.StatusCreated, r.code, "%q %q: %s", ct, body, r.body)
 			var c created
 			require.NoError(t, json.Unmarshal([]byte(r.body), &c))
-			assert.Equal(t, p.base+"/l/"+c.ID, c.TrackingURL)
+			assert.Equal(t, p.Base+"/l/"+c.ID, c.TrackingURL)
 			assert.Equal(t, "https://example.com/a", c.URL)
 		}
 	}

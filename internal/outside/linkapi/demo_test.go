@@ -17,8 +17,8 @@ import (
 func TestDemoPrintsWorkingURLs(t *testing.T) {
 	p := start(t, "", "-demo")
 	var tracking, dashboard string
-	p.eventually("the demo lines", func() bool {
-		for _, line := range strings.Split(p.stdout.String(), "\n") {
+	p.Eventually("the demo lines", func() bool {
+		for _, line := range strings.Split(p.Stdout.String(), "\n") {
 			if u, ok := strings.CutPrefix(line, "demo link: "); ok {
 				tracking = u
 			}
@@ -28,13 +28,13 @@ func TestDemoPrintsWorkingURLs(t *testing.T) {
 		}
 		return tracking != "" && dashboard != ""
 	})
-	path, ok := strings.CutPrefix(tracking, p.base)
-	require.True(t, ok, "the tracking URL %q is on %s", tracking, p.base)
+	path, ok := strings.CutPrefix(tracking, p.Base)
+	require.True(t, ok, "the tracking URL %q is on %s", tracking, p.Base)
 	r := p.do(req{path: path})
 	require.Equal(t, http.StatusFound, r.code)
 	assert.Equal(t, "https://example.com/", r.header.Get("Location"))
 	id := strings.TrimPrefix(path, "/l/")
-	assert.Equal(t, p.base+"/links/"+id, dashboard)
+	assert.Equal(t, p.Base+"/links/"+id, dashboard)
 	r = p.do(req{path: "/links/" + id})
 	require.Equal(t, http.StatusOK, r.code)
 	assert.Contains(t, r.body, `<b id="clicks">1</b>`)

@@ -84,11 +84,11 @@ func TestNoAddressOnAnyErrorPath(t *testing.T) {
 		p.do(req{path: "/l/abcdefgh", xff: "unknown, " + s + ":65536"})
 	}
 	require.Equal(t, 0, p.stop(syscallTERM))
-	logs := p.stderr.String()
+	logs := p.Stderr.String()
 	require.Contains(t, logs, "status=429", "the rate limit was reached")
 	require.Contains(t, logs, "status=307", "the canonical redirect was taken")
 	ipmasktest.AssertNoRawIPOf(t, ipmask.Default, logs, clients, "the log")
-	ipmasktest.AssertNoRawIPOf(t, ipmask.Default, p.stdout.String(), clients, "stdout")
+	ipmasktest.AssertNoRawIPOf(t, ipmask.Default, p.Stdout.String(), clients, "stdout")
 	ipmasktest.AssertNoRawIPOf(t, ipmask.Default, strings.Join(locations, "\n"), clients, "Location headers")
 	for i, b := range p.allBodies() {
 		ipmasktest.AssertNoRawIPOf(t, ipmask.Default, b, clients, "response %d", i)

@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clickanon/clickanon/internal/ltproc"
 	"github.com/stretchr/testify/require"
-
-	"github.com/clickanon/clickanon/internal/testlog"
 )
 
 // bin is the linktracker binary, built once in TestMain.
@@ -46,12 +45,8 @@ const browser = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefo
 
 // tracker is a running linktracker.
 type tracker struct {
-	t              *testing.T
-	cmd            *exec.Cmd
-	base           string
-	db             string
-	stdout, stderr testlog.Buffer
-	done           chan struct{}
+	*ltproc.Proc
+	db string
 
 	mu     sync.Mutex
 	bodies []string // every response body, for the leak checks
@@ -64,46 +59,7 @@ func start(t *testing.T, db string, args ...string) *tracker {
 	if db == "" {
 		db = filepath.Join(t.TempDir(), "links.db")
 	}
-	p := &tracker{t: t, db: db, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-db", "sqlite:" + db, "-create-per-minute", "0"}, args...)...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	p.cmd.Env = append(os.Environ(), "LINKTRACKER_API_TOKEN=")
-	require.NoError(t, p.cmd.Start())
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("linktracker log:\n%s", p.stderr.String())
-		}
-	})
-	p.eventually("listening", func() bool {
-		line, _, _ := strings.Cut(p.stdout.String(), "\n")
-		rest, ok := strings.CutPrefix(line, "linktracker listening on ")
-		p.base, _, _ = strings.Cut(rest, " ")
-		return ok
-	})
-	return p
-}
-
-// eventually polls cond, the state of the child process (on the real
-// clock), for up to 15 s.
-func (p *tracker) eventually(what string, cond func() bool) {
-	p.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		select {
-		case <-p.done:
-			require.FailNow(p.t, "the linktracker exited", "waiting for %s:\n%s", what, p.stderr.String())
-		default:
-		}
-		require.True(p.t, time.Now().Before(deadline), "timed out waiting for %s", what)
-		time.Sleep(10 * time.Millisecond) // polling a child process
-	}
+	return &tracker{Proc: ltproc.Start(t, bin, append([]string{"-db", "sqlite:" + db, "-create-per-minute", "0"}, args...)...), db: db}
 }
 
 var client = &http.Client{
@@ -127,12 +83,12 @@ type resp struct {
 }
 
 func (p *tracker) do(r req) resp {
-	p.t.Helper()
+	p.T.Helper()
 	if r.method == "" {
 		r.method = http.MethodGet
 	}
-	hr, err := http.NewRequest(r.method, p.base+r.path, strings.NewReader(r.body))
-	require.NoError(p.t, err)
+	hr, err := http.NewRequest(r.method, p.Base+r.path, strings.NewReader(r.body))
+	require.NoError(p.T, err)
 	if r.ua == "" {
 		r.ua = browser
 	}
@@ -144,10 +100,10 @@ func (p *tracker) do(r req) resp {
 		hr.Header[k] = v
 	}
 	res, err := client.Do(hr)
-	require.NoError(p.t, err)
+	require.NoError(p.T, err)
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
-	require.NoError(p.t, err)
+	require.NoError(p.T, err)
 	p.mu.Lock()
 	p.bodies = append(p.bodies, string(b))
 	p.mu.Unlock()
@@ -162,14 +118,14 @@ type created struct {
 
 // create makes a link to target and returns what the API answered.
 func (p *tracker) create(target string) created {
-	p.t.Helper()
+	p.T.Helper()
 	b, err := json.Marshal(map[string]string{"url": target})
-	require.NoError(p.t, err)
+	require.NoError(p.T, err)
 	r := p.do(req{method: "POST", path: "/api/links", body: string(b)})
-	require.Equal(p.t, http.StatusCreated, r.code, "creating a link to %q: %s", target, r.body)
+	require.Equal(p.T, http.StatusCreated, r.code, "creating a link to %q: %s", target, r.body)
 	var c created
-	require.NoError(p.t, json.Unmarshal([]byte(r.body), &c))
-	require.NotEmpty(p.t, c.ID)
+	require.NoError(p.T, json.Unmarshal([]byte(r.body), &c))
+	require.NotEmpty(p.T, c.ID)
 	return c
 }
 
@@ -210,23 +166,23 @@ type stats struct {
 }
 
 func (p *tracker) stats(id string) stats {
-	p.t.Helper()
+	p.T.Helper()
 	r := p.do(req{path: "/api/links/" + id + "/stats"})
-	require.Equal(p.t, http.StatusOK, r.code, r.body)
+	require.Equal(p.T, http.StatusOK, r.code, r.body)
 	var s stats
-	require.NoError(p.t, json.Unmarshal([]byte(r.body), &s))
+	require.NoError(p.T, json.Unmarshal([]byte(r.body), &s))
 	return s
 }
 
 // metric is the value of one series in /metrics, 0 when absent.
 func (p *tracker) metric(series string) float64 {
-	p.t.Helper()
+	p.T.Helper()
 	r := p.do(req{path: "/metrics"})
-	require.Equal(p.t, http.StatusOK, r.code)
+	require.Equal(p.T, http.StatusOK, r.code)
 	for _, line := range strings.Split(r.body, "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
-			require.NoError(p.t, err)
+			require.NoError(p.T, err)
 			return f
 		}
 	}
@@ -235,14 +191,14 @@ func (p *tracker) metric(series string) float64 {
 
 // stop sends sig and waits for the exit, returning its code.
 func (p *tracker) stop(sig os.Signal) int {
-	p.t.Helper()
-	require.NoError(p.t, p.cmd.Process.Signal(sig))
+	p.T.Helper()
+	require.NoError(p.T, p.Cmd.Process.Signal(sig))
 	select {
-	case <-p.done:
+	case <-p.Done:
 	case <-time.After(20 * time.Second):
-		require.FailNow(p.t, "the linktracker did not exit")
+		require.FailNow(p.T, "the linktracker did not exit")
 	}
-	return p.cmd.ProcessState.ExitCode()
+	return p.Cmd.ProcessState.ExitCode()
 }
 
 // allBodies is every response body so far.

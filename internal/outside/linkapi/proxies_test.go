@@ -95,7 +95,7 @@ func TestClientHeadersIgnoredFromUntrustedPeers(t *testing.T) {
 			s := p.stats(l.ID)
 			assert.EqualValues(t, 10, s.Clicks)
 			assert.Equal(t, tc.people, s.Unique, "visitors")
-			logs := p.stderr.String()
+			logs := p.Stderr.String()
 			if tc.people == 1 {
 				assert.Equal(t, strings.Count(logs, "msg=request"), strings.Count(logs, "client_network=127.0.0.0/24"), "every request is the peer's")
 				assert.NotContains(t, logs, "198.51.", "no named network")

@@ -71,7 +71,7 @@ func TestSignalsFinishInFlightAndFlush(t *testing.T) {
 				pr, pw := io.Pipe()
 				writers = append(writers, pw)
 				body := &firstRead{Reader: pr, read: make(chan struct{})}
-				hr, err := http.NewRequest("POST", p.base+"/api/links", body)
+				hr, err := http.NewRequest("POST", p.Base+"/api/links", body)
 				require.NoError(t, err)
 				hr.Header.Set("Expect", "100-continue")
 				hr.ContentLength = -1
@@ -93,8 +93,8 @@ func TestSignalsFinishInFlightAndFlush(t *testing.T) {
 				_, err = fmt.Fprintf(pw, `{"url": "https://example.com/in-flight/%d"`, i)
 				require.NoError(t, err)
 			}
-			require.NoError(t, p.cmd.Process.Signal(sig))
-			p.eventually("shutting down", func() bool { return strings.Contains(p.stdout.String(), "shutting down") })
+			require.NoError(t, p.Cmd.Process.Signal(sig))
+			p.Eventually("shutting down", func() bool { return strings.Contains(p.Stdout.String(), "shutting down") })
 			for _, pw := range writers {
 				_, err := io.WriteString(pw, "}")
 				require.NoError(t, err)
@@ -110,11 +110,11 @@ func TestSignalsFinishInFlightAndFlush(t *testing.T) {
 				}
 			}
 			select {
-			case <-p.done:
+			case <-p.Done:
 			case <-time.After(20 * time.Second):
 				require.FailNow(t, "no exit")
 			}
-			assert.Equal(t, 0, p.cmd.ProcessState.ExitCode(), p.stderr.String())
+			assert.Equal(t, 0, p.Cmd.ProcessState.ExitCode(), p.Stderr.String())
 
 			q := start(t, p.db)
 			s := q.stats(l.ID)

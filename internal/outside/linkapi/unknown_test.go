@@ -41,7 +41,7 @@ func TestUnknownLinksOfEveryShape(t *testing.T) {
 	for _, id := range unknownIDs() {
 		for _, path := range []string{"/l/" + id, "/c/" + id + ".gif"} {
 			for _, method := range []string{"GET", "HEAD"} {
-				hr, err := http.NewRequest(method, p.base+path, nil)
+				hr, err := http.NewRequest(method, p.Base+path, nil)
 				require.NoError(t, err)
 				hr.Header.Set("User-Agent", browser)
 				res, err := follow.Do(hr)

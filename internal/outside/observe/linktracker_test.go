@@ -20,8 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clickanon/clickanon/internal/ltproc"
 	"github.com/clickanon/clickanon/internal/redistest"
-	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
@@ -58,63 +58,16 @@ func trackerPath(t *testing.T) string {
 	return tracker.path
 }
 
-// syncBuf is a buffer a child process writes to while the test reads it.
-type syncBuf = testlog.Buffer
-
 // running is a linktracker process reached over loopback, which it trusts
 // as a proxy naming the visitor in X-Forwarded-For.
 type running struct {
-	t              *testing.T
-	cmd            *exec.Cmd
-	base           string
-	stdout, stderr syncBuf
-	done           chan struct{}
-	bodies         []string // every response body, for the leak check
+	*ltproc.Proc
+	bodies []string // every response body, for the leak check
 }
 
 func startTracker(t *testing.T, args ...string) *running {
 	t.Helper()
-	p := &running{t: t, done: make(chan struct{})}
-	p.cmd = exec.Command(trackerPath(t), append([]string{"-addr", "127.0.0.1:0", "-trusted-proxies", "127.0.0.1/32",
-		"-db", "sqlite:" + filepath.Join(t.TempDir(), "links.db")}, args...)...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	p.cmd.Env = append(os.Environ(), "LINKTRACKER_API_TOKEN=")
-	require.NoError(t, p.cmd.Start())
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("linktracker log:\n%s", p.stderr.String())
-		}
-	})
-	p.eventually("listening", func() bool {
-		line, _, _ := strings.Cut(p.stdout.String(), "\n")
-		rest, ok := strings.CutPrefix(line, "linktracker listening on ")
-		p.base, _, _ = strings.Cut(rest, " ")
-		return ok
-	})
-	return p
-}
-
-// eventually polls cond (the state of a child process, which runs on the
-// real clock) for up to 15 s.
-func (p *running) eventually(what string, cond func() bool) {
-	p.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		select {
-		case <-p.done:
-			require.FailNow(p.t, "the linktracker exited", "waiting for %s:\n%s", what, p.stderr.String())
-		default:
-		}
-		require.True(p.t, time.Now().Before(deadline), "timed out waiting for %s:\n%s", what, p.stderr.String())
-		time.Sleep(20 * time.Millisecond) // polling a child process
-	}
+	return &running{Proc: ltproc.Start(t, trackerPath(t), append([]string{"-trusted-proxies", "127.0.0.1/32"}, args...)...)}
 }
 
 var noFollow = &http.Client{
@@ -125,18 +78,18 @@ var noFollow = &http.Client{
 // do sends a request as visitor (through the trusted proxy) and returns
 // the status and the body.
 func (p *running) do(method, path, visitor, body string) (int, string) {
-	p.t.Helper()
-	req, err := http.NewRequest(method, p.base+path, strings.NewReader(body))
-	require.NoError(p.t, err)
+	p.T.Helper()
+	req, err := http.NewRequest(method, p.Base+path, strings.NewReader(body))
+	require.NoError(p.T, err)
 	if visitor != "" {
 		req.Header.Set("X-Forwarded-For", visitor)
 	}
 	req.Header.Set("User-Agent", browserUA)
 	resp, err := noFollow.Do(req)
-	require.NoError(p.t, err)
+	require.NoError(p.T, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	require.NoError(p.t, err)
+	require.NoError(p.T, err)
 	p.bodies = append(p.bodies, string(b))
 	return resp.StatusCode, string(b)
 }
@@ -156,10 +109,10 @@ type healthBody struct {
 }
 
 func (p *running) health() (int, healthBody) {
-	p.t.Helper()
+	p.T.Helper()
 	code, body := p.do("GET", "/healthz", "", "")
 	var h healthBody
-	require.NoError(p.t, json.Unmarshal([]byte(body), &h), body)
+	require.NoError(p.T, json.Unmarshal([]byte(body), &h), body)
 	return code, h
 }
 
@@ -174,7 +127,7 @@ func (h healthBody) store(name string) (storeHealth, bool) {
 
 // metric returns the value of series in /metrics, or -1 if absent.
 func (p *running) metric(series string) float64 {
-	p.t.Helper()
+	p.T.Helper()
 	_, body := p.do("GET", "/metrics", "", "")
 	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`)
 	m := re.FindStringSubmatch(body)
@@ -182,7 +135,7 @@ func (p *running) metric(series string) float64 {
 		return -1
 	}
 	v, err := strconv.ParseFloat(m[1], 64)
-	require.NoError(p.t, err)
+	require.NoError(p.T, err)
 	return v
 }
 
@@ -233,7 +186,7 @@ func TestLinktrackerDoneMeans(t *testing.T) {
 
 	// Swept on its own: every store reachable, with a time of last sweep.
 	var h healthBody
-	p.eventually("a sweep of every store", func() bool {
+	p.Eventually("a sweep of every store", func() bool {
 		code, h = p.health()
 		for _, s := range h.Stores {
 			if s.LastSweep == nil {
@@ -257,7 +210,7 @@ func TestLinktrackerDoneMeans(t *testing.T) {
 	// Resolutions, not requests: the access log resolves the client too.
 	assert.Positive(t, p.metric(`clickanon_clientip_resolutions_total{outcome="malformed",resolver="linktracker"}`))
 	assert.Positive(t, p.metric(`clickanon_store_sweeps_total{store="redis"}`))
-	p.eventually("the held clicks in /metrics", func() bool {
+	p.Eventually("the held clicks in /metrics", func() bool {
 		return p.metric(`clickanon_store_held{store="redis"}`) == unique
 	})
 
@@ -268,7 +221,7 @@ func TestLinktrackerDoneMeans(t *testing.T) {
 		code, _ := p.do("GET", "/l/"+link.ID, v, "")
 		require.Equal(t, http.StatusFound, code, "a click survives the store's death")
 	}
-	p.eventually("/healthz to see Redis gone", func() bool {
+	p.Eventually("/healthz to see Redis gone", func() bool {
 		code, h = p.health()
 		s, _ := h.store("redis")
 		return !s.Reachable
@@ -276,13 +229,13 @@ func TestLinktrackerDoneMeans(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, code)
 	assert.Equal(t, "unavailable", h.Status)
 	assert.Positive(t, p.metric(`clickanon_store_sweep_errors_total{store="redis"}`))
-	p.eventually("another failed sweep", func() bool { return p.metric(`clickanon_store_sweep_errors_total{store="redis"}`) >= 2 })
-	assert.Equal(t, 1, strings.Count(p.stderr.String(), "retention: sweep failed"), "once per burst, not per failed sweep:\n%s", p.stderr.String())
+	p.Eventually("another failed sweep", func() bool { return p.metric(`clickanon_store_sweep_errors_total{store="redis"}`) >= 2 })
+	assert.Equal(t, 1, strings.Count(p.Stderr.String(), "retention: sweep failed"), "once per burst, not per failed sweep:\n%s", p.Stderr.String())
 
 	// Redis comes back empty: the tracker says what was lost, recovers,
 	// and /healthz is ok again.
 	srv.Restart()
-	p.eventually("/healthz to see Redis back", func() bool {
+	p.Eventually("/healthz to see Redis back", func() bool {
 		code, h = p.health()
 		s, _ := h.store("redis")
 		return code == http.StatusOK && s.Reachable
@@ -291,12 +244,12 @@ func TestLinktrackerDoneMeans(t *testing.T) {
 		code, _ := p.do("GET", "/l/"+link.ID, v, "")
 		require.Equal(t, http.StatusFound, code)
 	}
-	p.eventually("the recovery line", func() bool { return strings.Contains(p.stderr.String(), "sweeps succeed again") })
+	p.Eventually("the recovery line", func() bool { return strings.Contains(p.Stderr.String(), "sweeps succeed again") })
 	// The first click that reaches the emptied Redis finds its epoch key
 	// gone; on a loaded machine the three above may all have met the
 	// pool still dialling (uniqueness unknown), so click until one does.
 	i := 0
-	p.eventually("the restart counted", func() bool {
+	p.Eventually("the restart counted", func() bool {
 		if p.metric(`clickanon_store_restarts_total{store="redis"}`) >= 1 {
 			return true
 		}
@@ -305,7 +258,7 @@ func TestLinktrackerDoneMeans(t *testing.T) {
 		i++
 		return false
 	})
-	logs := p.stderr.String()
+	logs := p.Stderr.String()
 	var restart string
 	for _, line := range strings.Split(logs, "\n") {
 		if strings.Contains(line, "level=WARN") && strings.Contains(line, "restarted") {
@@ -316,16 +269,16 @@ func TestLinktrackerDoneMeans(t *testing.T) {
 		assert.Contains(t, restart, "lost", "and what was lost")
 	}
 
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	<-p.done
-	logs = p.stderr.String()
+	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
+	<-p.Done
+	logs = p.Stderr.String()
 	ipmasktest.AssertNoRawIP(t, ipmask.Default, logs, "the log")
 	// The tracker's own loopback address is in its URLs; no visitor's is.
 	var addrs []netip.Addr
 	for a := range people {
 		addrs = append(addrs, a)
 	}
-	ipmasktest.AssertNoRawIPOf(t, ipmask.Default, p.stdout.String(), addrs, "stdout")
+	ipmasktest.AssertNoRawIPOf(t, ipmask.Default, p.Stdout.String(), addrs, "stdout")
 	for i, b := range p.bodies {
 		ipmasktest.AssertNoRawIPOf(t, ipmask.Default, b, addrs, "response %d", i)
 	}
