@@ -10,13 +10,13 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clickanon/clickanon/clickstore/clickstoretest"
 	"github.com/clickanon/clickanon/internal/redistest"
 	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
@@ -27,31 +27,13 @@ const browser = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (K
 
 type syncBuffer = testlog.Buffer
 
-// testClock is a settable clock for the app.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // tracker is the app under test, behind a trusted proxy at 10.0.0.1.
 type tracker struct {
 	t      *testing.T
 	app    *app
 	h      http.Handler
 	logs   *syncBuffer
-	clock  *testClock
+	clock  *clickstoretest.Clock
 	bodies []string // every response body, for the leak check
 }
 
@@ -66,7 +48,7 @@ func newTracker(t *testing.T, redisAddr string) *tracker {
 // proxy, address and clock.
 func newTrackerWith(t *testing.T, cfg config) *tracker {
 	t.Helper()
-	tr := &tracker{t: t, logs: &syncBuffer{}, clock: &testClock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}}
+	tr := &tracker{t: t, logs: &syncBuffer{}, clock: clickstoretest.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))}
 	cfg.addr, cfg.trustedProxies, cfg.now = "127.0.0.1:8080", "10.0.0.0/8", tr.clock.Now
 	if cfg.storeTimeout == 0 {
 		// The default bound (500 ms a call, 2 s a stats request that
@@ -386,7 +368,7 @@ func TestRunGracefulShutdown(t *testing.T) {
 	// have run): a new instance on the file counts it.
 	id := url[strings.LastIndex(url, "/")+1:]
 	after := newTrackerWith(t, config{db: db})
-	after.clock.t = time.Now() // the click was made at the real time
+	after.clock.Set(time.Now()) // the click was made at the real time
 	assert.Equal(t, uint64(1), after.stats(id).Clicks, "written on shutdown")
 }
 

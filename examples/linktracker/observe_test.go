@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clickanon/clickanon/clickstore/clickstoretest"
 	"github.com/clickanon/clickanon/internal/redistest"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
@@ -38,7 +39,7 @@ func newObserved(t *testing.T, redisAddr string) *observed {
 	logger, err := newLogger(o.logs)
 	require.NoError(t, err)
 	routeRedisLogs(logger) // as run does: go-redis's lines are checked too
-	clock := &testClock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+	clock := clickstoretest.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
 	cfg := config{
 		addr: "127.0.0.1:8080", db: "sqlite:" + filepath.Join(t.TempDir(), "links.db"), redis: redisAddr,
 		trustedProxies: "10.0.0.0/8", now: clock.Now, storeTimeout: 200 * time.Millisecond, closeTimeout: time.Second,
