@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/clickstoretest"
+	"github.com/clickanon/clickanon/internal/testkit"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/retention"
 )
@@ -111,17 +111,9 @@ func TestMemoryPrintsAsItsName(t *testing.T) {
 	c.Time = time.Now()
 	_, err = m.Record(context.Background(), c)
 	require.NoError(t, err)
-	const want = "clickstore.Memory(1 held)"
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
-		assert.Equal(t, want, fmt.Sprintf(verb, m), verb)
-	}
-	var text, js bytes.Buffer
-	slog.New(slog.NewTextHandler(&text, nil)).Info("debug", "store", m)
-	slog.New(slog.NewJSONHandler(&js, nil)).Info("debug", "store", m)
-	assert.Contains(t, text.String(), `store="`+want+`"`)
-	assert.Contains(t, js.String(), `"store":"`+want+`"`)
+	testkit.CheckPrintsAs(t, m, "clickstore.Memory(1 held)")
 	var nilMemory *clickstore.Memory
-	assert.Equal(t, "clickstore.Memory(nil)", fmt.Sprint(nilMemory))
+	testkit.CheckPrintsAs(t, nilMemory, "clickstore.Memory(nil)")
 }
 
 // With no Now, the store reads the wall clock through the monotonic one

@@ -2,6 +2,8 @@ package testkit
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
 	"testing"
 )
 
@@ -51,5 +53,39 @@ func TestCheckBadCall(t *testing.T) {
 		if r.failed != tt.fail {
 			t.Errorf("%s: failed = %v, want %v", tt.name, r.failed, tt.fail)
 		}
+	}
+}
+
+type printsAsName struct{}
+
+func (printsAsName) String() string { return "name" }
+
+// CheckPrintsAs fails for a type that prints as its name only with some
+// verbs (a String without Format: %#v and %d walk the struct).
+func TestCheckPrintsAs(t *testing.T) {
+	r := &recorder{}
+	CheckPrintsAs(r, printsAsName{}, "name")
+	if !r.failed {
+		t.Error("a String method alone passed")
+	}
+	r = &recorder{}
+	CheckPrintsAs(r, struct{ A int }{}, "name")
+	if !r.failed {
+		t.Error("a struct passed")
+	}
+}
+
+type formatsAsName struct{ printsAsName }
+
+func (f formatsAsName) Format(s fmt.State, _ rune) { _, _ = s.Write([]byte(f.String())) }
+
+func (f formatsAsName) LogValue() slog.Value { return slog.StringValue(f.String()) }
+
+// A type with String, Format and LogValue passes.
+func TestCheckPrintsAsPasses(t *testing.T) {
+	r := &recorder{}
+	CheckPrintsAs(r, formatsAsName{}, "name")
+	if r.failed {
+		t.Error("a type printing as its name failed")
 	}
 }

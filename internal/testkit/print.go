@@ -1,0 +1,33 @@
+package testkit
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"testing"
+)
+
+// CheckPrintsAs reports through t every way v prints or logs other than
+// as want: each fmt verb, and the text and JSON slog handlers. It is for
+// the module's long-lived types (stores, sinks, rollups), which print as
+// their name and a summary instead of letting fmt walk fields that other
+// goroutines change.
+func CheckPrintsAs(t testing.TB, v any, want string) {
+	t.Helper()
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q", "%10.3v"} {
+		if got := fmt.Sprintf(verb, v); got != want {
+			t.Errorf("fmt %s printed %q, want %q", verb, got, want)
+		}
+	}
+	var text, js bytes.Buffer
+	slog.New(slog.NewTextHandler(&text, nil)).Info("debug", "v", v)
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("debug", "v", v)
+	// The text handler quotes a value only when it must.
+	if q, p := "v="+strconv.Quote(want)+"\n", "v="+want+"\n"; !bytes.HasSuffix(text.Bytes(), []byte(q)) && !bytes.HasSuffix(text.Bytes(), []byte(p)) {
+		t.Errorf("the text handler wrote %q, want it to end in %q", text.String(), q)
+	}
+	if w := `"v":` + strconv.Quote(want); !bytes.Contains(js.Bytes(), []byte(w)) {
+		t.Errorf("the JSON handler wrote %q, want it to hold %s", js.String(), w)
+	}
+}
