@@ -315,14 +315,18 @@ func deviceClass(userAgent string) string {
 
 // lowerInto returns s in ASCII lower case, written into buf when it fits
 // (so that nothing is allocated for a user agent of ordinary length).
+// A longer one is lowered into a new slice, in ASCII too: strings.ToLower
+// would also fold the Kelvin sign to a 'k', and an agent's class would
+// depend on its length.
 func lowerInto(buf *[512]byte, s string) string {
+	b := buf[:]
 	if len(s) > len(buf) {
-		return strings.ToLower(s)
+		b = make([]byte, len(s))
 	}
 	for i := 0; i < len(s); i++ {
-		buf[i] = lower(s[i])
+		b[i] = lower(s[i])
 	}
-	return unsafe.String(&buf[0], len(s))
+	return unsafe.String(&b[0], len(s))
 }
 
 // containsFold reports whether s contains the lower-case ASCII token,
