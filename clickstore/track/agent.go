@@ -153,7 +153,8 @@ func Classify(userAgent string) Agent {
 // BotLabel returns the label of a request that a person did not make, or ""
 // for one that looks human: [LabelHead] for a HEAD request,
 // [LabelPrefetch] for a prefetch or prerender announced with Sec-Purpose,
-// Purpose or X-Moz (in any line of the header), else what [Classify] says of its user agent. A
+// Purpose or X-Moz (in any line of the header), else what [Classify] says of its user agent
+// (of its first KiB, for one longer, as the tracker reads it). A
 // [Tracker] does the same with its configured, cached classifier. A nil r
 // is "".
 func BotLabel(r *http.Request) string {
@@ -163,7 +164,11 @@ func BotLabel(r *http.Request) string {
 	if l := requestBot(r); l != "" {
 		return l
 	}
-	return agentBot(header(r.Header, "User-Agent"))
+	ua := header(r.Header, "User-Agent")
+	if len(ua) > maxCachedAgent {
+		ua = ua[:maxCachedAgent] // as the tracker's cache classifies it
+	}
+	return agentBot(ua)
 }
 
 // requestBot labels what the request, not its user agent, says.

@@ -62,6 +62,7 @@ func shapes(base string) []string {
 		base+" \xc3\x28\xe2\x82",
 		base+" (via 198.51.100.77; 2001:db8::77; 198-51-100-77; c6336477; ::ffff:198.51.100.77)",
 		"198.51.100.77 "+base,
+		"Mozilla/5.0 (X11; Linux x86_64) "+strings.Repeat("a", 1100)+" "+base, // the agent's own past the first KiB
 	)
 	return out
 }
