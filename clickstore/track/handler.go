@@ -54,7 +54,8 @@ type LinkFunc func(r *http.Request) (link string, kind clickstore.Kind, ok bool)
 // once next returns, before the response is complete on the wire (the
 // visitor waits for the tracker as long as the store takes to answer),
 // with the request's context values but not its cancellation: a visitor
-// who hangs up once answered is still counted.
+// who hangs up once answered is still counted. The Store and the Sink
+// get a context of their own, which they may keep past the call.
 func (t *Tracker) Handler(next http.Handler) http.Handler {
 	return t.pathHandler(clickstore.KindClick, next)
 }
