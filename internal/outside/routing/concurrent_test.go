@@ -2,16 +2,22 @@ package routing_test
 
 import (
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/maxmind/mmdbwriter/mmdbtype"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/geo"
 	"github.com/clickanon/clickanon/clickstore/track"
 )
 
@@ -148,4 +154,74 @@ func TestRacingClicksConversionsAndErasures(t *testing.T) {
 	assert.Zero(t, st3.UniqueUnknown)
 	assert.Zero(t, st3.Unattributed)
 	assert.Equal(t, int(pairs), e.store.Len())
+}
+
+// A tracker whose store closes and whose geo file is replaced under it,
+// while goroutines click through its handler: every click is served and
+// counted (the store's failure makes uniqueness unknown, never a lost
+// click, and Stats says how many), every country is one of the two files'.
+func TestStoreAndGeoChangeUnderTheTracker(t *testing.T) {
+	rec := func(c string) mmdbtype.Map { return countryRecord(c) }
+	files := map[string][]byte{
+		"DE": mmdb(t, 6, "v", []netRecord{{"198.51.0.0/16", rec("DE")}, {"2001:db8::/32", rec("DE")}}),
+		"FR": mmdb(t, 6, "v", []netRecord{{"198.51.0.0/16", rec("FR")}, {"2001:db8::/32", rec("FR")}}),
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "db.mmdb")
+	require.NoError(t, os.WriteFile(path, files["DE"], 0o600))
+	db, err := geo.Open(path, &geo.Options{CheckEvery: -1, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer db.Close()
+	e := newEnv(t, &track.Options{Enrich: func(_ *http.Request, a netip.Addr) track.Attributes {
+		return track.Attributes{Country: db.Country(a)}
+	}}, 0)
+	mux := http.NewServeMux()
+	mux.Handle("GET /go/{link}", e.tracker.Handler(redirectAll))
+	vs := visitors(40)
+	const workers, per = 6, 400
+	var wg, half sync.WaitGroup
+	half.Add(workers)
+	closed := make(chan struct{})
+	for g := range workers {
+		wg.Go(func() {
+			for i := range per {
+				if i == per/2 {
+					half.Done()
+					<-closed // the other half after the store closed
+				}
+				v := vs[(g*per+i)%len(vs)]
+				r := req("GET", fmt.Sprintf("/go/l%d", i%5), netip.AddrPortFrom(v.addr, 1).String(), v.ua)
+				assert.Equal(t, http.StatusFound, serve(mux, r))
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := range 20 {
+			tmp := filepath.Join(dir, "tmp")
+			assert.NoError(t, os.WriteFile(tmp, files[[2]string{"FR", "DE"}[i%2]], 0o600))
+			assert.NoError(t, os.Rename(tmp, path))
+			assert.NoError(t, db.Reload())
+			if i == 10 {
+				half.Wait()
+				assert.NoError(t, e.store.Close()) // the store goes away mid-flood
+				close(closed)
+			}
+		}
+	})
+	wg.Wait()
+	st := e.tracker.Stats()
+	adds := e.sink.all()
+	assert.Equal(t, uint64(workers*per), st.Clicks, "every click counted")
+	assert.Len(t, adds, workers*per)
+	assert.Equal(t, st.Clicks, st.Unique+st.Repeat+st.UniqueUnknown)
+	assert.Equal(t, st.UniqueUnknown, st.StoreFailures, "each click the closed store refused: unknown")
+	assert.Positive(t, st.StoreFailures)
+	covered := []netip.Prefix{netip.MustParsePrefix("198.51.0.0/16"), netip.MustParsePrefix("2001:db8::/32")}
+	for i, a := range adds {
+		if covered[0].Overlaps(a.click.Network) || covered[1].Overlaps(a.click.Network) {
+			assert.Contains(t, []string{"DE", "FR"}, a.click.Country, "add %d", i)
+		} else {
+			assert.Empty(t, a.click.Country, "add %d: not covered", i) // 64:ff9b::203.0.113.x
+		}
+	}
 }
