@@ -279,6 +279,19 @@ func TestReloadUnderConcurrentLookups(t *testing.T) {
 		require.NoError(t, os.WriteFile(tmp, data, 0o600))
 		require.NoError(t, os.Rename(tmp, path))
 	}
+	a := addrs[0]
+	// Each state is reloaded explicitly too, racing the reloader: a broken
+	// one is refused and the last good database keeps answering; a whole
+	// one is served.
+	broken := func(i int, what string, last string) {
+		assert.Error(t, db.Reload(), "step %d: %s", i, what)
+		assert.Equal(t, last, db.Country(a), "step %d: %s: the last good database answers", i, what)
+	}
+	whole := func(i int, c string) {
+		require.NoError(t, db.Reload(), "step %d", i)
+		assert.Equal(t, c, db.Country(a), "step %d", i)
+	}
+	last := "DE"
 	for i := range 30 {
 		c := [2]string{"FR", "DE"}[i%2]
 		data := files[c]
@@ -289,19 +302,26 @@ func TestReloadUnderConcurrentLookups(t *testing.T) {
 			require.NoError(t, os.WriteFile(path, data, 0o600)) // truncate, then write
 		case 2:
 			require.NoError(t, os.Remove(path))
+			broken(i, "deleted", last)
 			require.NoError(t, os.WriteFile(path, data, 0o600))
 		case 3:
 			f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0o600)
 			require.NoError(t, err)
 			_, err = f.Write(data[:len(data)/2])
 			require.NoError(t, err)
+			broken(i, "half written", last)
 			_, err = f.Write(data[len(data)/2:])
 			require.NoError(t, err)
 			require.NoError(t, f.Close())
 		case 4:
 			require.NoError(t, os.WriteFile(path, []byte("garbage, not a database"), 0o600))
+			broken(i, "garbage", last)
+			require.NoError(t, os.WriteFile(path, nil, 0o600))
+			broken(i, "empty", last)
 			rename(data)
 		}
+		whole(i, c)
+		last = c
 	}
 	close(stop)
 	<-reloads
