@@ -2,7 +2,10 @@ package routing_test
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,4 +172,63 @@ func TestErasuresDoNotGiveTheQuotaBack(t *testing.T) {
 	v = e.click(e.tracker, netip.MustParseAddr("198.51.100.50"), firefox, "abc")
 	assert.False(t, v.OverQuota)
 	assert.Equal(t, clickstore.Unique, v.Uniqueness)
+}
+
+// A flood from one /24 and one /48 at once, each request with a user
+// agent never seen before (ten times the agent cache's size), two in three
+// on made-up links its handler answers 404: the made-up links leave
+// nothing, each network holds its quota and no more, and a visitor of
+// another network clicking between the flood's requests gets exact
+// answers throughout.
+func TestFloodWithRandomAgentsAndMadeUpLinks(t *testing.T) {
+	const quota, flood = 30, 3000
+	e := newEnv(t, &track.Options{NetworkQuota: quota, AgentCache: 64}, 0)
+	mux := http.NewServeMux()
+	mux.Handle("GET /go/{link}", e.tracker.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.PathValue("link"), "real") {
+			http.Redirect(w, r, "https://example.com/", http.StatusFound)
+			return
+		}
+		http.NotFound(w, r)
+	})))
+	rng := rand.New(rand.NewPCG(1, 2))
+	madeUp, real := 0, 0
+	for i := range flood {
+		var a netip.Addr
+		if i%2 == 0 {
+			a = netip.AddrFrom4([4]byte{203, 0, 113, byte(rng.IntN(256))})
+		} else {
+			a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x42, 6: byte(rng.IntN(256)), 15: byte(rng.IntN(256))})
+		}
+		link := fmt.Sprintf("real-%d", i%7)
+		if i%3 != 0 {
+			link, madeUp = fmt.Sprintf("made-up-%x", rng.Uint64()), madeUp+1
+		} else {
+			real++
+		}
+		ua := fmt.Sprintf("Mozilla/5.0 (X11; Linux x86_64; rv:%d.0) Gecko/20100101 Firefox/%d.%d", rng.IntN(1000), rng.IntN(1000), i)
+		r := req("GET", "/go/"+link, netip.AddrPortFrom(a, 1).String(), ua)
+		serve(mux, r)
+		if i%100 == 50 { // a visitor of another network, on a link of its own
+			own := fmt.Sprintf("real-own-%d", i)
+			for k, want := range []clickstore.Uniqueness{clickstore.Unique, clickstore.Repeat} {
+				r := req("GET", "/go/"+own, "198.51.100.7:1", firefox)
+				require.Equal(t, http.StatusFound, serve(mux, r))
+				got := e.sink.all()
+				assert.Equal(t, want, got[len(got)-1].u, "request %d, own click %d", i, k)
+			}
+		}
+	}
+	st := e.tracker.Stats()
+	assert.Equal(t, uint64(madeUp), st.Unserved, "every made-up link answered 404, and only those")
+	perNet := map[netip.Prefix]int{}
+	for c, err := range e.store.All(t.Context()) {
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(c.Link, "real"), "no made-up link held")
+		perNet[c.Network]++
+	}
+	assert.Equal(t, quota, perNet[netip.MustParsePrefix("203.0.113.0/24")])
+	assert.Equal(t, quota, perNet[netip.MustParsePrefix("2001:db8:42::/48")])
+	assert.Equal(t, uint64(real-2*quota), st.OverQuota, "every other real click of the flood counted, over its quota")
+	assert.Equal(t, uint64(real+2*(flood/100)), st.Clicks)
 }
