@@ -164,3 +164,35 @@ func TestRequestLabelsOverEveryShape(t *testing.T) {
 	assert.Zero(t, e.store.Len(), "no bot is held")
 	_ = http.MethodHead
 }
+
+// A fetcher, crawler or HTTP client the documentation names by name keeps
+// its label whatever the case its token is written in (upper, lower,
+// alternating): the named tokens are matched without regard to ASCII
+// case. ("…bot" in general is matched case-sensitively, as documented, so
+// a CUBOT phone stays a phone; those rows are left out.)
+func TestNamedTokensInAnyCase(t *testing.T) {
+	named := map[string]bool{"slack": true, "discord": true, "whatsapp": true, "telegram": true, "facebook": true,
+		"linkedin": true, "twitter": true, "google": true, "bing": true, track.LabelHTTPClient: true, track.LabelHeadless: true}
+	alternate := func(s string) string {
+		b := []byte(s)
+		for i := range b {
+			if i%2 == 0 {
+				b[i] = strings.ToUpper(string(b[i]))[0]
+			} else {
+				b[i] = strings.ToLower(string(b[i]))[0]
+			}
+		}
+		return string(b)
+	}
+	n := 0
+	for i, na := range namedAgents {
+		if !named[na.bot] {
+			continue
+		}
+		n++
+		for _, ua := range []string{strings.ToUpper(na.ua), strings.ToLower(na.ua), alternate(na.ua)} {
+			assert.Equal(t, na.bot, track.Classify(ua).Bot, "agent %d: %q", i, ua)
+		}
+	}
+	require.Greater(t, n, 15)
+}
