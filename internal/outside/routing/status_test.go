@@ -9,6 +9,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -158,4 +160,51 @@ func TestCountedExactlyWhenTheClientSawBelow400(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The same over one HTTP/2 connection pool shared by goroutines sending at
+// once, the handlers' writers recycled between them: the clicks counted
+// are exactly the responses below 400 the clients received.
+func TestCountedExactlyUnderConcurrentHTTP2(t *testing.T) {
+	e := newEnv(t, nil, 0)
+	hs := answers(t)
+	delete(hs, "timeout-inside") // its timer is real time; the sequential test has it
+	names := make([]string, 0, len(hs))
+	for n := range hs {
+		names = append(names, n)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/go/{link}", e.tracker.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hs[r.PathValue("link")].ServeHTTP(w, r)
+	})))
+	srv := httptest.NewUnstartedServer(mux)
+	srv.EnableHTTP2 = true
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	defer srv.Close()
+	client := srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	const workers, per = 6, 60
+	var below400 atomic.Uint64
+	var wg sync.WaitGroup
+	for g := range workers {
+		wg.Go(func() {
+			for i := range per {
+				name := names[(g*per+i)%len(names)]
+				resp, err := client.Get(srv.URL + "/go/" + name)
+				if !assert.NoError(t, err, name) {
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				assert.Equal(t, 2, resp.ProtoMajor)
+				if resp.StatusCode < 400 {
+					below400.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, below400.Load(), e.tracker.Stats().Clicks)
+	assert.Equal(t, uint64(workers*per)-below400.Load(), e.tracker.Stats().Unserved)
 }
