@@ -7,7 +7,9 @@
 // a wrapped handler answers in every way net/http lets it (1xx first,
 // superfluous WriteHeader, Flush, ReadFrom, a reverse proxy, a file
 // server) against what the client saw on the wire, the Middleware form
-// behind chi and a plain func router, made-up links of every form; many
+// behind chi and a plain func router, the clientip masking middleware in
+// front of each, made-up links of every form; the context the Store and
+// the Sink get, which must stay the request's after the call; many
 // goroutines clicking, converting and erasing at once on one tracker and
 // on several sharing a store; floods spread over many networks (a /16's
 // /24s, an IPv6 /32's /48s) up to the store's capacity; user agents of
