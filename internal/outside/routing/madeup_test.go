@@ -112,14 +112,14 @@ func routeForms() []routeForm {
 	}
 }
 
-// Made-up links of every form (6,000 per route form, 36,000 in all), from many visitors at once, through
+// Made-up links of every form (4,000 per route form, 24,000 in all), from many visitors at once, through
 // every route form, answered by the link lookup with a status of 400 or
 // more in every way it may (404, 410, 400, 451, http.Error after a header,
 // a body written): none is held in the store, none counted, every one
 // that reached the tracker is Unserved; and the real links around them
 // are counted exactly, unique per visitor.
 func TestMadeUpLinksOfEveryFormAreNeverTracked(t *testing.T) {
-	const total, workers = 6_000, 4 // per form: 36,000 in all
+	const total, workers = 4_000, 4 // per form: 24,000 in all
 	for _, f := range routeForms() {
 		t.Run(f.name, func(t *testing.T) {
 			e := newEnv(t, nil, 0)
