@@ -153,7 +153,8 @@ func Classify(userAgent string) Agent {
 // BotLabel returns the label of a request that a person did not make, or ""
 // for one that looks human: [LabelHead] for a HEAD request,
 // [LabelPrefetch] for a prefetch or prerender announced with Sec-Purpose,
-// Purpose or X-Moz (in any line of the header), else what [Classify] says of its user agent. A
+// Purpose or X-Moz (in any line of the header), else what [Classify] says of its user agent
+// (of its first KiB, for one longer, as the tracker reads it). A
 // [Tracker] does the same with its configured, cached classifier. A nil r
 // is "".
 func BotLabel(r *http.Request) string {
@@ -163,7 +164,11 @@ func BotLabel(r *http.Request) string {
 	if l := requestBot(r); l != "" {
 		return l
 	}
-	return agentBot(header(r.Header, "User-Agent"))
+	ua := header(r.Header, "User-Agent")
+	if len(ua) > maxCachedAgent {
+		ua = ua[:maxCachedAgent] // as the tracker's cache classifies it
+	}
+	return agentBot(ua)
 }
 
 // requestBot labels what the request, not its user agent, says.
@@ -315,14 +320,18 @@ func deviceClass(userAgent string) string {
 
 // lowerInto returns s in ASCII lower case, written into buf when it fits
 // (so that nothing is allocated for a user agent of ordinary length).
+// A longer one is lowered into a new slice, in ASCII too: strings.ToLower
+// would also fold the Kelvin sign to a 'k', and an agent's class would
+// depend on its length.
 func lowerInto(buf *[512]byte, s string) string {
+	b := buf[:]
 	if len(s) > len(buf) {
-		return strings.ToLower(s)
+		b = make([]byte, len(s))
 	}
 	for i := 0; i < len(s); i++ {
-		buf[i] = lower(s[i])
+		b[i] = lower(s[i])
 	}
-	return unsafe.String(&buf[0], len(s))
+	return unsafe.String(&b[0], len(s))
 }
 
 // containsFold reports whether s contains the lower-case ASCII token,

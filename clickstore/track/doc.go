@@ -102,9 +102,14 @@
 // one IPv6 network; the quota counts them by their IPv4 network instead. Past it, its clicks are still counted,
 // with unknown uniqueness and [Visit].OverQuota, but not recorded, so a
 // flood from one network leaves the store's room to everyone else and
-// their uniqueness exact. A store that is full anyway refuses new clicks
-// rather than evicting (clickstore.ErrFull): they are counted with unknown
-// uniqueness, and [Stats] says how many.
+// their uniqueness exact. The quota is per network: a flood spread over
+// many networks (the /24s of a /16, the /48s of an IPv6 /32) stays under
+// each network's quota and can still fill the store. A store that is full
+// refuses new clicks rather than evicting (clickstore.ErrFull): they are
+// counted with unknown uniqueness, and [Stats] says how many, while the
+// visitors it holds keep exact answers. A network's quota frees within an
+// eighth of a window after the store forgot its clicks (see
+// [Options].NetworkQuota).
 //
 // # Outages
 //

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
 )
@@ -55,7 +54,8 @@ type LinkFunc func(r *http.Request) (link string, kind clickstore.Kind, ok bool)
 // once next returns, before the response is complete on the wire (the
 // visitor waits for the tracker as long as the store takes to answer),
 // with the request's context values but not its cancellation: a visitor
-// who hangs up once answered is still counted.
+// who hangs up once answered is still counted. The Store and the Sink
+// get a context of their own, which they may keep past the call.
 func (t *Tracker) Handler(next http.Handler) http.Handler {
 	return t.pathHandler(clickstore.KindClick, next)
 }
@@ -176,23 +176,13 @@ func (t *Tracker) serve(w http.ResponseWriter, r *http.Request, link string, kin
 		return
 	}
 	// The response is written: a client that hangs up now must not make
-	// the store or the sink give up on the click. The detached context
-	// lives in the pooled writer, so it costs no allocation; nothing keeps
-	// it past this call.
-	sw.ctx = detached{r.Context()}
-	t.track(&sw.ctx, r, link, kind)
-	sw.ctx = detached{}
+	// the store or the sink give up on the click. The context they get is
+	// one of their own (one allocation of 16 bytes), not one in the pooled
+	// writer: a Store or Sink may keep a context past the call (a queue, an
+	// exporter reading a trace ID later), and a pooled one would then read
+	// another request's values, or panic once emptied.
+	t.track(context.WithoutCancel(r.Context()), r, link, kind)
 }
-
-// detached is context.WithoutCancel's context: the parent's values without
-// its deadline or cancellation.
-type detached struct{ parent context.Context }
-
-func (detached) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (detached) Done() <-chan struct{}       { return nil }
-func (detached) Err() error                  { return nil }
-func (c *detached) Value(key any) any        { return c.parent.Value(key) }
-func (c *detached) String() string           { return "track.detached" }
 
 // writers recycles statusWriters: a handler must not use its
 // ResponseWriter after it returns, so one is free again once next is done.
@@ -212,7 +202,6 @@ type statusWriter struct {
 	// hijacked is set once the handler took the connection over: what it
 	// answers there, the tracker cannot see.
 	hijacked bool
-	ctx      detached
 }
 
 // release empties w, so that the pool holds no request's writer, and

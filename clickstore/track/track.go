@@ -140,9 +140,20 @@ type Options struct {
 	// per Tracker: several instances sharing a Redis store each allow
 	// their quota, and a Tracker made anew (a restart) counts from none,
 	// however many clicks of the network a shared store still holds
-	// from before. The quota keeps an entry (about 120 bytes) per network
-	// with a click the store took within the window, so a flood from many
-	// networks grows it no further than the store's capacity.
+	// from before. It is the tracker's own count of the first clicks it
+	// had the store take, kept in eighths of the Window and erring towards
+	// the store's room: a click taken at t counts against its network
+	// until up to t+Window+Window/8, an eighth of a window after the store
+	// forgot it, and clicks erased from the store (EraseVisitor,
+	// EraseLink) count until then too. It is a quota per network, not a
+	// cap on a flood: a flood spread over many networks (the /24s of an
+	// IPv4 /16, the /48s of an IPv6 /32, which one holder may have) takes
+	// the quota of each and can fill the store; the store then refuses new
+	// clicks, which are counted with unknown uniqueness ([Stats].StoreFull),
+	// while the visitors it holds keep exact answers. The quota keeps an
+	// entry (about 120 bytes) per network with a click the store took
+	// within the window, so a flood from many networks grows it no further
+	// than the store's capacity.
 	NetworkQuota int
 
 	// Window is how long the store holds a click, for the quota's
