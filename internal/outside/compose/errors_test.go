@@ -857,8 +857,8 @@ var notDriven = map[string]string{
 // new one without a driver fails the test), drives each into its error
 // paths with a canary address (IPv4 and IPv6) in every textual form, and
 // checks every error: it starts with its package's name, holds no address
-// ipmask.Default does not mask (ipmasktest.AssertNoRawIPError, also of
-// %+v), and does not echo the canary in the form it was given (hex and
+// ipmask.Default does not mask (ipmasktest.AssertNoRawIPError, also
+// printed with %+v, %#v and %q), and does not echo the canary in the form it was given (hex and
 // decimal integers included, which logmask does not read as addresses but
 // inet_aton and a browser do). An error made from the caller's own
 // error (a failing writer's, a wrapped handler's, a Sweepable's) is held
@@ -906,7 +906,8 @@ func checkErr(t *testing.T, pkg, call string, form canaryForm, err error, caller
 		return
 	}
 	msg := err.Error()
-	for _, text := range []string{msg, fmt.Sprintf("%+v", err)} {
+	printed := []string{msg, fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err), fmt.Sprintf("%q", err)}
+	for _, text := range printed {
 		ipmasktest.AssertNoRawIPError(t, ipmask.Default, errors.New(text), call)
 	}
 	if callers {
@@ -917,9 +918,11 @@ func checkErr(t *testing.T, pkg, call string, form canaryForm, err error, caller
 		ok = ok || strings.HasPrefix(msg, "aggregate: ") // FINDING F1: TestSQLSinkCellsErrorsNameSQLSink
 	}
 	assert.True(t, ok, "%s: error does not start with %q: %.300q", call, pkg, msg)
-	lower := strings.ToLower(msg)
-	for _, n := range form.needles {
-		assert.NotContains(t, lower, strings.ToLower(n), "%s: the error echoes its input: %.300q", call, msg)
+	for _, text := range printed {
+		lower := strings.ToLower(text)
+		for _, n := range form.needles {
+			assert.NotContains(t, lower, strings.ToLower(n), "%s: the error echoes its input: %.300q", call, text)
+		}
 	}
 }
 

@@ -198,6 +198,18 @@ var vendors = map[string]vendor{
 		out.Set("X-Request-Id", "5c7e4b4f0a3f0c1e2d3c4b5a69788796")
 		out.Set("X-Scheme", "https")
 	}, strategy: clientip.RightmostUntrusted, want: same},
+	// An RFC 7239 proxy (NGINX or Envoy configured for it) appending a
+	// Forwarded element with the client's address and port (quoted, IPv6
+	// bracketed) and its own obfuscated identifier, behind
+	// which a load balancer adds one naming the edge.
+	"rfc 7239 forwarded": {edge: func(in, out http.Header, v netip.Addr) {
+		node := `"` + netip.AddrPortFrom(v, 4711).String() + `"` // a port makes it a quoted-string (RFC 7239, section 6)
+		prior := strings.Join(in.Values("Forwarded"), ", ")
+		if prior != "" {
+			prior += ", "
+		}
+		out.Set("Forwarded", prior+"for="+node+";by=_edge01;proto=https;host=track.example")
+	}, lb: true, strategy: clientip.Forwarded, want: same},
 	// ingress-nginx with use-proxy-protocol behind an L4 balancer: the
 	// client comes from the PROXY header, X-Real-IP and X-Forwarded-For
 	// are set to it alone (what the client sent is dropped).
@@ -382,6 +394,7 @@ func clientRequest(t *testing.T, edgeURL string, v netip.Addr, selfText bool) *h
 		r.Header[h] = []string{forged}
 	}
 	r.Header["X-Original-Forwarded-For"] = []string{forged}
+	r.Header["forwarded"] = []string{"for=_hidden, for=unknown", `For="` + forged + `:80"`}
 	return r
 }
 
