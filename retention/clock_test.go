@@ -238,3 +238,54 @@ func TestDestroyedKeysCountedAfterTheClockStepsBack(t *testing.T) {
 		assert.Equal(t, uint64(5), st.Destroyed, "each epoch's key counted once")
 	})
 }
+
+// A caller behind the keyring's clock (a click's time taken from a queue)
+// that is the first to ask for its epoch's key, late in the epoch, gets a
+// key that dies with its grace by the clock: the default store held it
+// for two windows from the caller's time, up to a window past its grace,
+// and a store that keeps it (Redis) was given that ttl.
+func TestLateCallerKeyLivesNoLongerThanItsGrace(t *testing.T) {
+	for _, lag := range []time.Duration{time.Second, 10 * time.Minute, 29 * time.Minute} {
+		t.Run(lag.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				store := &ttlStore{}
+				r, err := retention.NewKeyring(&retention.KeyringOptions{Store: store})
+				require.NoError(t, err)
+				defer r.Close()
+				w := r.Policy().Window()
+				start := time.Now() // the bubble starts on an epoch boundary
+				time.Sleep(w - time.Second/2)
+				cur, _, err := r.Keys(ctx, time.Now().Add(-lag))
+				require.NoError(t, err)
+				require.Equal(t, r.Policy().Epoch(start), cur.Epoch)
+				assert.LessOrEqual(t, store.ttl, start.Add(2*w).Sub(time.Now()), "the ttl ends with the grace by the clock")
+
+				// The same with the default store: at the end of the grace,
+				// no key is left, and the epoch's key is a new one.
+				m, err := retention.NewKeyring(nil)
+				require.NoError(t, err)
+				defer m.Close()
+				old, _, err := m.Keys(ctx, time.Now().Add(-lag))
+				require.NoError(t, err)
+				time.Sleep(start.Add(2 * w).Sub(time.Now()))
+				synctest.Wait()
+				assert.Zero(t, m.Stats().Held)
+				again, _, err := m.Keys(ctx, start)
+				require.NoError(t, err)
+				assert.NotEqual(t, old, again, "the key of an epoch past its grace came back")
+			})
+		})
+	}
+}
+
+// ttlStore is a MemoryKeyStore that records the last ttl it was given.
+type ttlStore struct {
+	retention.MemoryKeyStore
+	ttl time.Duration
+}
+
+func (s *ttlStore) LoadOrCreate(ctx context.Context, e int64, c [32]byte, ttl time.Duration) ([32]byte, error) {
+	s.ttl = ttl
+	return s.MemoryKeyStore.LoadOrCreate(ctx, e, c, ttl)
+}

@@ -78,7 +78,11 @@ type KeyringOptions struct {
 // back, or a caller's time ahead of Now, cannot keep a key for more than
 // what was left of its epoch when it was cached; a clock stepped forward
 // makes the cache go at the next call to Keys, Stats or Sweep, or at the
-// timer, whichever is first. A store given in [KeyringOptions.Store]
+// timer, whichever is first. A key is stored with a ttl that ends with its
+// grace epoch by the caller's time or by Now, whichever ends it sooner, so
+// that a caller asking with a time behind the clock (a click's time taken
+// from a queue or a batch) cannot keep it, in the store or in the cache,
+// past its grace. A store given in [KeyringOptions.Store]
 // destroys its keys as its [KeyStore] contract says. Copies of a [Key]
 // that callers keep are theirs to drop. [Keyring.Stats] tells how old the oldest key held is and
 // how many were destroyed; [Keyring.Sweep] does the timer's work on demand.
@@ -448,8 +452,16 @@ func (r *Keyring) create(ctx context.Context, store KeyStore, e int64, now time.
 	if err != nil {
 		return [32]byte{}, false, err
 	}
-	// The key must die at the end of the grace epoch, e+1.
-	ttl := r.policy.EpochStart(e + 2).Sub(now)
+	// The key must die at the end of the grace epoch, e+1, by the
+	// caller's time and by the keyring's clock, whichever ends it sooner:
+	// a caller behind the clock (a click's time from a queue) must not
+	// keep the key past its grace. A caller whose epoch's grace is over
+	// by the clock gets a new key that lives what is left by its time.
+	end := r.policy.EpochStart(e + 2)
+	ttl := end.Sub(now)
+	if left := end.Sub(r.clock()); left > 0 && left < ttl {
+		ttl = left
+	}
 	secret, err = loadOrCreate(ctx, store, e, candidate, ttl)
 	clear(candidate[:])
 	if err != nil {
