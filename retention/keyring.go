@@ -82,7 +82,11 @@ type KeyringOptions struct {
 // grace epoch by the caller's time or by Now, whichever ends it sooner, so
 // that a caller asking with a time behind the clock (a click's time taken
 // from a queue or a batch) cannot keep it, in the store or in the cache,
-// past its grace. A store given in [KeyringOptions.Store]
+// past its grace. A time whose epoch's grace is already over by Now (a
+// replay, or a test's fixed times under the wall clock) gets a key that
+// lives what is left of that grace by the caller's time: pseudonyms of
+// one such epoch stay consistent, and the key of the epoch as Now knew
+// it was destroyed. A store given in [KeyringOptions.Store]
 // destroys its keys as its [KeyStore] contract says. Copies of a [Key]
 // that callers keep are theirs to drop. [Keyring.Stats] tells how old the oldest key held is and
 // how many were destroyed; [Keyring.Sweep] does the timer's work on demand.
