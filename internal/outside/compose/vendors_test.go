@@ -22,6 +22,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/clickstore/track"
+	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
@@ -262,25 +263,7 @@ type service struct {
 	seen    strings.Builder // what the route handler saw of each request
 	infos   []clientip.Info
 	protos  []int
-	logs    testBuffer
-}
-
-// testBuffer is a bytes buffer safe for the loggers' goroutines.
-type testBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *testBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *testBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	logs    testlog.Buffer
 }
 
 // logRequest is a user's logging middleware: it logs what services log of

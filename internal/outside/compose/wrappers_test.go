@@ -19,6 +19,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/clickstore/track"
+	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
 	"github.com/clickanon/clickanon/ipmask/logmask"
@@ -63,7 +64,7 @@ func TestNetHTTPWrappersEverywhere(t *testing.T) {
 		for _, place := range []string{"outside the middleware", "between middleware and router", "inside the tracker"} {
 			for fam, group := range groupOf {
 				t.Run(fmt.Sprintf("%s/%s/%s", wname, place, fam), func(t *testing.T) {
-					var logs testBuffer
+					var logs testlog.Buffer
 					mh, err := logmask.NewHandler(slog.NewTextHandler(&logs, nil), ipmask.Default, nil)
 					require.NoError(t, err)
 					log := slog.New(mh)
