@@ -1,0 +1,201 @@
+package crash_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/aggregate"
+	"github.com/clickanon/clickanon/clickstore/aggregate/sqlsink"
+	"github.com/clickanon/clickanon/internal/pgtest"
+)
+
+// logBuffer holds a sink's log lines; safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// admin opens a pool of one connection to dsn, made before any fault the
+// test injects (so that settings made for new sessions spare it).
+func admin(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", dsn)
+	require.NoError(t, err)
+	db.SetMaxOpenConns(1)
+	require.NoError(t, db.Ping())
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func run(t *testing.T, db *sql.DB, q string, args ...any) {
+	t.Helper()
+	_, err := db.Exec(q, args...)
+	require.NoError(t, err, "%s", q)
+}
+
+// terminate ends every session of application app on the server.
+func terminate(t *testing.T, db *sql.DB, app string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.QueryRow("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()", app).Scan(&n))
+	return n
+}
+
+// dbName returns the database name of a PostgreSQL URL.
+func dbName(t *testing.T, db *sql.DB) string {
+	var name string
+	require.NoError(t, db.QueryRow("SELECT current_database()").Scan(&name))
+	return name
+}
+
+// flushUntilWritten flushes until a flush returns nil with nothing left
+// buffered, for at most a minute.
+func flushUntilWritten(t *testing.T, s *sqlsink.Sink) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := s.Flush(context.Background())
+		if err == nil && s.Stats().Buffered == 0 {
+			return
+		}
+		require.False(t, time.Now().After(deadline), "no flush succeeded: %v", err)
+		time.Sleep(10 * time.Millisecond) // polling a real server
+	}
+}
+
+// assertNoServerAddress checks that text names neither the server's
+// address nor its port.
+func assertNoServerAddress(t *testing.T, text, port, what string) {
+	t.Helper()
+	assert.NotContains(t, text, "127.0.0.1", what)
+	assert.NotContains(t, text, ":"+port, what)
+}
+
+// A database that turns read-only (default_transaction_read_only, as an
+// operator or a managed service sets it when a disk fills up: for the
+// database, which the sessions opened meanwhile keep, or for the whole
+// server, which every session follows) and back: while it is read-only
+// every flush fails and is counted, with no server address in its error,
+// what the sink held stays buffered, clicks that need cells past the
+// bound are refused and counted, nothing else; once the database takes
+// writes again, the next flushes write exactly what was accepted.
+// Checked to fail: it found the sink flushing on read-only sessions for
+// good after ALTER DATABASE … RESET (finding F1, fixed), and it fails
+// with the accepted clicks counted one more on a link.
+func TestReadOnlyDatabase(t *testing.T) {
+	for _, how := range []string{"database", "system"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			var dsn string
+			if how == "system" {
+				dsn = pgtest.Start(t).DB(t) // a server of its own
+			} else {
+				dsn = pgtest.DB(t)
+			}
+			adm := admin(t, dsn)
+			name := dbName(t, adm)
+			logs := &logBuffer{}
+			const links = 4
+			s, err := sqlsink.Open(context.Background(), withParam(dsn, "application_name=crashsink"), &sqlsink.Options{
+				Now: fixedNow, FlushInterval: time.Hour, MaxBufferedCells: links * 15,
+				Logger: slog.New(slog.NewTextHandler(logs, nil)),
+			})
+			require.NoError(t, err)
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = s.Close(ctx)
+			})
+			ctx := context.Background()
+			readOnly := func(on bool) {
+				switch {
+				case how == "database" && on:
+					run(t, adm, "ALTER DATABASE "+name+" SET default_transaction_read_only = on")
+					terminate(t, adm, "crashsink") // new sessions take it
+				case how == "database":
+					run(t, adm, "ALTER DATABASE "+name+" RESET default_transaction_read_only")
+				case on:
+					run(t, adm, "ALTER SYSTEM SET default_transaction_read_only = on")
+					run(t, adm, "SELECT pg_reload_conf()")
+				default:
+					run(t, adm, "ALTER SYSTEM RESET default_transaction_read_only")
+					run(t, adm, "SELECT pg_reload_conf()")
+				}
+			}
+			// A first batch is written: the sink has sessions open.
+			accepted := map[string]uint64{}
+			for l := range links {
+				link := fmt.Sprintf("ro-%d", l)
+				require.NoError(t, s.Add(ctx, click(link, 0, day.Add(time.Hour)), clickstore.Unique))
+				accepted[link] = 1
+			}
+			require.NoError(t, s.Flush(ctx))
+			readOnly(true)
+			var refused uint64
+			for round := range 3 {
+				for l := range 2 * links {
+					link := fmt.Sprintf("ro-%d", l)
+					err := s.Add(ctx, click(link, uint64(round), day.Add(2*time.Hour)), clickstore.Unique)
+					if errors.Is(err, sqlsink.ErrBufferFull) {
+						refused++
+						continue
+					}
+					require.NoError(t, err)
+					accepted[link]++
+				}
+				err := s.Flush(ctx)
+				require.Error(t, err, "round %d: the database is read-only", round)
+				assertNoServerAddress(t, err.Error(), srvPort(t, dsn), "flush error")
+			}
+			st := s.Stats()
+			assert.Equal(t, uint64(3), st.FlushErrors)
+			assert.Equal(t, refused, st.Dropped)
+			assert.Positive(t, refused)
+			readOnly(false)
+			flushUntilWritten(t, s)
+			for link, n := range accepted {
+				cs, err := s.Cells(ctx, dayQuery(link, aggregate.Day))
+				require.NoError(t, err)
+				var got uint64
+				for _, c := range cs {
+					if c.Scope == aggregate.ScopeBucket && c.Dimension == aggregate.Total {
+						got += c.Clicks
+					}
+				}
+				assert.Equal(t, n, got, link)
+			}
+			t.Logf("%+v", s.Stats())
+		})
+	}
+}
+
+// srvPort returns the port of a PostgreSQL URL.
+func srvPort(t *testing.T, dsn string) string {
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	return u.Port()
+}
