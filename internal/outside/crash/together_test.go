@@ -107,4 +107,3 @@ func cmpBool(a, b bool) int {
 	}
 	return -1
 }
-
