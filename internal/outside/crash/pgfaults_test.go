@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"sync"
 	"testing"
@@ -198,4 +199,157 @@ func srvPort(t *testing.T, dsn string) string {
 	u, err := url.Parse(dsn)
 	require.NoError(t, err)
 	return u.Port()
+}
+
+// termClick is click i of adder w in TestTerminatedMidFlush: on one of
+// three links, in one of five minutes, from 40 visitors an adder, who
+// come back.
+func termClick(w, i int) clickstore.Click {
+	id := uint64(w*1_000_000 + i%40)
+	return click(fmt.Sprintf("term-%d", i%3), id, day.Add(time.Hour+time.Duration(i%5)*time.Minute))
+}
+
+// Every session of a Sink on PostgreSQL is terminated
+// (pg_terminate_backend, as an operator or a failover does) again and
+// again, at random moments, while three goroutines add clicks, the
+// background loop flushes every few milliseconds and another goroutine
+// flushes too: flushes are cut at every stage, before, in and after their
+// commit. Flushes fail and are counted, none of their errors or log lines
+// names the server's address, nothing is refused; and once the
+// terminations stop, the database holds exactly what a Rollup given the
+// same clicks holds, counts and visitors. Checked to fail: with the
+// sink's batch token ignored (a retry after a commit whose reply was cut
+// counts twice).
+func TestTerminatedMidFlush(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.DB(t)
+	adm := admin(t, dsn)
+	logs := &logBuffer{}
+	s, err := sqlsink.Open(ctx, withParam(dsn, "application_name=crashterm"), &sqlsink.Options{
+		Now: fixedNow, FlushInterval: 2 * time.Millisecond, MaxBackoff: 10 * time.Millisecond, LogEvery: time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Close(ctx)
+	})
+
+	const adders = 3
+	var (
+		wg, bg sync.WaitGroup
+		enough = make(chan struct{}) // closed once enough flushes were cut
+		stop   = make(chan struct{})
+		mu     sync.Mutex
+		errs   []string
+		kills  int
+		added  [adders]int
+	)
+	for w := range adders {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-enough:
+					added[w] = i
+					return
+				default:
+				}
+				if err := s.Add(ctx, termClick(w, i), clickstore.Unique); err != nil {
+					t.Errorf("add %d/%d: %v", w, i, err)
+					added[w] = i
+					return
+				}
+				if i%4 == 0 {
+					time.Sleep(time.Millisecond) // spread the adds over the terminations
+				}
+			}
+		})
+	}
+	bg.Go(func() { // flushes of its own
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := s.Flush(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, err.Error())
+				mu.Unlock()
+			}
+		}
+	})
+	bg.Go(func() { // the terminations, at random moments
+		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+		var flushes uint64
+		ended := false
+		for round := 0; ; round++ {
+			// After a flush succeeded (so that some do), a random
+			// moment of the flushes that follow.
+			for s.Stats().Flushes == flushes {
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Millisecond): // polling
+				}
+			}
+			flushes = s.Stats().Flushes
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Duration(rng.Int64N(int64(60 * time.Millisecond)))):
+			}
+			var n int
+			if err := adm.QueryRow("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'crashterm'").Scan(&n); err != nil {
+				t.Errorf("terminate: %v", err)
+				return
+			}
+			kills += n
+			if st := s.Stats(); !ended && (round == 40 || kills >= 12 && st.FlushErrors >= 8) {
+				close(enough)
+				ended = true
+			}
+		}
+	})
+	wg.Wait()
+	close(stop)
+	bg.Wait()
+	flushUntilWritten(t, s)
+
+	st := s.Stats()
+	t.Logf("%d sessions terminated, %d flush errors returned; %+v", kills, len(errs), st)
+	assert.Positive(t, st.FlushErrors, "flushes failed")
+	assert.Zero(t, st.Dropped)
+	total := 0
+	for _, n := range added {
+		total += n
+	}
+	assert.Equal(t, uint64(total), st.Written)
+	port := srvPort(t, dsn)
+	for _, e := range errs {
+		assertNoServerAddress(t, e, port, "flush error")
+	}
+	assertNoServerAddress(t, logs.String(), port, "log")
+
+	r, err := aggregate.New(&aggregate.Options{Now: fixedNow})
+	require.NoError(t, err)
+	for w := range adders {
+		for i := range added[w] {
+			require.NoError(t, r.Add(ctx, termClick(w, i), clickstore.Unique))
+		}
+	}
+	for l := range 3 {
+		for _, g := range []aggregate.Granularity{aggregate.Minute, aggregate.Hour, aggregate.Day} {
+			q := dayQuery(fmt.Sprintf("term-%d", l), g)
+			want, err := r.Cells(ctx, q)
+			require.NoError(t, err)
+			got, err := s.Cells(ctx, q)
+			require.NoError(t, err)
+			sortCells(want)
+			sortCells(got)
+			assert.Equal(t, want, got, "%s %s", q.Link, g)
+		}
+	}
 }
