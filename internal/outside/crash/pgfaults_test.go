@@ -217,9 +217,10 @@ func termClick(w, i int) clickstore.Click {
 // commit. Flushes fail and are counted, none of their errors or log lines
 // names the server's address, nothing is refused; and once the
 // terminations stop, the database holds exactly what a Rollup given the
-// same clicks holds, counts and visitors. Checked to fail: with the
-// sink's batch token ignored (a retry after a commit whose reply was cut
-// counts twice).
+// same clicks holds, counts and visitors. Checked to fail: with a failed
+// batch not put back into the buffer (its clicks are missing; the final
+// flushes never empty the buffer). (With the batch token ignored it
+// passed: no termination landed between a commit and its reply.)
 func TestTerminatedMidFlush(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
