@@ -354,3 +354,76 @@ func TestTerminatedMidFlush(t *testing.T) {
 		}
 	}
 }
+
+// A flush that PostgreSQL holds up (another session locks the cells'
+// table, as a long migration or a VACUUM FULL does) ends with an error,
+// by the database's statement_timeout or by the deadline of the Flush's
+// context; reports still read what was written; the clicks stay
+// buffered, more are taken meanwhile, and once the lock is gone they are
+// all written, once. Checked to fail: with the test's count of clicks
+// taken while locked raised by one.
+func TestFlushHeldUpByALock(t *testing.T) {
+	for _, how := range []string{"statement_timeout", "deadline"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			dsn := pgtest.DB(t)
+			adm := admin(t, dsn)
+			if how == "statement_timeout" {
+				openSink(t, dsn).Close(ctx) // the schema, made before the timeout
+				run(t, adm, "ALTER DATABASE "+dbName(t, adm)+" SET statement_timeout = '300ms'")
+			}
+			s := openSink(t, dsn)
+			want := map[string]uint64{}
+			add := func(round int) {
+				for l := range 5 {
+					link := fmt.Sprintf("lock-%d", l)
+					require.NoError(t, s.Add(ctx, click(link, uint64(round*10+l), day.Add(time.Duration(round)*time.Hour)), clickstore.Unique))
+					want[link]++
+				}
+			}
+			add(0)
+			require.NoError(t, s.Flush(ctx))
+
+			tx, err := adm.Begin()
+			require.NoError(t, err)
+			_, err = tx.Exec("LOCK TABLE clickanon_cells IN EXCLUSIVE MODE")
+			require.NoError(t, err)
+			for round := 1; round <= 2; round++ {
+				add(round)
+				fctx, cancel := ctx, context.CancelFunc(func() {})
+				if how == "deadline" {
+					fctx, cancel = context.WithTimeout(ctx, 200*time.Millisecond)
+				}
+				err := s.Flush(fctx)
+				cancel()
+				require.Error(t, err, "round %d: the table is locked", round)
+				assertNoServerAddress(t, err.Error(), srvPort(t, dsn), "flush error")
+				cs, err := s.Cells(ctx, dayQuery("lock-0", aggregate.Day))
+				require.NoError(t, err, "reports read while writes wait")
+				require.NotEmpty(t, cs)
+				for _, c := range cs {
+					if c.Scope == aggregate.ScopeBucket && c.Dimension == aggregate.Total {
+						assert.Equal(t, uint64(1), c.Clicks, "round %d: what was written", round)
+					}
+				}
+			}
+			st := s.Stats()
+			assert.Equal(t, uint64(2), st.FlushErrors)
+			assert.Equal(t, uint64(10), st.Buffered, "the clicks taken while locked")
+			require.NoError(t, tx.Rollback())
+			flushUntilWritten(t, s)
+			for link, n := range want {
+				cs, err := s.Cells(ctx, dayQuery(link, aggregate.Day))
+				require.NoError(t, err)
+				var got uint64
+				for _, c := range cs {
+					if c.Scope == aggregate.ScopeBucket && c.Dimension == aggregate.Total {
+						got += c.Clicks
+					}
+				}
+				assert.Equal(t, n, got, link)
+			}
+		})
+	}
+}
