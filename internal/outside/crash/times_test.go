@@ -185,8 +185,8 @@ const sweepPairs = 20
 // ends are given in those zones: a bucket, a bucket less its first
 // nanosecond, and the local day around the click, 23 or 25 hours long on
 // a change. Checked to fail: with the Rollup given each click a minute
-// later (no bucket agrees), and with the sinks' clicks a nanosecond
-// before theirs (those on a boundary move).
+// later (but those of 2262, which would be invalid), and with the sinks'
+// clicks a nanosecond before theirs (those on a boundary move).
 func TestEdgeTimesInEveryBackend(t *testing.T) {
 	t.Parallel()
 	ts := edgeTimes(t)
