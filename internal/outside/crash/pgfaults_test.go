@@ -141,10 +141,10 @@ func TestReadOnlyDatabase(t *testing.T) {
 					run(t, adm, "ALTER DATABASE "+name+" RESET default_transaction_read_only")
 				case on:
 					run(t, adm, "ALTER SYSTEM SET default_transaction_read_only = on")
-					run(t, adm, "SELECT pg_reload_conf()")
+					reloaded(t, adm, "on")
 				default:
 					run(t, adm, "ALTER SYSTEM RESET default_transaction_read_only")
-					run(t, adm, "SELECT pg_reload_conf()")
+					reloaded(t, adm, "off")
 				}
 			}
 			// A first batch is written: the sink has sessions open.
@@ -191,6 +191,24 @@ func TestReadOnlyDatabase(t *testing.T) {
 			}
 			t.Logf("%+v", s.Stats())
 		})
+	}
+}
+
+// reloaded reloads the server's configuration and waits until the
+// session of db sees default_transaction_read_only as want: the server
+// has then passed the reload on to every session.
+func reloaded(t *testing.T, db *sql.DB, want string) {
+	t.Helper()
+	run(t, db, "SELECT pg_reload_conf()")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var got string
+		require.NoError(t, db.QueryRow("SHOW default_transaction_read_only").Scan(&got))
+		if got == want {
+			return
+		}
+		require.False(t, time.Now().After(deadline), "the reload did not arrive")
+		time.Sleep(5 * time.Millisecond) // polling a real server
 	}
 }
 
