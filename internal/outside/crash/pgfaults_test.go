@@ -96,120 +96,88 @@ func assertNoServerAddress(t *testing.T, text, port, what string) {
 	assert.NotContains(t, text, ":"+port, what)
 }
 
-// A database that turns read-only (default_transaction_read_only, as an
-// operator or a managed service sets it when a disk fills up: for the
-// database, which the sessions opened meanwhile keep, or for the whole
-// server, which every session follows) and back: while it is read-only
-// every flush fails and is counted, with no server address in its error,
-// what the sink held stays buffered, clicks that need cells past the
-// bound are refused and counted, nothing else; once the database takes
-// writes again, the next flushes write exactly what was accepted.
-// Checked to fail: it found the sink flushing on read-only sessions for
-// good after ALTER DATABASE … RESET (finding F1, fixed), and it fails
-// with the accepted clicks counted one more on a link.
+// A database that turns read-only (ALTER DATABASE … SET
+// default_transaction_read_only, as an operator or a managed service
+// does when a disk fills up, which the sessions opened meanwhile keep)
+// and back: while it is read-only every flush fails and is counted, with
+// no server address in its error, what the sink held stays buffered,
+// clicks that need cells past the bound are refused and counted, nothing
+// else; once the database takes writes again, the next flushes write
+// exactly what was accepted. Checked to fail: it found the sink flushing
+// on read-only sessions for good after ALTER DATABASE … RESET (finding
+// F1, fixed), and it fails with the accepted clicks counted one more on a
+// link. (The same through ALTER SYSTEM and a reload, which every session
+// follows, passed before the fix; it is left out for the server of its
+// own it needs.)
 func TestReadOnlyDatabase(t *testing.T) {
-	for _, how := range []string{"database", "system"} {
-		t.Run(how, func(t *testing.T) {
-			t.Parallel()
-			var dsn string
-			if how == "system" {
-				dsn = pgtest.Start(t).DB(t) // a server of its own
-			} else {
-				dsn = pgtest.DB(t)
-			}
-			adm := admin(t, dsn)
-			name := dbName(t, adm)
-			logs := &logBuffer{}
-			const links = 4
-			s, err := sqlsink.Open(context.Background(), withParam(dsn, "application_name=crashsink"), &sqlsink.Options{
-				Now: fixedNow, FlushInterval: time.Hour, MaxBufferedCells: links * 15,
-				Logger: slog.New(slog.NewTextHandler(logs, nil)),
-			})
-			require.NoError(t, err)
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_ = s.Close(ctx)
-			})
-			ctx := context.Background()
-			readOnly := func(on bool) {
-				switch {
-				case how == "database" && on:
-					run(t, adm, "ALTER DATABASE "+name+" SET default_transaction_read_only = on")
-					terminate(t, adm, "crashsink") // new sessions take it
-				case how == "database":
-					run(t, adm, "ALTER DATABASE "+name+" RESET default_transaction_read_only")
-				case on:
-					run(t, adm, "ALTER SYSTEM SET default_transaction_read_only = on")
-					reloaded(t, adm, "on")
-				default:
-					run(t, adm, "ALTER SYSTEM RESET default_transaction_read_only")
-					reloaded(t, adm, "off")
-				}
-			}
-			// A first batch is written: the sink has sessions open.
-			accepted := map[string]uint64{}
-			for l := range links {
-				link := fmt.Sprintf("ro-%d", l)
-				require.NoError(t, s.Add(ctx, click(link, 0, day.Add(time.Hour)), clickstore.Unique))
-				accepted[link] = 1
-			}
-			require.NoError(t, s.Flush(ctx))
-			readOnly(true)
-			var refused uint64
-			for round := range 3 {
-				for l := range 2 * links {
-					link := fmt.Sprintf("ro-%d", l)
-					err := s.Add(ctx, click(link, uint64(round), day.Add(2*time.Hour)), clickstore.Unique)
-					if errors.Is(err, sqlsink.ErrBufferFull) {
-						refused++
-						continue
-					}
-					require.NoError(t, err)
-					accepted[link]++
-				}
-				err := s.Flush(ctx)
-				require.Error(t, err, "round %d: the database is read-only", round)
-				assertNoServerAddress(t, err.Error(), srvPort(t, dsn), "flush error")
-			}
-			st := s.Stats()
-			assert.Equal(t, uint64(3), st.FlushErrors)
-			assert.Equal(t, refused, st.Dropped)
-			assert.Positive(t, refused)
-			readOnly(false)
-			flushUntilWritten(t, s)
-			for link, n := range accepted {
-				cs, err := s.Cells(ctx, dayQuery(link, aggregate.Day))
-				require.NoError(t, err)
-				var got uint64
-				for _, c := range cs {
-					if c.Scope == aggregate.ScopeBucket && c.Dimension == aggregate.Total {
-						got += c.Clicks
-					}
-				}
-				assert.Equal(t, n, got, link)
-			}
-			t.Logf("%+v", s.Stats())
-		})
-	}
-}
-
-// reloaded reloads the server's configuration and waits until the
-// session of db sees default_transaction_read_only as want: the server
-// has then passed the reload on to every session.
-func reloaded(t *testing.T, db *sql.DB, want string) {
-	t.Helper()
-	run(t, db, "SELECT pg_reload_conf()")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var got string
-		require.NoError(t, db.QueryRow("SHOW default_transaction_read_only").Scan(&got))
-		if got == want {
-			return
+	t.Parallel()
+	dsn := pgtest.DB(t)
+	adm := admin(t, dsn)
+	name := dbName(t, adm)
+	logs := &logBuffer{}
+	const links = 4
+	s, err := sqlsink.Open(context.Background(), withParam(dsn, "application_name=crashsink"), &sqlsink.Options{
+		Now: fixedNow, FlushInterval: time.Hour, MaxBufferedCells: links * 15,
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Close(ctx)
+	})
+	ctx := context.Background()
+	readOnly := func(on bool) {
+		if on {
+			run(t, adm, "ALTER DATABASE "+name+" SET default_transaction_read_only = on")
+			terminate(t, adm, "crashsink") // new sessions take it
+		} else {
+			run(t, adm, "ALTER DATABASE "+name+" RESET default_transaction_read_only")
 		}
-		require.False(t, time.Now().After(deadline), "the reload did not arrive")
-		time.Sleep(5 * time.Millisecond) // polling a real server
 	}
+	// A first batch is written: the sink has sessions open.
+	accepted := map[string]uint64{}
+	for l := range links {
+		link := fmt.Sprintf("ro-%d", l)
+		require.NoError(t, s.Add(ctx, click(link, 0, day.Add(time.Hour)), clickstore.Unique))
+		accepted[link] = 1
+	}
+	require.NoError(t, s.Flush(ctx))
+	readOnly(true)
+	var refused uint64
+	for round := range 3 {
+		for l := range 2 * links {
+			link := fmt.Sprintf("ro-%d", l)
+			err := s.Add(ctx, click(link, uint64(round), day.Add(2*time.Hour)), clickstore.Unique)
+			if errors.Is(err, sqlsink.ErrBufferFull) {
+				refused++
+				continue
+			}
+			require.NoError(t, err)
+			accepted[link]++
+		}
+		err := s.Flush(ctx)
+		require.Error(t, err, "round %d: the database is read-only", round)
+		assertNoServerAddress(t, err.Error(), srvPort(t, dsn), "flush error")
+	}
+	st := s.Stats()
+	assert.Equal(t, uint64(3), st.FlushErrors)
+	assert.Equal(t, refused, st.Dropped)
+	assert.Positive(t, refused)
+	readOnly(false)
+	flushUntilWritten(t, s)
+	for link, n := range accepted {
+		cs, err := s.Cells(ctx, dayQuery(link, aggregate.Day))
+		require.NoError(t, err)
+		var got uint64
+		for _, c := range cs {
+			if c.Scope == aggregate.ScopeBucket && c.Dimension == aggregate.Total {
+				got += c.Clicks
+			}
+		}
+		assert.Equal(t, n, got, link)
+	}
+	t.Logf("%+v", s.Stats())
 }
 
 // srvPort returns the port of a PostgreSQL URL.
@@ -326,7 +294,7 @@ func TestTerminatedMidFlush(t *testing.T) {
 				return
 			}
 			kills += n
-			if st := s.Stats(); !ended && (round == 40 || kills >= 12 && st.FlushErrors >= 8) {
+			if st := s.Stats(); !ended && (round == 40 || kills >= 8 && st.FlushErrors >= 5) {
 				close(enough)
 				ended = true
 			}
@@ -381,6 +349,7 @@ func TestTerminatedMidFlush(t *testing.T) {
 // all written, once. Checked to fail: with the test's count of clicks
 // taken while locked raised by one.
 func TestFlushHeldUpByALock(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"statement_timeout", "deadline"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()

@@ -37,15 +37,16 @@ const (
 // sink's SQLite file opened with journal_mode(OFF) (a kill in a flush
 // leaves half a batch).
 func TestSIGKILLMidFlush(t *testing.T) {
+	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		dsn := "sqlite:" + filepath.Join(t.TempDir(), "stats.db")
-		killRounds(t, dsn, dsn, 10)
+		killRounds(t, dsn, dsn, 6)
 	})
 	t.Run("postgresql", func(t *testing.T) {
 		t.Parallel()
 		dsn := pgtest.DB(t)
-		killRounds(t, dsn, withParam(dsn, "application_name=crashflusher"), 8)
+		killRounds(t, dsn, withParam(dsn, "application_name=crashflusher"), 4)
 	})
 }
 

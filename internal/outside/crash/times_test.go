@@ -152,6 +152,12 @@ func (b *backends) add(t *testing.T, ts []time.Time) {
 // assertSame asks every backend q, raw and published, and wants the
 // Rollup's answers from the sinks.
 func (b *backends) assertSame(t *testing.T, q aggregate.Query, what string) []aggregate.Cell {
+	return b.assertSameAs(t, q, what, true)
+}
+
+// assertSameAs is assertSame, with the published reports compared only if
+// publish.
+func (b *backends) assertSameAs(t *testing.T, q aggregate.Query, what string, publish bool) []aggregate.Cell {
 	t.Helper()
 	ctx := context.Background()
 	want, err := b.r.Cells(ctx, q)
@@ -164,6 +170,9 @@ func (b *backends) assertSame(t *testing.T, q aggregate.Query, what string) []ag
 		require.NoError(t, err)
 		sortCells(got)
 		assert.Equal(t, want, got, "%s: %s cells", what, b.names[i+1])
+		if !publish {
+			continue
+		}
 		rep, err := aggregate.Publish(ctx, s, q)
 		require.NoError(t, err)
 		assert.Equal(t, wantRep, rep, "%s: %s report", what, b.names[i+1])
@@ -175,7 +184,7 @@ var granularities = []aggregate.Granularity{aggregate.Minute, aggregate.Hour, ag
 
 // sweepPairs is how many buckets' ends TestSweepByAgeInEveryBackend
 // sweeps at, and a nanosecond before.
-const sweepPairs = 20
+const sweepPairs = 8
 
 // Clicks at the edges of the calendar (daylight-saving changes in zones
 // of every kind of offset, leap days, the first and last instants a Click
@@ -197,7 +206,7 @@ func TestEdgeTimesInEveryBackend(t *testing.T) {
 		for _, g := range granularities {
 			start := g.Start(tt)
 			q := aggregate.Query{Link: "edge", Granularity: g, From: start.In(loc), To: start.Add(g.Duration()).In(loc), K: 1}
-			cells := b.assertSame(t, q, "bucket of "+tt.String())
+			cells := b.assertSameAs(t, q, "bucket of "+tt.String(), i%4 == 0)
 			found := false
 			for _, c := range cells {
 				if c.Scope == aggregate.ScopeBucket && c.Dimension == aggregate.Total {
@@ -207,7 +216,7 @@ func TestEdgeTimesInEveryBackend(t *testing.T) {
 				}
 			}
 			assert.True(t, found, "%s bucket of click %d at %v", g, i, tt)
-			if i%3 == 0 {
+			if i%5 == 0 {
 				q.From = q.From.Add(time.Nanosecond)
 				q.To = q.To.Add(2 * g.Duration())
 				b.assertSame(t, q, "bucket less a nanosecond, of "+tt.String())
@@ -215,7 +224,7 @@ func TestEdgeTimesInEveryBackend(t *testing.T) {
 		}
 		l := tt.In(loc)
 		mid := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
-		if i%2 == 0 && mid.AddDate(0, 0, 1).Before(time.Unix(0, math.MaxInt64)) && mid.After(time.Unix(0, math.MinInt64)) {
+		if i%3 == 0 && mid.AddDate(0, 0, 1).Before(time.Unix(0, math.MaxInt64)) && mid.After(time.Unix(0, math.MinInt64)) {
 			for _, g := range []aggregate.Granularity{aggregate.Hour, aggregate.Minute} {
 				b.assertSame(t, aggregate.Query{Granularity: g, From: mid, To: mid.AddDate(0, 0, 1), K: 2}, "local day of "+tt.String())
 			}
@@ -227,7 +236,7 @@ func TestEdgeTimesInEveryBackend(t *testing.T) {
 // Rollup holding the clicks at the calendar's edges, with short
 // retentions and the defaults: at the moment each bucket runs out (start
 // + width + retention), given in the click's zone, and a nanosecond
-// before, moving forward from 1678 to 2262 (a sample of 20 buckets' ends), the three hold the same
+// before, moving forward from 1678 to 2262 (a sample of 8 buckets' ends), the three hold the same
 // buckets, and each held bucket is one not yet run out. Checked to fail:
 // with the sinks swept a second later than the Rollup.
 func TestSweepByAgeInEveryBackend(t *testing.T) {
@@ -282,7 +291,7 @@ func TestSweepByAgeInEveryBackend(t *testing.T) {
 					require.NoError(t, err, b.names[i])
 				}
 				for _, g := range granularities {
-					cells := b.assertSame(t, aggregate.Query{Granularity: g, From: time.Unix(0, math.MinInt64).Add(-48 * time.Hour), To: time.Unix(0, math.MaxInt64).Add(48 * time.Hour), K: 1}, "held at "+m.String())
+					cells := b.assertSameAs(t, aggregate.Query{Granularity: g, From: time.Unix(0, math.MinInt64).Add(-48 * time.Hour), To: time.Unix(0, math.MaxInt64).Add(48 * time.Hour), K: 1}, "held at "+m.String(), false)
 					for _, c := range cells {
 						if c.Scope == aggregate.ScopeBucket {
 							r := ret[g]

@@ -30,6 +30,7 @@ import (
 // Rollup (the counts differ), and with the SQLite upsert's merge of
 // sketches replaced by keeping the batch's (the visitors differ).
 func TestProcessesFlushingTheSameCells(t *testing.T) {
+	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		together(t, "sqlite:"+filepath.Join(t.TempDir(), "shared stats.db"))
@@ -41,7 +42,7 @@ func TestProcessesFlushingTheSameCells(t *testing.T) {
 }
 
 func together(t *testing.T, dsn string) {
-	const writers, n = 4, 800
+	const writers, n = 4, 500
 	seed := uint64(time.Now().UnixNano())
 	ctx := context.Background()
 	cs := make([]*child, writers)
