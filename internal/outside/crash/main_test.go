@@ -82,3 +82,11 @@ func openSink(t *testing.T, dsn string) *sqlsink.Sink {
 func dayQuery(link string, g aggregate.Granularity) aggregate.Query {
 	return aggregate.Query{Link: link, Granularity: g, From: day, To: day.Add(48 * time.Hour), K: 1}
 }
+
+// scaled returns n, or raced when the race detector is on.
+func scaled(n, raced int) int {
+	if raceOn {
+		return raced
+	}
+	return n
+}

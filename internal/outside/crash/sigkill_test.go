@@ -41,12 +41,12 @@ func TestSIGKILLMidFlush(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		dsn := "sqlite:" + filepath.Join(t.TempDir(), "stats.db")
-		killRounds(t, dsn, dsn, 6)
+		killRounds(t, dsn, dsn, scaled(6, 3))
 	})
 	t.Run("postgresql", func(t *testing.T) {
 		t.Parallel()
 		dsn := pgtest.DB(t)
-		killRounds(t, dsn, withParam(dsn, "application_name=crashflusher"), 4)
+		killRounds(t, dsn, withParam(dsn, "application_name=crashflusher"), scaled(4, 3))
 	})
 }
 

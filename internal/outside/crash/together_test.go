@@ -42,7 +42,8 @@ func TestProcessesFlushingTheSameCells(t *testing.T) {
 }
 
 func together(t *testing.T, dsn string) {
-	const writers, n = 4, 500
+	const writers = 4
+	n := scaled(500, 200)
 	seed := uint64(time.Now().UnixNano())
 	ctx := context.Background()
 	cs := make([]*child, writers)
@@ -72,7 +73,7 @@ func together(t *testing.T, dsn string) {
 	r, err := aggregate.New(&aggregate.Options{Now: fixedNow})
 	require.NoError(t, err)
 	for w := range writers {
-		for _, a := range writerClicks(seed, uint64(w), n) {
+		for _, a := range writerClicks(seed, uint64(w), uint64(n)) {
 			require.NoError(t, r.Add(ctx, a.c, a.u))
 		}
 	}
