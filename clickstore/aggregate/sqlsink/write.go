@@ -181,8 +181,8 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 		if err != nil {
 			// The session of a failed write is closed, not reused: a
 			// server may have left it unable to write for good (a
-			// database made read-only and then writable again keeps its
-			// sessions read-only; so does a primary turned standby).
+			// database made read-only and then writable again keeps the
+			// sessions opened meanwhile read-only).
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 		_ = conn.Close()
