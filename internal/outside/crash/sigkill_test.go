@@ -81,8 +81,13 @@ func killRounds(t *testing.T, dsn, childDSN string, rounds int) {
 					}
 					mean /= time.Duration(max(len(flushTimes), 1))
 					// The moment of the kill: anywhere in a flush as long
-					// as the mean, or a little after.
-					time.Sleep(time.Duration(rng.Int64N(int64(mean*13/10) + 1)))
+					// as the mean, or a little after; every other round in
+					// its first half, so that most kills land in a flush.
+					span := mean * 13 / 10
+					if round%2 == 0 {
+						span = mean / 2
+					}
+					time.Sleep(time.Duration(rng.Int64N(int64(span) + 1)))
 					require.NoError(t, c.cmd.Process.Kill())
 					killed = true
 				}
