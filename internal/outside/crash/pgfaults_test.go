@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -88,12 +87,12 @@ func flushUntilWritten(t *testing.T, s *sqlsink.Sink) {
 	}
 }
 
-// assertNoServerAddress checks that text names neither the server's
-// address nor its port.
-func assertNoServerAddress(t *testing.T, text, port, what string) {
+// assertNoServerAddress checks that text holds the server's address
+// (127.0.0.1) in no form: the sink cuts every address in its errors and
+// log lines to no bits (0.0.0.0); the ports stay, which name no one.
+func assertNoServerAddress(t *testing.T, text, what string) {
 	t.Helper()
 	assert.NotContains(t, text, "127.0.0.1", what)
-	assert.NotContains(t, text, ":"+port, what)
 }
 
 // A database that turns read-only (ALTER DATABASE … SET
@@ -158,7 +157,7 @@ func TestReadOnlyDatabase(t *testing.T) {
 		}
 		err := s.Flush(ctx)
 		require.Error(t, err, "round %d: the database is read-only", round)
-		assertNoServerAddress(t, err.Error(), srvPort(t, dsn), "flush error")
+		assertNoServerAddress(t, err.Error(), "flush error")
 	}
 	st := s.Stats()
 	assert.Equal(t, uint64(3), st.FlushErrors)
@@ -178,13 +177,6 @@ func TestReadOnlyDatabase(t *testing.T) {
 		assert.Equal(t, n, got, link)
 	}
 	t.Logf("%+v", s.Stats())
-}
-
-// srvPort returns the port of a PostgreSQL URL.
-func srvPort(t *testing.T, dsn string) string {
-	u, err := url.Parse(dsn)
-	require.NoError(t, err)
-	return u.Port()
 }
 
 // termClick is click i of adder w in TestTerminatedMidFlush: on one of
@@ -314,11 +306,10 @@ func TestTerminatedMidFlush(t *testing.T) {
 		total += n
 	}
 	assert.Equal(t, uint64(total), st.Written)
-	port := srvPort(t, dsn)
 	for _, e := range errs {
-		assertNoServerAddress(t, e, port, "flush error")
+		assertNoServerAddress(t, e, "flush error")
 	}
-	assertNoServerAddress(t, logs.String(), port, "log")
+	assertNoServerAddress(t, logs.String(), "log")
 
 	r, err := aggregate.New(&aggregate.Options{Now: fixedNow})
 	require.NoError(t, err)
@@ -385,7 +376,7 @@ func TestFlushHeldUpByALock(t *testing.T) {
 				err := s.Flush(fctx)
 				cancel()
 				require.Error(t, err, "round %d: the table is locked", round)
-				assertNoServerAddress(t, err.Error(), srvPort(t, dsn), "flush error")
+				assertNoServerAddress(t, err.Error(), "flush error")
 				cs, err := s.Cells(ctx, dayQuery("lock-0", aggregate.Day))
 				require.NoError(t, err, "reports read while writes wait")
 				require.NotEmpty(t, cs)
