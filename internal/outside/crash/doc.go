@@ -5,8 +5,10 @@
 // processes killed with SIGKILL at random moments of a flush, many times
 // over one SQLite file and one PostgreSQL database; several processes
 // flushing the same cells of one SQLite file or one PostgreSQL database
-// at once; PostgreSQL connections terminated mid-flush, statements timed
-// out and a database turned read-only; and bucket times in zones with
+// at once; PostgreSQL crashing mid-flush and coming back, its sessions
+// terminated mid-flush, flushes held up by a lock until a statement
+// timeout or a deadline, and a database turned read-only and back; and
+// bucket times in zones with
 // daylight saving, on leap days and at the ends of the years a Click
 // takes, read back the same from SQLite, PostgreSQL and a Rollup, and
 // swept by age the same.
