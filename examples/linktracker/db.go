@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -153,4 +154,24 @@ func (d *database) rebind(q string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// exec runs a statement that writes on a connection of its own, and
+// closes that connection if the statement fails, so that the next write
+// opens a new session: PostgreSQL keeps the sessions opened while a
+// database was read-only (ALTER DATABASE … SET
+// default_transaction_read_only, as a managed service sets it when its
+// disk fills up) read-only after, and a pool that kept them would refuse
+// every link until a restart.
+func (d *database) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	conn, err := d.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	res, err := conn.ExecContext(ctx, q, args...)
+	if err != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // closed, not pooled again
+	}
+	return res, err
 }

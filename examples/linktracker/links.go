@@ -387,7 +387,7 @@ func (s *links) Create(ctx context.Context, target string, g geoTargets) (Link, 
 	q := s.db.rebind("INSERT INTO linktracker_links (id, url, created_ms, geo_json) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
 	for range 10 {
 		l := Link{ID: newID(), URL: u, Created: s.now().UTC().Truncate(time.Millisecond), Geo: g}
-		res, err := s.db.ExecContext(ctx, q, l.ID, l.URL, l.Created.UnixMilli(), geoJSON)
+		res, err := s.db.exec(ctx, q, l.ID, l.URL, l.Created.UnixMilli(), geoJSON)
 		if err != nil {
 			return Link{}, fmt.Errorf("store link: %w", err)
 		}

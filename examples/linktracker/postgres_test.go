@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"io/fs"
 	"net/http"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,4 +44,56 @@ func TestLinksOnPostgres(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, len(files), versions, "every migration applied")
 	assert.Equal(t, versions, rows, "each migration recorded once")
+}
+
+// A database made read-only (ALTER DATABASE … SET
+// default_transaction_read_only, as an operator or a managed service does
+// when its disk fills up) and writable again: creating a link fails while
+// it is read-only, and works again once it is writable, within as many
+// tries as the pool keeps idle sessions, though PostgreSQL keeps the
+// sessions opened meanwhile read-only; every later one works.
+func TestCreateAfterReadOnlySpell(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := startPostgres(t)
+	db, err := openDB(ctx, dsn+"&application_name=ltlinks")
+	require.NoError(t, err)
+	defer db.Close()
+	ls := newLinks(db, time.Now)
+	create := func() error {
+		_, err := ls.Create(ctx, "https://example.com/spell", geoTargets{})
+		return err
+	}
+	require.NoError(t, create())
+
+	adm, err := sql.Open("pgx", dsn)
+	require.NoError(t, err)
+	defer adm.Close()
+	adm.SetMaxOpenConns(1)
+	var name string
+	require.NoError(t, adm.QueryRow("SELECT current_database()").Scan(&name))
+	_, err = adm.Exec("ALTER DATABASE " + name + " SET default_transaction_read_only = on")
+	require.NoError(t, err)
+	_, err = adm.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ltlinks'")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for range 4 { // at once: the pool opens several sessions, read-only
+		wg.Go(func() { _ = create() })
+	}
+	wg.Wait()
+	for range 3 {
+		assert.Error(t, create(), "read-only")
+	}
+	_, err = adm.Exec("ALTER DATABASE " + name + " RESET default_transaction_read_only")
+	require.NoError(t, err)
+	ok := false
+	for range 3 { // the pool keeps two idle sessions (database/sql's default)
+		if ok = create() == nil; ok {
+			break
+		}
+	}
+	assert.True(t, ok, "a link is created once the database takes writes again")
+	for i := range 5 {
+		assert.NoError(t, create(), "link %d after", i)
+	}
 }

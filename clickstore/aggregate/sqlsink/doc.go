@@ -107,6 +107,11 @@
 // still counted. Refused clicks are counted in [Stats].Dropped and logged
 // as a warning once per burst (then at most one line every
 // [Options].LogEvery, with the count); nothing is dropped silently.
+// A flush that fails closes the database session it ran on, so that
+// the next one opens a new session: one the server left unable to write
+// for good is not tried again (PostgreSQL keeps the sessions opened while
+// a database was made read-only, with ALTER DATABASE … SET
+// default_transaction_read_only, read-only once it is writable again).
 // Failed flushes are counted in [Stats].FlushErrors and logged the same
 // way; the first flush that succeeds after them logs an info line with
 // the increments it wrote. Error text in log lines, and in the errors

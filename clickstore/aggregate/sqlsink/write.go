@@ -153,6 +153,9 @@ func (s *Sink) closeStmts() error {
 // nothing. Every statement is prepared once per Sink and reused (see
 // chunkSizes and pgRows).
 //
+// The transaction runs on a connection of its own, closed if the write
+// fails, so that the next write opens a new session.
+//
 // It reports whether an error leaves the batch's fate unknown (the commit
 // was sent and its reply lost); an error before the commit means the
 // batch was certainly not written.
@@ -170,7 +173,21 @@ func (s *Sink) write(ctx context.Context, b *batch) (unknown bool, err error) {
 	if err := s.prepare(ctx, len(b.rows)); err != nil {
 		return false, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer func() {
+		if err != nil {
+			// The session of a failed write is closed, not reused: a
+			// server may have left it unable to write for good (a
+			// database made read-only and then writable again keeps the
+			// sessions opened meanwhile read-only).
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		_ = conn.Close()
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
 	}
