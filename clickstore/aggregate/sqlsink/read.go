@@ -27,7 +27,7 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) (_ []aggregate.Cell
 	defer errmask.Wrap(&err)
 	q, err = q.Normalize()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sqlsink: cells: %w", err)
 	}
 	if s.closed.Load() {
 		return nil, fmt.Errorf("sqlsink: cells: %w", ErrClosed)
