@@ -112,7 +112,13 @@
 // for good is not tried again (PostgreSQL keeps the sessions opened while
 // a database was made read-only, with ALTER DATABASE … SET
 // default_transaction_read_only, read-only once it is writable again).
-// Failed flushes are counted in [Stats].FlushErrors and logged the same
+// After PostgreSQL restarts (or fails over, or ends sessions), each idle
+// session in the pool fails the next statement it is given: a report
+// ([Sink.Cells]), [Sink.Sweep] and [Sink.EraseLink], which are
+// idempotent, then run again on another session (at most once more than
+// the pool holds idle sessions, never after ctx is done or an error
+// PostgreSQL answered), so the first of them after a restart does not
+// fail. Failed flushes are counted in [Stats].FlushErrors and logged the same
 // way; the first flush that succeeds after them logs an info line with
 // the increments it wrote. Error text in log lines, and in the errors
 // returned, has every address cut to no bits, in every fmt verb; an error

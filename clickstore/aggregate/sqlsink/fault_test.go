@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/internal/pgtest"
 	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
@@ -188,4 +189,39 @@ func TestPostgreSQLOutageLogged(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(out, "buffer takes clicks again"), "one line when the buffer takes clicks again:\n%s", out)
 	assert.Equal(t, uint64(3), clicks(t, s, "outage"), "the held clicks were written once")
 	ipmasktest.AssertNoRawIP(t, ipmask.Policy{}, out, "log lines")
+}
+
+// After PostgreSQL restarts, the pool's idle sessions are dead until
+// used: the first report, sweep and erasure each meet one. Being
+// idempotent, they run again on another session instead of failing
+// ("unexpected EOF") the first call after every restart.
+func TestFirstCallsAfterRestart(t *testing.T) {
+	srv := pgtest.Start(t)
+	s := open(t, srv.DB(t), &Options{Logger: slog.New(slog.DiscardHandler)})
+	ctx := context.Background()
+	for i := range 10 {
+		require.NoError(t, s.Add(ctx, click("after", i), clickstore.Unique))
+	}
+	require.NoError(t, s.Flush(ctx))
+	day := aggregate.Query{Link: "after", From: aggregate.Day.Start(t0), To: aggregate.Day.Start(t0).Add(24 * time.Hour)}
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"cells", func() error { _, err := s.Cells(ctx, day); return err }},
+		{"sweep", func() error { _, err := s.Sweep(ctx, t0); return err }},
+		{"erase link", func() error { _, err := s.EraseLink(ctx, "none"); return err }},
+	}
+	for _, c := range calls {
+		// Fill the pool with idle sessions: reads at once each take one.
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() { _, _ = s.Cells(ctx, day) })
+		}
+		wg.Wait()
+		require.Positive(t, s.db.Stats().Idle, "idle sessions before the restart")
+		srv.Restart(t, 0)
+		assert.NoError(t, c.call(), "the first %s after a restart", c.name)
+	}
+	assert.Equal(t, uint64(10), clicks(t, s, "after"))
 }

@@ -46,7 +46,7 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) (_ []aggregate.Cell
 		args = append(args, q.Link)
 	}
 	query += " ORDER BY link, bucket, dimension, other, value"
-	rows, err := s.db.QueryContext(ctx, s.dialect.rebind(query), args...)
+	rows, err := s.query(ctx, s.dialect.rebind(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlsink: cells: %w", err)
 	}

@@ -43,7 +43,7 @@ func (s *Sink) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats
 		}
 		// Expired iff start <= now - width - retention.
 		cutoff := nowSec - int64(g.Duration()/time.Second) - int64(ret/time.Second)
-		res, err := s.db.ExecContext(ctx, s.dialect.rebind("DELETE FROM clickanon_cells WHERE granularity = ? AND bucket <= ?"), int64(g), cutoff)
+		res, err := s.exec(ctx, s.dialect.rebind("DELETE FROM clickanon_cells WHERE granularity = ? AND bucket <= ?"), int64(g), cutoff)
 		if err != nil {
 			return st, fmt.Errorf("sqlsink: sweep %s buckets: %w", g, err)
 		}
@@ -56,14 +56,18 @@ func (s *Sink) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats
 	// Tokens by the database's clock, which stamped them: an instance
 	// whose clock runs days ahead must not sweep the token of a batch
 	// another instance is about to retry.
-	if _, err := s.db.ExecContext(ctx, s.dialect.rebind("DELETE FROM clickanon_batches WHERE at < "+s.dialect.unixNow()+" - ?"), int64(TokenRetention/time.Second)); err != nil {
+	if _, err := s.exec(ctx, s.dialect.rebind("DELETE FROM clickanon_batches WHERE at < "+s.dialect.unixNow()+" - ?"), int64(TokenRetention/time.Second)); err != nil {
 		return st, fmt.Errorf("sqlsink: sweep batch tokens: %w", err)
 	}
 	var (
 		held   int64
 		oldest sql.NullInt64
 	)
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*), min(bucket) FROM clickanon_cells").Scan(&held, &oldest); err != nil {
+	err = s.db.QueryRowContext(ctx, "SELECT count(*), min(bucket) FROM clickanon_cells").Scan(&held, &oldest)
+	for tries := 1; s.again(ctx, err, tries); tries++ {
+		err = s.db.QueryRowContext(ctx, "SELECT count(*), min(bucket) FROM clickanon_cells").Scan(&held, &oldest)
+	}
+	if err != nil {
 		return st, fmt.Errorf("sqlsink: sweep: count: %w", err)
 	}
 	st.Held = int(held)
@@ -129,7 +133,7 @@ func (s *Sink) EraseLink(ctx context.Context, link string) (_ int, err error) {
 		}
 		b.rows = kept
 	}
-	res, err := s.db.ExecContext(ctx, s.dialect.rebind("DELETE FROM clickanon_cells WHERE link = ?"), link)
+	res, err := s.exec(ctx, s.dialect.rebind("DELETE FROM clickanon_cells WHERE link = ?"), link)
 	if err != nil {
 		return 0, fmt.Errorf("sqlsink: erase link: %w", err)
 	}
