@@ -13,6 +13,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/track"
 	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -83,5 +84,8 @@ func TestTheSinksContextStaysTheRequests(t *testing.T) {
 		assert.Equal(t, fmt.Sprint("trace-", i), got, "Add %d, after the call and %d more requests", i, n-1-i)
 		assert.NoError(t, ctx.Err(), "Add %d", i)
 		assert.Nil(t, ctx.Done(), "Add %d", i)
+		if i < 10 { // printed, as a sink's debug log might: no form of the visitor's address
+			ipmasktest.AssertNoRawIP(t, ipmask.Default, fmt.Sprintf("%v %+v %#v %s", ctx, ctx, ctx, ctx), "the kept context printed")
+		}
 	}
 }
