@@ -108,7 +108,10 @@ func WriteJSON(w io.Writer, r Report) error {
 // row per cell in the report's order. Booleans are "true" or "false",
 // times RFC 3339 in UTC. A link or value that a spreadsheet would take for
 // a formula (starting with =, +, -, @, tab or carriage return) is written
-// with a leading single quote.
+// with a leading single quote, and so is one that starts with a single
+// quote itself, so that a reader gets every link and value back by
+// removing one leading single quote where there is one: "=x" and "'=x"
+// are written "'=x" and "''=x".
 func WriteCSV(w io.Writer, r Report) error {
 	if w == nil {
 		return errors.New("aggregate: write CSV report: nil io.Writer")
@@ -141,7 +144,7 @@ func WriteCSV(w io.Writer, r Report) error {
 func safeCSV(s string) string {
 	if s != "" {
 		switch s[0] {
-		case '=', '+', '-', '@', '\t', '\r':
+		case '=', '+', '-', '@', '\t', '\r', '\'':
 			return "'" + s
 		}
 	}
