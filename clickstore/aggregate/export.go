@@ -110,8 +110,8 @@ func WriteJSON(w io.Writer, r Report) error {
 // a formula (starting with =, +, -, @, tab or carriage return) is written
 // with a leading single quote, and so is one that starts with a single
 // quote itself, so that a reader gets every link and value back by
-// removing one leading single quote where there is one: "=x" and "'=x"
-// are written "'=x" and "''=x".
+// removing one leading single quote where there is one (the link "=x" is
+// written with one, the link "'=x" with two).
 func WriteCSV(w io.Writer, r Report) error {
 	if w == nil {
 		return errors.New("aggregate: write CSV report: nil io.Writer")
