@@ -74,7 +74,10 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 //	 "to": ..., "k": ..., "cells": [{one object per cell, fields as in CSVHeader}]}
 //
 // Times are RFC 3339 in UTC; counts are JSON numbers. Only what the report
-// holds is written: no address and no pseudonym.
+// holds is written: no address and no pseudonym. Text is written as
+// encoding/json writes it: a byte that is not valid UTF-8 (in a Report
+// built by hand: every Click a Backend counts is valid UTF-8) becomes
+// U+FFFD, so that the output is always valid JSON.
 func WriteJSON(w io.Writer, r Report) error {
 	if w == nil {
 		return errors.New("aggregate: write JSON report: nil io.Writer")

@@ -83,6 +83,37 @@ func TestExportsRoundTripEveryCellKind(t *testing.T) {
 	assert.Len(t, kinds, 10, "every kind of cell exported: %v", kinds)
 }
 
+// A Report built by hand may hold text that is not UTF-8, which no Click
+// holds: the JSON is still valid, with U+FFFD in its place, as WriteJSON's
+// doc says, and the CSV still parses back to the bytes given. Checked to
+// fail: with the doc's replacement character changed in the test's
+// oracle.
+func TestExportsOfTextNotUTF8(t *testing.T) {
+	for _, s := range []string{"\xff", "a\xfe,b", "=\xc3", "\xed\xa0\x80", "ok\x00nul", "'\x80"} {
+		c := aggregate.Cell{Link: s, Granularity: aggregate.Day, Start: t0, End: t0.Add(time.Hour), Dimension: aggregate.Referrer, Value: s}
+		rep := aggregate.Report{Query: aggregate.Query{Link: s, Granularity: aggregate.Day, From: t0, To: t0.Add(time.Hour), K: 5}, Cells: []aggregate.Cell{c}}
+		var js, cs bytes.Buffer
+		require.NoError(t, aggregate.WriteJSON(&js, rep))
+		require.NoError(t, aggregate.WriteCSV(&cs, rep))
+		require.True(t, json.Valid(js.Bytes()), "%q: valid JSON", s)
+		require.True(t, utf8.Valid(js.Bytes()), "%q: JSON in UTF-8", s)
+		var doc struct {
+			Link  string
+			Cells []struct{ Link, Value string }
+		}
+		require.NoError(t, json.Unmarshal(js.Bytes(), &doc))
+		want := strings.ToValidUTF8(s, "\uFFFD")
+		for _, got := range []string{doc.Link, doc.Cells[0].Link, doc.Cells[0].Value} {
+			// encoding/json replaces each invalid byte, not each run.
+			assert.True(t, utf8.ValidString(got) && strings.ReplaceAll(got, "\uFFFD", "") == strings.ReplaceAll(want, "\uFFFD", ""), "%q written %q", s, got)
+		}
+		rows, err := csv.NewReader(&cs).ReadAll()
+		require.NoError(t, err, "%q", s)
+		require.Len(t, rows, 2)
+		assert.Equal(t, s, readBack(rows[1][1]), "%q: CSV link", s)
+	}
+}
+
 // readBack undoes the CSV export's formula escape, as its doc describes
 // it: one leading single quote is removed. (encoding/csv's reader turns
 // \r\n into \n within a field, and so does the test's copy of the link.)
