@@ -40,8 +40,9 @@ func TestSuiteOnMapBackend(t *testing.T) {
 // bots, networks finer than ipmask.Default (as given, or cut to /24 and
 // /48 without regard for 6to4), retention ignored or applied to every
 // granularity, errors that quote their input, a range that takes in the
-// bucket at To, a second instance counting twice, and bucket starts not
-// in UTC. Each runs in a child process (go test's own binary), as a
+// bucket at To, a second instance counting twice, bucket starts not in
+// UTC, refused clicks counted, conversions counted as clicks, and a done
+// context ignored. Each runs in a child process (go test's own binary), as a
 // failing suite fails the test that runs it.
 //
 // Checked to fail: with the map backend's faults switched off in the
@@ -72,6 +73,9 @@ func TestSuiteFailsWrongBackends(t *testing.T) {
 		{inclusiveTo, "BucketsAndRange", "map["},
 		{doubleOnPeer, "ExactAcrossInstances", "bucket"},
 		{localTime, "BucketsAndRange", "UTC"},
+		{countRefused, "InvalidInputCountsNothing", "refused clicks are not counted"},
+		{convAsClick, "CountsEveryAddOnce", "minute bucket"},
+		{ignoreCancel, "ErrorsCarryNoInput", "Cells: canceled context with an address in the input: no error"},
 	} {
 		t.Run(string(tt.f), func(t *testing.T) {
 			cmd := exec.Command(exe, "-test.run=^TestSuiteOnMapBackend$", "-test.v", "-test.count=1")
