@@ -74,7 +74,10 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 //	 "to": ..., "k": ..., "cells": [{one object per cell, fields as in CSVHeader}]}
 //
 // Times are RFC 3339 in UTC; counts are JSON numbers. Only what the report
-// holds is written: no address and no pseudonym.
+// holds is written: no address and no pseudonym. Text is written as
+// encoding/json writes it: a byte that is not valid UTF-8 (in a Report
+// built by hand: every Click a Backend counts is valid UTF-8) becomes
+// U+FFFD, so that the output is always valid JSON.
 func WriteJSON(w io.Writer, r Report) error {
 	if w == nil {
 		return errors.New("aggregate: write JSON report: nil io.Writer")
@@ -108,7 +111,10 @@ func WriteJSON(w io.Writer, r Report) error {
 // row per cell in the report's order. Booleans are "true" or "false",
 // times RFC 3339 in UTC. A link or value that a spreadsheet would take for
 // a formula (starting with =, +, -, @, tab or carriage return) is written
-// with a leading single quote.
+// with a leading single quote, and so is one that starts with a single
+// quote itself, so that a reader gets every link and value back by
+// removing one leading single quote where there is one (the link "=x" is
+// written with one, the link "'=x" with two).
 func WriteCSV(w io.Writer, r Report) error {
 	if w == nil {
 		return errors.New("aggregate: write CSV report: nil io.Writer")
@@ -141,7 +147,7 @@ func WriteCSV(w io.Writer, r Report) error {
 func safeCSV(s string) string {
 	if s != "" {
 		switch s[0] {
-		case '=', '+', '-', '@', '\t', '\r':
+		case '=', '+', '-', '@', '\t', '\r', '\'':
 			return "'" + s
 		}
 	}

@@ -164,9 +164,13 @@ type Options struct {
 	// than ipmask.Default is an error.
 	NetworkPolicy ipmask.Policy
 
-	// Precision is the HyperLogLog precision, from 4 to 18. 0 means
+	// Precision is the HyperLogLog precision, from 8 to 18. 0 means
 	// DefaultPrecision. The standard error of an estimate is
-	// 1.04/sqrt(2^Precision).
+	// 1.04/sqrt(2^Precision). A cell of up to 2^Precision/64 distinct
+	// visitors is counted near-exactly, so [Publish] holds back every cell
+	// of fewer than K visitors for K up to 2^Precision/64 + 1 (5 at
+	// precision 8, DefaultK, whence the lower bound; 257 at the default);
+	// below 8 a cell of 4 visitors could be estimated as 5 and published.
 	Precision uint8
 
 	// Now is the clock the Rollup's own expiry reads (see [Rollup]); nil
@@ -238,8 +242,8 @@ func newConfig(o *Options) (config, error) {
 	switch {
 	case opts.Precision == 0:
 		c.precision = DefaultPrecision
-	case opts.Precision < 4 || opts.Precision > 18:
-		return config{}, fmt.Errorf("aggregate: options: Precision %d: want 4 to 18", opts.Precision)
+	case opts.Precision < 8 || opts.Precision > 18:
+		return config{}, fmt.Errorf("aggregate: options: Precision %d: want 8 to 18", opts.Precision)
 	default:
 		c.precision = opts.Precision
 	}

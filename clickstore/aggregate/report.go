@@ -191,7 +191,11 @@ type Backend interface {
 // by its sketch, not its clicks: one person clicking ten times is one
 // contributor, and bot traffic contributes no one (a cell of bots alone is
 // suppressed). Small sketches are near-exact, so the threshold is applied
-// to the true count in the range where it matters.
+// to the true count in the range where it matters: for K up to
+// 2^p/64 + 1, p being the sketches' precision (257 at the default 14, 5
+// at the least a Rollup takes, 8); above, to an estimate within the
+// sketch's standard error, so that a cell a few percent short of K may
+// be published.
 //
 // Suppression keeps the sums: for every scope and dimension, the counts of
 // all cells of that dimension add up to the total.

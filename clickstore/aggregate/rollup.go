@@ -177,7 +177,7 @@ func (c *cell) visitors(x *sketchBuf) uint64 {
 func newSketch(precision uint8, sparse bool) *hyperloglog.Sketch {
 	sk, err := hyperloglog.NewSketch(precision, sparse)
 	if err != nil {
-		// newConfig accepts only precisions 4 to 18, which NewSketch takes.
+		// newConfig accepts only precisions 8 to 18, which NewSketch takes.
 		panic("aggregate: unreachable: " + err.Error())
 	}
 	return sk

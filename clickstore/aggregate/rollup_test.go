@@ -32,9 +32,10 @@ func TestNewOptions(t *testing.T) {
 		{"negative day retention", &Options{DayRetention: -1}, `aggregate: options: DayRetention -1ns is negative`},
 		{"negative max values", &Options{MaxValues: -1}, `aggregate: options: MaxValues -1: want 0 to 65536`},
 		{"max values too big", &Options{MaxValues: MaxMaxValues + 1}, `aggregate: options: MaxValues 65537: want 0 to 65536`},
-		{"precision too small", &Options{Precision: 3}, `aggregate: options: Precision 3: want 4 to 18`},
-		{"precision too big", &Options{Precision: 19}, `aggregate: options: Precision 19: want 4 to 18`},
-		{"precision 4", &Options{Precision: 4}, ""},
+		{"precision too small", &Options{Precision: 3}, `aggregate: options: Precision 3: want 8 to 18`},
+		{"precision 7, too small for DefaultK", &Options{Precision: 7}, `aggregate: options: Precision 7: want 8 to 18`},
+		{"precision too big", &Options{Precision: 19}, `aggregate: options: Precision 19: want 8 to 18`},
+		{"precision 8", &Options{Precision: 8}, ""},
 		{"precision 18", &Options{Precision: 18}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

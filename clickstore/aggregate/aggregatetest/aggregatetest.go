@@ -6,12 +6,14 @@
 // [aggregate.Backend.Cells] and checks one clause of the contract per
 // subtest: every Add counted exactly once, under concurrency and across
 // instances that share storage; the cells of a bucket and of a range;
-// uniques over a range as a union; input refused without counting (links
+// uniques over a range, and in an hour or a day, as a union; input refused without counting (links
 // and labels holding an address among it); networks finer than
 // ipmask.Default (a /32, a 6to4 /48) counted under the network it keeps,
 // never stored as given; errors that carry no input (links, labels and networks holding addresses, from
 // clickstoretest.Canaries, never appear in an error); and, for backends
-// that have them, retention (Sweep) and erasure (EraseLink).
+// that have them, retention (Sweep: minutes, hours and days each by
+// their own default retention) and erasure (EraseLink). Cells may come in
+// any order: the suite sorts them before it compares two answers.
 //
 // Backends that buffer (the SQL sink) implement [Flusher]: the suite
 // flushes every instance before it reads.

@@ -1,10 +1,12 @@
 package aggregatetest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +26,7 @@ func init() {
 		{"Dimensions", needNothing, testDimensions},
 		{"BucketsAndRange", needNothing, testBuckets},
 		{"UniquesOverRangeAreAUnion", needNothing, testUniquesOverRange},
+		{"CoarseBucketVisitorsAreAUnion", needNothing, testCoarseVisitors},
 		{"InvalidInputCountsNothing", needNothing, testInvalid},
 		{"NilContext", needNothing, testNilContext},
 		{"EmptyAndInvalidQueries", needNothing, testQueries},
@@ -407,12 +410,52 @@ func testUniquesOverRange(t *testing.T, newBackend NewBackend) {
 	d1, ok1 := totalAt(cs, "loyal", day0.Add(24*time.Hour))
 	r, okr := rangeCell(cs, "loyal")
 	mustTrue(t, ok0 && ok1 && okr, "day and range cells present")
-	equal(t, uint64(30), d0.Visitors)
-	equal(t, uint64(30), d1.Visitors)
+	equal(t, uint64(30), d0.Visitors, "visitors of day 0: 30 people and bots, which are never visitors")
+	equal(t, uint64(30), d1.Visitors, "visitors of day 1: 30 people and bots, which are never visitors")
 	equal(t, uint64(40), r.Visitors, "the range's visitors are the union, not the sum")
 	equal(t, uint64(60), r.Unique, "unique clicks are per window and add up")
 	equal(t, uint64(65), r.Clicks)
 	equal(t, uint64(5), r.Bots)
+}
+
+// testCoarseVisitors checks that an hour's and a day's visitors, in
+// total and in each dimension value, are the visitors of the union of
+// their minutes, never the sum of the minutes' visitors (a backend that
+// compacts minutes into hours by adding their cells would count a
+// visitor once per minute).
+func testCoarseVisitors(t *testing.T, newBackend NewBackend) {
+	e := setup(t, newBackend)
+	// 12 visitors, each in 5 different minutes of hour t0 and once in
+	// the next hour.
+	for i := range 12 {
+		for m := range 5 {
+			e.add(e.b(), click("coarse", t0.Add(time.Duration(i+7*m)*time.Minute), i), clickstore.Unique)
+		}
+		e.add(e.b(), click("coarse", t0.Add(time.Hour+time.Duration(i)*time.Minute), i), clickstore.Repeat)
+	}
+	for _, tt := range []struct {
+		g        aggregate.Granularity
+		start    time.Time
+		visitors uint64
+	}{
+		{aggregate.Hour, t0, 12},
+		{aggregate.Hour, t0.Add(time.Hour), 12},
+		{aggregate.Day, day0, 12},
+	} {
+		cs := e.cells(dayQuery("coarse", tt.g))
+		seen := false
+		for _, c := range cs {
+			if c.Scope != aggregate.ScopeBucket || !c.Start.Equal(tt.start) {
+				continue
+			}
+			seen = true
+			equal(t, tt.visitors, c.Visitors, "visitors of the %s bucket %s, %s %q: the union of its minutes', not their sum", tt.g, tt.start, c.Dimension, c.Value)
+		}
+		isTrue(t, seen, "%s bucket %s missing", tt.g, tt.start)
+	}
+	r, ok := rangeCell(e.cells(dayQuery("coarse", aggregate.Minute)), "coarse")
+	mustTrue(t, ok, "range cell missing")
+	equal(t, uint64(12), r.Visitors, "visitors of a range of minutes: the union, not the sum")
 }
 
 // testNilContext checks that a nil context, the caller's bug that Go lets
@@ -515,7 +558,8 @@ func testSweep(t *testing.T, newBackend NewBackend) {
 	for i := range 10 {
 		e.add(e.b(), click("swept", t0.Add(time.Duration(i)*time.Minute), i), clickstore.Unique)
 	}
-	before := e.cells(dayQuery("swept", aggregate.Hour))
+	before := ordered(e.cells(dayQuery("swept", aggregate.Hour)))
+	days := ordered(e.cells(dayQuery("swept", aggregate.Day)))
 	mustTrue(t, len(before) > 0, "no elements, want some")
 	sw := e.b().(retention.Sweepable)
 	// The last minute bucket ends at t0+10m; minutes are kept 48 hours.
@@ -527,8 +571,48 @@ func testSweep(t *testing.T, newBackend NewBackend) {
 	mustNoError(t, err)
 	positive(t, st.Deleted)
 	empty(t, e.cells(dayQuery("swept", aggregate.Minute)), "minute buckets past their retention are gone")
-	equal(t, before, e.cells(dayQuery("swept", aggregate.Hour)), "the hour keeps what the minutes held")
+	// Cells come in no particular order: the contract does not set one.
+	equal(t, before, ordered(e.cells(dayQuery("swept", aggregate.Hour))), "the hour keeps what the minutes held")
 	equal(t, uint64(10), sum(e.cells(dayQuery("swept", aggregate.Day)), aggregate.ScopeBucket, aggregate.Total, "swept").Clicks)
+	// The hour ends at t0+1h and is kept 90 days; the day for ever.
+	hourEnd := t0.Add(time.Hour + aggregate.DefaultHourRetention)
+	_, err = sw.Sweep(e.ctx, hourEnd.Add(-time.Second))
+	mustNoError(t, err)
+	equal(t, before, ordered(e.cells(dayQuery("swept", aggregate.Hour))), "hour buckets are kept 90 days, not by the minutes' retention")
+	_, err = sw.Sweep(e.ctx, hourEnd)
+	mustNoError(t, err)
+	empty(t, e.cells(dayQuery("swept", aggregate.Hour)), "hour buckets past their 90 days are gone")
+	_, err = sw.Sweep(e.ctx, t0.AddDate(100, 0, 0))
+	mustNoError(t, err)
+	equal(t, days, ordered(e.cells(dayQuery("swept", aggregate.Day))), "day buckets are kept for ever")
+}
+
+// ordered returns cells sorted by scope, link, start, dimension, other
+// and value, so that two answers compare whatever order a backend
+// returns its cells in.
+func ordered(cells []aggregate.Cell) []aggregate.Cell {
+	cells = slices.Clone(cells)
+	slices.SortFunc(cells, func(a, b aggregate.Cell) int {
+		return cmp.Or(
+			cmp.Compare(a.Scope, b.Scope),
+			cmp.Compare(a.Link, b.Link),
+			a.Start.Compare(b.Start),
+			cmp.Compare(a.Dimension, b.Dimension),
+			cmpBool(a.Other, b.Other),
+			cmp.Compare(a.Value, b.Value),
+		)
+	})
+	return cells
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 func testEraseLink(t *testing.T, newBackend NewBackend) {
