@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go4.org/netipx"
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate/sqlsink"
@@ -34,6 +36,7 @@ type config struct {
 	db               string // sqlite:PATH or postgres://...
 	redis            string
 	trustedProxies   string
+	exclude          string // comma-separated CIDRs whose clicks are never counted
 	clientIPHeader   string // the header the trusted proxies name the client in; "": X-Forwarded-For
 	geoIP            string // a MaxMind-format database file, or ""
 	demo             bool
@@ -121,6 +124,10 @@ func (a *app) init(ctx context.Context, cfg config) error {
 	if a.paths, err = logmask.NewMasker(a.policy, nil); err != nil {
 		return err
 	}
+	exclude, err := parseExclude(cfg.exclude)
+	if err != nil {
+		return err
+	}
 	if cfg.createPerMinute < 0 {
 		return errors.New("-create-per-minute: must be 0 (no limit) or more")
 	}
@@ -172,7 +179,7 @@ func (a *app) init(ctx context.Context, cfg config) error {
 		return a.sink.Close(ctx)
 	})
 	a.stats = newStatsBook(a.sink, a.now, cfg.storeTimeout)
-	a.tracker, err = newClickTracker(a.policy, a.keyring, timeoutStore{a.store, cfg.storeTimeout}, a.stats, a.resolver, a.now, a.log, enrichCountry(a.geo))
+	a.tracker, err = newClickTracker(a.policy, a.keyring, timeoutStore{a.store, cfg.storeTimeout}, a.stats, a.resolver, exclude, a.now, a.log, enrichCountry(a.geo))
 	if err != nil {
 		return err
 	}
@@ -218,6 +225,32 @@ func newResolver(cidrs, header string) (*clientip.Resolver, error) {
 		return nil, fmt.Errorf("-client-ip-header: %w", err)
 	}
 	return r, nil
+}
+
+// parseExclude reads -exclude: comma-separated CIDRs or addresses. An
+// error names the entry by position and length, never its text, which
+// may be an address.
+func parseExclude(list string) (*netipx.IPSet, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, nil
+	}
+	var b netipx.IPSetBuilder
+	for i, c := range strings.Split(list, ",") {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(c); err == nil {
+			b.AddPrefix(p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(c)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("-exclude: entry %d (%d bytes): not a CIDR or an address", i+1, len(c))
+		}
+		b.Add(a)
+	}
+	return b.IPSet()
 }
 
 // Close releases the store and the Redis clients.

@@ -29,7 +29,8 @@
 // each click's country (for the breakdown) and a link's per-country or
 // per-continent target. Behind proxies (-trusted-proxies) the client is
 // read from X-Forwarded-For, or from the header -client-ip-header names
-// (Forwarded, CF-Connecting-IP, X-Real-IP...). Link creation can require a token (-api-token)
+// (Forwarded, CF-Connecting-IP, X-Real-IP...). Clicks from the networks
+// -exclude lists (offices, monitors) are never counted. Link creation can require a token (-api-token)
 // and is limited per network (-create-per-minute). Every wait on a store
 // is bounded (-store-timeout). Logs, and the error it exits with when it
 // cannot start, mask every address; /metrics serves
@@ -101,6 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.db, "db", "sqlite:linktracker.db", "durable `database` for links (and statistics): sqlite:PATH, or a postgres:// URL for several instances")
 	fs.StringVar(&cfg.redis, "redis", "", "Redis `server` for the transient clicks and epoch keys shared by several instances: host:port, host:port,host:port (cluster) or redis://... (default: in memory)")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRs` of proxies whose X-Forwarded-For is believed (default: none, the peer address is the client)")
+	fs.StringVar(&cfg.exclude, "exclude", "", "comma-separated `CIDRs` (or addresses) whose clicks and conversions are never counted: your offices, uptime monitors (default: none)")
 	fs.StringVar(&cfg.clientIPHeader, "client-ip-header", "", "the `header` the trusted proxies name the client in: X-Forwarded-For, Forwarded (RFC 7239), or one that holds one address, such as CF-Connecting-IP or X-Real-IP (default: X-Forwarded-For)")
 	fs.StringVar(&cfg.geoIP, "geoip", "", "MaxMind-format `file` (GeoLite2 or DB-IP Country, IPinfo Lite...) for the country breakdown and per-country redirects; reloaded when it changes (default: none)")
 	fs.BoolVar(&cfg.demo, "demo", false, "create a demo link at start and print its tracking URL")

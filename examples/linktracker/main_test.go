@@ -456,3 +456,25 @@ func TestFewClicksAreExplained(t *testing.T) {
 	assert.Contains(t, body, "once at least 5 different visitors are in it")
 	assert.Equal(t, 2, strings.Count(body, `<rect class="suppressed"`), "one grey band per chart")
 }
+
+// -exclude: clicks and conversions from the networks and addresses it
+// lists are redirected but never counted; everyone else's are.
+func TestExcludedNetworksNotCounted(t *testing.T) {
+	tr := newTrackerWith(t, config{db: "sqlite:" + filepath.Join(t.TempDir(), "links.db"), exclude: " 198.51.100.0/24 ,2001:db8:1::/48, 203.0.113.7"})
+	id := tr.create("https://example.com/")["id"]
+	for _, client := range []string{"198.51.100.7", "198.51.100.200", "2001:db8:1::9", "203.0.113.7"} {
+		w := tr.do("GET", "/l/"+id, client, browser, nil)
+		assert.Equal(t, http.StatusFound, w.Code, "%s is redirected", client)
+		tr.do("GET", "/c/"+id+".gif", client, browser, nil)
+	}
+	for _, client := range []string{"198.51.101.7", "2001:db8:2::9", "203.0.113.8"} {
+		require.Equal(t, http.StatusFound, tr.do("GET", "/l/"+id, client, browser, nil).Code)
+	}
+	tr.do("GET", "/c/"+id+".gif", "203.0.113.8", browser, nil)
+	st := tr.stats(id)
+	assert.Equal(t, uint64(3), st.Clicks, "only the clients -exclude does not list")
+	assert.Equal(t, uint64(3), st.UniqueClicks)
+	assert.Equal(t, uint64(1), st.Conversions)
+	assert.Equal(t, uint64(8), tr.app.tracker.Stats().Excluded, "the excluded clicks and pixels, seen and not counted")
+	tr.assertNoLeak()
+}

@@ -276,6 +276,8 @@ func TestStartFailuresPrintNoAddress(t *testing.T) {
 		{name: "address taken", args: []string{"-db", sqlite, "-addr", taken.Addr().String()}, want: "address already in use"},
 		{name: "bad flag value", args: []string{"-create-per-minute=203.0.113.9"}, want: "-create-per-minute"},
 		{name: "bad proxies", args: []string{"-trusted-proxies", "203.0.113.9/33"}, want: "-trusted-proxies"},
+		{name: "bad exclusions", args: []string{"-db", sqlite, "-exclude", "192.0.2.0/24, 203.0.113.9/33"}, want: "-exclude: entry 2"},
+		{name: "zoned exclusion", args: []string{"-db", sqlite, "-exclude", "fe80::203.0.113.9%eth0"}, want: "-exclude: entry 1"},
 		{name: "missing geoip file", args: []string{"-db", sqlite, "-geoip", filepath.Join(dir, "203.0.113.9.mmdb")}, want: "-geoip"},
 		{name: "missing sqlite directory", args: []string{"-db", "sqlite:" + filepath.Join(dir, "2001:db8::7", "l.db")}, want: "-db: sqlite"},
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go4.org/netipx"
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate/sqlsink"
@@ -153,13 +154,14 @@ func newStatsBackend(ctx context.Context, db *database, now func() time.Time, fl
 // newClickTracker builds the tracker that turns a request into a counted
 // click: the full address is used inside it only.
 func newClickTracker(policy ipmask.Policy, keyring *retention.Keyring, store clickstore.Store, sink clickstore.Sink,
-	resolver *clientip.Resolver, now func() time.Time, logger *slog.Logger, enrich func(*http.Request, netip.Addr) track.Attributes) (*track.Tracker, error) {
+	resolver *clientip.Resolver, exclude *netipx.IPSet, now func() time.Time, logger *slog.Logger, enrich func(*http.Request, netip.Addr) track.Attributes) (*track.Tracker, error) {
 	builder, err := clickstore.NewBuilder(policy, keyring, nil)
 	if err != nil {
 		return nil, err
 	}
 	return track.New(builder, store, sink, &track.Options{
 		Resolver:     resolver,
+		Exclude:      exclude, // -exclude: offices, monitors
 		OptOutHeader: "Sec-GPC",
 		OptOutParam:  "optout",
 		Now:          now,
