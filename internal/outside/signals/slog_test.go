@@ -457,9 +457,9 @@ func TestEveryKind(t *testing.T) {
 // from the Handler: one Handler inside another, the Handler around a
 // JSON handler configured with the Masker's ReplaceAttr, and the
 // Handler's logger after With of an address (which every record then
-// carries, masked); the With case's address is checked masked, not just present. Checked to
-// fail: a Handler whose WithGroup does not open the group on the handler
-// it wraps fails the suite (tried).
+// carries, masked); the With case's address is checked masked, not just
+// present. Checked to fail: a Handler whose WithGroup does not open the
+// group on the handler it wraps fails the suite (tried).
 func TestSlogtestComposed(t *testing.T) {
 	m, err := logmask.NewMasker(ipmask.Default, nil)
 	require.NoError(t, err)
