@@ -223,3 +223,77 @@ func TestBurstsAtTheEdges(t *testing.T) {
 		})
 	}
 }
+
+// countingKeys is a MemoryKeyStore that fails while its toggle is set and
+// counts the calls it gets.
+type countingKeys struct {
+	*retention.MemoryKeyStore
+	t     *toggle
+	calls *atomic.Int64
+}
+
+func (k countingKeys) LoadOrCreate(ctx context.Context, e int64, c [32]byte, ttl time.Duration) ([32]byte, error) {
+	k.calls.Add(1)
+	if err := k.t.err(); err != nil {
+		return [32]byte{}, err
+	}
+	return k.MemoryKeyStore.LoadOrCreate(ctx, e, c, ttl)
+}
+
+func (k countingKeys) Load(ctx context.Context, e int64) ([32]byte, bool, error) {
+	k.calls.Add(1)
+	if err := k.t.err(); err != nil {
+		return [32]byte{}, false, err
+	}
+	return k.MemoryKeyStore.Load(ctx, e)
+}
+
+// keyEdges are steps around the keyring's retry second, the minute
+// between lines and the epoch.
+var keyEdges = []time.Duration{0, time.Nanosecond, time.Second - time.Nanosecond, time.Second, time.Minute - time.Nanosecond,
+	time.Minute, time.Minute + time.Nanosecond, 7 * time.Minute, retention.DefaultWindow}
+
+// TestKeyringBurstsAtTheEdges does for a keyring's key store what
+// TestBurstsAtTheEdges does for the other parts. The keyring asks its
+// store only when it holds no key for the epoch, or a while after a
+// failure, so the model is fed the calls that reached the store: a Keys
+// call that asked is a failure if it answered with ErrLocalKey, else a
+// success. Steps fall around the retry, the minute and the epoch. Checked
+// to fail: the model with "> a minute" disagrees (tried).
+func TestKeyringBurstsAtTheEdges(t *testing.T) {
+	for seed := range uint64(12) {
+		synctest.Test(t, func(t *testing.T) {
+			var buf lockedBuffer
+			tg := &toggle{}
+			var calls atomic.Int64
+			kr, err := retention.NewKeyring(&retention.KeyringOptions{
+				Store:  countingKeys{retention.NewMemoryKeyStore(nil), tg, &calls},
+				Logger: slog.New(slog.NewJSONHandler(&buf, nil)),
+			})
+			require.NoError(t, err)
+			defer kr.Close()
+			r := rand.New(rand.NewPCG(seed, 16))
+			var m model
+			for range 80 {
+				time.Sleep(keyEdges[r.IntN(len(keyEdges))])
+				tg.on.Store(r.IntN(3) != 0)
+				before := calls.Load()
+				now := time.Now()
+				_, _, err := kr.Keys(context.Background(), now)
+				if calls.Load() == before {
+					continue
+				}
+				if errors.Is(err, retention.ErrLocalKey) {
+					m.fail(now)
+				} else {
+					require.NoError(t, err)
+					m.ok()
+				}
+			}
+			text := buf.String()
+			assert.Equal(t, m.lines, burstLines(t, text), "seed %d", seed)
+			assert.Equal(t, m.failuresTotal, kr.Stats().Failures, "every failure counted")
+			ipmasktest.AssertNoRawIP(t, ipmask.Default, text)
+		})
+	}
+}

@@ -1,0 +1,119 @@
+package signals_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/redisstore"
+	"github.com/clickanon/clickanon/internal/redistest"
+	"github.com/clickanon/clickanon/ipmask"
+	"github.com/clickanon/clickanon/ipmask/ipmasktest"
+)
+
+// failHook makes every command of a go-redis client fail while its
+// toggle is set, as a server that answers with errors does.
+type failHook struct{ t *toggle }
+
+func (h failHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h failHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if err := h.t.err(); err != nil {
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h failHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if err := h.t.err(); err != nil {
+			for _, c := range cmds {
+				c.SetErr(err)
+			}
+			return err
+		}
+		return next(ctx, cmds)
+	}
+}
+
+
+// TestRedisStoreBurstsAtTheEdges drives a redisstore Store's Record and
+// Latest, on a fake clock given as Options.Now, through generated runs of
+// failures (every command of the client failing with an error that names
+// a server and a visitor) and successes at the edges of the minute, and
+// compares each operation's burst lines with the documented rule; every
+// failure is counted in Stats and no line holds a raw address. Checked to
+// fail: the model with "> a minute" disagrees (tried).
+func TestRedisStoreBurstsAtTheEdges(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	for _, opName := range []string{"record", "latest"} {
+		t.Run(opName, func(t *testing.T) {
+			for seed := range uint64(4) {
+				tg := &toggle{}
+				client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+				client.AddHook(failHook{tg})
+				defer client.Close()
+				var clock atomic.Int64
+				clock.Store(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC).UnixNano())
+				now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+				var buf lockedBuffer
+				s, err := redisstore.New(context.Background(), client, &redisstore.Options{
+					Prefix: fmt.Sprintf("signals-%s-%d", opName, seed),
+					Now:    now,
+					Logger: slog.New(slog.NewJSONHandler(&buf, nil)),
+				})
+				require.NoError(t, err)
+				defer s.Close()
+				r := rand.New(rand.NewPCG(seed, 17))
+				var m model
+				for i := range 50 {
+					clock.Add(int64(edges[r.IntN(len(edges))]))
+					fail := r.IntN(4) != 0
+					tg.on.Store(fail)
+					c := clickstore.Click{Link: "l", Time: now(), Visitor: clickstore.Pseudonym{byte(i), 1},
+						Network: netip.MustParsePrefix("198.51.100.0/24")}
+					if opName == "record" {
+						_, err = s.Record(context.Background(), c)
+					} else {
+						_, _, err = s.Latest(context.Background(), c.Visitor, clickstore.Pseudonym{}, "l")
+					}
+					assert.Equal(t, fail, err != nil, "op %d: %v", i, err)
+					if fail {
+						m.fail(now())
+					} else {
+						m.ok()
+					}
+				}
+				tg.on.Store(false)
+				var lines []string
+				for _, l := range strings.Split(buf.String(), "\n") {
+					if strings.Contains(l, `"msg":"redisstore: `+opName+` `) {
+						lines = append(lines, l)
+					}
+				}
+				assert.Equal(t, m.lines, burstLines(t, strings.Join(lines, "\n")), "seed %d", seed)
+				st := s.Stats()
+				got := st.RecordErrors
+				if opName == "latest" {
+					got = st.LatestErrors
+				}
+				assert.Equal(t, m.failuresTotal, got, "every failure counted")
+				ipmasktest.AssertNoRawIP(t, ipmask.Default, buf.String())
+			}
+		})
+	}
+}
