@@ -50,7 +50,6 @@ func (h failHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 	}
 }
 
-
 // TestRedisStoreBurstsAtTheEdges drives a redisstore Store's Record and
 // Latest, on a fake clock given as Options.Now, through generated runs of
 // failures (every command of the client failing with an error that names
