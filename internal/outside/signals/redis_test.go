@@ -51,7 +51,7 @@ func (h failHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 }
 
 // TestRedisStoreBurstsAtTheEdges drives a redisstore Store's Record and
-// Latest, on a fake clock given as Options.Now, through generated runs of
+// Latest and a redisstore Sink's Add, on a fake clock given as Options.Now, through generated runs of
 // failures (every command of the client failing with an error that names
 // a server and a visitor) and successes at the edges of the minute, and
 // compares each operation's burst lines with the documented rule; every
@@ -59,7 +59,7 @@ func (h failHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 // fail: the model with "> a minute" disagrees (tried).
 func TestRedisStoreBurstsAtTheEdges(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	for _, opName := range []string{"record", "latest"} {
+	for _, opName := range []string{"record", "latest", "add click"} {
 		t.Run(opName, func(t *testing.T) {
 			for seed := range uint64(4) {
 				tg := &toggle{}
@@ -77,6 +77,12 @@ func TestRedisStoreBurstsAtTheEdges(t *testing.T) {
 				})
 				require.NoError(t, err)
 				defer s.Close()
+				sink, err := redisstore.NewSink(client, &redisstore.SinkOptions{
+					Prefix: fmt.Sprintf("signals-sink-%d", seed),
+					Now:    now,
+					Logger: slog.New(slog.NewJSONHandler(&buf, nil)),
+				})
+				require.NoError(t, err)
 				r := rand.New(rand.NewPCG(seed, 17))
 				var m model
 				for i := range 50 {
@@ -85,10 +91,13 @@ func TestRedisStoreBurstsAtTheEdges(t *testing.T) {
 					tg.on.Store(fail)
 					c := clickstore.Click{Link: "l", Time: now(), Visitor: clickstore.Pseudonym{byte(i), 1},
 						Network: netip.MustParsePrefix("198.51.100.0/24")}
-					if opName == "record" {
+					switch opName {
+					case "record":
 						_, err = s.Record(context.Background(), c)
-					} else {
+					case "latest":
 						_, _, err = s.Latest(context.Background(), c.Visitor, clickstore.Pseudonym{}, "l")
+					default:
+						err = sink.Add(context.Background(), c, clickstore.Unique)
 					}
 					assert.Equal(t, fail, err != nil, "op %d: %v", i, err)
 					if fail {
@@ -106,10 +115,7 @@ func TestRedisStoreBurstsAtTheEdges(t *testing.T) {
 				}
 				assert.Equal(t, m.lines, burstLines(t, strings.Join(lines, "\n")), "seed %d", seed)
 				st := s.Stats()
-				got := st.RecordErrors
-				if opName == "latest" {
-					got = st.LatestErrors
-				}
+				got := map[string]uint64{"record": st.RecordErrors, "latest": st.LatestErrors, "add click": sink.Stats().AddErrors}[opName]
 				assert.Equal(t, m.failuresTotal, got, "every failure counted")
 				ipmasktest.AssertNoRawIP(t, ipmask.Default, buf.String())
 			}
