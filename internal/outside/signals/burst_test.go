@@ -82,6 +82,7 @@ type line struct {
 // the first success after a burst logs one recovery line with the
 // burst's failures and those never logged.
 type model struct {
+	every         time.Duration // the least time between two lines; 0 means a minute
 	failing       bool
 	last          time.Time
 	burst, quiet  uint64
@@ -99,7 +100,11 @@ func (m *model) fail(now time.Time) {
 		return
 	}
 	m.burst++
-	if now.Sub(m.last) >= time.Minute {
+	every := m.every
+	if every == 0 {
+		every = time.Minute
+	}
+	if now.Sub(m.last) >= every {
 		m.lines = append(m.lines, line{"WARN", m.burst, m.quiet})
 		m.last, m.quiet = now, 0
 		return
