@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,6 +21,8 @@ import (
 	"github.com/clickanon/clickanon/internal/redistest"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
+	"github.com/clickanon/clickanon/metrics"
+	"github.com/clickanon/clickanon/retention"
 )
 
 // failHook makes every command of a go-redis client fail while its
@@ -121,4 +124,67 @@ func TestRedisStoreBurstsAtTheEdges(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRedisRetentionGauges records clicks on a redisstore Store at every
+// few seconds of fake time (Options.Now) for an hour and a half, sweeps it
+// through metrics.Sweep every fake second, and reads the gauges the
+// documentation gives for the retention alert: the age of the oldest held
+// click never passes the window plus the sweep interval but does come
+// within ten seconds of the window (the gauge follows the store), held
+// plus swept adds up to the clicks recorded, and every sweep is counted.
+// Checked to fail: a wrapper between the store and metrics.Sweep that
+// reports no Oldest fails the "comes within ten seconds" check (tried).
+func TestRedisRetentionGauges(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer client.Close()
+	var clock atomic.Int64
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	clock.Store(t0.UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	s, err := redisstore.New(context.Background(), client, &redisstore.Options{
+		Prefix: "signals-gauges", Now: now, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer s.Close()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, &metrics.Options{Now: now})
+	require.NoError(t, err)
+	swept, err := m.Sweep("redis", s)
+	require.NoError(t, err)
+
+	alert := (retention.DefaultWindow + retention.DefaultSweepInterval).Seconds()
+	const seconds = 90 * 60
+	sweepEvery := 1
+	recorded := 0
+	var oldest float64
+	for sec := range seconds {
+		clock.Store(t0.Add(time.Duration(sec) * time.Second).UnixNano())
+		if sec%9 == 0 {
+			c := clickstore.Click{Link: "l", Time: now(), Visitor: clickstore.Pseudonym{byte(sec), byte(sec >> 8), 1},
+				Network: netip.MustParsePrefix("198.51.100.0/24")}
+			first, err := s.Record(context.Background(), c)
+			require.NoError(t, err)
+			if first {
+				recorded++
+			}
+		}
+		if sec%sweepEvery == 0 {
+			_, err = swept.Sweep(context.Background(), now())
+			require.NoError(t, err)
+		}
+		if sec%60 == 0 {
+			g := gather(t, reg, "clickanon")
+			require.LessOrEqual(t, value(g, "store_oldest_age_seconds"), alert, "at %ds", sec)
+			oldest = max(oldest, value(g, "store_oldest_age_seconds"))
+		}
+	}
+	assert.GreaterOrEqual(t, oldest, (retention.DefaultWindow - 10*time.Second).Seconds(), "the gauge follows the store")
+	_, err = swept.Sweep(context.Background(), now())
+	require.NoError(t, err)
+	g := gather(t, reg, "clickanon")
+	assert.EqualValues(t, recorded, value(g, "store_held")+value(g, "store_swept_total"))
+	assert.EqualValues(t, seconds/sweepEvery+1, value(g, "store_sweeps_total"))
+	assert.Positive(t, value(g, "store_swept_total"))
+	assert.EqualValues(t, now().Unix(), value(g, "store_last_sweep_timestamp_seconds"))
 }
