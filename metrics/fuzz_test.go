@@ -30,7 +30,7 @@ func FuzzName(f *testing.F) {
 			// quote it (a substring test would flag a name such as '-',
 			// which the fixed wording holds).
 			want := fmt.Sprintf("metrics: sink name of %d bytes: use 1 to 64 letters, digits, '_' and '-'", len(name))
-			spells := fmt.Sprintf("metrics: sink name of %d bytes spells an IP address with hyphens, as EC2 host names do: choose one that does not", len(name))
+			spells := fmt.Sprintf("metrics: sink name of %d bytes spells an IP address with '-' or '_' for its '.' or ':', as host names do: choose one that does not", len(name))
 			if err.Error() != want && err.Error() != spells {
 				t.Fatalf("error %q, want %q or %q", err, want, spells)
 			}

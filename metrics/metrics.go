@@ -20,8 +20,10 @@
 // No label ever carries an address, a network, a pseudonym or a link: the
 // only label values are the fixed outcome names below and the part names
 // the caller gives, which must be letters, digits, '_' and '-' (no '.' and
-// no ':') and must not spell an address the way host names do with '-'
-// ("ip-203-0-113-9" is refused), so no address or network can be one.
+// no ':') and must not spell an address with '-' or '_' for its '.' or
+// ':', as host names do ("ip-203-0-113-9", "203-0-113-9-eu" and
+// "2001-db8--7" are refused; so is a name such as "ab--cd", which reads as
+// the IPv6 address ab::cd), so no address or network can be one.
 //
 // The metrics, with the default namespace "clickanon":
 //
@@ -72,6 +74,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -258,7 +261,7 @@ func (m *Metrics) add(kind, name string, src func(ch chan<- prometheus.Metric)) 
 		return fmt.Errorf("metrics: %s name of %d bytes: use 1 to 64 letters, digits, '_' and '-'", kind, len(name))
 	}
 	if spellsAddress(name) {
-		return fmt.Errorf("metrics: %s name of %d bytes spells an IP address with hyphens, as EC2 host names do: choose one that does not", kind, len(name))
+		return fmt.Errorf("metrics: %s name of %d bytes spells an IP address with '-' or '_' for its '.' or ':', as host names do: choose one that does not", kind, len(name))
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -302,12 +305,39 @@ var anyBit = sync.OnceValue(func() *logmask.Masker {
 	return m
 })
 
-// spellsAddress reports whether logmask reads an address in name: a
-// label must not carry one in any form, not even a developer's choice.
+// spellsAddress reports whether logmask reads an address in name, as it
+// is or with '.' or ':' for each '-' and '_', from its start or from any
+// '-' or '_' on: a label must not carry one in any form, not even a
+// developer's choice. logmask reads hyphens as an address's separators
+// only where a log's host name does (it must not mask "build 1-2-3-4"),
+// nor an address glued to a word before it ("ec2.203.0.113.9"); a part
+// name is read more strictly, since refusing one that merely looks like
+// an address costs only another name.
 func spellsAddress(name string) bool {
 	m := anyBit()
-	return m == nil || m.MaskString(name) != name
+	if m == nil || m.MaskString(name) != name {
+		return true
+	}
+	for _, r := range [...]*strings.Replacer{dotted, coloned} {
+		s := r.Replace(name)
+		for i := 0; i < len(s); i++ {
+			if i > 0 && name[i-1] != '-' && name[i-1] != '_' {
+				continue
+			}
+			if t := s[i:]; m.MaskString(t) != t {
+				return true
+			}
+		}
+	}
+	return false
 }
+
+// dotted and coloned write a name's '-' and '_' as an address's
+// separators.
+var (
+	dotted  = strings.NewReplacer("-", ".", "_", ".")
+	coloned = strings.NewReplacer("-", ":", "_", ":")
+)
 
 func validNamespace(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -31,6 +31,9 @@ const staleSweeps = 10
 type sweeper struct {
 	name string
 	*retention.Sweeper
+	// since is when the app built it: a first sweep that hangs leaves no
+	// Last to go stale, so staleness counts from here until then.
+	since time.Time
 }
 
 // observe registers the app's parts on a fresh Prometheus registry (and
@@ -93,7 +96,7 @@ func (a *app) observe(storeKind string) error {
 		if err != nil {
 			return err
 		}
-		a.sweepers = append(a.sweepers, sweeper{p.name, sw})
+		a.sweepers = append(a.sweepers, sweeper{p.name, sw, a.now()})
 	}
 	return nil
 }
@@ -125,7 +128,7 @@ type partHealth struct {
 	Failures  uint64     `json:"sweep_failures"`       // failed sweeps since start
 	Held      *int       `json:"held,omitempty"`       // entries held after the last successful sweep
 	Failing   bool       `json:"last_sweep_failed"`    // the last sweep returned an error
-	Stale     bool       `json:"sweep_stale,omitzero"` // no sweep for staleSweeps intervals
+	Stale     bool       `json:"sweep_stale,omitzero"` // no sweep for staleSweeps intervals (since the start, before the first)
 }
 
 // health is the body of /healthz.
@@ -147,16 +150,19 @@ func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
 	for _, sw := range a.sweepers {
 		at, st, err := sw.Last()
 		p := partHealth{Name: sw.name, Failures: sw.Failures(), Failing: err != nil}
+		last := sw.since
 		if !at.IsZero() {
 			p.LastSweep = &at
-			p.Stale = now.Sub(at) > staleSweeps*retention.DefaultSweepInterval
+			last = at
 		}
+		p.Stale = now.Sub(last) > staleSweeps*retention.DefaultSweepInterval
 		if !at.IsZero() && err == nil {
 			held := st.Held
 			p.Held = &held
 		}
-		// Before its first sweep a store counts as reachable: it was
-		// reached when the app started.
+		// Before its first sweep a store counts as reachable (it was
+		// reached when the app started) for staleSweeps intervals: a
+		// first sweep that hangs on a server lost meanwhile is stale too.
 		p.Reachable = !p.Failing && !p.Stale
 		ok = ok && p.Reachable
 		h.Stores = append(h.Stores, p)

@@ -27,6 +27,7 @@ const canary = "203.0.113.9"
 // every body it answered kept for the leak check.
 type observed struct {
 	t      *testing.T
+	clock  *clickstoretest.Clock
 	app    *app
 	h      http.Handler
 	logs   *syncBuffer
@@ -44,6 +45,7 @@ func newObserved(t *testing.T, redisAddr string) *observed {
 		addr: "127.0.0.1:8080", db: "sqlite:" + filepath.Join(t.TempDir(), "links.db"), redis: redisAddr,
 		trustedProxies: "10.0.0.0/8", now: clock.Now, storeTimeout: 200 * time.Millisecond, closeTimeout: time.Second,
 	}
+	o.clock = clock
 	o.app, err = newApp(context.Background(), cfg, logger)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = o.app.Close() })
@@ -188,4 +190,36 @@ func metricValue(t *testing.T, body, series string) float64 {
 	}
 	require.Failf(t, "no such series in /metrics", "%s", series)
 	return 0
+}
+
+// A store whose first sweep never ends (a server lost between the start
+// and that sweep, on which the sweep hangs) is not called reachable for
+// ever: after staleSweeps intervals with no sweep since the app started,
+// /healthz calls it stale and answers 503; a sweep makes it reachable
+// again.
+func TestHealthzFirstSweepNeverEnds(t *testing.T) {
+	o := newObserved(t, "")
+	code, h := o.health()
+	assert.Equal(t, http.StatusOK, code, "just started, not swept yet")
+	for _, p := range h.Stores {
+		assert.True(t, p.Reachable, p.Name)
+		assert.Nil(t, p.LastSweep, p.Name)
+	}
+
+	o.clock.Advance(staleSweeps*time.Second + time.Millisecond)
+	code, h = o.health()
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	for _, p := range h.Stores {
+		assert.False(t, p.Reachable, p.Name)
+		assert.True(t, p.Stale, p.Name)
+		assert.Nil(t, p.LastSweep, p.Name)
+	}
+
+	o.sweepAll()
+	code, h = o.health()
+	assert.Equal(t, http.StatusOK, code, "swept")
+	for _, p := range h.Stores {
+		assert.True(t, p.Reachable, p.Name)
+		assert.False(t, p.Stale, p.Name)
+	}
 }

@@ -516,3 +516,47 @@ func TestHandlerGroupNamesJoinedToKeys(t *testing.T) {
 		})
 	}
 }
+
+// captured keeps the last record a Handler passed on.
+type captured struct{ r *slog.Record }
+
+func (c captured) Enabled(context.Context, slog.Level) bool { return true }
+func (c captured) Handle(_ context.Context, r slog.Record) error {
+	*c.r = r.Clone()
+	return nil
+}
+func (c captured) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c captured) WithGroup(string) slog.Handler      { return c }
+
+// TestHandlerTimeZoneNames checks that the zone name of a time value, and
+// of the record's time, is masked where it holds an address, since
+// Time.String (and so slog.Value.String) writes it, while the instant and
+// its offset are kept; ReplaceAttr masks the built-in time attribute too.
+// A time in a zone of an ordinary name costs no allocation.
+func TestHandlerTimeZoneNames(t *testing.T) {
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.FixedZone("203.0.113.9", 3600))
+	var got slog.Record
+	h := mustHandler(t, captured{&got}, nil)
+	r := slog.NewRecord(at, slog.LevelInfo, "m", 0)
+	r.AddAttrs(slog.Time("t", at), slog.Group("g", slog.Time("t", at)))
+	require.NoError(t, h.Handle(context.Background(), r))
+	var text strings.Builder
+	text.WriteString(got.Time.String())
+	got.Attrs(func(a slog.Attr) bool { text.WriteString(" " + a.Value.String()); return true })
+	ipmasktest.AssertNoRawIP(t, ipmask.Default, text.String())
+	assert.True(t, got.Time.Equal(at), "the instant is kept")
+	_, off := got.Time.Zone()
+	assert.Equal(t, 3600, off, "the offset is kept")
+	assert.Contains(t, text.String(), "+0100 203.0.113.0")
+
+	m, err := logmask.NewMasker(ipmask.Default, nil)
+	require.NoError(t, err)
+	a := m.ReplaceAttr(nil, slog.Time(slog.TimeKey, at))
+	ipmasktest.AssertNoRawIP(t, ipmask.Default, a.Value.String())
+
+	plain := time.Date(2026, 12, 1, 9, 0, 0, 0, time.FixedZone("CET", 3600))
+	r = slog.NewRecord(plain, slog.LevelInfo, "m", 0)
+	r.AddAttrs(slog.Time("t", plain), slog.Time("local", plain.Local()))
+	n := mustHandler(t, nop{}, nil)
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = n.Handle(context.Background(), r) }))
+}

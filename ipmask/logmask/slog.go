@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
@@ -33,18 +34,21 @@ type HandlerOptions struct {
 // attribute names: the message, attribute keys and group names, string
 // values, [netip.Addr], [netip.Prefix], [netip.AddrPort], [net.IP],
 // [*net.IPNet], [*net.TCPAddr], [*net.UDPAddr], [*net.IPAddr], []byte,
-// [slog.LogValuer] results, and attributes inside groups and given to
-// WithAttrs. Any other value (an error, a [fmt.Stringer], a struct, a map,
-// a slice, a pointer) is read in every way a wrapped handler may write it:
-// its Error or String text, fmt's %+v, its MarshalText and MarshalJSON
-// output (or the error text a handler writes when one fails), fmt's %v
-// for a [fmt.Formatter] (as [slog.Value.String] writes it),
-// encoding/json's rendering of a struct, map, slice or interface
-// (which follows the pointers %+v prints as hex, and shows the exported
-// fields a String method may leave out; not for an error, whose Error text
-// slog's JSON handler writes), the string a pointer leads to or a String
-// method hides (a *string, as cloud SDKs hold an address), and the bytes
-// of a named byte slice such as [encoding/json.RawMessage]. If any of
+// [slog.LogValuer] results, the zone names of [time.Time] values and of
+// the record's time (which Time.String, and so [slog.Value.String],
+// writes; the instant and its offset are kept), and attributes inside
+// groups and given to WithAttrs. Any other value (an error, a
+// [fmt.Stringer], a struct, a map, a slice, a pointer) is read in every
+// way a wrapped handler may write it: its Error or String text, fmt's
+// %+v, its MarshalText and MarshalJSON output (or the error text a
+// handler writes when one fails), fmt's %v for a [fmt.Formatter] (as
+// [slog.Value.String] writes it), encoding/json's rendering of a struct,
+// map, slice or interface (which follows the pointers %+v prints as hex,
+// and shows the exported fields a String method may leave out; not for an
+// error, whose Error text slog's JSON handler writes), the string a
+// pointer leads to or a String method hides (a *string, as cloud SDKs
+// hold an address), and the bytes of a named byte slice such as
+// [encoding/json.RawMessage]. If any of
 // those holds an address, the value is replaced by the first that does,
 // masked. A method that panics (such as Error on a nil pointer) does not
 // reach the caller: the value is read as slog's handlers write it then,
@@ -129,6 +133,8 @@ func (h *Handler) Enabled(ctx context.Context, l slog.Level) bool {
 // Handle masks the addresses in r and passes it on to the wrapped handler.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	msg, changed := h.m.maskQuoted(r.Message)
+	at, tc := h.m.maskTime(r.Time)
+	changed = changed || tc
 	if !changed {
 		r.Attrs(func(a slog.Attr) bool {
 			_, changed = h.m.maskAttr(a, &h.groups)
@@ -138,7 +144,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 			return h.next.Handle(ctx, r)
 		}
 	}
-	out := slog.NewRecord(r.Time, r.Level, msg, r.PC)
+	out := slog.NewRecord(at, r.Level, msg, r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		a, _ = h.m.maskAttr(a, &h.groups)
 		out.AddAttrs(a)
@@ -252,6 +258,10 @@ func (m *Masker) maskValue(v slog.Value, path *groupPath) (slog.Value, bool) {
 		}
 	case slog.KindGroup:
 		return m.maskGroup(v, path, false)
+	case slog.KindTime:
+		if t, changed := m.maskTime(v.Time()); changed {
+			return slog.TimeValue(t), true
+		}
 	case slog.KindAny:
 		return m.maskAny(v)
 	}
@@ -471,6 +481,20 @@ func (m *Masker) maskText(v slog.Value, text string) (slog.Value, bool) {
 		return slog.StringValue(s), true
 	}
 	return v, false
+}
+
+// maskTime returns t in a fixed zone of the same offset named by t's
+// zone name, masked, if the name of t's zone or of its location holds an
+// address: Time.String, and so slog.Value.String, writes the zone's name
+// ("+0100 203.0.113.9"), and a location can be made or loaded under any
+// name. Otherwise it returns t, without allocating.
+func (m *Masker) maskTime(t time.Time) (time.Time, bool) {
+	name, off := t.Zone()
+	zone, zc := m.maskQuoted(name)
+	if _, lc := m.maskQuoted(t.Location().String()); !zc && !lc {
+		return t, false
+	}
+	return t.In(time.FixedZone(zone, off)), true
 }
 
 // maskAddr masks a as the Masker masks an address in text, dropping its
