@@ -18,6 +18,7 @@ import (
 func init() {
 	clauses = []clause{
 		{"WindowBoundary", testWindowBoundary},
+		{"WindowByStoreClock", testWindowByStoreClock},
 		{"OneFirstPerVisitorAndLink", testOneFirst},
 		{"PrevVisitorIsSameVisitor", testPrevVisitor},
 		{"RepeatDoesNotExtendLifetime", testRepeatDoesNotExtend},
@@ -145,6 +146,31 @@ func testWindowBoundary(t *testing.T, newStore NewStore) {
 	}
 	if !e.record(click(v, "boundary", t0.Add(window))) {
 		t.Error("click at t+W not first although the earlier one expired")
+	}
+}
+
+// A click's lifetime must run from when the store's clock recorded it,
+// whatever its Time says (a click stamped by another machine, late or
+// early): readable until that clock reads t+W-1ns, gone at t+W.
+func testWindowByStoreClock(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	skews := []time.Duration{-window - time.Hour, -time.Minute, -1, 1, time.Minute, window + time.Hour}
+	for i, d := range skews {
+		if !e.record(click(visitor(i), "skewed", t0.Add(d))) {
+			t.Fatalf("click stamped %v from the store's clock was not first", d)
+		}
+	}
+	e.clock.Set(t0.Add(window - 1))
+	for i, d := range skews {
+		if _, ok := e.latest(visitor(i), clickstore.Pseudonym{}, "skewed"); !ok {
+			t.Errorf("click stamped %v from the store's clock gone at t+W-1ns: its lifetime was taken from Click.Time, not the store's clock", d)
+		}
+	}
+	e.clock.Set(t0.Add(window))
+	for i, d := range skews {
+		if _, ok := e.latest(visitor(i), clickstore.Pseudonym{}, "skewed"); ok {
+			t.Errorf("click stamped %v from the store's clock readable at t+W: its lifetime was taken from Click.Time, not the store's clock", d)
+		}
 	}
 }
 
@@ -344,16 +370,21 @@ func testEraseVisitor(t *testing.T, newStore NewStore) {
 	}
 }
 
-// EraseLink must destroy exactly the clicks on that link and count them.
+// EraseLink must destroy exactly the clicks on that link and count them,
+// and none on a link whose ID begins or ends like it, or is a prefix of it.
 func testEraseLink(t *testing.T, newStore NewStore) {
 	e := setup(t, newStore, 0)
+	others := []string{"kept", "gon", "gone/2", "gonE", "xgone"}
 	for i := range 20 {
 		e.record(click(visitor(i), "gone", t0))
-		e.record(click(visitor(i), "kept", t0))
+		e.record(click(visitor(i), others[i%len(others)], t0))
 	}
 	n, err := e.store.EraseLink(e.ctx, "gone")
-	if err != nil || n != 20 {
-		t.Fatalf("EraseLink = %d, %v; want 20, nil", n, err)
+	if err != nil {
+		t.Fatalf("EraseLink: %v", err)
+	}
+	if n != 20 {
+		t.Errorf("EraseLink = %d; want 20, the clicks on that link alone", n)
 	}
 	for _, c := range e.all() {
 		if c.Link == "gone" {
@@ -361,7 +392,7 @@ func testEraseLink(t *testing.T, newStore NewStore) {
 		}
 	}
 	if n := len(e.all()); n != 20 {
-		t.Errorf("%d clicks left, want the 20 on the other link", n)
+		t.Errorf("%d clicks left, want the 20 on the other links: EraseLink(\"gone\") erased a click on another link (%q)", n, others)
 	}
 	if n, err := e.store.EraseLink(e.ctx, "never"); err != nil || n != 0 {
 		t.Errorf("EraseLink(unknown) = %d, %v; want 0, nil", n, err)
