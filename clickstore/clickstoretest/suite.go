@@ -30,6 +30,7 @@ func init() {
 		{"Sweep", testSweep},
 		{"SweepFarFuture", testSweepFarFuture},
 		{"NilContext", testNilContext},
+		{"DoneContext", testDoneContext},
 		{"InvalidInput", testInvalid},
 		{"Full", testFull},
 		{"Closed", testClosed},
@@ -488,6 +489,43 @@ func testNilContext(t *testing.T, newStore NewStore) {
 	}
 }
 
+// A context that is done (a request the client gave up on, a deadline
+// passed) must end every method with an error wrapping its error, and a
+// Record so refused must hold nothing.
+func testDoneContext(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	v := visitor(1)
+	e.record(click(v, "held", t0))
+	calls := []struct {
+		op   string
+		call func() error
+	}{
+		{"Record", func() error { _, err := e.store.Record(done, click(v, "d", t0)); return err }},
+		{"Latest", func() error { _, _, err := e.store.Latest(done, v, clickstore.Pseudonym{}, ""); return err }},
+		{"All", func() error {
+			for _, err := range e.store.All(done) {
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"EraseVisitor", func() error { _, err := e.store.EraseVisitor(done, visitor(2)); return err }},
+		{"EraseLink", func() error { _, err := e.store.EraseLink(done, "d"); return err }},
+		{"Sweep", func() error { _, err := e.store.Sweep(done, t0); return err }},
+	}
+	for _, c := range calls {
+		if err := c.call(); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a done context = %v; want an error wrapping context.Canceled", c.op, err)
+		}
+	}
+	if !e.record(click(v, "d", t0)) {
+		t.Error("Record with a done context held its click: the next one was not first")
+	}
+}
+
 // Invalid clicks must be rejected with ErrInvalidClick and not held.
 func testInvalid(t *testing.T, newStore NewStore) {
 	e := setup(t, newStore, 0)
@@ -548,8 +586,8 @@ func testFull(t *testing.T, newStore NewStore) {
 		}
 	}
 	e.clock.Set(t0.Add(window))
-	if !e.record(click(visitor(capacity), "f", t0.Add(window))) {
-		t.Error("click after the held ones expired was not first")
+	if first, err := e.store.Record(e.ctx, click(visitor(capacity), "f", t0.Add(window))); err != nil || !first {
+		t.Errorf("Record after the held clicks expired = %v, %v; want first: expired clicks still count against the capacity", first, err)
 	}
 }
 

@@ -88,6 +88,9 @@ func (s *mapStore) enter(ctx context.Context, op string) error {
 		}
 		return errors.New("mapstore: " + op + ": nil context")
 	}
+	if err := ctx.Err(); err != nil && s.bug != "ignores a done ctx" {
+		return fmt.Errorf("mapstore: %s: %w", op, err)
+	}
 	if s.closed && s.bug != "readable after Close" {
 		return fmt.Errorf("mapstore: %s: %w", op, clickstore.ErrClosed)
 	}
@@ -125,7 +128,9 @@ func (s *mapStore) Record(ctx context.Context, c clickstore.Click) (bool, error)
 	if s.bug == "lifetime from Click.Time" {
 		put = c.Time
 	}
-	s.expire(now)
+	if s.bug != "expired clicks fill it" {
+		s.expire(now)
+	}
 	for i, e := range s.held {
 		if e.c.Link == c.Link && s.same(e, c.Visitor, c.PrevVisitor) && s.live(e, now) {
 			switch s.bug {
@@ -143,7 +148,9 @@ func (s *mapStore) Record(ctx context.Context, c clickstore.Click) (bool, error)
 		}
 		s.held = s.held[1:]
 	}
-	c.PrevVisitor = clickstore.Pseudonym{}
+	if s.bug != "keeps PrevVisitor" {
+		c.PrevVisitor = clickstore.Pseudonym{}
+	}
 	s.held = append(s.held, entry{c, put})
 	return true, nil
 }
@@ -159,7 +166,11 @@ func (s *mapStore) Latest(ctx context.Context, v, prev clickstore.Pseudonym, lin
 	}
 	now := s.clock()
 	s.expire(now)
-	for _, e := range slices.Backward(s.held) {
+	order := slices.Backward(s.held)
+	if s.bug == "Latest gives the oldest" {
+		order = slices.All(s.held)
+	}
+	for _, e := range order {
 		if s.live(e, now) && (link == "" || e.c.Link == link) && s.same(e, v, prev) {
 			return e.c, true, nil
 		}
@@ -281,6 +292,9 @@ func (s *mapStore) Sweep(ctx context.Context, now time.Time) (retention.SweepSta
 	st.Held = len(s.held)
 	for _, e := range s.held {
 		st.Oldest = max(st.Oldest, now.Sub(e.put))
+	}
+	if s.bug == "Sweep reports no age" {
+		st.Oldest = 0
 	}
 	return st, nil
 }

@@ -62,6 +62,11 @@ func TestSuiteFailsEveryWrongStore(t *testing.T) {
 		{"readable after Close", "Closed", `after Close = <nil>; want an error wrapping ErrClosed`},
 		{"clock goes back", "ClockBackDoesNotRevive", `readable again after the clock went back`},
 		{"no validation", "InvalidInput", `want an error wrapping ErrInvalidClick`},
+		{"expired clicks fill it", "Full", `expired clicks still count against the capacity`},
+		{"keeps PrevVisitor", "RoundTrip", `not read back intact`},
+		{"Latest gives the oldest", "Latest", `any link: Latest = "a", true; want "b"`},
+		{"Sweep reports no age", "Sweep", `want 5 held, 0 deleted, oldest 1m`},
+		{"ignores a done ctx", "DoneContext", `with a done context`},
 		{"holds conversions", "InvalidInput", `conversion: Record = true, <nil>`},
 	}
 	exe, err := os.Executable()
