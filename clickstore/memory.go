@@ -70,7 +70,9 @@ type MemoryOptions struct {
 // Record on its shard after t+W, a Sweep after t+W, or the store's own
 // timer (a runtime timer, not a goroutine, stopped by Close), which fires
 // at the oldest click's deadline or a second after it last fired, if that
-// is sooner, while the store holds clicks: within a second of t+W by the
+// is sooner (a second after, if the store's clock has not moved since it
+// last fired: a stalled or coarse Now does not make it spin), while the
+// store holds clicks: within a second of t+W by the
 // store's clock, also when that clock is stepped forward past t+W (the
 // timer waits on the runtime's clock, which does not see the step). The
 // store's clock only moves forward, and advances with the later of the
@@ -99,9 +101,10 @@ type Memory struct {
 	held   atomic.Int64
 	closed atomic.Bool
 
-	timerMu sync.Mutex
-	timer   *time.Timer
-	armed   atomic.Bool
+	timerMu  sync.Mutex
+	timer    *time.Timer
+	armed    atomic.Bool
+	lastFire int64 // the store's clock when the timer last fired
 
 	shards [numShards]shard
 }
@@ -541,7 +544,16 @@ func (m *Memory) fire() {
 	_, next, ok := m.sweepAll(now)
 	if ok {
 		m.armed.Store(true)
-		m.timer.Reset(min(time.Duration(next-now), timerTick))
+		d := time.Duration(next - now)
+		if now == m.lastFire {
+			// The store's clock has not moved since the last firing (a
+			// stalled or coarse Now, a fake clock): waiting for the
+			// deadline by the runtime's clock would fire again and again
+			// while it stands still, a busy loop. Look again in a tick.
+			d = timerTick
+		}
+		m.lastFire = now
+		m.timer.Reset(min(d, timerTick))
 	}
 }
 
