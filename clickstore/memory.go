@@ -384,7 +384,9 @@ func (m *Memory) Latest(ctx context.Context, visitor, prev Pseudonym, link strin
 }
 
 // All implements [Store]. It reads each shard in batches, so it never holds
-// a lock while the caller's loop body runs.
+// a lock while the caller's loop body runs; once Close has returned, the
+// iteration yields no held click, only an error wrapping ErrClosed, even
+// if Close was called from its loop body.
 func (m *Memory) All(ctx context.Context) iter.Seq2[Click, error] {
 	return func(yield func(Click, error) bool) {
 		if err := m.enter(ctx, "all"); err != nil {
@@ -392,6 +394,7 @@ func (m *Memory) All(ctx context.Context) iter.Seq2[Click, error] {
 			return
 		}
 		buf := make([]Click, 0, allBatch)
+		defer clear(buf[:cap(buf)]) // copies of held clicks: leave none in the heap
 		for i := range m.shards {
 			s := &m.shards[i]
 			var cursor uint32
@@ -413,6 +416,12 @@ func (m *Memory) All(ctx context.Context) iter.Seq2[Click, error] {
 				buf, cursor = s.batch(buf[:0], cursor, m.now(), m.window)
 				s.mu.Unlock()
 				for _, c := range buf {
+					if m.closed.Load() {
+						// Closed while the loop ran (from its body, say):
+						// the batch read before is no longer held.
+						yield(Click{}, errClosed("all"))
+						return
+					}
 					if !yield(c, nil) {
 						return
 					}
