@@ -296,12 +296,26 @@ func (m *Memory) recordPrev(c *Click, s, p *shard, now int64) (bool, error) {
 			return false, nil
 		}
 	}
-	if m.held.Add(1) > m.capacity {
-		m.held.Add(-1)
+	if !m.reserve() {
 		return false, fmt.Errorf("clickstore: record: %w (capacity %d)", ErrFull, m.capacity)
 	}
 	s.insert(c, now)
 	return true, nil
+}
+
+// reserve counts one more held click and reports whether it fits. It never
+// counts past the capacity, not even for a moment: Len and Sweep read the
+// count while Records run.
+func (m *Memory) reserve() bool {
+	for {
+		h := m.held.Load()
+		if h >= m.capacity {
+			return false
+		}
+		if m.held.CompareAndSwap(h, h+1) {
+			return true
+		}
+	}
 }
 
 // lockAfter locks p while s is locked, if that keeps the address order
