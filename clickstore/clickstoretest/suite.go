@@ -176,38 +176,48 @@ func testWindowByStoreClock(t *testing.T, newStore NewStore) {
 }
 
 // Under many concurrent Records, exactly one per visitor and link must be
-// reported first.
+// reported first. The goroutines start together and go through the keys
+// in the same order, round after round on new links, so that Records of
+// one key do meet: a store that checks and inserts apart fails.
 func testOneFirst(t *testing.T, newStore NewStore) {
 	e := setup(t, newStore, 0)
-	const visitors, links, goroutines = 8, 4, 16
-	var firsts [visitors][links]atomic.Int32
-	var wg sync.WaitGroup
-	errs := make(chan error, goroutines)
-	for g := range goroutines {
-		wg.Go(func() {
-			for i := range visitors * links {
-				k := (i + g) % (visitors * links)
-				v, l := k/links, k%links
-				first, err := e.store.Record(e.ctx, click(visitor(v), fmt.Sprint("link", l), t0))
-				if err != nil {
-					errs <- err
-					return
+	const visitors, links, goroutines, rounds = 8, 4, 16, 8
+	var firsts [rounds][visitors][links]atomic.Int32
+	errs := make(chan error, goroutines*rounds)
+	for r := range rounds {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := range goroutines {
+			wg.Go(func() {
+				<-start
+				for i := range visitors * links {
+					// Odd rounds shift each goroutine's start a little.
+					k := (i + g*(r%2)) % (visitors * links)
+					v, l := k/links, k%links
+					first, err := e.store.Record(e.ctx, click(visitor(v), fmt.Sprint("link", r, "-", l), t0))
+					if err != nil {
+						errs <- err
+						return
+					}
+					if first {
+						firsts[r][v][l].Add(1)
+					}
 				}
-				if first {
-					firsts[v][l].Add(1)
-				}
-			}
-		})
+			})
+		}
+		close(start)
+		wg.Wait()
 	}
-	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Fatalf("Record: %v", err)
 	}
-	for v := range visitors {
-		for l := range links {
-			if n := firsts[v][l].Load(); n != 1 {
-				t.Errorf("visitor %d on link %d: %d firsts, want exactly 1", v, l, n)
+	for r := range rounds {
+		for v := range visitors {
+			for l := range links {
+				if n := firsts[r][v][l].Load(); n != 1 {
+					t.Errorf("round %d, visitor %d on link %d: %d firsts, want exactly 1", r, v, l, n)
+				}
 			}
 		}
 	}
