@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -122,6 +123,27 @@ func (s *mapStore) Record(ctx context.Context, c clickstore.Click) (bool, error)
 		if c.Kind != clickstore.KindClick && s.bug != "holds conversions" {
 			return false, fmt.Errorf("mapstore: record: kind: %w", clickstore.ErrInvalidClick)
 		}
+	}
+	if s.bug == "checks and inserts apart" {
+		// Look under the lock, then let it go before inserting: two
+		// Records of one key may both find nothing held.
+		held := false
+		now := s.clock()
+		for _, e := range s.held {
+			held = held || e.c.Link == c.Link && s.same(e, c.Visitor, c.PrevVisitor) && s.live(e, now)
+		}
+		if held {
+			return false, nil
+		}
+		s.mu.Unlock()
+		runtime.Gosched()
+		s.mu.Lock()
+		if len(s.held) >= s.capacity {
+			return false, fmt.Errorf("mapstore: record: %w", clickstore.ErrFull)
+		}
+		c.PrevVisitor = clickstore.Pseudonym{}
+		s.held = append(s.held, entry{c, now})
+		return true, nil
 	}
 	now := s.clock()
 	put := now

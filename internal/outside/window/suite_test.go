@@ -67,6 +67,7 @@ func TestSuiteFailsEveryWrongStore(t *testing.T) {
 		{"Latest gives the oldest", "Latest", `any link: Latest = "a", true; want "b"`},
 		{"Sweep reports no age", "Sweep", `want 5 held, 0 deleted, oldest 1m`},
 		{"ignores a done ctx", "DoneContext", `with a done context`},
+		{"checks and inserts apart", "OneFirstPerVisitorAndLink", `firsts, want exactly 1`},
 		{"holds conversions", "InvalidInput", `conversion: Record = true, <nil>`},
 	}
 	exe, err := os.Executable()
