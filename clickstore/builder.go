@@ -85,7 +85,13 @@ func DigestAgent(userAgent string) AgentDigest {
 // Device) are left for the caller to set.
 //
 // A zero addr, an empty or over-long link and a zero now are errors
-// wrapping ErrInvalidClick; keyring failures are returned wrapped.
+// wrapping ErrInvalidClick; keyring failures are returned wrapped (a now
+// outside the years 1678 to 2262 is one). Build checks nothing else of
+// what [Click.Validate] checks: a link that is not text or holds an
+// address comes back in a Click that Validate, and so every Store, refuses
+// with ErrInvalidClick. Every Click Build returns without an error from
+// an acceptable link passes Validate, whatever the address, user agent and
+// policy.
 //
 // When the keyring's store fails and a local key stands in (see
 // [retention.ErrLocalKey]), Build returns the complete Click together with

@@ -85,7 +85,8 @@ func (p Pseudonym) AppendText(b []byte) ([]byte, error) { return hex.AppendEncod
 func (p Pseudonym) MarshalText() ([]byte, error) { return p.AppendText(nil) }
 
 // UnmarshalText implements [encoding.TextUnmarshaler]; it accepts what
-// [Pseudonym.String] gives and nothing else. A nil p is an error.
+// [Pseudonym.String] gives, in lower or upper case, and nothing else, as
+// [ParsePseudonym] does. A nil p is an error.
 func (p *Pseudonym) UnmarshalText(b []byte) error {
 	if p == nil {
 		return errors.New("clickstore: pseudonym: UnmarshalText into a nil *Pseudonym")
@@ -98,7 +99,8 @@ func (p *Pseudonym) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// ParsePseudonym parses the 32 hex digits [Pseudonym.String] gives. An
+// ParsePseudonym parses the 32 hex digits [Pseudonym.String] gives (upper
+// case digits too). An
 // error says what was wrong (the length, the position of a byte that is not
 // a hex digit) without quoting s, which may be anything a client sent.
 func ParsePseudonym(s string) (Pseudonym, error) {

@@ -70,7 +70,9 @@ type MemoryOptions struct {
 // Record on its shard after t+W, a Sweep after t+W, or the store's own
 // timer (a runtime timer, not a goroutine, stopped by Close), which fires
 // at the oldest click's deadline or a second after it last fired, if that
-// is sooner, while the store holds clicks: within a second of t+W by the
+// is sooner (a second after, if the store's clock has not moved since it
+// last fired: a stalled or coarse Now does not make it spin), while the
+// store holds clicks: within a second of t+W by the
 // store's clock, also when that clock is stepped forward past t+W (the
 // timer waits on the runtime's clock, which does not see the step). The
 // store's clock only moves forward, and advances with the later of the
@@ -99,9 +101,10 @@ type Memory struct {
 	held   atomic.Int64
 	closed atomic.Bool
 
-	timerMu sync.Mutex
-	timer   *time.Timer
-	armed   atomic.Bool
+	timerMu  sync.Mutex
+	timer    *time.Timer
+	armed    atomic.Bool
+	lastFire int64 // the store's clock when the timer last fired
 
 	shards [numShards]shard
 }
@@ -293,12 +296,26 @@ func (m *Memory) recordPrev(c *Click, s, p *shard, now int64) (bool, error) {
 			return false, nil
 		}
 	}
-	if m.held.Add(1) > m.capacity {
-		m.held.Add(-1)
+	if !m.reserve() {
 		return false, fmt.Errorf("clickstore: record: %w (capacity %d)", ErrFull, m.capacity)
 	}
 	s.insert(c, now)
 	return true, nil
+}
+
+// reserve counts one more held click and reports whether it fits. It never
+// counts past the capacity, not even for a moment: Len and Sweep read the
+// count while Records run.
+func (m *Memory) reserve() bool {
+	for {
+		h := m.held.Load()
+		if h >= m.capacity {
+			return false
+		}
+		if m.held.CompareAndSwap(h, h+1) {
+			return true
+		}
+	}
 }
 
 // lockAfter locks p while s is locked, if that keeps the address order
@@ -381,7 +398,9 @@ func (m *Memory) Latest(ctx context.Context, visitor, prev Pseudonym, link strin
 }
 
 // All implements [Store]. It reads each shard in batches, so it never holds
-// a lock while the caller's loop body runs.
+// a lock while the caller's loop body runs; once Close has returned, the
+// iteration yields no held click, only an error wrapping ErrClosed, even
+// if Close was called from its loop body.
 func (m *Memory) All(ctx context.Context) iter.Seq2[Click, error] {
 	return func(yield func(Click, error) bool) {
 		if err := m.enter(ctx, "all"); err != nil {
@@ -389,6 +408,7 @@ func (m *Memory) All(ctx context.Context) iter.Seq2[Click, error] {
 			return
 		}
 		buf := make([]Click, 0, allBatch)
+		defer clear(buf[:cap(buf)]) // copies of held clicks: leave none in the heap
 		for i := range m.shards {
 			s := &m.shards[i]
 			var cursor uint32
@@ -410,6 +430,12 @@ func (m *Memory) All(ctx context.Context) iter.Seq2[Click, error] {
 				buf, cursor = s.batch(buf[:0], cursor, m.now(), m.window)
 				s.mu.Unlock()
 				for _, c := range buf {
+					if m.closed.Load() {
+						// Closed while the loop ran (from its body, say):
+						// the batch read before is no longer held.
+						yield(Click{}, errClosed("all"))
+						return
+					}
 					if !yield(c, nil) {
 						return
 					}
@@ -541,7 +567,16 @@ func (m *Memory) fire() {
 	_, next, ok := m.sweepAll(now)
 	if ok {
 		m.armed.Store(true)
-		m.timer.Reset(min(time.Duration(next-now), timerTick))
+		d := time.Duration(next - now)
+		if now == m.lastFire {
+			// The store's clock has not moved since the last firing (a
+			// stalled or coarse Now, a fake clock): waiting for the
+			// deadline by the runtime's clock would fire again and again
+			// while it stands still, a busy loop. Look again in a tick.
+			d = timerTick
+		}
+		m.lastFire = now
+		m.timer.Reset(min(d, timerTick))
 	}
 }
 

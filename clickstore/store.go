@@ -42,7 +42,8 @@ import (
 //     KindClick, are rejected with an error wrapping ErrInvalidClick. A
 //     nil context is an error, never a panic, and leaves the store
 //     working; so is Sweep at any time, even past 2262 (it then destroys
-//     every click).
+//     every click). A done context ends any method with an error wrapping
+//     its Err, and a Record it ends holds nothing.
 //   - Errors describe, never echo. An error says which field or argument
 //     was wrong, what kind of fault and its length, and never holds a
 //     link, a label or an address: errors get logged, and a link may hold

@@ -18,6 +18,7 @@ import (
 func init() {
 	clauses = []clause{
 		{"WindowBoundary", testWindowBoundary},
+		{"WindowByStoreClock", testWindowByStoreClock},
 		{"OneFirstPerVisitorAndLink", testOneFirst},
 		{"PrevVisitorIsSameVisitor", testPrevVisitor},
 		{"RepeatDoesNotExtendLifetime", testRepeatDoesNotExtend},
@@ -29,6 +30,7 @@ func init() {
 		{"Sweep", testSweep},
 		{"SweepFarFuture", testSweepFarFuture},
 		{"NilContext", testNilContext},
+		{"DoneContext", testDoneContext},
 		{"InvalidInput", testInvalid},
 		{"Full", testFull},
 		{"Closed", testClosed},
@@ -148,39 +150,74 @@ func testWindowBoundary(t *testing.T, newStore NewStore) {
 	}
 }
 
+// A click's lifetime must run from when the store's clock recorded it,
+// whatever its Time says (a click stamped by another machine, late or
+// early): readable until that clock reads t+W-1ns, gone at t+W.
+func testWindowByStoreClock(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	skews := []time.Duration{-window - time.Hour, -time.Minute, -1, 1, time.Minute, window + time.Hour}
+	for i, d := range skews {
+		if !e.record(click(visitor(i), "skewed", t0.Add(d))) {
+			t.Fatalf("click stamped %v from the store's clock was not first", d)
+		}
+	}
+	e.clock.Set(t0.Add(window - 1))
+	for i, d := range skews {
+		if _, ok := e.latest(visitor(i), clickstore.Pseudonym{}, "skewed"); !ok {
+			t.Errorf("click stamped %v from the store's clock gone at t+W-1ns: its lifetime was taken from Click.Time, not the store's clock", d)
+		}
+	}
+	e.clock.Set(t0.Add(window))
+	for i, d := range skews {
+		if _, ok := e.latest(visitor(i), clickstore.Pseudonym{}, "skewed"); ok {
+			t.Errorf("click stamped %v from the store's clock readable at t+W: its lifetime was taken from Click.Time, not the store's clock", d)
+		}
+	}
+}
+
 // Under many concurrent Records, exactly one per visitor and link must be
-// reported first.
+// reported first. The goroutines start together and go through the keys
+// in the same order, round after round on new links, so that Records of
+// one key do meet: a store that checks and inserts apart fails.
 func testOneFirst(t *testing.T, newStore NewStore) {
 	e := setup(t, newStore, 0)
-	const visitors, links, goroutines = 8, 4, 16
-	var firsts [visitors][links]atomic.Int32
-	var wg sync.WaitGroup
-	errs := make(chan error, goroutines)
-	for g := range goroutines {
-		wg.Go(func() {
-			for i := range visitors * links {
-				k := (i + g) % (visitors * links)
-				v, l := k/links, k%links
-				first, err := e.store.Record(e.ctx, click(visitor(v), fmt.Sprint("link", l), t0))
-				if err != nil {
-					errs <- err
-					return
+	const visitors, links, goroutines, rounds = 8, 4, 16, 8
+	var firsts [rounds][visitors][links]atomic.Int32
+	errs := make(chan error, goroutines*rounds)
+	for r := range rounds {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := range goroutines {
+			wg.Go(func() {
+				<-start
+				for i := range visitors * links {
+					// Odd rounds shift each goroutine's start a little.
+					k := (i + g*(r%2)) % (visitors * links)
+					v, l := k/links, k%links
+					first, err := e.store.Record(e.ctx, click(visitor(v), fmt.Sprint("link", r, "-", l), t0))
+					if err != nil {
+						errs <- err
+						return
+					}
+					if first {
+						firsts[r][v][l].Add(1)
+					}
 				}
-				if first {
-					firsts[v][l].Add(1)
-				}
-			}
-		})
+			})
+		}
+		close(start)
+		wg.Wait()
 	}
-	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Fatalf("Record: %v", err)
 	}
-	for v := range visitors {
-		for l := range links {
-			if n := firsts[v][l].Load(); n != 1 {
-				t.Errorf("visitor %d on link %d: %d firsts, want exactly 1", v, l, n)
+	for r := range rounds {
+		for v := range visitors {
+			for l := range links {
+				if n := firsts[r][v][l].Load(); n != 1 {
+					t.Errorf("round %d, visitor %d on link %d: %d firsts, want exactly 1", r, v, l, n)
+				}
 			}
 		}
 	}
@@ -344,16 +381,21 @@ func testEraseVisitor(t *testing.T, newStore NewStore) {
 	}
 }
 
-// EraseLink must destroy exactly the clicks on that link and count them.
+// EraseLink must destroy exactly the clicks on that link and count them,
+// and none on a link whose ID begins or ends like it, or is a prefix of it.
 func testEraseLink(t *testing.T, newStore NewStore) {
 	e := setup(t, newStore, 0)
+	others := []string{"kept", "gon", "gone/2", "gonE", "xgone"}
 	for i := range 20 {
 		e.record(click(visitor(i), "gone", t0))
-		e.record(click(visitor(i), "kept", t0))
+		e.record(click(visitor(i), others[i%len(others)], t0))
 	}
 	n, err := e.store.EraseLink(e.ctx, "gone")
-	if err != nil || n != 20 {
-		t.Fatalf("EraseLink = %d, %v; want 20, nil", n, err)
+	if err != nil {
+		t.Fatalf("EraseLink: %v", err)
+	}
+	if n != 20 {
+		t.Errorf("EraseLink = %d; want 20, the clicks on that link alone", n)
 	}
 	for _, c := range e.all() {
 		if c.Link == "gone" {
@@ -361,7 +403,7 @@ func testEraseLink(t *testing.T, newStore NewStore) {
 		}
 	}
 	if n := len(e.all()); n != 20 {
-		t.Errorf("%d clicks left, want the 20 on the other link", n)
+		t.Errorf("%d clicks left, want the 20 on the other links: EraseLink(\"gone\") erased a click on another link (%q)", n, others)
 	}
 	if n, err := e.store.EraseLink(e.ctx, "never"); err != nil || n != 0 {
 		t.Errorf("EraseLink(unknown) = %d, %v; want 0, nil", n, err)
@@ -457,6 +499,43 @@ func testNilContext(t *testing.T, newStore NewStore) {
 	}
 }
 
+// A context that is done (a request the client gave up on, a deadline
+// passed) must end every method with an error wrapping its error, and a
+// Record so refused must hold nothing.
+func testDoneContext(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	v := visitor(1)
+	e.record(click(v, "held", t0))
+	calls := []struct {
+		op   string
+		call func() error
+	}{
+		{"Record", func() error { _, err := e.store.Record(done, click(v, "d", t0)); return err }},
+		{"Latest", func() error { _, _, err := e.store.Latest(done, v, clickstore.Pseudonym{}, ""); return err }},
+		{"All", func() error {
+			for _, err := range e.store.All(done) {
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"EraseVisitor", func() error { _, err := e.store.EraseVisitor(done, visitor(2)); return err }},
+		{"EraseLink", func() error { _, err := e.store.EraseLink(done, "d"); return err }},
+		{"Sweep", func() error { _, err := e.store.Sweep(done, t0); return err }},
+	}
+	for _, c := range calls {
+		if err := c.call(); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a done context = %v; want an error wrapping context.Canceled", c.op, err)
+		}
+	}
+	if !e.record(click(v, "d", t0)) {
+		t.Error("Record with a done context held its click: the next one was not first")
+	}
+}
+
 // Invalid clicks must be rejected with ErrInvalidClick and not held.
 func testInvalid(t *testing.T, newStore NewStore) {
 	e := setup(t, newStore, 0)
@@ -517,8 +596,8 @@ func testFull(t *testing.T, newStore NewStore) {
 		}
 	}
 	e.clock.Set(t0.Add(window))
-	if !e.record(click(visitor(capacity), "f", t0.Add(window))) {
-		t.Error("click after the held ones expired was not first")
+	if first, err := e.store.Record(e.ctx, click(visitor(capacity), "f", t0.Add(window))); err != nil || !first {
+		t.Errorf("Record after the held clicks expired = %v, %v; want first: expired clicks still count against the capacity", first, err)
 	}
 }
 
