@@ -1,7 +1,6 @@
 package crash_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -19,25 +18,8 @@ import (
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/clickstore/aggregate/sqlsink"
 	"github.com/clickanon/clickanon/internal/pgtest"
+	"github.com/clickanon/clickanon/internal/testlog"
 )
-
-// logBuffer holds a sink's log lines; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // admin opens a pool of one connection to dsn, made before any fault the
 // test injects (so that settings made for new sessions spare it).
@@ -113,7 +95,7 @@ func TestReadOnlyDatabase(t *testing.T) {
 	dsn := pgtest.DB(t)
 	adm := admin(t, dsn)
 	name := dbName(t, adm)
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	const links = 4
 	s, err := sqlsink.Open(context.Background(), withParam(dsn, "application_name=crashsink"), &sqlsink.Options{
 		Now: fixedNow, FlushInterval: time.Hour, MaxBufferedCells: links * 15,
@@ -204,7 +186,7 @@ func TestTerminatedMidFlush(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.DB(t)
 	adm := admin(t, dsn)
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	s, err := sqlsink.Open(ctx, withParam(dsn, "application_name=crashterm"), &sqlsink.Options{
 		Now: fixedNow, FlushInterval: 2 * time.Millisecond, MaxBackoff: 10 * time.Millisecond, LogEvery: time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),

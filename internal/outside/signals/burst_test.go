@@ -20,6 +20,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate"
 	"github.com/clickanon/clickanon/clickstore/track"
+	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 	"github.com/clickanon/clickanon/retention"
@@ -125,7 +126,7 @@ var edges = []time.Duration{0, time.Nanosecond, time.Minute - time.Nanosecond, t
 
 // burstPart builds one part that can fail, on the bubble's clock (its
 // default), logging JSON to buf.
-func burstPart(t *testing.T, name string, buf *lockedBuffer) (tg *toggle, op func(), failures func() uint64) {
+func burstPart(t *testing.T, name string, buf *testlog.Buffer) (tg *toggle, op func(), failures func() uint64) {
 	tg = &toggle{}
 	log := slog.New(slog.NewJSONHandler(buf, nil))
 	if name == "sweeper" {
@@ -202,7 +203,7 @@ func TestBurstsAtTheEdges(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for seed := range uint64(12) {
 				synctest.Test(t, func(t *testing.T) {
-					var buf lockedBuffer
+					var buf testlog.Buffer
 					tg, op, failures := burstPart(t, name, &buf)
 					op() // warm
 					base := failures()
@@ -268,7 +269,7 @@ var keyEdges = []time.Duration{0, time.Nanosecond, time.Second - time.Nanosecond
 func TestKeyringBurstsAtTheEdges(t *testing.T) {
 	for seed := range uint64(12) {
 		synctest.Test(t, func(t *testing.T) {
-			var buf lockedBuffer
+			var buf testlog.Buffer
 			tg := &toggle{}
 			var calls atomic.Int64
 			kr, err := retention.NewKeyring(&retention.KeyringOptions{

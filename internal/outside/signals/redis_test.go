@@ -19,6 +19,7 @@ import (
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/redisstore"
 	"github.com/clickanon/clickanon/internal/redistest"
+	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 	"github.com/clickanon/clickanon/metrics"
@@ -72,7 +73,7 @@ func TestRedisStoreBurstsAtTheEdges(t *testing.T) {
 				var clock atomic.Int64
 				clock.Store(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC).UnixNano())
 				now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
-				var buf lockedBuffer
+				var buf testlog.Buffer
 				s, err := redisstore.New(context.Background(), client, &redisstore.Options{
 					Prefix: fmt.Sprintf("signals-%s-%d", opName, seed),
 					Now:    now,

@@ -20,29 +20,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 	"github.com/clickanon/clickanon/ipmask/logmask"
 )
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writes, as a real
-// log destination is.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // wrap returns h inside a masking Handler with the default policy.
 func wrap(t testing.TB, h slog.Handler) slog.Handler {
@@ -146,7 +128,7 @@ func TestGeneratedCompositions(t *testing.T) {
 	for _, s := range sinks() {
 		t.Run(s.name, func(t *testing.T) {
 			for _, masked := range []bool{true, false} {
-				var out lockedBuffer
+				var out testlog.Buffer
 				var root slog.Handler = s.make(&out)
 				if masked {
 					root = wrap(t, root)
@@ -237,7 +219,7 @@ func TestLogPackageThroughSetDefault(t *testing.T) {
 		log.SetPrefix(prevPrefix)
 	})
 	for _, masked := range []bool{true, false} {
-		var out lockedBuffer
+		var out testlog.Buffer
 		var h slog.Handler = slog.NewJSONHandler(&out, nil)
 		if masked {
 			h = wrap(t, h)
@@ -411,7 +393,7 @@ func (p panicker) MarshalJSON() ([]byte, error) { panic(fmt.Sprintf("peer %s", p
 func TestEveryKind(t *testing.T) {
 	for _, s := range sinks() {
 		for _, masked := range []bool{true, false} {
-			var out lockedBuffer
+			var out testlog.Buffer
 			var h slog.Handler = s.make(&out)
 			if masked {
 				h = wrap(t, h)

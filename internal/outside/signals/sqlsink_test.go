@@ -18,6 +18,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/aggregate/sqlsink"
+	"github.com/clickanon/clickanon/internal/testlog"
 	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/ipmasktest"
 )
@@ -54,7 +55,7 @@ func TestSQLSinkDropBurstsAtTheEdges(t *testing.T) {
 			var clock atomic.Int64
 			clock.Store(t0.UnixNano())
 			now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
-			var buf lockedBuffer
+			var buf testlog.Buffer
 			sink, err := sqlsink.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "stats.db"), &sqlsink.Options{
 				Now: now, FlushInterval: time.Hour, MaxBufferedCells: cells, LogEvery: every,
 				Logger: slog.New(slog.NewJSONHandler(&buf, nil)),
@@ -115,7 +116,7 @@ func TestSQLSinkFlushBurstsAtTheEdges(t *testing.T) {
 			db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "stats.db"))
 			require.NoError(t, err)
 			db.SetMaxOpenConns(1)
-			var buf lockedBuffer
+			var buf testlog.Buffer
 			sink, err := sqlsink.New(ctx, db, sqlsink.SQLite, &sqlsink.Options{
 				Now: now, FlushInterval: time.Hour, LogEvery: every,
 				Logger: slog.New(slog.NewJSONHandler(&buf, nil)),
