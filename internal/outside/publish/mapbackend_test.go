@@ -57,11 +57,10 @@ type store struct {
 // the records with exact distinct visitors. With a fault set, it is wrong
 // in that one way.
 type mapBackend struct {
-	s     *store
-	f     fault
-	now   func() time.Time
-	peer  bool
-	retMu sync.Mutex
+	s    *store
+	f    fault
+	now  func() time.Time
+	peer bool
 }
 
 var (
@@ -137,7 +136,6 @@ func (b *mapBackend) Add(ctx context.Context, c clickstore.Click, u clickstore.U
 type group struct {
 	n        aggregate.Counts
 	visitors map[clickstore.Pseudonym]bool
-	uniques  uint64
 }
 
 func (gr *group) add(r record, f fault) {
