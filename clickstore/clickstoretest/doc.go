@@ -9,7 +9,9 @@
 //
 // The suite also holds a store's errors to the rule that no address leaves
 // the request: given links and labels that hold addresses ([Canaries]), no
-// error may carry one. [Visitor] and [Click] make the many distinct
+// error may carry one; and its own failure messages print a store's
+// errors with every address masked, as the storage packages mask theirs.
+// [Visitor] and [Click] make the many distinct
 // visitors' clicks that a backend's own tests and benchmarks need.
 // [OutageKeyStore] is a key store that can be taken down, to test what
 // code does when the store of its epoch keys fails. [Clock] is a fake

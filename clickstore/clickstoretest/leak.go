@@ -42,7 +42,7 @@ func testErrorsCarryNoInput(t *testing.T, newStore NewStore) {
 	e.record(click(visitor(0), "held", t0))
 	closed := setup(t, newStore, 0)
 	if err := closed.store.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
+		t.Fatalf("Close: %v", shown(err))
 	}
 	check := NewErrorChecker(t).Check
 	for _, s := range Canaries() {

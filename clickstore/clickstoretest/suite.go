@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/internal/errmask"
 	"github.com/clickanon/clickanon/retention"
 )
 
@@ -77,7 +78,7 @@ func (e *env) record(c clickstore.Click) bool {
 	e.t.Helper()
 	first, err := e.store.Record(e.ctx, c)
 	if err != nil {
-		e.t.Fatalf("Record(%s on %q): %v", c.Visitor, c.Link, err)
+		e.t.Fatalf("Record(%s on %q): %v", c.Visitor, c.Link, shown(err))
 	}
 	return first
 }
@@ -86,7 +87,7 @@ func (e *env) latest(v, prev clickstore.Pseudonym, link string) (clickstore.Clic
 	e.t.Helper()
 	c, ok, err := e.store.Latest(e.ctx, v, prev, link)
 	if err != nil {
-		e.t.Fatalf("Latest(%s, %s, %q): %v", v, prev, link, err)
+		e.t.Fatalf("Latest(%s, %s, %q): %v", v, prev, link, shown(err))
 	}
 	return c, ok
 }
@@ -96,7 +97,7 @@ func (e *env) all() []clickstore.Click {
 	var out []clickstore.Click
 	for c, err := range e.store.All(e.ctx) {
 		if err != nil {
-			e.t.Fatalf("All: %v", err)
+			e.t.Fatalf("All: %v", shown(err))
 		}
 		out = append(out, c)
 	}
@@ -210,7 +211,7 @@ func testOneFirst(t *testing.T, newStore NewStore) {
 	}
 	close(errs)
 	for err := range errs {
-		t.Fatalf("Record: %v", err)
+		t.Fatalf("Record: %v", shown(err))
 	}
 	for r := range rounds {
 		for v := range visitors {
@@ -365,7 +366,7 @@ func testEraseVisitor(t *testing.T, newStore NewStore) {
 	e.record(click(w, "a", t0))
 	n, err := e.store.EraseVisitor(e.ctx, v)
 	if err != nil || n != 3 {
-		t.Fatalf("EraseVisitor = %d, %v; want 3, nil", n, err)
+		t.Fatalf("EraseVisitor = %d, %v; want 3, nil", n, shown(err))
 	}
 	if _, ok := e.latest(v, clickstore.Pseudonym{}, ""); ok {
 		t.Error("erased visitor's click still readable")
@@ -377,7 +378,7 @@ func testEraseVisitor(t *testing.T, newStore NewStore) {
 		t.Error("erased visitor's next click was not first")
 	}
 	if n, err := e.store.EraseVisitor(e.ctx, visitor(7)); err != nil || n != 0 {
-		t.Errorf("EraseVisitor(unknown) = %d, %v; want 0, nil", n, err)
+		t.Errorf("EraseVisitor(unknown) = %d, %v; want 0, nil", n, shown(err))
 	}
 }
 
@@ -392,7 +393,7 @@ func testEraseLink(t *testing.T, newStore NewStore) {
 	}
 	n, err := e.store.EraseLink(e.ctx, "gone")
 	if err != nil {
-		t.Fatalf("EraseLink: %v", err)
+		t.Fatalf("EraseLink: %v", shown(err))
 	}
 	if n != 20 {
 		t.Errorf("EraseLink = %d; want 20, the clicks on that link alone", n)
@@ -406,7 +407,7 @@ func testEraseLink(t *testing.T, newStore NewStore) {
 		t.Errorf("%d clicks left, want the 20 on the other links: EraseLink(\"gone\") erased a click on another link (%q)", n, others)
 	}
 	if n, err := e.store.EraseLink(e.ctx, "never"); err != nil || n != 0 {
-		t.Errorf("EraseLink(unknown) = %d, %v; want 0, nil", n, err)
+		t.Errorf("EraseLink(unknown) = %d, %v; want 0, nil", n, shown(err))
 	}
 }
 
@@ -438,12 +439,12 @@ func testSweep(t *testing.T, newStore NewStore) {
 	e.clock.Set(t0.Add(time.Minute))
 	st, err := e.store.Sweep(e.ctx, e.clock.Now())
 	if err != nil || st.Held != 5 || st.Deleted != 0 || st.Oldest != time.Minute {
-		t.Errorf("Sweep before the deadline = %+v, %v; want 5 held, 0 deleted, oldest 1m", st, err)
+		t.Errorf("Sweep before the deadline = %+v, %v; want 5 held, 0 deleted, oldest 1m", st, shown(err))
 	}
 	e.clock.Set(t0.Add(window))
 	st, err = e.store.Sweep(e.ctx, e.clock.Now())
 	if err != nil || st.Held != 0 || st.Deleted != 5 || st.Oldest != 0 {
-		t.Errorf("Sweep at the deadline = %+v, %v; want 0 held, 5 deleted", st, err)
+		t.Errorf("Sweep at the deadline = %+v, %v; want 0 held, 5 deleted", st, shown(err))
 	}
 }
 
@@ -454,7 +455,7 @@ func testSweepFarFuture(t *testing.T, newStore NewStore) {
 	e.record(click(visitor(1), "s", t0))
 	st, err := e.store.Sweep(e.ctx, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC))
 	if err != nil || st.Deleted != 1 || st.Held != 0 {
-		t.Errorf("Sweep in the year 9999 = %+v, %v; want 1 deleted, 0 held", st, err)
+		t.Errorf("Sweep in the year 9999 = %+v, %v; want 1 deleted, 0 held", st, shown(err))
 	}
 }
 
@@ -528,7 +529,7 @@ func testDoneContext(t *testing.T, newStore NewStore) {
 	}
 	for _, c := range calls {
 		if err := c.call(); !errors.Is(err, context.Canceled) {
-			t.Errorf("%s with a done context = %v; want an error wrapping context.Canceled", c.op, err)
+			t.Errorf("%s with a done context = %v; want an error wrapping context.Canceled", c.op, shown(err))
 		}
 	}
 	if !e.record(click(v, "d", t0)) {
@@ -564,14 +565,14 @@ func testInvalid(t *testing.T, newStore NewStore) {
 		tt.edit(&c)
 		first, err := e.store.Record(e.ctx, c)
 		if !errors.Is(err, clickstore.ErrInvalidClick) || first {
-			t.Errorf("%s: Record = %v, %v; want an error wrapping ErrInvalidClick", tt.name, first, err)
+			t.Errorf("%s: Record = %v, %v; want an error wrapping ErrInvalidClick", tt.name, first, shown(err))
 		}
 	}
 	if n := len(e.all()); n != 0 {
 		t.Errorf("%d invalid clicks held", n)
 	}
 	if _, err := e.store.EraseLink(e.ctx, ""); !errors.Is(err, clickstore.ErrInvalidClick) {
-		t.Errorf("EraseLink(\"\") = %v; want an error wrapping ErrInvalidClick", err)
+		t.Errorf("EraseLink(\"\") = %v; want an error wrapping ErrInvalidClick", shown(err))
 	}
 }
 
@@ -585,7 +586,7 @@ func testFull(t *testing.T, newStore NewStore) {
 	}
 	first, err := e.store.Record(e.ctx, click(visitor(capacity), "f", t0))
 	if !errors.Is(err, clickstore.ErrFull) || first {
-		t.Fatalf("Record beyond capacity = %v, %v; want an error wrapping ErrFull", first, err)
+		t.Fatalf("Record beyond capacity = %v, %v; want an error wrapping ErrFull", first, shown(err))
 	}
 	if e.record(click(visitor(0), "f", t0)) {
 		t.Error("repeat in a full store reported as first")
@@ -597,7 +598,7 @@ func testFull(t *testing.T, newStore NewStore) {
 	}
 	e.clock.Set(t0.Add(window))
 	if first, err := e.store.Record(e.ctx, click(visitor(capacity), "f", t0.Add(window))); err != nil || !first {
-		t.Errorf("Record after the held clicks expired = %v, %v; want first: expired clicks still count against the capacity", first, err)
+		t.Errorf("Record after the held clicks expired = %v, %v; want first: expired clicks still count against the capacity", first, shown(err))
 	}
 }
 
@@ -608,14 +609,14 @@ func testClosed(t *testing.T, newStore NewStore) {
 	v := visitor(1)
 	e.record(click(v, "x", t0))
 	if err := e.store.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
+		t.Fatalf("Close: %v", shown(err))
 	}
 	if err := e.store.Close(); err != nil {
-		t.Errorf("second Close = %v, want nil", err)
+		t.Errorf("second Close = %v, want nil", shown(err))
 	}
 	check := func(op string, err error) {
 		if !errors.Is(err, clickstore.ErrClosed) {
-			t.Errorf("%s after Close = %v; want an error wrapping ErrClosed", op, err)
+			t.Errorf("%s after Close = %v; want an error wrapping ErrClosed", op, shown(err))
 		}
 	}
 	_, err := e.store.Record(e.ctx, click(visitor(2), "x", t0))
@@ -637,4 +638,13 @@ func testClosed(t *testing.T, newStore NewStore) {
 	check("EraseLink", err)
 	_, err = e.store.Sweep(e.ctx, t0)
 	check("Sweep", err)
+}
+
+// shown is err as the suite prints it in a failure, with every address
+// in its text masked as the storage packages mask theirs (errmask): the
+// suite hands a store only its own clicks, but a store's error may name
+// its server, and a failure message goes to a log like any error.
+func shown(err error) error {
+	errmask.Wrap(&err)
+	return err
 }

@@ -13,7 +13,9 @@
 // clickstoretest.Canaries, never appear in an error); and, for backends
 // that have them, retention (Sweep: minutes, hours and days each by
 // their own default retention) and erasure (EraseLink). Cells may come in
-// any order: the suite sorts them before it compares two answers.
+// any order: the suite sorts them before it compares two answers. A
+// failure message prints a backend's error with every address masked, as
+// the storage packages mask theirs.
 //
 // Backends that buffer (the SQL sink) implement [Flusher]: the suite
 // flushes every instance before it reads.

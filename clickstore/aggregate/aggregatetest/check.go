@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/clickanon/clickanon/internal/errmask"
 	"github.com/clickanon/clickanon/internal/testkit"
 )
 
@@ -75,8 +76,15 @@ func notPanics(t testing.TB, f func(), msgAndArgs ...any) (ok bool) {
 	return true
 }
 
+// mustNoError stops the clause if err is not nil, printing err with
+// every address in its text masked (errmask), as the storage packages
+// mask their errors: a backend's error may name its server, and a
+// failure message goes to a log like any error.
 func mustNoError(t testing.TB, err error, msgAndArgs ...any) {
 	t.Helper()
+	if err != nil {
+		errmask.Wrap(&err)
+	}
 	must(t, err == nil, fmt.Sprintf("error %v", err), msgAndArgs)
 }
 

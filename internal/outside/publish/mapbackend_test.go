@@ -37,6 +37,7 @@ const (
 	countRefused fault = "counts-refused"   // a click Validate refuses is counted before the error
 	convAsClick  fault = "conversion-click" // conversions counted as clicks
 	ignoreCancel fault = "ignores-cancel"   // Cells answers under a done ctx
+	sweepFails   fault = "sweep-fails"      // Sweep fails with an error naming its server
 )
 
 // record is one Add, as the map backend keeps it.
@@ -296,6 +297,9 @@ func (b *mapBackend) Sweep(ctx context.Context, now time.Time) (retention.SweepS
 	}
 	if b.f == noRetention {
 		return st, nil
+	}
+	if b.f == sweepFails { // as a driver's error does
+		return st, errors.New("mapbackend: sweep: dial tcp 203.0.113.9:5432: connection refused")
 	}
 	b.s.mu.Lock()
 	defer b.s.mu.Unlock()

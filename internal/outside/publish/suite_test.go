@@ -76,6 +76,8 @@ func TestSuiteFailsWrongBackends(t *testing.T) {
 		{countRefused, "InvalidInputCountsNothing", "refused clicks are not counted"},
 		{convAsClick, "CountsEveryAddOnce", "minute bucket"},
 		{ignoreCancel, "ErrorsCarryNoInput", "Cells: canceled context with an address in the input: no error"},
+		// The suite prints a backend's error with its addresses masked.
+		{sweepFails, "SweepDropsFineBucketsOnly", "error mapbackend: sweep: dial tcp 0.0.0.0:5432"},
 	} {
 		t.Run(string(tt.f), func(t *testing.T) {
 			cmd := exec.Command(exe, "-test.run=^TestSuiteOnMapBackend$", "-test.v", "-test.count=1")
@@ -87,6 +89,9 @@ func TestSuiteFailsWrongBackends(t *testing.T) {
 			failed := failedClauses(text)
 			assert.Contains(t, failed, "TestSuiteOnMapBackend/"+tt.clause, "the clause that covers %s fails\n%s", tt.f, text)
 			assert.Contains(t, text, tt.says, "the failure says what is wrong")
+			if tt.f == sweepFails {
+				assert.NotContains(t, text, "203.0.113.9", "the suite printed a backend's error unmasked")
+			}
 		})
 	}
 }
