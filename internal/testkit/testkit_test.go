@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 )
 
@@ -88,4 +89,33 @@ func TestCheckPrintsAsPasses(t *testing.T) {
 	if r.failed {
 		t.Error("a type printing as its name failed")
 	}
+}
+
+// holdsAddr prints as a struct would, walking a field that holds an
+// address.
+type holdsAddr struct{ Raw string }
+
+// A failure says how the output differs, never what it holds.
+func TestCheckPrintsAsQuotesNothing(t *testing.T) {
+	r := &messages{}
+	CheckPrintsAs(r, holdsAddr{Raw: "203.0.113.9"}, "name")
+	if len(r.msgs) == 0 {
+		t.Fatal("a struct passed")
+	}
+	for _, m := range r.msgs {
+		if strings.Contains(m, "203.0.113") {
+			t.Errorf("a failure quoted what the value holds: %s", strings.ReplaceAll(m, "203.0.113", "…"))
+		}
+	}
+}
+
+// messages is a testing.TB that keeps its failure messages.
+type messages struct {
+	testing.TB
+	msgs []string
+}
+
+func (r *messages) Helper() {}
+func (r *messages) Errorf(format string, args ...any) {
+	r.msgs = append(r.msgs, fmt.Sprintf(format, args...))
 }
