@@ -3,8 +3,6 @@ package track
 import (
 	"bufio"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"math/bits"
 	"net"
@@ -197,11 +195,7 @@ func (detached) Done() <-chan struct{}       { return nil }
 func (detached) Err() error                  { return nil }
 func (d detached) Value(key any) any         { return d.r.Context().Value(key) }
 
-// String returns "track.detached", as Format prints it with every verb:
-// fmt would otherwise walk the request, its headers among them.
 func (detached) String() string { return "track.detached" }
-
-func (d detached) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, d.String()) }
 
 // writers recycles statusWriters: a handler must not use its
 // ResponseWriter after it returns, so one is free again once next is done.
