@@ -4,7 +4,9 @@
 // section resolves, every public package is in its package table with a
 // package doc, every test it tells you to run exists), the package docs
 // read with go/doc (every exported type says what its zero value does,
-// and whether it is safe for concurrent use when it has state), the
+// and whether it is safe for concurrent use when it has state; one
+// package comment each; every Go example in a package doc compiles, and
+// one that shows its output prints it), the
 // example programs run as a newcomer runs them (-h, bad flags, a port
 // already taken, twice in a row in one directory, a directory the tracker
 // cannot write), and make test's targets and the tools they need.
