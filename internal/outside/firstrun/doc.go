@@ -2,7 +2,8 @@
 // newcomer meets in the first ten minutes), aimed at what package newcomer
 // does not test: README.md read top to bottom (every link to a file or a
 // section resolves, every public package is in its package table with a
-// package doc, every test it tells you to run exists), the package docs
+// package doc, every test it tells you to run exists, every metric it
+// names is served and /healthz has every key it lists), the package docs
 // read with go/doc (every exported type says what its zero value does,
 // and whether it is safe for concurrent use when it has state; one
 // package comment each; every Go example in a package doc compiles, and
