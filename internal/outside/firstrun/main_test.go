@@ -25,25 +25,28 @@ var (
 	bins   = map[string]string{}
 )
 
-// program builds examples/<name> once per test binary, as the quick start
-// builds the linktracker (go build), and returns its path. The binary is
-// named name, as a user's go build names it.
+// program builds the example programs once per test binary, as the quick
+// start builds the linktracker (go build), all three in one go build, and
+// returns the path of examples/<name>, named name as a user's go build
+// names it.
 func program(t *testing.T, name string) string {
 	t.Helper()
 	binMu.Lock()
 	defer binMu.Unlock()
-	if p, ok := bins[name]; ok {
-		return p
-	}
 	if binDir == "" {
 		d, err := os.MkdirTemp("", "firstrun")
 		require.NoError(t, err)
 		binDir = d
+		args := []string{"build", "-o", d + string(filepath.Separator)}
+		for _, n := range []string{"linktracker", "anonymize", "privacytest"} {
+			args = append(args, "github.com/clickanon/clickanon/examples/"+n)
+			bins[n] = filepath.Join(d, n)
+		}
+		out, err := exec.Command("go", args...).CombinedOutput()
+		require.NoError(t, err, "go build: %s", out)
 	}
-	p := filepath.Join(binDir, name)
-	out, err := exec.Command("go", "build", "-o", p, "github.com/clickanon/clickanon/examples/"+name).CombinedOutput()
-	require.NoError(t, err, "go build %s: %s", name, out)
-	bins[name] = p
+	p, ok := bins[name]
+	require.True(t, ok, "no example program %s", name)
 	return p
 }
 
