@@ -33,7 +33,10 @@
 // -exclude lists (offices, monitors) are never counted. Link creation can require a token (-api-token)
 // and is limited per network (-create-per-minute). Every wait on a store
 // is bounded (-store-timeout). Logs, and the error it exits with when it
-// cannot start, mask every address; /metrics serves
+// cannot start (status 2, naming the flag to change: -addr when another
+// program, a tracker started before, has the port, and then no database
+// is created), mask every address; -h lists the flags and exits 0.
+// /metrics serves
 // Prometheus metrics (among them clickanon_linktracker_orphan_clicks_total,
 // the clicks and pixels on links that do not exist, answered 404) and
 // /healthz whether the stores and the database are reachable.
@@ -73,9 +76,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "linktracker:", maskError(err))
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0) // asked for the usage, which run printed: as go's own flag handling
 		}
+		fmt.Fprintln(os.Stderr, "linktracker:", maskError(err))
 		os.Exit(2)
 	}
 }
@@ -136,6 +140,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Listen first: a tracker whose port is taken (the quick start run
+	// twice) stops before it creates a database in the directory.
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("-addr: %w (another program, perhaps a linktracker still running, has it: stop that one, or choose another -addr)", err)
+	}
+	defer ln.Close() // if newApp fails; the server closes it otherwise
 	routeRedisLogs(logger)
 	app, err := newApp(ctx, cfg, logger)
 	if err != nil {
@@ -143,10 +154,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer app.Close()
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return err
-	}
 	base := "http://" + ln.Addr().String()
 	app.base = base
 	fmt.Fprintf(stdout, "linktracker listening on %s (links and statistics in %s)\n", base, app.storeName)

@@ -19,6 +19,11 @@
 // query, the User-Agent, the Referer and a cookie, and finds no address in
 // the log, the answer or the stored records.
 //
+// When it cannot start (a flag it does not have, a proxy list that does
+// not parse, an address another program listens on) it says which flag
+// to change on one line, with every address masked, and exits with
+// status 2; -h lists the flags and exits 0.
+//
 //	go run ./examples/privacytest -trusted-proxies 127.0.0.1/32
 //	curl -H 'X-Forwarded-For: 2002:cb00:7109::1' localhost:8080/click/203.0.113.9
 //	{"network":"2002:cb00:7100::/40"}
@@ -26,8 +31,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -40,9 +49,44 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "localhost:8080", "listen `address`")
-	proxies := flag.String("trusted-proxies", "", "comma-separated `CIDRs` of the proxies whose X-Forwarded-For is believed (default: none, the peer is the visitor)")
-	flag.Parse()
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0) // asked for the usage, which run printed
+		}
+		// Masked, as the log is: an error may quote an address it was
+		// given (a listen address, a proxy's CIDR).
+		msg := "an error whose text could not be masked"
+		if m, merr := logmask.NewMasker(ipmask.Default, nil); merr == nil {
+			msg = m.MaskString(err.Error())
+		}
+		fmt.Fprintln(os.Stderr, "privacytest:", msg)
+		os.Exit(2)
+	}
+}
+
+// run parses args and serves until the server fails. A bad flag, an
+// argument it does not take and an address it cannot listen on are errors
+// that name the flag to change.
+func run(args []string) error {
+	fs := flag.NewFlagSet("privacytest", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // main prints the error, masked
+	addr := fs.String("addr", "localhost:8080", "listen `address`")
+	proxies := fs.String("trusted-proxies", "", "comma-separated `CIDRs` of the proxies whose X-Forwarded-For is believed (default: none, the peer is the visitor)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: privacytest [flags]\n\nA small web service that records visits without keeping anyone's IP address.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stderr)
+			fs.Usage()
+			return err
+		}
+		return fmt.Errorf("%w (privacytest -help lists the flags)", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%d unexpected arguments after the flags (flags start with -)", fs.NArg())
+	}
 	var trusted []string
 	if *proxies != "" {
 		trusted = strings.Split(*proxies, ",")
@@ -50,21 +94,20 @@ func main() {
 	sink := slog.NewJSONHandler(os.Stderr, nil)
 	svc, err := newService(sink, ipmask.Default, trusted)
 	if err != nil {
-		slog.Error("setup", "err", err)
-		os.Exit(1)
+		return fmt.Errorf("-trusted-proxies: %w", err)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("-addr: %w (another program has it: stop it, or choose another -addr)", err)
 	}
 	srv := &http.Server{
-		Addr:              *addr,
 		Handler:           svc,
 		ReadHeaderTimeout: 5 * time.Second,
 		// net/http logs a connection's raw address itself ("http: panic
 		// serving 192.0.2.1:51234"): through the masking handler too.
 		ErrorLog: slog.NewLogLogger(svc.logHandler, slog.LevelError),
 	}
-	if err := srv.ListenAndServe(); err != nil {
-		svc.log.Error("serve", "err", err)
-		os.Exit(1)
-	}
+	return srv.Serve(ln)
 }
 
 // visit is what the service stores about one request.
