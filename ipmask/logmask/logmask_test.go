@@ -801,6 +801,22 @@ func TestWriterCutInsideAddress(t *testing.T) {
 	}
 }
 
+// TestWriterCutAtSafeByteKeepsWhole writes long lines whose last byte
+// that cannot touch an address falls at MaxLine or is a '/' before a
+// version: cut there, the pieces must mask as the whole line does, not
+// be scrubbed as if cut inside an address ("5_0"), nor read the version
+// after the '/' as an address and a port (nginx/1.25.3.0.2).
+func TestWriterCutAtSafeByteKeepsWhole(t *testing.T) {
+	m, err := NewMasker(ipmask.Default, nil)
+	require.NoError(t, err)
+	for _, tail := range []string{"Mozilla/5.0 203.0.113.9", "nginx/1.25.3.1.2 x", "q=1@2001:db8::1.443 x", "GET /1.2.3.4.5/ x"} {
+		for n := minMaxLine - len(tail); n <= minMaxLine; n++ {
+			text := strings.Repeat("x ", n)[:n] + tail + "\n"
+			assert.Equal(t, string(m.AppendMask(nil, []byte(text))), writeShortLines(t, text), "%d bytes before %q", n, tail)
+		}
+	}
+}
+
 // TestWriterCutInsideHostName writes lines longer than MaxLine with no
 // byte that is safe to cut at, which end in a host name that spells an
 // address, cut at every byte of it: the address split there reads in

@@ -23,7 +23,8 @@ const flushAt = 64 << 10
 // A line longer than MaxLine (see [Options]) is not held whole: when
 // MaxLine bytes of it are waiting, the Writer masks and writes them up to
 // the last byte that cannot touch an address (a space, a quote, a bracket,
-// a comma...) and is not part of an escape whose digits an address may
+// a comma...; not a '/' before a digit, which marks a version, as in
+// nginx/1.25.3.1.2) and is not part of an escape whose digits an address may
 // follow ("%20", "\u0027", "#011"), of a Dovecot session ID or an audit
 // record's saddr and the text before it, or of an Erlang tuple
 // ({203, 0, 113, 9}), keeping the rest for the next piece,
@@ -178,8 +179,9 @@ const nearCut = 80
 
 // piece masks the first piece of b, MaxLine bytes of a long line, into
 // w.out, up to cutPoint, and returns where it ended. A cut inside IPv6
-// address text (at MaxLine, or after a ':' or a hex letter with a ':' or
-// '%' before it in its stretch) could split an address that neither piece
+// address text (at MaxLine where the last byte could touch an address, or
+// after a ':' or a hex letter with a ':' or '%' before it in its stretch)
+// could split an address that neither piece
 // then holds whole: the ':', '.' and '%' of the stretch on either side of
 // it (up to a byte that never touches an address, within each piece)
 // become '_', which leaves nothing in it that reads as an address, so
@@ -198,7 +200,7 @@ func (w *Writer) piece(b []byte) int {
 	from := len(w.out)
 	w.line(b[:c])
 	w.cont = true
-	w.scrub = c == len(b)
+	w.scrub = c == len(b) && class[b[c-1]]&cSafe == 0
 	if !w.scrub && class[b[c-1]]&cT != 0 && b[c-1] != '.' {
 		for i := c - 1; i >= 0 && class[b[i]]&cSafe == 0 && !w.scrub; i-- {
 			w.scrub = b[i] == ':' || b[i] == '%'
@@ -467,8 +469,14 @@ func cutAt(b []byte) int {
 // "#011203.0.113.9" cut after "#" would leave a piece starting with digits
 // that no longer read as the address. Any introducer counts whose code
 // digits are not all in b; one followed in b by bytes that are not its
-// code digits ("#0:0:0:0:0:0:0:10") starts no escape.
+// code digits ("#0:0:0:0:0:0:0:10") starts no escape. So does a '/'
+// before a digit (or at the end of b): it marks the dotted numbers after
+// it as a version (nginx/1.25.3.1.2), which a cut after it would leave to
+// be read as an address and a port.
 func splitsEscape(b []byte, i int) bool {
+	if b[i] == '/' && (i+1 == len(b) || class[b[i+1]]&cDigit != 0) {
+		return true
+	}
 	for k := i; k >= 0 && k > i-6; k-- {
 		ds, n, octal := k+1, 0, false // its code digits: b[ds:ds+n]
 		switch b[k] {
