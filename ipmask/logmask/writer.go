@@ -36,13 +36,15 @@ const flushAt = 64 << 10
 // escape either). The second and the last can split IPv6 address text
 // (a ':' or a hex letter ends it, or MaxLine falls inside it): there the
 // ':', '.' and '%' on either side of the cut, up to the nearest byte that
-// cannot touch an address, become '_', so that nothing reads as an
-// address in that text or across the cut. Any of them can split a host
+// cannot touch an address, become '_', and its digits and hex letters '0',
+// so that nothing reads as an address in that text or across the cut, and
+// no one reading it finds the address's digits. Any of them can split a host
 // name that spells an address (ec2-203-0-113-9.compute-1.amazonaws.com,
 // 9.113.0.203.in-addr.arpa): where the text around the cut could be one
 // (a dot, a dash or a letter before it, a dot or a dash after it), the
 // ':', '.' and '%' within 80 bytes of the cut become '_' (not '-', which
-// would make digits between them read as a host name's address).
+// would make digits between them read as a host name's address) and
+// their digits and hex letters '0' (ec2-000-0-000-0_0omput0-0...).
 // At worst the pieces are masked more than the whole line
 // would have been, never less. In field mode only the first piece of a long line
 // is read as columns; the rest is masked as free text. A Writer holds at
@@ -184,15 +186,15 @@ const nearCut = 80
 // could split an address that neither piece
 // then holds whole: the ':', '.' and '%' of the stretch on either side of
 // it (up to a byte that never touches an address, within each piece)
-// become '_', which leaves nothing in it that reads as an address, so
-// none reads across the cut. Any other cut inside a stretch could split a
+// become '_' (and its digits '0', see scrubByte), which leaves nothing in
+// it that reads as an address, so none reads across the cut. Any other cut inside a stretch could split a
 // host name that spells an address (ec2-203-0-113-9.compute-1.amazonaws.com
 // cut after "ec2-203-0-", 9.113.0.203.in-addr.arpa after "in-ad",
 // c633644d.nip.io after "c6336"), whose dots make it one: if the nearCut
 // bytes of the stretch before the cut hold a dot, a dash or a letter g-z,
 // or (seen by line, which has the next piece) those after it a dot or a
 // dash, the ':', '.' and '%' within nearCut bytes of the cut on either
-// side become '_'. Otherwise (hex digits before the cut, no dot or dash
+// side are scrubbed so. Otherwise (hex digits before the cut, no dot or dash
 // after it) the piece on the left holds no more of an address than leading
 // digits that the one on the right masks with its own.
 func (w *Writer) piece(b []byte) int {
@@ -222,12 +224,19 @@ func (w *Writer) piece(b []byte) int {
 	return c
 }
 
-// scrubByte turns b[i] into '_' if it is ':', '.' or '%'. Not '-': a
-// scrubbed "_9.6.1.2.3" would become "_9-6-1-2-3", which reads as a host
-// name ending in the address 6.1.2.3 (found by FuzzWriter).
+// scrubByte turns b[i] into '_' if it is ':', '.' or '%', and into '0' if
+// it is a digit or a hex letter. Not '-': a scrubbed "_9.6.1.2.3" would
+// become "_9-6-1-2-3", which reads as a host name ending in the address
+// 6.1.2.3 (found by FuzzWriter). The digits go too: text cut inside an
+// address is not masked, and "2001_db8_1_2__7" or
+// "ec2-203-0-113-9_compute-1", which no rule reads as an address, would
+// still show one to anyone who reads the log.
 func scrubByte(b []byte, i int) {
-	if c := b[i]; c == ':' || c == '.' || c == '%' {
+	switch c := b[i]; {
+	case c == ':' || c == '.' || c == '%':
 		b[i] = '_'
+	case class[c]&(cDigit|cHex) != 0:
+		b[i] = '0'
 	}
 }
 
