@@ -39,6 +39,7 @@ type piece struct {
 	text string     // what the input holds
 	addr netip.Addr // the address, if this piece is one
 	isIP bool
+	want string // if not empty, the exact text the address must become
 }
 
 func lit(s string) piece { return piece{text: s} }
@@ -212,6 +213,9 @@ func check(t *testing.T, p ipmask.Policy, skipPrivate bool, l line, out string) 
 			next = l[i+1]
 		}
 		w := expect(p, skipPrivate, prev, pc, next)
+		if pc.want != "" {
+			w = want{exact: true, text: pc.want}
+		}
 		// Exact text: the next piece (or the end) shows it did not run on.
 		if w.exact || w.keep && strings.HasPrefix(rest, w.text) && (i+1 == len(l) || strings.HasPrefix(rest[len(w.text):], l[i+1].text)) {
 			if !strings.HasPrefix(rest, w.text) {
