@@ -40,7 +40,9 @@
 //     a colon and a word (ZooKeeper's thread names,
 //     AcceptThread:/0:0:0:0:0:0:0:1:2181:Factory). A port of five digits
 //     cannot be a group and is kept (2001:db8:a:b:0:0:0:2:54321 becomes
-//     2001:db8:a:::54321), and so is one after a key (src:...);
+//     2001:db8:a:::54321, also with a colon and a message after it,
+//     2001:db8:a:b:0:0:0:2:54321: refused), and so is one after a key
+//     (src:...);
 //   - an IPv6 address followed by a '.' and a port, as tcpdump writes it
 //     (2001:db8::1.443 > 2001:db8::2.22:);
 //   - an address after a key and one colon, whatever the key ends in:

@@ -85,9 +85,10 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 	readings := func(t string) (netip.Addr, string, bool) {
 		t = strings.TrimRight(t, ".")
 		cands := []string{t, strings.TrimSuffix(t, ":")}
-		// The scanner takes any run of digits after a colon as a port.
-		if k := strings.LastIndexByte(t, ':'); k > 0 && k+1 < len(t) && strings.Trim(t[k+1:], "0123456789") == "" {
-			cands = append(cands, t[:k])
+		// The scanner takes any run of digits after a colon as a port,
+		// also with a colon after it (a message follows).
+		if u := strings.TrimSuffix(t, ":"); strings.LastIndexByte(u, ':') > 0 && strings.LastIndexByte(u, ':')+1 < len(u) && strings.Trim(u[strings.LastIndexByte(u, ':')+1:], "0123456789") == "" {
+			cands = append(cands, u[:strings.LastIndexByte(u, ':')])
 		} else {
 			cands = append(cands, "")
 		}

@@ -1401,15 +1401,21 @@ func (sc *scanner) readings(a, b, e int) (Match, bool) {
 			return Match{Addr: addr, Start: a, End: e - 1}, true
 		}
 	}
-	// addr:port, the port all digits.
-	k := portStart(s, a, e)
-	if k < e && s[k-1] == ':' {
+	// addr:port, the port all digits, maybe with a colon after it, as a
+	// message that follows "host:port" writes it
+	// ("2001:db8:a:b:0:0:0:2:54321: refused").
+	pe := e
+	if pe-a > 1 && s[pe-1] == ':' {
+		pe--
+	}
+	if k := portStart(s, a, pe); k < pe && s[k-1] == ':' {
 		if addr, ok := parseAddr(s[a : k-1]); ok {
-			sc.portEnd = e
+			sc.portEnd = pe
 			return Match{Addr: addr, Start: a, End: k - 1}, true
 		}
 	}
 	// IPv6.port, maybe with a colon after it (tcpdump's "> 2001:db8::2.22:").
+	k := portStart(s, a, e)
 	if e-a > 1 && s[e-1] == ':' {
 		e--
 		k = portStart(s, a, e)
