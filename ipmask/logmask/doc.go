@@ -48,7 +48,9 @@
 //   - an address after a key and one colon, whatever the key ends in:
 //     src:2001:db8::1, eth0:fe80::1%eth0, [IPv6:2001:db8::1] (sendmail,
 //     postfix), v6(en0:2607:f8b0::1) (macOS configd), and after a lone
-//     colon, (:2001:db8::1;
+//     colon, (:2001:db8::1, also where the address starts with "::" and
+//     runs into a word (x :::ffff:192.0.2.1.log, unless it has fewer
+//     than three groups, as an identifier's :::Factory);
 //   - an IPv6 address right after a '.', as where a sentence or a name
 //     ends right before it: ended.::ffff:cb00:7109 and x.2001:db8::1 (a
 //     '.' starts no IPv6 address).

@@ -106,6 +106,11 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		}
 		return netip.Addr{}, "", false
 	}
+	// groups counts the groups of the address text c, a dotted tail as
+	// several.
+	groups := func(c string) int {
+		return len(strings.FieldsFunc(c, func(r rune) bool { return r == ':' || r == '.' }))
+	}
 	// read reads t, the end of a token, by readings. Glued to a word on
 	// the right, only what comes before its last '.' is read so, and
 	// failing that, the longest IPv6 address that t starts with is the
@@ -120,16 +125,20 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			}
 		}
 		for e := len(t); e >= 2; e-- {
+			if e == 2 && strings.HasPrefix(t, ":::") {
+				// A lone colon, then an address of three groups or
+				// more (:::ffff:192.0.2.1.log; not :::Factory).
+				for e := len(t); e >= 3; e-- {
+					if a, err := netip.ParseAddr(stripLeadingZeros(t[1:e])); err == nil && a.Is6() && groups(t[1:e]) >= 3 {
+						return a, t[1:e], true
+					}
+				}
+			}
 			if a, err := netip.ParseAddr(stripLeadingZeros(t[:e])); err == nil && a.Is6() {
 				return a, t[:e], true
 			}
 		}
 		return netip.Addr{}, "", false
-	}
-	// groups counts the groups of the address text c, a dotted tail as
-	// several.
-	groups := func(c string) int {
-		return len(strings.FieldsFunc(c, func(r rune) bool { return r == ':' || r == '.' }))
 	}
 	// ranAddr reports whether c, read from a group's last four digits, is
 	// an address rather than an identifier's two groups around a "::", the

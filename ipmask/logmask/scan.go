@@ -1364,6 +1364,15 @@ func (sc *scanner) gluedAddr(a, b int) (Match, bool) {
 		if hexVal[s[e-1]] == 0xff && s[e-1] != ':' {
 			continue // an address ends in a hex digit or in "::"
 		}
+		if e == a+2 && e < b && s[e] == ':' {
+			// ":::": the first colon may be a lone colon's, before
+			// an address (:::ffff:192.0.2.1.log); one of an
+			// identifier's few groups (:::Factory) is not one.
+			if m, ok := sc.gluedAddr(a+1, b); ok && manyGroups(s[m.Start:m.End]) {
+				return m, true
+			}
+			sc.portEnd, sc.cut = 0, false
+		}
 		addr, ok := parse6(s[a:e])
 		if !ok {
 			continue

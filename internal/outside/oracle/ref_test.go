@@ -145,7 +145,7 @@ func expect(p ipmask.Policy, skipPrivate bool, prev byte, pc, next piece) want {
 	a := pc.addr
 	// Five dotted numbers glued to a version marker on their left are a
 	// version, left alone.
-	if a.Is4() && strings.HasPrefix(next.text, ".") && (prev == '/' || prev == '_' || prev == '-' || prev|0x20 >= 'a' && prev|0x20 <= 'z') {
+	if a.Is4() && len(next.text) > 1 && next.text[0] == '.' && strings.Trim(next.text[1:], "0123456789") == "" && (prev == '/' || prev == '_' || prev == '-' || prev|0x20 >= 'a' && prev|0x20 <= 'z') {
 		return want{exact: true, text: pc.text}
 	}
 	noZone := pc.text
@@ -224,7 +224,14 @@ func check(t *testing.T, p ipmask.Policy, skipPrivate bool, l line, out string) 
 			rest = rest[len(w.text):]
 			continue
 		}
+		// The longest address text that parses and that the next piece
+		// follows.
 		n := addrEnd(rest, pc.text)
+		for ; n > 0; n-- {
+			if _, err := netip.ParseAddr(rest[:n]); err == nil && (i+1 == len(l) || strings.HasPrefix(rest[n:], l[i+1].text)) {
+				break
+			}
+		}
 		got, err := netip.ParseAddr(rest[:n])
 		if err != nil || got.Unmap() != w.addr.Unmap() || n > len(pc.text) {
 			return assert.Failf(t, "address masked otherwise", "%v skip=%v: %q must mask to %v, got %q\n in:  %q\n out: %q", p, skipPrivate, pc.text, w.addr, rest[:n], in, out)
@@ -526,7 +533,7 @@ func genLine(r *rand.Rand, n int) line {
 			continue
 		}
 		f := randForm(r)
-		switch r.IntN(6) {
+		switch r.IntN(7) {
 		case 0:
 			l = append(l, lit(keys[r.IntN(len(keys))]+"="))
 		case 1:
@@ -544,6 +551,19 @@ func genLine(r *rand.Rand, n int) line {
 			l = append(l, f.pieces()...)
 			l = append(l, lit([]string{",", ", ", " , "}[r.IntN(3)]))
 			f = randForm(r)
+		case 4:
+			// A lone colon: "(:2001:db8::1", "x :::ffff:192.0.2.1".
+			// Not before "::" and digits (":::1" reads as well as
+			// "::" and the port 1, which the policy masks).
+			if t, _, _ := strings.Cut(f.text, "%"); !strings.HasPrefix(t, "::") || strings.Trim(t[2:], "0123456789") != "" {
+				l = append(l, lit(":"))
+			}
+		}
+		if f.pre == "" && f.suffix == "" && !strings.Contains(f.text, "%") && r.IntN(4) == 0 {
+			// Run into a word: "a '.' separates an address from a
+			// word after it", and an address run into a word is
+			// the longest address its token starts with.
+			f.suffix = []string{".log", ".Done", ":y", ":xyz", ".gif"}[r.IntN(5)]
 		}
 		l = append(l, f.pieces()...)
 	}
