@@ -282,8 +282,9 @@
 //     key fd12 and the public 2001:db8:1:2::1: no rule can tell it from
 //     a key. fd:2001:db8::1 is not one: its first group is 00fd.)
 //     A '.' separates an
-//     address from a word after it: 2001:db8::1.gif, 2001:db8::1.css and
-//     2001:db8::1.Done are masked.
+//     address from a word after it: 2001:db8::1.gif, 2001:db8::1.css,
+//     2001:db8::1.Done and 2001:db8::1.Added (a word of hex letters)
+//     are masked.
 //   - An IPv6 address run into the text on its left, a word or hex
 //     digits. Where a token's first group is four hex digits glued to a
 //     word, or more than four hex digits, and its last four hold a decimal

@@ -96,6 +96,10 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		if u := strings.TrimSuffix(t, ":"); strings.LastIndexByte(u, '.') > 0 && isPortText(u[strings.LastIndexByte(u, '.')+1:]) {
 			cands = append(cands, u[:strings.LastIndexByte(u, '.')])
 		}
+		// IPv6, a '.' and a word of hex letters (2001:db8::1.Added).
+		if d := strings.LastIndexByte(t, '.'); d > 0 && d+1 < len(t) && strings.Trim(t[d+1:], "0123456789") != "" && !strings.Contains(t[d+1:], ":") {
+			cands = append(cands, t[:d])
+		}
 		// The first reading that parses is the address (a port is read as
 		// a group where the whole parses); only one with a :port may be
 		// IPv4 (without a port, dotted quads are found as such).

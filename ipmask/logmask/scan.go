@@ -1434,6 +1434,14 @@ func (sc *scanner) readings(a, b, e int) (Match, bool) {
 			return Match{Addr: addr, Start: a, End: k - 1}, true
 		}
 	}
+	// IPv6, a '.' and a word of hex letters, which is no word glued to
+	// the token (2001:db8::1.Added, fe80::1.db): a '.' separates an
+	// address from a word after it.
+	if d := bytes.LastIndexByte(s[a:e], '.'); d > 0 && a+d+1 < e && !digits(s[a+d+1:e]) && bytes.IndexByte(s[a+d+1:e], ':') < 0 {
+		if addr, ok := parse6(s[a : a+d]); ok {
+			return Match{Addr: addr, Start: a, End: a + d}, true
+		}
+	}
 	return Match{}, false
 }
 

@@ -563,7 +563,7 @@ func genLine(r *rand.Rand, n int) line {
 			// Run into a word: "a '.' separates an address from a
 			// word after it", and an address run into a word is
 			// the longest address its token starts with.
-			f.suffix = []string{".log", ".Done", ":y", ":xyz", ".gif"}[r.IntN(5)]
+			f.suffix = []string{".log", ".Done", ":y", ":xyz", ".gif", ".Added", ".db", ".cafe"}[r.IntN(8)]
 		}
 		l = append(l, f.pieces()...)
 	}
