@@ -50,7 +50,11 @@
 //     postfix), v6(en0:2607:f8b0::1) (macOS configd), and after a lone
 //     colon, (:2001:db8::1, also where the address starts with "::" and
 //     runs into a word (x :::ffff:192.0.2.1.log, unless it has fewer
-//     than three groups, as an identifier's :::Factory);
+//     than three groups, as an identifier's :::Factory), and after "::"
+//     and a space or punctuation before it, as a separator writes it
+//     (x ::2001:db8::1:2:3, ::::ffff:192.0.2.1, which then reads as
+//     ::192.0.2.0 and masks to ::), where the address has
+//     three groups or more (::Abc::Def is an identifier's);
 //   - an IPv6 address right after a '.', as where a sentence or a name
 //     ends right before it: ended.::ffff:cb00:7109 and x.2001:db8::1 (a
 //     '.' starts no IPv6 address).

@@ -200,6 +200,12 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 				return a, c, k - 4, true
 			}
 		}
+		// "::" before an address of three groups or more (x ::2001:db8::1).
+		if !wordBefore && strings.HasPrefix(tok, "::") && len(tok) > 2 {
+			if a, c, ok := read(tok[2:], glued); ok && groups(c) >= 3 {
+				return a, c, 2, true
+			}
+		}
 		if wordBefore && k < 4 {
 			if a, c, ok := read(tok, glued); ok && groups(c) >= 3 {
 				return a, c, 0, true

@@ -77,6 +77,7 @@ func TestMaskFreeText(t *testing.T) {
 		{"unbracketed v6 port, a colon and a message", "2001:db8:a:b:0:0:0:2:54321: refused", "2001:db8:a:::54321: refused"},
 		{"unbracketed v6 port and a colon", "/2001:db8::1:2:54321:", "/2001:db8:::54321:"},
 		{"v6, a dot and a word of hex letters", "from 2001:db8:1:2::7.Added fe80::1:2:3:4.db", "from 2001:db8:1::.Added fe80::.db"},
+		{"two colons before an address", "x ::2001:db8:1:2::7 ::::ffff:cb00:7109 ::Abc::Def", "x ::2001:db8:1:: :: ::Abc::Def"},
 		{"lone colon, mapped, a word", "x :::ffff:203.0.113.9.log :::ffff:cb00:7109:y", "x :203.0.113.0.log :203.0.113.0:y"},
 		{"unbracketed v6 port that reads as a group", "/2001:db8:a:b:0:0:0:2:8080 2001:db8:1:0:0:0:0:7:443", "/2001:db8:a:: 2001:db8:1::"},
 		{"unbracketed v6 port, address already masked", "2001:db8:1:0:0:0:0:0:443", "2001:db8:1:0:0:0:0:0"},

@@ -1246,6 +1246,15 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 			return m, true
 		}
 	}
+	if !glued && k == a && k+2 < b && s[k+1] == ':' {
+		// "::" before an address, as a separator writes it
+		// (x ::2001:db8::1): the address after it, if it has three
+		// groups or more.
+		if m, ok := sc.readColon(k+2, b); ok && manyGroups(s[m.Start:m.End]) {
+			return m, true
+		}
+		sc.portEnd, sc.cut = 0, false
+	}
 	if glued && k-a < 4 {
 		if m, ok := sc.readColon(a, b); ok && manyGroups(s[m.Start:m.End]) {
 			return m, true
