@@ -40,13 +40,21 @@
 //     a colon and a word (ZooKeeper's thread names,
 //     AcceptThread:/0:0:0:0:0:0:0:1:2181:Factory). A port of five digits
 //     cannot be a group and is kept (2001:db8:a:b:0:0:0:2:54321 becomes
-//     2001:db8:a:::54321), and so is one after a key (src:...);
+//     2001:db8:a:::54321, also with a colon and a message after it,
+//     2001:db8:a:b:0:0:0:2:54321: refused), and so is one after a key
+//     (src:...);
 //   - an IPv6 address followed by a '.' and a port, as tcpdump writes it
 //     (2001:db8::1.443 > 2001:db8::2.22:);
 //   - an address after a key and one colon, whatever the key ends in:
 //     src:2001:db8::1, eth0:fe80::1%eth0, [IPv6:2001:db8::1] (sendmail,
 //     postfix), v6(en0:2607:f8b0::1) (macOS configd), and after a lone
-//     colon, (:2001:db8::1;
+//     colon, (:2001:db8::1, also where the address starts with "::" and
+//     runs into a word (x :::ffff:192.0.2.1.log, unless it has fewer
+//     than three groups, as an identifier's :::Factory), and after "::"
+//     and a space or punctuation before it, as a separator writes it
+//     (x ::2001:db8::1:2:3, ::::ffff:192.0.2.1, which then reads as
+//     ::192.0.2.0 and masks to ::), where the address has
+//     three groups or more (::Abc::Def is an identifier's);
 //   - an IPv6 address right after a '.', as where a sentence or a name
 //     ends right before it: ended.::ffff:cb00:7109 and x.2001:db8::1 (a
 //     '.' starts no IPv6 address).
@@ -278,8 +286,9 @@
 //     key fd12 and the public 2001:db8:1:2::1: no rule can tell it from
 //     a key. fd:2001:db8::1 is not one: its first group is 00fd.)
 //     A '.' separates an
-//     address from a word after it: 2001:db8::1.gif, 2001:db8::1.css and
-//     2001:db8::1.Done are masked.
+//     address from a word after it: 2001:db8::1.gif, 2001:db8::1.css,
+//     2001:db8::1.Done and 2001:db8::1.Added (a word of hex letters)
+//     are masked.
 //   - An IPv6 address run into the text on its left, a word or hex
 //     digits. Where a token's first group is four hex digits glued to a
 //     word, or more than four hex digits, and its last four hold a decimal

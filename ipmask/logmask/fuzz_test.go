@@ -85,15 +85,20 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 	readings := func(t string) (netip.Addr, string, bool) {
 		t = strings.TrimRight(t, ".")
 		cands := []string{t, strings.TrimSuffix(t, ":")}
-		// The scanner takes any run of digits after a colon as a port.
-		if k := strings.LastIndexByte(t, ':'); k > 0 && k+1 < len(t) && strings.Trim(t[k+1:], "0123456789") == "" {
-			cands = append(cands, t[:k])
+		// The scanner takes any run of digits after a colon as a port,
+		// also with a colon after it (a message follows).
+		if u := strings.TrimSuffix(t, ":"); strings.LastIndexByte(u, ':') > 0 && strings.LastIndexByte(u, ':')+1 < len(u) && strings.Trim(u[strings.LastIndexByte(u, ':')+1:], "0123456789") == "" {
+			cands = append(cands, u[:strings.LastIndexByte(u, ':')])
 		} else {
 			cands = append(cands, "")
 		}
 		// IPv6.port, with or without a colon after it.
 		if u := strings.TrimSuffix(t, ":"); strings.LastIndexByte(u, '.') > 0 && isPortText(u[strings.LastIndexByte(u, '.')+1:]) {
 			cands = append(cands, u[:strings.LastIndexByte(u, '.')])
+		}
+		// IPv6, a '.' and a word of hex letters (2001:db8::1.Added).
+		if d := strings.LastIndexByte(t, '.'); d > 0 && d+1 < len(t) && strings.Trim(t[d+1:], "0123456789") != "" && !strings.Contains(t[d+1:], ":") {
+			cands = append(cands, t[:d])
 		}
 		// The first reading that parses is the address (a port is read as
 		// a group where the whole parses); only one with a :port may be
@@ -104,6 +109,11 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			}
 		}
 		return netip.Addr{}, "", false
+	}
+	// groups counts the groups of the address text c, a dotted tail as
+	// several.
+	groups := func(c string) int {
+		return len(strings.FieldsFunc(c, func(r rune) bool { return r == ':' || r == '.' }))
 	}
 	// read reads t, the end of a token, by readings. Glued to a word on
 	// the right, only what comes before its last '.' is read so, and
@@ -119,16 +129,20 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 			}
 		}
 		for e := len(t); e >= 2; e-- {
+			if e == 2 && strings.HasPrefix(t, ":::") {
+				// A lone colon, then an address of three groups or
+				// more (:::ffff:192.0.2.1.log; not :::Factory).
+				for e := len(t); e >= 3; e-- {
+					if a, err := netip.ParseAddr(stripLeadingZeros(t[1:e])); err == nil && a.Is6() && groups(t[1:e]) >= 3 {
+						return a, t[1:e], true
+					}
+				}
+			}
 			if a, err := netip.ParseAddr(stripLeadingZeros(t[:e])); err == nil && a.Is6() {
 				return a, t[:e], true
 			}
 		}
 		return netip.Addr{}, "", false
-	}
-	// groups counts the groups of the address text c, a dotted tail as
-	// several.
-	groups := func(c string) int {
-		return len(strings.FieldsFunc(c, func(r rune) bool { return r == ':' || r == '.' }))
 	}
 	// ranAddr reports whether c, read from a group's last four digits, is
 	// an address rather than an identifier's two groups around a "::", the
@@ -184,6 +198,12 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		if ran {
 			if a, c, ok := read(tok[k-4:], glued); ok && ranAddr(c) {
 				return a, c, k - 4, true
+			}
+		}
+		// "::" before an address of three groups or more (x ::2001:db8::1).
+		if !wordBefore && strings.HasPrefix(tok, "::") && len(tok) > 2 {
+			if a, c, ok := read(tok[2:], glued); ok && groups(c) >= 3 {
+				return a, c, 2, true
 			}
 		}
 		if wordBefore && k < 4 {

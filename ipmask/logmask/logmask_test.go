@@ -74,6 +74,11 @@ func TestMaskFreeText(t *testing.T) {
 		// dropped with the masked address.
 		{"unbracketed v6 port", "2001:db8:0:0:0:0:0:1:54321", "2001:db8:::54321"},
 		{"unbracketed v6 port masked", "2001:db8:1:0:0:0:0:7:54321", "2001:db8:1:::54321"},
+		{"unbracketed v6 port, a colon and a message", "2001:db8:a:b:0:0:0:2:54321: refused", "2001:db8:a:::54321: refused"},
+		{"unbracketed v6 port and a colon", "/2001:db8::1:2:54321:", "/2001:db8:::54321:"},
+		{"v6, a dot and a word of hex letters", "from 2001:db8:1:2::7.Added fe80::1:2:3:4.db", "from 2001:db8:1::.Added fe80::.db"},
+		{"two colons before an address", "x ::2001:db8:1:2::7 ::::ffff:cb00:7109 ::Abc::Def", "x ::2001:db8:1:: :: ::Abc::Def"},
+		{"lone colon, mapped, a word", "x :::ffff:203.0.113.9.log :::ffff:cb00:7109:y", "x :203.0.113.0.log :203.0.113.0:y"},
 		{"unbracketed v6 port that reads as a group", "/2001:db8:a:b:0:0:0:2:8080 2001:db8:1:0:0:0:0:7:443", "/2001:db8:a:: 2001:db8:1::"},
 		{"unbracketed v6 port, address already masked", "2001:db8:1:0:0:0:0:0:443", "2001:db8:1:0:0:0:0:0"},
 		{"unbracketed v6 port after a key kept", "src:2001:db8:1:2:3:4:5:6:443", "src:2001:db8:1:::443"},
@@ -782,8 +787,8 @@ func TestWriterCutInsideAddress(t *testing.T) {
 		// Unscrubbed, the two pieces of each would read as one address
 		// across the cut (::1:0, ::ab12:3456 in part, ::1) that neither
 		// piece held to mask.
-		{"after a colon", strings.Repeat("0", 250) + "::0001:0 x", strings.Repeat("0", 250) + "__0001_0 x"},
-		{"after a hex letter", strings.Repeat("0", 250) + "::ab1234:5 x", strings.Repeat("0", 250) + "__ab1234_5 x"},
+		{"after a colon", strings.Repeat("0", 250) + "::0001:0 x", strings.Repeat("0", 250) + "__0000_0 x"},
+		{"after a hex letter", strings.Repeat("0", 250) + "::ab1234:5 x", strings.Repeat("0", 250) + "__000000_0 x"},
 		{"at MaxLine", strings.Repeat("0", 300) + "::0001#0", strings.Repeat("0", 296) + "__#0"},
 		// A cut after a hex letter with no colon before it in its
 		// stretch splits no more than leading digits: not scrubbed.
@@ -798,6 +803,22 @@ func TestWriterCutInsideAddress(t *testing.T) {
 			}
 			assert.Empty(t, plainLeaks(out, ipmask.Default, false))
 		})
+	}
+}
+
+// TestWriterCutAtSafeByteKeepsWhole writes long lines whose last byte
+// that cannot touch an address falls at MaxLine or is a '/' before a
+// version: cut there, the pieces must mask as the whole line does, not
+// be scrubbed as if cut inside an address ("5_0"), nor read the version
+// after the '/' as an address and a port (nginx/1.25.3.0.2).
+func TestWriterCutAtSafeByteKeepsWhole(t *testing.T) {
+	m, err := NewMasker(ipmask.Default, nil)
+	require.NoError(t, err)
+	for _, tail := range []string{"Mozilla/5.0 203.0.113.9", "nginx/1.25.3.1.2 x", "q=1@2001:db8::1.443 x", "GET /1.2.3.4.5/ x"} {
+		for n := minMaxLine - len(tail); n <= minMaxLine; n++ {
+			text := strings.Repeat("x ", n)[:n] + tail + "\n"
+			assert.Equal(t, string(m.AppendMask(nil, []byte(text))), writeShortLines(t, text), "%d bytes before %q", n, tail)
+		}
 	}
 }
 

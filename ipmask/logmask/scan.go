@@ -1246,6 +1246,15 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 			return m, true
 		}
 	}
+	if !glued && k == a && k+2 < b && s[k+1] == ':' {
+		// "::" before an address, as a separator writes it
+		// (x ::2001:db8::1): the address after it, if it has three
+		// groups or more.
+		if m, ok := sc.readColon(k+2, b); ok && manyGroups(s[m.Start:m.End]) {
+			return m, true
+		}
+		sc.portEnd, sc.cut = 0, false
+	}
 	if glued && k-a < 4 {
 		if m, ok := sc.readColon(a, b); ok && manyGroups(s[m.Start:m.End]) {
 			return m, true
@@ -1364,6 +1373,15 @@ func (sc *scanner) gluedAddr(a, b int) (Match, bool) {
 		if hexVal[s[e-1]] == 0xff && s[e-1] != ':' {
 			continue // an address ends in a hex digit or in "::"
 		}
+		if e == a+2 && e < b && s[e] == ':' {
+			// ":::": the first colon may be a lone colon's, before
+			// an address (:::ffff:192.0.2.1.log); one of an
+			// identifier's few groups (:::Factory) is not one.
+			if m, ok := sc.gluedAddr(a+1, b); ok && manyGroups(s[m.Start:m.End]) {
+				return m, true
+			}
+			sc.portEnd, sc.cut = 0, false
+		}
 		addr, ok := parse6(s[a:e])
 		if !ok {
 			continue
@@ -1401,15 +1419,21 @@ func (sc *scanner) readings(a, b, e int) (Match, bool) {
 			return Match{Addr: addr, Start: a, End: e - 1}, true
 		}
 	}
-	// addr:port, the port all digits.
-	k := portStart(s, a, e)
-	if k < e && s[k-1] == ':' {
+	// addr:port, the port all digits, maybe with a colon after it, as a
+	// message that follows "host:port" writes it
+	// ("2001:db8:a:b:0:0:0:2:54321: refused").
+	pe := e
+	if pe-a > 1 && s[pe-1] == ':' {
+		pe--
+	}
+	if k := portStart(s, a, pe); k < pe && s[k-1] == ':' {
 		if addr, ok := parseAddr(s[a : k-1]); ok {
-			sc.portEnd = e
+			sc.portEnd = pe
 			return Match{Addr: addr, Start: a, End: k - 1}, true
 		}
 	}
 	// IPv6.port, maybe with a colon after it (tcpdump's "> 2001:db8::2.22:").
+	k := portStart(s, a, e)
 	if e-a > 1 && s[e-1] == ':' {
 		e--
 		k = portStart(s, a, e)
@@ -1417,6 +1441,14 @@ func (sc *scanner) readings(a, b, e int) (Match, bool) {
 	if k < e && s[k-1] == '.' && isPort(s[k:e]) {
 		if addr, ok := parse6(s[a : k-1]); ok {
 			return Match{Addr: addr, Start: a, End: k - 1}, true
+		}
+	}
+	// IPv6, a '.' and a word of hex letters, which is no word glued to
+	// the token (2001:db8::1.Added, fe80::1.db): a '.' separates an
+	// address from a word after it.
+	if d := bytes.LastIndexByte(s[a:e], '.'); d > 0 && a+d+1 < e && !digits(s[a+d+1:e]) && bytes.IndexByte(s[a+d+1:e], ':') < 0 {
+		if addr, ok := parse6(s[a : a+d]); ok {
+			return Match{Addr: addr, Start: a, End: a + d}, true
 		}
 	}
 	return Match{}, false

@@ -23,7 +23,8 @@ const flushAt = 64 << 10
 // A line longer than MaxLine (see [Options]) is not held whole: when
 // MaxLine bytes of it are waiting, the Writer masks and writes them up to
 // the last byte that cannot touch an address (a space, a quote, a bracket,
-// a comma...) and is not part of an escape whose digits an address may
+// a comma...; not a '/' before a digit, which marks a version, as in
+// nginx/1.25.3.1.2) and is not part of an escape whose digits an address may
 // follow ("%20", "\u0027", "#011"), of a Dovecot session ID or an audit
 // record's saddr and the text before it, or of an Erlang tuple
 // ({203, 0, 113, 9}), keeping the rest for the next piece,
@@ -35,13 +36,15 @@ const flushAt = 64 << 10
 // escape either). The second and the last can split IPv6 address text
 // (a ':' or a hex letter ends it, or MaxLine falls inside it): there the
 // ':', '.' and '%' on either side of the cut, up to the nearest byte that
-// cannot touch an address, become '_', so that nothing reads as an
-// address in that text or across the cut. Any of them can split a host
+// cannot touch an address, become '_', and its digits and hex letters '0',
+// so that nothing reads as an address in that text or across the cut, and
+// no one reading it finds the address's digits. Any of them can split a host
 // name that spells an address (ec2-203-0-113-9.compute-1.amazonaws.com,
 // 9.113.0.203.in-addr.arpa): where the text around the cut could be one
 // (a dot, a dash or a letter before it, a dot or a dash after it), the
 // ':', '.' and '%' within 80 bytes of the cut become '_' (not '-', which
-// would make digits between them read as a host name's address).
+// would make digits between them read as a host name's address) and
+// their digits and hex letters '0' (ec2-000-0-000-0_0omput0-0...).
 // At worst the pieces are masked more than the whole line
 // would have been, never less. In field mode only the first piece of a long line
 // is read as columns; the rest is masked as free text. A Writer holds at
@@ -178,19 +181,20 @@ const nearCut = 80
 
 // piece masks the first piece of b, MaxLine bytes of a long line, into
 // w.out, up to cutPoint, and returns where it ended. A cut inside IPv6
-// address text (at MaxLine, or after a ':' or a hex letter with a ':' or
-// '%' before it in its stretch) could split an address that neither piece
+// address text (at MaxLine where the last byte could touch an address, or
+// after a ':' or a hex letter with a ':' or '%' before it in its stretch)
+// could split an address that neither piece
 // then holds whole: the ':', '.' and '%' of the stretch on either side of
 // it (up to a byte that never touches an address, within each piece)
-// become '_', which leaves nothing in it that reads as an address, so
-// none reads across the cut. Any other cut inside a stretch could split a
+// become '_' (and its digits '0', see scrubByte), which leaves nothing in
+// it that reads as an address, so none reads across the cut. Any other cut inside a stretch could split a
 // host name that spells an address (ec2-203-0-113-9.compute-1.amazonaws.com
 // cut after "ec2-203-0-", 9.113.0.203.in-addr.arpa after "in-ad",
 // c633644d.nip.io after "c6336"), whose dots make it one: if the nearCut
 // bytes of the stretch before the cut hold a dot, a dash or a letter g-z,
 // or (seen by line, which has the next piece) those after it a dot or a
 // dash, the ':', '.' and '%' within nearCut bytes of the cut on either
-// side become '_'. Otherwise (hex digits before the cut, no dot or dash
+// side are scrubbed so. Otherwise (hex digits before the cut, no dot or dash
 // after it) the piece on the left holds no more of an address than leading
 // digits that the one on the right masks with its own.
 func (w *Writer) piece(b []byte) int {
@@ -198,7 +202,7 @@ func (w *Writer) piece(b []byte) int {
 	from := len(w.out)
 	w.line(b[:c])
 	w.cont = true
-	w.scrub = c == len(b)
+	w.scrub = c == len(b) && class[b[c-1]]&cSafe == 0
 	if !w.scrub && class[b[c-1]]&cT != 0 && b[c-1] != '.' {
 		for i := c - 1; i >= 0 && class[b[i]]&cSafe == 0 && !w.scrub; i-- {
 			w.scrub = b[i] == ':' || b[i] == '%'
@@ -220,12 +224,19 @@ func (w *Writer) piece(b []byte) int {
 	return c
 }
 
-// scrubByte turns b[i] into '_' if it is ':', '.' or '%'. Not '-': a
-// scrubbed "_9.6.1.2.3" would become "_9-6-1-2-3", which reads as a host
-// name ending in the address 6.1.2.3 (found by FuzzWriter).
+// scrubByte turns b[i] into '_' if it is ':', '.' or '%', and into '0' if
+// it is a digit or a hex letter. Not '-': a scrubbed "_9.6.1.2.3" would
+// become "_9-6-1-2-3", which reads as a host name ending in the address
+// 6.1.2.3 (found by FuzzWriter). The digits go too: text cut inside an
+// address is not masked, and "2001_db8_1_2__7" or
+// "ec2-203-0-113-9_compute-1", which no rule reads as an address, would
+// still show one to anyone who reads the log.
 func scrubByte(b []byte, i int) {
-	if c := b[i]; c == ':' || c == '.' || c == '%' {
+	switch c := b[i]; {
+	case c == ':' || c == '.' || c == '%':
 		b[i] = '_'
+	case class[c]&(cDigit|cHex) != 0:
+		b[i] = '0'
 	}
 }
 
@@ -467,8 +478,14 @@ func cutAt(b []byte) int {
 // "#011203.0.113.9" cut after "#" would leave a piece starting with digits
 // that no longer read as the address. Any introducer counts whose code
 // digits are not all in b; one followed in b by bytes that are not its
-// code digits ("#0:0:0:0:0:0:0:10") starts no escape.
+// code digits ("#0:0:0:0:0:0:0:10") starts no escape. So does a '/'
+// before a digit (or at the end of b): it marks the dotted numbers after
+// it as a version (nginx/1.25.3.1.2), which a cut after it would leave to
+// be read as an address and a port.
 func splitsEscape(b []byte, i int) bool {
+	if b[i] == '/' && (i+1 == len(b) || class[b[i+1]]&cDigit != 0) {
+		return true
+	}
 	for k := i; k >= 0 && k > i-6; k-- {
 		ds, n, octal := k+1, 0, false // its code digits: b[ds:ds+n]
 		switch b[k] {
