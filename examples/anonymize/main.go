@@ -42,9 +42,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	errOut.m, _ = logmask.NewMasker(ipmask.Default, nil)
 	stderr = errOut
 	fs := flag.NewFlagSet("anonymize", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package's own lines do not name the program; its
+	// errors are written below, one line, and the usage on -h.
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
 	v4 := fs.Int("ipv4", ipmask.Default.IPv4Bits(), "leading `bits` of an IPv4 address to keep (0-32)")
@@ -57,14 +59,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	jobs := fs.Int("j", runtime.GOMAXPROCS(0), "mask on up to `n` cores at once (a large input's whole lines are\nshared out; the output is the same, in the same order)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.Usage()
 			return 0
 		}
+		fmt.Fprintf(stderr, "anonymize: %v (anonymize -h lists the flags)\n", err)
 		return 2
 	}
 
 	p, err := ipmask.New(*v4, *v6)
 	if err != nil {
-		return fail(stderr, err)
+		return fail(stderr, fmt.Errorf("-ipv4 %d -ipv6 %d: %w", *v4, *v6, err))
 	}
 	if errOut.m, err = logmask.NewMasker(p, nil); err != nil {
 		return fail(stderr, err)

@@ -48,7 +48,7 @@ func TestRun(t *testing.T) {
 		{"unknown flag holding an address", []string{"-2001:db8:1:2::7"}, "", "", "flag provided but not defined: -2001:db8:1::", 2},
 		{"help", []string{"-h"}, "", "", "usage: anonymize", 0},
 		{"bad flag", []string{"-nope"}, "", "", "flag provided but not defined", 2},
-		{"bad bits", []string{"-ipv4", "33"}, "", "", "anonymize: ipmask: New(33, 48)", 1},
+		{"bad bits", []string{"-ipv4", "33"}, "", "", "anonymize: -ipv4 33 -ipv6 48: ipmask: New(33, 48)", 1},
 		{"bad field", []string{"-field", "1,203.0.113.9"}, "", "", `anonymize: -field: entry 2 of 2 is not a column number`, 1},
 		{"bad column", []string{"-field", "0"}, "", "", "anonymize: logmask: Fields: entry 1 of 1: column numbers run from 1 to 64", 1},
 		{"bad delim", []string{"-field", "1", "-delim", "ab"}, "", "", `anonymize: -delim: 2 bytes: must be one byte`, 1},
