@@ -3,6 +3,7 @@ package survive_test
 import (
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"time"
 
@@ -28,3 +29,5 @@ func click(link string, id uint64, t time.Time) clickstore.Click {
 	}
 	return clickstore.Click{Link: link, Time: t, Visitor: visitor(id), Network: n, Country: countries[id%4]}
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
