@@ -96,8 +96,22 @@ func (d *database) migrate(ctx context.Context) error {
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS linktracker_schema (version INTEGER NOT NULL)"); err != nil {
+	// Created only when missing: PostgreSQL refuses even CREATE TABLE IF
+	// NOT EXISTS of a table that exists to a role without CREATE on the
+	// schema, and a role that may only read and write the tables, once an
+	// owner has migrated them, must be able to run the tracker.
+	exists := "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'linktracker_schema')"
+	if d.dialect == "postgres" {
+		exists = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'linktracker_schema')"
+	}
+	var found bool
+	if err := tx.QueryRowContext(ctx, exists).Scan(&found); err != nil {
 		return err
+	}
+	if !found {
+		if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS linktracker_schema (version INTEGER NOT NULL)"); err != nil {
+			return err
+		}
 	}
 	var have int
 	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM linktracker_schema").Scan(&have); err != nil {

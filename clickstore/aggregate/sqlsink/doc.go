@@ -141,7 +141,12 @@
 // The schema is created and upgraded by the sink itself on start, from
 // versioned migrations embedded in the package; clickanon_schema_version
 // holds the version. On PostgreSQL the migration holds an advisory lock,
-// so instances starting at once apply it once. Version 2:
+// so instances starting at once apply it once, and the tables go in the
+// first schema of the session's search_path (a URL's search_path=
+// parameter chooses it). Only a migration creates anything: once a role
+// that may create tables has brought the schema up to date, a role with
+// no more than SELECT, INSERT, UPDATE and DELETE on the tables can open
+// it. Version 2:
 //
 //	clickanon_cells (link TEXT, granularity SMALLINT, bucket BIGINT,
 //	    dimension SMALLINT, other SMALLINT, value TEXT,

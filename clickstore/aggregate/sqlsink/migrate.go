@@ -138,8 +138,18 @@ func migrateOnce(ctx context.Context, db *sql.DB, d Dialect, ms []migration) err
 			return fmt.Errorf("sqlsink: migrate: lock: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS clickanon_schema_version (version INTEGER NOT NULL)"); err != nil {
-		return fmt.Errorf("sqlsink: migrate: %w", err)
+	// The table is created only when it is missing: PostgreSQL refuses
+	// even CREATE TABLE IF NOT EXISTS of a table that exists to a role
+	// without CREATE on the schema, and a service's role that may only
+	// read and write the tables an owner role migrated must start.
+	var exists bool
+	if err := tx.QueryRowContext(ctx, d.versionTableExists()).Scan(&exists); err != nil {
+		return fmt.Errorf("sqlsink: migrate: read version: %w", err)
+	}
+	if !exists {
+		if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS clickanon_schema_version (version INTEGER NOT NULL)"); err != nil {
+			return fmt.Errorf("sqlsink: migrate: %w", err)
+		}
 	}
 	var cur sql.NullInt64
 	if err := tx.QueryRowContext(ctx, "SELECT max(version) FROM clickanon_schema_version").Scan(&cur); err != nil {
@@ -168,4 +178,14 @@ func migrateOnce(ctx context.Context, db *sql.DB, d Dialect, ms []migration) err
 		return fmt.Errorf("sqlsink: migrate: %w", err)
 	}
 	return nil
+}
+
+// versionTableExists is a query for whether clickanon_schema_version
+// exists where CREATE TABLE would make it: on PostgreSQL in the first
+// schema of search_path (current_schema()), as the other tables.
+func (d Dialect) versionTableExists() string {
+	if d == PostgreSQL {
+		return "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'clickanon_schema_version')"
+	}
+	return "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'clickanon_schema_version')"
 }
