@@ -101,10 +101,18 @@ type linkStats struct {
 func (s *statsBook) Link(ctx context.Context, l Link, now time.Time, zeros bool) (linkStats, error) {
 	st := linkStats{ID: l.ID, URL: l.URL, K: aggregate.DefaultK, Privacy: privacyNotice}
 	// A sink that buffers (the SQL sink) reads only what it has written:
-	// write this instance's clicks first, so a click shows at once. A
-	// failure here shows in the read below.
+	// write this instance's clicks first, so a click shows at once. The
+	// write gets half the request's time at most: a database that cannot
+	// be written for a while (SQLite locked by another process, a full
+	// disk) can still be read, and then the answer lacks only the clicks
+	// still buffered, which the sink keeps and writes later.
 	if f, ok := s.backend.(interface{ Flush(context.Context) error }); ok {
-		_ = f.Flush(ctx)
+		fctx, cancel := ctx, context.CancelFunc(func() {})
+		if d, ok := ctx.Deadline(); ok {
+			fctx, cancel = context.WithTimeout(ctx, time.Until(d)/2)
+		}
+		_ = f.Flush(fctx)
+		cancel()
 	}
 	dayFrom := aggregate.Day.Start(l.Created)
 	dayTo := aggregate.Day.Start(now).Add(24 * time.Hour)
