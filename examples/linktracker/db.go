@@ -68,6 +68,9 @@ func openDB(ctx context.Context, dsn string) (*database, error) {
 	}
 	if err := d.migrate(ctx); err != nil {
 		d.Close()
+		if d.dialect == "sqlite" && cannotWrite(err) {
+			return nil, fmt.Errorf("-db: %s: %w (this user must be able to write the file and its directory: run it in such a directory, or name another file with -db sqlite:PATH)", d.name, err)
+		}
 		return nil, fmt.Errorf("-db: %s: %w", d.name, err)
 	}
 	return &d, nil
@@ -188,4 +191,19 @@ func (d *database) exec(ctx context.Context, q string, args ...any) (sql.Result,
 		_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // closed, not pooled again
 	}
 	return res, err
+}
+
+// cannotWrite reports whether err is SQLite's answer to a file or a
+// directory this user may not write: SQLITE_PERM, SQLITE_READONLY or
+// SQLITE_CANTOPEN, by their primary codes.
+func cannotWrite(err error) bool {
+	var e interface{ Code() int }
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff {
+	case 3, 8, 14:
+		return true
+	}
+	return false
 }

@@ -313,7 +313,6 @@ func TestRunTwiceInOneDirectory(t *testing.T) {
 // -db sqlite:PATH elsewhere), echoing no address.
 func TestUnwritableDirectory(t *testing.T) {
 	t.Parallel()
-	t.Skip("FINDING F2: the error is \"-db: sqlite linktracker.db: unable to open database file (14)\": it does not say the directory cannot be written, nor how to put the file elsewhere")
 	if os.Geteuid() != 0 {
 		t.Skip("needs root, to run the tracker as nobody")
 	}
