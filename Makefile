@@ -39,10 +39,11 @@ unit:
 
 # The allocation tests of pooled paths, without the race detector: under
 # it a sync.Pool drops buffers on purpose, so those tests skip in unit and
-# run here.
+# run here (internal/outside/firstrun checks that every test skipped under
+# -race is in a package listed here and matches -run).
 allocs:
-	$(call STEP,allocs: go test -run Alloc (no -race) ./ipmask/logmask ./internal/outside/observe)
-	$(GO) test -count=1 -vet=off -run Alloc ./ipmask/logmask/ ./internal/outside/observe/
+	$(call STEP,allocs: go test -run Alloc (no -race) ./ipmask/logmask ./internal/outside/masklog ./internal/outside/observe ./internal/outside/oracle)
+	$(GO) test -count=1 -vet=off -run Alloc ./ipmask/logmask/ ./internal/outside/masklog/ ./internal/outside/observe/ ./internal/outside/oracle/
 
 # A short run of every fuzz target: a fixed number of executions each (see
 # scripts/fuzz.sh for why a count and not a duration). Seed corpora live in

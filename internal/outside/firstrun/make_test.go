@@ -140,3 +140,56 @@ func TestCIInstallsWhatMakeTestNeeds(t *testing.T) {
 		assert.NoError(t, err, "%s is installed", tool)
 	}
 }
+
+// TestRaceSkippedTestsRunInAllocs: a test that skips itself under the
+// race detector (allocation counts, which -race changes) is skipped by
+// make test's unit step, so the allocs step, which runs without -race,
+// must name its package and select it by its -run pattern; otherwise CI
+// skips it for good. Every test file of the module is read for a test
+// function that skips when raceEnabled is set.
+func TestRaceSkippedTestsRunInAllocs(t *testing.T) {
+	t.Parallel()
+	root := moduleRoot(t)
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	require.NoError(t, err)
+	allocs := regexp.MustCompile(`(?m)^\t\$\(GO\) test [^\n]*-run (\w+) ([^\n]+)$`).FindSubmatch(mk)
+	require.NotNil(t, allocs, "the allocs step runs go test -run PATTERN PACKAGES")
+	run := regexp.MustCompile(string(allocs[1]))
+	pkgs := map[string]bool{}
+	for _, p := range strings.Fields(string(allocs[2])) {
+		pkgs[filepath.Clean(filepath.FromSlash(p))] = true
+	}
+	funcRE := regexp.MustCompile(`(?m)^func (Test\w*)\(t \*testing\.T\) \{\n((?:\t[^\n]*\n|\n)*?)\}\n`)
+	skipRE := regexp.MustCompile(`if raceEnabled \{\n\t+t\.Skip`)
+	var found int
+	require.NoError(t, filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, filepath.Dir(path))
+		if err != nil {
+			return err
+		}
+		for _, f := range funcRE.FindAllSubmatch(b, -1) {
+			if !skipRE.Match(f[2]) {
+				continue
+			}
+			found++
+			name := string(f[1])
+			assert.True(t, pkgs[filepath.Clean(rel)], "%s in %s skips under -race, but make test's allocs step does not run %s", name, rel, rel)
+			assert.True(t, run.MatchString(name), "%s in %s skips under -race, but the allocs step's -run %s does not select it", name, rel, allocs[1])
+		}
+		return nil
+	}))
+	assert.Positive(t, found, "the module has tests that skip under -race (the allocation tests): the search finds none, so it is broken")
+}
