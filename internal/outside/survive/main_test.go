@@ -2,7 +2,6 @@ package survive_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -177,5 +176,3 @@ func (p *proc) clicks(id string) uint64 {
 	require.NoError(p.t, json.Unmarshal([]byte(body), &c))
 	return c.Clicks
 }
-
-func bg() context.Context { return context.Background() }
