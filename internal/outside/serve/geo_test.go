@@ -166,7 +166,6 @@ func TestEnrichCountryOfEveryShape(t *testing.T) {
 		req.Header.Set("User-Agent", chrome)
 		v := g.tracker.Track(req, "x", clickstore.KindClick)
 		require.Equal(t, track.Counted, v.Outcome, "%q", in)
-		adds := g.sink.all()
-		assert.Equal(t, want, adds[len(adds)-1].click.Country, "%q", in)
+		assert.Equal(t, want, g.sink.last().click.Country, "%q", in)
 	}
 }

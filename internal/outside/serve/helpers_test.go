@@ -23,13 +23,17 @@ type got struct {
 	u     clickstore.Uniqueness
 }
 
-// sink records every Add, safe for concurrent use.
+// sink records every Add, safe for concurrent use. Like a database's
+// driver, it refuses an Add whose context is done.
 type sink struct {
 	mu   sync.Mutex
 	adds []got
 }
 
-func (s *sink) Add(_ context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
+func (s *sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniqueness) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.adds = append(s.adds, got{c, u})
@@ -40,6 +44,16 @@ func (s *sink) all() []got {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]got(nil), s.adds...)
+}
+
+// last returns the latest Add.
+func (s *sink) last() got {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.adds) == 0 {
+		return got{}
+	}
+	return s.adds[len(s.adds)-1]
 }
 
 // fakeClock is a settable clock, safe for concurrent use.
