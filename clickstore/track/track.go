@@ -99,8 +99,8 @@ type Options struct {
 	// Classify tells from a user agent whether a person made the request
 	// and on what class of device. Nil means [Classify]. Its answers are
 	// cached per user agent (see AgentCache), so it must depend on the
-	// user agent alone; HEAD and OPTIONS requests and prefetches are labelled bots
-	// whatever it says (see [BotLabel]). Its labels persist in the
+	// user agent alone; HEAD and OPTIONS requests and prefetches are
+	// labelled bots whatever it says (see [BotLabel]). Its labels persist in the
 	// Sink's breakdowns, so a label that is not valid UTF-8 or holds an
 	// address (a parser can take a device model from the agent's text,
 	// where a client may write one; also percent-encoded) is not kept:
