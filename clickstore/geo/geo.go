@@ -22,7 +22,7 @@ type Fields uint8
 
 // The facts a lookup can return. Nothing finer than a country is offered.
 const (
-	FieldCountry   Fields = 1 << iota // ISO 3166-1 alpha-2 country code
+	FieldCountry   Fields = 1 << iota // two-letter country code (ISO 3166-1 alpha-2, or EU, AP...)
 	FieldContinent                    // two-letter continent code
 	FieldASN                          // autonomous system number
 
@@ -56,7 +56,10 @@ func (f Fields) String() string {
 // means nothing is known (the address is not covered, the field was not
 // asked for, or there is no database). Facts are safe to copy and share.
 type Facts struct {
-	// Country is an ISO 3166-1 alpha-2 code in upper case ("DE"), or "".
+	// Country is the record's country code in upper case ("DE"), or "":
+	// two ASCII letters as the database gives them, an ISO 3166-1
+	// alpha-2 code or another (MaxMind's EU and AP for a network known
+	// only to be in Europe or in Asia and the Pacific, XK, ZZ).
 	Country string
 	// Continent is a two-letter continent code in upper case (AF, AN, AS,
 	// EU, NA, OC, SA in the databases listed in the package documentation),
@@ -193,8 +196,9 @@ func (db *DB) Lookup(addr netip.Addr) Facts {
 	return db.lookup(addr, db.fields)
 }
 
-// Country returns the ISO 3166-1 alpha-2 code of addr's country in upper
-// case, or "" (also when FieldCountry is not configured). It is the
+// Country returns the code of addr's country in upper case, as
+// [Facts].Country (an ISO 3166-1 alpha-2 code, or MaxMind's EU or AP...),
+// or "" (also when FieldCountry is not configured). It is the
 // tracker's enrichment hook in one call:
 //
 //	Enrich: func(_ *http.Request, a netip.Addr) track.Attributes {

@@ -35,6 +35,7 @@ const (
 	LabelCrawler     = "crawler"       // on the maintained crawler list
 	LabelBot         = "bot"           // calls itself a bot, crawler or spider
 	LabelHead        = "head"          // a HEAD request: nobody reads the body
+	LabelOptions     = "options"       // an OPTIONS request: a CORS preflight the browser sends before the request itself
 	LabelPrefetch    = "prefetch"      // a prefetch or prerender the browser announced
 )
 
@@ -151,7 +152,10 @@ func Classify(userAgent string) Agent {
 }
 
 // BotLabel returns the label of a request that a person did not make, or ""
-// for one that looks human: [LabelHead] for a HEAD request,
+// for one that looks human: [LabelHead] for a HEAD request, [LabelOptions]
+// for an OPTIONS request (a browser's CORS preflight, which a route
+// registered without a method serves too: counted as a person's, it would
+// make each cross-origin click or conversion two),
 // [LabelPrefetch] for a prefetch or prerender announced with Sec-Purpose,
 // Purpose or X-Moz (in any line of the header), else what [Classify] says of its user agent
 // (of its first KiB, for one longer, as the tracker reads it). A
@@ -173,8 +177,11 @@ func BotLabel(r *http.Request) string {
 
 // requestBot labels what the request, not its user agent, says.
 func requestBot(r *http.Request) string {
-	if r.Method == http.MethodHead {
+	switch r.Method {
+	case http.MethodHead:
 		return LabelHead
+	case http.MethodOptions:
+		return LabelOptions
 	}
 	if announcesPrefetch(r.Header["Sec-Purpose"]) || announcesPrefetch(r.Header["Purpose"]) || announcesPrefetch(r.Header["X-Moz"]) {
 		return LabelPrefetch

@@ -53,10 +53,11 @@
 // # Bots
 //
 // A bot's click is counted, labelled ([Visit].Bot) and never unique; it is
-// not held in the store. The label comes from the request (HEAD, prefetch
-// and prerender) and from the user agent: link-preview fetchers of chat and
-// social apps, HTTP client libraries, and the crawler list maintained at
-// github.com/monperrus/crawler-user-agents (see [Classify]). The tracker
+// not held in the store. The label comes from the request (HEAD, OPTIONS,
+// prefetch and prerender) and from the user agent: link-preview fetchers
+// of chat and social apps, HTTP client libraries, and the crawler list
+// maintained at github.com/monperrus/crawler-user-agents (see
+// [Classify]). The tracker
 // classifies each distinct user agent once per window and keeps the
 // answer, with the agent's digest for the pseudonym, in a cache bounded in
 // size and in time: no entry outlives the window ([Options].Window), and

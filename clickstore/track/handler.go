@@ -64,8 +64,9 @@ func (t *Tracker) Handler(next http.Handler) http.Handler {
 // sign-up): each request next serves with a status below 400 is counted as
 // a conversion attributed to the visitor's latest click on the link named
 // by the path wildcard, or on any link when the route has no such wildcard.
-// A conversion from a bot, a HEAD or a prefetch (a browser prerendering
-// the page the pixel is on, which the visitor may or may not then open)
+// A conversion from a bot, a HEAD, an OPTIONS (a CORS preflight) or a
+// prefetch (a browser prerendering the page the pixel is on, which the
+// visitor may or may not then open)
 // is counted and attributed as a click from one is: with its bot label
 // (Visit.Bot, clickstore.Click.Bot), so statistics can tell it apart. A
 // handler that wants none checks [BotLabel] first.

@@ -303,8 +303,9 @@ scan:
 	return host
 }
 
-// countryCode returns an ISO 3166-1 alpha-2 code in upper case, or "" for
-// anything that is not two ASCII letters.
+// countryCode returns a code of two ASCII letters in upper case (an ISO
+// 3166-1 alpha-2 code, or EU, AP, XK, ZZ as geo databases give them), or
+// "" for anything that is not two ASCII letters.
 func countryCode(s string) string {
 	if len(s) != 2 {
 		return ""

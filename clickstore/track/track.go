@@ -53,8 +53,12 @@ const MaxAgentCache = 1 << 24
 // Attributes are the coarse facts an enrichment hook may add to a click. It
 // is a plain value, safe to copy and share; the zero value adds nothing.
 type Attributes struct {
-	// Country is an ISO 3166-1 alpha-2 code ("DE"), or "". Anything else
-	// is dropped.
+	// Country is a country code of two ASCII letters ("DE"), or "". It
+	// is kept in upper case ("de" as "DE") whichever two letters they
+	// are, as geo databases give them: besides ISO 3166-1 alpha-2 codes,
+	// MaxMind's EU and AP (a network known only to be in Europe, or in
+	// Asia and the Pacific), XK (Kosovo) and ZZ (unknown) are kept.
+	// Anything else ("DEU", "A1", "Germany") is dropped.
 	Country string
 	// Device overrides the device class the classifier gave ("mobile",
 	// "tablet", "desktop"), when not "". One longer than
@@ -95,8 +99,8 @@ type Options struct {
 	// Classify tells from a user agent whether a person made the request
 	// and on what class of device. Nil means [Classify]. Its answers are
 	// cached per user agent (see AgentCache), so it must depend on the
-	// user agent alone; HEAD requests and prefetches are labelled bots
-	// whatever it says (see [BotLabel]). Its labels persist in the
+	// user agent alone; HEAD and OPTIONS requests and prefetches are
+	// labelled bots whatever it says (see [BotLabel]). Its labels persist in the
 	// Sink's breakdowns, so a label that is not valid UTF-8 or holds an
 	// address (a parser can take a device model from the agent's text,
 	// where a client may write one; also percent-encoded) is not kept:

@@ -388,6 +388,7 @@ func TestBotLabel(t *testing.T) {
 		{name: "generic bot", method: "GET", ua: "SomeCrawler/3.0", want: "bot"},
 		{name: "empty user agent", method: "GET", ua: "", want: "no-user-agent"},
 		{name: "head", method: "HEAD", ua: firefox, want: "head"},
+		{name: "cors preflight", method: "OPTIONS", ua: firefox, headers: []string{"Access-Control-Request-Method", "POST"}, want: "options"},
 		{name: "sec-purpose prefetch", method: "GET", ua: firefox, headers: []string{"Sec-Purpose", "prefetch;prerender"}, want: "prefetch"},
 		{name: "purpose prefetch", method: "GET", ua: firefox, headers: []string{"Purpose", "prefetch"}, want: "prefetch"},
 		{name: "x-moz prefetch", method: "GET", ua: firefox, headers: []string{"X-Moz", "prefetch"}, want: "prefetch"},

@@ -16,7 +16,7 @@ import (
 // continents are separate maps because their codes overlap (NA is Namibia
 // and North America, AS American Samoa and Asia, AF, SA...).
 type geoTargets struct {
-	Countries  map[string]string `json:"countries,omitempty"`  // ISO 3166-1 alpha-2 code -> URL
+	Countries  map[string]string `json:"countries,omitempty"`  // two-letter country code, as geo.Facts gives it (ISO 3166-1 alpha-2, EU, AP...) -> URL
 	Continents map[string]string `json:"continents,omitempty"` // AF AN AS EU NA OC SA -> URL
 }
 
