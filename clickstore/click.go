@@ -209,7 +209,9 @@ type Click struct {
 	// When set it must lie within Network and carry no zone.
 	RawAddr netip.Addr
 
-	// Country is an ISO 3166-1 alpha-2 code in upper case ("DE"), or "".
+	// Country is two upper-case ASCII letters, or "": an ISO 3166-1
+	// alpha-2 code ("DE"), or one of the codes geo databases also give
+	// (EU, AP, XK, ZZ). Validate checks the shape, not the list.
 	Country string
 
 	// Bot is a bot label ("googlebot"), or "" for a human or unknown

@@ -74,7 +74,7 @@ type Dimension uint8
 // The dimensions, in the order reports list them.
 const (
 	Total    Dimension = iota // no breakdown
-	Country                   // Click.Country, an ISO 3166-1 alpha-2 code or ""
+	Country                   // Click.Country, two upper-case letters (ISO 3166-1, or EU, AP...) or ""
 	Network                   // Click.Network, the masked network, e.g. 192.0.2.0/24
 	Referrer                  // Click.Referrer, the referring host or ""
 	Device                    // Click.Device, the device class or ""
