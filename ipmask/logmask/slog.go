@@ -135,9 +135,16 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	msg, changed := h.m.maskQuoted(r.Message)
 	at, tc := h.m.maskTime(r.Time)
 	changed = changed || tc
+	// same is how many attributes, from the first, are unchanged (-1:
+	// not looked at); first is the one after them, masked, kept so that
+	// it is not masked again below (a LogValuer in it is resolved once).
+	same, first := -1, slog.Attr{}
 	if !changed {
+		same = 0
 		r.Attrs(func(a slog.Attr) bool {
-			_, changed = h.m.maskAttr(a, &h.groups)
+			if first, changed = h.m.maskAttr(a, &h.groups); !changed {
+				same++
+			}
 			return !changed
 		})
 		if !changed {
@@ -145,8 +152,16 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 		}
 	}
 	out := slog.NewRecord(at, r.Level, msg, r.PC)
+	i := 0
 	r.Attrs(func(a slog.Attr) bool {
-		a, _ = h.m.maskAttr(a, &h.groups)
+		switch {
+		case i < same:
+		case i == same:
+			a = first
+		default:
+			a, _ = h.m.maskAttr(a, &h.groups)
+		}
+		i++
 		out.AddAttrs(a)
 		return true
 	})
