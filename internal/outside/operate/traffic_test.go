@@ -274,6 +274,21 @@ func TestOperatorUnderTraffic(t *testing.T) {
 	// resolves each request too: resolutions are at least the clicks.
 	assert.GreaterOrEqual(t, sum(fams["clickanon_clientip_resolutions_total"], ""), float64(len(work)))
 
+	// Error pages: clicks and pixels on links that do not exist, one
+	// named by the visitor's address itself, are 404s counted as orphans,
+	// and their answers and log lines are checked below with the rest.
+	orphans := p.value(`clickanon_linktracker_orphan_clicks_total`)
+	var lost float64
+	for i, v := range vs {
+		for _, path := range []string{"/l/nope" + fmt.Sprint(i), "/c/nope.gif", "/l/" + v.addrs[len(v.addrs)-1].String(), "/l/" + links[0] + "/x"} {
+			code, _, err := p.do("GET", path, v.xff, "", "")
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusNotFound, code, path)
+			lost++
+		}
+	}
+	assert.Equal(t, orphans+lost, p.value(`clickanon_linktracker_orphan_clicks_total`), "every orphan counted")
+
 	var hb health
 	p.Eventually("a sweep of every store", func() bool {
 		_, hb = p.health()
