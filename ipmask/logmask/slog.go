@@ -98,6 +98,15 @@ type HandlerOptions struct {
 // may allocate after a garbage collection.
 // One that does is copied, with its attributes masked.
 //
+// To mask what the log package writes too (log.Printf), install a logger
+// on a Handler with [slog.SetDefault]. Wrap a handler that writes to a
+// file or stream, such as slog.NewTextHandler(os.Stderr, nil), not
+// slog.Default().Handler() as it is before any SetDefault: that handler
+// writes through the log package, which SetDefault sends back to the
+// Handler, and the first record then waits forever on the log package's
+// lock (a limit of log/slog, not of the Handler). Wrapping it without
+// SetDefault works.
+//
 // A Handler is safe for concurrent use if the handler it wraps is, as
 // every slog.Handler must be. The zero Handler is not usable: build one
 // with [NewHandler].
