@@ -73,6 +73,7 @@ func (s *scrapes) value(series string) float64 {
 // clicking once more after the last stats read fails the agreement, and
 // expecting two failure lines fails the burst count.
 func TestPostgresDownAndBack(t *testing.T) {
+	t.Parallel() // a child process, waited on
 	srv := pgtest.Start(t)
 	p := start(t, "-db", srv.DB(t), "-flush-interval", "100ms", "-store-timeout", "300ms")
 	s := &scrapes{p: p}
@@ -134,6 +135,7 @@ func TestPostgresDownAndBack(t *testing.T) {
 // counted requests) and no counter goes back. Checked to fail: requiring
 // no warning after the FLUSHALL, and a stats total off by one.
 func TestRedisLosesItsData(t *testing.T) {
+	t.Parallel() // a child process, waited on
 	srv := redistest.Start(t, &redistest.Options{Local: true})
 	p := start(t, "-redis", srv.Addr(), "-store-timeout", "300ms", "-flush-interval", "100ms")
 	s := &scrapes{p: p}
@@ -201,6 +203,7 @@ func TestRedisLosesItsData(t *testing.T) {
 // Checked to fail: a run that succeeds (a valid geo file) fails the exit
 // check, and stderr with a raw address fails the leak check.
 func TestStartFailuresSaidOnce(t *testing.T) {
+	t.Parallel() // a child process, waited on
 	dir := t.TempDir()
 	write := func(name string, b []byte) string {
 		path := filepath.Join(dir, name)

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 	binary.dir, binary.err = os.MkdirTemp("", "operate-linktracker-")
 	if binary.err == nil {
 		binary.path = filepath.Join(binary.dir, "linktracker")
-		out, err := exec.Command("go", "build", "-o", binary.path, "github.com/clickanon/clickanon/examples/linktracker").CombinedOutput()
+		out, err := exec.Command("go", "build", "-ldflags=-s -w", "-o", binary.path, "github.com/clickanon/clickanon/examples/linktracker").CombinedOutput()
 		if err != nil {
 			binary.err = fmt.Errorf("go build: %v: %s", err, out)
 		}

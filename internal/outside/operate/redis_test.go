@@ -33,6 +33,7 @@ var redisDocumented = map[string][]string{
 // monotonic with its comparison reversed, and a label value outside the
 // documented ones (the sink renamed in observe.go).
 func TestRedisDownMidRunScraped(t *testing.T) {
+	t.Parallel() // a child process, waited on
 	srv := redistest.Start(t, &redistest.Options{Local: true})
 	p := start(t, "-redis", srv.Addr(), "-store-timeout", "200ms", "-flush-interval", "100ms")
 	id := p.createLink("https://example.com/redis-down")

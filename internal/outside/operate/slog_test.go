@@ -205,16 +205,26 @@ func TestDefaultLoggerOverOwnHandlers(t *testing.T) {
 		}
 		return records
 	}
-	for _, s := range sinks {
+	masker, err := logmask.NewMasker(ipmask.Default, nil)
+	require.NoError(t, err)
+	replace := &slog.HandlerOptions{AddSource: true, ReplaceAttr: masker.ReplaceAttr}
+	for _, s := range append(sinks,
+		sink{"ReplaceAttr json", func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, replace) }},
+		sink{"ReplaceAttr text", func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, replace) }}) {
 		t.Run(s.name, func(t *testing.T) {
 			var bare bytes.Buffer
-			withDefault(t, slog.New(s.make(&bare)))
-			logAll(t, &bare)
-			require.NotEmpty(t, ipmasktest.Leaks(ipmask.Default, bare.String()), "teeth: the bare handler leaks")
+			if !strings.HasPrefix(s.name, "ReplaceAttr") {
+				withDefault(t, slog.New(s.make(&bare)))
+				logAll(t, &bare)
+				require.NotEmpty(t, ipmasktest.Leaks(ipmask.Default, bare.String()), "teeth: the bare handler leaks")
+			}
 
 			var buf bytes.Buffer
-			h, err := logmask.NewHandler(s.make(&buf), ipmask.Default, nil)
-			require.NoError(t, err)
+			var h slog.Handler = s.make(&buf)
+			if !strings.HasPrefix(s.name, "ReplaceAttr") {
+				h, err = logmask.NewHandler(h, ipmask.Default, nil)
+				require.NoError(t, err)
+			}
 			withDefault(t, slog.New(h))
 			n := logAll(t, &buf)
 			ipmasktest.AssertNoRawIP(t, ipmask.Default, buf.String())
@@ -223,6 +233,12 @@ func TestDefaultLoggerOverOwnHandlers(t *testing.T) {
 			for _, l := range lines {
 				if !assert.Contains(t, l, file, "the source location is kept") {
 					break
+				}
+				if s.name == "json" || s.name == "ReplaceAttr json" {
+					var rec struct{ Source *slog.Source }
+					if !assert.NoError(t, json.Unmarshal([]byte(l), &rec)) || !assert.NotNil(t, rec.Source, "the source stays an object: %s", l) {
+						break
+					}
 				}
 			}
 		})

@@ -177,6 +177,7 @@ func sum(f *family, prefix string) float64 {
 // order fails monotonic, and logging the X-Forwarded-For raw in the
 // access log fails the leak check.
 func TestOperatorUnderTraffic(t *testing.T) {
+	t.Parallel() // a child process, waited on
 	p := start(t)
 	links := []string{p.createLink("https://example.com/a"), p.createLink("https://example.com/b?x=1")}
 	vs := visitors()
