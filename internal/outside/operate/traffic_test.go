@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -309,4 +310,24 @@ func TestOperatorUnderTraffic(t *testing.T) {
 	}))
 	p.noLeak(t, addrsOf(t, vs))
 	ipmasktest.AssertNoRawIPOf(t, ipmask.Default, body, addrsOf(t, vs), "/metrics")
+
+	// The two documented alerts, as the metrics package writes them, do
+	// not fire on a healthy tracker: the oldest click held (on the click
+	// store, which the alert selects) is within the window plus the sweep
+	// interval, and every store swept within 10 s. Without the selector
+	// the first fired on the statistics' day buckets (finding F4).
+	p.Eventually("a sweep of the statistics after the clicks", func() bool {
+		return p.value(`clickanon_store_held{store="stats"}`) > 0
+	})
+	fams, _, err = p.scrape()
+	require.NoError(t, err)
+	for series, age := range fams["clickanon_store_oldest_age_seconds"].samples {
+		if strings.Contains(series, `store="memory"`) {
+			assert.LessOrEqual(t, age, 1800.0+1, "%s: the retention alert fires", series)
+		}
+	}
+	now := float64(time.Now().UnixNano()) / 1e9
+	for series, at := range fams["clickanon_store_last_sweep_timestamp_seconds"].samples {
+		assert.LessOrEqual(t, now-at, 10.0, "%s: the sweeps alert fires", series)
+	}
 }
