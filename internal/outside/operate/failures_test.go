@@ -67,11 +67,14 @@ func (s *scrapes) value(series string) float64 {
 // database_reachable false, then back to 200; the flush failures are one
 // warning for the burst (not one per flush), which says the increments
 // stay buffered, and one line says the database is reachable again; the
-// flush errors are counted and no counter goes back; every click made
+// flush errors are counted and no counter goes back; the answers
+// meanwhile (the stats API, the dashboard, /healthz, a create that
+// fails) name no server; every click made
 // during the outage reaches the stats API once it ends; and no stderr
 // line holds an address (the database's own included). Checked to fail:
-// clicking once more after the last stats read fails the agreement, and
-// expecting two failure lines fails the burst count.
+// burstlog logging every failure fails the burst count, an error page
+// carrying r.RemoteAddr fails the answers' check, and one more click
+// during the outage fails the agreement.
 func TestPostgresDownAndBack(t *testing.T) {
 	t.Parallel() // a child process, waited on
 	srv := pgtest.Start(t)
@@ -101,6 +104,16 @@ func TestPostgresDownAndBack(t *testing.T) {
 		return s.value(`clickanon_sink_flush_errors_total{sink="sql"}`) >= 3
 	})
 	assert.Positive(t, s.value(`clickanon_sink_buffered{sink="sql"}`), "the outage's increments wait in memory")
+	// What the API answers meanwhile names no server: not the database's
+	// address either.
+	for _, path := range []string{"/api/links/" + id + "/stats", "/links/" + id, "/healthz"} {
+		code, body := p.must("GET", path, "", "")
+		assert.Less(t, code, 600, path)
+		ipmasktest.AssertNoRawIP(t, ipmask.Default, body, "%s during the outage", path)
+	}
+	code, body := p.must("POST", "/api/links", "", `{"url":"https://example.com/during"}`)
+	assert.GreaterOrEqual(t, code, 500, "a link cannot be created without the database: %s", body)
+	ipmasktest.AssertNoRawIP(t, ipmask.Default, body, "create during the outage")
 	failed := lines(p.Stderr.String(), "sqlsink: flush failed")
 	if assert.Len(t, failed, 1, "once per burst:\n%s", p.Stderr.String()) {
 		assert.Contains(t, failed[0], "level=WARN")
