@@ -30,8 +30,8 @@ var redisDocumented = map[string][]string{
 // failures, sweep errors); /healthz goes 503 and back; every click is
 // counted once (the stats API agrees with the counted requests) and no
 // answer or log line holds a visitor's address. Checked to fail:
-// monotonic with its comparison reversed, and a label value outside the
-// documented ones (the sink renamed in observe.go).
+// monotonic with its comparison reversed, and an op label renamed in
+// metrics.Store ("indexes") fails the shape check.
 func TestRedisDownMidRunScraped(t *testing.T) {
 	t.Parallel() // a child process, waited on
 	srv := redistest.Start(t, &redistest.Options{Local: true})

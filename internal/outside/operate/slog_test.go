@@ -170,9 +170,9 @@ func withDefault(t *testing.T, l *slog.Logger) {
 // through slog's package functions, a derived logger and log.Printf.
 // Nothing written holds a raw address, and every line keeps its source
 // location (the file and line of the call). Checked to fail: the bare
-// handlers leak (teeth), and a Handler that passes a LogValuer on
-// unresolved (its Resolve removed from maskAttr) leaks through the
-// "Any" readers.
+// handlers leak (teeth), a Handler that passes a LogValuer on
+// unresolved (its Resolve removed from maskAttr) leaks through every
+// sink, and one that builds its record with no PC fails the source check.
 func TestDefaultLoggerOverOwnHandlers(t *testing.T) {
 	type sink struct {
 		name string

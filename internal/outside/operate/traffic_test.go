@@ -168,15 +168,16 @@ func sum(f *family, prefix string) float64 {
 // writes, some after a spoofed hop, browsers and a crawler, on several
 // links, from four goroutines) while a fifth scrapes /metrics. Every
 // scrape is well formed and no counter goes back; at the end every
-// documented metric is there as documented, the clicks, unique clicks
-// and bot clicks agree with the stats API's totals, the resolutions add
-// up to the requests, and no stderr line, stdout line, /metrics,
-// /healthz or other answer holds any visitor's address (nor any address
-// on stderr). Checked to fail: dropping a family from the binary's
-// registry (the Sink adapter removed) fails checkShape, a stats total
-// changed by one fails the agreement, a counter compared in the wrong
-// order fails monotonic, and logging the X-Forwarded-For raw in the
-// access log fails the leak check.
+// documented metric is there as documented; the clicks, unique clicks,
+// clicks of unknown uniqueness and bot clicks agree with the stats API's
+// totals; orphan clicks and pixels (404) are counted; the documented
+// alerts do not fire; and no stderr line, stdout line, /metrics, /healthz
+// or other answer holds any visitor's address (nor stderr any address).
+// Checked to fail: the sink's part renamed in observe.go ("sqlx") fails
+// checkShape, a counter compared in the wrong order fails monotonic, the
+// retention alert without its store selector fails (after 00:30 UTC, the
+// statistics' day bucket being older than 1801 s), and the click handler
+// writing X-Forwarded-For raw to stderr fails the leak check.
 func TestOperatorUnderTraffic(t *testing.T) {
 	t.Parallel() // a child process, waited on
 	p := start(t)
