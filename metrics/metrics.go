@@ -64,9 +64,14 @@
 //
 // Two alerts prove the retention promise: the oldest held click is older
 // than the window plus the sweep interval
-// (clickanon_store_oldest_age_seconds > 1800 + 1 by default), or sweeps
-// stopped succeeding (time() - clickanon_store_last_sweep_timestamp_seconds
-// > a few intervals).
+// (clickanon_store_oldest_age_seconds{store="memory"} > 1800 + 1 by
+// default), or sweeps stopped succeeding (time() -
+// clickanon_store_last_sweep_timestamp_seconds > a few intervals). The
+// first must select the stores that hold clicks by their label: anything
+// else swept through [Metrics.Sweep] has a retention of its own and holds
+// entries older than the window by design (a keyring's keys live a window
+// and a grace window, a sink's statistics buckets days), so without the
+// selector it fires on them.
 package metrics
 
 import (
@@ -185,7 +190,7 @@ func New(reg prometheus.Registerer, opts *Options) (*Metrics, error) {
 		sweepErrors: desc("store", "sweep_errors_total", "Sweeps of the store that failed.", "store"),
 		swept:       desc("store", "swept_total", "Entries the store's sweeps destroyed.", "store"),
 		held:        desc("store", "held", "Entries the store held after its last successful sweep.", "store"),
-		oldest:      desc("store", "oldest_age_seconds", "Age of the oldest entry the store held at its last successful sweep; above the window plus the sweep interval, retention is broken.", "store"),
+		oldest:      desc("store", "oldest_age_seconds", "Age of the oldest entry the store held at its last successful sweep; for a store of clicks, above the window plus the sweep interval, retention is broken (other stores keep entries longer by design).", "store"),
 		lastSweep:   desc("store", "last_sweep_timestamp_seconds", "When the last successful sweep of the store ran, in Unix seconds; 0 before the first.", "store"),
 
 		keysHeld:      desc("keyring", "keys_held", "Epoch keys held in process memory.", "keyring"),

@@ -42,7 +42,10 @@ type sweeper struct {
 // keys and the statistics, each wrapped by metrics.Sweep so that every
 // sweep is counted. A failed sweep is logged by its Sweeper; the store's
 // sweeper also logs, once a minute, what the store still holds, so that
-// retention can be shown, not just claimed.
+// retention can be shown, not just claimed. Only the click store's
+// clickanon_store_oldest_age_seconds proves the 30-minute promise: the
+// keys live a window and a grace window, the statistics buckets days, so
+// an alert on it selects store="memory" or store="redis".
 func (a *app) observe(storeKind string) error {
 	a.registry = prometheus.NewRegistry()
 	m, err := metrics.New(a.registry, nil)

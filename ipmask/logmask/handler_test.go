@@ -560,3 +560,33 @@ func TestHandlerTimeZoneNames(t *testing.T) {
 	n := mustHandler(t, nop{}, nil)
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = n.Handle(context.Background(), r) }))
 }
+
+// callCounter is a LogValuer that counts its calls.
+type callCounter struct {
+	n *int
+	v slog.Value
+}
+
+func (c callCounter) LogValue() slog.Value { *c.n++; return c.v }
+
+// TestHandlerResolvesLogValuerOnce: a LogValuer is resolved once per
+// record, whether the record changes because of it, because of an
+// attribute before it, or because of the message.
+func TestHandlerResolvesLogValuerOnce(t *testing.T) {
+	a := netip.MustParseAddr("203.0.113.9")
+	for name, log := range map[string]func(l *slog.Logger, v slog.LogValuer){
+		"first":          func(l *slog.Logger, v slog.LogValuer) { l.Info("m", "v", v) },
+		"after plain":    func(l *slog.Logger, v slog.LogValuer) { l.Info("m", "k", 1, "v", v, "a", a) },
+		"after address":  func(l *slog.Logger, v slog.LogValuer) { l.Info("m", "a", a, "v", v) },
+		"message masked": func(l *slog.Logger, v slog.LogValuer) { l.Info("203.0.113.9", "v", v) },
+		"in a group":     func(l *slog.Logger, v slog.LogValuer) { l.Info("m", slog.Group("g", "v", v)) },
+	} {
+		for _, v := range []slog.Value{slog.AnyValue(a), slog.StringValue("plain")} {
+			var buf bytes.Buffer
+			n := 0
+			log(slog.New(mustHandler(t, slog.NewJSONHandler(&buf, nil), nil)), callCounter{&n, v})
+			assert.Equal(t, 1, n, "%s, resolving to %v", name, v)
+			ipmasktest.AssertNoRawIP(t, ipmask.Default, buf.String(), name)
+		}
+	}
+}

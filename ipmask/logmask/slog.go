@@ -98,6 +98,15 @@ type HandlerOptions struct {
 // may allocate after a garbage collection.
 // One that does is copied, with its attributes masked.
 //
+// To mask what the log package writes too (log.Printf), install a logger
+// on a Handler with [slog.SetDefault]. Wrap a handler that writes to a
+// file or stream, such as slog.NewTextHandler(os.Stderr, nil), not
+// slog.Default().Handler() as it is before any SetDefault: that handler
+// writes through the log package, which SetDefault sends back to the
+// Handler, and the first record then waits forever on the log package's
+// lock (a limit of log/slog, not of the Handler). Wrapping it without
+// SetDefault works.
+//
 // A Handler is safe for concurrent use if the handler it wraps is, as
 // every slog.Handler must be. The zero Handler is not usable: build one
 // with [NewHandler].
@@ -135,9 +144,16 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	msg, changed := h.m.maskQuoted(r.Message)
 	at, tc := h.m.maskTime(r.Time)
 	changed = changed || tc
+	// same is how many attributes, from the first, are unchanged (-1:
+	// not looked at); first is the one after them, masked, kept so that
+	// it is not masked again below (a LogValuer in it is resolved once).
+	same, first := -1, slog.Attr{}
 	if !changed {
+		same = 0
 		r.Attrs(func(a slog.Attr) bool {
-			_, changed = h.m.maskAttr(a, &h.groups)
+			if first, changed = h.m.maskAttr(a, &h.groups); !changed {
+				same++
+			}
 			return !changed
 		})
 		if !changed {
@@ -145,8 +161,16 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 		}
 	}
 	out := slog.NewRecord(at, r.Level, msg, r.PC)
+	i := 0
 	r.Attrs(func(a slog.Attr) bool {
-		a, _ = h.m.maskAttr(a, &h.groups)
+		switch {
+		case i < same:
+		case i == same:
+			a = first
+		default:
+			a, _ = h.m.maskAttr(a, &h.groups)
+		}
+		i++
 		out.AddAttrs(a)
 		return true
 	})
