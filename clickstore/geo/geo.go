@@ -83,7 +83,9 @@ type Options struct {
 	CheckEvery time.Duration
 	// LogEvery is the least time between two error lines about the same
 	// database; zero means one minute. Errors in between are counted and
-	// the count is logged with the next line.
+	// the count is logged with the next line. A file the watcher loads
+	// after errors ends the interval: its "reloaded" line gives the count
+	// not logged yet, and the next error is logged at once.
 	LogEvery time.Duration
 	// Logger receives reload errors and "database loaded" lines; nil means
 	// slog.Default(). No line carries an address.
@@ -345,9 +347,13 @@ func (db *DB) watch(every time.Duration) {
 		case err != nil:
 			db.logError("geo: cannot reload the database; the previous one stays in service", err)
 		case loaded:
+			// A good file ends the burst: the next failure is said at
+			// once, and those not said yet are counted here.
+			db.logs.next.Store(0)
+			notLogged := db.logs.suppressed.Swap(0)
 			if s := db.snap.Load(); s != nil {
 				db.logger.Info("geo: database reloaded", "type", s.info.DatabaseType,
-					"build_time", s.info.BuildTime, "size", s.info.Size)
+					"build_time", s.info.BuildTime, "size", s.info.Size, "failures_not_logged", notLogged)
 			}
 		}
 	}
