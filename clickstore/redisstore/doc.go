@@ -151,6 +151,8 @@
 //	{P}:v:<v>        sorted set, the visitor's index: <6 digits><link>
 //	                 scored likewise (Latest on any link, EraseVisitor)
 //	{P}:k:<epoch>    an epoch key of the [KeyStore]
+//	{P}:d:<token>    string, a done erasing script run: what it destroyed,
+//	                 for a resent run to report (below); PX W+2s
 //
 // A marker's value repeats nothing its key holds: after the recorded time
 // and the token, the click (version 2 of its binary form) has a header
@@ -187,6 +189,17 @@
 // answer. EraseLink and All page through the time index with ZSCAN (MATCH
 // on the link for EraseLink): their cost grows with the clicks held, which
 // suits erasures and exports, not request paths.
+//
+// The erasures (EraseVisitor, EraseLink, Clear) report how many clicks
+// they destroyed, and go-redis resends a script run whose reply was lost:
+// the resent run would find nothing left and report 0. Each of their
+// script runs therefore carries a request token and, as it ends, sets a
+// key {P}:d:<token> to its reply (a few bytes, living as long as a
+// marker); a resent run that finds that key answers what the first run
+// did and changes nothing. In a migrating slot that key is not there yet,
+// so while the store's slot moves these runs get a TRYAGAIN retry (or an
+// error) rather than an answer. Sweep's counts are statistics, and its
+// runs carry no token.
 //
 // One slot means one shard holds a store's data in a Cluster; services that
 // outgrow a shard use several prefixes (for example one per group of

@@ -269,3 +269,10 @@ func (d *dropper) accept() {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// redisstoreDo sends one set-up command to addr.
+func redisstoreDo(addr string, args ...string) (string, error) { return redistest.Do(addr, args...) }
+
+// waitABit lets other goroutines make progress (not a timing: what is
+// awaited is checked by the caller).
+func waitABit() { time.Sleep(time.Millisecond) }
