@@ -125,7 +125,7 @@ func exercise(t *testing.T, mk func(t *testing.T) redis.UniversalClient, scan fu
 }
 
 func visitor0(v clickstore.Pseudonym) int { return int(v[1])<<16 | int(v[2])<<8 | int(v[3]) }
-func linkNo(l string) int               { return int(l[len(l)-1] - '0') }
+func linkNo(l string) int                 { return int(l[len(l)-1] - '0') }
 
 // TestClientsKeepThePromises runs exercise with the single-server clients
 // a service may configure: RESP2 and RESP3, a pool of one connection
