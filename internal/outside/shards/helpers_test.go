@@ -276,3 +276,6 @@ func redisstoreDo(addr string, args ...string) (string, error) { return redistes
 // waitABit lets other goroutines make progress (not a timing: what is
 // awaited is checked by the caller).
 func waitABit() { time.Sleep(time.Millisecond) }
+
+// retentionWindow is the default window, which the tests' stores use.
+const retentionWindow = 30 * time.Minute
