@@ -49,6 +49,9 @@ var prefixes = []struct{ name, p string }{
 // own clicks only (the counts are exact, every click read is its own) and
 // every key of every other prefix is left byte for byte as it was.
 //
+// After each prefix's erasures every key of the server has a lifetime within
+// its documented bound (checkLifetimes).
+//
 // Checked to fail: a store of prefix "a" whose KeyStore and Sink keys are
 // compared with another's (same own-key set given to two prefixes) fails
 // the "left as it was" check; a wrong expected slot (slot of P without the
@@ -172,6 +175,7 @@ func TestPrefixesShareAServer(t *testing.T) {
 			require.NoError(t, err)
 			assert.Zero(t, n)
 			after := values(t, admin)
+			checkLifetimes(t, scanAll(t, admin))
 			for k, v := range others {
 				if !assert.Contains(t, after, k, "another prefix's key was deleted") {
 					continue
@@ -212,5 +216,29 @@ func checkRefused(t *testing.T, err error, p, what string) {
 	if len(p) > 2 { // a lone brace is in the rule the message states
 		assert.NotContains(t, err.Error(), p, what)
 		assert.NotContains(t, err.Error(), fmt.Sprintf("%q", p), what)
+	}
+}
+
+// checkLifetimes checks every key of a server against its documented
+// lifetime: a store key ({P}:...) has a TTL, at most two epochs for an
+// epoch key ({P}:k:...) and at most the window plus the 2 s slack for the
+// rest (markers, indexes, erasures' done keys); a Sink's request token
+// (...:r:...) expires within two minutes.
+func checkLifetimes(t *testing.T, keys map[string]time.Duration) {
+	t.Helper()
+	const slack = 2 * time.Second
+	for k, d := range keys {
+		switch {
+		case d == -2: // expired between SCAN and PTTL
+		case strings.HasPrefix(k, "{") && strings.Contains(k, "}:k:"):
+			assert.Positive(t, d, "epoch key %q expires", k)
+			assert.LessOrEqual(t, d, 2*retentionWindow, "epoch key %q lives two epochs at most", k)
+		case strings.HasPrefix(k, "{"):
+			assert.Positive(t, d, "store key %q expires", k)
+			assert.LessOrEqual(t, d, retentionWindow+slack, "store key %q lives W plus the slack at most", k)
+		case strings.Contains(k, "}:r:"):
+			assert.Positive(t, d, "sink token %q expires", k)
+			assert.LessOrEqual(t, d, 2*time.Minute, "sink token %q lives two minutes at most", k)
+		}
 	}
 }
