@@ -340,6 +340,16 @@
 // ([clickstore.UniquenessOf] does that; the Track middleware does it for
 // you) and carry on; go-redis reconnects by itself when the server is back.
 //
+// A Record cut short by its deadline (the caller's context, or
+// Options.Timeout) after its command reached the server may have held the
+// click all the same: it returns an error, and the visitor's next click on
+// the link within the window is a repeat, so that visitor is counted with
+// uniqueness unknown rather than unique. The store queues the index
+// entries of such a click as of a first one, so that Latest on any link,
+// All and the erasures find it; an entry whose marker does not hold its
+// click (the command did not run, or found a click held) is skipped by
+// every reader and swept.
+//
 // Failures are never silent. Each operation of a Store (Record and
 // RecordBatch, Latest, Sweep) and of a Sink (Add, Cells, EraseLink) logs
 // one warning through its Logger when it starts failing, saying what the

@@ -81,7 +81,9 @@ type Options struct {
 	// node costs the request path at most this long (see "Redis Cluster"
 	// in the package documentation). The client must have
 	// ContextTimeoutEnabled for the deadline to cut a blocked read short
-	// too. Zero means the caller's context alone.
+	// too. Zero means the caller's context alone. A Record cut short
+	// after its command reached the server may have held the click (see
+	// "Failures" in the package documentation).
 	Timeout time.Duration
 
 	// WaitReplicas, if positive, makes Record wait until that many

@@ -187,6 +187,7 @@ type dropper struct {
 	target  string
 	trigger atomic.Pointer[string]
 	dropped atomic.Int32
+	stall   atomic.Bool // keep the connection open instead of cutting it
 	wg      sync.WaitGroup
 }
 
@@ -249,6 +250,12 @@ func (d *dropper) accept() {
 					// The server has answered: it ran the command. The
 					// client never sees the answer.
 					d.dropped.Add(1)
+					if d.stall.Load() {
+						// The connection stays open, silent: the client
+						// waits until its context ends.
+						cut.Store(false)
+						continue
+					}
 					_ = s.Close()
 					return
 				}

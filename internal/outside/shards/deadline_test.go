@@ -1,0 +1,74 @@
+package shards_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickanon/clickanon/clickstore"
+	"github.com/clickanon/clickanon/clickstore/redisstore"
+)
+
+// TestRecordCutShortAfterTheServerRanIt checks what the docs say of a
+// Record whose deadline (the caller's context, or Options.Timeout) ends
+// after its command reached the server but before the reply came back,
+// with a client that has ContextTimeoutEnabled as the docs ask: Record
+// returns an error (uniqueness unknown); the server held the click, as
+// the package documentation says, and Latest on any link and EraseVisitor
+// find it (a held click an erasure missed would outlive the erasure
+// request by up to the window). A proxy lets the command through and
+// withholds the reply.
+//
+// Checked to fail: before the fix, EraseVisitor returned 0 and Latest on
+// any link found nothing (the click had no index entries).
+func TestRecordCutShortAfterTheServerRanIt(t *testing.T) {
+	srv := startRedis(t)
+	ctx := context.Background()
+	for _, viaTimeout := range []bool{false, true} {
+		d := startDropper(t, srv.Addr())
+		d.stall.Store(true)
+		c := redis.NewClient(&redis.Options{Addr: d.addr(), ContextTimeoutEnabled: true})
+		t.Cleanup(func() { _ = c.Close() })
+		clk := newClock(base)
+		var opts redisstore.Options
+		if viaTimeout {
+			opts.Timeout = 100 * time.Millisecond
+		}
+		in := join(t, c, prefix(), clk.now, &opts)
+		_, err := in.store.Record(ctx, clickOf(visitor(999), "warm", clk.now()))
+		require.NoError(t, err)
+
+		ck := clickOf(visitor(1), "x", clk.now())
+		rctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		if viaTimeout {
+			rctx = ctx
+		}
+		d.arm(trigSet)
+		first, err := in.store.Record(rctx, ck)
+		cancel()
+		require.Equal(t, int32(1), d.dropped.Load(), "the proxy withheld a reply")
+		require.Error(t, err, "a Record cut short reports an error")
+		assert.False(t, first)
+		assert.Equal(t, clickstore.UniqueUnknown, clickstore.UniquenessOf(first, err))
+
+		// The server held the click: the package documentation says so,
+		// and an erasure finds it.
+		_, held, err := in.store.Latest(ctx, ck.Visitor, clickstore.Pseudonym{}, "x")
+		require.NoError(t, err)
+		assert.True(t, held, "timeout %v: the click the server ran is held", viaTimeout)
+		require.NoError(t, in.store.Flush(ctx))
+		_, any, err := in.store.Latest(ctx, ck.Visitor, clickstore.Pseudonym{}, "")
+		require.NoError(t, err)
+		assert.True(t, any, "timeout %v: Latest on any link finds it through the index", viaTimeout)
+		n, err := in.store.EraseVisitor(ctx, ck.Visitor)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "timeout %v: EraseVisitor finds the click a cut-short Record held", viaTimeout)
+		again, err := in.store.Record(ctx, ck)
+		require.NoError(t, err)
+		assert.True(t, again, "timeout %v: once erased, the visitor's next click is first", viaTimeout)
+	}
+}
