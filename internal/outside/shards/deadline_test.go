@@ -28,13 +28,17 @@ import (
 func TestRecordCutShortAfterTheServerRanIt(t *testing.T) {
 	srv := startRedis(t)
 	ctx := context.Background()
-	for _, viaTimeout := range []bool{false, true} {
+	for _, tc := range []struct {
+		viaTimeout, batch bool
+		capacity          int
+	}{{false, false, 0}, {true, false, 0}, {false, true, 0}, {true, true, 0}, {false, false, 100}, {true, true, 100}} {
+		viaTimeout := tc.viaTimeout
 		d := startDropper(t, srv.Addr())
 		d.stall.Store(true)
 		c := redis.NewClient(&redis.Options{Addr: d.addr(), ContextTimeoutEnabled: true})
 		t.Cleanup(func() { _ = c.Close() })
 		clk := newClock(base)
-		var opts redisstore.Options
+		opts := redisstore.Options{Capacity: tc.capacity}
 		if viaTimeout {
 			opts.Timeout = 100 * time.Millisecond
 		}
@@ -47,28 +51,38 @@ func TestRecordCutShortAfterTheServerRanIt(t *testing.T) {
 		if viaTimeout {
 			rctx = ctx
 		}
-		d.arm(trigSet)
-		first, err := in.store.Record(rctx, ck)
+		if tc.capacity > 0 {
+			d.arm(trigEvalSHA)
+		} else {
+			d.arm(trigSet)
+		}
+		if tc.batch {
+			us, err := in.store.RecordBatch(rctx, []clickstore.Click{ck})
+			require.Error(t, err, "a RecordBatch cut short reports an error")
+			assert.Equal(t, []clickstore.Uniqueness{clickstore.UniqueUnknown}, us)
+		} else {
+			first, err := in.store.Record(rctx, ck)
+			require.Error(t, err, "a Record cut short reports an error")
+			assert.False(t, first)
+			assert.Equal(t, clickstore.UniqueUnknown, clickstore.UniquenessOf(first, err))
+		}
 		cancel()
 		require.Equal(t, int32(1), d.dropped.Load(), "the proxy withheld a reply")
-		require.Error(t, err, "a Record cut short reports an error")
-		assert.False(t, first)
-		assert.Equal(t, clickstore.UniqueUnknown, clickstore.UniquenessOf(first, err))
 
 		// The server held the click: the package documentation says so,
 		// and an erasure finds it.
 		_, held, err := in.store.Latest(ctx, ck.Visitor, clickstore.Pseudonym{}, "x")
 		require.NoError(t, err)
-		assert.True(t, held, "timeout %v: the click the server ran is held", viaTimeout)
+		assert.True(t, held, "%+v: the click the server ran is held", tc)
 		require.NoError(t, in.store.Flush(ctx))
 		_, any, err := in.store.Latest(ctx, ck.Visitor, clickstore.Pseudonym{}, "")
 		require.NoError(t, err)
-		assert.True(t, any, "timeout %v: Latest on any link finds it through the index", viaTimeout)
+		assert.True(t, any, "%+v: Latest on any link finds it through the index", tc)
 		n, err := in.store.EraseVisitor(ctx, ck.Visitor)
 		require.NoError(t, err)
-		assert.Equal(t, 1, n, "timeout %v: EraseVisitor finds the click a cut-short Record held", viaTimeout)
+		assert.Equal(t, 1, n, "%+v: EraseVisitor finds the click a cut-short Record held", tc)
 		again, err := in.store.Record(ctx, ck)
 		require.NoError(t, err)
-		assert.True(t, again, "timeout %v: once erased, the visitor's next click is first", viaTimeout)
+		assert.True(t, again, "%+v: once erased, the visitor's next click is first", tc)
 	}
 }

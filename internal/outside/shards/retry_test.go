@@ -186,10 +186,16 @@ func TestLostReplyNeverCountsTwice(t *testing.T) {
 				assert.Equal(t, v != 0 && link != "b", ok, "visitor %d on %s", v, link)
 			}
 		}
+		cut(t, f, trigEvalSHA)
+		n, err = f.store.Clear(ctx)
+		dropped(t, f, 3)
+		require.NoError(t, err)
+		assert.Equal(t, 6+2, n, "Clear reports the clicks it destroyed (with the two warm-up clicks)")
 		var errs error
 		for range 2 {
-			_, err := f.store.Clear(ctx)
+			n, err := f.store.Clear(ctx)
 			errs = errors.Join(errs, err)
+			assert.Zero(t, n)
 		}
 		require.NoError(t, errs)
 	})
