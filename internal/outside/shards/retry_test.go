@@ -30,8 +30,10 @@ const (
 // the request again on a new one. Each answer must be the one an uncut call
 // gives, and a later call must see exactly what one call did.
 //
-// Checked to fail: with the proxy cutting a bare SET NX (no token) the
-// "first" check fails; see the report for the erasures.
+// Checked to fail: with the token comparison of the fast path (judge) or
+// of the record script made never to match, the retried first clicks
+// (Record, batch; with Capacity too) are reported as repeats; before the
+// erasures' done keys, EraseVisitor and EraseLink reported 0.
 func TestLostReplyNeverCountsTwice(t *testing.T) {
 	srv := startRedis(t)
 	ctx := context.Background()
