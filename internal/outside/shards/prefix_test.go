@@ -12,6 +12,7 @@ import (
 
 	"github.com/clickanon/clickanon/clickstore"
 	"github.com/clickanon/clickanon/clickstore/redisstore"
+	"github.com/clickanon/clickanon/retention"
 )
 
 // prefixes are key prefixes of every form a service may configure: the
@@ -239,6 +240,41 @@ func checkLifetimes(t *testing.T, keys map[string]time.Duration) {
 		case strings.Contains(k, "}:r:"):
 			assert.Positive(t, d, "sink token %q expires", k)
 			assert.LessOrEqual(t, d, 2*time.Minute, "sink token %q lives two minutes at most", k)
+		}
+	}
+}
+
+// TestKeyStoreOfAnotherPrefixRefused checks "It [Options.KeyStore] must
+// have the store's Prefix": New refuses a KeyStore of a prefix that is
+// the start of the store's, or that the store's is the start of, and
+// accepts the default spelt either way.
+//
+// Checked to fail: expecting "a" and "a:c" to be accepted fails.
+func TestKeyStoreOfAnotherPrefixRefused(t *testing.T) {
+	srv := startRedis(t)
+	ctx := context.Background()
+	c := plainClient(t, srv.Addr())
+	for _, tc := range []struct {
+		store, keys string
+		ok          bool
+	}{
+		{"a", "a:c", false}, {"a:c", "a", false}, {"a", "a ", false}, {"", "clickanon", true}, {"clickanon", "", true}, {"a:c", "a:c", true},
+	} {
+		ks, err := redisstore.NewKeyStore(c, &redisstore.KeyStoreOptions{Prefix: tc.keys})
+		require.NoError(t, err)
+		kr, err := retention.NewKeyring(&retention.KeyringOptions{Store: ks, Logger: quiet})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = kr.Close() })
+		s, err := redisstore.New(ctx, c, &redisstore.Options{Prefix: tc.store, KeyStore: ks, Keyring: kr, Logger: quiet})
+		if tc.ok {
+			if assert.NoError(t, err, "%q and %q", tc.store, tc.keys) {
+				_ = s.Close()
+			}
+			continue
+		}
+		if assert.Error(t, err, "%q and %q", tc.store, tc.keys) {
+			assert.True(t, strings.HasPrefix(err.Error(), "redisstore"), err.Error())
+			assert.Contains(t, err.Error(), "Prefix", "refused for its prefix")
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -200,5 +201,23 @@ func TestLostReplyNeverCountsTwice(t *testing.T) {
 			assert.Zero(t, n)
 		}
 		require.NoError(t, errs)
+	})
+	t.Run("KeyStore", func(t *testing.T) {
+		d := startDropper(t, srv.Addr())
+		c := redis.NewClient(&redis.Options{Addr: d.addr()})
+		t.Cleanup(func() { _ = c.Close() })
+		ks, err := redisstore.NewKeyStore(c, &redisstore.KeyStoreOptions{Prefix: prefix()})
+		require.NoError(t, err)
+		_, _, err = ks.Load(ctx, 1) // loads the client's connection
+		require.NoError(t, err)
+		cand, other := [32]byte{1, 2, 3}, [32]byte{4, 5, 6}
+		d.arm(trigEvalSHA)
+		got, err := ks.LoadOrCreate(ctx, 7, cand, time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, int32(1), d.dropped.Load(), "the proxy must have cut a reply")
+		assert.Equal(t, cand, got, "a resent LoadOrCreate returns the key its first run created")
+		got, err = ks.LoadOrCreate(ctx, 7, other, time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, cand, got, "one key per epoch")
 	})
 }
