@@ -340,6 +340,11 @@
 // ([clickstore.UniquenessOf] does that; the Track middleware does it for
 // you) and carry on; go-redis reconnects by itself when the server is back.
 //
+// A call whose context ends while it waits for Redis returns an error
+// wrapping the context's Err (context.DeadlineExceeded or
+// context.Canceled) as well as go-redis's, which reports a deadline that
+// cut a read short as a network timeout.
+//
 // A Record cut short by its deadline (the caller's context, or
 // Options.Timeout) after its command reached the server may have held the
 // click all the same: it returns an error, and the visitor's next click on

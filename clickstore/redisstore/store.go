@@ -424,6 +424,7 @@ func (s *Store) Record(ctx context.Context, c clickstore.Click) (_ bool, err err
 	}
 	defer errmask.Wrap(&err)
 	first, err := s.record(ctx, c)
+	withCtxErr(ctx, &err)
 	note(ctx, &s.fails.record, s.now, &opRecord, err)
 	return first, err
 }
@@ -709,6 +710,10 @@ func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) (_ [
 	}
 	defer errmask.Wrap(&err)
 	out, errs, err := s.recordBatch(ctx, clicks)
+	withCtxErr(ctx, &err)
+	for i := range errs {
+		withCtxErr(ctx, &errs[i])
+	}
 	if err != nil {
 		note(ctx, &s.fails.record, s.now, &opRecord, err)
 		return out, err
@@ -864,6 +869,7 @@ func (s *Store) Latest(ctx context.Context, visitor, prev clickstore.Pseudonym, 
 	}
 	defer errmask.Wrap(&err)
 	c, ok, err := s.latest(ctx, visitor, prev, link)
+	withCtxErr(ctx, &err)
 	note(ctx, &s.fails.latest, s.now, &opLatest, err)
 	return c, ok, err
 }
@@ -1130,6 +1136,7 @@ func (s *Store) EraseVisitor(ctx context.Context, v clickstore.Pseudonym) (_ int
 		return 0, err
 	}
 	defer errmask.Wrap(&err)
+	defer withCtxErr(ctx, &err)
 	if err := s.checkOpen("erase visitor"); err != nil {
 		return 0, err
 	}
@@ -1185,6 +1192,7 @@ func (s *Store) EraseLink(ctx context.Context, link string) (_ int, err error) {
 		return 0, err
 	}
 	defer errmask.Wrap(&err)
+	defer withCtxErr(ctx, &err)
 	if err := s.checkOpen("erase link"); err != nil {
 		return 0, err
 	}
@@ -1238,6 +1246,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStat
 	}
 	defer errmask.Wrap(&err)
 	st, err := s.sweep(ctx, now)
+	withCtxErr(ctx, &err)
 	note(ctx, &s.fails.sweep, s.now, &opSweep, err)
 	return st, err
 }
@@ -1370,6 +1379,7 @@ func (s *Store) Clear(ctx context.Context) (_ int, err error) {
 		return 0, err
 	}
 	defer errmask.Wrap(&err)
+	defer withCtxErr(ctx, &err)
 	if err := s.checkOpen("clear"); err != nil {
 		return 0, err
 	}
@@ -1378,6 +1388,21 @@ func (s *Store) Clear(ctx context.Context) (_ int, err error) {
 		return n, fmt.Errorf("redisstore: clear: %w", err)
 	}
 	return n, nil
+}
+
+// withCtxErr makes *err wrap ctx's error if ctx ended and *err does not
+// already say so: go-redis reports a deadline that cut a read short (with
+// ContextTimeoutEnabled) as a network timeout, and the clickstore.Store
+// contract promises an error wrapping the context's Err, which callers
+// test with errors.Is (and a canceled context is not a failure: see
+// Stats).
+func withCtxErr(ctx context.Context, err *error) {
+	if *err == nil {
+		return
+	}
+	if c := ctx.Err(); c != nil && !errors.Is(*err, c) {
+		*err = fmt.Errorf("%w (%w)", *err, c)
+	}
 }
 
 // checkPrefix returns the key prefix to use: DefaultPrefix for "", an error

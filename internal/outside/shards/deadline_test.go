@@ -23,8 +23,14 @@ import (
 // request by up to the window). A proxy lets the command through and
 // withholds the reply.
 //
-// Checked to fail: before the fix, EraseVisitor returned 0 and Latest on
-// any link found nothing (the click had no index entries).
+// The caller's deadline must also show in the error ("a done context ends
+// any method with an error wrapping its Err", the clickstore.Store
+// contract).
+//
+// Checked to fail: before the fixes, EraseVisitor returned 0 and Latest on
+// any link found nothing (the click had no index entries), and the error
+// was go-redis's i/o timeout alone, not wrapping
+// context.DeadlineExceeded.
 func TestRecordCutShortAfterTheServerRanIt(t *testing.T) {
 	srv := startRedis(t)
 	ctx := context.Background()
@@ -59,10 +65,16 @@ func TestRecordCutShortAfterTheServerRanIt(t *testing.T) {
 		if tc.batch {
 			us, err := in.store.RecordBatch(rctx, []clickstore.Click{ck})
 			require.Error(t, err, "a RecordBatch cut short reports an error")
+			if !viaTimeout {
+				assert.ErrorIs(t, err, context.DeadlineExceeded, "a done context ends RecordBatch with an error wrapping its Err")
+			}
 			assert.Equal(t, []clickstore.Uniqueness{clickstore.UniqueUnknown}, us)
 		} else {
 			first, err := in.store.Record(rctx, ck)
 			require.Error(t, err, "a Record cut short reports an error")
+			if !viaTimeout {
+				assert.ErrorIs(t, err, context.DeadlineExceeded, "a done context ends Record with an error wrapping its Err")
+			}
 			assert.False(t, first)
 			assert.Equal(t, clickstore.UniqueUnknown, clickstore.UniquenessOf(first, err))
 		}
