@@ -25,7 +25,8 @@ import (
 // keyrings converge on one key (the same address gives the same
 // pseudonym on both); Latest on any link, EraseVisitor and EraseLink see
 // the other instance's clicks with exact counts; and a Sink on each
-// counts every click once, then EraseLink removes every key of the link.
+// counts every click once, then EraseLink removes every key of the link;
+// every key left has a lifetime within its bound (checkLifetimes).
 func exercise(t *testing.T, mk func(t *testing.T) redis.UniversalClient, scan func(t *testing.T) map[string]time.Duration) {
 	ctx := context.Background()
 	p := prefix()
@@ -119,9 +120,11 @@ func exercise(t *testing.T, mk func(t *testing.T) redis.UniversalClient, scan fu
 	d, err := sinks[1].EraseLink(ctx, "link-2")
 	require.NoError(t, err)
 	assert.Positive(t, d)
-	for k := range scan(t) {
+	keys := scan(t)
+	for k := range keys {
 		assert.NotContains(t, k, "{link-2}", "Sink.EraseLink leaves no key of the link")
 	}
+	checkLifetimes(t, keys)
 }
 
 func visitor0(v clickstore.Pseudonym) int { return int(v[1])<<16 | int(v[2])<<8 | int(v[3]) }
