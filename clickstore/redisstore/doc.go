@@ -151,6 +151,8 @@
 //	{P}:v:<v>        sorted set, the visitor's index: <6 digits><link>
 //	                 scored likewise (Latest on any link, EraseVisitor)
 //	{P}:k:<epoch>    an epoch key of the [KeyStore]
+//	{P}:d:<token>    string, a done erasing script run: what it destroyed,
+//	                 for a resent run to report (below); PX W+2s
 //
 // A marker's value repeats nothing its key holds: after the recorded time
 // and the token, the click (version 2 of its binary form) has a header
@@ -187,6 +189,17 @@
 // answer. EraseLink and All page through the time index with ZSCAN (MATCH
 // on the link for EraseLink): their cost grows with the clicks held, which
 // suits erasures and exports, not request paths.
+//
+// The erasures (EraseVisitor, EraseLink, Clear) report how many clicks
+// they destroyed, and go-redis resends a script run whose reply was lost:
+// the resent run would find nothing left and report 0. Each of their
+// script runs therefore carries a request token and, as it ends, sets a
+// key {P}:d:<token> to its reply (a few bytes, living as long as a
+// marker); a resent run that finds that key answers what the first run
+// did and changes nothing. In a migrating slot that key is not there yet,
+// so while the store's slot moves these runs get a TRYAGAIN retry (or an
+// error) rather than an answer. Sweep's counts are statistics, and its
+// runs carry no token.
 //
 // One slot means one shard holds a store's data in a Cluster; services that
 // outgrow a shard use several prefixes (for example one per group of
@@ -326,6 +339,21 @@
 // that masks (redis.SetLogger) if that matters. A caller should count the click with uniqueness unknown
 // ([clickstore.UniquenessOf] does that; the Track middleware does it for
 // you) and carry on; go-redis reconnects by itself when the server is back.
+//
+// A call whose context ends while it waits for Redis returns an error
+// wrapping the context's Err (context.DeadlineExceeded or
+// context.Canceled) as well as go-redis's, which reports a deadline that
+// cut a read short as a network timeout.
+//
+// A Record cut short by its deadline (the caller's context, or
+// Options.Timeout) after its command reached the server may have held the
+// click all the same: it returns an error, and the visitor's next click on
+// the link within the window is a repeat, so that visitor is counted with
+// uniqueness unknown rather than unique. The store queues the index
+// entries of such a click as of a first one, so that Latest on any link,
+// All and the erasures find it; an entry whose marker does not hold its
+// click (the command did not run, or found a click held) is skipped by
+// every reader and swept.
 //
 // Failures are never silent. Each operation of a Store (Record and
 // RecordBatch, Latest, Sweep) and of a Sink (Add, Cells, EraseLink) logs

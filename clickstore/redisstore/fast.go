@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 	"unsafe"
@@ -237,6 +238,9 @@ func (s *Store) recordFast(ctx context.Context, c clickstore.Click, now time.Tim
 	}
 	first, err := s.fastResult(ctx, &f.e, cmd)
 	if err != nil {
+		if mayHaveRun(ctx, err) {
+			s.idx.add(c.Visitor, c.Link, now.UnixNano())
+		}
 		return false, s.recordErr(ctx, err)
 	}
 	if kf != nil {
@@ -389,6 +393,10 @@ func (s *Store) recordBatchFast(ctx context.Context, clicks []clickstore.Click, 
 				first = n == 1
 			}
 			if err != nil {
+				if mayHaveRun(ctx, err) {
+					cl := &clicks[r.i]
+					s.idx.add(cl.Visitor, cl.Link, now.UnixNano())
+				}
 				err = s.recordErr(ctx, err)
 			} else if keyErr != nil {
 				err = keyErr // uniqueness unknown; held clicks are still indexed
@@ -400,4 +408,17 @@ func (s *Store) recordBatchFast(ctx context.Context, clicks []clickstore.Click, 
 			}
 		}
 	}
+}
+
+// mayHaveRun reports whether a command that failed with err may still have
+// run on the server: its deadline (ctx's, or a read timeout) ended the wait
+// for a reply, not the sending. A first click it held would then have no
+// index entries, and erasures would miss it until it expires; the caller
+// indexes it instead. An entry whose marker does not hold its click is
+// harmless: every reader checks the marker (see "Indexes, off the request
+// path" in the package documentation).
+func mayHaveRun(ctx context.Context, err error) bool {
+	var ne net.Error
+	return ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, context.Canceled) || errors.As(err, &ne) && ne.Timeout()
 }

@@ -168,27 +168,53 @@ local function check(m, sc, e, cut, gone)
 end
 `
 
+// luaDone is shared by the erasing scripts, whose replies count what
+// they destroyed: go-redis resends a script run whose reply was lost,
+// and the resent run would find nothing left and report 0. Each run is
+// given a done key of its own (a request token in the store's slot):
+// already(d) returns the reply the first run stored there, if it ran;
+// finish(d, px, a, b) stores the reply {a, b} there, expiring with the
+// markers (W plus the slack), and returns it. The done key is written last,
+// as a new key no call deletes.
+const luaDone = `
+local function already(d)
+  local v = redis.call('GET', d)
+  if not v then return nil end
+  local i = string.find(v, ':', 1, true)
+  return {tonumber(string.sub(v, 1, i - 1)), tonumber(string.sub(v, i + 1))}
+end
+local function finish(d, px, a, b)
+  redis.call('SET', d, a .. ':' .. b, 'PX', px)
+  return {a, b}
+end
+`
+
 // dropScript destroys the clicks that the client found in the time index,
 // after checking each entry again: the entry must still exist, and the
 // marker is deleted only if it still holds the click the entry names (not
 // a later click of the same visitor and link).
 //
-// KEYS: 1 time index, then per entry: marker, visitor index.
+// KEYS: 1 time index, 2 the run's done key (see luaDone; in sweep mode,
+// which reports no count a caller relies on, any key of the slot, not
+// touched), then per entry: marker, visitor index.
 // ARGV: 1 mode ("sweep": drop only entries expired at the cutoff; "erase":
-// drop every entry), 2 cutoff (19 digits), then the time-index members.
+// drop every entry), 2 cutoff (19 digits), 3 the done key's PX, then the
+// time-index members.
 //
 // It returns {dropped, live}: how many entries it removed, and how many of
 // those were live clicks.
-var dropScript = redis.NewScript(luaCheck + `
+var dropScript = redis.NewScript(luaCheck + luaDone + `
 local ti, sweep, cut = KEYS[1], ARGV[1] == 'sweep', ARGV[2]
-local members = {unpack(ARGV, 3)}
+local members = {unpack(ARGV, 4)}
 if #members == 0 then return {0, 0} end
+local prev = not sweep and already(KEYS[2])
+if prev then return prev end
 local scores = redis.call('ZMSCORE', ti, unpack(members))
 local gone, rem, byvi, live = {}, {}, {}, 0
 for j, e in ipairs(members) do
   local sc = scores[j]
   if sc and not (sweep and string.rep('0', 13 - #sc) .. sc .. string.sub(e, 1, 6) > cut) then
-    local m, vi = KEYS[2 * j], KEYS[2 * j + 1]
+    local m, vi = KEYS[2 * j + 1], KEYS[2 * j + 2]
     local _, l = check(m, sc, e, cut, gone)
     if l then live = live + 1 end
     rem[#rem + 1] = e
@@ -199,7 +225,8 @@ end
 if #gone > 0 then redis.call('DEL', unpack(gone)) end
 if #rem > 0 then redis.call('ZREM', ti, unpack(rem)) end
 for vi, es in pairs(byvi) do redis.call('ZREM', vi, unpack(es)) end
-return {#rem, live}
+if sweep then return {#rem, live} end
+return finish(KEYS[2], ARGV[3], #rem, live)
 `)
 
 // eraseVisitorScript destroys every click of one visitor that the client
@@ -207,19 +234,22 @@ return {#rem, live}
 // entries it was not given (a click recorded meanwhile): the client then
 // reads the index again.
 //
-// KEYS: 1 time index, 2 visitor index, then per entry: marker.
-// ARGV: 1 cutoff (19 digits), 2 the visitor (16 bytes), then the visitor
-// index's members, each followed by its score.
+// KEYS: 1 time index, 2 visitor index, 3 the run's done key (see
+// luaDone), then per entry: marker.
+// ARGV: 1 cutoff (19 digits), 2 the visitor (16 bytes), 3 the done key's
+// PX, then the visitor index's members, each followed by its score.
 //
 // It returns {live, left}: how many live clicks it destroyed, and how many
 // index entries it was not given.
-var eraseVisitorScript = redis.NewScript(luaCheck + `
+var eraseVisitorScript = redis.NewScript(luaCheck + luaDone + `
 local ti, vi, cut, vis = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+local prev = already(KEYS[3])
+if prev then return prev end
 local card = redis.call('ZCARD', vi)
 local gone, rem, tis, live = {}, {}, {}, 0
-for j = 3, #ARGV, 2 do
+for j = 4, #ARGV, 2 do
   local e, sc = ARGV[j], ARGV[j + 1]
-  local m = KEYS[(j - 3) / 2 + 3]
+  local m = KEYS[(j - 4) / 2 + 4]
   local _, l = check(m, sc, e, cut, gone)
   if l then live = live + 1 end
   rem[#rem + 1] = e
@@ -231,5 +261,5 @@ if #rem > 0 then
   redis.call('ZREM', ti, unpack(tis))
   removed = redis.call('ZREM', vi, unpack(rem))
 end
-return {live, card - removed}
+return finish(KEYS[3], ARGV[3], live, card - removed)
 `)

@@ -263,6 +263,7 @@ func (s *Sink) Add(ctx context.Context, c clickstore.Click, u clickstore.Uniquen
 	}
 	defer errmask.Wrap(&err)
 	err = s.add(ctx, c, u)
+	withCtxErr(ctx, &err)
 	note(ctx, &s.addLog, s.now, &opAdd, err)
 	return err
 }
@@ -382,6 +383,7 @@ func (s *Sink) Cells(ctx context.Context, q aggregate.Query) (_ []aggregate.Cell
 	}
 	defer errmask.Wrap(&err)
 	cs, err := s.cells(ctx, q)
+	withCtxErr(ctx, &err)
 	note(ctx, &s.cellsLog, s.now, &opCells, err)
 	return cs, err
 }
@@ -535,6 +537,7 @@ func (s *Sink) EraseLink(ctx context.Context, link string) (_ int, err error) {
 	}
 	defer errmask.Wrap(&err)
 	n, err := s.eraseLink(ctx, link)
+	withCtxErr(ctx, &err)
 	note(ctx, &s.eraseLog, s.now, &opErase, err)
 	return n, err
 }

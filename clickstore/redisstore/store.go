@@ -81,7 +81,9 @@ type Options struct {
 	// node costs the request path at most this long (see "Redis Cluster"
 	// in the package documentation). The client must have
 	// ContextTimeoutEnabled for the deadline to cut a blocked read short
-	// too. Zero means the caller's context alone.
+	// too. Zero means the caller's context alone. A Record cut short
+	// after its command reached the server may have held the click (see
+	// "Failures" in the package documentation).
 	Timeout time.Duration
 
 	// WaitReplicas, if positive, makes Record wait until that many
@@ -160,6 +162,7 @@ type Store struct {
 	marker  string // "{prefix}:c:", then visitor (16 bytes) and link
 	visIdx  string // "{prefix}:v:", then visitor (16 bytes): same length as marker
 	timeIdx string // "{prefix}:i"
+	done    string // "{prefix}:d:", then a request token (16 bytes): a done erasing run
 
 	// Boxed once: go-redis takes arguments as []any, and boxing a string
 	// allocates.
@@ -178,7 +181,7 @@ type Store struct {
 	last   atomic.Int64
 	closed atomic.Bool
 
-	tokens requestTokens // one per Record call
+	tokens requestTokens // one per Record call and per erasing script run
 	watch  keyWatch
 
 	timeout      time.Duration
@@ -236,6 +239,7 @@ func New(ctx context.Context, client redis.UniversalClient, opts *Options) (_ *S
 		marker:   tag + ":c:",
 		visIdx:   tag + ":v:",
 		timeIdx:  tag + ":i",
+		done:     tag + ":d:",
 	}
 	if o.Timeout < 0 || o.WaitReplicas < 0 || o.WaitTimeout < 0 {
 		return nil, errors.New("redisstore: New: Timeout, WaitReplicas and WaitTimeout must not be negative")
@@ -420,6 +424,7 @@ func (s *Store) Record(ctx context.Context, c clickstore.Click) (_ bool, err err
 	}
 	defer errmask.Wrap(&err)
 	first, err := s.record(ctx, c)
+	withCtxErr(ctx, &err)
 	note(ctx, &s.fails.record, s.now, &opRecord, err)
 	return first, err
 }
@@ -705,6 +710,10 @@ func (s *Store) RecordBatch(ctx context.Context, clicks []clickstore.Click) (_ [
 	}
 	defer errmask.Wrap(&err)
 	out, errs, err := s.recordBatch(ctx, clicks)
+	withCtxErr(ctx, &err)
+	for i := range errs {
+		withCtxErr(ctx, &errs[i])
+	}
 	if err != nil {
 		note(ctx, &s.fails.record, s.now, &opRecord, err)
 		return out, err
@@ -860,6 +869,7 @@ func (s *Store) Latest(ctx context.Context, visitor, prev clickstore.Pseudonym, 
 	}
 	defer errmask.Wrap(&err)
 	c, ok, err := s.latest(ctx, visitor, prev, link)
+	withCtxErr(ctx, &err)
 	note(ctx, &s.fails.latest, s.now, &opLatest, err)
 	return c, ok, err
 }
@@ -1080,10 +1090,14 @@ func (s *Store) All(ctx context.Context) iter.Seq2[clickstore.Click, error] {
 // drop runs dropScript over entries; it returns how many it dropped and
 // how many of those were live.
 func (s *Store) drop(ctx context.Context, mode string, cut stamp, es []entry) (dropped, live int, err error) {
-	keys := make([]string, 0, 1+2*len(es))
-	args := make([]any, 0, 2+len(es))
-	keys = append(keys, s.timeIdx)
-	args = append(args, mode, string(cut[:]))
+	keys := make([]string, 0, 2+2*len(es))
+	args := make([]any, 0, 3+len(es))
+	done := s.timeIdx // a sweep sets no done key (see dropScript)
+	if mode != "sweep" {
+		done = s.doneKey()
+	}
+	keys = append(keys, s.timeIdx, done)
+	args = append(args, mode, string(cut[:]), s.pxArg)
 	for _, e := range es {
 		keys = append(keys, s.markerOf(e), s.visIdxOf(e))
 		args = append(args, e.member)
@@ -1098,6 +1112,15 @@ func (s *Store) drop(ctx context.Context, mode string, cut stamp, es []entry) (d
 	return int(res[0]), int(res[1]), nil
 }
 
+// doneKey returns a new key that an erasing script run sets to its
+// reply, so that a run go-redis resends after a lost reply answers what the
+// first run did (the clicks it destroyed) instead of finding nothing left.
+// It lives as long as a marker (W plus the slack).
+func (s *Store) doneKey() string {
+	t := s.tokens.next()
+	return s.done + string(t[:])
+}
+
 // eraseTries bounds how often EraseVisitor reads a visitor's index again
 // because clicks were recorded while it erased.
 const eraseTries = 8
@@ -1105,12 +1128,15 @@ const eraseTries = 8
 // EraseVisitor destroys every click held under v, on any link. It reads
 // the visitor's index, then destroys the clicks it lists in one script
 // run, which re-checks them; if the visitor clicked meanwhile, it reads the
-// index again.
+// index again. Each script run is safe to retry: a run go-redis resends
+// after a lost reply reports what the first run destroyed (see "Key
+// layout" in the package documentation).
 func (s *Store) EraseVisitor(ctx context.Context, v clickstore.Pseudonym) (_ int, err error) {
 	if err := s.begin(ctx, "erase visitor"); err != nil {
 		return 0, err
 	}
 	defer errmask.Wrap(&err)
+	defer withCtxErr(ctx, &err)
 	if err := s.checkOpen("erase visitor"); err != nil {
 		return 0, err
 	}
@@ -1128,11 +1154,11 @@ func (s *Store) EraseVisitor(ctx context.Context, v clickstore.Pseudonym) (_ int
 		if len(es) == 0 {
 			return total, nil
 		}
-		keys := make([]string, 0, 2+len(es))
-		args := make([]any, 0, 2+2*len(es))
-		keys = append(keys, s.timeIdx, vi)
+		keys := make([]string, 0, 3+len(es))
+		args := make([]any, 0, 3+2*len(es))
+		keys = append(keys, s.timeIdx, vi, s.doneKey())
 		cut := s.cutoff(s.clock())
-		args = append(args, string(cut[:]), string(v[:]))
+		args = append(args, string(cut[:]), string(v[:]), s.pxArg)
 		for _, z := range es {
 			m, _ := z.Member.(string)
 			if len(m) <= 6 {
@@ -1159,12 +1185,14 @@ func (s *Store) EraseVisitor(ctx context.Context, v clickstore.Pseudonym) (_ int
 // EraseLink destroys every click held on link. It pages through the time
 // index with ZSCAN MATCH (the link is at a fixed offset of each entry), so
 // it costs one pass over the index, and destroys each page's clicks in one
-// script run that re-checks them.
+// script run that re-checks them and, like EraseVisitor's, is safe to
+// retry.
 func (s *Store) EraseLink(ctx context.Context, link string) (_ int, err error) {
 	if err := s.begin(ctx, "erase link"); err != nil {
 		return 0, err
 	}
 	defer errmask.Wrap(&err)
+	defer withCtxErr(ctx, &err)
 	if err := s.checkOpen("erase link"); err != nil {
 		return 0, err
 	}
@@ -1218,6 +1246,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStat
 	}
 	defer errmask.Wrap(&err)
 	st, err := s.sweep(ctx, now)
+	withCtxErr(ctx, &err)
 	note(ctx, &s.fails.sweep, s.now, &opSweep, err)
 	return st, err
 }
@@ -1350,6 +1379,7 @@ func (s *Store) Clear(ctx context.Context) (_ int, err error) {
 		return 0, err
 	}
 	defer errmask.Wrap(&err)
+	defer withCtxErr(ctx, &err)
 	if err := s.checkOpen("clear"); err != nil {
 		return 0, err
 	}
@@ -1358,6 +1388,21 @@ func (s *Store) Clear(ctx context.Context) (_ int, err error) {
 		return n, fmt.Errorf("redisstore: clear: %w", err)
 	}
 	return n, nil
+}
+
+// withCtxErr makes *err wrap ctx's error if ctx ended and *err does not
+// already say so: go-redis reports a deadline that cut a read short (with
+// ContextTimeoutEnabled) as a network timeout, and the clickstore.Store
+// contract promises an error wrapping the context's Err, which callers
+// test with errors.Is (and a canceled context is not a failure: see
+// Stats).
+func withCtxErr(ctx context.Context, err *error) {
+	if *err == nil {
+		return
+	}
+	if c := ctx.Err(); c != nil && !errors.Is(*err, c) {
+		*err = fmt.Errorf("%w (%w)", *err, c)
+	}
 }
 
 // checkPrefix returns the key prefix to use: DefaultPrefix for "", an error
