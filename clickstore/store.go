@@ -43,7 +43,11 @@ import (
 //     nil context is an error, never a panic, and leaves the store
 //     working; so is Sweep at any time, even past 2262 (it then destroys
 //     every click). A done context ends any method with an error wrapping
-//     its Err, and a Record it ends holds nothing.
+//     its Err, and a Record called with one holds nothing. A context that
+//     ends while a Record's command is on its way to a shared backend
+//     cannot take back what the backend did: the click may be held (the
+//     visitor's next click is then a repeat), and the backend's docs say
+//     how it keeps such a click erasable.
 //   - Errors describe, never echo. An error says which field or argument
 //     was wrong, what kind of fault and its length, and never holds a
 //     link, a label or an address: errors get logged, and a link may hold
