@@ -128,8 +128,13 @@ func SingleHeader(trusted *Trusted, name string) Strategy {
 // walks X-Forwarded-For: element by element from the right, over every
 // copy, answering the first for= node that is not in trusted.
 //
-// Parameter names are case-insensitive and values may be quoted; an IPv6
-// node must be bracketed and quoted (for="[2001:db8::1]:443"). A node
+// Parameter names are case-insensitive, parameters may come in any
+// order, and values may be quoted (a comma or semicolon inside quotes is
+// text); an IPv6 node must be bracketed and quoted
+// (for="[2001:db8::1]:443"). Empty elements (",,") and empty parameters
+// (";;", a leading or trailing ";"), which RFC 7239 allows, are skipped.
+// A quoted value holding a backslash escape is refused with
+// [ErrMalformed] (no node needs one), as is whitespace around "=". A node
 // that is "unknown" or an obfuscated identifier ("_hidden") hides the hop
 // the walk has reached: the walk cannot see past it, so it stops there
 // with [ErrMalformed], as it does for an element without for=.
