@@ -89,7 +89,8 @@ func RightmostUntrusted(trusted *Trusted) Strategy {
 }
 
 // TrustedHops answers the hops-th X-Forwarded-For entry from the right
-// (1 is the rightmost), for a service behind exactly hops proxies each of
+// (1 is the rightmost; empty entries, which no proxy appends, are not
+// counted), for a service behind exactly hops proxies each of
 // which appends the address it saw. The peer must be in trusted; the
 // entries are not checked against it, so if a client can reach any proxy
 // but the outermost directly it can choose its address. Prefer
@@ -282,7 +283,8 @@ func (r *Resolver) Strategies() []Strategy {
 // sets, it also allocates to keep each set as it loaded it: once for up
 // to eight, once more for each doubling past that). Its work is bounded whatever the headers' size: an entry
 // longer than any address is refused unparsed, a walk examines at most
-// [MaxHops] entries and 4 KiB of a header.
+// [MaxHops] entries and 4 KiB of a header (512 bytes of a Forwarded
+// element).
 func (r *Resolver) Resolve(h http.Header, remoteAddr string) (netip.Addr, error) {
 	var res result
 	r.resolve(h, remoteAddr, &res)
