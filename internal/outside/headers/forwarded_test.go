@@ -287,3 +287,36 @@ func TestForwardedRefusedForms(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardedElementLength: the package doc says the walk reads at most
+// 512 bytes of a Forwarded element: a proxy's element that fits (a long
+// host= or extension value included) names the client, one well past it
+// is ErrMalformed, never another address; either way the element before
+// it, the client's own, is never read.
+func TestForwardedElementLength(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 17))
+	res := resolver(t, clientip.Forwarded(trusted(t)))
+	for i := range 2000 {
+		client := randClient(r)
+		pad := strings.Repeat(pick(r, "a", "b.", ",", ";", "x="), 1+r.IntN(700))
+		elem := "for=" + node(r, client) + ";" + pick(r, "host", "ext") + `="` + pad + `"`
+		if r.IntN(2) == 0 {
+			elem = pick(r, "host", "ext") + `="` + pad + `";for=` + node(r, client)
+		}
+		lines := []string{"for=" + node(r, randClient(r)) + pick(r, ",", ", "), elem + ", for=" + node(r, randProxy(r))}
+		if r.IntN(2) == 0 {
+			lines = []string{lines[0] + lines[1]}
+		}
+		a, err := res.Resolve(http.Header{"Forwarded": lines}, peer(r, randProxy(r)))
+		switch {
+		case len(elem) <= 500:
+			if !assert.NoError(t, err, "case %d: %d bytes", i, len(elem)) || !assert.Equal(t, client, a, "case %d", i) {
+				return
+			}
+		case len(elem) >= 520:
+			if !assert.ErrorIs(t, err, clientip.ErrMalformed, "case %d: %d bytes answered %v", i, len(elem), a) {
+				return
+			}
+		}
+	}
+}

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
 )
 
@@ -196,6 +198,51 @@ func TestPeerNotAnIPAddress(t *testing.T) {
 			a, err := resolver(t, c...).Resolve(h, p)
 			assert.Error(t, err, "peer %q, %v answered %v", p, c, a)
 			assert.False(t, a.IsValid(), "peer %q", p)
+		}
+	}
+}
+
+// TestMiddlewareNonIPPeer: behind the middleware, a request whose peer
+// is not an IP address (a Unix socket's "@" or path, an empty or
+// unparseable RemoteAddr) gets no address from a header, under every
+// failure policy: the Info's Outcome is Unresolved with no address,
+// RemoteAddr is "" (the middleware doc: "" when Unresolved and the peer
+// has no address), no forwarding header is left, and Reject answers 400
+// without calling the handler.
+func TestMiddlewareNonIPPeer(t *testing.T) {
+	tr := trusted(t)
+	res := resolver(t, clientip.RightmostUntrusted(tr), clientip.Forwarded(tr), clientip.SingleHeader(tr, "X-Real-IP"), clientip.RemoteAddr())
+	for _, f := range []clientip.Failure{clientip.UsePeer, clientip.Reject, clientip.Continue} {
+		mw, err := clientip.NewMiddleware(res, ipmask.Default, &clientip.MiddlewareOptions{OnFailure: f})
+		require.NoError(t, err)
+		for _, p := range []string{"@", "", "/run/app.sock", "@abstract", "pipe", "10.0.0.1:x", "[10.0.0.1]:80"} {
+			called := false
+			var info clientip.Info
+			var remote string
+			var hdr http.Header
+			h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				called = true
+				info, _ = clientip.FromContext(r.Context())
+				remote, hdr = r.RemoteAddr, r.Header.Clone()
+			}))
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.RemoteAddr = p
+			req.Header.Set("X-Forwarded-For", "192.0.2.77")
+			req.Header.Set("Forwarded", "for=192.0.2.77")
+			req.Header.Set("X-Real-IP", "192.0.2.77")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			what := fmt.Sprintf("%v, peer %q", f, p)
+			if f == clientip.Reject {
+				assert.Equal(t, http.StatusBadRequest, rec.Code, what)
+				assert.False(t, called, what)
+				continue
+			}
+			require.True(t, called, what)
+			assert.Equal(t, clientip.Unresolved, info.Outcome, what)
+			assert.False(t, info.Addr.IsValid(), what)
+			assert.Empty(t, remote, what)
+			assert.Empty(t, hdr, what)
 		}
 	}
 }
