@@ -103,6 +103,16 @@ func naiveTrusted(ps []netip.Prefix, a netip.Addr) bool {
 	return false
 }
 
+// lastIP is the last address of p.
+func lastIP(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
 // TestTrustedManyRanges: hundreds of ranges, overlapping, nested, single
 // hosts of either family, given as strings or prefixes and replaced with
 // Update: the walk's answer is the one a plain loop over the ranges gives.
@@ -132,6 +142,22 @@ func TestTrustedManyRanges(t *testing.T) {
 		}
 		require.NoError(t, tr.Update(ss...))
 		addr := func() netip.Addr {
+			if r.IntN(2) == 0 { // at a range's edge, or just outside it
+				p := ps[r.IntN(len(ps))]
+				a := p.Addr()
+				if r.IntN(2) == 0 {
+					a = lastIP(p)
+				}
+				switch r.IntN(3) {
+				case 0:
+					a = a.Prev()
+				case 1:
+					a = a.Next()
+				}
+				if a.IsValid() && !a.IsUnspecified() {
+					return a
+				}
+			}
 			if r.IntN(2) == 0 {
 				return netip.AddrFrom4([4]byte{byte(1 + r.IntN(8)), byte(r.IntN(4)), byte(r.IntN(256)), byte(1 + r.IntN(254))})
 			}
