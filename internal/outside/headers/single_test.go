@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/clickanon/clickanon/ipmask"
 	"github.com/clickanon/clickanon/ipmask/clientip"
 )
 
@@ -170,6 +173,36 @@ func TestCloudFrontViewerAddress(t *testing.T) {
 		h = http.Header{"Cloudfront-Viewer-Address": {bad}}
 		a, err = res.Resolve(h, peer(r, randProxy(r)))
 		if !assert.ErrorIs(t, err, clientip.ErrMalformed, "case %d: %q answered %v", i, h, a) {
+			return
+		}
+	}
+}
+
+// TestConfiguredHeaderRemovedInEverySpelling: a header of the service's
+// own naming that a SingleHeader strategy reads is deleted before the
+// handler runs, in any case and with underscores for hyphens (the
+// ClientAddrHeaders doc), whatever its value: one the strategy refused,
+// and text naming an address that is not the client's, which the search
+// for the client's own address would not mask.
+func TestConfiguredHeaderRemovedInEverySpelling(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 18))
+	tr := trusted(t)
+	for i := range 500 {
+		name := pick(r, "X-Edge-Visitor", "Visitor-Addr", "X-My-Client", "Edge-Ip")
+		res := resolver(t, clientip.SingleHeader(tr, name), clientip.RemoteAddr())
+		mw, err := clientip.NewMiddleware(res, ipmask.Default, nil)
+		require.NoError(t, err)
+		var hdr http.Header
+		h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hdr = r.Header.Clone() }))
+		chosen := randClient(r)
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.RemoteAddr = peer(r, randProxy(r))
+		spelling := pick(r, name, strings.ToLower(name), strings.ReplaceAll(name, "-", "_"), oddCase(r, strings.ReplaceAll(name, "-", "_")), oddCase(r, name))
+		vv := pick(r, []string{"visitor " + chosen.String() + " (edge)"}, []string{chosen.String(), chosen.String()}, []string{"x, " + chosen.String() + ", y"}, []string{"\x80" + chosen.String() + " junk"})
+		req.Header[spelling] = vv
+		req.Header["X-Kept"] = []string{"plain text"}
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		if !assert.Equal(t, http.Header{"X-Kept": {"plain text"}}, hdr, "case %d: %s as %q: %q", i, name, spelling, vv) {
 			return
 		}
 	}
