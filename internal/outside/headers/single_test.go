@@ -207,3 +207,30 @@ func TestConfiguredHeaderRemovedInEverySpelling(t *testing.T) {
 		}
 	}
 }
+
+// TestListedHeadersRemovedWhateverTheValue: each header ClientAddrHeaders
+// names is deleted in every spelling whatever its value holds: text
+// around an address that is not the client's (which the search for the
+// client's own address does not mask), several lines, a list with junk,
+// obs-text bytes.
+func TestListedHeadersRemovedWhateverTheValue(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 19))
+	mw, err := clientip.NewMiddleware(resolver(t, clientip.RightmostUntrusted(trusted(t)), clientip.RemoteAddr()), ipmask.Default, nil)
+	require.NoError(t, err)
+	var hdr http.Header
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hdr = r.Header.Clone() }))
+	for i := range 20 {
+		for _, name := range clientip.ClientAddrHeaders() {
+			chosen := randClient(r)
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.RemoteAddr = peer(r, randClient(r))
+			spelling := pick(r, name, strings.ToLower(name), strings.ToUpper(name), strings.ReplaceAll(name, "-", "_"), oddCase(r, strings.ReplaceAll(name, "-", "_")))
+			vv := pick(r, []string{"client " + chosen.String() + " via edge"}, []string{chosen.String(), "x"}, []string{"junk; " + chosen.String() + "; junk"}, []string{"\xa0" + chosen.String() + "\x80"}, []string{"for=" + node(r, chosen) + ";proto=https"})
+			req.Header[spelling] = vv
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			if !assert.Empty(t, hdr, "case %d: %s as %q: %q", i, name, spelling, vv) {
+				return
+			}
+		}
+	}
+}
