@@ -27,14 +27,18 @@
 // the left of the answer, which a client can forge, are never parsed. Its
 // work is bounded whatever the header's size: it examines at most
 // [MaxHops] entries, looks back at most 128 bytes for an entry's start,
-// reads at most 4 KiB of a Forwarded header, and refuses an entry longer
+// reads at most 4 KiB of a Forwarded header and 512 bytes of one of its
+// elements (a longer one, a long host= say, is [ErrMalformed]), and
+// refuses an entry longer
 // than the longest address form
 // ("[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535") before parsing
 // it. An entry may carry a port
 // ("192.0.2.1:80") and an IPv6 address brackets ("[2001:db8::1]:80"); an
 // unbracketed IPv6 address has no port, so "2001:db8::1:80" is that
 // address. IPv4-mapped addresses are unmapped. Empty entries are skipped
-// (RFC 9110 section 5.6.1) but counted. Anything the walk reaches that is
+// (RFC 9110 section 5.6.1): they count towards [MaxHops] and in an
+// error's position, not as hops of [TrustedHops]. Anything the walk
+// reaches that is
 // not a plain address fails closed with [ErrMalformed]: text, a %zone, the
 // unspecified address (0.0.0.0, ::), leading zeros (192.000.002.001, which
 // some parsers read as octal), a bad port, an "unknown" or obfuscated

@@ -89,7 +89,8 @@ func RightmostUntrusted(trusted *Trusted) Strategy {
 }
 
 // TrustedHops answers the hops-th X-Forwarded-For entry from the right
-// (1 is the rightmost), for a service behind exactly hops proxies each of
+// (1 is the rightmost; empty entries, which no proxy appends, are not
+// counted), for a service behind exactly hops proxies each of
 // which appends the address it saw. The peer must be in trusted; the
 // entries are not checked against it, so if a client can reach any proxy
 // but the outermost directly it can choose its address. Prefer
@@ -128,8 +129,13 @@ func SingleHeader(trusted *Trusted, name string) Strategy {
 // walks X-Forwarded-For: element by element from the right, over every
 // copy, answering the first for= node that is not in trusted.
 //
-// Parameter names are case-insensitive and values may be quoted; an IPv6
-// node must be bracketed and quoted (for="[2001:db8::1]:443"). A node
+// Parameter names are case-insensitive, parameters may come in any
+// order, and values may be quoted (a comma or semicolon inside quotes is
+// text); an IPv6 node must be bracketed and quoted
+// (for="[2001:db8::1]:443"). Empty elements (",,") and empty parameters
+// (";;", a leading or trailing ";"), which RFC 7239 allows, are skipped.
+// A quoted value holding a backslash escape is refused with
+// [ErrMalformed] (no node needs one), as is whitespace around "=". A node
 // that is "unknown" or an obfuscated identifier ("_hidden") hides the hop
 // the walk has reached: the walk cannot see past it, so it stops there
 // with [ErrMalformed], as it does for an element without for=.
@@ -277,7 +283,8 @@ func (r *Resolver) Strategies() []Strategy {
 // sets, it also allocates to keep each set as it loaded it: once for up
 // to eight, once more for each doubling past that). Its work is bounded whatever the headers' size: an entry
 // longer than any address is refused unparsed, a walk examines at most
-// [MaxHops] entries and 4 KiB of a header.
+// [MaxHops] entries and 4 KiB of a header (512 bytes of a Forwarded
+// element).
 func (r *Resolver) Resolve(h http.Header, remoteAddr string) (netip.Addr, error) {
 	var res result
 	r.resolve(h, remoteAddr, &res)

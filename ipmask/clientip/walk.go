@@ -625,7 +625,15 @@ func forwardedFor(e string, pos int) (netip.Addr, failure) {
 		if why != "" {
 			return bad(why)
 		}
-		pair = trimOWS(pair)
+		if pair = trimOWS(pair); pair == "" {
+			// RFC 7239 section 4 allows empty parameters
+			// ("for=192.0.2.1;;proto=http", ";for=...", "for=...;"):
+			// they say nothing.
+			if rest == "" {
+				break
+			}
+			continue
+		}
 		eq := strings.IndexByte(pair, '=')
 		if eq <= 0 || !validToken(pair[:eq]) {
 			return bad("not a list of name=value pairs")
@@ -674,9 +682,6 @@ func nextPair(s string) (pair, rest, why string) {
 		if q < 0 || semi >= 0 && semi < q {
 			if semi < 0 {
 				return s, "", ""
-			}
-			if i+semi == len(s)-1 {
-				return "", "", "empty parameter"
 			}
 			return s[:i+semi], s[i+semi+1:], ""
 		}
