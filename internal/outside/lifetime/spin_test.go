@@ -46,7 +46,7 @@ func TestKeyTimersDoNotSpinOnAStalledClock(t *testing.T) {
 				e := cur.Epoch
 				end := keyring.Policy().EpochStart(e + 2) // the key's deadline
 
-				clk.Set(end.Add(-before)) // stepped forward, then stalled
+				clk.Set(end.Add(-before))                // stepped forward, then stalled
 				_, _, err = keyring.Keys(ctx, clk.Now()) // the store arms its timer for the deadline by the clock
 				require.NoError(t, err)
 				reads.Store(0)
