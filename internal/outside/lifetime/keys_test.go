@@ -21,6 +21,8 @@ import (
 
 const agent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"
 
+var slog0 = slog.New(slog.DiscardHandler)
+
 var visitor = netip.MustParseAddr("198.51.100.77")
 
 // keyLife is what the model knows of one key the keyring handed out.
