@@ -172,18 +172,25 @@ type grace struct {
 }
 
 // noteGraceLocked records, for the key of epoch e just given to a caller
-// at now, that its grace ends on the runtime's clock when the end of
-// epoch e+1 comes by the keyring's clock or by now, whichever is sooner,
-// counted from this moment; an earlier record for e is kept. The caller
+// at now, that its grace ends on the runtime's clock when the ttl a key
+// of e made now would have (see create) ends, counted from this moment;
+// an earlier record for e is kept while its time is not over. The caller
 // holds r.mu.
 func (r *Keyring) noteGraceLocked(e int64, now time.Time) {
+	// The ttl create gives a key of e at now.
 	end := r.policy.EpochStart(e + 2)
-	until := time.Now().Add(max(0, min(end.Sub(r.clock()), end.Sub(now))))
+	ttl := end.Sub(now)
+	if left := end.Sub(r.clock()); left > 0 && left < ttl {
+		ttl = left
+	}
+	until := time.Now().Add(max(0, ttl))
 	slot := &r.graces[0]
 	for i := range r.graces {
 		g := &r.graces[i]
 		if !g.until.IsZero() && g.epoch == e {
-			if until.Before(g.until) {
+			// A record whose time is over was of a key since destroyed:
+			// the key given now is a new one.
+			if until.Before(g.until) || !time.Now().Before(g.until) {
 				g.until = until
 			}
 			return
@@ -450,12 +457,16 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 	// of its grace on the runtime's clock: a Now that stood still or
 	// stepped back since it was cached cannot move it later.
 	// (The cache may have been dropped meanwhile: the end is kept by
-	// epoch, without the key. Should the store have made a new key for
-	// that epoch since, it goes with the old one's grace: early, never
-	// late.)
+	// epoch, without the key.)
 	var prevUntil time.Time
 	if !prev.IsZero() {
 		prevUntil = r.graceLocked(e - 1)
+		if !prevUntil.IsZero() && !time.Now().Before(prevUntil) {
+			// Its grace is already over: not given, nor cached, so
+			// that the cache is not dropped at once and asked again.
+			clear(prev.secret[:])
+			prev, prevUntil = Key{}, time.Time{}
+		}
 	}
 	r.noteGraceLocked(e, now)
 	r.fillLocked(e, cur, prev) // overwrites a local key's bytes in place
