@@ -86,7 +86,14 @@ type KeyringOptions struct {
 // replay, or a test's fixed times under the wall clock) gets a key that
 // lives what is left of that grace by the caller's time: pseudonyms of
 // one such epoch stay consistent, and the key of the epoch as Now knew
-// it was destroyed. A store given in [KeyringOptions.Store]
+// it was destroyed. A key the keyring gave out before (as the current key,
+// or to a caller behind the cache) is cached no longer than its grace
+// lasted then, on the runtime's clock: a clock that stood still or stepped
+// back since cannot keep it, as the previous key of a later epoch, past
+// its ttl of real time. (A key the keyring finds in a shared store
+// without having given it out, one made by another instance or before a
+// restart, is held as the previous key until the current epoch ends by
+// the clock: its store destroys its own copy on time.) A store given in [KeyringOptions.Store]
 // destroys its keys as its [KeyStore] contract says. Copies of a [Key]
 // that callers keep are theirs to drop. [Keyring.Stats] tells how old the oldest key held is and
 // how many were destroyed; [Keyring.Sweep] does the timer's work on demand.
@@ -142,6 +149,11 @@ type Keyring struct {
 	timer     *time.Timer // fires when the cache is due to be dropped
 	until     time.Time   // when the cache is dropped at the latest, on the runtime's clock
 
+	// When the grace of the keys of the last epochs given from the store
+	// ends on the runtime's clock, at the latest (see noteGraceLocked). It
+	// bounds the cache that holds such a key as previous.
+	graces [4]grace
+
 	// Accounts, under mu: the epochs held at the last look, and how many
 	// epochs' keys are gone from the process (each counted once: the
 	// latest so counted are in gone, so that a key read again from a
@@ -151,6 +163,54 @@ type Keyring struct {
 	destroyed uint64
 	gone      [8]int64 // a ring of the epochs counted last
 	ngone     int      // how many were ever counted
+}
+
+// grace is when the grace of an epoch's key ends on the runtime's clock.
+type grace struct {
+	epoch int64
+	until time.Time // zero: no record
+}
+
+// noteGraceLocked records, for the key of epoch e just given to a caller
+// at now, that its grace ends on the runtime's clock when the ttl a key
+// of e made now would have (see create) ends, counted from this moment;
+// an earlier record for e is kept while its time is not over. The caller
+// holds r.mu.
+func (r *Keyring) noteGraceLocked(e int64, now time.Time) {
+	// The ttl create gives a key of e at now.
+	end := r.policy.EpochStart(e + 2)
+	ttl := end.Sub(now)
+	if left := end.Sub(r.clock()); left > 0 && left < ttl {
+		ttl = left
+	}
+	until := time.Now().Add(max(0, ttl))
+	slot := &r.graces[0]
+	for i := range r.graces {
+		g := &r.graces[i]
+		if !g.until.IsZero() && g.epoch == e {
+			// A record whose time is over was of a key since destroyed:
+			// the key given now is a new one.
+			if until.Before(g.until) || !time.Now().Before(g.until) {
+				g.until = until
+			}
+			return
+		}
+		if g.until.IsZero() || g.epoch < slot.epoch && !slot.until.IsZero() {
+			slot = g
+		}
+	}
+	*slot = grace{epoch: e, until: until}
+}
+
+// graceLocked returns when the grace of epoch e's key ends on the
+// runtime's clock, or the zero Time if the keyring has no record of it.
+func (r *Keyring) graceLocked(e int64) time.Time {
+	for _, g := range r.graces {
+		if !g.until.IsZero() && g.epoch == e {
+			return g.until
+		}
+	}
+	return time.Time{}
 }
 
 // keyCache holds a Keyring's cached keys behind a pointer: fmt prints a
@@ -383,6 +443,9 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 	clear(secret[:])
 	clear(p[:])
 	if stale {
+		r.mu.Lock()
+		r.noteGraceLocked(e, now)
+		r.mu.Unlock()
 		return cur, prev, true, nil // a late caller: never move the cache back
 	}
 	r.mu.Lock()
@@ -390,9 +453,34 @@ func (r *Keyring) miss(ctx context.Context, e int64, now time.Time) (cur, prev K
 		r.mu.Unlock()
 		return Key{}, Key{}, true, fmt.Errorf("retention: keys for epoch %d: keyring %w", e, ErrClosed)
 	}
+	// A previous key that was this keyring's current one keeps the end
+	// of its grace on the runtime's clock: a Now that stood still or
+	// stepped back since it was cached cannot move it later.
+	// (The cache may have been dropped meanwhile: the end is kept by
+	// epoch, without the key.)
+	var prevUntil time.Time
+	if !prev.IsZero() {
+		prevUntil = r.graceLocked(e - 1)
+		if !prevUntil.IsZero() && !time.Now().Before(prevUntil) {
+			// Its grace is already over: not given, nor cached, so
+			// that the cache is not dropped at once and asked again.
+			clear(prev.secret[:])
+			prev, prevUntil = Key{}, time.Time{}
+		}
+	}
+	r.noteGraceLocked(e, now)
 	r.fillLocked(e, cur, prev) // overwrites a local key's bytes in place
 	r.local, r.localErr, r.tried = false, nil, time.Time{}
 	r.armLocked(now)
+	// The current key was maybe given before, to a caller behind the
+	// cache (a clock stepped back): its grace ends no later than then.
+	if u := r.graceLocked(e); !u.IsZero() && (prevUntil.IsZero() || u.Before(prevUntil)) {
+		prevUntil = u
+	}
+	if !prevUntil.IsZero() && prevUntil.Before(r.until) {
+		r.until = prevUntil
+		r.resetLocked(max(0, time.Until(prevUntil)))
+	}
 	r.accountLocked()
 	r.mu.Unlock()
 	return cur, prev, true, nil

@@ -31,7 +31,11 @@ type MemoryKeyStoreOptions struct {
 // empty. A key's deadline is its ttl after it was stored, by Now and on the
 // runtime's clock (time.Now's monotonic reading); it is destroyed at the
 // sooner of the two, so a wall clock stepped back (or a Now that stalls)
-// cannot keep it past its ttl of real time. A key is also destroyed as
+// cannot keep it past its ttl of real time. While Now moves slower than
+// the runtime's clock (a stalled or coarse Now, a fake clock), the timer
+// looks at Now once a second, not again and again: a key is then
+// destroyed within a second after its deadline by Now (at once by any
+// call), and on time on the runtime's clock. A key is also destroyed as
 // soon as a caller, after it was stored, asks for an epoch two or more
 // epochs later, so a stalled or fake clock cannot keep it alive while time
 // moves on for the callers. An epoch older than the newest asked for (a
@@ -134,7 +138,7 @@ func (s *MemoryKeyStore) LoadOrCreate(ctx context.Context, epoch int64, candidat
 	// newer epoch asked for after it destroys it early.
 	k := &memKey{secret: candidate, deadline: now.Add(ttl), until: time.Now().Add(ttl), raises: s.raises}
 	s.keys[epoch] = k
-	s.armLocked(now)
+	s.armLocked(now, 0)
 	return candidate, nil
 }
 
@@ -184,7 +188,7 @@ func (s *MemoryKeyStore) Sweep(ctx context.Context, now time.Time) (SweepStats, 
 	n := s.sweepLocked(now)
 	st := SweepStats{Deleted: n, Held: len(s.keys)}
 	if !s.closed {
-		s.armLocked(s.clock())
+		s.armLocked(s.clock(), 0)
 	}
 	hook := s.onDestroy
 	s.mu.Unlock()
@@ -277,8 +281,9 @@ func (s *MemoryKeyStore) destroyLocked(due func(int64, *memKey) bool) int {
 }
 
 // armLocked sets the timer for the earliest deadline held, by now or on
-// the runtime's clock, or stops it when nothing is held.
-func (s *MemoryKeyStore) armLocked(now time.Time) {
+// the runtime's clock, or stops it when nothing is held. A deadline by now
+// is waited for floor at least (see fire); one on the runtime's clock is not.
+func (s *MemoryKeyStore) armLocked(now time.Time, floor time.Duration) {
 	if len(s.keys) == 0 {
 		if s.timer != nil {
 			s.timer.Stop()
@@ -289,7 +294,7 @@ func (s *MemoryKeyStore) armLocked(now time.Time) {
 	rt := time.Now()
 	next := time.Time{}
 	for _, k := range s.keys {
-		due := min(k.until.Sub(rt), k.deadline.Sub(now))
+		due := min(k.until.Sub(rt), max(k.deadline.Sub(now), floor))
 		if at := rt.Add(max(0, due)); next.IsZero() || at.Before(next) {
 			next = at
 		}
@@ -316,13 +321,27 @@ func (s *MemoryKeyStore) fire() {
 	}
 	n := s.sweepLocked(now)
 	s.armedFor = time.Time{} // the timer has fired: arm afresh
-	s.armLocked(now)
+	floor := time.Duration(0)
+	if n == 0 {
+		// Nothing was due although the timer was set for a deadline by
+		// Now: Now moves slower than the runtime's clock (stalled, coarse,
+		// a fake clock). Waiting again for the distance by a clock that
+		// does not move would fire again and again, a busy loop: look at
+		// it again in a tick, or at the deadline on the runtime's clock.
+		floor = keyTick
+	}
+	s.armLocked(now, floor)
 	hook := s.onDestroy
 	s.mu.Unlock()
 	if n > 0 && hook != nil {
 		hook()
 	}
 }
+
+// keyTick is the longest a MemoryKeyStore's timer waits, after a firing
+// that found nothing due, before it looks at Now again: the granularity
+// of destruction by a Now that moves slower than the runtime's clock.
+const keyTick = time.Second
 
 // advance tells the store that callers have reached epoch, so that keys two
 // or more epochs older are past their grace whatever the store's clock says.
