@@ -406,13 +406,15 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// createLink makes a link. With -api-token it needs the token; each
-// network (the client's masked address) may create -create-per-minute
-// links a minute.
+// createLink makes a link. With -api-token it needs the token, as the
+// credentials of the Authorization header's Bearer scheme, whose name is
+// read in any case (HTTP's auth schemes are case-insensitive: "bearer"
+// is "Bearer"); each network (the client's masked address) may create
+// -create-per-minute links a minute.
 func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 	if a.cfg.apiToken != "" {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.apiToken)) != 1 {
+		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.apiToken)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="linktracker"`)
 			writeError(w, http.StatusUnauthorized, "creating links needs the header Authorization: Bearer <token>")
 			return
