@@ -575,7 +575,9 @@ var pixelGIF = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x0
 
 // conversion is the pixel /c/{id}.gif: it attributes a conversion to the
 // visitor's click on that link within the window, or with /c/any.gif to
-// their latest click on any link. It answers the pixel whether or not a
+// the latest of their clicks the store holds, which are the first on each
+// link (a repeat is counted, not held: A, B, A converts on B). It answers
+// the pixel whether or not a
 // click is found, so a page never breaks because of tracking; only a
 // pixel on a link that does not exist is answered 404 (an orphan). A HEAD
 // or a prefetch of the pixel (a browser prerendering a thank-you page the
