@@ -14,9 +14,8 @@ import (
 // Allow header that lists exactly the methods it does serve (a GET route
 // serves HEAD too), with a body that repeats nothing of the request; and
 // no such request counts a click, a conversion or an orphan. Checked to
-// fail: with /l/{id} also registered for POST (as a click) the row's
-// Allow and status were wrong and the link's clicks were no longer 0;
-// with the allowed sets edited (GET without HEAD) every row failed.
+// fail: with /l/{id} also registered for POST (as a click) every
+// method's Allow on that route and POST's 405 failed.
 func TestEveryRouteRefusesOtherMethods(t *testing.T) {
 	p := start(t, "-create-per-minute", "0")
 	id := p.create("https://example.com/methods", http.Header{"User-Agent": {firefox}})
@@ -68,9 +67,8 @@ func TestEveryRouteRefusesOtherMethods(t *testing.T) {
 // a second Authorization line. Only link creation needs it: the stats,
 // the redirect, the pixel and the dashboard answer without it. A refusal
 // is 401 with WWW-Authenticate and never repeats what was sent.
-// Checked to fail: before the fix "bearer TOKEN" and "BEARER TOKEN"
-// were 401; with the token required on the stats route too that row
-// failed; with the query read as well, its row did.
+// Checked to fail: before the fix (finding F1) "bearer TOKEN" and
+// "BEARER TOKEN" were 401; with ?token= read as well, its row failed.
 func TestTokenOnlyWhereTheDocsSay(t *testing.T) {
 	const token = "tok-4b1d.9_Z"
 	p := start(t, "-create-per-minute", "0", "-api-token", token)

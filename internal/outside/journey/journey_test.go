@@ -69,18 +69,17 @@ func newModel() *model {
 // docs say since this review: finding F3); crawlers, opted-out visitors and
 // visitors of an -exclude network among them. Every total of the stats
 // API equals the model's (clicks, unique_clicks = visitors per link,
-// bot_clicks, none of uniqueness unknown; conversions: each named pixel
-// after a click on the link, and the any pixels in sum over the links) on both instances
-// and after both are stopped and a third started on the same Redis and
+// bot_clicks, conversions, none of uniqueness unknown) on both
+// instances and after both are stopped and a third started on the same Redis and
 // database; both series add up; the network breakdown shows a network's
 // exact clicks when k or more people clicked from it and nothing
-// otherwise. Checked to fail: each figure is compared by value with the
-// model (one visitor's form counted as another visitor would raise
-// unique_clicks; a lost click on the second instance or a second count
-// of one would change clicks; named pixels counted before any click, or
-// any pixels for visitors who never clicked, broke the conversion sums); with the exclude flag dropped from the
-// second instance the totals failed; with the opt-out header sent to
-// only half of an opted-out visitor's clicks they did too.
+// otherwise. Checked to fail: with the -exclude flag emptied on the
+// second instance, the clicks, uniques, conversions, both series and
+// every breakdown's sum failed; with /c/any.gif sent to a random instance
+// (not the one that recorded the visitor's latest first click) about one
+// run in three failed conversions (finding F3); with the model's latest
+// click updated on repeats (the old docs' "their latest") conversions
+// failed per link.
 func TestGeneratedJourneysOnTwoInstances(t *testing.T) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
