@@ -6,7 +6,8 @@
 // or excluded, clicking several links on two instances that share one
 // Redis and one PostgreSQL database, and converting with and without the
 // link named; every figure of the stats API is compared with what a model
-// of the documentation computes, before and after a restart. It also pins
+// of the documentation computes, before and after a restart, and every
+// dashboard shows the API's figures and no address. It also pins
 // the API at its edges (every route with every method, the Allow header,
 // the API token in every place, the per-network creation limit over the
 // forms of one network) and a SIGTERM that arrives while clicks do.

@@ -73,7 +73,11 @@ func newModel() *model {
 // instances and after both are stopped and a third started on the same Redis and
 // database; both series add up; the network breakdown shows a network's
 // exact clicks when k or more people clicked from it and nothing
-// otherwise. Checked to fail: with the -exclude flag emptied on the
+// otherwise; each dashboard (server-rendered, no script) shows the API's
+// totals, charts' counts and breakdown rows, no visitor's address in any
+// form it was sent in, and no network finer than /24 or /48. Checked to
+// fail: with the dashboard's limits made /16 and /32 its scan failed on
+// the networks shown; with the -exclude flag emptied on the
 // second instance, the clicks, uniques, conversions, both series and
 // every breakdown's sum failed; with /c/any.gif sent to a random instance
 // (not the one that recorded the visitor's latest first click) about one
@@ -185,7 +189,9 @@ func TestGeneratedJourneysOnTwoInstances(t *testing.T) {
 	}
 	for i, p := range insts {
 		for _, l := range links {
-			checkStats(t, fmt.Sprintf("instance %d", i), p.stats(l), l, m)
+			s := p.stats(l)
+			checkStats(t, fmt.Sprintf("instance %d", i), s, l, m)
+			checkDashboard(t, fmt.Sprintf("instance %d", i), p, l, s, visitors)
 		}
 	}
 	assert.EqualValues(t, orphans, a.metric("clickanon_linktracker_orphan_clicks_total")+b.metric("clickanon_linktracker_orphan_clicks_total"), "orphan clicks")
@@ -194,7 +200,9 @@ func TestGeneratedJourneysOnTwoInstances(t *testing.T) {
 	b.stop()
 	c := start(t, args...)
 	for _, l := range links {
-		checkStats(t, "after a restart", c.stats(l), l, m)
+		s := c.stats(l)
+		checkStats(t, "after a restart", s, l, m)
+		checkDashboard(t, "after a restart", c, l, s, visitors)
 	}
 	var all uint64
 	for _, l := range links {
