@@ -10,7 +10,8 @@
 // dashboard shows the API's figures and no address. It also pins
 // the API at its edges (every route with every method, the Allow header,
 // the API token in every place, the per-network creation limit over the
-// forms of one network) and a SIGTERM that arrives while clicks do.
+// forms of one network and across its window) and a SIGTERM that arrives
+// while clicks do.
 //
 // The package has no code of its own: everything is in its tests, in
 // package journey_test, which import only the module's public packages,
