@@ -406,13 +406,15 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// createLink makes a link. With -api-token it needs the token; each
-// network (the client's masked address) may create -create-per-minute
-// links a minute.
+// createLink makes a link. With -api-token it needs the token, as the
+// credentials of the Authorization header's Bearer scheme, whose name is
+// read in any case (HTTP's auth schemes are case-insensitive: "bearer"
+// is "Bearer"); each network (the client's masked address) may create
+// -create-per-minute links a minute.
 func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 	if a.cfg.apiToken != "" {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.apiToken)) != 1 {
+		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.apiToken)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="linktracker"`)
 			writeError(w, http.StatusUnauthorized, "creating links needs the header Authorization: Bearer <token>")
 			return
@@ -573,7 +575,9 @@ var pixelGIF = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x0
 
 // conversion is the pixel /c/{id}.gif: it attributes a conversion to the
 // visitor's click on that link within the window, or with /c/any.gif to
-// their latest click on any link. It answers the pixel whether or not a
+// the latest of their clicks the store holds, which are the first on each
+// link (a repeat is counted, not held: A, B, A converts on B). It answers
+// the pixel whether or not a
 // click is found, so a page never breaks because of tracking; only a
 // pixel on a link that does not exist is answered 404 (an orphan). A HEAD
 // or a prefetch of the pixel (a browser prerendering a thank-you page the

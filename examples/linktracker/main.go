@@ -49,7 +49,13 @@
 // repeating the input.
 //
 // The conversion pixel /c/ID.gif (or /c/any.gif) counts a conversion on the
-// visitor's click on that link (or their latest) within 30 minutes; a HEAD
+// visitor's click on that link (or, with any, on the link they last
+// clicked for the first time) within 30 minutes: what is held of a visitor
+// is their first click on each link, so one who clicks A, then B, then A
+// again converts on B. With several instances on one Redis, /c/any.gif
+// finds a first click made on another instance about a millisecond after
+// that click was answered (the index it reads is written off the request
+// path); /c/ID.gif finds it at once. A HEAD
 // or a prefetch of it (Sec-Purpose, Purpose or X-Moz: a browser
 // prerendering the page the pixel is on) is answered but not counted.
 package main

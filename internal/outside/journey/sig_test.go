@@ -1,0 +1,5 @@
+package journey_test
+
+import "syscall"
+
+var sigterm = syscall.SIGTERM
