@@ -17,7 +17,8 @@ import (
 // LinkFunc says which link a request is a click on, or a conversion of, for
 // [Tracker.Middleware]. It returns ok = false for a request that is
 // neither; the middleware then passes it on untouched. For a conversion,
-// link may be "" to attribute it to the visitor's latest click on any link.
+// link may be "" to attribute it to the latest click the Store holds of the
+// visitor on any link (their first on each link: a repeat is counted, not held).
 // It is called from many goroutines at once, after routing when the
 // middleware is installed on a route, so it must be safe for concurrent
 // use. The zero (nil) LinkFunc is refused by Middleware.
@@ -62,8 +63,10 @@ func (t *Tracker) Handler(next http.Handler) http.Handler {
 
 // ConversionHandler is [Tracker.Handler] for conversions (a pixel, a
 // sign-up): each request next serves with a status below 400 is counted as
-// a conversion attributed to the visitor's latest click on the link named
-// by the path wildcard, or on any link when the route has no such wildcard.
+// a conversion attributed to the visitor's click on the link named by the
+// path wildcard, or, when the route has no such wildcard, to the latest click
+// the Store holds of the visitor on any link (their first on each link: a
+// repeat is counted, not held, so clicks on A, B, then A again convert on B).
 // A conversion from a bot, a HEAD, an OPTIONS (a CORS preflight) or a
 // prefetch (a browser prerendering the page the pixel is on, which the
 // visitor may or may not then open)

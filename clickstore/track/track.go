@@ -460,8 +460,8 @@ func (t *Tracker) classify(userAgent string) Agent {
 }
 
 // Track counts r as a click on link (kind KindClick) or a conversion (kind
-// KindConversion; link "" attributes it to the visitor's latest click on any
-// link) and reports what it did. An address in link (a visitor may name the
+// KindConversion; link "" attributes it to the latest click the Store holds
+// of the visitor on any link, their first on each) and reports what it did. An address in link (a visitor may name the
 // link, as an outbound URL say) is masked by the Builder's policy, or by
 // ipmask.Default where that keeps more bits, in every form the
 // ipmask/logmask masker finds, also percent-encoded (once or more: a
