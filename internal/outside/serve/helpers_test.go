@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -108,10 +107,6 @@ func newRig(t testing.TB, opts *track.Options) *rig {
 }
 
 const chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
-
-// peer is the address every request of the real-connection tests comes
-// from: httptest servers listen on the loopback.
-var peer = netip.MustParseAddr("127.0.0.1")
 
 // client is an HTTP client that does not follow redirects, so that each
 // request is one round trip.
