@@ -6,7 +6,10 @@
 // obvious reference written from the documentation with net/netip only,
 // over addresses whose groups are drawn near every documented form's
 // boundary and over every spelling of them (leading zeros, case, "::" in
-// every position, dotted tails, zones). It then edits valid spellings at
+// every position, dotted tails, zones), with MaskString's result made of
+// the text's own bytes when it is the text or its leading part, and holds
+// [ipmask.EmbeddedIPv4] and Bits to the same recognition. It then edits
+// valid spellings at
 // random (insertions, deletions, replacements, brackets, ports) and holds
 // acceptance to the documented rule (what netip.ParseAddr accepts, but
 // for a zone on IPv4) and every refusal to an error wrapping

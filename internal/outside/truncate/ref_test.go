@@ -213,3 +213,38 @@ func hex4(g uint16) string {
 	const d = "0123456789abcdef"
 	return string([]byte{d[g>>12], d[g>>8&15], d[g>>4&15], d[g&15]})
 }
+
+// refEmbedded is what the documentation says EmbeddedIPv4 finds in a:
+// the prefix form's IPv4 address first, then an ISATAP one; the zero
+// Addr where a NAT64 prefix other than 64:ff9b::/96 leaves the position
+// to the operator.
+func refEmbedded(a netip.Addr) []ipmask.Embedded {
+	if a.Is4In6() {
+		return []ipmask.Embedded{{Form: ipmask.Mapped, IPv4: a.Unmap(), Offset: 96}}
+	}
+	if !a.Is6() {
+		return nil
+	}
+	b := a.As16()
+	tail := netip.AddrFrom4([4]byte(b[12:]))
+	in := func(pfx string) bool { return netip.MustParsePrefix(pfx).Contains(a.WithZone("")) }
+	var out []ipmask.Embedded
+	switch {
+	case in("2002::/16"):
+		out = append(out, ipmask.Embedded{Form: ipmask.SixToFour, IPv4: netip.AddrFrom4([4]byte(b[2:6])), Offset: 16})
+	case in("2001::/32"):
+		out = append(out, ipmask.Embedded{Form: ipmask.Teredo, IPv4: netip.AddrFrom4([4]byte{^b[12], ^b[13], ^b[14], ^b[15]}), Offset: 96})
+	case in("64:ff9b::/96"):
+		out = append(out, ipmask.Embedded{Form: ipmask.NAT64, IPv4: tail, Offset: 96})
+	case in("64:ff9b::/32"):
+		out = append(out, ipmask.Embedded{Form: ipmask.NAT64, Offset: 48})
+	case in("::/96"):
+		out = append(out, ipmask.Embedded{Form: ipmask.Compatible, IPv4: tail, Offset: 96})
+	case in("::ffff:0:0:0/96"):
+		out = append(out, ipmask.Embedded{Form: ipmask.Translated, IPv4: tail, Offset: 96})
+	}
+	if b[8]&^3 == 0 && b[9] == 0 && b[10] == 0x5e && b[11] == 0xfe {
+		out = append(out, ipmask.Embedded{Form: ipmask.ISATAP, IPv4: tail, Offset: 96})
+	}
+	return out
+}

@@ -234,3 +234,35 @@ func TestEditedTextIsJudgedAsDocumented(t *testing.T) {
 	require.Greater(t, accepted, 500)
 	require.Greater(t, refused, 2000)
 }
+
+// TestEmbeddedIPv4IsTheRecognitionMaskUses holds EmbeddedIPv4 to the
+// reference over addresses near every form's boundary, and every
+// policy's Bits to what the documentation derives from it: Mask keeps at
+// most Offset plus the IPv4 bits of each address found, the IPv6 bits
+// otherwise, and the IPv4 bits of an IPv4 or IPv4-mapped address.
+func TestEmbeddedIPv4IsTheRecognitionMaskUses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(34, 55))
+	policies := everyPolicy(t)
+	for range 20000 {
+		a := genAddr(rng)
+		if rng.IntN(4) == 0 && a.Is6() {
+			a = a.WithZone("eth0")
+		}
+		e, n := ipmask.EmbeddedIPv4(a)
+		want := refEmbedded(a)
+		require.Equal(t, len(want), n, "EmbeddedIPv4(%v)", a)
+		if n > 0 {
+			require.Equal(t, want, e[:n], "EmbeddedIPv4(%v)", a)
+		}
+		p := policies[rng.IntN(len(policies))]
+		bits := p.IPv6Bits()
+		if a.Is4() || a.Is4In6() {
+			bits = p.IPv4Bits()
+		} else {
+			for _, x := range e[:n] {
+				bits = min(bits, x.Offset+p.IPv4Bits())
+			}
+		}
+		require.Equal(t, bits, p.Bits(a), "%v Bits(%v), found %v", p, a, e[:n])
+	}
+}
