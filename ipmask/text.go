@@ -42,9 +42,11 @@ func ParseAddr(s string) (netip.Addr, error) {
 // MaskString parses, masks and formats in one pass, without allocating
 // the result on its own. When the masked text is s or its leading part
 // ("2001:db8:1::" of "2001:db8:1::7", or of "2001:db8:1::%eth0") it
-// returns s or that part of s. Otherwise it carves the result out of a
-// 256-byte block of memory shared with other results (about twenty IPv4
-// results), so that about one call in twenty allocates; the text of a
+// returns s or that part of s, and when it is "::" (every kept bit of an
+// IPv6 address zero) it may return a constant instead, which holds no
+// memory. Otherwise it carves the result out of a 256-byte block of
+// memory shared with other results (about twenty IPv4 results), so that
+// about one call in twenty allocates; the text of a
 // result is written once and never changed. The price is memory held: as
 // long as a result is referenced, so is the whole block it was carved from
 // (256 bytes for a result of 7 to 39), and so is s when the result is part
