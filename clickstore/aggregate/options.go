@@ -143,7 +143,10 @@ type Options struct {
 	// MinuteRetention, HourRetention and DayRetention are how long a bucket
 	// of that granularity is kept after it ends, before [Rollup.Sweep]
 	// drops it. 0 means the default; KeepForever means never dropped;
-	// negative is an error.
+	// negative is an error. A retention is kept to the nanosecond, a
+	// fraction of a second included: Sweep drops a bucket at the instant
+	// it runs out, never before; the Rollup's own timer, at the next
+	// whole second.
 	MinuteRetention, HourRetention, DayRetention time.Duration
 
 	// NoCountry, NoNetwork, NoReferrer and NoDevice turn a dimension's

@@ -184,7 +184,10 @@ type Backend interface {
 // A network in a report is never finer than ipmask.Default keeps, whatever
 // b returns: a finer Network value (a /32 stored by a backend that kept
 // networks as given, as this module's did before [NetworkOf]) is replaced
-// by the network ipmask.Default keeps for it, and the cells that then
+// by the network ipmask.Default keeps for it; a Network value that is
+// neither a network nor an address (an address with a port, a URL, a
+// list: text that may hold an address in a form no prefix parser reads)
+// is counted in the dimension's "other" cell; and the cells that then
 // share a value are merged, before suppression.
 //
 // The contributors of a cell are its distinct human visitors as estimated
@@ -264,18 +267,33 @@ type bucketID struct {
 // coarsenNetworks returns raw with every Network value finer than
 // ipmask.Default (a /32 a backend stored before it counted networks with
 // NetworkOf, or one that never does) replaced by the network the policy
-// keeps for it, and cells that then share a value merged: their counts
+// keeps for it, every Network value that is neither a network nor an
+// address (an address with a port, a URL, a list: text that may hold an
+// address in a form no prefix parser reads) counted in the dimension's
+// "other" cell, and cells that then share a value merged: their counts
 // add, and so do their visitors, which are distinct (a visitor's
 // pseudonym is of its address, so networks that do not overlap hold
 // different visitors). raw is reused.
 func coarsenNetworks(raw []Cell) []Cell {
-	type cellKey struct { // of a Network cell that is not Other
+	type cellKey struct { // of a Network cell
 		scope Scope
 		link  string
 		start time.Time
 		value string
+		other bool
 	}
 	var at map[cellKey]int
+	index := func(out []Cell) {
+		if at != nil {
+			return
+		}
+		at = make(map[cellKey]int)
+		for i, o := range out {
+			if o.Dimension == Network {
+				at[cellKey{o.Scope, o.Link, o.Start, o.Value, o.Other}] = i
+			}
+		}
+	}
 	out := raw[:0]
 	for _, c := range raw {
 		if c.Dimension == Network && !c.Other {
@@ -283,28 +301,22 @@ func coarsenNetworks(raw []Cell) []Cell {
 			if a, aerr := netip.ParseAddr(c.Value); err != nil && aerr == nil {
 				p, err = netip.PrefixFrom(a.WithZone(""), a.BitLen()), nil
 			}
-			if err == nil {
-				if n := NetworkOf(p.Masked(), ipmask.Default); n.String() != c.Value {
-					c.Value = n.String()
-					if at == nil {
-						at = make(map[cellKey]int)
-						for i, o := range out {
-							if o.Dimension == Network && !o.Other {
-								at[cellKey{o.Scope, o.Link, o.Start, o.Value}] = i
-							}
-						}
-					}
-				}
+			if err != nil {
+				c.Value, c.Other = "", true
+				index(out)
+			} else if n := NetworkOf(p.Masked(), ipmask.Default); n.String() != c.Value {
+				c.Value = n.String()
+				index(out)
 			}
-			if at != nil {
-				k := cellKey{c.Scope, c.Link, c.Start, c.Value}
-				if i, ok := at[k]; ok {
-					out[i].Counts = out[i].Counts.Add(c.Counts)
-					out[i].Visitors += c.Visitors
-					continue
-				}
-				at[k] = len(out)
+		}
+		if at != nil && c.Dimension == Network {
+			k := cellKey{c.Scope, c.Link, c.Start, c.Value, c.Other}
+			if i, ok := at[k]; ok {
+				out[i].Counts = out[i].Counts.Add(c.Counts)
+				out[i].Visitors += c.Visitors
+				continue
 			}
+			at[k] = len(out)
 		}
 		out = append(out, c)
 	}

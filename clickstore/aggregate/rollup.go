@@ -544,13 +544,14 @@ func (r *Rollup) Sweep(ctx context.Context, now time.Time) (retention.SweepStats
 	if err := ctx.Err(); err != nil {
 		return st, fmt.Errorf("aggregate: sweep: %w", err)
 	}
-	st, _ = r.sweep(now.Unix())
+	st, _ = r.sweep(now)
 	return st, nil
 }
 
-// sweep drops every bucket expired at now (Unix seconds) and returns the
-// stats and the earliest deadline left (0 if none).
-func (r *Rollup) sweep(nowSec int64) (st retention.SweepStats, next int64) {
+// sweep drops every bucket expired at now and returns the stats and the
+// earliest deadline left (0 if none).
+func (r *Rollup) sweep(now time.Time) (st retention.SweepStats, next int64) {
+	nowSec := now.Unix()
 	oldest := int64(0)
 	found := false
 	for i := range r.shards {
@@ -558,7 +559,7 @@ func (r *Rollup) sweep(nowSec int64) (st retention.SweepStats, next int64) {
 		s.mu.Lock()
 		for k := range s.buckets {
 			d := r.deadline(k)
-			if d != 0 && nowSec >= d {
+			if r.expired(k, d, now) {
 				delete(s.buckets, k)
 				st.Deleted++
 				continue
@@ -579,14 +580,33 @@ func (r *Rollup) sweep(nowSec int64) (st retention.SweepStats, next int64) {
 	return st, next
 }
 
-// deadline returns the Unix second at which bucket k runs out, or 0 if it
-// is kept for ever.
+// deadline returns the first whole Unix second at which bucket k has run
+// out (a retention with a fraction of a second is rounded up, so that the
+// timer never fires early), or 0 if it is kept for ever.
 func (r *Rollup) deadline(k bucketKey) int64 {
 	ret := r.cfg.retention[k.g]
 	if ret == KeepForever {
 		return 0
 	}
-	return k.start + int64(k.g.Duration()/time.Second) + int64(ret/time.Second)
+	d := k.start + int64(k.g.Duration()/time.Second) + int64(ret/time.Second)
+	if ret%time.Second != 0 {
+		d++
+	}
+	return d
+}
+
+// expired reports whether bucket k, whose deadline is d, has run out at
+// now: now >= start + g + retention(g), to the nanosecond.
+func (r *Rollup) expired(k bucketKey, d int64, now time.Time) bool {
+	if d == 0 {
+		return false
+	}
+	s := now.Unix()
+	if s >= d {
+		return true
+	}
+	f := r.cfg.retention[k.g] % time.Second
+	return f != 0 && s == d-1 && time.Duration(now.Nanosecond()) >= f
 }
 
 // armFor arms the timer for the earliest deadline of the buckets a click
@@ -639,8 +659,7 @@ func (r *Rollup) fire() {
 	// the timer again itself.
 	r.next.Store(0)
 	r.timerMu.Unlock()
-	now := r.cfg.now()
-	_, next := r.sweep(now.Unix())
+	_, next := r.sweep(r.cfg.now())
 	r.arm(next)
 }
 
