@@ -316,10 +316,9 @@ func (b *buffer) drain(cfg *config, now time.Time) (*batch, error) {
 		n += len(m)
 	}
 	live := make([]held, 0, n)
-	nowSec := now.Unix()
 	for _, m := range taken {
 		for k, bk := range m {
-			if !cfg.expired(k.g, k.start, nowSec) {
+			if !cfg.expired(k.g, k.start, now) {
 				live = append(live, held{k, bk})
 			}
 		}

@@ -133,8 +133,9 @@
 // coarse buckets always hold the fine ones' totals. [Sink.Sweep] (a
 // [retention.Sweepable]) deletes buckets past their granularity's
 // retention (minutes after 48 hours, hours after 90 days, days never, by
-// default, as for a Rollup) and batch tokens older than [TokenRetention].
-// [Sink.EraseLink] destroys a link's statistics.
+// default, as for a Rollup; a bucket is past it when now is at or after
+// its end plus the retention, to the nanosecond) and batch tokens older
+// than [TokenRetention]. [Sink.EraseLink] destroys a link's statistics.
 //
 // # Schema
 //

@@ -159,11 +159,12 @@ func newConfig(opts *Options) (config, error) {
 }
 
 // expired reports whether the bucket of granularity g starting at start
-// (Unix seconds) is past its retention at now (Unix seconds).
-func (c *config) expired(g aggregate.Granularity, start, now int64) bool {
+// (Unix seconds) is past its retention at now, to the nanosecond: now >=
+// start + g + retention, as a Rollup decides it.
+func (c *config) expired(g aggregate.Granularity, start int64, now time.Time) bool {
 	ret := c.retention[g]
 	if ret == aggregate.KeepForever {
 		return false
 	}
-	return now >= start+int64(g.Duration()/time.Second)+int64(ret/time.Second)
+	return start+int64(g.Duration()/time.Second) <= now.Add(-ret).Unix()
 }

@@ -41,8 +41,9 @@ func (s *Sink) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats
 		if ret == aggregate.KeepForever {
 			continue
 		}
-		// Expired iff start <= now - width - retention.
-		cutoff := nowSec - int64(g.Duration()/time.Second) - int64(ret/time.Second)
+		// Expired iff start + width <= now - retention, to the
+		// nanosecond: start + width is a whole second.
+		cutoff := now.Add(-ret).Unix() - int64(g.Duration()/time.Second)
 		res, err := s.exec(ctx, s.dialect.rebind("DELETE FROM clickanon_cells WHERE granularity = ? AND bucket <= ?"), int64(g), cutoff)
 		if err != nil {
 			return st, fmt.Errorf("sqlsink: sweep %s buckets: %w", g, err)

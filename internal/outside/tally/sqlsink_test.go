@@ -20,7 +20,6 @@ import (
 // before s + g + retention(g) and deleted at it, fractional retentions
 // included.
 func TestSQLSinkSweepsAtTheDeadline(t *testing.T) {
-	t.Skip("FINDING F3: sqlsink.Sink.Sweep truncates a retention to whole seconds and deletes a bucket up to a second before its deadline")
 	ctx := context.Background()
 	// Clicks of now: the sink may hide buckets past retention by the
 	// real clock.
