@@ -1373,14 +1373,16 @@ func (sc *scanner) gluedAddr(a, b int) (Match, bool) {
 		if hexVal[s[e-1]] == 0xff && s[e-1] != ':' {
 			continue // an address ends in a hex digit or in "::"
 		}
-		if e == a+2 && e < b && s[e] == ':' {
+		if e == a+2 && e < b && s[a] == ':' && s[a+1] == ':' && s[e] == ':' {
 			// ":::": the first colon may be a lone colon's, before
 			// an address (:::ffff:192.0.2.1.log); one of an
-			// identifier's few groups (:::Factory) is not one.
+			// identifier's few groups (:::Factory) is not one. The
+			// reading tried leaves the scanner as it found it.
+			portEnd, cut := sc.portEnd, sc.cut
 			if m, ok := sc.gluedAddr(a+1, b); ok && manyGroups(s[m.Start:m.End]) {
 				return m, true
 			}
-			sc.portEnd, sc.cut = 0, false
+			sc.portEnd, sc.cut = portEnd, cut
 		}
 		addr, ok := parse6(s[a:e])
 		if !ok {
