@@ -349,8 +349,7 @@ func (db *DB) watch(every time.Duration) {
 		case loaded:
 			// A good file ends the burst: the next failure is said at
 			// once, and those not said yet are counted here.
-			db.logs.next.Store(0)
-			notLogged := db.logs.suppressed.Swap(0)
+			notLogged := db.logs.reset()
 			if s := db.snap.Load(); s != nil {
 				db.logger.Info("geo: database reloaded", "type", s.info.DatabaseType,
 					"build_time", s.info.BuildTime, "size", s.info.Size, "failures_not_logged", notLogged)
@@ -372,6 +371,13 @@ func (db *DB) logError(msg string, err error) {
 type limiter struct {
 	next       atomic.Int64 // Unix nanoseconds before which events are counted
 	suppressed atomic.Int64
+}
+
+// reset ends the interval, so that the next event is let through, and
+// returns how many were counted since the last one let through.
+func (l *limiter) reset() int64 {
+	l.next.Store(0)
+	return l.suppressed.Swap(0)
 }
 
 func (l *limiter) allow(now time.Time, every time.Duration) (suppressed int64, ok bool) {
