@@ -229,6 +229,29 @@ func (p *proc) value(series string) float64 {
 
 // monotonic checks that no counter series in now is below its value in
 // before (counters, and histograms' _count, _sum and _bucket series).
+// scrapeUntil scrapes p's /metrics again and again until stop is closed,
+// comparing each scrape with the one before (monotonic); the first error
+// goes to errs and ends it. It returns how many scrapes it made.
+func (p *proc) scrapeUntil(stop <-chan struct{}, errs chan<- error) int {
+	var before map[string]*family
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return n
+		default:
+		}
+		now, _, err := p.scrape()
+		if err == nil && before != nil {
+			err = monotonic(before, now)
+		}
+		if err != nil {
+			errs <- err
+			return n
+		}
+		before = now
+	}
+}
+
 func monotonic(before, now map[string]*family) error {
 	for name, f := range now {
 		if f.typ != "counter" && f.typ != "histogram" {

@@ -42,25 +42,7 @@ func TestRedisDownMidRunScraped(t *testing.T) {
 	errs := make(chan error, 100)
 	stop := make(chan struct{})
 	var scraper sync.WaitGroup
-	scraper.Go(func() {
-		var before map[string]*family
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			now, _, err := p.scrape()
-			if err == nil && before != nil {
-				err = monotonic(before, now)
-			}
-			if err != nil {
-				errs <- err
-				return
-			}
-			before = now
-		}
-	})
+	scraper.Go(func() { p.scrapeUntil(stop, errs) })
 	n := 0
 	click := func(vs []visitor) {
 		for _, v := range vs {

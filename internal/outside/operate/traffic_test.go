@@ -220,26 +220,7 @@ func TestOperatorUnderTraffic(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	scrapes := 0
-	scraper.Go(func() {
-		var before map[string]*family
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			now, _, err := p.scrape()
-			if err == nil && before != nil {
-				err = monotonic(before, now)
-			}
-			if err != nil {
-				errs <- err
-				return
-			}
-			before = now
-			scrapes++
-		}
-	})
+	scraper.Go(func() { scrapes = p.scrapeUntil(stop, errs) })
 	for _, r := range work {
 		jobs <- r
 	}
