@@ -5,6 +5,7 @@
 package ltproc
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,24 @@ type Proc struct {
 	Base           string // the URL it listens on, http://127.0.0.1:PORT
 	Stdout, Stderr testlog.Buffer
 	Done           chan struct{} // closed when it has exited
+}
+
+// Build builds examples/linktracker as a user would (go build, with
+// extra build flags if given) into a new temporary directory, for a test
+// binary's TestMain, and returns the binary's path and a function that
+// removes the directory.
+func Build(flags ...string) (bin string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "linktracker-")
+	if err != nil {
+		return "", nil, err
+	}
+	bin = filepath.Join(dir, "linktracker")
+	args := append(append([]string{"build"}, flags...), "-o", bin, "github.com/clickanon/clickanon/examples/linktracker")
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("go build: %v: %s", err, out)
+	}
+	return bin, func() { _ = os.RemoveAll(dir) }, nil
 }
 
 // Start runs bin with -addr 127.0.0.1:0, -db on a fresh SQLite file in

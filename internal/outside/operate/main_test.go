@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,22 +23,16 @@ import (
 
 // The linktracker binary, built once for the test binary.
 var binary struct {
-	dir, path string
-	err       error
+	path string
+	err  error
 }
 
 func TestMain(m *testing.M) {
-	binary.dir, binary.err = os.MkdirTemp("", "operate-linktracker-")
-	if binary.err == nil {
-		binary.path = filepath.Join(binary.dir, "linktracker")
-		out, err := exec.Command("go", "build", "-ldflags=-s -w", "-o", binary.path, "github.com/clickanon/clickanon/examples/linktracker").CombinedOutput()
-		if err != nil {
-			binary.err = fmt.Errorf("go build: %v: %s", err, out)
-		}
-	}
+	var cleanup func()
+	binary.path, cleanup, binary.err = ltproc.Build("-ldflags=-s -w")
 	code := m.Run()
-	if binary.dir != "" {
-		_ = os.RemoveAll(binary.dir)
+	if cleanup != nil {
+		cleanup()
 	}
 	os.Exit(code)
 }
