@@ -57,13 +57,17 @@ var shared struct {
 }
 
 // Main runs the tests of m and then stops the shared server if one was
-// started. Call it from TestMain:
+// started, then each of after (a TestMain's cleanups, since Main exits).
+// Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
-func Main(m *testing.M) {
+func Main(m *testing.M, after ...func()) {
 	code := m.Run()
 	if shared.srv != nil {
 		shared.srv.stop()
+	}
+	for _, f := range after {
+		f()
 	}
 	os.Exit(code)
 }

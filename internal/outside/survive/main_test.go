@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,38 +16,21 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/clickanon/clickanon/internal/ltproc"
 	"github.com/clickanon/clickanon/internal/pgtest"
 )
 
-var binDir string
+// bin is the linktracker binary, built once in TestMain.
+var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "survive-bin-")
-	if err != nil {
+	var cleanup func()
+	var err error
+	if bin, cleanup, err = ltproc.Build(); err != nil {
 		fmt.Fprintln(os.Stderr, "survive:", err)
 		os.Exit(1)
 	}
-	binDir = dir
-	defer os.RemoveAll(dir)
-	pgtest.Main(m)
-}
-
-var (
-	buildOnce sync.Once
-	buildErr  error
-	buildOut  []byte
-)
-
-// linktracker builds examples/linktracker as a user would (go build),
-// once per test binary, and returns its path.
-func linktracker(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(binDir, "linktracker")
-	buildOnce.Do(func() {
-		buildOut, buildErr = exec.Command("go", "build", "-o", bin, "github.com/clickanon/clickanon/examples/linktracker").CombinedOutput()
-	})
-	require.NoError(t, buildErr, "go build: %s", buildOut)
-	return bin
+	pgtest.Main(m, cleanup)
 }
 
 // proc is a linktracker process.
@@ -66,7 +48,7 @@ type proc struct {
 func start(t *testing.T, dir string, args ...string) (*proc, string) {
 	t.Helper()
 	p := &proc{t: t, done: make(chan error, 1)}
-	p.cmd = exec.Command(linktracker(t), append([]string{"-addr", "127.0.0.1:0", "-flush-interval", "100ms", "-create-per-minute", "0"}, args...)...)
+	p.cmd = exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-flush-interval", "100ms", "-create-per-minute", "0"}, args...)...)
 	p.cmd.Dir = dir
 	p.cmd.Env = append(os.Environ(), "LINKTRACKER_API_TOKEN=")
 	stdout, err := p.cmd.StdoutPipe()

@@ -74,7 +74,6 @@ func roundTrip(t *testing.T, flag string, have map[string]string) map[string]str
 // other's, and the public schema must stay empty.
 func TestPostgresSchemaFromSearchPath(t *testing.T) {
 	t.Parallel()
-	linktracker(t)
 	dsn := pgtest.DB(t)
 	pgExec(t, dsn, `CREATE SCHEMA tracker_a`, `CREATE SCHEMA "Tracker B"`)
 	a := withQuery(t, dsn, "search_path", "tracker_a")
@@ -121,7 +120,6 @@ func TestPostgresSchemaFromSearchPath(t *testing.T) {
 // percent-encoded in the URL's path as URLs do.
 func TestPostgresDatabaseNameWithOddCharacters(t *testing.T) {
 	t.Parallel()
-	linktracker(t)
 	dsn := pgtest.DB(t)
 	const name = `clicks 100% /é?#'"`
 	pgExec(t, dsn, `CREATE DATABASE "clicks 100% /é?#'""`+`"`)
@@ -160,7 +158,6 @@ func TestPostgresDatabaseNameWithOddCharacters(t *testing.T) {
 // service's role must start, keep links and count clicks.
 func TestPostgresRoleWithoutCreate(t *testing.T) {
 	t.Parallel()
-	linktracker(t)
 	dsn := pgtest.DB(t)
 	links := roundTrip(t, dsn, nil) // the owner migrates
 

@@ -56,7 +56,6 @@ var oldLinks = map[string]string{
 // once.
 func TestOlderLinksSchemaMigratedOnce(t *testing.T) {
 	t.Parallel()
-	linktracker(t)
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()

@@ -61,7 +61,6 @@ func fill(t *testing.T, dir string) string {
 // restart, and no other.
 func TestSQLiteOnAFullDisk(t *testing.T) {
 	t.Parallel()
-	linktracker(t)
 	disk := smallDisk(t, "1m")
 	dsn := "sqlite:" + filepath.Join(disk, "links.db")
 	p, out := start(t, disk, "-db", dsn)
@@ -120,7 +119,6 @@ func TestSQLiteOnAFullDisk(t *testing.T) {
 // every click made meanwhile is counted.
 func TestSQLiteLockedByAnotherProcess(t *testing.T) {
 	t.Parallel()
-	linktracker(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "links.db")
 	p, out := start(t, dir, "-db", "sqlite:"+file)
@@ -184,7 +182,6 @@ func lockFile(t *testing.T, file string) (release func()) {
 // can be read, and the statistics API must answer them, not an error.
 func TestStatsWhileSQLiteLocked(t *testing.T) {
 	t.Parallel()
-	linktracker(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "links.db")
 	p, out := start(t, dir, "-db", "sqlite:"+file)
@@ -220,7 +217,6 @@ func TestStatsWhileSQLiteLocked(t *testing.T) {
 // -db flag, and no panic.
 func TestSQLiteOnAReadOnlyFileSystem(t *testing.T) {
 	t.Parallel()
-	linktracker(t)
 	disk := smallDisk(t, "1m")
 	dsn := "sqlite:" + filepath.Join(disk, "links.db")
 	p, out := start(t, disk, "-db", dsn)

@@ -20,7 +20,6 @@ import (
 // created it, and counts its clicks.
 func TestProcessesStartTogetherOnANewFile(t *testing.T) {
 	t.Parallel()
-	linktracker(t)
 	const n = 4
 	for round := range 3 { // the race is for the file's creation: try it a few times
 		dir := t.TempDir()
