@@ -214,6 +214,10 @@ func TestMaskFreeText(t *testing.T) {
 		{"hex ipv4 host names", "connect from p5dc5a9f2.dip0.t-ipconnect.de[93.197.169.242] ipb21b4c4b.dynamic.kabel-deutschland.de",
 			"connect from p5dc5a900.dip0.t-ipconnect.de[93.197.169.0] ipb21b4c00.dynamic.kabel-deutschland.de"},
 		{"hex label of decimal digits in a token of three dots", "..10000001.nip.io 1..10000001.nip.io", "..10000000.nip.io 1..10000000.nip.io"},
+		// '_' belongs to a label: a prefix that ends in '-' after one is
+		// read, a prefix with a '_' at its end is not (see "hex that is
+		// no host name's address").
+		{"hex label after an underscore and a dash", "_-c0000201.ab.cd a_-c0000201.ab.cd x y_-00000001.A.0", "_-c0000200.ab.cd a_-c0000200.ab.cd x y_-00000000.A.0"},
 		{"hex ipv4 in nip.io names", "https://c633644d.nip.io/ app-c633644d.nip.io www.C633644D.nip.io", "https://c6336400.nip.io/ app-c6336400.nip.io www.C6336400.nip.io"},
 		// ISPs' reverse DNS names also write an IPv4 address as twelve
 		// zero-padded decimal digits (sshd's and PAM's rhost=).
@@ -222,8 +226,8 @@ func TestMaskFreeText(t *testing.T) {
 		{"zero-padded decimal after hex letters in its label", "AA203000113009.x.example ab203000113009.x.example", "AA203000113000.x.example ab203000113000.x.example"},
 		{"twelve digits that are no host name's address", "203000113009.txt 203000113009 n203000113009 n203000113256.example.net abcdef203000113009.example.net 1203000113009.example.net",
 			"203000113009.txt 203000113009 n203000113009 n203000113256.example.net abcdef203000113009.example.net 1203000113009.example.net"},
-		{"hex that is no host name's address", "deadbeef.txt commit a1b2c3d4. d111111abcdef8.cloudfront.net x.1.c633644d.nip.io _c633644d.nip.io abcdefgh12345678.x.y",
-			"deadbeef.txt commit a1b2c3d4. d111111abcdef8.cloudfront.net x.1.c633644d.nip.io _c633644d.nip.io abcdefgh12345678.x.y"},
+		{"hex that is no host name's address", "deadbeef.txt commit a1b2c3d4. d111111abcdef8.cloudfront.net x.1.c633644d.nip.io _c633644d.nip.io x_c633644d.nip.io abcdefgh12345678.x.y",
+			"deadbeef.txt commit a1b2c3d4. d111111abcdef8.cloudfront.net x.1.c633644d.nip.io _c633644d.nip.io x_c633644d.nip.io abcdefgh12345678.x.y"},
 		{"hyphenated quad after another label", "www.203-0-113-9.sslip.io static.198-51-100-7.clients.example.de", "www.203-0-113-0.sslip.io static.198-51-100-0.clients.example.de"},
 		{"hyphenated host name and a port", "http://203-0-113-9.be:8080/ ip-10-0-0-5.1:22", "http://203-0-113-0.be:8080/ ip-10-0-0-0.1:22"},
 		{"hyphenated numbers after other address text", "1.2.3.4-5-6-7.example.net ::1-2-3-4.example.net", "1.2.3.0-5-6-7.example.net ::-2-3-4.example.net"},

@@ -797,8 +797,9 @@ func dashedMAC(s []byte, a, e int) bool {
 // address. The label must be followed by a '.', a label that starts with
 // a letter, a '.' and another label (a file name's one extension is not
 // a name), and what comes before the eight digits in it must be nothing,
-// one to four letters, or end in '-'. A label after a ':', a number and
-// a '.', or a '_', the end of other text, is not read, nor one in a token
+// one to four letters, or end in '-' ('_' is a label's byte here, so
+// _c633644d is not read and a_-c633644d is). A label after a ':', or a
+// number and a '.', the end of other text, is not read, nor one in a token
 // that holds a ':' (the caller's to check). On success, the
 // scanner goes on from the '.' after the label.
 func (sc *scanner) hexLabel(a, b int) (Match, bool) {
@@ -828,7 +829,7 @@ func (sc *scanner) hexLabel(a, b int) (Match, bool) {
 func (sc *scanner) hexLabelAt(p, q, width int) (Match, bool) {
 	s := sc.s
 	ls := p // the label's start
-	for ls > 0 && (isLetter(s[ls-1]) || class[s[ls-1]]&cDigit != 0 || s[ls-1] == '-') {
+	for ls > 0 && (isLetter(s[ls-1]) || class[s[ls-1]]&cDigit != 0 || s[ls-1] == '-' || s[ls-1] == '_') {
 		ls--
 	}
 	if ls < sc.end {
@@ -836,7 +837,7 @@ func (sc *scanner) hexLabelAt(p, q, width int) (Match, bool) {
 	}
 	if ls > 0 {
 		switch c := s[ls-1]; {
-		case c == ':' || c == '_' || c == '.' && ls > 1 && class[s[ls-2]]&cDigit != 0:
+		case c == ':' || c == '.' && ls > 1 && class[s[ls-2]]&cDigit != 0:
 			return Match{}, false
 		}
 	}
