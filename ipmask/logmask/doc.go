@@ -48,7 +48,10 @@
 //   - an address after a key and one colon, whatever the key ends in:
 //     src:2001:db8::1, eth0:fe80::1%eth0, [IPv6:2001:db8::1] (sendmail,
 //     postfix), v6(en0:2607:f8b0::1) (macOS configd), and after a lone
-//     colon, (:2001:db8::1, also where the address starts with "::" and
+//     colon, which reads what follows it as it would after a space
+//     (:2001:db8::1, and nine groups as a key and an address,
+//     :2001:0:4136:e378:8000:9c48:9cbd:d37d:db, masked with both
+//     readings; also where the address starts with "::" and
 //     runs into a word (x :::ffff:192.0.2.1.log, unless it has fewer
 //     than three groups, as an identifier's :::Factory), and after "::"
 //     and a space or punctuation before it, as a separator writes it

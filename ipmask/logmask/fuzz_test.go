@@ -163,7 +163,8 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 	// word with a shorter
 	// first group is read whole, last, if it has three groups or more.
 	// It returns where in tok the reading starts.
-	v6 := func(tok string, wordBefore, glued bool) (netip.Addr, string, int, bool) {
+	var v6 func(tok string, wordBefore, glued bool) (netip.Addr, string, int, bool)
+	v6 = func(tok string, wordBefore, glued bool) (netip.Addr, string, int, bool) {
 		if !wordBefore {
 			if a, c, ok := read(tok, glued); ok {
 				return a, c, 0, true
@@ -209,6 +210,13 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		if wordBefore && k < 4 {
 			if a, c, ok := read(tok, glued); ok && groups(c) >= 3 {
 				return a, c, 0, true
+			}
+		}
+		// A lone colon before the token's text: what follows it is read
+		// as a token of its own (:2001:0:4136:e378:8000:9c48:9cbd:d37d:db).
+		if !wordBefore && k == 0 && len(tok) > 1 && tok[1] != ':' {
+			if a, c, at, ok := v6(tok[1:], false, glued); ok {
+				return a, c, at + 1, true
 			}
 		}
 		return netip.Addr{}, "", 0, false

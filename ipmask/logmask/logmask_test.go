@@ -106,6 +106,9 @@ func TestMaskFreeText(t *testing.T) {
 		{"key with a zone", "en0:fe80::1%en0 up", "en0:fe80:: up"},
 		{"key then ipv6 with port", "peer:[2001:db8:1:2::1]:443 eth0:2001:db8:1:2::1.443", "peer:[2001:db8:1::]:443 eth0:2001:db8:1::.443"},
 		{"lone colon", "(:2001:db8:1:2::1) x :2001:db8:1:2::1 en0+:2001:db8:1:2::1", "(:2001:db8:1::) x :2001:db8:1:: en0+:2001:db8:1::"},
+		// Nine groups after a lone colon read only as a key and an
+		// address, as they do after a space.
+		{"lone colon, nine groups", "x :2001:0:4136:e378:8000:9c48:9cbd:d37d:db y", "x :2001:0:4136:: y"},
 		// Nine groups: read as an address and a port, the port dropped
 		// with it, as it is the last group of the address the key
 		// reading sees (2001:db8:1:2:3:4:5:6), a Cisco ASA interface

@@ -1262,6 +1262,12 @@ func (sc *scanner) colonTokenAt(a, b int) (Match, bool) {
 		}
 		sc.portEnd, sc.cut = 0, false
 	}
+	if !glued && k == a && k+1 < b && s[k+1] != ':' {
+		// A lone colon before text that reads only as a key and an
+		// address (:2001:0:4136:e378:8000:9c48:9cbd:d37d:db): read
+		// what follows it as a token of its own.
+		return sc.colonTokenAt(a+1, b)
+	}
 	return Match{}, false
 }
 
