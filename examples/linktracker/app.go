@@ -409,8 +409,8 @@ func (w *statusWriter) WriteHeader(code int) {
 // createLink makes a link. With -api-token it needs the token, as the
 // credentials of the Authorization header's Bearer scheme, whose name is
 // read in any case (HTTP's auth schemes are case-insensitive: "bearer"
-// is "Bearer"); each network (the client's masked address) may create
-// -create-per-minute links a minute.
+// is "Bearer"); each network (the client's masked address, see
+// limitNetwork) may create -create-per-minute links a minute.
 func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 	if a.cfg.apiToken != "" {
 		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -425,7 +425,7 @@ func (a *app) createLink(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "the client address could not be determined")
 		return
 	}
-	if !a.limiter.Allow(a.policy.Prefix(addr), a.now()) {
+	if !a.limiter.Allow(limitNetwork(a.policy, addr), a.now()) {
 		w.Header().Set("Retry-After", "60")
 		writeError(w, http.StatusTooManyRequests, "too many links created from your network; try again in a minute")
 		return

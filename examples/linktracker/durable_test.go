@@ -172,6 +172,24 @@ func TestCreateRateLimitedPerNetwork(t *testing.T) {
 	tr.assertNoLeak()
 }
 
+// A host that reaches the tracker over IPv4 and over an IPv6 address that
+// carries its IPv4 one (6to4, Teredo, NAT64) draws on one bucket: its IPv4
+// network's.
+func TestCreateRateLimitCountsCarriedIPv4(t *testing.T) {
+	tr := newTrackerWith(t, config{db: "sqlite:" + filepath.Join(t.TempDir(), "links.db"), createPerMinute: 3})
+	create := func(client string) int {
+		return tr.do("POST", "/api/links", client, browser, strings.NewReader(`{"url":"https://example.com/"}`)).Code
+	}
+	require.Equal(t, http.StatusCreated, create("198.51.100.7"))
+	require.Equal(t, http.StatusCreated, create("2002:c633:6409::1"), "6to4 of 198.51.100.9")
+	require.Equal(t, http.StatusCreated, create("64:ff9b::c633:640a"), "NAT64 of 198.51.100.10")
+	assert.Equal(t, http.StatusTooManyRequests, create("2001:0:4136:e378:8000:63bf:39cc:9bf4"), "Teredo of 198.51.100.11: the same /24's fourth link")
+	assert.Equal(t, http.StatusTooManyRequests, create("198.51.100.12"))
+	assert.Equal(t, http.StatusCreated, create("64:ff9b::cb00:7101"), "NAT64 of another network: not the first's /48")
+	assert.Equal(t, http.StatusCreated, create("2001:db8:1::5efe:c633:6401"), "ISATAP: its own IPv6 network")
+	tr.assertNoLeak()
+}
+
 func TestNetLimiterForgetsFullBuckets(t *testing.T) {
 	l := newNetLimiter(60)
 	l.maxNets = 2

@@ -4,7 +4,26 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/clickanon/clickanon/ipmask"
 )
+
+// limitNetwork is the network whose bucket addr's requests draw on: its
+// masked network or, for an IPv6 address that carries the client's IPv4
+// address (6to4, Teredo, NAT64, SIIT, IPv4-compatible), the network the
+// policy masks that IPv4 address to, as package track's flood quota
+// counts it. One host reachable both ways then has one quota, not two, and
+// every NAT64 client does not share 64:ff9b::/48's. An ISATAP interface
+// identifier's IPv4 address is the host's own, often private: its network
+// is the IPv6 one.
+func limitNetwork(p ipmask.Policy, addr netip.Addr) netip.Prefix {
+	if addr.Is6() && !addr.Is4In6() {
+		if e, n := ipmask.EmbeddedIPv4(addr); n > 0 && e[0].Form != ipmask.ISATAP && e[0].IPv4.IsValid() {
+			return p.Prefix(e[0].IPv4)
+		}
+	}
+	return p.Prefix(addr)
+}
 
 // netLimiter is a token bucket per masked network: each network may make
 // burst requests at once and then one every interval. It remembers at most

@@ -119,7 +119,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.allowPersistence, "redis-allow-persistence", false, "accept a Redis server that writes snapshots or an append-only file (they keep expired data), or that refuses CONFIG GET (managed servers)")
 	fs.BoolVar(&cfg.allowEviction, "redis-allow-eviction", false, "accept a Redis server whose maxmemory-policy may evict clicks (an evicted click makes a repeat visitor count as unique again)")
 	fs.StringVar(&cfg.apiToken, "api-token", "", "if set, POST /api/links needs the header \"Authorization: Bearer `token`\" (default: $LINKTRACKER_API_TOKEN, which keeps it out of ps)")
-	fs.IntVar(&cfg.createPerMinute, "create-per-minute", 10, "links one network (/24, /48) may create a minute; 0 means no limit")
+	fs.IntVar(&cfg.createPerMinute, "create-per-minute", 10, "links one network (/24, /48; an IPv6 address carrying an IPv4 one, as 6to4, counts in its /24) may create a minute; 0 means no limit")
 	fs.DurationVar(&cfg.storeTimeout, "store-timeout", defaultStoreTimeout, "longest a request waits on the click store or the database; past it a click is counted with its uniqueness unknown")
 	fs.DurationVar(&cfg.flushInterval, "flush-interval", defaultFlushInterval, "how often the counts are written to the database (and on shutdown); a crash (kill -9) loses the clicks since the last write, at most this long's worth")
 	fs.Usage = func() {
