@@ -231,6 +231,9 @@ func TestMaskFreeText(t *testing.T) {
 			"203000113009.txt 203000113009 n203000113009 n203000113256.example.net abcdef203000113009.example.net 1203000113009.example.net"},
 		{"hex that is no host name's address", "deadbeef.txt commit a1b2c3d4. d111111abcdef8.cloudfront.net x.1.c633644d.nip.io _c633644d.nip.io x_c633644d.nip.io abcdefgh12345678.x.y",
 			"deadbeef.txt commit a1b2c3d4. d111111abcdef8.cloudfront.net x.1.c633644d.nip.io _c633644d.nip.io x_c633644d.nip.io abcdefgh12345678.x.y"},
+		// After a dashed label that ends in its "--", the '.' starts the
+		// next token, read as it is alone (.x:::1:2:3 is a key and ::1:2:3).
+		{"token after a dashed label's '--.'", "0--.0:::1:2:3X 2001-db8-1-2--.0:::1:2:3Y", "0--.0:::X 2001-db8-1--.0:::Y"},
 		{"hyphenated quad after another label", "www.203-0-113-9.sslip.io static.198-51-100-7.clients.example.de", "www.203-0-113-0.sslip.io static.198-51-100-0.clients.example.de"},
 		{"hyphenated host name and a port", "http://203-0-113-9.be:8080/ ip-10-0-0-5.1:22", "http://203-0-113-0.be:8080/ ip-10-0-0-0.1:22"},
 		{"hyphenated numbers after other address text", "1.2.3.4-5-6-7.example.net ::1-2-3-4.example.net", "1.2.3.0-5-6-7.example.net ::-2-3-4.example.net"},

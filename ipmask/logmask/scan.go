@@ -259,6 +259,11 @@ type scanner struct {
 	// end is where the text of the last match taken (see took) ended,
 	// or 0.
 	end int
+	// dashDot is the '.' after the last dashed label read that ends in
+	// its "--" (2001-db8--.sslip.io), or 0: the scan goes on from it, as
+	// the start of the next token (--.0:::1 reads .0:::1 as it does
+	// alone), and does not read the label again there.
+	dashDot int
 }
 
 // pending is a match held back, with the scanner state to return it with.
@@ -410,7 +415,7 @@ func (sc *scanner) next() (Match, bool) {
 		// also one that ends in its "--" (2001-db8--.sslip.io), as a
 		// masked one does. Its last four groups may also read as a
 		// hyphenated quad; appendForm masks both readings.
-		if a > 1 && s[a-1] == '-' && (class[s[a]]&(cDigit|cHex) != 0 || s[a] == '.' && s[a-2] == '-') {
+		if a > 1 && a != sc.dashDot && s[a-1] == '-' && (class[s[a]]&(cDigit|cHex) != 0 || s[a] == '.' && s[a-2] == '-') {
 			if m, ok := sc.dashed6(sc.end, a); ok {
 				return m, true
 			}
@@ -905,8 +910,8 @@ func startsQuad(s []byte, e int) bool {
 // (dynamic-2001-db8--7, ip6-2001-db8--7), or one too many for an address,
 // is left out of it, as is text before lo; a last group that starts a
 // dotted quad (--1.2.3.4) is read as that quad instead, and one among
-// the labels before ip6.arpa or in-addr.arpa as a reverse DNS name. On success, the scanner goes
-// on from the '.' after the address.
+// the labels before ip6.arpa or in-addr.arpa as a reverse DNS name. On
+// success, the scanner goes on from the '.' after the address.
 func (sc *scanner) dashed6(lo, a int) (Match, bool) {
 	s := sc.s
 	e := a
@@ -947,7 +952,10 @@ func (sc *scanner) dashed6(lo, a int) (Match, bool) {
 	}
 	for start < a {
 		if m, ok := dashedAddr(s[start:e]); ok {
-			sc.i = max(e, a+1) // past a '.' the match ends at: the scan must move on
+			sc.i = e
+			if e == a {
+				sc.dashDot = a // the scan goes on from this '.', not reading the label again
+			}
 			sc.portEnd, sc.keyAt, sc.cut, sc.form = 0, -1, false, formDash
 			return Match{Addr: m, Start: start, End: e}, true
 		}
