@@ -583,7 +583,7 @@ func (m *Masker) settleKey(dst []byte, from int, rest []byte) ([]byte, int) {
 	}
 	for range 8 {
 		sc := newScanner(dst)
-		sc.i = from
+		sc.i, sc.end = from, from // no reading reaches back before the key (a dashed label's)
 		var match Match
 		ok := false
 		for {
