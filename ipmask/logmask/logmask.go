@@ -316,7 +316,7 @@ func (m *Masker) appendOnce(dst, text []byte) []byte {
 		if !ok {
 			break
 		}
-		if start, _ := d.orig(match.Start); start < last {
+		if dst, last, ok = retake(dst, text, d, match, last); !ok {
 			continue // in text the last match's masking took: see appendScanned
 		}
 		dst, last, _ = m.maskMatch(dst, text, scan, d, &sc, match, last)
@@ -353,7 +353,7 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 		if !ok {
 			return append(dst, text[last:]...)
 		}
-		if start < last {
+		if dst, last, ok = retake(dst, text, d, match, last); !ok {
 			// The last match's masking took text this one starts in (a
 			// key's reading settled with it): the stretch is settled
 			// below, which reads it again.
@@ -380,6 +380,25 @@ func (m *Masker) appendScanned(dst, text, scan []byte, d *decoded) []byte {
 		// settleKey; either way it starts this far before k.
 		seg = k - (start - segFrom)
 	}
+}
+
+// retake is for a match that starts in text the last match's masking
+// took (settleKey takes the rest of a key reading's token), up to last.
+// Where the match runs past last and that text was copied as it was, the
+// text is taken back out of dst and the match is to be masked (ok): a
+// dashed label whose first group ends the token (0:::.1--.0 reads 1-- as
+// 1::). Otherwise the match is skipped (not ok). A match that starts at or
+// after last is to be masked as it is.
+func retake(dst, text []byte, d *decoded, match Match, last int) ([]byte, int, bool) {
+	start, _ := d.orig(match.Start)
+	if start >= last {
+		return dst, last, true
+	}
+	end, _ := d.orig(match.End)
+	if end <= last || !bytes.HasSuffix(dst, text[start:last]) {
+		return dst, last, false
+	}
+	return dst[:len(dst)-(last-start)], start, true
 }
 
 // maskMatch appends to dst the text from last to match and match masked, as appendScanned does, and returns dst, the position
