@@ -501,7 +501,9 @@ func (m *Memory) EraseLink(ctx context.Context, link string) (int, error) {
 // another clock) destroys clicks early, but clicks recorded after still
 // live their window by the store's clock, and a now before 1678 or after
 // 2262 counts as that far back or ahead.
-// Oldest is the age of the oldest click held, by the store's clock.
+// Oldest is the age of the oldest click held at the instant swept at (the
+// later of now and the store's clock), counted from when the store's
+// clock recorded it: never the window or more.
 func (m *Memory) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
 	if err := m.enter(ctx, "sweep"); err != nil {
 		return retention.SweepStats{}, err
