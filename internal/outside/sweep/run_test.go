@@ -423,3 +423,70 @@ func visibleKeys(t *testing.T, s clickstore.Store, n int) map[key]bool {
 	}
 	return out
 }
+
+// The README's wiring, as written: clickstore.NewMemory(nil),
+// retention.NewSweeper(store, nil), go sweeper.Run(ctx), on the default
+// clocks (the bubble's time.Now, so the store's wall clock runs with the
+// runtime's), under traffic at uneven instants for two and a half
+// windows: at every sweep, once a second, the hook's Held and Oldest are
+// exactly what the model holds and its oldest age at that instant ("oldest
+// held entry is 29m59.6s old", never 30m), and Held is what the store
+// holds.
+func TestReadmeWiringReportsExactly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := retention.DefaultWindow
+		store, err := clickstore.NewMemory(nil)
+		require.NoError(t, err)
+		defer store.Close()
+		var (
+			mu      sync.Mutex
+			mdl     = newModel(w, time.Now())
+			reports int
+			oldest  time.Duration
+		)
+		sweeper, err := retention.NewSweeper(store, &retention.SweeperOptions{
+			Logger: quiet,
+			OnSweep: func(st retention.SweepStats, err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				reports++
+				assert.NoError(t, err)
+				want := mdl.sweep(time.Now(), time.Now())
+				assert.Equal(t, want.Held, st.Held, "sweep %d: held", reports)
+				assert.Equal(t, want.Oldest, st.Oldest, "sweep %d: oldest age, exactly", reports)
+				assert.Equal(t, store.Len(), st.Held, "sweep %d", reports)
+				oldest = max(oldest, st.Oldest)
+			},
+		})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- sweeper.Run(ctx) }()
+
+		rng := rand.New(rand.NewPCG(9, 9))
+		start := time.Now()
+		for i, sec := 0, time.Duration(0); sec < 5*w/2; i++ {
+			// Uneven gaps, never on a whole second (when sweeps run).
+			at := start.Add(sec + time.Duration(1+rng.Int64N(int64(time.Second-1))))
+			if at.After(time.Now()) {
+				time.Sleep(time.Until(at))
+			}
+			sec += time.Duration(rng.IntN(3)) * time.Second
+			k := key{rng.IntN(300), fmt.Sprint("l", rng.IntN(2))}
+			mu.Lock()
+			want := mdl.record(k, time.Now())
+			mu.Unlock()
+			first, err := store.Record(ctx, clickstoretest.Click(k.visitor, k.link, time.Now()))
+			require.NoError(t, err)
+			require.Equal(t, want, first, "click %d", i)
+		}
+		time.Sleep(time.Until(start.Add(5*w/2 + time.Second/2)))
+		cancel()
+		require.ErrorIs(t, <-done, context.Canceled)
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, int(5*w/2/time.Second)+1, reports, "once at once and once a second")
+		assert.Greater(t, oldest, w-2*time.Second, "a window's traffic was held")
+		assert.Less(t, oldest, w)
+	})
+}
