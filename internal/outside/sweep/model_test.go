@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -280,5 +281,85 @@ func TestRedisSweepReportsAreExact(t *testing.T) {
 				return underTest{store: s, held: func() (int, bool) { return 0, false }}
 			})
 		})
+	}
+}
+
+// A Sweeper on every instance of a fleet sharing one Redis (the README:
+// "Run a retention.Sweeper on the store on every instance; it is
+// idempotent"), all sweeping at once after each clock step: each expired
+// click is reported deleted by exactly one of them, every report's Held
+// and Oldest are those of one instant of the sweep (never an age of the
+// window or more), and what is left is exactly the model's.
+func TestRedisFleetSweepsCountEachClickOnce(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer client.Close()
+	ctx := context.Background()
+	pol, err := retention.NewPolicy(10*time.Minute, nil)
+	require.NoError(t, err)
+	w := pol.Window()
+	clk := clickstoretest.NewClock(t0)
+	var fleet []*redisstore.Store
+	var sweepers []*retention.Sweeper
+	for range 4 {
+		s, err := redisstore.New(ctx, client, &redisstore.Options{Prefix: "fleet:", Policy: pol, Now: clk.Now, Logger: quiet})
+		require.NoError(t, err)
+		defer s.Close()
+		fleet = append(fleet, s)
+		sw, err := retention.NewSweeper(s, &retention.SweeperOptions{Now: clk.Now, Logger: quiet})
+		require.NoError(t, err)
+		sweepers = append(sweepers, sw)
+		_, err = s.Sweep(ctx, clk.Now()) // each store's clock starts at t0
+		require.NoError(t, err)
+	}
+	mdl := newModel(w, t0)
+	rng := rand.New(rand.NewPCG(4, 4))
+	firsts, deleted := 0, 0
+	for round := range 25 {
+		for i := range 30 {
+			k := key{rng.IntN(30), fmt.Sprint("l", rng.IntN(3))}
+			first, err := fleet[i%len(fleet)].Record(ctx, clickstoretest.Click(k.visitor, k.link, clk.Now()))
+			require.NoError(t, err)
+			require.Equal(t, mdl.record(k, clk.Now()), first, "round %d", round)
+			if first {
+				firsts++
+			}
+		}
+		for _, s := range fleet {
+			require.NoError(t, s.Flush(ctx))
+		}
+		clk.Advance([]time.Duration{time.Second, w / 3, w - time.Nanosecond, w, 2 * w}[rng.IntN(5)])
+		want := mdl.sweep(clk.Now(), clk.Now())
+		var (
+			wg  sync.WaitGroup
+			mu  sync.Mutex
+			got []retention.SweepStats
+		)
+		for i := range 8 {
+			wg.Go(func() {
+				st, err := sweepers[i%len(sweepers)].SweepNow(ctx)
+				assert.NoError(t, err)
+				mu.Lock()
+				got = append(got, st)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		sum := 0
+		for _, st := range got {
+			sum += st.Deleted
+			assert.GreaterOrEqual(t, st.Held, want.Held, "round %d", round)
+			assert.Less(t, st.Oldest, w, "round %d", round)
+		}
+		deleted += sum
+		st, err := sweepers[0].SweepNow(ctx)
+		require.NoError(t, err)
+		assert.Zero(t, st.Deleted, "round %d: nothing left to delete", round)
+		assert.Equal(t, want.Held, st.Held, "round %d", round)
+		assert.Equal(t, want.Oldest, st.Oldest, "round %d", round)
+		// A Record replacing an expired click of its key deletes it
+		// unreported; sweeps never report more than was recorded.
+		assert.LessOrEqual(t, deleted+st.Held, firsts, "round %d: a click counted deleted twice", round)
+		assert.Equal(t, mdl.visible(), visibleKeys(t, fleet[round%len(fleet)], 30), "round %d", round)
 	}
 }
