@@ -85,10 +85,10 @@ type Store interface {
 
 	// Sweep destroys every click expired at now (or at the store's own
 	// clock, if that is later) and reports what it did: Deleted the clicks
-	// it destroyed (not those a Record or the store's own expiry destroyed
-	// before), Held those it still holds, Oldest the age of the oldest of
-	// them at that same instant, exactly. It makes a Store
-	// retention.Sweepable.
+	// it destroyed (a backend that also destroys them otherwise, on its
+	// own, says what it counts), Held those it still holds, Oldest the age
+	// of the oldest of them at that same instant, exactly. It makes a
+	// Store retention.Sweepable.
 	Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error)
 
 	// Close releases the store's resources and, for a store that is the

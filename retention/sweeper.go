@@ -15,7 +15,11 @@ import (
 // It is a small comparable value; the zero SweepStats is a sweep of an
 // empty store.
 type SweepStats struct {
-	// Deleted is how many entries this sweep destroyed.
+	// Deleted is how many entries this sweep destroyed. A Sweepable that
+	// also destroys entries on its own (a timer, a write that finds an
+	// expired entry) may count those too, once, in its next sweep, so
+	// that the sweeps' Deleted add up to every entry that expired; its
+	// documentation says which it does.
 	Deleted int
 	// Held is how many entries are still held after the sweep.
 	Held int
