@@ -25,7 +25,8 @@ import (
 // more than the window: at every sweep Run makes (once at once, then
 // once a second, no more, no less) the hook's Held and Oldest are
 // exactly the model's and what the store holds (Len), the oldest age is
-// below the window, and Last says when; once cancelled, Run returns the
+// below the window, the sweeps' Deleted add up to what was recorded minus
+// what is held, and Last says when; once cancelled, Run returns the
 // context's error and no goroutine is left. The Sweeper runs on the
 // store's clock, on the default time.Now (the bubble's, years behind the
 // store's), and on a clock ahead of the store's by less than the window.
@@ -61,6 +62,8 @@ func TestRunUnderSteppedClocks(t *testing.T) {
 					mu      sync.Mutex
 					mdl     = newModel(w, t0)
 					reports int
+					firsts  int
+					deleted int
 				)
 				opts := &retention.SweeperOptions{Logger: quiet}
 				switch sweeperClock {
@@ -88,6 +91,8 @@ func TestRunUnderSteppedClocks(t *testing.T) {
 					assert.Equal(t, want.Oldest, st.Oldest, "%s: oldest age, exactly", msg)
 					assert.Less(t, st.Oldest, w, msg)
 					assert.Equal(t, m.Len(), st.Held, "%s: what the store holds", msg)
+					deleted += st.Deleted
+					assert.Equal(t, firsts, deleted+st.Held, "%s: recorded = reported deleted + held", msg)
 				}
 				sw, err = retention.NewSweeper(m, opts)
 				require.NoError(t, err)
@@ -101,8 +106,11 @@ func TestRunUnderSteppedClocks(t *testing.T) {
 						k := key{rng.IntN(30), fmt.Sprint("l", rng.IntN(3))}
 						mu.Lock()
 						want := mdl.record(k, storeNow())
-						mu.Unlock()
 						first, err := m.Record(ctx, clickstoretest.Click(k.visitor, k.link, storeNow()))
+						if first {
+							firsts++
+						}
+						mu.Unlock()
 						require.NoError(t, err)
 						require.Equal(t, want, first, "second %d", sec)
 					}
