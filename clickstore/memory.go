@@ -98,8 +98,9 @@ type Memory struct {
 	wall     *wallclock.Clock
 	clk      clock
 
-	held   atomic.Int64
-	closed atomic.Bool
+	held    atomic.Int64
+	expired atomic.Int64 // clicks expiry destroyed that no Sweep has reported yet
+	closed  atomic.Bool
 
 	timerMu  sync.Mutex
 	timer    *time.Timer
@@ -356,11 +357,13 @@ func unlockPair(a, b *shard) {
 	a.mu.Unlock()
 }
 
-// expire destroys s's expired records and keeps the held count.
+// expire destroys s's expired records and keeps the held count and the
+// count of what expired for the next Sweep to report.
 func (m *Memory) expire(s *shard, now int64) int {
 	n := s.expire(now, m.window)
 	if n > 0 {
 		m.held.Add(int64(-n))
+		m.expired.Add(int64(n))
 	}
 	return n
 }
@@ -501,7 +504,15 @@ func (m *Memory) EraseLink(ctx context.Context, link string) (int, error) {
 // another clock) destroys clicks early, but clicks recorded after still
 // live their window by the store's clock, and a now before 1678 or after
 // 2262 counts as that far back or ahead.
-// Oldest is the age of the oldest click held, by the store's clock.
+// Oldest is the age of the oldest click held at the instant swept at (the
+// later of now and the store's clock), counted from when the store's
+// clock recorded it: never the window or more.
+// Deleted counts every click destroyed on expiry since the previous Sweep
+// returned, by it, a Record or the store's own timer (which, on time,
+// destroys most of them before any sweeper comes), each in one Sweep only:
+// the sweeps' Deleted add up to every click that expired, so what was
+// recorded is what the sweeps report deleted, plus what is held, plus
+// what was erased.
 func (m *Memory) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
 	if err := m.enter(ctx, "sweep"); err != nil {
 		return retention.SweepStats{}, err
@@ -514,6 +525,7 @@ func (m *Memory) Sweep(ctx context.Context, now time.Time) (retention.SweepStats
 	// otherwise stretch the lifetime of every click recorded after.
 	off := max(m.clk.at(now), m.now())
 	st, _, _ := m.sweepAll(off)
+	st.Deleted = int(m.expired.Swap(0))
 	return st, nil
 }
 

@@ -84,8 +84,11 @@ type Store interface {
 	EraseLink(ctx context.Context, link string) (int, error)
 
 	// Sweep destroys every click expired at now (or at the store's own
-	// clock, if that is later) and reports what it did. It makes a Store
-	// retention.Sweepable.
+	// clock, if that is later) and reports what it did: Deleted the clicks
+	// it destroyed (a backend that also destroys them otherwise, on its
+	// own, says what it counts), Held those it still holds, Oldest the age
+	// of the oldest of them at that same instant, exactly. It makes a
+	// Store retention.Sweepable.
 	Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error)
 
 	// Close releases the store's resources and, for a store that is the

@@ -15,7 +15,11 @@ import (
 // It is a small comparable value; the zero SweepStats is a sweep of an
 // empty store.
 type SweepStats struct {
-	// Deleted is how many entries this sweep destroyed.
+	// Deleted is how many entries this sweep destroyed. A Sweepable that
+	// also destroys entries on its own (a timer, a write that finds an
+	// expired entry) may count those too, once, in its next sweep, so
+	// that the sweeps' Deleted add up to every entry that expired; its
+	// documentation says which it does.
 	Deleted int
 	// Held is how many entries are still held after the sweep.
 	Held int
@@ -179,9 +183,11 @@ func NewSweeper(target Sweepable, opts *SweeperOptions) (*Sweeper, error) {
 }
 
 // Run sweeps once at once and then every interval, until ctx is done; it
-// then returns ctx's error. Errors from Sweep go to OnSweep and the Logger
-// and do not stop the sweeper. Errors start with "retention: sweep" and
-// wrap the target's, whose text has every address-like run replaced. Run starts no goroutine: everything happens in the caller's.
+// then returns an error wrapping ctx's (errors.Is(err, context.Canceled)
+// after a cancel). Errors from Sweep go to OnSweep and the Logger and do
+// not stop the sweeper. Errors start with "retention: sweep" and wrap the
+// target's, whose text has every address-like run replaced. Run starts no
+// goroutine: everything happens in the caller's.
 func (s *Sweeper) Run(ctx context.Context) error {
 	if err := s.check(ctx); err != nil {
 		return err
@@ -192,14 +198,15 @@ func (s *Sweeper) Run(ctx context.Context) error {
 		s.sweepOnce(ctx)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("retention: sweep: %w", ctx.Err())
 		case <-t.C:
 		}
 	}
 }
 
 // SweepNow sweeps once, reports through OnSweep and the Logger, and returns
-// the result.
+// the result. With ctx already done it sweeps nothing and returns an error
+// wrapping ctx's.
 func (s *Sweeper) SweepNow(ctx context.Context) (SweepStats, error) {
 	if err := s.check(ctx); err != nil {
 		return SweepStats{}, err
@@ -246,7 +253,7 @@ func (s *Sweeper) check(ctx context.Context) error {
 
 func (s *Sweeper) sweepOnce(ctx context.Context) (SweepStats, error) {
 	if err := ctx.Err(); err != nil {
-		return SweepStats{}, err
+		return SweepStats{}, fmt.Errorf("retention: sweep: %w", err)
 	}
 	now := s.now()
 	st, err := sweepSafely(ctx, s.target, now)

@@ -30,6 +30,7 @@ func init() {
 		{"ClockBackDoesNotRevive", testClockBack},
 		{"Sweep", testSweep},
 		{"SweepFarFuture", testSweepFarFuture},
+		{"ExactSweepReport", testExactSweepReport},
 		{"NilContext", testNilContext},
 		{"DoneContext", testDoneContext},
 		{"InvalidInput", testInvalid},
@@ -445,6 +446,35 @@ func testSweep(t *testing.T, newStore NewStore) {
 	st, err = e.store.Sweep(e.ctx, e.clock.Now())
 	if err != nil || st.Held != 0 || st.Deleted != 5 || st.Oldest != 0 {
 		t.Errorf("Sweep at the deadline = %+v, %v; want 0 held, 5 deleted", st, shown(err))
+	}
+}
+
+// Sweep's report must be exact, to the nanosecond, at the instant it
+// sweeps at: now, or the store's clock if that is later. A now behind the
+// store's clock reports ages by the store's clock; a now ahead of it
+// destroys what has expired by then and reports ages at now.
+func testExactSweepReport(t *testing.T, newStore NewStore) {
+	e := setup(t, newStore, 0)
+	second := t0.Add(1500*time.Millisecond + 7)
+	e.record(click(visitor(1), "s", t0))
+	e.clock.Set(second)
+	e.record(click(visitor(2), "s", second))
+	e.clock.Set(t0.Add(2 * time.Minute))
+	for _, now := range []time.Time{t0.Add(-3 * window), t0.Add(2*time.Minute - time.Nanosecond), t0.Add(2 * time.Minute)} {
+		st, err := e.store.Sweep(e.ctx, now)
+		if want := (retention.SweepStats{Held: 2, Oldest: 2 * time.Minute}); err != nil || st != want {
+			t.Errorf("Sweep at %v, the store's clock at t0+2m = %+v, %v; want %+v (ages by the store's clock)", now.Sub(t0), st, shown(err), want)
+		}
+	}
+	ahead := t0.Add(2*time.Minute + 5*time.Second + 3)
+	st, err := e.store.Sweep(e.ctx, ahead)
+	if want := (retention.SweepStats{Held: 2, Oldest: ahead.Sub(t0)}); err != nil || st != want {
+		t.Errorf("Sweep at t0+%v, ahead of the store's clock = %+v, %v; want %+v (ages at now)", ahead.Sub(t0), st, shown(err), want)
+	}
+	ahead = t0.Add(window + time.Nanosecond)
+	st, err = e.store.Sweep(e.ctx, ahead)
+	if want := (retention.SweepStats{Deleted: 1, Held: 1, Oldest: ahead.Sub(second)}); err != nil || st != want {
+		t.Errorf("Sweep at t0+W+1ns, ahead of the store's clock = %+v, %v; want %+v (the first click destroyed, the second's age at now)", st, shown(err), want)
 	}
 }
 
