@@ -531,8 +531,9 @@ func (r *Rollup) mergeBucket(k bucketKey, o *bucket) error {
 // granularity g starting at s is dropped once now >= s + g + retention(g).
 // Coarser buckets already hold the dropped detail, so the totals over any
 // range still covered by them do not change. It reports how many buckets
-// it dropped, how many remain and the age of the oldest remaining bucket's
-// start. It makes a Rollup [retention.Sweepable].
+// it dropped, how many remain and the age at now of the oldest remaining
+// bucket's start, to the nanosecond (0 for a start after now). It makes a
+// Rollup [retention.Sweepable].
 func (r *Rollup) Sweep(ctx context.Context, now time.Time) (retention.SweepStats, error) {
 	var st retention.SweepStats
 	if err := r.check(ctx, "sweep"); err != nil {
@@ -551,7 +552,6 @@ func (r *Rollup) Sweep(ctx context.Context, now time.Time) (retention.SweepStats
 // sweep drops every bucket expired at now and returns the stats and the
 // earliest deadline left (0 if none).
 func (r *Rollup) sweep(now time.Time) (st retention.SweepStats, next int64) {
-	nowSec := now.Unix()
 	oldest := int64(0)
 	found := false
 	for i := range r.shards {
@@ -574,8 +574,10 @@ func (r *Rollup) sweep(now time.Time) (st retention.SweepStats, next int64) {
 		}
 		s.mu.Unlock()
 	}
-	if found && oldest < nowSec {
-		st.Oldest = time.Duration(nowSec-oldest) * time.Second
+	if found {
+		// To the nanosecond, and at most the largest Duration (Sub
+		// saturates) for a bucket kept for good centuries ago.
+		st.Oldest = max(0, now.Sub(time.Unix(oldest, 0)))
 	}
 	return st, next
 }

@@ -296,7 +296,7 @@ func TestSweepRetention(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.deleted, st.Deleted)
 			assert.Equal(t, tc.held, st.Held)
-			assert.Equal(t, tc.now.Sub(Day.Start(t0)).Truncate(time.Second), st.Oldest)
+			assert.Equal(t, tc.now.Sub(Day.Start(t0)), st.Oldest)
 			assert.Equal(t, tc.minute, count(Minute))
 			assert.Equal(t, tc.hour, count(Hour))
 			assert.Equal(t, tc.day, count(Day))

@@ -20,8 +20,9 @@ import (
 // still being retried and count it twice). Every click is counted in its minute, hour
 // and day bucket at once, so the coarser buckets already hold the detail
 // deleted: minutes roll up into hours and hours into days by construction.
-// It reports the cells deleted, the cells held and the age of the oldest
-// held bucket's start. It makes a Sink [retention.Sweepable]; one sweeper
+// It reports the cells deleted, the cells held and the age at now of the
+// oldest held bucket's start, to the nanosecond (0 for a start after now).
+// It makes a Sink [retention.Sweepable]; one sweeper
 // per database is enough, and several are harmless.
 func (s *Sink) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats, err error) {
 	if err := s.check(ctx, "sweep"); err != nil {
@@ -35,7 +36,6 @@ func (s *Sink) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats
 	if s.closed.Load() {
 		return st, fmt.Errorf("sqlsink: sweep: %w", ErrClosed)
 	}
-	nowSec := now.Unix()
 	for _, g := range granularities {
 		ret := s.cfg.retention[g]
 		if ret == aggregate.KeepForever {
@@ -72,8 +72,10 @@ func (s *Sink) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats
 		return st, fmt.Errorf("sqlsink: sweep: count: %w", err)
 	}
 	st.Held = int(held)
-	if oldest.Valid && oldest.Int64 < nowSec {
-		st.Oldest = time.Duration(nowSec-oldest.Int64) * time.Second
+	if oldest.Valid {
+		// To the nanosecond, and at most the largest Duration (Sub
+		// saturates) for a bucket kept for good centuries ago.
+		st.Oldest = max(0, now.Sub(time.Unix(oldest.Int64, 0)))
 	}
 	return st, nil
 }
