@@ -1240,6 +1240,14 @@ func globEscape(s string) string {
 // once. Redis deletes clicks itself too (their TTL is W plus a small
 // slack), so Sweep mostly keeps the indexes short and makes deletion
 // prompt.
+//
+// Held and Oldest are exact. Deleted counts the clicks this run deleted,
+// and only those: a click that a Record of the same visitor and link
+// replaced after its window, or that its TTL removed first, is in no
+// sweep's Deleted, so across a fleet the sweeps' Deleted may add up to
+// less than what was recorded minus what is held (Memory counts those
+// too). Counting them would cost every Record a write; Oldest, not
+// Deleted, is what proves retention.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats, err error) {
 	if err := s.begin(ctx, "sweep"); err != nil {
 		return retention.SweepStats{}, err
