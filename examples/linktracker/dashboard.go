@@ -95,12 +95,16 @@ var indexTmpl = template.Must(template.New("index").Funcs(template.FuncMap{"priv
 </body></html>
 `))
 
-// privacyNotice says in plain words what is kept about visitors.
+// privacyNotice says in plain words what is kept about visitors: the
+// pseudonym for the window, and counts, which keep the masked network
+// (and country, referring site and device) as a breakdown for as long as
+// the statistics' buckets are kept (sqlsink's defaults).
 const privacyNotice = "This tracker never stores, logs or returns a visitor's IP address. " +
 	"For the moment a request lasts it uses the address to derive the visitor's network (the first 24 bits of an IPv4 address, 48 of an IPv6 one) " +
-	"and a keyed pseudonym; it keeps those, with the link and the time, for 30 minutes to tell a unique click from a repeat and to attribute conversions, " +
-	"then deletes them, and the key behind the pseudonyms is destroyed one window later. " +
-	"What remains are counts per link and time, with any group of fewer than 5 visitors suppressed."
+	"and a keyed pseudonym. The pseudonym is kept, with the link and the time, for 30 minutes to tell a unique click from a repeat and to attribute conversions, " +
+	"and is then deleted; the key behind the pseudonyms is destroyed one window later. " +
+	"What remains are counts per link and time (per minute for 48 hours, per hour for 90 days, per day for as long as the database is kept), " +
+	"broken down by network, country, referring site and device type, with any group of fewer than 5 visitors suppressed."
 
 func (a *app) dashboard(w http.ResponseWriter, r *http.Request) {
 	st, ok := a.statsFor(w, r, true) // the charts draw every bucket
