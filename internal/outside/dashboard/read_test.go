@@ -172,6 +172,17 @@ func compare(t *testing.T, who string, s stats, page shown) {
 		if ser.Step != "minute" {
 			layout = "Jan 2 15:04"
 		}
+		// Each bucket's title (its tooltip) says its exact counts, or
+		// only that it had fewer than k visitors.
+		var titles []string
+		for _, p := range ser.Points {
+			if p.Suppressed {
+				titles = append(titles, fmt.Sprintf("%s UTC: fewer than %d visitors, not shown", p.Start.UTC().Format(layout), s.K))
+			} else {
+				titles = append(titles, fmt.Sprintf("%s UTC: %d clicks, %d unique clicks", p.Start.UTC().Format(layout), p.Clicks, p.Unique))
+			}
+		}
+		assert.Equal(t, titles, c.Titles, "%s: the buckets' titles", what)
 		var labels []string
 		for _, x := range c.Texts[1:] {
 			labels = append(labels, x.Text)
