@@ -9,9 +9,9 @@ import (
 
 // chart draws a series as an SVG: clicks and unique clicks per bucket as
 // lines, and the buckets of fewer than k visitors, whose counts are
-// withheld, as grey bands. Each bucket has a title (a tooltip, and what a
-// screen reader reads) with its time and counts, or, for a withheld one,
-// only that it had fewer than k visitors. It wants every bucket (zeros).
+// withheld, as grey bands. Each bucket has a title, the tooltip of the
+// bucket's column, with its time and counts, or, for a withheld one, only
+// that it had fewer than k visitors. It wants every bucket (zeros).
 func chart(s series, k int) template.HTML {
 	const w, h, pad = 720.0, 200.0, 24.0
 	pts := s.Points

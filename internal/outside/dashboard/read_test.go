@@ -21,6 +21,7 @@ type chart struct {
 	Bands      []float64    `json:"bands"` // the centres of the grey bands
 	Texts      []textAt     `json:"texts"`
 	Titles     []string     `json:"titles"`   // every <title> in the chart, in order
+	Hovered    []string     `json:"hovered"`  // the title under the middle of each bucket's column
 	Baseline   float64      `json:"baseline"` // the axis line's y
 	Drawn      float64      `json:"drawn"`    // its width on the page
 }
@@ -66,6 +67,17 @@ const readJS = `(() => {
 			bands: Array.from(svg.querySelectorAll("rect.suppressed"), r => r.x.baseVal.value + r.width.baseVal.value / 2),
 			texts: Array.from(svg.querySelectorAll(":scope > text"), t => ({y: t.y.baseVal[0].value, text: t.textContent})),
 			titles: Array.from(svg.querySelectorAll("title"), t => t.textContent),
+			hovered: (() => {
+				// What a pointer over the middle of each bucket's column
+				// finds: the title of that bucket, nothing covering it.
+				svg.scrollIntoView();
+				return Array.from(svg.querySelectorAll("rect.bucket"), r => {
+					const b = r.getBoundingClientRect();
+					const e = document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2);
+					const hit = e && e.closest("rect.bucket");
+					return hit && hit.querySelector("title") ? hit.querySelector("title").textContent : "";
+				});
+			})(),
 			baseline: line ? line.y1.baseVal.value : -1,
 			drawn: svg.getBoundingClientRect().width,
 		};
@@ -183,6 +195,7 @@ func compare(t *testing.T, who string, s stats, page shown) {
 			}
 		}
 		assert.Equal(t, titles, c.Titles, "%s: the buckets' titles", what)
+		assert.Equal(t, titles, c.Hovered, "%s: a pointer over a bucket finds its title", what)
 		var labels []string
 		for _, x := range c.Texts[1:] {
 			labels = append(labels, x.Text)
