@@ -38,15 +38,10 @@ func TestDashboardWithoutJavaScript(t *testing.T) {
 	require.Equal(t, http.StatusFound, p.send("GET", "/l/"+id, vs[0].hdr()).code) // a repeat
 
 	on, off := newTab(t, true), newTab(t, false)
-	s := p.stats(id)
-	off.open(p.Base + "/links/" + id)
-	without := off.read()
-	on.open(p.Base + "/links/" + id)
-	with := on.read()
-	if after := p.stats(id); assert.Equal(t, s, after, "a minute ended during the test: run it again") {
-		compare(t, "without JavaScript", s, without)
-		compare(t, "with JavaScript", s, with)
-	}
+	s, pages := settled(t, p, id, off, on)
+	without, with := pages[0], pages[1]
+	compare(t, "without JavaScript", s, without)
+	compare(t, "with JavaScript", s, with)
 	// Scripts were off in that tab: a page's own script does not run.
 	off.open(`data:text/html,<title>off</title><script>document.title="ran"</script>`)
 	assert.Equal(t, "off", eval[string](off, "document.title"), "scripts were off")
@@ -64,10 +59,9 @@ func TestDashboardOfNothing(t *testing.T) {
 	p := start(t)
 	id := p.create("https://example.com/quiet")
 	tb := newTab(t, true)
-	res := tb.open(p.Base + "/links/" + id)
-	require.Equal(t, int64(http.StatusOK), res.Status)
-	page := tb.read()
-	compare(t, "no clicks", p.stats(id), page)
+	s, pages := settled(t, p, id, tb)
+	page := pages[0]
+	compare(t, "no clicks", s, page)
 	assert.Equal(t, map[string]string{"clicks": "0", "unique": "0", "bots": "0", "conversions": "0"}, page.Totals)
 	for i, n := range []int{60, 48} {
 		c := page.Charts[i]
@@ -159,14 +153,9 @@ func TestDashboardOfHostileURL(t *testing.T) {
 	for _, target := range hostile {
 		id := p.create(target)
 		clickPeople(t, p, id, 5)
-		s := p.stats(id)
-		tb.reset()
-		res := tb.open(p.Base + "/links/" + id)
-		require.Equal(t, int64(http.StatusOK), res.Status, target)
-		page := tb.read()
-		if after := p.stats(id); after.Minutes.Points[0].Start.Equal(s.Minutes.Points[0].Start) {
-			compare(t, target, s, page)
-		}
+		s, pages := settled(t, p, id, tb)
+		page := pages[0]
+		compare(t, target, s, page)
 		assert.Empty(t, page.Ran, "%q: a script ran", target)
 		assert.Zero(t, page.Scripts, "%q: a script element", target)
 		_, errs, failed, dialogs, _ := tb.seen()

@@ -38,9 +38,9 @@ func TestPrivacyLineSaysWhatIsKept(t *testing.T) {
 	id := p.create("https://example.com/kept")
 	vs := clickPeople(t, p, id, 6)
 	tb := newTab(t, true)
-	tb.open(p.Base + "/links/" + id)
-	page := tb.read()
-	s := p.stats(id)
+	s, pages := settled(t, p, id, tb)
+	page := pages[0]
+	compare(t, "before a restart", s, page)
 	require.Equal(t, 5, s.K)
 
 	line := page.Privacy
@@ -64,8 +64,10 @@ func TestPrivacyLineSaysWhatIsKept(t *testing.T) {
 	require.Equal(t, http.StatusFound, q.send("GET", "/l/"+id, vs[0].hdr()).code)
 	after := q.stats(id)
 	assert.Equal(t, s.Unique+1, after.Unique, "the visitor was forgotten: their repeat is unique again")
-	tb.open(q.Base + "/links/" + id)
-	page2 := tb.read()
+	s2, pages := settled(t, q, id, tb)
+	page2 := pages[0]
+	compare(t, "after a restart", s2, page2)
+	assert.Equal(t, s.Clicks+1, s2.Clicks, "the counts outlive the restart")
 	assert.Equal(t, []string{"network=clicks", "198.51.100.0/24=7"}, page2.Tables["network"], "the network outlives the visitor: it is kept in the counts")
 	assert.Equal(t, line, page2.Privacy)
 

@@ -3,6 +3,8 @@ package dashboard_test
 import (
 	"fmt"
 	"math"
+	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -112,6 +114,27 @@ const readJS = `(() => {
 func (tb *tab) read() shown {
 	tb.t.Helper()
 	return eval[shown](tb, readJS)
+}
+
+// settled loads link id's dashboard in each tab and reads the API
+// before and after: a minute that ends between them moves the window,
+// and then all is read again. It returns the API's stats and the pages.
+func settled(t *testing.T, p tracker, id string, tabs ...*tab) (stats, []shown) {
+	t.Helper()
+	for try := 0; ; try++ {
+		s := p.stats(id)
+		var pages []shown
+		for _, tb := range tabs {
+			tb.reset()
+			res := tb.open(p.Base + "/links/" + id)
+			require.Equal(t, int64(http.StatusOK), res.Status, id)
+			assert.Equal(t, "text/html", res.MimeType, id)
+			pages = append(pages, tb.read())
+		}
+		if after := p.stats(id); reflect.DeepEqual(s, after) || try == 3 {
+			return s, pages
+		}
+	}
 }
 
 // counts reads back the count each point of a line stands for, from the

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
-	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -198,21 +197,8 @@ func TestDashboardsUnderTraffic(t *testing.T) {
 
 	for i, l := range loads {
 		who := l.name + " " + ids[i]
-		var s stats
-		var page shown
-		for try := 0; ; try++ {
-			// The API before and after the page: a minute that ends
-			// between them moves the window, and then it is read again.
-			s = p.stats(ids[i])
-			tb.reset()
-			res := tb.open(p.Base + "/links/" + ids[i])
-			require.Equal(t, int64(http.StatusOK), res.Status, who)
-			assert.Equal(t, "text/html; charset=utf-8", res.MimeType+"; charset=utf-8", who)
-			page = tb.read()
-			if after := p.stats(ids[i]); reflect.DeepEqual(s, after) || try == 3 {
-				break
-			}
-		}
+		s, pages := settled(t, p, ids[i], tb)
+		page := pages[0]
 		compare(t, who, s, page)
 		if l.name == "large" {
 			assert.Equal(t, uint64(250*4+30), s.Clicks, "every click of the large link is counted")
