@@ -4,7 +4,7 @@
 // by generated traffic (many links; visitors at every address form
 // through a trusted proxy, IPv4, IPv6, 6to4, Teredo, NAT64, ISATAP and
 // mapped; bots, HEAD, prefetches, repeats, conversions, and a link of
-// thousands of clicks), and every dashboard is then loaded in one
+// over 800 clicks), and every dashboard is then loaded in one
 // headless Chromium (chromedp) and read as a person and an outside tester
 // read it: the totals, the charts' lines, bands and bucket titles, and
 // the breakdown tables against the stats API; no address, pseudonym or
@@ -15,7 +15,9 @@
 // plain-words line on what is stored and for how long, before and after
 // a restart.
 //
-// The tests fail, not skip, when no Chromium is installed.
+// The tests fail, not skip, when no Chromium is installed. All but one
+// (which sets TZ for its tracker) run in parallel, in tabs of the one
+// browser.
 //
 // The package has no code of its own: everything is in its tests, in
 // package dashboard_test, which import only the module's public

@@ -33,6 +33,7 @@ func sentences(s string) []string {
 // the statistics, so the line must not say the network is deleted with
 // the pseudonym, and must say it stays in the counts.
 func TestPrivacyLineSaysWhatIsKept(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "kept.db")
 	p := start(t, "-db", "sqlite:"+db)
 	id := p.create("https://example.com/kept")
