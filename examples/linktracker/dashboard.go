@@ -9,8 +9,10 @@ import (
 
 // chart draws a series as an SVG: clicks and unique clicks per bucket as
 // lines, and the buckets of fewer than k visitors, whose counts are
-// withheld, as grey bands. It wants every bucket (zeros).
-func chart(s series) template.HTML {
+// withheld, as grey bands. Each bucket has a title, the tooltip of the
+// bucket's column, with its time and counts, or, for a withheld one, only
+// that it had fewer than k visitors. It wants every bucket (zeros).
+func chart(s series, k int) template.HTML {
 	const w, h, pad = 720.0, 200.0, 24.0
 	pts := s.Points
 	var maxV uint64 = 1
@@ -40,11 +42,20 @@ func chart(s series) template.HTML {
 	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#555">%d</text>`, 2.0, pad, maxV)
 	fmt.Fprintf(&b, `<polyline class="clicks" fill="none" stroke="#2563eb" stroke-width="2" points="%s"/>`, line(func(p point) uint64 { return p.Clicks }))
 	fmt.Fprintf(&b, `<polyline class="unique" fill="none" stroke="#16a34a" stroke-width="2" points="%s"/>`, line(func(p point) uint64 { return p.Unique }))
-	if n > 0 {
-		layout := "15:04"
-		if s.Step != "minute" {
-			layout = "Jan 2 15:04"
+	layout := "15:04"
+	if s.Step != "minute" {
+		layout = "Jan 2 15:04"
+	}
+	for i, p := range pts {
+		fmt.Fprintf(&b, `<rect class="bucket" x="%.1f" y="%.0f" width="%.1f" height="%.0f" fill="transparent"><title>`, x(i)-step/2, pad, step, h-2*pad)
+		if p.Suppressed {
+			fmt.Fprintf(&b, "%s UTC: fewer than %d visitors, not shown", p.Start.Format(layout), k)
+		} else {
+			fmt.Fprintf(&b, "%s UTC: %d clicks, %d unique clicks", p.Start.Format(layout), p.Clicks, p.Unique)
 		}
+		b.WriteString(`</title></rect>`)
+	}
+	if n > 0 {
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#555">%s</text>`, pad, h-6, pts[0].Start.Format(layout))
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#555" text-anchor="end">%s UTC</text>`, w-pad, h-6, pts[n-1].Start.Format(layout))
 	}
@@ -69,10 +80,10 @@ test clicks from your own machine show up in the totals and as grey bands, not a
 browser (user agent) within 30 minutes.</p>
 <h2>Last hour, per minute</h2>
 <p class="muted"><span class="k1">■ clicks</span> <span class="k2">■ unique clicks</span> <span class="k3">■ fewer than {{.K}} visitors: not drawn</span></p>
-{{chart .Minutes}}
+{{chart .Minutes .K}}
 <p class="muted" id="minute-caption">{{.Minutes.Clicks}} clicks in the last hour{{if .Minutes.SuppressedClicks}}, {{.Minutes.SuppressedClicks}} of them in minutes with fewer than {{.K}} visitors{{end}}.</p>
 <h2>Last two days, per hour</h2>
-{{chart .Hours}}
+{{chart .Hours .K}}
 <p class="muted" id="hour-caption">{{.Hours.Clicks}} clicks in the last two days{{if .Hours.SuppressedClicks}}, {{.Hours.SuppressedClicks}} of them in hours with fewer than {{.K}} visitors{{end}}.</p>
 {{range .Breakdowns}}<h2>By {{.Dimension}}</h2>
 <table><tr><th>{{.Dimension}}</th><th>clicks</th></tr>
@@ -95,12 +106,16 @@ var indexTmpl = template.Must(template.New("index").Funcs(template.FuncMap{"priv
 </body></html>
 `))
 
-// privacyNotice says in plain words what is kept about visitors.
+// privacyNotice says in plain words what is kept about visitors: the
+// pseudonym for the window, and counts, which keep the masked network
+// (and country, referring site and device) as a breakdown for as long as
+// the statistics' buckets are kept (sqlsink's defaults).
 const privacyNotice = "This tracker never stores, logs or returns a visitor's IP address. " +
 	"For the moment a request lasts it uses the address to derive the visitor's network (the first 24 bits of an IPv4 address, 48 of an IPv6 one) " +
-	"and a keyed pseudonym; it keeps those, with the link and the time, for 30 minutes to tell a unique click from a repeat and to attribute conversions, " +
-	"then deletes them, and the key behind the pseudonyms is destroyed one window later. " +
-	"What remains are counts per link and time, with any group of fewer than 5 visitors suppressed."
+	"and a keyed pseudonym. The pseudonym is kept, with the link and the time, for 30 minutes to tell a unique click from a repeat and to attribute conversions, " +
+	"and is then deleted; the key behind the pseudonyms is destroyed one window later. " +
+	"What remains are counts per link and time (per minute for 48 hours, per hour for 90 days, per day for as long as the database is kept), " +
+	"broken down by network, country, referring site and device type, with any group of fewer than 5 visitors suppressed."
 
 func (a *app) dashboard(w http.ResponseWriter, r *http.Request) {
 	st, ok := a.statsFor(w, r, true) // the charts draw every bucket
