@@ -612,7 +612,8 @@ func (a *app) linkStats(w http.ResponseWriter, r *http.Request) {
 }
 
 // statsFor computes the statistics of the link the request names, or
-// answers the error itself.
+// answers the error itself: 503 with Retry-After when they take longer
+// than their budget (4 -store-timeout), 500 when they cannot be read.
 // With ?zeros=true, or dense, the series hold every bucket, not only
 // those with clicks; a zeros that is neither true nor false (as
 // strconv.ParseBool reads them) is answered 400, not read as false
@@ -633,7 +634,16 @@ func (a *app) statsFor(w http.ResponseWriter, r *http.Request, dense bool) (link
 	ctx, cancel := context.WithTimeout(r.Context(), 4*a.cfg.storeTimeout)
 	defer cancel()
 	st, err := a.stats.Link(ctx, l, a.now(), zeros)
-	if err != nil {
+	switch {
+	case err != nil && errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
+		// Its time budget ran out (a slow or locked database): the
+		// client may ask again, and should be told so, not that the
+		// server failed.
+		a.log.Warn("stats: over their time budget", "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "statistics took longer than their time budget; try again")
+		return linkStats{}, false
+	case err != nil:
 		a.log.Error("stats", "err", err)
 		writeError(w, http.StatusInternalServerError, "could not compute statistics")
 		return linkStats{}, false

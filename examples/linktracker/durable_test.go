@@ -172,6 +172,25 @@ func TestCreateRateLimitedPerNetwork(t *testing.T) {
 	tr.assertNoLeak()
 }
 
+// Statistics that take longer than their budget (4 -store-timeout) are
+// answered 503 with Retry-After, by the API and the dashboard: the client
+// may ask again; a server error (500) is for statistics that cannot be
+// read (TestDatabaseOutageStillRedirects).
+func TestStatsOverBudgetAnswer503(t *testing.T) {
+	tr := newTrackerWith(t, config{db: "sqlite:" + filepath.Join(t.TempDir(), "links.db")})
+	id := tr.create("https://example.com/")["id"]
+	require.Equal(t, http.StatusFound, tr.do("GET", "/l/"+id, "198.51.100.7", browser, nil).Code)
+	tr.app.cfg.storeTimeout = time.Nanosecond // a budget no database meets
+	for _, path := range []string{"/api/links/" + id + "/stats", "/links/" + id} {
+		w := tr.do("GET", path, "198.51.100.7", browser, nil)
+		assert.Equal(t, http.StatusServiceUnavailable, w.Code, path)
+		assert.Equal(t, "1", w.Header().Get("Retry-After"), path)
+	}
+	tr.app.cfg.storeTimeout = 5 * time.Second
+	assert.Equal(t, http.StatusOK, tr.do("GET", "/api/links/"+id+"/stats", "198.51.100.7", browser, nil).Code)
+	tr.assertNoLeak()
+}
+
 // A host that reaches the tracker over IPv4 and over an IPv6 address that
 // carries its IPv4 one (6to4, Teredo, NAT64) draws on one bucket: its IPv4
 // network's.

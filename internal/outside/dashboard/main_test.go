@@ -151,9 +151,9 @@ type stats struct {
 func (p tracker) stats(id string) stats {
 	p.T.Helper()
 	a := p.send("GET", "/api/links/"+id+"/stats?zeros=true", nil)
-	for try := 0; a.code == http.StatusInternalServerError && try < 3; try++ {
+	for try := 0; a.code == http.StatusServiceUnavailable && try < 3; try++ {
 		// The statistics get 2 s (4 -store-timeout) and a machine this
-		// loaded can miss that: the API answers 500, and is asked again.
+		// loaded can miss that: the API answers 503, and is asked again.
 		a = p.send("GET", "/api/links/"+id+"/stats?zeros=true", nil)
 	}
 	require.Equal(p.T, http.StatusOK, a.code, a.body)
