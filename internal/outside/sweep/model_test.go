@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -323,21 +322,7 @@ func TestRedisFleetSweepsCountEachClickOnce(t *testing.T) {
 		}
 		clk.Advance([]time.Duration{time.Second, w / 3, w - time.Nanosecond, w, 2 * w}[rng.IntN(5)])
 		want := mdl.sweep(clk.Now(), clk.Now())
-		var (
-			wg  sync.WaitGroup
-			mu  sync.Mutex
-			got []retention.SweepStats
-		)
-		for i := range 8 {
-			wg.Go(func() {
-				st, err := sweepers[i%len(sweepers)].SweepNow(ctx)
-				assert.NoError(t, err)
-				mu.Lock()
-				got = append(got, st)
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
+		got := sweepAtOnce(t, ctx, sweepers, 8)
 		sum := 0
 		for _, st := range got {
 			sum += st.Deleted

@@ -388,21 +388,7 @@ func TestManySweepersOnOneStore(t *testing.T) {
 				d = -d
 			}
 			clk.Advance(d)
-			var (
-				wg  sync.WaitGroup
-				mu  sync.Mutex
-				got []retention.SweepStats
-			)
-			for i := range 24 {
-				wg.Go(func() {
-					st, err := sweepers[i%len(sweepers)].SweepNow(ctx)
-					assert.NoError(t, err)
-					mu.Lock()
-					got = append(got, st)
-					mu.Unlock()
-				})
-			}
-			wg.Wait()
+			got := sweepAtOnce(t, ctx, sweepers, 24)
 			// The latest instant any of them swept at decides what is left.
 			want := mdl.sweep(clk.Now().Add(2*time.Second), clk.Now())
 			after := m.Len()
@@ -417,6 +403,27 @@ func TestManySweepersOnOneStore(t *testing.T) {
 			assert.Equal(t, mdl.visible(), visibleKeys(t, m, 200), "round %d", round)
 		}
 	})
+}
+
+// sweepAtOnce runs n sweeps at once, taking the sweepers in turn, and
+// returns their reports.
+func sweepAtOnce(t *testing.T, ctx context.Context, sweepers []*retention.Sweeper, n int) []retention.SweepStats {
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		got []retention.SweepStats
+	)
+	for i := range n {
+		wg.Go(func() {
+			st, err := sweepers[i%len(sweepers)].SweepNow(ctx)
+			assert.NoError(t, err)
+			mu.Lock()
+			got = append(got, st)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return got
 }
 
 // visibleKeys reads what All shows of the first n visitors.
