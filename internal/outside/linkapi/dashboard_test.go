@@ -64,11 +64,16 @@ func TestDashboardEscapesWhatTheCreatorWrote(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.code, target)
 		assert.Equal(t, "text/html; charset=utf-8", r.header.Get("Content-Type"))
 		page := r.body
-		// Only the template's own tags: one anchor, two charts, no
-		// tag or comment the URL wrote.
-		for raw, n := range map[string]int{"<script": 0, "<img": 0, "<svg": 2, "<b>": 0, "<a ": 1, "<!--": 0, "</title>": 1, "</a>": 1} {
+		// Only the template's own tags: one anchor, two charts, the
+		// page's title and a title (tooltip) per chart bucket, no tag or
+		// comment the URL wrote.
+		buckets := strings.Count(page, `<rect class="bucket"`)
+		assert.Equal(t, 60+48, buckets, "a column per minute of the hour and per hour of two days")
+		for raw, n := range map[string]int{"<script": 0, "<img": 0, "<svg": 2, "<b>": 0, "<a ": 1, "<!--": 0, "</title>": 1 + buckets, "</a>": 1} {
 			assert.Equal(t, n, strings.Count(strings.ToLower(page), raw), "%q: %s in the page", target, raw)
 		}
+		head, _, _ := strings.Cut(page, "<svg")
+		assert.Equal(t, 1, strings.Count(head, "</title>"), "%q: the page's one title, before the charts", target)
 		m := linkText.FindStringSubmatch(page)
 		if assert.NotNil(t, m, "%q: the anchor", target) {
 			assert.Equal(t, c.URL, html.UnescapeString(m[2]), "%q: the text reads back as the stored URL", target)
