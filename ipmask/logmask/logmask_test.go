@@ -220,6 +220,9 @@ func TestMaskFreeText(t *testing.T) {
 		// '_' belongs to a label: a prefix that ends in '-' after one is
 		// read, a prefix with a '_' at its end is not (see "hex that is
 		// no host name's address").
+		// A dotted quad in the token before a hex label is found first,
+		// and masked as text (its form once panicked, as the label's).
+		{"dotted quad before a hex label in its token", "203.0.113.9.0A00A.c0000201.ab.cd", "203.0.113.0.0A00A.c0000200.ab.cd"},
 		{"hex label after an underscore and a dash", "_-c0000201.ab.cd a_-c0000201.ab.cd x y_-00000001.A.0", "_-c0000200.ab.cd a_-c0000200.ab.cd x y_-00000000.A.0"},
 		{"hex ipv4 in nip.io names", "https://c633644d.nip.io/ app-c633644d.nip.io www.C633644D.nip.io", "https://c6336400.nip.io/ app-c6336400.nip.io www.C6336400.nip.io"},
 		// ISPs' reverse DNS names also write an IPv4 address as twelve

@@ -438,7 +438,8 @@ func (sc *scanner) next() (Match, bool) {
 			if m, ok := sc.hexLabel(a, b); ok {
 				if m.Start > a+1 { // rare: the token may hold a dotted quad before it
 					sc.pending = pending{m: m, i: sc.i, keyAt: -1, form: sc.form, ok: true}
-					sc.i, sc.quadEnd = a, m.Start-1
+					// The quads found first are text, not the label's form.
+					sc.i, sc.quadEnd, sc.form = a, m.Start-1, formText
 					continue
 				}
 				return m, true
