@@ -311,7 +311,7 @@ func plainLeaks(text string, p ipmask.Policy, skip bool) []string {
 		return addrs, true
 	}
 	for _, span := range sessions(text) {
-		if b, err := base64.StdEncoding.DecodeString(text[span[0]:span[1]]); err == nil {
+		if b, err := base64.StdEncoding.DecodeString(text[span[0]:span[1]]); err == nil && len(b) > 8 {
 			if a, ok := netip.AddrFromSlice(b[8:]); ok && bad(a) {
 				leaks = append(leaks, text[span[0]:span[1]])
 			}
@@ -721,7 +721,9 @@ func sessions(text string) [][2]int {
 		before := text[:k]
 		digits := strings.TrimRight(strings.TrimSuffix(before, ">"), "0123456789")
 		if strings.HasSuffix(before, "session=") || strings.HasSuffix(before, ">") && len(digits) < len(before)-1 && strings.HasSuffix(digits, ")<") {
-			if body, _, ok := strings.Cut(text[k+1:], ">"); ok && (len(body) == 16 || len(body) == 32) {
+			// Base64's own characters only: the decoder skips line
+			// breaks, which no session ID holds.
+			if body, _, ok := strings.Cut(text[k+1:], ">"); ok && (len(body) == 16 || len(body) == 32) && strings.Trim(body, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == "" {
 				if _, err := base64.StdEncoding.DecodeString(body); err == nil {
 					spans = append(spans, [2]int{k + 1, k + 1 + len(body)})
 				}
