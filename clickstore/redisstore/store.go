@@ -1246,8 +1246,9 @@ func globEscape(s string) string {
 // replaced after its window, or that its TTL removed first, is in no
 // sweep's Deleted, so across a fleet the sweeps' Deleted may add up to
 // less than what was recorded minus what is held (Memory counts those
-// too). Counting them would cost every Record a write; Oldest, not
-// Deleted, is what proves retention.
+// too). Counting them would add a key to every Record's script and a
+// write whenever one is trimmed; Oldest, not Deleted, is what proves
+// retention.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (_ retention.SweepStats, err error) {
 	if err := s.begin(ctx, "sweep"); err != nil {
 		return retention.SweepStats{}, err

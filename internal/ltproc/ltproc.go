@@ -41,7 +41,7 @@ func Build(flags ...string) (bin string, cleanup func(), err error) {
 	args := append(append([]string{"build"}, flags...), "-o", bin, "github.com/clickanon/clickanon/examples/linktracker")
 	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		_ = os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("go build: %v: %s", err, out)
+		return "", nil, fmt.Errorf("ltproc: go build: %v: %s", err, out)
 	}
 	return bin, func() { _ = os.RemoveAll(dir) }, nil
 }
